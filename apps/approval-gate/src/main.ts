@@ -1,0 +1,2 @@
+// Entry point of approval-gate (distributed mode). Composed in its issue.
+export {};

@@ -1,0 +1,2 @@
+// Entry point of issuer (distributed mode). Composed in its issue.
+export {};

@@ -1,0 +1,2 @@
+// The all-in-one jit process (embedded mode).
+export {};

@@ -1,0 +1,2 @@
+// Entry point of revoker (distributed mode). Composed in its issue.
+export {};

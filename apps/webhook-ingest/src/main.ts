@@ -1,0 +1,2 @@
+// Entry point of webhook-ingest (distributed mode). Composed in its issue.
+export {};

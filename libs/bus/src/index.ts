@@ -1,0 +1,10 @@
+export type {
+  BusMessage,
+  CloudEventJson,
+  EventBus,
+  MessageHandler,
+  ReplayOptions,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+} from './event-bus';

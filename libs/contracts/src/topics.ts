@@ -1,0 +1,43 @@
+// Topic names and event type strings (contract: DESIGN.md §4). Versioned; never reused for another shape.
+
+/** System of record: every elevation lifecycle event. Key = elevation id. Unlimited retention. */
+export const TOPIC_ELEVATIONS = 'jit.elevations.v1';
+/** Raw, verified GitLab webhooks. Key = `<project_id>!<mr_iid>`. */
+export const TOPIC_GITLAB = 'jit.gitlab.v1';
+/** Suffix appended to a topic to name its dead-letter topic. */
+export const DEAD_LETTER_SUFFIX = '.dlq';
+
+export const EVENT_TYPES = {
+  requested: 'dev.jit.elevation.requested.v1',
+  rejected: 'dev.jit.elevation.rejected.v1',
+  withdrawn: 'dev.jit.elevation.withdrawn.v1',
+  approvalRecorded: 'dev.jit.elevation.approval.recorded.v1',
+  approved: 'dev.jit.elevation.approved.v1',
+  bypassDetected: 'dev.jit.elevation.bypass.detected.v1',
+  granted: 'dev.jit.elevation.granted.v1',
+  grantFailed: 'dev.jit.elevation.grant.failed.v1',
+  revokeRequested: 'dev.jit.elevation.revoke.requested.v1',
+  revoked: 'dev.jit.elevation.revoked.v1',
+  revokeFailed: 'dev.jit.elevation.revoke.failed.v1',
+  expired: 'dev.jit.elevation.expired.v1',
+  orphanRevoked: 'dev.jit.elevation.orphan.revoked.v1',
+} as const;
+export type ElevationEventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
+
+/** Type of the CloudEvent that carries one ingested GitLab webhook on TOPIC_GITLAB. */
+export const GITLAB_WEBHOOK_EVENT_TYPE = 'dev.jit.gitlab.webhook.v1';
+
+/** Elevation id: `gl-<project_id>-<mr_iid>`. */
+export function elevationId(projectId: number, mrIid: number): string {
+  return `gl-${projectId}-${mrIid}`;
+}
+
+/** Grant id: elevation id + merge commit sha. */
+export function grantId(elevation: string, mergeSha: string): string {
+  return `${elevation}-${mergeSha}`;
+}
+
+/** Kafka key for TOPIC_GITLAB. */
+export function gitlabKey(projectId: number, mrIid: number): string {
+  return `${projectId}!${mrIid}`;
+}

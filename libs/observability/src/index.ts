@@ -1,0 +1,3 @@
+export { createLogger, REDACT_PATHS } from './logger';
+export type { Logger, LoggerConfig } from './logger';
+export { createRegistry, Registry } from './metrics';

@@ -1,0 +1,9 @@
+export type {
+  Finding,
+  IssueRequest,
+  Issued,
+  Problem,
+  RevocationHandle,
+  Substrate,
+  VerifyResult,
+} from './substrate';
