@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { shared } from './vitest.shared';
+import { shared } from './vitest.shared.ts';
 
 // End-to-end suites under test/: whole processes, real servers.
 export default defineConfig({

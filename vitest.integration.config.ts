@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { shared } from './vitest.shared';
+import { shared } from './vitest.shared.ts';
 
 // Integration tests: *.int.test.ts, on the real servers started by libs/testing
 // (Kafka, OpenBao, moto, embedded PostgreSQL) and the GitLab sandbox.

@@ -1,7 +1,6 @@
 // Shared vitest settings: tsconfig paths resolve the @jit/* libs straight from source.
-import tsconfigPaths from 'vite-tsconfig-paths';
 import type { UserConfig } from 'vitest/config';
 
 export const shared: UserConfig = {
-  plugins: [tsconfigPaths({ root: import.meta.dirname })],
+  resolve: { tsconfigPaths: true } as UserConfig['resolve'],
 };

@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { shared } from './vitest.shared';
+import { shared } from './vitest.shared.ts';
 
 // Unit tests: *.test.ts beside the source; no sockets to real servers.
 export default defineConfig({
