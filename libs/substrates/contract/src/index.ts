@@ -7,3 +7,25 @@ export type {
   Substrate,
   VerifyResult,
 } from './substrate';
+export { defineSubstrate } from './define-substrate';
+export type { SubstrateDefinition, SubstrateDeps } from './define-substrate';
+export { SubstrateRegistry } from './substrate-registry';
+export type { SubstrateRegistryOptions } from './substrate-registry';
+export { nameAfterGrant } from './name-after-grant';
+export type { NameAfterGrantOptions } from './name-after-grant';
+export {
+  SUBSTRATE_ERRORS,
+  SubstrateDenied,
+  SubstrateDuplicate,
+  SubstrateFailed,
+  SubstrateInvalidConfig,
+  SubstrateInvalidHandle,
+  SubstrateInvalidScope,
+  SubstrateRejected,
+  SubstrateTtlTooLong,
+  SubstrateUnknownInstance,
+  SubstrateUnknownKind,
+  SubstrateUnreachable,
+  SubstrateUpstreamFailed,
+  classifySubstrateError,
+} from './errors';

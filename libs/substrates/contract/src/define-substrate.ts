@@ -1,0 +1,30 @@
+// The registration API: an adapter exports one `defineSubstrate(...)` value (like a fastify
+// plugin or a backstage module); apps configure named instances of it in a SubstrateRegistry.
+import type { Logger } from '@jit/observability';
+import type { z } from 'zod';
+import type { Substrate } from './substrate';
+
+/** What the registry hands every adapter's `create`. */
+export interface SubstrateDeps {
+  /** Child logger bound to the instance name. */
+  logger: Logger;
+  /** Instance name (`vault:prod`, or the kind itself). The created substrate must report it as `name`. */
+  name: string;
+}
+
+export interface SubstrateDefinition<TConfig = unknown, TExtra extends object = object> {
+  readonly kind: string;
+  /** Parses the instance's plain config object (already read from env/files by the app). */
+  readonly configSchema: z.ZodType<TConfig>;
+  /** Builds one instance. `extra` carries adapter-specific injections (client factories for tests). */
+  create(config: TConfig, deps: SubstrateDeps & Partial<TExtra>): Substrate;
+}
+
+const KIND_RE = /^[a-z][a-z0-9-]{0,31}$/;
+
+export function defineSubstrate<TConfig, TExtra extends object = object>(
+  def: SubstrateDefinition<TConfig, TExtra>,
+): SubstrateDefinition<TConfig, TExtra> {
+  if (!KIND_RE.test(def.kind)) throw new Error(`defineSubstrate: kind "${def.kind}" must match ${KIND_RE}`);
+  return Object.freeze({ ...def });
+}

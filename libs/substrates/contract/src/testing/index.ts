@@ -1,0 +1,2 @@
+export { contractGrantId, runSubstrateContractSuite } from './run-substrate-contract-suite';
+export type { ContractCase, ContractHarness, ContractSuiteOptions } from './run-substrate-contract-suite';

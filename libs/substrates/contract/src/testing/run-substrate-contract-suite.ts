@@ -1,0 +1,234 @@
+// The shared contract suite every substrate adapter's integration test runs against a real
+// server: issue works, revoke ends it (twice is fine), listIssued sees it then not, issuing one
+// grant id twice leaves one live credential, and no secret leaks into handles or errors.
+import { randomBytes, randomInt } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JitError } from '@jit/errors';
+import type { IssueRequest, Issued, RevocationHandle, Substrate } from '../substrate';
+
+export interface ContractHarness {
+  substrate: Substrate;
+  /** A valid request for `grantId` (scope, connection, ttl) against the real server. */
+  makeRequest(grantId: string): IssueRequest;
+  /** Use the credential against the real server: true = it works. Never throw for "denied". */
+  probe(secret: Record<string, string>): Promise<boolean>;
+  teardown?(): Promise<void>;
+}
+
+export type ContractCase =
+  | 'issue'
+  | 'revoke'
+  | 'revokeTwice'
+  | 'verifyRevoked'
+  | 'listIssued'
+  | 'idempotentIssue'
+  | 'badHandle'
+  | 'validateScope';
+
+export interface ContractSuiteOptions {
+  /** Label for the describe block, e.g. `postgres`. */
+  name: string;
+  setup(): Promise<ContractHarness>;
+  /** Secret keys whose values must never show up in a handle or error. Default: every key matching
+   * /password|token|secret|key|credential|url/i (so `url` with an embedded password counts). */
+  secretKeys?: string[];
+  /** Lowest TTL the backend issues (STS: 900 s); the expiry bound allows up to max(ttl, this). */
+  ttlFloorSeconds?: number;
+  /** How long to wait for a revoke to take effect on the server (eventual consistency). Default 15 s. */
+  revokeSettleMs?: number;
+  /** Cases this adapter cannot honour, each with the reason (shown in the test name). */
+  skip?: Partial<Record<ContractCase, string>>;
+}
+
+const DEFAULT_SECRET_KEY = /password|token|secret|key|credential|url/i;
+
+/** A grant id shaped like the real ones: `gl-<project>-<mr>-<merge sha>`. */
+export function contractGrantId(): string {
+  return `gl-${randomInt(1, 999_999)}-${randomInt(1, 99_999)}-${randomBytes(20).toString('hex')}`;
+}
+
+/** Every string form an error can take on its way to a log, an event or a GitLab comment. */
+function errorTexts(err: unknown, depth = 0): string[] {
+  if (depth > 4 || err === undefined || err === null) return [];
+  const out: string[] = [];
+  try {
+    out.push(JSON.stringify(err));
+  } catch {
+    /* circular: covered by the other forms */
+  }
+  out.push(String(err));
+  if (err instanceof Error) {
+    out.push(err.message, err.stack ?? '');
+    if (err instanceof JitError) out.push(...errorTexts(err.details, depth + 1));
+  }
+  return out;
+}
+
+export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
+  const settleMs = options.revokeSettleMs ?? 15_000;
+  const skip = options.skip ?? {};
+
+  describe(`substrate contract: ${options.name}`, () => {
+    let h: ContractHarness;
+    const issued: Issued[] = [];
+    /** Errors seen anywhere in the suite; the last case checks none carries a secret. */
+    const errors: unknown[] = [];
+
+    const secretValues = (secret: Record<string, string>): string[] =>
+      Object.entries(secret)
+        .filter(([k]) => (options.secretKeys ? options.secretKeys.includes(k) : DEFAULT_SECRET_KEY.test(k)))
+        .map(([, v]) => v)
+        .filter((v) => v.length >= 8);
+
+    const issue = async (grantId = contractGrantId()): Promise<{ req: IssueRequest; out: Issued }> => {
+      const req = h.makeRequest(grantId);
+      const out = await h.substrate.issue(req);
+      issued.push(out);
+      return { req, out };
+    };
+
+    const waitUntil = async (cond: () => Promise<boolean>, what: string): Promise<void> => {
+      const deadline = Date.now() + settleMs;
+      for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+        if (await cond()) return;
+        if (Date.now() > deadline) throw new Error(`timed out after ${settleMs} ms waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    };
+
+    const listed = async (grantId: string): Promise<RevocationHandle[]> =>
+      ((await h.substrate.listIssued?.()) ?? []).filter((x) => x.grantId === grantId);
+
+    const caseIt = (c: ContractCase, title: string, fn: () => Promise<void>): void => {
+      if (skip[c]) it.skip(`${title} (skipped: ${skip[c]})`, fn);
+      else it(title, fn);
+    };
+
+    beforeAll(async () => {
+      h = await options.setup();
+    });
+
+    afterAll(async () => {
+      // Leave nothing live on the shared server, whatever failed above.
+      for (const x of issued) await h?.substrate.revoke(x.handle).catch(() => undefined);
+      await h?.teardown?.();
+    });
+
+    caseIt('validateScope', 'validateScope accepts the harness scope and turns hostile input into problems', async () => {
+      const req = h.makeRequest(contractGrantId());
+      expect(h.substrate.validateScope(req.scope, req.connection)).toEqual([]);
+      for (const bad of [null, undefined, 42, 'x', [], { __proto__: { admin: true } }, { mode: 'x'.repeat(100_000) }]) {
+        const problems = h.substrate.validateScope(bad, req.connection);
+        expect(Array.isArray(problems), `validateScope(${typeof bad})`).toBe(true);
+        expect(problems.length, `validateScope(${JSON.stringify(bad)?.slice(0, 40)})`).toBeGreaterThan(0);
+        for (const p of problems) {
+          expect(typeof p.path).toBe('string');
+          expect(p.message.length).toBeGreaterThan(0);
+          expect(p.message.length).toBeLessThan(2000);
+        }
+      }
+    });
+
+    caseIt('issue', 'issue returns a working credential, a secret-free handle named after the grant, and its expiry', async () => {
+      const before = Date.now();
+      const { req, out } = await issue();
+      expect(await h.probe(out.secret)).toBe(true);
+      expect(out.handle.kind).toBe(h.substrate.kind);
+      expect(out.handle.grantId).toBe(req.grantId);
+      if (h.substrate.name !== h.substrate.kind) expect(out.handle.instance).toBe(h.substrate.name);
+      expect(out.handle.expiresAt).toBe(out.expiresAt);
+      const exp = Date.parse(out.expiresAt);
+      const ceiling = Math.max(req.ttlSeconds, options.ttlFloorSeconds ?? 0);
+      expect(exp).toBeGreaterThan(before);
+      expect(exp).toBeLessThanOrEqual(Date.now() + ceiling * 1000 + 5_000);
+      const handleText = JSON.stringify(out.handle);
+      expect(JSON.parse(handleText)).toEqual(out.handle); // plain JSON, nothing lost
+      const secrets = secretValues(out.secret);
+      expect(secrets.length, 'the secret has at least one secret-looking value to guard').toBeGreaterThan(0);
+      for (const s of secrets) expect(handleText).not.toContain(s);
+    });
+
+    caseIt('revoke', 'revoke ends the credential before its expiry', async () => {
+      const { out } = await issue();
+      expect(await h.probe(out.secret)).toBe(true);
+      await h.substrate.revoke(out.handle);
+      await waitUntil(async () => !(await h.probe(out.secret)), 'the revoked credential to stop working');
+    });
+
+    caseIt('revokeTwice', 'revoking twice (and revoking what is already gone) succeeds', async () => {
+      const { out } = await issue();
+      await h.substrate.revoke(out.handle);
+      await h.substrate.revoke(out.handle);
+      await h.substrate.revoke(JSON.parse(JSON.stringify(out.handle)) as RevocationHandle);
+    });
+
+    caseIt('verifyRevoked', 'verifyRevoked says no while the credential lives and yes once revoked', async () => {
+      const verify = h.substrate.verifyRevoked?.bind(h.substrate);
+      if (!verify) return;
+      const { out } = await issue();
+      expect((await verify(out.handle)).verified).toBe(false);
+      await h.substrate.revoke(out.handle);
+      await waitUntil(async () => (await verify(out.handle)).verified, 'verifyRevoked to confirm');
+    });
+
+    caseIt('listIssued', 'listIssued shows a live credential and stops showing it once revoked', async () => {
+      if (!h.substrate.listIssued) return;
+      const { req, out } = await issue();
+      const found = await listed(req.grantId);
+      expect(found).toHaveLength(1);
+      expect(found[0]?.kind).toBe(h.substrate.kind);
+      // the sweep must be able to revoke from what it lists alone
+      await h.substrate.revoke(found[0] as RevocationHandle);
+      await waitUntil(async () => (await listed(req.grantId)).length === 0, 'listIssued to drop the grant');
+      await waitUntil(async () => !(await h.probe(out.secret)), 'the credential revoked via its listed handle to stop working');
+      const all = (await h.substrate.listIssued()) ?? [];
+      for (const x of all) for (const s of secretValues(out.secret)) expect(JSON.stringify(x)).not.toContain(s);
+    });
+
+    caseIt('idempotentIssue', 'issuing the same grant id twice leaves at most one live credential', async () => {
+      const grantId = contractGrantId();
+      const first = await issue(grantId);
+      let second: Issued | undefined;
+      try {
+        second = (await issue(grantId)).out;
+      } catch (err) {
+        errors.push(err);
+        expect(err, 'a refused re-issue must be a catalogue error').toBeInstanceOf(JitError);
+      }
+      if (second) {
+        const a = await h.probe(first.out.secret);
+        const b = await h.probe(second.secret);
+        const same = JSON.stringify(first.out.secret) === JSON.stringify(second.secret);
+        expect(same || !(a && b), 'two different credentials for one grant are both live').toBe(true);
+        expect(b, 'the credential returned last must work').toBe(true);
+      }
+      if (h.substrate.listIssued) expect(await listed(grantId)).toHaveLength(1);
+      await h.substrate.revoke((second ?? first.out).handle);
+      await waitUntil(async () => !(await h.probe(first.out.secret)) && !(second && (await h.probe(second.secret))), 'every credential of the grant to stop working');
+    });
+
+    caseIt('badHandle', 'revoke refuses a handle it cannot identify, with a non-retriable catalogue error', async () => {
+      const { out } = await issue();
+      const bad: RevocationHandle[] = [
+        { ...out.handle, kind: `${h.substrate.kind}-other` },
+        { ...out.handle, ref: {} },
+      ];
+      for (const handle of bad) {
+        const err = await h.substrate.revoke(handle).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        errors.push(err);
+        expect(err, `revoke(${JSON.stringify(handle).slice(0, 80)}) must reject`).toBeInstanceOf(JitError);
+        expect((err as JitError).retriable).toBe(false);
+      }
+      expect(await h.probe(out.secret), 'a refused revoke must not have touched the credential').toBe(true);
+    });
+
+    it('no secret appears in any handle or error the suite saw', () => {
+      const secrets = issued.flatMap((x) => secretValues(x.secret));
+      const texts = [...issued.map((x) => JSON.stringify(x.handle)), ...errors.flatMap((e) => errorTexts(e))];
+      for (const t of texts) for (const s of secrets) expect(t).not.toContain(s);
+    });
+  });
+}
