@@ -9,3 +9,70 @@ export {
   gitlabKey,
 } from './topics';
 export type { ElevationEventType } from './topics';
+export {
+  MAX_TTL_SECONDS,
+  ageRecipientSchema,
+  EVENT_NAME_BY_TYPE,
+  SCHEMA_ID_BASE,
+  eventDataSchemas,
+  eventDataSchemasStrict,
+  eventErrorSchema,
+  eventProblemSchema,
+  revocationHandleSchema,
+  schemaFileStem,
+  schemaId,
+} from './event-data';
+export type {
+  EventName,
+  EventDataByType,
+  EventError,
+  RevocationHandleData,
+  ElevationRequestedData,
+  ElevationRejectedData,
+  ElevationWithdrawnData,
+  ApprovalRecordedData,
+  ElevationApprovedData,
+  BypassDetectedData,
+  ElevationGrantedData,
+  GrantFailedData,
+  RevokeRequestedData,
+  ElevationRevokedData,
+  RevokeFailedData,
+  ElevationExpiredData,
+  OrphanRevokedData,
+} from './event-data';
+export {
+  createElevationEvent,
+  parseElevationEvent,
+  deterministicEventId,
+  eventKey,
+  findSecretLike,
+} from './cloud-event';
+export type {
+  CloudEventJson,
+  Severity,
+  ElevationEvent,
+  AnyElevationEvent,
+  CreateEventOptions,
+  ParseEventResult,
+} from './cloud-event';
+export { AGE_RECIPIENT_RE, isAgeRecipient } from './age-recipient';
+export { InvalidEvent, UnknownEventType, SecretInEvent, InvalidDuration } from './errors';
+
+// --- GitLab webhook (normalized), owned by webhook-ingest (issue 3) ---
+export {
+  GITLAB_EVENT_HEADERS,
+  GitlabActorSchema,
+  GitlabNoteSchema,
+  GitlabWebhookEventSchema,
+  GitlabWebhookDataSchema,
+  parseGitlabWebhook,
+} from './gitlab-webhook';
+export type {
+  GitlabActor,
+  GitlabNote,
+  GitlabWebhookEvent,
+  GitlabWebhookData,
+  GitlabWebhookProblem,
+  GitlabWebhookParseResult,
+} from './gitlab-webhook';

@@ -1,0 +1,289 @@
+// Event data schemas (contract: DESIGN.md §4): one zod schema and one TS type per EVENT_TYPES entry.
+// Producers validate strictly (unknown keys rejected, so nothing stray — a secret — rides along);
+// consumers read tolerantly (unknown keys stripped), so a newer producer never breaks an older reader.
+import { z } from 'zod';
+import { EVENT_TYPES } from './topics';
+import { AGE_RECIPIENT_RE, isAgeRecipient } from './age-recipient';
+
+/** Longest TTL any elevation may carry: 30 days. */
+export const MAX_TTL_SECONDS = 30 * 24 * 3600;
+
+const ELEVATION_ID_RE = /^gl-[0-9]+-[0-9]+$/;
+const GRANT_ID_RE = /^gl-[0-9]+-[0-9]+-[A-Za-z0-9]{1,64}$/;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const SHA_RE = /^[0-9a-f]{7,64}$/;
+const SHA256_RE = /^[0-9a-f]{64}$/;
+const AGE_ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
+const AGE_ARMOR_END = '-----END AGE ENCRYPTED FILE-----';
+
+const elevationIdS = z.string().regex(ELEVATION_ID_RE, 'must be an elevation id gl-<project_id>-<mr_iid>');
+const grantIdS = z.string().regex(GRANT_ID_RE, 'must be a grant id gl-<project_id>-<mr_iid>-<merge_sha>');
+const nameS = z.string().regex(NAME_RE, 'must be a name of letters, digits, . _ - (max 63)');
+const usernameS = z.string().min(1).max(255);
+const positiveIntS = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const shaS = z.string().regex(SHA_RE, 'must be a lower-case hex commit sha');
+/** An age X25519 recipient (the public key a credential is sealed to). */
+export const ageRecipientSchema = z
+  .string()
+  .regex(AGE_RECIPIENT_RE, 'must be an age X25519 recipient (age1 + 58 bech32 characters)')
+  .refine(isAgeRecipient, { message: 'must be an age X25519 recipient (age1 + 58 bech32 characters, valid checksum)' });
+const recipientS = ageRecipientSchema;
+const timeS = z.iso.datetime({ offset: true });
+const textS = (max: number) => z.string().max(max);
+
+/** Secret-free data needed to revoke an issued credential (mirrors @jit/substrates RevocationHandle). */
+export const revocationHandleSchema = z.object({
+  kind: nameS,
+  instance: z.string().min(1).max(128).optional(),
+  grantId: grantIdS,
+  ref: z.record(z.string().max(128), z.union([z.string().max(2048), z.number(), z.boolean()])),
+  expiresAt: timeS,
+});
+export type RevocationHandleData = z.infer<typeof revocationHandleSchema>;
+
+export const eventErrorSchema = z.object({
+  code: z.string().min(1).max(128),
+  message: textS(2000),
+  retriable: z.boolean(),
+});
+export type EventError = z.infer<typeof eventErrorSchema>;
+
+export const eventProblemSchema = z.object({
+  path: textS(512),
+  message: textS(2000),
+  line: positiveIntS.optional(),
+  column: positiveIntS.optional(),
+});
+
+const sealedCredentialS = z
+  .string()
+  .max(256 * 1024)
+  .refine((s) => s.trimStart().startsWith(AGE_ARMOR_BEGIN) && s.trimEnd().endsWith(AGE_ARMOR_END), {
+    message: 'must be an ASCII-armored age ciphertext (never a plaintext credential)',
+  });
+
+// Shapes are kept apart from the objects so each exists in a strict (producer) and a tolerant (consumer) form.
+const shapes = {
+  requested: {
+    elevationId: elevationIdS,
+    projectId: positiveIntS,
+    mrIid: positiveIntS,
+    mrUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+    requester: usernameS,
+    target: nameS,
+    scope: nameS,
+    /** Effective tier: the higher of the declared tier and the scope's tier (or the break-glass tier). */
+    tier: nameS,
+    declaredTier: nameS,
+    ttlSeconds: positiveIntS.max(MAX_TTL_SECONDS),
+    justification: textS(4000).min(1),
+    rollbackPlan: textS(4000).optional(),
+    recipient: recipientS,
+    breakGlass: z.boolean(),
+    /** sha256 hex of the request file bytes. */
+    contentHash: z.string().regex(SHA256_RE, 'must be a sha256 hex digest'),
+    requestPath: textS(1024).min(1),
+    headSha: shaS,
+    /** Blob sha or sha256 of policy.yaml the request was validated against. */
+    policyVersion: textS(128).min(1),
+    requiredApprovals: z.number().int().min(0).max(100),
+    eligibleApprovers: z.array(usernameS).max(10_000),
+  },
+  rejected: {
+    elevationId: elevationIdS,
+    projectId: positiveIntS,
+    mrIid: positiveIntS,
+    requester: usernameS.optional(),
+    headSha: shaS.optional(),
+    problems: z.array(eventProblemSchema).min(1).max(500),
+  },
+  withdrawn: {
+    elevationId: elevationIdS,
+    projectId: positiveIntS,
+    mrIid: positiveIntS,
+    by: usernameS.optional(),
+    reason: textS(2000).min(1),
+  },
+  approvalRecorded: {
+    elevationId: elevationIdS,
+    projectId: positiveIntS,
+    mrIid: positiveIntS,
+    approver: usernameS,
+    action: z.enum(['approved', 'unapproved']),
+    /** Whether this approval counts towards the tier's required approvals. */
+    counted: z.boolean(),
+    /** Why it does not count (absent when counted). */
+    reason: z.enum(['bot', 'agent', 'author', 'committer', 'not_eligible', 'stale', 'unknown_user']).optional(),
+    headSha: shaS.optional(),
+    at: timeS,
+  },
+  approved: {
+    elevationId: elevationIdS,
+    grantId: grantIdS,
+    projectId: positiveIntS,
+    mrIid: positiveIntS,
+    requester: usernameS,
+    target: nameS,
+    scope: nameS,
+    tier: nameS,
+    ttlSeconds: positiveIntS.max(MAX_TTL_SECONDS),
+    recipient: recipientS,
+    breakGlass: z.boolean(),
+    approvers: z.array(usernameS).max(1000),
+    contentHash: z.string().regex(SHA256_RE, 'must be a sha256 hex digest'),
+    mergeSha: shaS,
+    policyVersion: textS(128).min(1),
+    requestPath: textS(1024).min(1),
+  },
+  bypassDetected: {
+    elevationId: elevationIdS,
+    projectId: positiveIntS,
+    mrIid: positiveIntS,
+    mergeSha: shaS.optional(),
+    reasons: z.array(textS(2000)).min(1).max(100),
+  },
+  granted: {
+    elevationId: elevationIdS,
+    grantId: grantIdS,
+    target: nameS,
+    scope: nameS,
+    /** Substrate kind or instance name (`vault:prod`). */
+    substrate: z.string().min(1).max(128),
+    handle: revocationHandleSchema,
+    /** ASCII-armored age ciphertext of the credential, sealed to the request's recipient. */
+    sealedCredential: sealedCredentialS,
+    issuedAt: timeS,
+    expiresAt: timeS,
+    requester: usernameS,
+  },
+  grantFailed: {
+    elevationId: elevationIdS,
+    grantId: grantIdS,
+    error: eventErrorSchema,
+    attempts: positiveIntS,
+  },
+  revokeRequested: {
+    elevationId: elevationIdS,
+    grantId: grantIdS.optional(),
+    requestedBy: usernameS,
+    reason: textS(2000).min(1),
+  },
+  revoked: {
+    elevationId: elevationIdS,
+    grantId: grantIdS,
+    handle: revocationHandleSchema,
+    /** true = the substrate was probed and the credential no longer works. */
+    verified: z.boolean(),
+    verifyDetail: textS(2000).optional(),
+    revokedAt: timeS,
+    /** revokedAt minus the moment revocation was due (expiresAt, or the revoke request); may be negative. */
+    latenessMs: z.number().int(),
+    cause: z.enum(['ttl', 'requested', 'reconciliation']),
+  },
+  revokeFailed: {
+    elevationId: elevationIdS,
+    grantId: grantIdS,
+    attempt: positiveIntS,
+    nextAttemptAt: timeS,
+    error: eventErrorSchema,
+  },
+  expired: {
+    elevationId: elevationIdS,
+    grantId: grantIdS,
+    expiredAt: timeS,
+    note: textS(2000).optional(),
+  },
+  orphanRevoked: {
+    grantId: z.string().min(1).max(200),
+    substrate: z.string().min(1).max(128),
+    handle: revocationHandleSchema.extend({ grantId: z.string().min(1).max(200) }),
+    elevationId: elevationIdS.optional(),
+  },
+} as const;
+
+export type EventName = keyof typeof EVENT_TYPES;
+type Shapes = typeof shapes;
+
+/** grant id must belong to the elevation it names. */
+function grantBelongs(d: { elevationId?: string; grantId?: string }): boolean {
+  return d.elevationId === undefined || d.grantId === undefined || d.grantId.startsWith(`${d.elevationId}-`);
+}
+const grantBelongsIssue = { message: 'grantId must start with `<elevationId>-`', path: ['grantId'] };
+
+function build<K extends EventName>(name: K, strict: boolean) {
+  const shape = shapes[name] as Shapes[K];
+  const base = strict ? z.strictObject(shape) : z.object(shape);
+  return base.refine((d) => grantBelongs(d as { elevationId?: string; grantId?: string }), grantBelongsIssue);
+}
+
+function buildAll(strict: boolean) {
+  return {
+    requested: build('requested', strict),
+    rejected: build('rejected', strict),
+    withdrawn: build('withdrawn', strict),
+    approvalRecorded: build('approvalRecorded', strict),
+    approved: build('approved', strict),
+    bypassDetected: build('bypassDetected', strict),
+    granted: build('granted', strict),
+    grantFailed: build('grantFailed', strict),
+    revokeRequested: build('revokeRequested', strict),
+    revoked: build('revoked', strict),
+    revokeFailed: build('revokeFailed', strict),
+    expired: build('expired', strict),
+    orphanRevoked: build('orphanRevoked', strict),
+  };
+}
+
+/** Tolerant schemas: what consumers parse with (unknown keys stripped). Published as JSON Schema. */
+export const eventDataSchemas = buildAll(false);
+/** Strict schemas: what producers validate against (unknown keys rejected). */
+export const eventDataSchemasStrict = buildAll(true);
+
+export type ElevationRequestedData = z.infer<typeof eventDataSchemas.requested>;
+export type ElevationRejectedData = z.infer<typeof eventDataSchemas.rejected>;
+export type ElevationWithdrawnData = z.infer<typeof eventDataSchemas.withdrawn>;
+export type ApprovalRecordedData = z.infer<typeof eventDataSchemas.approvalRecorded>;
+export type ElevationApprovedData = z.infer<typeof eventDataSchemas.approved>;
+export type BypassDetectedData = z.infer<typeof eventDataSchemas.bypassDetected>;
+export type ElevationGrantedData = z.infer<typeof eventDataSchemas.granted>;
+export type GrantFailedData = z.infer<typeof eventDataSchemas.grantFailed>;
+export type RevokeRequestedData = z.infer<typeof eventDataSchemas.revokeRequested>;
+export type ElevationRevokedData = z.infer<typeof eventDataSchemas.revoked>;
+export type RevokeFailedData = z.infer<typeof eventDataSchemas.revokeFailed>;
+export type ElevationExpiredData = z.infer<typeof eventDataSchemas.expired>;
+export type OrphanRevokedData = z.infer<typeof eventDataSchemas.orphanRevoked>;
+
+/** Data type by event type string. */
+export interface EventDataByType {
+  [EVENT_TYPES.requested]: ElevationRequestedData;
+  [EVENT_TYPES.rejected]: ElevationRejectedData;
+  [EVENT_TYPES.withdrawn]: ElevationWithdrawnData;
+  [EVENT_TYPES.approvalRecorded]: ApprovalRecordedData;
+  [EVENT_TYPES.approved]: ElevationApprovedData;
+  [EVENT_TYPES.bypassDetected]: BypassDetectedData;
+  [EVENT_TYPES.granted]: ElevationGrantedData;
+  [EVENT_TYPES.grantFailed]: GrantFailedData;
+  [EVENT_TYPES.revokeRequested]: RevokeRequestedData;
+  [EVENT_TYPES.revoked]: ElevationRevokedData;
+  [EVENT_TYPES.revokeFailed]: RevokeFailedData;
+  [EVENT_TYPES.expired]: ElevationExpiredData;
+  [EVENT_TYPES.orphanRevoked]: OrphanRevokedData;
+}
+
+/** `dev.jit.elevation.requested.v1` -> `requested`. */
+export const EVENT_NAME_BY_TYPE: Readonly<Record<string, EventName>> = Object.freeze(
+  Object.fromEntries(Object.entries(EVENT_TYPES).map(([name, type]) => [type, name as EventName])),
+);
+
+/** Published schema file stem: `dev.jit.elevation.requested.v1` -> `elevation.requested`. */
+export function schemaFileStem(type: string): string {
+  return type.replace(/^dev\.jit\./, '').replace(/\.v1$/, '');
+}
+
+/** Base of every published schema id; the file is `libs/contracts/schemas/<stem>.v1.json`. */
+export const SCHEMA_ID_BASE = 'https://schemas.jit.dev/events/';
+
+/** The `dataschema` / `$id` of an event type's published JSON Schema. */
+export function schemaId(type: string): string {
+  return `${SCHEMA_ID_BASE}${schemaFileStem(type)}.v1.json`;
+}

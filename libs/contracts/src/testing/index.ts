@@ -1,0 +1,179 @@
+// Test fixtures for @jit/contracts consumers: valid event data per type (override any field),
+// a real age recipient and a real armored ciphertext (sealed to a throwaway key), sample YAML files.
+import { EVENT_TYPES } from '../topics';
+import type {
+  ApprovalRecordedData,
+  BypassDetectedData,
+  ElevationApprovedData,
+  ElevationExpiredData,
+  ElevationGrantedData,
+  ElevationRejectedData,
+  ElevationRequestedData,
+  ElevationRevokedData,
+  ElevationWithdrawnData,
+  EventDataByType,
+  GrantFailedData,
+  OrphanRevokedData,
+  RevokeFailedData,
+  RevokeRequestedData,
+} from '../event-data';
+import { createElevationEvent, type CreateEventOptions, type ElevationEvent } from '../cloud-event';
+import type { ElevationEventType } from '../topics';
+
+/** A valid age X25519 recipient (its identity was thrown away). */
+export const FIXTURE_RECIPIENT = 'age10wys8amqxkq0kekqv8f9c78f997c6jyfranp0acrfnfjf4rtyehq0hzxes';
+/** A real age ciphertext of the word "fixture", armored, sealed to FIXTURE_RECIPIENT. */
+export const FIXTURE_SEALED =
+  '-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSArNUtqR2dsaWk2OUE2endr\ndmNndloxa3FnaXcxVG1Ba3kyN1FMVFpYa0c4CnBIV0VPelJPZy9XVmJaREJjdG9J\ncFVuOVVvZFlaTnZzckVsQ2hlek9ncTAKLS0tIHhxeForb29ycDduRVVnOXIzSmoz\nQnZPK3BzT0plLzZHL251VzkzTGxldTAKNwQKOpCzlUMRBC9ohZDL01ZfMYKt+aEd\nXGjU2Wb+Y9NC9/SgKyAO\n-----END AGE ENCRYPTED FILE-----\n';
+
+export const FIXTURE_ELEVATION = 'gl-42-7';
+export const FIXTURE_HEAD_SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+export const FIXTURE_MERGE_SHA = 'f0e1d2c3b4a5968778695a4b3c2d1e0f12345678';
+export const FIXTURE_GRANT = `${FIXTURE_ELEVATION}-${FIXTURE_MERGE_SHA}`;
+const T0 = '2026-01-01T00:00:00.000Z';
+const T1 = '2026-01-01T00:30:00.000Z';
+
+const handle = {
+  kind: 'postgres',
+  grantId: FIXTURE_GRANT,
+  ref: { role: 'jit_gl_42_7' },
+  expiresAt: T1,
+};
+
+/** Valid data for each event type (elevation gl-42-7); spread your overrides over it. */
+export const sampleData: { [K in ElevationEventType]: () => EventDataByType[K] } = {
+  [EVENT_TYPES.requested]: (): ElevationRequestedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    projectId: 42,
+    mrIid: 7,
+    mrUrl: 'https://gitlab.example.com/platform/elevations/-/merge_requests/7',
+    requester: 'carol',
+    target: 'orders-db',
+    scope: 'write',
+    tier: 'reversible-write',
+    declaredTier: 'reversible-write',
+    ttlSeconds: 1800,
+    justification: 'backfill order totals after INC-4411',
+    rollbackPlan: 'restore from the 02:00 snapshot',
+    recipient: FIXTURE_RECIPIENT,
+    breakGlass: false,
+    contentHash: 'e'.repeat(64),
+    requestPath: 'elevations/backfill.yaml',
+    headSha: FIXTURE_HEAD_SHA,
+    policyVersion: 'b'.repeat(40),
+    requiredApprovals: 1,
+    eligibleApprovers: ['alice', 'bob'],
+  }),
+  [EVENT_TYPES.rejected]: (): ElevationRejectedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    projectId: 42,
+    mrIid: 7,
+    requester: 'carol',
+    headSha: FIXTURE_HEAD_SHA,
+    problems: [{ path: 'spec.ttl', message: 'ttl 8h exceeds the tier ceiling 2h', line: 5, column: 8 }],
+  }),
+  [EVENT_TYPES.withdrawn]: (): ElevationWithdrawnData => ({
+    elevationId: FIXTURE_ELEVATION,
+    projectId: 42,
+    mrIid: 7,
+    by: 'carol',
+    reason: 'merge request closed',
+  }),
+  [EVENT_TYPES.approvalRecorded]: (): ApprovalRecordedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    projectId: 42,
+    mrIid: 7,
+    approver: 'alice',
+    action: 'approved',
+    counted: true,
+    headSha: FIXTURE_HEAD_SHA,
+    at: T0,
+  }),
+  [EVENT_TYPES.approved]: (): ElevationApprovedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    grantId: FIXTURE_GRANT,
+    projectId: 42,
+    mrIid: 7,
+    requester: 'carol',
+    target: 'orders-db',
+    scope: 'write',
+    tier: 'reversible-write',
+    ttlSeconds: 1800,
+    recipient: FIXTURE_RECIPIENT,
+    breakGlass: false,
+    approvers: ['alice'],
+    contentHash: 'e'.repeat(64),
+    mergeSha: FIXTURE_MERGE_SHA,
+    policyVersion: 'b'.repeat(40),
+    requestPath: 'elevations/backfill.yaml',
+  }),
+  [EVENT_TYPES.bypassDetected]: (): BypassDetectedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    projectId: 42,
+    mrIid: 7,
+    mergeSha: FIXTURE_MERGE_SHA,
+    reasons: ['merged with 0 of 1 required approvals'],
+  }),
+  [EVENT_TYPES.granted]: (): ElevationGrantedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    grantId: FIXTURE_GRANT,
+    target: 'orders-db',
+    scope: 'write',
+    substrate: 'postgres',
+    handle: { ...handle, ref: { ...handle.ref } },
+    sealedCredential: FIXTURE_SEALED,
+    issuedAt: T0,
+    expiresAt: T1,
+    requester: 'carol',
+  }),
+  [EVENT_TYPES.grantFailed]: (): GrantFailedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    grantId: FIXTURE_GRANT,
+    error: { code: 'JIT_ERR_SUBSTRATE_UNREACHABLE', message: 'postgres unreachable', retriable: true },
+    attempts: 5,
+  }),
+  [EVENT_TYPES.revokeRequested]: (): RevokeRequestedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    grantId: FIXTURE_GRANT,
+    requestedBy: 'alice',
+    reason: 'work finished early',
+  }),
+  [EVENT_TYPES.revoked]: (): ElevationRevokedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    grantId: FIXTURE_GRANT,
+    handle: { ...handle, ref: { ...handle.ref } },
+    verified: true,
+    revokedAt: '2026-01-01T00:30:01.000Z',
+    latenessMs: 1000,
+    cause: 'ttl',
+  }),
+  [EVENT_TYPES.revokeFailed]: (): RevokeFailedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    grantId: FIXTURE_GRANT,
+    attempt: 1,
+    nextAttemptAt: '2026-01-01T00:30:05.000Z',
+    error: { code: 'JIT_ERR_SUBSTRATE_UNREACHABLE', message: 'postgres unreachable', retriable: true },
+  }),
+  [EVENT_TYPES.expired]: (): ElevationExpiredData => ({
+    elevationId: FIXTURE_ELEVATION,
+    grantId: FIXTURE_GRANT,
+    expiredAt: T1,
+    note: 'gcp access tokens cannot be revoked early',
+  }),
+  [EVENT_TYPES.orphanRevoked]: (): OrphanRevokedData => ({
+    grantId: FIXTURE_GRANT,
+    substrate: 'postgres',
+    handle: { ...handle, ref: { ...handle.ref } },
+    elevationId: FIXTURE_ELEVATION,
+  }),
+};
+
+/** A valid event of `type` with sample data merged with `overrides`. */
+export function sampleEvent<T extends ElevationEventType>(
+  type: T,
+  overrides: Partial<EventDataByType[T]> = {},
+  options: Partial<CreateEventOptions> = {},
+): ElevationEvent<T> {
+  const data = { ...sampleData[type](), ...overrides } as EventDataByType[T];
+  return createElevationEvent(type, data, { source: '/jit/test', time: T0, ...options });
+}
