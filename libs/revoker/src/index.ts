@@ -1,1 +1,4 @@
-export {};
+export { createRevoker } from './revoker';
+export type { LiveGrant, MrNotifier, Revoker, RevokerOptions, SubstrateLookup } from './revoker';
+export { DueQueue } from './due-queue';
+export { CannotRevokeEarly, RevokeFailed } from './errors';

@@ -1,0 +1,25 @@
+// Error catalogue of the issuer (JIT_ERR_ISSUER_*).
+import { defineError } from '@jit/errors';
+
+export const SealFailed = defineError<[string]>(
+  'JIT_ERR_ISSUER_SEAL_FAILED',
+  'could not seal the credential to the request recipient (%s); check the recipient is an age X25519 public key',
+);
+export const TargetUnresolved = defineError<[string, string, string]>(
+  'JIT_ERR_ISSUER_TARGET_UNRESOLVED',
+  'target %s scope %s is not in policy version %s; the approval no longer matches the policy',
+);
+export const SubstrateFailed = defineError<[string, string]>(
+  'JIT_ERR_ISSUER_SUBSTRATE_FAILED',
+  'substrate %s failed to issue the credential: %s',
+);
+export const CredentialNotFound = defineError<[string]>(
+  'JIT_ERR_ISSUER_CREDENTIAL_NOT_FOUND',
+  'no credential for elevation %s: it is unknown or was never granted',
+  { statusCode: 404 },
+);
+export const CredentialGone = defineError<[string, string]>(
+  'JIT_ERR_ISSUER_CREDENTIAL_GONE',
+  'the credential of elevation %s is %s and no longer served',
+  { statusCode: 410 },
+);

@@ -1,0 +1,283 @@
+// The issuer: consumes `elevation.approved`, issues on the target's substrate, seals the
+// credential to the requester and publishes `elevation.granted` — once per grant id.
+import {
+  EVENT_TYPES,
+  TOPIC_ELEVATIONS,
+  createElevationEvent,
+  parseElevationEvent,
+  type AnyElevationEvent,
+  type ElevationApprovedData,
+  type EventError,
+} from '@jit/contracts';
+import type { BusMessage, EventBus, Subscription } from '@jit/bus';
+import { JitError, isRetriable } from '@jit/errors';
+import type { Logger } from '@jit/observability';
+import type { Issued, Substrate } from '@jit/substrates';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { SubstrateFailed, TargetUnresolved } from './errors';
+import { sealCredential } from './seal';
+
+/** What the issuer needs to know about a target at a policy version (resolved by the app). */
+export interface ResolvedTarget {
+  /** Substrate instance name (`postgres`, `vault:prod`). */
+  substrate: string;
+  scope: Record<string, unknown>;
+  /** Connection settings with secret references resolved. Never logged. */
+  connection: Record<string, unknown>;
+}
+
+export interface TargetResolver {
+  /** undefined when the target/scope does not exist at that policy version. */
+  resolve(input: { target: string; scope: string; policyVersion: string }): Promise<ResolvedTarget | undefined>;
+}
+
+/** The state of one elevation as far as the issuer cares (structurally the ledger's view). */
+export interface ElevationView {
+  state: string;
+  grantId?: string;
+}
+
+export interface LedgerView {
+  apply(event: AnyElevationEvent): unknown;
+  get(elevationId: string): ElevationView | undefined;
+}
+
+export interface MrNotifier {
+  /** Posts a comment on the MR. Best effort: a failure is logged, never fatal. */
+  comment(projectId: number, mrIid: number, markdown: string): Promise<void>;
+}
+
+export interface IssuerOptions {
+  bus: EventBus;
+  substrates: { get(name: string): Substrate };
+  targets: TargetResolver;
+  ledger: LedgerView;
+  logger: Logger;
+  notifier?: MrNotifier;
+  registry?: Registry;
+  /** Where users fetch the sealed credential; used in the MR comment. */
+  credentialUrl?: (elevationId: string) => string;
+  groupId?: string;
+  source?: string;
+  retry?: { attempts?: number; baseMs?: number; maxMs?: number };
+  now?: () => Date;
+  /** Skip replaying the topic at start (the caller already folded it into `ledger`). */
+  skipReplay?: boolean;
+}
+
+export interface Issuer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Handles one elevation event (exposed for composition and tests). */
+  handle(event: AnyElevationEvent): Promise<void>;
+}
+
+const TERMINAL_FOR_GRANT = new Set(['granted', 'grant_failed', 'revoked', 'expired']);
+
+export function createIssuer(options: IssuerOptions): Issuer {
+  const { bus, substrates, targets, ledger, logger, notifier } = options;
+  const source = options.source ?? '/jit/issuer';
+  const groupId = options.groupId ?? 'jit-issuer';
+  const attempts = options.retry?.attempts ?? 5;
+  const baseMs = options.retry?.baseMs ?? 500;
+  const maxMs = options.retry?.maxMs ?? 30_000;
+  const now = options.now ?? (() => new Date());
+  const inFlight = new Map<string, Promise<void>>();
+  let subscription: Subscription | undefined;
+  let stopping = false;
+
+  const registers = options.registry ? [options.registry] : [];
+  const grants = new Counter({
+    name: 'jit_grants_total',
+    help: 'Grants by outcome (granted, failed, duplicate).',
+    labelNames: ['outcome', 'substrate'],
+    registers,
+  });
+  const mergeToGranted = new Histogram({
+    name: 'jit_merge_to_granted_seconds',
+    help: 'Time from the approved event (merge verified) to the granted event.',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    registers,
+  });
+  const issueDuration = new Histogram({
+    name: 'jit_issue_duration_seconds',
+    help: 'Duration of substrate.issue calls.',
+    labelNames: ['substrate'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers,
+  });
+
+  const alreadyDone = (data: ElevationApprovedData): boolean => {
+    const view = ledger.get(data.elevationId);
+    return !!view && view.grantId === data.grantId && TERMINAL_FOR_GRANT.has(view.state);
+  };
+
+  async function publish(event: AnyElevationEvent): Promise<void> {
+    await bus.publish(TOPIC_ELEVATIONS, event.elevationid ?? event.subject ?? '', event);
+    ledger.apply(event);
+  }
+
+  async function notify(data: ElevationApprovedData, markdown: string): Promise<void> {
+    if (!notifier) return;
+    try {
+      await notifier.comment(data.projectId, data.mrIid, markdown);
+    } catch (err) {
+      logger.warn({ elevationId: data.elevationId, err: errorSummary(err) }, 'could not comment on the MR');
+    }
+  }
+
+  async function issueWithRetry(substrate: Substrate, data: ElevationApprovedData, target: ResolvedTarget): Promise<{ issued: Issued; attempt: number }> {
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        const issued = await substrate.issue({
+          grantId: data.grantId,
+          elevationId: data.elevationId,
+          requester: data.requester,
+          target: data.target,
+          scopeName: data.scope,
+          scope: target.scope,
+          connection: target.connection,
+          ttlSeconds: data.ttlSeconds,
+        });
+        issueDuration.observe({ substrate: substrate.name }, (performance.now() - started) / 1000);
+        return { issued, attempt };
+      } catch (err) {
+        const retriable = isRetriable(err);
+        logger.warn(
+          { elevationId: data.elevationId, grantId: data.grantId, attempt, retriable, err: errorSummary(err) },
+          'substrate issue failed',
+        );
+        if (!retriable || attempt >= attempts || stopping) throw Object.assign(asJitError(err, substrate.name), { attempts: attempt });
+        await delay(Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  async function onApproved(data: ElevationApprovedData, approvedAt: string): Promise<void> {
+    if (alreadyDone(data)) {
+      grants.inc({ outcome: 'duplicate', substrate: '' });
+      logger.info({ elevationId: data.elevationId, grantId: data.grantId }, 'approval already handled; nothing issued');
+      return;
+    }
+    const log = logger.child({ elevationId: data.elevationId, grantId: data.grantId });
+    let substrateName = '';
+    try {
+      const target = await targets.resolve({ target: data.target, scope: data.scope, policyVersion: data.policyVersion });
+      if (!target) throw TargetUnresolved(data.target, data.scope, data.policyVersion);
+      substrateName = target.substrate;
+      const substrate = substrates.get(target.substrate);
+      const { issued } = await issueWithRetry(substrate, data, target);
+      const sealedCredential = await sealCredential(issued.secret, data.recipient);
+      const granted = createElevationEvent(
+        EVENT_TYPES.granted,
+        {
+          elevationId: data.elevationId,
+          grantId: data.grantId,
+          target: data.target,
+          scope: data.scope,
+          substrate: substrate.name,
+          handle: issued.handle,
+          sealedCredential,
+          issuedAt: now().toISOString(),
+          expiresAt: issued.expiresAt,
+          requester: data.requester,
+        },
+        { source, idKey: data.grantId, severity: data.breakGlass ? 'high' : 'info' },
+      );
+      // A publish failure throws: the bus redelivers `approved`, and the retry finds its own
+      // credential by grant id (adapters are idempotent by name), so nothing leaks twice.
+      await publish(granted);
+      grants.inc({ outcome: 'granted', substrate: substrate.name });
+      mergeToGranted.observe(Math.max(0, (Date.parse(granted.time) - Date.parse(approvedAt)) / 1000));
+      log.info({ substrate: substrate.name, expiresAt: issued.expiresAt }, 'granted');
+      const where = options.credentialUrl ? ` Fetch it with \`jit credential ${data.elevationId}\` (${options.credentialUrl(data.elevationId)}).` : '';
+      await notify(
+        data,
+        `**jit: granted** — ${data.scope} on ${data.target} for @${data.requester} until **${issued.expiresAt}**. ` +
+          `The credential is sealed to the request's recipient key.${where} It is revoked automatically at expiry; ` +
+          'comment `/jit revoke` to end it sooner.',
+      );
+    } catch (err) {
+      if (isBusError(err)) throw err;
+      const error = toEventError(err, substrateName);
+      const failed = createElevationEvent(
+        EVENT_TYPES.grantFailed,
+        {
+          elevationId: data.elevationId,
+          grantId: data.grantId,
+          error,
+          attempts: (err as { attempts?: number }).attempts ?? 1,
+        },
+        { source, idKey: data.grantId },
+      );
+      await publish(failed);
+      grants.inc({ outcome: 'failed', substrate: substrateName });
+      log.error({ error }, 'grant failed');
+      await notify(data, `**jit: grant failed** — ${error.message} (\`${error.code}\`). Nothing was issued; open a new request once the cause is fixed.`);
+    }
+  }
+
+  async function handle(event: AnyElevationEvent): Promise<void> {
+    ledger.apply(event);
+    if (event.type !== EVENT_TYPES.approved) return;
+    const data = event.data as ElevationApprovedData;
+    // Serialise per grant id within this process; the ledger covers redeliveries afterwards.
+    const running = inFlight.get(data.grantId);
+    if (running) return running;
+    const job = onApproved(data, event.time).finally(() => inFlight.delete(data.grantId));
+    inFlight.set(data.grantId, job);
+    return job;
+  }
+
+  async function onMessage(message: BusMessage): Promise<void> {
+    const parsed = parseElevationEvent(message.event);
+    if (!parsed.ok) {
+      logger.warn({ offset: message.offset, error: parsed.error.message }, 'skipping an invalid event');
+      return;
+    }
+    await handle(parsed.event);
+  }
+
+  return {
+    handle,
+    async start() {
+      if (!options.skipReplay) {
+        await bus.replay(TOPIC_ELEVATIONS, (m) => {
+          const parsed = parseElevationEvent(m.event);
+          if (parsed.ok) ledger.apply(parsed.event);
+        });
+      }
+      subscription = await bus.subscribe({ topic: TOPIC_ELEVATIONS, groupId, handler: onMessage });
+    },
+    async stop() {
+      stopping = true;
+      await subscription?.stop();
+      await Promise.allSettled([...inFlight.values()]);
+    },
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function isBusError(err: unknown): boolean {
+  return err instanceof JitError && err.code.startsWith('JIT_ERR_BUS_');
+}
+
+function asJitError(err: unknown, substrate: string): JitError {
+  if (err instanceof JitError) return err;
+  return SubstrateFailed(substrate, err instanceof Error ? err.name : 'unknown error', { retriable: isRetriable(err), cause: err });
+}
+
+/** Secret-free error data for events: only our own catalogue messages are passed through. */
+function toEventError(err: unknown, substrate: string): EventError {
+  const e = err instanceof JitError ? err : asJitError(err, substrate || 'unknown');
+  return { code: e.code, message: e.message.slice(0, 2000), retriable: e.retriable };
+}
+
+function errorSummary(err: unknown): Record<string, unknown> {
+  if (err instanceof JitError) return { code: err.code, message: err.message, retriable: err.retriable };
+  return { name: err instanceof Error ? err.name : typeof err };
+}

@@ -1,0 +1,502 @@
+// The revoker: keeps a durable schedule of live grants (rebuilt from jit.elevations.v1), revokes
+// at expiry or on request, verifies, retries without ever going silent, reconciles overdue grants
+// and sweeps orphans (credentials a substrate lists that no live grant explains).
+import {
+  EVENT_TYPES,
+  TOPIC_ELEVATIONS,
+  createElevationEvent,
+  parseElevationEvent,
+  type AnyElevationEvent,
+  type EventError,
+  type RevocationHandleData,
+} from '@jit/contracts';
+import type { BusMessage, EventBus, Subscription } from '@jit/bus';
+import { JitError, isRetriable } from '@jit/errors';
+import type { Logger } from '@jit/observability';
+import type { RevocationHandle, Substrate } from '@jit/substrates';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { DueQueue } from './due-queue';
+import { CannotRevokeEarly, RevokeFailed } from './errors';
+
+export interface MrNotifier {
+  comment(projectId: number, mrIid: number, markdown: string): Promise<void>;
+}
+
+export interface SubstrateLookup {
+  /** The instance that issued a handle. Throws when it is not configured here. */
+  forHandle(handle: RevocationHandle): Substrate;
+  list(): Substrate[];
+}
+
+export interface RevokerOptions {
+  bus: EventBus;
+  substrates: SubstrateLookup;
+  logger: Logger;
+  notifier?: MrNotifier;
+  registry?: Registry;
+  groupId?: string;
+  source?: string;
+  /** Backoff of failed revocations: base doubling up to max; never gives up. */
+  retry?: { baseMs?: number; maxMs?: number };
+  /** Periodic reconciliation + orphan sweep; 0 disables the timer (start still runs one). */
+  sweepIntervalMs?: number;
+  /** An approved grant not yet granted is left alone this long before its credential counts as orphan. */
+  orphanGraceMs?: number;
+  /** Parallel revocations at once. */
+  concurrency?: number;
+  now?: () => number;
+}
+
+export interface LiveGrant {
+  elevationId: string;
+  grantId: string;
+  handle: RevocationHandleData;
+  expiresAt: number;
+  partition: number;
+  /** When revocation is due and why. */
+  dueAt: number;
+  cause: 'ttl' | 'requested' | 'reconciliation';
+  attempt: number;
+}
+
+export interface Revoker {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Live grants this replica owns (read-only view for metrics and tests). */
+  live(): ReadonlyMap<string, LiveGrant>;
+  /** Runs reconciliation and the orphan sweep now. */
+  sweep(): Promise<{ orphans: number }>;
+}
+
+interface GrantFacts {
+  elevationId: string;
+  partition: number;
+  handle?: RevocationHandleData;
+  expiresAt?: number;
+  revokeRequestedAt?: number;
+  done: boolean;
+  approvedAt?: number;
+  failed: boolean;
+}
+
+export function createRevoker(options: RevokerOptions): Revoker {
+  const { bus, substrates, logger, notifier } = options;
+  const source = options.source ?? '/jit/revoker';
+  const groupId = options.groupId ?? 'jit-revoker';
+  const baseMs = options.retry?.baseMs ?? 1000;
+  const maxMs = options.retry?.maxMs ?? 5 * 60_000;
+  const sweepIntervalMs = options.sweepIntervalMs ?? 5 * 60_000;
+  const orphanGraceMs = options.orphanGraceMs ?? 10 * 60_000;
+  const concurrency = options.concurrency ?? 32;
+  const now = options.now ?? (() => Date.now());
+
+  /** Everything known per grant id from the log (this replica's partitions). */
+  const facts = new Map<string, GrantFacts>();
+  /** Revocation requests that arrived before their grant, by elevation id. */
+  const pendingRequests = new Map<string, number>();
+  const live = new Map<string, LiveGrant>();
+  const queue = new DueQueue();
+  let owned: Set<number> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let subscription: Subscription | undefined;
+  let stopped = false;
+  let running = 0;
+  let ready: Promise<void> = Promise.resolve();
+  const inFlight = new Set<Promise<void>>();
+
+  const registers = options.registry ? [options.registry] : [];
+  const revocations = new Counter({
+    name: 'jit_revocations_total',
+    help: 'Revocations by outcome (revoked, expired, failed, orphan).',
+    labelNames: ['outcome', 'substrate'],
+    registers,
+  });
+  const failing = new Gauge({
+    name: 'jit_revocations_failing',
+    help: 'Grants whose revocation is failing and being retried.',
+    registers,
+    collect() {
+      let n = 0;
+      for (const g of live.values()) if (g.attempt > 0) n++;
+      this.set(n);
+    },
+  });
+  const liveGauge = new Gauge({
+    name: 'jit_live_grants',
+    help: 'Live grants scheduled for revocation on this replica.',
+    registers,
+    collect() {
+      this.set(live.size);
+    },
+  });
+  const lateness = new Histogram({
+    name: 'jit_expiry_to_revoked_seconds',
+    help: 'Revocation lateness: revoked time minus the time it was due (expiry or request).',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
+    registers,
+  });
+  void failing;
+  void liveGauge;
+
+  function factsFor(grantId: string, elevationId: string, partition: number): GrantFacts {
+    let f = facts.get(grantId);
+    if (!f) {
+      f = { elevationId, partition, done: false, failed: false };
+      facts.set(grantId, f);
+    }
+    return f;
+  }
+
+  /** Folds one event into the schedule. Idempotent; safe for replays and redeliveries. */
+  function apply(event: AnyElevationEvent, partition: number): void {
+    const t = event.type;
+    if (t === EVENT_TYPES.approved) {
+      const d = event.data as { elevationId: string; grantId: string };
+      const f = factsFor(d.grantId, d.elevationId, partition);
+      f.approvedAt ??= Date.parse(event.time);
+    } else if (t === EVENT_TYPES.granted) {
+      const d = event.data as { elevationId: string; grantId: string; handle: RevocationHandleData; expiresAt: string };
+      const f = factsFor(d.grantId, d.elevationId, partition);
+      f.handle = d.handle;
+      f.expiresAt = Date.parse(d.expiresAt);
+      const requested = pendingRequests.get(d.elevationId);
+      if (requested !== undefined) {
+        f.revokeRequestedAt ??= requested;
+        pendingRequests.delete(d.elevationId);
+      }
+      schedule(d.grantId, f);
+    } else if (t === EVENT_TYPES.grantFailed) {
+      const d = event.data as { elevationId: string; grantId: string };
+      factsFor(d.grantId, d.elevationId, partition).failed = true;
+    } else if (t === EVENT_TYPES.revokeRequested) {
+      const d = event.data as { elevationId: string; grantId?: string };
+      const at = Date.parse(event.time);
+      const grantId = d.grantId ?? [...facts.entries()].find(([, f]) => f.elevationId === d.elevationId && f.handle && !f.done)?.[0];
+      if (!grantId) {
+        pendingRequests.set(d.elevationId, at);
+        return;
+      }
+      const f = factsFor(grantId, d.elevationId, partition);
+      f.revokeRequestedAt ??= at;
+      schedule(grantId, f);
+    } else if (t === EVENT_TYPES.revoked || t === EVENT_TYPES.expired) {
+      const d = event.data as { elevationId: string; grantId: string };
+      factsFor(d.grantId, d.elevationId, partition).done = true;
+      live.delete(d.grantId);
+      queue.delete(d.grantId);
+    }
+  }
+
+  function schedule(grantId: string, f: GrantFacts): void {
+    if (f.done || !f.handle || f.expiresAt === undefined) return;
+    if (owned && !owned.has(f.partition)) return;
+    const existing = live.get(grantId);
+    const requested = f.revokeRequestedAt !== undefined;
+    const dueAt = requested ? Math.min(f.revokeRequestedAt!, f.expiresAt) : f.expiresAt;
+    const cause: LiveGrant['cause'] = requested && f.revokeRequestedAt! < f.expiresAt ? 'requested' : 'ttl';
+    if (existing) {
+      if (existing.attempt > 0 || existing.dueAt <= dueAt) return; // already due sooner or retrying
+      existing.dueAt = dueAt;
+      existing.cause = cause;
+    } else {
+      live.set(grantId, {
+        elevationId: f.elevationId,
+        grantId,
+        handle: f.handle,
+        expiresAt: f.expiresAt,
+        partition: f.partition,
+        dueAt,
+        cause,
+        attempt: 0,
+      });
+    }
+    queue.set(grantId, dueAt);
+    arm();
+  }
+
+  function arm(): void {
+    if (stopped) return;
+    if (timer) clearTimeout(timer);
+    const next = queue.peekDueAt();
+    if (next === undefined) return;
+    // setTimeout is limited to 2^31-1 ms; far-future grants re-arm on wake-up.
+    const wait = Math.min(Math.max(0, next - now()), 2 ** 31 - 1);
+    timer = setTimeout(fire, wait);
+    timer.unref?.();
+  }
+
+  function fire(): void {
+    timer = undefined;
+    if (stopped) return;
+    // Take only as many as there are free slots; a finishing job re-arms for the rest.
+    while (running < concurrency) {
+      const [next] = queue.popDue(now(), 1);
+      if (!next) break;
+      const g = live.get(next.grantId);
+      if (!g) continue;
+      running++;
+      const job = revokeOne(g).finally(() => {
+        running--;
+        inFlight.delete(job);
+        arm();
+      });
+      inFlight.add(job);
+    }
+    if (running < concurrency) arm();
+  }
+
+  async function publish(event: AnyElevationEvent): Promise<void> {
+    await bus.publish(TOPIC_ELEVATIONS, event.elevationid ?? event.subject ?? '', event);
+  }
+
+  async function notify(elevationId: string, markdown: string): Promise<void> {
+    if (!notifier) return;
+    const m = /^gl-(\d+)-(\d+)$/.exec(elevationId);
+    if (!m) return;
+    try {
+      await notifier.comment(Number(m[1]), Number(m[2]), markdown);
+    } catch (err) {
+      logger.warn({ elevationId, err: summary(err) }, 'could not comment on the MR');
+    }
+  }
+
+  async function revokeOne(g: LiveGrant): Promise<void> {
+    const log = logger.child({ elevationId: g.elevationId, grantId: g.grantId });
+    let substrateName = g.handle.instance ?? g.handle.kind;
+    try {
+      const substrate = substrates.forHandle(g.handle as RevocationHandle);
+      substrateName = substrate.name;
+      if (!substrate.canRevokeEarly) {
+        if (now() < g.expiresAt) {
+          // Answer honestly, then wait for natural expiry.
+          const err = CannotRevokeEarly(substrate.name, new Date(g.expiresAt).toISOString());
+          await publish(
+            createElevationEvent(
+              EVENT_TYPES.revokeFailed,
+              { elevationId: g.elevationId, grantId: g.grantId, attempt: 1, nextAttemptAt: new Date(g.expiresAt).toISOString(), error: toEventError(err) },
+              { source, idKey: `${g.grantId}:early` },
+            ),
+          );
+          await notify(g.elevationId, `**jit:** ${err.message}.`);
+          g.dueAt = g.expiresAt;
+          g.cause = 'ttl';
+          queue.set(g.grantId, g.dueAt);
+          return;
+        }
+        await publish(
+          createElevationEvent(
+            EVENT_TYPES.expired,
+            { elevationId: g.elevationId, grantId: g.grantId, expiredAt: new Date(g.expiresAt).toISOString(), note: `${substrate.kind} credentials end at their natural expiry` },
+            { source, idKey: g.grantId },
+          ),
+        );
+        finish(g, 'expired', substrate.name);
+        await notify(g.elevationId, `**jit: expired** — the credential reached its natural expiry at ${new Date(g.expiresAt).toISOString()}.`);
+        return;
+      }
+      await substrate.revoke(g.handle as RevocationHandle);
+      let verified = false;
+      let verifyDetail: string | undefined;
+      if (substrate.verifyRevoked) {
+        const v = await substrate.verifyRevoked(g.handle as RevocationHandle);
+        verified = v.verified;
+        verifyDetail = v.detail;
+      } else {
+        verifyDetail = `${substrate.kind} offers no probe`;
+      }
+      const revokedAt = now();
+      const latenessMs = Math.round(revokedAt - g.dueAt);
+      await publish(
+        createElevationEvent(
+          EVENT_TYPES.revoked,
+          {
+            elevationId: g.elevationId,
+            grantId: g.grantId,
+            handle: g.handle,
+            verified,
+            ...(verifyDetail ? { verifyDetail: verifyDetail.slice(0, 2000) } : {}),
+            revokedAt: new Date(revokedAt).toISOString(),
+            latenessMs,
+            cause: g.cause,
+          },
+          { source, idKey: g.grantId },
+        ),
+      );
+      lateness.observe(Math.max(0, latenessMs) / 1000);
+      finish(g, 'revoked', substrate.name);
+      log.info({ verified, latenessMs, cause: g.cause }, 'revoked');
+      await notify(
+        g.elevationId,
+        `**jit: revoked** (${g.cause === 'requested' ? 'on request' : g.cause === 'reconciliation' ? 'overdue, by reconciliation' : 'at expiry'}) — ` +
+          `${verified ? 'verified: the credential no longer works' : 'not verified by a probe'}; lateness ${latenessMs} ms.`,
+      );
+    } catch (err) {
+      g.attempt++;
+      const wait = Math.min(maxMs, baseMs * 2 ** (g.attempt - 1));
+      g.dueAt = now() + wait;
+      const error = toEventError(err instanceof JitError ? err : RevokeFailed(substrateName, err instanceof Error ? err.name : 'unknown error'));
+      log.error({ attempt: g.attempt, nextInMs: wait, error }, 'revocation failed; retrying');
+      revocations.inc({ outcome: 'failed', substrate: substrateName });
+      queue.set(g.grantId, g.dueAt);
+      try {
+        await publish(
+          createElevationEvent(
+            EVENT_TYPES.revokeFailed,
+            { elevationId: g.elevationId, grantId: g.grantId, attempt: g.attempt, nextAttemptAt: new Date(g.dueAt).toISOString(), error },
+            { source, idKey: `${g.grantId}:${g.attempt}` },
+          ),
+        );
+      } catch (publishErr) {
+        log.error({ err: summary(publishErr) }, 'could not publish revoke.failed; the retry is still scheduled');
+      }
+    }
+  }
+
+  function finish(g: LiveGrant, outcome: 'revoked' | 'expired', substrate: string): void {
+    const f = facts.get(g.grantId);
+    if (f) f.done = true;
+    live.delete(g.grantId);
+    queue.delete(g.grantId);
+    revocations.inc({ outcome, substrate });
+  }
+
+  async function rebuild(partitions?: number[]): Promise<void> {
+    owned = partitions ? new Set(partitions) : undefined;
+    facts.clear();
+    pendingRequests.clear();
+    live.clear();
+    queue.clear();
+    await bus.replay(
+      TOPIC_ELEVATIONS,
+      (m) => {
+        const parsed = parseElevationEvent(m.event);
+        if (parsed.ok) apply(parsed.event, m.partition);
+      },
+      partitions ? { partitions } : undefined,
+    );
+    // Reconciliation: anything already past due is revoked at once (lateness recorded).
+    const t = now();
+    for (const g of live.values()) if (g.dueAt < t && g.cause === 'ttl') g.cause = 'reconciliation';
+    logger.info({ live: live.size, partitions: partitions ?? 'all' }, 'schedule rebuilt from the log');
+    arm();
+  }
+
+  async function onMessage(message: BusMessage): Promise<void> {
+    await ready;
+    const parsed = parseElevationEvent(message.event);
+    if (!parsed.ok) {
+      logger.warn({ offset: message.offset, error: parsed.error.message }, 'skipping an invalid event');
+      return;
+    }
+    apply(parsed.event, message.partition);
+  }
+
+  async function sweep(): Promise<{ orphans: number }> {
+    // Reconciliation: overdue grants fire now.
+    fire();
+    // Orphans: judged against the WHOLE log, not just this replica's partitions.
+    const all = new Map<string, { approvedAt?: number; granted: boolean; done: boolean; failed: boolean }>();
+    await bus.replay(TOPIC_ELEVATIONS, (m) => {
+      const parsed = parseElevationEvent(m.event);
+      if (!parsed.ok) return;
+      const d = parsed.event.data as { grantId?: string };
+      if (!d.grantId) return;
+      const e = all.get(d.grantId) ?? { granted: false, done: false, failed: false };
+      if (parsed.event.type === EVENT_TYPES.approved) e.approvedAt ??= Date.parse(parsed.event.time);
+      if (parsed.event.type === EVENT_TYPES.granted) e.granted = true;
+      if (parsed.event.type === EVENT_TYPES.grantFailed) e.failed = true;
+      if (parsed.event.type === EVENT_TYPES.revoked || parsed.event.type === EVENT_TYPES.expired) e.done = true;
+      all.set(d.grantId, e);
+    });
+    let orphans = 0;
+    for (const substrate of substrates.list()) {
+      if (!substrate.listIssued || !substrate.canRevokeEarly) continue;
+      let handles: RevocationHandle[];
+      try {
+        handles = await substrate.listIssued();
+      } catch (err) {
+        logger.warn({ substrate: substrate.name, err: summary(err) }, 'orphan sweep could not list issued credentials');
+        continue;
+      }
+      for (const handle of handles) {
+        const known = all.get(handle.grantId);
+        if (known?.granted && !known.done) continue; // live: the owner revokes it on time
+        if (known?.approvedAt && !known.granted && !known.failed && now() - known.approvedAt < orphanGraceMs) continue; // being issued
+        try {
+          await substrate.revoke(handle);
+          const elevationId = /^(gl-\d+-\d+)-/.exec(handle.grantId)?.[1];
+          await publish(
+            createElevationEvent(
+              EVENT_TYPES.orphanRevoked,
+              { grantId: handle.grantId, substrate: substrate.name, handle: handle as RevocationHandleData, ...(elevationId ? { elevationId } : {}) },
+              { source, idKey: `${handle.grantId}:orphan:${JSON.stringify(handle.ref)}` },
+            ),
+          );
+          revocations.inc({ outcome: 'orphan', substrate: substrate.name });
+          orphans++;
+          logger.warn({ grantId: handle.grantId, substrate: substrate.name }, 'orphan credential revoked');
+        } catch (err) {
+          logger.error({ grantId: handle.grantId, substrate: substrate.name, err: summary(err) }, 'orphan revoke failed; next sweep retries');
+        }
+      }
+    }
+    return { orphans };
+  }
+
+  return {
+    live: () => live,
+    sweep,
+    async start() {
+      stopped = false;
+      let resolveReady!: () => void;
+      ready = new Promise((r) => (resolveReady = r));
+      let first = true;
+      subscription = await bus.subscribe({
+        topic: TOPIC_ELEVATIONS,
+        groupId,
+        handler: onMessage,
+        onAssignment: async (partitions) => {
+          const rebuilt = rebuild(bus.kind === 'kafka' ? partitions : undefined);
+          if (first) {
+            first = false;
+            await rebuilt;
+            resolveReady();
+          } else {
+            ready = rebuilt;
+            await rebuilt;
+          }
+        },
+      });
+      // Implementations that do not report assignment (or reported it before we listened).
+      if (first) {
+        first = false;
+        await rebuild();
+        resolveReady();
+      }
+      await sweep().catch((err) => logger.error({ err: summary(err) }, 'initial sweep failed'));
+      if (sweepIntervalMs > 0) {
+        sweepTimer = setInterval(() => {
+          sweep().catch((err) => logger.error({ err: summary(err) }, 'sweep failed'));
+        }, sweepIntervalMs);
+        sweepTimer.unref?.();
+      }
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      if (sweepTimer) clearInterval(sweepTimer);
+      await subscription?.stop();
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+function toEventError(err: JitError): EventError {
+  return { code: err.code, message: err.message.slice(0, 2000), retriable: isRetriable(err) };
+}
+
+function summary(err: unknown): Record<string, unknown> {
+  if (err instanceof JitError) return { code: err.code, message: err.message };
+  return { name: err instanceof Error ? err.name : typeof err };
+}
