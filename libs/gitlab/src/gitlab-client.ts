@@ -1,0 +1,379 @@
+// createGitlabClient: the facade over @gitbeaker/rest (the only place it is imported). Answers are
+// mapped to the small camelCase shapes in ./types; transport, retries and errors live in ./requester.
+import {
+  Branches,
+  Commits,
+  GroupMembers,
+  Issues,
+  MergeRequestApprovals,
+  MergeRequestNotes,
+  MergeRequests,
+  Projects,
+  RepositoryFiles,
+  Users,
+} from '@gitbeaker/rest';
+import { JitError } from '@jit/errors';
+import type { Logger } from '@jit/observability';
+import { GitlabBadResponse, GitlabConfigInvalid } from './errors';
+import { createRequester, type FetchFn, type RetryOptions } from './requester';
+import {
+  ApprovalRulesUnsupported,
+  type ApprovalRule,
+  type ApprovalSettings,
+  type ApprovalState,
+  type GitlabClient,
+  type GitlabUser,
+  type MergeRequest,
+  type Note,
+} from './types';
+
+export interface GitlabClientOptions {
+  /** Base URL of the GitLab instance, e.g. https://gitlab.example.com (no /api/v4). */
+  url: string;
+  /** Personal/project/group access token; sent as PRIVATE-TOKEN, never logged. */
+  token: string;
+  /** Injected transport (tests pass a fake; default global fetch). */
+  fetch?: FetchFn;
+  retry?: RetryOptions;
+  timeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  logger?: Logger;
+}
+
+type Json = Record<string, any>;
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function toUser(u: Json): GitlabUser {
+  if (!u || typeof u.id !== 'number' || typeof u.username !== 'string') {
+    throw GitlabBadResponse('user lookup', 'missing id/username');
+  }
+  const email = str(u.public_email) || str(u.email) || undefined;
+  return {
+    id: u.id,
+    username: u.username,
+    name: typeof u.name === 'string' ? u.name : undefined,
+    bot: u.bot === true,
+    state: typeof u.state === 'string' ? u.state : undefined,
+    ...(email ? { email } : {}),
+  };
+}
+
+function toMergeRequest(m: Json): MergeRequest {
+  if (!m || typeof m.iid !== 'number') throw GitlabBadResponse('merge request', 'missing iid');
+  return {
+    id: m.id,
+    iid: m.iid,
+    projectId: m.project_id,
+    title: str(m.title),
+    description: str(m.description),
+    state: m.state,
+    sourceBranch: str(m.source_branch),
+    targetBranch: str(m.target_branch),
+    sha: str(m.sha),
+    mergeCommitSha: typeof m.merge_commit_sha === 'string' ? m.merge_commit_sha : null,
+    squashCommitSha: typeof m.squash_commit_sha === 'string' ? m.squash_commit_sha : null,
+    author: { id: m.author?.id, username: str(m.author?.username) },
+    webUrl: typeof m.web_url === 'string' ? m.web_url : undefined,
+    updatedAt: typeof m.updated_at === 'string' ? m.updated_at : undefined,
+    mergedAt: typeof m.merged_at === 'string' ? m.merged_at : null,
+  };
+}
+
+function toRule(r: Json): ApprovalRule {
+  const users: Json[] = Array.isArray(r.users) ? r.users : Array.isArray(r.eligible_approvers) ? r.eligible_approvers : [];
+  return {
+    id: r.id,
+    name: str(r.name),
+    approvalsRequired: Number(r.approvals_required ?? 0),
+    userIds: users.map((u) => u.id),
+    usernames: users.map((u) => str(u.username)),
+  };
+}
+
+function toSettings(s: Json): ApprovalSettings {
+  return {
+    resetApprovalsOnPush: s.reset_approvals_on_push === true,
+    mergeRequestsAuthorApproval: s.merge_requests_author_approval === true,
+    mergeRequestsDisableCommittersApproval: s.merge_requests_disable_committers_approval === true,
+    disableOverridingApproversPerMergeRequest: s.disable_overriding_approvers_per_merge_request === true,
+  };
+}
+
+function toNote(n: Json): Note {
+  return {
+    id: n.id,
+    body: str(n.body),
+    authorUsername: str(n.author?.username),
+    system: n.system === true,
+    createdAt: typeof n.created_at === 'string' ? n.created_at : undefined,
+  };
+}
+
+/**
+ * Approval rules and approval settings are GitLab Premium features; on Free the endpoints answer
+ * 403 or 404. That is an expected outcome, not a failure: return it as a typed value.
+ */
+async function premium<T>(endpoint: string, call: () => Promise<T>): Promise<T | ApprovalRulesUnsupported> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof JitError && !err.retriable) {
+      const status = Number(err.details?.status);
+      if (status === 403 || status === 404) return new ApprovalRulesUnsupported(status, endpoint);
+    }
+    throw err;
+  }
+}
+
+export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
+  if (!/^https?:\/\//.test(options.url ?? '')) throw GitlabConfigInvalid('url must start with http:// or https://');
+  if (!options.token) throw GitlabConfigInvalid('token is empty');
+  const requesterFn = createRequester({
+    fetch: options.fetch,
+    retry: options.retry,
+    timeoutMs: options.timeoutMs,
+    sleep: options.sleep,
+    random: options.random,
+    logger: options.logger,
+  });
+  const cfg = { host: options.url.replace(/\/+$/, ''), token: options.token, requesterFn };
+  const api = {
+    projects: new Projects(cfg),
+    files: new RepositoryFiles(cfg),
+    mrs: new MergeRequests(cfg),
+    approvals: new MergeRequestApprovals(cfg),
+    notes: new MergeRequestNotes(cfg),
+    commits: new Commits(cfg),
+    users: new Users(cfg),
+    groupMembers: new GroupMembers(cfg),
+    issues: new Issues(cfg),
+    branches: new Branches(cfg),
+  };
+  const j = (v: unknown) => v as any;
+
+  return {
+    projects: {
+      async show(projectId) {
+        const p: Json = j(await api.projects.show(projectId));
+        return {
+          id: p.id,
+          defaultBranch: str(p.default_branch) || 'main',
+          pathWithNamespace: str(p.path_with_namespace),
+          webUrl: typeof p.web_url === 'string' ? p.web_url : undefined,
+        };
+      },
+    },
+    files: {
+      async show(projectId, path, ref) {
+        const f: Json = j(await api.files.show(projectId, path, ref));
+        if (typeof f.content !== 'string') throw GitlabBadResponse(`file ${path}`, 'missing content');
+        const content =
+          f.encoding === 'base64' ? new Uint8Array(Buffer.from(f.content, 'base64')) : new TextEncoder().encode(f.content);
+        return {
+          path: str(f.file_path) || path,
+          ref: str(f.ref) || ref,
+          blobId: str(f.blob_id),
+          commitId: str(f.commit_id),
+          lastCommitId: str(f.last_commit_id),
+          size: typeof f.size === 'number' ? f.size : content.byteLength,
+          content,
+        };
+      },
+    },
+    mergeRequests: {
+      async show(projectId, iid) {
+        return toMergeRequest(j(await api.mrs.show(projectId, iid)));
+      },
+      async diffs(projectId, iid) {
+        const list: Json[] = j(await api.mrs.allDiffs(projectId, iid));
+        return list.map((d) => ({
+          oldPath: str(d.old_path),
+          newPath: str(d.new_path),
+          newFile: d.new_file === true,
+          renamedFile: d.renamed_file === true,
+          deletedFile: d.deleted_file === true,
+        }));
+      },
+      async commits(projectId, iid) {
+        const list: Json[] = j(await api.mrs.allCommits(projectId, iid));
+        return list.map((c) => ({
+          id: str(c.id),
+          authorName: str(c.author_name),
+          authorEmail: str(c.author_email),
+          committerName: str(c.committer_name),
+          committerEmail: str(c.committer_email),
+          createdAt: typeof c.created_at === 'string' ? c.created_at : undefined,
+        }));
+      },
+      async create(projectId, input) {
+        const m = await api.mrs.create(projectId, input.sourceBranch, input.targetBranch, input.title, {
+          description: input.description,
+        });
+        return toMergeRequest(j(m));
+      },
+      async merge(projectId, iid, opts) {
+        return toMergeRequest(j(await api.mrs.merge(projectId, iid, opts?.sha ? { sha: opts.sha } : undefined)));
+      },
+      async approvals(projectId, iid) {
+        const a: Json = j(await api.approvals.showConfiguration(projectId, { mergerequestIId: iid }));
+        const approvedBy: Json[] = Array.isArray(a.approved_by) ? a.approved_by : [];
+        return {
+          approvalsRequired: Number(a.approvals_required ?? 0),
+          approvalsLeft: Number(a.approvals_left ?? 0),
+          approvedBy: approvedBy
+            .filter((e) => e?.user && typeof e.user.id === 'number')
+            .map((e) => ({
+              userId: e.user.id,
+              username: str(e.user.username),
+              ...(typeof e.approved_at === 'string' ? { approvedAt: e.approved_at } : {}),
+            })),
+        };
+      },
+      async approvalState(projectId, iid) {
+        const endpoint = `projects/${projectId}/merge_requests/${iid}/approval_state`;
+        return premium(endpoint, async (): Promise<ApprovalState> => {
+          const s: Json = j(await api.approvals.showApprovalState(projectId, iid));
+          const rules: Json[] = Array.isArray(s.rules) ? s.rules : [];
+          return {
+            rules: rules.map((r) => ({
+              id: r.id,
+              name: str(r.name),
+              approved: r.approved === true,
+              approvalsRequired: Number(r.approvals_required ?? 0),
+              approvedBy: (Array.isArray(r.approved_by) ? r.approved_by : []).map((u: Json) => str(u.username)),
+            })),
+          };
+        });
+      },
+      async approve(projectId, iid, opts) {
+        await api.approvals.approve(projectId, iid, opts?.sha ? { sha: opts.sha } : undefined);
+      },
+      async unapprove(projectId, iid) {
+        await api.approvals.unapprove(projectId, iid);
+      },
+    },
+    approvalRules: {
+      all(projectId, iid) {
+        return premium(`projects/${projectId}/merge_requests/${iid}/approval_rules`, async () => {
+          const list: Json[] = j(await api.approvals.allApprovalRules(projectId, { mergerequestIId: iid }));
+          return list.map(toRule);
+        });
+      },
+      create(projectId, iid, input) {
+        return premium(`projects/${projectId}/merge_requests/${iid}/approval_rules`, async () =>
+          toRule(
+            j(
+              await api.approvals.createApprovalRule(projectId, input.name, input.approvalsRequired, {
+                mergerequestIId: iid,
+                userIds: input.userIds,
+              }),
+            ),
+          ),
+        );
+      },
+      edit(projectId, iid, ruleId, input) {
+        return premium(`projects/${projectId}/merge_requests/${iid}/approval_rules/${ruleId}`, async () =>
+          toRule(
+            j(
+              await api.approvals.editApprovalRule(projectId, ruleId, input.name, input.approvalsRequired, {
+                mergerequestIId: iid,
+                userIds: input.userIds,
+              }),
+            ),
+          ),
+        );
+      },
+    },
+    approvalSettings: {
+      show(projectId) {
+        return premium(`projects/${projectId}/approvals`, async () => toSettings(j(await api.approvals.showConfiguration(projectId))));
+      },
+      edit(projectId, s) {
+        return premium(`projects/${projectId}/approvals`, async () =>
+          toSettings(
+            j(
+              await api.approvals.editConfiguration(projectId, {
+                ...(s.resetApprovalsOnPush !== undefined ? { resetApprovalsOnPush: s.resetApprovalsOnPush } : {}),
+                ...(s.mergeRequestsAuthorApproval !== undefined
+                  ? { mergeRequestsAuthorApproval: s.mergeRequestsAuthorApproval }
+                  : {}),
+                ...(s.mergeRequestsDisableCommittersApproval !== undefined
+                  ? { mergeRequestsDisableCommittersApproval: s.mergeRequestsDisableCommittersApproval }
+                  : {}),
+              }),
+            ),
+          ),
+        );
+      },
+    },
+    commitStatuses: {
+      async create(projectId, sha, input) {
+        await api.commits.editStatus(projectId, sha, input.state, {
+          name: input.name,
+          ...(input.description ? { description: input.description.slice(0, 255) } : {}),
+          ...(input.targetUrl ? { targetUrl: input.targetUrl } : {}),
+        });
+      },
+    },
+    notes: {
+      async all(projectId, iid) {
+        const list: Json[] = j(await api.notes.all(projectId, iid, { sort: 'asc', orderBy: 'created_at' }));
+        return list.map(toNote);
+      },
+      async create(projectId, iid, body) {
+        return toNote(j(await api.notes.create(projectId, iid, body)));
+      },
+      async edit(projectId, iid, noteId, body) {
+        return toNote(j(await api.notes.edit(projectId, iid, noteId, { body })));
+      },
+    },
+    users: {
+      async show(userId) {
+        return toUser(j(await api.users.show(userId)));
+      },
+      async byUsername(username) {
+        const list: Json[] = j(await api.users.all({ username }));
+        const hit = list.find((u) => typeof u.username === 'string' && u.username.toLowerCase() === username.toLowerCase());
+        if (!hit) return undefined;
+        // The list endpoint may omit `bot`; the single-user endpoint has it.
+        return toUser(j(await api.users.show(hit.id)));
+      },
+      async current() {
+        return toUser(j(await api.users.showCurrentUser()));
+      },
+    },
+    groupMembers: {
+      async all(group) {
+        const list: Json[] = j(await api.groupMembers.all(group, { includeInherited: true }));
+        return list.map(toUser);
+      },
+    },
+    issues: {
+      async create(projectId, input) {
+        const i: Json = j(
+          await api.issues.create(projectId, input.title, {
+            ...(input.description ? { description: input.description } : {}),
+            ...(input.assigneeIds?.length ? { assigneeIds: input.assigneeIds } : {}),
+            ...(input.labels?.length ? { labels: input.labels.join(',') } : {}),
+          }),
+        );
+        return { id: i.id, iid: i.iid, webUrl: typeof i.web_url === 'string' ? i.web_url : undefined };
+      },
+    },
+    branches: {
+      async create(projectId, name, ref) {
+        await api.branches.create(projectId, name, ref);
+      },
+    },
+    commits: {
+      async create(projectId, branch, message, actions) {
+        const c: Json = j(await api.commits.create(projectId, branch, message, actions as any));
+        return { id: str(c.id) };
+      },
+    },
+  };
+}

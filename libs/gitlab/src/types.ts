@@ -1,0 +1,223 @@
+// The GitLab shapes jit works with: a small, camelCase subset of GitLab REST v4, plus the
+// facade interface that both the real client and the test double implement.
+
+export interface GitlabUser {
+  id: number;
+  username: string;
+  name?: string;
+  /** GitLab marks bot users (project/group access tokens, service accounts) with `bot: true`. */
+  bot: boolean;
+  state?: string;
+  /** Public or (admin token) primary e-mail; used to recognise committers. */
+  email?: string;
+}
+
+export interface Project {
+  id: number;
+  defaultBranch: string;
+  pathWithNamespace: string;
+  webUrl?: string;
+}
+
+export type MergeRequestState = 'opened' | 'closed' | 'merged' | 'locked';
+
+export interface MergeRequest {
+  id: number;
+  iid: number;
+  projectId: number;
+  title: string;
+  description: string;
+  state: MergeRequestState;
+  sourceBranch: string;
+  targetBranch: string;
+  /** Head commit of the source branch. */
+  sha: string;
+  mergeCommitSha: string | null;
+  squashCommitSha: string | null;
+  author: { id: number; username: string };
+  webUrl?: string;
+  updatedAt?: string;
+  mergedAt?: string | null;
+}
+
+export interface MergeRequestDiff {
+  oldPath: string;
+  newPath: string;
+  newFile: boolean;
+  renamedFile: boolean;
+  deletedFile: boolean;
+}
+
+export interface MergeRequestCommit {
+  id: string;
+  authorName: string;
+  authorEmail: string;
+  committerName: string;
+  committerEmail: string;
+  createdAt?: string;
+}
+
+export interface RepositoryFile {
+  path: string;
+  ref: string;
+  blobId: string;
+  commitId: string;
+  lastCommitId: string;
+  size: number;
+  /** Exact bytes of the file (decoded from GitLab's base64). */
+  content: Uint8Array;
+}
+
+export interface Approval {
+  userId: number;
+  username: string;
+  /** GitLab 17+ reports when each approval was given; older servers omit it. */
+  approvedAt?: string;
+}
+
+export interface MergeRequestApprovals {
+  approvalsRequired: number;
+  approvalsLeft: number;
+  approvedBy: Approval[];
+}
+
+export interface ApprovalRule {
+  id: number;
+  name: string;
+  approvalsRequired: number;
+  userIds: number[];
+  usernames: string[];
+}
+
+export interface ApprovalRuleInput {
+  name: string;
+  approvalsRequired: number;
+  userIds: number[];
+}
+
+export interface ApprovalSettings {
+  resetApprovalsOnPush: boolean;
+  /** true = authors may approve their own MR (we want false). */
+  mergeRequestsAuthorApproval: boolean;
+  /** true = committers may NOT approve (we want true). */
+  mergeRequestsDisableCommittersApproval: boolean;
+  disableOverridingApproversPerMergeRequest?: boolean;
+}
+
+export interface ApprovalState {
+  rules: Array<{ id: number; name: string; approved: boolean; approvalsRequired: number; approvedBy: string[] }>;
+}
+
+export interface Note {
+  id: number;
+  body: string;
+  authorUsername: string;
+  system: boolean;
+  createdAt?: string;
+}
+
+export type CommitStatusState = 'pending' | 'running' | 'success' | 'failed' | 'canceled';
+
+export interface CommitStatusInput {
+  state: CommitStatusState;
+  name: string;
+  description?: string;
+  targetUrl?: string;
+}
+
+export interface Issue {
+  id: number;
+  iid: number;
+  webUrl?: string;
+}
+
+export interface CommitAction {
+  action: 'create' | 'update' | 'delete' | 'move';
+  filePath: string;
+  content?: string;
+  previousPath?: string;
+}
+
+/**
+ * Returned (not thrown) by approval-rule and approval-settings calls when the project's GitLab
+ * tier has no approval rules (GitLab Free answers those endpoints 403/404). Callers must then
+ * rely on the gate's own verification at merge.
+ */
+export class ApprovalRulesUnsupported {
+  readonly supported = false as const;
+  constructor(
+    readonly status: number,
+    readonly endpoint: string,
+  ) {}
+}
+
+export function isApprovalRulesUnsupported(value: unknown): value is ApprovalRulesUnsupported {
+  return value instanceof ApprovalRulesUnsupported;
+}
+
+export interface GitlabClient {
+  projects: {
+    show(projectId: number | string): Promise<Project>;
+  };
+  files: {
+    show(projectId: number | string, path: string, ref: string): Promise<RepositoryFile>;
+  };
+  mergeRequests: {
+    show(projectId: number | string, iid: number): Promise<MergeRequest>;
+    diffs(projectId: number | string, iid: number): Promise<MergeRequestDiff[]>;
+    commits(projectId: number | string, iid: number): Promise<MergeRequestCommit[]>;
+    create(
+      projectId: number | string,
+      input: { sourceBranch: string; targetBranch: string; title: string; description?: string },
+    ): Promise<MergeRequest>;
+    merge(projectId: number | string, iid: number, options?: { sha?: string }): Promise<MergeRequest>;
+    approvals(projectId: number | string, iid: number): Promise<MergeRequestApprovals>;
+    approvalState(projectId: number | string, iid: number): Promise<ApprovalState | ApprovalRulesUnsupported>;
+    approve(projectId: number | string, iid: number, options?: { sha?: string }): Promise<void>;
+    unapprove(projectId: number | string, iid: number): Promise<void>;
+  };
+  approvalRules: {
+    all(projectId: number | string, iid: number): Promise<ApprovalRule[] | ApprovalRulesUnsupported>;
+    create(projectId: number | string, iid: number, input: ApprovalRuleInput): Promise<ApprovalRule | ApprovalRulesUnsupported>;
+    edit(
+      projectId: number | string,
+      iid: number,
+      ruleId: number,
+      input: ApprovalRuleInput,
+    ): Promise<ApprovalRule | ApprovalRulesUnsupported>;
+  };
+  approvalSettings: {
+    show(projectId: number | string): Promise<ApprovalSettings | ApprovalRulesUnsupported>;
+    edit(projectId: number | string, settings: Partial<ApprovalSettings>): Promise<ApprovalSettings | ApprovalRulesUnsupported>;
+  };
+  commitStatuses: {
+    create(projectId: number | string, sha: string, input: CommitStatusInput): Promise<void>;
+  };
+  notes: {
+    all(projectId: number | string, iid: number): Promise<Note[]>;
+    create(projectId: number | string, iid: number, body: string): Promise<Note>;
+    edit(projectId: number | string, iid: number, noteId: number, body: string): Promise<Note>;
+  };
+  users: {
+    show(userId: number): Promise<GitlabUser>;
+    /** undefined when no such user exists. */
+    byUsername(username: string): Promise<GitlabUser | undefined>;
+    current(): Promise<GitlabUser>;
+  };
+  groupMembers: {
+    /** Members of a group, inherited memberships included (GitLab `/members/all`). */
+    all(group: number | string): Promise<GitlabUser[]>;
+  };
+  issues: {
+    create(
+      projectId: number | string,
+      input: { title: string; description?: string; assigneeIds?: number[]; labels?: string[] },
+    ): Promise<Issue>;
+  };
+  branches: {
+    create(projectId: number | string, name: string, ref: string): Promise<void>;
+  };
+  commits: {
+    create(projectId: number | string, branch: string, message: string, actions: CommitAction[]): Promise<{ id: string }>;
+  };
+}
