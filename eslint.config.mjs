@@ -25,6 +25,8 @@ export default [
     files: ['**/*.ts', '**/*.mts', '**/*.mjs'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
+      // noUncheckedIndexedAccess makes x! the honest way to say "checked above"
+      '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-syntax': [
         'error',
