@@ -1,0 +1,10 @@
+// An error the CLI prints as one line (no stack) before exiting non-zero.
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}

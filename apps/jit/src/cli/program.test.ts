@@ -1,0 +1,157 @@
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { sealCredential } from '@jit/issuer';
+import type { FetchFn } from './api-client';
+import { runCli, type CliIo } from './program';
+
+interface Captured {
+  out: string[];
+  err: string[];
+  io: CliIo;
+  requests: string[];
+}
+
+function harness(routes: Record<string, { status?: number; body: unknown }> = {}, env: Record<string, string> = {}): Captured {
+  const out: string[] = [];
+  const err: string[] = [];
+  const requests: string[] = [];
+  const fetchFn: FetchFn = async (url) => {
+    requests.push(url);
+    const path = new URL(url).pathname + new URL(url).search;
+    const route = routes[path] ?? routes[new URL(url).pathname];
+    if (!route) return new Response(JSON.stringify({ message: `no route ${path}` }), { status: 404 });
+    return new Response(JSON.stringify(route.body), { status: route.status ?? 200 });
+  };
+  return { out, err, requests, io: { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: '/nonexistent', ...env }, fetch: fetchFn } };
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'jit-cli-'));
+});
+
+describe('jit CLI: bad flags give one clear line and a non-zero exit', () => {
+  it.each([
+    [['status', 'orders-db'], /elevation id like gl-42-7/],
+    [['status'], /missing required argument/],
+    [['audit', '--format', 'xml'], /Allowed choices are table, json, csv/],
+    [['audit', '--since', 'yesterday-ish'], /ISO date/],
+    [['request', '--target', 'orders-db', '--scope', 'write', '--tier', 't', '--justification', 'x'.repeat(30), '--ttl', '5x'], /ttl|duration/i],
+    [['request', '--target', 'orders-db'], /required option/],
+    [['frobnicate'], /unknown command/],
+  ])('jit %j', async (argv, message) => {
+    const h = harness();
+    const code = await runCli(argv as string[], h.io);
+    expect(code).not.toBe(0);
+    const text = h.err.join('\n');
+    expect(text).toMatch(message);
+    expect(text.split('\n').filter((l) => l.trim()).length).toBeLessThanOrEqual(2);
+    expect(h.requests).toEqual([]);
+  });
+
+  it('request without GitLab settings names every missing one', async () => {
+    const h = harness();
+    const code = await runCli(
+      ['request', '--target', 'orders-db', '--scope', 'write', '--tier', 'reversible-write', '--ttl', '30m', '--justification', 'backfill totals after INC-4411', '--recipient', 'age1xyz'],
+      h.io,
+    );
+    expect(code).toBe(1);
+    expect(h.err.join('')).toMatch(/GITLAB_URL.*GITLAB_TOKEN.*JIT_ELEVATIONS_PROJECT/);
+  });
+
+  it('an unreachable jit is one line naming the URL', async () => {
+    const h = harness();
+    h.io.fetch = async () => {
+      throw new Error('connect ECONNREFUSED');
+    };
+    const code = await runCli(['--url', 'http://127.0.0.1:9', 'status', 'gl-1-2'], h.io);
+    expect(code).toBe(1);
+    expect(h.err).toEqual([expect.stringMatching(/^jit: cannot reach jit at http:\/\/127\.0\.0\.1:9/)]);
+  });
+
+  it('an API error is passed through with its code', async () => {
+    const h = harness({ '/v1/elevations/gl-1-2': { status: 404, body: { code: 'JIT_ERR_API_NOT_FOUND', message: 'no elevation gl-1-2' } } });
+    expect(await runCli(['status', 'gl-1-2'], h.io)).toBe(1);
+    expect(h.err).toEqual(['jit: no elevation gl-1-2 (JIT_ERR_API_NOT_FOUND)']);
+  });
+});
+
+describe('jit keygen, credential and exec', () => {
+  it('writes a private identity, refuses to overwrite it, and opens a credential sealed to it', async () => {
+    const identity = join(dir, 'id.txt');
+    const h = harness();
+    expect(await runCli(['--json', 'keygen', '--identity', identity], h.io)).toBe(0);
+    const { recipient } = JSON.parse(h.out.join('')) as { recipient: string };
+    expect(recipient).toMatch(/^age1[a-z0-9]{58}$/);
+    expect((await stat(identity)).mode & 0o777).toBe(0o600);
+    expect(await runCli(['keygen', '--identity', identity], h.io)).toBe(1);
+    expect(h.err.at(-1)).toMatch(/already exists; pass --force/);
+
+    const sealed = await sealCredential({ url: 'postgres://jit_x:pw-123@127.0.0.1:5432/app', password: 'pw-123' }, recipient);
+    const c = harness({
+      '/v1/elevations/gl-3-4/credential': { body: { elevationId: 'gl-3-4', sealedCredential: sealed, expiresAt: '2026-11-26T10:00:00Z', substrate: 'postgres' } },
+    });
+    expect(await runCli(['--json', 'credential', 'gl-3-4', '--identity', identity], c.io)).toBe(0);
+    expect(JSON.parse(c.out.join('')).credential.password).toBe('pw-123');
+
+    let seenEnv: Record<string, string> = {};
+    c.io.run = async (cmd, args, env) => {
+      seenEnv = env;
+      expect([cmd, ...args]).toEqual(['psql', '-c', 'select 1']);
+      return 3;
+    };
+    expect(await runCli(['exec', 'gl-3-4', '--identity', identity, '--', 'psql', '-c', 'select 1'], c.io)).toBe(3);
+    expect(seenEnv.DATABASE_URL).toBe('postgres://jit_x:pw-123@127.0.0.1:5432/app');
+    expect(seenEnv.PGPASSWORD).toBe('pw-123');
+  });
+
+  it('a credential sealed to someone else is refused clearly', async () => {
+    const identity = join(dir, 'mine.txt');
+    const other = join(dir, 'other.txt');
+    const h = harness();
+    await runCli(['keygen', '--identity', identity], h.io);
+    await runCli(['--json', 'keygen', '--identity', other], h.io);
+    const otherRecipient = JSON.parse(h.out.at(-1)!).recipient as string;
+    const sealed = await sealCredential({ token: 's.secret' }, otherRecipient);
+    const c = harness({ '/v1/elevations/gl-1-1/credential': { body: { elevationId: 'gl-1-1', sealedCredential: sealed, expiresAt: 'x', substrate: 'vault' } } });
+    expect(await runCli(['credential', 'gl-1-1', '--identity', identity], c.io)).toBe(1);
+    expect(c.err.join('')).toMatch(/cannot decrypt/);
+    expect(c.err.join('')).not.toContain('s.secret');
+  });
+
+  it('an identity file without a key is refused', async () => {
+    const identity = join(dir, 'broken.txt');
+    await writeFile(identity, 'garbage\n');
+    const c = harness({ '/v1/elevations/gl-1-1/credential': { body: { sealedCredential: 'x', expiresAt: 'x', substrate: 'vault' } } });
+    expect(await runCli(['credential', 'gl-1-1', '--identity', identity], c.io)).toBe(1);
+    expect(c.err.join('')).toMatch(/no AGE-SECRET-KEY/);
+    expect(await readFile(identity, 'utf8')).toBe('garbage\n');
+  });
+});
+
+describe('jit audit', () => {
+  const rows = [
+    { id: 'gl-1-1', state: 'revoked', requester: 'deploy-agent', target: 'orders-db', scope: 'write', tier: 'reversible-write', updatedAt: '2026-11-26T01:00:00Z' },
+    { id: 'gl-1-2', state: 'rejected', requester: '=cmd|calc', target: 'orders-db', scope: 'ddl', tier: 'semi-destructive', updatedAt: '2026-11-26T02:00:00Z' },
+  ];
+
+  it('passes filters to the API and renders csv safe for spreadsheets', async () => {
+    const h = harness({ '/v1/elevations': { body: { elevations: rows } } });
+    expect(await runCli(['audit', '--state', 'revoked', '--target', 'orders-db', '--since', '2026-11-01', '--format', 'csv'], h.io)).toBe(0);
+    const url = new URL(h.requests[0]!);
+    expect(Object.fromEntries(url.searchParams)).toEqual({ state: 'revoked', target: 'orders-db', since: '2026-11-01T00:00:00.000Z' });
+    const csv = h.out.join('\n').split('\n');
+    expect(csv[0]).toBe('id,state,requester,target,scope,tier,expiresAt,updatedAt');
+    expect(csv[2]).toContain(`"'=cmd|calc"`);
+  });
+
+  it('renders a table and json', async () => {
+    const h = harness({ '/v1/elevations': { body: { elevations: rows } } });
+    expect(await runCli(['audit'], h.io)).toBe(0);
+    expect(h.out.join('\n')).toMatch(/^ID\s+STATE\s+REQUESTER/);
+    expect(await runCli(['audit', '--format', 'json'], h.io)).toBe(0);
+    expect(JSON.parse(h.out.at(-1)!)).toHaveLength(2);
+  });
+});

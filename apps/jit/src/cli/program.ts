@@ -1,0 +1,307 @@
+// The `jit` CLI: commander program with injected I/O so tests drive it without a terminal.
+// Every command takes --json for agents; errors are one line and a non-zero exit.
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { stringify } from 'yaml';
+import { parseDuration, parseElevationRequest } from '@jit/contracts';
+import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
+import { generateAgeIdentity, openCredential } from '@jit/issuer';
+import { JitApi, type ElevationSummary, type FetchFn } from './api-client';
+import { CliError } from './cli-error';
+import { envForCredential } from './credential-env';
+import { toCsv, toTable } from './render';
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  env: Record<string, string | undefined>;
+  fetch?: FetchFn;
+  gitlab?: (url: string, token: string) => GitlabClient;
+  /** Runs a command for `jit exec`; resolves with its exit code. */
+  run?: (cmd: string, args: string[], env: Record<string, string>) => Promise<number>;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+}
+
+const FINAL_STATES = new Set(['granted', 'rejected', 'withdrawn', 'bypassed', 'grant_failed', 'revoked', 'expired']);
+const ID_RE = /^gl-\d+-\d+$/;
+
+function elevationIdArg(value: string): string {
+  if (!ID_RE.test(value)) throw new InvalidArgumentError('must be an elevation id like gl-42-7');
+  return value;
+}
+
+function durationArg(value: string): string {
+  try {
+    parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
+}
+
+function isoArg(value: string): string {
+  if (Number.isNaN(Date.parse(value))) throw new InvalidArgumentError('must be an ISO date/time, e.g. 2026-11-01 or 2026-11-01T10:00:00Z');
+  return new Date(value).toISOString();
+}
+
+export function buildProgram(io: CliIo): Command {
+  const env = io.env;
+  const sleep = io.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = io.now ?? (() => new Date());
+  const program = new Command('jit')
+    .description('GitOps just-in-time privilege elevation')
+    .option('--json', 'machine-readable output (for agents)', false)
+    .addOption(new Option('--url <url>', 'jit API base URL').env('JIT_URL').default('http://127.0.0.1:8080'))
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  const g = () => program.opts<{ json: boolean; url: string }>();
+  const api = () => new JitApi(g().url, io.fetch);
+  const print = (human: string, json: unknown) => io.out(g().json ? JSON.stringify(json, null, 2) : human);
+  const gitlabOpts = (cmd: Command) =>
+    cmd
+      .addOption(new Option('--gitlab-url <url>', 'GitLab base URL').env('GITLAB_URL'))
+      .addOption(new Option('--gitlab-token <token>', 'your GitLab token (api scope)').env('GITLAB_TOKEN'))
+      .addOption(new Option('--project <path>', 'elevations repo (id or path)').env('JIT_ELEVATIONS_PROJECT'));
+  const gitlabFrom = (o: { gitlabUrl?: string; gitlabToken?: string; project?: string }) => {
+    const missing = [
+      !o.gitlabUrl && '--gitlab-url/GITLAB_URL',
+      !o.gitlabToken && '--gitlab-token/GITLAB_TOKEN',
+      !o.project && '--project/JIT_ELEVATIONS_PROJECT',
+    ].filter(Boolean);
+    if (missing.length) throw new CliError(`missing ${missing.join(', ')}`);
+    const client = (io.gitlab ?? ((url, token) => createGitlabClient({ url, token })))(o.gitlabUrl!, o.gitlabToken!);
+    return { client, project: o.project! };
+  };
+  const identityPath = (p?: string) => p ?? env.JIT_IDENTITY ?? join(env.HOME ?? homedir(), '.config', 'jit', 'identity.txt');
+
+  program
+    .command('keygen')
+    .description('create an age identity; prints the recipient to put in requests')
+    .option('--identity <file>', 'where to write the identity (default ~/.config/jit/identity.txt, or JIT_IDENTITY)')
+    .option('--force', 'overwrite an existing identity', false)
+    .action(async (o: { identity?: string; force: boolean }) => {
+      const file = identityPath(o.identity);
+      const existing = await readFile(file, 'utf8').catch(() => undefined);
+      if (existing && !o.force) throw new CliError(`${file} already exists; pass --force to replace it (old credentials become unreadable)`);
+      const { identity, recipient } = await generateAgeIdentity();
+      await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+      await writeFile(file, `# created by jit keygen\n# recipient: ${recipient}\n${identity}\n`, { mode: 0o600 });
+      await chmod(file, 0o600);
+      print(`identity written to ${file}\nrecipient: ${recipient}`, { identityFile: file, recipient });
+    });
+
+  program
+    .command('catalog')
+    .description('what may be requested: targets, scopes, tiers, TTL ceilings, approvals')
+    .action(async () => {
+      const catalog = (await api().catalog()) as { entries?: Array<Record<string, unknown>> };
+      const rows = catalog.entries ?? [];
+      print(toTable(rows, ['target', 'scope', 'substrate', 'tier', 'ttlMax', 'approvals']), catalog);
+    });
+
+  gitlabOpts(
+    program
+      .command('request')
+      .description('open an elevation MR (branch + request file + MR) as you')
+      .requiredOption('--target <name>', 'target from the catalog')
+      .requiredOption('--scope <name>', 'scope of the target')
+      .requiredOption('--ttl <duration>', 'how long, e.g. 30m (<= the tier ceiling)', durationArg)
+      .requiredOption('--tier <tier>', 'risk tier (not lower than the scope tier)')
+      .requiredOption('--justification <text>', 'why (>= 20 characters; name the ticket)')
+      .option('--rollback <text>', 'rollback plan (required for semi-destructive and destructive)')
+      .option('--break-glass', 'emergency access under the break-glass rules', false)
+      .option('--recipient <age1…>', 'age recipient to seal to (default: from your identity file)')
+      .option('--identity <file>', 'identity file to take the recipient from')
+      .option('--wait', 'follow the MR until granted or rejected', false)
+      .addOption(new Option('--timeout <duration>', 'give up waiting after').default('1h').argParser(durationArg)),
+  ).action(async (o) => {
+    const { client, project } = gitlabFrom(o);
+    let recipient: string | undefined = o.recipient;
+    if (!recipient) {
+      const text = await readFile(identityPath(o.identity), 'utf8').catch(() => {
+        throw new CliError(`no --recipient and no identity at ${identityPath(o.identity)}; run \`jit keygen\` first`);
+      });
+      recipient = /# recipient: (age1\S+)/.exec(text)?.[1];
+      if (!recipient) throw new CliError('identity file has no "# recipient:" line; pass --recipient');
+    }
+    const doc = {
+      apiVersion: 'jit/v1',
+      kind: 'ElevationRequest',
+      spec: {
+        target: o.target,
+        scope: o.scope,
+        ttl: o.ttl,
+        riskTier: o.tier,
+        justification: o.justification,
+        ...(o.rollback ? { rollbackPlan: o.rollback } : {}),
+        recipient,
+        breakGlass: Boolean(o.breakGlass),
+      },
+    };
+    const text = stringify(doc);
+    const parsed = parseElevationRequest(text);
+    if (!parsed.ok) throw new CliError(`request is invalid: ${parsed.problems.map((p: { path: string; message: string }) => `${p.path}: ${p.message}`).join('; ')}`);
+    const proj = await client.projects.show(project);
+    const stamp = now().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+    const slug = `${o.target}-${o.scope}-${stamp}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+    const branch = `elevation/${slug}`;
+    await client.branches.create(proj.id, branch, proj.defaultBranch);
+    await client.commits.create(proj.id, branch, `Request ${o.scope} on ${o.target} for ${o.ttl}`, [
+      { action: 'create', filePath: `elevations/${slug}.yaml`, content: text },
+    ]);
+    const mr = await client.mergeRequests.create(proj.id, {
+      sourceBranch: branch,
+      targetBranch: proj.defaultBranch,
+      title: `Elevation: ${o.scope} on ${o.target} for ${o.ttl}`,
+      description: `${o.justification}\n\nRequested with \`jit request\`.`,
+    });
+    const id = `gl-${proj.id}-${mr.iid}`;
+    if (!o.wait) {
+      print(`opened ${mr.webUrl ?? `!${mr.iid}`} — elevation ${id}`, { elevationId: id, mrIid: mr.iid, webUrl: mr.webUrl });
+      return;
+    }
+    if (!g().json) io.out(`opened ${mr.webUrl ?? `!${mr.iid}`} — elevation ${id}; waiting…`);
+    const deadline = now().getTime() + parseDuration(o.timeout) * 1000;
+    const seen = new Set<string>();
+    for (;;) {
+      const e = await api()
+        .elevation(id)
+        .catch((err: Error) => {
+          if (/not found|404/i.test(err.message)) return undefined;
+          throw err;
+        });
+      if (e) {
+        for (const t of e.timeline ?? []) {
+          const key = t.id ?? `${t.type}@${t.time}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          if (!g().json) io.out(`  ${t.time}  ${t.type.replace(/^dev\.jit\.|\.v1$/g, '')}${t.summary ? `  ${t.summary}` : ''}`);
+        }
+        if (FINAL_STATES.has(e.state)) {
+          print(`elevation ${id}: ${e.state}`, e);
+          if (e.state !== 'granted') throw new CliError(`elevation ${id} ended ${e.state}`, 2);
+          return;
+        }
+      }
+      if (now().getTime() > deadline) throw new CliError(`gave up waiting for ${id} after ${o.timeout}`, 3);
+      await sleep(1000);
+    }
+  });
+
+  program
+    .command('status')
+    .description('state and timeline of one elevation')
+    .argument('<id>', 'elevation id (gl-<project>-<mr>)', elevationIdArg)
+    .action(async (id: string) => {
+      const e = await api().elevation(id);
+      const lines = [`${e.id}  ${e.state}  ${e.requester ?? ''} ${e.scope ?? ''}@${e.target ?? ''}${e.expiresAt ? `  until ${e.expiresAt}` : ''}`];
+      for (const t of e.timeline ?? []) lines.push(`  ${t.time}  ${t.type.replace(/^dev\.jit\.|\.v1$/g, '')}${t.summary ? `  ${t.summary}` : ''}`);
+      print(lines.join('\n'), e);
+    });
+
+  const openSealed = async (id: string, identityFile?: string) => {
+    const { sealedCredential, expiresAt, substrate } = await api().credential(id);
+    const identityText = await readFile(identityPath(identityFile), 'utf8').catch(() => {
+      throw new CliError(`cannot read identity ${identityPath(identityFile)}; pass --identity`);
+    });
+    const identity = identityText.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'));
+    if (!identity) throw new CliError('identity file has no AGE-SECRET-KEY line');
+    try {
+      return { secret: await openCredential(sealedCredential, identity), expiresAt, substrate };
+    } catch {
+      throw new CliError('cannot decrypt the credential with this identity (was it sealed to another recipient?)');
+    }
+  };
+
+  program
+    .command('credential')
+    .description('fetch the sealed credential and decrypt it locally')
+    .argument('<id>', 'elevation id', elevationIdArg)
+    .option('--identity <file>', 'age identity file')
+    .action(async (id: string, o: { identity?: string }) => {
+      const { secret, expiresAt, substrate } = await openSealed(id, o.identity);
+      const human = [`# ${substrate} credential, valid until ${expiresAt}`, ...Object.entries(secret).map(([k, v]) => `${k}=${v}`)].join('\n');
+      print(human, { elevationId: id, substrate, expiresAt, credential: secret });
+    });
+
+  program
+    .command('exec')
+    .description('run a command with the credential in its environment')
+    .argument('<id>', 'elevation id', elevationIdArg)
+    .argument('<command...>', 'command and arguments (after --)')
+    .option('--identity <file>', 'age identity file')
+    .action(async (id: string, command: string[], o: { identity?: string }) => {
+      const { secret } = await openSealed(id, o.identity);
+      const extra = envForCredential(secret);
+      const run =
+        io.run ??
+        ((cmd, args, childEnv) =>
+          new Promise<number>((resolve, reject) => {
+            const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, ...childEnv } });
+            child.on('error', reject);
+            child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+          }));
+      const code = await run(command[0]!, command.slice(1), extra).catch((err: Error) => {
+        throw new CliError(`cannot run ${command[0]}: ${err.message}`);
+      });
+      if (code !== 0) throw new CliError(`${command[0]} exited with ${code}`, code);
+    });
+
+  gitlabOpts(
+    program
+      .command('revoke')
+      .description('end an elevation now (comments `/jit revoke` on its MR as you)')
+      .argument('<id>', 'elevation id', elevationIdArg)
+      .option('--reason <text>', 'why', 'no longer needed'),
+  ).action(async (id: string, o) => {
+    const { client } = gitlabFrom(o);
+    const [, projectId, iid] = /^gl-(\d+)-(\d+)$/.exec(id)!;
+    await client.notes.create(Number(projectId), Number(iid), `/jit revoke ${String(o.reason).replace(/[\r\n]+/g, ' ')}`);
+    print(`revocation requested for ${id}`, { elevationId: id, requested: true });
+  });
+
+  program
+    .command('audit')
+    .description('elevations with their outcome, filtered')
+    .option('--state <state>', 'pending|rejected|withdrawn|bypassed|approved|granted|grant_failed|revoked|expired')
+    .option('--target <name>')
+    .option('--requester <username>')
+    .option('--since <iso>', 'updated at or after', isoArg)
+    .option('--until <iso>', 'updated before', isoArg)
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
+    .action(async (o: { state?: string; target?: string; requester?: string; since?: string; until?: string; format: string }) => {
+      const { elevations } = await api().elevations({ state: o.state, target: o.target, requester: o.requester, since: o.since, until: o.until });
+      const columns = ['id', 'state', 'requester', 'target', 'scope', 'tier', 'expiresAt', 'updatedAt'];
+      const rows = elevations as ElevationSummary[];
+      if (g().json || o.format === 'json') io.out(JSON.stringify(rows, null, 2));
+      else if (o.format === 'csv') io.out(toCsv(rows, columns));
+      else io.out(toTable(rows, columns));
+    });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Errors are printed as one line on stderr. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0;
+      return err.exitCode || 1; // commander already printed its one-line message
+    }
+    if (err instanceof CliError) {
+      io.err(`jit: ${err.message}`);
+      return err.exitCode;
+    }
+    io.err(`jit: ${(err as Error).message ?? String(err)}`);
+    return 1;
+  }
+}
