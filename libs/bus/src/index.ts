@@ -8,3 +8,22 @@ export type {
   Subscription,
   TopicSpec,
 } from './event-bus';
+export { createEmbeddedBus } from './embedded-bus';
+export type { EmbeddedBus, EmbeddedBusOptions } from './embedded-bus';
+export type { FsyncPolicy, FileStoreStats } from './file-log';
+export { DLQ_EXTENSIONS } from './delivery';
+export { DEFAULT_MAX_EVENT_BYTES, MAX_KEY_BYTES } from './validate';
+export {
+  BusClosed,
+  BusUnavailable,
+  DirectoryLocked,
+  EventTooLarge,
+  HandlerFailed,
+  InvalidEvent,
+  InvalidKey,
+  InvalidOptions,
+  InvalidTopic,
+  LogCorrupt,
+  MalformedMessage,
+  StorageFailed,
+} from './errors';

@@ -1,0 +1,125 @@
+// One message through a handler: attempts with capped exponential backoff, a stop that
+// interrupts waiting (never a running handler), and the dead-letter copy of the event.
+import { JitError } from '@jit/errors';
+import type { Logger } from '@jit/observability';
+import type { BusMessage, CloudEventJson, MessageHandler } from './event-bus';
+import { HandlerFailed } from './errors';
+
+export const MAX_BACKOFF_MS = 10_000;
+
+export type DeliveryOutcome =
+  | { kind: 'done' }
+  | { kind: 'dead'; code: string; attempts: number }
+  | { kind: 'aborted' };
+
+/** A stop flag whose sleeps end early when it is raised. */
+export class StopSignal {
+  private raised = false;
+  private wakers = new Set<() => void>();
+  private resolveRaised!: () => void;
+  /** Resolves when the signal is raised. */
+  readonly whenRaised: Promise<void> = new Promise((resolve) => (this.resolveRaised = resolve));
+
+  get stopped(): boolean {
+    return this.raised;
+  }
+
+  raise(): void {
+    this.raised = true;
+    this.resolveRaised();
+    for (const wake of this.wakers) wake();
+    this.wakers.clear();
+  }
+
+  /** Resolves after ms, or at once when raised. */
+  sleep(ms: number): Promise<void> {
+    if (this.raised) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+}
+
+export function errorCode(err: unknown): string {
+  if (err instanceof JitError) return err.code;
+  const code = err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && /^JIT_ERR_[A-Z0-9_]+$/.test(code)) return code;
+  return HandlerFailed.code;
+}
+
+/** Log fields for a handler error: a JitError's message is secret-free by contract, a foreign one may not be. */
+export function errorFields(err: unknown): Record<string, unknown> {
+  if (err instanceof JitError) return { code: err.code, retriable: err.retriable, reason: err.message };
+  return { code: errorCode(err), errorName: err instanceof Error ? err.name : typeof err };
+}
+
+export function backoffMs(base: number, attempt: number): number {
+  return Math.min(base * 2 ** (attempt - 1), MAX_BACKOFF_MS);
+}
+
+export interface DeliverOptions {
+  maxAttempts: number;
+  retryBackoffMs: number;
+  signal: StopSignal;
+  logger: Logger;
+  /** How to wait between attempts (the Kafka bus heartbeats while it waits). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Runs the handler until it succeeds, the attempts are spent (→ dead), the error says a retry
+ * cannot help (non-retriable JitError → dead at once), or the consumer stops (→ aborted, not committed).
+ */
+export async function deliver(
+  base: Omit<BusMessage, 'attempt'>,
+  handler: MessageHandler,
+  opts: DeliverOptions,
+): Promise<DeliveryOutcome> {
+  const sleep = opts.sleep ?? ((ms: number) => opts.signal.sleep(ms));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await handler({ ...base, attempt });
+      return { kind: 'done' };
+    } catch (err) {
+      const where = { topic: base.topic, partition: base.partition, offset: base.offset, attempt };
+      const final = attempt >= opts.maxAttempts || (err instanceof JitError && !err.retriable);
+      if (final) {
+        opts.logger.warn({ ...where, ...errorFields(err) }, 'handler failed for good; dead-lettering the message');
+        return { kind: 'dead', code: errorCode(err), attempts: attempt };
+      }
+      if (opts.signal.stopped) return { kind: 'aborted' };
+      opts.logger.warn({ ...where, ...errorFields(err) }, 'handler failed; retrying');
+      await sleep(backoffMs(opts.retryBackoffMs, attempt));
+      if (opts.signal.stopped) return { kind: 'aborted' };
+    }
+  }
+}
+
+/** CloudEvents extension attributes on a dead-lettered copy (lowercase, ≤ 20 chars per the spec). */
+export const DLQ_EXTENSIONS = {
+  topic: 'jitdlqtopic',
+  partition: 'jitdlqpartition',
+  offset: 'jitdlqoffset',
+  code: 'jitdlqcode',
+  attempts: 'jitdlqattempts',
+} as const;
+
+export function deadLetterEvent(
+  event: CloudEventJson,
+  info: { topic: string; partition: number; offset: string; code: string; attempts: number },
+): CloudEventJson {
+  return {
+    ...event,
+    [DLQ_EXTENSIONS.topic]: info.topic,
+    [DLQ_EXTENSIONS.partition]: info.partition,
+    [DLQ_EXTENSIONS.offset]: info.offset,
+    [DLQ_EXTENSIONS.code]: info.code,
+    [DLQ_EXTENSIONS.attempts]: info.attempts,
+  };
+}

@@ -1,0 +1,418 @@
+// The embedded bus's on-disk storage: one append-only file per partition, records framed as
+// [u32 length][u32 crc32][payload], group-committed (one write + one fdatasync per batch),
+// torn or corrupt tails cut off on open (and kept aside), offsets saved atomically, and a
+// pid lock file so only one process opens a directory.
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Logger } from '@jit/observability';
+import { DirectoryLocked, LogCorrupt, StorageFailed } from './errors';
+import type { LogStore, OffsetsDoc, PartitionLog, TopicLog } from './log-bus';
+
+const HEADER_BYTES = 8;
+/** A length above this is damage, not a record (events are capped far lower). */
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export type FsyncPolicy = 'always' | { batchMs: number };
+
+export interface FileStoreStats {
+  /** fdatasync calls on partition logs (one per group-committed batch). */
+  fsyncs: number;
+  /** Records appended. */
+  appends: number;
+  /** False after a failed write until the next successful one (drives isReady). */
+  lastWriteOk: boolean;
+}
+
+export function frameRecord(payload: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+  frame.writeUInt32BE(payload.length, 0);
+  frame.writeUInt32BE(crc32(payload), 4);
+  payload.copy(frame, HEADER_BYTES);
+  return frame;
+}
+
+interface Pending {
+  frame: Buffer;
+  resolve: (offset: number) => void;
+  reject: (err: unknown) => void;
+}
+
+export class FilePartitionLog implements PartitionLog {
+  private readonly positions: number[] = [];
+  private size = 0;
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    private readonly fsync: FsyncPolicy,
+    private readonly stats: FileStoreStats,
+  ) {}
+
+  static async open(path: string, fsync: FsyncPolicy, stats: FileStoreStats, logger: Logger): Promise<FilePartitionLog> {
+    const fh = await open(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600);
+    const log = new FilePartitionLog(path, fh, fsync, stats);
+    try {
+      await log.recover(logger);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    return log;
+  }
+
+  get end(): number {
+    return this.positions.length;
+  }
+
+  /** Scans every frame; the first one that is torn or fails its CRC ends the log. */
+  private async recover(logger: Logger): Promise<void> {
+    const { size: fileSize } = await this.fh.stat();
+    let window = Buffer.alloc(0);
+    let windowStart = 0;
+    const bytesAt = async (pos: number, n: number): Promise<Buffer | undefined> => {
+      if (pos + n > fileSize) return undefined;
+      if (pos < windowStart || pos + n > windowStart + window.length) {
+        const len = Math.min(Math.max(n, SCAN_CHUNK_BYTES), fileSize - pos);
+        window = Buffer.allocUnsafe(len);
+        const { bytesRead } = await this.fh.read(window, 0, len, pos);
+        window = window.subarray(0, bytesRead);
+        windowStart = pos;
+        if (bytesRead < n) return undefined;
+      }
+      return window.subarray(pos - windowStart, pos - windowStart + n);
+    };
+    let pos = 0;
+    let problem: string | undefined;
+    while (pos < fileSize) {
+      const header = await bytesAt(pos, HEADER_BYTES);
+      if (!header) {
+        problem = 'torn header';
+        break;
+      }
+      const length = header.readUInt32BE(0);
+      if (length > MAX_FRAME_BYTES) {
+        problem = 'impossible length';
+        break;
+      }
+      const payload = await bytesAt(pos + HEADER_BYTES, length);
+      if (!payload) {
+        problem = 'torn payload';
+        break;
+      }
+      if (crc32(payload) !== header.readUInt32BE(4)) {
+        problem = 'checksum mismatch';
+        break;
+      }
+      this.positions.push(pos);
+      pos += HEADER_BYTES + length;
+    }
+    this.size = pos;
+    if (problem) {
+      // Only the tail after the last good record goes; it is kept beside the log for forensics.
+      const dropped = fileSize - pos;
+      const aside = `${this.path}.corrupt-${Date.now()}`;
+      const tail = Buffer.allocUnsafe(dropped);
+      await this.fh.read(tail, 0, dropped, pos);
+      await writeFile(aside, tail, { mode: 0o600 });
+      await this.fh.truncate(pos);
+      await this.fh.datasync();
+      logger.warn(
+        { file: this.path, problem, keptRecords: this.positions.length, droppedBytes: dropped, savedTo: aside },
+        'embedded bus log had a damaged tail (torn write or corruption); truncated after the last good record',
+      );
+    }
+  }
+
+  append(payload: Buffer): Promise<number> {
+    if (this.closed) return Promise.reject(StorageFailed('log file closed'));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ frame: frameRecord(payload), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.scheduled) return;
+    this.scheduled = true;
+    const run = (): void => {
+      this.scheduled = false;
+      this.timer = undefined;
+      this.flushing = this.flush().finally(() => {
+        this.flushing = undefined;
+        if (this.pending.length > 0) this.schedule();
+      });
+    };
+    // setImmediate lets every publish made in this turn join the batch (group commit).
+    if (this.fsync === 'always' || this.fsync.batchMs <= 0) setImmediate(run);
+    else this.timer = setTimeout(run, this.fsync.batchMs);
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const buf = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame));
+    try {
+      let written = 0;
+      while (written < buf.length) {
+        const { bytesWritten } = await this.fh.write(buf, written, buf.length - written, this.size + written);
+        written += bytesWritten;
+      }
+      await this.fh.datasync();
+      this.stats.fsyncs++;
+      this.stats.lastWriteOk = true;
+    } catch (err) {
+      // Nothing in this batch was acknowledged: cut any partial write so the next batch starts clean.
+      this.stats.lastWriteOk = false;
+      await this.fh.truncate(this.size).catch(() => undefined);
+      const failure = StorageFailed((err as NodeJS.ErrnoException).code ?? 'write failed', { cause: err });
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    let pos = this.size;
+    for (const p of batch) {
+      this.positions.push(pos);
+      pos += p.frame.length;
+    }
+    const first = this.positions.length - batch.length;
+    this.size = pos;
+    this.stats.appends += batch.length;
+    batch.forEach((p, i) => p.resolve(first + i));
+  }
+
+  async read(from: number, max: number): Promise<Buffer[]> {
+    const end = this.positions.length;
+    if (from >= end || max <= 0) return [];
+    const last = Math.min(end, from + max);
+    const start = this.positions[from]!;
+    const stop = last < end ? this.positions[last]! : this.size;
+    const buf = Buffer.allocUnsafe(stop - start);
+    const { bytesRead } = await this.fh.read(buf, 0, buf.length, start);
+    if (bytesRead !== buf.length) throw LogCorrupt(`${this.path} is shorter than its index`);
+    const out: Buffer[] = [];
+    let pos = 0;
+    while (pos < buf.length) {
+      const length = buf.readUInt32BE(pos);
+      const payload = buf.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + length);
+      if (payload.length !== length || crc32(payload) !== buf.readUInt32BE(pos + 4)) {
+        throw LogCorrupt(`${this.path} record ${from + out.length} changed on disk`);
+      }
+      out.push(payload);
+      pos += HEADER_BYTES + length;
+    }
+    return out;
+  }
+
+  /** Writes what is queued, then closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.scheduled = false;
+    }
+    while (this.flushing || this.pending.length > 0) {
+      if (this.flushing) await this.flushing;
+      else await (this.flushing = this.flush().finally(() => (this.flushing = undefined)));
+    }
+    this.closed = true;
+    await this.fh.close();
+  }
+}
+
+interface TopicMeta {
+  partitions: number;
+  retentionMs: number;
+}
+
+class FileTopic implements TopicLog {
+  constructor(
+    readonly partitions: FilePartitionLog[],
+    readonly retentionMs: number,
+  ) {}
+}
+
+/** Writes a file so that a crash leaves either the old or the new content. */
+async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await syncDir(resolve(path, '..'));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Directories open in this process: a second open here is refused like one from another process. */
+const openDirs = new Set<string>();
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function takeLock(dir: string, logger: Logger): Promise<void> {
+  const lockPath = join(dir, 'LOCK');
+  if (openDirs.has(dir)) throw DirectoryLocked(dir, process.pid);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fh = await open(lockPath, 'wx', 0o600);
+      try {
+        await fh.writeFile(`${process.pid}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      openDirs.add(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const text = await readFile(lockPath, 'utf8').catch(() => '');
+    const pid = Number.parseInt(text.trim(), 10);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) throw DirectoryLocked(dir, pid);
+    logger.warn({ dir, stalePid: Number.isNaN(pid) ? null : pid }, 'taking over a stale embedded bus lock');
+    await unlink(lockPath).catch(() => undefined);
+  }
+  throw DirectoryLocked(dir, -1);
+}
+
+export class FileLogStore implements LogStore {
+  private readonly topics = new Map<string, FileTopic>();
+  readonly stats: FileStoreStats = { fsyncs: 0, appends: 0, lastWriteOk: true };
+  private broken = false;
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    private readonly fsync: FsyncPolicy,
+    private readonly logger: Logger,
+  ) {}
+
+  static async open(dir: string, fsync: FsyncPolicy, logger: Logger): Promise<FileLogStore> {
+    const root = resolve(dir);
+    await mkdir(join(root, 'topics'), { recursive: true, mode: 0o700 });
+    await takeLock(root, logger);
+    const store = new FileLogStore(root, fsync, logger);
+    try {
+      await store.loadTopics();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  private async loadTopics(): Promise<void> {
+    for (const name of await readdir(join(this.dir, 'topics'))) {
+      const metaPath = join(this.dir, 'topics', name, 'meta.json');
+      let text: string;
+      try {
+        text = await readFile(metaPath, 'utf8');
+      } catch (err) {
+        // A crash between creating the directory and writing meta.json: the topic never existed.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      let meta: TopicMeta;
+      try {
+        meta = JSON.parse(text) as TopicMeta;
+      } catch (err) {
+        throw LogCorrupt(`${metaPath} is not JSON`, { cause: err });
+      }
+      if (!Number.isInteger(meta.partitions) || meta.partitions < 1 || !Number.isInteger(meta.retentionMs)) {
+        throw LogCorrupt(`${metaPath} has no valid partitions/retentionMs`);
+      }
+      await this.openTopic(name, meta);
+    }
+  }
+
+  private async openTopic(name: string, meta: TopicMeta): Promise<FileTopic> {
+    const partitions: FilePartitionLog[] = [];
+    for (let p = 0; p < meta.partitions; p++) {
+      partitions.push(await FilePartitionLog.open(join(this.dir, 'topics', name, `${p}.log`), this.fsync, this.stats, this.logger));
+    }
+    const topic = new FileTopic(partitions, meta.retentionMs);
+    this.topics.set(name, topic);
+    return topic;
+  }
+
+  topic(name: string): TopicLog | undefined {
+    return this.topics.get(name);
+  }
+
+  async createTopic(name: string, partitions: number, retentionMs: number): Promise<TopicLog> {
+    const existing = this.topics.get(name);
+    if (existing) return existing;
+    const topicDir = join(this.dir, 'topics', name);
+    try {
+      await mkdir(topicDir, { recursive: true, mode: 0o700 });
+      const topic = await this.openTopic(name, { partitions, retentionMs });
+      await writeAtomic(join(topicDir, 'meta.json'), JSON.stringify({ partitions, retentionMs }));
+      return topic;
+    } catch (err) {
+      if (err instanceof Error && 'code' in err && String(err.code).startsWith('JIT_ERR_')) throw err;
+      throw StorageFailed(`creating topic ${name}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    }
+  }
+
+  async loadOffsets(): Promise<OffsetsDoc> {
+    const path = join(this.dir, 'offsets.json');
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw err;
+    }
+    try {
+      const doc = JSON.parse(text) as unknown;
+      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not an object');
+      return doc as OffsetsDoc;
+    } catch (err) {
+      throw LogCorrupt(`${path} is not a JSON object`, { cause: err });
+    }
+  }
+
+  async saveOffsets(doc: OffsetsDoc): Promise<void> {
+    if (this.closed) return;
+    await writeAtomic(join(this.dir, 'offsets.json'), JSON.stringify(doc));
+  }
+
+  healthy(): boolean {
+    return !this.broken && !this.closed && this.stats.lastWriteOk;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const results = await Promise.allSettled([...this.topics.values()].flatMap((t) => t.partitions.map((p) => p.close())));
+    this.closed = true;
+    if (results.some((r) => r.status === 'rejected')) this.broken = true;
+    await unlink(join(this.dir, 'LOCK')).catch(() => undefined);
+    openDirs.delete(this.dir);
+  }
+}
