@@ -58,6 +58,20 @@ export type {
 } from './cloud-event';
 export { AGE_RECIPIENT_RE, isAgeRecipient } from './age-recipient';
 export { InvalidEvent, UnknownEventType, SecretInEvent, InvalidDuration } from './errors';
+export { parseDuration, tryParseDuration, formatDuration, MAX_DURATION_SECONDS } from './duration';
+export type { DurationResult } from './duration';
+export { formatPath } from './problem';
+export type { Problem, ParseResult } from './problem';
+export { loadYaml, REQUEST_YAML_LIMITS, POLICY_YAML_LIMITS } from './yaml-load';
+export type { YamlLimits, LoadedYaml, LoadYamlResult } from './yaml-load';
+export {
+  parseElevationRequest,
+  contentHash,
+  REQUEST_API_VERSION,
+  REQUEST_KIND,
+  MIN_JUSTIFICATION_CHARS,
+} from './elevation-request';
+export type { ElevationRequest, ParseRequestResult } from './elevation-request';
 
 // --- GitLab webhook (normalized), owned by webhook-ingest (issue 3) ---
 export {
