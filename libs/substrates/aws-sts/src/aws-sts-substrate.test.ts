@@ -1,0 +1,322 @@
+import { Writable } from 'node:stream';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { JitError } from '@jit/errors';
+import { createLogger } from '@jit/observability';
+import { SubstrateRegistry, type IssueRequest, type RevocationHandle } from '@jit/substrates';
+import { FakeAws, awsError } from './testing';
+import { awsStsConfigSchema, awsStsSubstrate, createAwsStsSubstrate, type AwsStsSubstrate } from './aws-sts-substrate';
+import { denyDocument, decodePolicyDocument } from './deny-policy';
+
+const GRANT = 'gl-42-7-0123456789abcdef0123456789abcdef01234567';
+const POLICY = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::orders/*' }] };
+
+describe('aws-sts substrate (fake STS/IAM)', () => {
+  let clock: Date;
+  let aws: FakeAws;
+  let roleArn: string;
+  let lines: string[];
+  let sub: AwsStsSubstrate;
+
+  const make = (over: Record<string, unknown> = {}, name = 'aws-sts') => {
+    const destination = new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) });
+    return createAwsStsSubstrate(awsStsConfigSchema.parse({ region: 'eu-west-1', ...over }), {
+      name,
+      logger: createLogger({ name: 'test', destination }),
+      clients: () => aws.clients(),
+      now: () => clock,
+    });
+  };
+  const req = (over: Partial<IssueRequest> = {}): IssueRequest => ({
+    grantId: GRANT,
+    elevationId: 'gl-42-7',
+    requester: 'alice',
+    target: 'orders-s3',
+    scopeName: 'write',
+    scope: { roleArn, sessionPolicy: POLICY },
+    connection: {},
+    ttlSeconds: 1800,
+    ...over,
+  });
+  const advance = (seconds: number) => (clock = new Date(clock.getTime() + seconds * 1000));
+  const assumeCalls = () => aws.calls.filter((c) => c.command === 'AssumeRoleCommand');
+  const rejection = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+
+  beforeEach(() => {
+    clock = new Date('2026-03-01T10:00:00.000Z');
+    aws = new FakeAws(() => clock);
+    roleArn = aws.createRole('orders-writer', { maxSessionDuration: 7200 });
+    lines = [];
+    sub = make();
+  });
+
+  it('assumes the role with the session policy, the grant-named session and the requester as source identity', async () => {
+    const out = await sub.issue(req({ requester: 'alice smith/ops' }));
+    const [call] = assumeCalls();
+    expect(call?.input).toEqual({
+      RoleArn: roleArn,
+      RoleSessionName: `jit-${GRANT}`,
+      DurationSeconds: 1800,
+      Policy: JSON.stringify(POLICY),
+      SourceIdentity: 'alice-smith-ops',
+    });
+    expect(Object.keys(out.secret).sort()).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_REGION', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
+    expect(out.secret.AWS_REGION).toBe('eu-west-1');
+    expect(aws.works(out.secret)).toBe(true);
+    expect(out.expiresAt).toBe('2026-03-01T10:30:00.000Z');
+    const role = aws.role('orders-writer');
+    expect(out.handle).toEqual({
+      kind: 'aws-sts',
+      grantId: GRANT,
+      expiresAt: out.expiresAt,
+      ref: {
+        roleArn,
+        roleName: 'orders-writer',
+        roleId: role?.id,
+        sessionName: `jit-${GRANT}`,
+        attempt: 1,
+        assumedRoleId: `${role?.id}:jit-${GRANT}`,
+        // natural expiry + the 300 s skew margin
+        sessionExpiresAt: '2026-03-01T10:35:00.000Z',
+      },
+    });
+  });
+
+  it('asks STS for at least 900 s but keeps the grant expiry at the TTL', async () => {
+    const out = await sub.issue(req({ ttlSeconds: 60 }));
+    expect(assumeCalls()[0]?.input.DurationSeconds).toBe(900);
+    expect(out.expiresAt).toBe('2026-03-01T10:01:00.000Z');
+    expect(out.handle.ref.sessionExpiresAt).toBe('2026-03-01T10:20:00.000Z');
+  });
+
+  it('refuses a TTL beyond the role MaxSessionDuration or the instance limit before assuming anything', async () => {
+    const tooLong = await rejection(sub.issue(req({ ttlSeconds: 7201 })));
+    expect(tooLong).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_TTL_TOO_LONG', retriable: false });
+    expect((tooLong as Error).message).toContain('7200');
+    const capped = make({ maxTtlSeconds: 3600 });
+    expect(await rejection(capped.issue(req({ ttlSeconds: 3601 })))).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_TTL_TOO_LONG' });
+    for (const ttl of [0, -5, 1.5, Number.NaN]) {
+      expect(await rejection(sub.issue(req({ ttlSeconds: ttl }))), String(ttl)).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED' });
+    }
+    expect(assumeCalls()).toHaveLength(0);
+  });
+
+  it('refuses an invalid scope at issue, naming the field, and touches nothing', async () => {
+    const err = await rejection(sub.issue(req({ scope: { roleArn: 'arn:aws:iam::1:role/x', sessionPolicy: POLICY } })));
+    expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_SCOPE', retriable: false });
+    expect((err as Error).message).toContain('roleArn');
+    expect(aws.calls).toHaveLength(0);
+  });
+
+  it('only assumes configured roles when `roles` is set', async () => {
+    const other = aws.createRole('other');
+    const strict = make({ roles: [roleArn] });
+    expect(strict.validateScope({ roleArn: other, sessionPolicy: POLICY })[0]?.path).toBe('roleArn');
+    expect(await rejection(strict.issue(req({ scope: { roleArn: other, sessionPolicy: POLICY } })))).toMatchObject({
+      code: 'JIT_ERR_AWSSTS_ROLE_NOT_ALLOWED',
+    });
+    await expect(strict.issue(req())).resolves.toBeDefined();
+  });
+
+  it('sanitises a hostile or long grant id into a valid, distinct session name', async () => {
+    const ids = [`gl-1-2-${'f'.repeat(80)}`, 'gl-1-2-a b/c', 'gl-1-2-a,b', 'gl-1-2-a.b', 'gl-1-2-a*b'];
+    const names = new Set<string>();
+    for (const grantId of ids) {
+      const out = await sub.issue(req({ grantId }));
+      const session = assumeCalls().at(-1)?.input.RoleSessionName as string;
+      expect(session).toMatch(/^jit-[A-Za-z0-9_+=@-]{1,56}$/);
+      expect(session.length).toBeLessThanOrEqual(60);
+      expect(out.handle.grantId).toBe(grantId);
+      names.add(session);
+    }
+    expect(names.size).toBe(ids.length);
+  });
+
+  it('a retry of the same grant denies the earlier session, keeps the expiry, and leaves one live credential', async () => {
+    const first = await sub.issue(req());
+    advance(600);
+    const second = await sub.issue(req());
+    expect(assumeCalls()[1]?.input).toMatchObject({ RoleSessionName: `jit-${GRANT}.2`, DurationSeconds: 1200 });
+    expect(second.expiresAt).toBe(first.expiresAt);
+    expect(second.handle.ref.attempt).toBe(2);
+    expect(aws.works(first.secret)).toBe(false);
+    expect(aws.works(second.secret)).toBe(true);
+    expect((await sub.listIssued()).filter((h) => h.grantId === GRANT)).toHaveLength(1);
+    // revoking from the FIRST handle still ends every session of the grant
+    await sub.revoke(first.handle);
+    expect(aws.works(second.secret)).toBe(false);
+  });
+
+  it('refuses a retry after the grant expired or was revoked', async () => {
+    const out = await sub.issue(req({ ttlSeconds: 900 }));
+    advance(901);
+    expect(await rejection(sub.issue(req()))).toMatchObject({ code: 'JIT_ERR_AWSSTS_GRANT_EXPIRED', retriable: false });
+    const g2 = `${GRANT}x`;
+    const out2 = await sub.issue(req({ grantId: g2 }));
+    await sub.revoke(out2.handle);
+    expect(await rejection(sub.issue(req({ grantId: g2 })))).toMatchObject({ code: 'JIT_ERR_AWSSTS_GRANT_REVOKED', retriable: false });
+    expect(out.handle.grantId).toBe(GRANT);
+  });
+
+  it('revoke puts the exact deny document for the session aws:userid, and is idempotent', async () => {
+    const out = await sub.issue(req());
+    await sub.revoke(out.handle);
+    const role = aws.role('orders-writer');
+    const stored = decodePolicyDocument(role?.policies.get(`jit-revoke-${GRANT}`));
+    expect(stored).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: `JitRevokeUntil${Date.parse('2026-03-01T10:35:00.000Z') / 1000}`,
+          Effect: 'Deny',
+          Action: '*',
+          Resource: '*',
+          Condition: { StringLike: { 'aws:userid': [`${role?.id}:jit-${GRANT}`, `${role?.id}:jit-${GRANT}.*`] } },
+        },
+      ],
+    });
+    expect(aws.works(out.secret)).toBe(false);
+    await sub.revoke(out.handle);
+    await sub.revoke(JSON.parse(JSON.stringify(out.handle)) as RevocationHandle);
+    expect(role?.policies.size).toBe(1);
+    expect(await sub.listIssued()).toEqual([]);
+  });
+
+  it('a deny for one grant leaves another grant on the same role working', async () => {
+    const a = await sub.issue(req());
+    const b = await sub.issue(req({ grantId: `${GRANT.slice(0, -1)}8` }));
+    await sub.revoke(a.handle);
+    expect(aws.works(a.secret)).toBe(false);
+    expect(aws.works(b.secret)).toBe(true);
+  });
+
+  it('revoke before issue (out of order) succeeds and then blocks the late issue', async () => {
+    const out = await sub.issue(req({ grantId: 'gl-1-1-aa' }));
+    const early: RevocationHandle = { ...out.handle, grantId: GRANT, ref: { ...out.handle.ref, sessionName: `jit-${GRANT}` } };
+    await sub.revoke(early);
+    expect(await rejection(sub.issue(req()))).toMatchObject({ code: 'JIT_ERR_AWSSTS_GRANT_REVOKED' });
+    expect(aws.works(out.secret)).toBe(true);
+  });
+
+  it('revoke of a role that was deleted is a success', async () => {
+    const out = await sub.issue(req());
+    aws.deleteRole('orders-writer');
+    await expect(sub.revoke(out.handle)).resolves.toBeUndefined();
+    expect((await sub.verifyRevoked(out.handle)).verified).toBe(true);
+  });
+
+  it('verifyRevoked: no before revoke, yes with the exact deny, no if the deny was altered, yes after natural expiry', async () => {
+    const out = await sub.issue(req());
+    expect((await sub.verifyRevoked(out.handle)).verified).toBe(false);
+    await sub.revoke(out.handle);
+    expect(await sub.verifyRevoked(out.handle)).toMatchObject({ verified: true });
+    const role = aws.role('orders-writer');
+    const tampered = denyDocument('revoke', 'AROAOTHERROLE0000', `jit-${GRANT}`, new Date('2026-03-01T11:00:00Z'));
+    role?.policies.set(`jit-revoke-${GRANT}`, encodeURIComponent(JSON.stringify(tampered)));
+    expect((await sub.verifyRevoked(out.handle)).verified).toBe(false);
+    advance(36 * 60);
+    expect((await sub.verifyRevoked(out.handle)).verified).toBe(true);
+  });
+
+  it('listIssued finds live grants from the role ledger, usable as revoke handles', async () => {
+    const out = await sub.issue(req());
+    const fresh = make(); // a new process: knows the role only from config
+    expect(await fresh.listIssued()).toEqual([]);
+    const configured = make({ roles: [roleArn] });
+    const [listed] = await configured.listIssued();
+    expect(listed).toMatchObject({ kind: 'aws-sts', grantId: GRANT, expiresAt: out.expiresAt });
+    await configured.revoke(listed as RevocationHandle);
+    expect(aws.works(out.secret)).toBe(false);
+    expect(await configured.listIssued()).toEqual([]);
+  });
+
+  it('cleanupExpiredDenies keeps denies while a session can live and removes them after', async () => {
+    const out = await sub.issue(req({ ttlSeconds: 900 }));
+    await sub.revoke(out.handle);
+    const role = aws.role('orders-writer');
+    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [], removedLedgerEntries: 0 });
+    expect(role?.policies.size).toBe(1);
+    advance(900 + 299);
+    expect((await sub.cleanupExpiredDenies()).removedDenies).toEqual([]);
+    advance(2);
+    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [`orders-writer/jit-revoke-${GRANT}`], removedLedgerEntries: 1 });
+    expect(role?.policies.size).toBe(0);
+    expect([...(role?.tags.keys() ?? [])]).toEqual([]);
+    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [], removedLedgerEntries: 0 });
+  });
+
+  it('refuses handles it did not produce with a non-retriable error', async () => {
+    const out = await sub.issue(req());
+    const bad: unknown[] = [
+      { ...out.handle, kind: 'vault' },
+      { ...out.handle, ref: {} },
+      { ...out.handle, ref: { ...out.handle.ref, roleName: 'someone-else' } },
+      { ...out.handle, ref: { ...out.handle.ref, sessionName: 'admin-session' } },
+      { ...out.handle, ref: { ...out.handle.ref, roleId: '*' } },
+      null,
+    ];
+    for (const h of bad) {
+      const err = await rejection(sub.revoke(h as RevocationHandle));
+      expect(err, JSON.stringify(h)).toBeInstanceOf(JitError);
+      expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE', retriable: false });
+    }
+    expect(aws.works(out.secret)).toBe(true);
+  });
+
+  it('maps AWS failures to retriable or not, without copying AWS messages', async () => {
+    const cases: Array<[unknown, string, boolean]> = [
+      [awsError('ThrottlingException', 400, 'Rate exceeded'), 'JIT_ERR_SUBSTRATE_UPSTREAM', true],
+      [awsError('InternalFailure', 500), 'JIT_ERR_SUBSTRATE_UPSTREAM', true],
+      [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'JIT_ERR_SUBSTRATE_UNREACHABLE', true],
+      [awsError('AccessDenied', 403, 'User arn:aws:iam::1:user/x is not authorized'), 'JIT_ERR_SUBSTRATE_DENIED', false],
+      [awsError('MalformedPolicyDocument', 400), 'JIT_ERR_SUBSTRATE_REJECTED', false],
+      [awsError('RegionDisabledException', 403), 'JIT_ERR_SUBSTRATE_REJECTED', false],
+    ];
+    for (const [error, code, retriable] of cases) {
+      aws.failNext('AssumeRoleCommand', error);
+      const err = await rejection(sub.issue(req({ grantId: `gl-1-1-${code.length}${Math.random().toString(36).slice(2)}` })));
+      expect(err).toMatchObject({ code, retriable });
+      expect((err as Error).message).not.toContain('not authorized');
+      expect((err as JitError).cause).toBe(error);
+    }
+  });
+
+  it('an IAM limit on revoke is retriable and names the role', async () => {
+    const out = await sub.issue(req());
+    aws.failNext('PutRolePolicyCommand', awsError('LimitExceededException', 409));
+    const err = await rejection(sub.revoke(out.handle));
+    expect(err).toMatchObject({ code: 'JIT_ERR_AWSSTS_IAM_LIMIT', retriable: true });
+    expect((err as Error).message).toContain('orders-writer');
+    expect(aws.works(out.secret)).toBe(true);
+    await sub.revoke(out.handle);
+    expect(aws.works(out.secret)).toBe(false);
+  });
+
+  it('runs out of IAM tag room with a clear retriable error, and cleanup makes room', async () => {
+    const role = aws.role('orders-writer');
+    for (let i = 0; i < 50; i++) role?.tags.set(`team${i}`, 'x');
+    expect(await rejection(sub.issue(req()))).toMatchObject({ code: 'JIT_ERR_AWSSTS_IAM_LIMIT', retriable: true });
+    expect(assumeCalls()).toHaveLength(0);
+  });
+
+  it('keeps secrets out of logs, handles and errors', async () => {
+    const out = await sub.issue(req());
+    aws.failNext('PutRolePolicyCommand', awsError('ServiceFailure', 500, `echo ${out.secret.AWS_SECRET_ACCESS_KEY}`));
+    const err = await rejection(sub.revoke(out.handle));
+    await sub.revoke(out.handle);
+    const texts = [lines.join('\n'), JSON.stringify(out.handle), JSON.stringify(err), String((err as Error).message)];
+    for (const s of [out.secret.AWS_SECRET_ACCESS_KEY, out.secret.AWS_SESSION_TOKEN, out.secret.AWS_ACCESS_KEY_ID]) {
+      for (const t of texts) expect(t).not.toContain(s);
+    }
+    expect(lines.join('')).toContain('sts session issued');
+  });
+
+  it('registers as a named instance through the substrate registry', async () => {
+    const registry = new SubstrateRegistry({ logger: createLogger({ name: 't', level: 'silent' }), definitions: [awsStsSubstrate] });
+    const prod = registry.configure('aws-sts:prod', { region: 'eu-west-1' }, { clients: () => aws.clients(), now: () => clock });
+    const out = await prod.issue(req());
+    expect(out.handle.instance).toBe('aws-sts:prod');
+    expect(registry.forHandle(out.handle)).toBe(prod);
+    expect(() => registry.configure('aws-sts:bad', { region: 'nowhere', secretAccessKey: 'x' })).toThrow(/region/);
+    await registry.closeAll();
+  });
+});

@@ -1,0 +1,36 @@
+// Error catalogue of the AWS STS adapter (JIT_ERR_AWSSTS_*), documented in docs/errors.md under
+// "## substrate-aws-sts". Generic failures (unreachable, denied, rejected) use @jit/substrates' codes.
+import { defineError } from '@jit/errors';
+
+export const AwsStsGrantRevoked = defineError<[string, string]>(
+  'JIT_ERR_AWSSTS_GRANT_REVOKED',
+  'grant %s was already revoked on role %s, so STS will not issue it again; open a new elevation request',
+  { retriable: false, statusCode: 409 },
+);
+
+export const AwsStsGrantExpired = defineError<[string, string]>(
+  'JIT_ERR_AWSSTS_GRANT_EXPIRED',
+  'grant %s reached its expiry (%s) before this retry; a retry cannot extend a grant, open a new elevation request',
+  { retriable: false, statusCode: 409 },
+);
+
+export const AwsStsRoleNotAllowed = defineError<[string, string]>(
+  'JIT_ERR_AWSSTS_ROLE_NOT_ALLOWED',
+  'role %s is not one of the roles configured for substrate %s; add it to the instance config `roles` or fix the scope',
+  { retriable: false, statusCode: 422 },
+);
+
+export const AwsStsIamLimit = defineError<[string, string]>(
+  'JIT_ERR_AWSSTS_IAM_LIMIT',
+  'IAM limit reached on role %s (%s): too many jit ledger tags or inline deny policies; run cleanupExpiredDenies or wait for sessions to expire',
+  { retriable: true, statusCode: 503 },
+);
+
+export const AwsStsTooManyAttempts = defineError<[string, number]>(
+  'JIT_ERR_AWSSTS_TOO_MANY_ATTEMPTS',
+  'grant %s was issued %s times already (each retry supersedes the previous session); stop retrying and open a new elevation request',
+  { retriable: false, statusCode: 409 },
+);
+
+/** Every code this lib defines (the docs test checks each is in docs/errors.md). */
+export const AWS_STS_ERRORS = [AwsStsGrantRevoked, AwsStsGrantExpired, AwsStsRoleNotAllowed, AwsStsIamLimit, AwsStsTooManyAttempts] as const;
