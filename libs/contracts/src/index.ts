@@ -72,3 +72,21 @@ export {
   MIN_JUSTIFICATION_CHARS,
 } from './elevation-request';
 export type { ElevationRequest, ParseRequestResult } from './elevation-request';
+
+// --- GitLab webhook (normalized), owned by webhook-ingest (issue 3) ---
+export {
+  GITLAB_EVENT_HEADERS,
+  GitlabActorSchema,
+  GitlabNoteSchema,
+  GitlabWebhookEventSchema,
+  GitlabWebhookDataSchema,
+  parseGitlabWebhook,
+} from './gitlab-webhook';
+export type {
+  GitlabActor,
+  GitlabNote,
+  GitlabWebhookEvent,
+  GitlabWebhookData,
+  GitlabWebhookProblem,
+  GitlabWebhookParseResult,
+} from './gitlab-webhook';

@@ -1,0 +1,351 @@
+// The webhook intake as a fastify plugin: POST /webhooks/gitlab -> authenticate -> de-duplicate ->
+// normalize -> publish a CloudEvent on jit.gitlab.v1 -> 202 once the bus has it. Plus optional
+// /healthz, /readyz and /metrics. Composed by apps/webhook-ingest and by the all-in-one apps/jit.
+//
+// GitLab disables a hook after 4 consecutive failures, so only a bad request gets a 4xx; events
+// jit does not act on are acknowledged. The only 5xx is 503 (bus down, overloaded, shutting down),
+// which GitLab retries — and a 503'd delivery is never marked seen, so its retry is accepted.
+import { createHash } from 'node:crypto';
+import fp from 'fastify-plugin';
+import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CloudEvent } from 'cloudevents';
+import type { Logger } from 'pino';
+import {
+  GITLAB_EVENT_HEADERS,
+  GITLAB_WEBHOOK_EVENT_TYPE,
+  TOPIC_GITLAB,
+  gitlabKey,
+  parseGitlabWebhook,
+  type GitlabWebhookData,
+} from '@jit/contracts';
+import type { CloudEventJson, EventBus } from '@jit/bus';
+import { JitError } from '@jit/errors';
+import { Registry } from '@jit/observability';
+import { DELIVERY_ID_RE, DedupeStore, type DedupeStoreOptions } from './dedupe-store';
+import {
+  BadRequest,
+  InvalidConfig,
+  InvalidPayload,
+  MalformedJson,
+  MissingHeader,
+  TooLarge,
+  Unauthorized,
+  Unavailable,
+  UnsupportedMediaType,
+} from './errors';
+import { createIngestMetrics, type DeliveryOutcome } from './ingest-metrics';
+import { createDeliveryVerifier, type AuthOptions } from './verify-delivery';
+
+export interface IngestPluginOptions {
+  bus: EventBus;
+  auth: AuthOptions;
+  /** An open store, or options to open one (the plugin then closes it). Default: memory only. */
+  dedupe?: DedupeStore | DedupeStoreOptions;
+  /** Largest accepted body in bytes. Default 1 MiB. */
+  bodyLimit?: number;
+  /** Longest wait for the bus to acknowledge before answering 503. Default 5000 ms (GitLab gives up at 10 s). */
+  publishTimeoutMs?: number;
+  /** Default TOPIC_GITLAB. */
+  topic?: string;
+  /** CloudEvent `source`. Default `/jit/webhook-ingest`. */
+  source?: string;
+  /** Default `/webhooks/gitlab`. */
+  path?: string;
+  /** Where metrics are registered; default a fresh registry (served on /metrics when metricsRoute). */
+  registry?: Registry;
+  /** Serve GET /healthz and GET /readyz. Default true. */
+  healthRoutes?: boolean;
+  /** Serve GET /metrics from `registry`. Default true; the all-in-one app serves its own. */
+  metricsRoute?: boolean;
+  /** Load shedding on the webhook route (503 + Retry-After); false when the host app sheds itself. */
+  underPressure?: false | FastifyUnderPressureOptions;
+  /** Retry-After seconds on 503. Default 5. */
+  retryAfterSeconds?: number;
+  /** Delivery log lines go here; default the fastify logger. */
+  logger?: Logger;
+  /** Deepest JSON nesting accepted (hostile bodies). Default 64. */
+  maxJsonDepth?: number;
+}
+
+interface DeliveryState {
+  outcome?: DeliveryOutcome;
+  deliveryId?: string;
+  event?: string;
+  action?: string | null;
+  projectId?: number;
+  mrIid?: number;
+  reason?: string;
+}
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** True when the JSON text opens more than `max` nested arrays/objects (scanned without parsing). */
+export function jsonNestingExceeds(raw: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+function headerOf(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): Promise<void> {
+  const { bus } = options;
+  if (!bus || typeof bus.publish !== 'function') throw InvalidConfig('option bus (an EventBus) is required');
+  const verifier = createDeliveryVerifier(options.auth ?? {});
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw InvalidConfig('bodyLimit must be an integer >= 1024 bytes');
+  const publishTimeoutMs = options.publishTimeoutMs ?? 5000;
+  const topic = options.topic ?? TOPIC_GITLAB;
+  const source = options.source ?? '/jit/webhook-ingest';
+  const retryAfter = String(options.retryAfterSeconds ?? 5);
+  const maxDepth = options.maxJsonDepth ?? 64;
+  const registry = options.registry ?? new Registry();
+  const metrics = createIngestMetrics(registry);
+  const log: Logger = options.logger ?? (fastify.log as unknown as Logger);
+  const ownStore = !(options.dedupe instanceof DedupeStore);
+  const store = options.dedupe instanceof DedupeStore ? options.dedupe : await DedupeStore.open(options.dedupe ?? {});
+  if (!store.durable) log.warn('webhook de-duplication is memory-only: set a data dir so it survives a restart');
+  if (store.skippedLines > 0) log.warn({ skipped: store.skippedLines }, 'dedupe log had unreadable lines; skipped');
+
+  const states = new WeakMap<FastifyRequest, DeliveryState>();
+  const stateOf = (request: FastifyRequest): DeliveryState => {
+    let st = states.get(request);
+    if (!st) states.set(request, (st = {}));
+    return st;
+  };
+  /** Publishes in flight, by delivery id: a concurrent retry waits for the first instead of publishing again. */
+  const inflight = new Map<string, Promise<void>>();
+  let closing = false;
+
+  function answer(reply: FastifyReply, st: DeliveryState, outcome: DeliveryOutcome, status: number, body: unknown) {
+    st.outcome = outcome;
+    if (status === 503) reply.header('retry-after', retryAfter);
+    return reply.code(status).send(body);
+  }
+  function fail(reply: FastifyReply, st: DeliveryState, outcome: DeliveryOutcome, err: JitError) {
+    st.reason = err.message;
+    return answer(reply, st, outcome, err.statusCode, err.toJSON());
+  }
+
+  /** Resolves once the bus holds the event; marks the id seen whenever that happens, even after a timeout. */
+  function publish(id: string, key: string, event: CloudEventJson): Promise<void> {
+    const stored = bus.publish(topic, key, event).then(() =>
+      store.add(id).catch((err: unknown) => log.warn({ err, deliveryId: id }, 'could not persist dedupe id')),
+    );
+    stored.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Unavailable(`the bus did not acknowledge within ${publishTimeoutMs} ms`)), publishTimeoutMs);
+    });
+    return Promise.race([stored, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  if (options.healthRoutes !== false) {
+    fastify.get('/healthz', async () => ({ status: 'ok' }));
+    fastify.get('/readyz', async (_request, reply) => {
+      const ready = !closing && bus.isReady();
+      return reply.code(ready ? 200 : 503).send({ ready, bus: bus.isReady() });
+    });
+  }
+  if (options.metricsRoute !== false) {
+    fastify.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  }
+
+  fastify.addHook('preClose', async () => {
+    closing = true;
+  });
+  fastify.addHook('onClose', async () => {
+    // Drain: an in-flight publish still marks its id before the store closes.
+    await Promise.allSettled([...inflight.values()]);
+    if (ownStore) await store.close();
+  });
+
+  // The webhook route lives in its own context so its raw-body parser, error handler and load
+  // shedding do not leak into the host app's routes.
+  await fastify.register(async (hook) => {
+    hook.removeAllContentTypeParsers();
+    hook.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    if (options.underPressure !== false) {
+      await hook.register(underPressure, {
+        maxEventLoopDelay: 1000,
+        retryAfter: Number(retryAfter),
+        ...(options.underPressure ?? {}),
+      });
+    }
+
+    hook.addHook('onRequest', async (request, reply) => {
+      const st = stateOf(request);
+      st.event = headerOf(request, 'x-gitlab-event');
+      // Token first, before a byte of body is read: strangers cannot make us buffer anything.
+      const token = verifier.checkToken(request.headers['x-gitlab-token']);
+      if (!token.ok) return fail(reply, st, 'unauthorized', Unauthorized(token.reason));
+      const length = Number(request.headers['content-length']);
+      if (length > bodyLimit) {
+        reply.header('connection', 'close');
+        return fail(reply, st, 'too_large', TooLarge(bodyLimit));
+      }
+    });
+
+    hook.addHook('onResponse', async (request, reply) => {
+      const st = stateOf(request);
+      const outcome = st.outcome ?? outcomeOfStatus(reply.statusCode);
+      metrics.deliveries.inc({ outcome });
+      metrics.duration.observe({ outcome }, reply.elapsedTime / 1000);
+      const line = {
+        deliveryId: st.deliveryId,
+        event: st.event,
+        action: st.action,
+        projectId: st.projectId,
+        mrIid: st.mrIid,
+        outcome,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+        ...(st.reason ? { reason: st.reason } : {}),
+      };
+      if (outcome === 'unavailable') log.warn(line, 'webhook delivery');
+      else log.info(line, 'webhook delivery');
+    });
+
+    hook.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
+      const st = stateOf(request);
+      if (error instanceof JitError) return fail(reply, st, error.statusCode === 503 ? 'unavailable' : 'malformed', error);
+      switch (error.code) {
+        case 'FST_ERR_CTP_BODY_TOO_LARGE':
+          reply.header('connection', 'close');
+          return fail(reply, st, 'too_large', TooLarge(bodyLimit));
+        case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+          return fail(reply, st, 'unsupported_media_type', UnsupportedMediaType(String(request.headers['content-type'] ?? '(none)').slice(0, 100)));
+      }
+      if (error.statusCode === 503) {
+        // @fastify/under-pressure shedding load
+        return fail(reply, st, 'unavailable', Unavailable('the service is overloaded'));
+      }
+      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+        return fail(reply, st, 'malformed', BadRequest(error.code ?? 'invalid request'));
+      }
+      log.error({ err: error, deliveryId: st.deliveryId }, 'unexpected error in webhook intake');
+      return fail(reply, st, 'unavailable', Unavailable('internal error'));
+    });
+
+    hook.post(options.path ?? '/webhooks/gitlab', { bodyLimit }, async (request, reply) => {
+      const st = stateOf(request);
+      const raw = request.body;
+      if (!Buffer.isBuffer(raw)) {
+        return fail(reply, st, 'unsupported_media_type', UnsupportedMediaType(String(request.headers['content-type'] ?? '(none)').slice(0, 100)));
+      }
+      const signed = verifier.checkSignature(raw, request.headers);
+      if (!signed.ok) return fail(reply, st, 'unauthorized', Unauthorized(signed.reason));
+
+      const event = st.event;
+      if (!event) return fail(reply, st, 'malformed', MissingHeader('X-Gitlab-Event'));
+      if (event !== GITLAB_EVENT_HEADERS.mergeRequest && event !== GITLAB_EVENT_HEADERS.note) {
+        st.reason = 'event type not used by jit';
+        return answer(reply, st, 'ignored', 200, { ignored: true });
+      }
+
+      // Delivery id: webhook-id (signed) = Idempotency-Key, else the event UUID, else the body itself.
+      const claimed = headerOf(request, 'webhook-id') ?? headerOf(request, 'idempotency-key') ?? headerOf(request, 'x-gitlab-event-uuid');
+      if (claimed !== undefined && !DELIVERY_ID_RE.test(claimed)) {
+        return fail(reply, st, 'malformed', MissingHeader('webhook-id / Idempotency-Key / X-Gitlab-Event-UUID (printable, at most 200 characters)'));
+      }
+      const id = claimed ?? `sha256:${createHash('sha256').update(event).update('\n').update(raw).digest('hex')}`;
+      st.deliveryId = id;
+      if (store.has(id)) return answer(reply, st, 'duplicate', 200, { duplicate: true, id });
+
+      if (jsonNestingExceeds(raw, maxDepth)) return fail(reply, st, 'malformed', MalformedJson(`nested deeper than ${maxDepth} levels`));
+      let json: unknown;
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return fail(reply, st, 'malformed', MalformedJson('syntax error'));
+      }
+      const parsed = parseGitlabWebhook(event, json);
+      if (parsed.status === 'ignored') {
+        st.reason = parsed.reason;
+        return answer(reply, st, 'ignored', 200, { ignored: true });
+      }
+      if (parsed.status === 'invalid') {
+        const fields = parsed.problems.map((p) => p.path);
+        const err = InvalidPayload([...new Set(fields)].join(', '), { details: { problems: parsed.problems } });
+        return fail(reply, st, 'malformed', err);
+      }
+      const normalized = parsed.event;
+      st.action = normalized.action;
+      st.projectId = normalized.projectId;
+      st.mrIid = normalized.mrIid;
+
+      const running = inflight.get(id);
+      if (running) {
+        await running.catch(() => undefined);
+        if (store.has(id)) return answer(reply, st, 'duplicate', 200, { duplicate: true, id });
+      }
+      if (closing) return fail(reply, st, 'unavailable', Unavailable('the service is shutting down'));
+      if (!bus.isReady()) return fail(reply, st, 'unavailable', Unavailable('the event bus is not ready'));
+
+      const data: GitlabWebhookData = {
+        ...normalized,
+        delivery: {
+          id,
+          ...(headerOf(request, 'x-gitlab-event-uuid') ? { eventUuid: headerOf(request, 'x-gitlab-event-uuid') } : {}),
+          ...(headerOf(request, 'x-gitlab-webhook-uuid') ? { webhookUuid: headerOf(request, 'x-gitlab-webhook-uuid') } : {}),
+          receivedAt: new Date().toISOString(),
+        },
+        payload: json,
+      };
+      const key = gitlabKey(normalized.projectId, normalized.mrIid);
+      const cloudEvent = new CloudEvent<GitlabWebhookData>({
+        id,
+        source,
+        type: GITLAB_WEBHOOK_EVENT_TYPE,
+        subject: key,
+        datacontenttype: 'application/json',
+        data,
+      });
+      const publishing = publish(id, key, cloudEvent.toJSON() as unknown as CloudEventJson);
+      inflight.set(id, publishing);
+      try {
+        await publishing;
+      } catch (err) {
+        const status = err instanceof JitError ? err.statusCode : undefined;
+        if (status === 413) return fail(reply, st, 'too_large', TooLarge(bodyLimit));
+        log.warn({ err: errorSummary(err), deliveryId: id }, 'publish failed');
+        return fail(reply, st, 'unavailable', Unavailable(err instanceof JitError && err.retriable ? err.code : 'the event bus did not store the event'));
+      } finally {
+        if (inflight.get(id) === publishing) inflight.delete(id);
+      }
+      return answer(reply, st, 'accepted', 202, { accepted: true, id });
+    });
+  });
+}
+
+function errorSummary(err: unknown): Record<string, unknown> {
+  if (err instanceof JitError) return { code: err.code, message: err.message, retriable: err.retriable };
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return { message: String(err) };
+}
+
+function outcomeOfStatus(status: number): DeliveryOutcome {
+  if (status === 401) return 'unauthorized';
+  if (status === 413) return 'too_large';
+  if (status === 415) return 'unsupported_media_type';
+  if (status >= 500) return 'unavailable';
+  if (status >= 400) return 'malformed';
+  return status === 202 ? 'accepted' : 'ignored';
+}
+
+/** The GitLab webhook intake. Register with `app.register(ingestPlugin, options)`. */
+export const ingestPlugin = fp(ingest, { name: 'jit-ingest', fastify: '5.x' });
