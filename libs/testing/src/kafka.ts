@@ -1,0 +1,191 @@
+// A real single-node Kafka (KRaft, broker + controller in one JVM) from the jars setup.sh put
+// in .cache/kafka/jars: formatted on first start, restartable on the same port and data.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { TestingErrors } from './errors';
+import { freePort } from './free-port';
+import { probeKafka } from './kafka-probe';
+import { tailFile, type ManagedProcess } from './managed-process';
+import { KAFKA_JARS_DIR, requireInstalled } from './paths';
+import { isPortClash, spawnUntilReady } from './server-start';
+
+const run = promisify(execFile);
+
+export interface KafkaHandle {
+  /** `['127.0.0.1:<port>']`, for KafkaConfig.brokers. */
+  readonly brokers: string[];
+  readonly port: number;
+  readonly logFile: string;
+  /** Config and data live here; dispose() deletes it. */
+  readonly workDir: string;
+  /** The process id while running (for tests that inspect it); -1 when stopped. */
+  readonly pid: number;
+  /** Graceful shutdown (SIGTERM), waits until the JVM has exited. */
+  stop(): Promise<void>;
+  /** Start again after stop/kill: same port, same data (a restart). */
+  start(): Promise<void>;
+  /** SIGKILL: a crash, no controlled shutdown. */
+  kill(): Promise<void>;
+  /** Stop and delete the data. */
+  dispose(): Promise<void>;
+}
+
+export interface StartKafkaOptions {
+  /** Client port; a free one by default. */
+  port?: number;
+  /** Where server output goes; `<workDir>/kafka.log` by default. */
+  logFile?: string;
+  /** A daemon for start.sh that outlives this process (default false: reaped with this process). */
+  detached?: boolean;
+  /** Readiness timeout (default 90 s: a cold JVM on 2 busy cores). */
+  timeoutMs?: number;
+}
+
+/** Lean JVM for 2 cores: one GC thread, C1 only (starts ~40% faster; tests are not throughput). */
+export const KAFKA_JVM_OPTS = [
+  '-Xms128m',
+  '-Xmx512m',
+  '-XX:+UseSerialGC',
+  '-XX:TieredStopAtLevel=1',
+  '-XX:+ExitOnOutOfMemoryError',
+  '-Djava.awt.headless=true',
+];
+
+/** The broker's server.properties for a single node on loopback. */
+export function kafkaServerProperties(opts: { port: number; controllerPort: number; dataDir: string }): string {
+  const lines: Record<string, string | number | boolean> = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@127.0.0.1:${opts.controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${opts.port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': opts.dataDir,
+    'num.partitions': 3,
+    'auto.create.topics.enable': true,
+    // a single node cannot hold 3 replicas of the internal topics (kafkajs issue #1752)
+    'offsets.topic.replication.factor': 1,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'share.coordinator.state.topic.replication.factor': 1,
+    'share.coordinator.state.topic.min.isr': 1,
+    // fewer internal partitions: the first consumer group / transaction comes up in ms, not s
+    'offsets.topic.num.partitions': 10,
+    'transaction.state.log.num.partitions': 10,
+    // tests should not wait 3 s for the first rebalance
+    'group.initial.rebalance.delay.ms': 0,
+    'num.network.threads': 2,
+    'num.io.threads': 4,
+  };
+  return `${Object.entries(lines)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join('\n')}\n`;
+}
+
+const LOG4J2 = `status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+logger.state.name = state.change.logger
+logger.state.level = WARN
+`;
+
+/** A KRaft cluster id: 16 random bytes, base64url without padding, never starting with '-'. */
+export function randomClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHandle> {
+  const jars = requireInstalled('Kafka', KAFKA_JARS_DIR);
+  if (!readdirSync(jars).some((f) => /^kafka_2\.13-.*\.jar$/.test(f))) {
+    throw TestingErrors.notInstalled('Kafka', join(jars, 'kafka_2.13-*.jar'));
+  }
+  const workDir = mkdtempSync(join(tmpdir(), 'jit-kafka-'));
+  const dataDir = join(workDir, 'data');
+  const logFile = opts.logFile ?? join(workDir, 'kafka.log');
+  const propsFile = join(workDir, 'server.properties');
+  const log4jFile = join(workDir, 'log4j2.properties');
+  writeFileSync(log4jFile, LOG4J2);
+  const classpath = `${jars}/*`;
+  const jvm = [...KAFKA_JVM_OPTS, `-Dlog4j2.configurationFile=${log4jFile}`, '-cp', classpath];
+  const timeoutMs = opts.timeoutMs ?? 90_000;
+
+  let port = opts.port ?? 0;
+  let proc: ManagedProcess | undefined;
+
+  const launch = async (): Promise<void> => {
+    const p = port;
+    proc = await spawnUntilReady(
+      'Kafka',
+      {
+        command: 'java',
+        args: [...jvm, 'kafka.Kafka', propsFile],
+        logFile,
+        detached: opts.detached ?? false,
+        cleanupDir: workDir,
+      },
+      () => probeKafka('127.0.0.1', p, 2_000).then(() => true),
+      timeoutMs,
+    );
+  };
+
+  try {
+    for (let attempt = 1; ; attempt++) {
+      if (opts.port === undefined) port = await freePort();
+      const controllerPort = await freePort();
+      writeFileSync(propsFile, kafkaServerProperties({ port, controllerPort, dataDir }));
+      rmSync(dataDir, { recursive: true, force: true });
+      await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', propsFile], {
+        maxBuffer: 16 << 20,
+      }).catch((err: unknown) => {
+        throw TestingErrors.startFailed('Kafka storage format', (err as Error).message, logFile, { cause: err });
+      });
+      try {
+        await launch();
+        break;
+      } catch (err) {
+        if (attempt >= 3 || opts.port !== undefined || !isPortClash(tailFile(logFile, 60))) throw err;
+      }
+    }
+  } catch (err) {
+    rmSync(workDir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const handle: KafkaHandle = {
+    brokers: [`127.0.0.1:${port}`],
+    port,
+    logFile,
+    workDir,
+    get pid() {
+      return proc?.isRunning() ? proc.pid : -1;
+    },
+    async stop() {
+      await proc?.stop('SIGTERM', 60_000);
+    },
+    async kill() {
+      await proc?.stop('SIGKILL', 10_000);
+    },
+    async start() {
+      if (proc?.isRunning()) return;
+      await launch();
+    },
+    async dispose() {
+      await proc?.stop('SIGTERM', 30_000);
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}

@@ -1,0 +1,87 @@
+// One server process: spawned with its output in a log file, stopped politely then firmly, and —
+// when owned by a test process rather than start.sh — reaped by a watchdog if that process dies.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { startWatchdogFor } from './watchdog';
+
+export interface SpawnOptions {
+  command: string;
+  args: string[];
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /**
+   * true: a daemon for start.sh (own session, outlives this process).
+   * false: owned by this process; a watchdog sends `orphanSignal` to it and deletes `cleanupDir`
+   * when this process exits in any way (even SIGKILL), so tests never leak servers.
+   */
+  detached: boolean;
+  orphanSignal?: NodeJS.Signals;
+  cleanupDir?: string;
+}
+
+export interface ManagedProcess {
+  readonly pid: number;
+  /** Resolves with the exit code (or signal name) once the process is gone. */
+  readonly exited: Promise<string>;
+  isRunning(): boolean;
+  /** `signal` (default SIGTERM), then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
+}
+
+export function spawnManaged(opts: SpawnOptions): ManagedProcess {
+  const fd = openSync(opts.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(opts.command, opts.args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      detached: opts.detached,
+      stdio: ['ignore', fd, fd],
+    });
+  } finally {
+    closeSync(fd);
+  }
+  let running = child.pid !== undefined;
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running = false;
+      resolve(signal ?? String(code));
+    });
+    child.once('error', (err) => {
+      running = false;
+      resolve(`spawn error: ${err.message}`);
+    });
+  });
+  if (opts.detached) child.unref();
+  const pid = child.pid ?? -1;
+  const watchdog = !opts.detached && pid > 0 ? startWatchdogFor(pid, opts.orphanSignal ?? 'SIGKILL', opts.cleanupDir) : undefined;
+
+  return {
+    pid,
+    exited,
+    isRunning: () => running,
+    async stop(signal = 'SIGTERM', graceMs = 30_000) {
+      if (running) {
+        child.kill(signal);
+        const outcome = await Promise.race([exited, delay(graceMs, 'grace-expired')]);
+        if (outcome === 'grace-expired' && running) {
+          child.kill('SIGKILL');
+          await exited;
+        }
+      }
+      await exited;
+      watchdog?.disarm();
+    },
+  };
+}
+
+/** The last `lines` lines of a log, for error messages. */
+export function tailFile(path: string, lines = 20): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}

