@@ -1,1 +1,26 @@
-export {};
+// libs/policy: risk tiers, approver rules, TTL ceilings, the catalog and the policy in force.
+export { compilePolicy, validatePolicy } from './compile-policy';
+export type { Locate } from './compile-policy';
+export { evaluateRequest } from './evaluate-request';
+export type { RequestSpec, EvaluateContext, AccessPlan, Evaluation } from './evaluate-request';
+export { resolveApprovers, isEligibleApprover } from './approvers';
+export type { GroupResolver, ResolvedMember, ExcludeRules, IneligibleReason, ApproverFacts } from './approvers';
+export { buildCatalog } from './catalog';
+export type { Catalog, CatalogEntry } from './catalog';
+export { catalogPlugin } from './catalog-plugin';
+export type { CatalogPluginOptions } from './catalog-plugin';
+export { createPolicyStore } from './policy-store';
+export type { PolicyStore, PolicyStoreOptions, LoadedPolicy, PolicyStatus, PolicyParser, PolicyParseResult } from './policy-store';
+export { PolicyNotLoaded, PolicyInvalid, PolicyMissing } from './errors';
+export { tierByName } from './model';
+export type {
+  PolicyModel,
+  PolicyProblem,
+  ApproverSpec,
+  TierRule,
+  BreakGlassRule,
+  ScopeRule,
+  TargetRule,
+  SubstrateFacts,
+  SubstrateCatalog,
+} from './model';

@@ -1,0 +1,20 @@
+// Error catalogue of libs/policy.
+import { defineError } from '@jit/errors';
+
+export const PolicyNotLoaded = defineError<[string]>(
+  'JIT_ERR_POLICY_NOT_LOADED',
+  'no valid policy is in force yet (%s); requests cannot be evaluated until policy.yaml on the default branch loads — fix it with a policy-change MR',
+  { retriable: true, statusCode: 503 },
+);
+
+export const PolicyInvalid = defineError<[string, string]>(
+  'JIT_ERR_POLICY_INVALID',
+  'policy.yaml at %s is invalid: %s — fix it with a policy-change MR; the last valid policy stays in force',
+  { statusCode: 422 },
+);
+
+export const PolicyMissing = defineError<[string, string]>(
+  'JIT_ERR_POLICY_MISSING',
+  'policy.yaml was not found at %s in project %s; commit one to the default branch of the elevations repo',
+  { statusCode: 404 },
+);

@@ -1,0 +1,68 @@
+// The compiled policy: tiers ranked by declaration order, TTLs in seconds, approver specs with
+// defaults filled in. Built from what `parsePolicy` (@jit/contracts) returns.
+
+export interface PolicyProblem {
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export interface ApproverSpec {
+  /** Any human (not the author, not an agent, not a bot). */
+  anyHuman: boolean;
+  groups: string[];
+  users: string[];
+}
+
+export interface TierRule {
+  name: string;
+  /** 0 = lowest risk; higher = more severe (declaration order in policy.yaml). */
+  rank: number;
+  ttlMaxSeconds: number;
+  approvals: number;
+  approvers: ApproverSpec;
+  requireRollbackPlan: boolean;
+}
+
+export interface BreakGlassRule {
+  ttlMaxSeconds: number;
+  approvals: number;
+  approvers: ApproverSpec;
+  reviewWithinSeconds?: number;
+  requireRollbackPlan: boolean;
+}
+
+export interface ScopeRule {
+  name: string;
+  tier: string;
+  /** The scope object as written (tier included) — what the substrate receives. */
+  raw: Record<string, unknown>;
+}
+
+export interface TargetRule {
+  name: string;
+  substrate: string;
+  connection: Record<string, unknown>;
+  scopes: Record<string, ScopeRule>;
+}
+
+export interface PolicyModel {
+  tiers: TierRule[];
+  breakGlass?: BreakGlassRule;
+  agents: string[];
+  policyApprovers: ApproverSpec & { approvals: number };
+  targets: Record<string, TargetRule>;
+}
+
+export function tierByName(policy: PolicyModel, name: string): TierRule | undefined {
+  return policy.tiers.find((t) => t.name === name);
+}
+
+/** Substrate facts the policy is validated against, injected by the app (never imported here). */
+export interface SubstrateFacts {
+  validateScope(scope: unknown, connection?: unknown): Array<{ path: string; message: string }>;
+  maxTtlSeconds?: number;
+}
+
+export type SubstrateCatalog = Record<string, SubstrateFacts>;

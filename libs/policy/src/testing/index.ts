@@ -1,0 +1,2 @@
+// Test helpers of libs/policy for other libs' tests.
+export { EXAMPLE_POLICY_YAML, fakeSubstrates } from './fixtures';
