@@ -72,6 +72,16 @@ export {
   MIN_JUSTIFICATION_CHARS,
 } from './elevation-request';
 export type { ElevationRequest, ParseRequestResult } from './elevation-request';
+export { parsePolicy, POLICY_MAX_TTL_SECONDS } from './policy';
+export type {
+  Policy,
+  PolicyTier,
+  PolicyBreakGlass,
+  PolicyApprovers,
+  PolicyScope,
+  PolicyTarget,
+  ParsePolicyResult,
+} from './policy';
 
 // --- GitLab webhook (normalized), owned by webhook-ingest (issue 3) ---
 export {

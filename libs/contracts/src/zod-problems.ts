@@ -13,6 +13,11 @@ export function zodProblems(issues: readonly z.core.$ZodIssue[], loaded: LoadedY
       }
       continue;
     }
+    if (issue.code === 'invalid_key') {
+      const inner = issue.issues[0]?.message ?? 'invalid key';
+      out.push({ path: formatPath(issue.path), message: `invalid name: ${inner}`, ...loaded.locateKey(issue.path) });
+      continue;
+    }
     let message = issue.message;
     if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) message = 'is required';
     else if (issue.code === 'invalid_type') message = `must be ${issue.expected === 'object' ? 'a map' : `a ${issue.expected}`}`;

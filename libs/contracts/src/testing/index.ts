@@ -177,3 +177,36 @@ export function sampleEvent<T extends ElevationEventType>(
   const data = { ...sampleData[type](), ...overrides } as EventDataByType[T];
   return createElevationEvent(type, data, { source: '/jit/test', time: T0, ...options });
 }
+
+/** The policy.yaml example of DESIGN.md §3. */
+export const SAMPLE_POLICY_YAML = `tiers:
+  cosmetic:         { ttlMax: 4h,  approvals: 1, approvers: { anyHuman: true } }
+  reversible-write: { ttlMax: 2h,  approvals: 1, approvers: { groups: [platform] } }
+  semi-destructive: { ttlMax: 1h,  approvals: 2, approvers: { groups: [platform-leads] }, requireRollbackPlan: true }
+  destructive:      { ttlMax: 30m, approvals: 2, approvers: { users: [alice, bob] }, requireRollbackPlan: true }
+breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, reviewWithin: 24h }
+agents: [deploy-agent, migration-bot]          # may request, may never approve
+policyApprovers: { groups: [security] , approvals: 2 }
+targets:
+  orders-db:
+    substrate: postgres                         # or vault | aws-sts | gcp-iam
+    # secrets by reference only
+    connection: { secretRef: env:ORDERS_DB_ADMIN_URL }
+    scopes:
+      write:  { tier: reversible-write, grant: "INSERT, UPDATE ON ALL TABLES IN SCHEMA public" }
+      ddl:    { tier: semi-destructive, grant: "CREATE ON SCHEMA public" }
+`;
+
+/** A valid request file (DESIGN.md §3) for orders-db/write, sealed to FIXTURE_RECIPIENT. */
+export const SAMPLE_REQUEST_YAML = `apiVersion: jit/v1
+kind: ElevationRequest
+spec:
+  target: orders-db
+  scope: write
+  ttl: 30m
+  riskTier: reversible-write
+  justification: "backfill order totals after INC-4411 (min 20 chars)"
+  rollbackPlan: "restore from the 02:00 snapshot; script in runbook R-17"
+  recipient: ${FIXTURE_RECIPIENT}
+  breakGlass: false
+`;

@@ -1,0 +1,242 @@
+// Parser of `policy.yaml` at the elevations repo root (contract: DESIGN.md §3): structure, names,
+// durations and cross-references. Tiers are ranked in declaration order: the first tier declared
+// is the lowest risk (rank 0), each later one is higher. Substrate-specific scope fields are kept
+// as an open record for the substrate's own validateScope.
+import { z } from 'zod';
+import { findSecretLike } from './cloud-event';
+import { MAX_TTL_SECONDS } from './event-data';
+import { tryParseDuration } from './duration';
+import { formatPath, type Problem } from './problem';
+import { POLICY_YAML_LIMITS, loadYaml, type YamlLimits } from './yaml-load';
+import { zodProblems } from './zod-problems';
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+// Tier names start with a letter: JS objects would reorder integer-like keys and lose the rank.
+const TIER_NAME_RE = /^[A-Za-z][A-Za-z0-9._-]{0,62}$/;
+const SUBSTRATE_RE = /^[a-z][a-z0-9-]{0,31}(?::[A-Za-z0-9][A-Za-z0-9._-]{0,62})?$/;
+const USER_RE = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,254}$/;
+const GROUP_RE = /^[A-Za-z0-9_.][A-Za-z0-9_./-]{0,254}$/;
+
+const durationS = z.string().superRefine((s, ctx) => {
+  const r = tryParseDuration(s);
+  if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message });
+});
+const userS = z.string().regex(USER_RE, 'must be a GitLab username');
+const groupS = z.string().regex(GROUP_RE, 'must be a GitLab group path');
+const approvalsS = z.number().int('must be a whole number').min(0).max(20);
+
+const approversS = z
+  .strictObject({
+    anyHuman: z.literal(true, { error: 'must be true when given' }).optional(),
+    groups: z.array(groupS).min(1, 'must list at least one group when given').max(100).optional(),
+    users: z.array(userS).min(1, 'must list at least one user when given').max(1000).optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (!a.anyHuman && !a.groups && !a.users) {
+      ctx.addIssue({ code: 'custom', message: 'must name who may approve: anyHuman: true, groups or users' });
+    }
+    if (a.anyHuman && (a.groups || a.users)) {
+      ctx.addIssue({ code: 'custom', message: 'anyHuman: true cannot be combined with groups or users' });
+    }
+  });
+
+const tierS = z.strictObject({
+  ttlMax: durationS,
+  approvals: approvalsS,
+  approvers: approversS,
+  requireRollbackPlan: z.boolean().optional(),
+});
+
+const breakGlassS = z.strictObject({
+  ttlMax: durationS,
+  approvals: approvalsS,
+  approvers: approversS,
+  reviewWithin: durationS,
+  requireRollbackPlan: z.boolean().optional(),
+});
+
+const scopeS = z.looseObject({ tier: z.string().regex(TIER_NAME_RE, 'must be a tier name') });
+
+const targetS = z.strictObject({
+  substrate: z.string().regex(SUBSTRATE_RE, 'must be a substrate kind or kind:instance, e.g. postgres or vault:prod'),
+  description: z.string().max(2000).optional(),
+  connection: z.record(z.string(), z.unknown()).optional(),
+  scopes: z
+    .record(z.string().regex(NAME_RE, 'scope names are letters, digits, . _ - (max 63)'), scopeS)
+    .refine((r) => Object.keys(r).length > 0, 'must define at least one scope'),
+});
+
+const policySchema = z.strictObject({
+  tiers: z
+    .record(z.string().regex(TIER_NAME_RE, 'tier names start with a letter; letters, digits, . _ - (max 63)'), tierS)
+    .refine((r) => Object.keys(r).length > 0, 'must define at least one tier'),
+  breakGlass: breakGlassS.optional(),
+  agents: z.array(userS).max(1000).optional(),
+  policyApprovers: z
+    .strictObject({
+      groups: z.array(groupS).min(1).max(100).optional(),
+      users: z.array(userS).min(1).max(1000).optional(),
+      approvals: z.number().int().min(1).max(20),
+    })
+    .refine((p) => p.groups || p.users, 'must name groups or users who approve policy changes'),
+  targets: z.record(z.string().regex(NAME_RE, 'target names are letters, digits, . _ - (max 63)'), targetS),
+});
+
+export interface PolicyApprovers {
+  anyHuman: boolean;
+  groups: string[];
+  users: string[];
+}
+
+export interface PolicyTier {
+  name: string;
+  /** 0 = lowest risk; declaration order in policy.yaml. */
+  rank: number;
+  ttlMax: string;
+  ttlMaxSeconds: number;
+  approvals: number;
+  approvers: PolicyApprovers;
+  requireRollbackPlan: boolean;
+}
+
+export interface PolicyBreakGlass {
+  ttlMax: string;
+  ttlMaxSeconds: number;
+  approvals: number;
+  approvers: PolicyApprovers;
+  reviewWithin: string;
+  reviewWithinSeconds: number;
+  requireRollbackPlan: boolean;
+}
+
+/** A scope: its tier plus substrate-specific fields (e.g. `grant`), validated by the substrate. */
+export type PolicyScope = { tier: string } & Record<string, unknown>;
+
+export interface PolicyTarget {
+  name: string;
+  /** Substrate kind or instance name, e.g. `postgres`, `vault:prod`. */
+  substrate: string;
+  description?: string;
+  /** Connection settings; secrets only by reference (e.g. `secretRef: env:ORDERS_DB_ADMIN_URL`). */
+  connection: Record<string, unknown>;
+  scopes: Record<string, PolicyScope>;
+}
+
+export interface Policy {
+  /** Tiers by name; `rank` orders them. */
+  tiers: Record<string, PolicyTier>;
+  /** Tier names from lowest to highest risk. */
+  tierOrder: string[];
+  breakGlass?: PolicyBreakGlass;
+  /** Usernames that may request but never approve. */
+  agents: string[];
+  policyApprovers: { groups: string[]; users: string[]; approvals: number };
+  targets: Record<string, PolicyTarget>;
+}
+
+export type ParsePolicyResult = { ok: true; policy: Policy; problems: [] } | { ok: false; problems: Problem[] };
+
+const seconds = (s: string): number => {
+  const r = tryParseDuration(s);
+  return r.ok ? r.seconds : 0;
+};
+const approvers = (a: z.infer<typeof approversS>): PolicyApprovers => ({
+  anyHuman: a.anyHuman === true,
+  groups: a.groups ?? [],
+  users: a.users ?? [],
+});
+
+/** Parse policy.yaml. Every structural problem at once, each with path and line/column. Never throws. */
+export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMITS): ParsePolicyResult {
+  const loaded = loadYaml(text, limits);
+  if (!loaded.ok) return { ok: false, problems: loaded.problems };
+  const parsed = policySchema.safeParse(loaded.loaded.value);
+  if (!parsed.success) return { ok: false, problems: zodProblems(parsed.error.issues, loaded.loaded) };
+  const raw = parsed.data;
+  const problems: Problem[] = [];
+  const at = (path: PropertyKey[], message: string) =>
+    problems.push({ path: formatPath(path), message, ...loaded.loaded.locate(path) });
+
+  const tierOrder = Object.keys(raw.tiers);
+  const tiers: Record<string, PolicyTier> = {};
+  tierOrder.forEach((name, rank) => {
+    const t = raw.tiers[name];
+    if (!t) return;
+    if (t.approvers.users && t.approvals > t.approvers.users.length && !t.approvers.groups) {
+      at(['tiers', name, 'approvals'], `needs ${t.approvals} approvals but only ${t.approvers.users.length} users may approve`);
+    }
+    tiers[name] = {
+      name,
+      rank,
+      ttlMax: t.ttlMax,
+      ttlMaxSeconds: seconds(t.ttlMax),
+      approvals: t.approvals,
+      approvers: approvers(t.approvers),
+      requireRollbackPlan: t.requireRollbackPlan ?? false,
+    };
+  });
+
+  const targets: Record<string, PolicyTarget> = {};
+  for (const [name, t] of Object.entries(raw.targets)) {
+    for (const [scopeName, scope] of Object.entries(t.scopes)) {
+      if (!tiers[scope.tier]) {
+        at(['targets', name, 'scopes', scopeName, 'tier'], `tier ${scope.tier} is not defined under tiers (defined: ${tierOrder.join(', ')})`);
+      }
+    }
+    const secretAt = findSecretLike({ connection: t.connection ?? {}, scopes: t.scopes });
+    if (secretAt) {
+      at(['targets', name, ...secretAt.split('.')], 'looks like a secret; policy.yaml is in git — reference it (e.g. secretRef: env:NAME) instead');
+    }
+    targets[name] = {
+      name,
+      substrate: t.substrate,
+      ...(t.description !== undefined ? { description: t.description } : {}),
+      connection: t.connection ?? {},
+      scopes: t.scopes as Record<string, PolicyScope>,
+    };
+  }
+
+  const agents = raw.agents ?? [];
+  const agentSet = new Set(agents);
+  const checkAgents = (path: PropertyKey[], users: string[] | undefined) =>
+    users?.forEach((u, i) => {
+      if (agentSet.has(u)) at([...path, i], `${u} is listed under agents; agents may never approve`);
+    });
+  for (const name of tierOrder) checkAgents(['tiers', name, 'approvers', 'users'], raw.tiers[name]?.approvers.users);
+  checkAgents(['breakGlass', 'approvers', 'users'], raw.breakGlass?.approvers.users);
+  checkAgents(['policyApprovers', 'users'], raw.policyApprovers.users);
+
+  let breakGlass: PolicyBreakGlass | undefined;
+  if (raw.breakGlass) {
+    const b = raw.breakGlass;
+    breakGlass = {
+      ttlMax: b.ttlMax,
+      ttlMaxSeconds: seconds(b.ttlMax),
+      approvals: b.approvals,
+      approvers: approvers(b.approvers),
+      reviewWithin: b.reviewWithin,
+      reviewWithinSeconds: seconds(b.reviewWithin),
+      requireRollbackPlan: b.requireRollbackPlan ?? false,
+    };
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    problems: [],
+    policy: {
+      tiers,
+      tierOrder,
+      ...(breakGlass ? { breakGlass } : {}),
+      agents,
+      policyApprovers: {
+        groups: raw.policyApprovers.groups ?? [],
+        users: raw.policyApprovers.users ?? [],
+        approvals: raw.policyApprovers.approvals,
+      },
+      targets,
+    },
+  };
+}
+
+/** Upper bound of any tier's ttlMax (30 days), re-exported for policy checks. */
+export const POLICY_MAX_TTL_SECONDS = MAX_TTL_SECONDS;
