@@ -113,8 +113,9 @@ export interface AwsStsSubstrate extends Substrate {
 }
 
 function defaultClients(config: AwsStsConfig): AwsClients {
-  const common = { region: config.region, endpoint: config.endpoint, credentials: config.credentials, maxAttempts: 2 };
-  return { sts: new STSClient(common), iam: new IAMClient(common) };
+  // The SDK decorates the credentials object it is given ($source): hand each client its own copy.
+  const common = () => ({ region: config.region, endpoint: config.endpoint, credentials: config.credentials && { ...config.credentials }, maxAttempts: 2 });
+  return { sts: new STSClient(common()), iam: new IAMClient(common()) };
 }
 
 const DENIED = new Set([

@@ -1,0 +1,154 @@
+// Integration on moto (real STS/IAM API emulation). moto does not enforce IAM, so "the credential
+// stopped working" is asserted as "the exact deny policy for its aws:userid is on the role" — the
+// test names say so. Everything else (AssumeRole, tags, inline policies, caller identity) is real.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { createLogger } from '@jit/observability';
+import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/testing';
+import { freePort, getMoto, uniqueName } from '@jit/testing';
+import type { IssueRequest } from '@jit/substrates';
+import { awsStsConfigSchema, createAwsStsSubstrate, type AwsStsSubstrate } from './aws-sts-substrate';
+import { decodePolicyDocument, denyDocument } from './deny-policy';
+import { probeOnMoto } from './testing';
+
+const REGION = 'us-east-1';
+const ADMIN = { accessKeyId: 'jit-test-admin', secretAccessKey: 'jit-test-admin-secret' };
+const POLICY = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] };
+const TRUST = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'] }],
+});
+
+let endpoint: string;
+let iam: IAMClient;
+const logger = createLogger({ name: 'aws-sts-int', level: 'silent' });
+
+async function createRole(maxSessionDuration = 3600): Promise<{ arn: string; name: string; id: string }> {
+  const name = uniqueName('jit-role');
+  const out = await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: TRUST, MaxSessionDuration: maxSessionDuration }));
+  return { arn: out.Role?.Arn as string, name, id: out.Role?.RoleId as string };
+}
+
+function substrate(roles: string[] = [], now?: () => Date, over: Record<string, unknown> = {}): AwsStsSubstrate {
+  return createAwsStsSubstrate(awsStsConfigSchema.parse({ region: REGION, endpoint, credentials: ADMIN, roles, ...over }), {
+    name: 'aws-sts',
+    logger,
+    ...(now ? { now } : {}),
+  });
+}
+
+function request(roleArn: string, grantId = contractGrantId(), ttlSeconds = 600): IssueRequest {
+  return {
+    grantId,
+    elevationId: grantId.split('-').slice(0, 3).join('-'),
+    requester: 'alice',
+    target: 'orders-s3',
+    scopeName: 'read',
+    scope: { roleArn, sessionPolicy: POLICY },
+    connection: {},
+    ttlSeconds,
+  };
+}
+
+beforeAll(async () => {
+  endpoint = await getMoto();
+  iam = new IAMClient({ region: REGION, endpoint, credentials: { ...ADMIN } });
+});
+afterAll(() => iam?.destroy());
+
+describe('aws-sts on moto', () => {
+  it('issues session credentials moto recognises as the grant-named assumed-role session', async () => {
+    const role = await createRole();
+    const sub = substrate([role.arn]);
+    const req = request(role.arn, contractGrantId(), 60);
+    const before = Date.now();
+    const out = await sub.issue(req);
+    const sts = new STSClient({
+      region: REGION,
+      endpoint,
+      credentials: { accessKeyId: out.secret.AWS_ACCESS_KEY_ID!, secretAccessKey: out.secret.AWS_SECRET_ACCESS_KEY!, sessionToken: out.secret.AWS_SESSION_TOKEN },
+    });
+    const id = await sts.send(new GetCallerIdentityCommand({}));
+    sts.destroy();
+    expect(id.Arn).toBe(`arn:aws:sts::123456789012:assumed-role/${role.name}/jit-${req.grantId}`);
+    expect(id.UserId).toBe(`${role.id}:jit-${req.grantId}`);
+    expect(out.handle.ref.assumedRoleId).toBe(id.UserId);
+    // TTL 60 s: the grant ends at 60 s, the STS session lives its 900 s minimum (+ margin in the ref)
+    expect(Date.parse(out.expiresAt) - before).toBeLessThanOrEqual(60_000 + 2_000);
+    expect(Date.parse(String(out.handle.ref.sessionExpiresAt)) - before).toBeGreaterThanOrEqual((900 + 300) * 1000 - 2_000);
+    await sub.close();
+  });
+
+  it('moto does not enforce IAM: revoke asserts the exact deny policy document, twice is fine', async () => {
+    const role = await createRole();
+    const sub = substrate([role.arn]);
+    const req = request(role.arn);
+    const out = await sub.issue(req);
+    await sub.revoke(out.handle);
+    await sub.revoke(out.handle);
+    const got = await iam.send(new GetRolePolicyCommand({ RoleName: role.name, PolicyName: `jit-revoke-${req.grantId}` }));
+    const until = new Date(String(out.handle.ref.sessionExpiresAt));
+    expect(decodePolicyDocument(got.PolicyDocument)).toEqual(denyDocument('revoke', role.id, `jit-${req.grantId}`, until));
+    expect(decodePolicyDocument(got.PolicyDocument)).toMatchObject({
+      Statement: [{ Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringLike: { 'aws:userid': [`${role.id}:jit-${req.grantId}`, `${role.id}:jit-${req.grantId}.*`] } } }],
+    });
+    expect(await sub.verifyRevoked(out.handle)).toMatchObject({ verified: true });
+    expect(await probeOnMoto({ endpoint, region: REGION, iam }, out.secret)).toBe(false);
+    await sub.close();
+  });
+
+  it('cleanupExpiredDenies leaves the deny while the session can live and removes it after its natural expiry', async () => {
+    const role = await createRole();
+    let clock = new Date();
+    const sub = substrate([role.arn], () => clock);
+    const out = await sub.issue(request(role.arn, contractGrantId(), 900));
+    await sub.revoke(out.handle);
+    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [], removedLedgerEntries: 0 });
+    clock = new Date(Date.parse(String(out.handle.ref.sessionExpiresAt)) + 1000);
+    const res = await sub.cleanupExpiredDenies();
+    expect(res.removedDenies).toEqual([`${role.name}/jit-revoke-${out.handle.grantId}`]);
+    expect(res.removedLedgerEntries).toBe(1);
+    await expect(iam.send(new GetRolePolicyCommand({ RoleName: role.name, PolicyName: `jit-revoke-${out.handle.grantId}` }))).rejects.toMatchObject({
+      name: 'NoSuchEntityException',
+    });
+    await sub.close();
+  });
+
+  it('an unknown role is a non-retriable rejection; an unreachable endpoint is retriable', async () => {
+    const sub = substrate();
+    await expect(sub.issue(request('arn:aws:iam::123456789012:role/does-not-exist-jit'))).rejects.toMatchObject({
+      code: 'JIT_ERR_SUBSTRATE_REJECTED',
+      retriable: false,
+    });
+    const dead = createAwsStsSubstrate(awsStsConfigSchema.parse({ region: REGION, endpoint: `http://127.0.0.1:${await freePort()}`, credentials: ADMIN }), {
+      name: 'aws-sts',
+      logger,
+    });
+    await expect(dead.issue(request('arn:aws:iam::123456789012:role/x'))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_UNREACHABLE', retriable: true });
+    await sub.close();
+    await dead.close();
+  });
+
+  it('refuses a TTL above the role MaxSessionDuration as read from IAM', async () => {
+    const role = await createRole(3600);
+    const sub = substrate([role.arn]);
+    await expect(sub.issue(request(role.arn, contractGrantId(), 3601))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_TTL_TOO_LONG', retriable: false });
+    await sub.close();
+  });
+});
+
+runSubstrateContractSuite({
+  name: 'aws-sts on moto (moto does not enforce IAM: probe = GetCallerIdentity + explicit-deny evaluation of the role inline policies)',
+  ttlFloorSeconds: 900,
+  async setup() {
+    const role = await createRole();
+    const sub = substrate([role.arn]);
+    return {
+      substrate: sub,
+      makeRequest: (grantId: string) => request(role.arn, grantId),
+      probe: (secret) => probeOnMoto({ endpoint, region: REGION, iam }, secret),
+      teardown: () => sub.close(),
+    };
+  },
+});
