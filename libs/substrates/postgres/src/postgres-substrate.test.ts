@@ -1,0 +1,250 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '@jit/observability';
+import type { IssueRequest } from '@jit/substrates';
+import { createPostgresSubstrate, postgresConfigSchema, roleNameFor, type PgPoolLike } from './postgres-substrate';
+
+type Responder = (text: string, values?: unknown[]) => { rows: any[] } | Error | undefined;
+
+/** A pg Pool double: records every statement, answers from `respond` (default: no rows). */
+function fakePool(respond: Responder = () => undefined) {
+  const log: string[] = [];
+  const configs: unknown[] = [];
+  let ended = 0;
+  const run = async (text: string, values?: unknown[]) => {
+    log.push(text);
+    const r = respond(text, values);
+    if (r instanceof Error) throw r;
+    return r ?? { rows: [] };
+  };
+  const pool: PgPoolLike = {
+    query: run,
+    connect: async () => ({ query: run, release: () => undefined }),
+    end: async () => {
+      ended++;
+    },
+  };
+  return { log, configs, pool, factory: (c: unknown) => (configs.push(c), pool), ended: () => ended };
+}
+
+function logger() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(c, _e, cb) {
+      lines.push(String(c));
+      cb();
+    },
+  });
+  return { lines, logger: createLogger({ name: 'pg-test', destination, level: 'debug' }) };
+}
+
+const ADMIN = 'postgres://admin:adm1n-pw-XYZ@db.internal:6543/orders';
+const req = (over: Partial<IssueRequest> = {}): IssueRequest => ({
+  grantId: 'gl-7-3-abc123',
+  elevationId: 'gl-7-3',
+  requester: 'alice',
+  target: 'orders-db',
+  scopeName: 'write',
+  scope: { tier: 'reversible-write', grant: 'INSERT, UPDATE ON ALL TABLES IN SCHEMA app' },
+  connection: {},
+  ttlSeconds: 1800,
+  ...over,
+});
+const make = (f: ReturnType<typeof fakePool>, extra: Record<string, unknown> = {}) => {
+  const { logger: log, lines } = logger();
+  const s = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl: ADMIN, ...extra }), {
+    logger: log,
+    name: 'postgres',
+    poolFactory: f.factory as never,
+    now: () => new Date('2030-01-01T00:00:00Z'),
+  });
+  return { s, lines };
+};
+
+describe('postgres substrate (unit, fake pool)', () => {
+  it('issues a role named after the grant with a SCRAM verifier, its comment, USAGE and the parsed grant', async () => {
+    const f = fakePool();
+    const { s, lines } = make(f);
+    const out = await s.issue(req());
+    const role = 'jit_gl-7-3-abc123';
+    expect(out.secret).toMatchObject({ user: role, host: 'db.internal', port: '6543', database: 'orders' });
+    expect(out.secret.url).toBe(`postgres://${role}:${out.secret.password}@db.internal:6543/orders`);
+    expect(out.handle).toEqual({ kind: 'postgres', grantId: 'gl-7-3-abc123', ref: { role, server: 'db.internal:6543/orders' }, expiresAt: '2030-01-01T00:30:00.000Z' });
+    const sql = f.log.join('\n');
+    expect(sql).toContain(`CREATE ROLE "${role}" WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT LOGIN PASSWORD 'SCRAM-SHA-256$4096:`);
+    expect(sql).toContain(`VALID UNTIL '2030-01-01T00:30:00.000Z'`);
+    expect(sql).toContain(`COMMENT ON ROLE "${role}" IS '{"jit":1,"grantId":"gl-7-3-abc123"`);
+    expect(sql).toContain(`GRANT CONNECT ON DATABASE "orders" TO "${role}"`);
+    expect(sql).toContain(`GRANT USAGE ON SCHEMA "app" TO "${role}"`);
+    expect(sql).toContain(`GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA "app" TO "${role}"`);
+    expect(f.log[0]).toBe('BEGIN');
+    expect(f.log.at(-1)).toBe('COMMIT');
+    // the password never goes to the server or the log in clear
+    expect(sql).not.toContain(out.secret.password);
+    expect(lines.join('')).not.toContain(out.secret.password);
+    expect(lines.join('')).not.toContain('adm1n-pw');
+    expect(JSON.stringify(f.configs)).toContain('adm1n-pw'); // ...while the pool does get the admin URL
+  });
+
+  it('re-issuing an existing jit role of the same grant rotates its password instead of creating a second role', async () => {
+    const f = fakePool((t) => (t.startsWith('SELECT shobj_description') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x' }) }] } : undefined));
+    const { s } = make(f);
+    await s.issue(req());
+    expect(f.log.some((t) => t.startsWith('ALTER ROLE "jit_gl-7-3-abc123" WITH LOGIN PASSWORD'))).toBe(true);
+    expect(f.log.some((t) => t.startsWith('CREATE ROLE'))).toBe(false);
+  });
+
+  it("refuses to take over a role with jit's name that jit did not create", async () => {
+    const f = fakePool((t) => (t.startsWith('SELECT shobj_description') ? { rows: [{ comment: 'created by hand' }] } : undefined));
+    const { s } = make(f);
+    await expect(s.issue(req())).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', retriable: false });
+    expect(f.log).toContain('ROLLBACK');
+    expect(f.log.some((t) => /^(ALTER|CREATE) ROLE/.test(t))).toBe(false);
+  });
+
+  it('never executes a hostile scope', async () => {
+    const f = fakePool();
+    const { s } = make(f);
+    for (const grant of ['SELECT ON t; DROP ROLE postgres', 'ALL PRIVILEGES ON DATABASE orders', 'SUPERUSER', 'postgres']) {
+      expect(s.validateScope({ grant }).length).toBeGreaterThan(0);
+      await expect(s.issue(req({ scope: { grant } }))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_SCOPE' });
+    }
+    expect(s.validateScope({ grant: ['SELECT ON a', 'SELECT ON b; x'] })).toEqual([expect.objectContaining({ path: 'scope.grant[1]' })]);
+    expect(s.validateScope({ grant: Array(21).fill('SELECT ON a') })[0]?.message).toMatch(/more than 20/);
+    expect(s.validateScope({ tier: 'x' })[0]?.path).toBe('scope.grant');
+    expect(f.log).toEqual([]);
+  });
+
+  it('maps SQLSTATEs and connection failures to retriable or not', async () => {
+    const cases: [Error, string, boolean][] = [
+      [Object.assign(new Error('permission denied to create role'), { code: '42501' }), 'JIT_ERR_SUBSTRATE_DENIED', false],
+      [Object.assign(new Error('relation "x" does not exist'), { code: '42P01' }), 'JIT_ERR_SUBSTRATE_REJECTED', false],
+      [Object.assign(new Error('deadlock'), { code: '40P01' }), 'JIT_ERR_SUBSTRATE_UPSTREAM', true],
+      [Object.assign(new Error('terminating connection'), { code: '57P01' }), 'JIT_ERR_SUBSTRATE_UNREACHABLE', true],
+      [new Error('Connection terminated unexpectedly'), 'JIT_ERR_SUBSTRATE_UNREACHABLE', true],
+    ];
+    for (const [e, code, retriable] of cases) {
+      const f = fakePool((t) => (t.startsWith('GRANT INSERT') ? e : undefined));
+      await expect(make(f).s.issue(req())).rejects.toMatchObject({ code, retriable });
+    }
+    const refused = fakePool();
+    refused.pool.connect = async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    };
+    await expect(make(refused).s.issue(req())).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_UNREACHABLE', retriable: true });
+  });
+
+  it('rejects bad requests before touching the server', async () => {
+    const f = fakePool();
+    const { s } = make(f, { maxTtlSeconds: 3600 });
+    await expect(s.issue(req({ ttlSeconds: 0 }))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED' });
+    await expect(s.issue(req({ ttlSeconds: 1.5 }))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED' });
+    await expect(s.issue(req({ ttlSeconds: 7200 }))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_TTL_TOO_LONG' });
+    await expect(s.issue(req({ grantId: 'x'.repeat(201) }))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED' });
+    await expect(s.issue(req({ connection: { url: 'mysql://a:b@h/d' } }))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED' });
+    const err = await s.issue(req({ connection: { url: 'not a url with hunter2-pass' } })).catch((e: unknown) => e);
+    expect(JSON.stringify(err) + String(err)).not.toContain('hunter2');
+    expect(f.log).toEqual([]);
+  });
+
+  it('revoke refuses handles it did not make and handles whose role is not the grant’s', async () => {
+    const f = fakePool();
+    const { s } = make(f);
+    const good = { kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' };
+    for (const bad of [
+      { ...good, kind: 'vault' },
+      { ...good, ref: {} },
+      { ...good, ref: { ...good.ref, role: 'postgres' } },
+      { ...good, ref: { ...good.ref, role: 'jit_gl-2' } },
+      { ...good, ref: { ...good.ref, server: 'elsewhere:5432/x' } },
+    ]) {
+      await expect(s.revoke(bad)).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE', retriable: false });
+    }
+    expect(f.log).toEqual([]);
+  });
+
+  it('revoke: NOLOGIN committed first, then sessions terminated, then REASSIGN/DROP OWNED and DROP ROLE', async () => {
+    let sessions = 2;
+    const meta = { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }) }] };
+    const f = fakePool((t) => {
+      if (t.startsWith('SELECT shobj_description')) return meta;
+      if (t.startsWith('SELECT pg_terminate_backend')) sessions = Math.max(0, sessions - 1);
+      if (t.startsWith('SELECT count(*)::int AS n')) return { rows: [{ n: sessions }] };
+      return undefined;
+    });
+    const { s } = make(f);
+    await s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' });
+    const seq = f.log.filter((t) => !t.startsWith('SELECT pg_advisory') && !t.startsWith('SELECT shobj'));
+    expect(seq).toEqual([
+      'BEGIN',
+      'ALTER ROLE "jit_gl-1" WITH NOLOGIN',
+      'COMMIT',
+      expect.stringMatching(/^SELECT pg_terminate_backend/),
+      expect.stringMatching(/^SELECT count/),
+      expect.stringMatching(/^SELECT pg_terminate_backend/),
+      expect.stringMatching(/^SELECT count/),
+      'BEGIN',
+      'REASSIGN OWNED BY "jit_gl-1" TO CURRENT_USER',
+      'DROP OWNED BY "jit_gl-1"',
+      'DROP ROLE IF EXISTS "jit_gl-1"',
+      'COMMIT',
+    ]);
+  });
+
+  it('revoke of a role that is already gone succeeds without dropping anything', async () => {
+    const f = fakePool((t) => (t.startsWith('SELECT count(*)::int AS n') ? { rows: [{ n: 0 }] } : undefined));
+    const { s } = make(f);
+    await s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' });
+    expect(f.log.some((t) => t.startsWith('DROP') || t.startsWith('ALTER'))).toBe(false);
+  });
+
+  it('revoke reports a retriable failure when sessions will not go away', async () => {
+    const f = fakePool((t) => (t.startsWith('SELECT count(*)::int AS n') ? { rows: [{ n: 1 }] } : t.startsWith('SELECT shobj') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }) }] } : undefined));
+    const { s } = make(f, { sessionDrainTimeoutMs: 200 });
+    await expect(
+      s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' }),
+    ).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_UPSTREAM', retriable: true });
+    expect(f.log.some((t) => t.startsWith('DROP ROLE'))).toBe(false);
+  });
+
+  it('listIssued returns only roles whose comment marks them as jit’s for the grant in their name', async () => {
+    const c = (grantId: string) => JSON.stringify({ jit: 1, grantId, expiresAt: '2030-01-01T00:00:00.000Z' });
+    const f = fakePool((t) =>
+      t.includes('FROM pg_roles WHERE rolname LIKE')
+        ? {
+            rows: [
+              { rolname: 'jit_g1', comment: c('g1') },
+              { rolname: 'jit_g2', comment: c('g3') },
+              { rolname: 'jit_g4', comment: 'not json' },
+              { rolname: 'jit_g5', comment: null },
+              { rolname: roleNameFor('x'.repeat(100)), comment: c('x'.repeat(100)) },
+            ],
+          }
+        : undefined,
+    );
+    const { s } = make(f);
+    const list = await s.listIssued();
+    expect(list.map((h) => h.grantId)).toEqual(['g1', 'x'.repeat(100)]);
+    expect(list[0]).toEqual({ kind: 'postgres', grantId: 'g1', ref: { role: 'jit_g1', server: 'db.internal:6543/orders' }, expiresAt: '2030-01-01T00:00:00.000Z' });
+  });
+
+  it('close ends every pool it opened', async () => {
+    const f = fakePool((t) => (t.includes('FROM pg_roles WHERE rolname LIKE') ? { rows: [] } : undefined));
+    const { s } = make(f);
+    await s.listIssued();
+    await s.close();
+    expect(f.ended()).toBe(1);
+  });
+
+  it('checkDefaultIsReadOnly warns when no default credential is configured', async () => {
+    const { s } = make(fakePool());
+    expect(await s.checkDefaultIsReadOnly()).toEqual([expect.objectContaining({ severity: 'warning' })]);
+    expect(await s.checkDefaultIsReadOnly('nope')).toEqual([expect.objectContaining({ severity: 'error' })]);
+  });
+
+  it('config schema rejects unknown keys and bad values', () => {
+    expect(postgresConfigSchema.safeParse({ adminUrl: ADMIN, adminURL: ADMIN }).success).toBe(false);
+    expect(postgresConfigSchema.safeParse({ poolMax: 0 }).success).toBe(false);
+    expect(postgresConfigSchema.parse({}).poolMax).toBe(4);
+  });
+});

@@ -1,0 +1,516 @@
+// PostgreSQL substrate: a login role `jit_<grant>` per grant with the scope's GRANTs, found again
+// by name and by its role comment; revoke = NOLOGIN, terminate its sessions, DROP OWNED, DROP ROLE.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { z } from 'zod';
+import type { Logger } from '@jit/observability';
+import {
+  SubstrateDenied,
+  SubstrateFailed,
+  SubstrateInvalidHandle,
+  SubstrateInvalidScope,
+  SubstrateRejected,
+  SubstrateTtlTooLong,
+  SubstrateUnreachable,
+  SubstrateUpstreamFailed,
+  classifySubstrateError,
+  defineSubstrate,
+  nameAfterGrant,
+  type Finding,
+  type IssueRequest,
+  type Issued,
+  type Problem,
+  type RevocationHandle,
+  type Substrate,
+  type SubstrateDeps,
+  type VerifyResult,
+} from '@jit/substrates';
+import type { JitError } from '@jit/errors';
+import { parseGrant, renderGrant, schemasOf, type ParsedGrant } from './grant-grammar';
+import { scramVerifier } from './scram-verifier';
+
+export const POSTGRES_KIND = 'postgres';
+
+/** The part of pg's Pool the adapter uses; tests inject a fake, apps the real pg.Pool. */
+export interface PgQueryable {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+}
+export interface PgPoolClientLike extends PgQueryable {
+  release(err?: Error | boolean): void;
+}
+export interface PgPoolLike extends PgQueryable {
+  connect(): Promise<PgPoolClientLike>;
+  end(): Promise<void>;
+}
+export type PgPoolFactory = (config: pg.PoolConfig) => PgPoolLike;
+
+export const postgresConfigSchema = z
+  .object({
+    /** Admin connection URL (CREATEROLE and the rights it grants). Optional when every target's connection carries `url`. */
+    adminUrl: z.string().min(1).optional(),
+    /** The read-only credential developers and agents hold; checkDefaultIsReadOnly probes it. */
+    defaultUrl: z.string().min(1).optional(),
+    /** Host/port put into the issued credential's URL when users reach the server differently from jit. */
+    loginHost: z.string().min(1).max(255).optional(),
+    loginPort: z.number().int().min(1).max(65535).optional(),
+    poolMax: z.number().int().min(1).max(50).default(4),
+    connectTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+    statementTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
+    /** How long revoke waits for terminated sessions to disappear before reporting a retriable failure. */
+    sessionDrainTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+    /** Per-role connection limit; unset = server default. */
+    connectionLimit: z.number().int().min(1).max(1000).optional(),
+    maxTtlSeconds: z.number().int().positive().optional(),
+  })
+  .strict();
+export type PostgresConfig = z.output<typeof postgresConfigSchema>;
+
+export interface PostgresDeps {
+  poolFactory: PgPoolFactory;
+  now: () => Date;
+}
+
+/** The postgres scope object (the `grant` key of a policy.yaml scope; other keys such as `tier` are policy's). */
+export interface PostgresScope {
+  grant: string | string[];
+}
+
+interface RoleMeta {
+  jit: 1;
+  grantId: string;
+  elevationId?: string;
+  requester?: string;
+  expiresAt: string;
+}
+
+interface Server {
+  id: string;
+  url: URL;
+  pool?: PgPoolLike;
+}
+
+const ROLE_PREFIX = 'jit_';
+const ROLE_RE = /^jit_[A-Za-z0-9_-]{1,59}$/;
+const MAX_GRANTS = 20;
+
+/** Role name for a grant id: `jit_<grant>`, hashed down to 63 bytes when needed. */
+export function roleNameFor(grantId: string): string {
+  return nameAfterGrant(grantId, { prefix: ROLE_PREFIX, maxLength: 63 });
+}
+
+function parseServerUrl(raw: string): URL | string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'is not a URL (expected postgres://user:password@host:port/database)';
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return 'must use the postgres:// scheme';
+  if (!url.hostname) return 'has no host';
+  if (url.pathname.length <= 1) return 'names no database';
+  return url;
+}
+
+const serverIdOf = (url: URL): string => `${url.hostname}:${url.port || '5432'}/${decodeURIComponent(url.pathname.slice(1))}`;
+
+function sqlstate(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** SQLSTATE → catalogue error; messages name the operation and the SQLSTATE, never the statement. */
+function classifyPg(name: string, op: string, err: unknown): JitError {
+  return classifySubstrateError(name, op, err, (e) => {
+    const code = sqlstate(e);
+    const what = code ? `${op}: SQLSTATE ${code}` : op;
+    if (code) {
+      if (code === '42501' || code.startsWith('28')) return SubstrateDenied(name, what, { cause: e });
+      if (code.startsWith('08') || ['57P01', '57P02', '57P03'].includes(code)) return SubstrateUnreachable(name, what, { cause: e });
+      if (code.startsWith('53') || ['40001', '40P01', '55P03', '57014'].includes(code)) return SubstrateUpstreamFailed(name, what, { cause: e });
+      if (code.startsWith('42') || code.startsWith('22') || code.startsWith('2B')) return SubstrateRejected(name, what, { cause: e });
+      return SubstrateFailed(name, what, { cause: e });
+    }
+    const msg = e instanceof Error ? e.message : '';
+    if (/Connection terminated|timeout exceeded when trying to connect|connection error|Connection refused/i.test(msg)) {
+      return SubstrateUnreachable(name, `${op}: connection lost`, { cause: e });
+    }
+    return undefined;
+  });
+}
+
+function parseMeta(comment: unknown): RoleMeta | undefined {
+  if (typeof comment !== 'string' || comment.length > 4000) return undefined;
+  try {
+    const m = JSON.parse(comment) as Partial<RoleMeta>;
+    if (m && m.jit === 1 && typeof m.grantId === 'string' && typeof m.expiresAt === 'string') return m as RoleMeta;
+  } catch {
+    /* not ours */
+  }
+  return undefined;
+}
+
+function grantsOf(scope: unknown): { grants: ParsedGrant[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const grants: ParsedGrant[] = [];
+  if (!scope || typeof scope !== 'object' || Array.isArray(scope)) {
+    return { grants, problems: [{ path: 'scope', message: 'must be an object with a `grant` string, e.g. { grant: "SELECT ON ALL TABLES IN SCHEMA public" }' }] };
+  }
+  const raw = Object.prototype.hasOwnProperty.call(scope, 'grant') ? (scope as { grant: unknown }).grant : undefined;
+  const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  if (list.length === 0) problems.push({ path: 'scope.grant', message: 'is required: one GRANT text or a list of them' });
+  if (list.length > MAX_GRANTS) problems.push({ path: 'scope.grant', message: `lists more than ${MAX_GRANTS} grants` });
+  list.slice(0, MAX_GRANTS).forEach((text, i) => {
+    const parsed = parseGrant(text);
+    const path = Array.isArray(raw) ? `scope.grant[${i}]` : 'scope.grant';
+    if (parsed.ok) grants.push(parsed.grant);
+    else problems.push({ path, message: parsed.error });
+  });
+  return { grants, problems };
+}
+
+/** A postgres instance: every optional Substrate method is implemented. */
+export type PostgresSubstrate = Substrate &
+  Required<Pick<Substrate, 'verifyRevoked' | 'listIssued' | 'close'>> & {
+    /** Probes `defaultUrl` (default: the configured one) by attempting writes that are rolled back. */
+    checkDefaultIsReadOnly(defaultUrl?: string): Promise<Finding[]>;
+  };
+
+export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateDeps & Partial<PostgresDeps>): PostgresSubstrate {
+  const name = deps.name;
+  const log: Logger = deps.logger;
+  const now = deps.now ?? (() => new Date());
+  const poolFactory: PgPoolFactory =
+    deps.poolFactory ??
+    ((c) => {
+      const pool = new pg.Pool(c);
+      // An idle client dying (server restart) must not crash the process; the next query reconnects.
+      pool.on('error', (err) => log.warn({ code: sqlstate(err) }, 'idle postgres connection lost'));
+      return pool;
+    });
+  const servers = new Map<string, Server>();
+
+  const addServer = (raw: string, source: string): Server => {
+    const url = parseServerUrl(raw);
+    if (typeof url === 'string') throw SubstrateRejected(name, `${source} ${url}`);
+    const id = serverIdOf(url);
+    const known = servers.get(id);
+    if (known) return known;
+    const s: Server = { id, url };
+    servers.set(id, s);
+    return s;
+  };
+  if (config.adminUrl) addServer(config.adminUrl, 'adminUrl');
+
+  const poolOf = (s: Server): PgPoolLike => {
+    s.pool ??= poolFactory({
+      connectionString: s.url.toString(),
+      max: config.poolMax,
+      connectionTimeoutMillis: config.connectTimeoutMs,
+      statement_timeout: config.statementTimeoutMs,
+      application_name: `jit-substrate-${name}`.slice(0, 63),
+    });
+    return s.pool;
+  };
+
+  const serverForRequest = (connection: Record<string, unknown>): Server => {
+    const raw = connection?.url ?? connection?.adminUrl;
+    if (raw !== undefined) {
+      if (typeof raw !== 'string') throw SubstrateRejected(name, 'target connection.url must be a string');
+      return addServer(raw, 'target connection.url');
+    }
+    const first = config.adminUrl ? servers.values().next().value : undefined;
+    if (!first) throw SubstrateRejected(name, 'no admin connection: set adminUrl on the instance or connection.url on the target');
+    return first;
+  };
+
+  const checkHandle = (handle: RevocationHandle): { role: string; server: Server } => {
+    if (!handle || typeof handle !== 'object' || handle.kind !== POSTGRES_KIND) throw SubstrateInvalidHandle(name, `kind must be ${POSTGRES_KIND}`);
+    const role = handle.ref?.role;
+    const serverId = handle.ref?.server;
+    if (typeof role !== 'string' || !ROLE_RE.test(role)) throw SubstrateInvalidHandle(name, 'ref.role must be a jit_ role name');
+    if (typeof serverId !== 'string') throw SubstrateInvalidHandle(name, 'ref.server is missing');
+    if (typeof handle.grantId !== 'string' || roleNameFor(handle.grantId) !== role) {
+      throw SubstrateInvalidHandle(name, 'ref.role is not the role named after the handle grant id');
+    }
+    const server = servers.get(serverId);
+    if (!server) throw SubstrateInvalidHandle(name, `server ${serverId} is not configured on this instance (set adminUrl)`);
+    return { role, server };
+  };
+
+  async function inTransaction<T>(s: Server, op: string, fn: (c: PgQueryable) => Promise<T>): Promise<T> {
+    let client: PgPoolClientLike;
+    try {
+      client = await poolOf(s).connect();
+    } catch (err) {
+      throw classifyPg(name, `${op} (connect)`, err);
+    }
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      client.release();
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release(err instanceof Error ? err : true);
+      throw classifyPg(name, op, err);
+    }
+  }
+
+  const lockRole = (c: PgQueryable, role: string) => c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7270))', [role]);
+  const roleComment = async (c: PgQueryable, role: string): Promise<{ exists: boolean; meta?: RoleMeta }> => {
+    const { rows } = await c.query("SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [role]);
+    return rows.length === 0 ? { exists: false } : { exists: true, meta: parseMeta(rows[0]?.comment) };
+  };
+
+  function validateScope(scope: unknown): Problem[] {
+    return grantsOf(scope).problems;
+  }
+
+  async function issue(req: IssueRequest): Promise<Issued> {
+    const { grants, problems } = grantsOf(req.scope);
+    if (problems.length) throw SubstrateInvalidScope(name, problems.map((p) => `${p.path} ${p.message}`).join('; '));
+    if (typeof req.grantId !== 'string' || req.grantId.length === 0 || req.grantId.length > 200) throw SubstrateRejected(name, 'grantId must be 1-200 characters');
+    if (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds <= 0) throw SubstrateRejected(name, 'ttlSeconds must be a positive integer');
+    if (config.maxTtlSeconds && req.ttlSeconds > config.maxTtlSeconds) throw SubstrateTtlTooLong(name, req.ttlSeconds, config.maxTtlSeconds);
+    const server = serverForRequest(req.connection);
+    const role = roleNameFor(req.grantId);
+    const password = randomBytes(24).toString('base64url');
+    const expiresAt = new Date(now().getTime() + req.ttlSeconds * 1000).toISOString();
+    const meta: RoleMeta = { jit: 1, grantId: req.grantId, elevationId: req.elevationId, requester: req.requester, expiresAt };
+    const qr = pg.escapeIdentifier(role);
+    const lit = pg.escapeLiteral;
+    const database = decodeURIComponent(server.url.pathname.slice(1));
+
+    const reused = await inTransaction(server, 'issue', async (c) => {
+      await lockRole(c, role);
+      const existing = await roleComment(c, role);
+      // The password is sent as a SCRAM verifier, never in clear (statement logs).
+      const auth = `LOGIN PASSWORD ${lit(scramVerifier(password))} VALID UNTIL ${lit(expiresAt)}`;
+      if (existing.exists) {
+        if (existing.meta?.grantId !== req.grantId) throw SubstrateRejected(name, `role ${role} exists and was not created by jit for this grant; not touching it`);
+        // A retry of the same grant: same role, fresh password, so only one credential stays usable.
+        await c.query(`ALTER ROLE ${qr} WITH ${auth}`);
+      } else {
+        const limit = config.connectionLimit ? ` CONNECTION LIMIT ${config.connectionLimit}` : '';
+        await c.query(`CREATE ROLE ${qr} WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT${limit} ${auth}`);
+      }
+      await c.query(`COMMENT ON ROLE ${qr} IS ${lit(JSON.stringify(meta))}`);
+      await c.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${qr}`);
+      for (const s of new Set(grants.flatMap(schemasOf))) await c.query(`GRANT USAGE ON SCHEMA ${pg.escapeIdentifier(s)} TO ${qr}`);
+      for (const g of grants) await c.query(renderGrant(g, role));
+      return existing.exists;
+    });
+    log.info({ grantId: req.grantId, role, server: server.id, expiresAt, reused }, 'postgres role issued');
+
+    const host = config.loginHost ?? server.url.hostname;
+    const port = String(config.loginPort ?? (server.url.port || '5432'));
+    const login = new URL(`postgres://${host}:${port}/`);
+    login.username = encodeURIComponent(role);
+    login.password = encodeURIComponent(password);
+    login.pathname = `/${encodeURIComponent(database)}`;
+    const sslmode = server.url.searchParams.get('sslmode');
+    if (sslmode) login.searchParams.set('sslmode', sslmode);
+    return {
+      secret: { url: login.toString(), user: role, password, host, port, database },
+      handle: {
+        kind: POSTGRES_KIND,
+        ...(name !== POSTGRES_KIND ? { instance: name } : {}),
+        grantId: req.grantId,
+        ref: { role, server: server.id },
+        expiresAt,
+      },
+      expiresAt,
+    };
+  }
+
+  const sessionCount = async (s: Server, role: string): Promise<number> => {
+    const { rows } = await poolOf(s).query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [role]);
+    return Number(rows[0]?.n ?? 0);
+  };
+
+  async function revoke(handle: RevocationHandle): Promise<void> {
+    const { role, server } = checkHandle(handle);
+    const qr = pg.escapeIdentifier(role);
+    // 1. No new logins, committed before anything else so a session cannot sneak in.
+    const present = await inTransaction(server, 'revoke (nologin)', async (c) => {
+      await lockRole(c, role);
+      const existing = await roleComment(c, role);
+      if (!existing.exists) return false;
+      if (existing.meta?.grantId !== handle.grantId) throw SubstrateInvalidHandle(name, `role ${role} is not marked as this grant's; not dropping it`);
+      await c.query(`ALTER ROLE ${qr} WITH NOLOGIN`);
+      return true;
+    });
+    // 2. End the sessions already open (VALID UNTIL alone leaves them alive), and wait until they are gone.
+    const deadline = Date.now() + config.sessionDrainTimeoutMs;
+    try {
+      for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+        await poolOf(server).query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
+        if ((await sessionCount(server, role)) === 0) break;
+        if (Date.now() > deadline) throw SubstrateUpstreamFailed(name, `revoke: sessions of ${role} still open after ${config.sessionDrainTimeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    } catch (err) {
+      throw classifyPg(name, 'revoke (terminate sessions)', err);
+    }
+    if (!present) return;
+    // 3. Keep what the role created (hand it to the admin), drop its privileges, drop the role.
+    await inTransaction(server, 'revoke (drop)', async (c) => {
+      await lockRole(c, role);
+      const existing = await roleComment(c, role);
+      if (!existing.exists) return;
+      await c.query(`REASSIGN OWNED BY ${qr} TO CURRENT_USER`);
+      await c.query(`DROP OWNED BY ${qr}`);
+      await c.query(`DROP ROLE IF EXISTS ${qr}`);
+    });
+    log.info({ grantId: handle.grantId, role, server: server.id }, 'postgres role revoked');
+  }
+
+  async function verifyRevoked(handle: RevocationHandle): Promise<VerifyResult> {
+    const { role, server } = checkHandle(handle);
+    let rows: any[];
+    try {
+      ({ rows } = await poolOf(server).query(
+        'SELECT (SELECT count(*) FROM pg_roles WHERE rolname = $1)::int AS roles, (SELECT count(*) FROM pg_stat_activity WHERE usename = $1)::int AS sessions',
+        [role],
+      ));
+    } catch (err) {
+      throw classifyPg(name, 'verify', err);
+    }
+    const roles = Number(rows[0]?.roles ?? 0);
+    const sessions = Number(rows[0]?.sessions ?? 0);
+    if (roles === 0 && sessions === 0) return { verified: true, detail: `role ${role} does not exist and has no sessions` };
+    return { verified: false, detail: `role ${role}: ${roles ? 'still exists' : 'gone'}, ${sessions} open session(s)` };
+  }
+
+  async function listIssued(): Promise<RevocationHandle[]> {
+    const out: RevocationHandle[] = [];
+    for (const s of servers.values()) {
+      let rows: any[];
+      try {
+        ({ rows } = await poolOf(s).query(
+          "SELECT rolname, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname LIKE 'jit\\_%' ORDER BY rolname",
+        ));
+      } catch (err) {
+        throw classifyPg(name, 'list roles', err);
+      }
+      for (const r of rows) {
+        const meta = parseMeta(r.comment);
+        if (!meta || roleNameFor(meta.grantId) !== r.rolname) continue;
+        out.push({
+          kind: POSTGRES_KIND,
+          ...(name !== POSTGRES_KIND ? { instance: name } : {}),
+          grantId: meta.grantId,
+          ref: { role: r.rolname as string, server: s.id },
+          expiresAt: meta.expiresAt,
+        });
+      }
+    }
+    return out;
+  }
+
+  async function checkDefaultIsReadOnly(defaultUrl = config.defaultUrl): Promise<Finding[]> {
+    if (!defaultUrl) return [{ severity: 'warning', message: `${name}: no defaultUrl configured, so the default credential's read-only property is unproven` }];
+    const url = parseServerUrl(defaultUrl);
+    if (typeof url === 'string') return [{ severity: 'error', message: `${name}: defaultUrl ${url}` }];
+    const pool = poolFactory({ connectionString: url.toString(), max: 1, connectionTimeoutMillis: config.connectTimeoutMs, statement_timeout: config.statementTimeoutMs });
+    const findings: Finding[] = [];
+    const where = serverIdOf(url);
+    try {
+      let client: PgPoolClientLike;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw classifyPg(name, 'check default credential (connect)', err);
+      }
+      try {
+        // READ WRITE explicitly: a default_transaction_read_only setting can be switched off by the
+        // user, so it is not what makes a credential read-only; privileges are.
+        await client.query('BEGIN READ WRITE');
+        const { rows: attrs } = await client.query(
+          'SELECT current_user AS "user", rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication FROM pg_roles WHERE rolname = current_user',
+        );
+        const a = attrs[0] ?? {};
+        for (const k of ['rolsuper', 'rolcreaterole', 'rolcreatedb', 'rolbypassrls', 'rolreplication']) {
+          if (a[k] === true) findings.push({ severity: 'error', message: `${where}: default role ${a.user} has ${k.slice(3).toUpperCase()}` });
+        }
+        const { rows: schemas } = await client.query(
+          "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY nspname LIMIT 200",
+        );
+        const { rows: tables } = await client.query(
+          `SELECT n.nspname, c.relname,
+                  has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE') OR has_any_column_privilege(c.oid, 'INSERT,UPDATE') AS writable
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r','p') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+            ORDER BY 1, 2 LIMIT 500`,
+        );
+        for (const t of tables) {
+          if (t.writable === true) findings.push({ severity: 'error', message: `${where}: default credential holds a write privilege on ${t.nspname}.${t.relname}` });
+        }
+        // Attempt real writes, each in a savepoint rolled back: a "permission denied" is the proof.
+        const attempt = async (label: string, sql: string): Promise<void> => {
+          await client.query('SAVEPOINT jit_probe');
+          try {
+            await client.query(sql);
+            findings.push({ severity: 'error', message: `${where}: default credential can ${label}` });
+          } catch (err) {
+            const code = sqlstate(err);
+            // 23xxx = an integrity check stopped the row, i.e. the permission check had passed.
+            if (code?.startsWith('23')) findings.push({ severity: 'error', message: `${where}: default credential can ${label}` });
+            else if (code !== '42501') findings.push({ severity: 'warning', message: `${where}: could not decide whether the default credential can ${label} (SQLSTATE ${code ?? 'none'})` });
+          } finally {
+            await client.query('ROLLBACK TO SAVEPOINT jit_probe');
+          }
+        };
+        const probeTable = `jit_readonly_probe_${randomBytes(4).toString('hex')}`;
+        for (const s of schemas) {
+          await attempt(`create tables in schema ${s.nspname}`, `CREATE TABLE ${pg.escapeIdentifier(s.nspname)}.${probeTable} (x int)`);
+        }
+        for (const t of tables) {
+          const rel = `${pg.escapeIdentifier(t.nspname)}.${pg.escapeIdentifier(t.relname)}`;
+          await attempt(`delete from ${t.nspname}.${t.relname}`, `DELETE FROM ${rel} WHERE false`);
+          await attempt(`insert into ${t.nspname}.${t.relname}`, `INSERT INTO ${rel} DEFAULT VALUES`);
+        }
+        await client.query('ROLLBACK');
+        client.release();
+        if (!findings.some((f) => f.severity === 'error')) {
+          findings.push({ severity: 'info', message: `${where}: default credential ${a.user} was refused every write tried (${schemas.length} schemas, ${tables.length} tables)` });
+        }
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        client.release(true);
+        throw classifyPg(name, 'check default credential', err);
+      }
+    } finally {
+      await pool.end().catch(() => undefined);
+    }
+    return findings;
+  }
+
+  async function close(): Promise<void> {
+    const pools = [...servers.values()].map((s) => s.pool).filter((p): p is PgPoolLike => !!p);
+    for (const s of servers.values()) s.pool = undefined;
+    await Promise.allSettled(pools.map((p) => p.end()));
+  }
+
+  return {
+    kind: POSTGRES_KIND,
+    name,
+    maxTtlSeconds: config.maxTtlSeconds,
+    canRevokeEarly: true,
+    validateScope,
+    issue,
+    revoke,
+    verifyRevoked,
+    listIssued,
+    checkDefaultIsReadOnly,
+    close,
+  };
+}
+
+/** The registration: `registry.register(postgresSubstrate); registry.configure('postgres:orders', config)`. */
+export const postgresSubstrate = defineSubstrate<PostgresConfig, PostgresDeps>({
+  kind: POSTGRES_KIND,
+  configSchema: postgresConfigSchema,
+  create: createPostgresSubstrate,
+});
