@@ -60,6 +60,7 @@ beforeEach(() => {
 });
 afterEach(async () => {
   await app?.close();
+  await bus.close();
 });
 
 describe('POST /webhooks/gitlab — publishing', () => {
@@ -280,6 +281,16 @@ describe('bad input', () => {
     expect(res.json().code).toBe('JIT_ERR_INGEST_TOO_LARGE');
     expect(bus.published).toHaveLength(0);
     expect(await metricValue('too_large')).toBe(1);
+  });
+
+  it('answers 413 when the bus refuses the event as too large, and does not mark it seen', async () => {
+    await app.close();
+    app = await build({ bodyLimit: 4 * 1024 * 1024 });
+    const huge = JSON.stringify({ ...JSON.parse(MR), filler: 'x'.repeat(1536 * 1024) });
+    const res = await deliver(huge, { 'idempotency-key': 'huge' });
+    expect(res.statusCode).toBe(413);
+    expect(bus.published).toHaveLength(0);
+    expect((await deliver(MR, { 'idempotency-key': 'huge' })).statusCode).toBe(202);
   });
 
   it('answers 415 to anything but application/json', async () => {

@@ -3,6 +3,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import { openMemoryBus } from '@jit/bus/testing';
 import type { BusMessage, CloudEventJson, EventBus, SubscribeOptions, Subscription, TopicSpec } from '@jit/bus';
 
 export interface Published {
@@ -11,9 +12,13 @@ export interface Published {
   event: CloudEventJson;
 }
 
-/** EventBus double: records publishes; `ready`, `failWith` and `hold` simulate a broker going away. */
+/**
+ * The bus lib's memory bus (real validation, serialisation, size limit) behind switches that simulate a
+ * broker going away: `ready`, `failWith` and `hold`. `published` lists what the memory bus accepted.
+ */
 export class FakeBus implements EventBus {
   readonly kind = 'embedded' as const;
+  private inner: EventBus | undefined;
   readonly published: Published[] = [];
   ready = true;
   failWith: Error | undefined;
@@ -30,6 +35,8 @@ export class FakeBus implements EventBus {
     try {
       if (this.hold) await this.hold;
       if (this.failWith) throw this.failWith;
+      this.inner ??= await openMemoryBus();
+      await this.inner.publish(topic, key, event);
       // What a real bus stores: the serialised form.
       this.published.push({ topic, key, event: JSON.parse(JSON.stringify(event)) });
     } finally {
@@ -46,7 +53,7 @@ export class FakeBus implements EventBus {
     return this.ready;
   }
   async close(): Promise<void> {
-    return undefined;
+    await this.inner?.close();
   }
 }
 
