@@ -1,0 +1,227 @@
+// Branches, commits (with file actions), repository files and commit statuses.
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Commit } from '../git';
+import { branchEntity, commitEntity, fileDiffs, statusEntity } from '../entities';
+import { badRequest, notFound, paramError } from '../http-error';
+import type { CommitStatus, FileAction, Project } from '../model';
+import { ACCESS, normalizePath } from '../state';
+import { bool, needUser, optUser, paginate, params, str, type RouteContext } from './context';
+
+const STATUS_STATES = ['pending', 'running', 'success', 'failed', 'canceled', 'skipped'] as const;
+
+export function repositoryRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { state } = ctx;
+  type P = { Params: { id: string } };
+
+  let nextStatusId = 1;
+  const commitOr404 = (project: Project, ref: string): Commit => {
+    const c = state.resolveRef(project, ref);
+    if (!c) throw notFound('Commit');
+    return c;
+  };
+
+  /** The newest commit (first-parent walk from `head`) that last changed `path`. */
+  const lastCommitFor = (head: Commit, path: string): Commit => {
+    let cur = head;
+    for (;;) {
+      const parent = cur.parents[0] ? state.store.commit(cur.parents[0]) : undefined;
+      if (!parent || parent.files.get(path) !== cur.files.get(path)) return cur;
+      cur = parent;
+    }
+  };
+
+  app.get<P>('/api/v4/projects/:id/repository/branches', async (req, reply) => {
+    const user = optUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    const search = str(params(req), 'search', { max: 255 });
+    let names = [...project.branches.keys()].sort();
+    if (search) names = names.filter((n) => n.includes(search));
+    return paginate(req, reply, names).map((n) => branchEntity(state, project, n, project.branches.get(n) as string, user));
+  });
+
+  app.get<{ Params: { id: string; branch: string } }>('/api/v4/projects/:id/repository/branches/:branch', async (req) => {
+    const user = optUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    const sha = project.branches.get(req.params.branch);
+    if (!sha) throw notFound('Branch');
+    return branchEntity(state, project, req.params.branch, sha, user);
+  });
+
+  app.post<P>('/api/v4/projects/:id/repository/branches', async (req, reply) => {
+    const user = needUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    const p = params(req);
+    const branch = str(p, 'branch', { required: true, max: 255 }) as string;
+    const ref = str(p, 'ref', { required: true, max: 255 }) as string;
+    const c = state.createBranch(project, user, branch, ref);
+    reply.code(201);
+    return branchEntity(state, project, branch, c.id, user);
+  });
+
+  app.delete<{ Params: { id: string; branch: string } }>('/api/v4/projects/:id/repository/branches/:branch', async (req, reply) => {
+    const user = needUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    state.deleteBranch(project, user, req.params.branch);
+    reply.code(204);
+    return null;
+  });
+
+  app.post<P>('/api/v4/projects/:id/repository/commits', async (req, reply) => {
+    const user = needUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    const p = params(req);
+    const actions = p['actions'];
+    if (actions !== undefined && !Array.isArray(actions)) throw paramError('actions is invalid');
+    const commit = state.commit(project, user, {
+      branch: str(p, 'branch', { required: true, max: 255 }) as string,
+      startBranch: str(p, 'start_branch', { max: 255 }),
+      startSha: str(p, 'start_sha', { max: 64 }),
+      message: str(p, 'commit_message', { required: true, max: 1_000_000 }) as string,
+      actions: (actions ?? []) as FileAction[],
+      authorName: str(p, 'author_name', { max: 255 }),
+      authorEmail: str(p, 'author_email', { max: 255 }),
+      force: bool(p, 'force'),
+    });
+    reply.code(201);
+    return commitEntity(state, project, commit, true);
+  });
+
+  app.get<P>('/api/v4/projects/:id/repository/commits', async (req, reply) => {
+    const user = optUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    const p = params(req);
+    const ref = str(p, 'ref_name', { max: 255 }) ?? project.defaultBranch;
+    const path = str(p, 'path', { max: 4096 });
+    const head = state.resolveRef(project, ref);
+    if (!head) return paginate(req, reply, []);
+    let commits = state.store.ancestors(head.id).map((id) => state.store.commit(id) as Commit);
+    if (path) commits = commits.filter((c) => c.files.get(path) !== (c.parents[0] ? state.store.commit(c.parents[0])?.files.get(path) : undefined));
+    return paginate(req, reply, commits).map((c) => commitEntity(state, project, c));
+  });
+
+  app.get<{ Params: { id: string; sha: string } }>('/api/v4/projects/:id/repository/commits/:sha', async (req) => {
+    const user = optUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    return commitEntity(state, project, commitOr404(project, req.params.sha), true);
+  });
+
+  app.get<{ Params: { id: string; sha: string } }>('/api/v4/projects/:id/repository/commits/:sha/diff', async (req, reply) => {
+    const user = optUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    const c = commitOr404(project, req.params.sha);
+    const parent = c.parents[0] ? state.store.commit(c.parents[0]) : undefined;
+    return paginate(req, reply, fileDiffs(state, parent, c));
+  });
+
+  const fileInfo = (project: Project, rawPath: string, ref: string | undefined) => {
+    const path = normalizePath(rawPath);
+    if (!path) throw badRequest('file_path should be a valid file path');
+    const head = state.resolveRef(project, ref ?? project.defaultBranch);
+    if (!head) throw notFound('Commit');
+    const blobId = head.files.get(path);
+    if (!blobId) throw notFound('File');
+    return { path, head, blobId, content: state.store.blob(blobId) as Buffer };
+  };
+
+  app.get<{ Params: { id: string; '*': string } }>('/api/v4/projects/:id/repository/files/*', async (req, reply) => {
+    const user = optUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    const p = params(req);
+    let rawPath = req.params['*'];
+    const isRaw = rawPath.endsWith('/raw');
+    if (isRaw) rawPath = rawPath.slice(0, -'/raw'.length);
+    const ref = isRaw ? str(p, 'ref', { max: 255 }) : (str(p, 'ref', { required: true, max: 255 }) as string);
+    const { path, head, blobId, content } = fileInfo(project, rawPath, ref);
+    const last = lastCommitFor(head, path);
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    const meta = {
+      'x-gitlab-file-name': path.split('/').pop() as string,
+      'x-gitlab-file-path': path,
+      'x-gitlab-size': String(content.length),
+      'x-gitlab-encoding': 'base64',
+      'x-gitlab-blob-id': blobId,
+      'x-gitlab-commit-id': head.id,
+      'x-gitlab-last-commit-id': last.id,
+      'x-gitlab-content-sha256': sha256,
+      'x-gitlab-ref': ref ?? project.defaultBranch,
+      'x-gitlab-execute-filemode': 'false',
+    };
+    for (const [k, v] of Object.entries(meta)) reply.header(k, v);
+    if (isRaw) {
+      reply.type('text/plain; charset=utf-8');
+      return content;
+    }
+    return {
+      file_name: meta['x-gitlab-file-name'],
+      file_path: path,
+      size: content.length,
+      encoding: 'base64',
+      content_sha256: sha256,
+      ref: meta['x-gitlab-ref'],
+      blob_id: blobId,
+      commit_id: head.id,
+      last_commit_id: last.id,
+      execute_filemode: false,
+      content: content.toString('base64'),
+    };
+  });
+
+  app.post<{ Params: { id: string; sha: string } }>('/api/v4/projects/:id/statuses/:sha', async (req, reply) => {
+    const user = needUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    state.requireAccess(user, project, ACCESS.developer);
+    const p = params(req);
+    const status = str(p, 'state', { required: true }) as string;
+    if (!(STATUS_STATES as readonly string[]).includes(status)) throw paramError('state does not have a valid value');
+    const commit = commitOr404(project, req.params.sha);
+    const name = str(p, 'name', { max: 255 }) ?? str(p, 'context', { max: 255 }) ?? 'default';
+    const targetUrl = str(p, 'target_url', { max: 255 }) ?? null;
+    if (targetUrl !== null && !/^https?:\/\//.test(targetUrl)) throw badRequest('target_url is blocked: Only allowed schemes are http, https');
+    const ref = str(p, 'ref', { max: 255 }) ?? [...project.branches].find(([, h]) => h === commit.id)?.[0] ?? null;
+    const now = state.now();
+    const existing = project.statuses.find((s) => s.sha === commit.id && s.name === name && s.ref === ref);
+    const terminal = ['success', 'failed', 'canceled', 'skipped'].includes(status);
+    const record: CommitStatus = existing ?? {
+      id: nextStatusId++,
+      sha: commit.id,
+      ref,
+      status: status as CommitStatus['status'],
+      name,
+      description: null,
+      targetUrl: null,
+      authorId: user.id,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+      coverage: null,
+    };
+    if (existing && existing.status === status) throw badRequest(`Cannot transition status via :${status === 'success' ? 'succeed' : status === 'failed' ? 'drop' : status === 'canceled' ? 'cancel' : status === 'running' ? 'run' : status} from :${status} (Reason(s): Status cannot transition via "${status}")`);
+    record.status = status as CommitStatus['status'];
+    record.description = str(p, 'description', { max: 255 }) ?? record.description;
+    record.targetUrl = targetUrl ?? record.targetUrl;
+    record.coverage = p['coverage'] === undefined ? record.coverage : Number(p['coverage']);
+    if (status === 'running') record.startedAt = now;
+    if (terminal) record.finishedAt = now;
+    if (!existing) project.statuses.push(record);
+    reply.code(201);
+    return statusEntity(state, record);
+  });
+
+  app.get<{ Params: { id: string; sha: string } }>('/api/v4/projects/:id/repository/commits/:sha/statuses', async (req, reply) => {
+    const user = optUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    const commit = commitOr404(project, req.params.sha);
+    const p = params(req);
+    const name = str(p, 'name', { max: 255 });
+    const ref = str(p, 'ref', { max: 255 });
+    const all = bool(p, 'all') ?? false;
+    let rows = project.statuses.filter((s) => s.sha === commit.id && (!name || s.name === name) && (!ref || s.ref === ref));
+    if (!all) {
+      const latest = new Map<string, CommitStatus>();
+      for (const s of rows) latest.set(`${s.name}\0${s.ref}`, s);
+      rows = [...latest.values()];
+    }
+    return paginate(req, reply, rows).map((s) => statusEntity(state, s));
+  });
+}

@@ -1,0 +1,233 @@
+// startSandbox: the fastify server speaking GitLab REST v4 on 127.0.0.1, plus the admin API
+// tests and the demo use to drive it (pushes, users, tiers, the webhook delivery log).
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from '@jit/observability';
+import { SandboxBadArgument, SandboxNotFound } from './errors';
+import { HttpError } from './http-error';
+import { issuePayload, mergeRequestPayload, notePayload } from './hook-payloads';
+import type { ApprovalSettings, Delivery, FileAction, Project, Tier, User } from './model';
+import { accountRoutes } from './routes/accounts';
+import { mergeRequestRoutes } from './routes/merge-requests';
+import { projectSettingsRoutes } from './routes/project-settings';
+import { repositoryRoutes } from './routes/repository';
+import { parseSeed, validateSeed, type Seed, type SeedHook, type SeedInput } from './seed';
+import { SandboxState, type SandboxEvent } from './state';
+import { WebhookDispatcher } from './webhooks';
+
+export const DEFAULT_GITLAB_VERSION = '19.0.0-ee';
+const BODY_LIMIT = 16 * 1024 * 1024;
+
+export interface SandboxOptions {
+  /** A parsed seed object, or seed YAML text. */
+  seed?: SeedInput | Seed | string;
+  port?: number;
+  host?: string;
+  /** The URL GitLab calls itself (web_url, X-Gitlab-Instance); default: the listening URL. */
+  instanceUrl?: string;
+  gitlabVersion?: string;
+  now?: () => Date;
+  /** Webhook timeout, default 10 s as GitLab's. */
+  webhookTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface PushInput {
+  project: string;
+  branch: string;
+  /** Commit author (a seeded username). */
+  author: string;
+  message?: string;
+  /** File actions as the commits API takes them, or a map path -> content (null deletes). */
+  actions?: FileAction[];
+  files?: Record<string, string | null>;
+  /** Create `branch` from this ref when it does not exist yet. */
+  startBranch?: string;
+}
+
+export interface Sandbox {
+  readonly url: string;
+  readonly port: number;
+  readonly apiUrl: string;
+  readonly state: SandboxState;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+  /** Resolves when every queued webhook delivery has finished. */
+  idle(): Promise<void>;
+  deliveries(hookId?: number): Delivery[];
+  resend(deliveryId: string): Delivery;
+  addUser(input: { username: string; name?: string; email?: string; token?: string; bot?: boolean; admin?: boolean }): User;
+  addGroupMember(groupPath: string, username: string, accessLevel?: number): void;
+  addProjectMember(projectPath: string, username: string, accessLevel?: number): void;
+  setProjectTier(projectPath: string, tier: Tier): void;
+  setApprovalSettings(projectPath: string, settings: Partial<ApprovalSettings>): void;
+  addHook(projectPath: string, hook: Partial<SeedHook> & { url: string }): { id: number };
+  pushCommit(input: PushInput): string;
+  project(projectPath: string): Project;
+  user(username: string): User;
+}
+
+function toSeed(seed: SandboxOptions['seed']): Seed {
+  if (seed === undefined) return validateSeed({});
+  if (typeof seed === 'string') return parseSeed(seed);
+  return validateSeed(seed);
+}
+
+function formBody(text: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(text)) {
+    if (k.endsWith('[]')) out[k] = [...((out[k] as string[] | undefined) ?? []), v];
+    else out[k] = v;
+  }
+  return out;
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const host = options.host ?? '127.0.0.1';
+  const version = options.gitlabVersion ?? DEFAULT_GITLAB_VERSION;
+  const now = options.now ?? (() => new Date());
+  const seed = toSeed(options.seed);
+  const live = { instanceUrl: options.instanceUrl ?? 'http://127.0.0.1' };
+
+  const dispatcher = new WebhookDispatcher({
+    get instanceUrl() {
+      return live.instanceUrl;
+    },
+    gitlabVersion: version,
+    timeoutMs: options.webhookTimeoutMs,
+    logger: options.logger,
+    now,
+  });
+  const stateOpts = {
+    get instanceUrl() {
+      return live.instanceUrl;
+    },
+    now,
+    emit: (ev: SandboxEvent) => dispatch(ev),
+  };
+  const state = new SandboxState(seed, stateOpts);
+
+  function dispatch(ev: SandboxEvent): void {
+    const flag = ev.kind === 'merge_request' ? 'merge_requests_events' : ev.kind === 'note' ? 'note_events' : 'issues_events';
+    const hooks = ev.project.hooks.filter((h) => h.events[flag]);
+    if (hooks.length === 0) return;
+    const header = ev.kind === 'merge_request' ? 'Merge Request Hook' : ev.kind === 'note' ? 'Note Hook' : 'Issue Hook';
+    // Built once per event, so every hook of the project gets the same body.
+    const payload = ev.kind === 'merge_request' ? mergeRequestPayload(state, ev) : ev.kind === 'note' ? notePayload(state, ev) : issuePayload(state, ev);
+    for (const hook of hooks) dispatcher.enqueue(hook, header, payload);
+  }
+
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 } });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, formBody(body as string));
+  });
+  app.setErrorHandler((err: FastifyError | HttpError, _req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.statusCode).send(err.body);
+    const code = (err as FastifyError).code;
+    const status = (err as FastifyError).statusCode ?? 500;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ message: '413 Request Entity Too Large' });
+    if (status === 415) return reply.code(415).send({ error: '415 Unsupported Media Type' });
+    if (status >= 400 && status < 500) return reply.code(400).send({ error: (err as Error).message || '400 Bad request' });
+    options.logger?.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'sandbox internal error');
+    return reply.code(500).send({ message: '500 Internal Server Error' });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: '404 Not Found' }));
+
+  const ctx = { state };
+  accountRoutes(app, ctx, version);
+  repositoryRoutes(app, ctx);
+  mergeRequestRoutes(app, ctx);
+  projectSettingsRoutes(app, ctx);
+
+  const address = await app.listen({ host, port: options.port ?? 0 });
+  const port = Number(new URL(address).port);
+  const url = `http://${host}:${port}`;
+  if (!options.instanceUrl) live.instanceUrl = url;
+  const d = dispatcher;
+
+  const project = (path: string): Project => {
+    const p = state.projectByPath(path) ?? (/^\d+$/.test(path) ? state.projects.find((x) => x.id === Number(path)) : undefined);
+    if (!p) throw SandboxNotFound(`project "${path}"`);
+    return p;
+  };
+  const user = (username: string): User => {
+    const u = state.userByUsername(username);
+    if (!u) throw SandboxNotFound(`user "${username}"`);
+    return u;
+  };
+  const wrap = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof HttpError) throw SandboxBadArgument(`${err.statusCode} ${err.message}`, { cause: err });
+      throw err;
+    }
+  };
+
+  return {
+    url,
+    port,
+    apiUrl: `${url}/api/v4`,
+    state,
+    app,
+    async close() {
+      d.close();
+      await app.close();
+    },
+    idle: () => d.idle(),
+    deliveries: (hookId) => d.deliveries(hookId),
+    resend(deliveryId) {
+      const r = d.resend(deliveryId);
+      if (!r) throw SandboxNotFound(`delivery "${deliveryId}"`);
+      return r;
+    },
+    addUser(input) {
+      if (input.token !== undefined && state.userByToken(input.token)) throw SandboxBadArgument('that token already belongs to another user');
+      return wrap(() => state.addUser({ ...input, tokens: input.token ? [input.token] : [] }));
+    },
+    addGroupMember(groupPath, username, accessLevel = 30) {
+      const g = state.groupByPath(groupPath);
+      if (!g) throw SandboxNotFound(`group "${groupPath}"`);
+      g.members.set(user(username).id, accessLevel);
+    },
+    addProjectMember(projectPath, username, accessLevel = 30) {
+      project(projectPath).members.set(user(username).id, accessLevel);
+    },
+    setProjectTier(projectPath, tier) {
+      if (tier !== 'free' && tier !== 'premium') throw SandboxBadArgument(`tier must be free or premium, not ${String(tier)}`);
+      project(projectPath).tier = tier;
+    },
+    setApprovalSettings(projectPath, settings) {
+      Object.assign(project(projectPath).approvalSettings, settings);
+    },
+    addHook(projectPath, hook) {
+      const h = wrap(() =>
+        state.addHook(project(projectPath), {
+          url: hook.url,
+          token: hook.token,
+          signing_token: hook.signing_token,
+          merge_requests_events: hook.merge_requests_events ?? true,
+          note_events: hook.note_events ?? true,
+          issues_events: hook.issues_events ?? false,
+          push_events: hook.push_events ?? false,
+        }),
+      );
+      return { id: h.id };
+    },
+    pushCommit(input) {
+      const p = project(input.project);
+      const u = user(input.author);
+      let actions = input.actions;
+      if (!actions) {
+        const head = state.branchHead(p, input.branch) ?? (input.startBranch ? state.branchHead(p, input.startBranch) : undefined);
+        const files = head ? state.store.commit(head)?.files : undefined;
+        actions = Object.entries(input.files ?? {}).map(([path, content]) =>
+          content === null ? { action: 'delete', file_path: path } : { action: files?.has(path) ? 'update' : 'create', file_path: path, content },
+        );
+      }
+      const startBranch = state.branchHead(p, input.branch) ? undefined : (input.startBranch ?? p.defaultBranch);
+      return wrap(() => state.commit(p, u, { branch: input.branch, startBranch, message: input.message ?? 'Update files', actions: actions as FileAction[] })).id;
+    },
+    project,
+    user,
+  };
+}
