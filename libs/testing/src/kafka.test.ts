@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { kafkaServerProperties, randomClusterId } from './kafka';
+
+function parse(text: string): Record<string, string> {
+  return Object.fromEntries(text.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+describe('kafkaServerProperties', () => {
+  const props = parse(kafkaServerProperties({ port: 19092, controllerPort: 19093, dataDir: '/tmp/jit-kafka-x/data' }));
+
+  it('is a single KRaft node on loopback only', () => {
+    expect(props['process.roles']).toBe('broker,controller');
+    expect(props['controller.quorum.voters']).toBe('1@127.0.0.1:19093');
+    expect(props['listeners']).toBe('PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093');
+    expect(props['advertised.listeners']).toBe('PLAINTEXT://127.0.0.1:19092');
+    expect(Object.values(props).join(' ')).not.toMatch(/0\.0\.0\.0|localhost/);
+  });
+
+  it('lets a single node hold the internal topics (kafkajs #1752) and auto-create topics', () => {
+    expect(props['offsets.topic.replication.factor']).toBe('1');
+    expect(props['transaction.state.log.replication.factor']).toBe('1');
+    expect(props['transaction.state.log.min.isr']).toBe('1');
+    expect(props['auto.create.topics.enable']).toBe('true');
+    expect(props['num.partitions']).toBe('3');
+    expect(props['log.dirs']).toBe('/tmp/jit-kafka-x/data');
+  });
+});
+
+describe('randomClusterId', () => {
+  it('is 22 base64url characters (a Kafka Uuid), never starting with "-", and random', () => {
+    const ids = Array.from({ length: 500 }, randomClusterId);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+    expect(new Set(ids).size).toBe(500);
+  });
+});

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOpenBao, type OpenBaoHandle } from './openbao';
+import { getVault } from './services';
+import { uniqueName } from './unique-name';
+
+async function vault(addr: string, token: string, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${addr}/v1/${path}`, {
+    method,
+    headers: { 'X-Vault-Token': token, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+describe('getVault (shared OpenBao)', () => {
+  it('is initialised, unsealed and active', async () => {
+    const { addr } = await getVault();
+    const res = await fetch(`${addr}/v1/sys/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ initialized: true, sealed: false });
+  });
+
+  it('writes and reads back a KV v2 secret with the root token, and refuses a wrong token', async () => {
+    const { addr, token } = await getVault();
+    const path = `secret/data/${uniqueName('kv')}`;
+    const put = await vault(addr, token, 'POST', path, { data: { answer: '42' } });
+    expect(put.status).toBe(200);
+    const got = await vault(addr, token, 'GET', path);
+    expect(((await got.json()) as { data: { data: unknown } }).data.data).toEqual({ answer: '42' });
+    expect((await vault(addr, 'not-the-token', 'GET', path)).status).toBe(403);
+  });
+});
+
+describe('startOpenBao (private server)', () => {
+  let bao: OpenBaoHandle;
+  beforeAll(async () => {
+    bao = await startOpenBao();
+  });
+  afterAll(async () => {
+    await bao?.dispose();
+  });
+
+  it('restarts on the same address with the same token (dev mode: storage starts empty)', async () => {
+    const path = `secret/data/${uniqueName('restart')}`;
+    expect((await vault(bao.addr, bao.token, 'POST', path, { data: { a: '1' } })).status).toBe(200);
+    await bao.stop();
+    await expect(fetch(`${bao.addr}/v1/sys/health`)).rejects.toThrow();
+    await bao.start();
+    expect((await fetch(`${bao.addr}/v1/sys/health`)).status).toBe(200);
+    expect((await vault(bao.addr, bao.token, 'GET', path)).status).toBe(404);
+    expect((await vault(bao.addr, bao.token, 'GET', 'auth/token/lookup-self')).status).toBe(200);
+  });
+});
