@@ -9,7 +9,19 @@ export NX_NO_CLOUD=true NX_DAEMON=false
 
 bash scripts/services/setup.sh
 
-cleanup() { bash scripts/services/stop.sh || true; }
+cleanup() {
+  local status=$?
+  if [ "$status" -ne 0 ]; then
+    # a failed run shows why the services misbehaved, if they did
+    for log in .cache/services/*.log; do
+      [ -s "$log" ] || continue
+      echo "---- last lines of $log ----" >&2
+      tail -n 25 "$log" >&2 || true
+    done
+  fi
+  bash scripts/services/stop.sh || true
+  exit "$status"
+}
 trap cleanup EXIT
 
 npx nx run-many -t lint typecheck --parallel=2
@@ -19,7 +31,7 @@ bash scripts/services/start.sh all
 # shellcheck disable=SC1091
 set -a; . .cache/services/env; set +a
 npx nx run-many -t test:integration --parallel=1
-if ls test/**/*.e2e.test.ts test/*.e2e.test.ts >/dev/null 2>&1; then
+if [ -d test ] && find test -name '*.e2e.test.ts' -not -path '*/node_modules/*' | grep -q .; then
   npx vitest run --config vitest.e2e.config.ts
 fi
 echo "all suites passed"

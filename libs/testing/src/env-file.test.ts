@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,12 +32,17 @@ describe('env file', () => {
   });
 
   it('merges updates into an existing file, owner-readable only', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'jit-envfile-')), 'env');
-    updateEnvFile(path, { A: '1', B: '2' });
-    updateEnvFile(path, { B: '3', C: '4' });
-    expect(readEnvFile(path)).toEqual({ A: '1', B: '3', C: '4' });
-    expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(readFileSync(path, 'utf8')).toBe('A=1\nB=3\nC=4\n');
+    const dir = mkdtempSync(join(tmpdir(), 'jit-envfile-'));
+    const path = join(dir, 'env');
+    try {
+      updateEnvFile(path, { A: '1', B: '2' });
+      updateEnvFile(path, { B: '3', C: '4' });
+      expect(readEnvFile(path)).toEqual({ A: '1', B: '3', C: '4' });
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(readFileSync(path, 'utf8')).toBe('A=1\nB=3\nC=4\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads a missing file as empty', () => {
