@@ -1,1 +1,8 @@
-export {};
+export { GcpIamContractServer } from './gcp-iam-contract-server';
+export type {
+  ContractServiceAccount,
+  GcpIamContractServerOptions,
+  MintedToken,
+  RecordedRequest,
+} from './gcp-iam-contract-server';
+export { FakeIamCredentials } from './fake-iam-credentials';

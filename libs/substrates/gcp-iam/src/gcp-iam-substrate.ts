@@ -1,0 +1,286 @@
+// GCP IAM Credentials substrate: generateAccessToken for the scope's service account with
+// lifetime = TTL. Access tokens cannot be revoked before they expire (canRevokeEarly = false), so
+// the policy must not allow a TTL above maxTtlSeconds, and revoke records the decision only.
+import { IAMCredentialsClient } from '@google-cloud/iam-credentials';
+import { grpc, type CallOptions } from 'google-gax';
+import { z } from 'zod';
+import type { JitError } from '@jit/errors';
+import {
+  SubstrateDenied,
+  SubstrateFailed,
+  SubstrateInvalidHandle,
+  SubstrateInvalidScope,
+  SubstrateRejected,
+  SubstrateTtlTooLong,
+  SubstrateUnreachable,
+  SubstrateUpstreamFailed,
+  classifySubstrateError,
+  defineSubstrate,
+  type IssueRequest,
+  type Issued,
+  type Problem,
+  type RevocationHandle,
+  type Substrate,
+  type SubstrateDeps,
+  type VerifyResult,
+} from '@jit/substrates';
+import { GcpIamAlreadyIssued } from './errors';
+import { InMemoryIssuedLedger, type IssuedLedger, type IssuedRecord } from './issued-ledger';
+import { gcpIamScopeSchema, isServiceAccountEmail, serviceAccountResource, validateGcpIamScope } from './scope';
+
+export const GCP_IAM_KIND = 'gcp-iam';
+/** generateAccessToken's default ceiling. */
+export const GCP_DEFAULT_MAX_TTL_SECONDS = 3600;
+/** Ceiling with the org policy constraints/iam.allowServiceAccountCredentialLifetimeExtension. */
+export const GCP_EXTENDED_MAX_TTL_SECONDS = 43_200;
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export const gcpIamConfigSchema = z
+  .strictObject({
+    /** The org allows tokens up to 12 h for these service accounts (org policy constraint above). */
+    allowExtendedLifetime: z.boolean().default(false),
+    /** Another gRPC endpoint (a private endpoint, or the local contract server in tests). */
+    endpoint: z
+      .strictObject({
+        host: z.string().min(1).max(253),
+        port: z.number().int().min(1).max(65_535),
+        /** Plain-text gRPC without credentials: loopback hosts only. */
+        insecure: z.boolean().default(false),
+      })
+      .refine((e) => !e.insecure || LOOPBACK.has(e.host), { message: 'insecure is allowed for loopback hosts only', path: ['insecure'] })
+      .optional(),
+    /** Service-account key file of the adapter's own identity; default: Application Default Credentials. */
+    keyFilename: z.string().min(1).optional(),
+    projectId: z.string().min(1).max(64).optional(),
+    /** Deadline of one generateAccessToken call; the service decides about retries. */
+    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+  });
+export type GcpIamConfig = z.infer<typeof gcpIamConfigSchema>;
+
+export interface GenerateAccessTokenRequest {
+  name: string;
+  scope: string[];
+  delegates: string[];
+  lifetime: { seconds: number };
+}
+export interface GenerateAccessTokenResponse {
+  accessToken?: string | null;
+  expireTime?: { seconds?: number | string | { toString(): string } | null; nanos?: number | null } | null;
+}
+/** The slice of IAMCredentialsClient the adapter uses; fakes implement it too. */
+export interface IamCredentialsApi {
+  generateAccessToken(request: GenerateAccessTokenRequest, options?: CallOptions): Promise<[GenerateAccessTokenResponse, ...unknown[]]>;
+  close(): Promise<void>;
+}
+
+export interface GcpIamExtra {
+  /** Builds the IAM Credentials client (default: @google-cloud/iam-credentials over gRPC). */
+  client: (config: GcpIamConfig) => IamCredentialsApi;
+  /** Where issued grants are remembered (default: per-process memory). */
+  ledger: IssuedLedger;
+  now: () => Date;
+}
+
+export interface GcpIamSubstrate extends Substrate {
+  verifyRevoked(handle: RevocationHandle): Promise<VerifyResult>;
+  listIssued(): Promise<RevocationHandle[]>;
+  close(): Promise<void>;
+}
+
+function defaultClient(config: GcpIamConfig): IamCredentialsApi {
+  const e = config.endpoint;
+  const client = new IAMCredentialsClient({
+    ...(e ? { servicePath: e.host, apiEndpoint: e.host, port: e.port } : {}),
+    // Plain-text loopback: no Google credentials at all, and no metadata-server lookup to find them.
+    ...(e?.insecure ? { sslCreds: grpc.credentials.createInsecure(), universeDomain: 'googleapis.com' } : {}),
+    ...(config.keyFilename ? { keyFilename: config.keyFilename } : {}),
+    ...(config.projectId ? { projectId: config.projectId } : {}),
+  });
+  return client as unknown as IamCredentialsApi;
+}
+
+/** gRPC status -> catalogue error. The server's `details` text is not copied (it may echo input). */
+function classifyGrpc(substrate: string, operation: string, err: unknown): JitError | undefined {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'number') return undefined;
+  const what = `${operation}: ${grpc.status[code] ?? `gRPC ${code}`}`;
+  const opts = { cause: err };
+  switch (code) {
+    case grpc.status.UNAVAILABLE:
+    case grpc.status.DEADLINE_EXCEEDED:
+    case grpc.status.CANCELLED:
+      return SubstrateUnreachable(substrate, what, opts);
+    case grpc.status.RESOURCE_EXHAUSTED:
+    case grpc.status.ABORTED:
+    case grpc.status.INTERNAL:
+      return SubstrateUpstreamFailed(substrate, what, opts);
+    case grpc.status.PERMISSION_DENIED:
+    case grpc.status.UNAUTHENTICATED:
+      return SubstrateDenied(substrate, what, opts);
+    case grpc.status.NOT_FOUND:
+    case grpc.status.INVALID_ARGUMENT:
+    case grpc.status.FAILED_PRECONDITION:
+    case grpc.status.OUT_OF_RANGE:
+    case grpc.status.ALREADY_EXISTS:
+    case grpc.status.UNIMPLEMENTED:
+      return SubstrateRejected(substrate, what, opts);
+    default:
+      return SubstrateFailed(substrate, what, opts);
+  }
+}
+
+function timestampToDate(t: GenerateAccessTokenResponse['expireTime']): Date | undefined {
+  if (!t || t.seconds === undefined || t.seconds === null) return undefined;
+  const seconds = Number(String(t.seconds));
+  if (!Number.isFinite(seconds)) return undefined;
+  const d = new Date(seconds * 1000 + Math.floor((t.nanos ?? 0) / 1e6));
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+const handleRefSchema = z.object({
+  serviceAccount: z.string().refine(isServiceAccountEmail),
+  expireTime: z.string().refine((s) => !Number.isNaN(Date.parse(s))),
+});
+
+export function createGcpIamSubstrate(config: GcpIamConfig, deps: SubstrateDeps & Partial<GcpIamExtra>): GcpIamSubstrate {
+  const name = deps.name;
+  const log = deps.logger;
+  const now = deps.now ?? (() => new Date());
+  const ledger = deps.ledger ?? new InMemoryIssuedLedger();
+  const client = (deps.client ?? defaultClient)(config);
+  const maxTtlSeconds = config.allowExtendedLifetime ? GCP_EXTENDED_MAX_TTL_SECONDS : GCP_DEFAULT_MAX_TTL_SECONDS;
+
+  const checkHandle = (handle: RevocationHandle): z.infer<typeof handleRefSchema> => {
+    if (!handle || typeof handle !== 'object') throw SubstrateInvalidHandle(name, 'not an object');
+    if (handle.kind !== GCP_IAM_KIND) throw SubstrateInvalidHandle(name, `kind is ${String(handle.kind).slice(0, 40)}, expected ${GCP_IAM_KIND}`);
+    if (typeof handle.grantId !== 'string' || handle.grantId.length === 0) throw SubstrateInvalidHandle(name, 'grantId is missing');
+    const parsed = handleRefSchema.safeParse(handle.ref);
+    if (!parsed.success) {
+      throw SubstrateInvalidHandle(name, `ref fields missing or malformed: ${[...new Set(parsed.error.issues.map((i) => i.path.join('.') || 'ref'))].join(', ')}`);
+    }
+    return parsed.data;
+  };
+
+  const toHandle = (r: IssuedRecord): RevocationHandle => ({
+    kind: GCP_IAM_KIND,
+    ...(name !== GCP_IAM_KIND ? { instance: name } : {}),
+    grantId: r.grantId,
+    ref: { serviceAccount: r.serviceAccount, scopes: r.scopes.join(' '), expireTime: r.expiresAt.toISOString() },
+    expiresAt: r.expiresAt.toISOString(),
+  });
+
+  /** Forget grants whose token expired more than a day ago (bounded memory). */
+  const prune = (): void => {
+    const horizon = now().getTime() - 86_400_000;
+    for (const r of ledger.list()) if (r.expiresAt.getTime() < horizon) ledger.delete(r.grantId);
+  };
+
+  return {
+    kind: GCP_IAM_KIND,
+    name,
+    maxTtlSeconds,
+    canRevokeEarly: false,
+
+    validateScope(scope: unknown): Problem[] {
+      return validateGcpIamScope(scope);
+    },
+
+    async issue(req: IssueRequest): Promise<Issued> {
+      if (typeof req?.grantId !== 'string' || req.grantId.length === 0 || req.grantId.length > 256) {
+        throw SubstrateRejected(name, 'grantId must be a non-empty string of at most 256 characters');
+      }
+      if (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds < 1) throw SubstrateRejected(name, 'ttlSeconds must be a positive integer');
+      if (req.ttlSeconds > maxTtlSeconds) throw SubstrateTtlTooLong(name, req.ttlSeconds, maxTtlSeconds);
+      const problems = validateGcpIamScope(req.scope);
+      if (problems.length > 0) throw SubstrateInvalidScope(name, problems.map((p) => `${p.path || '(scope)'}: ${p.message}`).join('; '));
+      const scope = gcpIamScopeSchema.parse(req.scope);
+
+      prune();
+      const existing = ledger.get(req.grantId);
+      if (existing) {
+        throw GcpIamAlreadyIssued(req.grantId, `${existing.state}, token expires ${existing.expiresAt.toISOString()}`);
+      }
+      // Reserve first so a concurrent duplicate is refused; released if the call fails.
+      const pending: IssuedRecord = {
+        grantId: req.grantId,
+        serviceAccount: scope.serviceAccount,
+        scopes: scope.scopes,
+        expiresAt: new Date(now().getTime() + req.ttlSeconds * 1000),
+        state: 'pending',
+      };
+      ledger.put(pending);
+      let response: GenerateAccessTokenResponse;
+      try {
+        [response] = await client.generateAccessToken(
+          {
+            name: serviceAccountResource(scope.serviceAccount),
+            scope: scope.scopes,
+            delegates: (scope.delegates ?? []).map(serviceAccountResource),
+            lifetime: { seconds: req.ttlSeconds },
+          },
+          // gax would retry UNAVAILABLE for up to 10 min; the issuer owns retries, so: one attempt.
+          { timeout: config.timeoutMs, retry: null },
+        );
+      } catch (err) {
+        ledger.delete(req.grantId);
+        throw classifySubstrateError(name, 'generate access token', err, (e) => classifyGrpc(name, 'generate access token', e));
+      }
+      const token = response?.accessToken;
+      const expiresAt = timestampToDate(response?.expireTime);
+      if (typeof token !== 'string' || token.length === 0 || !expiresAt) {
+        // A token may have been minted; keep the reservation so a retry cannot mint a second one.
+        ledger.put({ ...pending, state: 'issued' });
+        throw SubstrateFailed(name, 'generate access token: the answer lacked accessToken or expireTime');
+      }
+      const record: IssuedRecord = { ...pending, expiresAt, state: 'issued' };
+      ledger.put(record);
+      log.info({ grantId: req.grantId, serviceAccount: scope.serviceAccount, expiresAt: expiresAt.toISOString() }, 'gcp access token issued');
+      const handle = toHandle(record);
+      return { secret: { GOOGLE_OAUTH_ACCESS_TOKEN: token }, handle, expiresAt: handle.expiresAt };
+    },
+
+    async revoke(handle: RevocationHandle): Promise<void> {
+      const ref = checkHandle(handle);
+      const expiresAt = new Date(ref.expireTime);
+      const r = ledger.get(handle.grantId);
+      ledger.put({
+        grantId: handle.grantId,
+        serviceAccount: r?.serviceAccount ?? ref.serviceAccount,
+        scopes: r?.scopes ?? String(handle.ref.scopes ?? '').split(' ').filter(Boolean),
+        expiresAt: new Date(Math.max(expiresAt.getTime(), r?.expiresAt.getTime() ?? 0)),
+        state: 'revoked',
+      });
+      log.info(
+        { grantId: handle.grantId, serviceAccount: ref.serviceAccount, expiresAt: ref.expireTime },
+        'gcp access tokens cannot be revoked early; recorded, it ends at its natural expiry',
+      );
+    },
+
+    async verifyRevoked(handle: RevocationHandle): Promise<VerifyResult> {
+      const ref = checkHandle(handle);
+      const end = Math.max(Date.parse(ref.expireTime), ledger.get(handle.grantId)?.expiresAt.getTime() ?? 0);
+      if (now().getTime() >= end) return { verified: true, detail: 'the access token reached its natural expiry' };
+      return { verified: false, detail: `GCP access tokens cannot be revoked early; this one works until ${new Date(end).toISOString()}` };
+    },
+
+    async listIssued(): Promise<RevocationHandle[]> {
+      const t = now().getTime();
+      return ledger
+        .list()
+        .filter((r) => r.state === 'issued' && r.expiresAt.getTime() > t)
+        .map(toHandle);
+    },
+
+    async close(): Promise<void> {
+      await client.close();
+    },
+  };
+}
+
+/** The registration: `registry.register(gcpIamSubstrate)`, then `configure('gcp-iam:prod', {...})`. */
+export const gcpIamSubstrate = defineSubstrate<GcpIamConfig, GcpIamExtra>({
+  kind: GCP_IAM_KIND,
+  configSchema: gcpIamConfigSchema as unknown as z.ZodType<GcpIamConfig>,
+  create: createGcpIamSubstrate,
+});
