@@ -21,7 +21,8 @@ function hookUserShort(user: User): Json {
   return { id: user.id, name: user.name, username: user.username, avatar_url: avatarUrl(user) };
 }
 
-function projectAttrs(s: SandboxState, p: Project): Json {
+/** Project attributes; the MR hook's top-level `project` also carries ci_config_path, as documented. */
+function projectAttrs(s: SandboxState, p: Project, withCiConfigPath = false): Json {
   const web = `${s.instanceUrl}/${p.pathWithNamespace}`;
   const host = new URL(s.instanceUrl).host;
   const ns = s.namespaceOf(p);
@@ -36,7 +37,7 @@ function projectAttrs(s: SandboxState, p: Project): Json {
     visibility_level: VISIBILITY_LEVEL[p.visibility],
     path_with_namespace: p.pathWithNamespace,
     default_branch: p.defaultBranch,
-    ci_config_path: '',
+    ...(withCiConfigPath ? { ci_config_path: '' } : {}),
     homepage: web,
     url: `${web}.git`,
     ssh_url: `git@${host}:${p.pathWithNamespace}.git`,
@@ -44,8 +45,8 @@ function projectAttrs(s: SandboxState, p: Project): Json {
   };
 }
 
-export function hookProject(s: SandboxState, p: Project): Json {
-  return { id: p.id, ...projectAttrs(s, p) };
+export function hookProject(s: SandboxState, p: Project, withCiConfigPath = false): Json {
+  return { id: p.id, ...projectAttrs(s, p, withCiConfigPath) };
 }
 
 function hookRepository(s: SandboxState, p: Project): Json {
@@ -71,12 +72,13 @@ function hookLabels(s: SandboxState, p: Project, names: string[]): Json[] {
     }));
 }
 
-function hookCommit(s: SandboxState, p: Project, c: Commit | undefined): Json | null {
+/** A commit as hooks show it; the MR hook's last_commit has a title, the note hook's does not. */
+function hookCommit(s: SandboxState, p: Project, c: Commit | undefined, withTitle: boolean): Json | null {
   if (!c) return null;
   return {
     id: c.id,
     message: c.message,
-    title: c.message.split('\n')[0] ?? '',
+    ...(withTitle ? { title: c.message.split('\n')[0] ?? '' } : {}),
     timestamp: new Date(c.author.time * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00'),
     url: `${s.instanceUrl}/${p.pathWithNamespace}/-/commit/${c.id}`,
     author: { name: c.author.name, email: c.author.email },
@@ -120,14 +122,11 @@ function mrAttributes(s: SandboxState, p: Project, mr: MergeRequest): Json {
     url: `${s.instanceUrl}/${p.pathWithNamespace}/-/merge_requests/${mr.iid}`,
     source: projectAttrs(s, p),
     target: projectAttrs(s, p),
-    last_commit: hookCommit(s, p, s.store.commit(mr.headSha)),
+    last_commit: hookCommit(s, p, s.store.commit(mr.headSha), true),
     labels: hookLabels(s, p, mr.labels),
     detailed_merge_status: dms,
-    // Keys GitLab's MergeRequestBuilder sends that the documented example leaves out.
+    // Sent by GitLab's MergeRequestBuilder though the documented example leaves it out.
     merge_commit_sha: mr.mergeCommitSha,
-    merge_user_id: mr.mergeUserId,
-    updated_by_id: mr.updatedById,
-    time_estimate: 0,
   };
 }
 
@@ -153,7 +152,7 @@ export function mergeRequestPayload(s: SandboxState, ev: Extract<SandboxEvent, {
     object_kind: 'merge_request',
     event_type: 'merge_request',
     user: hookUser(ev.actor),
-    project: hookProject(s, p),
+    project: hookProject(s, p, true),
     repository: hookRepository(s, p),
     object_attributes: attrs,
     labels: hookLabels(s, p, mr.labels),
@@ -207,7 +206,7 @@ function noteMergeRequest(s: SandboxState, p: Project, mr: MergeRequest): Json {
     labels: hookLabels(s, p, mr.labels),
     source: projectAttrs(s, p),
     target: projectAttrs(s, p),
-    last_commit: hookCommit(s, p, s.store.commit(mr.headSha)),
+    last_commit: hookCommit(s, p, s.store.commit(mr.headSha), false),
     work_in_progress: draft,
     draft,
     assignee: assignee ? { name: assignee.name, username: assignee.username, avatar_url: avatarUrl(assignee) } : null,

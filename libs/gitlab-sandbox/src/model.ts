@@ -167,7 +167,6 @@ export interface Delivery {
 export interface Hook {
   id: number;
   projectId: number;
-  uuid: string;
   url: string;
   /** Secret: never logged, never returned by the API. */
   token: string | null;

@@ -1,5 +1,6 @@
 // startSandbox: the fastify server speaking GitLab REST v4 on 127.0.0.1, plus the admin API
 // tests and the demo use to drive it (pushes, users, tiers, the webhook delivery log).
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '@jit/observability';
 import { SandboxBadArgument, SandboxNotFound } from './errors';
@@ -113,7 +114,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const header = ev.kind === 'merge_request' ? 'Merge Request Hook' : ev.kind === 'note' ? 'Note Hook' : 'Issue Hook';
     // Built once per event, so every hook of the project gets the same body.
     const payload = ev.kind === 'merge_request' ? mergeRequestPayload(state, ev) : ev.kind === 'note' ? notePayload(state, ev) : issuePayload(state, ev);
-    for (const hook of hooks) dispatcher.enqueue(hook, header, payload);
+    const eventUuid = randomUUID();
+    for (const hook of hooks) dispatcher.enqueue(hook, header, payload, eventUuid);
   }
 
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 } });

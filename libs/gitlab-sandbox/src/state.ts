@@ -1,7 +1,6 @@
 // The sandbox's behaviour: who may see and do what, the repository (commits, branches,
 // three-way merges), merge requests, approvals and their rules, and which actions raise
 // which webhook. HTTP shapes live in entities.ts and routes/*; this file owns the rules.
-import { randomUUID } from 'node:crypto';
 import { ObjectStore, type Commit, type Signature } from './git';
 import { badRequest, conflict, forbidden, notAllowed, notFound, paramError, unauthorized, unprocessable } from './http-error';
 import type {
@@ -510,7 +509,6 @@ export class SandboxState {
     const hook: Hook = {
       id: this.nextId.hook++,
       projectId: project.id,
-      uuid: randomUUID(),
       url: h.url,
       token: h.token ?? null,
       signingToken: h.signing_token ?? null,

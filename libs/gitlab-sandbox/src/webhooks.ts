@@ -27,14 +27,17 @@ export class WebhookDispatcher {
 
   constructor(private readonly opts: DispatcherOptions) {}
 
-  /** Queue one event for one hook; returns the delivery record (filled in when it completes). */
-  enqueue(hook: Hook, event: string, payload: unknown): Delivery {
+  /**
+   * Queue one event for one hook; returns the delivery record (filled in when it completes).
+   * `eventUuid` is shared by every hook one API request triggers (GitLab's X-Gitlab-Event-UUID).
+   */
+  enqueue(hook: Hook, event: string, payload: unknown, eventUuid: string = randomUUID()): Delivery {
     const delivery: Delivery = {
       id: randomUUID(),
       hookId: hook.id,
       event,
       idempotencyKey: randomUUID(),
-      eventUuid: randomUUID(),
+      eventUuid,
       body: JSON.stringify(payload),
       requestHeaders: {},
       status: null,
@@ -110,7 +113,8 @@ export class WebhookDispatcher {
       'Content-Type': 'application/json',
       'User-Agent': `GitLab/${this.opts.gitlabVersion}`,
       'X-Gitlab-Event': delivery.event,
-      'X-Gitlab-Webhook-UUID': hook.uuid,
+      // Unique per request sent, resends included.
+      'X-Gitlab-Webhook-UUID': randomUUID(),
       'X-Gitlab-Instance': this.opts.instanceUrl,
       'X-Gitlab-Event-UUID': delivery.eventUuid,
       'Idempotency-Key': delivery.idempotencyKey,
@@ -165,7 +169,8 @@ export class WebhookDispatcher {
 /** A secret-free description of a failed POST (no URL, no headers). */
 function describeFetchError(err: unknown, signal: AbortSignal, timeoutMs: number): string {
   if (signal.aborted) return signal.reason instanceof Error && signal.reason.message === 'timeout' ? `timeout after ${timeoutMs} ms` : 'aborted';
-  const cause = (err as { cause?: { code?: string } })?.cause;
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   if (cause?.code) return cause.code;
+  if (typeof cause?.message === 'string' && cause.message.length < 200) return cause.message;
   return err instanceof Error ? err.name : 'error';
 }

@@ -15,6 +15,11 @@ export interface HookReceiver {
   received: ReceivedHook[];
   /** Status the receiver answers with (default 200). */
   respondWith(status: number, delayMs?: number): void;
+  /** Hold every answer until release() (requests are recorded only when answered). */
+  hold(): void;
+  release(): void;
+  /** Requests that arrived and are waiting for release(). */
+  readonly held: number;
   /** Resolves when at least `n` requests have arrived. */
   waitFor(n: number, timeoutMs?: number): Promise<ReceivedHook[]>;
   close(): Promise<void>;
@@ -26,6 +31,8 @@ export async function startHookReceiver(): Promise<HookReceiver> {
   let status = 200;
   let delay = 0;
   let waiters: { n: number; resolve: () => void }[] = [];
+  let holding = false;
+  let parked: (() => void)[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -43,7 +50,8 @@ export async function startHookReceiver(): Promise<HookReceiver> {
         res.end('ok');
         waiters = waiters.filter((w) => (received.length >= w.n ? (w.resolve(), false) : true));
       };
-      if (delay > 0) setTimeout(answer, delay);
+      if (holding) parked.push(answer);
+      else if (delay > 0) setTimeout(answer, delay);
       else answer();
     });
   });
@@ -55,6 +63,18 @@ export async function startHookReceiver(): Promise<HookReceiver> {
     respondWith(s, d = 0) {
       status = s;
       delay = d;
+    },
+    hold() {
+      holding = true;
+    },
+    release() {
+      holding = false;
+      const toAnswer = parked;
+      parked = [];
+      for (const a of toAnswer) a();
+    },
+    get held() {
+      return parked.length;
     },
     waitFor(n, timeoutMs = 5000) {
       if (received.length >= n) return Promise.resolve(received);

@@ -1,0 +1,299 @@
+// Webhooks: every emitted payload checked key by key and type by type against GitLab's
+// documented examples (fixtures/), Standard Webhooks signatures, resend, the delivery log,
+// ordering, timeouts and failures.
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { Gitlab } from '@gitbeaker/rest';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEMO_SEED, startHookReceiver, type HookReceiver } from './testing';
+import { startSandbox, type Sandbox } from './sandbox';
+
+const P = 'ops/elevations';
+const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
+const MR_HOOK = fixture('merge-request-hook.json');
+const NOTE_MR_HOOK = fixture('note-hook-merge-request.json');
+const NOTE_ISSUE_HOOK = fixture('note-hook-issue.json');
+
+/** A port nothing listens on: bound by the OS, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+interface ShapeRules {
+  /** Paths whose value the example shows non-null but GitLab sends null when unset (no milestone, never edited, ...). */
+  nullable: Set<string>;
+  /** Paths the sandbox sends beyond the example (documented elsewhere in GitLab's docs). */
+  extras: Set<string>;
+}
+
+/** Every problem found comparing `actual` with the documented example's keys and types. */
+function shapeProblems(expected: unknown, actual: unknown, rules: ShapeRules, path = ''): string[] {
+  const te = typeOf(expected);
+  const ta = typeOf(actual);
+  if (te === 'null') return [];
+  if (ta === 'null') return rules.nullable.has(path) ? [] : [`${path}: null where the example has ${te}`];
+  if (te !== ta) return [`${path}: ${ta} where the example has ${te}`];
+  if (te === 'array') {
+    const [first] = expected as unknown[];
+    if (first === undefined) return [];
+    return (actual as unknown[]).flatMap((item) => shapeProblems(first, item, rules, `${path}[]`));
+  }
+  if (te !== 'object') return [];
+  const e = expected as Record<string, unknown>;
+  const a = actual as Record<string, unknown>;
+  const problems: string[] = [];
+  const at = (k: string) => (path ? `${path}.${k}` : k);
+  if (path === 'changes') {
+    // A map of attribute -> {previous, current}; labels changes carry label objects.
+    for (const [k, v] of Object.entries(a)) {
+      if (typeOf(v) !== 'object' || Object.keys(v as object).sort().join() !== 'current,previous') problems.push(`${at(k)}: not {previous, current}`);
+      if (k === 'labels') problems.push(...shapeProblems(e['labels'], v, rules, at(k)));
+    }
+    return problems;
+  }
+  for (const k of Object.keys(e)) {
+    if (!(k in a)) problems.push(`${at(k)}: missing`);
+    else problems.push(...shapeProblems(e[k], a[k], rules, at(k)));
+  }
+  for (const k of Object.keys(a)) if (!(k in e) && !rules.extras.has(at(k))) problems.push(`${at(k)}: not in the documented example`);
+  return problems;
+}
+
+const MR_RULES: ShapeRules = {
+  nullable: new Set([
+    'object_attributes.last_edited_at',
+    'object_attributes.last_edited_by_id',
+    'object_attributes.assignee_id',
+    'object_attributes.human_total_time_spent',
+    'object_attributes.human_time_change',
+    'object_attributes.human_time_estimate',
+    'object_attributes.labels[].group_id',
+    'object_attributes.labels[].description',
+    'labels[].group_id',
+    'labels[].description',
+    'changes.labels.previous[].group_id',
+    'changes.labels.previous[].description',
+    'changes.labels.current[].group_id',
+    'changes.labels.current[].description',
+  ]),
+  extras: new Set(['object_attributes.oldrev', 'object_attributes.merge_commit_sha']),
+};
+
+const NOTE_RULES: ShapeRules = {
+  nullable: new Set([
+    'merge_request.assignee_id',
+    'merge_request.assignee',
+    'merge_request.milestone_id',
+    'merge_request.labels[].group_id',
+    'merge_request.labels[].description',
+    'issue.labels[].group_id',
+    'issue.labels[].description',
+    'issue.assignee_id',
+  ]),
+  extras: new Set(),
+};
+
+let sandbox: Sandbox;
+let receiver: HookReceiver;
+const SIGNING = `whsec_${Buffer.from('a-32-byte-long-signing-key-here!').toString('base64')}`;
+const client = (token: string) => new Gitlab({ host: sandbox.url, token });
+
+beforeEach(async () => {
+  receiver = await startHookReceiver();
+  sandbox = await startSandbox({ seed: DEMO_SEED });
+});
+
+afterEach(async () => {
+  await sandbox.close();
+  await receiver.close();
+});
+
+async function openMr(): Promise<number> {
+  const dave = client('dave-token-0001');
+  await dave.Branches.create(P, 'req', 'main');
+  await dave.Commits.create(P, 'req', 'request', [{ action: 'create', filePath: 'elevations/r.yaml', content: 'a: 1\n' }]);
+  const alice = await sandbox.user('alice');
+  const bob = await sandbox.user('bob');
+  const mr = await dave.MergeRequests.create(P, 'req', 'main', 'Elevate', { labels: 'elevation', assigneeIds: [alice.id], reviewerIds: [bob.id] });
+  return mr.iid as number;
+}
+
+describe('payload fidelity against the documented examples', () => {
+  it('every Merge Request Hook action matches the example key by key and type by type', async () => {
+    sandbox.addHook(P, { url: receiver.url });
+    const iid = await openMr();
+    const alice = client('alice-token-0001');
+    const bob = client('bob-token-00001');
+    const dave = client('dave-token-0001');
+    await dave.MergeRequests.edit(P, iid, { addLabels: 'db', title: 'Elevate orders-db' });
+    sandbox.pushCommit({ project: P, branch: 'req', author: 'dave', files: { 'elevations/r.yaml': 'a: 2\n' } });
+    await alice.MergeRequestApprovals.createApprovalRule(P, 'two', 2, { mergerequestIId: iid, usernames: ['alice', 'bob'] });
+    await alice.MergeRequestApprovals.approve(P, iid);
+    await bob.MergeRequestApprovals.approve(P, iid);
+    await bob.MergeRequestApprovals.unapprove(P, iid);
+    await alice.MergeRequestApprovals.unapprove(P, iid);
+    await dave.MergeRequests.edit(P, iid, { stateEvent: 'close' });
+    await dave.MergeRequests.edit(P, iid, { stateEvent: 'reopen' });
+    await alice.MergeRequestApprovals.approve(P, iid);
+    await bob.MergeRequestApprovals.approve(P, iid);
+    await alice.MergeRequests.merge(P, iid);
+    await sandbox.idle();
+    const bodies = receiver.received.map((r) => r.json);
+    expect(bodies.map((b) => b.object_attributes.action)).toEqual([
+      'open', 'update', 'update', 'approval', 'approved', 'unapproved', 'unapproval', 'close', 'reopen', 'approval', 'approved', 'merge',
+    ]);
+    for (const body of bodies) expect({ action: body.object_attributes.action, problems: shapeProblems(MR_HOOK, body, MR_RULES) }).toEqual({ action: body.object_attributes.action, problems: [] });
+    // The checks above must see non-empty arrays and a filled `changes`, or they check nothing.
+    const edit = bodies[1];
+    expect(edit.labels.length).toBeGreaterThan(0);
+    expect(edit.assignees.length).toBe(1);
+    expect(edit.reviewers.length).toBe(1);
+    expect(Object.keys(edit.changes)).toEqual(expect.arrayContaining(['title', 'labels', 'updated_at', 'updated_by_id', 'last_edited_at', 'last_edited_by_id']));
+    expect(bodies[2].object_attributes.oldrev).toMatch(/^[0-9a-f]{40}$/);
+    expect(bodies.filter((b) => 'oldrev' in b.object_attributes)).toHaveLength(1);
+    expect(bodies[11].object_attributes).toMatchObject({ state: 'merged', state_id: 3 });
+    expect(bodies[11].object_attributes.merge_commit_sha).toMatch(/^[0-9a-f]{40}$/);
+    expect(bodies[0].object_attributes.merge_commit_sha).toBeNull();
+    expect(bodies[0].user.username).toBe('dave');
+    expect(bodies[3].user.username).toBe('alice');
+  });
+
+  it('Note Hooks on merge requests and issues match the examples', async () => {
+    sandbox.addHook(P, { url: receiver.url });
+    const iid = await openMr();
+    const alice = client('alice-token-0001');
+    const note = await alice.MergeRequestNotes.create(P, iid, 'please add a rollback plan');
+    await alice.MergeRequestNotes.edit(P, iid, note.id, { body: 'please add a rollback plan (R-17)' });
+    const issue = await alice.Issues.create(P, 'Review break-glass', { labels: 'break-glass' });
+    await alice.IssueNotes.create(P, issue.iid, 'reviewed');
+    await sandbox.idle();
+    const notes = receiver.received.filter((r) => r.headers['x-gitlab-event'] === 'Note Hook').map((r) => r.json);
+    expect(notes.map((n) => `${n.object_attributes.noteable_type}:${n.object_attributes.action}`)).toEqual(['MergeRequest:create', 'MergeRequest:update', 'Issue:create']);
+    expect(shapeProblems(NOTE_MR_HOOK, notes[0], NOTE_RULES)).toEqual([]);
+    expect(shapeProblems(NOTE_MR_HOOK, notes[1], NOTE_RULES)).toEqual([]);
+    expect(shapeProblems(NOTE_ISSUE_HOOK, notes[2], NOTE_RULES)).toEqual([]);
+    expect(notes[0].merge_request.iid).toBe(iid);
+    expect(notes[1].object_attributes.note).toBe('please add a rollback plan (R-17)');
+  });
+
+  it('the comparator itself catches a missing key, a wrong type and an undocumented key', () => {
+    const body = structuredClone(MR_HOOK);
+    delete body.object_attributes.iid;
+    body.object_attributes.state_id = '1';
+    body.object_attributes.surprise = true;
+    expect(shapeProblems(MR_HOOK, body, MR_RULES)).toEqual([
+      'object_attributes.iid: missing',
+      'object_attributes.state_id: string where the example has number',
+      'object_attributes.surprise: not in the documented example',
+    ]);
+  });
+});
+
+describe('delivery', () => {
+  it('signs with Standard Webhooks when a signing token is set, verifiable with Webhook.verify', async () => {
+    sandbox.addHook(P, { url: receiver.url, signing_token: SIGNING, token: 'plain-token-1' });
+    await openMr();
+    await sandbox.idle();
+    const [req] = receiver.received;
+    const headers = req?.headers as Record<string, string>;
+    expect(headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/=]+$/);
+    expect(headers['webhook-id']).toBe(headers['idempotency-key']);
+    const verified = new Webhook(SIGNING).verify(req?.body as string, headers) as { object_kind: string };
+    expect(verified.object_kind).toBe('merge_request');
+    expect(() => new Webhook(SIGNING).verify(`${req?.body} `, headers)).toThrow();
+    const other = `whsec_${Buffer.from('another-key-another-key-another!').toString('base64')}`;
+    expect(() => new Webhook(other).verify(req?.body as string, headers)).toThrow();
+  });
+
+  it('resend re-sends the same body with the same Idempotency-Key and webhook-id, freshly signed', async () => {
+    const { id: hookId } = sandbox.addHook(P, { url: receiver.url, signing_token: SIGNING });
+    await openMr();
+    await sandbox.idle();
+    const [original] = sandbox.deliveries(hookId);
+    const again = sandbox.resend(original?.id as string);
+    expect(again.resendOf).toBe(original?.id);
+    await sandbox.idle();
+    const [first, second] = receiver.received;
+    expect(second?.body).toBe(first?.body);
+    expect(second?.headers['idempotency-key']).toBe(first?.headers['idempotency-key']);
+    expect(second?.headers['webhook-id']).toBe(first?.headers['webhook-id']);
+    expect(second?.headers['x-gitlab-webhook-uuid']).not.toBe(first?.headers['x-gitlab-webhook-uuid']);
+    new Webhook(SIGNING).verify(second?.body as string, second?.headers as Record<string, string>);
+    expect(sandbox.deliveries(hookId)).toHaveLength(2);
+    expect(() => sandbox.resend('no-such-delivery')).toThrow(/JIT_ERR_SANDBOX_NOT_FOUND|no delivery/);
+  });
+
+  it('keeps a delivery log per hook with status, duration and headers, never the secret token', async () => {
+    const a = sandbox.addHook(P, { url: receiver.url, token: 'super-secret-hook-token' });
+    const b = sandbox.addHook(P, { url: `http://127.0.0.1:${await closedPort()}/unreachable` });
+    receiver.respondWith(500);
+    await openMr();
+    await sandbox.idle();
+    const [da] = sandbox.deliveries(a.id);
+    expect(da).toMatchObject({ hookId: a.id, event: 'Merge Request Hook', status: 500, error: 'HTTP 500' });
+    expect(da?.durationMs).toBeGreaterThanOrEqual(0);
+    expect(da?.requestHeaders['X-Gitlab-Token']).toBe('[REDACTED]');
+    expect(JSON.stringify(sandbox.deliveries())).not.toContain('super-secret-hook-token');
+    expect(receiver.received[0]?.headers['x-gitlab-token']).toBe('super-secret-hook-token');
+    const [db] = sandbox.deliveries(b.id);
+    expect(db).toMatchObject({ status: null, error: 'ECONNREFUSED' });
+    expect(sandbox.deliveries()).toHaveLength(2);
+  });
+
+  it('delivers asynchronously (the API does not wait) and in order per hook', async () => {
+    const { id } = sandbox.addHook(P, { url: receiver.url });
+    receiver.hold();
+    const iid = await openMr();
+    const alice = client('alice-token-0001');
+    for (let i = 0; i < 5; i++) await alice.MergeRequestNotes.create(P, iid, `note ${i}`);
+    // Every API call answered while the receiver still holds the first delivery.
+    expect(receiver.received).toHaveLength(0);
+    expect(sandbox.deliveries(id).filter((d) => d.finishedAt === null)).toHaveLength(6);
+    await expect.poll(() => receiver.held).toBe(1); // in order: the second waits for the first
+    receiver.release();
+    await sandbox.idle();
+    expect(receiver.received.map((r) => r.json.object_attributes.note ?? r.json.object_attributes.action)).toEqual(['open', 'note 0', 'note 1', 'note 2', 'note 3', 'note 4']);
+  });
+
+  it('gives up on a slow receiver after the timeout and records it', async () => {
+    await sandbox.close();
+    sandbox = await startSandbox({ seed: DEMO_SEED, webhookTimeoutMs: 100 });
+    const { id } = sandbox.addHook(P, { url: receiver.url });
+    receiver.respondWith(200, 1000);
+    await openMr();
+    await sandbox.idle();
+    expect(sandbox.deliveries(id)[0]).toMatchObject({ status: null, error: 'timeout after 100 ms' });
+  });
+
+  it('shares X-Gitlab-Event-UUID across the hooks one request triggers, with distinct idempotency keys', async () => {
+    const other = await startHookReceiver();
+    try {
+      sandbox.addHook(P, { url: receiver.url });
+      sandbox.addHook(P, { url: other.url });
+      await openMr();
+      await sandbox.idle();
+      const [a] = receiver.received;
+      const [b] = other.received;
+      expect(a?.headers['x-gitlab-event-uuid']).toBe(b?.headers['x-gitlab-event-uuid']);
+      expect(a?.headers['idempotency-key']).not.toBe(b?.headers['idempotency-key']);
+      expect(a?.body).toBe(b?.body);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('only sends the events a hook subscribed to', async () => {
+    sandbox.addHook(P, { url: receiver.url, merge_requests_events: false, note_events: true });
+    const iid = await openMr();
+    await client('alice-token-0001').MergeRequestNotes.create(P, iid, 'hi');
+    await sandbox.idle();
+    expect(receiver.received.map((r) => r.headers['x-gitlab-event'])).toEqual(['Note Hook']);
+  });
+});
