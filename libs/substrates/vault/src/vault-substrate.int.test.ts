@@ -1,0 +1,266 @@
+// The vault adapter on a real OpenBao dev server: the contract suite in both modes (token and
+// database, the latter with the database secrets engine pointed at embedded PostgreSQL), plus
+// what only a real server shows: the admin client survives issuing, the carrier token's TTL
+// bounds the lease, forged handles cannot revoke foreign tokens.
+// The test must log in with the DB credential Vault issued; only the test imports pg, never the adapter.
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import pg from 'pg';
+import vaultFactory from 'node-vault';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@jit/observability';
+import { SubstrateRegistry, type IssueRequest } from '@jit/substrates';
+import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/testing';
+import { freePort, getPostgres, getVault, uniqueName, waitFor } from '@jit/testing';
+import { carrierPolicyHcl, createVaultSubstrate, vaultConfigSchema, vaultSubstrate } from './vault-substrate';
+
+const logger = createLogger({ name: 'vault-int', level: 'warn' });
+
+interface Fixture {
+  addr: string;
+  token: string;
+  mount: string;
+  role: string;
+  readPolicy: string;
+  probePath: string;
+  dbUrl: string;
+}
+
+let fixture: Promise<Fixture> | undefined;
+
+/** One database mount, DB role, carrier policy and probe policy for this file (unique names). */
+function setupVault(): Promise<Fixture> {
+  fixture ??= (async () => {
+    const { addr, token } = await getVault();
+    const admin = vaultFactory({ endpoint: addr, token });
+    const pgAdmin = await getPostgres();
+    const db = uniqueName('vaultsub');
+    const c = new pg.Client({ connectionString: pgAdmin });
+    await c.connect();
+    await c.query(`CREATE DATABASE ${db}`);
+    await c.end();
+    const dbUrl = new URL(pgAdmin);
+    dbUrl.pathname = `/${db}`;
+    const d = new pg.Client({ connectionString: dbUrl.toString() });
+    await d.connect();
+    await d.query('CREATE TABLE public.orders (id int)');
+    await d.end();
+
+    const mount = uniqueName('db');
+    const role = uniqueName('orders_rw');
+    await admin.write(`sys/mounts/${mount}`, { type: 'database' });
+    await admin.write(`${mount}/config/orders`, {
+      plugin_name: 'postgresql-database-plugin',
+      connection_url: `postgresql://{{username}}:{{password}}@${dbUrl.host}${dbUrl.pathname}`,
+      username: decodeURIComponent(dbUrl.username),
+      password: decodeURIComponent(dbUrl.password),
+      allowed_roles: [role],
+    });
+    await admin.write(`${mount}/roles/${role}`, {
+      db_name: 'orders',
+      creation_statements: [
+        `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
+        `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO "{{name}}"`,
+      ],
+      revocation_statements: [
+        `ALTER ROLE "{{name}}" NOLOGIN`,
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}'`,
+        `DROP OWNED BY "{{name}}"`,
+        `DROP ROLE IF EXISTS "{{name}}"`,
+      ],
+      default_ttl: '1h',
+      max_ttl: '24h',
+    });
+    await admin.write(`sys/policies/acl/jit-database-creds-${mount}`, { policy: carrierPolicyHcl(mount) });
+    const readPolicy = uniqueName('jit_probe_read');
+    const probePath = `secret/data/${uniqueName('probe')}`;
+    await admin.write(probePath, { data: { ok: 'yes' } });
+    await admin.write(`sys/policies/acl/${readPolicy}`, { policy: `path "${probePath}" { capabilities = ["read"] }` });
+    return { addr, token, mount, role, readPolicy, probePath, dbUrl: dbUrl.toString() };
+  })();
+  return fixture;
+}
+
+const configFor = (f: Fixture, extra: Record<string, unknown> = {}) => ({
+  addr: f.addr,
+  token: f.token,
+  databaseMount: f.mount,
+  carrierPolicies: [`jit-database-creds-${f.mount}`],
+  ...extra,
+});
+
+const request = (grantId: string, scope: Record<string, unknown>, ttlSeconds = 600): IssueRequest => ({
+  grantId,
+  elevationId: grantId.split('-').slice(0, 3).join('-'),
+  requester: 'alice',
+  target: 'orders-vault',
+  scopeName: 'rw',
+  scope,
+  connection: {},
+  ttlSeconds,
+});
+
+async function tokenWorks(f: Fixture, token: string): Promise<boolean> {
+  const r = await fetch(`${f.addr}/v1/${f.probePath}`, { headers: { 'X-Vault-Token': token } });
+  if (r.status === 200) return true;
+  if (r.status === 403) return false;
+  throw new Error(`unexpected status ${r.status} probing a token`);
+}
+
+async function dbLoginWorks(f: Fixture, username: string, password: string): Promise<boolean> {
+  const u = new URL(f.dbUrl);
+  u.username = encodeURIComponent(username);
+  u.password = encodeURIComponent(password);
+  const c = new pg.Client({ connectionString: u.toString(), connectionTimeoutMillis: 5000 });
+  try {
+    await c.connect();
+    await c.query('INSERT INTO public.orders VALUES (1)');
+    return true;
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code.startsWith('28') || code === '42501') return false;
+    throw err;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+runSubstrateContractSuite({
+  name: 'vault (token mode)',
+  async setup() {
+    const f = await setupVault();
+    const registry = new SubstrateRegistry({ logger, definitions: [vaultSubstrate] });
+    const substrate = registry.configure(`vault:${uniqueName('tok').replace(/_/g, '-')}`, configFor(f));
+    return {
+      substrate,
+      makeRequest: (g) => request(g, { mode: 'token', policies: [f.readPolicy], tier: 'cosmetic' }),
+      probe: async (secret) => tokenWorks(f, secret.token as string),
+      teardown: () => registry.closeAll(),
+    };
+  },
+});
+
+runSubstrateContractSuite({
+  name: 'vault (database mode)',
+  async setup() {
+    const f = await setupVault();
+    const registry = new SubstrateRegistry({ logger, definitions: [vaultSubstrate] });
+    const substrate = registry.configure(`vault:${uniqueName('db').replace(/_/g, '-')}`, configFor(f));
+    const loginUrl = `postgres://${new URL(f.dbUrl).host}${new URL(f.dbUrl).pathname}`;
+    return {
+      substrate,
+      makeRequest: (g) => request(g, { mode: 'database', role: f.role, loginUrl }),
+      probe: async (secret) => dbLoginWorks(f, secret.username as string, secret.password as string),
+      teardown: () => registry.closeAll(),
+    };
+  },
+});
+
+describe('vault substrate on a real OpenBao', () => {
+  let f: Fixture;
+  let s: ReturnType<typeof createVaultSubstrate>;
+  let admin: ReturnType<typeof vaultFactory>;
+
+  beforeAll(async () => {
+    f = await setupVault();
+    admin = vaultFactory({ endpoint: f.addr, token: f.token });
+    s = createVaultSubstrate(vaultConfigSchema.parse(configFor(f)), { logger, name: `vault:${uniqueName('x').replace(/_/g, '-')}` });
+  });
+  afterAll(async () => {
+    for (const h of await s.listIssued()) await s.revoke(h).catch(() => undefined);
+  });
+
+  it('issuing does not replace the admin client token, and the token has the requested shape', async () => {
+    const grantId = contractGrantId();
+    const { secret, handle } = await s.issue(request(grantId, { mode: 'token', policies: [f.readPolicy] }, 300));
+    // our admin client still acts as the admin: a token with only readPolicy could not list accessors
+    expect((await s.listIssued()).some((h) => h.grantId === grantId)).toBe(true);
+    const self = await admin.write('auth/token/lookup', { token: secret.token });
+    expect(self.data).toMatchObject({
+      display_name: `token-jit-${grantId}`,
+      renewable: false,
+      explicit_max_ttl: 300,
+      meta: expect.objectContaining({ jit_grant: grantId, jit_mode: 'token' }),
+    });
+    expect(self.data.policies).toEqual([f.readPolicy]);
+    expect(self.data.ttl).toBeLessThanOrEqual(300);
+    expect(handle.ref).toEqual({ mode: 'token', accessor: secret.accessor });
+    await s.revoke(handle);
+  });
+
+  it('never issues the root policy and refuses malformed scopes', async () => {
+    expect(s.validateScope({ mode: 'token', policies: ['default', 'root'] })).toEqual([expect.objectContaining({ path: 'scope.policies[1]' })]);
+    await expect(s.issue(request(contractGrantId(), { mode: 'token', policies: ['root'] }))).rejects.toMatchObject({
+      code: 'JIT_ERR_SUBSTRATE_INVALID_SCOPE',
+    });
+    for (const bad of [{ mode: 'database', role: '../sys/raw' }, { mode: 'database', role: 'r', loginUrl: 'postgres://u:p@h/d' }, { mode: 'x' }, { policies: ['a'] }]) {
+      expect(s.validateScope(bad).length, JSON.stringify(bad)).toBeGreaterThan(0);
+    }
+  });
+
+  it("Vault's backstop for a database credential is the carrier token: at its TTL the lease and the DB role die", async () => {
+    // The lease itself keeps the role's default_ttl (1h); the carrier (TTL 2 s) takes it down.
+    const { secret, handle } = await s.issue(request(contractGrantId(), { mode: 'database', role: f.role }, 2));
+    const lease = await admin.write('sys/leases/lookup', { lease_id: handle.ref.leaseId });
+    expect(lease.data.ttl).toBeGreaterThan(60);
+    expect(Date.parse(handle.expiresAt) - Date.now()).toBeLessThanOrEqual(2_000);
+    expect(await dbLoginWorks(f, secret.username as string, secret.password as string)).toBe(true);
+    await waitFor(async () => !(await dbLoginWorks(f, secret.username as string, secret.password as string)), {
+      timeoutMs: 20_000,
+      what: 'the DB credential to die with its carrier token',
+    });
+    await waitFor(async () => (await s.verifyRevoked(handle)).verified, { timeoutMs: 10_000, what: 'the lease to be gone' });
+  });
+
+  it('Vault expiry is the backstop: an unrevoked token dies at its TTL', async () => {
+    const { secret, handle } = await s.issue(request(contractGrantId(), { mode: 'token', policies: [f.readPolicy] }, 2));
+    expect(await tokenWorks(f, secret.token as string)).toBe(true);
+    await waitFor(async () => !(await tokenWorks(f, secret.token as string)), { timeoutMs: 15_000, what: 'the token to expire' });
+    expect((await s.verifyRevoked(handle)).verified).toBe(true);
+  });
+
+  it("refuses a forged handle naming a token that is not this grant's (e.g. the admin's own)", async () => {
+    const self = await admin.tokenLookupSelf();
+    const forged = { kind: 'vault', instance: s.name, grantId: contractGrantId(), ref: { mode: 'token', accessor: self.data.accessor }, expiresAt: '' };
+    await expect(s.revoke(forged)).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE', retriable: false });
+    expect((await admin.tokenLookupSelf()).data.accessor).toBe(self.data.accessor);
+    const otherLease = { ...forged, ref: { mode: 'database', accessor: 'abc', leaseId: 'sys/raw/x', role: f.role } };
+    await expect(s.revoke(otherLease)).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE' });
+  });
+
+  it('instances on one Vault do not see or revoke each other’s credentials', async () => {
+    const other = createVaultSubstrate(vaultConfigSchema.parse(configFor(f)), { logger, name: 'vault:other-instance' });
+    const { handle } = await s.issue(request(contractGrantId(), { mode: 'token', policies: [f.readPolicy] }));
+    expect((await other.listIssued()).some((h) => h.grantId === handle.grantId)).toBe(false);
+    await expect(other.revoke({ ...handle, instance: other.name })).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE' });
+    await s.revoke(handle);
+  });
+
+  it('checkTtl warns when a database role outlives the tier ceiling and flags missing roles/policies', async () => {
+    expect(await s.checkTtl({ mode: 'database', role: f.role }, 3600)).toEqual([expect.objectContaining({ severity: 'warning', message: expect.stringContaining('86400s') })]);
+    expect(await s.checkTtl({ mode: 'database', role: f.role }, 86400)).toEqual([expect.objectContaining({ severity: 'info' })]);
+    expect(await s.checkTtl({ mode: 'database', role: 'no-such-role' }, 3600)).toEqual([expect.objectContaining({ severity: 'error' })]);
+    expect(await s.checkTtl({ mode: 'token', policies: [f.readPolicy, 'no-such-policy'] }, 3600)).toEqual([
+      expect.objectContaining({ severity: 'error', message: expect.stringContaining('no-such-policy') }),
+    ]);
+  });
+
+  it('an unreachable Vault is retriable; a bad admin token is a non-retriable denial; neither leaks the token', async () => {
+    const port = await freePort();
+    const down = createVaultSubstrate(vaultConfigSchema.parse({ ...configFor(f), addr: `http://127.0.0.1:${port}`, token: 'Adm1n-t0ken-secret' }), {
+      logger,
+      name: 'vault',
+    });
+    const e1 = await down.issue(request(contractGrantId(), { mode: 'token', policies: [f.readPolicy] })).catch((e: unknown) => e);
+    expect(e1).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_UNREACHABLE', retriable: true });
+    const denied = createVaultSubstrate(vaultConfigSchema.parse({ ...configFor(f), token: 'Adm1n-t0ken-secret' }), { logger, name: 'vault' });
+    const e2 = await denied.issue(request(contractGrantId(), { mode: 'token', policies: [f.readPolicy] })).catch((e: unknown) => e);
+    expect(e2).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_DENIED', retriable: false });
+    for (const e of [e1, e2]) {
+      const texts = [JSON.stringify(e), String(e), (e as Error).stack, JSON.stringify((e as Error).cause), String((e as Error).cause)];
+      for (const t of texts) {
+        expect(t).not.toContain('Adm1n-t0ken-secret');
+        expect(t).not.toContain(f.token);
+      }
+    }
+  });
+});

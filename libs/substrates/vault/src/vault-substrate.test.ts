@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '@jit/observability';
+import type { IssueRequest } from '@jit/substrates';
+import { createVaultSubstrate, vaultConfigSchema, type VaultClientLike } from './vault-substrate';
+
+type Call = { op: 'read' | 'write' | 'list'; path: string; data?: any; headers?: Record<string, string> };
+
+/** A node-vault double: records calls, answers from `respond`. */
+function fakeClient(respond: (c: Call) => any) {
+  const calls: Call[] = [];
+  const run = async (c: Call) => {
+    calls.push(c);
+    const r = respond(c);
+    if (r instanceof Error) throw r;
+    return r;
+  };
+  const client: VaultClientLike = {
+    read: (path, o) => run({ op: 'read', path, headers: o?.headers }),
+    write: (path, data, o) => run({ op: 'write', path, data, headers: o?.headers }),
+    list: (path) => run({ op: 'list', path }),
+  };
+  return { calls, client };
+}
+
+const vaultError = (status: number, errors: string[] = []) => Object.assign(new Error(`Status ${status}`), { response: { statusCode: status, body: { errors } } });
+const logger = createLogger({ name: 'vault-unit', level: 'silent' });
+const make = (client: VaultClientLike, name = 'vault') =>
+  createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:1', token: 'adm1n-T0KEN-value' }), {
+    logger,
+    name,
+    clientFactory: () => client,
+    now: () => new Date('2030-01-01T00:00:00Z'),
+  });
+const req = (scope: Record<string, unknown>, over: Partial<IssueRequest> = {}): IssueRequest => ({
+  grantId: 'gl-1-2-abc',
+  elevationId: 'gl-1-2',
+  requester: 'alice',
+  target: 't',
+  scopeName: 's',
+  scope,
+  connection: {},
+  ttlSeconds: 900,
+  ...over,
+});
+
+describe('vault substrate (unit, fake client)', () => {
+  it('creates a non-renewable token with ttl = explicit_max_ttl, grant meta and display name, via a plain write', async () => {
+    const f = fakeClient((c) => {
+      if (c.op === 'list') return { data: { keys: [] } };
+      if (c.path === 'auth/token/create') return { auth: { client_token: 's.SECRETTOKEN123', accessor: 'acc1', lease_duration: 900 } };
+    });
+    const out = await make(f.client).issue(req({ mode: 'token', policies: ['orders-write'] }));
+    const create = f.calls.find((c) => c.path === 'auth/token/create');
+    expect(create?.data).toEqual({
+      policies: ['orders-write'],
+      ttl: '900s',
+      explicit_max_ttl: '900s',
+      renewable: false,
+      no_default_policy: true,
+      display_name: 'jit-gl-1-2-abc',
+      meta: { jit_grant: 'gl-1-2-abc', jit_instance: 'vault', jit_elevation: 'gl-1-2', jit_requester: 'alice', jit_mode: 'token' },
+    });
+    expect(out.secret).toEqual({ token: 's.SECRETTOKEN123', accessor: 'acc1' });
+    expect(out.handle).toEqual({ kind: 'vault', grantId: 'gl-1-2-abc', ref: { mode: 'token', accessor: 'acc1' }, expiresAt: '2030-01-01T00:15:00.000Z' });
+    expect(JSON.stringify(out.handle)).not.toContain('SECRETTOKEN');
+  });
+
+  it('reports the shorter expiry when Vault caps the TTL', async () => {
+    const f = fakeClient((c) => (c.op === 'list' ? { data: { keys: [] } } : { auth: { client_token: 's.x', accessor: 'a', lease_duration: 60 } }));
+    const out = await make(f.client).issue(req({ mode: 'token', policies: ['p'] }));
+    expect(out.expiresAt).toBe('2030-01-01T00:01:00.000Z');
+  });
+
+  it("revokes the grant's earlier token before issuing again (a retry leaves one live credential)", async () => {
+    const f = fakeClient((c) => {
+      if (c.op === 'list') return { data: { keys: ['mine', 'other-grant', 'foreign', 'vanished'] } };
+      if (c.path === 'auth/token/lookup-accessor') {
+        const meta: Record<string, Record<string, string>> = {
+          mine: { jit_grant: 'gl-1-2-abc', jit_instance: 'vault', jit_mode: 'token' },
+          'other-grant': { jit_grant: 'gl-9', jit_instance: 'vault' },
+          foreign: { owner: 'someone' },
+        };
+        if (c.data.accessor === 'vanished') return vaultError(400, ['1 error occurred:\n\t* invalid accessor\n\n']);
+        return { data: { meta: meta[c.data.accessor], expire_time: '2030-01-01T00:10:00Z' } };
+      }
+      if (c.path === 'auth/token/create') return { auth: { client_token: 's.new', accessor: 'new', lease_duration: 900 } };
+      return {};
+    });
+    await make(f.client).issue(req({ mode: 'token', policies: ['p'] }));
+    const revoked = f.calls.filter((c) => c.path === 'auth/token/revoke-accessor').map((c) => c.data.accessor);
+    expect(revoked).toEqual(['mine']);
+    expect(f.calls.findIndex((c) => c.path === 'auth/token/revoke-accessor')).toBeLessThan(f.calls.findIndex((c) => c.path === 'auth/token/create'));
+  });
+
+  it('database mode reads creds with the carrier token, not the admin one, and revokes the carrier if that fails', async () => {
+    const f = fakeClient((c) => {
+      if (c.op === 'list') return { data: { keys: [] } };
+      if (c.path === 'auth/token/create') return { auth: { client_token: 's.CARRIER', accessor: 'carrier-acc', lease_duration: 900 } };
+      if (c.path === 'database/creds/orders') return vaultError(403, ['permission denied']);
+      return {};
+    });
+    const err = await make(f.client).issue(req({ mode: 'database', role: 'orders' })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_DENIED', retriable: false });
+    expect(f.calls.find((c) => c.path === 'database/creds/orders')?.headers).toEqual({ 'X-Vault-Token': 's.CARRIER' });
+    expect(f.calls.at(-1)).toMatchObject({ path: 'auth/token/revoke-accessor', data: { accessor: 'carrier-acc' } });
+    expect(JSON.stringify(err) + String(err) + String((err as Error).cause)).not.toContain('CARRIER');
+  });
+
+  it('keeps the admin token out of errors even when the client error carries the request headers', async () => {
+    const axiosLike = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {
+      code: 'ECONNREFUSED',
+      config: { headers: { 'X-Vault-Token': 'adm1n-T0KEN-value' } },
+      toJSON() {
+        return { config: this.config };
+      },
+    });
+    const f = fakeClient(() => axiosLike);
+    const err = (await make(f.client).issue(req({ mode: 'token', policies: ['p'] })).catch((e: unknown) => e)) as Error;
+    expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_UNREACHABLE', retriable: true });
+    for (const t of [JSON.stringify(err), String(err), err.stack, JSON.stringify(err.cause), String(err.cause), JSON.stringify(Object.entries(err.cause as object))]) {
+      expect(t).not.toContain('adm1n-T0KEN');
+    }
+  });
+
+  it('maps Vault statuses to retriable or not', async () => {
+    for (const [status, code, retriable] of [
+      [503, 'JIT_ERR_SUBSTRATE_UPSTREAM', true],
+      [500, 'JIT_ERR_SUBSTRATE_UPSTREAM', true],
+      [429, 'JIT_ERR_SUBSTRATE_UPSTREAM', true],
+      [403, 'JIT_ERR_SUBSTRATE_DENIED', false],
+      [400, 'JIT_ERR_SUBSTRATE_REJECTED', false],
+    ] as const) {
+      const f = fakeClient((c) => (c.op === 'list' ? { data: { keys: [] } } : vaultError(status, ['x'])));
+      await expect(make(f.client).issue(req({ mode: 'token', policies: ['p'] }))).rejects.toMatchObject({ code, retriable });
+    }
+  });
+
+  it('revoke: gone is success; a foreign or other-grant accessor is refused without revoking', async () => {
+    const f = fakeClient((c) => {
+      if (c.path === 'auth/token/lookup-accessor') {
+        if (c.data.accessor === 'gone') return vaultError(400, ['invalid accessor']);
+        if (c.data.accessor === 'admin') return { data: { meta: null } };
+        return { data: { meta: { jit_grant: 'gl-other', jit_instance: 'vault' } } };
+      }
+      return {};
+    });
+    const s = make(f.client);
+    const h = (accessor: string) => ({ kind: 'vault', grantId: 'gl-1', ref: { mode: 'token', accessor }, expiresAt: '' });
+    await s.revoke(h('gone'));
+    await expect(s.revoke(h('admin'))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE' });
+    await expect(s.revoke(h('someone-else'))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE' });
+    for (const bad of [
+      { ...h('a'), kind: 'postgres' },
+      { ...h('a'), ref: { mode: 'token' } },
+      { ...h('a'), ref: { mode: 'x', accessor: 'a' } },
+      { ...h('a'), ref: { mode: 'token', accessor: '../../sys' } },
+      { ...h('a'), ref: { mode: 'database', accessor: 'a', role: 'orders', leaseId: 'sys/raw/keyring' } },
+      { ...h('a'), ref: { mode: 'database', accessor: 'a', role: 'orders', leaseId: 'database/creds/orders/../../x' } },
+    ]) {
+      await expect(s.revoke(bad as never)).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE', retriable: false });
+    }
+    expect(f.calls.some((c) => c.path === 'auth/token/revoke-accessor' || c.path === 'sys/leases/revoke')).toBe(false);
+  });
+
+  it('validateScope: modes, names, root policy, loginUrl without credentials; unrelated policy keys are ignored', () => {
+    const s = make(fakeClient(() => ({})).client);
+    expect(s.validateScope({ mode: 'token', policies: ['a', 'b'], tier: 'cosmetic' })).toEqual([]);
+    expect(s.validateScope({ mode: 'database', role: 'orders_rw', loginUrl: 'postgres://db:5432/orders' })).toEqual([]);
+    const bad: unknown[] = [
+      null,
+      [],
+      'token',
+      { mode: 'token' },
+      { mode: 'token', policies: [] },
+      { mode: 'token', policies: Array(21).fill('p') },
+      { mode: 'token', policies: ['root'] },
+      { mode: 'token', policies: ['a/b'] },
+      { mode: 'token', policies: [42] },
+      { mode: 'database' },
+      { mode: 'database', role: 'a b' },
+      { mode: 'database', role: 'x'.repeat(200) },
+      { mode: 'database', role: 'r', loginUrl: 'postgres://u:p@h/d' },
+      { mode: 'database', role: 'r', loginUrl: `postgres://h/${'d'.repeat(600)}` },
+      { mode: 'database', role: 'r', loginUrl: 'not a url' },
+      JSON.parse('{"__proto__": {"mode": "token"}, "policies": ["a"]}'),
+    ];
+    for (const b of bad) expect(s.validateScope(b).length, JSON.stringify(b)).toBeGreaterThan(0);
+  });
+
+  it('config errors: unknown keys and a non-URL address are refused', () => {
+    expect(vaultConfigSchema.safeParse({ addr: 'nope', token: 't' }).success).toBe(false);
+    expect(vaultConfigSchema.safeParse({ addr: 'http://x', token: 't', tokn: 'x' }).success).toBe(false);
+    expect(vaultConfigSchema.safeParse({ addr: 'http://x', token: 't', databaseMount: '../sys' }).success).toBe(false);
+  });
+});
