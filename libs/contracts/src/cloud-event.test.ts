@@ -176,6 +176,17 @@ describe('parseElevationEvent', () => {
     expect(wrongExt.ok).toBe(false);
   });
 
+  it('refuses an event carrying a secret even when the producer skipped createElevationEvent', () => {
+    const ev = JSON.parse(JSON.stringify(sampleEvent(EVENT_TYPES.revoked)));
+    ev.data.verifyDetail = 'login ok as postgres://jit_x:Pa55w0rdXYZ@db/orders';
+    const r = parseElevationEvent(ev);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.error.code).toBe('JIT_ERR_CONTRACTS_SECRET_IN_EVENT');
+      expect(JSON.stringify(r.error) + r.error.message).not.toContain('Pa55w0rdXYZ');
+    }
+  });
+
   it('never throws on hostile input', () => {
     const hostile: unknown[] = [
       undefined,

@@ -216,6 +216,9 @@ export function parseElevationEvent(input: unknown): ParseEventResult {
     problems.push('elevationid: must equal data.elevationId');
   }
   if (problems.length > 0) return fail(type, problems);
+  // A producer that skipped createElevationEvent must not get a secret into any read model.
+  const secretAt = findSecretLike(data.data);
+  if (secretAt) return { ok: false, error: SecretInEvent(type.slice(0, 256), `data.${secretAt}`) };
   const event = {
     ...(json as Record<string, unknown>),
     ...env.data,

@@ -1,1 +1,13 @@
-export {};
+export { createLedger, ELEVATION_STATES } from './ledger';
+export type {
+  Ledger,
+  LedgerOptions,
+  ElevationState,
+  ElevationStateName,
+  ApprovalEntry,
+  TimelineEntry,
+  ApplyResult,
+  ListFilter,
+  LiveGrant,
+  OrphanRecord,
+} from './ledger';
