@@ -38,6 +38,8 @@ export interface FakeMergeRequest {
   notes: Note[];
   mergeCommitSha: string | null;
   commits: MergeRequestCommit[];
+  /** Target branch files when the MR was opened: what diffs compare against once merged. */
+  baseFiles: Map<string, Uint8Array>;
 }
 
 export interface FakeProject {
@@ -222,6 +224,7 @@ export function createFakeGitlab(options: { botUsername?: string } = {}): FakeGi
         rules: [],
         notes: [],
         mergeCommitSha: null,
+        baseFiles: new Map(p.branches.get(opts.targetBranch ?? p.defaultBranch)?.files ?? []),
         commits: head
           ? [
               {
@@ -309,8 +312,7 @@ export function createFakeGitlab(options: { botUsername?: string } = {}): FakeGi
             const m = mr(id, iid);
             const source = p.branches.get(m.sourceBranch)?.files ?? new Map();
             // After merge the target already holds the change: diff against the first parent snapshot.
-            const base =
-              m.state === 'merged' ? (p.commits.values().next().value as Files) : (p.branches.get(m.targetBranch)?.files ?? new Map());
+            const base = m.state === 'merged' ? m.baseFiles : (p.branches.get(m.targetBranch)?.files ?? new Map());
             const paths = new Set([...source.keys(), ...base.keys()]);
             const out = [];
             for (const path of paths) {

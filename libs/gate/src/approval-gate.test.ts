@@ -1,0 +1,297 @@
+import { EVENT_TYPES } from '@jit/contracts';
+import { JitError } from '@jit/errors';
+import { describe, expect, it } from 'vitest';
+import { BOT, PROJECT, createFakeWorld, requestYaml } from './fixtures/fake-world';
+
+const REQ = 'elevations/backfill.yaml';
+
+async function dataOf(w: Awaited<ReturnType<typeof createFakeWorld>>, type: string) {
+  return (await w.events()).filter((e) => e.type === type).map((e) => e.data as Record<string, any>);
+}
+
+describe('approval gate: happy paths', () => {
+  it.each([
+    ['cosmetic', 'read-stats', '3h', ['mallory'], undefined],
+    ['reversible-write', 'write', '2h', ['carol'], undefined],
+    ['semi-destructive', 'ddl', '1h', ['erin', 'frank'], 'drop the index again'],
+    ['destructive', 'drop', '30m', ['alice', 'bob'], 'restore from the 02:00 snapshot'],
+  ])('tier %s: requested, approvals counted, verified at merge, approved', async (tier, scope, ttl, approvers, rollbackPlan) => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({ scope, ttl, riskTier: tier, rollbackPlan }) });
+    const [req] = await dataOf(w, EVENT_TYPES.requested);
+    expect(req).toMatchObject({ elevationId: `gl-${PROJECT}-${iid}`, tier, requester: 'dev', requiredApprovals: approvers.length });
+    expect(req!.contentHash).toMatch(/^[0-9a-f]{64}$/);
+    const mr = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
+    expect(mr.rules).toHaveLength(1);
+    expect(mr.rules[0]).toMatchObject({ name: `jit:${tier}`, approvalsRequired: approvers.length });
+    expect(w.gl.projects.get(PROJECT)!.settings).toMatchObject({ mergeRequestsAuthorApproval: false, resetApprovalsOnPush: true });
+    expect(w.gl.projects.get(PROJECT)!.statuses.at(-1)).toMatchObject({ name: 'jit/policy', state: 'success' });
+    for (const a of approvers) await w.approve(iid, a);
+    const recorded = await dataOf(w, EVENT_TYPES.approvalRecorded);
+    expect(recorded.map((r) => [r.approver, r.counted])).toEqual(approvers.map((a) => [a, true]));
+    const mergeEvent = await w.merge(iid);
+    const [approved] = await dataOf(w, EVENT_TYPES.approved);
+    const mergeSha = mr.mergeCommitSha!;
+    expect(approved).toMatchObject({
+      grantId: `gl-${PROJECT}-${iid}-${mergeSha}`,
+      approvers: [...approvers].sort((a, b) => approvers.indexOf(a) - approvers.indexOf(b)),
+      contentHash: req!.contentHash,
+      mergeSha,
+      policyVersion: req!.policyVersion,
+      requestPath: REQ,
+    });
+    expect(w.comment(iid)).toContain('Verified at merge');
+    // A replayed merge webhook (same id, then a fresh id) changes nothing.
+    await w.deliver(mergeEvent);
+    await w.deliver(w.hook(iid, 'merge_request', 'merge', 'dev'));
+    expect(await w.types()).toEqual(['requested', ...approvers.map(() => 'approval.recorded'), 'approved']);
+  });
+
+  it('break-glass: no approvals needed, own ceiling, post-incident review issue, severity high', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({ breakGlass: true, ttl: '1h' }) });
+    const [req] = await dataOf(w, EVENT_TYPES.requested);
+    expect(req).toMatchObject({ breakGlass: true, requiredApprovals: 0 });
+    await w.merge(iid);
+    const events = await w.events();
+    const approved = events.find((e) => e.type === EVENT_TYPES.approved)!;
+    expect(approved.severity).toBe('high');
+    const issues = w.gl.projects.get(PROJECT)!.issues;
+    expect(issues).toHaveLength(1);
+    expect(issues[0]!.title).toMatch(/Post-incident review/);
+    const oncallIds = ['olga', 'carol'].map((n) => [...w.gl.users.values()].find((u) => u.username === n)!.id).sort();
+    expect([...(issues[0]!.assigneeIds ?? [])].sort()).toEqual(oncallIds);
+  });
+});
+
+describe('approval gate: approvals that never count', () => {
+  async function openWrite() {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    return { w, iid };
+  }
+  it.each([
+    ['self-approval', 'dev', 'author'],
+    ['bot approval', 'ci-bot', 'bot'],
+    ['listed agent approval', 'deploy-agent', 'agent'],
+    ['human outside the approvers', 'mallory', 'not_eligible'],
+  ])('%s: recorded as not counted; merge is a bypass with the reason on the MR', async (_name, who, reason) => {
+    const { w, iid } = await openWrite();
+    await w.approve(iid, who);
+    const [rec] = await dataOf(w, EVENT_TYPES.approvalRecorded);
+    expect(rec).toMatchObject({ approver: who, counted: false, reason });
+    expect(w.comment(iid)).toContain(`\`${who}\`: not counted`);
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+    const [bypass] = await dataOf(w, EVENT_TYPES.bypassDetected);
+    expect(bypass!.reasons.join(' ')).toMatch(/0 of 1 required/);
+    expect(w.comment(iid)).toContain('nothing will be issued');
+  });
+
+  it('committer approval does not count', async () => {
+    const { w, iid } = await openWrite();
+    await w.push(iid, { [REQ]: requestYaml({ justification: 'backfill order totals after INC-4411, carol fixed typo' }) }, 'carol');
+    await w.approve(iid, 'carol');
+    const recs = await dataOf(w, EVENT_TYPES.approvalRecorded);
+    expect(recs.at(-1)).toMatchObject({ approver: 'carol', counted: false, reason: 'committer' });
+  });
+
+  it('approvals then a push changing the TTL: the old approval is stale at merge (GitLab Free keeps it)', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.approve(iid, 'carol');
+    await w.push(iid, { [REQ]: requestYaml({ ttl: '2h' }) });
+    expect((await dataOf(w, EVENT_TYPES.requested)).map((r) => r.ttlSeconds)).toEqual([1800, 7200]);
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+    const [bypass] = await dataOf(w, EVENT_TYPES.bypassDetected);
+    expect(bypass!.reasons.join(' ')).toMatch(/carol: stale/);
+    expect(w.comment(iid)).toContain('given before the last change');
+  });
+
+  it('a fresh approval after the push counts', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.approve(iid, 'carol');
+    await w.push(iid, { [REQ]: requestYaml({ ttl: '2h' }) });
+    await w.unapprove(iid, 'carol');
+    await w.approve(iid, 'carol');
+    await w.merge(iid);
+    expect((await dataOf(w, EVENT_TYPES.approved))[0]).toMatchObject({ approvers: ['carol'], ttlSeconds: 7200 });
+  });
+});
+
+describe('approval gate: rejected requests', () => {
+  const cases: Array<[string, Record<string, string>, RegExp]> = [
+    ['two files in one MR', { 'elevations/a.yaml': requestYaml({}), 'elevations/b.yaml': requestYaml({}) }, /exactly one request per MR/],
+    ['policy change + request in one MR', { 'policy.yaml': 'tiers: {}\n', [REQ]: requestYaml({}) }, /policy change must be its own MR/],
+    ['TTL over ceiling', { [REQ]: requestYaml({ ttl: '3h' }) }, /3h exceeds the reversible-write tier ceiling of 2h/],
+    ['missing TTL', { [REQ]: requestYaml({ ttl: undefined }) }, /spec\.ttl/],
+    ['under-declared tier', { [REQ]: requestYaml({ scope: 'ddl', riskTier: 'cosmetic', rollbackPlan: 'x y z' }) }, /under-declared/],
+    ['unknown target', { [REQ]: requestYaml({ target: 'payroll-db' }) }, /unknown target .*policy-change MR/],
+    ['unknown scope', { [REQ]: requestYaml({ scope: 'superuser' }) }, /unknown scope .*policy-change MR/],
+    ['missing rollback plan', { [REQ]: requestYaml({ scope: 'ddl', riskTier: 'semi-destructive' }) }, /rollbackPlan is required/],
+    ['YAML alias bomb', { [REQ]: `a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n` }, /alias|\(document\)/i],
+    ['5 MB request file', { [REQ]: `# ${'x'.repeat(5 * 1024 * 1024)}\n${requestYaml({})}` }, /\d{7} bytes; the limit is 65536/],
+    ['a file outside elevations/', { [REQ]: requestYaml({}), 'scripts/evil.sh': 'rm -rf /' }, /only files under elevations\//],
+  ];
+  it.each(cases)('%s: rejected with the reason on the MR, status failed, no approval possible', async (_name, files, why) => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', files);
+    const [rej] = await dataOf(w, EVENT_TYPES.rejected);
+    expect(rej).toBeDefined();
+    expect(JSON.stringify(rej!.problems)).toMatch(why);
+    expect(w.comment(iid)).toContain('Rejected');
+    expect(w.gl.projects.get(PROJECT)!.statuses.at(-1)).toMatchObject({ state: 'failed' });
+    await w.approve(iid, 'carol');
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+    expect(await dataOf(w, EVENT_TYPES.bypassDetected)).toHaveLength(1);
+  });
+
+  it('reports problems with their line numbers', async () => {
+    const w = await createFakeWorld();
+    await w.open('dev', { [REQ]: requestYaml({ ttl: '9h', target: 'orders-db' }) });
+    const [rej] = await dataOf(w, EVENT_TYPES.rejected);
+    expect(rej!.problems[0]).toMatchObject({ path: 'spec.ttl', line: 6 });
+  });
+
+  it('a request fixed by a new push becomes requested', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({ ttl: '9h' }) });
+    await w.push(iid, { [REQ]: requestYaml({ ttl: '1h' }) });
+    expect(await w.types()).toEqual(['rejected', 'requested']);
+    expect(w.comment(iid)).not.toContain('Rejected');
+  });
+});
+
+describe('approval gate: merge verification', () => {
+  it('merge into a non-default branch is a bypass', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    w.gl.push(PROJECT, 'release', {}, 'dev');
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) }, { targetBranch: 'release' });
+    await w.approve(iid, 'carol');
+    await w.merge(iid);
+    const [bypass] = await dataOf(w, EVENT_TYPES.bypassDetected);
+    expect(bypass!.reasons[0]).toMatch(/not the default branch main/);
+    expect((await w.events()).find((e) => e.type === EVENT_TYPES.bypassDetected)!.severity).toBe('high');
+  });
+
+  it('too few approvals on a free project is a bypass, not a grant', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({ scope: 'drop', riskTier: 'destructive', rollbackPlan: 'restore the snapshot' }) });
+    expect(w.comment(iid)).toContain('GitLab Free');
+    await w.approve(iid, 'alice');
+    await w.merge(iid);
+    expect(await w.types()).toEqual(['requested', 'approval.recorded', 'bypass.detected']);
+    expect((await dataOf(w, EVENT_TYPES.bypassDetected))[0]!.reasons.join(' ')).toMatch(/1 of 2 required/);
+  });
+
+  it('a merge webhook for an MR GitLab says is still open issues nothing (forged)', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.approve(iid, 'carol');
+    await w.deliver(w.hook(iid, 'merge_request', 'merge', 'dev', { mrState: 'merged', mergeCommitSha: 'a'.repeat(40) }));
+    expect(await w.types()).toEqual(['requested', 'approval.recorded']);
+  });
+
+  it('an approval withdrawn before merge does not count', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.approve(iid, 'carol');
+    await w.unapprove(iid, 'carol');
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+  });
+});
+
+describe('approval gate: lifecycle, idempotency and failures', () => {
+  it('close withdraws once', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.close(iid, 'dev');
+    await w.deliver(w.hook(iid, 'merge_request', 'close', 'dev'));
+    expect(await w.types()).toEqual(['requested', 'withdrawn']);
+    expect(w.comment(iid)).toContain('Withdrawn');
+  });
+
+  it('redelivered webhooks (same id or same content) change nothing twice', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    const again = w.hook(iid, 'merge_request', 'update', 'dev');
+    await w.deliver(again);
+    await w.deliver(again);
+    w.gl.approve(PROJECT, iid, 'carol');
+    const approval = w.hook(iid, 'merge_request', 'approval', 'carol');
+    await w.deliver(approval);
+    await w.deliver(approval);
+    await w.deliver(w.hook(iid, 'merge_request', 'approved', 'carol'));
+    expect(await w.types()).toEqual(['requested', 'approval.recorded']);
+    expect(w.gl.projects.get(PROJECT)!.mrs.get(iid)!.rules).toHaveLength(1);
+  });
+
+  it('a GitLab outage surfaces as a retriable error and the retry completes the work', async () => {
+    const w = await createFakeWorld();
+    w.gl.push(PROJECT, 'r1', { [REQ]: requestYaml({}) }, 'dev');
+    const m = w.gl.openMergeRequest(PROJECT, { sourceBranch: 'r1', author: 'dev' });
+    const ev = w.hook(m.iid, 'merge_request', 'open', 'dev');
+    w.gl.failNext(1, 503);
+    const err = await w.deliver(ev).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JitError);
+    expect((err as JitError).retriable).toBe(true);
+    await w.deliver(ev);
+    expect(await w.types()).toEqual(['requested']);
+  });
+
+  it('malformed events are refused with a non-retriable error', async () => {
+    const w = await createFakeWorld();
+    const bad = { specversion: '1.0' as const, id: 'x1', source: '/s', type: 'dev.jit.gitlab.webhook.v1', data: { kind: 'merge_request', projectId: 'seven' } };
+    await expect(w.deliver(bad)).rejects.toMatchObject({ code: 'JIT_ERR_GATE_MALFORMED_EVENT', retriable: false });
+    await expect(w.deliver({ ...bad, id: 'x2', type: 'com.example.other' })).rejects.toMatchObject({ code: 'JIT_ERR_GATE_MALFORMED_EVENT' });
+    expect(await w.types()).toEqual([]);
+  });
+
+  it('ignores events from other projects', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.deliver(w.hook(iid, 'merge_request', 'merge', 'dev', { projectId: 999 }));
+    expect(await w.types()).toEqual(['requested']);
+  });
+
+  it('/jit revoke by the requester on a granted MR requests revocation; others are refused', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.note(iid, 'dev', '/jit revoke too early');
+    expect(await w.types()).toEqual(['requested']);
+    await w.approve(iid, 'carol');
+    await w.merge(iid);
+    await w.note(iid, 'mallory', '/jit revoke');
+    expect((await w.types()).filter((t) => t === 'revoke.requested')).toEqual([]);
+    await w.note(iid, 'dev', '/jit revoke done with the backfill');
+    await w.note(iid, 'carol', '/jit revoke');
+    const revokes = await dataOf(w, EVENT_TYPES.revokeRequested);
+    expect(revokes).toHaveLength(1);
+    expect(revokes[0]).toMatchObject({ requestedBy: 'dev', reason: 'done with the backfill' });
+    const notes = w.gl.projects.get(PROJECT)!.mrs.get(iid)!.notes.filter((n) => n.authorUsername === BOT);
+    expect(notes.some((n) => n.body.includes('refused'))).toBe(true);
+  });
+
+  it('a policy-change MR gets its own rule for the policyApprovers and no elevation events', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('sam', { 'policy.yaml': (await import('./fixtures/policy')).POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 3h') });
+    expect(await w.types()).toEqual([]);
+    const mr = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
+    expect(mr.rules[0]).toMatchObject({ name: 'jit:policy', approvalsRequired: 2 });
+    expect(w.comment(iid)).toContain('The new policy validates');
+  });
+
+  it('never puts a token-like secret or hostile markup from the request into the comment unescaped', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({ justification: 'INC-1 <img src=x onerror=alert(1)> @all [link](http://evil)' }) });
+    const body = w.comment(iid);
+    expect(body).not.toMatch(/(^|[^\\])<img/);
+    expect(body).toContain('INC-1');
+    expect(body).not.toMatch(/(^|[^\\])@all/);
+    expect(body).not.toContain('](http');
+  });
+});

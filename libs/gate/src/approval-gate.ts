@@ -1,0 +1,931 @@
+// The approval gate: consumes normalized GitLab webhooks (jit.gitlab.v1), validates elevation
+// requests against the policy, drives GitLab (approval rule, settings, status, one comment) and,
+// at merge, verifies on its own — from GitLab's API state and its ledger, never from the webhook —
+// before emitting elevation.approved. Every step is idempotent; GitLab outages are retried by the bus.
+import { createHash } from 'node:crypto';
+import {
+  EVENT_TYPES,
+  GITLAB_WEBHOOK_EVENT_TYPE,
+  GitlabWebhookDataSchema,
+  REQUEST_YAML_LIMITS,
+  TOPIC_ELEVATIONS,
+  TOPIC_GITLAB,
+  createElevationEvent,
+  elevationId as toElevationId,
+  grantId as toGrantId,
+  isAgeRecipient,
+  loadYaml,
+  parseElevationRequest,
+  type ElevationEventType,
+  type EventDataByType,
+  type GitlabWebhookData,
+} from '@jit/contracts';
+import type { BusMessage, EventBus, Subscription } from '@jit/bus';
+import { JitError } from '@jit/errors';
+import {
+  isApprovalRulesUnsupported,
+  noteMarker,
+  upsertMarkedNote,
+  type GitlabClient,
+  type GitlabUser,
+} from '@jit/gitlab';
+import type { Logger, Registry } from '@jit/observability';
+import {
+  evaluateRequest,
+  isEligibleApprover,
+  resolveApprovers,
+  type AccessPlan,
+  type GroupResolver,
+  type Locate,
+  type PolicyModel,
+  type PolicyProblem,
+  type PolicyStore,
+} from '@jit/policy';
+import { Counter } from 'prom-client';
+import { ElevationBook, type RequestedRecord } from './elevation-book';
+import { GateMalformedEvent, GateNotStarted } from './errors';
+import { GATE_MARKER, renderComment, type ApprovalLine, type CommentView } from './render-comment';
+
+export const GATE_GROUP_ID = 'jit-approval-gate';
+export const STATUS_NAME = 'jit/policy';
+/** eligibleApprovers value meaning "any human except author, agents and bots" (tier `anyHuman: true`). */
+export const ANY_HUMAN = '*';
+
+export type RequestParseResult =
+  | { ok: true; value: unknown; locate?: Locate }
+  | { ok: false; problems: PolicyProblem[]; value?: unknown; locate?: Locate };
+export type RequestParser = (text: string) => RequestParseResult;
+
+/** Default request parser: parseElevationRequest (contracts) + the raw document for semantic checks and lines. */
+export const contractsRequestParser: RequestParser = (text) => {
+  const loaded = loadYaml(text, REQUEST_YAML_LIMITS);
+  const raw = loaded.ok ? { value: loaded.loaded.value, locate: loaded.loaded.locate } : {};
+  const r = parseElevationRequest(text);
+  if (r.ok) return { ok: true, value: r.request, ...(raw.locate ? { locate: raw.locate } : {}) };
+  return { ok: false, problems: r.problems, ...raw };
+};
+
+export interface GateOptions {
+  bus: EventBus;
+  gitlab: GitlabClient;
+  policyStore: PolicyStore;
+  /** The gate's read model; default a fresh ElevationBook rebuilt from jit.elevations.v1 at start. */
+  ledger?: ElevationBook;
+  logger: Logger;
+  /** Username of the token jit acts as; its notes are ours and it never counts as an approver. */
+  botUsername: string;
+  parseRequest?: RequestParser;
+  /** CloudEvent source. Default `/jit/approval-gate`. */
+  source?: string;
+  groupId?: string;
+  requestDir?: string;
+  maxRequestBytes?: number;
+  /** How often the policy is re-read from the default branch, ms. Default 60 s; 0 = only on demand. */
+  policyRefreshMs?: number;
+  registry?: Registry;
+  /** Group resolver; default GitLab group members (inherited included). */
+  resolveGroup?: GroupResolver;
+  /** Subscribe to jit.elevations.v1 to follow other services' events (granted, revoked). Default true. */
+  followElevations?: boolean;
+}
+
+export interface Gate {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** One message from jit.gitlab.v1 (what the subscription calls; exposed for tests and composition). */
+  handle(message: BusMessage): Promise<void>;
+  isReady(): boolean;
+  readonly ledger: ElevationBook;
+  readonly resolveGroup: GroupResolver;
+}
+
+type Event = GitlabWebhookData;
+type Problem = PolicyProblem;
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function human(s: number): string {
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return `${s}s`;
+}
+
+class LruSet {
+  private readonly items = new Set<string>();
+  constructor(private readonly max: number) {}
+  has(k: string): boolean {
+    return this.items.has(k);
+  }
+  add(k: string): void {
+    this.items.delete(k);
+    this.items.add(k);
+    while (this.items.size > this.max) this.items.delete(this.items.values().next().value as string);
+  }
+}
+
+export function createGate(options: GateOptions): Gate {
+  const { bus, gitlab, policyStore, logger, botUsername } = options;
+  const log = logger.child({ component: 'approval-gate' });
+  const book = options.ledger ?? new ElevationBook();
+  const source = options.source ?? '/jit/approval-gate';
+  const requestDir = (options.requestDir ?? 'elevations/').replace(/\/?$/, '/');
+  const maxRequestBytes = options.maxRequestBytes ?? REQUEST_YAML_LIMITS.maxBytes;
+  const parseRequest = options.parseRequest ?? contractsRequestParser;
+  const processed = new LruSet(10_000);
+  const locks = new Map<string, Promise<void>>();
+  const userCache = new Map<number, { user: GitlabUser; at: number }>();
+  let ready = false;
+  let subs: Subscription[] = [];
+  let timer: NodeJS.Timeout | undefined;
+
+  const outcomes = new Counter({
+    name: 'jit_gate_webhooks_total',
+    help: 'GitLab webhooks handled by the approval gate, by outcome',
+    labelNames: ['outcome'],
+    registers: options.registry ? [options.registry] : [],
+  });
+  const emitted = new Counter({
+    name: 'jit_gate_events_emitted_total',
+    help: 'Elevation events emitted by the approval gate, by type',
+    labelNames: ['type'],
+    registers: options.registry ? [options.registry] : [],
+  });
+
+  const resolveGroup: GroupResolver =
+    options.resolveGroup ??
+    (async (group) => (await gitlab.groupMembers.all(group)).map((u) => ({ username: u.username, bot: u.bot, id: u.id })));
+
+  async function userById(id: number): Promise<GitlabUser | undefined> {
+    const hit = userCache.get(id);
+    if (hit && Date.now() - hit.at < 60_000) return hit.user;
+    try {
+      const user = await gitlab.users.show(id);
+      userCache.set(id, { user, at: Date.now() });
+      return user;
+    } catch (err) {
+      if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  async function policyNow() {
+    if (!policyStore.peek()) await policyStore.refresh();
+    return policyStore.current();
+  }
+
+  async function emit<T extends ElevationEventType>(
+    type: T,
+    data: EventDataByType[T],
+    idKey: string,
+    severity?: 'info' | 'high',
+  ): Promise<void> {
+    const event = createElevationEvent(type, data, { source, idKey, ...(severity ? { severity } : {}) });
+    const key = (data as { elevationId: string }).elevationId;
+    await bus.publish(TOPIC_ELEVATIONS, key, event as never);
+    book.apply(event as never);
+    emitted.inc({ type: type.replace(/^dev\.jit\.|\.v1$/g, '') });
+    log.info({ type, elevationId: key, eventId: event.id }, 'elevation event emitted');
+  }
+
+  async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const chained = prev.then(() => mine);
+    locks.set(key, chained);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (locks.get(key) === chained) locks.delete(key);
+    }
+  }
+
+  async function comment(ev: Pick<Event, 'projectId' | 'mrIid'>, view: CommentView): Promise<void> {
+    await upsertMarkedNote(gitlab, ev.projectId, ev.mrIid, GATE_MARKER, renderComment(view), botUsername);
+  }
+
+  async function status(ev: Pick<Event, 'projectId'>, sha: string, state: 'success' | 'failed', description: string) {
+    await gitlab.commitStatuses.create(ev.projectId, sha, { state, name: STATUS_NAME, description });
+  }
+
+  /** Usernames -> GitLab user ids, for approval rules. Unknown users are skipped (and logged). */
+  async function userIds(usernames: string[]): Promise<number[]> {
+    const ids: number[] = [];
+    for (const name of usernames) {
+      const u = await gitlab.users.byUsername(name);
+      if (u) ids.push(u.id);
+      else log.warn({ username: name }, 'eligible approver not found in GitLab; left out of the approval rule');
+    }
+    return ids;
+  }
+
+  // ---- classification of what an MR changes ----
+  interface Changes {
+    requestPaths: string[];
+    deletedRequests: string[];
+    policy: boolean;
+    others: string[];
+  }
+  async function changes(ev: Pick<Event, 'projectId' | 'mrIid'>): Promise<Changes> {
+    const diffs = await gitlab.mergeRequests.diffs(ev.projectId, ev.mrIid);
+    const out: Changes = { requestPaths: [], deletedRequests: [], policy: false, others: [] };
+    const paths = new Set<string>();
+    for (const d of diffs) {
+      for (const p of new Set([d.oldPath, d.newPath])) {
+        if (!p || paths.has(p)) continue;
+        paths.add(p);
+        if (p === policyStore.path) out.policy = true;
+        else if (p.startsWith(requestDir)) {
+          if (d.deletedFile || (d.renamedFile && p === d.oldPath)) out.deletedRequests.push(p);
+          else out.requestPaths.push(p);
+        } else out.others.push(p);
+      }
+    }
+    return out;
+  }
+
+  function structureProblems(c: Changes): Problem[] {
+    const at = '(merge request)';
+    if (c.policy && (c.requestPaths.length > 0 || c.deletedRequests.length > 0 || c.others.length > 0)) {
+      return [
+        {
+          path: at,
+          message: `this MR changes ${policyStore.path} and other files (${[...c.requestPaths, ...c.deletedRequests, ...c.others].slice(0, 10).join(', ')}); a policy change must be its own MR, approved by the policyApprovers — split it`,
+        },
+      ];
+    }
+    const problems: Problem[] = [];
+    if (c.others.length > 0) {
+      problems.push({ path: at, message: `only files under ${requestDir} may change; this MR also changes: ${c.others.slice(0, 10).join(', ')}` });
+    }
+    if (c.deletedRequests.length > 0) {
+      problems.push({ path: at, message: `requests are never deleted or renamed by an elevation MR: ${c.deletedRequests.slice(0, 10).join(', ')}` });
+    }
+    if (c.requestPaths.length !== 1) {
+      problems.push({
+        path: at,
+        message:
+          c.requestPaths.length === 0
+            ? `no request file: add exactly one file under ${requestDir}`
+            : `exactly one request per MR: this MR changes ${c.requestPaths.length} files under ${requestDir} (${c.requestPaths.slice(0, 10).join(', ')})`,
+      });
+    } else if (!/\.ya?ml$/.test(c.requestPaths[0]!)) {
+      problems.push({ path: at, message: `the request file must be ${requestDir}<name>.yaml; got ${c.requestPaths[0]}` });
+    }
+    return problems;
+  }
+
+  function rebuildPlan(r: RequestedRecord['data'], policy: PolicyModel): AccessPlan {
+    const target = policy.targets[r.target];
+    const tier = policy.tiers.find((t) => t.name === r.tier);
+    const bg = r.breakGlass ? policy.breakGlass : undefined;
+    return {
+      target: r.target,
+      substrate: target?.substrate ?? '?',
+      scope: r.scope,
+      tier: r.tier,
+      declaredTier: r.declaredTier,
+      ttlSeconds: r.ttlSeconds,
+      ttlCeilingSeconds: bg?.ttlMaxSeconds ?? tier?.ttlMaxSeconds ?? r.ttlSeconds,
+      requiredApprovals: r.requiredApprovals,
+      approvers: { anyHuman: r.eligibleApprovers.includes(ANY_HUMAN), groups: [], users: r.eligibleApprovers },
+      breakGlass: r.breakGlass,
+      justification: r.justification,
+      ...(r.rollbackPlan ? { rollbackPlan: r.rollbackPlan } : {}),
+      recipient: r.recipient,
+      ...(bg?.reviewWithinSeconds ? { reviewWithinSeconds: bg.reviewWithinSeconds } : {}),
+    };
+  }
+
+  function approvalLines(elevation: string): ApprovalLine[] {
+    const e = book.get(elevation);
+    if (!e) return [];
+    const since = e.requested?.seq ?? 0;
+    const last = new Map<string, ApprovalLine & { action: string }>();
+    for (const a of e.approvals) {
+      if (a.seq <= since) continue;
+      last.set(a.approver.toLowerCase(), { approver: a.approver, counted: a.counted, reason: a.reason, action: a.action });
+    }
+    return [...last.values()].filter((a) => a.action === 'approved').map(({ action: _a, ...rest }) => rest);
+  }
+
+  async function baseView(ev: Pick<Event, 'projectId' | 'mrIid'>, elevation: string): Promise<CommentView> {
+    const e = book.get(elevation);
+    const r = e?.requested?.data;
+    if (!r) {
+      return {
+        elevationId: elevation,
+        ...(e?.rejected ? { problems: e.rejected.problems, headSha: e.rejected.headSha } : {}),
+      };
+    }
+    const policy = (await policyNow()).policy;
+    const anyHuman = r.eligibleApprovers.includes(ANY_HUMAN);
+    return {
+      elevationId: elevation,
+      requestPath: r.requestPath,
+      headSha: r.headSha,
+      policyVersion: r.policyVersion,
+      plan: rebuildPlan(r, policy),
+      eligibleApprovers: r.eligibleApprovers.filter((u) => u !== ANY_HUMAN),
+      anyHuman,
+      overlapping: book.liveOnTarget(r.target).filter((o) => o.elevationId !== elevation),
+      approvals: approvalLines(elevation),
+      free: freeProjects.has(ev.projectId),
+    };
+  }
+  const freeProjects = new Set<number>();
+
+  // ---- open / update / reopen ----
+  async function evaluate(ev: Event, sourceId: string): Promise<void> {
+    const elevation = toElevationId(ev.projectId, ev.mrIid);
+    if (book.isDecided(elevation)) {
+      log.info({ elevationId: elevation }, 'MR already decided at merge; update ignored');
+      return;
+    }
+    const mr = await gitlab.mergeRequests.show(ev.projectId, ev.mrIid);
+    if (mr.state !== 'opened') {
+      log.info({ elevationId: elevation, state: mr.state }, 'MR is not open any more; out-of-order update ignored');
+      return;
+    }
+    const author = mr.author.username;
+    const c = await changes(ev);
+    if (c.policy && c.requestPaths.length === 0 && c.deletedRequests.length === 0 && c.others.length === 0) {
+      await policyChange(ev, mr.sha);
+      return;
+    }
+    let problems = structureProblems(c);
+    const requestPath = c.requestPaths[0];
+    let bytes: Uint8Array | undefined;
+    if (problems.length === 0 && requestPath) {
+      const file = await gitlab.files.show(ev.projectId, requestPath, mr.sha);
+      bytes = file.content;
+      if (file.size > maxRequestBytes || bytes.byteLength > maxRequestBytes) {
+        problems = [
+          { path: '(document)', message: `request file is ${Math.max(file.size, bytes.byteLength)} bytes; the limit is ${maxRequestBytes} bytes — a request is a few lines of YAML` },
+        ];
+      }
+    }
+    const policyLoaded = await policyNow();
+    const policy = policyLoaded.policy;
+    let plan: AccessPlan | undefined;
+    if (problems.length === 0 && bytes) {
+      let text: string | undefined;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      } catch {
+        problems = [{ path: '(document)', message: 'request file is not valid UTF-8 text' }];
+      }
+      if (text !== undefined) {
+        const parsed = parseRequest(text);
+        const semantic = parsed.value !== undefined ? evaluateRequest(policy, parsed.value as never, { author, locate: parsed.locate }) : undefined;
+        if (parsed.ok) {
+          problems = semantic?.problems ?? [];
+          plan = semantic?.plan;
+        } else {
+          // Structural problems first; add semantic ones on fields the parser did not already flag.
+          const flagged = new Set(parsed.problems.map((p) => p.path));
+          problems = [...parsed.problems, ...(semantic?.problems ?? []).filter((p) => !flagged.has(p.path))];
+        }
+        if (plan && !isAgeRecipient(plan.recipient)) {
+          problems.push({ path: 'spec.recipient', message: 'recipient must be an age public key (age1...); `jit keygen` prints yours' });
+          plan = undefined;
+        }
+      }
+    }
+    let eligible: string[] = [];
+    if (plan && problems.length === 0) {
+      const resolved = await resolveApprovers(plan.approvers, resolveGroup, {
+        author,
+        agents: policy.agents,
+        others: [botUsername],
+      });
+      eligible = resolved.usernames;
+      if (!plan.approvers.anyHuman && eligible.length < plan.requiredApprovals) {
+        problems.push({
+          path: plan.breakGlass ? 'spec.breakGlass' : 'spec.riskTier',
+          message: `${plan.breakGlass ? 'break-glass' : `tier ${plan.tier}`} needs ${plan.requiredApprovals} approvals but only ${eligible.length} eligible approver(s) remain once the author, agents and bots are removed`,
+        });
+      }
+    }
+
+    if (problems.length > 0 || !plan || !bytes || !requestPath) {
+      await reject(ev, elevation, mr.sha, author, problems, sourceId);
+      return;
+    }
+
+    const contentHash = sha256(bytes);
+    const eligibleApprovers = plan.approvers.anyHuman ? [ANY_HUMAN, ...eligible] : eligible;
+    // GitLab side: one approval rule, hardened settings, the status.
+    const ruleName = `jit:${plan.breakGlass ? 'break-glass' : plan.tier}`;
+    const rules = await gitlab.approvalRules.all(ev.projectId, ev.mrIid);
+    let free = false;
+    let drift: string[] = [];
+    if (isApprovalRulesUnsupported(rules)) free = true;
+    else {
+      const ids = plan.approvers.anyHuman ? [] : await userIds(eligible);
+      const ours = rules.find((r) => r.name.startsWith('jit:'));
+      const wanted = { name: ruleName, approvalsRequired: plan.requiredApprovals, userIds: ids };
+      const same =
+        ours &&
+        ours.name === wanted.name &&
+        ours.approvalsRequired === wanted.approvalsRequired &&
+        [...ours.userIds].sort().join(',') === [...ids].sort().join(',');
+      const res = ours ? (same ? ours : await gitlab.approvalRules.edit(ev.projectId, ev.mrIid, ours.id, wanted)) : await gitlab.approvalRules.create(ev.projectId, ev.mrIid, wanted);
+      if (isApprovalRulesUnsupported(res)) free = true;
+      const settings = await gitlab.approvalSettings.show(ev.projectId);
+      if (isApprovalRulesUnsupported(settings)) free = true;
+      else {
+        if (settings.mergeRequestsAuthorApproval) drift.push('authors could approve their own MR');
+        if (!settings.mergeRequestsDisableCommittersApproval) drift.push('committers could approve');
+        if (!settings.resetApprovalsOnPush) drift.push('approvals were kept on new pushes');
+        if (drift.length > 0) {
+          log.warn({ projectId: ev.projectId, drift }, 'approval settings drifted; correcting');
+          const fixed = await gitlab.approvalSettings.edit(ev.projectId, {
+            mergeRequestsAuthorApproval: false,
+            mergeRequestsDisableCommittersApproval: true,
+            resetApprovalsOnPush: true,
+          });
+          if (isApprovalRulesUnsupported(fixed)) drift = [];
+        }
+      }
+    }
+    if (free) freeProjects.add(ev.projectId);
+    else freeProjects.delete(ev.projectId);
+    await status(ev, mr.sha, 'success', `${plan.tier}: ${plan.requiredApprovals} approval(s), ${human(plan.ttlSeconds)}`);
+
+    const prev = book.get(elevation);
+    const unchanged =
+      prev?.status === 'requested' &&
+      prev.requested?.data.contentHash === contentHash &&
+      prev.requested.data.policyVersion === policyLoaded.version &&
+      prev.requested.data.requiredApprovals === plan.requiredApprovals &&
+      prev.requested.data.eligibleApprovers.join(',') === eligibleApprovers.join(',');
+    if (!unchanged) {
+      await emit(
+        EVENT_TYPES.requested,
+        {
+          elevationId: elevation,
+          projectId: ev.projectId,
+          mrIid: ev.mrIid,
+          ...(mr.webUrl && /^https?:\/\//.test(mr.webUrl) ? { mrUrl: mr.webUrl } : {}),
+          requester: author,
+          target: plan.target,
+          scope: plan.scope,
+          tier: plan.tier,
+          declaredTier: plan.declaredTier,
+          ttlSeconds: plan.ttlSeconds,
+          justification: plan.justification,
+          ...(plan.rollbackPlan ? { rollbackPlan: plan.rollbackPlan } : {}),
+          recipient: plan.recipient,
+          breakGlass: plan.breakGlass,
+          contentHash,
+          requestPath,
+          headSha: mr.sha,
+          policyVersion: policyLoaded.version,
+          requiredApprovals: plan.requiredApprovals,
+          eligibleApprovers,
+        },
+        `${elevation}:requested:${mr.sha}:${contentHash}:${policyLoaded.version}`,
+      );
+    }
+    const view = await baseView(ev, elevation);
+    await comment(ev, { ...view, plan, free, settingsDrift: drift });
+  }
+
+  async function reject(ev: Event, elevation: string, headSha: string, requester: string, problems: Problem[], sourceId: string) {
+    const list = problems.length > 0 ? problems.slice(0, 100) : [{ path: '(document)', message: 'the request could not be validated' }];
+    await status(ev, headSha, 'failed', `${list.length} problem(s): see the jit comment`);
+    const prev = book.get(elevation);
+    const fingerprint = sha256(new TextEncoder().encode(JSON.stringify(list)));
+    const same = prev?.status === 'rejected' && prev.rejected?.headSha === headSha;
+    if (!same) {
+      await emit(
+        EVENT_TYPES.rejected,
+        {
+          elevationId: elevation,
+          projectId: ev.projectId,
+          mrIid: ev.mrIid,
+          requester,
+          headSha,
+          problems: list.map((p) => ({
+            path: p.path.slice(0, 512),
+            message: p.message.slice(0, 2000),
+            ...(p.line ? { line: p.line } : {}),
+            ...(p.column ? { column: p.column } : {}),
+          })),
+        },
+        `${elevation}:rejected:${headSha}:${fingerprint}`,
+      );
+    }
+    log.info({ elevationId: elevation, problems: list.length, source: sourceId }, 'request rejected');
+    await comment(ev, { elevationId: elevation, problems: list, headSha });
+  }
+
+  async function policyChange(ev: Event, headSha: string): Promise<void> {
+    const current = (await policyNow()).policy;
+    let problems: Problem[] = [];
+    try {
+      await policyStore.atRef(headSha);
+    } catch (err) {
+      if (!(err instanceof JitError) || err.retriable) throw err;
+      problems = (err.details?.problems as Problem[] | undefined) ?? [{ path: '(document)', message: err.message }];
+    }
+    const resolved = await resolveApprovers(
+      { anyHuman: false, groups: current.policyApprovers.groups, users: current.policyApprovers.users },
+      resolveGroup,
+      { agents: current.agents, others: [botUsername] },
+    );
+    const rules = await gitlab.approvalRules.all(ev.projectId, ev.mrIid);
+    if (!isApprovalRulesUnsupported(rules)) {
+      const ids = await userIds(resolved.usernames);
+      const wanted = { name: 'jit:policy', approvalsRequired: current.policyApprovers.approvals, userIds: ids };
+      const ours = rules.find((r) => r.name.startsWith('jit:'));
+      if (!ours) await gitlab.approvalRules.create(ev.projectId, ev.mrIid, wanted);
+      else if (ours.name !== wanted.name || ours.approvalsRequired !== wanted.approvalsRequired) {
+        await gitlab.approvalRules.edit(ev.projectId, ev.mrIid, ours.id, wanted);
+      }
+    }
+    await status(ev, headSha, problems.length ? 'failed' : 'success', problems.length ? 'the new policy.yaml is invalid' : 'policy change: needs policyApprovers');
+    await comment(ev, {
+      elevationId: toElevationId(ev.projectId, ev.mrIid),
+      policyChange: { approvals: current.policyApprovers.approvals, approvers: resolved.usernames, problems },
+    });
+  }
+
+  // ---- approvals ----
+  async function committerOf(ev: Event, user: GitlabUser): Promise<boolean> {
+    const commits = await gitlab.mergeRequests.commits(ev.projectId, ev.mrIid);
+    const email = user.email?.toLowerCase();
+    return commits.some(
+      (c) =>
+        (email && (c.authorEmail.toLowerCase() === email || c.committerEmail.toLowerCase() === email)) ||
+        c.authorName === user.username ||
+        c.committerName === user.username,
+    );
+  }
+
+  async function judge(
+    ev: Event,
+    req: RequestedRecord['data'],
+    user: GitlabUser | undefined,
+    username: string,
+    policy: PolicyModel,
+  ): Promise<{ counted: boolean; reason?: 'bot' | 'agent' | 'author' | 'committer' | 'not_eligible' | 'unknown_user' }> {
+    if (!user) return { counted: false, reason: 'unknown_user' };
+    const anyHuman = req.eligibleApprovers.includes(ANY_HUMAN);
+    const verdict = isEligibleApprover(
+      { username: user.username, bot: user.bot || user.username === botUsername, committer: false },
+      { anyHuman, groups: [], users: req.eligibleApprovers },
+      { usernames: req.eligibleApprovers.filter((u) => u !== ANY_HUMAN) },
+      { author: req.requester, agents: policy.agents },
+    );
+    if (!verdict.eligible) return { counted: false, reason: verdict.reason };
+    if (await committerOf(ev, user)) return { counted: false, reason: 'committer' };
+    void username;
+    return { counted: true };
+  }
+
+  async function onApproval(ev: Event, action: 'approved' | 'unapproved', sourceId: string): Promise<void> {
+    const elevation = toElevationId(ev.projectId, ev.mrIid);
+    if (!book.get(elevation)) await evaluate(ev, sourceId); // approval arrived before we saw the MR
+    const entry = book.get(elevation);
+    if (book.isDecided(elevation)) {
+      log.info({ elevationId: elevation }, 'approval after the merge verdict; ignored');
+      return;
+    }
+    const req = entry?.requested?.data;
+    if (!req) {
+      log.info({ elevationId: elevation, approver: ev.actor.username }, 'approval on a rejected or unknown request; not recorded');
+      return;
+    }
+    const username = ev.actor.username;
+    const headSha = ev.headSha ?? undefined;
+    const last = book.lastApproval(elevation, username);
+    if (last && last.action === action && (last.headSha ?? '') === (headSha ?? '')) {
+      log.info({ elevationId: elevation, approver: username }, 'approval already recorded');
+      return;
+    }
+    const policy = (await policyNow()).policy;
+    let verdict: { counted: boolean; reason?: 'bot' | 'agent' | 'author' | 'committer' | 'not_eligible' | 'unknown_user' | 'stale' } = { counted: false };
+    if (action === 'approved') {
+      verdict = await judge(ev, req, await userById(ev.actor.id), username, policy);
+      if (verdict.counted && headSha && headSha !== req.headSha) {
+        // Approved at another head: counts only if the request there is the validated content.
+        const file = await gitlab.files.show(ev.projectId, req.requestPath, headSha).catch((err: unknown) => {
+          if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') return undefined;
+          throw err;
+        });
+        if (!file || sha256(file.content) !== req.contentHash) verdict = { counted: false, reason: 'stale' };
+      }
+    }
+    await emit(
+      EVENT_TYPES.approvalRecorded,
+      {
+        elevationId: elevation,
+        projectId: ev.projectId,
+        mrIid: ev.mrIid,
+        approver: username,
+        action,
+        counted: verdict.counted,
+        ...(verdict.reason ? { reason: verdict.reason } : {}),
+        ...(headSha && /^[0-9a-f]{7,64}$/.test(headSha) ? { headSha } : {}),
+        at: new Date().toISOString(),
+      },
+      `${elevation}:approval:${sourceId}:${username}:${action}`,
+      req.breakGlass ? 'high' : undefined,
+    );
+    await comment(ev, await baseView(ev, elevation));
+  }
+
+  // ---- merge: independent verification ----
+  async function onMerge(ev: Event, sourceId: string): Promise<void> {
+    const elevation = toElevationId(ev.projectId, ev.mrIid);
+    if (book.isDecided(elevation)) {
+      log.info({ elevationId: elevation, source: sourceId }, 'merge already verified; replayed webhook ignored');
+      return;
+    }
+    const mr = await gitlab.mergeRequests.show(ev.projectId, ev.mrIid);
+    if (mr.state !== 'merged') {
+      log.warn({ elevationId: elevation, state: mr.state }, 'merge webhook but GitLab says the MR is not merged; ignored (forged or stale)');
+      return;
+    }
+    const c = await changes(ev);
+    if (c.policy && c.requestPaths.length === 0 && c.others.length === 0 && c.deletedRequests.length === 0) {
+      await policyStore.refresh();
+      log.info({ projectId: ev.projectId, mrIid: ev.mrIid, status: policyStore.status() }, 'policy change merged; policy refreshed');
+      return;
+    }
+    const mergeSha = mr.mergeCommitSha ?? mr.squashCommitSha ?? undefined;
+    const project = await gitlab.projects.show(ev.projectId);
+    const entry = book.get(elevation);
+    const req = entry?.requested;
+    const reasons: string[] = [];
+    const lines: ApprovalLine[] = [];
+    const counted: string[] = [];
+    if (mr.targetBranch !== project.defaultBranch) {
+      reasons.push(`merged into ${mr.targetBranch}, not the default branch ${project.defaultBranch}`);
+    }
+    if (!req) reasons.push(entry?.rejected ? 'the request was rejected at its last version; it was merged anyway' : 'no validated request on record for this MR');
+    if (!mergeSha) reasons.push('GitLab reports no merge commit for this MR');
+    if (req && structureProblems(c).length > 0) reasons.push('the merged MR no longer changes exactly one request file');
+    if (req && mergeSha) {
+      const file = await gitlab.files.show(ev.projectId, req.data.requestPath, mergeSha).catch((err: unknown) => {
+        if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') return undefined;
+        throw err;
+      });
+      if (!file) reasons.push(`${req.data.requestPath} does not exist at the merge commit`);
+      else if (sha256(file.content) !== req.data.contentHash) {
+        reasons.push(`${req.data.requestPath} at the merge commit is not the content jit validated`);
+      }
+      const policy = (await policyNow()).policy;
+      const approvals = await gitlab.mergeRequests.approvals(ev.projectId, ev.mrIid);
+      const ledgerCounted = book.countedSinceLastChange(elevation);
+      const seen = new Set<string>();
+      for (const a of approvals.approvedBy) {
+        const key = a.username.toLowerCase();
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const user = await userById(a.userId);
+        let v: { counted: boolean; reason?: string } = await judge(ev, req.data, user, a.username, policy);
+        if (v.counted) {
+          const freshByGitlab = a.approvedAt !== undefined && Date.parse(a.approvedAt) >= Date.parse(req.at);
+          if (!freshByGitlab && !ledgerCounted.has(key)) v = { counted: false, reason: 'stale' };
+        }
+        lines.push({ approver: a.username, counted: v.counted, ...(v.reason ? { reason: v.reason } : {}) });
+        if (v.counted) counted.push(user?.username ?? a.username);
+      }
+      if (counted.length < req.data.requiredApprovals) {
+        reasons.push(
+          `${counted.length} of ${req.data.requiredApprovals} required eligible human approval(s) verified at merge` +
+            (lines.some((l) => !l.counted) ? ` (not counted: ${lines.filter((l) => !l.counted).map((l) => `${l.approver}: ${l.reason}`).join(', ')})` : ''),
+        );
+      }
+    }
+    const view = await baseView(ev, elevation);
+    if (reasons.length === 0 && req && mergeSha) {
+      const grant = toGrantId(elevation, mergeSha);
+      let reviewIssue: string | undefined;
+      if (req.data.breakGlass) {
+        const onCall = req.data.eligibleApprovers.filter((u) => u !== ANY_HUMAN);
+        const ids = await userIds(onCall);
+        const issue = await gitlab.issues.create(ev.projectId, {
+          title: `Post-incident review: break-glass ${elevation} (${req.data.target}/${req.data.scope})`,
+          description: [
+            `Break-glass elevation \`${elevation}\` was merged (grant \`${grant}\`).`,
+            `Requester: ${req.data.requester}. Target: ${req.data.target}/${req.data.scope} for ${human(req.data.ttlSeconds)}.`,
+            `Approvals at merge: ${counted.join(', ') || 'none (break-glass)'}.`,
+            'Review what was done with this access and whether break-glass was warranted.',
+          ].join('\n\n'),
+          assigneeIds: ids,
+          labels: ['jit', 'break-glass', 'post-incident-review'],
+        });
+        reviewIssue = issue.webUrl ?? `issue #${issue.iid}`;
+      }
+      await emit(
+        EVENT_TYPES.approved,
+        {
+          elevationId: elevation,
+          grantId: grant,
+          projectId: ev.projectId,
+          mrIid: ev.mrIid,
+          requester: req.data.requester,
+          target: req.data.target,
+          scope: req.data.scope,
+          tier: req.data.tier,
+          ttlSeconds: req.data.ttlSeconds,
+          recipient: req.data.recipient,
+          breakGlass: req.data.breakGlass,
+          approvers: counted,
+          contentHash: req.data.contentHash,
+          mergeSha,
+          policyVersion: req.data.policyVersion,
+          requestPath: req.data.requestPath,
+        },
+        grant,
+      );
+      await comment(ev, { ...view, approvals: lines, verdict: { kind: 'approved', approvers: counted, grantId: grant, ...(reviewIssue ? { reviewIssue } : {}) } });
+      return;
+    }
+    await emit(
+      EVENT_TYPES.bypassDetected,
+      {
+        elevationId: elevation,
+        projectId: ev.projectId,
+        mrIid: ev.mrIid,
+        ...(mergeSha && /^[0-9a-f]{7,64}$/.test(mergeSha) ? { mergeSha } : {}),
+        reasons: reasons.map((r) => r.slice(0, 2000)),
+      },
+      `${elevation}:bypass:${mergeSha ?? sourceId}`,
+    );
+    log.warn({ elevationId: elevation, reasons }, 'merged without verified approvals: bypass detected, nothing issued');
+    await comment(ev, { ...view, approvals: lines.length ? lines : view.approvals, verdict: { kind: 'bypass', reasons } });
+  }
+
+  async function onClose(ev: Event, sourceId: string): Promise<void> {
+    const elevation = toElevationId(ev.projectId, ev.mrIid);
+    const e = book.get(elevation);
+    if (!e || book.isDecided(elevation) || e.status === 'withdrawn') return;
+    await emit(
+      EVENT_TYPES.withdrawn,
+      { elevationId: elevation, projectId: ev.projectId, mrIid: ev.mrIid, by: ev.actor.username, reason: 'merge request closed without merge' },
+      `${elevation}:withdrawn:${sourceId}`,
+    );
+    const view = await baseView(ev, elevation);
+    await comment(ev, { ...view, withdrawn: `closed by ${ev.actor.username}` });
+  }
+
+  const REVOKE_RE = /^\s*\/jit\s+revoke\b[ \t]*(.*)$/m;
+  async function onNote(ev: Event): Promise<void> {
+    const note = ev.note;
+    if (!note || note.system || ev.actor.username === botUsername) return;
+    const m = REVOKE_RE.exec(note.body);
+    if (!m) return;
+    const elevation = toElevationId(ev.projectId, ev.mrIid);
+    const e = book.get(elevation);
+    const marker = noteMarker(`revoke:${note.id}`);
+    const reply = (text: string) => upsertMarkedNote(gitlab, ev.projectId, ev.mrIid, marker, text, botUsername);
+    const req = e?.requested?.data;
+    if (!e || !req || !(e.status === 'approved' || e.status === 'granted' || e.status === 'revoke_requested')) {
+      await reply(`@${ev.actor.username} \`/jit revoke\`: nothing to revoke — this MR has no live grant.`);
+      return;
+    }
+    if (e.revokeRequested) {
+      await reply(`\`/jit revoke\`: revocation of \`${e.grant?.grantId ?? e.approved?.grantId}\` is already requested.`);
+      return;
+    }
+    const user = await userById(ev.actor.id);
+    const isRequester = user?.username.toLowerCase() === req.requester.toLowerCase();
+    const policy = (await policyNow()).policy;
+    const approver =
+      user !== undefined &&
+      isEligibleApprover(
+        { username: user.username, bot: user.bot },
+        { anyHuman: req.eligibleApprovers.includes(ANY_HUMAN), groups: [], users: req.eligibleApprovers },
+        { usernames: req.eligibleApprovers.filter((u) => u !== ANY_HUMAN) },
+        { agents: policy.agents },
+      ).eligible;
+    if (!user || user.bot || (!isRequester && !approver)) {
+      await reply(`@${ev.actor.username} \`/jit revoke\` refused: only the requester or an eligible approver may revoke this grant.`);
+      return;
+    }
+    const grant = e.grant?.grantId ?? e.approved?.grantId;
+    const reason = m[1]?.trim().slice(0, 500) || 'requested via /jit revoke';
+    await emit(
+      EVENT_TYPES.revokeRequested,
+      { elevationId: elevation, ...(grant ? { grantId: grant } : {}), requestedBy: user.username, reason },
+      `${elevation}:revoke:${note.id}`,
+      req.breakGlass ? 'high' : undefined,
+    );
+    await reply(`\`/jit revoke\` by ${user.username}: revocation of \`${grant}\` requested.`);
+  }
+
+  async function dispatch(ev: Event, sourceId: string): Promise<string> {
+    if (ev.projectId !== Number(policyStore.projectId) && String(ev.projectId) !== String(policyStore.projectId)) {
+      return 'other_project';
+    }
+    if (ev.kind === 'note') {
+      await onNote(ev);
+      return 'note';
+    }
+    const action = ev.action ?? '';
+    switch (action) {
+      case 'open':
+      case 'reopen':
+      case 'update':
+        await evaluate(ev, sourceId);
+        return 'evaluated';
+      case 'approval':
+      case 'approved':
+        await onApproval(ev, 'approved', sourceId);
+        return 'approval';
+      case 'unapproval':
+      case 'unapproved':
+        await onApproval(ev, 'unapproved', sourceId);
+        return 'unapproval';
+      case 'merge':
+        await onMerge(ev, sourceId);
+        return 'merge';
+      case 'close':
+        await onClose(ev, sourceId);
+        return 'close';
+      default:
+        return 'ignored';
+    }
+  }
+
+  async function handle(message: BusMessage): Promise<void> {
+    if (!ready) throw GateNotStarted('handle webhooks');
+    const ce = message.event;
+    if (ce.type !== GITLAB_WEBHOOK_EVENT_TYPE) throw GateMalformedEvent(ce.id ?? '?', `type ${String(ce.type)}`);
+    if (processed.has(ce.id)) {
+      outcomes.inc({ outcome: 'duplicate' });
+      return;
+    }
+    const parsed = GitlabWebhookDataSchema.safeParse(ce.data);
+    if (!parsed.success) {
+      outcomes.inc({ outcome: 'malformed' });
+      const where = parsed.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ');
+      throw GateMalformedEvent(ce.id, where);
+    }
+    const ev = parsed.data;
+    const outcome = await withLock(toElevationId(ev.projectId, ev.mrIid), () => dispatch(ev, ce.id));
+    processed.add(ce.id);
+    outcomes.inc({ outcome });
+  }
+
+  return {
+    ledger: book,
+    resolveGroup,
+    handle,
+    isReady: () => ready && bus.isReady(),
+    async start() {
+      // Rebuild the read model from the system of record before taking any webhook.
+      await bus.replay(TOPIC_ELEVATIONS, (m) => {
+        book.apply(m.event);
+      });
+      await policyStore.refresh();
+      ready = true;
+      if (options.followElevations !== false) {
+        subs.push(
+          await bus.subscribe({
+            topic: TOPIC_ELEVATIONS,
+            groupId: `${options.groupId ?? GATE_GROUP_ID}-ledger-${process.pid}-${Date.now().toString(36)}`,
+            startFrom: 'latest',
+            handler: async (m) => {
+              book.apply(m.event);
+            },
+          }),
+        );
+      }
+      subs.push(
+        await bus.subscribe({
+          topic: TOPIC_GITLAB,
+          groupId: options.groupId ?? GATE_GROUP_ID,
+          handler: handle,
+        }),
+      );
+      const every = options.policyRefreshMs ?? 60_000;
+      if (every > 0) {
+        timer = setInterval(() => {
+          policyStore.refresh().catch((err: unknown) => log.error({ err: String(err) }, 'policy refresh failed'));
+        }, every);
+        timer.unref();
+      }
+      log.info({ elevations: TOPIC_ELEVATIONS, webhooks: TOPIC_GITLAB }, 'approval gate started');
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      const s = subs;
+      subs = [];
+      await Promise.all(s.map((x) => x.stop()));
+      ready = false;
+    },
+  };
+}
