@@ -59,3 +59,7 @@ export const HandlerFailed = defineError(
   'JIT_ERR_BUS_HANDLER_FAILED',
   'the handler threw an error without a JIT_ERR code; the message was dead-lettered after its attempts',
 );
+export const BusRejected = defineError<[string]>(
+  'JIT_ERR_BUS_REJECTED',
+  'the broker refused the request (%s); retrying the same request will not help: check the topic, its configuration and the client permissions',
+);

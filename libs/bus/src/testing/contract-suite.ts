@@ -198,15 +198,18 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
       if (harness.outage) {
         await join({ topic, groupId, handler: async (m) => void seen.add(m.event.id) });
         await harness.outage.stop();
-        const t0 = Date.now();
-        const err = await bus.publish(topic, 'k0', testEvent(unique('down'))).then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-        expect(err).toMatchObject({ code: 'JIT_ERR_BUS_UNAVAILABLE', retriable: true });
-        expect(Date.now() - t0).toBeLessThan(5_000);
-        expect(bus.isReady()).toBe(false);
-        await harness.outage.start();
+        try {
+          const t0 = Date.now();
+          const err = await bus.publish(topic, 'k0', testEvent(unique('down'))).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(err).toMatchObject({ code: 'JIT_ERR_BUS_UNAVAILABLE', retriable: true });
+          expect(Date.now() - t0).toBeLessThan(5_000);
+          expect(bus.isReady()).toBe(false);
+        } finally {
+          await harness.outage.start();
+        }
         const back = testEvent(unique('back'));
         await vi.waitFor(() => bus.publish(topic, 'k0', back), { timeout: 60_000, interval: 500 });
         acked.push(back.id);

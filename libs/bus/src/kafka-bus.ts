@@ -1,0 +1,651 @@
+// createKafkaBus: the EventBus on Apache Kafka (kafkajs). Idempotent producer with acks=all and
+// bounded retries (a publish fails fast, retriable, when the broker is away); one consumer per
+// subscription committing each offset after its handler succeeded; dead-letters to <topic>.dlq;
+// replay through a throwaway group bounded by the high watermarks read at the call.
+import { randomUUID } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
+import kafkajs, { type Admin, type IHeaders, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
+import { DEAD_LETTER_SUFFIX } from '@jit/contracts';
+import { JitError } from '@jit/errors';
+import { createLogger, type Logger } from '@jit/observability';
+import type {
+  BusMessage,
+  CloudEventJson,
+  EventBus,
+  ReplayOptions,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+} from './event-bus';
+import { BusClosed, BusRejected, BusUnavailable, InvalidOptions, MalformedMessage } from './errors';
+import { DLQ_EXTENSIONS, StopSignal, deadLetterEvent, deliver, errorFields } from './delivery';
+import { DEFAULT_MAX_EVENT_BYTES, checkKey, checkSubscribeOptions, checkTopic, encodeEvent, parseCloudEvent } from './validate';
+
+// kafkajs is CommonJS whose named exports Node's ESM loader cannot see; take them off the default export.
+const { ConfigResourceTypes, Kafka, Partitioners, logLevel } = kafkajs;
+type Kafka = InstanceType<typeof Kafka>;
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  logger?: Logger;
+  ssl?: boolean | ConnectionOptions;
+  sasl?: SASLOptions;
+  /** A publish not acknowledged (acks=all) within this rejects with JIT_ERR_BUS_UNAVAILABLE. Default 3000. */
+  publishTimeoutMs?: number;
+  /** Partitions for topics the bus creates implicitly (subscribe to a missing topic, its .dlq). Default 1. */
+  defaultPartitions?: number;
+  /** Partitions of one subscription handled at the same time (each still in order). Default 4. */
+  partitionsConsumedConcurrently?: number;
+  /** Consumer session timeout; a handler must finish well within it. Default 30000. */
+  sessionTimeoutMs?: number;
+  /** Largest serialised event accepted. Default 1 MiB (the broker's default message.max.bytes). */
+  maxEventBytes?: number;
+}
+
+export interface KafkaBus extends EventBus {
+  readonly kind: 'kafka';
+}
+
+interface Outgoing {
+  topic: string;
+  key: string;
+  value: Buffer;
+  headers: IHeaders;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+const CONTENT_TYPE = 'application/cloudevents+json; charset=UTF-8';
+const READY_PROBE_MS = 2_000;
+
+/** Routes kafkajs logs to pino; drops the one warning we cause on purpose (bounded producer retries). */
+function kafkaLogCreator(logger: Logger) {
+  return () =>
+    ({ namespace, level, log }: LogEntry): void => {
+      const { message, timestamp: _t, logger: _l, stack: _s, ...rest } = log as LogEntry['log'] & Record<string, unknown>;
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
+      const fields = { kafkajs: namespace, ...pick(rest, ['broker', 'clientId', 'groupId', 'topic', 'partition', 'error', 'retryCount', 'retryTime']) };
+      if (level === logLevel.ERROR) logger.error(fields, message);
+      else if (level === logLevel.WARN) logger.warn(fields, message);
+      else logger.debug(fields, message);
+    };
+}
+
+function pick(obj: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
+  return out;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const type = (err as { type?: unknown }).type;
+    return typeof type === 'string' ? `${err.name} ${type}` : err.name;
+  }
+  return 'unknown error';
+}
+
+/** kafkajs errors that mean "try later" rather than "this request is wrong". */
+function isTransient(err: unknown): boolean {
+  // kafkajs wraps the real failure (retries exhausted → originalError / cause); look down the chain.
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if (/Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound|ProtocolRetriable|Timeout/.test(e.name)) return true;
+    if ((e as { retriable?: unknown }).retriable === true) return true;
+    e = (e as { originalError?: unknown }).originalError ?? e.cause;
+  }
+  return false;
+}
+
+export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus> {
+  if (!options || !Array.isArray(options.brokers) || options.brokers.length === 0) {
+    throw InvalidOptions('createKafkaBus needs brokers (host:port strings)');
+  }
+  if (typeof options.clientId !== 'string' || !/^[A-Za-z0-9._-]{1,200}$/.test(options.clientId)) {
+    throw InvalidOptions('clientId must be 1-200 characters from [A-Za-z0-9._-]');
+  }
+  const bus = new KafkaEventBus(options);
+  await bus.connect();
+  return bus;
+}
+
+class KafkaEventBus implements KafkaBus {
+  readonly kind = 'kafka' as const;
+  private readonly kafka: Kafka;
+  private producer: Producer;
+  private producerConnected = false;
+  private producerNeedsReset = false;
+  private readonly admin: Admin;
+  private adminConnected: Promise<void> | undefined;
+  private readonly logger: Logger;
+  private readonly publishTimeoutMs: number;
+  private readonly defaultPartitions: number;
+  private readonly maxEventBytes: number;
+  private ready = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private queue: Outgoing[] = [];
+  private sending: Promise<void> | undefined;
+  private flushScheduled = false;
+  private probe: NodeJS.Timeout | undefined;
+  private readonly subscriptions = new Set<{ stop(): Promise<void> }>();
+
+  constructor(private readonly options: KafkaBusOptions) {
+    this.logger = options.logger ?? createLogger({ name: 'bus', level: 'warn' });
+    this.publishTimeoutMs = options.publishTimeoutMs ?? 3_000;
+    this.defaultPartitions = options.defaultPartitions ?? 1;
+    this.maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    if (!Number.isInteger(this.publishTimeoutMs) || this.publishTimeoutMs < 100) {
+      throw InvalidOptions('publishTimeoutMs must be an integer ≥ 100');
+    }
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      ssl: options.ssl,
+      sasl: options.sasl,
+      connectionTimeout: 1_000,
+      requestTimeout: 10_000,
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator(this.logger),
+      // Bounded: an outage must surface as an error within seconds, not hang the caller.
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
+    });
+    this.producer = this.newProducer();
+    this.admin = this.kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 } });
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: true,
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+    });
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.producer.connect();
+      this.producerConnected = true;
+      this.ready = true;
+    } catch (err) {
+      await this.producer.disconnect().catch(() => undefined);
+      throw BusUnavailable(`cannot connect to ${this.options.brokers.join(',')}: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  isReady(): boolean {
+    return this.ready && !this.closed;
+  }
+
+  private setReady(ready: boolean): void {
+    this.ready = ready;
+    if (!ready && !this.probe && !this.closed) {
+      // Readiness comes back without waiting for the next publish: a metadata call is enough.
+      this.probe = setInterval(() => {
+        this.withAdmin((admin) => admin.describeCluster()).then(
+          () => {
+            this.ready = true;
+            clearInterval(this.probe);
+            this.probe = undefined;
+          },
+          () => undefined,
+        );
+      }, READY_PROBE_MS);
+      this.probe.unref();
+    }
+  }
+
+  private async withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+    this.adminConnected ??= this.admin.connect().catch((err: unknown) => {
+      this.adminConnected = undefined;
+      throw err;
+    });
+    await this.adminConnected;
+    return fn(this.admin);
+  }
+
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    this.assertOpen();
+    if (!Array.isArray(topics)) throw InvalidOptions('ensureTopics takes an array of topic specs');
+    const specs = topics.map((spec) => {
+      checkTopic(spec?.topic);
+      const partitions = spec.partitions ?? this.defaultPartitions;
+      if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1000) {
+        throw InvalidOptions(`partitions of ${spec.topic} must be an integer from 1 to 1000`);
+      }
+      const retentionMs = spec.retentionMs ?? -1;
+      if (!Number.isInteger(retentionMs) || retentionMs < -1) {
+        throw InvalidOptions(`retentionMs of ${spec.topic} must be -1 (unlimited) or a positive integer`);
+      }
+      return { topic: spec.topic, partitions, retentionMs };
+    });
+    try {
+      await this.withAdmin(async (admin) => {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: specs.map((s) => ({
+            topic: s.topic,
+            numPartitions: s.partitions,
+            configEntries: [{ name: 'retention.ms', value: String(s.retentionMs) }],
+          })),
+        });
+        // Topics that already existed keep their partitions, but retention is part of the contract.
+        const described = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: specs.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
+        });
+        const drift = specs.filter((s) => {
+          const res = described.resources.find((r) => r.resourceName === s.topic);
+          const value = res?.configEntries.find((c) => c.configName === 'retention.ms')?.configValue;
+          return value !== String(s.retentionMs);
+        });
+        if (drift.length > 0) {
+          this.logger.warn({ topics: drift.map((d) => d.topic) }, 'topic retention differs from the spec; altering it');
+          await admin.alterConfigs({
+            validateOnly: false,
+            resources: drift.map((s) => ({
+              type: ConfigResourceTypes.TOPIC,
+              name: s.topic,
+              configEntries: [{ name: 'retention.ms', value: String(s.retentionMs) }],
+            })),
+          });
+        }
+      });
+      this.setReady(true);
+    } catch (err) {
+      if (err instanceof JitError) throw err;
+      if (isTransient(err)) {
+        this.setReady(false);
+        throw BusUnavailable(`creating topics: ${describe(err)}`, { cause: err });
+      }
+      throw BusRejected(`creating topics: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  async publish(topic: string, key: string, event: CloudEventJson): Promise<void> {
+    this.assertOpen();
+    checkTopic(topic);
+    checkKey(key);
+    const value = encodeEvent(event, this.maxEventBytes);
+    await this.enqueue(topic, key, value, {});
+  }
+
+  /** Queues a record; records queued in the same turn go out in one request, in call order. */
+  private enqueue(topic: string, key: string, value: Buffer, headers: IHeaders): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        this.setReady(false);
+        reject(BusUnavailable(`no acknowledgement within ${this.publishTimeoutMs} ms`));
+      }, this.publishTimeoutMs);
+      const done =
+        <A extends unknown[]>(fn: (...a: A) => void) =>
+        (...a: A): void => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          fn(...a);
+        };
+      this.queue.push({
+        topic,
+        key,
+        value,
+        headers: { 'content-type': CONTENT_TYPE, ...headers },
+        resolve: done(resolve),
+        reject: done(reject),
+      });
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.sending) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.sending = this.flush().finally(() => {
+        this.sending = undefined;
+        if (this.queue.length > 0) this.scheduleFlush();
+      });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    try {
+      if (this.producerNeedsReset) {
+        // After a failed send the broker may hold records we never heard about; a fresh producer
+        // id makes sure a reused sequence number cannot make the broker drop a new record as a duplicate.
+        const old = this.producer;
+        this.producer = this.newProducer();
+        this.producerConnected = false;
+        this.producerNeedsReset = false;
+        await old.disconnect().catch(() => undefined);
+      }
+      if (!this.producerConnected) {
+        await this.producer.connect();
+        this.producerConnected = true;
+      }
+      const byTopic = new Map<string, Outgoing[]>();
+      for (const o of batch) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o]);
+      await this.producer.sendBatch({
+        acks: -1,
+        timeout: this.publishTimeoutMs,
+        topicMessages: [...byTopic].map(([topic, list]) => ({
+          topic,
+          messages: list.map((o) => ({ key: o.key, value: o.value, headers: o.headers })),
+        })),
+      });
+      this.setReady(true);
+      for (const o of batch) o.resolve();
+    } catch (err) {
+      this.producerNeedsReset = true;
+      const transient = isTransient(err);
+      if (transient) this.setReady(false);
+      this.logger.warn({ records: batch.length, error: describe(err), transient }, 'publish failed');
+      const failure = transient
+        ? BusUnavailable(describe(err), { cause: err })
+        : BusRejected(describe(err), { cause: err });
+      for (const o of batch) o.reject(failure);
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    this.assertOpen();
+    const opts = checkSubscribeOptions(options);
+    const { topic, groupId } = opts;
+    const partitions = await this.partitionCount(topic);
+    if (partitions === undefined) await this.ensureTopics([{ topic, partitions: this.defaultPartitions }]);
+    await this.ensureTopics([{ topic: topic + DEAD_LETTER_SUFFIX, partitions: partitions ?? this.defaultPartitions }]);
+
+    if (opts.startFrom === 'latest') await this.pinLatest(groupId, topic);
+
+    const signal = new StopSignal();
+    const consumer = this.kafka.consumer({
+      groupId,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: 500,
+      allowAutoTopicCreation: false,
+      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assigned = [...(e.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
+      Promise.resolve()
+        .then(() => opts.onAssignment?.(assigned))
+        .catch((err: unknown) => this.logger.warn({ groupId, topic, ...errorFields(err) }, 'onAssignment threw'));
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.logger.error({ groupId, topic, error: describe(e.payload.error), restart: e.payload.restart }, 'consumer crashed');
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: opts.startFrom === 'earliest' });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 4,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const sleep = async (ms: number): Promise<void> => {
+            // Long backoffs keep the membership alive.
+            for (let left = ms; left > 0 && !signal.stopped; left -= 1_000) {
+              await signal.sleep(Math.min(left, 1_000));
+              await heartbeat();
+            }
+          };
+          for (const message of batch.messages) {
+            if (!isRunning() || isStale() || signal.stopped) return;
+            const partition = batch.partition;
+            const key = message.key?.toString('utf8') ?? '';
+            const parsed = message.value ? parseCloudEvent(message.value.toString('utf8')) : { problem: 'no value' };
+            let ok: boolean;
+            if ('problem' in parsed) {
+              this.logger.error({ topic, partition, offset: message.offset, problem: parsed.problem }, MalformedMessage(parsed.problem).message);
+              ok = await this.deadLetterRaw(topic, key, message.value ?? Buffer.alloc(0), {
+                code: MalformedMessage.code,
+                attempts: 0,
+                partition,
+                offset: message.offset,
+              }, signal);
+            } else {
+              const base = { topic, partition, offset: message.offset, key, event: parsed.event };
+              const outcome = await deliver(base, opts.handler, {
+                maxAttempts: opts.maxAttempts,
+                retryBackoffMs: opts.retryBackoffMs,
+                signal,
+                logger: this.logger,
+                sleep,
+              });
+              if (outcome.kind === 'aborted') return;
+              ok =
+                outcome.kind === 'done' ||
+                (await this.deadLetterEvent(
+                  deadLetterEvent(parsed.event, { ...base, code: outcome.code, attempts: outcome.attempts }),
+                  key,
+                  signal,
+                ));
+            }
+            if (!ok) return;
+            resolveOffset(message.offset);
+            try {
+              await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+            } catch (err) {
+              // Handled but not committed: whoever owns the partition next sees it again (at-least-once).
+              this.logger.warn({ groupId, topic, partition, offset: message.offset, error: describe(err) }, 'offset commit failed');
+              return;
+            }
+            await heartbeat();
+          }
+        },
+      });
+    } catch (err) {
+      await consumer.disconnect().catch(() => undefined);
+      if (err instanceof JitError) throw err;
+      throw BusUnavailable(`subscribing ${groupId} to ${topic}: ${describe(err)}`, { cause: err });
+    }
+    let stopping: Promise<void> | undefined;
+    const handle = {
+      stop: () =>
+        (stopping ??= (async () => {
+          signal.raise();
+          // disconnect = stop (waits for the in-flight batch, whose commits are already done) + leave group
+          await consumer.disconnect().catch((err: unknown) => this.logger.warn({ groupId, error: describe(err) }, 'consumer disconnect failed'));
+          this.subscriptions.delete(handle);
+        })()),
+    };
+    this.subscriptions.add(handle);
+    return { groupId, topic, stop: handle.stop };
+  }
+
+  /**
+   * A new group starting at 'latest' gets the current ends committed before it joins, so
+   * "latest" means "as of subscribe()" — not whenever the first fetch happens to run.
+   */
+  private async pinLatest(groupId: string, topic: string): Promise<void> {
+    try {
+      await this.withAdmin(async (admin) => {
+        const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+        const has = committed.some((t) => t.partitions.some((p) => p.offset !== '-1'));
+        if (has) return;
+        const ends = await admin.fetchTopicOffsets(topic);
+        await admin.setOffsets({ groupId, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
+      });
+    } catch (err) {
+      // A live group already has its position; anything else is a real failure.
+      if (/no running instances/i.test(String((err as Error).message))) return;
+      throw BusUnavailable(`setting the start offsets of ${groupId}: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  private async partitionCount(topic: string): Promise<number | undefined> {
+    try {
+      const meta = await this.withAdmin((admin) => admin.fetchTopicMetadata({ topics: [topic] }));
+      return meta.topics[0]?.partitions.length;
+    } catch (err) {
+      if ((err as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return undefined;
+      throw BusUnavailable(`reading metadata of ${topic}: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  private async deadLetterEvent(event: CloudEventJson, key: string, signal: StopSignal): Promise<boolean> {
+    const headers: IHeaders = {
+      'jit-dlq-code': String(event[DLQ_EXTENSIONS.code]),
+      'jit-dlq-attempts': String(event[DLQ_EXTENSIONS.attempts]),
+      'jit-dlq-topic': String(event[DLQ_EXTENSIONS.topic]),
+      'jit-dlq-partition': String(event[DLQ_EXTENSIONS.partition]),
+      'jit-dlq-offset': String(event[DLQ_EXTENSIONS.offset]),
+    };
+    const value = encodeEvent(event, this.maxEventBytes + 4096);
+    return this.sendDeadLetter(String(event[DLQ_EXTENSIONS.topic]) + DEAD_LETTER_SUFFIX, key, value, headers, signal);
+  }
+
+  /** A record that is not a CloudEvent goes to the DLQ byte for byte, described by headers. */
+  private deadLetterRaw(
+    topic: string,
+    key: string,
+    value: Buffer,
+    info: { code: string; attempts: number; partition: number; offset: string },
+    signal: StopSignal,
+  ): Promise<boolean> {
+    const headers: IHeaders = {
+      'jit-dlq-code': info.code,
+      'jit-dlq-attempts': String(info.attempts),
+      'jit-dlq-topic': topic,
+      'jit-dlq-partition': String(info.partition),
+      'jit-dlq-offset': info.offset,
+    };
+    return this.sendDeadLetter(topic + DEAD_LETTER_SUFFIX, key || 'malformed', value, headers, signal);
+  }
+
+  private async sendDeadLetter(dlq: string, key: string, value: Buffer, headers: IHeaders, signal: StopSignal): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.enqueue(dlq, key, value, headers);
+        return true;
+      } catch (err) {
+        this.logger.error({ topic: dlq, attempt, ...errorFields(err) }, 'could not dead-letter a message; retrying');
+        if (signal.stopped) return false;
+        await signal.sleep(Math.min(100 * 2 ** attempt, 5_000));
+        if (signal.stopped) return false;
+      }
+    }
+  }
+
+  async replay(
+    topic: string,
+    handler: (message: BusMessage) => void | Promise<void>,
+    options: ReplayOptions = {},
+  ): Promise<void> {
+    this.assertOpen();
+    checkTopic(topic);
+    let watermarks: { partition: number; high: string; low: string }[];
+    try {
+      watermarks = await this.withAdmin((admin) => admin.fetchTopicOffsets(topic));
+    } catch (err) {
+      if ((err as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return;
+      throw BusUnavailable(`reading offsets of ${topic}: ${describe(err)}`, { cause: err });
+    }
+    const known = new Set(watermarks.map((w) => w.partition));
+    for (const p of options.partitions ?? []) {
+      if (!known.has(p)) throw InvalidOptions(`replay partition ${String(p)} does not exist on ${topic}`);
+    }
+    const wanted = new Set(options.partitions ?? known);
+    // The last offset to read per partition, fixed now: later events are not part of this replay.
+    const last = new Map<number, bigint>();
+    for (const w of watermarks) {
+      if (wanted.has(w.partition) && BigInt(w.high) > BigInt(w.low)) last.set(w.partition, BigInt(w.high) - 1n);
+    }
+    if (last.size === 0) return;
+
+    const groupId = `jit-replay-${this.options.clientId}-${randomUUID()}`;
+    const consumer = this.kafka.consumer({ groupId, maxWaitTimeInMs: 200, allowAutoTopicCreation: false });
+    let finish!: (err?: unknown) => void;
+    const finished = new Promise<void>((resolve, reject) => {
+      finish = (err?: unknown) => (err === undefined ? resolve() : reject(err));
+    });
+    finished.catch(() => undefined); // observed below; avoids an unhandled rejection before the await
+    let failed = false;
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) finish(BusUnavailable(`replay of ${topic}: ${describe(e.payload.error)}`, { cause: e.payload.error }));
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset }) => {
+          const end = last.get(batch.partition);
+          if (end === undefined) {
+            consumer.pause([{ topic, partitions: [batch.partition] }]);
+            return;
+          }
+          for (const message of batch.messages) {
+            if (failed) break;
+            const offset = BigInt(message.offset);
+            if (offset > end) break;
+            const parsed = message.value ? parseCloudEvent(message.value.toString('utf8')) : { problem: 'no value' };
+            if ('problem' in parsed) {
+              this.logger.error({ topic, partition: batch.partition, offset: message.offset, problem: parsed.problem }, 'replay skipped a malformed record');
+            } else {
+              try {
+                await handler({
+                  topic,
+                  partition: batch.partition,
+                  offset: message.offset,
+                  key: message.key?.toString('utf8') ?? '',
+                  event: parsed.event,
+                  attempt: 1,
+                });
+              } catch (err) {
+                failed = true;
+                finish(err);
+                return;
+              }
+            }
+            resolveOffset(message.offset);
+            if (offset === end) {
+              last.delete(batch.partition);
+              consumer.pause([{ topic, partitions: [batch.partition] }]);
+              if (last.size === 0) finish();
+              return;
+            }
+          }
+        },
+      });
+      await finished;
+    } catch (err) {
+      if (err instanceof JitError || failed) throw err;
+      throw BusUnavailable(`replay of ${topic}: ${describe(err)}`, { cause: err });
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+      await this.withAdmin((admin) => admin.deleteGroups([groupId])).catch(() => undefined);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      if (this.probe) clearInterval(this.probe);
+      await Promise.allSettled([...this.subscriptions].map((s) => s.stop()));
+      while (this.sending || this.queue.length > 0) {
+        if (this.sending) await this.sending;
+        else await (this.sending = this.flush().finally(() => (this.sending = undefined)));
+      }
+      await this.producer.disconnect().catch(() => undefined);
+      if (this.adminConnected) await this.admin.disconnect().catch(() => undefined);
+    })();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw BusClosed();
+  }
+}
