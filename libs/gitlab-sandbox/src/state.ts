@@ -604,9 +604,6 @@ export class SandboxState {
   ): MergeRequest {
     if (mr.authorId !== user.id) this.requireAccess(user, project, ACCESS.developer);
     else this.requireAccess(user, project, ACCESS.guest);
-    if (mr.state === 'merged' && Object.values(input).some((v) => v !== undefined)) {
-      if (input.stateEvent) throw unprocessable('Cannot reopen or close a merged merge request');
-    }
     const changes: Record<string, { previous: unknown; current: unknown }> = {};
     const now = this.now();
     const set = <K extends keyof MergeRequest>(key: K, attr: string, value: MergeRequest[K]) => {
