@@ -97,7 +97,20 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
     for (const ttl of [0, -5, 1.5, Number.NaN]) {
       expect(await rejection(sub.issue(req({ ttlSeconds: ttl }))), String(ttl)).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED' });
     }
+    for (const grantId of ['', 'g'.repeat(257), 42 as unknown as string]) {
+      expect(await rejection(sub.issue(req({ grantId }))), String(grantId).slice(0, 10)).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED' });
+    }
     expect(assumeCalls()).toHaveLength(0);
+  });
+
+  it('sanitises any requester into a valid SourceIdentity', async () => {
+    for (const [requester, expected] of [['', '--'], ['a', 'a-'], ['aws:admin', 'aws-admin'], ['x'.repeat(100), 'x'.repeat(64)]] as const) {
+      await sub.issue(req({ grantId: `gl-9-9-${expected.length}${requester.length}`, requester }));
+      expect(assumeCalls().at(-1)?.input.SourceIdentity).toBe(expected);
+    }
+    const quiet = make({ sourceIdentity: false });
+    await quiet.issue(req({ grantId: 'gl-9-9-none' }));
+    expect(assumeCalls().at(-1)?.input).not.toHaveProperty('SourceIdentity');
   });
 
   it('refuses an invalid scope at issue, naming the field, and touches nothing', async () => {
@@ -113,6 +126,9 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
     expect(strict.validateScope({ roleArn: other, sessionPolicy: POLICY })[0]?.path).toBe('roleArn');
     expect(await rejection(strict.issue(req({ scope: { roleArn: other, sessionPolicy: POLICY } })))).toMatchObject({
       code: 'JIT_ERR_AWSSTS_ROLE_NOT_ALLOWED',
+    });
+    expect(await rejection(strict.issue(req({ scope: { roleArn: 'arn:aws:iam::1:role/x', sessionPolicy: POLICY } })))).toMatchObject({
+      code: 'JIT_ERR_SUBSTRATE_INVALID_SCOPE',
     });
     await expect(strict.issue(req())).resolves.toBeDefined();
   });

@@ -263,14 +263,10 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       }
       if (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds < 1) throw SubstrateRejected(name, 'ttlSeconds must be a positive integer');
       if (req.ttlSeconds > config.maxTtlSeconds) throw SubstrateTtlTooLong(name, req.ttlSeconds, config.maxTtlSeconds);
-      const problems = substrate.validateScope(req.scope);
-      if (problems.length > 0) {
-        if (problems[0]?.path === 'roleArn' && problems.length === 1 && configuredRoles.size > 0) {
-          throw AwsStsRoleNotAllowed(String((req.scope as AwsStsScope).roleArn).slice(0, 200), name);
-        }
-        throw SubstrateInvalidScope(name, problems.map((p) => `${p.path || '(scope)'}: ${p.message}`).join('; '));
-      }
+      const problems = validateAwsStsScope(req.scope);
+      if (problems.length > 0) throw SubstrateInvalidScope(name, problems.map((p) => `${p.path || '(scope)'}: ${p.message}`).join('; '));
       const scope = awsStsScopeSchema.parse(req.scope);
+      if (configuredRoles.size > 0 && !configuredRoles.has(scope.roleArn)) throw AwsStsRoleNotAllowed(scope.roleArn, name);
       const { roleName } = parseRoleArn(scope.roleArn) as { roleName: string };
       seenRoles.add(scope.roleArn);
 
