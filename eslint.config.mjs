@@ -58,7 +58,7 @@ export default [
             { sourceTag: 'scope:substrate-gcp-iam', bannedExternalImports: bannedExcept('gcp') },
             // the harness starts PostgreSQL and probes it; Kafka/cloud clients stay in their libs
             { sourceTag: 'scope:testing', bannedExternalImports: bannedExcept('pg') },
-            ...['shared', 'policy', 'ledger', 'substrates', 'webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'jit'].map((s) => ({
+            ...['shared', 'policy', 'ledger', 'substrates', 'webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'jit', 'read-api', 'workspace'].map((s) => ({
               sourceTag: `scope:${s}`,
               bannedExternalImports: bannedExcept(),
             })),
