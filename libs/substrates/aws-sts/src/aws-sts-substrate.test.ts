@@ -260,6 +260,20 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
     expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [], removedLedgerEntries: 0 });
   });
 
+  it('cleanup keeps a deny while the ledger knows of a later session than the deny does', async () => {
+    const out = await sub.issue(req({ ttlSeconds: 900 }));
+    await sub.revoke(out.handle);
+    const role = aws.role('orders-writer');
+    const key = `jit:jit-${GRANT}`;
+    // as if a racing retry had started a session after the revoke computed its deny
+    role?.tags.set(key, String(role.tags.get(key)).replace(/nat=\S+/, 'nat=2026-03-01T12:00:00.000Z'));
+    advance(3600);
+    expect((await sub.cleanupExpiredDenies()).removedDenies).toEqual([]);
+    expect(role?.policies.size).toBe(1);
+    advance(3600);
+    expect((await sub.cleanupExpiredDenies()).removedDenies).toHaveLength(1);
+  });
+
   it('refuses handles it did not produce with a non-retriable error', async () => {
     const out = await sub.issue(req());
     const bad: unknown[] = [

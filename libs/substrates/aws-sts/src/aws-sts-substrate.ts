@@ -431,10 +431,13 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
           if (isNoSuchEntity(err)) continue;
           throw fail('list role policies', err, roleName);
         }
+        const ledger = await readLedger(roleName);
         for (const policy of names.filter((n) => n.startsWith(DENY_POLICY_PREFIX))) {
           const base = `jit-${policy.slice(DENY_POLICY_PREFIX.length)}`;
           const info = readDenyDocument(await readDeny(roleName, base));
           if (!info || info.until.getTime() > t) continue;
+          // A retry racing a revoke may have started a later session than the deny's Sid knows of.
+          if ((ledger.get(base)?.sessionExpiresAt.getTime() ?? 0) > t) continue;
           try {
             await clients.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policy }));
           } catch (err) {
@@ -442,7 +445,7 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
           }
           result.removedDenies.push(`${roleName}/${policy}`);
         }
-        const expired = [...(await readLedger(roleName))].filter(([, e]) => e.sessionExpiresAt.getTime() <= t).map(([b]) => ledgerTagKey(b));
+        const expired = [...ledger].filter(([, e]) => e.sessionExpiresAt.getTime() <= t).map(([b]) => ledgerTagKey(b));
         for (let i = 0; i < expired.length; i += 50) {
           const keys = expired.slice(i, i + 50);
           await call('untag role', clients.iam, new UntagRoleCommand({ RoleName: roleName, TagKeys: keys }), roleName);
