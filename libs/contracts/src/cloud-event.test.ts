@@ -97,6 +97,9 @@ describe('createElevationEvent', () => {
     ['credential URL', 'postgres://jit_gl_42_7:s3cr3tPassw0rd@db:5432/orders'],
     ['vault token', 'token hvs.CAESIJk2Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA'],
     ['age identity', 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ'],
+    ['lower-case age identity', 'age-secret-key-1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq'],
+    ['aws session token', 'IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ'],
+    ['vault batch token', 'hvb.AAAAAQJ0eXBlX2lzX2JhdGNoX3Rva2VuX2Zvcl90ZXN0'],
     ['private key', '-----BEGIN RSA PRIVATE KEY-----\nMIIE'],
     ['google token', 'ya29.a0AfH6SMBx3abcdefghijklmnopqrstuvwxyz'],
   ])('refuses a %s anywhere in the data and does not echo it', (_what, secret) => {

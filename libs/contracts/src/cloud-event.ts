@@ -73,18 +73,27 @@ export function deterministicEventId(type: string, key: string): string {
 }
 
 // Patterns of secrets that must never reach an event. The sealed credential (age ciphertext) is exempt.
-const SECRET_PATTERNS: readonly RegExp[] = [
-  /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i, // URL with user:password@
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
-  /AGE-SECRET-KEY-1/i,
-  /\bhv[sbr]\.[A-Za-z0-9_-]{20,}/, // Vault / OpenBao tokens
-  /\bya29\.[A-Za-z0-9_-]{20,}/, // Google OAuth access tokens
-  /\b(?:FwoGZXIvYXdzE|IQoJb3JpZ2luX2Vj)[A-Za-z0-9+/=]{20,}/, // AWS session tokens
+// Each pattern is only run when its cheap marker is present (this check runs on every event).
+const SECRET_PATTERNS: readonly (readonly [marker: string, pattern: RegExp])[] = [
+  ['://', /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i], // URL with user:password@
+  ['PRIVATE KEY-----', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
+  ['', /AGE-SECRET-KEY-1/i],
+  ['hvs.', /\bhvs\.[A-Za-z0-9_-]{20,}/], // Vault / OpenBao service tokens
+  ['hvb.', /\bhvb\.[A-Za-z0-9_-]{20,}/], // batch tokens
+  ['hvr.', /\bhvr\.[A-Za-z0-9_-]{20,}/], // recovery tokens
+  ['ya29.', /\bya29\.[A-Za-z0-9_-]{20,}/], // Google OAuth access tokens
+  ['FwoGZXIvYXdzE', /\bFwoGZXIvYXdzE[A-Za-z0-9+/=]{20,}/], // AWS session tokens
+  ['IQoJb3JpZ2luX2Vj', /\bIQoJb3JpZ2luX2Vj[A-Za-z0-9+/=]{20,}/],
 ];
+
+function looksSecret(s: string): boolean {
+  for (const [marker, re] of SECRET_PATTERNS) if (s.includes(marker) && re.test(s)) return true;
+  return false;
+}
 
 /** Field path of the first string in `value` shaped like a secret, or undefined. */
 export function findSecretLike(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return SECRET_PATTERNS.some((re) => re.test(value)) ? path || '(root)' : undefined;
+  if (typeof value === 'string') return looksSecret(value) ? path || '(root)' : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const hit = findSecretLike(value[i], `${path}[${i}]`);

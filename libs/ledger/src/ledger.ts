@@ -263,7 +263,7 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
     const elevationId = elevationOf(ev);
     if (!elevationId) return { changed: false, duplicate: false };
     const r = recordFor(elevationId, ev.time);
-    const before = r.view ? signature(r.view) : undefined;
+    const before = r.view;
     const previousState = r.view?.state;
     const stamped = <D>(data: D): Stamped<D> => ({ data, id: ev.id, time: ev.time });
     let duplicate = false;
@@ -329,7 +329,7 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
     if (Date.parse(ev.time) < Date.parse(r.createdAt)) r.createdAt = ev.time;
     if (Date.parse(ev.time) > Date.parse(r.updatedAt)) r.updatedAt = ev.time;
     r.view = derive(r);
-    const changed = before !== signature(r.view);
+    const changed = !before || !sameView(before, r.view);
     return { changed, duplicate, elevationId, state: r.view.state, ...(previousState ? { previousState } : {}) };
   }
 
@@ -501,7 +501,7 @@ function derive(r: Record_): ElevationState {
     revokeVerified: rv?.verified,
     latenessMs: rv?.latenessMs,
     expiredAt: r.expired?.data.expiredAt,
-    timeline: r.timeline.map((t) => ({ ...t })),
+    timeline: r.timeline,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
@@ -510,10 +510,18 @@ function derive(r: Record_): ElevationState {
   return s;
 }
 
-/** Everything but the bookkeeping: what `changed` compares. */
-function signature(v: ElevationState): string {
-  const { timeline: _t, updatedAt: _u, createdAt: _c, ...rest } = v;
-  return JSON.stringify(rest);
+const BOOKKEEPING = new Set<string>(['timeline', 'createdAt', 'updatedAt']);
+
+/** Whether two views agree on everything but the bookkeeping: what `changed` compares. */
+function sameView(a: ElevationState, b: ElevationState): boolean {
+  const ka = Object.keys(a) as (keyof ElevationState)[];
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (BOOKKEEPING.has(k) || a[k] === b[k]) continue;
+    // Values taken from stored events keep their identity; only derived objects need a deep look.
+    if (typeof a[k] !== 'object' || typeof b[k] !== 'object' || JSON.stringify(a[k]) !== JSON.stringify(b[k])) return false;
+  }
+  return true;
 }
 
 function summarize(ev: AnyElevationEvent): string {
