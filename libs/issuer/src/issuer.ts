@@ -63,6 +63,8 @@ export interface IssuerOptions {
   now?: () => Date;
   /** Skip replaying the topic at start (the caller already folded it into `ledger`). */
   skipReplay?: boolean;
+  /** Sealing function (default: age X25519 via sealCredential). */
+  seal?: (secret: Record<string, string>, recipient: string) => Promise<string>;
 }
 
 export interface Issuer {
@@ -162,13 +164,15 @@ export function createIssuer(options: IssuerOptions): Issuer {
     }
     const log = logger.child({ elevationId: data.elevationId, grantId: data.grantId });
     let substrateName = '';
+    let unpublished: { substrate: Substrate; issued: Issued } | undefined;
     try {
       const target = await targets.resolve({ target: data.target, scope: data.scope, policyVersion: data.policyVersion });
       if (!target) throw TargetUnresolved(data.target, data.scope, data.policyVersion);
       substrateName = target.substrate;
       const substrate = substrates.get(target.substrate);
       const { issued } = await issueWithRetry(substrate, data, target);
-      const sealedCredential = await sealCredential(issued.secret, data.recipient);
+      unpublished = { substrate, issued };
+      const sealedCredential = await (options.seal ?? sealCredential)(issued.secret, data.recipient);
       const granted = createElevationEvent(
         EVENT_TYPES.granted,
         {
@@ -188,6 +192,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
       // A publish failure throws: the bus redelivers `approved`, and the retry finds its own
       // credential by grant id (adapters are idempotent by name), so nothing leaks twice.
       await publish(granted);
+      unpublished = undefined;
       grants.inc({ outcome: 'granted', substrate: substrate.name });
       mergeToGranted.observe(Math.max(0, (Date.parse(granted.time) - Date.parse(approvedAt)) / 1000));
       log.info({ substrate: substrate.name, expiresAt: issued.expiresAt }, 'granted');
@@ -200,6 +205,12 @@ export function createIssuer(options: IssuerOptions): Issuer {
       );
     } catch (err) {
       if (isBusError(err)) throw err;
+      if (unpublished) {
+        // Issued but never deliverable: end it now rather than leave it to the orphan sweep.
+        await unpublished.substrate.revoke(unpublished.issued.handle).catch((revokeErr: unknown) =>
+          log.error({ err: errorSummary(revokeErr) }, 'could not revoke an undeliverable credential; the orphan sweep will'),
+        );
+      }
       const error = toEventError(err, substrateName);
       const failed = createElevationEvent(
         EVENT_TYPES.grantFailed,

@@ -1,0 +1,187 @@
+import { Writable } from 'node:stream';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
+import { sampleEvent } from '@jit/contracts/testing';
+import type { EventBus } from '@jit/bus';
+import { createMemoryBus } from '@jit/bus/testing';
+import { createLedger } from '@jit/ledger';
+import { createLogger } from '@jit/observability';
+import { SubstrateInvalidScope } from '@jit/substrates';
+import { createMemorySubstrate, type MemorySubstrate } from '@jit/substrates/testing';
+import { waitFor } from '@jit/testing';
+import { SealFailed } from './errors';
+import { createIssuer, type Issuer, type TargetResolver } from './issuer';
+import { generateAgeIdentity, openCredential } from './seal';
+
+const resolver: TargetResolver = {
+  async resolve({ target, scope }) {
+    if (target !== 'orders-db' || scope !== 'write') return undefined;
+    return { substrate: 'memory', scope: { access: 'write' }, connection: { url: 'postgres://admin:admin-pw@127.0.0.1/db' } };
+  },
+};
+
+interface World {
+  bus: EventBus;
+  substrate: MemorySubstrate;
+  logs: string[];
+  comments: string[];
+  identity: string;
+  recipient: string;
+  start(): Promise<Issuer>;
+  events(): Promise<AnyElevationEvent[]>;
+}
+
+async function world(): Promise<World> {
+  const bus = createMemoryBus();
+  const substrate = createMemorySubstrate();
+  const logs: string[] = [];
+  const comments: string[] = [];
+  const { identity, recipient } = await generateAgeIdentity();
+  const destination = new Writable({
+    write(chunk, _e, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const issuers: Issuer[] = [];
+  return {
+    bus,
+    substrate,
+    logs,
+    comments,
+    identity,
+    recipient,
+    async start() {
+      const issuer = createIssuer({
+        bus,
+        substrates: { get: (n) => (n === 'memory' ? substrate : (() => { throw new Error(`no ${n}`); })()) },
+        targets: resolver,
+        ledger: createLedger(),
+        logger: createLogger({ name: 'issuer-test', level: 'debug', destination }),
+        notifier: { comment: async (_p, _i, md) => void comments.push(md) },
+        retry: { attempts: 3, baseMs: 1, maxMs: 5 },
+      });
+      await issuer.start();
+      issuers.push(issuer);
+      return issuer;
+    },
+    async events() {
+      const out: AnyElevationEvent[] = [];
+      await bus.replay(TOPIC_ELEVATIONS, (m) => {
+        const p = parseElevationEvent(m.event);
+        if (p.ok) out.push(p.event);
+      });
+      return out;
+    },
+  };
+}
+
+const ofType = (events: AnyElevationEvent[], type: string) => events.filter((e) => e.type === type);
+
+let w: World;
+beforeEach(async () => {
+  w = await world();
+});
+
+async function approve(overrides: Record<string, unknown> = {}, id?: string) {
+  const event = sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient, ...overrides } as never, id ? { id } : {});
+  await w.bus.publish(TOPIC_ELEVATIONS, event.subject!, event);
+  return event;
+}
+
+describe('issuer', () => {
+  it('issues once, seals the credential to the requester and never lets the secret out', async () => {
+    const issuer = await w.start();
+    await approve();
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.granted).length === 1, { what: 'granted' });
+    const [granted] = ofType(await w.events(), EVENT_TYPES.granted);
+    const data = granted!.data as { sealedCredential: string; expiresAt: string; handle: { grantId: string } };
+    const secret = await openCredential(data.sealedCredential, w.identity);
+    expect(w.substrate.works(secret)).toBe(true);
+    expect(data.handle.grantId).toBe((granted!.data as { grantId: string }).grantId);
+    expect(w.comments.join('\n')).toMatch(/granted.*until/);
+
+    const everything = [...w.logs, ...w.comments, JSON.stringify(await w.events())].join('\n');
+    expect(everything).not.toContain(secret.token);
+    expect(everything).not.toContain('admin-pw');
+    await issuer.stop();
+  });
+
+  it('a redelivered or replayed approval never yields a second credential, also after a restart', async () => {
+    const first = await w.start();
+    const approved = await approve();
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.granted).length === 1, { what: 'granted' });
+    // the same event again, and another event for the same grant
+    await w.bus.publish(TOPIC_ELEVATIONS, approved.subject!, approved);
+    await approve({}, 'another-delivery-of-the-same-approval');
+    await first.stop();
+    const second = await w.start(); // rebuilds from the log
+    await approve({}, 'replayed-after-restart');
+    await second.stop();
+    expect(w.substrate.calls.filter((c) => c.startsWith('issue:'))).toHaveLength(1);
+    expect(ofType(await w.events(), EVENT_TYPES.granted)).toHaveLength(1);
+  });
+
+  it('retries a retriable substrate failure, then grants', async () => {
+    w.substrate.failNext('issue', undefined, 2);
+    const issuer = await w.start();
+    await approve();
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.granted).length === 1, { what: 'granted' });
+    expect(w.substrate.calls.filter((c) => c.startsWith('issue:'))).toHaveLength(3);
+    await issuer.stop();
+  });
+
+  it('gives up after the retry cap with grant.failed and a comment', async () => {
+    w.substrate.failNext('issue', undefined, 10);
+    const issuer = await w.start();
+    await approve();
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.grantFailed).length === 1, { what: 'grant.failed' });
+    const [failed] = ofType(await w.events(), EVENT_TYPES.grantFailed);
+    expect(failed!.data).toMatchObject({ attempts: 3, error: { code: 'JIT_ERR_SUBSTRATE_UNREACHABLE', retriable: true } });
+    expect(w.comments.join('\n')).toMatch(/grant failed/);
+    expect(ofType(await w.events(), EVENT_TYPES.granted)).toHaveLength(0);
+    await issuer.stop();
+  });
+
+  it('fails at once on a non-retriable error', async () => {
+    w.substrate.failNext('issue', SubstrateInvalidScope('memory', 'scope.access must be read or write'));
+    const issuer = await w.start();
+    await approve();
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.grantFailed).length === 1, { what: 'grant.failed' });
+    expect(w.substrate.calls.filter((c) => c.startsWith('issue:'))).toHaveLength(1);
+    expect(ofType(await w.events(), EVENT_TYPES.grantFailed)[0]!.data).toMatchObject({ attempts: 1, error: { retriable: false } });
+    await issuer.stop();
+  });
+
+  it('refuses a target the named policy version does not have', async () => {
+    const issuer = await w.start();
+    await approve({ target: 'payments-db' });
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.grantFailed).length === 1, { what: 'grant.failed' });
+    expect(ofType(await w.events(), EVENT_TYPES.grantFailed)[0]!.data).toMatchObject({ error: { code: 'JIT_ERR_ISSUER_TARGET_UNRESOLVED' } });
+    expect(w.substrate.calls).toEqual([]);
+    await issuer.stop();
+  });
+
+  it('revokes a credential it could not seal, and reports it without leaking it', async () => {
+    const issuer = await w.start();
+    // a world whose sealing fails (the schema already refuses malformed recipients upstream)
+    await issuer.stop();
+    const failing = createIssuer({
+      bus: w.bus,
+      substrates: { get: () => w.substrate },
+      targets: resolver,
+      ledger: createLedger(),
+      logger: createLogger({ name: 't', level: 'silent' }),
+      seal: async () => {
+        throw SealFailed('injected');
+      },
+    });
+    await failing.start();
+    await approve();
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.grantFailed).length === 1, { what: 'grant.failed' });
+    expect(ofType(await w.events(), EVENT_TYPES.grantFailed)[0]!.data).toMatchObject({ error: { code: 'JIT_ERR_ISSUER_SEAL_FAILED' } });
+    expect(w.substrate.live.size).toBe(0);
+    expect(w.substrate.calls.filter((c) => c.startsWith('revoke:'))).toHaveLength(1);
+    await failing.stop();
+  });
+});
