@@ -38,15 +38,18 @@ afterEach(async () => {
   await sandbox.close();
 });
 
+/** A response's JSON body, for assertions. */
+const body = async (res: Response): Promise<any> => res.json();
+
 describe('malformed and oversized requests', () => {
   it('answers malformed JSON with 400 {error} and unknown routes with 404 {error}', async () => {
     const before = snapshot();
     const res = await api(`/projects/${EP}/merge_requests/1/notes`, { method: 'POST', body: '{"body": "unterminated' });
     expect(res.status).toBe(400);
-    expect(Object.keys(await res.json())).toEqual(['error']);
+    expect(Object.keys(await body(res))).toEqual(['error']);
     const missing = await api('/no/such/route');
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({ error: '404 Not Found' });
+    expect(await body(missing)).toEqual({ error: '404 Not Found' });
     expect(snapshot()).toBe(before);
   });
 
@@ -55,7 +58,7 @@ describe('malformed and oversized requests', () => {
     const huge = JSON.stringify({ body: 'x'.repeat(17 * 1024 * 1024) });
     const res = await api(`/projects/${EP}/merge_requests/1/notes`, { method: 'POST', body: huge });
     expect(res.status).toBe(413);
-    expect(await res.json()).toEqual({ message: '413 Request Entity Too Large' });
+    expect(await body(res)).toEqual({ message: '413 Request Entity Too Large' });
     const xml = await api(`/projects/${EP}/merge_requests/1/notes`, { method: 'POST', body: '<note/>', headers: { 'Content-Type': 'application/xml' } });
     expect(xml.status).toBe(415);
     expect(snapshot()).toBe(before);
@@ -68,7 +71,7 @@ describe('malformed and oversized requests', () => {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     });
     expect(res.status).toBe(201);
-    expect((await res.json()).body).toBe('from a form');
+    expect((await body(res)).body).toBe('from a form');
   });
 
   it('validates parameters like Grape: missing, wrong type, bad enum, bad pagination', async () => {
@@ -81,9 +84,9 @@ describe('malformed and oversized requests', () => {
       [`/projects/${EP}/repository/commits`, { method: 'POST', body: JSON.stringify({ branch: 'req', commit_message: 'x', actions: 'rm -rf' }) }, 400, { error: 'actions is invalid' }],
       [`/projects/${EP}/repository/files/README.md`, {}, 400, { error: 'ref is missing' }],
     ];
-    for (const [path, init, status, body] of cases) {
+    for (const [path, init, status, expected] of cases) {
       const res = await api(path, init);
-      expect({ path, status: res.status, body: await res.json() }).toEqual({ path, status, body });
+      expect({ path, status: res.status, body: await body(res) }).toEqual({ path, status, body: expected });
     }
     expect(snapshot()).toBe(before);
   });
@@ -135,8 +138,8 @@ describe('hostile requests', () => {
     });
     expect(res.status).toBe(201);
     const raw = await api(`/projects/${EP}/repository/files/blob.bin?ref=req`);
-    expect(Buffer.from((await raw.json()).content, 'base64')).toEqual(Buffer.from([0, 1, 2, 255]));
-    const diffs = await (await api(`/projects/${EP}/merge_requests/1/diffs`)).json();
+    expect(Buffer.from((await body(raw)).content, 'base64')).toEqual(Buffer.from([0, 1, 2, 255]));
+    const diffs = await body(await api(`/projects/${EP}/merge_requests/1/diffs`));
     expect(diffs.find((d: { new_path: string }) => d.new_path === 'blob.bin').diff).toBe('Binary files /dev/null and b/blob.bin differ\n');
   });
 });
@@ -151,7 +154,7 @@ describe('out-of-order requests', () => {
     expect((await api(`/projects/${EP}/merge_requests/1/approve`, { method: 'POST', token: 'bob-token-00001' })).status).toBe(401);
     expect((await api(`/projects/${EP}/merge_requests/1/unapprove`, { method: 'POST' })).status).toBe(404);
     const reopen = await api(`/projects/${EP}/merge_requests/1`, { method: 'PUT', body: JSON.stringify({ state_event: 'reopen' }) });
-    expect((await reopen.json()).state).toBe('merged');
+    expect((await body(reopen)).state).toBe('merged');
     expect((await api(`/projects/${EP}/merge_requests/1/approval_rules`, { method: 'POST', body: JSON.stringify({ name: 'late', approvals_required: 1 }) })).status).toBe(403);
     expect((await api(`/projects/${EP}/merge_requests/abc`)).status).toBe(404);
     expect((await api(`/projects/${EP}/merge_requests/99/notes`, { method: 'POST', body: JSON.stringify({ body: 'x' }) })).status).toBe(404);
@@ -164,7 +167,7 @@ describe('out-of-order requests', () => {
     sandbox.pushCommit({ project: P, branch: 'req', author: 'dave', files: { 'elevations/r.yaml': 'a: 2\n' } });
     const stale = await api(`/projects/${EP}/merge_requests/1/approve`, { method: 'POST', body: JSON.stringify({ sha: head }) });
     expect(stale.status).toBe(409);
-    expect((await stale.json()).message).toMatch(/^SHA does not match HEAD of source branch: [0-9a-f]{40}$/);
+    expect((await body(stale)).message).toMatch(/^SHA does not match HEAD of source branch: [0-9a-f]{40}$/);
     await alice.MergeRequests.edit(P, 1, { stateEvent: 'close' });
     expect((await api(`/projects/${EP}/merge_requests/1/merge`, { method: 'PUT' })).status).toBe(405);
   });

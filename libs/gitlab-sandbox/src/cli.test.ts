@@ -25,6 +25,9 @@ function run(args: string[]): { lines: Promise<string>; exit: Promise<{ code: nu
   return { lines, exit, kill: () => child.kill('SIGTERM') };
 }
 
+/** A response's JSON body, for assertions. */
+const body = async (res: Response): Promise<any> => res.json();
+
 describe('sandbox CLI', () => {
   it('starts with a seed on 127.0.0.1, prints "listening on <url>" and serves the API', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sbx-cli-'));
@@ -34,7 +37,7 @@ describe('sandbox CLI', () => {
     try {
       const url = await proc.lines;
       const res = await fetch(`${url}/api/v4/user`, { headers: { 'PRIVATE-TOKEN': 'alice-cli-token' } });
-      expect((await res.json()).username).toBe('alice');
+      expect((await body(res)).username).toBe('alice');
     } finally {
       proc.kill();
     }
