@@ -85,6 +85,14 @@ describe('groups and projects', () => {
     expect((await failure(client('eve-token-00001').Projects.show(P))).status).toBe(404);
   });
 
+  it('lists protected branches with their access levels', async () => {
+    const api = client('alice-token-0001');
+    const [main] = await api.ProtectedBranches.all(P);
+    expect(main).toMatchObject({ name: 'main', merge_access_levels: [expect.objectContaining({ access_level: 40 })] });
+    expect((await api.ProtectedBranches.show(P, 'main')).name).toBe('main');
+    expect((await failure(api.ProtectedBranches.show(P, 'nope'))).status).toBe(404);
+  });
+
   it('paginates with x-total, x-next-page and link headers that gitbeaker follows', async () => {
     const api = client('dave-token-0001');
     for (let i = 0; i < 5; i++) await api.Branches.create(P, `b-${i}`, 'main');

@@ -4,6 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { Gitlab } from '@gitbeaker/rest';
+import { Writable } from 'node:stream';
+import { createLogger } from '@jit/observability';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_SEED, startHookReceiver, type HookReceiver } from './testing';
@@ -287,6 +289,25 @@ describe('delivery', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('never writes a token or signing key to the log, even at debug level', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    await sandbox.close();
+    sandbox = await startSandbox({ seed: DEMO_SEED, logger: createLogger({ name: 'sandbox-test', level: 'debug', destination }) });
+    sandbox.addHook(P, { url: receiver.url, token: 'log-me-not-token', signing_token: SIGNING });
+    sandbox.addHook(P, { url: `http://127.0.0.1:${await closedPort()}/x?token=log-me-not-token` });
+    await openMr();
+    await sandbox.idle();
+    const out = lines.join('');
+    expect(out).toContain('webhook delivered');
+    for (const secret of ['log-me-not-token', SIGNING, 'dave-token-0001']) expect(out).not.toContain(secret);
   });
 
   it('only sends the events a hook subscribed to', async () => {

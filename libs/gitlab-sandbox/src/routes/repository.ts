@@ -48,6 +48,27 @@ export function repositoryRoutes(app: FastifyInstance, ctx: RouteContext): void 
     return branchEntity(state, project, req.params.branch, sha, user);
   });
 
+  const protectedEntity = (pb: Project['protectedBranches'][number]) => {
+    const levels = (level: number) => [{ id: pb.id, access_level: level, access_level_description: level >= 40 ? 'Maintainers' : 'Developers + Maintainers', user_id: null, group_id: null }];
+    return { id: pb.id, name: pb.name, push_access_levels: levels(pb.pushAccessLevel), merge_access_levels: levels(pb.mergeAccessLevel), allow_force_push: false, code_owner_approval_required: false };
+  };
+
+  app.get<P>('/api/v4/projects/:id/protected_branches', async (req, reply) => {
+    const user = needUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    state.requireAccess(user, project, ACCESS.developer);
+    return paginate(req, reply, project.protectedBranches).map(protectedEntity);
+  });
+
+  app.get<{ Params: { id: string; name: string } }>('/api/v4/projects/:id/protected_branches/:name', async (req) => {
+    const user = needUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    state.requireAccess(user, project, ACCESS.developer);
+    const pb = project.protectedBranches.find((b) => b.name === req.params.name);
+    if (!pb) throw notFound('Protected Branch');
+    return protectedEntity(pb);
+  });
+
   app.post<P>('/api/v4/projects/:id/repository/branches', async (req, reply) => {
     const user = needUser(ctx, req);
     const project = state.findProject(req.params.id, user);
