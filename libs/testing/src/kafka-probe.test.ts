@@ -36,14 +36,32 @@ function int32(n: number): Buffer {
   return b;
 }
 
-function metadataBody(brokers: { id: number; host: string; port: number }[], clusterId: string | null): Buffer {
+function int16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(n, 0);
+  return b;
+}
+
+/** Metadata v4 response body; each topic has `partitions` partitions with one replica on node 1. */
+function metadataBody(
+  brokers: { id: number; host: string; port: number }[],
+  clusterId: string | null,
+  topics: { name: string; partitions: number }[] = [],
+): Buffer {
   return Buffer.concat([
     int32(0),
     int32(brokers.length),
     ...brokers.flatMap((b) => [int32(b.id), str(b.host), int32(b.port), str(null)]),
     str(clusterId),
     int32(1),
-    int32(0),
+    int32(topics.length),
+    ...topics.flatMap((t) => [
+      int16(0),
+      str(t.name),
+      Buffer.from([t.name.startsWith('__') ? 1 : 0]),
+      int32(t.partitions),
+      ...Array.from({ length: t.partitions }, (_, i) => [int16(0), int32(i), int32(1), int32(1), int32(1), int32(1), int32(1)]).flat(),
+    ]),
   ]);
 }
 
@@ -82,11 +100,18 @@ describe('Kafka probe codec', () => {
     expect(() => decodeMetadata(Buffer.concat([int32(0), int32(-5)]))).toThrow(/implausible/);
   });
 
-  it('decodes the brokers and cluster id of a Metadata response', () => {
-    expect(decodeMetadata(metadataBody([{ id: 1, host: '127.0.0.1', port: 9092 }], 'abc'))).toEqual({
+  it('decodes the brokers, cluster id and topic names of a Metadata response', () => {
+    const body = metadataBody([{ id: 1, host: '127.0.0.1', port: 9092 }], 'abc', [
+      { name: 'orders', partitions: 3 },
+      { name: '__consumer_offsets', partitions: 2 },
+      { name: 'audit', partitions: 0 },
+    ]);
+    expect(decodeMetadata(body)).toEqual({
       brokers: [{ nodeId: 1, host: '127.0.0.1', port: 9092 }],
       clusterId: 'abc',
+      topics: ['__consumer_offsets', 'audit', 'orders'],
     });
+    expect(() => decodeMetadata(body.subarray(0, body.length - 3))).toThrow(/truncated/);
   });
 });
 
@@ -130,6 +155,7 @@ describe('probeKafka against a fake broker', () => {
     await expect(probeKafka('127.0.0.1', port)).resolves.toEqual({
       brokers: [{ nodeId: 1, host: '127.0.0.1', port: 1 }],
       clusterId: 'cluster-1',
+      topics: [],
     });
   });
 

@@ -19,6 +19,8 @@ export interface ApiVersionRange {
 export interface KafkaProbeResult {
   brokers: { nodeId: number; host: string; port: number }[];
   clusterId: string | null;
+  /** Every topic the broker knows, internal ones (`__consumer_offsets`) included, sorted. */
+  topics: string[];
 }
 
 /** A request frame: size, header v1 (key, version, correlation id, client id), body. */
@@ -61,6 +63,16 @@ class Reader {
     this.offset += len;
     return s;
   }
+  int8(): number {
+    this.need(1);
+    const v = this.buf.readInt8(this.offset);
+    this.offset += 1;
+    return v;
+  }
+  skip(n: number): void {
+    this.need(n);
+    this.offset += n;
+  }
   arrayLength(maxItems: number): number {
     const n = this.int32();
     if (n < -1 || n > maxItems) throw new Error(`implausible array length ${n}`);
@@ -94,8 +106,8 @@ export function encodeMetadataBody(): Buffer {
   return b;
 }
 
-/** Metadata v4..v7 response body up to the cluster id (topics are not needed). */
-export function decodeMetadata(body: Buffer): KafkaProbeResult {
+/** Metadata v4..v7 response body: brokers, cluster id and topic names. */
+export function decodeMetadata(body: Buffer, version = 4): KafkaProbeResult {
   const r = new Reader(body);
   r.int32(); // throttle_time_ms
   const n = r.arrayLength(10_000);
@@ -107,7 +119,22 @@ export function decodeMetadata(body: Buffer): KafkaProbeResult {
     r.nullableString(); // rack
     brokers.push({ nodeId, host, port });
   }
-  return { brokers, clusterId: r.nullableString() };
+  const clusterId = r.nullableString();
+  r.int32(); // controller_id
+  const topics: string[] = [];
+  const topicCount = r.arrayLength(1_000_000);
+  for (let i = 0; i < topicCount; i++) {
+    r.int16(); // error_code
+    const name = r.nullableString();
+    r.int8(); // is_internal
+    const partitions = r.arrayLength(1_000_000);
+    for (let j = 0; j < partitions; j++) {
+      r.skip(2 + 4 + 4 + (version >= 7 ? 4 : 0)); // error_code, partition_index, leader_id, leader_epoch
+      for (let k = 0; k < (version >= 5 ? 3 : 2); k++) r.skip(4 * r.arrayLength(10_000)); // replicas, isr, offline
+    }
+    if (name !== null) topics.push(name);
+  }
+  return { brokers, clusterId, topics: topics.sort() };
 }
 
 /** One request/response on an open socket, framed by the 4-byte size prefix. */
@@ -154,7 +181,7 @@ export async function probeKafka(host: string, port: number, timeoutMs = 5_000):
     });
     const versions = decodeApiVersions(await roundTrip(socket, encodeRequest(API_VERSIONS, 0, 1, Buffer.alloc(0)), 1));
     const v = pickMetadataVersion(versions);
-    const meta = decodeMetadata(await roundTrip(socket, encodeRequest(API_METADATA, v, 2, encodeMetadataBody()), 2));
+    const meta = decodeMetadata(await roundTrip(socket, encodeRequest(API_METADATA, v, 2, encodeMetadataBody()), 2), v);
     if (meta.brokers.length === 0) throw new Error('no broker registered yet');
     return meta;
   } catch (err) {

@@ -27,6 +27,8 @@ describe('getKafka (shared broker)', () => {
     await topics(brokers, '--create', '--topic', topic, '--partitions', '2', '--replication-factor', '1');
     expect((await topics(brokers, '--list')).split('\n')).toContain(topic);
     expect(await topics(brokers, '--describe', '--topic', topic)).toContain('PartitionCount: 2');
+    const [host, port] = (brokers[0] ?? '').split(':');
+    expect((await probeKafka(host ?? '', Number(port))).topics).toContain(topic);
   });
 });
 
@@ -54,7 +56,7 @@ describe('startKafka (private broker)', () => {
     await expect(probeKafka('127.0.0.1', kafka.port, 1_000)).rejects.toMatchObject({ code: 'JIT_ERR_TESTING_PROBE_FAILED' });
     await kafka.start();
     expect(kafka.pid).not.toBe(before);
-    expect((await topics(kafka.brokers, '--list')).split('\n')).toContain(topic);
+    expect((await probeKafka('127.0.0.1', kafka.port)).topics).toContain(topic);
   });
 
   it('recovers from SIGKILL with its data', async () => {
@@ -64,6 +66,6 @@ describe('startKafka (private broker)', () => {
     await kafka.kill();
     expect(() => process.kill(pid, 0)).toThrow();
     await kafka.start();
-    expect((await topics(kafka.brokers, '--list')).split('\n')).toContain(topic);
+    expect((await probeKafka('127.0.0.1', kafka.port)).topics).toContain(topic);
   });
 });
