@@ -6,3 +6,5 @@ export type { ElevationEntry, ElevationStatus, RequestedRecord, ApprovalRecord }
 export { renderComment, GATE_MARKER } from './render-comment';
 export type { CommentView, ApprovalLine } from './render-comment';
 export { GateMalformedEvent, GateNotStarted } from './errors';
+export { gatePlugin } from './gate-plugin';
+export type { GatePluginOptions } from './gate-plugin';

@@ -84,7 +84,12 @@ export function compilePolicy(value: unknown, locate?: Locate): { policy?: Polic
   const tiers: TierRule[] = [];
   if (!isRec(value['tiers']) || Object.keys(value['tiers']).length === 0) c.add(['tiers'], 'at least one tier is required');
   else {
-    Object.entries(value['tiers']).forEach(([name, t], rank) => {
+    // parsePolicy's output carries an explicit rank; a plain YAML map is ranked by declaration order.
+    const declared = Object.entries(value['tiers']);
+    const ranked = declared.every(([, t]) => isRec(t) && typeof t['rank'] === 'number')
+      ? [...declared].sort(([, a], [, b]) => ((a as Rec)['rank'] as number) - ((b as Rec)['rank'] as number))
+      : declared;
+    ranked.forEach(([name, t], rank) => {
       const p = ['tiers', name];
       if (!isRec(t)) return c.add(p, 'a tier must be a map with ttlMax, approvals and approvers');
       const ttl = seconds(t['ttlMax'], [...p, 'ttlMax'], c);
@@ -209,7 +214,9 @@ export function validatePolicy(policy: PolicyModel, substrates: SubstrateCatalog
         continue;
       }
       const { tier: _tier, ...substrateScope } = scope.raw;
-      for (const prob of facts.validateScope(substrateScope, target.connection)) {
+      for (const raw of facts.validateScope(substrateScope, target.connection)) {
+        // Adapters may root their paths at `scope`; ours are already at the scope.
+        const prob = { ...raw, path: raw.path === 'scope' ? '' : raw.path.replace(/^scope\./, '') };
         const rel = prob.path ? prob.path.split('.').filter(Boolean) : [];
         const at = locate?.([...sp, ...rel]);
         c.problems.push({

@@ -9,7 +9,7 @@ export { buildCatalog } from './catalog';
 export type { Catalog, CatalogEntry } from './catalog';
 export { catalogPlugin } from './catalog-plugin';
 export type { CatalogPluginOptions } from './catalog-plugin';
-export { createPolicyStore } from './policy-store';
+export { createPolicyStore, contractsPolicyParser } from './policy-store';
 export type { PolicyStore, PolicyStoreOptions, LoadedPolicy, PolicyStatus, PolicyParser, PolicyParseResult } from './policy-store';
 export { PolicyNotLoaded, PolicyInvalid, PolicyMissing } from './errors';
 export { tierByName } from './model';

@@ -93,3 +93,18 @@ describe('catalogPlugin', () => {
     await app.close();
   });
 });
+
+describe('contractsPolicyParser (parsePolicy from @jit/contracts)', () => {
+  it('feeds compile/validate with ranked tiers and reports YAML problems with lines', async () => {
+    const fake = createFakeGitlab({ botUsername: 'jit-bot' });
+    fake.addProject({ id: 6, files: { 'policy.yaml': EXAMPLE_POLICY_YAML } });
+    const store = createPolicyStore({ gitlab: fake.client(), projectId: 6, substrates: fakeSubstrates() });
+    expect((await store.refresh()).ok).toBe(true);
+    expect(store.current().policy.tiers.map((t) => t.name)).toEqual(['cosmetic', 'reversible-write', 'semi-destructive', 'destructive']);
+    fake.push(6, 'main', { 'policy.yaml': EXAMPLE_POLICY_YAML.replace('substrate: postgres', 'substrate: mainframe') });
+    const st = await store.refresh();
+    expect(st.problems[0]).toMatchObject({ path: 'targets.orders-db.substrate', line: expect.any(Number) });
+    fake.push(6, 'main', { 'policy.yaml': 'a: &a [1]\nb: *a\n'.repeat(1) + 'x: ' + '*a,'.repeat(5) });
+    expect((await store.refresh()).ok).toBe(false);
+  });
+});

@@ -1,6 +1,7 @@
 // PolicyStore: policy.yaml from the elevations repo's default branch, through libs/gitlab. A new
 // version that fails validation never replaces the last good one; the failure is logged and
 // reported in status(). Any version can be fetched again by commit (what was in force at a merge).
+import { POLICY_YAML_LIMITS, loadYaml, parsePolicy } from '@jit/contracts';
 import type { GitlabClient } from '@jit/gitlab';
 import type { Logger } from '@jit/observability';
 import { JitError } from '@jit/errors';
@@ -11,6 +12,14 @@ import type { PolicyModel, PolicyProblem, SubstrateCatalog } from './model';
 export type PolicyParseResult = { ok: true; value: unknown; locate?: Locate } | { ok: false; problems: PolicyProblem[] };
 /** `parsePolicy` from @jit/contracts (YAML with limits), adapted to this shape by the app or the default. */
 export type PolicyParser = (text: string) => PolicyParseResult;
+
+/** The default parser: `parsePolicy` from @jit/contracts, with a line locator for semantic problems. */
+export const contractsPolicyParser: PolicyParser = (text) => {
+  const r = parsePolicy(text);
+  if (!r.ok) return { ok: false, problems: r.problems };
+  const loaded = loadYaml(text, POLICY_YAML_LIMITS);
+  return { ok: true, value: r.policy, ...(loaded.ok ? { locate: loaded.loaded.locate } : {}) };
+};
 
 export interface LoadedPolicy {
   policy: PolicyModel;
@@ -37,7 +46,8 @@ export interface PolicyStoreOptions {
   projectId: number | string;
   path?: string;
   substrates: SubstrateCatalog;
-  parse: PolicyParser;
+  /** Default: contractsPolicyParser. */
+  parse?: PolicyParser;
   logger?: Logger;
   /** Cached versions kept for atRef lookups. Default 32. */
   cacheSize?: number;
@@ -82,7 +92,7 @@ export function createPolicyStore(options: PolicyStoreOptions): PolicyStore {
     const cached = byBlob.get(file.blobId);
     if (cached) return { ...cached, commitId: file.commitId };
     const text = new TextDecoder('utf-8', { fatal: false }).decode(file.content);
-    const parsed = options.parse(text);
+    const parsed = (options.parse ?? contractsPolicyParser)(text);
     let problems: PolicyProblem[];
     let policy: PolicyModel | undefined;
     if (!parsed.ok) problems = parsed.problems;

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from './config';
+
+const base = {
+  KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9093',
+  GITLAB_URL: 'https://gitlab.example.com/',
+  GITLAB_TOKEN: 'glpat-very-secret-token',
+  JIT_ELEVATIONS_PROJECT: 'platform/elevations',
+};
+
+describe('parseConfig', () => {
+  it('parses the documented variables', () => {
+    const c = parseConfig({ ...base, PORT: '9000' });
+    expect(c).toMatchObject({
+      bus: { kind: 'kafka', brokers: ['127.0.0.1:9092', '127.0.0.1:9093'] },
+      gitlab: { url: 'https://gitlab.example.com', token: 'glpat-very-secret-token' },
+      elevationsProject: 'platform/elevations',
+      port: 9000,
+    });
+    expect(parseConfig({ ...base, JIT_ELEVATIONS_PROJECT: '42' }).elevationsProject).toBe(42);
+  });
+
+  it('names every bad key and never echoes a value', () => {
+    try {
+      parseConfig({ GITLAB_TOKEN: 'short', GITLAB_URL: 'ftp://x', PORT: '99999', JIT_ELEVATIONS_PROJECT: '../etc' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const msg = (err as Error).message;
+      for (const key of ['KAFKA_BROKERS', 'GITLAB_URL', 'GITLAB_TOKEN', 'PORT', 'JIT_ELEVATIONS_PROJECT']) expect(msg).toContain(key);
+      expect(msg).not.toContain('short');
+    }
+  });
+
+  it('refuses both Kafka and an embedded bus', () => {
+    expect(() => parseConfig({ ...base, JIT_BUS_DIR: '/tmp/x' })).toThrow(/JIT_BUS_DIR/);
+  });
+});

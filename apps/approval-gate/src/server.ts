@@ -1,0 +1,60 @@
+// Composes the approval-gate process: GitLab client, policy store, gate plugin (catalog + bus
+// consumer), health and metrics routes. main.ts supplies config and the bus; tests supply their own.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { EventBus } from '@jit/bus';
+import { TOPIC_ELEVATIONS, TOPIC_GITLAB } from '@jit/contracts';
+import { gatePlugin } from '@jit/gate';
+import { createGitlabClient, type FetchFn } from '@jit/gitlab';
+import { createRegistry, type Logger } from '@jit/observability';
+import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
+
+/** Matches deploy/kafka/topics.yaml, so ensuring topics never fights the deployed definitions. */
+export const GATE_TOPIC_SPECS = [
+  { topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 },
+  { topic: TOPIC_GITLAB, partitions: 12, retentionMs: 14 * 24 * 3600 * 1000 },
+];
+
+export interface GateServerOptions {
+  bus: EventBus;
+  gitlab: { url: string; token: string; fetch?: FetchFn };
+  elevationsProject: string | number;
+  botUsername?: string;
+  substrates: SubstrateCatalog;
+  policyRefreshMs?: number;
+  logger: Logger;
+  /** Consumer group; default jit-approval-gate. */
+  groupId?: string;
+}
+
+export async function buildGateServer(opts: GateServerOptions): Promise<FastifyInstance> {
+  const { logger } = opts;
+  const gitlab = createGitlabClient({ url: opts.gitlab.url, token: opts.gitlab.token, fetch: opts.gitlab.fetch, logger });
+  // Resolve the project path to its id and the token to its user once, at boot.
+  const project = await gitlab.projects.show(opts.elevationsProject);
+  const botUsername = opts.botUsername ?? (await gitlab.users.current()).username;
+  const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: opts.substrates, logger });
+  const registry = createRegistry({ defaultMetrics: true });
+  const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
+  await app.register(gatePlugin, {
+    bus: opts.bus,
+    gitlab,
+    policyStore,
+    logger,
+    botUsername,
+    registry,
+    ...(opts.groupId ? { groupId: opts.groupId } : {}),
+    ...(opts.policyRefreshMs !== undefined ? { policyRefreshMs: opts.policyRefreshMs } : {}),
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const policy = policyStore.status();
+    const ready = app.gate.isReady() && policyStore.peek() !== undefined;
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not_ready',
+      bus: opts.bus.isReady(),
+      policy: { ok: policy.ok, version: policy.version, error: policy.error?.code },
+    });
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  return app as unknown as FastifyInstance;
+}
