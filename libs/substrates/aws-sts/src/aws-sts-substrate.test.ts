@@ -81,6 +81,14 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
     });
   });
 
+  it('hands out the target connection region, and refuses a malformed one', async () => {
+    const out = await sub.issue(req({ connection: { region: 'us-west-2' } }));
+    expect(out.secret.AWS_REGION).toBe('us-west-2');
+    expect(sub.validateScope({ roleArn, sessionPolicy: POLICY }, { region: 'mars-1' })[0]?.path).toBe('connection.region');
+    expect(sub.validateScope({ roleArn, sessionPolicy: POLICY }, 'eu-west-1')[0]?.path).toBe('connection');
+    expect(await rejection(sub.issue(req({ grantId: 'gl-2-2-r', connection: { region: '../../etc' } })))).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_SCOPE' });
+  });
+
   it('asks STS for at least 900 s but keeps the grant expiry at the TTL', async () => {
     const out = await sub.issue(req({ ttlSeconds: 60 }));
     expect(assumeCalls()[0]?.input.DurationSeconds).toBe(900);

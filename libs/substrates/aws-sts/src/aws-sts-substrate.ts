@@ -54,7 +54,7 @@ import {
   sourceIdentityFor,
 } from './grant-names';
 import { decodeLedger, encodeLedger, type LedgerEntry } from './ledger-tag';
-import { parseRoleArn, sessionPolicyDocument, validateAwsStsScope, type AwsStsScope, awsStsScopeSchema } from './scope';
+import { AWS_REGION_RE, parseRoleArn, sessionPolicyDocument, validateAwsStsScope, type AwsStsScope, awsStsScopeSchema } from './scope';
 
 export const AWS_STS_KIND = 'aws-sts';
 /** STS refuses sessions shorter than 15 minutes. */
@@ -63,7 +63,7 @@ export const STS_MIN_DURATION_SECONDS = 900;
 export const STS_MAX_DURATION_SECONDS = 43_200;
 
 export const awsStsConfigSchema = z.strictObject({
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'an AWS region such as eu-west-1'),
+  region: z.string().regex(AWS_REGION_RE, 'an AWS region such as eu-west-1'),
   /** Custom endpoint (moto, a VPC endpoint); default: the SDK's regional endpoints. */
   endpoint: z.url({ protocol: /^https?$/ }).optional(),
   /** The adapter's own identity; default: the SDK's provider chain. */
@@ -248,8 +248,8 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
     maxTtlSeconds: config.maxTtlSeconds,
     canRevokeEarly: true,
 
-    validateScope(scope: unknown): Problem[] {
-      const problems = validateAwsStsScope(scope);
+    validateScope(scope: unknown, connection?: unknown): Problem[] {
+      const problems = validateAwsStsScope(scope, connection);
       if (problems.length === 0 && configuredRoles.size > 0) {
         const arn = (scope as AwsStsScope).roleArn;
         if (!configuredRoles.has(arn)) problems.push({ path: 'roleArn', message: `role is not in the roles configured for substrate ${name}` });
@@ -263,7 +263,7 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       }
       if (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds < 1) throw SubstrateRejected(name, 'ttlSeconds must be a positive integer');
       if (req.ttlSeconds > config.maxTtlSeconds) throw SubstrateTtlTooLong(name, req.ttlSeconds, config.maxTtlSeconds);
-      const problems = validateAwsStsScope(req.scope);
+      const problems = validateAwsStsScope(req.scope, req.connection ?? undefined);
       if (problems.length > 0) throw SubstrateInvalidScope(name, problems.map((p) => `${p.path || '(scope)'}: ${p.message}`).join('; '));
       const scope = awsStsScopeSchema.parse(req.scope);
       if (configuredRoles.size > 0 && !configuredRoles.has(scope.roleArn)) throw AwsStsRoleNotAllowed(scope.roleArn, name);
@@ -320,7 +320,7 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
           AWS_ACCESS_KEY_ID: c.AccessKeyId,
           AWS_SECRET_ACCESS_KEY: c.SecretAccessKey,
           AWS_SESSION_TOKEN: c.SessionToken,
-          AWS_REGION: config.region,
+          AWS_REGION: String((req.connection as { region?: unknown } | undefined)?.region ?? config.region),
         },
         handle: toHandle(
           req.grantId,

@@ -7,7 +7,7 @@ export {
   createAwsStsSubstrate,
 } from './aws-sts-substrate';
 export type { AwsClients, AwsSender, AwsStsConfig, AwsStsExtra, AwsStsSubstrate, CleanupResult } from './aws-sts-substrate';
-export { awsStsScopeSchema, parseRoleArn, sessionPolicyDocument, validateAwsStsScope, SESSION_POLICY_MAX_CHARS } from './scope';
+export { awsStsScopeSchema, parseRoleArn, sessionPolicyDocument, validateAwsStsConnection, validateAwsStsScope, SESSION_POLICY_MAX_CHARS } from './scope';
 export type { AwsStsScope, ParsedRoleArn, PolicyDocument } from './scope';
 export { denyDocument, deniesUserId, decodePolicyDocument, readDenyDocument } from './deny-policy';
 export type { DenyDocument, DenyKind } from './deny-policy';

@@ -8,6 +8,9 @@ describe('validateAwsStsScope', () => {
   it('accepts a role ARN with a policy document or the actions/resources shorthand', () => {
     expect(validateAwsStsScope({ roleArn: ARN, sessionPolicy: doc })).toEqual([]);
     expect(validateAwsStsScope({ roleArn: ARN, sessionPolicy: { actions: ['s3:GetObject'], resources: ['*'] } })).toEqual([]);
+    // the policy's own `tier` key may stay on the scope; a typo of a real key may not
+    expect(validateAwsStsScope({ tier: 'cosmetic', roleArn: ARN, sessionPolicy: doc })).toEqual([]);
+    expect(validateAwsStsScope({ roleArn: ARN, sesionPolicy: doc }).length).toBeGreaterThan(0);
     const short = awsStsScopeSchema.parse({ roleArn: ARN, sessionPolicy: { actions: ['s3:Get*'] } });
     expect(sessionPolicyDocument(short)).toEqual({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:Get*'], Resource: ['*'] }] });
   });

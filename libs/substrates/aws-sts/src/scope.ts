@@ -82,6 +82,8 @@ const shorthand = z.strictObject({
 });
 
 export const awsStsScopeSchema = z.strictObject({
+  /** policy.yaml's own key on every scope; ignored here (the policy lib owns it). */
+  tier: z.string().max(64).optional(),
   roleArn,
   sessionPolicy: z.union([shorthand, policyDocument], {
     message: 'sessionPolicy must be an IAM policy document { Version, Statement } or { actions, resources }',
@@ -105,8 +107,25 @@ function clip(s: string): string {
   return s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE)}…` : s;
 }
 
-/** Problems with an aws-sts scope; [] when it is usable. Paths are relative to the scope. */
-export function validateAwsStsScope(input: unknown): Problem[] {
+export const AWS_REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** The target's `connection` (policy.yaml): `{ region? }`, the region handed to the requester as AWS_REGION. */
+export function validateAwsStsConnection(connection: unknown): Problem[] {
+  if (connection === undefined) return [];
+  if (connection === null || typeof connection !== 'object' || Array.isArray(connection)) {
+    return [{ path: 'connection', message: 'connection must be an object such as { region: eu-west-1 }' }];
+  }
+  const region = (connection as Record<string, unknown>).region;
+  if (region !== undefined && (typeof region !== 'string' || !AWS_REGION_RE.test(region))) {
+    return [{ path: 'connection.region', message: 'region must be an AWS region such as eu-west-1' }];
+  }
+  return [];
+}
+
+/** Problems with an aws-sts scope (and, when given, the target's connection); [] when usable. Paths are relative to the scope. */
+export function validateAwsStsScope(input: unknown, connection?: unknown): Problem[] {
+  const conn = validateAwsStsConnection(connection);
+  if (conn.length > 0) return conn;
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     return [{ path: '', message: 'scope must be an object { roleArn, sessionPolicy }' }];
   }

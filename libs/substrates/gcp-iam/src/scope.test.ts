@@ -10,6 +10,7 @@ describe('validateGcpIamScope', () => {
       expect(validateGcpIamScope({ serviceAccount: sa, scopes: [SCOPE, 'openid'] }), sa).toEqual([]);
     }
     expect(validateGcpIamScope({ serviceAccount: SA, scopes: [SCOPE], delegates: ['hop@p.iam.gserviceaccount.com'] })).toEqual([]);
+    expect(validateGcpIamScope({ tier: 'cosmetic', serviceAccount: SA, scopes: [SCOPE] })).toEqual([]);
   });
 
   it('refuses bad emails and scopes with the field path', () => {

@@ -19,6 +19,8 @@ export function isServiceAccountEmail(s: unknown): s is string {
 const email = z.string().max(254).refine(isServiceAccountEmail, { message: 'must be a service-account email such as name@project.iam.gserviceaccount.com' });
 
 export const gcpIamScopeSchema = z.strictObject({
+  /** policy.yaml's own key on every scope; ignored here (the policy lib owns it). */
+  tier: z.string().max(64).optional(),
   serviceAccount: email,
   scopes: z
     .array(z.string().max(200).regex(OAUTH_SCOPE_RE, 'must be https://www.googleapis.com/auth/<scope>, openid, email or profile'))
