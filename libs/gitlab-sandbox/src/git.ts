@@ -57,8 +57,8 @@ export class ObjectStore {
     return matches.length === 1 ? this.commits.get(matches[0] as string) : undefined;
   }
 
-  /** Hash the nested trees for a flattened file map; returns the root tree id. */
-  private writeTree(files: Map<string, string>, prefix = ''): string {
+  /** Hash the nested trees for a flattened file map; returns the id of the tree at `prefix` ('' = root, else 'dir/'). */
+  writeTree(files: Map<string, string>, prefix = ''): string {
     const entries = new Map<string, { mode: string; id: string }>();
     const subdirs = new Map<string, Map<string, string>>();
     for (const [path, id] of files) {

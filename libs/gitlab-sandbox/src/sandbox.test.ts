@@ -136,6 +136,16 @@ describe('repository', () => {
     expect((await failure(api.Commits.show(P, 'f'.repeat(40)))).status).toBe(404);
   });
 
+  it('lists the repository tree, one level or recursive', async () => {
+    const api = client('dave-token-0001');
+    await api.Commits.create(P, 'feature', 'add', [{ action: 'create', filePath: 'elevations/x/y.yaml', content: 'y' }], { startBranch: 'main' });
+    const top = await api.Repositories.allRepositoryTrees(P, { ref: 'feature' });
+    expect(top.map((e) => `${e.type}:${e.path}`)).toEqual(['tree:elevations', 'blob:README.md', 'blob:policy.yaml']);
+    const deep = await api.Repositories.allRepositoryTrees(P, { ref: 'feature', path: 'elevations', recursive: true });
+    expect(deep.map((e) => `${e.type}:${e.path}`)).toEqual(['tree:elevations/x', 'blob:elevations/x/y.yaml']);
+    expect((await failure(api.Repositories.allRepositoryTrees(P, { ref: 'feature', path: 'nope' }))).status).toBe(404);
+  });
+
   it('refuses bad actions with GitLab errors and loses nothing', async () => {
     const api = client('dave-token-0001');
     await api.Branches.create(P, 'work', 'main');

@@ -92,3 +92,25 @@ describe('seed', () => {
     await expect(startSandbox({ seed: 'groups: [{ path: g, members: [nobody] }]' })).rejects.toMatchObject({ code: 'JIT_ERR_SANDBOX_SEED_UNKNOWN_REF' });
   });
 });
+
+describe('seeds shipped with the sandbox', () => {
+  it('seeds/demo.yaml loads the example elevations repo from deploy/', async () => {
+    const seed = await loadSeedFile(new URL('../seeds/demo.yaml', import.meta.url).pathname);
+    const [project] = seed.projects;
+    expect(project?.files['policy.yaml']).toContain('policyApprovers');
+    expect(Object.keys(project?.files ?? {})).toEqual(expect.arrayContaining(['policy.yaml', 'CODEOWNERS']));
+    const sandbox = await startSandbox({ seed });
+    try {
+      const res = await fetch(`${sandbox.apiUrl}/projects/ops%2Felevations/repository/files/policy.yaml/raw`, { headers: { 'PRIVATE-TOKEN': 'alice-demo-token' } });
+      expect(await res.text()).toBe(project?.files['policy.yaml']);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it('files_from pointing nowhere is a clear seed error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sbx-seed-'));
+    writeFileSync(join(dir, 's.yaml'), 'projects: [{ path: o/p, files_from: ./missing }]\n');
+    await expect(loadSeedFile(join(dir, 's.yaml'))).rejects.toMatchObject({ code: 'JIT_ERR_SANDBOX_SEED_INVALID', message: expect.stringContaining('files_from') });
+  });
+});

@@ -1,6 +1,7 @@
 // The sandbox seed: YAML validated with zod. Shape errors and dangling references (a group
 // member who is not a user, a subgroup without its parent) fail fast with the path named.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { SandboxSeedInvalid, SandboxSeedUnknownRef } from './errors';
@@ -81,6 +82,8 @@ const projectSchema = z.strictObject({
   tier: z.enum(['free', 'premium']).default('premium'),
   visibility: z.enum(['private', 'internal', 'public']).default('private'),
   files: z.record(z.string().min(1), z.string()).default({}),
+  /** A directory (relative to the seed file) whose files are added to `files`; loadSeedFile only. */
+  files_from: z.string().min(1).optional(),
   members: z.array(member).default([]),
   protected_branches: z.array(protectedBranch).optional(),
   approvals: approvalSettings.optional(),
@@ -176,6 +179,26 @@ export function parseSeed(text: string): Seed {
   return validateSeed(doc);
 }
 
+/** Every regular file under `dir` (dotfiles and symlinks skipped), as path -> UTF-8 text. */
+async function readTree(dir: string, budget: { bytes: number }): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      if (entry.name.startsWith('.') || entry.isSymbolicLink()) continue;
+      const full = join(d, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) {
+        budget.bytes -= (await stat(full)).size;
+        if (budget.bytes < 0) throw SandboxSeedInvalid(`files_from ${dir} holds more than ${MAX_SEED_BYTES} bytes`);
+        out[relative(dir, full).split(sep).join('/')] = await readFile(full, 'utf8');
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Read, parse and validate a seed file; `files_from` directories are read relative to it. */
 export async function loadSeedFile(path: string): Promise<Seed> {
   let text: string;
   try {
@@ -183,5 +206,19 @@ export async function loadSeedFile(path: string): Promise<Seed> {
   } catch (err) {
     throw SandboxSeedInvalid(`cannot read seed file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
   }
-  return parseSeed(text);
+  const seed = parseSeed(text);
+  const budget = { bytes: MAX_SEED_BYTES };
+  for (const [i, p] of seed.projects.entries()) {
+    if (!p.files_from) continue;
+    const dir = resolve(dirname(path), p.files_from);
+    let tree: Record<string, string>;
+    try {
+      tree = await readTree(dir, budget);
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('JIT_ERR_')) throw err;
+      throw SandboxSeedInvalid(`projects.${i}.files_from: cannot read ${p.files_from} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    }
+    p.files = { ...tree, ...p.files };
+  }
+  return seed;
 }

@@ -135,6 +135,34 @@ export function repositoryRoutes(app: FastifyInstance, ctx: RouteContext): void 
     return paginate(req, reply, fileDiffs(state, parent, c));
   });
 
+  app.get<P>('/api/v4/projects/:id/repository/tree', async (req, reply) => {
+    const user = optUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    const p = params(req);
+    const head = state.resolveRef(project, str(p, 'ref', { max: 255 }) ?? project.defaultBranch);
+    if (!head) throw notFound('Tree');
+    const rawPath = str(p, 'path', { max: 4096 });
+    const dir = rawPath === undefined || rawPath === '' || rawPath === '/' ? '' : normalizePath(rawPath.replace(/\/$/, ''));
+    if (dir === '' && rawPath !== undefined && rawPath !== '' && rawPath !== '/') throw notFound('Tree');
+    const prefix = dir ? `${dir}/` : '';
+    const recursive = bool(p, 'recursive') ?? false;
+    const entries = new Map<string, { type: 'tree' | 'blob'; id: string }>();
+    for (const [path, blob] of head.files) {
+      if (!path.startsWith(prefix)) continue;
+      const parts = path.slice(prefix.length).split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const sub = prefix + parts.slice(0, i).join('/');
+        if ((recursive || i === 1) && !entries.has(sub)) entries.set(sub, { type: 'tree', id: state.store.writeTree(head.files, `${sub}/`) });
+      }
+      if (recursive || parts.length === 1) entries.set(path, { type: 'blob', id: blob });
+    }
+    if (prefix && entries.size === 0) throw notFound('Tree');
+    const rows = [...entries]
+      .sort(([a, ea], [b, eb]) => (ea.type !== eb.type ? (ea.type === 'tree' ? -1 : 1) : a < b ? -1 : a > b ? 1 : 0))
+      .map(([path, e]) => ({ id: e.id, name: path.split('/').pop() as string, type: e.type, path, mode: e.type === 'tree' ? '040000' : '100644' }));
+    return paginate(req, reply, rows);
+  });
+
   const fileInfo = (project: Project, rawPath: string, ref: string | undefined) => {
     const path = normalizePath(rawPath);
     if (!path) throw badRequest('file_path should be a valid file path');
