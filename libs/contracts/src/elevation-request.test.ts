@@ -24,9 +24,11 @@ function problemsOf(text: string) {
 describe('parseElevationRequest', () => {
   it('parses the DESIGN.md §3 example', () => {
     const r = parseElevationRequest(valid);
+    expect(r.ok && r.locate(['spec', 'ttl'])).toEqual({ line: 6, column: 8 });
     expect(r).toEqual({
       ok: true,
       problems: [],
+      locate: expect.any(Function),
       request: {
         apiVersion: 'jit/v1',
         kind: 'ElevationRequest',

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ageRecipientSchema } from './event-data';
 import { tryParseDuration } from './duration';
 import type { Problem } from './problem';
-import { REQUEST_YAML_LIMITS, loadYaml, type YamlLimits } from './yaml-load';
+import { REQUEST_YAML_LIMITS, loadYaml, type LoadedYaml, type YamlLimits } from './yaml-load';
 import { zodProblems } from './zod-problems';
 
 export const REQUEST_API_VERSION = 'jit/v1';
@@ -57,22 +57,25 @@ export interface ElevationRequest {
   };
 }
 
+/** `locate(path)`: line/column of any field, for problems found later (e.g. by policy checks). */
 export type ParseRequestResult =
-  | { ok: true; request: ElevationRequest; problems: [] }
-  | { ok: false; problems: Problem[] };
+  | { ok: true; request: ElevationRequest; problems: []; locate: LoadedYaml['locate'] }
+  | { ok: false; problems: Problem[]; value?: unknown; locate?: LoadedYaml['locate'] };
 
 /** Parse a request file. Every problem at once, each with field path and line/column. Never throws. */
 export function parseElevationRequest(text: string, limits: YamlLimits = REQUEST_YAML_LIMITS): ParseRequestResult {
   const loaded = loadYaml(text, limits);
   if (!loaded.ok) return { ok: false, problems: loaded.problems };
   const parsed = requestSchema.safeParse(loaded.loaded.value);
-  if (!parsed.success) return { ok: false, problems: zodProblems(parsed.error.issues, loaded.loaded) };
+  const { value, locate } = loaded.loaded;
+  if (!parsed.success) return { ok: false, problems: zodProblems(parsed.error.issues, loaded.loaded), value, locate };
   const { spec } = parsed.data;
   const ttlSeconds = tryParseDuration(spec.ttl);
   if (!ttlSeconds.ok) return { ok: false, problems: [{ path: 'spec.ttl', message: ttlSeconds.message }] };
   return {
     ok: true,
     problems: [],
+    locate,
     request: {
       apiVersion: REQUEST_API_VERSION,
       kind: REQUEST_KIND,

@@ -1,8 +1,11 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { renderSchemas } from './json-schemas';
-import { EVENT_TYPES } from './topics';
+import { schemaFileStem } from './event-data';
+import { EVENT_TYPES, type ElevationEventType } from './topics';
+import { sampleData, sampleEvent } from './testing';
 
 const dir = join(import.meta.dirname, '..', 'schemas');
 
@@ -21,5 +24,39 @@ describe('published JSON Schemas', () => {
     const granted = JSON.parse(rendered['elevation.granted.v1.json'] ?? '{}');
     expect(granted.$id).toBe('https://schemas.jit.dev/events/elevation.granted.v1.json');
     expect(granted.required).toEqual(expect.arrayContaining(['elevationId', 'grantId', 'handle', 'sealedCredential']));
+  });
+});
+
+describe('published JSON Schemas in a standard validator (what a SIEM runs)', () => {
+  const ajv = new Ajv2020({ strict: true, allErrors: true, validateFormats: false });
+  const validators = new Map(
+    Object.entries(renderSchemas()).map(([file, text]) => [file, ajv.compile(JSON.parse(text))]),
+  );
+  const validatorFor = (type: string) => validators.get(`${schemaFileStem(type)}.v1.json`);
+
+  it.each(Object.values(EVENT_TYPES) as ElevationEventType[])('accepts the data of a valid %s event', (type) => {
+    const validate = validatorFor(type);
+    const data = JSON.parse(JSON.stringify(sampleEvent(type).data));
+    expect(validate?.(data), JSON.stringify(validate?.errors)).toBe(true);
+  });
+
+  it('rejects what the zod schemas reject: missing fields, wrong types, bad patterns', () => {
+    const validate = validatorFor(EVENT_TYPES.requested);
+    const good = sampleData[EVENT_TYPES.requested]();
+    const { recipient: _r, ...missing } = good;
+    for (const bad of [
+      missing,
+      { ...good, ttlSeconds: '1800' },
+      { ...good, elevationId: 'gh-1-2' },
+      { ...good, contentHash: 'xyz' },
+      { ...good, projectId: 0 },
+    ]) {
+      expect(validate?.(bad)).toBe(false);
+    }
+  });
+
+  it('tolerates fields added later within v1 (additional properties allowed)', () => {
+    const validate = validatorFor(EVENT_TYPES.granted);
+    expect(validate?.({ ...sampleData[EVENT_TYPES.granted](), addedLater: true })).toBe(true);
   });
 });

@@ -7,7 +7,7 @@ import { findSecretLike } from './cloud-event';
 import { MAX_TTL_SECONDS } from './event-data';
 import { tryParseDuration } from './duration';
 import { formatPath, type Problem } from './problem';
-import { POLICY_YAML_LIMITS, loadYaml, type YamlLimits } from './yaml-load';
+import { POLICY_YAML_LIMITS, loadYaml, type LoadedYaml, type YamlLimits } from './yaml-load';
 import { zodProblems } from './zod-problems';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -134,7 +134,10 @@ export interface Policy {
   targets: Record<string, PolicyTarget>;
 }
 
-export type ParsePolicyResult = { ok: true; policy: Policy; problems: [] } | { ok: false; problems: Problem[] };
+/** `locate(path)`: line/column of any field, for problems found later (e.g. substrate scope checks). */
+export type ParsePolicyResult =
+  | { ok: true; policy: Policy; problems: []; locate: LoadedYaml['locate'] }
+  | { ok: false; problems: Problem[]; value?: unknown; locate?: LoadedYaml['locate'] };
 
 const seconds = (s: string): number => {
   const r = tryParseDuration(s);
@@ -151,7 +154,8 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
   const loaded = loadYaml(text, limits);
   if (!loaded.ok) return { ok: false, problems: loaded.problems };
   const parsed = policySchema.safeParse(loaded.loaded.value);
-  if (!parsed.success) return { ok: false, problems: zodProblems(parsed.error.issues, loaded.loaded) };
+  const { value, locate } = loaded.loaded;
+  if (!parsed.success) return { ok: false, problems: zodProblems(parsed.error.issues, loaded.loaded), value, locate };
   const raw = parsed.data;
   const problems: Problem[] = [];
   const at = (path: PropertyKey[], message: string) =>
@@ -219,10 +223,11 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
       requireRollbackPlan: b.requireRollbackPlan ?? false,
     };
   }
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.length > 0) return { ok: false, problems, value, locate };
   return {
     ok: true,
     problems: [],
+    locate,
     policy: {
       tiers,
       tierOrder,
