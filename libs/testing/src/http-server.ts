@@ -31,6 +31,7 @@ export interface HttpServerSpec {
   detached?: boolean;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  outputFilter?: string;
 }
 
 export async function startHttpServer(spec: HttpServerSpec): Promise<HttpServerHandle> {
@@ -48,6 +49,7 @@ export async function startHttpServer(spec: HttpServerSpec): Promise<HttpServerH
         logFile,
         cwd: workDir,
         env: spec.env,
+        outputFilter: spec.outputFilter,
         detached: spec.detached ?? false,
         cleanupDir: workDir,
       },

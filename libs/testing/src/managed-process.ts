@@ -19,6 +19,12 @@ export interface SpawnOptions {
   detached: boolean;
   orphanSignal?: NodeJS.Signals;
   cleanupDir?: string;
+  /**
+   * A `sed -E` script the output passes through before it reaches the log, for servers that
+   * print secrets (OpenBao's dev banner shows the root token). The server keeps its own pid:
+   * bash execs it with its output going to a sed process substitution.
+   */
+  outputFilter?: string;
 }
 
 export interface ManagedProcess {
@@ -33,8 +39,15 @@ export interface ManagedProcess {
 export function spawnManaged(opts: SpawnOptions): ManagedProcess {
   const fd = openSync(opts.logFile, 'a');
   let child: ChildProcess;
+  const [command, args] =
+    opts.outputFilter === undefined
+      ? [opts.command, opts.args]
+      : [
+          'bash',
+          ['-c', 'f=$1; shift; exec "$@" > >(exec sed -u -E "$f") 2>&1', 'filter', opts.outputFilter, opts.command, ...opts.args],
+        ];
   try {
-    child = spawn(opts.command, opts.args, {
+    child = spawn(command, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       detached: opts.detached,

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenBao, type OpenBaoHandle } from './openbao';
 import { getVault } from './services';
 import { uniqueName } from './unique-name';
+import { waitFor } from './wait-for';
 
 async function vault(addr: string, token: string, method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${addr}/v1/${path}`, {
@@ -39,6 +41,15 @@ describe('startOpenBao (private server)', () => {
     await bao?.dispose();
   });
 
+  it('keeps the root token out of its log (the dev banner prints it)', async () => {
+    // the banner comes last, possibly after the health check already passed
+    await waitFor(() => readFileSync(bao.logFile, 'utf8').includes('Root Token: <redacted>'), {
+      timeoutMs: 10_000,
+      what: 'the dev banner in the log',
+    });
+    expect(readFileSync(bao.logFile, 'utf8')).not.toContain(bao.token);
+  });
+
   it('restarts on the same address with the same token (dev mode: storage starts empty)', async () => {
     const path = `secret/data/${uniqueName('restart')}`;
     expect((await vault(bao.addr, bao.token, 'POST', path, { data: { a: '1' } })).status).toBe(200);
@@ -48,5 +59,6 @@ describe('startOpenBao (private server)', () => {
     expect((await fetch(`${bao.addr}/v1/sys/health`)).status).toBe(200);
     expect((await vault(bao.addr, bao.token, 'GET', path)).status).toBe(404);
     expect((await vault(bao.addr, bao.token, 'GET', 'auth/token/lookup-self')).status).toBe(200);
+    expect(readFileSync(bao.logFile, 'utf8')).not.toContain(bao.token);
   });
 });

@@ -39,6 +39,8 @@ export async function startOpenBao(opts: StartServerOptions = {}): Promise<OpenB
     // 200 = initialised, unsealed, active
     readyPath: '/v1/sys/health',
     readyStatus: (s) => s === 200,
+    // the dev banner prints the root token and unseal key: keep them out of the log
+    outputFilter: 's/^(Root Token|Unseal Key): .*/\\1: <redacted>/',
     // keep the operator's own Vault settings and the token helper out of the dev server
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', SKIP_SETCAP: '1' },
     ...opts,
