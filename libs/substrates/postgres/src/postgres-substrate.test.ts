@@ -248,3 +248,28 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(postgresConfigSchema.parse({}).poolMax).toBe(4);
   });
 });
+
+describe('postgres substrate: any input', () => {
+  it('validateScope never throws and never accepts a non-object', async () => {
+    const { default: fc } = await import('fast-check');
+    const { s } = make(fakePool());
+    fc.assert(
+      fc.property(fc.anything({ withObjectString: true, withNullPrototype: true, maxDepth: 3 }), (scope) => {
+        const problems = s.validateScope(scope);
+        expect(Array.isArray(problems)).toBe(true);
+        if (!scope || typeof scope !== 'object' || Array.isArray(scope)) expect(problems.length).toBeGreaterThan(0);
+      }),
+    );
+  });
+
+  it('a target connection naming another server gets its own pool and handles for it', async () => {
+    const a = fakePool((t) => (t.startsWith('SELECT count(*)::int AS n') ? { rows: [{ n: 0 }] } : undefined));
+    const { s } = make(a);
+    const out = await s.issue(req({ connection: { url: 'postgres://adm:pw@other-host:5432/billing' } }));
+    expect(out.handle.ref.server).toBe('other-host:5432/billing');
+    expect(out.secret).toMatchObject({ host: 'other-host', database: 'billing' });
+    expect(a.configs.map((c) => (c as { connectionString: string }).connectionString)).toEqual(['postgres://adm:pw@other-host:5432/billing']);
+    await s.revoke(out.handle);
+    await expect(s.issue(req({ connection: { url: 42 } }))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED' });
+  });
+});

@@ -193,3 +193,49 @@ describe('vault substrate (unit, fake client)', () => {
     expect(vaultConfigSchema.safeParse({ addr: 'http://x', token: 't', databaseMount: '../sys' }).success).toBe(false);
   });
 });
+
+describe('vault substrate concurrency (unit, fake client)', () => {
+  it('serialises concurrent issues of one grant so the later one revokes the earlier token', async () => {
+    const live = new Map<string, string>(); // accessor -> grant
+    let n = 0;
+    const f = fakeClient((c) => {
+      if (c.op === 'list') return { data: { keys: [...live.keys()] } };
+      if (c.path === 'auth/token/lookup-accessor') return { data: { meta: { jit_grant: live.get(c.data.accessor), jit_instance: 'vault' } } };
+      if (c.path === 'auth/token/revoke-accessor') return void live.delete(c.data.accessor);
+      if (c.path === 'auth/token/create') {
+        const accessor = `acc${++n}`;
+        live.set(accessor, c.data.meta.jit_grant);
+        return { auth: { client_token: `s.tok${n}`, accessor, lease_duration: 900 } };
+      }
+      return {};
+    });
+    const s = make(f.client);
+    const outs = await Promise.all([1, 2, 3].map(() => s.issue(req({ mode: 'token', policies: ['p'] }))));
+    expect(live.size).toBe(1);
+    expect([...live.keys()]).toEqual([outs[2]?.secret.accessor]);
+    // a different grant is not held up or touched
+    await s.issue(req({ mode: 'token', policies: ['p'] }, { grantId: 'gl-other' }));
+    expect(live.size).toBe(2);
+  });
+});
+
+describe('vault substrate: any input', () => {
+  it('validateScope never throws and never accepts a non-object', async () => {
+    const { default: fc } = await import('fast-check');
+    const s = make(fakeClient(() => ({})).client);
+    fc.assert(
+      fc.property(fc.anything({ withObjectString: true, withNullPrototype: true, maxDepth: 3 }), (scope) => {
+        const problems = s.validateScope(scope);
+        expect(Array.isArray(problems)).toBe(true);
+        if (!scope || typeof scope !== 'object' || Array.isArray(scope)) expect(problems.length).toBeGreaterThan(0);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), fc.array(fc.string({ maxLength: 200 }), { maxLength: 25 }), (role, policies) => {
+        for (const p of s.validateScope({ mode: 'database', role })) expect(p.path).toBe('scope.role');
+        const problems = s.validateScope({ mode: 'token', policies });
+        if (policies.some((x) => x === 'root' || x.includes('/'))) expect(problems.length).toBeGreaterThan(0);
+      }),
+    );
+  });
+});

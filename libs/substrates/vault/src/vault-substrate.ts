@@ -248,7 +248,22 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     meta: { jit_grant: req.grantId, jit_instance: name, jit_elevation: req.elevationId, jit_requester: req.requester, ...meta },
   });
 
-  async function issue(req: IssueRequest): Promise<Issued> {
+  // Issues of one grant run one after another in this process, so the scan-then-create below
+  // cannot race itself (across processes the bus keeps one elevation on one consumer).
+  const perGrant = new Map<string, Promise<unknown>>();
+  function issue(req: IssueRequest): Promise<Issued> {
+    const key = String(req?.grantId);
+    const prev = perGrant.get(key) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(() => issueNow(req));
+    perGrant.set(key, run);
+    const forget = () => {
+      if (perGrant.get(key) === run) perGrant.delete(key);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  async function issueNow(req: IssueRequest): Promise<Issued> {
     const problems = scopeProblems(req.scope);
     if (problems.length) throw SubstrateInvalidScope(name, problems.map((p) => `${p.path} ${p.message}`).join('; '));
     if (typeof req.grantId !== 'string' || req.grantId.length === 0 || req.grantId.length > 200) throw SubstrateRejected(name, 'grantId must be 1-200 characters');
