@@ -146,6 +146,35 @@ function errName(err: unknown): string | undefined {
   const n = (err as { name?: unknown })?.name;
   return typeof n === 'string' ? n : undefined;
 }
+/** First string `code` (ECONNREFUSED, ...) on the error, its `errors` or its `cause` chain. */
+function codeOf(err: unknown, depth = 0): string | undefined {
+  if (!err || typeof err !== 'object' || depth > 4) return undefined;
+  const e = err as { code?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof e.code === 'string') return e.code;
+  if (Array.isArray(e.errors)) for (const x of e.errors) {
+    const c = codeOf(x, depth + 1);
+    if (c) return c;
+  }
+  return codeOf(e.cause, depth + 1);
+}
+
+/**
+ * The cause we keep: the AWS error name, HTTP status, retry hint and network code, and nothing
+ * the server or SDK wrote (messages can quote policies, ARNs or request data).
+ */
+function scrub(err: unknown): Error {
+  const name = errName(err) ?? 'Error';
+  const status = (err as { $metadata?: { httpStatusCode?: unknown } })?.$metadata?.httpStatusCode;
+  const code = codeOf(err);
+  const out = new Error(`aws ${name}${typeof status === 'number' ? ` (HTTP ${status})` : ''}${code ? ` ${code}` : ''}`);
+  out.name = name;
+  return Object.assign(out, {
+    ...(typeof status === 'number' ? { $metadata: { httpStatusCode: status } } : {}),
+    ...((err as { $retryable?: unknown })?.$retryable ? { $retryable: true } : {}),
+    ...(code ? { code } : {}),
+  });
+}
+
 function isNoSuchEntity(err: unknown): boolean {
   const n = errName(err);
   return n === 'NoSuchEntity' || n === 'NoSuchEntityException';
@@ -171,7 +200,7 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
   const margin = config.expiryMarginSeconds * 1000;
 
   const fail = (operation: string, err: unknown, role?: string): JitError =>
-    classifySubstrateError(name, operation, err, (e) => {
+    classifySubstrateError(name, operation, err instanceof JitError ? err : scrub(err), (e) => {
       const n = errName(e);
       if (!n) return undefined;
       const what = `${operation}: ${n}`;

@@ -155,6 +155,8 @@ describe('gcp-iam substrate (fake client, no sockets)', () => {
       const err = await rejection(sub.issue(req({ grantId: `gl-1-${code}-x` })));
       expect(err, String(code)).toMatchObject({ code: jit, retriable });
       expect((err as Error).message).not.toContain('ya29');
+      expect(String(((err as Error).cause as Error)?.message)).not.toContain('ya29');
+      expect(((err as Error).cause as { code?: unknown })?.code).toBe(code);
     }
   });
 

@@ -130,6 +130,13 @@ function classifyGrpc(substrate: string, operation: string, err: unknown): JitEr
   }
 }
 
+/** The cause we keep: gRPC status (or network code), never the server's `details` or metadata. */
+function scrub(err: unknown): Error {
+  const e = (err ?? {}) as { code?: unknown; name?: unknown };
+  const label = typeof e.code === 'number' ? `gRPC ${grpc.status[e.code] ?? e.code}` : `gcp client ${String(e.code ?? e.name ?? 'error')}`;
+  return Object.assign(new Error(label), typeof e.code === 'number' || typeof e.code === 'string' ? { code: e.code } : {});
+}
+
 function timestampToDate(t: GenerateAccessTokenResponse['expireTime']): Date | undefined {
   if (!t || t.seconds === undefined || t.seconds === null) return undefined;
   const seconds = Number(String(t.seconds));
@@ -224,7 +231,7 @@ export function createGcpIamSubstrate(config: GcpIamConfig, deps: SubstrateDeps 
         );
       } catch (err) {
         ledger.delete(req.grantId);
-        throw classifySubstrateError(name, 'generate access token', err, (e) => classifyGrpc(name, 'generate access token', e));
+        throw classifySubstrateError(name, 'generate access token', scrub(err), (e) => classifyGrpc(name, 'generate access token', e));
       }
       const token = response?.accessToken;
       const expiresAt = timestampToDate(response?.expireTime);
