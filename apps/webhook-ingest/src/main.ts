@@ -1,6 +1,6 @@
 // Entry point of webhook-ingest (distributed mode): parse config, build the bus, serve the intake,
 // stop cleanly. All behaviour lives in @jit/ingest.
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { createEmbeddedBus, createKafkaBus, type EventBus } from '@jit/bus';
 import { TOPIC_GITLAB } from '@jit/contracts';
 import { ingestPlugin } from '@jit/ingest';
@@ -28,7 +28,13 @@ async function main(): Promise<void> {
       : await createEmbeddedBus({ dir: config.bus.dir, logger });
   await bus.ensureTopics([GITLAB_TOPIC_SPEC]);
 
-  const app = Fastify({ loggerInstance: logger, bodyLimit: config.bodyLimit, forceCloseConnections: 'idle' });
+  const app = Fastify({
+    loggerInstance: logger,
+    // The intake logs one line per delivery itself; fastify's two per request would triple the volume.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimit,
+    forceCloseConnections: 'idle',
+  });
   await app.register(ingestPlugin, {
     bus,
     auth: config.auth,

@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GITLAB_WEBHOOK_EVENT_TYPE, GitlabWebhookDataSchema, TOPIC_GITLAB } from '@jit/contracts';
 import { createLogger, createRegistry } from '@jit/observability';
@@ -272,6 +273,21 @@ describe('bad input', () => {
     expect(res.json().message).toMatch(/nested deeper/);
     expect(jsonNestingExceeds(Buffer.from('{"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"[[["}'), 3)).toBe(false);
     expect(jsonNestingExceeds(Buffer.from('{"a":[[[1]]]}'), 3)).toBe(true);
+    // an escaped backslash ends the string; the brackets after it count
+    expect(jsonNestingExceeds(Buffer.from('{"a":"x\\\\","b":[[[1]]]}'), 3)).toBe(true);
+    expect(jsonNestingExceeds(Buffer.from('{"a":"x\\\\\\"[[[[["}'), 3)).toBe(false);
+  });
+
+  it('measures nesting like the parsed value does (property)', () => {
+    const depthOf = (v: unknown): number =>
+      v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v as object).map(depthOf)) : 0;
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 0, max: 8 }), (value, max) => {
+        const text = JSON.stringify(value);
+        expect(jsonNestingExceeds(Buffer.from(text), max)).toBe(depthOf(JSON.parse(text)) > max);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('answers 413 to a body over the limit, from Content-Length and from the bytes', async () => {

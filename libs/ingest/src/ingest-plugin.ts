@@ -80,17 +80,27 @@ interface DeliveryState {
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-/** True when the JSON text opens more than `max` nested arrays/objects (scanned without parsing). */
+/**
+ * True when the JSON text opens more than `max` nested arrays/objects. Scanned without parsing, jumping
+ * over string contents with indexOf (strings are most of a payload's bytes), so it costs little.
+ */
 export function jsonNestingExceeds(raw: Buffer, max: number): boolean {
   let depth = 0;
-  let inString = false;
-  for (let i = 0; i < raw.length; i++) {
+  const n = raw.length;
+  for (let i = 0; i < n; i++) {
     const c = raw[i];
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
+    if (c === 0x22) {
+      // find the closing quote: one preceded by an even number of backslashes
+      let j = i;
+      for (;;) {
+        j = raw.indexOf(0x22, j + 1);
+        if (j < 0) return false; // unterminated string: JSON.parse rejects it
+        let backslashes = 0;
+        while (raw[j - 1 - backslashes] === 0x5c) backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+      i = j;
+    } else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) return true;
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
@@ -141,11 +151,15 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
     return answer(reply, st, outcome, err.statusCode, err.toJSON());
   }
 
-  /** Resolves once the bus holds the event; marks the id seen whenever that happens, even after a timeout. */
+  /**
+   * Resolves once the bus holds the event; marks the id seen whenever that happens, even after a timeout.
+   * The dedupe line is written in the background: losing it (a crash) costs at most one duplicate
+   * publish, which consumers absorb (they are idempotent by CloudEvent id); close() waits for it.
+   */
   function publish(id: string, key: string, event: CloudEventJson): Promise<void> {
-    const stored = bus.publish(topic, key, event).then(() =>
-      store.add(id).catch((err: unknown) => log.warn({ err, deliveryId: id }, 'could not persist dedupe id')),
-    );
+    const stored = bus.publish(topic, key, event).then(() => {
+      store.add(id).catch((err: unknown) => log.warn({ err: errorSummary(err), deliveryId: id }, 'could not persist dedupe id'));
+    });
     stored.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

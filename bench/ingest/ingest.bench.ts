@@ -1,0 +1,172 @@
+// Benchmark (not a test): POST /webhooks/gitlab with GitLab's documented Merge Request Hook payload,
+// each request a distinct delivery id, against a bare fastify route in the same run.
+//   npx tsx bench/ingest/ingest.bench.ts            (KAFKA_BROKERS=host:port to use a running broker)
+// Goals: ingest + embedded bus >= 0.5x the bare route's req/s; p99 <= 5 ms at 500 req/s on Kafka.
+// Each server runs in its own child process so the load generator does not share its event loop.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import Fastify, { LogController } from 'fastify';
+import pino from 'pino';
+import { createEmbeddedBus, createKafkaBus, type EventBus } from '@jit/bus';
+import { ingestPlugin } from '@jit/ingest';
+import { createLogger } from '@jit/observability';
+
+const SELF = fileURLToPath(import.meta.url);
+const PAYLOAD = readFileSync(new URL('../../libs/ingest/src/fixtures/merge-request-hook.json', import.meta.url), 'utf8');
+const TOKEN = 'bench-token-0123456789';
+const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 10);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
+
+type Kind = 'bare' | 'embedded' | 'kafka';
+
+async function serve(kind: Kind): Promise<void> {
+  // Production logging (one line per delivery) written to /dev/null: its cost is counted, its output not kept.
+  const logger = createLogger({ name: 'bench', destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) });
+  const scratch = mkdtempSync(join(tmpdir(), `bench-ingest-${kind}-`));
+  let bus: EventBus | undefined;
+  if (kind === 'bare') {
+    // The same work minus ours: parse the JSON body, answer 202.
+    app.post('/webhooks/gitlab', async (request, reply) => reply.code(202).send({ accepted: true, n: Object.keys(request.body as object).length }));
+  } else {
+    const topic = `bench.gitlab.${randomUUID()}`;
+    bus =
+      kind === 'embedded'
+        ? await createEmbeddedBus({ dir: join(scratch, 'bus'), logger })
+        : await createKafkaBus({ brokers: process.env['BENCH_KAFKA_BROKERS']!.split(','), clientId: 'bench-ingest', logger });
+    await bus.ensureTopics([{ topic, partitions: 3 }]);
+    await app.register(ingestPlugin, { bus, topic, auth: { tokens: [TOKEN] }, dedupe: { dir: join(scratch, 'data') }, logger });
+  }
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  process.send!({ port });
+  let mark = process.cpuUsage();
+  process.on('message', async (m) => {
+    if (m === 'mark') {
+      mark = process.cpuUsage();
+      return;
+    }
+    if (m === 'cpu') {
+      const d = process.cpuUsage(mark);
+      process.send!({ cpuUs: d.user + d.system });
+      return;
+    }
+    await app.close();
+    await bus?.close();
+    rmSync(scratch, { recursive: true, force: true });
+    process.exit(0);
+  });
+}
+
+function startServer(kind: Kind, env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
+  const child = fork(SELF, ['serve', kind], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve({ port: (m as { port: number }).port, child }));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited ${code}`)));
+  });
+}
+
+/** Server CPU time (user + system, µs) since the last 'mark'. */
+function serverCpu(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve((m as { cpuUs: number }).cpuUs));
+    child.send('cpu');
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.send('stop');
+  await exited;
+}
+
+function load(port: number, opts: { connections: number; durationS: number; overallRate?: number }) {
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: opts.connections,
+    duration: opts.durationS,
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
+    requests: [
+      {
+        method: 'POST',
+        path: '/webhooks/gitlab',
+        headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Merge Request Hook', 'x-gitlab-token': TOKEN },
+        body: PAYLOAD,
+        // Every request a distinct delivery: nothing is answered from the dedupe window.
+        setupRequest: (req: any) => ({ ...req, headers: { ...req.headers, 'idempotency-key': randomUUID() } }),
+      },
+    ],
+  });
+}
+
+interface Row {
+  scenario: string;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  /** Server process CPU per request: what the work costs, independent of how busy the machine is. */
+  cpuUsPerReq: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function measure(scenario: string, kind: Kind, env: Record<string, string>, opts: { connections: number; overallRate?: number }): Promise<Row> {
+  const { port, child } = await startServer(kind, env);
+  try {
+    await load(port, { ...opts, durationS: 2 }); // warm-up: JIT, connections, producer metadata
+    child.send('mark');
+    const r = await load(port, { ...opts, durationS: DURATION_S });
+    const cpuUs = await serverCpu(child);
+    return {
+      scenario,
+      reqPerSec: Math.round(r.requests.average),
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      cpuUsPerReq: Math.round(cpuUs / Math.max(1, r.requests.total)),
+      non2xx: r.non2xx,
+      errors: r.errors + r.timeouts,
+    };
+  } finally {
+    await stopServer(child);
+  }
+}
+
+async function main(): Promise<void> {
+  let brokers = process.env['KAFKA_BROKERS'];
+  let disposeKafka: (() => Promise<void>) | undefined;
+  if (!brokers) {
+    const { startKafka } = await import('@jit/testing');
+    const kafka = await startKafka();
+    brokers = kafka.brokers.join(',');
+    disposeKafka = () => kafka.dispose();
+  }
+  const rows: Row[] = [];
+  try {
+    rows.push(await measure('bare fastify route (JSON parse, 202)', 'bare', {}, { connections: CONNECTIONS }));
+    rows.push(await measure('ingest + embedded bus (fsync per batch)', 'embedded', {}, { connections: CONNECTIONS }));
+    rows.push(await measure('ingest + Kafka, fixed 500 req/s', 'kafka', { BENCH_KAFKA_BROKERS: brokers }, { connections: 20, overallRate: 500 }));
+    rows.push(await measure('ingest + Kafka, max throughput', 'kafka', { BENCH_KAFKA_BROKERS: brokers }, { connections: CONNECTIONS }));
+  } finally {
+    await disposeKafka?.();
+  }
+  console.table(rows);
+  const [bare, embedded, kafka500] = rows as [Row, Row, Row];
+  const ratio = embedded.reqPerSec / bare.reqPerSec;
+  console.log(`ingest+embedded / bare = ${ratio.toFixed(2)}x req/s (goal >= 0.5x): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
+  console.log(`server CPU per request: bare ${bare.cpuUsPerReq} µs, ingest+embedded ${embedded.cpuUsPerReq} µs (CPU-bound ceiling ratio ${(bare.cpuUsPerReq / embedded.cpuUsPerReq).toFixed(2)}x)`);
+  console.log(`load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
+  console.log(`p99 at 500 req/s on Kafka = ${kafka500.p99} ms (goal <= 5 ms): ${kafka500.p99 <= 5 ? 'met' : 'NOT met'}`);
+  if (rows.some((r) => r.errors > 0 || r.non2xx > 0)) console.log('note: some requests failed or were not 2xx — see the table');
+}
+
+if (process.argv[2] === 'serve') void serve(process.argv[3] as Kind);
+else
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
