@@ -282,6 +282,15 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
     expect((await sub.cleanupExpiredDenies()).removedDenies).toHaveLength(1);
   });
 
+  it('with roles configured, refuses a handle for another role', async () => {
+    const strict = make({ roles: [roleArn] });
+    const out = await strict.issue(req());
+    const other = aws.createRole('other');
+    const err = await rejection(strict.revoke({ ...out.handle, ref: { ...out.handle.ref, roleArn: other, roleName: 'other' } }));
+    expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE' });
+    expect(aws.role('other')?.policies.size).toBe(0);
+  });
+
   it('refuses handles it did not produce with a non-retriable error', async () => {
     const out = await sub.issue(req());
     const bad: unknown[] = [
@@ -290,6 +299,9 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
       { ...out.handle, ref: { ...out.handle.ref, roleName: 'someone-else' } },
       { ...out.handle, ref: { ...out.handle.ref, sessionName: 'admin-session' } },
       { ...out.handle, ref: { ...out.handle.ref, roleId: '*' } },
+      // another grant's session, or a grant id that does not match the session: not ours to deny
+      { ...out.handle, grantId: 'gl-9-9-other' },
+      { ...out.handle, ref: { ...out.handle.ref, sessionName: 'jit-gl-9-9-other' } },
       null,
     ];
     for (const h of bad) {

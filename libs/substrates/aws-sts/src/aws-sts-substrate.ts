@@ -258,6 +258,13 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
     }
     const arn = parseRoleArn(parsed.data.roleArn);
     if (arn?.roleName !== parsed.data.roleName) throw SubstrateInvalidHandle(name, 'ref.roleName does not match ref.roleArn');
+    // Only act on what this grant created: its session name is derived from its grant id.
+    if (typeof handle.grantId !== 'string' || parsed.data.sessionName !== sessionBaseName(handle.grantId)) {
+      throw SubstrateInvalidHandle(name, 'ref.sessionName is not the session name of this grant id');
+    }
+    if (configuredRoles.size > 0 && !configuredRoles.has(parsed.data.roleArn)) {
+      throw SubstrateInvalidHandle(name, 'ref.roleArn is not one of the roles configured for this instance');
+    }
     return parsed.data;
   }
 
