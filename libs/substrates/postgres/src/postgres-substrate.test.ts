@@ -94,6 +94,14 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(f.log.some((t) => t.startsWith('CREATE ROLE'))).toBe(false);
   });
 
+  it('refuses to revive a role whose revoke has begun (NOLOGIN): a late issue retry must not undo a revoke', async () => {
+    const f = fakePool((t) =>
+      t.startsWith('SELECT shobj_description') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x' }), rolcanlogin: false }] } : undefined,
+    );
+    await expect(make(f).s.issue(req())).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', message: expect.stringMatching(/being revoked/) });
+    expect(f.log.some((t) => /^(ALTER|CREATE) ROLE/.test(t))).toBe(false);
+  });
+
   it("refuses to take over a role with jit's name that jit did not create", async () => {
     const f = fakePool((t) => (t.startsWith('SELECT shobj_description') ? { rows: [{ comment: 'created by hand' }] } : undefined));
     const { s } = make(f);

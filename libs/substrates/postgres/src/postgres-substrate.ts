@@ -258,9 +258,9 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
   }
 
   const lockRole = (c: PgQueryable, role: string) => c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7270))', [role]);
-  const roleComment = async (c: PgQueryable, role: string): Promise<{ exists: boolean; meta?: RoleMeta }> => {
-    const { rows } = await c.query("SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [role]);
-    return rows.length === 0 ? { exists: false } : { exists: true, meta: parseMeta(rows[0]?.comment) };
+  const roleComment = async (c: PgQueryable, role: string): Promise<{ exists: boolean; canLogin?: boolean; meta?: RoleMeta }> => {
+    const { rows } = await c.query("SELECT shobj_description(oid, 'pg_authid') AS comment, rolcanlogin FROM pg_roles WHERE rolname = $1", [role]);
+    return rows.length === 0 ? { exists: false } : { exists: true, canLogin: rows[0]?.rolcanlogin !== false, meta: parseMeta(rows[0]?.comment) };
   };
 
   function validateScope(scope: unknown): Problem[] {
@@ -289,6 +289,8 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       const auth = `LOGIN PASSWORD ${lit(scramVerifier(password))} VALID UNTIL ${lit(expiresAt)}`;
       if (existing.exists) {
         if (existing.meta?.grantId !== req.grantId) throw SubstrateRejected(name, `role ${role} exists and was not created by jit for this grant; not touching it`);
+        // NOLOGIN on our role means a revoke has begun (issue never commits one): a late retry must not revive it.
+        if (!existing.canLogin) throw SubstrateRejected(name, `grant ${req.grantId} is being revoked; not issuing it again`);
         // A retry of the same grant: same role, fresh password, so only one credential stays usable.
         await c.query(`ALTER ROLE ${qr} WITH ${auth}`);
       } else {
