@@ -357,6 +357,32 @@ describe('413 without buffering the rest (real socket)', () => {
   });
 });
 
+describe('out-of-order deliveries', () => {
+  beforeEach(async () => {
+    app = await build();
+  });
+
+  it('publishes every delivery in arrival order under the MR key, whatever the lifecycle order', async () => {
+    const mr = JSON.parse(MR);
+    const as = (action: string, state: string, updatedAt: string) =>
+      JSON.stringify({ ...mr, object_attributes: { ...mr.object_attributes, action, state, updated_at: updatedAt } });
+    const note = JSON.parse(NOTE_MR);
+    note.project = mr.project;
+    note.merge_request.iid = 1;
+    // merge arrives first, then a note, then the open it follows, then an older retry of an update
+    const sent = [
+      [as('merge', 'merged', '2024-01-03T00:00:00Z'), 'Merge Request Hook', 'd-merge'],
+      [JSON.stringify(note), 'Note Hook', 'd-note'],
+      [as('open', 'opened', '2024-01-01T00:00:00Z'), 'Merge Request Hook', 'd-open'],
+      [as('update', 'opened', '2024-01-02T00:00:00Z'), 'Merge Request Hook', 'd-update'],
+    ] as const;
+    for (const [body, event, id] of sent) expect((await deliver(body, { 'idempotency-key': id }, event)).statusCode).toBe(202);
+    expect(bus.published.map((p) => [p.key, p.event.id])).toEqual(sent.map(([, , id]) => ['1!1', id]));
+    // the consumer orders by what the data says, not by arrival
+    expect(bus.published.map((p) => (p.event.data as { mrUpdatedAt: string }).mrUpdatedAt)).toContain('2024-01-01T00:00:00Z');
+  });
+});
+
 describe('de-duplication', () => {
   beforeEach(async () => {
     app = await build();
