@@ -33,6 +33,8 @@ async function main(): Promise<void> {
     // The intake logs one line per delivery itself; fastify's two per request would triple the volume.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
+    // A sender that trickles its body cannot hold a connection: GitLab itself gives up after 10 s.
+    requestTimeout: 30_000,
     forceCloseConnections: 'idle',
   });
   await app.register(ingestPlugin, {

@@ -383,6 +383,44 @@ describe('out-of-order deliveries', () => {
   });
 });
 
+describe('413 on a chunked body (no Content-Length)', () => {
+  it('stops reading at the limit and answers while the client is still sending', async () => {
+    app = await build({ bodyLimit: 64 * 1024 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    const chunk = Buffer.alloc(16 * 1024, 0x20);
+    const result = await new Promise<{ status: number; sentBytes: number }>((resolve, reject) => {
+      let sentBytes = 0;
+      let answered = false;
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/webhooks/gitlab',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'x-gitlab-token': TOKEN, 'x-gitlab-event': 'Merge Request Hook' },
+      });
+      req.on('response', (res) => {
+        answered = true;
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, sentBytes });
+        req.destroy();
+      });
+      req.on('error', (err) => (answered ? undefined : reject(err)));
+      const pump = () => {
+        // up to 16 MiB, one chunk per turn, until the server answers
+        if (answered || sentBytes >= 16 * 1024 * 1024) return;
+        sentBytes += chunk.length;
+        req.write(chunk, () => setImmediate(pump));
+      };
+      req.write('{"object_kind":"merge_request","pad":"');
+      pump();
+    });
+    expect(result.status).toBe(413);
+    expect(result.sentBytes).toBeLessThan(16 * 1024 * 1024);
+    expect(bus.published).toHaveLength(0);
+  });
+});
+
 describe('de-duplication', () => {
   beforeEach(async () => {
     app = await build();
