@@ -1,4 +1,5 @@
 export { createLedger, ELEVATION_STATES } from './ledger';
+export { InvalidFilter } from './errors';
 export type {
   Ledger,
   LedgerOptions,

@@ -256,6 +256,13 @@ describe('queries', () => {
     expect(l.list({ until: new Date(T(5)) }).map((s) => s.id)).toEqual(['gl-1-1', 'gl-2-2']);
   });
 
+  it('refuses a filter it cannot apply', () => {
+    const l = populated();
+    expect(() => l.list({ since: 'yesterday' })).toThrow(expect.objectContaining({ code: 'JIT_ERR_LEDGER_INVALID_FILTER' }));
+    expect(() => l.list({ until: new Date(Number.NaN) })).toThrow(/until is not a date/);
+    expect(() => l.list({ state: 'live' as never })).toThrow(/unknown state live/);
+  });
+
   it('lists live grants soonest expiry first, with pending revoke requests', () => {
     const live = populated().grantsLive();
     expect(live.map((g) => [g.grantId, g.expiresAt])).toEqual([

@@ -24,6 +24,7 @@ import {
   type RevokeRequestedData,
 } from '@jit/contracts';
 import type { JitError } from '@jit/errors';
+import { InvalidFilter } from './errors';
 
 /** Lifecycle states (contract). */
 export const ELEVATION_STATES = [
@@ -164,7 +165,7 @@ export interface Ledger {
   /** Whether an event id has been applied. */
   seen(eventId: string): boolean;
   get(elevationId: string): ElevationState | undefined;
-  /** Elevations matching the filter, oldest first. */
+  /** Elevations matching the filter, oldest first. Throws JIT_ERR_LEDGER_INVALID_FILTER on a bad filter. */
   list(filter?: ListFilter): ElevationState[];
   /** Granted and neither revoked nor expired, soonest expiry first. */
   grantsLive(): LiveGrant[];
@@ -348,8 +349,15 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
 
   function list(filter: ListFilter = {}): ElevationState[] {
     const states = filter.state === undefined ? undefined : new Set(Array.isArray(filter.state) ? filter.state : [filter.state]);
-    const since = filter.since === undefined ? undefined : new Date(filter.since).getTime();
-    const until = filter.until === undefined ? undefined : new Date(filter.until).getTime();
+    for (const st of states ?? []) if (!ELEVATION_STATES.includes(st)) throw InvalidFilter(`unknown state ${String(st).slice(0, 64)}`);
+    const time = (name: string, v: Date | string | undefined) => {
+      if (v === undefined) return undefined;
+      const t = new Date(v).getTime();
+      if (Number.isNaN(t)) throw InvalidFilter(`${name} is not a date`);
+      return t;
+    };
+    const since = time('since', filter.since);
+    const until = time('until', filter.until);
     const out: ElevationState[] = [];
     for (const r of records.values()) {
       const v = view(r);
