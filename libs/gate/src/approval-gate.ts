@@ -155,7 +155,18 @@ export function createGate(options: GateOptions): Gate {
 
   const resolveGroup: GroupResolver =
     options.resolveGroup ??
-    (async (group) => (await gitlab.groupMembers.all(group)).map((u) => ({ username: u.username, bot: u.bot, id: u.id })));
+    (async (group) => {
+      try {
+        return (await gitlab.groupMembers.all(group)).map((u) => ({ username: u.username, bot: u.bot }));
+      } catch (err) {
+        // A group the bot cannot see yields no approvers: the request is then rejected with an explanation.
+        if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') {
+          log.error({ group }, 'approver group not found or not visible to the jit bot; grant the bot Reporter on it');
+          return [];
+        }
+        throw err;
+      }
+    });
 
   async function userById(id: number): Promise<GitlabUser | undefined> {
     const hit = userCache.get(id);
@@ -407,7 +418,7 @@ export function createGate(options: GateOptions): Gate {
       if (!plan.approvers.anyHuman && eligible.length < plan.requiredApprovals) {
         problems.push({
           path: plan.breakGlass ? 'spec.breakGlass' : 'spec.riskTier',
-          message: `${plan.breakGlass ? 'break-glass' : `tier ${plan.tier}`} needs ${plan.requiredApprovals} approvals but only ${eligible.length} eligible approver(s) remain once the author, agents and bots are removed`,
+          message: `${plan.breakGlass ? 'break-glass' : `tier ${plan.tier}`} needs ${plan.requiredApprovals} approvals but only ${eligible.length} eligible approver(s) remain once the author, agents and bots are removed (approver groups must be visible to the jit bot)`,
         });
       }
     }

@@ -1,0 +1,257 @@
+// Scenarios as users live them: the GitLab sandbox (premium and free projects) delivers real
+// webhooks to the ingest plugin -> embedded bus -> approval-gate server; users act with their
+// own tokens through @jit/gitlab. Each abuse must end with no approval and an explanation on the MR.
+import { EVENT_TYPES, GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_GITLAB, gitlabKey } from '@jit/contracts';
+import { FIXTURE_RECIPIENT } from '@jit/contracts/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandboxWorld, type SandboxWorld } from './sandbox-world';
+
+const POLICY = `tiers:
+  cosmetic:         { ttlMax: 4h,  approvals: 1, approvers: { anyHuman: true } }
+  reversible-write: { ttlMax: 2h,  approvals: 1, approvers: { groups: [platform] } }
+  semi-destructive: { ttlMax: 1h,  approvals: 2, approvers: { groups: [platform-leads] }, requireRollbackPlan: true }
+  destructive:      { ttlMax: 30m, approvals: 2, approvers: { users: [alice, bob] }, requireRollbackPlan: true }
+breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, reviewWithin: 24h }
+agents: [deploy-agent, migration-bot]
+policyApprovers: { groups: [security], approvals: 2 }
+targets:
+  orders-db:
+    substrate: postgres
+    connection: { secretRef: env:ORDERS_DB_ADMIN_URL }
+    scopes:
+      read-stats: { tier: cosmetic, grant: "SELECT ON ALL TABLES IN SCHEMA public" }
+      write:      { tier: reversible-write, grant: "INSERT, UPDATE ON ALL TABLES IN SCHEMA public" }
+      ddl:        { tier: semi-destructive, grant: "CREATE ON SCHEMA public" }
+      drop:       { tier: destructive, grant: "DELETE ON ALL TABLES IN SCHEMA public" }
+`;
+
+function request(spec: Record<string, string | boolean | undefined>): string {
+  const full = {
+    target: 'orders-db',
+    scope: 'write',
+    ttl: '30m',
+    riskTier: 'reversible-write',
+    justification: 'backfill order totals after INC-4411',
+    recipient: FIXTURE_RECIPIENT,
+    ...spec,
+  };
+  const lines = ['apiVersion: jit/v1', 'kind: ElevationRequest', 'spec:'];
+  for (const [k, v] of Object.entries(full)) if (v !== undefined) lines.push(`  ${k}: ${typeof v === 'string' ? JSON.stringify(v) : v}`);
+  return `${lines.join('\n')}\n`;
+}
+
+let reqNo = 0;
+/** A fresh request path per MR: merged requests stay on main. */
+const req = () => `elevations/req-${++reqNo}.yaml`;
+
+/** The gate comments right after it emits: wait for the comment to say `text`. */
+async function commentWith(w: SandboxWorld, iid: number, text: string): Promise<string> {
+  return w.waitFor(`comment on MR ${iid} containing ${JSON.stringify(text)}`, async () => {
+    const body = await w.comment(iid);
+    return body.includes(text) ? body : undefined;
+  });
+}
+
+async function evt(w: SandboxWorld, iid: number, type: string) {
+  return w.waitFor(`${type} for MR ${iid}`, async () =>
+    (await w.events()).find((e) => e.type === type && (e.data as { mrIid?: number }).mrIid === iid),
+  );
+}
+
+describe('approval gate on a premium project', () => {
+  let w: SandboxWorld;
+  beforeAll(async () => {
+    w = await startSandboxWorld({ tier: 'premium', policy: POLICY });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it.each([
+    ['cosmetic', 'read-stats', undefined, ['mallory']],
+    ['reversible-write', 'write', undefined, ['carol']],
+    ['semi-destructive', 'ddl', 'drop the new index', ['erin', 'frank']],
+    ['destructive', 'drop', 'restore from the 02:00 snapshot', ['alice', 'bob']],
+  ])('happy path %s: GitLab enforces our rule, the gate verifies and approves', async (tier, scope, rollbackPlan, approvers) => {
+    const iid = await w.openRequest('dev', { [req()]: request({ scope, riskTier: tier, rollbackPlan }) });
+    const requested = await evt(w, iid, EVENT_TYPES.requested);
+    expect(requested.data).toMatchObject({ tier, requester: 'dev', requiredApprovals: approvers.length });
+    const rules = await w.as('jit-bot').approvalRules.all(w.projectId, iid);
+    expect(rules).toEqual([expect.objectContaining({ name: `jit:${tier}`, approvalsRequired: approvers.length })]);
+    // Not yet approved: GitLab (premium) refuses the merge.
+    await expect(w.as('maint').mergeRequests.merge(w.projectId, iid)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_REJECTED' });
+    for (const a of approvers) await w.as(a).mergeRequests.approve(w.projectId, iid);
+    const merged = await w.as('maint').mergeRequests.merge(w.projectId, iid);
+    const approved = await evt(w, iid, EVENT_TYPES.approved);
+    expect(approved.data).toMatchObject({
+      approvers: expect.arrayContaining(approvers),
+      mergeSha: merged.mergeCommitSha,
+      grantId: `gl-${w.projectId}-${iid}-${merged.mergeCommitSha}`,
+      contentHash: (requested.data as { contentHash: string }).contentHash,
+    });
+    await commentWith(w, iid, 'Verified at merge');
+  });
+
+  it('hardens the project approval settings and refuses self-approval at GitLab', async () => {
+    await w.sandbox.idle();
+    const settings = await w.as('jit-bot').approvalSettings.show(w.projectId);
+    expect(settings).toMatchObject({ mergeRequestsAuthorApproval: false, mergeRequestsDisableCommittersApproval: true, resetApprovalsOnPush: true });
+    const iid = await w.openRequest('dev', { [req()]: request({}) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    await expect(w.as('dev').mergeRequests.approve(w.projectId, iid)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_FORBIDDEN' });
+  });
+
+  it('break-glass: merged without approvals, approved with severity high, post-incident review issue opened', async () => {
+    const iid = await w.openRequest('dev', { [req()]: request({ breakGlass: true, ttl: '1h' }) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    await w.as('maint').mergeRequests.merge(w.projectId, iid);
+    const approved = await evt(w, iid, EVENT_TYPES.approved);
+    expect(approved.severity).toBe('high');
+    const res = await fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}/issues`, { headers: { 'private-token': 'jit-bot-token-0123456789' } });
+    const issues = (await res.json()) as Array<{ title: string; assignees?: Array<{ username: string }> }>;
+    const review = issues.find((i) => i.title.includes(`gl-${w.projectId}-${iid}`));
+    expect(review?.title).toMatch(/Post-incident review/);
+    expect(review?.assignees?.map((a) => a.username).sort()).toEqual(['carol', 'olga']);
+  });
+
+  it('approvals then a push changing the TTL: GitLab resets them and the gate re-validates', async () => {
+    const path = req();
+    const iid = await w.openRequest('dev', { [path]: request({}) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    await w.as('carol').mergeRequests.approve(w.projectId, iid);
+    await evt(w, iid, EVENT_TYPES.approvalRecorded);
+    await w.push(iid, 'dev', { [path]: request({ ttl: '2h' }) });
+    await w.waitFor('second requested', async () => (await w.types(iid)).filter((t) => t === 'requested').length === 2);
+    await expect(w.as('maint').mergeRequests.merge(w.projectId, iid)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_REJECTED' });
+    expect((await w.types(iid)).includes('approved')).toBe(false);
+  });
+
+  it('a replayed merge webhook (resent by GitLab, or republished) changes nothing', async () => {
+    const iid = await w.openRequest('dev', { [req()]: request({ scope: 'read-stats', riskTier: 'cosmetic' }) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    await w.as('sam').mergeRequests.approve(w.projectId, iid);
+    await w.as('maint').mergeRequests.merge(w.projectId, iid);
+    await evt(w, iid, EVENT_TYPES.approved);
+    const mergeDelivery = w.sandbox.deliveries().filter((d) => JSON.parse(d.body).object_attributes?.action === 'merge' && JSON.parse(d.body).object_attributes?.iid === iid);
+    expect(mergeDelivery).toHaveLength(1);
+    w.sandbox.resend(mergeDelivery[0]!.id);
+    await w.sandbox.idle();
+    // Republish the normalized event under a new id, as a replay slipping past ingest's dedupe would.
+    const before = await w.handled();
+    const last = (await w.events()).length;
+    const original = await w.waitFor('the merge webhook on the bus', async () => {
+      let found: any;
+      await w.bus.replay(TOPIC_GITLAB, (m) => {
+        const d = m.event.data as { action?: string; mrIid?: number };
+        if (m.event.type === GITLAB_WEBHOOK_EVENT_TYPE && d.action === 'merge' && d.mrIid === iid) found = m.event;
+      });
+      return found;
+    });
+    await w.bus.publish(TOPIC_GITLAB, gitlabKey(w.projectId, iid), { ...original, id: `replay-${original.id}` });
+    await w.waitHandled(before + 1);
+    expect((await w.events()).length).toBe(last);
+    expect((await w.types(iid)).filter((t) => t === 'approved')).toHaveLength(1);
+  });
+});
+
+describe('approval gate on a free project (GitLab enforces nothing)', () => {
+  let w: SandboxWorld;
+  beforeAll(async () => {
+    w = await startSandboxWorld({ tier: 'free', policy: POLICY });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  async function mergedWithoutGrant(iid: number, why: RegExp) {
+    await w.as('maint').mergeRequests.merge(w.projectId, iid);
+    const bypass = await evt(w, iid, EVENT_TYPES.bypassDetected);
+    expect((bypass.data as { reasons: string[] }).reasons.join(' ')).toMatch(why);
+    expect(bypass.severity).toBe('high');
+    expect(await w.types(iid)).not.toContain('approved');
+    return commentWith(w, iid, 'nothing will be issued');
+  }
+
+  it('says on the MR that GitLab will not enforce approvals', async () => {
+    const iid = await w.openRequest('dev', { [req()]: request({}) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    await commentWith(w, iid, 'GitLab Free');
+  });
+
+  it.each([
+    ['self-approval', 'dev', 'author'],
+    ['bot approval', 'ci-bot', 'bot'],
+    ['listed agent approval', 'deploy-agent', 'agent'],
+    ['human outside the tier approvers', 'mallory', 'not_eligible'],
+  ])('%s is recorded as not counted and the merge is a bypass', async (_n, who, reason) => {
+    const iid = await w.openRequest('dev', { [req()]: request({}) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    await w.as(who).mergeRequests.approve(w.projectId, iid);
+    const rec = await evt(w, iid, EVENT_TYPES.approvalRecorded);
+    expect(rec.data).toMatchObject({ approver: who, counted: false, reason });
+    const body = await mergedWithoutGrant(iid, /0 of 1 required/);
+    expect(body).toContain(`\`${who}\`: not counted`);
+  });
+
+  it('approvals then a push changing the TTL: the approval is stale at merge', async () => {
+    const path = req();
+    const iid = await w.openRequest('dev', { [path]: request({}) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    await w.as('carol').mergeRequests.approve(w.projectId, iid);
+    await evt(w, iid, EVENT_TYPES.approvalRecorded);
+    await w.push(iid, 'dev', { [path]: request({ ttl: '2h' }) });
+    await w.waitFor('second requested', async () => (await w.types(iid)).filter((t) => t === 'requested').length === 2);
+    await mergedWithoutGrant(iid, /carol: stale/);
+  });
+
+  it('too few approvals is a bypass, not a grant', async () => {
+    const iid = await w.openRequest('dev', { [req()]: request({ scope: 'drop', riskTier: 'destructive', rollbackPlan: 'restore the snapshot' }) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    await w.as('alice').mergeRequests.approve(w.projectId, iid);
+    await evt(w, iid, EVENT_TYPES.approvalRecorded);
+    await mergedWithoutGrant(iid, /1 of 2 required/);
+  });
+
+  it('merge into a non-default branch is a bypass', async () => {
+    await w.as('maint').branches.create(w.projectId, 'release', 'main');
+    const iid = await w.openRequest('dev', { [req()]: request({}) }, { targetBranch: 'release' });
+    await evt(w, iid, EVENT_TYPES.requested);
+    await w.as('carol').mergeRequests.approve(w.projectId, iid);
+    await evt(w, iid, EVENT_TYPES.approvalRecorded);
+    await mergedWithoutGrant(iid, /not the default branch main/);
+  });
+
+  const rejected: Array<[string, () => Record<string, string>, RegExp, string[]?]> = [
+    ['two files in one MR', () => ({ 'elevations/a.yaml': request({}), 'elevations/b.yaml': request({}) }), /exactly one request per MR/],
+    ['policy change + request in one MR', () => ({ 'policy.yaml': POLICY.replace('4h', '3h'), [req()]: request({}) }), /policy change must be its own MR/, ['policy.yaml']],
+    ['TTL over ceiling', () => ({ [req()]: request({ ttl: '3h' }) }), /exceeds the reversible-write tier ceiling of 2h/],
+    ['missing TTL', () => ({ [req()]: request({ ttl: undefined }) }), /spec\.ttl/],
+    ['under-declared tier', () => ({ [req()]: request({ scope: 'ddl', riskTier: 'cosmetic', rollbackPlan: 'undo it' }) }), /under-declared/],
+    ['unknown target', () => ({ [req()]: request({ target: 'payroll-db' }) }), /unknown target.*policy-change MR/],
+    ['unknown scope', () => ({ [req()]: request({ scope: 'superuser' }) }), /unknown scope.*policy-change MR/],
+    ['missing rollback plan', () => ({ [req()]: request({ scope: 'ddl', riskTier: 'semi-destructive' }) }), /rollbackPlan is required/],
+    ['YAML alias bomb', () => ({ [req()]: 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n' }), /alias/i],
+  ];
+  it.each(rejected)('%s: rejected on the MR with the reason, status failed, merge is a bypass', async (_n, files, why, update) => {
+    const iid = await w.openRequest('dev', files(), { update });
+    const rej = await evt(w, iid, EVENT_TYPES.rejected);
+    expect(JSON.stringify((rej.data as { problems: unknown }).problems)).toMatch(why);
+    await commentWith(w, iid, 'Rejected');
+    const mr = await w.as('dev').mergeRequests.show(w.projectId, iid);
+    const statuses = await (
+      await fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}/repository/commits/${mr.sha}/statuses`, { headers: { 'private-token': 'dev-token-0123456789' } })
+    ).json();
+    expect(statuses).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'jit/policy', status: 'failed' })]));
+    await w.as('carol').mergeRequests.approve(w.projectId, iid);
+    await mergedWithoutGrant(iid, /rejected/);
+  });
+
+  it('a 5 MB request file is rejected without being parsed', async () => {
+    const branch = 'req-huge';
+    w.sandbox.pushCommit({ project: 'sec/elevations', branch, author: 'dev', startBranch: 'main', files: { [req()]: `# ${'x'.repeat(5 * 1024 * 1024)}\n${request({})}` } });
+    const mr = await w.as('dev').mergeRequests.create(w.projectId, { sourceBranch: branch, targetBranch: 'main', title: 'huge' });
+    const rej = await evt(w, mr.iid, EVENT_TYPES.rejected);
+    expect(JSON.stringify((rej.data as { problems: unknown }).problems)).toMatch(/\d{7} bytes; the limit is 65536 bytes/);
+    await commentWith(w, mr.iid, 'the limit is 65536 bytes');
+  });
+});
