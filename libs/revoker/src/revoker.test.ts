@@ -1,0 +1,174 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
+import { sampleEvent } from '@jit/contracts/testing';
+import { createMemoryBus } from '@jit/bus/testing';
+import { createLogger, createRegistry } from '@jit/observability';
+import { createMemorySubstrate, type MemorySubstrate } from '@jit/substrates/testing';
+import { waitFor } from '@jit/testing';
+import { createRevoker, type Revoker } from './revoker';
+
+const SHA = 'f0e1d2c3b4a5968778695a4b3c2d1e0f12345678';
+const bus = () => createMemoryBus();
+type Bus = ReturnType<typeof bus>;
+
+function lookup(...subs: MemorySubstrate[]) {
+  return {
+    forHandle: (h: { kind: string; instance?: string }) => {
+      const s = subs.find((x) => x.name === (h.instance ?? h.kind));
+      if (!s) throw new Error(`no substrate ${h.kind}`);
+      return s;
+    },
+    list: () => subs,
+  };
+}
+
+async function events(b: Bus): Promise<AnyElevationEvent[]> {
+  const out: AnyElevationEvent[] = [];
+  await b.replay(TOPIC_ELEVATIONS, (m) => {
+    const p = parseElevationEvent(m.event);
+    if (p.ok) out.push(p.event);
+  });
+  return out;
+}
+const ofType = async (b: Bus, type: string) => (await events(b)).filter((e) => e.type === type);
+
+/** Issues on the substrate and publishes `granted` with the given expiry. */
+async function grant(b: Bus, s: MemorySubstrate, n: number, expiresAt: number) {
+  const elevationId = `gl-7-${n}`;
+  const grantId = `${elevationId}-${SHA}`;
+  const issued = await s.issue({ grantId, elevationId, requester: 'carol', target: 'orders-db', scopeName: 'write', scope: { access: 'write' }, connection: {}, ttlSeconds: 3600 });
+  const handle = { ...issued.handle, expiresAt: new Date(expiresAt).toISOString() };
+  const event = sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, handle, substrate: s.name, expiresAt: new Date(expiresAt).toISOString() });
+  await b.publish(TOPIC_ELEVATIONS, elevationId, event);
+  return { elevationId, grantId, secret: issued.secret, event };
+}
+
+const running: Revoker[] = [];
+async function start(b: Bus, s: MemorySubstrate, extra: Partial<Parameters<typeof createRevoker>[0]> = {}) {
+  const r = createRevoker({
+    bus: b,
+    substrates: lookup(s),
+    logger: createLogger({ name: 'revoker-test', level: 'silent' }),
+    retry: { baseMs: 5, maxMs: 20 },
+    sweepIntervalMs: 0,
+    orphanGraceMs: 60_000,
+    ...extra,
+  });
+  await r.start();
+  running.push(r);
+  return r;
+}
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop()));
+});
+
+describe('revoker', () => {
+  it('revokes at expiry, verifies, and reports lateness', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    await start(b, s);
+    const g = await grant(b, s, 1, Date.now() + 150);
+    expect(s.works(g.secret)).toBe(true);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked' });
+    expect(s.works(g.secret)).toBe(false);
+    const [revoked] = await ofType(b, EVENT_TYPES.revoked);
+    expect(revoked!.data).toMatchObject({ grantId: g.grantId, verified: true, cause: 'ttl' });
+    const lateness = (revoked!.data as { latenessMs: number }).latenessMs;
+    expect(lateness).toBeGreaterThanOrEqual(0);
+    expect(lateness).toBeLessThan(5000);
+  });
+
+  it('revokes at once on an explicit request', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    await start(b, s);
+    const g = await grant(b, s, 2, Date.now() + 3600_000);
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, sampleEvent(EVENT_TYPES.revokeRequested, { elevationId: g.elevationId, grantId: g.grantId }));
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked' });
+    expect((await ofType(b, EVENT_TYPES.revoked))[0]!.data).toMatchObject({ cause: 'requested', verified: true });
+    expect(s.live.size).toBe(0);
+  });
+
+  it('after a restart revokes what expired while it was down, once, with lateness', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const first = await start(b, s);
+    const soon = await grant(b, s, 3, Date.now() + 3600_000);
+    await first.stop();
+    running.splice(running.indexOf(first), 1);
+    // while down: one grant expires, one is still live, one is granted twice (duplicate delivery)
+    const overdue = await grant(b, s, 4, Date.now() - 2000);
+    await b.publish(TOPIC_ELEVATIONS, overdue.elevationId, overdue.event);
+    const r = await start(b, s);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'overdue revoked' });
+    const [revoked] = await ofType(b, EVENT_TYPES.revoked);
+    expect(revoked!.data).toMatchObject({ grantId: overdue.grantId, cause: 'reconciliation' });
+    expect((revoked!.data as { latenessMs: number }).latenessMs).toBeGreaterThanOrEqual(2000);
+    expect(s.calls.filter((c) => c === `revoke:${overdue.grantId}`)).toHaveLength(1);
+    expect([...r.live().keys()]).toEqual([soon.grantId]);
+  });
+
+  it('retries a failing revocation without going silent, then succeeds', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const registry = createRegistry();
+    await start(b, s, { registry });
+    s.failNext('revoke', undefined, 3);
+    const g = await grant(b, s, 5, Date.now() + 50);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revokeFailed)).length >= 1, { what: 'first failure' });
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked after retries' });
+    const failures = await ofType(b, EVENT_TYPES.revokeFailed);
+    expect(failures.map((f) => (f.data as { attempt: number }).attempt)).toEqual([1, 2, 3]);
+    expect(s.works(g.secret)).toBe(false);
+    expect(await registry.getSingleMetricAsString('jit_revocations_failing')).toMatch(/jit_revocations_failing 0/);
+  });
+
+  it('shows failing revocations in jit_revocations_failing while they fail', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const registry = createRegistry();
+    await start(b, s, { registry, retry: { baseMs: 60_000, maxMs: 60_000 } });
+    s.failNext('revoke', undefined, 1);
+    await grant(b, s, 6, Date.now() + 10);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revokeFailed)).length === 1, { what: 'failure' });
+    expect(await registry.getSingleMetricAsString('jit_revocations_failing')).toMatch(/jit_revocations_failing 1/);
+  });
+
+  it('revokes orphans (issued, never granted) and leaves credentials being issued alone', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const orphan = await s.issue({ grantId: `gl-9-1-${SHA}`, elevationId: 'gl-9-1', requester: 'x', target: 't', scopeName: 'w', scope: { access: 'write' }, connection: {}, ttlSeconds: 600 });
+    const inFlight = await s.issue({ grantId: `gl-9-2-${SHA}`, elevationId: 'gl-9-2', requester: 'x', target: 't', scopeName: 'w', scope: { access: 'write' }, connection: {}, ttlSeconds: 600 });
+    await b.publish(TOPIC_ELEVATIONS, 'gl-9-2', sampleEvent(EVENT_TYPES.approved, { elevationId: 'gl-9-2', grantId: `gl-9-2-${SHA}` }, { time: new Date() }));
+    const r = await start(b, s);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.orphanRevoked)).length === 1, { what: 'orphan revoked' });
+    expect(s.works(orphan.secret)).toBe(false);
+    expect(s.works(inFlight.secret)).toBe(true);
+    expect((await r.sweep()).orphans).toBe(0); // idempotent: nothing left to sweep
+  });
+
+  it('duplicate granted events lead to one revocation', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    await start(b, s);
+    const g = await grant(b, s, 8, Date.now() + 100);
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, g.event);
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, { ...g.event, id: 'a-second-delivery' });
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length >= 1, { what: 'revoked' });
+    await new Promise((r) => setTimeout(r, 200)); // let any wrongly scheduled duplicate fire
+    expect(s.calls.filter((c) => c.startsWith('revoke:'))).toHaveLength(1);
+    expect(await ofType(b, EVENT_TYPES.revoked)).toHaveLength(1);
+  });
+
+  it('answers honestly when a substrate cannot revoke early, then reports expiry', async () => {
+    const b = bus();
+    const s = createMemorySubstrate({ canRevokeEarly: false });
+    await start(b, s);
+    const g = await grant(b, s, 10, Date.now() + 400);
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, sampleEvent(EVENT_TYPES.revokeRequested, { elevationId: g.elevationId, grantId: g.grantId }));
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revokeFailed)).length === 1, { what: 'honest refusal' });
+    expect((await ofType(b, EVENT_TYPES.revokeFailed))[0]!.data).toMatchObject({ error: { code: 'JIT_ERR_REVOKER_CANNOT_REVOKE_EARLY' } });
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.expired)).length === 1, { what: 'expired' });
+    expect(await ofType(b, EVENT_TYPES.revoked)).toHaveLength(0);
+  });
+});
