@@ -32,6 +32,8 @@ function formatSignature(s: Signature): string {
 export class ObjectStore {
   private readonly blobs = new Map<string, Buffer>();
   private readonly commits = new Map<string, Commit>();
+  /** Commits are immutable, so merge bases can be cached forever. */
+  private readonly bases = new Map<string, string | undefined>();
 
   putBlob(content: Buffer | string): string {
     const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
@@ -117,8 +119,8 @@ export class ObjectStore {
     const seen = new Set<string>();
     const queue = [id];
     const out: string[] = [];
-    while (queue.length > 0) {
-      const cur = queue.shift() as string;
+    for (let i = 0; i < queue.length; i++) {
+      const cur = queue[i] as string;
       if (seen.has(cur)) continue;
       seen.add(cur);
       out.push(cur);
@@ -134,8 +136,12 @@ export class ObjectStore {
 
   /** The best common ancestor: the first of a's ancestors (nearest first) that b also reaches. */
   mergeBase(a: string, b: string): string | undefined {
+    const key = `${a}:${b}`;
+    if (this.bases.has(key)) return this.bases.get(key);
     const reachB = new Set(this.ancestors(b));
-    return this.ancestors(a).find((c) => reachB.has(c));
+    const base = this.ancestors(a).find((c) => reachB.has(c));
+    this.bases.set(key, base);
+    return base;
   }
 
   /** Commits reachable from `head` but not from `base`, newest first. */

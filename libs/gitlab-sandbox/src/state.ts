@@ -690,12 +690,18 @@ export class SandboxState {
     return { base_sha: base, head_sha: mr.headSha, start_sha: target };
   }
 
+  private readonly conflictCache = new Map<string, boolean>();
+
   hasConflicts(project: Project, mr: MergeRequest): boolean {
     if (mr.state !== 'opened') return false;
     const target = project.branches.get(mr.targetBranch);
     if (!target) return false;
+    const key = `${mr.headSha}:${target}`;
+    const cached = this.conflictCache.get(key);
+    if (cached !== undefined) return cached;
     const base = this.store.mergeBase(mr.headSha, target);
     const merged = this.mergeTrees(base ? this.store.commit(base) : undefined, this.store.commit(target) as Commit, this.store.commit(mr.headSha) as Commit);
+    this.conflictCache.set(key, merged === undefined);
     return merged === undefined;
   }
 
