@@ -90,6 +90,15 @@ colour: red
     }
   });
 
+  it('reports undefined scope tiers alongside structural problems', () => {
+    const text = SAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 4 hours').replace(
+      'ddl:    { tier: semi-destructive',
+      'ddl:    { tier: nuclear',
+    );
+    const paths = problemsOf(text).map((p) => p.path);
+    expect(paths).toEqual(['tiers.cosmetic.ttlMax', 'targets.orders-db.scopes.ddl.tier']);
+  });
+
   it('refuses an approver list that can never reach the required approvals', () => {
     const problems = problemsOf(SAMPLE_POLICY_YAML.replace('users: [alice, bob]', 'users: [alice]'));
     expect(problems[0]).toMatchObject({ path: 'tiers.destructive.approvals' });

@@ -155,7 +155,13 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
   if (!loaded.ok) return { ok: false, problems: loaded.problems };
   const parsed = policySchema.safeParse(loaded.loaded.value);
   const { value, locate } = loaded.loaded;
-  if (!parsed.success) return { ok: false, problems: zodProblems(parsed.error.issues, loaded.loaded), value, locate };
+  if (!parsed.success) {
+    // Report the cross-references too, so one round of fixes clears everything.
+    const structural = zodProblems(parsed.error.issues, loaded.loaded);
+    const seen = new Set(structural.map((p) => p.path));
+    const extra = crossReferenceProblems(value, loaded.loaded).filter((p) => !seen.has(p.path));
+    return { ok: false, problems: [...structural, ...extra], value, locate };
+  }
   const raw = parsed.data;
   const problems: Problem[] = [];
   const at = (path: PropertyKey[], message: string) =>
@@ -241,6 +247,28 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
       targets,
     },
   };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Scope tiers that name no tier, on a value that failed the schema elsewhere (best effort). */
+function crossReferenceProblems(value: unknown, loaded: LoadedYaml): Problem[] {
+  if (!isRecord(value) || !isRecord(value.tiers) || !isRecord(value.targets)) return [];
+  const tiers = Object.keys(value.tiers);
+  const out: Problem[] = [];
+  for (const [target, t] of Object.entries(value.targets)) {
+    if (!isRecord(t) || !isRecord(t.scopes)) continue;
+    for (const [scope, sc] of Object.entries(t.scopes)) {
+      if (!isRecord(sc) || typeof sc.tier !== 'string' || tiers.includes(sc.tier)) continue;
+      const path = ['targets', target, 'scopes', scope, 'tier'];
+      out.push({
+        path: formatPath(path),
+        message: `tier ${sc.tier.slice(0, 64)} is not defined under tiers (defined: ${tiers.join(', ')})`,
+        ...loaded.locate(path),
+      });
+    }
+  }
+  return out;
 }
 
 /** Upper bound of any tier's ttlMax (30 days), re-exported for policy checks. */
