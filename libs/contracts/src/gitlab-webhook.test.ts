@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { GITLAB_EVENT_HEADERS, GitlabWebhookEventSchema, parseGitlabWebhook } from './gitlab-webhook';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  GITLAB_EVENT_HEADERS,
+  GitlabWebhookEventSchema,
+  parseGitlabWebhook,
+  type GitlabWebhookData,
+  type GitlabWebhookEvent,
+  type GitlabWebhookParseResult,
+} from './gitlab-webhook';
 
 // Trimmed from GitLab's documented payloads (webhook_events.md); the full ones are exercised by libs/ingest.
 function mrHook(): Record<string, any> {
@@ -144,5 +151,16 @@ describe('parseGitlabWebhook', () => {
     expect(result.status).toBe('ok');
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     if (result.status === 'ok') expect(Object.keys(result.event)).not.toContain('__proto__');
+  });
+});
+
+describe('GitlabWebhookData types (checked by tsc)', () => {
+  it('exposes the fields consumers rely on', () => {
+    expectTypeOf<GitlabWebhookEvent['kind']>().toEqualTypeOf<'merge_request' | 'note'>();
+    expectTypeOf<GitlabWebhookEvent['headSha']>().toEqualTypeOf<string | null>();
+    expectTypeOf<GitlabWebhookEvent['mergeCommitSha']>().toEqualTypeOf<string | null>();
+    expectTypeOf<GitlabWebhookData['delivery']['id']>().toEqualTypeOf<string>();
+    expectTypeOf<GitlabWebhookData['payload']>().toEqualTypeOf<unknown>();
+    expectTypeOf(parseGitlabWebhook).returns.toEqualTypeOf<GitlabWebhookParseResult>();
   });
 });

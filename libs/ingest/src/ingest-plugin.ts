@@ -203,7 +203,7 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
 
     hook.addHook('onRequest', async (request, reply) => {
       const st = stateOf(request);
-      st.event = headerOf(request, 'x-gitlab-event');
+      st.event = headerOf(request, 'x-gitlab-event')?.slice(0, 64);
       // Token first, before a byte of body is read: strangers cannot make us buffer anything.
       const token = verifier.checkToken(request.headers['x-gitlab-token']);
       if (!token.ok) return fail(reply, st, 'unauthorized', Unauthorized(token.reason));
