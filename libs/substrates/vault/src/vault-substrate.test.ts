@@ -239,3 +239,16 @@ describe('vault substrate: any input', () => {
     );
   });
 });
+
+describe('vault substrate: lease revoke failures (unit, fake client)', () => {
+  it('"failed to revoke entry" (backend down) is retriable and keeps the carrier', async () => {
+    const f = fakeClient((c) => {
+      if (c.path === 'auth/token/lookup-accessor') return { data: { meta: { jit_grant: 'gl-1', jit_instance: 'vault', jit_mode: 'database' } } };
+      if (c.path === 'sys/leases/revoke') return vaultError(400, ['failed to revoke entry: resp: (*logical.Response)(nil) err: connect: connection refused']);
+      return {};
+    });
+    const h = { kind: 'vault', grantId: 'gl-1', ref: { mode: 'database', accessor: 'acc', leaseId: 'database/creds/orders/abc', role: 'orders' }, expiresAt: '' };
+    await expect(make(f.client).revoke(h)).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_UPSTREAM', retriable: true });
+    expect(f.calls.some((c) => c.path === 'auth/token/revoke-accessor')).toBe(false);
+  });
+});

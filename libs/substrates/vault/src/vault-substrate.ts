@@ -14,6 +14,7 @@ import {
   SubstrateInvalidScope,
   SubstrateRejected,
   SubstrateTtlTooLong,
+  SubstrateUpstreamFailed,
   classifySubstrateError,
   defineSubstrate,
   type Finding,
@@ -350,7 +351,19 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     if (info === undefined || (!('gone' in info) && info.grantId !== handle.grantId)) {
       throw SubstrateInvalidHandle(name, 'the accessor does not belong to this grant on this instance');
     }
-    if (leaseId) await call('revoke lease', () => client.write('sys/leases/revoke', { lease_id: leaseId }));
+    if (leaseId) {
+      try {
+        await client.write('sys/leases/revoke', { lease_id: leaseId });
+      } catch (err) {
+        // Vault answers 400 "failed to revoke entry" when the database is down: the lease (and the
+        // credential) live on, so this is worth retrying. The carrier stays, so retries and the
+        // sweep still find the grant.
+        if (isVaultError(err, 400, /failed to revoke/)) {
+          throw SubstrateUpstreamFailed(name, 'revoke lease: the backend refused or was unreachable, the lease is still live', { cause: scrub(err) });
+        }
+        throw fail('revoke lease', err);
+      }
+    }
     if (!('gone' in info)) await revokeAccessor(accessor);
     log.info({ grantId: handle.grantId, accessor, leaseId }, 'vault credential revoked');
   }
