@@ -137,6 +137,16 @@ describe('idempotency', () => {
     }
   });
 
+  it('refuses oversized events without storing them', () => {
+    const l = createLedger();
+    const huge = JSON.parse(JSON.stringify(ev(E.requested, 1)));
+    huge.data.justification = 'x'.repeat(5 * 1024 * 1024);
+    const many = JSON.parse(JSON.stringify(ev(E.requested, 2)));
+    many.data.eligibleApprovers = Array.from({ length: 20_000 }, (_, i) => `u${i}`);
+    for (const e of [huge, many]) expect(l.apply(e).error?.code).toBe('JIT_ERR_CONTRACTS_INVALID_EVENT');
+    expect(l.stats()).toMatchObject({ elevations: 0, events: 0 });
+  });
+
   it('refuses an event carrying a secret and never stores it', () => {
     const l = createLedger();
     const e = JSON.parse(JSON.stringify(ev(E.revoked, 1)));
