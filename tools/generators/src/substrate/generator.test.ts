@@ -60,6 +60,19 @@ describe('substrate generator', () => {
     expect(diagnostics).toEqual([]);
   }, 60_000);
 
+  it('produces code the repo lint rules accept', async () => {
+    const { ESLint } = await import('eslint');
+    await substrateGenerator(tree, { name: 'zz-lint-check' });
+    const eslint = new ESLint({ cwd: REPO });
+    const root = 'libs/substrates/zz-lint-check/src';
+    const messages: string[] = [];
+    for (const f of tree.children(root)) {
+      const [result] = await eslint.lintText(tree.read(`${root}/${f}`, 'utf-8') as string, { filePath: join(REPO, root, f) });
+      for (const m of result?.messages ?? []) messages.push(`${f}:${m.line} ${m.ruleId}: ${m.message}`);
+    }
+    expect(messages).toEqual([]);
+  }, 60_000);
+
   it('refuses bad names, reserved names and an existing lib', async () => {
     for (const name of ['', 'A', 'Foo', '1db', 'x', 'a_b', '../evil', 'contract', 'a'.repeat(40)]) {
       await expect(substrateGenerator(tree, { name }), name).rejects.toThrow(/must be 2-31 lower-case/);
