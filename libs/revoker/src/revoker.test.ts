@@ -147,6 +147,24 @@ describe('revoker', () => {
     expect((await r.sweep()).orphans).toBe(0); // idempotent: nothing left to sweep
   });
 
+  it('runs the housekeeping of each substrate on every sweep, and survives it failing', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const seen: Date[] = [];
+    let fail = true;
+    Object.assign(s, {
+      async maintain(now: Date) {
+        seen.push(now);
+        if (fail) throw new Error('iam throttled');
+      },
+    });
+    const r = await start(b, s);
+    expect(seen).toHaveLength(1); // the sweep at start
+    fail = false;
+    await r.sweep();
+    expect(seen).toHaveLength(2);
+  });
+
   it('duplicate granted events lead to one revocation', async () => {
     const b = bus();
     const s = createMemorySubstrate();

@@ -411,6 +411,11 @@ export function createRevoker(options: RevokerOptions): Revoker {
     });
     let orphans = 0;
     for (const substrate of substrates.list()) {
+      if (substrate.maintain) {
+        await substrate.maintain(new Date(now())).catch((err: unknown) =>
+          logger.warn({ substrate: substrate.name, err: summary(err) }, 'substrate housekeeping failed; next sweep retries'),
+        );
+      }
       if (!substrate.listIssued || !substrate.canRevokeEarly) continue;
       let handles: RevocationHandle[];
       try {

@@ -450,6 +450,9 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       return out;
     },
 
+    async maintain(now: Date): Promise<void> {
+      await this.cleanupExpiredDenies(now);
+    },
     async cleanupExpiredDenies(at?: Date): Promise<CleanupResult> {
       const t = (at ?? now()).getTime();
       const result: CleanupResult = { removedDenies: [], removedLedgerEntries: 0 };

@@ -67,5 +67,10 @@ export interface Substrate {
   /** Credentials this adapter created (by name/metadata), for the orphan sweep. */
   listIssued?(): Promise<RevocationHandle[]>;
   checkDefaultIsReadOnly?(): Promise<Finding[]>;
+  /**
+   * Housekeeping the revoker's periodic sweep runs (e.g. aws-sts removes deny policies whose
+   * sessions have expired on their own). Must be idempotent and safe to run on every replica.
+   */
+  maintain?(now: Date): Promise<void>;
   close?(): Promise<void>;
 }
