@@ -37,6 +37,11 @@ export interface KafkaBusOptions {
   defaultPartitions?: number;
   /** Partitions of one subscription handled at the same time (each still in order). Default 4. */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Inside a long fetched batch, handled offsets are committed at least this often (ms); they are
+   * always committed at the end of each batch and before a stop or rebalance completes. Default 200.
+   */
+  commitIntervalMs?: number;
   /** Consumer session timeout; a handler must finish well within it. Default 30000. */
   sessionTimeoutMs?: number;
   /** Largest serialised event accepted. Default 1 MiB (the broker's default message.max.bytes). */
@@ -366,6 +371,7 @@ class KafkaEventBus implements KafkaBus {
 
     if (opts.startFrom === 'latest') await this.pinLatest(groupId, topic);
 
+    const commitIntervalMs = this.options.commitIntervalMs ?? 200;
     const signal = new StopSignal();
     const consumer = this.kafka.consumer({
       groupId,
@@ -399,48 +405,67 @@ class KafkaEventBus implements KafkaBus {
               await heartbeat();
             }
           };
-          for (const message of batch.messages) {
-            if (!isRunning() || isStale() || signal.stopped) return;
-            const partition = batch.partition;
-            const key = message.key?.toString('utf8') ?? '';
-            const parsed = message.value ? parseCloudEvent(message.value.toString('utf8')) : { problem: 'no value' };
-            let ok: boolean;
-            if ('problem' in parsed) {
-              this.logger.error({ topic, partition, offset: message.offset, problem: parsed.problem }, MalformedMessage(parsed.problem).message);
-              ok = await this.deadLetterRaw(topic, key, message.value ?? Buffer.alloc(0), {
-                code: MalformedMessage.code,
-                attempts: 0,
-                partition,
-                offset: message.offset,
-              }, signal);
-            } else {
-              const base = { topic, partition, offset: message.offset, key, event: parsed.event };
-              const outcome = await deliver(base, opts.handler, {
-                maxAttempts: opts.maxAttempts,
-                retryBackoffMs: opts.retryBackoffMs,
-                signal,
-                logger: this.logger,
-                sleep,
-              });
-              if (outcome.kind === 'aborted') return;
-              ok =
-                outcome.kind === 'done' ||
-                (await this.deadLetterEvent(
-                  deadLetterEvent(parsed.event, { ...base, code: outcome.code, attempts: outcome.attempts }),
-                  key,
-                  signal,
-                ));
-            }
-            if (!ok) return;
-            resolveOffset(message.offset);
+          const partition = batch.partition;
+          // Offsets are committed only for handled (or dead-lettered) messages: at the end of the
+          // batch, every commitIntervalMs inside a long one, and on the way out of a stop/rebalance.
+          let handled: string | undefined;
+          let lastCommit = Date.now();
+          const commit = async (): Promise<void> => {
+            if (handled === undefined) return;
+            const offset = (BigInt(handled) + 1n).toString();
+            handled = undefined;
+            lastCommit = Date.now();
             try {
-              await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+              await consumer.commitOffsets([{ topic, partition, offset }]);
             } catch (err) {
               // Handled but not committed: whoever owns the partition next sees it again (at-least-once).
-              this.logger.warn({ groupId, topic, partition, offset: message.offset, error: describe(err) }, 'offset commit failed');
-              return;
+              this.logger.warn({ groupId, topic, partition, offset, error: describe(err) }, 'offset commit failed');
             }
-            await heartbeat();
+          };
+          try {
+            for (const message of batch.messages) {
+              if (!isRunning() || isStale() || signal.stopped) return;
+              const key = message.key?.toString('utf8') ?? '';
+              const parsed = message.value ? parseCloudEvent(message.value.toString('utf8')) : { problem: 'no value' };
+              let ok: boolean;
+              if ('problem' in parsed) {
+                this.logger.error(
+                  { topic, partition, offset: message.offset, problem: parsed.problem },
+                  MalformedMessage(parsed.problem).message,
+                );
+                ok = await this.deadLetterRaw(
+                  topic,
+                  key,
+                  message.value ?? Buffer.alloc(0),
+                  { code: MalformedMessage.code, attempts: 0, partition, offset: message.offset },
+                  signal,
+                );
+              } else {
+                const base = { topic, partition, offset: message.offset, key, event: parsed.event };
+                const outcome = await deliver(base, opts.handler, {
+                  maxAttempts: opts.maxAttempts,
+                  retryBackoffMs: opts.retryBackoffMs,
+                  signal,
+                  logger: this.logger,
+                  sleep,
+                });
+                if (outcome.kind === 'aborted') return;
+                ok =
+                  outcome.kind === 'done' ||
+                  (await this.deadLetterEvent(
+                    deadLetterEvent(parsed.event, { ...base, code: outcome.code, attempts: outcome.attempts }),
+                    key,
+                    signal,
+                  ));
+              }
+              if (!ok) return;
+              resolveOffset(message.offset);
+              handled = message.offset;
+              if (Date.now() - lastCommit >= commitIntervalMs) await commit();
+              await heartbeat();
+            }
+          } finally {
+            await commit();
           }
         },
       });
@@ -454,7 +479,7 @@ class KafkaEventBus implements KafkaBus {
       stop: () =>
         (stopping ??= (async () => {
           signal.raise();
-          // disconnect = stop (waits for the in-flight batch, whose commits are already done) + leave group
+          // disconnect = stop (waits for the in-flight batch, which commits what it handled) + leave group
           await consumer.disconnect().catch((err: unknown) => this.logger.warn({ groupId, error: describe(err) }, 'consumer disconnect failed'));
           this.subscriptions.delete(handle);
         })()),
