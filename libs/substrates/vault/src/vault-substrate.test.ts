@@ -252,3 +252,36 @@ describe('vault substrate: lease revoke failures (unit, fake client)', () => {
     expect(f.calls.some((c) => c.path === 'auth/token/revoke-accessor')).toBe(false);
   });
 });
+
+describe('vault substrate: logs', () => {
+  it('log lines name grants and accessors but never a token or password', async () => {
+    const { Writable } = await import('node:stream');
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(c, _e, cb) {
+        lines.push(String(c));
+        cb();
+      },
+    });
+    const f = fakeClient((c) => {
+      if (c.op === 'list') return { data: { keys: [] } };
+      if (c.path === 'auth/token/create') return { auth: { client_token: 's.TOKEN-SECRET-1', accessor: 'acc-1', lease_duration: 900 } };
+      if (c.path === 'database/creds/orders') return { lease_id: 'database/creds/orders/L1', lease_duration: 900, data: { username: 'v-user', password: 'DB-PASSWORD-SECRET' } };
+      if (c.path === 'auth/token/lookup-accessor') return { data: { meta: { jit_grant: 'gl-1-2-abc', jit_instance: 'vault' } } };
+      return {};
+    });
+    const s = createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:1', token: 'adm1n-T0KEN-value' }), {
+      logger: createLogger({ name: 'v', level: 'debug', destination }),
+      name: 'vault',
+      clientFactory: () => f.client,
+    });
+    const t = await s.issue(req({ mode: 'token', policies: ['p'] }));
+    const d = await s.issue(req({ mode: 'database', role: 'orders' }));
+    await s.revoke(t.handle);
+    await s.revoke(d.handle);
+    const out = lines.join('');
+    expect(out).toContain('vault token issued');
+    expect(out).toContain('vault database credential issued');
+    for (const secret of ['TOKEN-SECRET', 'DB-PASSWORD-SECRET', 'adm1n-T0KEN']) expect(out).not.toContain(secret);
+  });
+});
