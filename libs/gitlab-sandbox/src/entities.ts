@@ -490,10 +490,12 @@ export function issueEntity(s: SandboxState, p: Project, i: Issue): Json {
 }
 
 export function hookEntity(h: Hook): Json {
-  // Tokens are write-only in GitLab's API: never returned.
+  // Tokens are write-only in GitLab's API: only whether one is set is returned.
   return {
     id: h.id,
     url: h.url,
+    token_present: h.token !== null,
+    signing_token_present: h.signingToken !== null,
     name: null,
     description: null,
     project_id: h.projectId,

@@ -380,8 +380,16 @@ describe('notes, labels, issues, hooks', () => {
   it('project hooks: create (tokens never echoed), list, delete', async () => {
     const alice = client('alice-token-0001');
     const hook = await alice.ProjectHooks.add(P, 'http://127.0.0.1:1/x', { token: 'tok-123456', mergeRequestsEvents: true, noteEvents: true });
-    expect(hook).toMatchObject({ url: 'http://127.0.0.1:1/x', merge_requests_events: true, note_events: true });
+    expect(hook).toMatchObject({ url: 'http://127.0.0.1:1/x', merge_requests_events: true, note_events: true, token_present: true, signing_token_present: false });
     expect(JSON.stringify(hook)).not.toContain('tok-123456');
+    const signingToken = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    // gitbeaker 43 predates signing tokens; it passes unknown options through (camelCase -> snake_case).
+    const signingOpts = (t: string) => ({ token: undefined, signingToken: t });
+    const signed = await alice.ProjectHooks.add(P, 'http://127.0.0.1:1/y', signingOpts(signingToken));
+    expect(signed.signing_token_present).toBe(true);
+    expect(JSON.stringify(signed)).not.toContain(signingToken.slice(6));
+    expect((await failure(alice.ProjectHooks.add(P, 'http://127.0.0.1:1/z', signingOpts(`whsec_${Buffer.alloc(16).toString('base64')}`)))).status).toBe(400);
+    await alice.ProjectHooks.remove(P, signed.id);
     expect((await alice.ProjectHooks.all(P)).length).toBe(2);
     await alice.ProjectHooks.remove(P, hook.id);
     expect((await alice.ProjectHooks.all(P)).length).toBe(1);

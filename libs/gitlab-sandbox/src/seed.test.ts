@@ -63,6 +63,10 @@ describe('seed', () => {
     expect(seedError('projects: [{ path: ops/x, tier: gold }]').message).toContain('projects.0.tier');
     expect(seedError('projects: [{ path: noslash }]').message).toContain('projects.0.path');
     expect(seedError('- just\n- a list\n').message).toContain('must be a mapping');
+    const shortKey = `whsec_${Buffer.alloc(16).toString('base64')}`;
+    const badHook = seedError(`projects: [{ path: o/p, hooks: [{ url: "http://127.0.0.1:1/h", signing_token: "${shortKey}" }] }]`);
+    expect(badHook.message).toContain('projects.0.hooks.0.signing_token');
+    expect(badHook.message).not.toContain(shortKey);
   });
 
   it('refuses hostile input: traversal paths, alias bombs, oversize, and never echoes tokens', () => {

@@ -67,7 +67,7 @@ const approvalRule = z.strictObject({
 const hookSchema = z.strictObject({
   url: z.string().url(),
   token: z.string().max(255).optional(),
-  signing_token: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be whsec_<base64>').optional(),
+  signing_token: z.string().refine(isSigningToken, 'must be whsec_<base64 of a 32-byte key>').optional(),
   merge_requests_events: z.boolean().default(true),
   note_events: z.boolean().default(true),
   issues_events: z.boolean().default(false),
@@ -105,6 +105,12 @@ export type SeedGroup = Seed['groups'][number];
 export type SeedProject = Seed['projects'][number];
 export type SeedHook = SeedProject['hooks'][number];
 export type SeedMember = SeedGroup['members'][number];
+
+/** GitLab's signing-token format: `whsec_` + base64 of exactly 32 bytes. */
+export function isSigningToken(v: string): boolean {
+  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(v);
+  return !!m && Buffer.from(m[1] as string, 'base64').length === 32;
+}
 
 function describeIssues(error: z.ZodError): string {
   return error.issues

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hookEntity, issueEntity, labelEntity, noteEntity, projectApprovalsEntity, ruleEntity } from '../entities';
 import { badRequest, notFound, paramError } from '../http-error';
 import type { ApprovalSettings } from '../model';
+import { isSigningToken } from '../seed';
 import { ACCESS } from '../state';
 import { bool, int, intArray, needUser, optUser, paginate, params, str, strArray, type RouteContext } from './context';
 
@@ -207,7 +208,7 @@ export function projectSettingsRoutes(app: FastifyInstance, ctx: RouteContext): 
       if (!['http:', 'https:'].includes(parsed.protocol)) throw badRequest('Invalid url given');
     }
     const signing = str(p, 'signing_token', { max: 255 });
-    if (signing !== undefined && !/^whsec_[A-Za-z0-9+/=]+$/.test(signing)) throw badRequest('signing_token must be whsec_ followed by a base64 key');
+    if (signing !== undefined && !isSigningToken(signing)) throw badRequest('signing_token must be whsec_ followed by the base64 encoding of a 32-byte key');
     return {
       url,
       token: str(p, 'token', { max: 255 }),
