@@ -29,3 +29,5 @@ export {
   SubstrateUpstreamFailed,
   classifySubstrateError,
 } from './errors';
+export { connectionRefKeys, envRefLookup, resolveConnectionRefs } from './connection-refs';
+export type { RefLookup } from './connection-refs';
