@@ -1,17 +1,125 @@
-import { startKafka, type KafkaHandle } from '@jit/testing';
+import { randomUUID } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@jit/observability';
+import { freePort, startKafka, type KafkaHandle } from '@jit/testing';
+import type { BusMessage } from './event-bus';
 import { createKafkaBus } from './kafka-bus';
-import { runBusContractSuite } from './testing/contract-suite';
+import { runBusContractSuite, testEvent } from './testing/contract-suite';
 
+const logger = createLogger({ name: 'bus-test', level: 'silent' });
 // A private broker: the suite stops and restarts it, which must not disturb other suites.
+let kafka: Promise<KafkaHandle> | undefined;
+const broker = (): Promise<KafkaHandle> => (kafka ??= startKafka());
+afterAll(async () => {
+  await (await kafka)?.dispose();
+});
+
+let clients = 0;
 runBusContractSuite('kafka', async () => {
-  const kafka: KafkaHandle = await startKafka();
-  const logger = createLogger({ name: 'bus-test', level: 'silent' });
-  let n = 0;
+  const k = await broker();
   return {
-    open: () => createKafkaBus({ brokers: kafka.brokers, clientId: `bus-contract-${++n}`, logger }),
-    outage: { stop: () => kafka.stop(), start: () => kafka.start() },
+    open: () => createKafkaBus({ brokers: k.brokers, clientId: `bus-contract-${++clients}`, logger }),
+    outage: { stop: () => k.stop(), start: () => k.start() },
     waitMs: 60_000,
-    dispose: () => kafka.dispose(),
   };
+});
+
+describe('kafka bus specifics', () => {
+  const id = (p: string): string => `${p}-${randomUUID().slice(0, 8)}`;
+
+  it('dead-letters foreign records that are not CloudEvents byte for byte, with headers, and carries on', async () => {
+    const k = await broker();
+    const bus = await createKafkaBus({ brokers: k.brokers, clientId: id('foreign'), logger });
+    const raw = new kafkajs.Kafka({ brokers: k.brokers, clientId: id('raw'), logLevel: kafkajs.logLevel.NOTHING });
+    const producer = raw.producer();
+    const watcher = raw.consumer({ groupId: id('watch') });
+    try {
+      const topic = id('foreign');
+      await bus.ensureTopics([{ topic, partitions: 1 }, { topic: `${topic}.dlq`, partitions: 1 }]);
+      await producer.connect();
+      await producer.send({
+        topic,
+        messages: [
+          { key: 'a', value: 'not json at all \u0000\u00ff' },
+          { key: 'b', value: '{"specversion":"0.3","id":"x"}' },
+          { key: null, value: null },
+        ],
+      });
+      const good = testEvent(id('good'));
+      await bus.publish(topic, 'c', good);
+      const dead: { value: string; headers: Record<string, string> }[] = [];
+      await watcher.connect();
+      await watcher.subscribe({ topics: [`${topic}.dlq`], fromBeginning: true });
+      await watcher.run({
+        eachMessage: async ({ message }) => {
+          const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([h, v]) => [h, String(v)]));
+          dead.push({ value: message.value?.toString('utf8') ?? '', headers });
+        },
+      });
+      const handled: BusMessage[] = [];
+      const sub = await bus.subscribe({ topic, groupId: id('g'), handler: async (m) => void handled.push(m) });
+      await vi.waitFor(() => expect(handled.map((m) => m.event.id)).toEqual([good.id]), { timeout: 60_000 });
+      await vi.waitFor(() => expect(dead).toHaveLength(3), { timeout: 60_000 });
+      expect(dead[0]).toEqual({
+        value: 'not json at all \u0000\u00ff',
+        headers: expect.objectContaining({
+          'jit-dlq-code': 'JIT_ERR_BUS_MALFORMED_MESSAGE',
+          'jit-dlq-topic': topic,
+          'jit-dlq-offset': '0',
+          'jit-dlq-attempts': '0',
+        }),
+      });
+      expect(dead[1]!.value).toBe('{"specversion":"0.3","id":"x"}');
+      expect(dead[2]!.headers['jit-dlq-offset']).toBe('2');
+      await sub.stop();
+    } finally {
+      await Promise.allSettled([producer.disconnect(), watcher.disconnect()]);
+      await bus.close();
+    }
+  });
+
+  it('creates topics with the asked retention and repairs the retention of an existing topic', async () => {
+    const k = await broker();
+    const bus = await createKafkaBus({ brokers: k.brokers, clientId: id('retention'), logger });
+    const admin = new kafkajs.Kafka({ brokers: k.brokers, clientId: id('admin'), logLevel: kafkajs.logLevel.NOTHING }).admin();
+    try {
+      await admin.connect();
+      const fresh = id('fresh');
+      const drifted = id('drifted');
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic: drifted, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
+      });
+      await bus.ensureTopics([
+        { topic: fresh, partitions: 3, retentionMs: -1 },
+        { topic: drifted, partitions: 5, retentionMs: -1 },
+      ]);
+      const configs = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [fresh, drifted].map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms'] })),
+      });
+      for (const r of configs.resources) expect(r.configEntries[0]?.configValue).toBe('-1');
+      const meta = await admin.fetchTopicMetadata({ topics: [fresh, drifted] });
+      expect(meta.topics.find((t) => t.name === fresh)?.partitions).toHaveLength(3);
+      expect(meta.topics.find((t) => t.name === drifted)?.partitions).toHaveLength(2); // never repartitioned
+    } finally {
+      await admin.disconnect();
+      await bus.close();
+    }
+  });
+
+  it('fails fast and retriably when no broker listens, and refuses bad options', async () => {
+    const port = await freePort();
+    const t0 = Date.now();
+    await expect(createKafkaBus({ brokers: [`127.0.0.1:${port}`], clientId: 'nobody', logger })).rejects.toMatchObject({
+      code: 'JIT_ERR_BUS_UNAVAILABLE',
+      retriable: true,
+    });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    await expect(createKafkaBus({ brokers: [], clientId: 'x' })).rejects.toMatchObject({ code: 'JIT_ERR_BUS_INVALID_OPTIONS' });
+    await expect(createKafkaBus({ brokers: ['127.0.0.1:1'], clientId: 'bad id!' })).rejects.toMatchObject({
+      code: 'JIT_ERR_BUS_INVALID_OPTIONS',
+    });
+  });
 });
