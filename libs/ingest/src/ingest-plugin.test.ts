@@ -507,6 +507,9 @@ describe('bus unavailable', () => {
     let release!: () => void;
     bus.hold = new Promise((r) => (release = r));
     expect((await deliver(MR, { 'idempotency-key': 'slow' })).statusCode).toBe(503);
+    // GitLab retries while the first attempt is still with the bus: it waits for it, does not publish again
+    expect((await deliver(MR, { 'idempotency-key': 'slow' })).statusCode).toBe(503);
+    expect(bus.inFlight).toBe(1);
     bus.hold = undefined;
     release();
     await waitFor(() => bus.published.length === 1);

@@ -80,6 +80,12 @@ interface DeliveryState {
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+/** One publish of one delivery id, until the bus settles it. */
+interface Attempt {
+  done: Promise<void>;
+  settled: boolean;
+}
+
 /**
  * True when the JSON text opens more than `max` nested arrays/objects. Scanned without parsing, jumping
  * over string contents with indexOf (strings are most of a payload's bytes), so it costs little.
@@ -138,7 +144,7 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
     return st;
   };
   /** Publishes in flight, by delivery id: a concurrent retry waits for the first instead of publishing again. */
-  const inflight = new Map<string, Promise<void>>();
+  const inflight = new Map<string, Attempt>();
   let closing = false;
 
   function answer(reply: FastifyReply, st: DeliveryState, outcome: DeliveryOutcome, status: number, body: unknown) {
@@ -152,20 +158,35 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
   }
 
   /**
-   * Resolves once the bus holds the event; marks the id seen whenever that happens, even after a timeout.
-   * The dedupe line is written in the background: losing it (a crash) costs at most one duplicate
-   * publish, which consumers absorb (they are idempotent by CloudEvent id); close() waits for it.
+   * Starts storing the event; the promise settles when the bus does, however long that takes, and is
+   * what a concurrent attempt of the same delivery and close() wait for. The id is marked seen as soon
+   * as the bus acknowledges, even if the request already gave up (503). The dedupe line is written in
+   * the background: losing it (a crash) costs at most one duplicate publish, which consumers absorb
+   * (they are idempotent by CloudEvent id); close() waits for it.
    */
-  function publish(id: string, key: string, event: CloudEventJson): Promise<void> {
-    const stored = bus.publish(topic, key, event).then(() => {
-      store.add(id).catch((err: unknown) => log.warn({ err: errorSummary(err), deliveryId: id }, 'could not persist dedupe id'));
-    });
-    stored.catch(() => undefined);
+  function startPublish(id: string, key: string, event: CloudEventJson): Promise<void> {
+    const stored = Promise.resolve()
+      .then(() => bus.publish(topic, key, event))
+      .then(() => {
+        store.add(id).catch((err: unknown) => log.warn({ err: errorSummary(err), deliveryId: id }, 'could not persist dedupe id'));
+      });
+    const attempt: Attempt = { done: stored, settled: false };
+    const settle = () => {
+      attempt.settled = true;
+      if (inflight.get(id) === attempt) inflight.delete(id);
+    };
+    stored.then(settle, settle);
+    inflight.set(id, attempt);
+    return stored;
+  }
+
+  /** Waits for `p` at most publishTimeoutMs: a request must answer well within GitLab's 10 s. */
+  function within(p: Promise<void>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Unavailable(`the bus did not acknowledge within ${publishTimeoutMs} ms`)), publishTimeoutMs);
     });
-    return Promise.race([stored, timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
   if (options.healthRoutes !== false) {
@@ -184,7 +205,7 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
   });
   fastify.addHook('onClose', async () => {
     // Drain: an in-flight publish still marks its id before the store closes.
-    await Promise.allSettled([...inflight.values()]);
+    await Promise.allSettled([...inflight.values()].map((a) => a.done));
     if (ownStore) await store.close();
   });
 
@@ -302,10 +323,11 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
       st.projectId = normalized.projectId;
       st.mrIid = normalized.mrIid;
 
-      const running = inflight.get(id);
-      if (running) {
-        await running.catch(() => undefined);
+      // Another attempt of this delivery is being stored (GitLab retried while we were slow): wait for it.
+      for (let running = inflight.get(id); running; running = inflight.get(id)) {
+        await within(running.done).catch(() => undefined);
         if (store.has(id)) return answer(reply, st, 'duplicate', 200, { duplicate: true, id });
+        if (!running.settled) return fail(reply, st, 'unavailable', Unavailable('an earlier attempt of this delivery is still being stored'));
       }
       if (closing) return fail(reply, st, 'unavailable', Unavailable('the service is shutting down'));
       if (!bus.isReady()) return fail(reply, st, 'unavailable', Unavailable('the event bus is not ready'));
@@ -329,17 +351,13 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
         datacontenttype: 'application/json',
         data,
       });
-      const publishing = publish(id, key, cloudEvent.toJSON() as unknown as CloudEventJson);
-      inflight.set(id, publishing);
       try {
-        await publishing;
+        await within(startPublish(id, key, cloudEvent.toJSON() as unknown as CloudEventJson));
       } catch (err) {
         const status = err instanceof JitError ? err.statusCode : undefined;
         if (status === 413) return fail(reply, st, 'too_large', TooLarge(bodyLimit));
         log.warn({ err: errorSummary(err), deliveryId: id }, 'publish failed');
         return fail(reply, st, 'unavailable', Unavailable(err instanceof JitError && err.retriable ? err.code : 'the event bus did not store the event'));
-      } finally {
-        if (inflight.get(id) === publishing) inflight.delete(id);
       }
       return answer(reply, st, 'accepted', 202, { accepted: true, id });
     });
