@@ -1,5 +1,6 @@
 // startSandbox: the fastify server speaking GitLab REST v4 on 127.0.0.1, plus the admin API
 // tests and the demo use to drive it (pushes, users, tiers, the webhook delivery log).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '@jit/observability';
@@ -107,6 +108,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
   const state = new SandboxState(seed, stateOpts);
 
+  /**
+   * GitLab's recursion detection: X-Gitlab-Event-UUID is one UUID per hook per API request,
+   * or the UUID the request itself carried when a webhook receiver called back.
+   */
+  const requestScope = new AsyncLocalStorage<{ incoming: string | undefined; perHook: Map<number, string> }>();
+
   function dispatch(ev: SandboxEvent): void {
     const flag = ev.kind === 'merge_request' ? 'merge_requests_events' : ev.kind === 'note' ? 'note_events' : 'issues_events';
     const hooks = ev.project.hooks.filter((h) => h.events[flag]);
@@ -114,8 +121,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const header = ev.kind === 'merge_request' ? 'Merge Request Hook' : ev.kind === 'note' ? 'Note Hook' : 'Issue Hook';
     // Built once per event, so every hook of the project gets the same body.
     const payload = ev.kind === 'merge_request' ? mergeRequestPayload(state, ev) : ev.kind === 'note' ? notePayload(state, ev) : issuePayload(state, ev);
-    const eventUuid = randomUUID();
-    for (const hook of hooks) dispatcher.enqueue(hook, header, payload, eventUuid);
+    const scope = requestScope.getStore();
+    for (const hook of hooks) {
+      const eventUuid = scope?.incoming ?? scope?.perHook.get(hook.id) ?? randomUUID();
+      scope?.perHook.set(hook.id, eventUuid);
+      dispatcher.enqueue(hook, header, payload, eventUuid);
+    }
   }
 
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 } });
@@ -131,6 +142,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (status >= 400 && status < 500) return reply.code(400).send({ error: (err as Error).message || '400 Bad request' });
     options.logger?.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'sandbox internal error');
     return reply.code(500).send({ message: '500 Internal Server Error' });
+  });
+  app.addHook('onRequest', (req, _reply, done) => {
+    const h = req.headers['x-gitlab-event-uuid'];
+    const incoming = typeof h === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(h) ? h : undefined;
+    requestScope.run({ incoming, perHook: new Map() }, done);
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: '404 Not Found' }));
 

@@ -274,18 +274,30 @@ describe('delivery', () => {
     expect(sandbox.deliveries(id)[0]).toMatchObject({ status: null, error: 'timeout after 100 ms' });
   });
 
-  it('shares X-Gitlab-Event-UUID across the hooks one request triggers, with distinct idempotency keys', async () => {
+  it('X-Gitlab-Event-UUID: one per hook per request, recycled from a request made by a webhook receiver', async () => {
     const other = await startHookReceiver();
     try {
       sandbox.addHook(P, { url: receiver.url });
       sandbox.addHook(P, { url: other.url });
-      await openMr();
+      const iid = await openMr();
       await sandbox.idle();
       const [a] = receiver.received;
       const [b] = other.received;
-      expect(a?.headers['x-gitlab-event-uuid']).toBe(b?.headers['x-gitlab-event-uuid']);
+      expect(a?.headers['x-gitlab-event-uuid']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(a?.headers['x-gitlab-event-uuid']).not.toBe(b?.headers['x-gitlab-event-uuid']);
       expect(a?.headers['idempotency-key']).not.toBe(b?.headers['idempotency-key']);
       expect(a?.body).toBe(b?.body);
+      // A receiver calling the API back passes the UUID on; GitLab reuses it for every hook.
+      const uuid = a?.headers['x-gitlab-event-uuid'] as string;
+      const res = await fetch(`${sandbox.apiUrl}/projects/${encodeURIComponent(P)}/merge_requests/${iid}/notes`, {
+        method: 'POST',
+        headers: { 'PRIVATE-TOKEN': 'alice-token-0001', 'Content-Type': 'application/json', 'X-Gitlab-Event-UUID': uuid },
+        body: JSON.stringify({ body: 'from a bot reacting to a hook' }),
+      });
+      expect(res.status).toBe(201);
+      await sandbox.idle();
+      expect(receiver.received[1]?.headers['x-gitlab-event-uuid']).toBe(uuid);
+      expect(other.received[1]?.headers['x-gitlab-event-uuid']).toBe(uuid);
     } finally {
       await other.close();
     }

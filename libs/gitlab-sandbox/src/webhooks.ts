@@ -29,7 +29,7 @@ export class WebhookDispatcher {
 
   /**
    * Queue one event for one hook; returns the delivery record (filled in when it completes).
-   * `eventUuid` is shared by every hook one API request triggers (GitLab's X-Gitlab-Event-UUID).
+   * `eventUuid` is GitLab's X-Gitlab-Event-UUID (per hook per API request, see sandbox.ts).
    */
   enqueue(hook: Hook, event: string, payload: unknown, eventUuid: string = randomUUID()): Delivery {
     const delivery: Delivery = {
