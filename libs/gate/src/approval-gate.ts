@@ -21,7 +21,7 @@ import {
   type GitlabWebhookData,
 } from '@jit/contracts';
 import type { BusMessage, EventBus, Subscription } from '@jit/bus';
-import { JitError } from '@jit/errors';
+import { JitError, isRetriable } from '@jit/errors';
 import {
   isApprovalRulesUnsupported,
   noteMarker,
@@ -85,6 +85,8 @@ export interface GateOptions {
   registry?: Registry;
   /** Group resolver; default GitLab group members (inherited included). */
   resolveGroup?: GroupResolver;
+  /** How long start() waits out retriable bus errors (fresh topics without leaders). Default 60 s. */
+  startRetryMs?: number;
   /** Subscribe to jit.elevations.v1 to follow other services' events (granted, revoked). Default true. */
   followElevations?: boolean;
 }
@@ -891,6 +893,19 @@ export function createGate(options: GateOptions): Gate {
     outcomes.inc({ outcome });
   }
 
+  async function retrying<T>(what: string, fn: () => Promise<T>, budgetMs = options.startRetryMs ?? 60_000): Promise<T> {
+    const deadline = Date.now() + budgetMs;
+    for (let wait = 200; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isRetriable(err) || Date.now() + wait > deadline) throw err;
+        log.warn({ what, waitMs: wait, code: err instanceof JitError ? err.code : undefined }, 'bus not ready; retrying');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
   return {
     ledger: book,
     resolveGroup,
@@ -898,29 +913,32 @@ export function createGate(options: GateOptions): Gate {
     isReady: () => ready && bus.isReady(),
     async start() {
       // Rebuild the read model from the system of record before taking any webhook.
-      await bus.replay(TOPIC_ELEVATIONS, (m) => {
-        book.apply(m.event);
-      });
+      // Retriable bus errors at boot (a topic just created, leaders not elected yet) are waited out.
+      await retrying('rebuilding state from jit.elevations.v1', () =>
+        bus.replay(TOPIC_ELEVATIONS, (m) => {
+          book.apply(m.event);
+        }),
+      );
       await policyStore.refresh();
       ready = true;
       if (options.followElevations !== false) {
         subs.push(
-          await bus.subscribe({
+          await retrying('following jit.elevations.v1', () => bus.subscribe({
             topic: TOPIC_ELEVATIONS,
             groupId: `${options.groupId ?? GATE_GROUP_ID}-ledger-${process.pid}-${Date.now().toString(36)}`,
             startFrom: 'latest',
             handler: async (m) => {
               book.apply(m.event);
             },
-          }),
+          })),
         );
       }
       subs.push(
-        await bus.subscribe({
+        await retrying('subscribing to jit.gitlab.v1', () => bus.subscribe({
           topic: TOPIC_GITLAB,
           groupId: options.groupId ?? GATE_GROUP_ID,
           handler: handle,
-        }),
+        })),
       );
       const every = options.policyRefreshMs ?? 60_000;
       if (every > 0) {

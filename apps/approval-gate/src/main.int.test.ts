@@ -1,0 +1,165 @@
+// The real process: main.ts parses env, resolves the elevations project on the (sandbox) GitLab,
+// loads the policy, serves catalog/health/metrics, consumes the bus, and stops on SIGTERM.
+// With JIT_TEST_KAFKA_BROKERS (set by `npm test`) it also runs on Kafka end to end.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaBus, type CloudEventJson } from '@jit/bus';
+import { EVENT_TYPES, GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_ELEVATIONS, TOPIC_GITLAB, gitlabKey } from '@jit/contracts';
+import { FIXTURE_RECIPIENT } from '@jit/contracts/testing';
+import { createGitlabClient } from '@jit/gitlab';
+import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
+import { createLogger } from '@jit/observability';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = join(ROOT, 'apps/approval-gate/src/main.ts');
+const BOT_TOKEN = 'jit-bot-token-0123456789';
+const DEV_TOKEN = 'dev-token-0123456789';
+const POLICY = `tiers:
+  reversible-write: { ttlMax: 2h, approvals: 1, approvers: { users: [carol] } }
+agents: [deploy-agent]
+policyApprovers: { users: [carol, dave], approvals: 2 }
+targets:
+  orders-db:
+    substrate: postgres
+    scopes:
+      write: { tier: reversible-write, grant: "INSERT, UPDATE ON ALL TABLES IN SCHEMA public" }
+`;
+
+let child: ChildProcess | undefined;
+const dirs: string[] = [];
+let sandbox: Sandbox;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({
+    port: 0,
+    seed: {
+      users: [
+        { username: 'jit-bot', token: BOT_TOKEN, bot: true },
+        { username: 'dev', token: DEV_TOKEN },
+        { username: 'carol', token: 'carol-token-0123456789' },
+        { username: 'dave', token: 'dave-token-0123456789' },
+      ],
+      projects: [
+        {
+          path: 'sec/elevations',
+          files: { 'policy.yaml': POLICY },
+          members: [{ username: 'jit-bot', access_level: 40 }, 'dev', 'carol', 'dave'],
+        },
+      ],
+    },
+  });
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+afterEach(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+function start(env: Record<string, string>) {
+  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child = proc;
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (c) => (out += String(c)));
+  proc.stderr!.on('data', (c) => (err += String(c)));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const listening = new Promise<string>((resolve, reject) => {
+    proc.stdout!.on('data', () => {
+      const m = out.match(/"address":"(http:\/\/127\.0\.0\.1:\d+)"/);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
+  });
+  listening.catch(() => undefined);
+  return { proc, listening, exited, output: () => out + err };
+}
+
+const baseEnv = () => ({
+  GITLAB_URL: sandbox.url,
+  GITLAB_TOKEN: BOT_TOKEN,
+  JIT_ELEVATIONS_PROJECT: 'sec/elevations',
+  PORT: '0',
+});
+
+describe('apps/approval-gate main', () => {
+  it('refuses a bad environment with exit code 2, naming the keys and never the token', async () => {
+    const app = start({ GITLAB_URL: 'not-a-url', GITLAB_TOKEN: 'glpat-abcdefghijkl', JIT_ELEVATIONS_PROJECT: '', PORT: '0' });
+    expect(await app.exited).toBe(2);
+    expect(app.output()).toMatch(/KAFKA_BROKERS/);
+    expect(app.output()).toMatch(/GITLAB_URL/);
+    expect(app.output()).not.toContain('glpat-abcdefghijkl');
+  });
+
+  it('serves catalog, readiness and metrics from the policy on the default branch; stops on SIGTERM', async () => {
+    const busDir = await mkdtemp(join(tmpdir(), 'gate-bus-'));
+    dirs.push(busDir);
+    const app = start({ ...baseEnv(), JIT_BUS_DIR: busDir });
+    const base = await app.listening;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    const catalog = (await (await fetch(`${base}/v1/catalog`)).json()) as { entries: Array<Record<string, unknown>>; version: string };
+    expect(catalog.version).toMatch(/^[0-9a-f]{40}$/);
+    expect(catalog.entries).toEqual([
+      expect.objectContaining({ target: 'orders-db', scope: 'write', tier: 'reversible-write', ttlMaxSeconds: 7200, requiredApprovals: 1, eligibleApprovers: ['carol'] }),
+    ]);
+    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/process_cpu_user_seconds_total/);
+    expect(app.output()).not.toContain(BOT_TOKEN);
+    app.proc.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+  });
+
+  const brokers = process.env['JIT_TEST_KAFKA_BROKERS'];
+  it.skipIf(!brokers)('runs on Kafka: a webhook event on jit.gitlab.v1 becomes elevation.requested on jit.elevations.v1', async () => {
+    const suffix = `${process.pid}-${Date.now()}`;
+    const app = start({ ...baseEnv(), KAFKA_BROKERS: brokers!, KAFKA_CLIENT_ID: `gate-it-${suffix}` });
+    await app.listening;
+    const dev = createGitlabClient({ url: sandbox.url, token: DEV_TOKEN });
+    const project = await dev.projects.show('sec/elevations');
+    await dev.branches.create(project.id, `k-${suffix}`, 'main');
+    const body = `apiVersion: jit/v1\nkind: ElevationRequest\nspec:\n  target: orders-db\n  scope: write\n  ttl: 30m\n  riskTier: reversible-write\n  justification: "kafka end-to-end check for the approval gate"\n  recipient: ${FIXTURE_RECIPIENT}\n`;
+    await dev.commits.create(project.id, `k-${suffix}`, 'req', [{ action: 'create', filePath: `elevations/k-${suffix}.yaml`, content: body }]);
+    const mr = await dev.mergeRequests.create(project.id, { sourceBranch: `k-${suffix}`, targetBranch: 'main', title: 'kafka' });
+    const bus = await createKafkaBus({ brokers: brokers!.split(','), clientId: `gate-it-client-${suffix}`, logger: createLogger({ name: 't', level: 'silent' }) });
+    try {
+      const now = new Date().toISOString();
+      const event: CloudEventJson = {
+        specversion: '1.0',
+        id: `it-${suffix}`,
+        source: '/jit/webhook-ingest',
+        type: GITLAB_WEBHOOK_EVENT_TYPE,
+        data: {
+          kind: 'merge_request', action: 'open', projectId: project.id, projectPath: 'sec/elevations', mrIid: mr.iid, mrId: mr.id, mrTitle: 'kafka',
+          mrState: 'opened', sourceBranch: mr.sourceBranch, targetBranch: 'main', headSha: mr.sha, mergeCommitSha: null, authorId: mr.author.id,
+          authorUsername: 'dev', actor: { id: mr.author.id, username: 'dev', name: 'dev' }, labels: [], mrCreatedAt: now, mrUpdatedAt: now,
+          delivery: { id: `it-${suffix}`, receivedAt: now }, payload: {},
+        },
+      };
+      await bus.publish(TOPIC_GITLAB, gitlabKey(project.id, mr.iid), event);
+      const deadline = Date.now() + 60_000;
+      let found: CloudEventJson | undefined;
+      while (!found && Date.now() < deadline) {
+        await bus.replay(TOPIC_ELEVATIONS, (m) => {
+          const d = m.event.data as { mrIid?: number; projectId?: number };
+          if (m.event.type === EVENT_TYPES.requested && d.mrIid === mr.iid && d.projectId === project.id) found = m.event;
+        });
+        if (!found) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(found?.data).toMatchObject({ requester: 'dev', tier: 'reversible-write', eligibleApprovers: ['carol'] });
+    } finally {
+      await bus.close();
+      app.proc.kill('SIGTERM');
+      await app.exited;
+    }
+  });
+});
