@@ -1,0 +1,100 @@
+// Composes the issuer process: Kafka bus, substrate instances, policy store (policy at the merge
+// commit), a ledger kept current from the log, the issuer consumer, and the HTTP routes
+// (credential, health, metrics). main.ts supplies config; tests inject the bus, fetch or extras.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createKafkaBus, type EventBus } from '@jit/bus';
+import { TOPIC_ELEVATIONS } from '@jit/contracts';
+import { createGitlabClient, type FetchFn } from '@jit/gitlab';
+import { createIssuer, type Issuer, type MrNotifier } from '@jit/issuer';
+import { createLedger } from '@jit/ledger';
+import { createLogger, createRegistry, type Logger } from '@jit/observability';
+import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
+import { readApiPlugin, startLedgerProjection } from '@jit/read-api';
+import type { Substrate, SubstrateRegistry } from '@jit/substrates';
+import type { IssuerAppConfig } from './config';
+import { createSubstrates } from './substrates-config';
+import { createPolicyTargetResolver } from './target-resolver';
+
+export const ISSUER_TOPIC_SPECS = [{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }];
+
+export interface IssuerServerDeps {
+  logger?: Logger;
+  /** A bus to use instead of connecting to config.kafka (closed by the caller). */
+  bus?: EventBus;
+  fetch?: FetchFn;
+  /** Environment the target `connection` references resolve from (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Adapter injections per instance name (test clients). */
+  substrateExtras?: Record<string, object>;
+  /** Wraps each substrate instance (tests: fault injection). */
+  wrapSubstrate?: (substrate: Substrate) => Substrate;
+}
+
+export interface IssuerServer {
+  app: FastifyInstance;
+  issuer: Issuer;
+  substrates: SubstrateRegistry;
+}
+
+/** Builds and starts everything but the listener; `app.close()` stops consuming, drains and closes. */
+export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDeps = {}): Promise<IssuerServer> {
+  const logger = deps.logger ?? createLogger({ name: 'issuer', level: config.logLevel });
+  const ownBus = !deps.bus;
+  const bus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger }));
+  const cleanups: Array<() => Promise<unknown>> = [];
+  if (ownBus) cleanups.push(() => bus.close());
+  try {
+    await bus.ensureTopics(ISSUER_TOPIC_SPECS);
+    const substrates = createSubstrates(config.substrates, logger, deps.substrateExtras);
+    cleanups.unshift(() => substrates.closeAll());
+    const gitlab = createGitlabClient({ url: config.gitlab.url, token: config.gitlab.token, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
+    const project = await gitlab.projects.show(config.elevationsProject);
+    // Policies name substrate instances; validate scopes with the instance that will issue them.
+    const catalog: SubstrateCatalog = Object.fromEntries(
+      substrates.list().map((s) => [s.name, { validateScope: (scope: unknown, conn?: unknown) => s.validateScope(scope, conn), ...(s.maxTtlSeconds ? { maxTtlSeconds: s.maxTtlSeconds } : {}) }]),
+    );
+    const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: catalog, logger });
+    const targets = createPolicyTargetResolver({ policyStore, env: deps.env ?? process.env, logger });
+    const notifier: MrNotifier = { comment: async (projectId, iid, body) => void (await gitlab.notes.create(projectId, iid, body)) };
+    const registry = createRegistry({ defaultMetrics: true });
+    const ledger = createLedger();
+    // One ledger serves both the credential route and the issuer's idempotency checks: the
+    // projection replays the log into it, then the issuer skips its own replay.
+    const projection = await startLedgerProjection({ bus, ledger, logger, groupId: `${config.kafka.groupId}-read-${randomUUID()}` });
+    cleanups.unshift(() => projection.stop());
+    const wrap = deps.wrapSubstrate ?? ((s: Substrate) => s);
+    const issuer = createIssuer({
+      bus,
+      substrates: { get: (name) => wrap(substrates.get(name)) },
+      targets,
+      ledger,
+      logger,
+      notifier,
+      registry,
+      groupId: config.kafka.groupId,
+      retry: config.retry,
+      skipReplay: true,
+      ...(config.publicUrl ? { credentialUrl: (id: string) => `${config.publicUrl}/v1/elevations/${id}/credential` } : {}),
+    });
+    await issuer.start();
+    cleanups.unshift(() => issuer.stop());
+
+    const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
+    await app.register(readApiPlugin, { ledger, elevations: false });
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/readyz', async (_req, reply) => {
+      const ready = bus.isReady();
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', bus: ready, substrates: substrates.names() });
+    });
+    app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    app.addHook('onClose', async () => {
+      // Stop consuming and finish the approval in flight first, then release clients.
+      for (const c of cleanups) await c().catch((err: unknown) => logger.warn({ err: { name: (err as Error)?.name } }, 'error while closing'));
+    });
+    return { app: app as unknown as FastifyInstance, issuer, substrates };
+  } catch (err) {
+    for (const c of cleanups) await c().catch(() => undefined);
+    throw err;
+  }
+}
