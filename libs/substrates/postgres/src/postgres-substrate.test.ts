@@ -270,6 +270,19 @@ describe('postgres substrate: any input', () => {
     );
   });
 
+  it('adminUrls lets a fresh instance revoke and list on every configured server', async () => {
+    const f = fakePool((t) => (t.startsWith('SELECT count(*)::int AS n') ? { rows: [{ n: 0 }] } : t.includes('FROM pg_roles WHERE rolname LIKE') ? { rows: [] } : undefined));
+    const { s } = make(f, { adminUrls: ['postgres://a:b@billing-db:5432/billing'] });
+    await s.revoke({ kind: 'postgres', grantId: 'g', ref: { role: 'jit_g', server: 'billing-db:5432/billing' }, expiresAt: '' });
+    await s.listIssued();
+    expect(f.configs.map((c) => (c as { connectionString: string }).connectionString).sort()).toEqual([
+      'postgres://a:b@billing-db:5432/billing',
+      ADMIN,
+    ]);
+    expect(() => make(fakePool(), { adminUrls: ['mysql://x/y'] })).toThrow(expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_INVALID_CONFIG' }));
+    expect(() => make(fakePool(), { adminUrl: 'postgres://u:hunter2@h' })).toThrow(/adminUrl names no database/);
+  });
+
   it('a target connection naming another server gets its own pool and handles for it', async () => {
     const a = fakePool((t) => (t.startsWith('SELECT count(*)::int AS n') ? { rows: [{ n: 0 }] } : undefined));
     const { s } = make(a);

@@ -7,6 +7,7 @@ import type { Logger } from '@jit/observability';
 import {
   SubstrateDenied,
   SubstrateFailed,
+  SubstrateInvalidConfig,
   SubstrateInvalidHandle,
   SubstrateInvalidScope,
   SubstrateRejected,
@@ -48,6 +49,9 @@ export const postgresConfigSchema = z
   .object({
     /** Admin connection URL (CREATEROLE and the rights it grants). Optional when every target's connection carries `url`. */
     adminUrl: z.string().min(1).optional(),
+    /** More admin URLs (one per server/database this instance serves): revoke and listIssued after a
+     * restart reach only servers named here, never ones merely seen in a request's connection. */
+    adminUrls: z.array(z.string().min(1)).max(100).optional(),
     /** The read-only credential developers and agents hold; checkDefaultIsReadOnly probes it. */
     defaultUrl: z.string().min(1).optional(),
     /** Host/port put into the issued credential's URL when users reach the server differently from jit. */
@@ -199,7 +203,16 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     servers.set(id, s);
     return s;
   };
-  if (config.adminUrl) addServer(config.adminUrl, 'adminUrl');
+  // Configured servers are checked now, so a bad URL fails at boot rather than at the first revoke.
+  const configured: [string, string][] = [
+    ...(config.adminUrl ? [['adminUrl', config.adminUrl] as [string, string]] : []),
+    ...(config.adminUrls ?? []).map((u, i): [string, string] => [`adminUrls[${i}]`, u]),
+  ];
+  for (const [key, raw] of configured) {
+    const why = parseServerUrl(raw);
+    if (typeof why === 'string') throw SubstrateInvalidConfig(name, `${key} ${why}`);
+    addServer(raw, key);
+  }
 
   const poolOf = (s: Server): PgPoolLike => {
     s.pool ??= poolFactory({
