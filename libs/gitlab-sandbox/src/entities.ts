@@ -371,7 +371,7 @@ export function approvalsEntity(s: SandboxState, p: Project, mr: MergeRequest, v
     created_at: iso(mr.createdAt),
     updated_at: iso(mr.updatedAt),
     merge_status: 'can_be_merged',
-    approved: premium ? left === 0 : mr.approvals.length > 0,
+    approved: s.isApproved(p, mr),
     approvals_required: premium ? s.approvalsRequired(p, mr) : 0,
     approvals_left: premium ? left : 0,
     require_password_to_approve: p.approvalSettings.require_password_to_approve,

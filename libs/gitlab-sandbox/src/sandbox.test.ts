@@ -436,6 +436,19 @@ describe('webhooks', () => {
     expect(push.object_attributes.last_commit.id).toBe(newSha);
   });
 
+  it('free tier: every approval is "approved"; only the removal that leaves none is "unapproved"', async () => {
+    sandbox.setProjectTier(P, 'free');
+    const { iid } = await openMr();
+    const alice = client('alice-token-0001');
+    const bob = client('bob-token-00001');
+    await alice.MergeRequestApprovals.approve(P, iid);
+    await bob.MergeRequestApprovals.approve(P, iid);
+    await bob.MergeRequestApprovals.unapprove(P, iid);
+    await alice.MergeRequestApprovals.unapprove(P, iid);
+    await sandbox.idle();
+    expect(receiver.received.map((r) => r.json.object_attributes.action)).toEqual(['open', 'approved', 'approved', 'unapproval', 'unapproved']);
+  });
+
   it('sends approval (partial) then approved on premium, and unapproved/unapproval', async () => {
     const { iid } = await openMr();
     const alice = client('alice-token-0001');

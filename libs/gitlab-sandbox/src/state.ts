@@ -769,6 +769,11 @@ export class SandboxState {
     return project.tier !== 'premium' || this.ruleStates(project, mr).every((s) => s.approved);
   }
 
+  /** GitLab's MergeRequest#approved?: Premium = no approvals left; Free = at least one approval. */
+  isApproved(project: Project, mr: MergeRequest): boolean {
+    return project.tier === 'premium' ? this.approvalsLeft(project, mr) === 0 : mr.approvals.length > 0;
+  }
+
   approve(project: Project, mr: MergeRequest, user: User, sha: string | undefined): void {
     this.requireAccess(user, project, ACCESS.developer);
     if (sha !== undefined && sha !== mr.headSha) throw conflict(`SHA does not match HEAD of source branch: ${mr.headSha}`);
@@ -782,9 +787,10 @@ export class SandboxState {
     this.requireAccess(user, project, ACCESS.developer);
     const idx = mr.approvals.findIndex((a) => a.userId === user.id);
     if (idx === -1 || mr.state === 'merged') throw notFound();
-    const wasApproved = project.tier !== 'premium' || this.approvalsLeft(project, mr) === 0;
+    const wasApproved = this.isApproved(project, mr);
     mr.approvals.splice(idx, 1);
-    const action = wasApproved ? 'unapproved' : 'unapproval';
+    // GitLab sends 'unapproved' only when this removal takes the MR from approved to not approved.
+    const action = wasApproved && !this.isApproved(project, mr) ? 'unapproved' : 'unapproval';
     this.opts.emit({ kind: 'merge_request', project, mr, actor: user, action, changes: {} });
   }
 
