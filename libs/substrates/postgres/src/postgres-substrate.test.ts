@@ -279,6 +279,7 @@ describe('postgres substrate: any input', () => {
       'postgres://a:b@billing-db:5432/billing',
       ADMIN,
     ]);
+    await expect(s.issue(req())).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', message: expect.stringMatching(/several servers/) });
     expect(() => make(fakePool(), { adminUrls: ['mysql://x/y'] })).toThrow(expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_INVALID_CONFIG' }));
     expect(() => make(fakePool(), { adminUrl: 'postgres://u:hunter2@h' })).toThrow(/adminUrl names no database/);
   });

@@ -231,9 +231,14 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       if (typeof raw !== 'string') throw SubstrateRejected(name, 'target connection.url must be a string');
       return addServer(raw, 'target connection.url');
     }
-    const first = config.adminUrl ? servers.values().next().value : undefined;
-    if (!first) throw SubstrateRejected(name, 'no admin connection: set adminUrl on the instance or connection.url on the target');
-    return first;
+    // Without a connection URL the target must be the instance's only configured server.
+    if (configured.length === 1) return servers.values().next().value as Server;
+    throw SubstrateRejected(
+      name,
+      configured.length === 0
+        ? 'no admin connection: set adminUrl on the instance or connection.url on the target'
+        : 'the instance serves several servers: the target connection must say which (connection.url)',
+    );
   };
 
   const checkHandle = (handle: RevocationHandle): { role: string; server: Server } => {
