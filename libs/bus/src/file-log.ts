@@ -371,6 +371,7 @@ export class FileLogStore implements LogStore {
     const topicDir = join(this.dir, 'topics', name);
     try {
       await mkdir(topicDir, { recursive: true, mode: 0o700 });
+      await syncDir(join(this.dir, 'topics'));
       const topic = await this.openTopic(name, { partitions, retentionMs });
       await writeAtomic(join(topicDir, 'meta.json'), JSON.stringify({ partitions, retentionMs }));
       return topic;

@@ -106,8 +106,8 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
   if (!options || !Array.isArray(options.brokers) || options.brokers.length === 0) {
     throw InvalidOptions('createKafkaBus needs brokers (host:port strings)');
   }
-  if (typeof options.clientId !== 'string' || !/^[A-Za-z0-9._-]{1,200}$/.test(options.clientId)) {
-    throw InvalidOptions('clientId must be 1-200 characters from [A-Za-z0-9._-]');
+  if (typeof options.clientId !== 'string' || !/^[\x20-\x7e]{1,255}$/.test(options.clientId)) {
+    throw InvalidOptions('clientId must be 1-255 printable ASCII characters');
   }
   const bus = new KafkaEventBus(options);
   await bus.connect();

@@ -2,8 +2,8 @@
 // real broker, the embedded file log, the memory double) so they cannot drift apart.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { defineError } from '@jit/errors';
 import type { BusMessage, CloudEventJson, EventBus, SubscribeOptions, Subscription } from '../event-bus';
+import { InvalidEvent } from '../errors';
 
 export interface BusContractHarness {
   /** Opens a bus over the harness's storage: every call sees the same topics, offsets and events. */
@@ -17,8 +17,6 @@ export interface BusContractHarness {
   waitMs?: number;
   dispose?(): Promise<void>;
 }
-
-const TestFatal = defineError('JIT_ERR_BUSTEST_FATAL', 'a handler error that retrying cannot fix');
 
 export function testEvent(id: string, data: unknown = { n: id }): CloudEventJson {
   return {
@@ -283,7 +281,7 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
           attempts.push(m.attempt);
           throw new Error('always fails');
         }
-        if (m.key === 'fatal') throw TestFatal();
+        if (m.key === 'fatal') throw InvalidEvent('a handler finds the event unusable: retrying cannot help');
         good.push(m.event.id);
       };
       const dead: BusMessage[] = [];
@@ -307,7 +305,7 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
         jitdlqoffset: expect.stringMatching(/^\d+$/),
       });
       const df = dead.find((m) => m.event.id === fatal.id);
-      expect(df?.event).toMatchObject({ jitdlqcode: 'JIT_ERR_BUSTEST_FATAL', jitdlqattempts: 1 });
+      expect(df?.event).toMatchObject({ jitdlqcode: 'JIT_ERR_BUS_INVALID_EVENT', jitdlqattempts: 1 });
 
       // The dead-lettered offsets were committed: the group does not see them again.
       await sub.stop();
