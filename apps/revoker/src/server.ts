@@ -1,0 +1,78 @@
+// Composes the revoker process: Kafka bus, substrate instances, the revoker (durable schedule
+// rebuilt from the log, revoke at TTL/on request, reconciliation, orphan sweep), MR comments when
+// GitLab is configured, and health/metrics routes. main.ts supplies config; tests inject deps.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createKafkaBus, type EventBus } from '@jit/bus';
+import { TOPIC_ELEVATIONS } from '@jit/contracts';
+import { createGitlabClient, type FetchFn } from '@jit/gitlab';
+import { createLogger, createRegistry, type Logger } from '@jit/observability';
+import { createRevoker, type MrNotifier, type Revoker } from '@jit/revoker';
+import type { SubstrateRegistry } from '@jit/substrates';
+import type { RevokerAppConfig } from './config';
+import { createSubstrates } from './substrates-config';
+
+export const REVOKER_TOPIC_SPECS = [{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }];
+
+export interface RevokerServerDeps {
+  logger?: Logger;
+  /** A bus to use instead of connecting to config.kafka (closed by the caller). */
+  bus?: EventBus;
+  fetch?: FetchFn;
+  /** Adapter injections per instance name (test clients). */
+  substrateExtras?: Record<string, object>;
+}
+
+export interface RevokerServer {
+  app: FastifyInstance;
+  revoker: Revoker;
+  substrates: SubstrateRegistry;
+}
+
+/** Builds and starts everything but the listener; `app.close()` stops, drains and closes. */
+export async function buildServer(config: RevokerAppConfig, deps: RevokerServerDeps = {}): Promise<RevokerServer> {
+  const logger = deps.logger ?? createLogger({ name: 'revoker', level: config.logLevel });
+  const ownBus = !deps.bus;
+  const bus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger }));
+  const cleanups: Array<() => Promise<unknown>> = [];
+  if (ownBus) cleanups.push(() => bus.close());
+  try {
+    await bus.ensureTopics(REVOKER_TOPIC_SPECS);
+    const substrates = createSubstrates(config.substrates, logger, deps.substrateExtras);
+    cleanups.unshift(() => substrates.closeAll());
+    let notifier: MrNotifier | undefined;
+    if (config.gitlab) {
+      const gitlab = createGitlabClient({ url: config.gitlab.url, token: config.gitlab.token, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
+      notifier = { comment: async (projectId, iid, body) => void (await gitlab.notes.create(projectId, iid, body)) };
+    }
+    const registry = createRegistry({ defaultMetrics: true });
+    const revoker = createRevoker({
+      bus,
+      substrates: { forHandle: (h) => substrates.forHandle(h), list: () => substrates.list() },
+      logger,
+      registry,
+      groupId: config.kafka.groupId,
+      retry: config.retry,
+      sweepIntervalMs: config.sweepIntervalMs,
+      orphanGraceMs: config.orphanGraceMs,
+      concurrency: config.concurrency,
+      ...(notifier ? { notifier } : {}),
+    });
+    await revoker.start();
+    cleanups.unshift(() => revoker.stop());
+
+    const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/readyz', async (_req, reply) => {
+      const ready = bus.isReady();
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', bus: ready, live: revoker.live().size, substrates: substrates.names() });
+    });
+    app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    app.addHook('onClose', async () => {
+      for (const c of cleanups) await c().catch((err: unknown) => logger.warn({ err: { name: (err as Error)?.name } }, 'error while closing'));
+    });
+    return { app: app as unknown as FastifyInstance, revoker, substrates };
+  } catch (err) {
+    for (const c of cleanups) await c().catch(() => undefined);
+    throw err;
+  }
+}
