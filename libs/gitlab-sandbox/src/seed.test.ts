@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JitError } from '@jit/errors';
-import { loadSeedFile, parseSeed } from './seed';
+import { DEMO_SEED_PATH, loadSeedFile, parseSeed } from './seed';
 import { startSandbox } from './sandbox';
 
 function seedError(text: string): JitError {
@@ -99,7 +99,7 @@ describe('seed', () => {
 
 describe('seeds shipped with the sandbox', () => {
   it('seeds/demo.yaml loads the example elevations repo from deploy/', async () => {
-    const seed = await loadSeedFile(new URL('../seeds/demo.yaml', import.meta.url).pathname);
+    const seed = await loadSeedFile(DEMO_SEED_PATH);
     const [project] = seed.projects;
     expect(project?.files['policy.yaml']).toContain('policyApprovers');
     expect(Object.keys(project?.files ?? {})).toEqual(expect.arrayContaining(['policy.yaml', 'CODEOWNERS']));

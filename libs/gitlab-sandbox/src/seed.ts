@@ -2,11 +2,15 @@
 // member who is not a user, a subgroup without its parent) fail fast with the path named.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { SandboxSeedInvalid, SandboxSeedUnknownRef } from './errors';
 
 const MAX_SEED_BYTES = 4 * 1024 * 1024;
+
+/** The demo seed shipped with the sandbox: deploy/elevations-repo with the users its policy names. */
+export const DEMO_SEED_PATH = fileURLToPath(new URL('../seeds/demo.yaml', import.meta.url));
 
 const username = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/, 'must be a GitLab username');
 const pathSegment = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
