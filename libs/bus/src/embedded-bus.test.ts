@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '@jit/observability';
+import { createLogger, createRegistry } from '@jit/observability';
 import type { BusMessage, CloudEventJson } from './event-bus';
 import { createEmbeddedBus } from './embedded-bus';
 import { frameRecord } from './file-log';
@@ -207,5 +207,38 @@ describe('embedded bus storage', () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join('')).not.toContain('hunter2');
     expect(JSON.stringify(dead)).not.toContain('hunter2');
+  });
+});
+
+describe('embedded bus metrics', () => {
+  it('counts acknowledged publishes, failures and delivery outcomes per topic and group, with no keys in labels', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jit-bus-metrics-'));
+    const registry = createRegistry();
+    const bus = await createEmbeddedBus({ dir, logger: silent, registry });
+    try {
+      await bus.publish('m', 'secret-key-1', testEvent('a'));
+      await bus.publish('m', 'k', testEvent('b'));
+      await expect(bus.publish('m', '', testEvent('c'))).rejects.toThrow();
+      const seen: string[] = [];
+      await bus.subscribe({
+        topic: 'm',
+        groupId: 'g1',
+        maxAttempts: 1,
+        handler: async (msg) => {
+          if (msg.event.id === 'b') throw new Error('no');
+          seen.push(msg.event.id);
+        },
+      });
+      await vi.waitFor(() => expect(seen).toEqual(['a']));
+      await vi.waitFor(async () => expect(await registry.metrics()).toContain('outcome="dead"'));
+      const text = await registry.metrics();
+      expect(text).toContain('jit_bus_published_total{bus="embedded",topic="m"} 2');
+      expect(text).toContain('jit_bus_deliveries_total{bus="embedded",topic="m",group="g1",outcome="done"} 1');
+      expect(text).toContain('jit_bus_deliveries_total{bus="embedded",topic="m",group="g1",outcome="dead"} 1');
+      expect(text).not.toContain('secret-key-1');
+    } finally {
+      await bus.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,6 @@
 // createEmbeddedBus: the EventBus on a local directory (embedded mode, one process).
-import { createLogger, type Logger } from '@jit/observability';
+import { createLogger, type Logger, type Registry } from '@jit/observability';
+import { createBusMetrics } from './metrics';
 import { InvalidOptions } from './errors';
 import type { EventBus } from './event-bus';
 import { FileLogStore, type FileStoreStats, type FsyncPolicy } from './file-log';
@@ -20,6 +21,8 @@ export interface EmbeddedBusOptions {
   /** Largest serialised event accepted. Default 1 MiB (Kafka's default). */
   maxEventBytes?: number;
   logger?: Logger;
+  /** prom-client registry for jit_bus_* counters (none when omitted). */
+  registry?: Registry;
 }
 
 export interface EmbeddedBus extends EventBus {
@@ -45,7 +48,7 @@ export async function createEmbeddedBus(options: EmbeddedBusOptions): Promise<Em
   if (!Number.isInteger(maxEventBytes) || maxEventBytes < 1024) throw InvalidOptions('maxEventBytes must be an integer ≥ 1024');
   const logger = options.logger ?? createLogger({ name: 'bus', level: 'warn' });
   const store = await FileLogStore.open(options.dir, fsync, logger);
-  const bus = new LogBus({ store, logger, defaultPartitions, maxEventBytes });
+  const bus = new LogBus({ store, logger, defaultPartitions, maxEventBytes, metrics: createBusMetrics(options.registry, 'embedded') });
   try {
     await bus.init();
   } catch (err) {

@@ -7,7 +7,8 @@ import type { ConnectionOptions } from 'node:tls';
 import kafkajs, { type Admin, type IHeaders, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
 import { DEAD_LETTER_SUFFIX } from '@jit/contracts';
 import { JitError } from '@jit/errors';
-import { createLogger, type Logger } from '@jit/observability';
+import { createLogger, type Logger, type Registry } from '@jit/observability';
+import { createBusMetrics, type BusMetrics } from './metrics';
 import type {
   BusMessage,
   CloudEventJson,
@@ -18,7 +19,7 @@ import type {
   TopicSpec,
 } from './event-bus';
 import { BusClosed, BusRejected, BusUnavailable, InvalidOptions, MalformedMessage } from './errors';
-import { DLQ_EXTENSIONS, StopSignal, deadLetterEvent, deliver, errorFields } from './delivery';
+import { DLQ_EXTENSIONS, StopSignal, deadLetterEvent, deliver, errorCode, errorFields } from './delivery';
 import { DEFAULT_MAX_EVENT_BYTES, checkKey, checkSubscribeOptions, checkTopic, encodeEvent, parseCloudEvent } from './validate';
 
 // kafkajs is CommonJS whose named exports Node's ESM loader cannot see; take them off the default export.
@@ -46,6 +47,8 @@ export interface KafkaBusOptions {
   sessionTimeoutMs?: number;
   /** Largest serialised event accepted. Default 1 MiB (the broker's default message.max.bytes). */
   maxEventBytes?: number;
+  /** prom-client registry for jit_bus_* counters (none when omitted). */
+  registry?: Registry;
 }
 
 export interface KafkaBus extends EventBus {
@@ -134,12 +137,14 @@ class KafkaEventBus implements KafkaBus {
   private flushScheduled = false;
   private probe: NodeJS.Timeout | undefined;
   private readonly subscriptions = new Set<{ stop(): Promise<void> }>();
+  private readonly metrics: BusMetrics;
 
   constructor(private readonly options: KafkaBusOptions) {
     this.logger = options.logger ?? createLogger({ name: 'bus', level: 'warn' });
     this.publishTimeoutMs = options.publishTimeoutMs ?? 3_000;
     this.defaultPartitions = options.defaultPartitions ?? 1;
     this.maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    this.metrics = createBusMetrics(options.registry, 'kafka');
     if (!Number.isInteger(this.publishTimeoutMs) || this.publishTimeoutMs < 100) {
       throw InvalidOptions('publishTimeoutMs must be an integer ≥ 100');
     }
@@ -274,7 +279,13 @@ class KafkaEventBus implements KafkaBus {
     checkTopic(topic);
     checkKey(key);
     const value = encodeEvent(event, this.maxEventBytes);
-    await this.enqueue(topic, key, value, {});
+    try {
+      await this.enqueue(topic, key, value, {});
+    } catch (err) {
+      this.metrics.publishFailed(topic, errorCode(err));
+      throw err;
+    }
+    this.metrics.published(topic);
   }
 
   /** Queues a record; records queued in the same turn go out in one request, in call order. */
@@ -440,6 +451,7 @@ class KafkaEventBus implements KafkaBus {
                   { code: MalformedMessage.code, attempts: 0, partition, offset: message.offset },
                   signal,
                 );
+                if (ok) this.metrics.delivered(topic, groupId, 'malformed');
               } else {
                 const base = { topic, partition, offset: message.offset, key, event: parsed.event };
                 const outcome = await deliver(base, opts.handler, {
@@ -449,6 +461,7 @@ class KafkaEventBus implements KafkaBus {
                   logger: this.logger,
                   sleep,
                 });
+                this.metrics.delivered(topic, groupId, outcome.kind);
                 if (outcome.kind === 'aborted') return;
                 ok =
                   outcome.kind === 'done' ||

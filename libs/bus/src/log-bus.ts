@@ -13,7 +13,7 @@ import type {
   TopicSpec,
 } from './event-bus';
 import { BusClosed, InvalidOptions, MalformedMessage } from './errors';
-import { StopSignal, deadLetterEvent, deliver, errorFields } from './delivery';
+import { StopSignal, deadLetterEvent, deliver, errorCode, errorFields } from './delivery';
 import {
   type ResolvedSubscribeOptions,
   checkKey,
@@ -23,6 +23,7 @@ import {
   parseCloudEvent,
 } from './validate';
 import { DEAD_LETTER_SUFFIX } from '@jit/contracts';
+import type { BusMetrics } from './metrics';
 
 /** One partition: an append-only sequence of payloads numbered from 0. */
 export interface PartitionLog {
@@ -57,6 +58,7 @@ export interface LogBusOptions {
   /** Partitions of a topic created implicitly (publish/subscribe before ensureTopics). */
   defaultPartitions: number;
   maxEventBytes: number;
+  metrics?: BusMetrics;
   /** Runs after everything is flushed and the store closed (releases the lock). */
   onClosed?: () => Promise<void>;
 }
@@ -160,7 +162,13 @@ export class LogBus implements EventBus {
     checkTopic(topic);
     checkKey(key);
     const bytes = encodeEvent(event, this.opts.maxEventBytes);
-    await this.append(topic, key, bytes);
+    try {
+      await this.append(topic, key, bytes);
+    } catch (err) {
+      this.opts.metrics?.publishFailed(topic, errorCode(err));
+      throw err;
+    }
+    this.opts.metrics?.published(topic);
   }
 
   private async append(topic: string, key: string, eventBytes: Buffer): Promise<void> {
@@ -299,6 +307,7 @@ export class LogBus implements EventBus {
           if ('problem' in decoded) {
             logger.error({ topic, partition, offset, problem: decoded.problem }, MalformedMessage(decoded.problem).message);
             ok = await this.deadLetter(malformedEvent(topic, partition, offset, batch[i]!), `malformed-${partition}`, signal);
+            if (ok) this.opts.metrics?.delivered(topic, group.groupId, 'malformed');
           } else {
             const base = { topic, partition, offset: String(offset), key: decoded.key, event: decoded.event };
             const outcome = await deliver(base, member.options.handler, {
@@ -307,6 +316,7 @@ export class LogBus implements EventBus {
               signal,
               logger,
             });
+            this.opts.metrics?.delivered(topic, group.groupId, outcome.kind);
             if (outcome.kind === 'aborted') return;
             ok =
               outcome.kind === 'done' ||
