@@ -285,6 +285,34 @@ describe('approval gate: lifecycle, idempotency and failures', () => {
     expect(w.comment(iid)).toContain('The new policy validates');
   });
 
+  it('a policy change merged without the policyApprovers (GitLab Free) is refused; the old policy stays in force', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const { POLICY_YAML } = await import('./fixtures/policy');
+    const before = w.store.current().version;
+    const iid = await w.open('dev', { 'policy.yaml': POLICY_YAML.replace('users: [alice, bob]', 'users: [alice, dev]') });
+    await w.approve(iid, 'sam');
+    await w.merge(iid);
+    expect(w.store.current().version).toBe(before);
+    expect((await w.store.refresh()).error?.code).toBe('JIT_ERR_POLICY_UNRATIFIED');
+    expect(w.store.current().version).toBe(before);
+    expect(w.comment(iid)).toContain('jit refuses this policy version');
+    expect(w.comment(iid)).toContain('1 of 2 required');
+  });
+
+  it('a policy change merged with the policyApprovers is put in force', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const { POLICY_YAML } = await import('./fixtures/policy');
+    const before = w.store.current().version;
+    const iid = await w.open('dev', { 'policy.yaml': POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 3h') });
+    await w.approve(iid, 'sam');
+    await w.approve(iid, 'sue');
+    await w.approve(iid, 'dev');
+    await w.merge(iid);
+    expect(w.store.current().version).not.toBe(before);
+    expect(w.store.current().policy.tiers[0]!.ttlMaxSeconds).toBe(3 * 3600);
+    expect(w.comment(iid)).toMatch(/`dev`: not counted — author/);
+  });
+
   it('never puts a token-like secret or hostile markup from the request into the comment unescaped', async () => {
     const w = await createFakeWorld();
     const iid = await w.open('dev', { [REQ]: requestYaml({ justification: 'INC-1 <img src=x onerror=alert(1)> @all [link](http://evil)' }) });

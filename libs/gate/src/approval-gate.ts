@@ -148,6 +148,11 @@ export function createGate(options: GateOptions): Gate {
     labelNames: ['outcome'],
     registers: options.registry ? [options.registry] : [],
   });
+  const policyBypass = new Counter({
+    name: 'jit_gate_policy_changes_refused_total',
+    help: 'Policy-change MRs merged without the policyApprovers approvals (version refused)',
+    registers: options.registry ? [options.registry] : [],
+  });
   const emitted = new Counter({
     name: 'jit_gate_events_emitted_total',
     help: 'Elevation events emitted by the approval gate, by type',
@@ -668,8 +673,7 @@ export function createGate(options: GateOptions): Gate {
     }
     const c = await changes(ev);
     if (c.policy && c.requestPaths.length === 0 && c.others.length === 0 && c.deletedRequests.length === 0) {
-      await policyStore.refresh();
-      log.info({ projectId: ev.projectId, mrIid: ev.mrIid, status: policyStore.status() }, 'policy change merged; policy refreshed');
+      await onPolicyMerge(ev, mr);
       return;
     }
     const mergeSha = mr.mergeCommitSha ?? mr.squashCommitSha ?? undefined;
@@ -776,6 +780,57 @@ export function createGate(options: GateOptions): Gate {
     );
     log.warn({ elevationId: elevation, reasons }, 'merged without verified approvals: bypass detected, nothing issued');
     await comment(ev, { ...view, approvals: lines.length ? lines : view.approvals, verdict: { kind: 'bypass', reasons } });
+  }
+
+  /**
+   * A merged policy change is put in force only if the policyApprovers of the policy in force before
+   * it approved it (GitLab Free enforces nothing); otherwise that version is refused.
+   */
+  async function onPolicyMerge(ev: Event, mr: { author: { username: string }; mergeCommitSha: string | null; squashCommitSha: string | null }) {
+    const before = (await policyNow()).policy;
+    const mergeSha = mr.mergeCommitSha ?? mr.squashCommitSha;
+    const spec = { anyHuman: false, groups: before.policyApprovers.groups, users: before.policyApprovers.users };
+    const resolved = await resolveApprovers(spec, resolveGroup, { agents: before.agents, others: [botUsername] });
+    const approvals = await gitlab.mergeRequests.approvals(ev.projectId, ev.mrIid);
+    const counted: string[] = [];
+    const lines: ApprovalLine[] = [];
+    for (const a of approvals.approvedBy) {
+      const user = await userById(a.userId);
+      let v: { eligible: true } | { eligible: false; reason: string } = user
+        ? isEligibleApprover({ username: user.username, bot: user.bot || user.username === botUsername }, spec, resolved, {
+            author: mr.author.username,
+            agents: before.agents,
+          })
+        : { eligible: false, reason: 'unknown_user' };
+      if (v.eligible && user && (await committerOf(ev, user))) v = { eligible: false, reason: 'committer' };
+      lines.push({ approver: a.username, counted: v.eligible, ...(v.eligible ? {} : { reason: v.reason }) });
+      if (v.eligible && !counted.includes(a.username)) counted.push(a.username);
+    }
+    const elevation = toElevationId(ev.projectId, ev.mrIid);
+    if (counted.length >= before.policyApprovers.approvals && mergeSha) {
+      await policyStore.refresh();
+      log.info({ projectId: ev.projectId, mrIid: ev.mrIid, version: policyStore.status().version }, 'policy change merged with its approvals; policy refreshed');
+      await comment(ev, {
+        elevationId: elevation,
+        policyChange: { approvals: before.policyApprovers.approvals, approvers: resolved.usernames, problems: [] },
+        approvals: lines,
+        revokeNote: `Merged with the approvals of ${counted.join(', ')}; status of the new policy: ${policyStore.status().ok ? 'in force' : (policyStore.status().error?.message ?? 'refused')}.`,
+      });
+      return;
+    }
+    const reason = `policy-change MR !${ev.mrIid} was merged with ${counted.length} of ${before.policyApprovers.approvals} required policyApprover approvals`;
+    if (mergeSha) {
+      const file = await gitlab.files.show(ev.projectId, policyStore.path, mergeSha);
+      policyStore.reject(file.blobId, reason);
+    }
+    policyBypass.inc();
+    log.error({ projectId: ev.projectId, mrIid: ev.mrIid, counted }, 'policy change merged without its approvals; the previous policy stays in force');
+    await comment(ev, {
+      elevationId: elevation,
+      policyChange: { approvals: before.policyApprovers.approvals, approvers: resolved.usernames, problems: [] },
+      approvals: lines,
+      verdict: { kind: 'bypass', reasons: [reason, 'jit refuses this policy version; the previous policy stays in force'] },
+    });
   }
 
   async function onClose(ev: Event, sourceId: string): Promise<void> {

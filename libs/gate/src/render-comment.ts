@@ -71,6 +71,17 @@ export function renderComment(v: CommentView): string {
       out.push('', '**The new policy is invalid** — if merged, the current policy stays in force:');
       for (const p of v.policyChange.problems) out.push(`- ${code(p.path)}${p.line ? ` (line ${p.line})` : ''}: ${md(p.message)}`);
     } else out.push('', 'The new policy validates.');
+    if (v.approvals && v.approvals.length > 0) {
+      out.push('', '**Approvals at merge**');
+      for (const a of v.approvals) {
+        out.push(`- ${code(a.approver)}: ${a.counted ? 'counted' : `not counted — ${REASONS[a.reason ?? ''] ?? md(a.reason ?? 'not counted')}`}`);
+      }
+    }
+    if (v.verdict?.kind === 'bypass') {
+      out.push('', "**Merged without the policyApprovers' approvals — jit refuses this policy version.**");
+      for (const r of v.verdict.reasons) out.push(`- ${md(r)}`);
+    }
+    if (v.revokeNote) out.push('', md(v.revokeNote));
     return out.join('\n');
   }
   out.push(`### jit: elevation \`${v.elevationId}\``);

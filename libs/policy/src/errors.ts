@@ -18,3 +18,9 @@ export const PolicyMissing = defineError<[string, string]>(
   'policy.yaml was not found at %s in project %s; commit one to the default branch of the elevations repo',
   { statusCode: 404 },
 );
+
+export const PolicyUnratified = defineError<[string, string]>(
+  'JIT_ERR_POLICY_UNRATIFIED',
+  'policy.yaml version %s is refused: %s — the previous policy stays in force; revert the change or merge it again through a policy-change MR approved by the policyApprovers',
+  { statusCode: 409 },
+);

@@ -11,7 +11,7 @@ export { catalogPlugin } from './catalog-plugin';
 export type { CatalogPluginOptions } from './catalog-plugin';
 export { createPolicyStore, contractsPolicyParser } from './policy-store';
 export type { PolicyStore, PolicyStoreOptions, LoadedPolicy, PolicyStatus, PolicyParser, PolicyParseResult } from './policy-store';
-export { PolicyNotLoaded, PolicyInvalid, PolicyMissing } from './errors';
+export { PolicyNotLoaded, PolicyInvalid, PolicyMissing, PolicyUnratified } from './errors';
 export { tierByName } from './model';
 export type {
   PolicyModel,

@@ -108,3 +108,21 @@ describe('contractsPolicyParser (parsePolicy from @jit/contracts)', () => {
     expect((await store.refresh()).ok).toBe(false);
   });
 });
+
+describe('PolicyStore.reject', () => {
+  it('never puts a refused version in force and falls back to the previous good one', async () => {
+    const { fake, store } = setup();
+    await store.refresh();
+    const good = store.current().version;
+    fake.push(5, 'main', { 'policy.yaml': EXAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 3h') });
+    await store.refresh();
+    const sneaky = store.current().version;
+    expect(sneaky).not.toBe(good);
+    store.reject(sneaky, 'merged without approvals');
+    expect(store.current().version).toBe(good);
+    const st = await store.refresh();
+    expect(st.error?.code).toBe('JIT_ERR_POLICY_UNRATIFIED');
+    expect(st.error?.message).toContain('merged without approvals');
+    expect(store.current().version).toBe(good);
+  });
+});

@@ -6,7 +6,7 @@ import type { GitlabClient } from '@jit/gitlab';
 import type { Logger } from '@jit/observability';
 import { JitError } from '@jit/errors';
 import { compilePolicy, validatePolicy, type Locate } from './compile-policy';
-import { PolicyInvalid, PolicyMissing, PolicyNotLoaded } from './errors';
+import { PolicyInvalid, PolicyMissing, PolicyNotLoaded, PolicyUnratified } from './errors';
 import type { PolicyModel, PolicyProblem, SubstrateCatalog } from './model';
 
 export type PolicyParseResult = { ok: true; value: unknown; locate?: Locate } | { ok: false; problems: PolicyProblem[] };
@@ -61,6 +61,11 @@ export interface PolicyStore {
   /** The policy in force, or undefined. */
   peek(): LoadedPolicy | undefined;
   status(): PolicyStatus;
+  /**
+   * Refuses a version (blob sha) for good in this process: it is never put in force, even if it is on
+   * the default branch (a policy change merged without its approvals). The last good policy stays.
+   */
+  reject(version: string, reason: string): void;
   /** Policy as of a commit (or branch) of the elevations repo; throws JIT_ERR_POLICY_INVALID/MISSING. */
   atRef(ref: string): Promise<LoadedPolicy>;
   readonly path: string;
@@ -72,6 +77,7 @@ export function createPolicyStore(options: PolicyStoreOptions): PolicyStore {
   const cacheSize = options.cacheSize ?? 32;
   const byBlob = new Map<string, LoadedPolicy>();
   let inForce: LoadedPolicy | undefined;
+  const rejected = new Map<string, string>();
   let status: PolicyStatus = { ok: false, problems: [], error: { code: PolicyNotLoaded.code, message: 'not loaded yet' } };
 
   const remember = (lp: LoadedPolicy) => {
@@ -122,6 +128,8 @@ export function createPolicyStore(options: PolicyStoreOptions): PolicyStore {
       try {
         const project = await options.gitlab.projects.show(options.projectId);
         const lp = await load(project.defaultBranch);
+        const refusal = rejected.get(lp.version);
+        if (refusal !== undefined) throw PolicyUnratified(lp.version, refusal, { details: { version: lp.version } });
         if (inForce?.version !== lp.version) {
           options.logger?.info({ version: lp.version, commit: lp.commitId }, 'policy loaded');
         }
@@ -158,6 +166,22 @@ export function createPolicyStore(options: PolicyStoreOptions): PolicyStore {
     },
     atRef(ref) {
       return load(ref);
+    },
+    reject(version, reason) {
+      rejected.set(version, reason);
+      if (inForce?.version === version) {
+        // Put back the newest other good version we have seen, if any.
+        const previous = [...byBlob.values()].reverse().find((lp) => !rejected.has(lp.version));
+        inForce = previous;
+        status = {
+          ok: false,
+          ...(previous ? { version: previous.version } : {}),
+          latestVersion: version,
+          problems: [],
+          error: { code: PolicyUnratified.code, message: PolicyUnratified(version, reason).message },
+        };
+      }
+      options.logger?.error({ version, reason }, 'policy version refused: merged without its approvals');
     },
   };
 }
