@@ -1,0 +1,232 @@
+// Composes the all-in-one process: webhook-ingest, approval-gate, issuer and revoker on one
+// fastify server and one bus, plus the read API, the catalog, metrics and the OpenAPI document.
+// In sandbox mode (no GITLAB_URL) it also runs the GitLab sandbox and a demo PostgreSQL.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { createEmbeddedBus, createKafkaBus, type EventBus } from '@jit/bus';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, TOPIC_GITLAB } from '@jit/contracts';
+import { gatePlugin } from '@jit/gate';
+import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
+import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
+import { ingestPlugin } from '@jit/ingest';
+import { createIssuer, type Issuer } from '@jit/issuer';
+import { createLedger } from '@jit/ledger';
+import { createLogger, createRegistry, type Logger } from '@jit/observability';
+import { createPolicyStore } from '@jit/policy';
+import { readApiPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
+import { createRevoker, type Revoker } from '@jit/revoker';
+import { Counter } from 'prom-client';
+import type { JitConfig } from './config';
+import { startDemoDatabase, type DemoDatabase } from './demo-database';
+import { buildSubstrates, policyTargetResolver, substrateCatalog } from './substrates';
+
+export const DEMO_SEED_FILE = new URL('../../../deploy/sandbox/demo-seed.yaml', import.meta.url).pathname;
+const SANDBOX_PROJECT = 'ops/elevations';
+const BOT_USERNAME = 'jit-bot';
+
+export interface JitProcess {
+  app: FastifyInstance;
+  bus: EventBus;
+  logger: Logger;
+  sandbox?: Sandbox;
+  demoDatabase?: DemoDatabase;
+  /** The GitLab jit talks to (sandbox or real) and the elevations project. */
+  gitlab: { url: string; project: string; projectId: number };
+  /** Webhook secret in use (sandbox mode generates one when unset). Never logged. */
+  webhookSecret?: string;
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  /** Environment for secret references in policy.yaml (env:NAME). Default process.env. */
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+}
+
+export async function buildJit(config: JitConfig, options: BuildOptions = {}): Promise<JitProcess> {
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? createLogger({ name: 'jit', level: config.logLevel as 'info' });
+  mkdirSync(config.dataDir, { recursive: true });
+  const closers: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping'));
+  };
+
+  try {
+    // --- the bus
+    const bus: EventBus = config.kafka
+      ? await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger })
+      : await createEmbeddedBus({ dir: join(config.dataDir, 'bus'), logger });
+    closers.push(() => bus.close());
+    await bus.ensureTopics([
+      { topic: TOPIC_ELEVATIONS, partitions: config.kafka ? 12 : 1, retentionMs: -1 },
+      { topic: TOPIC_GITLAB, partitions: config.kafka ? 12 : 1, retentionMs: 14 * 24 * 3600 * 1000 },
+    ]);
+
+    // --- GitLab: real, or the sandbox with a demo database
+    let sandbox: Sandbox | undefined;
+    let demoDatabase: DemoDatabase | undefined;
+    let webhookSecrets = config.webhook.secrets;
+    let gitlabUrl: string;
+    let gitlabToken: string;
+    let project: string;
+    let botUsername = config.gitlab?.botUsername;
+    if (config.gitlab) {
+      gitlabUrl = config.gitlab.url;
+      gitlabToken = config.gitlab.token;
+      project = config.gitlab.project;
+    } else {
+      if (config.demoDatabase) {
+        demoDatabase = await startDemoDatabase(join(config.dataDir, 'demo-pg'), (l) => logger.warn(l));
+        closers.push(() => demoDatabase!.stop());
+        env.JIT_DEMO_DATABASE_URL = demoDatabase.adminUrl;
+        env.JIT_DEMO_READONLY_URL = demoDatabase.readonlyUrl;
+      }
+      const seed = await loadSeedFile(config.sandbox.seedFile ?? DEMO_SEED_FILE);
+      sandbox = await startSandbox({ seed, port: config.sandbox.port, host: '127.0.0.1' });
+      closers.push(() => sandbox!.close());
+      const bot = seed.users.find((u) => u.username === BOT_USERNAME);
+      gitlabToken = bot?.token ?? `jit-bot-${randomBytes(12).toString('hex')}`;
+      if (!bot) {
+        sandbox.addUser({ username: BOT_USERNAME, name: 'jit', token: gitlabToken, bot: true });
+        sandbox.addProjectMember(SANDBOX_PROJECT, BOT_USERNAME, 40);
+      }
+      botUsername = BOT_USERNAME;
+      gitlabUrl = sandbox.url;
+      project = SANDBOX_PROJECT;
+      if (webhookSecrets.length === 0) webhookSecrets = [randomBytes(24).toString('base64url')];
+      sandbox.addHook(SANDBOX_PROJECT, {
+        url: `http://127.0.0.1:${config.port}/webhooks/gitlab`,
+        token: webhookSecrets[0]!,
+        ...(config.webhook.signingSecret ? { signing_token: config.webhook.signingSecret } : {}),
+      });
+    }
+    const gitlab: GitlabClient = createGitlabClient({ url: gitlabUrl, token: gitlabToken, logger });
+    const proj = await gitlab.projects.show(project);
+    botUsername ??= (await gitlab.users.current()).username;
+
+    // --- substrates and policy
+    const substrates = buildSubstrates(config.substrates, logger);
+    closers.push(() => substrates.closeAll());
+    const policyStore = createPolicyStore({ gitlab, projectId: proj.id, substrates: substrateCatalog(substrates), logger });
+
+    // --- one registry, one server
+    const registry = createRegistry({ defaultMetrics: true });
+    const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle', bodyLimit: config.webhook.bodyLimit + 1024 });
+    await app.register(swagger, {
+      openapi: {
+        info: { title: 'jit', version: '1', description: 'GitOps just-in-time privilege elevation: webhook intake, catalog and read API' },
+        servers: [{ url: config.publicUrl }],
+      },
+    });
+    app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+    await app.register(ingestPlugin, {
+      bus,
+      auth: { tokens: webhookSecrets, signingSecrets: config.webhook.signingSecret ? [config.webhook.signingSecret] : [] },
+      dedupe: { dir: join(config.dataDir, 'dedupe') },
+      bodyLimit: config.webhook.bodyLimit,
+      registry,
+      healthRoutes: false,
+      metricsRoute: false,
+      logger,
+    });
+    await app.register(gatePlugin, {
+      bus,
+      gitlab,
+      policyStore,
+      logger,
+      botUsername,
+      registry,
+      policyRefreshMs: config.policyRefreshMs,
+    });
+
+    const ledger = createLedger();
+    const notifier = { comment: async (p: number, iid: number, md: string) => void (await gitlab.notes.create(p, iid, md)) };
+    const issuer: Issuer = createIssuer({
+      bus,
+      substrates,
+      targets: policyTargetResolver(policyStore, env),
+      ledger: createLedger(),
+      logger: logger.child({ component: 'issuer' }),
+      notifier,
+      registry,
+      credentialUrl: (id) => `${config.publicUrl}/v1/elevations/${id}/credential`,
+    });
+    const revoker: Revoker = createRevoker({
+      bus,
+      substrates,
+      logger: logger.child({ component: 'revoker' }),
+      notifier,
+      registry,
+      sweepIntervalMs: config.sweepIntervalMs,
+    });
+    await app.register(readApiPlugin, { ledger });
+
+    // SLO counters over the lifecycle (the read model sees every event exactly once per process)
+    const lifecycle = new Counter({
+      name: 'jit_elevation_events_total',
+      help: 'Elevation lifecycle events by type.',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    const rejections = new Counter({ name: 'jit_rejections_total', help: 'Elevation requests rejected.', registers: [registry] });
+    const bypasses = new Counter({ name: 'jit_bypasses_total', help: 'Merges without verified approvals.', registers: [registry] });
+    let projection: LedgerProjection | undefined;
+
+    app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+    app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+      const ready = bus.isReady() && policyStore.peek() !== undefined && app.gate.isReady();
+      return reply.code(ready ? 200 : 503).send({
+        status: ready ? 'ready' : 'not_ready',
+        bus: bus.isReady(),
+        policy: { ok: policyStore.status().ok, version: policyStore.status().version, error: policyStore.status().error?.code },
+      });
+    });
+    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+
+    app.addHook('onReady', async () => {
+      projection = await startLedgerProjection({
+        bus,
+        ledger,
+        logger,
+        groupId: `jit-read-model-${randomBytes(4).toString('hex')}`,
+        onEvent: (event, live) => {
+          if (!live) return;
+          lifecycle.inc({ type: event.type.replace(/^dev\.jit\.|\.v1$/g, '') });
+          if (event.type === EVENT_TYPES.rejected) rejections.inc();
+          if (event.type === EVENT_TYPES.bypassDetected) bypasses.inc();
+        },
+      });
+      await issuer.start();
+      await revoker.start();
+    });
+    app.addHook('onClose', async () => {
+      await revoker.stop();
+      await issuer.stop();
+      await projection?.stop();
+    });
+    closers.push(() => app.close());
+
+    return {
+      app: app as unknown as FastifyInstance,
+      bus,
+      logger,
+      sandbox,
+      demoDatabase,
+      gitlab: { url: gitlabUrl, project, projectId: proj.id },
+      webhookSecret: webhookSecrets[0],
+      async listen() {
+        return app.listen({ port: config.port, host: config.host });
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
