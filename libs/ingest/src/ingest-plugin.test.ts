@@ -178,6 +178,14 @@ describe('authentication', () => {
       expect((await deliver(other, { ...noToken, ...signedHeaders(SIGNING, pretty) })).statusCode).toBe(401);
     });
 
+    it('accepts timestamps within 5 minutes either way (clock skew)', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      for (const timestamp of [now - 4 * 60, now + 4 * 60]) {
+        const res = await deliver(MR, { ...noToken, ...signedHeaders(SIGNING, MR, { timestamp }) });
+        expect(res.statusCode).toBe(202);
+      }
+    });
+
     it('accepts when one of several space-separated signatures matches', async () => {
       const h = signedHeaders(SIGNING, MR);
       const res = await deliver(MR, { ...noToken, ...h, 'webhook-signature': `v1,AAAA ${h['webhook-signature']}` });
