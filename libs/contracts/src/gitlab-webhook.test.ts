@@ -1,6 +1,8 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
 import {
   GITLAB_EVENT_HEADERS,
+  GitlabWebhookDataSchema,
   GitlabWebhookEventSchema,
   parseGitlabWebhook,
   type GitlabWebhookData,
@@ -162,5 +164,12 @@ describe('GitlabWebhookData types (checked by tsc)', () => {
     expectTypeOf<GitlabWebhookData['delivery']['id']>().toEqualTypeOf<string>();
     expectTypeOf<GitlabWebhookData['payload']>().toEqualTypeOf<unknown>();
     expectTypeOf(parseGitlabWebhook).returns.toEqualTypeOf<GitlabWebhookParseResult>();
+  });
+});
+
+describe('GitlabWebhookDataSchema as JSON Schema', () => {
+  it('renders (for publication next to the elevation event schemas)', () => {
+    const schema = z.toJSONSchema(GitlabWebhookDataSchema, { io: 'input', target: 'draft-2020-12' }) as { required: string[] };
+    expect(schema.required).toEqual(expect.arrayContaining(['kind', 'projectId', 'mrIid', 'delivery', 'actor', 'labels']));
   });
 });
