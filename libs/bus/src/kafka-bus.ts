@@ -62,6 +62,8 @@ interface Outgoing {
   headers: IHeaders;
   resolve: () => void;
   reject: (err: unknown) => void;
+  /** True once the caller was answered (a timed-out record is not sent any more). */
+  settled: () => boolean;
 }
 
 const CONTENT_TYPE = 'application/cloudevents+json; charset=UTF-8';
@@ -313,6 +315,7 @@ class KafkaEventBus implements KafkaBus {
         headers: { 'content-type': CONTENT_TYPE, ...headers },
         resolve: done(resolve),
         reject: done(reject),
+        settled: () => settled,
       });
       this.scheduleFlush();
     });
@@ -331,7 +334,8 @@ class KafkaEventBus implements KafkaBus {
   }
 
   private async flush(): Promise<void> {
-    const batch = this.queue;
+    // Records whose publish already timed out were reported as not acknowledged; don't send them late.
+    const batch = this.queue.filter((o) => !o.settled());
     this.queue = [];
     if (batch.length === 0) return;
     try {
