@@ -313,6 +313,27 @@ describe('approval gate: lifecycle, idempotency and failures', () => {
     expect(w.comment(iid)).toMatch(/`dev`: not counted — author/);
   });
 
+  it('a secret pasted into a request is refused without being repeated anywhere', async () => {
+    const w = await createFakeWorld();
+    const secret = 'postgres://admin:Sup3rS3cretPass@db.internal:5432/orders';
+    const iid = await w.open('dev', { [REQ]: requestYaml({ justification: `INC-4411 use ${secret} to backfill` }) });
+    const [rej] = await dataOf(w, EVENT_TYPES.rejected);
+    expect(rej!.problems[0]).toMatchObject({ path: 'spec.justification' });
+    const everything = JSON.stringify(await w.events()) + w.comment(iid);
+    expect(everything).not.toContain('Sup3rS3cretPass');
+    const hostile = await w.open('dev', { [REQ]: requestYaml({ target: 'hvs.CAESIJAAAAAAAAAAAAAAAAAAAAAA' }) });
+    expect(JSON.stringify(await w.events()) + w.comment(hostile)).not.toContain('hvs.CAESIJAAAAAAAAAAAAAAAAAAAAAA');
+  });
+
+  it('a merge webhook for an MR the gate never saw is a bypass', async () => {
+    const w = await createFakeWorld();
+    w.gl.push(PROJECT, 'unseen', { [REQ]: requestYaml({}) }, 'dev');
+    const m = w.gl.openMergeRequest(PROJECT, { sourceBranch: 'unseen', author: 'dev' });
+    await w.merge(m.iid);
+    expect(await w.types()).toEqual(['bypass.detected']);
+    expect((await dataOf(w, EVENT_TYPES.bypassDetected))[0]!.reasons[0]).toMatch(/no validated request on record/);
+  });
+
   it('never puts a token-like secret or hostile markup from the request into the comment unescaped', async () => {
     const w = await createFakeWorld();
     const iid = await w.open('dev', { [REQ]: requestYaml({ justification: 'INC-1 <img src=x onerror=alert(1)> @all [link](http://evil)' }) });

@@ -12,6 +12,7 @@ import {
   TOPIC_GITLAB,
   createElevationEvent,
   elevationId as toElevationId,
+  findSecretLike,
   grantId as toGrantId,
   isAgeRecipient,
   loadYaml,
@@ -408,6 +409,17 @@ export function createGate(options: GateOptions): Gate {
           const flagged = new Set(parsed.problems.map((p) => p.path));
           problems = [...parsed.problems, ...(semantic?.problems ?? []).filter((p) => !flagged.has(p.path))];
         }
+        if (plan) {
+          // A credential pasted into a request must not travel on in events or comments.
+          const leaked = findSecretLike({ justification: plan.justification, rollbackPlan: plan.rollbackPlan ?? '' });
+          if (leaked) {
+            problems.push({
+              path: `spec.${leaked}`,
+              message: 'looks like a secret (a URL with a password, a token or a key); never put credentials in a request — remove it, rotate it, and push again',
+            });
+            plan = undefined;
+          }
+        }
         if (plan && !isAgeRecipient(plan.recipient)) {
           problems.push({ path: 'spec.recipient', message: 'recipient must be an age public key (age1...); `jit keygen` prints yours' });
           plan = undefined;
@@ -515,7 +527,10 @@ export function createGate(options: GateOptions): Gate {
   }
 
   async function reject(ev: Event, elevation: string, headSha: string, requester: string, problems: Problem[], sourceId: string) {
-    const list = problems.length > 0 ? problems.slice(0, 100) : [{ path: '(document)', message: 'the request could not be validated' }];
+    const list = (problems.length > 0 ? problems.slice(0, 100) : [{ path: '(document)', message: 'the request could not be validated' }]).map((p) =>
+      // Messages may quote what was written; never repeat anything shaped like a secret.
+      findSecretLike({ m: p.message, p: p.path }) ? { path: findSecretLike({ p: p.path }) ? '(document)' : p.path, message: 'a value here looks like a secret; it is not repeated — remove it from the request and rotate it' } : p,
+    );
     await status(ev, headSha, 'failed', `${list.length} problem(s): see the jit comment`);
     const prev = book.get(elevation);
     const fingerprint = sha256(new TextEncoder().encode(JSON.stringify(list)));
