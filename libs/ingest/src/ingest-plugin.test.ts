@@ -272,6 +272,11 @@ describe('bad input', () => {
     expect((await deliver(MR, { 'idempotency-key': 'has spaces in it' })).statusCode).toBe(400);
     expect((await deliver(MR, { 'idempotency-key': 'x'.repeat(201) })).statusCode).toBe(400);
     expect(bus.published).toHaveLength(0);
+    // informational ids that are junk are dropped, not carried onto the bus
+    const junk = await deliver(MR, { 'idempotency-key': 'ok-id', 'x-gitlab-event-uuid': 'a b', 'x-gitlab-webhook-uuid': 'u'.repeat(5000) });
+    expect(junk.statusCode).toBe(202);
+    expect((bus.published[0]!.event.data as { delivery: object }).delivery).not.toHaveProperty('eventUuid');
+    expect((bus.published[0]!.event.data as { delivery: object }).delivery).not.toHaveProperty('webhookUuid');
   });
 
   it('answers 400 to hostile nesting instead of recursing', async () => {

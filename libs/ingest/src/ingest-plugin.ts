@@ -336,8 +336,8 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
         ...normalized,
         delivery: {
           id,
-          ...(headerOf(request, 'x-gitlab-event-uuid') ? { eventUuid: headerOf(request, 'x-gitlab-event-uuid') } : {}),
-          ...(headerOf(request, 'x-gitlab-webhook-uuid') ? { webhookUuid: headerOf(request, 'x-gitlab-webhook-uuid') } : {}),
+          ...optionalId('eventUuid', headerOf(request, 'x-gitlab-event-uuid')),
+          ...optionalId('webhookUuid', headerOf(request, 'x-gitlab-webhook-uuid')),
           receivedAt: new Date().toISOString(),
         },
         payload: json,
@@ -362,6 +362,11 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
       return answer(reply, st, 'accepted', 202, { accepted: true, id });
     });
   });
+}
+
+/** `{ [name]: value }` when value is a well-formed id; junk in informational headers is dropped, not carried. */
+function optionalId(name: string, value: string | undefined): Record<string, string> {
+  return value !== undefined && DELIVERY_ID_RE.test(value) ? { [name]: value } : {};
 }
 
 function errorSummary(err: unknown): Record<string, unknown> {
