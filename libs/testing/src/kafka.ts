@@ -2,7 +2,7 @@
 // in .cache/kafka/jars: formatted on first start, restartable on the same port and data.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +10,7 @@ import { TestingErrors } from './errors';
 import { freePort } from './free-port';
 import { probeKafka } from './kafka-probe';
 import { tailFile, type ManagedProcess } from './managed-process';
-import { KAFKA_JARS_DIR, requireInstalled } from './paths';
+import { KAFKA_CDS_ARCHIVE, KAFKA_JARS_DIR, requireInstalled } from './paths';
 import { isPortClash, spawnUntilReady } from './server-start';
 
 const run = promisify(execFile);
@@ -43,6 +43,8 @@ export interface StartKafkaOptions {
   detached?: boolean;
   /** Readiness timeout (default 90 s: a cold JVM on 2 busy cores). */
   timeoutMs?: number;
+  /** Extra JVM options (setup.sh passes -XX:ArchiveClassesAtExit to build the CDS archive). */
+  jvmArgs?: string[];
 }
 
 /** Lean JVM for 2 cores: one GC thread, C1 only (starts ~40% faster; tests are not throughput). */
@@ -119,7 +121,14 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
   const log4jFile = join(workDir, 'log4j2.properties');
   writeFileSync(log4jFile, LOG4J2);
   const classpath = `${jars}/*`;
-  const jvm = [...KAFKA_JVM_OPTS, `-Dlog4j2.configurationFile=${log4jFile}`, '-cp', classpath];
+  const extra = opts.jvmArgs ?? [];
+  // setup.sh's class-data archive of a broker run: halves JVM start-up on a busy 2-core box.
+  // A stale archive (other jars or JDK) is ignored by the JVM (-Xshare:auto), never fatal.
+  const cds =
+    existsSync(KAFKA_CDS_ARCHIVE) && !extra.some((a) => a.startsWith('-XX:ArchiveClassesAtExit'))
+      ? [`-XX:SharedArchiveFile=${KAFKA_CDS_ARCHIVE}`]
+      : [];
+  const jvm = [...KAFKA_JVM_OPTS, ...cds, ...extra, `-Dlog4j2.configurationFile=${log4jFile}`, '-cp', classpath];
   const timeoutMs = opts.timeoutMs ?? 90_000;
 
   let port = opts.port ?? 0;

@@ -9,6 +9,8 @@ export const CACHE_DIR = join(REPO_ROOT, '.cache');
 /** Where scripts/services/start.sh keeps env, pid and log files. */
 export const SERVICES_DIR = join(CACHE_DIR, 'services');
 export const KAFKA_JARS_DIR = join(CACHE_DIR, 'kafka', 'jars');
+/** Class-data-sharing archive of a broker run, built by setup.sh (optional). */
+export const KAFKA_CDS_ARCHIVE = join(CACHE_DIR, 'kafka', 'kafka.jsa');
 export const VENV_BIN = join(REPO_ROOT, '.venv', 'bin');
 
 /** Fails with a pointer to the setup script when a runtime is missing. */
