@@ -1,7 +1,7 @@
 // Webhook bodies with the keys and types of GitLab's documented examples
 // (doc/user/project/integrations/webhook_events.md; copies in fixtures/).
 import type { Commit } from './git';
-import { avatarUrl, iso } from './entities';
+import { avatarUrl } from './entities';
 import type { Issue, Label, MergeRequest, Note, Project, User } from './model';
 import { hookTime, type SandboxEvent, type SandboxState } from './state';
 
@@ -255,11 +255,12 @@ export function notePayload(s: SandboxState, ev: Extract<SandboxEvent, { kind: '
 export function issuePayload(s: SandboxState, ev: Extract<SandboxEvent, { kind: 'issue' }>): Json {
   const { project: p, issue: i } = ev;
   const assignees = i.assigneeIds.map((id) => s.userById(id)).filter((u): u is User => !!u);
-  return {
+  const short = (u: User) => ({ name: u.name, username: u.username, avatar_url: avatarUrl(u) });
+  const out: Json = {
     object_kind: 'issue',
-    event_type: 'issue',
+    event_type: i.confidential ? 'confidential_issue' : 'issue',
     user: hookUser(ev.actor),
-    project: hookProject(s, p),
+    project: hookProject(s, p, true),
     object_attributes: {
       id: i.id,
       title: i.title,
@@ -267,20 +268,43 @@ export function issuePayload(s: SandboxState, ev: Extract<SandboxEvent, { kind: 
       assignee_id: i.assigneeIds[0] ?? null,
       author_id: i.authorId,
       project_id: p.id,
-      created_at: iso(i.createdAt),
-      updated_at: iso(i.updatedAt),
+      created_at: isoSeconds(i.createdAt),
+      updated_at: isoSeconds(i.updatedAt),
+      updated_by_id: i.updatedById,
+      last_edited_at: null,
+      last_edited_by_id: null,
+      relative_position: 0,
       description: i.description,
-      state: i.state,
+      milestone_id: null,
+      state_id: i.state === 'opened' ? 1 : 2,
       confidential: i.confidential,
+      discussion_locked: null,
+      due_date: i.dueDate,
+      moved_to_id: null,
+      duplicated_to_id: null,
+      time_estimate: 0,
+      total_time_spent: 0,
+      time_change: 0,
+      human_total_time_spent: null,
+      human_time_estimate: null,
+      human_time_change: null,
+      weight: null,
+      health_status: null,
+      type: 'Issue',
       iid: i.iid,
       url: `${s.instanceUrl}/${p.pathWithNamespace}/-/issues/${i.iid}`,
+      state: i.state,
       action: ev.action,
+      // escalation_status / escalation_policy are only sent for incidents.
+      severity: 'unknown',
       labels: hookLabels(s, p, i.labels),
-      type: 'Issue',
     },
     repository: hookRepository(s, p),
-    assignees: assignees.map(hookUserShort),
+    assignees: assignees.map(short),
     labels: hookLabels(s, p, i.labels),
-    changes: {},
+    changes: serialiseChanges(s, p, ev.changes),
   };
+  // The deprecated `assignee` (first assignee) is only present when there is one.
+  if (assignees[0]) out['assignee'] = short(assignees[0]);
+  return out;
 }

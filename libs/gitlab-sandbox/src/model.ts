@@ -128,6 +128,7 @@ export interface Issue {
   notes: Note[];
   createdAt: Date;
   updatedAt: Date;
+  updatedById: number | null;
   closedAt: Date | null;
 }
 

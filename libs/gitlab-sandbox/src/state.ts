@@ -33,7 +33,14 @@ export type SandboxEvent =
       oldrev?: string;
     }
   | { kind: 'note'; project: Project; note: Note; actor: User; action: 'create' | 'update'; mr?: MergeRequest; issue?: Issue }
-  | { kind: 'issue'; project: Project; issue: Issue; actor: User; action: 'open' | 'update' | 'close' | 'reopen' };
+  | {
+      kind: 'issue';
+      project: Project;
+      issue: Issue;
+      actor: User;
+      action: 'open' | 'update' | 'close' | 'reopen';
+      changes: Record<string, { previous: unknown; current: unknown }>;
+    };
 
 export interface StateOptions {
   instanceUrl: string;
@@ -979,10 +986,51 @@ export class SandboxState {
       notes: [],
       createdAt: now,
       updatedAt: now,
+      updatedById: null,
       closedAt: null,
     };
     project.issues.push(issue);
-    this.opts.emit({ kind: 'issue', project, issue, actor: user, action: 'open' });
+    this.opts.emit({ kind: 'issue', project, issue, actor: user, action: 'open', changes: {} });
+    return issue;
+  }
+
+  editIssue(project: Project, issue: Issue, user: User, input: { title?: string; description?: string; labels?: string[]; stateEvent?: string }): Issue {
+    this.requireAccess(user, project, ACCESS.reporter);
+    if (input.stateEvent !== undefined && input.stateEvent !== 'close' && input.stateEvent !== 'reopen') throw paramError('state_event does not have a valid value');
+    if (input.title !== undefined && (input.title === '' || input.title.length > 255)) throw badRequest('{:title=>["is invalid"]}');
+    const changes: Record<string, { previous: unknown; current: unknown }> = {};
+    const now = this.now();
+    if (input.title !== undefined && input.title !== issue.title) {
+      changes['title'] = { previous: issue.title, current: input.title };
+      issue.title = input.title;
+    }
+    if (input.description !== undefined && input.description !== issue.description) {
+      changes['description'] = { previous: issue.description, current: input.description };
+      issue.description = input.description;
+    }
+    if (input.labels !== undefined) {
+      const labels = this.ensureLabels(project, input.labels);
+      if (JSON.stringify(labels) !== JSON.stringify(issue.labels)) changes['labels'] = { previous: issue.labels, current: labels };
+      issue.labels = labels;
+    }
+    let action: 'update' | 'close' | 'reopen' = 'update';
+    if (input.stateEvent === 'close' && issue.state === 'opened') {
+      changes['state_id'] = { previous: 1, current: 2 };
+      issue.state = 'closed';
+      issue.closedAt = now;
+      action = 'close';
+    } else if (input.stateEvent === 'reopen' && issue.state === 'closed') {
+      changes['state_id'] = { previous: 2, current: 1 };
+      issue.state = 'opened';
+      issue.closedAt = null;
+      action = 'reopen';
+    }
+    if (Object.keys(changes).length === 0) return issue;
+    changes['updated_at'] = { previous: hookTime(issue.updatedAt), current: hookTime(now) };
+    if (issue.updatedById !== user.id) changes['updated_by_id'] = { previous: issue.updatedById, current: user.id };
+    issue.updatedAt = now;
+    issue.updatedById = user.id;
+    this.opts.emit({ kind: 'issue', project, issue, actor: user, action, changes });
     return issue;
   }
 

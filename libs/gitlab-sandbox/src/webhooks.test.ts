@@ -16,6 +16,7 @@ const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${
 const MR_HOOK = fixture('merge-request-hook.json');
 const NOTE_MR_HOOK = fixture('note-hook-merge-request.json');
 const NOTE_ISSUE_HOOK = fixture('note-hook-issue.json');
+const ISSUE_HOOK = fixture('issue-hook.json');
 
 /** A port nothing listens on: bound by the OS, then released. */
 async function closedPort(): Promise<number> {
@@ -33,6 +34,8 @@ interface ShapeRules {
   nullable: Set<string>;
   /** Paths the sandbox sends beyond the example (documented elsewhere in GitLab's docs). */
   extras: Set<string>;
+  /** Paths of the example GitLab documents as conditional (e.g. incident-only fields). */
+  optional?: Set<string>;
 }
 
 /** Every problem found comparing `actual` with the documented example's keys and types. */
@@ -61,7 +64,9 @@ function shapeProblems(expected: unknown, actual: unknown, rules: ShapeRules, pa
     return problems;
   }
   for (const k of Object.keys(e)) {
-    if (!(k in a)) problems.push(`${at(k)}: missing`);
+    if (!(k in a)) {
+      if (!rules.optional?.has(at(k))) problems.push(`${at(k)}: missing`);
+    }
     else problems.push(...shapeProblems(e[k], a[k], rules, at(k)));
   }
   for (const k of Object.keys(a)) if (!(k in e) && !rules.extras.has(at(k))) problems.push(`${at(k)}: not in the documented example`);
@@ -100,6 +105,27 @@ const NOTE_RULES: ShapeRules = {
     'issue.assignee_id',
   ]),
   extras: new Set(),
+};
+
+const ISSUE_RULES: ShapeRules = {
+  nullable: new Set([
+    'object_attributes.assignee_id',
+    'object_attributes.updated_by_id',
+    'object_attributes.discussion_locked',
+    'object_attributes.health_status',
+    'object_attributes.labels[].group_id',
+    'object_attributes.labels[].description',
+    'labels[].group_id',
+    'labels[].description',
+    'changes.labels.previous[].group_id',
+    'changes.labels.previous[].description',
+    'changes.labels.current[].group_id',
+    'changes.labels.current[].description',
+  ]),
+  extras: new Set(),
+  // "escalation_status and escalation_policy are only available for issue types which support
+  // escalations, such as incidents"; `assignee` holds the first assignee, when there is one.
+  optional: new Set(['object_attributes.escalation_status', 'object_attributes.escalation_policy', 'assignee']),
 };
 
 let sandbox: Sandbox;
@@ -183,6 +209,26 @@ describe('payload fidelity against the documented examples', () => {
     expect(shapeProblems(NOTE_ISSUE_HOOK, notes[2], NOTE_RULES)).toEqual([]);
     expect(notes[0].merge_request.iid).toBe(iid);
     expect(notes[1].object_attributes.note).toBe('please add a rollback plan (R-17)');
+  });
+
+  it('Issue Hooks (break-glass review issues) match the example', async () => {
+    sandbox.addHook(P, { url: receiver.url, issues_events: true, merge_requests_events: false, note_events: false });
+    const alice = client('alice-token-0001');
+    const bob = await sandbox.user('bob');
+    const issue = await alice.Issues.create(P, 'Review break-glass !1', { labels: 'break-glass', assigneeIds: [bob.id] });
+    await alice.Issues.edit(P, issue.iid, { labels: 'break-glass,reviewed', title: 'Reviewed break-glass !1' });
+    await alice.Issues.edit(P, issue.iid, { stateEvent: 'close' });
+    const plain = await alice.Issues.create(P, 'no assignee');
+    await alice.Issues.edit(P, plain.iid, { stateEvent: 'close' });
+    await alice.Issues.edit(P, plain.iid, { stateEvent: 'reopen' });
+    await sandbox.idle();
+    const bodies = receiver.received.map((r) => r.json);
+    expect(receiver.received.every((r) => r.headers['x-gitlab-event'] === 'Issue Hook')).toBe(true);
+    expect(bodies.map((b) => b.object_attributes.action)).toEqual(['open', 'update', 'close', 'open', 'close', 'reopen']);
+    for (const b of bodies) expect(shapeProblems(ISSUE_HOOK, b, ISSUE_RULES)).toEqual([]);
+    expect(bodies[1].changes.labels.current.map((l: { title: string }) => l.title)).toEqual(['break-glass', 'reviewed']);
+    expect(bodies[0].assignee.username).toBe('bob');
+    expect(bodies[3]).not.toHaveProperty('assignee');
   });
 
   it('the comparator itself catches a missing key, a wrong type and an undocumented key', () => {

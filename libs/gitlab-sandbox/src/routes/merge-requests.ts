@@ -12,12 +12,14 @@ type MrParams = { Params: { id: string; iid: string } };
 export function mergeRequestRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { state } = ctx;
 
-  const load = (req: FastifyRequest<MrParams>, anonymous = false): { user: User | undefined; project: Project; mr: MergeRequest } => {
+  /** The caller (optional when `anonymous`), the project and the MR named by :id and :iid. */
+  const load = (req: FastifyRequest, anonymous = false): { user: User | undefined; project: Project; mr: MergeRequest } => {
+    const { id, iid } = req.params as MrParams['Params'];
     const user = anonymous ? optUser(ctx, req) : needUser(ctx, req);
-    const project = state.findProject(req.params.id, user);
-    return { user, project, mr: state.findMr(project, req.params.iid) };
+    const project = state.findProject(id, user);
+    return { user, project, mr: state.findMr(project, iid) };
   };
-  const loadAuthed = (req: FastifyRequest<MrParams>) => load(req) as { user: User; project: Project; mr: MergeRequest };
+  const loadAuthed = (req: FastifyRequest) => load(req) as { user: User; project: Project; mr: MergeRequest };
 
   app.post<{ Params: { id: string } }>('/api/v4/projects/:id/merge_requests', async (req, reply) => {
     const user = needUser(ctx, req);
@@ -173,7 +175,7 @@ export function mergeRequestRoutes(app: FastifyInstance, ctx: RouteContext): voi
   });
 
   app.put<{ Params: { id: string; iid: string; ruleId: string } }>('/api/v4/projects/:id/merge_requests/:iid/approval_rules/:ruleId', async (req) => {
-    const { user, project, mr } = loadAuthed(req as unknown as FastifyRequest<MrParams>);
+    const { user, project, mr } = loadAuthed(req);
     state.requirePremium(project);
     const p = params(req);
     const rule = state.editMrRule(project, mr, user, Number(req.params.ruleId), {
@@ -187,7 +189,7 @@ export function mergeRequestRoutes(app: FastifyInstance, ctx: RouteContext): voi
   });
 
   app.delete<{ Params: { id: string; iid: string; ruleId: string } }>('/api/v4/projects/:id/merge_requests/:iid/approval_rules/:ruleId', async (req, reply) => {
-    const { user, project, mr } = loadAuthed(req as unknown as FastifyRequest<MrParams>);
+    const { user, project, mr } = loadAuthed(req);
     state.requirePremium(project);
     state.removeMrRule(project, mr, user, Number(req.params.ruleId));
     reply.code(204);
@@ -219,13 +221,13 @@ export function mergeRequestRoutes(app: FastifyInstance, ctx: RouteContext): voi
   });
 
   app.put<{ Params: { id: string; iid: string; noteId: string } }>('/api/v4/projects/:id/merge_requests/:iid/notes/:noteId', async (req) => {
-    const { user, project, mr } = loadAuthed(req as unknown as FastifyRequest<MrParams>);
+    const { user, project, mr } = loadAuthed(req);
     const note = state.editNote(project, { mr }, user, Number(req.params.noteId), str(params(req), 'body', { required: true }) as string);
     return noteEntity(state, project, note);
   });
 
   app.delete<{ Params: { id: string; iid: string; noteId: string } }>('/api/v4/projects/:id/merge_requests/:iid/notes/:noteId', async (req, reply) => {
-    const { user, project, mr } = loadAuthed(req as unknown as FastifyRequest<MrParams>);
+    const { user, project, mr } = loadAuthed(req);
     state.removeNote(project, { mr }, user, Number(req.params.noteId));
     reply.code(204);
     return null;

@@ -138,24 +138,13 @@ export function projectSettingsRoutes(app: FastifyInstance, ctx: RouteContext): 
     const user = needUser(ctx, req);
     const project = state.findProject(req.params.id, user);
     const issue = state.findIssue(project, req.params.iid);
-    state.requireAccess(user, project, ACCESS.reporter);
     const p = params(req);
-    const ev = str(p, 'state_event');
-    if (ev !== undefined && ev !== 'close' && ev !== 'reopen') throw paramError('state_event does not have a valid value');
-    const title = str(p, 'title', { max: 255 });
-    if (title !== undefined) issue.title = title;
-    const description = str(p, 'description', { max: 1_048_576 });
-    if (description !== undefined) issue.description = description;
-    const labels = strArray(p, 'labels');
-    if (labels) issue.labels = state.ensureLabels(project, labels);
-    issue.updatedAt = state.now();
-    if (ev === 'close' && issue.state === 'opened') {
-      issue.state = 'closed';
-      issue.closedAt = state.now();
-    } else if (ev === 'reopen' && issue.state === 'closed') {
-      issue.state = 'opened';
-      issue.closedAt = null;
-    }
+    state.editIssue(project, issue, user, {
+      title: str(p, 'title', { max: 1000 }),
+      description: str(p, 'description', { max: 1_048_576 }),
+      labels: strArray(p, 'labels'),
+      stateEvent: str(p, 'state_event'),
+    });
     return issueEntity(state, project, issue);
   });
 
