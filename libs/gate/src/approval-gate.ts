@@ -42,7 +42,7 @@ import {
   type PolicyProblem,
   type PolicyStore,
 } from '@jit/policy';
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { ElevationBook, type RequestedRecord } from './elevation-book';
 import { GateMalformedEvent, GateNotStarted } from './errors';
 import { GATE_MARKER, renderComment, type ApprovalLine, type CommentView } from './render-comment';
@@ -147,6 +147,13 @@ export function createGate(options: GateOptions): Gate {
     name: 'jit_gate_webhooks_total',
     help: 'GitLab webhooks handled by the approval gate, by outcome',
     labelNames: ['outcome'],
+    registers: options.registry ? [options.registry] : [],
+  });
+  const duration = new Histogram({
+    name: 'jit_gate_webhook_duration_seconds',
+    help: 'Time the approval gate spends on one webhook (GitLab calls included), by outcome',
+    labelNames: ['outcome'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: options.registry ? [options.registry] : [],
   });
   const policyBypass = new Counter({
@@ -958,9 +965,11 @@ export function createGate(options: GateOptions): Gate {
       throw GateMalformedEvent(ce.id, where);
     }
     const ev = parsed.data;
+    const started = performance.now();
     const outcome = await withLock(toElevationId(ev.projectId, ev.mrIid), () => dispatch(ev, ce.id));
     processed.add(ce.id);
     outcomes.inc({ outcome });
+    duration.observe({ outcome }, (performance.now() - started) / 1000);
   }
 
   async function retrying<T>(what: string, fn: () => Promise<T>, budgetMs = options.startRetryMs ?? 60_000): Promise<T> {
