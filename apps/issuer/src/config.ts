@@ -23,6 +23,7 @@ const EnvSchema = z.object({
     .pipe(z.array(z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'is required: comma-separated host:port of the Kafka brokers')),
   KAFKA_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'use 1-200 characters from [A-Za-z0-9._-]').default('jit-issuer'),
   KAFKA_GROUP_ID: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'use 1-200 characters from [A-Za-z0-9._-]').default('jit-issuer'),
+  KAFKA_SESSION_TIMEOUT_MS: intFrom(6000, 300_000).default(30_000),
   GITLAB_URL: z.string({ error: 'is required: the http(s) base URL of GitLab' }).regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be the http(s) base URL of GitLab, e.g. https://gitlab.example.com'),
   GITLAB_TOKEN: z.string({ error: 'is required: a GitLab access token with api scope' }).min(8, 'must be a GitLab access token with api scope'),
   JIT_ELEVATIONS_PROJECT: z
@@ -38,7 +39,7 @@ const EnvSchema = z.object({
 });
 
 export interface IssuerAppConfig {
-  kafka: { brokers: string[]; clientId: string; groupId: string };
+  kafka: { brokers: string[]; clientId: string; groupId: string; sessionTimeoutMs: number };
   gitlab: { url: string; token: string };
   elevationsProject: string | number;
   substrates: SubstrateInstances;
@@ -64,7 +65,7 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, groupId: e.KAFKA_GROUP_ID },
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, groupId: e.KAFKA_GROUP_ID, sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS },
     gitlab: { url: e.GITLAB_URL.replace(/\/+$/, ''), token: e.GITLAB_TOKEN },
     elevationsProject: /^\d+$/.test(e.JIT_ELEVATIONS_PROJECT) ? Number(e.JIT_ELEVATIONS_PROJECT) : e.JIT_ELEVATIONS_PROJECT,
     substrates: subs.instances,

@@ -41,7 +41,7 @@ export interface IssuerServer {
 export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDeps = {}): Promise<IssuerServer> {
   const logger = deps.logger ?? createLogger({ name: 'issuer', level: config.logLevel });
   const ownBus = !deps.bus;
-  const bus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger }));
+  const bus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, logger }));
   const cleanups: Array<() => Promise<unknown>> = [];
   if (ownBus) cleanups.push(() => bus.close());
   try {

@@ -24,6 +24,7 @@ const EnvSchema = z
       .pipe(z.array(z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'is required: comma-separated host:port of the Kafka brokers')),
     KAFKA_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'use 1-200 characters from [A-Za-z0-9._-]').default('jit-revoker'),
     KAFKA_GROUP_ID: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'use 1-200 characters from [A-Za-z0-9._-]').default('jit-revoker'),
+    KAFKA_SESSION_TIMEOUT_MS: intFrom(6000, 300_000).default(30_000),
     // GitLab is optional here: only used to comment on the MR.
     GITLAB_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be the http(s) base URL of GitLab, e.g. https://gitlab.example.com').optional(),
     GITLAB_TOKEN: z.string().min(8, 'must be a GitLab access token with api scope').optional(),
@@ -44,7 +45,7 @@ const EnvSchema = z
   });
 
 export interface RevokerAppConfig {
-  kafka: { brokers: string[]; clientId: string; groupId: string };
+  kafka: { brokers: string[]; clientId: string; groupId: string; sessionTimeoutMs: number };
   gitlab?: { url: string; token: string };
   substrates: SubstrateInstances;
   sweepIntervalMs: number;
@@ -71,7 +72,7 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, groupId: e.KAFKA_GROUP_ID },
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, groupId: e.KAFKA_GROUP_ID, sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS },
     ...(e.GITLAB_URL && e.GITLAB_TOKEN ? { gitlab: { url: e.GITLAB_URL.replace(/\/+$/, ''), token: e.GITLAB_TOKEN } } : {}),
     substrates: subs.instances,
     sweepIntervalMs: e.JIT_SWEEP_INTERVAL_MS,

@@ -32,7 +32,7 @@ export interface RevokerServer {
 export async function buildServer(config: RevokerAppConfig, deps: RevokerServerDeps = {}): Promise<RevokerServer> {
   const logger = deps.logger ?? createLogger({ name: 'revoker', level: config.logLevel });
   const ownBus = !deps.bus;
-  const bus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger }));
+  const bus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, logger }));
   const cleanups: Array<() => Promise<unknown>> = [];
   if (ownBus) cleanups.push(() => bus.close());
   try {

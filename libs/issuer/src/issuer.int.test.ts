@@ -1,0 +1,324 @@
+// The issuer on real servers: apps/issuer as a child process on a private Kafka broker, the
+// postgres adapter on embedded PostgreSQL, policy.yaml read at the merge commit from the GitLab
+// sandbox. Approved -> granted with a sealed credential that logs in and writes what the scope
+// grants; duplicates; a crash between issue and publish; a substrate outage; and no issued
+// password anywhere in logs, events or MR comments.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaBus, type EventBus, type Subscription } from '@jit/bus';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, grantId as grantIdOf, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
+import { sampleEvent } from '@jit/contracts/testing';
+import { createGitlabClient } from '@jit/gitlab';
+import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
+import { createLogger } from '@jit/observability';
+import { createPolicyStore } from '@jit/policy';
+import { startKafka, startPostgres, uniqueName, waitFor, type KafkaHandle, type PostgresHandle } from '@jit/testing';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the suite logs in with the issued credential as its user would
+import pg from 'pg';
+import { generateAgeIdentity, openCredential } from './seal';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = join(ROOT, 'apps/issuer/src/main.ts');
+const CRASH = join(ROOT, 'apps/issuer/src/testing/crash-after-issue.ts');
+const BOT_TOKEN = 'glpat-issuer-bot-token-0001';
+const CAROL_TOKEN = 'glpat-carol-token-000001';
+const PROJECT = 'ops/elevations';
+
+const POLICY = `tiers:
+  reversible-write: { ttlMax: 2h, approvals: 1, approvers: { anyHuman: true } }
+agents: [deploy-agent]
+policyApprovers: { groups: [security], approvals: 2 }
+targets:
+  orders-db:
+    substrate: postgres
+    connection: { secretRef: env:ORDERS_DB_ADMIN_URL }
+    scopes:
+      write: { tier: reversible-write, grant: "SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public" }
+  flaky-db:
+    substrate: postgres
+    connection: { secretRef: env:FLAKY_DB_ADMIN_URL }
+    scopes:
+      write: { tier: reversible-write, grant: "SELECT, INSERT ON ALL TABLES IN SCHEMA public" }
+`;
+
+interface Child {
+  proc: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  /** Resolves with the first match of `re` in the output. */
+  waitOutput(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+}
+
+let kafka: KafkaHandle;
+let pgMain: PostgresHandle;
+let pgFlaky: PostgresHandle;
+let sandbox: Sandbox;
+let observer: EventBus;
+let observed: Subscription;
+const events: AnyElevationEvent[] = [];
+const rawEvents: string[] = [];
+const children: Child[] = [];
+let ordersUrl: string;
+let flakyUrl: string;
+let projectId: number;
+let policyVersion: string;
+let mergeSha: string;
+let identity: string;
+let recipient: string;
+const groupId = uniqueName('issuer-int');
+let issuer: Child;
+let issuerUrl: string;
+let nextIid = 1;
+
+function spawnIssuer(entry: string): Child {
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '',
+    KAFKA_BROKERS: kafka.brokers.join(','),
+    KAFKA_GROUP_ID: groupId,
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+    GITLAB_URL: sandbox.url,
+    GITLAB_TOKEN: BOT_TOKEN,
+    JIT_ELEVATIONS_PROJECT: PROJECT,
+    JIT_SUBSTRATES: JSON.stringify({ postgres: { connectTimeoutMs: 1500 } }),
+    ORDERS_DB_ADMIN_URL: ordersUrl,
+    FLAKY_DB_ADMIN_URL: flakyUrl,
+    JIT_ISSUE_ATTEMPTS: '3',
+    JIT_ISSUE_RETRY_BASE_MS: '200',
+    JIT_PUBLIC_URL: 'https://jit.example.com',
+    PORT: '0',
+    LOG_LEVEL: 'debug',
+  };
+  const proc = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c) => (out += String(c)));
+  proc.stderr!.on('data', (c) => (out += String(c)));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const child: Child = {
+    proc,
+    output: () => out,
+    exited,
+    async waitOutput(re, timeoutMs = 60_000) {
+      await waitFor(() => re.test(out) || proc.exitCode !== null, { timeoutMs, what: `issuer output ${re}` });
+      const m = out.match(re);
+      if (!m) throw new Error(`issuer exited (${proc.exitCode}) before ${re}:\n${out.slice(-3000)}`);
+      return m;
+    },
+  };
+  children.push(child);
+  return child;
+}
+
+async function startIssuer(): Promise<void> {
+  issuer = spawnIssuer(MAIN);
+  issuerUrl = (await issuer.waitOutput(/"address":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
+}
+
+async function sql<T extends pg.QueryResultRow = any>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+const jitRoles = async (url: string) => (await sql<{ rolname: string }>(url, "SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit\\_%' ORDER BY 1")).map((r) => r.rolname);
+
+/** An MR in the sandbox, so the issuer's comment has somewhere to go. */
+async function openMr(): Promise<number> {
+  const n = nextIid++;
+  sandbox.pushCommit({ project: PROJECT, branch: `req-${n}`, author: 'carol', startBranch: 'main', files: { [`elevations/r${n}.yaml`]: `n: ${n}\n` } });
+  const res = await fetch(`${sandbox.url}/api/v4/projects/${projectId}/merge_requests`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'private-token': CAROL_TOKEN },
+    body: JSON.stringify({ source_branch: `req-${n}`, target_branch: 'main', title: `elevation ${n}` }),
+  });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { iid: number }).iid;
+}
+
+async function approved(target: string, overrides: { idKey?: string; ttlSeconds?: number; iid?: number } = {}) {
+  const mrIid = overrides.iid ?? (await openMr());
+  const elevationId = `gl-${projectId}-${mrIid}`;
+  const event = sampleEvent(
+    EVENT_TYPES.approved,
+    { elevationId, grantId: grantIdOf(elevationId, mergeSha), projectId, mrIid, target, scope: 'write', ttlSeconds: overrides.ttlSeconds ?? 600, recipient, mergeSha, policyVersion, requester: 'carol' },
+    { time: new Date().toISOString(), ...(overrides.idKey ? { idKey: overrides.idKey } : {}) },
+  );
+  return event;
+}
+
+const publish = (event: AnyElevationEvent) => observer.publish(TOPIC_ELEVATIONS, event.data.elevationId as string, event);
+const of = (type: string, grantId: string) => events.filter((e) => e.type === type && (e.data as { grantId?: string }).grantId === grantId);
+
+async function notes(iid: number): Promise<string[]> {
+  const res = await fetch(`${sandbox.url}/api/v4/projects/${projectId}/merge_requests/${iid}/notes`, { headers: { 'private-token': BOT_TOKEN } });
+  return ((await res.json()) as Array<{ body: string }>).map((n) => n.body);
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`${issuerUrl}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+beforeAll(async () => {
+  [kafka, pgMain, pgFlaky] = await Promise.all([startKafka(), startPostgres(), startPostgres()]);
+  ordersUrl = await pgMain.createDatabase(uniqueName('orders').replace(/-/g, '_'));
+  flakyUrl = await pgFlaky.createDatabase(uniqueName('flaky').replace(/-/g, '_'));
+  await sql(ordersUrl, 'CREATE TABLE public.orders (id int PRIMARY KEY, total int NOT NULL); INSERT INTO public.orders VALUES (1, 10)');
+  await sql(flakyUrl, 'CREATE TABLE public.events (id int PRIMARY KEY)');
+  ({ identity, recipient } = await generateAgeIdentity());
+  sandbox = await startSandbox({
+    seed: {
+      users: [
+        { username: 'jit-bot', token: BOT_TOKEN, bot: true },
+        { username: 'carol', token: CAROL_TOKEN },
+      ],
+      groups: [{ path: 'ops', members: [{ username: 'carol', access_level: 30 }] }],
+      projects: [{ path: PROJECT, files: { 'policy.yaml': POLICY }, members: [{ username: 'jit-bot', access_level: 40 }, { username: 'carol', access_level: 30 }] }],
+    },
+  });
+  projectId = sandbox.project(PROJECT).id;
+  const store = createPolicyStore({
+    gitlab: createGitlabClient({ url: sandbox.url, token: BOT_TOKEN }),
+    projectId,
+    substrates: { postgres: { validateScope: () => [] } },
+  });
+  const atMain = await store.atRef('main');
+  policyVersion = atMain.version;
+  mergeSha = atMain.commitId;
+  observer = await createKafkaBus({ brokers: kafka.brokers, clientId: 'issuer-int-observer', logger: createLogger({ name: 'observer', level: 'fatal' }) });
+  await observer.ensureTopics([{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }]);
+  observed = await observer.subscribe({
+    topic: TOPIC_ELEVATIONS,
+    groupId: uniqueName('issuer-int-observer'),
+    startFrom: 'earliest',
+    handler: async (m) => {
+      rawEvents.push(JSON.stringify(m.event));
+      const parsed = parseElevationEvent(m.event);
+      if (parsed.ok) events.push(parsed.event);
+    },
+  });
+  await startIssuer();
+}, 240_000);
+
+afterAll(async () => {
+  for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+  await observed?.stop();
+  await observer?.close();
+  await sandbox?.close();
+  await Promise.allSettled([kafka?.dispose(), pgMain?.dispose(), pgFlaky?.dispose()]);
+});
+
+describe('issuer on Kafka + PostgreSQL', () => {
+  it('approved -> granted: the sealed credential opens with the identity, logs in and can do what the scope grants, no more', async () => {
+    const event = await approved('orders-db');
+    await publish(event);
+    const gid = event.data.grantId;
+    await waitFor(() => of(EVENT_TYPES.granted, gid).length === 1, { timeoutMs: 60_000, what: 'granted' });
+    const granted = of(EVENT_TYPES.granted, gid)[0]!;
+    expect(granted.data).toMatchObject({ elevationId: event.data.elevationId, substrate: 'postgres', handle: { kind: 'postgres' } });
+
+    const res = await fetch(`${issuerUrl}/v1/elevations/${event.data.elevationId}/credential`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { sealedCredential: string; grantId: string };
+    expect(body.grantId).toBe(gid);
+    const secret = await openCredential(body.sealedCredential, identity);
+    await sql(secret.url!, 'INSERT INTO public.orders VALUES (2, 20)');
+    await sql(secret.url!, 'UPDATE public.orders SET total = 11 WHERE id = 1');
+    expect(await sql(secret.url!, 'SELECT id, total FROM public.orders ORDER BY id')).toEqual([{ id: 1, total: 11 }, { id: 2, total: 20 }]);
+    await expect(sql(secret.url!, 'DELETE FROM public.orders')).rejects.toMatchObject({ code: '42501' });
+    await expect(sql(secret.url!, 'CREATE TABLE public.nope (x int)')).rejects.toMatchObject({ code: '42501' });
+
+    await waitFor(async () => (await notes(event.data.mrIid)).some((n) => n.includes('jit: granted')), { what: 'granted comment' });
+    expect((await fetch(`${issuerUrl}/v1/elevations/gl-1-999999/credential`)).status).toBe(404);
+    expect((await fetch(`${issuerUrl}/v1/elevations/not-an-id/credential`)).status).toBe(400);
+    expect((await fetch(`${issuerUrl}/readyz`)).status).toBe(200);
+  });
+
+  it('duplicate approved events (redelivered and re-sent) -> one role, one granted event', async () => {
+    const first = await approved('orders-db');
+    const again = await approved('orders-db', { iid: first.data.mrIid, idKey: 'a-second-approval-event' });
+    expect(again.id).not.toBe(first.id);
+    const rolesBefore = (await jitRoles(ordersUrl)).length;
+    const dupBefore = await metric('jit_grants_total{outcome="duplicate"');
+    await publish(first);
+    await publish(first);
+    await publish(again);
+    const gid = first.data.grantId;
+    await waitFor(async () => (await metric('jit_grants_total{outcome="duplicate"')) >= dupBefore + 2, { timeoutMs: 60_000, what: 'two duplicates seen' });
+    expect(of(EVENT_TYPES.granted, gid)).toHaveLength(1);
+    expect(await jitRoles(ordersUrl)).toHaveLength(rolesBefore + 1);
+  });
+
+  it('substrate down -> retried, then grant.failed (retriable) with nothing issued', async () => {
+    await pgFlaky.stop();
+    try {
+      const event = await approved('flaky-db');
+      await publish(event);
+      const gid = event.data.grantId;
+      await waitFor(() => of(EVENT_TYPES.grantFailed, gid).length === 1, { timeoutMs: 60_000, what: 'grant.failed' });
+      const failed = of(EVENT_TYPES.grantFailed, gid)[0]!.data as { attempts: number; error: { code: string; retriable: boolean; message: string } };
+      expect(failed.attempts).toBe(3);
+      expect(failed.error.retriable).toBe(true);
+      expect(failed.error.code).toMatch(/^JIT_ERR_/);
+      expect(of(EVENT_TYPES.granted, gid)).toHaveLength(0);
+      const tries = issuer.output().split('\n').filter((l) => l.includes(gid) && l.includes('substrate issue failed'));
+      expect(tries).toHaveLength(3);
+      await waitFor(async () => (await notes(event.data.mrIid)).some((n) => n.includes('jit: grant failed')), { what: 'failure comment' });
+      expect((await fetch(`${issuerUrl}/v1/elevations/${event.data.elevationId}/credential`)).status).toBe(409);
+    } finally {
+      await pgFlaky.start();
+    }
+    expect(await jitRoles(flakyUrl)).toEqual([]);
+  });
+
+  it('killed between issue and publish -> after restart exactly one role, granted once, and its credential works', async () => {
+    issuer.proc.kill('SIGTERM');
+    expect(await issuer.exited).toBe(0); // graceful stop
+    const crashing = spawnIssuer(CRASH);
+    await crashing.waitOutput(/JIT_TEST_LISTENING/);
+    const event = await approved('orders-db');
+    const gid = event.data.grantId;
+    const rolesBefore = await jitRoles(ordersUrl);
+    await publish(event);
+    await crashing.waitOutput(new RegExp(`JIT_TEST_ISSUED ${gid}`));
+    crashing.proc.kill('SIGKILL');
+    await crashing.exited;
+    const rolesAfterCrash = await jitRoles(ordersUrl);
+    expect(rolesAfterCrash).toHaveLength(rolesBefore.length + 1); // issued, never published
+    expect(of(EVENT_TYPES.granted, gid)).toHaveLength(0);
+
+    await startIssuer(); // same group: `approved` was never committed, so it comes again
+    await waitFor(() => of(EVENT_TYPES.granted, gid).length === 1, { timeoutMs: 90_000, what: 'granted after restart' });
+    expect(await jitRoles(ordersUrl)).toEqual(rolesAfterCrash); // the retry found its own role
+    const granted = of(EVENT_TYPES.granted, gid)[0]!.data as { sealedCredential: string };
+    const secret = await openCredential(granted.sealedCredential, identity);
+    expect(await sql(secret.url!, 'SELECT count(*)::int AS n FROM public.orders')).toEqual([{ n: expect.any(Number) }]);
+  });
+
+  it('no issued password (nor the admin password) appears in any log line, event or MR comment', async () => {
+    const granted = events.filter((e) => e.type === EVENT_TYPES.granted);
+    expect(granted.length).toBeGreaterThanOrEqual(3);
+    const secrets = [new URL(ordersUrl).password, new URL(flakyUrl).password];
+    for (const g of granted) {
+      const s = await openCredential((g.data as { sealedCredential: string }).sealedCredential, identity);
+      secrets.push(s.password!, s.url!);
+    }
+    const comments: string[] = [];
+    for (let iid = 1; iid < nextIid; iid++) comments.push(...(await notes(iid)));
+    expect(comments.length).toBeGreaterThan(0);
+    const haystacks = { logs: children.map((c) => c.output()).join('\n'), events: rawEvents.join('\n'), comments: comments.join('\n') };
+    expect(haystacks.logs.length).toBeGreaterThan(1000);
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThan(8);
+      for (const [where, text] of Object.entries(haystacks)) expect(text.includes(secret), `${where} leaks a secret`).toBe(false);
+    }
+  });
+});
