@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fc from 'fast-check';
+import swagger from '@fastify/swagger';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GITLAB_WEBHOOK_EVENT_TYPE, GitlabWebhookDataSchema, TOPIC_GITLAB } from '@jit/contracts';
 import { createLogger, createRegistry } from '@jit/observability';
@@ -587,6 +588,17 @@ describe('composition and lifecycle', () => {
     await app.register(ingestPlugin, { bus, auth: { tokens: [TOKEN] }, underPressure: false, metricsRoute: false });
     const res = await app.inject({ method: 'POST', url: '/host', payload: { a: 1 } });
     expect(res.json()).toEqual({ got: { a: 1 } });
+  });
+
+  it('documents its routes for a host serving OpenAPI, without validating anything extra', async () => {
+    app = Fastify();
+    await app.register(swagger, { openapi: { info: { title: 't', version: '1' } } });
+    await app.register(ingestPlugin, { bus, auth: { tokens: [TOKEN] }, underPressure: false });
+    await app.ready();
+    const doc = app.swagger() as { paths: Record<string, Record<string, { summary?: string }>> };
+    expect(doc.paths['/webhooks/gitlab']?.['post']?.summary).toMatch(/GitLab webhook/);
+    expect(doc.paths['/metrics']).toBeUndefined();
+    expect((await deliver(MR)).statusCode).toBe(202);
   });
 
   it('sheds load with 503 + Retry-After when under pressure', async () => {

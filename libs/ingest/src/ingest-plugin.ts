@@ -9,6 +9,8 @@ import { createHash } from 'node:crypto';
 import fp from 'fastify-plugin';
 import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// Route docs (summary, tags, hide) for hosts that serve OpenAPI; types only, nothing loaded.
+import type {} from '@fastify/swagger';
 import { CloudEvent } from 'cloudevents';
 import type { Logger } from 'pino';
 import {
@@ -190,14 +192,14 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
   }
 
   if (options.healthRoutes !== false) {
-    fastify.get('/healthz', async () => ({ status: 'ok' }));
-    fastify.get('/readyz', async (_request, reply) => {
+    fastify.get('/healthz', { schema: { summary: 'Liveness of the webhook intake', tags: ['health'] } }, async () => ({ status: 'ok' }));
+    fastify.get('/readyz', { schema: { summary: 'Readiness: 503 while the event bus cannot accept publishes', tags: ['health'] } }, async (_request, reply) => {
       const ready = !closing && bus.isReady();
       return reply.code(ready ? 200 : 503).send({ ready, bus: bus.isReady() });
     });
   }
   if (options.metricsRoute !== false) {
-    fastify.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    fastify.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   }
 
   fastify.addHook('preClose', async () => {
@@ -276,7 +278,11 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
       return fail(reply, st, 'unavailable', Unavailable('internal error'));
     });
 
-    hook.post(options.path ?? '/webhooks/gitlab', { bodyLimit }, async (request, reply) => {
+    const description =
+      'GitLab project/group webhook endpoint (Merge Request Hook, Note Hook). Authenticated by X-Gitlab-Token and/or ' +
+      'Standard Webhooks signing; 202 once published, 200 for duplicates and ignored events, 503 + Retry-After when the bus is down.';
+    const routeSchema = { summary: 'Receive a GitLab webhook delivery', description, tags: ['webhooks'] };
+    hook.post(options.path ?? '/webhooks/gitlab', { bodyLimit, schema: routeSchema }, async (request, reply) => {
       const st = stateOf(request);
       const raw = request.body;
       if (!Buffer.isBuffer(raw)) {
