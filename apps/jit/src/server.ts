@@ -110,7 +110,12 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     botUsername ??= (await gitlab.users.current()).username;
 
     // --- substrates and policy
-    const substrates = buildSubstrates(config.substrates, logger);
+    const instances = { ...config.substrates };
+    if (demoDatabase && instances.postgres && !instances.postgres.adminUrl && !instances.postgres.adminUrls) {
+      // revoke and the orphan sweep reach the demo database without a request's connection
+      instances.postgres = { ...instances.postgres, adminUrl: demoDatabase.adminUrl };
+    }
+    const substrates = buildSubstrates(instances, logger);
     closers.push(() => substrates.closeAll());
     const policyStore = createPolicyStore({ gitlab, projectId: proj.id, substrates: substrateCatalog(substrates), logger });
 

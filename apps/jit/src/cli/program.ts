@@ -55,19 +55,29 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('jit')
     .description('GitOps just-in-time privilege elevation')
     .option('--json', 'machine-readable output (for agents)', false)
-    .addOption(new Option('--url <url>', 'jit API base URL').env('JIT_URL').default('http://127.0.0.1:8080'))
+    .option('--url <url>', 'jit API base URL (env JIT_URL; default http://127.0.0.1:8080)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
-  const g = () => program.opts<{ json: boolean; url: string }>();
+  // Environment fallbacks come from io.env (not commander's process.env lookup) so tests and
+  // embedders control them.
+  const g = () => {
+    const o = program.opts<{ json: boolean; url?: string }>();
+    return { json: o.json, url: o.url ?? env.JIT_URL ?? 'http://127.0.0.1:8080' };
+  };
   const api = () => new JitApi(g().url, io.fetch);
   const print = (human: string, json: unknown) => io.out(g().json ? JSON.stringify(json, null, 2) : human);
   const gitlabOpts = (cmd: Command) =>
     cmd
-      .addOption(new Option('--gitlab-url <url>', 'GitLab base URL').env('GITLAB_URL'))
-      .addOption(new Option('--gitlab-token <token>', 'your GitLab token (api scope)').env('GITLAB_TOKEN'))
-      .addOption(new Option('--project <path>', 'elevations repo (id or path)').env('JIT_ELEVATIONS_PROJECT'));
-  const gitlabFrom = (o: { gitlabUrl?: string; gitlabToken?: string; project?: string }) => {
+      .option('--gitlab-url <url>', 'GitLab base URL (env GITLAB_URL)')
+      .option('--gitlab-token <token>', 'your GitLab token, api scope (env GITLAB_TOKEN)')
+      .option('--project <path>', 'elevations repo, id or path (env JIT_ELEVATIONS_PROJECT)');
+  const gitlabFrom = (flags: { gitlabUrl?: string; gitlabToken?: string; project?: string }) => {
+    const o = {
+      gitlabUrl: flags.gitlabUrl ?? env.GITLAB_URL,
+      gitlabToken: flags.gitlabToken ?? env.GITLAB_TOKEN,
+      project: flags.project ?? env.JIT_ELEVATIONS_PROJECT,
+    };
     const missing = [
       !o.gitlabUrl && '--gitlab-url/GITLAB_URL',
       !o.gitlabToken && '--gitlab-token/GITLAB_TOKEN',

@@ -1,0 +1,56 @@
+// `npm run demo`: starts the embedded stack (sandbox GitLab, demo PostgreSQL, all services) in a
+// temporary data dir on free ports and plays the lifecycle. Exits non-zero if any step misbehaves.
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import { parseConfig } from './config';
+import { runDemoLifecycle } from './demo/lifecycle';
+import { buildJit } from './server';
+import { createLogger } from '@jit/observability';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'jit-demo-data-'));
+// PostgreSQL runs as its own system user when we are root: it must be able to reach its data dir.
+await chmod(dataDir, 0o755);
+const config = parseConfig({
+  ...process.env,
+  GITLAB_URL: undefined,
+  GITLAB_TOKEN: undefined,
+  JIT_ELEVATIONS_PROJECT: undefined,
+  KAFKA_BROKERS: undefined,
+  JIT_DATA_DIR: dataDir,
+  JIT_PORT: String(await freePort()),
+  JIT_SANDBOX_PORT: String(await freePort()),
+  JIT_SWEEP_INTERVAL_MS: '0',
+});
+process.stdout.write('starting jit (embedded bus, GitLab sandbox, demo PostgreSQL)…\n');
+const jit = await buildJit(config, { logger: createLogger({ name: 'jit', level: process.env.JIT_LOG_LEVEL === 'debug' ? 'debug' : 'warn' }) });
+let code = 0;
+try {
+  const url = await jit.listen();
+  await runDemoLifecycle({
+    jitUrl: url,
+    gitlabUrl: jit.sandbox!.url,
+    project: jit.gitlab.project,
+    readonlyUrl: jit.demoDatabase!.readonlyUrl,
+    ttl: process.env.JIT_DEMO_TTL ?? '20s',
+  });
+} catch (err) {
+  process.stderr.write(`\n${(err as Error).message}\n`);
+  code = 1;
+} finally {
+  await jit.close();
+  await rm(dataDir, { recursive: true, force: true });
+}
+process.exit(code);

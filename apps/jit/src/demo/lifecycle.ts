@@ -1,0 +1,148 @@
+// The demo lifecycle, narrated: an agent asks for write access to the demo database through an
+// MR, a bot's approval does not count, two humans approve, merge, the sealed credential is opened
+// and used, and at TTL it is revoked and the same write fails again. Every step is checked; the
+// first that does not behave throws, and `npm run demo` exits non-zero.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createGitlabClient } from '@jit/gitlab';
+import { JitApi, type ElevationSummary } from '../cli/api-client';
+import { runCli } from '../cli/program';
+
+export interface DemoOptions {
+  jitUrl: string;
+  gitlabUrl: string;
+  project: string;
+  /** The read-only default credential of the demo database. */
+  readonlyUrl: string;
+  /** TTL of the elevation (short, so the demo sees the revocation). */
+  ttl?: string;
+  say?: (line: string) => void;
+  tokens?: { agent: string; bot: string; approvers: [string, string] };
+  timeoutMs?: number;
+}
+
+export interface DemoResult {
+  elevationId: string;
+  timeline: NonNullable<ElevationSummary['timeline']>;
+  final: ElevationSummary;
+}
+
+class DemoStepFailed extends Error {}
+
+async function tryWrite(url: string): Promise<{ ok: true } | { ok: false; error: string }> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query(`UPDATE orders SET total = total + 1 WHERE customer = 'acme'`);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
+  const say = opts.say ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const tokens = opts.tokens ?? { agent: 'deploy-agent-token', bot: 'review-bot-token', approvers: ['alice-token-0001', 'bob-token-00001'] };
+  const ttl = opts.ttl ?? '20s';
+  const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
+  const api = new JitApi(opts.jitUrl);
+  const dir = await mkdtemp(join(tmpdir(), 'jit-demo-'));
+  const identity = join(dir, 'agent-identity.txt');
+  const step = (n: number, text: string) => say(`\n${n}. ${text}`);
+  const check = (cond: unknown, what: string) => {
+    if (!cond) throw new DemoStepFailed(`demo step failed: ${what}`);
+    say(`   ✓ ${what}`);
+  };
+  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
+    for (;;) {
+      const v = await probe().catch(() => undefined);
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new DemoStepFailed(`demo step timed out: ${what}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  const stateIs = (id: string, ...states: string[]) =>
+    waitFor(`elevation ${id} to be ${states.join('/')}`, async () => {
+      const e = await api.elevation(id);
+      return states.includes(e.state) ? e : undefined;
+    });
+  const cli = async (argv: string[], env: Record<string, string>) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['--json', '--url', opts.jitUrl, ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), env: { ...env, HOME: dir } });
+    if (code !== 0) throw new DemoStepFailed(`jit ${argv[0]} failed: ${err.join(' ')}`);
+    return JSON.parse(out.join('\n')) as Record<string, unknown>;
+  };
+
+  try {
+    step(1, 'The agent holds only the read-only default credential: its write is refused.');
+    const before = await tryWrite(opts.readonlyUrl);
+    check(!before.ok && /permission denied/i.test(before.error), `default role cannot write (${before.ok ? 'it could!' : before.error})`);
+
+    step(2, 'The agent creates an age key and asks for write access through a merge request (jit request).');
+    const key = await cli(['keygen', '--identity', identity], {});
+    say(`   agent recipient: ${String(key.recipient).slice(0, 16)}…`);
+    const gitlabEnv = { GITLAB_URL: opts.gitlabUrl, GITLAB_TOKEN: tokens.agent, JIT_ELEVATIONS_PROJECT: opts.project };
+    const req = await cli(
+      ['request', '--target', 'demo-db', '--scope', 'write', '--ttl', ttl, '--tier', 'reversible-write', '--identity', identity,
+        '--justification', 'backfill order totals after INC-4411 (demo)'],
+      gitlabEnv,
+    );
+    const id = String(req.elevationId);
+    const mrIid = Number(req.mrIid);
+    check(/^gl-\d+-\d+$/.test(id), `MR !${mrIid} opened, elevation ${id}`);
+    const pending = await stateIs(id, 'pending', 'rejected');
+    check(pending.state === 'pending', `the gate validated it against policy.yaml: ${pending.state} (needs 2 approvals from platform)`);
+
+    const projectId = Number(/^gl-(\d+)-/.exec(id)![1]);
+    const as = (token: string) => createGitlabClient({ url: opts.gitlabUrl, token });
+
+    step(3, 'A review bot approves: GitLab records it, jit does not count it.');
+    await as(tokens.bot).mergeRequests.approve(projectId, mrIid);
+    const botRecorded = await waitFor('the bot approval to be recorded', async () => {
+      const e = await api.elevation(id);
+      const a = (e.approvals as Array<{ approver: string; counted: boolean; reason?: string }> | undefined)?.find((x) => x.approver === 'review-bot');
+      return a;
+    });
+    check(!botRecorded.counted, `review-bot's approval not counted (reason: ${botRecorded.reason})`);
+
+    step(4, 'Two humans of the platform group approve.');
+    for (const t of tokens.approvers) await as(t).mergeRequests.approve(projectId, mrIid);
+    const counted = await waitFor('two counted approvals', async () => {
+      const e = await api.elevation(id);
+      const c = (e.approvals as Array<{ approver: string; counted: boolean }> | undefined)?.filter((x) => x.counted) ?? [];
+      return c.length >= 2 ? c : undefined;
+    });
+    check(counted.length === 2, `approvals counted: ${counted.map((c) => c.approver).join(', ')}`);
+
+    step(5, 'A human merges; jit re-verifies the approvals on its own and issues the credential.');
+    await as(tokens.approvers[0]).mergeRequests.merge(projectId, mrIid);
+    const granted = await stateIs(id, 'granted', 'bypassed', 'grant_failed');
+    check(granted.state === 'granted', `granted until ${granted.expiresAt} (${granted.state})`);
+
+    step(6, 'The agent opens the sealed credential with its key and writes.');
+    const cred = await cli(['credential', id, '--identity', identity], {});
+    const secret = cred.credential as Record<string, string>;
+    check(typeof secret.url === 'string', 'credential decrypted locally (never shown here)');
+    const during = await tryWrite(secret.url!);
+    check(during.ok, `write with the elevated credential succeeded${during.ok ? '' : `: ${during.error}`}`);
+
+    step(7, `At TTL (${ttl}) the revoker revokes it and verifies; the same write fails again.`);
+    const revoked = await stateIs(id, 'revoked', 'expired');
+    check(revoked.state === 'revoked' && revoked.revokeVerified === true, `revoked, verified=${revoked.revokeVerified}, lateness ${revoked.latenessMs} ms`);
+    const after = await tryWrite(secret.url!);
+    check(!after.ok, `write after revocation refused (${after.ok ? 'it worked!' : after.error})`);
+
+    step(8, 'The audit timeline (what a SIEM reads on jit.elevations.v1):');
+    const final = await api.elevation(id);
+    for (const t of final.timeline ?? []) say(`   ${t.time}  ${t.type.replace(/^dev\.jit\.|\.v1$/g, '')}${t.summary ? `  ${t.summary}` : ''}`);
+    say('\ndemo complete: every step behaved.');
+    return { elevationId: id, timeline: final.timeline ?? [], final };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
