@@ -1,4 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import fc from 'fast-check';
 import { z } from 'zod';
 import {
   GITLAB_EVENT_HEADERS,
@@ -171,5 +172,26 @@ describe('GitlabWebhookDataSchema as JSON Schema', () => {
   it('renders (for publication next to the elevation event schemas)', () => {
     const schema = z.toJSONSchema(GitlabWebhookDataSchema, { io: 'input', target: 'draft-2020-12' }) as { required: string[] };
     expect(schema.required).toEqual(expect.arrayContaining(['kind', 'projectId', 'mrIid', 'delivery', 'actor', 'labels']));
+  });
+});
+
+describe('parseGitlabWebhook on arbitrary input (property)', () => {
+  it('never throws; every ok result satisfies the schema; every invalid result names a path', () => {
+    const header = fc.constantFrom('Merge Request Hook', 'Note Hook', 'Push Hook', undefined);
+    // arbitrary JSON, and the real shapes with one field replaced by arbitrary JSON
+    const mutated = fc
+      .tuple(fc.constantFrom(mrHook, noteHook), fc.constantFrom('user', 'project', 'object_attributes', 'merge_request', 'labels', 'object_kind'), fc.jsonValue())
+      .map(([make, key, value]) => ({ ...make(), [key]: value }));
+    fc.assert(
+      fc.property(header, fc.oneof(fc.jsonValue(), mutated), (h, body) => {
+        const result = parseGitlabWebhook(h, body);
+        if (result.status === 'ok') expect(GitlabWebhookEventSchema.safeParse(result.event).success).toBe(true);
+        if (result.status === 'invalid') {
+          expect(result.problems.length).toBeGreaterThan(0);
+          for (const p of result.problems) expect(p.path.length).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
