@@ -63,6 +63,15 @@ describe('users and tokens', () => {
   });
 });
 
+describe('blocked users', () => {
+  it('are listed with state blocked and their tokens stop working', async () => {
+    sandbox.user('dave').state = 'blocked';
+    const [dave] = await client('alice-token-0001').Users.all({ username: 'dave' });
+    expect(dave?.state).toBe('blocked');
+    expect(await failure(client('dave-token-0001').Users.showCurrentUser())).toEqual({ status: 401, description: '401 Unauthorized' });
+  });
+});
+
 describe('groups and projects', () => {
   it('lists direct and inherited members through parent groups', async () => {
     const root = client('root-token-0001');

@@ -19,11 +19,12 @@ export function accountRoutes(app: FastifyInstance, ctx: RouteContext, version: 
   });
 
   app.get('/api/v4/users', async (req, reply) => {
-    const viewer = optUser(ctx, req);
+    optUser(ctx, req);
     const p = params(req);
     const username = str(p, 'username', { max: 255 });
     const search = str(p, 'search', { max: 255 });
-    let users = state.users.filter((u) => u.state === 'active' || viewer?.admin);
+    // Blocked users are listed too; their `state` says so.
+    let users = [...state.users];
     if (username !== undefined) users = users.filter((u) => u.username.toLowerCase() === username.toLowerCase());
     if (search !== undefined) {
       const q = search.toLowerCase();
