@@ -109,6 +109,26 @@ describe('approval gate: approvals that never count', () => {
     expect(w.comment(iid)).toContain('given before the last change');
   });
 
+  it('an approval recorded before the last change stays stale even if GitLab\'s clock runs ahead', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    w.gl.approve(PROJECT, iid, 'carol', new Date(Date.now() + 3600_000));
+    await w.deliver(w.hook(iid, 'merge_request', 'approval', 'carol'));
+    await w.push(iid, { [REQ]: requestYaml({ ttl: '2h' }) });
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+    expect((await dataOf(w, EVENT_TYPES.bypassDetected))[0]!.reasons.join(' ')).toMatch(/carol: stale/);
+  });
+
+  it('an approval with no ledger record counts only if GitLab dates it after the last change', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    w.gl.approve(PROJECT, iid, 'carol', new Date(Date.now() - 3600_000)); // webhook lost, dated before
+    w.gl.approve(PROJECT, iid, 'dave'); // webhook lost, dated now
+    await w.merge(iid);
+    expect((await dataOf(w, EVENT_TYPES.approved))[0]).toMatchObject({ approvers: ['dave'] });
+  });
+
   it('a fresh approval after the push counts', async () => {
     const w = await createFakeWorld({ tier: 'free' });
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });

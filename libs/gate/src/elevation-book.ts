@@ -185,6 +185,14 @@ export class ElevationBook {
     return out;
   }
 
+  /** Last recorded action of an approver, whatever the request version (with its position). */
+  lastApprovalEver(elevationId: string, approver: string): ApprovalRecord | undefined {
+    const e = this.entries.get(elevationId);
+    let found: ApprovalRecord | undefined;
+    for (const a of e?.approvals ?? []) if (a.approver.toLowerCase() === approver.toLowerCase()) found = a;
+    return found;
+  }
+
   /** Last recorded action of an approver after the current request version. */
   lastApproval(elevationId: string, approver: string): ApprovalRecord | undefined {
     const e = this.entries.get(elevationId);
