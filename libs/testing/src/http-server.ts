@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { freePort } from './free-port';
 import { tailFile, type ManagedProcess } from './managed-process';
 import { isPortClash, spawnUntilReady } from './server-start';
+import { watchDirectory } from './watchdog';
 
 export interface HttpServerHandle {
   readonly port: number;
@@ -39,6 +40,7 @@ export async function startHttpServer(spec: HttpServerSpec): Promise<HttpServerH
   const logFile = spec.logFile ?? join(workDir, 'server.log');
   let port = spec.port ?? 0;
   let proc: ManagedProcess | undefined;
+  const watchdog = spec.detached ? undefined : watchDirectory(workDir, join(workDir, 'server.pid'), 'SIGKILL');
   const launch = async (): Promise<void> => {
     const p = port;
     proc = await spawnUntilReady(
@@ -51,7 +53,7 @@ export async function startHttpServer(spec: HttpServerSpec): Promise<HttpServerH
         env: spec.env,
         outputFilter: spec.outputFilter,
         detached: spec.detached ?? false,
-        cleanupDir: workDir,
+        pidFile: join(workDir, 'server.pid'),
       },
       async () => {
         const res = await fetch(`http://127.0.0.1:${p}${spec.readyPath}`, { signal: AbortSignal.timeout(2_000) });
@@ -73,6 +75,7 @@ export async function startHttpServer(spec: HttpServerSpec): Promise<HttpServerH
     }
   } catch (err) {
     rmSync(workDir, { recursive: true, force: true });
+    watchdog?.disarm();
     throw err;
   }
   return {
@@ -96,6 +99,7 @@ export async function startHttpServer(spec: HttpServerSpec): Promise<HttpServerH
     async dispose() {
       await proc?.stop('SIGTERM', 15_000);
       rmSync(workDir, { recursive: true, force: true });
+      watchdog?.disarm();
     },
   };
 }

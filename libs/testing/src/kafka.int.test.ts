@@ -1,12 +1,13 @@
 // The Kafka starter against the real broker, checked with Kafka's own CLI (kafkajs belongs to
 // libs/bus): topics can be created and listed, and survive stop/start and a SIGKILL crash.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getKafka } from './services';
 import { startKafka, KAFKA_JVM_OPTS, type KafkaHandle } from './kafka';
 import { probeKafka } from './kafka-probe';
-import { KAFKA_JARS_DIR } from './paths';
+import { KAFKA_CDS_ARCHIVE, KAFKA_JARS_DIR } from './paths';
 import { uniqueName } from './unique-name';
 
 const run = promisify(execFile);
@@ -14,7 +15,7 @@ const run = promisify(execFile);
 async function topics(brokers: string[], ...args: string[]): Promise<string> {
   const { stdout } = await run(
     'java',
-    [...KAFKA_JVM_OPTS, '-cp', `${KAFKA_JARS_DIR}/*`, 'org.apache.kafka.tools.TopicCommand', '--bootstrap-server', brokers.join(','), ...args],
+    [...KAFKA_JVM_OPTS, ...(existsSync(KAFKA_CDS_ARCHIVE) ? [`-XX:SharedArchiveFile=${KAFKA_CDS_ARCHIVE}`] : []), '-cp', `${KAFKA_JARS_DIR}/*`, 'org.apache.kafka.tools.TopicCommand', '--bootstrap-server', brokers.join(','), ...args],
     { timeout: 60_000 },
   );
   return stdout;

@@ -12,6 +12,7 @@ import { probeKafka } from './kafka-probe';
 import { tailFile, type ManagedProcess } from './managed-process';
 import { KAFKA_CDS_ARCHIVE, KAFKA_JARS_DIR, requireInstalled } from './paths';
 import { isPortClash, spawnUntilReady } from './server-start';
+import { watchDirectory } from './watchdog';
 
 const run = promisify(execFile);
 
@@ -133,6 +134,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
 
   let port = opts.port ?? 0;
   let proc: ManagedProcess | undefined;
+  const watchdog = opts.detached ? undefined : watchDirectory(workDir, join(workDir, 'server.pid'), 'SIGKILL');
 
   const launch = async (): Promise<void> => {
     const p = port;
@@ -143,7 +145,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
         args: [...jvm, 'kafka.Kafka', propsFile],
         logFile,
         detached: opts.detached ?? false,
-        cleanupDir: workDir,
+        pidFile: join(workDir, 'server.pid'),
       },
       () => probeKafka('127.0.0.1', p, 2_000).then(() => true),
       timeoutMs,
@@ -170,6 +172,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
     }
   } catch (err) {
     rmSync(workDir, { recursive: true, force: true });
+    watchdog?.disarm();
     throw err;
   }
 
@@ -194,6 +197,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
     async dispose() {
       await proc?.stop('SIGTERM', 30_000);
       rmSync(workDir, { recursive: true, force: true });
+      watchdog?.disarm();
     },
   };
   return handle;

@@ -1,9 +1,8 @@
 // One server process: spawned with its output in a log file, stopped politely then firmly, and —
 // when owned by a test process rather than start.sh — reaped by a watchdog if that process dies.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startWatchdogFor } from './watchdog';
 
 export interface SpawnOptions {
   command: string;
@@ -11,14 +10,10 @@ export interface SpawnOptions {
   logFile: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /**
-   * true: a daemon for start.sh (own session, outlives this process).
-   * false: owned by this process; a watchdog sends `orphanSignal` to it and deletes `cleanupDir`
-   * when this process exits in any way (even SIGKILL), so tests never leak servers.
-   */
+  /** true: a daemon for start.sh (own session, outlives this process). */
   detached: boolean;
-  orphanSignal?: NodeJS.Signals;
-  cleanupDir?: string;
+  /** Holds the pid while the process runs (the watchdog reads it; see watchdog.ts). */
+  pidFile?: string;
   /**
    * A `sed -E` script the output passes through before it reaches the log, for servers that
    * print secrets (OpenBao's dev banner shows the root token). The server keeps its own pid:
@@ -69,7 +64,11 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
   });
   if (opts.detached) child.unref();
   const pid = child.pid ?? -1;
-  const watchdog = !opts.detached && pid > 0 ? startWatchdogFor(pid, opts.orphanSignal ?? 'SIGKILL', opts.cleanupDir) : undefined;
+  const pidFile = opts.pidFile;
+  if (pidFile !== undefined && pid > 0) {
+    writeFileSync(pidFile, `${pid}\n`);
+    void exited.then(() => rmSync(pidFile, { force: true }));
+  }
 
   return {
     pid,
@@ -85,7 +84,6 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
         }
       }
       await exited;
-      watchdog?.disarm();
     },
   };
 }

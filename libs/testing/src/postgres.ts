@@ -8,7 +8,7 @@ import pg from 'pg';
 import { TestingErrors } from './errors';
 import { freePort } from './free-port';
 import { tailFile } from './managed-process';
-import { startWatchdogFor } from './watchdog';
+import { watchDirectory } from './watchdog';
 
 export interface PostgresHandle {
   /** Admin URL: `postgres://postgres:<pw>@127.0.0.1:<port>/postgres`. */
@@ -69,7 +69,9 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     onLog: log,
     onError: (e: unknown) => log(`[ERROR] ${e instanceof Error ? e.message : String(e)}`),
   });
-  let watchdog: { disarm(): void } | undefined;
+  // postgres writes its pid as the first line of postmaster.pid early in start-up;
+  // SIGQUIT = immediate shutdown: the postmaster takes its backends down with it
+  const watchdog = opts.unwatched ? undefined : watchDirectory(parent, join(dataDir, 'postmaster.pid'), 'SIGQUIT');
   const launch = async (): Promise<void> => {
     const timeoutMs = opts.timeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
@@ -88,9 +90,6 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     } finally {
       clearTimeout(timer);
     }
-    const pid = (server as unknown as { process?: { pid?: number } }).process?.pid;
-    // SIGQUIT = immediate shutdown: the postmaster takes its backends down with it.
-    if (!opts.unwatched && pid) watchdog = startWatchdogFor(pid, 'SIGQUIT', parent);
   };
   try {
     await server.initialise();
@@ -98,6 +97,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   } catch (err) {
     await server.stop().catch(() => undefined);
     rmSync(parent, { recursive: true, force: true });
+    watchdog?.disarm();
     if (TestingErrors.startFailed.is(err)) throw err;
     throw TestingErrors.startFailed('PostgreSQL', (err as Error).message, logFile, { cause: err });
   }
@@ -105,8 +105,6 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   const stop = async (): Promise<void> => {
     if (!running) return;
     await server.stop();
-    watchdog?.disarm();
-    watchdog = undefined;
     running = false;
   };
   return {
@@ -136,6 +134,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     async dispose() {
       await stop();
       rmSync(parent, { recursive: true, force: true });
+      watchdog?.disarm();
     },
   };
 }

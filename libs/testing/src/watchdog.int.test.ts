@@ -17,7 +17,7 @@ function alive(pid: number): boolean {
 }
 
 describe('servers owned by a test process', () => {
-  it('are killed and their data removed when that process is SIGKILLed', async () => {
+  it('are killed and their data removed when that process is SIGKILLed, whether running, restarted or stopped', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'hold-servers.ts')], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,19 +1,27 @@
 // Reaps a server when the test process that owns it dies, however it dies (even SIGKILL, which
-// runs no exit hook): a tiny shell blocks reading a pipe from this process; the pipe closes
-// when this process ends, and the shell then signals the server and removes its data.
+// runs no exit hook), and whatever state the server is in (running, restarted, stopped): a tiny
+// shell blocks reading a pipe from this process; the pipe closes when this process ends, and the
+// shell then signals the pid found in the server's pid file and deletes the server's directory.
 import { spawn } from 'node:child_process';
 
 export interface Watchdog {
-  /** The server was stopped on purpose: stand down. */
+  /** The directory was disposed of on purpose: stand down. */
   disarm(): void;
 }
 
-export function startWatchdogFor(pid: number, signal: NodeJS.Signals, cleanupDir?: string): Watchdog {
-  const script =
-    'cat >/dev/null; kill -s "$1" "$0" 2>/dev/null; ' +
-    'i=0; while kill -0 "$0" 2>/dev/null && [ "$i" -lt 150 ]; do sleep 0.2; i=$((i+1)); done; ' +
-    'if [ -n "$2" ]; then rm -rf -- "$2"; fi';
-  const dog = spawn('sh', ['-c', script, String(pid), signal.replace(/^SIG/, ''), cleanupDir ?? ''], {
+/**
+ * Watches `dir` for this process. `pidFile`'s first line names the server's current pid (it may
+ * change across restarts, or be absent while stopped); `signal` is sent to it on orphaning.
+ */
+export function watchDirectory(dir: string, pidFile: string, signal: NodeJS.Signals): Watchdog {
+  const script = [
+    'cat >/dev/null',
+    'pid=$(head -n 1 "$1" 2>/dev/null | tr -dc 0-9)',
+    'if [ -n "$pid" ]; then kill -s "$2" "$pid" 2>/dev/null; i=0; ' +
+      'while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 150 ]; do sleep 0.2; i=$((i+1)); done; fi',
+    'rm -rf -- "$0"',
+  ].join('; ');
+  const dog = spawn('sh', ['-c', script, dir, pidFile, signal.replace(/^SIG/, '')], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
   });
