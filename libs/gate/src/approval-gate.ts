@@ -156,6 +156,11 @@ export function createGate(options: GateOptions): Gate {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: options.registry ? [options.registry] : [],
   });
+  const driftFixed = new Counter({
+    name: 'jit_gate_approval_settings_drift_total',
+    help: 'Times the project approval settings were found weakened and corrected',
+    registers: options.registry ? [options.registry] : [],
+  });
   const policyBypass = new Counter({
     name: 'jit_gate_policy_changes_refused_total',
     help: 'Policy-change MRs merged without the policyApprovers approvals (version refused)',
@@ -481,6 +486,7 @@ export function createGate(options: GateOptions): Gate {
         if (!settings.resetApprovalsOnPush) drift.push('approvals were kept on new pushes');
         if (drift.length > 0) {
           log.warn({ projectId: ev.projectId, drift }, 'approval settings drifted; correcting');
+          driftFixed.inc();
           const fixed = await gitlab.approvalSettings.edit(ev.projectId, {
             mergeRequestsAuthorApproval: false,
             mergeRequestsDisableCommittersApproval: true,

@@ -126,3 +126,18 @@ describe('PolicyStore.reject', () => {
     expect(store.current().version).toBe(good);
   });
 });
+
+describe('hostile policy.yaml', () => {
+  it('refuses a 2 MB policy and keeps the last good one in force', async () => {
+    const fake = createFakeGitlab({ botUsername: 'jit-bot' });
+    fake.addProject({ id: 5, files: { 'policy.yaml': EXAMPLE_POLICY_YAML } });
+    const store = createPolicyStore({ gitlab: fake.client(), projectId: 5, substrates: fakeSubstrates() });
+    await store.refresh();
+    const good = store.current().version;
+    fake.push(5, 'main', { 'policy.yaml': `# ${'x'.repeat(2 * 1024 * 1024)}\n${EXAMPLE_POLICY_YAML}` });
+    const st = await store.refresh();
+    expect(st.ok).toBe(false);
+    expect(JSON.stringify(st.problems)).toMatch(/bytes; the limit is/);
+    expect(store.current().version).toBe(good);
+  });
+});
