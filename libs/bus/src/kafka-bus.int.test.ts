@@ -103,6 +103,18 @@ describe('kafka bus specifics', () => {
       const meta = await admin.fetchTopicMetadata({ topics: [fresh, drifted] });
       expect(meta.topics.find((t) => t.name === fresh)?.partitions).toHaveLength(3);
       expect(meta.topics.find((t) => t.name === drifted)?.partitions).toHaveLength(2); // never repartitioned
+      // without retentionMs an existing topic's retention is left alone
+      const weekly = id('weekly');
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic: weekly, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
+      });
+      await bus.ensureTopics([{ topic: weekly, partitions: 1 }]);
+      const kept = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: weekly, configNames: ['retention.ms'] }],
+      });
+      expect(kept.resources[0]?.configEntries[0]?.configValue).toBe('604800000');
     } finally {
       await admin.disconnect();
       await bus.close();

@@ -96,6 +96,15 @@ function describe(err: unknown): string {
   return 'unknown error';
 }
 
+/** Whether a kafkajs error, or one it wraps (retries exhausted), carries this protocol error type. */
+function hasKafkaType(err: unknown, type: string): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if ((e as { type?: unknown }).type === type) return true;
+    e = (e as { originalError?: unknown }).originalError ?? e.cause;
+  }
+  return false;
+}
+
 /** kafkajs errors that mean "try later" rather than "this request is wrong". */
 function isTransient(err: unknown): boolean {
   // kafkajs wraps the real failure (retries exhausted → originalError / cause); look down the chain.
@@ -227,12 +236,14 @@ class KafkaEventBus implements KafkaBus {
       if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1000) {
         throw InvalidOptions(`partitions of ${spec.topic} must be an integer from 1 to 1000`);
       }
-      const retentionMs = spec.retentionMs ?? -1;
-      if (!Number.isInteger(retentionMs) || retentionMs < -1) {
+      const retentionMs = spec.retentionMs;
+      if (retentionMs !== undefined && (!Number.isInteger(retentionMs) || retentionMs < -1)) {
         throw InvalidOptions(`retentionMs of ${spec.topic} must be -1 (unlimited) or a positive integer`);
       }
       return { topic: spec.topic, partitions, retentionMs };
     });
+    // Retention is only set (and repaired) when asked for; otherwise the broker's default applies.
+    const withRetention = specs.filter((s): s is typeof s & { retentionMs: number } => s.retentionMs !== undefined);
     try {
       await this.withAdmin(async (admin) => {
         await admin.createTopics({
@@ -240,15 +251,16 @@ class KafkaEventBus implements KafkaBus {
           topics: specs.map((s) => ({
             topic: s.topic,
             numPartitions: s.partitions,
-            configEntries: [{ name: 'retention.ms', value: String(s.retentionMs) }],
+            configEntries: s.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(s.retentionMs) }],
           })),
         });
+        if (withRetention.length === 0) return;
         // Topics that already existed keep their partitions, but retention is part of the contract.
         const described = await admin.describeConfigs({
           includeSynonyms: false,
-          resources: specs.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
+          resources: withRetention.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
         });
-        const drift = specs.filter((s) => {
+        const drift = withRetention.filter((s) => {
           const res = described.resources.find((r) => r.resourceName === s.topic);
           const value = res?.configEntries.find((c) => c.configName === 'retention.ms')?.configValue;
           return value !== String(s.retentionMs);
@@ -382,7 +394,8 @@ class KafkaEventBus implements KafkaBus {
     const { topic, groupId } = opts;
     const partitions = await this.partitionCount(topic);
     if (partitions === undefined) await this.ensureTopics([{ topic, partitions: this.defaultPartitions }]);
-    await this.ensureTopics([{ topic: topic + DEAD_LETTER_SUFFIX, partitions: partitions ?? this.defaultPartitions }]);
+    // Dead letters are evidence: kept without time limit.
+    await this.ensureTopics([{ topic: topic + DEAD_LETTER_SUFFIX, partitions: partitions ?? this.defaultPartitions, retentionMs: -1 }]);
 
     if (opts.startFrom === 'latest') await this.pinLatest(groupId, topic);
 
@@ -530,7 +543,7 @@ class KafkaEventBus implements KafkaBus {
       const meta = await this.withAdmin((admin) => admin.fetchTopicMetadata({ topics: [topic] }));
       return meta.topics[0]?.partitions.length;
     } catch (err) {
-      if ((err as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return undefined;
+      if (hasKafkaType(err, 'UNKNOWN_TOPIC_OR_PARTITION')) return undefined;
       throw BusUnavailable(`reading metadata of ${topic}: ${describe(err)}`, { cause: err });
     }
   }
@@ -590,7 +603,7 @@ class KafkaEventBus implements KafkaBus {
     try {
       watermarks = await this.withAdmin((admin) => admin.fetchTopicOffsets(topic));
     } catch (err) {
-      if ((err as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return;
+      if (hasKafkaType(err, 'UNKNOWN_TOPIC_OR_PARTITION')) return;
       throw BusUnavailable(`reading offsets of ${topic}: ${describe(err)}`, { cause: err });
     }
     const known = new Set(watermarks.map((w) => w.partition));

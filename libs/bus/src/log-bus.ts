@@ -260,7 +260,7 @@ export class LogBus implements EventBus {
           this.opts.logger.warn({ groupId: group.groupId, topic: group.topic, ...errorFields(err) }, 'onAssignment threw');
         }
       }
-      if (this.closed && !this.closing) return;
+      if (this.closed) return;
       for (const member of group.members) {
         for (const p of member.partitions) {
           const signal = new StopSignal();

@@ -348,8 +348,10 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
       await expect(bus.replay(topic, () => Promise.reject(new Error('handler broke')))).rejects.toThrow('handler broke');
       const empty = unique('empty');
       await bus.ensureTopics([{ topic: empty, partitions: 2 }]);
+      await bus.ensureTopics([{ topic: empty, partitions: 2 }]); // idempotent
       const none: BusMessage[] = [];
       await bus.replay(empty, (m) => void none.push(m));
+      await bus.replay(unique('never-created'), (m) => void none.push(m));
       expect(none).toEqual([]);
     });
 
