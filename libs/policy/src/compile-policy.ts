@@ -198,7 +198,8 @@ export function validatePolicy(policy: PolicyModel, substrates: SubstrateCatalog
 
   for (const target of Object.values(policy.targets)) {
     const p = ['targets', target.name];
-    const facts = substrates[target.substrate];
+    // A named instance (`vault:prod`) falls back to its kind's facts when only kinds are registered.
+    const facts = substrates[target.substrate] ?? substrates[target.substrate.split(':')[0] ?? ''];
     if (!facts) {
       c.add(
         [...p, 'substrate'],

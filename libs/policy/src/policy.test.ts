@@ -81,6 +81,11 @@ describe('compilePolicy + validatePolicy', () => {
     );
   });
 
+  it('validates a named instance (vault:prod) with its kind when only kinds are registered', () => {
+    const p = model(EXAMPLE_POLICY_YAML + `  kv:\n    substrate: "vault:prod"\n    scopes:\n      rotate: { tier: reversible-write }\n`);
+    expect(validatePolicy(p, fakeSubstrates()).map((x) => x.path)).toEqual(['targets.kv.scopes.rotate.policy']);
+  });
+
   it('rejects agents listed as approvers, zero-approval tiers, and too few listed users', () => {
     const p = model(
       EXAMPLE_POLICY_YAML.replace('users: [alice, bob]', 'users: [alice, migration-bot]').replace(
