@@ -93,6 +93,12 @@ interface Attempt {
  * over string contents with indexOf (strings are most of a payload's bytes), so it costs little.
  */
 export function jsonNestingExceeds(raw: Buffer, max: number): boolean {
+  // Fast path: fewer than `max` opening brackets in all (strings included) cannot nest deeper.
+  let openers = 0;
+  for (const bracket of [0x7b, 0x5b]) {
+    for (let i = raw.indexOf(bracket); i !== -1 && openers <= max; i = raw.indexOf(bracket, i + 1)) openers++;
+  }
+  if (openers <= max) return false;
   let depth = 0;
   const n = raw.length;
   for (let i = 0; i < n; i++) {
