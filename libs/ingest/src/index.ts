@@ -1,3 +1,4 @@
+// Public API of @jit/ingest: the GitLab webhook intake plugin and its parts (verifier, dedupe store, metrics, errors).
 export { ingestPlugin, jsonNestingExceeds } from './ingest-plugin';
 export type { IngestPluginOptions } from './ingest-plugin';
 export { DedupeStore, DELIVERY_ID_RE } from './dedupe-store';
