@@ -308,3 +308,49 @@ export function issuePayload(s: SandboxState, ev: Extract<SandboxEvent, { kind: 
   if (assignees[0]) out['assignee'] = short(assignees[0]);
   return out;
 }
+
+/** Push Hook: a branch moved, was created (before = 0…0) or deleted (after = 0…0). */
+export function pushPayload(s: SandboxState, ev: Extract<SandboxEvent, { kind: 'push' }>): Json {
+  const { project: p, actor } = ev;
+  const web = `${s.instanceUrl}/${p.pathWithNamespace}`;
+  const host = new URL(s.instanceUrl).host;
+  const ssh = `git@${host}:${p.pathWithNamespace}.git`;
+  const deleted = /^0+$/.test(ev.after);
+  return {
+    object_kind: 'push',
+    event_name: 'push',
+    before: ev.before,
+    after: ev.after,
+    ref: `refs/heads/${ev.branch}`,
+    ref_protected: !!s.protectedBranch(p, ev.branch),
+    checkout_sha: deleted ? null : ev.after,
+    user_id: actor.id,
+    user_name: actor.name,
+    user_username: actor.username,
+    user_email: actor.email,
+    user_avatar: avatarUrl(actor),
+    project_id: p.id,
+    project: hookProject(s, p),
+    repository: {
+      name: p.name,
+      url: ssh,
+      description: p.description,
+      homepage: web,
+      git_http_url: `${web}.git`,
+      git_ssh_url: ssh,
+      visibility_level: VISIBILITY_LEVEL[p.visibility],
+    },
+    commits: ev.commits.map((c) => {
+      const parent = c.parents[0] ? s.store.commit(c.parents[0]) : undefined;
+      const before = parent?.files ?? new Map<string, string>();
+      const paths = (pred: (path: string) => boolean, from: Iterable<string>) => [...from].filter(pred).sort();
+      return {
+        ...(hookCommit(s, p, c, true) as Json),
+        added: paths((f) => !before.has(f), c.files.keys()),
+        modified: paths((f) => before.has(f) && before.get(f) !== c.files.get(f), c.files.keys()),
+        removed: paths((f) => !c.files.has(f), before.keys()),
+      };
+    }),
+    total_commits_count: ev.totalCommits,
+  };
+}

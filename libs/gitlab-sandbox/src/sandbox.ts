@@ -6,7 +6,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '@jit/observability';
 import { SandboxBadArgument, SandboxNotFound } from './errors';
 import { HttpError } from './http-error';
-import { issuePayload, mergeRequestPayload, notePayload } from './hook-payloads';
+import { issuePayload, mergeRequestPayload, notePayload, pushPayload } from './hook-payloads';
 import type { ApprovalSettings, Delivery, FileAction, Project, Tier, User } from './model';
 import { accountRoutes } from './routes/accounts';
 import { mergeRequestRoutes } from './routes/merge-requests';
@@ -17,6 +17,10 @@ import { SandboxState, type SandboxEvent } from './state';
 import { WebhookDispatcher } from './webhooks';
 
 export const DEFAULT_GITLAB_VERSION = '19.0.0-ee';
+
+/** Which hook setting subscribes to an event, and the X-Gitlab-Event it is sent with. */
+const HOOK_FLAG = { merge_request: 'merge_requests_events', note: 'note_events', issue: 'issues_events', push: 'push_events' } as const;
+const HOOK_HEADER = { merge_request: 'Merge Request Hook', note: 'Note Hook', issue: 'Issue Hook', push: 'Push Hook' } as const;
 const BODY_LIMIT = 16 * 1024 * 1024;
 
 export interface SandboxOptions {
@@ -115,12 +119,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const requestScope = new AsyncLocalStorage<{ incoming: string | undefined; perHook: Map<number, string> }>();
 
   function dispatch(ev: SandboxEvent): void {
-    const flag = ev.kind === 'merge_request' ? 'merge_requests_events' : ev.kind === 'note' ? 'note_events' : 'issues_events';
-    const hooks = ev.project.hooks.filter((h) => h.events[flag]);
+    const hooks = ev.project.hooks.filter((h) => h.events[HOOK_FLAG[ev.kind]]);
     if (hooks.length === 0) return;
-    const header = ev.kind === 'merge_request' ? 'Merge Request Hook' : ev.kind === 'note' ? 'Note Hook' : 'Issue Hook';
     // Built once per event, so every hook of the project gets the same body.
-    const payload = ev.kind === 'merge_request' ? mergeRequestPayload(state, ev) : ev.kind === 'note' ? notePayload(state, ev) : issuePayload(state, ev);
+    const payload =
+      ev.kind === 'merge_request'
+        ? mergeRequestPayload(state, ev)
+        : ev.kind === 'note'
+          ? notePayload(state, ev)
+          : ev.kind === 'push'
+            ? pushPayload(state, ev)
+            : issuePayload(state, ev);
+    const header = HOOK_HEADER[ev.kind];
     const scope = requestScope.getStore();
     for (const hook of hooks) {
       const eventUuid = scope?.incoming ?? scope?.perHook.get(hook.id) ?? randomUUID();

@@ -33,6 +33,7 @@ export type SandboxEvent =
       oldrev?: string;
     }
   | { kind: 'note'; project: Project; note: Note; actor: User; action: 'create' | 'update'; mr?: MergeRequest; issue?: Issue }
+  | { kind: 'push'; project: Project; actor: User; branch: string; before: string; after: string; commits: Commit[]; totalCommits: number }
   | {
       kind: 'issue';
       project: Project;
@@ -65,6 +66,9 @@ const DEFAULT_APPROVAL_SETTINGS: ApprovalSettings = {
 };
 
 const MAX_FILE_BYTES = 10 * 1024 * 1024;
+export const ZERO_SHA = '0'.repeat(40);
+/** GitLab lists at most the newest 20 commits in a Push Hook (total_commits_count has them all). */
+const PUSH_HOOK_COMMITS = 20;
 
 export class SandboxState {
   readonly store = new ObjectStore();
@@ -433,11 +437,15 @@ export class SandboxState {
     }
   }
 
-  /** Point a branch at a commit; open MRs from that branch see the push. */
+  /** Point a branch at a commit (a push): a Push Hook, then open MRs from that branch see the new head. */
   moveBranch(project: Project, branch: string, sha: string, actor: User): void {
     const previous = project.branches.get(branch);
     project.branches.set(branch, sha);
     if (previous === sha) return;
+    // A new branch's commits are those its default branch does not have.
+    const since = previous ?? (branch === project.defaultBranch ? undefined : project.branches.get(project.defaultBranch));
+    const pushed = this.store.commitsBetween(since, sha);
+    this.emitPush(project, actor, branch, previous ?? ZERO_SHA, sha, pushed);
     for (const mr of project.mergeRequests) {
       if (mr.state !== 'opened' || mr.sourceBranch !== branch) continue;
       const oldrev = mr.headSha;
@@ -447,6 +455,11 @@ export class SandboxState {
       if (project.tier === 'premium' && project.approvalSettings.reset_approvals_on_push && mr.approvals.length > 0) mr.approvals = [];
       this.opts.emit({ kind: 'merge_request', project, mr, actor, action: 'update', changes, oldrev });
     }
+  }
+
+  private emitPush(project: Project, actor: User, branch: string, before: string, after: string, newestFirst: Commit[]): void {
+    const commits = newestFirst.slice(0, PUSH_HOOK_COMMITS).reverse();
+    this.opts.emit({ kind: 'push', project, actor, branch, before, after, commits, totalCommits: newestFirst.length });
   }
 
   createBranch(project: Project, user: User, branch: string, ref: string): Commit {
@@ -459,6 +472,8 @@ export class SandboxState {
     const commit = this.resolveRef(project, ref);
     if (!commit) throw badRequest('Invalid reference name: ' + ref);
     project.branches.set(branch, commit.id);
+    // "If you create and push a branch without any new commits, the commits attribute is empty."
+    this.emitPush(project, user, branch, ZERO_SHA, commit.id, []);
     return commit;
   }
 
@@ -467,7 +482,14 @@ export class SandboxState {
     if (branch === project.defaultBranch) throw badRequest('The default branch of a project cannot be deleted.');
     if (this.protectedBranch(project, branch)) throw forbidden();
     this.requireAccess(user, project, ACCESS.developer);
+    this.removeBranch(project, user, branch);
+  }
+
+  private removeBranch(project: Project, actor: User, branch: string): void {
+    const before = project.branches.get(branch);
+    if (!before) return;
     project.branches.delete(branch);
+    this.emitPush(project, actor, branch, before, ZERO_SHA, []);
   }
 
   /** Three-way merge of flattened trees; undefined when the same path changed differently on both sides. */
@@ -905,16 +927,16 @@ export class SandboxState {
       `Merge branch '${mr.sourceBranch}' into '${mr.targetBranch}'\n\n${mr.title}\n\nSee merge request ${project.pathWithNamespace}!${mr.iid}`;
     const commit = this.store.writeCommit({ files, parents: [targetHead, mr.headSha], author: this.signatureOf(user), message });
     const now = this.now();
+    const changes = { state_id: { previous: 1, current: 3 }, updated_at: { previous: hookTime(mr.updatedAt), current: hookTime(now) } };
     mr.state = 'merged';
     mr.mergedTargetSha = targetHead;
     mr.mergeCommitSha = commit.id;
     mr.mergeUserId = user.id;
     mr.mergedAt = now;
     mr.updatedAt = now;
-    project.branches.set(mr.targetBranch, commit.id);
-    const changes = { state_id: { previous: 1, current: 3 }, updated_at: { previous: hookTime(mr.createdAt), current: hookTime(now) } };
     this.opts.emit({ kind: 'merge_request', project, mr, actor: user, action: 'merge', changes });
-    if ((input.shouldRemoveSourceBranch ?? mr.removeSourceBranch) && !this.protectedBranch(project, mr.sourceBranch)) project.branches.delete(mr.sourceBranch);
+    this.moveBranch(project, mr.targetBranch, commit.id, user);
+    if ((input.shouldRemoveSourceBranch ?? mr.removeSourceBranch) && !this.protectedBranch(project, mr.sourceBranch)) this.removeBranch(project, user, mr.sourceBranch);
     return mr;
   }
 

@@ -17,6 +17,7 @@ const MR_HOOK = fixture('merge-request-hook.json');
 const NOTE_MR_HOOK = fixture('note-hook-merge-request.json');
 const NOTE_ISSUE_HOOK = fixture('note-hook-issue.json');
 const ISSUE_HOOK = fixture('issue-hook.json');
+const PUSH_HOOK = fixture('push-hook.json');
 
 /** A port nothing listens on: bound by the OS, then released. */
 async function closedPort(): Promise<number> {
@@ -229,6 +230,35 @@ describe('payload fidelity against the documented examples', () => {
     expect(bodies[1].changes.labels.current.map((l: { title: string }) => l.title)).toEqual(['break-glass', 'reviewed']);
     expect(bodies[0].assignee.username).toBe('bob');
     expect(bodies[3]).not.toHaveProperty('assignee');
+  });
+
+  it('Push Hooks (branch create, commits, merge, delete) match the example', async () => {
+    sandbox.addHook(P, { url: receiver.url, push_events: true, merge_requests_events: false, note_events: false });
+    const dave = client('dave-token-0001');
+    const alice = client('alice-token-0001');
+    const created = await dave.Branches.create(P, 'req', 'main');
+    const c1 = await dave.Commits.create(P, 'req', 'first', [{ action: 'create', filePath: 'elevations/r.yaml', content: 'a\n' }]);
+    let last = c1.id;
+    for (let i = 0; i < 21; i++) last = sandbox.pushCommit({ project: P, branch: 'req', author: 'dave', files: { 'elevations/r.yaml': `a${i}\n`, [`n${i}.txt`]: 'x' } });
+    const mr = await dave.MergeRequests.create(P, 'req', 'main', 'many commits');
+    await alice.MergeRequestApprovals.approve(P, mr.iid);
+    const mainBefore = (await alice.Branches.show(P, 'main')).commit.id;
+    const merged = await alice.MergeRequests.merge(P, mr.iid, { shouldRemoveSourceBranch: true });
+    await sandbox.idle();
+    const bodies = receiver.received.map((r) => r.json);
+    expect(receiver.received.every((r) => r.headers['x-gitlab-event'] === 'Push Hook')).toBe(true);
+    const rules: ShapeRules = { nullable: new Set(['checkout_sha']), extras: new Set() };
+    for (const b of bodies) expect(shapeProblems(PUSH_HOOK, b, rules)).toEqual([]);
+    const [create, firstPush] = bodies;
+    expect(create).toMatchObject({ before: '0'.repeat(40), after: created.commit.id, ref: 'refs/heads/req', ref_protected: false, commits: [], total_commits_count: 0 });
+    expect(firstPush).toMatchObject({ before: created.commit.id, after: c1.id, total_commits_count: 1, user_username: 'dave' });
+    expect(firstPush.commits[0]).toMatchObject({ id: c1.id, added: ['elevations/r.yaml'], modified: [], removed: [] });
+    const toMain = bodies.find((b) => b.ref === 'refs/heads/main');
+    expect(toMain).toMatchObject({ before: mainBefore, after: merged.merge_commit_sha, ref_protected: true, total_commits_count: 23, user_username: 'alice' });
+    expect(toMain.commits).toHaveLength(20);
+    expect(toMain.commits[19].id).toBe(merged.merge_commit_sha); // oldest first, newest last
+    const deleted = bodies[bodies.length - 1];
+    expect(deleted).toMatchObject({ ref: 'refs/heads/req', before: last, after: '0'.repeat(40), checkout_sha: null, commits: [] });
   });
 
   it('the comparator itself catches a missing key, a wrong type and an undocumented key', () => {
