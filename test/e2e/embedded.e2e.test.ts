@@ -1,0 +1,170 @@
+// End-to-end, embedded mode: the demo lifecycle asserted, and a restart mid-lifecycle.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startSandbox } from '@jit/gitlab-sandbox';
+import { createGitlabClient } from '@jit/gitlab';
+import { freePort, getPostgres, uniqueName, waitFor } from '@jit/testing';
+import { parseConfig } from '../../apps/jit/src/config';
+import { runDemoLifecycle } from '../../apps/jit/src/demo/lifecycle';
+import { buildJit } from '../../apps/jit/src/server';
+import { JitApi } from '../../apps/jit/src/cli/api-client';
+import { runCli } from '../../apps/jit/src/cli/program';
+import { createLogger } from '@jit/observability';
+import { parse as parseYaml } from 'yaml';
+import { startJitProcess, type JitChild } from './jit-process';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const cleanup: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+});
+
+async function dataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'jit-e2e-'));
+  await chmod(dir, 0o755);
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('embedded mode (npm start)', () => {
+  it('plays the demo lifecycle: bot not counted, two humans, merge, grant, write, revoke at TTL, write refused', async () => {
+    const dir = await dataDir();
+    const logLines: string[] = [];
+    const config = parseConfig({
+      JIT_DATA_DIR: dir,
+      JIT_PORT: String(await freePort()),
+      JIT_SANDBOX_PORT: String(await freePort()),
+      JIT_SWEEP_INTERVAL_MS: '0',
+    });
+    const jit = await buildJit(config, {
+      env: {},
+      logger: createLogger({ name: 'jit', level: 'debug', destination: { write: (s: string) => void logLines.push(s) } }),
+    });
+    cleanup.push(() => jit.close());
+    const url = await jit.listen();
+    const said: string[] = [];
+    const result = await runDemoLifecycle({
+      jitUrl: url,
+      gitlabUrl: jit.sandbox!.url,
+      project: jit.gitlab.project,
+      readonlyUrl: jit.demoDatabase!.readonlyUrl,
+      ttl: '8s',
+      say: (l) => said.push(l),
+    });
+    expect(result.final.state).toBe('revoked');
+    const types = result.timeline.map((t) => t.type.replace(/^dev\.jit\.|\.v1$/g, ''));
+    expect(types).toEqual(
+      expect.arrayContaining(['elevation.requested', 'elevation.approval.recorded', 'elevation.approved', 'elevation.granted', 'elevation.revoked']),
+    );
+    expect(types.filter((t) => t === 'elevation.granted')).toHaveLength(1);
+    expect(said.join('\n')).toMatch(/demo complete/);
+
+    // the MR tells the story too, and no comment, log line or event carries the password
+    const notes = await createGitlabClient({ url: jit.sandbox!.url, token: 'alice-token-0001' }).notes.all(jit.gitlab.projectId, 1);
+    const comments = notes.map((n) => n.body).join('\n');
+    expect(comments).toMatch(/granted/);
+    expect(comments).toMatch(/revoked/);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/jit_merge_to_granted_seconds_count 1/);
+    expect(metrics).toMatch(/jit_expiry_to_revoked_seconds_count 1/);
+    await jit.close();
+    const eventsOnDisk = await readAllFiles(join(dir, 'bus'));
+    const everything = [logLines.join(''), comments, eventsOnDisk, metrics, said.join('\n')].join('\n');
+    const passwords = [...everything.matchAll(/jit_gl-[^\s"'@:]+:([^@\s"']+)@/g)].map((m) => m[1]);
+    expect(passwords).toEqual([]);
+    expect(everything).not.toMatch(/"password"\s*:/);
+  });
+
+  it('survives a kill -9 after approval: the grant is issued once and revoked on time after restart', async () => {
+    const dir = await dataDir();
+    const pgAdmin = await getPostgres();
+    const dbName = uniqueName('e2e_restart').replace(/-/g, '_');
+    const admin = new pg.Client({ connectionString: pgAdmin });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const dbUrl = new URL(pgAdmin);
+    dbUrl.pathname = `/${dbName}`;
+    const db = new pg.Client({ connectionString: dbUrl.toString() });
+    await db.connect();
+    cleanup.push(() => db.end());
+    await db.query('CREATE TABLE orders (id serial PRIMARY KEY, customer text, total numeric)');
+
+    const seed = parseYaml(await readFile(join(ROOT, 'deploy/sandbox/demo-seed.yaml'), 'utf8'));
+    seed.projects[0].files = {
+      'policy.yaml': (await readFile(join(ROOT, 'deploy/sandbox/demo-repo/policy.yaml'), 'utf8')).replaceAll('JIT_DEMO_DATABASE_URL', 'E2E_DB_URL'),
+    };
+    delete seed.projects[0].files_from;
+    const sandbox = await startSandbox({ seed });
+    cleanup.push(() => sandbox.close());
+    const port = await freePort();
+    const secret = randomBytes(24).toString('base64url');
+    sandbox.addHook('ops/elevations', { url: `http://127.0.0.1:${port}/webhooks/gitlab`, token: secret });
+    const env = {
+      JIT_DATA_DIR: dir,
+      JIT_PORT: String(port),
+      GITLAB_URL: sandbox.url,
+      GITLAB_TOKEN: 'jit-bot-token-0001',
+      JIT_ELEVATIONS_PROJECT: 'ops/elevations',
+      JIT_WEBHOOK_SECRET: secret,
+      JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrl: dbUrl.toString() } }),
+      E2E_DB_URL: dbUrl.toString(),
+    };
+    let jit: JitChild = await startJitProcess(env);
+    cleanup.push(() => jit.stop('SIGKILL'));
+    const api = () => new JitApi(jit.url);
+
+    const home = await dataDir();
+    const io = (extra: Record<string, string>) => ({ out: () => undefined, err: () => undefined, env: { HOME: home, JIT_URL: jit.url, ...extra } });
+    expect(await runCli(['keygen'], io({}))).toBe(0);
+    const out: string[] = [];
+    const code = await runCli(
+      ['--json', 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '25s', '--tier', 'reversible-write', '--justification', 'restart drill for the e2e suite'],
+      { ...io({ GITLAB_URL: sandbox.url, GITLAB_TOKEN: 'carol-token-0001', JIT_ELEVATIONS_PROJECT: 'ops/elevations' }), out: (s) => out.push(s) },
+    );
+    expect(code).toBe(0);
+    const { elevationId: id, mrIid } = JSON.parse(out.join('')) as { elevationId: string; mrIid: number };
+    await waitFor(async () => (await api().elevation(id).catch(() => undefined))?.state === 'pending', { timeoutMs: 60_000, what: 'pending' });
+    const projectId = sandbox.project('ops/elevations').id;
+    for (const t of ['alice-token-0001', 'bob-token-00001']) await createGitlabClient({ url: sandbox.url, token: t }).mergeRequests.approve(projectId, mrIid);
+    await createGitlabClient({ url: sandbox.url, token: 'alice-token-0001' }).mergeRequests.merge(projectId, mrIid);
+    await waitFor(async () => ['approved', 'granted'].includes((await api().elevation(id).catch(() => undefined))?.state ?? ''), {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+      what: 'approved',
+    });
+    await jit.stop('SIGKILL');
+
+    jit = await startJitProcess(env);
+    const revoked = await (async () => {
+      await waitFor(async () => ['revoked', 'grant_failed'].includes((await api().elevation(id).catch(() => undefined))?.state ?? ''), {
+        timeoutMs: 120_000,
+        what: 'revoked after restart',
+      });
+      return api().elevation(id);
+    })();
+    expect(revoked.state, JSON.stringify({ grantError: revoked.grantError, log: jit.output().slice(-4000) })).toBe('revoked');
+    const types = (revoked.timeline ?? []).map((t) => t.type);
+    expect(types.filter((t) => t.includes('.granted.'))).toHaveLength(1);
+    expect(types.filter((t) => t.includes('.revoked.'))).toHaveLength(1);
+    expect(revoked.latenessMs as number).toBeLessThan(15_000);
+    const roles = await db.query(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit\\_%'`);
+    expect(roles.rows).toEqual([]);
+  });
+});
+
+async function readAllFiles(dir: string): Promise<string> {
+  const { readdir, stat } = await import('node:fs/promises');
+  let text = '';
+  for (const name of await readdir(dir)) {
+    const p = join(dir, name);
+    const s = await stat(p);
+    if (s.isDirectory()) text += await readAllFiles(p);
+    else if (s.size < 50 * 1024 * 1024) text += (await readFile(p)).toString('latin1');
+  }
+  return text;
+}
