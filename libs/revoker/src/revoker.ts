@@ -334,16 +334,17 @@ export function createRevoker(options: RevokerOptions): Revoker {
     } catch (err) {
       g.attempt++;
       const wait = Math.min(maxMs, baseMs * 2 ** (g.attempt - 1));
-      g.dueAt = now() + wait;
+      // g.dueAt stays the original due time, so the lateness finally reported includes the retries.
+      const retryAt = now() + wait;
       const error = toEventError(err instanceof JitError ? err : RevokeFailed(substrateName, err instanceof Error ? err.name : 'unknown error'));
       log.error({ attempt: g.attempt, nextInMs: wait, error }, 'revocation failed; retrying');
       revocations.inc({ outcome: 'failed', substrate: substrateName });
-      queue.set(g.grantId, g.dueAt);
+      queue.set(g.grantId, retryAt);
       try {
         await publish(
           createElevationEvent(
             EVENT_TYPES.revokeFailed,
-            { elevationId: g.elevationId, grantId: g.grantId, attempt: g.attempt, nextAttemptAt: new Date(g.dueAt).toISOString(), error },
+            { elevationId: g.elevationId, grantId: g.grantId, attempt: g.attempt, nextAttemptAt: new Date(retryAt).toISOString(), error },
             { source, idKey: `${g.grantId}:${g.attempt}` },
           ),
         );
