@@ -160,6 +160,25 @@ async function measure(scenario: string, kind: Kind, env: Record<string, string>
   }
 }
 
+/** CPU per publish of an event of the intake's size on the embedded bus alone: the floor under scenario 2. */
+async function busPublishCpuUs(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-bus-'));
+  const bus = await createEmbeddedBus({ dir, logger: createLogger({ name: 'bench', level: 'silent' }) });
+  try {
+    const payload = JSON.parse(PAYLOAD) as unknown;
+    const event = () => ({ specversion: '1.0' as const, id: randomUUID(), source: '/bench', type: 'dev.jit.gitlab.webhook.v1', datacontenttype: 'application/json', data: { kind: 'merge_request', payload } });
+    const batch = () => Promise.all(Array.from({ length: 50 }, () => bus.publish('bench.bus', '1!1', event())));
+    for (let i = 0; i < 20; i++) await batch();
+    const before = process.cpuUsage();
+    for (let i = 0; i < 100; i++) await batch();
+    const d = process.cpuUsage(before);
+    return Math.round((d.user + d.system) / 5000);
+  } finally {
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   let brokers = process.env['KAFKA_BROKERS'];
   let disposeKafka: (() => Promise<void>) | undefined;
@@ -183,6 +202,7 @@ async function main(): Promise<void> {
   const ratio = embedded.reqPerSec / bare.reqPerSec;
   console.log(`ingest+embedded / bare = ${ratio.toFixed(2)}x req/s (goal >= 0.5x): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
   console.log(`server CPU per request: bare ${bare.cpuUsPerReq} µs, ingest+embedded ${embedded.cpuUsPerReq} µs (CPU-bound ceiling ratio ${(bare.cpuUsPerReq / embedded.cpuUsPerReq).toFixed(2)}x)`);
+  console.log(`embedded bus publish alone (same event, no HTTP): ${await busPublishCpuUs()} µs CPU per event`);
   console.log(`load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
   console.log(`p99 at 500 req/s on Kafka = ${kafka500.p99} ms client-side, ${kafka500.serverP99Ms} ms in-server (goal <= 5 ms): ${kafka500.p99 <= 5 ? 'met' : 'NOT met'}`);
   if (rows.some((r) => r.errors > 0 || r.non2xx > 0)) console.log('note: some requests failed or were not 2xx — see the table');
