@@ -131,6 +131,17 @@ describe('hostile requests', () => {
     expect(snapshot()).toBe(before);
   });
 
+  it('refuses prototype-pollution bodies and huge tokens without side effects', async () => {
+    const before = snapshot();
+    const polluted = await api(`/projects/${EP}/merge_requests/1/notes`, { method: 'POST', body: '{"body": "x", "__proto__": {"admin": true}}' });
+    expect(polluted.status).toBe(400);
+    const ctor = await api(`/projects/${EP}/merge_requests/1/notes`, { method: 'POST', body: '{"body": "x", "constructor": {"prototype": {"admin": true}}}' });
+    expect(ctor.status).toBe(400);
+    expect(({} as Record<string, unknown>)['admin']).toBeUndefined();
+    expect((await api('/user', { token: 'x'.repeat(8000) })).status).toBe(401);
+    expect(snapshot()).toBe(before);
+  });
+
   it('stores binary content and reports it as binary in diffs', async () => {
     const res = await api(`/projects/${EP}/repository/commits`, {
       method: 'POST',

@@ -12,6 +12,10 @@ const FILES: Record<string, string> = {
   'a/z.txt': 'z\n',
   'a/b/c.yaml': 'deep\n',
   'elevations/orders-db.yaml': 'spec:\n  target: orders-db\n',
+  // Byte order differs from UTF-16 order for these: git sorts bytes.
+  'ünïcode/é.txt': 'accents\n',
+  '\u{1F600}.txt': 'astral plane\n',
+  '\uFF21.txt': 'fullwidth A\n',
 };
 
 function gitCommitIds(files: Record<string, string>[], time: number): string[] {

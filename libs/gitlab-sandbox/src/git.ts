@@ -75,13 +75,9 @@ export class ObjectStore {
       }
     }
     for (const [dir, sub] of subdirs) entries.set(dir, { mode: '40000', id: this.writeTree(sub, `${prefix}${dir}/`) });
-    // git sorts tree entries by name, comparing directories as if their name ended in '/'.
-    const sortKey = (name: string, mode: string) => (mode === '40000' ? `${name}/` : name);
-    const sorted = [...entries.entries()].sort(([a, ea], [b, eb]) => {
-      const ka = sortKey(a, ea.mode);
-      const kb = sortKey(b, eb.mode);
-      return ka < kb ? -1 : ka > kb ? 1 : 0;
-    });
+    // git sorts tree entries by the bytes of their name, directories as if it ended in '/'.
+    const sortKey = (name: string, mode: string) => Buffer.from(mode === '40000' ? `${name}/` : name, 'utf8');
+    const sorted = [...entries.entries()].sort(([a, ea], [b, eb]) => Buffer.compare(sortKey(a, ea.mode), sortKey(b, eb.mode)));
     const parts: Buffer[] = [];
     for (const [name, e] of sorted) {
       parts.push(Buffer.from(`${e.mode} ${name}\0`), Buffer.from(e.id, 'hex'));
