@@ -54,7 +54,7 @@ async function commentWith(w: SandboxWorld, iid: number, text: string): Promise<
 
 async function evt(w: SandboxWorld, iid: number, type: string) {
   return w.waitFor(`${type} for MR ${iid}`, async () =>
-    (await w.events()).find((e) => e.type === type && (e.data as { mrIid?: number }).mrIid === iid),
+    (await w.events()).find((e) => e.type === type && (e.data as { elevationId?: string }).elevationId === `gl-${w.projectId}-${iid}`),
   );
 }
 
@@ -244,6 +244,51 @@ describe('approval gate on a free project (GitLab enforces nothing)', () => {
     expect(statuses).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'jit/policy', status: 'failed' })]));
     await w.as('carol').mergeRequests.approve(w.projectId, iid);
     await mergedWithoutGrant(iid, /rejected/);
+  });
+
+  it('closing the MR withdraws the request', async () => {
+    const iid = await w.openRequest('dev', { [req()]: request({}) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    const res = await fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}/merge_requests/${iid}`, {
+      method: 'PUT',
+      headers: { 'private-token': 'dev-token-0123456789', 'content-type': 'application/json' },
+      body: JSON.stringify({ state_event: 'close' }),
+    });
+    expect(res.status).toBe(200);
+    const withdrawn = await evt(w, iid, EVENT_TYPES.withdrawn);
+    expect(withdrawn.data).toMatchObject({ by: 'dev' });
+    await commentWith(w, iid, 'Withdrawn');
+  });
+
+  it('/jit revoke by the requester after the grant is approved requests revocation', async () => {
+    const iid = await w.openRequest('dev', { [req()]: request({}) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    await w.as('carol').mergeRequests.approve(w.projectId, iid);
+    await evt(w, iid, EVENT_TYPES.approvalRecorded);
+    await w.as('maint').mergeRequests.merge(w.projectId, iid);
+    const approved = await evt(w, iid, EVENT_TYPES.approved);
+    await w.as('mallory').notes.create(w.projectId, iid, '/jit revoke');
+    await w.as('dev').notes.create(w.projectId, iid, '/jit revoke backfill finished early');
+    const revoke = await evt(w, iid, EVENT_TYPES.revokeRequested);
+    expect(revoke.data).toMatchObject({ requestedBy: 'dev', reason: 'backfill finished early', grantId: (approved.data as { grantId: string }).grantId });
+    const notes = await w.as('jit-bot').notes.all(w.projectId, iid);
+    await w.waitFor('refusal reply to mallory', async () =>
+      (await w.as('jit-bot').notes.all(w.projectId, iid)).some((n) => n.body.includes('@mallory') && n.body.includes('refused')),
+    );
+    expect(notes.length).toBeGreaterThan(0);
+  });
+
+  it('a policy change merged without the policyApprovers is refused; the catalog keeps the old version', async () => {
+    const before = ((await (await fetch(`${w.gateUrl}/v1/catalog`)).json()) as { version: string }).version;
+    const iid = await w.openRequest('dev', { 'policy.yaml': POLICY.replace('users: [alice, bob]', 'users: [alice, dev]') }, { update: ['policy.yaml'] });
+    await commentWith(w, iid, 'policy change');
+    await w.as('sam').mergeRequests.approve(w.projectId, iid);
+    await w.as('maint').mergeRequests.merge(w.projectId, iid);
+    await commentWith(w, iid, 'jit refuses this policy version');
+    const after = ((await (await fetch(`${w.gateUrl}/v1/catalog`)).json()) as { version: string; latestPolicyRejected?: unknown }).version;
+    expect(after).toBe(before);
+    const ready = (await (await fetch(`${w.gateUrl}/readyz`)).json()) as { policy: { version: string } };
+    expect(ready.policy.version).toBe(before);
   });
 
   it('a 5 MB request file is rejected without being parsed', async () => {
