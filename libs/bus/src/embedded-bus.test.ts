@@ -161,6 +161,26 @@ describe('embedded bus storage', () => {
     await bus.close();
   });
 
+  it('saves and reloads the offsets of a group named __proto__ on a topic named __proto__', async () => {
+    const dir = await tempDir();
+    let bus = await createEmbeddedBus({ dir, logger: silent });
+    await bus.publish('__proto__', 'k', testEvent('e0'));
+    const first: string[] = [];
+    await bus.subscribe({ topic: '__proto__', groupId: '__proto__', handler: async (m) => void first.push(m.event.id) });
+    await vi.waitFor(() => expect(first).toEqual(['e0']));
+    await bus.close();
+    expect(JSON.parse(await readFile(join(dir, 'offsets.json'), 'utf8'))).toEqual(
+      JSON.parse('{"__proto__":{"__proto__":[1]}}'),
+    );
+    bus = await createEmbeddedBus({ dir, logger: silent });
+    await bus.publish('__proto__', 'k', testEvent('e1'));
+    const second: string[] = [];
+    await bus.subscribe({ topic: '__proto__', groupId: '__proto__', handler: async (m) => void second.push(m.event.id) });
+    await vi.waitFor(() => expect(second).toEqual(['e1']));
+    await bus.close();
+    expect(Object.keys(Object.prototype)).toEqual([]);
+  });
+
   it('refuses damaged metadata and bad options with clear errors', async () => {
     const dir = await tempDir();
     await seed(dir, 1);

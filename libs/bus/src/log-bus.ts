@@ -113,7 +113,8 @@ export class LogBus implements EventBus {
   private readonly groups = new Map<string, Group>();
   private readonly appendWaiters = new Map<string, Set<() => void>>();
   private readonly creating = new Map<string, Promise<TopicLog>>();
-  private offsets: OffsetsDoc = {};
+  /** Maps, not objects: a group or topic named `__proto__` must stay data. */
+  private offsets = new Map<string, Map<string, number[]>>();
   private offsetsTimer: NodeJS.Timeout | undefined;
   private offsetsSaving: Promise<void> = Promise.resolve();
   private readonly inflightPublishes = new Set<Promise<unknown>>();
@@ -122,7 +123,11 @@ export class LogBus implements EventBus {
 
   /** Loads committed offsets; call once before use. */
   async init(): Promise<this> {
-    this.offsets = await this.opts.store.loadOffsets();
+    const doc = await this.opts.store.loadOffsets();
+    for (const [groupId, byTopic] of Object.entries(doc)) {
+      if (!byTopic || typeof byTopic !== 'object') continue;
+      this.offsets.set(groupId, new Map(Object.entries(byTopic).filter(([, v]) => Array.isArray(v))));
+    }
     return this;
   }
 
@@ -221,13 +226,14 @@ export class LogBus implements EventBus {
   }
 
   private initialOffsets(options: ResolvedSubscribeOptions, log: TopicLog): number[] {
-    const byTopic = (this.offsets[options.groupId] ??= {});
-    const saved = byTopic[options.topic];
+    let byTopic = this.offsets.get(options.groupId);
+    if (!byTopic) this.offsets.set(options.groupId, (byTopic = new Map()));
+    const saved = byTopic.get(options.topic);
     const committed = log.partitions.map((p, i) => {
       const s = saved?.[i];
       return typeof s === 'number' && Number.isInteger(s) && s >= 0 ? Math.min(s, p.end) : options.startFrom === 'latest' ? p.end : 0;
     });
-    byTopic[options.topic] = committed;
+    byTopic.set(options.topic, committed);
     if (!saved) this.scheduleOffsetsSave();
     return committed;
   }
@@ -355,7 +361,9 @@ export class LogBus implements EventBus {
 
   private commit(group: Group, partition: number, next: number): void {
     group.committed[partition] = next;
-    (this.offsets[group.groupId] ??= {})[group.topic] = group.committed;
+    let byTopic = this.offsets.get(group.groupId);
+    if (!byTopic) this.offsets.set(group.groupId, (byTopic = new Map()));
+    byTopic.set(group.topic, group.committed);
     this.scheduleOffsetsSave();
   }
 
@@ -368,7 +376,10 @@ export class LogBus implements EventBus {
   }
 
   private saveOffsets(): Promise<void> {
-    const snapshot = JSON.parse(JSON.stringify(this.offsets)) as OffsetsDoc;
+    // Object.fromEntries defines own properties, so even `__proto__` is saved as a plain key.
+    const snapshot: OffsetsDoc = Object.fromEntries(
+      [...this.offsets].map(([g, byTopic]) => [g, Object.fromEntries([...byTopic].map(([t, o]) => [t, [...o]]))]),
+    );
     this.offsetsSaving = this.offsetsSaving
       .then(() => this.opts.store.saveOffsets(snapshot))
       .catch((err) => {

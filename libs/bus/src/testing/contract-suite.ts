@@ -424,6 +424,25 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
       expect(Object.prototype.hasOwnProperty.call(stored[1]!.event.data, '__proto__')).toBe(true);
     });
 
+    it('treats a consumer group named __proto__ as data', async () => {
+      const topic = unique('proto');
+      await bus.ensureTopics([{ topic, partitions: 1 }]);
+      const e = testEvent(unique('p'));
+      await bus.publish(topic, '__proto__', e);
+      const seen: BusMessage[] = [];
+      const { sub } = await join({ topic, groupId: '__proto__', handler: async (m) => void seen.push(m) });
+      await waitFor(() => seen.length === 1, 'the event');
+      expect(seen[0]?.key).toBe('__proto__');
+      await sub.stop();
+      expect(Object.prototype.hasOwnProperty.call(Object.prototype, topic)).toBe(false);
+      const marker = testEvent(unique('m'));
+      await bus.publish(topic, 'k', marker);
+      const again: string[] = [];
+      await join({ topic, groupId: '__proto__', handler: async (m) => void again.push(m.event.id) });
+      await waitFor(() => again.includes(marker.id), 'the marker');
+      expect(again).toEqual([marker.id]); // its commit was kept under its own name
+    });
+
     it('refuses to publish after close', async () => {
       await Promise.allSettled(subs.splice(0).map((s) => s.stop()));
       await bus.close();

@@ -33,7 +33,7 @@ class MemoryStore implements LogStore {
     return topic;
   }
   async loadOffsets(): Promise<OffsetsDoc> {
-    return JSON.parse(JSON.stringify(this.offsets)) as OffsetsDoc;
+    return structuredClone(this.offsets);
   }
   async saveOffsets(doc: OffsetsDoc): Promise<void> {
     this.offsets = doc;
