@@ -296,6 +296,16 @@ describe('approval gate: lifecycle, idempotency and failures', () => {
     expect(notes.some((n) => n.body.includes('refused'))).toBe(true);
   });
 
+  it('the access plan lists live grants overlapping on the same target', async () => {
+    const w = await createFakeWorld();
+    const first = await w.open('dev', { 'elevations/one.yaml': requestYaml({}) });
+    await w.approve(first, 'carol');
+    await w.merge(first);
+    const second = await w.open('alice', { 'elevations/two.yaml': requestYaml({ scope: 'read-stats', riskTier: 'cosmetic' }) });
+    expect(w.comment(second)).toContain(`Live grants on \`orders-db\`**: \`gl-${PROJECT}-${first}\` (write)`);
+    expect(w.comment(first)).not.toContain('Live grants');
+  });
+
   it('a policy-change MR gets its own rule for the policyApprovers and no elevation events', async () => {
     const w = await createFakeWorld();
     const iid = await w.open('sam', { 'policy.yaml': (await import('./fixtures/policy')).POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 3h') });
