@@ -31,7 +31,7 @@ const EnvSchema = z
       .transform(list)
       .pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'each signing token must be whsec_<base64>'))),
     JIT_INGEST_BODY_LIMIT: intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
-    JIT_INGEST_PUBLISH_TIMEOUT_MS: intFrom(100, 60_000).default(5000),
+    JIT_INGEST_PUBLISH_TIMEOUT_MS: intFrom(100, 9_000).default(3000),
     JIT_DATA_DIR: z.string().min(1).default('.jit/webhook-ingest'),
     JIT_INGEST_DEDUPE_WINDOW_HOURS: intFrom(1, 24 * 30).default(24),
     JIT_INGEST_DEDUPE_MAX_IDS: intFrom(1000, 10_000_000).default(100_000),

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'webhook-ingest', level: config.logLevel });
   const bus: EventBus =
     config.bus.kind === 'kafka'
-      ? await createKafkaBus({ brokers: config.bus.brokers, clientId: config.bus.clientId, logger })
+      ? await createKafkaBus({ brokers: config.bus.brokers, clientId: config.bus.clientId, logger, publishTimeoutMs: config.publishTimeoutMs })
       : await createEmbeddedBus({ dir: config.bus.dir, logger });
   try {
     await bus.ensureTopics([GITLAB_TOPIC_SPEC]);

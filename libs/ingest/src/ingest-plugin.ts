@@ -133,6 +133,7 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw InvalidConfig('bodyLimit must be an integer >= 1024 bytes');
   const publishTimeoutMs = options.publishTimeoutMs ?? 5000;
+  if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1) throw InvalidConfig('publishTimeoutMs must be a positive integer (ms)');
   const topic = options.topic ?? TOPIC_GITLAB;
   const source = options.source ?? '/jit/webhook-ingest';
   const retryAfter = String(options.retryAfterSeconds ?? 5);
