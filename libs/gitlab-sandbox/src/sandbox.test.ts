@@ -94,6 +94,18 @@ describe('groups and projects', () => {
     expect((await failure(client('eve-token-00001').Projects.show(P))).status).toBe(404);
   });
 
+  it('serves public projects to anonymous readers and internal ones to any signed-in user', async () => {
+    const pub = sandbox.state.addProject({ path: 'oss/public-repo', visibility: 'public', files: { 'README.md': 'hi\n' } });
+    const internal = sandbox.state.addProject({ path: 'oss/internal-repo', visibility: 'internal' });
+    expect((await fetch(`${sandbox.apiUrl}/projects/${pub.id}`)).status).toBe(200);
+    expect(await (await fetch(`${sandbox.apiUrl}/projects/oss%2Fpublic-repo/repository/files/README.md/raw`)).text()).toBe('hi\n');
+    expect((await fetch(`${sandbox.apiUrl}/projects/${internal.id}`)).status).toBe(404);
+    expect((await client('dave-token-0001').Projects.show(internal.id)).visibility).toBe('internal');
+    // Reading is not writing: anonymous and outside users still cannot act.
+    expect((await fetch(`${sandbox.apiUrl}/projects/${pub.id}/repository/branches`, { method: 'POST' })).status).toBe(401);
+    expect((await failure(client('dave-token-0001').Branches.create(pub.id, 'x', 'main'))).status).toBe(403);
+  });
+
   it('lists protected branches with their access levels', async () => {
     const api = client('alice-token-0001');
     const [main] = await api.ProtectedBranches.all(P);
@@ -254,12 +266,13 @@ describe('approvals', () => {
     const { iid, sha } = await openMr();
     const alice = client('alice-token-0001');
     let approvals = await alice.MergeRequestApprovals.showConfiguration(P, { mergerequestIId: iid });
-    expect(approvals).toMatchObject({ approved: false, approvals_required: 1, approvals_left: 1, approved_by: [] });
+    expect(approvals).toMatchObject({ approved: false, approvals_required: 1, approvals_left: 1, approved_by: [], has_approval_rules: true, user_can_approve: true });
+    expect(approvals.approval_rules_left).toEqual([expect.objectContaining({ name: 'platform' })]);
     const wrong = await failure(alice.MergeRequestApprovals.approve(P, iid, { sha: 'b'.repeat(40) }));
     expect(wrong).toEqual({ status: 409, description: `SHA does not match HEAD of source branch: ${sha}` });
     await alice.MergeRequestApprovals.approve(P, iid, { sha });
     approvals = await alice.MergeRequestApprovals.showConfiguration(P, { mergerequestIId: iid });
-    expect(approvals).toMatchObject({ approved: true, approvals_left: 0, user_has_approved: true });
+    expect(approvals).toMatchObject({ approved: true, approvals_left: 0, user_has_approved: true, user_can_approve: false, approval_rules_left: [] });
     expect((approvals.approved_by as { user: { username: string } }[]).map((a) => a.user.username)).toEqual(['alice']);
     const twice = await failure(alice.MergeRequestApprovals.approve(P, iid));
     expect(twice.status).toBe(401);
