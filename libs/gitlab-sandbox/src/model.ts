@@ -149,6 +149,8 @@ export interface CommitStatus {
 
 export interface Delivery {
   id: string;
+  /** Numeric id of the log entry, as GitLab's webhook events API names it (`hook_event_id`). */
+  logId: number;
   hookId: number;
   event: string;
   /** Stable across resends (Idempotency-Key and webhook-id). */
@@ -158,6 +160,7 @@ export interface Delivery {
   requestHeaders: Record<string, string>;
   status: number | null;
   responseBody: string | null;
+  responseHeaders: Record<string, string>;
   durationMs: number | null;
   error: string | null;
   startedAt: Date | null;

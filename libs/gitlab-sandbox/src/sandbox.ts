@@ -160,7 +160,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: '404 Not Found' }));
 
-  const ctx = { state };
+  const ctx = { state, webhooks: dispatcher };
   accountRoutes(app, ctx, version);
   repositoryRoutes(app, ctx);
   mergeRequestRoutes(app, ctx);

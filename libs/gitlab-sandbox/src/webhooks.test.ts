@@ -308,6 +308,26 @@ describe('delivery', () => {
     expect(() => sandbox.resend('no-such-delivery')).toThrow(/JIT_ERR_SANDBOX_NOT_FOUND|no delivery/);
   });
 
+  it('serves the delivery log and resend through GitLab\'s webhook events API', async () => {
+    const { id: hookId } = sandbox.addHook(P, { url: receiver.url, token: 'events-api-token' });
+    await openMr();
+    await sandbox.idle();
+    const headers = { 'PRIVATE-TOKEN': 'alice-token-0001' };
+    const base = `${sandbox.apiUrl}/projects/${encodeURIComponent(P)}/hooks/${hookId}/events`;
+    const events = (await (await fetch(base, { headers })).json()) as Record<string, any>[];
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ url: receiver.url, trigger: 'merge_request_hooks', response_status: '200', response_body: 'ok' });
+    expect(events[0]?.request_data.object_kind).toBe('merge_request');
+    expect(events[0]?.request_headers['X-Gitlab-Token']).toBe('[REDACTED]');
+    expect(JSON.stringify(events)).not.toContain('events-api-token');
+    const res = await fetch(`${base}/${events[0]?.id}/resend`, { method: 'POST', headers });
+    expect(res.status).toBe(201);
+    await sandbox.idle();
+    expect(receiver.received[1]?.headers['idempotency-key']).toBe(receiver.received[0]?.headers['idempotency-key']);
+    expect((await fetch(`${base}/9999/resend`, { method: 'POST', headers })).status).toBe(404);
+    expect((await fetch(base, { headers: { 'PRIVATE-TOKEN': 'dave-token-0001' } })).status).toBe(403);
+  });
+
   it('keeps a delivery log per hook with status, duration and headers, never the secret token', async () => {
     const a = sandbox.addHook(P, { url: receiver.url, token: 'super-secret-hook-token' });
     const b = sandbox.addHook(P, { url: `http://127.0.0.1:${await closedPort()}/unreachable` });

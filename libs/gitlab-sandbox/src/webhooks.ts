@@ -18,6 +18,7 @@ const MAX_LOGGED_RESPONSE = 16 * 1024;
 
 export class WebhookDispatcher {
   private readonly log: Delivery[] = [];
+  private nextLogId = 1;
   private readonly chains = new Map<number, Promise<void>>();
   private readonly hooks = new Map<number, Hook>();
   private pending = 0;
@@ -34,6 +35,7 @@ export class WebhookDispatcher {
   enqueue(hook: Hook, event: string, payload: unknown, eventUuid: string = randomUUID()): Delivery {
     const delivery: Delivery = {
       id: randomUUID(),
+      logId: this.nextLogId++,
       hookId: hook.id,
       event,
       idempotencyKey: randomUUID(),
@@ -42,6 +44,7 @@ export class WebhookDispatcher {
       requestHeaders: {},
       status: null,
       responseBody: null,
+      responseHeaders: {},
       durationMs: null,
       error: null,
       startedAt: null,
@@ -62,9 +65,11 @@ export class WebhookDispatcher {
     const delivery: Delivery = {
       ...original,
       id: randomUUID(),
+      logId: this.nextLogId++,
       requestHeaders: {},
       status: null,
       responseBody: null,
+      responseHeaders: {},
       durationMs: null,
       error: null,
       startedAt: null,
@@ -76,7 +81,9 @@ export class WebhookDispatcher {
   }
 
   deliveries(hookId?: number): Delivery[] {
-    return this.log.filter((d) => hookId === undefined || d.hookId === hookId).map((d) => ({ ...d, requestHeaders: { ...d.requestHeaders } }));
+    return this.log
+      .filter((d) => hookId === undefined || d.hookId === hookId)
+      .map((d) => ({ ...d, requestHeaders: { ...d.requestHeaders }, responseHeaders: { ...d.responseHeaders } }));
   }
 
   /** Resolves once every queued delivery (including ones queued while waiting) has finished. */
@@ -151,6 +158,7 @@ export class WebhookDispatcher {
     try {
       const res = await fetch(hook.url, { method: 'POST', headers: sent, body: delivery.body, signal: controller.signal, redirect: 'manual' });
       delivery.status = res.status;
+      delivery.responseHeaders = Object.fromEntries(res.headers.entries());
       const text = await res.text();
       delivery.responseBody = text.length > MAX_LOGGED_RESPONSE ? text.slice(0, MAX_LOGGED_RESPONSE) : text;
       if (res.status >= 400) delivery.error = `HTTP ${res.status}`;

@@ -3,11 +3,13 @@
 // pagination with GitLab's headers (x-total, x-next-page, link, ...).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { paramError, unauthorized } from '../http-error';
-import type { User } from '../model';
+import type { Delivery, User } from '../model';
 import type { SandboxState } from '../state';
 
 export interface RouteContext {
   state: SandboxState;
+  /** The webhook delivery log, for GitLab's webhook events API. */
+  webhooks: { deliveries(hookId?: number): Delivery[]; resend(deliveryId: string): Delivery | undefined };
 }
 
 export type Params = Record<string, unknown>;

@@ -244,6 +244,46 @@ export function projectSettingsRoutes(app: FastifyInstance, ctx: RouteContext): 
     return hookEntity(hook);
   });
 
+  const TRIGGER: Record<string, string> = {
+    'Merge Request Hook': 'merge_request_hooks',
+    'Note Hook': 'note_hooks',
+    'Issue Hook': 'issue_hooks',
+    'Push Hook': 'push_hooks',
+  };
+  const hookOf = (req: FastifyRequest<{ Params: { id: string; hookId: string } }>) => {
+    const user = needUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    state.requireAccess(user, project, ACCESS.maintainer);
+    const hook = project.hooks.find((h) => h.id === Number(req.params.hookId));
+    if (!hook) throw notFound('Hook');
+    return hook;
+  };
+
+  app.get<{ Params: { id: string; hookId: string } }>('/api/v4/projects/:id/hooks/:hookId/events', async (req, reply) => {
+    const hook = hookOf(req);
+    const rows = ctx.webhooks.deliveries(hook.id).reverse();
+    return paginate(req, reply, rows).map((d) => ({
+      id: d.logId,
+      url: hook.url,
+      trigger: TRIGGER[d.event] ?? d.event,
+      request_headers: d.requestHeaders,
+      request_data: JSON.parse(d.body) as unknown,
+      response_headers: d.responseHeaders,
+      response_body: d.responseBody ?? '',
+      execution_duration: d.durationMs === null ? null : d.durationMs / 1000,
+      response_status: d.status === null ? (d.finishedAt ? 'internal error' : 'pending') : String(d.status),
+    }));
+  });
+
+  app.post<{ Params: { id: string; hookId: string; eventId: string } }>('/api/v4/projects/:id/hooks/:hookId/events/:eventId/resend', async (req, reply) => {
+    const hook = hookOf(req);
+    const original = ctx.webhooks.deliveries(hook.id).find((d) => d.logId === Number(req.params.eventId));
+    if (!original) throw notFound('Hook Event');
+    ctx.webhooks.resend(original.id);
+    reply.code(201);
+    return {};
+  });
+
   app.delete<{ Params: { id: string; hookId: string } }>('/api/v4/projects/:id/hooks/:hookId', async (req, reply) => {
     const user = needUser(ctx, req);
     const project = state.findProject(req.params.id, user);
