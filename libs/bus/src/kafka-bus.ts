@@ -256,10 +256,21 @@ class KafkaEventBus implements KafkaBus {
         });
         if (withRetention.length === 0) return;
         // Topics that already existed keep their partitions, but retention is part of the contract.
-        const described = await admin.describeConfigs({
-          includeSynonyms: false,
-          resources: withRetention.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
-        });
+        const describeRetention = () =>
+          admin.describeConfigs({
+            includeSynonyms: false,
+            resources: withRetention.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
+          });
+        // A topic created a moment ago may not be known to every part of the broker yet.
+        let described: Awaited<ReturnType<typeof describeRetention>> | undefined;
+        for (let attempt = 1; !described; attempt++) {
+          try {
+            described = await describeRetention();
+          } catch (err) {
+            if (attempt >= 15 || !hasKafkaType(err, 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
         const drift = withRetention.filter((s) => {
           const res = described.resources.find((r) => r.resourceName === s.topic);
           const value = res?.configEntries.find((c) => c.configName === 'retention.ms')?.configValue;

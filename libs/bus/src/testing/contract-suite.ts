@@ -443,11 +443,21 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
       expect(again).toEqual([marker.id]); // its commit was kept under its own name
     });
 
-    it('refuses to publish after close', async () => {
-      await Promise.allSettled(subs.splice(0).map((s) => s.stop()));
-      await bus.close();
-      const err = await bus.publish('whatever', 'k', testEvent('x')).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: 'JIT_ERR_BUS_CLOSED' });
+    it('tolerates calls out of order: double stop, stop after close; refuses work after close', async () => {
+      const topic = unique('order-of-calls');
+      const { sub } = await join({ topic, groupId: unique('g'), handler: async () => undefined });
+      await Promise.all([sub.stop(), sub.stop()]);
+      await sub.stop();
+      const { sub: open } = await join({ topic, groupId: unique('g'), handler: async () => undefined });
+      await Promise.allSettled(subs.splice(0).filter((s) => s !== open).map((s) => s.stop()));
+      await bus.close(); // stops `open` too
+      await open.stop();
+      expect(bus.isReady()).toBe(false);
+      const closed = { code: 'JIT_ERR_BUS_CLOSED' };
+      await expect(bus.publish(topic, 'k', testEvent('x'))).rejects.toMatchObject(closed);
+      await expect(bus.subscribe({ topic, groupId: 'g', handler: async () => undefined })).rejects.toMatchObject(closed);
+      await expect(bus.replay(topic, () => undefined)).rejects.toMatchObject(closed);
+      await expect(bus.ensureTopics([{ topic }])).rejects.toMatchObject(closed);
       await bus.close(); // idempotent
     });
   });
