@@ -79,3 +79,26 @@ describe('admin API', () => {
     await expect(api.Branches.remove(P, 'main')).rejects.toThrow(/default branch/);
   });
 });
+
+describe('GitLab admin endpoints (for a sandbox running out of process)', () => {
+  it('an admin creates a user, a personal access token and memberships; others get 403', async () => {
+    const root = new Gitlab({ host: sandbox.url, token: 'root-token-0001' });
+    const user = await root.Users.create({ username: 'remote', email: 'remote@example.com', name: 'Remote User', password: 'not-used-123' });
+    expect(user).toMatchObject({ username: 'remote', bot: false });
+    const pat = await root.Users.createPersonalAccessToken(user.id, 'e2e', ['api']);
+    expect(pat.token).toMatch(/^glpat-/);
+    const remote = new Gitlab({ host: sandbox.url, token: pat.token });
+    expect((await remote.Users.showCurrentUser()).username).toBe('remote');
+    await expect(remote.Projects.show(P)).rejects.toThrow(/404/);
+    await root.ProjectMembers.add(P, 30, { userId: user.id });
+    expect((await remote.Projects.show(P)).path_with_namespace).toBe(P);
+    await root.GroupMembers.add('platform', 30, { userId: user.id });
+    expect((await root.GroupMembers.all('platform')).map((m) => m.username)).toContain('remote');
+    await expect(root.ProjectMembers.add(P, 30, { userId: user.id })).rejects.toThrow(/Member already exists/);
+    await expect(root.Users.create({ username: 'remote', email: 'x@example.com', name: 'x' })).rejects.toThrow(/already been taken/);
+    const dave = new Gitlab({ host: sandbox.url, token: 'dave-token-0001' });
+    await expect(dave.Users.create({ username: 'x2', email: 'x2@example.com', name: 'x' })).rejects.toThrow(/403/);
+    await expect(dave.Users.createPersonalAccessToken(user.id, 'steal', ['api'])).rejects.toThrow(/403/);
+    await expect(dave.ProjectMembers.add(P, 50, { userId: user.id })).rejects.toThrow(/403/);
+  });
+});
