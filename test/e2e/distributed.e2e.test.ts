@@ -1,0 +1,340 @@
+// End-to-end, distributed mode: webhook-ingest, approval-gate, issuer and revoker as four separate
+// processes on a real Kafka broker (a private one: the topic names are fixed by contract, so a
+// shared broker would mix this suite's events with other suites'), driven as users would — the
+// agent with the `jit` CLI, two humans approving and merging through the GitLab API — against a
+// Vault (OpenBao database engine on embedded PostgreSQL) target and an AWS STS (moto) target.
+// States are observed the way a SIEM does: by consuming jit.elevations.v1.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IAMClient, GetRolePolicyCommand } from '@aws-sdk/client-iam';
+import { createKafkaBus, type CloudEventJson, type EventBus } from '@jit/bus';
+import { createGitlabClient } from '@jit/gitlab';
+import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
+import { createLedger, type ElevationState, type Ledger } from '@jit/ledger';
+import { createLogger } from '@jit/observability';
+import { startLedgerProjection, type LedgerProjection } from '@jit/read-api';
+import { probeOnMoto } from '@jit/substrate-aws-sts/testing';
+import { freePort, getMoto, getPostgres, getVault, startKafka, uniqueName, waitFor, type KafkaHandle } from '@jit/testing';
+import { GATE_TOPIC_SPECS } from '../../apps/approval-gate/src/server';
+import { runCli } from '../../apps/jit/src/cli/program';
+import { startApp, type AppName, type AppProcess } from './distributed/app-process';
+import { AWS_ADMIN, AWS_REGION, createOrdersDatabase, createStsRole, setupVaultDatabase, tryInsert, type VaultDatabaseFixture } from './distributed/fixtures';
+
+const PROJECT = 'ops/elevations';
+const TOKENS = { agent: 'deploy-agent-token', bot: 'review-bot-token', alice: 'alice-token-0001', bob: 'bob-token-00001', jit: 'jit-bot-token-0001' };
+const TTL = '15s';
+
+const cleanup: Array<() => Promise<unknown>> = [];
+let kafka: KafkaHandle;
+let sandbox: Sandbox;
+let apps: Record<AppName, AppProcess>;
+let observerBus: EventBus;
+let projection: LedgerProjection;
+const ledger: Ledger = createLedger();
+/** Every event seen on jit.elevations.v1, as published (raw JSON), for the leak check. */
+const events: CloudEventJson[] = [];
+/** Secrets issued during the suite: none may appear anywhere but in the sealed credential. */
+const issuedSecrets: string[] = [];
+/** MRs opened by the suite (their comments are checked for leaks). */
+const mrIids: number[] = [];
+let vaultDb: VaultDatabaseFixture;
+let stsRole: { arn: string; name: string; id: string };
+let motoEndpoint: string;
+let home: string;
+let identity: string;
+let vaultRootToken: string;
+
+beforeAll(async () => {
+  const started = Date.now();
+  const [k, vault, pgAdmin, moto] = await Promise.all([startKafka(), getVault(), getPostgres(), getMoto()]);
+  kafka = k;
+  cleanup.push(() => kafka.dispose());
+  motoEndpoint = moto;
+  vaultRootToken = vault.token;
+  const dbUrl = await createOrdersDatabase(pgAdmin);
+  [vaultDb, stsRole] = await Promise.all([setupVaultDatabase(vault, dbUrl), createStsRole(moto)]);
+
+  const policy = `tiers:
+  reversible-write: { ttlMax: 2h, approvals: 2, approvers: { groups: [platform] } }
+breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, reviewWithin: 24h }
+agents: [deploy-agent]
+policyApprovers: { groups: [security], approvals: 2 }
+targets:
+  orders-vault:
+    substrate: vault
+    scopes:
+      write: { tier: reversible-write, mode: database, role: ${vaultDb.role}, loginUrl: "${vaultDb.loginUrl}" }
+  orders-aws:
+    substrate: aws-sts
+    scopes:
+      write:
+        tier: reversible-write
+        roleArn: "${stsRole.arn}"
+        sessionPolicy: { Version: "2012-10-17", Statement: [{ Effect: Allow, Action: "s3:PutObject", Resource: "*" }] }
+`;
+  sandbox = await startSandbox({ seed: demoSeed(policy) });
+  cleanup.push(() => sandbox.close());
+
+  // Topics exist before the services start, as deploy/kafka/topics.yaml asks of operators.
+  observerBus = await createKafkaBus({ brokers: kafka.brokers, clientId: 'e2e-observer', logger: createLogger({ name: 'e2e-observer', level: 'warn' }) });
+  cleanup.push(() => observerBus.close());
+  await observerBus.ensureTopics([...GATE_TOPIC_SPECS, ...GATE_TOPIC_SPECS.map((t) => ({ topic: `${t.topic}.dlq`, partitions: 3, retentionMs: -1 }))]);
+  // ensureTopics returns before every partition has a leader on a fresh broker, and a replay then
+  // fails NOT_LEADER_FOR_PARTITION (the services would crash at start the same way): wait until
+  // both topics can be read end to end.
+  for (const topic of GATE_TOPIC_SPECS.map((t) => t.topic)) {
+    await waitFor(() => observerBus.replay(topic, () => undefined).then(() => true), { timeoutMs: 60_000, intervalMs: 250, what: `${topic} to have partition leaders` });
+  }
+
+  // The observer: a SIEM-like consumer of jit.elevations.v1 folding events into a ledger. Started
+  // before the services, it also has the fresh broker create and load its group coordinator.
+  // The first group on a fresh broker meets NOT_COORDINATOR_FOR_GROUP while __consumer_offsets
+  // loads, and subscribe does not retry it: retry here until the coordinator answers.
+  const observerGroup = uniqueName('e2e-observer');
+  await waitFor(
+    async () => {
+      projection = await startLedgerProjection({
+        bus: observerBus,
+        ledger,
+        logger: createLogger({ name: 'e2e-observer', level: 'warn' }),
+        groupId: observerGroup,
+        onEvent: (e) => void events.push(e),
+      });
+      return true;
+    },
+    { timeoutMs: 60_000, intervalMs: 250, what: 'the observer to join its consumer group' },
+  );
+  cleanup.push(() => projection.stop());
+
+  const dataDir = await tempDir();
+  const brokers = kafka.brokers.join(',');
+  const webhookSecret = randomBytes(24).toString('base64url');
+  const gitlab = { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.jit, JIT_ELEVATIONS_PROJECT: PROJECT };
+  const substrates = JSON.stringify({
+    vault: { addr: vault.addr, tokenRef: 'env:E2E_VAULT_TOKEN', databaseMount: vaultDb.mount, carrierPolicies: [vaultDb.carrierPolicy] },
+    'aws-sts': { region: AWS_REGION, endpoint: moto, credentials: AWS_ADMIN, roles: [stsRole.arn] },
+  });
+  const ports = { ingest: await freePort(), gate: await freePort(), issuer: await freePort(), revoker: await freePort() };
+  // Short Kafka session timeouts: a restarted consumer rejoins quickly on this small box.
+  const kafkaEnv = { KAFKA_BROKERS: brokers, KAFKA_SESSION_TIMEOUT_MS: '10000' };
+  const starting = {
+    'webhook-ingest': startApp('webhook-ingest', ports.ingest, { KAFKA_BROKERS: brokers, JIT_WEBHOOK_SECRET: webhookSecret, JIT_DATA_DIR: join(dataDir, 'ingest') }),
+    'approval-gate': startApp('approval-gate', ports.gate, { KAFKA_BROKERS: brokers, ...gitlab }),
+    issuer: startApp('issuer', ports.issuer, { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}` }),
+    // No orphan sweep: OpenBao and moto are shared with other suites; this one checks its own grants.
+    revoker: startApp('revoker', ports.revoker, { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500' }),
+  } as const;
+  const settled = await Promise.allSettled(Object.values(starting));
+  apps = {} as Record<AppName, AppProcess>;
+  for (const s of settled) if (s.status === 'fulfilled') apps[s.value.name] = s.value;
+  for (const a of Object.values(apps)) cleanup.push(() => a.stop('SIGTERM').then(async (c) => (c === null ? a.stop('SIGKILL') : c)));
+  const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed.length > 0) throw new Error(`distributed apps did not start:\n${failed.map((f) => String((f.reason as Error).message)).join('\n---\n')}`);
+
+  sandbox.addHook(PROJECT, { url: `${apps['webhook-ingest'].url}/webhooks/gitlab`, token: webhookSecret });
+
+
+  home = await tempDir();
+  identity = join(home, 'agent-identity.txt');
+  const key = await cli(['keygen', '--identity', identity]);
+  expect(String(key.recipient)).toMatch(/^age1/);
+  process.stdout.write(`distributed e2e: setup took ${Date.now() - started} ms\n`);
+});
+
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'jit-e2e-dist-'));
+  await chmod(dir, 0o755);
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** deploy/sandbox/demo-seed.yaml's people and groups, with this suite's policy. */
+function demoSeed(policy: string) {
+  return {
+    users: [
+      { username: 'alice', name: 'Alice Admin', email: 'alice@example.test', token: TOKENS.alice },
+      { username: 'bob', name: 'Bob Builder', email: 'bob@example.test', token: TOKENS.bob },
+      { username: 'carol', name: 'Carol Coder', email: 'carol@example.test', token: 'carol-token-0001' },
+      { username: 'deploy-agent', name: 'Deploy Agent', email: 'deploy-agent@example.test', token: TOKENS.agent, bot: true },
+      { username: 'review-bot', name: 'Review Bot', email: 'review-bot@example.test', token: TOKENS.bot, bot: true },
+      { username: 'jit-bot', name: 'jit', email: 'jit-bot@example.test', token: TOKENS.jit, bot: true },
+    ],
+    groups: [
+      { path: 'platform', members: ['alice', 'bob', 'carol', { username: 'jit-bot', access_level: 10 }] },
+      { path: 'oncall', members: ['alice', { username: 'jit-bot', access_level: 10 }] },
+      { path: 'security', members: ['alice', 'bob', { username: 'jit-bot', access_level: 10 }] },
+    ],
+    projects: [
+      {
+        path: PROJECT,
+        default_branch: 'main',
+        tier: 'premium',
+        files: { 'policy.yaml': policy },
+        members: [
+          { username: 'alice', access_level: 40 },
+          { username: 'bob', access_level: 40 },
+          { username: 'carol', access_level: 30 },
+          { username: 'deploy-agent', access_level: 30 },
+          { username: 'review-bot', access_level: 30 },
+          { username: 'jit-bot', access_level: 40 },
+        ],
+        approvals: { reset_approvals_on_push: true, merge_requests_author_approval: false, merge_requests_disable_committers_approval: true },
+      },
+    ],
+  } as Parameters<typeof startSandbox>[0] extends infer O ? (O extends { seed?: infer S } ? S : never) : never;
+}
+
+/** The agent's `jit --json …`; throws with stderr on a non-zero exit. */
+async function cli(argv: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['--json', ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir(), ...env } });
+  if (code !== 0) throw new Error(`jit ${argv[0]} exited ${code}: ${err.join(' ')}`);
+  return JSON.parse(out.join('\n')) as Record<string, unknown>;
+}
+
+function state(id: string): ElevationState | undefined {
+  return ledger.get(id);
+}
+
+/** Waits until the observed elevation is in one of `states`; on timeout, says where it is and what the apps logged. */
+async function until(id: string, states: string[], timeoutMs = 90_000): Promise<ElevationState> {
+  try {
+    await waitFor(() => states.includes(state(id)?.state ?? ''), { timeoutMs, intervalMs: 100, what: `${id} to be ${states.join('/')}` });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; observed: ${JSON.stringify(summary(id))}\n${tails()}`);
+  }
+  return state(id)!;
+}
+
+function summary(id: string) {
+  const s = state(id);
+  return s && { state: s.state, approvals: s.approvals, problems: s.problems, grantError: s.grantError, lastRevokeError: s.lastRevokeError, bypassReasons: s.bypassReasons };
+}
+
+function tails(): string {
+  return Object.values(apps ?? {})
+    .map((a) => `--- ${a.name} (last lines) ---\n${a.output().split('\n').slice(-15).join('\n')}`)
+    .join('\n');
+}
+
+function typesOf(id: string): string[] {
+  return events.filter((e) => e.subject === id || (e.data as { elevationId?: string } | undefined)?.elevationId === id).map((e) => e.type);
+}
+
+/** Agent requests; review bot approves (not counted); alice and bob approve (counted); alice merges. */
+async function requestApproveMerge(target: string): Promise<{ id: string; mrIid: number; projectId: number }> {
+  const req = await cli(
+    ['request', '--target', target, '--scope', 'write', '--ttl', TTL, '--tier', 'reversible-write', '--identity', identity, '--justification', `distributed e2e: write to ${target} (INC-0008)`],
+    { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.agent, JIT_ELEVATIONS_PROJECT: PROJECT },
+  );
+  const id = String(req.elevationId);
+  const mrIid = Number(req.mrIid);
+  mrIids.push(mrIid);
+  expect(id).toMatch(/^gl-\d+-\d+$/);
+  const projectId = Number(/^gl-(\d+)-/.exec(id)![1]);
+  expect((await until(id, ['pending', 'rejected'])).state).toBe('pending');
+
+  const as = (token: string) => createGitlabClient({ url: sandbox.url, token });
+  await as(TOKENS.bot).mergeRequests.approve(projectId, mrIid);
+  await waitFor(() => state(id)?.approvals.some((a) => a.approver === 'review-bot') === true, { timeoutMs: 60_000, what: 'the bot approval to be recorded' });
+  const bot = state(id)!.approvals.find((a) => a.approver === 'review-bot')!;
+  expect(bot.counted, 'a bot approval must not count').toBe(false);
+  expect(state(id)!.state).toBe('pending');
+
+  await as(TOKENS.alice).mergeRequests.approve(projectId, mrIid);
+  await as(TOKENS.bob).mergeRequests.approve(projectId, mrIid);
+  await waitFor(() => (state(id)?.approvals.filter((a) => a.counted).length ?? 0) >= 2, { timeoutMs: 60_000, what: 'two counted approvals' });
+  expect(state(id)!.approvals.filter((a) => a.counted).map((a) => a.approver).sort()).toEqual(['alice', 'bob']);
+
+  await as(TOKENS.alice).mergeRequests.merge(projectId, mrIid);
+  return { id, mrIid, projectId };
+}
+
+async function fetchCredential(id: string): Promise<{ credential: Record<string, string>; expiresAt: string }> {
+  const cred = await cli(['credential', id, '--identity', identity, '--url', apps.issuer.url]);
+  return { credential: cred.credential as Record<string, string>, expiresAt: String(cred.expiresAt) };
+}
+
+describe('distributed mode: four processes on Kafka', () => {
+  it('vault (OpenBao database engine): requested -> bot not counted -> approved -> granted once -> DB login writes -> revoked at TTL, verified -> login refused', async () => {
+    const before = await tryInsert(vaultDb.loginUrl.replace('postgresql://', 'postgresql://nobody:wrong@'));
+    expect(before.ok).toBe(false);
+
+    const { id } = await requestApproveMerge('orders-vault');
+    const granted = await until(id, ['granted', 'bypassed', 'grant_failed', 'rejected']);
+    expect(granted.state, JSON.stringify(summary(id))).toBe('granted');
+    expect(granted.substrate).toBe('vault');
+
+    const { credential } = await fetchCredential(id);
+    expect(credential.username).toMatch(/\S/);
+    expect(typeof credential.url).toBe('string');
+    issuedSecrets.push(credential.password!);
+    const during = await tryInsert(credential.url!);
+    expect(during, 'the Vault-issued login writes while granted').toEqual({ ok: true });
+
+    const revoked = await until(id, ['revoked', 'expired'], 90_000);
+    expect(revoked.state, JSON.stringify(summary(id))).toBe('revoked');
+    expect(revoked.revokeVerified).toBe(true);
+    expect(revoked.revokeCause).toBeDefined();
+    const after = await tryInsert(credential.url!);
+    expect(after.ok, 'the login must be refused after revocation').toBe(false);
+
+    const types = typesOf(id);
+    for (const t of ['requested', 'approval.recorded', 'approved', 'granted', 'revoked']) expect(types).toContain(`dev.jit.elevation.${t}.v1`);
+    expect(types.filter((t) => t === 'dev.jit.elevation.granted.v1')).toHaveLength(1);
+    expect(types.filter((t) => t === 'dev.jit.elevation.revoked.v1')).toHaveLength(1);
+    // lifecycle order as the topic has it (one key, one partition)
+    const order = ['requested', 'approved', 'granted', 'revoked'].map((t) => types.indexOf(`dev.jit.elevation.${t}.v1`));
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+  });
+
+  it('aws-sts (moto; moto does not enforce IAM, so "no longer works" = the exact session deny is on the role): granted once, then revoked', async () => {
+    const { id } = await requestApproveMerge('orders-aws');
+    const granted = await until(id, ['granted', 'bypassed', 'grant_failed', 'rejected']);
+    expect(granted.state, JSON.stringify(summary(id))).toBe('granted');
+
+    const { credential } = await fetchCredential(id);
+    expect(credential.AWS_ACCESS_KEY_ID).toMatch(/\S/);
+    issuedSecrets.push(credential.AWS_SECRET_ACCESS_KEY!, credential.AWS_SESSION_TOKEN!);
+    const iam = new IAMClient({ region: AWS_REGION, endpoint: motoEndpoint, credentials: { ...AWS_ADMIN } });
+    cleanup.push(async () => iam.destroy());
+    expect(await probeOnMoto({ endpoint: motoEndpoint, region: AWS_REGION, iam }, credential), 'the STS session works while granted').toBe(true);
+
+    const revoked = await until(id, ['revoked', 'expired'], 90_000);
+    expect(revoked.state, JSON.stringify(summary(id))).toBe('revoked');
+    const deny = await iam.send(new GetRolePolicyCommand({ RoleName: stsRole.name, PolicyName: `jit-revoke-${granted.grantId}` }));
+    expect(decodeURIComponent(deny.PolicyDocument ?? '')).toContain(`${stsRole.id}:jit-${granted.grantId}`);
+    expect(await probeOnMoto({ endpoint: motoEndpoint, region: AWS_REGION, iam }, credential), 'the session is denied after revocation').toBe(false);
+
+    const types = typesOf(id);
+    expect(types.filter((t) => t === 'dev.jit.elevation.granted.v1')).toHaveLength(1);
+    expect(types.filter((t) => t === 'dev.jit.elevation.revoked.v1')).toHaveLength(1);
+  });
+
+  it('no issued secret in any log line of the four processes, any event on the topic or any MR comment', async () => {
+    expect(issuedSecrets.length, 'the lifecycle tests above must have issued secrets').toBeGreaterThanOrEqual(3);
+    for (const s of issuedSecrets) expect(s.length).toBeGreaterThanOrEqual(8);
+    const project = sandbox.project(PROJECT);
+    const notes: string[] = [];
+    expect(mrIids.length).toBeGreaterThanOrEqual(2);
+    for (const iid of mrIids) for (const n of await createGitlabClient({ url: sandbox.url, token: TOKENS.alice }).notes.all(project.id, iid)) notes.push(n.body);
+    expect(notes.join('\n')).toMatch(/granted/i);
+    const places: Record<string, string> = {
+      ...Object.fromEntries(Object.values(apps).map((a) => [`${a.name} output`, a.output()])),
+      'jit.elevations.v1': events.map((e) => JSON.stringify(e)).join('\n'),
+      'MR comments': notes.join('\n'),
+    };
+    for (const [where, text] of Object.entries(places)) {
+      expect(text.length, `${where} is empty: nothing was checked`).toBeGreaterThan(0);
+      for (const s of [...issuedSecrets, vaultRootToken]) expect(text.includes(s), `a secret appears in ${where}`).toBe(false);
+    }
+  });
+});
