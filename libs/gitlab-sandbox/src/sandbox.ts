@@ -170,7 +170,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const port = Number(new URL(address).port);
   const url = `http://${host}:${port}`;
   if (!options.instanceUrl) live.instanceUrl = url;
-  const d = dispatcher;
 
   const project = (path: string): Project => {
     const p = state.projectByPath(path) ?? (/^\d+$/.test(path) ? state.projects.find((x) => x.id === Number(path)) : undefined);
@@ -198,13 +197,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     state,
     app,
     async close() {
-      d.close();
+      dispatcher.close();
       await app.close();
     },
-    idle: () => d.idle(),
-    deliveries: (hookId) => d.deliveries(hookId),
+    idle: () => dispatcher.idle(),
+    deliveries: (hookId) => dispatcher.deliveries(hookId),
     resend(deliveryId) {
-      const r = d.resend(deliveryId);
+      const r = dispatcher.resend(deliveryId);
       if (!r) throw SandboxNotFound(`delivery "${deliveryId}"`);
       return r;
     },
