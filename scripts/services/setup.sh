@@ -39,7 +39,9 @@ if [ "$(cat "$KAFKA_STAMP" 2>/dev/null || true)" != "$POM_SUM" ] || ! ls "$JARS"
   echo "setup: resolving Kafka jars into .cache/kafka/jars (Maven's ~/.m2 cache is reused)"
   rm -rf "$JARS"
   mkdir -p "$JARS"
-  mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$JARS"
+  # (-q still emits ANSI resets; strip them so CI logs stay clean; pipefail keeps mvn's status)
+  mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$JARS" 2>&1 |
+    sed 's/\x1b\[[0-9;]*m//g'
   rm -f "$ROOT/.cache/kafka/kafka.jsa"
   echo "$POM_SUM" >"$KAFKA_STAMP"
 fi
