@@ -167,6 +167,16 @@ describe('repository', () => {
     expect((await failure(api.Repositories.allRepositoryTrees(P, { ref: 'feature', path: 'nope' }))).status).toBe(404);
   });
 
+  it('handles branch names with slashes and files in nested paths through URL encoding', async () => {
+    const api = client('dave-token-0001');
+    await api.Branches.create(P, 'feature/deep/x', 'main');
+    await api.Commits.create(P, 'feature/deep/x', 'nested', [{ action: 'create', filePath: 'a/b/c d.yaml', content: 'x: 1\n' }]);
+    expect((await api.Branches.show(P, 'feature/deep/x')).name).toBe('feature/deep/x');
+    expect(await api.RepositoryFiles.showRaw(P, 'a/b/c d.yaml', 'feature/deep/x')).toBe('x: 1\n');
+    await api.Branches.remove(P, 'feature/deep/x');
+    expect((await failure(api.Branches.show(P, 'feature/deep/x'))).status).toBe(404);
+  });
+
   it('refuses bad actions with GitLab errors and loses nothing', async () => {
     const api = client('dave-token-0001');
     await api.Branches.create(P, 'work', 'main');
