@@ -3,7 +3,7 @@
 # their temporary data directories and the env file. Safe to run when nothing is running.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DIR=.cache/services
+DIR=${JIT_SERVICES_DIR:-.cache/services}
 [ -d "$DIR" ] || exit 0
 exec 9>"$DIR/.lock"
 flock 9

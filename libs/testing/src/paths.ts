@@ -6,8 +6,8 @@ import { TestingErrors } from './errors';
 /** The repository root: this file is libs/testing/src/paths.ts. */
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 export const CACHE_DIR = join(REPO_ROOT, '.cache');
-/** Where scripts/services/start.sh keeps env, pid and log files. */
-export const SERVICES_DIR = join(CACHE_DIR, 'services');
+/** Where scripts/services/start.sh keeps env, pid and log files (JIT_SERVICES_DIR overrides it). */
+export const SERVICES_DIR = process.env.JIT_SERVICES_DIR || join(CACHE_DIR, 'services');
 export const KAFKA_JARS_DIR = join(CACHE_DIR, 'kafka', 'jars');
 /** Class-data-sharing archive of a broker run, built by setup.sh (optional). */
 export const KAFKA_CDS_ARCHIVE = join(CACHE_DIR, 'kafka', 'kafka.jsa');
