@@ -13,7 +13,7 @@ cleanup() {
   local status=$?
   if [ "$status" -ne 0 ]; then
     # a failed run shows why the services misbehaved, if they did
-    for log in .cache/services/*.log; do
+    for log in "${JIT_SERVICES_DIR:-.cache/services}"/*.log; do
       [ -s "$log" ] || continue
       echo "---- last lines of $log ----" >&2
       tail -n 25 "$log" >&2 || true
@@ -31,7 +31,7 @@ npx nx run-many -t test --parallel=2
 
 bash scripts/services/start.sh all
 # shellcheck disable=SC1091
-set -a; . .cache/services/env; set +a
+set -a; . "${JIT_SERVICES_DIR:-.cache/services}/env"; set +a
 npx nx run-many -t test:integration --parallel=1
 if [ -d test ] && find test -name '*.e2e.test.ts' -not -path '*/node_modules/*' | grep -q .; then
   npx vitest run --config vitest.e2e.config.ts
