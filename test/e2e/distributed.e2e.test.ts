@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IAMClient, GetRolePolicyCommand } from '@aws-sdk/client-iam';
@@ -17,6 +18,7 @@ import { createLedger, type ElevationState, type Ledger } from '@jit/ledger';
 import { createLogger } from '@jit/observability';
 import { startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { probeOnMoto } from '@jit/substrate-aws-sts/testing';
+import { createVaultSubstrate, vaultConfigSchema } from '@jit/substrate-vault';
 import { freePort, getMoto, getPostgres, getVault, startKafka, uniqueName, waitFor, type KafkaHandle } from '@jit/testing';
 import { GATE_TOPIC_SPECS } from '../../apps/approval-gate/src/server';
 import { runCli } from '../../apps/jit/src/cli/program';
@@ -31,6 +33,10 @@ const cleanup: Array<() => Promise<unknown>> = [];
 let kafka: KafkaHandle;
 let sandbox: Sandbox;
 let apps: Record<AppName, AppProcess>;
+/** How each app was started (port and environment), to restart it the same way. */
+let launch: Record<AppName, { port: number; env: Record<string, string> }>;
+/** Output of app instances that were killed and replaced (kept for the leak check). */
+const pastOutput: Array<{ name: string; text: string }> = [];
 let observerBus: EventBus;
 let projection: LedgerProjection;
 const ledger: Ledger = createLedger();
@@ -46,6 +52,7 @@ let motoEndpoint: string;
 let home: string;
 let identity: string;
 let vaultRootToken: string;
+let vaultAddr: string;
 
 beforeAll(async () => {
   const started = Date.now();
@@ -54,6 +61,7 @@ beforeAll(async () => {
   cleanup.push(() => kafka.dispose());
   motoEndpoint = moto;
   vaultRootToken = vault.token;
+  vaultAddr = vault.addr;
   const dbUrl = await createOrdersDatabase(pgAdmin);
   [vaultDb, stsRole] = await Promise.all([setupVaultDatabase(vault, dbUrl), createStsRole(moto)]);
 
@@ -120,17 +128,24 @@ targets:
   const ports = { ingest: await freePort(), gate: await freePort(), issuer: await freePort(), revoker: await freePort() };
   // Short Kafka session timeouts: a restarted consumer rejoins quickly on this small box.
   const kafkaEnv = { KAFKA_BROKERS: brokers, KAFKA_SESSION_TIMEOUT_MS: '10000' };
-  const starting = {
-    'webhook-ingest': startApp('webhook-ingest', ports.ingest, { KAFKA_BROKERS: brokers, JIT_WEBHOOK_SECRET: webhookSecret, JIT_DATA_DIR: join(dataDir, 'ingest') }),
-    'approval-gate': startApp('approval-gate', ports.gate, { KAFKA_BROKERS: brokers, ...gitlab }),
-    issuer: startApp('issuer', ports.issuer, { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}` }),
+  launch = {
+    'webhook-ingest': { port: ports.ingest, env: { KAFKA_BROKERS: brokers, JIT_WEBHOOK_SECRET: webhookSecret, JIT_DATA_DIR: join(dataDir, 'ingest') } },
+    'approval-gate': { port: ports.gate, env: { KAFKA_BROKERS: brokers, ...gitlab } },
+    issuer: { port: ports.issuer, env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}` } },
     // No orphan sweep: OpenBao and moto are shared with other suites; this one checks its own grants.
-    revoker: startApp('revoker', ports.revoker, { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500' }),
-  } as const;
-  const settled = await Promise.allSettled(Object.values(starting));
+    revoker: { port: ports.revoker, env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500' } },
+  };
+  const names = Object.keys(launch) as AppName[];
+  const settled = await Promise.allSettled(names.map((n) => startApp(n, launch[n].port, launch[n].env)));
   apps = {} as Record<AppName, AppProcess>;
   for (const s of settled) if (s.status === 'fulfilled') apps[s.value.name] = s.value;
-  for (const a of Object.values(apps)) cleanup.push(() => a.stop('SIGTERM').then(async (c) => (c === null ? a.stop('SIGKILL') : c)));
+  // Stops whichever instance of each app is current (tests restart some).
+  cleanup.push(async () => {
+    for (const a of Object.values(apps)) {
+      await Promise.race([a.stop('SIGTERM'), delay(35_000)]);
+      await a.stop('SIGKILL');
+    }
+  });
   const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed.length > 0) throw new Error(`distributed apps did not start:\n${failed.map((f) => String((f.reason as Error).message)).join('\n---\n')}`);
 
@@ -263,6 +278,27 @@ async function fetchCredential(id: string): Promise<{ credential: Record<string,
   return { credential: cred.credential as Record<string, string>, expiresAt: String(cred.expiresAt) };
 }
 
+/** Credentials of this grant Vault still holds, as the adapter's own orphan scan sees them. */
+async function liveVaultGrants(grantId: string): Promise<string[]> {
+  const vault = createVaultSubstrate(vaultConfigSchema.parse({ addr: vaultAddr, token: vaultRootToken, databaseMount: vaultDb.mount, carrierPolicies: [vaultDb.carrierPolicy] }), {
+    name: 'vault',
+    logger: createLogger({ name: 'e2e-vault-scan', level: 'silent' }),
+  });
+  try {
+    return (await vault.listIssued()).filter((h) => h.grantId === grantId).map((h) => String(h.ref.accessor));
+  } finally {
+    await vault.close?.();
+  }
+}
+
+/** kill -9 one app and start it again with the same port and environment. */
+async function killAndRestart(name: AppName): Promise<void> {
+  const old = apps[name];
+  await old.stop('SIGKILL');
+  pastOutput.push({ name: `${name} (killed)`, text: old.output() });
+  apps[name] = await startApp(name, launch[name].port, launch[name].env);
+}
+
 describe('distributed mode: four processes on Kafka', () => {
   it('vault (OpenBao database engine): requested -> bot not counted -> approved -> granted once -> DB login writes -> revoked at TTL, verified -> login refused', async () => {
     const before = await tryInsert(vaultDb.loginUrl.replace('postgresql://', 'postgresql://nobody:wrong@'));
@@ -286,6 +322,7 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(revoked.revokeCause).toBeDefined();
     const after = await tryInsert(credential.url!);
     expect(after.ok, 'the login must be refused after revocation').toBe(false);
+    expect(await liveVaultGrants(granted.grantId!), 'Vault holds no credential of the grant').toEqual([]);
 
     const types = typesOf(id);
     for (const t of ['requested', 'approval.recorded', 'approved', 'granted', 'revoked']) expect(types).toContain(`dev.jit.elevation.${t}.v1`);
@@ -319,6 +356,30 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(types.filter((t) => t === 'dev.jit.elevation.revoked.v1')).toHaveLength(1);
   });
 
+  it('kill -9 of the issuer after approval and of the revoker while granted: one grant, revoked on time and verified after restarts', async () => {
+    const { id } = await requestApproveMerge('orders-vault');
+    await until(id, ['approved', 'granted', 'grant_failed', 'bypassed']);
+    await killAndRestart('issuer');
+    const granted = await until(id, ['granted', 'grant_failed', 'bypassed'], 90_000);
+    expect(granted.state, JSON.stringify(summary(id))).toBe('granted');
+    const { credential } = await fetchCredential(id);
+    issuedSecrets.push(credential.password!);
+    expect(await tryInsert(credential.url!), 'the login writes while granted').toEqual({ ok: true });
+
+    // The revoker dies holding the only timer for this grant; its successor rebuilds it from the log.
+    await killAndRestart('revoker');
+    const revoked = await until(id, ['revoked', 'expired'], 90_000);
+    expect(revoked.state, JSON.stringify(summary(id))).toBe('revoked');
+    expect(revoked.revokeVerified).toBe(true);
+    expect(revoked.latenessMs, 'revoked within 20 s of the TTL despite the restart').toBeLessThan(20_000);
+    expect((await tryInsert(credential.url!)).ok, 'the login must be refused after revocation').toBe(false);
+    const types = typesOf(id);
+    expect(types.filter((t) => t === 'dev.jit.elevation.granted.v1')).toHaveLength(1);
+    expect(types.filter((t) => t === 'dev.jit.elevation.revoked.v1')).toHaveLength(1);
+    // Vault holds no live credential of this grant any more (the issuer's retry did not leave a second one).
+    expect(await liveVaultGrants(granted.grantId!)).toEqual([]);
+  });
+
   it('no issued secret in any log line of the four processes, any event on the topic or any MR comment', async () => {
     expect(issuedSecrets.length, 'the lifecycle tests above must have issued secrets').toBeGreaterThanOrEqual(3);
     for (const s of issuedSecrets) expect(s.length).toBeGreaterThanOrEqual(8);
@@ -327,8 +388,10 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(mrIids.length).toBeGreaterThanOrEqual(2);
     for (const iid of mrIids) for (const n of await createGitlabClient({ url: sandbox.url, token: TOKENS.alice }).notes.all(project.id, iid)) notes.push(n.body);
     expect(notes.join('\n')).toMatch(/granted/i);
+    expect(notes.join('\n')).toMatch(/revoked/i);
     const places: Record<string, string> = {
       ...Object.fromEntries(Object.values(apps).map((a) => [`${a.name} output`, a.output()])),
+      ...Object.fromEntries(pastOutput.map((p) => [`${p.name} output`, p.text])),
       'jit.elevations.v1': events.map((e) => JSON.stringify(e)).join('\n'),
       'MR comments': notes.join('\n'),
     };
