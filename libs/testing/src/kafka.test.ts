@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kafkaServerProperties, randomClusterId } from './kafka';
+import { kafkaJvmOptsFromEnv, kafkaServerProperties, randomClusterId } from './kafka';
 
 function parse(text: string): Record<string, string> {
   return Object.fromEntries(text.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
@@ -32,4 +32,19 @@ describe('randomClusterId', () => {
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
     expect(new Set(ids).size).toBe(500);
   });
+});
+
+describe('kafkaJvmOptsFromEnv', () => {
+  it('appends space-separated JVM options, none when unset', () => {
+    expect(kafkaJvmOptsFromEnv({})).toEqual([]);
+    expect(kafkaJvmOptsFromEnv({ JIT_KAFKA_JVM_OPTS: '  ' })).toEqual([]);
+    expect(kafkaJvmOptsFromEnv({ JIT_KAFKA_JVM_OPTS: ' -Xmx1g  -XX:TieredStopAtLevel=4 ' })).toEqual(['-Xmx1g', '-XX:TieredStopAtLevel=4']);
+  });
+
+  it.each(['-Xmx1g; rm -rf /', 'kafka.Kafka', '-Dx=$(id)', '-Xmx1g `id`', `-D${'a'.repeat(2000)}`])(
+    'rejects %j',
+    (v) => {
+      expect(() => kafkaJvmOptsFromEnv({ JIT_KAFKA_JVM_OPTS: v })).toThrow(expect.objectContaining({ code: 'JIT_ERR_TESTING_BAD_ENV' }));
+    },
+  );
 });

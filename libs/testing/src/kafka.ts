@@ -58,6 +58,21 @@ export const KAFKA_JVM_OPTS = [
   '-Djava.awt.headless=true',
 ];
 
+/**
+ * JIT_KAFKA_JVM_OPTS: extra JVM options appended after the lean defaults (the JVM takes the last
+ * of conflicting flags), e.g. `-XX:TieredStopAtLevel=4 -Xmx1g` for benchmarks that want C2.
+ */
+export function kafkaJvmOptsFromEnv(env: NodeJS.ProcessEnv): string[] {
+  const raw = env.JIT_KAFKA_JVM_OPTS?.trim();
+  if (!raw) return [];
+  if (raw.length > 1024) throw TestingErrors.badEnv('JIT_KAFKA_JVM_OPTS', 'at most 1024 characters');
+  const opts = raw.split(/\s+/);
+  if (!opts.every((o) => /^-[A-Za-z][\w:.+=/,-]*$/.test(o))) {
+    throw TestingErrors.badEnv('JIT_KAFKA_JVM_OPTS', 'space-separated JVM options such as -Xmx1g -XX:TieredStopAtLevel=4');
+  }
+  return opts;
+}
+
 /** The broker's server.properties for a single node on loopback. */
 export function kafkaServerProperties(opts: { port: number; controllerPort: number; dataDir: string }): string {
   const lines: Record<string, string | number | boolean> = {
@@ -122,7 +137,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
   const log4jFile = join(workDir, 'log4j2.properties');
   writeFileSync(log4jFile, LOG4J2);
   const classpath = `${jars}/*`;
-  const extra = opts.jvmArgs ?? [];
+  const extra = [...kafkaJvmOptsFromEnv(process.env), ...(opts.jvmArgs ?? [])];
   // setup.sh's class-data archive of a broker run: halves JVM start-up on a busy 2-core box.
   // A stale archive (other jars or JDK) is ignored by the JVM (-Xshare:auto), never fatal.
   const cds =
