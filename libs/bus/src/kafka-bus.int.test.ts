@@ -121,6 +121,34 @@ describe('kafka bus specifics', () => {
     }
   });
 
+  it('a topic the broker refuses fails only its own publishes, non-retriably', async () => {
+    const k = await broker();
+    const bus = await createKafkaBus({ brokers: k.brokers, clientId: id('refused'), logger });
+    const admin = new kafkajs.Kafka({ brokers: k.brokers, clientId: id('admin'), logLevel: kafkajs.logLevel.NOTHING }).admin();
+    try {
+      await admin.connect();
+      const small = id('small');
+      const fine = id('fine');
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          { topic: small, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '1000' }] },
+          { topic: fine, numPartitions: 1 },
+        ],
+      });
+      const [refused, accepted] = await Promise.allSettled([
+        bus.publish(small, 'k', testEvent(id('big'), 'x'.repeat(5000))),
+        bus.publish(fine, 'k', testEvent(id('ok'), 'x'.repeat(5000))),
+      ]);
+      expect(refused).toMatchObject({ status: 'rejected', reason: { code: 'JIT_ERR_BUS_REJECTED', retriable: false } });
+      expect(accepted.status).toBe('fulfilled');
+      expect(bus.isReady()).toBe(true);
+    } finally {
+      await admin.disconnect();
+      await bus.close();
+    }
+  });
+
   it('fails fast and retriably when no broker listens, and refuses bad options', async () => {
     const port = await freePort();
     const t0 = Date.now();

@@ -375,28 +375,37 @@ class KafkaEventBus implements KafkaBus {
         await this.producer.connect();
         this.producerConnected = true;
       }
-      const byTopic = new Map<string, Outgoing[]>();
-      for (const o of batch) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o]);
-      await this.producer.sendBatch({
-        acks: -1,
-        timeout: this.publishTimeoutMs,
-        topicMessages: [...byTopic].map(([topic, list]) => ({
-          topic,
-          messages: list.map((o) => ({ key: o.key, value: o.value, headers: o.headers })),
-        })),
-      });
-      this.setReady(true);
-      for (const o of batch) o.resolve();
     } catch (err) {
-      this.producerNeedsReset = true;
-      const transient = isTransient(err);
-      if (transient) this.setReady(false);
-      this.logger.warn({ records: batch.length, error: describe(err), transient }, 'publish failed');
-      const failure = transient
-        ? BusUnavailable(describe(err), { cause: err })
-        : BusRejected(describe(err), { cause: err });
-      for (const o of batch) o.reject(failure);
+      this.fail(batch, err);
+      return;
     }
+    // One request per topic, so a topic the broker refuses cannot fail publishes to the others.
+    const byTopic = new Map<string, Outgoing[]>();
+    for (const o of batch) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o]);
+    await Promise.all(
+      [...byTopic].map(async ([topic, list]) => {
+        try {
+          await this.producer.sendBatch({
+            acks: -1,
+            timeout: this.publishTimeoutMs,
+            topicMessages: [{ topic, messages: list.map((o) => ({ key: o.key, value: o.value, headers: o.headers })) }],
+          });
+          this.setReady(true);
+          for (const o of list) o.resolve();
+        } catch (err) {
+          this.fail(list, err);
+        }
+      }),
+    );
+  }
+
+  private fail(records: Outgoing[], err: unknown): void {
+    this.producerNeedsReset = true;
+    const transient = isTransient(err);
+    if (transient) this.setReady(false);
+    this.logger.warn({ records: records.length, topic: records[0]?.topic, error: describe(err), transient }, 'publish failed');
+    const failure = transient ? BusUnavailable(describe(err), { cause: err }) : BusRejected(describe(err), { cause: err });
+    for (const o of records) o.reject(failure);
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
