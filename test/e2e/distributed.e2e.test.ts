@@ -245,7 +245,7 @@ function typesOf(id: string): string[] {
 }
 
 /** Agent requests; review bot approves (not counted); alice and bob approve (counted); alice merges. */
-async function requestApproveMerge(target: string): Promise<{ id: string; mrIid: number; projectId: number }> {
+async function requestApproveMerge(target: string, beforeMerge?: () => Promise<void>): Promise<{ id: string; mrIid: number; projectId: number }> {
   const req = await cli(
     ['request', '--target', target, '--scope', 'write', '--ttl', TTL, '--tier', 'reversible-write', '--identity', identity, '--justification', `distributed e2e: write to ${target} (INC-0008)`],
     { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.agent, JIT_ELEVATIONS_PROJECT: PROJECT },
@@ -269,6 +269,7 @@ async function requestApproveMerge(target: string): Promise<{ id: string; mrIid:
   await waitFor(() => (state(id)?.approvals.filter((a) => a.counted).length ?? 0) >= 2, { timeoutMs: 60_000, what: 'two counted approvals' });
   expect(state(id)!.approvals.filter((a) => a.counted).map((a) => a.approver).sort()).toEqual(['alice', 'bob']);
 
+  await beforeMerge?.();
   await as(TOKENS.alice).mergeRequests.merge(projectId, mrIid);
   return { id, mrIid, projectId };
 }
@@ -311,6 +312,9 @@ describe('distributed mode: four processes on Kafka', () => {
 
     const { credential } = await fetchCredential(id);
     expect(credential.username).toMatch(/\S/);
+    // what the topic carries is the sealed form (age), never the password itself
+    expect(granted.sealedCredential).toMatch(/^-----BEGIN AGE ENCRYPTED FILE-----/);
+    expect(granted.sealedCredential).not.toContain(credential.password);
     expect(typeof credential.url).toBe('string');
     issuedSecrets.push(credential.password!);
     const during = await tryInsert(credential.url!);
@@ -356,10 +360,16 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(types.filter((t) => t === 'dev.jit.elevation.revoked.v1')).toHaveLength(1);
   });
 
-  it('kill -9 of the issuer after approval and of the revoker while granted: one grant, revoked on time and verified after restarts', async () => {
-    const { id } = await requestApproveMerge('orders-vault');
-    await until(id, ['approved', 'granted', 'grant_failed', 'bypassed']);
-    await killAndRestart('issuer');
+  it('issuer down (kill -9) when the approval lands, revoker killed -9 while granted: one grant after restart, revoked on time and verified', async () => {
+    let issuerOutput = '';
+    const { id } = await requestApproveMerge('orders-vault', async () => {
+      issuerOutput = apps.issuer.output();
+      await apps.issuer.stop('SIGKILL');
+    });
+    const approved = await until(id, ['approved', 'granted', 'bypassed']);
+    expect(approved.state, 'nothing may be granted while the only issuer is dead').toBe('approved');
+    pastOutput.push({ name: 'issuer (killed)', text: issuerOutput });
+    apps.issuer = await startApp('issuer', launch.issuer.port, launch.issuer.env);
     const granted = await until(id, ['granted', 'grant_failed', 'bypassed'], 90_000);
     expect(granted.state, JSON.stringify(summary(id))).toBe('granted');
     const { credential } = await fetchCredential(id);
