@@ -148,7 +148,7 @@ export function mergeRequestPayload(s: SandboxState, ev: Extract<SandboxEvent, {
   const attrs: Json = { ...mrAttributes(s, p, mr), action: ev.action };
   if (ev.oldrev !== undefined) attrs['oldrev'] = ev.oldrev;
   const users = (ids: number[]) => ids.map((id) => s.userById(id)).filter((u): u is User => !!u).map(hookUserShort);
-  return {
+  const out: Json = {
     object_kind: 'merge_request',
     event_type: 'merge_request',
     user: hookUser(ev.actor),
@@ -157,9 +157,11 @@ export function mergeRequestPayload(s: SandboxState, ev: Extract<SandboxEvent, {
     object_attributes: attrs,
     labels: hookLabels(s, p, mr.labels),
     changes: serialiseChanges(s, p, ev.changes),
-    assignees: users(mr.assigneeIds),
-    reviewers: users(mr.reviewerIds),
   };
+  // GitLab's DataBuilder adds these only when there are any.
+  if (mr.assigneeIds.length > 0) out['assignees'] = users(mr.assigneeIds);
+  if (mr.reviewerIds.length > 0) out['reviewers'] = users(mr.reviewerIds);
+  return out;
 }
 
 function noteAttributes(s: SandboxState, p: Project, n: Note, action: string, url: string): Json {
@@ -300,12 +302,14 @@ export function issuePayload(s: SandboxState, ev: Extract<SandboxEvent, { kind: 
       labels: hookLabels(s, p, i.labels),
     },
     repository: hookRepository(s, p),
-    assignees: assignees.map(short),
     labels: hookLabels(s, p, i.labels),
     changes: serialiseChanges(s, p, ev.changes),
   };
-  // The deprecated `assignee` (first assignee) is only present when there is one.
-  if (assignees[0]) out['assignee'] = short(assignees[0]);
+  // GitLab's DataBuilder adds `assignees` (and the deprecated first `assignee`) only when there are any.
+  if (assignees[0]) {
+    out['assignees'] = assignees.map(short);
+    out['assignee'] = short(assignees[0]);
+  }
   return out;
 }
 

@@ -449,6 +449,9 @@ describe('webhooks', () => {
     });
     for (const h of ['x-gitlab-event-uuid', 'x-gitlab-webhook-uuid', 'idempotency-key']) expect(first.headers[h]).toMatch(/^[0-9a-f-]{36}$/);
     expect(first.headers['webhook-signature']).toBeUndefined();
+    // No assignees or reviewers on this MR: GitLab leaves the keys out.
+    expect(first.json).not.toHaveProperty('assignees');
+    expect(first.json).not.toHaveProperty('reviewers');
     const merge = receiver.received[3]?.json;
     expect(merge.object_attributes.merge_commit_sha).toMatch(/^[0-9a-f]{40}$/);
     expect(merge.object_attributes.state).toBe('merged');

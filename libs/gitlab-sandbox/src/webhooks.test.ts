@@ -92,6 +92,8 @@ const MR_RULES: ShapeRules = {
     'changes.labels.current[].description',
   ]),
   extras: new Set(['object_attributes.oldrev', 'object_attributes.merge_commit_sha']),
+  // Gitlab::DataBuilder::Issuable adds assignees (and reviewers) only when there are any.
+  optional: new Set(['assignees', 'reviewers']),
 };
 
 const NOTE_RULES: ShapeRules = {
@@ -126,7 +128,7 @@ const ISSUE_RULES: ShapeRules = {
   extras: new Set(),
   // "escalation_status and escalation_policy are only available for issue types which support
   // escalations, such as incidents"; `assignee` holds the first assignee, when there is one.
-  optional: new Set(['object_attributes.escalation_status', 'object_attributes.escalation_policy', 'assignee']),
+  optional: new Set(['object_attributes.escalation_status', 'object_attributes.escalation_policy', 'assignee', 'assignees']),
 };
 
 let sandbox: Sandbox;
@@ -230,6 +232,7 @@ describe('payload fidelity against the documented examples', () => {
     expect(bodies[1].changes.labels.current.map((l: { title: string }) => l.title)).toEqual(['break-glass', 'reviewed']);
     expect(bodies[0].assignee.username).toBe('bob');
     expect(bodies[3]).not.toHaveProperty('assignee');
+    expect(bodies[3]).not.toHaveProperty('assignees');
   });
 
   it('Push Hooks (branch create, commits, merge, delete) match the example', async () => {
