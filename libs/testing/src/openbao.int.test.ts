@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenBao, type OpenBaoHandle } from './openbao';
 import { getVault } from './services';
@@ -60,5 +61,26 @@ describe('startOpenBao (private server)', () => {
     expect((await vault(bao.addr, bao.token, 'GET', path)).status).toBe(404);
     expect((await vault(bao.addr, bao.token, 'GET', 'auth/token/lookup-self')).status).toBe(200);
     expect(readFileSync(bao.logFile, 'utf8')).not.toContain(bao.token);
+  });
+});
+
+describe('startOpenBao on a taken port', () => {
+  it('fails with the server output instead of waiting for the timeout, leaving nothing behind', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const before = Date.now();
+      const err = (await startOpenBao({ port, timeoutMs: 60_000 }).catch((e: unknown) => e)) as { code: string; message: string };
+      expect(err.code).toBe('JIT_ERR_TESTING_START_FAILED');
+      expect(err.message).toMatch(/the process exited/);
+      expect(err.message).toMatch(/address already in use/i);
+      expect(Date.now() - before).toBeLessThan(30_000);
+      const logDir = /(\/\S+\/jit-openbao-[A-Za-z0-9]+)\//.exec(err.message)?.[1];
+      expect(logDir).toBeDefined();
+      expect(existsSync(logDir ?? '/')).toBe(false);
+    } finally {
+      blocker.close();
+    }
   });
 });
