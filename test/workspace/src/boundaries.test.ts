@@ -25,7 +25,7 @@ const refused: Array<[string, string, string, RegExp]> = [
   ['node-vault outside the vault adapter', 'apps/jit/src/fixture.ts', "import vault from 'node-vault'; export const v = vault;", /node-vault/],
   ['pg outside the postgres adapter', 'libs/ledger/src/fixture.ts', "import pg from 'pg'; export const p = pg;", /pg/],
   ['a feature lib importing an adapter (adapters are injected by apps)', 'libs/issuer/src/fixture.ts', "import { x } from '@jit/substrate-postgres'; export const y = x;", /type:feature/],
-  ['a contract lib importing a data-access lib', 'libs/contracts/src/fixture.ts', "import { x } from '@jit/bus'; export const y = x;", /type:contract/],
+  ['a contract lib importing a simulator lib', 'libs/contracts/src/fixture.ts', "import { startSandbox } from '@jit/gitlab-sandbox'; export const y = startSandbox;", /type:contract/],
 ];
 
 describe('module boundaries', () => {
