@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from './config';
+
+const fail = (env: Record<string, string>) => {
+  try {
+    parseConfig(env, '/srv');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('parseConfig', () => {
+  it('defaults to sandbox mode on 127.0.0.1:8080 with ./.jit and a postgres instance', () => {
+    const c = parseConfig({}, '/srv');
+    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', dataDir: '/srv/.jit', gitlab: undefined, kafka: undefined, demoDatabase: true });
+    expect(c.substrates).toEqual({ postgres: {} });
+  });
+
+  it('takes a real GitLab, Kafka, rotated webhook secrets and named substrate instances', () => {
+    const c = parseConfig(
+      {
+        GITLAB_URL: 'https://gitlab.example.com',
+        GITLAB_TOKEN: 'glpat-0123456789abcdef',
+        JIT_ELEVATIONS_PROJECT: 'ops/elevations',
+        JIT_WEBHOOK_SECRET: 'first-secret-0123456789, second-secret-0123456789',
+        KAFKA_BROKERS: 'k1:9092,k2:9092',
+        JIT_SUBSTRATES: '{"vault:prod":{"addr":"https://vault:8200"}}',
+      },
+      '/srv',
+    );
+    expect(c.gitlab).toMatchObject({ url: 'https://gitlab.example.com', project: 'ops/elevations' });
+    expect(c.webhook.secrets).toEqual(['first-secret-0123456789', 'second-secret-0123456789']);
+    expect(c.kafka?.brokers).toEqual(['k1:9092', 'k2:9092']);
+    expect(Object.keys(c.substrates)).toEqual(['postgres', 'vault:prod']);
+    expect(c.demoDatabase).toBe(false);
+  });
+
+  it.each([
+    [{ JIT_PORT: '99999' }, /JIT_PORT/],
+    [{ JIT_PORT: 'eighty' }, /JIT_PORT/],
+    [{ GITLAB_URL: 'https://gitlab.example.com' }, /GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT go together/],
+    [{ KAFKA_BROKERS: 'localhost' }, /KAFKA_BROKERS.*host:port/],
+    [{ JIT_WEBHOOK_SIGNING_SECRET: 'not-a-whsec' }, /JIT_WEBHOOK_SIGNING_SECRET/],
+    [{ JIT_SUBSTRATES: '{"vault:prod": ' }, /JIT_SUBSTRATES: must be a JSON object/],
+    [{ JIT_SUBSTRATES: '{"Vault Prod": {}}' }, /JIT_SUBSTRATES/],
+    [{ JIT_LOG_LEVEL: 'loud' }, /JIT_LOG_LEVEL/],
+  ])('refuses %j with a message naming the setting', (env, message) => {
+    expect(fail(env as Record<string, string>)).toMatch(message);
+  });
+
+  it('never echoes a secret value in its messages', () => {
+    const message = fail({
+      GITLAB_URL: 'https://gitlab.example.com',
+      GITLAB_TOKEN: 'glpat-very-secret-value',
+      JIT_ELEVATIONS_PROJECT: 'ops/elevations',
+      JIT_WEBHOOK_SECRET: 'short',
+    });
+    expect(message).toMatch(/JIT_WEBHOOK_SECRET/);
+    expect(message).not.toContain('glpat-very-secret-value');
+    expect(message).not.toContain('short,');
+  });
+});
