@@ -292,6 +292,13 @@ async function liveVaultGrants(grantId: string): Promise<string[]> {
   }
 }
 
+/** Figures of one lifecycle, from the events' own times (printed for the README/report). */
+function figures(id: string): string {
+  const s = state(id)!;
+  const at = (type: string) => Date.parse(events.find((e) => e.subject === id && e.type === `dev.jit.elevation.${type}.v1`)?.time ?? '');
+  return `${id} ${s.target}: merge->granted ${at('granted') - at('approved')} ms, revoke lateness ${s.latenessMs} ms`;
+}
+
 /** kill -9 one app and start it again with the same port and environment. */
 async function killAndRestart(name: AppName): Promise<void> {
   const old = apps[name];
@@ -328,6 +335,7 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(after.ok, 'the login must be refused after revocation').toBe(false);
     expect(await liveVaultGrants(granted.grantId!), 'Vault holds no credential of the grant').toEqual([]);
 
+    process.stdout.write(`distributed e2e: ${figures(id)}\n`);
     const types = typesOf(id);
     for (const t of ['requested', 'approval.recorded', 'approved', 'granted', 'revoked']) expect(types).toContain(`dev.jit.elevation.${t}.v1`);
     expect(types.filter((t) => t === 'dev.jit.elevation.granted.v1')).toHaveLength(1);
@@ -355,6 +363,7 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(decodeURIComponent(deny.PolicyDocument ?? '')).toContain(`${stsRole.id}:jit-${granted.grantId}`);
     expect(await probeOnMoto({ endpoint: motoEndpoint, region: AWS_REGION, iam }, credential), 'the session is denied after revocation').toBe(false);
 
+    process.stdout.write(`distributed e2e: ${figures(id)}\n`);
     const types = typesOf(id);
     expect(types.filter((t) => t === 'dev.jit.elevation.granted.v1')).toHaveLength(1);
     expect(types.filter((t) => t === 'dev.jit.elevation.revoked.v1')).toHaveLength(1);
@@ -383,6 +392,7 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(revoked.revokeVerified).toBe(true);
     expect(revoked.latenessMs, 'revoked within 20 s of the TTL despite the restart').toBeLessThan(20_000);
     expect((await tryInsert(credential.url!)).ok, 'the login must be refused after revocation').toBe(false);
+    process.stdout.write(`distributed e2e (restarts): ${figures(id)}\n`);
     const types = typesOf(id);
     expect(types.filter((t) => t === 'dev.jit.elevation.granted.v1')).toHaveLength(1);
     expect(types.filter((t) => t === 'dev.jit.elevation.revoked.v1')).toHaveLength(1);
