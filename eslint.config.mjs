@@ -39,7 +39,9 @@ export default [
           allow: [],
           depConstraints: [
             // what each kind of project may depend on
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:feature', 'type:data-access', 'type:adapter', 'type:contract', 'type:util', 'type:simulator'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:composition', 'type:feature', 'type:data-access', 'type:adapter', 'type:contract', 'type:util', 'type:simulator'] },
+            // composition: assembles adapters from configuration for apps (only apps may use it)
+            { sourceTag: 'type:composition', onlyDependOnLibsWithTags: ['type:feature', 'type:data-access', 'type:adapter', 'type:contract', 'type:util'] },
             { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:data-access', 'type:contract', 'type:util', 'type:testing', 'type:simulator'] },
             { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: ['type:data-access', 'type:contract', 'type:util', 'type:testing', 'type:simulator'] },
             { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contract', 'type:util', 'type:testing'] },
@@ -56,6 +58,7 @@ export default [
             { sourceTag: 'scope:substrate-vault', bannedExternalImports: bannedExcept('vault') },
             { sourceTag: 'scope:substrate-aws-sts', bannedExternalImports: bannedExcept('aws') },
             { sourceTag: 'scope:substrate-gcp-iam', bannedExternalImports: bannedExcept('gcp') },
+            { sourceTag: 'scope:substrate-wiring', bannedExternalImports: bannedExcept() },
             // the harness starts PostgreSQL and probes it; Kafka/cloud clients stay in their libs
             { sourceTag: 'scope:testing', bannedExternalImports: bannedExcept('pg') },
             // the all-in-one app's demo writes to its demo database as a user would

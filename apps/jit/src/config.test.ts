@@ -26,7 +26,8 @@ describe('parseConfig', () => {
         JIT_ELEVATIONS_PROJECT: 'ops/elevations',
         JIT_WEBHOOK_SECRET: 'first-secret-0123456789, second-secret-0123456789',
         KAFKA_BROKERS: 'k1:9092,k2:9092',
-        JIT_SUBSTRATES: '{"vault:prod":{"addr":"https://vault:8200"}}',
+        JIT_SUBSTRATES: '{"vault:prod":{"addr":"https://vault:8200","tokenRef":"env:VAULT_TOKEN"}}',
+        VAULT_TOKEN: 's.0123456789abcdef',
       },
       '/srv',
     );
@@ -43,7 +44,7 @@ describe('parseConfig', () => {
     [{ GITLAB_URL: 'https://gitlab.example.com' }, /GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT go together/],
     [{ KAFKA_BROKERS: 'localhost' }, /KAFKA_BROKERS.*host:port/],
     [{ JIT_WEBHOOK_SIGNING_SECRET: 'not-a-whsec' }, /JIT_WEBHOOK_SIGNING_SECRET/],
-    [{ JIT_SUBSTRATES: '{"vault:prod": ' }, /JIT_SUBSTRATES: must be a JSON object/],
+    [{ JIT_SUBSTRATES: '{"vault:prod": ' }, /JIT_SUBSTRATES: not valid JSON/],
     [{ JIT_SUBSTRATES: '{"Vault Prod": {}}' }, /JIT_SUBSTRATES/],
     [{ JIT_LOG_LEVEL: 'loud' }, /JIT_LOG_LEVEL/],
   ])('refuses %j with a message naming the setting', (env, message) => {

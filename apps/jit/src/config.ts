@@ -2,6 +2,7 @@
 // setting stops start-up with a message naming it (never its value: some are secrets).
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseSubstrateSettings } from '@jit/substrate-wiring';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const csv = z
@@ -26,7 +27,6 @@ const envSchema = z
     JIT_WEBHOOK_SECRET: csv.pipe(z.array(z.string().min(16, 'each secret needs at least 16 characters'))).optional(),
     JIT_WEBHOOK_SIGNING_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_<base64>').optional(),
     JIT_WEBHOOK_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-    JIT_SUBSTRATES: z.string().optional(),
     JIT_POLICY_REFRESH_MS: z.coerce.number().int().min(0).default(60_000),
     JIT_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5 * 60_000),
     JIT_NO_DEMO_DB: z.enum(['0', '1', 'true', 'false']).optional(),
@@ -45,11 +45,6 @@ const envSchema = z
     }
   });
 
-const substratesSchema = z.record(
-  z.string().regex(/^[a-z][a-z0-9-]{0,31}(:[a-z0-9][a-z0-9_-]{0,62})?$/, 'instance names are <kind> or <kind>:<name>'),
-  z.record(z.string(), z.unknown()),
-);
-
 export interface JitConfig {
   port: number;
   host: string;
@@ -60,7 +55,7 @@ export interface JitConfig {
   sandbox: { port: number; seedFile?: string };
   kafka?: { brokers: string[]; clientId: string };
   webhook: { secrets: string[]; signingSecret?: string; bodyLimit: number };
-  /** Substrate instances: name -> adapter config (JIT_SUBSTRATES JSON). `postgres` is always present. */
+  /** Substrate instances: name -> adapter config (JIT_SUBSTRATES JSON or JIT_SUBSTRATES_FILE). `postgres` is always present. */
   substrates: Record<string, Record<string, unknown>>;
   policyRefreshMs: number;
   sweepIntervalMs: number;
@@ -81,22 +76,9 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
-  let substrates: Record<string, Record<string, unknown>> = {};
-  if (e.JIT_SUBSTRATES) {
-    let json: unknown;
-    try {
-      json = JSON.parse(e.JIT_SUBSTRATES);
-    } catch {
-      throw new ConfigError('invalid configuration:\n  JIT_SUBSTRATES: must be a JSON object {"<instance>": {…adapter config}}');
-    }
-    const s = substratesSchema.safeParse(json);
-    if (!s.success) {
-      throw new ConfigError(
-        `invalid configuration:\n  ${s.error.issues.map((i) => `JIT_SUBSTRATES.${i.path.join('.')}: ${i.message}`).join('\n  ')}`,
-      );
-    }
-    substrates = s.data;
-  }
+  const settings = parseSubstrateSettings(env, undefined, { optional: true });
+  if (settings.problems.length) throw new ConfigError(`invalid configuration:\n  ${settings.problems.join('\n  ')}`);
+  let substrates = settings.instances;
   if (!substrates.postgres) substrates = { postgres: {}, ...substrates };
   const dataDir = isAbsolute(e.JIT_DATA_DIR) ? e.JIT_DATA_DIR : resolve(cwd, e.JIT_DATA_DIR);
   return {

@@ -21,7 +21,7 @@ import { createRevoker, type Revoker } from '@jit/revoker';
 import { Counter } from 'prom-client';
 import type { JitConfig } from './config';
 import { startDemoDatabase, type DemoDatabase } from './demo-database';
-import { buildSubstrates, policyTargetResolver, substrateCatalog } from './substrates';
+import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '@jit/substrate-wiring';
 
 export const DEMO_SEED_FILE = new URL('../../../deploy/sandbox/demo-seed.yaml', import.meta.url).pathname;
 const SANDBOX_PROJECT = 'ops/elevations';
@@ -115,7 +115,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       // revoke and the orphan sweep reach the demo database without a request's connection
       instances.postgres = { ...instances.postgres, adminUrl: demoDatabase.adminUrl };
     }
-    const substrates = buildSubstrates(instances, logger);
+    const substrates = createSubstrates(instances, logger);
     closers.push(() => substrates.closeAll());
     const policyStore = createPolicyStore({ gitlab, projectId: proj.id, substrates: substrateCatalog(substrates), logger });
 
@@ -155,7 +155,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     const issuer: Issuer = createIssuer({
       bus,
       substrates,
-      targets: policyTargetResolver(policyStore, env),
+      targets: createPolicyTargetResolver({ policyStore, env, logger }),
       ledger: createLedger(),
       logger: logger.child({ component: 'issuer' }),
       notifier,

@@ -1,0 +1,108 @@
+// Substrate instances of a jit process, shared by every app that issues or revokes: from
+// JIT_SUBSTRATES (JSON) or JIT_SUBSTRATES_FILE: `{ "<kind>[:<name>]": { ...adapter config } }`.
+// `<key>Ref: env:NAME` values are resolved at boot; every instance is checked against its adapter's
+// schema so a bad setting stops start-up naming the key, never a value.
+import { readFileSync } from 'node:fs';
+import type { Logger } from '@jit/observability';
+import { SubstrateRegistry, envRefLookup, resolveConnectionRefs, type SubstrateDefinition } from '@jit/substrates';
+import { awsStsSubstrate } from '@jit/substrate-aws-sts';
+import { gcpIamSubstrate } from '@jit/substrate-gcp-iam';
+import { postgresSubstrate } from '@jit/substrate-postgres';
+import { vaultSubstrate } from '@jit/substrate-vault';
+
+export const SUBSTRATE_DEFINITIONS: SubstrateDefinition<any, any>[] = [postgresSubstrate, vaultSubstrate, awsStsSubstrate, gcpIamSubstrate];
+
+/** Instance name -> plain adapter config (references resolved, schema-checked). */
+export type SubstrateInstances = Record<string, Record<string, unknown>>;
+
+const INSTANCE_RE = /^[a-z][a-z0-9-]{0,31}(:[a-z0-9][a-z0-9_-]{0,62})?$/;
+const MAX_BYTES = 64 * 1024;
+const MAX_INSTANCES = 32;
+
+/**
+ * Reads and checks the substrate settings. Returns problems as `<setting>: <what>` lines; the
+ * text of the setting is never echoed (it may carry tokens).
+ */
+export function parseSubstrateSettings(
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+  options: { optional?: boolean } = {},
+): { instances: SubstrateInstances; problems: string[] } {
+  const problems: string[] = [];
+  const inline = env['JIT_SUBSTRATES'];
+  const file = env['JIT_SUBSTRATES_FILE'];
+  if (inline && file) return { instances: {}, problems: ['JIT_SUBSTRATES: set JIT_SUBSTRATES or JIT_SUBSTRATES_FILE, not both'] };
+  if (!inline && !file) {
+    if (options.optional) return { instances: {}, problems: [] };
+    return { instances: {}, problems: ['JIT_SUBSTRATES: set it to a JSON object of substrate instances (e.g. {"postgres":{"adminUrlRef":"env:PG_ADMIN_URL"}}) or JIT_SUBSTRATES_FILE to a file holding one'] };
+  }
+  const setting = inline ? 'JIT_SUBSTRATES' : 'JIT_SUBSTRATES_FILE';
+  let text: string;
+  if (inline) {
+    text = inline;
+  } else {
+    try {
+      text = readFile(file!);
+    } catch (err) {
+      return { instances: {}, problems: [`JIT_SUBSTRATES_FILE: cannot read the file (${(err as { code?: string }).code ?? 'error'}); check the path and permissions`] };
+    }
+  }
+  if (Buffer.byteLength(text) > MAX_BYTES) return { instances: {}, problems: [`${setting}: larger than ${MAX_BYTES} bytes`] };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { instances: {}, problems: [`${setting}: not valid JSON; expected an object like {"postgres":{...},"vault:prod":{...}}`] };
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { instances: {}, problems: [`${setting}: must be a JSON object of instance name to adapter config`] };
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (entries.length === 0) problems.push(`${setting}: configure at least one substrate instance`);
+  if (entries.length > MAX_INSTANCES) return { instances: {}, problems: [`${setting}: at most ${MAX_INSTANCES} instances`] };
+  const kinds = new Map(SUBSTRATE_DEFINITIONS.map((d) => [d.kind, d]));
+  const lookup = envRefLookup(env);
+  const instances: SubstrateInstances = {};
+  for (const [name, value] of entries) {
+    const shown = JSON.stringify(name.slice(0, 80));
+    if (!INSTANCE_RE.test(name)) {
+      problems.push(`${setting}: instance name ${shown} must be <kind> or <kind>:<name> in lower case`);
+      continue;
+    }
+    const kind = name.split(':')[0]!;
+    const def = kinds.get(kind);
+    if (!def) {
+      problems.push(`${setting}: instance ${shown} has unknown substrate kind "${kind}"; known: ${[...kinds.keys()].join(', ')}`);
+      continue;
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      problems.push(`${setting}: instance ${shown} must be an object of adapter settings`);
+      continue;
+    }
+    let resolved: Record<string, unknown>;
+    try {
+      resolved = resolveConnectionRefs(name, value as Record<string, unknown>, lookup);
+    } catch (err) {
+      problems.push(`${setting}: ${(err as Error).message}`);
+      continue;
+    }
+    const parsed = def.configSchema.safeParse(resolved);
+    if (!parsed.success) {
+      const keys = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} (${i.code})`).join(', ');
+      problems.push(`${setting}: instance ${shown}: invalid ${keys}; see libs/substrates/${kind}/README.md`);
+      continue;
+    }
+    instances[name] = resolved;
+  }
+  return { instances, problems };
+}
+
+/** A registry with every adapter kind and the configured instances. `extras` injects test clients per instance. */
+export function createSubstrates(instances: SubstrateInstances, logger: Logger, extras: Record<string, object> = {}): SubstrateRegistry {
+  const registry = new SubstrateRegistry({ logger, definitions: SUBSTRATE_DEFINITIONS });
+  try {
+    for (const [name, cfg] of Object.entries(instances)) registry.configure(name, cfg, extras[name]);
+  } catch (err) {
+    void registry.closeAll();
+    throw err;
+  }
+  return registry;
+}
