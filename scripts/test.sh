@@ -9,6 +9,7 @@ export NX_NO_CLOUD=true NX_DAEMON=false
 
 bash scripts/services/setup.sh
 
+rm -rf tmp/vitest-results
 cleanup() {
   local status=$?
   if [ "$status" -ne 0 ]; then
@@ -20,6 +21,8 @@ cleanup() {
     done
   fi
   bash scripts/services/stop.sh || true
+  # the closing line CI reads: every vitest run of this invocation, summed
+  node scripts/test-summary.mjs tmp/vitest-results || true
   exit "$status"
 }
 trap cleanup EXIT
@@ -34,6 +37,6 @@ bash scripts/services/start.sh all
 set -a; . "${JIT_SERVICES_DIR:-.cache/services}/env"; set +a
 npx nx run-many -t test:integration --parallel=1
 if [ -d test ] && find test -name '*.e2e.test.ts' -not -path '*/node_modules/*' | grep -q .; then
-  npx vitest run --config vitest.e2e.config.ts
+  npx vitest run --config vitest.e2e.config.ts --reporter=default --reporter=json --outputFile.json=tmp/vitest-results/e2e.json
 fi
 echo "all suites passed"
