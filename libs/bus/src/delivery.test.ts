@@ -52,3 +52,26 @@ describe('deliver', () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 });
+
+describe('StopSignal.wait', () => {
+  it('disarms its waiter whether woken or stopped, so idle waits leave nothing behind', async () => {
+    const waiters = new Set<() => void>();
+    const arm = (wake: () => void): (() => void) => {
+      waiters.add(wake);
+      return () => waiters.delete(wake);
+    };
+    const signal = new StopSignal();
+    const woken = signal.wait(arm);
+    expect(waiters.size).toBe(1);
+    [...waiters][0]!();
+    await woken;
+    expect(waiters.size).toBe(0);
+    const stopped = signal.wait(arm);
+    expect(waiters.size).toBe(1);
+    signal.raise();
+    await stopped;
+    expect(waiters.size).toBe(0);
+    await signal.wait(arm); // already raised: resolves without arming
+    expect(waiters.size).toBe(0);
+  });
+});

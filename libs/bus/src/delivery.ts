@@ -31,6 +31,28 @@ export class StopSignal {
     this.wakers.clear();
   }
 
+  /**
+   * Resolves when `arm`'s wake callback fires or the signal is raised, whichever comes first;
+   * `arm` returns how to disarm, which runs either way (no waiter outlives its wait).
+   */
+  wait(arm: (wake: () => void) => () => void): Promise<void> {
+    if (this.raised) return Promise.resolve();
+    return new Promise((resolve) => {
+      const armed: { disarm?: () => void } = {};
+      let finished = false;
+      const done = (): void => {
+        if (finished) return;
+        finished = true;
+        this.wakers.delete(done);
+        armed.disarm?.();
+        resolve();
+      };
+      this.wakers.add(done);
+      armed.disarm = arm(done);
+      if (finished) armed.disarm();
+    });
+  }
+
   /** Resolves after ms, or at once when raised. */
   sleep(ms: number): Promise<void> {
     if (this.raised) return Promise.resolve();

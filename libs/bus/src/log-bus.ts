@@ -279,11 +279,17 @@ export class LogBus implements EventBus {
     return group.queue;
   }
 
-  private nextAppend(topic: string): Promise<void> {
-    return new Promise((resolve) => {
+  /** Resolves at the next append to the topic, or when the worker is stopped. */
+  private nextAppend(topic: string, signal: StopSignal): Promise<void> {
+    return signal.wait((wake) => {
       let set = this.appendWaiters.get(topic);
       if (!set) this.appendWaiters.set(topic, (set = new Set()));
-      set.add(resolve);
+      const waiters = set;
+      waiters.add(wake);
+      return () => {
+        waiters.delete(wake);
+        if (waiters.size === 0 && this.appendWaiters.get(topic) === waiters) this.appendWaiters.delete(topic);
+      };
     });
   }
 
@@ -301,7 +307,7 @@ export class LogBus implements EventBus {
       try {
         const from = group.committed[partition]!;
         if (from >= log.end) {
-          await Promise.race([this.nextAppend(topic), signal.whenRaised]);
+          await this.nextAppend(topic, signal);
           continue;
         }
         const batch = await log.read(from, READ_BATCH);
