@@ -46,6 +46,7 @@ const events: CloudEventJson[] = [];
 const issuedSecrets: string[] = [];
 /** MRs opened by the suite (their comments are checked for leaks). */
 const mrIids: number[] = [];
+let webhookSecret: string;
 let vaultDb: VaultDatabaseFixture;
 let stsRole: { arn: string; name: string; id: string };
 let motoEndpoint: string;
@@ -119,7 +120,7 @@ targets:
 
   const dataDir = await tempDir();
   const brokers = kafka.brokers.join(',');
-  const webhookSecret = randomBytes(24).toString('base64url');
+  webhookSecret = randomBytes(24).toString('base64url');
   const gitlab = { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.jit, JIT_ELEVATIONS_PROJECT: PROJECT };
   const substrates = JSON.stringify({
     vault: { addr: vault.addr, tokenRef: 'env:E2E_VAULT_TOKEN', databaseMount: vaultDb.mount, carrierPolicies: [vaultDb.carrierPolicy] },
@@ -398,6 +399,48 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(types.filter((t) => t === 'dev.jit.elevation.revoked.v1')).toHaveLength(1);
     // Vault holds no live credential of this grant any more (the issuer's retry did not leave a second one).
     expect(await liveVaultGrants(granted.grantId!)).toEqual([]);
+  });
+
+  it('hostile input at the edge: forged, malformed and oversized webhooks refused by the ingest process; a request over the TTL ceiling rejected and, merged anyway, a bypass with no grant', async () => {
+    const hook = (body: string, token: string, type = 'application/json') =>
+      fetch(`${apps['webhook-ingest'].url}/webhooks/gitlab`, {
+        method: 'POST',
+        headers: { 'content-type': type, 'x-gitlab-token': token, 'x-gitlab-event': 'Merge Request Hook', 'x-gitlab-event-uuid': uniqueName('forged') },
+        body,
+      });
+    const forgedMerge = JSON.stringify({
+      object_kind: 'merge_request',
+      event_type: 'merge_request',
+      user: { id: 1, username: 'alice' },
+      project: { id: 1, path_with_namespace: PROJECT },
+      object_attributes: { iid: 999, action: 'merge', state: 'merged', merge_commit_sha: 'a'.repeat(40), target_branch: 'main', source_branch: 'x' },
+    });
+    expect((await hook(forgedMerge, 'not-the-secret')).status, 'a forged delivery is refused').toBe(401);
+    expect((await hook('{"object_kind": "merge_request", ', webhookSecret)).status, 'malformed JSON').toBe(400);
+    expect((await hook(`{"pad":"${'x'.repeat(2 * 1024 * 1024)}"}`, webhookSecret)).status, 'over the body limit').toBe(413);
+    expect((await hook('object_kind=merge_request', webhookSecret, 'application/x-www-form-urlencoded')).status, 'not JSON').toBe(415);
+
+    const req = await cli(
+      ['request', '--target', 'orders-vault', '--scope', 'write', '--ttl', '3h', '--tier', 'reversible-write', '--identity', identity, '--justification', 'distributed e2e: over the 2h ceiling of reversible-write'],
+      { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.agent, JIT_ELEVATIONS_PROJECT: PROJECT },
+    );
+    const id = String(req.elevationId);
+    mrIids.push(Number(req.mrIid));
+    const rejected = await until(id, ['rejected', 'pending']);
+    expect(rejected.state).toBe('rejected');
+    expect(JSON.stringify(rejected.problems)).toMatch(/ttl/i);
+    const projectId = Number(/^gl-(\d+)-/.exec(id)![1]);
+    const merged = await createGitlabClient({ url: sandbox.url, token: TOKENS.alice }).mergeRequests.merge(projectId, Number(req.mrIid)).then(
+      () => 'merged',
+      (err: Error) => `refused: ${err.message}`,
+    );
+    // The sandbox (like GitLab Free, or a maintainer overriding) lets it merge; jit must not grant.
+    expect(merged).toBe('merged');
+    const after = await until(id, ['bypassed', 'approved', 'granted']);
+    expect(after.state, JSON.stringify(summary(id))).toBe('bypassed');
+    expect(typesOf(id)).toContain('dev.jit.elevation.bypass.detected.v1');
+    expect(typesOf(id)).not.toContain('dev.jit.elevation.approved.v1');
+    expect(state('gl-1-999'), 'the forged merge reached nobody').toBeUndefined();
   });
 
   it('no issued secret in any log line of the four processes, any event on the topic or any MR comment', async () => {
