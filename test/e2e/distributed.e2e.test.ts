@@ -5,15 +5,16 @@
 // Vault (OpenBao database engine on embedded PostgreSQL) target and an AWS STS (moto) target.
 // States are observed the way a SIEM does: by consuming jit.elevations.v1.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { IAMClient, GetRolePolicyCommand } from '@aws-sdk/client-iam';
 import { createKafkaBus, type CloudEventJson, type EventBus } from '@jit/bus';
 import { createGitlabClient } from '@jit/gitlab';
-import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
+import { startSandbox, type Sandbox, type SeedInput } from '@jit/gitlab-sandbox';
 import { createLedger, type ElevationState, type Ledger } from '@jit/ledger';
 import { createLogger } from '@jit/observability';
 import { startLedgerProjection, type LedgerProjection } from '@jit/read-api';
@@ -25,6 +26,7 @@ import { runCli } from '../../apps/jit/src/cli/program';
 import { startApp, type AppName, type AppProcess } from './distributed/app-process';
 import { AWS_ADMIN, AWS_REGION, createOrdersDatabase, createStsRole, setupVaultDatabase, tryInsert, type VaultDatabaseFixture } from './distributed/fixtures';
 
+const ROOT = join(import.meta.dirname, '..', '..');
 const PROJECT = 'ops/elevations';
 const TOKENS = { agent: 'deploy-agent-token', bot: 'review-bot-token', alice: 'alice-token-0001', bob: 'bob-token-00001', jit: 'jit-bot-token-0001' };
 const TTL = '15s';
@@ -84,7 +86,7 @@ targets:
         roleArn: "${stsRole.arn}"
         sessionPolicy: { Version: "2012-10-17", Statement: [{ Effect: Allow, Action: "s3:PutObject", Resource: "*" }] }
 `;
-  sandbox = await startSandbox({ seed: demoSeed(policy) });
+  sandbox = await startSandbox({ seed: await demoSeed(policy) });
   cleanup.push(() => sandbox.close());
 
   // Topics exist before the services start, as deploy/kafka/topics.yaml asks of operators.
@@ -171,40 +173,14 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** deploy/sandbox/demo-seed.yaml's people and groups, with this suite's policy. */
-function demoSeed(policy: string) {
-  return {
-    users: [
-      { username: 'alice', name: 'Alice Admin', email: 'alice@example.test', token: TOKENS.alice },
-      { username: 'bob', name: 'Bob Builder', email: 'bob@example.test', token: TOKENS.bob },
-      { username: 'carol', name: 'Carol Coder', email: 'carol@example.test', token: 'carol-token-0001' },
-      { username: 'deploy-agent', name: 'Deploy Agent', email: 'deploy-agent@example.test', token: TOKENS.agent, bot: true },
-      { username: 'review-bot', name: 'Review Bot', email: 'review-bot@example.test', token: TOKENS.bot, bot: true },
-      { username: 'jit-bot', name: 'jit', email: 'jit-bot@example.test', token: TOKENS.jit, bot: true },
-    ],
-    groups: [
-      { path: 'platform', members: ['alice', 'bob', 'carol', { username: 'jit-bot', access_level: 10 }] },
-      { path: 'oncall', members: ['alice', { username: 'jit-bot', access_level: 10 }] },
-      { path: 'security', members: ['alice', 'bob', { username: 'jit-bot', access_level: 10 }] },
-    ],
-    projects: [
-      {
-        path: PROJECT,
-        default_branch: 'main',
-        tier: 'premium',
-        files: { 'policy.yaml': policy },
-        members: [
-          { username: 'alice', access_level: 40 },
-          { username: 'bob', access_level: 40 },
-          { username: 'carol', access_level: 30 },
-          { username: 'deploy-agent', access_level: 30 },
-          { username: 'review-bot', access_level: 30 },
-          { username: 'jit-bot', access_level: 40 },
-        ],
-        approvals: { reset_approvals_on_push: true, merge_requests_author_approval: false, merge_requests_disable_committers_approval: true },
-      },
-    ],
-  } as Parameters<typeof startSandbox>[0] extends infer O ? (O extends { seed?: infer S } ? S : never) : never;
+/** deploy/sandbox/demo-seed.yaml (people, groups, project settings) with this suite's policy. */
+async function demoSeed(policy: string): Promise<SeedInput> {
+  const seed = parseYaml(await readFile(join(ROOT, 'deploy/sandbox/demo-seed.yaml'), 'utf8')) as { projects: Array<Record<string, unknown>> };
+  const project = seed.projects.find((p) => p['path'] === PROJECT);
+  if (!project) throw new Error(`deploy/sandbox/demo-seed.yaml has no project ${PROJECT}`);
+  project['files'] = { 'policy.yaml': policy };
+  delete project['files_from'];
+  return seed as unknown as SeedInput;
 }
 
 /** The agent's `jit --json …`; throws with stderr on a non-zero exit. */
