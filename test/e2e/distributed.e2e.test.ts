@@ -24,7 +24,17 @@ import { freePort, getMoto, getPostgres, getVault, startKafka, uniqueName, waitF
 import { GATE_TOPIC_SPECS } from '../../apps/approval-gate/src/server';
 import { runCli } from '../../apps/jit/src/cli/program';
 import { startApp, type AppName, type AppProcess } from './distributed/app-process';
-import { AWS_ADMIN, AWS_REGION, createOrdersDatabase, createStsRole, setupVaultDatabase, tryInsert, type VaultDatabaseFixture } from './distributed/fixtures';
+import {
+  AWS_ADMIN,
+  AWS_REGION,
+  createOrdersDatabase,
+  createStsRole,
+  dropDatabase,
+  removeVaultDatabase,
+  setupVaultDatabase,
+  tryInsert,
+  type VaultDatabaseFixture,
+} from './distributed/fixtures';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const PROJECT = 'ops/elevations';
@@ -66,7 +76,9 @@ beforeAll(async () => {
   vaultRootToken = vault.token;
   vaultAddr = vault.addr;
   const dbUrl = await createOrdersDatabase(pgAdmin);
+  cleanup.push(() => dropDatabase(pgAdmin, dbUrl));
   [vaultDb, stsRole] = await Promise.all([setupVaultDatabase(vault, dbUrl), createStsRole(moto)]);
+  cleanup.push(() => removeVaultDatabase(vault, vaultDb));
 
   const policy = `tiers:
   reversible-write: { ttlMax: 2h, approvals: 2, approvers: { groups: [platform] } }
@@ -163,7 +175,7 @@ targets:
 });
 
 afterAll(async () => {
-  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+  for (const c of cleanup.reverse()) await c().catch((err: unknown) => process.stderr.write(`distributed e2e cleanup: ${(err as Error)?.message}\n`));
 });
 
 async function tempDir(): Promise<string> {

@@ -17,13 +17,13 @@ export interface VaultDatabaseFixture {
   adminUrl: string;
 }
 
-async function vaultWrite(addr: string, token: string, path: string, body: unknown): Promise<void> {
+async function vaultWrite(addr: string, token: string, path: string, body: unknown, method = 'POST'): Promise<void> {
   const res = await fetch(`${addr}/v1/${path}`, {
-    method: 'POST',
+    method,
     headers: { 'x-vault-token': token, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  if (!res.ok) throw new Error(`vault POST ${path} answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+  if (!res.ok) throw new Error(`vault ${method} ${path} answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
 }
 
 /** A fresh database with an `orders` table the default (read-only) world cannot write. */
@@ -85,6 +85,25 @@ export async function setupVaultDatabase(vault: { addr: string; token: string },
   });
   await vaultWrite(vault.addr, vault.token, `sys/policies/acl/${carrierPolicy}`, { policy: carrierPolicyHcl(mount) });
   return { mount, role, carrierPolicy, loginUrl: `postgresql://${db.host}${db.pathname}`, adminUrl: dbAdminUrl };
+}
+
+/** Unmounts the engine (Vault revokes its leases, dropping their DB roles) and deletes the carrier policy. */
+export async function removeVaultDatabase(vault: { addr: string; token: string }, f: VaultDatabaseFixture): Promise<void> {
+  await vaultWrite(vault.addr, vault.token, `sys/mounts/${f.mount}`, undefined, 'DELETE');
+  await vaultWrite(vault.addr, vault.token, `sys/policies/acl/${f.carrierPolicy}`, undefined, 'DELETE');
+}
+
+/** Drops a database made by createOrdersDatabase, ending its sessions. */
+export async function dropDatabase(pgAdminUrl: string, dbUrl: string): Promise<void> {
+  const name = new URL(dbUrl).pathname.slice(1);
+  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`refusing to drop database ${JSON.stringify(name)}`);
+  const admin = new pg.Client({ connectionString: pgAdminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
 }
 
 export const AWS_REGION = 'us-east-1';
