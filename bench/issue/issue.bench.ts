@@ -167,7 +167,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  // SDK keep-alive agents and gRPC channels would keep the process up after the report.
+  .finally(() => process.exit());
