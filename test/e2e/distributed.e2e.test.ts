@@ -5,7 +5,7 @@
 // Vault (OpenBao database engine on embedded PostgreSQL) target and an AWS STS (moto) target.
 // States are observed the way a SIEM does: by consuming jit.elevations.v1.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -213,7 +213,10 @@ async function until(id: string, states: string[], timeoutMs = 90_000): Promise<
   try {
     await waitFor(() => states.includes(state(id)?.state ?? ''), { timeoutMs, intervalMs: 100, what: `${id} to be ${states.join('/')}` });
   } catch (err) {
-    throw new Error(`${(err as Error).message}; observed: ${JSON.stringify(summary(id))}\n${tails()}`);
+    // Full outputs go to a file (kept after the run); the message carries their tails.
+    const dump = join(tmpdir(), `jit-e2e-distributed-${id}-${Date.now()}.log`);
+    await writeFile(dump, [...pastOutput.map((p) => `=== ${p.name}\n${p.text}`), ...Object.values(apps).map((a) => `=== ${a.name}\n${a.output()}`)].join('\n'));
+    throw new Error(`${(err as Error).message}; observed: ${JSON.stringify(summary(id))}; full app output in ${dump}\n${tails()}`);
   }
   return state(id)!;
 }
@@ -234,9 +237,9 @@ function typesOf(id: string): string[] {
 }
 
 /** Agent requests; review bot approves (not counted); alice and bob approve (counted); alice merges. */
-async function requestApproveMerge(target: string, beforeMerge?: () => Promise<void>): Promise<{ id: string; mrIid: number; projectId: number }> {
+async function requestApproveMerge(target: string, beforeMerge?: () => Promise<void>, ttl = TTL): Promise<{ id: string; mrIid: number; projectId: number }> {
   const req = await cli(
-    ['request', '--target', target, '--scope', 'write', '--ttl', TTL, '--tier', 'reversible-write', '--identity', identity, '--justification', `distributed e2e: write to ${target} (INC-0008)`],
+    ['request', '--target', target, '--scope', 'write', '--ttl', ttl, '--tier', 'reversible-write', '--identity', identity, '--justification', `distributed e2e: write to ${target} (INC-0008)`],
     { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.agent, JIT_ELEVATIONS_PROJECT: PROJECT },
   );
   const id = String(req.elevationId);
@@ -387,6 +390,53 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(types.filter((t) => t === 'dev.jit.elevation.revoked.v1')).toHaveLength(1);
     // Vault holds no live credential of this grant any more (the issuer's retry did not leave a second one).
     expect(await liveVaultGrants(granted.grantId!)).toEqual([]);
+  });
+
+  it("explicit revoke: an outsider's /jit revoke is refused; the requesting agent's `jit revoke` ends a 10m grant now (else an approver's), verified, login refused", async () => {
+    const { id, mrIid, projectId } = await requestApproveMerge('orders-vault', undefined, '10m');
+    const granted = await until(id, ['granted', 'grant_failed', 'bypassed']);
+    expect(granted.state, JSON.stringify(summary(id))).toBe('granted');
+    const { credential } = await fetchCredential(id);
+    issuedSecrets.push(credential.password!);
+    expect(await tryInsert(credential.url!)).toEqual({ ok: true });
+    const notes = async () => (await createGitlabClient({ url: sandbox.url, token: TOKENS.alice }).notes.all(projectId, mrIid)).map((n) => n.body);
+
+    // dave is a project member but neither the requester nor an eligible approver
+    await createGitlabClient({ url: sandbox.url, token: 'dave-token-00001' }).notes.create(projectId, mrIid, '/jit revoke I want it gone');
+    await waitFor(async () => (await notes()).some((b) => /@dave .*refused/.test(b)), { timeoutMs: 60_000, what: "the gate to refuse dave's /jit revoke" });
+    expect(state(id)!.state).toBe('granted');
+    expect(typesOf(id)).not.toContain('dev.jit.elevation.revoke.requested.v1');
+    expect(await tryInsert(credential.url!), 'still works after a refused revoke').toEqual({ ok: true });
+
+    // The requester (the agent) ends its own grant with the CLI, as the README tells users to.
+    await cli(['revoke', id, '--reason', 'backfill done'], { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.agent, JIT_ELEVATIONS_PROJECT: PROJECT });
+    let agentRefused: string | undefined;
+    await waitFor(
+      async () => {
+        agentRefused = (await notes()).find((b) => /@deploy-agent .*refused/.test(b));
+        return agentRefused !== undefined || typesOf(id).includes('dev.jit.elevation.revoke.requested.v1');
+      },
+      { timeoutMs: 60_000, what: "the gate to act on the agent's /jit revoke" },
+    );
+    expect
+      .soft(
+        agentRefused,
+        'the gate refused the requesting agent\'s own `jit revoke`: libs/gate/src/approval-gate.ts onNote refuses every bot user (`user.bot`) before it ' +
+          'looks at isRequester, but agents are bot users and are the requesters (libs/gate/README.md: "by the requester or an eligible approver")',
+      )
+      .toBeUndefined();
+    if (agentRefused) {
+      // carol (platform, an eligible approver) revokes instead, so the rest of the path is still proven
+      await createGitlabClient({ url: sandbox.url, token: 'carol-token-0001' }).notes.create(projectId, mrIid, '/jit revoke backfill done (for the agent)');
+    }
+    const revoked = await until(id, ['revoked', 'expired'], 60_000);
+    expect(revoked.state, JSON.stringify(summary(id))).toBe('revoked');
+    expect(revoked.revokeVerified).toBe(true);
+    expect(revoked.revokeRequested?.by).toBe(agentRefused ? 'carol' : 'deploy-agent');
+    expect(Date.parse(revoked.revokedAt!), 'revoked long before its TTL').toBeLessThan(Date.parse(granted.expiresAt!) - 60_000);
+    expect((await tryInsert(credential.url!)).ok, 'the login must be refused after revocation').toBe(false);
+    expect(await liveVaultGrants(granted.grantId!)).toEqual([]);
+    expect(typesOf(id).filter((t) => t === 'dev.jit.elevation.revoked.v1')).toHaveLength(1);
   });
 
   it('hostile input at the edge: forged, malformed and oversized webhooks refused by the ingest process; a request over the TTL ceiling rejected and, merged anyway, a bypass with no grant', async () => {
