@@ -46,6 +46,8 @@ const groupId = uniqueName('revoker-int');
 let revoker: Child;
 let nextIid = 1;
 const quiet = createLogger({ name: 'revoker-int', level: 'fatal' });
+/** Every password, URL and token issued during the suite. */
+const secrets: string[] = [];
 
 async function startRevoker(): Promise<Child> {
   const env: Record<string, string> = {
@@ -106,6 +108,8 @@ async function grant(substrate: Substrate, ttlSeconds: number, scope: Record<str
   const time = () => ({ time: new Date().toISOString() });
   await publish(sampleEvent(EVENT_TYPES.approved, { elevationId, grantId, projectId: PROJECT_ID, mrIid: Number(elevationId.split('-')[2]), ttlSeconds }, time()));
   const issued = await substrate.issue({ grantId, elevationId, requester: 'carol', target: 't', scopeName: 'write', scope, connection: {}, ttlSeconds });
+  // user names and accessors are identifiers, logged on purpose; these are the secrets
+  for (const key of ['password', 'url', 'token']) if (issued.secret[key]) secrets.push(issued.secret[key]);
   const granted = sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, substrate: substrate.name, handle: issued.handle as never, expiresAt: issued.expiresAt, issuedAt: new Date().toISOString() }, time());
   await publish(granted);
   return { elevationId, grantId, issued, granted };
@@ -201,6 +205,7 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     const elevationId = `gl-${PROJECT_ID}-${nextIid++}`;
     const grantId = grantIdOf(elevationId, SHA);
     const issued = await issuers.get('postgres').issue({ grantId, elevationId, requester: 'carol', target: 't', scopeName: 'w', scope: { grant: 'SELECT ON ALL TABLES IN SCHEMA public' }, connection: {}, ttlSeconds: 3600 });
+    secrets.push(issued.secret.password!);
     const role = issued.handle.ref.role as string;
     expect(await roleExists(role)).toBe(true);
     await waitFor(() => of(EVENT_TYPES.orphanRevoked, grantId).length === 1, { timeoutMs: 30_000, what: 'orphan revoked' });
@@ -235,10 +240,12 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
 
   it('kill -9 with live grants, some expiring while it is down: after restart all revoked once, lateness reported', async () => {
     const before = await live(revoker);
-    const soon = await pgGrant(2);
-    const during = await pgGrant(4);
-    const after = await pgGrant(30);
+    // TTLs leave room to schedule them and kill the revoker before the first one is due.
+    const soon = await pgGrant(6);
+    const during = await pgGrant(8);
+    const after = await pgGrant(35);
     await waitFor(async () => (await live(revoker)) >= before + 3, { what: 'three grants scheduled' });
+    expect(Date.now()).toBeLessThan(Date.parse(soon.issued.expiresAt));
     revoker.proc.kill('SIGKILL');
     await revoker.exited;
     // Both short grants expire while nothing is running.
@@ -267,5 +274,17 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     expect(await (await fetch(`${revoker.url}/metrics`)).text()).toMatch(/jit_expiry_to_revoked_seconds_count \d+/);
     revoker.proc.kill('SIGTERM');
     expect(await revoker.exited).toBe(0);
+  });
+
+  it('no issued password, token or admin secret appears in the revoker logs or the events', () => {
+    const logs = children.map((c) => c.output()).join('\n');
+    const published = JSON.stringify(events);
+    expect(logs).toMatch(/"msg":"revoked"/);
+    expect(secrets.length).toBeGreaterThanOrEqual(12);
+    const all = [...secrets.map((s) => ['issued', s] as const), ['bao root token', bao.token] as const, ['admin password', new URL(dbUrl).password] as const];
+    for (const [kind, secret] of all) {
+      expect(logs.includes(secret), `logs leak an ${kind} secret`).toBe(false);
+      expect(published.includes(secret), `events leak an ${kind} secret`).toBe(false);
+    }
   });
 });
