@@ -296,6 +296,22 @@ describe('approval gate: lifecycle, idempotency and failures', () => {
     expect(notes.some((n) => n.body.includes('refused'))).toBe(true);
   });
 
+  it('/jit revoke by a requester that is a bot user (an agent) is accepted; another bot is refused', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('ci-bot', { [REQ]: requestYaml({}) });
+    await w.approve(iid, 'carol');
+    await w.merge(iid);
+    const other = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.approve(other, 'carol');
+    await w.merge(other);
+    await w.note(other, 'ci-bot', '/jit revoke not mine');
+    expect(await dataOf(w, EVENT_TYPES.revokeRequested)).toEqual([]);
+    await w.note(iid, 'ci-bot', '/jit revoke task finished');
+    const revokes = await dataOf(w, EVENT_TYPES.revokeRequested);
+    expect(revokes).toHaveLength(1);
+    expect(revokes[0]).toMatchObject({ requestedBy: 'ci-bot', reason: 'task finished' });
+  });
+
   it('the access plan lists live grants overlapping on the same target', async () => {
     const w = await createFakeWorld();
     const first = await w.open('dev', { 'elevations/one.yaml': requestYaml({}) });

@@ -908,7 +908,9 @@ export function createGate(options: GateOptions): Gate {
         { usernames: req.eligibleApprovers.filter((u) => u !== ANY_HUMAN) },
         { agents: policy.agents },
       ).eligible;
-    if (!user || user.bot || (!isRequester && !approver)) {
+    // The requester may always give up its own grant, agents (bot users) included: revoking only
+    // lowers privilege. Anyone else must be an eligible (human) approver.
+    if (!user || (!isRequester && !approver)) {
       await reply(`@${ev.actor.username} \`/jit revoke\` refused: only the requester or an eligible approver may revoke this grant.`);
       return;
     }
