@@ -10,7 +10,7 @@ import {
   type EventError,
 } from '@jit/contracts';
 import type { BusMessage, EventBus, Subscription } from '@jit/bus';
-import { JitError, isRetriable } from '@jit/errors';
+import { JitError, isRetriable, retryRetriable } from '@jit/errors';
 import type { Logger } from '@jit/observability';
 import type { Issued, Substrate } from '@jit/substrates';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -66,6 +66,8 @@ export interface IssuerOptions {
   now?: () => Date;
   /** Skip replaying the topic at start (the caller already folded it into `ledger`). */
   skipReplay?: boolean;
+  /** How long start() waits out retriable bus errors (a fresh cluster). Default 60 s. */
+  startRetryMs?: number;
   /** Sealing function (default: age X25519 via sealCredential). */
   seal?: (secret: Record<string, string>, recipient: string) => Promise<string>;
 }
@@ -256,13 +258,19 @@ export function createIssuer(options: IssuerOptions): Issuer {
   return {
     handle,
     async start() {
-      if (!options.skipReplay) {
-        await bus.replay(TOPIC_ELEVATIONS, (m) => {
-          const parsed = parseElevationEvent(m.event);
-          if (parsed.ok) ledger.apply(parsed.event);
-        });
-      }
-      subscription = await bus.subscribe({ topic: TOPIC_ELEVATIONS, groupId, handler: onMessage });
+      // A fresh Kafka cluster answers NOT_LEADER / NOT_COORDINATOR for a while: wait those out.
+      await retryRetriable(
+        async () => {
+          if (!options.skipReplay) {
+            await bus.replay(TOPIC_ELEVATIONS, (m) => {
+              const parsed = parseElevationEvent(m.event);
+              if (parsed.ok) ledger.apply(parsed.event);
+            });
+          }
+          subscription = await bus.subscribe({ topic: TOPIC_ELEVATIONS, groupId, handler: onMessage });
+        },
+        { timeoutMs: options.startRetryMs ?? 60_000, cancelled: () => stopping, onRetry: (err, attempt) => logger.warn({ attempt, err: errorSummary(err) }, 'bus not ready at start; retrying') },
+      );
     },
     async stop() {
       stopping = true;

@@ -11,7 +11,7 @@ import {
   type RevocationHandleData,
 } from '@jit/contracts';
 import type { BusMessage, EventBus, Subscription } from '@jit/bus';
-import { JitError, isRetriable } from '@jit/errors';
+import { JitError, isRetriable, retryRetriable } from '@jit/errors';
 import type { Logger } from '@jit/observability';
 import type { RevocationHandle, Substrate } from '@jit/substrates';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -42,6 +42,8 @@ export interface RevokerOptions {
   sweepIntervalMs?: number;
   /** An approved grant not yet granted is left alone this long before its credential counts as orphan. */
   orphanGraceMs?: number;
+  /** How long start and rebalances wait out retriable bus errors (a fresh cluster). Default 60 s. */
+  startRetryMs?: number;
   /** Parallel revocations at once. */
   concurrency?: number;
   now?: () => number;
@@ -362,7 +364,16 @@ export function createRevoker(options: RevokerOptions): Revoker {
     revocations.inc({ outcome, substrate });
   }
 
-  async function rebuild(partitions?: number[]): Promise<void> {
+  /** rebuildOnce, waiting out retriable bus errors (leaders moving, a fresh cluster). */
+  function rebuild(partitions?: number[]): Promise<void> {
+    return retryRetriable(() => rebuildOnce(partitions), {
+      timeoutMs: options.startRetryMs ?? 60_000,
+      cancelled: () => stopped,
+      onRetry: (err, attempt) => logger.warn({ attempt, err: summary(err) }, 'could not rebuild the schedule yet; retrying'),
+    });
+  }
+
+  async function rebuildOnce(partitions?: number[]): Promise<void> {
     owned = partitions ? new Set(partitions) : undefined;
     facts.clear();
     pendingRequests.clear();
@@ -458,7 +469,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
       let resolveReady!: () => void;
       ready = new Promise((r) => (resolveReady = r));
       let first = true;
-      subscription = await bus.subscribe({
+      subscription = await retryRetriable(() => bus.subscribe({
         topic: TOPIC_ELEVATIONS,
         groupId,
         handler: onMessage,
@@ -473,7 +484,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
             await rebuilt;
           }
         },
-      });
+      }), { timeoutMs: options.startRetryMs ?? 60_000, cancelled: () => stopped });
       // Implementations that do not report assignment (or reported it before we listened).
       if (first) {
         first = false;

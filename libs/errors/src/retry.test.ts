@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { defineError } from './jit-error';
+import { retryRetriable } from './retry';
+
+const Busy = defineError('JIT_ERR_TEST_BUSY', 'busy', { retriable: true });
+const Bad = defineError('JIT_ERR_TEST_BAD', 'bad');
+
+describe('retryRetriable', () => {
+  it('retries retriable failures until success', async () => {
+    let calls = 0;
+    const seen: number[] = [];
+    const out = await retryRetriable(
+      async () => {
+        if (++calls < 3) throw Busy();
+        return 'ok';
+      },
+      { baseMs: 1, onRetry: (_e, attempt) => seen.push(attempt) },
+    );
+    expect(out).toBe('ok');
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('fails at once on a non-retriable error', async () => {
+    let calls = 0;
+    await expect(
+      retryRetriable(async () => {
+        calls++;
+        throw Bad();
+      }),
+    ).rejects.toThrow('bad');
+    expect(calls).toBe(1);
+  });
+
+  it('gives up with the last error after the timeout, and when cancelled', async () => {
+    await expect(retryRetriable(async () => Promise.reject(Busy()), { timeoutMs: 30, baseMs: 5, maxMs: 5 })).rejects.toThrow('busy');
+    let calls = 0;
+    await expect(
+      retryRetriable(
+        async () => {
+          calls++;
+          throw Busy();
+        },
+        { baseMs: 1, cancelled: () => calls >= 2 },
+      ),
+    ).rejects.toThrow('busy');
+    expect(calls).toBe(2);
+  });
+});
