@@ -128,6 +128,8 @@ describe('postgres substrate (unit, fake pool)', () => {
       [Object.assign(new Error('permission denied to create role'), { code: '42501' }), 'JIT_ERR_SUBSTRATE_DENIED', false],
       [Object.assign(new Error('relation "x" does not exist'), { code: '42P01' }), 'JIT_ERR_SUBSTRATE_REJECTED', false],
       [Object.assign(new Error('deadlock'), { code: '40P01' }), 'JIT_ERR_SUBSTRATE_UPSTREAM', true],
+      [Object.assign(new Error('tuple concurrently updated'), { code: 'XX000' }), 'JIT_ERR_SUBSTRATE_UPSTREAM', true],
+      [Object.assign(new Error('could not read block 7'), { code: 'XX000' }), 'JIT_ERR_SUBSTRATE_FAILED', false],
       [Object.assign(new Error('terminating connection'), { code: '57P01' }), 'JIT_ERR_SUBSTRATE_UNREACHABLE', true],
       [new Error('Connection terminated unexpectedly'), 'JIT_ERR_SUBSTRATE_UNREACHABLE', true],
     ];

@@ -131,6 +131,10 @@ function classifyPg(name: string, op: string, err: unknown): JitError {
       if (code === '42501' || code.startsWith('28')) return SubstrateDenied(name, what, { cause: e });
       if (code.startsWith('08') || ['57P01', '57P02', '57P03'].includes(code)) return SubstrateUnreachable(name, what, { cause: e });
       if (code.startsWith('53') || ['40001', '40P01', '55P03', '57014'].includes(code)) return SubstrateUpstreamFailed(name, what, { cause: e });
+      // concurrent GRANT/REVOKE/DROP OWNED on the same catalog rows: a race, not a defect — retry
+      if (code === 'XX000' && /tuple concurrently (updated|deleted)/i.test(e instanceof Error ? e.message : '')) {
+        return SubstrateUpstreamFailed(name, `${what} (concurrent catalog update)`, { cause: e });
+      }
       if (code.startsWith('42') || code.startsWith('22') || code.startsWith('2B')) return SubstrateRejected(name, what, { cause: e });
       return SubstrateFailed(name, what, { cause: e });
     }
