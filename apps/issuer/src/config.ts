@@ -1,7 +1,7 @@
 // issuer configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { parseSubstrateSettings, type SubstrateInstances } from './substrates-config';
+import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 const list = (value: string | undefined): string[] =>
   (value ?? '')

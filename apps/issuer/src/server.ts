@@ -13,8 +13,8 @@ import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
 import { readApiPlugin, startLedgerProjection } from '@jit/read-api';
 import type { Substrate, SubstrateRegistry } from '@jit/substrates';
 import type { IssuerAppConfig } from './config';
-import { createSubstrates } from './substrates-config';
-import { createPolicyTargetResolver } from './target-resolver';
+import { createSubstrates } from '@jit/substrate-wiring';
+import { createPolicyTargetResolver } from '@jit/substrate-wiring';
 
 export const ISSUER_TOPIC_SPECS = [{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }];
 

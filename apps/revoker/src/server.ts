@@ -9,7 +9,7 @@ import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createRevoker, type MrNotifier, type Revoker } from '@jit/revoker';
 import type { SubstrateRegistry } from '@jit/substrates';
 import type { RevokerAppConfig } from './config';
-import { createSubstrates } from './substrates-config';
+import { createSubstrates } from '@jit/substrate-wiring';
 
 export const REVOKER_TOPIC_SPECS = [{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }];
 
