@@ -173,11 +173,29 @@ export function createGate(options: GateOptions): Gate {
     registers: options.registry ? [options.registry] : [],
   });
 
+  const botFlags = new Map<number, Promise<boolean>>();
+  const isBotUser = (id: number): Promise<boolean> => {
+    let p = botFlags.get(id);
+    if (!p) {
+      p = gitlab.users.show(id).then(
+        (u) => u.bot,
+        (err: unknown) => {
+          botFlags.delete(id); // a lookup failure is not remembered
+          throw err;
+        },
+      );
+      botFlags.set(id, p);
+    }
+    return p;
+  };
   const resolveGroup: GroupResolver =
     options.resolveGroup ??
     (async (group) => {
       try {
-        return (await gitlab.groupMembers.all(group)).map((u) => ({ username: u.username, bot: u.bot }));
+        // GitLab's members API does not say who is a bot: ask the users API (cached), so bots
+        // never land in an approval rule or the catalog.
+        const members = await gitlab.groupMembers.all(group);
+        return Promise.all(members.map(async (u) => ({ username: u.username, bot: u.bot || (await isBotUser(u.id)) })));
       } catch (err) {
         // A group the bot cannot see yields no approvers: the request is then rejected with an explanation.
         if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') {
