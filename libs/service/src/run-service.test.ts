@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { runService, type ProcessLike } from './run-service';
+
+class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function fakeProcess(env: Record<string, string> = {}) {
+  const exits: number[] = [];
+  const stderr: string[] = [];
+  const handlers = new Map<string, () => void>();
+  const proc: ProcessLike = {
+    env,
+    exit: (code) => void exits.push(code),
+    on: (signal, listener) => handlers.set(signal, listener),
+    stderr: { write: (t) => stderr.push(t) },
+  };
+  return { proc, exits, stderr, signal: (s: string) => handlers.get(s)?.() };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 10));
+
+describe('runService', () => {
+  it('exits 2 with the config message on a bad setting, before starting anything', async () => {
+    const p = fakeProcess();
+    let started = false;
+    await runService(
+      {
+        name: 't',
+        parseConfig: () => {
+          throw new ConfigError('invalid configuration:\n  PORT: must be a number');
+        },
+        start: async () => {
+          started = true;
+          return { address: 'x', stop: async () => undefined };
+        },
+      },
+      p.proc,
+    );
+    expect(p.exits).toEqual([2]);
+    expect(p.stderr.join('')).toMatch(/PORT: must be a number/);
+    expect(started).toBe(false);
+  });
+
+  it('exits 1 with one line when start-up fails', async () => {
+    const p = fakeProcess();
+    await runService(
+      {
+        name: 'issuer',
+        parseConfig: () => ({ logLevel: 'silent' }),
+        start: async () => {
+          throw Object.assign(new Error('no broker answered'), { code: 'JIT_ERR_BUS_UNAVAILABLE' });
+        },
+      },
+      p.proc,
+    );
+    expect(p.exits).toEqual([1]);
+    expect(p.stderr).toEqual(['issuer failed to start: JIT_ERR_BUS_UNAVAILABLE: no broker answered\n']);
+  });
+
+  it('stops once on SIGTERM (exit 0), and exits 1 when stopping fails', async () => {
+    const p = fakeProcess();
+    let stops = 0;
+    await runService({ name: 't', parseConfig: () => ({ logLevel: 'silent' }), start: async () => ({ address: 'a', stop: async () => void stops++ }) }, p.proc);
+    p.signal('SIGTERM');
+    p.signal('SIGINT');
+    await settle();
+    expect(stops).toBe(1);
+    expect(p.exits).toEqual([0]);
+
+    const q = fakeProcess();
+    await runService(
+      {
+        name: 't',
+        parseConfig: () => ({ logLevel: 'silent' }),
+        start: async () => ({
+          address: 'a',
+          stop: async () => {
+            throw new Error('close failed');
+          },
+        }),
+      },
+      q.proc,
+    );
+    q.signal('SIGINT');
+    await settle();
+    expect(q.exits).toEqual([1]);
+  });
+
+  it('exits 1 when a graceful stop outlives its deadline', async () => {
+    const p = fakeProcess();
+    await runService(
+      { name: 't', parseConfig: () => ({ logLevel: 'silent' }), stopTimeoutMs: 20, start: async () => ({ address: 'a', stop: () => new Promise(() => undefined) }) },
+      p.proc,
+    );
+    p.signal('SIGTERM');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(p.exits).toEqual([1]);
+  });
+});
