@@ -108,6 +108,30 @@ describe('revoker', () => {
     expect([...r.live().keys()]).toEqual([soon.grantId]);
   });
 
+  it('an overdue grant is revoked as reconciliation even when the log replay yields to timers (Kafka-like)', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const overdue = await grant(b, s, 5, Date.now() - 1000);
+    const later = await grant(b, s, 6, Date.now() + 3600_000);
+    // Kafka's replay hands messages over across fetches; timers run in between.
+    const slow: Bus = Object.assign(Object.create(b) as Bus, {
+      replay: (topic: string, handler: Parameters<Bus['replay']>[1], options?: Parameters<Bus['replay']>[2]) =>
+        b.replay(
+          topic,
+          async (m) => {
+            await handler(m);
+            await new Promise((r) => setTimeout(r, 20));
+          },
+          options,
+        ),
+    });
+    await start(slow, s);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'overdue revoked' });
+    const [revoked] = await ofType(b, EVENT_TYPES.revoked);
+    expect(revoked!.data).toMatchObject({ grantId: overdue.grantId, cause: 'reconciliation' });
+    expect(s.works(later.secret)).toBe(true);
+  });
+
   it('retries a failing revocation without going silent, then succeeds', async () => {
     const b = bus();
     const s = createMemorySubstrate();

@@ -103,6 +103,8 @@ export function createRevoker(options: RevokerOptions): Revoker {
   let sweepTimer: NodeJS.Timeout | undefined;
   let subscription: Subscription | undefined;
   let stopped = false;
+  /** While the schedule is rebuilt from the log nothing fires: overdue grants are labelled first. */
+  let rebuilding = false;
   let running = 0;
   let ready: Promise<void> = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
@@ -218,7 +220,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
   }
 
   function arm(): void {
-    if (stopped) return;
+    if (stopped || rebuilding) return;
     if (timer) clearTimeout(timer);
     const next = queue.peekDueAt();
     if (next === undefined) return;
@@ -230,7 +232,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
 
   function fire(): void {
     timer = undefined;
-    if (stopped) return;
+    if (stopped || rebuilding) return;
     // Take only as many as there are free slots; a finishing job re-arms for the rest.
     while (running < concurrency) {
       const [next] = queue.popDue(now(), 1);
@@ -379,14 +381,21 @@ export function createRevoker(options: RevokerOptions): Revoker {
     pendingRequests.clear();
     live.clear();
     queue.clear();
-    await bus.replay(
-      TOPIC_ELEVATIONS,
-      (m) => {
-        const parsed = parseElevationEvent(m.event);
-        if (parsed.ok) apply(parsed.event, m.partition);
-      },
-      partitions ? { partitions } : undefined,
-    );
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    rebuilding = true;
+    try {
+      await bus.replay(
+        TOPIC_ELEVATIONS,
+        (m) => {
+          const parsed = parseElevationEvent(m.event);
+          if (parsed.ok) apply(parsed.event, m.partition);
+        },
+        partitions ? { partitions } : undefined,
+      );
+    } finally {
+      rebuilding = false;
+    }
     // Reconciliation: anything already past due is revoked at once (lateness recorded).
     const t = now();
     for (const g of live.values()) if (g.dueAt < t && g.cause === 'ttl') g.cause = 'reconciliation';
