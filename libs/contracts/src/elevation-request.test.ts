@@ -103,11 +103,11 @@ spec:
     expect(problemsOf(text).length).toBeGreaterThan(0);
   });
 
-  it('rejects a 5 MB file quickly, before parsing', () => {
+  // how fast hostile input is refused is measured in bench/, not timed here
+  it('rejects a 5 MB file by its size', () => {
     const big = `${valid}# ${'x'.repeat(5 * 1024 * 1024)}\n`;
-    const t = performance.now();
     const problems = problemsOf(big);
-    expect(performance.now() - t).toBeLessThan(200);
+    expect(problems).toHaveLength(1);
     expect(problems[0]?.message).toMatch(/limit is 65536 bytes/);
   });
 
@@ -116,9 +116,7 @@ spec:
       'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
       ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(',')}]`),
     ].join('\n');
-    const t = performance.now();
     const problems = problemsOf(bomb);
-    expect(performance.now() - t).toBeLessThan(1000);
     expect(problems[0]?.message).toMatch(/alias/);
   });
 
@@ -128,9 +126,7 @@ spec:
     ['compact block lists', `spec: \n  ${'- '.repeat(30_000)}x\n`],
     ['indented maps', Array.from({ length: 200 }, (_, i) => `${' '.repeat(i)}k:`).join('\n') + ' 1\n'],
   ])('rejects deep nesting of %s', (_what, deep) => {
-    const t = performance.now();
     expect(problemsOf(deep)[0]?.message).toMatch(/nested deeper than 16 levels/);
-    expect(performance.now() - t).toBeLessThan(2000);
   });
 
   it('rejects duplicate keys with the position of the second one', () => {

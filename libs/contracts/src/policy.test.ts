@@ -124,11 +124,10 @@ colour: red
     expect(problems.some((p) => p.message.includes('tier names start with a letter'))).toBe(true);
   });
 
-  it('allows up to 1 MiB and rejects a 5 MB policy quickly', () => {
+  // how fast hostile input is refused is measured in bench/, not timed here
+  it('allows up to 1 MiB and rejects a 5 MB policy by its size', () => {
     const big = `${SAMPLE_POLICY_YAML}# ${'x'.repeat(5 * 1024 * 1024)}\n`;
-    const t = performance.now();
     expect(problemsOf(big)[0]?.message).toMatch(/limit is 1048576 bytes/);
-    expect(performance.now() - t).toBeLessThan(200);
     const padded = `${SAMPLE_POLICY_YAML}# ${'x'.repeat(900 * 1024)}\n`;
     expect(parsePolicy(padded).ok).toBe(true);
   });

@@ -171,7 +171,8 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     const revoked = of(EVENT_TYPES.revoked, g.grantId)[0]!.data as { verified: boolean; cause: string; latenessMs: number; revokedAt: string };
     expect(revoked).toMatchObject({ verified: true, cause: 'ttl' });
     expect(Date.parse(revoked.revokedAt)).toBeGreaterThanOrEqual(Date.parse(g.issued.expiresAt));
-    expect(revoked.latenessMs).toBeLessThan(2000);
+    // on time: well inside one sweep of slack even on a loaded 2-core CI machine (p99 is in bench/revoke)
+    expect(revoked.latenessMs).toBeLessThan(5000);
     await expect(session.query('SELECT 1')).rejects.toThrow();
     await session.end().catch(() => undefined);
     await expect(sql(g.issued.secret.url!, 'SELECT 1')).rejects.toMatchObject({ code: expect.stringMatching(/^28/) });
