@@ -224,6 +224,41 @@ describe('merge requests', () => {
     expect((await failure(api.MergeRequests.show(P, 999))).status).toBe(404);
   });
 
+  it('filters the MR list by updated_after/updated_before, orders by updated_at, refuses bad filters', async () => {
+    let clock = Date.parse('2026-03-01T10:00:00Z');
+    const timed = await startSandbox({ seed: DEMO_SEED, now: () => new Date(clock) });
+    try {
+      const dave = new Gitlab({ host: timed.url, token: 'dave-token-0001' });
+      const iids: number[] = [];
+      for (const n of [1, 2, 3]) {
+        await dave.Branches.create(P, `r-${n}`, 'main');
+        await dave.Commits.create(P, `r-${n}`, 'req', [{ action: 'create', filePath: `elevations/r-${n}.yaml`, content: `n: ${n}\n` }]);
+        iids.push((await dave.MergeRequests.create(P, `r-${n}`, 'main', `r-${n}`)).iid as number);
+        clock += 60_000;
+      }
+      // The first MR moves last: a new push updates it.
+      await dave.Commits.create(P, 'r-1', 'again', [{ action: 'update', filePath: 'elevations/r-1.yaml', content: 'n: 11\n' }]);
+      const list = (q: Record<string, unknown>) => dave.MergeRequests.all({ projectId: P, ...q } as never).then((l) => l.map((m) => m.iid));
+      expect(await list({ orderBy: 'updated_at', sort: 'asc' })).toEqual([iids[1], iids[2], iids[0]]);
+      expect(await list({ orderBy: 'updated_at', sort: 'desc' })).toEqual([iids[0], iids[2], iids[1]]);
+      expect(await list({ sort: 'asc' })).toEqual(iids);
+      expect(await list({ updatedAfter: '2026-03-01T10:02:00Z', orderBy: 'updated_at', sort: 'asc' })).toEqual([iids[2], iids[0]]);
+      expect(await list({ updatedBefore: '2026-03-01T10:01:00Z', sort: 'asc' })).toEqual([iids[1]]);
+      expect(await list({ updatedAfter: '2026-03-01T10:02:00Z', perPage: 1, sort: 'asc', orderBy: 'updated_at' })).toEqual([iids[2], iids[0]]);
+      for (const [q, error] of [
+        ['updated_after=yesterday', 'updated_after is invalid'],
+        ['order_by=iid', 'order_by does not have a valid value'],
+        ['sort=sideways', 'sort does not have a valid value'],
+      ] as const) {
+        const res = await fetch(`${timed.apiUrl}/projects/${encodeURIComponent(P)}/merge_requests?${q}`, { headers: { 'private-token': 'dave-token-0001' } });
+        expect(res.status).toBe(400);
+        expect(await res.json()).toEqual({ error });
+      }
+    } finally {
+      await timed.close();
+    }
+  });
+
   it('serves diffs and changes with unified diff text', async () => {
     const { iid } = await openMr();
     const api = client('dave-token-0001');

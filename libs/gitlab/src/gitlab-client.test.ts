@@ -239,6 +239,36 @@ describe('createGitlabClient resources', () => {
     expect(await c.users.byUsername('deploy-bot')).toMatchObject({ id: 9, bot: true });
     expect(await c.users.byUsername('nobody')).toBeUndefined();
   });
+
+  it('lists MRs with GitLab filters and follows the link header, but no further than maxPages', async () => {
+    const next = (page: number) => ({
+      link: `<https://gitlab.test/api/v4/projects/42/merge_requests?state=merged&updated_after=2026-01-01T00%3A00%3A00.000Z&page=${page}&per_page=2>; rel="next"`,
+    });
+    const { c, seen } = client([
+      { status: 200, body: [{ ...mrBody, iid: 1, updated_at: '2026-01-02T00:00:00Z', created_at: '2026-01-01T00:00:00Z' }, { ...mrBody, iid: 2 }], headers: next(2) },
+      { status: 200, body: [{ ...mrBody, iid: 3 }, { ...mrBody, iid: 4 }], headers: next(3) },
+      { status: 200, body: [{ ...mrBody, iid: 5 }] },
+    ]);
+    const list = await c.mergeRequests.all(42, { state: 'merged', updatedAfter: '2026-01-01T00:00:00.000Z', orderBy: 'updated_at', sort: 'desc', perPage: 2, maxPages: 2 });
+    expect(list.map((m) => m.iid)).toEqual([1, 2, 3, 4]);
+    expect(list[0]).toMatchObject({ updatedAt: '2026-01-02T00:00:00Z', createdAt: '2026-01-01T00:00:00Z', sha: 'abc' });
+    expect(seen).toHaveLength(2);
+    const first = new URL(seen[0]!.url);
+    expect(first.pathname).toBe('/api/v4/projects/42/merge_requests');
+    expect(Object.fromEntries(first.searchParams)).toMatchObject({
+      state: 'merged',
+      updated_after: '2026-01-01T00:00:00.000Z',
+      order_by: 'updated_at',
+      sort: 'desc',
+      per_page: '2',
+    });
+    expect(new URL(seen[1]!.url).searchParams.get('page')).toBe('2');
+  });
+
+  it('refuses an MR list that is not an array', async () => {
+    const { c } = client([{ status: 200, body: { message: 'not a list' } }]);
+    await expect(c.mergeRequests.all(42)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_BAD_RESPONSE' });
+  });
 });
 
 describe('retry helpers', () => {

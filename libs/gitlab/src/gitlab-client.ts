@@ -78,6 +78,7 @@ function toMergeRequest(m: Json): MergeRequest {
     squashCommitSha: typeof m.squash_commit_sha === 'string' ? m.squash_commit_sha : null,
     author: { id: m.author?.id, username: str(m.author?.username) },
     webUrl: typeof m.web_url === 'string' ? m.web_url : undefined,
+    createdAt: typeof m.created_at === 'string' ? m.created_at : undefined,
     updatedAt: typeof m.updated_at === 'string' ? m.updated_at : undefined,
     mergedAt: typeof m.merged_at === 'string' ? m.merged_at : null,
   };
@@ -187,6 +188,19 @@ export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
     mergeRequests: {
       async show(projectId, iid) {
         return toMergeRequest(j(await api.mrs.show(projectId, iid)));
+      },
+      async all(projectId, o = {}) {
+        const list: unknown = await api.mrs.all({
+          projectId,
+          ...(o.state ? { state: o.state } : {}),
+          ...(o.updatedAfter ? { updatedAfter: o.updatedAfter } : {}),
+          ...(o.orderBy ? { orderBy: o.orderBy } : {}),
+          ...(o.sort ? { sort: o.sort } : {}),
+          perPage: Math.min(Math.max(1, o.perPage ?? 100), 100),
+          maxPages: Math.max(1, o.maxPages ?? 20),
+        });
+        if (!Array.isArray(list)) throw GitlabBadResponse(`merge request list of project ${projectId}`, 'not an array');
+        return list.map((m) => toMergeRequest(m as Json));
       },
       async diffs(projectId, iid) {
         const list: Json[] = j(await api.mrs.allDiffs(projectId, iid));

@@ -19,6 +19,7 @@ export type {
   Project,
   MergeRequest,
   MergeRequestState,
+  MergeRequestListOptions,
   MergeRequestDiff,
   MergeRequestCommit,
   RepositoryFile,

@@ -36,8 +36,22 @@ export interface MergeRequest {
   squashCommitSha: string | null;
   author: { id: number; username: string };
   webUrl?: string;
+  createdAt?: string;
   updatedAt?: string;
   mergedAt?: string | null;
+}
+
+/** Filters of `GET /projects/:id/merge_requests` that jit uses (GitLab's names, camelCase). */
+export interface MergeRequestListOptions {
+  state?: 'opened' | 'closed' | 'merged' | 'locked';
+  /** ISO 8601 time: only MRs updated at or after it. */
+  updatedAfter?: string;
+  orderBy?: 'created_at' | 'updated_at';
+  sort?: 'asc' | 'desc';
+  /** Page size (GitLab caps it at 100). Default 100. */
+  perPage?: number;
+  /** Pages followed at most (gitbeaker follows the `link` header). Default 20. */
+  maxPages?: number;
 }
 
 export interface MergeRequestDiff {
@@ -164,6 +178,8 @@ export interface GitlabClient {
   };
   mergeRequests: {
     show(projectId: number | string, iid: number): Promise<MergeRequest>;
+    /** Lists a project's MRs, following pages up to `maxPages` (a full last page may mean more exist). */
+    all(projectId: number | string, options?: MergeRequestListOptions): Promise<MergeRequest[]>;
     diffs(projectId: number | string, iid: number): Promise<MergeRequestDiff[]>;
     commits(projectId: number | string, iid: number): Promise<MergeRequestCommit[]>;
     create(

@@ -57,6 +57,18 @@ export function mergeRequestRoutes(app: FastifyInstance, ctx: RouteContext): voi
     const iids = intArray(p, 'iids');
     const labels = strArray(p, 'labels');
     const sort = str(p, 'sort') ?? 'desc';
+    if (sort !== 'asc' && sort !== 'desc') throw new HttpError(400, { error: 'sort does not have a valid value' });
+    const orderBy = str(p, 'order_by') ?? 'created_at';
+    if (!['created_at', 'updated_at', 'merged_at', 'title'].includes(orderBy)) throw new HttpError(400, { error: 'order_by does not have a valid value' });
+    const time = (name: string): number | undefined => {
+      const v = str(p, name, { max: 64 });
+      if (v === undefined) return undefined;
+      const t = /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
+      if (Number.isNaN(t)) throw new HttpError(400, { error: `${name} is invalid` });
+      return t;
+    };
+    const updatedAfter = time('updated_after');
+    const updatedBefore = time('updated_before');
     let rows = project.mergeRequests.filter(
       (m) =>
         (st === 'all' || m.state === st) &&
@@ -65,9 +77,19 @@ export function mergeRequestRoutes(app: FastifyInstance, ctx: RouteContext): voi
         (authorId === undefined || m.authorId === authorId) &&
         (!authorUsername || state.userById(m.authorId)?.username === authorUsername) &&
         (!iids || iids.includes(m.iid)) &&
-        (!labels || labels.every((l) => m.labels.includes(l))),
+        (!labels || labels.every((l) => m.labels.includes(l))) &&
+        (updatedAfter === undefined || m.updatedAt.getTime() >= updatedAfter) &&
+        (updatedBefore === undefined || m.updatedAt.getTime() <= updatedBefore),
     );
-    rows = [...rows].sort((a, b) => (sort === 'asc' ? a.id - b.id : b.id - a.id));
+    // GitLab orders by the column, then by id; MRs never merged sort last under merged_at.
+    const column = (m: MergeRequest): number | string =>
+      orderBy === 'title' ? m.title : orderBy === 'updated_at' ? m.updatedAt.getTime() : orderBy === 'merged_at' ? (m.mergedAt?.getTime() ?? Number.MAX_SAFE_INTEGER) : m.createdAt.getTime();
+    const dir = sort === 'asc' ? 1 : -1;
+    rows = [...rows].sort((a, b) => {
+      const x = column(a);
+      const y = column(b);
+      return dir * (x < y ? -1 : x > y ? 1 : a.id - b.id);
+    });
     return paginate(req, reply, rows).map((m) => mrEntity(state, project, m, user));
   });
 

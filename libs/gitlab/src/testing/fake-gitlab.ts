@@ -40,6 +40,10 @@ export interface FakeMergeRequest {
   commits: MergeRequestCommit[];
   /** Target branch files when the MR was opened: what diffs compare against once merged. */
   baseFiles: Map<string, Uint8Array>;
+  /** ISO times, from the fake's clock; `updatedAt` moves on push, merge and close, as GitLab's does. */
+  createdAt: string;
+  updatedAt: string;
+  mergedAt: string | null;
 }
 
 export interface FakeProject {
@@ -85,7 +89,8 @@ function sha(...parts: string[]): string {
   return createHash('sha1').update(parts.join('\0')).digest('hex');
 }
 
-export function createFakeGitlab(options: { botUsername?: string } = {}): FakeGitlab {
+export function createFakeGitlab(options: { botUsername?: string; now?: () => Date } = {}): FakeGitlab {
+  const now = () => (options.now ? options.now() : new Date()).toISOString();
   const users = new Map<number, GitlabUser>();
   const groups = new Map<string, number[]>();
   const projects = new Map<number, FakeProject>();
@@ -126,6 +131,9 @@ export function createFakeGitlab(options: { botUsername?: string } = {}): FakeGi
       squashCommitSha: null,
       author: { id: author.id, username: author.username },
       webUrl: `http://fake.gitlab/${p.path}/-/merge_requests/${m.iid}`,
+      createdAt: m.createdAt,
+      updatedAt: m.updatedAt,
+      mergedAt: m.mergedAt,
     };
   };
   const gate = (name: string) => {
@@ -203,6 +211,7 @@ export function createFakeGitlab(options: { botUsername?: string } = {}): FakeGi
           committerEmail: who.email ?? `${who.username}@example.com`,
         });
         if (p.settings.resetApprovalsOnPush && p.tier === 'premium') m.approvals = [];
+        m.updatedAt = now();
       }
       return head;
     },
@@ -224,6 +233,9 @@ export function createFakeGitlab(options: { botUsername?: string } = {}): FakeGi
         rules: [],
         notes: [],
         mergeCommitSha: null,
+        createdAt: now(),
+        updatedAt: now(),
+        mergedAt: null,
         baseFiles: new Map(p.branches.get(opts.targetBranch ?? p.defaultBranch)?.files ?? []),
         commits: head
           ? [
@@ -263,10 +275,14 @@ export function createFakeGitlab(options: { botUsername?: string } = {}): FakeGi
       p.commits.set(mergeSha, new Map(files));
       m.state = 'merged';
       m.mergeCommitSha = mergeSha;
+      m.mergedAt = now();
+      m.updatedAt = m.mergedAt;
       return mergeSha;
     },
     close(projectId, iid) {
-      mr(projectId, iid).state = 'closed';
+      const m = mr(projectId, iid);
+      m.state = 'closed';
+      m.updatedAt = now();
     },
     failNext(count, status) {
       failures = { count, status };
@@ -305,6 +321,17 @@ export function createFakeGitlab(options: { botUsername?: string } = {}): FakeGi
           async show(id, iid) {
             gate('show.mergeRequest');
             return toMr(mr(id, iid));
+          },
+          async all(id, o = {}) {
+            gate('all.mergeRequests');
+            const since = o.updatedAfter ? Date.parse(o.updatedAfter) : undefined;
+            const key = o.orderBy ?? 'created_at';
+            const dir = o.sort === 'asc' ? 1 : -1;
+            const rows = [...project(id).mrs.values()]
+              .filter((m) => (!o.state || m.state === o.state) && (since === undefined || Date.parse(m.updatedAt) >= since))
+              .sort((a, b) => dir * (Date.parse(key === 'updated_at' ? a.updatedAt : a.createdAt) - Date.parse(key === 'updated_at' ? b.updatedAt : b.createdAt) || a.iid - b.iid));
+            const limit = Math.min(o.perPage ?? 100, 100) * (o.maxPages ?? 20);
+            return rows.slice(0, limit).map(toMr);
           },
           async diffs(id, iid) {
             gate('all.diffs');
