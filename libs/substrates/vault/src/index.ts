@@ -2,6 +2,7 @@ export {
   VAULT_KIND,
   carrierPolicyHcl,
   createVaultSubstrate,
+  isGoneAnswer,
   vaultConfigSchema,
   vaultSubstrate,
 } from './vault-substrate';
@@ -11,6 +12,8 @@ export type {
   VaultClientOptions,
   VaultConfig,
   VaultDeps,
+  VaultGoneOperation,
   VaultScope,
   VaultSubstrate,
 } from './vault-substrate';
+export { VAULT_ERRORS, VaultNotFound } from './errors';

@@ -26,6 +26,7 @@ import {
   type SubstrateDeps,
   type VerifyResult,
 } from '@jit/substrates';
+import { VaultNotFound } from './errors';
 
 export const VAULT_KIND = 'vault';
 
@@ -114,9 +115,49 @@ function scrub(err: unknown): Error {
   });
 }
 
+/** Vault's own error strings of a failed call (`{"errors": [...]}`), trimmed. */
+function vaultMessages(err: unknown): string[] {
+  const errors = (err as { response?: { body?: { errors?: unknown } } } | null)?.response?.body?.errors;
+  return Array.isArray(errors) ? errors.map((m) => String(m).trim()) : [];
+}
+
 const isVaultError = (err: unknown, status: number, text?: RegExp): boolean =>
-  statusOf(err) === status &&
-  (!text || (((err as { response?: { body?: { errors?: unknown } } }).response?.body?.errors as unknown[] | undefined) ?? []).some((m) => text.test(String(m))));
+  statusOf(err) === status && (!text || vaultMessages(err).some((m) => text.test(m)));
+
+/** The calls whose "no such thing" answers mean the credential is already gone. */
+export type VaultGoneOperation = 'lookup accessor' | 'revoke accessor' | 'revoke lease' | 'lookup lease';
+
+/**
+ * Whether Vault's error answer to `op` says the token or lease no longer exists, which for a
+ * revoke is success. Only these exact answers count (checked against OpenBao 2.x and Vault's
+ * token store): everything else - a malformed request (400 "missing accessor", "failed to decode
+ * JSON"), a denial (403 "permission denied"), an unknown namespace or route (404), a 5xx - stays
+ * an error, so a misconfigured instance can never report a live credential as revoked.
+ *  - lookup accessor: 400 "invalid accessor" (no accessor index entry: expired and reaped, or
+ *    revoked); 403 "bad token" alone (the index entry is still there but the token is past its
+ *    expiry or being revoked by Vault's expiration manager, so Vault no longer honours it).
+ *  - revoke accessor: 400 "token not found" (same window as "bad token"); 400 "invalid accessor"
+ *    (Vault before 1.10; newer servers and OpenBao answer 200 with the warning "No token found
+ *    with this accessor", which is success anyway).
+ *  - revoke / lookup lease: 400 "invalid lease" or "lease not found" (OpenBao answers 204 to a
+ *    revoke of a gone lease; the 400s are older servers and lookups).
+ */
+export function isGoneAnswer(op: VaultGoneOperation, err: unknown): boolean {
+  const status = statusOf(err);
+  const messages = vaultMessages(err);
+  switch (op) {
+    case 'lookup accessor':
+      return (
+        (status === 400 && messages.some((m) => /\binvalid accessor\b/.test(m))) ||
+        (status === 403 && messages.length > 0 && messages.every((m) => m === 'bad token'))
+      );
+    case 'revoke accessor':
+      return status === 400 && messages.some((m) => /\b(?:token not found|invalid accessor)\b/.test(m));
+    case 'revoke lease':
+    case 'lookup lease':
+      return status === 400 && messages.some((m) => /\b(?:invalid lease|lease not found)\b/.test(m));
+  }
+}
 
 function scopeProblems(scope: unknown): Problem[] {
   if (!scope || typeof scope !== 'object' || Array.isArray(scope)) {
@@ -190,7 +231,9 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
   });
   const mount = config.databaseMount;
   const fail = (op: string, err: unknown): JitError =>
-    err instanceof JitError ? err : classifySubstrateError(name, op, scrub(err));
+    err instanceof JitError
+      ? err
+      : classifySubstrateError(name, op, scrub(err), (e) => (statusOf(e) === 404 ? VaultNotFound(name, op, { cause: e }) : undefined));
 
   const call = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -216,7 +259,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
         meta,
       };
     } catch (err) {
-      if (isVaultError(err, 400, /invalid accessor/) || isVaultError(err, 404)) return { gone: true };
+      if (isGoneAnswer('lookup accessor', err)) return { gone: true };
       throw fail('lookup accessor', err);
     }
   };
@@ -229,7 +272,17 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     return infos.filter((x): x is TokenInfo & { meta: Record<string, string> } => !!x && !('gone' in x));
   };
 
-  const revokeAccessor = (accessor: string) => call('revoke accessor', () => client.write('auth/token/revoke-accessor', { accessor }));
+  /** Revoke a token by accessor; 'gone' when Vault says it no longer exists (success too). */
+  const revokeAccessor = async (accessor: string): Promise<'revoked' | 'gone'> => {
+    try {
+      const r = await client.write('auth/token/revoke-accessor', { accessor });
+      const warnings: unknown[] = Array.isArray(r?.warnings) ? r.warnings : [];
+      return warnings.some((w) => /no token found/i.test(String(w))) ? 'gone' : 'revoked';
+    } catch (err) {
+      if (isGoneAnswer('revoke accessor', err)) return 'gone';
+      throw fail('revoke accessor', err);
+    }
+  };
 
   const handleOf = (grantId: string, ref: Record<string, string>, expiresAt: string): RevocationHandle => ({
     kind: VAULT_KIND,
@@ -361,11 +414,16 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
         if (isVaultError(err, 400, /failed to revoke/)) {
           throw SubstrateUpstreamFailed(name, 'revoke lease: the backend refused or was unreachable, the lease is still live', { cause: scrub(err) });
         }
-        throw fail('revoke lease', err);
+        // A lease that no longer exists (older servers answer 400; OpenBao 204) is revoked.
+        if (!isGoneAnswer('revoke lease', err)) throw fail('revoke lease', err);
       }
     }
-    if (!('gone' in info)) await revokeAccessor(accessor);
-    log.info({ grantId: handle.grantId, accessor, leaseId }, 'vault credential revoked');
+    // Vault may expire the token between the lookup and this call: "gone" then is success too.
+    const token = 'gone' in info ? 'gone' : await revokeAccessor(accessor);
+    log.info(
+      { grantId: handle.grantId, accessor, leaseId, alreadyGone: token === 'gone' },
+      token === 'gone' ? 'vault credential was already gone (expired or revoked): counted as revoked' : 'vault credential revoked',
+    );
   }
 
   async function verifyRevoked(handle: RevocationHandle): Promise<VerifyResult> {
@@ -378,7 +436,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
         await client.write('sys/leases/lookup', { lease_id: leaseId });
         leaseGone = false;
       } catch (err) {
-        if (!isVaultError(err, 400, /invalid lease/)) throw fail('lookup lease', err);
+        if (!isGoneAnswer('lookup lease', err)) throw fail('lookup lease', err);
       }
     }
     const verified = tokenGone && leaseGone;
