@@ -29,6 +29,7 @@ import {
   upsertMarkedNote,
   type GitlabClient,
   type GitlabUser,
+  type MergeRequestApprovals,
 } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';
 import {
@@ -45,6 +46,7 @@ import {
 import { Counter, Histogram } from 'prom-client';
 import { ElevationBook, type RequestedRecord } from './elevation-book';
 import { GateMalformedEvent, GateNotStarted } from './errors';
+import { createReconciler, type ReconcileSummary } from './reconciler';
 import { GATE_MARKER, renderComment, type ApprovalLine, type CommentView } from './render-comment';
 
 export const GATE_GROUP_ID = 'jit-approval-gate';
@@ -90,6 +92,17 @@ export interface GateOptions {
   startRetryMs?: number;
   /** Subscribe to jit.elevations.v1 to follow other services' events (granted, revoked). Default true. */
   followElevations?: boolean;
+  /**
+   * Reconcile with GitLab (missed webhooks: MRs opened, updated, approved or merged while the gate or
+   * webhook-ingest was down) at start and then every this many ms. Default 5 min; 0 = at start only.
+   */
+  reconcileIntervalMs?: number;
+  /** Oldest merge reconciliation looks at when the book knows nothing newer. Default 7 days. */
+  reconcileLookbackMs?: number;
+  /** Pages of 100 MRs listed per state and run. Default 20. */
+  reconcileMaxPages?: number;
+  /** false: never reconcile (tests that play webhooks by hand). Default true. */
+  reconcile?: boolean;
 }
 
 export interface Gate {
@@ -98,11 +111,14 @@ export interface Gate {
   /** One message from jit.gitlab.v1 (what the subscription calls; exposed for tests and composition). */
   handle(message: BusMessage): Promise<void>;
   isReady(): boolean;
+  /** One reconciliation with GitLab now (or the one in progress); see GateOptions.reconcileIntervalMs. */
+  reconcile(): Promise<ReconcileSummary>;
   readonly ledger: ElevationBook;
   readonly resolveGroup: GroupResolver;
 }
 
 type Event = GitlabWebhookData;
+type MrRef = Pick<Event, 'projectId' | 'mrIid'>;
 type Problem = PolicyProblem;
 
 function sha256(bytes: Uint8Array): string {
@@ -550,7 +566,8 @@ export function createGate(options: GateOptions): Gate {
           requiredApprovals: plan.requiredApprovals,
           eligibleApprovers,
         },
-        `${elevation}:requested:${mr.sha}:${contentHash}:${policyLoaded.version}`,
+        // A reopened MR is requested again even at the same version: its earlier `requested` is spent.
+        `${elevation}:requested:${mr.sha}:${contentHash}:${policyLoaded.version}${prev?.status === 'withdrawn' ? `:reopened:${sourceId}` : ''}`,
       );
     }
     const view = await baseView(ev, elevation);
@@ -621,7 +638,7 @@ export function createGate(options: GateOptions): Gate {
   }
 
   // ---- approvals ----
-  async function committerOf(ev: Event, user: GitlabUser): Promise<boolean> {
+  async function committerOf(ev: MrRef, user: GitlabUser): Promise<boolean> {
     const commits = await gitlab.mergeRequests.commits(ev.projectId, ev.mrIid);
     const email = user.email?.toLowerCase();
     return commits.some(
@@ -633,7 +650,7 @@ export function createGate(options: GateOptions): Gate {
   }
 
   async function judge(
-    ev: Event,
+    ev: MrRef,
     req: RequestedRecord['data'],
     user: GitlabUser | undefined,
     username: string,
@@ -705,6 +722,65 @@ export function createGate(options: GateOptions): Gate {
     await comment(ev, await baseView(ev, elevation));
   }
 
+  /**
+   * GitLab's approvals judged as at merge: eligible humans only, and only approvals given after the
+   * last validated change (our ledger first; without a record, GitLab's approved_at).
+   */
+  async function verifyApprovals(
+    ev: MrRef,
+    elevation: string,
+    req: RequestedRecord,
+    policy: PolicyModel,
+    given?: MergeRequestApprovals,
+  ): Promise<{ lines: ApprovalLine[]; counted: string[] }> {
+    const approvals = given ?? (await gitlab.mergeRequests.approvals(ev.projectId, ev.mrIid));
+    const ledgerCounted = book.countedSinceLastChange(elevation);
+    const seen = new Set<string>();
+    const lines: ApprovalLine[] = [];
+    const counted: string[] = [];
+    for (const a of approvals.approvedBy) {
+      const key = a.username.toLowerCase();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const user = await userById(a.userId);
+      let v: { counted: boolean; reason?: string } = await judge(ev, req.data, user, a.username, policy);
+      if (v.counted) {
+        // Our own record wins: an approval we last saw before the current version is stale, whatever
+        // GitLab's clock says; without a record, GitLab's approved_at must follow the last change.
+        const recorded = book.lastApprovalEver(elevation, a.username);
+        const staleByLedger = recorded !== undefined && recorded.seq < req.seq && recorded.action === 'approved';
+        const freshByGitlab = a.approvedAt !== undefined && Date.parse(a.approvedAt) >= Date.parse(req.at);
+        if (!ledgerCounted.has(key) && (staleByLedger || !freshByGitlab)) v = { counted: false, reason: 'stale' };
+      }
+      lines.push({ approver: a.username, counted: v.counted, ...(v.reason ? { reason: v.reason } : {}) });
+      if (v.counted) counted.push(user?.username ?? a.username);
+    }
+    return { lines, counted };
+  }
+
+  /**
+   * Reconciliation: approvals given while no webhook reached us need no event (the merge reads them
+   * from GitLab), but the comment must show them, judged as they would be at merge.
+   */
+  async function refreshApprovals(projectId: number, iid: number, approvals: MergeRequestApprovals): Promise<void> {
+    const ev: MrRef = { projectId, mrIid: iid };
+    const elevation = toElevationId(projectId, iid);
+    await withLock(elevation, async () => {
+      const e = book.get(elevation);
+      const req = e?.requested;
+      if (!req || e.status !== 'requested') return;
+      const policy = (await policyNow()).policy;
+      const { lines } = await verifyApprovals(ev, elevation, req, policy, approvals);
+      await comment(ev, { ...(await baseView(ev, elevation)), approvals: lines });
+    });
+  }
+
+  /** Whether an MR changes policy.yaml and nothing else (a policy change, which emits no elevation event). */
+  async function isPolicyChange(projectId: number, iid: number): Promise<boolean> {
+    const c = await changes({ projectId, mrIid: iid });
+    return c.policy && c.requestPaths.length === 0 && c.deletedRequests.length === 0 && c.others.length === 0;
+  }
+
   // ---- merge: independent verification ----
   async function onMerge(ev: Event, sourceId: string): Promise<void> {
     const elevation = toElevationId(ev.projectId, ev.mrIid);
@@ -745,26 +821,9 @@ export function createGate(options: GateOptions): Gate {
         reasons.push(`${req.data.requestPath} at the merge commit is not the content jit validated`);
       }
       const policy = (await policyNow()).policy;
-      const approvals = await gitlab.mergeRequests.approvals(ev.projectId, ev.mrIid);
-      const ledgerCounted = book.countedSinceLastChange(elevation);
-      const seen = new Set<string>();
-      for (const a of approvals.approvedBy) {
-        const key = a.username.toLowerCase();
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const user = await userById(a.userId);
-        let v: { counted: boolean; reason?: string } = await judge(ev, req.data, user, a.username, policy);
-        if (v.counted) {
-          // Our own record wins: an approval we last saw before the current version is stale, whatever
-          // GitLab's clock says; without a record, GitLab's approved_at must follow the last change.
-          const recorded = book.lastApprovalEver(elevation, a.username);
-          const staleByLedger = recorded !== undefined && recorded.seq < req.seq && recorded.action === 'approved';
-          const freshByGitlab = a.approvedAt !== undefined && Date.parse(a.approvedAt) >= Date.parse(req.at);
-          if (!ledgerCounted.has(key) && (staleByLedger || !freshByGitlab)) v = { counted: false, reason: 'stale' };
-        }
-        lines.push({ approver: a.username, counted: v.counted, ...(v.reason ? { reason: v.reason } : {}) });
-        if (v.counted) counted.push(user?.username ?? a.username);
-      }
+      const verified = await verifyApprovals(ev, elevation, req, policy);
+      lines.push(...verified.lines);
+      counted.push(...verified.counted);
       if (counted.length < req.data.requiredApprovals) {
         reasons.push(
           `${counted.length} of ${req.data.requiredApprovals} required eligible human approval(s) verified at merge` +
@@ -1015,11 +1074,29 @@ export function createGate(options: GateOptions): Gate {
     }
   }
 
+  const reconciler = createReconciler({
+    bus,
+    gitlab,
+    book,
+    projectId: policyStore.projectId,
+    logger,
+    ...(options.registry ? { registry: options.registry } : {}),
+    ...(options.reconcileIntervalMs !== undefined ? { intervalMs: options.reconcileIntervalMs } : {}),
+    ...(options.reconcileLookbackMs !== undefined ? { lookbackMs: options.reconcileLookbackMs } : {}),
+    ...(options.reconcileMaxPages !== undefined ? { maxPages: options.reconcileMaxPages } : {}),
+    refreshApprovals,
+    isPolicyChange,
+  });
+
   return {
     ledger: book,
     resolveGroup,
     handle,
     isReady: () => ready && bus.isReady(),
+    async reconcile() {
+      if (!ready) throw GateNotStarted('reconcile with GitLab');
+      return reconciler.run();
+    },
     async start() {
       // Rebuild the read model from the system of record before taking any webhook.
       // Retriable bus errors at boot (a topic just created, leaders not elected yet) are waited out.
@@ -1056,10 +1133,14 @@ export function createGate(options: GateOptions): Gate {
         }, every);
         timer.unref();
       }
+      // Webhooks lost while we (or webhook-ingest) were down: GitLab does not retry them. Not awaited,
+      // so a slow or failing GitLab never delays start or the webhooks that do arrive.
+      if (options.reconcile !== false) reconciler.start();
       log.info({ elevations: TOPIC_ELEVATIONS, webhooks: TOPIC_GITLAB }, 'approval gate started');
     },
     async stop() {
       if (timer) clearInterval(timer);
+      await reconciler.stop();
       const s = subs;
       subs = [];
       await Promise.all(s.map((x) => x.stop()));

@@ -70,10 +70,30 @@ export interface ElevationEntry {
 
 const FINAL: ReadonlySet<ElevationStatus> = new Set(['approved', 'bypassed', 'granted', 'grant_failed', 'revoke_requested', 'revoked', 'expired']);
 
+/** Types only the gate emits, in answer to a webhook: their newest time says when the gate last heard from GitLab. */
+const GATE_TYPES: ReadonlySet<string> = new Set([
+  EVENT_TYPES.requested,
+  EVENT_TYPES.rejected,
+  EVENT_TYPES.withdrawn,
+  EVENT_TYPES.approvalRecorded,
+  EVENT_TYPES.approved,
+  EVENT_TYPES.bypassDetected,
+]);
+
 export class ElevationBook {
   private readonly entries = new Map<string, ElevationEntry>();
   private readonly seen = new Set<string>();
   private seq = 0;
+  private newestGateEvent: number | undefined;
+
+  /**
+   * Time of the newest event the gate emitted in answer to GitLab (requested, rejected, withdrawn,
+   * approval, verdict), as ISO; undefined when there is none. Events of the issuer and revoker do not
+   * count: they keep flowing while the gate or webhook-ingest is down.
+   */
+  newestGateEventAt(): string | undefined {
+    return this.newestGateEvent === undefined ? undefined : new Date(this.newestGateEvent).toISOString();
+  }
 
   get(elevationId: string): ElevationEntry | undefined {
     return this.entries.get(elevationId);
@@ -114,6 +134,10 @@ export class ElevationBook {
     const e: ElevationEntry = this.entries.get(id) ?? { elevationId: id, status: 'requested', approvals: [] };
     this.entries.set(id, e);
     e.lastEventAt = event.time;
+    const at = event.time ? Date.parse(event.time) : NaN;
+    if (GATE_TYPES.has(event.type) && !Number.isNaN(at) && (this.newestGateEvent === undefined || at > this.newestGateEvent)) {
+      this.newestGateEvent = at;
+    }
     switch (event.type) {
       case EVENT_TYPES.requested:
         e.requested = { eventId: event.id, at: event.time ?? new Date().toISOString(), seq, data: data as RequestedRecord['data'] };
@@ -182,6 +206,17 @@ export class ElevationBook {
     const last = new Map<string, ApprovalRecord>();
     for (const a of e.approvals) if (a.seq > since) last.set(a.approver.toLowerCase(), a);
     for (const [name, a] of last) if (a.action === 'approved' && a.counted) out.add(name);
+    return out;
+  }
+
+  /** Usernames (lower-case) whose last recorded action after the current request version is an approval, counted or not. */
+  approvedSinceLastChange(elevationId: string): Set<string> {
+    const e = this.entries.get(elevationId);
+    const out = new Set<string>();
+    if (!e?.requested) return out;
+    const last = new Map<string, ApprovalRecord>();
+    for (const a of e.approvals) if (a.seq > e.requested.seq) last.set(a.approver.toLowerCase(), a);
+    for (const [name, a] of last) if (a.action === 'approved') out.add(name);
     return out;
   }
 

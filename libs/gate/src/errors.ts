@@ -12,3 +12,15 @@ export const GateNotStarted = defineError<[string]>(
   'the approval gate cannot %s before start() has rebuilt its state from jit.elevations.v1',
   { retriable: true, statusCode: 503 },
 );
+
+export const GateReconcileFailed = defineError<[string]>(
+  'JIT_ERR_GATE_RECONCILE_FAILED',
+  'reconciliation with GitLab failed (%s); nothing is lost — the next run (every reconcileIntervalMs) starts over: check that GitLab and the bus are reachable',
+  { retriable: true, statusCode: 503 },
+);
+
+export const GateInvalidOption = defineError<[string]>(
+  'JIT_ERR_GATE_INVALID_OPTION',
+  'approval gate option %s; fix the value the app passes (see libs/gate/README.md)',
+  { statusCode: 500 },
+);

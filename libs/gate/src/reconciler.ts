@@ -1,0 +1,323 @@
+// Reconciliation with GitLab: GitLab does not retry a webhook that failed because jit was down, so
+// at start and then periodically the gate lists the elevations project's open MRs and its recently
+// merged ones and, for each one the book has not seen at its current head (open) or that has no
+// merge verdict (merged), publishes on jit.gitlab.v1 the normalized event webhook-ingest would have
+// published. Deterministic ids make repeated runs and late real webhooks harmless; the gate then
+// handles the event exactly as a webhook (the merge path re-verifies everything from GitLab's API).
+import { CloudEvent } from 'cloudevents';
+import {
+  GITLAB_WEBHOOK_EVENT_TYPE,
+  TOPIC_GITLAB,
+  elevationId as toElevationId,
+  gitlabKey,
+  type GitlabWebhookData,
+} from '@jit/contracts';
+import type { CloudEventJson, EventBus } from '@jit/bus';
+import { JitError, isRetriable } from '@jit/errors';
+import type { GitlabClient, MergeRequest, MergeRequestApprovals, Project } from '@jit/gitlab';
+import type { Logger, Registry } from '@jit/observability';
+import { Counter } from 'prom-client';
+import type { ElevationBook } from './elevation-book';
+import { GateInvalidOption, GateReconcileFailed } from './errors';
+
+/** Prefix of the CloudEvent (and delivery) id of every synthesized event: the marker that it did not come from GitLab. */
+export const RECONCILE_ID_PREFIX = 'reconcile:';
+/** CloudEvent source of synthesized events (webhook-ingest's is `/jit/webhook-ingest`). */
+export const RECONCILE_SOURCE = '/jit/approval-gate/reconciler';
+/** Margin taken off "since" for clock skew between GitLab and the gate, and for events in flight. */
+export const RECONCILE_OVERLAP_MS = 60 * 60 * 1000;
+const PER_PAGE = 100;
+
+export type ReconcileAction = 'open' | 'update' | 'reopen' | 'merge';
+
+export interface ReconcileSummary {
+  /** Open MRs for which an open/update/reopen event was published. */
+  opened: number;
+  /** Merged MRs for which a merge event was published. */
+  merged: number;
+  /** Open MRs whose comment was refreshed with approvals given while no webhook arrived. */
+  approvals: number;
+  /** MRs listed that needed nothing (already handled, or already published by this process). */
+  skipped: number;
+  /** MRs that could not be looked at (a non-retriable GitLab answer); retried at the next run. */
+  failed: number;
+  /** Merged MRs were listed from this time (ISO). */
+  since: string;
+  /** False when a list hit its page limit or an MR failed: the next run keeps the same "since". */
+  complete: boolean;
+}
+
+export interface ReconcilerOptions {
+  bus: EventBus;
+  gitlab: GitlabClient;
+  book: ElevationBook;
+  /** The elevations project (id or path), as the policy store knows it. */
+  projectId: number | string;
+  logger: Logger;
+  registry?: Registry;
+  /** Default 5 min; 0 = only the run at start. */
+  intervalMs?: number;
+  /** Oldest merge looked at, whatever the book says. Default 7 days. */
+  lookbackMs?: number;
+  /** Pages of 100 MRs listed per state. Default 20. */
+  maxPages?: number;
+  /** Judges and shows on the comment approvals given while no webhook arrived (the gate's). */
+  refreshApprovals(projectId: number, iid: number, approvals: MergeRequestApprovals): Promise<void>;
+  /** Whether a merged MR only changed policy.yaml (the gate's classification). */
+  isPolicyChange(projectId: number, iid: number): Promise<boolean>;
+  /** Clock, ms. Default Date.now. */
+  now?: () => number;
+}
+
+export interface Reconciler {
+  /** Runs now, or joins the run in progress. Rejects with JIT_ERR_GATE_RECONCILE_FAILED when GitLab or the bus failed. */
+  run(): Promise<ReconcileSummary>;
+  /** The run at start (not awaited: webhooks are handled meanwhile), then one every intervalMs. */
+  start(): void;
+  /** No new run; waits for the one in progress. */
+  stop(): Promise<void>;
+}
+
+/** The normalized event webhook-ingest would have published for `mr`, with a deterministic id. */
+export function synthesizeWebhook(project: Pick<Project, 'id' | 'pathWithNamespace'>, mr: MergeRequest, action: ReconcileAction, receivedAt: string): CloudEventJson {
+  const head = mr.sha || null;
+  // The head for open MRs, the merge commit for merged ones: one event per version and action.
+  const version = action === 'merge' ? (mr.mergeCommitSha ?? mr.squashCommitSha ?? head ?? 'none') : (head ?? 'none');
+  const id = `${RECONCILE_ID_PREFIX}${project.id}:${mr.iid}:${version}:${action}`;
+  const key = gitlabKey(project.id, mr.iid);
+  const author = { id: mr.author.id, username: mr.author.username, name: mr.author.username };
+  const data: GitlabWebhookData = {
+    kind: 'merge_request',
+    action,
+    projectId: project.id,
+    projectPath: project.pathWithNamespace || String(project.id),
+    mrIid: mr.iid,
+    mrId: typeof mr.id === 'number' ? mr.id : null,
+    mrTitle: mr.title,
+    mrState: mr.state,
+    sourceBranch: mr.sourceBranch,
+    targetBranch: mr.targetBranch,
+    headSha: head,
+    mergeCommitSha: mr.mergeCommitSha ?? mr.squashCommitSha ?? null,
+    authorId: mr.author.id,
+    authorUsername: mr.author.username,
+    // GitLab's list does not say who merged; the gate never reads the actor of a merge.
+    actor: author,
+    labels: [],
+    mrCreatedAt: mr.createdAt ?? mr.updatedAt ?? receivedAt,
+    mrUpdatedAt: mr.updatedAt ?? receivedAt,
+    delivery: { id, receivedAt },
+    payload: {},
+  };
+  const event = new CloudEvent<GitlabWebhookData>({
+    id,
+    source: RECONCILE_SOURCE,
+    type: GITLAB_WEBHOOK_EVENT_TYPE,
+    subject: key,
+    datacontenttype: 'application/json',
+    data,
+  });
+  return event.toJSON() as unknown as CloudEventJson;
+}
+
+class BoundedSet {
+  private readonly items = new Set<string>();
+  constructor(private readonly max: number) {}
+  has(k: string): boolean {
+    return this.items.has(k);
+  }
+  add(k: string): void {
+    this.items.delete(k);
+    this.items.add(k);
+    while (this.items.size > this.max) this.items.delete(this.items.values().next().value as string);
+  }
+}
+
+function errFields(err: unknown): { code?: string; message: string } {
+  return err instanceof JitError ? { code: err.code, message: err.message } : { message: err instanceof Error ? err.message : String(err) };
+}
+
+export function createReconciler(options: ReconcilerOptions): Reconciler {
+  const { bus, gitlab, book } = options;
+  const log = options.logger.child({ component: 'gate-reconciler' });
+  const now = options.now ?? Date.now;
+  const intervalMs = options.intervalMs ?? 5 * 60_000;
+  const lookbackMs = options.lookbackMs ?? 7 * 24 * 3600_000;
+  const maxPages = options.maxPages ?? 20;
+  if (!Number.isSafeInteger(intervalMs) || intervalMs < 0) throw GateInvalidOption('reconcileIntervalMs must be a whole number of ms >= 0 (0 = at start only)');
+  if (!Number.isSafeInteger(lookbackMs) || lookbackMs <= 0) throw GateInvalidOption('reconcileLookbackMs must be a whole number of ms > 0');
+  if (!Number.isSafeInteger(maxPages) || maxPages < 1) throw GateInvalidOption('reconcileMaxPages must be a whole number >= 1');
+  const registers = options.registry ? [options.registry] : [];
+  const reconciled = new Counter({
+    name: 'jit_gate_reconciled_total',
+    help: 'MRs looked at by the approval gate reconciliation with GitLab, by what was done (opened, merged, approvals, skipped, failed)',
+    labelNames: ['action'],
+    registers,
+  });
+  const runs = new Counter({
+    name: 'jit_gate_reconcile_runs_total',
+    help: 'Reconciliation runs of the approval gate with GitLab, by outcome (ok, partial, failed)',
+    labelNames: ['outcome'],
+    registers,
+  });
+  /** Ids published by this process: a run never publishes the same event twice. */
+  const published = new BoundedSet(10_000);
+  /** Approval sets already shown on a comment (elevation, head, approvers). */
+  const shown = new BoundedSet(10_000);
+  /** Merged policy-change MRs (no elevation event ever marks them handled). */
+  const policyMerges = new BoundedSet(10_000);
+  let lastSuccess: number | undefined;
+  let inFlight: Promise<ReconcileSummary> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  function sinceMs(startedAt: number): number {
+    const floor = startedAt - lookbackMs;
+    // After a successful run, its start; at process start, the newest event the gate emitted in
+    // answer to GitLab — both minus an overlap for clock skew.
+    const known = lastSuccess ?? (book.newestGateEventAt() ? Date.parse(book.newestGateEventAt()!) : undefined);
+    return known === undefined ? floor : Math.max(floor, known - RECONCILE_OVERLAP_MS);
+  }
+
+  async function publishOnce(project: Project, mr: MergeRequest, action: ReconcileAction): Promise<boolean> {
+    const event = synthesizeWebhook(project, mr, action, new Date(now()).toISOString());
+    if (published.has(event.id)) return false;
+    await bus.publish(TOPIC_GITLAB, gitlabKey(project.id, mr.iid), event);
+    published.add(event.id);
+    log.info({ projectId: project.id, mrIid: mr.iid, action, eventId: event.id }, 'missed webhook synthesized from GitLab state');
+    return true;
+  }
+
+  type Outcome = 'opened' | 'merged' | 'approvals' | 'skipped';
+
+  async function onOpen(project: Project, mr: MergeRequest): Promise<Outcome> {
+    const elevation = toElevationId(project.id, mr.iid);
+    const e = book.get(elevation);
+    if (book.isDecided(elevation)) return 'skipped';
+    const known = e?.requested?.data.headSha ?? e?.rejected?.headSha;
+    const action: ReconcileAction | undefined = !e ? 'open' : e.status === 'withdrawn' ? 'reopen' : known !== mr.sha ? 'update' : undefined;
+    if (action) return (await publishOnce(project, mr, action)) ? 'opened' : 'skipped';
+    if (e?.status !== 'requested') return 'skipped';
+    const approvals = await gitlab.mergeRequests.approvals(project.id, mr.iid);
+    const atGitlab = [...new Set(approvals.approvedBy.map((a) => a.username.toLowerCase()))].sort();
+    const recorded = [...book.approvedSinceLastChange(elevation)].sort();
+    if (atGitlab.join(',') === recorded.join(',')) return 'skipped';
+    const fingerprint = `${elevation}:${mr.sha}:${atGitlab.join(',')}`;
+    if (shown.has(fingerprint)) return 'skipped';
+    await options.refreshApprovals(project.id, mr.iid, approvals);
+    shown.add(fingerprint);
+    return 'approvals';
+  }
+
+  async function onMerged(project: Project, mr: MergeRequest): Promise<Outcome> {
+    const elevation = toElevationId(project.id, mr.iid);
+    if (book.isDecided(elevation)) return 'skipped';
+    if (!book.get(elevation)) {
+      // Never seen: a request MR opened and merged while we were down (the merge path reports it
+      // as a bypass), or a policy change, which is not re-judged here: the policy in force now may
+      // already be the merged one, so the approvers it needed can no longer be told apart.
+      const key = `${project.id}:${mr.iid}`;
+      if (policyMerges.has(key)) return 'skipped';
+      if (await options.isPolicyChange(project.id, mr.iid)) {
+        policyMerges.add(key);
+        log.warn({ projectId: project.id, mrIid: mr.iid }, 'policy change merged while no webhook arrived; not re-judged (the periodic policy refresh reads it)');
+        return 'skipped';
+      }
+    }
+    return (await publishOnce(project, mr, 'merge')) ? 'merged' : 'skipped';
+  }
+
+  async function runNow(): Promise<ReconcileSummary> {
+    const startedAt = now();
+    const since = sinceMs(startedAt);
+    const summary: ReconcileSummary = { opened: 0, merged: 0, approvals: 0, skipped: 0, failed: 0, since: new Date(since).toISOString(), complete: true };
+    try {
+      const project = await gitlab.projects.show(options.projectId);
+      const list = { orderBy: 'updated_at' as const, sort: 'desc' as const, perPage: PER_PAGE, maxPages };
+      const open = await gitlab.mergeRequests.all(project.id, { ...list, state: 'opened' });
+      const merged = await gitlab.mergeRequests.all(project.id, { ...list, state: 'merged', updatedAfter: summary.since });
+      for (const [name, rows] of [['opened', open], ['merged', merged]] as const) {
+        if (rows.length >= PER_PAGE * maxPages) {
+          summary.complete = false;
+          log.warn({ state: name, listed: rows.length }, 'more MRs than the reconciliation lists (reconcileMaxPages); the oldest were left for the next run');
+        }
+      }
+      // Oldest first, as the webhooks would have come.
+      const work: Array<[MergeRequest, (p: Project, m: MergeRequest) => Promise<Outcome>]> = [
+        ...[...open].reverse().map((m) => [m, onOpen] as [MergeRequest, typeof onOpen]),
+        ...[...merged].reverse().map((m) => [m, onMerged] as [MergeRequest, typeof onMerged]),
+      ];
+      for (const [mr, step] of work) {
+        if (stopped) {
+          summary.complete = false;
+          break;
+        }
+        try {
+          const outcome = await step(project, mr);
+          summary[outcome] += 1;
+          reconciled.inc({ action: outcome });
+        } catch (err) {
+          // GitLab or the bus down: stop here, the next run starts over. One MR GitLab refuses
+          // (deleted meanwhile, a bad answer) must not hold the others back.
+          if (isRetriable(err)) throw err;
+          summary.failed += 1;
+          summary.complete = false;
+          reconciled.inc({ action: 'failed' });
+          log.warn({ projectId: project.id, mrIid: mr.iid, err: errFields(err) }, 'reconciliation of one MR failed; retried at the next run');
+        }
+      }
+    } catch (err) {
+      runs.inc({ outcome: 'failed' });
+      throw GateReconcileFailed(errFields(err).code ?? 'error', { cause: err, details: { ...summary } });
+    }
+    if (summary.complete) lastSuccess = startedAt;
+    runs.inc({ outcome: summary.complete ? 'ok' : 'partial' });
+    log.info({ ...summary, durationMs: now() - startedAt }, 'reconciled');
+    return summary;
+  }
+
+  function run(): Promise<ReconcileSummary> {
+    if (!inFlight) {
+      inFlight = runNow().finally(() => {
+        inFlight = undefined;
+      });
+    }
+    return inFlight;
+  }
+
+  function schedule(delayMs: number): void {
+    timer = setTimeout(() => {
+      timer = undefined;
+      void tick();
+    }, delayMs);
+    timer.unref();
+  }
+
+  async function tick(): Promise<void> {
+    if (stopped) return;
+    try {
+      await run();
+    } catch (err) {
+      const cause = err instanceof JitError && err.cause !== undefined ? errFields(err.cause) : errFields(err);
+      log.error(
+        { err: errFields(err), cause, nextInMs: intervalMs > 0 ? intervalMs : undefined },
+        intervalMs > 0 ? 'reconciliation with GitLab failed; retried at the next interval' : 'reconciliation with GitLab failed (reconcileIntervalMs = 0: not retried)',
+      );
+    }
+    if (!stopped && intervalMs > 0) schedule(intervalMs);
+  }
+
+  return {
+    run,
+    start() {
+      stopped = false;
+      void tick();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await inFlight?.catch(() => undefined);
+    },
+  };
+}
