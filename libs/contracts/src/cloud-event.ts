@@ -12,6 +12,7 @@ import {
   type EventDataByType,
 } from './event-data';
 import { InvalidEvent, SecretInEvent, UnknownEventType } from './errors';
+import { findSecretLike } from './secret-like';
 import type { ElevationEventType } from './topics';
 import { EVENT_TYPES } from './topics';
 
@@ -63,6 +64,9 @@ export interface CreateEventOptions {
   severity?: Severity;
 }
 
+// The detector moved to ./secret-like; re-exported here for existing importers.
+export { findSecretLike } from './secret-like';
+
 const MAX_EVENT_JSON_BYTES = 1024 * 1024;
 const HIGH_SEVERITY_TYPES: ReadonlySet<string> = new Set([EVENT_TYPES.bypassDetected, EVENT_TYPES.orphanRevoked]);
 
@@ -70,45 +74,6 @@ const HIGH_SEVERITY_TYPES: ReadonlySet<string> = new Set([EVENT_TYPES.bypassDete
 export function deterministicEventId(type: string, key: string): string {
   const h = createHash('sha256').update(`${type}\n${key}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
-// Patterns of secrets that must never reach an event. The sealed credential (age ciphertext) is exempt.
-// Each pattern is only run when its cheap marker is present (this check runs on every event).
-const SECRET_PATTERNS: readonly (readonly [marker: string, pattern: RegExp])[] = [
-  ['://', /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i], // URL with user:password@
-  ['PRIVATE KEY-----', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
-  ['', /AGE-SECRET-KEY-1/i],
-  ['hvs.', /\bhvs\.[A-Za-z0-9_-]{20,}/], // Vault / OpenBao service tokens
-  ['hvb.', /\bhvb\.[A-Za-z0-9_-]{20,}/], // batch tokens
-  ['hvr.', /\bhvr\.[A-Za-z0-9_-]{20,}/], // recovery tokens
-  ['ya29.', /\bya29\.[A-Za-z0-9_-]{20,}/], // Google OAuth access tokens
-  ['FwoGZXIvYXdzE', /\bFwoGZXIvYXdzE[A-Za-z0-9+/=]{20,}/], // AWS session tokens
-  ['IQoJb3JpZ2luX2Vj', /\bIQoJb3JpZ2luX2Vj[A-Za-z0-9+/=]{20,}/],
-];
-
-function looksSecret(s: string): boolean {
-  for (const [marker, re] of SECRET_PATTERNS) if (s.includes(marker) && re.test(s)) return true;
-  return false;
-}
-
-/** Field path of the first string in `value` shaped like a secret, or undefined. */
-export function findSecretLike(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return looksSecret(value) ? path || '(root)' : undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const hit = findSecretLike(value[i], `${path}[${i}]`);
-      if (hit) return hit;
-    }
-    return undefined;
-  }
-  if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (path === '' && k === 'sealedCredential') continue;
-      const hit = findSecretLike(v, path ? `${path}.${k}` : k);
-      if (hit) return hit;
-    }
-  }
-  return undefined;
 }
 
 function issuesToProblems(issues: readonly z.core.$ZodIssue[], prefix: string): string[] {

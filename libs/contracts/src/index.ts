@@ -46,8 +46,9 @@ export {
   parseElevationEvent,
   deterministicEventId,
   eventKey,
-  findSecretLike,
 } from './cloud-event';
+export { detectAllSecretLike, detectSecretLike, findSecretLike, scanSecretLike, SECRET_KINDS } from './secret-like';
+export type { SecretKind, SecretLikeFinding } from './secret-like';
 export type {
   CloudEventJson,
   Severity,
