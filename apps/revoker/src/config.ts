@@ -1,42 +1,24 @@
 // revoker configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
+import { envSchemas as s, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, serverEnv, serverFromEnv, type KafkaConsumerConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
-const list = (value: string | undefined): string[] =>
-  (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-
-const intFrom = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+export { ConfigError } from '@jit/service';
 
 const EnvSchema = z
   .object({
-    KAFKA_BROKERS: z
-      .string({ error: 'is required: comma-separated host:port of the Kafka brokers' })
-      .transform(list)
-      .pipe(z.array(z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'is required: comma-separated host:port of the Kafka brokers')),
-    KAFKA_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'use 1-200 characters from [A-Za-z0-9._-]').default('jit-revoker'),
-    KAFKA_GROUP_ID: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'use 1-200 characters from [A-Za-z0-9._-]').default('jit-revoker'),
-    KAFKA_SESSION_TIMEOUT_MS: intFrom(6000, 300_000).default(30_000),
+    ...kafkaConsumerEnv('jit-revoker'),
     // GitLab is optional here: only used to comment on the MR.
-    GITLAB_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be the http(s) base URL of GitLab, e.g. https://gitlab.example.com').optional(),
-    GITLAB_TOKEN: z.string().min(8, 'must be a GitLab access token with api scope').optional(),
-    JIT_ELEVATIONS_PROJECT: z.string().regex(/^(\d+|[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)+)$/, 'must be a project id or path like group/elevations').optional(),
-    JIT_SWEEP_INTERVAL_MS: intFrom(0, 24 * 3600 * 1000).default(5 * 60_000),
-    JIT_ORPHAN_GRACE_MS: intFrom(0, 24 * 3600 * 1000).default(10 * 60_000),
-    JIT_REVOKE_CONCURRENCY: intFrom(1, 1000).default(32),
-    JIT_REVOKE_RETRY_BASE_MS: intFrom(1, 600_000).default(1000),
-    JIT_REVOKE_RETRY_MAX_MS: intFrom(1, 3600_000).default(5 * 60_000),
-    PORT: intFrom(0, 65535).default(8082),
-    HOST: z.string().min(1).default('127.0.0.1'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    GITLAB_URL: s.gitlabUrl().optional(),
+    GITLAB_TOKEN: s.gitlabToken().optional(),
+    JIT_ELEVATIONS_PROJECT: s.projectRef().optional(),
+    JIT_SWEEP_INTERVAL_MS: s.durationMs().default(5 * 60_000),
+    JIT_ORPHAN_GRACE_MS: s.durationMs().default(10 * 60_000),
+    JIT_REVOKE_CONCURRENCY: s.intFrom(1, 1000).default(32),
+    JIT_REVOKE_RETRY_BASE_MS: s.durationMs(1, 600_000).default(1000),
+    JIT_REVOKE_RETRY_MAX_MS: s.durationMs(1, 3600_000).default(5 * 60_000),
+    ...serverEnv(8082),
   })
   .superRefine((env, ctx) => {
     if (!!env.GITLAB_URL !== !!env.GITLAB_TOKEN) {
@@ -45,7 +27,7 @@ const EnvSchema = z
   });
 
 export interface RevokerAppConfig {
-  kafka: { brokers: string[]; clientId: string; groupId: string; sessionTimeoutMs: number };
+  kafka: KafkaConsumerConfig;
   gitlab?: { url: string; token: string };
   substrates: SubstrateInstances;
   sweepIntervalMs: number;
@@ -57,30 +39,18 @@ export interface RevokerAppConfig {
   logLevel: string;
 }
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid revoker configuration:\n  ${problems.join('\n  ')}`);
-    this.name = 'ConfigError';
-  }
-}
-
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */
 export function parseConfig(env: Record<string, string | undefined>, readFile?: (path: string) => string): RevokerAppConfig {
-  const parsed = EnvSchema.safeParse(env);
   const subs = parseSubstrateSettings(env, readFile);
-  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)), ...subs.problems];
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-  const e = parsed.data;
+  const e = parseEnv(EnvSchema, env, { service: 'revoker', problems: subs.problems });
   return {
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, groupId: e.KAFKA_GROUP_ID, sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS },
-    ...(e.GITLAB_URL && e.GITLAB_TOKEN ? { gitlab: { url: e.GITLAB_URL.replace(/\/+$/, ''), token: e.GITLAB_TOKEN } } : {}),
+    kafka: kafkaConsumerFromEnv(e),
+    ...(e.GITLAB_URL && e.GITLAB_TOKEN ? { gitlab: { url: e.GITLAB_URL, token: e.GITLAB_TOKEN } } : {}),
     substrates: subs.instances,
     sweepIntervalMs: e.JIT_SWEEP_INTERVAL_MS,
     orphanGraceMs: e.JIT_ORPHAN_GRACE_MS,
     concurrency: e.JIT_REVOKE_CONCURRENCY,
     retry: { baseMs: e.JIT_REVOKE_RETRY_BASE_MS, maxMs: e.JIT_REVOKE_RETRY_MAX_MS },
-    port: e.PORT,
-    host: e.HOST,
-    logLevel: e.LOG_LEVEL,
+    ...serverFromEnv(e),
   };
 }

@@ -1,2 +1,21 @@
 export { runService } from './run-service';
 export type { ProcessLike, RunningService, ServiceDefinition } from './run-service';
+export { ConfigError } from './config-error';
+export { ConfigInvalid } from './errors';
+export { parseEnv, formatEnvIssues } from './parse-env';
+export type { Env, ParseEnvOptions } from './parse-env';
+export {
+  envSchemas,
+  isBrokerAddress,
+  serverEnv,
+  serverFromEnv,
+  kafkaConsumerEnv,
+  kafkaConsumerFromEnv,
+  busEnv,
+  busFromEnv,
+  checkBusChoice,
+  gitlabEnv,
+  gitlabFromEnv,
+  projectId,
+} from './env-schemas';
+export type { BusConfig, KafkaConsumerConfig } from './env-schemas';

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { serverEnv } from './env-schemas';
+import { parseEnv } from './parse-env';
 import { runService, type ProcessLike } from './run-service';
 
 class ConfigError extends Error {
@@ -40,6 +43,45 @@ describe('runService', () => {
     expect(p.exits).toEqual([2]);
     expect(p.stderr.join('')).toMatch(/PORT: must be a number/);
     expect(started).toBe(false);
+  });
+
+  it('prints the parseEnv message as it is and exits 2, never echoing a value', async () => {
+    const p = fakeProcess({ PORT: 'glpat-secret-port-value', LOG_LEVEL: 'loud' });
+    await runService(
+      {
+        name: 'issuer',
+        parseConfig: (env) => ({ logLevel: parseEnv(z.object(serverEnv(8081)), env, { service: 'issuer' }).LOG_LEVEL }),
+        start: async () => ({ address: 'x', stop: async () => undefined }),
+      },
+      p.proc,
+    );
+    expect(p.exits).toEqual([2]);
+    expect(p.stderr).toEqual([
+      'invalid issuer configuration:\n  PORT: must be a whole number from 0 to 65535\n  LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent\n',
+    ]);
+  });
+
+  it('formats a bare ZodError from parseConfig the same way (exit 2)', async () => {
+    const p = fakeProcess({ PORT: 'glpat-secret-port-value' });
+    await runService(
+      {
+        name: 'revoker',
+        parseConfig: (env) => ({ logLevel: z.object(serverEnv(8082)).parse(env).LOG_LEVEL }),
+        start: async () => ({ address: 'x', stop: async () => undefined }),
+      },
+      p.proc,
+    );
+    expect(p.exits).toEqual([2]);
+    expect(p.stderr).toEqual(['invalid revoker configuration:\n  PORT: must be a whole number from 0 to 65535\n']);
+  });
+
+  it('lets any other parseConfig failure through (a bug, not a bad setting)', async () => {
+    const p = fakeProcess();
+    const bug = new TypeError('cannot read properties of undefined');
+    await expect(
+      runService({ name: 't', parseConfig: () => { throw bug; }, start: async () => ({ address: 'x', stop: async () => undefined }) }, p.proc),
+    ).rejects.toBe(bug);
+    expect(p.exits).toEqual([]);
   });
 
   it('exits 1 with one line when start-up fails', async () => {

@@ -1,7 +1,10 @@
 // The life of a jit process, the same for every app: parse config once (a bad setting exits 2
 // with the app's message), start, log where it listens, and on SIGTERM/SIGINT stop gracefully
 // within a deadline (exit 0), or exit 1 with one line when start-up or stopping fails.
+import { z } from 'zod';
 import { createLogger, type Logger } from '@jit/observability';
+import { ConfigError } from './config-error';
+import { formatEnvIssues } from './parse-env';
 
 export interface RunningService {
   /** Where it listens, for the log line. */
@@ -14,7 +17,7 @@ export interface RunningService {
 
 export interface ServiceDefinition<C extends { logLevel: string }> {
   name: string;
-  /** Throws an error named `ConfigError` (its message names the bad settings) on bad config. */
+  /** Throws a ConfigError (`parseEnv` does; its message names the bad settings) on bad config. */
   parseConfig(env: Record<string, string | undefined>): C;
   start(config: C, logger: Logger): Promise<RunningService>;
   /** What "in flight" means for this service, for the stopping log line. */
@@ -38,12 +41,11 @@ export async function runService<C extends { logLevel: string }>(
   try {
     config = def.parseConfig(proc.env);
   } catch (err) {
-    if (err instanceof Error && err.name === 'ConfigError') {
-      proc.stderr.write(`${err.message}\n`);
-      proc.exit(2);
-      return;
-    }
-    throw err;
+    const configError = asConfigError(err, def.name);
+    if (!configError) throw err;
+    proc.stderr.write(`${configError.message}\n`);
+    proc.exit(2);
+    return;
   }
   const logger = createLogger({ name: def.name, level: config.logLevel as 'info' });
   let service: RunningService;
@@ -83,4 +85,11 @@ export async function runService<C extends { logLevel: string }>(
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return `${(err as { code?: string }).code ?? err.name}: ${err.message}`;
+}
+
+/** A config error in the one format, whether parseConfig threw ours, a foreign one by that name, or a bare ZodError. */
+function asConfigError(err: unknown, service: string): Error | undefined {
+  if (err instanceof ConfigError || (err instanceof Error && err.name === 'ConfigError')) return err as Error;
+  if (err instanceof z.ZodError) return new ConfigError(formatEnvIssues(err.issues), service);
+  return undefined;
 }

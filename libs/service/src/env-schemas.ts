@@ -1,0 +1,183 @@
+// The environment vocabulary every jit app shares: one zod schema per kind of setting (ports,
+// hosts, log levels, Kafka, the bus choice, GitLab) so that the same variable is read the same way,
+// with the same limits and messages, in every process. Messages describe the expected shape and
+// never quote the value (some values are secrets).
+import { z } from 'zod';
+
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
+const IPV6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$/;
+const KAFKA_ID = /^[A-Za-z0-9._-]{1,200}$/;
+const HTTP_URL = /^https?:\/\/[^\s/]+(\/[^\s]*)?$/;
+const PROJECT_REF = /^(\d+|[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)+)$/;
+const GITLAB_USERNAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,254}$/;
+const WHSEC = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const DAY_MS = 24 * 3600 * 1000;
+
+/** A string setting; when it is missing the message says so and what it is for. */
+function text(whatItIs: string) {
+  return z.string({ error: (issue) => (issue.input === undefined ? `is required: ${whatItIs}` : 'must be text') });
+}
+
+/** `host:port` as kafkajs takes it: a hostname or IPv4 address (kafkajs cannot parse IPv6) and a port 1-65535. */
+export function isBrokerAddress(item: string): boolean {
+  const colon = item.lastIndexOf(':');
+  if (colon <= 0 || item.length > 260) return false;
+  const host = item.slice(0, colon);
+  const port = item.slice(colon + 1);
+  return HOSTNAME.test(host) && /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
+}
+
+/** Whole number from a string of digits (no sign, exponent, hex or spaces), within [min, max]. */
+function intFrom(min: number, max: number) {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^\d{1,15}$/, message) // 16+ digits are past any bound (and past exact doubles)
+    .transform(Number)
+    .pipe(z.number().int().min(min, message).max(max, message));
+}
+
+/**
+ * Comma-separated list. A blank value is an empty list (an unset list); an empty item inside a
+ * non-blank value (`a,,b`, a trailing comma) is refused rather than silently dropped.
+ */
+function splitList(value: string | undefined, ctx: z.RefinementCtx): string[] {
+  const items = (value ?? '').split(',').map((s) => s.trim());
+  if (items.every((s) => s.length === 0)) return [];
+  const empty = items.flatMap((s, i) => (s.length === 0 ? [i + 1] : []));
+  if (empty.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `has an empty item (item ${empty.join(', ')}); remove the extra comma` });
+    return z.NEVER;
+  }
+  return items;
+}
+
+function csv<T extends z.ZodType<unknown, string>>(item: T) {
+  return z.string().optional().transform(splitList).pipe(z.array(item));
+}
+
+const brokerItem = z.string().refine(isBrokerAddress, 'each broker must be host:port (a hostname or IPv4 address and a port 1-65535)');
+const BROKERS_HINT = 'comma-separated host:port of the Kafka brokers';
+
+export const envSchemas = {
+  intFrom,
+  csv,
+  /** Milliseconds as a whole number, within [min, max] (default 0 to one day). */
+  durationMs: (min = 0, max = DAY_MS) => intFrom(min, max),
+  /** TCP port to listen on; 0 (any free port) is allowed unless `min` says otherwise. */
+  port: (defaultPort: number, { min = 0 }: { min?: number } = {}) => intFrom(min, 65535).default(defaultPort),
+  /** Interface to listen on: a hostname, an IPv4 or an IPv6 address. */
+  host: (defaultHost = '127.0.0.1') =>
+    z
+      .string()
+      .max(253)
+      .refine((h) => HOSTNAME.test(h) || IPV6.test(h), 'must be a hostname or IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0')
+      .default(defaultHost),
+  logLevel: () => z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  /** true/false (or 1/0). */
+  flag: (defaultValue = false) =>
+    z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .transform((v) => v === 'true' || v === '1')
+      .default(defaultValue),
+  /** A directory or file path. */
+  path: () => z.string().min(1, 'must be a path'),
+  /** Required, at least one broker. Use `kafkaBrokersOptional` where an embedded bus is the alternative. */
+  kafkaBrokers: () => text(BROKERS_HINT).transform(splitList).pipe(z.array(brokerItem).min(1, `is required: ${BROKERS_HINT}`)),
+  /** Unset or blank = no Kafka (an empty list). */
+  kafkaBrokersOptional: () => csv(brokerItem),
+  /** A Kafka client id or consumer group id. */
+  kafkaId: (defaultId: string) => z.string().regex(KAFKA_ID, 'use 1-200 characters from [A-Za-z0-9._-]').default(defaultId),
+  kafkaSessionTimeoutMs: () => intFrom(6000, 300_000).default(30_000),
+  /** Base URL of an http(s) service, without trailing slashes. */
+  httpUrl: (whatItIs: string) =>
+    text(whatItIs)
+      .regex(HTTP_URL, `must be ${whatItIs}`)
+      .transform((u) => u.replace(/\/+$/, '')),
+  gitlabUrl: () => envSchemas.httpUrl('the http(s) base URL of GitLab, e.g. https://gitlab.example.com'),
+  gitlabToken: () => text('a GitLab access token with api scope').min(8, 'must be a GitLab access token with api scope'),
+  /** A GitLab project id or full path, kept as text. */
+  projectRef: () =>
+    text('the elevations project id or path, e.g. group/elevations').regex(PROJECT_REF, 'must be a project id or path like group/elevations'),
+  gitlabUsername: () => z.string().regex(GITLAB_USERNAME, 'must be a GitLab username'),
+  /** A Standard Webhooks signing secret. */
+  signingSecret: () => z.string().regex(WHSEC, 'must be whsec_<base64>'),
+  /** Largest accepted request body, in bytes. */
+  bodyLimitBytes: () => intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
+};
+
+/** PORT, HOST, LOG_LEVEL of a distributed app. */
+export function serverEnv(defaultPort: number) {
+  return { PORT: envSchemas.port(defaultPort), HOST: envSchemas.host(), LOG_LEVEL: envSchemas.logLevel() };
+}
+
+export function serverFromEnv(e: { PORT: number; HOST: string; LOG_LEVEL: string }): { port: number; host: string; logLevel: string } {
+  return { port: e.PORT, host: e.HOST, logLevel: e.LOG_LEVEL };
+}
+
+/** A Kafka consumer: brokers (required), client id, group id (both default to `defaultId`), session timeout. */
+export function kafkaConsumerEnv(defaultId: string) {
+  return {
+    KAFKA_BROKERS: envSchemas.kafkaBrokers(),
+    KAFKA_CLIENT_ID: envSchemas.kafkaId(defaultId),
+    KAFKA_GROUP_ID: envSchemas.kafkaId(defaultId),
+    KAFKA_SESSION_TIMEOUT_MS: envSchemas.kafkaSessionTimeoutMs(),
+  };
+}
+
+export interface KafkaConsumerConfig {
+  brokers: string[];
+  clientId: string;
+  groupId: string;
+  sessionTimeoutMs: number;
+}
+
+export function kafkaConsumerFromEnv(e: { KAFKA_BROKERS: string[]; KAFKA_CLIENT_ID: string; KAFKA_GROUP_ID: string; KAFKA_SESSION_TIMEOUT_MS: number }): KafkaConsumerConfig {
+  return { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, groupId: e.KAFKA_GROUP_ID, sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS };
+}
+
+/** The bus of an app that runs on Kafka (KAFKA_BROKERS) or on an embedded log (JIT_BUS_DIR): exactly one. */
+export function busEnv(defaultClientId: string) {
+  return { KAFKA_BROKERS: envSchemas.kafkaBrokersOptional(), KAFKA_CLIENT_ID: envSchemas.kafkaId(defaultClientId), JIT_BUS_DIR: envSchemas.path().optional() };
+}
+
+interface BusEnv {
+  KAFKA_BROKERS: string[];
+  KAFKA_CLIENT_ID: string;
+  JIT_BUS_DIR?: string | undefined;
+}
+
+export type BusConfig = { kind: 'kafka'; brokers: string[]; clientId: string } | { kind: 'embedded'; dir: string };
+
+/** For `.superRefine`: refuses neither and both of KAFKA_BROKERS and JIT_BUS_DIR. */
+export function checkBusChoice(env: BusEnv, ctx: z.RefinementCtx): void {
+  if (env.KAFKA_BROKERS.length === 0 && !env.JIT_BUS_DIR) {
+    ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'set KAFKA_BROKERS (or JIT_BUS_DIR for an embedded bus)' });
+  }
+  if (env.KAFKA_BROKERS.length > 0 && env.JIT_BUS_DIR) {
+    ctx.addIssue({ code: 'custom', path: ['JIT_BUS_DIR'], message: 'set KAFKA_BROKERS or JIT_BUS_DIR, not both' });
+  }
+}
+
+export function busFromEnv(e: BusEnv): BusConfig {
+  return e.KAFKA_BROKERS.length > 0 ? { kind: 'kafka', brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID } : { kind: 'embedded', dir: e.JIT_BUS_DIR! };
+}
+
+/** GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT, all required. */
+export function gitlabEnv() {
+  return { GITLAB_URL: envSchemas.gitlabUrl(), GITLAB_TOKEN: envSchemas.gitlabToken(), JIT_ELEVATIONS_PROJECT: envSchemas.projectRef() };
+}
+
+export function gitlabFromEnv(e: { GITLAB_URL: string; GITLAB_TOKEN: string; JIT_ELEVATIONS_PROJECT: string }): {
+  gitlab: { url: string; token: string };
+  elevationsProject: string | number;
+} {
+  return { gitlab: { url: e.GITLAB_URL, token: e.GITLAB_TOKEN }, elevationsProject: projectId(e.JIT_ELEVATIONS_PROJECT) };
+}
+
+/** A numeric project reference as the number GitLab's API takes; a path as it is. */
+export function projectId(ref: string): string | number {
+  return /^\d+$/.test(ref) ? Number(ref) : ref;
+}
