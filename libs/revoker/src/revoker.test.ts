@@ -171,6 +171,27 @@ describe('revoker', () => {
     expect((await r.sweep()).orphans).toBe(0); // idempotent: nothing left to sweep
   });
 
+  it('a credential issued while a sweep runs is never taken for an orphan (listed before the log is read)', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    let issued: { secret: Record<string, string> } | undefined;
+    // The issuer acts between the sweep's steps: approved is published, then the credential exists.
+    const racing: MemorySubstrate = {
+      ...s,
+      listIssued: async () => {
+        if (!issued) {
+          await b.publish(TOPIC_ELEVATIONS, 'gl-9-3', sampleEvent(EVENT_TYPES.approved, { elevationId: 'gl-9-3', grantId: `gl-9-3-${SHA}` }, { time: new Date() }));
+          issued = await s.issue({ grantId: `gl-9-3-${SHA}`, elevationId: 'gl-9-3', requester: 'x', target: 't', scopeName: 'w', scope: { access: 'write' }, connection: {}, ttlSeconds: 600 });
+        }
+        return s.listIssued!();
+      },
+    };
+    const r2 = await start(b, racing);
+    expect((await r2.sweep()).orphans).toBe(0);
+    expect(s.works(issued!.secret)).toBe(true);
+    expect(await ofType(b, EVENT_TYPES.orphanRevoked)).toHaveLength(0);
+  });
+
   it('runs the housekeeping of each substrate on every sweep, and survives it failing', async () => {
     const b = bus();
     const s = createMemorySubstrate();

@@ -413,10 +413,16 @@ export function createRevoker(options: RevokerOptions): Revoker {
     apply(parsed.event, message.partition);
   }
 
-  async function sweep(): Promise<{ orphans: number }> {
-    // Reconciliation: overdue grants fire now.
-    fire();
-    // Orphans: judged against the WHOLE log, not just this replica's partitions.
+  /** Sweeps never overlap: a sweep asked for while one runs starts after it. */
+  let sweepChain: Promise<unknown> = Promise.resolve();
+  function sweep(): Promise<{ orphans: number }> {
+    const run = sweepChain.then(sweepOnce);
+    sweepChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whole-log view of every grant, for judging orphans (not just this replica's partitions). */
+  async function grantsInLog(): Promise<Map<string, { approvedAt?: number; granted: boolean; done: boolean; failed: boolean }>> {
     const all = new Map<string, { approvedAt?: number; granted: boolean; done: boolean; failed: boolean }>();
     await bus.replay(TOPIC_ELEVATIONS, (m) => {
       const parsed = parseElevationEvent(m.event);
@@ -430,7 +436,16 @@ export function createRevoker(options: RevokerOptions): Revoker {
       if (parsed.event.type === EVENT_TYPES.revoked || parsed.event.type === EVENT_TYPES.expired) e.done = true;
       all.set(d.grantId, e);
     });
-    let orphans = 0;
+    return all;
+  }
+
+  async function sweepOnce(): Promise<{ orphans: number }> {
+    // Reconciliation: overdue grants fire now.
+    fire();
+    // Orphans. The credentials are listed BEFORE the log is read: a credential that exists at
+    // listing time was issued after its `approved` event was published, so the read that follows
+    // sees that event, and a credential being issued right now is never mistaken for an orphan.
+    const listed: Array<{ substrate: Substrate; handles: RevocationHandle[] }> = [];
     for (const substrate of substrates.list()) {
       if (substrate.maintain) {
         await substrate.maintain(new Date(now())).catch((err: unknown) =>
@@ -438,14 +453,20 @@ export function createRevoker(options: RevokerOptions): Revoker {
         );
       }
       if (!substrate.listIssued || !substrate.canRevokeEarly) continue;
-      let handles: RevocationHandle[];
       try {
-        handles = await substrate.listIssued();
+        listed.push({ substrate, handles: await substrate.listIssued() });
       } catch (err) {
         logger.warn({ substrate: substrate.name, err: summary(err) }, 'orphan sweep could not list issued credentials');
-        continue;
       }
+    }
+    // Grants this replica schedules are live by definition; the log is read only for the others.
+    const unknown = listed.some(({ handles }) => handles.some((h) => !live.has(h.grantId)));
+    if (!unknown) return { orphans: 0 };
+    const all = await grantsInLog();
+    let orphans = 0;
+    for (const { substrate, handles } of listed) {
       for (const handle of handles) {
+        if (live.has(handle.grantId)) continue;
         const known = all.get(handle.grantId);
         if (known?.granted && !known.done) continue; // live: the owner revokes it on time
         if (known?.approvedAt && !known.granted && !known.failed && now() - known.approvedAt < orphanGraceMs) continue; // being issued
@@ -500,7 +521,9 @@ export function createRevoker(options: RevokerOptions): Revoker {
         await rebuild();
         resolveReady();
       }
-      await sweep().catch((err) => logger.error({ err: summary(err) }, 'initial sweep failed'));
+      // Overdue grants already fired when the schedule was rebuilt; the orphan sweep may list
+      // remote credentials for a while, so start() does not wait for it.
+      void sweep().catch((err) => logger.error({ err: summary(err) }, 'initial sweep failed'));
       if (sweepIntervalMs > 0) {
         sweepTimer = setInterval(() => {
           sweep().catch((err) => logger.error({ err: summary(err) }, 'sweep failed'));
@@ -513,7 +536,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
       if (timer) clearTimeout(timer);
       if (sweepTimer) clearInterval(sweepTimer);
       await subscription?.stop();
-      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([...inFlight, sweepChain]);
     },
   };
 }
