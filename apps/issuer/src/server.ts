@@ -1,8 +1,11 @@
 // Composes the issuer process: Kafka bus, substrate instances, policy store (policy at the merge
-// commit), a ledger kept current from the log, the issuer consumer, and the HTTP routes
-// (credential, health, metrics). main.ts supplies config; tests inject the bus, fetch or extras.
+// commit), a ledger kept current from the log, the issuer consumer, and the HTTP routes: the
+// whole read API (/v1/elevations, /v1/elevations/:id, the sealed credential), health, metrics
+// (the SLO counters of the read model among them) and the OpenAPI document. main.ts supplies
+// config; tests inject the bus, fetch or extras.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
 import { createKafkaBus, type EventBus } from '@jit/bus';
 import { TOPIC_ELEVATIONS } from '@jit/contracts';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
@@ -61,7 +64,8 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     const ledger = createLedger();
     // One ledger serves both the credential route and the issuer's idempotency checks: the
     // projection replays the log into it, then the issuer skips its own replay.
-    const projection = await startLedgerProjection({ bus, ledger, logger, groupId: `${config.kafka.groupId}-read-${randomUUID()}` });
+    // It also keeps the SLO counters of deploy/prometheus/jit-alerts.yaml (jit_bypasses_total…).
+    const projection = await startLedgerProjection({ bus, ledger, logger, registry, groupId: `${config.kafka.groupId}-read-${randomUUID()}` });
     cleanups.unshift(() => projection.stop());
     const wrap = deps.wrapSubstrate ?? ((s: Substrate) => s);
     const issuer = createIssuer({
@@ -81,13 +85,22 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     cleanups.unshift(() => issuer.stop());
 
     const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
-    await app.register(readApiPlugin, { ledger, elevations: false });
-    app.get('/healthz', async () => ({ status: 'ok' }));
-    app.get('/readyz', async (_req, reply) => {
+    await app.register(swagger, {
+      openapi: {
+        info: { title: 'jit issuer', version: '1', description: 'Read API of a distributed jit deployment: elevations, their timelines and sealed credentials' },
+        ...(config.publicUrl ? { servers: [{ url: config.publicUrl }] } : {}),
+      },
+    });
+    app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    // In distributed mode the issuer is the process that serves /v1/elevations* (an ingress
+    // routes them here); it already keeps the ledger for the credential route.
+    await app.register(readApiPlugin, { ledger });
+    app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+    app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
       const ready = bus.isReady();
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', bus: ready, substrates: substrates.names() });
     });
-    app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
     app.addHook('onClose', async () => {
       // Stop consuming and finish the approval in flight first, then release clients.
       for (const c of cleanups) await c().catch((err: unknown) => logger.warn({ err: { name: (err as Error)?.name } }, 'error while closing'));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { createEmbeddedBus, createKafkaBus, type EventBus } from '@jit/bus';
-import { EVENT_TYPES, TOPIC_ELEVATIONS, TOPIC_GITLAB } from '@jit/contracts';
+import { TOPIC_ELEVATIONS, TOPIC_GITLAB } from '@jit/contracts';
 import { gatePlugin } from '@jit/gate';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
@@ -18,7 +18,6 @@ import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createPolicyStore } from '@jit/policy';
 import { readApiPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { createRevoker, type Revoker } from '@jit/revoker';
-import { Counter } from 'prom-client';
 import type { JitConfig } from './config';
 import { startDemoDatabase, type DemoDatabase } from './demo-database';
 import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '@jit/substrate-wiring';
@@ -172,15 +171,6 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     });
     await app.register(readApiPlugin, { ledger });
 
-    // SLO counters over the lifecycle (the read model sees every event exactly once per process)
-    const lifecycle = new Counter({
-      name: 'jit_elevation_events_total',
-      help: 'Elevation lifecycle events by type.',
-      labelNames: ['type'],
-      registers: [registry],
-    });
-    const rejections = new Counter({ name: 'jit_rejections_total', help: 'Elevation requests rejected.', registers: [registry] });
-    const bypasses = new Counter({ name: 'jit_bypasses_total', help: 'Merges without verified approvals.', registers: [registry] });
     let projection: LedgerProjection | undefined;
 
     app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
@@ -200,12 +190,8 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
         ledger,
         logger,
         groupId: `jit-read-model-${randomBytes(4).toString('hex')}`,
-        onEvent: (event, live) => {
-          if (!live) return;
-          lifecycle.inc({ type: event.type.replace(/^dev\.jit\.|\.v1$/g, '') });
-          if (event.type === EVENT_TYPES.rejected) rejections.inc();
-          if (event.type === EVENT_TYPES.bypassDetected) bypasses.inc();
-        },
+        // the SLO counters of deploy/prometheus/jit-alerts.yaml (jit_bypasses_total…), as on the issuer
+        registry,
       });
       await issuer.start();
       await revoker.start();

@@ -1,23 +1,34 @@
 // Keeps a ledger current from jit.elevations.v1: replay from the beginning, then follow live.
+// With a registry it also keeps the elevation outcome counters (elevation-metrics.ts).
 import { TOPIC_ELEVATIONS } from '@jit/contracts';
 import type { CloudEventJson, EventBus, Subscription } from '@jit/bus';
 import type { Ledger } from '@jit/ledger';
-import type { Logger } from '@jit/observability';
+import type { Logger, Registry } from '@jit/observability';
+import { createElevationMetrics } from './elevation-metrics';
 
 export interface LedgerProjection {
   stop(): Promise<void>;
 }
 
-export async function startLedgerProjection(options: {
+export interface LedgerProjectionOptions {
   bus: EventBus;
   ledger: Ledger;
   logger: Logger;
-  /** Unique per process: every replica keeps a full read model. */
+  /**
+   * Unique per process: every replica keeps a full read model. The group is left on the broker
+   * when the projection stops (the EventBus has no way to delete one); Kafka expires it after
+   * `offsets.retention.minutes` (default 7 days).
+   */
   groupId: string;
-  /** Called once per newly applied event; `live` is false while replaying history at start. */
+  /** Registers and keeps the SLO counters (jit_bypasses_total, jit_rejections_total, …) on it. */
+  registry?: Registry;
+  /** Called once per newly applied event; `live` is false for events read by the replay at start. */
   onEvent?: (event: CloudEventJson, live: boolean) => void;
-}): Promise<LedgerProjection> {
+}
+
+export async function startLedgerProjection(options: LedgerProjectionOptions): Promise<LedgerProjection> {
   const { bus, ledger, logger } = options;
+  const metrics = options.registry ? createElevationMetrics(options.registry, ledger) : undefined;
   let invalid = 0;
   const apply = (event: CloudEventJson, live: boolean) => {
     const r = ledger.apply(event);
@@ -25,15 +36,25 @@ export async function startLedgerProjection(options: {
       if (invalid++ < 10) logger.warn({ error: r.error.message }, 'read model skipped an invalid event');
       return;
     }
-    if (!r.duplicate) options.onEvent?.(event, live);
+    if (r.duplicate) return;
+    metrics?.count(event);
+    options.onEvent?.(event, live);
   };
-  await bus.replay(TOPIC_ELEVATIONS, (m) => apply(m.event, false));
+  // Follow first, then replay: the group is pinned at the end before the replay reads up to its
+  // own (later) end, so an event published in between arrives twice (the ledger drops the copy)
+  // rather than never.
   const sub: Subscription = await bus.subscribe({
     topic: TOPIC_ELEVATIONS,
     groupId: options.groupId,
     startFrom: 'latest',
     handler: async (m) => apply(m.event, true),
   });
+  try {
+    await bus.replay(TOPIC_ELEVATIONS, (m) => apply(m.event, false));
+  } catch (err) {
+    await sub.stop().catch(() => undefined);
+    throw err;
+  }
   logger.info({ elevations: ledger.stats().elevations }, 'read model loaded');
   return { stop: () => sub.stop() };
 }

@@ -1,0 +1,136 @@
+// The issuer process in distributed mode serves the whole read API (list, one elevation with its
+// timeline, the sealed credential), the SLO counters of the read model on /metrics and an OpenAPI
+// document listing the routes — on an in-memory bus and the GitLab sandbox (no real servers).
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, type CloudEventJson } from '@jit/contracts';
+import { FIXTURE_ELEVATION, FIXTURE_SEALED, sampleEvent } from '@jit/contracts/testing';
+import { createMemoryBus } from '@jit/bus/testing';
+import type { EventBus } from '@jit/bus';
+import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
+import { createLogger } from '@jit/observability';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseConfig } from './config';
+import { buildServer, type IssuerServer } from './server';
+
+const BOT_TOKEN = 'jit-bot-token-0123456789';
+const VAULT_TOKEN = 'hvs.issuer-unit-vault-secret';
+
+let sandbox: Sandbox;
+let bus: EventBus;
+let server: IssuerServer;
+const logLines: string[] = [];
+
+const publish = (e: CloudEventJson) => bus.publish(TOPIC_ELEVATIONS, String((e.data as { elevationId: string }).elevationId), e);
+const get = async (url: string) => server.app.inject({ url });
+/** Polls until `check` holds (apps may not use @jit/testing's waitFor: module boundaries). */
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+const bypasses = async () => Number(/^jit_bypasses_total (\d+)$/m.exec((await get('/metrics')).body)?.[1] ?? NaN);
+
+beforeAll(async () => {
+  sandbox = await startSandbox({
+    port: 0,
+    seed: {
+      users: [{ username: 'jit-bot', token: BOT_TOKEN, bot: true }],
+      projects: [{ path: 'ops/elevations', files: { 'policy.yaml': 'tiers: {}\n' }, members: [{ username: 'jit-bot', access_level: 40 }] }],
+    },
+  });
+  bus = createMemoryBus();
+  // one partition: once a later event is applied, every earlier one was
+  await bus.ensureTopics([{ topic: TOPIC_ELEVATIONS, partitions: 1, retentionMs: -1 }]);
+  // history the issuer finds at start: a rejected request, a bypass, a live grant
+  for (const e of [
+    sampleEvent(EVENT_TYPES.requested, { elevationId: 'gl-42-8' }),
+    sampleEvent(EVENT_TYPES.rejected, { elevationId: 'gl-42-8' }),
+    sampleEvent(EVENT_TYPES.requested, { elevationId: 'gl-42-9' }),
+    sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: 'gl-42-9' }),
+    sampleEvent(EVENT_TYPES.requested),
+    sampleEvent(EVENT_TYPES.approved),
+    sampleEvent(EVENT_TYPES.granted),
+  ])
+    await publish(e);
+  const config = parseConfig({
+    KAFKA_BROKERS: '127.0.0.1:9',
+    GITLAB_URL: sandbox.url,
+    GITLAB_TOKEN: BOT_TOKEN,
+    JIT_ELEVATIONS_PROJECT: 'ops/elevations',
+    JIT_SUBSTRATES: JSON.stringify({ vault: { addr: 'http://127.0.0.1:9', tokenRef: 'env:VAULT_TOKEN' } }),
+    VAULT_TOKEN,
+    JIT_PUBLIC_URL: 'https://jit.example.com',
+  });
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      logLines.push(String(chunk));
+      cb();
+    },
+  });
+  server = await buildServer(config, { bus, logger: createLogger({ name: 'issuer-test', destination }) });
+});
+
+afterAll(async () => {
+  await server?.app.close();
+  await bus?.close();
+  await sandbox?.close();
+});
+
+describe('issuer HTTP in distributed mode', () => {
+  it('lists elevations with the filters jit audit uses', async () => {
+    const all = await get('/v1/elevations');
+    expect(all.statusCode).toBe(200);
+    expect(all.json().elevations.map((e: { id: string }) => e.id).sort()).toEqual([FIXTURE_ELEVATION, 'gl-42-8', 'gl-42-9']);
+    expect((await get('/v1/elevations?state=bypassed')).json().elevations.map((e: { id: string }) => e.id)).toEqual(['gl-42-9']);
+    expect((await get('/v1/elevations?state=granted&since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z')).json().elevations).toHaveLength(1);
+    expect(all.body).not.toContain('BEGIN AGE');
+  });
+
+  it('shows one elevation with its timeline, and the sealed credential on its own route', async () => {
+    const one = await get(`/v1/elevations/${FIXTURE_ELEVATION}`);
+    expect(one.statusCode).toBe(200);
+    expect(one.json().state).toBe('granted');
+    expect(one.json().timeline.map((t: { type: string }) => t.type)).toEqual(expect.arrayContaining([EVENT_TYPES.requested, EVENT_TYPES.approved, EVENT_TYPES.granted]));
+    expect(one.body).not.toContain('BEGIN AGE');
+    expect((await get(`/v1/elevations/${FIXTURE_ELEVATION}/credential`)).json().sealedCredential).toBe(FIXTURE_SEALED);
+  });
+
+  it('refuses malformed, hostile and unknown requests with a clear error', async () => {
+    expect((await get('/v1/elevations/gl-42-99')).json().code).toBe('JIT_ERR_API_NOT_FOUND');
+    expect((await get('/v1/elevations/..%2F..%2Fetc%2Fpasswd')).statusCode).toBe(400);
+    for (const bad of ['/v1/elevations?state=owned', '/v1/elevations?since=yesterday', `/v1/elevations?requester=${'x'.repeat(5000)}`]) {
+      const res = await get(bad);
+      expect(res.statusCode, bad).toBe(400);
+    }
+    const order = await get('/v1/elevations?since=2030-01-01T00:00:00Z&until=2020-01-01T00:00:00Z');
+    expect(order.json().code).toBe('JIT_ERR_API_BAD_QUERY');
+  });
+
+  it('exposes the SLO counters of the read model, history included, and counts a live bypass', async () => {
+    const text = (await get('/metrics')).body;
+    expect(text).toMatch(/^jit_rejections_total 1$/m);
+    expect(text).toMatch(/^jit_elevations\{state="granted"\} 1$/m);
+    expect(await bypasses()).toBe(1);
+    await publish(sampleEvent(EVENT_TYPES.requested, { elevationId: 'gl-42-10' }));
+    await publish(sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: 'gl-42-10' }));
+    await until(async () => (await bypasses()) === 2, 'the live bypass on /metrics');
+    expect(await bypasses()).toBe(2);
+  });
+
+  it('serves an OpenAPI document listing the read API (and not the operational routes)', async () => {
+    const doc = (await get('/docs/openapi.json')).json();
+    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/elevations', '/v1/elevations/{id}', '/v1/elevations/{id}/credential']);
+    expect(doc.servers).toEqual([{ url: 'https://jit.example.com' }]);
+    expect(doc.paths['/v1/elevations'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['state', 'target', 'requester', 'since', 'until']));
+  });
+
+  it('puts no secret in its answers or its log lines', async () => {
+    const answers = await Promise.all(['/metrics', '/docs/openapi.json', '/v1/elevations', '/readyz'].map(async (u) => (await get(u)).body));
+    const places = { answers: answers.join('\n'), logs: logLines.join('') };
+    expect(places.logs).toMatch(/read model loaded/);
+    for (const [where, text] of Object.entries(places)) for (const s of [BOT_TOKEN, VAULT_TOKEN]) expect(text.includes(s), `${s} in ${where}`).toBe(false);
+  });
+});
