@@ -1,7 +1,18 @@
 // Public API of the GitLab sandbox: a stand-in GitLab (REST v4 + webhooks) for tests and the demo.
 export { startSandbox, DEFAULT_GITLAB_VERSION } from './sandbox';
-export type { Sandbox, SandboxOptions, PushInput } from './sandbox';
+export type { Sandbox, SandboxOptions, SandboxPersistence, PushInput } from './sandbox';
+export { snapshotState, restoreState, readStateFile, writeStateFile, loadStateFile, createStateSaver, STATE_FORMAT_VERSION } from './persist';
+export type { StateSaver, StateSaverOptions } from './persist';
 export { parseSeed, validateSeed, loadSeedFile, seedSchema, DEMO_SEED_PATH } from './seed';
 export type { Seed, SeedInput } from './seed';
-export { SandboxSeedInvalid, SandboxSeedUnknownRef, SandboxNotFound, SandboxBadArgument } from './errors';
+export {
+  SandboxSeedInvalid,
+  SandboxSeedUnknownRef,
+  SandboxNotFound,
+  SandboxBadArgument,
+  SandboxStateCorrupt,
+  SandboxStateVersion,
+  SandboxStateTooLarge,
+  SandboxStateUnwritable,
+} from './errors';
 export type { Delivery, Tier, ApprovalSettings } from './model';

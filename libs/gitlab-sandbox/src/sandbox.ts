@@ -7,7 +7,8 @@ import type { Logger } from '@jit/observability';
 import { SandboxBadArgument, SandboxNotFound } from './errors';
 import { HttpError } from './http-error';
 import { issuePayload, mergeRequestPayload, notePayload, pushPayload } from './hook-payloads';
-import type { ApprovalSettings, Delivery, FileAction, Project, Tier, User } from './model';
+import type { ApprovalSettings, Delivery, FileAction, Hook, Project, Tier, User } from './model';
+import { createStateSaver, loadStateFile, snapshotState, type StateSaver } from './persist';
 import { accountRoutes } from './routes/accounts';
 import { mergeRequestRoutes } from './routes/merge-requests';
 import { projectSettingsRoutes } from './routes/project-settings';
@@ -35,6 +36,23 @@ export interface SandboxOptions {
   /** Webhook timeout, default 10 s as GitLab's. */
   webhookTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * Keep the whole state in this file (see persist.ts): restored from it at start when it
+   * exists (the seed is then ignored), written after changes (debounced) and at close.
+   */
+  persist?: { file: string; debounceMs?: number; maxWaitMs?: number; maxBytes?: number };
+}
+
+export interface SandboxPersistence {
+  readonly file: string;
+  /** True when this start restored the state from the file (false: seeded, file created). */
+  readonly restored: boolean;
+  /** Completed writes of the file so far. */
+  readonly writes: number;
+  /** Note a change made behind the sandbox's back (e.g. on `sandbox.state` directly). */
+  changed(): void;
+  /** Write the file now if anything changed. */
+  flush(): Promise<void>;
 }
 
 export interface PushInput {
@@ -70,6 +88,13 @@ export interface Sandbox {
   pushCommit(input: PushInput): string;
   project(projectPath: string): Project;
   user(username: string): User;
+  /**
+   * Keep exactly one hook among those `match` selects, with these settings: the first match is
+   * updated in place (its id stays), the other matches are removed, or a new hook is added.
+   */
+  replaceHooks(projectPath: string, match: (hook: Hook) => boolean, hook: Partial<SeedHook> & { url: string }): { id: number };
+  /** Present when started with `persist`. */
+  readonly persistence?: SandboxPersistence;
 }
 
 function toSeed(seed: SandboxOptions['seed']): Seed {
@@ -103,14 +128,26 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     logger: options.logger,
     now,
   });
+  // Declared before the state: the state's events mark it dirty.
+  let saver: StateSaver | undefined;
   const stateOpts = {
     get instanceUrl() {
       return live.instanceUrl;
     },
     now,
-    emit: (ev: SandboxEvent) => dispatch(ev),
+    emit: (ev: SandboxEvent) => {
+      saver?.changed();
+      dispatch(ev);
+    },
   };
-  const state = new SandboxState(seed, stateOpts);
+  const restored = options.persist ? await loadStateFile(options.persist.file, stateOpts, options.persist.maxBytes) : undefined;
+  const state = restored ?? new SandboxState(seed, stateOpts);
+  if (options.persist) saver = createStateSaver({ ...options.persist, serialize: () => snapshotState(state), logger: options.logger });
+  if (saver && !restored) {
+    // A fresh sandbox writes its seeded state at once: the file's existence is what says "seeded".
+    saver.changed();
+    await saver.flush();
+  }
 
   /**
    * GitLab's recursion detection: X-Gitlab-Event-UUID is one UUID per hook per API request,
@@ -158,6 +195,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const incoming = typeof h === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(h) ? h : undefined;
     requestScope.run({ incoming, perHook: new Map() }, done);
   });
+  if (saver)
+    // Every state change through the REST API is a non-GET request (settings, statuses and rules
+    // raise no event); a refused one costs one needless write at most.
+    app.addHook('onResponse', (req, _reply, done) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') saver.changed();
+      done();
+    });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: '404 Not Found' }));
 
   const ctx = { state, webhooks: dispatcher };
@@ -190,7 +234,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
   };
 
-  return {
+  const sandbox: Sandbox = {
     url,
     port,
     apiUrl: `${url}/api/v4`,
@@ -199,6 +243,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     async close() {
       dispatcher.close();
       await app.close();
+      await saver?.close();
+    },
+    persistence: saver && {
+      file: saver.file,
+      restored: restored !== undefined,
+      get writes() {
+        return saver.writes;
+      },
+      changed: () => saver.changed(),
+      flush: () => saver.flush(),
     },
     idle: () => dispatcher.idle(),
     deliveries: (hookId) => dispatcher.deliveries(hookId),
@@ -254,7 +308,36 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const startBranch = state.branchHead(p, input.branch) ? undefined : (input.startBranch ?? p.defaultBranch);
       return wrap(() => state.commit(p, u, { branch: input.branch, startBranch, message: input.message ?? 'Update files', actions: actions as FileAction[] })).id;
     },
+    replaceHooks(projectPath, match, hook) {
+      const p = project(projectPath);
+      const [keep, ...extra] = p.hooks.filter(match);
+      for (const h of extra) p.hooks.splice(p.hooks.indexOf(h), 1);
+      if (!keep) return sandbox.addHook(projectPath, hook);
+      keep.url = hook.url;
+      keep.token = hook.token ?? null;
+      keep.signingToken = hook.signing_token ?? null;
+      keep.events = {
+        merge_requests_events: hook.merge_requests_events ?? true,
+        note_events: hook.note_events ?? true,
+        issues_events: hook.issues_events ?? false,
+        push_events: hook.push_events ?? false,
+      };
+      return { id: keep.id };
+    },
     project,
     user,
   };
+  if (saver)
+    // Admin-API mutations are saved too, also when one threw half-way.
+    for (const name of ['addUser', 'addGroupMember', 'addProjectMember', 'setProjectTier', 'setApprovalSettings', 'addHook', 'pushCommit', 'replaceHooks'] as const) {
+      const fn = sandbox[name] as (...args: unknown[]) => unknown;
+      (sandbox as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        try {
+          return fn(...args);
+        } finally {
+          saver.changed();
+        }
+      };
+    }
+  return sandbox;
 }
