@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import * as contracts from './index';
 import { parseElevationEvent } from './cloud-event';
 import { sampleEvent } from './testing';
 import { EVENT_TYPES } from './topics';
@@ -11,6 +12,7 @@ import {
   findSecretLike,
   scanSecretLike,
   type SecretKind,
+  type SecretLikeFinding,
 } from './secret-like';
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -272,5 +274,17 @@ describe('detectSecretLike: hostile input', () => {
 
   it('ignores non-string leaves', () => {
     expect(detectSecretLike([1, true, null, undefined, 3n, Symbol('s'), () => 'hvs.x', new Date()])).toBeUndefined();
+  });
+});
+
+describe('public surface', () => {
+  it('is exported from @jit/contracts with its types', () => {
+    expect(contracts.detectSecretLike).toBe(detectSecretLike);
+    expect(contracts.detectAllSecretLike).toBe(detectAllSecretLike);
+    expect(contracts.findSecretLike).toBe(findSecretLike);
+    expect(contracts.scanSecretLike).toBe(scanSecretLike);
+    expectTypeOf(detectSecretLike).returns.toEqualTypeOf<SecretLikeFinding | undefined>();
+    expectTypeOf(findSecretLike).returns.toEqualTypeOf<string | undefined>();
+    expectTypeOf<SecretLikeFinding>().toEqualTypeOf<{ kind: SecretKind; path: string; index: number }>();
   });
 });
