@@ -162,4 +162,95 @@ describe('apps/approval-gate main', () => {
       await app.exited;
     }
   });
+  it.skipIf(!brokers)('on Kafka, reconciles at start: an MR opened with no webhook at all becomes elevation.requested', async () => {
+    const suffix = `${process.pid}-${Date.now()}`;
+    // Project ids of this sandbox start past other suites' (their sandboxes also count from 1 on the
+    // same topics): the elevation id must be this test's own.
+    const padding = 20 + (Date.now() % 200);
+    const quiet = await startSandbox({
+      port: 0,
+      seed: {
+        users: [
+          { username: 'jit-bot', token: BOT_TOKEN, bot: true },
+          { username: 'dev', token: DEV_TOKEN },
+          { username: 'carol', token: 'carol-token-0123456789' },
+          { username: 'dave', token: 'dave-token-0123456789' },
+        ],
+        projects: [
+          ...Array.from({ length: padding }, (_, i) => ({ path: `pad/p${i}`, members: [] })),
+          {
+            path: `sec/quiet-${suffix}`,
+            files: { 'policy.yaml': POLICY },
+            members: [{ username: 'jit-bot', access_level: 40 }, 'dev', 'carol', 'dave'],
+          },
+        ],
+      },
+    });
+    const bus = await createKafkaBus({ brokers: brokers!.split(','), clientId: `gate-rec-client-${suffix}`, logger: createLogger({ name: 't', level: 'silent' }) });
+    let app: ReturnType<typeof start> | undefined;
+    try {
+      // The MR exists before the gate starts, and the sandbox has no webhook configured at all.
+      const dev = createGitlabClient({ url: quiet.url, token: DEV_TOKEN });
+      const project = await dev.projects.show(`sec/quiet-${suffix}`);
+      expect(project.id).toBeGreaterThan(padding);
+      await dev.branches.create(project.id, `q-${suffix}`, 'main');
+      const body = `apiVersion: jit/v1\nkind: ElevationRequest\nspec:\n  target: orders-db\n  scope: write\n  ttl: 30m\n  riskTier: reversible-write\n  justification: "reconciliation check ${suffix}"\n  recipient: ${FIXTURE_RECIPIENT}\n`;
+      await dev.commits.create(project.id, `q-${suffix}`, 'req', [{ action: 'create', filePath: `elevations/q-${suffix}.yaml`, content: body }]);
+      const mr = await dev.mergeRequests.create(project.id, { sourceBranch: `q-${suffix}`, targetBranch: 'main', title: 'no webhook' });
+
+      // Watch jit.elevations.v1 from now on (a fresh group at the end of the topic).
+      let found: CloudEventJson | undefined;
+      let assigned!: () => void;
+      const joined = new Promise<void>((r) => (assigned = r));
+      const sub = await bus.subscribe({
+        topic: TOPIC_ELEVATIONS,
+        groupId: `gate-rec-watch-${suffix}`,
+        startFrom: 'latest',
+        onAssignment: (parts) => {
+          if (parts.length > 0) assigned();
+        },
+        handler: async (m) => {
+          const d = m.event.data as { mrIid?: number; projectId?: number; headSha?: string };
+          if (m.event.type === EVENT_TYPES.requested && d.projectId === project.id && d.mrIid === mr.iid && d.headSha === mr.sha) found = m.event;
+        },
+      });
+      try {
+        await joined;
+        app = start({
+          GITLAB_URL: quiet.url,
+          GITLAB_TOKEN: BOT_TOKEN,
+          JIT_ELEVATIONS_PROJECT: `sec/quiet-${suffix}`,
+          PORT: '0',
+          KAFKA_BROKERS: brokers!,
+          KAFKA_CLIENT_ID: `gate-rec-${suffix}`,
+        });
+        await app.listening;
+        const deadline = Date.now() + 90_000;
+        while (!found && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        if (!found) throw new Error(`no elevation.requested for the MR within 90 s; gate output:\n${app.output()}`);
+      } finally {
+        await sub.stop();
+      }
+      expect(found!.data).toMatchObject({ requester: 'dev', tier: 'reversible-write', eligibleApprovers: ['carol'] });
+      const bot = createGitlabClient({ url: quiet.url, token: BOT_TOKEN });
+      expect(await bot.approvalRules.all(project.id, mr.iid)).toEqual([expect.objectContaining({ name: 'jit:reversible-write', approvalsRequired: 1 })]);
+      const waitUntil = Date.now() + 30_000;
+      let comment: string | undefined;
+      while (!comment && Date.now() < waitUntil) {
+        comment = (await bot.notes.all(project.id, mr.iid)).find((n) => n.body.startsWith('<!-- jit:approval-gate -->'))?.body;
+        if (!comment) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(comment).toContain('reversible-write');
+      const summary = app.output().split('\n').find((l) => l.includes('"msg":"reconciled"'));
+      expect(summary && JSON.parse(summary)).toMatchObject({ opened: 1, merged: 0, complete: true });
+      expect(app.output()).not.toContain(BOT_TOKEN);
+    } finally {
+      if (app) {
+        app.proc.kill('SIGTERM');
+        await app.exited;
+      }
+      await bus.close();
+      await quiet.close();
+    }
+  });
 });

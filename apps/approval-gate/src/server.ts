@@ -24,6 +24,10 @@ export interface GateServerOptions {
   logger: Logger;
   /** Consumer group; default jit-approval-gate. */
   groupId?: string;
+  /** Reconciliation with GitLab (missed webhooks): every this many ms after the run at start; default 5 min, 0 = at start only. */
+  reconcileIntervalMs?: number;
+  /** Oldest merge reconciliation looks at; default 7 days. */
+  reconcileLookbackMs?: number;
 }
 
 export async function buildGateServer(opts: GateServerOptions): Promise<FastifyInstance> {
@@ -44,6 +48,8 @@ export async function buildGateServer(opts: GateServerOptions): Promise<FastifyI
     registry,
     ...(opts.groupId ? { groupId: opts.groupId } : {}),
     ...(opts.policyRefreshMs !== undefined ? { policyRefreshMs: opts.policyRefreshMs } : {}),
+    ...(opts.reconcileIntervalMs !== undefined ? { reconcileIntervalMs: opts.reconcileIntervalMs } : {}),
+    ...(opts.reconcileLookbackMs !== undefined ? { reconcileLookbackMs: opts.reconcileLookbackMs } : {}),
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
