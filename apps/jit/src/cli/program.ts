@@ -182,7 +182,8 @@ export function buildProgram(io: CliIo): Command {
       const e = await api()
         .elevation(id)
         .catch((err: Error) => {
-          if (/not found|404/i.test(err.message)) return undefined;
+          // not in jit's read model yet (the gate has not seen the MR): keep waiting
+          if (/\(JIT_ERR_API_NOT_FOUND\)$/.test(err.message)) return undefined;
           throw err;
         });
       if (e) {
