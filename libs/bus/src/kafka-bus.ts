@@ -246,14 +246,27 @@ class KafkaEventBus implements KafkaBus {
     const withRetention = specs.filter((s): s is typeof s & { retentionMs: number } => s.retentionMs !== undefined);
     try {
       await this.withAdmin(async (admin) => {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: specs.map((s) => ({
-            topic: s.topic,
-            numPartitions: s.partitions,
-            configEntries: s.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(s.retentionMs) }],
-          })),
-        });
+        const create = () =>
+          admin.createTopics({
+            waitForLeaders: true,
+            topics: specs.map((s) => ({
+              topic: s.topic,
+              numPartitions: s.partitions,
+              configEntries: s.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(s.retentionMs) }],
+            })),
+          });
+        // kafkajs waits out LEADER_NOT_AVAILABLE only; a broker that has not yet applied the new
+        // topic's metadata answers UNKNOWN_TOPIC_OR_PARTITION (seen on a loaded machine). Creating
+        // again is harmless (an existing topic is left alone), so try again for a while.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await create();
+            break;
+          } catch (err) {
+            if (attempt >= 20 || !hasKafkaType(err, 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
+            await new Promise((r) => setTimeout(r, Math.min(1000, 100 * attempt)));
+          }
+        }
         if (withRetention.length === 0) return;
         // Topics that already existed keep their partitions, but retention is part of the contract.
         const describeRetention = () =>
