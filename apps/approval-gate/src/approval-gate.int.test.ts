@@ -300,3 +300,51 @@ describe('approval gate on a free project (GitLab enforces nothing)', () => {
     await commentWith(w, mr.iid, 'the limit is 65536 bytes');
   });
 });
+
+describe('approval gate after webhooks were lost (the project hook gone, as if jit were down)', () => {
+  let w: SandboxWorld;
+  beforeAll(async () => {
+    w = await startSandboxWorld({ tier: 'premium', policy: POLICY });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it('reconciliation finds what GitLab never delivered: a new MR is requested, a merged one approved once, the rest untouched', async () => {
+    const reconcile = () => (w.gate as unknown as { gate: { reconcile(): Promise<Record<string, unknown>> } }).gate.reconcile();
+    // Handled with webhooks first: one MR approved by carol before the hook disappears.
+    const approvedPath = req();
+    const early = await w.openRequest('dev', { [approvedPath]: request({}) });
+    await evt(w, early, EVENT_TYPES.requested);
+    const early2 = await w.openRequest('dev', { [req()]: request({}) });
+    await evt(w, early2, EVENT_TYPES.requested);
+    await w.sandbox.idle();
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}${path}`, { ...init, headers: { 'private-token': 'maint-token-0123456789', ...(init.headers ?? {}) } });
+    const hooks = (await (await api('/hooks')).json()) as Array<{ id: number }>;
+    for (const h of hooks) expect((await api(`/hooks/${h.id}`, { method: 'DELETE' })).status).toBe(204);
+    const handledBefore = await w.handled();
+
+    // Nothing of this reaches jit.
+    const missed = await w.openRequest('dev', { [req()]: request({}) });
+    await w.as('carol').mergeRequests.approve(w.projectId, early);
+    const merged = await w.as('maint').mergeRequests.merge(w.projectId, early);
+    const refused = await w.as('maint').mergeRequests.merge(w.projectId, early2).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'JIT_ERR_GITLAB_REJECTED' }); // premium: GitLab enforces the rule
+    await w.sandbox.idle();
+    expect(await w.handled()).toBe(handledBefore);
+
+    expect(await reconcile()).toMatchObject({ opened: 1, merged: 1, complete: true });
+    const requested = await evt(w, missed, EVENT_TYPES.requested);
+    expect(requested.data).toMatchObject({ requester: 'dev', tier: 'reversible-write' });
+    const approved = await evt(w, early, EVENT_TYPES.approved);
+    expect(approved.data).toMatchObject({ approvers: ['carol'], mergeSha: merged.mergeCommitSha });
+    await commentWith(w, missed, 'reversible-write');
+    await commentWith(w, early, 'Verified at merge');
+    // Again: nothing new.
+    expect(await reconcile()).toMatchObject({ opened: 0, merged: 0 });
+    expect(await w.types(early)).toEqual(['requested', 'approved']);
+    expect(await w.types(missed)).toEqual(['requested']);
+    expect(await w.types(early2)).toEqual(['requested']);
+  });
+});
