@@ -2,7 +2,7 @@
 // fastify server and one bus, plus the read API, the catalog, metrics and the OpenAPI document.
 // In sandbox mode (no GITLAB_URL) it also runs the GitLab sandbox and a demo PostgreSQL.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -49,6 +49,9 @@ export interface BuildOptions {
 export async function buildJit(config: JitConfig, options: BuildOptions = {}): Promise<JitProcess> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger({ name: 'jit', level: config.logLevel as 'info' });
+  // Looked at before the bus creates its directory: an earlier run's log without a sandbox state
+  // file means the sandbox would be re-seeded under elevations that still name its old MRs.
+  const earlierBusLog = dirHasEntries(join(config.dataDir, 'bus'));
   mkdirSync(config.dataDir, { recursive: true });
   const closers: Array<() => Promise<unknown>> = [];
   const close = async () => {
@@ -85,24 +88,45 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
         env.JIT_DEMO_DATABASE_URL = demoDatabase.adminUrl;
         env.JIT_DEMO_READONLY_URL = demoDatabase.readonlyUrl;
       }
-      const seed = await loadSeedFile(config.sandbox.seedFile ?? DEMO_SEED_FILE);
-      sandbox = await startSandbox({ seed, port: config.sandbox.port, host: '127.0.0.1' });
+      // The sandbox lives in the data dir like the rest of jit's state: MRs, approvals and iid
+      // counters survive a restart, so a new MR never reuses the id of a finished elevation.
+      // The seed only shapes a fresh data dir.
+      const stateFile = join(config.dataDir, 'sandbox', 'state.json');
+      const fresh = !existsSync(stateFile);
+      if (fresh && earlierBusLog && !config.kafka)
+        logger.warn(
+          { stateFile },
+          `the GitLab sandbox starts afresh from its seed, but ${config.dataDir} holds elevations of an earlier sandbox: new merge requests reuse their numbers and jit would take them for finished elevations. Stop jit and delete ${config.dataDir} to start afresh.`,
+        );
+      if (!fresh && config.sandbox.seedFile) logger.info({ stateFile }, 'JIT_SANDBOX_SEED ignored: the sandbox state file exists (delete the data dir to re-seed)');
+      const seed = fresh ? await loadSeedFile(config.sandbox.seedFile ?? DEMO_SEED_FILE) : undefined;
+      sandbox = await startSandbox({ seed, port: config.sandbox.port, host: '127.0.0.1', persist: { file: stateFile }, logger: logger.child({ component: 'gitlab-sandbox' }) });
       closers.push(() => sandbox!.close());
-      const bot = seed.users.find((u) => u.username === BOT_USERNAME);
-      gitlabToken = bot?.token ?? `jit-bot-${randomBytes(12).toString('hex')}`;
+      const sb = sandbox;
+      let bot = sb.state.userByUsername(BOT_USERNAME);
       if (!bot) {
-        sandbox.addUser({ username: BOT_USERNAME, name: 'jit', token: gitlabToken, bot: true });
-        sandbox.addProjectMember(SANDBOX_PROJECT, BOT_USERNAME, 40);
+        bot = sb.addUser({ username: BOT_USERNAME, name: 'jit', bot: true });
+        sb.addProjectMember(SANDBOX_PROJECT, BOT_USERNAME, 40);
       }
+      if (bot.tokens.size === 0) {
+        bot.tokens.add(`jit-bot-${randomBytes(12).toString('hex')}`);
+        sb.persistence!.changed();
+      }
+      gitlabToken = bot.tokens.values().next().value as string;
       botUsername = BOT_USERNAME;
-      gitlabUrl = sandbox.url;
+      gitlabUrl = sb.url;
       project = SANDBOX_PROJECT;
+      // One hook pointing at jit, reconciled on every start rather than added: a restored sandbox
+      // already has the previous run's hook, and two hooks would deliver every event twice. Its
+      // URL and secrets follow this run's settings (JIT_PORT, JIT_WEBHOOK_SECRET, signing secret),
+      // so a generated secret is simply a new one per start; no second copy of it is kept.
       if (webhookSecrets.length === 0) webhookSecrets = [randomBytes(24).toString('base64url')];
-      sandbox.addHook(SANDBOX_PROJECT, {
+      sb.replaceHooks(SANDBOX_PROJECT, isJitHook, {
         url: `http://127.0.0.1:${config.port}/webhooks/gitlab`,
         token: webhookSecrets[0]!,
         ...(config.webhook.signingSecret ? { signing_token: config.webhook.signingSecret } : {}),
       });
+      await sb.persistence!.flush();
     }
     const gitlab: GitlabClient = createGitlabClient({ url: gitlabUrl, token: gitlabToken, logger });
     const proj = await gitlab.projects.show(project);
@@ -219,5 +243,23 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/** A sandbox hook jit registered: a loopback URL on jit's webhook path (any port: JIT_PORT may change). */
+function isJitHook(hook: { url: string }): boolean {
+  try {
+    const u = new URL(hook.url);
+    return (u.hostname === '127.0.0.1' || u.hostname === 'localhost') && u.pathname === '/webhooks/gitlab';
+  } catch {
+    return false;
+  }
+}
+
+function dirHasEntries(dir: string): boolean {
+  try {
+    return readdirSync(dir).length > 0;
+  } catch {
+    return false;
   }
 }
