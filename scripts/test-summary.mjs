@@ -26,6 +26,7 @@ if (existsSync(dir)) {
         }
         // a file that failed to load or crashed in a hook has no failed assertion to name
         if (file.status === 'failed' && failedTests.length === 0) {
+          failed += 1; // counted, so the closing line never says "0 failed" for a failed run
           failures.push(`FAILED ${where} (suite error)\n    ${String(file.message ?? '').split('\n').slice(0, 3).join(' | ').slice(0, 400)}`);
         }
       }
