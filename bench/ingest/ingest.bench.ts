@@ -21,6 +21,8 @@ const PAYLOAD = readFileSync(new URL('../../libs/ingest/src/fixtures/merge-reque
 const TOKEN = 'bench-token-0123456789';
 const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
+/** A directory: each server child runs under `node --cpu-prof` and leaves its profile there. */
+const CPU_PROF_DIR = process.env['BENCH_CPU_PROF'];
 
 type Kind = 'bare' | 'embedded' | 'kafka';
 
@@ -64,7 +66,8 @@ async function serve(kind: Kind): Promise<void> {
 }
 
 function startServer(kind: Kind, env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
-  const child = fork(SELF, ['serve', kind], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: 'inherit' });
+  const execArgv = ['--import', 'tsx', ...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [])];
+  const child = fork(SELF, ['serve', kind], { execArgv, env: { ...process.env, ...env }, stdio: 'inherit' });
   return new Promise((resolve, reject) => {
     child.once('message', (m) => resolve({ port: (m as { port: number }).port, child }));
     child.once('exit', (code) => reject(new Error(`${kind} server exited ${code}`)));
@@ -179,33 +182,53 @@ async function busPublishCpuUs(): Promise<number> {
   }
 }
 
+const SCENARIOS = {
+  bare: { title: 'bare fastify route (JSON parse, 202)', kind: 'bare', kafka: false, rate: undefined, connections: CONNECTIONS },
+  embedded: { title: 'ingest + embedded bus (fsync per batch)', kind: 'embedded', kafka: false, rate: undefined, connections: CONNECTIONS },
+  kafka500: { title: 'ingest + Kafka, fixed 500 req/s', kind: 'kafka', kafka: true, rate: 500, connections: 20 },
+  kafka: { title: 'ingest + Kafka, max throughput', kind: 'kafka', kafka: true, rate: undefined, connections: CONNECTIONS },
+} as const;
+type ScenarioName = keyof typeof SCENARIOS;
+
 async function main(): Promise<void> {
+  // BENCH_SCENARIOS=bare,embedded runs a subset (e.g. to profile one); default all, in this order.
+  const names = (process.env['BENCH_SCENARIOS'] ?? Object.keys(SCENARIOS).join(',')).split(',') as ScenarioName[];
+  for (const n of names) if (!(n in SCENARIOS)) throw new Error(`unknown scenario ${n}; one of ${Object.keys(SCENARIOS).join(', ')}`);
   let brokers = process.env['KAFKA_BROKERS'];
   let disposeKafka: (() => Promise<void>) | undefined;
-  if (!brokers) {
+  if (!brokers && names.some((n) => SCENARIOS[n].kafka)) {
     const { startKafka } = await import('@jit/testing');
     const kafka = await startKafka();
     brokers = kafka.brokers.join(',');
     disposeKafka = () => kafka.dispose();
   }
-  const rows: Row[] = [];
+  const startLoad = loadavg();
+  const rows = new Map<ScenarioName, Row>();
   try {
-    rows.push(await measure('bare fastify route (JSON parse, 202)', 'bare', {}, { connections: CONNECTIONS }));
-    rows.push(await measure('ingest + embedded bus (fsync per batch)', 'embedded', {}, { connections: CONNECTIONS }));
-    rows.push(await measure('ingest + Kafka, fixed 500 req/s', 'kafka', { BENCH_KAFKA_BROKERS: brokers }, { connections: 20, overallRate: 500 }));
-    rows.push(await measure('ingest + Kafka, max throughput', 'kafka', { BENCH_KAFKA_BROKERS: brokers }, { connections: CONNECTIONS }));
+    for (const n of names) {
+      const s = SCENARIOS[n];
+      const env: Record<string, string> = s.kafka ? { BENCH_KAFKA_BROKERS: brokers! } : {};
+      rows.set(n, await measure(s.title, s.kind, env, { connections: s.connections, ...(s.rate ? { overallRate: s.rate } : {}) }));
+    }
   } finally {
     await disposeKafka?.();
   }
-  console.table(rows);
-  const [bare, embedded, kafka500] = rows as [Row, Row, Row];
-  const ratio = embedded.reqPerSec / bare.reqPerSec;
-  console.log(`ingest+embedded / bare = ${ratio.toFixed(2)}x req/s (goal >= 0.5x): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
-  console.log(`server CPU per request: bare ${bare.cpuUsPerReq} µs, ingest+embedded ${embedded.cpuUsPerReq} µs (CPU-bound ceiling ratio ${(bare.cpuUsPerReq / embedded.cpuUsPerReq).toFixed(2)}x)`);
-  console.log(`embedded bus publish alone (same event, no HTTP): ${await busPublishCpuUs()} µs CPU per event`);
-  console.log(`load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
-  console.log(`p99 at 500 req/s on Kafka = ${kafka500.p99} ms client-side, ${kafka500.serverP99Ms} ms in-server (goal <= 5 ms): ${kafka500.p99 <= 5 ? 'met' : 'NOT met'}`);
-  if (rows.some((r) => r.errors > 0 || r.non2xx > 0)) console.log('note: some requests failed or were not 2xx — see the table');
+  console.table([...rows.values()]);
+  const bare = rows.get('bare');
+  const embedded = rows.get('embedded');
+  const kafka500 = rows.get('kafka500');
+  if (bare && embedded) {
+    const ratio = embedded.reqPerSec / bare.reqPerSec;
+    console.log(`ingest+embedded / bare = ${ratio.toFixed(2)}x req/s (goal >= 0.5x): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
+    console.log(`server CPU per request: bare ${bare.cpuUsPerReq} µs, ingest+embedded ${embedded.cpuUsPerReq} µs (CPU-bound ceiling ratio ${(bare.cpuUsPerReq / embedded.cpuUsPerReq).toFixed(2)}x)`);
+  }
+  if (embedded) console.log(`embedded bus publish alone (same event, no HTTP): ${await busPublishCpuUs()} µs CPU per event`);
+  const fmt = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
+  console.log(`load average at start: ${fmt(startLoad)}; at the end: ${fmt(loadavg())} on ${availableParallelism()} cores`);
+  if (kafka500) {
+    console.log(`p99 at 500 req/s on Kafka = ${kafka500.p99} ms client-side, ${kafka500.serverP99Ms} ms in-server (goal <= 5 ms): ${kafka500.p99 <= 5 ? 'met' : 'NOT met'}`);
+  }
+  if ([...rows.values()].some((r) => r.errors > 0 || r.non2xx > 0)) console.log('note: some requests failed or were not 2xx — see the table');
 }
 
 if (process.argv[2] === 'serve') void serve(process.argv[3] as Kind);

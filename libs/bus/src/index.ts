@@ -15,6 +15,7 @@ export type { EmbeddedBus, EmbeddedBusOptions } from './embedded-bus';
 export type { FsyncPolicy, FileStoreStats } from './file-log';
 export { DLQ_EXTENSIONS } from './delivery';
 export { DEFAULT_MAX_EVENT_BYTES, MAX_KEY_BYTES } from './validate';
+export { JsonText, prepareEvent } from './prepared-event';
 export {
   BusClosed,
   BusRejected,

@@ -20,6 +20,7 @@ import {
   checkSubscribeOptions,
   checkTopic,
   encodeEvent,
+  encodeEventChunks,
   parseCloudEvent,
 } from './validate';
 import { DEAD_LETTER_SUFFIX } from '@jit/contracts';
@@ -29,8 +30,8 @@ import type { BusMetrics } from './metrics';
 export interface PartitionLog {
   /** The next offset = number of durable records. */
   readonly end: number;
-  /** Resolves with the record's offset once it is durable. */
-  append(payload: Buffer): Promise<number>;
+  /** Resolves with the record's offset once it is durable. The payload may come in chunks (stored concatenated). */
+  append(payload: Buffer | readonly Buffer[]): Promise<number>;
   read(from: number, max: number): Promise<Buffer[]>;
 }
 
@@ -66,14 +67,18 @@ export interface LogBusOptions {
 const READ_BATCH = 256;
 const OFFSETS_SAVE_DELAY_MS = 20;
 
-/** Record payload: u32 key length, key bytes, CloudEvent JSON bytes. */
+/** Record payload: u32 key length, key bytes, CloudEvent JSON bytes — as chunks, the event's bytes not copied. */
+export function recordChunks(key: string, event: Buffer | readonly Buffer[]): Buffer[] {
+  const keyLength = Buffer.byteLength(key, 'utf8');
+  const head = Buffer.allocUnsafe(4 + keyLength);
+  head.writeUInt32BE(keyLength, 0);
+  head.write(key, 4, 'utf8');
+  return Buffer.isBuffer(event) ? [head, event] : [head, ...event];
+}
+
+/** The record payload as one buffer. */
 export function encodeRecord(key: string, eventBytes: Buffer): Buffer {
-  const keyBytes = Buffer.from(key, 'utf8');
-  const out = Buffer.allocUnsafe(4 + keyBytes.length + eventBytes.length);
-  out.writeUInt32BE(keyBytes.length, 0);
-  keyBytes.copy(out, 4);
-  eventBytes.copy(out, 4 + keyBytes.length);
-  return out;
+  return Buffer.concat(recordChunks(key, eventBytes));
 }
 
 export function decodeRecord(payload: Buffer): { key: string; event: CloudEventJson } | { problem: string } {
@@ -166,9 +171,9 @@ export class LogBus implements EventBus {
     this.assertOpen();
     checkTopic(topic);
     checkKey(key);
-    const bytes = encodeEvent(event, this.opts.maxEventBytes);
+    const chunks = encodeEventChunks(event, this.opts.maxEventBytes);
     try {
-      await this.append(topic, key, bytes);
+      await this.append(topic, key, chunks);
     } catch (err) {
       this.opts.metrics?.publishFailed(topic, errorCode(err));
       throw err;
@@ -176,11 +181,11 @@ export class LogBus implements EventBus {
     this.opts.metrics?.published(topic);
   }
 
-  private async append(topic: string, key: string, eventBytes: Buffer): Promise<void> {
+  private async append(topic: string, key: string, eventBytes: Buffer | readonly Buffer[]): Promise<void> {
     const work = (async () => {
       const log = this.opts.store.topic(topic) ?? (await this.topicLog(topic));
       const partition = partitionFor(key, log.partitions.length);
-      await log.partitions[partition]!.append(encodeRecord(key, eventBytes));
+      await log.partitions[partition]!.append(recordChunks(key, eventBytes));
       this.wake(topic);
     })();
     this.inflightPublishes.add(work);

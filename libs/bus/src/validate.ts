@@ -1,5 +1,6 @@
 // Input checks shared by every bus implementation: topic names, keys, CloudEvents, options.
 // A publish is serialised once here; what is stored is exactly what was checked.
+import { types } from 'node:util';
 import type { CloudEventJson, SubscribeOptions } from './event-bus';
 import { EventTooLarge, InvalidEvent, InvalidKey, InvalidOptions, InvalidTopic } from './errors';
 
@@ -35,7 +36,7 @@ export function parseCloudEvent(text: string): { event: CloudEventJson } | { pro
   return problem ? { problem } : { event: doc as CloudEventJson };
 }
 
-function cloudEventProblem(doc: unknown): string | undefined {
+export function cloudEventProblem(doc: unknown): string | undefined {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return 'not an object';
   const e = doc as Record<string, unknown>;
   if (e['specversion'] !== '1.0') return 'specversion must be "1.0"';
@@ -46,8 +47,62 @@ function cloudEventProblem(doc: unknown): string | undefined {
   return undefined;
 }
 
-/** Serialises and checks an event; returns the exact bytes to store. */
+/**
+ * Events serialised (and checked) ahead of publish by prepareEvent → their bytes, in chunks. A
+ * module-private WeakMap: nothing outside this lib can forge an entry, and the bytes die with the event.
+ */
+const encoded = new WeakMap<object, { chunks: readonly Buffer[]; length: number }>();
+
+/** For prepareEvent only: `chunks`, concatenated, are the checked serialisation of the frozen `event`. */
+export function rememberEncoded(event: object, chunks: readonly Buffer[]): void {
+  encoded.set(event, { chunks, length: chunks.reduce((n, c) => n + c.length, 0) });
+}
+
+const REQUIRED_ATTRIBUTES = ['specversion', 'id', 'source', 'type'] as const;
+
+/**
+ * The required attributes of `event` read off the object itself, when that provably equals what
+ * JSON.stringify writes for them: a plain (non-proxy) object without toJSON whose attributes are own,
+ * enumerable data properties holding strings (a string is serialised as itself and parses back the
+ * same). Anything else (class instances, getters, toJSON anywhere up the chain, non-string values)
+ * returns undefined and is checked on the serialised text instead.
+ */
+export function attributesAsWritten(event: unknown): Record<string, string> | undefined {
+  if (typeof event !== 'object' || event === null || Array.isArray(event) || types.isProxy(event)) return undefined;
+  const proto = Object.getPrototypeOf(event) as unknown;
+  if ((proto !== Object.prototype && proto !== null) || 'toJSON' in event) return undefined;
+  const out: Record<string, string> = {};
+  for (const attr of REQUIRED_ATTRIBUTES) {
+    const d = Object.getOwnPropertyDescriptor(event, attr);
+    if (!d || !d.enumerable || !('value' in d) || typeof d.value !== 'string') return undefined;
+    out[attr] = d.value;
+  }
+  return out;
+}
+
+/**
+ * Serialises and checks an event; returns the exact bytes to store. The CloudEvent attributes are
+ * checked on the object when they are exactly what gets written (the usual case: a plain object, as
+ * CloudEvent#toJSON returns), otherwise on the round-tripped text, so what toJSON or getters produced
+ * is what is checked. The serialised text is never parsed back for a plain event: that parse cost as
+ * much as the serialisation itself. An event from prepareEvent was serialised and checked there.
+ */
 export function encodeEvent(event: unknown, maxBytes: number): Buffer {
+  const chunks = encodeEventChunks(event, maxBytes);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** encodeEvent, as chunks to be stored concatenated (a prepared event's embedded text is not copied). */
+export function encodeEventChunks(event: unknown, maxBytes: number): readonly Buffer[] {
+  const ready = typeof event === 'object' && event !== null ? encoded.get(event) : undefined;
+  if (ready) {
+    if (ready.length > maxBytes) throw EventTooLarge(ready.length, maxBytes);
+    return ready.chunks;
+  }
+  return [serialise(event, maxBytes)];
+}
+
+function serialise(event: unknown, maxBytes: number): Buffer {
   let text: string | undefined;
   try {
     text = JSON.stringify(event);
@@ -57,10 +112,15 @@ export function encodeEvent(event: unknown, maxBytes: number): Buffer {
   if (text === undefined) throw InvalidEvent('not JSON-serialisable');
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length > maxBytes) throw EventTooLarge(bytes.length, maxBytes);
-  // Check the round-tripped document: what toJSON or getters produced is what consumers get.
-  const parsed = parseCloudEvent(text);
-  if ('problem' in parsed) throw InvalidEvent(parsed.problem);
+  const attributes = attributesAsWritten(event);
+  const problem = attributes ? cloudEventProblem(attributes) : roundTripProblem(text);
+  if (problem) throw InvalidEvent(problem);
   return bytes;
+}
+
+function roundTripProblem(text: string): string | undefined {
+  const parsed = parseCloudEvent(text);
+  return 'problem' in parsed ? parsed.problem : undefined;
 }
 
 export interface ResolvedSubscribeOptions extends SubscribeOptions {

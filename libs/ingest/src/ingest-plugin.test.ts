@@ -26,9 +26,9 @@ let bus: FakeBus;
 let app: FastifyInstance;
 let log: ReturnType<typeof captureStream>;
 
-async function build(options: Partial<IngestPluginOptions> = {}): Promise<FastifyInstance> {
+async function build(options: Partial<IngestPluginOptions> = {}, level: 'info' | 'debug' = 'info'): Promise<FastifyInstance> {
   log = captureStream();
-  const logger = createLogger({ name: 'ingest-test', destination: log.stream });
+  const logger = createLogger({ name: 'ingest-test', destination: log.stream, level });
   const instance = Fastify({ loggerInstance: logger }) as unknown as FastifyInstance;
   await instance.register(ingestPlugin, { bus, auth: { tokens: [TOKEN] }, logger, underPressure: false, ...options });
   await instance.ready();
@@ -540,8 +540,8 @@ async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
 }
 
 describe('observability', () => {
-  it('logs one line per delivery with ids and outcome, and never a token or signature', async () => {
-    app = await build({ auth: { tokens: [TOKEN], signingSecrets: [SIGNING] } });
+  it('logs one line per delivery with ids and outcome (accepted ones at debug), and never a token or signature', async () => {
+    app = await build({ auth: { tokens: [TOKEN], signingSecrets: [SIGNING] } }, 'debug');
     const signed = signedHeaders(SIGNING, MR);
     await deliver(MR, { ...signed, 'idempotency-key': 'logged-1' });
     const bad = signedHeaders(SIGNING, MR);
@@ -550,11 +550,30 @@ describe('observability', () => {
     const lines = log.lines().filter((l) => l['msg'] === 'webhook delivery');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatchObject({ deliveryId: 'msg_' + signed['webhook-id'].slice(4), event: 'Merge Request Hook', action: 'open', projectId: 1, mrIid: 1, outcome: 'accepted' });
-    expect(lines[1]).toMatchObject({ outcome: 'unauthorized' });
+    expect(lines[0]!['level']).toBe(20);
+    expect(lines[1]).toMatchObject({ outcome: 'unauthorized', level: 30 });
     const all = log.text();
     for (const secret of [TOKEN, SIGNING, SIGNING.slice(6), signed['webhook-signature'], signed['webhook-signature'].slice(3), bad['webhook-signature'], 'wrong-token-value-777', 'Zm9yZ2VkLXNpZ25hdHVyZQ==']) {
       expect(all).not.toContain(secret);
     }
+  });
+
+  it('at info, logs every delivery but the accepted ones, whose record is their event on the bus', async () => {
+    app = await build();
+    await deliver(MR, { 'idempotency-key': 'quiet-1' });
+    await deliver(MR, { 'idempotency-key': 'quiet-1' });
+    await deliver(MR, { 'x-gitlab-token': 'nope-nope-nope' });
+    await deliver(PUSH, {}, 'Push Hook');
+    bus.failWith = new Error('broker gone');
+    await deliver(MR, { 'idempotency-key': 'quiet-2' });
+    const lines = log.lines().filter((l) => l['msg'] === 'webhook delivery');
+    expect(lines.map((l) => [l['outcome'], l['level']])).toEqual([
+      ['duplicate', 30],
+      ['unauthorized', 30],
+      ['ignored', 30],
+      ['unavailable', 40],
+    ]);
+    expect(bus.published).toHaveLength(1);
   });
 
   it('exports the counter and histogram on /metrics, or on a given registry only', async () => {

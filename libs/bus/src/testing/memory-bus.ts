@@ -10,8 +10,8 @@ class MemoryPartition implements PartitionLog {
   get end(): number {
     return this.records.length;
   }
-  async append(payload: Buffer): Promise<number> {
-    this.records.push(Buffer.from(payload));
+  async append(payload: Buffer | readonly Buffer[]): Promise<number> {
+    this.records.push(Buffer.concat(Buffer.isBuffer(payload) ? [payload] : payload));
     return this.records.length - 1;
   }
   async read(from: number, max: number): Promise<Buffer[]> {
