@@ -1,7 +1,7 @@
 // approval-gate configuration: read from the environment once, here, and passed down as a plain
 // object. A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, serverEnv, serverFromEnv, type BusConfig } from '@jit/service';
+import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, serverEnv, serverFromEnv, type BusConfig, type ServerConfig } from '@jit/service';
 
 export { ConfigError } from '@jit/service';
 
@@ -16,16 +16,13 @@ const EnvSchema = z
   })
   .superRefine(checkBusChoice);
 
-export interface GateAppConfig {
+export interface GateAppConfig extends ServerConfig {
   bus: BusConfig;
   gitlab: { url: string; token: string };
   elevationsProject: string | number;
   botUsername?: string;
   policyRefreshMs: number;
   gcpExtendedLifetime: boolean;
-  port: number;
-  host: string;
-  logLevel: string;
 }
 
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */

@@ -1,7 +1,7 @@
 // issuer configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, serverEnv, serverFromEnv, type KafkaConsumerConfig } from '@jit/service';
+import { envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, serverEnv, serverFromEnv, type KafkaConsumerConfig, type ServerConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -17,16 +17,13 @@ const EnvSchema = z.object({
   ...serverEnv(8081),
 });
 
-export interface IssuerAppConfig {
+export interface IssuerAppConfig extends ServerConfig {
   kafka: KafkaConsumerConfig;
   gitlab: { url: string; token: string };
   elevationsProject: string | number;
   substrates: SubstrateInstances;
   publicUrl?: string;
   retry: { attempts: number; baseMs: number; maxMs: number };
-  port: number;
-  host: string;
-  logLevel: string;
 }
 
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */

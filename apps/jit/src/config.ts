@@ -2,7 +2,7 @@
 // setting stops start-up with a message naming it (never its value: some are secrets).
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { envSchemas as s, parseEnv } from '@jit/service';
+import { envSchemas as s, parseEnv, type ServerConfig } from '@jit/service';
 import { parseSubstrateSettings } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -43,11 +43,8 @@ const envSchema = z
     }
   });
 
-export interface JitConfig {
-  port: number;
-  host: string;
+export interface JitConfig extends ServerConfig {
   dataDir: string;
-  logLevel: string;
   publicUrl: string;
   gitlab?: { url: string; token: string; project: string; botUsername?: string };
   sandbox: { port: number; seedFile?: string };

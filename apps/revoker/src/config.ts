@@ -1,7 +1,7 @@
 // revoker configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { envSchemas as s, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, serverEnv, serverFromEnv, type KafkaConsumerConfig } from '@jit/service';
+import { envSchemas as s, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, serverEnv, serverFromEnv, type KafkaConsumerConfig, type ServerConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -26,7 +26,7 @@ const EnvSchema = z
     }
   });
 
-export interface RevokerAppConfig {
+export interface RevokerAppConfig extends ServerConfig {
   kafka: KafkaConsumerConfig;
   gitlab?: { url: string; token: string };
   substrates: SubstrateInstances;
@@ -34,9 +34,6 @@ export interface RevokerAppConfig {
   orphanGraceMs: number;
   concurrency: number;
   retry: { baseMs: number; maxMs: number };
-  port: number;
-  host: string;
-  logLevel: string;
 }
 
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */

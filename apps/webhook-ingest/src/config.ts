@@ -1,7 +1,7 @@
 // webhook-ingest configuration: read from the environment once, here, and passed down as a plain
 // object. A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, parseEnv, serverEnv, serverFromEnv, type BusConfig } from '@jit/service';
+import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, parseEnv, serverEnv, serverFromEnv, type BusConfig, type ServerConfig } from '@jit/service';
 
 export { ConfigError } from '@jit/service';
 
@@ -28,15 +28,12 @@ const EnvSchema = z
     }
   });
 
-export interface IngestAppConfig {
+export interface IngestAppConfig extends ServerConfig {
   bus: BusConfig;
   auth: { tokens: string[]; signingSecrets: string[] };
   bodyLimit: number;
   publishTimeoutMs: number;
   dedupe: { dir: string; windowMs: number; maxIds: number };
-  port: number;
-  host: string;
-  logLevel: string;
 }
 
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */

@@ -113,7 +113,14 @@ export function serverEnv(defaultPort: number) {
   return { PORT: envSchemas.port(defaultPort), HOST: envSchemas.host(), LOG_LEVEL: envSchemas.logLevel() };
 }
 
-export function serverFromEnv(e: { PORT: number; HOST: string; LOG_LEVEL: string }): { port: number; host: string; logLevel: string } {
+/** Where and how verbosely an app serves; every app config has these. */
+export interface ServerConfig {
+  port: number;
+  host: string;
+  logLevel: string;
+}
+
+export function serverFromEnv(e: { PORT: number; HOST: string; LOG_LEVEL: string }): ServerConfig {
   return { port: e.PORT, host: e.HOST, logLevel: e.LOG_LEVEL };
 }
 

@@ -18,4 +18,4 @@ export {
   gitlabFromEnv,
   projectId,
 } from './env-schemas';
-export type { BusConfig, KafkaConsumerConfig } from './env-schemas';
+export type { BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
