@@ -95,6 +95,25 @@ describe('reconciliation: an MR opened or changed while no webhook arrived', () 
     expect(w.gate.ledger.get(`gl-${PROJECT}-${iid}`)!.status).toBe('requested');
   });
 
+  it('closed while down: withdrawn (by whoever closed it), once; a rejected one too; an unknown one is left alone', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    const bad = await w.open('dev', { 'README.md': 'not a request' });
+    await w.gate.stop();
+    w.gl.close(PROJECT, iid, 'carol');
+    w.gl.close(PROJECT, bad, 'dev');
+    const never = openSilently(w, 'dev', { [REQ.replace('backfill', 'never')]: requestYaml({}) }, 'never');
+    w.gl.close(PROJECT, never, 'dev');
+    await w.restart(ON);
+    await vi.waitFor(async () => expect(await w.types()).toEqual(['requested', 'rejected', 'withdrawn', 'withdrawn']), WAIT);
+    const withdrawn = await dataOf(w, EVENT_TYPES.withdrawn);
+    expect(withdrawn.map((d) => [d.mrIid, d.by])).toEqual([
+      [iid, 'carol'],
+      [bad, 'dev'],
+    ]);
+    expect(await w.gate.reconcile()).toMatchObject({ closed: 0, skipped: 3 });
+  });
+
   it('approvals given while down need no event, but the comment shows them, judged as at merge', async () => {
     const w = await createFakeWorld({ tier: 'free' });
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });
@@ -332,7 +351,9 @@ describe('reconciliation: idempotency and failures', () => {
     await w.restart({ gitlab, reconcileLookbackMs: lookback });
     await w.gate.reconcile();
     expect(sinceOf()).toBe(newest - RECONCILE_OVERLAP_MS);
-    expect(seen.every((o) => o.orderBy === 'updated_at' && (o.state === 'opened' || o.state === 'merged'))).toBe(true);
+    // Every open MR, whatever its age; merged and closed ones since the window's start.
+    expect(seen.every((o) => o.orderBy === 'updated_at' && (o.state === 'opened') === (o.updatedAfter === undefined))).toBe(true);
+    expect(new Set(seen.map((o) => o.state))).toEqual(new Set(['opened', 'merged', 'closed']));
   });
 
   it('a merge older than the listing window is left alone (the lookback bounds the work)', async () => {

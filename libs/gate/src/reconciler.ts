@@ -1,8 +1,8 @@
 // Reconciliation with GitLab: GitLab does not retry a webhook that failed because jit was down, so
 // at start and then periodically the gate lists the elevations project's open MRs and its recently
-// merged ones and, for each one the book has not seen at its current head (open) or that has no
-// merge verdict (merged), publishes on jit.gitlab.v1 the normalized event webhook-ingest would have
-// published. Deterministic ids make repeated runs and late real webhooks harmless; the gate then
+// merged and closed ones and, for each one the book has not seen at its current head (open), that
+// has no merge verdict (merged) or that is still pending (closed), publishes on jit.gitlab.v1 the
+// normalized event webhook-ingest would have published. Deterministic ids make repeated runs and late real webhooks harmless; the gate then
 // handles the event exactly as a webhook (the merge path re-verifies everything from GitLab's API).
 import { CloudEvent } from 'cloudevents';
 import {
@@ -28,20 +28,22 @@ export const RECONCILE_SOURCE = '/jit/approval-gate/reconciler';
 export const RECONCILE_OVERLAP_MS = 60 * 60 * 1000;
 const PER_PAGE = 100;
 
-export type ReconcileAction = 'open' | 'update' | 'reopen' | 'merge';
+export type ReconcileAction = 'open' | 'update' | 'reopen' | 'merge' | 'close';
 
 export interface ReconcileSummary {
   /** Open MRs for which an open/update/reopen event was published. */
   opened: number;
   /** Merged MRs for which a merge event was published. */
   merged: number;
+  /** Closed MRs (still pending in the book) for which a close event was published. */
+  closed: number;
   /** Open MRs whose comment was refreshed with approvals given while no webhook arrived. */
   approvals: number;
   /** MRs listed that needed nothing (already handled, or already published by this process). */
   skipped: number;
   /** MRs that could not be looked at (a non-retriable GitLab answer); retried at the next run. */
   failed: number;
-  /** Merged MRs were listed from this time (ISO). */
+  /** Merged and closed MRs were listed from this time (ISO). */
   since: string;
   /** False when a list hit its page limit or an MR failed: the next run keeps the same "since". */
   complete: boolean;
@@ -86,6 +88,8 @@ export function synthesizeWebhook(project: Pick<Project, 'id' | 'pathWithNamespa
   const id = `${RECONCILE_ID_PREFIX}${project.id}:${mr.iid}:${version}:${action}`;
   const key = gitlabKey(project.id, mr.iid);
   const author = { id: mr.author.id, username: mr.author.username, name: mr.author.username };
+  // GitLab's list says who closed an MR, not who merged it; the gate never reads the actor of a merge.
+  const actor = action === 'close' && mr.closedBy ? { id: mr.closedBy.id, username: mr.closedBy.username, name: mr.closedBy.username } : author;
   const data: GitlabWebhookData = {
     kind: 'merge_request',
     action,
@@ -101,8 +105,7 @@ export function synthesizeWebhook(project: Pick<Project, 'id' | 'pathWithNamespa
     mergeCommitSha: mr.mergeCommitSha ?? mr.squashCommitSha ?? null,
     authorId: mr.author.id,
     authorUsername: mr.author.username,
-    // GitLab's list does not say who merged; the gate never reads the actor of a merge.
-    actor: author,
+    actor,
     labels: [],
     mrCreatedAt: mr.createdAt ?? mr.updatedAt ?? receivedAt,
     mrUpdatedAt: mr.updatedAt ?? receivedAt,
@@ -150,7 +153,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const registers = options.registry ? [options.registry] : [];
   const reconciled = new Counter({
     name: 'jit_gate_reconciled_total',
-    help: 'MRs looked at by the approval gate reconciliation with GitLab, by what was done (opened, merged, approvals, skipped, failed)',
+    help: 'MRs looked at by the approval gate reconciliation with GitLab, by what was done (opened, merged, closed, approvals, skipped, failed)',
     labelNames: ['action'],
     registers,
   });
@@ -188,7 +191,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     return true;
   }
 
-  type Outcome = 'opened' | 'merged' | 'approvals' | 'skipped';
+  type Outcome = 'opened' | 'merged' | 'closed' | 'approvals' | 'skipped';
 
   async function onOpen(project: Project, mr: MergeRequest): Promise<Outcome> {
     const elevation = toElevationId(project.id, mr.iid);
@@ -227,16 +230,24 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     return (await publishOnce(project, mr, 'merge')) ? 'merged' : 'skipped';
   }
 
+  async function onClosed(project: Project, mr: MergeRequest): Promise<Outcome> {
+    // Only what the book still holds as pending: a closed MR must not stay a live request.
+    const e = book.get(toElevationId(project.id, mr.iid));
+    if (!e || book.isDecided(e.elevationId) || e.status === 'withdrawn') return 'skipped';
+    return (await publishOnce(project, mr, 'close')) ? 'closed' : 'skipped';
+  }
+
   async function runNow(): Promise<ReconcileSummary> {
     const startedAt = now();
     const since = sinceMs(startedAt);
-    const summary: ReconcileSummary = { opened: 0, merged: 0, approvals: 0, skipped: 0, failed: 0, since: new Date(since).toISOString(), complete: true };
+    const summary: ReconcileSummary = { opened: 0, merged: 0, closed: 0, approvals: 0, skipped: 0, failed: 0, since: new Date(since).toISOString(), complete: true };
     try {
       const project = await gitlab.projects.show(options.projectId);
       const list = { orderBy: 'updated_at' as const, sort: 'desc' as const, perPage: PER_PAGE, maxPages };
       const open = await gitlab.mergeRequests.all(project.id, { ...list, state: 'opened' });
       const merged = await gitlab.mergeRequests.all(project.id, { ...list, state: 'merged', updatedAfter: summary.since });
-      for (const [name, rows] of [['opened', open], ['merged', merged]] as const) {
+      const closed = await gitlab.mergeRequests.all(project.id, { ...list, state: 'closed', updatedAfter: summary.since });
+      for (const [name, rows] of [['opened', open], ['merged', merged], ['closed', closed]] as const) {
         if (rows.length >= PER_PAGE * maxPages) {
           summary.complete = false;
           log.warn({ state: name, listed: rows.length }, 'more MRs than the reconciliation lists (reconcileMaxPages); the oldest were left for the next run');
@@ -246,6 +257,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       const work: Array<[MergeRequest, (p: Project, m: MergeRequest) => Promise<Outcome>]> = [
         ...[...open].reverse().map((m) => [m, onOpen] as [MergeRequest, typeof onOpen]),
         ...[...merged].reverse().map((m) => [m, onMerged] as [MergeRequest, typeof onMerged]),
+        ...[...closed].reverse().map((m) => [m, onClosed] as [MergeRequest, typeof onClosed]),
       ];
       for (const [mr, step] of work) {
         if (stopped) {

@@ -245,13 +245,14 @@ describe('createGitlabClient resources', () => {
       link: `<https://gitlab.test/api/v4/projects/42/merge_requests?state=merged&updated_after=2026-01-01T00%3A00%3A00.000Z&page=${page}&per_page=2>; rel="next"`,
     });
     const { c, seen } = client([
-      { status: 200, body: [{ ...mrBody, iid: 1, updated_at: '2026-01-02T00:00:00Z', created_at: '2026-01-01T00:00:00Z' }, { ...mrBody, iid: 2 }], headers: next(2) },
+      { status: 200, body: [{ ...mrBody, iid: 1, updated_at: '2026-01-02T00:00:00Z', created_at: '2026-01-01T00:00:00Z', closed_by: { id: 8, username: 'erin' } }, { ...mrBody, iid: 2 }], headers: next(2) },
       { status: 200, body: [{ ...mrBody, iid: 3 }, { ...mrBody, iid: 4 }], headers: next(3) },
       { status: 200, body: [{ ...mrBody, iid: 5 }] },
     ]);
     const list = await c.mergeRequests.all(42, { state: 'merged', updatedAfter: '2026-01-01T00:00:00.000Z', orderBy: 'updated_at', sort: 'desc', perPage: 2, maxPages: 2 });
     expect(list.map((m) => m.iid)).toEqual([1, 2, 3, 4]);
-    expect(list[0]).toMatchObject({ updatedAt: '2026-01-02T00:00:00Z', createdAt: '2026-01-01T00:00:00Z', sha: 'abc' });
+    expect(list[0]).toMatchObject({ updatedAt: '2026-01-02T00:00:00Z', createdAt: '2026-01-01T00:00:00Z', sha: 'abc', closedBy: { id: 8, username: 'erin' } });
+    expect(list[1]!.closedBy).toBeNull();
     expect(seen).toHaveLength(2);
     const first = new URL(seen[0]!.url);
     expect(first.pathname).toBe('/api/v4/projects/42/merge_requests');

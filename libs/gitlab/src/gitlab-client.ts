@@ -81,6 +81,10 @@ function toMergeRequest(m: Json): MergeRequest {
     createdAt: typeof m.created_at === 'string' ? m.created_at : undefined,
     updatedAt: typeof m.updated_at === 'string' ? m.updated_at : undefined,
     mergedAt: typeof m.merged_at === 'string' ? m.merged_at : null,
+    closedBy:
+      m.closed_by && typeof m.closed_by.id === 'number' && typeof m.closed_by.username === 'string'
+        ? { id: m.closed_by.id, username: m.closed_by.username }
+        : null,
   };
 }
 

@@ -39,6 +39,8 @@ export interface MergeRequest {
   createdAt?: string;
   updatedAt?: string;
   mergedAt?: string | null;
+  /** Who closed it (closed MRs); GitLab says null otherwise. */
+  closedBy?: { id: number; username: string } | null;
 }
 
 /** Filters of `GET /projects/:id/merge_requests` that jit uses (GitLab's names, camelCase). */

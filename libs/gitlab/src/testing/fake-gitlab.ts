@@ -44,6 +44,7 @@ export interface FakeMergeRequest {
   createdAt: string;
   updatedAt: string;
   mergedAt: string | null;
+  closedById: number | null;
 }
 
 export interface FakeProject {
@@ -78,7 +79,7 @@ export interface FakeGitlab {
   unapprove(projectId: number, iid: number, username: string): void;
   /** Merges regardless of approvals (what GitLab Free, or an admin, would let happen). */
   merge(projectId: number, iid: number): string;
-  close(projectId: number, iid: number): void;
+  close(projectId: number, iid: number, by?: string): void;
   /** The next `count` calls answer with `status` (e.g. 503, 429) as a retriable/non-retriable error. */
   failNext(count: number, status: number): void;
   /** A client acting as `username` (default: the bot user given to createFakeGitlab). */
@@ -134,6 +135,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
       createdAt: m.createdAt,
       updatedAt: m.updatedAt,
       mergedAt: m.mergedAt,
+      closedBy: m.closedById !== null && users.get(m.closedById) ? { id: m.closedById, username: users.get(m.closedById)!.username } : null,
     };
   };
   const gate = (name: string) => {
@@ -236,6 +238,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
         createdAt: now(),
         updatedAt: now(),
         mergedAt: null,
+        closedById: null,
         baseFiles: new Map(p.branches.get(opts.targetBranch ?? p.defaultBranch)?.files ?? []),
         commits: head
           ? [
@@ -279,9 +282,10 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
       m.updatedAt = m.mergedAt;
       return mergeSha;
     },
-    close(projectId, iid) {
+    close(projectId, iid, by) {
       const m = mr(projectId, iid);
       m.state = 'closed';
+      m.closedById = by ? userByName(by).id : null;
       m.updatedAt = now();
     },
     failNext(count, status) {
