@@ -3,7 +3,10 @@
 // shared broker would mix this suite's events with other suites'), driven as users would — the
 // agent with the `jit` CLI, two humans approving and merging through the GitLab API — against a
 // Vault (OpenBao database engine on embedded PostgreSQL) target and an AWS STS (moto) target.
-// States are observed the way a SIEM does: by consuming jit.elevations.v1.
+// States are observed the way a SIEM does: by consuming jit.elevations.v1; the agent also reads
+// them as a user would, with `jit status`, `jit audit` and `jit request --wait` against the issuer
+// (the process that serves /v1/elevations* in distributed mode), and the bypass alert's counter
+// is read from the issuer's /metrics.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -204,6 +207,44 @@ async function cli(argv: string[], env: Record<string, string> = {}): Promise<Re
   return JSON.parse(out.join('\n')) as Record<string, unknown>;
 }
 
+/** The agent's `jit --json …` whatever its exit code (for commands whose failure is the point). */
+async function cliRun(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['--json', ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir(), ...env } });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** `jit status <id>` against the issuer, until it reports one of `states` (its read model follows the log). */
+async function cliStatus(id: string, states: string[]): Promise<Record<string, unknown>> {
+  let last: Record<string, unknown> = {};
+  await waitFor(
+    async () => {
+      last = await cli(['status', id, '--url', apps.issuer.url]);
+      return states.includes(String(last.state));
+    },
+    { timeoutMs: 60_000, intervalMs: 250, what: `jit status ${id} to say ${states.join('/')}` },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last answer: ${JSON.stringify(last).slice(0, 500)}`);
+  });
+  return last;
+}
+
+/** `jit audit --json …` against the issuer. */
+async function cliAudit(flags: string[]): Promise<Array<{ id: string; state: string }>> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['--json', 'audit', '--url', apps.issuer.url, ...flags], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir() } });
+  if (code !== 0) throw new Error(`jit audit exited ${code}: ${err.join(' ')}`);
+  return JSON.parse(out.join('\n')) as Array<{ id: string; state: string }>;
+}
+
+/** A counter on the issuer's /metrics (NaN when it is not exported). */
+async function issuerCounter(name: string): Promise<number> {
+  const text = await (await fetch(`${apps.issuer.url}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
 function state(id: string): ElevationState | undefined {
   return ledger.get(id);
 }
@@ -326,6 +367,17 @@ describe('distributed mode: four processes on Kafka', () => {
     const after = await tryInsert(credential.url!);
     expect(after.ok, 'the login must be refused after revocation').toBe(false);
     expect(await liveVaultGrants(granted.grantId!), 'Vault holds no credential of the grant').toEqual([]);
+
+    // what the agent sees through the issuer's read API, as the README tells users to look
+    const status = await cliStatus(id, ['revoked']);
+    expect(status).toMatchObject({ id, state: 'revoked', target: 'orders-vault', requester: 'deploy-agent', revokeVerified: true });
+    const timeline = (status.timeline as Array<{ type: string }>).map((t) => t.type);
+    for (const t of ['requested', 'approval.recorded', 'approved', 'granted', 'revoked']) expect(timeline).toContain(`dev.jit.elevation.${t}.v1`);
+    expect(JSON.stringify(status)).not.toContain('BEGIN AGE');
+    const audit = await cliAudit(['--state', 'revoked', '--target', 'orders-vault', '--requester', 'deploy-agent', '--since', new Date(Date.now() - 3600_000).toISOString()]);
+    expect(audit.map((e) => e.id)).toContain(id);
+    expect(audit.every((e) => e.state === 'revoked')).toBe(true);
+    expect(await cliAudit(['--state', 'revoked', '--target', 'no-such-target'])).toEqual([]);
 
     process.stdout.write(`distributed e2e: ${figures(id)}\n`);
     const types = typesOf(id);
@@ -458,11 +510,19 @@ describe('distributed mode: four processes on Kafka', () => {
     expect((await hook(`{"pad":"${'x'.repeat(2 * 1024 * 1024)}"}`, webhookSecret)).status, 'over the body limit').toBe(413);
     expect((await hook('object_kind=merge_request', webhookSecret, 'application/x-www-form-urlencoded')).status, 'not JSON').toBe(415);
 
-    const req = await cli(
-      ['request', '--target', 'orders-vault', '--scope', 'write', '--ttl', '3h', '--tier', 'reversible-write', '--identity', identity, '--justification', 'distributed e2e: over the 2h ceiling of reversible-write'],
+    const bypassesBefore = await issuerCounter('jit_bypasses_total');
+    expect(bypassesBefore, 'the issuer exports jit_bypasses_total (deploy/prometheus/jit-alerts.yaml)').toBeGreaterThanOrEqual(0);
+    // `jit request --wait` follows the MR through the issuer's read API until jit rejects it (exit 2)
+    const waited = await cliRun(
+      ['request', '--target', 'orders-vault', '--scope', 'write', '--ttl', '3h', '--tier', 'reversible-write', '--identity', identity, '--justification', 'distributed e2e: over the 2h ceiling of reversible-write', '--wait', '--timeout', '2m', '--url', apps.issuer.url],
       { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.agent, JIT_ELEVATIONS_PROJECT: PROJECT },
     );
-    const id = String(req.elevationId);
+    expect(waited.err).toMatch(/ended rejected/);
+    expect(waited.code, waited.err).toBe(2);
+    const req = JSON.parse(waited.out) as { id: string; state: string; mrIid: number; problems?: unknown };
+    expect(req.state).toBe('rejected');
+    expect(JSON.stringify(req.problems)).toMatch(/ttl/i);
+    const id = String(req.id);
     mrIids.push(Number(req.mrIid));
     const rejected = await until(id, ['rejected', 'pending']);
     expect(rejected.state).toBe('rejected');
@@ -479,6 +539,15 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(typesOf(id)).toContain('dev.jit.elevation.bypass.detected.v1');
     expect(typesOf(id)).not.toContain('dev.jit.elevation.approved.v1');
     expect(state('gl-1-999'), 'the forged merge reached nobody').toBeUndefined();
+    // the bypass alert (increase(jit_bypasses_total[10m]) > 0) can fire: the issuer counted it
+    await waitFor(async () => (await issuerCounter('jit_bypasses_total')) === bypassesBefore + 1, {
+      timeoutMs: 60_000,
+      what: `jit_bypasses_total on the issuer to go from ${bypassesBefore} to ${bypassesBefore + 1}`,
+    });
+    expect((await cliStatus(id, ['bypassed'])).state).toBe('bypassed');
+    expect((await cliAudit(['--state', 'bypassed'])).map((e) => e.id)).toEqual([id]);
+    const forged = await fetch(`${apps.issuer.url}/v1/elevations/gl-1-999`);
+    expect(forged.status).toBe(404);
   });
 
   it('no issued secret in any log line of the four processes, any event on the topic or any MR comment', async () => {
