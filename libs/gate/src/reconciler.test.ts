@@ -269,6 +269,31 @@ describe('reconciliation: idempotency and failures', () => {
     expect(await metric(registry, 'jit_gate_reconcile_runs_total', { outcome: 'ok' })).toBe(1);
   });
 
+  it('a bus that refuses the publish fails the run; nothing is taken as published, the next run publishes', async () => {
+    const w = await createFakeWorld();
+    await w.gate.stop();
+    const missed = openSilently(w, 'dev', { [REQ]: requestYaml({}) }, 'down-6');
+    let refuse = true;
+    const bus = new Proxy(w.bus, {
+      get(target, prop, receiver) {
+        if (prop === 'publish') {
+          return async (topic: string, key: string, event: CloudEventJson) => {
+            if (refuse && topic === TOPIC_GITLAB) throw Object.assign(new Error('bus down'), { retriable: true });
+            return target.publish(topic, key, event);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    await w.restart({ bus });
+    await expect(w.gate.reconcile()).rejects.toMatchObject({ code: 'JIT_ERR_GATE_RECONCILE_FAILED', message: expect.stringContaining('(Error)') });
+    expect(await webhooksOnBus(w)).toEqual([]);
+    refuse = false;
+    expect(await w.gate.reconcile()).toMatchObject({ opened: 1 });
+    await vi.waitFor(async () => expect((await dataOf(w, EVENT_TYPES.requested)).map((r) => r.mrIid)).toEqual([missed]), WAIT);
+  });
+
   it('retries on its own at the next interval after GitLab was down', async () => {
     const w = await createFakeWorld();
     await w.gate.stop();

@@ -280,7 +280,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       }
     } catch (err) {
       runs.inc({ outcome: 'failed' });
-      throw GateReconcileFailed(errFields(err).code ?? 'error', { cause: err, details: { ...summary } });
+      throw GateReconcileFailed(errFields(err).code ?? (err instanceof Error ? err.name : 'error'), { cause: err, details: { ...summary } });
     }
     if (summary.complete) lastSuccess = startedAt;
     runs.inc({ outcome: summary.complete ? 'ok' : 'partial' });
