@@ -403,7 +403,7 @@ describe('reconciliation: idempotency and failures', () => {
     await w.restart({ reconcile: false, reconcileMaxPages: 1, logger });
     const summary = await w.gate.reconcile();
     expect(summary).toMatchObject({ opened: 100, complete: false });
-    expect(lines.join('')).toContain('more MRs than the reconciliation lists');
+    expect(lines.join('')).toContain('more MRs than the reconciliation lists: the oldest were not looked at');
     await vi.waitFor(async () => expect(await dataOf(w, EVENT_TYPES.rejected)).toHaveLength(100), WAIT);
   });
 

@@ -250,7 +250,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       for (const [name, rows] of [['opened', open], ['merged', merged], ['closed', closed]] as const) {
         if (rows.length >= PER_PAGE * maxPages) {
           summary.complete = false;
-          log.warn({ state: name, listed: rows.length }, 'more MRs than the reconciliation lists (reconcileMaxPages); the oldest were left for the next run');
+          log.warn({ state: name, listed: rows.length }, 'more MRs than the reconciliation lists: the oldest were not looked at — raise reconcileMaxPages');
         }
       }
       // Oldest first, as the webhooks would have come.
