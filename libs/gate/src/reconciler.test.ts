@@ -360,12 +360,12 @@ describe('reconciliation: idempotency and failures', () => {
     };
     const lookback = 3 * 24 * 3600_000;
     const sinceOf = () => Date.parse(seen.filter((o) => o.state === 'merged').at(-1)!.updatedAfter!);
-    // Empty book: the lookback.
+    // Empty book (a new install): only the overlap, so history is neither granted nor flagged.
     await w.restart({ gitlab, reconcileLookbackMs: lookback });
     let t0 = Date.now();
     await w.gate.reconcile();
-    expect(sinceOf()).toBeGreaterThanOrEqual(t0 - lookback - 1000);
-    expect(sinceOf()).toBeLessThanOrEqual(Date.now() - lookback);
+    expect(sinceOf()).toBeGreaterThanOrEqual(t0 - RECONCILE_OVERLAP_MS - 1000);
+    expect(sinceOf()).toBeLessThanOrEqual(Date.now() - RECONCILE_OVERLAP_MS);
     // After a good run: its start, minus the overlap.
     t0 = Date.now();
     await w.gate.reconcile();
@@ -393,6 +393,19 @@ describe('reconciliation: idempotency and failures', () => {
     await w.restart({ reconcile: false });
     expect(await w.gate.reconcile()).toMatchObject({ merged: 1 });
     await vi.waitFor(async () => expect((await dataOf(w, EVENT_TYPES.bypassDetected)).map((d) => d.mrIid)).toEqual([recent]), WAIT);
+  });
+
+  it('a new install (nothing in the log) neither grants nor flags merges older than the overlap', async () => {
+    let clock = Date.now() - 2 * RECONCILE_OVERLAP_MS;
+    const w = await createFakeWorld({ now: () => new Date(clock) });
+    await w.gate.stop();
+    const history = openSilently(w, 'dev', { [REQ]: requestYaml({}) }, 'history');
+    w.gl.merge(PROJECT, history);
+    clock = Date.now();
+    await w.restart({ reconcile: false });
+    expect(await w.gate.reconcile()).toMatchObject({ merged: 0 });
+    expect(await dataOf(w, EVENT_TYPES.bypassDetected)).toEqual([]);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
   });
 
   it('more MRs than the pages it may list: the run is partial and says so', async () => {

@@ -179,7 +179,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     // After a successful run, its start; at process start, the newest event the gate emitted in
     // answer to GitLab — both minus an overlap for clock skew.
     const known = lastSuccess ?? (book.newestGateEventAt() ? Date.parse(book.newestGateEventAt()!) : undefined);
-    return known === undefined ? floor : Math.max(floor, known - RECONCILE_OVERLAP_MS);
+    // A gate that never answered GitLab (a new install, an empty log) judges only the last
+    // overlap's merges: it must not grant old merged requests nor flag the repo's history as bypasses.
+    return Math.max(floor, (known ?? startedAt) - RECONCILE_OVERLAP_MS);
   }
 
   async function publishOnce(project: Project, mr: MergeRequest, action: ReconcileAction): Promise<boolean> {
