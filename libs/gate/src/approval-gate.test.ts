@@ -129,6 +129,30 @@ describe('approval gate: approvals that never count', () => {
     expect((await dataOf(w, EVENT_TYPES.approved))[0]).toMatchObject({ approvers: ['dave'] });
   });
 
+  it('a push whose webhook was lost: the merged content is not what jit validated, so nothing is approved', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    const m = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
+    w.gl.push(PROJECT, m.sourceBranch, { [REQ]: requestYaml({ ttl: '2h' }) }, 'dev'); // no update webhook
+    w.gl.approve(PROJECT, iid, 'carol'); // approved after the push, webhook lost too
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+    const [bypass] = await dataOf(w, EVENT_TYPES.bypassDetected);
+    expect(bypass!.reasons.join(' ')).toContain(`${REQ} at the merge commit is not the content jit validated`);
+  });
+
+  it('a push whose webhook was lost swapped the request file for another: refused at merge', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    const m = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
+    w.gl.push(PROJECT, m.sourceBranch, { [REQ]: null, 'elevations/other.yaml': requestYaml({ ttl: '2h' }) }, 'dev');
+    w.gl.approve(PROJECT, iid, 'carol');
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+    const [bypass] = await dataOf(w, EVENT_TYPES.bypassDetected);
+    expect(bypass!.reasons.join(' ')).toContain(`${REQ} does not exist at the merge commit`);
+  });
+
   it('a fresh approval after the push counts', async () => {
     const w = await createFakeWorld({ tier: 'free' });
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });
