@@ -3,7 +3,7 @@ import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import type { Logger } from '@jit/observability';
 import { defineSubstrate, type SubstrateDefinition, type SubstrateDeps } from './define-substrate';
-import type { RevocationHandle, Substrate } from './substrate';
+import type { Finding, RevocationHandle, Substrate } from './substrate';
 import { SubstrateRegistry } from './substrate-registry';
 import type { ContractHarness } from './testing/run-substrate-contract-suite';
 
@@ -35,5 +35,11 @@ describe('contract types', () => {
     expectTypeOf<SubstrateRegistry['get']>().returns.toEqualTypeOf<Substrate>();
     expectTypeOf<ContractHarness['probe']>().parameter(0).toEqualTypeOf<Record<string, string>>();
     expectTypeOf<Substrate['revoke']>().returns.toEqualTypeOf<Promise<void>>();
+  });
+
+  it('the safety checks are optional and answer findings', () => {
+    expectTypeOf<Substrate['checkTtl']>().toEqualTypeOf<((scope: unknown, ceilingSeconds: number) => Promise<Finding[]>) | undefined>();
+    expectTypeOf<Substrate['checkDefaultIsReadOnly']>().toEqualTypeOf<(() => Promise<Finding[]>) | undefined>();
+    expectTypeOf<Finding['severity']>().toEqualTypeOf<'info' | 'warning' | 'error'>();
   });
 });

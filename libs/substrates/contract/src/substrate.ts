@@ -6,8 +6,10 @@ export interface Problem {
   message: string;
 }
 
+/** What a safety check found: `info` = checked and fine, `warning` = works but unsafe, `error` = broken or unsafe. */
 export interface Finding {
   severity: 'info' | 'warning' | 'error';
+  /** Human-readable and secret-free (names roles, mounts, servers; never a password or token). */
   message: string;
 }
 
@@ -66,7 +68,22 @@ export interface Substrate {
   verifyRevoked?(handle: RevocationHandle): Promise<VerifyResult>;
   /** Credentials this adapter created (by name/metadata), for the orphan sweep. */
   listIssued?(): Promise<RevocationHandle[]>;
+  /**
+   * The structural check: proves the credential developers and agents hold by default cannot
+   * write (e.g. postgres attempts writes in a rolled-back transaction). Findings name the role and
+   * server, never a credential. A deployment runs it once per instance for every policy version
+   * (libs/substrates/wiring `createPolicyAudit`).
+   */
   checkDefaultIsReadOnly?(): Promise<Finding[]>;
+  /**
+   * The backstop check: whether the backend's own expiry for `scope` (e.g. a Vault database role's
+   * `max_ttl`) is within `ceilingSeconds`, the TTL ceiling of the scope's tier. A `warning` means
+   * the backend would let a credential outlive the ceiling if jit's revocation failed; an `error`
+   * that the scope cannot work (role or policy missing). Never throws for a malformed scope (an
+   * `error` finding instead); may throw (or reject) when the backend cannot be asked — the audit
+   * turns that into a finding. Findings name role/mount/target, never a credential.
+   */
+  checkTtl?(scope: unknown, ceilingSeconds: number): Promise<Finding[]>;
   /**
    * Housekeeping the revoker's periodic sweep runs (e.g. aws-sts removes deny policies whose
    * sessions have expired on their own). Must be idempotent and safe to run on every replica.

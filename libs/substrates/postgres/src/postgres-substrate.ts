@@ -176,9 +176,13 @@ function grantsOf(scope: unknown): { grants: ParsedGrant[]; problems: Problem[] 
   return { grants, problems };
 }
 
-/** A postgres instance: every optional Substrate method is implemented. */
+/**
+ * A postgres instance. `checkDefaultIsReadOnly()` is the contract's structural check (with no
+ * argument it probes the configured `defaultUrl`); a deployment runs it once per instance for every
+ * policy version (libs/substrates/wiring `createPolicyAudit`).
+ */
 export type PostgresSubstrate = Substrate &
-  Required<Pick<Substrate, 'verifyRevoked' | 'listIssued' | 'close'>> & {
+  Required<Pick<Substrate, 'verifyRevoked' | 'listIssued' | 'close' | 'checkDefaultIsReadOnly'>> & {
     /** Probes `defaultUrl` (default: the configured one) by attempting writes that are rolled back. */
     checkDefaultIsReadOnly(defaultUrl?: string): Promise<Finding[]>;
   };

@@ -75,11 +75,12 @@ export type VaultScope =
   | { mode: 'token'; policies: string[] }
   | { mode: 'database'; role: string; /** Where users connect, without credentials; the secret's `url` is built from it. */ loginUrl?: string };
 
-export type VaultSubstrate = Substrate &
-  Required<Pick<Substrate, 'verifyRevoked' | 'listIssued' | 'close'>> & {
-    /** Findings about a scope against the server: a database role whose max_ttl exceeds the ceiling, missing policies. */
-    checkTtl(scope: unknown, ceilingSeconds: number): Promise<Finding[]>;
-  };
+/**
+ * A vault instance. `checkTtl` (the contract's backstop check) reports a database role whose
+ * max_ttl exceeds the ceiling (or is unset) and missing roles/policies; a deployment runs it for
+ * every vault scope of each policy version (libs/substrates/wiring `createPolicyAudit`).
+ */
+export type VaultSubstrate = Substrate & Required<Pick<Substrate, 'verifyRevoked' | 'listIssued' | 'close' | 'checkTtl'>>;
 
 /** HCL of the carrier policy the operator installs (and attaches to jit's admin token). */
 export function carrierPolicyHcl(databaseMount = 'database'): string {

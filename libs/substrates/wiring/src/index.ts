@@ -4,4 +4,6 @@ export { SUBSTRATE_DEFINITIONS, createSubstrates, parseSubstrateSettings } from 
 export type { SubstrateInstances } from './substrate-settings';
 export { substrateCatalog } from './substrate-catalog';
 export { createPolicyTargetResolver } from './target-resolver';
-export type { PolicyTargetResolverOptions } from './target-resolver';
+export type { PolicyTargetResolver, PolicyTargetResolverOptions, ResolveInput } from './target-resolver';
+export { FINDINGS_METRIC, createPolicyAudit } from './policy-audit';
+export type { AuditCheck, AuditFinding, PolicyAudit, PolicyAuditOptions, PolicyAuditResult, SubstrateLookup } from './policy-audit';

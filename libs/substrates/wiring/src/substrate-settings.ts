@@ -9,6 +9,7 @@ import { awsStsSubstrate } from '@jit/substrate-aws-sts';
 import { gcpIamSubstrate } from '@jit/substrate-gcp-iam';
 import { postgresSubstrate } from '@jit/substrate-postgres';
 import { vaultSubstrate } from '@jit/substrate-vault';
+import { linkSubstrates } from './substrate-link';
 
 export const SUBSTRATE_DEFINITIONS: SubstrateDefinition<any, any>[] = [postgresSubstrate, vaultSubstrate, awsStsSubstrate, gcpIamSubstrate];
 
@@ -104,5 +105,7 @@ export function createSubstrates(instances: SubstrateInstances, logger: Logger, 
     void registry.closeAll();
     throw err;
   }
+  // The policy target resolver built with the same logger audits these instances.
+  linkSubstrates(logger, registry);
   return registry;
 }

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { defineError } from '@jit/errors';
 import { createLogger } from '@jit/observability';
 import type { LoadedPolicy, PolicyModel } from '@jit/policy';
+import { createRegistry } from '@jit/observability';
+import type { Finding } from '@jit/substrates';
+import { FINDINGS_METRIC } from './policy-audit';
+import { createSubstrates } from './substrate-settings';
 import { createPolicyTargetResolver } from './target-resolver';
+import { capture, deferred, loadedOf, policyOf, withChecks } from './testing/audit-fixtures';
 
 const Unavailable = defineError<[]>('JIT_ERR_TEST_UNAVAILABLE', 'gitlab down', { retriable: true });
 const Missing = defineError<[]>('JIT_ERR_TEST_MISSING', 'no policy.yaml at that commit');
@@ -84,5 +89,122 @@ describe('policy target resolver', () => {
   it('an unset secret reference is an error naming the variable, not a value', async () => {
     const { resolver } = setup([loaded('v1')], {});
     await expect(resolver.resolve(input)).rejects.toThrow(/connection.secretRef names env:ORDERS_DB_ADMIN_URL, which is not set/);
+  });
+});
+
+describe('policy target resolver: the background substrate audit', () => {
+  const vaultPolicy = policyOf({
+    'orders-vault': {
+      substrate: 'vault:prod',
+      scopes: { rw: { tier: 'semi-destructive', mode: 'database', role: 'orders_rw' }, ro: { tier: 'semi-destructive', mode: 'database', role: 'orders_ro' } },
+    },
+  });
+  const vaultInput = { target: 'orders-vault', scope: 'rw', policyVersion: 'v1', mergeSha: 'a'.repeat(40), grantId: `gl-7-3-${'a'.repeat(40)}`, elevationId: 'gl-7-3' };
+
+  it('an issue resolves while the audit it started is still pending; the audit then reports', async () => {
+    const check = deferred<Finding[]>();
+    let started = 0;
+    const vault = withChecks('vault:prod', {
+      checkTtl: () => {
+        started++;
+        return check.promise;
+      },
+    });
+    const { logger, warnings } = capture();
+    const registry = createRegistry();
+    const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger, substrates: { list: () => [vault] }, registry });
+    const resolved = await resolver.resolve(vaultInput);
+    expect(resolved).toEqual({ substrate: 'vault:prod', scope: { mode: 'database', role: 'orders_rw' }, connection: {} });
+    await expect.poll(() => started, { timeout: 10_000 }).toBe(1);
+    expect(resolver.lastAudit()).toBeUndefined(); // the check is still pending, the issue went ahead
+    // a second issue while the audit runs starts no second audit of the same version
+    expect(await resolver.resolve({ ...vaultInput, scope: 'ro' })).toBeDefined();
+    check.resolve([{ severity: 'warning', message: 'vault:prod: database role orders_rw has max_ttl 86400s above the tier ceiling 3600s' }]);
+    await resolver.auditIdle();
+    expect(started).toBe(2); // rw and ro, once each
+    expect(resolver.lastAudit()).toMatchObject({ policyVersion: 'v1', checks: 2 });
+    expect(warnings().filter((w) => w.check === 'ttl').map((w) => w.scope)).toEqual(['rw', 'ro']);
+    const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === FINDINGS_METRIC);
+    expect(metric?.values.find((v) => v.labels.severity === 'warning')).toMatchObject({ value: 2, labels: { substrate: 'vault:prod', target: 'orders-vault', check: 'ttl' } });
+  });
+
+  it('at issue time, a scope whose role max_ttl is known to exceed the ceiling is logged with the grant id; the issue is not blocked', async () => {
+    const vault = withChecks('vault:prod', {
+      checkTtl: async (scope) =>
+        (scope as { role: string }).role === 'orders_rw' ? [{ severity: 'warning', message: 'database role orders_rw has max_ttl 86400s above the tier ceiling 3600s' }] : [{ severity: 'info', message: 'within' }],
+    });
+    const { logger, lines } = capture();
+    const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger, substrates: { list: () => [vault] } });
+    await resolver.resolve(vaultInput); // first sight of v1: nothing known yet
+    await resolver.auditIdle();
+    const atIssue = () => lines.filter((l) => /issuing on a scope whose backend expiry outlives/.test(l.msg));
+    expect(atIssue()).toEqual([]);
+    expect(await resolver.resolve(vaultInput)).toBeDefined();
+    expect(atIssue()).toEqual([
+      expect.objectContaining({ level: 40, grantId: vaultInput.grantId, elevationId: 'gl-7-3', target: 'orders-vault', scope: 'rw', substrate: 'vault:prod', policyVersion: 'v1', msg: expect.stringContaining('max_ttl 86400s') }),
+    ]);
+    expect(await resolver.resolve({ ...vaultInput, scope: 'ro' })).toBeDefined();
+    expect(atIssue()).toHaveLength(1);
+    // the issuer's call shape today (no grant id): still warned, named by merge sha
+    await resolver.resolve({ target: 'orders-vault', scope: 'rw', policyVersion: 'v1', mergeSha: vaultInput.mergeSha });
+    expect(atIssue()[1]).toMatchObject({ mergeSha: vaultInput.mergeSha, target: 'orders-vault' });
+    expect(atIssue()[1]!.grantId).toBeUndefined();
+  });
+
+  it('a policy version refused at the merge commit is still audited; a throwing check never reaches the issue', async () => {
+    const vault = withChecks('vault:prod', {
+      checkTtl: async () => {
+        throw new Error('boom');
+      },
+    });
+    const { logger } = capture();
+    const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v2') }, env: {}, logger, substrates: { list: () => [vault] } });
+    expect(await resolver.resolve(vaultInput)).toBeUndefined();
+    await resolver.auditIdle();
+    expect(resolver.lastAudit()).toMatchObject({ policyVersion: 'v2', findings: [expect.objectContaining({ severity: 'error' }), expect.objectContaining({ severity: 'error' })] });
+  });
+
+  it('finds the instances createSubstrates built with the same logger (the apps pass nothing more) and runs the vault adapter\'s own checkTtl', async () => {
+    const { logger, warnings } = capture();
+    const reads: string[] = [];
+    const fakeVault = {
+      async read(path: string) {
+        reads.push(path);
+        if (path === 'database/roles/orders_rw') return { data: { max_ttl: 86400 } };
+        if (path === 'database/roles/orders_ro') return { data: { max_ttl: 1800 } };
+        throw Object.assign(new Error('not found'), { response: { statusCode: 404 } });
+      },
+      write: async () => ({}),
+      list: async () => ({ data: { keys: [] } }),
+    };
+    const substrates = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 'hvs.admin-token-never-logged' } }, logger, { 'vault:prod': { clientFactory: () => fakeVault } });
+    const other = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 't' } }, capture().logger, { 'vault:prod': { clientFactory: () => ({ ...fakeVault, read: async () => ({ data: { max_ttl: 1 } }) }) } });
+    try {
+      const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger });
+      await resolver.resolve(vaultInput);
+      await resolver.auditIdle();
+      expect(reads).toEqual(['database/roles/orders_rw', 'database/roles/orders_ro']);
+      expect(warnings().map((w) => [w.scope, w.severity])).toEqual([['rw', 'warning']]);
+      expect(warnings()[0]!.msg).toMatch(/orders_rw has max_ttl 86400s above the tier ceiling 3600s/);
+      expect(JSON.stringify(warnings())).not.toContain('hvs.admin-token-never-logged');
+    } finally {
+      await substrates.closeAll();
+      await other.closeAll();
+    }
+    // a closed registry is not audited any more
+    const after = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger });
+    await after.resolve(vaultInput);
+    await after.auditIdle();
+    expect(after.lastAudit()).toBeUndefined();
+  });
+
+  it('audit: false switches it off', async () => {
+    let calls = 0;
+    const vault = withChecks('vault:prod', { checkTtl: async () => (calls++, []) });
+    const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger: capture().logger, substrates: { list: () => [vault] }, audit: false });
+    await resolver.resolve(vaultInput);
+    await resolver.auditIdle();
+    expect(calls).toBe(0);
+    expect(resolver.lastAudit()).toBeUndefined();
   });
 });
