@@ -46,7 +46,11 @@ const failed = (m: Map<string, string> | undefined, prefix: string): boolean =>
 describe('runSubstrateContractSuite has teeth', () => {
   it('fails each broken adapter on its defect and passes the control', async () => {
     const r = await runFixtures();
-    expect([...(r.get('control: memory double')?.values() ?? [])]).toEqual(Array(9).fill('passed'));
+    expect([...(r.get('control: memory double')?.values() ?? [])]).toEqual(Array(10).fill('passed'));
+    expect([...(r.get('control: memory double with checks')?.values() ?? [])]).toEqual(Array(10).fill('passed'));
+    expect(failed(r.get('broken: checkTtl throws on a hostile scope'), 'the safety checks')).toBe(true);
+    expect(failed(r.get('broken: a finding quotes the secret'), 'no secret appears')).toBe(true);
+    expect(failed(r.get('broken: a finding quotes the secret'), 'the safety checks')).toBe(false);
     expect(failed(r.get('broken: revoke is a no-op'), 'revoke ends the credential')).toBe(true);
     expect(failed(r.get('broken: handle leaks the secret'), 'issue returns a working credential')).toBe(true);
     expect(failed(r.get('broken: handle leaks the secret'), 'no secret appears')).toBe(true);

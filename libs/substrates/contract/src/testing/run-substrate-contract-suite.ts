@@ -1,10 +1,12 @@
 // The shared contract suite every substrate adapter's integration test runs against a real
 // server: issue works, revoke ends it (twice is fine), listIssued sees it then not, issuing one
-// grant id twice leaves one live credential, and no secret leaks into handles or errors.
+// grant id twice leaves one live credential, the optional safety checks (checkTtl,
+// checkDefaultIsReadOnly) answer well-formed findings, and no secret leaks into handles, errors or
+// findings.
 import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JitError } from '@jit/errors';
-import type { IssueRequest, Issued, RevocationHandle, Substrate } from '../substrate';
+import type { Finding, IssueRequest, Issued, RevocationHandle, Substrate } from '../substrate';
 
 export interface ContractHarness {
   substrate: Substrate;
@@ -23,7 +25,8 @@ export type ContractCase =
   | 'listIssued'
   | 'idempotentIssue'
   | 'badHandle'
-  | 'validateScope';
+  | 'validateScope'
+  | 'checks';
 
 export interface ContractSuiteOptions {
   /** Label for the describe block, e.g. `postgres`. */
@@ -73,6 +76,8 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
     const issued: Issued[] = [];
     /** Errors seen anywhere in the suite; the last case checks none carries a secret. */
     const errors: unknown[] = [];
+    /** Findings of the safety checks; the last case checks none carries a secret. */
+    const findings: Finding[] = [];
 
     const secretValues = (secret: Record<string, string>): string[] =>
       Object.entries(secret)
@@ -225,9 +230,32 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
       expect(await h.probe(out.secret), 'a refused revoke must not have touched the credential').toBe(true);
     });
 
-    it('no secret appears in any handle or error the suite saw', () => {
+    caseIt('checks', 'the safety checks it implements answer well-formed findings, and a hostile scope is an error finding, not a throw', async () => {
+      const wellFormed = (got: unknown, what: string): Finding[] => {
+        expect(Array.isArray(got), `${what} answers a list`).toBe(true);
+        for (const f of got as Finding[]) {
+          expect(['info', 'warning', 'error'], `${what} severity`).toContain(f.severity);
+          expect(typeof f.message === 'string' && f.message.length > 0 && f.message.length < 2000, `${what} message`).toBe(true);
+        }
+        findings.push(...(got as Finding[]));
+        return got as Finding[];
+      };
+      // the harness scope with a live credential around, so a check that quotes one is caught below
+      const { req } = await issue();
+      const { tier: _tier, ...scope } = req.scope;
+      if (h.substrate.checkTtl) {
+        wellFormed(await h.substrate.checkTtl(scope, req.ttlSeconds), 'checkTtl(harness scope)');
+        for (const bad of [null, undefined, 42, 'x', [], { mode: 'x'.repeat(100_000) }]) {
+          const got = wellFormed(await h.substrate.checkTtl(bad, 3600), `checkTtl(${JSON.stringify(bad)?.slice(0, 40)})`);
+          expect(got.some((f) => f.severity === 'error'), `checkTtl(${JSON.stringify(bad)?.slice(0, 40)}) reports an error`).toBe(true);
+        }
+      }
+      if (h.substrate.checkDefaultIsReadOnly) wellFormed(await h.substrate.checkDefaultIsReadOnly(), 'checkDefaultIsReadOnly()');
+    });
+
+    it('no secret appears in any handle, error or finding the suite saw', () => {
       const secrets = issued.flatMap((x) => secretValues(x.secret));
-      const texts = [...issued.map((x) => JSON.stringify(x.handle)), ...errors.flatMap((e) => errorTexts(e))];
+      const texts = [...issued.map((x) => JSON.stringify(x.handle)), ...errors.flatMap((e) => errorTexts(e)), ...findings.map((f) => JSON.stringify(f))];
       for (const t of texts) for (const s of secrets) expect(t).not.toContain(s);
     });
   });
