@@ -57,6 +57,17 @@ describe('prepareEvent', () => {
     expect(Object.isFrozen(event) && Object.isFrozen(event.data)).toBe(true);
   });
 
+  it('keeps a __proto__ member of the envelope or data as data, as plain serialisation does', () => {
+    const doc = JsonText.parse(raw('{"a":1}'));
+    const event = JSON.parse('{"specversion":"1.0","id":"p","source":"s","type":"t","__proto__":{"x":1},"data":{"__proto__":{"y":2},"n":1}}') as CloudEventJson;
+    (event.data as Record<string, unknown>)['payload'] = doc.value;
+    const expected = JSON.parse(JSON.stringify(event)) as Record<string, unknown>;
+    const stored = JSON.parse(encodeEvent(prepareEvent(event, { field: 'payload', json: doc }), 4096).toString('utf8')) as Record<string, unknown>;
+    expect(stored).toEqual(expected);
+    expect(Object.prototype.hasOwnProperty.call(stored, '__proto__')).toBe(true);
+    expect(Object.prototype.hasOwnProperty.call(stored['data'], '__proto__')).toBe(true);
+  });
+
   it('is equivalent to plain serialisation for arbitrary JSON payloads and envelopes (property)', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 4 }), fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 4 }), fc.boolean(), (payload, others, pretty) => {
