@@ -1,4 +1,6 @@
-import { EVENT_TYPES } from '@jit/contracts';
+import { EVENT_TYPES, TOPIC_ELEVATIONS } from '@jit/contracts';
+import { sampleEvent } from '@jit/contracts/testing';
+import type { EventBus } from '@jit/bus';
 import { JitError } from '@jit/errors';
 import { describe, expect, it } from 'vitest';
 import { BOT, PROJECT, createFakeWorld, requestYaml } from './fixtures/fake-world';
@@ -151,6 +153,23 @@ describe('approval gate: approvals that never count', () => {
     expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
     const [bypass] = await dataOf(w, EVENT_TYPES.bypassDetected);
     expect(bypass!.reasons.join(' ')).toContain(`${REQ} does not exist at the merge commit`);
+  });
+
+  it('an event published while the gate rebuilds its book is not lost (followed before the replay)', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    const elevationId = `gl-${PROJECT}-${iid}`;
+    // Another service publishes while the replay runs, after the replay's end was fixed.
+    const racing: EventBus = Object.assign(Object.create(w.bus) as EventBus, {
+      replay: async (...args: Parameters<EventBus['replay']>) => {
+        await w.bus.replay(...args);
+        if (args[0] === TOPIC_ELEVATIONS) {
+          await w.bus.publish(TOPIC_ELEVATIONS, elevationId, sampleEvent(EVENT_TYPES.withdrawn, { elevationId }));
+        }
+      },
+    });
+    const gate = await w.restart({ bus: racing, followElevations: true });
+    await expect.poll(() => gate.ledger.get(elevationId)?.status).toBe('withdrawn');
   });
 
   it('a fresh approval after the push counts', async () => {

@@ -21,7 +21,7 @@ import {
   type EventDataByType,
   type GitlabWebhookData,
 } from '@jit/contracts';
-import type { BusMessage, EventBus, Subscription } from '@jit/bus';
+import type { BusMessage, CloudEventJson, EventBus, Subscription } from '@jit/bus';
 import { JitError, isRetriable } from '@jit/errors';
 import {
   isApprovalRulesUnsupported,
@@ -1098,15 +1098,12 @@ export function createGate(options: GateOptions): Gate {
       return reconciler.run();
     },
     async start() {
-      // Rebuild the read model from the system of record before taking any webhook.
+      // Rebuild the read model from the system of record before taking any webhook. Follow first,
+      // then replay: an event published between the two is then in one of them (the book drops the
+      // copy by id). Followed events wait until the replay is done, so the book sees history first.
       // Retriable bus errors at boot (a topic just created, leaders not elected yet) are waited out.
-      await retrying('rebuilding state from jit.elevations.v1', () =>
-        bus.replay(TOPIC_ELEVATIONS, (m) => {
-          book.apply(m.event);
-        }),
-      );
-      await policyStore.refresh();
-      ready = true;
+      let replayed = false;
+      const early: CloudEventJson[] = [];
       if (options.followElevations !== false) {
         subs.push(
           await retrying('following jit.elevations.v1', () => bus.subscribe({
@@ -1114,11 +1111,21 @@ export function createGate(options: GateOptions): Gate {
             groupId: `${options.groupId ?? GATE_GROUP_ID}-ledger-${process.pid}-${Date.now().toString(36)}`,
             startFrom: 'latest',
             handler: async (m) => {
-              book.apply(m.event);
+              if (replayed) book.apply(m.event);
+              else early.push(m.event);
             },
           })),
         );
       }
+      await retrying('rebuilding state from jit.elevations.v1', () =>
+        bus.replay(TOPIC_ELEVATIONS, (m) => {
+          book.apply(m.event);
+        }),
+      );
+      replayed = true;
+      for (const event of early.splice(0)) book.apply(event);
+      await policyStore.refresh();
+      ready = true;
       subs.push(
         await retrying('subscribing to jit.gitlab.v1', () => bus.subscribe({
           topic: TOPIC_GITLAB,
