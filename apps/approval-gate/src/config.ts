@@ -12,6 +12,8 @@ const EnvSchema = z
     JIT_BOT_USERNAME: s.gitlabUsername().optional(),
     JIT_POLICY_REFRESH_MS: s.durationMs().default(60_000),
     JIT_GCP_EXTENDED_LIFETIME: s.flag(false),
+    /** How often open and recently merged MRs are compared with GitLab (missed webhooks); 0 = at start only. */
+    JIT_RECONCILE_INTERVAL_MS: s.durationMs().default(300_000),
     ...serverEnv(8082),
   })
   .superRefine(checkBusChoice);
@@ -23,6 +25,7 @@ export interface GateAppConfig extends ServerConfig {
   botUsername?: string;
   policyRefreshMs: number;
   gcpExtendedLifetime: boolean;
+  reconcileIntervalMs: number;
 }
 
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */
@@ -34,6 +37,7 @@ export function parseConfig(env: Record<string, string | undefined>): GateAppCon
     ...(e.JIT_BOT_USERNAME ? { botUsername: e.JIT_BOT_USERNAME } : {}),
     policyRefreshMs: e.JIT_POLICY_REFRESH_MS,
     gcpExtendedLifetime: e.JIT_GCP_EXTENDED_LIFETIME,
+    reconcileIntervalMs: e.JIT_RECONCILE_INTERVAL_MS,
     ...serverFromEnv(e),
   };
 }

@@ -25,6 +25,7 @@ await runService({
       ...(config.botUsername ? { botUsername: config.botUsername } : {}),
       substrates: facts.catalog,
       policyRefreshMs: config.policyRefreshMs,
+      reconcileIntervalMs: config.reconcileIntervalMs,
       logger,
     });
     const address = await app.listen({ host: config.host, port: config.port });

@@ -27,7 +27,7 @@ describe('revoker parseConfig', () => {
     expect(c).toMatchObject({
       kafka: { brokers: ['k1:9092', 'k2:9093'], clientId: 'jit-revoker', groupId: 'jit-revoker' },
       gitlab: { url: 'https://gitlab.example.com', token: 'glpat-secret-token-value' },
-      port: 8082,
+      port: 8083,
       host: '127.0.0.1',
       sweepIntervalMs: 300_000,
       orphanGraceMs: 600_000,

@@ -18,7 +18,7 @@ const EnvSchema = z
     JIT_REVOKE_CONCURRENCY: s.intFrom(1, 1000).default(32),
     JIT_REVOKE_RETRY_BASE_MS: s.durationMs(1, 600_000).default(1000),
     JIT_REVOKE_RETRY_MAX_MS: s.durationMs(1, 3600_000).default(5 * 60_000),
-    ...serverEnv(8082),
+    ...serverEnv(8083),
   })
   .superRefine((env, ctx) => {
     if (!!env.GITLAB_URL !== !!env.GITLAB_TOKEN) {
