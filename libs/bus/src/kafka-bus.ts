@@ -394,7 +394,11 @@ class KafkaEventBus implements KafkaBus {
     }
     // One request per topic, so a topic the broker refuses cannot fail publishes to the others.
     const byTopic = new Map<string, Outgoing[]>();
-    for (const o of batch) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o]);
+    for (const o of batch) {
+      const list = byTopic.get(o.topic);
+      if (list) list.push(o);
+      else byTopic.set(o.topic, [o]);
+    }
     await Promise.all(
       [...byTopic].map(async ([topic, list]) => {
         try {
