@@ -229,7 +229,8 @@ describe('policy audit', () => {
     audit.schedule(undefined as unknown as LoadedPolicy);
     audit.schedule({ version: 42 } as unknown as LoadedPolicy);
     await audit.idle();
-    link.lookup = { list: () => [vaultLike({ long: 86400 }), withChecks('postgres', {})] };
+    const instances = [vaultLike({ long: 86400 }), withChecks('postgres', {})];
+    link.lookup = { list: () => instances };
     audit.schedule(loadedOf(POLICY, 'v1')); // not audited before (there was nothing to audit with)
     await audit.idle();
     expect(warnings().map((w) => w.scope)).toEqual(['long']);
@@ -237,5 +238,27 @@ describe('policy audit', () => {
     audit.schedule(loadedOf(POLICY, 'v9'));
     await audit.idle();
     expect(audit.lastAudit()).toMatchObject({ policyVersion: 'v1' });
+  });
+
+  it('stops when its substrates are closed under it (the process is stopping): no further check, no result', async () => {
+    const first = deferred<Finding[]>();
+    const roles: string[] = [];
+    const s = withChecks('vault:prod', {
+      checkTtl: (scope) => {
+        roles.push((scope as { role: string }).role);
+        return first.promise;
+      },
+    });
+    const open = [s];
+    const { logger, warnings } = capture();
+    const stoppable = createPolicyAudit({ substrates: { list: () => open }, logger });
+    stoppable.schedule(loadedOf(POLICY, 'v1'));
+    await expect.poll(() => roles.length, { timeout: 10_000 }).toBe(1);
+    open.length = 0; // registry.closeAll() empties it
+    first.resolve([]);
+    await stoppable.idle();
+    expect(roles).toEqual(['short']);
+    expect(stoppable.lastAudit()).toBeUndefined();
+    expect(warnings()).toEqual([]);
   });
 });

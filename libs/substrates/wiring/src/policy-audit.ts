@@ -30,7 +30,8 @@ export interface PolicyAuditResult {
   findings: AuditFinding[];
 }
 
-/** Where the audit finds the substrate instances (a SubstrateRegistry fits). */
+/** Where the audit finds the substrate instances (a SubstrateRegistry fits). `list()` answers the same
+ * instance objects on every call; an instance missing from it mid-audit means closed: the audit stops. */
 export interface SubstrateLookup {
   list(): Substrate[];
 }
@@ -142,14 +143,20 @@ export function createPolicyAudit(options: PolicyAuditOptions): PolicyAudit {
     }
   }
 
+  /** Thrown inside an audit whose substrates were closed under it (the process is stopping). */
+  class Stopped extends Error {}
+
   async function audit(loaded: LoadedPolicy, lookup: SubstrateLookup): Promise<PolicyAuditResult> {
     const startedAt = now().toISOString();
     const findings: AuditFinding[] = [];
     let checks = 0;
     const byName = new Map(lookup.list().map((s) => [s.name, s]));
+    // A registry closed mid-audit lists nothing: stop rather than probe released clients.
+    const stillOpen = (s: Substrate): void => {
+      if (closed || !lookup.list().includes(s)) throw new Stopped();
+    };
     const used: Substrate[] = [];
     for (const [targetName, target] of Object.entries(loaded.policy.targets)) {
-      if (closed) break;
       const s = byName.get(target.substrate);
       if (!s) {
         findings.push({
@@ -164,19 +171,19 @@ export function createPolicyAudit(options: PolicyAuditOptions): PolicyAudit {
       if (!used.includes(s)) used.push(s);
       if (!s.checkTtl) continue;
       for (const [scopeName, scope] of Object.entries(target.scopes)) {
-        if (closed) break;
         const tier = loaded.policy.tiers.find((t) => t.name === scope.tier);
         if (!tier) continue; // a validated policy has no such scope; nothing to compare against
         // `tier` is policy metadata, not a substrate setting (as in the target resolver).
         const { tier: _tier, ...substrateScope } = scope.raw;
+        stillOpen(s);
         checks++;
         const got = await runCheck(`${s.name} ttl check of ${targetName}/${scopeName}`, () => s.checkTtl!(substrateScope, tier.ttlMaxSeconds));
         for (const f of got) findings.push({ ...f, substrate: s.name, target: targetName, scope: scopeName, check: 'ttl' });
       }
     }
     for (const s of used) {
-      if (closed) break;
       if (!s.checkDefaultIsReadOnly) continue;
+      stillOpen(s);
       checks++;
       const got = await runCheck(`${s.name} default-credential read-only check`, () => s.checkDefaultIsReadOnly!());
       for (const f of got) findings.push({ ...f, substrate: s.name, target: '*', check: 'default-read-only' });
@@ -221,6 +228,11 @@ export function createPolicyAudit(options: PolicyAuditOptions): PolicyAudit {
         last = result;
         report(result);
       } catch (err) {
+        if (err instanceof Stopped) {
+          seen.delete(loaded.version);
+          logger.info({ policyVersion: loaded.version }, 'substrate audit stopped: the substrates were closed');
+          continue;
+        }
         // audit() catches every check; this is a bug in the audit itself, never the issue's problem.
         logger.warn({ policyVersion: loaded.version, err: describeError(err) }, 'substrate audit failed');
       }
