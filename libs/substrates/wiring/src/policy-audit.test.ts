@@ -229,11 +229,17 @@ describe('policy audit', () => {
     audit.schedule(undefined as unknown as LoadedPolicy);
     audit.schedule({ version: 42 } as unknown as LoadedPolicy);
     await audit.idle();
+    expect(audit.lastAudit()).toBeUndefined();
     const instances = [vaultLike({ long: 86400 }), withChecks('postgres', {})];
     link.lookup = { list: () => instances };
     audit.schedule(loadedOf(POLICY, 'v1')); // not audited before (there was nothing to audit with)
     await audit.idle();
     expect(warnings().map((w) => w.scope)).toEqual(['long']);
+    // a policy object without targets (never from the store, but) is logged, never thrown
+    audit.schedule({ version: 'broken', policy: {} } as unknown as LoadedPolicy);
+    await audit.idle();
+    expect(warnings().at(-1)).toMatchObject({ policyVersion: 'broken', err: 'TypeError', msg: 'substrate audit failed' });
+    expect(audit.lastAudit()).toMatchObject({ policyVersion: 'v1' });
     audit.close();
     audit.schedule(loadedOf(POLICY, 'v9'));
     await audit.idle();

@@ -198,6 +198,19 @@ describe('policy target resolver: the background substrate audit', () => {
     expect(after.lastAudit()).toBeUndefined();
   });
 
+  it('auditPolicy audits a version before any issue; an issue on it later starts no second audit', async () => {
+    let calls = 0;
+    const vault = withChecks('vault:prod', { checkTtl: async () => (calls++, [{ severity: 'warning', message: 'max_ttl above' }]) });
+    const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger: capture().logger, substrates: { list: () => [vault] } });
+    resolver.auditPolicy(loadedOf(vaultPolicy, 'v1'));
+    await resolver.auditIdle();
+    expect(calls).toBe(2);
+    expect(resolver.lastAudit()).toMatchObject({ policyVersion: 'v1' });
+    await resolver.resolve(vaultInput);
+    await resolver.auditIdle();
+    expect(calls).toBe(2);
+  });
+
   it('audit: false switches it off', async () => {
     let calls = 0;
     const vault = withChecks('vault:prod', { checkTtl: async () => (calls++, []) });

@@ -7,7 +7,7 @@
 import { isRetriable } from '@jit/errors';
 import type { ResolvedTarget, TargetResolver } from '@jit/issuer';
 import type { Logger } from '@jit/observability';
-import type { PolicyStore } from '@jit/policy';
+import type { LoadedPolicy, PolicyStore } from '@jit/policy';
 import { envRefLookup, resolveConnectionRefs } from '@jit/substrates';
 import type { Registry } from 'prom-client';
 import { createPolicyAudit, type PolicyAuditResult, type SubstrateLookup } from './policy-audit';
@@ -43,6 +43,8 @@ export interface ResolveInput {
 
 export interface PolicyTargetResolver extends TargetResolver {
   resolve(input: ResolveInput): Promise<ResolvedTarget | undefined>;
+  /** Audit a policy version now (e.g. the gate's refreshed policy) instead of at its first issue. Never throws, never waits. */
+  auditPolicy(loaded: LoadedPolicy): void;
   /** The last completed policy audit (findings of the substrates' safety checks), for /readyz or a CLI. */
   lastAudit(): PolicyAuditResult | undefined;
   /** Resolves once no audit is queued or running. */
@@ -115,6 +117,7 @@ export function createPolicyTargetResolver(options: PolicyTargetResolverOptions)
       warnKnown(input, loaded.version, t.substrate);
       return resolved;
     },
+    auditPolicy: (loaded) => audit?.schedule(loaded),
     lastAudit: () => audit?.lastAudit(),
     auditIdle: async () => audit?.idle(),
     close: () => audit?.close(),
