@@ -93,7 +93,8 @@ describe('sandbox mode survives a restart', () => {
   it('restores the sandbox, keeps one hook with this run’s secret and port, and continues iids', async () => {
     const dir = await dataDir();
     const stateFile = join(dir, 'sandbox', 'state.json');
-    const first = await start(dir);
+    const logs: string[] = [];
+    const first = await start(dir, {}, logs);
     expect(first.sandbox!.persistence).toMatchObject({ restored: false, file: stateFile });
     expect((await stat(stateFile)).mode & 0o777).toBe(0o600);
     const hooks1 = first.sandbox!.project(P).hooks;
@@ -107,7 +108,7 @@ describe('sandbox mode survives a restart', () => {
     const secret1 = first.webhookSecret;
     await stop(first);
 
-    const second = await start(dir);
+    const second = await start(dir, {}, logs);
     expect(second.sandbox!.persistence!.restored).toBe(true);
     const hooks2 = second.sandbox!.project(P).hooks;
     expect(hooks2.map((h) => h.id)).toEqual([hookId]); // reconciled in place, not added
@@ -132,6 +133,12 @@ describe('sandbox mode survives a restart', () => {
     await openMr(third, 'note-3');
     const statuses3 = await deliveredTo(third, hookId, 1);
     for (const s of statuses3) expect(s >= 200 && s < 300, `delivery answered ${s}`).toBe(true);
+
+    // the secrets live in the 0600 state file, never in a log line
+    const secrets = [secret1!, second.webhookSecret!, botToken!];
+    expect(await readFile(stateFile, 'utf8')).toContain('configured-secret-0123456789');
+    expect(logs.length).toBeGreaterThan(0);
+    for (const secret of secrets) expect(logs.join('')).not.toContain(secret);
   });
 
   it('JIT_SANDBOX_SEED shapes only a fresh data dir', async () => {
