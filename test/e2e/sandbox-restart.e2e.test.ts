@@ -36,7 +36,11 @@ describe('npm start sandbox mode survives a restart', () => {
     const home = await tempDir('jit-e2e-home-');
     const stateFile = join(dir, 'sandbox', 'state.json');
     let run: Running | undefined;
-    cleanup.push(async () => run?.child.stop('SIGKILL'));
+    cleanup.push(async () => {
+      // after a failure half-way: no jit and no demo PostgreSQL may outlive the test
+      await run?.child.stop('SIGKILL');
+      await killPostmaster(join(dir, 'demo-pg', 'data', 'postmaster.pid')).catch(() => undefined);
+    });
 
     /** Start `npm start`'s process on fresh ports (the sandbox hook must follow JIT_PORT). */
     const start = async (): Promise<Running> => {
