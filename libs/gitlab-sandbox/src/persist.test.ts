@@ -360,5 +360,9 @@ describe('debounced writes (counted, not timed)', () => {
     for (let i = 0; i < 20; i++) await alice.Projects.show(P);
     await s.persistence!.flush();
     expect(s.persistence!.writes).toBe(after);
+    // a change made on the records directly, without changed(), is still written at close
+    s.state.users[0]!.name = 'Renamed At Close';
+    await s.close();
+    expect(await readFile(file, 'utf8')).toContain('Renamed At Close');
   });
 });

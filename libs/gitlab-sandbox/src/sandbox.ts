@@ -243,6 +243,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     async close() {
       dispatcher.close();
       await app.close();
+      // The final state is written whatever happened, also changes made on `state` directly.
+      saver?.changed();
       await saver?.close();
     },
     persistence: saver && {
