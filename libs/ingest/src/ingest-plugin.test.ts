@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fc from 'fast-check';
 import swagger from '@fastify/swagger';
+import { CloudEvent } from 'cloudevents';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GITLAB_WEBHOOK_EVENT_TYPE, GitlabWebhookDataSchema, TOPIC_GITLAB } from '@jit/contracts';
 import { createLogger, createRegistry } from '@jit/observability';
@@ -68,6 +69,26 @@ afterEach(async () => {
 describe('POST /webhooks/gitlab — publishing', () => {
   beforeEach(async () => {
     app = await build();
+  });
+
+  it('publishes envelopes the CloudEvents SDK accepts for any delivery id it takes (checked once at registration, not per delivery)', async () => {
+    const printable = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 200 });
+    await fc.assert(
+      fc.asyncProperty(printable, async (id) => {
+        const before = bus.published.length;
+        const res = await deliver(MR, { 'idempotency-key': id });
+        if (res.statusCode === 200) return; // a repeat of an id already published
+        expect(res.statusCode).toBe(202);
+        const { event } = bus.published[before]!;
+        expect(event.id).toBe(id);
+        expect(() => new CloudEvent(event as never, true)).not.toThrow();
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('refuses a source the CloudEvents SDK would reject, at registration', async () => {
+    await expect(build({ source: 'not a uri reference' })).rejects.toMatchObject({ code: 'JIT_ERR_INGEST_CONFIG' });
   });
 
   it('publishes a Merge Request Hook as a CloudEvent keyed <project>!<iid> and answers 202', async () => {

@@ -136,6 +136,14 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
   if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1) throw InvalidConfig('publishTimeoutMs must be a positive integer (ms)');
   const topic = options.topic ?? TOPIC_GITLAB;
   const source = options.source ?? '/jit/webhook-ingest';
+  // The SDK's schema check (ajv) of the envelope, done once here on the constant attributes. Per
+  // delivery it would re-check constants: the only variable attributes are the delivery id (printable
+  // ASCII, DELIVERY_ID_RE), the subject (two positive integers) and the time the SDK itself stamps.
+  try {
+    new CloudEvent({ id: 'probe', source, type: GITLAB_WEBHOOK_EVENT_TYPE, subject: '1!1', datacontenttype: 'application/json', data: {} });
+  } catch {
+    throw InvalidConfig('source must be a CloudEvents source: a URI-reference such as /jit/webhook-ingest');
+  }
   const retryAfter = String(options.retryAfterSeconds ?? 5);
   const maxDepth = options.maxJsonDepth ?? 64;
   const registry = options.registry ?? new Registry();
@@ -174,11 +182,15 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
    * (they are idempotent by CloudEvent id); close() waits for it.
    */
   function startPublish(id: string, key: string, event: CloudEventJson): Promise<void> {
-    const stored = Promise.resolve()
-      .then(() => bus.publish(topic, key, event))
-      .then(() => {
-        store.add(id).catch((err: unknown) => log.warn({ err: errorSummary(err), deliveryId: id }, 'could not persist dedupe id'));
-      });
+    let publishing: Promise<void>;
+    try {
+      publishing = bus.publish(topic, key, event);
+    } catch (err) {
+      publishing = Promise.reject(err); // a bus that throws instead of rejecting
+    }
+    const stored = publishing.then(() => {
+      store.add(id).catch((err: unknown) => log.warn({ err: errorSummary(err), deliveryId: id }, 'could not persist dedupe id'));
+    });
     const attempt: Attempt = { done: stored, settled: false };
     const settle = () => {
       attempt.settled = true;
@@ -191,11 +203,19 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
 
   /** Waits for `p` at most publishTimeoutMs: a request must answer well within GitLab's 10 s. */
   function within(p: Promise<void>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Unavailable(`the bus did not acknowledge within ${publishTimeoutMs} ms`)), publishTimeoutMs);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(Unavailable(`the bus did not acknowledge within ${publishTimeoutMs} ms`)), publishTimeoutMs);
+      p.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
   if (options.healthRoutes !== false) {
@@ -364,14 +384,10 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
         payload: body.value,
       };
       const key = gitlabKey(normalized.projectId, normalized.mrIid);
-      const cloudEvent = new CloudEvent<GitlabWebhookData>({
-        id,
-        source,
-        type: GITLAB_WEBHOOK_EVENT_TYPE,
-        subject: key,
-        datacontenttype: 'application/json',
-        data,
-      });
+      const cloudEvent = new CloudEvent<GitlabWebhookData>(
+        { id, source, type: GITLAB_WEBHOOK_EVENT_TYPE, subject: key, datacontenttype: 'application/json', data },
+        false, // validated once at registration (above); the bus checks the required attributes again
+      );
       try {
         const prepared = prepareEvent(cloudEvent.toJSON() as unknown as CloudEventJson, { field: 'payload', json: body });
         await within(startPublish(id, key, prepared));
