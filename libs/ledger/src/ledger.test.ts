@@ -204,6 +204,20 @@ describe('order independence', () => {
     expect(l.grantsLive()).toEqual([]);
   });
 
+  it('events of one elevation in the same millisecond: the one later in the log wins', () => {
+    const at = '2026-11-26T10:00:00.000Z';
+    const requested = sampleEvent(EVENT_TYPES.requested, { elevationId: 'gl-42-8' }, { time: at });
+    const rejected = sampleEvent(EVENT_TYPES.rejected, { elevationId: 'gl-42-8' }, { time: at });
+    const a = createLedger();
+    a.apply(requested);
+    a.apply(rejected);
+    expect(a.get('gl-42-8')?.state).toBe('rejected');
+    const b = createLedger();
+    b.apply(rejected);
+    b.apply(requested);
+    expect(b.get('gl-42-8')?.state).toBe('pending');
+  });
+
   it('any shuffle, with duplicates, converges to the same state', () => {
     const events = history();
     const reference = createLedger();

@@ -182,7 +182,8 @@ export interface LedgerOptions {
   maxTimeline?: number;
 }
 
-type Stamped<D> = { data: D; id: string; time: string };
+/** `seq`: the order the ledger applied events in (the log's order per elevation); breaks time ties. */
+type Stamped<D> = { data: D; id: string; time: string; seq: number };
 
 interface Record_ {
   id: string;
@@ -205,12 +206,13 @@ interface Record_ {
 }
 
 /** (time, id) order: the tie-break that makes "latest" independent of arrival order. */
-function later(a: { time: string; id: string }, b: { time: string; id: string } | undefined): boolean {
+function later(a: { time: string; seq: number }, b: { time: string; seq: number } | undefined): boolean {
   if (!b) return true;
   const ta = Date.parse(a.time);
   const tb = Date.parse(b.time);
   if (ta !== tb) return ta > tb;
-  return a.id > b.id;
+  // Same millisecond: the event applied later came later in the log (ordered per elevation).
+  return a.seq > b.seq;
 }
 
 const ELEVATION_ID_RE = /^gl-([0-9]+)-([0-9]+)$/;
@@ -221,6 +223,8 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
   const grantIndex = new Map<string, string>();
   const seenIds = new Set<string>();
   const orphanList: OrphanRecord[] = [];
+  /** Events applied so far (duplicates included): the tie-breaker of `later`. */
+  let applied = 0;
 
   function recordFor(id: string, time: string): Record_ {
     let r = records.get(id);
@@ -266,7 +270,8 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
     const r = recordFor(elevationId, ev.time);
     const before = r.view;
     const previousState = r.view?.state;
-    const stamped = <D>(data: D): Stamped<D> => ({ data, id: ev.id, time: ev.time });
+    const seq = ++applied;
+    const stamped = <D>(data: D): Stamped<D> => ({ data, id: ev.id, time: ev.time, seq });
     let duplicate = false;
 
     switch (ev.type) {
@@ -337,7 +342,8 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
   function addTimeline(r: Record_, entry: TimelineEntry): void {
     // Insert in (time, id) order; arrival order does not matter.
     let i = r.timeline.length;
-    while (i > 0 && later(r.timeline[i - 1] as TimelineEntry, entry)) i--;
+    const after = (a: TimelineEntry, b: TimelineEntry) => Date.parse(a.time) - Date.parse(b.time) || (a.id > b.id ? 1 : a.id < b.id ? -1 : 0);
+    while (i > 0 && after(r.timeline[i - 1] as TimelineEntry, entry) > 0) i--;
     r.timeline.splice(i, 0, entry);
     if (r.timeline.length > maxTimeline) r.timeline.splice(0, r.timeline.length - maxTimeline);
   }

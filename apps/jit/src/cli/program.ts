@@ -1,6 +1,7 @@
 // The `jit` CLI: commander program with injected I/O so tests drive it without a terminal.
 // Every command takes --json for agents; errors are one line and a non-zero exit.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -158,7 +159,8 @@ export function buildProgram(io: CliIo): Command {
     if (!parsed.ok) throw new CliError(`request is invalid: ${parsed.problems.map((p: { path: string; message: string }) => `${p.path}: ${p.message}`).join('; ')}`);
     const proj = await client.projects.show(project);
     const stamp = now().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-    const slug = `${o.target}-${o.scope}-${stamp}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+    // the random tail keeps two requests made in the same second apart (a branch name must be new)
+    const slug = `${o.target}-${o.scope}-${stamp}-${randomBytes(3).toString('hex')}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
     const branch = `elevation/${slug}`;
     await client.branches.create(proj.id, branch, proj.defaultBranch);
     await client.commits.create(proj.id, branch, `Request ${o.scope} on ${o.target} for ${o.ttl}`, [

@@ -77,12 +77,15 @@ async function requestAndWait(steps: ElevationEventType[][], extra: string[] = [
   const err: string[] = [];
   let id = '';
   let step = 0;
+  let sleeps = 0;
   const io: CliIo = {
     out: (s) => out.push(s),
     err: (s) => err.push(s),
     env: { HOME: '/nonexistent', GITLAB_URL: sandbox.url, GITLAB_TOKEN: AGENT_TOKEN, JIT_ELEVATIONS_PROJECT: PROJECT },
     fetch: api.fetch,
     sleep: async () => {
+      // a CLI that never sees a final state would poll forever (the clock only moves on tick)
+      if (++sleeps > 100) throw new Error(`still polling ${id} after 100 waits`);
       clock?.tick();
       if (!id) {
         const mr = sandbox.project(PROJECT).mergeRequests.at(-1)!;
@@ -117,7 +120,7 @@ describe('jit request --wait', () => {
 
   it('with --json prints only the final elevation; a rejection exits 2 with one line saying so', async () => {
     const r = await requestAndWait([[EVENT_TYPES.requested], [EVENT_TYPES.rejected]], []);
-    expect(r.code).toBe(2);
+    expect(r.code, r.err.join('\n') + r.out.join('\n')).toBe(2);
     expect(r.err).toEqual([`jit: elevation ${r.id()} ended rejected`]);
 
     const j = await (async () => {
@@ -213,5 +216,29 @@ describe('jit catalog', () => {
     const err2: string[] = [];
     expect(await runCli(['catalog'], io(async () => new Response(JSON.stringify({ code: 'JIT_ERR_GATE_POLICY_UNAVAILABLE', message: 'no valid policy loaded' }), { status: 503 }), [], err2))).toBe(1);
     expect(err2).toEqual(['jit: no valid policy loaded (JIT_ERR_GATE_POLICY_UNAVAILABLE)']);
+  });
+});
+
+describe('jit request', () => {
+  it('two requests made in the same second open two MRs (branch names never collide)', async () => {
+    const fixed = () => new Date('2026-11-26T09:00:00Z');
+    const run = async () => {
+      const err: string[] = [];
+      const io: CliIo = {
+        out: () => undefined,
+        err: (s) => err.push(s),
+        env: { HOME: '/nonexistent', GITLAB_URL: sandbox.url, GITLAB_TOKEN: AGENT_TOKEN, JIT_ELEVATIONS_PROJECT: PROJECT },
+        now: fixed,
+      };
+      const argv = ['request', '--target', 'orders-db', '--scope', 'write', '--ttl', '30m', '--tier', 'reversible-write', '--justification', 'backfill order totals after INC-4411', '--recipient', FIXTURE_RECIPIENT];
+      return { code: await runCli(argv, io), err };
+    };
+    const before = sandbox.project(PROJECT).mergeRequests.length;
+    const a = await run();
+    const b = await run();
+    expect([a.code, b.code], [...a.err, ...b.err].join('\n')).toEqual([0, 0]);
+    const opened = sandbox.project(PROJECT).mergeRequests.slice(before);
+    expect(opened).toHaveLength(2);
+    expect(new Set(opened.map((m) => m.sourceBranch)).size).toBe(2);
   });
 });
