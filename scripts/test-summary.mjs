@@ -5,6 +5,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const dir = process.argv[2] ?? 'tmp/vitest-results';
+// `--exit-status N`: the test command's exit status; a failed run never closes with "0 failed"
+const statusArg = process.argv.indexOf('--exit-status');
+const exitStatus = statusArg > 0 ? Number(process.argv[statusArg + 1]) : 0;
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -35,6 +38,11 @@ if (existsSync(dir)) {
       failures.push(`FAILED ${name}: unreadable result file`);
     }
   }
+}
+if (exitStatus !== 0 && failed === 0) {
+  // e.g. a worker killed by an out-of-memory error: vitest's report still says success
+  failed += 1;
+  failures.push(`FAILED the run itself (exit status ${exitStatus}) outside any reported test; see the log above`);
 }
 for (const line of failures) console.log(line);
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);

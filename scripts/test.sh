@@ -22,7 +22,7 @@ cleanup() {
   fi
   bash scripts/services/stop.sh || true
   # the closing line CI reads: every vitest run of this invocation, summed
-  node scripts/test-summary.mjs tmp/vitest-results || true
+  node scripts/test-summary.mjs tmp/vitest-results --exit-status "$status" || true
   exit "$status"
 }
 trap cleanup EXIT
