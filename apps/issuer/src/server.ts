@@ -58,9 +58,10 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
       substrates.list().map((s) => [s.name, { validateScope: (scope: unknown, conn?: unknown) => s.validateScope(scope, conn), ...(s.maxTtlSeconds ? { maxTtlSeconds: s.maxTtlSeconds } : {}) }]),
     );
     const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: catalog, logger });
-    const targets = createPolicyTargetResolver({ policyStore, env: deps.env ?? process.env, logger });
-    const notifier: MrNotifier = { comment: async (projectId, iid, body) => void (await gitlab.notes.create(projectId, iid, body)) };
     const registry = createRegistry({ defaultMetrics: true });
+    // also audits each policy version's substrate safety checks: jit_substrate_findings on /metrics
+    const targets = createPolicyTargetResolver({ policyStore, env: deps.env ?? process.env, logger, registry });
+    const notifier: MrNotifier = { comment: async (projectId, iid, body) => void (await gitlab.notes.create(projectId, iid, body)) };
     const ledger = createLedger();
     // One ledger serves both the credential route and the issuer's idempotency checks: the
     // projection replays the log into it, then the issuer skips its own replay.

@@ -26,6 +26,8 @@ const envSchema = z
     JIT_WEBHOOK_SIGNING_SECRET: s.signingSecret().optional(),
     JIT_WEBHOOK_BODY_LIMIT: s.bodyLimitBytes(),
     JIT_POLICY_REFRESH_MS: s.durationMs().default(60_000),
+    /** How often open and recently merged MRs are compared with GitLab (missed webhooks); 0 = at start only. */
+    JIT_RECONCILE_INTERVAL_MS: s.durationMs().default(300_000),
     JIT_SWEEP_INTERVAL_MS: s.durationMs().default(5 * 60_000),
     JIT_NO_DEMO_DB: s.flag(false),
   })
@@ -53,6 +55,7 @@ export interface JitConfig extends ServerConfig {
   /** Substrate instances: name -> adapter config (JIT_SUBSTRATES JSON or JIT_SUBSTRATES_FILE). `postgres` is always present. */
   substrates: Record<string, Record<string, unknown>>;
   policyRefreshMs: number;
+  reconcileIntervalMs: number;
   sweepIntervalMs: number;
   demoDatabase: boolean;
 }
@@ -77,6 +80,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     webhook: { secrets: e.JIT_WEBHOOK_SECRET, signingSecret: e.JIT_WEBHOOK_SIGNING_SECRET, bodyLimit: e.JIT_WEBHOOK_BODY_LIMIT },
     substrates,
     policyRefreshMs: e.JIT_POLICY_REFRESH_MS,
+    reconcileIntervalMs: e.JIT_RECONCILE_INTERVAL_MS,
     sweepIntervalMs: e.JIT_SWEEP_INTERVAL_MS,
     demoDatabase: !e.GITLAB_URL && !e.JIT_NO_DEMO_DB,
   };

@@ -147,7 +147,8 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     const instances = { ...config.substrates };
     if (demoDatabase && instances.postgres && !instances.postgres.adminUrl && !instances.postgres.adminUrls) {
       // revoke and the orphan sweep reach the demo database without a request's connection
-      instances.postgres = { ...instances.postgres, adminUrl: demoDatabase.adminUrl };
+      // defaultUrl: the policy audit proves the read-only default credential cannot write
+      instances.postgres = { ...instances.postgres, adminUrl: demoDatabase.adminUrl, defaultUrl: demoDatabase.readonlyUrl };
     }
     const substrates = createSubstrates(instances, logger);
     closers.push(() => substrates.closeAll());
@@ -182,6 +183,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       botUsername,
       registry,
       policyRefreshMs: config.policyRefreshMs,
+      reconcileIntervalMs: config.reconcileIntervalMs,
     });
 
     const ledger = createLedger();
@@ -189,7 +191,8 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     const issuer: Issuer = createIssuer({
       bus,
       substrates,
-      targets: createPolicyTargetResolver({ policyStore, env, logger }),
+      // also audits each policy version's substrate safety checks: jit_substrate_findings on /metrics
+      targets: createPolicyTargetResolver({ policyStore, env, logger, registry }),
       ledger: createLedger(),
       logger: logger.child({ component: 'issuer' }),
       notifier,

@@ -31,7 +31,7 @@ export interface TargetResolver {
    * The target/scope as of the policy the gate validated (`policyVersion`, in the elevations repo
    * at `mergeSha`); undefined when it does not exist there.
    */
-  resolve(input: { target: string; scope: string; policyVersion: string; mergeSha: string }): Promise<ResolvedTarget | undefined>;
+  resolve(input: { target: string; scope: string; policyVersion: string; mergeSha: string; grantId?: string; elevationId?: string }): Promise<ResolvedTarget | undefined>;
 }
 
 /** The state of one elevation as far as the issuer cares (structurally the ledger's view). */
@@ -171,7 +171,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
     let substrateName = '';
     let unpublished: { substrate: Substrate; issued: Issued } | undefined;
     try {
-      const target = await targets.resolve({ target: data.target, scope: data.scope, policyVersion: data.policyVersion, mergeSha: data.mergeSha });
+      const target = await targets.resolve({ target: data.target, scope: data.scope, policyVersion: data.policyVersion, mergeSha: data.mergeSha, grantId: data.grantId, elevationId: data.elevationId });
       if (!target) throw TargetUnresolved(data.target, data.scope, data.policyVersion);
       substrateName = target.substrate;
       const substrate = substrates.get(target.substrate);
