@@ -41,7 +41,7 @@ export default [
             // what each kind of project may depend on
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:composition', 'type:feature', 'type:data-access', 'type:adapter', 'type:contract', 'type:util', 'type:simulator'] },
             // composition: assembles adapters from configuration for apps (only apps may use it)
-            { sourceTag: 'type:composition', onlyDependOnLibsWithTags: ['type:feature', 'type:data-access', 'type:adapter', 'type:contract', 'type:util'] },
+            { sourceTag: 'type:composition', onlyDependOnLibsWithTags: ['type:feature', 'type:data-access', 'type:adapter', 'type:contract', 'type:util', 'type:testing'] },
             { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:data-access', 'type:contract', 'type:util', 'type:testing', 'type:simulator'] },
             { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: ['type:data-access', 'type:contract', 'type:util', 'type:testing', 'type:simulator'] },
             { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contract', 'type:util', 'type:testing'] },

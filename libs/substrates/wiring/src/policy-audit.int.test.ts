@@ -8,8 +8,6 @@ import pg from 'pg';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createRegistry } from '@jit/observability';
-// The composition tag does not list type:testing; the harness only gives this test its real servers.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { getPostgres, getVault, uniqueName } from '@jit/testing';
 import { FINDINGS_METRIC } from './policy-audit';
 import { createSubstrates } from './substrate-settings';
