@@ -14,8 +14,11 @@ try {
   throw err;
 }
 
-const jit = await buildJit(config).catch((err: Error & { code?: string }) => {
-  process.stderr.write(`jit: start-up failed: ${err.message}${err.code ? ` (${err.code})` : ''}\n`);
+const jit = await buildJit(config).catch((err: unknown) => {
+  // whatever was thrown (even a non-Error), say so in one line and exit 1
+  const e = (err ?? {}) as { message?: unknown; code?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  process.stderr.write(`jit: start-up failed: ${message}${typeof e.code === 'string' ? ` (${e.code})` : ''}\n`);
   process.exit(1);
 });
 const url = await jit.listen();

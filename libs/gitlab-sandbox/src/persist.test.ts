@@ -134,6 +134,9 @@ describe('round trip', () => {
     const note = await alice2.MergeRequestNotes.create(P, mr3.iid, 'new');
     expect(note.id).toBeGreaterThan(Math.max(...b.project(P).mergeRequests.flatMap((m) => m.notes.filter((n) => n.body !== 'new').map((n) => n.id))));
     expect((await alice2.Issues.create(P, 'next')).iid).toBe(issue.iid + 1);
+    const [oldStatus] = await alice2.Commits.allStatuses(P, mr1.sha as string);
+    const newStatus = await alice2.Commits.editStatus(P, mr3.sha as string, 'pending', { name: 'jit/policy' });
+    expect(newStatus.id).toBeGreaterThan(oldStatus!.id as number);
 
     // the hook was restored with its secrets: the receiver gets the same token and a valid signature
     const delivered = await receiver.waitFor(seen + 1);

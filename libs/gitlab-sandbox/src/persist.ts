@@ -299,8 +299,8 @@ function integrityProblem(doc: Parsed, commitIds: Set<string>): string | undefin
     for (const uid of g.members.keys()) if (!users.has(uid)) return `group ${g.id} has an unknown member ${uid}`;
   }
   const projectIds = new Set<number>();
-  // Commit-status ids are not checked against the `status` counter: routes/repository.ts numbers
-  // statuses with a counter of its own, so after a restart they start again at 1 (ids only).
+  // Commit-status ids come from the state's `status` counter (state.allocateStatusId), so they
+  // continue after a restore.
   const all = { mr: [] as number[], issue: [] as number[], note: [] as number[], hook: [] as number[], rule: [] as number[], label: [] as number[], protected: [] as number[] };
   for (const p of doc.projects) {
     const where = `project ${p.id}`;

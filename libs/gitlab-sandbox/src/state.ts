@@ -281,6 +281,11 @@ export class SandboxState {
   }
 
   /** Effective access level: direct project membership or inherited group membership. */
+  /** The next commit-status id: one counter in the state, so ids continue after a restore. */
+  allocateStatusId(): number {
+    return this.nextId.status++;
+  }
+
   accessLevel(user: User, project: Project): number {
     if (user.admin) return ACCESS.owner;
     let level = project.members.get(user.id) ?? 0;

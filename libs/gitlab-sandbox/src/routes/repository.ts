@@ -14,7 +14,6 @@ export function repositoryRoutes(app: FastifyInstance, ctx: RouteContext): void 
   const { state } = ctx;
   type P = { Params: { id: string } };
 
-  let nextStatusId = 1;
   const commitOr404 = (project: Project, ref: string): Commit => {
     const c = state.resolveRef(project, ref);
     if (!c) throw notFound('Commit');
@@ -232,7 +231,7 @@ export function repositoryRoutes(app: FastifyInstance, ctx: RouteContext): void 
     const existing = project.statuses.find((s) => s.sha === commit.id && s.name === name && s.ref === ref);
     const terminal = ['success', 'failed', 'canceled', 'skipped'].includes(status);
     const record: CommitStatus = existing ?? {
-      id: nextStatusId++,
+      id: state.allocateStatusId(),
       sha: commit.id,
       ref,
       status: status as CommitStatus['status'],
