@@ -32,6 +32,37 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A jit killed with -9 leaves its demo PostgreSQL running on the data dir, and a second server
+ * will not start there. Such a leftover (its pid from postmaster.pid, a postgres process serving
+ * this very data dir) is stopped with a fast shutdown before starting again.
+ */
+async function stopLeftover(dataDir: string, log: (line: string) => void): Promise<void> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isSafeInteger(pid) || pid <= 1) return;
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return; // not running (a stale pid file; PostgreSQL removes it itself)
+  }
+  if (!/postgres/.test(cmdline) || !cmdline.includes(dataDir)) return; // the pid was reused by something else
+  log(`demo database: stopping the PostgreSQL (pid ${pid}) a previous jit left running`);
+  process.kill(pid, 'SIGINT'); // fast shutdown: ends sessions, checkpoints
+  const deadline = Date.now() + 30_000;
+  const alive = () => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); // a zombie has stopped
+    } catch {
+      return false;
+    }
+  };
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (alive()) throw new Error(`the PostgreSQL a previous jit left running (pid ${pid}) did not stop; stop it and start again`);
+}
+
 const url = (user: string, pw: string, port: number, db: string) =>
   `postgres://${encodeURIComponent(user)}:${encodeURIComponent(pw)}@127.0.0.1:${port}/${db}`;
 
@@ -58,6 +89,7 @@ export async function startDemoDatabase(dir: string, log: (line: string) => void
     onError: (e: unknown) => log(`demo database: ${e instanceof Error ? e.message : String(e)}`),
   });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
+  else await stopLeftover(dataDir, log);
   await pg.start();
   const admin = pg.getPgClient('postgres', '127.0.0.1');
   await admin.connect();
