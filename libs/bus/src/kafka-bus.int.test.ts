@@ -87,34 +87,41 @@ describe('kafka bus specifics', () => {
       await admin.connect();
       const fresh = id('fresh');
       const drifted = id('drifted');
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: drifted, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
-      });
+      // A loaded broker may not know a just-created topic for a moment (UNKNOWN_TOPIC_OR_PARTITION)
+      // and applies config changes asynchronously: the admin's own calls are retried until they hold.
+      const eventually = <T>(fn: () => Promise<T>) => vi.waitFor(fn, { timeout: 30_000, interval: 200 });
+      const retention = async (name: string) =>
+        (
+          await admin.describeConfigs({
+            includeSynonyms: false,
+            resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms'] }],
+          })
+        ).resources[0]?.configEntries[0]?.configValue;
+      await eventually(() =>
+        admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic: drifted, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
+        }),
+      );
       await bus.ensureTopics([
         { topic: fresh, partitions: 3, retentionMs: -1 },
         { topic: drifted, partitions: 5, retentionMs: -1 },
       ]);
-      const configs = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [fresh, drifted].map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms'] })),
-      });
-      for (const r of configs.resources) expect(r.configEntries[0]?.configValue).toBe('-1');
+      for (const name of [fresh, drifted]) await eventually(async () => expect(await retention(name)).toBe('-1'));
       const meta = await admin.fetchTopicMetadata({ topics: [fresh, drifted] });
       expect(meta.topics.find((t) => t.name === fresh)?.partitions).toHaveLength(3);
       expect(meta.topics.find((t) => t.name === drifted)?.partitions).toHaveLength(2); // never repartitioned
       // without retentionMs an existing topic's retention is left alone
       const weekly = id('weekly');
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: weekly, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
-      });
+      await eventually(() =>
+        admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic: weekly, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
+        }),
+      );
+      await eventually(async () => expect(await retention(weekly)).toBe('604800000'));
       await bus.ensureTopics([{ topic: weekly, partitions: 1 }]);
-      const kept = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: weekly, configNames: ['retention.ms'] }],
-      });
-      expect(kept.resources[0]?.configEntries[0]?.configValue).toBe('604800000');
+      expect(await retention(weekly)).toBe('604800000');
     } finally {
       await admin.disconnect();
       await bus.close();
