@@ -46,6 +46,26 @@ describe('embedded bus storage', () => {
     return join(dir, 'topics', 't', '0.log');
   };
 
+  it('an ephemeral group leaves no offsets behind when it stops; a durable one keeps them', async () => {
+    const dir = await tempDir();
+    await seed(dir, 3);
+    const consume = async (groupId: string, ephemeral: boolean) => {
+      const bus = await createEmbeddedBus({ dir, logger: silent });
+      const got: string[] = [];
+      const sub = await bus.subscribe({ topic: 't', groupId, ephemeral, handler: async (m) => void got.push(m.event.id) });
+      await vi.waitFor(() => expect(got).toHaveLength(3));
+      await sub.stop();
+      await bus.close();
+      return JSON.parse(await readFile(join(dir, 'offsets.json'), 'utf8').catch(() => '{}')) as Record<string, unknown>;
+    };
+    expect(await consume('durable', false)).toHaveProperty('durable');
+    const after = await consume('private-read-model', true);
+    expect(after).not.toHaveProperty('private-read-model');
+    expect(after).toHaveProperty('durable');
+    // a group of the same name starts afresh: it gets everything again
+    expect(await consume('private-read-model', true)).not.toHaveProperty('private-read-model');
+  });
+
   it('drops a torn last record on open, keeps everything before it and the tail aside', async () => {
     const dir = await tempDir();
     const file = await seed(dir, 5);

@@ -41,6 +41,12 @@ export interface SubscribeOptions {
   retryBackoffMs?: number;
   /** Called with the partitions this member now owns (after every rebalance). */
   onAssignment?: (partitions: number[]) => void | Promise<void>;
+  /**
+   * The group lives only as long as this subscription: when it stops, its committed offsets are
+   * deleted (Kafka: the consumer group; embedded: its entry in the offsets file). For private read
+   * models that replay the log at every start and would otherwise leave a group behind each time.
+   */
+  ephemeral?: boolean;
 }
 
 export interface Subscription {

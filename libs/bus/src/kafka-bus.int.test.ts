@@ -128,6 +128,35 @@ describe('kafka bus specifics', () => {
     }
   });
 
+  it('an ephemeral consumer group is deleted when its subscription stops (also via close); a durable one stays', async () => {
+    const k = await broker();
+    const bus = await createKafkaBus({ brokers: k.brokers, clientId: id('ephemeral'), logger });
+    const admin = new kafkajs.Kafka({ brokers: k.brokers, clientId: id('admin'), logLevel: kafkajs.logLevel.NOTHING }).admin();
+    try {
+      await admin.connect();
+      const topic = id('eph');
+      await bus.ensureTopics([{ topic, partitions: 2 }]);
+      await bus.publish(topic, 'k', testEvent(id('e')));
+      const [durable, stopped, closed] = [id('durable'), id('stopped'), id('closed')];
+      const subs = [];
+      for (const [groupId, ephemeral] of [[durable, false], [stopped, true], [closed, true]] as const) {
+        let got = 0;
+        subs.push(await bus.subscribe({ topic, groupId, ephemeral, handler: async () => void got++ }));
+        await vi.waitFor(() => expect(got).toBe(1), { timeout: 60_000, interval: 100 });
+      }
+      const groups = async () => (await admin.listGroups()).groups.map((g) => g.groupId);
+      expect(await groups()).toEqual(expect.arrayContaining([durable, stopped, closed]));
+      await subs[1]!.stop();
+      await vi.waitFor(async () => expect(await groups()).not.toContain(stopped), { timeout: 30_000, interval: 200 });
+      await bus.close(); // stops the other two
+      await vi.waitFor(async () => expect(await groups()).not.toContain(closed), { timeout: 30_000, interval: 200 });
+      expect(await groups()).toContain(durable);
+    } finally {
+      await admin.disconnect();
+      await bus.close();
+    }
+  });
+
   it('a topic the broker refuses fails only its own publishes, non-retriably', async () => {
     const k = await broker();
     const bus = await createKafkaBus({ brokers: k.brokers, clientId: id('refused'), logger });

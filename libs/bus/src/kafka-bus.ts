@@ -548,6 +548,12 @@ class KafkaEventBus implements KafkaBus {
           signal.raise();
           // disconnect = stop (waits for the in-flight batch, which commits what it handled) + leave group
           await consumer.disconnect().catch((err: unknown) => this.logger.warn({ groupId, error: describe(err) }, 'consumer disconnect failed'));
+          if (opts.ephemeral) {
+            // the member has left, so the group is empty and can go (it would linger until offsets expire)
+            await this.withAdmin((admin) => admin.deleteGroups([groupId])).catch((err: unknown) =>
+              this.logger.warn({ groupId, error: describe(err) }, 'could not delete the ephemeral consumer group'),
+            );
+          }
           this.subscriptions.delete(handle);
         })()),
     };

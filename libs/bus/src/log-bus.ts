@@ -247,7 +247,14 @@ export class LogBus implements EventBus {
     const at = group.members.indexOf(member);
     if (at >= 0) group.members.splice(at, 1);
     await this.rebalance(group);
-    if (group.members.length === 0 && this.groups.get(id) === group) this.groups.delete(id);
+    if (group.members.length === 0 && this.groups.get(id) === group) {
+      this.groups.delete(id);
+      if (member.options.ephemeral) {
+        const byTopic = this.offsets.get(group.groupId);
+        byTopic?.delete(group.topic);
+        if (byTopic?.size === 0) this.offsets.delete(group.groupId);
+      }
+    }
     await this.flushOffsets();
   }
 

@@ -138,6 +138,7 @@ export function checkSubscribeOptions(options: SubscribeOptions): ResolvedSubscr
   if (typeof options.handler !== 'function') throw InvalidOptions('handler must be a function');
   const startFrom = options.startFrom ?? 'earliest';
   if (startFrom !== 'earliest' && startFrom !== 'latest') throw InvalidOptions('startFrom must be earliest or latest');
+  if (options.ephemeral !== undefined && typeof options.ephemeral !== 'boolean') throw InvalidOptions('ephemeral must be true or false');
   const maxAttempts = options.maxAttempts ?? 5;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 100) {
     throw InvalidOptions('maxAttempts must be an integer from 1 to 100');

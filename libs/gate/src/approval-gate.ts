@@ -1110,6 +1110,7 @@ export function createGate(options: GateOptions): Gate {
             topic: TOPIC_ELEVATIONS,
             groupId: `${options.groupId ?? GATE_GROUP_ID}-ledger-${process.pid}-${Date.now().toString(36)}`,
             startFrom: 'latest',
+            ephemeral: true, // the book is rebuilt at every start; its group goes with the process
             handler: async (m) => {
               if (replayed) book.apply(m.event);
               else early.push(m.event);

@@ -47,6 +47,7 @@ export async function startLedgerProjection(options: LedgerProjectionOptions): P
     topic: TOPIC_ELEVATIONS,
     groupId: options.groupId,
     startFrom: 'latest',
+    ephemeral: true, // a private read model: rebuilt from the log at every start, its group goes with it
     handler: async (m) => apply(m.event, true),
   });
   try {
