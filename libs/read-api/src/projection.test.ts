@@ -87,6 +87,26 @@ describe('ledger projection with SLO counters', () => {
     }
   });
 
+  it('counts an event another component already applied to a shared ledger (the issuer applies what it consumes)', async () => {
+    const bus = await setup();
+    const ledger = createLedger();
+    const registry = createRegistry();
+    const early = sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: 'gl-42-20' });
+    ledger.apply(early); // e.g. the issuer's own consumer got it first
+    await publish(bus, early);
+    const projection = await startLedgerProjection({ bus, ledger, logger, registry, groupId: 'shared-ledger' });
+    const live = sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: 'gl-42-21' });
+    ledger.apply(live);
+    await publish(bus, live);
+    await waitFor(async () => (await value(registry, 'jit_bypasses_total')) === 2, { what: 'both bypasses counted' });
+    await publish(bus, live); // a redelivery is still counted once
+    const marker = sampleEvent(EVENT_TYPES.requested, { elevationId: 'gl-42-22' });
+    await publish(bus, marker);
+    await waitFor(() => ledger.get('gl-42-22') !== undefined, { what: 'marker applied' });
+    expect(await value(registry, 'jit_bypasses_total')).toBe(2);
+    await projection.stop();
+  });
+
   it('exports the counters at zero before any event, and a second registration on one registry reuses them', async () => {
     const bus = await setup();
     const registry = createRegistry();

@@ -15,9 +15,9 @@ export interface LedgerProjectionOptions {
   ledger: Ledger;
   logger: Logger;
   /**
-   * Unique per process: every replica keeps a full read model. The group is left on the broker
-   * when the projection stops (the EventBus has no way to delete one); Kafka expires it after
-   * `offsets.retention.minutes` (default 7 days).
+   * Unique per process: every replica keeps a full read model. The subscription is ephemeral, so
+   * the group is deleted when the projection stops (a process killed with -9 leaves it until Kafka
+   * expires it after `offsets.retention.minutes`, default 7 days).
    */
   groupId: string;
   /** Registers and keeps the SLO counters (jit_bypasses_total, jit_rejections_total, …) on it. */
@@ -30,13 +30,18 @@ export async function startLedgerProjection(options: LedgerProjectionOptions): P
   const { bus, ledger, logger } = options;
   const metrics = options.registry ? createElevationMetrics(options.registry, ledger) : undefined;
   let invalid = 0;
+  // The ledger may be shared (the issuer applies what it consumes and publishes to the same one),
+  // so "not a duplicate for the ledger" does not mean "not seen here": the projection keeps its own
+  // record of the events it has counted, or whatever the issuer applied first would never count.
+  const seen = new Set<string>();
   const apply = (event: CloudEventJson, live: boolean) => {
     const r = ledger.apply(event);
     if (r.error) {
       if (invalid++ < 10) logger.warn({ error: r.error.message }, 'read model skipped an invalid event');
       return;
     }
-    if (r.duplicate) return;
+    if (seen.has(event.id)) return;
+    seen.add(event.id);
     metrics?.count(event);
     options.onEvent?.(event, live);
   };
