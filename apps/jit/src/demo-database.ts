@@ -21,7 +21,8 @@ interface Saved {
   readonlyPassword: string;
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1, asked of the OS. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

@@ -3,22 +3,11 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import { parseConfig } from './config';
+import { freePort } from './demo-database';
 import { runDemoLifecycle } from './demo/lifecycle';
 import { buildJit } from './server';
 import { createLogger } from '@jit/observability';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const dataDir = await mkdtemp(join(tmpdir(), 'jit-demo-data-'));
 // PostgreSQL runs as its own system user when we are root: it must be able to reach its data dir.

@@ -48,6 +48,7 @@ import { ElevationBook, type RequestedRecord } from './elevation-book';
 import { GateMalformedEvent, GateNotStarted } from './errors';
 import { createReconciler, type ReconcileSummary } from './reconciler';
 import { GATE_MARKER, renderComment, type ApprovalLine, type CommentView } from './render-comment';
+import { LruSet } from './lru-set';
 
 export const GATE_GROUP_ID = 'jit-approval-gate';
 export const STATUS_NAME = 'jit/policy';
@@ -129,19 +130,6 @@ function human(s: number): string {
   if (s % 3600 === 0) return `${s / 3600}h`;
   if (s % 60 === 0) return `${s / 60}m`;
   return `${s}s`;
-}
-
-class LruSet {
-  private readonly items = new Set<string>();
-  constructor(private readonly max: number) {}
-  has(k: string): boolean {
-    return this.items.has(k);
-  }
-  add(k: string): void {
-    this.items.delete(k);
-    this.items.add(k);
-    while (this.items.size > this.max) this.items.delete(this.items.values().next().value as string);
-  }
 }
 
 export function createGate(options: GateOptions): Gate {

@@ -19,6 +19,7 @@ import type { Logger, Registry } from '@jit/observability';
 import { Counter } from 'prom-client';
 import type { ElevationBook } from './elevation-book';
 import { GateInvalidOption, GateReconcileFailed } from './errors';
+import { LruSet } from './lru-set';
 
 /** Prefix of the CloudEvent (and delivery) id of every synthesized event: the marker that it did not come from GitLab. */
 export const RECONCILE_ID_PREFIX = 'reconcile:';
@@ -123,19 +124,6 @@ export function synthesizeWebhook(project: Pick<Project, 'id' | 'pathWithNamespa
   return event.toJSON() as unknown as CloudEventJson;
 }
 
-class BoundedSet {
-  private readonly items = new Set<string>();
-  constructor(private readonly max: number) {}
-  has(k: string): boolean {
-    return this.items.has(k);
-  }
-  add(k: string): void {
-    this.items.delete(k);
-    this.items.add(k);
-    while (this.items.size > this.max) this.items.delete(this.items.values().next().value as string);
-  }
-}
-
 function errFields(err: unknown): { code?: string; message: string } {
   return err instanceof JitError ? { code: err.code, message: err.message } : { message: err instanceof Error ? err.message : String(err) };
 }
@@ -164,11 +152,11 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     registers,
   });
   /** Ids published by this process: a run never publishes the same event twice. */
-  const published = new BoundedSet(10_000);
+  const published = new LruSet(10_000);
   /** Approval sets already shown on a comment (elevation, head, approvers). */
-  const shown = new BoundedSet(10_000);
+  const shown = new LruSet(10_000);
   /** Merged policy-change MRs (no elevation event ever marks them handled). */
-  const policyMerges = new BoundedSet(10_000);
+  const policyMerges = new LruSet(10_000);
   let lastSuccess: number | undefined;
   let inFlight: Promise<ReconcileSummary> | undefined;
   let timer: NodeJS.Timeout | undefined;
