@@ -64,6 +64,13 @@ describe('embedded bus storage', () => {
     expect(after).toHaveProperty('durable');
     // a group of the same name starts afresh: it gets everything again
     expect(await consume('private-read-model', true)).not.toHaveProperty('private-read-model');
+    // anything but a boolean is refused before a group is made
+    const bus = await createEmbeddedBus({ dir, logger: silent });
+    await expect(bus.subscribe({ topic: 't', groupId: 'odd', ephemeral: 'yes' as unknown as boolean, handler: async () => undefined })).rejects.toMatchObject({
+      code: 'JIT_ERR_BUS_INVALID_OPTIONS',
+      message: expect.stringContaining('ephemeral'),
+    });
+    await bus.close();
   });
 
   it('drops a torn last record on open, keeps everything before it and the tail aside', async () => {
