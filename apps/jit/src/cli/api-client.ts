@@ -1,4 +1,5 @@
 // HTTP client of jit's read API (the CLI's only way to see elevations). Errors become one line.
+import type { Catalog } from '@jit/policy';
 import { CliError } from './cli-error';
 
 export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
@@ -44,7 +45,7 @@ export class JitApi {
     return body as T;
   }
 
-  catalog(): Promise<unknown> {
+  catalog(): Promise<Partial<Catalog>> {
     return this.get('/v1/catalog');
   }
 

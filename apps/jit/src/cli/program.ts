@@ -10,10 +10,11 @@ import { stringify } from 'yaml';
 import { parseDuration, parseElevationRequest } from '@jit/contracts';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { generateAgeIdentity, openCredential } from '@jit/issuer';
-import { JitApi, type ElevationSummary, type FetchFn } from './api-client';
+import { JitApi, type FetchFn } from './api-client';
 import { CliError } from './cli-error';
 import { envForCredential } from './credential-env';
 import { toCsv, toTable } from './render';
+import { AUDIT_COLUMNS, CATALOG_COLUMNS } from './tables';
 
 export interface CliIo {
   out(text: string): void;
@@ -110,9 +111,8 @@ export function buildProgram(io: CliIo): Command {
     .command('catalog')
     .description('what may be requested: targets, scopes, tiers, TTL ceilings, approvals')
     .action(async () => {
-      const catalog = (await api().catalog()) as { entries?: Array<Record<string, unknown>> };
-      const rows = catalog.entries ?? [];
-      print(toTable(rows, ['target', 'scope', 'substrate', 'tier', 'ttlMax', 'approvals']), catalog);
+      const catalog = await api().catalog();
+      print(toTable(catalog.entries ?? [], CATALOG_COLUMNS), catalog);
     });
 
   gitlabOpts(
@@ -289,11 +289,9 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .action(async (o: { state?: string; target?: string; requester?: string; since?: string; until?: string; format: string }) => {
       const { elevations } = await api().elevations({ state: o.state, target: o.target, requester: o.requester, since: o.since, until: o.until });
-      const columns = ['id', 'state', 'requester', 'target', 'scope', 'tier', 'expiresAt', 'updatedAt'];
-      const rows = elevations as ElevationSummary[];
-      if (g().json || o.format === 'json') io.out(JSON.stringify(rows, null, 2));
-      else if (o.format === 'csv') io.out(toCsv(rows, columns));
-      else io.out(toTable(rows, columns));
+      if (g().json || o.format === 'json') io.out(JSON.stringify(elevations, null, 2));
+      else if (o.format === 'csv') io.out(toCsv(elevations, AUDIT_COLUMNS));
+      else io.out(toTable(elevations, AUDIT_COLUMNS));
     });
 
   return program;

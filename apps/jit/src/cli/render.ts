@@ -1,17 +1,22 @@
-// Output for people (tables) and for agents (JSON, CSV).
+// Output for people (tables) and for agents (JSON, CSV). A column names its header and reads its
+// value from the API's answer, so the tables are typed by the API's own types (`./tables.ts`).
 
-export type Row = Record<string, unknown>;
-
-export function toTable(rows: Row[], columns: string[]): string {
-  const cells = rows.map((r) => columns.map((c) => cell(r[c])));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
+export interface Column<R> {
+  /** CSV header as is; upper-cased in a table. */
+  header: string;
+  value: (row: R) => unknown;
 }
 
-export function toCsv(rows: Row[], columns: string[]): string {
+export function toTable<R>(rows: R[], columns: Array<Column<R>>): string {
+  const cells = rows.map((r) => columns.map((c) => cell(c.value(r))));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]!.length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(columns.map((c) => c.header.toUpperCase())), ...cells.map(line)].join('\n');
+}
+
+export function toCsv<R>(rows: R[], columns: Array<Column<R>>): string {
   const esc = (v: string) => (/[",\n\r]/.test(v) || /^[=+\-@]/.test(v) ? `"${v.replace(/^([=+\-@])/, "'$1").replace(/"/g, '""')}"` : v);
-  return [columns.join(','), ...rows.map((r) => columns.map((c) => esc(cell(r[c]))).join(','))].join('\n');
+  return [columns.map((c) => c.header).join(','), ...rows.map((r) => columns.map((c) => esc(cell(c.value(r)))).join(','))].join('\n');
 }
 
 function cell(v: unknown): string {
