@@ -1,24 +1,15 @@
-// Maps a decrypted credential to the environment variables tools expect (`jit exec`).
+// Maps a decrypted credential to the environment variables tools expect (`jit exec`). Only the
+// keys the credential's substrate defines pass (each adapter's credential shape); anything else —
+// NODE_OPTIONS, LD_PRELOAD, PATH from a hostile or broken server — refuses the whole payload.
+import { credentialEnv } from '@jit/substrates';
+import { credentialShapeFor } from '@jit/substrate-wiring/credentials';
+import { CliError } from './cli-error';
 
-const LOWER_TO_ENV: Record<string, string[]> = {
-  url: ['DATABASE_URL'],
-  host: ['PGHOST'],
-  port: ['PGPORT'],
-  user: ['PGUSER'],
-  username: ['PGUSER'],
-  password: ['PGPASSWORD'],
-  database: ['PGDATABASE'],
-  token: ['VAULT_TOKEN'],
-  address: ['VAULT_ADDR'],
-};
-
-/** UPPER_CASE keys (AWS_*, GOOGLE_OAUTH_ACCESS_TOKEN, VAULT_*) pass through; known lower-case keys map. */
-export function envForCredential(secret: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(secret)) {
-    if (typeof value !== 'string' && typeof value !== 'number') continue;
-    if (/^[A-Z][A-Z0-9_]*$/.test(key)) env[key] = String(value);
-    for (const name of LOWER_TO_ENV[key] ?? []) env[name] = String(value);
-  }
-  return env;
+/** The child's extra environment for a credential of `substrate` (an instance name such as `vault:prod`). */
+export function envForCredential(substrate: string, secret: unknown): Record<string, string> {
+  const shape = credentialShapeFor(String(substrate));
+  if (!shape) throw new CliError(`jit exec does not know substrate ${JSON.stringify(String(substrate).slice(0, 40))}; refusing to put its credential in an environment (upgrade jit, or use \`jit credential\`)`);
+  const result = credentialEnv(shape, secret);
+  if (!result.ok) throw new CliError(`refusing to run: ${result.problem}`);
+  return result.env;
 }

@@ -131,6 +131,59 @@ describe('jit keygen, credential and exec', () => {
   });
 });
 
+describe('jit exec: only the keys the substrate defines reach the child', () => {
+  let n = 0;
+  const setup = async (substrate: string, payload: Record<string, unknown>) => {
+    const identity = join(dir, `id-${(n += 1)}.txt`);
+    const k = harness();
+    await runCli(['--json', 'keygen', '--identity', identity], k.io);
+    const { recipient } = JSON.parse(k.out.join('')) as { recipient: string };
+    const sealed = await sealCredential(payload as Record<string, string>, recipient);
+    const c = harness({ '/v1/elevations/gl-5-6/credential': { body: { elevationId: 'gl-5-6', sealedCredential: sealed, expiresAt: '2026-11-26T10:00:00Z', substrate } } });
+    const runs: Array<Record<string, string>> = [];
+    c.io.run = async (_cmd, _args, env) => {
+      runs.push(env);
+      return 0;
+    };
+    const code = await runCli(['exec', 'gl-5-6', '--identity', identity, '--', 'psql'], c.io);
+    return { code, runs, err: c.err.join('\n') };
+  };
+
+  it.each([
+    ['postgres', { url: 'postgres://jit_x:pw-hostile-1@127.0.0.1/app', password: 'pw-hostile-1', NODE_OPTIONS: '--require /tmp/evil.js' }, 'NODE_OPTIONS'],
+    ['postgres', { password: 'pw-hostile-1', LD_PRELOAD: '/tmp/evil.so' }, 'LD_PRELOAD'],
+    ['vault:prod', { token: 'hvs.hostile-token-1', PATH: '/tmp/evil-bin' }, 'PATH'],
+    ['aws-sts', { AWS_ACCESS_KEY_ID: 'ASIAHOSTILE1', AWS_SECRET_ACCESS_KEY: 'hostile-secret-key-1', AWS_SESSION_TOKEN: 'hostile-session-1', AWS_CA_BUNDLE: '/tmp/evil.pem' }, 'AWS_CA_BUNDLE'],
+    ['gcp-iam', { GOOGLE_OAUTH_ACCESS_TOKEN: 'ya29.hostile-token-1', password: 'pw-hostile-1' }, 'password'],
+  ])('a %s payload with a foreign key is refused whole, nothing run, no secret in the error', async (substrate, payload, foreign) => {
+    const { code, runs, err } = await setup(substrate, payload);
+    expect(code).toBe(1);
+    expect(runs).toEqual([]);
+    expect(err).toMatch(/refusing to run/);
+    expect(err).toContain(foreign);
+    for (const v of Object.values(payload)) expect(err).not.toContain(v);
+  });
+
+  it('a payload of an unknown substrate, or with a value that is not text, is refused', async () => {
+    expect((await setup('memory', { token: 'hostile-token-1' })).err).toMatch(/does not know substrate "memory"/);
+    const notText = await setup('postgres', { password: 'pw-hostile-1', port: { toString: 1 } });
+    expect(notText.code).toBe(1);
+    expect(notText.runs).toEqual([]);
+    expect(notText.err).toMatch(/not text \(port\)/);
+  });
+
+  it('each substrate\'s own keys map to the variables its tools read', async () => {
+    const aws = await setup('aws-sts', { AWS_ACCESS_KEY_ID: 'ASIAOK', AWS_SECRET_ACCESS_KEY: 'sk', AWS_SESSION_TOKEN: 'st', AWS_REGION: 'eu-west-1' });
+    expect(aws.runs).toEqual([{ AWS_ACCESS_KEY_ID: 'ASIAOK', AWS_SECRET_ACCESS_KEY: 'sk', AWS_SESSION_TOKEN: 'st', AWS_REGION: 'eu-west-1' }]);
+    const vault = await setup('vault:prod', { token: 'hvs.x', accessor: 'acc' });
+    expect(vault.runs).toEqual([{ VAULT_TOKEN: 'hvs.x' }]);
+    const pg = await setup('postgres', { url: 'postgres://u:p@h:5/d', user: 'u', password: 'p', host: 'h', port: '5', database: 'd' });
+    expect(pg.runs).toEqual([{ DATABASE_URL: 'postgres://u:p@h:5/d', PGUSER: 'u', PGPASSWORD: 'p', PGHOST: 'h', PGPORT: '5', PGDATABASE: 'd' }]);
+    const gcp = await setup('gcp-iam', { GOOGLE_OAUTH_ACCESS_TOKEN: 'ya29.x' });
+    expect(gcp.runs).toEqual([{ GOOGLE_OAUTH_ACCESS_TOKEN: 'ya29.x' }]);
+  });
+});
+
 describe('jit audit', () => {
   const rows = [
     { id: 'gl-1-1', state: 'revoked', requester: 'deploy-agent', target: 'orders-db', scope: 'write', tier: 'reversible-write', updatedAt: '2026-11-26T01:00:00Z' },

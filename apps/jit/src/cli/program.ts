@@ -249,8 +249,8 @@ export function buildProgram(io: CliIo): Command {
     .argument('<command...>', 'command and arguments (after --)')
     .option('--identity <file>', 'age identity file')
     .action(async (id: string, command: string[], o: { identity?: string }) => {
-      const { secret } = await openSealed(id, o.identity);
-      const extra = envForCredential(secret);
+      const { secret, substrate } = await openSealed(id, o.identity);
+      const extra = envForCredential(substrate, secret);
       const run =
         io.run ??
         ((cmd, args, childEnv) =>

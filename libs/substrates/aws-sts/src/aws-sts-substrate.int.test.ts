@@ -8,6 +8,7 @@ import { createLogger } from '@jit/observability';
 import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/testing';
 import { freePort, getMoto, uniqueName } from '@jit/testing';
 import type { IssueRequest } from '@jit/substrates';
+import { AWS_STS_CREDENTIAL } from './credential';
 import { awsStsConfigSchema, createAwsStsSubstrate, type AwsStsSubstrate } from './aws-sts-substrate';
 import { decodePolicyDocument, denyDocument } from './deny-policy';
 import { probeOnMoto } from './testing';
@@ -140,6 +141,7 @@ describe('aws-sts on moto', () => {
 
 runSubstrateContractSuite({
   name: 'aws-sts on moto (moto does not enforce IAM: probe = GetCallerIdentity + explicit-deny evaluation of the role inline policies)',
+  credential: AWS_STS_CREDENTIAL,
   ttlFloorSeconds: 900,
   async setup() {
     const role = await createRole();

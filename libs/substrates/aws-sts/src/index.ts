@@ -13,3 +13,4 @@ export { denyDocument, deniesUserId, decodePolicyDocument, readDenyDocument } fr
 export type { DenyDocument, DenyKind } from './deny-policy';
 export { sessionBaseName, sessionName, denyPolicyName, sourceIdentityFor } from './grant-names';
 export { AWS_STS_ERRORS, AwsStsGrantExpired, AwsStsGrantRevoked, AwsStsIamLimit, AwsStsRoleNotAllowed, AwsStsTooManyAttempts } from './errors';
+export { AWS_STS_CREDENTIAL } from './credential';

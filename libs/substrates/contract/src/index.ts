@@ -11,6 +11,8 @@ export { defineSubstrate } from './define-substrate';
 export type { SubstrateDefinition, SubstrateDeps } from './define-substrate';
 export { SubstrateRegistry } from './substrate-registry';
 export type { SubstrateRegistryOptions } from './substrate-registry';
+export { credentialEnv, defineCredentialShape } from './credential-shape';
+export type { CredentialEnvResult, CredentialShape } from './credential-shape';
 export { nameAfterGrant } from './name-after-grant';
 export type { NameAfterGrantOptions } from './name-after-grant';
 export {

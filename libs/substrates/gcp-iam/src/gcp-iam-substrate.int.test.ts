@@ -8,6 +8,7 @@ import { createLogger } from '@jit/observability';
 import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/testing';
 import { waitFor } from '@jit/testing';
 import type { IssueRequest } from '@jit/substrates';
+import { GCP_IAM_CREDENTIAL } from './credential';
 import { createGcpIamSubstrate, gcpIamConfigSchema, type GcpIamSubstrate } from './gcp-iam-substrate';
 import { GcpIamContractServer } from './testing';
 
@@ -166,6 +167,7 @@ describe('gcp-iam against gcp-iam-contract-server (a local fake of IAMCredential
 
 runSubstrateContractSuite({
   name: 'gcp-iam against gcp-iam-contract-server (a local fake; tokens live to natural expiry, TTL 3 s)',
+  credential: GCP_IAM_CREDENTIAL,
   revokeSettleMs: 15_000,
   skip: {
     revoke:

@@ -19,3 +19,4 @@ export type { GcpIamScope } from './scope';
 export { InMemoryIssuedLedger } from './issued-ledger';
 export type { IssuedLedger, IssuedRecord } from './issued-ledger';
 export { GCP_IAM_ERRORS, GcpIamAlreadyIssued } from './errors';
+export { GCP_IAM_CREDENTIAL } from './credential';

@@ -18,3 +18,4 @@ export type {
 export { MAX_GRANT_LENGTH, parseGrant, renderGrant } from './grant-grammar';
 export type { GrantParse, ObjectKind, ParsedGrant, QualifiedName } from './grant-grammar';
 export { scramVerifier } from './scram-verifier';
+export { POSTGRES_CREDENTIAL } from './credential';

@@ -7,6 +7,7 @@ import { createLogger } from '@jit/observability';
 import { SubstrateRegistry, type IssueRequest } from '@jit/substrates';
 import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/testing';
 import { freePort, getPostgres, uniqueName, waitFor } from '@jit/testing';
+import { POSTGRES_CREDENTIAL } from './credential';
 import { createPostgresSubstrate, postgresConfigSchema, postgresSubstrate } from './postgres-substrate';
 
 const logger = createLogger({ name: 'pg-int', level: 'warn' });
@@ -66,6 +67,7 @@ const request = (grantId: string, over: Partial<IssueRequest> = {}): IssueReques
 
 runSubstrateContractSuite({
   name: 'postgres',
+  credential: POSTGRES_CREDENTIAL,
   async setup() {
     const adminUrl = await freshDatabase();
     const registry = new SubstrateRegistry({ logger, definitions: [postgresSubstrate] });

@@ -17,3 +17,4 @@ export type {
   VaultSubstrate,
 } from './vault-substrate';
 export { VAULT_ERRORS, VaultNotFound } from './errors';
+export { VAULT_CREDENTIAL } from './credential';

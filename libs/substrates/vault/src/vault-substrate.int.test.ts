@@ -11,6 +11,7 @@ import { createLogger } from '@jit/observability';
 import { SubstrateRegistry, type IssueRequest } from '@jit/substrates';
 import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/testing';
 import { freePort, getPostgres, getVault, uniqueName, waitFor } from '@jit/testing';
+import { VAULT_CREDENTIAL } from './credential';
 import { carrierPolicyHcl, createVaultSubstrate, vaultConfigSchema, vaultSubstrate } from './vault-substrate';
 
 const logger = createLogger({ name: 'vault-int', level: 'warn' });
@@ -126,6 +127,7 @@ async function dbLoginWorks(f: Fixture, username: string, password: string): Pro
 
 runSubstrateContractSuite({
   name: 'vault (token mode)',
+  credential: VAULT_CREDENTIAL,
   async setup() {
     const f = await setupVault();
     const registry = new SubstrateRegistry({ logger, definitions: [vaultSubstrate] });
@@ -141,6 +143,7 @@ runSubstrateContractSuite({
 
 runSubstrateContractSuite({
   name: 'vault (database mode)',
+  credential: VAULT_CREDENTIAL,
   async setup() {
     const f = await setupVault();
     const registry = new SubstrateRegistry({ logger, definitions: [vaultSubstrate] });

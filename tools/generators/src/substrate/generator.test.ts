@@ -26,6 +26,7 @@ describe('substrate generator', () => {
     expect(Object.keys(project.targets)).toEqual(['build', 'typecheck', 'lint', 'test', 'test:integration']);
     const paths = JSON.parse(tree.read('tsconfig.base.json', 'utf-8') as string).compilerOptions.paths;
     expect(paths['@jit/substrate-mongo-db']).toEqual([`${root}/src/index.ts`]);
+    expect(paths['@jit/substrate-mongo-db/credential']).toEqual([`${root}/src/credential.ts`]);
     expect(paths['@jit/substrates']).toEqual(['libs/substrates/contract/src/index.ts']); // others untouched
     const eslint = tree.read('eslint.config.mjs', 'utf-8') as string;
     expect(eslint).toContain("{ sourceTag: 'scope:substrate-mongo-db', bannedExternalImports: bannedExcept() },");
@@ -34,7 +35,8 @@ describe('substrate generator', () => {
     expect(adapter).toContain('export const mongoDbSubstrate = defineSubstrate<MongoDbConfig, MongoDbDeps>({');
     expect(tree.read(`${root}/src/mongo-db-substrate.int.test.ts`, 'utf-8')).toContain('runSubstrateContractSuite({');
     expect(tree.exists(`${root}/README.md`)).toBe(true);
-    expect(tree.children(`${root}/src`).sort()).toEqual(['index.ts', 'mongo-db-substrate.int.test.ts', 'mongo-db-substrate.test.ts', 'mongo-db-substrate.ts']);
+    expect(tree.read(`${root}/src/credential.ts`, 'utf-8')).toContain("export const MONGO_DB_CREDENTIAL = defineCredentialShape('mongo-db', {");
+    expect(tree.children(`${root}/src`).sort()).toEqual(['credential.ts', 'index.ts', 'mongo-db-substrate.int.test.ts', 'mongo-db-substrate.test.ts', 'mongo-db-substrate.ts']);
   });
 
   it('produces TypeScript that compiles against the real contract lib', async () => {

@@ -47,6 +47,7 @@ export async function substrateGenerator(tree: Tree, options: SubstrateGenerator
     json.compilerOptions ??= {};
     json.compilerOptions.paths ??= {};
     json.compilerOptions.paths[alias] = [`${root}/src/index.ts`];
+    json.compilerOptions.paths[`${alias}/credential`] = [`${root}/src/credential.ts`];
     return json;
   });
 

@@ -59,6 +59,7 @@ describe('runSubstrateContractSuite has teeth', () => {
     expect(failed(r.get('broken: revoke is not idempotent'), 'revoking twice')).toBe(true);
     expect(failed(r.get('broken: error quotes the secret'), 'no secret appears')).toBe(true);
     expect(failed(r.get('broken: listIssued is empty'), 'listIssued shows')).toBe(true);
+    expect(failed(r.get('broken: secret outside its credential shape'), 'issue returns a working credential')).toBe(true);
     expect(failed(r.get('broken: validateScope accepts everything'), 'validateScope accepts')).toBe(true);
   }, 150_000);
 });

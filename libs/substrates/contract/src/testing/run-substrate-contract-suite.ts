@@ -6,6 +6,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JitError } from '@jit/errors';
+import type { CredentialShape } from '../credential-shape';
 import type { Finding, IssueRequest, Issued, RevocationHandle, Substrate } from '../substrate';
 
 export interface ContractHarness {
@@ -39,6 +40,8 @@ export interface ContractSuiteOptions {
   ttlFloorSeconds?: number;
   /** How long to wait for a revoke to take effect on the server (eventual consistency). Default 15 s. */
   revokeSettleMs?: number;
+  /** The adapter's declared credential shape (`src/credential.ts`): every issued secret must fit it. */
+  credential?: CredentialShape;
   /** Cases this adapter cannot honour, each with the reason (shown in the test name). */
   skip?: Partial<Record<ContractCase, string>>;
 }
@@ -150,6 +153,11 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
       expect(JSON.parse(handleText)).toEqual(out.handle); // plain JSON, nothing lost
       const secrets = secretValues(out.secret);
       expect(secrets.length, 'the secret has at least one secret-looking value to guard').toBeGreaterThan(0);
+      if (options.credential) {
+        expect(options.credential.kind, 'the credential shape is this adapter\'s').toBe(h.substrate.kind);
+        const undeclared = Object.keys(out.secret).filter((k) => !Object.hasOwn(options.credential!.keys, k));
+        expect(undeclared, 'secret keys missing from the credential shape (jit exec would refuse the credential)').toEqual([]);
+      }
       for (const s of secrets) expect(handleText).not.toContain(s);
     });
 
