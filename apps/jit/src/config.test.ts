@@ -42,6 +42,7 @@ describe('parseConfig', () => {
     [{ JIT_PORT: '99999' }, /JIT_PORT/],
     [{ JIT_PORT: 'eighty' }, /JIT_PORT/],
     [{ GITLAB_URL: 'https://gitlab.example.com' }, /GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT go together/],
+    [{ GITLAB_URL: 'https://gitlab.example.com', GITLAB_TOKEN: 'glpat-0123456789abcdef' }, /GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT go together/],
     [{ KAFKA_BROKERS: 'localhost' }, /KAFKA_BROKERS.*host:port/],
     [{ JIT_WEBHOOK_SIGNING_SECRET: 'not-a-whsec' }, /JIT_WEBHOOK_SIGNING_SECRET/],
     [{ JIT_SUBSTRATES: '{"vault:prod": ' }, /JIT_SUBSTRATES: not valid JSON/],
@@ -49,6 +50,12 @@ describe('parseConfig', () => {
     [{ JIT_LOG_LEVEL: 'loud' }, /JIT_LOG_LEVEL/],
   ])('refuses %j with a message naming the setting', (env, message) => {
     expect(fail(env as Record<string, string>)).toMatch(message);
+  });
+
+  it('JIT_ELEVATIONS_PROJECT alone chooses the sandbox project (sandbox mode)', () => {
+    const config = parseConfig({ JIT_ELEVATIONS_PROJECT: 'team/access' }, '/srv');
+    expect(config.gitlab).toBeUndefined();
+    expect(config.sandbox.project).toBe('team/access');
   });
 
   it('never echoes a secret value in its messages', () => {

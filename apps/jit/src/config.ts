@@ -32,12 +32,14 @@ const envSchema = z
     JIT_NO_DEMO_DB: s.flag(false),
   })
   .superRefine((env, ctx) => {
-    const gitlab = [env.GITLAB_URL, env.GITLAB_TOKEN, env.JIT_ELEVATIONS_PROJECT];
-    if (gitlab.some(Boolean) && !gitlab.every(Boolean)) {
+    // JIT_ELEVATIONS_PROJECT alone (no GITLAB_URL/GITLAB_TOKEN) chooses the sandbox's project
+    const gitlab = [env.GITLAB_URL, env.GITLAB_TOKEN];
+    if ((gitlab.some(Boolean) && !gitlab.every(Boolean)) || (env.GITLAB_URL && env.GITLAB_TOKEN && !env.JIT_ELEVATIONS_PROJECT)) {
       ctx.addIssue({
         code: 'custom',
         path: ['GITLAB_URL'],
-        message: 'GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT go together (set all three, or none for sandbox mode)',
+        message:
+          'GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT go together (set all three; for sandbox mode none, or JIT_ELEVATIONS_PROJECT alone to choose the sandbox project)',
       });
     }
     if (env.GITLAB_URL && env.JIT_WEBHOOK_SECRET.length === 0 && !env.JIT_WEBHOOK_SIGNING_SECRET) {
@@ -49,7 +51,8 @@ export interface JitConfig extends ServerConfig {
   dataDir: string;
   publicUrl: string;
   gitlab?: { url: string; token: string; project: string; botUsername?: string };
-  sandbox: { port: number; seedFile?: string };
+  /** `project`: JIT_ELEVATIONS_PROJECT in sandbox mode (else the seed's elevations project, see sandbox-project.ts). */
+  sandbox: { port: number; seedFile?: string; project?: string };
   kafka?: { brokers: string[]; clientId: string };
   webhook: { secrets: string[]; signingSecret?: string; bodyLimit: number };
   /** Substrate instances: name -> adapter config (JIT_SUBSTRATES JSON or JIT_SUBSTRATES_FILE). `postgres` is always present. */
@@ -75,7 +78,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
       e.GITLAB_URL && e.GITLAB_TOKEN && e.JIT_ELEVATIONS_PROJECT
         ? { url: e.GITLAB_URL, token: e.GITLAB_TOKEN, project: e.JIT_ELEVATIONS_PROJECT, botUsername: e.JIT_BOT_USERNAME }
         : undefined,
-    sandbox: { port: e.JIT_SANDBOX_PORT, seedFile: e.JIT_SANDBOX_SEED },
+    sandbox: { port: e.JIT_SANDBOX_PORT, seedFile: e.JIT_SANDBOX_SEED, project: e.GITLAB_URL ? undefined : e.JIT_ELEVATIONS_PROJECT },
     kafka: e.KAFKA_BROKERS.length > 0 ? { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID } : undefined,
     webhook: { secrets: e.JIT_WEBHOOK_SECRET, signingSecret: e.JIT_WEBHOOK_SIGNING_SECRET, bodyLimit: e.JIT_WEBHOOK_BODY_LIMIT },
     substrates,

@@ -21,10 +21,10 @@ import { createRevoker, type Revoker } from '@jit/revoker';
 import type { JitConfig } from './config';
 import { startDemoDatabase, type DemoDatabase } from './demo-database';
 import { DataDirUnusable } from './errors';
+import { chooseSandboxProject } from './sandbox-project';
 import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '@jit/substrate-wiring';
 
 export const DEMO_SEED_FILE = new URL('../../../deploy/sandbox/demo-seed.yaml', import.meta.url).pathname;
-const SANDBOX_PROJECT = 'ops/elevations';
 const BOT_USERNAME = 'jit-bot';
 
 export interface JitProcess {
@@ -115,11 +115,11 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       sandbox = await startSandbox({ seed, port: config.sandbox.port, host: '127.0.0.1', persist: { file: stateFile }, logger: logger.child({ component: 'gitlab-sandbox' }) });
       closers.push(() => sandbox!.close());
       const sb = sandbox;
+      const sandboxProject = chooseSandboxProject(sb, { configured: config.sandbox.project, seed, isJitHook });
       let bot = sb.state.userByUsername(BOT_USERNAME);
-      if (!bot) {
-        bot = sb.addUser({ username: BOT_USERNAME, name: 'jit', bot: true });
-        sb.addProjectMember(SANDBOX_PROJECT, BOT_USERNAME, 40);
-      }
+      bot ??= sb.addUser({ username: BOT_USERNAME, name: 'jit', bot: true });
+      // jit's bot is a Maintainer of the elevations project, whichever the seed made it
+      if (sb.state.accessLevel(bot, sb.project(sandboxProject)) < 40) sb.addProjectMember(sandboxProject, BOT_USERNAME, 40);
       if (bot.tokens.size === 0) {
         bot.tokens.add(`jit-bot-${randomBytes(12).toString('hex')}`);
         sb.persistence!.changed();
@@ -127,13 +127,13 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       gitlabToken = bot.tokens.values().next().value as string;
       botUsername = BOT_USERNAME;
       gitlabUrl = sb.url;
-      project = SANDBOX_PROJECT;
+      project = sandboxProject;
       // One hook pointing at jit, reconciled on every start rather than added: a restored sandbox
       // already has the previous run's hook, and two hooks would deliver every event twice. Its
       // URL and secrets follow this run's settings (JIT_PORT, JIT_WEBHOOK_SECRET, signing secret),
       // so a generated secret is simply a new one per start; no second copy of it is kept.
       if (webhookSecrets.length === 0) webhookSecrets = [randomBytes(24).toString('base64url')];
-      sb.replaceHooks(SANDBOX_PROJECT, isJitHook, {
+      sb.replaceHooks(sandboxProject, isJitHook, {
         url: `http://127.0.0.1:${config.port}/webhooks/gitlab`,
         token: webhookSecrets[0]!,
         ...(config.webhook.signingSecret ? { signing_token: config.webhook.signingSecret } : {}),

@@ -94,6 +94,8 @@ const projectSchema = z.strictObject({
   approval_rules: z.array(approvalRule).default([]),
   hooks: z.array(hookSchema).default([]),
   labels: z.array(z.strictObject({ name: z.string().min(1), color: z.string().default('#6699cc') })).default([]),
+  /** Marks jit's elevations project when the seed has several (sandbox mode of `npm start`); not GitLab data. */
+  elevations: z.boolean().default(false),
 });
 
 export const seedSchema = z.strictObject({
@@ -155,6 +157,8 @@ export function validateSeed(input: unknown): Seed {
       if (!users.has(memberName(m))) throw SandboxSeedUnknownRef(`groups.${i} "${g.path}" member "${memberName(m)}" is not a user`);
   }
   const projects = new Set<string>();
+  const marked = seed.projects.filter((p) => p.elevations).map((p) => p.path);
+  if (marked.length > 1) throw SandboxSeedInvalid(`projects: more than one project is marked elevations: true (${marked.join(', ')}); mark one`);
   for (const [i, p] of seed.projects.entries()) {
     if (projects.has(p.path)) throw SandboxSeedInvalid(`projects.${i}: duplicate project path "${p.path}"`);
     projects.add(p.path);
