@@ -2,7 +2,7 @@
 // webhooks to the ingest plugin -> embedded bus -> approval-gate server; users act with their
 // own tokens through @jit/gitlab. Each abuse must end with no approval and an explanation on the MR.
 import { EVENT_TYPES, GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_GITLAB, gitlabKey } from '@jit/contracts';
-import { FIXTURE_RECIPIENT } from '@jit/contracts/testing';
+import { requestYaml } from '@jit/contracts/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandboxWorld, type SandboxWorld } from './sandbox-world';
 
@@ -25,38 +25,14 @@ targets:
       drop:       { tier: destructive, grant: "DELETE ON ALL TABLES IN SCHEMA public" }
 `;
 
-function request(spec: Record<string, string | boolean | undefined>): string {
-  const full = {
-    target: 'orders-db',
-    scope: 'write',
-    ttl: '30m',
-    riskTier: 'reversible-write',
-    justification: 'backfill order totals after INC-4411',
-    recipient: FIXTURE_RECIPIENT,
-    ...spec,
-  };
-  const lines = ['apiVersion: jit/v1', 'kind: ElevationRequest', 'spec:'];
-  for (const [k, v] of Object.entries(full)) if (v !== undefined) lines.push(`  ${k}: ${typeof v === 'string' ? JSON.stringify(v) : v}`);
-  return `${lines.join('\n')}\n`;
-}
+const request = requestYaml;
 
 let reqNo = 0;
 /** A fresh request path per MR: merged requests stay on main. */
 const req = () => `elevations/req-${++reqNo}.yaml`;
 
-/** The gate comments right after it emits: wait for the comment to say `text`. */
-async function commentWith(w: SandboxWorld, iid: number, text: string): Promise<string> {
-  return w.waitFor(`comment on MR ${iid} containing ${JSON.stringify(text)}`, async () => {
-    const body = await w.comment(iid);
-    return body.includes(text) ? body : undefined;
-  });
-}
-
-async function evt(w: SandboxWorld, iid: number, type: string) {
-  return w.waitFor(`${type} for MR ${iid}`, async () =>
-    (await w.events()).find((e) => e.type === type && (e.data as { elevationId?: string }).elevationId === `gl-${w.projectId}-${iid}`),
-  );
-}
+const commentWith = (w: SandboxWorld, iid: number, text: string) => w.commentWith(iid, text);
+const evt = (w: SandboxWorld, iid: number, type: string) => w.event(iid, type);
 
 describe('approval gate on a premium project', () => {
   let w: SandboxWorld;
@@ -164,12 +140,10 @@ describe('approval gate on a free project (GitLab enforces nothing)', () => {
   });
 
   async function mergedWithoutGrant(iid: number, why: RegExp) {
-    await w.as('maint').mergeRequests.merge(w.projectId, iid);
-    const bypass = await evt(w, iid, EVENT_TYPES.bypassDetected);
-    expect((bypass.data as { reasons: string[] }).reasons.join(' ')).toMatch(why);
-    expect(bypass.severity).toBe('high');
-    expect(await w.types(iid)).not.toContain('approved');
-    return commentWith(w, iid, 'nothing will be issued');
+    const { reasons, severity, comment } = await w.mergeExpectingBypass(iid);
+    expect(reasons).toMatch(why);
+    expect(severity).toBe('high');
+    return comment;
   }
 
   it('says on the MR that GitLab will not enforce approvals', async () => {

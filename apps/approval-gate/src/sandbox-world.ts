@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createEmbeddedBus, type CloudEventJson, type EventBus } from '@jit/bus';
-import { TOPIC_ELEVATIONS } from '@jit/contracts';
+import { EVENT_TYPES, TOPIC_ELEVATIONS } from '@jit/contracts';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
@@ -26,6 +26,8 @@ export interface SandboxWorld {
   bus: EventBus;
   gate: FastifyInstance;
   gateUrl: string;
+  /** Where the sandbox's project hook delivers (the ingest plugin), for forged or late deliveries. */
+  ingestUrl: string;
   projectId: number;
   as(username: string): GitlabClient;
   /** Branch + one commit + MR, as `author`. Returns the MR iid. */
@@ -38,6 +40,12 @@ export interface SandboxWorld {
   waitHandled(n: number): Promise<void>;
   waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
   comment(iid: number): Promise<string>;
+  /** Waits for the gate's comment on an MR to contain `text`; returns it. */
+  commentWith(iid: number, text: string): Promise<string>;
+  /** Waits for the `nth` (default first) elevation event of `type` for an MR. */
+  event(iid: number, type: string, nth?: number): Promise<CloudEventJson>;
+  /** `maint` merges; waits for the bypass verdict and its comment (throws if the MR was approved instead). */
+  mergeExpectingBypass(iid: number): Promise<{ reasons: string; severity: unknown; comment: string }>;
   close(): Promise<void>;
 }
 
@@ -131,6 +139,7 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
     bus,
     gate,
     gateUrl,
+    ingestUrl,
     projectId,
     as,
     waitFor,
@@ -166,6 +175,24 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
     async comment(iid) {
       const notes = await as(BOT).notes.all(projectId, iid);
       return notes.find((n) => n.authorUsername === BOT && n.body.startsWith('<!-- jit:approval-gate -->'))?.body ?? '';
+    },
+    commentWith(iid, text) {
+      return waitFor(`comment on MR ${iid} containing ${JSON.stringify(text)}`, async () => {
+        const body = await world.comment(iid);
+        return body.includes(text) ? body : undefined;
+      });
+    },
+    event(iid, type, nth = 1) {
+      return waitFor(`${type} #${nth} for MR ${iid}`, async () =>
+        (await events()).filter((e) => e.type === type && (e.data as { elevationId?: string }).elevationId === `gl-${projectId}-${iid}`)[nth - 1],
+      );
+    },
+    async mergeExpectingBypass(iid) {
+      await as('maint').mergeRequests.merge(projectId, iid);
+      const bypass = await world.event(iid, EVENT_TYPES.bypassDetected);
+      if ((await world.types(iid)).includes('approved')) throw new Error(`MR ${iid} was approved; a bypass was expected`);
+      const comment = await world.commentWith(iid, 'nothing will be issued');
+      return { reasons: (bypass.data as { reasons: string[] }).reasons.join(' '), severity: bypass.severity, comment };
     },
     async close() {
       await gate.close();

@@ -733,12 +733,14 @@ export function createGate(options: GateOptions): Gate {
       const user = await userById(a.userId);
       let v: { counted: boolean; reason?: string } = await judge(ev, req.data, user, a.username, policy);
       if (v.counted) {
-        // Our own record wins: an approval we last saw before the current version is stale, whatever
-        // GitLab's clock says; without a record, GitLab's approved_at must follow the last change.
+        // Both clocks must agree the approval follows the last change: GitLab's own approved_at (a
+        // late or forged approval webhook is not GitLab's word), and our ledger (an approval we last
+        // saw before the current version is stale whatever GitLab's clock says). Without a ledger
+        // record (webhook lost), GitLab's approved_at alone decides.
         const recorded = book.lastApprovalEver(elevation, a.username);
-        const staleByLedger = recorded !== undefined && recorded.seq < req.seq && recorded.action === 'approved';
+        const staleByLedger = recorded !== undefined && recorded.action === 'approved' && !ledgerCounted.has(key) && recorded.seq < req.seq;
         const freshByGitlab = a.approvedAt !== undefined && Date.parse(a.approvedAt) >= Date.parse(req.at);
-        if (!ledgerCounted.has(key) && (staleByLedger || !freshByGitlab)) v = { counted: false, reason: 'stale' };
+        if (staleByLedger || !freshByGitlab) v = { counted: false, reason: 'stale' };
       }
       lines.push({ approver: a.username, counted: v.counted, ...(v.reason ? { reason: v.reason } : {}) });
       if (v.counted) counted.push(user?.username ?? a.username);

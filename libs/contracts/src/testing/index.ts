@@ -210,3 +210,22 @@ spec:
   recipient: ${FIXTURE_RECIPIENT}
   breakGlass: false
 `;
+
+/**
+ * A request file for orders-db/write (30m, reversible-write, sealed to FIXTURE_RECIPIENT) with any
+ * field overridden; `undefined` leaves a field out.
+ */
+export function requestYaml(spec: Record<string, string | boolean | undefined>): string {
+  const full: Record<string, string | boolean | undefined> = {
+    target: 'orders-db',
+    scope: 'write',
+    ttl: '30m',
+    riskTier: 'reversible-write',
+    justification: 'backfill order totals after INC-4411',
+    recipient: FIXTURE_RECIPIENT,
+    ...spec,
+  };
+  const lines = ['apiVersion: jit/v1', 'kind: ElevationRequest', 'spec:'];
+  for (const [k, v] of Object.entries(full)) if (v !== undefined) lines.push(`  ${k}: ${typeof v === 'string' ? JSON.stringify(v) : v}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -19,7 +19,7 @@ targets:
       read-stats: { tier: cosmetic, grant: "SELECT ON pg_stat_activity" }
       write:  { tier: reversible-write, grant: "INSERT, UPDATE ON ALL TABLES IN SCHEMA public" }
       ddl:    { tier: semi-destructive, grant: "CREATE ON SCHEMA public" }
-      drop:   { tier: destructive, grant: "DROP ON ALL TABLES IN SCHEMA public" }
+      drop:   { tier: destructive, grant: "DELETE ON ALL TABLES IN SCHEMA public" }
 `;
 
 /** Substrate facts: postgres accepts scopes with a `grant` string; gcp-iam caps TTL at 1 h. */

@@ -1,0 +1,51 @@
+// The reproductions of issue 11 (break-glass, pushers, recipients, approval freshness, the jit:
+// rule), as users would live them: the GitLab sandbox delivers real webhooks to the ingest plugin ->
+// embedded bus -> approval-gate server; every person acts with their own token through @jit/gitlab.
+// Each one fails on the code before the fix: a grant was approved where none may be.
+import { EVENT_TYPES } from '@jit/contracts';
+import { requestYaml } from '@jit/contracts/testing';
+import { EXAMPLE_POLICY_YAML as POLICY } from '@jit/policy/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOOK_TOKEN, startSandboxWorld, type SandboxWorld } from './sandbox-world';
+
+const request = requestYaml;
+
+let reqNo = 0;
+const req = () => `elevations/hole-${++reqNo}.yaml`;
+
+describe('issue 11 on a free project (GitLab enforces nothing; the gate is all there is)', () => {
+  let w: SandboxWorld;
+  beforeAll(async () => {
+    w = await startSandboxWorld({ tier: 'free', policy: POLICY });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it('a late (or forged) approval webhook after a change does not count: GitLab dates the approval before it', async () => {
+    const path = req();
+    const iid = await w.openRequest('dev', { [path]: request({}) });
+    await w.event(iid, EVENT_TYPES.requested);
+    await w.as('carol').mergeRequests.approve(w.projectId, iid);
+    await w.event(iid, EVENT_TYPES.approvalRecorded);
+    await w.sandbox.idle();
+    const original = w.sandbox
+      .deliveries()
+      .find((d) => d.event === 'Merge Request Hook' && JSON.parse(d.body).object_attributes?.action === 'approved' && JSON.parse(d.body).object_attributes?.iid === iid)!;
+    // The request changes after carol's approval (GitLab Free keeps it)...
+    await w.push(iid, 'dev', { [path]: request({ ttl: '2h' }) });
+    await w.event(iid, EVENT_TYPES.requested, 2);
+    // ...and then her approval webhook arrives again, late, under a new delivery id and at the new head.
+    const head = (await w.as('dev').mergeRequests.show(w.projectId, iid)).sha;
+    const body = JSON.parse(original.body);
+    body.object_attributes.last_commit.id = head;
+    const res = await fetch(`${w.ingestUrl}/webhooks/gitlab`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Merge Request Hook', 'x-gitlab-token': HOOK_TOKEN, 'idempotency-key': `late-${iid}` },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(202);
+    await w.event(iid, EVENT_TYPES.approvalRecorded, 2);
+    expect((await w.mergeExpectingBypass(iid)).reasons).toMatch(/carol: stale/);
+  });
+});
