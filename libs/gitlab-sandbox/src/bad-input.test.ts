@@ -74,6 +74,19 @@ describe('malformed and oversized requests', () => {
     expect((await body(res)).body).toBe('from a form');
   });
 
+  it('takes an empty JSON body as no parameters, as GitLab does (a bare curl -X POST …/approve, PUT …/merge)', async () => {
+    const json = { 'Content-Type': 'application/json' };
+    const approve = await api(`/projects/${EP}/merge_requests/1/approve`, { method: 'POST', headers: json, token: 'alice-token-0001' });
+    expect(approve.status).toBe(201);
+    expect(sandbox.project(P).mergeRequests[0]!.approvals.length).toBe(1);
+    const merge = await api(`/projects/${EP}/merge_requests/1/merge`, { method: 'PUT', headers: { ...json, 'Content-Length': '0' }, token: 'bob-token-00001' });
+    expect(merge.status).toBe(200);
+    expect((await body(merge)).state).toBe('merged');
+    // an empty body where the endpoint needs parameters is Grape's "missing", not a JSON error
+    const note = await api(`/projects/${EP}/merge_requests/1/notes`, { method: 'POST', headers: json, body: ' ' });
+    expect({ status: note.status, body: await body(note) }).toEqual({ status: 400, body: { error: 'body is missing' } });
+  });
+
   it('validates parameters like Grape: missing, wrong type, bad enum, bad pagination', async () => {
     const before = snapshot();
     const cases: [string, RequestInit, number, Record<string, string>][] = [
