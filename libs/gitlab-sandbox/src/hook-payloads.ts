@@ -1,5 +1,6 @@
 // Webhook bodies with the keys and types of GitLab's documented examples
 // (doc/user/project/integrations/webhook_events.md; copies in fixtures/).
+import { createHash } from 'node:crypto';
 import type { Commit } from './git';
 import { avatarUrl } from './entities';
 import type { Issue, Label, MergeRequest, Note, Project, User } from './model';
@@ -125,8 +126,16 @@ function mrAttributes(s: SandboxState, p: Project, mr: MergeRequest): Json {
     last_commit: hookCommit(s, p, s.store.commit(mr.headSha), true),
     labels: hookLabels(s, p, mr.labels),
     detailed_merge_status: dms,
-    // Sent by GitLab's MergeRequestBuilder though the documented example leaves it out.
+    // Sent by GitLab's MergeRequestBuilder (its safe hook attributes) though the documented
+    // example leaves them out; the values GitLab has for an MR without pipelines or auto-merge.
     merge_commit_sha: mr.mergeCommitSha,
+    head_pipeline_id: null,
+    merge_error: null,
+    merge_params: mr.removeSourceBranch ? { force_remove_source_branch: true } : {}, // the API's remove_source_branch, a boolean
+    merge_user_id: mr.mergeUserId,
+    merge_when_pipeline_succeeds: false,
+    time_estimate: 0,
+    updated_by_id: mr.updatedById,
   };
 }
 
@@ -179,9 +188,29 @@ function noteAttributes(s: SandboxState, p: Project, n: Note, action: string, ur
     noteable_id: n.noteableId,
     system: n.system,
     st_diff: null,
+    // Sent by GitLab's NoteBuilder (its safe hook attributes) though the documented example leaves
+    // them out; a comment in the sandbox is a plain, non-internal note outside any diff thread.
+    type: null,
+    discussion_id: discussionId(n),
+    internal: false,
+    position: null,
+    original_position: null,
+    change_position: null,
+    resolved_at: null,
+    resolved_by_id: null,
+    resolved_by_push: null,
+    updated_by_id: n.updatedById,
     action,
     url,
   };
+}
+
+/**
+ * GitLab gives an individual note its own discussion: a 40-hex id (SHA-1 over the noteable and a
+ * random part). The sandbox derives it from the note id instead, so it is stable without storing it.
+ */
+export function discussionId(n: Note): string {
+  return createHash('sha1').update(`discussion-${n.noteableType}-${n.noteableId}-${n.id}`).digest('hex');
 }
 
 function noteMergeRequest(s: SandboxState, p: Project, mr: MergeRequest): Json {

@@ -72,6 +72,8 @@ export interface Note {
   noteableIid: number;
   createdAt: Date;
   updatedAt: Date;
+  /** Who last edited the note (GitLab's notes.updated_by_id); null until edited. */
+  updatedById: number | null;
 }
 
 export interface Approval {

@@ -101,6 +101,8 @@ const noteSchema = z.strictObject({
   noteableIid: id,
   createdAt: date,
   updatedAt: date,
+  // absent from state files written before it was kept: never edited as far as anyone knows
+  updatedById: id.nullable().default(null),
 }) satisfies z.ZodType<Note, any>;
 
 const approvalSchema = z.strictObject({ userId: id, createdAt: date }) satisfies z.ZodType<Approval, any>;

@@ -963,6 +963,7 @@ export class SandboxState {
       noteableIid: owner.iid,
       createdAt: now,
       updatedAt: now,
+      updatedById: null,
     };
     owner.notes.push(note);
     this.opts.emit({ kind: 'note', project, note, actor: user, action: 'create', mr: target.mr, issue: target.issue });
@@ -978,6 +979,7 @@ export class SandboxState {
     if (note.authorId !== user.id && this.accessLevel(user, project) < ACCESS.maintainer) throw forbidden();
     note.body = body;
     note.updatedAt = this.now();
+    note.updatedById = user.id;
     this.opts.emit({ kind: 'note', project, note, actor: user, action: 'update', mr: target.mr, issue: target.issue });
     return note;
   }

@@ -74,6 +74,10 @@ function shapeProblems(expected: unknown, actual: unknown, rules: ShapeRules, pa
   return problems;
 }
 
+/** Fields GitLab's hook builders send beyond the documented examples (issue 13). */
+const MR_BUILDER_EXTRAS = ['merge_commit_sha', 'head_pipeline_id', 'merge_error', 'merge_params', 'merge_user_id', 'merge_when_pipeline_succeeds', 'time_estimate', 'updated_by_id'];
+const NOTE_BUILDER_EXTRAS = ['type', 'discussion_id', 'internal', 'position', 'original_position', 'change_position', 'resolved_at', 'resolved_by_id', 'resolved_by_push', 'updated_by_id'];
+
 const MR_RULES: ShapeRules = {
   nullable: new Set([
     'object_attributes.last_edited_at',
@@ -91,7 +95,10 @@ const MR_RULES: ShapeRules = {
     'changes.labels.current[].group_id',
     'changes.labels.current[].description',
   ]),
-  extras: new Set(['object_attributes.oldrev', 'object_attributes.merge_commit_sha']),
+  // GitLab's MergeRequestBuilder sends these too (the documented example leaves them out)
+  extras: new Set(
+    ['oldrev', ...MR_BUILDER_EXTRAS].map((k) => `object_attributes.${k}`),
+  ),
   // Gitlab::DataBuilder::Issuable adds assignees (and reviewers) only when there are any.
   optional: new Set(['assignees', 'reviewers']),
 };
@@ -107,7 +114,8 @@ const NOTE_RULES: ShapeRules = {
     'issue.labels[].description',
     'issue.assignee_id',
   ]),
-  extras: new Set(),
+  // GitLab's NoteBuilder sends these too (the documented example leaves them out)
+  extras: new Set(NOTE_BUILDER_EXTRAS.map((k) => `object_attributes.${k}`)),
 };
 
 const ISSUE_RULES: ShapeRules = {
@@ -194,6 +202,20 @@ describe('payload fidelity against the documented examples', () => {
     expect(bodies[0].object_attributes.merge_commit_sha).toBeNull();
     expect(bodies[0].user.username).toBe('dave');
     expect(bodies[3].user.username).toBe('alice');
+    // the builder's extras, with the values GitLab has for an MR without pipelines or auto-merge
+    const [aliceId, daveId] = [sandbox.user('alice').id, sandbox.user('dave').id];
+    for (const b of bodies) for (const k of MR_BUILDER_EXTRAS) expect(b.object_attributes, `${b.object_attributes.action} ${k}`).toHaveProperty(k);
+    expect(bodies[0].object_attributes).toMatchObject({
+      head_pipeline_id: null,
+      merge_error: null,
+      merge_params: {},
+      merge_user_id: null,
+      merge_when_pipeline_succeeds: false,
+      time_estimate: 0,
+      updated_by_id: null,
+    });
+    expect(bodies[1].object_attributes.updated_by_id).toBe(daveId);
+    expect(bodies[11].object_attributes.merge_user_id).toBe(aliceId);
   });
 
   it('Note Hooks on merge requests and issues match the examples', async () => {
@@ -212,6 +234,21 @@ describe('payload fidelity against the documented examples', () => {
     expect(shapeProblems(NOTE_ISSUE_HOOK, notes[2], NOTE_RULES)).toEqual([]);
     expect(notes[0].merge_request.iid).toBe(iid);
     expect(notes[1].object_attributes.note).toBe('please add a rollback plan (R-17)');
+    // the builder's extras: a plain comment, not internal, outside any diff thread, never resolved
+    for (const n of notes) for (const k of NOTE_BUILDER_EXTRAS) expect(n.object_attributes, k).toHaveProperty(k);
+    expect(notes[0].object_attributes).toMatchObject({
+      type: null,
+      internal: false,
+      position: null,
+      resolved_at: null,
+      resolved_by_id: null,
+      resolved_by_push: null,
+      updated_by_id: null,
+    });
+    expect(notes[0].object_attributes.discussion_id).toMatch(/^[0-9a-f]{40}$/);
+    expect(notes[1].object_attributes.discussion_id).toBe(notes[0].object_attributes.discussion_id); // the same note
+    expect(notes[2].object_attributes.discussion_id).not.toBe(notes[0].object_attributes.discussion_id);
+    expect(notes[1].object_attributes.updated_by_id).toBe(sandbox.user('alice').id); // edited
   });
 
   it('Issue Hooks (break-glass review issues) match the example', async () => {
