@@ -1,5 +1,6 @@
 // HTTP client of jit's read API (the CLI's only way to see elevations). Errors become one line.
 import type { Catalog } from '@jit/policy';
+import { displayText } from '@jit/contracts';
 import { CliError } from './cli-error';
 
 export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
@@ -40,7 +41,8 @@ export class JitApi {
     }
     if (!res.ok) {
       const b = (body ?? {}) as { message?: string; code?: string };
-      throw new CliError(`${b.message ?? `jit answered ${res.status}`}${b.code ? ` (${b.code})` : ''}`);
+      // the server's words, as one line of plain text (a hostile server could send escapes or forge lines)
+      throw new CliError(`${b.message !== undefined ? displayText(b.message, 500) : `jit answered ${res.status}`}${b.code ? ` (${displayText(b.code, 80)})` : ''}`);
     }
     return body as T;
   }

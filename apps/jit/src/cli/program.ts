@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
-import { parseDuration, parseElevationRequest } from '@jit/contracts';
+import { displayJson, displayText, parseDuration, parseElevationRequest, terminalText } from '@jit/contracts';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { generateAgeIdentity, openCredential } from '@jit/issuer';
 import { JitApi, type FetchFn } from './api-client';
@@ -50,7 +50,17 @@ function isoArg(value: string): string {
   return new Date(value).toISOString();
 }
 
-export function buildProgram(io: CliIo): Command {
+/** One value from a server or GitLab, as one line: no control, escape or bidi character, no line break. */
+const one = (v: unknown, max = 200): string => displayText(v ?? '', max);
+
+function timelineLine(t: { time: string; type: string; summary?: string }): string {
+  return `  ${one(t.time)}  ${one(String(t.type).replace(/^dev\.jit\.|\.v1$/g, ''))}${t.summary ? `  ${one(t.summary, 500)}` : ''}`;
+}
+
+export function buildProgram(rawIo: CliIo): Command {
+  // Everything printed goes through terminalText (escape sequences, CR, bidi controls removed);
+  // values from elsewhere are also made one line (one()) so they cannot add lines.
+  const io: CliIo = { ...rawIo, out: (s) => rawIo.out(terminalText(s)), err: (s) => rawIo.err(terminalText(s)) };
   const env = io.env;
   const sleep = io.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = io.now ?? (() => new Date());
@@ -68,7 +78,7 @@ export function buildProgram(io: CliIo): Command {
     return { json: o.json, url: o.url ?? env.JIT_URL ?? 'http://127.0.0.1:8080' };
   };
   const api = () => new JitApi(g().url, io.fetch);
-  const print = (human: string, json: unknown) => io.out(g().json ? JSON.stringify(json, null, 2) : human);
+  const print = (human: string, json: unknown) => io.out(g().json ? displayJson(json, 2) : human);
   const gitlabOpts = (cmd: Command) =>
     cmd
       .option('--gitlab-url <url>', 'GitLab base URL (env GITLAB_URL)')
@@ -174,10 +184,10 @@ export function buildProgram(io: CliIo): Command {
     });
     const id = `gl-${proj.id}-${mr.iid}`;
     if (!o.wait) {
-      print(`opened ${mr.webUrl ?? `!${mr.iid}`} — elevation ${id}`, { elevationId: id, mrIid: mr.iid, webUrl: mr.webUrl });
+      print(`opened ${one(mr.webUrl ?? `!${mr.iid}`)} — elevation ${id}`, { elevationId: id, mrIid: mr.iid, webUrl: mr.webUrl });
       return;
     }
-    if (!g().json) io.out(`opened ${mr.webUrl ?? `!${mr.iid}`} — elevation ${id}; waiting…`);
+    if (!g().json) io.out(`opened ${one(mr.webUrl ?? `!${mr.iid}`)} — elevation ${id}; waiting…`);
     const deadline = now().getTime() + parseDuration(o.timeout) * 1000;
     const seen = new Set<string>();
     for (;;) {
@@ -193,11 +203,11 @@ export function buildProgram(io: CliIo): Command {
           const key = t.id ?? `${t.type}@${t.time}`;
           if (seen.has(key)) continue;
           seen.add(key);
-          if (!g().json) io.out(`  ${t.time}  ${t.type.replace(/^dev\.jit\.|\.v1$/g, '')}${t.summary ? `  ${t.summary}` : ''}`);
+          if (!g().json) io.out(timelineLine(t));
         }
         if (FINAL_STATES.has(e.state)) {
-          print(`elevation ${id}: ${e.state}`, e);
-          if (e.state !== 'granted') throw new CliError(`elevation ${id} ended ${e.state}`, 2);
+          print(`elevation ${id}: ${one(e.state)}`, e);
+          if (e.state !== 'granted') throw new CliError(`elevation ${id} ended ${one(e.state)}`, 2);
           return;
         }
       }
@@ -212,8 +222,8 @@ export function buildProgram(io: CliIo): Command {
     .argument('<id>', 'elevation id (gl-<project>-<mr>)', elevationIdArg)
     .action(async (id: string) => {
       const e = await api().elevation(id);
-      const lines = [`${e.id}  ${e.state}  ${e.requester ?? ''} ${e.scope ?? ''}@${e.target ?? ''}${e.expiresAt ? `  until ${e.expiresAt}` : ''}`];
-      for (const t of e.timeline ?? []) lines.push(`  ${t.time}  ${t.type.replace(/^dev\.jit\.|\.v1$/g, '')}${t.summary ? `  ${t.summary}` : ''}`);
+      const lines = [`${one(e.id)}  ${one(e.state)}  ${one(e.requester)} ${one(e.scope)}@${one(e.target)}${e.expiresAt ? `  until ${one(e.expiresAt)}` : ''}`];
+      for (const t of e.timeline ?? []) lines.push(timelineLine(t));
       print(lines.join('\n'), e);
     });
 
@@ -238,7 +248,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--identity <file>', 'age identity file')
     .action(async (id: string, o: { identity?: string }) => {
       const { secret, expiresAt, substrate } = await openSealed(id, o.identity);
-      const human = [`# ${substrate} credential, valid until ${expiresAt}`, ...Object.entries(secret).map(([k, v]) => `${k}=${v}`)].join('\n');
+      const human = [`# ${one(substrate)} credential, valid until ${one(expiresAt)}`, ...Object.entries(secret).map(([k, v]) => `${one(k)}=${one(v, 10_000)}`)].join('\n');
       print(human, { elevationId: id, substrate, expiresAt, credential: secret });
     });
 
@@ -289,7 +299,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .action(async (o: { state?: string; target?: string; requester?: string; since?: string; until?: string; format: string }) => {
       const { elevations } = await api().elevations({ state: o.state, target: o.target, requester: o.requester, since: o.since, until: o.until });
-      if (g().json || o.format === 'json') io.out(JSON.stringify(elevations, null, 2));
+      if (g().json || o.format === 'json') io.out(displayJson(elevations, 2));
       else if (o.format === 'csv') io.out(toCsv(elevations, AUDIT_COLUMNS));
       else io.out(toTable(elevations, AUDIT_COLUMNS));
     });
@@ -308,11 +318,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (err.exitCode === 0) return 0;
       return err.exitCode || 1; // commander already printed its one-line message
     }
+    // an error may quote a server's answer: one line, nothing a terminal would act on
     if (err instanceof CliError) {
-      io.err(`jit: ${err.message}`);
+      io.err(`jit: ${displayText(err.message, 2000)}`);
       return err.exitCode;
     }
-    io.err(`jit: ${(err as Error).message ?? String(err)}`);
+    io.err(`jit: ${displayText((err as Error).message ?? String(err), 2000)}`);
     return 1;
   }
 }

@@ -1,5 +1,6 @@
 // Output for people (tables) and for agents (JSON, CSV). A column names its header and reads its
 // value from the API's answer, so the tables are typed by the API's own types (`./tables.ts`).
+import { displayText } from '@jit/contracts';
 
 export interface Column<R> {
   /** CSV header as is; upper-cased in a table. */
@@ -19,8 +20,8 @@ export function toCsv<R>(rows: R[], columns: Array<Column<R>>): string {
   return [columns.map((c) => c.header).join(','), ...rows.map((r) => columns.map((c) => esc(cell(c.value(r)))).join(','))].join('\n');
 }
 
+/** A cell is one line of display text: a value from the API cannot add rows or reach the terminal as an escape. */
 function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v).replace(/[\r\n]+/g, ' ');
+  return displayText(typeof v === 'object' ? JSON.stringify(v) : v, 1000);
 }
