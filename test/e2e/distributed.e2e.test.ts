@@ -85,7 +85,7 @@ beforeAll(async () => {
 
   const policy = `tiers:
   reversible-write: { ttlMax: 2h, approvals: 2, approvers: { groups: [platform] } }
-breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, reviewWithin: 24h }
+breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, requesters: { groups: [oncall] }, reviewWithin: 24h }
 agents: [deploy-agent]
 policyApprovers: { groups: [security], approvals: 2 }
 targets:

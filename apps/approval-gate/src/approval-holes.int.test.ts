@@ -4,11 +4,13 @@
 // Each one fails on the code before the fix: a grant was approved where none may be.
 import { EVENT_TYPES } from '@jit/contracts';
 import { requestYaml } from '@jit/contracts/testing';
-import { EXAMPLE_POLICY_YAML as POLICY } from '@jit/policy/testing';
+import { EXAMPLE_POLICY_YAML } from '@jit/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOOK_TOKEN, startSandboxWorld, type SandboxWorld } from './sandbox-world';
 
 const request = requestYaml;
+/** The example policy; `maint` (a maintainer, who can merge into main) may also use break-glass. */
+const POLICY = EXAMPLE_POLICY_YAML.replace('requesters: { groups: [oncall] }', 'requesters: { groups: [oncall], users: [maint] }');
 
 let reqNo = 0;
 const req = () => `elevations/hole-${++reqNo}.yaml`;
@@ -47,5 +49,21 @@ describe('issue 11 on a free project (GitLab enforces nothing; the gate is all t
     expect(res.status).toBe(202);
     await w.event(iid, EVENT_TYPES.approvalRecorded, 2);
     expect((await w.mergeExpectingBypass(iid)).reasons).toMatch(/carol: stale/);
+  });
+
+  it('break-glass self-served by a listed agent with zero approvals is rejected, and merging it grants nothing', async () => {
+    const iid = await w.openRequest('deploy-agent', { [req()]: request({ breakGlass: true, ttl: '1h' }) });
+    const rejected = await w.event(iid, EVENT_TYPES.rejected);
+    expect(JSON.stringify((rejected.data as { problems: unknown }).problems)).toMatch(/break-glass is for humans on call; deploy-agent is listed under agents/);
+    expect((await w.mergeExpectingBypass(iid)).reasons).toMatch(/rejected/);
+  });
+
+  it('break-glass merged by its own requester (a human allowed to use it) is a bypass: the merger must be another human', async () => {
+    const iid = await w.openRequest('maint', { [req()]: request({ breakGlass: true, ttl: '1h' }) });
+    await w.event(iid, EVENT_TYPES.requested);
+    await w.as('maint').mergeRequests.merge(w.projectId, iid);
+    const bypass = await w.event(iid, EVENT_TYPES.bypassDetected);
+    expect((bypass.data as { reasons: string[] }).reasons.join(' ')).toMatch(/the requester maint merged it/);
+    expect(await w.types(iid)).not.toContain('approved');
   });
 });

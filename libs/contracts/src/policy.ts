@@ -47,10 +47,20 @@ const tierS = z.strictObject({
   requireRollbackPlan: z.boolean().optional(),
 });
 
+/** Named humans only: who may use break-glass (users and/or groups; never anyHuman, never agents). */
+const requestersS = z
+  .strictObject({
+    groups: z.array(groupS).min(1, 'must list at least one group when given').max(100).optional(),
+    users: z.array(userS).min(1, 'must list at least one user when given').max(1000).optional(),
+  })
+  .refine((r) => r.groups || r.users, 'must name the groups or users (humans on call) who may use break-glass');
+
 const breakGlassS = z.strictObject({
   ttlMax: durationS,
   approvals: approvalsS,
   approvers: approversS,
+  /** Who may request break-glass. Absent: nobody may (a request is rejected, pointing here). */
+  requesters: requestersS.optional(),
   reviewWithin: durationS,
   requireRollbackPlan: z.boolean().optional(),
 });
@@ -104,6 +114,8 @@ export interface PolicyBreakGlass {
   ttlMaxSeconds: number;
   approvals: number;
   approvers: PolicyApprovers;
+  /** Humans who may request break-glass; empty lists = nobody may. */
+  requesters: { groups: string[]; users: string[] };
   reviewWithin: string;
   reviewWithinSeconds: number;
   requireRollbackPlan: boolean;
@@ -214,6 +226,9 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
     });
   for (const name of tierOrder) checkAgents(['tiers', name, 'approvers', 'users'], raw.tiers[name]?.approvers.users);
   checkAgents(['breakGlass', 'approvers', 'users'], raw.breakGlass?.approvers.users);
+  raw.breakGlass?.requesters?.users?.forEach((u, i) => {
+    if (agentSet.has(u)) at(['breakGlass', 'requesters', 'users', i], `${u} is listed under agents; break-glass is for humans on call, never agents`);
+  });
   checkAgents(['policyApprovers', 'users'], raw.policyApprovers.users);
 
   let breakGlass: PolicyBreakGlass | undefined;
@@ -224,6 +239,7 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
       ttlMaxSeconds: seconds(b.ttlMax),
       approvals: b.approvals,
       approvers: approvers(b.approvers),
+      requesters: { groups: b.requesters?.groups ?? [], users: b.requesters?.users ?? [] },
       reviewWithin: b.reviewWithin,
       reviewWithinSeconds: seconds(b.reviewWithin),
       requireRollbackPlan: b.requireRollbackPlan ?? false,

@@ -4,6 +4,7 @@ import type { EventBus } from '@jit/bus';
 import { JitError } from '@jit/errors';
 import { describe, expect, it } from 'vitest';
 import { BOT, PROJECT, createFakeWorld, requestYaml } from './fixtures/fake-world';
+import { POLICY_YAML } from './fixtures/policy';
 
 const REQ = 'elevations/backfill.yaml';
 
@@ -51,18 +52,48 @@ describe('approval gate: happy paths', () => {
 
   it('break-glass: no approvals needed, own ceiling, post-incident review issue, severity high', async () => {
     const w = await createFakeWorld();
-    const iid = await w.open('dev', { [REQ]: requestYaml({ breakGlass: true, ttl: '1h' }) });
+    const iid = await w.open('olga', { [REQ]: requestYaml({ breakGlass: true, ttl: '1h' }) });
     const [req] = await dataOf(w, EVENT_TYPES.requested);
     expect(req).toMatchObject({ breakGlass: true, requiredApprovals: 0 });
-    await w.merge(iid);
+    await w.merge(iid, 'dev');
     const events = await w.events();
     const approved = events.find((e) => e.type === EVENT_TYPES.approved)!;
     expect(approved.severity).toBe('high');
     const issues = w.gl.projects.get(PROJECT)!.issues;
     expect(issues).toHaveLength(1);
     expect(issues[0]!.title).toMatch(/Post-incident review/);
-    const oncallIds = ['olga', 'carol'].map((n) => [...w.gl.users.values()].find((u) => u.username === n)!.id).sort();
-    expect([...(issues[0]!.assigneeIds ?? [])].sort()).toEqual(oncallIds);
+    expect(issues[0]!.description).toContain('Merged by: dev');
+    const carol = [...w.gl.users.values()].find((u) => u.username === 'carol')!.id;
+    expect(issues[0]!.assigneeIds).toEqual([carol]);
+  });
+
+  it.each([
+    ['a listed agent', 'deploy-agent', /deploy-agent is listed under agents/],
+    ['a bot', 'ci-bot', /ci-bot is a bot/],
+    ['a human outside breakGlass.requesters', 'dev', /dev is not among breakGlass\.requesters \(group oncall\)/],
+  ])('break-glass requested by %s is rejected', async (_n, who, why) => {
+    const w = await createFakeWorld();
+    const iid = await w.open(who, { [REQ]: requestYaml({ breakGlass: true, ttl: '1h' }) });
+    const [rej] = await dataOf(w, EVENT_TYPES.rejected);
+    expect(JSON.stringify(rej!.problems)).toMatch(why);
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+  });
+
+  it('break-glass merged by its own requester is a bypass: two humans see every break-glass grant', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('olga', { [REQ]: requestYaml({ breakGlass: true, ttl: '1h' }) });
+    await w.merge(iid, 'olga');
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+    const [bypass] = await dataOf(w, EVENT_TYPES.bypassDetected);
+    expect(bypass!.reasons.join(' ')).toMatch(/merger must be a human other than the requester; the requester olga merged it/);
+  });
+
+  it('a policy listing an agent among breakGlass.requesters is refused', async () => {
+    const bad = POLICY_YAML.replace('requesters: { groups: [oncall] }', 'requesters: { users: [deploy-agent] }');
+    const w = await createFakeWorld({ policy: bad });
+    expect(w.store.status()).toMatchObject({ ok: false });
+    expect(JSON.stringify(w.store.status().problems)).toMatch(/break-glass is for humans on call, never agents/);
   });
 });
 

@@ -33,6 +33,7 @@ import {
 } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';
 import {
+  breakGlassRequesterProblem,
   evaluateRequest,
   isEligibleApprover,
   resolveApprovers,
@@ -454,6 +455,20 @@ export function createGate(options: GateOptions): Gate {
             plan = undefined;
           }
         }
+        if (plan?.breakGlass && policy.breakGlass) {
+          // Break-glass is for the humans on call the policy names, never an agent or a bot.
+          const who = await userById(mr.author.id);
+          const why = await breakGlassRequesterProblem(
+            policy.breakGlass,
+            { username: author, bot: !who || who.bot || author === botUsername },
+            policy.agents,
+            resolveGroup,
+          );
+          if (why) {
+            problems.push({ path: 'spec.breakGlass', message: why });
+            plan = undefined;
+          }
+        }
         if (plan && !isAgeRecipient(plan.recipient)) {
           problems.push({ path: 'spec.recipient', message: 'recipient must be an age public key (age1...); `jit keygen` prints yours' });
           plan = undefined;
@@ -710,6 +725,17 @@ export function createGate(options: GateOptions): Gate {
     await comment(ev, await baseView(ev, elevation));
   }
 
+  /** Break-glass needs two humans even with `approvals: 0`: the merger must be a human other than the requester. */
+  async function breakGlassMergerProblem(mergedBy: { id: number } | null, requester: string, policy: PolicyModel): Promise<string | undefined> {
+    const merger = mergedBy ? await userById(mergedBy.id) : undefined;
+    const need = 'break-glass needs a second human: the merger must be a human other than the requester';
+    if (!merger) return `${need}; GitLab names no merger for this MR`;
+    if (merger.bot || merger.username === botUsername) return `${need}; ${merger.username} who merged it is a bot`;
+    if (policy.agents.some((a) => a.toLowerCase() === merger.username.toLowerCase())) return `${need}; ${merger.username} who merged it is an agent`;
+    if (merger.username.toLowerCase() === requester.toLowerCase()) return `${need}; the requester ${requester} merged it`;
+    return undefined;
+  }
+
   /**
    * GitLab's approvals judged as at merge: eligible humans only, and only approvals given after the
    * last validated change (our ledger first; without a record, GitLab's approved_at).
@@ -813,6 +839,10 @@ export function createGate(options: GateOptions): Gate {
       const policy = (await policyNow()).policy;
       const verified = await verifyApprovals(ev, elevation, req, policy);
       lines.push(...verified.lines);
+      if (req.data.breakGlass) {
+        const why = await breakGlassMergerProblem(mr.mergedBy ?? null, req.data.requester, policy);
+        if (why) reasons.push(why);
+      }
       counted.push(...verified.counted);
       if (counted.length < req.data.requiredApprovals) {
         reasons.push(
@@ -832,7 +862,7 @@ export function createGate(options: GateOptions): Gate {
           title: `Post-incident review: break-glass ${elevation} (${req.data.target}/${req.data.scope})`,
           description: [
             `Break-glass elevation \`${elevation}\` was merged (grant \`${grant}\`).`,
-            `Requester: ${req.data.requester}. Target: ${req.data.target}/${req.data.scope} for ${human(req.data.ttlSeconds)}.`,
+            `Requester: ${req.data.requester}. Merged by: ${mr.mergedBy?.username ?? 'unknown'}. Target: ${req.data.target}/${req.data.scope} for ${human(req.data.ttlSeconds)}.`,
             `Approvals at merge: ${counted.join(', ') || 'none (break-glass)'}.`,
             'Review what was done with this access and whether break-glass was warranted.',
           ].join('\n\n'),

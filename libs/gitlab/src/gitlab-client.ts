@@ -81,11 +81,13 @@ function toMergeRequest(m: Json): MergeRequest {
     createdAt: typeof m.created_at === 'string' ? m.created_at : undefined,
     updatedAt: typeof m.updated_at === 'string' ? m.updated_at : undefined,
     mergedAt: typeof m.merged_at === 'string' ? m.merged_at : null,
-    closedBy:
-      m.closed_by && typeof m.closed_by.id === 'number' && typeof m.closed_by.username === 'string'
-        ? { id: m.closed_by.id, username: m.closed_by.username }
-        : null,
+    closedBy: userRef(m.closed_by),
+    mergedBy: userRef(m.merge_user) ?? userRef(m.merged_by),
   };
+}
+
+function userRef(u: Json | null | undefined): { id: number; username: string } | null {
+  return u && typeof u.id === 'number' && typeof u.username === 'string' ? { id: u.id, username: u.username } : null;
 }
 
 function toRule(r: Json): ApprovalRule {

@@ -41,6 +41,8 @@ export interface MergeRequest {
   mergedAt?: string | null;
   /** Who closed it (closed MRs); GitLab says null otherwise. */
   closedBy?: { id: number; username: string } | null;
+  /** Who merged it (GitLab's `merge_user`, else the deprecated `merged_by`); null until merged. */
+  mergedBy?: { id: number; username: string } | null;
 }
 
 /** Filters of `GET /projects/:id/merge_requests` that jit uses (GitLab's names, camelCase). */

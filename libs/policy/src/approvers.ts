@@ -1,6 +1,6 @@
 // Who may approve: approver specs resolved to usernames through an injected group resolver, and
 // the per-approval eligibility decision (authors, agents and bots never count).
-import type { ApproverSpec } from './model';
+import type { ApproverSpec, BreakGlassRule } from './model';
 
 export interface ResolvedMember {
   username: string;
@@ -68,4 +68,25 @@ export function isEligibleApprover(
   if (spec.anyHuman) return { eligible: true };
   if (resolved.usernames.some((u) => lc(u) === name)) return { eligible: true };
   return { eligible: false, reason: 'not_eligible' };
+}
+
+/**
+ * Break-glass is for the humans on call named in `breakGlass.requesters` (users, group members):
+ * never an agent, a bot or anyone else. Returns why `requester` may not use it, or undefined.
+ */
+export async function breakGlassRequesterProblem(
+  rule: BreakGlassRule,
+  requester: { username: string; bot: boolean },
+  agents: readonly string[],
+  resolveGroup: GroupResolver,
+): Promise<string | undefined> {
+  const name = lc(requester.username);
+  if (requester.bot) return `break-glass is for humans on call; ${requester.username} is a bot`;
+  if (agents.some((a) => lc(a) === name)) return `break-glass is for humans on call; ${requester.username} is listed under agents`;
+  const allowed = await resolveApprovers({ anyHuman: false, ...rule.requesters }, resolveGroup, { agents });
+  if (allowed.usernames.some((u) => lc(u) === name)) return undefined;
+  if (rule.requesters.groups.length === 0 && rule.requesters.users.length === 0) {
+    return 'this policy names no breakGlass.requesters, so nobody may use break-glass; a policy-change MR can add the humans on call';
+  }
+  return `${requester.username} is not among breakGlass.requesters (${[...rule.requesters.users, ...rule.requesters.groups.map((g) => `group ${g}`)].join(', ')}); ask one of them, or request through a tier`;
 }

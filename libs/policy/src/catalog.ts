@@ -19,7 +19,16 @@ export interface CatalogEntry {
 export interface Catalog {
   version: string;
   tiers: Array<{ name: string; rank: number; ttlMaxSeconds: number; approvals: number; requireRollbackPlan: boolean }>;
-  breakGlass?: { ttlMaxSeconds: number; approvals: number; reviewWithinSeconds?: number; eligibleApprovers: string[] };
+  breakGlass?: {
+    ttlMaxSeconds: number;
+    approvals: number;
+    reviewWithinSeconds?: number;
+    eligibleApprovers: string[];
+    /** Who may request break-glass (humans only; agents and bots removed). Empty = nobody. */
+    requesters: string[];
+    /** The merger must be a human other than the requester, whatever `approvals` says. */
+    mergerMustDiffer: true;
+  };
   agents: string[];
   entries: CatalogEntry[];
 }
@@ -72,6 +81,8 @@ export async function buildCatalog(policy: PolicyModel, version: string, resolve
             approvals: bg.approvals,
             ...(bg.reviewWithinSeconds ? { reviewWithinSeconds: bg.reviewWithinSeconds } : {}),
             eligibleApprovers: (await resolveApprovers(bg.approvers, resolveGroup, exclude)).usernames,
+            requesters: (await resolveApprovers({ anyHuman: false, ...bg.requesters }, resolveGroup, exclude)).usernames,
+            mergerMustDiffer: true as const,
           },
         }
       : {}),

@@ -68,6 +68,18 @@ function approvers(v: unknown, path: PropertyKey[], c: Collector): ApproverSpec 
   };
 }
 
+function requesters(v: unknown, c: Collector): BreakGlassRule['requesters'] {
+  if (v === undefined || v === null) return { groups: [], users: [] };
+  if (!isRec(v)) {
+    c.add(['breakGlass', 'requesters'], 'requesters must be a map with groups and/or users');
+    return { groups: [], users: [] };
+  }
+  return {
+    groups: names(v['groups'], ['breakGlass', 'requesters', 'groups'], c, 'groups'),
+    users: names(v['users'], ['breakGlass', 'requesters', 'users'], c, 'users'),
+  };
+}
+
 function approvalsCount(v: unknown, path: PropertyKey[], c: Collector): number {
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 100) return v;
   c.add(path, 'approvals must be a whole number from 0 to 100');
@@ -113,6 +125,7 @@ export function compilePolicy(value: unknown, locate?: Locate): { policy?: Polic
         ttlMaxSeconds: seconds(bg['ttlMax'], ['breakGlass', 'ttlMax'], c) ?? 0,
         approvals: approvalsCount(bg['approvals'], ['breakGlass', 'approvals'], c),
         approvers: approvers(bg['approvers'], ['breakGlass', 'approvers'], c),
+        requesters: requesters(bg['requesters'], c),
         ...(review ? { reviewWithinSeconds: review } : {}),
         requireRollbackPlan: bg['requireRollbackPlan'] === true,
       };
@@ -191,7 +204,14 @@ export function validatePolicy(policy: PolicyModel, substrates: SubstrateCatalog
     }
   };
   for (const t of policy.tiers) checkApprovers(t.approvers, t.approvals, ['tiers', t.name], false);
-  if (policy.breakGlass) checkApprovers(policy.breakGlass.approvers, policy.breakGlass.approvals, ['breakGlass'], true);
+  if (policy.breakGlass) {
+    checkApprovers(policy.breakGlass.approvers, policy.breakGlass.approvals, ['breakGlass'], true);
+    policy.breakGlass.requesters.users.forEach((u, i) => {
+      if (agentSet.has(u.toLowerCase())) {
+        c.add(['breakGlass', 'requesters', 'users', i], `${u} is listed in agents; break-glass is for humans on call, never agents`);
+      }
+    });
+  }
   const pa = policy.policyApprovers;
   if (pa.anyHuman) c.add(['policyApprovers', 'anyHuman'], 'policy changes must be approved by named groups or users, not anyHuman');
   checkApprovers({ ...pa, anyHuman: false }, pa.approvals, ['policyApprovers'], false);

@@ -3,7 +3,7 @@ export { compilePolicy, validatePolicy } from './compile-policy';
 export type { Locate } from './compile-policy';
 export { evaluateRequest } from './evaluate-request';
 export type { RequestSpec, EvaluateContext, AccessPlan, Evaluation } from './evaluate-request';
-export { resolveApprovers, isEligibleApprover } from './approvers';
+export { resolveApprovers, isEligibleApprover, breakGlassRequesterProblem } from './approvers';
 export type { GroupResolver, ResolvedMember, ExcludeRules, IneligibleReason, ApproverFacts } from './approvers';
 export { buildCatalog } from './catalog';
 export type { Catalog, CatalogEntry } from './catalog';

@@ -29,6 +29,8 @@ export interface BreakGlassRule {
   ttlMaxSeconds: number;
   approvals: number;
   approvers: ApproverSpec;
+  /** The humans (users, group members) who may request break-glass; never agents or bots. Empty = nobody. */
+  requesters: { groups: string[]; users: string[] };
   reviewWithinSeconds?: number;
   requireRollbackPlan: boolean;
 }

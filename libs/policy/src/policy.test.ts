@@ -242,6 +242,6 @@ describe('buildCatalog', () => {
     ]);
     const write = c.entries.find((e) => e.scope === 'write')!;
     expect(write).toMatchObject({ ttlMaxSeconds: 7200, requiredApprovals: 1, eligibleApprovers: ['carol', 'dave'] });
-    expect(c.breakGlass).toMatchObject({ approvals: 0, eligibleApprovers: ['olga'] });
+    expect(c.breakGlass).toMatchObject({ approvals: 0, eligibleApprovers: ['olga'], requesters: ['olga'], mergerMustDiffer: true });
   });
 });

@@ -45,6 +45,7 @@ export interface FakeMergeRequest {
   updatedAt: string;
   mergedAt: string | null;
   closedById: number | null;
+  mergedById: number | null;
 }
 
 export interface FakeProject {
@@ -78,7 +79,8 @@ export interface FakeGitlab {
   approve(projectId: number, iid: number, username: string, at?: Date): void;
   unapprove(projectId: number, iid: number, username: string): void;
   /** Merges regardless of approvals (what GitLab Free, or an admin, would let happen). */
-  merge(projectId: number, iid: number): string;
+  /** Merges as `by` (GitLab's merge_user; none when not given). */
+  merge(projectId: number, iid: number, by?: string): string;
   close(projectId: number, iid: number, by?: string): void;
   /** The next `count` calls answer with `status` (e.g. 503, 429) as a retriable/non-retriable error. */
   failNext(count: number, status: number): void;
@@ -136,6 +138,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
       updatedAt: m.updatedAt,
       mergedAt: m.mergedAt,
       closedBy: m.closedById !== null && users.get(m.closedById) ? { id: m.closedById, username: users.get(m.closedById)!.username } : null,
+      mergedBy: m.mergedById !== null && users.get(m.mergedById) ? { id: m.mergedById, username: users.get(m.mergedById)!.username } : null,
     };
   };
   const gate = (name: string) => {
@@ -239,6 +242,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
         updatedAt: now(),
         mergedAt: null,
         closedById: null,
+        mergedById: null,
         baseFiles: new Map(p.branches.get(opts.targetBranch ?? p.defaultBranch)?.files ?? []),
         commits: head
           ? [
@@ -265,7 +269,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
       const u = userByName(username);
       m.approvals = m.approvals.filter((a) => a.userId !== u.id);
     },
-    merge(projectId, iid) {
+    merge(projectId, iid, by) {
       const p = project(projectId);
       const m = mr(projectId, iid);
       const source = p.branches.get(m.sourceBranch)!;
@@ -279,6 +283,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
       m.state = 'merged';
       m.mergeCommitSha = mergeSha;
       m.mergedAt = now();
+      m.mergedById = by ? userByName(by).id : null;
       m.updatedAt = m.mergedAt;
       return mergeSha;
     },
@@ -371,7 +376,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
           },
           async merge(id, iid) {
             gate('merge.mergeRequest');
-            fake.merge(Number(id), iid);
+            fake.merge(Number(id), iid, actorName);
             return toMr(mr(id, iid));
           },
           async approvals(id, iid) {

@@ -8,7 +8,7 @@ tiers:
   reversible-write: { ttlMax: 2h,  approvals: 1, approvers: { groups: [platform] } }
   semi-destructive: { ttlMax: 1h,  approvals: 2, approvers: { groups: [platform-leads] }, requireRollbackPlan: true }
   destructive:      { ttlMax: 30m, approvals: 2, approvers: { users: [alice, bob] }, requireRollbackPlan: true }
-breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, reviewWithin: 24h }
+breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, requesters: { groups: [oncall] }, reviewWithin: 24h }
 agents: [deploy-agent, migration-bot]
 policyApprovers: { groups: [security], approvals: 2 }
 targets:
