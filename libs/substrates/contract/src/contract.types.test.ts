@@ -40,6 +40,7 @@ describe('contract types', () => {
   it('the safety checks are optional and answer findings', () => {
     expectTypeOf<Substrate['checkTtl']>().toEqualTypeOf<((scope: unknown, ceilingSeconds: number) => Promise<Finding[]>) | undefined>();
     expectTypeOf<Substrate['checkDefaultIsReadOnly']>().toEqualTypeOf<(() => Promise<Finding[]>) | undefined>();
+    expectTypeOf<Substrate['checkSetup']>().toEqualTypeOf<(() => Promise<Finding[]>) | undefined>();
     expectTypeOf<Finding['severity']>().toEqualTypeOf<'info' | 'warning' | 'error'>();
   });
 });

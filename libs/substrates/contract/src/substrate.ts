@@ -85,6 +85,12 @@ export interface Substrate {
    */
   checkTtl?(scope: unknown, ceilingSeconds: number): Promise<Finding[]>;
   /**
+   * How jit itself is set up on the backend, once per instance (e.g. Vault: jit's admin token has an
+   * identity entity, the token role it issues through is not orphan). `warning` = works but a grantee
+   * could gain from it, `error` = issuing is unsafe or will fail. Same rules as checkTtl.
+   */
+  checkSetup?(): Promise<Finding[]>;
+  /**
    * Housekeeping the revoker's periodic sweep runs (e.g. aws-sts removes deny policies whose
    * sessions have expired on their own). Must be idempotent and safe to run on every replica.
    */

@@ -82,6 +82,27 @@ describe('policy audit', () => {
     expect(await gauge()).toHaveLength(6);
   });
 
+  it('runs checkSetup once per instance a target uses (e.g. jit\'s Vault token has an entity) and reports it instance-wide', async () => {
+    let setupCalls = 0;
+    const vault = {
+      ...vaultLike({ short: 1800, long: 3600 }),
+      async checkSetup() {
+        setupCalls++;
+        return [{ severity: 'warning' as const, message: "vault:prod: jit's admin token belongs to identity entity e-1" }];
+      },
+    };
+    const unused = withChecks('vault:stage', { checkSetup: async () => [{ severity: 'error', message: 'never asked' }] });
+    const { audit, warnings, gauge } = setup([vault, unused]);
+    audit.schedule(loadedOf(POLICY, 'v1'));
+    await audit.idle();
+    expect(setupCalls).toBe(1);
+    expect(audit.lastAudit()!.findings.filter((f) => f.check === 'setup')).toEqual([
+      { substrate: 'vault:prod', target: '*', check: 'setup', severity: 'warning', message: expect.stringContaining('identity entity e-1') },
+    ]);
+    expect(warnings().filter((w) => w.check === 'setup')).toEqual([expect.objectContaining({ substrate: 'vault:prod', target: '*', check: 'setup', severity: 'warning' })]);
+    expect(await gauge()).toEqual(expect.arrayContaining([{ substrate: 'vault:prod', target: '*', check: 'setup', severity: 'warning', value: 1 }]));
+  });
+
   it('a role within the ceiling is no warning and a substrate without checks is not called', async () => {
     const plain = createMemorySubstrate({ name: 'postgres', kind: 'postgres' });
     const { audit, warnings, gauge } = setup([vaultLike({ short: 1800, long: 3600 }), plain]);

@@ -1,6 +1,7 @@
 // The policy audit: runs the substrates' own safety checks against every target and scope of a
 // loaded policy, so a deployed jit warns when a backstop is missing (a Vault role whose max_ttl
-// outlives the tier ceiling, a default credential that can write). It runs in the background,
+// outlives the tier ceiling, a default credential that can write, jit's Vault token tied to an
+// identity entity). It runs in the background,
 // one audit and one check at a time, each check bounded by a timeout; a check that throws or hangs
 // becomes a finding of its own. Nothing here ever throws into, or waits in, an issue's path.
 import type { Logger } from '@jit/observability';
@@ -9,12 +10,12 @@ import type { Finding, Substrate } from '@jit/substrates';
 import { Gauge, type Registry } from 'prom-client';
 
 /** Which check produced a finding. `instance`: the policy names an instance this process lacks. */
-export type AuditCheck = 'ttl' | 'default-read-only' | 'instance';
+export type AuditCheck = 'ttl' | 'default-read-only' | 'setup' | 'instance';
 
 export interface AuditFinding extends Finding {
   /** Substrate instance (`vault:prod`). */
   substrate: string;
-  /** Policy target, or `*` for an instance-wide check (default-read-only). */
+  /** Policy target, or `*` for an instance-wide check (default-read-only, setup). */
   target: string;
   /** Scope name, for per-scope checks (ttl). */
   scope?: string;
@@ -182,11 +183,18 @@ export function createPolicyAudit(options: PolicyAuditOptions): PolicyAudit {
       }
     }
     for (const s of used) {
-      if (!s.checkDefaultIsReadOnly) continue;
-      stillOpen(s);
-      checks++;
-      const got = await runCheck(`${s.name} default-credential read-only check`, () => s.checkDefaultIsReadOnly!());
-      for (const f of got) findings.push({ ...f, substrate: s.name, target: '*', check: 'default-read-only' });
+      if (s.checkDefaultIsReadOnly) {
+        stillOpen(s);
+        checks++;
+        const got = await runCheck(`${s.name} default-credential read-only check`, () => s.checkDefaultIsReadOnly!());
+        for (const f of got) findings.push({ ...f, substrate: s.name, target: '*', check: 'default-read-only' });
+      }
+      if (s.checkSetup) {
+        stillOpen(s);
+        checks++;
+        const got = await runCheck(`${s.name} setup check`, () => s.checkSetup!());
+        for (const f of got) findings.push({ ...f, substrate: s.name, target: '*', check: 'setup' });
+      }
     }
     return { policyVersion: loaded.version, startedAt, finishedAt: now().toISOString(), checks, findings };
   }

@@ -1,7 +1,7 @@
 // The shared contract suite every substrate adapter's integration test runs against a real
 // server: issue works, revoke ends it (twice is fine), listIssued sees it then not, issuing one
 // grant id twice leaves one live credential, the optional safety checks (checkTtl,
-// checkDefaultIsReadOnly) answer well-formed findings, and no secret leaks into handles, errors or
+// checkDefaultIsReadOnly, checkSetup) answer well-formed findings, and no secret leaks into handles, errors or
 // findings.
 import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -259,6 +259,7 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
         }
       }
       if (h.substrate.checkDefaultIsReadOnly) wellFormed(await h.substrate.checkDefaultIsReadOnly(), 'checkDefaultIsReadOnly()');
+      if (h.substrate.checkSetup) wellFormed(await h.substrate.checkSetup(), 'checkSetup()');
     });
 
     it('no secret appears in any handle, error or finding the suite saw', () => {

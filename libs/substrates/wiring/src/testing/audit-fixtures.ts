@@ -20,7 +20,7 @@ export function capture() {
   return { logger, lines, warnings: () => lines.filter((l) => l.level === 40) };
 }
 
-type Checks = Partial<Pick<Substrate, 'checkTtl' | 'checkDefaultIsReadOnly'>>;
+type Checks = Partial<Pick<Substrate, 'checkTtl' | 'checkDefaultIsReadOnly' | 'checkSetup'>>;
 export const withChecks = (name: string, checks: Checks): Substrate => ({ ...createMemorySubstrate({ kind: name.split(':')[0], name }), ...checks });
 
 export function policyOf(targets: Record<string, { substrate: string; scopes: Record<string, { tier: string; [k: string]: unknown }> }>): PolicyModel {
