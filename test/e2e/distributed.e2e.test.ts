@@ -140,7 +140,7 @@ targets:
   webhookSecret = randomBytes(24).toString('base64url');
   const gitlab = { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.jit, JIT_ELEVATIONS_PROJECT: PROJECT };
   const substrates = JSON.stringify({
-    vault: { addr: vault.addr, tokenRef: 'env:E2E_VAULT_TOKEN', databaseMount: vaultDb.mount, carrierPolicies: [vaultDb.carrierPolicy] },
+    vault: { addr: vault.addr, tokenRef: 'env:E2E_VAULT_TOKEN', tokenRole: vaultDb.tokenRole, databaseMount: vaultDb.mount, carrierPolicies: [vaultDb.carrierPolicy] },
     'aws-sts': { region: AWS_REGION, endpoint: moto, credentials: AWS_ADMIN, roles: [stsRole.arn] },
   });
   const ports = { ingest: await freePort(), gate: await freePort(), issuer: await freePort(), revoker: await freePort() };
@@ -314,7 +314,7 @@ async function fetchCredential(id: string): Promise<{ credential: Record<string,
 
 /** Credentials of this grant Vault still holds, as the adapter's own orphan scan sees them. */
 async function liveVaultGrants(grantId: string): Promise<string[]> {
-  const vault = createVaultSubstrate(vaultConfigSchema.parse({ addr: vaultAddr, token: vaultRootToken, databaseMount: vaultDb.mount, carrierPolicies: [vaultDb.carrierPolicy] }), {
+  const vault = createVaultSubstrate(vaultConfigSchema.parse({ addr: vaultAddr, token: vaultRootToken, tokenRole: vaultDb.tokenRole, databaseMount: vaultDb.mount, carrierPolicies: [vaultDb.carrierPolicy] }), {
     name: 'vault',
     logger: createLogger({ name: 'e2e-vault-scan', level: 'silent' }),
   });

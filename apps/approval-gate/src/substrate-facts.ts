@@ -10,7 +10,7 @@ import { GCP_DEFAULT_MAX_TTL_SECONDS, GCP_EXTENDED_MAX_TTL_SECONDS, validateGcpI
 export function substrateFacts(logger: Logger, opts: { gcpExtendedLifetime?: boolean } = {}): { catalog: SubstrateCatalog; close(): Promise<void> } {
   const pg = createPostgresSubstrate(postgresConfigSchema.parse({}), { logger, name: 'postgres' });
   // The address and token are never used: the gate only calls validateScope.
-  const vault = createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:9', token: 'validation-only' }), {
+  const vault = createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:9', token: 'validation-only', tokenRole: 'validation-only' }), {
     logger,
     name: 'vault',
   });

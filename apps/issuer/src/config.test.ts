@@ -6,7 +6,7 @@ const base = {
   GITLAB_URL: 'https://gitlab.example.com/',
   GITLAB_TOKEN: 'glpat-secret-token-value',
   JIT_ELEVATIONS_PROJECT: 'ops/elevations',
-  JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrlRef: 'env:PG_ADMIN' }, 'vault:prod': { addr: 'http://127.0.0.1:8200', tokenRef: 'env:VAULT_TOKEN' } }),
+  JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrlRef: 'env:PG_ADMIN' }, 'vault:prod': { addr: 'http://127.0.0.1:8200', tokenRef: 'env:VAULT_TOKEN', tokenRole: 'jit' } }),
   PG_ADMIN: 'postgres://admin:pg-admin-password@127.0.0.1:5432/app',
   VAULT_TOKEN: 'hvs.vault-root-secret',
 };
@@ -34,7 +34,7 @@ describe('issuer parseConfig', () => {
     });
     expect(c.substrates).toEqual({
       postgres: { adminUrl: base.PG_ADMIN },
-      'vault:prod': { addr: 'http://127.0.0.1:8200', token: base.VAULT_TOKEN },
+      'vault:prod': { addr: 'http://127.0.0.1:8200', token: base.VAULT_TOKEN, tokenRole: 'jit' },
     });
   });
 

@@ -60,7 +60,7 @@ beforeAll(async () => {
     GITLAB_URL: sandbox.url,
     GITLAB_TOKEN: BOT_TOKEN,
     JIT_ELEVATIONS_PROJECT: 'ops/elevations',
-    JIT_SUBSTRATES: JSON.stringify({ vault: { addr: 'http://127.0.0.1:9', tokenRef: 'env:VAULT_TOKEN' } }),
+    JIT_SUBSTRATES: JSON.stringify({ vault: { addr: 'http://127.0.0.1:9', tokenRef: 'env:VAULT_TOKEN', tokenRole: 'jit' } }),
     VAULT_TOKEN,
     JIT_PUBLIC_URL: 'https://jit.example.com',
   });

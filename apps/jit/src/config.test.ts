@@ -26,7 +26,7 @@ describe('parseConfig', () => {
         JIT_ELEVATIONS_PROJECT: 'ops/elevations',
         JIT_WEBHOOK_SECRET: 'first-secret-0123456789, second-secret-0123456789',
         KAFKA_BROKERS: 'k1:9092,k2:9092',
-        JIT_SUBSTRATES: '{"vault:prod":{"addr":"https://vault:8200","tokenRef":"env:VAULT_TOKEN"}}',
+        JIT_SUBSTRATES: '{"vault:prod":{"addr":"https://vault:8200","tokenRef":"env:VAULT_TOKEN","tokenRole":"jit"}}',
         VAULT_TOKEN: 's.0123456789abcdef',
       },
       '/srv',

@@ -16,7 +16,7 @@ import { SubstrateRegistry, type Issued, type Substrate } from '@jit/substrates'
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the suite issues real credentials to revoke, as the issuer would
 import { postgresSubstrate } from '@jit/substrate-postgres';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- as above
-import { vaultSubstrate } from '@jit/substrate-vault';
+import { tokenRoleSettings, vaultSubstrate } from '@jit/substrate-vault';
 import { startKafka, startOpenBao, startPostgres, uniqueName, waitFor, type KafkaHandle, type OpenBaoHandle, type PostgresHandle } from '@jit/testing';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the suite logs in with the issued credential as its user would
 import pg from 'pg';
@@ -55,7 +55,7 @@ async function startRevoker(): Promise<Child> {
     KAFKA_BROKERS: kafka.brokers.join(','),
     KAFKA_GROUP_ID: groupId,
     KAFKA_SESSION_TIMEOUT_MS: '6000',
-    JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrlRef: 'env:PG_ADMIN_URL', connectTimeoutMs: 1500 }, 'vault:test': { addr: bao.addr, tokenRef: 'env:BAO_TOKEN', requestTimeoutMs: 1500 } }),
+    JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrlRef: 'env:PG_ADMIN_URL', connectTimeoutMs: 1500 }, 'vault:test': { addr: bao.addr, tokenRef: 'env:BAO_TOKEN', tokenRole: 'jit', requestTimeoutMs: 1500 } }),
     PG_ADMIN_URL: dbUrl,
     BAO_TOKEN: bao.token,
     JIT_SWEEP_INTERVAL_MS: '1000',
@@ -132,9 +132,15 @@ beforeAll(async () => {
     body: JSON.stringify({ policy: 'path "secret/*" { capabilities = ["read"] }\npath "auth/token/lookup-self" { capabilities = ["read"] }' }),
   });
   expect(policy.status).toBe(204);
+  const role = await fetch(`${bao.addr}/v1/auth/token/roles/jit`, {
+    method: 'POST',
+    headers: { 'x-vault-token': bao.token, 'content-type': 'application/json' },
+    body: JSON.stringify(tokenRoleSettings(['jit-test-read'])),
+  });
+  expect(role.status).toBe(204);
   issuers = new SubstrateRegistry({ logger: quiet, definitions: [postgresSubstrate, vaultSubstrate] });
   issuers.configure('postgres', { adminUrl: dbUrl });
-  issuers.configure('vault:test', { addr: bao.addr, token: bao.token, requestTimeoutMs: 1500 });
+  issuers.configure('vault:test', { addr: bao.addr, token: bao.token, tokenRole: 'jit', requestTimeoutMs: 1500 });
   observer = await createKafkaBus({ brokers: kafka.brokers, clientId: 'revoker-int-observer', logger: quiet });
   await observer.ensureTopics([{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }]);
   observed = await observer.subscribe({

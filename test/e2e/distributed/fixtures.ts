@@ -2,7 +2,7 @@
 // secrets engine (configured over Vault's HTTP API, as an operator would), and an IAM role on moto.
 import pg from 'pg';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { carrierPolicyHcl } from '@jit/substrate-vault';
+import { carrierPolicyHcl, tokenRoleSettings } from '@jit/substrate-vault';
 import { uniqueName } from '@jit/testing';
 
 export interface VaultDatabaseFixture {
@@ -11,6 +11,8 @@ export interface VaultDatabaseFixture {
   /** Database secrets engine role that grants the write. */
   role: string;
   carrierPolicy: string;
+  /** Token role jit issues through (orphan, allows the carrier policy). */
+  tokenRole: string;
   /** Where the requester logs in, without credentials. */
   loginUrl: string;
   /** Admin URL of the fresh database (test-side checks only). */
@@ -84,13 +86,16 @@ export async function setupVaultDatabase(vault: { addr: string; token: string },
     max_ttl: '2h',
   });
   await vaultWrite(vault.addr, vault.token, `sys/policies/acl/${carrierPolicy}`, { policy: carrierPolicyHcl(mount) });
-  return { mount, role, carrierPolicy, loginUrl: `postgresql://${db.host}${db.pathname}`, adminUrl: dbAdminUrl };
+  const tokenRole = `jit-${mount}`;
+  await vaultWrite(vault.addr, vault.token, `auth/token/roles/${tokenRole}`, tokenRoleSettings([carrierPolicy]));
+  return { mount, role, carrierPolicy, tokenRole, loginUrl: `postgresql://${db.host}${db.pathname}`, adminUrl: dbAdminUrl };
 }
 
 /** Unmounts the engine (Vault revokes its leases, dropping their DB roles) and deletes the carrier policy. */
 export async function removeVaultDatabase(vault: { addr: string; token: string }, f: VaultDatabaseFixture): Promise<void> {
   await vaultWrite(vault.addr, vault.token, `sys/mounts/${f.mount}`, undefined, 'DELETE');
   await vaultWrite(vault.addr, vault.token, `sys/policies/acl/${f.carrierPolicy}`, undefined, 'DELETE');
+  await vaultWrite(vault.addr, vault.token, `auth/token/roles/${f.tokenRole}`, undefined, 'DELETE');
 }
 
 /** Drops a database made by createOrdersDatabase, ending its sessions. */

@@ -1,9 +1,12 @@
 export {
   VAULT_KIND,
+  adminPolicyHcl,
   carrierPolicyHcl,
   createVaultSubstrate,
   isGoneAnswer,
+  tokenRoleSettings,
   vaultConfigSchema,
+  vaultIndexPath,
   vaultSubstrate,
 } from './vault-substrate';
 export type {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
 import { contractGrantId } from '@jit/substrates/testing';
 import { getVault, startPostgres, uniqueName, type PostgresHandle } from '@jit/testing';
-import { carrierPolicyHcl, createVaultSubstrate, vaultConfigSchema, type VaultSubstrate } from './vault-substrate';
+import { carrierPolicyHcl, createVaultSubstrate, tokenRoleSettings, vaultConfigSchema, type VaultSubstrate } from './vault-substrate';
 
 const logger = createLogger({ name: 'vault-faults', level: 'silent' });
 
@@ -38,7 +38,9 @@ describe('vault database mode when the database goes away', () => {
       max_ttl: '1h',
     });
     await admin.write(`sys/policies/acl/jit-creds-${mount}`, { policy: carrierPolicyHcl(mount) });
-    s = createVaultSubstrate(vaultConfigSchema.parse({ addr, token, databaseMount: mount, carrierPolicies: [`jit-creds-${mount}`] }), {
+    const tokenRole = uniqueName('jit_faults').replace(/_/g, '-');
+    await admin.write(`auth/token/roles/${tokenRole}`, tokenRoleSettings([`jit-creds-${mount}`]));
+    s = createVaultSubstrate(vaultConfigSchema.parse({ addr, token, tokenRole, databaseMount: mount, carrierPolicies: [`jit-creds-${mount}`] }), {
       logger,
       name: `vault:${uniqueName('f').replace(/_/g, '-')}`,
     });

@@ -11,7 +11,7 @@ import { createLogger } from '@jit/observability';
 import type { IssueRequest } from '@jit/substrates';
 import { contractGrantId } from '@jit/substrates/testing';
 import { getPostgres, getVault, uniqueName, waitFor } from '@jit/testing';
-import { carrierPolicyHcl, createVaultSubstrate, isGoneAnswer, vaultConfigSchema, type VaultClientLike, type VaultSubstrate } from './vault-substrate';
+import { carrierPolicyHcl, createVaultSubstrate, isGoneAnswer, tokenRoleSettings, vaultConfigSchema, type VaultClientLike, type VaultSubstrate } from './vault-substrate';
 
 const logger = createLogger({ name: 'vault-gone-int', level: 'silent' });
 
@@ -22,6 +22,7 @@ interface Fixture {
   role: string;
   readPolicy: string;
   probePath: string;
+  tokenRole: string;
 }
 
 let f: Fixture;
@@ -51,7 +52,7 @@ async function leaseListed(leaseId: string): Promise<boolean> {
 }
 
 function substrate(extra: Record<string, unknown> = {}, wrap?: (c: VaultClientLike) => VaultClientLike): VaultSubstrate {
-  const config = vaultConfigSchema.parse({ addr: f.addr, token: f.token, databaseMount: f.mount, carrierPolicies: [`jit-creds-${f.mount}`], ...extra });
+  const config = vaultConfigSchema.parse({ addr: f.addr, token: f.token, tokenRole: f.tokenRole, databaseMount: f.mount, carrierPolicies: [`jit-creds-${f.mount}`], ...extra });
   const s = createVaultSubstrate(config, {
     logger,
     name: `vault:${uniqueName('gone').replace(/_/g, '-')}`,
@@ -110,7 +111,9 @@ beforeAll(async () => {
   const probePath = `secret/data/${uniqueName('gone_probe')}`;
   await admin.write(probePath, { data: { ok: 'yes' } });
   await admin.write(`sys/policies/acl/${readPolicy}`, { policy: `path "${probePath}" { capabilities = ["read"] }` });
-  f = { addr: v.addr, token: v.token, mount, role, readPolicy, probePath };
+  const tokenRole = uniqueName('jit_gone').replace(/_/g, '-');
+  await admin.write(`auth/token/roles/${tokenRole}`, tokenRoleSettings([readPolicy, `jit-creds-${mount}`]));
+  f = { addr: v.addr, token: v.token, mount, role, readPolicy, probePath, tokenRole };
 });
 
 afterAll(async () => {
@@ -138,6 +141,7 @@ describe('vault revoke on a real OpenBao: already gone is success', () => {
     const s = substrate({}, (real) => ({
       read: (p, o) => real.read(p, o),
       list: (p) => real.list(p),
+      delete: (p) => real.delete(p),
       async write(p, data, o) {
         if (p === 'auth/token/lookup-accessor') {
           const out = await real.write(p, data, o);
@@ -191,6 +195,7 @@ describe('vault revoke on a real OpenBao: real failures stay failures', () => {
     const s = substrate({}, (real) => ({
       read: (p, o) => real.read(p, o),
       list: (p) => real.list(p),
+      delete: (p) => real.delete(p),
       write: (p, data, o) => (p === 'auth/token/revoke-accessor' ? real.write(p, {}, o) : real.write(p, data, o)),
     }));
     const { handle, secret } = await s.issue(request({ mode: 'token', policies: [f.readPolicy] }, 600));
@@ -213,7 +218,7 @@ describe('vault revoke on a real OpenBao: real failures stay failures', () => {
     // the weak instance's name differs, so the ownership check refuses before any revoke...
     expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE', retriable: false });
     // ...so use an instance of the same name with the weak token
-    const same = createVaultSubstrate(vaultConfigSchema.parse({ addr: f.addr, token: limitedToken }), { logger, name: s.name });
+    const same = createVaultSubstrate(vaultConfigSchema.parse({ addr: f.addr, token: limitedToken, tokenRole: f.tokenRole }), { logger, name: s.name });
     const denied = await same.revoke(handle).catch((e: unknown) => e);
     expect(denied).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_DENIED', retriable: false });
     expect(await tokenListed(String(handle.ref.accessor))).toBe(true);
@@ -225,7 +230,7 @@ describe('vault revoke on a real OpenBao: real failures stay failures', () => {
   it('an unknown namespace (404) is never counted as revoked', async () => {
     const s = substrate();
     const { handle } = await s.issue(request({ mode: 'token', policies: [f.readPolicy] }, 600));
-    const lost = createVaultSubstrate(vaultConfigSchema.parse({ addr: f.addr, token: f.token, namespace: uniqueName('nosuchns') }), { logger, name: s.name });
+    const lost = createVaultSubstrate(vaultConfigSchema.parse({ addr: f.addr, token: f.token, tokenRole: f.tokenRole, namespace: uniqueName('nosuchns') }), { logger, name: s.name });
     const err = await lost.revoke(handle).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'JIT_ERR_VAULT_NOT_FOUND', retriable: false });
     await expect(lost.verifyRevoked(handle)).rejects.toMatchObject({ code: 'JIT_ERR_VAULT_NOT_FOUND' });

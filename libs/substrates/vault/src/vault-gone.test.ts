@@ -6,7 +6,7 @@ import { createLogger } from '@jit/observability';
 import { VAULT_ERRORS } from './errors';
 import { createVaultSubstrate, isGoneAnswer, vaultConfigSchema, type VaultClientLike, type VaultGoneOperation } from './vault-substrate';
 
-type Call = { op: 'read' | 'write' | 'list'; path: string; data?: any };
+type Call = { op: 'read' | 'write' | 'list' | 'delete'; path: string; data?: any };
 
 function fakeClient(respond: (c: Call) => any) {
   const calls: Call[] = [];
@@ -20,6 +20,7 @@ function fakeClient(respond: (c: Call) => any) {
     read: (path) => run({ op: 'read', path }),
     write: (path, data) => run({ op: 'write', path, data }),
     list: (path) => run({ op: 'list', path }),
+    delete: (path) => run({ op: 'delete', path }),
   };
   return { calls, client };
 }
@@ -28,8 +29,8 @@ function fakeClient(respond: (c: Call) => any) {
 const vaultError = (status: number, errors: unknown = []) => Object.assign(new Error(`Status ${status}`), { response: { statusCode: status, body: { errors } } });
 const logger = createLogger({ name: 'vault-gone-unit', level: 'silent' });
 const make = (client: VaultClientLike) =>
-  createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:1', token: 'adm1n-T0KEN-value' }), { logger, name: 'vault', clientFactory: () => client });
-const mine = { data: { meta: { jit_grant: 'gl-1', jit_instance: 'vault', jit_mode: 'token' } } };
+  createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:1', token: 'adm1n-T0KEN-value', tokenRole: 'jit-role' }), { logger, name: 'vault', clientFactory: () => client });
+const mine = { data: { meta: { jit_grant: 'gl-1', jit_instance: 'vault', jit_deployment: 'jit-role', jit_mode: 'token' } } };
 const tokenHandle = { kind: 'vault', grantId: 'gl-1', ref: { mode: 'token', accessor: 'acc' }, expiresAt: '' };
 const dbHandle = { kind: 'vault', grantId: 'gl-1', ref: { mode: 'database', accessor: 'acc', leaseId: 'database/creds/orders/L1', role: 'orders' }, expiresAt: '' };
 const writesTo = (calls: Call[], path: string) => calls.filter((c) => c.op === 'write' && c.path === path).length;
@@ -123,7 +124,7 @@ describe('vault revoke: already gone is success (unit, fake client)', () => {
     const f = fakeClient((c) => {
       if (c.op === 'list') return { data: { keys: ['expiring', 'other'] } };
       if (c.path === 'auth/token/lookup-accessor') return c.data.accessor === 'expiring' ? vaultError(403, ['bad token']) : { data: { meta: { owner: 'x' } } };
-      if (c.path === 'auth/token/create') return { auth: { client_token: 's.new', accessor: 'new', lease_duration: 900 } };
+      if (c.path === 'auth/token/create/jit-role') return { auth: { client_token: 's.new', accessor: 'new', lease_duration: 900, orphan: true } };
       return {};
     });
     const out = await make(f.client).issue({ grantId: 'gl-1', elevationId: 'gl-1', requester: 'a', target: 't', scopeName: 's', scope: { mode: 'token', policies: ['p'] }, connection: {}, ttlSeconds: 60 });

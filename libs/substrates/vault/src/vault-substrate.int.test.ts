@@ -12,7 +12,7 @@ import { SubstrateRegistry, type IssueRequest } from '@jit/substrates';
 import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/testing';
 import { freePort, getPostgres, getVault, uniqueName, waitFor } from '@jit/testing';
 import { VAULT_CREDENTIAL } from './credential';
-import { carrierPolicyHcl, createVaultSubstrate, vaultConfigSchema, vaultSubstrate } from './vault-substrate';
+import { adminPolicyHcl, carrierPolicyHcl, createVaultSubstrate, tokenRoleSettings, vaultConfigSchema, vaultSubstrate, type VaultSubstrate } from './vault-substrate';
 
 const logger = createLogger({ name: 'vault-int', level: 'warn' });
 
@@ -24,6 +24,7 @@ interface Fixture {
   readPolicy: string;
   probePath: string;
   dbUrl: string;
+  tokenRole: string;
 }
 
 let fixture: Promise<Fixture> | undefined;
@@ -76,7 +77,9 @@ function setupVault(): Promise<Fixture> {
     const probePath = `secret/data/${uniqueName('probe')}`;
     await admin.write(probePath, { data: { ok: 'yes' } });
     await admin.write(`sys/policies/acl/${readPolicy}`, { policy: `path "${probePath}" { capabilities = ["read"] }` });
-    return { addr, token, mount, role, readPolicy, probePath, dbUrl: dbUrl.toString() };
+    const tokenRole = uniqueName('jit_sub').replace(/_/g, '-');
+    await admin.write(`auth/token/roles/${tokenRole}`, tokenRoleSettings([readPolicy, `jit-database-creds-${mount}`]));
+    return { addr, token, mount, role, readPolicy, probePath, dbUrl: dbUrl.toString(), tokenRole };
   })();
   return fixture;
 }
@@ -84,6 +87,7 @@ function setupVault(): Promise<Fixture> {
 const configFor = (f: Fixture, extra: Record<string, unknown> = {}) => ({
   addr: f.addr,
   token: f.token,
+  tokenRole: f.tokenRole,
   databaseMount: f.mount,
   carrierPolicies: [`jit-database-creds-${f.mount}`],
   ...extra,
@@ -265,5 +269,125 @@ describe('vault substrate on a real OpenBao', () => {
         expect(t).not.toContain(f.token);
       }
     }
+  });
+});
+
+/** jit logged in through AppRole (its token then belongs to an identity entity) with the least-privilege admin policy. */
+async function appRoleLogin(f: Fixture, admin: ReturnType<typeof vaultFactory>, instance: string, tokenRole: string) {
+  const path = uniqueName('approle').replace(/_/g, '-');
+  const adminPolicy = uniqueName('jit_admin');
+  await admin.write(`sys/auth/${path}`, { type: 'approle' });
+  await admin.write(`sys/policies/acl/${adminPolicy}`, { policy: adminPolicyHcl({ tokenRole, indexMount: 'secret', databaseMount: f.mount }, instance) });
+  await admin.write(`auth/${path}/role/jit`, { token_policies: [adminPolicy], token_ttl: '1h' });
+  const roleId = (await admin.read(`auth/${path}/role/jit/role-id`)).data.role_id as string;
+  const login = async () => {
+    const secretId = (await admin.write(`auth/${path}/role/jit/secret-id`, {})).data.secret_id as string;
+    const r = await fetch(`${f.addr}/v1/auth/${path}/login`, { method: 'POST', body: JSON.stringify({ role_id: roleId, secret_id: secretId }) });
+    const auth = ((await r.json()) as { auth: { client_token: string; entity_id: string } }).auth as { client_token: string; entity_id: string };
+    return { token: auth.client_token, entityId: auth.entity_id };
+  };
+  return { login };
+}
+
+describe('vault: issued tokens do not inherit jit’s identity (jit logged in through AppRole)', () => {
+  let f: Fixture;
+  let admin: ReturnType<typeof vaultFactory>;
+  beforeAll(async () => {
+    f = await setupVault();
+    admin = vaultFactory({ endpoint: f.addr, token: f.token });
+  });
+
+  it('the token is an orphan without jit’s entity or identity policies; revoking jit’s token leaves it; revoke by accessor still works', async () => {
+    const instance = `vault:${uniqueName('ar').replace(/_/g, '-')}`;
+    const { login } = await appRoleLogin(f, admin, instance, f.tokenRole);
+    const jit = await login();
+    expect(jit.entityId).not.toBe('');
+    // an identity policy on jit's entity that the grantee must not get
+    const entitySecret = `secret/data/${uniqueName('entity_only')}`;
+    const entityPolicy = uniqueName('jit_entity');
+    await admin.write(entitySecret, { data: { only: 'jit' } });
+    await admin.write(`sys/policies/acl/${entityPolicy}`, { policy: `path "${entitySecret}" { capabilities = ["read"] }` });
+    await admin.write(`identity/entity/id/${jit.entityId}`, { policies: [entityPolicy] });
+
+    const s = createVaultSubstrate(vaultConfigSchema.parse(configFor(f, { token: jit.token })), { logger, name: instance });
+    const { secret, handle } = await s.issue(request(contractGrantId(), { mode: 'token', policies: [f.readPolicy] }, 300));
+    const issued = (await admin.write('auth/token/lookup', { token: secret.token })).data;
+    expect(issued).toMatchObject({ orphan: true, entity_id: '', policies: [f.readPolicy], role: f.tokenRole });
+    expect(issued.identity_policies ?? []).toEqual([]);
+    const entityRead = await fetch(`${f.addr}/v1/${entitySecret}`, { headers: { 'X-Vault-Token': secret.token as string } });
+    expect(entityRead.status, 'the grantee cannot use the policies of jit’s entity').toBe(403);
+    expect(await tokenWorks(f, secret.token as string)).toBe(true);
+
+    // jit's own token goes away (rotation, revocation): the grantee's token is not its child
+    await fetch(`${f.addr}/v1/auth/token/revoke-self`, { method: 'POST', headers: { 'X-Vault-Token': jit.token } });
+    expect(await tokenWorks(f, secret.token as string)).toBe(true);
+
+    // a fresh login (the next jit process) still finds and revokes it by accessor
+    const next = await login();
+    const s2 = createVaultSubstrate(vaultConfigSchema.parse(configFor(f, { token: next.token })), { logger, name: instance });
+    expect((await s2.listIssued()).map((h) => h.ref.accessor)).toEqual([secret.accessor]);
+    await s2.revoke(handle);
+    expect(await tokenWorks(f, secret.token as string)).toBe(false);
+    expect((await s2.verifyRevoked(handle)).verified).toBe(true);
+    expect(await s2.listIssued()).toEqual([]);
+  });
+
+  it('the setup check warns when jit’s token has an entity, is an error when the role is not orphan, and is quiet for an orphan role and no entity', async () => {
+    const instance = `vault:${uniqueName('as').replace(/_/g, '-')}`;
+    const { login } = await appRoleLogin(f, admin, instance, f.tokenRole);
+    const jit = await login();
+    const viaAppRole = createVaultSubstrate(vaultConfigSchema.parse(configFor(f, { token: jit.token })), { logger, name: instance });
+    expect(await viaAppRole.checkSetup()).toEqual([
+      { severity: 'warning', message: expect.stringMatching(new RegExp(`identity entity ${jit.entityId}.*must stay orphan=true \\(it is\\)`)) },
+    ]);
+    const viaRoot = createVaultSubstrate(vaultConfigSchema.parse(configFor(f)), { logger, name: instance });
+    expect((await viaRoot.checkSetup()).map((x) => x.severity)).toEqual(['info']);
+
+    const childRole = uniqueName('jit_child').replace(/_/g, '-');
+    await admin.write(`auth/token/roles/${childRole}`, { ...tokenRoleSettings([f.readPolicy]), orphan: false });
+    const children = createVaultSubstrate(vaultConfigSchema.parse(configFor(f, { tokenRole: childRole })), { logger, name: instance });
+    expect(await children.checkSetup()).toEqual([expect.objectContaining({ severity: 'error', message: expect.stringContaining('orphan=false') })]);
+    // and it refuses to hand out the child token the role made
+    await expect(children.issue(request(contractGrantId(), { mode: 'token', policies: [f.readPolicy] }, 60))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED' });
+    expect(await children.listIssued()).toEqual([]);
+
+    const missing = createVaultSubstrate(vaultConfigSchema.parse(configFor(f, { tokenRole: uniqueName('nope').replace(/_/g, '-') })), { logger, name: instance });
+    expect(await missing.checkSetup()).toEqual([expect.objectContaining({ severity: 'error', message: expect.stringContaining('does not exist') })]);
+    expect(await viaRoot.checkTtl({ mode: 'token', policies: [f.readPolicy, 'default'] }, 3600)).toEqual([
+      expect.objectContaining({ severity: 'error', message: expect.stringContaining('does not allow default') }),
+    ]);
+  });
+});
+
+describe('vault: two deployments with the same instance name on one Vault', () => {
+  it('neither sees the other’s tokens, so neither orphan sweep revokes them', async () => {
+    const f = await setupVault();
+    const admin = vaultFactory({ endpoint: f.addr, token: f.token });
+    const instance = `vault:${uniqueName('prod').replace(/_/g, '-')}`;
+    const deployments = await Promise.all(
+      ['blue', 'green'].map(async (colour) => {
+        const tokenRole = uniqueName(`jit_${colour}`).replace(/_/g, '-');
+        await admin.write(`auth/token/roles/${tokenRole}`, tokenRoleSettings([f.readPolicy]));
+        return createVaultSubstrate(vaultConfigSchema.parse(configFor(f, { tokenRole })), { logger, name: instance });
+      }),
+    );
+    const [blue, green] = deployments as [VaultSubstrate, VaultSubstrate];
+    const a = await blue.issue(request(contractGrantId(), { mode: 'token', policies: [f.readPolicy] }, 300));
+    const b = await green.issue(request(contractGrantId(), { mode: 'token', policies: [f.readPolicy] }, 300));
+
+    // Each deployment's log knows only its own grant; the sweep revokes whatever else listIssued shows.
+    const sweep = async (s: VaultSubstrate, known: string) => {
+      for (const h of await s.listIssued()) if (h.grantId !== known) await s.revoke(h);
+    };
+    await sweep(blue, a.handle.grantId);
+    await sweep(green, b.handle.grantId);
+    expect(await tokenWorks(f, a.secret.token as string)).toBe(true);
+    expect(await tokenWorks(f, b.secret.token as string)).toBe(true);
+    expect((await blue.listIssued()).map((h) => h.grantId)).toEqual([a.handle.grantId]);
+    // nor can a handle of the other deployment be revoked through this one
+    await expect(blue.revoke(b.handle)).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE' });
+    expect(await tokenWorks(f, b.secret.token as string)).toBe(true);
+    await blue.revoke(a.handle);
+    await green.revoke(b.handle);
   });
 });

@@ -3,7 +3,7 @@ import { createLogger } from '@jit/observability';
 import type { IssueRequest } from '@jit/substrates';
 import { createVaultSubstrate, vaultConfigSchema, type VaultClientLike } from './vault-substrate';
 
-type Call = { op: 'read' | 'write' | 'list'; path: string; data?: any; headers?: Record<string, string> };
+type Call = { op: 'read' | 'write' | 'list' | 'delete'; path: string; data?: any; headers?: Record<string, string> };
 
 /** A node-vault double: records calls, answers from `respond`. */
 function fakeClient(respond: (c: Call) => any) {
@@ -18,6 +18,7 @@ function fakeClient(respond: (c: Call) => any) {
     read: (path, o) => run({ op: 'read', path, headers: o?.headers }),
     write: (path, data, o) => run({ op: 'write', path, data, headers: o?.headers }),
     list: (path) => run({ op: 'list', path }),
+    delete: (path) => run({ op: 'delete', path }),
   };
   return { calls, client };
 }
@@ -25,7 +26,7 @@ function fakeClient(respond: (c: Call) => any) {
 const vaultError = (status: number, errors: string[] = []) => Object.assign(new Error(`Status ${status}`), { response: { statusCode: status, body: { errors } } });
 const logger = createLogger({ name: 'vault-unit', level: 'silent' });
 const make = (client: VaultClientLike, name = 'vault') =>
-  createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:1', token: 'adm1n-T0KEN-value' }), {
+  createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:1', token: 'adm1n-T0KEN-value', tokenRole: 'jit-role' }), {
     logger,
     name,
     clientFactory: () => client,
@@ -47,10 +48,10 @@ describe('vault substrate (unit, fake client)', () => {
   it('creates a non-renewable token with ttl = explicit_max_ttl, grant meta and display name, via a plain write', async () => {
     const f = fakeClient((c) => {
       if (c.op === 'list') return { data: { keys: [] } };
-      if (c.path === 'auth/token/create') return { auth: { client_token: 's.SECRETTOKEN123', accessor: 'acc1', lease_duration: 900 } };
+      if (c.path === 'auth/token/create/jit-role') return { auth: { client_token: 's.SECRETTOKEN123', accessor: 'acc1', lease_duration: 900, orphan: true } };
     });
     const out = await make(f.client).issue(req({ mode: 'token', policies: ['orders-write'] }));
-    const create = f.calls.find((c) => c.path === 'auth/token/create');
+    const create = f.calls.find((c) => c.path === 'auth/token/create/jit-role');
     expect(create?.data).toEqual({
       policies: ['orders-write'],
       ttl: '900s',
@@ -58,15 +59,36 @@ describe('vault substrate (unit, fake client)', () => {
       renewable: false,
       no_default_policy: true,
       display_name: 'jit-gl-1-2-abc',
-      meta: { jit_grant: 'gl-1-2-abc', jit_instance: 'vault', jit_elevation: 'gl-1-2', jit_requester: 'alice', jit_mode: 'token' },
+      meta: { jit_grant: 'gl-1-2-abc', jit_instance: 'vault', jit_deployment: 'jit-role', jit_elevation: 'gl-1-2', jit_requester: 'alice', jit_mode: 'token' },
     });
+    // created through the token role, then indexed; the only listing is of jit's own index
+    expect(f.calls.filter((c) => c.op !== 'read').map((c) => `${c.op} ${c.path}`)).toEqual([
+      'list secret/metadata/jit/jit-role/vault',
+      'write auth/token/create/jit-role',
+      'write secret/data/jit/jit-role/vault/acc1',
+    ]);
     expect(out.secret).toEqual({ token: 's.SECRETTOKEN123', accessor: 'acc1' });
     expect(out.handle).toEqual({ kind: 'vault', grantId: 'gl-1-2-abc', ref: { mode: 'token', accessor: 'acc1' }, expiresAt: '2030-01-01T00:15:00.000Z' });
     expect(JSON.stringify(out.handle)).not.toContain('SECRETTOKEN');
   });
 
+  it('a token the role made as a child of jit (orphan=false) or tied to an entity is revoked at once and the issue refused', async () => {
+    for (const auth of [{ orphan: false }, { orphan: true, entity_id: 'ent-1' }]) {
+      const f = fakeClient((c) => {
+        if (c.op === 'list') return { data: { keys: [] } };
+        if (c.path === 'auth/token/create/jit-role') return { auth: { client_token: 's.CHILD', accessor: 'child-acc', lease_duration: 900, ...auth } };
+        return {};
+      });
+      const err = await make(f.client).issue(req({ mode: 'token', policies: ['p'] })).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', retriable: false, message: expect.stringContaining('orphan=true') });
+      expect(f.calls.filter((c) => c.path === 'auth/token/revoke-accessor').map((c) => c.data)).toEqual([{ accessor: 'child-acc' }]);
+      expect(f.calls.some((c) => c.path.startsWith('secret/data/'))).toBe(false);
+      expect(String(err)).not.toContain('s.CHILD');
+    }
+  });
+
   it('reports the shorter expiry when Vault caps the TTL', async () => {
-    const f = fakeClient((c) => (c.op === 'list' ? { data: { keys: [] } } : { auth: { client_token: 's.x', accessor: 'a', lease_duration: 60 } }));
+    const f = fakeClient((c) => (c.op === 'list' ? { data: { keys: [] } } : { auth: { client_token: 's.x', accessor: 'a', lease_duration: 60, orphan: true } }));
     const out = await make(f.client).issue(req({ mode: 'token', policies: ['p'] }));
     expect(out.expiresAt).toBe('2030-01-01T00:01:00.000Z');
   });
@@ -76,26 +98,26 @@ describe('vault substrate (unit, fake client)', () => {
       if (c.op === 'list') return { data: { keys: ['mine', 'other-grant', 'foreign', 'vanished'] } };
       if (c.path === 'auth/token/lookup-accessor') {
         const meta: Record<string, Record<string, string>> = {
-          mine: { jit_grant: 'gl-1-2-abc', jit_instance: 'vault', jit_mode: 'token' },
-          'other-grant': { jit_grant: 'gl-9', jit_instance: 'vault' },
+          mine: { jit_grant: 'gl-1-2-abc', jit_instance: 'vault', jit_deployment: 'jit-role', jit_mode: 'token' },
+          'other-grant': { jit_grant: 'gl-9', jit_instance: 'vault', jit_deployment: 'jit-role' },
           foreign: { owner: 'someone' },
         };
         if (c.data.accessor === 'vanished') return vaultError(400, ['1 error occurred:\n\t* invalid accessor\n\n']);
         return { data: { meta: meta[c.data.accessor], expire_time: '2030-01-01T00:10:00Z' } };
       }
-      if (c.path === 'auth/token/create') return { auth: { client_token: 's.new', accessor: 'new', lease_duration: 900 } };
+      if (c.path === 'auth/token/create/jit-role') return { auth: { client_token: 's.new', accessor: 'new', lease_duration: 900, orphan: true } };
       return {};
     });
     await make(f.client).issue(req({ mode: 'token', policies: ['p'] }));
     const revoked = f.calls.filter((c) => c.path === 'auth/token/revoke-accessor').map((c) => c.data.accessor);
     expect(revoked).toEqual(['mine']);
-    expect(f.calls.findIndex((c) => c.path === 'auth/token/revoke-accessor')).toBeLessThan(f.calls.findIndex((c) => c.path === 'auth/token/create'));
+    expect(f.calls.findIndex((c) => c.path === 'auth/token/revoke-accessor')).toBeLessThan(f.calls.findIndex((c) => c.path === 'auth/token/create/jit-role'));
   });
 
   it('database mode reads creds with the carrier token, not the admin one, and revokes the carrier if that fails', async () => {
     const f = fakeClient((c) => {
       if (c.op === 'list') return { data: { keys: [] } };
-      if (c.path === 'auth/token/create') return { auth: { client_token: 's.CARRIER', accessor: 'carrier-acc', lease_duration: 900 } };
+      if (c.path === 'auth/token/create/jit-role') return { auth: { client_token: 's.CARRIER', accessor: 'carrier-acc', lease_duration: 900, orphan: true } };
       if (c.path === 'database/creds/orders') return vaultError(403, ['permission denied']);
       return {};
     });
@@ -140,7 +162,7 @@ describe('vault substrate (unit, fake client)', () => {
       if (c.path === 'auth/token/lookup-accessor') {
         if (c.data.accessor === 'gone') return vaultError(400, ['invalid accessor']);
         if (c.data.accessor === 'admin') return { data: { meta: null } };
-        return { data: { meta: { jit_grant: 'gl-other', jit_instance: 'vault' } } };
+        return { data: { meta: { jit_grant: 'gl-other', jit_instance: 'vault', jit_deployment: 'jit-role' } } };
       }
       return {};
     });
@@ -200,12 +222,12 @@ describe('vault substrate concurrency (unit, fake client)', () => {
     let n = 0;
     const f = fakeClient((c) => {
       if (c.op === 'list') return { data: { keys: [...live.keys()] } };
-      if (c.path === 'auth/token/lookup-accessor') return { data: { meta: { jit_grant: live.get(c.data.accessor), jit_instance: 'vault' } } };
+      if (c.path === 'auth/token/lookup-accessor') return { data: { meta: { jit_grant: live.get(c.data.accessor), jit_instance: 'vault', jit_deployment: 'jit-role' } } };
       if (c.path === 'auth/token/revoke-accessor') return void live.delete(c.data.accessor);
-      if (c.path === 'auth/token/create') {
+      if (c.path === 'auth/token/create/jit-role') {
         const accessor = `acc${++n}`;
         live.set(accessor, c.data.meta.jit_grant);
-        return { auth: { client_token: `s.tok${n}`, accessor, lease_duration: 900 } };
+        return { auth: { client_token: `s.tok${n}`, accessor, lease_duration: 900, orphan: true } };
       }
       return {};
     });
@@ -243,7 +265,7 @@ describe('vault substrate: any input', () => {
 describe('vault substrate: lease revoke failures (unit, fake client)', () => {
   it('"failed to revoke entry" (backend down) is retriable and keeps the carrier', async () => {
     const f = fakeClient((c) => {
-      if (c.path === 'auth/token/lookup-accessor') return { data: { meta: { jit_grant: 'gl-1', jit_instance: 'vault', jit_mode: 'database' } } };
+      if (c.path === 'auth/token/lookup-accessor') return { data: { meta: { jit_grant: 'gl-1', jit_instance: 'vault', jit_deployment: 'jit-role', jit_mode: 'database' } } };
       if (c.path === 'sys/leases/revoke') return vaultError(400, ['failed to revoke entry: resp: (*logical.Response)(nil) err: connect: connection refused']);
       return {};
     });
@@ -265,12 +287,12 @@ describe('vault substrate: logs', () => {
     });
     const f = fakeClient((c) => {
       if (c.op === 'list') return { data: { keys: [] } };
-      if (c.path === 'auth/token/create') return { auth: { client_token: 's.TOKEN-SECRET-1', accessor: 'acc-1', lease_duration: 900 } };
+      if (c.path === 'auth/token/create/jit-role') return { auth: { client_token: 's.TOKEN-SECRET-1', accessor: 'acc-1', lease_duration: 900, orphan: true } };
       if (c.path === 'database/creds/orders') return { lease_id: 'database/creds/orders/L1', lease_duration: 900, data: { username: 'v-user', password: 'DB-PASSWORD-SECRET' } };
-      if (c.path === 'auth/token/lookup-accessor') return { data: { meta: { jit_grant: 'gl-1-2-abc', jit_instance: 'vault' } } };
+      if (c.path === 'auth/token/lookup-accessor') return { data: { meta: { jit_grant: 'gl-1-2-abc', jit_instance: 'vault', jit_deployment: 'jit-role' } } };
       return {};
     });
-    const s = createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:1', token: 'adm1n-T0KEN-value' }), {
+    const s = createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:1', token: 'adm1n-T0KEN-value', tokenRole: 'jit-role' }), {
       logger: createLogger({ name: 'v', level: 'debug', destination }),
       name: 'vault',
       clientFactory: () => f.client,

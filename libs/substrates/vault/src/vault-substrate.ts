@@ -1,4 +1,9 @@
-// Vault/OpenBao substrate. Two scope modes:
+// Vault/OpenBao substrate. Every token is created through the operator's token role
+// (`auth/token/create/<tokenRole>`, orphan=true): it is not a child of jit's admin token, so it
+// inherits neither jit's entity nor its identity policies, and revoking jit's token leaves it alone.
+// Every accessor jit creates is listed in a KV v2 index of this deployment, so the orphan sweep and
+// the issue retry look only at jit's own tokens (no sudo on auth/token/accessors, no scan of all).
+// Two scope modes:
 //  - token:    a token with the scope's policies (ttl = explicit_max_ttl = TTL, not renewable,
 //              meta.jit_grant), revoked by accessor;
 //  - database: dynamic DB credentials read through a per-grant "carrier" token (same TTL and
@@ -35,6 +40,7 @@ export interface VaultClientLike {
   read(path: string, requestOptions?: { headers?: Record<string, string> }): Promise<any>;
   write(path: string, data: unknown, requestOptions?: { headers?: Record<string, string> }): Promise<any>;
   list(path: string): Promise<any>;
+  delete(path: string): Promise<any>;
 }
 export interface VaultClientOptions {
   endpoint: string;
@@ -53,6 +59,16 @@ export const vaultConfigSchema = z
     addr: z.string().url(),
     /** jit's admin token (see README for the policy it needs). */
     token: z.string().min(1),
+    /**
+     * The token role every credential is created through (`auth/token/roles/<tokenRole>`), set up by
+     * the operator with `orphan=true` and `allowed_policies` = the scopes' policies + carrierPolicies.
+     * One role per deployment.
+     */
+    tokenRole: z.string().regex(NAME),
+    /** Names this deployment in token metadata and the index, so deployments sharing a Vault never sweep each other. Default: tokenRole. */
+    deployment: z.string().regex(NAME).optional(),
+    /** KV v2 mount holding the index of the accessors jit created (`<indexMount>/data/jit/<deployment>/<instance>/<accessor>`). */
+    indexMount: z.string().regex(MOUNT).default('secret'),
     namespace: z.string().min(1).max(200).optional(),
     requestTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
     /** Mount of the database secrets engine. */
@@ -80,11 +96,50 @@ export type VaultScope =
  * max_ttl exceeds the ceiling (or is unset) and missing roles/policies; a deployment runs it for
  * every vault scope of each policy version (libs/substrates/wiring `createPolicyAudit`).
  */
-export type VaultSubstrate = Substrate & Required<Pick<Substrate, 'verifyRevoked' | 'listIssued' | 'close' | 'checkTtl'>>;
+export type VaultSubstrate = Substrate & Required<Pick<Substrate, 'verifyRevoked' | 'listIssued' | 'close' | 'checkTtl' | 'checkSetup'>>;
 
 /** HCL of the carrier policy the operator installs (and attaches to jit's admin token). */
 export function carrierPolicyHcl(databaseMount = 'database'): string {
   return `path "${databaseMount}/creds/*" {\n  capabilities = ["read"]\n}\n`;
+}
+
+/**
+ * The settings of the token role the operator creates (`vault write auth/token/roles/<tokenRole> ...`):
+ * orphans (no parent, so no inherited entity, identity policies or revocation with jit's token), only
+ * the listed policies, never renewable, no default policy.
+ */
+export function tokenRoleSettings(allowedPolicies: string[]): Record<string, unknown> {
+  return { orphan: true, allowed_policies: allowedPolicies, renewable: false, token_no_default_policy: true };
+}
+
+/** Where an instance keeps its index of issued accessors, below `indexMount`. */
+export function vaultIndexPath(config: Pick<VaultConfig, 'tokenRole' | 'deployment'>, instance: string): string {
+  return `jit/${config.deployment ?? config.tokenRole}/${instance.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+}
+
+/**
+ * HCL of the least privilege jit's admin token needs for one instance: create through the token role,
+ * read the role (audit), look up and revoke by accessor, keep its index, revoke leases, read roles and
+ * policies (audit). No sudo, no listing of all accessors.
+ */
+export function adminPolicyHcl(config: Pick<VaultConfig, 'tokenRole' | 'deployment' | 'indexMount' | 'databaseMount'>, instance: string): string {
+  const index = vaultIndexPath(config, instance);
+  const rules: Array<[string, string[]]> = [
+    [`auth/token/create/${config.tokenRole}`, ['update']],
+    [`auth/token/roles/${config.tokenRole}`, ['read']],
+    ['auth/token/lookup-accessor', ['update']],
+    ['auth/token/revoke-accessor', ['update']],
+    ['auth/token/lookup-self', ['read']],
+    [`${config.indexMount}/data/${index}/*`, ['create', 'update', 'read']],
+    [`${config.indexMount}/metadata/${index}/*`, ['delete']],
+    [`${config.indexMount}/metadata/${index}`, ['list']],
+    [`${config.indexMount}/metadata/${index}/`, ['list']],
+    ['sys/leases/lookup', ['update']],
+    ['sys/leases/revoke', ['update']],
+    [`${config.databaseMount}/roles/*`, ['read']],
+    ['sys/policies/acl/*', ['read']],
+  ];
+  return rules.map(([path, caps]) => `path "${path}" {\n  capabilities = [${caps.map((c) => `"${c}"`).join(', ')}]\n}\n`).join('');
 }
 
 const defaultFactory: VaultClientFactory = (o) =>
@@ -231,6 +286,9 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     timeoutMs: config.requestTimeoutMs,
   });
   const mount = config.databaseMount;
+  const deployment = config.deployment ?? config.tokenRole;
+  const index = `${config.indexMount}/metadata/${vaultIndexPath(config, name)}`;
+  const indexEntry = (accessor: string) => `${config.indexMount}/data/${vaultIndexPath(config, name)}/${accessor}`;
   const fail = (op: string, err: unknown): JitError =>
     err instanceof JitError
       ? err
@@ -250,7 +308,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
       const r = await client.write('auth/token/lookup-accessor', { accessor });
       const d = r?.data ?? {};
       const meta = (d.meta ?? {}) as Record<string, string>;
-      if (typeof meta.jit_grant !== 'string' || meta.jit_instance !== name) return undefined;
+      if (typeof meta.jit_grant !== 'string' || meta.jit_instance !== name || meta.jit_deployment !== deployment) return undefined;
       return {
         accessor,
         grantId: meta.jit_grant,
@@ -265,11 +323,34 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     }
   };
 
-  /** Every token this instance issued (the orphan sweep and the idempotency check). */
+  /** Drops an accessor from the index (best effort: a stale entry is dropped by the next scan). */
+  const unindex = async (accessor: string): Promise<void> => {
+    try {
+      await client.delete(`${index}/${accessor}`);
+    } catch (err) {
+      if (statusOf(err) !== 404) log.warn({ accessor, err: scrub(err).message }, 'could not drop an accessor from the index; the next scan retries');
+    }
+  };
+
+  /**
+   * Every live token this instance of this deployment issued (the orphan sweep and the issue retry),
+   * from the index: one lookup per token jit created, never a listing of all of Vault's tokens. Each
+   * lookup re-checks the token's own metadata, so a forged index entry is ignored.
+   */
   const scan = async (): Promise<TokenInfo[]> => {
-    const r = await call('list accessors', () => client.list('auth/token/accessors'));
-    const keys = (Array.isArray(r?.data?.keys) ? r.data.keys : []).filter((k: unknown): k is string => typeof k === 'string');
-    const infos = await mapLimit(keys, config.lookupConcurrency, lookupAccessor);
+    let r: any;
+    try {
+      r = await client.list(index);
+    } catch (err) {
+      if (isVaultError(err, 404)) return []; // nothing indexed yet
+      throw fail('list index', err);
+    }
+    const keys = (Array.isArray(r?.data?.keys) ? r.data.keys : []).filter((k: unknown): k is string => typeof k === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(k));
+    const infos = await mapLimit(keys as string[], config.lookupConcurrency, async (k: string) => {
+      const info = await lookupAccessor(k);
+      if (!info || 'gone' in info) await unindex(k);
+      return info;
+    });
     return infos.filter((x): x is TokenInfo & { meta: Record<string, string> } => !!x && !('gone' in x));
   };
 
@@ -300,8 +381,34 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     renewable: false,
     no_default_policy: true,
     display_name: `jit-${req.grantId}`.slice(0, 100),
-    meta: { jit_grant: req.grantId, jit_instance: name, jit_elevation: req.elevationId, jit_requester: req.requester, ...meta },
+    meta: { jit_grant: req.grantId, jit_instance: name, jit_deployment: deployment, jit_elevation: req.elevationId, jit_requester: req.requester, ...meta },
   });
+
+  /**
+   * Creates a token through the token role and indexes it. A token that is not an orphan or carries
+   * an entity (the role was changed under jit) is revoked at once and the issue refused: it would
+   * inherit jit's identity. An index write that fails revokes the token too (retriable).
+   */
+  const createToken = async (op: string, body: ReturnType<typeof tokenBody>): Promise<{ token: string; accessor: string; leaseDuration: number }> => {
+    const r = await call(op, () => client.write(`auth/token/create/${config.tokenRole}`, body));
+    const auth = r?.auth;
+    if (typeof auth?.client_token !== 'string' || typeof auth?.accessor !== 'string') throw fail(op, new Error('no token in the answer'));
+    const accessor: string = auth.accessor;
+    if (auth.orphan !== true || (typeof auth.entity_id === 'string' && auth.entity_id !== '')) {
+      await revokeAccessor(accessor).catch(() => undefined);
+      throw SubstrateRejected(
+        name,
+        `token role ${config.tokenRole} created a token that is ${auth.orphan !== true ? 'a child of jit\'s own token' : 'tied to an entity'}, so it would inherit jit's identity; it was revoked. Set orphan=true on auth/token/roles/${config.tokenRole}`,
+      );
+    }
+    try {
+      await client.write(indexEntry(accessor), { data: { grant: String(body.meta.jit_grant) } });
+    } catch (err) {
+      await revokeAccessor(accessor).catch(() => undefined);
+      throw fail('write index', err);
+    }
+    return { token: auth.client_token, accessor, leaseDuration: Number(auth.lease_duration) || 0 };
+  };
 
   // Issues of one grant run one after another in this process, so the scan-then-create below
   // cannot race itself (across processes the bus keeps one elevation on one consumer).
@@ -334,25 +441,20 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     }
 
     if (scope.mode === 'token') {
-      const r = await call('token create', () => client.write('auth/token/create', tokenBody(req, { jit_mode: 'token' }, scope.policies)));
-      const auth = r?.auth;
-      if (typeof auth?.client_token !== 'string' || typeof auth?.accessor !== 'string') throw fail('token create', new Error('no token in the answer'));
-      const seconds = Math.min(req.ttlSeconds, Number(auth.lease_duration) || req.ttlSeconds);
+      const t = await createToken('token create', tokenBody(req, { jit_mode: 'token' }, scope.policies));
+      const seconds = Math.min(req.ttlSeconds, t.leaseDuration || req.ttlSeconds);
       const expiresAt = new Date(started + seconds * 1000).toISOString();
-      log.info({ grantId: req.grantId, accessor: auth.accessor, expiresAt }, 'vault token issued');
+      log.info({ grantId: req.grantId, accessor: t.accessor, expiresAt }, 'vault token issued');
       return {
-        secret: { token: auth.client_token, accessor: auth.accessor },
-        handle: handleOf(req.grantId, { mode: 'token', accessor: auth.accessor }, expiresAt),
+        secret: { token: t.token, accessor: t.accessor },
+        handle: handleOf(req.grantId, { mode: 'token', accessor: t.accessor }, expiresAt),
         expiresAt,
       };
     }
 
-    const carrier = await call('carrier token create', () =>
-      client.write('auth/token/create', tokenBody(req, { jit_mode: 'database', jit_role: scope.role }, config.carrierPolicies)),
-    );
-    const carrierToken = carrier?.auth?.client_token;
-    const carrierAccessor = carrier?.auth?.accessor;
-    if (typeof carrierToken !== 'string' || typeof carrierAccessor !== 'string') throw fail('carrier token create', new Error('no token in the answer'));
+    const carrier = await createToken('carrier token create', tokenBody(req, { jit_mode: 'database', jit_role: scope.role }, config.carrierPolicies));
+    const carrierToken = carrier.token;
+    const carrierAccessor = carrier.accessor;
     let creds: any;
     try {
       creds = await client.read(`${mount}/creds/${scope.role}`, { headers: { 'X-Vault-Token': carrierToken } });
@@ -367,7 +469,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
       await revokeAccessor(carrierAccessor).catch(() => undefined);
       throw fail('read database creds', new Error('no username/password/lease in the answer'));
     }
-    const seconds = Math.min(req.ttlSeconds, Number(creds.lease_duration) || req.ttlSeconds, Number(carrier.auth.lease_duration) || req.ttlSeconds);
+    const seconds = Math.min(req.ttlSeconds, Number(creds.lease_duration) || req.ttlSeconds, carrier.leaseDuration || req.ttlSeconds);
     const expiresAt = new Date(started + seconds * 1000).toISOString();
     const secret: Record<string, string> = { username, password };
     if (scope.loginUrl) {
@@ -421,6 +523,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     }
     // Vault may expire the token between the lookup and this call: "gone" then is success too.
     const token = 'gone' in info ? 'gone' : await revokeAccessor(accessor);
+    await unindex(accessor);
     log.info(
       { grantId: handle.grantId, accessor, leaseId, alreadyGone: token === 'gone' },
       token === 'gone' ? 'vault credential was already gone (expired or revoked): counted as revoked' : 'vault credential revoked',
@@ -450,10 +553,69 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     );
   }
 
+  /** The token role's settings; undefined when it does not exist. */
+  const readRole = async (): Promise<Record<string, unknown> | undefined> => {
+    try {
+      return (await client.read(`auth/token/roles/${config.tokenRole}`))?.data ?? {};
+    } catch (err) {
+      if (isVaultError(err, 404)) return undefined;
+      throw fail('read token role', err);
+    }
+  };
+  const roleMissing = (): Finding => ({
+    severity: 'error',
+    message: `${name}: token role ${config.tokenRole} does not exist; create auth/token/roles/${config.tokenRole} with orphan=true and allowed_policies listing the scopes' policies and ${config.carrierPolicies.join(', ')}`,
+  });
+
+  /** Policies the role would refuse (exact names only; globs are reported by checkSetup). */
+  const notAllowed = (role: Record<string, unknown>, policies: string[]): string[] => {
+    const allowed = Array.isArray(role.allowed_policies) ? role.allowed_policies.map(String) : [];
+    return allowed.length === 0 ? [] : policies.filter((p) => !allowed.includes(p));
+  };
+
+  async function checkSetup(): Promise<Finding[]> {
+    const findings: Finding[] = [];
+    const self = (await call('lookup self', () => client.read('auth/token/lookup-self')))?.data ?? {};
+    const entity = typeof self.entity_id === 'string' ? self.entity_id : '';
+    const role = await readRole();
+    if (entity) {
+      const identityPolicies: string[] = Array.isArray(self.identity_policies) ? self.identity_policies.map(String) : [];
+      findings.push({
+        severity: 'warning',
+        message:
+          `${name}: jit's admin token belongs to identity entity ${entity}${identityPolicies.length ? ` (identity policies ${identityPolicies.join(', ')})` : ''}; ` +
+          `a child of it would inherit that entity and its policies and Vault's audit log would name jit for the grantee. Tokens are issued through token role ${config.tokenRole}, which must stay orphan=true` +
+          (role && role.orphan === true ? ' (it is)' : ' (it is not)'),
+      });
+    }
+    if (!role) return [...findings, roleMissing()];
+    if (role.orphan !== true) {
+      findings.push({
+        severity: 'error',
+        message: `${name}: token role ${config.tokenRole} has orphan=false: every token would be a child of jit's admin token (its entity, identity policies, and revoked with it); jit refuses such tokens. Set orphan=true`,
+      });
+    }
+    const globs = Array.isArray(role.allowed_policies_glob) ? role.allowed_policies_glob : [];
+    const allowed = Array.isArray(role.allowed_policies) ? role.allowed_policies : [];
+    if (allowed.length === 0 && globs.length === 0) {
+      findings.push({ severity: 'warning', message: `${name}: token role ${config.tokenRole} sets no allowed_policies: its tokens may carry any policy of jit's admin token; list the scopes' policies there` });
+    } else if (globs.length > 0) {
+      findings.push({ severity: 'warning', message: `${name}: token role ${config.tokenRole} allows policy globs (${globs.map(String).join(', ').slice(0, 200)}); prefer exact names in allowed_policies` });
+    }
+    if (findings.length === 0) findings.push({ severity: 'info', message: `${name}: token role ${config.tokenRole} issues orphans; jit's admin token has no entity` });
+    return findings;
+  }
+
   async function checkTtl(scope: unknown, ceilingSeconds: number): Promise<Finding[]> {
     const problems = scopeProblems(scope);
     if (problems.length) return problems.map((p) => ({ severity: 'error', message: `${p.path} ${p.message}` }));
     const s = scope as VaultScope;
+    const role = await readRole();
+    if (!role) return [roleMissing()];
+    const refused = notAllowed(role, s.mode === 'token' ? s.policies : config.carrierPolicies);
+    if (refused.length > 0) {
+      return [{ severity: 'error', message: `${name}: token role ${config.tokenRole} does not allow ${refused.join(', ')}; add them to its allowed_policies or no grant of this scope can be issued` }];
+    }
     if (s.mode === 'database') {
       let d: any;
       try {
@@ -496,6 +658,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     verifyRevoked,
     listIssued,
     checkTtl,
+    checkSetup,
     // node-vault keeps no sockets of its own beyond the HTTP agent; nothing to release.
     close: async () => undefined,
   };

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createRegistry } from '@jit/observability';
+import { tokenRoleSettings } from '@jit/substrate-vault';
 import { getPostgres, getVault, uniqueName } from '@jit/testing';
 import { FINDINGS_METRIC } from './policy-audit';
 import { createSubstrates } from './substrate-settings';
@@ -49,6 +50,7 @@ describe('policy audit on OpenBao: a database role max_ttl against the tier ceil
   let mount: string;
   let longRole: string;
   let shortRole: string;
+  let tokenRole: string;
 
   beforeAll(async () => {
     vault = await getVault();
@@ -57,6 +59,8 @@ describe('policy audit on OpenBao: a database role max_ttl against the tier ceil
     longRole = uniqueName('long');
     shortRole = uniqueName('short');
     await vaultCall(vault.addr, vault.token, 'POST', `sys/mounts/${mount}`, { type: 'database' });
+    tokenRole = `jit-${mount}`;
+    await vaultCall(vault.addr, vault.token, 'POST', `auth/token/roles/${tokenRole}`, tokenRoleSettings(['jit-database-creds']));
     await vaultCall(vault.addr, vault.token, 'POST', `${mount}/config/orders`, {
       plugin_name: 'postgresql-database-plugin',
       connection_url: `postgresql://{{username}}:{{password}}@${pgAdmin.host}${pgAdmin.pathname}`,
@@ -84,7 +88,7 @@ describe('policy audit on OpenBao: a database role max_ttl against the tier ceil
   it('max_ttl 24h under a 1h tier is one warning (log line and gauge); max_ttl 30m is none; an issue on the long role is logged with its grant id', async () => {
     const { logger, lines, raw } = capture();
     const registry = createRegistry();
-    const substrates = createSubstrates({ 'vault:int': { addr: vault.addr, token: vault.token, databaseMount: mount } }, logger);
+    const substrates = createSubstrates({ 'vault:int': { addr: vault.addr, token: vault.token, tokenRole, databaseMount: mount } }, logger);
     try {
       // tier semi-destructive: ttlMax 1h
       const policy = policyOf({

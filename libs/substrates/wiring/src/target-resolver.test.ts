@@ -172,18 +172,21 @@ describe('policy target resolver: the background substrate audit', () => {
         reads.push(path);
         if (path === 'database/roles/orders_rw') return { data: { max_ttl: 86400 } };
         if (path === 'database/roles/orders_ro') return { data: { max_ttl: 1800 } };
+        if (path === 'auth/token/roles/jit') return { data: { orphan: true, allowed_policies: ['jit-database-creds'] } };
+        if (path === 'auth/token/lookup-self') return { data: { entity_id: '' } };
         throw Object.assign(new Error('not found'), { response: { statusCode: 404 } });
       },
       write: async () => ({}),
       list: async () => ({ data: { keys: [] } }),
+      delete: async () => ({}),
     };
-    const substrates = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 'hvs.admin-token-never-logged' } }, logger, { 'vault:prod': { clientFactory: () => fakeVault } });
-    const other = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 't' } }, capture().logger, { 'vault:prod': { clientFactory: () => ({ ...fakeVault, read: async () => ({ data: { max_ttl: 1 } }) }) } });
+    const substrates = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 'hvs.admin-token-never-logged', tokenRole: 'jit' } }, logger, { 'vault:prod': { clientFactory: () => fakeVault } });
+    const other = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 't', tokenRole: 'jit' } }, capture().logger, { 'vault:prod': { clientFactory: () => ({ ...fakeVault, read: async () => ({ data: { max_ttl: 1 } }) }) } });
     try {
       const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger });
       await resolver.resolve(vaultInput);
       await resolver.auditIdle();
-      expect(reads).toEqual(['database/roles/orders_rw', 'database/roles/orders_ro']);
+      expect(reads.filter((r) => r.startsWith('database/'))).toEqual(['database/roles/orders_rw', 'database/roles/orders_ro']);
       expect(warnings().map((w) => [w.scope, w.severity])).toEqual([['rw', 'warning']]);
       expect(warnings()[0]!.msg).toMatch(/orders_rw has max_ttl 86400s above the tier ceiling 3600s/);
       expect(JSON.stringify(warnings())).not.toContain('hvs.admin-token-never-logged');
