@@ -235,3 +235,27 @@ describe('revoker', () => {
     expect(await ofType(b, EVENT_TYPES.revoked)).toHaveLength(0);
   });
 });
+
+describe('revoker heartbeat (jit_revoker_last_sweep_timestamp_seconds, alert JitRevokerDown)', () => {
+  const heartbeat = async (registry: ReturnType<typeof createRegistry>) =>
+    Number(/^jit_revoker_last_sweep_timestamp_seconds (\S+)$/m.exec(await registry.getSingleMetricAsString('jit_revoker_last_sweep_timestamp_seconds'))?.[1]);
+
+  it('moves with every completed sweep, and not while sweeps fail', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const registry = createRegistry();
+    let t = 1_800_000_000_000;
+    let listFails = false;
+    const substrates = { ...lookup(s), list: () => (listFails ? (() => { throw new Error('registry unavailable'); })() : [s]) };
+    const r = await start(b, s, { registry, now: () => t, substrates });
+    await waitFor(async () => (await heartbeat(registry)) === t / 1000, { what: 'the first sweep at start to report' });
+    t += 60_000;
+    await r.sweep();
+    expect(await heartbeat(registry)).toBe(t / 1000);
+    listFails = true;
+    const before = t;
+    t += 60_000;
+    await expect(r.sweep()).rejects.toThrow(/registry unavailable/);
+    expect(await heartbeat(registry)).toBe(before / 1000);
+  });
+});

@@ -140,6 +140,14 @@ export function createRevoker(options: RevokerOptions): Revoker {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
     registers,
   });
+  // The heartbeat: the alert JitRevokerDown fires when no revoker has completed a sweep for a
+  // while. Only a completed sweep (reconciliation fired, orphans looked for) moves it, so a revoker
+  // that is up but cannot reconcile (bus or substrate registry unreachable) also stops moving it.
+  const lastSweep = new Gauge({
+    name: 'jit_revoker_last_sweep_timestamp_seconds',
+    help: 'Unix time of the last completed reconciliation + orphan sweep (every JIT_SWEEP_INTERVAL_MS). 0 until the first.',
+    registers,
+  });
   void failing;
   void liveGauge;
 
@@ -416,7 +424,10 @@ export function createRevoker(options: RevokerOptions): Revoker {
   /** Sweeps never overlap: a sweep asked for while one runs starts after it. */
   let sweepChain: Promise<unknown> = Promise.resolve();
   function sweep(): Promise<{ orphans: number }> {
-    const run = sweepChain.then(sweepOnce);
+    const run = sweepChain.then(sweepOnce).then((result) => {
+      lastSweep.set(now() / 1000);
+      return result;
+    });
     sweepChain = run.catch(() => undefined);
     return run;
   }
