@@ -1,6 +1,11 @@
 // Integration on moto (real STS/IAM API emulation). moto does not enforce IAM, so "the credential
 // stopped working" is asserted as "the exact deny policy for its aws:userid is on the role" — the
 // test names say so. Everything else (AssumeRole, tags, inline policies, caller identity) is real.
+// What moto cannot express (checked on moto 5): it evaluates no session policy (a session whose
+// policy denies sts:* chains into the role freely) and keeps no SourceIdentity (AssumeRole answers
+// none, chained sessions carry none). So the guard's effect and the SourceIdentity deny are proven
+// in the unit tests of the documents (session-guard.test.ts, aws-sts-substrate.test.ts); here moto
+// proves that STS and IAM accept those documents as jit sends them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -11,6 +16,8 @@ import type { IssueRequest } from '@jit/substrates';
 import { AWS_STS_CREDENTIAL } from './credential';
 import { awsStsConfigSchema, createAwsStsSubstrate, type AwsStsSubstrate } from './aws-sts-substrate';
 import { decodePolicyDocument, denyDocument } from './deny-policy';
+import { grantTag } from './grant-names';
+import { SESSION_GUARD_SID } from './session-guard';
 import { probeOnMoto } from './testing';
 
 const REGION = 'us-east-1';
@@ -31,11 +38,23 @@ async function createRole(maxSessionDuration = 3600): Promise<{ arn: string; nam
   return { arn: out.Role?.Arn as string, name, id: out.Role?.RoleId as string };
 }
 
-function substrate(roles: string[] = [], now?: () => Date, over: Record<string, unknown> = {}): AwsStsSubstrate {
+function substrate(roles: string[] = [], now?: () => Date, over: Record<string, unknown> = {}, sent?: Array<{ command: string; input: Record<string, unknown> }>): AwsStsSubstrate {
   return createAwsStsSubstrate(awsStsConfigSchema.parse({ region: REGION, endpoint, credentials: ADMIN, roles, ...over }), {
     name: 'aws-sts',
     logger,
     ...(now ? { now } : {}),
+    // the real SDK clients against moto, recording what is sent
+    ...(sent
+      ? {
+          clients: () => {
+            const common = { region: REGION, endpoint, credentials: { ...ADMIN }, maxAttempts: 2 };
+            const record = <C extends { send(c: object): Promise<unknown> }>(client: C) => ({
+              send: (c: object) => (sent.push({ command: c.constructor.name, input: (c as { input: Record<string, unknown> }).input }), client.send(c as never)),
+            });
+            return { sts: record(new STSClient(common)), iam: record(new IAMClient(common)) };
+          },
+        }
+      : {}),
   });
 }
 
@@ -90,12 +109,41 @@ describe('aws-sts on moto', () => {
     await sub.revoke(out.handle);
     const got = await iam.send(new GetRolePolicyCommand({ RoleName: role.name, PolicyName: `jit-revoke-${req.grantId}` }));
     const until = new Date(String(out.handle.ref.sessionExpiresAt));
-    expect(decodePolicyDocument(got.PolicyDocument)).toEqual(denyDocument('revoke', role.id, `jit-${req.grantId}`, until));
+    expect(decodePolicyDocument(got.PolicyDocument)).toEqual(denyDocument('revoke', { grantId: req.grantId, base: `jit-${req.grantId}`, attempts: 1, sourceIdentity: true }, until));
     expect(decodePolicyDocument(got.PolicyDocument)).toMatchObject({
-      Statement: [{ Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringLike: { 'aws:userid': [`${role.id}:jit-${req.grantId}`, `${role.id}:jit-${req.grantId}.*`] } } }],
+      Statement: [
+        { Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringLike: { 'aws:userid': [`*:jit-${req.grantId}`] } } },
+        { Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringLike: { 'aws:SourceIdentity': [`*@${grantTag(req.grantId)}*`] } } },
+      ],
     });
     expect(await sub.verifyRevoked(out.handle)).toMatchObject({ verified: true });
     expect(await probeOnMoto({ endpoint, region: REGION, iam }, out.secret)).toBe(false);
+    await sub.close();
+  });
+
+  it('STS on moto accepts the guarded session policy and the per-grant SourceIdentity jit sends (moto evaluates neither)', async () => {
+    const role = await createRole();
+    const sent: Array<{ command: string; input: Record<string, unknown> }> = [];
+    const sub = substrate([role.arn], undefined, {}, sent);
+    const req = request(role.arn);
+    const out = await sub.issue(req);
+    const assume = sent.find((c) => c.command === 'AssumeRoleCommand')?.input ?? {};
+    const policy = JSON.parse(String(assume.Policy)) as { Statement: Array<{ Sid?: string; Effect: string; Action: string[] }> };
+    expect(policy.Statement.at(-1)).toMatchObject({ Sid: SESSION_GUARD_SID, Effect: 'Deny', Resource: '*' });
+    expect(policy.Statement.at(-1)?.Action).toEqual(expect.arrayContaining(['sts:*', 'iam:Put*', 'iam:Untag*', 'iam:Create*', 'iam:Update*']));
+    expect(assume.SourceIdentity).toBe(`alice@${grantTag(req.grantId)}`);
+    expect(out.handle.ref.assumedRoleId).toBe(`${role.id}:jit-${req.grantId}`);
+    await sub.close();
+  });
+
+  it('many grants revoked early on one role keep issuing and revoking on moto', async () => {
+    const role = await createRole();
+    const sub = substrate([role.arn]);
+    for (let i = 0; i < 40; i++) {
+      const out = await sub.issue(request(role.arn));
+      await sub.revoke(out.handle);
+      expect(await probeOnMoto({ endpoint, region: REGION, iam }, out.secret)).toBe(false);
+    }
     await sub.close();
   });
 
@@ -105,7 +153,7 @@ describe('aws-sts on moto', () => {
     const sub = substrate([role.arn], () => clock);
     const out = await sub.issue(request(role.arn, contractGrantId(), 900));
     await sub.revoke(out.handle);
-    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [], removedLedgerEntries: 0 });
+    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [], removedLedgerEntries: 0, compactedDenies: 0 });
     clock = new Date(Date.parse(String(out.handle.ref.sessionExpiresAt)) + 1000);
     const res = await sub.cleanupExpiredDenies();
     expect(res.removedDenies).toEqual([`${role.name}/jit-revoke-${out.handle.grantId}`]);

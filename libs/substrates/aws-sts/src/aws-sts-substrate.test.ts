@@ -4,8 +4,10 @@ import { JitError } from '@jit/errors';
 import { createLogger } from '@jit/observability';
 import { SubstrateRegistry, type IssueRequest, type RevocationHandle } from '@jit/substrates';
 import { FakeAws, awsError } from './testing';
-import { awsStsConfigSchema, awsStsSubstrate, createAwsStsSubstrate, type AwsStsSubstrate } from './aws-sts-substrate';
+import { ROLE_INLINE_POLICY_LIMIT, ROLE_TAG_LIMIT, awsStsConfigSchema, awsStsSubstrate, createAwsStsSubstrate, type AwsStsSubstrate } from './aws-sts-substrate';
 import { denyDocument, decodePolicyDocument } from './deny-policy';
+import { grantTag } from './grant-names';
+import { sessionGuardStatement } from './session-guard';
 
 const GRANT = 'gl-42-7-0123456789abcdef0123456789abcdef01234567';
 const POLICY = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::orders/*' }] };
@@ -56,8 +58,8 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
       RoleArn: roleArn,
       RoleSessionName: `jit-${GRANT}`,
       DurationSeconds: 1800,
-      Policy: JSON.stringify(POLICY),
-      SourceIdentity: 'alice-smith-ops',
+      Policy: JSON.stringify({ ...POLICY, Statement: [...POLICY.Statement, sessionGuardStatement()] }),
+      SourceIdentity: `alice-smith-ops@${grantTag(GRANT)}`,
     });
     expect(Object.keys(out.secret).sort()).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_REGION', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
     expect(out.secret.AWS_REGION).toBe('eu-west-1');
@@ -111,10 +113,14 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
     expect(assumeCalls()).toHaveLength(0);
   });
 
-  it('sanitises any requester into a valid SourceIdentity', async () => {
-    for (const [requester, expected] of [['', '--'], ['a', 'a-'], ['aws:admin', 'aws-admin'], ['x'.repeat(100), 'x'.repeat(64)]] as const) {
-      await sub.issue(req({ grantId: `gl-9-9-${expected.length}${requester.length}`, requester }));
-      expect(assumeCalls().at(-1)?.input.SourceIdentity).toBe(expected);
+  it('sanitises any requester into a valid SourceIdentity unique to the grant', async () => {
+    for (const [requester, expected] of [['', '-'], ['a', 'a'], ['aws:admin', 'aws-admin'], ['x'.repeat(100), 'x'.repeat(46)], ['a@b', 'a-b']] as const) {
+      const grantId = `gl-9-9-${expected.length}${requester.length}`;
+      await sub.issue(req({ grantId, requester }));
+      const got = assumeCalls().at(-1)?.input.SourceIdentity as string;
+      expect(got).toBe(`${expected}@${grantTag(grantId)}`);
+      expect(got).toMatch(/^[\w+=,.@-]{2,64}$/);
+      expect(got.startsWith('aws:')).toBe(false);
     }
     const quiet = make({ sourceIdentity: false });
     await quiet.issue(req({ grantId: 'gl-9-9-none' }));
@@ -194,8 +200,11 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
           Effect: 'Deny',
           Action: '*',
           Resource: '*',
-          Condition: { StringLike: { 'aws:userid': [`${role?.id}:jit-${GRANT}`, `${role?.id}:jit-${GRANT}.*`] } },
+          // the policy sits on the role, so only its sessions are evaluated: no RoleId needed
+          Condition: { StringLike: { 'aws:userid': [`*:jit-${GRANT}`] } },
         },
+        // every attempt of the grant, and any session assumed from one of them
+        { Sid: 'JitSourceIdentity', Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringLike: { 'aws:SourceIdentity': [`*@${grantTag(GRANT)}*`] } } },
       ],
     });
     expect(aws.works(out.secret)).toBe(false);
@@ -234,7 +243,7 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
     await sub.revoke(out.handle);
     expect(await sub.verifyRevoked(out.handle)).toMatchObject({ verified: true });
     const role = aws.role('orders-writer');
-    const tampered = denyDocument('revoke', 'AROAOTHERROLE0000', `jit-${GRANT}`, new Date('2026-03-01T11:00:00Z'));
+    const tampered = denyDocument('revoke', { grantId: 'gl-9-9-other', base: 'jit-gl-9-9-other', attempts: 1, sourceIdentity: true }, new Date('2026-03-01T11:00:00Z'));
     role?.policies.set(`jit-revoke-${GRANT}`, encodeURIComponent(JSON.stringify(tampered)));
     expect((await sub.verifyRevoked(out.handle)).verified).toBe(false);
     advance(36 * 60);
@@ -257,15 +266,15 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
     const out = await sub.issue(req({ ttlSeconds: 900 }));
     await sub.revoke(out.handle);
     const role = aws.role('orders-writer');
-    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [], removedLedgerEntries: 0 });
+    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [], removedLedgerEntries: 0, compactedDenies: 0 });
     expect(role?.policies.size).toBe(1);
     advance(900 + 299);
     expect((await sub.cleanupExpiredDenies()).removedDenies).toEqual([]);
     advance(2);
-    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [`orders-writer/jit-revoke-${GRANT}`], removedLedgerEntries: 1 });
+    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [`orders-writer/jit-revoke-${GRANT}`], removedLedgerEntries: 1, compactedDenies: 0 });
     expect(role?.policies.size).toBe(0);
     expect([...(role?.tags.keys() ?? [])]).toEqual([]);
-    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [], removedLedgerEntries: 0 });
+    expect(await sub.cleanupExpiredDenies()).toEqual({ removedDenies: [], removedLedgerEntries: 0, compactedDenies: 0 });
   });
 
   it('cleanup keeps a deny while the ledger knows of a later session than the deny does', async () => {
@@ -334,15 +343,20 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
     }
   });
 
-  it('an IAM limit on revoke is retriable and names the role', async () => {
+  it('an IAM limit on revoke makes room and tries once more; if that fails too it is retriable and names the role', async () => {
     const out = await sub.issue(req());
     aws.failNext('PutRolePolicyCommand', awsError('LimitExceededException', 409));
-    const err = await rejection(sub.revoke(out.handle));
-    expect(err).toMatchObject({ code: 'JIT_ERR_AWSSTS_IAM_LIMIT', retriable: true });
-    expect((err as Error).message).toContain('orders-writer');
-    expect(aws.works(out.secret)).toBe(true);
     await sub.revoke(out.handle);
     expect(aws.works(out.secret)).toBe(false);
+    const out2 = await sub.issue(req({ grantId: `${GRANT}2` }));
+    aws.failNext('PutRolePolicyCommand', awsError('LimitExceededException', 409));
+    aws.failNext('PutRolePolicyCommand', awsError('LimitExceededException', 409));
+    const err = await rejection(sub.revoke(out2.handle));
+    expect(err).toMatchObject({ code: 'JIT_ERR_AWSSTS_IAM_LIMIT', retriable: true });
+    expect((err as Error).message).toContain('orders-writer');
+    expect(aws.works(out2.secret)).toBe(true);
+    await sub.revoke(out2.handle);
+    expect(aws.works(out2.secret)).toBe(false);
   });
 
   it('runs out of IAM tag room with a clear retriable error, and cleanup makes room', async () => {
@@ -362,6 +376,158 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
       for (const t of texts) expect(t).not.toContain(s);
     }
     expect(lines.join('')).toContain('sts session issued');
+  });
+
+  describe('what the grantee will try', () => {
+    const EVERYTHING = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+
+    it('cannot chain out of a jit session: sts:AssumeRole on the same or another role is denied, even for a * scope', async () => {
+      const other = aws.createRole('other-role');
+      for (const sessionPolicy of [POLICY, EVERYTHING]) {
+        const out = await sub.issue(req({ grantId: `${GRANT}${sessionPolicy === POLICY ? 'a' : 'b'}`, scope: { roleArn, sessionPolicy } }));
+        for (const target of [roleArn, other]) {
+          expect(() => aws.chain(out.secret, target, 'my-own-name'), target).toThrow(expect.objectContaining({ name: 'AccessDenied' }));
+        }
+      }
+    });
+
+    it("cannot mint IAM credentials or remove jit's deny and ledger from the role, even for a * scope", async () => {
+      const out = await sub.issue(req({ scope: { roleArn, sessionPolicy: EVERYTHING } }));
+      for (const action of ['iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:TagRole', 'iam:UntagRole', 'iam:UpdateAssumeRolePolicy', 'iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:CreateUser', 'sts:TagSession', 'sts:SetSourceIdentity']) {
+        expect(aws.callAs(out.secret, action, roleArn), action).toBe('denied');
+      }
+      expect(aws.callAs(out.secret, 's3:GetObject')).toBe('allowed');
+    });
+
+    it('a session chained from a jit session anyway (same role, a name of its own) ends with the revoke: the deny matches its SourceIdentity', async () => {
+      const out = await sub.issue(req());
+      const other = await sub.issue(req({ grantId: `${GRANT}x` })); // same requester, another grant
+      const chained = aws.chain(out.secret, roleArn, 'looks-innocent', { ignoreCallerPolicy: true });
+      expect(aws.works(chained)).toBe(true);
+      await sub.revoke(out.handle);
+      expect(aws.works(out.secret)).toBe(false);
+      expect(aws.works(chained)).toBe(false);
+      // the SourceIdentity is per grant, not per requester: the requester's other grant lives on
+      expect(aws.works(other.secret)).toBe(true);
+      expect((await sub.verifyRevoked(out.handle)).verified).toBe(true);
+    });
+
+    it('a retry supersedes the earlier attempt and what was chained from it, not the new attempt', async () => {
+      const first = await sub.issue(req());
+      const chained = aws.chain(first.secret, roleArn, 'x', { ignoreCallerPolicy: true });
+      advance(60);
+      const second = await sub.issue(req());
+      expect(assumeCalls()[1]?.input.SourceIdentity).toBe(`alice@${grantTag(GRANT)}.2`);
+      expect(aws.works(first.secret)).toBe(false);
+      expect(aws.works(chained)).toBe(false);
+      expect(aws.works(second.secret)).toBe(true);
+    });
+  });
+
+  describe('IAM quotas (50 tags, 10,240 characters of inline policy per role)', () => {
+    const OWN_POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'Own', Effect: 'Allow', Action: 's3:*', Resource: Array.from({ length: 16 }, (_, i) => `arn:aws:s3:::team-bucket-${i}/*`) }] });
+    const crowd = () => {
+      const role = aws.role('orders-writer');
+      for (let i = 0; i < 10; i++) role?.tags.set(`team${i}`, 'x');
+      role?.policies.set('own-policy', encodeURIComponent(OWN_POLICY));
+    };
+
+    it('a burst of grants cannot make their revokes fail: issue is refused first, every revoke succeeds', async () => {
+      crowd();
+      const issued: Array<Awaited<ReturnType<AwsStsSubstrate['issue']>>> = [];
+      let refused: unknown;
+      for (let i = 0; i < 60 && !refused; i++) {
+        try {
+          issued.push(await sub.issue(req({ grantId: `gl-42-7-${String(i).padStart(3, '0')}-0123456789abcdef0123456789abcdef` })));
+        } catch (err) {
+          refused = err;
+        }
+      }
+      expect(refused).toMatchObject({ code: 'JIT_ERR_AWSSTS_IAM_LIMIT', retriable: true });
+      expect(issued.length).toBeGreaterThan(15);
+      for (const out of issued) await sub.revoke(out.handle);
+      for (const out of issued) expect(aws.works(out.secret)).toBe(false);
+      expect(await sub.quotaUsage(roleArn)).toMatchObject({ reservedChars: 0, liveGrants: 0 });
+    });
+
+    it('many grants revoked early on one role keep issuing and revoking: one every 30 s for two hours, housekeeping every 5 minutes', async () => {
+      crowd();
+      // each revoked grant's deny must stay until its session's natural end (900 s + margin): ~40
+      // at a time here, more than fit as one policy per grant (~32 on this role)
+      for (let i = 0; i < 240; i++) {
+        const out = await sub.issue(req({ grantId: `gl-42-7-${String(i).padStart(3, '0')}-0123456789abcdef0123456789abcdef`, ttlSeconds: 900 }));
+        advance(15);
+        await sub.revoke(out.handle);
+        expect(aws.works(out.secret)).toBe(false);
+        advance(15);
+        if (i % 10 === 9) await sub.maintain!(clock);
+      }
+      const usage = await sub.quotaUsage(roleArn);
+      expect(usage.inlineChars).toBeLessThan(ROLE_INLINE_POLICY_LIMIT);
+      expect(usage.tags).toBeLessThan(ROLE_TAG_LIMIT);
+    });
+
+    it('folds revoked grants into one compacted policy: each stays denied by userid and SourceIdentity, verifies, refuses a late retry, and goes after expiry', async () => {
+      const grants = Array.from({ length: 6 }, (_, i) => `gl-42-7-${i}-0123456789abcdef0123456789abcdef01234567`);
+      const issued = [];
+      for (const grantId of grants) issued.push(await sub.issue(req({ grantId, ttlSeconds: 900 })));
+      const chained = aws.chain(issued[2]!.secret, roleArn, 'innocent', { ignoreCallerPolicy: true });
+      for (const out of issued) await sub.revoke(out.handle);
+      const role = aws.role('orders-writer');
+      const names = [...(role?.policies.keys() ?? [])];
+      expect(names.filter((n) => n.startsWith('jit-denies-'))).toHaveLength(1);
+      expect(names.filter((n) => n.startsWith('jit-revoke-')).length).toBeLessThanOrEqual(1);
+      for (const out of issued) {
+        expect(aws.works(out.secret)).toBe(false);
+        expect(await sub.verifyRevoked(out.handle)).toMatchObject({ verified: true });
+      }
+      expect(aws.works(chained)).toBe(false);
+      expect(await rejection(sub.issue(req({ grantId: grants[0] })))).toMatchObject({ code: 'JIT_ERR_AWSSTS_GRANT_REVOKED' });
+      // far smaller than one policy per grant
+      const size = [...(role?.policies.values() ?? [])].reduce((n, p) => n + decodeURIComponent(p).length, 0);
+      const one = JSON.stringify(denyDocument('revoke', { grantId: grants[0]!, base: `jit-${grants[0]}`, attempts: 1, sourceIdentity: true }, clock)).length;
+      expect(size).toBeLessThan((grants.length * one) / 2);
+      advance(900 + 300 + 300 + 1);
+      await sub.maintain!(clock);
+      expect(role?.policies.size).toBe(0);
+      expect(role?.tags.size).toBe(0);
+    });
+
+    it('compaction deletes nothing the new policy does not hold as IAM answers it (a stale read, a racing replica)', async () => {
+      const a = await sub.issue(req({ grantId: `${GRANT}a` }));
+      const b = await sub.issue(req({ grantId: `${GRANT}b` }));
+      await sub.revoke(a.handle);
+      // the read-back of the freshly written shard answers "no such policy", as a lagging IAM replica can
+      aws.failNext('GetRolePolicyCommand', awsError('NoSuchEntityException', 404), (input) => String(input.PolicyName).startsWith('jit-denies-'));
+      await sub.revoke(b.handle);
+      const names = [...(aws.role('orders-writer')?.policies.keys() ?? [])];
+      expect(names.filter((n) => n.startsWith('jit-revoke-'))).toHaveLength(2);
+      expect(aws.works(a.secret)).toBe(false);
+      expect(aws.works(b.secret)).toBe(false);
+      // the next sweep folds them
+      await sub.maintain!(clock);
+      expect([...(aws.role('orders-writer')?.policies.keys() ?? [])].filter((n) => n.startsWith('jit-revoke-'))).toHaveLength(0);
+      expect(aws.works(a.secret)).toBe(false);
+      expect(aws.works(b.secret)).toBe(false);
+    });
+
+    it('warns before the quota: checkTtl and maintain report a nearly full role', async () => {
+      crowd();
+      const role = aws.role('orders-writer');
+      for (let i = 10; i < 42; i++) role?.tags.set(`team${i}`, 'x');
+      const found = await sub.checkTtl({ roleArn, sessionPolicy: POLICY }, 3600);
+      expect(found).toEqual([{ severity: 'warning', message: expect.stringContaining('42 of 50 IAM tags') }]);
+      await sub.issue(req());
+      await sub.maintain!(clock);
+      expect(lines.join('')).toContain('43 of 50 IAM tags');
+    });
+  });
+
+  it('checkTtl flags scopes that outlive the TTL and says when STS sessions outlast a short ceiling', async () => {
+    const found = await sub.checkTtl({ roleArn, sessionPolicy: { actions: ['iam:PassRole', 'lambda:CreateFunction'] } }, 600);
+    expect(found.map((f) => f.severity).sort()).toEqual(['info', 'warning']);
+    expect(found.find((f) => f.severity === 'warning')?.message).toContain('iam:PassRole, lambda:CreateFunction');
+    expect((await sub.checkTtl({ roleArn: 'nope' }, 600))[0]).toMatchObject({ severity: 'error' });
   });
 
   it('registers as a named instance through the substrate registry', async () => {

@@ -1,6 +1,8 @@
-// AWS STS substrate: AssumeRole for a time-boxed session narrowed by the scope's session policy;
-// early revoke by an inline Deny on the role for that session's aws:userid (STS sessions cannot be
-// revoked one by one), removed by cleanupExpiredDenies once the session has expired on its own.
+// AWS STS substrate: AssumeRole for a time-boxed session narrowed by the scope's session policy
+// plus jit's guard (no chaining, no new credentials, no IAM writes: session-guard.ts); early revoke
+// by an inline Deny on the role for that session's aws:userid and SourceIdentity (STS sessions
+// cannot be revoked one by one), removed by cleanupExpiredDenies once the session has expired on
+// its own. An issue is refused while the role lacks IAM room for the revoke of every live grant.
 import {
   AssumeRoleCommand,
   STSClient,
@@ -34,13 +36,14 @@ import {
   defineSubstrate,
   type IssueRequest,
   type Issued,
+  type Finding,
   type Problem,
   type RevocationHandle,
   type Substrate,
   type SubstrateDeps,
   type VerifyResult,
 } from '@jit/substrates';
-import { denyDocument, decodePolicyDocument, readDenyDocument, type DenyDocument } from './deny-policy';
+import { denyDocument, decodePolicyDocument, policySize, readDenyDocument, type DenyDocument, type DenyTarget } from './deny-policy';
 import { AwsStsGrantExpired, AwsStsGrantRevoked, AwsStsIamLimit, AwsStsRoleNotAllowed, AwsStsTooManyAttempts } from './errors';
 import {
   DENY_POLICY_PREFIX,
@@ -54,13 +57,32 @@ import {
   sourceIdentityFor,
 } from './grant-names';
 import { decodeLedger, encodeLedger, type LedgerEntry } from './ledger-tag';
-import { AWS_REGION_RE, parseRoleArn, sessionPolicyDocument, validateAwsStsScope, type AwsStsScope, awsStsScopeSchema } from './scope';
+import {
+  SHARD_MAX_CHARS,
+  SHARD_POLICY_PREFIX,
+  covers,
+  entriesOfRevokeDocument,
+  entriesOfShard,
+  liveEntries,
+  shardDocument,
+  shardPolicyName,
+  type DenyEntry,
+} from './revoked-shard';
+import { AWS_REGION_RE, parseRoleArn, scopePolicyDocument, sessionPolicyDocument, validateAwsStsScope, type AwsStsScope, awsStsScopeSchema } from './scope';
+import { escapeFindings } from './session-guard';
 
 export const AWS_STS_KIND = 'aws-sts';
 /** STS refuses sessions shorter than 15 minutes. */
 export const STS_MIN_DURATION_SECONDS = 900;
 /** STS's hard ceiling (a role's MaxSessionDuration may be lower). */
 export const STS_MAX_DURATION_SECONDS = 43_200;
+/** IAM's fixed quotas per role: tags, and characters of all inline policies together (no whitespace). */
+export const ROLE_TAG_LIMIT = 50;
+export const ROLE_INLINE_POLICY_LIMIT = 10_240;
+/** Share of a quota above which the adapter warns (maintain, policy audit). */
+export const QUOTA_WARN_RATIO = 0.8;
+/** Kept free on top of the reserved revoke denies: a retry adds a pattern, concurrent issues race. */
+const RESERVE_SLACK_CHARS = 512;
 
 export const awsStsConfigSchema = z.strictObject({
   region: z.string().regex(AWS_REGION_RE, 'an AWS region such as eu-west-1'),
@@ -73,7 +95,7 @@ export const awsStsConfigSchema = z.strictObject({
   /** Role ARNs this instance may assume and sweeps (listIssued, cleanupExpiredDenies). Empty = any role, sweep only roles seen. */
   roles: z.array(z.string().refine((s) => parseRoleArn(s) !== undefined, 'an IAM role ARN')).max(1000).default([]),
   maxTtlSeconds: z.number().int().min(STS_MIN_DURATION_SECONDS).max(STS_MAX_DURATION_SECONDS).default(STS_MAX_DURATION_SECONDS),
-  /** Set SourceIdentity = requester (the role's trust policy must allow sts:SetSourceIdentity). */
+  /** Set SourceIdentity = `<requester>@<grant tag>` (the role's trust policy must allow sts:SetSourceIdentity). */
   sourceIdentity: z.boolean().default(true),
   /** Kept on top of a session's expiry before its deny policy may go (clock skew). */
   expiryMarginSeconds: z.number().int().min(0).max(3600).default(300),
@@ -102,10 +124,28 @@ export interface CleanupResult {
   removedDenies: string[];
   /** Ledger tags removed (grants whose sessions have all expired). */
   removedLedgerEntries: number;
+  /** Per-grant revoke denies (and older shards) folded into a compacted shard and removed. */
+  compactedDenies: number;
+}
+
+/** How full one role's IAM quotas are with what jit writes and must be able to write. */
+export interface RoleQuotaUsage {
+  roleName: string;
+  tags: number;
+  tagLimit: number;
+  /** Characters of every inline policy on the role (jit's denies and the role's own). */
+  inlineChars: number;
+  /** Characters the revoke denies of the live, unrevoked grants still need. */
+  reservedChars: number;
+  inlineLimit: number;
+  liveGrants: number;
 }
 
 export interface AwsStsSubstrate extends Substrate {
   verifyRevoked(handle: RevocationHandle): Promise<VerifyResult>;
+  checkTtl(scope: unknown, ceilingSeconds: number): Promise<Finding[]>;
+  /** IAM quota use of a role this instance assumes (tags, inline policy characters, reservation). */
+  quotaUsage(roleArn: string): Promise<RoleQuotaUsage>;
   listIssued(): Promise<RevocationHandle[]>;
   close(): Promise<void>;
   /** Remove deny policies and ledger tags whose sessions have expired on their own. */
@@ -220,6 +260,11 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
   }
 
   async function readLedger(roleName: string): Promise<Map<string, LedgerEntry>> {
+    return (await readTags(roleName)).ledger;
+  }
+
+  /** The role's tags: jit's ledger entries and how many tags the role carries in all. */
+  async function readTags(roleName: string): Promise<{ ledger: Map<string, LedgerEntry>; count: number }> {
     const out = await call<ListRoleTagsCommandOutput>('list role tags', clients.iam, new ListRoleTagsCommand({ RoleName: roleName, MaxItems: 100 }), roleName);
     const entries = new Map<string, LedgerEntry>();
     for (const t of out.Tags ?? []) {
@@ -228,7 +273,49 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       if (e) entries.set(t.Key.slice(LEDGER_TAG_PREFIX.length), e);
       else log.warn({ role: roleName, tag: t.Key }, 'ignoring a jit ledger tag that does not parse');
     }
-    return entries;
+    return { ledger: entries, count: out.Tags?.length ?? 0 };
+  }
+
+  /** Every inline policy of the role, decoded (jit's denies and the role's own). */
+  async function readInlinePolicies(roleName: string): Promise<Map<string, unknown>> {
+    const names: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await call<ListRolePoliciesCommandOutput>('list role policies', clients.iam, new ListRolePoliciesCommand({ RoleName: roleName, Marker: marker }), roleName);
+      names.push(...(page.PolicyNames ?? []));
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    const docs = new Map<string, unknown>();
+    for (const policyName of names) {
+      const doc = await getPolicy(roleName, policyName);
+      if (doc !== undefined) docs.set(policyName, doc);
+    }
+    return docs;
+  }
+
+  const denyTarget = (grantId: string, base: string, attempts: number): DenyTarget => ({ grantId, base, attempts, sourceIdentity: config.sourceIdentity });
+
+  /**
+   * Quota use of a role: what is on it, and what the revoke denies of its live, unrevoked grants
+   * (ledger `st=issued`, session not expired) still need — `extra` adds the grant being issued.
+   */
+  function usageOf(roleName: string, tags: { ledger: Map<string, LedgerEntry>; count: number }, docs: Map<string, unknown>, t: number, extra?: { grantId: string; base: string; attempt: number; until: Date }): RoleQuotaUsage {
+    let inlineChars = 0;
+    for (const doc of docs.values()) inlineChars += doc === undefined ? 0 : policySize(doc);
+    let reservedChars = 0;
+    let liveGrants = 0;
+    const need = (grantId: string, base: string, attempts: number, until: Date) => {
+      if (isRevoked(docs, base)) return;
+      const existing = docs.get(denyPolicyName(base));
+      liveGrants++;
+      reservedChars += Math.max(0, policySize(denyDocument('revoke', denyTarget(grantId, base, attempts), until)) - (existing === undefined ? 0 : policySize(existing)));
+    };
+    for (const [base, e] of tags.ledger) {
+      if (base === extra?.base || e.state !== 'issued' || e.sessionExpiresAt.getTime() <= t) continue;
+      need(e.grantId, base, e.attempt, e.sessionExpiresAt);
+    }
+    if (extra) need(extra.grantId, extra.base, extra.attempt, extra.until);
+    return { roleName, tags: tags.count, tagLimit: ROLE_TAG_LIMIT, inlineChars, reservedChars, inlineLimit: ROLE_INLINE_POLICY_LIMIT, liveGrants };
   }
 
   async function writeLedger(roleName: string, base: string, entry: LedgerEntry): Promise<void> {
@@ -236,13 +323,7 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
   }
 
   async function readDeny(roleName: string, base: string): Promise<unknown | undefined> {
-    try {
-      const out = (await clients.iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: denyPolicyName(base) }))) as GetRolePolicyCommandOutput;
-      return decodePolicyDocument(out.PolicyDocument);
-    } catch (err) {
-      if (isNoSuchEntity(err)) return undefined;
-      throw fail('get role policy', err, roleName);
-    }
+    return getPolicy(roleName, denyPolicyName(base));
   }
 
   async function putDeny(roleName: string, base: string, doc: DenyDocument): Promise<void> {
@@ -276,6 +357,169 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       ref: { ...ref },
       expiresAt: expiresAt.toISOString(),
     };
+  }
+
+  /** Which attempts a revoke must cover: the highest the ledger or the handle knows of. */
+  function revokeAttempts(handle: RevocationHandle, ledger: LedgerEntry | undefined): number {
+    const fromHandle = Number(handle.ref.attempt);
+    return Math.max(ledger?.attempt ?? 1, Number.isInteger(fromHandle) && fromHandle > 0 && fromHandle <= MAX_ATTEMPTS ? fromHandle : 1);
+  }
+
+  /** Whether the grant's sessions are revoked on this role: its own revoke deny, or its entry in a compacted shard. */
+  function isRevoked(docs: Map<string, unknown>, base: string): boolean {
+    if (readDenyDocument(docs.get(denyPolicyName(base)))?.kind === 'revoke') return true;
+    const pattern = `*:${base}`;
+    for (const [policy, doc] of docs) {
+      if (policy.startsWith(SHARD_POLICY_PREFIX) && entriesOfShard(doc)?.some((e) => e.key === 'aws:userid' && e.pattern === pattern)) return true;
+    }
+    return false;
+  }
+
+  async function getPolicy(roleName: string, policyName: string): Promise<unknown | undefined> {
+    try {
+      const out = (await clients.iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }))) as GetRolePolicyCommandOutput;
+      return decodePolicyDocument(out.PolicyDocument);
+    } catch (err) {
+      if (isNoSuchEntity(err)) return undefined;
+      throw fail('get role policy', err, roleName);
+    }
+  }
+
+  async function deletePolicy(roleName: string, policyName: string): Promise<void> {
+    try {
+      await clients.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
+    } catch (err) {
+      if (!isNoSuchEntity(err)) throw fail('delete role policy', err, roleName);
+    }
+  }
+
+  /**
+   * Fold per-grant revoke denies (and older shards) into one new shard, as far as the role has
+   * room for it, then delete what the shard — read back — covers. Never rewrites a document in place.
+   */
+  async function compact(roleName: string, docs: Map<string, unknown>, ledger: Map<string, LedgerEntry>, t: number): Promise<number> {
+    type Part = { name: string; doc: unknown; entries: DenyEntry[]; shard: boolean };
+    const parts: Part[] = [];
+    for (const [policy, doc] of docs) {
+      if (policy.startsWith(DENY_POLICY_PREFIX)) {
+        const entries = entriesOfRevokeDocument(doc);
+        if (entries.length === 0) continue;
+        // a retry racing the revoke may have started a session the deny's Sid does not know of
+        const nat = ledger.get(`jit-${policy.slice(DENY_POLICY_PREFIX.length)}`)?.sessionExpiresAt.getTime() ?? 0;
+        parts.push({ name: policy, doc, shard: false, entries: entries.map((e) => (nat > e.until.getTime() ? { ...e, until: new Date(nat) } : e)) });
+      } else if (policy.startsWith(SHARD_POLICY_PREFIX)) {
+        const entries = entriesOfShard(doc);
+        if (entries) parts.push({ name: policy, doc, shard: true, entries });
+        else log.warn({ role: roleName, policy }, 'leaving a jit deny shard that does not parse');
+      }
+    }
+    let folded = 0;
+    // Shards with expired statements are rewritten alone (smaller, so there is always room).
+    const shards: Part[] = [];
+    for (const part of parts.filter((p) => p.shard)) {
+      const live = liveEntries(part.entries, t);
+      if (live.length === part.entries.length) shards.push(part);
+      else {
+        const moved = await fold(roleName, docs, [part], live, t).catch((err: unknown) => {
+          if (err instanceof JitError && err.code === AwsStsIamLimit.code) return { folded: 0, into: undefined };
+          throw err;
+        });
+        folded += moved.folded;
+        if (moved.into) shards.push(moved.into);
+        else if (moved.folded === 0) shards.push(part);
+      }
+    }
+    const perGrant = parts.filter((p) => !p.shard);
+    if (perGrant.length + shards.length < 2) return folded;
+    let free = ROLE_INLINE_POLICY_LIMIT;
+    for (const doc of docs.values()) free -= doc === undefined ? 0 : policySize(doc);
+    // Per-grant denies first (each folds ~4x smaller), then the smallest shards, while the new shard
+    // stays within SHARD_MAX_CHARS and fits beside what it replaces (it is written before they go).
+    const selected: Part[] = [];
+    let entries: DenyEntry[] = [];
+    const bySize = (a: Part, b: Part) => policySize(a.doc) - policySize(b.doc);
+    for (const part of [...perGrant, ...shards.sort(bySize)]) {
+      const next = liveEntries([...entries, ...part.entries], t);
+      if (next.length > 0 && policySize(shardDocument(next)) > Math.min(free, SHARD_MAX_CHARS)) continue;
+      selected.push(part);
+      entries = next;
+    }
+    // one policy alone is left as it is: folding saves the boilerplate of the second one on
+    if (selected.length < 2) return folded;
+    return folded + (await fold(roleName, docs, selected, entries, t)).folded;
+  }
+
+  /** Write one shard holding `entries` (all of `selected`'s live entries), read it back, then delete what it covers. */
+  async function fold(
+    roleName: string,
+    docs: Map<string, unknown>,
+    selected: Array<{ name: string; doc: unknown; entries: DenyEntry[]; shard: boolean }>,
+    entries: DenyEntry[],
+    t: number,
+  ): Promise<{ folded: number; into?: { name: string; doc: unknown; entries: DenyEntry[]; shard: boolean } }> {
+    const doc = shardDocument(entries);
+    const name = shardPolicyName(doc);
+    let held: DenyEntry[] = [];
+    if (entries.length > 0) {
+      if (!docs.has(name)) {
+        await call('put role policy', clients.iam, new PutRolePolicyCommand({ RoleName: roleName, PolicyName: name, PolicyDocument: JSON.stringify(doc) }), roleName);
+      }
+      // Delete nothing the shard does not hold as IAM answers it now.
+      held = entriesOfShard(await getPolicy(roleName, name)) ?? [];
+      if (!covers(held, entries)) return { folded: 0 };
+      docs.set(name, doc);
+    }
+    let folded = 0;
+    for (const part of selected) {
+      if (part.name === name) continue;
+      if (!part.shard) {
+        // a revoke may have rewritten it since it was read (a later attempt): fold that next time
+        const current = await getPolicy(roleName, part.name);
+        if (current === undefined || JSON.stringify(current) !== JSON.stringify(part.doc)) continue;
+      }
+      if (!covers(held, liveEntries(part.entries, t))) continue;
+      await deletePolicy(roleName, part.name);
+      docs.delete(part.name);
+      folded++;
+    }
+    return { folded, ...(entries.length > 0 ? { into: { name, doc, entries: held, shard: true } } : {}) };
+  }
+
+  /** Remove the role's deny policies and ledger tags whose sessions have all expired by `t`; compact the rest. */
+  async function cleanupRole(roleName: string, t: number): Promise<CleanupResult> {
+    const result: CleanupResult = { removedDenies: [], removedLedgerEntries: 0, compactedDenies: 0 };
+    let docs: Map<string, unknown>;
+    try {
+      docs = await readInlinePolicies(roleName);
+    } catch (err) {
+      if (err instanceof JitError && isNoSuchEntity(err.cause)) return result;
+      throw err;
+    }
+    const tags = await readTags(roleName);
+    const ledger = tags.ledger;
+    for (const [policy, doc] of [...docs].filter(([n]) => n.startsWith(DENY_POLICY_PREFIX))) {
+      const base = `jit-${policy.slice(DENY_POLICY_PREFIX.length)}`;
+      const info = readDenyDocument(doc);
+      if (!info || info.until.getTime() > t) continue;
+      // A retry racing a revoke may have started a later session than the deny's Sid knows of.
+      if ((ledger.get(base)?.sessionExpiresAt.getTime() ?? 0) > t) continue;
+      await deletePolicy(roleName, policy);
+      docs.delete(policy);
+      result.removedDenies.push(`${roleName}/${policy}`);
+    }
+    result.compactedDenies = await compact(roleName, docs, ledger, t);
+    // Tag compaction, when the role runs short of tags: a revoked grant's deny (own or folded) says
+    // all its ledger entry would (a late issue is refused on the deny), so the entry can go early.
+    const short = tags.count >= QUOTA_WARN_RATIO * ROLE_TAG_LIMIT;
+    const expired = [...ledger]
+      .filter(([b, e]) => e.sessionExpiresAt.getTime() <= t || (short && e.state === 'revoked' && isRevoked(docs, b)))
+      .map(([b]) => ledgerTagKey(b));
+    for (let i = 0; i < expired.length; i += 50) {
+      const keys = expired.slice(i, i + 50);
+      await call('untag role', clients.iam, new UntagRoleCommand({ RoleName: roleName, TagKeys: keys }), roleName);
+      result.removedLedgerEntries += keys.length;
+    }
+    return result;
   }
 
   const substrate: AwsStsSubstrate = {
@@ -316,9 +560,10 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       let duration = Math.max(req.ttlSeconds, STS_MIN_DURATION_SECONDS);
       if (duration > roleMax) throw SubstrateTtlTooLong(name, req.ttlSeconds, roleMax);
 
-      const previous = (await readLedger(roleName)).get(base);
-      const deny = readDenyDocument(await readDeny(roleName, base));
-      if (previous?.state === 'revoked' || deny?.kind === 'revoke') throw AwsStsGrantRevoked(req.grantId, roleName);
+      let tags = await readTags(roleName);
+      let docs = await readInlinePolicies(roleName);
+      const previous = tags.ledger.get(base);
+      if (previous?.state === 'revoked' || isRevoked(docs, base)) throw AwsStsGrantRevoked(req.grantId, roleName);
 
       let attempt = 1;
       let expiresAt = new Date(t.getTime() + req.ttlSeconds * 1000);
@@ -329,9 +574,31 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
         if (attempt > MAX_ATTEMPTS) throw AwsStsTooManyAttempts(req.grantId, previous.attempt);
         expiresAt = previous.expiresAt;
         duration = Math.max(Math.ceil((expiresAt.getTime() - t.getTime()) / 1000), STS_MIN_DURATION_SECONDS);
-        await putDeny(roleName, base, denyDocument('supersede', roleId, base, previous.sessionExpiresAt, previous.attempt));
       }
       const natural = new Date(Math.max(previous?.sessionExpiresAt.getTime() ?? 0, t.getTime() + duration * 1000 + margin));
+
+      // Room to revoke: never issue a session whose revoke (or any live grant's) could hit IAM's
+      // per-role quotas — otherwise a requester with many cheap grants could make revocation fail.
+      const fits = () => {
+        const u = usageOf(roleName, tags, docs, t.getTime(), { grantId: req.grantId, base, attempt, until: natural });
+        const tagsOk = tags.ledger.has(base) || u.tags < ROLE_TAG_LIMIT;
+        return { u, tagsOk, charsOk: u.inlineChars + u.reservedChars + RESERVE_SLACK_CHARS <= ROLE_INLINE_POLICY_LIMIT };
+      };
+      let room = fits();
+      if (!room.tagsOk || !room.charsOk) {
+        await cleanupRole(roleName, t.getTime());
+        tags = await readTags(roleName);
+        docs = await readInlinePolicies(roleName);
+        room = fits();
+      }
+      if (!room.tagsOk) throw AwsStsIamLimit(roleName, `${room.u.tags} of ${ROLE_TAG_LIMIT} tags in use, none left for this grant's ledger entry`);
+      if (!room.charsOk) {
+        throw AwsStsIamLimit(
+          roleName,
+          `inline policies use ${room.u.inlineChars} of ${ROLE_INLINE_POLICY_LIMIT} characters and the revoke of ${room.u.liveGrants} live grant(s) needs ${room.u.reservedChars} more`,
+        );
+      }
+      if (previous) await putDeny(roleName, base, denyDocument('supersede', denyTarget(req.grantId, base, previous.attempt), previous.sessionExpiresAt));
       // Write-ahead: the ledger names the session before it exists, so a crash leaves a trace the sweep finds.
       await writeLedger(roleName, base, { grantId: req.grantId, attempt, expiresAt, sessionExpiresAt: natural, state: 'issued' });
 
@@ -344,7 +611,7 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
           RoleSessionName: session,
           DurationSeconds: duration,
           Policy: JSON.stringify(sessionPolicyDocument(scope)),
-          ...(config.sourceIdentity ? { SourceIdentity: sourceIdentityFor(String(req.requester ?? 'unknown')) } : {}),
+          ...(config.sourceIdentity ? { SourceIdentity: sourceIdentityFor(String(req.requester ?? 'unknown'), req.grantId, attempt) } : {}),
         }),
         roleName,
       );
@@ -390,17 +657,37 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       }
       seenRoles.add(ref.roleArn);
       const until = new Date(Math.max(Date.parse(ref.sessionExpiresAt), ledger?.sessionExpiresAt.getTime() ?? 0));
+      const attempts = revokeAttempts(handle, ledger);
       if (until.getTime() > now().getTime()) {
-        await putDeny(ref.roleName, ref.sessionName, denyDocument('revoke', ref.roleId, ref.sessionName, until));
+        const doc = denyDocument('revoke', denyTarget(handle.grantId, ref.sessionName, attempts), until);
+        try {
+          await putDeny(ref.roleName, ref.sessionName, doc);
+        } catch (err) {
+          // Issue keeps room for this revoke; should it be gone anyway (a repeat revoke, policies added
+          // by hand), expired denies are removed and the others compacted, then it is tried once more.
+          if (!(err instanceof JitError) || err.code !== AwsStsIamLimit.code) throw err;
+          await cleanupRole(ref.roleName, now().getTime());
+          await putDeny(ref.roleName, ref.sessionName, doc);
+        }
       }
-      await writeLedger(ref.roleName, ref.sessionName, {
-        grantId: ledger?.grantId ?? handle.grantId,
-        attempt: ledger?.attempt ?? 1,
-        expiresAt: ledger?.expiresAt ?? new Date(Date.parse(handle.expiresAt) || now().getTime()),
-        sessionExpiresAt: until,
-        state: 'revoked',
-      });
+      try {
+        await writeLedger(ref.roleName, ref.sessionName, {
+          grantId: ledger?.grantId ?? handle.grantId,
+          attempt: attempts,
+          expiresAt: ledger?.expiresAt ?? new Date(Date.parse(handle.expiresAt) || now().getTime()),
+          sessionExpiresAt: until,
+          state: 'revoked',
+        });
+      } catch (err) {
+        // Revoked before it was issued, on a role without tag room: the deny alone refuses the late issue.
+        if (ledger || !(err instanceof JitError) || err.code !== AwsStsIamLimit.code) throw err;
+        log.warn({ grantId: handle.grantId, role: ref.roleName }, 'no tag room for the ledger entry of a grant revoked before issue; its deny stands');
+      }
       log.info({ grantId: handle.grantId, role: ref.roleName, until: until.toISOString() }, 'sts sessions denied');
+      // The deny is in place; folding it into a shard now keeps the role's quota free for the next ones.
+      await cleanupRole(ref.roleName, now().getTime()).catch((err: unknown) =>
+        log.warn({ role: ref.roleName, err: err instanceof JitError ? err.code : errName(err) }, 'compacting deny policies after a revoke failed; the sweep retries'),
+      );
     },
 
     async verifyRevoked(handle: RevocationHandle): Promise<VerifyResult> {
@@ -415,8 +702,16 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       if (natural <= t) return { verified: true, detail: 'every session of the grant has expired on its own' };
       const doc = await readDeny(ref.roleName, ref.sessionName);
       const info = readDenyDocument(doc);
+      const target = denyTarget(handle.grantId, ref.sessionName, revokeAttempts(handle, ledger.get(ref.sessionName)));
+      if (doc === undefined) {
+        // folded into a compacted shard?
+        const want = entriesOfRevokeDocument(denyDocument('revoke', target, new Date(natural)));
+        const held: DenyEntry[] = [];
+        for (const [policy, d] of await readInlinePolicies(ref.roleName)) if (policy.startsWith(SHARD_POLICY_PREFIX)) held.push(...(entriesOfShard(d) ?? []));
+        if (covers(held, want)) return { verified: true, detail: 'the deny entries are present in a compacted jit deny policy on the role (IAM evaluation itself is not probed)' };
+      }
       if (info?.kind !== 'revoke') return { verified: false, detail: 'no revoke deny policy on the role' };
-      const expected = denyDocument('revoke', ref.roleId, ref.sessionName, info.until);
+      const expected = denyDocument('revoke', target, info.until);
       if (JSON.stringify(doc) !== JSON.stringify(expected)) return { verified: false, detail: 'the deny policy on the role was altered' };
       if (info.until.getTime() < natural) return { verified: false, detail: 'the deny policy ends before the sessions do' };
       return { verified: true, detail: 'exact deny policy present on the role (IAM evaluation itself is not probed)' };
@@ -450,49 +745,51 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       return out;
     },
 
-    async maintain(now: Date): Promise<void> {
-      await this.cleanupExpiredDenies(now);
+    async maintain(at: Date): Promise<void> {
+      await this.cleanupExpiredDenies(at);
+      // Warn before IAM's per-role quotas refuse issues (the revokes themselves keep their room).
+      for (const roleArn of seenRoles) {
+        const usage = await this.quotaUsage(roleArn).catch((err: unknown) => {
+          if (err instanceof JitError && isNoSuchEntity(err.cause)) return undefined;
+          throw err;
+        });
+        for (const f of usage ? quotaFindings(usage) : []) log.warn({ role: usage?.roleName, ...usage }, f.message);
+      }
     },
     async cleanupExpiredDenies(at?: Date): Promise<CleanupResult> {
       const t = (at ?? now()).getTime();
-      const result: CleanupResult = { removedDenies: [], removedLedgerEntries: 0 };
+      const result: CleanupResult = { removedDenies: [], removedLedgerEntries: 0, compactedDenies: 0 };
       for (const roleArn of seenRoles) {
         const { roleName } = parseRoleArn(roleArn) as { roleName: string };
-        const names: string[] = [];
-        let marker: string | undefined;
-        try {
-          do {
-            const page = (await clients.iam.send(new ListRolePoliciesCommand({ RoleName: roleName, Marker: marker }))) as ListRolePoliciesCommandOutput;
-            names.push(...(page.PolicyNames ?? []));
-            marker = page.IsTruncated ? page.Marker : undefined;
-          } while (marker);
-        } catch (err) {
-          if (isNoSuchEntity(err)) continue;
-          throw fail('list role policies', err, roleName);
-        }
-        const ledger = await readLedger(roleName);
-        for (const policy of names.filter((n) => n.startsWith(DENY_POLICY_PREFIX))) {
-          const base = `jit-${policy.slice(DENY_POLICY_PREFIX.length)}`;
-          const info = readDenyDocument(await readDeny(roleName, base));
-          if (!info || info.until.getTime() > t) continue;
-          // A retry racing a revoke may have started a later session than the deny's Sid knows of.
-          if ((ledger.get(base)?.sessionExpiresAt.getTime() ?? 0) > t) continue;
-          try {
-            await clients.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policy }));
-          } catch (err) {
-            if (!isNoSuchEntity(err)) throw fail('delete role policy', err, roleName);
-          }
-          result.removedDenies.push(`${roleName}/${policy}`);
-        }
-        const expired = [...ledger].filter(([, e]) => e.sessionExpiresAt.getTime() <= t).map(([b]) => ledgerTagKey(b));
-        for (let i = 0; i < expired.length; i += 50) {
-          const keys = expired.slice(i, i + 50);
-          await call('untag role', clients.iam, new UntagRoleCommand({ RoleName: roleName, TagKeys: keys }), roleName);
-          result.removedLedgerEntries += keys.length;
-        }
+        const one = await cleanupRole(roleName, t);
+        result.removedDenies.push(...one.removedDenies);
+        result.removedLedgerEntries += one.removedLedgerEntries;
+        result.compactedDenies += one.compactedDenies;
       }
-      if (result.removedDenies.length + result.removedLedgerEntries > 0) log.info(result, 'expired sts denies cleaned up');
+      if (result.removedDenies.length + result.removedLedgerEntries + result.compactedDenies > 0) log.info(result, 'expired sts denies cleaned up');
       return result;
+    },
+
+    async quotaUsage(roleArn: string): Promise<RoleQuotaUsage> {
+      const parsed = parseRoleArn(roleArn);
+      if (!parsed) throw SubstrateRejected(name, 'quotaUsage needs an IAM role ARN');
+      return usageOf(parsed.roleName, await readTags(parsed.roleName), await readInlinePolicies(parsed.roleName), now().getTime());
+    },
+
+    async checkTtl(scope: unknown, ceilingSeconds: number): Promise<Finding[]> {
+      const problems = validateAwsStsScope(scope);
+      if (problems.length > 0) return [{ severity: 'error', message: `scope is not usable: ${problems.map((p) => `${p.path || '(scope)'}: ${p.message}`).join('; ')}` }];
+      const parsed = awsStsScopeSchema.parse(scope);
+      const { roleName } = parseRoleArn(parsed.roleArn) as { roleName: string };
+      const findings: Finding[] = escapeFindings(scopePolicyDocument(parsed), `session policy for role ${roleName}`);
+      if (ceilingSeconds < STS_MIN_DURATION_SECONDS) {
+        findings.push({
+          severity: 'info',
+          message: `STS sessions on role ${roleName} last at least ${STS_MIN_DURATION_SECONDS} s, longer than the tier ceiling of ${ceilingSeconds} s: only jit's revoke deny ends them at the TTL`,
+        });
+      }
+      findings.push(...quotaFindings(await this.quotaUsage(parsed.roleArn)));
+      return findings;
     },
 
     async close(): Promise<void> {
@@ -501,6 +798,22 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
     },
   };
   return substrate;
+}
+
+/** Warnings when a role's IAM quotas are nearly used up: further issues on it will be refused. */
+export function quotaFindings(u: RoleQuotaUsage): Finding[] {
+  const out: Finding[] = [];
+  if (u.tags >= QUOTA_WARN_RATIO * u.tagLimit) {
+    out.push({ severity: 'warning', message: `role ${u.roleName} carries ${u.tags} of ${u.tagLimit} IAM tags (jit keeps one per grant until its sessions expire); new grants on it will be refused at ${u.tagLimit}` });
+  }
+  const chars = u.inlineChars + u.reservedChars;
+  if (chars >= QUOTA_WARN_RATIO * u.inlineLimit) {
+    out.push({
+      severity: 'warning',
+      message: `role ${u.roleName} uses ${u.inlineChars} of ${u.inlineLimit} characters of inline policy and the revoke of its ${u.liveGrants} live grant(s) reserves ${u.reservedChars} more; new grants on it will be refused when no room is left to revoke them`,
+    });
+  }
+  return out;
 }
 
 /** The registration: `registry.register(awsStsSubstrate)`, then `configure('aws-sts:prod', {...})`. */

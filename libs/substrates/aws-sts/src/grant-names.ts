@@ -1,6 +1,7 @@
 // Names derived from a grant id, so a retry and the orphan sweep find what jit created on a role.
 // STS session names allow [\w+=,.@-]{2,64}; we keep `.` for the attempt suffix (`jit-<grant>.2`)
 // and `,` out (IAM tag keys refuse it), so a base name never contains either.
+import { createHash } from 'node:crypto';
 import { nameAfterGrant } from '@jit/substrates';
 
 /** Highest attempt number a grant may reach (the suffix must fit in the 64-char session name). */
@@ -35,9 +36,29 @@ export function isSessionBaseName(s: unknown): s is string {
   return typeof s === 'string' && BASE_RE.test(s);
 }
 
-/** STS SourceIdentity: [\w+=,.@-]{2,64}, and it may not start with `aws:`. */
-export function sourceIdentityFor(requester: string): string {
-  let s = requester.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
-  if (s.length < 2) s = `${s}--`.slice(0, 2);
-  return s;
+/** `g` + 16 hex digits of the grant id's SHA-256: fixed length, so `*@<tag>*` reaches no other grant. */
+export function grantTag(grantId: string): string {
+  return `g${createHash('sha256').update(grantId).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * STS SourceIdentity of one attempt: `<requester>@<grant tag>[.<attempt>]`, within
+ * [\w+=,.@-]{2,64} and never starting with `aws:`. Unique per grant (and attempt), and it survives
+ * role chaining (STS copies it into every session assumed from this one and nobody can change it),
+ * so the revoke deny matches on it beside aws:userid. The requester part keeps CloudTrail readable.
+ */
+export function sourceIdentityFor(requester: string, grantId: string, attempt = 1): string {
+  const suffix = `@${grantTag(grantId)}${attempt > 1 ? `.${attempt}` : ''}`;
+  const who = requester.replace(/[^\w+=,.-]/g, '-').slice(0, 64 - suffix.length) || '-';
+  return `${who}${suffix}`;
+}
+
+/** StringLike pattern for aws:SourceIdentity: every attempt of the grant (`<who>@<tag>` and `<who>@<tag>.<n>`). */
+export function sourceIdentityPattern(grantId: string): string {
+  return `*@${grantTag(grantId)}*`;
+}
+
+/** StringLike pattern for aws:SourceIdentity: exactly one attempt of the grant. */
+export function sourceIdentityAttemptPattern(grantId: string, attempt: number): string {
+  return `*@${grantTag(grantId)}${attempt > 1 ? `.${attempt}` : ''}`;
 }

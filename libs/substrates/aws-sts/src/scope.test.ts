@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SESSION_POLICY_MAX_CHARS, parseRoleArn, sessionPolicyDocument, validateAwsStsScope, awsStsScopeSchema } from './scope';
+import { SESSION_POLICY_MAX_CHARS, parseRoleArn, scopePolicyDocument, sessionPolicyDocument, validateAwsStsScope, awsStsScopeSchema } from './scope';
+import { sessionGuardStatement } from './session-guard';
 
 const ARN = 'arn:aws:iam::123456789012:role/jit/orders-writer';
 const doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:PutObject'], Resource: 'arn:aws:s3:::orders/*' }] };
@@ -12,7 +13,9 @@ describe('validateAwsStsScope', () => {
     expect(validateAwsStsScope({ tier: 'cosmetic', roleArn: ARN, sessionPolicy: doc })).toEqual([]);
     expect(validateAwsStsScope({ roleArn: ARN, sesionPolicy: doc }).length).toBeGreaterThan(0);
     const short = awsStsScopeSchema.parse({ roleArn: ARN, sessionPolicy: { actions: ['s3:Get*'] } });
-    expect(sessionPolicyDocument(short)).toEqual({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:Get*'], Resource: ['*'] }] });
+    expect(scopePolicyDocument(short)).toEqual({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:Get*'], Resource: ['*'] }] });
+    // what STS receives: the scope's statements, then jit's guard
+    expect(sessionPolicyDocument(short)).toEqual({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:Get*'], Resource: ['*'] }, sessionGuardStatement()] });
   });
 
   it('parses role ARNs with paths and refuses other ARNs', () => {

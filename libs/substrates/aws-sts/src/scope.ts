@@ -2,6 +2,7 @@
 // validateScope turns anything else (hostile, oversized, malformed) into Problems, never throws.
 import { z } from 'zod';
 import type { Problem } from '@jit/substrates';
+import { guardedSessionPolicy } from './session-guard';
 
 /** STS limit on the plaintext session policy (JSON without whitespace). */
 export const SESSION_POLICY_MAX_CHARS = 2048;
@@ -54,7 +55,11 @@ const condition = z
 
 const statement = z
   .strictObject({
-    Sid: z.string().regex(/^[A-Za-z0-9]{0,128}$/, 'Sid may hold only letters and digits').optional(),
+    Sid: z
+      .string()
+      .regex(/^[A-Za-z0-9]{0,128}$/, 'Sid may hold only letters and digits')
+      .refine((sid) => !/^jit/i.test(sid), 'Sids starting with "Jit" are reserved for the statements jit adds')
+      .optional(),
     Effect: z.enum(['Allow', 'Deny']),
     Action: oneOrMany(action).optional(),
     NotAction: oneOrMany(action).optional(),
@@ -93,13 +98,18 @@ export const awsStsScopeSchema = z.strictObject({
 export type AwsStsScope = z.infer<typeof awsStsScopeSchema>;
 export type PolicyDocument = z.infer<typeof policyDocument>;
 
-/** The session policy as the JSON document STS receives. */
-export function sessionPolicyDocument(scope: AwsStsScope): PolicyDocument {
+/** The scope's own session policy as a document (the shorthand expanded). */
+export function scopePolicyDocument(scope: AwsStsScope): PolicyDocument {
   const p = scope.sessionPolicy;
   if ('actions' in p) {
     return { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: p.actions, Resource: p.resources }] };
   }
   return p;
+}
+
+/** The session policy as the JSON document STS receives: the scope's, then jit's guard (session-guard.ts). */
+export function sessionPolicyDocument(scope: AwsStsScope): PolicyDocument {
+  return guardedSessionPolicy(scopePolicyDocument(scope));
 }
 
 const MAX_MESSAGE = 300;
@@ -141,7 +151,7 @@ export function validateAwsStsScope(input: unknown, connection?: unknown): Probl
     return [
       {
         path: 'sessionPolicy',
-        message: `session policy is ${packed} characters without whitespace; STS accepts at most ${SESSION_POLICY_MAX_CHARS}`,
+        message: `session policy is ${packed} characters without whitespace, jit's appended deny included; STS accepts at most ${SESSION_POLICY_MAX_CHARS}`,
       },
     ];
   }

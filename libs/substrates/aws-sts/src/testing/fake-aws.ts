@@ -1,9 +1,13 @@
 // An in-memory stand-in for the STS and IAM APIs the aws-sts adapter calls, for unit tests (no
 // sockets). It keeps IAM's documented limits that the adapter must survive (50 tags per role,
 // 10,240 characters of inline policy per role), answers with SDK-shaped errors, URL-encodes
-// policy documents like IAM, and can fail the next call of a command on demand.
+// policy documents like IAM, and can fail the next call of a command on demand. It also plays the
+// grantee: `callAs` evaluates a session's session policy (explicit Deny, then Allow) and the role's
+// deny policies for one action, and `chain` assumes a role from an issued session as AWS would
+// (the SourceIdentity carries over, the session policy does not).
 import { createHash, randomBytes } from 'node:crypto';
-import { deniesUserId, decodePolicyDocument } from '../deny-policy';
+import { deniesSession, decodePolicyDocument, globToRegExp } from '../deny-policy';
+import { actionMatches } from '../session-guard';
 import type { AwsClients, AwsSender } from '../aws-sts-substrate';
 
 interface FakeRole {
@@ -17,6 +21,9 @@ interface FakeRole {
 interface FakeSession {
   roleName: string;
   userId: string;
+  sourceIdentity?: string;
+  /** The session policy (absent: the role's permissions, which the fake takes as allow-all). */
+  policy?: unknown;
   expiresAt: number;
   secretAccessKey: string;
   sessionToken: string;
@@ -37,7 +44,7 @@ export class FakeAws {
   readonly calls: FakeCall[] = [];
   private readonly roles = new Map<string, FakeRole>();
   private readonly sessions = new Map<string, FakeSession>();
-  private readonly failures: Array<{ command: string; error: unknown }> = [];
+  private readonly failures: Array<{ command: string; error: unknown; when?: (input: Record<string, any>) => boolean }> = [];
 
   constructor(private readonly clock: () => Date = () => new Date()) {}
 
@@ -56,9 +63,9 @@ export class FakeAws {
     return this.roles.get(name);
   }
 
-  /** The next call of `command` (e.g. 'AssumeRoleCommand') throws `error`. */
-  failNext(command: string, error: unknown): void {
-    this.failures.push({ command, error });
+  /** The next call of `command` (e.g. 'AssumeRoleCommand') — the next whose input passes `when`, if given — throws `error`. */
+  failNext(command: string, error: unknown, when?: (input: Record<string, any>) => boolean): void {
+    this.failures.push({ command, error, ...(when ? { when } : {}) });
   }
 
   /** What AWS would answer for these keys: live, and not explicitly denied by a role policy. */
@@ -68,7 +75,57 @@ export class FakeAws {
     if (s.expiresAt <= this.clock().getTime()) return false;
     const role = this.roles.get(s.roleName);
     if (!role) return false;
-    return !deniesUserId([...role.policies.values()].map((p) => decodePolicyDocument(p)), s.userId);
+    return !deniesSession([...role.policies.values()].map((p) => decodePolicyDocument(p)), s);
+  }
+
+  /**
+   * Whether AWS would let this session call `action` on `resource`: live and not denied by a role
+   * deny (`works`), then its session policy (explicit Deny first, then an Allow must match).
+   * Resources match as `*` or a glob; conditions are not evaluated (statements with one never match).
+   */
+  callAs(secret: Record<string, string>, action: string, resource = '*'): 'allowed' | 'denied' {
+    if (!this.works(secret)) return 'denied';
+    const s = this.sessions.get(secret.AWS_ACCESS_KEY_ID ?? '') as FakeSession;
+    if (s.policy === undefined) return 'allowed';
+    const raw = (s.policy as { Statement?: unknown }).Statement;
+    const stmts = (Array.isArray(raw) ? raw : [raw]) as Array<Record<string, unknown>>;
+    const list = (x: unknown): string[] => (x === undefined ? [] : Array.isArray(x) ? (x as string[]) : [x as string]);
+    const matches = (st: Record<string, unknown>) =>
+      st.Condition === undefined &&
+      (st.NotAction !== undefined ? !list(st.NotAction).some((p) => actionMatches(p, action)) : list(st.Action).some((p) => actionMatches(p, action))) &&
+      (st.NotResource !== undefined ? !list(st.NotResource).some((p) => globToRegExp(p).test(resource)) : list(st.Resource).some((p) => globToRegExp(p).test(resource)));
+    if (stmts.some((st) => st.Effect === 'Deny' && matches(st))) return 'denied';
+    return stmts.some((st) => st.Effect === 'Allow' && matches(st)) ? 'allowed' : 'denied';
+  }
+
+  /**
+   * The grantee chains: from an issued session, AssumeRole on `roleArn` with a session name of its
+   * choice and no session policy. Refused (AccessDenied) when the caller may not call
+   * sts:AssumeRole; the new session keeps the caller's SourceIdentity, as STS does.
+   */
+  chain(secret: Record<string, string>, roleArn: string, sessionName: string, opts: { ignoreCallerPolicy?: boolean } = {}): Record<string, string> {
+    // ignoreCallerPolicy: a session that got out anyway (issued before the guard existed, or a path AWS adds)
+    const may = opts.ignoreCallerPolicy ? this.works(secret) : this.callAs(secret, 'sts:AssumeRole', roleArn) === 'allowed';
+    if (!may) throw awsError('AccessDenied', 403, 'not authorized to perform sts:AssumeRole');
+    const caller = this.sessions.get(secret.AWS_ACCESS_KEY_ID ?? '') as FakeSession;
+    const name = /:role\/(?:.*\/)?([^/]+)$/.exec(roleArn)?.[1];
+    const r = this.mustRole(name);
+    return this.newSession(r, sessionName, 3600, caller.sourceIdentity, undefined);
+  }
+
+  private newSession(r: FakeRole, session: string, duration: number, sourceIdentity: string | undefined, policy: unknown): Record<string, string> {
+    const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
+    const s: FakeSession = {
+      roleName: r.name,
+      userId: `${r.id}:${session}`,
+      ...(sourceIdentity !== undefined ? { sourceIdentity } : {}),
+      ...(policy !== undefined ? { policy } : {}),
+      expiresAt: this.clock().getTime() + duration * 1000,
+      secretAccessKey: randomBytes(30).toString('base64'),
+      sessionToken: `FQoG${randomBytes(48).toString('base64')}`,
+    };
+    this.sessions.set(accessKeyId, s);
+    return { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: s.secretAccessKey, AWS_SESSION_TOKEN: s.sessionToken };
   }
 
   clients(): AwsClients {
@@ -86,7 +143,7 @@ export class FakeAws {
     const cmd = command.constructor.name;
     const input = (command as { input: Record<string, any> }).input;
     this.calls.push({ command: cmd, input: structuredClone(input) });
-    const i = this.failures.findIndex((f) => f.command === cmd);
+    const i = this.failures.findIndex((f) => f.command === cmd && (f.when === undefined || f.when(input)));
     if (i >= 0) {
       const [f] = this.failures.splice(i, 1);
       throw f?.error;
@@ -150,19 +207,12 @@ export class FakeAws {
         if (duration < 900 || duration > r.maxSessionDuration) throw awsError('ValidationError', 400, 'DurationSeconds exceeds the MaxSessionDuration set for this role');
         if (input.Policy !== undefined && String(input.Policy).length > 2048) throw awsError('PackedPolicyTooLargeException', 400, 'policy too large');
         if (input.SourceIdentity !== undefined && !/^[\w+=,.@-]{2,64}$/.test(String(input.SourceIdentity))) throw awsError('ValidationError', 400, 'SourceIdentity fails its pattern');
-        const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
+        const policy = input.Policy === undefined ? undefined : JSON.parse(String(input.Policy));
+        const keys = this.newSession(r, session, duration, input.SourceIdentity === undefined ? undefined : String(input.SourceIdentity), policy);
         const expiresAt = this.clock().getTime() + duration * 1000;
-        const s: FakeSession = {
-          roleName: r.name,
-          userId: `${r.id}:${session}`,
-          expiresAt,
-          secretAccessKey: randomBytes(30).toString('base64'),
-          sessionToken: `FQoG${randomBytes(48).toString('base64')}`,
-        };
-        this.sessions.set(accessKeyId, s);
         return {
-          Credentials: { AccessKeyId: accessKeyId, SecretAccessKey: s.secretAccessKey, SessionToken: s.sessionToken, Expiration: new Date(expiresAt) },
-          AssumedRoleUser: { AssumedRoleId: s.userId, Arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${r.name}/${session}` },
+          Credentials: { AccessKeyId: keys.AWS_ACCESS_KEY_ID, SecretAccessKey: keys.AWS_SECRET_ACCESS_KEY, SessionToken: keys.AWS_SESSION_TOKEN, Expiration: new Date(expiresAt) },
+          AssumedRoleUser: { AssumedRoleId: `${r.id}:${session}`, Arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${r.name}/${session}` },
           SourceIdentity: input.SourceIdentity,
         };
       }
