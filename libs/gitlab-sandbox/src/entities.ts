@@ -40,7 +40,31 @@ export function userFull(s: SandboxState, user: User, self: boolean): Json {
     job_title: '',
     bot: user.bot,
   };
-  if (self) Object.assign(out, { email: user.email, is_admin: user.admin, two_factor_enabled: false, external: false, private_profile: false });
+  if (self) {
+    // API::Entities::UserPublic (GET /user): a sandbox user never signed in through a browser; its
+    // sign-in and confirmation times are its creation, with GitLab's defaults for the rest.
+    const created = iso(user.createdAt);
+    Object.assign(out, {
+      skype: '',
+      discord: '',
+      last_sign_in_at: created,
+      confirmed_at: created,
+      last_activity_on: created!.slice(0, 10),
+      email: user.email,
+      theme_id: 1,
+      color_scheme_id: 1,
+      projects_limit: 100000,
+      current_sign_in_at: created,
+      identities: [],
+      can_create_group: true,
+      can_create_project: true,
+      two_factor_enabled: false,
+      external: false,
+      private_profile: false,
+      commit_email: user.email,
+      is_admin: user.admin,
+    });
+  }
   return out;
 }
 
@@ -285,8 +309,8 @@ export function mrEntity(s: SandboxState, p: Project, mr: MergeRequest, viewer: 
     discussion_locked: null,
     should_remove_source_branch: null,
     force_remove_source_branch: mr.removeSourceBranch,
-    allow_collaboration: false,
-    allow_maintainer_to_push: false,
+    // allow_collaboration / allow_maintainer_to_push: GitLab exposes them only on MRs from forks,
+    // and the sandbox has no forks
     reference: `!${mr.iid}`,
     references: { short: `!${mr.iid}`, relative: `!${mr.iid}`, full: `${p.pathWithNamespace}!${mr.iid}` },
     web_url: `${s.instanceUrl}/${p.pathWithNamespace}/-/merge_requests/${mr.iid}`,
@@ -334,7 +358,12 @@ export function mrDiffs(s: SandboxState, p: Project, mr: MergeRequest): Json[] {
   return fileDiffs(s, base, s.store.commit(mr.headSha) as Commit);
 }
 
-export function ruleEntity(s: SandboxState, p: Project, rule: ApprovalRule, extra: Json = {}): Json {
+/**
+ * An approval rule as GitLab shows it: `project` rules (EE ProjectApprovalRule) carry their
+ * protected branches, `mr` rules (MergeRequestApprovalRule) their section, source rule and
+ * whether they override it.
+ */
+export function ruleEntity(s: SandboxState, p: Project, rule: ApprovalRule, kind: 'project' | 'mr'): Json {
   const users = rule.userIds.map((id) => s.userById(id)).filter((u): u is User => !!u);
   const groups = rule.groupIds.map((id) => s.groupById(id)).filter((g): g is Group => !!g);
   return {
@@ -346,10 +375,9 @@ export function ruleEntity(s: SandboxState, p: Project, rule: ApprovalRule, extr
     users: users.map((u) => userBasic(s, u)),
     groups: groups.map((g) => groupEntity(s, g)),
     contains_hidden_groups: false,
-    section: null,
-    source_rule: rule.sourceRuleId ? { approvals_required: rule.approvalsRequired } : null,
-    overridden: false,
-    ...extra,
+    ...(kind === 'mr'
+      ? { section: null, source_rule: rule.sourceRuleId ? { approvals_required: rule.approvalsRequired } : null, overridden: false }
+      : { protected_branches: [], applies_to_all_protected_branches: false }),
   };
 }
 
@@ -398,7 +426,7 @@ export function approvalStateEntity(s: SandboxState, p: Project, mr: MergeReques
   return {
     approval_rules_overwritten: mr.rulesOverwritten,
     rules: s.ruleStates(p, mr).map((st) =>
-      ruleEntity(s, p, st.rule, { approved_by: st.approvedBy.map((u) => userBasic(s, u)), approved: st.approved }),
+      ({ ...ruleEntity(s, p, st.rule, 'mr'), approved_by: st.approvedBy.map((u) => userBasic(s, u)), approved: st.approved }),
     ),
   };
 }
@@ -417,6 +445,7 @@ export function noteEntity(s: SandboxState, p: Project, n: Note): Json {
     id: n.id,
     type: null,
     body: n.body,
+    attachment: null,
     author: userBasic(s, author),
     created_at: iso(n.createdAt),
     updated_at: iso(n.updatedAt),
@@ -520,6 +549,8 @@ export function hookEntity(h: Hook): Json {
     push_events_branch_filter: null,
     emoji_events: false,
     resource_access_token_events: false,
+    feature_flag_events: false,
+    branch_filter_strategy: 'wildcard',
     custom_webhook_template: '',
     custom_headers: [],
   };

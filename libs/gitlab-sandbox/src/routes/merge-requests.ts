@@ -174,7 +174,7 @@ export function mergeRequestRoutes(app: FastifyInstance, ctx: RouteContext): voi
   app.get<MrParams>('/api/v4/projects/:id/merge_requests/:iid/approval_rules', async (req, reply) => {
     const { project, mr } = load(req, true);
     state.requirePremium(project);
-    return paginate(req, reply, mr.rules).map((r) => ruleEntity(state, project, r));
+    return paginate(req, reply, mr.rules).map((r) => ruleEntity(state, project, r, 'mr'));
   });
 
   const ruleInput = (req: FastifyRequest) => {
@@ -193,7 +193,7 @@ export function mergeRequestRoutes(app: FastifyInstance, ctx: RouteContext): voi
     state.requirePremium(project);
     const rule = state.addMrRule(project, mr, user, ruleInput(req));
     reply.code(201);
-    return ruleEntity(state, project, rule);
+    return ruleEntity(state, project, rule, 'mr');
   });
 
   app.put<{ Params: { id: string; iid: string; ruleId: string } }>('/api/v4/projects/:id/merge_requests/:iid/approval_rules/:ruleId', async (req) => {
@@ -207,7 +207,7 @@ export function mergeRequestRoutes(app: FastifyInstance, ctx: RouteContext): voi
       groupIds: intArray(p, 'group_ids'),
       usernames: strArray(p, 'usernames'),
     });
-    return ruleEntity(state, project, rule);
+    return ruleEntity(state, project, rule, 'mr');
   });
 
   app.delete<{ Params: { id: string; iid: string; ruleId: string } }>('/api/v4/projects/:id/merge_requests/:iid/approval_rules/:ruleId', async (req, reply) => {

@@ -51,7 +51,7 @@ export function projectSettingsRoutes(app: FastifyInstance, ctx: RouteContext): 
     const user = needUser(ctx, req);
     const project = state.findProject(req.params.id, user);
     state.requirePremium(project);
-    return paginate(req, reply, project.approvalRules).map((r) => ruleEntity(state, project, r));
+    return paginate(req, reply, project.approvalRules).map((r) => ruleEntity(state, project, r, 'project'));
   });
 
   app.post<P>('/api/v4/projects/:id/approval_rules', async (req, reply) => {
@@ -67,7 +67,7 @@ export function projectSettingsRoutes(app: FastifyInstance, ctx: RouteContext): 
       usernames: strArray(p, 'usernames') ?? [],
     });
     reply.code(201);
-    return ruleEntity(state, project, rule);
+    return ruleEntity(state, project, rule, 'project');
   });
 
   // ------------------------------------------------------------- labels
