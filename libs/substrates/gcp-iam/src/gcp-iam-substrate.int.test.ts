@@ -16,6 +16,8 @@ const SA = 'orders-writer@jit-test.iam.gserviceaccount.com';
 const EXTENDED = 'long-runner@jit-test.iam.gserviceaccount.com';
 const NO_RIGHTS = 'locked@jit-test.iam.gserviceaccount.com';
 const HOP = 'hop@jit-test.iam.gserviceaccount.com';
+const MINTER = 'minter@jit-test.iam.gserviceaccount.com';
+const KEYMAKER = 'keymaker@jit-test.iam.gserviceaccount.com';
 const SCOPES = ['https://www.googleapis.com/auth/cloud-platform'];
 
 let server: GcpIamContractServer;
@@ -23,7 +25,14 @@ const lines: string[] = [];
 const logger = createLogger({ name: 'gcp-int', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
 
 function substrate(over: Record<string, unknown> = {}): GcpIamSubstrate {
-  const config = gcpIamConfigSchema.parse({ endpoint: { host: '127.0.0.1', port: server.port, insecure: true }, projectId: 'jit-test', timeoutMs: 2000, ...over });
+  const config = gcpIamConfigSchema.parse({
+    endpoint: { host: '127.0.0.1', port: server.port, insecure: true },
+    iamUrl: server.restUrl,
+    resourceManagerUrl: server.restUrl,
+    projectId: 'jit-test',
+    timeoutMs: 2000,
+    ...over,
+  });
   return createGcpIamSubstrate(config, { name: 'gcp-iam', logger });
 }
 
@@ -48,6 +57,10 @@ beforeAll(async () => {
       { email: EXTENDED, extendedLifetime: true },
       { email: NO_RIGHTS, tokenCreator: false },
       { email: HOP },
+      // may mint tokens for every account of the project (roles/iam.serviceAccountTokenCreator on the project)
+      { email: MINTER, holds: { 'projects/jit-test': ['iam.serviceAccounts.getAccessToken', 'iam.serviceAccounts.signJwt'] } },
+      // may create keys for itself (roles/iam.serviceAccountKeyAdmin on the account)
+      { email: KEYMAKER, holds: { [`projects/-/serviceAccounts/${KEYMAKER}`]: ['iam.serviceAccountKeys.create'] } },
     ],
   });
   await server.start();
@@ -134,6 +147,34 @@ describe('gcp-iam against gcp-iam-contract-server (a local fake of IAMCredential
     server.failNext({ code: grpc.status.UNAVAILABLE, details: 'x' });
     await expect(sub.issue(request({ grantId }))).rejects.toMatchObject({ retriable: true });
     await expect(sub.issue(request({ grantId }))).resolves.toMatchObject({ handle: { grantId } });
+    await sub.close();
+  });
+
+  it('the policy audit flags a service account that can mint tokens or keys when its OAuth scopes reach the IAM APIs, asking Google as that account', async () => {
+    const sub = substrate();
+    const devstorage = ['https://www.googleapis.com/auth/devstorage.read_write'];
+    const minter = await sub.checkTtl({ serviceAccount: MINTER, scopes: SCOPES }, 3600);
+    expect(minter).toEqual([
+      {
+        severity: 'error',
+        message: expect.stringMatching(/minter@jit-test\.iam\.gserviceaccount\.com holds iam\.serviceAccounts\.getAccessToken, iam\.serviceAccounts\.signJwt on project jit-test \(every service account in it\).*outlive the grant/),
+      },
+    ]);
+    const keymaker = await sub.checkTtl({ serviceAccount: KEYMAKER, scopes: ['https://www.googleapis.com/auth/iam'] }, 3600);
+    expect(keymaker).toEqual([{ severity: 'error', message: expect.stringContaining('holds iam.serviceAccountKeys.create on itself') }]);
+    // the calls were made as the account (a token it minted), in Google's shape, on its project and on itself
+    expect(server.restRequests.slice(-2).map((r) => [r.path, r.caller])).toEqual([
+      ['/v1/projects/jit-test:testIamPermissions', KEYMAKER],
+      [`/v1/projects/-/serviceAccounts/${KEYMAKER}:testIamPermissions`, KEYMAKER],
+    ]);
+    expect(await sub.checkTtl({ serviceAccount: SA, scopes: SCOPES }, 3600)).toEqual([{ severity: 'info', message: expect.stringContaining('holds none of') }]);
+    // product scopes cannot reach the IAM APIs: safe, and Google is not asked
+    const before = server.restRequests.length;
+    expect(await sub.checkTtl({ serviceAccount: MINTER, scopes: devstorage }, 3600)).toEqual([{ severity: 'info', message: expect.stringContaining('cannot mint more credentials') }]);
+    expect(server.restRequests.length).toBe(before);
+    // an account jit may not impersonate cannot be checked: the audit reports the failure
+    await expect(sub.checkTtl({ serviceAccount: NO_RIGHTS, scopes: SCOPES }, 3600)).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_DENIED' });
+    expect(await sub.checkTtl({ serviceAccount: 'not-an-email', scopes: SCOPES }, 3600)).toEqual([expect.objectContaining({ severity: 'error' })]);
     await sub.close();
   });
 

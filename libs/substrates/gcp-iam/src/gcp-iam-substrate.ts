@@ -16,6 +16,7 @@ import {
   SubstrateUpstreamFailed,
   classifySubstrateError,
   defineSubstrate,
+  type Finding,
   type IssueRequest,
   type Issued,
   type Problem,
@@ -26,7 +27,8 @@ import {
 } from '@jit/substrates';
 import { GcpIamAlreadyIssued } from './errors';
 import { InMemoryIssuedLedger, type IssuedLedger, type IssuedRecord } from './issued-ledger';
-import { gcpIamScopeSchema, isServiceAccountEmail, serviceAccountResource, validateGcpIamScope } from './scope';
+import { MINTING_SCOPES, fetchIamPermissionsApi, projectOfServiceAccount, type IamPermissionsApi } from './minting-audit';
+import { gcpIamScopeSchema, isServiceAccountEmail, serviceAccountResource, validateGcpIamScope, type GcpIamScope } from './scope';
 
 export const GCP_IAM_KIND = 'gcp-iam';
 /** generateAccessToken's default ceiling. */
@@ -35,6 +37,17 @@ export const GCP_DEFAULT_MAX_TTL_SECONDS = 3600;
 export const GCP_EXTENDED_MAX_TTL_SECONDS = 43_200;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+/** Lifetime of the token the policy audit mints to ask Google what the account may do. */
+const AUDIT_TOKEN_SECONDS = 300;
+
+const restBase = z
+  .string()
+  .url()
+  .refine((u) => {
+    const url = new URL(u);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname.replace(/^\[|\]$/g, '')));
+  }, 'must be https (http is accepted for loopback hosts only)')
+  .transform((u) => u.replace(/\/+$/, ''));
 
 export const gcpIamConfigSchema = z
   .strictObject({
@@ -53,6 +66,9 @@ export const gcpIamConfigSchema = z
     /** Service-account key file of the adapter's own identity; default: Application Default Credentials. */
     keyFilename: z.string().min(1).optional(),
     projectId: z.string().min(1).max(64).optional(),
+    /** Base URLs of the IAM and Resource Manager REST APIs (the policy audit's testIamPermissions); http only on loopback. */
+    iamUrl: restBase.default('https://iam.googleapis.com'),
+    resourceManagerUrl: restBase.default('https://cloudresourcemanager.googleapis.com'),
     /** Deadline of one generateAccessToken call; the service decides about retries. */
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
   });
@@ -79,10 +95,13 @@ export interface GcpIamExtra {
   client: (config: GcpIamConfig) => IamCredentialsApi;
   /** Where issued grants are remembered (default: per-process memory). */
   ledger: IssuedLedger;
+  /** The REST calls of the policy audit (default: fetch to iamUrl / resourceManagerUrl). */
+  permissions: IamPermissionsApi;
   now: () => Date;
 }
 
 export interface GcpIamSubstrate extends Substrate {
+  checkTtl(scope: unknown, ceilingSeconds: number): Promise<Finding[]>;
   verifyRevoked(handle: RevocationHandle): Promise<VerifyResult>;
   listIssued(): Promise<RevocationHandle[]>;
   close(): Promise<void>;
@@ -157,6 +176,65 @@ export function createGcpIamSubstrate(config: GcpIamConfig, deps: SubstrateDeps 
   const ledger = deps.ledger ?? new InMemoryIssuedLedger();
   const client = (deps.client ?? defaultClient)(config);
   const maxTtlSeconds = config.allowExtendedLifetime ? GCP_EXTENDED_MAX_TTL_SECONDS : GCP_DEFAULT_MAX_TTL_SECONDS;
+  const permissionsApi = deps.permissions ?? fetchIamPermissionsApi({ iam: config.iamUrl, resourcemanager: config.resourceManagerUrl, timeoutMs: config.timeoutMs });
+
+  /**
+   * Which credential-minting permissions the scope's service account holds where its OAuth scopes
+   * let a token use them. Asked as the account itself: jit mints a short audit token (it never
+   * leaves this process) and calls testIamPermissions on the account's project (a grant there
+   * covers every account in it) and on the account itself.
+   */
+  async function checkMinting(scope: GcpIamScope): Promise<Finding[]> {
+    const reachable = [...new Set(scope.scopes.flatMap((s) => MINTING_SCOPES[s] ?? []))];
+    if (reachable.length === 0) {
+      return [{ severity: 'info', message: `${name}: ${scope.serviceAccount} with scopes ${scope.scopes.join(' ')}: none of them reaches the IAM APIs, so the token cannot mint more credentials` }];
+    }
+    let audit: string;
+    try {
+      const [r] = await client.generateAccessToken(
+        {
+          name: serviceAccountResource(scope.serviceAccount),
+          scope: ['https://www.googleapis.com/auth/cloud-platform'],
+          delegates: (scope.delegates ?? []).map(serviceAccountResource),
+          lifetime: { seconds: AUDIT_TOKEN_SECONDS },
+        },
+        { timeout: config.timeoutMs, retry: null },
+      );
+      if (typeof r?.accessToken !== 'string' || !r.accessToken) throw SubstrateFailed(name, 'audit token: the answer lacked accessToken');
+      audit = r.accessToken;
+    } catch (err) {
+      throw classifySubstrateError(name, 'audit token', scrub(err), (e) => classifyGrpc(name, 'audit token', e));
+    }
+    const project = projectOfServiceAccount(scope.serviceAccount) ?? config.projectId;
+    const where: Array<{ api: 'resourcemanager' | 'iam'; resource: string; label: string }> = [
+      ...(project ? [{ api: 'resourcemanager' as const, resource: `projects/${project}`, label: `project ${project} (every service account in it)` }] : []),
+      { api: 'iam', resource: serviceAccountResource(scope.serviceAccount), label: 'itself' },
+    ];
+    const findings: Finding[] = [];
+    for (const w of where) {
+      let held: string[];
+      try {
+        held = (await permissionsApi.testIamPermissions(w.api, w.resource, reachable, audit)).filter((p) => reachable.includes(p));
+      } catch (err) {
+        throw classifySubstrateError(name, `testIamPermissions on ${w.resource}`, err);
+      }
+      if (held.length > 0) {
+        findings.push({
+          severity: 'error',
+          message:
+            `${name}: ${scope.serviceAccount} holds ${held.join(', ')} on ${w.label}, and the scope's OAuth scopes (${scope.scopes.filter((s) => MINTING_SCOPES[s]).join(' ')}) let its token use them: ` +
+            'the grantee can mint tokens, signed JWTs or keys that outlive the grant (a key never expires, and GCP tokens cannot be revoked). Remove those permissions from the account, or use product scopes (e.g. devstorage.read_write, bigquery) instead of cloud-platform/iam',
+        });
+      }
+    }
+    if (!project) {
+      findings.push({ severity: 'warning', message: `${name}: cannot tell the project of ${scope.serviceAccount}; set projectId so project-wide grants are checked too` });
+    }
+    if (findings.length === 0) {
+      findings.push({ severity: 'info', message: `${name}: ${scope.serviceAccount} holds none of ${reachable.join(', ')} on ${where.map((w) => w.label).join(' or ')}` });
+    }
+    return findings;
+  }
 
   const checkHandle = (handle: RevocationHandle): z.infer<typeof handleRefSchema> => {
     if (!handle || typeof handle !== 'object') throw SubstrateInvalidHandle(name, 'not an object');
@@ -277,6 +355,17 @@ export function createGcpIamSubstrate(config: GcpIamConfig, deps: SubstrateDeps 
         .list()
         .filter((r) => r.state === 'issued' && r.expiresAt.getTime() > t)
         .map(toHandle);
+    },
+
+    async checkTtl(scope: unknown, ceilingSeconds: number): Promise<Finding[]> {
+      const problems = validateGcpIamScope(scope);
+      if (problems.length > 0) return problems.map((p) => ({ severity: 'error' as const, message: `${p.path || '(scope)'}: ${p.message}` }));
+      const s = gcpIamScopeSchema.parse(scope);
+      const findings = await checkMinting(s);
+      if (ceilingSeconds > maxTtlSeconds) {
+        findings.push({ severity: 'info', message: `${name}: the tier allows ${ceilingSeconds}s but GCP tokens last at most ${maxTtlSeconds}s here; longer requests are refused at issue` });
+      }
+      return findings;
     },
 
     async close(): Promise<void> {

@@ -16,6 +16,8 @@ export type {
 } from './gcp-iam-substrate';
 export { gcpIamScopeSchema, isServiceAccountEmail, serviceAccountResource, validateGcpIamScope } from './scope';
 export type { GcpIamScope } from './scope';
+export { MINTING_PERMISSIONS, MINTING_SCOPES } from './minting-audit';
+export type { IamPermissionsApi } from './minting-audit';
 export { InMemoryIssuedLedger } from './issued-ledger';
 export type { IssuedLedger, IssuedRecord } from './issued-ledger';
 export { GCP_IAM_ERRORS, GcpIamAlreadyIssued } from './errors';

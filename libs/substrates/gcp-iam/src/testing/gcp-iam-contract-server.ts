@@ -8,7 +8,17 @@
 //     not mint tokens for it, INVALID_ARGUMENT for malformed input,
 // and answers `{ accessToken, expireTime }`. It also says whether a token it minted is still live,
 // which Google does not offer this way: that is the stand-in for "use the token against an API".
+// Over HTTP (`restUrl`) it serves the published REST shape of testIamPermissions, called with a token
+// it minted (the caller is that token's service account):
+//   POST /v1/projects/{project}:testIamPermissions                      (Resource Manager v1)
+//   POST /v1/projects/{project|-}/serviceAccounts/{email}:testIamPermissions (IAM v1)
+// body `{ permissions: [...] }` (no wildcards) -> `{ permissions: [the subset held] }`, `{}` when none;
+// 401 UNAUTHENTICATED without a live token, 403 PERMISSION_DENIED "insufficient authentication
+// scopes" when the token's OAuth scopes do not cover the API (IAM: iam, cloud-platform; Resource
+// Manager: cloud-platform(.read-only), cloudplatformprojects(.readonly), iam.test), 404 for an unknown
+// service account. Google's error body: `{ error: { code, message, status } }`.
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { GrpcClient, grpc } from 'google-gax';
@@ -20,6 +30,15 @@ export interface ContractServiceAccount {
   tokenCreator?: boolean;
   /** Covered by the lifetime-extension org policy (lifetime up to 43200 s). */
   extendedLifetime?: boolean;
+  /** What this account may do, by resource (`projects/<id>`, `projects/-/serviceAccounts/<email>`): testIamPermissions answers from it. */
+  holds?: Record<string, string[]>;
+}
+
+export interface RecordedRestRequest {
+  path: string;
+  permissions: string[];
+  /** The service account whose token made the call (undefined: no live token). */
+  caller?: string;
 }
 
 export interface MintedToken {
@@ -53,12 +72,15 @@ function protoDir(): string {
 
 export class GcpIamContractServer {
   readonly requests: RecordedRequest[] = [];
+  readonly restRequests: RecordedRestRequest[] = [];
   private readonly accounts = new Map<string, ContractServiceAccount>();
   private readonly tokens = new Map<string, MintedToken>();
   private readonly faults: Fault[] = [];
   private readonly now: () => Date;
   private server: grpc.Server | undefined;
   private boundPort = 0;
+  private http: Server | undefined;
+  private restBase = '';
 
   constructor(options: GcpIamContractServerOptions = {}) {
     this.now = options.now ?? (() => new Date());
@@ -67,6 +89,11 @@ export class GcpIamContractServer {
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** Base URL of the REST surface (testIamPermissions of IAM and Resource Manager), e.g. http://127.0.0.1:1234. */
+  get restUrl(): string {
+    return this.restBase;
   }
 
   addServiceAccount(sa: ContractServiceAccount): void {
@@ -101,6 +128,17 @@ export class GcpIamContractServer {
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
     this.server = server;
+    const http = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const out = this.rest(req.method ?? '', req.url ?? '', String(req.headers.authorization ?? ''), Buffer.concat(chunks).toString('utf8'));
+        res.writeHead(out.status, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(out.body));
+      });
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    this.http = http;
+    this.restBase = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
     return this.boundPort;
   }
 
@@ -108,6 +146,45 @@ export class GcpIamContractServer {
     const s = this.server;
     this.server = undefined;
     if (s) await new Promise<void>((resolve) => s.tryShutdown(() => resolve()));
+    const h = this.http;
+    this.http = undefined;
+    if (h) await new Promise<void>((resolve) => h.close(() => resolve()));
+  }
+
+  private rest(method: string, url: string, authorization: string, text: string): { status: number; body: unknown } {
+    const error = (code: number, status: string, message: string) => ({ status: code, body: { error: { code, message, status } } });
+    const path = decodeURIComponent(url.split('?')[0] ?? '');
+    const project = /^\/v1\/(projects\/[^/:]+):testIamPermissions$/.exec(path);
+    const account = /^\/v1\/(projects\/[^/]+\/serviceAccounts\/[^/:]+):testIamPermissions$/.exec(path);
+    if (method !== 'POST' || (!project && !account)) return error(404, 'NOT_FOUND', `The requested URL ${path.slice(0, 100)} was not found on this server.`);
+    let permissions: unknown;
+    try {
+      permissions = (JSON.parse(text || '{}') as { permissions?: unknown }).permissions ?? [];
+    } catch {
+      return error(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+    }
+    const token = /^Bearer (\S+)$/.exec(authorization)?.[1];
+    const caller = this.tokenInfo(token);
+    this.restRequests.push({ path, permissions: Array.isArray(permissions) ? permissions.map(String) : [], ...(caller ? { caller: caller.serviceAccount } : {}) });
+    if (!caller) {
+      return error(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+    }
+    const auth = 'https://www.googleapis.com/auth/';
+    const accepted = account ? ['iam', 'cloud-platform'] : ['cloud-platform', 'cloud-platform.read-only', 'cloudplatformprojects', 'cloudplatformprojects.readonly', 'iam.test'];
+    if (!caller.scopes.some((s) => accepted.some((a) => s === `${auth}${a}`))) return error(403, 'PERMISSION_DENIED', 'Request had insufficient authentication scopes.');
+    if (!Array.isArray(permissions) || permissions.some((p) => typeof p !== 'string' || p.includes('*'))) {
+      return error(400, 'INVALID_ARGUMENT', 'Permissions with wildcards (such as * or storage.*) are not allowed.');
+    }
+    let resource = (project ?? account)![1] as string;
+    if (account) {
+      const email = resource.split('/').at(-1) as string;
+      const sa = this.accounts.get(email);
+      if (!sa) return error(404, 'NOT_FOUND', `Unknown service account`);
+      resource = `projects/-/serviceAccounts/${sa.email}`;
+    }
+    const held = new Set(this.accounts.get(caller.serviceAccount)?.holds?.[resource] ?? []);
+    const granted = (permissions as string[]).filter((p) => held.has(p));
+    return { status: 200, body: granted.length > 0 ? { permissions: granted } : {} };
   }
 
   private fail(cb: grpc.sendUnaryData<unknown>, code: grpc.status, details: string): void {

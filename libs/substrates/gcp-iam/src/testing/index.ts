@@ -4,5 +4,6 @@ export type {
   GcpIamContractServerOptions,
   MintedToken,
   RecordedRequest,
+  RecordedRestRequest,
 } from './gcp-iam-contract-server';
 export { FakeIamCredentials } from './fake-iam-credentials';
