@@ -25,6 +25,7 @@ const NONSTANDARD_TYPES: Record<string, string> = { date: 'string', uri: 'string
  */
 const NEWER_THAN_SCHEMA: Record<string, string[]> = {
   'public_api/v4/notes.json': ['project_id', 'imported', 'imported_from'],
+  'public_api/v4/issue.json': ['locked'],
   'public_api/v4/project_hook.json': ['token_present', 'signing_token_present'],
   'ee/public_api/v4/project_approval_rule.json': ['applies_to_all_protected_branches'],
   'ee/public_api/v4/merge_request_approval_rule.json': ['section'],
@@ -121,10 +122,6 @@ const NOT_VALIDATED: Record<string, string> = {
   'DELETE /api/v4/projects/:id/merge_requests/:iid/notes/:noteId': '204, no body',
   'GET /api/v4/projects/:id/approvals': 'the project approval settings schema is not vendored',
   'POST /api/v4/projects/:id/approvals': 'the project approval settings schema is not vendored',
-  'GET /api/v4/projects/:id/issues': 'issue schemas are not vendored yet (jit only opens break-glass review issues)',
-  'POST /api/v4/projects/:id/issues': 'issue schemas are not vendored yet',
-  'GET /api/v4/projects/:id/issues/:iid': 'issue schemas are not vendored yet',
-  'PUT /api/v4/projects/:id/issues/:iid': 'issue schemas are not vendored yet',
   'GET /api/v4/projects/:id/hooks/:hookId/events': 'the delivery log has no schema',
   'POST /api/v4/projects/:id/hooks/:hookId/events/:eventId/resend': 'answers {}',
   'DELETE /api/v4/projects/:id/hooks/:hookId': '204, no body',
@@ -170,6 +167,7 @@ const HOOK = 'public_api/v4/project_hook.json';
 const BRANCH = 'public_api/v4/branch.json';
 const COMMIT = 'public_api/v4/commit/basic.json';
 const COMMIT_DETAIL = 'public_api/v4/commit/detail.json';
+const ISSUE = 'public_api/v4/issue.json';
 
 beforeAll(async () => {
   sandbox = await startSandbox({ seed: DEMO_SEED });
@@ -225,7 +223,10 @@ beforeAll(async () => {
   await call('POST /api/v4/projects/:id/merge_requests/:iid/approve', `${mrPath}/approve`, null, { token: 'bob-token-00001' });
   await call('PUT /api/v4/projects/:id/merge_requests/:iid/merge', `${mrPath}/merge`, MR);
   await call('GET /api/v4/projects/:id/merge_requests/:iid', mrPath, MR); // merged: merged_by, merge_user set
-  const issue = await call('POST /api/v4/projects/:id/issues', `/projects/${P}/issues`, null, { body: { title: 'Review break-glass' } });
+  const issue = await call('POST /api/v4/projects/:id/issues', `/projects/${P}/issues`, ISSUE, { body: { title: 'Review break-glass', labels: 'elevation', assignee_ids: [alice.id] } });
+  await call('PUT /api/v4/projects/:id/issues/:iid', `/projects/${P}/issues/${issue.iid}`, ISSUE, { body: { description: 'merged with approvals: 0' } });
+  await call('GET /api/v4/projects/:id/issues/:iid', `/projects/${P}/issues/${issue.iid}`, ISSUE);
+  await call('GET /api/v4/projects/:id/issues', `/projects/${P}/issues`, ISSUE);
   await call('POST /api/v4/projects/:id/issues/:iid/notes', `/projects/${P}/issues/${issue.iid}/notes`, NOTE, { body: { body: 'reviewed' } });
   await call('GET /api/v4/projects/:id/issues/:iid/notes', `/projects/${P}/issues/${issue.iid}/notes`, NOTE);
 });
