@@ -41,6 +41,16 @@ export const revocationHandleSchema = z.object({
 });
 export type RevocationHandleData = z.infer<typeof revocationHandleSchema>;
 
+/** Something a revoked grantee left behind that could act with another role's rights, and what revoke did (mirrors @jit/substrates LeftoverObject). */
+export const leftoverObjectSchema = z.object({
+  kind: z.string().min(1).max(64),
+  name: textS(512).min(1),
+  action: z.enum(['dropped', 'kept']),
+  note: textS(500).optional(),
+});
+export type LeftoverObjectData = z.infer<typeof leftoverObjectSchema>;
+const leftoversS = z.array(leftoverObjectSchema).max(200);
+
 export const eventErrorSchema = z.object({
   code: z.string().min(1).max(128),
   message: textS(2000),
@@ -179,6 +189,8 @@ const shapes = {
     /** revokedAt minus the moment revocation was due (expiresAt, or the revoke request); may be negative. */
     latenessMs: z.number().int(),
     cause: z.enum(['ttl', 'requested', 'reconciliation']),
+    /** Objects the grantee left that could run with another role's rights (e.g. SECURITY DEFINER functions), and what revoke did. */
+    leftovers: leftoversS.optional(),
   },
   revokeFailed: {
     elevationId: elevationIdS,
@@ -198,6 +210,7 @@ const shapes = {
     substrate: z.string().min(1).max(128),
     handle: revocationHandleSchema.extend({ grantId: z.string().min(1).max(200) }),
     elevationId: elevationIdS.optional(),
+    leftovers: leftoversS.optional(),
   },
 } as const;
 

@@ -3,7 +3,7 @@ import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import type { Logger } from '@jit/observability';
 import { defineSubstrate, type SubstrateDefinition, type SubstrateDeps } from './define-substrate';
-import type { Finding, RevocationHandle, Substrate } from './substrate';
+import type { Finding, RevocationHandle, RevokeReport, Substrate } from './substrate';
 import { SubstrateRegistry } from './substrate-registry';
 import type { ContractHarness } from './testing/run-substrate-contract-suite';
 
@@ -34,7 +34,9 @@ describe('contract types', () => {
   it('the registry hands out Substrates and the harness probes flat secrets', () => {
     expectTypeOf<SubstrateRegistry['get']>().returns.toEqualTypeOf<Substrate>();
     expectTypeOf<ContractHarness['probe']>().parameter(0).toEqualTypeOf<Record<string, string>>();
-    expectTypeOf<Substrate['revoke']>().returns.toEqualTypeOf<Promise<void>>();
+    // an adapter may say what the grantee left behind; one that has nothing to say still fits
+    expectTypeOf<Substrate['revoke']>().returns.toEqualTypeOf<Promise<void | RevokeReport>>();
+    expectTypeOf<RevokeReport['leftovers'][number]['action']>().toEqualTypeOf<'dropped' | 'kept'>();
   });
 
   it('the safety checks are optional and answer findings', () => {

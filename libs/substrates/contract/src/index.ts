@@ -2,8 +2,10 @@ export type {
   Finding,
   IssueRequest,
   Issued,
+  LeftoverObject,
   Problem,
   RevocationHandle,
+  RevokeReport,
   Substrate,
   VerifyResult,
 } from './substrate';

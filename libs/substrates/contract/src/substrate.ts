@@ -46,6 +46,26 @@ export interface Issued {
   expiresAt: string;
 }
 
+/**
+ * Something the grantee left behind that could act with another role's rights once the grant is
+ * gone (postgres: a SECURITY DEFINER function, a trigger, a view), and what revoke did with it.
+ * Names come from the backend's catalogue, control characters removed; never a secret.
+ */
+export interface LeftoverObject {
+  /** `function`, `procedure`, `trigger`, `event trigger`, `view`, `materialized view`, ... */
+  kind: string;
+  /** Qualified name as the backend prints it, e.g. `app.escalate(text)`, `public.orders.audit_trg`. */
+  name: string;
+  /** `dropped` = removed by revoke; `kept` = left in place (`note` says why it is harmless now). */
+  action: 'dropped' | 'kept';
+  note?: string;
+}
+
+/** What revoke found and did beyond ending the credential; adapters with nothing to say return nothing. */
+export interface RevokeReport {
+  leftovers: LeftoverObject[];
+}
+
 export interface VerifyResult {
   /** true = probed and the credential no longer works. */
   verified: boolean;
@@ -62,8 +82,8 @@ export interface Substrate {
   /** Whether revoke() ends the credential before its natural expiry. */
   readonly canRevokeEarly: boolean;
   issue(req: IssueRequest): Promise<Issued>;
-  /** Idempotent: already gone = success. */
-  revoke(handle: RevocationHandle): Promise<void>;
+  /** Idempotent: already gone = success. May report what the grantee left behind (published with `elevation.revoked`). */
+  revoke(handle: RevocationHandle): Promise<void | RevokeReport>;
   /** Probe that a revoked credential no longer works, where the adapter can. */
   verifyRevoked?(handle: RevocationHandle): Promise<VerifyResult>;
   /** Credentials this adapter created (by name/metadata), for the orphan sweep. */
@@ -86,7 +106,8 @@ export interface Substrate {
   checkTtl?(scope: unknown, ceilingSeconds: number): Promise<Finding[]>;
   /**
    * How jit itself is set up on the backend, once per instance (e.g. Vault: jit's admin token has an
-   * identity entity, the token role it issues through is not orphan). `warning` = works but a grantee
+   * identity entity, the token role it issues through is not orphan; postgres: a superuser admin, a
+   * schema on the admin's search_path others can create in, no reserved connection slot). `warning` = works but a grantee
    * could gain from it, `error` = issuing is unsafe or will fail. Same rules as checkTtl.
    */
   checkSetup?(): Promise<Finding[]>;
