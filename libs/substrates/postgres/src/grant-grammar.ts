@@ -2,13 +2,15 @@
 // tree and the GRANT statement is rendered from that tree with quoted identifiers, so nothing
 // the policy author wrote reaches the server verbatim. Anything outside the grammar (`;`,
 // comments, ALL PRIVILEGES, role membership, SUPERUSER, TO/WITH GRANT OPTION) is a problem.
+// Tables and sequences must name their schema: an unqualified name would be resolved by the
+// server's search path, where pg_catalog comes first (`SELECT ON pg_authid` read password hashes).
 //
 //   grant   := privs ON object
 //   privs   := PRIV { , PRIV }
 //   object  := ALL (TABLES|SEQUENCES|FUNCTIONS|ROUTINES|PROCEDURES) IN SCHEMA ident { , ident }
 //            | [TABLE] qname { , qname } | SEQUENCE qname { , qname }
 //            | SCHEMA ident { , ident } | DATABASE ident
-//   qname   := ident [ . ident ]       ident := [A-Za-z_][A-Za-z0-9_$]* | "quoted, no double quote"
+//   qname   := ident . ident           ident := [A-Za-z_][A-Za-z0-9_$]* | "quoted, no double quote"
 import pg from 'pg';
 
 export type ObjectKind =
@@ -23,6 +25,7 @@ export type ObjectKind =
   | 'database';
 
 export interface QualifiedName {
+  /** Always set for tables and sequences (the grammar requires it); unset for schema/database names. */
   schema?: string;
   name: string;
 }
@@ -58,7 +61,6 @@ const IN_SCHEMA_KINDS: Record<string, ObjectKind> = {
   ROUTINES: 'routines-in-schema',
   PROCEDURES: 'procedures-in-schema',
 };
-const OBJECT_KEYWORDS = new Set(['ALL', 'TABLE', 'SEQUENCE', 'SCHEMA', 'DATABASE']);
 
 type Token = { t: 'word'; v: string } | { t: 'quoted'; v: string } | { t: ',' } | { t: '.' };
 
@@ -150,7 +152,8 @@ class Parser {
   }
 }
 
-function systemSchema(name: string): boolean {
+/** Schemas PostgreSQL keeps its own catalogues in (pg_catalog, pg_toast, pg_temp_N, information_schema). */
+export function isSystemSchema(name: string): boolean {
   return name === 'information_schema' || name.startsWith('pg_');
 }
 
@@ -221,10 +224,10 @@ export function parseGrant(text: unknown): GrantParse {
   if (names.length > MAX_NAMES) return { ok: false, error: `names more than ${MAX_NAMES} objects` };
   for (const n of names) {
     const schema = kind === 'schema' || kind.endsWith('-in-schema') ? n.name : n.schema;
-    if (schema !== undefined && systemSchema(schema)) return { ok: false, error: `grants on the system schema "${schema}" are not allowed` };
-    if (OBJECT_KEYWORDS.has(n.name.toUpperCase()) && kind === 'table' && n.schema === undefined) {
-      return { ok: false, error: `"${n.name}" is a keyword here; quote it if it is a table name` };
+    if ((kind === 'table' || kind === 'sequence') && n.schema === undefined) {
+      return { ok: false, error: `"${n.name}" names no schema; write it as <schema>.${n.name} (unqualified names resolve through pg_catalog first)` };
     }
+    if (schema !== undefined && isSystemSchema(schema)) return { ok: false, error: `grants on the system schema "${schema}" are not allowed` };
   }
   const bad = privileges.filter((x) => !ALLOWED[kind].includes(x));
   if (bad.length) return { ok: false, error: `${bad.join(', ')} cannot be granted on ${kind.replace(/-/g, ' ')} (allowed: ${ALLOWED[kind].join(', ')})` };

@@ -1,41 +1,17 @@
 // The postgres adapter on a real (embedded) PostgreSQL: the shared contract suite plus what only
 // a real server can show (open sessions killed on revoke, VALID UNTIL, REASSIGN OWNED, the
-// read-only check of a default credential).
+// read-only check of a default credential). What a hostile grantee tries is in postgres-grantee.int.test.ts.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
 import { SubstrateRegistry, type IssueRequest } from '@jit/substrates';
 import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/testing';
-import { freePort, getPostgres, uniqueName, waitFor } from '@jit/testing';
+import { freePort, uniqueName, waitFor } from '@jit/testing';
 import { POSTGRES_CREDENTIAL } from './credential';
+import { freshDatabase, withClient } from './pg-test-helpers';
 import { createPostgresSubstrate, postgresConfigSchema, postgresSubstrate } from './postgres-substrate';
 
 const logger = createLogger({ name: 'pg-int', level: 'warn' });
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-/** A fresh database with an `orders` table; returns its admin URL. */
-async function freshDatabase(): Promise<string> {
-  const admin = await getPostgres();
-  const db = uniqueName('pgsub');
-  await withClient(admin, (c) => c.query(`CREATE DATABASE ${db}`));
-  const url = new URL(admin);
-  url.pathname = `/${db}`;
-  await withClient(url.toString(), async (c) => {
-    await c.query('CREATE TABLE public.orders (id serial PRIMARY KEY, total int NOT NULL DEFAULT 0)');
-    await c.query('CREATE SCHEMA app');
-    await c.query('CREATE TABLE app.ledger (id int)');
-  });
-  return url.toString();
-}
 
 /** Does this credential log in and write? false for "cannot log in" and "permission denied". */
 async function canWrite(secret: Record<string, string>): Promise<boolean> {
@@ -112,7 +88,7 @@ describe('postgres substrate on a real server', () => {
     await s.revoke(handle);
   });
 
-  it('keeps objects the role created (REASSIGN OWNED) and still drops the role', async () => {
+  it('keeps objects the role created (REASSIGN OWNED to the leftover owner) and still drops the role', async () => {
     const grantId = contractGrantId();
     const { secret, handle } = await s.issue(request(grantId, { scope: { grant: 'CREATE ON SCHEMA app' } }));
     const table = uniqueName('made_by_jit');
@@ -121,7 +97,7 @@ describe('postgres substrate on a real server', () => {
     const owner = await withClient(adminUrl, (c) =>
       c.query(`SELECT tableowner FROM pg_tables WHERE schemaname = 'app' AND tablename = $1`, [table]),
     );
-    expect(owner.rows).toEqual([{ tableowner: new URL(adminUrl).username }]);
+    expect(owner.rows).toEqual([{ tableowner: 'jit_leftovers' }]);
     expect((await s.verifyRevoked(handle)).verified).toBe(true);
   });
 

@@ -72,7 +72,7 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(out.handle).toEqual({ kind: 'postgres', grantId: 'gl-7-3-abc123', ref: { role, server: 'db.internal:6543/orders' }, expiresAt: '2030-01-01T00:30:00.000Z' });
     const sql = f.log.join('\n');
     expect(sql).toContain(`CREATE ROLE "${role}" WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT LOGIN PASSWORD 'SCRAM-SHA-256$4096:`);
-    expect(sql).toContain(`VALID UNTIL '2030-01-01T00:30:00.000Z'`);
+    expect(sql).toContain(`VALID UNTIL '2030-01-01T00:30:00.000Z' CONNECTION LIMIT 5`);
     expect(sql).toContain(`COMMENT ON ROLE "${role}" IS '{"jit":1,"grantId":"gl-7-3-abc123"`);
     expect(sql).toContain(`GRANT CONNECT ON DATABASE "orders" TO "${role}"`);
     expect(sql).toContain(`GRANT USAGE ON SCHEMA "app" TO "${role}"`);
@@ -84,10 +84,27 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(lines.join('')).not.toContain(out.secret.password);
     expect(lines.join('')).not.toContain('adm1n-pw');
     expect(JSON.stringify(f.configs)).toContain('adm1n-pw'); // ...while the pool does get the admin URL
+    // every admin session sees only the catalogue on its path
+    expect(f.configs).toEqual([expect.objectContaining({ options: '-c search_path=pg_catalog,pg_temp' })]);
+  });
+
+  it('refuses an admin URL that sets session options (they would override the pinned search_path)', () => {
+    expect(() => make(fakePool(), { adminUrl: `${ADMIN}?options=-c%20search_path%3Dpublic` })).toThrow(
+      expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_INVALID_CONFIG', message: expect.stringMatching(/sets `options`/) }),
+    );
+  });
+
+  it('a scope connectionLimit overrides the instance default', async () => {
+    const f = fakePool();
+    await make(f, { connectionLimit: 3 }).s.issue(req({ scope: { grant: 'SELECT ON ALL TABLES IN SCHEMA app', connectionLimit: 2 } }));
+    expect(f.log.find((t) => t.startsWith('CREATE ROLE'))).toContain('CONNECTION LIMIT 2');
+    const g = fakePool();
+    await make(g, { connectionLimit: 3 }).s.issue(req());
+    expect(g.log.find((t) => t.startsWith('CREATE ROLE'))).toContain('CONNECTION LIMIT 3');
   });
 
   it('re-issuing an existing jit role of the same grant rotates its password instead of creating a second role', async () => {
-    const f = fakePool((t) => (t.startsWith('SELECT shobj_description') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x' }) }] } : undefined));
+    const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.shobj_description') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x' }) }] } : undefined));
     const { s } = make(f);
     await s.issue(req());
     expect(f.log.some((t) => t.startsWith('ALTER ROLE "jit_gl-7-3-abc123" WITH LOGIN PASSWORD'))).toBe(true);
@@ -96,14 +113,14 @@ describe('postgres substrate (unit, fake pool)', () => {
 
   it('refuses to revive a role whose revoke has begun (NOLOGIN): a late issue retry must not undo a revoke', async () => {
     const f = fakePool((t) =>
-      t.startsWith('SELECT shobj_description') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x' }), rolcanlogin: false }] } : undefined,
+      t.startsWith('SELECT pg_catalog.shobj_description') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x' }), rolcanlogin: false }] } : undefined,
     );
     await expect(make(f).s.issue(req())).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', message: expect.stringMatching(/being revoked/) });
     expect(f.log.some((t) => /^(ALTER|CREATE) ROLE/.test(t))).toBe(false);
   });
 
   it("refuses to take over a role with jit's name that jit did not create", async () => {
-    const f = fakePool((t) => (t.startsWith('SELECT shobj_description') ? { rows: [{ comment: 'created by hand' }] } : undefined));
+    const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.shobj_description') ? { rows: [{ comment: 'created by hand' }] } : undefined));
     const { s } = make(f);
     await expect(s.issue(req())).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', retriable: false });
     expect(f.log).toContain('ROLLBACK');
@@ -113,12 +130,16 @@ describe('postgres substrate (unit, fake pool)', () => {
   it('never executes a hostile scope', async () => {
     const f = fakePool();
     const { s } = make(f);
-    for (const grant of ['SELECT ON t; DROP ROLE postgres', 'ALL PRIVILEGES ON DATABASE orders', 'SUPERUSER', 'postgres']) {
+    for (const grant of ['SELECT ON s.t; DROP ROLE postgres', 'ALL PRIVILEGES ON DATABASE orders', 'SUPERUSER', 'postgres', 'SELECT ON pg_authid']) {
       expect(s.validateScope({ grant }).length).toBeGreaterThan(0);
       await expect(s.issue(req({ scope: { grant } }))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_SCOPE' });
     }
-    expect(s.validateScope({ grant: ['SELECT ON a', 'SELECT ON b; x'] })).toEqual([expect.objectContaining({ path: 'scope.grant[1]' })]);
-    expect(s.validateScope({ grant: Array(21).fill('SELECT ON a') })[0]?.message).toMatch(/more than 20/);
+    expect(s.validateScope({ grant: ['SELECT ON s.a', 'SELECT ON s.b; x'] })).toEqual([expect.objectContaining({ path: 'scope.grant[1]' })]);
+    expect(s.validateScope({ grant: Array(21).fill('SELECT ON s.a') })[0]?.message).toMatch(/more than 20/);
+    for (const connectionLimit of [0, 101, 2.5, '5', null]) {
+      expect(s.validateScope({ grant: 'SELECT ON s.a', connectionLimit })).toEqual([expect.objectContaining({ path: 'scope.connectionLimit' })]);
+    }
+    expect(s.validateScope({ grant: 'SELECT ON s.a', connectionLimit: 100 })).toEqual([]);
     expect(s.validateScope({ tier: 'x' })[0]?.path).toBe('scope.grant');
     expect(f.log).toEqual([]);
   });
@@ -173,43 +194,49 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(f.log).toEqual([]);
   });
 
-  it('revoke: NOLOGIN committed first, then sessions terminated, then REASSIGN/DROP OWNED and DROP ROLE', async () => {
+  it('revoke: NOLOGIN committed first, then sessions terminated, then leftovers, REASSIGN to the leftover owner, DROP OWNED and DROP ROLE', async () => {
     let sessions = 2;
-    const meta = { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }) }] };
+    const meta = { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }), admin_super: true }] };
     const f = fakePool((t) => {
-      if (t.startsWith('SELECT shobj_description')) return meta;
-      if (t.startsWith('SELECT pg_terminate_backend')) sessions = Math.max(0, sessions - 1);
-      if (t.startsWith('SELECT count(*)::int AS n')) return { rows: [{ n: sessions }] };
+      if (t.startsWith('SELECT pg_catalog.shobj_description')) return meta;
+      if (t.startsWith('SELECT pg_catalog.pg_terminate_backend')) sessions = Math.max(0, sessions - 1);
+      if (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n')) return { rows: [{ n: sessions }] };
       return undefined;
     });
     const { s } = make(f);
     await s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' });
-    const seq = f.log.filter((t) => !t.startsWith('SELECT pg_advisory') && !t.startsWith('SELECT shobj'));
+    // the catalogue reads in between are left out; the statements that change something, in order:
+    const seq = f.log.filter((t) => !/^\s*SELECT/.test(t) || /^SELECT pg_catalog\.(pg_terminate|count)/.test(t));
     expect(seq).toEqual([
       'BEGIN',
       'ALTER ROLE "jit_gl-1" WITH NOLOGIN',
       'COMMIT',
-      expect.stringMatching(/^SELECT pg_terminate_backend/),
-      expect.stringMatching(/^SELECT count/),
-      expect.stringMatching(/^SELECT pg_terminate_backend/),
-      expect.stringMatching(/^SELECT count/),
+      expect.stringMatching(/^SELECT pg_catalog\.pg_terminate_backend/),
+      expect.stringMatching(/^SELECT pg_catalog\.count/),
+      expect.stringMatching(/^SELECT pg_catalog\.pg_terminate_backend/),
+      expect.stringMatching(/^SELECT pg_catalog\.count/),
       'BEGIN',
-      'REASSIGN OWNED BY "jit_gl-1" TO CURRENT_USER',
+      'SAVEPOINT jit_owner',
+      expect.stringMatching(/^CREATE ROLE "jit_leftovers" WITH NOLOGIN NOSUPERUSER .* NOINHERIT$/),
+      expect.stringMatching(/^COMMENT ON ROLE "jit_leftovers"/),
+      'RELEASE SAVEPOINT jit_owner',
+      'REASSIGN OWNED BY "jit_gl-1" TO "jit_leftovers"',
       'DROP OWNED BY "jit_gl-1"',
       'DROP ROLE IF EXISTS "jit_gl-1"',
       'COMMIT',
     ]);
+    expect(f.log.join('\n')).not.toMatch(/TO CURRENT_USER/); // a superuser admin needs no membership, and never receives objects
   });
 
   it('revoke of a role that is already gone succeeds without dropping anything', async () => {
-    const f = fakePool((t) => (t.startsWith('SELECT count(*)::int AS n') ? { rows: [{ n: 0 }] } : undefined));
+    const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n') ? { rows: [{ n: 0 }] } : undefined));
     const { s } = make(f);
     await s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' });
     expect(f.log.some((t) => t.startsWith('DROP') || t.startsWith('ALTER'))).toBe(false);
   });
 
   it('revoke reports a retriable failure when sessions will not go away', async () => {
-    const f = fakePool((t) => (t.startsWith('SELECT count(*)::int AS n') ? { rows: [{ n: 1 }] } : t.startsWith('SELECT shobj') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }) }] } : undefined));
+    const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n') ? { rows: [{ n: 1 }] } : t.startsWith('SELECT pg_catalog.shobj') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }) }] } : undefined));
     const { s } = make(f, { sessionDrainTimeoutMs: 200 });
     await expect(
       s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' }),
@@ -220,7 +247,7 @@ describe('postgres substrate (unit, fake pool)', () => {
   it('listIssued returns only roles whose comment marks them as jit’s for the grant in their name', async () => {
     const c = (grantId: string) => JSON.stringify({ jit: 1, grantId, expiresAt: '2030-01-01T00:00:00.000Z' });
     const f = fakePool((t) =>
-      t.includes('FROM pg_roles WHERE rolname LIKE')
+      t.includes('FROM pg_catalog.pg_roles WHERE rolname LIKE')
         ? {
             rows: [
               { rolname: 'jit_g1', comment: c('g1') },
@@ -239,7 +266,7 @@ describe('postgres substrate (unit, fake pool)', () => {
   });
 
   it('close ends every pool it opened', async () => {
-    const f = fakePool((t) => (t.includes('FROM pg_roles WHERE rolname LIKE') ? { rows: [] } : undefined));
+    const f = fakePool((t) => (t.includes('FROM pg_catalog.pg_roles WHERE rolname LIKE') ? { rows: [] } : undefined));
     const { s } = make(f);
     await s.listIssued();
     await s.close();
@@ -273,7 +300,7 @@ describe('postgres substrate: any input', () => {
   });
 
   it('adminUrls lets a fresh instance revoke and list on every configured server', async () => {
-    const f = fakePool((t) => (t.startsWith('SELECT count(*)::int AS n') ? { rows: [{ n: 0 }] } : t.includes('FROM pg_roles WHERE rolname LIKE') ? { rows: [] } : undefined));
+    const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n') ? { rows: [{ n: 0 }] } : t.includes('FROM pg_catalog.pg_roles WHERE rolname LIKE') ? { rows: [] } : undefined));
     const { s } = make(f, { adminUrls: ['postgres://a:b@billing-db:5432/billing'] });
     await s.revoke({ kind: 'postgres', grantId: 'g', ref: { role: 'jit_g', server: 'billing-db:5432/billing' }, expiresAt: '' });
     await s.listIssued();
@@ -286,14 +313,17 @@ describe('postgres substrate: any input', () => {
     expect(() => make(fakePool(), { adminUrl: 'postgres://u:hunter2@h' })).toThrow(/adminUrl names no database/);
   });
 
-  it('a target connection naming another server gets its own pool and handles for it', async () => {
-    const a = fakePool((t) => (t.startsWith('SELECT count(*)::int AS n') ? { rows: [{ n: 0 }] } : undefined));
-    const { s } = make(a);
-    const out = await s.issue(req({ connection: { url: 'postgres://adm:pw@other-host:5432/billing' } }));
-    expect(out.handle.ref.server).toBe('other-host:5432/billing');
-    expect(out.secret).toMatchObject({ host: 'other-host', database: 'billing' });
-    expect(a.configs.map((c) => (c as { connectionString: string }).connectionString)).toEqual(['postgres://adm:pw@other-host:5432/billing']);
-    await s.revoke(out.handle);
+  it('issues only on servers it has an admin URL for, since it could revoke nowhere else', async () => {
+    const a = fakePool();
+    const { s } = make(a, { adminUrls: ['postgres://a:b@billing-db:5432/billing'] });
+    await expect(s.issue(req({ connection: { url: 'postgres://adm:pw@other-host:5432/billing' } }))).rejects.toMatchObject({
+      code: 'JIT_ERR_SUBSTRATE_REJECTED',
+      message: expect.stringMatching(/other-host:5432\/billing, which is not among this instance's adminUrl\/adminUrls/),
+    });
+    const out = await s.issue(req({ connection: { url: 'postgres://someone:else@billing-db:5432/billing' } }));
+    expect(out.handle.ref.server).toBe('billing-db:5432/billing');
+    // the configured admin URL is the one used, not the request's
+    expect(a.configs.map((c) => (c as { connectionString: string }).connectionString)).toEqual(['postgres://a:b@billing-db:5432/billing']);
     await expect(s.issue(req({ connection: { url: 42 } }))).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED' });
   });
 });

@@ -1,5 +1,8 @@
 // PostgreSQL substrate: a login role `jit_<grant>` per grant with the scope's GRANTs, found again
-// by name and by its role comment; revoke = NOLOGIN, terminate its sessions, DROP OWNED, DROP ROLE.
+// by name and by its role comment; revoke = NOLOGIN, terminate its sessions, neutralise what it
+// left behind, REASSIGN OWNED to a powerless owner, DROP OWNED, DROP ROLE. Every admin session runs
+// with search_path pg_catalog,pg_temp and every function and relation is written schema-qualified,
+// so nothing a grantee creates (e.g. a better-matching public.hashtextextended) runs as jit's admin.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
@@ -20,14 +23,17 @@ import {
   type Finding,
   type IssueRequest,
   type Issued,
+  type LeftoverObject,
   type Problem,
   type RevocationHandle,
+  type RevokeReport,
   type Substrate,
   type SubstrateDeps,
   type VerifyResult,
 } from '@jit/substrates';
 import type { JitError } from '@jit/errors';
-import { parseGrant, renderGrant, schemasOf, type ParsedGrant } from './grant-grammar';
+import { isSystemSchema, parseGrant, renderGrant, schemasOf, type ParsedGrant } from './grant-grammar';
+import { LeftoverOwnerUnsafe, dropRoleAndNeutralise, ensureLeftoverOwner, grantToAdmin } from './revoke-leftovers';
 import { scramVerifier } from './scram-verifier';
 
 export const POSTGRES_KIND = 'postgres';
@@ -47,10 +53,10 @@ export type PgPoolFactory = (config: pg.PoolConfig) => PgPoolLike;
 
 export const postgresConfigSchema = z
   .object({
-    /** Admin connection URL (CREATEROLE and the rights it grants). Optional when every target's connection carries `url`. */
+    /** Admin connection URL (CREATEROLE and the rights it grants; best not a superuser). */
     adminUrl: z.string().min(1).optional(),
-    /** More admin URLs (one per server/database this instance serves): revoke and listIssued after a
-     * restart reach only servers named here, never ones merely seen in a request's connection. */
+    /** More admin URLs (one per server/database this instance serves). jit issues only on servers
+     * named here or in adminUrl, because revoke and listIssued can reach only those. */
     adminUrls: z.array(z.string().min(1)).max(100).optional(),
     /** The read-only credential developers and agents hold; checkDefaultIsReadOnly probes it. */
     defaultUrl: z.string().min(1).optional(),
@@ -62,8 +68,14 @@ export const postgresConfigSchema = z
     statementTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
     /** How long revoke waits for terminated sessions to disappear before reporting a retriable failure. */
     sessionDrainTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
-    /** Per-role connection limit; unset = server default. */
-    connectionLimit: z.number().int().min(1).max(1000).optional(),
+    /** CONNECTION LIMIT of issued roles unless the scope sets `connectionLimit`: a grantee must not
+     * be able to fill max_connections and lock jit's admin out of the revoke. */
+    connectionLimit: z.number().int().min(1).max(1000).default(5),
+    /** NOLOGIN role that owns what revoked grants leave behind (created on first use). */
+    leftoverOwner: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case role name (letters, digits, _)')
+      .default('jit_leftovers'),
     maxTtlSeconds: z.number().int().positive().optional(),
   })
   .strict();
@@ -77,6 +89,8 @@ export interface PostgresDeps {
 /** The postgres scope object (the `grant` key of a policy.yaml scope; other keys such as `tier` are policy's). */
 export interface PostgresScope {
   grant: string | string[];
+  /** CONNECTION LIMIT of the issued role (1-100); default: the instance's `connectionLimit`. */
+  connectionLimit?: number;
 }
 
 interface RoleMeta {
@@ -96,6 +110,9 @@ interface Server {
 const ROLE_PREFIX = 'jit_';
 const ROLE_RE = /^jit_[A-Za-z0-9_-]{1,59}$/;
 const MAX_GRANTS = 20;
+const MAX_SCOPE_CONNECTIONS = 100;
+/** Admin sessions see only the catalogue: nothing a grantee creates can shadow a name jit uses. */
+const ADMIN_SESSION_OPTIONS = '-c search_path=pg_catalog,pg_temp';
 
 /** Role name for a grant id: `jit_<grant>`, hashed down to 63 bytes when needed. */
 export function roleNameFor(grantId: string): string {
@@ -112,6 +129,8 @@ function parseServerUrl(raw: string): URL | string {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return 'must use the postgres:// scheme';
   if (!url.hostname) return 'has no host';
   if (url.pathname.length <= 1) return 'names no database';
+  // connection-string options would override the search_path jit pins on its admin sessions
+  if (url.searchParams.has('options')) return 'sets `options`; jit sets the admin session options itself (search_path)';
   return url;
 }
 
@@ -157,11 +176,17 @@ function parseMeta(comment: unknown): RoleMeta | undefined {
   return undefined;
 }
 
-function grantsOf(scope: unknown): { grants: ParsedGrant[]; problems: Problem[] } {
+function grantsOf(scope: unknown): { grants: ParsedGrant[]; connectionLimit?: number; problems: Problem[] } {
   const problems: Problem[] = [];
   const grants: ParsedGrant[] = [];
   if (!scope || typeof scope !== 'object' || Array.isArray(scope)) {
     return { grants, problems: [{ path: 'scope', message: 'must be an object with a `grant` string, e.g. { grant: "SELECT ON ALL TABLES IN SCHEMA public" }' }] };
+  }
+  let connectionLimit: number | undefined;
+  if (Object.prototype.hasOwnProperty.call(scope, 'connectionLimit')) {
+    const n = (scope as { connectionLimit: unknown }).connectionLimit;
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_SCOPE_CONNECTIONS) connectionLimit = n;
+    else problems.push({ path: 'scope.connectionLimit', message: `must be a whole number from 1 to ${MAX_SCOPE_CONNECTIONS} (the issued role's CONNECTION LIMIT)` });
   }
   const raw = Object.prototype.hasOwnProperty.call(scope, 'grant') ? (scope as { grant: unknown }).grant : undefined;
   const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
@@ -173,7 +198,7 @@ function grantsOf(scope: unknown): { grants: ParsedGrant[]; problems: Problem[] 
     if (parsed.ok) grants.push(parsed.grant);
     else problems.push({ path, message: parsed.error });
   });
-  return { grants, problems };
+  return { grants, connectionLimit, problems };
 }
 
 /**
@@ -181,10 +206,12 @@ function grantsOf(scope: unknown): { grants: ParsedGrant[]; problems: Problem[] 
  * argument it probes the configured `defaultUrl`); a deployment runs it once per instance for every
  * policy version (libs/substrates/wiring `createPolicyAudit`).
  */
-export type PostgresSubstrate = Substrate &
-  Required<Pick<Substrate, 'verifyRevoked' | 'listIssued' | 'close' | 'checkDefaultIsReadOnly'>> & {
+export type PostgresSubstrate = Omit<Substrate, 'revoke'> &
+  Required<Pick<Substrate, 'verifyRevoked' | 'listIssued' | 'close' | 'checkDefaultIsReadOnly' | 'checkSetup'>> & {
+    /** Always reports what the role left behind (empty when nothing). */
     /** Probes `defaultUrl` (default: the configured one) by attempting writes that are rolled back. */
     checkDefaultIsReadOnly(defaultUrl?: string): Promise<Finding[]>;
+    revoke(handle: RevocationHandle): Promise<RevokeReport>;
   };
 
 export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateDeps & Partial<PostgresDeps>): PostgresSubstrate {
@@ -229,6 +256,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       connectionTimeoutMillis: config.connectTimeoutMs,
       statement_timeout: config.statementTimeoutMs,
       application_name: `jit-substrate-${name}`.slice(0, 63),
+      options: ADMIN_SESSION_OPTIONS,
     });
     return s.pool;
   };
@@ -237,7 +265,17 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     const raw = connection?.url ?? connection?.adminUrl;
     if (raw !== undefined) {
       if (typeof raw !== 'string') throw SubstrateRejected(name, 'target connection.url must be a string');
-      return addServer(raw, 'target connection.url');
+      const url = parseServerUrl(raw);
+      if (typeof url === 'string') throw SubstrateRejected(name, `target connection.url ${url}`);
+      // Revoke and the orphan sweep reach only configured servers: a grant elsewhere could never end.
+      const known = servers.get(serverIdOf(url));
+      if (!known) {
+        throw SubstrateRejected(
+          name,
+          `target connection.url names ${serverIdOf(url)}, which is not among this instance's adminUrl/adminUrls; jit could not revoke there, so it does not issue there`,
+        );
+      }
+      return known;
     }
     // Without a connection URL the target must be the instance's only configured server.
     if (configured.length === 1) return servers.values().next().value as Server;
@@ -283,10 +321,40 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     }
   }
 
-  const lockRole = (c: PgQueryable, role: string) => c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7270))', [role]);
-  const roleComment = async (c: PgQueryable, role: string): Promise<{ exists: boolean; canLogin?: boolean; meta?: RoleMeta }> => {
-    const { rows } = await c.query("SELECT shobj_description(oid, 'pg_authid') AS comment, rolcanlogin FROM pg_roles WHERE rolname = $1", [role]);
-    return rows.length === 0 ? { exists: false } : { exists: true, canLogin: rows[0]?.rolcanlogin !== false, meta: parseMeta(rows[0]?.comment) };
+  const lockRole = (c: PgQueryable, role: string) =>
+    c.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1::pg_catalog.text, 7270::pg_catalog.int8))', [role]);
+  const roleComment = async (c: PgQueryable, role: string): Promise<{ exists: boolean; canLogin?: boolean; meta?: RoleMeta; adminIsSuperuser: boolean }> => {
+    const { rows } = await c.query(
+      `SELECT pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment, r.rolcanlogin,
+              (SELECT a.rolsuper FROM pg_catalog.pg_roles a WHERE a.rolname = CURRENT_USER) AS admin_super
+         FROM pg_catalog.pg_roles r WHERE r.rolname = $1`,
+      [role],
+    );
+    const adminIsSuperuser = rows[0]?.admin_super === true;
+    return rows.length === 0
+      ? { exists: false, adminIsSuperuser }
+      : { exists: true, canLogin: rows[0]?.rolcanlogin !== false, meta: parseMeta(rows[0]?.comment), adminIsSuperuser };
+  };
+
+  /** Each named table/sequence as the server resolves it: it must exist, be of that kind and live outside the system schemas. */
+  const checkRelations = async (c: PgQueryable, grants: ParsedGrant[]): Promise<void> => {
+    for (const g of grants) {
+      if (g.kind !== 'table' && g.kind !== 'sequence') continue;
+      for (const n of g.names) {
+        const text = `${pg.escapeIdentifier(n.schema ?? '')}.${pg.escapeIdentifier(n.name)}`;
+        const { rows } = await c.query(
+          `SELECT n.nspname, c.relkind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.oid = pg_catalog.to_regclass($1::pg_catalog.text)`,
+          [text],
+        );
+        const row = rows[0];
+        const label = `${n.schema}.${n.name}`;
+        if (!row) throw SubstrateRejected(name, `issue: ${label} does not exist`);
+        if (isSystemSchema(String(row.nspname))) throw SubstrateRejected(name, `issue: ${label} is in the system schema ${row.nspname}; not granting it`);
+        const isSequence = row.relkind === 'S';
+        if ((g.kind === 'sequence') !== isSequence) throw SubstrateRejected(name, `issue: ${label} is ${isSequence ? 'a sequence' : 'not a sequence'}; the grant says ${g.kind}`);
+      }
+    }
   };
 
   function validateScope(scope: unknown): Problem[] {
@@ -294,7 +362,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
   }
 
   async function issue(req: IssueRequest): Promise<Issued> {
-    const { grants, problems } = grantsOf(req.scope);
+    const { grants, connectionLimit: scopeLimit, problems } = grantsOf(req.scope);
     if (problems.length) throw SubstrateInvalidScope(name, problems.map((p) => `${p.path} ${p.message}`).join('; '));
     if (typeof req.grantId !== 'string' || req.grantId.length === 0 || req.grantId.length > 200) throw SubstrateRejected(name, 'grantId must be 1-200 characters');
     if (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds <= 0) throw SubstrateRejected(name, 'ttlSeconds must be a positive integer');
@@ -308,11 +376,14 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     const lit = pg.escapeLiteral;
     const database = decodeURIComponent(server.url.pathname.slice(1));
 
+    const limit = scopeLimit ?? config.connectionLimit;
     const reused = await inTransaction(server, 'issue', async (c) => {
       await lockRole(c, role);
       const existing = await roleComment(c, role);
-      // The password is sent as a SCRAM verifier, never in clear (statement logs).
-      const auth = `LOGIN PASSWORD ${lit(scramVerifier(password))} VALID UNTIL ${lit(expiresAt)}`;
+      await checkRelations(c, grants);
+      // The password is sent as a SCRAM verifier, never in clear (statement logs). VALID UNTIL is
+      // the server's own backstop for new logins should the revoker be down at expiry.
+      const auth = `LOGIN PASSWORD ${lit(scramVerifier(password))} VALID UNTIL ${lit(expiresAt)} CONNECTION LIMIT ${limit}`;
       if (existing.exists) {
         if (existing.meta?.grantId !== req.grantId) throw SubstrateRejected(name, `role ${role} exists and was not created by jit for this grant; not touching it`);
         // NOLOGIN on our role means a revoke has begun (issue never commits one): a late retry must not revive it.
@@ -320,8 +391,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
         // A retry of the same grant: same role, fresh password, so only one credential stays usable.
         await c.query(`ALTER ROLE ${qr} WITH ${auth}`);
       } else {
-        const limit = config.connectionLimit ? ` CONNECTION LIMIT ${config.connectionLimit}` : '';
-        await c.query(`CREATE ROLE ${qr} WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT${limit} ${auth}`);
+        await c.query(`CREATE ROLE ${qr} WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT ${auth}`);
       }
       await c.query(`COMMENT ON ROLE ${qr} IS ${lit(JSON.stringify(meta))}`);
       await c.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${qr}`);
@@ -353,11 +423,11 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
   }
 
   const sessionCount = async (s: Server, role: string): Promise<number> => {
-    const { rows } = await poolOf(s).query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [role]);
+    const { rows } = await poolOf(s).query('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n FROM pg_catalog.pg_stat_activity WHERE usename = $1', [role]);
     return Number(rows[0]?.n ?? 0);
   };
 
-  async function revoke(handle: RevocationHandle): Promise<void> {
+  async function revoke(handle: RevocationHandle): Promise<RevokeReport> {
     const { role, server } = checkHandle(handle);
     const qr = pg.escapeIdentifier(role);
     // 1. No new logins, committed before anything else so a session cannot sneak in.
@@ -367,13 +437,18 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       if (!existing.exists) return false;
       if (existing.meta?.grantId !== handle.grantId) throw SubstrateInvalidHandle(name, `role ${role} is not marked as this grant's; not dropping it`);
       await c.query(`ALTER ROLE ${qr} WITH NOLOGIN`);
+      // A non-superuser admin may signal, reassign and drop only what it has the privileges of.
+      if (!existing.adminIsSuperuser) await grantToAdmin(c, role);
       return true;
     });
     // 2. End the sessions already open (VALID UNTIL alone leaves them alive), and wait until they are gone.
     const deadline = Date.now() + config.sessionDrainTimeoutMs;
     try {
       for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
-        await poolOf(server).query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
+        await poolOf(server).query(
+          'SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = $1 AND pid <> pg_catalog.pg_backend_pid()',
+          [role],
+        );
         if ((await sessionCount(server, role)) === 0) break;
         if (Date.now() > deadline) throw SubstrateUpstreamFailed(name, `revoke: sessions of ${role} still open after ${config.sessionDrainTimeoutMs} ms`);
         await new Promise((r) => setTimeout(r, delay));
@@ -381,17 +456,28 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     } catch (err) {
       throw classifyPg(name, 'revoke (terminate sessions)', err);
     }
-    if (!present) return;
-    // 3. Keep what the role created (hand it to the admin), drop its privileges, drop the role.
-    await inTransaction(server, 'revoke (drop)', async (c) => {
+    if (!present) return { leftovers: [] };
+    // 3. Drop the code it left that would run with others' rights, hand the rest to the powerless
+    //    leftover owner (never to the admin), drop its privileges, drop the role (revoke-leftovers.ts).
+    const leftovers = await inTransaction(server, 'revoke (drop)', async (c): Promise<LeftoverObject[]> => {
       await lockRole(c, role);
       const existing = await roleComment(c, role);
-      if (!existing.exists) return;
-      await c.query(`REASSIGN OWNED BY ${qr} TO CURRENT_USER`);
-      await c.query(`DROP OWNED BY ${qr}`);
-      await c.query(`DROP ROLE IF EXISTS ${qr}`);
+      if (!existing.exists) return [];
+      await lockRole(c, config.leftoverOwner);
+      try {
+        await ensureLeftoverOwner(c, config.leftoverOwner, existing.adminIsSuperuser);
+      } catch (err) {
+        if (err instanceof LeftoverOwnerUnsafe) throw SubstrateFailed(name, `revoke: ${err.message}`);
+        throw err;
+      }
+      if (!existing.adminIsSuperuser) await grantToAdmin(c, role);
+      return dropRoleAndNeutralise(c, role, config.leftoverOwner);
     });
-    log.info({ grantId: handle.grantId, role, server: server.id }, 'postgres role revoked');
+    if (leftovers.length > 0) {
+      log.warn({ grantId: handle.grantId, role, server: server.id, leftovers }, 'the revoked role left objects that could run with other rights; see the leftovers');
+    }
+    log.info({ grantId: handle.grantId, role, server: server.id, leftovers: leftovers.length }, 'postgres role revoked');
+    return { leftovers };
   }
 
   async function verifyRevoked(handle: RevocationHandle): Promise<VerifyResult> {
@@ -399,7 +485,8 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     let rows: any[];
     try {
       ({ rows } = await poolOf(server).query(
-        'SELECT (SELECT count(*) FROM pg_roles WHERE rolname = $1)::int AS roles, (SELECT count(*) FROM pg_stat_activity WHERE usename = $1)::int AS sessions',
+        `SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_roles WHERE rolname = $1)::pg_catalog.int4 AS roles,
+                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity WHERE usename = $1)::pg_catalog.int4 AS sessions`,
         [role],
       ));
     } catch (err) {
@@ -417,7 +504,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       let rows: any[];
       try {
         ({ rows } = await poolOf(s).query(
-          "SELECT rolname, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname LIKE 'jit\\_%' ORDER BY rolname",
+          "SELECT rolname, pg_catalog.shobj_description(oid, 'pg_authid') AS comment FROM pg_catalog.pg_roles WHERE rolname LIKE 'jit\\_%' ORDER BY rolname",
         ));
       } catch (err) {
         throw classifyPg(name, 'list roles', err);
@@ -441,7 +528,13 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     if (!defaultUrl) return [{ severity: 'warning', message: `${name}: no defaultUrl configured, so the default credential's read-only property is unproven` }];
     const url = parseServerUrl(defaultUrl);
     if (typeof url === 'string') return [{ severity: 'error', message: `${name}: defaultUrl ${url}` }];
-    const pool = poolFactory({ connectionString: url.toString(), max: 1, connectionTimeoutMillis: config.connectTimeoutMs, statement_timeout: config.statementTimeoutMs });
+    const pool = poolFactory({
+      connectionString: url.toString(),
+      max: 1,
+      connectionTimeoutMillis: config.connectTimeoutMs,
+      statement_timeout: config.statementTimeoutMs,
+      options: ADMIN_SESSION_OPTIONS,
+    });
     const findings: Finding[] = [];
     const where = serverIdOf(url);
     try {
@@ -456,19 +549,19 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
         // user, so it is not what makes a credential read-only; privileges are.
         await client.query('BEGIN READ WRITE');
         const { rows: attrs } = await client.query(
-          'SELECT current_user AS "user", rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication FROM pg_roles WHERE rolname = current_user',
+          'SELECT current_user AS "user", rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication FROM pg_catalog.pg_roles WHERE rolname = current_user',
         );
         const a = attrs[0] ?? {};
         for (const k of ['rolsuper', 'rolcreaterole', 'rolcreatedb', 'rolbypassrls', 'rolreplication']) {
           if (a[k] === true) findings.push({ severity: 'error', message: `${where}: default role ${a.user} has ${k.slice(3).toUpperCase()}` });
         }
         const { rows: schemas } = await client.query(
-          "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY nspname LIMIT 200",
+          "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY nspname LIMIT 200",
         );
         const { rows: tables } = await client.query(
           `SELECT n.nspname, c.relname,
-                  has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE') OR has_any_column_privilege(c.oid, 'INSERT,UPDATE') AS writable
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  pg_catalog.has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE') OR pg_catalog.has_any_column_privilege(c.oid, 'INSERT,UPDATE') AS writable
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r','p') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
             ORDER BY 1, 2 LIMIT 500`,
         );
@@ -515,6 +608,91 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     return findings;
   }
 
+  /** One configured server's admin role: superuser, reserved connection slot, schemas others can create in on its own search_path. */
+  async function checkSetupOn(s: Server): Promise<Finding[]> {
+    const findings: Finding[] = [];
+    const where = s.id;
+    let attrs: any;
+    try {
+      ({
+        rows: [attrs],
+      } = await poolOf(s).query(
+        `SELECT current_user AS "user", r.rolsuper, r.rolcreaterole,
+                pg_catalog.current_setting('reserved_connections', true) AS reserved,
+                CASE WHEN pg_catalog.to_regrole('pg_use_reserved_connections') IS NULL THEN NULL
+                     ELSE pg_catalog.pg_has_role(current_user, 'pg_use_reserved_connections', 'USAGE') END AS may_reserve
+           FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`,
+      ));
+    } catch (err) {
+      throw classifyPg(name, 'check admin', err);
+    }
+    const user = String(attrs?.user ?? '?');
+    if (attrs?.rolsuper === true) {
+      findings.push({
+        severity: 'warning',
+        message: `${where}: jit's admin role ${user} is a superuser; a non-superuser with CREATEROLE (owning, or holding WITH GRANT OPTION on, what the scopes grant) is enough and bounds what a hijacked admin session could do`,
+      });
+    } else {
+      if (attrs?.rolcreaterole !== true) findings.push({ severity: 'error', message: `${where}: jit's admin role ${user} has no CREATEROLE; it cannot issue roles` });
+      if (attrs?.may_reserve !== null && (attrs?.may_reserve !== true || Number(attrs?.reserved ?? 0) === 0)) {
+        findings.push({
+          severity: 'warning',
+          message: `${where}: jit's admin role ${user} has no reserved connection slot: grantees filling max_connections would keep the revoke out; set reserved_connections > 0 and GRANT pg_use_reserved_connections TO ${user}`,
+        });
+      }
+    }
+    // The admin's own search_path, as any session without jit's pinned one would see it.
+    const plain = poolFactory({ connectionString: s.url.toString(), max: 1, connectionTimeoutMillis: config.connectTimeoutMs, statement_timeout: config.statementTimeoutMs });
+    let path: string[];
+    try {
+      const { rows } = await plain.query('SELECT pg_catalog.current_schemas(false)::pg_catalog.text[] AS path');
+      path = Array.isArray(rows[0]?.path) ? (rows[0].path as string[]) : [];
+    } catch (err) {
+      throw classifyPg(name, 'check admin search_path', err);
+    } finally {
+      await plain.end().catch(() => undefined);
+    }
+    if (path.length > 0) {
+      let rows: any[];
+      try {
+        ({ rows } = await poolOf(s).query(
+          `SELECT n.nspname,
+                  ARRAY(SELECT r.rolname::pg_catalog.text FROM pg_catalog.pg_roles r
+                         WHERE r.rolname <> current_user AND NOT r.rolsuper
+                           -- pg_database_owner stands for the database's owner: not "others" when that is the admin
+                           AND NOT (r.rolname = 'pg_database_owner' AND pg_catalog.pg_get_userbyid(
+                                     (SELECT d.datdba FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())) = current_user)
+                           AND pg_catalog.has_schema_privilege(r.oid, n.oid, 'CREATE') ORDER BY 1 LIMIT 6) AS creators,
+                  EXISTS (SELECT 1 FROM pg_catalog.aclexplode(n.nspacl) a WHERE a.grantee = 0 AND a.privilege_type = 'CREATE') AS public_create
+             FROM pg_catalog.pg_namespace n WHERE n.nspname::pg_catalog.text = ANY ($1::pg_catalog.text[]) AND n.nspname <> 'pg_catalog' ORDER BY 1`,
+          [path],
+        ));
+      } catch (err) {
+        throw classifyPg(name, 'check admin search_path', err);
+      }
+      for (const r of rows) {
+        const creators = (r.creators as string[]).slice(0, 5);
+        if (r.public_create !== true && creators.length === 0) continue;
+        const who = [r.public_create === true ? 'PUBLIC' : undefined, ...creators].filter(Boolean).join(', ') + ((r.creators as string[]).length > 5 ? ', ...' : '');
+        findings.push({
+          severity: 'warning',
+          message:
+            `${where}: schema ${r.nspname} is on admin role ${user}'s search_path and ${who} can create in it: a function there that matches a call better than pg_catalog's ` +
+            `runs with the admin's rights in any session that does not pin its search_path (jit's own do); ALTER ROLE ${user} SET search_path = pg_catalog, or revoke CREATE`,
+        });
+      }
+    }
+    if (findings.length === 0) findings.push({ severity: 'info', message: `${where}: jit's admin role ${user} is not a superuser, has a reserved connection slot and no schema on its search_path others can create in` });
+    return findings;
+  }
+
+  async function checkSetup(): Promise<Finding[]> {
+    if (servers.size === 0) return [{ severity: 'error', message: `${name}: no adminUrl/adminUrls configured, so jit can issue nowhere` }];
+    const out: Finding[] = [];
+    for (const s of servers.values()) out.push(...(await checkSetupOn(s)));
+    return out;
+  }
+
   async function close(): Promise<void> {
     const pools = [...servers.values()].map((s) => s.pool).filter((p): p is PgPoolLike => !!p);
     for (const s of servers.values()) s.pool = undefined;
@@ -532,6 +710,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     verifyRevoked,
     listIssued,
     checkDefaultIsReadOnly,
+    checkSetup,
     close,
   };
 }

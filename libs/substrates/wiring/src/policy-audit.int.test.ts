@@ -194,8 +194,12 @@ describe('policy audit on embedded PostgreSQL: the default credential must not w
       await resolver.auditIdle();
 
       const result = resolver.lastAudit()!;
-      expect(result.checks).toBe(2); // one probe per instance, not per target
-      const byInstance = (name: string) => result.findings.filter((f) => f.substrate === name);
+      expect(result.checks).toBe(4); // per instance, not per target: one read-only probe and one setup check
+      const byInstance = (name: string) => result.findings.filter((f) => f.substrate === name && f.check === 'default-read-only');
+      // the test server's admin is a superuser: the setup check says so, for each instance
+      for (const name of ['postgres:rw', 'postgres:ro']) {
+        expect(result.findings).toContainEqual(expect.objectContaining({ substrate: name, target: '*', check: 'setup', severity: 'warning', message: expect.stringContaining('is a superuser') }));
+      }
       expect(byInstance('postgres:rw').filter((f) => f.severity === 'error')).toEqual(
         expect.arrayContaining([expect.objectContaining({ target: '*', check: 'default-read-only', message: expect.stringContaining('public.orders') })]),
       );
@@ -204,7 +208,7 @@ describe('policy audit on embedded PostgreSQL: the default credential must not w
       const values = await metricValues(registry);
       expect(values.find((v) => v.substrate === 'postgres:rw' && v.severity === 'error')?.value).toBeGreaterThanOrEqual(1);
       expect(values.find((v) => v.substrate === 'postgres:ro' && v.severity === 'error')?.value).toBe(0);
-      expect(lines.filter((l) => l.level === 40 && l.substrate === 'postgres:ro')).toEqual([]);
+      expect(lines.filter((l) => l.level === 40 && l.substrate === 'postgres:ro' && l.check === 'default-read-only')).toEqual([]);
       expect(lines.filter((l) => l.level === 40 && l.substrate === 'postgres:rw').length).toBeGreaterThanOrEqual(1);
       const text = raw.join('') + (await registry.metrics());
       expect(text).not.toContain(pw);

@@ -1,0 +1,257 @@
+// What the grantee will try, on the real PostgreSQL: each case is an attack a credential holder
+// ran against the adapter in a hostile review (issues 11 §5 and 20), replayed end to end. The
+// admin here is the test server's superuser, as in a careless deployment, unless a case says
+// otherwise: that is where each attack did the most damage.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@jit/observability';
+import type { IssueRequest } from '@jit/substrates';
+import { contractGrantId } from '@jit/substrates/testing';
+import { getPostgres, uniqueName } from '@jit/testing';
+import { freshDatabase, loginUrl, withClient } from './pg-test-helpers';
+import { createPostgresSubstrate, postgresConfigSchema, type PostgresSubstrate } from './postgres-substrate';
+
+const logger = createLogger({ name: 'pg-grantee', level: 'silent' });
+const PW = 'Pw-grantee-test-1';
+
+const request = (scope: Record<string, unknown>, over: Partial<IssueRequest> = {}): IssueRequest => {
+  const grantId = contractGrantId();
+  return {
+    grantId,
+    elevationId: grantId.split('-').slice(0, 3).join('-'),
+    requester: 'mallory',
+    target: 'orders-db',
+    scopeName: 'ddl',
+    scope,
+    connection: {},
+    ttlSeconds: 600,
+    ...over,
+  };
+};
+
+const isSuperuser = (adminUrl: string, role: string) =>
+  withClient(adminUrl, async (c) => (await c.query('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [role])).rows[0]?.rolsuper === true);
+
+describe('postgres: what the grantee will try (superuser admin)', () => {
+  let adminUrl: string;
+  let s: PostgresSubstrate;
+  /** The read-only role everybody holds by default. */
+  let ro: string;
+  const dropLater: string[] = [];
+
+  beforeAll(async () => {
+    adminUrl = await freshDatabase();
+    ro = uniqueName('readonly');
+    dropLater.push(ro);
+    await withClient(adminUrl, async (c) => {
+      await c.query(`CREATE ROLE ${ro} LOGIN PASSWORD '${PW}'`);
+      await c.query(`GRANT USAGE ON SCHEMA app TO ${ro}`);
+      await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public, app TO ${ro}`);
+    });
+    s = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl }), { logger, name: 'postgres' });
+  });
+  afterAll(async () => {
+    await s?.close();
+    // roles are cluster-wide: leave nothing behind on the shared server, whatever the outcome
+    await withClient(await getPostgres(), async (c) => {
+      for (const r of dropLater) {
+        await c.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(r)}`).catch(() => undefined);
+      }
+    });
+  });
+
+  it('a SECURITY DEFINER function a ddl grantee left does not let the read-only role ALTER ROLE ... SUPERUSER after revoke', async () => {
+    const { secret, handle } = await s.issue(request({ grant: 'CREATE ON SCHEMA app' }));
+    await withClient(secret.url as string, (c) =>
+      c.query(`CREATE FUNCTION app.escalate(r text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+                 AS $$ BEGIN EXECUTE format('ALTER ROLE %I SUPERUSER', r); END $$`),
+    );
+    const report = await s.revoke(handle);
+
+    const attempt = await withClient(loginUrl(adminUrl, ro, PW), (c) => c.query('SELECT app.escalate(current_user)')).then(
+      () => 'called',
+      (err: { code?: string }) => err.code,
+    );
+    expect(attempt).toBe('42883'); // undefined_function: it was dropped
+    expect(await isSuperuser(adminUrl, ro)).toBe(false);
+    expect(report.leftovers).toContainEqual(expect.objectContaining({ kind: 'function', name: 'app.escalate(text)', action: 'dropped' }));
+    expect((await s.verifyRevoked(handle)).verified).toBe(true);
+  });
+
+  it('a trigger a grantee planted on a table it does not own is gone after revoke, so a superuser write does not run its code', async () => {
+    const { secret, handle } = await s.issue(request({ grant: ['TRIGGER ON public.orders', 'USAGE, CREATE ON SCHEMA app'] }));
+    await withClient(secret.url as string, async (c) => {
+      await c.query(`CREATE FUNCTION app.trap() RETURNS trigger LANGUAGE plpgsql
+                       AS $$ BEGIN EXECUTE format('ALTER ROLE %I SUPERUSER', '${ro}'); RETURN NEW; END $$`);
+      await c.query('CREATE TRIGGER trap AFTER INSERT ON public.orders FOR EACH ROW EXECUTE FUNCTION app.trap()');
+    });
+    const report = await s.revoke(handle);
+
+    await withClient(adminUrl, (c) => c.query('INSERT INTO public.orders (total) VALUES (1)'));
+    expect(await isSuperuser(adminUrl, ro)).toBe(false);
+    expect(report.leftovers).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'function', name: 'app.trap()', action: 'dropped' }),
+        expect.objectContaining({ kind: 'trigger', name: 'public.orders.trap', action: 'dropped' }),
+      ]),
+    );
+  });
+
+  it('what the grantee created is kept, owned by the NOLOGIN leftover owner rather than by the admin', async () => {
+    const { secret, handle } = await s.issue(request({ grant: 'USAGE, CREATE ON SCHEMA app' }));
+    const table = uniqueName('made_by_grantee');
+    await withClient(secret.url as string, async (c) => {
+      await c.query(`CREATE TABLE app.${table} (x int)`);
+      await c.query(`CREATE VIEW app.${table}_v AS SELECT x FROM app.${table}`);
+    });
+    const report = await s.revoke(handle);
+    const owners = await withClient(adminUrl, (c) =>
+      c.query(
+        `SELECT c.relname, r.rolname, r.rolsuper, r.rolcanlogin FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+          WHERE c.relnamespace = 'app'::regnamespace AND c.relname LIKE $1 ORDER BY 1`,
+        [`${table}%`],
+      ),
+    );
+    expect(owners.rows).toEqual([
+      { relname: table, rolname: 'jit_leftovers', rolsuper: false, rolcanlogin: false },
+      { relname: `${table}_v`, rolname: 'jit_leftovers', rolsuper: false, rolcanlogin: false },
+    ]);
+    expect(report.leftovers).toEqual([expect.objectContaining({ kind: 'view', name: `app.${table}_v`, action: 'kept' })]);
+  });
+
+  it('a better-matching public.hashtextextended planted by the grantee is never run by the admin (search-path hijack at revoke)', async () => {
+    const backdoor = uniqueName('backdoor');
+    dropLater.push(backdoor);
+    const { secret, handle } = await s.issue(request({ grant: 'CREATE ON SCHEMA public' }));
+    await withClient(secret.url as string, (c) =>
+      c.query(`CREATE FUNCTION public.hashtextextended(t text, seed integer) RETURNS bigint LANGUAGE plpgsql AS $$
+                 BEGIN
+                   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${backdoor}') THEN
+                     EXECUTE 'CREATE ROLE ${backdoor} LOGIN SUPERUSER';
+                   END IF;
+                   RETURN 0;
+                 END $$`),
+    );
+    await s.revoke(handle);
+    const found = await withClient(adminUrl, (c) => c.query('SELECT rolname FROM pg_roles WHERE rolname = $1', [backdoor]));
+    expect(found.rows).toEqual([]);
+    expect((await s.verifyRevoked(handle)).verified).toBe(true);
+  });
+
+  it.each(['pg_authid', 'pg_user_mapping', 'pg_statistic'])('SELECT ON %s (a system catalog without its schema) is refused, so no grantee reads it', async (catalog) => {
+    const req = request({ grant: `SELECT ON ${catalog}` });
+    expect(s.validateScope(req.scope)).toEqual([expect.objectContaining({ path: 'scope.grant', message: expect.stringMatching(/names no schema/) })]);
+    const issued = await s.issue(req).catch((err: unknown) => err);
+    expect(issued).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_SCOPE' });
+    expect((await s.listIssued()).filter((h) => h.grantId === req.grantId)).toEqual([]);
+  });
+
+  it('refuses to issue on a server it has no admin URL for (it could never revoke there)', async () => {
+    const other = await freshDatabase();
+    const req = request({ grant: 'SELECT ON ALL TABLES IN SCHEMA public' }, { connection: { url: other } });
+    await expect(s.issue(req)).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', message: expect.stringMatching(/not among this instance's adminUrl/) });
+    const roles = await withClient(other, (c) => c.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit\\_%' AND rolname = $1", [`jit_${req.grantId}`]));
+    expect(roles.rows).toEqual([]);
+  });
+
+  it('an issued role has a CONNECTION LIMIT (default 5, or the scope’s), so a grantee cannot fill max_connections', async () => {
+    const open: pg.Client[] = [];
+    const connect = async (url: string) => {
+      const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+      c.on('error', () => undefined); // terminated by the revoke below
+      await c.connect();
+      open.push(c);
+    };
+    try {
+      const byDefault = await s.issue(request({ grant: 'SELECT ON ALL TABLES IN SCHEMA public' }));
+      for (let i = 0; i < 5; i++) await connect(byDefault.secret.url as string);
+      await expect(connect(byDefault.secret.url as string)).rejects.toMatchObject({ code: '53300' }); // too_many_connections
+      const scoped = await s.issue(request({ grant: 'SELECT ON ALL TABLES IN SCHEMA public', connectionLimit: 2 }));
+      for (let i = 0; i < 2; i++) await connect(scoped.secret.url as string);
+      await expect(connect(scoped.secret.url as string)).rejects.toMatchObject({ code: '53300' });
+      await s.revoke(byDefault.handle);
+      await s.revoke(scoped.handle);
+    } finally {
+      await Promise.all(open.map((c) => c.end().catch(() => undefined)));
+    }
+  });
+});
+
+describe('postgres: a non-superuser admin with CREATEROLE (the recommended deployment)', () => {
+  let adminUrl: string;
+  let s: PostgresSubstrate;
+  const admin = uniqueName('jitadmin');
+  // jit_leftovers may exist already on the shared server, made by a superuser admin; an admin
+  // needs ADMIN OPTION on the owner role, so this one gets its own (as a fresh deployment would).
+  const leftoverOwner = uniqueName('leftovers');
+
+  beforeAll(async () => {
+    await withClient(await getPostgres(), (c) => c.query(`CREATE ROLE ${admin} LOGIN CREATEROLE PASSWORD '${PW}'`));
+    const owned = await freshDatabase(admin);
+    adminUrl = loginUrl(owned, admin, PW);
+    s = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl, leftoverOwner }), { logger, name: 'postgres' });
+  });
+  afterAll(async () => {
+    await s?.close();
+    const db = new URL(adminUrl).pathname.slice(1);
+    await withClient(await getPostgres(), async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+      await c.query(`DROP ROLE IF EXISTS ${leftoverOwner}`).catch(() => undefined);
+      await c.query(`DROP ROLE IF EXISTS ${admin}`).catch(() => undefined);
+    });
+  });
+
+  it('issues, ends an open session, neutralises a SECURITY DEFINER function and drops the role', async () => {
+    const { secret, handle } = await s.issue(request({ grant: ['CREATE ON SCHEMA app', 'SELECT, INSERT ON public.orders'] }));
+    const session = new pg.Client({ connectionString: secret.url });
+    const ended = new Promise<unknown>((resolve) => session.on('error', resolve));
+    await session.connect();
+    await session.query(`CREATE FUNCTION app.sd() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'`);
+    await session.query('CREATE TABLE app.kept (x int)');
+    const report = await s.revoke(handle);
+    expect(await ended).toMatchObject({ message: expect.stringMatching(/terminat/i) });
+    expect(report.leftovers).toEqual([expect.objectContaining({ kind: 'function', name: 'app.sd()', action: 'dropped' })]);
+    expect(await s.verifyRevoked(handle)).toMatchObject({ verified: true });
+    const owner = await withClient(adminUrl, (c) => c.query(`SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'app.kept'::regclass`));
+    expect(owner.rows).toEqual([{ owner: leftoverOwner }]);
+    await session.end().catch(() => undefined);
+  });
+
+  it('checkSetup: no superuser warning, but a missing reserved slot and a schema others can create in on its search_path are findings', async () => {
+    const creator = uniqueName('creator');
+    await withClient(adminUrl, async (c) => {
+      await c.query(`CREATE ROLE ${creator} NOLOGIN`);
+      await c.query(`GRANT CREATE ON SCHEMA public TO ${creator}`);
+    });
+    try {
+      const findings = await s.checkSetup();
+      const messages = findings.map((f) => `${f.severity}: ${f.message}`);
+      expect(messages.some((m) => /superuser/.test(m))).toBe(false);
+      expect(messages).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^warning: .*no reserved connection slot.*pg_use_reserved_connections/),
+          expect.stringMatching(new RegExp(`^warning: .*schema public is on admin role ${admin}'s search_path and ${creator} can create in it`)),
+        ]),
+      );
+      for (const m of messages) expect(m).not.toContain(PW);
+    } finally {
+      await withClient(adminUrl, async (c) => {
+        await c.query(`REVOKE CREATE ON SCHEMA public FROM ${creator}`);
+        await c.query(`DROP ROLE ${creator}`);
+      });
+    }
+  });
+});
+
+describe('postgres: checkSetup with a superuser admin', () => {
+  it('warns that the admin is a superuser', async () => {
+    const adminUrl = await freshDatabase();
+    const s = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl }), { logger, name: 'postgres' });
+    try {
+      const findings = await s.checkSetup();
+      expect(findings).toContainEqual(expect.objectContaining({ severity: 'warning', message: expect.stringMatching(/is a superuser; a non-superuser with CREATEROLE/) }));
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -1,0 +1,178 @@
+// What a revoked role leaves behind, and the part of revoke that deals with it. A grantee with
+// CREATE (a `ddl` scope) or TRIGGER can leave code that runs with someone else's rights: a
+// SECURITY DEFINER routine runs as its owner, a trigger runs as whoever writes the table, an event
+// trigger as whoever runs DDL. Revoke must not hand such code to a privileged owner (it used to be
+// `REASSIGN OWNED ... TO CURRENT_USER`, i.e. to jit's superuser admin). So, in the drop transaction:
+//   1. event triggers the role owns, SECURITY DEFINER routines it owns and routines its triggers
+//      call are dropped (routines with CASCADE, which takes their triggers, even on tables the
+//      role does not own), and reported;
+//   2. everything else it owns goes to a dedicated NOLOGIN owner role that holds no privilege and
+//      is a member of nothing; views it owned are kept and reported (they now read with that
+//      role's rights, i.e. nothing it was not given);
+//   3. DROP OWNED removes its privileges, DROP ROLE the role.
+// Dropping rather than `REVOKE EXECUTE ... FROM PUBLIC`: a revoke from PUBLIC leaves every explicit
+// grant the grantee handed out, and triggers fire without any EXECUTE check at all.
+import pg from 'pg';
+import type { LeftoverObject } from '@jit/substrates';
+
+/** The part of a pg client the helpers use (a transaction's client). */
+export interface SqlRunner {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+}
+
+/** Most leftover entries one revoke reports (the rest are counted in one closing entry). */
+export const MAX_REPORTED_LEFTOVERS = 100;
+
+export class LeftoverOwnerUnsafe extends Error {}
+
+const clean = (text: unknown, max = 300): string =>
+  String(text ?? '')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
+    .slice(0, max);
+
+/**
+ * The owner role for what revoked grants leave behind: created on first use (NOLOGIN, nothing
+ * else), refused if someone gave it any attribute or membership that would make its objects run
+ * with real rights. jit's admin becomes a member so that REASSIGN OWNED may hand objects to it.
+ */
+export async function ensureLeftoverOwner(c: SqlRunner, owner: string, adminIsSuperuser: boolean): Promise<void> {
+  const read = () =>
+    c.query(
+      `SELECT r.rolsuper, r.rolcanlogin, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls, r.rolreplication,
+              (SELECT pg_catalog.count(*) FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid)::int AS memberships
+         FROM pg_catalog.pg_roles r WHERE r.rolname = $1`,
+      [owner],
+    );
+  let { rows } = await read();
+  if (rows.length === 0) {
+    // Two revokes in different databases of one cluster can race here (advisory locks are per
+    // database): the loser's CREATE fails on the unique name, and the role is then simply there.
+    await c.query('SAVEPOINT jit_owner');
+    try {
+      await c.query(`CREATE ROLE ${pg.escapeIdentifier(owner)} WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT`);
+      await c.query(
+        `COMMENT ON ROLE ${pg.escapeIdentifier(owner)} IS ${pg.escapeLiteral('jit: owns what revoked grants left behind; must stay NOLOGIN, without attributes or memberships')}`,
+      );
+      await c.query('RELEASE SAVEPOINT jit_owner');
+    } catch (err) {
+      await c.query('ROLLBACK TO SAVEPOINT jit_owner');
+      const code = (err as { code?: string }).code;
+      if (code !== '23505' && code !== '42710') throw err;
+    }
+    ({ rows } = await read());
+  }
+  const r = rows[0] ?? {};
+  const bad = ['rolsuper', 'rolcanlogin', 'rolcreaterole', 'rolcreatedb', 'rolbypassrls', 'rolreplication']
+    .filter((k) => r[k] === true)
+    .map((k) => (k === 'rolcanlogin' ? 'LOGIN' : k.slice(3).toUpperCase()));
+  if (Number(r.memberships ?? 0) > 0) bad.push('membership in other roles');
+  if (bad.length) throw new LeftoverOwnerUnsafe(`leftover owner role ${owner} has ${bad.join(', ')}; jit will not hand a revoked grant's objects to it`);
+  if (!adminIsSuperuser) await grantToAdmin(c, owner);
+}
+
+/** `GRANT role TO CURRENT_USER` unless already a member: a non-superuser admin needs the role's
+ * privileges to terminate its sessions and to REASSIGN/DROP what it owns. */
+export async function grantToAdmin(c: SqlRunner, role: string): Promise<void> {
+  const { rows } = await c.query(
+    `SELECT 1 FROM pg_catalog.pg_auth_members m
+       JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
+       JOIN pg_catalog.pg_roles a ON a.oid = m.member
+      WHERE r.rolname = $1 AND a.rolname = CURRENT_USER AND m.inherit_option`,
+    [role],
+  );
+  if (rows.length === 0) await c.query(`GRANT ${pg.escapeIdentifier(role)} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE`);
+}
+
+/** Steps 1-3 above for `role` (which exists and is jit's); answers what was found. */
+export async function dropRoleAndNeutralise(c: SqlRunner, role: string, owner: string): Promise<LeftoverObject[]> {
+  const leftovers: LeftoverObject[] = [];
+  const qr = pg.escapeIdentifier(role);
+  const qo = pg.escapeIdentifier(owner);
+  const roleOid = `(SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)`;
+
+  const { rows: events } = await c.query(`SELECT evtname FROM pg_catalog.pg_event_trigger WHERE evtowner = ${roleOid}`, [role]);
+  for (const e of events) {
+    await c.query(`DROP EVENT TRIGGER IF EXISTS ${pg.escapeIdentifier(e.evtname as string)}`);
+    leftovers.push({ kind: 'event trigger', name: clean(e.evtname), action: 'dropped', note: 'ran with the rights of whoever ran DDL' });
+  }
+
+  // regprocedure/regclass print schema-qualified, quoted names (the admin session's search_path is
+  // pg_catalog only), so the text is a valid, unambiguous object name for DROP ROUTINE.
+  const { rows: routines } = await c.query(
+    `SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS signature, p.prokind, p.prosecdef,
+            ARRAY(SELECT pg_catalog.format('%s.%I', t.tgrelid::pg_catalog.regclass, t.tgname)
+                    FROM pg_catalog.pg_trigger t
+                   WHERE t.tgfoid = p.oid AND NOT t.tgisinternal ORDER BY 1) AS triggers
+       FROM pg_catalog.pg_proc p
+      WHERE p.proowner = ${roleOid}
+        AND (p.prosecdef OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgfoid = p.oid AND NOT t.tgisinternal))
+      ORDER BY 1`,
+    [role],
+  );
+  for (const r of routines) {
+    await c.query(`DROP ROUTINE IF EXISTS ${r.signature as string} CASCADE`);
+    const kind = r.prokind === 'p' ? 'procedure' : 'function';
+    leftovers.push({
+      kind,
+      name: clean(r.signature),
+      action: 'dropped',
+      note: r.prosecdef ? 'SECURITY DEFINER: ran with its owner\u2019s rights; dropped with what depended on it' : 'called by a trigger; dropped with its triggers',
+    });
+    for (const t of (r.triggers as string[] | null) ?? []) {
+      leftovers.push({ kind: 'trigger', name: clean(t), action: 'dropped', note: 'ran with the rights of whoever wrote the table' });
+    }
+  }
+
+  const { rows: views } = await c.query(
+    `SELECT c.oid::pg_catalog.regclass::pg_catalog.text AS name, c.relkind FROM pg_catalog.pg_class c
+      WHERE c.relowner = ${roleOid} AND c.relkind IN ('v', 'm') ORDER BY 1`,
+    [role],
+  );
+  for (const v of views) {
+    leftovers.push({
+      kind: v.relkind === 'm' ? 'materialized view' : 'view',
+      name: clean(v.name),
+      action: 'kept',
+      note: `now owned by ${owner}, which holds no privileges: it reads only what that role is given`,
+    });
+  }
+
+  // ALTER ... OWNER (which REASSIGN runs for routines, types, ...) wants the new owner to hold
+  // CREATE on the object's schema unless the admin is a superuser: lend it for this transaction.
+  const { rows: schemas } = await c.query(
+    `SELECT DISTINCT n.nspname FROM pg_catalog.pg_namespace n
+      WHERE n.oid IN (SELECT pronamespace FROM pg_catalog.pg_proc WHERE proowner = ${roleOid}
+                      UNION SELECT typnamespace FROM pg_catalog.pg_type WHERE typowner = ${roleOid}
+                      UNION SELECT relnamespace FROM pg_catalog.pg_class WHERE relowner = ${roleOid}
+                      UNION SELECT collnamespace FROM pg_catalog.pg_collation WHERE collowner = ${roleOid}
+                      UNION SELECT connamespace FROM pg_catalog.pg_conversion WHERE conowner = ${roleOid}
+                      UNION SELECT opcnamespace FROM pg_catalog.pg_opclass WHERE opcowner = ${roleOid}
+                      UNION SELECT opfnamespace FROM pg_catalog.pg_opfamily WHERE opfowner = ${roleOid}
+                      UNION SELECT oprnamespace FROM pg_catalog.pg_operator WHERE oprowner = ${roleOid}
+                      UNION SELECT stxnamespace FROM pg_catalog.pg_statistic_ext WHERE stxowner = ${roleOid}
+                      UNION SELECT cfgnamespace FROM pg_catalog.pg_ts_config WHERE cfgowner = ${roleOid}
+                      UNION SELECT dictnamespace FROM pg_catalog.pg_ts_dict WHERE dictowner = ${roleOid})
+        AND NOT pg_catalog.has_schema_privilege((SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $2), n.oid, 'CREATE')
+      ORDER BY 1`,
+    [role, owner],
+  );
+  const lent = schemas.map((s) => pg.escapeIdentifier(s.nspname as string));
+  for (const s of lent) await c.query(`GRANT CREATE ON SCHEMA ${s} TO ${qo}`);
+  await c.query(`REASSIGN OWNED BY ${qr} TO ${qo}`);
+  for (const s of lent) await c.query(`REVOKE CREATE ON SCHEMA ${s} FROM ${qo}`);
+  await c.query(`DROP OWNED BY ${qr}`);
+  await c.query(`DROP ROLE IF EXISTS ${qr}`);
+
+  if (leftovers.length > MAX_REPORTED_LEFTOVERS) {
+    const rest = leftovers.splice(MAX_REPORTED_LEFTOVERS - 1);
+    const dropped = rest.filter((l) => l.action === 'dropped').length;
+    leftovers.push({
+      kind: 'more',
+      name: `${rest.length} more objects`,
+      action: dropped > 0 ? 'dropped' : 'kept',
+      note: `${dropped} dropped, ${rest.length - dropped} kept; not listed one by one`,
+    });
+  }
+  return leftovers;
+}
