@@ -78,6 +78,37 @@ describe('revoker', () => {
     expect(lateness).toBeLessThan(5000);
   });
 
+  it('publishes what the revoke found the grantee left behind (leftovers) on elevation.revoked and on the MR, rendered inert', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const revoke = s.revoke.bind(s);
+    s.revoke = async (h) => {
+      await revoke(h);
+      return {
+        leftovers: [
+          { kind: 'function', name: 'app.escalate(text)', action: 'dropped', note: 'SECURITY DEFINER' },
+          { kind: 'view', name: 'app.`v`\n**jit: approved**', action: 'kept' },
+          { kind: 'bogus', name: '', action: 'exploded' } as never, // malformed: left out
+        ],
+      };
+    };
+    const comments: string[] = [];
+    await start(b, s, { notifier: { comment: async (_p, _m, md) => void comments.push(md) } });
+    const g = await grant(b, s, 3, Date.now() + 3600_000);
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, sampleEvent(EVENT_TYPES.revokeRequested, { elevationId: g.elevationId, grantId: g.grantId }));
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked' });
+    expect((await ofType(b, EVENT_TYPES.revoked))[0]!.data).toMatchObject({
+      leftovers: [
+        { kind: 'function', name: 'app.escalate(text)', action: 'dropped', note: 'SECURITY DEFINER' },
+        { kind: 'view', name: 'app.`v`\n**jit: approved**', action: 'kept' },
+      ],
+    });
+    await waitFor(async () => comments.length === 1, { what: 'the MR comment' });
+    expect(comments[0]).toContain('- dropped function `app.escalate(text)` — SECURITY DEFINER');
+    expect(comments[0]).toContain('- kept view `app. v  **jit: approved**`'); // one line, inside its code span
+    expect(comments[0]!.split('\n').filter((l) => l.startsWith('**jit'))).toHaveLength(1);
+  });
+
   it('revokes at once on an explicit request', async () => {
     const b = bus();
     const s = createMemorySubstrate();

@@ -5,9 +5,11 @@ import {
   EVENT_TYPES,
   TOPIC_ELEVATIONS,
   createElevationEvent,
+  leftoverObjectSchema,
   parseElevationEvent,
   type AnyElevationEvent,
   type EventError,
+  type LeftoverObjectData,
   type RevocationHandleData,
 } from '@jit/contracts';
 import type { BusMessage, EventBus, Subscription } from '@jit/bus';
@@ -17,6 +19,29 @@ import type { RevocationHandle, Substrate } from '@jit/substrates';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DueQueue } from './due-queue';
 import { CannotRevokeEarly, RevokeFailed } from './errors';
+
+/** Leftovers a revoke reported, as the event schema takes them: malformed entries dropped, at most 200. */
+function leftoversOf(report: unknown): LeftoverObjectData[] {
+  const raw = (report as { leftovers?: unknown } | undefined)?.leftovers;
+  if (!Array.isArray(raw)) return [];
+  const out: LeftoverObjectData[] = [];
+  for (const item of raw.slice(0, 200)) {
+    const parsed = leftoverObjectSchema.safeParse(item);
+    if (parsed.success) out.push(parsed.data);
+  }
+  return out;
+}
+
+const MAX_LEFTOVER_LINES = 20;
+/** The MR comment's list of leftovers; names are the grantee's, so they are rendered inert (code spans, no control characters). */
+function leftoversMarkdown(leftovers: LeftoverObjectData[]): string {
+  if (leftovers.length === 0) return '';
+  // eslint-disable-next-line no-control-regex
+  const inert = (t: string) => t.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029`]/g, ' ').slice(0, 200);
+  const lines = leftovers.slice(0, MAX_LEFTOVER_LINES).map((l) => `- ${l.action} ${inert(l.kind)} \`${inert(l.name)}\`${l.note ? ` — ${inert(l.note)}` : ''}`);
+  if (leftovers.length > MAX_LEFTOVER_LINES) lines.push(`- and ${leftovers.length - MAX_LEFTOVER_LINES} more (see the elevation.revoked event)`);
+  return `\n\nThe credential left objects that could act with other roles' rights:\n${lines.join('\n')}`;
+}
 
 export interface MrNotifier {
   comment(projectId: number, mrIid: number, markdown: string): Promise<void>;
@@ -307,7 +332,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
         await notify(g.elevationId, `**jit: expired** — the credential reached its natural expiry at ${new Date(g.expiresAt).toISOString()}.`);
         return;
       }
-      await substrate.revoke(g.handle as RevocationHandle);
+      const leftovers = leftoversOf(await substrate.revoke(g.handle as RevocationHandle));
       let verified = false;
       let verifyDetail: string | undefined;
       if (substrate.verifyRevoked) {
@@ -331,6 +356,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
             revokedAt: new Date(revokedAt).toISOString(),
             latenessMs,
             cause: g.cause,
+            ...(leftovers.length ? { leftovers } : {}),
           },
           { source, idKey: g.grantId },
         ),
@@ -341,7 +367,8 @@ export function createRevoker(options: RevokerOptions): Revoker {
       await notify(
         g.elevationId,
         `**jit: revoked** (${g.cause === 'requested' ? 'on request' : g.cause === 'reconciliation' ? 'overdue, by reconciliation' : 'at expiry'}) — ` +
-          `${verified ? 'verified: the credential no longer works' : 'not verified by a probe'}; lateness ${latenessMs} ms.`,
+          `${verified ? 'verified: the credential no longer works' : 'not verified by a probe'}; lateness ${latenessMs} ms.` +
+          leftoversMarkdown(leftovers),
       );
     } catch (err) {
       g.attempt++;
@@ -482,12 +509,18 @@ export function createRevoker(options: RevokerOptions): Revoker {
         if (known?.granted && !known.done) continue; // live: the owner revokes it on time
         if (known?.approvedAt && !known.granted && !known.failed && now() - known.approvedAt < orphanGraceMs) continue; // being issued
         try {
-          await substrate.revoke(handle);
+          const leftovers = leftoversOf(await substrate.revoke(handle));
           const elevationId = /^(gl-\d+-\d+)-/.exec(handle.grantId)?.[1];
           await publish(
             createElevationEvent(
               EVENT_TYPES.orphanRevoked,
-              { grantId: handle.grantId, substrate: substrate.name, handle: handle as RevocationHandleData, ...(elevationId ? { elevationId } : {}) },
+              {
+                grantId: handle.grantId,
+                substrate: substrate.name,
+                handle: handle as RevocationHandleData,
+                ...(elevationId ? { elevationId } : {}),
+                ...(leftovers.length ? { leftovers } : {}),
+              },
               { source, idKey: `${handle.grantId}:orphan:${JSON.stringify(handle.ref)}` },
             ),
           );
