@@ -511,15 +511,22 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
       expect(aws.works(b.secret)).toBe(false);
     });
 
-    it('warns before the quota: checkTtl and maintain report a nearly full role', async () => {
+    it('warns before the quota: the policy audit (checkSetup) and every maintain report a nearly full role', async () => {
       crowd();
+      const configured = make({ roles: [roleArn] });
+      expect(await configured.checkSetup()).toEqual([]);
       const role = aws.role('orders-writer');
       for (let i = 10; i < 42; i++) role?.tags.set(`team${i}`, 'x');
-      const found = await sub.checkTtl({ roleArn, sessionPolicy: POLICY }, 3600);
-      expect(found).toEqual([{ severity: 'warning', message: expect.stringContaining('42 of 50 IAM tags') }]);
-      await sub.issue(req());
-      await sub.maintain!(clock);
+      expect(await configured.checkSetup()).toEqual([{ severity: 'warning', message: expect.stringContaining('42 of 50 IAM tags') }]);
+      await configured.issue(req());
+      await configured.maintain!(clock);
       expect(lines.join('')).toContain('43 of 50 IAM tags');
+      // inline policy room: the role's own policies plus what live grants' revokes will need
+      role?.policies.set('big', encodeURIComponent(JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: Array.from({ length: 400 }, (_, i) => `arn:aws:s3:::b-${i}/*`) }] })));
+      expect((await configured.checkSetup()).map((f) => f.message).join(' ')).toMatch(/characters of inline policy and the revoke of its 1 live grant/);
+      aws.deleteRole('orders-writer');
+      expect(await configured.checkSetup()).toEqual([{ severity: 'error', message: expect.stringContaining('does not exist') }]);
+      expect(await make({ sourceIdentity: false }).checkSetup()).toEqual([{ severity: 'warning', message: expect.stringContaining('sourceIdentity is off') }]);
     });
   });
 

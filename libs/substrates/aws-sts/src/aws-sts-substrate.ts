@@ -144,6 +144,7 @@ export interface RoleQuotaUsage {
 export interface AwsStsSubstrate extends Substrate {
   verifyRevoked(handle: RevocationHandle): Promise<VerifyResult>;
   checkTtl(scope: unknown, ceilingSeconds: number): Promise<Finding[]>;
+  checkSetup(): Promise<Finding[]>;
   /** IAM quota use of a role this instance assumes (tags, inline policy characters, reservation). */
   quotaUsage(roleArn: string): Promise<RoleQuotaUsage>;
   listIssued(): Promise<RevocationHandle[]>;
@@ -788,7 +789,26 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
           message: `STS sessions on role ${roleName} last at least ${STS_MIN_DURATION_SECONDS} s, longer than the tier ceiling of ${ceilingSeconds} s: only jit's revoke deny ends them at the TTL`,
         });
       }
-      findings.push(...quotaFindings(await this.quotaUsage(parsed.roleArn)));
+      return findings;
+    },
+
+    async checkSetup(): Promise<Finding[]> {
+      const findings: Finding[] = [];
+      if (!config.sourceIdentity) {
+        findings.push({
+          severity: 'warning',
+          message: `sourceIdentity is off: sessions carry no per-grant SourceIdentity, so a session chained from a jit session (should one get past the session guard) is not matched by the revoke deny`,
+        });
+      }
+      // IAM quotas of every configured role: near full, further issues on it will be refused.
+      for (const roleArn of configuredRoles) {
+        const usage = await this.quotaUsage(roleArn).catch((err: unknown) => {
+          if (err instanceof JitError && isNoSuchEntity(err.cause)) return undefined;
+          throw err;
+        });
+        if (!usage) findings.push({ severity: 'error', message: `role ${parseRoleArn(roleArn)?.roleName} in the instance's roles does not exist` });
+        else findings.push(...quotaFindings(usage));
+      }
       return findings;
     },
 
