@@ -202,6 +202,20 @@ describe('revoker', () => {
     expect((await r.sweep()).orphans).toBe(0); // idempotent: nothing left to sweep
   });
 
+  it('an orphan revoke that reports leftovers carries them on elevation.orphan.revoked', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const revoke = s.revoke.bind(s);
+    s.revoke = async (h) => {
+      await revoke(h);
+      return { leftovers: [{ kind: 'trigger', name: 'public.orders.trap', action: 'dropped' }] };
+    };
+    await s.issue({ grantId: `gl-9-3-${SHA}`, elevationId: 'gl-9-3', requester: 'x', target: 't', scopeName: 'w', scope: { access: 'write' }, connection: {}, ttlSeconds: 600 });
+    await start(b, s);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.orphanRevoked)).length === 1, { what: 'orphan revoked' });
+    expect((await ofType(b, EVENT_TYPES.orphanRevoked))[0]!.data).toMatchObject({ leftovers: [{ kind: 'trigger', name: 'public.orders.trap', action: 'dropped' }] });
+  });
+
   it('a credential issued while a sweep runs is never taken for an orphan (listed before the log is read)', async () => {
     const b = bus();
     const s = createMemorySubstrate();
