@@ -493,6 +493,29 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
       expect(role?.tags.size).toBe(0);
     });
 
+    it('two replicas compacting at once on one role lose no deny (a compaction held between reading and writing)', async () => {
+      const other = make(); // a second revoker replica
+      const grant = (i: number) => `gl-42-7-${i}-0123456789abcdef0123456789abcdef01234567`;
+      const issued = [];
+      for (let i = 0; i < 3; i++) issued.push(await sub.issue(req({ grantId: grant(i) })));
+      await sub.revoke(issued[0]!.handle);
+      // replica A revokes grant 1; its compaction (of grants 0 and 1) is held just before it writes its policy
+      const held = aws.pauseNext('PutRolePolicyCommand', (input) => String(input.PolicyName).startsWith('jit-denies-'));
+      const a = sub.revoke(issued[1]!.handle);
+      await held.reached;
+      // meanwhile replica B revokes grant 2 and compacts all three
+      await other.revoke(issued[2]!.handle);
+      held.release();
+      await a;
+      for (const out of issued) {
+        expect(aws.works(out.secret)).toBe(false);
+        expect((await sub.verifyRevoked(out.handle)).verified).toBe(true);
+      }
+      await Promise.all([sub.maintain!(clock), other.maintain!(clock)]);
+      for (const out of issued) expect(aws.works(out.secret)).toBe(false);
+      expect([...(aws.role('orders-writer')?.policies.keys() ?? [])]).toHaveLength(1);
+    });
+
     it('compaction deletes nothing the new policy does not hold as IAM answers it (a stale read, a racing replica)', async () => {
       const a = await sub.issue(req({ grantId: `${GRANT}a` }));
       const b = await sub.issue(req({ grantId: `${GRANT}b` }));

@@ -46,7 +46,23 @@ export class FakeAws {
   private readonly sessions = new Map<string, FakeSession>();
   private readonly failures: Array<{ command: string; error: unknown; when?: (input: Record<string, any>) => boolean }> = [];
 
+  private readonly pauses: Array<{ command: string; when: (input: Record<string, any>) => boolean; reached: () => void; gate: Promise<void> }> = [];
+
   constructor(private readonly clock: () => Date = () => new Date()) {}
+
+  /**
+   * Hold the next call of `command` whose input passes `when` before it takes effect: `reached`
+   * resolves when a caller is held there, `release()` lets it go on (a deterministic interleaving
+   * of two replicas).
+   */
+  pauseNext(command: string, when: (input: Record<string, any>) => boolean): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const reachedP = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    this.pauses.push({ command, when, reached, gate });
+    return { reached: reachedP, release };
+  }
 
   createRole(name: string, opts: { maxSessionDuration?: number } = {}): string {
     const id = `AROA${createHash('sha256').update(name).digest('hex').slice(0, 17).toUpperCase()}`;
@@ -143,6 +159,12 @@ export class FakeAws {
     const cmd = command.constructor.name;
     const input = (command as { input: Record<string, any> }).input;
     this.calls.push({ command: cmd, input: structuredClone(input) });
+    const p = this.pauses.findIndex((x) => x.command === cmd && x.when(input));
+    if (p >= 0) {
+      const [pause] = this.pauses.splice(p, 1);
+      pause?.reached();
+      await pause?.gate;
+    }
     const i = this.failures.findIndex((f) => f.command === cmd && (f.when === undefined || f.when(input)));
     if (i >= 0) {
       const [f] = this.failures.splice(i, 1);
