@@ -22,7 +22,7 @@ export const AwsStsRoleNotAllowed = defineError<[string, string]>(
 
 export const AwsStsIamLimit = defineError<[string, string]>(
   'JIT_ERR_AWSSTS_IAM_LIMIT',
-  'IAM limit reached on role %s (%s): too many jit ledger tags or inline deny policies; run cleanupExpiredDenies or wait for sessions to expire',
+  'IAM limit reached on role %s (%s): no room left for jit ledger tags or deny policies; wait for sessions to expire or revoke grants on the role, or split busy scopes over more roles',
   { retriable: true, statusCode: 503 },
 );
 
