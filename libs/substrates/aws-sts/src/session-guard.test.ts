@@ -93,6 +93,8 @@ describe('escapeFindings (policy audit)', () => {
       [{ Effect: 'Allow', Action: 'iam:PassRole', Resource: 'arn:aws:iam::123456789012:role/app' }],
       [{ Effect: 'Allow', Action: 'lambda:Update*', Resource: '*' }],
       [{ Effect: 'Allow', Action: 'SSM:SendCommand', Resource: '*' }],
+      [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:PutBucketPolicy'], Resource: 'arn:aws:s3:::orders' }],
+      [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }],
     ]) {
       const found = escapeFindings(doc(s), 'scope x');
       expect(found.filter((f) => f.severity === 'warning'), JSON.stringify(s)).toHaveLength(1);

@@ -60,7 +60,8 @@ export function actionMatches(pattern: string, action: string): boolean {
 /**
  * Actions the guard leaves allowed that let a grantee act after the TTL: code that runs under a
  * role of its own (a function, an instance, a task, a build, a stack) keeps working when the
- * session is denied, and long-lived secrets read once stay read.
+ * session is denied, a resource policy or KMS grant for a principal the grantee keeps lasts, some
+ * tokens outlive the session, and long-lived secrets read once stay read.
  */
 export const OUTLIVES_TTL: ReadonlyArray<readonly [string, string]> = [
   ['iam:PassRole', 'hands a role to a service; what runs there keeps the role after the TTL'],
@@ -86,6 +87,20 @@ export const OUTLIVES_TTL: ReadonlyArray<readonly [string, string]> = [
   ['sagemaker:CreatePresignedNotebookInstanceUrl', 'opens a notebook that runs under a role'],
   ['secretsmanager:GetSecretValue', 'reads secrets that may be long-lived credentials'],
   ['organizations:InviteAccountToOrganization', 'changes the organisation'],
+  // resource policies and grants: access for a principal the grantee keeps (its standing identity, another account)
+  ['s3:PutBucketPolicy', 'grants another principal lasting access to a bucket'],
+  ['s3:PutBucketAcl', 'grants another principal lasting access to a bucket'],
+  ['kms:PutKeyPolicy', 'grants another principal lasting use of a key'],
+  ['kms:CreateGrant', 'grants another principal lasting use of a key'],
+  ['sqs:SetQueueAttributes', 'can set a queue policy for another principal'],
+  ['sns:SetTopicAttributes', 'can set a topic policy for another principal'],
+  ['secretsmanager:PutResourcePolicy', 'grants another principal lasting access to a secret'],
+  ['ecr:SetRepositoryPolicy', 'grants another principal lasting access to images'],
+  ['ram:CreateResourceShare', 'shares resources with other accounts'],
+  ['ec2:ModifySnapshotAttribute', 'shares a snapshot with another account'],
+  ['ec2:ModifyImageAttribute', 'shares an image with another account'],
+  // tokens that outlive the session
+  ['ecr:GetAuthorizationToken', 'returns a registry token valid for 12 hours'],
 ];
 
 type Stmt = { Effect: 'Allow' | 'Deny'; Action?: string | string[]; NotAction?: string | string[] };
