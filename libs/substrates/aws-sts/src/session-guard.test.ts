@@ -98,6 +98,7 @@ describe('escapeFindings (policy audit)', () => {
     ]) {
       const found = escapeFindings(doc(s), 'scope x');
       expect(found.filter((f) => f.severity === 'warning'), JSON.stringify(s)).toHaveLength(1);
+      expect(found[0]?.message.length).toBeLessThan(400);
     }
   });
 

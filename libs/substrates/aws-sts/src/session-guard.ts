@@ -127,7 +127,7 @@ export function escapeFindings(policy: PolicyDocument, where: string): Finding[]
   if (risky.length > 0) {
     out.push({
       severity: 'warning',
-      message: `${where} allows ${risky.map(([a]) => a).join(', ')}: ${risky[0]?.[1]}${risky.length > 1 ? ' (and similar)' : ''}; such access outlives the TTL and jit's revoke. Narrow the scope's Action list (and avoid * and NotAction)`,
+      message: `${where} allows ${risky.slice(0, 4).map(([a]) => a).join(', ')}${risky.length > 4 ? ` and ${risky.length - 4} more` : ''}: ${risky[0]?.[1]}${risky.length > 1 ? ' (and similar)' : ''}; such access outlives the TTL and jit's revoke. Narrow the scope's Action list (and avoid * and NotAction)`,
     });
   }
   const broad = stmts.some((s) => s.Effect === 'Allow' && (s.NotAction !== undefined || list(s.Action).some((a) => a === '*' || a.endsWith(':*'))));
