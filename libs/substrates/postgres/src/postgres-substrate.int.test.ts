@@ -10,6 +10,7 @@ import { freePort, uniqueName, waitFor } from '@jit/testing';
 import { POSTGRES_CREDENTIAL } from './credential';
 import { freshDatabase, withClient } from './pg-test-helpers';
 import { createPostgresSubstrate, postgresConfigSchema, postgresSubstrate } from './postgres-substrate';
+import { postgresGranteeAttacks } from './testing/grantee-attacks';
 
 const logger = createLogger({ name: 'pg-int', level: 'warn' });
 
@@ -48,7 +49,45 @@ runSubstrateContractSuite({
     const adminUrl = await freshDatabase();
     const registry = new SubstrateRegistry({ logger, definitions: [postgresSubstrate] });
     const substrate = registry.configure('postgres:orders', { adminUrl });
-    return { substrate, makeRequest: (g) => request(g), probe: canWrite, teardown: () => registry.closeAll() };
+    const attacks = postgresGranteeAttacks(adminUrl, 'write');
+    return { substrate, makeRequest: (g) => request(g), probe: canWrite, attacks, teardown: async () => (await registry.closeAll(), await attacks.cleanup()) };
+  },
+});
+
+/** Does this credential create in schema public (the ddl scope)? false for "cannot log in" and "permission denied". */
+async function canCreate(secret: Record<string, string>): Promise<boolean> {
+  try {
+    return await withClient(secret.url as string, async (c) => {
+      await c.query('BEGIN');
+      await c.query(`CREATE TABLE public.${uniqueName('probe')} (x int)`);
+      await c.query('ROLLBACK');
+      return true;
+    });
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code.startsWith('28') || code === '42501') return false;
+    throw err;
+  }
+}
+
+// The example policy's ddl scope gives the grantee CREATE in a schema on jit's admin path: the
+// room it needs to plant functions for jit's admin and SECURITY DEFINER footholds.
+runSubstrateContractSuite({
+  name: 'postgres (ddl scope: CREATE ON SCHEMA public)',
+  credential: POSTGRES_CREDENTIAL,
+
+  async setup() {
+    const adminUrl = await freshDatabase();
+    const registry = new SubstrateRegistry({ logger, definitions: [postgresSubstrate] });
+    const substrate = registry.configure('postgres:orders', { adminUrl });
+    const attacks = postgresGranteeAttacks(adminUrl, 'ddl');
+    return {
+      substrate,
+      makeRequest: (g) => request(g, { scopeName: 'ddl', scope: { tier: 'semi-destructive', grant: 'CREATE ON SCHEMA public' } }),
+      probe: canCreate,
+      attacks,
+      teardown: async () => (await registry.closeAll(), await attacks.cleanup()),
+    };
   },
 });
 

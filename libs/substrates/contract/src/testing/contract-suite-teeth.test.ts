@@ -46,8 +46,8 @@ const failed = (m: Map<string, string> | undefined, prefix: string): boolean =>
 describe('runSubstrateContractSuite has teeth', () => {
   it('fails each broken adapter on its defect and passes the control', async () => {
     const r = await runFixtures();
-    expect([...(r.get('control: memory double')?.values() ?? [])]).toEqual(Array(10).fill('passed'));
-    expect([...(r.get('control: memory double with checks')?.values() ?? [])]).toEqual(Array(10).fill('passed'));
+    expect([...(r.get('control: memory double')?.values() ?? [])]).toEqual(Array(14).fill('passed'));
+    expect([...(r.get('control: memory double with checks')?.values() ?? [])]).toEqual(Array(14).fill('passed'));
     expect(failed(r.get('broken: checkTtl throws on a hostile scope'), 'the safety checks')).toBe(true);
     expect(failed(r.get('broken: a finding quotes the secret'), 'no secret appears')).toBe(true);
     expect(failed(r.get('broken: a finding quotes the secret'), 'the safety checks')).toBe(false);
@@ -60,6 +60,18 @@ describe('runSubstrateContractSuite has teeth', () => {
     expect(failed(r.get('broken: error quotes the secret'), 'no secret appears')).toBe(true);
     expect(failed(r.get('broken: listIssued is empty'), 'listIssued shows')).toBe(true);
     expect(failed(r.get('broken: secret outside its credential shape'), 'issue returns a working credential')).toBe(true);
+    // what the grantee will try: each broken adapter fails its own case and only that one
+    const grantee: Array<[string, string]> = [
+      ['broken: the grantee goes beyond the scope', 'the grantee cannot use the credential beyond its scope'],
+      ['broken: a foothold outlives revoke', 'nothing the grantee set up keeps access once revoked'],
+      ['broken: the grantee blocks revoke', 'the grantee cannot keep revoke from ending the credential'],
+      ["broken: jit's admin runs what the grantee planted", "nothing the grantee plants runs in jit's admin session"],
+    ];
+    for (const [suite, title] of grantee) {
+      expect(failed(r.get(suite), title), suite).toBe(true);
+      expect([...(r.get(suite)?.entries() ?? [])].filter(([t, st]) => st === 'failed' && t !== title), suite).toEqual([]);
+      expect(failed(r.get('broken: grantee attacks not addressed'), title), `unaddressed: ${title}`).toBe(true);
+    }
     expect(failed(r.get('broken: validateScope accepts everything'), 'validateScope accepts')).toBe(true);
   }, 150_000);
 });

@@ -1,8 +1,9 @@
 // The shared contract suite every substrate adapter's integration test runs against a real
 // server: issue works, revoke ends it (twice is fine), listIssued sees it then not, issuing one
 // grant id twice leaves one live credential, the optional safety checks (checkTtl,
-// checkDefaultIsReadOnly, checkSetup) answer well-formed findings, and no secret leaks into handles, errors or
-// findings.
+// checkDefaultIsReadOnly, checkSetup) answer well-formed findings, no secret leaks into handles,
+// errors or findings — and what the grantee will try (docs/adding-a-substrate.md) fails: going
+// beyond the scope, keeping access past revoke, blocking the revoke, hijacking jit's admin session.
 import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JitError } from '@jit/errors';
@@ -15,7 +16,34 @@ export interface ContractHarness {
   makeRequest(grantId: string): IssueRequest;
   /** Use the credential against the real server: true = it works. Never throw for "denied". */
   probe(secret: Record<string, string>): Promise<boolean>;
+  /** What the holder of a credential will try, as an attacker would, on the real server. */
+  attacks?: GranteeAttacks;
   teardown?(): Promise<void>;
+}
+
+/** Something the grantee left to keep access after revoke (a held session, a child token, a chained session). */
+export interface Foothold {
+  /** Secret-free, e.g. `session opened before revoke`. */
+  name: string;
+  /** true = it still gives access. Never throw for "denied". */
+  works(): Promise<boolean>;
+}
+
+/**
+ * The grantee-attack hooks ("what the grantee will try", docs/adding-a-substrate.md). Each uses a
+ * live credential of the harness scope the way its holder could. Supply every hook the backend
+ * lets a grantee attempt; skip a case only with the reason it cannot apply. A case whose hook is
+ * missing and that is not skipped fails, so every adapter answers the whole checklist.
+ */
+export interface GranteeAttacks {
+  /** Try what the scope does not allow (other objects, other verbs, identity and catalog changes); answer the names of the attempts that worked. */
+  tryBeyondScope?(secret: Record<string, string>): Promise<string[]>;
+  /** Leave footholds meant to outlive revoke; answer those established (each must work now). */
+  tryOutliveRevoke?(secret: Record<string, string>): Promise<Foothold[]>;
+  /** Try to make revoke fail or hang (hold connections, locks, quotas); release() frees what is left. */
+  tryBlockRevoke?(secret: Record<string, string>): Promise<{ release(): Promise<void> }>;
+  /** Plant something jit's own admin session could run while it issues, lists, checks or revokes; hijacked() says whether it ran. */
+  tryHijackAdmin?(secret: Record<string, string>): Promise<{ hijacked(): Promise<boolean>; cleanup?(): Promise<void> }>;
 }
 
 export type ContractCase =
@@ -27,7 +55,11 @@ export type ContractCase =
   | 'idempotentIssue'
   | 'badHandle'
   | 'validateScope'
-  | 'checks';
+  | 'checks'
+  | 'beyondScope'
+  | 'outliveRevoke'
+  | 'blockRevoke'
+  | 'hijackAdmin';
 
 export interface ContractSuiteOptions {
   /** Label for the describe block, e.g. `postgres`. */
@@ -260,6 +292,74 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
       }
       if (h.substrate.checkDefaultIsReadOnly) wellFormed(await h.substrate.checkDefaultIsReadOnly(), 'checkDefaultIsReadOnly()');
       if (h.substrate.checkSetup) wellFormed(await h.substrate.checkSetup(), 'checkSetup()');
+    });
+
+    const attack = <K extends keyof GranteeAttacks>(hook: K, c: ContractCase): NonNullable<GranteeAttacks[K]> => {
+      const fn = h.attacks?.[hook];
+      if (!fn) throw new Error(`supply attacks.${hook} in the harness (docs/adding-a-substrate.md, "What the grantee will try"), or skip '${c}' with the reason it cannot apply`);
+      return fn.bind(h.attacks) as NonNullable<GranteeAttacks[K]>;
+    };
+
+    caseIt('beyondScope', 'the grantee cannot use the credential beyond its scope', async () => {
+      const tryBeyondScope = attack('tryBeyondScope', 'beyondScope');
+      const { out } = await issue();
+      expect(await h.probe(out.secret), 'the credential works within its scope').toBe(true);
+      expect(await tryBeyondScope(out.secret), 'attempts beyond the scope that worked').toEqual([]);
+      await h.substrate.revoke(out.handle);
+    });
+
+    caseIt('outliveRevoke', 'nothing the grantee set up keeps access once revoked', async () => {
+      const tryOutliveRevoke = attack('tryOutliveRevoke', 'outliveRevoke');
+      const { out } = await issue();
+      const footholds = await tryOutliveRevoke(out.secret);
+      for (const f of footholds) expect(await f.works(), `foothold "${f.name}" works before revoke`).toBe(true);
+      await h.substrate.revoke(out.handle);
+      const alive = async () => {
+        const names: string[] = [];
+        for (const f of footholds) if (await f.works()) names.push(f.name);
+        if (await h.probe(out.secret)) names.push('the credential itself');
+        return names;
+      };
+      await waitUntil(async () => (await alive()).length === 0, 'every foothold to stop working').catch(async (err: Error) => {
+        throw new Error(`${err.message}; still working: ${(await alive()).join(', ')}`);
+      });
+    });
+
+    caseIt('blockRevoke', 'the grantee cannot keep revoke from ending the credential', async () => {
+      const tryBlockRevoke = attack('tryBlockRevoke', 'blockRevoke');
+      const { out } = await issue();
+      const block = await tryBlockRevoke(out.secret);
+      try {
+        let timer: NodeJS.Timeout | undefined;
+        const hung = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`revoke did not finish within ${settleMs} ms while the grantee tried to block it`)), settleMs);
+        });
+        await Promise.race([h.substrate.revoke(out.handle), hung]).finally(() => clearTimeout(timer));
+        await waitUntil(async () => !(await h.probe(out.secret)), 'the credential to stop working despite the attempt');
+      } finally {
+        await block.release();
+      }
+    });
+
+    caseIt('hijackAdmin', "nothing the grantee plants runs in jit's admin session", async () => {
+      const tryHijackAdmin = attack('tryHijackAdmin', 'hijackAdmin');
+      const { out } = await issue();
+      const plant = await tryHijackAdmin(out.secret);
+      try {
+        // everything jit's admin does on the server, with the plant in place
+        const other = await issue();
+        await h.substrate.listIssued?.();
+        await h.substrate.verifyRevoked?.(out.handle);
+        await h.substrate.checkDefaultIsReadOnly?.();
+        await h.substrate.checkSetup?.();
+        await h.substrate.revoke(other.out.handle);
+        await h.substrate.revoke(out.handle);
+        await h.substrate.verifyRevoked?.(out.handle);
+        await h.substrate.listIssued?.();
+        expect(await plant.hijacked(), "jit's admin session ran what the grantee planted").toBe(false);
+      } finally {
+        await plant.cleanup?.();
+      }
     });
 
     it('no secret appears in any handle, error or finding the suite saw', () => {
