@@ -1,6 +1,6 @@
 // `npm run demo`: starts the embedded stack (sandbox GitLab, demo PostgreSQL, all services) in a
 // temporary data dir on free ports and plays the lifecycle. Exits non-zero if any step misbehaves.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from './config';
@@ -9,9 +9,8 @@ import { runDemoLifecycle } from './demo/lifecycle';
 import { buildJit } from './server';
 import { createLogger } from '@jit/observability';
 
+// private (0700) like any mktemp dir: as root, jit lets the demo PostgreSQL's user reach it
 const dataDir = await mkdtemp(join(tmpdir(), 'jit-demo-data-'));
-// PostgreSQL runs as its own system user when we are root: it must be able to reach its data dir.
-await chmod(dataDir, 0o755);
 const config = parseConfig({
   ...process.env,
   GITLAB_URL: undefined,
