@@ -3,8 +3,8 @@
 // It removes what can forge structure or hide text — carriage returns and other C0/C1 controls
 // (terminal escape sequences start with ESC or CSI), DEL, line/paragraph separators, bidi
 // overrides and isolates, zero-width and other format characters (Unicode Cc, Cf, Zl, Zp) — and
-// replaces lone surrogates. It does not escape markup: each renderer escapes for its own format
-// (markdown in libs/gate, CSV in the CLI) after this.
+// replaces lone surrogates. markdownText/markdownCode then escape for GitLab markdown (MR
+// comments of the gate and the revoker); the CLI's CSV escaping stays with the CLI.
 
 /** Characters that end a line somewhere (a terminal, CommonMark, a JavaScript renderer). */
 const BREAKS = /[\n\r\v\f\u0085\u2028\u2029]+/g;
@@ -52,4 +52,22 @@ export function displayJson(value: unknown, space?: number): string {
   return wellFormed(text).replace(/(?![\n ])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) =>
     Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
   );
+}
+
+/**
+ * Text from elsewhere inside a GitLab markdown comment, inert: displayText (one line), then every
+ * markdown/HTML/GitLab-reference character backslash-escaped (mentions, links, headings, entities,
+ * math, emphasis, tables), and what could open a block or a quick action at the start of a line.
+ */
+export function markdownText(text: unknown, max = 500): string {
+  return displayText(text, max)
+    .trim()
+    .replace(/[\\`*_{}[\]()#|<>@!~&$]/g, (c) => `\\${c}`)
+    .replace(/^([-+=/])/, '\\$1')
+    .replace(/^(\d+)([.)])/, '$1\\$2');
+}
+
+/** A name or path from elsewhere as a markdown code span: one line, backticks and table pipes removed. */
+export function markdownCode(text: unknown, max = 200): string {
+  return `\`${displayText(text, max).replace(/[`|]/g, '')}\``;
 }

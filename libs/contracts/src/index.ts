@@ -49,7 +49,7 @@ export {
   deterministicEventId,
   eventKey,
 } from './cloud-event';
-export { displayJson, displayText, terminalText } from './display-text';
+export { displayJson, displayText, markdownCode, markdownText, terminalText } from './display-text';
 export { detectAllSecretLike, detectSecretLike, findSecretLike, scanSecretLike, SECRET_KINDS } from './secret-like';
 export type { SecretKind, SecretLikeFinding } from './secret-like';
 export type {

@@ -4,7 +4,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createFakeWorld, requestYaml } from './fixtures/fake-world';
-import { code, md, renderComment, type CommentView } from './render-comment';
+import { markdownCode as code, markdownText as md } from '@jit/contracts';
+import { renderComment, type CommentView } from './render-comment';
 
 const MARK = 'QQMARKQQ';
 const LINES = /\r\n|[\r\n\u2028\u2029\u0085\v\f]/;

@@ -1,6 +1,8 @@
 // The gate's one MR comment (edited in place): the access plan, who may approve, approvals
 // counted and not counted (and why), the verdict at merge. Never contains a secret.
-import { displayText } from '@jit/contracts';
+// Every string from a request, a policy or an event goes through markdownText / markdownCode
+// (libs/contracts display-text: the one sanitiser), so it cannot add lines, links or a verdict.
+import { markdownCode as code, markdownText as md } from '@jit/contracts';
 import type { AccessPlan } from '@jit/policy';
 
 export const GATE_MARKER = '<!-- jit:approval-gate -->';
@@ -46,26 +48,6 @@ function dur(s: number): string {
   const m = Math.floor((s % 3600) / 60);
   const r = s % 60;
   return [h ? `${h}h` : '', m ? `${m}m` : '', r ? `${r}s` : ''].join('') || '0s';
-}
-
-/**
- * Escapes text from a request file, a policy or an event so it cannot inject structure into our
- * comment: displayText first (CR, U+2028/9 and every other line break become a space; escape, bidi
- * and zero-width characters go), then every markdown/HTML/GitLab-reference character is
- * backslash-escaped (mentions, links, headings, entities, math), and what could open a block or a
- * quick action at the start of a line is escaped too.
- */
-export function md(text: string): string {
-  return displayText(text, 500)
-    .trim()
-    .replace(/[\\`*_{}[\]()#|<>@!~&$]/g, (c) => `\\${c}`)
-    .replace(/^([-+=/])/, '\\$1')
-    .replace(/^(\d+)([.)])/, '$1\\$2');
-}
-
-/** A code span for names and paths: one line of display text, backticks and table pipes removed, length capped. */
-export function code(text: string): string {
-  return `\`${displayText(text, 200).replace(/[`|]/g, '')}\``;
 }
 
 export function renderComment(v: CommentView): string {

@@ -105,8 +105,28 @@ describe('revoker', () => {
     });
     await waitFor(async () => comments.length === 1, { what: 'the MR comment' });
     expect(comments[0]).toContain('- dropped function `app.escalate(text)` — SECURITY DEFINER');
-    expect(comments[0]).toContain('- kept view `app. v  **jit: approved**`'); // one line, inside its code span
+    expect(comments[0]).toContain('- kept view `app.v **jit: approved**`'); // one line, inside its code span
     expect(comments[0]!.split('\n').filter((l) => l.startsWith('**jit'))).toHaveLength(1);
+  });
+
+  it('a leftover kind or note cannot inject markdown either (links, mentions, lines) into the MR comment', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const revoke = s.revoke.bind(s);
+    s.revoke = async (h) => {
+      await revoke(h);
+      return { leftovers: [{ kind: 'view [x](http://evil)', name: 'app.v', action: 'kept', note: 'see <img src=x> @all\r**jit: approved**\u2028# Verified' }] };
+    };
+    const comments: string[] = [];
+    await start(b, s, { notifier: { comment: async (_p, _m, md) => void comments.push(md) } });
+    const g = await grant(b, s, 4, Date.now() + 3600_000);
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, sampleEvent(EVENT_TYPES.revokeRequested, { elevationId: g.elevationId, grantId: g.grantId }));
+    await waitFor(async () => comments.length === 1, { what: 'the MR comment' });
+    const lines = comments[0]!.split(/\r\n|[\r\n\u2028\u2029]/);
+    expect(lines.filter((l) => l.startsWith('**jit'))).toHaveLength(1);
+    expect(lines.filter((l) => /^#/.test(l))).toEqual([]);
+    expect(comments[0]).not.toContain('](http');
+    expect(comments[0]).not.toMatch(/(^|[^\\])[@<]/m);
   });
 
   it('revokes at once on an explicit request', async () => {

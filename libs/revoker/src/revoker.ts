@@ -6,6 +6,8 @@ import {
   TOPIC_ELEVATIONS,
   createElevationEvent,
   leftoverObjectSchema,
+  markdownCode,
+  markdownText,
   parseElevationEvent,
   type AnyElevationEvent,
   type EventError,
@@ -36,9 +38,7 @@ const MAX_LEFTOVER_LINES = 20;
 /** The MR comment's list of leftovers; names are the grantee's, so they are rendered inert (code spans, no control characters). */
 function leftoversMarkdown(leftovers: LeftoverObjectData[]): string {
   if (leftovers.length === 0) return '';
-  // eslint-disable-next-line no-control-regex
-  const inert = (t: string) => t.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029`]/g, ' ').slice(0, 200);
-  const lines = leftovers.slice(0, MAX_LEFTOVER_LINES).map((l) => `- ${l.action} ${inert(l.kind)} \`${inert(l.name)}\`${l.note ? ` — ${inert(l.note)}` : ''}`);
+  const lines = leftovers.slice(0, MAX_LEFTOVER_LINES).map((l) => `- ${markdownText(l.action, 40)} ${markdownText(l.kind, 80)} ${markdownCode(l.name)}${l.note ? ` — ${markdownText(l.note, 200)}` : ''}`);
   if (leftovers.length > MAX_LEFTOVER_LINES) lines.push(`- and ${leftovers.length - MAX_LEFTOVER_LINES} more (see the elevation.revoked event)`);
   return `\n\nThe credential left objects that could act with other roles' rights:\n${lines.join('\n')}`;
 }
