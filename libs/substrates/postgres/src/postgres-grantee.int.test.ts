@@ -51,10 +51,15 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
     s = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl }), { logger, name: 'postgres' });
   });
   afterAll(async () => {
-    await s?.close();
     // roles are cluster-wide: leave nothing behind on the shared server, whatever the outcome
-    await withClient(await getPostgres(), async (c) => {
+    // (a grant left by a failed case first, then the test's own roles and their privileges)
+    for (const h of (await s.listIssued().catch(() => [])).filter((x) => x.ref.server === `${new URL(adminUrl).host}${new URL(adminUrl).pathname}`)) {
+      await s.revoke(h).catch(() => undefined);
+    }
+    await s?.close();
+    await withClient(adminUrl, async (c) => {
       for (const r of dropLater) {
+        await c.query(`DROP OWNED BY ${pg.escapeIdentifier(r)}`).catch(() => undefined);
         await c.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(r)}`).catch(() => undefined);
       }
     });
@@ -113,8 +118,8 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
       ),
     );
     expect(owners.rows).toEqual([
-      { relname: table, rolname: 'jit_leftovers', rolsuper: false, rolcanlogin: false },
-      { relname: `${table}_v`, rolname: 'jit_leftovers', rolsuper: false, rolcanlogin: false },
+      { relname: table, rolname: 'jitleftovers', rolsuper: false, rolcanlogin: false },
+      { relname: `${table}_v`, rolname: 'jitleftovers', rolsuper: false, rolcanlogin: false },
     ]);
     expect(report.leftovers).toEqual([expect.objectContaining({ kind: 'view', name: `app.${table}_v`, action: 'kept' })]);
   });
@@ -181,7 +186,7 @@ describe('postgres: a non-superuser admin with CREATEROLE (the recommended deplo
   let adminUrl: string;
   let s: PostgresSubstrate;
   const admin = uniqueName('jitadmin');
-  // jit_leftovers may exist already on the shared server, made by a superuser admin; an admin
+  // jitleftovers may exist already on the shared server, made by a superuser admin; an admin
   // needs ADMIN OPTION on the owner role, so this one gets its own (as a fresh deployment would).
   const leftoverOwner = uniqueName('leftovers');
 

@@ -136,7 +136,7 @@ describe('postgres substrate on a real server', () => {
     const owner = await withClient(adminUrl, (c) =>
       c.query(`SELECT tableowner FROM pg_tables WHERE schemaname = 'app' AND tablename = $1`, [table]),
     );
-    expect(owner.rows).toEqual([{ tableowner: 'jit_leftovers' }]);
+    expect(owner.rows).toEqual([{ tableowner: 'jitleftovers' }]);
     expect((await s.verifyRevoked(handle)).verified).toBe(true);
   });
 

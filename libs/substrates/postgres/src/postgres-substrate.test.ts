@@ -217,10 +217,10 @@ describe('postgres substrate (unit, fake pool)', () => {
       expect.stringMatching(/^SELECT pg_catalog\.count/),
       'BEGIN',
       'SAVEPOINT jit_owner',
-      expect.stringMatching(/^CREATE ROLE "jit_leftovers" WITH NOLOGIN NOSUPERUSER .* NOINHERIT$/),
-      expect.stringMatching(/^COMMENT ON ROLE "jit_leftovers"/),
+      expect.stringMatching(/^CREATE ROLE "jitleftovers" WITH NOLOGIN NOSUPERUSER .* NOINHERIT$/),
+      expect.stringMatching(/^COMMENT ON ROLE "jitleftovers"/),
       'RELEASE SAVEPOINT jit_owner',
-      'REASSIGN OWNED BY "jit_gl-1" TO "jit_leftovers"',
+      'REASSIGN OWNED BY "jit_gl-1" TO "jitleftovers"',
       'DROP OWNED BY "jit_gl-1"',
       'DROP ROLE IF EXISTS "jit_gl-1"',
       'COMMIT',
@@ -283,6 +283,9 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(postgresConfigSchema.safeParse({ adminUrl: ADMIN, adminURL: ADMIN }).success).toBe(false);
     expect(postgresConfigSchema.safeParse({ poolMax: 0 }).success).toBe(false);
     expect(postgresConfigSchema.parse({}).poolMax).toBe(4);
+    expect(postgresConfigSchema.parse({}).leftoverOwner).toBe('jitleftovers');
+    expect(postgresConfigSchema.safeParse({ leftoverOwner: 'jit_owner' }).success).toBe(false); // a grant role's name
+    expect(postgresConfigSchema.safeParse({ leftoverOwner: 'Owner; DROP' }).success).toBe(false);
   });
 });
 

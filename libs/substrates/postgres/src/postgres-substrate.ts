@@ -51,6 +51,9 @@ export interface PgPoolLike extends PgQueryable {
 }
 export type PgPoolFactory = (config: pg.PoolConfig) => PgPoolLike;
 
+/** Grant roles are `jit_<grant>`; nothing else jit creates may use the prefix. */
+const ROLE_PREFIX = 'jit_';
+
 export const postgresConfigSchema = z
   .object({
     /** Admin connection URL (CREATEROLE and the rights it grants; best not a superuser). */
@@ -71,11 +74,13 @@ export const postgresConfigSchema = z
     /** CONNECTION LIMIT of issued roles unless the scope sets `connectionLimit`: a grantee must not
      * be able to fill max_connections and lock jit's admin out of the revoke. */
     connectionLimit: z.number().int().min(1).max(1000).default(5),
-    /** NOLOGIN role that owns what revoked grants leave behind (created on first use). */
+    /** NOLOGIN role that owns what revoked grants leave behind (created on first use). Outside the
+     * `jit_` names of grant roles, so no grant id, listing or cleanup of grant roles can meet it. */
     leftoverOwner: z
       .string()
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case role name (letters, digits, _)')
-      .default('jit_leftovers'),
+      .refine((n) => !n.startsWith(ROLE_PREFIX), `must not start with ${ROLE_PREFIX} (the names of grant roles)`)
+      .default('jitleftovers'),
     maxTtlSeconds: z.number().int().positive().optional(),
   })
   .strict();
@@ -107,7 +112,6 @@ interface Server {
   pool?: PgPoolLike;
 }
 
-const ROLE_PREFIX = 'jit_';
 const ROLE_RE = /^jit_[A-Za-z0-9_-]{1,59}$/;
 const MAX_GRANTS = 20;
 const MAX_SCOPE_CONNECTIONS = 100;
