@@ -13,7 +13,7 @@ import { GCP_DEFAULT_MAX_TTL_SECONDS, validateGcpIamScope } from '@jit/substrate
 const root = join(import.meta.dirname, '..', '..', '..');
 const logger = createLogger({ name: 'policy-check', level: 'silent' });
 const pg = createPostgresSubstrate(postgresConfigSchema.parse({}), { logger, name: 'postgres' });
-const vault = createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:9', token: 'validation-only' }), { logger, name: 'vault' });
+const vault = createVaultSubstrate(vaultConfigSchema.parse({ addr: 'http://127.0.0.1:9', token: 'validation-only', tokenRole: 'validation-only' }), { logger, name: 'vault' });
 const catalog: SubstrateCatalog = {
   postgres: { validateScope: (s, c) => pg.validateScope(s, c) },
   vault: { validateScope: (s, c) => vault.validateScope(s, c) },
