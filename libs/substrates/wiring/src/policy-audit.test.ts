@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SubstrateUnreachable, type Finding, type Substrate } from '@jit/substrates';
 import { createMemorySubstrate } from '@jit/substrates/testing';
 import { createRegistry, type Registry } from '@jit/observability';
@@ -287,5 +287,52 @@ describe('policy audit', () => {
     expect(roles).toEqual(['short']);
     expect(stoppable.lastAudit()).toBeUndefined();
     expect(warnings()).toEqual([]);
+  });
+  describe('looks again later (a finding can appear without a new policy: an IAM quota filling up)', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('re-audits the version in force every repeatEveryMs and the gauge follows what the substrate says now', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      let maxTtl = 1800;
+      const s = withChecks('vault:prod', {
+        async checkTtl(_scope, ceiling) {
+          return maxTtl > ceiling ? [{ severity: 'warning', message: `max_ttl ${maxTtl}s above ${ceiling}s` }] : [];
+        },
+      });
+      const { audit, gauge } = setup([s], { repeatEveryMs: 60_000 });
+      audit.schedule(loadedOf(POLICY, 'v1'));
+      await audit.idle();
+      const ttl = () => audit.lastAudit()!.findings.filter((f) => f.check === 'ttl').map((f) => f.severity);
+      expect(ttl()).toEqual([]);
+
+      maxTtl = 86_400; // someone raised the role's max_ttl; the policy did not change
+      vi.advanceTimersByTime(60_000);
+      await audit.idle();
+      expect(audit.lastAudit()).toMatchObject({ policyVersion: 'v1' });
+      expect(ttl()).toEqual(['warning', 'warning']);
+      expect(await gauge()).toEqual(expect.arrayContaining([{ substrate: 'vault:prod', target: 'orders-vault', check: 'ttl', severity: 'warning', value: 2 }]));
+      audit.close();
+    });
+
+    it('stops looking once closed', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      let calls = 0;
+      const s = withChecks('vault:prod', {
+        async checkTtl() {
+          calls++;
+          return [];
+        },
+      });
+      const { audit } = setup([s], { repeatEveryMs: 60_000 });
+      audit.schedule(loadedOf(POLICY, 'v1'));
+      await audit.idle();
+      expect(calls).toBe(2);
+      audit.close();
+      vi.advanceTimersByTime(10 * 60_000);
+      await audit.idle();
+      expect(calls).toBe(2);
+    });
   });
 });

@@ -47,6 +47,12 @@ export interface PolicyAuditOptions {
   checkTimeoutMs?: number;
   /** Policy versions remembered as audited (and their results kept for issue-time checks). Default 32. */
   rememberVersions?: number;
+  /**
+   * Audit the last audited version again this long after each audit (0 = never). Default 1 h. What a
+   * check reports can change without a new policy (an IAM quota filling up, a grant to PUBLIC, a
+   * token role edited): a finding must not stay as old as the policy.
+   */
+  repeatEveryMs?: number;
   now?: () => Date;
 }
 
@@ -99,6 +105,7 @@ export function createPolicyAudit(options: PolicyAuditOptions): PolicyAudit {
   const timeoutMs = options.checkTimeoutMs ?? 30_000;
   const remember = options.rememberVersions ?? 32;
   const now = options.now ?? (() => new Date());
+  const repeatEveryMs = options.repeatEveryMs ?? 3_600_000;
   const source = typeof options.substrates === 'function' ? options.substrates : () => options.substrates as SubstrateLookup;
   const gauge = options.registry ? gaugeOn(options.registry) : undefined;
 
@@ -106,6 +113,8 @@ export function createPolicyAudit(options: PolicyAuditOptions): PolicyAudit {
   const seen = new Set<string>();
   const results = new Map<string, PolicyAuditResult>();
   let last: PolicyAuditResult | undefined;
+  let lastLoaded: LoadedPolicy | undefined;
+  let repeatTimer: NodeJS.Timeout | undefined;
   let pending: LoadedPolicy | undefined;
   let loop: Promise<void> | undefined;
   let closed = false;
@@ -234,7 +243,9 @@ export function createPolicyAudit(options: PolicyAuditOptions): PolicyAudit {
         results.set(loaded.version, result);
         trim(results);
         last = result;
+        lastLoaded = loaded;
         report(result);
+        repeatLater();
       } catch (err) {
         if (err instanceof Stopped) {
           seen.delete(loaded.version);
@@ -245,6 +256,18 @@ export function createPolicyAudit(options: PolicyAuditOptions): PolicyAudit {
         logger.warn({ policyVersion: loaded.version, err: describeError(err) }, 'substrate audit failed');
       }
     }
+  }
+
+  /** The next look at the version last audited, unless a newer version is audited first. */
+  function repeatLater(): void {
+    clearTimeout(repeatTimer);
+    if (!(repeatEveryMs > 0) || closed) return;
+    repeatTimer = setTimeout(() => {
+      if (closed || pending || !lastLoaded) return;
+      pending = lastLoaded;
+      kick();
+    }, repeatEveryMs);
+    repeatTimer.unref();
   }
 
   function kick(): void {
@@ -277,6 +300,7 @@ export function createPolicyAudit(options: PolicyAuditOptions): PolicyAudit {
     },
     close() {
       closed = true;
+      clearTimeout(repeatTimer);
       pending = undefined;
     },
   };

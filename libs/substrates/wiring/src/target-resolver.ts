@@ -28,7 +28,7 @@ export interface PolicyTargetResolverOptions {
   /** Registry for `jit_substrate_findings`; without one the audit only logs. */
   registry?: Registry;
   /** The background policy audit: its per-check timeout, or `false` to switch it off. */
-  audit?: { checkTimeoutMs?: number } | false;
+  audit?: { checkTimeoutMs?: number; repeatEveryMs?: number } | false;
 }
 
 /** What the resolver is asked; `grantId`/`elevationId` (optional) name the issue in the issue-time warning. */
@@ -66,6 +66,7 @@ export function createPolicyTargetResolver(options: PolicyTargetResolverOptions)
           logger,
           ...(options.registry ? { registry: options.registry } : {}),
           ...(options.audit?.checkTimeoutMs ? { checkTimeoutMs: options.audit.checkTimeoutMs } : {}),
+          ...(options.audit?.repeatEveryMs !== undefined ? { repeatEveryMs: options.audit.repeatEveryMs } : {}),
         });
 
   const atRef = async (ref: string) => {
