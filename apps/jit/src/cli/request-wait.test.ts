@@ -185,8 +185,8 @@ describe('jit request --wait', () => {
 describe('jit catalog', () => {
   const catalog = {
     entries: [
-      { target: 'orders-db', scope: 'write', substrate: 'postgres', tier: 'reversible-write', ttlMax: '2h', approvals: 1 },
-      { target: 'orders-db', scope: 'ddl', substrate: 'postgres', tier: 'semi-destructive', ttlMax: '1h', approvals: 2 },
+      { target: 'orders-db', scope: 'write', substrate: 'postgres', tier: 'reversible-write', ttlMaxSeconds: 7200, requiredApprovals: 1 },
+      { target: 'orders-db', scope: 'ddl', substrate: 'postgres', tier: 'semi-destructive', ttlMaxSeconds: 3600, requiredApprovals: 2 },
     ],
   };
   const io = (fetch: FetchFn, out: string[], err: string[]): CliIo => ({ out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: '/nonexistent', JIT_URL: 'http://gate.example:8082' }, fetch });
