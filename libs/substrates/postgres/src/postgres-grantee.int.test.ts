@@ -137,10 +137,28 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
                    RETURN 0;
                  END $$`),
     );
-    await s.revoke(handle);
+    const report = await s.revoke(handle);
     const found = await withClient(adminUrl, (c) => c.query('SELECT rolname FROM pg_roles WHERE rolname = $1', [backdoor]));
     expect(found.rows).toEqual([]);
     expect((await s.verifyRevoked(handle)).verified).toBe(true);
+    // ...and the trap is not kept for the next session that has public on its path
+    const left = await withClient(adminUrl, (c) => c.query("SELECT 1 FROM pg_proc WHERE proname = 'hashtextextended' AND pronamespace = 'public'::regnamespace"));
+    expect(left.rows).toEqual([]);
+    expect(report.leftovers).toContainEqual(
+      expect.objectContaining({ kind: 'function', name: 'public.hashtextextended(text,integer)', action: 'dropped', note: expect.stringMatching(/named like a pg_catalog function/) }),
+    );
+  });
+
+  it('an operator a grantee named like a pg_catalog one is dropped at revoke, not kept for others to run', async () => {
+    const { secret, handle } = await s.issue(request({ grant: 'USAGE, CREATE ON SCHEMA app' }));
+    await withClient(secret.url as string, async (c) => {
+      await c.query(`CREATE FUNCTION app.eq_trap(a text, b integer) RETURNS boolean LANGUAGE sql AS 'SELECT true'`);
+      await c.query('CREATE OPERATOR app.= (LEFTARG = text, RIGHTARG = integer, FUNCTION = app.eq_trap)');
+    });
+    const report = await s.revoke(handle);
+    const left = await withClient(adminUrl, (c) => c.query("SELECT 1 FROM pg_operator WHERE oprname = '=' AND oprnamespace = 'app'::regnamespace"));
+    expect(left.rows).toEqual([]);
+    expect(report.leftovers).toContainEqual(expect.objectContaining({ kind: 'operator', name: 'app.=(text,integer)', action: 'dropped' }));
   });
 
   it.each(['pg_authid', 'pg_user_mapping', 'pg_statistic'])('SELECT ON %s (a system catalog without its schema) is refused, so no grantee reads it', async (catalog) => {

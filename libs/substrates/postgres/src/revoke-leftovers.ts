@@ -3,9 +3,11 @@
 // SECURITY DEFINER routine runs as its owner, a trigger runs as whoever writes the table, an event
 // trigger as whoever runs DDL. Revoke must not hand such code to a privileged owner (it used to be
 // `REASSIGN OWNED ... TO CURRENT_USER`, i.e. to jit's superuser admin). So, in the drop transaction:
-//   1. event triggers the role owns, SECURITY DEFINER routines it owns and routines its triggers
-//      call are dropped (routines with CASCADE, which takes their triggers, even on tables the
-//      role does not own), and reported;
+//   1. event triggers the role owns, SECURITY DEFINER routines it owns, routines its triggers
+//      call, and routines and operators named like pg_catalog's (a better-matching
+//      public.hashtextextended(text, integer) runs in place of the catalog's for anyone whose
+//      search_path has its schema) are dropped (with CASCADE, which takes their triggers, even on
+//      tables the role does not own), and reported;
 //   2. everything else it owns goes to a dedicated NOLOGIN owner role that holds no privilege and
 //      is a member of nothing; views it owned are kept and reported (they now read with that
 //      role's rights, i.e. nothing it was not given);
@@ -97,28 +99,43 @@ export async function dropRoleAndNeutralise(c: SqlRunner, role: string, owner: s
     leftovers.push({ kind: 'event trigger', name: clean(e.evtname), action: 'dropped', note: 'ran with the rights of whoever ran DDL' });
   }
 
-  // regprocedure/regclass print schema-qualified, quoted names (the admin session's search_path is
-  // pg_catalog only), so the text is a valid, unambiguous object name for DROP ROUTINE.
+  // regprocedure/regoperator/regclass print schema-qualified, quoted names (the admin session's
+  // search_path is pg_catalog only), so the text is a valid, unambiguous name for DROP.
+  const { rows: operators } = await c.query(
+    `SELECT o.oid::pg_catalog.regoperator::pg_catalog.text AS signature FROM pg_catalog.pg_operator o
+      WHERE o.oprowner = ${roleOid}
+        AND EXISTS (SELECT 1 FROM pg_catalog.pg_operator q WHERE q.oprnamespace = 'pg_catalog'::pg_catalog.regnamespace AND q.oprname = o.oprname)
+      ORDER BY 1`,
+    [role],
+  );
+  for (const o of operators) {
+    await c.query(`DROP OPERATOR IF EXISTS ${o.signature as string} CASCADE`);
+    leftovers.push({ kind: 'operator', name: clean(o.signature), action: 'dropped', note: 'named like a pg_catalog operator: could run in its place' });
+  }
+
   const { rows: routines } = await c.query(
     `SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS signature, p.prokind, p.prosecdef,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_proc q WHERE q.pronamespace = 'pg_catalog'::pg_catalog.regnamespace AND q.proname = p.proname) AS shadows,
             ARRAY(SELECT pg_catalog.format('%s.%I', t.tgrelid::pg_catalog.regclass, t.tgname)
                     FROM pg_catalog.pg_trigger t
                    WHERE t.tgfoid = p.oid AND NOT t.tgisinternal ORDER BY 1) AS triggers
        FROM pg_catalog.pg_proc p
       WHERE p.proowner = ${roleOid}
-        AND (p.prosecdef OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgfoid = p.oid AND NOT t.tgisinternal))
+        AND (p.prosecdef
+             OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgfoid = p.oid AND NOT t.tgisinternal)
+             OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc q WHERE q.pronamespace = 'pg_catalog'::pg_catalog.regnamespace AND q.proname = p.proname))
       ORDER BY 1`,
     [role],
   );
   for (const r of routines) {
-    await c.query(`DROP ROUTINE IF EXISTS ${r.signature as string} CASCADE`);
-    const kind = r.prokind === 'p' ? 'procedure' : 'function';
-    leftovers.push({
-      kind,
-      name: clean(r.signature),
-      action: 'dropped',
-      note: r.prosecdef ? 'SECURITY DEFINER: ran with its owner\u2019s rights; dropped with what depended on it' : 'called by a trigger; dropped with its triggers',
-    });
+    const kind = r.prokind === 'p' ? 'procedure' : r.prokind === 'a' ? 'aggregate' : 'function';
+    await c.query(`DROP ${kind === 'aggregate' ? 'AGGREGATE' : 'ROUTINE'} IF EXISTS ${r.signature as string} CASCADE`);
+    const why = [
+      r.prosecdef ? 'SECURITY DEFINER: ran with its owner\u2019s rights' : undefined,
+      (r.triggers as string[] | null)?.length ? 'called by a trigger' : undefined,
+      r.shadows ? 'named like a pg_catalog function: could run in its place' : undefined,
+    ].filter(Boolean);
+    leftovers.push({ kind, name: clean(r.signature), action: 'dropped', note: `${why.join('; ')}; dropped with what depended on it` });
     for (const t of (r.triggers as string[] | null) ?? []) {
       leftovers.push({ kind: 'trigger', name: clean(t), action: 'dropped', note: 'ran with the rights of whoever wrote the table' });
     }
