@@ -177,6 +177,33 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
     expect(roles.rows).toEqual([]);
   });
 
+  it.each(['its own session', 'its everyday read-only account'])(
+    'a grantee holding jit’s advisory locks from %s does not stall the revoke (the open session ends, the role is dropped)',
+    async (from) => {
+      // a short statement timeout, so a revoke that waits on the lock fails fast instead of after 15 s
+      const quick = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl, statementTimeoutMs: 2000 }), { logger, name: 'postgres' });
+      const { secret, handle } = await quick.issue(request({ grant: 'SELECT, INSERT ON public.orders' }));
+      const grantee = new pg.Client({ connectionString: secret.url as string });
+      const ended = new Promise<unknown>((resolve) => grantee.on('error', resolve));
+      await grantee.connect();
+      const holder = from === 'its own session' ? grantee : new pg.Client({ connectionString: loginUrl(adminUrl, ro, PW) });
+      if (holder !== grantee) await holder.connect();
+      try {
+        // the key is in the open source: hashtextextended(<role>, 7270), also for the leftover owner
+        for (const key of [handle.ref.role, 'jit_leftovers']) {
+          await holder.query('SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended($1, 7270))', [key]);
+        }
+        await expect(quick.revoke(handle)).resolves.toEqual({ leftovers: [] });
+        expect(await ended).toMatchObject({ message: expect.stringMatching(/terminat/i) });
+        expect(await quick.verifyRevoked(handle)).toMatchObject({ verified: true });
+      } finally {
+        await grantee.end().catch(() => undefined);
+        if (holder !== grantee) await holder.end().catch(() => undefined);
+        await quick.close();
+      }
+    },
+  );
+
   it('an issued role has a CONNECTION LIMIT (default 5, or the scope’s), so a grantee cannot fill max_connections', async () => {
     const open: pg.Client[] = [];
     const connect = async (url: string) => {

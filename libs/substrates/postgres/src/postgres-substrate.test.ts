@@ -199,6 +199,7 @@ describe('postgres substrate (unit, fake pool)', () => {
     const meta = { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }), admin_super: true }] };
     const f = fakePool((t) => {
       if (t.startsWith('SELECT pg_catalog.shobj_description')) return meta;
+      if (t.startsWith('SELECT pg_catalog.pg_try_advisory_xact_lock')) return { rows: [{ got: true }] };
       if (t.startsWith('SELECT pg_catalog.pg_terminate_backend')) sessions = Math.max(0, sessions - 1);
       if (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n')) return { rows: [{ n: sessions }] };
       return undefined;

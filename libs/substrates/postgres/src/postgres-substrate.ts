@@ -325,8 +325,37 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     }
   }
 
-  const lockRole = (c: PgQueryable, role: string) =>
-    c.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1::pg_catalog.text, 7270::pg_catalog.int8))', [role]);
+  const LOCK_KEY = 'pg_catalog.hashtextextended($1::pg_catalog.text, 7270::pg_catalog.int8)';
+  const lockRole = (c: PgQueryable, role: string) => c.query(`SELECT pg_catalog.pg_advisory_xact_lock(${LOCK_KEY})`, [role]);
+  /**
+   * Revoke's lock on `lockName`. Advisory locks are open to every user of the database and the key
+   * is public, so a grantee can take it first, from its own or another account's session, and a
+   * blocking wait would keep its grant alive for as long as it holds on. So revoke waits only while
+   * jit itself (a session of the admin role: another replica's issue or revoke) holds the lock;
+   * when someone else does, it revokes without the lock and says so.
+   */
+  const lockForRevoke = async (c: PgQueryable, lockName: string): Promise<void> => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { rows } = await c.query(`SELECT pg_catalog.pg_try_advisory_xact_lock(${LOCK_KEY}) AS got`, [lockName]);
+      if (rows[0]?.got === true) return;
+      const { rows: holders } = await c.query(
+        `WITH k AS (SELECT ${LOCK_KEY} AS key)
+         SELECT a.usename = CURRENT_USER AS ours
+           FROM k, pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+            AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+            AND l.classid = ((k.key >> 32) & 4294967295)::pg_catalog.oid AND l.objid = (k.key & 4294967295)::pg_catalog.oid`,
+        [lockName],
+      );
+      if (holders.length === 0) continue; // released in between: try again
+      if (holders.some((h) => h.ours === true)) {
+        await lockRole(c, lockName); // jit's own: wait (bounded by statement_timeout)
+        return;
+      }
+      break;
+    }
+    log.warn({ role: lockName }, "jit's revoke lock is held by a session that is not jit's admin (a grantee stalling the revoke?); revoking without it");
+  };
   const roleComment = async (c: PgQueryable, role: string): Promise<{ exists: boolean; canLogin?: boolean; meta?: RoleMeta; adminIsSuperuser: boolean }> => {
     const { rows } = await c.query(
       `SELECT pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment, r.rolcanlogin,
@@ -436,7 +465,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     const qr = pg.escapeIdentifier(role);
     // 1. No new logins, committed before anything else so a session cannot sneak in.
     const present = await inTransaction(server, 'revoke (nologin)', async (c) => {
-      await lockRole(c, role);
+      await lockForRevoke(c, role);
       const existing = await roleComment(c, role);
       if (!existing.exists) return false;
       if (existing.meta?.grantId !== handle.grantId) throw SubstrateInvalidHandle(name, `role ${role} is not marked as this grant's; not dropping it`);
@@ -464,10 +493,10 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     // 3. Drop the code it left that would run with others' rights, hand the rest to the powerless
     //    leftover owner (never to the admin), drop its privileges, drop the role (revoke-leftovers.ts).
     const leftovers = await inTransaction(server, 'revoke (drop)', async (c): Promise<LeftoverObject[]> => {
-      await lockRole(c, role);
+      await lockForRevoke(c, role);
       const existing = await roleComment(c, role);
       if (!existing.exists) return [];
-      await lockRole(c, config.leftoverOwner);
+      await lockForRevoke(c, config.leftoverOwner);
       try {
         await ensureLeftoverOwner(c, config.leftoverOwner, existing.adminIsSuperuser);
       } catch (err) {
