@@ -13,7 +13,7 @@ import { generateAgeIdentity, openCredential } from '@jit/issuer';
 import { JitApi, type FetchFn } from './api-client';
 import { CliError } from './cli-error';
 import { envForCredential } from './credential-env';
-import { toCsv, toTable } from './render';
+import { timelineLine, toCsv, toTable } from './render';
 import { AUDIT_COLUMNS, CATALOG_COLUMNS } from './tables';
 
 export interface CliIo {
@@ -52,10 +52,6 @@ function isoArg(value: string): string {
 
 /** One value from a server or GitLab, as one line: no control, escape or bidi character, no line break. */
 const one = (v: unknown, max = 200): string => displayText(v ?? '', max);
-
-function timelineLine(t: { time: string; type: string; summary?: string }): string {
-  return `  ${one(t.time)}  ${one(String(t.type).replace(/^dev\.jit\.|\.v1$/g, ''))}${t.summary ? `  ${one(t.summary, 500)}` : ''}`;
-}
 
 export function buildProgram(rawIo: CliIo): Command {
   // Everything printed goes through terminalText (escape sequences, CR, bidi controls removed);

@@ -25,3 +25,9 @@ function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
   return displayText(typeof v === 'object' ? JSON.stringify(v) : v, 1000);
 }
+
+/** One timeline entry of an elevation (`jit status`, `jit request --wait`, the demo), each value one clean line. */
+export function timelineLine(t: { time: string; type: string; summary?: string }, indent = '  '): string {
+  const type = displayText(t.type, 200).replace(/^dev\.jit\.|\.v1$/g, '');
+  return `${indent}${displayText(t.time, 200)}  ${type}${t.summary ? `  ${displayText(t.summary, 500)}` : ''}`;
+}

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { createGitlabClient } from '@jit/gitlab';
 import { JitApi, type ElevationSummary } from '../cli/api-client';
 import { runCli } from '../cli/program';
+import { timelineLine } from '../cli/render';
 
 export interface DemoOptions {
   jitUrl: string;
@@ -139,7 +140,7 @@ export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
 
     step(8, 'The audit timeline (what a SIEM reads on jit.elevations.v1):');
     const final = await api.elevation(id);
-    for (const t of final.timeline ?? []) say(`   ${t.time}  ${t.type.replace(/^dev\.jit\.|\.v1$/g, '')}${t.summary ? `  ${t.summary}` : ''}`);
+    for (const t of final.timeline ?? []) say(timelineLine(t, '   '));
     say('\ndemo complete: every step behaved.');
     return { elevationId: id, timeline: final.timeline ?? [], final };
   } finally {
