@@ -166,6 +166,12 @@ const shapes = {
     expiresAt: timeS,
     requester: usernameS,
   },
+  grantStarted: {
+    elevationId: elevationIdS,
+    grantId: grantIdS,
+    /** Substrate instance about to issue (one whose credentials cannot be revoked early). */
+    substrate: z.string().min(1).max(128),
+  },
   grantFailed: {
     elevationId: elevationIdS,
     grantId: grantIdS,
@@ -237,6 +243,7 @@ function buildAll(strict: boolean) {
     approvalRecorded: build('approvalRecorded', strict),
     approved: build('approved', strict),
     bypassDetected: build('bypassDetected', strict),
+    grantStarted: build('grantStarted', strict),
     granted: build('granted', strict),
     grantFailed: build('grantFailed', strict),
     revokeRequested: build('revokeRequested', strict),
@@ -259,6 +266,7 @@ export type ApprovalRecordedData = z.infer<typeof eventDataSchemas.approvalRecor
 export type ElevationApprovedData = z.infer<typeof eventDataSchemas.approved>;
 export type BypassDetectedData = z.infer<typeof eventDataSchemas.bypassDetected>;
 export type ElevationGrantedData = z.infer<typeof eventDataSchemas.granted>;
+export type GrantStartedData = z.infer<typeof eventDataSchemas.grantStarted>;
 export type GrantFailedData = z.infer<typeof eventDataSchemas.grantFailed>;
 export type RevokeRequestedData = z.infer<typeof eventDataSchemas.revokeRequested>;
 export type ElevationRevokedData = z.infer<typeof eventDataSchemas.revoked>;
@@ -275,6 +283,7 @@ export interface EventDataByType {
   [EVENT_TYPES.approved]: ElevationApprovedData;
   [EVENT_TYPES.bypassDetected]: BypassDetectedData;
   [EVENT_TYPES.granted]: ElevationGrantedData;
+  [EVENT_TYPES.grantStarted]: GrantStartedData;
   [EVENT_TYPES.grantFailed]: GrantFailedData;
   [EVENT_TYPES.revokeRequested]: RevokeRequestedData;
   [EVENT_TYPES.revoked]: ElevationRevokedData;

@@ -37,6 +37,7 @@ export type {
   BypassDetectedData,
   ElevationGrantedData,
   GrantFailedData,
+  GrantStartedData,
   RevokeRequestedData,
   ElevationRevokedData,
   RevokeFailedData,

@@ -14,6 +14,7 @@ export const EVENT_TYPES = {
   approvalRecorded: 'dev.jit.elevation.approval.recorded.v1',
   approved: 'dev.jit.elevation.approved.v1',
   bypassDetected: 'dev.jit.elevation.bypass.detected.v1',
+  grantStarted: 'dev.jit.elevation.grant.started.v1',
   granted: 'dev.jit.elevation.granted.v1',
   grantFailed: 'dev.jit.elevation.grant.failed.v1',
   revokeRequested: 'dev.jit.elevation.revoke.requested.v1',

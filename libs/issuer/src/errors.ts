@@ -13,6 +13,11 @@ export const SubstrateFailed = defineError<[string, string]>(
   'JIT_ERR_ISSUER_SUBSTRATE_FAILED',
   'substrate %s failed to issue the credential: %s',
 );
+export const IssueInterrupted = defineError<[string, string, string]>(
+  'JIT_ERR_ISSUER_ISSUE_INTERRUPTED',
+  'an earlier issue of grant %s on %s started at %s and never finished (an issuer stopped mid-way); its credentials cannot be revoked early, so a second one is not issued for this approval. Any credential of the first attempt was never delivered and ends at its natural expiry; open a new request',
+  { retriable: false },
+);
 export const CredentialNotFound = defineError<[string]>(
   'JIT_ERR_ISSUER_CREDENTIAL_NOT_FOUND',
   'no credential for elevation %s: it is unknown or was never granted',

@@ -2,15 +2,15 @@ import { Writable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EVENT_TYPES, TOPIC_ELEVATIONS, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
 import { sampleEvent } from '@jit/contracts/testing';
-import type { EventBus } from '@jit/bus';
+import { BusUnavailable, type EventBus } from '@jit/bus';
 import { createMemoryBus } from '@jit/bus/testing';
 import { createLedger } from '@jit/ledger';
 import { createLogger } from '@jit/observability';
 import { SubstrateInvalidScope } from '@jit/substrates';
-import { createMemorySubstrate, type MemorySubstrate } from '@jit/substrates/testing';
+import { createMemorySubstrate, type MemorySubstrate, type MemorySubstrateOptions } from '@jit/substrates/testing';
 import { waitFor } from '@jit/testing';
 import { SealFailed } from './errors';
-import { createIssuer, type Issuer, type TargetResolver } from './issuer';
+import { createIssuer, type Issuer, type IssuerOptions, type TargetResolver } from './issuer';
 import { generateAgeIdentity, openCredential } from './seal';
 
 const resolver: TargetResolver = {
@@ -27,13 +27,13 @@ interface World {
   comments: string[];
   identity: string;
   recipient: string;
-  start(): Promise<Issuer>;
+  start(overrides?: Partial<IssuerOptions>): Promise<Issuer>;
   events(): Promise<AnyElevationEvent[]>;
 }
 
-async function world(): Promise<World> {
+async function world(substrateOptions: MemorySubstrateOptions = {}): Promise<World> {
   const bus = createMemoryBus();
-  const substrate = createMemorySubstrate();
+  const substrate = createMemorySubstrate(substrateOptions);
   const logs: string[] = [];
   const comments: string[] = [];
   const { identity, recipient } = await generateAgeIdentity();
@@ -51,7 +51,7 @@ async function world(): Promise<World> {
     comments,
     identity,
     recipient,
-    async start() {
+    async start(overrides = {}) {
       const issuer = createIssuer({
         bus,
         substrates: { get: (n) => (n === 'memory' ? substrate : (() => { throw new Error(`no ${n}`); })()) },
@@ -60,6 +60,7 @@ async function world(): Promise<World> {
         logger: createLogger({ name: 'issuer-test', level: 'debug', destination }),
         notifier: { comment: async (_p, _i, md) => void comments.push(md) },
         retry: { attempts: 3, baseMs: 1, maxMs: 5 },
+        ...overrides,
       });
       await issuer.start();
       issuers.push(issuer);
@@ -120,6 +121,41 @@ describe('issuer', () => {
     await second.stop();
     expect(w.substrate.calls.filter((c) => c.startsWith('issue:'))).toHaveLength(1);
     expect(ofType(await w.events(), EVENT_TYPES.granted)).toHaveLength(1);
+  });
+
+  it('a credential that cannot be revoked early is never issued twice for one grant: an issuer restarted mid-issue finds the attempt in the log', async () => {
+    w = await world({ canRevokeEarly: false }); // as gcp-iam: a second token could not be taken back
+    // The first issuer dies between the substrate's issue and the `granted` event.
+    let die!: (err: Error) => void;
+    const dying = new Promise<never>((_, reject) => (die = reject));
+    dying.catch(() => undefined); // awaited by the publish it stands for
+    const publish: EventBus['publish'] = (topic, key, event) => (event.type === EVENT_TYPES.granted ? dying : w.bus.publish(topic, key, event));
+    const crashing = new Proxy(w.bus, {
+      get: (bus, prop) => (prop === 'publish' ? publish : typeof Reflect.get(bus, prop) === 'function' ? Reflect.get(bus, prop).bind(bus) : Reflect.get(bus, prop)),
+    });
+    const first = await w.start({ bus: crashing });
+    await approve();
+    await waitFor(() => w.substrate.calls.some((c) => c.startsWith('issue:')), { what: 'the first issue' });
+    const stopped = first.stop();
+    die(BusUnavailable('the process died'));
+    await stopped;
+
+    const second = await w.start(); // replays the log: approved, grant.started, no granted
+    await waitFor(async () => (await w.events()).some((e) => e.type === EVENT_TYPES.grantFailed || e.type === EVENT_TYPES.granted), { what: 'an outcome' });
+    await second.stop();
+    expect(w.substrate.calls.filter((c) => c.startsWith('issue:')), 'issues of the grant').toHaveLength(1);
+    expect(ofType(await w.events(), EVENT_TYPES.granted)).toHaveLength(0);
+    expect(ofType(await w.events(), EVENT_TYPES.grantStarted)).toHaveLength(1);
+    expect(ofType(await w.events(), EVENT_TYPES.grantFailed)[0]!.data).toMatchObject({ error: { code: 'JIT_ERR_ISSUER_ISSUE_INTERRUPTED', retriable: false } });
+    expect(w.comments.join('\n')).toMatch(/grant failed.*never finished/);
+  });
+
+  it('a substrate that can revoke early gets no grant.started event (its adapter finds its own earlier work)', async () => {
+    const issuer = await w.start();
+    await approve();
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.granted).length === 1, { what: 'granted' });
+    await issuer.stop();
+    expect(ofType(await w.events(), EVENT_TYPES.grantStarted)).toHaveLength(0);
   });
 
   it('retries a retriable substrate failure, then grants', async () => {

@@ -14,7 +14,7 @@ import { JitError, isRetriable, retryRetriable } from '@jit/errors';
 import type { Logger } from '@jit/observability';
 import type { Issued, Substrate } from '@jit/substrates';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { SubstrateFailed, TargetUnresolved } from './errors';
+import { IssueInterrupted, SubstrateFailed, TargetUnresolved } from './errors';
 import { sealCredential } from './seal';
 
 /** What the issuer needs to know about a target at a policy version (resolved by the app). */
@@ -38,6 +38,8 @@ export interface TargetResolver {
 export interface ElevationView {
   state: string;
   grantId?: string;
+  /** Set once `elevation.grant.started` is in the log (issue on a substrate that cannot revoke early). */
+  grantStartedAt?: string;
 }
 
 export interface LedgerView {
@@ -161,6 +163,19 @@ export function createIssuer(options: IssuerOptions): Issuer {
     }
   }
 
+  /**
+   * A credential that cannot be revoked early (gcp-iam) is issued at most once per grant, across
+   * restarts and replicas: the log records the attempt before the substrate is called, and an
+   * attempt with no outcome means a credential may exist that was never delivered.
+   */
+  async function recordStart(substrate: Substrate, data: ElevationApprovedData): Promise<void> {
+    const view = ledger.get(data.elevationId);
+    if (view?.grantId === data.grantId && view.grantStartedAt) throw IssueInterrupted(data.grantId, substrate.name, view.grantStartedAt);
+    await publish(
+      createElevationEvent(EVENT_TYPES.grantStarted, { elevationId: data.elevationId, grantId: data.grantId, substrate: substrate.name }, { source, idKey: data.grantId }),
+    );
+  }
+
   async function onApproved(data: ElevationApprovedData, approvedAt: string): Promise<void> {
     if (alreadyDone(data)) {
       grants.inc({ outcome: 'duplicate', substrate: '' });
@@ -175,6 +190,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
       if (!target) throw TargetUnresolved(data.target, data.scope, data.policyVersion);
       substrateName = target.substrate;
       const substrate = substrates.get(target.substrate);
+      if (!substrate.canRevokeEarly) await recordStart(substrate, data);
       const { issued } = await issueWithRetry(substrate, data, target);
       unpublished = { substrate, issued };
       const sealedCredential = await (options.seal ?? sealCredential)(issued.secret, data.recipient);

@@ -115,6 +115,16 @@ describe('idempotency', () => {
     expect(l.get('gl-42-7')?.handle).toEqual(first);
   });
 
+  it('grant.started marks the grant as being issued without changing the state; granted keeps the mark', () => {
+    const l = ledgerIn('approved');
+    expect(l.apply(ev(E.grantStarted, 30))).toMatchObject({ changed: true, duplicate: false, state: 'approved' });
+    expect(l.get('gl-42-7')).toMatchObject({ state: 'approved', grantStartedAt: expect.any(String) });
+    expect(l.apply(ev(E.grantStarted, 31))).toMatchObject({ duplicate: true, state: 'approved' });
+    l.apply(ev(E.granted, 40));
+    expect(l.get('gl-42-7')).toMatchObject({ state: 'granted', grantStartedAt: expect.any(String) });
+    expect(l.byGrant(FIXTURE_GRANT)?.id).toBe('gl-42-7');
+  });
+
   it('keeps the earliest granted whatever the arrival order', () => {
     const a = ev(E.granted, 20, { handle: { ...sampleData[E.granted]().handle, ref: { role: 'first' } } });
     const b = ev(E.granted, 25, { handle: { ...sampleData[E.granted]().handle, ref: { role: 'second' } } });

@@ -18,6 +18,7 @@ import {
   type BypassDetectedData,
   type EventError,
   type GrantFailedData,
+  type GrantStartedData,
   type OrphanRevokedData,
   type RevocationHandleData,
   type RevokeFailedData,
@@ -94,6 +95,12 @@ export interface ElevationState {
   /** age ciphertext for the requester (never plaintext). */
   sealedCredential?: string;
   issuedAt?: string;
+  /**
+   * When an issuer wrote that it was about to issue on a substrate whose credentials cannot be
+   * revoked early (`elevation.grant.started`); with no `granted`/`grant_failed` after it, a credential
+   * may exist that was never delivered, so no second one is issued.
+   */
+  grantStartedAt?: string;
   expiresAt?: string;
   grantError?: EventError & { attempts: number };
   revokeRequested?: { by: string; reason: string; at: string };
@@ -194,6 +201,7 @@ interface Record_ {
   approved?: Stamped<ElevationApprovedData>;
   bypass?: Stamped<BypassDetectedData>;
   granted?: Stamped<ElevationGrantedData>;
+  grantStarted?: Stamped<GrantStartedData>;
   grantFailed?: Stamped<GrantFailedData>;
   revokeRequested?: Stamped<RevokeRequestedData>;
   revokeFailed?: Stamped<RevokeFailedData>;
@@ -306,6 +314,11 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
       case EVENT_TYPES.granted:
         duplicate = r.granted !== undefined && r.granted.data.grantId === ev.data.grantId;
         r.granted = keepEarliest(r.granted, stamped(ev.data));
+        grantIndex.set(ev.data.grantId, elevationId);
+        break;
+      case EVENT_TYPES.grantStarted:
+        duplicate = r.grantStarted !== undefined && r.grantStarted.data.grantId === ev.data.grantId;
+        r.grantStarted = keepEarliest(r.grantStarted, stamped(ev.data));
         grantIndex.set(ev.data.grantId, elevationId);
         break;
       case EVENT_TYPES.grantFailed:
@@ -503,6 +516,7 @@ function derive(r: Record_): ElevationState {
     sealedCredential: gr?.sealedCredential,
     issuedAt: gr?.issuedAt,
     expiresAt: gr?.expiresAt ?? rv?.handle.expiresAt,
+    grantStartedAt: r.grantStarted && r.grantStarted.data.grantId === (apr?.grantId ?? r.grantStarted.data.grantId) ? r.grantStarted.time : undefined,
     grantError: r.grantFailed ? { ...r.grantFailed.data.error, attempts: r.grantFailed.data.attempts } : undefined,
     revokeRequested: r.revokeRequested
       ? { by: r.revokeRequested.data.requestedBy, reason: r.revokeRequested.data.reason, at: r.revokeRequested.time }
@@ -558,6 +572,8 @@ function summarize(ev: AnyElevationEvent): string {
       return `BYPASS: ${ev.data.reasons.join('; ')}`;
     case EVENT_TYPES.granted:
       return `granted on ${ev.data.substrate} until ${ev.data.expiresAt}`;
+    case EVENT_TYPES.grantStarted:
+      return `issuing on ${ev.data.substrate}`;
     case EVENT_TYPES.grantFailed:
       return `grant failed after ${ev.data.attempts} attempt(s): ${ev.data.error.code}`;
     case EVENT_TYPES.revokeRequested:

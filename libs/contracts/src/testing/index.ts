@@ -13,6 +13,7 @@ import type {
   ElevationWithdrawnData,
   EventDataByType,
   GrantFailedData,
+  GrantStartedData,
   OrphanRevokedData,
   RevokeFailedData,
   RevokeRequestedData,
@@ -125,6 +126,11 @@ export const sampleData: { [K in ElevationEventType]: () => EventDataByType[K] }
     issuedAt: T0,
     expiresAt: T1,
     requester: 'carol',
+  }),
+  [EVENT_TYPES.grantStarted]: (): GrantStartedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    grantId: FIXTURE_GRANT,
+    substrate: 'gcp-iam',
   }),
   [EVENT_TYPES.grantFailed]: (): GrantFailedData => ({
     elevationId: FIXTURE_ELEVATION,

@@ -1,6 +1,7 @@
-// What this adapter has issued, per grant id: GCP has no way to list or revoke access tokens, so
-// the only record of "a token exists for grant X until T" is the one the adapter keeps. The default
-// is per-process memory; an app that needs it across restarts injects a persistent store.
+// What this adapter has issued in this process, per grant id: GCP has no way to list or revoke
+// access tokens. Across restarts and replicas the log is the record (the issuer writes
+// `elevation.grant.started` before calling a substrate that cannot revoke early and refuses to call
+// it again for that grant); this per-process store only guards concurrent calls and serves listIssued.
 
 export interface IssuedRecord {
   grantId: string;
