@@ -290,6 +290,57 @@ describe('postgres substrate (unit, fake pool)', () => {
   });
 });
 
+describe('postgres substrate: nothing jit runs as admin resolves through a search path', () => {
+  // A grantee with CREATE on a schema can plant a better-matching function or a relation of the
+  // same name; jit's sessions pin search_path, and every name is written pg_catalog-qualified as
+  // well, so a session that somehow lost the pin still runs nothing of the grantee's.
+  const SQL_WORDS = new Set(['ARRAY', 'EXISTS', 'IN', 'ANY', 'VALUES', 'SELECT', 'AND', 'OR', 'NOT', 'ON', 'AS']);
+  /** Function calls and FROM/JOIN relations in a statement that are not pg_catalog-qualified. */
+  function unqualified(sql: string): string[] {
+    const text = sql.replace(/'(?:[^']|'')*'/g, "''").replace(/"(?:[^"]|"")*"/g, '""');
+    const out: string[] = [];
+    for (const m of text.matchAll(/(?<![.\w$])([A-Za-z_]\w*)\s*\(/g)) {
+      const word = m[1]!;
+      if (SQL_WORDS.has(word.toUpperCase())) continue;
+      // DDL forms with a parenthesised list, not calls: CONNECTION LIMIT n, WITH (...), role names in GRANT
+      if (/^(WITH|LIMIT|ROLE|ROUTINE|AGGREGATE|OPERATOR|TABLE|SCHEMA)$/i.test(word)) continue;
+      out.push(`${word}(`);
+    }
+    for (const m of text.matchAll(/\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)/gi)) {
+      const rel = m[1]!;
+      if (!rel.startsWith('pg_catalog.') && rel !== 'k') out.push(`FROM ${rel}`);
+    }
+    return out;
+  }
+
+  it('issue, revoke (with leftovers), verify, list and the setup check name only pg_catalog functions and relations', async () => {
+    let sessions = 1;
+    const f = fakePool((t) => {
+      if (t.includes('pg_catalog.shobj_description(r.oid')) return { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x' }), rolcanlogin: true, admin_super: false }] };
+      if (t.includes('pg_try_advisory_xact_lock')) return { rows: [{ got: true }] };
+      if (t.startsWith('SELECT pg_catalog.pg_terminate_backend')) sessions = 0;
+      if (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n')) return { rows: [{ n: sessions }] };
+      if (t.includes('FROM pg_catalog.pg_proc p')) return { rows: [{ signature: 'app.f()', prokind: 'f', prosecdef: true, shadows: false, triggers: ['public.orders.t'] }] };
+      if (t.includes('FROM pg_catalog.pg_class c') && t.includes("relkind IN ('v', 'm')")) return { rows: [{ name: 'app.v', relkind: 'v' }] };
+      if (t.includes('pg_catalog.to_regclass')) return { rows: [{ nspname: 'app', relkind: 'r' }] };
+      return undefined;
+    });
+    const { s } = make(f);
+    const out = await s.issue(req({ scope: { grant: ['INSERT ON ALL TABLES IN SCHEMA app', 'SELECT ON app.orders'] } }));
+    const report = await s.revoke(out.handle);
+    expect(report.leftovers.map((l) => l.kind)).toEqual(['function', 'trigger', 'view']);
+    await s.verifyRevoked(out.handle);
+    await s.listIssued();
+    await s.checkSetup();
+    const statements = f.log.filter((t) => /\b(SELECT|FROM)\b/.test(t));
+    expect(statements.length).toBeGreaterThan(10);
+    expect(statements.flatMap((t) => unqualified(t).map((u) => `${u}  in: ${t.slice(0, 80)}`))).toEqual([]);
+    // the check above has teeth: the statements jit used to send fail it
+    expect(unqualified('SELECT pg_advisory_xact_lock(hashtextextended($1, 7270))')).toEqual(['pg_advisory_xact_lock(', 'hashtextextended(']);
+    expect(unqualified("SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles")).toEqual(['shobj_description(', 'FROM pg_roles']);
+  });
+});
+
 describe('postgres substrate: any input', () => {
   it('validateScope never throws and never accepts a non-object', async () => {
     const { default: fc } = await import('fast-check');
