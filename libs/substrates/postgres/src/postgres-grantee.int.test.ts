@@ -177,6 +177,29 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
     expect(roles.rows).toEqual([]);
   });
 
+  it('a large object the grantee makes in another database of the cluster does not keep its role, grants or SECURITY DEFINER code alive', async () => {
+    const { secret, handle } = await s.issue(request({ grant: ['CREATE ON SCHEMA app', 'INSERT ON public.orders'] }));
+    await withClient(secret.url as string, (c) =>
+      c.query(`CREATE FUNCTION app.write_as_grantee() RETURNS void LANGUAGE sql SECURITY DEFINER AS 'INSERT INTO public.orders (total) VALUES (66)'`),
+    );
+    // PUBLIC may CONNECT to a database by default, and anyone may create a large object in it
+    const elsewhere = new URL(await freshDatabase()).pathname.slice(1);
+    const lo = await withClient(loginUrl(secret.url as string, String(secret.user), String(secret.password), elsewhere), (c) => c.query('SELECT lo_create(0) AS oid'));
+    const report = await s.revoke(handle);
+
+    expect(await s.verifyRevoked(handle)).toMatchObject({ verified: true });
+    const call = await withClient(loginUrl(adminUrl, ro, PW), (c) => c.query('SELECT app.write_as_grantee()')).then(
+      () => 'called',
+      (err: { code?: string }) => err.code,
+    );
+    expect(call).toBe('42883'); // dropped, not left running as a role that keeps INSERT
+    expect(report.leftovers).toContainEqual(expect.objectContaining({ kind: 'function', name: 'app.write_as_grantee()', action: 'dropped' }));
+    const owner = await withClient(loginUrl(adminUrl, new URL(adminUrl).username, decodeURIComponent(new URL(adminUrl).password), elsewhere), (c) =>
+      c.query('SELECT pg_get_userbyid(lomowner) AS owner FROM pg_largeobject_metadata WHERE oid = $1', [lo.rows[0].oid]),
+    );
+    expect(owner.rows).toEqual([{ owner: 'jitleftovers' }]);
+  });
+
   it.each(['its own session', 'its everyday read-only account'])(
     'a grantee holding jit’s advisory locks from %s does not stall the revoke (the open session ends, the role is dropped)',
     async (from) => {
@@ -190,7 +213,7 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
       if (holder !== grantee) await holder.connect();
       try {
         // the key is in the open source: hashtextextended(<role>, 7270), also for the leftover owner
-        for (const key of [handle.ref.role, 'jit_leftovers']) {
+        for (const key of [handle.ref.role, 'jitleftovers']) {
           await holder.query('SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended($1, 7270))', [key]);
         }
         await expect(quick.revoke(handle)).resolves.toEqual({ leftovers: [] });

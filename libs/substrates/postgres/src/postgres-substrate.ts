@@ -33,7 +33,7 @@ import {
 } from '@jit/substrates';
 import type { JitError } from '@jit/errors';
 import { isSystemSchema, parseGrant, renderGrant, schemasOf, type ParsedGrant } from './grant-grammar';
-import { LeftoverOwnerUnsafe, dropRoleAndNeutralise, ensureLeftoverOwner, grantToAdmin } from './revoke-leftovers';
+import { LeftoverOwnerUnsafe, capLeftovers, ensureLeftoverOwner, grantToAdmin, neutraliseOwned, otherDatabasesOf } from './revoke-leftovers';
 import { scramVerifier } from './scram-verifier';
 
 export const POSTGRES_KIND = 'postgres';
@@ -492,10 +492,12 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     if (!present) return { leftovers: [] };
     // 3. Drop the code it left that would run with others' rights, hand the rest to the powerless
     //    leftover owner (never to the admin), drop its privileges, drop the role (revoke-leftovers.ts).
-    const leftovers = await inTransaction(server, 'revoke (drop)', async (c): Promise<LeftoverObject[]> => {
+    //    What it owns in other databases of the cluster is cleared there (same admin, that
+    //    database); the neutralising here is committed first, so nothing waits on those.
+    const clear = async (c: PgQueryable): Promise<{ found: LeftoverObject[]; elsewhere: string[] }> => {
       await lockForRevoke(c, role);
       const existing = await roleComment(c, role);
-      if (!existing.exists) return [];
+      if (!existing.exists) return { found: [], elsewhere: [] };
       await lockForRevoke(c, config.leftoverOwner);
       try {
         await ensureLeftoverOwner(c, config.leftoverOwner, existing.adminIsSuperuser);
@@ -504,8 +506,40 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
         throw err;
       }
       if (!existing.adminIsSuperuser) await grantToAdmin(c, role);
-      return dropRoleAndNeutralise(c, role, config.leftoverOwner);
+      const found = await neutraliseOwned(c, role, config.leftoverOwner);
+      const elsewhere = await otherDatabasesOf(c, role);
+      return { found, elsewhere };
+    };
+    const dropRole = async (c: PgQueryable): Promise<string[]> => {
+      const elsewhere = await otherDatabasesOf(c, role);
+      if (elsewhere.length === 0) await c.query(`DROP ROLE IF EXISTS ${qr}`);
+      return elsewhere;
+    };
+    const here = await inTransaction(server, 'revoke (drop)', async (c) => {
+      const out = await clear(c);
+      if (out.elsewhere.length === 0) await dropRole(c);
+      return out;
     });
+    const all = [...here.found];
+    if (here.elsewhere.length > 0) {
+      for (const db of here.elsewhere) {
+        const url = new URL(server.url.toString());
+        url.pathname = `/${encodeURIComponent(db)}`;
+        const other: Server = { id: serverIdOf(url), url };
+        try {
+          const { found } = await inTransaction(other, `revoke (clear what ${role} owns in database ${db})`, clear);
+          all.push(...found.map((l) => ({ ...l, note: `in database ${db}${l.note ? `; ${l.note}` : ''}` })));
+        } finally {
+          await other.pool?.end().catch(() => undefined);
+        }
+      }
+      const left = await inTransaction(server, 'revoke (drop role)', async (c) => {
+        await lockForRevoke(c, role);
+        return dropRole(c);
+      });
+      if (left.length > 0) throw SubstrateUpstreamFailed(name, `revoke: ${role} still owns objects or privileges in database(s) ${left.join(', ')}`);
+    }
+    const leftovers = capLeftovers(all);
     if (leftovers.length > 0) {
       log.warn({ grantId: handle.grantId, role, server: server.id, leftovers }, 'the revoked role left objects that could run with other rights; see the leftovers');
     }

@@ -11,7 +11,8 @@
 //   2. everything else it owns goes to a dedicated NOLOGIN owner role that holds no privilege and
 //      is a member of nothing; views it owned are kept and reported (they now read with that
 //      role's rights, i.e. nothing it was not given);
-//   3. DROP OWNED removes its privileges, DROP ROLE the role.
+//   3. DROP OWNED removes its privileges; the same in every other database it owns something in
+//      (otherDatabasesOf), then DROP ROLE the role.
 // Dropping rather than `REVOKE EXECUTE ... FROM PUBLIC`: a revoke from PUBLIC leaves every explicit
 // grant the grantee handed out, and triggers fire without any EXECUTE check at all.
 import pg from 'pg';
@@ -86,8 +87,12 @@ export async function grantToAdmin(c: SqlRunner, role: string): Promise<void> {
   if (rows.length === 0) await c.query(`GRANT ${pg.escapeIdentifier(role)} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE`);
 }
 
-/** Steps 1-3 above for `role` (which exists and is jit's); answers what was found. */
-export async function dropRoleAndNeutralise(c: SqlRunner, role: string, owner: string): Promise<LeftoverObject[]> {
+/**
+ * Steps 1-2 and DROP OWNED for `role` (which exists and is jit's) in the database `c` is connected
+ * to; answers what was found. DROP ROLE is the caller's: objects are per database, so a role that
+ * owns something in another database of the cluster must be cleared there first (otherDatabasesOf).
+ */
+export async function neutraliseOwned(c: SqlRunner, role: string, owner: string): Promise<LeftoverObject[]> {
   const leftovers: LeftoverObject[] = [];
   const qr = pg.escapeIdentifier(role);
   const qo = pg.escapeIdentifier(owner);
@@ -179,8 +184,30 @@ export async function dropRoleAndNeutralise(c: SqlRunner, role: string, owner: s
   await c.query(`REASSIGN OWNED BY ${qr} TO ${qo}`);
   for (const s of lent) await c.query(`REVOKE CREATE ON SCHEMA ${s} FROM ${qo}`);
   await c.query(`DROP OWNED BY ${qr}`);
-  await c.query(`DROP ROLE IF EXISTS ${qr}`);
+  return leftovers;
+}
 
+/**
+ * Other databases of the cluster in which `role` owns objects or holds privileges (pg_shdepend is
+ * cluster-wide). Any role may connect to a database whose CONNECT is PUBLIC's (the default) and
+ * create a large object there, which PostgreSQL lets anyone do: DROP ROLE then fails, and the old
+ * revoke rolled back everything it had neutralised, leaving the role its grants and its SECURITY
+ * DEFINER code in the target database.
+ */
+export async function otherDatabasesOf(c: SqlRunner, role: string): Promise<string[]> {
+  const { rows } = await c.query(
+    `SELECT DISTINCT d.datname FROM pg_catalog.pg_shdepend s JOIN pg_catalog.pg_database d ON d.oid = s.dbid
+      WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass
+        AND s.refobjid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
+        AND d.datname <> pg_catalog.current_database()
+      ORDER BY 1`,
+    [role],
+  );
+  return rows.map((r) => String(r.datname));
+}
+
+/** At most MAX_REPORTED_LEFTOVERS entries, the rest counted in one closing entry. */
+export function capLeftovers(leftovers: LeftoverObject[]): LeftoverObject[] {
   if (leftovers.length > MAX_REPORTED_LEFTOVERS) {
     const rest = leftovers.splice(MAX_REPORTED_LEFTOVERS - 1);
     const dropped = rest.filter((l) => l.action === 'dropped').length;
