@@ -13,6 +13,7 @@ import type { ElevationGrantedData, ElevationRequestedData } from './event-data'
 import { FIXTURE_GRANT, sampleData, sampleEvent } from './testing';
 
 const ALL_TYPES = Object.values(EVENT_TYPES) as ElevationEventType[];
+const POLICY_TYPES = new Set<string>([EVENT_TYPES.policyRatified, EVENT_TYPES.policyRefused, EVENT_TYPES.policyBypassDetected]);
 
 describe('createElevationEvent', () => {
   it.each(ALL_TYPES)('builds a valid CloudEvent for %s that parses back to the same event', (type) => {
@@ -20,9 +21,11 @@ describe('createElevationEvent', () => {
     expect(ev.specversion).toBe('1.0');
     expect(ev.type).toBe(type);
     expect(ev.datacontenttype).toBe('application/json');
-    expect(ev.dataschema).toMatch(/^https:\/\/schemas\.jit\.dev\/events\/elevation\..+\.v1\.json$/);
-    expect(ev.subject).toBe('gl-42-7');
-    expect(ev.elevationid).toBe('gl-42-7');
+    const policy = POLICY_TYPES.has(type);
+    expect(ev.dataschema).toMatch(policy ? /^https:\/\/schemas\.jit\.dev\/events\/policy\..+\.v1\.json$/ : /^https:\/\/schemas\.jit\.dev\/events\/elevation\..+\.v1\.json$/);
+    // Policy events have no elevation: subject (and Kafka key) is the project's policy key.
+    expect(ev.subject).toBe(policy ? 'policy-42' : 'gl-42-7');
+    expect(ev.elevationid).toBe(policy ? undefined : 'gl-42-7');
     const parsed = parseElevationEvent(JSON.parse(JSON.stringify(ev)));
     expect(parsed.ok).toBe(true);
     if (parsed.ok) expect(parsed.event).toEqual(ev);
@@ -51,7 +54,17 @@ describe('createElevationEvent', () => {
     expect(sampleEvent(EVENT_TYPES.approved, { breakGlass: true }, { severity: 'info' }).severity).toBe('high');
     expect(sampleEvent(EVENT_TYPES.bypassDetected).severity).toBe('high');
     expect(sampleEvent(EVENT_TYPES.orphanRevoked).severity).toBe('high');
+    expect(sampleEvent(EVENT_TYPES.policyRefused).severity).toBe('high');
+    expect(sampleEvent(EVENT_TYPES.policyBypassDetected).severity).toBe('high');
+    expect(sampleEvent(EVENT_TYPES.policyRatified).severity).toBe('info');
     expect(sampleEvent(EVENT_TYPES.revoked, {}, { severity: 'high' }).severity).toBe('high');
+  });
+
+  it('keys policy events by the project (policy-<id>) and refuses a subject naming another', () => {
+    const ev = sampleEvent(EVENT_TYPES.policyRatified);
+    expect(eventKey(ev)).toBe('policy-42');
+    const forged = parseElevationEvent({ ...JSON.parse(JSON.stringify(ev)), subject: 'policy-43' });
+    expect(forged.ok).toBe(false);
   });
 
   it('keys orphan events without an elevation by grant id', () => {

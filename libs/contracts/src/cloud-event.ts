@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { JitError } from '@jit/errors';
 import {
   EVENT_NAME_BY_TYPE,
+  isPolicyEventType,
   eventDataSchemas,
   eventDataSchemasStrict,
   schemaId,
@@ -14,7 +15,7 @@ import {
 import { InvalidEvent, SecretInEvent, UnknownEventType } from './errors';
 import { findSecretLike } from './secret-like';
 import type { ElevationEventType } from './topics';
-import { EVENT_TYPES } from './topics';
+import { EVENT_TYPES, policyKey } from './topics';
 
 /** A CloudEvents 1.0 structured-mode JSON document (same shape as @jit/bus CloudEventJson). */
 export interface CloudEventJson {
@@ -68,7 +69,18 @@ export interface CreateEventOptions {
 export { findSecretLike } from './secret-like';
 
 const MAX_EVENT_JSON_BYTES = 1024 * 1024;
-const HIGH_SEVERITY_TYPES: ReadonlySet<string> = new Set([EVENT_TYPES.bypassDetected, EVENT_TYPES.orphanRevoked]);
+const HIGH_SEVERITY_TYPES: ReadonlySet<string> = new Set([
+  EVENT_TYPES.bypassDetected,
+  EVENT_TYPES.orphanRevoked,
+  EVENT_TYPES.policyRefused,
+  EVENT_TYPES.policyBypassDetected,
+]);
+
+/** CloudEvent subject of an event: its elevation id, else its grant id, else (policy events) policyKey. */
+function subjectOf(type: string, d: { elevationId?: string; grantId?: string; projectId?: number }): string | undefined {
+  if (isPolicyEventType(type) && typeof d.projectId === 'number') return policyKey(d.projectId);
+  return d.elevationId ?? d.grantId;
+}
 
 /** Deterministic UUID-shaped id from (type, key): sha256, formatted 8-4-4-4-12. */
 export function deterministicEventId(type: string, key: string): string {
@@ -104,7 +116,7 @@ export function createElevationEvent<T extends ElevationEventType>(
     d.breakGlass === true || HIGH_SEVERITY_TYPES.has(type) ? 'high' : (options.severity ?? 'info');
   const id = options.id ?? (options.idKey !== undefined ? deterministicEventId(type, options.idKey) : randomUUID());
   const time = options.time instanceof Date ? options.time.toISOString() : (options.time ?? new Date().toISOString());
-  const subject = d.elevationId ?? d.grantId;
+  const subject = subjectOf(type, parsed.data as { projectId?: number });
 
   let ce: CloudEvent<unknown>;
   try {
@@ -181,10 +193,10 @@ export function parseElevationEvent(input: unknown): ParseEventResult {
   const data = eventDataSchemas[name].safeParse(env.data.data);
   if (!data.success) return fail(type, issuesToProblems(data.error.issues, 'data'));
   const problems: string[] = [];
-  const d = data.data as { elevationId?: string; grantId?: string };
-  const subject = d.elevationId ?? d.grantId;
+  const d = data.data as { elevationId?: string; grantId?: string; projectId?: number };
+  const subject = subjectOf(env.data.type, d);
   if (env.data.subject !== undefined && env.data.subject !== subject) {
-    problems.push('subject: must equal data.elevationId');
+    problems.push(isPolicyEventType(env.data.type) ? 'subject: must be policy-<data.projectId>' : 'subject: must equal data.elevationId');
   }
   if (env.data.elevationid !== undefined && env.data.elevationid !== d.elevationId) {
     problems.push('elevationid: must equal data.elevationId');

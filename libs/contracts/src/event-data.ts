@@ -218,6 +218,42 @@ const shapes = {
     elevationId: elevationIdS.optional(),
     leftovers: leftoversS.optional(),
   },
+  policyRatified: {
+    projectId: positiveIntS,
+    /** Blob sha of policy.yaml: the version events and the catalog name. */
+    version: shaS,
+    path: textS(1024).min(1),
+    /** Commit the version is read at (the merge commit; for a pin, the default branch's head then). */
+    commitSha: shaS,
+    /** `merge`: a verified policy-change MR; `pin`: the operator pinned the first policy's hash. */
+    how: z.enum(['merge', 'pin']),
+    mrIid: positiveIntS.optional(),
+    /** The policyApprovers whose approvals were verified (empty for a pin). */
+    approvers: z.array(usernameS).max(1000),
+    mergedBy: usernameS.optional(),
+    previousVersion: shaS.optional(),
+    ratifiedAt: timeS,
+  },
+  policyRefused: {
+    projectId: positiveIntS,
+    mrIid: positiveIntS,
+    version: shaS.optional(),
+    mergeSha: shaS.optional(),
+    reasons: z.array(textS(2000)).min(1).max(100),
+    /** The version that stays in force. */
+    inForce: shaS.optional(),
+  },
+  policyBypassDetected: {
+    projectId: positiveIntS,
+    /** The unratified version found on the default branch (absent when the file is unreadable). */
+    version: shaS.optional(),
+    /** The commit that last changed policy.yaml (or the merge commit of the MR that did). */
+    commitSha: shaS.optional(),
+    /** The MR that brought it, when there is one (a mixed MR). */
+    mrIid: positiveIntS.optional(),
+    reasons: z.array(textS(2000)).min(1).max(100),
+    inForce: shaS.optional(),
+  },
 } as const;
 
 export type EventName = keyof typeof EVENT_TYPES;
@@ -251,6 +287,9 @@ function buildAll(strict: boolean) {
     revokeFailed: build('revokeFailed', strict),
     expired: build('expired', strict),
     orphanRevoked: build('orphanRevoked', strict),
+    policyRatified: build('policyRatified', strict),
+    policyRefused: build('policyRefused', strict),
+    policyBypassDetected: build('policyBypassDetected', strict),
   };
 }
 
@@ -273,6 +312,9 @@ export type ElevationRevokedData = z.infer<typeof eventDataSchemas.revoked>;
 export type RevokeFailedData = z.infer<typeof eventDataSchemas.revokeFailed>;
 export type ElevationExpiredData = z.infer<typeof eventDataSchemas.expired>;
 export type OrphanRevokedData = z.infer<typeof eventDataSchemas.orphanRevoked>;
+export type PolicyRatifiedData = z.infer<typeof eventDataSchemas.policyRatified>;
+export type PolicyRefusedData = z.infer<typeof eventDataSchemas.policyRefused>;
+export type PolicyBypassDetectedData = z.infer<typeof eventDataSchemas.policyBypassDetected>;
 
 /** Data type by event type string. */
 export interface EventDataByType {
@@ -290,6 +332,14 @@ export interface EventDataByType {
   [EVENT_TYPES.revokeFailed]: RevokeFailedData;
   [EVENT_TYPES.expired]: ElevationExpiredData;
   [EVENT_TYPES.orphanRevoked]: OrphanRevokedData;
+  [EVENT_TYPES.policyRatified]: PolicyRatifiedData;
+  [EVENT_TYPES.policyRefused]: PolicyRefusedData;
+  [EVENT_TYPES.policyBypassDetected]: PolicyBypassDetectedData;
+}
+
+/** Whether an event type is one of the policy events (keyed and subjected by policyKey, no elevation id). */
+export function isPolicyEventType(type: string): boolean {
+  return type === EVENT_TYPES.policyRatified || type === EVENT_TYPES.policyRefused || type === EVENT_TYPES.policyBypassDetected;
 }
 
 /** `dev.jit.elevation.requested.v1` -> `requested`. */

@@ -7,6 +7,7 @@ export {
   elevationId,
   grantId,
   gitlabKey,
+  policyKey,
 } from './topics';
 export type { ElevationEventType } from './topics';
 export {
@@ -22,6 +23,7 @@ export {
   revocationHandleSchema,
   schemaFileStem,
   schemaId,
+  isPolicyEventType,
 } from './event-data';
 export type {
   EventName,
@@ -43,6 +45,9 @@ export type {
   RevokeFailedData,
   ElevationExpiredData,
   OrphanRevokedData,
+  PolicyRatifiedData,
+  PolicyRefusedData,
+  PolicyBypassDetectedData,
 } from './event-data';
 export {
   createElevationEvent,

@@ -22,6 +22,12 @@ export const EVENT_TYPES = {
   revokeFailed: 'dev.jit.elevation.revoke.failed.v1',
   expired: 'dev.jit.elevation.expired.v1',
   orphanRevoked: 'dev.jit.elevation.orphan.revoked.v1',
+  /** A policy version came into force: a verified policy merge (or the operator's pin of the first policy). */
+  policyRatified: 'dev.jit.policy.ratified.v1',
+  /** A merged policy-change MR failed verification: its version never comes into force. */
+  policyRefused: 'dev.jit.policy.refused.v1',
+  /** policy.yaml on the default branch changed outside a policy-change MR (push, mixed MR, force-push). */
+  policyBypassDetected: 'dev.jit.policy.bypass.detected.v1',
 } as const;
 export type ElevationEventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
 
@@ -36,6 +42,14 @@ export function elevationId(projectId: number, mrIid: number): string {
 /** Grant id: elevation id + merge commit sha. */
 export function grantId(elevation: string, mergeSha: string): string {
   return `${elevation}-${mergeSha}`;
+}
+
+/**
+ * Kafka key (and CloudEvent subject) of the policy events of one elevations project: one key, so
+ * they stay in order on one partition and the policy in force is a fold of them.
+ */
+export function policyKey(projectId: number): string {
+  return `policy-${projectId}`;
 }
 
 /** Kafka key for TOPIC_GITLAB. */

@@ -15,6 +15,9 @@ import type {
   GrantFailedData,
   GrantStartedData,
   OrphanRevokedData,
+  PolicyBypassDetectedData,
+  PolicyRatifiedData,
+  PolicyRefusedData,
   RevokeFailedData,
   RevokeRequestedData,
 } from '../event-data';
@@ -28,6 +31,8 @@ export const FIXTURE_SEALED =
   '-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSArNUtqR2dsaWk2OUE2endr\ndmNndloxa3FnaXcxVG1Ba3kyN1FMVFpYa0c4CnBIV0VPelJPZy9XVmJaREJjdG9J\ncFVuOVVvZFlaTnZzckVsQ2hlek9ncTAKLS0tIHhxeForb29ycDduRVVnOXIzSmoz\nQnZPK3BzT0plLzZHL251VzkzTGxldTAKNwQKOpCzlUMRBC9ohZDL01ZfMYKt+aEd\nXGjU2Wb+Y9NC9/SgKyAO\n-----END AGE ENCRYPTED FILE-----\n';
 
 export const FIXTURE_ELEVATION = 'gl-42-7';
+/** A policy version (blob sha of policy.yaml). */
+export const FIXTURE_POLICY_VERSION = '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c';
 export const FIXTURE_HEAD_SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 export const FIXTURE_MERGE_SHA = 'f0e1d2c3b4a5968778695a4b3c2d1e0f12345678';
 export const FIXTURE_GRANT = `${FIXTURE_ELEVATION}-${FIXTURE_MERGE_SHA}`;
@@ -171,6 +176,30 @@ export const sampleData: { [K in ElevationEventType]: () => EventDataByType[K] }
     substrate: 'postgres',
     handle: { ...handle, ref: { ...handle.ref } },
     elevationId: FIXTURE_ELEVATION,
+  }),
+  [EVENT_TYPES.policyRatified]: (): PolicyRatifiedData => ({
+    projectId: 42,
+    version: FIXTURE_POLICY_VERSION,
+    path: 'policy.yaml',
+    commitSha: FIXTURE_MERGE_SHA,
+    how: 'merge',
+    mrIid: 9,
+    approvers: ['sam', 'sue'],
+    mergedBy: 'maint',
+    ratifiedAt: T1,
+  }),
+  [EVENT_TYPES.policyRefused]: (): PolicyRefusedData => ({
+    projectId: 42,
+    mrIid: 9,
+    version: FIXTURE_POLICY_VERSION,
+    mergeSha: FIXTURE_MERGE_SHA,
+    reasons: ['merged with 1 of 2 required policyApprover approvals'],
+  }),
+  [EVENT_TYPES.policyBypassDetected]: (): PolicyBypassDetectedData => ({
+    projectId: 42,
+    version: FIXTURE_POLICY_VERSION,
+    commitSha: FIXTURE_MERGE_SHA,
+    reasons: ['policy.yaml was changed on the default branch outside a policy-change MR'],
   }),
 };
 
