@@ -586,6 +586,13 @@ function summarize(ev: AnyElevationEvent): string {
       return `expired at ${ev.data.expiredAt}${ev.data.note ? ` (${ev.data.note})` : ''}`;
     case EVENT_TYPES.orphanRevoked:
       return `orphan credential revoked on ${ev.data.substrate}`;
+    // Policy events name no elevation, so no timeline shows them; named here for exhaustiveness.
+    case EVENT_TYPES.policyRatified:
+      return `policy ${ev.data.version.slice(0, 12)} ratified (${ev.data.how})`;
+    case EVENT_TYPES.policyRefused:
+      return `policy change !${ev.data.mrIid} refused: ${ev.data.reasons.join('; ')}`;
+    case EVENT_TYPES.policyBypassDetected:
+      return `POLICY BYPASS: ${ev.data.reasons.join('; ')}`;
   }
 }
 

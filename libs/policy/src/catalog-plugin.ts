@@ -20,19 +20,44 @@ const plugin: FastifyPluginAsync<CatalogPluginOptions> = async (app, opts) => {
     if (!lp) {
       const st = opts.store.status();
       return reply.code(503).send({
-        code: 'JIT_ERR_POLICY_NOT_LOADED',
-        message: 'no valid policy is in force yet; fix policy.yaml on the default branch',
+        code: st.error?.code ?? 'JIT_ERR_POLICY_NOT_LOADED',
+        message: st.error?.message ?? 'no policy is in force yet',
         problems: st.problems,
+        ...(st.pinned ? { pinned: st.pinned } : {}),
       });
     }
     if (!cached || cached.version !== lp.version || Date.now() - cached.at > cacheMs) {
       cached = { version: lp.version, at: Date.now(), catalog: await buildCatalog(lp.policy, lp.version, opts.resolveGroup) };
     }
     const st = opts.store.status();
+    const r = st.version === lp.version ? st.ratified : undefined;
     return {
       ...cached.catalog,
-      // A newer policy.yaml that failed validation is reported, while the last good one is served.
-      ...(st.ok ? {} : { latestPolicyRejected: { version: st.latestVersion, problems: st.problems } }),
+      // The version in force is the last ratified one: say when, how and by whom.
+      ...(r
+        ? {
+            ratified: {
+              version: r.version,
+              how: r.how,
+              at: r.ratifiedAt,
+              by: r.approvers,
+              commit: r.commitSha,
+              ...(r.mrIid ? { mrIid: r.mrIid } : {}),
+            },
+          }
+        : {}),
+      ...(st.pinned ? { pinned: st.pinned } : {}),
+      // A policy.yaml on the default branch that is not in force (unratified or invalid) is reported, never served.
+      ...(st.ok
+        ? {}
+        : {
+            latestPolicyRejected: {
+              version: st.latestVersion,
+              ...(st.unratified ? { commit: st.unratified.lastCommitId } : {}),
+              ...(st.error ? { code: st.error.code, message: st.error.message } : {}),
+              problems: st.problems,
+            },
+          }),
     };
   });
 };

@@ -24,3 +24,15 @@ export const PolicyUnratified = defineError<[string, string]>(
   'policy.yaml version %s is refused: %s — the previous policy stays in force; revert the change or merge it again through a policy-change MR approved by the policyApprovers',
   { statusCode: 409 },
 );
+
+export const PolicyNotTrusted = defineError<[string]>(
+  'JIT_ERR_POLICY_NOT_TRUSTED',
+  'no policy is in force: %s',
+  { retriable: true, statusCode: 503 },
+);
+
+export const PolicyVersionUnknown = defineError<[string]>(
+  'JIT_ERR_POLICY_VERSION_UNKNOWN',
+  'policy version %s was never ratified on the log this process has read; nothing is issued under it (if it was ratified moments ago, the retry finds it)',
+  { retriable: true, statusCode: 409 },
+);

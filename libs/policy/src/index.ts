@@ -11,7 +11,9 @@ export { catalogPlugin } from './catalog-plugin';
 export type { CatalogPluginOptions } from './catalog-plugin';
 export { createPolicyStore, contractsPolicyParser } from './policy-store';
 export type { PolicyStore, PolicyStoreOptions, LoadedPolicy, PolicyStatus, PolicyParser, PolicyParseResult } from './policy-store';
-export { PolicyNotLoaded, PolicyInvalid, PolicyMissing, PolicyUnratified } from './errors';
+export { PolicyNotLoaded, PolicyInvalid, PolicyMissing, PolicyUnratified, PolicyNotTrusted, PolicyVersionUnknown } from './errors';
+export { createPolicyTrust, policyBlobSha } from './policy-trust';
+export type { PolicyTrust, RatifiedPolicy, PolicyMergeVerdict } from './policy-trust';
 export { tierByName } from './model';
 export type {
   PolicyModel,

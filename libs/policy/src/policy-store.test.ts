@@ -1,9 +1,12 @@
 import Fastify from 'fastify';
 import { parse } from 'yaml';
-import { createFakeGitlab } from '@jit/gitlab/testing';
+import { EVENT_TYPES } from '@jit/contracts';
+import { sampleEvent } from '@jit/contracts/testing';
+import { createFakeGitlab, type FakeGitlab } from '@jit/gitlab/testing';
 import { describe, expect, it } from 'vitest';
 import { catalogPlugin } from './catalog-plugin';
-import { createPolicyStore, type PolicyParser } from './policy-store';
+import { createPolicyStore, type PolicyParser, type PolicyStore } from './policy-store';
+import { policyBlobSha } from './policy-trust';
 import { EXAMPLE_POLICY_YAML, fakeSubstrates } from './testing';
 
 const parseYaml: PolicyParser = (text) => {
@@ -14,28 +17,97 @@ const parseYaml: PolicyParser = (text) => {
   }
 };
 
-function setup(policyText: string | null = EXAMPLE_POLICY_YAML) {
+/** A project whose policy.yaml is pinned as the first policy (the operator's act), unless `pin` says otherwise. */
+function setup(policyText: string | null = EXAMPLE_POLICY_YAML, pin: string | null = policyText === null ? null : policyBlobSha(policyText)) {
   const fake = createFakeGitlab({ botUsername: 'jit-bot' });
   fake.addProject({ id: 5, files: policyText === null ? {} : { 'policy.yaml': policyText } });
-  const store = createPolicyStore({ gitlab: fake.client(), projectId: 5, substrates: fakeSubstrates(), parse: parseYaml });
+  const store = createPolicyStore({ gitlab: fake.client(), projectId: 5, substrates: fakeSubstrates(), parse: parseYaml, ...(pin ? { pin } : {}) });
   return { fake, store };
 }
 
+/** Pushes a new policy.yaml to main and ratifies it on the log, as a verified policy merge would. */
+async function ratify(fake: FakeGitlab, store: PolicyStore, text: string, project = 5): Promise<string> {
+  fake.push(project, 'main', { 'policy.yaml': text });
+  const version = policyBlobSha(text);
+  const commitSha = fake.projects.get(project)!.branches.get('main')!.sha;
+  expect(store.apply(sampleEvent(EVENT_TYPES.policyRatified, { projectId: project, version, commitSha, mrIid: 11 }))).toBe(true);
+  return version;
+}
+
 describe('createPolicyStore', () => {
-  it('loads policy.yaml from the default branch with its blob sha as version', async () => {
+  it('puts the pinned first policy in force, with its blob sha as version', async () => {
     const { store } = setup();
     expect(() => store.current()).toThrow(/JIT_ERR_POLICY_NOT_LOADED|no valid policy/);
     const st = await store.refresh();
     expect(st.ok).toBe(true);
     expect(store.current().version).toMatch(/^[0-9a-f]{40}$/);
     expect(store.current().policy.tiers).toHaveLength(4);
+    expect(st.ratified).toMatchObject({ how: 'pin', version: policyBlobSha(EXAMPLE_POLICY_YAML) });
   });
 
-  it('keeps the last good policy in force when a new version fails validation, and reports it', async () => {
+  it('without a ratification or a pin nothing is in force, and the message says how to pin', async () => {
+    const { store } = setup(EXAMPLE_POLICY_YAML, null);
+    const st = await store.refresh();
+    expect(st.ok).toBe(false);
+    expect(store.peek()).toBeUndefined();
+    expect(st.error?.code).toBe('JIT_ERR_POLICY_NOT_TRUSTED');
+    expect(st.error?.message).toContain(`JIT_POLICY_PIN=${policyBlobSha(EXAMPLE_POLICY_YAML)}`);
+    expect(() => store.current()).toThrow(/no policy is in force/);
+  });
+
+  it('a pin that is not the default branch puts nothing in force', async () => {
+    const { store } = setup(EXAMPLE_POLICY_YAML, policyBlobSha('something else'));
+    const st = await store.refresh();
+    expect(store.peek()).toBeUndefined();
+    expect(st.error?.message).toMatch(/pinned policy version [0-9a-f]{40} .* is not policy\.yaml on the default branch/);
+  });
+
+  it('never adopts a version pushed to the default branch; the ratified one stays, the push is reported', async () => {
     const { fake, store } = setup();
     await store.refresh();
     const good = store.current().version;
-    fake.push(5, 'main', { 'policy.yaml': EXAMPLE_POLICY_YAML.replace('substrate: postgres', 'substrate: mainframe') });
+    fake.push(5, 'main', { 'policy.yaml': EXAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 30d') });
+    const pushed = fake.projects.get(5)!.branches.get('main')!.sha;
+    const st = await store.refresh();
+    expect(store.current().version).toBe(good);
+    expect(st).toMatchObject({ ok: false, version: good, unratified: { version: policyBlobSha(EXAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 30d')), commitId: pushed } });
+    expect(st.error?.code).toBe('JIT_ERR_POLICY_UNRATIFIED');
+  });
+
+  it('puts a ratified version in force at its commit, whatever the default branch holds later', async () => {
+    const { fake, store } = setup();
+    await store.refresh();
+    const v2 = await ratify(fake, store, EXAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 3h'));
+    fake.push(5, 'main', { 'policy.yaml': 'tiers: [broken' });
+    const st = await store.refresh();
+    expect(store.current().version).toBe(v2);
+    expect(store.current().policy.tiers[0]!.ttlMaxSeconds).toBe(3 * 3600);
+    expect(st.ratified).toMatchObject({ how: 'merge', mrIid: 11, approvers: ['sam', 'sue'] });
+    expect(st.unratified).toBeDefined();
+    expect(st.problems.length).toBeGreaterThan(0); // what is wrong with the unadopted file is still said
+  });
+
+  it('atVersion reads any ratified version; an unknown one is refused (retriable)', async () => {
+    const { fake, store } = setup();
+    await store.refresh();
+    const v1 = store.current().version;
+    await ratify(fake, store, EXAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 3h'));
+    await store.refresh();
+    expect((await store.atVersion(v1)).version).toBe(v1);
+    await expect(store.atVersion(policyBlobSha('never ratified'))).rejects.toMatchObject({ code: 'JIT_ERR_POLICY_VERSION_UNKNOWN', retriable: true });
+  });
+
+  it('ignores the policy events of another project', async () => {
+    const { store } = setup();
+    expect(store.apply(sampleEvent(EVENT_TYPES.policyRatified, { projectId: 6 }))).toBe(false);
+    expect(store.trust.current()).toBeUndefined();
+  });
+
+  it('keeps the last good policy in force when a ratified version fails validation here, and reports it', async () => {
+    const { fake, store } = setup();
+    await store.refresh();
+    const good = store.current().version;
+    await ratify(fake, store, EXAMPLE_POLICY_YAML.replace('substrate: postgres', 'substrate: mainframe'));
     const st = await store.refresh();
     expect(st.ok).toBe(false);
     expect(st.version).toBe(good);
@@ -48,6 +120,7 @@ describe('createPolicyStore', () => {
   it('reports unparsable YAML and a missing file without throwing', async () => {
     const bad = setup('tiers: [unclosed');
     expect((await bad.store.refresh()).ok).toBe(false);
+    expect(bad.store.peek()).toBeUndefined();
     const missing = setup(null);
     const st = await missing.store.refresh();
     expect(st.error?.code).toBe('JIT_ERR_POLICY_MISSING');
@@ -58,7 +131,7 @@ describe('createPolicyStore', () => {
     await store.refresh();
     const first = store.current();
     const oldCommit = fake.projects.get(5)!.branches.get('main')!.sha;
-    fake.push(5, 'main', { 'policy.yaml': EXAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 3h') });
+    await ratify(fake, store, EXAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 3h'));
     await store.refresh();
     expect(store.current().version).not.toBe(first.version);
     const old = await store.atRef(oldCommit);
@@ -98,10 +171,10 @@ describe('contractsPolicyParser (parsePolicy from @jit/contracts)', () => {
   it('feeds compile/validate with ranked tiers and reports YAML problems with lines', async () => {
     const fake = createFakeGitlab({ botUsername: 'jit-bot' });
     fake.addProject({ id: 6, files: { 'policy.yaml': EXAMPLE_POLICY_YAML } });
-    const store = createPolicyStore({ gitlab: fake.client(), projectId: 6, substrates: fakeSubstrates() });
+    const store = createPolicyStore({ gitlab: fake.client(), projectId: 6, substrates: fakeSubstrates(), pin: policyBlobSha(EXAMPLE_POLICY_YAML) });
     expect((await store.refresh()).ok).toBe(true);
     expect(store.current().policy.tiers.map((t) => t.name)).toEqual(['cosmetic', 'reversible-write', 'semi-destructive', 'destructive']);
-    fake.push(6, 'main', { 'policy.yaml': EXAMPLE_POLICY_YAML.replace('substrate: postgres', 'substrate: mainframe') });
+    await ratify(fake, store, EXAMPLE_POLICY_YAML.replace('substrate: postgres', 'substrate: mainframe'), 6);
     const st = await store.refresh();
     expect(st.problems[0]).toMatchObject({ path: 'targets.orders-db.substrate', line: expect.any(Number) });
     fake.push(6, 'main', { 'policy.yaml': 'a: &a [1]\nb: *a\n'.repeat(1) + 'x: ' + '*a,'.repeat(5) });
@@ -109,32 +182,14 @@ describe('contractsPolicyParser (parsePolicy from @jit/contracts)', () => {
   });
 });
 
-describe('PolicyStore.reject', () => {
-  it('never puts a refused version in force and falls back to the previous good one', async () => {
-    const { fake, store } = setup();
-    await store.refresh();
-    const good = store.current().version;
-    fake.push(5, 'main', { 'policy.yaml': EXAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 3h') });
-    await store.refresh();
-    const sneaky = store.current().version;
-    expect(sneaky).not.toBe(good);
-    store.reject(sneaky, 'merged without approvals');
-    expect(store.current().version).toBe(good);
-    const st = await store.refresh();
-    expect(st.error?.code).toBe('JIT_ERR_POLICY_UNRATIFIED');
-    expect(st.error?.message).toContain('merged without approvals');
-    expect(store.current().version).toBe(good);
-  });
-});
-
 describe('hostile policy.yaml', () => {
   it('refuses a 2 MB policy and keeps the last good one in force', async () => {
     const fake = createFakeGitlab({ botUsername: 'jit-bot' });
     fake.addProject({ id: 5, files: { 'policy.yaml': EXAMPLE_POLICY_YAML } });
-    const store = createPolicyStore({ gitlab: fake.client(), projectId: 5, substrates: fakeSubstrates() });
+    const store = createPolicyStore({ gitlab: fake.client(), projectId: 5, substrates: fakeSubstrates(), pin: policyBlobSha(EXAMPLE_POLICY_YAML) });
     await store.refresh();
     const good = store.current().version;
-    fake.push(5, 'main', { 'policy.yaml': `# ${'x'.repeat(2 * 1024 * 1024)}\n${EXAMPLE_POLICY_YAML}` });
+    await ratify(fake, store, `# ${'x'.repeat(2 * 1024 * 1024)}\n${EXAMPLE_POLICY_YAML}`);
     const st = await store.refresh();
     expect(st.ok).toBe(false);
     expect(JSON.stringify(st.problems)).toMatch(/bytes; the limit is/);

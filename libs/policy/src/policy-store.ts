@@ -1,13 +1,16 @@
-// PolicyStore: policy.yaml from the elevations repo's default branch, through libs/gitlab. A new
-// version that fails validation never replaces the last good one; the failure is logged and
-// reported in status(). Any version can be fetched again by commit (what was in force at a merge).
+// PolicyStore: the policy in force, which is never simply "policy.yaml on the default branch". A
+// version is in force only when the log ratified it (policy-trust.ts: a verified policy merge, or
+// the operator's pin of the very first policy); its text is read from GitLab at the commit the
+// ratification names. The default branch is read too, but only to report a version nobody ratified
+// (a direct push, a mixed or unapproved merge, a force-push): that version is never adopted.
 import { POLICY_YAML_LIMITS, loadYaml, parsePolicy } from '@jit/contracts';
-import type { GitlabClient } from '@jit/gitlab';
+import type { GitlabClient, RepositoryFile } from '@jit/gitlab';
 import type { Logger } from '@jit/observability';
 import { JitError } from '@jit/errors';
 import { compilePolicy, validatePolicy, type Locate } from './compile-policy';
-import { PolicyInvalid, PolicyMissing, PolicyNotLoaded, PolicyUnratified } from './errors';
+import { PolicyInvalid, PolicyMissing, PolicyNotLoaded, PolicyNotTrusted, PolicyUnratified, PolicyVersionUnknown } from './errors';
 import type { PolicyModel, PolicyProblem, SubstrateCatalog } from './model';
+import { createPolicyTrust, type PolicyTrust, type RatifiedPolicy } from './policy-trust';
 
 export type PolicyParseResult = { ok: true; value: unknown; locate?: Locate } | { ok: false; problems: PolicyProblem[] };
 /** `parsePolicy` from @jit/contracts (YAML with limits), adapted to this shape by the app or the default. */
@@ -31,11 +34,18 @@ export interface LoadedPolicy {
 }
 
 export interface PolicyStatus {
+  /** A policy is in force and the default branch holds that same version. */
   ok: boolean;
-  /** Version in force (last good). */
+  /** Version in force (the last ratified). */
   version?: string;
-  /** Version last seen on the default branch, valid or not. */
+  /** How, when and by whom the version in force was ratified. */
+  ratified?: Omit<RatifiedPolicy, 'eventId'>;
+  /** Version last seen on the default branch, valid or not, ratified or not. */
   latestVersion?: string;
+  /** The default branch holds a version that is not in force (never adopted); where it came from. */
+  unratified?: { version: string; commitId: string; lastCommitId: string };
+  /** The pin (JIT_POLICY_PIN) this process was started with, if any. */
+  pinned?: string;
   problems: PolicyProblem[];
   error?: { code: string; message: string };
   checkedAt?: string;
@@ -51,23 +61,41 @@ export interface PolicyStoreOptions {
   logger?: Logger;
   /** Cached versions kept for atRef lookups. Default 32. */
   cacheSize?: number;
+  /**
+   * Blob sha of the first policy the operator trusts (JIT_POLICY_PIN). Used only while the log has
+   * ratified nothing: that version, when it is on the default branch, is in force (the gate then
+   * records it on the log as ratified by pin). Without a pin and without a ratification nothing is.
+   */
+  pin?: string;
+  /** The fold of policy events; default a new one (fed through apply()). */
+  trust?: PolicyTrust;
 }
 
 export interface PolicyStore {
-  /** Reads the default branch; swaps in the new version only if it validates. Never throws for an invalid file. */
+  /**
+   * Puts the last ratified version (or the pinned one, on an empty log) in force, reading it at its
+   * ratified commit, and reads the default branch to report an unratified version. Never adopts the
+   * default branch; never throws for an invalid or unratified file.
+   */
   refresh(): Promise<PolicyStatus>;
+  /** Feeds one event of jit.elevations.v1 to the trust fold (policy events of this project; others ignored). */
+  apply(event: unknown): boolean;
+  readonly trust: PolicyTrust;
   /** The policy in force; throws JIT_ERR_POLICY_NOT_LOADED (retriable) before the first good load. */
   current(): LoadedPolicy;
   /** The policy in force, or undefined. */
   peek(): LoadedPolicy | undefined;
   status(): PolicyStatus;
-  /**
-   * Refuses a version (blob sha) for good in this process: it is never put in force, even if it is on
-   * the default branch (a policy change merged without its approvals). The last good policy stays.
-   */
-  reject(version: string, reason: string): void;
-  /** Policy as of a commit (or branch) of the elevations repo; throws JIT_ERR_POLICY_INVALID/MISSING. */
+  /** Policy as of a commit (or branch) of the elevations repo, ratified or not (a candidate); throws JIT_ERR_POLICY_INVALID/MISSING. */
   atRef(ref: string): Promise<LoadedPolicy>;
+  /**
+   * A ratified version (what the issuer issues under), read at its ratified commit. Throws
+   * JIT_ERR_POLICY_VERSION_UNKNOWN (retriable) for a version the log never ratified.
+   */
+  atVersion(version: string): Promise<LoadedPolicy>;
+  /** The file on the default branch as it is now (blob id, commits): what refresh compares. */
+  defaultBranchFile(): Promise<RepositoryFile>;
+  readonly pin: string | undefined;
   readonly path: string;
   readonly projectId: number | string;
 }
@@ -76,25 +104,30 @@ export function createPolicyStore(options: PolicyStoreOptions): PolicyStore {
   const path = options.path ?? 'policy.yaml';
   const cacheSize = options.cacheSize ?? 32;
   const byBlob = new Map<string, LoadedPolicy>();
+  const trust = options.trust ?? createPolicyTrust(Number(options.projectId));
+  const pin = options.pin?.trim().toLowerCase() || undefined;
   let inForce: LoadedPolicy | undefined;
-  const rejected = new Map<string, string>();
-  let status: PolicyStatus = { ok: false, problems: [], error: { code: PolicyNotLoaded.code, message: 'not loaded yet' } };
+  /** Where the pinned version was found (the default branch's head when it was first seen there). */
+  let pinnedAt: string | undefined;
+  let status: PolicyStatus = { ok: false, problems: [], error: { code: PolicyNotLoaded.code, message: 'not loaded yet' }, ...(pin ? { pinned: pin } : {}) };
 
   const remember = (lp: LoadedPolicy) => {
     byBlob.set(lp.version, lp);
     while (byBlob.size > cacheSize) byBlob.delete(byBlob.keys().next().value as string);
   };
 
-  async function load(ref: string): Promise<LoadedPolicy> {
-    let file;
+  async function fetchFile(ref: string): Promise<RepositoryFile> {
     try {
-      file = await options.gitlab.files.show(options.projectId, path, ref);
+      return await options.gitlab.files.show(options.projectId, path, ref);
     } catch (err) {
       if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') {
         throw PolicyMissing(ref, String(options.projectId), { cause: err });
       }
       throw err;
     }
+  }
+
+  function compile(file: RepositoryFile, ref: string): LoadedPolicy {
     const cached = byBlob.get(file.blobId);
     if (cached) return { ...cached, commitId: file.commitId };
     const text = new TextDecoder('utf-8', { fatal: false }).decode(file.content);
@@ -120,38 +153,101 @@ export function createPolicyStore(options: PolicyStoreOptions): PolicyStore {
     return lp;
   }
 
+  async function load(ref: string): Promise<LoadedPolicy> {
+    return compile(await fetchFile(ref), ref);
+  }
+
+  /** The ratified version at its commit; the blob there must be the version the log names. */
+  async function loadRatified(r: Pick<RatifiedPolicy, 'version' | 'commitSha'>): Promise<LoadedPolicy> {
+    const cached = byBlob.get(r.version);
+    if (cached) return cached;
+    const lp = await load(r.commitSha);
+    if (lp.version !== r.version) {
+      throw PolicyInvalid(r.commitSha, `the log ratified version ${r.version} at this commit, but GitLab holds ${lp.version} there (history rewritten?)`);
+    }
+    return lp;
+  }
+
+  const publicRatified = (r: RatifiedPolicy): Omit<RatifiedPolicy, 'eventId'> => {
+    const { eventId: _e, ...rest } = r;
+    return rest;
+  };
+
   return {
     path,
     projectId: options.projectId,
+    trust,
+    pin,
+    apply: (event) => trust.apply(event),
+    defaultBranchFile: async () => fetchFile((await options.gitlab.projects.show(options.projectId)).defaultBranch),
     async refresh() {
       const checkedAt = new Date().toISOString();
+      let head: RepositoryFile | undefined;
+      let headError: JitError | undefined;
       try {
         const project = await options.gitlab.projects.show(options.projectId);
-        const lp = await load(project.defaultBranch);
-        const refusal = rejected.get(lp.version);
-        if (refusal !== undefined) throw PolicyUnratified(lp.version, refusal, { details: { version: lp.version } });
-        if (inForce?.version !== lp.version) {
-          options.logger?.info({ version: lp.version, commit: lp.commitId }, 'policy loaded');
-        }
-        inForce = lp;
-        status = { ok: true, version: lp.version, latestVersion: lp.version, problems: [], checkedAt };
+        head = await fetchFile(project.defaultBranch);
       } catch (err) {
-        const e = err instanceof JitError ? err : PolicyNotLoaded(err instanceof Error ? err.message : String(err), { cause: err });
-        const problems = (e.details?.problems as PolicyProblem[] | undefined) ?? [];
-        const latestVersion = typeof e.details?.version === 'string' ? e.details.version : status.latestVersion;
-        options.logger?.error(
-          { code: e.code, problems: problems.slice(0, 20), inForce: inForce?.version, latestVersion },
-          inForce ? 'policy.yaml failed to load; the last valid policy stays in force' : 'policy.yaml failed to load; no policy in force',
-        );
-        status = {
-          ok: false,
-          ...(inForce ? { version: inForce.version } : {}),
-          ...(latestVersion ? { latestVersion } : {}),
-          problems,
-          error: { code: e.code, message: e.message },
-          checkedAt,
-        };
+        headError = err instanceof JitError ? err : PolicyNotLoaded(err instanceof Error ? err.message : String(err), { cause: err });
       }
+      const ratified = trust.current();
+      let wanted: Pick<RatifiedPolicy, 'version' | 'commitSha'> | undefined = ratified;
+      let trustError: JitError | undefined;
+      if (!ratified) {
+        if (pin && pinnedAt) wanted = { version: pin, commitSha: pinnedAt };
+        else if (pin && head && head.blobId === pin) wanted = { version: pin, commitSha: (pinnedAt = head.commitId) };
+        else if (pin && head) {
+          trustError = PolicyNotTrusted(
+            `the pinned policy version ${pin} (JIT_POLICY_PIN) is not policy.yaml on the default branch (${head.blobId} at ${head.commitId}); pin the version you have reviewed, or revert the default branch to it`,
+          );
+        } else if (!pin && head) {
+          trustError = PolicyNotTrusted(
+            `nothing on the log ratified a policy and no first policy is pinned, so nothing is granted; review policy.yaml on the default branch (version ${head.blobId}, commit ${head.commitId}) and start jit with JIT_POLICY_PIN=${head.blobId} to trust it`,
+          );
+        }
+      }
+      let loadError: JitError | undefined;
+      if (wanted) {
+        try {
+          const lp = await loadRatified(wanted);
+          if (inForce?.version !== lp.version) {
+            options.logger?.info({ version: lp.version, commit: wanted.commitSha, how: ratified?.how ?? 'pin', mrIid: ratified?.mrIid, approvers: ratified?.approvers }, 'policy in force');
+          }
+          inForce = lp;
+        } catch (err) {
+          loadError = err instanceof JitError ? err : PolicyNotLoaded(err instanceof Error ? err.message : String(err), { cause: err });
+        }
+      }
+      const unratified = head && inForce && head.blobId !== inForce.version ? { version: head.blobId, commitId: head.commitId, lastCommitId: head.lastCommitId } : undefined;
+      let error = loadError ?? trustError ?? headError;
+      let problems: PolicyProblem[] = (error?.details?.problems as PolicyProblem[] | undefined) ?? [];
+      if (!error && unratified) {
+        // What is wrong with it, if anything, helps whoever fixes it; it stays unadopted either way.
+        try {
+          compile(head!, head!.commitId);
+        } catch (err) {
+          if (err instanceof JitError) problems = (err.details?.problems as PolicyProblem[] | undefined) ?? [];
+        }
+        error = PolicyUnratified(unratified.version, `no verified policy merge ratified it (commit ${unratified.lastCommitId}); version ${inForce!.version} stays in force`);
+      }
+      if (error) {
+        options.logger?.[unratified ? 'warn' : 'error'](
+          { code: error.code, problems: problems.slice(0, 20), inForce: inForce?.version, latestVersion: head?.blobId },
+          inForce ? `policy: ${error.message}` : `no policy in force: ${error.message}`,
+        );
+      }
+      status = {
+        ok: !error && inForce !== undefined,
+        ...(inForce ? { version: inForce.version } : {}),
+        ...(inForce && ratified && ratified.version === inForce.version ? { ratified: publicRatified(ratified) } : {}),
+        ...(inForce && !ratified && pin === inForce.version ? { ratified: { version: pin, commitSha: inForce.commitId, how: 'pin' as const, approvers: [], ratifiedAt: inForce.loadedAt } } : {}),
+        ...(head ? { latestVersion: head.blobId } : {}),
+        ...(unratified ? { unratified } : {}),
+        ...(pin ? { pinned: pin } : {}),
+        problems,
+        ...(error ? { error: { code: error.code, message: error.message } } : {}),
+        checkedAt,
+      };
       return status;
     },
     current() {
@@ -167,21 +263,10 @@ export function createPolicyStore(options: PolicyStoreOptions): PolicyStore {
     atRef(ref) {
       return load(ref);
     },
-    reject(version, reason) {
-      rejected.set(version, reason);
-      if (inForce?.version === version) {
-        // Put back the newest other good version we have seen, if any.
-        const previous = [...byBlob.values()].reverse().find((lp) => !rejected.has(lp.version));
-        inForce = previous;
-        status = {
-          ok: false,
-          ...(previous ? { version: previous.version } : {}),
-          latestVersion: version,
-          problems: [],
-          error: { code: PolicyUnratified.code, message: PolicyUnratified(version, reason).message },
-        };
-      }
-      options.logger?.error({ version, reason }, 'policy version refused: merged without its approvals');
+    async atVersion(version) {
+      const r = trust.ratified(version) ?? (pin === version && pinnedAt ? { version, commitSha: pinnedAt } : undefined);
+      if (!r) throw PolicyVersionUnknown(version);
+      return loadRatified(r);
     },
   };
 }

@@ -214,6 +214,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
           authorEmail: who.email ?? `${who.username}@example.com`,
           committerName: who.username,
           committerEmail: who.email ?? `${who.username}@example.com`,
+          createdAt: now(),
         });
         if (p.settings.resetApprovalsOnPush && p.tier === 'premium') m.approvals = [];
         m.updatedAt = now();
@@ -252,6 +253,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
                 authorEmail: author.email ?? `${author.username}@example.com`,
                 committerName: author.username,
                 committerEmail: author.email ?? `${author.username}@example.com`,
+                createdAt: now(),
               },
             ]
           : [],
