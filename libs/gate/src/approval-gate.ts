@@ -12,6 +12,7 @@ import {
   TOPIC_GITLAB,
   createElevationEvent,
   elevationId as toElevationId,
+  eventKey,
   findSecretLike,
   grantId as toGrantId,
   isAgeRecipient,
@@ -42,11 +43,13 @@ import {
   type Locate,
   type PolicyModel,
   type PolicyProblem,
+  type PolicyStatus,
   type PolicyStore,
 } from '@jit/policy';
 import { Counter, Histogram } from 'prom-client';
 import { ElevationBook, type RequestedRecord } from './elevation-book';
 import { GateMalformedEvent, GateNotStarted } from './errors';
+import { createPolicyRatifier } from './policy-ratifier';
 import { createReconciler, type ReconcileSummary } from './reconciler';
 import { GATE_MARKER, renderComment, type ApprovalLine, type CommentView } from './render-comment';
 import { LruSet } from './lru-set';
@@ -115,6 +118,8 @@ export interface Gate {
   isReady(): boolean;
   /** One reconciliation with GitLab now (or the one in progress); see GateOptions.reconcileIntervalMs. */
   reconcile(): Promise<ReconcileSummary>;
+  /** Re-reads the policy now (what the policyRefreshMs timer does): the ratified version in force, an unratified default branch reported. */
+  refreshPolicy(): Promise<PolicyStatus>;
   readonly ledger: ElevationBook;
   readonly resolveGroup: GroupResolver;
 }
@@ -164,11 +169,6 @@ export function createGate(options: GateOptions): Gate {
   const driftFixed = new Counter({
     name: 'jit_gate_approval_settings_drift_total',
     help: 'Times the project approval settings were found weakened and corrected',
-    registers: options.registry ? [options.registry] : [],
-  });
-  const policyBypass = new Counter({
-    name: 'jit_gate_policy_changes_refused_total',
-    help: 'Policy-change MRs merged without the policyApprovers approvals (version refused)',
     registers: options.registry ? [options.registry] : [],
   });
   const emitted = new Counter({
@@ -236,9 +236,10 @@ export function createGate(options: GateOptions): Gate {
     severity?: 'info' | 'high',
   ): Promise<void> {
     const event = createElevationEvent(type, data, { source, idKey, ...(severity ? { severity } : {}) });
-    const key = (data as { elevationId: string }).elevationId;
+    const key = eventKey(event);
     await bus.publish(TOPIC_ELEVATIONS, key, event as never);
     book.apply(event as never);
+    policyStore.apply(event);
     emitted.inc({ type: type.replace(/^dev\.jit\.|\.v1$/g, '') });
     log.info({ type, elevationId: key, eventId: event.id }, 'elevation event emitted');
   }
@@ -408,7 +409,7 @@ export function createGate(options: GateOptions): Gate {
     const author = mr.author.username;
     const c = await changes(ev);
     if (c.policy && c.requestPaths.length === 0 && c.deletedRequests.length === 0 && c.others.length === 0) {
-      await policyChange(ev, mr.sha);
+      await ratifier.onPolicyChange(ev, mr.sha);
       return;
     }
     let problems = structureProblems(c);
@@ -609,37 +610,6 @@ export function createGate(options: GateOptions): Gate {
     await comment(ev, { elevationId: elevation, problems: list, headSha });
   }
 
-  async function policyChange(ev: Event, headSha: string): Promise<void> {
-    const current = (await policyNow()).policy;
-    let problems: Problem[] = [];
-    try {
-      await policyStore.atRef(headSha);
-    } catch (err) {
-      if (!(err instanceof JitError) || err.retriable) throw err;
-      problems = (err.details?.problems as Problem[] | undefined) ?? [{ path: '(document)', message: err.message }];
-    }
-    const resolved = await resolveApprovers(
-      { anyHuman: false, groups: current.policyApprovers.groups, users: current.policyApprovers.users },
-      resolveGroup,
-      { agents: current.agents, others: [botUsername] },
-    );
-    const rules = await gitlab.approvalRules.all(ev.projectId, ev.mrIid);
-    if (!isApprovalRulesUnsupported(rules)) {
-      const ids = await userIds(resolved.usernames);
-      const wanted = { name: 'jit:policy', approvalsRequired: current.policyApprovers.approvals, userIds: ids };
-      const ours = rules.find((r) => r.name.startsWith('jit:'));
-      if (!ours) await gitlab.approvalRules.create(ev.projectId, ev.mrIid, wanted);
-      else if (ours.name !== wanted.name || ours.approvalsRequired !== wanted.approvalsRequired) {
-        await gitlab.approvalRules.edit(ev.projectId, ev.mrIid, ours.id, wanted);
-      }
-    }
-    await status(ev, headSha, problems.length ? 'failed' : 'success', problems.length ? 'the new policy.yaml is invalid' : 'policy change: needs policyApprovers');
-    await comment(ev, {
-      elevationId: toElevationId(ev.projectId, ev.mrIid),
-      policyChange: { approvals: current.policyApprovers.approvals, approvers: resolved.usernames, problems },
-    });
-  }
-
   // ---- approvals ----
   async function committerOf(ev: MrRef, user: GitlabUser): Promise<boolean> {
     const commits = await gitlab.mergeRequests.commits(ev.projectId, ev.mrIid);
@@ -791,12 +761,6 @@ export function createGate(options: GateOptions): Gate {
     });
   }
 
-  /** Whether an MR changes policy.yaml and nothing else (a policy change, which emits no elevation event). */
-  async function isPolicyChange(projectId: number, iid: number): Promise<boolean> {
-    const c = await changes({ projectId, mrIid: iid });
-    return c.policy && c.requestPaths.length === 0 && c.deletedRequests.length === 0 && c.others.length === 0;
-  }
-
   // ---- merge: independent verification ----
   async function onMerge(ev: Event, sourceId: string): Promise<void> {
     const elevation = toElevationId(ev.projectId, ev.mrIid);
@@ -811,9 +775,11 @@ export function createGate(options: GateOptions): Gate {
     }
     const c = await changes(ev);
     if (c.policy && c.requestPaths.length === 0 && c.others.length === 0 && c.deletedRequests.length === 0) {
-      await onPolicyMerge(ev, mr);
+      await ratifier.onPolicyMerge(ev, mr);
       return;
     }
+    // policy.yaml changed along with anything else: never adopted, reported; the request is judged below.
+    if (c.policy) await ratifier.onMixedMerge(ev, mr, [...c.requestPaths, ...c.deletedRequests, ...c.others]);
     const mergeSha = mr.mergeCommitSha ?? mr.squashCommitSha ?? undefined;
     const project = await gitlab.projects.show(ev.projectId);
     const entry = book.get(elevation);
@@ -909,57 +875,6 @@ export function createGate(options: GateOptions): Gate {
     );
     log.warn({ elevationId: elevation, reasons }, 'merged without verified approvals: bypass detected, nothing issued');
     await comment(ev, { ...view, approvals: lines.length ? lines : view.approvals, verdict: { kind: 'bypass', reasons } });
-  }
-
-  /**
-   * A merged policy change is put in force only if the policyApprovers of the policy in force before
-   * it approved it (GitLab Free enforces nothing); otherwise that version is refused.
-   */
-  async function onPolicyMerge(ev: Event, mr: { author: { username: string }; mergeCommitSha: string | null; squashCommitSha: string | null }) {
-    const before = (await policyNow()).policy;
-    const mergeSha = mr.mergeCommitSha ?? mr.squashCommitSha;
-    const spec = { anyHuman: false, groups: before.policyApprovers.groups, users: before.policyApprovers.users };
-    const resolved = await resolveApprovers(spec, resolveGroup, { agents: before.agents, others: [botUsername] });
-    const approvals = await gitlab.mergeRequests.approvals(ev.projectId, ev.mrIid);
-    const counted: string[] = [];
-    const lines: ApprovalLine[] = [];
-    for (const a of approvals.approvedBy) {
-      const user = await userById(a.userId);
-      let v: { eligible: true } | { eligible: false; reason: string } = user
-        ? isEligibleApprover({ username: user.username, bot: user.bot || user.username === botUsername }, spec, resolved, {
-            author: mr.author.username,
-            agents: before.agents,
-          })
-        : { eligible: false, reason: 'unknown_user' };
-      if (v.eligible && user && (await committerOf(ev, user))) v = { eligible: false, reason: 'committer' };
-      lines.push({ approver: a.username, counted: v.eligible, ...(v.eligible ? {} : { reason: v.reason }) });
-      if (v.eligible && !counted.includes(a.username)) counted.push(a.username);
-    }
-    const elevation = toElevationId(ev.projectId, ev.mrIid);
-    if (counted.length >= before.policyApprovers.approvals && mergeSha) {
-      await policyStore.refresh();
-      log.info({ projectId: ev.projectId, mrIid: ev.mrIid, version: policyStore.status().version }, 'policy change merged with its approvals; policy refreshed');
-      await comment(ev, {
-        elevationId: elevation,
-        policyChange: { approvals: before.policyApprovers.approvals, approvers: resolved.usernames, problems: [] },
-        approvals: lines,
-        revokeNote: `Merged with the approvals of ${counted.join(', ')}; status of the new policy: ${policyStore.status().ok ? 'in force' : (policyStore.status().error?.message ?? 'refused')}.`,
-      });
-      return;
-    }
-    const reason = `policy-change MR !${ev.mrIid} was merged with ${counted.length} of ${before.policyApprovers.approvals} required policyApprover approvals`;
-    if (mergeSha) {
-      const file = await gitlab.files.show(ev.projectId, policyStore.path, mergeSha);
-      policyStore.reject(file.blobId, reason);
-    }
-    policyBypass.inc();
-    log.error({ projectId: ev.projectId, mrIid: ev.mrIid, counted }, 'policy change merged without its approvals; the previous policy stays in force');
-    await comment(ev, {
-      elevationId: elevation,
-      policyChange: { approvals: before.policyApprovers.approvals, approvers: resolved.usernames, problems: [] },
-      approvals: lines,
-      verdict: { kind: 'bypass', reasons: [reason, 'jit refuses this policy version; the previous policy stays in force'] },
-    });
   }
 
   async function onClose(ev: Event, sourceId: string): Promise<void> {
@@ -1094,6 +1009,27 @@ export function createGate(options: GateOptions): Gate {
     }
   }
 
+  const ratifier = createPolicyRatifier({
+    gitlab,
+    policyStore,
+    logger,
+    ...(options.registry ? { registry: options.registry } : {}),
+    botUsername,
+    resolveGroup,
+    emit,
+    comment,
+    status,
+    userIds,
+    userById,
+    isCommitter: committerOf,
+    changes: async (ref) => {
+      const c = await changes(ref);
+      return { policy: c.policy, otherPaths: [...c.requestPaths, ...c.deletedRequests, ...c.others] };
+    },
+    withLock,
+    lockKey: (ref) => toElevationId(ref.projectId, ref.mrIid),
+  });
+
   const reconciler = createReconciler({
     bus,
     gitlab,
@@ -1105,7 +1041,7 @@ export function createGate(options: GateOptions): Gate {
     ...(options.reconcileLookbackMs !== undefined ? { lookbackMs: options.reconcileLookbackMs } : {}),
     ...(options.reconcileMaxPages !== undefined ? { maxPages: options.reconcileMaxPages } : {}),
     refreshApprovals,
-    isPolicyChange,
+    policyJudged: (iid) => ratifier.judged(iid),
   });
 
   return {
@@ -1117,6 +1053,7 @@ export function createGate(options: GateOptions): Gate {
       if (!ready) throw GateNotStarted('reconcile with GitLab');
       return reconciler.run();
     },
+    refreshPolicy: () => ratifier.refresh(),
     async start() {
       // Rebuild the read model from the system of record before taking any webhook. Follow first,
       // then replay: an event published between the two is then in one of them (the book drops the
@@ -1132,8 +1069,10 @@ export function createGate(options: GateOptions): Gate {
             startFrom: 'latest',
             ephemeral: true, // the book is rebuilt at every start; its group goes with the process
             handler: async (m) => {
-              if (replayed) book.apply(m.event);
-              else early.push(m.event);
+              if (replayed) {
+                book.apply(m.event);
+                policyStore.apply(m.event);
+              } else early.push(m.event);
             },
           })),
         );
@@ -1141,11 +1080,16 @@ export function createGate(options: GateOptions): Gate {
       await retrying('rebuilding state from jit.elevations.v1', () =>
         bus.replay(TOPIC_ELEVATIONS, (m) => {
           book.apply(m.event);
+          policyStore.apply(m.event);
         }),
       );
       replayed = true;
-      for (const event of early.splice(0)) book.apply(event);
-      await policyStore.refresh();
+      for (const event of early.splice(0)) {
+        book.apply(event);
+        policyStore.apply(event);
+      }
+      // The policy in force is the last ratified on the log (or the operator's pin on an empty log).
+      await ratifier.refresh().catch((err: unknown) => log.error({ err: String(err) }, 'policy refresh failed'));
       ready = true;
       subs.push(
         await retrying('subscribing to jit.gitlab.v1', () => bus.subscribe({
@@ -1157,7 +1101,7 @@ export function createGate(options: GateOptions): Gate {
       const every = options.policyRefreshMs ?? 60_000;
       if (every > 0) {
         timer = setInterval(() => {
-          policyStore.refresh().catch((err: unknown) => log.error({ err: String(err) }, 'policy refresh failed'));
+          ratifier.refresh().catch((err: unknown) => log.error({ err: String(err) }, 'policy refresh failed'));
         }, every);
         timer.unref();
       }

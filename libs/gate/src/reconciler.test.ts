@@ -191,19 +191,6 @@ describe('reconciliation: an MR merged while no webhook arrived', () => {
     expect((await dataOf(w, EVENT_TYPES.bypassDetected))[0]!.reasons.join(' ')).toMatch(/no validated request on record/);
   });
 
-  it('a policy change merged while down is not re-judged (the policy in force may already be the new one)', async () => {
-    const w = await createFakeWorld();
-    await w.gate.stop();
-    const policy = w.gl.projects.get(PROJECT)!.branches.get('main')!.files.get('policy.yaml')!;
-    const iid = openSilently(w, 'sam', { 'policy.yaml': `${new TextDecoder().decode(policy)}\n# reviewed\n` }, 'policy-1');
-    w.gl.merge(PROJECT, iid);
-    await w.restart(ON);
-    const summary = await w.gate.reconcile();
-    expect(summary).toMatchObject({ merged: 0, skipped: 1 });
-    expect(await w.types()).toEqual([]);
-    expect(w.store.status().ok).toBe(true);
-  });
-
   it('a synthesized merge for an MR GitLab says is open is ignored (never trusted)', async () => {
     const w = await createFakeWorld();
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });

@@ -66,8 +66,8 @@ export interface ReconcilerOptions {
   maxPages?: number;
   /** Judges and shows on the comment approvals given while no webhook arrived (the gate's). */
   refreshApprovals(projectId: number, iid: number, approvals: MergeRequestApprovals): Promise<void>;
-  /** Whether a merged MR only changed policy.yaml (the gate's classification). */
-  isPolicyChange(projectId: number, iid: number): Promise<boolean>;
+  /** Whether the log holds a verdict (ratified, refused, bypass) for this merged policy MR. */
+  policyJudged(iid: number): boolean;
   /** Clock, ms. Default Date.now. */
   now?: () => number;
 }
@@ -155,8 +155,6 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const published = new LruSet(10_000);
   /** Approval sets already shown on a comment (elevation, head, approvers). */
   const shown = new LruSet(10_000);
-  /** Merged policy-change MRs (no elevation event ever marks them handled). */
-  const policyMerges = new LruSet(10_000);
   let lastSuccess: number | undefined;
   let inFlight: Promise<ReconcileSummary> | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -205,18 +203,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   async function onMerged(project: Project, mr: MergeRequest): Promise<Outcome> {
     const elevation = toElevationId(project.id, mr.iid);
     if (book.isDecided(elevation)) return 'skipped';
-    if (!book.get(elevation)) {
-      // Never seen: a request MR opened and merged while we were down (the merge path reports it
-      // as a bypass), or a policy change, which is not re-judged here: the policy in force now may
-      // already be the merged one, so the approvers it needed can no longer be told apart.
-      const key = `${project.id}:${mr.iid}`;
-      if (policyMerges.has(key)) return 'skipped';
-      if (await options.isPolicyChange(project.id, mr.iid)) {
-        policyMerges.add(key);
-        log.warn({ projectId: project.id, mrIid: mr.iid }, 'policy change merged while no webhook arrived; not re-judged (the periodic policy refresh reads it)');
-        return 'skipped';
-      }
-    }
+    // A policy change merged while no webhook arrived is judged like any merge, from GitLab's API
+    // state, against the policy in force (the last ratified: a missed merge never put its own
+    // version in force). One the log already judged (ratified, refused, bypass) is left alone.
+    if (!book.get(elevation) && options.policyJudged(mr.iid)) return 'skipped';
     return (await publishOnce(project, mr, 'merge')) ? 'merged' : 'skipped';
   }
 

@@ -8,7 +8,7 @@ import { EVENT_TYPES, type CloudEventJson } from '@jit/contracts';
 import { ELEVATION_STATES, type Ledger } from '@jit/ledger';
 
 /** Metric names this module registers (the alert-rule drift test reads them). */
-export const ELEVATION_METRIC_NAMES = ['jit_elevation_events_total', 'jit_rejections_total', 'jit_bypasses_total', 'jit_elevations'] as const;
+export const ELEVATION_METRIC_NAMES = ['jit_elevation_events_total', 'jit_rejections_total', 'jit_bypasses_total', 'jit_policy_bypasses_total', 'jit_elevations'] as const;
 
 export interface ElevationMetrics {
   /** Counts one newly applied (never a duplicate) event. */
@@ -59,6 +59,16 @@ export function createElevationMetrics(registry: Registry, ledger?: Ledger): Ele
         registers: [registry],
       }),
   );
+  const policyBypasses = reuse(
+    registry,
+    'jit_policy_bypasses_total',
+    () =>
+      new Counter({
+        name: 'jit_policy_bypasses_total',
+        help: 'policy.yaml changes never adopted: pushed or merged outside a verified policy merge (policy.bypass.detected), or merged without passing verification (policy.refused).',
+        registers: [registry],
+      }),
+  );
   if (ledger && !registry.getSingleMetric('jit_elevations')) {
     new Gauge({
       name: 'jit_elevations',
@@ -76,6 +86,7 @@ export function createElevationMetrics(registry: Registry, ledger?: Ledger): Ele
       events.inc({ type: eventTypeLabel(event.type) });
       if (event.type === EVENT_TYPES.rejected) rejections.inc();
       if (event.type === EVENT_TYPES.bypassDetected) bypasses.inc();
+      if (event.type === EVENT_TYPES.policyBypassDetected || event.type === EVENT_TYPES.policyRefused) policyBypasses.inc();
     },
   };
 }
