@@ -1,5 +1,5 @@
-// Composes the issuer process: Kafka bus, substrate instances, policy store (policy at the merge
-// commit), a ledger kept current from the log, the issuer consumer, and the HTTP routes: the
+// Composes the issuer process: Kafka bus, substrate instances, policy store (the ratified version
+// an approval names, folded from the log), a ledger kept current from the log, the issuer consumer, and the HTTP routes: the
 // whole read API (/v1/elevations, /v1/elevations/:id, the sealed credential), health, metrics
 // (the SLO counters of the read model among them) and the OpenAPI document. main.ts supplies
 // config; tests inject the bus, fetch or extras.
@@ -66,7 +66,16 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     // One ledger serves both the credential route and the issuer's idempotency checks: the
     // projection replays the log into it, then the issuer skips its own replay.
     // It also keeps the SLO counters of deploy/prometheus/jit-alerts.yaml (jit_bypasses_total…).
-    const projection = await startLedgerProjection({ bus, ledger, logger, registry, groupId: `${config.kafka.groupId}-read-${randomUUID()}` });
+    // The policy store folds the policy events of the same log: the issuer issues only under a
+    // version the log ratified, read at its ratified commit (never policy.yaml at the merge commit).
+    const projection = await startLedgerProjection({
+      bus,
+      ledger,
+      logger,
+      registry,
+      groupId: `${config.kafka.groupId}-read-${randomUUID()}`,
+      onEvent: (event) => void policyStore.apply(event),
+    });
     cleanups.unshift(() => projection.stop());
     const wrap = deps.wrapSubstrate ?? ((s: Substrate) => s);
     const issuer = createIssuer({

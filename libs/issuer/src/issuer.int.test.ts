@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaBus, type EventBus, type Subscription } from '@jit/bus';
-import { EVENT_TYPES, TOPIC_ELEVATIONS, grantId as grantIdOf, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, grantId as grantIdOf, parseElevationEvent, policyKey, type AnyElevationEvent } from '@jit/contracts';
 import { sampleEvent } from '@jit/contracts/testing';
 import { createGitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
@@ -205,6 +205,9 @@ beforeAll(async () => {
       if (parsed.ok) events.push(parsed.event);
     },
   });
+  // The issuer issues only under a version the log ratified (the gate records it; here, by hand).
+  const ratified = sampleEvent(EVENT_TYPES.policyRatified, { projectId, version: policyVersion, commitSha: mergeSha, how: 'pin', approvers: [], mrIid: undefined });
+  await observer.publish(TOPIC_ELEVATIONS, policyKey(projectId), ratified);
   await startIssuer();
 }, 240_000);
 

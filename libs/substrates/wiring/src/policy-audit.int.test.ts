@@ -100,7 +100,7 @@ describe('policy audit on OpenBao: a database role max_ttl against the tier ceil
           },
         },
       });
-      const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(policy, 'v1') }, env: {}, logger, registry });
+      const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(policy, 'v1') }, env: {}, logger, registry });
       const mergeSha = 'b'.repeat(40);
       const input = { target: 'orders-vault', scope: 'long', policyVersion: 'v1', mergeSha, grantId: `gl-1-2-${mergeSha}` };
       expect(await resolver.resolve(input)).toMatchObject({ substrate: 'vault:int', scope: { mode: 'database', role: longRole } });
@@ -189,7 +189,7 @@ describe('policy audit on embedded PostgreSQL: the default credential must not w
         'orders-rw-2': { substrate: 'postgres:rw', scopes: { write: { tier: 'reversible-write', grant: 'UPDATE ON ALL TABLES IN SCHEMA public' } } },
         'orders-ro': { substrate: 'postgres:ro', scopes: { write: { tier: 'reversible-write', grant: 'INSERT ON ALL TABLES IN SCHEMA public' } } },
       });
-      const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(policy, 'p1') }, env: {}, logger, registry });
+      const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(policy, 'p1') }, env: {}, logger, registry });
       await resolver.resolve({ target: 'orders-ro', scope: 'write', policyVersion: 'p1', mergeSha: 'c'.repeat(40) });
       await resolver.auditIdle();
 

@@ -33,8 +33,8 @@ function setup(answers: Array<LoadedPolicy | Error>, env: Record<string, string 
   const logger = createLogger({ name: 't', level: 'debug', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
   const resolver = createPolicyTargetResolver({
     policyStore: {
-      async atRef(ref) {
-        refs.push(ref);
+      async atVersion(version) {
+        refs.push(version);
         const next = answers.shift();
         if (!next) throw new Error('no more answers');
         if (next instanceof Error) throw next;
@@ -52,18 +52,18 @@ const loaded = (version: string): LoadedPolicy => ({ policy, version, commitId: 
 const input = { target: 'orders-db', scope: 'write', policyVersion: 'v1', mergeSha: 'm'.repeat(40) };
 
 describe('policy target resolver', () => {
-  it('reads the policy at the merge sha and returns the instance, the scope without its tier and the resolved connection', async () => {
+  it('reads the ratified version approved against (never the merge commit) and returns the instance, the scope without its tier and the resolved connection', async () => {
     const { resolver, refs, lines } = setup([loaded('v1')]);
     expect(await resolver.resolve(input)).toEqual({
       substrate: 'postgres:orders',
       scope: { grant: 'INSERT ON TABLE orders' },
       connection: { url: 'postgres://admin:s3cret-admin-pw@db/orders', sslmode: 'require' },
     });
-    expect(refs).toEqual([input.mergeSha]);
+    expect(refs).toEqual([input.policyVersion]);
     expect(lines.join('')).not.toContain('s3cret-admin-pw');
   });
 
-  it('refuses when the policy at the merge commit is not the version approved against', async () => {
+  it('refuses when the policy read is not the version approved against', async () => {
     const { resolver, lines } = setup([loaded('v2')]);
     expect(await resolver.resolve(input)).toBeUndefined();
     expect(lines.join('')).toMatch(/not the version approved against/);
@@ -112,7 +112,7 @@ describe('policy target resolver: the background substrate audit', () => {
     });
     const { logger, warnings } = capture();
     const registry = createRegistry();
-    const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger, substrates: { list: () => [vault] }, registry });
+    const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger, substrates: { list: () => [vault] }, registry });
     const resolved = await resolver.resolve(vaultInput);
     expect(resolved).toEqual({ substrate: 'vault:prod', scope: { mode: 'database', role: 'orders_rw' }, connection: {} });
     await expect.poll(() => started, { timeout: 10_000 }).toBe(1);
@@ -134,7 +134,7 @@ describe('policy target resolver: the background substrate audit', () => {
         (scope as { role: string }).role === 'orders_rw' ? [{ severity: 'warning', message: 'database role orders_rw has max_ttl 86400s above the tier ceiling 3600s' }] : [{ severity: 'info', message: 'within' }],
     });
     const { logger, lines } = capture();
-    const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger, substrates: { list: () => [vault] } });
+    const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger, substrates: { list: () => [vault] } });
     await resolver.resolve(vaultInput); // first sight of v1: nothing known yet
     await resolver.auditIdle();
     const atIssue = () => lines.filter((l) => /issuing on a scope whose backend expiry outlives/.test(l.msg));
@@ -158,7 +158,7 @@ describe('policy target resolver: the background substrate audit', () => {
       },
     });
     const { logger } = capture();
-    const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v2') }, env: {}, logger, substrates: { list: () => [vault] } });
+    const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v2') }, env: {}, logger, substrates: { list: () => [vault] } });
     expect(await resolver.resolve(vaultInput)).toBeUndefined();
     await resolver.auditIdle();
     expect(resolver.lastAudit()).toMatchObject({ policyVersion: 'v2', findings: [expect.objectContaining({ severity: 'error' }), expect.objectContaining({ severity: 'error' })] });
@@ -183,7 +183,7 @@ describe('policy target resolver: the background substrate audit', () => {
     const substrates = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 'hvs.admin-token-never-logged', tokenRole: 'jit' } }, logger, { 'vault:prod': { clientFactory: () => fakeVault } });
     const other = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 't', tokenRole: 'jit' } }, capture().logger, { 'vault:prod': { clientFactory: () => ({ ...fakeVault, read: async () => ({ data: { max_ttl: 1 } }) }) } });
     try {
-      const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger });
+      const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger });
       await resolver.resolve(vaultInput);
       await resolver.auditIdle();
       expect(reads.filter((r) => r.startsWith('database/'))).toEqual(['database/roles/orders_rw', 'database/roles/orders_ro']);
@@ -195,7 +195,7 @@ describe('policy target resolver: the background substrate audit', () => {
       await other.closeAll();
     }
     // a closed registry is not audited any more
-    const after = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger });
+    const after = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger });
     await after.resolve(vaultInput);
     await after.auditIdle();
     expect(after.lastAudit()).toBeUndefined();
@@ -204,7 +204,7 @@ describe('policy target resolver: the background substrate audit', () => {
   it('auditPolicy audits a version before any issue; an issue on it later starts no second audit', async () => {
     let calls = 0;
     const vault = withChecks('vault:prod', { checkTtl: async () => (calls++, [{ severity: 'warning', message: 'max_ttl above' }]) });
-    const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger: capture().logger, substrates: { list: () => [vault] } });
+    const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger: capture().logger, substrates: { list: () => [vault] } });
     resolver.auditPolicy(loadedOf(vaultPolicy, 'v1'));
     await resolver.auditIdle();
     expect(calls).toBe(2);
@@ -217,10 +217,38 @@ describe('policy target resolver: the background substrate audit', () => {
   it('audit: false switches it off', async () => {
     let calls = 0;
     const vault = withChecks('vault:prod', { checkTtl: async () => (calls++, []) });
-    const resolver = createPolicyTargetResolver({ policyStore: { atRef: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger: capture().logger, substrates: { list: () => [vault] }, audit: false });
+    const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger: capture().logger, substrates: { list: () => [vault] }, audit: false });
     await resolver.resolve(vaultInput);
     await resolver.auditIdle();
     expect(calls).toBe(0);
     expect(resolver.lastAudit()).toBeUndefined();
+  });
+});
+
+describe('policy target resolver with the real policy store (only ratified versions)', () => {
+  it('a policy rewritten on the default branch to point a target at another host never gets the admin secret', async () => {
+    const { createFakeGitlab } = await import('@jit/gitlab/testing');
+    const { createPolicyStore, policyBlobSha } = await import('@jit/policy');
+    const { EXAMPLE_POLICY_YAML, fakeSubstrates } = await import('@jit/policy/testing');
+    const gl = createFakeGitlab({ botUsername: 'jit-bot' });
+    gl.addProject({ id: 5, files: { 'policy.yaml': EXAMPLE_POLICY_YAML } });
+    const store = createPolicyStore({ gitlab: gl.client(), projectId: 5, substrates: fakeSubstrates(), pin: policyBlobSha(EXAMPLE_POLICY_YAML) });
+    await store.refresh();
+    const ratified = store.current().version;
+    // A maintainer pushes straight to main: the same secret reference, another host.
+    const rewritten = EXAMPLE_POLICY_YAML.replace('connection: { secretRef: env:ORDERS_DB_ADMIN_URL }', 'connection: { secretRef: env:ORDERS_DB_ADMIN_URL, host: evil.example.com }');
+    expect(rewritten).not.toBe(EXAMPLE_POLICY_YAML);
+    const pushed = gl.push(5, 'main', { 'policy.yaml': rewritten });
+    await store.refresh();
+    const { logger } = capture();
+    const resolver = createPolicyTargetResolver({ policyStore: store, env: { ORDERS_DB_ADMIN_URL: 'postgres://admin:s3cret-admin-pw@db/orders' }, logger, audit: false, baseMs: 1, attempts: 1 });
+    // An approval naming the rewritten version (what a gate that adopted the default branch emitted): refused.
+    await expect(resolver.resolve({ target: 'orders-db', scope: 'write', policyVersion: policyBlobSha(rewritten), mergeSha: pushed })).rejects.toMatchObject({
+      code: 'JIT_ERR_POLICY_VERSION_UNKNOWN',
+    });
+    // An approval under the ratified version merged after the push: the ratified connection, not the merge commit's.
+    const target = await resolver.resolve({ target: 'orders-db', scope: 'write', policyVersion: ratified, mergeSha: pushed });
+    expect(JSON.stringify(target?.connection)).not.toContain('evil');
+    expect(target?.connection).toMatchObject({ url: 'postgres://admin:s3cret-admin-pw@db/orders' });
   });
 });

@@ -1,5 +1,6 @@
-// The issuer's TargetResolver: the target and scope exactly as policy.yaml had them at the merge
-// commit, refused when that policy is not the version the gate approved against. Secret
+// The issuer's TargetResolver: the target and scope exactly as the ratified policy version the gate
+// approved against has them (read at the commit its ratification names: never whatever policy.yaml
+// the merge commit carries, which anyone who can push may have rewritten). Secret
 // references in `connection` are resolved from this process's environment (never logged).
 // Every policy version it loads is audited in the background (policy-audit.ts): the substrates'
 // safety checks run in a deployment, and an issue on a scope with a known backstop problem is
@@ -14,7 +15,7 @@ import { createPolicyAudit, type PolicyAuditResult, type SubstrateLookup } from 
 import { linkedSubstrates } from './substrate-link';
 
 export interface PolicyTargetResolverOptions {
-  policyStore: Pick<PolicyStore, 'atRef'>;
+  policyStore: Pick<PolicyStore, 'atVersion'>;
   env: Record<string, string | undefined>;
   logger: Logger;
   /** Attempts for a retriable policy read (GitLab briefly unreachable). Default 3. */
@@ -69,10 +70,10 @@ export function createPolicyTargetResolver(options: PolicyTargetResolverOptions)
           ...(options.audit?.repeatEveryMs !== undefined ? { repeatEveryMs: options.audit.repeatEveryMs } : {}),
         });
 
-  const atRef = async (ref: string) => {
+  const atVersion = async (version: string) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await policyStore.atRef(ref);
+        return await policyStore.atVersion(version);
       } catch (err) {
         if (!isRetriable(err) || attempt >= attempts) throw err;
         await new Promise((r) => setTimeout(r, baseMs * 2 ** (attempt - 1)));
@@ -103,10 +104,10 @@ export function createPolicyTargetResolver(options: PolicyTargetResolverOptions)
   return {
     async resolve(input): Promise<ResolvedTarget | undefined> {
       const { target, scope, policyVersion, mergeSha } = input;
-      const loaded = await atRef(mergeSha);
+      const loaded = await atVersion(policyVersion);
       audit?.schedule(loaded);
       if (loaded.version !== policyVersion) {
-        logger.warn({ target, scope, mergeSha, approvedVersion: policyVersion, versionAtMerge: loaded.version }, 'policy at the merge commit is not the version approved against; refusing');
+        logger.warn({ target, scope, mergeSha, approvedVersion: policyVersion, versionRead: loaded.version }, 'the ratified policy read is not the version approved against; refusing');
         return undefined;
       }
       const t = loaded.policy.targets[target];
