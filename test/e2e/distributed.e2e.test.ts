@@ -20,6 +20,7 @@ import { createGitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox, type SeedInput } from '@jit/gitlab-sandbox';
 import { createLedger, type ElevationState, type Ledger } from '@jit/ledger';
 import { createLogger } from '@jit/observability';
+import { policyBlobSha } from '@jit/policy';
 import { startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { probeOnMoto } from '@jit/substrate-aws-sts/testing';
 import { createVaultSubstrate, vaultConfigSchema } from '@jit/substrate-vault';
@@ -148,7 +149,8 @@ targets:
   const kafkaEnv = { KAFKA_BROKERS: brokers, KAFKA_SESSION_TIMEOUT_MS: '10000' };
   launch = {
     'webhook-ingest': { port: ports.ingest, env: { KAFKA_BROKERS: brokers, JIT_WEBHOOK_SECRET: webhookSecret, JIT_DATA_DIR: join(dataDir, 'ingest') } },
-    'approval-gate': { port: ports.gate, env: { KAFKA_BROKERS: brokers, ...gitlab } },
+    // The operator pins the seeded policy (the first policy is trusted by an explicit act).
+    'approval-gate': { port: ports.gate, env: { KAFKA_BROKERS: brokers, ...gitlab, JIT_POLICY_PIN: policyBlobSha(policy) } },
     issuer: { port: ports.issuer, env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}` } },
     // No orphan sweep: OpenBao and moto are shared with other suites; this one checks its own grants.
     revoker: { port: ports.revoker, env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500' } },

@@ -32,6 +32,12 @@ describe('parseConfig', () => {
     }
   });
 
+  it('takes the first policy pin as a blob sha (lower-cased) and refuses anything else by name', () => {
+    expect(parseConfig({ ...base, JIT_POLICY_PIN: 'ABCDEF0123456789ABCDEF0123456789ABCDEF01' }).policyPin).toBe('abcdef0123456789abcdef0123456789abcdef01');
+    expect(parseConfig(base).policyPin).toBeUndefined();
+    expect(() => parseConfig({ ...base, JIT_POLICY_PIN: 'main' })).toThrow(/JIT_POLICY_PIN/);
+  });
+
   it('refuses both Kafka and an embedded bus', () => {
     expect(() => parseConfig({ ...base, JIT_BUS_DIR: '/tmp/x' })).toThrow(/JIT_BUS_DIR/);
   });

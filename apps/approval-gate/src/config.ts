@@ -11,6 +11,12 @@ const EnvSchema = z
     ...gitlabEnv(),
     JIT_BOT_USERNAME: s.gitlabUsername().optional(),
     JIT_POLICY_REFRESH_MS: s.durationMs().default(60_000),
+    /** Blob sha of the first policy.yaml the operator trusts (used only while the log has ratified nothing). */
+    JIT_POLICY_PIN: z
+      .string()
+      .trim()
+      .regex(/^[0-9a-fA-F]{40}$/, 'must be the 40-hex blob sha of policy.yaml (jit prints it when no policy is trusted)')
+      .optional(),
     JIT_GCP_EXTENDED_LIFETIME: s.flag(false),
     /** How often open and recently merged MRs are compared with GitLab (missed webhooks); 0 = at start only. */
     JIT_RECONCILE_INTERVAL_MS: s.durationMs().default(300_000),
@@ -24,6 +30,8 @@ export interface GateAppConfig extends ServerConfig {
   elevationsProject: string | number;
   botUsername?: string;
   policyRefreshMs: number;
+  /** JIT_POLICY_PIN: the first policy's blob sha (lower-case). */
+  policyPin?: string;
   gcpExtendedLifetime: boolean;
   reconcileIntervalMs: number;
 }
@@ -36,6 +44,7 @@ export function parseConfig(env: Record<string, string | undefined>): GateAppCon
     ...gitlabFromEnv(e),
     ...(e.JIT_BOT_USERNAME ? { botUsername: e.JIT_BOT_USERNAME } : {}),
     policyRefreshMs: e.JIT_POLICY_REFRESH_MS,
+    ...(e.JIT_POLICY_PIN ? { policyPin: e.JIT_POLICY_PIN.toLowerCase() } : {}),
     gcpExtendedLifetime: e.JIT_GCP_EXTENDED_LIFETIME,
     reconcileIntervalMs: e.JIT_RECONCILE_INTERVAL_MS,
     ...serverFromEnv(e),

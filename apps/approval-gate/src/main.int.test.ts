@@ -13,6 +13,7 @@ import { FIXTURE_RECIPIENT } from '@jit/contracts/testing';
 import { createGitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { createLogger } from '@jit/observability';
+import { policyBlobSha } from '@jit/policy';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = join(ROOT, 'apps/approval-gate/src/main.ts');
@@ -89,6 +90,8 @@ const baseEnv = () => ({
   GITLAB_TOKEN: BOT_TOKEN,
   JIT_ELEVATIONS_PROJECT: 'sec/elevations',
   PORT: '0',
+  // The operator pins the seeded policy (the first policy is trusted by an explicit act).
+  JIT_POLICY_PIN: policyBlobSha(POLICY),
 });
 
 describe('apps/approval-gate main', () => {
@@ -221,6 +224,7 @@ describe('apps/approval-gate main', () => {
           GITLAB_TOKEN: BOT_TOKEN,
           JIT_ELEVATIONS_PROJECT: `sec/quiet-${suffix}`,
           PORT: '0',
+          JIT_POLICY_PIN: policyBlobSha(POLICY),
           KAFKA_BROKERS: brokers!,
           KAFKA_CLIENT_ID: `gate-rec-${suffix}`,
         });

@@ -25,6 +25,7 @@ await runService({
       ...(config.botUsername ? { botUsername: config.botUsername } : {}),
       substrates: facts.catalog,
       policyRefreshMs: config.policyRefreshMs,
+      ...(config.policyPin ? { policyPin: config.policyPin } : {}),
       reconcileIntervalMs: config.reconcileIntervalMs,
       logger,
     });

@@ -11,6 +11,7 @@ import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
 import { createLogger } from '@jit/observability';
+import { policyBlobSha } from '@jit/policy';
 import { buildGateServer, GATE_TOPIC_SPECS } from './server';
 import { substrateFacts } from './substrate-facts';
 
@@ -24,10 +25,12 @@ export const tokenOf = (u: string) => `${u}-token-0123456789`;
 export interface SandboxWorld {
   sandbox: Sandbox;
   bus: EventBus;
-  gate: FastifyInstance;
-  gateUrl: string;
+  readonly gate: FastifyInstance;
+  readonly gateUrl: string;
   /** Where the sandbox's project hook delivers (the ingest plugin), for forged or late deliveries. */
   ingestUrl: string;
+  /** Stops the gate server and builds a new one on the same bus and GitLab (a process restart). */
+  restartGate(): Promise<void>;
   projectId: number;
   as(username: string): GitlabClient;
   /** Branch + one commit + MR, as `author`. Returns the MR iid. */
@@ -91,15 +94,19 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
     },
   });
   const facts = substrateFacts(logger);
-  const gate = await buildGateServer({
-    bus,
-    gitlab: { url: sandbox.url, token: tokenOf(BOT) },
-    elevationsProject: PROJECT_PATH,
-    substrates: facts.catalog,
-    policyRefreshMs: 0,
-    logger,
-  });
-  const gateUrl = await gate.listen({ host: '127.0.0.1', port: 0 });
+  // The operator pins the seeded policy: the first policy is trusted by an explicit act.
+  const startGate = () =>
+    buildGateServer({
+      bus,
+      gitlab: { url: sandbox.url, token: tokenOf(BOT) },
+      elevationsProject: PROJECT_PATH,
+      substrates: facts.catalog,
+      policyRefreshMs: 0,
+      policyPin: policyBlobSha(opts.policy),
+      logger,
+    });
+  let gate = await startGate();
+  let gateUrl = await gate.listen({ host: '127.0.0.1', port: 0 });
   const clients = new Map<string, GitlabClient>();
   const as = (u: string) => {
     let c = clients.get(u);
@@ -137,9 +144,19 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
   const world: SandboxWorld = {
     sandbox,
     bus,
-    gate,
-    gateUrl,
     ingestUrl,
+    get gate() {
+      return gate;
+    },
+    get gateUrl() {
+      return gateUrl;
+    },
+    async restartGate() {
+      await sandbox.idle();
+      await gate.close();
+      gate = await startGate();
+      gateUrl = await gate.listen({ host: '127.0.0.1', port: 0 });
+    },
     projectId,
     as,
     waitFor,

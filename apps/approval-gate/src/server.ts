@@ -21,6 +21,8 @@ export interface GateServerOptions {
   botUsername?: string;
   substrates: SubstrateCatalog;
   policyRefreshMs?: number;
+  /** Blob sha of the first policy the operator trusts (JIT_POLICY_PIN); used only while the log ratified nothing. */
+  policyPin?: string;
   logger: Logger;
   /** Consumer group; default jit-approval-gate. */
   groupId?: string;
@@ -36,7 +38,7 @@ export async function buildGateServer(opts: GateServerOptions): Promise<FastifyI
   // Resolve the project path to its id and the token to its user once, at boot.
   const project = await gitlab.projects.show(opts.elevationsProject);
   const botUsername = opts.botUsername ?? (await gitlab.users.current()).username;
-  const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: opts.substrates, logger });
+  const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: opts.substrates, logger, ...(opts.policyPin ? { pin: opts.policyPin } : {}) });
   const registry = createRegistry({ defaultMetrics: true });
   const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
   await app.register(gatePlugin, {
@@ -58,7 +60,13 @@ export async function buildGateServer(opts: GateServerOptions): Promise<FastifyI
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not_ready',
       bus: opts.bus.isReady(),
-      policy: { ok: policy.ok, version: policy.version, error: policy.error?.code },
+      policy: {
+        ok: policy.ok,
+        version: policy.version,
+        error: policy.error?.code,
+        ...(policy.ratified ? { ratified: { how: policy.ratified.how, at: policy.ratified.ratifiedAt, by: policy.ratified.approvers, ...(policy.ratified.mrIid ? { mrIid: policy.ratified.mrIid } : {}) } } : {}),
+        ...(policy.unratified ? { unratified: policy.unratified.version } : {}),
+      },
     });
   });
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));

@@ -26,6 +26,12 @@ const envSchema = z
     JIT_WEBHOOK_SIGNING_SECRET: s.signingSecret().optional(),
     JIT_WEBHOOK_BODY_LIMIT: s.bodyLimitBytes(),
     JIT_POLICY_REFRESH_MS: s.durationMs().default(60_000),
+    /** Blob sha of the first policy.yaml the operator trusts (used only while the log has ratified nothing). */
+    JIT_POLICY_PIN: z
+      .string()
+      .trim()
+      .regex(/^[0-9a-fA-F]{40}$/, 'must be the 40-hex blob sha of policy.yaml (jit prints it when no policy is trusted)')
+      .optional(),
     /** How often open and recently merged MRs are compared with GitLab (missed webhooks); 0 = at start only. */
     JIT_RECONCILE_INTERVAL_MS: s.durationMs().default(300_000),
     JIT_SWEEP_INTERVAL_MS: s.durationMs().default(5 * 60_000),
@@ -58,6 +64,8 @@ export interface JitConfig extends ServerConfig {
   /** Substrate instances: name -> adapter config (JIT_SUBSTRATES JSON or JIT_SUBSTRATES_FILE). `postgres` is always present. */
   substrates: Record<string, Record<string, unknown>>;
   policyRefreshMs: number;
+  /** JIT_POLICY_PIN (lower-case); sandbox mode pins the seed's policy itself when unset. */
+  policyPin?: string;
   reconcileIntervalMs: number;
   sweepIntervalMs: number;
   demoDatabase: boolean;
@@ -83,6 +91,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     webhook: { secrets: e.JIT_WEBHOOK_SECRET, signingSecret: e.JIT_WEBHOOK_SIGNING_SECRET, bodyLimit: e.JIT_WEBHOOK_BODY_LIMIT },
     substrates,
     policyRefreshMs: e.JIT_POLICY_REFRESH_MS,
+    ...(e.JIT_POLICY_PIN ? { policyPin: e.JIT_POLICY_PIN.toLowerCase() } : {}),
     reconcileIntervalMs: e.JIT_RECONCILE_INTERVAL_MS,
     sweepIntervalMs: e.JIT_SWEEP_INTERVAL_MS,
     demoDatabase: !e.GITLAB_URL && !e.JIT_NO_DEMO_DB,

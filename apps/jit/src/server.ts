@@ -153,7 +153,17 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     }
     const substrates = createSubstrates(instances, logger);
     closers.push(() => substrates.closeAll());
-    const policyStore = createPolicyStore({ gitlab, projectId: proj.id, substrates: substrateCatalog(substrates), logger });
+    // The first policy is trusted by an explicit act: JIT_POLICY_PIN. The sandbox is a demo whose
+    // seed we ship, so there its policy.yaml is pinned automatically (it matters only on an empty log).
+    let policyPin = config.policyPin;
+    if (!policyPin && sandbox) {
+      const seeded = await gitlab.files.show(proj.id, 'policy.yaml', proj.defaultBranch).catch(() => undefined);
+      if (seeded) {
+        policyPin = seeded.blobId;
+        logger.info({ policyPin }, 'sandbox mode: the seed policy.yaml is pinned as the first trusted policy (with a real GitLab, set JIT_POLICY_PIN)');
+      }
+    }
+    const policyStore = createPolicyStore({ gitlab, projectId: proj.id, substrates: substrateCatalog(substrates), logger, ...(policyPin ? { pin: policyPin } : {}) });
 
     // --- one registry, one server
     const registry = createRegistry({ defaultMetrics: true });
@@ -218,7 +228,12 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       return reply.code(ready ? 200 : 503).send({
         status: ready ? 'ready' : 'not_ready',
         bus: bus.isReady(),
-        policy: { ok: policyStore.status().ok, version: policyStore.status().version, error: policyStore.status().error?.code },
+        policy: {
+          ok: policyStore.status().ok,
+          version: policyStore.status().version,
+          error: policyStore.status().error?.code,
+          ...(policyStore.status().unratified ? { unratified: policyStore.status().unratified!.version } : {}),
+        },
       });
     });
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));

@@ -7,7 +7,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { FIXTURE_ELEVATION, sampleEvent } from '@jit/contracts/testing';
 import { createFakeGitlab } from '@jit/gitlab/testing';
 import { createLedger } from '@jit/ledger';
-import { catalogPlugin, createPolicyStore } from '@jit/policy';
+import { catalogPlugin, createPolicyStore, policyBlobSha } from '@jit/policy';
 import { EXAMPLE_POLICY_YAML, fakeSubstrates } from '@jit/policy/testing';
 import { readApiPlugin } from '@jit/read-api';
 import { runCli } from './program';
@@ -19,7 +19,7 @@ let url: string;
 beforeAll(async () => {
   const fake = createFakeGitlab({ botUsername: 'jit-bot' });
   fake.addProject({ id: 5, files: { 'policy.yaml': EXAMPLE_POLICY_YAML } });
-  const store = createPolicyStore({ gitlab: fake.client(), projectId: 5, substrates: fakeSubstrates() });
+  const store = createPolicyStore({ gitlab: fake.client(), projectId: 5, substrates: fakeSubstrates(), pin: policyBlobSha(EXAMPLE_POLICY_YAML) });
   expect((await store.refresh()).ok).toBe(true);
   const ledger = createLedger();
   // one elevation through its whole life (every field of the audit table set), one rejected
