@@ -102,6 +102,37 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
     );
   });
 
+  it.each([
+    ['a rule', (fn: string, t: string) => `CREATE RULE note AS ON INSERT TO ${t} DO ALSO SELECT ${fn}()`],
+    ['a column default', (fn: string, t: string) => `ALTER TABLE ${t} ALTER COLUMN y SET DEFAULT ${fn}()`],
+    ['a check constraint', (fn: string, t: string) => `ALTER TABLE ${t} ADD CONSTRAINT looked CHECK (${fn}() = 1)`],
+    ['a trigger WHEN clause', (fn: string, t: string) => `CREATE TRIGGER w BEFORE UPDATE ON ${t} FOR EACH ROW WHEN (${fn}() = 1) EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()`],
+    ['a row-level security policy', (fn: string, t: string) => `ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY; CREATE POLICY p ON ${t} USING (${fn}() = 1)`],
+  ])('a function %s on a kept table calls is dropped at revoke, so a superuser write does not run it with its rights', async (_what, attach) => {
+    const { secret, handle } = await s.issue(request({ grant: 'USAGE, CREATE ON SCHEMA app' }));
+    const fn = `app.${uniqueName('trap')}`;
+    const table = `app.${uniqueName('inbox')}`;
+    await withClient(secret.url as string, async (c) => {
+      await c.query(`CREATE TABLE ${table} (x int, y int)`);
+      await c.query(`CREATE FUNCTION ${fn}() RETURNS int LANGUAGE plpgsql AS $$
+                       BEGIN EXECUTE format('ALTER ROLE %I SUPERUSER', '${ro}'); RETURN 1; END $$`);
+      await c.query(attach(fn, table));
+    });
+    const report = await s.revoke(handle);
+    try {
+      await withClient(adminUrl, async (c) => {
+        await c.query(`INSERT INTO ${table} (x) VALUES (1)`);
+        await c.query(`UPDATE ${table} SET y = 2`);
+        await c.query(`SET ROLE ${ro}`); // RLS applies to a non-owner without BYPASSRLS
+        await c.query(`SELECT * FROM ${table}`).catch(() => undefined);
+      });
+      expect(await isSuperuser(adminUrl, ro)).toBe(false);
+      expect(report.leftovers).toContainEqual(expect.objectContaining({ kind: 'function', name: `${fn}()`, action: 'dropped' }));
+    } finally {
+      await withClient(adminUrl, (c) => c.query(`ALTER ROLE ${ro} NOSUPERUSER`));
+    }
+  });
+
   it('what the grantee created is kept, owned by the NOLOGIN leftover owner rather than by the admin', async () => {
     const { secret, handle } = await s.issue(request({ grant: 'USAGE, CREATE ON SCHEMA app' }));
     const table = uniqueName('made_by_grantee');

@@ -23,6 +23,21 @@ export interface SqlRunner {
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
 }
 
+/**
+ * A routine some other object calls implicitly: a rule or view (pg_rewrite), a column default or
+ * generated column, a check or domain constraint or domain default, a row-level security policy, a
+ * cast, an operator, a trigger's WHEN clause (whatever function the trigger runs), an index
+ * expression. Like a trigger's, such a call runs with the rights of whoever touches the object —
+ * a superuser's INSERT into a kept table with a grantee's rule ran the grantee's code as superuser.
+ */
+const REACHED = `EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                  WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid = p.oid
+                    AND d.classid IN ('pg_catalog.pg_rewrite'::pg_catalog.regclass, 'pg_catalog.pg_attrdef'::pg_catalog.regclass,
+                                      'pg_catalog.pg_constraint'::pg_catalog.regclass, 'pg_catalog.pg_policy'::pg_catalog.regclass,
+                                      'pg_catalog.pg_cast'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass,
+                                      'pg_catalog.pg_trigger'::pg_catalog.regclass, 'pg_catalog.pg_class'::pg_catalog.regclass,
+                                      'pg_catalog.pg_type'::pg_catalog.regclass))`;
+
 /** Most leftover entries one revoke reports (the rest are counted in one closing entry). */
 export const MAX_REPORTED_LEFTOVERS = 100;
 
@@ -121,6 +136,7 @@ export async function neutraliseOwned(c: SqlRunner, role: string, owner: string)
   const { rows: routines } = await c.query(
     `SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS signature, p.prokind, p.prosecdef,
             EXISTS (SELECT 1 FROM pg_catalog.pg_proc q WHERE q.pronamespace = 'pg_catalog'::pg_catalog.regnamespace AND q.proname = p.proname) AS shadows,
+            ${REACHED} AS reached,
             ARRAY(SELECT pg_catalog.format('%s.%I', t.tgrelid::pg_catalog.regclass, t.tgname)
                     FROM pg_catalog.pg_trigger t
                    WHERE t.tgfoid = p.oid AND NOT t.tgisinternal ORDER BY 1) AS triggers
@@ -128,7 +144,8 @@ export async function neutraliseOwned(c: SqlRunner, role: string, owner: string)
       WHERE p.proowner = ${roleOid}
         AND (p.prosecdef
              OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgfoid = p.oid AND NOT t.tgisinternal)
-             OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc q WHERE q.pronamespace = 'pg_catalog'::pg_catalog.regnamespace AND q.proname = p.proname))
+             OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc q WHERE q.pronamespace = 'pg_catalog'::pg_catalog.regnamespace AND q.proname = p.proname)
+             OR ${REACHED})
       ORDER BY 1`,
     [role],
   );
@@ -139,6 +156,7 @@ export async function neutraliseOwned(c: SqlRunner, role: string, owner: string)
       r.prosecdef ? 'SECURITY DEFINER: ran with its owner\u2019s rights' : undefined,
       (r.triggers as string[] | null)?.length ? 'called by a trigger' : undefined,
       r.shadows ? 'named like a pg_catalog function: could run in its place' : undefined,
+      r.reached ? 'called from a rule, view, default, check, policy, cast, operator, trigger condition or index: ran with the rights of whoever used those' : undefined,
     ].filter(Boolean);
     leftovers.push({ kind, name: clean(r.signature), action: 'dropped', note: `${why.join('; ')}; dropped with what depended on it` });
     for (const t of (r.triggers as string[] | null) ?? []) {
