@@ -5,6 +5,27 @@ import { buildCatalog, type Catalog } from './catalog';
 import type { GroupResolver } from './approvers';
 import type { PolicyStore } from './policy-store';
 
+/** How the version in force came into force (GET /v1/catalog `ratified`). */
+export interface CatalogRatification {
+  version: string;
+  /** `merge`: a verified policy MR; `pin`: the operator's JIT_POLICY_PIN of the first policy. */
+  how: 'merge' | 'pin';
+  /** When jit recorded the ratification. */
+  at: string;
+  /** The policyApprovers whose approvals were verified (empty for a pin). */
+  by: string[];
+  commit: string;
+  mrIid?: number;
+}
+
+/** What GET /v1/catalog answers: the catalog of the ratified policy in force, and how it got there. */
+export type CatalogResponse = Catalog & {
+  ratified?: CatalogRatification;
+  pinned?: string;
+  /** policy.yaml on the default branch is another version, never adopted (unratified or invalid). */
+  latestPolicyRejected?: { version?: string; commit?: string; code?: string; message?: string; problems: unknown[] };
+};
+
 export interface CatalogPluginOptions {
   store: Pick<PolicyStore, 'peek' | 'status'>;
   resolveGroup: GroupResolver;
@@ -15,7 +36,7 @@ export interface CatalogPluginOptions {
 const plugin: FastifyPluginAsync<CatalogPluginOptions> = async (app, opts) => {
   const cacheMs = opts.cacheMs ?? 30_000;
   let cached: { version: string; at: number; catalog: Catalog } | undefined;
-  app.get('/v1/catalog', async (_req, reply) => {
+  app.get('/v1/catalog', async (_req, reply): Promise<CatalogResponse | undefined> => {
     const lp = opts.store.peek();
     if (!lp) {
       const st = opts.store.status();

@@ -8,7 +8,7 @@ export type { GroupResolver, ResolvedMember, ExcludeRules, IneligibleReason, App
 export { buildCatalog } from './catalog';
 export type { Catalog, CatalogEntry } from './catalog';
 export { catalogPlugin } from './catalog-plugin';
-export type { CatalogPluginOptions } from './catalog-plugin';
+export type { CatalogPluginOptions, CatalogRatification, CatalogResponse } from './catalog-plugin';
 export { createPolicyStore, contractsPolicyParser } from './policy-store';
 export type { PolicyStore, PolicyStoreOptions, LoadedPolicy, PolicyStatus, PolicyParser, PolicyParseResult } from './policy-store';
 export { PolicyNotLoaded, PolicyInvalid, PolicyMissing, PolicyUnratified, PolicyNotTrusted, PolicyVersionUnknown } from './errors';

@@ -1,5 +1,5 @@
 // HTTP client of jit's read API (the CLI's only way to see elevations). Errors become one line.
-import type { Catalog } from '@jit/policy';
+import type { CatalogResponse } from '@jit/policy';
 import { displayText } from '@jit/contracts';
 import { CliError } from './cli-error';
 
@@ -47,7 +47,7 @@ export class JitApi {
     return body as T;
   }
 
-  catalog(): Promise<Partial<Catalog>> {
+  catalog(): Promise<Partial<CatalogResponse>> {
     return this.get('/v1/catalog');
   }
 

@@ -14,7 +14,7 @@ import { JitApi, type FetchFn } from './api-client';
 import { CliError } from './cli-error';
 import { envForCredential } from './credential-env';
 import { timelineLine, toCsv, toTable } from './render';
-import { AUDIT_COLUMNS, CATALOG_COLUMNS } from './tables';
+import { AUDIT_COLUMNS, CATALOG_COLUMNS, catalogPolicyLines } from './tables';
 
 export interface CliIo {
   out(text: string): void;
@@ -118,7 +118,8 @@ export function buildProgram(rawIo: CliIo): Command {
     .description('what may be requested: targets, scopes, tiers, TTL ceilings, approvals')
     .action(async () => {
       const catalog = await api().catalog();
-      print(toTable(catalog.entries ?? [], CATALOG_COLUMNS), catalog);
+      const policy = catalogPolicyLines(catalog);
+      print([toTable(catalog.entries ?? [], CATALOG_COLUMNS), ...(policy.length ? ['', ...policy] : [])].join('\n'), catalog);
     });
 
   gitlabOpts(

@@ -52,7 +52,11 @@ function parseTable(lines: string[], headers: string[]): Array<Record<string, st
 
 describe('CLI tables against the real API', () => {
   it('jit catalog: every column of every row filled from GET /v1/catalog', async () => {
-    const rows = parseTable(await cli('catalog'), CATALOG_COLUMNS.map((c) => c.header));
+    const lines = await cli('catalog');
+    const blank = lines.indexOf('');
+    const rows = parseTable(lines.slice(0, blank), CATALOG_COLUMNS.map((c) => c.header));
+    // under the table: the policy in force and how it came into force
+    expect(lines.slice(blank + 1)).toEqual([expect.stringMatching(/^policy [0-9a-f]{12} in force: pinned by the operator \(JIT_POLICY_PIN\), at \d{4}-/)]);
     expect(rows.length).toBeGreaterThan(1);
     for (const row of rows) for (const [col, v] of Object.entries(row)) expect(v, `${col} of ${JSON.stringify(row)}`).not.toBe('');
     // the example policy: orders-db write is reversible-write, 2h, one approval

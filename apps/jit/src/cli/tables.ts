@@ -1,8 +1,8 @@
 // The tables the CLI prints, each column read from a field of the API's answer (typed by the
 // API's own types: a renamed field is a type error here, and `tables.test.ts` runs them against
 // the real catalog and read API so an empty column fails a test).
-import { formatDuration } from '@jit/contracts';
-import type { CatalogEntry } from '@jit/policy';
+import { displayText, formatDuration } from '@jit/contracts';
+import type { CatalogEntry, CatalogResponse } from '@jit/policy';
 import type { ElevationSummary } from './api-client';
 import type { Column } from './render';
 
@@ -15,6 +15,19 @@ export const CATALOG_COLUMNS: Array<Column<CatalogEntry>> = [
   { header: 'ttlMax', value: (e) => (Number.isSafeInteger(e.ttlMaxSeconds) && e.ttlMaxSeconds > 0 ? formatDuration(e.ttlMaxSeconds) : e.ttlMaxSeconds) },
   { header: 'approvals', value: (e) => e.requiredApprovals },
 ];
+
+/** `jit catalog`, under the table: which policy version is in force, when and by whom it was ratified. */
+export function catalogPolicyLines(c: Partial<CatalogResponse>): string[] {
+  const out: string[] = [];
+  const r = c.ratified;
+  if (r) {
+    const how = r.how === 'pin' ? 'pinned by the operator (JIT_POLICY_PIN)' : `ratified by MR !${r.mrIid ?? '?'}, approved by ${r.by.join(', ') || '(nobody)'}`;
+    out.push(displayText(`policy ${String(r.version).slice(0, 12)} in force: ${how}, at ${r.at}`));
+  } else if (c.version) out.push(displayText(`policy ${String(c.version).slice(0, 12)} in force`));
+  const rej = c.latestPolicyRejected;
+  if (rej?.version) out.push(displayText(`not in force: policy.yaml ${String(rej.version).slice(0, 12)} on the default branch (${rej.code ?? 'rejected'})`));
+  return out;
+}
 
 /** `jit audit` (table and CSV): one row per elevation. */
 export const AUDIT_COLUMNS: Array<Column<ElevationSummary>> = [
