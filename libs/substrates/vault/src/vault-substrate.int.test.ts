@@ -305,6 +305,42 @@ describe('vault substrate on a real OpenBao', () => {
     ]);
   });
 
+  it('refuses a scope whose policy may write auth/token/create/* (through jit’s own orphan role the grantee minted a 32-day token with another scope’s policy that outlived the revoke)', async () => {
+    const minter = uniqueName('jit_minter');
+    const crown = uniqueName('jit_crown');
+    const tokenRole = uniqueName('jit_reach').replace(/_/g, '-');
+    await admin.write(`sys/policies/acl/${minter}`, { policy: 'path "auth/token/create/*" { capabilities = ["update"] }' });
+    await admin.write(`sys/policies/acl/${crown}`, { policy: `path "${f.probePath}" { capabilities = ["read"] }` });
+    await admin.write(`auth/token/roles/${tokenRole}`, tokenRoleSettings([minter, crown]));
+    const s2 = createVaultSubstrate(vaultConfigSchema.parse(configFor(f, { tokenRole })), { logger, name: `vault:${uniqueName('reach').replace(/_/g, '-')}` });
+    const req = request(contractGrantId(), { mode: 'token', policies: [minter] });
+    const minted: string[] = [];
+    try {
+      const outcome = await s2.issue(req).then(
+        async (issued) => {
+          // what the grantee does with it: mint through jit's role, then let jit revoke the grant
+          const r = await fetch(`${f.addr}/v1/auth/token/create/${tokenRole}`, {
+            method: 'POST',
+            headers: { 'X-Vault-Token': String(issued.secret.token) },
+            body: JSON.stringify({ policies: [crown], ttl: '768h' }),
+          });
+          const token = ((await r.json()) as { auth?: { client_token?: string } }).auth?.client_token;
+          if (token) minted.push(token);
+          await s2.revoke(issued.handle);
+          return { issued: true, mintedTokenWorksAfterRevoke: token ? await tokenWorks(f, token) : false };
+        },
+        (err: unknown) => err,
+      );
+      expect(outcome).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_INVALID_SCOPE', message: expect.stringMatching(/auth\/token\/create\/\*.*mint orphan tokens through jit's token role/) });
+      expect(await s2.checkTtl(req.scope, 3600)).toContainEqual(expect.objectContaining({ severity: 'error', message: expect.stringContaining('mint orphan tokens') }));
+      expect(await s2.listIssued()).toEqual([]);
+    } finally {
+      for (const t of minted) await admin.write('auth/token/revoke', { token: t }).catch(() => undefined);
+      await admin.delete(`auth/token/roles/${tokenRole}`).catch(() => undefined);
+      for (const p of [minter, crown]) await admin.delete(`sys/policies/acl/${p}`).catch(() => undefined);
+    }
+  });
+
   it('an unreachable Vault is retriable; a bad admin token is a non-retriable denial; neither leaks the token', async () => {
     const port = await freePort();
     const down = createVaultSubstrate(vaultConfigSchema.parse({ ...configFor(f), addr: `http://127.0.0.1:${port}`, token: 'Adm1n-t0ken-secret' }), {

@@ -32,6 +32,7 @@ import {
   type VerifyResult,
 } from '@jit/substrates';
 import { VaultNotFound } from './errors';
+import { reachIntoJit } from './policy-reach';
 
 export const VAULT_KIND = 'vault';
 
@@ -374,6 +375,27 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     expiresAt,
   });
 
+  const readPolicy = async (policy: string): Promise<string | undefined> => {
+    try {
+      const d = (await client.read(`sys/policies/acl/${policy}`))?.data ?? {};
+      return String(d.policy ?? d.rules ?? '');
+    } catch (err) {
+      if (isVaultError(err, 404)) return undefined;
+      throw fail('read policy', err);
+    }
+  };
+  /** What the scope's policies would let the grantee do to jit itself (policy-reach.ts), one line per rule. */
+  const reachOf = async (policies: string[]): Promise<string[]> => {
+    const out: string[] = [];
+    for (const p of policies) {
+      const text = await readPolicy(p);
+      for (const r of text ? reachIntoJit(text, { tokenRole: config.tokenRole, indexMount: config.indexMount, deployment }) : []) {
+        out.push(`policy ${p} rule "${r.rule.slice(0, 120)}" lets the grantee ${r.what}`);
+      }
+    }
+    return out;
+  };
+
   const tokenBody = (req: IssueRequest, meta: Record<string, string>, policies: string[]) => ({
     policies,
     ttl: `${req.ttlSeconds}s`,
@@ -441,6 +463,8 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     }
 
     if (scope.mode === 'token') {
+      const reach = await reachOf(scope.policies);
+      if (reach.length > 0) throw SubstrateInvalidScope(name, `${reach.join('; ')}; narrow the policy`);
       const t = await createToken('token create', tokenBody(req, { jit_mode: 'token' }, scope.policies));
       const seconds = Math.min(req.ttlSeconds, t.leaseDuration || req.ttlSeconds);
       const expiresAt = new Date(started + seconds * 1000).toISOString();
@@ -637,13 +661,10 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     }
     const findings: Finding[] = [];
     for (const p of s.policies) {
-      try {
-        await client.read(`sys/policies/acl/${p}`);
-      } catch (err) {
-        if (isVaultError(err, 404)) findings.push({ severity: 'error', message: `${name}: policy ${p} does not exist` });
-        else throw fail('read policy', err);
-      }
+      const text = await readPolicy(p);
+      if (text === undefined) findings.push({ severity: 'error', message: `${name}: policy ${p} does not exist` });
     }
+    for (const r of await reachOf(s.policies)) findings.push({ severity: 'error', message: `${name}: ${r}; jit refuses to issue this scope` });
     return findings;
   }
 
