@@ -102,6 +102,26 @@ describe('escapeFindings (policy audit)', () => {
     }
   });
 
+  it.each([
+    'ecs:ExecuteCommand',
+    'lambda:CreateFunctionUrlConfig',
+    'ssm:StartAutomationExecution',
+    'ec2-instance-connect:SendSerialConsoleSSHPublicKey',
+    'rds:ModifyDBInstance',
+    'redshift:ModifyCluster',
+    'cognito-idp:AdminSetUserPassword',
+    'cognito-identity:GetOpenIdTokenForDeveloperIdentity',
+    'eks:CreateAccessEntry',
+    'sqs:AddPermission',
+    'sns:AddPermission',
+    'rds:ModifyDBSnapshotAttribute',
+    'logs:PutResourcePolicy',
+    'ssm:GetParameter',
+  ])('flags %s, which the guard leaves allowed and whose access outlives the revoke', (action) => {
+    const found = escapeFindings(doc([{ Effect: 'Allow', Action: action, Resource: '*' }]), 'scope x');
+    expect(found).toEqual([expect.objectContaining({ severity: 'warning', message: expect.stringContaining(action) })]);
+  });
+
   it('says when the guard makes part of a scope dead, and stays quiet for a narrow scope', () => {
     const dead = escapeFindings(doc([{ Effect: 'Allow', Action: ['sts:AssumeRole', 's3:GetObject'], Resource: '*' }]), 'scope y');
     expect(dead).toEqual([{ severity: 'info', message: expect.stringContaining('sts:AssumeRole has no effect') }]);
