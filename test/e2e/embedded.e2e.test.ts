@@ -14,6 +14,7 @@ import { buildJit } from '../../apps/jit/src/server';
 import { JitApi } from '../../apps/jit/src/cli/api-client';
 import { runCli } from '../../apps/jit/src/cli/program';
 import { createLogger } from '@jit/observability';
+import { policyBlobSha } from '@jit/policy';
 import { parse as parseYaml } from 'yaml';
 import { startJitProcess, type JitChild } from './jit-process';
 
@@ -95,9 +96,8 @@ describe('embedded mode (npm start)', () => {
     await db.query('CREATE TABLE orders (id serial PRIMARY KEY, customer text, total numeric)');
 
     const seed = parseYaml(await readFile(join(ROOT, 'deploy/sandbox/demo-seed.yaml'), 'utf8'));
-    seed.projects[0].files = {
-      'policy.yaml': (await readFile(join(ROOT, 'deploy/sandbox/demo-repo/policy.yaml'), 'utf8')).replaceAll('JIT_DEMO_DATABASE_URL', 'E2E_DB_URL'),
-    };
+    const policy = (await readFile(join(ROOT, 'deploy/sandbox/demo-repo/policy.yaml'), 'utf8')).replaceAll('JIT_DEMO_DATABASE_URL', 'E2E_DB_URL');
+    seed.projects[0].files = { 'policy.yaml': policy };
     delete seed.projects[0].files_from;
     const sandbox = await startSandbox({ seed });
     cleanup.push(() => sandbox.close());
@@ -113,6 +113,8 @@ describe('embedded mode (npm start)', () => {
       JIT_WEBHOOK_SECRET: secret,
       JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrl: dbUrl.toString() } }),
       E2E_DB_URL: dbUrl.toString(),
+      // A real GitLab (here the sandbox on its own): the operator pins the first policy.
+      JIT_POLICY_PIN: policyBlobSha(policy),
     };
     let jit: JitChild = await startJitProcess(env);
     cleanup.push(() => jit.stop('SIGKILL'));
