@@ -6,7 +6,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { FIXTURE_RECIPIENT } from '@jit/contracts/testing';
 import { policyBlobSha } from '@jit/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandboxWorld, type SandboxWorld } from './sandbox-world';
+import { PROJECT_PATH, startSandboxWorld, type SandboxWorld } from './sandbox-world';
 
 const POLICY = `tiers:
   cosmetic:         { ttlMax: 4h,  approvals: 1, approvers: { anyHuman: true } }
@@ -137,6 +137,24 @@ describe('policy trust on a GitLab Free project', () => {
     expect(c.ratified).toMatchObject({ version: policyBlobSha(tighter), how: 'merge', mrIid: iid, by: ['sam', 'sue'] });
     expect(Date.parse(c.ratified!.at)).toBeGreaterThan(0);
     ratified = c.version;
+  });
+
+  it('a policy MR rewritten after its approvals by a push dated (by its git) before them is refused: GitLab dates the new head after the approvals', async () => {
+    const benign = (await w.as('maint').files.show(w.projectId, 'policy.yaml', 'main')).content;
+    const iid = await w.openRequest('dev', { 'policy.yaml': new TextDecoder().decode(benign).replace('ttlMax: 3h,', 'ttlMax: 2h,') }, { update: ['policy.yaml'] });
+    await w.waitFor('the policy-change comment', async () => (await w.comment(iid)).includes('policy change'));
+    await w.as('sam').mergeRequests.approve(w.projectId, iid);
+    await w.as('sue').mergeRequests.approve(w.projectId, iid);
+    // GitLab Free keeps approvals on push; the author's git writes any date it likes.
+    const branch = (await w.as('dev').mergeRequests.show(w.projectId, iid)).sourceBranch;
+    w.sandbox.pushCommit({ project: PROJECT_PATH, branch, author: 'dev', files: { 'policy.yaml': HOSTILE }, committedAt: new Date(Date.now() - 3_600_000) });
+    await w.as('maint').mergeRequests.merge(w.projectId, iid);
+    const refused = await policyEvent(w, EVENT_TYPES.policyRefused, (d) => d['mrIid'] === iid);
+    expect((refused['reasons'] as string[]).join(' ')).toMatch(/0 of 2 required policyApprover approval\(s\) given after the last change \(not counted: sam: stale, sue: stale\)/);
+    await refreshPolicy(w);
+    const c = await catalog(w);
+    expect(c.version).toBe(ratified);
+    expect(c.breakGlass?.ttlMaxSeconds).toBe(3600);
   });
 });
 

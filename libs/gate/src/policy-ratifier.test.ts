@@ -6,6 +6,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { createRegistry } from '@jit/observability';
 import { policyBlobSha } from '@jit/policy';
 import { describe, expect, it } from 'vitest';
+import { headArrival } from './policy-ratifier';
 import { PROJECT, createFakeWorld, requestYaml, type FakeWorld } from './fixtures/fake-world';
 import { POLICY_YAML } from './fixtures/policy';
 
@@ -164,5 +165,17 @@ describe('policy trust: what comes into force', () => {
     await w.gate.refreshPolicy();
     expect(w.store.current().version).toBe(policyBlobSha(TIGHTER));
     expect(await w.policyTypes()).toEqual(['ratified:pin', 'ratified:merge']);
+  });
+});
+
+describe('headArrival: when the merged head arrived, by GitLab\'s diff versions', () => {
+  const v = (id: number, headCommitSha: string, createdAt: string) => ({ id, headCommitSha, createdAt });
+  it('is the oldest of the newest run at that head (a recomputed version changes nothing; a head pushed back counts from its return)', () => {
+    expect(headArrival([v(3, 'a', '2030-01-01T03:00:00Z'), v(2, 'b', '2030-01-01T02:00:00Z'), v(1, 'a', '2030-01-01T01:00:00Z')], 'a')).toBe(Date.parse('2030-01-01T03:00:00Z'));
+    expect(headArrival([v(2, 'b', '2030-01-01T02:30:00Z'), v(1, 'b', '2030-01-01T02:00:00Z'), v(0, 'a', '2030-01-01T01:00:00Z')], 'b')).toBe(Date.parse('2030-01-01T02:00:00Z'));
+  });
+  it('is undefined when the newest version is not at the head, or there is none', () => {
+    expect(headArrival([v(2, 'b', '2030-01-01T02:00:00Z'), v(1, 'a', '2030-01-01T01:00:00Z')], 'a')).toBeUndefined();
+    expect(headArrival([], 'a')).toBeUndefined();
   });
 });

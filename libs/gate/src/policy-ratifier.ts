@@ -10,7 +10,7 @@ import {
   type GitlabWebhookData,
 } from '@jit/contracts';
 import { JitError } from '@jit/errors';
-import { isApprovalRulesUnsupported, type GitlabClient, type GitlabUser, type MergeRequest } from '@jit/gitlab';
+import { isApprovalRulesUnsupported, type GitlabClient, type GitlabUser, type MergeRequest, type MergeRequestVersion } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';
 import { isEligibleApprover, resolveApprovers, type GroupResolver, type LoadedPolicy, type PolicyProblem, type PolicyStatus, type PolicyStore } from '@jit/policy';
 import { Counter, Gauge } from 'prom-client';
@@ -66,6 +66,22 @@ export interface PolicyRatifier {
 }
 
 const lc = (s: string) => s.toLowerCase();
+
+/**
+ * When `head` last became the MR's head, by GitLab's clock: the oldest of the newest run of diff
+ * versions at that head (a version GitLab recomputes for the same head changes nothing the
+ * approvers saw; a head pushed, replaced and pushed back counts from its return). Undefined when
+ * the newest version is not at `head`.
+ */
+export function headArrival(versions: readonly MergeRequestVersion[], head: string): number | undefined {
+  const newestFirst = [...versions].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id - a.id);
+  let since: number | undefined;
+  for (const v of newestFirst) {
+    if (v.headCommitSha !== head) break;
+    since = Date.parse(v.createdAt);
+  }
+  return since === undefined || Number.isNaN(since) ? undefined : since;
+}
 
 export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRatifier {
   const { gitlab, policyStore, botUsername, emit } = options;
@@ -206,12 +222,19 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
         reasons.push(`the merged ${policyStore.path} is invalid: ${err.message.slice(0, 1000)}`);
       }
     }
-    // Approvals: GitLab's own approved_at must follow the MR's last commit.
+    // Approvals: GitLab's own approved_at must follow the arrival of the head that was merged, by
+    // GitLab's clock (its diff versions). A commit's dates are what the pusher's git wrote: a push
+    // backdated to before the approvals must not make them look fresh.
+    const headSince = headArrival(await gitlab.mergeRequests.versions(ev.projectId, ev.mrIid), mr.sha);
+    if (headSince === undefined) reasons.push(`GitLab records no diff version for the MR's head ${mr.sha}, so no approval can be shown to follow it`);
     const commits = await gitlab.mergeRequests.commits(ev.projectId, ev.mrIid);
-    const lastChange = commits.reduce<number | undefined>((m, c) => {
-      const t = c.createdAt ? Date.parse(c.createdAt) : NaN;
-      return Number.isNaN(t) ? m : Math.max(m ?? t, t);
-    }, undefined);
+    const lastChange =
+      headSince === undefined
+        ? undefined
+        : commits.reduce<number>((m, c) => {
+            const t = c.createdAt ? Date.parse(c.createdAt) : NaN;
+            return Number.isNaN(t) ? m : Math.max(m, t);
+          }, headSince);
     const approvals = await gitlab.mergeRequests.approvals(ev.projectId, ev.mrIid);
     const counted: string[] = [];
     const lines: ApprovalLine[] = [];

@@ -30,6 +30,22 @@ describe('admin API', () => {
     expect(() => sandbox.pushCommit({ project: P, branch: 'main', author: 'dave', files: { x: 'x' } })).toThrow(/JIT_ERR_SANDBOX_BAD_ARGUMENT|403/);
   });
 
+  it('a push keeps the dates its git wrote; the MR diff versions date each head by GitLab\'s clock, newest first', async () => {
+    sandbox.pushCommit({ project: P, branch: 'req', author: 'dave', files: { 'elevations/v.yaml': 'v1\n' } });
+    const dave = new Gitlab({ host: sandbox.url, token: 'dave-token-0001' });
+    const mr = await dave.MergeRequests.create(P, 'req', 'main', 'v');
+    const backdated = sandbox.pushCommit({ project: P, branch: 'req', author: 'dave', files: { 'elevations/v.yaml': 'v2\n' }, committedAt: new Date('2029-06-01T00:00:00Z') });
+    const c = await dave.Commits.show(P, backdated);
+    expect(c.committed_date).toBe('2029-06-01T00:00:00.000Z');
+    expect(c.authored_date).toBe('2029-06-01T00:00:00.000Z');
+    const versions = await dave.MergeRequests.allDiffVersions(P, mr.iid);
+    expect(versions.map((v) => [v.head_commit_sha, v.created_at])).toEqual([
+      [backdated, '2030-01-02T03:04:05.000Z'],
+      [c.parent_ids?.[0], '2030-01-02T03:04:05.000Z'],
+    ]);
+    expect(versions[0]).toMatchObject({ merge_request_id: mr.id, state: 'collected' });
+  });
+
   it('addUser gives a working token; duplicates are refused without echoing the token', async () => {
     const u = sandbox.addUser({ username: 'newbie', token: 'newbie-token-123', bot: true });
     expect(u.id).toBeGreaterThan(0);

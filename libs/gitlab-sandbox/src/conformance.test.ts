@@ -114,6 +114,7 @@ const NOT_VALIDATED: Record<string, string> = {
   'GET /api/v4/projects/:id': 'no schema for the full Project entity (as above)',
   'GET /api/v4/projects/:id/merge_requests/:iid/diffs': 'no schema for MR diffs',
   'GET /api/v4/projects/:id/merge_requests/:iid/changes': 'no schema for MR changes',
+  'GET /api/v4/projects/:id/merge_requests/:iid/versions': 'no schema for MR diff versions',
   'GET /api/v4/projects/:id/merge_requests/:iid/approvals': 'no schema for MR approvals in ee/spec/fixtures/api/schemas',
   'POST /api/v4/projects/:id/merge_requests/:iid/approve': 'answers the MR approvals entity (no schema, as above)',
   'POST /api/v4/projects/:id/merge_requests/:iid/unapprove': 'answers the MR approvals entity (no schema, as above)',

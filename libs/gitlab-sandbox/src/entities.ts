@@ -352,6 +352,27 @@ function changedPaths(s: SandboxState, p: Project, mr: MergeRequest): number {
   return n;
 }
 
+/**
+ * GET /merge_requests/:iid/versions: GitLab's MergeRequestDiff entities, newest first. A state
+ * file from before versions were kept reports one version, the head as of the MR's creation. Base
+ * and start are today's for every version (the sandbox keeps only when each head arrived).
+ */
+export function mrVersions(s: SandboxState, p: Project, mr: MergeRequest): Json[] {
+  const versions = mr.versions.length > 0 ? mr.versions : [{ id: 1, headSha: mr.headSha, createdAt: mr.createdAt }];
+  const refs = s.diffRefs(p, mr);
+  return [...versions].reverse().map((v) => ({
+    id: v.id,
+    head_commit_sha: v.headSha,
+    base_commit_sha: refs.base_sha,
+    start_commit_sha: refs.start_sha,
+    created_at: iso(v.createdAt),
+    merge_request_id: mr.id,
+    state: 'collected',
+    real_size: String(changedPaths(s, p, mr)),
+    patch_id_sha: null,
+  }));
+}
+
 export function mrDiffs(s: SandboxState, p: Project, mr: MergeRequest): Json[] {
   const refs = s.diffRefs(p, mr);
   const base = refs.base_sha ? s.store.commit(refs.base_sha) : undefined;

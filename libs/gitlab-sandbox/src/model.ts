@@ -81,6 +81,18 @@ export interface Approval {
   createdAt: Date;
 }
 
+/**
+ * One diff version of an MR (GitLab's merge_request_diffs): GitLab records one each time the
+ * source branch's head changes, dated by GitLab's own clock when it saw the new head (unlike a
+ * commit's dates, which whoever pushed wrote).
+ */
+export interface MrVersion {
+  /** Unique within the MR (GitLab's ids are global; a client only compares them). */
+  id: number;
+  headSha: string;
+  createdAt: Date;
+}
+
 export interface MergeRequest {
   id: number;
   iid: number;
@@ -104,6 +116,8 @@ export interface MergeRequest {
   closedById: number | null;
   closedAt: Date | null;
   approvals: Approval[];
+  /** Diff versions, oldest first. */
+  versions: MrVersion[];
   rules: ApprovalRule[];
   rulesOverwritten: boolean;
   notes: Note[];

@@ -20,6 +20,7 @@ import type {
   Issue,
   Label,
   MergeRequest,
+  MrVersion,
   Note,
   Project,
   ProtectedBranch,
@@ -107,6 +108,8 @@ const noteSchema = z.strictObject({
 
 const approvalSchema = z.strictObject({ userId: id, createdAt: date }) satisfies z.ZodType<Approval, any>;
 
+const versionSchema = z.strictObject({ id, headSha: sha, createdAt: date }) satisfies z.ZodType<MrVersion, any>;
+
 const mrSchema = z.strictObject({
   id,
   iid: id,
@@ -128,6 +131,8 @@ const mrSchema = z.strictObject({
   closedById: id.nullable(),
   closedAt: date.nullable(),
   approvals: z.array(approvalSchema),
+  // absent from state files written before it was kept: the versions route then reports the head as of the MR's creation
+  versions: z.array(versionSchema).default([]),
   rules: z.array(ruleSchema),
   rulesOverwritten: z.boolean(),
   notes: z.array(noteSchema),

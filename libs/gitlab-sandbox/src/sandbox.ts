@@ -66,6 +66,8 @@ export interface PushInput {
   files?: Record<string, string | null>;
   /** Create `branch` from this ref when it does not exist yet. */
   startBranch?: string;
+  /** The commit's author and committer date, as a git client writes it (any time at all; GitLab keeps it). Default: now. */
+  committedAt?: Date;
 }
 
 export interface Sandbox {
@@ -317,7 +319,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         );
       }
       const startBranch = state.branchHead(p, input.branch) ? undefined : (input.startBranch ?? p.defaultBranch);
-      return wrap(() => state.commit(p, u, { branch: input.branch, startBranch, message: input.message ?? 'Update files', actions: actions as FileAction[] })).id;
+      const time = input.committedAt ? Math.floor(input.committedAt.getTime() / 1000) : undefined;
+      return wrap(() => state.commit(p, u, { branch: input.branch, startBranch, message: input.message ?? 'Update files', actions: actions as FileAction[] }, time)).id;
     },
     replaceHooks(projectPath, match, hook) {
       const p = project(projectPath);

@@ -361,6 +361,8 @@ export class SandboxState {
     project: Project,
     user: User,
     input: { branch: string; startBranch?: string; startSha?: string; message: string; actions: FileAction[]; authorName?: string; authorEmail?: string; force?: boolean },
+    /** A git push's author and committer dates (seconds), which the pusher writes; the REST API always writes now. */
+    time?: number,
   ): Commit {
     if (!input.branch) throw paramError('branch is missing');
     if (!input.message) throw paramError('commit_message is missing');
@@ -384,10 +386,12 @@ export class SandboxState {
     const files = new Map(parent.files);
     for (const [i, a] of input.actions.entries()) this.applyAction(files, a, i);
     const author = this.signatureOf(user);
+    const committer = this.signatureOf(user);
+    if (time !== undefined) author.time = committer.time = time;
     if (input.authorName) author.name = input.authorName;
     if (input.authorEmail) author.email = input.authorEmail;
     const message = input.message;
-    const commit = this.store.writeCommit({ files, parents: [parent.id], author, committer: this.signatureOf(user), message });
+    const commit = this.store.writeCommit({ files, parents: [parent.id], author, committer, message });
     this.moveBranch(project, input.branch, commit.id, user);
     return commit;
   }
@@ -456,6 +460,7 @@ export class SandboxState {
       const oldrev = mr.headSha;
       mr.headSha = sha;
       mr.updatedAt = this.now();
+      mr.versions.push({ id: mr.versions.length + 1, headSha: sha, createdAt: mr.updatedAt });
       const changes: Record<string, { previous: unknown; current: unknown }> = {};
       if (project.tier === 'premium' && project.approvalSettings.reset_approvals_on_push && mr.approvals.length > 0) mr.approvals = [];
       this.opts.emit({ kind: 'merge_request', project, mr, actor, action: 'update', changes, oldrev });
@@ -607,6 +612,7 @@ export class SandboxState {
       closedById: null,
       closedAt: null,
       approvals: [],
+      versions: [{ id: 1, headSha: head, createdAt: now }],
       rules: project.approvalRules.map((r) => ({ ...r, id: this.nextId.rule++, userIds: [...r.userIds], groupIds: [...r.groupIds], sourceRuleId: r.id })),
       rulesOverwritten: false,
       notes: [],

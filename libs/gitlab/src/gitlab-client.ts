@@ -229,6 +229,17 @@ export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
           createdAt: typeof c.created_at === 'string' ? c.created_at : undefined,
         }));
       },
+      async versions(projectId, iid) {
+        const list: Json[] = j(await api.mrs.allDiffVersions(projectId, iid));
+        if (!Array.isArray(list)) throw GitlabBadResponse(`diff versions of MR !${iid}`, 'not an array');
+        return list.map((v) => {
+          const createdAt = str(v.created_at);
+          if (typeof v.id !== 'number' || !v.head_commit_sha || Number.isNaN(Date.parse(createdAt))) {
+            throw GitlabBadResponse(`diff versions of MR !${iid}`, 'a version without id, head_commit_sha or created_at');
+          }
+          return { id: v.id, headCommitSha: str(v.head_commit_sha), createdAt };
+        });
+      },
       async create(projectId, input) {
         const m = await api.mrs.create(projectId, input.sourceBranch, input.targetBranch, input.title, {
           description: input.description,

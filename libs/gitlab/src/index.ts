@@ -22,6 +22,7 @@ export type {
   MergeRequestListOptions,
   MergeRequestDiff,
   MergeRequestCommit,
+  MergeRequestVersion,
   RepositoryFile,
   Approval,
   MergeRequestApprovals,

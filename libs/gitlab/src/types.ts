@@ -75,6 +75,16 @@ export interface MergeRequestCommit {
   createdAt?: string;
 }
 
+/**
+ * One diff version of an MR: GitLab records one each time the source branch's head changes, dated
+ * by GitLab's own clock (a commit's `createdAt` is whatever the pusher's git wrote).
+ */
+export interface MergeRequestVersion {
+  id: number;
+  headCommitSha: string;
+  createdAt: string;
+}
+
 export interface RepositoryFile {
   path: string;
   ref: string;
@@ -186,6 +196,8 @@ export interface GitlabClient {
     all(projectId: number | string, options?: MergeRequestListOptions): Promise<MergeRequest[]>;
     diffs(projectId: number | string, iid: number): Promise<MergeRequestDiff[]>;
     commits(projectId: number | string, iid: number): Promise<MergeRequestCommit[]>;
+    /** The MR's diff versions, newest first. */
+    versions(projectId: number | string, iid: number): Promise<MergeRequestVersion[]>;
     create(
       projectId: number | string,
       input: { sourceBranch: string; targetBranch: string; title: string; description?: string },

@@ -1,7 +1,7 @@
 // Merge requests: create/show/list/edit/close/reopen, diffs and changes, merge, approvals
 // (approve/unapprove/approvals/approval_state), MR approval rules and MR notes.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { approvalStateEntity, approvalsEntity, commitEntity, mrDiffs, mrEntity, noteEntity, ruleEntity } from '../entities';
+import { approvalStateEntity, approvalsEntity, commitEntity, mrDiffs, mrEntity, mrVersions, noteEntity, ruleEntity } from '../entities';
 import { HttpError, notFound } from '../http-error';
 import type { MergeRequest, Project, User } from '../model';
 import { ConflictMr } from '../state';
@@ -120,6 +120,11 @@ export function mergeRequestRoutes(app: FastifyInstance, ctx: RouteContext): voi
   app.get<MrParams>('/api/v4/projects/:id/merge_requests/:iid/diffs', async (req, reply) => {
     const { project, mr } = load(req, true);
     return paginate(req, reply, mrDiffs(state, project, mr));
+  });
+
+  app.get<MrParams>('/api/v4/projects/:id/merge_requests/:iid/versions', async (req, reply) => {
+    const { project, mr } = load(req, true);
+    return paginate(req, reply, mrVersions(state, project, mr));
   });
 
   app.get<MrParams>('/api/v4/projects/:id/merge_requests/:iid/changes', async (req) => {

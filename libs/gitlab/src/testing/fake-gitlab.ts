@@ -365,6 +365,13 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
             gate('all.commits');
             return [...mr(id, iid).commits];
           },
+          async versions(id, iid) {
+            gate('all.versions');
+            // One version per pushed head, dated by the fake's clock when it was pushed.
+            return mr(id, iid)
+              .commits.map((c, i) => ({ id: i + 1, headCommitSha: c.id, createdAt: c.createdAt ?? '' }))
+              .reverse();
+          },
           async create(id, input) {
             gate('create.mergeRequest');
             const m = fake.openMergeRequest(Number(id), {
