@@ -133,6 +133,27 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
     }
   });
 
+  it('a trigger the grantee planted with only built-in code (a WHEN clause calling pg_read_file) on a table it does not own is gone after revoke', async () => {
+    const { secret, handle } = await s.issue(request({ grant: 'TRIGGER ON public.orders' }));
+    const trigger = uniqueName('planted');
+    // a superuser's UPDATE evaluates the WHEN clause as the superuser: pg_read_file and lo_from_bytea are theirs to run
+    await withClient(secret.url as string, (c) =>
+      c.query(`CREATE TRIGGER ${trigger} BEFORE UPDATE ON public.orders FOR EACH ROW
+                 WHEN (pg_catalog.lo_from_bytea(0, pg_catalog.convert_to(pg_catalog.pg_read_file('PG_VERSION'), 'UTF8')) > 0)
+                 EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()`),
+    );
+    const report = await s.revoke(handle);
+
+    const objects = () => withClient(adminUrl, async (c) => Number((await c.query('SELECT count(*) AS n FROM pg_largeobject_metadata')).rows[0].n));
+    await withClient(adminUrl, (c) => c.query('INSERT INTO public.orders (total) VALUES (1)'));
+    const before = await objects();
+    await withClient(adminUrl, (c) => c.query('UPDATE public.orders SET total = total + 1'));
+    expect(await objects()).toBe(before); // the WHEN clause never ran as the superuser
+    const left = await withClient(adminUrl, (c) => c.query('SELECT tgname FROM pg_trigger WHERE tgname = $1', [trigger]));
+    expect(left.rows).toEqual([]);
+    expect(report.leftovers).toContainEqual(expect.objectContaining({ kind: 'trigger', name: `public.orders.${trigger}`, action: 'dropped' }));
+  });
+
   it('what the grantee created is kept, owned by the NOLOGIN leftover owner rather than by the admin', async () => {
     const { secret, handle } = await s.issue(request({ grant: 'USAGE, CREATE ON SCHEMA app' }));
     const table = uniqueName('made_by_grantee');

@@ -164,6 +164,25 @@ export async function neutraliseOwned(c: SqlRunner, role: string, owner: string)
     }
   }
 
+  // Triggers it planted on tables it does not own but holds TRIGGER on, whatever they call: a
+  // trigger has no owner, and one running only built-in functions (a WHEN clause calling
+  // pg_read_file, lo_export, set_config...) ran them as whoever wrote the table. "Created while the
+  // grant was live" = an OID above the role's (OIDs come from one cluster-wide counter), so a trigger
+  // the table's owner added during the grant goes too; it is reported like the rest.
+  const { rows: planted } = await c.query(
+    `SELECT pg_catalog.format('%s.%I', t.tgrelid::pg_catalog.regclass, t.tgname) AS name,
+            pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', t.tgname, t.tgrelid::pg_catalog.regclass) AS statement
+       FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+      WHERE NOT t.tgisinternal AND t.oid > ${roleOid} AND c.relowner <> ${roleOid}
+        AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantee = ${roleOid} AND a.privilege_type = 'TRIGGER')
+      ORDER BY 1`,
+    [role],
+  );
+  for (const t of planted) {
+    await c.query(t.statement as string);
+    leftovers.push({ kind: 'trigger', name: clean(t.name), action: 'dropped', note: 'added while the grant held TRIGGER on the table; ran as whoever wrote the table' });
+  }
+
   const { rows: views } = await c.query(
     `SELECT c.oid::pg_catalog.regclass::pg_catalog.text AS name, c.relkind FROM pg_catalog.pg_class c
       WHERE c.relowner = ${roleOid} AND c.relkind IN ('v', 'm') ORDER BY 1`,
