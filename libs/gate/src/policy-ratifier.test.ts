@@ -34,6 +34,20 @@ describe('policy trust: the first policy', () => {
   });
 });
 
+describe('policy trust: nothing pinned, nothing ratified', () => {
+  it('no policy is in force: requests wait (retriable), nothing is granted, and the gauge and status say which version to pin', async () => {
+    const registry = createRegistry();
+    const w = await createFakeWorld({ pin: null, gate: { registry } });
+    expect(w.store.peek()).toBeUndefined();
+    expect(w.store.status().error).toMatchObject({ code: 'JIT_ERR_POLICY_NOT_TRUSTED' });
+    expect(w.store.status().error?.message).toContain(`JIT_POLICY_PIN=${policyBlobSha(POLICY_YAML)}`);
+    expect(await registry.metrics()).toMatch(/jit_gate_policy_missing 1/);
+    await expect(w.open('dev', { 'elevations/early.yaml': requestYaml({}) })).rejects.toMatchObject({ retriable: true });
+    expect(await w.types()).toEqual([]);
+    expect(await w.policyTypes()).toEqual([]);
+  });
+});
+
 describe('policy trust: what never comes into force', () => {
   it('(a) a mixed MR changing policy.yaml and a README, merged without approvals: policy bypass, the ratified policy stays', async () => {
     const w = await createFakeWorld({ tier: 'free' });
@@ -154,6 +168,22 @@ describe('policy trust: what comes into force', () => {
     expect(w.store.current().version).toBe(policyBlobSha(TIGHTER));
     // Judged once: another run publishes nothing new.
     expect(await w.gate.reconcile()).toMatchObject({ merged: 0 });
+  });
+
+  it('an older policy merge judged after a newer one is refused as superseded: it never rolls the policy back', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const older = openSilently(w, 'dev', { 'policy.yaml': TIGHTER }, 'policy-older');
+    const newerText = POLICY_YAML.replace('cosmetic:         { ttlMax: 4h,', 'cosmetic:         { ttlMax: 2h,');
+    const newer = openSilently(w, 'dev', { 'policy.yaml': newerText }, 'policy-newer');
+    for (const iid of [older, newer]) for (const u of ['sam', 'sue']) w.gl.approve(PROJECT, iid, u);
+    w.gl.merge(PROJECT, older);
+    w.gl.merge(PROJECT, newer);
+    await w.deliver(w.hook(newer, 'merge_request', 'merge', 'dev'));
+    await w.deliver(w.hook(older, 'merge_request', 'merge', 'dev'));
+    expect(w.store.current().version).toBe(policyBlobSha(newerText));
+    const [refused] = await policyData(w, EVENT_TYPES.policyRefused);
+    expect(refused).toMatchObject({ mrIid: older });
+    expect(refused!.reasons.join(' ')).toMatch(/superseded/);
   });
 
   it('a policy merge missed entirely is judged when the refresh finds the default branch moved, before anything is called a bypass', async () => {
