@@ -21,3 +21,4 @@ export type {
 } from './vault-substrate';
 export { VAULT_ERRORS, VaultNotFound } from './errors';
 export { VAULT_CREDENTIAL } from './credential';
+export { POSTGRES_REVOCATION_STATEMENTS, revocationGaps } from './revocation-statements';

@@ -12,6 +12,7 @@ import { SubstrateRegistry, type IssueRequest } from '@jit/substrates';
 import { contractGrantId, runSubstrateContractSuite, type Foothold, type GranteeAttacks } from '@jit/substrates/testing';
 import { freePort, getPostgres, getVault, uniqueName, waitFor } from '@jit/testing';
 import { VAULT_CREDENTIAL } from './credential';
+import { POSTGRES_REVOCATION_STATEMENTS } from './revocation-statements';
 import { adminPolicyHcl, carrierPolicyHcl, createVaultSubstrate, tokenRoleSettings, vaultConfigSchema, vaultSubstrate, type VaultSubstrate } from './vault-substrate';
 
 const logger = createLogger({ name: 'vault-int', level: 'warn' });
@@ -63,12 +64,7 @@ function setupVault(): Promise<Fixture> {
         `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
         `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO "{{name}}"`,
       ],
-      revocation_statements: [
-        `ALTER ROLE "{{name}}" NOLOGIN`,
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}'`,
-        `DROP OWNED BY "{{name}}"`,
-        `DROP ROLE IF EXISTS "{{name}}"`,
-      ],
+      revocation_statements: [...POSTGRES_REVOCATION_STATEMENTS],
       default_ttl: '1h',
       max_ttl: '24h',
     });
@@ -303,6 +299,43 @@ describe('vault substrate on a real OpenBao', () => {
     expect(await s.checkTtl({ mode: 'token', policies: [f.readPolicy, 'no-such-policy'] }, 3600)).toEqual([
       expect.objectContaining({ severity: 'error', message: expect.stringContaining('no-such-policy') }),
     ]);
+  });
+
+  it('a database grantee that leaves a large object in another database is still revoked; checkTtl warns for a bare DROP ROLE, which Vault would roll back with NOLOGIN', async () => {
+    const issued = await s.issue(request(contractGrantId(), { mode: 'database', role: f.role }));
+    const username = String(issued.secret.username);
+    const password = String(issued.secret.password);
+    const elsewhere = uniqueName('vaultelsewhere');
+    const pgAdmin = new pg.Client({ connectionString: await getPostgres() });
+    await pgAdmin.connect();
+    try {
+      await pgAdmin.query(`CREATE DATABASE ${elsewhere}`); // PUBLIC may connect, as by default
+      const there = new URL(f.dbUrl);
+      there.username = encodeURIComponent(username);
+      there.password = encodeURIComponent(password);
+      there.pathname = `/${elsewhere}`;
+      const c = new pg.Client({ connectionString: there.toString() });
+      await c.connect();
+      await c.query('SELECT lo_create(0)');
+      await c.end();
+      await s.revoke(issued.handle);
+      expect(await dbLoginWorks(f, username, password)).toBe(false);
+
+      const bare = uniqueName('bare_drop');
+      await admin.write(`${f.mount}/roles/${bare}`, {
+        db_name: 'orders',
+        creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}'`],
+        revocation_statements: [`ALTER ROLE "{{name}}" NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}'`, `DROP ROLE IF EXISTS "{{name}}"`],
+        max_ttl: '1h',
+      });
+      expect(await s.checkTtl({ mode: 'database', role: bare }, 3600)).toContainEqual(
+        expect.objectContaining({ severity: 'warning', message: expect.stringMatching(/bare DROP ROLE.*rollback undoes NOLOGIN/) }),
+      );
+      await admin.delete(`${f.mount}/roles/${bare}`);
+    } finally {
+      await pgAdmin.query(`DROP DATABASE IF EXISTS ${elsewhere} WITH (FORCE)`).catch(() => undefined);
+      await pgAdmin.end();
+    }
   });
 
   it('refuses a scope whose policy may write auth/token/create/* (through jit’s own orphan role the grantee minted a 32-day token with another scope’s policy that outlived the revoke)', async () => {

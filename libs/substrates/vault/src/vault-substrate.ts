@@ -33,6 +33,7 @@ import {
 } from '@jit/substrates';
 import { VaultNotFound } from './errors';
 import { reachIntoJit } from './policy-reach';
+import { revocationGaps } from './revocation-statements';
 
 export const VAULT_KIND = 'vault';
 
@@ -649,15 +650,20 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
         throw fail('read database role', err);
       }
       const maxTtl = Number(d.max_ttl) || 0;
+      const gaps = revocationGaps(d.revocation_statements);
+      const revocation: Finding[] = gaps.length
+        ? [{ severity: 'warning', message: `${name}: database role ${s.role}'s revocation statements ${gaps.join('; and ')} (see POSTGRES_REVOCATION_STATEMENTS)` }]
+        : [];
       if (maxTtl === 0 || maxTtl > ceilingSeconds) {
         return [
+          ...revocation,
           {
             severity: 'warning',
             message: `${name}: database role ${s.role} has max_ttl ${maxTtl === 0 ? 'unset (the mount/system default applies)' : `${maxTtl}s`} above the tier ceiling ${ceilingSeconds}s; jit's carrier token still ends the lease at the grant's TTL, but set max_ttl <= ${ceilingSeconds}s so Vault's own backstop matches`,
           },
         ];
       }
-      return [{ severity: 'info', message: `${name}: database role ${s.role} max_ttl ${maxTtl}s is within the ceiling ${ceilingSeconds}s` }];
+      return [...revocation, { severity: 'info', message: `${name}: database role ${s.role} max_ttl ${maxTtl}s is within the ceiling ${ceilingSeconds}s` }];
     }
     const findings: Finding[] = [];
     for (const p of s.policies) {
