@@ -63,9 +63,9 @@ describe('vault substrate (unit, fake client)', () => {
     });
     // created through the token role, then indexed; the only listing is of jit's own index
     expect(f.calls.filter((c) => c.op !== 'read').map((c) => `${c.op} ${c.path}`)).toEqual([
-      'list secret/metadata/jit/jit-role/vault',
+      'list secret/metadata/jit/jit-role/vault/gl-1-2-abc', // only this grant's folder: O(1) in other grants
       'write auth/token/create/jit-role',
-      'write secret/data/jit/jit-role/vault/acc1',
+      'write secret/data/jit/jit-role/vault/gl-1-2-abc/acc1',
     ]);
     expect(out.secret).toEqual({ token: 's.SECRETTOKEN123', accessor: 'acc1' });
     expect(out.handle).toEqual({ kind: 'vault', grantId: 'gl-1-2-abc', ref: { mode: 'token', accessor: 'acc1' }, expiresAt: '2030-01-01T00:15:00.000Z' });
@@ -85,6 +85,25 @@ describe('vault substrate (unit, fake client)', () => {
       expect(f.calls.some((c) => c.path.startsWith('secret/data/'))).toBe(false);
       expect(String(err)).not.toContain('s.CHILD');
     }
+  });
+
+  it('listIssued reads only its own index: one list per grant folder, a lookup per accessor; a forged entry is ignored and a gone one dropped', async () => {
+    const base = 'secret/metadata/jit/jit-role/vault';
+    const f = fakeClient((c) => {
+      if (c.op === 'list' && c.path === base) return { data: { keys: ['gl-1-2-abc/', 'gl-9-9-def/', 'stray-entry'] } };
+      if (c.op === 'list' && c.path === `${base}/gl-1-2-abc`) return { data: { keys: ['mine', 'gone'] } };
+      if (c.op === 'list' && c.path === `${base}/gl-9-9-def`) return { data: { keys: ['forged'] } };
+      if (c.path === 'auth/token/lookup-accessor') {
+        if (c.data.accessor === 'gone') return vaultError(400, ['invalid accessor']);
+        if (c.data.accessor === 'forged') return { data: { meta: { jit_grant: 'gl-9-9-def', jit_instance: 'vault', jit_deployment: 'another-deployment' } } };
+        return { data: { expire_time: '2030-01-01T00:10:00Z', meta: { jit_grant: 'gl-1-2-abc', jit_instance: 'vault', jit_deployment: 'jit-role', jit_mode: 'token' } } };
+      }
+      return {};
+    });
+    const handles = await make(f.client).listIssued();
+    expect(handles.map((h) => [h.grantId, h.ref.accessor])).toEqual([['gl-1-2-abc', 'mine']]);
+    expect(f.calls.some((c) => c.path === 'auth/token/accessors')).toBe(false);
+    expect(f.calls.filter((c) => c.op === 'delete').map((c) => c.path)).toEqual([`${base}/gl-1-2-abc/gone`, `${base}/gl-9-9-def/forged`]);
   });
 
   it('reports the shorter expiry when Vault caps the TTL', async () => {

@@ -10,6 +10,7 @@
 //              meta), so the lease is attributable to its grant and dies with the carrier at TTL
 //              at the latest; revoked by lease, then by the carrier's accessor.
 // The admin client is never mutated (node-vault's tokenCreate would swap its token).
+import { createHash } from 'node:crypto';
 import vaultFactory from 'node-vault';
 import { z } from 'zod';
 import type { Logger } from '@jit/observability';
@@ -69,7 +70,7 @@ export const vaultConfigSchema = z
     tokenRole: z.string().regex(NAME),
     /** Names this deployment in token metadata and the index, so deployments sharing a Vault never sweep each other. Default: tokenRole. */
     deployment: z.string().regex(NAME).optional(),
-    /** KV v2 mount holding the index of the accessors jit created (`<indexMount>/data/jit/<deployment>/<instance>/<accessor>`). */
+    /** KV v2 mount holding the index of the accessors jit created (`<indexMount>/data/jit/<deployment>/<instance>/<grant>/<accessor>`). */
     indexMount: z.string().regex(MOUNT).default('secret'),
     namespace: z.string().min(1).max(200).optional(),
     requestTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
@@ -114,6 +115,11 @@ export function tokenRoleSettings(allowedPolicies: string[]): Record<string, unk
   return { orphan: true, allowed_policies: allowedPolicies, renewable: false, token_no_default_policy: true };
 }
 
+/** The index folder of one grant: its id when it is a plain name (jit's `gl-<project>-<mr>-<sha>`), else a hash of it. */
+function grantKey(grantId: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(grantId) ? grantId : `h-${createHash('sha256').update(grantId).digest('hex')}`;
+}
+
 /** Where an instance keeps its index of issued accessors, below `indexMount`. */
 export function vaultIndexPath(config: Pick<VaultConfig, 'tokenRole' | 'deployment'>, instance: string): string {
   return `jit/${config.deployment ?? config.tokenRole}/${instance.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
@@ -133,7 +139,7 @@ export function adminPolicyHcl(config: Pick<VaultConfig, 'tokenRole' | 'deployme
     ['auth/token/revoke-accessor', ['update']],
     ['auth/token/lookup-self', ['read']],
     [`${config.indexMount}/data/${index}/*`, ['create', 'update', 'read']],
-    [`${config.indexMount}/metadata/${index}/*`, ['delete']],
+    [`${config.indexMount}/metadata/${index}/*`, ['list', 'delete']],
     [`${config.indexMount}/metadata/${index}`, ['list']],
     [`${config.indexMount}/metadata/${index}/`, ['list']],
     ['sys/leases/lookup', ['update']],
@@ -290,7 +296,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
   const mount = config.databaseMount;
   const deployment = config.deployment ?? config.tokenRole;
   const index = `${config.indexMount}/metadata/${vaultIndexPath(config, name)}`;
-  const indexEntry = (accessor: string) => `${config.indexMount}/data/${vaultIndexPath(config, name)}/${accessor}`;
+  const indexEntry = (grantId: string, accessor: string) => `${config.indexMount}/data/${vaultIndexPath(config, name)}/${grantKey(grantId)}/${accessor}`;
   const fail = (op: string, err: unknown): JitError =>
     err instanceof JitError
       ? err
@@ -326,34 +332,46 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
   };
 
   /** Drops an accessor from the index (best effort: a stale entry is dropped by the next scan). */
-  const unindex = async (accessor: string): Promise<void> => {
+  const unindex = async (key: string, accessor: string): Promise<void> => {
     try {
-      await client.delete(`${index}/${accessor}`);
+      await client.delete(`${index}/${key}/${accessor}`);
     } catch (err) {
       if (statusOf(err) !== 404) log.warn({ accessor, err: scrub(err).message }, 'could not drop an accessor from the index; the next scan retries');
     }
   };
 
-  /**
-   * Every live token this instance of this deployment issued (the orphan sweep and the issue retry),
-   * from the index: one lookup per token jit created, never a listing of all of Vault's tokens. Each
-   * lookup re-checks the token's own metadata, so a forged index entry is ignored.
-   */
-  const scan = async (): Promise<TokenInfo[]> => {
+  /** The keys of one index folder; none when it does not exist. `folders`: sub-folders (`x/`), else entries. */
+  const listIndex = async (path: string, folders: boolean): Promise<string[]> => {
     let r: any;
     try {
-      r = await client.list(index);
+      r = await client.list(path);
     } catch (err) {
-      if (isVaultError(err, 404)) return []; // nothing indexed yet
+      if (isVaultError(err, 404)) return [];
       throw fail('list index', err);
     }
-    const keys = (Array.isArray(r?.data?.keys) ? r.data.keys : []).filter((k: unknown): k is string => typeof k === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(k));
-    const infos = await mapLimit(keys as string[], config.lookupConcurrency, async (k: string) => {
-      const info = await lookupAccessor(k);
-      if (!info || 'gone' in info) await unindex(k);
+    const keys: unknown[] = Array.isArray(r?.data?.keys) ? r.data.keys : [];
+    return keys
+      .filter((k): k is string => typeof k === 'string' && k.endsWith('/') === folders)
+      .map((k) => (folders ? k.slice(0, -1) : k))
+      .filter((k) => /^[A-Za-z0-9._-]{1,200}$/.test(k));
+  };
+
+  /**
+   * Live tokens this instance of this deployment issued - of one grant (the issue retry: one list of
+   * that grant's folder), or of all (the orphan sweep: one list per live grant) - from the index:
+   * one lookup per token jit created, never a listing of all of Vault's tokens. Each lookup
+   * re-checks the token's own metadata, so a forged index entry is ignored and a gone one dropped.
+   */
+  const scan = async (grantId?: string): Promise<TokenInfo[]> => {
+    const keys = grantId === undefined ? await listIndex(index, true) : [grantKey(grantId)];
+    const entries: Array<[string, string]> = [];
+    for (const key of keys) for (const accessor of await listIndex(`${index}/${key}`, false)) entries.push([key, accessor]);
+    const infos = await mapLimit(entries, config.lookupConcurrency, async ([key, accessor]) => {
+      const info = await lookupAccessor(accessor);
+      if (!info || 'gone' in info) await unindex(key, accessor);
       return info;
     });
-    return infos.filter((x): x is TokenInfo & { meta: Record<string, string> } => !!x && !('gone' in x));
+    return infos.filter((x): x is TokenInfo & { meta: Record<string, string> } => !!x && !('gone' in x) && (grantId === undefined || x.grantId === grantId));
   };
 
   /** Revoke a token by accessor; 'gone' when Vault says it no longer exists (success too). */
@@ -425,7 +443,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
       );
     }
     try {
-      await client.write(indexEntry(accessor), { data: { grant: String(body.meta.jit_grant) } });
+      await client.write(indexEntry(String(body.meta.jit_grant), accessor), { data: { grant: String(body.meta.jit_grant) } });
     } catch (err) {
       await revokeAccessor(accessor).catch(() => undefined);
       throw fail('write index', err);
@@ -458,7 +476,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     const started = now().getTime();
 
     // A retry finds its own work: whatever this grant got before is revoked, so one stays live.
-    for (const old of (await scan()).filter((t) => t.grantId === req.grantId)) {
+    for (const old of await scan(req.grantId)) {
       await revokeAccessor(old.accessor);
       log.info({ grantId: req.grantId, accessor: old.accessor }, 'revoked an earlier credential of the same grant');
     }
@@ -548,7 +566,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     }
     // Vault may expire the token between the lookup and this call: "gone" then is success too.
     const token = 'gone' in info ? 'gone' : await revokeAccessor(accessor);
-    await unindex(accessor);
+    await unindex(grantKey(handle.grantId), accessor);
     log.info(
       { grantId: handle.grantId, accessor, leaseId, alreadyGone: token === 'gone' },
       token === 'gone' ? 'vault credential was already gone (expired or revoked): counted as revoked' : 'vault credential revoked',
