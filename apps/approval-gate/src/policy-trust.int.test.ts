@@ -28,7 +28,7 @@ const HOSTILE = POLICY.replace('breakGlass: { ttlMax: 1h,', 'breakGlass: { ttlMa
 interface CatalogBody {
   version: string;
   breakGlass?: { ttlMaxSeconds: number };
-  ratified?: { version: string; how: string; at: string; by: string[]; mrIid?: number };
+  ratified?: { version: string; how: string; at: string; by: string[]; mrIid?: number; mergedBy?: string };
   latestPolicyRejected?: { version?: string; code?: string };
 }
 
@@ -134,7 +134,7 @@ describe('policy trust on a GitLab Free project', () => {
     await policyEvent(w, EVENT_TYPES.policyRatified, (d) => d['mrIid'] === iid);
     const c = await catalog(w);
     expect(c.version).toBe(policyBlobSha(tighter));
-    expect(c.ratified).toMatchObject({ version: policyBlobSha(tighter), how: 'merge', mrIid: iid, by: ['sam', 'sue'] });
+    expect(c.ratified).toMatchObject({ version: policyBlobSha(tighter), how: 'merge', mrIid: iid, by: ['sam', 'sue'], mergedBy: 'maint' });
     expect(Date.parse(c.ratified!.at)).toBeGreaterThan(0);
     ratified = c.version;
   });

@@ -272,6 +272,7 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
           how: 'merge',
           mrIid: ev.mrIid,
           approvers: counted,
+          ...(mr.mergedBy?.username ? { mergedBy: mr.mergedBy.username } : {}),
           previousVersion: before.version,
           ratifiedAt: new Date().toISOString(),
         },

@@ -14,6 +14,8 @@ export interface CatalogRatification {
   at: string;
   /** The policyApprovers whose approvals were verified (empty for a pin). */
   by: string[];
+  /** Who merged the ratifying MR. */
+  mergedBy?: string;
   commit: string;
   mrIid?: number;
 }
@@ -64,6 +66,7 @@ const plugin: FastifyPluginAsync<CatalogPluginOptions> = async (app, opts) => {
               by: r.approvers,
               commit: r.commitSha,
               ...(r.mrIid ? { mrIid: r.mrIid } : {}),
+              ...(r.mergedBy ? { mergedBy: r.mergedBy } : {}),
             },
           }
         : {}),

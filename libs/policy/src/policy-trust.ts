@@ -12,6 +12,8 @@ export interface RatifiedPolicy {
   how: 'merge' | 'pin';
   mrIid?: number;
   approvers: string[];
+  /** Who merged the ratifying MR (GitLab's merge_user), when GitLab said. */
+  mergedBy?: string;
   ratifiedAt: string;
   previousVersion?: string;
   eventId: string;
@@ -62,6 +64,7 @@ export function createPolicyTrust(projectId: number): PolicyTrust {
           how: d.how,
           ...(d.mrIid ? { mrIid: d.mrIid } : {}),
           approvers: [...d.approvers],
+          ...(d.mergedBy ? { mergedBy: d.mergedBy } : {}),
           ratifiedAt: d.ratifiedAt,
           ...(d.previousVersion ? { previousVersion: d.previousVersion } : {}),
           eventId: ev.id,
