@@ -9,7 +9,7 @@ import type { IssueRequest } from '@jit/substrates';
 import { contractGrantId } from '@jit/substrates/testing';
 import { getPostgres, uniqueName } from '@jit/testing';
 import { freshDatabase, loginUrl, withClient } from './pg-test-helpers';
-import { createPostgresSubstrate, postgresConfigSchema, type PostgresSubstrate } from './postgres-substrate';
+import { createPostgresSubstrate, postgresConfigSchema, roleNameFor, type PostgresSubstrate } from './postgres-substrate';
 
 const logger = createLogger({ name: 'pg-grantee', level: 'silent' });
 const PW = 'Pw-grantee-test-1';
@@ -227,6 +227,22 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
     await expect(s.issue(req)).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', message: expect.stringMatching(/not among this instance's adminUrl/) });
     const roles = await withClient(other, (c) => c.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit\\_%' AND rolname = $1", [`jit_${req.grantId}`]));
     expect(roles.rows).toEqual([]);
+  });
+
+  it('someone holding the advisory lock of a grant about to be issued (its id follows the merge sha) does not keep it from being issued', async () => {
+    const quick = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl, statementTimeoutMs: 2000 }), { logger, name: 'postgres' });
+    const req = request({ grant: 'SELECT ON public.orders' });
+    const holder = new pg.Client({ connectionString: loginUrl(adminUrl, ro, PW) });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended($1, 7270))', [roleNameFor(req.grantId)]);
+      const { secret, handle } = await quick.issue(req);
+      expect((await withClient(secret.url as string, (c) => c.query('SELECT current_user AS u'))).rows).toEqual([{ u: handle.ref.role }]);
+      await quick.revoke(handle);
+    } finally {
+      await holder.end().catch(() => undefined);
+      await quick.close();
+    }
   });
 
   it('a large object the grantee makes in another database of the cluster does not keep its role, grants or SECURITY DEFINER code alive', async () => {

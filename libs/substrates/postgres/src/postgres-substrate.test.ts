@@ -107,7 +107,7 @@ describe('postgres substrate (unit, fake pool)', () => {
     const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.shobj_description') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x' }) }] } : undefined));
     const { s } = make(f);
     await s.issue(req());
-    expect(f.log.some((t) => t.startsWith('ALTER ROLE "jit_gl-7-3-abc123" WITH LOGIN PASSWORD'))).toBe(true);
+    expect(f.log.some((t) => t.startsWith('ALTER ROLE "jit_gl-7-3-abc123" WITH PASSWORD'))).toBe(true);
     expect(f.log.some((t) => t.startsWith('CREATE ROLE'))).toBe(false);
   });
 

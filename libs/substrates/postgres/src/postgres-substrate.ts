@@ -328,13 +328,16 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
   const LOCK_KEY = 'pg_catalog.hashtextextended($1::pg_catalog.text, 7270::pg_catalog.int8)';
   const lockRole = (c: PgQueryable, role: string) => c.query(`SELECT pg_catalog.pg_advisory_xact_lock(${LOCK_KEY})`, [role]);
   /**
-   * Revoke's lock on `lockName`. Advisory locks are open to every user of the database and the key
-   * is public, so a grantee can take it first, from its own or another account's session, and a
-   * blocking wait would keep its grant alive for as long as it holds on. So revoke waits only while
-   * jit itself (a session of the admin role: another replica's issue or revoke) holds the lock;
-   * when someone else does, it revokes without the lock and says so.
+   * jit's lock on `lockName` (issue and revoke). Advisory locks are open to every user of the
+   * database and the key is public (the role name follows the grant id, whose merge sha GitLab
+   * shows), so anyone can take it first, from the grantee's or another account's session: a
+   * blocking wait kept a grant alive for as long as its grantee held on, or kept a grant from being
+   * issued. So jit waits only while jit itself (a session of the admin role: another replica's
+   * issue or revoke) holds the lock; when someone else does, it goes on without the lock and says
+   * so. What the lock guarded needs it only against jit's own sessions: a re-issue never sets
+   * LOGIN, so it cannot revive a role a revoke made NOLOGIN.
    */
-  const lockForRevoke = async (c: PgQueryable, lockName: string): Promise<void> => {
+  const lockAsJit = async (c: PgQueryable, lockName: string): Promise<void> => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const { rows } = await c.query(`SELECT pg_catalog.pg_try_advisory_xact_lock(${LOCK_KEY}) AS got`, [lockName]);
       if (rows[0]?.got === true) return;
@@ -411,20 +414,21 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
 
     const limit = scopeLimit ?? config.connectionLimit;
     const reused = await inTransaction(server, 'issue', async (c) => {
-      await lockRole(c, role);
+      await lockAsJit(c, role);
       const existing = await roleComment(c, role);
       await checkRelations(c, grants);
       // The password is sent as a SCRAM verifier, never in clear (statement logs). VALID UNTIL is
       // the server's own backstop for new logins should the revoker be down at expiry.
-      const auth = `LOGIN PASSWORD ${lit(scramVerifier(password))} VALID UNTIL ${lit(expiresAt)} CONNECTION LIMIT ${limit}`;
+      const auth = `PASSWORD ${lit(scramVerifier(password))} VALID UNTIL ${lit(expiresAt)} CONNECTION LIMIT ${limit}`;
       if (existing.exists) {
         if (existing.meta?.grantId !== req.grantId) throw SubstrateRejected(name, `role ${role} exists and was not created by jit for this grant; not touching it`);
         // NOLOGIN on our role means a revoke has begun (issue never commits one): a late retry must not revive it.
         if (!existing.canLogin) throw SubstrateRejected(name, `grant ${req.grantId} is being revoked; not issuing it again`);
         // A retry of the same grant: same role, fresh password, so only one credential stays usable.
+        // No LOGIN here: the role has it unless a revoke took it, and then it must stay without.
         await c.query(`ALTER ROLE ${qr} WITH ${auth}`);
       } else {
-        await c.query(`CREATE ROLE ${qr} WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT ${auth}`);
+        await c.query(`CREATE ROLE ${qr} WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT LOGIN ${auth}`);
       }
       await c.query(`COMMENT ON ROLE ${qr} IS ${lit(JSON.stringify(meta))}`);
       await c.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${qr}`);
@@ -465,7 +469,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     const qr = pg.escapeIdentifier(role);
     // 1. No new logins, committed before anything else so a session cannot sneak in.
     const present = await inTransaction(server, 'revoke (nologin)', async (c) => {
-      await lockForRevoke(c, role);
+      await lockAsJit(c, role);
       const existing = await roleComment(c, role);
       if (!existing.exists) return false;
       if (existing.meta?.grantId !== handle.grantId) throw SubstrateInvalidHandle(name, `role ${role} is not marked as this grant's; not dropping it`);
@@ -495,10 +499,10 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     //    What it owns in other databases of the cluster is cleared there (same admin, that
     //    database); the neutralising here is committed first, so nothing waits on those.
     const clear = async (c: PgQueryable): Promise<{ found: LeftoverObject[]; elsewhere: string[] }> => {
-      await lockForRevoke(c, role);
+      await lockAsJit(c, role);
       const existing = await roleComment(c, role);
       if (!existing.exists) return { found: [], elsewhere: [] };
-      await lockForRevoke(c, config.leftoverOwner);
+      await lockAsJit(c, config.leftoverOwner);
       try {
         await ensureLeftoverOwner(c, config.leftoverOwner, existing.adminIsSuperuser);
       } catch (err) {
@@ -534,7 +538,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
         }
       }
       const left = await inTransaction(server, 'revoke (drop role)', async (c) => {
-        await lockForRevoke(c, role);
+        await lockAsJit(c, role);
         return dropRole(c);
       });
       if (left.length > 0) throw SubstrateUpstreamFailed(name, `revoke: ${role} still owns objects or privileges in database(s) ${left.join(', ')}`);
