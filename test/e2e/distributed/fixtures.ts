@@ -2,7 +2,7 @@
 // secrets engine (configured over Vault's HTTP API, as an operator would), and an IAM role on moto.
 import pg from 'pg';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { carrierPolicyHcl, tokenRoleSettings } from '@jit/substrate-vault';
+import { POSTGRES_REVOCATION_STATEMENTS, carrierPolicyHcl, tokenRoleSettings } from '@jit/substrate-vault';
 import { uniqueName } from '@jit/testing';
 
 export interface VaultDatabaseFixture {
@@ -76,12 +76,7 @@ export async function setupVaultDatabase(vault: { addr: string; token: string },
       `GRANT SELECT, INSERT ON public.orders TO "{{name}}"`,
       `GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{{name}}"`,
     ],
-    revocation_statements: [
-      `ALTER ROLE "{{name}}" NOLOGIN`,
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}'`,
-      `DROP OWNED BY "{{name}}"`,
-      `DROP ROLE IF EXISTS "{{name}}"`,
-    ],
+    revocation_statements: [...POSTGRES_REVOCATION_STATEMENTS],
     default_ttl: '1h',
     max_ttl: '2h',
   });
