@@ -6,7 +6,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { requestYaml } from '@jit/contracts/testing';
 import { EXAMPLE_POLICY_YAML } from '@jit/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOOK_TOKEN, startSandboxWorld, type SandboxWorld } from './sandbox-world';
+import { HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, type SandboxWorld } from './sandbox-world';
 
 const request = requestYaml;
 /** The example policy; `maint` (a maintainer, who can merge into main) may also use break-glass. */
@@ -65,5 +65,34 @@ describe('issue 11 on a free project (GitLab enforces nothing; the gate is all t
     const bypass = await w.event(iid, EVENT_TYPES.bypassDetected);
     expect((bypass.data as { reasons: string[] }).reasons.join(' ')).toMatch(/the requester maint merged it/);
     expect(await w.types(iid)).not.toContain('approved');
+  });
+
+  it('a human who pushed a commit to the MR (under someone else\'s author line) never counts as an approver', async () => {
+    const path = req();
+    const iid = await w.openRequest('deploy-agent', { [path]: request({ scope: 'ddl', riskTier: 'semi-destructive', rollbackPlan: 'drop the new index' }) });
+    await w.event(iid, EVENT_TYPES.requested);
+    // erin git-pushes a change whose author and committer lines name the agent (git lets anyone write them).
+    const mr = await w.as('erin').mergeRequests.show(w.projectId, iid);
+    w.sandbox.pushCommit({
+      project: PROJECT_PATH,
+      branch: mr.sourceBranch,
+      author: 'erin',
+      message: 'typo',
+      identity: { authorName: 'deploy-agent', authorEmail: 'deploy-agent@example.com', committerName: 'deploy-agent', committerEmail: 'deploy-agent@example.com' },
+      files: { [path]: request({ scope: 'ddl', riskTier: 'semi-destructive', rollbackPlan: 'drop the new index', ttl: '1h' }) },
+    });
+    await w.event(iid, EVENT_TYPES.requested, 2);
+    await w.waitFor("erin's push on the log", async () =>
+      (await w.events()).some((e) => e.type === EVENT_TYPES.pushRecorded && (e.data as { pusher: string; branch: string }).pusher === 'erin' && (e.data as { branch: string }).branch === mr.sourceBranch),
+    );
+    await w.as('erin').mergeRequests.approve(w.projectId, iid);
+    await w.as('frank').mergeRequests.approve(w.projectId, iid);
+    await w.waitFor('both approvals recorded', async () => (await w.types(iid)).filter((t) => t === 'approval.recorded').length === 2);
+    const recorded = (await w.events()).filter((e) => e.type === EVENT_TYPES.approvalRecorded && (e.data as { elevationId: string }).elevationId === `gl-${w.projectId}-${iid}`);
+    expect(recorded.map((e) => [(e.data as { approver: string }).approver, (e.data as { counted: boolean }).counted])).toEqual([
+      ['erin', false],
+      ['frank', true],
+    ]);
+    expect((await w.mergeExpectingBypass(iid)).reasons).toMatch(/1 of 2 required .*erin: committer/);
   });
 });

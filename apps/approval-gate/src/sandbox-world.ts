@@ -88,7 +88,7 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
             { username: 'maint', access_level: 40 },
             ...['ci-bot', ...PEOPLE.filter((p) => p !== 'maint')].map((u) => ({ username: u, access_level: 30 as const })),
           ],
-          hooks: [{ url: `${ingestUrl}/webhooks/gitlab`, token: HOOK_TOKEN, merge_requests_events: true, note_events: true }],
+          hooks: [{ url: `${ingestUrl}/webhooks/gitlab`, token: HOOK_TOKEN, merge_requests_events: true, note_events: true, push_events: true }],
         },
       ],
     },

@@ -137,6 +137,8 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
         url: `http://127.0.0.1:${config.port}/webhooks/gitlab`,
         token: webhookSecrets[0]!,
         ...(config.webhook.signingSecret ? { signing_token: config.webhook.signingSecret } : {}),
+        // Push events say who pushed to an MR: a pusher never counts as its approver.
+        push_events: true,
       });
       await sb.persistence!.flush();
     }

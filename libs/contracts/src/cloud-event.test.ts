@@ -22,10 +22,11 @@ describe('createElevationEvent', () => {
     expect(ev.type).toBe(type);
     expect(ev.datacontenttype).toBe('application/json');
     const policy = POLICY_TYPES.has(type);
+    const push = type === EVENT_TYPES.pushRecorded;
     expect(ev.dataschema).toMatch(policy ? /^https:\/\/schemas\.jit\.dev\/events\/policy\..+\.v1\.json$/ : /^https:\/\/schemas\.jit\.dev\/events\/elevation\..+\.v1\.json$/);
-    // Policy events have no elevation: subject (and Kafka key) is the project's policy key.
-    expect(ev.subject).toBe(policy ? 'policy-42' : 'gl-42-7');
-    expect(ev.elevationid).toBe(policy ? undefined : 'gl-42-7');
+    // Policy events and pushes have no elevation: subject (and Kafka key) is the project's policy key, or `<project_id>@<branch>`.
+    expect(ev.subject).toBe(policy ? 'policy-42' : push ? '42@req-backfill' : 'gl-42-7');
+    expect(ev.elevationid).toBe(policy || push ? undefined : 'gl-42-7');
     const parsed = parseElevationEvent(JSON.parse(JSON.stringify(ev)));
     expect(parsed.ok).toBe(true);
     if (parsed.ok) expect(parsed.event).toEqual(ev);

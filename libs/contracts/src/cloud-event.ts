@@ -15,7 +15,7 @@ import {
 import { InvalidEvent, SecretInEvent, UnknownEventType } from './errors';
 import { findSecretLike } from './secret-like';
 import type { ElevationEventType } from './topics';
-import { EVENT_TYPES, policyKey } from './topics';
+import { EVENT_TYPES, policyKey, pushKey } from './topics';
 
 /** A CloudEvents 1.0 structured-mode JSON document (same shape as @jit/bus CloudEventJson). */
 export interface CloudEventJson {
@@ -77,8 +77,10 @@ const HIGH_SEVERITY_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 /** CloudEvent subject of an event: its elevation id, else its grant id, else (policy events) policyKey. */
-function subjectOf(type: string, d: { elevationId?: string; grantId?: string; projectId?: number }): string | undefined {
+function subjectOf(type: string, d: { elevationId?: string; grantId?: string; projectId?: number; branch?: string }): string | undefined {
   if (isPolicyEventType(type) && typeof d.projectId === 'number') return policyKey(d.projectId);
+  // A push is no elevation's event: `<project_id>@<branch>`.
+  if (type === EVENT_TYPES.pushRecorded && typeof d.projectId === 'number' && typeof d.branch === 'string') return pushKey(d.projectId, d.branch).slice(0, 256);
   return d.elevationId ?? d.grantId;
 }
 
@@ -141,6 +143,7 @@ export function createElevationEvent<T extends ElevationEventType>(
   // The SDK normalises `time`; keep the producer's exact string so deterministic events are byte-stable.
   return { ...json, time, data: parsed.data } as unknown as ElevationEvent<T>;
 }
+
 
 /** Kafka key of an elevation event: the elevation id (orphan events without one: the grant id). */
 export function eventKey(event: Pick<CloudEventJson, 'subject'> & { elevationid?: unknown }): string {

@@ -254,6 +254,20 @@ const shapes = {
     reasons: z.array(textS(2000)).min(1).max(100),
     inForce: shaS.optional(),
   },
+  pushRecorded: {
+    projectId: positiveIntS,
+    branch: textS(255).min(1),
+    /** GitLab username of who pushed (the Push Hook's `user_username`), never a commit's author line. */
+    pusher: usernameS,
+    pusherId: positiveIntS,
+    /** Previous head (40 zeros: the push created the branch). */
+    before: shaS,
+    after: shaS,
+    /** Commits GitLab listed for the push (at most 20 in GitLab; capped at 100 here). */
+    commits: z.array(shaS).max(100),
+    totalCommits: z.number().int().min(0),
+    at: timeS,
+  },
 } as const;
 
 export type EventName = keyof typeof EVENT_TYPES;
@@ -290,6 +304,7 @@ function buildAll(strict: boolean) {
     policyRatified: build('policyRatified', strict),
     policyRefused: build('policyRefused', strict),
     policyBypassDetected: build('policyBypassDetected', strict),
+    pushRecorded: build('pushRecorded', strict),
   };
 }
 
@@ -315,6 +330,7 @@ export type OrphanRevokedData = z.infer<typeof eventDataSchemas.orphanRevoked>;
 export type PolicyRatifiedData = z.infer<typeof eventDataSchemas.policyRatified>;
 export type PolicyRefusedData = z.infer<typeof eventDataSchemas.policyRefused>;
 export type PolicyBypassDetectedData = z.infer<typeof eventDataSchemas.policyBypassDetected>;
+export type PushRecordedData = z.infer<typeof eventDataSchemas.pushRecorded>;
 
 /** Data type by event type string. */
 export interface EventDataByType {
@@ -335,6 +351,7 @@ export interface EventDataByType {
   [EVENT_TYPES.policyRatified]: PolicyRatifiedData;
   [EVENT_TYPES.policyRefused]: PolicyRefusedData;
   [EVENT_TYPES.policyBypassDetected]: PolicyBypassDetectedData;
+  [EVENT_TYPES.pushRecorded]: PushRecordedData;
 }
 
 /** Whether an event type is one of the policy events (keyed and subjected by policyKey, no elevation id). */

@@ -11,6 +11,37 @@ import {
   type GitlabWebhookParseResult,
 } from './gitlab-webhook';
 
+// Trimmed from GitLab's documented Push Hook example (webhook_events.md).
+function pushHook(): Record<string, any> {
+  return {
+    object_kind: 'push',
+    event_name: 'push',
+    before: '95790bf891e76fee5e1747ab589903a6a1f80f22',
+    after: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
+    ref: 'refs/heads/master',
+    ref_protected: true,
+    checkout_sha: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
+    user_id: 4,
+    user_name: 'John Smith',
+    user_username: 'jsmith',
+    user_email: 'john@example.com',
+    project_id: 15,
+    project: { id: 15, name: 'Diaspora', path_with_namespace: 'mike/diaspora', default_branch: 'master' },
+    commits: [
+      {
+        id: 'b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327',
+        message: 'Update Catalan translation to e38cb41.',
+        timestamp: '2011-12-12T14:27:31+02:00',
+        author: { name: 'Jordi Mallach', email: 'jordi@softcatala.org' },
+        added: ['CHANGELOG'],
+        modified: ['app/controller/application.rb'],
+        removed: [],
+      },
+    ],
+    total_commits_count: 4,
+  };
+}
+
 // Trimmed from GitLab's documented payloads (webhook_events.md); the full ones are exercised by libs/ingest.
 function mrHook(): Record<string, any> {
   return {
@@ -120,8 +151,27 @@ describe('parseGitlabWebhook', () => {
     onIssue['object_attributes'].noteable_type = 'Issue';
     delete onIssue['merge_request'];
     expect(parseGitlabWebhook('Note Hook', onIssue)).toEqual({ status: 'ignored', reason: 'note on Issue' });
-    expect(parseGitlabWebhook('Push Hook', { object_kind: 'push' }).status).toBe('ignored');
+    expect(parseGitlabWebhook('Tag Push Hook', { object_kind: 'tag_push' }).status).toBe('ignored');
+    expect(parseGitlabWebhook('Push Hook', { ...pushHook(), ref: 'refs/tags/v1' })).toEqual({ status: 'ignored', reason: 'push to refs/tags/v1' });
     expect(parseGitlabWebhook(undefined, mrHook()).status).toBe('ignored');
+  });
+
+  it('a Push Hook says who pushed (user_username, GitLab\'s word) and which commits, with the author line each claims', () => {
+    expect(parseGitlabWebhook('Push Hook', pushHook())).toEqual({
+      status: 'push',
+      event: {
+        kind: 'push',
+        projectId: 15,
+        projectPath: 'mike/diaspora',
+        branch: 'master',
+        before: '95790bf891e76fee5e1747ab589903a6a1f80f22',
+        after: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
+        actor: { id: 4, username: 'jsmith', name: 'John Smith' },
+        commits: [{ id: 'b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327', authorName: 'Jordi Mallach', authorEmail: 'jordi@softcatala.org' }],
+        totalCommits: 4,
+      },
+    });
+    expect(parseGitlabWebhook('Push Hook', { object_kind: 'push' }).status).toBe('invalid');
   });
 
   it('names every missing or mistyped field', () => {

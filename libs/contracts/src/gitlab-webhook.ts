@@ -1,6 +1,6 @@
 // The normalized GitLab webhook (contract): what webhook-ingest publishes on TOPIC_GITLAB as the
 // `data` of a GITLAB_WEBHOOK_EVENT_TYPE CloudEvent, and the parser that derives it from GitLab's
-// `Merge Request Hook` / `Note Hook` payloads. Only the fields the gate needs are read; the
+// `Merge Request Hook` / `Note Hook` payloads; a `Push Hook` becomes a GitlabPushEvent. Only the fields the gate needs are read; the
 // original payload travels alongside, untouched.
 import { z } from 'zod';
 
@@ -8,6 +8,8 @@ import { z } from 'zod';
 export const GITLAB_EVENT_HEADERS = {
   mergeRequest: 'Merge Request Hook',
   note: 'Note Hook',
+  /** Branch pushes: who pushed (`user_username`, GitLab's own word) and which commits. */
+  push: 'Push Hook',
 } as const;
 
 export const GitlabActorSchema = z.object({
@@ -74,6 +76,35 @@ export const GitlabWebhookDataSchema = GitlabWebhookEventSchema.extend({
 });
 export type GitlabWebhookData = z.infer<typeof GitlabWebhookDataSchema>;
 
+/**
+ * A branch push (contract): who pushed which commits to which branch. GitLab lists at most 20
+ * commits per push (`totalCommits` says how many there were); `after` is always the new head.
+ */
+export const GitlabPushEventSchema = z.object({
+  kind: z.literal('push'),
+  projectId: z.number().int().positive(),
+  projectPath: z.string().min(1),
+  /** Branch name (`ref` without `refs/heads/`). */
+  branch: z.string().min(1),
+  /** Previous head; 40 zeros when the push created the branch. */
+  before: z.string().min(1),
+  /** New head; 40 zeros when the push deleted the branch. */
+  after: z.string().min(1),
+  /** Who pushed (`user_id`, `user_username`, `user_name`): GitLab's account, not the commit's author line. */
+  actor: GitlabActorSchema,
+  /** The commits GitLab lists (at most 20), oldest first, with the author line each one claims. */
+  commits: z.array(z.object({ id: z.string().min(1), authorName: z.string(), authorEmail: z.string() })),
+  totalCommits: z.number().int().min(0),
+});
+export type GitlabPushEvent = z.infer<typeof GitlabPushEventSchema>;
+
+/** `data` of the GITLAB_PUSH_EVENT_TYPE CloudEvent on TOPIC_GITLAB (key `<project_id>@<branch>`). */
+export const GitlabPushDataSchema = GitlabPushEventSchema.extend({
+  delivery: GitlabWebhookDataSchema.shape.delivery,
+  payload: z.unknown(),
+});
+export type GitlabPushData = z.infer<typeof GitlabPushDataSchema>;
+
 export interface GitlabWebhookProblem {
   /** Dotted path into GitLab's payload, e.g. `object_attributes.iid`. */
   path: string;
@@ -82,6 +113,7 @@ export interface GitlabWebhookProblem {
 
 export type GitlabWebhookParseResult =
   | { status: 'ok'; event: GitlabWebhookEvent }
+  | { status: 'push'; event: GitlabPushEvent }
   | { status: 'ignored'; reason: string }
   | { status: 'invalid'; problems: GitlabWebhookProblem[] };
 
@@ -133,6 +165,22 @@ const RawNoteHook = z.object({
     updated_at: z.string(),
   }),
   merge_request: RawMergeRequest.omit({ action: true, oldrev: true }),
+});
+
+const RawPushHook = z.object({
+  object_kind: z.literal('push'),
+  before: z.string().min(1),
+  after: z.string().min(1),
+  ref: z.string().min(1),
+  user_id: z.number().int(),
+  user_username: z.string().min(1),
+  user_name: z.string().nullish(),
+  project: RawProject,
+  commits: z
+    .array(z.object({ id: z.string().min(1), author: z.object({ name: z.string().nullish(), email: z.string().nullish() }).nullish() }))
+    .max(1000)
+    .nullish(),
+  total_commits_count: z.number().int().min(0).nullish(),
 });
 
 function problemsOf(error: z.ZodError): GitlabWebhookProblem[] {
@@ -223,6 +271,27 @@ export function parseGitlabWebhook(eventHeader: string | undefined, json: unknow
         labels: labelTitles(mr.labels),
         mrCreatedAt: mr.created_at,
         mrUpdatedAt: mr.updated_at,
+      },
+    };
+  }
+  if (eventHeader === GITLAB_EVENT_HEADERS.push) {
+    const parsed = RawPushHook.safeParse(json);
+    if (!parsed.success) return { status: 'invalid', problems: problemsOf(parsed.error) };
+    const p = parsed.data;
+    if (!p.ref.startsWith('refs/heads/')) return { status: 'ignored', reason: `push to ${p.ref.slice(0, 100)}` };
+    const commits = p.commits ?? [];
+    return {
+      status: 'push',
+      event: {
+        kind: 'push',
+        projectId: p.project.id,
+        projectPath: p.project.path_with_namespace,
+        branch: p.ref.slice('refs/heads/'.length),
+        before: p.before,
+        after: p.after,
+        actor: { id: p.user_id, username: p.user_username, name: p.user_name ?? p.user_username },
+        commits: commits.map((c) => ({ id: c.id, authorName: c.author?.name ?? '', authorEmail: c.author?.email ?? '' })),
+        totalCommits: p.total_commits_count ?? commits.length,
       },
     };
   }

@@ -4,10 +4,12 @@ export {
   DEAD_LETTER_SUFFIX,
   EVENT_TYPES,
   GITLAB_WEBHOOK_EVENT_TYPE,
+  GITLAB_PUSH_EVENT_TYPE,
   elevationId,
   grantId,
   gitlabKey,
   policyKey,
+  pushKey,
 } from './topics';
 export type { ElevationEventType } from './topics';
 export {
@@ -48,6 +50,7 @@ export type {
   PolicyRatifiedData,
   PolicyRefusedData,
   PolicyBypassDetectedData,
+  PushRecordedData,
 } from './event-data';
 export {
   createElevationEvent,
@@ -100,6 +103,8 @@ export {
   GitlabNoteSchema,
   GitlabWebhookEventSchema,
   GitlabWebhookDataSchema,
+  GitlabPushEventSchema,
+  GitlabPushDataSchema,
   parseGitlabWebhook,
 } from './gitlab-webhook';
 export type {
@@ -109,4 +114,6 @@ export type {
   GitlabWebhookData,
   GitlabWebhookProblem,
   GitlabWebhookParseResult,
+  GitlabPushEvent,
+  GitlabPushData,
 } from './gitlab-webhook';

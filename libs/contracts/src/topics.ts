@@ -28,11 +28,20 @@ export const EVENT_TYPES = {
   policyRefused: 'dev.jit.policy.refused.v1',
   /** policy.yaml on the default branch changed outside a policy-change MR (push, mixed MR, force-push). */
   policyBypassDetected: 'dev.jit.policy.bypass.detected.v1',
+  /** Who pushed to a branch of the elevations repo (not an elevation's own event: key `<project_id>@<branch>`). */
+  pushRecorded: 'dev.jit.elevation.push.recorded.v1',
 } as const;
 export type ElevationEventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
 
 /** Type of the CloudEvent that carries one ingested GitLab webhook on TOPIC_GITLAB. */
 export const GITLAB_WEBHOOK_EVENT_TYPE = 'dev.jit.gitlab.webhook.v1';
+/** Type of the CloudEvent that carries one ingested GitLab Push Hook on TOPIC_GITLAB. */
+export const GITLAB_PUSH_EVENT_TYPE = 'dev.jit.gitlab.push.v1';
+
+/** Kafka key of a push, on TOPIC_GITLAB and (pushRecorded) on TOPIC_ELEVATIONS: `<project_id>@<branch>`. */
+export function pushKey(projectId: number, branch: string): string {
+  return `${projectId}@${branch}`;
+}
 
 /** Elevation id: `gl-<project_id>-<mr_iid>`. */
 export function elevationId(projectId: number, mrIid: number): string {

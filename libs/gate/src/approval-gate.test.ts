@@ -129,6 +129,28 @@ describe('approval gate: approvals that never count', () => {
     expect(recs.at(-1)).toMatchObject({ approver: 'carol', counted: false, reason: 'committer' });
   });
 
+  it('a commit whose Push Hook never reached jit has an unknown pusher: the tier still needs that many approvals from provable non-pushers', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    const m = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
+    w.gl.push(PROJECT, m.sourceBranch, { [REQ]: requestYaml({ ttl: '1h' }) }, 'mallory'); // its Push Hook is lost
+    await w.deliver(w.hook(iid, 'merge_request', 'update', 'dev'));
+    await w.approve(iid, 'carol');
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+    const [bypass] = await dataOf(w, EVENT_TYPES.bypassDetected);
+    expect(bypass!.reasons.join(' ')).toMatch(/1 commit\(s\) have no recorded pusher .* so only 0 provably did not push/);
+  });
+
+  it('the same push with its Push Hook recorded: the pusher is known, the approval counts', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.push(iid, { [REQ]: requestYaml({ ttl: '1h' }) }, 'mallory');
+    await w.approve(iid, 'carol');
+    await w.merge(iid);
+    expect((await dataOf(w, EVENT_TYPES.approved))[0]).toMatchObject({ approvers: ['carol'] });
+  });
+
   it('approvals then a push changing the TTL: the old approval is stale at merge (GitLab Free keeps it)', async () => {
     const w = await createFakeWorld({ tier: 'free' });
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });

@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import {
   EVENT_TYPES,
+  GITLAB_PUSH_EVENT_TYPE,
   GITLAB_WEBHOOK_EVENT_TYPE,
+  GitlabPushDataSchema,
   GitlabWebhookDataSchema,
   REQUEST_YAML_LIMITS,
   TOPIC_ELEVATIONS,
@@ -20,6 +22,7 @@ import {
   parseElevationRequest,
   type ElevationEventType,
   type EventDataByType,
+  type GitlabPushData,
   type GitlabWebhookData,
 } from '@jit/contracts';
 import type { BusMessage, CloudEventJson, EventBus, Subscription } from '@jit/bus';
@@ -31,6 +34,7 @@ import {
   type GitlabClient,
   type GitlabUser,
   type MergeRequestApprovals,
+  type MergeRequestCommit,
 } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';
 import {
@@ -611,23 +615,59 @@ export function createGate(options: GateOptions): Gate {
   }
 
   // ---- approvals ----
-  async function committerOf(ev: MrRef, user: GitlabUser): Promise<boolean> {
-    const commits = await gitlab.mergeRequests.commits(ev.projectId, ev.mrIid);
+  /**
+   * Who pushed to an MR, from the log's pushRecorded events (GitLab's Push Hook `user_username`),
+   * never from a commit's author line alone: anyone who pushed to its source branch or pushed one of
+   * its commits. An MR commit no recorded push accounts for has an unknown pusher.
+   */
+  interface PushFacts {
+    /** Lower-case usernames. */
+    pushers: Set<string>;
+    commits: MergeRequestCommit[];
+    /** Shas of MR commits whose pusher jit cannot tell. */
+    unknown: string[];
+  }
+  async function pushFacts(ref: MrRef): Promise<PushFacts> {
+    const [mr, commits] = await Promise.all([gitlab.mergeRequests.show(ref.projectId, ref.mrIid), gitlab.mergeRequests.commits(ref.projectId, ref.mrIid)]);
+    const order = commits.map((c) => c.id);
+    const pushers = new Set<string>();
+    const covered = new Set<string>();
+    for (const p of book.pushes(ref.projectId)) {
+      const onBranch = p.branch === mr.sourceBranch;
+      if (!onBranch && !order.includes(p.after) && !p.commits.some((c) => order.includes(c))) continue;
+      pushers.add(p.pusher.toLowerCase());
+      for (const c of [...p.commits, p.after]) covered.add(c);
+      // GitLab lists at most 20 commits per push: the MR commits between its before and after are its too.
+      const i = order.indexOf(p.after);
+      const j = order.indexOf(p.before);
+      if (onBranch && i >= 0 && j >= 0) for (let k = Math.min(i, j); k <= Math.max(i, j); k++) if (k !== j) covered.add(order[k]!);
+    }
+    return { pushers, commits, unknown: order.filter((c) => !covered.has(c)) };
+  }
+
+  /** Whether `user` pushed to the MR or a commit's author/committer line names them (username, name or e-mail). */
+  function pushedOrAuthored(facts: PushFacts, user: GitlabUser): boolean {
+    if (facts.pushers.has(user.username.toLowerCase())) return true;
     const email = user.email?.toLowerCase();
-    return commits.some(
+    const names = [user.username, user.name].filter((n): n is string => !!n).map((n) => n.toLowerCase());
+    return facts.commits.some(
       (c) =>
         (email && (c.authorEmail.toLowerCase() === email || c.committerEmail.toLowerCase() === email)) ||
-        c.authorName === user.username ||
-        c.committerName === user.username,
+        names.includes(c.authorName.toLowerCase()) ||
+        names.includes(c.committerName.toLowerCase()),
     );
+  }
+
+  async function committerOf(ev: MrRef, user: GitlabUser): Promise<boolean> {
+    return pushedOrAuthored(await pushFacts(ev), user);
   }
 
   async function judge(
     ev: MrRef,
     req: RequestedRecord['data'],
     user: GitlabUser | undefined,
-    username: string,
     policy: PolicyModel,
+    facts?: PushFacts,
   ): Promise<{ counted: boolean; reason?: 'bot' | 'agent' | 'author' | 'committer' | 'not_eligible' | 'unknown_user' }> {
     if (!user) return { counted: false, reason: 'unknown_user' };
     const anyHuman = req.eligibleApprovers.includes(ANY_HUMAN);
@@ -638,8 +678,7 @@ export function createGate(options: GateOptions): Gate {
       { author: req.requester, agents: policy.agents },
     );
     if (!verdict.eligible) return { counted: false, reason: verdict.reason };
-    if (await committerOf(ev, user)) return { counted: false, reason: 'committer' };
-    void username;
+    if (pushedOrAuthored(facts ?? (await pushFacts(ev)), user)) return { counted: false, reason: 'committer' };
     return { counted: true };
   }
 
@@ -666,7 +705,7 @@ export function createGate(options: GateOptions): Gate {
     const policy = (await policyNow()).policy;
     let verdict: { counted: boolean; reason?: 'bot' | 'agent' | 'author' | 'committer' | 'not_eligible' | 'unknown_user' | 'stale' } = { counted: false };
     if (action === 'approved') {
-      verdict = await judge(ev, req, await userById(ev.actor.id), username, policy);
+      verdict = await judge(ev, req, await userById(ev.actor.id), policy);
       if (verdict.counted && headSha && headSha !== req.headSha) {
         // Approved at another head: counts only if the request there is the validated content.
         const file = await gitlab.files.show(ev.projectId, req.requestPath, headSha).catch((err: unknown) => {
@@ -716,8 +755,9 @@ export function createGate(options: GateOptions): Gate {
     req: RequestedRecord,
     policy: PolicyModel,
     given?: MergeRequestApprovals,
-  ): Promise<{ lines: ApprovalLine[]; counted: string[] }> {
+  ): Promise<{ lines: ApprovalLine[]; counted: string[]; unknownPushers: string[] }> {
     const approvals = given ?? (await gitlab.mergeRequests.approvals(ev.projectId, ev.mrIid));
+    const facts = await pushFacts(ev);
     const ledgerCounted = book.countedSinceLastChange(elevation);
     const seen = new Set<string>();
     const lines: ApprovalLine[] = [];
@@ -727,7 +767,7 @@ export function createGate(options: GateOptions): Gate {
       if (seen.has(key)) continue;
       seen.add(key);
       const user = await userById(a.userId);
-      let v: { counted: boolean; reason?: string } = await judge(ev, req.data, user, a.username, policy);
+      let v: { counted: boolean; reason?: string } = await judge(ev, req.data, user, policy, facts);
       if (v.counted) {
         // Both clocks must agree the approval follows the last change: GitLab's own approved_at (a
         // late or forged approval webhook is not GitLab's word), and our ledger (an approval we last
@@ -741,7 +781,7 @@ export function createGate(options: GateOptions): Gate {
       lines.push({ approver: a.username, counted: v.counted, ...(v.reason ? { reason: v.reason } : {}) });
       if (v.counted) counted.push(user?.username ?? a.username);
     }
-    return { lines, counted };
+    return { lines, counted, unknownPushers: facts.unknown };
   }
 
   /**
@@ -810,10 +850,16 @@ export function createGate(options: GateOptions): Gate {
         if (why) reasons.push(why);
       }
       counted.push(...verified.counted);
-      if (counted.length < req.data.requiredApprovals) {
+      // Each commit whose pusher jit cannot tell could be any one of the counted approvers: the tier's
+      // count must still come from people who provably did not push.
+      const unknown = counted.length > 0 ? verified.unknownPushers.length : 0;
+      if (counted.length - unknown < req.data.requiredApprovals) {
         reasons.push(
           `${counted.length} of ${req.data.requiredApprovals} required eligible human approval(s) verified at merge` +
-            (lines.some((l) => !l.counted) ? ` (not counted: ${lines.filter((l) => !l.counted).map((l) => `${l.approver}: ${l.reason}`).join(', ')})` : ''),
+            (lines.some((l) => !l.counted) ? ` (not counted: ${lines.filter((l) => !l.counted).map((l) => `${l.approver}: ${l.reason}`).join(', ')})` : '') +
+            (unknown > 0
+              ? `; ${unknown} commit(s) have no recorded pusher (${verified.unknownPushers.slice(0, 5).map((c) => c.slice(0, 12)).join(', ')}: their Push Hook never reached jit — is "Push events" on for jit's webhook?) and each could be one of the approvers, so only ${Math.max(0, counted.length - unknown)} provably did not push`
+              : ''),
         );
       }
     }
@@ -937,6 +983,32 @@ export function createGate(options: GateOptions): Gate {
     await reply(`\`/jit revoke\` by ${user.username}: revocation of \`${grant}\` requested.`);
   }
 
+  /**
+   * A push to the elevations repo, recorded on the log (pushRecorded) so who pushed to an MR is known
+   * after restarts and on every replica. Deleting a branch adds nothing to any MR: not recorded.
+   */
+  async function recordPush(push: GitlabPushData, sourceId: string): Promise<string> {
+    if (String(push.projectId) !== String(policyStore.projectId)) return 'other_project';
+    const sha = /^[0-9a-f]{40,64}$/;
+    if (/^0+$/.test(push.after) || !sha.test(push.after) || !sha.test(push.before) || !/^[1-9][0-9]*$/.test(String(push.actor.id))) return 'push_ignored';
+    await emit(
+      EVENT_TYPES.pushRecorded,
+      {
+        projectId: push.projectId,
+        branch: push.branch.slice(0, 255),
+        pusher: push.actor.username,
+        pusherId: push.actor.id,
+        before: push.before,
+        after: push.after,
+        commits: push.commits.map((c) => c.id).filter((c) => sha.test(c)).slice(0, 100),
+        totalCommits: push.totalCommits,
+        at: push.delivery.receivedAt,
+      },
+      `push:${sourceId}`,
+    );
+    return 'push';
+  }
+
   async function dispatch(ev: Event, sourceId: string): Promise<string> {
     if (ev.projectId !== Number(policyStore.projectId) && String(ev.projectId) !== String(policyStore.projectId)) {
       return 'other_project';
@@ -974,9 +1046,20 @@ export function createGate(options: GateOptions): Gate {
   async function handle(message: BusMessage): Promise<void> {
     if (!ready) throw GateNotStarted('handle webhooks');
     const ce = message.event;
-    if (ce.type !== GITLAB_WEBHOOK_EVENT_TYPE) throw GateMalformedEvent(ce.id ?? '?', `type ${String(ce.type)}`);
+    if (ce.type !== GITLAB_WEBHOOK_EVENT_TYPE && ce.type !== GITLAB_PUSH_EVENT_TYPE) throw GateMalformedEvent(ce.id ?? '?', `type ${String(ce.type)}`);
     if (processed.has(ce.id)) {
       outcomes.inc({ outcome: 'duplicate' });
+      return;
+    }
+    if (ce.type === GITLAB_PUSH_EVENT_TYPE) {
+      const push = GitlabPushDataSchema.safeParse(ce.data);
+      if (!push.success) {
+        outcomes.inc({ outcome: 'malformed' });
+        throw GateMalformedEvent(ce.id, push.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+      }
+      const outcome = await recordPush(push.data, ce.id);
+      processed.add(ce.id);
+      outcomes.inc({ outcome });
       return;
     }
     const parsed = GitlabWebhookDataSchema.safeParse(ce.data);

@@ -43,6 +43,16 @@ export interface ApprovalRecord {
   at: string;
 }
 
+/** One branch push to the elevations repo (a pushRecorded event): who moved which branch to which commit. */
+export interface PushRecord {
+  projectId: number;
+  branch: string;
+  pusher: string;
+  before: string;
+  after: string;
+  commits: string[];
+}
+
 export type ElevationStatus =
   | 'requested'
   | 'rejected'
@@ -83,6 +93,7 @@ const GATE_TYPES: ReadonlySet<string> = new Set([
 export class ElevationBook {
   private readonly entries = new Map<string, ElevationEntry>();
   private readonly seen = new Set<string>();
+  private readonly pushLog = new Map<number, PushRecord[]>();
   private seq = 0;
   private newestGateEvent: number | undefined;
 
@@ -127,6 +138,22 @@ export class ElevationBook {
   apply(event: CloudEventJson): boolean {
     if (this.seen.has(event.id)) return false;
     const data = (event.data ?? {}) as Record<string, any>;
+    if (event.type === EVENT_TYPES.pushRecorded) {
+      // Pushes belong to branches, not elevations: kept per project for the approvals' pusher check.
+      if (typeof data.projectId !== 'number' || typeof data.pusher !== 'string' || typeof data.after !== 'string') return false;
+      this.seen.add(event.id);
+      const list = this.pushLog.get(data.projectId) ?? [];
+      list.push({
+        projectId: data.projectId,
+        branch: String(data.branch),
+        pusher: data.pusher,
+        before: String(data.before),
+        after: data.after,
+        commits: Array.isArray(data.commits) ? data.commits.filter((c: unknown): c is string => typeof c === 'string') : [],
+      });
+      this.pushLog.set(data.projectId, list);
+      return true;
+    }
     const id = typeof data.elevationId === 'string' ? data.elevationId : undefined;
     if (!id) return false;
     this.seen.add(event.id);
@@ -192,6 +219,11 @@ export class ElevationBook {
         break;
     }
     return true;
+  }
+
+  /** Every recorded push to a branch of this project, oldest first. */
+  pushes(projectId: number): readonly PushRecord[] {
+    return this.pushLog.get(projectId) ?? [];
   }
 
   /**

@@ -68,6 +68,12 @@ export interface PushInput {
   startBranch?: string;
   /** The commit's author and committer date, as a git client writes it (any time at all; GitLab keeps it). Default: now. */
   committedAt?: Date;
+  /**
+   * The commit's author and committer lines, as a git client writes them (anything at all; GitLab
+   * does not check them). Default: the pusher's name and e-mail. The Push Hook still names `author`
+   * as the pusher (`user_username`).
+   */
+  identity?: { authorName?: string; authorEmail?: string; committerName?: string; committerEmail?: string };
 }
 
 export interface Sandbox {
@@ -320,7 +326,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       }
       const startBranch = state.branchHead(p, input.branch) ? undefined : (input.startBranch ?? p.defaultBranch);
       const time = input.committedAt ? Math.floor(input.committedAt.getTime() / 1000) : undefined;
-      return wrap(() => state.commit(p, u, { branch: input.branch, startBranch, message: input.message ?? 'Update files', actions: actions as FileAction[] }, time)).id;
+      return wrap(() =>
+        state.commit(p, u, { branch: input.branch, startBranch, message: input.message ?? 'Update files', actions: actions as FileAction[], ...input.identity }, time),
+      ).id;
     },
     replaceHooks(projectPath, match, hook) {
       const p = project(projectPath);

@@ -360,7 +360,19 @@ export class SandboxState {
   commit(
     project: Project,
     user: User,
-    input: { branch: string; startBranch?: string; startSha?: string; message: string; actions: FileAction[]; authorName?: string; authorEmail?: string; force?: boolean },
+    input: {
+      branch: string;
+      startBranch?: string;
+      startSha?: string;
+      message: string;
+      actions: FileAction[];
+      authorName?: string;
+      authorEmail?: string;
+      /** A git push's committer line (the REST API always writes the user's own). */
+      committerName?: string;
+      committerEmail?: string;
+      force?: boolean;
+    },
     /** A git push's author and committer dates (seconds), which the pusher writes; the REST API always writes now. */
     time?: number,
   ): Commit {
@@ -391,6 +403,8 @@ export class SandboxState {
     if (input.authorName) author.name = input.authorName;
     if (input.authorEmail) author.email = input.authorEmail;
     const message = input.message;
+    if (input.committerName) committer.name = input.committerName;
+    if (input.committerEmail) committer.email = input.committerEmail;
     const commit = this.store.writeCommit({ files, parents: [parent.id], author, committer, message });
     this.moveBranch(project, input.branch, commit.id, user);
     return commit;

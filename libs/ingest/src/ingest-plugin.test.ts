@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import swagger from '@fastify/swagger';
 import { CloudEvent } from 'cloudevents';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GITLAB_WEBHOOK_EVENT_TYPE, GitlabWebhookDataSchema, TOPIC_GITLAB } from '@jit/contracts';
+import { GITLAB_PUSH_EVENT_TYPE, GITLAB_WEBHOOK_EVENT_TYPE, GitlabPushDataSchema, GitlabWebhookDataSchema, TOPIC_GITLAB } from '@jit/contracts';
 import { createLogger, createRegistry } from '@jit/observability';
 import { DedupeStore } from './dedupe-store';
 import { ingestPlugin, jsonNestingExceeds, type IngestPluginOptions } from './ingest-plugin';
@@ -144,7 +144,7 @@ describe('POST /webhooks/gitlab — publishing', () => {
   it('acknowledges other events with 200 and publishes nothing', async () => {
     for (const [body, event] of [
       [NOTE_ISSUE, 'Note Hook'],
-      [PUSH, 'Push Hook'],
+      [PUSH.replace('"refs/heads/master"', '"refs/tags/v1.0.0"'), 'Push Hook'],
       ['{}', 'Pipeline Hook'],
       ['not even json', 'Job Hook'],
     ] as const) {
@@ -154,6 +154,23 @@ describe('POST /webhooks/gitlab — publishing', () => {
     }
     expect(bus.published).toHaveLength(0);
     expect(await metricValue('ignored')).toBe(4);
+  });
+
+  it('publishes a branch push, keyed by <project_id>@<branch>, with who pushed (user_username)', async () => {
+    const res = await deliver(PUSH, {}, 'Push Hook');
+    expect(res.statusCode).toBe(202);
+    expect(bus.published).toHaveLength(1);
+    const [m] = bus.published;
+    expect(m!.key).toBe('15@master');
+    expect(m!.event.type).toBe(GITLAB_PUSH_EVENT_TYPE);
+    expect(GitlabPushDataSchema.parse(m!.event.data)).toMatchObject({
+      kind: 'push',
+      projectId: 15,
+      branch: 'master',
+      actor: { id: 4, username: 'jsmith' },
+      after: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
+      totalCommits: 4,
+    });
   });
 });
 
@@ -584,7 +601,7 @@ describe('observability', () => {
     await deliver(MR, { 'idempotency-key': 'quiet-1' });
     await deliver(MR, { 'idempotency-key': 'quiet-1' });
     await deliver(MR, { 'x-gitlab-token': 'nope-nope-nope' });
-    await deliver(PUSH, {}, 'Push Hook');
+    await deliver('{}', {}, 'Pipeline Hook');
     bus.failWith = new Error('broker gone');
     await deliver(MR, { 'idempotency-key': 'quiet-2' });
     const lines = log.lines().filter((l) => l['msg'] === 'webhook delivery');

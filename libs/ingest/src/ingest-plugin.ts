@@ -15,10 +15,13 @@ import { CloudEvent } from 'cloudevents';
 import type { Logger } from 'pino';
 import {
   GITLAB_EVENT_HEADERS,
+  GITLAB_PUSH_EVENT_TYPE,
   GITLAB_WEBHOOK_EVENT_TYPE,
   TOPIC_GITLAB,
   gitlabKey,
   parseGitlabWebhook,
+  pushKey,
+  type GitlabPushData,
   type GitlabWebhookData,
 } from '@jit/contracts';
 import { JsonText, prepareEvent, type CloudEventJson, type EventBus } from '@jit/bus';
@@ -320,7 +323,7 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
     });
 
     const description =
-      'GitLab project/group webhook endpoint (Merge Request Hook, Note Hook). Authenticated by X-Gitlab-Token and/or ' +
+      'GitLab project/group webhook endpoint (Merge Request Hook, Note Hook, Push Hook). Authenticated by X-Gitlab-Token and/or ' +
       'Standard Webhooks signing; 202 once published, 200 for duplicates and ignored events, 503 + Retry-After when the bus is down.';
     const routeSchema = { summary: 'Receive a GitLab webhook delivery', description, tags: ['webhooks'] };
     hook.post(options.path ?? '/webhooks/gitlab', { bodyLimit, schema: routeSchema }, async (request, reply) => {
@@ -334,7 +337,7 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
 
       const event = st.event;
       if (!event) return fail(reply, st, 'malformed', MissingHeader('X-Gitlab-Event'));
-      if (event !== GITLAB_EVENT_HEADERS.mergeRequest && event !== GITLAB_EVENT_HEADERS.note) {
+      if (event !== GITLAB_EVENT_HEADERS.mergeRequest && event !== GITLAB_EVENT_HEADERS.note && event !== GITLAB_EVENT_HEADERS.push) {
         st.reason = 'event type not used by jit';
         return answer(reply, st, 'ignored', 200, { ignored: true });
       }
@@ -367,9 +370,11 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
         return fail(reply, st, 'malformed', err);
       }
       const normalized = parsed.event;
-      st.action = normalized.action;
       st.projectId = normalized.projectId;
-      st.mrIid = normalized.mrIid;
+      if (normalized.kind !== 'push') {
+        st.action = normalized.action;
+        st.mrIid = normalized.mrIid;
+      }
 
       // Another attempt of this delivery is being stored (GitLab retried while we were slow): wait for it.
       for (let running = inflight.get(id); running; running = inflight.get(id)) {
@@ -380,19 +385,18 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
       if (closing) return fail(reply, st, 'unavailable', Unavailable('the service is shutting down'));
       if (!bus.isReady()) return fail(reply, st, 'unavailable', Unavailable('the event bus is not ready'));
 
-      const data: GitlabWebhookData = {
-        ...normalized,
-        delivery: {
-          id,
-          ...optionalId('eventUuid', headerOf(request, 'x-gitlab-event-uuid')),
-          ...optionalId('webhookUuid', headerOf(request, 'x-gitlab-webhook-uuid')),
-          receivedAt: new Date().toISOString(),
-        },
-        payload: body.value,
+      const delivery = {
+        id,
+        ...optionalId('eventUuid', headerOf(request, 'x-gitlab-event-uuid')),
+        ...optionalId('webhookUuid', headerOf(request, 'x-gitlab-webhook-uuid')),
+        receivedAt: new Date().toISOString(),
       };
-      const key = gitlabKey(normalized.projectId, normalized.mrIid);
-      const cloudEvent = new CloudEvent<GitlabWebhookData>(
-        { id, source, type: GITLAB_WEBHOOK_EVENT_TYPE, subject: key, datacontenttype: 'application/json', data },
+      // A push is keyed by its branch (it belongs to no MR yet); an MR or note event by its MR.
+      const data: GitlabWebhookData | GitlabPushData = { ...normalized, delivery, payload: body.value };
+      const key = normalized.kind === 'push' ? pushKey(normalized.projectId, normalized.branch) : gitlabKey(normalized.projectId, normalized.mrIid);
+      const type = normalized.kind === 'push' ? GITLAB_PUSH_EVENT_TYPE : GITLAB_WEBHOOK_EVENT_TYPE;
+      const cloudEvent = new CloudEvent<GitlabWebhookData | GitlabPushData>(
+        { id, source, type, subject: key, datacontenttype: 'application/json', data },
         false, // validated once at registration (above); the bus checks the required attributes again
       );
       try {

@@ -593,6 +593,8 @@ function summarize(ev: AnyElevationEvent): string {
       return `policy change !${ev.data.mrIid} refused: ${ev.data.reasons.join('; ')}`;
     case EVENT_TYPES.policyBypassDetected:
       return `POLICY BYPASS: ${ev.data.reasons.join('; ')}`;
+    case EVENT_TYPES.pushRecorded:
+      return `${ev.data.pusher} pushed ${ev.data.totalCommits} commit(s) to ${ev.data.branch}`;
   }
 }
 

@@ -18,6 +18,7 @@ import type {
   PolicyBypassDetectedData,
   PolicyRatifiedData,
   PolicyRefusedData,
+  PushRecordedData,
   RevokeFailedData,
   RevokeRequestedData,
 } from '../event-data';
@@ -200,6 +201,17 @@ export const sampleData: { [K in ElevationEventType]: () => EventDataByType[K] }
     version: FIXTURE_POLICY_VERSION,
     commitSha: FIXTURE_MERGE_SHA,
     reasons: ['policy.yaml was changed on the default branch outside a policy-change MR'],
+  }),
+  [EVENT_TYPES.pushRecorded]: (): PushRecordedData => ({
+    projectId: 42,
+    branch: 'req-backfill',
+    pusher: 'dev',
+    pusherId: 7,
+    before: '0000000000000000000000000000000000000000',
+    after: FIXTURE_HEAD_SHA,
+    commits: [FIXTURE_HEAD_SHA],
+    totalCommits: 1,
+    at: '2026-01-01T00:00:00.000Z',
   }),
 };
 
