@@ -16,7 +16,7 @@ targets:
     substrate: postgres
     connection: { secretRef: env:ORDERS_DB_ADMIN_URL }
     scopes:
-      read-stats: { tier: cosmetic, grant: "SELECT ON pg_stat_activity" }
+      read-stats: { tier: cosmetic, grant: "SELECT ON ALL TABLES IN SCHEMA public" }
       write:  { tier: reversible-write, grant: "INSERT, UPDATE ON ALL TABLES IN SCHEMA public" }
       ddl:    { tier: semi-destructive, grant: "CREATE ON SCHEMA public" }
       drop:   { tier: destructive, grant: "DELETE ON ALL TABLES IN SCHEMA public" }
