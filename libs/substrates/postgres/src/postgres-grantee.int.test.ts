@@ -229,6 +229,37 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
     expect(roles.rows).toEqual([]);
   });
 
+  it('a lock the everyday account holds on a grantee table stalls the drop step, but the role has lost its privileges already (its view no longer writes with them)', async () => {
+    const quick = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl, statementTimeoutMs: 2000 }), { logger, name: 'postgres' });
+    const { secret, handle } = await quick.issue(request({ grant: ['USAGE, CREATE ON SCHEMA app', 'SELECT, INSERT ON public.orders'] }));
+    const anchor = `app.${uniqueName('anchor')}`;
+    const view = `app.${uniqueName('through')}`;
+    await withClient(secret.url as string, async (c) => {
+      await c.query(`CREATE TABLE ${anchor} (x int)`);
+      await c.query(`GRANT SELECT ON ${anchor} TO ${ro}`);
+      await c.query(`CREATE VIEW ${view} AS SELECT id, total FROM public.orders`); // reads and writes with its owner's rights
+      await c.query(`GRANT SELECT, INSERT ON ${view} TO ${ro}`);
+    });
+    const holder = new pg.Client({ connectionString: loginUrl(adminUrl, ro, PW) });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE ${anchor} IN ACCESS SHARE MODE`); // REASSIGN OWNED needs ACCESS EXCLUSIVE
+      await expect(quick.revoke(handle)).rejects.toMatchObject({ retriable: true });
+      const write = await withClient(loginUrl(adminUrl, ro, PW), (c) => c.query(`INSERT INTO ${view} (id, total) VALUES (-1, 99)`)).then(
+        () => 'written',
+        (err: { code?: string }) => err.code,
+      );
+      expect(write).toBe('42501');
+      await holder.query('ROLLBACK');
+      await expect(quick.revoke(handle)).resolves.toBeDefined();
+      expect(await quick.verifyRevoked(handle)).toMatchObject({ verified: true });
+    } finally {
+      await holder.end().catch(() => undefined);
+      await quick.close();
+    }
+  });
+
   it('someone holding the advisory lock of a grant about to be issued (its id follows the merge sha) does not keep it from being issued', async () => {
     const quick = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl, statementTimeoutMs: 2000 }), { logger, name: 'postgres' });
     const req = request({ grant: 'SELECT ON public.orders' });

@@ -216,6 +216,8 @@ describe('postgres substrate (unit, fake pool)', () => {
       expect.stringMatching(/^SELECT pg_catalog\.count/),
       expect.stringMatching(/^SELECT pg_catalog\.pg_terminate_backend/),
       expect.stringMatching(/^SELECT pg_catalog\.count/),
+      'BEGIN', // the role's privileges, in a transaction of their own (nothing granted here, so no REVOKE)
+      'COMMIT',
       'BEGIN',
       'SAVEPOINT jit_owner',
       expect.stringMatching(/^CREATE ROLE "jitleftovers" WITH NOLOGIN NOSUPERUSER .* NOINHERIT$/),

@@ -33,7 +33,7 @@ import {
 } from '@jit/substrates';
 import type { JitError } from '@jit/errors';
 import { isSystemSchema, parseGrant, renderGrant, schemasOf, type ParsedGrant } from './grant-grammar';
-import { LeftoverOwnerUnsafe, capLeftovers, ensureLeftoverOwner, grantToAdmin, neutraliseOwned, otherDatabasesOf } from './revoke-leftovers';
+import { LeftoverOwnerUnsafe, capLeftovers, ensureLeftoverOwner, grantToAdmin, neutraliseOwned, otherDatabasesOf, stripPrivileges } from './revoke-leftovers';
 import { scramVerifier } from './scram-verifier';
 
 export const POSTGRES_KIND = 'postgres';
@@ -494,7 +494,13 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       throw classifyPg(name, 'revoke (terminate sessions)', err);
     }
     if (!present) return { leftovers: [] };
-    // 3. Drop the code it left that would run with others' rights, hand the rest to the powerless
+    // 3. Its privileges here, in a short transaction no reader's lock can stall (revoke-leftovers.ts).
+    await inTransaction(server, 'revoke (strip privileges)', async (c) => {
+      await lockAsJit(c, role);
+      const existing = await roleComment(c, role);
+      if (existing.exists) await stripPrivileges(c, role);
+    });
+    // 4. Drop the code it left that would run with others' rights, hand the rest to the powerless
     //    leftover owner (never to the admin), drop its privileges, drop the role (revoke-leftovers.ts).
     //    What it owns in other databases of the cluster is cleared there (same admin, that
     //    database); the neutralising here is committed first, so nothing waits on those.

@@ -243,6 +243,43 @@ export async function otherDatabasesOf(c: SqlRunner, role: string): Promise<stri
   return rows.map((r) => String(r.datname));
 }
 
+/**
+ * Every privilege granted to `role` on objects it does not own in this database, revoked one by one
+ * in a short transaction of its own. REVOKE takes no lock a reader holds, while the drop step's
+ * REASSIGN does: anyone the grantee let read one of its tables (its everyday account) could hold
+ * ACCESS SHARE on it in an open transaction and stall that step for ever — leaving the role its
+ * privileges and its views and SECURITY DEFINER code working for whoever could call them. After
+ * this, the role holds nothing here, whatever the drop step runs into. Answers how many objects.
+ */
+export async function stripPrivileges(c: SqlRunner, role: string): Promise<number> {
+  const r = '(SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1::pg_catalog.text)';
+  const held = (acl: string, extra = '') => `EXISTS (SELECT 1 FROM pg_catalog.aclexplode(${acl}) a WHERE a.grantee = ${r}${extra})`;
+  // TRIGGER is given back after the REVOKE (harmless to a role that cannot log in): the drop step
+  // finds the triggers the role planted by it, also when it is retried after this step.
+  const { rows } = await c.query(
+    `SELECT pg_catalog.format('REVOKE ALL ON %s %s FROM %I', CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, c.oid::pg_catalog.regclass, $1::pg_catalog.text) AS statement
+       FROM pg_catalog.pg_class c WHERE c.relowner <> ${r} AND ${held('c.relacl')}
+     UNION ALL
+     SELECT pg_catalog.format('GRANT TRIGGER ON TABLE %s TO %I', c.oid::pg_catalog.regclass, $1::pg_catalog.text)
+       FROM pg_catalog.pg_class c WHERE c.relowner <> ${r} AND ${held('c.relacl', " AND a.privilege_type = 'TRIGGER'")}
+     UNION ALL
+     SELECT pg_catalog.format('REVOKE ALL ON SCHEMA %I FROM %I', n.nspname, $1::pg_catalog.text)
+       FROM pg_catalog.pg_namespace n WHERE n.nspowner <> ${r} AND ${held('n.nspacl')}
+     UNION ALL
+     SELECT pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM %I', p.oid::pg_catalog.regprocedure, $1::pg_catalog.text)
+       FROM pg_catalog.pg_proc p WHERE p.proowner <> ${r} AND ${held('p.proacl')}
+     UNION ALL
+     SELECT pg_catalog.format('REVOKE ALL ON DATABASE %I FROM %I', d.datname, $1::pg_catalog.text)
+       FROM pg_catalog.pg_database d
+      WHERE d.datname = pg_catalog.current_database() AND d.datdba <> ${r} AND ${held('d.datacl')}`,
+    [role],
+  );
+  const statements = rows.map((row) => String(row.statement));
+  const revokes = statements.filter((x) => x.startsWith('REVOKE'));
+  for (const st of [...revokes, ...statements.filter((x) => x.startsWith('GRANT'))]) await c.query(st);
+  return revokes.length;
+}
+
 /** At most MAX_REPORTED_LEFTOVERS entries, the rest counted in one closing entry. */
 export function capLeftovers(leftovers: LeftoverObject[]): LeftoverObject[] {
   if (leftovers.length > MAX_REPORTED_LEFTOVERS) {
