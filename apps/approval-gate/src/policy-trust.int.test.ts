@@ -53,6 +53,17 @@ async function restoreMain(w: SandboxWorld): Promise<void> {
   expect(st.ok).toBe(true);
 }
 
+/** A policy-only MR by `author`, approved by both security members, merged by maint; waits for its ratification. */
+async function ratifyPolicy(w: SandboxWorld, author: string, text: string): Promise<number> {
+  const iid = await w.openRequest(author, { 'policy.yaml': text }, { update: ['policy.yaml'] });
+  await w.waitFor('the policy-change comment', async () => (await w.comment(iid)).includes('policy change'));
+  await w.as('sam').mergeRequests.approve(w.projectId, iid);
+  await w.as('sue').mergeRequests.approve(w.projectId, iid);
+  await w.as('maint').mergeRequests.merge(w.projectId, iid);
+  await policyEvent(w, EVENT_TYPES.policyRatified, (d) => d['mrIid'] === iid);
+  return iid;
+}
+
 const refreshPolicy = (w: SandboxWorld) => (w.gate as unknown as { gate: { refreshPolicy(): Promise<unknown> } }).gate.refreshPolicy();
 
 describe('policy trust on a GitLab Free project', () => {
@@ -126,12 +137,7 @@ describe('policy trust on a GitLab Free project', () => {
 
   it('a policy-only MR with two fresh policyApprover approvals is ratified: the catalog shows the version, when and by whom', async () => {
     const tighter = POLICY.replace('cosmetic:         { ttlMax: 4h,', 'cosmetic:         { ttlMax: 3h,');
-    const iid = await w.openRequest('dev', { 'policy.yaml': tighter }, { update: ['policy.yaml'] });
-    await w.waitFor('the policy-change comment', async () => (await w.comment(iid)).includes('policy change'));
-    await w.as('sam').mergeRequests.approve(w.projectId, iid);
-    await w.as('sue').mergeRequests.approve(w.projectId, iid);
-    await w.as('maint').mergeRequests.merge(w.projectId, iid);
-    await policyEvent(w, EVENT_TYPES.policyRatified, (d) => d['mrIid'] === iid);
+    const iid = await ratifyPolicy(w, 'dev', tighter);
     const c = await catalog(w);
     expect(c.version).toBe(policyBlobSha(tighter));
     expect(c.ratified).toMatchObject({ version: policyBlobSha(tighter), how: 'merge', mrIid: iid, by: ['sam', 'sue'], mergedBy: 'maint' });
@@ -155,6 +161,25 @@ describe('policy trust on a GitLab Free project', () => {
     const c = await catalog(w);
     expect(c.version).toBe(ratified);
     expect(c.breakGlass?.ttlMaxSeconds).toBe(3600);
+  });
+
+  it('a request validated before a ratified policy change and merged after it is not issued on the superseded terms', async () => {
+    const iid = await w.openRequest('dev', { 'elevations/before-change.yaml': request({}) });
+    await w.waitFor('requested', async () => (await w.types(iid)).includes('requested'));
+    await w.as('carol').mergeRequests.approve(w.projectId, iid);
+    // Security then ratifies a policy that wants two platform approvals for reversible writes.
+    const text = new TextDecoder().decode((await w.as('maint').files.show(w.projectId, 'policy.yaml', 'main')).content);
+    const stricter = text.replace('reversible-write: { ttlMax: 2h,  approvals: 1,', 'reversible-write: { ttlMax: 2h,  approvals: 2,');
+    expect(stricter).not.toBe(text);
+    await ratifyPolicy(w, 'maint', stricter);
+    ratified = policyBlobSha(stricter);
+    // The request, approved once under the old terms, is merged after the change.
+    await w.as('maint').mergeRequests.merge(w.projectId, iid);
+    const bypass = await w.waitFor('the merge verdict', async () =>
+      (await w.events()).find((e) => (e.type === EVENT_TYPES.bypassDetected || e.type === EVENT_TYPES.approved) && (e.data as { mrIid?: number }).mrIid === iid),
+    );
+    expect(bypass.type).toBe(EVENT_TYPES.bypassDetected);
+    expect((bypass.data as { reasons: string[] }).reasons.join(' ')).toMatch(/validated under policy version \w+, which version \w+ replaced before the merge/);
   });
 });
 

@@ -842,7 +842,16 @@ export function createGate(options: GateOptions): Gate {
       else if (sha256(file.content) !== req.data.contentHash) {
         reasons.push(`${req.data.requestPath} at the merge commit is not the content jit validated`);
       }
-      const policy = (await policyNow()).policy;
+      const inForce = await policyNow();
+      const policy = inForce.policy;
+      if (req.data.policyVersion !== inForce.version) {
+        // Its tier, approvers, approval count and target were planned under a policy that a ratified
+        // change has since replaced (a removed approver, a raised count, a moved target): never
+        // issued on the old terms.
+        reasons.push(
+          `the request was validated under policy version ${req.data.policyVersion.slice(0, 12)}, which version ${inForce.version.slice(0, 12)} replaced before the merge; nothing is issued on a superseded policy — open a new MR so it is judged under the policy in force`,
+        );
+      }
       const verified = await verifyApprovals(ev, elevation, req, policy);
       lines.push(...verified.lines);
       if (req.data.breakGlass) {
