@@ -31,10 +31,11 @@ describe('policy reach into jit', () => {
        path "secret/data/*" { capabilities = ["create", "update", "read"] }
        path "auth/token/roles/*" { capabilities = ["read"] }
        path "auth/token/create-orphan" { capabilities = ["deny"] }
-       path "secret/data/app/*" { capabilities = ["update"] }`,
+       path "secret/data/app/*" { capabilities = ["update"] }
+       path "secret/data/jit/+/+/+/+" { capabilities = ["delete"] }`,
       jit,
     );
-    expect(reach.map((r) => r.rule)).toEqual(['auth/token/create/*', 'sys/policies/acl/*', 'secret/data/*']);
+    expect(reach.map((r) => r.rule)).toEqual(['auth/token/create/*', 'sys/policies/acl/*', 'secret/data/*', 'secret/data/jit/+/+/+/+']);
     expect(reach[0]?.what).toMatch(/mint orphan tokens through jit's token role jit-prod/);
   });
 });

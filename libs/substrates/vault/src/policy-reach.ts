@@ -54,7 +54,7 @@ export function pathMatches(pattern: string, path: string): boolean {
 
 /** The rules of `policy` that let a holder mint tokens jit does not know of, rewrite jit's role or the ACL policies, or edit jit's index. */
 export function reachIntoJit(policy: string, jit: JitPaths): PolicyReach[] {
-  const index = `jit/${jit.deployment}/any-instance/any-accessor`;
+  const index = `jit/${jit.deployment}/any-instance/any-grant/any-accessor`; // vaultIndexPath/<grant>/<accessor>
   const targets: [string[], string][] = [
     [[`auth/token/create/${jit.tokenRole}`, 'auth/token/create-orphan'], `mint orphan tokens through jit's token role ${jit.tokenRole} (any policy it allows, never revoked with the grant)`],
     [[`auth/token/roles/${jit.tokenRole}`], `rewrite jit's token role ${jit.tokenRole}`],
