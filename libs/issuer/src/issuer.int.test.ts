@@ -81,7 +81,8 @@ function spawnIssuer(entry: string): Child {
     GITLAB_URL: sandbox.url,
     GITLAB_TOKEN: BOT_TOKEN,
     JIT_ELEVATIONS_PROJECT: PROJECT,
-    JIT_SUBSTRATES: JSON.stringify({ postgres: { connectTimeoutMs: 1500 } }),
+    // jit issues only where it can revoke: both servers are the instance's admin URLs
+    JIT_SUBSTRATES: JSON.stringify({ postgres: { connectTimeoutMs: 1500, adminUrls: [ordersUrl, flakyUrl] } }),
     ORDERS_DB_ADMIN_URL: ordersUrl,
     FLAKY_DB_ADMIN_URL: flakyUrl,
     JIT_ISSUE_ATTEMPTS: '3',
