@@ -24,6 +24,17 @@ describe('policy reach into jit', () => {
     expect(policyRules('{"path": {"c/+": {"capabilities": ["create"]}}}')).toEqual([{ path: 'c/+', capabilities: ['create'] }]);
   });
 
+  it.each([
+    ['identity/group/*', 'identity or group'],
+    ['identity/entity/name/+', 'identity or group'],
+    ['auth/userpass/users/*', 'create a login'],
+    ['auth/approle/role/+/secret-id', 'create a login'],
+    ['sys/auth/*', 'create a login'],
+    ['auth/token/roles/*', 'create a login'],
+  ])('flags %s: a login or identity that keeps policies after the grant', (rule, what) => {
+    expect(reachIntoJit(`path "${rule}" { capabilities = ["create", "update"] }`, jit)).toContainEqual({ rule, what: expect.stringContaining(what) });
+  });
+
   it('flags writes that reach jit’s token role, the ACL policies and jit’s index; reads, denies and other paths pass', () => {
     const reach = reachIntoJit(
       `path "auth/token/create/*" { capabilities = ["update"] }

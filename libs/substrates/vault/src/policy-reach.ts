@@ -52,13 +52,33 @@ export function pathMatches(pattern: string, path: string): boolean {
   return new RegExp(`^${body}${glob ? '.*' : ''}$`).test(path);
 }
 
-/** The rules of `policy` that let a holder mint tokens jit does not know of, rewrite jit's role or the ACL policies, or edit jit's index. */
+/** The rules of `policy` that let a holder mint tokens jit does not know of, rewrite jit's role or the ACL policies, give an identity or a login lasting policies, or edit jit's index. */
 export function reachIntoJit(policy: string, jit: JitPaths): PolicyReach[] {
   const index = `jit/${jit.deployment}/any-instance/any-grant/any-accessor`; // vaultIndexPath/<grant>/<accessor>
   const targets: [string[], string][] = [
     [[`auth/token/create/${jit.tokenRole}`, 'auth/token/create-orphan'], `mint orphan tokens through jit's token role ${jit.tokenRole} (any policy it allows, never revoked with the grant)`],
     [[`auth/token/roles/${jit.tokenRole}`], `rewrite jit's token role ${jit.tokenRole}`],
     [['sys/policies/acl/any-policy', 'sys/policy/any-policy'], 'rewrite ACL policies'],
+    [
+      ['identity/entity/name/any', 'identity/entity/id/any', 'identity/entity', 'identity/group/name/any', 'identity/group/id/any', 'identity/group', 'identity/entity-alias', 'identity/group-alias'],
+      'give an identity or group (its everyday login) policies that outlast the grant',
+    ],
+    [
+      [
+        'sys/auth/any-mount',
+        'auth/userpass/users/any',
+        'auth/approle/role/any',
+        'auth/approle/role/any/secret-id',
+        'auth/cert/certs/any',
+        'auth/jwt/role/any',
+        'auth/oidc/role/any',
+        'auth/kubernetes/role/any',
+        'auth/ldap/users/any',
+        'auth/ldap/groups/any',
+        'auth/token/roles/any-role',
+      ],
+      'create a login (a user, role, certificate or auth method) that carries policies beyond the grant and outlasts it',
+    ],
     [
       ['data', 'metadata', 'delete', 'destroy', 'undelete'].map((k) => `${jit.indexMount}/${k}/${index}`),
       "edit jit's index of issued tokens (the orphan sweep would miss the grant's token)",
