@@ -154,6 +154,23 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
     expect(report.leftovers).toContainEqual(expect.objectContaining({ kind: 'trigger', name: `public.orders.${trigger}`, action: 'dropped' }));
   });
 
+  it('a foreign key the grantee pointed from its table at a table it does not own is dropped, so the owner can delete the rows again', async () => {
+    const { secret, handle } = await s.issue(request({ grant: ['USAGE, CREATE ON SCHEMA app', 'SELECT, REFERENCES ON public.orders'] }));
+    const id = (await withClient(adminUrl, (c) => c.query('INSERT INTO public.orders (total) VALUES (5) RETURNING id'))).rows[0].id as number;
+    const pin = `app.${uniqueName('pin')}`;
+    await withClient(secret.url as string, async (c) => {
+      await c.query(`CREATE TABLE ${pin} (order_id int REFERENCES public.orders (id))`);
+      await c.query(`INSERT INTO ${pin} VALUES (${id})`);
+    });
+    const report = await s.revoke(handle);
+    const deleted = await withClient(adminUrl, (c) => c.query('DELETE FROM public.orders WHERE id = $1', [id])).then(
+      (r) => r.rowCount,
+      (err: { code?: string }) => err.code,
+    );
+    expect(deleted).toBe(1); // refused while the key stayed (its check runs as the powerless leftover owner: 42501)
+    expect(report.leftovers).toContainEqual(expect.objectContaining({ kind: 'foreign key', action: 'dropped', note: expect.stringContaining('public.orders') }));
+  });
+
   it('what the grantee created is kept, owned by the NOLOGIN leftover owner rather than by the admin', async () => {
     const { secret, handle } = await s.issue(request({ grant: 'USAGE, CREATE ON SCHEMA app' }));
     const table = uniqueName('made_by_grantee');

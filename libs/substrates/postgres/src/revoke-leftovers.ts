@@ -197,6 +197,24 @@ export async function neutraliseOwned(c: SqlRunner, role: string, owner: string)
     });
   }
 
+  // Foreign keys from its tables into tables it does not own (REFERENCES): kept, they would go on
+  // refusing the owner's DELETE or UPDATE of every row the grantee pointed at, long after the TTL.
+  const { rows: keys } = await c.query(
+    `SELECT pg_catalog.format('%s.%I', k.conrelid::pg_catalog.regclass, k.conname) AS name,
+            k.confrelid::pg_catalog.regclass::pg_catalog.text AS target,
+            pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', k.conrelid::pg_catalog.regclass, k.conname) AS statement
+       FROM pg_catalog.pg_constraint k
+       JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
+       JOIN pg_catalog.pg_class f ON f.oid = k.confrelid
+      WHERE k.contype = 'f' AND t.relowner = ${roleOid} AND f.relowner <> ${roleOid}
+      ORDER BY 1`,
+    [role],
+  );
+  for (const k of keys) {
+    await c.query(k.statement as string);
+    leftovers.push({ kind: 'foreign key', name: clean(k.name), action: 'dropped', note: `referenced ${clean(k.target, 140)}, which it does not own: it held that table's rows` });
+  }
+
   // ALTER ... OWNER (which REASSIGN runs for routines, types, ...) wants the new owner to hold
   // CREATE on the object's schema unless the admin is a superuser: lend it for this transaction.
   const { rows: schemas } = await c.query(
