@@ -357,7 +357,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       }
       break;
     }
-    log.warn({ role: lockName }, "jit's revoke lock is held by a session that is not jit's admin (a grantee stalling the revoke?); revoking without it");
+    log.warn({ role: lockName }, "jit's lock on a grant role is held by a session that is not jit's admin (someone stalling an issue or revoke?); going on without it");
   };
   const roleComment = async (c: PgQueryable, role: string): Promise<{ exists: boolean; canLogin?: boolean; meta?: RoleMeta; adminIsSuperuser: boolean }> => {
     const { rows } = await c.query(
