@@ -12,7 +12,9 @@ import { EVENT_TYPES, TOPIC_ELEVATIONS, parseElevationEvent, type AnyElevationEv
 import { sampleEvent } from '@jit/contracts/testing';
 import { createLedger } from '@jit/ledger';
 import { createLogger } from '@jit/observability';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the suite mints through the real gcp-iam adapter, as the issuer app composes it
 import { createGcpIamSubstrate, gcpIamConfigSchema, type GcpIamSubstrate } from '@jit/substrate-gcp-iam';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- as above: the adapter's contract server stands in for Google
 import { GcpIamContractServer } from '@jit/substrate-gcp-iam/testing';
 import { waitFor } from '@jit/testing';
 import { createIssuer, type Issuer } from './issuer';

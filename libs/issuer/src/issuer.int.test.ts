@@ -152,7 +152,7 @@ async function approved(target: string, overrides: { idKey?: string; ttlSeconds?
   return event;
 }
 
-const publish = (event: AnyElevationEvent) => observer.publish(TOPIC_ELEVATIONS, event.data.elevationId as string, event);
+const publish = (event: AnyElevationEvent) => observer.publish(TOPIC_ELEVATIONS, (event.data as { elevationId: string }).elevationId, event);
 const of = (type: string, grantId: string) => events.filter((e) => e.type === type && (e.data as { grantId?: string }).grantId === grantId);
 
 async function notes(iid: number): Promise<string[]> {
