@@ -90,7 +90,7 @@ async function sql<T extends pg.QueryResultRow = any>(url: string, text: string)
 
 const roleExists = async (role: string) => (await sql(dbUrl, `SELECT 1 FROM pg_roles WHERE rolname = '${role.replace(/'/g, "''")}'`)).length === 1;
 
-const publish = (event: AnyElevationEvent) => observer.publish(TOPIC_ELEVATIONS, event.data.elevationId as string, event);
+const publish = (event: AnyElevationEvent) => observer.publish(TOPIC_ELEVATIONS, (event.data as { elevationId: string }).elevationId, event);
 const of = (type: string, grantId: string) => events.filter((e) => e.type === type && (e.data as { grantId?: string }).grantId === grantId);
 const revokedOnce = (grantId: string) => of(EVENT_TYPES.revoked, grantId).length === 1;
 
