@@ -6,7 +6,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { requestYaml } from '@jit/contracts/testing';
 import { EXAMPLE_POLICY_YAML } from '@jit/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, type SandboxWorld } from './sandbox-world';
+import { BOT, HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, tokenOf, type SandboxWorld } from './sandbox-world';
 
 const request = requestYaml;
 /** The example policy; `maint` (a maintainer, who can merge into main) may also use break-glass. */
@@ -96,3 +96,42 @@ describe('issue 11 on a free project (GitLab enforces nothing; the gate is all t
     expect((await w.mergeExpectingBypass(iid)).reasons).toMatch(/1 of 2 required .*erin: committer/);
   });
 });
+
+describe('issue 11 on a premium project (GitLab enforces jit\'s rule; someone removes it)', () => {
+  let w: SandboxWorld;
+  beforeAll(async () => {
+    w = await startSandboxWorld({ tier: 'premium', policy: POLICY });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+  const rulesUrl = (iid: number) => `${w.sandbox.apiUrl}/projects/${w.projectId}/merge_requests/${iid}/approval_rules`;
+  const asMallory = { 'private-token': tokenOf('mallory'), 'content-type': 'application/json' };
+
+  it('a developer deletes the jit: rule: reconciliation restores it and says so on the MR; GitLab refuses the merge again', async () => {
+    const iid = await w.openRequest('dev', { [req()]: request({}) });
+    await w.event(iid, EVENT_TYPES.requested);
+    const [rule] = (await (await fetch(rulesUrl(iid), { headers: asMallory })).json()) as Array<{ id: number; name: string }>;
+    expect(rule?.name).toBe('jit:reversible-write');
+    expect((await fetch(`${rulesUrl(iid)}/${rule!.id}`, { method: 'DELETE', headers: asMallory })).status).toBe(204);
+    await (w.gate as unknown as { gate: { reconcile(): Promise<unknown> } }).gate.reconcile();
+    const rules = await w.as(BOT).approvalRules.all(w.projectId, iid);
+    expect(rules).toEqual([expect.objectContaining({ name: 'jit:reversible-write', approvalsRequired: 1 })]);
+    await w.commentWith(iid, 'the jit:reversible-write approval rule had been deleted; jit restored it');
+    await expect(w.as('maint').mergeRequests.merge(w.projectId, iid)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_REJECTED' });
+  });
+
+  it('a developer edits the jit: rule to require nothing: the next approval event restores it and says so on the MR', async () => {
+    const iid = await w.openRequest('dev', { [req()]: request({}) });
+    await w.event(iid, EVENT_TYPES.requested);
+    const [rule] = (await (await fetch(rulesUrl(iid), { headers: asMallory })).json()) as Array<{ id: number }>;
+    const edited = await fetch(`${rulesUrl(iid)}/${rule!.id}`, { method: 'PUT', headers: asMallory, body: JSON.stringify({ approvals_required: 0 }) });
+    expect(edited.status).toBe(200);
+    await w.as('mallory').mergeRequests.approve(w.projectId, iid);
+    await w.commentWith(iid, 'the jit:reversible-write approval rule had been edited');
+    const rules = await w.as(BOT).approvalRules.all(w.projectId, iid);
+    expect(rules).toEqual([expect.objectContaining({ name: 'jit:reversible-write', approvalsRequired: 1 })]);
+    await expect(w.as('maint').mergeRequests.merge(w.projectId, iid)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_REJECTED' });
+  });
+});
+

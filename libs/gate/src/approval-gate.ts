@@ -504,40 +504,43 @@ export function createGate(options: GateOptions): Gate {
     const contentHash = sha256(bytes);
     const eligibleApprovers = plan.approvers.anyHuman ? [ANY_HUMAN, ...eligible] : eligible;
     // GitLab side: one approval rule, hardened settings, the status.
-    const ruleName = `jit:${plan.breakGlass ? 'break-glass' : plan.tier}`;
-    const rules = await gitlab.approvalRules.all(ev.projectId, ev.mrIid);
-    let free = false;
-    let drift: string[] = [];
-    if (isApprovalRulesUnsupported(rules)) free = true;
-    else {
-      const ids = plan.approvers.anyHuman ? [] : await userIds(eligible);
-      const ours = rules.find((r) => r.name.startsWith('jit:'));
-      const wanted = { name: ruleName, approvalsRequired: plan.requiredApprovals, userIds: ids };
-      const same =
-        ours &&
-        ours.name === wanted.name &&
-        ours.approvalsRequired === wanted.approvalsRequired &&
-        [...ours.userIds].sort().join(',') === [...ids].sort().join(',');
-      const res = ours ? (same ? ours : await gitlab.approvalRules.edit(ev.projectId, ev.mrIid, ours.id, wanted)) : await gitlab.approvalRules.create(ev.projectId, ev.mrIid, wanted);
-      if (isApprovalRulesUnsupported(res)) free = true;
+    const prevReq = book.get(elevation)?.requested?.data;
+    const wanted = {
+      name: `jit:${plan.breakGlass ? 'break-glass' : plan.tier}`,
+      approvalsRequired: plan.requiredApprovals,
+      userIds: plan.approvers.anyHuman ? [] : await userIds(eligible),
+    };
+    // Drift only if jit had already set this very rule (same name, count and approvers) for the MR.
+    const known =
+      prevReq !== undefined &&
+      book.get(elevation)?.status === 'requested' &&
+      ruleName(prevReq) === wanted.name &&
+      prevReq.requiredApprovals === wanted.approvalsRequired &&
+      prevReq.eligibleApprovers.join(',') === eligibleApprovers.join(',');
+    const ruleState = await ensureJitRule(ev, wanted, known);
+    let free = ruleState.free;
+    let drift: string[] = [...ruleState.drift];
+    if (!free) {
       const settings = await gitlab.approvalSettings.show(ev.projectId);
       if (isApprovalRulesUnsupported(settings)) free = true;
       else {
-        if (settings.mergeRequestsAuthorApproval) drift.push('authors could approve their own MR');
-        if (!settings.mergeRequestsDisableCommittersApproval) drift.push('committers could approve');
-        if (!settings.resetApprovalsOnPush) drift.push('approvals were kept on new pushes');
-        if (drift.length > 0) {
-          log.warn({ projectId: ev.projectId, drift }, 'approval settings drifted; correcting');
+        const fixable: string[] = [];
+        if (settings.mergeRequestsAuthorApproval) fixable.push('authors could approve their own MR');
+        if (!settings.mergeRequestsDisableCommittersApproval) fixable.push('committers could approve');
+        if (!settings.resetApprovalsOnPush) fixable.push('approvals were kept on new pushes');
+        if (fixable.length > 0) {
+          log.warn({ projectId: ev.projectId, drift: fixable }, 'approval settings drifted; correcting');
           driftFixed.inc();
           const fixed = await gitlab.approvalSettings.edit(ev.projectId, {
             mergeRequestsAuthorApproval: false,
             mergeRequestsDisableCommittersApproval: true,
             resetApprovalsOnPush: true,
           });
-          if (isApprovalRulesUnsupported(fixed)) drift = [];
+          if (!isApprovalRulesUnsupported(fixed)) drift.push(...fixable);
         }
       }
     }
+    if (free) drift = [];
     if (free) freeProjects.add(ev.projectId);
     else freeProjects.delete(ev.projectId);
     await status(ev, mr.sha, 'success', `${plan.tier}: ${plan.requiredApprovals} approval(s), ${human(plan.ttlSeconds)}`);
@@ -612,6 +615,67 @@ export function createGate(options: GateOptions): Gate {
     }
     log.info({ elevationId: elevation, problems: list.length, source: sourceId }, 'request rejected');
     await comment(ev, { elevationId: elevation, problems: list, headSha });
+  }
+
+  // ---- the jit: approval rule ----
+  function ruleName(r: Pick<RequestedRecord['data'], 'breakGlass' | 'tier'>): string {
+    return `jit:${r.breakGlass ? 'break-glass' : r.tier}`;
+  }
+
+  /**
+   * Keeps jit's one MR approval rule as wanted. `known`: jit already set exactly this rule, so any
+   * other state means someone deleted or edited it — restored, and returned as drift to say on the MR.
+   * jit does not turn on disable_overriding_approvers_per_merge_request: GitLab then refuses every
+   * MR-level rule change, jit's own included; found on, it is reported (GitLab enforces only project rules).
+   */
+  async function ensureJitRule(
+    ref: MrRef,
+    wanted: { name: string; approvalsRequired: number; userIds: number[] },
+    known: boolean,
+  ): Promise<{ free: boolean; drift: string[] }> {
+    const rules = await gitlab.approvalRules.all(ref.projectId, ref.mrIid);
+    if (isApprovalRulesUnsupported(rules)) return { free: true, drift: [] };
+    const ours = rules.find((r) => r.name.startsWith('jit:'));
+    const ids = [...wanted.userIds].sort((a, b) => a - b).join(',');
+    if (ours && ours.name === wanted.name && ours.approvalsRequired === wanted.approvalsRequired && [...ours.userIds].sort((a, b) => a - b).join(',') === ids) {
+      return { free: false, drift: [] };
+    }
+    const drift: string[] = [];
+    if (known) {
+      drift.push(
+        ours
+          ? `the ${wanted.name} approval rule had been edited (now ${ours.name}, ${ours.approvalsRequired} required); jit restored it`
+          : `the ${wanted.name} approval rule had been deleted; jit restored it`,
+      );
+    }
+    try {
+      const res = ours ? await gitlab.approvalRules.edit(ref.projectId, ref.mrIid, ours.id, wanted) : await gitlab.approvalRules.create(ref.projectId, ref.mrIid, wanted);
+      if (isApprovalRulesUnsupported(res)) return { free: true, drift: [] };
+    } catch (err) {
+      if (!(err instanceof JitError) || err.code !== 'JIT_ERR_GITLAB_FORBIDDEN') throw err;
+      const settings = await gitlab.approvalSettings.show(ref.projectId);
+      if (isApprovalRulesUnsupported(settings) || !settings.disableOverridingApproversPerMergeRequest) throw err;
+      drift.length = 0;
+      drift.push(
+        `approval rules cannot be changed per merge request on this project (disable_overriding_approvers_per_merge_request), so jit cannot set its ${wanted.name} rule: GitLab enforces only the project's rules; jit still verifies at merge`,
+      );
+    }
+    if (drift.length > 0) {
+      driftFixed.inc();
+      log.warn({ projectId: ref.projectId, mrIid: ref.mrIid, drift }, 'jit approval rule drifted');
+    }
+    return { free: false, drift };
+  }
+
+  /** The rule as the current request wants it, checked again (approval webhooks, reconciliation). */
+  async function checkJitRule(ref: MrRef, req: RequestedRecord['data']): Promise<string[]> {
+    const anyHuman = req.eligibleApprovers.includes(ANY_HUMAN);
+    const wanted = {
+      name: ruleName(req),
+      approvalsRequired: req.requiredApprovals,
+      userIds: anyHuman ? [] : await userIds(req.eligibleApprovers.filter((u) => u !== ANY_HUMAN)),
+    };
+    return (await ensureJitRule(ref, wanted, true)).drift;
   }
 
   // ---- approvals ----
@@ -731,7 +795,8 @@ export function createGate(options: GateOptions): Gate {
       `${elevation}:approval:${sourceId}:${username}:${action}`,
       req.breakGlass ? 'high' : undefined,
     );
-    await comment(ev, await baseView(ev, elevation));
+    const drift = await checkJitRule(ev, req);
+    await comment(ev, { ...(await baseView(ev, elevation)), ...(drift.length > 0 ? { settingsDrift: drift } : {}) });
   }
 
   /** Break-glass needs two humans even with `approvals: 0`: the merger must be a human other than the requester. */
@@ -1133,6 +1198,14 @@ export function createGate(options: GateOptions): Gate {
     ...(options.reconcileLookbackMs !== undefined ? { lookbackMs: options.reconcileLookbackMs } : {}),
     ...(options.reconcileMaxPages !== undefined ? { maxPages: options.reconcileMaxPages } : {}),
     refreshApprovals,
+    checkRule: (projectId, iid) =>
+      withLock(toElevationId(projectId, iid), async () => {
+        const e = book.get(toElevationId(projectId, iid));
+        if (!e?.requested || e.status !== 'requested') return;
+        const ref = { projectId, mrIid: iid };
+        const drift = await checkJitRule(ref, e.requested.data);
+        if (drift.length > 0) await comment(ref, { ...(await baseView(ref, e.elevationId)), settingsDrift: drift });
+      }),
     policyJudged: (iid) => ratifier.judged(iid),
   });
 

@@ -66,6 +66,8 @@ export interface ReconcilerOptions {
   maxPages?: number;
   /** Judges and shows on the comment approvals given while no webhook arrived (the gate's). */
   refreshApprovals(projectId: number, iid: number, approvals: MergeRequestApprovals): Promise<void>;
+  /** Checks jit's approval rule of an open, requested MR (restored and said on the MR if deleted or edited). */
+  checkRule?(projectId: number, iid: number): Promise<void>;
   /** Whether the log holds a verdict (ratified, refused, bypass) for this merged policy MR. */
   policyJudged(iid: number): boolean;
   /** Clock, ms. Default Date.now. */
@@ -189,6 +191,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const action: ReconcileAction | undefined = !e ? 'open' : e.status === 'withdrawn' ? 'reopen' : known !== mr.sha ? 'update' : undefined;
     if (action) return (await publishOnce(project, mr, action)) ? 'opened' : 'skipped';
     if (e?.status !== 'requested') return 'skipped';
+    // No webhook tells of a deleted or edited approval rule: look at it on every run.
+    await options.checkRule?.(project.id, mr.iid);
     const approvals = await gitlab.mergeRequests.approvals(project.id, mr.iid);
     const atGitlab = [...new Set(approvals.approvedBy.map((a) => a.username.toLowerCase()))].sort();
     const recorded = [...book.approvedSinceLastChange(elevation)].sort();

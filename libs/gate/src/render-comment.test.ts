@@ -117,3 +117,14 @@ describe('the gate comment with a forged verdict in the justification', () => {
     expect(w.comment(iid)).not.toMatch(UNSAFE);
   });
 });
+
+describe('the gate comment on drift', () => {
+  it('says every drift in full (each was cut to nothing before: map passed its index as the length)', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { 'elevations/a.yaml': requestYaml({}) });
+    w.gl.projects.get(7)!.mrs.get(iid)!.rules = []; // someone deleted jit's rule
+    await w.approve(iid, 'mallory');
+    expect(w.comment(iid)).toContain("GitLab's approval setup had drifted: the jit:reversible-write approval rule had been deleted; jit restored it.");
+    expect(w.gl.projects.get(7)!.mrs.get(iid)!.rules).toEqual([expect.objectContaining({ name: 'jit:reversible-write', approvalsRequired: 1 })]);
+  });
+});

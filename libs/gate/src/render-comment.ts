@@ -107,7 +107,7 @@ export function renderComment(v: CommentView): string {
       out.push('', '> This project has no GitLab approval rules (GitLab Free): GitLab will not block the merge. jit verifies the approvals itself at merge; a merge without them issues nothing and is reported as a bypass.');
     }
     if (v.settingsDrift && v.settingsDrift.length > 0) {
-      out.push('', `> Approval settings had drifted and were corrected: ${v.settingsDrift.map(md).join('; ')}.`);
+      out.push('', `> GitLab's approval setup had drifted: ${v.settingsDrift.map((d) => md(d)).join('; ')}.`);
     }
     out.push('', '**Reviewer checklist**');
     out.push('- [ ] the justification names a real incident/ticket and the scope is the smallest that works');
