@@ -28,3 +28,10 @@ export const InvalidDuration = defineError<[string]>(
   'invalid duration: %s; write it like 30m, 2h or 1h30m (units s, m, h, d; > 0 and at most 30d)',
   { statusCode: 400 },
 );
+
+/** A signing key (private key file or published public key) that jit cannot use. Never quotes the key. */
+export const InvalidSigningKey = defineError<[string]>(
+  'JIT_ERR_CONTRACTS_INVALID_SIGNING_KEY',
+  'invalid signing key: %s',
+  { statusCode: 400 },
+);

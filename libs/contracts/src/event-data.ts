@@ -165,6 +165,13 @@ const shapes = {
     issuedAt: timeS,
     expiresAt: timeS,
     requester: usernameS,
+    /** The issuer's Ed25519 signature of (elevation id, grant id, expiry, sha256 of sealedCredential); the CLI checks it. */
+    credentialSignature: z
+      .object({
+        kid: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a key id (RFC 7638 thumbprint, base64url)'),
+        signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'must be a base64url Ed25519 signature'),
+      })
+      .optional(),
   },
   grantStarted: {
     elevationId: elevationIdS,

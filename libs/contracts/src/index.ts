@@ -70,7 +70,7 @@ export type {
   ParseEventResult,
 } from './cloud-event';
 export { AGE_RECIPIENT_RE, isAgeRecipient } from './age-recipient';
-export { InvalidEvent, UnknownEventType, SecretInEvent, InvalidDuration } from './errors';
+export { InvalidEvent, UnknownEventType, SecretInEvent, InvalidDuration, InvalidSigningKey } from './errors';
 export { parseDuration, tryParseDuration, formatDuration, MAX_DURATION_SECONDS } from './duration';
 export type { DurationResult } from './duration';
 export { formatPath } from './problem';
@@ -117,3 +117,22 @@ export type {
   GitlabPushEvent,
   GitlabPushData,
 } from './gitlab-webhook';
+export {
+  KEY_ID_ATTRIBUTE,
+  SIGNATURE_ATTRIBUTE,
+  SIGNED_BY,
+  canonicalJson,
+  checkProducer,
+  describeRefusal,
+  producerTrust,
+  createEventSigner,
+  createEventVerifier,
+  credentialStatement,
+  generateSigningKeyPem,
+  keyIdOf,
+  parsePublicKey,
+  signCredential,
+  verifyBytes,
+  verifyCredentialSignature,
+} from './event-signature';
+export type { CredentialSignature, CredentialStatementInput, EventSigner, EventVerifier, ProducerCheck, ProducerRole, ProducerTrust, PublicSigningKey, SignatureCheck } from './event-signature';

@@ -1,3 +1,3 @@
 export { createLogger, REDACT_PATHS } from './logger';
 export type { Logger, LoggerConfig } from './logger';
-export { createRegistry, Registry } from './metrics';
+export { createRegistry, refusedEventsCounter, Registry } from './metrics';

@@ -19,3 +19,5 @@ export {
   projectId,
 } from './env-schemas';
 export type { BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
+export { publicKeysSetting, readSigningKeyFile, readSigningKeySetting, signingEnv, signingFromEnv, signingKeyFileSetting } from './signing-env';
+export type { SigningConfig, SigningRequirements } from './signing-env';

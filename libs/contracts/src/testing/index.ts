@@ -23,6 +23,7 @@ import type {
   RevokeRequestedData,
 } from '../event-data';
 import { createElevationEvent, type CreateEventOptions, type ElevationEvent } from '../cloud-event';
+import { createEventSigner, generateSigningKeyPem, type EventSigner } from '../event-signature';
 import type { ElevationEventType } from '../topics';
 
 /** A valid age X25519 recipient (its identity was thrown away). */
@@ -275,4 +276,10 @@ export function requestYaml(spec: Record<string, string | boolean | undefined>):
   const lines = ['apiVersion: jit/v1', 'kind: ElevationRequest', 'spec:'];
   for (const [k, v] of Object.entries(full)) if (v !== undefined) lines.push(`  ${k}: ${typeof v === 'string' ? JSON.stringify(v) : v}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** A fresh Ed25519 key for a test producer: the PEM (for a key file) and its signer. */
+export function createTestSigningKey(): { pem: string; signer: EventSigner } {
+  const pem = generateSigningKeyPem();
+  return { pem, signer: createEventSigner(pem) };
 }
