@@ -12,8 +12,8 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { createEmbeddedBus } from '@jit/bus';
-import { EVENT_TYPES, TOPIC_ELEVATIONS, grantId as grantIdOf, parseElevationEvent } from '@jit/contracts';
+import { createEmbeddedBus, createSigningBus } from '@jit/bus';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, createEventSigner, generateSigningKeyPem, grantId as grantIdOf, parseElevationEvent, producerTrust } from '@jit/contracts';
 import { sampleEvent } from '@jit/contracts/testing';
 import { createIssuer, generateAgeIdentity } from '@jit/issuer';
 import { createLedger } from '@jit/ledger';
@@ -97,7 +97,9 @@ async function main(): Promise<void> {
       // (b) through the issuer on the embedded bus
       const dir = mkdtempSync(join(tmpdir(), 'jit-bench-issue-'));
       dirs.push(dir);
-      const bus = await createEmbeddedBus({ dir, logger });
+      // one key plays gate and issuer, as in the all-in-one: approvals are signed, grants too
+      const signer = createEventSigner(generateSigningKeyPem());
+      const bus = createSigningBus(await createEmbeddedBus({ dir, logger }), signer, [TOPIC_ELEVATIONS]);
       const handles = new Map<string, RevocationHandle>();
       const waiting = new Map<string, () => void>();
       const sub = await bus.subscribe({
@@ -120,6 +122,9 @@ async function main(): Promise<void> {
         targets: { resolve: async () => ({ substrate: c.name, scope: c.scope, connection: {} }) },
         ledger: createLedger(),
         logger,
+        trust: producerTrust({}, { key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] }),
+        signer,
+        approvalCheck: { check: async () => undefined }, // the GitLab round trip is not what this measures
         retry: { attempts: 1 },
       });
       await issuer.start();

@@ -10,8 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createEmbeddedBus, type EventBus } from '@jit/bus';
-import { EVENT_TYPES, TOPIC_ELEVATIONS, createElevationEvent, grantId as grantIdOf, parseElevationEvent } from '@jit/contracts';
+import { createEmbeddedBus, createSigningBus, type EventBus } from '@jit/bus';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, createElevationEvent, createEventSigner, generateSigningKeyPem, grantId as grantIdOf, parseElevationEvent, producerTrust } from '@jit/contracts';
+
+/** One key plays issuer and revoker, as in the all-in-one: granted events are signed as the revoker requires. */
+const SIGNER = createEventSigner(generateSigningKeyPem());
+const TRUST = producerTrust({}, { key: SIGNER.publicKey, roles: ['gate', 'issuer', 'revoker'] });
 import { createLogger } from '@jit/observability';
 import { createRevoker } from '@jit/revoker';
 import type { RevocationHandle, Substrate } from '@jit/substrates';
@@ -37,7 +41,7 @@ async function freshBus(): Promise<EventBus> {
   // batched fsync only to load the log quickly; the revoker's own publishes are what is measured
   const bus = await createEmbeddedBus({ dir, fsync: { batchMs: 5 }, logger, defaultPartitions: 12 });
   await bus.ensureTopics([{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }]);
-  return bus;
+  return createSigningBus(bus, SIGNER, [TOPIC_ELEVATIONS]);
 }
 
 function grantedEvent(handle: RevocationHandle, expiresAt: string, substrate: string) {
@@ -93,6 +97,7 @@ async function lateness(substrate: Substrate, n: number, windowMs: number, scope
   const expiries = issued.map((_, i) => new Date(start + Math.floor((i / n) * windowMs)).toISOString());
   const revoker = createRevoker({
     bus,
+    trust: TRUST,
     substrates: { forHandle: () => substrate, list: () => [] },
     logger,
     sweepIntervalMs: 0,
@@ -148,7 +153,7 @@ async function rebuild(n: number): Promise<{ events: number; loadS: number; star
   const loadS = (performance.now() - t0) / 1000;
   await bus.close();
   // A fresh process view: reopen the log, as a restarted revoker would.
-  const reopened = await createEmbeddedBus({ dir: dirs[dirs.length - 1]!, logger });
+  const reopened = createSigningBus(await createEmbeddedBus({ dir: dirs[dirs.length - 1]!, logger }), SIGNER, [TOPIC_ELEVATIONS]);
   const substrate = createMemorySubstrate();
   // The first replay the revoker runs is the schedule rebuild; time it on its own.
   let rebuiltAt: number | undefined;
@@ -157,7 +162,7 @@ async function rebuild(n: number): Promise<{ events: number; loadS: number; star
     await reopened.replay(...args);
     rebuiltAt ??= performance.now();
   };
-  const revoker = createRevoker({ bus: timed, substrates: { forHandle: () => substrate, list: () => [substrate] }, logger, sweepIntervalMs: 0 });
+  const revoker = createRevoker({ bus: timed, trust: TRUST, substrates: { forHandle: () => substrate, list: () => [substrate] }, logger, sweepIntervalMs: 0 });
   const t1 = performance.now();
   await revoker.start(); // rebuild from the log + the initial reconciliation/orphan sweep
   const startMs = performance.now() - t1;

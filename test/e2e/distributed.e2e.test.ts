@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { IAMClient, GetRolePolicyCommand } from '@aws-sdk/client-iam';
 import { createKafkaBus, type CloudEventJson, type EventBus } from '@jit/bus';
+import { createEventSigner, generateSigningKeyPem } from '@jit/contracts';
 import { createGitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox, type SeedInput } from '@jit/gitlab-sandbox';
 import { createLedger, type ElevationState, type Ledger } from '@jit/ledger';
@@ -147,13 +148,31 @@ targets:
   const ports = { ingest: await freePort(), gate: await freePort(), issuer: await freePort(), revoker: await freePort() };
   // Short Kafka session timeouts: a restarted consumer rejoins quickly on this small box.
   const kafkaEnv = { KAFKA_BROKERS: brokers, KAFKA_SESSION_TIMEOUT_MS: '10000' };
+  // One signing key per service, as an operator sets them up (README "Event signatures"): each
+  // consumer trusts the public keys of the producers it acts on.
+  const keys = Object.fromEntries(
+    await Promise.all(
+      (['gate', 'issuer', 'revoker'] as const).map(async (role) => {
+        const pem = generateSigningKeyPem();
+        const file = join(dataDir, `${role}-signing-key.pem`);
+        await writeFile(file, pem, { mode: 0o600 });
+        return [role, { file, x: createEventSigner(pem).publicKey.x }];
+      }),
+    ),
+  ) as Record<'gate' | 'issuer' | 'revoker', { file: string; x: string }>;
   launch = {
     'webhook-ingest': { port: ports.ingest, env: { KAFKA_BROKERS: brokers, JIT_WEBHOOK_SECRET: webhookSecret, JIT_DATA_DIR: join(dataDir, 'ingest') } },
     // The operator pins the seeded policy (the first policy is trusted by an explicit act).
-    'approval-gate': { port: ports.gate, env: { KAFKA_BROKERS: brokers, ...gitlab, JIT_POLICY_PIN: policyBlobSha(policy) } },
-    issuer: { port: ports.issuer, env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}` } },
+    'approval-gate': { port: ports.gate, env: { KAFKA_BROKERS: brokers, ...gitlab, JIT_POLICY_PIN: policyBlobSha(policy), JIT_SIGNING_KEY_FILE: keys.gate.file } },
+    issuer: {
+      port: ports.issuer,
+      env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}`, JIT_SIGNING_KEY_FILE: keys.issuer.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_REVOKER_KEYS: keys.revoker.x },
+    },
     // No orphan sweep: OpenBao and moto are shared with other suites; this one checks its own grants.
-    revoker: { port: ports.revoker, env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500' } },
+    revoker: {
+      port: ports.revoker,
+      env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500', JIT_SIGNING_KEY_FILE: keys.revoker.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_ISSUER_KEYS: keys.issuer.x },
+    },
   };
   const names = Object.keys(launch) as AppName[];
   const settled = await Promise.allSettled(names.map((n) => startApp(n, launch[n].port, launch[n].env)));

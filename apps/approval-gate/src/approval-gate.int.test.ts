@@ -1,7 +1,7 @@
 // Scenarios as users live them: the GitLab sandbox (premium and free projects) delivers real
 // webhooks to the ingest plugin -> embedded bus -> approval-gate server; users act with their
 // own tokens through @jit/gitlab. Each abuse must end with no approval and an explanation on the MR.
-import { EVENT_TYPES, GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_GITLAB, gitlabKey } from '@jit/contracts';
+import { EVENT_TYPES, GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_GITLAB, createEventVerifier, gitlabKey } from '@jit/contracts';
 import { requestYaml } from '@jit/contracts/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandboxWorld, type SandboxWorld } from './sandbox-world';
@@ -65,6 +65,8 @@ describe('approval gate on a premium project', () => {
       grantId: `gl-${w.projectId}-${iid}-${merged.mergeCommitSha}`,
       contentHash: (requested.data as { contentHash: string }).contentHash,
     });
+    // signed with the gate's key, as issuers require
+    expect(createEventVerifier([w.signer.publicKey]).verify(approved)).toEqual({ ok: true, kid: w.signer.publicKey.kid });
     await commentWith(w, iid, 'Verified at merge');
   });
 

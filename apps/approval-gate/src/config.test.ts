@@ -1,11 +1,21 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestSigningKey } from '@jit/contracts/testing';
+
 import { ConfigError, parseConfig } from './config';
+
+const KEY = createTestSigningKey();
+const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'jit-config-test-')), 'signing-key.pem');
+writeFileSync(KEY_FILE, KEY.pem, { mode: 0o600 });
 
 const base = {
   KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9093',
   GITLAB_URL: 'https://gitlab.example.com/',
   GITLAB_TOKEN: 'glpat-very-secret-token',
   JIT_ELEVATIONS_PROJECT: 'platform/elevations',
+  JIT_SIGNING_KEY_FILE: KEY_FILE,
 };
 
 describe('parseConfig', () => {

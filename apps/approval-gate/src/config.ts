@@ -1,7 +1,7 @@
 // approval-gate configuration: read from the environment once, here, and passed down as a plain
 // object. A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, serverEnv, serverFromEnv, type BusConfig, type ServerConfig } from '@jit/service';
+import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingKeyFileSetting, type BusConfig, type ServerConfig } from '@jit/service';
 
 export { ConfigError } from '@jit/service';
 
@@ -20,6 +20,8 @@ const EnvSchema = z
     JIT_GCP_EXTENDED_LIFETIME: s.flag(false),
     /** How often open and recently merged MRs are compared with GitLab (missed webhooks); 0 = at start only. */
     JIT_RECONCILE_INTERVAL_MS: s.durationMs().default(300_000),
+    /** Signs every elevation event the gate emits; issuers act only on approvals signed by a gate key they trust. */
+    JIT_SIGNING_KEY_FILE: signingKeyFileSetting(true),
     ...serverEnv(8082),
   })
   .superRefine(checkBusChoice);
@@ -34,11 +36,14 @@ export interface GateAppConfig extends ServerConfig {
   policyPin?: string;
   gcpExtendedLifetime: boolean;
   reconcileIntervalMs: number;
+  /** PEM of the gate's Ed25519 event-signing key (never logged). */
+  signingKeyPem: string;
 }
 
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */
-export function parseConfig(env: Record<string, string | undefined>): GateAppConfig {
-  const e = parseEnv(EnvSchema, env, { service: 'approval-gate' });
+export function parseConfig(env: Record<string, string | undefined>, readFile?: (path: string) => string): GateAppConfig {
+  const key = readSigningKeySetting(env, readFile);
+  const e = parseEnv(EnvSchema, env, { service: 'approval-gate', problems: key.problems });
   return {
     bus: busFromEnv(e),
     ...gitlabFromEnv(e),
@@ -47,6 +52,7 @@ export function parseConfig(env: Record<string, string | undefined>): GateAppCon
     ...(e.JIT_POLICY_PIN ? { policyPin: e.JIT_POLICY_PIN.toLowerCase() } : {}),
     gcpExtendedLifetime: e.JIT_GCP_EXTENDED_LIFETIME,
     reconcileIntervalMs: e.JIT_RECONCILE_INTERVAL_MS,
+    signingKeyPem: key.pem!,
     ...serverFromEnv(e),
   };
 }

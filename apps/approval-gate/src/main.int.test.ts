@@ -2,6 +2,7 @@
 // loads the policy, serves catalog/health/metrics, consumes the bus, and stops on SIGTERM.
 // With JIT_TEST_KAFKA_BROKERS (set by `npm test`) it also runs on Kafka end to end.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaBus, type CloudEventJson } from '@jit/bus';
 import { EVENT_TYPES, GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_ELEVATIONS, TOPIC_GITLAB, gitlabKey } from '@jit/contracts';
-import { FIXTURE_RECIPIENT } from '@jit/contracts/testing';
+import { FIXTURE_RECIPIENT, createTestSigningKey } from '@jit/contracts/testing';
 import { createGitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { createLogger } from '@jit/observability';
@@ -85,7 +86,12 @@ function start(env: Record<string, string>) {
   return { proc, listening, exited, output: () => out + err };
 }
 
+/** The gate's event-signing key file (the app refuses to start without one). */
+const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'jit-gate-main-')), 'signing-key.pem');
+writeFileSync(KEY_FILE, createTestSigningKey().pem, { mode: 0o600 });
+
 const baseEnv = () => ({
+  JIT_SIGNING_KEY_FILE: KEY_FILE,
   GITLAB_URL: sandbox.url,
   GITLAB_TOKEN: BOT_TOKEN,
   JIT_ELEVATIONS_PROJECT: 'sec/elevations',
@@ -223,6 +229,7 @@ describe('apps/approval-gate main', () => {
           GITLAB_URL: quiet.url,
           GITLAB_TOKEN: BOT_TOKEN,
           JIT_ELEVATIONS_PROJECT: `sec/quiet-${suffix}`,
+          JIT_SIGNING_KEY_FILE: KEY_FILE,
           PORT: '0',
           JIT_POLICY_PIN: policyBlobSha(POLICY),
           KAFKA_BROKERS: brokers!,

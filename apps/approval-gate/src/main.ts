@@ -1,6 +1,7 @@
 // Entry point of approval-gate (distributed mode): parse config once, build the bus, serve the
 // catalog/health/metrics and consume jit.gitlab.v1. All behaviour lives in @jit/gate.
 import { createEmbeddedBus, createKafkaBus, type EventBus } from '@jit/bus';
+import { createEventSigner } from '@jit/contracts';
 import { runService } from '@jit/service';
 import { parseConfig } from './config';
 import { GATE_TOPIC_SPECS, buildGateServer } from './server';
@@ -20,6 +21,7 @@ await runService({
     const facts = substrateFacts(logger, { gcpExtendedLifetime: config.gcpExtendedLifetime });
     const app = await buildGateServer({
       bus,
+      signer: createEventSigner(config.signingKeyPem),
       gitlab: config.gitlab,
       elevationsProject: config.elevationsProject,
       ...(config.botUsername ? { botUsername: config.botUsername } : {}),

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createEmbeddedBus, type CloudEventJson, type EventBus } from '@jit/bus';
-import { EVENT_TYPES, TOPIC_ELEVATIONS } from '@jit/contracts';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, createEventSigner, generateSigningKeyPem, type EventSigner } from '@jit/contracts';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
@@ -31,6 +31,8 @@ export interface SandboxWorld {
   ingestUrl: string;
   /** Stops the gate server and builds a new one on the same bus and GitLab (a process restart). */
   restartGate(): Promise<void>;
+  /** The gate's event-signing key. */
+  signer: EventSigner;
   projectId: number;
   as(username: string): GitlabClient;
   /** Branch + one commit + MR, as `author`. Returns the MR iid. */
@@ -95,9 +97,11 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
   });
   const facts = substrateFacts(logger);
   // The operator pins the seeded policy: the first policy is trusted by an explicit act.
+  const signer = createEventSigner(generateSigningKeyPem());
   const startGate = () =>
     buildGateServer({
       bus,
+      signer,
       gitlab: { url: sandbox.url, token: tokenOf(BOT) },
       elevationsProject: PROJECT_PATH,
       substrates: facts.catalog,
@@ -157,6 +161,7 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
       gate = await startGate();
       gateUrl = await gate.listen({ host: '127.0.0.1', port: 0 });
     },
+    signer,
     projectId,
     as,
     waitFor,

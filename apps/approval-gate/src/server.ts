@@ -1,12 +1,13 @@
 // Composes the approval-gate process: GitLab client, policy store, gate plugin (catalog + bus
 // consumer), health and metrics routes. main.ts supplies config and the bus; tests supply their own.
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { EventBus } from '@jit/bus';
-import { TOPIC_ELEVATIONS, TOPIC_GITLAB } from '@jit/contracts';
+import { createSigningBus, type EventBus } from '@jit/bus';
+import { TOPIC_ELEVATIONS, TOPIC_GITLAB, type EventSigner } from '@jit/contracts';
 import { gatePlugin } from '@jit/gate';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createRegistry, type Logger } from '@jit/observability';
 import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
+import { signingKeysPlugin } from '@jit/read-api';
 
 /** Matches deploy/kafka/topics.yaml, so ensuring topics never fights the deployed definitions. */
 export const GATE_TOPIC_SPECS = [
@@ -16,6 +17,8 @@ export const GATE_TOPIC_SPECS = [
 
 export interface GateServerOptions {
   bus: EventBus;
+  /** The gate's key: every elevation event it emits is signed with it (issuers trust its public half). */
+  signer: EventSigner;
   gitlab: { url: string; token: string; fetch?: FetchFn };
   elevationsProject: string | number;
   botUsername?: string;
@@ -41,8 +44,9 @@ export async function buildGateServer(opts: GateServerOptions): Promise<FastifyI
   const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: opts.substrates, logger, ...(opts.policyPin ? { pin: opts.policyPin } : {}) });
   const registry = createRegistry({ defaultMetrics: true });
   const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
+  await app.register(signingKeysPlugin, { keys: [{ key: opts.signer.publicKey, roles: ['gate'] }] });
   await app.register(gatePlugin, {
-    bus: opts.bus,
+    bus: createSigningBus(opts.bus, opts.signer, [TOPIC_ELEVATIONS]),
     gitlab,
     policyStore,
     logger,

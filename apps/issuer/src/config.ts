@@ -1,7 +1,7 @@
 // issuer configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, serverEnv, serverFromEnv, type KafkaConsumerConfig, type ServerConfig } from '@jit/service';
+import { envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -14,6 +14,8 @@ const EnvSchema = z.object({
   JIT_ISSUE_ATTEMPTS: s.intFrom(1, 20).default(5),
   JIT_ISSUE_RETRY_BASE_MS: s.durationMs(1, 60_000).default(500),
   JIT_ISSUE_RETRY_MAX_MS: s.durationMs(1, 600_000).default(30_000),
+  // signs granted events and sealed credentials; acts only on gate-signed approvals; trusts revocations by a revoker
+  ...signingEnv({ keyFile: true, gate: true, revoker: true }),
   ...serverEnv(8081),
 });
 
@@ -24,18 +26,21 @@ export interface IssuerAppConfig extends ServerConfig {
   substrates: SubstrateInstances;
   publicUrl?: string;
   retry: { attempts: number; baseMs: number; maxMs: number };
+  signing: SigningConfig & { privateKeyPem: string };
 }
 
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */
 export function parseConfig(env: Record<string, string | undefined>, readFile?: (path: string) => string): IssuerAppConfig {
   const subs = parseSubstrateSettings(env, readFile);
-  const e = parseEnv(EnvSchema, env, { service: 'issuer', problems: subs.problems });
+  const key = readSigningKeySetting(env, readFile);
+  const e = parseEnv(EnvSchema, env, { service: 'issuer', problems: [...subs.problems, ...key.problems] });
   return {
     kafka: kafkaConsumerFromEnv(e),
     ...gitlabFromEnv(e),
     substrates: subs.instances,
     ...(e.JIT_PUBLIC_URL ? { publicUrl: e.JIT_PUBLIC_URL } : {}),
     retry: { attempts: e.JIT_ISSUE_ATTEMPTS, baseMs: e.JIT_ISSUE_RETRY_BASE_MS, maxMs: e.JIT_ISSUE_RETRY_MAX_MS },
+    signing: { ...signingFromEnv(e, key.pem), privateKeyPem: key.pem! },
     ...serverFromEnv(e),
   };
 }

@@ -4,7 +4,10 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_TYPES, TOPIC_ELEVATIONS, type CloudEventJson } from '@jit/contracts';
-import { FIXTURE_ELEVATION, FIXTURE_SEALED, sampleEvent } from '@jit/contracts/testing';
+import { FIXTURE_ELEVATION, FIXTURE_SEALED, createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createMemoryBus } from '@jit/bus/testing';
 import type { EventBus } from '@jit/bus';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
@@ -15,6 +18,11 @@ import { buildServer, type IssuerServer } from './server';
 
 const BOT_TOKEN = 'jit-bot-token-0123456789';
 const VAULT_TOKEN = 'hvs.issuer-unit-vault-secret';
+const issuerKey = createTestSigningKey();
+const gateKey = createTestSigningKey();
+const revokerKey = createTestSigningKey();
+const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'jit-issuer-server-')), 'signing-key.pem');
+writeFileSync(KEY_FILE, issuerKey.pem, { mode: 0o600 });
 
 let sandbox: Sandbox;
 let bus: EventBus;
@@ -51,8 +59,11 @@ beforeAll(async () => {
     sampleEvent(EVENT_TYPES.requested, { elevationId: 'gl-42-9' }),
     sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: 'gl-42-9' }),
     sampleEvent(EVENT_TYPES.requested),
-    sampleEvent(EVENT_TYPES.approved),
-    sampleEvent(EVENT_TYPES.granted),
+    gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved)),
+    issuerKey.signer.sign(sampleEvent(EVENT_TYPES.granted)),
+    // a granted nobody trusted signed: the read model does not take it
+    sampleEvent(EVENT_TYPES.requested, { elevationId: 'gl-42-11' }),
+    sampleEvent(EVENT_TYPES.granted, { elevationId: 'gl-42-11', grantId: `gl-42-11-${'c'.repeat(40)}` }),
   ])
     await publish(e);
   const config = parseConfig({
@@ -63,6 +74,9 @@ beforeAll(async () => {
     JIT_SUBSTRATES: JSON.stringify({ vault: { addr: 'http://127.0.0.1:9', tokenRef: 'env:VAULT_TOKEN', tokenRole: 'jit' } }),
     VAULT_TOKEN,
     JIT_PUBLIC_URL: 'https://jit.example.com',
+    JIT_SIGNING_KEY_FILE: KEY_FILE,
+    JIT_TRUSTED_GATE_KEYS: gateKey.signer.publicKey.x,
+    JIT_TRUSTED_REVOKER_KEYS: revokerKey.signer.publicKey.x,
   });
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -83,7 +97,7 @@ describe('issuer HTTP in distributed mode', () => {
   it('lists elevations with the filters jit audit uses', async () => {
     const all = await get('/v1/elevations');
     expect(all.statusCode).toBe(200);
-    expect(all.json().elevations.map((e: { id: string }) => e.id).sort()).toEqual([FIXTURE_ELEVATION, 'gl-42-8', 'gl-42-9']);
+    expect(all.json().elevations.map((e: { id: string }) => e.id).sort()).toEqual(['gl-42-11', FIXTURE_ELEVATION, 'gl-42-8', 'gl-42-9']);
     expect((await get('/v1/elevations?state=bypassed')).json().elevations.map((e: { id: string }) => e.id)).toEqual(['gl-42-9']);
     expect((await get('/v1/elevations?state=granted&since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z')).json().elevations).toHaveLength(1);
     expect(all.body).not.toContain('BEGIN AGE');
@@ -96,6 +110,14 @@ describe('issuer HTTP in distributed mode', () => {
     expect(one.json().timeline.map((t: { type: string }) => t.type)).toEqual(expect.arrayContaining([EVENT_TYPES.requested, EVENT_TYPES.approved, EVENT_TYPES.granted]));
     expect(one.body).not.toContain('BEGIN AGE');
     expect((await get(`/v1/elevations/${FIXTURE_ELEVATION}/credential`)).json().sealedCredential).toBe(FIXTURE_SEALED);
+  });
+
+  it('serves no credential a granted not signed by an issuer brought, and lists its own public key', async () => {
+    expect((await get('/v1/elevations/gl-42-11')).json().state).toBe('pending');
+    expect((await get('/v1/elevations/gl-42-11/credential')).statusCode).toBe(409);
+    expect(await server.app.inject({ url: '/metrics' }).then((r) => r.body)).toMatch(/jit_events_refused_total\{consumer="read-model",type="granted",reason="unsigned"\} 1/);
+    const keys = (await get('/v1/keys')).json().keys;
+    expect(keys).toEqual([{ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig', kid: issuerKey.signer.publicKey.kid, x: issuerKey.signer.publicKey.x, roles: ['issuer'] }]);
   });
 
   it('refuses malformed, hostile and unknown requests with a clear error', async () => {
@@ -122,7 +144,7 @@ describe('issuer HTTP in distributed mode', () => {
 
   it('serves an OpenAPI document listing the read API (and not the operational routes)', async () => {
     const doc = (await get('/docs/openapi.json')).json();
-    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/elevations', '/v1/elevations/{id}', '/v1/elevations/{id}/credential']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/elevations', '/v1/elevations/{id}', '/v1/elevations/{id}/credential', '/v1/keys']);
     expect(doc.servers).toEqual([{ url: 'https://jit.example.com' }]);
     expect(doc.paths['/v1/elevations'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['state', 'target', 'requester', 'since', 'until']));
   });

@@ -6,14 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import { createKafkaBus, type EventBus } from '@jit/bus';
-import { TOPIC_ELEVATIONS } from '@jit/contracts';
+import { createKafkaBus, createSigningBus, type EventBus } from '@jit/bus';
+import { TOPIC_ELEVATIONS, createEventSigner, producerTrust } from '@jit/contracts';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
-import { createIssuer, type Issuer, type MrNotifier } from '@jit/issuer';
+import { createGitlabApprovalCheck, createIssuer, type Issuer, type MrNotifier } from '@jit/issuer';
 import { createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
-import { readApiPlugin, startLedgerProjection } from '@jit/read-api';
+import { readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
 import type { Substrate, SubstrateRegistry } from '@jit/substrates';
 import type { IssuerAppConfig } from './config';
 import { createSubstrates } from '@jit/substrate-wiring';
@@ -44,9 +44,14 @@ export interface IssuerServer {
 export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDeps = {}): Promise<IssuerServer> {
   const logger = deps.logger ?? createLogger({ name: 'issuer', level: config.logLevel });
   const ownBus = !deps.bus;
-  const bus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, logger }));
+  const rawBus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, logger }));
   const cleanups: Array<() => Promise<unknown>> = [];
-  if (ownBus) cleanups.push(() => bus.close());
+  if (ownBus) cleanups.push(() => rawBus.close());
+  // granted and grant.failed leave signed; the sealed credential is signed too (the CLI checks it)
+  const signer = createEventSigner(config.signing.privateKeyPem);
+  const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS]);
+  // approvals from a gate, grants from an issuer (this one, or replicas sharing or listing keys), ends from a revoker
+  const trust = producerTrust(config.signing.trusted, { key: signer.publicKey, roles: ['issuer'] });
   try {
     await bus.ensureTopics(ISSUER_TOPIC_SPECS);
     const substrates = createSubstrates(config.substrates, logger, deps.substrateExtras);
@@ -73,6 +78,7 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
       ledger,
       logger,
       registry,
+      trust,
       groupId: `${config.kafka.groupId}-read-${randomUUID()}`,
       onEvent: (event) => void policyStore.apply(event),
     });
@@ -82,6 +88,10 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
       bus,
       substrates: { get: (name) => wrap(substrates.get(name)) },
       targets,
+      trust,
+      signer,
+      // before issuing, compare the approval with GitLab: merged at that sha, file content, recipient, TTL
+      approvalCheck: createGitlabApprovalCheck({ gitlab, ratifiedPolicy: (version) => policyStore.atVersion(version) }),
       ledger,
       logger,
       notifier,
@@ -105,6 +115,7 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     // In distributed mode the issuer is the process that serves /v1/elevations* (an ingress
     // routes them here); it already keeps the ledger for the credential route.
     await app.register(readApiPlugin, { ledger });
+    await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['issuer'] }] });
     app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
     app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
       const ready = bus.isReady();

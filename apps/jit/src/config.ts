@@ -2,7 +2,7 @@
 // setting stops start-up with a message naming it (never its value: some are secrets).
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { envSchemas as s, parseEnv, type ServerConfig } from '@jit/service';
+import { envSchemas as s, parseEnv, readSigningKeySetting, signingEnv, signingFromEnv, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -36,6 +36,9 @@ const envSchema = z
     JIT_RECONCILE_INTERVAL_MS: s.durationMs().default(300_000),
     JIT_SWEEP_INTERVAL_MS: s.durationMs().default(5 * 60_000),
     JIT_NO_DEMO_DB: s.flag(false),
+    // this process's key (default: generated once into JIT_DATA_DIR/signing-key.pem) and any other
+    // producers' keys it trusts besides its own (e.g. other replicas on the same Kafka)
+    ...signingEnv({ keyFile: false }),
   })
   .superRefine((env, ctx) => {
     // JIT_ELEVATIONS_PROJECT alone (no GITLAB_URL/GITLAB_TOKEN) chooses the sandbox's project
@@ -69,11 +72,14 @@ export interface JitConfig extends ServerConfig {
   reconcileIntervalMs: number;
   sweepIntervalMs: number;
   demoDatabase: boolean;
+  /** Event/credential signing: the key (when JIT_SIGNING_KEY_FILE is set) and extra trusted keys. */
+  signing: SigningConfig;
 }
 
-export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd()): JitConfig {
+export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd(), readFile?: (path: string) => string): JitConfig {
   const settings = parseSubstrateSettings(env, undefined, { optional: true });
-  const e = parseEnv(envSchema, env, { problems: settings.problems });
+  const key = readSigningKeySetting(env, readFile);
+  const e = parseEnv(envSchema, env, { problems: [...settings.problems, ...key.problems] });
   const substrates = settings.instances.postgres ? settings.instances : { postgres: {}, ...settings.instances };
   const dataDir = isAbsolute(e.JIT_DATA_DIR) ? e.JIT_DATA_DIR : resolve(cwd, e.JIT_DATA_DIR);
   return {
@@ -95,5 +101,6 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     reconcileIntervalMs: e.JIT_RECONCILE_INTERVAL_MS,
     sweepIntervalMs: e.JIT_SWEEP_INTERVAL_MS,
     demoDatabase: !e.GITLAB_URL && !e.JIT_NO_DEMO_DB,
+    signing: signingFromEnv(e, key.pem),
   };
 }

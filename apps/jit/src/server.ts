@@ -2,21 +2,21 @@
 // fastify server and one bus, plus the read API, the catalog, metrics and the OpenAPI document.
 // In sandbox mode (no GITLAB_URL) it also runs the GitLab sandbox and a demo PostgreSQL.
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import { createEmbeddedBus, createKafkaBus, type EventBus } from '@jit/bus';
-import { TOPIC_ELEVATIONS, TOPIC_GITLAB } from '@jit/contracts';
+import { createEmbeddedBus, createKafkaBus, createSigningBus, type EventBus } from '@jit/bus';
+import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventSigner, generateSigningKeyPem, producerTrust, type EventSigner } from '@jit/contracts';
 import { gatePlugin } from '@jit/gate';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
-import { createIssuer, type Issuer } from '@jit/issuer';
+import { createGitlabApprovalCheck, createIssuer, type Issuer } from '@jit/issuer';
 import { createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createPolicyStore } from '@jit/policy';
-import { readApiPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
+import { readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { createRevoker, type Revoker } from '@jit/revoker';
 import type { JitConfig } from './config';
 import { startDemoDatabase, type DemoDatabase } from './demo-database';
@@ -29,6 +29,7 @@ const BOT_USERNAME = 'jit-bot';
 
 export interface JitProcess {
   app: FastifyInstance;
+  /** The bus without this process's signature (what another writer of the log would publish). */
   bus: EventBus;
   logger: Logger;
   sandbox?: Sandbox;
@@ -60,11 +61,17 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
   };
 
   try {
+    // --- the signing key: every event this process publishes is signed; it trusts its own key in
+    // every role (it is the gate, the issuer and the revoker) plus the keys configured
+    const signer = loadOrCreateSigner(config, logger);
+    const trust = producerTrust(config.signing.trusted, { key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] });
+
     // --- the bus
-    const bus: EventBus = config.kafka
+    const rawBus: EventBus = config.kafka
       ? await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger })
       : await createEmbeddedBus({ dir: join(config.dataDir, 'bus'), logger });
-    closers.push(() => bus.close());
+    closers.push(() => rawBus.close());
+    const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS]);
     await bus.ensureTopics([
       { topic: TOPIC_ELEVATIONS, partitions: config.kafka ? 12 : 1, retentionMs: -1 },
       { topic: TOPIC_GITLAB, partitions: config.kafka ? 12 : 1, retentionMs: 14 * 24 * 3600 * 1000 },
@@ -206,6 +213,9 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       substrates,
       // also audits each policy version's substrate safety checks: jit_substrate_findings on /metrics
       targets: createPolicyTargetResolver({ policyStore, env, logger, registry }),
+      trust,
+      signer,
+      approvalCheck: createGitlabApprovalCheck({ gitlab, ratifiedPolicy: (version) => policyStore.atVersion(version) }),
       ledger: createLedger(),
       logger: logger.child({ component: 'issuer' }),
       notifier,
@@ -215,12 +225,14 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     const revoker: Revoker = createRevoker({
       bus,
       substrates,
+      trust,
       logger: logger.child({ component: 'revoker' }),
       notifier,
       registry,
       sweepIntervalMs: config.sweepIntervalMs,
     });
     await app.register(readApiPlugin, { ledger });
+    await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] }] });
 
     let projection: LedgerProjection | undefined;
 
@@ -246,6 +258,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
         ledger,
         logger,
         groupId: `jit-read-model-${randomBytes(4).toString('hex')}`,
+        trust,
         // the SLO counters of deploy/prometheus/jit-alerts.yaml (jit_bypasses_total…), as on the issuer
         registry,
       });
@@ -271,7 +284,8 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
 
     return {
       app: app as unknown as FastifyInstance,
-      bus,
+      // the log itself: what is published here is not signed by this process
+      bus: rawBus,
       logger,
       sandbox,
       demoDatabase,
@@ -286,6 +300,20 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     await close();
     throw err;
   }
+}
+
+/**
+ * The process's signing key: JIT_SIGNING_KEY_FILE, or the one kept in the data dir (created at the
+ * first start, 0600), so `npm start` signs out of the box and a restart keeps trusting its own log.
+ */
+function loadOrCreateSigner(config: JitConfig, logger: Logger): EventSigner {
+  if (config.signing.privateKeyPem) return createEventSigner(config.signing.privateKeyPem);
+  const file = join(config.dataDir, 'signing-key.pem');
+  if (!existsSync(file)) {
+    writeFileSync(file, generateSigningKeyPem(), { mode: 0o600, flag: 'wx' });
+    logger.info({ file }, 'created this jit’s event-signing key (keep it with the data dir; GET /v1/keys shows its public half)');
+  }
+  return createEventSigner(readFileSync(file, 'utf8'));
 }
 
 /** A sandbox hook jit registered: a loopback URL on jit's webhook path (any port: JIT_PORT may change). */

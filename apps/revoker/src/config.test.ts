@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestSigningKey } from '@jit/contracts/testing';
+
 import { ConfigError, parseConfig } from './config';
+
+const KEY = createTestSigningKey();
+const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'jit-config-test-')), 'signing-key.pem');
+writeFileSync(KEY_FILE, KEY.pem, { mode: 0o600 });
+const GATE_KEY = createTestSigningKey().signer.publicKey.x;
+const OTHER_KEY = createTestSigningKey().signer.publicKey.x;
 
 const base = {
   KAFKA_BROKERS: 'k1:9092, k2:9093',
@@ -9,6 +20,9 @@ const base = {
   JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrlRef: 'env:PG_ADMIN' }, 'vault:prod': { addr: 'http://127.0.0.1:8200', tokenRef: 'env:VAULT_TOKEN', tokenRole: 'jit' } }),
   PG_ADMIN: 'postgres://admin:pg-admin-password@127.0.0.1:5432/app',
   VAULT_TOKEN: 'hvs.vault-root-secret',
+  JIT_SIGNING_KEY_FILE: KEY_FILE,
+  JIT_TRUSTED_GATE_KEYS: GATE_KEY,
+  JIT_TRUSTED_ISSUER_KEYS: OTHER_KEY,
 };
 
 function problems(env: Record<string, string | undefined>, readFile?: (p: string) => string): string {
@@ -42,6 +56,7 @@ describe('revoker parseConfig', () => {
 
   it('reads JIT_SUBSTRATES_FILE and numeric project ids', () => {
     const c = parseConfig({ ...base, JIT_SUBSTRATES: undefined, JIT_SUBSTRATES_FILE: '/etc/jit/substrates.json', JIT_ELEVATIONS_PROJECT: '42' }, (p) => {
+      if (p === KEY_FILE) return KEY.pem;
       expect(p).toBe('/etc/jit/substrates.json');
       return '{"aws-sts":{"region":"eu-west-1"}}';
     });

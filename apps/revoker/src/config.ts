@@ -1,7 +1,7 @@
 // revoker configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { envSchemas as s, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, serverEnv, serverFromEnv, type KafkaConsumerConfig, type ServerConfig } from '@jit/service';
+import { envSchemas as s, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -18,6 +18,8 @@ const EnvSchema = z
     JIT_REVOKE_CONCURRENCY: s.intFrom(1, 1000).default(32),
     JIT_REVOKE_RETRY_BASE_MS: s.durationMs(1, 600_000).default(1000),
     JIT_REVOKE_RETRY_MAX_MS: s.durationMs(1, 3600_000).default(5 * 60_000),
+    // signs revoked/expired; schedules only issuer-signed grants, capped by gate-signed TTLs
+    ...signingEnv({ keyFile: true, gate: true, issuer: true }),
     ...serverEnv(8083),
   })
   .superRefine((env, ctx) => {
@@ -34,12 +36,14 @@ export interface RevokerAppConfig extends ServerConfig {
   orphanGraceMs: number;
   concurrency: number;
   retry: { baseMs: number; maxMs: number };
+  signing: SigningConfig & { privateKeyPem: string };
 }
 
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */
 export function parseConfig(env: Record<string, string | undefined>, readFile?: (path: string) => string): RevokerAppConfig {
   const subs = parseSubstrateSettings(env, readFile);
-  const e = parseEnv(EnvSchema, env, { service: 'revoker', problems: subs.problems });
+  const key = readSigningKeySetting(env, readFile);
+  const e = parseEnv(EnvSchema, env, { service: 'revoker', problems: [...subs.problems, ...key.problems] });
   return {
     kafka: kafkaConsumerFromEnv(e),
     ...(e.GITLAB_URL && e.GITLAB_TOKEN ? { gitlab: { url: e.GITLAB_URL, token: e.GITLAB_TOKEN } } : {}),
@@ -48,6 +52,7 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
     orphanGraceMs: e.JIT_ORPHAN_GRACE_MS,
     concurrency: e.JIT_REVOKE_CONCURRENCY,
     retry: { baseMs: e.JIT_REVOKE_RETRY_BASE_MS, maxMs: e.JIT_REVOKE_RETRY_MAX_MS },
+    signing: { ...signingFromEnv(e, key.pem), privateKeyPem: key.pem! },
     ...serverFromEnv(e),
   };
 }

@@ -2,10 +2,11 @@
 // rebuilt from the log, revoke at TTL/on request, reconciliation, orphan sweep), MR comments when
 // GitLab is configured, and health/metrics routes. main.ts supplies config; tests inject deps.
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createKafkaBus, type EventBus } from '@jit/bus';
-import { TOPIC_ELEVATIONS } from '@jit/contracts';
+import { createKafkaBus, createSigningBus, type EventBus } from '@jit/bus';
+import { TOPIC_ELEVATIONS, createEventSigner, producerTrust } from '@jit/contracts';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
+import { signingKeysPlugin } from '@jit/read-api';
 import { createRevoker, type MrNotifier, type Revoker } from '@jit/revoker';
 import type { SubstrateRegistry } from '@jit/substrates';
 import type { RevokerAppConfig } from './config';
@@ -32,9 +33,12 @@ export interface RevokerServer {
 export async function buildServer(config: RevokerAppConfig, deps: RevokerServerDeps = {}): Promise<RevokerServer> {
   const logger = deps.logger ?? createLogger({ name: 'revoker', level: config.logLevel });
   const ownBus = !deps.bus;
-  const bus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, logger }));
+  const rawBus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, logger }));
   const cleanups: Array<() => Promise<unknown>> = [];
-  if (ownBus) cleanups.push(() => bus.close());
+  if (ownBus) cleanups.push(() => rawBus.close());
+  // everything the revoker publishes (revoked, expired, revoke.failed, orphan.revoked) leaves signed
+  const signer = createEventSigner(config.signing.privateKeyPem);
+  const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS]);
   try {
     await bus.ensureTopics(REVOKER_TOPIC_SPECS);
     const substrates = createSubstrates(config.substrates, logger, deps.substrateExtras);
@@ -48,6 +52,7 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
     const revoker = createRevoker({
       bus,
       substrates: { forHandle: (h) => substrates.forHandle(h), list: () => substrates.list() },
+      trust: producerTrust(config.signing.trusted, { key: signer.publicKey, roles: ['revoker'] }),
       logger,
       registry,
       groupId: config.kafka.groupId,
@@ -61,6 +66,7 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
     cleanups.unshift(() => revoker.stop());
 
     const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
+    await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['revoker'] }] });
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_req, reply) => {
       const ready = bus.isReady();

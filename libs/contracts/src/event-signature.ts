@@ -183,13 +183,19 @@ export function verifyCredentialSignature(key: PublicSigningKey, input: Credenti
 export type ProducerRole = 'gate' | 'issuer' | 'revoker';
 
 /**
- * The event types whose producer is checked, and by whom they must be signed: an approval only by a
- * gate, a grant (or its failure) only by an issuer, the end of a grant only by a revoker. A forged
- * one would mint a credential, postpone or skip a revocation, or serve another credential.
+ * The event types whose producer is checked, and by whom they must be signed: an approval or a
+ * policy ratification only by a gate, a grant (or its failure) only by an issuer, the end of a grant
+ * only by a revoker. A forged one would mint a credential, put a policy in force, postpone or skip a
+ * revocation, or serve another credential.
  */
 export const SIGNED_BY: Readonly<Record<string, ProducerRole>> = Object.freeze({
   [EVENT_TYPES.approved]: 'gate',
+  // a forged ratification would put any policy version in force where the log is folded
+  [EVENT_TYPES.policyRatified]: 'gate',
+  [EVENT_TYPES.policyRefused]: 'gate',
+  [EVENT_TYPES.policyBypassDetected]: 'gate',
   [EVENT_TYPES.granted]: 'issuer',
+  [EVENT_TYPES.grantStarted]: 'issuer',
   [EVENT_TYPES.grantFailed]: 'issuer',
   [EVENT_TYPES.revoked]: 'revoker',
   [EVENT_TYPES.expired]: 'revoker',

@@ -28,3 +28,7 @@ export const CredentialGone = defineError<[string, string]>(
   'the credential of elevation %s is %s and no longer served',
   { statusCode: 410 },
 );
+export const ApprovalMismatch = defineError<[string, string]>(
+  'JIT_ERR_ISSUER_APPROVAL_MISMATCH',
+  'the approval of %s does not match GitLab (%s); nothing was issued — if the MR really was approved and merged, report it: the event did not come from a working gate',
+);

@@ -4,19 +4,22 @@
 // grants; duplicates; a crash between issue and publish; a substrate outage; and no issued
 // password anywhere in logs, events or MR comments.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaBus, type EventBus, type Subscription } from '@jit/bus';
-import { EVENT_TYPES, TOPIC_ELEVATIONS, grantId as grantIdOf, parseElevationEvent, policyKey, type AnyElevationEvent } from '@jit/contracts';
-import { sampleEvent } from '@jit/contracts/testing';
-import { createGitlabClient } from '@jit/gitlab';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, createEventVerifier, parseElevationEvent, policyKey, type AnyElevationEvent } from '@jit/contracts';
+import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
+import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { createLogger } from '@jit/observability';
 import { createPolicyStore } from '@jit/policy';
 import { startKafka, startPostgres, uniqueName, waitFor, type KafkaHandle, type PostgresHandle } from '@jit/testing';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the suite logs in with the issued credential as its user would
 import pg from 'pg';
+import { mergedRequest, policyYaml } from './fixtures/merged-request';
 import { generateAgeIdentity, openCredential } from './seal';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -25,23 +28,15 @@ const CRASH = join(ROOT, 'apps/issuer/src/testing/crash-after-issue.ts');
 const BOT_TOKEN = 'glpat-issuer-bot-token-0001';
 const CAROL_TOKEN = 'glpat-carol-token-000001';
 const PROJECT = 'ops/elevations';
+/** The gate whose approvals the issuer trusts, a revoker it trusts, a stranger it does not; its own key. */
+const gateKey = createTestSigningKey();
+const revokerKey = createTestSigningKey();
+const strangerKey = createTestSigningKey();
+const issuerKey = createTestSigningKey();
+const ISSUER_KEY_FILE = join(mkdtempSync(join(tmpdir(), 'jit-issuer-int-')), 'signing-key.pem');
+writeFileSync(ISSUER_KEY_FILE, issuerKey.pem, { mode: 0o600 });
 
-const POLICY = `tiers:
-  reversible-write: { ttlMax: 2h, approvals: 1, approvers: { anyHuman: true } }
-agents: [deploy-agent]
-policyApprovers: { groups: [security], approvals: 2 }
-targets:
-  orders-db:
-    substrate: postgres
-    connection: { secretRef: env:ORDERS_DB_ADMIN_URL }
-    scopes:
-      write: { tier: reversible-write, grant: "SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public" }
-  flaky-db:
-    substrate: postgres
-    connection: { secretRef: env:FLAKY_DB_ADMIN_URL }
-    scopes:
-      write: { tier: reversible-write, grant: "SELECT, INSERT ON ALL TABLES IN SCHEMA public" }
-`;
+const POLICY = policyYaml({ 'orders-db': '{ secretRef: env:ORDERS_DB_ADMIN_URL }', 'flaky-db': '{ secretRef: env:FLAKY_DB_ADMIN_URL }' });
 
 interface Child {
   proc: ChildProcess;
@@ -64,7 +59,8 @@ let ordersUrl: string;
 let flakyUrl: string;
 let projectId: number;
 let policyVersion: string;
-let mergeSha: string;
+let bot: GitlabClient;
+let carol: GitlabClient;
 let identity: string;
 let recipient: string;
 const groupId = uniqueName('issuer-int');
@@ -88,6 +84,9 @@ function spawnIssuer(entry: string): Child {
     JIT_ISSUE_ATTEMPTS: '3',
     JIT_ISSUE_RETRY_BASE_MS: '200',
     JIT_PUBLIC_URL: 'https://jit.example.com',
+    JIT_SIGNING_KEY_FILE: ISSUER_KEY_FILE,
+    JIT_TRUSTED_GATE_KEYS: gateKey.signer.publicKey.x,
+    JIT_TRUSTED_REVOKER_KEYS: revokerKey.signer.publicKey.x,
     PORT: '0',
     LOG_LEVEL: 'debug',
   };
@@ -128,28 +127,16 @@ async function sql<T extends pg.QueryResultRow = any>(url: string, text: string,
 
 const jitRoles = async (url: string) => (await sql<{ rolname: string }>(url, "SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit\\_%' ORDER BY 1")).map((r) => r.rolname);
 
-/** An MR in the sandbox, so the issuer's comment has somewhere to go. */
-async function openMr(): Promise<number> {
+/** A request merged in the sandbox and the approval the gate would sign for it (what the issuer re-checks with GitLab). */
+async function approvedData(target: string, ttl: { ttl: string; ttlSeconds: number } = { ttl: '10m', ttlSeconds: 600 }) {
   const n = nextIid++;
-  sandbox.pushCommit({ project: PROJECT, branch: `req-${n}`, author: 'carol', startBranch: 'main', files: { [`elevations/r${n}.yaml`]: `n: ${n}\n` } });
-  const res = await fetch(`${sandbox.url}/api/v4/projects/${projectId}/merge_requests`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'private-token': CAROL_TOKEN },
-    body: JSON.stringify({ source_branch: `req-${n}`, target_branch: 'main', title: `elevation ${n}` }),
-  });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { iid: number }).iid;
+  return mergedRequest({ sandbox, merger: bot, project: PROJECT, author: 'carol', target, scope: 'write', tier: 'reversible-write', ...ttl, recipient, policyVersion, branch: `req-${n}` }, carol);
 }
 
-async function approved(target: string, overrides: { idKey?: string; ttlSeconds?: number; iid?: number } = {}) {
-  const mrIid = overrides.iid ?? (await openMr());
-  const elevationId = `gl-${projectId}-${mrIid}`;
-  const event = sampleEvent(
-    EVENT_TYPES.approved,
-    { elevationId, grantId: grantIdOf(elevationId, mergeSha), projectId, mrIid, target, scope: 'write', ttlSeconds: overrides.ttlSeconds ?? 600, recipient, mergeSha, policyVersion, requester: 'carol' },
-    { time: new Date().toISOString(), ...(overrides.idKey ? { idKey: overrides.idKey } : {}) },
-  );
-  return event;
+async function approved(target: string, overrides: { idKey?: string; ttl?: { ttl: string; ttlSeconds: number }; from?: Awaited<ReturnType<typeof approvedData>> } = {}) {
+  const data = overrides.from ?? (await approvedData(target, overrides.ttl));
+  const event = sampleEvent(EVENT_TYPES.approved, data, { time: new Date().toISOString(), ...(overrides.idKey ? { idKey: overrides.idKey } : {}) });
+  return gateKey.signer.sign(event);
 }
 
 const publish = (event: AnyElevationEvent) => observer.publish(TOPIC_ELEVATIONS, (event.data as { elevationId: string }).elevationId, event);
@@ -186,14 +173,12 @@ beforeAll(async () => {
     },
   });
   projectId = sandbox.project(PROJECT).id;
-  const store = createPolicyStore({
-    gitlab: createGitlabClient({ url: sandbox.url, token: BOT_TOKEN }),
-    projectId,
-    substrates: { postgres: { validateScope: () => [] } },
-  });
+  bot = createGitlabClient({ url: sandbox.url, token: BOT_TOKEN });
+  carol = createGitlabClient({ url: sandbox.url, token: CAROL_TOKEN });
+  const store = createPolicyStore({ gitlab: bot, projectId, substrates: { postgres: { validateScope: () => [] } } });
   const atMain = await store.atRef('main');
   policyVersion = atMain.version;
-  mergeSha = atMain.commitId;
+  const mainSha = atMain.commitId;
   observer = await createKafkaBus({ brokers: kafka.brokers, clientId: 'issuer-int-observer', logger: createLogger({ name: 'observer', level: 'fatal' }) });
   await observer.ensureTopics([{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }]);
   observed = await observer.subscribe({
@@ -207,7 +192,7 @@ beforeAll(async () => {
     },
   });
   // The issuer issues only under a version the log ratified (the gate records it; here, by hand).
-  const ratified = sampleEvent(EVENT_TYPES.policyRatified, { projectId, version: policyVersion, commitSha: mergeSha, how: 'pin', approvers: [], mrIid: undefined });
+  const ratified = gateKey.signer.sign(sampleEvent(EVENT_TYPES.policyRatified, { projectId, version: policyVersion, commitSha: mainSha, how: 'pin', approvers: [], mrIid: undefined }));
   await observer.publish(TOPIC_ELEVATIONS, policyKey(projectId), ratified);
   await startIssuer();
 }, 240_000);
@@ -248,7 +233,7 @@ describe('issuer on Kafka + PostgreSQL', () => {
 
   it('duplicate approved events (redelivered and re-sent) -> one role, one granted event', async () => {
     const first = await approved('orders-db');
-    const again = await approved('orders-db', { iid: first.data.mrIid, idKey: 'a-second-approval-event' });
+    const again = await approved('orders-db', { from: first.data, idKey: 'a-second-approval-event' });
     expect(again.id).not.toBe(first.id);
     const rolesBefore = (await jitRoles(ordersUrl)).length;
     const dupBefore = await metric('jit_grants_total{outcome="duplicate"');
@@ -305,6 +290,49 @@ describe('issuer on Kafka + PostgreSQL', () => {
     const granted = of(EVENT_TYPES.granted, gid)[0]!.data as { sealedCredential: string };
     const secret = await openCredential(granted.sealedCredential, identity);
     expect(await sql(secret.url!, 'SELECT count(*)::int AS n FROM public.orders')).toEqual([{ n: expect.any(Number) }]);
+  });
+
+  it('a forged approval on Kafka — unsigned, or signed by a key the issuer does not trust — gets no credential; it is logged and counted', async () => {
+    // Everything in it is true (a merged MR, its request file, the policy version): only the signature is missing or wrong.
+    const data = await approvedData('orders-db');
+    const unsigned = sampleEvent(EVENT_TYPES.approved, { ...data, ttlSeconds: 600 }, { time: new Date().toISOString() });
+    const stranger = strangerKey.signer.sign(sampleEvent(EVENT_TYPES.approved, data, { time: new Date().toISOString(), idKey: 'by-a-stranger' }));
+    const rolesBefore = await jitRoles(ordersUrl);
+    const refused = (reason: string) => metric(`jit_events_refused_total{consumer="issuer",type="approved",reason="${reason}"}`);
+    const [unsignedBefore, strangerBefore] = [await refused('unsigned'), await refused('untrusted_key')];
+    await publish(unsigned);
+    await publish(stranger);
+    await waitFor(async () => (await refused('unsigned')) === unsignedBefore + 1 && (await refused('untrusted_key')) === strangerBefore + 1, { timeoutMs: 60_000, what: 'both refusals counted' });
+    expect(of(EVENT_TYPES.granted, data.grantId)).toHaveLength(0);
+    expect(of(EVENT_TYPES.grantFailed, data.grantId)).toHaveLength(0); // a forger cannot make a real approval look handled either
+    expect(await jitRoles(ordersUrl)).toEqual(rolesBefore);
+    expect(issuer.output()).toMatch(/refused an elevation\.approved not signed by a trusted gate key \(unsigned\)/);
+    expect((await fetch(`${issuerUrl}/v1/elevations/${data.elevationId}/credential`)).status).not.toBe(200);
+    // the real approval of the same MR, signed by the gate, is still served
+    await publish(await approved('orders-db', { from: data, idKey: 'the-gate-s-own' }));
+    await waitFor(() => of(EVENT_TYPES.granted, data.grantId).length === 1, { timeoutMs: 60_000, what: 'granted' });
+  });
+
+  it('a gate-signed approval whose recipient or TTL GitLab contradicts gets no credential: grant.failed names the difference', async () => {
+    const mallory = await generateAgeIdentity();
+    const real = await approvedData('orders-db');
+    const rolesBefore = await jitRoles(ordersUrl);
+    const forged = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { ...real, recipient: mallory.recipient, ttlSeconds: 30 * 24 * 3600 }, { time: new Date().toISOString() }));
+    await publish(forged);
+    await waitFor(() => of(EVENT_TYPES.grantFailed, real.grantId).length === 1, { timeoutMs: 60_000, what: 'grant.failed' });
+    const failed = of(EVENT_TYPES.grantFailed, real.grantId)[0]!.data as { error: { code: string; message: string } };
+    expect(failed.error.code).toBe('JIT_ERR_ISSUER_APPROVAL_MISMATCH');
+    expect(failed.error.message).toMatch(/recipient is not the request file.*TTL is not the request file.*above the policy's ceiling/);
+    expect(of(EVENT_TYPES.granted, real.grantId)).toHaveLength(0);
+    expect(await jitRoles(ordersUrl)).toEqual(rolesBefore);
+  });
+
+  it('signs what it publishes and what it seals, with the key GET /v1/keys lists', async () => {
+    const keys = ((await (await fetch(`${issuerUrl}/v1/keys`)).json()) as { keys: Array<{ x: string; roles: string[] }> }).keys;
+    expect(keys).toEqual([expect.objectContaining({ x: issuerKey.signer.publicKey.x, roles: ['issuer'] })]);
+    const raw = rawEvents.map((t) => JSON.parse(t) as { type: string }).filter((e) => e.type === EVENT_TYPES.granted);
+    expect(raw.length).toBeGreaterThan(0);
+    for (const e of raw) expect(createEventVerifier([issuerKey.signer.publicKey]).verify(e).ok).toBe(true);
   });
 
   it('no issued password (nor the admin password) appears in any log line, event or MR comment', async () => {

@@ -1,17 +1,28 @@
 import { Writable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EVENT_TYPES, TOPIC_ELEVATIONS, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
-import { sampleEvent } from '@jit/contracts/testing';
-import { BusUnavailable, type EventBus } from '@jit/bus';
+import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
+import { createEventVerifier, verifyCredentialSignature } from '@jit/contracts';
+import { BusUnavailable, createSigningBus, type EventBus } from '@jit/bus';
 import { createMemoryBus } from '@jit/bus/testing';
 import { createLedger } from '@jit/ledger';
-import { createLogger } from '@jit/observability';
+import { createLogger, createRegistry, type Registry } from '@jit/observability';
 import { SubstrateInvalidScope } from '@jit/substrates';
 import { createMemorySubstrate, type MemorySubstrate, type MemorySubstrateOptions } from '@jit/substrates/testing';
 import { waitFor } from '@jit/testing';
-import { SealFailed } from './errors';
+import { ApprovalMismatch, SealFailed } from './errors';
 import { createIssuer, type Issuer, type IssuerOptions, type TargetResolver } from './issuer';
 import { generateAgeIdentity, openCredential } from './seal';
+
+const gateKey = createTestSigningKey();
+const issuerKey = createTestSigningKey();
+const strangerKey = createTestSigningKey();
+/** What every issuer here is given besides its world: trust in the gate's key, its own key, a GitLab that agrees. */
+const trust = {
+  trust: { gate: createEventVerifier([gateKey.signer.publicKey]), issuer: createEventVerifier([issuerKey.signer.publicKey]), revoker: createEventVerifier([]) },
+  signer: issuerKey.signer,
+  approvalCheck: { check: async () => undefined },
+};
 
 const resolver: TargetResolver = {
   async resolve({ target, scope }) {
@@ -25,6 +36,7 @@ interface World {
   substrate: MemorySubstrate;
   logs: string[];
   comments: string[];
+  registry: Registry;
   identity: string;
   recipient: string;
   start(overrides?: Partial<IssuerOptions>): Promise<Issuer>;
@@ -36,6 +48,7 @@ async function world(substrateOptions: MemorySubstrateOptions = {}): Promise<Wor
   const substrate = createMemorySubstrate(substrateOptions);
   const logs: string[] = [];
   const comments: string[] = [];
+  let registry = createRegistry();
   const { identity, recipient } = await generateAgeIdentity();
   const destination = new Writable({
     write(chunk, _e, cb) {
@@ -49,17 +62,23 @@ async function world(substrateOptions: MemorySubstrateOptions = {}): Promise<Wor
     substrate,
     logs,
     comments,
+    get registry() {
+      return registry;
+    },
     identity,
     recipient,
     async start(overrides = {}) {
+      registry = createRegistry();
       const issuer = createIssuer({
-        bus,
+        bus: createSigningBus(bus, issuerKey.signer, [TOPIC_ELEVATIONS]),
         substrates: { get: (n) => (n === 'memory' ? substrate : (() => { throw new Error(`no ${n}`); })()) },
         targets: resolver,
         ledger: createLedger(),
         logger: createLogger({ name: 'issuer-test', level: 'debug', destination }),
         notifier: { comment: async (_p, _i, md) => void comments.push(md) },
         retry: { attempts: 3, baseMs: 1, maxMs: 5 },
+        registry,
+        ...trust,
         ...overrides,
       });
       await issuer.start();
@@ -79,13 +98,26 @@ async function world(substrateOptions: MemorySubstrateOptions = {}): Promise<Wor
 
 const ofType = (events: AnyElevationEvent[], type: string) => events.filter((e) => e.type === type);
 
+/** An issuer on the world's bus with its own ledger, quiet, not started; `over` replaces options. */
+const bare = (over: Partial<Parameters<typeof createIssuer>[0]> = {}) =>
+  createIssuer({
+    bus: createSigningBus(w.bus, issuerKey.signer, [TOPIC_ELEVATIONS]),
+    substrates: { get: () => w.substrate },
+    targets: resolver,
+    ledger: createLedger(),
+    logger: createLogger({ name: 't', level: 'silent' }),
+    ...trust,
+    ...over,
+  });
+
 let w: World;
 beforeEach(async () => {
   w = await world();
 });
 
-async function approve(overrides: Record<string, unknown> = {}, id?: string) {
-  const event = sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient, ...overrides } as never, id ? { id } : {});
+async function approve(overrides: Record<string, unknown> = {}, id?: string, signer: { sign<E extends object>(e: E): E } | null = gateKey.signer) {
+  const unsigned = sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient, ...overrides } as never, id ? { id } : {});
+  const event = signer ? signer.sign(unsigned) : unsigned;
   await w.bus.publish(TOPIC_ELEVATIONS, event.subject!, event);
   return event;
 }
@@ -101,6 +133,10 @@ describe('issuer', () => {
     expect(w.substrate.works(secret)).toBe(true);
     expect(data.handle.grantId).toBe((granted!.data as { grantId: string }).grantId);
     expect(w.comments.join('\n')).toMatch(/granted.*until/);
+    // the issuer signed what it sealed: grant, expiry and these exact bytes
+    const sig = (granted!.data as { credentialSignature?: { kid: string; signature: string } }).credentialSignature!;
+    const statement = { elevationId: granted!.data.elevationId as string, grantId: (granted!.data as { grantId: string }).grantId, expiresAt: data.expiresAt, sealedCredential: data.sealedCredential };
+    expect(verifyCredentialSignature(issuerKey.signer.publicKey, statement, sig)).toBe(true);
 
     const everything = [...w.logs, ...w.comments, JSON.stringify(await w.events())].join('\n');
     expect(everything).not.toContain(secret.token);
@@ -202,12 +238,7 @@ describe('issuer', () => {
     const issuer = await w.start();
     // a world whose sealing fails (the schema already refuses malformed recipients upstream)
     await issuer.stop();
-    const failing = createIssuer({
-      bus: w.bus,
-      substrates: { get: () => w.substrate },
-      targets: resolver,
-      ledger: createLedger(),
-      logger: createLogger({ name: 't', level: 'silent' }),
+    const failing = bare({
       seal: async () => {
         throw SealFailed('injected');
       },
@@ -219,5 +250,55 @@ describe('issuer', () => {
     expect(w.substrate.live.size).toBe(0);
     expect(w.substrate.calls.filter((c) => c.startsWith('revoke:'))).toHaveLength(1);
     await failing.stop();
+  });
+
+  it('refuses an approval that is unsigned, signed by an untrusted key or altered after signing; counts it and keeps consuming', async () => {
+    const issuer = await w.start();
+    const refusedBefore = w.logs.length;
+    await approve({ elevationId: 'gl-42-1', grantId: `gl-42-1-${'a'.repeat(40)}`, ttlSeconds: 30 * 24 * 3600 }, 'forged-unsigned', null);
+    await approve({ elevationId: 'gl-42-2', grantId: `gl-42-2-${'a'.repeat(40)}` }, 'forged-stranger', strangerKey.signer);
+    const signed = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId: 'gl-42-3', grantId: `gl-42-3-${'a'.repeat(40)}`, recipient: w.recipient }));
+    await w.bus.publish(TOPIC_ELEVATIONS, 'gl-42-3', { ...signed, data: { ...signed.data, ttlSeconds: 30 * 24 * 3600 } });
+    await approve(); // a genuine one after them is still served
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.granted).length === 1, { what: 'granted' });
+    const events = await w.events();
+    expect(ofType(events, EVENT_TYPES.granted).map((e) => e.data.elevationId)).toEqual(['gl-42-7']);
+    expect(ofType(events, EVENT_TYPES.grantFailed)).toEqual([]);
+    expect(w.substrate.calls.filter((c) => c.startsWith('issue:'))).toHaveLength(1);
+    const metrics = await w.registry.getSingleMetricAsString('jit_events_refused_total');
+    expect(metrics).toContain('jit_events_refused_total{consumer="issuer",type="approved",reason="unsigned"} 1');
+    expect(metrics).toContain('jit_events_refused_total{consumer="issuer",type="approved",reason="untrusted_key"} 1');
+    expect(metrics).toContain('jit_events_refused_total{consumer="issuer",type="approved",reason="bad_signature"} 1');
+    const refusals = w.logs.slice(refusedBefore).filter((l) => l.includes('not signed by a trusted gate key'));
+    expect(refusals).toHaveLength(3);
+    await issuer.stop();
+  });
+
+  it('issues nothing when GitLab contradicts the approval, and says why in grant.failed', async () => {
+    const issuer = bare({ approvalCheck: { check: async (d) => void (await Promise.reject(ApprovalMismatch(d.elevationId, 'the recipient is not the request file’s'))) } });
+    await issuer.start();
+    await approve();
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.grantFailed).length === 1, { what: 'grant.failed' });
+    expect(ofType(await w.events(), EVENT_TYPES.grantFailed)[0]!.data).toMatchObject({ error: { code: 'JIT_ERR_ISSUER_APPROVAL_MISMATCH', retriable: false } });
+    expect(w.substrate.calls).toEqual([]);
+    await issuer.stop();
+  });
+
+  it('a second issuer of the same approval replaces the credential, and the read model serves the new one, not the dead one', async () => {
+    // Like PostgreSQL (ALTER ROLE … PASSWORD on a role that exists), a second issue of a grant
+    // rotates its secret: the first credential stops working.
+    const rotating: MemorySubstrate = { ...w.substrate, issue: async (req) => (w.substrate.live.delete(req.grantId), w.substrate.issue(req)) };
+    const make = () => bare({ substrates: { get: () => rotating } });
+    const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient }));
+    await make().handle(approved);
+    await make().handle(approved); // its ledger has not seen the first `granted` yet
+    const granted = ofType(await w.events(), EVENT_TYPES.granted);
+    expect(granted).toHaveLength(2);
+    const readModel = createLedger();
+    await w.bus.replay(TOPIC_ELEVATIONS, (m) => void readModel.apply(m.event));
+    const served = readModel.get(approved.data.elevationId)!;
+    expect(served.state).toBe('granted');
+    expect(w.substrate.works(await openCredential(served.sealedCredential!, w.identity))).toBe(true);
+    expect(served.credentialSignature).toEqual((granted[1]!.data as { credentialSignature: unknown }).credentialSignature);
   });
 });

@@ -5,15 +5,21 @@ import {
   TOPIC_ELEVATIONS,
   createElevationEvent,
   parseElevationEvent,
+  checkProducer,
+  describeRefusal,
+  signCredential,
   type AnyElevationEvent,
   type ElevationApprovedData,
   type EventError,
+  type EventSigner,
+  type ProducerTrust,
 } from '@jit/contracts';
 import type { BusMessage, EventBus, Subscription } from '@jit/bus';
 import { JitError, isRetriable, retryRetriable } from '@jit/errors';
-import type { Logger } from '@jit/observability';
+import { refusedEventsCounter, type Logger } from '@jit/observability';
 import type { Issued, Substrate } from '@jit/substrates';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { ApprovalCheck } from './approval-check';
 import { IssueInterrupted, SubstrateFailed, TargetUnresolved } from './errors';
 import { sealCredential } from './seal';
 
@@ -54,6 +60,17 @@ export interface MrNotifier {
 
 export interface IssuerOptions {
   bus: EventBus;
+  /**
+   * The keys this issuer trusts per producer: an `elevation.approved` not signed by a gate key is
+   * refused (logged, counted in jit_events_refused_total) whatever it says, and a `granted`,
+   * `grant.failed`, `revoked` or `expired` not signed by an issuer or revoker key is not taken into
+   * account (a forged one must not make a real approval look handled).
+   */
+  trust: ProducerTrust;
+  /** This issuer's key: signs each sealed credential (grant id, expiry, digest) for the CLI to check. */
+  signer: EventSigner;
+  /** What the issuer checks with GitLab before it issues (MR merged at the sha, file content, TTL, recipient). */
+  approvalCheck: ApprovalCheck;
   substrates: { get(name: string): Substrate };
   targets: TargetResolver;
   ledger: LedgerView;
@@ -77,7 +94,7 @@ export interface IssuerOptions {
 export interface Issuer {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Handles one elevation event (exposed for composition and tests). */
+  /** Handles one elevation event as received (exposed for composition and tests); approvals are verified like consumed ones. */
   handle(event: AnyElevationEvent): Promise<void>;
 }
 
@@ -96,6 +113,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
   let stopping = false;
 
   const registers = options.registry ? [options.registry] : [];
+  const refused = refusedEventsCounter(options.registry);
   const grants = new Counter({
     name: 'jit_grants_total',
     help: 'Grants by outcome (granted, failed, duplicate).',
@@ -186,6 +204,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
     let substrateName = '';
     let unpublished: { substrate: Substrate; issued: Issued } | undefined;
     try {
+      await checkWithRetry(data);
       const target = await targets.resolve({ target: data.target, scope: data.scope, policyVersion: data.policyVersion, mergeSha: data.mergeSha, grantId: data.grantId, elevationId: data.elevationId });
       if (!target) throw TargetUnresolved(data.target, data.scope, data.policyVersion);
       substrateName = target.substrate;
@@ -194,6 +213,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
       const { issued } = await issueWithRetry(substrate, data, target);
       unpublished = { substrate, issued };
       const sealedCredential = await (options.seal ?? sealCredential)(issued.secret, data.recipient);
+      const credentialSignature = signCredential(options.signer, { elevationId: data.elevationId, grantId: data.grantId, expiresAt: issued.expiresAt, sealedCredential });
       const granted = createElevationEvent(
         EVENT_TYPES.granted,
         {
@@ -207,8 +227,11 @@ export function createIssuer(options: IssuerOptions): Issuer {
           issuedAt: now().toISOString(),
           expiresAt: issued.expiresAt,
           requester: data.requester,
+          credentialSignature,
         },
-        { source, idKey: data.grantId, severity: data.breakGlass ? 'high' : 'info' },
+        // One id per issuance: a second issue of the same grant (redelivery racing its own publish,
+        // a second replica) replaces the credential, and its `granted` must not be dropped as a copy.
+        { source, idKey: `${data.grantId}:${credentialSignature.signature}`, severity: data.breakGlass ? 'high' : 'info' },
       );
       // A publish failure throws: the bus redelivers `approved`, and the retry finds its own
       // credential by grant id (adapters are idempotent by name), so nothing leaks twice.
@@ -250,7 +273,31 @@ export function createIssuer(options: IssuerOptions): Issuer {
     }
   }
 
-  async function handle(event: AnyElevationEvent): Promise<void> {
+  async function checkWithRetry(data: ElevationApprovedData): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await options.approvalCheck.check(data);
+      } catch (err) {
+        if (!isRetriable(err) || attempt >= attempts || stopping) throw err;
+        logger.warn({ elevationId: data.elevationId, attempt, err: errorSummary(err) }, 'could not check the approval with GitLab; retrying');
+        await delay(Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  /** Whether the producer its type calls for signed `raw` (the event as received); refusals are logged and counted. */
+  function trusted(raw: unknown, offset?: string): boolean {
+    const check = checkProducer(options.trust, raw);
+    if (check.ok) return true;
+    const refusal = describeRefusal(check, raw);
+    refused.inc({ consumer: 'issuer', ...refusal.labels });
+    logger.warn({ ...refusal.fields, ...(offset ? { offset } : {}) }, refusal.message);
+    return false;
+  }
+
+  /** Handles one event as received: only from the producer its type calls for (approvals: a gate). */
+  async function handle(event: AnyElevationEvent, raw: unknown = event, offset?: string): Promise<void> {
+    if (!trusted(raw, offset)) return;
     ledger.apply(event);
     if (event.type !== EVENT_TYPES.approved) return;
     const data = event.data as ElevationApprovedData;
@@ -268,7 +315,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
       logger.warn({ offset: message.offset, error: parsed.error.message }, 'skipping an invalid event');
       return;
     }
-    await handle(parsed.event);
+    await handle(parsed.event, message.event, message.offset);
   }
 
   return {
@@ -280,7 +327,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
           if (!options.skipReplay) {
             await bus.replay(TOPIC_ELEVATIONS, (m) => {
               const parsed = parseElevationEvent(m.event);
-              if (parsed.ok) ledger.apply(parsed.event);
+              if (parsed.ok && checkProducer(options.trust, m.event).ok) ledger.apply(parsed.event);
             });
           }
           subscription = await bus.subscribe({ topic: TOPIC_ELEVATIONS, groupId, handler: onMessage });

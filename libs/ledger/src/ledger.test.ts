@@ -107,12 +107,11 @@ describe('idempotency', () => {
     expect(l.stats().events).toBe(1);
   });
 
-  it('treats a second granted for the same grant id (new event id) as a duplicate and keeps the first', () => {
+  it('treats a second granted for the same grant id (a re-issue, new event id) as a duplicate that replaces the credential', () => {
     const l = ledgerIn('granted');
-    const first = l.get('gl-42-7')?.handle;
     const r = l.apply(ev(E.granted, 40, { handle: { ...sampleData[E.granted]().handle, ref: { role: 'jit_other' } } }));
-    expect(r).toMatchObject({ duplicate: true, changed: false, state: 'granted' });
-    expect(l.get('gl-42-7')?.handle).toEqual(first);
+    expect(r).toMatchObject({ duplicate: true, changed: true, state: 'granted' });
+    expect(l.get('gl-42-7')?.handle?.ref).toEqual({ role: 'jit_other' });
   });
 
   it('grant.started marks the grant as being issued without changing the state; granted keeps the mark', () => {
@@ -125,13 +124,13 @@ describe('idempotency', () => {
     expect(l.byGrant(FIXTURE_GRANT)?.id).toBe('gl-42-7');
   });
 
-  it('keeps the earliest granted whatever the arrival order', () => {
+  it('serves the latest granted of a grant whatever the arrival order (the earlier credential was replaced)', () => {
     const a = ev(E.granted, 20, { handle: { ...sampleData[E.granted]().handle, ref: { role: 'first' } } });
     const b = ev(E.granted, 25, { handle: { ...sampleData[E.granted]().handle, ref: { role: 'second' } } });
     for (const order of [[a, b], [b, a]]) {
       const l = createLedger();
       order.forEach((e) => l.apply(e));
-      expect(l.get('gl-42-7')?.handle?.ref).toEqual({ role: 'first' });
+      expect(l.get('gl-42-7')?.handle?.ref).toEqual({ role: 'second' });
     }
   });
 

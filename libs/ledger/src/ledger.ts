@@ -94,6 +94,8 @@ export interface ElevationState {
   handle?: RevocationHandleData;
   /** age ciphertext for the requester (never plaintext). */
   sealedCredential?: string;
+  /** The issuer's signature of the sealed credential (grant id, expiry, digest), for the CLI to check. */
+  credentialSignature?: { kid: string; signature: string };
   issuedAt?: string;
   /**
    * When an issuer wrote that it was about to issue on a substrate whose credentials cannot be
@@ -313,7 +315,10 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
         break;
       case EVENT_TYPES.granted:
         duplicate = r.granted !== undefined && r.granted.data.grantId === ev.data.grantId;
-        r.granted = keepEarliest(r.granted, stamped(ev.data));
+        // A second issue of the same grant (a redelivery racing its own publish, a second issuer)
+        // replaced the credential on the substrate (a new password for the same role): the latest
+        // is the one that works. A `granted` for another grant id never displaces the first.
+        r.granted = duplicate ? keepLatest(r.granted, stamped(ev.data)) : keepEarliest(r.granted, stamped(ev.data));
         grantIndex.set(ev.data.grantId, elevationId);
         break;
       case EVENT_TYPES.grantStarted:
@@ -514,6 +519,7 @@ function derive(r: Record_): ElevationState {
     substrate: gr?.substrate,
     handle: gr?.handle ?? rv?.handle,
     sealedCredential: gr?.sealedCredential,
+    credentialSignature: gr?.credentialSignature,
     issuedAt: gr?.issuedAt,
     expiresAt: gr?.expiresAt ?? rv?.handle.expiresAt,
     grantStartedAt: r.grantStarted && r.grantStarted.data.grantId === (apr?.grantId ?? r.grantStarted.data.grantId) ? r.grantStarted.time : undefined,

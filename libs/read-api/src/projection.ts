@@ -1,9 +1,9 @@
 // Keeps a ledger current from jit.elevations.v1: replay from the beginning, then follow live.
 // With a registry it also keeps the elevation outcome counters (elevation-metrics.ts).
-import { TOPIC_ELEVATIONS } from '@jit/contracts';
+import { TOPIC_ELEVATIONS, checkProducer, describeRefusal, type ProducerTrust } from '@jit/contracts';
 import type { CloudEventJson, EventBus, Subscription } from '@jit/bus';
 import type { Ledger } from '@jit/ledger';
-import type { Logger, Registry } from '@jit/observability';
+import { refusedEventsCounter, type Logger, type Registry } from '@jit/observability';
 import { createElevationMetrics } from './elevation-metrics';
 
 export interface LedgerProjection {
@@ -22,6 +22,12 @@ export interface LedgerProjectionOptions {
   groupId: string;
   /** Registers and keeps the SLO counters (jit_bypasses_total, jit_rejections_total, …) on it. */
   registry?: Registry;
+  /**
+   * The producers whose events the read model takes (approvals from a gate, grants from an issuer,
+   * revocations from a revoker); others are skipped, logged and counted, so the credential route
+   * never serves a blob a forged `granted` brought. Without it every valid event is folded.
+   */
+  trust?: ProducerTrust;
   /** Called once per newly applied event; `live` is false for events read by the replay at start. */
   onEvent?: (event: CloudEventJson, live: boolean) => void;
 }
@@ -34,7 +40,21 @@ export async function startLedgerProjection(options: LedgerProjectionOptions): P
   // so "not a duplicate for the ledger" does not mean "not seen here": the projection keeps its own
   // record of the events it has counted, or whatever the issuer applied first would never count.
   const seen = new Set<string>();
+  const refused = refusedEventsCounter(options.registry);
+  let refusals = 0;
   const apply = (event: CloudEventJson, live: boolean) => {
+    if (options.trust) {
+      const check = checkProducer(options.trust, event);
+      if (!check.ok) {
+        const refusal = describeRefusal(check, event);
+        if (!seen.has(`refused:${event.id}`)) {
+          seen.add(`refused:${event.id}`);
+          refused.inc({ consumer: 'read-model', ...refusal.labels });
+          if (refusals++ < 100) logger.warn(refusal.fields, refusal.message);
+        }
+        return;
+      }
+    }
     const r = ledger.apply(event);
     if (r.error) {
       if (invalid++ < 10) logger.warn({ error: r.error.message }, 'read model skipped an invalid event');

@@ -50,8 +50,8 @@ const summaryProps = {
 } as const;
 
 /** The public view: everything but the sealed blob (served by its own route). */
-function view(e: ElevationState): Omit<ElevationState, 'sealedCredential'> {
-  const { sealedCredential: _omit, ...rest } = e;
+function view(e: ElevationState): Omit<ElevationState, 'sealedCredential' | 'credentialSignature'> {
+  const { sealedCredential: _omit, credentialSignature: _sig, ...rest } = e;
   return rest;
 }
 
@@ -146,6 +146,11 @@ const plugin: FastifyPluginAsync<ReadApiOptions> = async (app, options) => {
                 substrate: { type: 'string' },
                 expiresAt: { type: 'string' },
                 sealedCredential: { type: 'string' },
+                credentialSignature: {
+                  type: 'object',
+                  description: "The issuer's Ed25519 signature of (elevation id, grant id, expiry, sha256 of sealedCredential); key in GET /v1/keys",
+                  properties: { kid: { type: 'string' }, signature: { type: 'string' } },
+                },
               },
             },
             404: errorBody,
@@ -159,7 +164,14 @@ const plugin: FastifyPluginAsync<ReadApiOptions> = async (app, options) => {
         if (!e) return sendError(reply, ElevationNotFound(req.params.id));
         if (e.state === 'revoked' || e.state === 'expired') return sendError(reply, CredentialEnded(e.id, e.state));
         if (e.state !== 'granted' || !e.sealedCredential) return sendError(reply, CredentialNotGranted(e.id, e.state));
-        return { elevationId: e.id, grantId: e.grantId, substrate: e.substrate, expiresAt: e.expiresAt, sealedCredential: e.sealedCredential };
+        return {
+          elevationId: e.id,
+          grantId: e.grantId,
+          substrate: e.substrate,
+          expiresAt: e.expiresAt,
+          sealedCredential: e.sealedCredential,
+          ...(e.credentialSignature ? { credentialSignature: e.credentialSignature } : {}),
+        };
       },
     );
   }

@@ -3,14 +3,14 @@
 // TTL and requested revocation (open sessions end too), kill -9 with grants expiring while it is
 // down, a substrate outage at expiry, orphans, and duplicate granted events.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaBus, type EventBus, type Subscription } from '@jit/bus';
 import { EVENT_TYPES, TOPIC_ELEVATIONS, grantId as grantIdOf, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
-import { sampleEvent } from '@jit/contracts/testing';
+import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { createLogger } from '@jit/observability';
 import { SubstrateRegistry, type Issued, type Substrate } from '@jit/substrates';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the suite issues real credentials to revoke, as the issuer would
@@ -22,6 +22,12 @@ import { startKafka, startOpenBao, startPostgres, uniqueName, waitFor, type Kafk
 import pg from 'pg';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The gate and the issuer whose events this revoker trusts, a stranger it does not, and its own key. */
+const gateKey = createTestSigningKey();
+const issuerKey = createTestSigningKey();
+const strangerKey = createTestSigningKey();
+const REVOKER_KEY_FILE = join(mkdtempSync(join(tmpdir(), 'jit-revoker-int-')), 'signing-key.pem');
+writeFileSync(REVOKER_KEY_FILE, createTestSigningKey().pem, { mode: 0o600 });
 const MAIN = join(ROOT, 'apps/revoker/src/main.ts');
 const PROJECT_ID = 4242;
 const SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
@@ -62,6 +68,9 @@ async function startRevoker(): Promise<Child> {
     JIT_ORPHAN_GRACE_MS: '60000',
     JIT_REVOKE_RETRY_BASE_MS: '300',
     JIT_REVOKE_RETRY_MAX_MS: '1000',
+    JIT_SIGNING_KEY_FILE: REVOKER_KEY_FILE,
+    JIT_TRUSTED_GATE_KEYS: gateKey.signer.publicKey.x,
+    JIT_TRUSTED_ISSUER_KEYS: issuerKey.signer.publicKey.x,
     PORT: '0',
     LOG_LEVEL: 'debug',
   };
@@ -106,11 +115,11 @@ async function grant(substrate: Substrate, ttlSeconds: number, scope: Record<str
   const elevationId = opts.elevationId ?? `gl-${PROJECT_ID}-${nextIid++}`;
   const grantId = grantIdOf(elevationId, opts.sha ?? SHA);
   const time = () => ({ time: new Date().toISOString() });
-  await publish(sampleEvent(EVENT_TYPES.approved, { elevationId, grantId, projectId: PROJECT_ID, mrIid: Number(elevationId.split('-')[2]), ttlSeconds }, time()));
+  await publish(gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId, grantId, projectId: PROJECT_ID, mrIid: Number(elevationId.split('-')[2]), ttlSeconds }, time())));
   const issued = await substrate.issue({ grantId, elevationId, requester: 'carol', target: 't', scopeName: 'write', scope, connection: {}, ttlSeconds });
   // user names and accessors are identifiers, logged on purpose; these are the secrets
   for (const key of ['password', 'url', 'token']) if (issued.secret[key]) secrets.push(issued.secret[key]);
-  const granted = sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, substrate: substrate.name, handle: issued.handle as never, expiresAt: issued.expiresAt, issuedAt: new Date().toISOString() }, time());
+  const granted = issuerKey.signer.sign(sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, substrate: substrate.name, handle: issued.handle as never, expiresAt: issued.expiresAt, issuedAt: new Date().toISOString() }, time()));
   await publish(granted);
   return { elevationId, grantId, issued, granted };
 }
@@ -198,7 +207,7 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
   it('duplicate granted events -> one revocation, no error', async () => {
     const g = await pgGrant(3);
     await publish(g.granted); // redelivered
-    await publish(sampleEvent(EVENT_TYPES.granted, g.granted.data as never, { time: new Date().toISOString(), idKey: `${g.grantId}:again` }));
+    await publish(issuerKey.signer.sign(sampleEvent(EVENT_TYPES.granted, g.granted.data as never, { time: new Date().toISOString(), idKey: `${g.grantId}:again` })));
     await waitFor(() => revokedOnce(g.grantId), { timeoutMs: 30_000, what: 'revoked' });
     await publish(g.granted); // a late redelivery after the revocation
     // A later grant on the same elevation (same key, same partition) is handled after them all.
@@ -243,6 +252,27 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     expect(revoked.latenessMs).toBeGreaterThanOrEqual(backAt - Date.parse(g.issued.expiresAt));
     const after = await fetch(`${bao.addr}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': g.issued.secret.token! } });
     expect(after.status).toBe(403);
+  });
+
+  it('a forged granted on Kafka with a far expiry (unsigned, or by a key it does not trust) does not postpone the revocation, also across a restart', async () => {
+    const g = await pgGrant(15);
+    await waitFor(async () => (await live(revoker)) >= 1, { what: 'grant scheduled' });
+    const far = new Date(Date.now() + 30 * 24 * 3600 * 1000).toISOString();
+    const forged = sampleEvent(EVENT_TYPES.granted, { ...(g.granted.data as never), expiresAt: far, handle: { ...(g.granted.data as { handle: object }).handle, expiresAt: far } as never }, { time: new Date().toISOString(), idKey: `${g.grantId}:forged` });
+    await publish(forged);
+    await publish(strangerKey.signer.sign({ ...forged, id: 'forged-by-a-stranger' }));
+    const refused = async () => (await (await fetch(`${revoker.url}/metrics`)).text()).match(/^jit_events_refused_total\{consumer="revoker",type="granted",reason="(unsigned|untrusted_key)"\} 1$/gm)?.length ?? 0;
+    await waitFor(async () => (await refused()) === 2, { timeoutMs: 30_000, what: 'both forgeries refused' });
+    expect(revoker.output()).toMatch(/refused an elevation\.granted not signed by a trusted issuer key \(unsigned\)/);
+    // a restart rebuilds the schedule from the whole log, the forgeries included
+    revoker.proc.kill('SIGTERM');
+    expect(await revoker.exited).toBe(0);
+    revoker = await startRevoker();
+    await waitFor(() => revokedOnce(g.grantId), { timeoutMs: 60_000, what: 'revoked at the real TTL' });
+    const revoked = of(EVENT_TYPES.revoked, g.grantId)[0]!.data as { revokedAt: string; verified: boolean };
+    expect(revoked.verified).toBe(true);
+    expect(Date.parse(revoked.revokedAt) - Date.parse(g.issued.expiresAt)).toBeLessThan(5000);
+    expect(await roleExists(g.issued.handle.ref.role as string)).toBe(false);
   });
 
   it('kill -9 with live grants, some expiring while it is down: after restart all revoked once, lateness reported', async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EVENT_TYPES, TOPIC_ELEVATIONS, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
-import { sampleEvent } from '@jit/contracts/testing';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, createEventVerifier, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
+import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
+import { createSigningBus } from '@jit/bus';
 import { createMemoryBus } from '@jit/bus/testing';
 import { createLogger, createRegistry } from '@jit/observability';
 import { createMemorySubstrate, type MemorySubstrate } from '@jit/substrates/testing';
@@ -8,6 +9,11 @@ import { waitFor } from '@jit/testing';
 import { createRevoker, type Revoker } from './revoker';
 
 const SHA = 'f0e1d2c3b4a5968778695a4b3c2d1e0f12345678';
+const gateKey = createTestSigningKey();
+const issuerKey = createTestSigningKey();
+const strangerKey = createTestSigningKey();
+const revokerKey = createTestSigningKey();
+const trust = { trust: { gate: createEventVerifier([gateKey.signer.publicKey]), issuer: createEventVerifier([issuerKey.signer.publicKey]), revoker: createEventVerifier([revokerKey.signer.publicKey]) } };
 const bus = () => createMemoryBus();
 type Bus = ReturnType<typeof bus>;
 
@@ -38,7 +44,7 @@ async function grant(b: Bus, s: MemorySubstrate, n: number, expiresAt: number) {
   const grantId = `${elevationId}-${SHA}`;
   const issued = await s.issue({ grantId, elevationId, requester: 'carol', target: 'orders-db', scopeName: 'write', scope: { access: 'write' }, connection: {}, ttlSeconds: 3600 });
   const handle = { ...issued.handle, expiresAt: new Date(expiresAt).toISOString() };
-  const event = sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, handle, substrate: s.name, expiresAt: new Date(expiresAt).toISOString() });
+  const event = issuerKey.signer.sign(sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, handle, substrate: s.name, issuedAt: new Date().toISOString(), expiresAt: new Date(expiresAt).toISOString() }));
   await b.publish(TOPIC_ELEVATIONS, elevationId, event);
   return { elevationId, grantId, secret: issued.secret, event };
 }
@@ -46,12 +52,13 @@ async function grant(b: Bus, s: MemorySubstrate, n: number, expiresAt: number) {
 const running: Revoker[] = [];
 async function start(b: Bus, s: MemorySubstrate, extra: Partial<Parameters<typeof createRevoker>[0]> = {}) {
   const r = createRevoker({
-    bus: b,
+    bus: createSigningBus(b, revokerKey.signer, [TOPIC_ELEVATIONS]),
     substrates: lookup(s),
     logger: createLogger({ name: 'revoker-test', level: 'silent' }),
     retry: { baseMs: 5, maxMs: 20 },
     sweepIntervalMs: 0,
     orphanGraceMs: 60_000,
+    ...trust,
     ...extra,
   });
   await r.start();
@@ -214,7 +221,7 @@ describe('revoker', () => {
     const s = createMemorySubstrate();
     const orphan = await s.issue({ grantId: `gl-9-1-${SHA}`, elevationId: 'gl-9-1', requester: 'x', target: 't', scopeName: 'w', scope: { access: 'write' }, connection: {}, ttlSeconds: 600 });
     const inFlight = await s.issue({ grantId: `gl-9-2-${SHA}`, elevationId: 'gl-9-2', requester: 'x', target: 't', scopeName: 'w', scope: { access: 'write' }, connection: {}, ttlSeconds: 600 });
-    await b.publish(TOPIC_ELEVATIONS, 'gl-9-2', sampleEvent(EVENT_TYPES.approved, { elevationId: 'gl-9-2', grantId: `gl-9-2-${SHA}` }, { time: new Date() }));
+    await b.publish(TOPIC_ELEVATIONS, 'gl-9-2', gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId: 'gl-9-2', grantId: `gl-9-2-${SHA}` }, { time: new Date() })));
     const r = await start(b, s);
     await waitFor(async () => (await ofType(b, EVENT_TYPES.orphanRevoked)).length === 1, { what: 'orphan revoked' });
     expect(s.works(orphan.secret)).toBe(false);
@@ -245,7 +252,7 @@ describe('revoker', () => {
       ...s,
       listIssued: async () => {
         if (!issued) {
-          await b.publish(TOPIC_ELEVATIONS, 'gl-9-3', sampleEvent(EVENT_TYPES.approved, { elevationId: 'gl-9-3', grantId: `gl-9-3-${SHA}` }, { time: new Date() }));
+          await b.publish(TOPIC_ELEVATIONS, 'gl-9-3', gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId: 'gl-9-3', grantId: `gl-9-3-${SHA}` }, { time: new Date() })));
           issued = await s.issue({ grantId: `gl-9-3-${SHA}`, elevationId: 'gl-9-3', requester: 'x', target: 't', scopeName: 'w', scope: { access: 'write' }, connection: {}, ttlSeconds: 600 });
         }
         return s.listIssued!();
@@ -281,7 +288,7 @@ describe('revoker', () => {
     await start(b, s);
     const g = await grant(b, s, 8, Date.now() + 100);
     await b.publish(TOPIC_ELEVATIONS, g.elevationId, g.event);
-    await b.publish(TOPIC_ELEVATIONS, g.elevationId, { ...g.event, id: 'a-second-delivery' });
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, issuerKey.signer.sign({ ...g.event, id: 'a-second-delivery' }));
     await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length >= 1, { what: 'revoked' });
     await new Promise((r) => setTimeout(r, 200)); // let any wrongly scheduled duplicate fire
     expect(s.calls.filter((c) => c.startsWith('revoke:'))).toHaveLength(1);
@@ -298,6 +305,48 @@ describe('revoker', () => {
     expect((await ofType(b, EVENT_TYPES.revokeFailed))[0]!.data).toMatchObject({ error: { code: 'JIT_ERR_REVOKER_CANNOT_REVOKE_EARLY' } });
     await waitFor(async () => (await ofType(b, EVENT_TYPES.expired)).length === 1, { what: 'expired' });
     expect(await ofType(b, EVENT_TYPES.revoked)).toHaveLength(0);
+  });
+
+  it('a forged granted with a far expiry (unsigned or by another key) neither schedules nor postpones a revocation, also after a restart', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const registry = createRegistry();
+    const r = await start(b, s, { registry });
+    const g = await grant(b, s, 11, Date.now() + 400);
+    const far = new Date(Date.now() + 30 * 24 * 3600 * 1000).toISOString();
+    const forged = { ...g.event, id: 'forged-extension', jitsig: undefined, jitkeyid: undefined, data: { ...g.event.data, expiresAt: far, handle: { ...g.event.data.handle, expiresAt: far } } };
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, JSON.parse(JSON.stringify(forged)));
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, strangerKey.signer.sign({ ...forged, id: 'forged-by-a-stranger' }));
+    // and one for a grant nobody issued: nothing is scheduled for it
+    await b.publish(TOPIC_ELEVATIONS, 'gl-7-12', strangerKey.signer.sign(sampleEvent(EVENT_TYPES.granted, { elevationId: 'gl-7-12', grantId: `gl-7-12-${SHA}`, expiresAt: far })));
+    await waitFor(async () => (await registry.getSingleMetricAsString('jit_events_refused_total')).includes('reason="untrusted_key"} 2'), { what: 'refusals counted' });
+    expect(await registry.getSingleMetricAsString('jit_events_refused_total')).toContain('jit_events_refused_total{consumer="revoker",type="granted",reason="unsigned"} 1');
+    expect([...r.live().keys()]).toEqual([g.grantId]);
+    // a restart rebuilds the schedule from the log, forged events included: still due at the real expiry
+    await r.stop();
+    const again = await start(b, s);
+    expect(again.live().get(g.grantId)?.dueAt).toBe(Date.parse(g.event.data.expiresAt));
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked on time' });
+    expect(s.works(g.secret)).toBe(false);
+    const [revoked] = await ofType(b, EVENT_TYPES.revoked);
+    expect((revoked!.data as { latenessMs: number }).latenessMs).toBeLessThan(5000);
+  });
+
+  it('caps a granted expiry at its issue time plus the TTL the gate approved', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const r = await start(b, s);
+    const elevationId = 'gl-7-13';
+    const grantId = `${elevationId}-${SHA}`;
+    await b.publish(TOPIC_ELEVATIONS, elevationId, gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId, grantId, ttlSeconds: 1 }, { time: new Date() })));
+    const issued = await s.issue({ grantId, elevationId, requester: 'carol', target: 'orders-db', scopeName: 'write', scope: { access: 'write' }, connection: {}, ttlSeconds: 1 });
+    const issuedAt = Date.now();
+    const far = new Date(issuedAt + 30 * 24 * 3600 * 1000).toISOString();
+    await b.publish(TOPIC_ELEVATIONS, elevationId, issuerKey.signer.sign(sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, handle: { ...issued.handle, expiresAt: far }, substrate: s.name, issuedAt: new Date(issuedAt).toISOString(), expiresAt: far })));
+    await waitFor(() => r.live().has(grantId), { what: 'scheduled' });
+    expect(r.live().get(grantId)!.dueAt).toBe(issuedAt + 1000);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked at the approved TTL' });
+    expect(s.works(issued.secret)).toBe(false);
   });
 });
 

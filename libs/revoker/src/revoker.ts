@@ -4,7 +4,9 @@
 import {
   EVENT_TYPES,
   TOPIC_ELEVATIONS,
+  checkProducer,
   createElevationEvent,
+  describeRefusal,
   leftoverObjectSchema,
   markdownCode,
   markdownText,
@@ -12,11 +14,12 @@ import {
   type AnyElevationEvent,
   type EventError,
   type LeftoverObjectData,
+  type ProducerTrust,
   type RevocationHandleData,
 } from '@jit/contracts';
 import type { BusMessage, EventBus, Subscription } from '@jit/bus';
 import { JitError, isRetriable, retryRetriable } from '@jit/errors';
-import type { Logger } from '@jit/observability';
+import { refusedEventsCounter, type Logger } from '@jit/observability';
 import type { RevocationHandle, Substrate } from '@jit/substrates';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DueQueue } from './due-queue';
@@ -55,6 +58,13 @@ export interface SubstrateLookup {
 
 export interface RevokerOptions {
   bus: EventBus;
+  /**
+   * The keys this revoker trusts per producer: an `elevation.granted` not signed by an issuer key is
+   * refused (logged, counted), so a forged one can neither schedule nor postpone a revocation; a
+   * `revoked`/`expired` not signed by a revoker key does not take a grant off the schedule; only a
+   * gate-signed `approved` sets the TTL that caps a grant's expiry.
+   */
+  trust: ProducerTrust;
   substrates: SubstrateLookup;
   logger: Logger;
   notifier?: MrNotifier;
@@ -103,6 +113,8 @@ interface GrantFacts {
   revokeRequestedAt?: number;
   done: boolean;
   approvedAt?: number;
+  /** The approved TTL (gate-signed): a grant is revoked at its issue time plus this, whatever expiry it names. */
+  ttlSeconds?: number;
   failed: boolean;
 }
 
@@ -135,6 +147,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
   const inFlight = new Set<Promise<void>>();
 
   const registers = options.registry ? [options.registry] : [];
+  const refused = refusedEventsCounter(options.registry);
   const revocations = new Counter({
     name: 'jit_revocations_total',
     help: 'Revocations by outcome (revoked, expired, failed, orphan).',
@@ -185,18 +198,34 @@ export function createRevoker(options: RevokerOptions): Revoker {
     return f;
   }
 
+  /** Whether the producer its type calls for signed `raw` (the event as received); refusals of live events are logged and counted. */
+  function trusted(raw: unknown, received: boolean): boolean {
+    const check = checkProducer(options.trust, raw);
+    if (check.ok) return true;
+    if (received) {
+      const refusal = describeRefusal(check, raw);
+      refused.inc({ consumer: 'revoker', ...refusal.labels });
+      logger.warn(refusal.fields, refusal.message);
+    }
+    return false;
+  }
+
   /** Folds one event into the schedule. Idempotent; safe for replays and redeliveries. */
-  function apply(event: AnyElevationEvent, partition: number): void {
+  function apply(event: AnyElevationEvent, partition: number, raw: unknown, received = false): void {
+    if (!trusted(raw, received)) return;
     const t = event.type;
     if (t === EVENT_TYPES.approved) {
-      const d = event.data as { elevationId: string; grantId: string };
+      const d = event.data as { elevationId: string; grantId: string; ttlSeconds: number };
       const f = factsFor(d.grantId, d.elevationId, partition);
       f.approvedAt ??= Date.parse(event.time);
+      f.ttlSeconds = Math.min(f.ttlSeconds ?? d.ttlSeconds, d.ttlSeconds);
     } else if (t === EVENT_TYPES.granted) {
-      const d = event.data as { elevationId: string; grantId: string; handle: RevocationHandleData; expiresAt: string };
+      const d = event.data as { elevationId: string; grantId: string; handle: RevocationHandleData; expiresAt: string; issuedAt: string };
       const f = factsFor(d.grantId, d.elevationId, partition);
       f.handle = d.handle;
-      f.expiresAt = Date.parse(d.expiresAt);
+      // Never later than issue time + the approved TTL, whatever expiry the event names.
+      const cap = f.ttlSeconds !== undefined ? Date.parse(d.issuedAt) + f.ttlSeconds * 1000 : Infinity;
+      f.expiresAt = Math.min(Date.parse(d.expiresAt), cap);
       const requested = pendingRequests.get(d.elevationId);
       if (requested !== undefined) {
         f.revokeRequestedAt ??= requested;
@@ -233,6 +262,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
     const dueAt = requested ? Math.min(f.revokeRequestedAt!, f.expiresAt) : f.expiresAt;
     const cause: LiveGrant['cause'] = requested && f.revokeRequestedAt! < f.expiresAt ? 'requested' : 'ttl';
     if (existing) {
+      existing.handle = f.handle; // a re-issue of the grant: revoke what is out there now
       if (existing.attempt > 0 || existing.dueAt <= dueAt) return; // already due sooner or retrying
       existing.dueAt = dueAt;
       existing.cause = cause;
@@ -424,7 +454,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
         TOPIC_ELEVATIONS,
         (m) => {
           const parsed = parseElevationEvent(m.event);
-          if (parsed.ok) apply(parsed.event, m.partition);
+          if (parsed.ok) apply(parsed.event, m.partition, m.event);
         },
         partitions ? { partitions } : undefined,
       );
@@ -445,7 +475,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
       logger.warn({ offset: message.offset, error: parsed.error.message }, 'skipping an invalid event');
       return;
     }
-    apply(parsed.event, message.partition);
+    apply(parsed.event, message.partition, message.event, true);
   }
 
   /** Sweeps never overlap: a sweep asked for while one runs starts after it. */
@@ -464,7 +494,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
     const all = new Map<string, { approvedAt?: number; granted: boolean; done: boolean; failed: boolean }>();
     await bus.replay(TOPIC_ELEVATIONS, (m) => {
       const parsed = parseElevationEvent(m.event);
-      if (!parsed.ok) return;
+      if (!parsed.ok || !trusted(m.event, false)) return;
       const d = parsed.event.data as { grantId?: string };
       if (!d.grantId) return;
       const e = all.get(d.grantId) ?? { granted: false, done: false, failed: false };
