@@ -19,6 +19,16 @@ export interface ElevationSummary {
   [key: string]: unknown;
 }
 
+export interface SealedCredentialBody {
+  elevationId: string;
+  grantId?: string;
+  sealedCredential: string;
+  expiresAt: string;
+  substrate: string;
+  /** The issuer's signature of (elevation id, grant id, expiry, sha256 of the blob). */
+  credentialSignature?: { kid: string; signature: string };
+}
+
 export class JitApi {
   constructor(
     private readonly baseUrl: string,
@@ -62,7 +72,12 @@ export class JitApi {
     return this.get(`/v1/elevations${qs ? `?${qs}` : ''}`);
   }
 
-  credential(id: string): Promise<{ elevationId: string; sealedCredential: string; expiresAt: string; substrate: string }> {
+  credential(id: string): Promise<SealedCredentialBody> {
     return this.get(`/v1/elevations/${encodeURIComponent(id)}/credential`);
+  }
+
+  /** The public keys the server signs with (JWK Set). */
+  keys(): Promise<{ keys: Array<{ kid?: string; x?: string; roles?: string[] }> }> {
+    return this.get('/v1/keys');
   }
 }

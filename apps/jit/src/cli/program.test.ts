@@ -2,6 +2,8 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { signCredential } from '@jit/contracts';
+import { createTestSigningKey } from '@jit/contracts/testing';
 import { sealCredential } from '@jit/issuer';
 import type { FetchFn } from './api-client';
 import { runCli, type CliIo } from './program';
@@ -25,6 +27,16 @@ function harness(routes: Record<string, { status?: number; body: unknown }> = {}
     return new Response(JSON.stringify(route.body), { status: route.status ?? 200 });
   };
   return { out, err, requests, io: { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: '/nonexistent', ...env }, fetch: fetchFn } };
+}
+
+const issuerKey = createTestSigningKey();
+const otherKey = createTestSigningKey();
+const jwks = (...keys: Array<ReturnType<typeof createTestSigningKey>>) => ({ body: { keys: keys.map((k) => ({ kty: 'OKP', crv: 'Ed25519', kid: k.signer.publicKey.kid, x: k.signer.publicKey.x, roles: ['issuer'] })) } });
+/** A credential route answer as the issuer serves it: the sealed blob and the issuer's signature of it. */
+function signedBody(sealed: string, opts: { elevationId?: string; substrate?: string; expiresAt?: string; key?: ReturnType<typeof createTestSigningKey> } = {}) {
+  const elevationId = opts.elevationId ?? 'gl-3-4';
+  const statement = { elevationId, grantId: `${elevationId}-${'a'.repeat(40)}`, expiresAt: opts.expiresAt ?? '2026-11-26T10:00:00Z', sealedCredential: sealed };
+  return { body: { ...statement, substrate: opts.substrate ?? 'postgres', credentialSignature: signCredential((opts.key ?? issuerKey).signer, statement) } };
 }
 
 let dir: string;
@@ -90,9 +102,7 @@ describe('jit keygen, credential and exec', () => {
     expect(h.err.at(-1)).toMatch(/already exists; pass --force/);
 
     const sealed = await sealCredential({ url: 'postgres://jit_x:pw-123@127.0.0.1:5432/app', password: 'pw-123' }, recipient);
-    const c = harness({
-      '/v1/elevations/gl-3-4/credential': { body: { elevationId: 'gl-3-4', sealedCredential: sealed, expiresAt: '2026-11-26T10:00:00Z', substrate: 'postgres' } },
-    });
+    const c = harness({ '/v1/elevations/gl-3-4/credential': signedBody(sealed), '/v1/keys': jwks(issuerKey) }, { HOME: dir });
     expect(await runCli(['--json', 'credential', 'gl-3-4', '--identity', identity], c.io)).toBe(0);
     expect(JSON.parse(c.out.join('')).credential.password).toBe('pw-123');
 
@@ -115,7 +125,7 @@ describe('jit keygen, credential and exec', () => {
     await runCli(['--json', 'keygen', '--identity', other], h.io);
     const otherRecipient = JSON.parse(h.out.at(-1)!).recipient as string;
     const sealed = await sealCredential({ token: 's.secret' }, otherRecipient);
-    const c = harness({ '/v1/elevations/gl-1-1/credential': { body: { elevationId: 'gl-1-1', sealedCredential: sealed, expiresAt: 'x', substrate: 'vault' } } });
+    const c = harness({ '/v1/elevations/gl-1-1/credential': signedBody(sealed, { elevationId: 'gl-1-1', substrate: 'vault' }), '/v1/keys': jwks(issuerKey) }, { HOME: dir });
     expect(await runCli(['credential', 'gl-1-1', '--identity', identity], c.io)).toBe(1);
     expect(c.err.join('')).toMatch(/cannot decrypt/);
     expect(c.err.join('')).not.toContain('s.secret');
@@ -124,7 +134,7 @@ describe('jit keygen, credential and exec', () => {
   it('an identity file without a key is refused', async () => {
     const identity = join(dir, 'broken.txt');
     await writeFile(identity, 'garbage\n');
-    const c = harness({ '/v1/elevations/gl-1-1/credential': { body: { sealedCredential: 'x', expiresAt: 'x', substrate: 'vault' } } });
+    const c = harness({ '/v1/elevations/gl-1-1/credential': signedBody('x', { elevationId: 'gl-1-1' }), '/v1/keys': jwks(issuerKey) }, { HOME: dir });
     expect(await runCli(['credential', 'gl-1-1', '--identity', identity], c.io)).toBe(1);
     expect(c.err.join('')).toMatch(/no AGE-SECRET-KEY/);
     expect(await readFile(identity, 'utf8')).toBe('garbage\n');
@@ -139,7 +149,7 @@ describe('jit exec: only the keys the substrate defines reach the child', () => 
     await runCli(['--json', 'keygen', '--identity', identity], k.io);
     const { recipient } = JSON.parse(k.out.join('')) as { recipient: string };
     const sealed = await sealCredential(payload as Record<string, string>, recipient);
-    const c = harness({ '/v1/elevations/gl-5-6/credential': { body: { elevationId: 'gl-5-6', sealedCredential: sealed, expiresAt: '2026-11-26T10:00:00Z', substrate } } });
+    const c = harness({ '/v1/elevations/gl-5-6/credential': signedBody(sealed, { elevationId: 'gl-5-6', substrate }), '/v1/keys': jwks(issuerKey) }, { HOME: dir });
     const runs: Array<Record<string, string>> = [];
     c.io.run = async (_cmd, _args, env) => {
       runs.push(env);
@@ -181,6 +191,59 @@ describe('jit exec: only the keys the substrate defines reach the child', () => 
     expect(pg.runs).toEqual([{ DATABASE_URL: 'postgres://u:p@h:5/d', PGUSER: 'u', PGPASSWORD: 'p', PGHOST: 'h', PGPORT: '5', PGDATABASE: 'd' }]);
     const gcp = await setup('gcp-iam', { GOOGLE_OAUTH_ACCESS_TOKEN: 'ya29.x' });
     expect(gcp.runs).toEqual([{ GOOGLE_OAUTH_ACCESS_TOKEN: 'ya29.x' }]);
+  });
+});
+
+describe('jit credential and exec check where a credential came from', () => {
+  async function world() {
+    const identity = join(dir, 'id.txt');
+    const h = harness({}, { HOME: dir });
+    await runCli(['--json', 'keygen', '--identity', identity], h.io);
+    const { recipient } = JSON.parse(h.out.join('')) as { recipient: string };
+    const sealed = await sealCredential({ url: 'postgres://jit_x:pw-pinned-123@127.0.0.1:5432/app', password: 'pw-pinned-123' }, recipient);
+    return { identity, sealed };
+  }
+
+  it('pins the issuer key at first use, then refuses a credential signed by a different key and says how to reset', async () => {
+    const { identity, sealed } = await world();
+    const first = harness({ '/v1/elevations/gl-3-4/credential': signedBody(sealed), '/v1/keys': jwks(issuerKey) }, { HOME: dir });
+    expect(await runCli(['--json', 'credential', 'gl-3-4', '--identity', identity], first.io)).toBe(0);
+    expect(first.err.join('\n')).toMatch(new RegExp(`trusting issuer key ${issuerKey.signer.publicKey.kid} for http://127.0.0.1:8080`));
+    const pins = join(dir, '.config', 'jit', 'known-issuers.json');
+    expect((await stat(pins)).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(pins, 'utf8'))).toEqual({ 'http://127.0.0.1:8080': expect.objectContaining({ kid: issuerKey.signer.publicKey.kid, x: issuerKey.signer.publicKey.x }) });
+
+    // the same URL now answers with a credential another key signed (and lists that key as its issuer's)
+    const impostor = harness({ '/v1/elevations/gl-3-4/credential': signedBody(sealed, { key: otherKey }), '/v1/keys': jwks(otherKey) }, { HOME: dir });
+    for (const argv of [['credential', 'gl-3-4'], ['exec', 'gl-3-4', '--', 'psql']]) {
+      let ran = false;
+      impostor.io.run = async () => ((ran = true), 0);
+      expect(await runCli([argv[0]!, '--identity', identity, ...argv.slice(1)], impostor.io)).toBe(1);
+      expect(ran).toBe(false);
+    }
+    const message = impostor.err.join('\n');
+    expect(message).toMatch(new RegExp(`signed by issuer key ${otherKey.signer.publicKey.kid}, not by the key pinned for http://127.0.0.1:8080`));
+    expect(message).toContain(`delete the "http://127.0.0.1:8080" entry from ${pins}`);
+    expect(impostor.out.join('')).not.toContain('pw-pinned-123');
+    // an altered blob under the pinned key's id is refused as well
+    const tampered = signedBody(sealed);
+    tampered.body.expiresAt = '2099-01-01T00:00:00Z';
+    const t = harness({ '/v1/elevations/gl-3-4/credential': tampered }, { HOME: dir });
+    expect(await runCli(['credential', 'gl-3-4', '--identity', identity], t.io)).toBe(1);
+  });
+
+  it('takes the issuer key from JIT_ISSUER_KEY instead of a pin, and refuses an unsigned credential', async () => {
+    const { identity, sealed } = await world();
+    const withKey = harness({ '/v1/elevations/gl-3-4/credential': signedBody(sealed) }, { HOME: dir, JIT_ISSUER_KEY: issuerKey.signer.publicKey.x });
+    expect(await runCli(['--json', 'credential', 'gl-3-4', '--identity', identity], withKey.io)).toBe(0);
+    expect(withKey.requests.some((r) => r.endsWith('/v1/keys'))).toBe(false);
+    const wrong = harness({ '/v1/elevations/gl-3-4/credential': signedBody(sealed) }, { HOME: dir, JIT_ISSUER_KEY: otherKey.signer.publicKey.x });
+    expect(await runCli(['credential', 'gl-3-4', '--identity', identity], wrong.io)).toBe(1);
+    expect(wrong.err.join('')).toMatch(/not signed by the issuer key in JIT_ISSUER_KEY/);
+    const { credentialSignature: _sig, ...unsigned } = signedBody(sealed).body;
+    const none = harness({ '/v1/elevations/gl-3-4/credential': { body: unsigned }, '/v1/keys': jwks(issuerKey) }, { HOME: dir });
+    expect(await runCli(['credential', 'gl-3-4', '--identity', identity], none.io)).toBe(1);
+    expect(none.err.join('')).toMatch(/carries no issuer signature/);
   });
 });
 

@@ -13,6 +13,7 @@ import { generateAgeIdentity, openCredential } from '@jit/issuer';
 import { JitApi, type FetchFn } from './api-client';
 import { CliError } from './cli-error';
 import { envForCredential } from './credential-env';
+import { verifyCredentialOrigin } from './issuer-pin';
 import { timelineLine, toCsv, toTable } from './render';
 import { AUDIT_COLUMNS, CATALOG_COLUMNS, catalogPolicyLines } from './tables';
 
@@ -225,7 +226,16 @@ export function buildProgram(rawIo: CliIo): Command {
     });
 
   const openSealed = async (id: string, identityFile?: string) => {
-    const { sealedCredential, expiresAt, substrate } = await api().credential(id);
+    const credential = await api().credential(id);
+    const { sealedCredential, expiresAt, substrate } = credential;
+    // the issuer's signature, against the key pinned for this URL (or JIT_ISSUER_KEY)
+    await verifyCredentialOrigin(credential, {
+      api: api(),
+      url: g().url,
+      file: join(env.HOME ?? homedir(), '.config', 'jit', 'known-issuers.json'),
+      ...(env.JIT_ISSUER_KEY ? { issuerKey: env.JIT_ISSUER_KEY } : {}),
+      note: (line) => io.err(line),
+    });
     const identityText = await readFile(identityPath(identityFile), 'utf8').catch(() => {
       throw new CliError(`cannot read identity ${identityPath(identityFile)}; pass --identity`);
     });
