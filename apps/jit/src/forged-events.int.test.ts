@@ -85,7 +85,7 @@ describe('forged events on the embedded bus', () => {
       const res = await fetch(`${url}/v1/elevations/${e.data.elevationId}/credential`);
       expect(res.status, e.data.elevationId).not.toBe(200);
     }
-    expect(await metrics()).toMatch(/^jit_grants_total\{outcome="granted"[^}]*\} 0$|^(?![\s\S]*jit_grants_total\{outcome="granted")/m);
+    expect(await metrics()).not.toMatch(/^jit_grants_total\{outcome="granted"[^}]*\} [1-9]/m); // nothing issued
     const warned = logs.filter((l) => l.includes('refused an elevation.approved not signed by a trusted gate key'));
     expect(warned.length).toBeGreaterThanOrEqual(2);
     expect(warned.join('')).not.toContain(mallory.recipient); // ids only, none of the forged data
