@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { signCredential } from '@jit/contracts';
+import { createTestSigningKey } from '@jit/contracts/testing';
 import { sealCredential } from '@jit/issuer';
 import { runCli } from './program';
 
@@ -14,13 +16,13 @@ const evil = fc.array(fc.oneof(fc.constantFrom(...EVIL), fc.string({ maxLength: 
 /** What a terminal would act on or render deceptively: any control but LF, any format or separator character. */
 const UNSAFE = /(?![\n])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|[\ud800-\udbff](?![\udc00-\udfff])/u;
 
-async function run(argv: string[], routes: Record<string, { status?: number; body: unknown }>) {
+async function run(argv: string[], routes: Record<string, { status?: number; body: unknown }>, env: Record<string, string> = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runCli(argv, {
     out: (s) => out.push(s),
     err: (s) => err.push(s),
-    env: { HOME: '/nonexistent' },
+    env: { HOME: '/nonexistent', ...env },
     fetch: async (url) => {
       const route = routes[new URL(url).pathname];
       return route ? new Response(JSON.stringify(route.body), { status: route.status ?? 200 }) : new Response('{}', { status: 404 });
@@ -96,9 +98,14 @@ describe('jit prints nothing a terminal acts on, whatever the server says', () =
     const { recipient } = JSON.parse(k.out) as { recipient: string };
     const x = EVIL.join('');
     const sealed = await sealCredential({ password: `pw${x}`, [`user${x}`]: 'u' }, recipient);
-    const r = await run(['credential', 'gl-1-2', '--identity', identity], {
-      '/v1/elevations/gl-1-2/credential': { body: { elevationId: 'gl-1-2', sealedCredential: sealed, expiresAt: `soon${x}`, substrate: `postgres${x}` } },
-    });
+    // signed by the issuer key the CLI trusts: what it prints is then the issuer's own text, still made inert
+    const issuer = createTestSigningKey();
+    const statement = { elevationId: 'gl-1-2', grantId: `gl-1-2-${'a'.repeat(40)}`, sealedCredential: sealed, expiresAt: `soon${x}` };
+    const r = await run(
+      ['credential', 'gl-1-2', '--identity', identity],
+      { '/v1/elevations/gl-1-2/credential': { body: { ...statement, substrate: `postgres${x}`, credentialSignature: signCredential(issuer.signer, statement) } } },
+      { JIT_ISSUER_KEY: issuer.signer.publicKey.x },
+    );
     expect(r.code).toBe(0);
     expect(r.out).not.toMatch(UNSAFE);
     expect(r.out.split('\n')).toHaveLength(3);

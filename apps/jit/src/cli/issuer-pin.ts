@@ -32,7 +32,7 @@ export interface IssuerPinOptions {
 export async function verifyCredentialOrigin(credential: SealedCredentialBody, options: IssuerPinOptions): Promise<void> {
   const sig = credential.credentialSignature;
   const id = credential.elevationId;
-  if (!sig || !credential.grantId) {
+  if (!sig || typeof sig !== 'object' || typeof sig.kid !== 'string' || typeof sig.signature !== 'string' || typeof credential.grantId !== 'string') {
     throw new CliError(`the credential of ${id} carries no issuer signature, so where it came from cannot be checked; refusing it (is ${options.url} a jit whose issuer signs credentials?)`);
   }
   const statement = { elevationId: credential.elevationId, grantId: credential.grantId, expiresAt: credential.expiresAt, sealedCredential: credential.sealedCredential };
@@ -54,7 +54,7 @@ export async function verifyCredentialOrigin(credential: SealedCredentialBody, o
   if (pinned) {
     if (!verifyCredentialSignature({ kid: pinned.kid, x: pinned.x }, statement, sig)) {
       throw new CliError(
-        `the credential of ${id} is signed by issuer key ${sig.kid}, not by the key pinned for ${origin} (${pinned.kid}, first seen ${pinned.pinnedAt}); refusing it. ` +
+        `the credential of ${id} is signed by issuer key ${sig.kid.slice(0, 64)}, not by the key pinned for ${origin} (${pinned.kid}, first seen ${pinned.pinnedAt}); refusing it. ` +
           `Someone may be impersonating jit, or the issuer's key was rotated: confirm the new key with your operator (GET ${origin}/v1/keys), ` +
           `then delete the "${origin}" entry from ${options.file} (or set JIT_ISSUER_KEY) and retry.`,
       );
