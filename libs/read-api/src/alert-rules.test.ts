@@ -22,6 +22,8 @@ const ELSEWHERE: Record<string, { source: string; lib: string; app: string }> = 
   jit_substrate_findings: { source: 'libs/substrates/wiring/src/policy-audit.ts', lib: '@jit/substrate-wiring', app: 'apps/issuer/src/server.ts' },
   jit_gate_policy_unratified: { source: 'libs/gate/src/policy-ratifier.ts', lib: '@jit/gate', app: 'apps/approval-gate/src/server.ts' },
   jit_gate_policy_missing: { source: 'libs/gate/src/policy-ratifier.ts', lib: '@jit/gate', app: 'apps/approval-gate/src/server.ts' },
+  // one counter shared by the consumers of a process (issuer, revoker, read model)
+  jit_events_refused_total: { source: 'libs/observability/src/metrics.ts', lib: '@jit/issuer', app: 'apps/issuer/src/server.ts' },
 };
 /** Processes that host the read model with its counters. */
 const READ_MODEL_HOSTS = ['apps/issuer/src/server.ts', 'apps/jit/src/server.ts'];
