@@ -69,8 +69,10 @@ async function world(substrateOptions: MemorySubstrateOptions = {}): Promise<Wor
     recipient,
     async start(overrides = {}) {
       registry = createRegistry();
+      // whatever bus a test hands in, what the issuer publishes leaves signed, as in the apps
+      const { bus: given, ...rest } = overrides as Partial<IssuerOptions>;
       const issuer = createIssuer({
-        bus: createSigningBus(bus, issuerKey.signer, [TOPIC_ELEVATIONS]),
+        bus: createSigningBus(given ?? bus, issuerKey.signer, [TOPIC_ELEVATIONS]),
         substrates: { get: (n) => (n === 'memory' ? substrate : (() => { throw new Error(`no ${n}`); })()) },
         targets: resolver,
         ledger: createLedger(),
@@ -79,7 +81,7 @@ async function world(substrateOptions: MemorySubstrateOptions = {}): Promise<Wor
         retry: { attempts: 3, baseMs: 1, maxMs: 5 },
         registry,
         ...trust,
-        ...overrides,
+        ...rest,
       });
       await issuer.start();
       issuers.push(issuer);
