@@ -7,9 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BusUnavailable, createEmbeddedBus, type EventBus } from '@jit/bus';
-import { EVENT_TYPES, TOPIC_ELEVATIONS, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
-import { sampleEvent } from '@jit/contracts/testing';
+import { BusUnavailable, createEmbeddedBus, createSigningBus, type EventBus } from '@jit/bus';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, parseElevationEvent, producerTrust, type AnyElevationEvent } from '@jit/contracts';
+import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { createLedger } from '@jit/ledger';
 import { createLogger } from '@jit/observability';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the suite mints through the real gcp-iam adapter, as the issuer app composes it
@@ -22,6 +22,9 @@ import { generateAgeIdentity } from './seal';
 
 const SA = 'orders-writer@jit-test.iam.gserviceaccount.com';
 const logger = createLogger({ name: 'issuer-restart', level: 'silent' });
+/** The gate's key (signs the approval) and the issuers' (both "processes" share it, as replicas do). */
+const gateKey = createTestSigningKey();
+const issuerKey = createTestSigningKey();
 
 let server: GcpIamContractServer;
 let dir: string;
@@ -40,7 +43,10 @@ async function startIssuer(bus: EventBus): Promise<{ issuer: Issuer; gcp: GcpIam
   const config = gcpIamConfigSchema.parse({ endpoint: { host: '127.0.0.1', port: server.port, insecure: true }, iamUrl: server.restUrl, resourceManagerUrl: server.restUrl, timeoutMs: 2000 });
   const gcp = createGcpIamSubstrate(config, { name: 'gcp-iam', logger });
   const issuer = createIssuer({
-    bus,
+    bus: createSigningBus(bus, issuerKey.signer, [TOPIC_ELEVATIONS]),
+    trust: producerTrust({ gate: [gateKey.signer.publicKey] }, { key: issuerKey.signer.publicKey, roles: ['issuer'] }),
+    signer: issuerKey.signer,
+    approvalCheck: { check: async () => undefined },
     substrates: { get: () => gcp },
     targets: { resolve: async () => ({ substrate: 'gcp-iam', scope: { serviceAccount: SA, scopes: ['https://www.googleapis.com/auth/devstorage.read_write'] }, connection: {} }) },
     ledger: createLedger(),
@@ -73,7 +79,7 @@ describe('issuer restart on a substrate that cannot revoke early (gcp-iam)', () 
       get: (bus, prop) => (prop === 'publish' ? publish : typeof Reflect.get(bus, prop) === 'function' ? Reflect.get(bus, prop).bind(bus) : Reflect.get(bus, prop)),
     });
     const first = await startIssuer(crashing);
-    const approved = sampleEvent(EVENT_TYPES.approved, { recipient, target: 'gcs', scope: 'write', ttlSeconds: 600 } as never);
+    const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { recipient, target: 'gcs', scope: 'write', ttlSeconds: 600 } as never));
     await firstBus.publish(TOPIC_ELEVATIONS, approved.subject!, approved);
     await waitFor(() => server.requests.length === 1, { what: 'the first token' });
     const stopping = first.issuer.stop();

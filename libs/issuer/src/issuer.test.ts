@@ -137,7 +137,7 @@ describe('issuer', () => {
     expect(w.comments.join('\n')).toMatch(/granted.*until/);
     // the issuer signed what it sealed: grant, expiry and these exact bytes
     const sig = (granted!.data as { credentialSignature?: { kid: string; signature: string } }).credentialSignature!;
-    const statement = { elevationId: granted!.data.elevationId as string, grantId: (granted!.data as { grantId: string }).grantId, expiresAt: data.expiresAt, sealedCredential: data.sealedCredential };
+    const statement = { elevationId: (granted!.data as { elevationId: string }).elevationId, grantId: (granted!.data as { grantId: string }).grantId, expiresAt: data.expiresAt, sealedCredential: data.sealedCredential };
     expect(verifyCredentialSignature(issuerKey.signer.publicKey, statement, sig)).toBe(true);
 
     const everything = [...w.logs, ...w.comments, JSON.stringify(await w.events())].join('\n');
@@ -264,7 +264,7 @@ describe('issuer', () => {
     await approve(); // a genuine one after them is still served
     await waitFor(async () => ofType(await w.events(), EVENT_TYPES.granted).length === 1, { what: 'granted' });
     const events = await w.events();
-    expect(ofType(events, EVENT_TYPES.granted).map((e) => e.data.elevationId)).toEqual(['gl-42-7']);
+    expect(ofType(events, EVENT_TYPES.granted).map((e) => (e.data as { elevationId: string }).elevationId)).toEqual(['gl-42-7']);
     expect(ofType(events, EVENT_TYPES.grantFailed)).toEqual([]);
     expect(w.substrate.calls.filter((c) => c.startsWith('issue:'))).toHaveLength(1);
     const metrics = await w.registry.getSingleMetricAsString('jit_events_refused_total');
@@ -289,7 +289,7 @@ describe('issuer', () => {
   it('a second issuer of the same approval replaces the credential, and the read model serves the new one, not the dead one', async () => {
     // Like PostgreSQL (ALTER ROLE … PASSWORD on a role that exists), a second issue of a grant
     // rotates its secret: the first credential stops working.
-    const rotating: MemorySubstrate = { ...w.substrate, issue: async (req) => (w.substrate.live.delete(req.grantId), w.substrate.issue(req)) };
+    const rotating: MemorySubstrate = { ...w.substrate, issue: async (req) => ((w.substrate.live as Map<string, unknown>).delete(req.grantId), w.substrate.issue(req)) };
     const make = () => bare({ substrates: { get: () => rotating } });
     const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient }));
     await make().handle(approved);

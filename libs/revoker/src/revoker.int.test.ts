@@ -258,7 +258,7 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     const g = await pgGrant(15);
     await waitFor(async () => (await live(revoker)) >= 1, { what: 'grant scheduled' });
     const far = new Date(Date.now() + 30 * 24 * 3600 * 1000).toISOString();
-    const forged = sampleEvent(EVENT_TYPES.granted, { ...(g.granted.data as never), expiresAt: far, handle: { ...(g.granted.data as { handle: object }).handle, expiresAt: far } as never }, { time: new Date().toISOString(), idKey: `${g.grantId}:forged` });
+    const forged = sampleEvent(EVENT_TYPES.granted, { ...(g.granted.data as object), expiresAt: far, handle: { ...(g.granted.data as { handle: object }).handle, expiresAt: far } as never }, { time: new Date().toISOString(), idKey: `${g.grantId}:forged` });
     await publish(forged);
     await publish(strangerKey.signer.sign({ ...forged, id: 'forged-by-a-stranger' }));
     const refused = async () => (await (await fetch(`${revoker.url}/metrics`)).text()).match(/^jit_events_refused_total\{consumer="revoker",type="granted",reason="(unsigned|untrusted_key)"\} 1$/gm)?.length ?? 0;
