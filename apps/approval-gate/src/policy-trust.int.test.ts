@@ -175,9 +175,7 @@ describe('policy trust on a GitLab Free project', () => {
     ratified = policyBlobSha(stricter);
     // The request, approved once under the old terms, is merged after the change.
     await w.as('maint').mergeRequests.merge(w.projectId, iid);
-    const bypass = await w.waitFor('the merge verdict', async () =>
-      (await w.events()).find((e) => (e.type === EVENT_TYPES.bypassDetected || e.type === EVENT_TYPES.approved) && (e.data as { mrIid?: number }).mrIid === iid),
-    );
+    const bypass = await w.verdict(iid);
     expect(bypass.type).toBe(EVENT_TYPES.bypassDetected);
     expect((bypass.data as { reasons: string[] }).reasons.join(' ')).toMatch(/validated under policy version \w+, which version \w+ replaced before the merge/);
   });

@@ -49,6 +49,8 @@ export interface SandboxWorld {
   commentWith(iid: number, text: string): Promise<string>;
   /** Waits for the `nth` (default first) elevation event of `type` for an MR. */
   event(iid: number, type: string, nth?: number): Promise<CloudEventJson>;
+  /** Waits for the merge verdict of an MR: its elevation.approved or elevation.bypass.detected, whichever comes. */
+  verdict(iid: number): Promise<CloudEventJson>;
   /** `maint` merges; waits for the bypass verdict and its comment (throws if the MR was approved instead). */
   mergeExpectingBypass(iid: number): Promise<{ reasons: string; severity: unknown; comment: string }>;
   close(): Promise<void>;
@@ -207,6 +209,11 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
     event(iid, type, nth = 1) {
       return waitFor(`${type} #${nth} for MR ${iid}`, async () =>
         (await events()).filter((e) => e.type === type && (e.data as { elevationId?: string }).elevationId === `gl-${projectId}-${iid}`)[nth - 1],
+      );
+    },
+    verdict(iid) {
+      return waitFor(`the merge verdict for MR ${iid}`, async () =>
+        (await events()).find((e) => (e.type === EVENT_TYPES.bypassDetected || e.type === EVENT_TYPES.approved) && (e.data as { mrIid?: number }).mrIid === iid),
       );
     },
     async mergeExpectingBypass(iid) {

@@ -697,6 +697,9 @@ export function createGate(options: GateOptions): Gate {
     const pushers = new Set<string>();
     const covered = new Set<string>();
     for (const p of book.pushes(ref.projectId)) {
+      // A push to the target branch never changes the MR; the merge itself is one (its commits are
+      // the MR's), and counting it made the merger a pusher of the MR.
+      if (p.branch === mr.targetBranch) continue;
       const onBranch = p.branch === mr.sourceBranch;
       if (!onBranch && !order.includes(p.after) && !p.commits.some((c) => order.includes(c))) continue;
       pushers.add(p.pusher.toLowerCase());
@@ -800,14 +803,30 @@ export function createGate(options: GateOptions): Gate {
   }
 
   /** Break-glass needs two humans even with `approvals: 0`: the merger must be a human other than the requester. */
-  async function breakGlassMergerProblem(mergedBy: { id: number } | null, requester: string, policy: PolicyModel): Promise<string | undefined> {
+  async function breakGlassMergerProblem(ev: MrRef, mergedBy: { id: number } | null, requester: string, policy: PolicyModel): Promise<string | undefined> {
     const merger = mergedBy ? await userById(mergedBy.id) : undefined;
     const need = 'break-glass needs a second human: the merger must be a human other than the requester';
     if (!merger) return `${need}; GitLab names no merger for this MR`;
     if (merger.bot || merger.username === botUsername) return `${need}; ${merger.username} who merged it is a bot`;
     if (policy.agents.some((a) => a.toLowerCase() === merger.username.toLowerCase())) return `${need}; ${merger.username} who merged it is an agent`;
     if (merger.username.toLowerCase() === requester.toLowerCase()) return `${need}; the requester ${requester} merged it`;
+    // A merger who pushed to the MR wrote (part of) what was merged: one person decided it alone.
+    if (pushedOrAuthored(await pushFacts(ev), merger)) return `${need} who did not change it; ${merger.username} who merged it also pushed to it`;
     return undefined;
+  }
+
+  /**
+   * Who the policy's approvers resolve to now (undefined for `anyHuman`). The request keeps the
+   * usernames resolved when it was validated; an approver removed from the group since, or a
+   * username that changed hands since, must not count on that snapshot alone.
+   */
+  async function currentlyEligible(r: RequestedRecord['data'], policy: PolicyModel): Promise<Set<string> | undefined> {
+    if (r.eligibleApprovers.includes(ANY_HUMAN)) return undefined;
+    const spec = r.breakGlass ? policy.breakGlass?.approvers : policy.tiers.find((t) => t.name === r.tier)?.approvers;
+    if (!spec) return new Set();
+    if (spec.anyHuman) return undefined;
+    const resolved = await resolveApprovers(spec, resolveGroup, { author: r.requester, agents: policy.agents, others: [botUsername] });
+    return new Set(resolved.usernames.map((u) => u.toLowerCase()));
   }
 
   /**
@@ -823,6 +842,7 @@ export function createGate(options: GateOptions): Gate {
   ): Promise<{ lines: ApprovalLine[]; counted: string[]; unknownPushers: string[] }> {
     const approvals = given ?? (await gitlab.mergeRequests.approvals(ev.projectId, ev.mrIid));
     const facts = await pushFacts(ev);
+    const eligibleNow = await currentlyEligible(req.data, policy);
     const ledgerCounted = book.countedSinceLastChange(elevation);
     const seen = new Set<string>();
     const lines: ApprovalLine[] = [];
@@ -833,6 +853,7 @@ export function createGate(options: GateOptions): Gate {
       seen.add(key);
       const user = await userById(a.userId);
       let v: { counted: boolean; reason?: string } = await judge(ev, req.data, user, policy, facts);
+      if (v.counted && eligibleNow && !eligibleNow.has((user?.username ?? a.username).toLowerCase())) v = { counted: false, reason: 'not_eligible' };
       if (v.counted) {
         // Both clocks must agree the approval follows the last change: GitLab's own approved_at (a
         // late or forged approval webhook is not GitLab's word), and our ledger (an approval we last
@@ -920,7 +941,7 @@ export function createGate(options: GateOptions): Gate {
       const verified = await verifyApprovals(ev, elevation, req, policy);
       lines.push(...verified.lines);
       if (req.data.breakGlass) {
-        const why = await breakGlassMergerProblem(mr.mergedBy ?? null, req.data.requester, policy);
+        const why = await breakGlassMergerProblem(ev, mr.mergedBy ?? null, req.data.requester, policy);
         if (why) reasons.push(why);
       }
       counted.push(...verified.counted);

@@ -89,6 +89,8 @@ export interface Sandbox {
   resend(deliveryId: string): Delivery;
   addUser(input: { username: string; name?: string; email?: string; token?: string; bot?: boolean; admin?: boolean }): User;
   addGroupMember(groupPath: string, username: string, accessLevel?: number): void;
+  /** What a group owner's "remove member" does (someone leaves a team); unknown group or user: not found. */
+  removeGroupMember(groupPath: string, username: string): void;
   addProjectMember(projectPath: string, username: string, accessLevel?: number): void;
   setProjectTier(projectPath: string, tier: Tier): void;
   setApprovalSettings(projectPath: string, settings: Partial<ApprovalSettings>): void;
@@ -289,6 +291,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (!g) throw SandboxNotFound(`group "${groupPath}"`);
       g.members.set(user(username).id, accessLevel);
     },
+    removeGroupMember(groupPath, username) {
+      const g = state.groupByPath(groupPath);
+      if (!g) throw SandboxNotFound(`group "${groupPath}"`);
+      g.members.delete(user(username).id);
+    },
     addProjectMember(projectPath, username, accessLevel = 30) {
       project(projectPath).members.set(user(username).id, accessLevel);
     },
@@ -351,7 +358,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
   if (saver)
     // Admin-API mutations are saved too, also when one threw half-way.
-    for (const name of ['addUser', 'addGroupMember', 'addProjectMember', 'setProjectTier', 'setApprovalSettings', 'addHook', 'pushCommit', 'replaceHooks'] as const) {
+    for (const name of ['addUser', 'addGroupMember', 'removeGroupMember', 'addProjectMember', 'setProjectTier', 'setApprovalSettings', 'addHook', 'pushCommit', 'replaceHooks'] as const) {
       const fn = sandbox[name] as (...args: unknown[]) => unknown;
       (sandbox as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
         try {
