@@ -181,6 +181,26 @@ describe('policy trust on a GitLab Free project', () => {
   });
 });
 
+describe('policy trust: policy.yaml deleted from the default branch by a direct push', () => {
+  let w: SandboxWorld;
+  beforeAll(async () => {
+    w = await startSandboxWorld({ tier: 'free', policy: POLICY });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it('is never adopted, and is reported as a policy bypass with the unratified gauge up', async () => {
+    const inForce = (await catalog(w)).version;
+    await w.as('maint').commits.create(w.projectId, 'main', 'remove the policy', [{ action: 'delete', filePath: 'policy.yaml' }]);
+    await refreshPolicy(w);
+    expect((await catalog(w)).version).toBe(inForce);
+    const bypass = await policyEvent(w, EVENT_TYPES.policyBypassDetected, (d) => d['inForce'] === inForce && !d['version']);
+    expect((bypass['reasons'] as string[]).join(' ')).toMatch(/policy.yaml is missing from the default branch/);
+    expect(await (await fetch(`${w.gateUrl}/metrics`)).text()).toMatch(/^jit_gate_policy_unratified 1$/m);
+  });
+});
+
 describe('policy trust after webhooks were lost (the project hook gone, as if jit were down)', () => {
   let w: SandboxWorld;
   beforeAll(async () => {

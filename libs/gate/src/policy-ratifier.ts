@@ -12,7 +12,7 @@ import {
 import { JitError } from '@jit/errors';
 import { isApprovalRulesUnsupported, type GitlabClient, type GitlabUser, type MergeRequest, type MergeRequestVersion } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';
-import { isEligibleApprover, resolveApprovers, type GroupResolver, type LoadedPolicy, type PolicyProblem, type PolicyStatus, type PolicyStore } from '@jit/policy';
+import { isEligibleApprover, PolicyMissing, resolveApprovers, type GroupResolver, type LoadedPolicy, type PolicyProblem, type PolicyStatus, type PolicyStore } from '@jit/policy';
 import { Counter, Gauge } from 'prom-client';
 import { LruSet } from './lru-set';
 import type { ApprovalLine, CommentView } from './render-comment';
@@ -100,7 +100,7 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
   });
   const unratified = new Gauge({
     name: 'jit_gate_policy_unratified',
-    help: '1 while policy.yaml on the default branch is a version that is not in force (never ratified); the last ratified policy is used meanwhile',
+    help: '1 while policy.yaml on the default branch is a version that is not in force (never ratified) or is missing; the last ratified policy is used meanwhile',
     registers,
   });
   const noPolicy = new Gauge({
@@ -112,8 +112,13 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
   const notPolicy = new LruSet(10_000);
   let refreshing: Promise<PolicyStatus> | undefined;
 
+  /** policy.yaml is gone from the default branch while a ratified version is in force. */
+  const absent = (st: PolicyStatus) => st.version !== undefined && st.latestVersion === undefined && st.error?.code === PolicyMissing.code;
+  /** In-force versions whose deletion from the default branch this process already reported. */
+  const absenceReported = new Set<string>();
+
   function gauges(st: PolicyStatus): PolicyStatus {
-    unratified.set(st.unratified ? 1 : 0);
+    unratified.set(st.unratified || absent(st) ? 1 : 0);
     noPolicy.set(policyStore.peek() ? 0 : 1);
     return st;
   }
@@ -395,6 +400,22 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
         bypasses.inc({ how: 'push' });
         log.error({ version: still.version, commit: still.lastCommitId, inForce: st.version }, 'policy.yaml on the default branch changed outside a policy-change MR: never adopted, reported as a policy bypass');
       }
+    }
+    if (absent(st) && st.version && !absenceReported.has(st.version)) {
+      // Deleted by a direct push (a policy MR that deletes it is refused at its merge): never adopted
+      // either way, and said like any other change outside a policy-change MR.
+      absenceReported.add(st.version);
+      await emit(
+        EVENT_TYPES.policyBypassDetected,
+        {
+          projectId: Number(policyStore.projectId),
+          reasons: [`${policyStore.path} is missing from the default branch (deleted or moved outside a policy-change MR); version ${st.version} stays in force`],
+          inForce: st.version,
+        },
+        `policy:${policyStore.projectId}:bypass:absent:${st.version}`,
+      );
+      bypasses.inc({ how: 'push' });
+      log.error({ inForce: st.version }, 'policy.yaml is missing from the default branch: never adopted, reported as a policy bypass');
     }
     return gauges(st);
   }
