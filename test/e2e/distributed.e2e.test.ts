@@ -188,7 +188,7 @@ targets:
   const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed.length > 0) throw new Error(`distributed apps did not start:\n${failed.map((f) => String((f.reason as Error).message)).join('\n---\n')}`);
 
-  sandbox.addHook(PROJECT, { url: `${apps['webhook-ingest'].url}/webhooks/gitlab`, token: webhookSecret });
+  sandbox.addHook(PROJECT, { url: `${apps['webhook-ingest'].url}/webhooks/gitlab`, token: webhookSecret, push_events: true }); // jit learns who pushed from Push Hooks
 
 
   home = await tempDir();

@@ -103,7 +103,7 @@ describe('embedded mode (npm start)', () => {
     cleanup.push(() => sandbox.close());
     const port = await freePort();
     const secret = randomBytes(24).toString('base64url');
-    sandbox.addHook('ops/elevations', { url: `http://127.0.0.1:${port}/webhooks/gitlab`, token: secret });
+    sandbox.addHook('ops/elevations', { url: `http://127.0.0.1:${port}/webhooks/gitlab`, token: secret, push_events: true }); // jit learns who pushed from Push Hooks
     const env = {
       JIT_DATA_DIR: dir,
       JIT_PORT: String(port),

@@ -1,4 +1,4 @@
-import { EVENT_TYPES, TOPIC_ELEVATIONS } from '@jit/contracts';
+import { EVENT_TYPES, GITLAB_PUSH_EVENT_TYPE, TOPIC_ELEVATIONS } from '@jit/contracts';
 import { sampleEvent } from '@jit/contracts/testing';
 import type { EventBus } from '@jit/bus';
 import { JitError } from '@jit/errors';
@@ -148,6 +148,39 @@ describe('approval gate: approvals that never count', () => {
     await w.push(iid, { [REQ]: requestYaml({ ttl: '1h' }) }, 'mallory');
     await w.approve(iid, 'carol');
     await w.merge(iid);
+    expect((await dataOf(w, EVENT_TYPES.approved))[0]).toMatchObject({ approvers: ['carol'] });
+  });
+
+  it('the merger who approved still counts: merging is a push to the target branch that lists the MR commits, not a push to the MR', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.approve(iid, 'carol');
+    const m = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
+    const head = w.gl.projects.get(PROJECT)!.branches.get(m.sourceBranch)!.sha;
+    const main = w.gl.projects.get(PROJECT)!.branches.get('main')!.sha;
+    // GitLab's Push Hook for the merge (carol merges): ref main, the MR's commits among its commits;
+    // it can reach the gate before the merge webhook does.
+    await w.deliver({
+      specversion: '1.0',
+      id: 'merge-push-1',
+      source: '/jit/webhook-ingest',
+      type: GITLAB_PUSH_EVENT_TYPE,
+      data: {
+        kind: 'push',
+        projectId: PROJECT,
+        projectPath: w.gl.projects.get(PROJECT)!.path,
+        branch: 'main',
+        before: main,
+        after: 'f'.repeat(40),
+        actor: { id: [...w.gl.users.values()].find((u) => u.username === 'carol')!.id, username: 'carol', name: 'carol' },
+        commits: [{ id: head, authorName: 'dev', authorEmail: 'dev@example.com' }, { id: 'f'.repeat(40), authorName: 'carol', authorEmail: 'carol@example.com' }],
+        totalCommits: 2,
+        delivery: { id: 'merge-push-1', receivedAt: new Date().toISOString() },
+        payload: {},
+      },
+    });
+    await w.merge(iid, 'carol');
+    expect(await dataOf(w, EVENT_TYPES.bypassDetected)).toEqual([]);
     expect((await dataOf(w, EVENT_TYPES.approved))[0]).toMatchObject({ approvers: ['carol'] });
   });
 
