@@ -17,6 +17,8 @@ interface Pin {
 
 export interface IssuerPinOptions {
   api: Pick<JitApi, 'keys'>;
+  /** The elevation the credential was asked for: a credential signed for another one is refused. */
+  elevationId: string;
   /** The jit URL the credential came from: pins are per URL. */
   url: string;
   /** The known-issuers file. */
@@ -34,6 +36,11 @@ export async function verifyCredentialOrigin(credential: SealedCredentialBody, o
   const id = credential.elevationId;
   if (!sig || typeof sig !== 'object' || typeof sig.kid !== 'string' || typeof sig.signature !== 'string' || typeof credential.grantId !== 'string') {
     throw new CliError(`the credential of ${id} carries no issuer signature, so where it came from cannot be checked; refusing it (is ${options.url} a jit whose issuer signs credentials?)`);
+  }
+  // The signature binds the blob to the elevation it names; a server answering for one elevation with
+  // another's (genuinely signed, sealed to the same person) would hand out the wrong credential.
+  if (credential.elevationId !== options.elevationId) {
+    throw new CliError(`the credential served for ${options.elevationId} is signed for ${/^gl-\d+-\d+$/.test(String(credential.elevationId)) ? credential.elevationId : 'another elevation'}, not for ${options.elevationId}; refusing it (is ${options.url} the jit you meant?)`);
   }
   const statement = { elevationId: credential.elevationId, grantId: credential.grantId, expiresAt: credential.expiresAt, sealedCredential: credential.sealedCredential };
   if (options.issuerKey) {

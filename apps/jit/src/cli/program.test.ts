@@ -232,6 +232,20 @@ describe('jit credential and exec check where a credential came from', () => {
     expect(await runCli(['credential', 'gl-3-4', '--identity', identity], t.io)).toBe(1);
   });
 
+  it('refuses a credential the issuer genuinely signed for another elevation (a server answering for gl-3-4 with gl-9-9\'s)', async () => {
+    const { identity, sealed } = await world();
+    for (const env of [{}, { JIT_ISSUER_KEY: issuerKey.signer.publicKey.x }] as Array<Record<string, string>>) {
+      const h = harness({ '/v1/elevations/gl-3-4/credential': signedBody(sealed, { elevationId: 'gl-9-9' }), '/v1/keys': jwks(issuerKey) }, { HOME: dir, ...env });
+      let ran = false;
+      h.io.run = async () => ((ran = true), 0);
+      expect(await runCli(['exec', 'gl-3-4', '--identity', identity, '--', 'psql'], h.io)).toBe(1);
+      expect(ran).toBe(false);
+      expect(h.err.join('\n')).toMatch(/signed for gl-9-9, not for gl-3-4/);
+      expect(await runCli(['credential', 'gl-3-4', '--identity', identity], h.io)).toBe(1);
+      expect(h.out.join('')).not.toContain('pw-pinned-123');
+    }
+  });
+
   it('takes the issuer key from JIT_ISSUER_KEY instead of a pin, and refuses an unsigned credential', async () => {
     const { identity, sealed } = await world();
     const withKey = harness({ '/v1/elevations/gl-3-4/credential': signedBody(sealed) }, { HOME: dir, JIT_ISSUER_KEY: issuerKey.signer.publicKey.x });

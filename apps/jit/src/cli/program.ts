@@ -230,6 +230,7 @@ export function buildProgram(rawIo: CliIo): Command {
     const { sealedCredential, expiresAt, substrate } = credential;
     // the issuer's signature, against the key pinned for this URL (or JIT_ISSUER_KEY)
     await verifyCredentialOrigin(credential, {
+      elevationId: id,
       api: api(),
       url: g().url,
       file: join(env.HOME ?? homedir(), '.config', 'jit', 'known-issuers.json'),
