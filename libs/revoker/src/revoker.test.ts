@@ -332,6 +332,24 @@ describe('revoker', () => {
     expect((revoked!.data as { latenessMs: number }).latenessMs).toBeLessThan(5000);
   });
 
+  it('a grant issued again after it ended (a stale issuer replica, a replayed signed approval) is revoked at once; a redelivery of the first granted is not', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const r = await start(b, s);
+    const g = await grant(b, s, 14, Date.now() + 3600_000);
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, sampleEvent(EVENT_TYPES.revokeRequested, { elevationId: g.elevationId, grantId: g.grantId }));
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked' });
+    // the first granted delivered again changes nothing
+    await b.publish(TOPIC_ELEVATIONS, g.elevationId, g.event);
+    expect(r.live().has(g.grantId)).toBe(false);
+    // the same grant issued again, its own issuer-signed granted with a far expiry
+    const again = await grant(b, s, 14, Date.now() + 3600_000);
+    expect(s.works(again.secret)).toBe(true);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 2, { what: 'the re-issued credential revoked' });
+    expect(s.works(again.secret)).toBe(false);
+    expect(s.calls.filter((c) => c.startsWith('revoke:'))).toHaveLength(2);
+  });
+
   it('caps a granted expiry at its issue time plus the TTL the gate approved', async () => {
     const b = bus();
     const s = createMemorySubstrate();

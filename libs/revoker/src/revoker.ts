@@ -116,6 +116,8 @@ interface GrantFacts {
   /** The approved TTL (gate-signed): a grant is revoked at its issue time plus this, whatever expiry it names. */
   ttlSeconds?: number;
   failed: boolean;
+  /** Ids of the `granted` events seen for the grant: a new one after the grant ended is a re-issue. */
+  grantedIds?: Set<string>;
 }
 
 export function createRevoker(options: RevokerOptions): Revoker {
@@ -222,6 +224,17 @@ export function createRevoker(options: RevokerOptions): Revoker {
     } else if (t === EVENT_TYPES.granted) {
       const d = event.data as { elevationId: string; grantId: string; handle: RevocationHandleData; expiresAt: string; issuedAt: string };
       const f = factsFor(d.grantId, d.elevationId, partition);
+      const seen = (f.grantedIds ??= new Set());
+      const fresh = !seen.has(event.id);
+      seen.add(event.id);
+      if (f.done) {
+        if (!fresh) return; // the first granted delivered again: already ended
+        // Issued again after the grant ended (an issuer replica whose ledger missed the end, a signed
+        // approval replayed onto another partition): the credential out there now goes at once.
+        logger.warn({ elevationId: d.elevationId, grantId: d.grantId }, 'a grant was issued again after it ended; revoking it now');
+        f.done = false;
+        f.revokeRequestedAt ??= now();
+      }
       f.handle = d.handle;
       // Never later than issue time + the approved TTL, whatever expiry the event names.
       const cap = f.ttlSeconds !== undefined ? Date.parse(d.issuedAt) + f.ttlSeconds * 1000 : Infinity;
