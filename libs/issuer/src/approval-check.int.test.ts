@@ -59,6 +59,9 @@ describe('the issuer re-checks an approval with GitLab', () => {
     ['another requester', (d) => ({ ...d, requester: 'mallory' }), /requester is carol, not mallory/],
     ['other content', (d) => ({ ...d, contentHash: 'a'.repeat(64) }), /not the approved content/],
     ['another merge sha', (d) => ({ ...d, mergeSha: 'b'.repeat(40), grantId: `${d.elevationId}-${'b'.repeat(40)}` }), /was not merged at b{40}/],
+    // a fresh elevation or grant id over a real merged MR would be issued again: the ledger knows neither
+    ['the elevation id of another MR', (d) => ({ ...d, elevationId: `gl-${d.projectId}-9999`, grantId: `gl-${d.projectId}-9999-${d.mergeSha}` }), /elevation id gl-\d+-9999 is not that of MR !\d+/],
+    ['a grant id of another merge', (d) => ({ ...d, grantId: `${d.elevationId}-${'c'.repeat(40)}` }), /grant id .* is not that of the merge at/],
   ])('refuses an approval with %s', async (_what, change, why) => {
     const err = await check.check(change(await merged())).then(() => undefined, (e: unknown) => e);
     expect(err).toMatchObject({ code: 'JIT_ERR_ISSUER_APPROVAL_MISMATCH', retriable: false });

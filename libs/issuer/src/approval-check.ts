@@ -3,7 +3,7 @@
 // signed approval from the gate passes; one a producer made up with its own recipient, a longer TTL
 // or another requester does not, even if it got hold of a gate key.
 import { JitError, isRetriable } from '@jit/errors';
-import { contentHash, parseElevationRequest, type ElevationApprovedData } from '@jit/contracts';
+import { contentHash, elevationId, grantId, parseElevationRequest, type ElevationApprovedData } from '@jit/contracts';
 import type { GitlabClient } from '@jit/gitlab';
 import { tierByName, type PolicyModel } from '@jit/policy';
 import { ApprovalMismatch } from './errors';
@@ -24,6 +24,11 @@ export function createGitlabApprovalCheck(options: GitlabApprovalCheckOptions): 
   return {
     async check(data) {
       const problems: string[] = [];
+      // The ids the ledger dedupes by must be those of this MR and merge: a fresh elevation or grant
+      // id over a real merged MR would be issued again, however often it had been before.
+      const expectedElevation = elevationId(data.projectId, data.mrIid);
+      if (data.elevationId !== expectedElevation) problems.push(`the elevation id ${data.elevationId} is not that of MR !${data.mrIid} (${expectedElevation})`);
+      else if (data.grantId !== grantId(expectedElevation, data.mergeSha)) problems.push(`the grant id ${data.grantId} is not that of the merge at ${data.mergeSha}`);
       const [project, mr] = await Promise.all([gitlab.projects.show(data.projectId), gitlab.mergeRequests.show(data.projectId, data.mrIid)]);
       if (mr.state !== 'merged') problems.push(`MR !${data.mrIid} is ${mr.state}, not merged`);
       if (mr.mergeCommitSha !== data.mergeSha && mr.squashCommitSha !== data.mergeSha) problems.push(`MR !${data.mrIid} was not merged at ${data.mergeSha}`);
