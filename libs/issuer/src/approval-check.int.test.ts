@@ -68,6 +68,14 @@ describe('the issuer re-checks an approval with GitLab', () => {
     expect((err as Error).message).toMatch(why);
   });
 
+  it('refuses an approval of one merged MR naming the request file another MR merged (still in the tree at its merge)', async () => {
+    const earlier = await merged();
+    const later = await merged();
+    const err = await check.check({ ...later, requestPath: earlier.requestPath, contentHash: earlier.contentHash }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'JIT_ERR_ISSUER_APPROVAL_MISMATCH' });
+    expect((err as Error).message).toMatch(new RegExp(`MR !${later.mrIid} does not change ${earlier.requestPath}`));
+  });
+
   it('refuses an MR that is open, and a TTL the request asked for but the policy does not allow', async () => {
     sandbox.pushCommit({ project: PROJECT, branch: 'open-1', author: 'carol', startBranch: 'main', files: { 'elevations/open-1.yaml': 'x: 1\n' } });
     const open = await carol.mergeRequests.create(sandbox.project(PROJECT).id, { sourceBranch: 'open-1', targetBranch: 'main', title: 'open' });

@@ -14,7 +14,7 @@ export interface ApprovalCheck {
 }
 
 export interface GitlabApprovalCheckOptions {
-  gitlab: { projects: Pick<GitlabClient['projects'], 'show'>; mergeRequests: Pick<GitlabClient['mergeRequests'], 'show'>; files: Pick<GitlabClient['files'], 'show'> };
+  gitlab: { projects: Pick<GitlabClient['projects'], 'show'>; mergeRequests: Pick<GitlabClient['mergeRequests'], 'show' | 'diffs'>; files: Pick<GitlabClient['files'], 'show'> };
   /** A ratified policy version (the policy store's `atVersion`); rejects for a version the log never ratified. */
   ratifiedPolicy(version: string): Promise<{ version: string; policy: PolicyModel }>;
 }
@@ -29,7 +29,14 @@ export function createGitlabApprovalCheck(options: GitlabApprovalCheckOptions): 
       const expectedElevation = elevationId(data.projectId, data.mrIid);
       if (data.elevationId !== expectedElevation) problems.push(`the elevation id ${data.elevationId} is not that of MR !${data.mrIid} (${expectedElevation})`);
       else if (data.grantId !== grantId(expectedElevation, data.mergeSha)) problems.push(`the grant id ${data.grantId} is not that of the merge at ${data.mergeSha}`);
-      const [project, mr] = await Promise.all([gitlab.projects.show(data.projectId), gitlab.mergeRequests.show(data.projectId, data.mrIid)]);
+      const [project, mr, diffs] = await Promise.all([
+        gitlab.projects.show(data.projectId),
+        gitlab.mergeRequests.show(data.projectId, data.mrIid),
+        gitlab.mergeRequests.diffs(data.projectId, data.mrIid),
+      ]);
+      // the request must be this MR's own: any other request file still in the tree at its merge
+      // (approved long ago for another MR) would otherwise be issued again under this MR's ids
+      if (!diffs.some((d) => d.newPath === data.requestPath && !d.deletedFile)) problems.push(`MR !${data.mrIid} does not change ${data.requestPath}`);
       if (mr.state !== 'merged') problems.push(`MR !${data.mrIid} is ${mr.state}, not merged`);
       if (mr.mergeCommitSha !== data.mergeSha && mr.squashCommitSha !== data.mergeSha) problems.push(`MR !${data.mrIid} was not merged at ${data.mergeSha}`);
       if (mr.targetBranch !== project.defaultBranch) problems.push(`MR !${data.mrIid} targets ${mr.targetBranch}, not the default branch`);
