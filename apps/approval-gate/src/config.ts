@@ -1,7 +1,7 @@
 // approval-gate configuration: read from the environment once, here, and passed down as a plain
 // object. A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingKeyFileSetting, type BusConfig, type ServerConfig } from '@jit/service';
+import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, publicKeysSetting, readSigningKeySetting, serverEnv, serverFromEnv, signingKeyFileSetting, type BusConfig, type ServerConfig } from '@jit/service';
 
 export { ConfigError } from '@jit/service';
 
@@ -22,6 +22,8 @@ const EnvSchema = z
     JIT_RECONCILE_INTERVAL_MS: s.durationMs().default(300_000),
     /** Signs every elevation event the gate emits; issuers act only on approvals signed by a gate key they trust. */
     JIT_SIGNING_KEY_FILE: signingKeyFileSetting(true),
+    /** Other gate replicas' public keys (when they sign with keys of their own): their requests and approvals count here too. */
+    JIT_TRUSTED_GATE_KEYS: publicKeysSetting('the public keys (GET /v1/keys) of the other approval-gate replicas, comma-separated'),
     ...serverEnv(8082),
   })
   .superRefine(checkBusChoice);
@@ -38,6 +40,8 @@ export interface GateAppConfig extends ServerConfig {
   reconcileIntervalMs: number;
   /** PEM of the gate's Ed25519 event-signing key (never logged). */
   signingKeyPem: string;
+  /** JIT_TRUSTED_GATE_KEYS: the other replicas' keys; the gate's book takes gate events signed by its own key or one of these. */
+  trustedGateKeys: string[];
 }
 
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */
@@ -53,6 +57,7 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
     gcpExtendedLifetime: e.JIT_GCP_EXTENDED_LIFETIME,
     reconcileIntervalMs: e.JIT_RECONCILE_INTERVAL_MS,
     signingKeyPem: key.pem!,
+    trustedGateKeys: e.JIT_TRUSTED_GATE_KEYS,
     ...serverFromEnv(e),
   };
 }

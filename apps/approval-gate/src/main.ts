@@ -22,6 +22,7 @@ await runService({
     const app = await buildGateServer({
       bus,
       signer: createEventSigner(config.signingKeyPem),
+      trustedGateKeys: config.trustedGateKeys,
       gitlab: config.gitlab,
       elevationsProject: config.elevationsProject,
       ...(config.botUsername ? { botUsername: config.botUsername } : {}),

@@ -2,7 +2,7 @@
 // consumer), health and metrics routes. main.ts supplies config and the bus; tests supply their own.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createSigningBus, type EventBus } from '@jit/bus';
-import { TOPIC_ELEVATIONS, TOPIC_GITLAB, type EventSigner } from '@jit/contracts';
+import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventVerifier, type EventSigner } from '@jit/contracts';
 import { gatePlugin } from '@jit/gate';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createRegistry, type Logger } from '@jit/observability';
@@ -19,6 +19,8 @@ export interface GateServerOptions {
   bus: EventBus;
   /** The gate's key: every elevation event it emits is signed with it (issuers trust its public half). */
   signer: EventSigner;
+  /** Other gate replicas' public keys: gate events read from the bus count only when signed by `signer` or one of these. */
+  trustedGateKeys?: readonly string[];
   gitlab: { url: string; token: string; fetch?: FetchFn };
   elevationsProject: string | number;
   botUsername?: string;
@@ -47,6 +49,7 @@ export async function buildGateServer(opts: GateServerOptions): Promise<FastifyI
   await app.register(signingKeysPlugin, { keys: [{ key: opts.signer.publicKey, roles: ['gate'] }] });
   await app.register(gatePlugin, {
     bus: createSigningBus(opts.bus, opts.signer, [TOPIC_ELEVATIONS]),
+    gateKeys: createEventVerifier([opts.signer.publicKey, ...(opts.trustedGateKeys ?? [])]),
     gitlab,
     policyStore,
     logger,

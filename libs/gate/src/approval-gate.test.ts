@@ -1,5 +1,7 @@
-import { EVENT_TYPES, GITLAB_PUSH_EVENT_TYPE, TOPIC_ELEVATIONS } from '@jit/contracts';
-import { sampleEvent } from '@jit/contracts/testing';
+import { EVENT_TYPES, GITLAB_PUSH_EVENT_TYPE, TOPIC_ELEVATIONS, createEventVerifier } from '@jit/contracts';
+import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
+import { waitFor } from '@jit/testing';
+import { ElevationBook } from './elevation-book';
 import type { EventBus } from '@jit/bus';
 import { JitError } from '@jit/errors';
 import { describe, expect, it } from 'vitest';
@@ -351,6 +353,30 @@ describe('approval gate: merge verification', () => {
     await w.unapprove(iid, 'carol');
     await w.merge(iid);
     expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+  });
+});
+
+describe('approval gate: events on the bus it did not sign', () => {
+  it('a requested another producer wrote (no approvals required) changes nothing: a merge without approvals is a bypass', async () => {
+    const signer = createTestSigningKey().signer;
+    const book = new ElevationBook();
+    const w = await createFakeWorld({ tier: 'free', gate: { followElevations: true, ledger: book, gateKeys: createEventVerifier([signer.publicKey]) } });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    const elevationId = `gl-${PROJECT}-${iid}`;
+    const [req] = await dataOf(w, EVENT_TYPES.requested);
+    expect(req!.requiredApprovals).toBeGreaterThan(0);
+    const forged = { ...sampleEvent(EVENT_TYPES.requested, { ...(req as object), requiredApprovals: 0 }), time: new Date(Date.now() + 1000).toISOString() };
+    const stranger = createTestSigningKey().signer;
+    await w.bus.publish(TOPIC_ELEVATIONS, elevationId, forged);
+    await w.bus.publish(TOPIC_ELEVATIONS, elevationId, stranger.sign({ ...forged, id: 'forged-by-a-stranger' }));
+    // a marker after them on the same partition: once the book has it, it has seen (or refused) both
+    const marker = sampleEvent(EVENT_TYPES.withdrawn, { elevationId: `gl-${PROJECT}-999` });
+    await w.bus.publish(TOPIC_ELEVATIONS, elevationId, signer.sign(marker));
+    await waitFor(() => book.get(`gl-${PROJECT}-999`) !== undefined, { what: 'the book caught up' });
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+    const [bypass] = await dataOf(w, EVENT_TYPES.bypassDetected);
+    expect(bypass!.reasons.join(' ')).toMatch(/0 of 1 required/);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   TOPIC_ELEVATIONS,
   TOPIC_GITLAB,
   createElevationEvent,
+  describeRefusal,
   elevationId as toElevationId,
   eventKey,
   findSecretLike,
@@ -22,6 +23,7 @@ import {
   parseElevationRequest,
   type ElevationEventType,
   type EventDataByType,
+  type EventVerifier,
   type GitlabPushData,
   type GitlabWebhookData,
 } from '@jit/contracts';
@@ -36,7 +38,7 @@ import {
   type MergeRequestApprovals,
   type MergeRequestCommit,
 } from '@jit/gitlab';
-import type { Logger, Registry } from '@jit/observability';
+import { refusedEventsCounter, type Logger, type Registry } from '@jit/observability';
 import {
   breakGlassRequesterProblem,
   evaluateRequest,
@@ -51,7 +53,7 @@ import {
   type PolicyStore,
 } from '@jit/policy';
 import { Counter, Histogram } from 'prom-client';
-import { ElevationBook, type RequestedRecord } from './elevation-book';
+import { ElevationBook, GATE_TYPES, type RequestedRecord } from './elevation-book';
 import { GateMalformedEvent, GateNotStarted } from './errors';
 import { createPolicyRatifier } from './policy-ratifier';
 import { createReconciler, type ReconcileSummary } from './reconciler';
@@ -77,12 +79,29 @@ export const contractsRequestParser: RequestParser = (text) => {
   return { ok: false, problems: r.problems, ...raw };
 };
 
+/** The event types only a gate emits (the issuer's and the revoker's are theirs to check). */
+const GATE_EMITTED: ReadonlySet<string> = new Set([
+  ...GATE_TYPES,
+  EVENT_TYPES.revokeRequested,
+  EVENT_TYPES.pushRecorded,
+  EVENT_TYPES.policyRatified,
+  EVENT_TYPES.policyRefused,
+  EVENT_TYPES.policyBypassDetected,
+]);
+
 export interface GateOptions {
   bus: EventBus;
   gitlab: GitlabClient;
   policyStore: PolicyStore;
   /** The gate's read model; default a fresh ElevationBook rebuilt from jit.elevations.v1 at start. */
   ledger?: ElevationBook;
+  /**
+   * The gate keys (its own, and other replicas'): an event of a type only a gate emits (a validated
+   * request, an approval, a push record, a policy verdict, …) read from jit.elevations.v1 is taken
+   * into the book and the policy fold only when one of them signed it. Without it every event is
+   * taken, and anyone able to write to the bus could, say, lower the approvals a request needs.
+   */
+  gateKeys?: EventVerifier;
   logger: Logger;
   /** Username of the token jit acts as; its notes are ours and it never counts as an approver. */
   botUsername: string;
@@ -145,6 +164,7 @@ function human(s: number): string {
 export function createGate(options: GateOptions): Gate {
   const { bus, gitlab, policyStore, logger, botUsername } = options;
   const log = logger.child({ component: 'approval-gate' });
+  const refused = refusedEventsCounter(options.registry);
   const book = options.ledger ?? new ElevationBook();
   const source = options.source ?? '/jit/approval-gate';
   const requestDir = (options.requestDir ?? 'elevations/').replace(/\/?$/, '/');
@@ -1247,6 +1267,18 @@ export function createGate(options: GateOptions): Gate {
       // Retriable bus errors at boot (a topic just created, leaders not elected yet) are waited out.
       let replayed = false;
       const early: CloudEventJson[] = [];
+      let refusals = 0;
+      const fold = (event: CloudEventJson) => {
+        const verdict = options.gateKeys && GATE_EMITTED.has(event.type) ? options.gateKeys.verify(event) : undefined;
+        if (verdict && !verdict.ok) {
+          const refusal = describeRefusal({ ok: false, role: 'gate', reason: verdict.reason }, event);
+          refused.inc({ consumer: 'gate', ...refusal.labels });
+          if (refusals++ < 100) log.warn(refusal.fields, refusal.message);
+          return;
+        }
+        book.apply(event);
+        policyStore.apply(event);
+      };
       if (options.followElevations !== false) {
         subs.push(
           await retrying('following jit.elevations.v1', () => bus.subscribe({
@@ -1255,25 +1287,17 @@ export function createGate(options: GateOptions): Gate {
             startFrom: 'latest',
             ephemeral: true, // the book is rebuilt at every start; its group goes with the process
             handler: async (m) => {
-              if (replayed) {
-                book.apply(m.event);
-                policyStore.apply(m.event);
-              } else early.push(m.event);
+              if (replayed) fold(m.event);
+              else early.push(m.event);
             },
           })),
         );
       }
       await retrying('rebuilding state from jit.elevations.v1', () =>
-        bus.replay(TOPIC_ELEVATIONS, (m) => {
-          book.apply(m.event);
-          policyStore.apply(m.event);
-        }),
+        bus.replay(TOPIC_ELEVATIONS, (m) => fold(m.event)),
       );
       replayed = true;
-      for (const event of early.splice(0)) {
-        book.apply(event);
-        policyStore.apply(event);
-      }
+      for (const event of early.splice(0)) fold(event);
       // The policy in force is the last ratified on the log (or the operator's pin on an empty log).
       await ratifier.refresh().catch((err: unknown) => log.error({ err: String(err) }, 'policy refresh failed'));
       ready = true;

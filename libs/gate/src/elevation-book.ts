@@ -81,7 +81,7 @@ export interface ElevationEntry {
 const FINAL: ReadonlySet<ElevationStatus> = new Set(['approved', 'bypassed', 'granted', 'grant_failed', 'revoke_requested', 'revoked', 'expired']);
 
 /** Types only the gate emits, in answer to a webhook: their newest time says when the gate last heard from GitLab. */
-const GATE_TYPES: ReadonlySet<string> = new Set([
+export const GATE_TYPES: ReadonlySet<string> = new Set([
   EVENT_TYPES.requested,
   EVENT_TYPES.rejected,
   EVENT_TYPES.withdrawn,
