@@ -1,7 +1,8 @@
 // The all-in-one on its embedded bus against someone who can write to the log (another producer,
 // or whoever can write the log file): a well-formed `elevation.approved` naming a real merge commit
 // and policy version, its own recipient and a 30-day TTL — unsigned, or signed by a key jit does not
-// trust — mints nothing; it is refused, logged and counted, and jit carries on.
+// trust — mints nothing; it is refused, logged and counted, and jit carries on. The gate likewise takes
+// what only a gate emits (a requested asking for no approvals) only when a gate key signed it.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,16 @@ describe('forged events on the embedded bus', () => {
     // jit publishes its key, and is still ready
     const keys = ((await (await fetch(`${url}/v1/keys`)).json()) as { keys: Array<{ roles: string[] }> }).keys;
     expect(keys).toEqual([expect.objectContaining({ roles: ['gate', 'issuer', 'revoker'] })]);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+  });
+  it('a requested another producer wrote (asking for no approvals) is not taken by the gate: refused and counted', async () => {
+    const project = jit.sandbox!.project(P);
+    const gateRefused = async () =>
+      Number(/^jit_events_refused_total\{consumer="gate",type="requested",reason="unsigned"\} (\d+)$/m.exec(await metrics())?.[1] ?? 0);
+    const before = await gateRefused();
+    const forged = sampleEvent(EVENT_TYPES.requested, { elevationId: `gl-${project.id}-950`, projectId: project.id, mrIid: 950, requiredApprovals: 0 }, { time: new Date().toISOString() });
+    await jit.bus.publish(TOPIC_ELEVATIONS, forged.data.elevationId, forged);
+    await until(async () => (await gateRefused()) === before + 1, 'the gate to refuse the forged requested');
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
   });
 });

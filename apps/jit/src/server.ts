@@ -202,6 +202,9 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       logger,
       botUsername,
       registry,
+      // the gate folds what only a gate emits only when a gate key signed it (a forged requested
+      // on the log could otherwise ask for no approvals)
+      gateKeys: trust.gate,
       policyRefreshMs: config.policyRefreshMs,
       reconcileIntervalMs: config.reconcileIntervalMs,
     });
