@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from './policy';
-import { SAMPLE_POLICY_YAML } from './testing';
+import { FIXTURE_OTHER_RECIPIENT, FIXTURE_RECIPIENT, SAMPLE_POLICY_YAML } from './testing';
 
 function problemsOf(text: string) {
   const r = parsePolicy(text);
@@ -54,7 +54,7 @@ describe('parsePolicy', () => {
       expect.objectContaining({
         path: 'targets.orders-db.scopes.ddl.tier',
         message: expect.stringMatching(/tier nuclear is not defined/),
-        line: 16,
+        line: 24,
       }),
     ]);
   });
@@ -115,7 +115,7 @@ colour: red
   it('refuses a plaintext secret in a connection and does not echo it', () => {
     const secret = 'postgres://admin:Sup3rS3cret@db:5432/orders';
     const problems = problemsOf(SAMPLE_POLICY_YAML.replace('{ secretRef: env:ORDERS_DB_ADMIN_URL }', `{ url: "${secret}" }`));
-    expect(problems[0]).toMatchObject({ path: 'targets.orders-db.connection.url', line: 13 });
+    expect(problems[0]).toMatchObject({ path: 'targets.orders-db.connection.url', line: 21 });
     expect(JSON.stringify(problems)).not.toContain('Sup3rS3cret');
   });
 
@@ -130,6 +130,23 @@ colour: red
     expect(problemsOf(big)[0]?.message).toMatch(/limit is 1048576 bytes/);
     const padded = `${SAMPLE_POLICY_YAML}# ${'x'.repeat(900 * 1024)}\n`;
     expect(parsePolicy(padded).ok).toBe(true);
+  });
+
+  it('reads recipients: username -> registered age public keys; malformed keys are refused with a clear reason', () => {
+    const r = parsePolicy(SAMPLE_POLICY_YAML);
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    expect(r.policy.recipients['alice']).toEqual([FIXTURE_OTHER_RECIPIENT]);
+    expect(r.policy.recipients['dev']).toEqual([FIXTURE_RECIPIENT]);
+    const withKeys = (keys: string) => SAMPLE_POLICY_YAML.replace(/ {2}alice: \[age1[^\]]*\]\n/, `  alice: ${keys}\n`);
+    expect(problemsOf(withKeys('[age1notakey]'))[0]).toMatchObject({ path: 'recipients.alice[0]', message: expect.stringMatching(/age X25519 public key.*jit keygen/) });
+    const broken = `${FIXTURE_OTHER_RECIPIENT.slice(0, -1)}${FIXTURE_OTHER_RECIPIENT.endsWith('q') ? 'p' : 'q'}`;
+    expect(problemsOf(withKeys(`[${broken}]`))[0]).toMatchObject({ path: 'recipients.alice[0]' });
+    const identity = problemsOf(withKeys('[AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ]'));
+    expect(identity[0]?.message).toMatch(/is an age identity \(secret key\); register the public key/);
+    expect(JSON.stringify(identity)).not.toContain('AGE-SECRET-KEY-1Q');
+    expect(problemsOf(withKeys('[]'))[0]).toMatchObject({ path: 'recipients.alice', message: expect.stringMatching(/at least one age public key/) });
+    expect(problemsOf(withKeys(`[${FIXTURE_OTHER_RECIPIENT}, ${FIXTURE_OTHER_RECIPIENT}]`))[0]).toMatchObject({ path: 'recipients.alice[1]', message: expect.stringMatching(/twice/) });
+    expect(problemsOf(SAMPLE_POLICY_YAML.replace('  alice: [', '  "not a user!": ['))[0]?.message).toMatch(/GitLab usernames/);
   });
 
   it('survives an alias bomb, deep nesting, duplicate keys and __proto__', () => {

@@ -3,6 +3,7 @@
 // is the lowest risk (rank 0), each later one is higher. Substrate-specific scope fields are kept
 // as an open record for the substrate's own validateScope.
 import { z } from 'zod';
+import { isAgeRecipient } from './age-recipient';
 import { findSecretLike } from './cloud-event';
 import { MAX_TTL_SECONDS } from './event-data';
 import { tryParseDuration } from './duration';
@@ -65,6 +66,20 @@ const breakGlassS = z.strictObject({
   requireRollbackPlan: z.boolean().optional(),
 });
 
+/** An age X25519 public key a user registers: `age1` + 58 bech32 characters with a valid checksum. */
+const recipientKeyS = z.string().refine(isAgeRecipient, {
+  error: (i) =>
+    typeof i.input === 'string' && /^AGE-SECRET-KEY-/i.test(i.input)
+      ? 'is an age identity (secret key); register the public key `jit keygen` prints (age1...), never the identity'
+      : 'must be an age X25519 public key: age1 + 58 bech32 characters, as `jit keygen` prints it',
+});
+
+/** GitLab username → the age public keys credentials for that user's requests may be sealed to. */
+const recipientsS = z.record(
+  z.string().regex(USER_RE, 'keys under recipients are GitLab usernames'),
+  z.array(recipientKeyS).min(1, 'must list at least one age public key (age1...) or leave the user out').max(20),
+);
+
 const scopeS = z.looseObject({ tier: z.string().regex(TIER_NAME_RE, 'must be a tier name') });
 
 const targetS = z.strictObject({
@@ -82,6 +97,7 @@ const policySchema = z.strictObject({
     .refine((r) => Object.keys(r).length > 0, 'must define at least one tier'),
   breakGlass: breakGlassS.optional(),
   agents: z.array(userS).max(1000).optional(),
+  recipients: recipientsS.optional(),
   policyApprovers: z
     .strictObject({
       groups: z.array(groupS).min(1).max(100).optional(),
@@ -142,6 +158,11 @@ export interface Policy {
   breakGlass?: PolicyBreakGlass;
   /** Usernames that may request but never approve. */
   agents: string[];
+  /**
+   * GitLab username → the age public keys registered to that user. A request's recipient must be
+   * one of its requester's keys; changed only by a ratified policy MR (or the operator's pin).
+   */
+  recipients: Record<string, string[]>;
   policyApprovers: { groups: string[]; users: string[]; approvals: number };
   targets: Record<string, PolicyTarget>;
 }
@@ -231,6 +252,18 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
   });
   checkAgents(['policyApprovers', 'users'], raw.policyApprovers.users);
 
+  // A key listed under two users is not refused here: the gate never counts an approval from any
+  // owner of the recipient key, so a shared key cannot turn an approver into the beneficiary.
+  const recipients: Record<string, string[]> = {};
+  for (const [user, keys] of Object.entries(raw.recipients ?? {})) {
+    const own = new Set<string>();
+    keys.forEach((k, i) => {
+      if (own.has(k)) at(['recipients', user, i], `lists ${k.slice(0, 16)}… twice`);
+      own.add(k);
+    });
+    recipients[user] = [...own];
+  }
+
   let breakGlass: PolicyBreakGlass | undefined;
   if (raw.breakGlass) {
     const b = raw.breakGlass;
@@ -255,6 +288,7 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
       tierOrder,
       ...(breakGlass ? { breakGlass } : {}),
       agents,
+      recipients,
       policyApprovers: {
         groups: raw.policyApprovers.groups ?? [],
         users: raw.policyApprovers.users ?? [],

@@ -30,6 +30,8 @@ export interface Catalog {
     mergerMustDiffer: true;
   };
   agents: string[];
+  /** Usernames with an age public key registered under `recipients:` (the keys themselves are not listed). */
+  recipientUsers: string[];
   entries: CatalogEntry[];
 }
 
@@ -87,6 +89,7 @@ export async function buildCatalog(policy: PolicyModel, version: string, resolve
         }
       : {}),
     agents: [...policy.agents],
+    recipientUsers: Object.keys(policy.recipients ?? {}).sort(),
     entries,
   };
 }

@@ -1,7 +1,7 @@
 // compilePolicy + validatePolicy: turns the parsed policy.yaml into the PolicyModel and checks its
 // semantics — scopes against their substrate, TTL ceilings against what the substrate can honour,
 // sane approvers and agents. Every problem carries its field path (and line, when a locator is given).
-import { tryParseDuration } from '@jit/contracts';
+import { isAgeRecipient, tryParseDuration } from '@jit/contracts';
 import type {
   ApproverSpec,
   BreakGlassRule,
@@ -132,6 +132,18 @@ export function compilePolicy(value: unknown, locate?: Locate): { policy?: Polic
     }
   }
   const agents = names(value['agents'], ['agents'], c, 'agents');
+  const recipients: Record<string, string[]> = {};
+  if (value['recipients'] !== undefined && !isRec(value['recipients'])) {
+    c.add(['recipients'], 'recipients must be a map of GitLab username to a list of age public keys (age1...)');
+  } else if (isRec(value['recipients'])) {
+    for (const [user, keys] of Object.entries(value['recipients'])) {
+      const list = names(keys, ['recipients', user], c, 'recipients');
+      list.forEach((k, i) => {
+        if (!isAgeRecipient(k)) c.add(['recipients', user, i], 'must be an age X25519 public key (age1...), as `jit keygen` prints it');
+      });
+      recipients[user] = list;
+    }
+  }
   let policyApprovers: PolicyModel['policyApprovers'] = { anyHuman: false, groups: [], users: [], approvals: 1 };
   if (!isRec(value['policyApprovers'])) c.add(['policyApprovers'], 'policyApprovers is required (groups/users and approvals)');
   else {
@@ -171,7 +183,7 @@ export function compilePolicy(value: unknown, locate?: Locate): { policy?: Polic
     }
   }
   if (c.problems.length > 0) return { problems: c.problems };
-  return { policy: { tiers, ...(breakGlass ? { breakGlass } : {}), agents, policyApprovers, targets }, problems: [] };
+  return { policy: { tiers, ...(breakGlass ? { breakGlass } : {}), agents, recipients, policyApprovers, targets }, problems: [] };
 }
 
 function fmt(s: number): string {

@@ -14,7 +14,7 @@ export type { PolicyStore, PolicyStoreOptions, LoadedPolicy, PolicyStatus, Polic
 export { PolicyNotLoaded, PolicyInvalid, PolicyMissing, PolicyUnratified, PolicyNotTrusted, PolicyVersionUnknown } from './errors';
 export { createPolicyTrust, policyBlobSha } from './policy-trust';
 export type { PolicyTrust, RatifiedPolicy, PolicyMergeVerdict } from './policy-trust';
-export { tierByName } from './model';
+export { tierByName, recipientOwners, isRecipientOf, registeredKeys } from './model';
 export type {
   PolicyModel,
   PolicyProblem,

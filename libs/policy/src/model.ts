@@ -53,6 +53,8 @@ export interface PolicyModel {
   tiers: TierRule[];
   breakGlass?: BreakGlassRule;
   agents: string[];
+  /** GitLab username → registered age public keys; a request's recipient must be its requester's. */
+  recipients: Record<string, string[]>;
   policyApprovers: ApproverSpec & { approvals: number };
   targets: Record<string, TargetRule>;
 }
@@ -68,3 +70,19 @@ export interface SubstrateFacts {
 }
 
 export type SubstrateCatalog = Record<string, SubstrateFacts>;
+
+/** Usernames the policy registers `recipient` to (normally one; a key listed twice gives more). */
+export function recipientOwners(policy: Pick<PolicyModel, 'recipients'>, recipient: string): string[] {
+  return Object.entries(policy.recipients ?? {}).filter(([, keys]) => keys.includes(recipient)).map(([user]) => user);
+}
+
+/** The age keys the policy registers to `username` (GitLab usernames compare case-insensitively). */
+export function registeredKeys(policy: Pick<PolicyModel, 'recipients'>, username: string): string[] {
+  const lower = username.toLowerCase();
+  return Object.entries(policy.recipients ?? {}).flatMap(([user, keys]) => (user.toLowerCase() === lower ? keys : []));
+}
+
+/** Whether the policy registers `recipient` to `username` (GitLab usernames compare case-insensitively). */
+export function isRecipientOf(policy: Pick<PolicyModel, 'recipients'>, username: string, recipient: string): boolean {
+  return registeredKeys(policy, username).includes(recipient);
+}

@@ -243,5 +243,8 @@ describe('buildCatalog', () => {
     const write = c.entries.find((e) => e.scope === 'write')!;
     expect(write).toMatchObject({ ttlMaxSeconds: 7200, requiredApprovals: 1, eligibleApprovers: ['carol', 'dave'] });
     expect(c.breakGlass).toMatchObject({ approvals: 0, eligibleApprovers: ['olga'], requesters: ['olga'], mergerMustDiffer: true });
+    // who has a key registered (the keys themselves are not the catalog's business)
+    expect(c.recipientUsers).toEqual(['alice', 'ci-bot', 'deploy-agent', 'dev', 'maint', 'migration-bot', 'olga']);
+    expect(JSON.stringify(c)).not.toContain('age1');
   });
 });

@@ -28,6 +28,18 @@ import type { ElevationEventType } from '../topics';
 
 /** A valid age X25519 recipient (its identity was thrown away). */
 export const FIXTURE_RECIPIENT = 'age10wys8amqxkq0kekqv8f9c78f997c6jyfranp0acrfnfjf4rtyehq0hzxes';
+/** Another valid age recipient (identity thrown away), registered to `alice` in the fixture policies. */
+export const FIXTURE_OTHER_RECIPIENT = 'age1tgg57uczrrejpcv6hhs9mrarad2mvzjqceevxk2ty55dz9zplqhq8sq9v9';
+/** Users the fixture policies register FIXTURE_RECIPIENT to: the tests' requesters, never their approvers. */
+export const FIXTURE_RECIPIENT_USERS = ['dev', 'deploy-agent', 'migration-bot', 'maint', 'olga', 'ci-bot'] as const;
+
+/**
+ * The `recipients:` section of the fixture policies (a request's recipient must be one of its
+ * requester's keys): FIXTURE_RECIPIENT for FIXTURE_RECIPIENT_USERS, FIXTURE_OTHER_RECIPIENT for alice.
+ */
+export function fixtureRecipientsYaml(users: readonly string[] = FIXTURE_RECIPIENT_USERS): string {
+  return `recipients:\n${users.map((u) => `  ${u}: [${FIXTURE_RECIPIENT}]\n`).join('')}  alice: [${FIXTURE_OTHER_RECIPIENT}]\n`;
+}
 /** A real age ciphertext of the word "fixture", armored, sealed to FIXTURE_RECIPIENT. */
 export const FIXTURE_SEALED =
   '-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSArNUtqR2dsaWk2OUE2endr\ndmNndloxa3FnaXcxVG1Ba3kyN1FMVFpYa0c4CnBIV0VPelJPZy9XVmJaREJjdG9J\ncFVuOVVvZFlaTnZzckVsQ2hlek9ncTAKLS0tIHhxeForb29ycDduRVVnOXIzSmoz\nQnZPK3BzT0plLzZHL251VzkzTGxldTAKNwQKOpCzlUMRBC9ohZDL01ZfMYKt+aEd\nXGjU2Wb+Y9NC9/SgKyAO\n-----END AGE ENCRYPTED FILE-----\n';
@@ -234,7 +246,7 @@ export const SAMPLE_POLICY_YAML = `tiers:
   destructive:      { ttlMax: 30m, approvals: 2, approvers: { users: [alice, bob] }, requireRollbackPlan: true }
 breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, requesters: { groups: [oncall] }, reviewWithin: 24h }
 agents: [deploy-agent, migration-bot]          # may request, may never approve
-policyApprovers: { groups: [security] , approvals: 2 }
+${fixtureRecipientsYaml()}policyApprovers: { groups: [security] , approvals: 2 }
 targets:
   orders-db:
     substrate: postgres                         # or vault | aws-sts | gcp-iam

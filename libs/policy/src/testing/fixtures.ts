@@ -1,4 +1,5 @@
 // Policy fixtures and fake substrate facts for tests of libs/policy and its consumers.
+import { fixtureRecipientsYaml } from '@jit/contracts/testing';
 import type { SubstrateCatalog } from '../model';
 
 /** The DESIGN.md §3 policy, plus a GCP target whose tiers respect the 1 h token limit. */
@@ -10,7 +11,7 @@ tiers:
   destructive:      { ttlMax: 30m, approvals: 2, approvers: { users: [alice, bob] }, requireRollbackPlan: true }
 breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, requesters: { groups: [oncall] }, reviewWithin: 24h }
 agents: [deploy-agent, migration-bot]
-policyApprovers: { groups: [security], approvals: 2 }
+${fixtureRecipientsYaml()}policyApprovers: { groups: [security], approvals: 2 }
 targets:
   orders-db:
     substrate: postgres
