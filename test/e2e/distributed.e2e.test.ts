@@ -85,10 +85,17 @@ beforeAll(async () => {
   [vaultDb, stsRole] = await Promise.all([setupVaultDatabase(vault, dbUrl), createStsRole(moto)]);
   cleanup.push(() => removeVaultDatabase(vault, vaultDb));
 
+  // The agent's age key, registered to it under recipients: (only the requester may open a credential).
+  home = await tempDir();
+  identity = join(home, 'agent-identity.txt');
+  const key = await cli(['keygen', '--identity', identity]);
+  expect(String(key.recipient)).toMatch(/^age1/);
   const policy = `tiers:
   reversible-write: { ttlMax: 2h, approvals: 2, approvers: { groups: [platform] } }
 breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, requesters: { groups: [oncall] }, reviewWithin: 24h }
 agents: [deploy-agent]
+recipients:
+  deploy-agent: [${String(key.recipient)}]
 policyApprovers: { groups: [security], approvals: 2 }
 targets:
   orders-vault:
@@ -190,11 +197,6 @@ targets:
 
   sandbox.addHook(PROJECT, { url: `${apps['webhook-ingest'].url}/webhooks/gitlab`, token: webhookSecret, push_events: true }); // jit learns who pushed from Push Hooks
 
-
-  home = await tempDir();
-  identity = join(home, 'agent-identity.txt');
-  const key = await cli(['keygen', '--identity', identity]);
-  expect(String(key.recipient)).toMatch(/^age1/);
   process.stdout.write(`distributed e2e: setup took ${Date.now() - started} ms\n`);
 });
 

@@ -10,6 +10,7 @@ import { createGitlabClient } from '@jit/gitlab';
 import { freePort, getPostgres, uniqueName, waitFor } from '@jit/testing';
 import { parseConfig } from '../../apps/jit/src/config';
 import { runDemoLifecycle } from '../../apps/jit/src/demo/lifecycle';
+import { provisionSandboxIdentities } from '../../apps/jit/src/sandbox-identities';
 import { buildJit } from '../../apps/jit/src/server';
 import { JitApi } from '../../apps/jit/src/cli/api-client';
 import { runCli } from '../../apps/jit/src/cli/program';
@@ -53,6 +54,7 @@ describe('embedded mode (npm start)', () => {
       gitlabUrl: jit.sandbox!.url,
       project: jit.gitlab.project,
       readonlyUrl: jit.demoDatabase!.readonlyUrl,
+      agentIdentity: jit.sandboxIdentities['deploy-agent']!,
       ttl: '8s',
       say: (l) => said.push(l),
     });
@@ -96,9 +98,14 @@ describe('embedded mode (npm start)', () => {
     await db.query('CREATE TABLE orders (id serial PRIMARY KEY, customer text, total numeric)');
 
     const seed = parseYaml(await readFile(join(ROOT, 'deploy/sandbox/demo-seed.yaml'), 'utf8'));
-    const policy = (await readFile(join(ROOT, 'deploy/sandbox/demo-repo/policy.yaml'), 'utf8')).replaceAll('JIT_DEMO_DATABASE_URL', 'E2E_DB_URL');
-    seed.projects[0].files = { 'policy.yaml': policy };
+    seed.projects[0].files = {
+      'policy.yaml': (await readFile(join(ROOT, 'deploy/sandbox/demo-repo/policy.yaml'), 'utf8')).replaceAll('JIT_DEMO_DATABASE_URL', 'E2E_DB_URL'),
+    };
     delete seed.projects[0].files_from;
+    // the users' age keys, registered in the seed policy as sandbox mode does it
+    const home = await dataDir();
+    const identities = await provisionSandboxIdentities(seed, home);
+    const policy = seed.projects[0].files['policy.yaml'] as string;
     const sandbox = await startSandbox({ seed });
     cleanup.push(() => sandbox.close());
     const port = await freePort();
@@ -120,12 +127,10 @@ describe('embedded mode (npm start)', () => {
     cleanup.push(() => jit.stop('SIGKILL'));
     const api = () => new JitApi(jit.url);
 
-    const home = await dataDir();
     const io = (extra: Record<string, string>) => ({ out: () => undefined, err: () => undefined, env: { HOME: home, JIT_URL: jit.url, ...extra } });
-    expect(await runCli(['keygen'], io({}))).toBe(0);
     const out: string[] = [];
     const code = await runCli(
-      ['--json', 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '25s', '--tier', 'reversible-write', '--justification', 'restart drill for the e2e suite'],
+      ['--json', 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '25s', '--tier', 'reversible-write', '--justification', 'restart drill for the e2e suite', '--identity', identities['carol']!],
       { ...io({ GITLAB_URL: sandbox.url, GITLAB_TOKEN: 'carol-token-0001', JIT_ELEVATIONS_PROJECT: 'ops/elevations' }), out: (s) => out.push(s) },
     );
     expect(code).toBe(0);

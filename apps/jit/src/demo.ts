@@ -32,6 +32,7 @@ try {
     gitlabUrl: jit.sandbox!.url,
     project: jit.gitlab.project,
     readonlyUrl: jit.demoDatabase!.readonlyUrl,
+    agentIdentity: jit.sandboxIdentities['deploy-agent']!,
     ttl: process.env.JIT_DEMO_TTL ?? '20s',
   });
 } catch (err) {

@@ -22,6 +22,7 @@ import type { JitConfig } from './config';
 import { startDemoDatabase, type DemoDatabase } from './demo-database';
 import { DataDirUnusable } from './errors';
 import { chooseSandboxProject } from './sandbox-project';
+import { provisionSandboxIdentities, sandboxIdentities } from './sandbox-identities';
 import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '@jit/substrate-wiring';
 
 export const DEMO_SEED_FILE = new URL('../../../deploy/sandbox/demo-seed.yaml', import.meta.url).pathname;
@@ -33,6 +34,8 @@ export interface JitProcess {
   bus: EventBus;
   logger: Logger;
   sandbox?: Sandbox;
+  /** Sandbox mode: username → the age identity file generated for the user the seed policy registers a key to. */
+  sandboxIdentities: Record<string, string>;
   demoDatabase?: DemoDatabase;
   /** The GitLab jit talks to (sandbox or real) and the elevations project. */
   gitlab: { url: string; project: string; projectId: number };
@@ -79,6 +82,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
 
     // --- GitLab: real, or the sandbox with a demo database
     let sandbox: Sandbox | undefined;
+    let identities: Record<string, string> = {};
     let demoDatabase: DemoDatabase | undefined;
     let webhookSecrets = config.webhook.secrets;
     let gitlabUrl: string;
@@ -119,6 +123,10 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
         );
       if (!fresh && config.sandbox.seedFile) logger.info({ stateFile }, 'JIT_SANDBOX_SEED ignored: the sandbox state file exists (delete the data dir to re-seed)');
       const seed = fresh ? await loadSeedFile(config.sandbox.seedFile ?? DEMO_SEED_FILE) : undefined;
+      // The seed policy registers an age key per user with a placeholder: generated here, before the
+      // sandbox starts and its policy is pinned; the identities stay in the data dir (0600).
+      if (seed) await provisionSandboxIdentities(seed, config.dataDir);
+      identities = await sandboxIdentities(config.dataDir);
       sandbox = await startSandbox({ seed, port: config.sandbox.port, host: '127.0.0.1', persist: { file: stateFile }, logger: logger.child({ component: 'gitlab-sandbox' }) });
       closers.push(() => sandbox!.close());
       const sb = sandbox;
@@ -291,6 +299,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       bus: rawBus,
       logger,
       sandbox,
+      sandboxIdentities: identities,
       demoDatabase,
       gitlab: { url: gitlabUrl, project, projectId: proj.id },
       webhookSecret: webhookSecrets[0],

@@ -2,7 +2,7 @@
 // MR, a bot's approval does not count, two humans approve, merge, the sealed credential is opened
 // and used, and at TTL it is revoked and the same write fails again. Every step is checked; the
 // first that does not behave throws, and `npm run demo` exits non-zero.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -17,6 +17,11 @@ export interface DemoOptions {
   project: string;
   /** The read-only default credential of the demo database. */
   readonlyUrl: string;
+  /**
+   * The agent's age identity file, its public key registered to the agent in policy.yaml (sandbox
+   * mode generates it: `jit.sandboxIdentities['deploy-agent']`).
+   */
+  agentIdentity: string;
   /** TTL of the elevation (short, so the demo sees the revocation). */
   ttl?: string;
   say?: (line: string) => void;
@@ -52,7 +57,7 @@ export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
   const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
   const api = new JitApi(opts.jitUrl);
   const dir = await mkdtemp(join(tmpdir(), 'jit-demo-'));
-  const identity = join(dir, 'agent-identity.txt');
+  const identity = opts.agentIdentity;
   const step = (n: number, text: string) => say(`\n${n}. ${text}`);
   const check = (cond: unknown, what: string) => {
     if (!cond) throw new DemoStepFailed(`demo step failed: ${what}`);
@@ -84,9 +89,9 @@ export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
     const before = await tryWrite(opts.readonlyUrl);
     check(!before.ok && /permission denied/i.test(before.error), `default role cannot write (${before.ok ? 'it could!' : before.error})`);
 
-    step(2, 'The agent creates an age key and asks for write access through a merge request (jit request).');
-    const key = await cli(['keygen', '--identity', identity], {});
-    say(`   agent recipient: ${String(key.recipient).slice(0, 16)}…`);
+    step(2, 'The agent asks for write access through a merge request (jit request), sealed to its own age key.');
+    const recipient = /# recipient: (age1\S+)/.exec(await readFile(identity, 'utf8'))?.[1] ?? '';
+    say(`   agent recipient: ${recipient.slice(0, 16)}… (registered to deploy-agent under recipients: in policy.yaml)`);
     const gitlabEnv = { GITLAB_URL: opts.gitlabUrl, GITLAB_TOKEN: tokens.agent, JIT_ELEVATIONS_PROJECT: opts.project };
     const req = await cli(
       ['request', '--target', 'demo-db', '--scope', 'write', '--ttl', ttl, '--tier', 'reversible-write', '--identity', identity,
