@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       const issuer = createIssuer({
         bus,
         substrates: { get: (name) => registry.get(name) as Substrate },
-        targets: { resolve: async () => ({ substrate: c.name, scope: c.scope, connection: {} }) },
+        targets: { resolve: async () => ({ substrate: c.name, scope: c.scope, connection: {}, recipients: { carol: [recipient] } }) },
         ledger: createLedger(),
         logger,
         trust: producerTrust({}, { key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] }),

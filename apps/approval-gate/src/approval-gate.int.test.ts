@@ -2,7 +2,7 @@
 // webhooks to the ingest plugin -> embedded bus -> approval-gate server; users act with their
 // own tokens through @jit/gitlab. Each abuse must end with no approval and an explanation on the MR.
 import { EVENT_TYPES, GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_GITLAB, createEventVerifier, gitlabKey } from '@jit/contracts';
-import { requestYaml } from '@jit/contracts/testing';
+import { fixtureRecipientsYaml, requestYaml } from '@jit/contracts/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandboxWorld, type SandboxWorld } from './sandbox-world';
 
@@ -13,7 +13,7 @@ const POLICY = `tiers:
   destructive:      { ttlMax: 30m, approvals: 2, approvers: { users: [alice, bob] }, requireRollbackPlan: true }
 breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, requesters: { groups: [oncall] }, reviewWithin: 24h }
 agents: [deploy-agent, migration-bot]
-policyApprovers: { groups: [security], approvals: 2 }
+${fixtureRecipientsYaml()}policyApprovers: { groups: [security], approvals: 2 }
 targets:
   orders-db:
     substrate: postgres

@@ -3,7 +3,7 @@
 // embedded bus -> approval-gate server; every person acts with their own token through @jit/gitlab.
 // Each one fails on the code before the fix: a grant was approved where none may be.
 import { EVENT_TYPES } from '@jit/contracts';
-import { requestYaml } from '@jit/contracts/testing';
+import { FIXTURE_RECIPIENT, requestYaml } from '@jit/contracts/testing';
 import { EXAMPLE_POLICY_YAML } from '@jit/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOT, HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, tokenOf, type SandboxWorld } from './sandbox-world';
@@ -11,6 +11,14 @@ import { BOT, HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, tokenOf, type Sandbox
 const request = requestYaml;
 /** The example policy; `maint` (a maintainer, who can merge into main) may also use break-glass. */
 const POLICY = EXAMPLE_POLICY_YAML.replace('requesters: { groups: [oncall] }', 'requesters: { groups: [oncall], users: [maint] }');
+
+/** carol's own age key (identity thrown away): she is an approver of reversible-write (platform). */
+const CAROL_KEY = 'age16mmvd7jhv6cmlughlqhrgnahv473dztex79kq0zpe7ft7uhldqrqvupzxd';
+/**
+ * §4: carol's key is registered to her, and FIXTURE_RECIPIENT (dev's key) is listed under carol too
+ * — a key under two users, which only the approval judge stops.
+ */
+const SHARED_KEY_POLICY = POLICY.replace('recipients:\n', `recipients:\n  carol: [${CAROL_KEY}, ${FIXTURE_RECIPIENT}]\n`);
 
 let reqNo = 0;
 const req = () => `elevations/hole-${++reqNo}.yaml`;
@@ -94,6 +102,49 @@ describe('issue 11 on a free project (GitLab enforces nothing; the gate is all t
       ['frank', true],
     ]);
     expect((await w.mergeExpectingBypass(iid)).reasons).toMatch(/1 of 2 required .*erin: committer/);
+  });
+});
+
+describe('issue 11 §4: the beneficiary of a credential is bound to the requester (free project)', () => {
+  let w: SandboxWorld;
+  beforeAll(async () => {
+    w = await startSandboxWorld({ tier: 'free', policy: SHARED_KEY_POLICY });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it("an agent requesting with an approver's age key is rejected (how to register one is said), and that approver's approval and a merge grant nothing", async () => {
+    const iid = await w.openRequest('deploy-agent', { [req()]: request({ recipient: CAROL_KEY }) });
+    const rejected = await w.event(iid, EVENT_TYPES.rejected);
+    expect(JSON.stringify((rejected.data as { problems: unknown }).problems)).toMatch(
+      /spec\.recipient.*recipient is not one of the age keys registered to deploy-agent under recipients: in policy\.yaml; use a registered key, or register this one through a policy MR/,
+    );
+    await w.commentWith(iid, 'register this one through a policy MR');
+    await w.as('carol').mergeRequests.approve(w.projectId, iid);
+    expect((await w.mergeExpectingBypass(iid)).reasons).toMatch(/rejected/);
+    expect(await w.types(iid)).not.toContain('approved');
+  });
+
+  it('a requester with no key registered is rejected, pointed to a policy MR', async () => {
+    const iid = await w.openRequest('erin', { [req()]: request({}) });
+    const rejected = await w.event(iid, EVENT_TYPES.rejected);
+    expect(JSON.stringify((rejected.data as { problems: unknown }).problems)).toMatch(/no age key is registered to erin under recipients: in policy\.yaml; register your public key .* through a policy MR/);
+  });
+
+  it('a key listed under two users: the access plan names both owners, and the other owner\'s approval never counts', async () => {
+    const iid = await w.openRequest('dev', { [req()]: request({}) });
+    const requested = await w.event(iid, EVENT_TYPES.requested);
+    // carol (platform) could open the credential: she is not offered as an approver...
+    expect((requested.data as { eligibleApprovers: string[] }).eligibleApprovers).toEqual(['dave']);
+    const comment = await w.commentWith(iid, 'credential sealed to');
+    expect(comment).toContain(`| credential sealed to | \`${FIXTURE_RECIPIENT}\` registered to @carol, @dev, `);
+    // ...and when she approves anyway (GitLab Free lets any member), it does not count.
+    await w.as('carol').mergeRequests.approve(w.projectId, iid);
+    const recorded = await w.event(iid, EVENT_TYPES.approvalRecorded);
+    expect(recorded.data).toMatchObject({ approver: 'carol', counted: false, reason: 'recipient_owner' });
+    await w.commentWith(iid, 'the credential is sealed to a key registered to this user');
+    expect((await w.mergeExpectingBypass(iid)).reasons).toMatch(/0 of 1 required .*carol: recipient_owner/);
   });
 });
 

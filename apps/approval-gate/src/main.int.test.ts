@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaBus, type CloudEventJson } from '@jit/bus';
 import { EVENT_TYPES, GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_ELEVATIONS, TOPIC_GITLAB, gitlabKey } from '@jit/contracts';
-import { FIXTURE_RECIPIENT, createTestSigningKey } from '@jit/contracts/testing';
+import { createTestSigningKey, FIXTURE_RECIPIENT, fixtureRecipientsYaml } from '@jit/contracts/testing';
 import { createGitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { createLogger } from '@jit/observability';
@@ -23,7 +23,7 @@ const DEV_TOKEN = 'dev-token-0123456789';
 const POLICY = `tiers:
   reversible-write: { ttlMax: 2h, approvals: 1, approvers: { users: [carol] } }
 agents: [deploy-agent]
-policyApprovers: { users: [carol, dave], approvals: 2 }
+${fixtureRecipientsYaml()}policyApprovers: { users: [carol, dave], approvals: 2 }
 targets:
   orders-db:
     substrate: postgres

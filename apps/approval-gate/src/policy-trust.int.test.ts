@@ -3,7 +3,7 @@
 // people act with their own tokens through @jit/gitlab (gitbeaker). The policy in force is read
 // from GET /v1/catalog; on the old code each of these put the attacker's policy in force.
 import { EVENT_TYPES } from '@jit/contracts';
-import { FIXTURE_RECIPIENT } from '@jit/contracts/testing';
+import { FIXTURE_RECIPIENT, fixtureRecipientsYaml } from '@jit/contracts/testing';
 import { policyBlobSha } from '@jit/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_PATH, startSandboxWorld, type SandboxWorld } from './sandbox-world';
@@ -13,7 +13,7 @@ const POLICY = `tiers:
   reversible-write: { ttlMax: 2h,  approvals: 1, approvers: { groups: [platform] } }
 breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, reviewWithin: 24h }
 agents: [deploy-agent]
-policyApprovers: { groups: [security], approvals: 2 }
+${fixtureRecipientsYaml()}policyApprovers: { groups: [security], approvals: 2 }
 targets:
   orders-db:
     substrate: postgres

@@ -123,7 +123,7 @@ const shapes = {
     /** Whether this approval counts towards the tier's required approvals. */
     counted: z.boolean(),
     /** Why it does not count (absent when counted). */
-    reason: z.enum(['bot', 'agent', 'author', 'committer', 'not_eligible', 'stale', 'unknown_user']).optional(),
+    reason: z.enum(['bot', 'agent', 'author', 'committer', 'not_eligible', 'stale', 'unknown_user', 'recipient_owner']).optional(),
     headSha: shaS.optional(),
     at: timeS,
   },

@@ -1,5 +1,5 @@
 import { EVENT_TYPES, GITLAB_PUSH_EVENT_TYPE, TOPIC_ELEVATIONS, createEventVerifier } from '@jit/contracts';
-import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
+import { FIXTURE_OTHER_RECIPIENT, createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { waitFor } from '@jit/testing';
 import { ElevationBook } from './elevation-book';
 import type { EventBus } from '@jit/bus';
@@ -472,7 +472,7 @@ describe('approval gate: lifecycle, idempotency and failures', () => {
     const first = await w.open('dev', { 'elevations/one.yaml': requestYaml({}) });
     await w.approve(first, 'carol');
     await w.merge(first);
-    const second = await w.open('alice', { 'elevations/two.yaml': requestYaml({ scope: 'read-stats', riskTier: 'cosmetic' }) });
+    const second = await w.open('alice', { 'elevations/two.yaml': requestYaml({ scope: 'read-stats', riskTier: 'cosmetic', recipient: FIXTURE_OTHER_RECIPIENT }) });
     expect(w.comment(second)).toContain(`Live grants on \`orders-db\`**: \`gl-${PROJECT}-${first}\` (write)`);
     expect(w.comment(first)).not.toContain('Live grants');
   });

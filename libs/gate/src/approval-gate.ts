@@ -43,6 +43,9 @@ import {
   breakGlassRequesterProblem,
   evaluateRequest,
   isEligibleApprover,
+  isRecipientOf,
+  recipientOwners,
+  registeredKeys,
   resolveApprovers,
   type AccessPlan,
   type GroupResolver,
@@ -409,6 +412,7 @@ export function createGate(options: GateOptions): Gate {
       headSha: r.headSha,
       policyVersion: r.policyVersion,
       plan: rebuildPlan(r, policy),
+      recipientOwners: recipientOwners(policy, r.recipient),
       eligibleApprovers: r.eligibleApprovers.filter((u) => u !== ANY_HUMAN),
       anyHuman,
       overlapping: book.liveOnTarget(r.target).filter((o) => o.elevationId !== elevation),
@@ -498,6 +502,19 @@ export function createGate(options: GateOptions): Gate {
           problems.push({ path: 'spec.recipient', message: 'recipient must be an age public key (age1...); `jit keygen` prints yours' });
           plan = undefined;
         }
+        if (plan && !isRecipientOf(policy, author, plan.recipient)) {
+          // Only the requester may open what is issued: the key must be one the policy registers to them.
+          const mine = registeredKeys(policy, author);
+          problems.push({
+            path: 'spec.recipient',
+            message:
+              mine.length > 0
+                ? `recipient is not one of the age keys registered to ${author} under recipients: in policy.yaml; use a registered key, or register this one through a policy MR`
+                : `no age key is registered to ${author} under recipients: in policy.yaml; register your public key (\`jit keygen\` prints it) through a policy MR, then push again`,
+            ...(parsed.locate?.(['spec', 'recipient']) ?? {}),
+          });
+          plan = undefined;
+        }
       }
     }
     let eligible: string[] = [];
@@ -505,7 +522,8 @@ export function createGate(options: GateOptions): Gate {
       const resolved = await resolveApprovers(plan.approvers, resolveGroup, {
         author,
         agents: policy.agents,
-        others: [botUsername],
+        // Whoever can open the credential never approves it (a key listed under two users included).
+        others: [botUsername, ...recipientOwners(policy, plan.recipient)],
       });
       eligible = resolved.usernames;
       if (!plan.approvers.anyHuman && eligible.length < plan.requiredApprovals) {
@@ -602,7 +620,7 @@ export function createGate(options: GateOptions): Gate {
       );
     }
     const view = await baseView(ev, elevation);
-    await comment(ev, { ...view, plan, free, settingsDrift: drift });
+    await comment(ev, { ...view, plan, recipientOwners: recipientOwners(policy, plan.recipient), free, settingsDrift: drift });
   }
 
   async function reject(ev: Event, elevation: string, headSha: string, requester: string, problems: Problem[], sourceId: string) {
@@ -755,7 +773,7 @@ export function createGate(options: GateOptions): Gate {
     user: GitlabUser | undefined,
     policy: PolicyModel,
     facts?: PushFacts,
-  ): Promise<{ counted: boolean; reason?: 'bot' | 'agent' | 'author' | 'committer' | 'not_eligible' | 'unknown_user' }> {
+  ): Promise<{ counted: boolean; reason?: 'bot' | 'agent' | 'author' | 'committer' | 'not_eligible' | 'unknown_user' | 'recipient_owner' }> {
     if (!user) return { counted: false, reason: 'unknown_user' };
     const anyHuman = req.eligibleApprovers.includes(ANY_HUMAN);
     const verdict = isEligibleApprover(
@@ -764,6 +782,11 @@ export function createGate(options: GateOptions): Gate {
       { usernames: req.eligibleApprovers.filter((u) => u !== ANY_HUMAN) },
       { author: req.requester, agents: policy.agents },
     );
+    if (!verdict.eligible && verdict.reason !== 'not_eligible') return { counted: false, reason: verdict.reason };
+    // Belt and braces beside the evaluate-time rule (which leaves owners out of the eligible list):
+    // an owner of the recipient key (a key listed under two users) could open the credential, so
+    // their approval never counts, and the comment says why.
+    if (isRecipientOf(policy, user.username, req.recipient)) return { counted: false, reason: 'recipient_owner' };
     if (!verdict.eligible) return { counted: false, reason: verdict.reason };
     if (pushedOrAuthored(facts ?? (await pushFacts(ev)), user)) return { counted: false, reason: 'committer' };
     return { counted: true };
@@ -790,7 +813,10 @@ export function createGate(options: GateOptions): Gate {
       return;
     }
     const policy = (await policyNow()).policy;
-    let verdict: { counted: boolean; reason?: 'bot' | 'agent' | 'author' | 'committer' | 'not_eligible' | 'unknown_user' | 'stale' } = { counted: false };
+    let verdict: {
+      counted: boolean;
+      reason?: 'bot' | 'agent' | 'author' | 'committer' | 'not_eligible' | 'unknown_user' | 'stale' | 'recipient_owner';
+    } = { counted: false };
     if (action === 'approved') {
       verdict = await judge(ev, req, await userById(ev.actor.id), policy);
       if (verdict.counted && headSha && headSha !== req.headSha) {

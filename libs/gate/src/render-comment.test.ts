@@ -3,6 +3,7 @@
 // character. Lines are split the way a renderer could split them (CR, LF, U+2028/9, NEL).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FIXTURE_RECIPIENT } from '@jit/contracts/testing';
 import { createFakeWorld, requestYaml } from './fixtures/fake-world';
 import { markdownCode as code, markdownText as md } from '@jit/contracts';
 import { renderComment, type CommentView } from './render-comment';
@@ -48,6 +49,7 @@ function view(text: string): CommentView {
       rollbackPlan: `${text} restore`,
       recipient: 'age1x',
     },
+    recipientOwners: [`dev${text}`],
     anyHuman: false,
     eligibleApprovers: [`carol${text}`],
     problems: [{ path: `spec.${text}`, message: `bad ${text}`, line: 3 }],
@@ -115,6 +117,15 @@ describe('the gate comment with a forged verdict in the justification', () => {
     const lines = w.comment(iid).split(LINES);
     expect(lines.filter((l) => l.includes('Verified at merge'))).toEqual([expect.stringMatching(/^\| justification \| backfill INC-4411 totals \\\*\\\*Verified at merge/)]);
     expect(w.comment(iid)).not.toMatch(UNSAFE);
+  });
+});
+
+describe('the gate comment names who can open the credential', () => {
+  it('the access plan says which key the credential is sealed to and whom the policy registers it to', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { 'elevations/a.yaml': requestYaml({}) });
+    expect(w.comment(iid)).toContain(`| credential sealed to | \`${FIXTURE_RECIPIENT}\` registered to @dev, `);
+    expect(renderComment({ ...view(''), problems: [], recipientOwners: [] })).toContain('registered to nobody in the policy');
   });
 });
 

@@ -19,6 +19,8 @@ export interface CommentView {
   headSha?: string;
   policyVersion?: string;
   plan?: AccessPlan;
+  /** Users the policy registers the plan's recipient key to (the requester, by the gate's rule). */
+  recipientOwners?: string[];
   eligibleApprovers?: string[];
   anyHuman?: boolean;
   problems?: Array<{ path: string; message: string; line?: number; column?: number }>;
@@ -41,6 +43,7 @@ const REASONS: Record<string, string> = {
   not_eligible: 'not an eligible approver for this tier',
   stale: 'given before the last change to the request — approve again',
   unknown_user: 'user could not be looked up',
+  recipient_owner: 'the credential is sealed to a key registered to this user — whoever can open it never approves it',
 };
 
 function dur(s: number): string {
@@ -96,6 +99,10 @@ export function renderComment(v: CommentView): string {
     out.push(`| approvals required | ${p.requiredApprovals} distinct eligible human(s), given after the last change |`);
     const who = v.anyHuman ? 'any human except the author, agents and bots' : (v.eligibleApprovers ?? []).map((u) => `${code(u)}`).join(', ') || '(nobody)';
     out.push(`| who may approve | ${who} |`);
+    const owners = v.recipientOwners ?? [];
+    out.push(
+      `| credential sealed to | ${code(p.recipient)} ${owners.length > 0 ? `registered to ${owners.map((u) => `@${md(u)}`).join(', ')} — only they can open it` : '— registered to nobody in the policy'} |`,
+    );
     out.push(`| justification | ${md(p.justification)} |`);
     if (p.rollbackPlan) out.push(`| rollback plan | ${md(p.rollbackPlan)} |`);
     if (p.breakGlass && p.reviewWithinSeconds) out.push(`| post-incident review | within ${dur(p.reviewWithinSeconds)} of approval |`);

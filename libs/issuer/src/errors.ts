@@ -9,6 +9,11 @@ export const TargetUnresolved = defineError<[string, string, string]>(
   'JIT_ERR_ISSUER_TARGET_UNRESOLVED',
   'target %s scope %s is not in policy version %s; the approval no longer matches the policy',
 );
+export const RecipientNotRegistered = defineError<[string, string]>(
+  'JIT_ERR_ISSUER_RECIPIENT_NOT_REGISTERED',
+  'the request recipient is not an age key registered to %s under recipients: in policy version %s; nothing was issued — only the requester may open a credential',
+  { retriable: false },
+);
 export const SubstrateFailed = defineError<[string, string]>(
   'JIT_ERR_ISSUER_SUBSTRATE_FAILED',
   'substrate %s failed to issue the credential: %s',

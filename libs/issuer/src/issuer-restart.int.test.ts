@@ -38,6 +38,9 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** The age keys the resolved policy registers to carol (the sample approval's requester). */
+const registered: string[] = [];
+
 /** One issuer "process": its own gcp-iam adapter (fresh memory) and ledger, on `bus`. */
 async function startIssuer(bus: EventBus): Promise<{ issuer: Issuer; gcp: GcpIamSubstrate }> {
   const config = gcpIamConfigSchema.parse({ endpoint: { host: '127.0.0.1', port: server.port, insecure: true }, iamUrl: server.restUrl, resourceManagerUrl: server.restUrl, timeoutMs: 2000 });
@@ -48,7 +51,7 @@ async function startIssuer(bus: EventBus): Promise<{ issuer: Issuer; gcp: GcpIam
     signer: issuerKey.signer,
     approvalCheck: { check: async () => undefined },
     substrates: { get: () => gcp },
-    targets: { resolve: async () => ({ substrate: 'gcp-iam', scope: { serviceAccount: SA, scopes: ['https://www.googleapis.com/auth/devstorage.read_write'] }, connection: {} }) },
+    targets: { resolve: async () => ({ substrate: 'gcp-iam', scope: { serviceAccount: SA, scopes: ['https://www.googleapis.com/auth/devstorage.read_write'] }, connection: {}, recipients: { carol: registered } }) },
     ledger: createLedger(),
     logger,
     retry: { attempts: 2, baseMs: 10, maxMs: 20 },
@@ -69,6 +72,7 @@ async function events(bus: EventBus): Promise<AnyElevationEvent[]> {
 describe('issuer restart on a substrate that cannot revoke early (gcp-iam)', () => {
   it('an issuer that died between generateAccessToken and `granted` is not followed by a second token for the same approval', async () => {
     const { recipient } = await generateAgeIdentity();
+    registered.push(recipient);
     const firstBus = await createEmbeddedBus({ dir, logger });
     // The first process dies while publishing `granted`: the token exists, the log never hears of it.
     let die!: (err: Error) => void;

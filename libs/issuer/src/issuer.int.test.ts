@@ -36,7 +36,7 @@ const issuerKey = createTestSigningKey();
 const ISSUER_KEY_FILE = join(mkdtempSync(join(tmpdir(), 'jit-issuer-int-')), 'signing-key.pem');
 writeFileSync(ISSUER_KEY_FILE, issuerKey.pem, { mode: 0o600 });
 
-const POLICY = policyYaml({ 'orders-db': '{ secretRef: env:ORDERS_DB_ADMIN_URL }', 'flaky-db': '{ secretRef: env:FLAKY_DB_ADMIN_URL }' });
+const TARGETS = { 'orders-db': '{ secretRef: env:ORDERS_DB_ADMIN_URL }', 'flaky-db': '{ secretRef: env:FLAKY_DB_ADMIN_URL }' };
 
 interface Child {
   proc: ChildProcess;
@@ -169,7 +169,7 @@ beforeAll(async () => {
         { username: 'carol', token: CAROL_TOKEN },
       ],
       groups: [{ path: 'ops', members: [{ username: 'carol', access_level: 30 }] }],
-      projects: [{ path: PROJECT, files: { 'policy.yaml': POLICY }, members: [{ username: 'jit-bot', access_level: 40 }, { username: 'carol', access_level: 30 }] }],
+      projects: [{ path: PROJECT, files: { 'policy.yaml': policyYaml(TARGETS, { carol: [recipient] }) }, members: [{ username: 'jit-bot', access_level: 40 }, { username: 'carol', access_level: 30 }] }],
     },
   });
   projectId = sandbox.project(PROJECT).id;

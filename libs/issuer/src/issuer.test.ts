@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EVENT_TYPES, TOPIC_ELEVATIONS, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
-import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
+import { FIXTURE_OTHER_RECIPIENT, FIXTURE_RECIPIENT, createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { createEventVerifier, verifyCredentialSignature } from '@jit/contracts';
 import { BusUnavailable, createSigningBus, type EventBus } from '@jit/bus';
 import { createMemoryBus } from '@jit/bus/testing';
@@ -24,10 +24,13 @@ const trust = {
   approvalCheck: { check: async () => undefined },
 };
 
+/** The age keys the resolved policy version registers to carol (the sample approval's requester). */
+const registered: string[] = [FIXTURE_RECIPIENT];
+
 const resolver: TargetResolver = {
   async resolve({ target, scope }) {
     if (target !== 'orders-db' || scope !== 'write') return undefined;
-    return { substrate: 'memory', scope: { access: 'write' }, connection: { url: 'postgres://admin:admin-pw@127.0.0.1/db' } };
+    return { substrate: 'memory', scope: { access: 'write' }, connection: { url: 'postgres://admin:admin-pw@127.0.0.1/db' }, recipients: { carol: registered } };
   },
 };
 
@@ -50,6 +53,7 @@ async function world(substrateOptions: MemorySubstrateOptions = {}): Promise<Wor
   const comments: string[] = [];
   let registry = createRegistry();
   const { identity, recipient } = await generateAgeIdentity();
+  registered.push(recipient);
   const destination = new Writable({
     write(chunk, _e, cb) {
       logs.push(String(chunk));
@@ -233,6 +237,16 @@ describe('issuer', () => {
     await waitFor(async () => ofType(await w.events(), EVENT_TYPES.grantFailed).length === 1, { what: 'grant.failed' });
     expect(ofType(await w.events(), EVENT_TYPES.grantFailed)[0]!.data).toMatchObject({ error: { code: 'JIT_ERR_ISSUER_TARGET_UNRESOLVED' } });
     expect(w.substrate.calls).toEqual([]);
+    await issuer.stop();
+  });
+
+  it('issues nothing when the recipient is not registered to the requester in the named policy version (a key of another user)', async () => {
+    const issuer = await w.start();
+    await approve({ recipient: FIXTURE_OTHER_RECIPIENT });
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.grantFailed).length === 1, { what: 'grant.failed' });
+    expect(ofType(await w.events(), EVENT_TYPES.grantFailed)[0]!.data).toMatchObject({ error: { code: 'JIT_ERR_ISSUER_RECIPIENT_NOT_REGISTERED' } });
+    expect(w.substrate.calls).toEqual([]);
+    expect(ofType(await w.events(), EVENT_TYPES.granted)).toEqual([]);
     await issuer.stop();
   });
 

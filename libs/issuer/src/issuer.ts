@@ -20,7 +20,7 @@ import { refusedEventsCounter, type Logger } from '@jit/observability';
 import type { Issued, Substrate } from '@jit/substrates';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { ApprovalCheck } from './approval-check';
-import { IssueInterrupted, SubstrateFailed, TargetUnresolved } from './errors';
+import { IssueInterrupted, RecipientNotRegistered, SubstrateFailed, TargetUnresolved } from './errors';
 import { sealCredential } from './seal';
 
 /** What the issuer needs to know about a target at a policy version (resolved by the app). */
@@ -30,6 +30,8 @@ export interface ResolvedTarget {
   scope: Record<string, unknown>;
   /** Connection settings with secret references resolved. Never logged. */
   connection: Record<string, unknown>;
+  /** The `recipients:` of that policy version: GitLab username → registered age public keys. */
+  recipients: Record<string, string[]>;
 }
 
 export interface TargetResolver {
@@ -207,6 +209,9 @@ export function createIssuer(options: IssuerOptions): Issuer {
       await checkWithRetry(data);
       const target = await targets.resolve({ target: data.target, scope: data.scope, policyVersion: data.policyVersion, mergeSha: data.mergeSha, grantId: data.grantId, elevationId: data.elevationId });
       if (!target) throw TargetUnresolved(data.target, data.scope, data.policyVersion);
+      // Only the requester may open what is sealed: the ratified version must register the key to them.
+      const own = Object.entries(target.recipients).find(([u]) => u.toLowerCase() === data.requester.toLowerCase())?.[1] ?? [];
+      if (!own.includes(data.recipient)) throw RecipientNotRegistered(data.requester, data.policyVersion);
       substrateName = target.substrate;
       const substrate = substrates.get(target.substrate);
       if (!substrate.canRevokeEarly) await recordStart(substrate, data);

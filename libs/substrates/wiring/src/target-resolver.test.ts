@@ -9,6 +9,7 @@ import { FINDINGS_METRIC } from './policy-audit';
 import { createSubstrates } from './substrate-settings';
 import { createPolicyTargetResolver } from './target-resolver';
 import { capture, deferred, loadedOf, policyOf, withChecks } from './testing/audit-fixtures';
+import { FIXTURE_RECIPIENT } from '@jit/contracts/testing';
 
 const Unavailable = defineError<[]>('JIT_ERR_TEST_UNAVAILABLE', 'gitlab down', { retriable: true });
 const Missing = defineError<[]>('JIT_ERR_TEST_MISSING', 'no policy.yaml at that commit');
@@ -16,6 +17,7 @@ const Missing = defineError<[]>('JIT_ERR_TEST_MISSING', 'no policy.yaml at that 
 const policy = {
   tiers: [],
   agents: [],
+  recipients: { dev: [FIXTURE_RECIPIENT] },
   policyApprovers: { approvals: 2 },
   targets: {
     'orders-db': {
@@ -58,6 +60,7 @@ describe('policy target resolver', () => {
       substrate: 'postgres:orders',
       scope: { grant: 'INSERT ON TABLE orders' },
       connection: { url: 'postgres://admin:s3cret-admin-pw@db/orders', sslmode: 'require' },
+      recipients: { dev: [FIXTURE_RECIPIENT] },
     });
     expect(refs).toEqual([input.policyVersion]);
     expect(lines.join('')).not.toContain('s3cret-admin-pw');
@@ -114,7 +117,7 @@ describe('policy target resolver: the background substrate audit', () => {
     const registry = createRegistry();
     const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger, substrates: { list: () => [vault] }, registry });
     const resolved = await resolver.resolve(vaultInput);
-    expect(resolved).toEqual({ substrate: 'vault:prod', scope: { mode: 'database', role: 'orders_rw' }, connection: {} });
+    expect(resolved).toEqual({ substrate: 'vault:prod', scope: { mode: 'database', role: 'orders_rw' }, connection: {}, recipients: {} });
     await expect.poll(() => started, { timeout: 10_000 }).toBe(1);
     expect(resolver.lastAudit()).toBeUndefined(); // the check is still pending, the issue went ahead
     // a second issue while the audit runs starts no second audit of the same version

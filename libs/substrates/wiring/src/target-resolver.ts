@@ -115,7 +115,12 @@ export function createPolicyTargetResolver(options: PolicyTargetResolverOptions)
       if (!t || !s) return undefined;
       // `tier` is policy metadata, not a substrate setting (the gate validates the scope without it).
       const { tier: _tier, ...substrateScope } = s.raw;
-      const resolved = { substrate: t.substrate, scope: substrateScope, connection: resolveConnectionRefs(target, t.connection, lookup) };
+      const resolved = {
+        substrate: t.substrate,
+        scope: substrateScope,
+        connection: resolveConnectionRefs(target, t.connection, lookup),
+        recipients: loaded.policy.recipients,
+      };
       warnKnown(input, loaded.version, t.substrate);
       return resolved;
     },
