@@ -3,7 +3,7 @@
 // embedded bus -> approval-gate server; every person acts with their own token through @jit/gitlab.
 // Each one fails on the code before the fix: a grant was approved where none may be.
 import { EVENT_TYPES } from '@jit/contracts';
-import { FIXTURE_RECIPIENT, requestYaml } from '@jit/contracts/testing';
+import { FIXTURE_MAINT_RECIPIENT, FIXTURE_RECIPIENT, requestYaml } from '@jit/contracts/testing';
 import { EXAMPLE_POLICY_YAML } from '@jit/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOT, HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, tokenOf, type SandboxWorld } from './sandbox-world';
@@ -67,7 +67,7 @@ describe('issue 11 on a free project (GitLab enforces nothing; the gate is all t
   });
 
   it('break-glass merged by its own requester (a human allowed to use it) is a bypass: the merger must be another human', async () => {
-    const iid = await w.openRequest('maint', { [req()]: request({ breakGlass: true, ttl: '1h' }) });
+    const iid = await w.openRequest('maint', { [req()]: request({ breakGlass: true, ttl: '1h', recipient: FIXTURE_MAINT_RECIPIENT }) });
     await w.event(iid, EVENT_TYPES.requested);
     await w.as('maint').mergeRequests.merge(w.projectId, iid);
     const bypass = await w.event(iid, EVENT_TYPES.bypassDetected);

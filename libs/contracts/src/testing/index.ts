@@ -30,15 +30,18 @@ import type { ElevationEventType } from '../topics';
 export const FIXTURE_RECIPIENT = 'age10wys8amqxkq0kekqv8f9c78f997c6jyfranp0acrfnfjf4rtyehq0hzxes';
 /** Another valid age recipient (identity thrown away), registered to `alice` in the fixture policies. */
 export const FIXTURE_OTHER_RECIPIENT = 'age1tgg57uczrrejpcv6hhs9mrarad2mvzjqceevxk2ty55dz9zplqhq8sq9v9';
+/** A third valid age recipient (identity thrown away), registered to `maint`, who both requests and approves in tests. */
+export const FIXTURE_MAINT_RECIPIENT = 'age1y93nuc6p9jyvhaed2eh6wtknstnfk90zgffrfzu9fvphj9dfwapsrxzueh';
 /** Users the fixture policies register FIXTURE_RECIPIENT to: the tests' requesters, never their approvers. */
-export const FIXTURE_RECIPIENT_USERS = ['dev', 'deploy-agent', 'migration-bot', 'maint', 'olga', 'ci-bot'] as const;
+export const FIXTURE_RECIPIENT_USERS = ['dev', 'deploy-agent', 'migration-bot', 'olga', 'ci-bot'] as const;
 
 /**
  * The `recipients:` section of the fixture policies (a request's recipient must be one of its
- * requester's keys): FIXTURE_RECIPIENT for FIXTURE_RECIPIENT_USERS, FIXTURE_OTHER_RECIPIENT for alice.
+ * requester's keys): FIXTURE_RECIPIENT for FIXTURE_RECIPIENT_USERS, FIXTURE_OTHER_RECIPIENT for alice,
+ * FIXTURE_MAINT_RECIPIENT for maint.
  */
 export function fixtureRecipientsYaml(users: readonly string[] = FIXTURE_RECIPIENT_USERS): string {
-  return `recipients:\n${users.map((u) => `  ${u}: [${FIXTURE_RECIPIENT}]\n`).join('')}  alice: [${FIXTURE_OTHER_RECIPIENT}]\n`;
+  return `recipients:\n${users.map((u) => `  ${u}: [${FIXTURE_RECIPIENT}]\n`).join('')}  alice: [${FIXTURE_OTHER_RECIPIENT}]\n  maint: [${FIXTURE_MAINT_RECIPIENT}]\n`;
 }
 /** A real age ciphertext of the word "fixture", armored, sealed to FIXTURE_RECIPIENT. */
 export const FIXTURE_SEALED =
