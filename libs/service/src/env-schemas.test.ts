@@ -169,7 +169,7 @@ describe('GitLab settings', () => {
   it('says what each missing one is for', () => {
     expect(problem(schema, {}).split('\n').slice(1)).toEqual([
       '  GITLAB_URL: is required: the http(s) base URL of GitLab, e.g. https://gitlab.example.com',
-      '  GITLAB_TOKEN: is required: a GitLab access token with api scope',
+      '  GITLAB_TOKEN: is required: a GitLab access token with api scope (or GITLAB_TOKEN_FILE: a file holding it)',
       '  JIT_ELEVATIONS_PROJECT: is required: the elevations project id or path, e.g. group/elevations',
     ]);
   });

@@ -3,6 +3,7 @@
 // with the same limits and messages, in every process. Messages describe the expected shape and
 // never quote the value (some values are secrets).
 import { z } from 'zod';
+import { secretEnv } from './secret-file';
 
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
@@ -172,16 +173,20 @@ export function busFromEnv(e: BusEnv): BusConfig {
   return e.KAFKA_BROKERS.length > 0 ? { kind: 'kafka', brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID } : { kind: 'embedded', dir: e.JIT_BUS_DIR! };
 }
 
-/** GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT, all required. */
+/** GITLAB_URL, GITLAB_TOKEN (or GITLAB_TOKEN_FILE) and JIT_ELEVATIONS_PROJECT, all required. */
 export function gitlabEnv() {
-  return { GITLAB_URL: envSchemas.gitlabUrl(), GITLAB_TOKEN: envSchemas.gitlabToken(), JIT_ELEVATIONS_PROJECT: envSchemas.projectRef() };
+  return { GITLAB_URL: envSchemas.gitlabUrl(), ...secretEnv('GITLAB_TOKEN', envSchemas.gitlabToken()), JIT_ELEVATIONS_PROJECT: envSchemas.projectRef() };
 }
 
-export function gitlabFromEnv(e: { GITLAB_URL: string; GITLAB_TOKEN: string; JIT_ELEVATIONS_PROJECT: string }): {
-  gitlab: { url: string; token: string };
+/** `tokenFile`: GITLAB_TOKEN_FILE, which the app watches so a rotated token is used by the next call. */
+export function gitlabFromEnv(e: { GITLAB_URL: string; GITLAB_TOKEN: string; GITLAB_TOKEN_FILE?: string | undefined; JIT_ELEVATIONS_PROJECT: string }): {
+  gitlab: { url: string; token: string; tokenFile?: string };
   elevationsProject: string | number;
 } {
-  return { gitlab: { url: e.GITLAB_URL, token: e.GITLAB_TOKEN }, elevationsProject: projectId(e.JIT_ELEVATIONS_PROJECT) };
+  return {
+    gitlab: { url: e.GITLAB_URL, token: e.GITLAB_TOKEN, ...(e.GITLAB_TOKEN_FILE ? { tokenFile: e.GITLAB_TOKEN_FILE } : {}) },
+    elevationsProject: projectId(e.JIT_ELEVATIONS_PROJECT),
+  };
 }
 
 /** A numeric project reference as the number GitLab's API takes; a path as it is. */

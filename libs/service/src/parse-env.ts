@@ -4,6 +4,7 @@
 // over the length limit are refused before any schema sees them; no value is ever echoed.
 import { z } from 'zod';
 import { ConfigError } from './config-error';
+import { resolveSecretFiles, type SecretFileReader } from './secret-file';
 
 export type Env = Record<string, string | undefined>;
 
@@ -14,6 +15,8 @@ export interface ParseEnvOptions {
   problems?: readonly string[];
   /** Longest value accepted for a key of the schema. Default 4096 characters. */
   maxValueLength?: number;
+  /** Reads the files of `X_FILE` secret settings (tests inject one). Default: readSecretFile. */
+  readSecretFile?: SecretFileReader;
 }
 
 /** C0 controls and DEL: no setting of ours is multi-line, and a stray newline or NUL is always a mistake. */
@@ -27,8 +30,19 @@ function hasControlCharacter(value: string): boolean {
 
 /** Parses `env` with `schema`; throws ConfigError listing every bad key (and `options.problems`). */
 export function parseEnv<S extends z.ZodObject>(schema: S, env: Env, options: ParseEnvOptions = {}): z.output<S> {
-  const result = checkEnv(schema, env, options.maxValueLength);
-  const problems = [...result.problems, ...(options.problems ?? [])];
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) throw new ConfigError(['(env): the environment must be an object of strings'], options.service);
+  // `X_FILE` settings (secretEnv) are read first, so the file's content meets X's own schema.
+  const files = resolveSecretFiles(schema.shape, env, options.readSecretFile);
+  const result = checkEnv(schema, files.env, options.maxValueLength);
+  // A problem with a value read from a file names the file's setting: that is what the operator set.
+  const fromFile = (line: string): string => {
+    const key = line.split(':', 1)[0]!;
+    const fileKey = files.fromFile.get(key);
+    if (fileKey) return `${fileKey}: the file's content${line.slice(key.length + 1)}`;
+    const alternative = files.fileKeys.get(key);
+    return alternative && line.includes(': is required') ? `${line} (or ${alternative}: a file holding it)` : line;
+  };
+  const problems = [...files.problems, ...result.problems.map(fromFile), ...(options.problems ?? [])];
   if (problems.length > 0 || !result.ok) throw new ConfigError(problems, options.service);
   return result.data;
 }
