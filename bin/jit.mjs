@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, from any directory.
-import { register } from 'tsx/esm/api';
-register({ tsconfig: new URL('../tsconfig.json', import.meta.url).pathname });
-await import('../apps/jit/src/cli.ts');
+// The `jit` command: runs the compiled CLI (`npm run build` makes dist/), from any directory.
+// `jit serve <mode>` starts a service; from source, use `npm run jit -- <command>` instead.
+import { existsSync } from 'node:fs';
+
+const cli = new URL('../dist/apps/jit/jit.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write(`jit: ${cli.pathname} is missing; run \`npm run build\` first (or \`npm run jit -- <command>\` from source)\n`);
+  process.exit(2);
+}
+await import(cli.href);

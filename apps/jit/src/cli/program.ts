@@ -5,11 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
 import { displayJson, displayText, parseDuration, parseElevationRequest, terminalText } from '@jit/contracts';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { generateAgeIdentity, openCredential } from '@jit/issuer';
+import { SERVE_MODES, type ServeMode } from '../serve';
 import { JitApi, type FetchFn } from './api-client';
 import { CliError } from './cli-error';
 import { envForCredential } from './credential-env';
@@ -27,6 +28,8 @@ export interface CliIo {
   run?: (cmd: string, args: string[], env: Record<string, string>) => Promise<number>;
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
+  /** Starts a service in this process for `jit serve`; resolves once it listens. */
+  serve?: (mode: ServeMode) => Promise<void>;
 }
 
 const FINAL_STATES = new Set(['granted', 'rejected', 'withdrawn', 'bypassed', 'grant_failed', 'revoked', 'expired']);
@@ -310,6 +313,15 @@ export function buildProgram(rawIo: CliIo): Command {
       if (g().json || o.format === 'json') io.out(displayJson(elevations, 2));
       else if (o.format === 'csv') io.out(toCsv(elevations, AUDIT_COLUMNS));
       else io.out(toTable(elevations, AUDIT_COLUMNS));
+    });
+
+  program
+    .command('serve')
+    .description('run a service in this process: all (the all-in-one, embedded mode) or one distributed service; configured by the environment')
+    .addArgument(new Argument('<mode>', 'which service').choices(SERVE_MODES))
+    .action(async (mode: ServeMode) => {
+      if (!io.serve) throw new CliError('jit serve is not available in this build');
+      await io.serve(mode);
     });
 
   return program;
