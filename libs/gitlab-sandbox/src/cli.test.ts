@@ -4,13 +4,14 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 
 const CLI = new URL('./cli.ts', import.meta.url).pathname;
 const TSX = new URL('../../../node_modules/.bin/tsx', import.meta.url).pathname;
 
-function run(args: string[]): { lines: Promise<string>; exit: Promise<{ code: number | null; stderr: string }>; kill: () => void } {
-  const child = spawn(TSX, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], env: Record<string, string> = {}): { lines: Promise<string>; exit: Promise<{ code: number | null; stderr: string; stdout: string }>; kill: () => void } {
+  const child = spawn(TSX, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GITLAB_TOKEN: '', GITLAB_URL: '', ...env } });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const lines = new Promise<string>((resolve) => {
@@ -21,7 +22,9 @@ function run(args: string[]): { lines: Promise<string>; exit: Promise<{ code: nu
       if (m) resolve(m[1] as string);
     });
   });
-  const exit = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  const exit = new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr, stdout })));
   return { lines, exit, kill: () => child.kill('SIGTERM') };
 }
 
@@ -55,4 +58,37 @@ describe('sandbox CLI', () => {
     expect(port.code).not.toBe(0);
     expect(port.stderr).toContain('must be an integer');
   });
+
+  it('id-token: prints a CI ID token from a running sandbox (kept with --state across a restart); refusals name no token', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sbx-cli-'));
+    const seed = join(dir, 'seed.yaml');
+    const state = join(dir, 'state.json');
+    writeFileSync(
+      seed,
+      'users: [{ username: agent, token: agent-cli-token-1 }, { username: eve, token: eve-cli-token-01 }]\nprojects: [{ path: ops/jobs, members: [{ username: agent, access_level: 40 }] }]\n',
+    );
+    let proc = run(['--seed', seed, '--port', '0', '--state', state]);
+    try {
+      let url = await proc.lines;
+      const aud = 'http://127.0.0.1:8080';
+      const minted = await run(['id-token', '--url', url, '--user', 'agent', '--project', 'ops/jobs', '--aud', aud], { GITLAB_TOKEN: 'agent-cli-token-1' }).exit;
+      expect(minted.stderr).toBe('');
+      expect(minted.code).toBe(0);
+      const token = minted.stdout.trim();
+      proc.kill();
+      await proc.exit;
+      proc = run(['--seed', seed, '--port', '0', '--state', state]);
+      url = await proc.lines;
+      const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${url}/oauth/discovery/keys`)), { audience: aud, algorithms: ['RS256'] });
+      expect(payload).toMatchObject({ user_login: 'agent', project_path: 'ops/jobs', ref: 'main' });
+      const refused = await run(['id-token', '--url', url, '--user', 'agent', '--project', 'ops/jobs', '--aud', aud], { GITLAB_TOKEN: 'eve-cli-token-01' }).exit;
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('the sandbox refused: 403');
+      expect(refused.stderr).not.toContain('eve-cli-token-01');
+      const missing = await run(['id-token', '--url', url, '--user', 'agent', '--project', 'ops/jobs', '--aud', aud]).exit;
+      expect(missing.stderr).toContain('set GITLAB_TOKEN');
+    } finally {
+      proc.kill();
+    }
+  }, 120_000);
 });

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '@jit/observability';
 import { SandboxStateCorrupt, SandboxStateTooLarge, SandboxStateUnwritable, SandboxStateVersion } from './errors';
+import type { CiSigning } from './ci-id-token';
 import type { Commit } from './git';
 import type {
   Approval,
@@ -225,6 +226,14 @@ const commitSchema = z.strictObject({
   files: pairs(z.string().min(1).max(4096), sha),
 }) satisfies z.ZodType<Commit, any>;
 
+const b64url = z.string().regex(/^[A-Za-z0-9_-]+$/).max(2048);
+// Absent from state files written before the sandbox issued CI ID tokens: startSandbox then creates a key.
+const ciSchema = z.strictObject({
+  key: z.strictObject({ kty: z.literal('RSA'), kid: b64url, n: b64url, e: b64url, d: b64url, p: b64url, q: b64url, dp: b64url, dq: b64url, qi: b64url }),
+  nextPipelineId: id,
+  nextJobId: id,
+}) satisfies z.ZodType<CiSigning, any>;
+
 type Counters = Record<string, number>;
 
 /** The id counters live in a private field of SandboxState; persistence is the one reader besides it. */
@@ -242,6 +251,7 @@ function fileSchema(counterKeys: string[]) {
     users: z.array(userSchema),
     groups: z.array(groupSchema),
     projects: z.array(projectSchema),
+    ci: ciSchema.optional(),
   });
 }
 
@@ -266,6 +276,7 @@ export function snapshotState(state: SandboxState): string {
       users: state.users,
       groups: state.groups,
       projects: state.projects,
+      ci: state.ci,
     },
     replacer,
   );
@@ -428,6 +439,7 @@ export function restoreState(textIn: string, opts: StateOptions, file = '(state)
   state.groups.push(...doc.groups);
   state.projects.push(...doc.projects);
   Object.assign(counters, doc.counters);
+  state.ci = doc.ci;
   return state;
 }
 

@@ -11,6 +11,7 @@ import type { ApprovalSettings, Delivery, FileAction, Hook, Project, Tier, User 
 import { createStateSaver, loadStateFile, snapshotState, type StateSaver } from './persist';
 import { accountRoutes } from './routes/accounts';
 import { mergeRequestRoutes } from './routes/merge-requests';
+import { oidcRoutes } from './routes/oidc';
 import { projectSettingsRoutes } from './routes/project-settings';
 import { repositoryRoutes } from './routes/repository';
 import { parseSeed, validateSeed, type Seed, type SeedHook, type SeedInput } from './seed';
@@ -149,6 +150,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       saver?.changed();
       dispatch(ev);
     },
+    changed: () => saver?.changed(),
   };
   const restored = options.persist ? await loadStateFile(options.persist.file, stateOpts, options.persist.maxBytes) : undefined;
   const state = restored ?? new SandboxState(seed, stateOpts);
@@ -228,6 +230,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   repositoryRoutes(app, ctx);
   mergeRequestRoutes(app, ctx);
   projectSettingsRoutes(app, ctx);
+  oidcRoutes(app, ctx);
 
   const address = await app.listen({ host, port: options.port ?? 0 });
   const port = Number(new URL(address).port);

@@ -1,6 +1,7 @@
 // The sandbox's behaviour: who may see and do what, the repository (commits, branches,
 // three-way merges), merge requests, approvals and their rules, and which actions raise
 // which webhook. HTTP shapes live in entities.ts and routes/*; this file owns the rules.
+import type { CiSigning } from './ci-id-token';
 import { ObjectStore, type Commit, type Signature } from './git';
 import { badRequest, conflict, forbidden, notAllowed, notFound, paramError, unauthorized, unprocessable } from './http-error';
 import type {
@@ -47,6 +48,8 @@ export interface StateOptions {
   instanceUrl: string;
   now: () => Date;
   emit: (event: SandboxEvent) => void;
+  /** A change that raises no webhook (the CI signing key created): persistence saves it. */
+  changed?: () => void;
 }
 
 export interface RuleState {
@@ -75,6 +78,11 @@ export class SandboxState {
   readonly users: User[] = [];
   readonly groups: Group[] = [];
   readonly projects: Project[] = [];
+  /**
+   * The CI JWT signing key and job/pipeline counters (ci-id-token.ts): restored from the state file,
+   * or created on first use (an RSA key takes a while; most sandboxes never need one).
+   */
+  ci: CiSigning | undefined = undefined;
   private nextId = { user: 1, group: 1, project: 1, mr: 1, issue: 1, note: 1, hook: 1, rule: 1, label: 1, status: 1, protected: 1 };
 
   constructor(
@@ -82,6 +90,11 @@ export class SandboxState {
     private readonly opts: StateOptions,
   ) {
     this.load(seed);
+  }
+
+  /** Note a change that raises no event, so a persisted sandbox saves it. */
+  changed(): void {
+    this.opts.changed?.();
   }
 
   get instanceUrl(): string {

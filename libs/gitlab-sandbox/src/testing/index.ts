@@ -4,6 +4,10 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SeedInput } from '../seed';
 
+/** A CI ID token for a job of a user in a project, as GitLab CI issues it (RS256, the sandbox's key). */
+export { issueCiIdToken } from '../ci-id-token';
+export type { CiIdTokenInput } from '../ci-id-token';
+
 export interface ReceivedHook {
   headers: IncomingHttpHeaders;
   body: string;
