@@ -54,7 +54,8 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
   const trust = producerTrust(config.signing.trusted, { key: signer.publicKey, roles: ['issuer'] });
   try {
     await bus.ensureTopics(ISSUER_TOPIC_SPECS);
-    const substrates = createSubstrates(config.substrates, logger, deps.substrateExtras);
+    const registry = createRegistry({ defaultMetrics: true });
+    const substrates = createSubstrates(config.substrates, logger, deps.substrateExtras, registry);
     cleanups.unshift(() => substrates.closeAll());
     const gitlab = createGitlabClient({ url: config.gitlab.url, token: config.gitlab.token, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
     const project = await gitlab.projects.show(config.elevationsProject);
@@ -63,7 +64,6 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
       substrates.list().map((s) => [s.name, { validateScope: (scope: unknown, conn?: unknown) => s.validateScope(scope, conn), ...(s.maxTtlSeconds ? { maxTtlSeconds: s.maxTtlSeconds } : {}) }]),
     );
     const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: catalog, logger });
-    const registry = createRegistry({ defaultMetrics: true });
     // also audits each policy version's substrate safety checks: jit_substrate_findings on /metrics
     const targets = createPolicyTargetResolver({ policyStore, env: deps.env ?? process.env, logger, registry });
     const notifier: MrNotifier = { comment: async (projectId, iid, body) => void (await gitlab.notes.create(projectId, iid, body)) };

@@ -168,7 +168,8 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       // defaultUrl: the policy audit proves the read-only default credential cannot write
       instances.postgres = { ...instances.postgres, adminUrl: demoDatabase.adminUrl, defaultUrl: demoDatabase.readonlyUrl };
     }
-    const substrates = createSubstrates(instances, logger);
+    const registry = createRegistry({ defaultMetrics: true });
+    const substrates = createSubstrates(instances, logger, {}, registry);
     closers.push(() => substrates.closeAll());
     // The first policy is trusted by an explicit act: JIT_POLICY_PIN. The sandbox is a demo whose
     // seed we ship, so there its policy.yaml is pinned automatically (it matters only on an empty log).
@@ -183,7 +184,6 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     const policyStore = createPolicyStore({ gitlab, projectId: proj.id, substrates: substrateCatalog(substrates), logger, ...(policyPin ? { pin: policyPin } : {}) });
 
     // --- one registry, one server
-    const registry = createRegistry({ defaultMetrics: true });
     const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle', bodyLimit: config.webhook.bodyLimit + 1024 });
     await app.register(swagger, {
       openapi: {

@@ -41,14 +41,14 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
   const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS]);
   try {
     await bus.ensureTopics(REVOKER_TOPIC_SPECS);
-    const substrates = createSubstrates(config.substrates, logger, deps.substrateExtras);
+    const registry = createRegistry({ defaultMetrics: true });
+    const substrates = createSubstrates(config.substrates, logger, deps.substrateExtras, registry);
     cleanups.unshift(() => substrates.closeAll());
     let notifier: MrNotifier | undefined;
     if (config.gitlab) {
       const gitlab = createGitlabClient({ url: config.gitlab.url, token: config.gitlab.token, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
       notifier = { comment: async (projectId, iid, body) => void (await gitlab.notes.create(projectId, iid, body)) };
     }
-    const registry = createRegistry({ defaultMetrics: true });
     const revoker = createRevoker({
       bus,
       substrates: { forHandle: (h) => substrates.forHandle(h), list: () => substrates.list() },

@@ -1,6 +1,6 @@
 // The registration API: an adapter exports one `defineSubstrate(...)` value (like a fastify
 // plugin or a backstage module); apps configure named instances of it in a SubstrateRegistry.
-import type { Logger } from '@jit/observability';
+import type { Logger, Registry } from '@jit/observability';
 import type { z } from 'zod';
 import type { Substrate } from './substrate';
 
@@ -10,6 +10,8 @@ export interface SubstrateDeps {
   logger: Logger;
   /** Instance name (`vault:prod`, or the kind itself). The created substrate must report it as `name`. */
   name: string;
+  /** The process's metrics registry, for adapters that report (e.g. `jit_substrate_auth_expires_seconds`). */
+  metrics?: Registry;
 }
 
 export interface SubstrateDefinition<TConfig = unknown, TExtra extends object = object> {

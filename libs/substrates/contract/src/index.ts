@@ -35,3 +35,5 @@ export {
 } from './errors';
 export { connectionRefKeys, envRefLookup, resolveConnectionRefs } from './connection-refs';
 export type { RefLookup } from './connection-refs';
+export { AUTH_EXPIRES_METRIC, reportAuthExpiry } from './auth-expiry';
+export type { AuthExpirySource } from './auth-expiry';

@@ -1,6 +1,6 @@
 // Named substrate instances for one process (`postgres`, `vault:prod`, `vault:stage`): parse each
 // instance's config with its adapter's schema, hand out instances by name, close them all on stop.
-import type { Logger } from '@jit/observability';
+import type { Logger, Registry } from '@jit/observability';
 import type { SubstrateDefinition } from './define-substrate';
 import {
   SubstrateDuplicate,
@@ -16,15 +16,19 @@ const INSTANCE_RE = /^[a-z][a-z0-9-]{0,31}(:[a-z0-9][a-z0-9_-]{0,62})?$/;
 export interface SubstrateRegistryOptions {
   logger: Logger;
   definitions?: SubstrateDefinition<any, any>[];
+  /** Handed to every instance (adapters report their own auth state there). */
+  metrics?: Registry;
 }
 
 export class SubstrateRegistry {
   private readonly logger: Logger;
+  private readonly metrics: Registry | undefined;
   private readonly definitions = new Map<string, SubstrateDefinition<any, any>>();
   private readonly instances = new Map<string, Substrate>();
 
   constructor(options: SubstrateRegistryOptions) {
     this.logger = options.logger;
+    this.metrics = options.metrics;
     for (const d of options.definitions ?? []) this.register(d);
   }
 
@@ -47,11 +51,11 @@ export class SubstrateRegistry {
     if (!def) throw SubstrateUnknownKind(kind, [...this.definitions.keys()].join(', ') || 'none');
     const parsed = def.configSchema.safeParse(rawConfig);
     if (!parsed.success) {
-      const keys = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`).join('; ');
+      const keys = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.code === 'custom' ? i.message : i.code}`).join('; ');
       throw SubstrateInvalidConfig(name, keys);
     }
     const logger = this.logger.child({ substrate: name });
-    const substrate = def.create(parsed.data, { ...(extra ?? {}), logger, name });
+    const substrate = def.create(parsed.data, { ...(extra ?? {}), logger, name, ...(this.metrics ? { metrics: this.metrics } : {}) });
     if (substrate.kind !== kind || substrate.name !== name) {
       throw SubstrateInvalidConfig(name, `adapter returned kind=${substrate.kind} name=${substrate.name}`);
     }

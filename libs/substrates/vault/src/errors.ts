@@ -8,5 +8,26 @@ export const VaultNotFound = defineError<[string, string]>(
   { retriable: false, statusCode: 502 },
 );
 
+/** jit's own login failed (AppRole, JWT, Kubernetes); `retriable` follows the cause (network, 5xx: yes). */
+export const VaultLoginFailed = defineError<[string, string, string, string]>(
+  'JIT_ERR_VAULT_LOGIN_FAILED',
+  'vault %s: jit could not log in with %s at auth/%s (%s); check the role, the credential file and the auth method configuration (libs/substrates/vault/README.md)',
+  { retriable: false, statusCode: 503 },
+);
+
+/** A credential file of jit's own login (secret id, service-account token) cannot be read or is empty. */
+export const VaultAuthFileUnreadable = defineError<[string, string, string, string]>(
+  'JIT_ERR_VAULT_AUTH_FILE',
+  'vault %s: %s %s cannot be used (%s); mount the file and make it readable by jit, it is read again at the next login',
+  { retriable: true, statusCode: 503 },
+);
+
+/** The instance sets both a static token and a login method, or neither (a settings problem at start-up). */
+export const VaultAuthConflict = defineError<[string]>(
+  'JIT_ERR_VAULT_AUTH_CONFLICT',
+  'vault %s: set either token (tokenRef) or auth (approle, jwt or kubernetes), exactly one of them',
+  { retriable: false, statusCode: 500 },
+);
+
 /** Every code this lib defines (the docs test checks each is in docs/errors.md). */
-export const VAULT_ERRORS = [VaultNotFound] as const;
+export const VAULT_ERRORS = [VaultNotFound, VaultLoginFailed, VaultAuthFileUnreadable, VaultAuthConflict] as const;

@@ -19,6 +19,8 @@ export type {
   VaultScope,
   VaultSubstrate,
 } from './vault-substrate';
-export { VAULT_ERRORS, VaultNotFound } from './errors';
+export { VAULT_ERRORS, VaultAuthConflict, VaultAuthFileUnreadable, VaultLoginFailed, VaultNotFound } from './errors';
+export { KUBERNETES_TOKEN_FILE, createVaultAuth, vaultAuthSchema } from './vault-auth';
+export type { VaultAuth, VaultAuthConfig, VaultAuthEvent, VaultAuthOptions } from './vault-auth';
 export { VAULT_CREDENTIAL } from './credential';
 export { POSTGRES_REVOCATION_STATEMENTS, revocationGaps } from './revocation-statements';

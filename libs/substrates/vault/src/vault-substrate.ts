@@ -32,7 +32,8 @@ import {
   type SubstrateDeps,
   type VerifyResult,
 } from '@jit/substrates';
-import { VaultNotFound } from './errors';
+import { VaultAuthConflict, VaultNotFound } from './errors';
+import { createVaultAuth, vaultAuthSchema, type VaultAuthEvent } from './vault-auth';
 import { reachIntoJit } from './policy-reach';
 import { revocationGaps } from './revocation-statements';
 
@@ -60,8 +61,12 @@ export const vaultConfigSchema = z
   .object({
     /** http(s)://host:port of Vault/OpenBao. */
     addr: z.string().url(),
-    /** jit's admin token (see README for the policy it needs). */
-    token: z.string().min(1),
+    /** jit's admin token (see README for the policy it needs); or `auth` to log in instead. */
+    token: z.string().min(1).optional(),
+    /** How jit logs in (AppRole, JWT, Kubernetes) instead of a static token; the token is renewed and replaced before it expires. */
+    auth: vaultAuthSchema.optional(),
+    /** Share of its TTL after which jit renews its own token (or replaces one Vault no longer extends). */
+    renewFraction: z.number().min(0.1).max(0.9).default(0.5),
     /**
      * The token role every credential is created through (`auth/token/roles/<tokenRole>`), set up by
      * the operator with `orphan=true` and `allowed_policies` = the scopes' policies + carrierPolicies.
@@ -82,12 +87,24 @@ export const vaultConfigSchema = z
     lookupConcurrency: z.number().int().min(1).max(64).default(8),
     maxTtlSeconds: z.number().int().positive().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // Messages are ours (never a value): the settings parser shows them with the key.
+    if (c.token !== undefined && c.auth !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['auth'], message: `${VaultAuthConflict.code}: set token or auth, not both` });
+    } else if (c.token === undefined && c.auth === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['token'], message: `${VaultAuthConflict.code}: set token (tokenRef: env:NAME) or auth ({"method":"approle"|"jwt"|"kubernetes",...})` });
+    }
+  });
 export type VaultConfig = z.output<typeof vaultConfigSchema>;
 
 export interface VaultDeps {
   clientFactory: VaultClientFactory;
   now: () => Date;
+  /** Reads jit's own credential files (secret id, service-account token); default fs. */
+  readFile: (path: string) => Promise<string>;
+  /** Logins and renewals of jit's own token (tests wait on them). */
+  onAuthEvent: (event: VaultAuthEvent) => void;
 }
 
 export type VaultScope =
@@ -138,6 +155,9 @@ export function adminPolicyHcl(config: Pick<VaultConfig, 'tokenRole' | 'deployme
     ['auth/token/lookup-accessor', ['update']],
     ['auth/token/revoke-accessor', ['update']],
     ['auth/token/lookup-self', ['read']],
+    // jit's own token (AppRole / JWT / Kubernetes login): renewed, and revoked when replaced
+    ['auth/token/renew-self', ['update']],
+    ['auth/token/revoke-self', ['update']],
     [`${config.indexMount}/data/${index}/*`, ['create', 'update', 'read']],
     [`${config.indexMount}/metadata/${index}/*`, ['list', 'delete']],
     [`${config.indexMount}/metadata/${index}`, ['list']],
@@ -150,13 +170,17 @@ export function adminPolicyHcl(config: Pick<VaultConfig, 'tokenRole' | 'deployme
   return rules.map(([path, caps]) => `path "${path}" {\n  capabilities = [${caps.map((c) => `"${c}"`).join(', ')}]\n}\n`).join('');
 }
 
-const defaultFactory: VaultClientFactory = (o) =>
-  vaultFactory({
+const defaultFactory: VaultClientFactory = (o) => {
+  const c = vaultFactory({
     endpoint: o.endpoint,
     token: o.token,
     ...(o.namespace ? { namespace: o.namespace } : {}),
     requestOptions: { timeout: o.timeoutMs },
-  }) as unknown as VaultClientLike;
+  });
+  // node-vault falls back to process.env.VAULT_TOKEN for an empty token: a login client sends none.
+  c.token = o.token;
+  return c as unknown as VaultClientLike;
+};
 
 function statusOf(err: unknown): number | undefined {
   const s = (err as { response?: { statusCode?: unknown; status?: unknown } } | null)?.response;
@@ -287,12 +311,53 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
   const name = deps.name;
   const log: Logger = deps.logger;
   const now = deps.now ?? (() => new Date());
-  const client = (deps.clientFactory ?? defaultFactory)({
-    endpoint: config.addr,
-    token: config.token,
-    namespace: config.namespace,
-    timeoutMs: config.requestTimeoutMs,
+  const factory = deps.clientFactory ?? defaultFactory;
+  const clientOptions = (token: string): VaultClientOptions => ({ endpoint: config.addr, token, namespace: config.namespace, timeoutMs: config.requestTimeoutMs });
+  // One client per token jit holds (a login replaces it; the old one is kept until the next).
+  const clients = new Map<string, VaultClientLike>();
+  const clientFor = (token: string): VaultClientLike => {
+    let c = clients.get(token);
+    if (!c) {
+      if (clients.size >= 2) clients.delete(clients.keys().next().value!);
+      c = factory(clientOptions(token));
+      clients.set(token, c);
+    }
+    return c;
+  };
+  const auth = createVaultAuth({
+    name,
+    auth: config.auth ?? { method: 'token', token: config.token! },
+    loginClient: factory(clientOptions('')),
+    clientFor,
+    renewFraction: config.renewFraction,
+    logger: log,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    fail: (op, err) => fail(op, err),
+    ...(deps.readFile ? { readFile: deps.readFile } : {}),
+    ...(deps.onAuthEvent ? { onEvent: deps.onAuthEvent } : {}),
+    now: () => now().getTime(),
   });
+  /**
+   * Every call with jit's current token; when Vault refuses it because it no longer knows it (revoked
+   * under jit), a login method logs in again and the call is tried once more. Calls that carry their
+   * own token (the carrier's) are left alone.
+   */
+  const withToken = async <T>(own: boolean, fn: (c: VaultClientLike) => Promise<T>): Promise<T> => {
+    const token = await auth.token();
+    try {
+      return await fn(clientFor(token));
+    } catch (err) {
+      if (own && statusOf(err) === 403 && (await auth.refused(token))) return fn(clientFor(await auth.token()));
+      throw err;
+    }
+  };
+  const ownToken = (o?: { headers?: Record<string, string> }) => !o?.headers?.['X-Vault-Token'];
+  const client: VaultClientLike = {
+    read: (path, o) => withToken(ownToken(o), (c) => c.read(path, o)),
+    write: (path, data, o) => withToken(ownToken(o), (c) => c.write(path, data, o)),
+    list: (path) => withToken(true, (c) => c.list(path)),
+    delete: (path) => withToken(true, (c) => c.delete(path)),
+  };
   const mount = config.databaseMount;
   const deployment = config.deployment ?? config.tokenRole;
   const index = `${config.indexMount}/metadata/${vaultIndexPath(config, name)}`;
@@ -704,8 +769,8 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     listIssued,
     checkTtl,
     checkSetup,
-    // node-vault keeps no sockets of its own beyond the HTTP agent; nothing to release.
-    close: async () => undefined,
+    // node-vault keeps no sockets of its own beyond the HTTP agent; the login session stops renewing.
+    close: () => auth.close(),
   };
 }
 

@@ -3,7 +3,7 @@
 // `<key>Ref: env:NAME` values are resolved at boot; every instance is checked against its adapter's
 // schema so a bad setting stops start-up naming the key, never a value.
 import { readFileSync } from 'node:fs';
-import type { Logger } from '@jit/observability';
+import type { Logger, Registry } from '@jit/observability';
 import { SubstrateRegistry, envRefLookup, resolveConnectionRefs, type SubstrateDefinition } from '@jit/substrates';
 import { awsStsSubstrate } from '@jit/substrate-aws-sts';
 import { gcpIamSubstrate } from '@jit/substrate-gcp-iam';
@@ -87,7 +87,8 @@ export function parseSubstrateSettings(
     }
     const parsed = def.configSchema.safeParse(resolved);
     if (!parsed.success) {
-      const keys = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} (${i.code})`).join(', ');
+      // a custom issue's message is the adapter's own text (a code and what to set), never a value
+      const keys = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} (${i.code === 'custom' ? i.message : i.code})`).join(', ');
       problems.push(`${setting}: instance ${shown}: invalid ${keys}; see libs/substrates/${kind}/README.md`);
       continue;
     }
@@ -96,9 +97,12 @@ export function parseSubstrateSettings(
   return { instances, problems };
 }
 
-/** A registry with every adapter kind and the configured instances. `extras` injects test clients per instance. */
-export function createSubstrates(instances: SubstrateInstances, logger: Logger, extras: Record<string, object> = {}): SubstrateRegistry {
-  const registry = new SubstrateRegistry({ logger, definitions: SUBSTRATE_DEFINITIONS });
+/**
+ * A registry with every adapter kind and the configured instances. `extras` injects test clients per
+ * instance; `metrics` is the process's registry (adapters report their own auth state there).
+ */
+export function createSubstrates(instances: SubstrateInstances, logger: Logger, extras: Record<string, object> = {}, metrics?: Registry): SubstrateRegistry {
+  const registry = new SubstrateRegistry({ logger, definitions: SUBSTRATE_DEFINITIONS, ...(metrics ? { metrics } : {}) });
   try {
     for (const [name, cfg] of Object.entries(instances)) registry.configure(name, cfg, extras[name]);
   } catch (err) {
