@@ -21,7 +21,7 @@ export {
 export type { BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
 export { publicKeysSetting, readSigningKeyFile, readSigningKeySetting, signingEnv, signingFromEnv, signingKeyFileSetting } from './signing-env';
 export type { SigningConfig, SigningRequirements } from './signing-env';
-export { MAX_SECRET_FILE_BYTES, readSecretFile, secretEnv, secretFileRegistry } from './secret-file';
+export { MAX_SECRET_FILE_BYTES, describeReadFailure, readSecretFile, secretEnv, secretFileRegistry } from './secret-file';
 export type { SecretFileReader } from './secret-file';
 export { openSecret, secretSetting, staticSecret } from './secret-source';
 export type { OpenSecretOptions, SecretFeed, SecretLog, SecretSetting, SecretSource } from './secret-source';

@@ -18,6 +18,11 @@ export interface SubstrateDefinition<TConfig = unknown, TExtra extends object = 
   readonly kind: string;
   /** Parses the instance's plain config object (already read from env/files by the app). */
   readonly configSchema: z.ZodType<TConfig>;
+  /**
+   * Credential files an instance reads on its own, later (e.g. Vault's AppRole secret id): the app
+   * checks at start-up that each can be read, so a missing mount stops it naming the setting.
+   */
+  readonly credentialFiles?: (config: TConfig) => Array<{ setting: string; path: string }>;
   /** Builds one instance. `extra` carries adapter-specific injections (client factories for tests). */
   create(config: TConfig, deps: SubstrateDeps & Partial<TExtra>): Substrate;
 }

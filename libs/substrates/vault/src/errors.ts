@@ -18,7 +18,7 @@ export const VaultLoginFailed = defineError<[string, string, string, string]>(
 /** A credential file of jit's own login (secret id, service-account token) cannot be read or is empty. */
 export const VaultAuthFileUnreadable = defineError<[string, string, string, string]>(
   'JIT_ERR_VAULT_AUTH_FILE',
-  'vault %s: %s %s cannot be used (%s); mount the file and make it readable by jit, it is read again at the next login',
+  'vault %s: %s (%s): %s; jit reads it again at its next login',
   { retriable: true, statusCode: 503 },
 );
 

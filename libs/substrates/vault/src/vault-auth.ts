@@ -6,11 +6,11 @@
 // `jit_substrate_auth_expires_seconds{substrate}`.
 // node-vault's own startTokenRenewal is not used: it mutates the shared client, cannot log in again
 // and keeps renewing a capped token down to zero.
-import { readFile as readFileAsync } from 'node:fs/promises';
 import { ExponentialBackoff, type IBackoff } from 'cockatiel';
 import { z } from 'zod';
 import type { Logger, Registry } from '@jit/observability';
 import { JitError } from '@jit/errors';
+import { describeReadFailure, readSecretFile } from '@jit/service';
 import { reportAuthExpiry } from '@jit/substrates';
 import { VaultAuthFileUnreadable, VaultLoginFailed } from './errors';
 
@@ -111,7 +111,7 @@ const seconds = (v: unknown): number => (typeof v === 'number' && Number.isFinit
 export function createVaultAuth(options: VaultAuthOptions): VaultAuth {
   const { name, auth, logger: log, fail } = options;
   const now = options.now ?? Date.now;
-  const readFile = options.readFile ?? ((p: string) => readFileAsync(p, 'utf8'));
+  const readFile = options.readFile ?? (async (p: string) => readSecretFile(p));
   const emit = (e: VaultAuthEvent) => options.onEvent?.(e);
   const backoffFactory = new ExponentialBackoff({ initialDelay: options.retryInitialMs ?? 1000, maxDelay: options.retryMaxMs ?? 30_000 });
   let session: Session | undefined;
@@ -133,9 +133,9 @@ export function createVaultAuth(options: VaultAuthOptions): VaultAuth {
     try {
       text = (await readFile(path)).trim();
     } catch (err) {
-      throw VaultAuthFileUnreadable(name, setting, path, (err as { code?: string }).code ?? 'error');
+      throw VaultAuthFileUnreadable(name, setting, path, describeReadFailure(err));
     }
-    if (!text) throw VaultAuthFileUnreadable(name, setting, path, 'empty');
+    if (!text) throw VaultAuthFileUnreadable(name, setting, path, 'the file is empty; put the credential in it');
     return text;
   };
 

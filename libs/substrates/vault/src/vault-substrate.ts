@@ -778,5 +778,6 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
 export const vaultSubstrate = defineSubstrate<VaultConfig, VaultDeps>({
   kind: VAULT_KIND,
   configSchema: vaultConfigSchema,
+  credentialFiles: (c) => (!c.auth ? [] : c.auth.method === 'approle' ? [{ setting: 'auth.secretIdFile', path: c.auth.secretIdFile }] : [{ setting: 'auth.jwtFile', path: c.auth.jwtFile }]),
   create: createVaultSubstrate,
 });

@@ -4,6 +4,7 @@
 // schema so a bad setting stops start-up naming the key, never a value.
 import { readFileSync } from 'node:fs';
 import type { Logger, Registry } from '@jit/observability';
+import { describeReadFailure } from '@jit/service';
 import { SubstrateRegistry, envRefLookup, resolveConnectionRefs, type SubstrateDefinition } from '@jit/substrates';
 import { awsStsSubstrate } from '@jit/substrate-aws-sts';
 import { gcpIamSubstrate } from '@jit/substrate-gcp-iam';
@@ -90,6 +91,18 @@ export function parseSubstrateSettings(
       // a custom issue's message is the adapter's own text (a code and what to set), never a value
       const keys = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} (${i.code === 'custom' ? i.message : i.code})`).join(', ');
       problems.push(`${setting}: instance ${shown}: invalid ${keys}; see libs/substrates/${kind}/README.md`);
+      continue;
+    }
+    const unreadable = (def.credentialFiles?.(parsed.data) ?? []).flatMap(({ setting: key, path }) => {
+      try {
+        readFile(path);
+        return [];
+      } catch (err) {
+        return [`${setting}: instance ${shown}: ${key} ${describeReadFailure(err)}`];
+      }
+    });
+    if (unreadable.length) {
+      problems.push(...unreadable);
       continue;
     }
     instances[name] = resolved;
