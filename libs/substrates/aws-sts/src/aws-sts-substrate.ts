@@ -23,6 +23,7 @@ import {
   type ListRolePoliciesCommandOutput,
   type ListRoleTagsCommandOutput,
 } from '@aws-sdk/client-iam';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { z } from 'zod';
 import { JitError } from '@jit/errors';
 import {
@@ -34,6 +35,7 @@ import {
   SubstrateUpstreamFailed,
   classifySubstrateError,
   defineSubstrate,
+  reportAuthExpiry,
   type IssueRequest,
   type Issued,
   type Finding,
@@ -44,7 +46,7 @@ import {
   type VerifyResult,
 } from '@jit/substrates';
 import { denyDocument, decodePolicyDocument, policySize, readDenyDocument, type DenyDocument, type DenyTarget } from './deny-policy';
-import { AwsStsGrantExpired, AwsStsGrantRevoked, AwsStsIamLimit, AwsStsRoleNotAllowed, AwsStsTooManyAttempts } from './errors';
+import { AwsStsGrantExpired, AwsStsGrantRevoked, AwsStsIamLimit, AwsStsNoCredentials, AwsStsRoleNotAllowed, AwsStsTooManyAttempts } from './errors';
 import {
   DENY_POLICY_PREFIX,
   LEDGER_TAG_PREFIX,
@@ -88,7 +90,11 @@ export const awsStsConfigSchema = z.strictObject({
   region: z.string().regex(AWS_REGION_RE, 'an AWS region such as eu-west-1'),
   /** Custom endpoint (moto, a VPC endpoint); default: the SDK's regional endpoints. */
   endpoint: z.url({ protocol: /^https?$/ }).optional(),
-  /** The adapter's own identity; default: the SDK's provider chain. */
+  /**
+   * Static keys of the adapter's own identity. Default: the SDK's provider chain - environment, web
+   * identity (IRSA: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), EKS Pod Identity / ECS container
+   * credentials, shared config, instance metadata - with short-lived, refreshed credentials.
+   */
   credentials: z
     .strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().optional() })
     .optional(),
@@ -153,9 +159,49 @@ export interface AwsStsSubstrate extends Substrate {
   cleanupExpiredDenies(now?: Date): Promise<CleanupResult>;
 }
 
-function defaultClients(config: AwsStsConfig): AwsClients {
-  // The SDK decorates the credentials object it is given ($source): hand each client its own copy.
-  const common = () => ({ region: config.region, endpoint: config.endpoint, credentials: config.credentials && { ...config.credentials }, maxAttempts: 2 });
+type CredentialIdentity = Awaited<ReturnType<ReturnType<typeof defaultProvider>>>;
+
+/** The adapter's own identity and when its current credentials expire (for the gauge). */
+export interface AdapterIdentity {
+  credentials: (options?: { forceRefresh?: boolean }) => Promise<CredentialIdentity>;
+  /** ms since epoch; Infinity for static keys; undefined before the chain resolved or when the source gives none. */
+  expiresAt(): number | undefined;
+}
+
+/**
+ * Static keys from the config, else the SDK's default chain. A custom `endpoint` is handed to the
+ * chain as well, so the web-identity exchange (AssumeRoleWithWebIdentity) goes where jit's own STS
+ * calls go (a VPC endpoint, moto) instead of the public regional endpoint.
+ */
+export function adapterIdentity(config: Pick<AwsStsConfig, 'region' | 'endpoint' | 'credentials'>): AdapterIdentity {
+  if (config.credentials) {
+    const keys = config.credentials;
+    return { credentials: async () => ({ ...keys }), expiresAt: () => (keys.sessionToken ? undefined : Infinity) };
+  }
+  const chain = defaultProvider({ clientConfig: { region: config.region, ...(config.endpoint ? { endpoint: config.endpoint } : {}) } });
+  let expiresAt: number | undefined;
+  return {
+    // The SDK decorates the identity it is given ($source): each caller gets its own copy.
+    credentials: async (options) => {
+      let c: CredentialIdentity;
+      try {
+        c = await chain(options);
+      } catch (err) {
+        // STS's own answer to the exchange (InvalidIdentityToken, AccessDenied) is classified as such;
+        // anything else (the token file missing: ENOENT, no source at all) means no identity yet.
+        if ((err as { $metadata?: unknown })?.$metadata) throw err;
+        const code = (err as { code?: unknown })?.code;
+        throw Object.assign(new Error('no AWS credentials from the default chain'), { name: 'CredentialsProviderError', ...(typeof code === 'string' ? { code } : {}) });
+      }
+      expiresAt = c.expiration ? c.expiration.getTime() : undefined;
+      return { ...c };
+    },
+    expiresAt: () => expiresAt,
+  };
+}
+
+function defaultClients(config: AwsStsConfig, identity: AdapterIdentity = adapterIdentity(config)): AwsClients {
+  const common = () => ({ region: config.region, endpoint: config.endpoint, credentials: identity.credentials, maxAttempts: 2 });
   return { sts: new STSClient(common()), iam: new IAMClient(common()) };
 }
 
@@ -167,6 +213,11 @@ const DENIED = new Set([
   'ExpiredToken',
   'ExpiredTokenException',
   'UnrecognizedClientException',
+  // the web-identity exchange: the token's issuer, audience or subject is not trusted by the role
+  'InvalidIdentityToken',
+  'InvalidIdentityTokenException',
+  'IDPRejectedClaim',
+  'IDPRejectedClaimException',
 ]);
 const REJECTED = new Set([
   'NoSuchEntity',
@@ -235,7 +286,10 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
   const name = deps.name;
   const log = deps.logger;
   const now = deps.now ?? (() => new Date());
-  const clients = (deps.clients ?? defaultClients)(config);
+  const identity = deps.clients ? undefined : adapterIdentity(config);
+  const clients = deps.clients ? deps.clients(config) : defaultClients(config, identity);
+  // jit_substrate_auth_expires_seconds: the web identity's (or Pod Identity's) session, refreshed by the SDK
+  const unreport = reportAuthExpiry(deps.metrics, name, () => identity?.expiresAt());
   const configuredRoles = new Set(config.roles);
   const seenRoles = new Set<string>(config.roles);
   const margin = config.expiryMarginSeconds * 1000;
@@ -245,6 +299,8 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       const n = errName(e);
       if (!n) return undefined;
       const what = `${operation}: ${n}`;
+      // No source of the chain had credentials (the token file missing, no IMDS): the SDK's message names them, never a value.
+      if (n === 'CredentialsProviderError') return AwsStsNoCredentials(name, operation, { cause: e });
       if (n === 'LimitExceeded' || n === 'LimitExceededException') return AwsStsIamLimit(role ?? '?', what, { cause: e });
       if (DENIED.has(n)) return SubstrateDenied(name, what, { cause: e });
       if (REJECTED.has(n)) return SubstrateRejected(name, what, { cause: e });
@@ -813,6 +869,7 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
     },
 
     async close(): Promise<void> {
+      unreport();
       clients.sts.destroy?.();
       clients.iam.destroy?.();
     },

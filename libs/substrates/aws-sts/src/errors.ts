@@ -32,5 +32,12 @@ export const AwsStsTooManyAttempts = defineError<[string, number]>(
   { retriable: false, statusCode: 409 },
 );
 
+/** The SDK's provider chain found no identity for the adapter itself. Retriable: a projected token may not be mounted yet. */
+export const AwsStsNoCredentials = defineError<[string, string]>(
+  'JIT_ERR_AWSSTS_NO_CREDENTIALS',
+  'substrate %s has no AWS credentials of its own (%s); give the pod a web identity (IRSA: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, or EKS Pod Identity) or set `credentials` in the instance config',
+  { retriable: true, statusCode: 503 },
+);
+
 /** Every code this lib defines (the docs test checks each is in docs/errors.md). */
-export const AWS_STS_ERRORS = [AwsStsGrantRevoked, AwsStsGrantExpired, AwsStsRoleNotAllowed, AwsStsIamLimit, AwsStsTooManyAttempts] as const;
+export const AWS_STS_ERRORS = [AwsStsGrantRevoked, AwsStsGrantExpired, AwsStsRoleNotAllowed, AwsStsIamLimit, AwsStsTooManyAttempts, AwsStsNoCredentials] as const;

@@ -5,12 +5,13 @@ export {
   ROLE_TAG_LIMIT,
   STS_MAX_DURATION_SECONDS,
   STS_MIN_DURATION_SECONDS,
+  adapterIdentity,
   awsStsConfigSchema,
   awsStsSubstrate,
   createAwsStsSubstrate,
   quotaFindings,
 } from './aws-sts-substrate';
-export type { AwsClients, AwsSender, AwsStsConfig, AwsStsExtra, AwsStsSubstrate, CleanupResult, RoleQuotaUsage } from './aws-sts-substrate';
+export type { AdapterIdentity, AwsClients, AwsSender, AwsStsConfig, AwsStsExtra, AwsStsSubstrate, CleanupResult, RoleQuotaUsage } from './aws-sts-substrate';
 export {
   awsStsScopeSchema,
   parseRoleArn,
@@ -26,5 +27,5 @@ export type { SessionGuardStatement } from './session-guard';
 export { SOURCE_IDENTITY_SID, denyDocument, deniesSession, deniesUserId, decodePolicyDocument, policySize, readDenyDocument } from './deny-policy';
 export type { DenyDocument, DenyKind, DenyTarget, SessionContext } from './deny-policy';
 export { grantTag, sessionBaseName, sessionName, denyPolicyName, sourceIdentityFor, sourceIdentityPattern } from './grant-names';
-export { AWS_STS_ERRORS, AwsStsGrantExpired, AwsStsGrantRevoked, AwsStsIamLimit, AwsStsRoleNotAllowed, AwsStsTooManyAttempts } from './errors';
+export { AWS_STS_ERRORS, AwsStsGrantExpired, AwsStsGrantRevoked, AwsStsIamLimit, AwsStsNoCredentials, AwsStsRoleNotAllowed, AwsStsTooManyAttempts } from './errors';
 export { AWS_STS_CREDENTIAL } from './credential';
