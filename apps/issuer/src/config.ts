@@ -1,7 +1,7 @@
 // issuer configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
+import { checkKafkaSecurity, envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -17,7 +17,7 @@ const EnvSchema = z.object({
   // signs granted events and sealed credentials; acts only on gate-signed approvals; trusts revocations by a revoker
   ...signingEnv({ keyFile: true, gate: true, revoker: true }),
   ...serverEnv(8081),
-});
+}).superRefine((env, ctx) => checkKafkaSecurity(env, ctx));
 
 export interface IssuerAppConfig extends ServerConfig {
   kafka: KafkaConsumerConfig;

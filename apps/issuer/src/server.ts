@@ -44,7 +44,7 @@ export interface IssuerServer {
 export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDeps = {}): Promise<IssuerServer> {
   const logger = deps.logger ?? createLogger({ name: 'issuer', level: config.logLevel });
   const ownBus = !deps.bus;
-  const rawBus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, logger }));
+  const rawBus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, security: config.kafka.security, logger }));
   const cleanups: Array<() => Promise<unknown>> = [];
   if (ownBus) cleanups.push(() => rawBus.close());
   // granted and grant.failed leave signed; the sealed credential is signed too (the CLI checks it)

@@ -2,7 +2,7 @@
 // setting stops start-up with a message naming it (never its value: some are secrets).
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { envSchemas as s, parseEnv, readSigningKeySetting, signingEnv, signingFromEnv, type ServerConfig, type SigningConfig } from '@jit/service';
+import { checkKafkaSecurity, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, parseEnv, readSigningKeySetting, signingEnv, signingFromEnv, type KafkaSecurity, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -22,6 +22,7 @@ const envSchema = z
     JIT_SANDBOX_SEED: s.path().optional(),
     KAFKA_BROKERS: s.kafkaBrokersOptional(),
     KAFKA_CLIENT_ID: s.kafkaId('jit'),
+    ...kafkaSecurityEnv(),
     JIT_WEBHOOK_SECRET: s.csv(z.string().min(16, 'each secret needs at least 16 characters')),
     JIT_WEBHOOK_SIGNING_SECRET: s.signingSecret().optional(),
     JIT_WEBHOOK_BODY_LIMIT: s.bodyLimitBytes(),
@@ -41,6 +42,7 @@ const envSchema = z
     ...signingEnv({ keyFile: false }),
   })
   .superRefine((env, ctx) => {
+    checkKafkaSecurity(env, ctx, env.KAFKA_BROKERS.length > 0);
     // JIT_ELEVATIONS_PROJECT alone (no GITLAB_URL/GITLAB_TOKEN) chooses the sandbox's project
     const gitlab = [env.GITLAB_URL, env.GITLAB_TOKEN];
     if ((gitlab.some(Boolean) && !gitlab.every(Boolean)) || (env.GITLAB_URL && env.GITLAB_TOKEN && !env.JIT_ELEVATIONS_PROJECT)) {
@@ -62,7 +64,7 @@ export interface JitConfig extends ServerConfig {
   gitlab?: { url: string; token: string; project: string; botUsername?: string };
   /** `project`: JIT_ELEVATIONS_PROJECT in sandbox mode (else the seed's elevations project, see sandbox-project.ts). */
   sandbox: { port: number; seedFile?: string; project?: string };
-  kafka?: { brokers: string[]; clientId: string };
+  kafka?: { brokers: string[]; clientId: string; security: KafkaSecurity };
   webhook: { secrets: string[]; signingSecret?: string; bodyLimit: number };
   /** Substrate instances: name -> adapter config (JIT_SUBSTRATES JSON or JIT_SUBSTRATES_FILE). `postgres` is always present. */
   substrates: Record<string, Record<string, unknown>>;
@@ -93,7 +95,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
         ? { url: e.GITLAB_URL, token: e.GITLAB_TOKEN, project: e.JIT_ELEVATIONS_PROJECT, botUsername: e.JIT_BOT_USERNAME }
         : undefined,
     sandbox: { port: e.JIT_SANDBOX_PORT, seedFile: e.JIT_SANDBOX_SEED, project: e.GITLAB_URL ? undefined : e.JIT_ELEVATIONS_PROJECT },
-    kafka: e.KAFKA_BROKERS.length > 0 ? { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID } : undefined,
+    kafka: e.KAFKA_BROKERS.length > 0 ? { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, security: kafkaSecurityFromEnv(e) } : undefined,
     webhook: { secrets: e.JIT_WEBHOOK_SECRET, signingSecret: e.JIT_WEBHOOK_SIGNING_SECRET, bodyLimit: e.JIT_WEBHOOK_BODY_LIMIT },
     substrates,
     policyRefreshMs: e.JIT_POLICY_REFRESH_MS,

@@ -71,7 +71,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
 
     // --- the bus
     const rawBus: EventBus = config.kafka
-      ? await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger })
+      ? await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security, logger })
       : await createEmbeddedBus({ dir: join(config.dataDir, 'bus'), logger });
     closers.push(() => rawBus.close());
     const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS]);

@@ -1,7 +1,7 @@
 // revoker configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { envSchemas as s, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
+import { checkKafkaSecurity, envSchemas as s, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -23,6 +23,7 @@ const EnvSchema = z
     ...serverEnv(8083),
   })
   .superRefine((env, ctx) => {
+    checkKafkaSecurity(env, ctx);
     if (!!env.GITLAB_URL !== !!env.GITLAB_TOKEN) {
       ctx.addIssue({ code: 'custom', path: [env.GITLAB_URL ? 'GITLAB_TOKEN' : 'GITLAB_URL'], message: 'set GITLAB_URL and GITLAB_TOKEN together (or neither: no MR comments)' });
     }

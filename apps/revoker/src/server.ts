@@ -33,7 +33,7 @@ export interface RevokerServer {
 export async function buildServer(config: RevokerAppConfig, deps: RevokerServerDeps = {}): Promise<RevokerServer> {
   const logger = deps.logger ?? createLogger({ name: 'revoker', level: config.logLevel });
   const ownBus = !deps.bus;
-  const rawBus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, logger }));
+  const rawBus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, security: config.kafka.security, logger }));
   const cleanups: Array<() => Promise<unknown>> = [];
   if (ownBus) cleanups.push(() => rawBus.close());
   // everything the revoker publishes (revoked, expired, revoke.failed, orphan.revoked) leaves signed

@@ -19,7 +19,7 @@ await runService({
   async start(config, logger) {
     const bus: EventBus =
       config.bus.kind === 'kafka'
-        ? await createKafkaBus({ brokers: config.bus.brokers, clientId: config.bus.clientId, logger, publishTimeoutMs: config.publishTimeoutMs })
+        ? await createKafkaBus({ brokers: config.bus.brokers, clientId: config.bus.clientId, security: config.bus.security, logger, publishTimeoutMs: config.publishTimeoutMs })
         : await createEmbeddedBus({ dir: config.bus.dir, logger });
     try {
       await bus.ensureTopics([GITLAB_TOPIC_SPEC]);

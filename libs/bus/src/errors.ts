@@ -63,3 +63,13 @@ export const BusRejected = defineError<[string]>(
   'JIT_ERR_BUS_REJECTED',
   'the broker refused the request (%s); retrying the same request will not help: check the topic, its configuration and the client permissions',
 );
+export const BusAuthFailed = defineError<[string]>(
+  'JIT_ERR_BUS_AUTH_FAILED',
+  'Kafka SASL authentication failed: %s',
+  { statusCode: 503 },
+);
+export const BusTlsFailed = defineError<[string]>(
+  'JIT_ERR_BUS_TLS_FAILED',
+  'TLS with Kafka failed: %s',
+  { statusCode: 503 },
+);

@@ -19,8 +19,10 @@ export { JsonText, prepareEvent } from './prepared-event';
 export { createSigningBus } from './signing-bus';
 export type { PublishSigner } from './signing-bus';
 export {
+  BusAuthFailed,
   BusClosed,
   BusRejected,
+  BusTlsFailed,
   BusUnavailable,
   DirectoryLocked,
   EventTooLarge,

@@ -3,8 +3,7 @@
 // subscription committing each offset after its handler succeeded; dead-letters to <topic>.dlq;
 // replay through a throwaway group bounded by the high watermarks read at the call.
 import { randomUUID } from 'node:crypto';
-import type { ConnectionOptions } from 'node:tls';
-import kafkajs, { type Admin, type IHeaders, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
+import kafkajs, { type Admin, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
 import { DEAD_LETTER_SUFFIX } from '@jit/contracts';
 import { JitError } from '@jit/errors';
 import { createLogger, type Logger, type Registry } from '@jit/observability';
@@ -20,6 +19,7 @@ import type {
 } from './event-bus';
 import { BusClosed, BusRejected, BusUnavailable, InvalidOptions, MalformedMessage } from './errors';
 import { DLQ_EXTENSIONS, StopSignal, deadLetterEvent, deliver, errorCode, errorFields } from './delivery';
+import { connectFailure, kafkaSasl, kafkaSsl, type KafkaSecurity } from './kafka-security';
 import { DEFAULT_MAX_EVENT_BYTES, checkKey, checkSubscribeOptions, checkTopic, encodeEvent, parseCloudEvent } from './validate';
 
 // kafkajs is CommonJS whose named exports Node's ESM loader cannot see; take them off the default export.
@@ -30,8 +30,8 @@ export interface KafkaBusOptions {
   brokers: string[];
   clientId: string;
   logger?: Logger;
-  ssl?: boolean | ConnectionOptions;
-  sasl?: SASLOptions;
+  /** TLS and SASL of the connection (see @jit/service kafkaSecurityEnv); plaintext without authentication when absent. */
+  security?: KafkaSecurity;
   /** A publish not acknowledged (acks=all) within this rejects with JIT_ERR_BUS_UNAVAILABLE. Default 3000. */
   publishTimeoutMs?: number;
   /** Partitions for topics the bus creates implicitly (subscribe to a missing topic, its .dlq). Default 1. */
@@ -162,8 +162,8 @@ class KafkaEventBus implements KafkaBus {
     this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
-      ssl: options.ssl,
-      sasl: options.sasl,
+      ssl: kafkaSsl(options.security),
+      sasl: kafkaSasl(options.security),
       connectionTimeout: 1_000,
       requestTimeout: 10_000,
       logLevel: logLevel.WARN,
@@ -192,7 +192,7 @@ class KafkaEventBus implements KafkaBus {
       this.ready = true;
     } catch (err) {
       await this.producer.disconnect().catch(() => undefined);
-      throw BusUnavailable(`cannot connect to ${this.options.brokers.join(',')}: ${describe(err)}`, { cause: err });
+      throw connectFailure(err, this.options.brokers, this.options.security);
     }
   }
 

@@ -192,7 +192,7 @@ describe('groups', () => {
 
   it('kafka consumer: brokers required, ids defaulted, session timeout bounded', () => {
     const schema = z.object(kafkaConsumerEnv('jit-issuer'));
-    expect(kafkaConsumerFromEnv(parseEnv(schema, { KAFKA_BROKERS: 'k:1' }))).toEqual({ brokers: ['k:1'], clientId: 'jit-issuer', groupId: 'jit-issuer', sessionTimeoutMs: 30_000 });
+    expect(kafkaConsumerFromEnv(parseEnv(schema, { KAFKA_BROKERS: 'k:1' }))).toEqual({ brokers: ['k:1'], clientId: 'jit-issuer', groupId: 'jit-issuer', sessionTimeoutMs: 30_000, security: {} });
     expect(problem(schema, { KAFKA_BROKERS: 'k:1', KAFKA_GROUP_ID: 'g/1', KAFKA_SESSION_TIMEOUT_MS: '5999' }).split('\n').slice(1)).toEqual([
       '  KAFKA_GROUP_ID: use 1-200 characters from [A-Za-z0-9._-]',
       '  KAFKA_SESSION_TIMEOUT_MS: must be a whole number from 6000 to 300000',
@@ -201,7 +201,7 @@ describe('groups', () => {
 
   it('bus: Kafka or an embedded log, exactly one', () => {
     const schema = z.object(busEnv('jit-gate')).superRefine(checkBusChoice);
-    expect(busFromEnv(parseEnv(schema, { KAFKA_BROKERS: 'k:1' }))).toEqual({ kind: 'kafka', brokers: ['k:1'], clientId: 'jit-gate' });
+    expect(busFromEnv(parseEnv(schema, { KAFKA_BROKERS: 'k:1' }))).toEqual({ kind: 'kafka', brokers: ['k:1'], clientId: 'jit-gate', security: {} });
     expect(busFromEnv(parseEnv(schema, { JIT_BUS_DIR: '/var/jit/bus' }))).toEqual({ kind: 'embedded', dir: '/var/jit/bus' });
     expect(problem(schema, {})).toMatch(/KAFKA_BROKERS: set KAFKA_BROKERS \(or JIT_BUS_DIR for an embedded bus\)/);
     expect(problem(schema, { KAFKA_BROKERS: 'k:1', JIT_BUS_DIR: '/x' })).toMatch(/JIT_BUS_DIR: set KAFKA_BROKERS or JIT_BUS_DIR, not both/);

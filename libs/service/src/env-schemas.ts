@@ -3,6 +3,7 @@
 // with the same limits and messages, in every process. Messages describe the expected shape and
 // never quote the value (some values are secrets).
 import { z } from 'zod';
+import { checkKafkaSecurity, kafkaSecurityEnv, kafkaSecurityFromEnv, type KafkaSecurity, type KafkaSecurityEnv } from './kafka-env';
 import { secretEnv } from './secret-file';
 
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
@@ -125,13 +126,17 @@ export function serverFromEnv(e: { PORT: number; HOST: string; LOG_LEVEL: string
   return { port: e.PORT, host: e.HOST, logLevel: e.LOG_LEVEL };
 }
 
-/** A Kafka consumer: brokers (required), client id, group id (both default to `defaultId`), session timeout. */
+/**
+ * A Kafka consumer: brokers (required), client id, group id (both default to `defaultId`), session
+ * timeout, and the connection's TLS/SASL settings (check them with `checkKafkaSecurity`).
+ */
 export function kafkaConsumerEnv(defaultId: string) {
   return {
     KAFKA_BROKERS: envSchemas.kafkaBrokers(),
     KAFKA_CLIENT_ID: envSchemas.kafkaId(defaultId),
     KAFKA_GROUP_ID: envSchemas.kafkaId(defaultId),
     KAFKA_SESSION_TIMEOUT_MS: envSchemas.kafkaSessionTimeoutMs(),
+    ...kafkaSecurityEnv(),
   };
 }
 
@@ -140,26 +145,40 @@ export interface KafkaConsumerConfig {
   clientId: string;
   groupId: string;
   sessionTimeoutMs: number;
+  security: KafkaSecurity;
 }
 
-export function kafkaConsumerFromEnv(e: { KAFKA_BROKERS: string[]; KAFKA_CLIENT_ID: string; KAFKA_GROUP_ID: string; KAFKA_SESSION_TIMEOUT_MS: number }): KafkaConsumerConfig {
-  return { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, groupId: e.KAFKA_GROUP_ID, sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS };
+export function kafkaConsumerFromEnv(
+  e: { KAFKA_BROKERS: string[]; KAFKA_CLIENT_ID: string; KAFKA_GROUP_ID: string; KAFKA_SESSION_TIMEOUT_MS: number } & KafkaSecurityEnv,
+): KafkaConsumerConfig {
+  return {
+    brokers: e.KAFKA_BROKERS,
+    clientId: e.KAFKA_CLIENT_ID,
+    groupId: e.KAFKA_GROUP_ID,
+    sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+    security: kafkaSecurityFromEnv(e),
+  };
 }
 
-/** The bus of an app that runs on Kafka (KAFKA_BROKERS) or on an embedded log (JIT_BUS_DIR): exactly one. */
+/** The bus of an app that runs on Kafka (KAFKA_BROKERS, with its TLS/SASL settings) or on an embedded log (JIT_BUS_DIR): exactly one. */
 export function busEnv(defaultClientId: string) {
-  return { KAFKA_BROKERS: envSchemas.kafkaBrokersOptional(), KAFKA_CLIENT_ID: envSchemas.kafkaId(defaultClientId), JIT_BUS_DIR: envSchemas.path().optional() };
+  return {
+    KAFKA_BROKERS: envSchemas.kafkaBrokersOptional(),
+    KAFKA_CLIENT_ID: envSchemas.kafkaId(defaultClientId),
+    JIT_BUS_DIR: envSchemas.path().optional(),
+    ...kafkaSecurityEnv(),
+  };
 }
 
-interface BusEnv {
+type BusEnv = {
   KAFKA_BROKERS: string[];
   KAFKA_CLIENT_ID: string;
   JIT_BUS_DIR?: string | undefined;
-}
+} & KafkaSecurityEnv;
 
-export type BusConfig = { kind: 'kafka'; brokers: string[]; clientId: string } | { kind: 'embedded'; dir: string };
+export type BusConfig = { kind: 'kafka'; brokers: string[]; clientId: string; security: KafkaSecurity } | { kind: 'embedded'; dir: string };
 
-/** For `.superRefine`: refuses neither and both of KAFKA_BROKERS and JIT_BUS_DIR. */
+/** For `.superRefine`: refuses neither and both of KAFKA_BROKERS and JIT_BUS_DIR, and inconsistent Kafka security. */
 export function checkBusChoice(env: BusEnv, ctx: z.RefinementCtx): void {
   if (env.KAFKA_BROKERS.length === 0 && !env.JIT_BUS_DIR) {
     ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'set KAFKA_BROKERS (or JIT_BUS_DIR for an embedded bus)' });
@@ -167,10 +186,13 @@ export function checkBusChoice(env: BusEnv, ctx: z.RefinementCtx): void {
   if (env.KAFKA_BROKERS.length > 0 && env.JIT_BUS_DIR) {
     ctx.addIssue({ code: 'custom', path: ['JIT_BUS_DIR'], message: 'set KAFKA_BROKERS or JIT_BUS_DIR, not both' });
   }
+  checkKafkaSecurity(env, ctx, env.KAFKA_BROKERS.length > 0);
 }
 
 export function busFromEnv(e: BusEnv): BusConfig {
-  return e.KAFKA_BROKERS.length > 0 ? { kind: 'kafka', brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID } : { kind: 'embedded', dir: e.JIT_BUS_DIR! };
+  return e.KAFKA_BROKERS.length > 0
+    ? { kind: 'kafka', brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, security: kafkaSecurityFromEnv(e) }
+    : { kind: 'embedded', dir: e.JIT_BUS_DIR! };
 }
 
 /** GITLAB_URL, GITLAB_TOKEN (or GITLAB_TOKEN_FILE) and JIT_ELEVATIONS_PROJECT, all required. */

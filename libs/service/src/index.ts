@@ -19,6 +19,8 @@ export {
   projectId,
 } from './env-schemas';
 export type { BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
+export { KAFKA_SASL_MECHANISMS, checkKafkaSecurity, kafkaSecurityEnv, kafkaSecurityFromEnv } from './kafka-env';
+export type { KafkaSaslMechanism, KafkaSaslSettings, KafkaSecurity, KafkaSecurityEnv, KafkaTlsSettings } from './kafka-env';
 export { publicKeysSetting, readSigningKeyFile, readSigningKeySetting, signingEnv, signingFromEnv, signingKeyFileSetting } from './signing-env';
 export type { SigningConfig, SigningRequirements } from './signing-env';
 export { MAX_SECRET_FILE_BYTES, describeReadFailure, readSecretFile, secretEnv, secretFileRegistry } from './secret-file';

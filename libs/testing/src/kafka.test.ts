@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { kafkaJvmOptsFromEnv, kafkaServerProperties, randomClusterId } from './kafka';
+import type { TestPki } from './test-pki';
 
 function parse(text: string): Record<string, string> {
   return Object.fromEntries(text.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
@@ -23,6 +24,27 @@ describe('kafkaServerProperties', () => {
     expect(props['auto.create.topics.enable']).toBe('true');
     expect(props['num.partitions']).toBe('3');
     expect(props['log.dirs']).toBe('/tmp/jit-kafka-x/data');
+  });
+});
+
+describe('kafkaServerProperties with secure listeners', () => {
+  const pki = { caFile: '/p/ca.pem', serverKeystoreFile: '/p/server-keystore.pem' } as TestPki;
+  const secure = (plainUsers: { name: string; password: string }[] = []) =>
+    parse(kafkaServerProperties({ port: 1, controllerPort: 2, dataDir: '/d', secure: { pki, saslSsl: 3, ssl: 4, plainUsers } }));
+
+  it('adds SASL_SSL and an SSL listener that requires client certificates, on loopback, PEM stores', () => {
+    const props = secure([{ name: 'alice', password: 'pw-1' }]);
+    expect(props['listeners']).toBe('PLAINTEXT://127.0.0.1:1,SASL_SSL://127.0.0.1:3,SSL://127.0.0.1:4,CONTROLLER://127.0.0.1:2');
+    expect(props['advertised.listeners']).toBe('PLAINTEXT://127.0.0.1:1,SASL_SSL://127.0.0.1:3,SSL://127.0.0.1:4');
+    expect(props['listener.name.ssl.ssl.client.auth']).toBe('required');
+    expect(props['ssl.keystore.location']).toBe('/p/server-keystore.pem');
+    expect(props['ssl.truststore.location']).toBe('/p/ca.pem');
+    expect(props['listener.name.sasl_ssl.plain.sasl.jaas.config']).toBe('org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="pw-1";');
+    expect(props['sasl.enabled.mechanisms']).toBe('SCRAM-SHA-512,SCRAM-SHA-256,PLAIN,OAUTHBEARER');
+  });
+
+  it.each([{ name: 'a b', password: 'x' }, { name: 'a', password: 'x";evil="' }, { name: 'a', password: 'a,b]' }])('refuses a test user that would break the syntax: %j', (u) => {
+    expect(() => secure([u])).toThrow(expect.objectContaining({ code: 'JIT_ERR_TESTING_BAD_ARGUMENT' }));
   });
 });
 

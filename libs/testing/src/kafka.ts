@@ -1,5 +1,8 @@
 // A real single-node Kafka (KRaft, broker + controller in one JVM) from the jars setup.sh put
-// in .cache/kafka/jars: formatted on first start, restartable on the same port and data.
+// in .cache/kafka/jars: formatted on first start, restartable on the same port and data. On
+// request it also serves a SASL_SSL listener (SCRAM-SHA-256/512 users created at format, the way
+// Kafka documents it for KRaft; PLAIN users; unsecured-JWS OAUTHBEARER) and an SSL listener that
+// requires a client certificate, with certificates from createTestPki.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,14 +15,19 @@ import { probeKafka } from './kafka-probe';
 import { tailFile, type ManagedProcess } from './managed-process';
 import { KAFKA_CDS_ARCHIVE, KAFKA_JARS_DIR, requireInstalled } from './paths';
 import { isPortClash, spawnUntilReady } from './server-start';
+import type { TestPki } from './test-pki';
 import { watchDirectory } from './watchdog';
 
 const run = promisify(execFile);
 
 export interface KafkaHandle {
-  /** `['127.0.0.1:<port>']`, for KafkaConfig.brokers. */
+  /** `['127.0.0.1:<port>']`, for KafkaConfig.brokers (the PLAINTEXT listener). */
   readonly brokers: string[];
   readonly port: number;
+  /** With `secure`: the SASL_SSL listener (SCRAM, PLAIN, OAUTHBEARER over TLS). */
+  readonly saslSslBrokers: string[];
+  /** With `secure`: the SSL listener that requires a client certificate (mTLS). */
+  readonly sslBrokers: string[];
   readonly logFile: string;
   /** Config and data live here; dispose() deletes it. */
   readonly workDir: string;
@@ -46,6 +54,35 @@ export interface StartKafkaOptions {
   timeoutMs?: number;
   /** Extra JVM options (setup.sh passes -XX:ArchiveClassesAtExit to build the CDS archive). */
   jvmArgs?: string[];
+  /** Also serve SASL_SSL and mTLS listeners. */
+  secure?: KafkaSecureOptions;
+}
+
+export interface KafkaSecureOptions {
+  /** The broker certificate (for 127.0.0.1) and the CA clients must be signed by for mTLS. */
+  pki: TestPki;
+  /** Users with SCRAM-SHA-256 and SCRAM-SHA-512 credentials, stored when the storage is formatted. */
+  scramUsers?: { name: string; password: string }[];
+  /** Users the PLAIN mechanism accepts. */
+  plainUsers?: { name: string; password: string }[];
+}
+
+/** Ports of the extra listeners. */
+interface SecurePorts {
+  saslSsl: number;
+  ssl: number;
+}
+
+/**
+ * Test users go into server.properties (PLAIN's JAAS `user_<name>="<password>"`) and into
+ * kafka-storage's `--add-scram 'SCRAM-SHA-512=[name=…,password=…]'`: keep them to characters
+ * neither syntax needs to escape.
+ */
+function checkTestUser(u: { name: string; password: string }): { name: string; password: string } {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(u.name) || !/^[A-Za-z0-9_.+/:@!#%^*~-]{1,200}$/.test(u.password)) {
+    throw TestingErrors.badArgument('test Kafka users need a name of [A-Za-z0-9_.-] and a password without quotes, commas, brackets, = or spaces');
+  }
+  return u;
 }
 
 /** Lean JVM for 2 cores: one GC thread, C1 only (starts ~40% faster; tests are not throughput). */
@@ -74,16 +111,23 @@ export function kafkaJvmOptsFromEnv(env: NodeJS.ProcessEnv): string[] {
 }
 
 /** The broker's server.properties for a single node on loopback. */
-export function kafkaServerProperties(opts: { port: number; controllerPort: number; dataDir: string }): string {
+export function kafkaServerProperties(opts: {
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+  secure?: KafkaSecureOptions & SecurePorts;
+}): string {
+  const s = opts.secure;
+  const client = [`PLAINTEXT://127.0.0.1:${opts.port}`, ...(s ? [`SASL_SSL://127.0.0.1:${s.saslSsl}`, `SSL://127.0.0.1:${s.ssl}`] : [])];
   const lines: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@127.0.0.1:${opts.controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${opts.port}`,
+    listeners: [...client, `CONTROLLER://127.0.0.1:${opts.controllerPort}`].join(','),
+    'advertised.listeners': client.join(','),
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${s ? ',SASL_SSL:SASL_SSL,SSL:SSL' : ''}`,
     'log.dirs': opts.dataDir,
     'num.partitions': 3,
     'auto.create.topics.enable': true,
@@ -101,6 +145,22 @@ export function kafkaServerProperties(opts: { port: number; controllerPort: numb
     'num.network.threads': 2,
     'num.io.threads': 4,
   };
+  if (s) {
+    const plain = (s.plainUsers ?? []).map((u) => ` user_${checkTestUser(u).name}="${u.password}"`).join('');
+    Object.assign(lines, {
+      'sasl.enabled.mechanisms': 'SCRAM-SHA-512,SCRAM-SHA-256,PLAIN,OAUTHBEARER',
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_ssl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required${plain};`,
+      // unsecured JWS tokens (alg "none"), validated for sub/exp only: enough to test a token provider
+      'listener.name.sasl_ssl.oauthbearer.sasl.jaas.config': 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;',
+      'ssl.keystore.type': 'PEM',
+      'ssl.keystore.location': s.pki.serverKeystoreFile,
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.location': s.pki.caFile,
+      'listener.name.ssl.ssl.client.auth': 'required',
+    });
+  }
   return `${Object.entries(lines)
     .map(([k, v]) => `${k}=${String(v)}`)
     .join('\n')}\n`;
@@ -148,6 +208,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
   const timeoutMs = opts.timeoutMs ?? 90_000;
 
   let port = opts.port ?? 0;
+  let secure: (KafkaSecureOptions & SecurePorts) | undefined;
   let proc: ManagedProcess | undefined;
   const watchdog = opts.detached ? undefined : watchDirectory(workDir, join(workDir, 'server.pid'), 'SIGKILL');
 
@@ -171,9 +232,14 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
     for (let attempt = 1; ; attempt++) {
       if (opts.port === undefined) port = await freePort();
       const controllerPort = await freePort();
-      writeFileSync(propsFile, kafkaServerProperties({ port, controllerPort, dataDir }));
+      if (opts.secure) secure = { ...opts.secure, saslSsl: await freePort(), ssl: await freePort() };
+      writeFileSync(propsFile, kafkaServerProperties({ port, controllerPort, dataDir, secure }));
       rmSync(dataDir, { recursive: true, force: true });
-      await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', propsFile], {
+      // SCRAM credentials live in the cluster metadata: on KRaft they are bootstrapped at format (KIP-900)
+      const scram = (opts.secure?.scramUsers ?? []).map(checkTestUser).flatMap((u) =>
+        ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.name},password=${u.password}]`]),
+      );
+      await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', propsFile, ...scram], {
         maxBuffer: 16 << 20,
       }).catch((err: unknown) => {
         throw TestingErrors.startFailed('Kafka storage format', (err as Error).message, logFile, { cause: err });
@@ -194,6 +260,8 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
   const handle: KafkaHandle = {
     brokers: [`127.0.0.1:${port}`],
     port,
+    saslSslBrokers: secure ? [`127.0.0.1:${secure.saslSsl}`] : [],
+    sslBrokers: secure ? [`127.0.0.1:${secure.ssl}`] : [],
     logFile,
     workDir,
     get pid() {
