@@ -225,7 +225,7 @@ async function demoSeed(policy: string): Promise<SeedInput> {
 async function cli(argv: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(['--json', ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir(), ...env } });
+  const code = await runCli(['--json', ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir(), GITLAB_TOKEN: TOKENS.agent, ...env } });
   if (code !== 0) throw new Error(`jit ${argv[0]} exited ${code}: ${err.join(' ')}`);
   return JSON.parse(out.join('\n')) as Record<string, unknown>;
 }
@@ -234,7 +234,7 @@ async function cli(argv: string[], env: Record<string, string> = {}): Promise<Re
 async function cliRun(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(['--json', ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir(), ...env } });
+  const code = await runCli(['--json', ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir(), GITLAB_TOKEN: TOKENS.agent, ...env } });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -257,7 +257,7 @@ async function cliStatus(id: string, states: string[]): Promise<Record<string, u
 async function cliAudit(flags: string[]): Promise<Array<{ id: string; state: string }>> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(['--json', 'audit', '--url', apps.issuer.url, ...flags], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir() } });
+  const code = await runCli(['--json', 'audit', '--url', apps.issuer.url, ...flags], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir(), GITLAB_TOKEN: TOKENS.alice } });
   if (code !== 0) throw new Error(`jit audit exited ${code}: ${err.join(' ')}`);
   return JSON.parse(out.join('\n')) as Array<{ id: string; state: string }>;
 }

@@ -9,7 +9,7 @@ import { startSandbox } from '@jit/gitlab-sandbox';
 import { createGitlabClient } from '@jit/gitlab';
 import { freePort, getPostgres, uniqueName, waitFor } from '@jit/testing';
 import { parseConfig } from '../../apps/jit/src/config';
-import { runDemoLifecycle } from '../../apps/jit/src/demo/lifecycle';
+import { runDemoLifecycle, sandboxAgentIdToken } from '../../apps/jit/src/demo/lifecycle';
 import { provisionSandboxIdentities } from '../../apps/jit/src/sandbox-identities';
 import { buildJit } from '../../apps/jit/src/server';
 import { JitApi } from '../../apps/jit/src/cli/api-client';
@@ -55,6 +55,8 @@ describe('embedded mode (npm start)', () => {
       project: jit.gitlab.project,
       readonlyUrl: jit.demoDatabase!.readonlyUrl,
       agentIdentity: jit.sandboxIdentities['deploy-agent']!,
+      // the agent authenticates to jit with a sandbox-minted CI ID token only, as in a pipeline
+      agentIdToken: sandboxAgentIdToken(jit.sandbox!, jit.gitlab.project, url),
       ttl: '8s',
       say: (l) => said.push(l),
     });
@@ -65,6 +67,7 @@ describe('embedded mode (npm start)', () => {
     );
     expect(types.filter((t) => t === 'elevation.granted')).toHaveLength(1);
     expect(said.join('\n')).toMatch(/demo complete/);
+    expect(said.join('\n')).toMatch(/authenticated by its CI ID token/);
 
     // the MR tells the story too, and no comment, log line or event carries the password
     const notes = await createGitlabClient({ url: jit.sandbox!.url, token: 'alice-token-0001' }).notes.all(jit.gitlab.projectId, 1);

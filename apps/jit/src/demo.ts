@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from './config';
 import { freePort } from './demo-database';
-import { runDemoLifecycle } from './demo/lifecycle';
+import { runDemoLifecycle, sandboxAgentIdToken } from './demo/lifecycle';
 import { buildJit } from './server';
 import { createLogger } from '@jit/observability';
 
@@ -33,6 +33,7 @@ try {
     project: jit.gitlab.project,
     readonlyUrl: jit.demoDatabase!.readonlyUrl,
     agentIdentity: jit.sandboxIdentities['deploy-agent']!,
+    agentIdToken: sandboxAgentIdToken(jit.sandbox!, jit.gitlab.project, url),
     ttl: process.env.JIT_DEMO_TTL ?? '20s',
   });
 } catch (err) {

@@ -22,7 +22,7 @@ async function run(argv: string[], routes: Record<string, { status?: number; bod
   const code = await runCli(argv, {
     out: (s) => out.push(s),
     err: (s) => err.push(s),
-    env: { HOME: '/nonexistent', ...env },
+    env: { HOME: '/nonexistent', JIT_ID_TOKEN: 'ci-id-token-of-the-test', ...env },
     fetch: async (url) => {
       const route = routes[new URL(url).pathname];
       return route ? new Response(JSON.stringify(route.body), { status: route.status ?? 200 }) : new Response('{}', { status: 404 });

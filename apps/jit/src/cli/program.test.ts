@@ -26,7 +26,7 @@ function harness(routes: Record<string, { status?: number; body: unknown }> = {}
     if (!route) return new Response(JSON.stringify({ message: `no route ${path}` }), { status: 404 });
     return new Response(JSON.stringify(route.body), { status: route.status ?? 200 });
   };
-  return { out, err, requests, io: { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: '/nonexistent', ...env }, fetch: fetchFn } };
+  return { out, err, requests, io: { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: '/nonexistent', JIT_ID_TOKEN: 'ci-id-token-of-the-test', ...env }, fetch: fetchFn } };
 }
 
 const issuerKey = createTestSigningKey();
@@ -86,7 +86,9 @@ describe('jit CLI: bad flags give one clear line and a non-zero exit', () => {
   it('an API error is passed through with its code', async () => {
     const h = harness({ '/v1/elevations/gl-1-2': { status: 404, body: { code: 'JIT_ERR_API_NOT_FOUND', message: 'no elevation gl-1-2' } } });
     expect(await runCli(['status', 'gl-1-2'], h.io)).toBe(1);
-    expect(h.err).toEqual(['jit: no elevation gl-1-2 (JIT_ERR_API_NOT_FOUND)']);
+    expect(h.err).toEqual([
+      'jit: elevation gl-1-2 not found, or not visible to you (jit shows an elevation only to its requester, its eligible approvers and auditors) [no elevation gl-1-2 (JIT_ERR_API_NOT_FOUND)]',
+    ]);
   });
 });
 

@@ -11,7 +11,8 @@ import { displayJson, displayText, parseDuration, parseElevationRequest, termina
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { generateAgeIdentity, openCredential } from '@jit/issuer';
 import { SERVE_MODES, type ServeMode } from '../serve';
-import { JitApi, type FetchFn } from './api-client';
+import { JitApi, JitApiError, type FetchFn } from './api-client';
+import { callerToken, type CallerToken, type TokenFlags } from './caller-token';
 import { CliError } from './cli-error';
 import { envForCredential } from './credential-env';
 import { verifyCredentialOrigin } from './issuer-pin';
@@ -68,6 +69,9 @@ export function buildProgram(rawIo: CliIo): Command {
     .description('GitOps just-in-time privilege elevation')
     .option('--json', 'machine-readable output (for agents)', false)
     .option('--url <url>', 'jit API base URL (env JIT_URL; default http://127.0.0.1:8080)')
+    .option('--token <token>', 'your GitLab token for jit (env GITLAB_TOKEN; visible to other local users in the process list: prefer the env or --token-file)')
+    .option('--id-token <jwt>', 'a GitLab CI ID token whose aud is jit\'s URL (env JIT_ID_TOKEN)')
+    .option('--token-file <file>', 'read the token (GitLab or CI ID token) from a file (env GITLAB_TOKEN_FILE, JIT_ID_TOKEN_FILE)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -77,7 +81,9 @@ export function buildProgram(rawIo: CliIo): Command {
     const o = program.opts<{ json: boolean; url?: string }>();
     return { json: o.json, url: o.url ?? env.JIT_URL ?? 'http://127.0.0.1:8080' };
   };
-  const api = () => new JitApi(g().url, io.fetch);
+  let caller: Promise<CallerToken> | undefined;
+  const auth = () => (caller ??= callerToken(program.opts<TokenFlags>(), env));
+  const api = () => new JitApi(g().url, io.fetch, auth);
   const print = (human: string, json: unknown) => io.out(g().json ? displayJson(json, 2) : human);
   const gitlabOpts = (cmd: Command) =>
     cmd
@@ -195,8 +201,9 @@ export function buildProgram(rawIo: CliIo): Command {
       const e = await api()
         .elevation(id)
         .catch((err: Error) => {
-          // not in jit's read model yet (the gate has not seen the MR): keep waiting
-          if (/\(JIT_ERR_API_NOT_FOUND\)$/.test(err.message)) return undefined;
+          // not in jit's read model yet (the gate has not seen the MR), or jit briefly unable to
+          // reach GitLab to check the token: keep waiting (a refused token ends it)
+          if (err instanceof JitApiError && (err.status === 404 || err.code === 'JIT_ERR_AUTH_UNAVAILABLE')) return undefined;
           throw err;
         });
       if (e) {

@@ -177,8 +177,8 @@ describe('jit request --wait', () => {
         },
       },
     );
-    expect(code).toBe(1);
-    expect(err).toEqual(['jit: read model unavailable (JIT_ERR_X_BROKEN)']);
+    expect(code).toBe(75);
+    expect(err).toEqual(['jit: read model unavailable (JIT_ERR_X_BROKEN); jit is unavailable (503), retry in a moment']);
   });
 });
 
@@ -189,7 +189,7 @@ describe('jit catalog', () => {
       { target: 'orders-db', scope: 'ddl', substrate: 'postgres', tier: 'semi-destructive', ttlMaxSeconds: 3600, requiredApprovals: 2 },
     ],
   };
-  const io = (fetch: FetchFn, out: string[], err: string[]): CliIo => ({ out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: '/nonexistent', JIT_URL: 'http://gate.example:8082' }, fetch });
+  const io = (fetch: FetchFn, out: string[], err: string[]): CliIo => ({ out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: '/nonexistent', JIT_URL: 'http://gate.example:8082', JIT_ID_TOKEN: 'ci-id-token-of-the-test' }, fetch });
 
   it('prints every allowed shape as a table, or the catalog itself with --json, from JIT_URL', async () => {
     const urls: string[] = [];
@@ -214,8 +214,8 @@ describe('jit catalog', () => {
     expect(await runCli(['catalog'], io(async () => new Response('<html>bad gateway</html>', { status: 502 }), [], err))).toBe(1);
     expect(err).toEqual(['jit: jit answered 502 with a body that is not JSON']);
     const err2: string[] = [];
-    expect(await runCli(['catalog'], io(async () => new Response(JSON.stringify({ code: 'JIT_ERR_GATE_POLICY_UNAVAILABLE', message: 'no valid policy loaded' }), { status: 503 }), [], err2))).toBe(1);
-    expect(err2).toEqual(['jit: no valid policy loaded (JIT_ERR_GATE_POLICY_UNAVAILABLE)']);
+    expect(await runCli(['catalog'], io(async () => new Response(JSON.stringify({ code: 'JIT_ERR_GATE_POLICY_UNAVAILABLE', message: 'no valid policy loaded' }), { status: 503 }), [], err2))).toBe(75);
+    expect(err2).toEqual(['jit: no valid policy loaded (JIT_ERR_GATE_POLICY_UNAVAILABLE); jit is unavailable (503), retry in a moment']);
   });
 });
 

@@ -36,7 +36,7 @@ afterAll(() => app?.close());
 async function cli(...argv: string[]): Promise<string[]> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(['--url', url, ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: '/nonexistent' } });
+  const code = await runCli(['--url', url, ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: '/nonexistent', GITLAB_TOKEN: 'alice-token-for-the-test' } });
   expect(err, err.join('\n')).toEqual([]);
   expect(code).toBe(0);
   return out.join('\n').split('\n');

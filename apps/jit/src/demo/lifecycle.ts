@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createGitlabClient } from '@jit/gitlab';
+import { issueCiIdToken, type Sandbox } from '@jit/gitlab-sandbox';
 import { JitApi, type ElevationSummary } from '../cli/api-client';
 import { runCli } from '../cli/program';
 import { timelineLine } from '../cli/render';
@@ -26,7 +27,21 @@ export interface DemoOptions {
   ttl?: string;
   say?: (line: string) => void;
   tokens?: { agent: string; bot: string; approvers: [string, string] };
+  /**
+   * A GitLab CI ID token for a job of the agent on `ref` of the elevations project, aud = jit's URL
+   * (sandbox mode: `issueCiIdToken(jit.sandbox, …)`). The agent authenticates to jit with it, as
+   * it would in a pipeline; without it, with its GitLab token.
+   */
+  agentIdToken?: (ref: string) => Promise<string>;
   timeoutMs?: number;
+}
+
+/**
+ * Sandbox mode's stand-in for GitLab CI: the ID token of a job of deploy-agent on `ref` of the
+ * elevations project, aud = jit's URL, valid for a 10-minute job.
+ */
+export function sandboxAgentIdToken(sandbox: Sandbox, project: string, aud: string): (ref: string) => Promise<string> {
+  return (ref) => issueCiIdToken(sandbox, { user: 'deploy-agent', project, ref, aud, ttlSeconds: 600 });
 }
 
 export interface DemoResult {
@@ -55,7 +70,8 @@ export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
   const tokens = opts.tokens ?? { agent: 'deploy-agent-token', bot: 'review-bot-token', approvers: ['alice-token-0001', 'bob-token-00001'] };
   const ttl = opts.ttl ?? '20s';
   const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
-  const api = new JitApi(opts.jitUrl);
+  // The narrator reads jit as alice, an approver of the demo policy (jit shows her what she may approve).
+  const api = new JitApi(opts.jitUrl, fetch, async () => ({ token: tokens.approvers[0], from: 'alice', kind: 'GitLab token' }));
   const dir = await mkdtemp(join(tmpdir(), 'jit-demo-'));
   const identity = opts.agentIdentity;
   const step = (n: number, text: string) => say(`\n${n}. ${text}`);
@@ -106,6 +122,17 @@ export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
 
     const projectId = Number(/^gl-(\d+)-/.exec(id)![1]);
     const as = (token: string) => createGitlabClient({ url: opts.gitlabUrl, token });
+    // From here on the agent talks to jit as a CI job would: with the job's ID token, no GitLab token.
+    let agentAuth: Record<string, string> = { GITLAB_TOKEN: tokens.agent };
+    if (opts.agentIdToken) {
+      const branch = (await as(tokens.agent).mergeRequests.show(projectId, mrIid)).sourceBranch;
+      const idToken = await opts.agentIdToken(branch);
+      const claims = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+      say(`   the agent's CI job gets an ID token (id_tokens: JIT_ID_TOKEN: aud: ${String(claims.aud)}): user_login ${String(claims.user_login)}, ${String(claims.sub)}`);
+      agentAuth = { JIT_ID_TOKEN: idToken };
+    }
+    const mine = await cli(['status', id], agentAuth);
+    check(mine.id === id, `the agent follows its request with jit status, authenticated by ${opts.agentIdToken ? 'its CI ID token' : 'its GitLab token'}: ${String(mine.state)}`);
 
     step(3, 'A review bot approves: GitLab records it, jit does not count it.');
     await as(tokens.bot).mergeRequests.approve(projectId, mrIid);
@@ -131,7 +158,7 @@ export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
     check(granted.state === 'granted', `granted until ${granted.expiresAt} (${granted.state})`);
 
     step(6, 'The agent opens the sealed credential with its key and writes.');
-    const cred = await cli(['credential', id, '--identity', identity], {});
+    const cred = await cli(['credential', id, '--identity', identity], agentAuth);
     const secret = cred.credential as Record<string, string>;
     check(typeof secret.url === 'string', 'credential decrypted locally (never shown here)');
     const during = await tryWrite(secret.url!);
