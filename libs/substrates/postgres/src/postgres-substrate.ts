@@ -35,6 +35,8 @@ import type { JitError } from '@jit/errors';
 import { isSystemSchema, parseGrant, renderGrant, schemasOf, type ParsedGrant } from './grant-grammar';
 import { LeftoverOwnerUnsafe, capLeftovers, ensureLeftoverOwner, grantToAdmin, neutraliseOwned, otherDatabasesOf, stripPrivileges } from './revoke-leftovers';
 import { scramVerifier } from './scram-verifier';
+import { PostgresTlsConflict } from './errors';
+import { classifyTls, pgSslOptions, postgresTlsSchema, tlsFiles, urlTlsParams } from './postgres-tls';
 
 export const POSTGRES_KIND = 'postgres';
 
@@ -82,8 +84,19 @@ export const postgresConfigSchema = z
       .refine((n) => !n.startsWith(ROLE_PREFIX), `must not start with ${ROLE_PREFIX} (the names of grant roles)`)
       .default('jitleftovers'),
     maxTtlSeconds: z.number().int().positive().optional(),
+    /** TLS to every server of the instance (admin, default credential): verify-full with a CA file, optional client certificate. */
+    tls: postgresTlsSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (!c.tls) return;
+    // pg lets a URL's sslmode/sslrootcert override the ssl option: with `tls` set they must go (named, never the URL)
+    const urls: Array<[string, string | undefined]> = [['adminUrl', c.adminUrl], ['defaultUrl', c.defaultUrl], ...(c.adminUrls ?? []).map((u, i): [string, string] => [`adminUrls[${i}]`, u])];
+    for (const [key, url] of urls) {
+      const params = url ? urlTlsParams(url) : [];
+      if (params.length) ctx.addIssue({ code: 'custom', path: [key], message: `${PostgresTlsConflict.code}: carries ${params.join(', ')}; with tls set, drop TLS parameters from the URL` });
+    }
+  });
 export type PostgresConfig = z.output<typeof postgresConfigSchema>;
 
 export interface PostgresDeps {
@@ -146,8 +159,10 @@ function sqlstate(err: unknown): string | undefined {
 }
 
 /** SQLSTATE → catalogue error; messages name the operation and the SQLSTATE, never the statement. */
-function classifyPg(name: string, op: string, err: unknown): JitError {
+function classifyPg(name: string, op: string, err: unknown, server?: string): JitError {
   return classifySubstrateError(name, op, err, (e) => {
+    const tls = server ? classifyTls(name, server, e) : undefined;
+    if (tls) return tls;
     const code = sqlstate(e);
     const what = code ? `${op}: SQLSTATE ${code}` : op;
     if (code) {
@@ -222,7 +237,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
   const name = deps.name;
   const log: Logger = deps.logger;
   const now = deps.now ?? (() => new Date());
-  const poolFactory: PgPoolFactory =
+  const rawPoolFactory: PgPoolFactory =
     deps.poolFactory ??
     ((c) => {
       const pool = new pg.Pool(c);
@@ -230,6 +245,9 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       pool.on('error', (err) => log.warn({ code: sqlstate(err) }, 'idle postgres connection lost'));
       return pool;
     });
+  // Every pool of the instance (admin, default-credential probe, search_path check) speaks TLS when configured.
+  const ssl = config.tls ? pgSslOptions(config.tls) : undefined;
+  const poolFactory: PgPoolFactory = ssl ? (c) => rawPoolFactory({ ...c, ssl }) : rawPoolFactory;
   const servers = new Map<string, Server>();
 
   const addServer = (raw: string, source: string): Server => {
@@ -310,7 +328,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     try {
       client = await poolOf(s).connect();
     } catch (err) {
-      throw classifyPg(name, `${op} (connect)`, err);
+      throw classifyPg(name, `${op} (connect)`, err, s.id);
     }
     try {
       await client.query('BEGIN');
@@ -444,7 +462,8 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     login.username = encodeURIComponent(role);
     login.password = encodeURIComponent(password);
     login.pathname = `/${encodeURIComponent(database)}`;
-    const sslmode = server.url.searchParams.get('sslmode');
+    // the grantee's URL asks for the same protection as jit's own connection (their CA file is theirs to give)
+    const sslmode = config.tls?.mode ?? server.url.searchParams.get('sslmode');
     if (sslmode) login.searchParams.set('sslmode', sslmode);
     return {
       secret: { url: login.toString(), user: role, password, host, port, database },
@@ -491,7 +510,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
         await new Promise((r) => setTimeout(r, delay));
       }
     } catch (err) {
-      throw classifyPg(name, 'revoke (terminate sessions)', err);
+      throw classifyPg(name, 'revoke (terminate sessions)', err, server.id);
     }
     if (!present) return { leftovers: [] };
     // 3. Its privileges here, in a short transaction no reader's lock can stall (revoke-leftovers.ts).
@@ -567,7 +586,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
         [role],
       ));
     } catch (err) {
-      throw classifyPg(name, 'verify', err);
+      throw classifyPg(name, 'verify', err, server.id);
     }
     const roles = Number(rows[0]?.roles ?? 0);
     const sessions = Number(rows[0]?.sessions ?? 0);
@@ -584,7 +603,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
           "SELECT rolname, pg_catalog.shobj_description(oid, 'pg_authid') AS comment FROM pg_catalog.pg_roles WHERE rolname LIKE 'jit\\_%' ORDER BY rolname",
         ));
       } catch (err) {
-        throw classifyPg(name, 'list roles', err);
+        throw classifyPg(name, 'list roles', err, s.id);
       }
       for (const r of rows) {
         const meta = parseMeta(r.comment);
@@ -619,7 +638,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       try {
         client = await pool.connect();
       } catch (err) {
-        throw classifyPg(name, 'check default credential (connect)', err);
+        throw classifyPg(name, 'check default credential (connect)', err, where);
       }
       try {
         // READ WRITE explicitly: a default_transaction_read_only setting can be switched off by the
@@ -701,7 +720,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
            FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`,
       ));
     } catch (err) {
-      throw classifyPg(name, 'check admin', err);
+      throw classifyPg(name, 'check admin', err, s.id);
     }
     const user = String(attrs?.user ?? '?');
     if (attrs?.rolsuper === true) {
@@ -725,7 +744,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       const { rows } = await plain.query('SELECT pg_catalog.current_schemas(false)::pg_catalog.text[] AS path');
       path = Array.isArray(rows[0]?.path) ? (rows[0].path as string[]) : [];
     } catch (err) {
-      throw classifyPg(name, 'check admin search_path', err);
+      throw classifyPg(name, 'check admin search_path', err, s.id);
     } finally {
       await plain.end().catch(() => undefined);
     }
@@ -745,7 +764,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
           [path],
         ));
       } catch (err) {
-        throw classifyPg(name, 'check admin search_path', err);
+        throw classifyPg(name, 'check admin search_path', err, s.id);
       }
       for (const r of rows) {
         const creators = (r.creators as string[]).slice(0, 5);
@@ -796,5 +815,6 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
 export const postgresSubstrate = defineSubstrate<PostgresConfig, PostgresDeps>({
   kind: POSTGRES_KIND,
   configSchema: postgresConfigSchema,
+  credentialFiles: (c) => tlsFiles(c.tls),
   create: createPostgresSubstrate,
 });
