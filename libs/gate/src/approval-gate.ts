@@ -2,6 +2,14 @@
 // requests against the policy, drives GitLab (approval rule, settings, status, one comment) and,
 // at merge, verifies on its own — from GitLab's API state and its ledger, never from the webhook —
 // before emitting elevation.approved. Every step is idempotent; GitLab outages are retried by the bus.
+//
+// Order of side effects: the event that records a decision (requested, rejected, approval.recorded,
+// approved, bypass.detected) is emitted before any GitLab write that follows from it (approval rule,
+// status, comment, review issue). GitLab then only ever shows what the log already holds, and a crash
+// between the two is repaired by the redelivery, which skips the emit (the book knows it) and applies
+// the GitLab side effects again, each idempotent against GitLab's answer to a repeat. The reverse order
+// lost decisions: a green status set before `requested` was emitted let an approved MR merge while the
+// gate was down, and with no validated request on record it was reported as a bypass.
 import { createHash } from 'node:crypto';
 import {
   EVENT_TYPES,
@@ -56,11 +64,11 @@ import {
   type PolicyStore,
 } from '@jit/policy';
 import { Counter, Histogram } from 'prom-client';
-import { ElevationBook, GATE_TYPES, type RequestedRecord } from './elevation-book';
+import { ElevationBook, GATE_TYPES, type ElevationEntry, type RequestedRecord } from './elevation-book';
 import { GateMalformedEvent, GateNotStarted } from './errors';
 import { createPolicyRatifier } from './policy-ratifier';
 import { createReconciler, type ReconcileSummary } from './reconciler';
-import { GATE_MARKER, renderComment, type ApprovalLine, type CommentView } from './render-comment';
+import { GATE_MARKER, VERDICT_HEADINGS, renderComment, type ApprovalLine, type CommentView } from './render-comment';
 import { LruSet } from './lru-set';
 
 export const GATE_GROUP_ID = 'jit-approval-gate';
@@ -153,6 +161,17 @@ export interface Gate {
 type Event = GitlabWebhookData;
 type MrRef = Pick<Event, 'projectId' | 'mrIid'>;
 type Problem = PolicyProblem;
+
+/** GitLab's 400 for a commit status already in `state`: "Cannot transition status via :succeed from :success". */
+export function alreadyInState(err: unknown, state: string): boolean {
+  if (!(err instanceof JitError) || err.code !== 'JIT_ERR_GITLAB_REJECTED') return false;
+  return /Cannot transition status via :\w+ from :(\w+)/.exec(err.message)?.[1] === state;
+}
+
+/** GitLab's 400 for a second MR approval rule of one name, or a second any-approver rule. */
+function ruleExists(err: unknown): boolean {
+  return err instanceof JitError && err.code === 'JIT_ERR_GITLAB_REJECTED' && /has already been taken|any-approver for the merge request already exists/.test(err.message);
+}
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -291,7 +310,18 @@ export function createGate(options: GateOptions): Gate {
   }
 
   async function status(ev: Pick<Event, 'projectId'>, sha: string, state: 'success' | 'failed', description: string) {
-    await gitlab.commitStatuses.create(ev.projectId, sha, { state, name: STATUS_NAME, description });
+    try {
+      await gitlab.commitStatuses.create(ev.projectId, sha, { state, name: STATUS_NAME, description });
+    } catch (err) {
+      // A status already in the state asked for (a redelivered webhook, two replicas racing): GitLab
+      // answers 400 "Cannot transition status via :<event> from :<state>" where it finds the status
+      // still open; the status is what we want, so the repeat is done.
+      if (alreadyInState(err, state)) {
+        log.info({ projectId: ev.projectId, sha, state }, 'commit status already set; repeat ignored');
+        return;
+      }
+      throw err;
+    }
   }
 
   /** Usernames -> GitLab user ids, for approval rules. Unknown users are skipped (and logged). */
@@ -541,55 +571,28 @@ export function createGate(options: GateOptions): Gate {
 
     const contentHash = sha256(bytes);
     const eligibleApprovers = plan.approvers.anyHuman ? [ANY_HUMAN, ...eligible] : eligible;
-    // GitLab side: one approval rule, hardened settings, the status.
-    const prevReq = book.get(elevation)?.requested?.data;
+    const prev = book.get(elevation);
+    const prevReq = prev?.requested?.data;
     const wanted = {
       name: `jit:${plan.breakGlass ? 'break-glass' : plan.tier}`,
       approvalsRequired: plan.requiredApprovals,
       userIds: plan.approvers.anyHuman ? [] : await userIds(eligible),
     };
-    // Drift only if jit had already set this very rule (same name, count and approvers) for the MR.
+    // Drift only if jit had already set this very rule (same name, count and approvers) for the MR:
+    // judged on the book as it was before this request is recorded.
     const known =
       prevReq !== undefined &&
-      book.get(elevation)?.status === 'requested' &&
+      prev?.status === 'requested' &&
       ruleName(prevReq) === wanted.name &&
       prevReq.requiredApprovals === wanted.approvalsRequired &&
       prevReq.eligibleApprovers.join(',') === eligibleApprovers.join(',');
-    const ruleState = await ensureJitRule(ev, wanted, known);
-    let free = ruleState.free;
-    let drift: string[] = [...ruleState.drift];
-    if (!free) {
-      const settings = await gitlab.approvalSettings.show(ev.projectId);
-      if (isApprovalRulesUnsupported(settings)) free = true;
-      else {
-        const fixable: string[] = [];
-        if (settings.mergeRequestsAuthorApproval) fixable.push('authors could approve their own MR');
-        if (!settings.mergeRequestsDisableCommittersApproval) fixable.push('committers could approve');
-        if (!settings.resetApprovalsOnPush) fixable.push('approvals were kept on new pushes');
-        if (fixable.length > 0) {
-          log.warn({ projectId: ev.projectId, drift: fixable }, 'approval settings drifted; correcting');
-          driftFixed.inc();
-          const fixed = await gitlab.approvalSettings.edit(ev.projectId, {
-            mergeRequestsAuthorApproval: false,
-            mergeRequestsDisableCommittersApproval: true,
-            resetApprovalsOnPush: true,
-          });
-          if (!isApprovalRulesUnsupported(fixed)) drift.push(...fixable);
-        }
-      }
-    }
-    if (free) drift = [];
-    if (free) freeProjects.add(ev.projectId);
-    else freeProjects.delete(ev.projectId);
-    await status(ev, mr.sha, 'success', `${plan.tier}: ${plan.requiredApprovals} approval(s), ${human(plan.ttlSeconds)}`);
-
-    const prev = book.get(elevation);
     const unchanged =
       prev?.status === 'requested' &&
-      prev.requested?.data.contentHash === contentHash &&
-      prev.requested.data.policyVersion === policyLoaded.version &&
-      prev.requested.data.requiredApprovals === plan.requiredApprovals &&
-      prev.requested.data.eligibleApprovers.join(',') === eligibleApprovers.join(',');
+      prevReq?.contentHash === contentHash &&
+      prevReq.policyVersion === policyLoaded.version &&
+      prevReq.requiredApprovals === plan.requiredApprovals &&
+      prevReq.eligibleApprovers.join(',') === eligibleApprovers.join(',');
+    // The decision first: recorded before GitLab is told anything (see the header).
     if (!unchanged) {
       await emit(
         EVENT_TYPES.requested,
@@ -619,6 +622,34 @@ export function createGate(options: GateOptions): Gate {
         `${elevation}:requested:${mr.sha}:${contentHash}:${policyLoaded.version}${prev?.status === 'withdrawn' ? `:reopened:${sourceId}` : ''}`,
       );
     }
+    // GitLab side: one approval rule, hardened settings, the status, the comment.
+    const ruleState = await ensureJitRule(ev, wanted, known);
+    let free = ruleState.free;
+    let drift: string[] = [...ruleState.drift];
+    if (!free) {
+      const settings = await gitlab.approvalSettings.show(ev.projectId);
+      if (isApprovalRulesUnsupported(settings)) free = true;
+      else {
+        const fixable: string[] = [];
+        if (settings.mergeRequestsAuthorApproval) fixable.push('authors could approve their own MR');
+        if (!settings.mergeRequestsDisableCommittersApproval) fixable.push('committers could approve');
+        if (!settings.resetApprovalsOnPush) fixable.push('approvals were kept on new pushes');
+        if (fixable.length > 0) {
+          log.warn({ projectId: ev.projectId, drift: fixable }, 'approval settings drifted; correcting');
+          driftFixed.inc();
+          const fixed = await gitlab.approvalSettings.edit(ev.projectId, {
+            mergeRequestsAuthorApproval: false,
+            mergeRequestsDisableCommittersApproval: true,
+            resetApprovalsOnPush: true,
+          });
+          if (!isApprovalRulesUnsupported(fixed)) drift.push(...fixable);
+        }
+      }
+    }
+    if (free) drift = [];
+    if (free) freeProjects.add(ev.projectId);
+    else freeProjects.delete(ev.projectId);
+    await status(ev, mr.sha, 'success', `${plan.tier}: ${plan.requiredApprovals} approval(s), ${human(plan.ttlSeconds)}`);
     const view = await baseView(ev, elevation);
     await comment(ev, { ...view, plan, recipientOwners: recipientOwners(policy, plan.recipient), free, settingsDrift: drift });
   }
@@ -628,7 +659,6 @@ export function createGate(options: GateOptions): Gate {
       // Messages may quote what was written; never repeat anything shaped like a secret.
       findSecretLike({ m: p.message, p: p.path }) ? { path: findSecretLike({ p: p.path }) ? '(document)' : p.path, message: 'a value here looks like a secret; it is not repeated — remove it from the request and rotate it' } : p,
     );
-    await status(ev, headSha, 'failed', `${list.length} problem(s): see the jit comment`);
     const prev = book.get(elevation);
     const fingerprint = sha256(new TextEncoder().encode(JSON.stringify(list)));
     const same = prev?.status === 'rejected' && prev.rejected?.headSha === headSha;
@@ -652,6 +682,7 @@ export function createGate(options: GateOptions): Gate {
       );
     }
     log.info({ elevationId: elevation, problems: list.length, source: sourceId }, 'request rejected');
+    await status(ev, headSha, 'failed', `${list.length} problem(s): see the jit comment`);
     await comment(ev, { elevationId: elevation, problems: list, headSha });
   }
 
@@ -687,7 +718,15 @@ export function createGate(options: GateOptions): Gate {
       );
     }
     try {
-      const res = ours ? await gitlab.approvalRules.edit(ref.projectId, ref.mrIid, ours.id, wanted) : await gitlab.approvalRules.create(ref.projectId, ref.mrIid, wanted);
+      const res = ours ? await gitlab.approvalRules.edit(ref.projectId, ref.mrIid, ours.id, wanted) : await gitlab.approvalRules.create(ref.projectId, ref.mrIid, wanted).catch(async (err: unknown) => {
+        // Created meanwhile (another replica, a redelivery racing this one): GitLab refuses a second
+        // rule of that name (or a second any-approver rule). Take the one that is there and set it.
+        if (!ruleExists(err)) throw err;
+        const again = await gitlab.approvalRules.all(ref.projectId, ref.mrIid);
+        const theirs = isApprovalRulesUnsupported(again) ? undefined : again.find((r) => r.name.startsWith('jit:') || r.name === wanted.name);
+        if (!theirs) throw err;
+        return gitlab.approvalRules.edit(ref.projectId, ref.mrIid, theirs.id, wanted);
+      });
       if (isApprovalRulesUnsupported(res)) return { free: true, drift: [] };
     } catch (err) {
       if (!(err instanceof JitError) || err.code !== 'JIT_ERR_GITLAB_FORBIDDEN') throw err;
@@ -809,9 +848,16 @@ export function createGate(options: GateOptions): Gate {
     const headSha = ev.headSha ?? undefined;
     const last = book.lastApproval(elevation, username);
     if (last && last.action === action && (last.headSha ?? '') === (headSha ?? '')) {
+      // Recorded already (a redelivery, or a crash after the emit): only the GitLab side is redone.
       log.info({ elevationId: elevation, approver: username }, 'approval already recorded');
-      return;
-    }
+    } else await recordApproval(ev, elevation, req, action, sourceId);
+    const drift = await checkJitRule(ev, req);
+    await comment(ev, { ...(await baseView(ev, elevation)), ...(drift.length > 0 ? { settingsDrift: drift } : {}) });
+  }
+
+  async function recordApproval(ev: Event, elevation: string, req: RequestedRecord['data'], action: 'approved' | 'unapproved', sourceId: string): Promise<void> {
+    const username = ev.actor.username;
+    const headSha = ev.headSha ?? undefined;
     const policy = (await policyNow()).policy;
     let verdict: {
       counted: boolean;
@@ -844,8 +890,6 @@ export function createGate(options: GateOptions): Gate {
       `${elevation}:approval:${sourceId}:${username}:${action}`,
       req.breakGlass ? 'high' : undefined,
     );
-    const drift = await checkJitRule(ev, req);
-    await comment(ev, { ...(await baseView(ev, elevation)), ...(drift.length > 0 ? { settingsDrift: drift } : {}) });
   }
 
   /** Break-glass needs two humans even with `approvals: 0`: the merger must be a human other than the requester. */
@@ -937,7 +981,9 @@ export function createGate(options: GateOptions): Gate {
   async function onMerge(ev: Event, sourceId: string): Promise<void> {
     const elevation = toElevationId(ev.projectId, ev.mrIid);
     if (book.isDecided(elevation)) {
-      log.info({ elevationId: elevation, source: sourceId }, 'merge already verified; replayed webhook ignored');
+      // Recorded already: what may be missing is what followed it (a crash after the emit).
+      log.info({ elevationId: elevation, source: sourceId }, 'merge already verified; completing its GitLab side effects');
+      await announceVerdict(ev, elevation);
       return;
     }
     const mr = await gitlab.mergeRequests.show(ev.projectId, ev.mrIid);
@@ -1004,26 +1050,8 @@ export function createGate(options: GateOptions): Gate {
         );
       }
     }
-    const view = await baseView(ev, elevation);
     if (reasons.length === 0 && req && mergeSha) {
       const grant = toGrantId(elevation, mergeSha);
-      let reviewIssue: string | undefined;
-      if (req.data.breakGlass) {
-        const onCall = req.data.eligibleApprovers.filter((u) => u !== ANY_HUMAN);
-        const ids = await userIds(onCall);
-        const issue = await gitlab.issues.create(ev.projectId, {
-          title: `Post-incident review: break-glass ${elevation} (${req.data.target}/${req.data.scope})`,
-          description: [
-            `Break-glass elevation \`${elevation}\` was merged (grant \`${grant}\`).`,
-            `Requester: ${req.data.requester}. Merged by: ${mr.mergedBy?.username ?? 'unknown'}. Target: ${req.data.target}/${req.data.scope} for ${human(req.data.ttlSeconds)}.`,
-            `Approvals at merge: ${counted.join(', ') || 'none (break-glass)'}.`,
-            'Review what was done with this access and whether break-glass was warranted.',
-          ].join('\n\n'),
-          assigneeIds: ids,
-          labels: ['jit', 'break-glass', 'post-incident-review'],
-        });
-        reviewIssue = issue.webUrl ?? `issue #${issue.iid}`;
-      }
       await emit(
         EVENT_TYPES.approved,
         {
@@ -1046,22 +1074,72 @@ export function createGate(options: GateOptions): Gate {
         },
         grant,
       );
-      await comment(ev, { ...view, approvals: lines, verdict: { kind: 'approved', approvers: counted, grantId: grant, ...(reviewIssue ? { reviewIssue } : {}) } });
-      return;
+    } else {
+      await emit(
+        EVENT_TYPES.bypassDetected,
+        {
+          elevationId: elevation,
+          projectId: ev.projectId,
+          mrIid: ev.mrIid,
+          ...(mergeSha && /^[0-9a-f]{7,64}$/.test(mergeSha) ? { mergeSha } : {}),
+          reasons: reasons.map((r) => r.slice(0, 2000)),
+        },
+        `${elevation}:bypass:${mergeSha ?? sourceId}`,
+      );
+      log.warn({ elevationId: elevation, reasons }, 'merged without verified approvals: bypass detected, nothing issued');
     }
-    await emit(
-      EVENT_TYPES.bypassDetected,
-      {
-        elevationId: elevation,
-        projectId: ev.projectId,
-        mrIid: ev.mrIid,
-        ...(mergeSha && /^[0-9a-f]{7,64}$/.test(mergeSha) ? { mergeSha } : {}),
-        reasons: reasons.map((r) => r.slice(0, 2000)),
-      },
-      `${elevation}:bypass:${mergeSha ?? sourceId}`,
-    );
-    log.warn({ elevationId: elevation, reasons }, 'merged without verified approvals: bypass detected, nothing issued');
-    await comment(ev, { ...view, approvals: lines.length ? lines : view.approvals, verdict: { kind: 'bypass', reasons } });
+    await announceVerdict(ev, elevation, { mergedBy: mr.mergedBy?.username, lines });
+  }
+
+  const REVIEW_LABELS = ['jit', 'break-glass', 'post-incident-review'];
+  const reviewTitlePrefix = (elevation: string) => `Post-incident review: break-glass ${elevation} (`;
+
+  /**
+   * The post-incident review issue of an approved break-glass merge, created once: a redelivered
+   * merge finds the issue an earlier attempt created (by its labels and title) instead of opening another.
+   */
+  async function ensureReviewIssue(ev: MrRef, elevation: string, approved: NonNullable<ElevationEntry['approved']>, req: RequestedRecord['data'], mergedBy: string | undefined): Promise<string> {
+    const prefix = reviewTitlePrefix(elevation);
+    const existing = (await gitlab.issues.all(ev.projectId, { labels: REVIEW_LABELS })).find((i) => i.title?.startsWith(prefix));
+    if (existing) return existing.webUrl ?? `issue #${existing.iid}`;
+    const onCall = req.eligibleApprovers.filter((u) => u !== ANY_HUMAN);
+    const issue = await gitlab.issues.create(ev.projectId, {
+      title: `${prefix}${req.target}/${req.scope})`,
+      description: [
+        `Break-glass elevation \`${elevation}\` was merged (grant \`${approved.grantId}\`).`,
+        `Requester: ${req.requester}. Merged by: ${mergedBy ?? 'unknown'}. Target: ${req.target}/${req.scope} for ${human(req.ttlSeconds)}.`,
+        `Approvals at merge: ${approved.approvers.join(', ') || 'none (break-glass)'}.`,
+        'Review what was done with this access and whether break-glass was warranted.',
+      ].join('\n\n'),
+      assigneeIds: await userIds(onCall),
+      labels: REVIEW_LABELS,
+    });
+    return issue.webUrl ?? `issue #${issue.iid}`;
+  }
+
+  /**
+   * What follows a merge verdict on the log, in GitLab: the break-glass review issue and the verdict
+   * on the MR comment. `fresh` is the merge that has just emitted the verdict; without it (a
+   * redelivered merge) the comment is written only if it does not show the verdict yet, so a replay
+   * never rewrites the lines judged at merge with the book's shorter view.
+   */
+  async function announceVerdict(ev: MrRef, elevation: string, fresh?: { mergedBy: string | undefined; lines: ApprovalLine[] }): Promise<void> {
+    const e = book.get(elevation);
+    const req = e?.requested?.data;
+    let verdict: CommentView['verdict'];
+    if (e?.approved && req) {
+      const reviewIssue = req.breakGlass ? await ensureReviewIssue(ev, elevation, e.approved, req, fresh ? fresh.mergedBy : (await gitlab.mergeRequests.show(ev.projectId, ev.mrIid)).mergedBy?.username) : undefined;
+      verdict = { kind: 'approved', approvers: e.approved.approvers, grantId: e.approved.grantId, ...(reviewIssue ? { reviewIssue } : {}) };
+    } else if (e?.bypass) verdict = { kind: 'bypass', reasons: e.bypass.reasons };
+    else return; // a policy merge, or decided by a later event only (its own handler answers it)
+    const view = await baseView(ev, elevation);
+    if (!fresh) {
+      const notes = await gitlab.notes.all(ev.projectId, ev.mrIid);
+      const mine = notes.find((n) => !n.system && n.body.startsWith(GATE_MARKER) && n.authorUsername === botUsername);
+      if (mine && mine.body.includes(VERDICT_HEADINGS[verdict.kind])) return;
+    }
+    const lines = fresh?.lines.length ? fresh.lines : view.approvals;
+    await comment(ev, { ...view, ...(lines ? { approvals: lines } : {}), verdict });
   }
 
   async function onClose(ev: Event, sourceId: string): Promise<void> {

@@ -7,6 +7,12 @@ import type { AccessPlan } from '@jit/policy';
 
 export const GATE_MARKER = '<!-- jit:approval-gate -->';
 
+/** The line that opens each merge verdict (sanitised text can never produce one). */
+export const VERDICT_HEADINGS = {
+  approved: '**Verified at merge**',
+  bypass: '**Merged without verified approvals — nothing will be issued.**',
+} as const;
+
 export interface ApprovalLine {
   approver: string;
   counted: boolean;
@@ -129,10 +135,10 @@ export function renderComment(v: CommentView): string {
     }
   }
   if (v.verdict?.kind === 'approved') {
-    out.push('', `**Verified at merge**: approved by ${v.verdict.approvers.map((u) => `${code(u)}`).join(', ') || '(break-glass, no approvals required)'}. Grant ${code(v.verdict.grantId)} will be issued.`);
+    out.push('', `${VERDICT_HEADINGS.approved}: approved by ${v.verdict.approvers.map((u) => `${code(u)}`).join(', ') || '(break-glass, no approvals required)'}. Grant ${code(v.verdict.grantId)} will be issued.`);
     if (v.verdict.reviewIssue) out.push(`Post-incident review: ${md(v.verdict.reviewIssue)}`);
   } else if (v.verdict?.kind === 'bypass') {
-    out.push('', '**Merged without verified approvals — nothing will be issued.** This was reported as a bypass:');
+    out.push('', `${VERDICT_HEADINGS.bypass} This was reported as a bypass:`);
     for (const r of v.verdict.reasons) out.push(`- ${md(r)}`);
   }
   if (v.revokeNote) out.push('', md(v.revokeNote));

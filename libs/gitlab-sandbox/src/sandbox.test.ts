@@ -203,6 +203,28 @@ describe('repository', () => {
     const bad = await failure(api.Commits.editStatus(P, head, 'exploded' as 'success'));
     expect(bad.status).toBe(400);
   });
+
+  it('answers a repeated status as GitLab does: an open status refuses the same state again, a finished one is retried by a new status', async () => {
+    // Ci::CreateCommitStatusService and its spec: only a pending or running status of that name is
+    // updated; "pending" twice is a 400 naming the state machine's event; a finished status posted
+    // again (success after success, success after failed) becomes a new status, the newest listed.
+    const api = client('alice-token-0001');
+    const head = (await api.Branches.show(P, 'main')).commit.id;
+    await api.Commits.editStatus(P, head, 'pending', { name: 'ci' });
+    expect(await failure(api.Commits.editStatus(P, head, 'pending', { name: 'ci' }))).toEqual({
+      status: 400,
+      description: 'Cannot transition status via :enqueue from :pending (Reason(s): Status cannot transition via "enqueue")',
+    });
+    await api.Commits.editStatus(P, head, 'running', { name: 'ci' });
+    expect((await failure(api.Commits.editStatus(P, head, 'running', { name: 'ci' }))).description).toMatch(/^Cannot transition status via :run from :running/);
+    await api.Commits.editStatus(P, head, 'success', { name: 'ci', description: 'first' });
+    await api.Commits.editStatus(P, head, 'success', { name: 'ci', description: 'again' });
+    await api.Commits.editStatus(P, head, 'failed', { name: 'ci', description: 'then failed' });
+    const latest = await api.Commits.allStatuses(P, head, { name: 'ci' });
+    expect(latest.map((s) => [s.status, s.description])).toEqual([['failed', 'then failed']]);
+    const all = await api.Commits.allStatuses(P, head, { name: 'ci', all: true });
+    expect(all.map((s) => s.status)).toEqual(['success', 'success', 'failed']);
+  });
 });
 
 describe('merge requests', () => {

@@ -883,6 +883,8 @@ export class SandboxState {
       sourceRuleId: null,
     };
     if (rule.ruleType === 'any_approver' && mr.rules.some((r) => r.ruleType === 'any_approver')) throw badRequest('{:rule_type=>["any-approver for the merge request already exists"]}');
+    // GitLab validates a rule's name unique per MR and rule type (ApprovalMergeRequestRule).
+    if (mr.rules.some((r) => r.name === rule.name && r.ruleType === rule.ruleType)) throw badRequest('{:name=>["has already been taken"]}');
     mr.rules.push(rule);
     mr.rulesOverwritten = true;
     return rule;

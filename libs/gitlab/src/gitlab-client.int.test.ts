@@ -84,6 +84,9 @@ describe('createGitlabClient against the GitLab sandbox', () => {
     expect(merged.mergeCommitSha).toMatch(/^[0-9a-f]{40}$/);
     const issue = await bot.issues.create(project.id, { title: 'Post-incident review', description: 'x', assigneeIds: [carol!.id], labels: ['jit'] });
     expect(issue.iid).toBeGreaterThan(0);
+    await bot.issues.create(project.id, { title: 'Unrelated', labels: ['other'] });
+    const listed = await bot.issues.all(project.id, { labels: ['jit'] });
+    expect(listed.map((i) => [i.iid, i.title])).toEqual([[issue.iid, 'Post-incident review']]);
   });
 
   it('answers Free-tier approval-rule endpoints with ApprovalRulesUnsupported, not an error', async () => {

@@ -394,6 +394,20 @@ export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
         );
         return { id: i.id, iid: i.iid, webUrl: typeof i.web_url === 'string' ? i.web_url : undefined };
       },
+      async all(projectId, o) {
+        const list: Json[] = j(
+          await api.issues.all({
+            projectId,
+            labels: o.labels.join(','),
+            state: 'all',
+            orderBy: 'created_at',
+            sort: 'desc',
+            perPage: 100,
+            maxPages: Math.max(1, o.maxPages ?? 5),
+          } as any),
+        );
+        return list.map((i) => ({ id: i.id, iid: i.iid, title: str(i.title), webUrl: typeof i.web_url === 'string' ? i.web_url : undefined }));
+      },
     },
     branches: {
       async create(projectId, name, ref) {

@@ -156,6 +156,8 @@ export interface CommitStatusInput {
 export interface Issue {
   id: number;
   iid: number;
+  /** Present on listed issues (and on the fake's created ones). */
+  title?: string;
   webUrl?: string;
 }
 
@@ -245,6 +247,8 @@ export interface GitlabClient {
       projectId: number | string,
       input: { title: string; description?: string; assigneeIds?: number[]; labels?: string[] },
     ): Promise<Issue>;
+    /** A project's issues (open and closed) carrying every one of `labels`, newest first, up to `maxPages` pages of 100. */
+    all(projectId: number | string, options: { labels: string[]; maxPages?: number }): Promise<Issue[]>;
   };
   branches: {
     create(projectId: number | string, name: string, ref: string): Promise<void>;

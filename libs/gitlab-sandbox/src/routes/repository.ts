@@ -228,8 +228,17 @@ export function repositoryRoutes(app: FastifyInstance, ctx: RouteContext): void 
     if (targetUrl !== null && !/^https?:\/\//.test(targetUrl)) throw badRequest('target_url is blocked: Only allowed schemes are http, https');
     const ref = str(p, 'ref', { max: 255 }) ?? [...project.branches].find(([, h]) => h === commit.id)?.[0] ?? null;
     const now = state.now();
-    const existing = project.statuses.find((s) => s.sha === commit.id && s.name === name && s.ref === ref);
-    const terminal = ['success', 'failed', 'canceled', 'skipped'].includes(status);
+    // GitLab (Ci::CreateCommitStatusService) updates only a status of this name, ref and user that is
+    // still pending or running; a finished one is retried: a new status is created and the list shows
+    // the newest. Updating an open one goes through CommitStatus's state machine, and an event it
+    // does not allow (pending again, running again) is a 400 naming the event and the state.
+    const existing = project.statuses.findLast(
+      (s) => s.sha === commit.id && s.name === name && s.ref === ref && s.authorId === user.id && (s.status === 'pending' || s.status === 'running'),
+    );
+    if (existing) {
+      const refusal = transitionRefusal(existing.status, status as CommitStatus['status']);
+      if (refusal) throw badRequest(refusal);
+    }
     const record: CommitStatus = existing ?? {
       id: state.allocateStatusId(),
       sha: commit.id,
@@ -244,7 +253,7 @@ export function repositoryRoutes(app: FastifyInstance, ctx: RouteContext): void 
       finishedAt: null,
       coverage: null,
     };
-    if (existing && existing.status === status) throw badRequest(`Cannot transition status via :${status === 'success' ? 'succeed' : status === 'failed' ? 'drop' : status === 'canceled' ? 'cancel' : status === 'running' ? 'run' : status} from :${status} (Reason(s): Status cannot transition via "${status}")`);
+    const terminal = ['success', 'failed', 'canceled', 'skipped'].includes(status);
     record.status = status as CommitStatus['status'];
     record.description = str(p, 'description', { max: 255 }) ?? record.description;
     record.targetUrl = targetUrl ?? record.targetUrl;
@@ -272,4 +281,20 @@ export function repositoryRoutes(app: FastifyInstance, ctx: RouteContext): void 
     }
     return paginate(req, reply, rows).map((s) => statusEntity(state, s));
   });
+}
+
+/**
+ * GitLab's answer to moving an open (pending or running) commit status to `to`, per CommitStatus's
+ * state machine as the statuses API drives it (pending: enqueue!, running: enqueue then run!,
+ * success: success!, failed: drop!, canceled: cancel!, skipped: skip!); undefined when allowed.
+ */
+export function transitionRefusal(from: 'pending' | 'running' | string, to: string): string | undefined {
+  const event: Record<string, string> = { pending: 'enqueue', running: 'run', success: 'succeed', failed: 'drop', canceled: 'cancel', skipped: 'skip' };
+  const allowed: Record<string, string[]> = {
+    pending: ['running', 'success', 'failed', 'canceled', 'skipped'],
+    running: ['success', 'failed', 'canceled'],
+  };
+  if (allowed[from]?.includes(to)) return undefined;
+  const via = event[to] ?? to;
+  return `Cannot transition status via :${via} from :${from} (Reason(s): Status cannot transition via "${via}")`;
 }

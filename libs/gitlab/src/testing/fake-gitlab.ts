@@ -57,7 +57,7 @@ export interface FakeProject {
   commits: Map<string, Files>;
   settings: ApprovalSettings;
   mrs: Map<number, FakeMergeRequest>;
-  issues: Array<{ id: number; iid: number; title: string; description?: string; assigneeIds?: number[] }>;
+  issues: Array<{ id: number; iid: number; title: string; description?: string; assigneeIds?: number[]; labels?: string[] }>;
   statuses: FakeCommitStatus[];
 }
 
@@ -525,6 +525,13 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
             const issue = { id: nextId++, iid: p.issues.length + 1, ...input };
             p.issues.push(issue);
             return { id: issue.id, iid: issue.iid };
+          },
+          async all(id, o) {
+            gate('all.issues');
+            return project(id)
+              .issues.filter((i) => o.labels.every((l) => (i.labels ?? []).includes(l)))
+              .reverse()
+              .map((i) => ({ id: i.id, iid: i.iid, title: i.title }));
           },
         },
         branches: {
