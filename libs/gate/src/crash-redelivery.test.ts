@@ -120,6 +120,35 @@ describe('gate: a replayed open', () => {
   });
 });
 
+describe('gate: a 404 at the merge commit', () => {
+  it('a merge commit GitLab does not have yet is retried (no bypass reported); once there, the merge is verified and approved', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.approve(iid, 'carol');
+    const mergeSha = w.gl.merge(PROJECT, iid, 'maint');
+    const p = w.gl.projects.get(PROJECT)!;
+    const files = p.commits.get(mergeSha)!;
+    p.commits.delete(mergeSha);
+    const hook = w.hook(iid, 'merge_request', 'merge', 'maint');
+    await expect(w.deliver(hook)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_COMMIT_NOT_FOUND', retriable: true });
+    expect(await w.types()).toEqual(['requested', 'approval.recorded']);
+    p.commits.set(mergeSha, files);
+    await w.deliver(hook);
+    expect(await w.types()).toEqual(['requested', 'approval.recorded', 'approved']);
+  });
+
+  it('the request file missing from a merge commit GitLab has is final: reported as a bypass', async () => {
+    const w = await createFakeWorld();
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    await w.approve(iid, 'carol');
+    const mergeSha = w.gl.merge(PROJECT, iid, 'maint');
+    w.gl.projects.get(PROJECT)!.commits.get(mergeSha)!.delete(REQ);
+    await w.deliver(w.hook(iid, 'merge_request', 'merge', 'maint'));
+    const [bypass] = await dataOf(w, EVENT_TYPES.bypassDetected);
+    expect(bypass!.reasons.join(' ')).toContain(`${REQ} does not exist at the merge commit`);
+  });
+});
+
 describe('gate: a crash between a GitLab write and the emit, then redelivery', () => {
   /**
    * Opens an MR on a gate that dies right after `write` reached GitLab; while it is down the MR is

@@ -149,6 +149,23 @@ describe('policy trust: what comes into force', () => {
     expect(w.store.current().version).toBe(policyBlobSha(TIGHTER));
   });
 
+  it('a policy merge whose merge commit GitLab does not have yet is retried, never refused as "policy.yaml does not exist at the merge commit"', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { 'policy.yaml': TIGHTER });
+    await w.approve(iid, 'sam');
+    await w.approve(iid, 'sue');
+    const mergeSha = w.gl.merge(PROJECT, iid, 'maint');
+    const p = w.gl.projects.get(PROJECT)!;
+    const files = p.commits.get(mergeSha)!;
+    p.commits.delete(mergeSha); // 404 Commit Not Found: not replicated yet
+    const hook = w.hook(iid, 'merge_request', 'merge', 'maint');
+    await expect(w.deliver(hook)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_COMMIT_NOT_FOUND', retriable: true });
+    expect(await w.policyTypes()).toEqual(['ratified:pin']);
+    p.commits.set(mergeSha, files);
+    await w.deliver(hook);
+    expect(await w.policyTypes()).toEqual(['ratified:pin', 'ratified:merge']);
+  });
+
   it('(d) a policy MR merged while no webhook arrived is judged at reconciliation from GitLab: ratified with approvals, refused without', async () => {
     const w = await createFakeWorld({ tier: 'free' });
     await w.gate.stop();

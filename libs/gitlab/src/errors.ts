@@ -13,6 +13,12 @@ export const GitlabNotFound = defineError<[string]>(
   { statusCode: 404 },
 );
 
+export const GitlabCommitNotFound = defineError<[string]>(
+  'JIT_ERR_GITLAB_COMMIT_NOT_FOUND',
+  'GitLab answered 404 Commit Not Found for %s: the commit is not in the repository GitLab serves (not replicated yet, or removed by a force-push); retried — if it persists, check that the commit still exists',
+  { retriable: true, statusCode: 503 },
+);
+
 export const GitlabForbidden = defineError<[string, number]>(
   'JIT_ERR_GITLAB_FORBIDDEN',
   'GitLab refused %s (HTTP %s): check that the token is valid and has api scope and Maintainer access on the project',

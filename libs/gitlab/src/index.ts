@@ -7,6 +7,7 @@ export { noteMarker, upsertMarkedNote } from './marked-note';
 export {
   GitlabUnavailable,
   GitlabNotFound,
+  GitlabCommitNotFound,
   GitlabForbidden,
   GitlabRejected,
   GitlabBadResponse,

@@ -9,7 +9,7 @@ import {
   type RequesterType,
 } from '@gitbeaker/requester-utils';
 import type { Logger } from '@jit/observability';
-import { GitlabBadResponse, GitlabForbidden, GitlabNotFound, GitlabRejected, GitlabUnavailable } from './errors';
+import { GitlabBadResponse, GitlabCommitNotFound, GitlabForbidden, GitlabNotFound, GitlabRejected, GitlabUnavailable } from './errors';
 
 export type FetchFn = (input: Request) => Promise<Response>;
 
@@ -160,6 +160,9 @@ export function createRequestHandler(options: RequesterOptions = {}): RequestHan
       const text = await readBody(response, 64 * 1024, what).catch(() => '');
       const description = errorDescription(text);
       const details = { status, endpoint: url.pathname, method };
+      // GitLab names what is missing ("404 Commit Not Found", "404 File Not Found"): a commit that is
+      // not there (yet) is no proof that a file is absent from it, so it is its own, retriable, error.
+      if (status === 404 && description === '404 Commit Not Found') throw GitlabCommitNotFound(what, { details });
       if (status === 404) throw GitlabNotFound(what, { details });
       if (status === 401 || status === 403) throw GitlabForbidden(what, status, { details: { ...details, description } });
       throw GitlabRejected(what, status, description || 'no detail', { details });

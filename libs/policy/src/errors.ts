@@ -19,6 +19,12 @@ export const PolicyMissing = defineError<[string, string]>(
   { statusCode: 404 },
 );
 
+export const PolicyMissingAtCommit = defineError<[string, string]>(
+  'JIT_ERR_POLICY_MISSING_AT_COMMIT',
+  'policy.yaml does not exist at commit %s in project %s: GitLab has the commit, and it holds no policy.yaml — final, no retry changes a commit',
+  { statusCode: 404 },
+);
+
 export const PolicyUnratified = defineError<[string, string]>(
   'JIT_ERR_POLICY_UNRATIFIED',
   'policy.yaml version %s is refused: %s — the previous policy stays in force; revert the change or merge it again through a policy-change MR approved by the policyApprovers',

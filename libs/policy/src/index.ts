@@ -11,7 +11,7 @@ export { catalogPlugin } from './catalog-plugin';
 export type { CatalogPluginOptions, CatalogRatification, CatalogResponse } from './catalog-plugin';
 export { createPolicyStore, contractsPolicyParser } from './policy-store';
 export type { PolicyStore, PolicyStoreOptions, LoadedPolicy, PolicyStatus, PolicyParser, PolicyParseResult } from './policy-store';
-export { PolicyNotLoaded, PolicyInvalid, PolicyMissing, PolicyUnratified, PolicyNotTrusted, PolicyVersionUnknown } from './errors';
+export { PolicyNotLoaded, PolicyInvalid, PolicyMissing, PolicyMissingAtCommit, PolicyUnratified, PolicyNotTrusted, PolicyVersionUnknown } from './errors';
 export { createPolicyTrust, policyBlobSha } from './policy-trust';
 export type { PolicyTrust, RatifiedPolicy, PolicyMergeVerdict } from './policy-trust';
 export { tierByName, recipientOwners, isRecipientOf, registeredKeys } from './model';

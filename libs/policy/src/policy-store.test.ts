@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import { EVENT_TYPES } from '@jit/contracts';
 import { sampleEvent } from '@jit/contracts/testing';
 import { createFakeGitlab, type FakeGitlab } from '@jit/gitlab/testing';
+import type { JitError } from '@jit/errors';
 import { describe, expect, it } from 'vitest';
 import { catalogPlugin } from './catalog-plugin';
 import { createPolicyStore, type PolicyParser, type PolicyStore } from './policy-store';
@@ -124,6 +125,32 @@ describe('createPolicyStore', () => {
     const missing = setup(null);
     const st = await missing.store.refresh();
     expect(st.error?.code).toBe('JIT_ERR_POLICY_MISSING');
+  });
+
+  const failure = (p: Promise<unknown>) => p.then(() => expect.fail('expected a failure'), (e: unknown) => e as JitError);
+
+  it('a 404 at a commit says what is missing: the file at a commit GitLab has is final, a commit GitLab lacks is retried and never reported as a missing policy', async () => {
+    const { fake, store } = setup();
+    await store.refresh();
+    const p = fake.projects.get(5)!;
+    const head = p.branches.get('main')!.sha;
+    fake.push(5, 'main', { 'policy.yaml': null, 'README.md': 'moved' });
+    const without = p.branches.get('main')!.sha;
+    const gone = await failure(store.atRef(without));
+    expect(gone).toMatchObject({ code: 'JIT_ERR_POLICY_MISSING_AT_COMMIT', retriable: false });
+    expect(gone.message).toContain(`does not exist at commit ${without}`);
+    expect(gone.message).not.toMatch(/commit one to the default branch/);
+    const files = p.commits.get(head)!;
+    p.commits.delete(head); // GitLab does not have it (yet): not replicated, or rewritten away
+    const lacking = await failure(store.atRef(head));
+    expect(lacking).toMatchObject({ code: 'JIT_ERR_GITLAB_COMMIT_NOT_FOUND', retriable: true });
+    expect(lacking.message).not.toMatch(/policy\.yaml was not found|commit one/);
+    p.commits.set(head, files);
+    expect((await store.atRef(head)).version).toBe(store.current().version);
+    // On a branch, a missing file is still "commit one to the default branch".
+    const onBranch = await failure(store.atRef('main'));
+    expect(onBranch).toMatchObject({ code: 'JIT_ERR_POLICY_MISSING', retriable: false });
+    expect(onBranch.message).toMatch(/commit one to the default branch/);
   });
 
   it('fetches the policy as of an older commit', async () => {

@@ -8,7 +8,7 @@ import type { GitlabClient, RepositoryFile } from '@jit/gitlab';
 import type { Logger } from '@jit/observability';
 import { JitError } from '@jit/errors';
 import { compilePolicy, validatePolicy, type Locate } from './compile-policy';
-import { PolicyInvalid, PolicyMissing, PolicyNotLoaded, PolicyNotTrusted, PolicyUnratified, PolicyVersionUnknown } from './errors';
+import { PolicyInvalid, PolicyMissing, PolicyMissingAtCommit, PolicyNotLoaded, PolicyNotTrusted, PolicyUnratified, PolicyVersionUnknown } from './errors';
 import type { PolicyModel, PolicyProblem, SubstrateCatalog } from './model';
 import { createPolicyTrust, type PolicyTrust, type RatifiedPolicy } from './policy-trust';
 
@@ -116,13 +116,24 @@ export function createPolicyStore(options: PolicyStoreOptions): PolicyStore {
     while (byBlob.size > cacheSize) byBlob.delete(byBlob.keys().next().value as string);
   };
 
+  /**
+   * policy.yaml at `ref` (a branch, or the commit a ratification or a merge names). What a 404 means
+   * depends on what GitLab says is missing: the file at a commit GitLab has (final: a commit never
+   * changes), the file on a branch (final until someone commits one), or the commit itself
+   * (JIT_ERR_GITLAB_COMMIT_NOT_FOUND, retriable: not replicated yet, or rewritten away — no proof
+   * the file is absent, so it is passed on to be retried, never reported as a missing policy).
+   */
   async function fetchFile(ref: string): Promise<RepositoryFile> {
     try {
       return await options.gitlab.files.show(options.projectId, path, ref);
     } catch (err) {
-      if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') {
-        throw PolicyMissing(ref, String(options.projectId), { cause: err });
+      if (!(err instanceof JitError)) throw err;
+      const isCommit = /^[0-9a-f]{40,64}$/.test(ref);
+      if (err.code === 'JIT_ERR_GITLAB_NOT_FOUND') {
+        throw (isCommit ? PolicyMissingAtCommit : PolicyMissing)(ref, String(options.projectId), { cause: err });
       }
+      // A branch with no commit at all (an empty repository): there is nothing to retry for.
+      if (err.code === 'JIT_ERR_GITLAB_COMMIT_NOT_FOUND' && !isCommit) throw PolicyMissing(ref, String(options.projectId), { cause: err });
       throw err;
     }
   }

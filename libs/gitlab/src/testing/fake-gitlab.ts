@@ -2,7 +2,7 @@
 // a tier (premium enforces nothing here but answers approval-rule calls; free answers them like
 // GitLab Free), branches, MRs, approvals, notes, statuses, issues, users and groups.
 import { createHash } from 'node:crypto';
-import { GitlabNotFound, GitlabRejected, GitlabUnavailable } from '../errors';
+import { GitlabCommitNotFound, GitlabNotFound, GitlabRejected, GitlabUnavailable } from '../errors';
 import {
   ApprovalRulesUnsupported,
   type ApprovalRule,
@@ -314,7 +314,8 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
             gate('show.file');
             const p = project(id);
             const files = p.branches.get(ref)?.files ?? p.commits.get(ref);
-            const content = files?.get(path);
+            if (!files) throw GitlabCommitNotFound(`file ${path}@${ref}`, { details: { status: 404 } });
+            const content = files.get(path);
             if (!content) throw GitlabNotFound(`file ${path}@${ref}`, { details: { status: 404 } });
             const commitId = p.branches.get(ref)?.sha ?? ref;
             return {
