@@ -301,11 +301,10 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     expect(of(EVENT_TYPES.revoked, after.grantId)[0]!.data).toMatchObject({ cause: 'ttl', verified: true });
     for (const g of [soon, during, after]) {
       expect(of(EVENT_TYPES.revoked, g.grantId)).toHaveLength(1);
-      // Nothing was revoked twice into an error. The only failure tolerated is the postgres
-      // adapter's known race: two DROP OWNED at once on the same tables can fail with SQLSTATE
-      // XX000 (tuple concurrently updated); the retry then succeeds. Reported to its owner.
-      const failures = of(EVENT_TYPES.revokeFailed, g.grantId).map((e) => (e.data as { error: { message: string } }).error.message);
-      for (const message of failures) expect(message).toMatch(/revoke \(drop\): SQLSTATE XX000/);
+      // Nothing was revoked twice into an error, and no revocation failed: two DROP OWNED at once on
+      // the same tables meet PostgreSQL's XX000 (tuple concurrently updated), which the postgres
+      // adapter retries quietly, inside the revoke.
+      expect(of(EVENT_TYPES.revokeFailed, g.grantId)).toEqual([]);
       expect(await roleExists(g.issued.handle.ref.role as string)).toBe(false);
     }
     expect(await (await fetch(`${revoker.url}/metrics`)).text()).toMatch(/jit_expiry_to_revoked_seconds_count \d+/);
@@ -355,10 +354,9 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     for (const g of [...shared, ...handed]) {
       expect(of(EVENT_TYPES.revoked, g.grantId)).toHaveLength(1);
       expect(of(EVENT_TYPES.revoked, g.grantId)[0]!.data).toMatchObject({ verified: true });
-      // no replica revoked into an error; only the postgres adapter's known XX000 race (concurrent
-      // catalog updates, in the privilege-strip or the drop step of a revoke) is retried
-      const failures = of(EVENT_TYPES.revokeFailed, g.grantId).map((e) => (e.data as { error: { message: string } }).error.message);
-      for (const message of failures) expect(message).toMatch(/revoke \((drop|strip privileges)\): SQLSTATE XX000 \(concurrent catalog update\)/);
+      // no replica revoked into an error, and none failed: the XX000 race of concurrent catalog
+      // updates (privilege-strip or drop step) is retried quietly inside the postgres adapter
+      expect(of(EVENT_TYPES.revokeFailed, g.grantId)).toEqual([]);
       expect(await roleExists(g.issued.handle.ref.role as string)).toBe(false);
     }
     a.proc.kill('SIGTERM');

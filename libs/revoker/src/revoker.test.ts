@@ -1,9 +1,11 @@
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENT_TYPES, TOPIC_ELEVATIONS, createEventVerifier, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
 import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { createSigningBus } from '@jit/bus';
 import { createMemoryBus } from '@jit/bus/testing';
 import { createLogger, createRegistry } from '@jit/observability';
+import { SubstrateRejected } from '@jit/substrates';
 import { createMemorySubstrate, type MemorySubstrate } from '@jit/substrates/testing';
 import { waitFor } from '@jit/testing';
 import { createRevoker, type Revoker } from './revoker';
@@ -203,6 +205,29 @@ describe('revoker', () => {
     expect(failures.map((f) => (f.data as { attempt: number }).attempt)).toEqual([1, 2, 3]);
     expect(s.works(g.secret)).toBe(false);
     expect(await registry.getSingleMetricAsString('jit_revocations_failing')).toMatch(/jit_revocations_failing 0/);
+  });
+
+  it('logs a retriable revocation failure as a warning while a retry may fix it, as an error from the third attempt, and a final one as an error at once', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const lines: Array<{ level: number; msg: string }> = [];
+    const destination = new Writable({
+      write(c, _e, cb) {
+        lines.push(JSON.parse(String(c)) as { level: number; msg: string });
+        cb();
+      },
+    });
+    await start(b, s, { logger: createLogger({ name: 'revoker-test', level: 'info', destination }) });
+    s.failNext('revoke', undefined, 3);
+    await grant(b, s, 8, Date.now() + 20);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked after retries' });
+    const failed = lines.filter((l) => l.msg.startsWith('revocation failed'));
+    expect(failed.map((l) => l.level)).toEqual([40, 40, 50]);
+    lines.length = 0;
+    s.failNext('revoke', SubstrateRejected('memory', 'revoke: role is owned by another tool'), 1);
+    await grant(b, s, 9, Date.now() + 20);
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 2, { what: 'second revoked' });
+    expect(lines.filter((l) => l.msg.startsWith('revocation failed')).map((l) => l.level)).toEqual([50]);
   });
 
   it('shows failing revocations in jit_revocations_failing while they fail', async () => {

@@ -38,6 +38,8 @@ function leftoversOf(report: unknown): LeftoverObjectData[] {
 }
 
 const MAX_LEFTOVER_LINES = 20;
+/** A retriable revocation failure is logged as an error (someone should look) from this attempt on. */
+const ESCALATE_AFTER_ATTEMPTS = 3;
 /** The MR comment's list of leftovers; names are the grantee's, so they are rendered inert (code spans, no control characters). */
 function leftoversMarkdown(leftovers: LeftoverObjectData[]): string {
   if (leftovers.length === 0) return '';
@@ -419,7 +421,10 @@ export function createRevoker(options: RevokerOptions): Revoker {
       // g.dueAt stays the original due time, so the lateness finally reported includes the retries.
       const retryAt = now() + wait;
       const error = toEventError(err instanceof JitError ? err : RevokeFailed(substrateName, err instanceof Error ? err.name : 'unknown error'));
-      log.error({ attempt: g.attempt, nextInMs: wait, error }, 'revocation failed; retrying');
+      // A retriable failure the next attempt may well fix is a warning; error level is for what
+      // needs a human: a failure no retry can fix, or one that keeps coming back.
+      const needsHuman = !error.retriable || g.attempt >= ESCALATE_AFTER_ATTEMPTS;
+      log[needsHuman ? 'error' : 'warn']({ attempt: g.attempt, nextInMs: wait, error }, needsHuman ? 'revocation failed; retrying — needs attention' : 'revocation failed; retrying');
       revocations.inc({ outcome: 'failed', substrate: substrateName });
       queue.set(g.grantId, retryAt);
       try {

@@ -231,6 +231,40 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(f.log.join('\n')).not.toMatch(/TO CURRENT_USER/); // a superuser admin needs no membership, and never receives objects
   });
 
+  it.each([
+    ['XX000 tuple concurrently updated (a concurrent REVOKE on the same table)', 'XX000', 'tuple concurrently updated', 'DROP OWNED'],
+    ['XX000 tuple concurrently deleted', 'XX000', 'tuple concurrently deleted', 'ALTER ROLE'],
+    ['40P01 deadlock detected', '40P01', 'deadlock detected', 'DROP ROLE'],
+    ['40001 serialization failure', '40001', 'could not serialize access due to concurrent update', 'REASSIGN OWNED'],
+  ])('revoke meeting a transient conflict (%s) runs that transaction again, quietly: done, nothing logged above debug', async (_n, code, message, at) => {
+    const meta = { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }), admin_super: true }] };
+    let conflicts = 2;
+    const f = fakePool((t) => {
+      if (t.startsWith('SELECT pg_catalog.shobj_description')) return meta;
+      if (t.startsWith('SELECT pg_catalog.pg_try_advisory_xact_lock')) return { rows: [{ got: true }] };
+      if (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n')) return { rows: [{ n: 0 }] };
+      if (t.startsWith(at) && conflicts > 0) {
+        conflicts--;
+        return Object.assign(new Error(message), { code });
+      }
+      return undefined;
+    });
+    const { s, lines } = make(f);
+    await s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' });
+    expect(conflicts).toBe(0);
+    expect(f.log.filter((t) => t.startsWith(at))).toHaveLength(3);
+    expect(f.log.filter((t) => t === 'DROP ROLE IF EXISTS "jit_gl-1"')).toHaveLength(at === 'DROP ROLE' ? 3 : 1);
+    const levels = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(levels.filter((l) => l.level >= 40)).toEqual([]);
+    expect(levels.filter((l) => l.msg.includes('transaction retried'))).toHaveLength(2);
+  });
+
+  it('a conflict that persists is still reported, retriable, after the quiet retries', async () => {
+    const f = fakePool((t) => (t.startsWith('GRANT INSERT') ? Object.assign(new Error('tuple concurrently updated'), { code: 'XX000' }) : undefined));
+    await expect(make(f).s.issue(req())).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_UPSTREAM', retriable: true, message: expect.stringContaining('SQLSTATE XX000 (concurrent catalog update)') });
+    expect(f.log.filter((t) => t.startsWith('GRANT INSERT'))).toHaveLength(7);
+  });
+
   it('revoke of a role that is already gone succeeds without dropping anything', async () => {
     const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n') ? { rows: [{ n: 0 }] } : undefined));
     const { s } = make(f);

@@ -4,6 +4,7 @@
 // with search_path pg_catalog,pg_temp and every function and relation is written schema-qualified,
 // so nothing a grantee creates (e.g. a better-matching public.hashtextextended) runs as jit's admin.
 import { randomBytes } from 'node:crypto';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import pg from 'pg';
 import { z } from 'zod';
 import type { Logger } from '@jit/observability';
@@ -156,6 +157,21 @@ const serverIdOf = (url: URL): string => `${url.hostname}:${url.port || '5432'}/
 function sqlstate(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * What PostgreSQL says to simply run again: a serialization failure (40001) or a deadlock (40P01),
+ * which its manual (13.4, "Serialization Failure Handling") tells applications to retry, and the
+ * "tuple concurrently updated/deleted" (XX000) two sessions get when they change the same catalog
+ * rows at once (concurrent GRANT/REVOKE/DROP OWNED on one table's ACL): a race, not a defect.
+ */
+/** Retries of one transaction on a transient conflict (waits 10 ms doubling, jittered, at most 250 ms). */
+export const CONFLICT_RETRIES = 6;
+
+export function isTransientConflict(err: unknown): boolean {
+  const code = sqlstate(err);
+  if (code === '40001' || code === '40P01') return true;
+  return code === 'XX000' && /tuple concurrently (updated|deleted)/i.test(err instanceof Error ? err.message : '');
 }
 
 /** SQLSTATE → catalogue error; messages name the operation and the SQLSTATE, never the statement. */
@@ -323,7 +339,30 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     return { role, server };
   };
 
+  /**
+   * Transient conflicts are retried here, quietly (debug): the whole transaction again, after a short
+   * jittered wait, since each one jit runs is idempotent. Only when they persist does the caller see
+   * JIT_ERR_SUBSTRATE_UPSTREAM (retriable) — concurrent revocations no longer log errors for a race.
+   */
+  const conflicts = retry(handleWhen(isTransientConflict), {
+    maxAttempts: CONFLICT_RETRIES,
+    backoff: new ExponentialBackoff({ initialDelay: 10, maxDelay: 250 }),
+  });
+  conflicts.onRetry((r) => {
+    const err = 'error' in r ? r.error : undefined;
+    log.debug({ sqlstate: sqlstate(err), waitMs: Math.round(r.delay), attempt: r.attempt }, 'concurrent catalog update or serialization conflict; transaction retried');
+  });
+
   async function inTransaction<T>(s: Server, op: string, fn: (c: PgQueryable) => Promise<T>): Promise<T> {
+    try {
+      return await conflicts.execute(() => attempt(s, op, fn));
+    } catch (err) {
+      throw classifyPg(name, op, err);
+    }
+  }
+
+  /** One transaction; a failure inside it is thrown as PostgreSQL raised it (inTransaction classifies). */
+  async function attempt<T>(s: Server, op: string, fn: (c: PgQueryable) => Promise<T>): Promise<T> {
     let client: PgPoolClientLike;
     try {
       client = await poolOf(s).connect();
@@ -339,7 +378,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       client.release(err instanceof Error ? err : true);
-      throw classifyPg(name, op, err);
+      throw err;
     }
   }
 
