@@ -8,10 +8,11 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 
 const CLI = new URL('./cli.ts', import.meta.url).pathname;
-const TSX = new URL('../../../node_modules/.bin/tsx', import.meta.url).pathname;
 
-function run(args: string[], env: Record<string, string> = {}): { lines: Promise<string>; exit: Promise<{ code: number | null; stderr: string; stdout: string }>; kill: () => void } {
-  const child = spawn(TSX, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GITLAB_TOKEN: '', GITLAB_URL: '', ...env } });
+function run(args: string[], env: Record<string, string> = {}): { lines: Promise<string>; exit: Promise<{ code: number | null; stderr: string; stdout: string }>; kill: (signal?: NodeJS.Signals) => void } {
+  // node --import tsx (not the tsx wrapper, which forks): the pid signalled is the sandbox's own,
+  // so a SIGKILL really kills it.
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GITLAB_TOKEN: '', GITLAB_URL: '', ...env } });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const lines = new Promise<string>((resolve) => {
@@ -25,7 +26,7 @@ function run(args: string[], env: Record<string, string> = {}): { lines: Promise
   let stdout = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   const exit = new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr, stdout })));
-  return { lines, exit, kill: () => child.kill('SIGTERM') };
+  return { lines, exit, kill: (signal = 'SIGTERM') => child.kill(signal) };
 }
 
 /** A response's JSON body, for assertions. */
@@ -45,6 +46,50 @@ describe('sandbox CLI', () => {
       proc.kill();
     }
     expect((await proc.exit).code).toBe(0);
+  });
+
+  it('with --state, a change answered before a kill -9 is there after the restart: every answered note, the MR created last', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sbx-cli-'));
+    const seed = join(dir, 'seed.yaml');
+    writeFileSync(
+      seed,
+      'users: [{ username: alice, token: alice-cli-token }]\nprojects: [{ path: ops/elevations, members: [{ username: alice, access_level: 40 }], files: { README.md: hi } }]\n',
+    );
+    const state = join(dir, 'state.json');
+    const P = encodeURIComponent('ops/elevations');
+    const call = (url: string, path: string, init: RequestInit = {}) =>
+      fetch(`${url}/api/v4${path}`, { ...init, headers: { 'PRIVATE-TOKEN': 'alice-cli-token', 'Content-Type': 'application/json', ...(init.headers ?? {}) } });
+    const first = run(['--seed', seed, '--port', '0', '--state', state]);
+    let answered = 0;
+    try {
+      const url = await first.lines;
+      expect((await call(url, `/projects/${P}/repository/branches`, { method: 'POST', body: JSON.stringify({ branch: 'req-1', ref: 'main' }) })).status).toBe(201);
+      const mr = await call(url, `/projects/${P}/merge_requests`, { method: 'POST', body: JSON.stringify({ source_branch: 'req-1', target_branch: 'main', title: 'Elevate' }) });
+      expect(mr.status).toBe(201);
+      const iid = (await body(mr)).iid as number;
+      // Notes as fast as the sandbox answers; kill -9 right after one is answered, another in flight.
+      for (let i = 0; i < 20; i++) {
+        expect((await call(url, `/projects/${P}/merge_requests/${iid}/notes`, { method: 'POST', body: JSON.stringify({ body: `note ${i}` }) })).status).toBe(201);
+        answered++;
+      }
+      void call(url, `/projects/${P}/merge_requests/${iid}/notes`, { method: 'POST', body: JSON.stringify({ body: 'in flight' }) }).catch(() => undefined);
+      first.kill('SIGKILL');
+    } finally {
+      first.kill('SIGKILL');
+    }
+    expect((await first.exit).code).toBeNull();
+    const second = run(['--seed', seed, '--port', '0', '--state', state]);
+    try {
+      const url = await second.lines;
+      const mrs = (await body(await call(url, `/projects/${P}/merge_requests`))) as Array<{ iid: number; title: string }>;
+      expect(mrs.map((m) => m.title)).toEqual(['Elevate']);
+      const notes = (await body(await call(url, `/projects/${P}/merge_requests/${mrs[0]!.iid}/notes?per_page=100`))) as Array<{ body: string }>;
+      const kept = notes.map((n) => n.body).filter((b) => /^note \d+$/.test(b));
+      expect(kept).toHaveLength(answered);
+    } finally {
+      second.kill();
+    }
+    expect((await second.exit).code).toBe(0);
   });
 
   it('exits 1 with the error code on a bad seed or a bad port', async () => {

@@ -39,7 +39,9 @@ export interface SandboxOptions {
   logger?: Logger;
   /**
    * Keep the whole state in this file (see persist.ts): restored from it at start when it
-   * exists (the seed is then ignored), written after changes (debounced) and at close.
+   * exists (the seed is then ignored). A change made through the REST API is on disk before the
+   * sandbox answers it (and before a webhook reports it), so a kill -9 loses no answered change;
+   * changes made in-process (the Sandbox methods) are written after the debounce, and at close.
    */
   persist?: { file: string; debounceMs?: number; maxWaitMs?: number; maxBytes?: number };
 }
@@ -138,6 +140,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     timeoutMs: options.webhookTimeoutMs,
     logger: options.logger,
     now,
+    beforeSend: () => saver?.flush() ?? Promise.resolve(),
   });
   // Declared before the state: the state's events mark it dirty.
   let saver: StateSaver | undefined;
@@ -218,10 +221,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
   if (saver)
     // Every state change through the REST API is a non-GET request (settings, statuses and rules
-    // raise no event); a refused one costs one needless write at most.
-    app.addHook('onResponse', (req, _reply, done) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') saver.changed();
-      done();
+    // raise no event); a refused one costs one needless write at most. The write (fsync, rename,
+    // directory fsync) completes before the answer leaves: in sandbox mode this is the user's
+    // GitLab, and GitLab answers 201 for what it has committed. Concurrent requests share writes
+    // (each write takes the state as it is then). If the write fails, the answer is a 500.
+    app.addHook('onSend', async (req, reply, payload) => {
+      if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return payload;
+      saver.changed();
+      try {
+        await saver.flush();
+        return payload;
+      } catch (err) {
+        options.logger?.error({ code: (err as { code?: string }).code, err: (err as Error).message }, 'sandbox state not saved; answering 500');
+        reply.code(500).type('application/json');
+        return JSON.stringify({ message: '500 Internal Server Error' });
+      }
     });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: '404 Not Found' }));
 

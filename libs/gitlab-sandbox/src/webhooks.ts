@@ -12,6 +12,8 @@ export interface DispatcherOptions {
   timeoutMs?: number;
   logger?: Logger;
   now: () => Date;
+  /** Awaited before each send: the sandbox makes the change a hook reports durable first, as GitLab commits before it notifies. */
+  beforeSend?: () => Promise<void>;
 }
 
 const MAX_LOGGED_RESPONSE = 16 * 1024;
@@ -102,6 +104,7 @@ export class WebhookDispatcher {
     this.pending++;
     const prev = this.chains.get(hook.id) ?? Promise.resolve();
     const next = prev
+      .then(() => this.opts.beforeSend?.().catch(() => undefined))
       .then(() => this.send(hook, delivery))
       .catch(() => undefined)
       .finally(() => {
