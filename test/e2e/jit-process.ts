@@ -6,17 +6,23 @@ const ROOT = join(import.meta.dirname, '..', '..');
 
 export interface JitChild {
   url: string;
+  pid: number;
   output: () => string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startJitProcess(env: Record<string, string>, timeoutMs = 120_000): Promise<JitChild> {
+/**
+ * `detached`: the child leads a process group of its own, as a shell's foreground job does, so a
+ * test can signal the whole group the way a terminal's Ctrl-C does (`process.kill(-pid, …)`).
+ */
+export async function startJitProcess(env: Record<string, string>, timeoutMs = 120_000, opts: { detached?: boolean } = {}): Promise<JitChild> {
   // node --import tsx (not the tsx wrapper): the pid we signal is the jit process itself, so a
   // SIGKILL really kills it.
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'apps', 'jit', 'src', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, JIT_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += String(d)));
@@ -39,6 +45,7 @@ export async function startJitProcess(env: Record<string, string>, timeoutMs = 1
   });
   return {
     url,
+    pid: child.pid!,
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null) return child.exitCode;

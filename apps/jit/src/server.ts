@@ -27,6 +27,8 @@ import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '
 
 export const DEMO_SEED_FILE = new URL('../../../deploy/sandbox/demo-seed.yaml', import.meta.url).pathname;
 const BOT_USERNAME = 'jit-bot';
+/** How long one part of the process may take to stop before the next one is stopped anyway. */
+const CLOSE_STEP_MS = 10_000;
 
 export interface JitProcess {
   app: FastifyInstance;
@@ -59,8 +61,22 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
   const earlierBusLog = dirHasEntries(join(config.dataDir, 'bus'));
   prepareDataDir(config.dataDir);
   const closers: Array<() => Promise<unknown>> = [];
+  /** Run after everything else (the bus included): what no other part needs while it stops. */
+  const lastClosers: Array<() => Promise<unknown>> = [];
+  // One part that does not stop must not keep the others (the bus and its lock above all) from
+  // stopping: each gets a bound, then the next one goes.
+  const bounded = async (c: () => Promise<unknown>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => {
+      timer = setTimeout(() => r('late'), CLOSE_STEP_MS);
+      timer.unref();
+    });
+    const outcome = await Promise.race([c().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping')), late]);
+    clearTimeout(timer);
+    if (outcome === 'late') logger.warn({ boundMs: CLOSE_STEP_MS }, 'a part did not stop in time; going on with the others');
+  };
   const close = async () => {
-    for (const c of closers.reverse()) await c().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping'));
+    for (const c of [...closers.reverse(), ...lastClosers]) await bounded(c);
   };
 
   try {
@@ -107,7 +123,9 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
         });
         for (const signal of ['SIGINT', 'SIGTERM'] as const)
           for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
-        closers.push(() => demoDatabase!.stop());
+        // Stopped after the bus: PostgreSQL may have had the terminal's signal already, and the
+        // bus lock must be released whatever it does.
+        lastClosers.push(() => demoDatabase!.stop());
         env.JIT_DEMO_DATABASE_URL = demoDatabase.adminUrl;
         env.JIT_DEMO_READONLY_URL = demoDatabase.readonlyUrl;
       }
