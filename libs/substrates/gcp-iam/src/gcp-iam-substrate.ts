@@ -2,7 +2,7 @@
 // lifetime = TTL. Access tokens cannot be revoked before they expire (canRevokeEarly = false), so
 // the policy must not allow a TTL above maxTtlSeconds, and revoke records the decision only.
 import { IAMCredentialsClient } from '@google-cloud/iam-credentials';
-import { grpc, type CallOptions } from 'google-gax';
+import { GoogleAuth, grpc, type CallOptions } from 'google-gax';
 import { z } from 'zod';
 import type { JitError } from '@jit/errors';
 import {
@@ -63,7 +63,11 @@ export const gcpIamConfigSchema = z
       })
       .refine((e) => !e.insecure || LOOPBACK.has(e.host), { message: 'insecure is allowed for loopback hosts only', path: ['insecure'] })
       .optional(),
-    /** Service-account key file of the adapter's own identity; default: Application Default Credentials. */
+    /**
+     * Credentials file of the adapter's own identity: a workload identity federation configuration
+     * (`type: external_account`, no key in it) or a service-account key. Default: Application Default
+     * Credentials (GOOGLE_APPLICATION_CREDENTIALS, GKE Workload Identity's metadata server, gcloud).
+     */
     keyFilename: z.string().min(1).optional(),
     projectId: z.string().min(1).max(64).optional(),
     /** Base URLs of the IAM and Resource Manager REST APIs (the policy audit's testIamPermissions); http only on loopback. */
@@ -107,13 +111,26 @@ export interface GcpIamSubstrate extends Substrate {
   close(): Promise<void>;
 }
 
+/**
+ * The adapter's own Google identity: `keyFilename` (an external_account federation config or a key),
+ * else Application Default Credentials. google-auth-library reads the file: for external_account it
+ * exchanges the subject token (a file, URL or executable) at the STS `token_url` and, with
+ * `service_account_impersonation_url`, impersonates the service account jit acts as.
+ */
+export function adapterAuth(config: Pick<GcpIamConfig, 'keyFilename' | 'projectId'>): GoogleAuth {
+  return new GoogleAuth({
+    scopes: ['https://www.googleapis.com/auth/cloud-platform'],
+    ...(config.keyFilename ? { keyFilename: config.keyFilename } : {}),
+    ...(config.projectId ? { projectId: config.projectId } : {}),
+  });
+}
+
 function defaultClient(config: GcpIamConfig): IamCredentialsApi {
   const e = config.endpoint;
   const client = new IAMCredentialsClient({
     ...(e ? { servicePath: e.host, apiEndpoint: e.host, port: e.port } : {}),
     // Plain-text loopback: no Google credentials at all, and no metadata-server lookup to find them.
-    ...(e?.insecure ? { sslCreds: grpc.credentials.createInsecure(), universeDomain: 'googleapis.com' } : {}),
-    ...(config.keyFilename ? { keyFilename: config.keyFilename } : {}),
+    ...(e?.insecure ? { sslCreds: grpc.credentials.createInsecure(), universeDomain: 'googleapis.com' } : { auth: adapterAuth(config) }),
     ...(config.projectId ? { projectId: config.projectId } : {}),
   });
   return client as unknown as IamCredentialsApi;
@@ -378,5 +395,6 @@ export function createGcpIamSubstrate(config: GcpIamConfig, deps: SubstrateDeps 
 export const gcpIamSubstrate = defineSubstrate<GcpIamConfig, GcpIamExtra>({
   kind: GCP_IAM_KIND,
   configSchema: gcpIamConfigSchema as unknown as z.ZodType<GcpIamConfig>,
+  credentialFiles: (c) => (c.keyFilename ? [{ setting: 'keyFilename', path: c.keyFilename }] : []),
   create: createGcpIamSubstrate,
 });

@@ -2,6 +2,7 @@ export {
   GCP_DEFAULT_MAX_TTL_SECONDS,
   GCP_EXTENDED_MAX_TTL_SECONDS,
   GCP_IAM_KIND,
+  adapterAuth,
   createGcpIamSubstrate,
   gcpIamConfigSchema,
   gcpIamSubstrate,

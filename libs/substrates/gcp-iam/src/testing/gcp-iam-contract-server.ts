@@ -17,6 +17,15 @@
 // scopes" when the token's OAuth scopes do not cover the API (IAM: iam, cloud-platform; Resource
 // Manager: cloud-platform(.read-only), cloudplatformprojects(.readonly), iam.test), 404 for an unknown
 // service account. Google's error body: `{ error: { code, message, status } }`.
+// With `federation` it also serves workload identity federation as an external_account credentials
+// file drives it (google-auth-library's IdentityPoolClient):
+//   POST /v1/token  (Security Token Service, RFC 8693 token exchange, form-encoded): the subject
+//        token is checked by the test's `verify` (the pool provider's issuer/keys) and the audience
+//        against the pool provider's; answers `{ access_token, issued_token_type, token_type, expires_in }`
+//        or `{ error: 'invalid_grant' | 'invalid_request' | 'unsupported_grant_type', error_description }`.
+//   POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken  (IAM Credentials REST), called
+//        with a federated token whose principal the service account lists in `impersonators`;
+//        body `{ scope, lifetime: '3600s' }` -> `{ accessToken, expireTime }` (RFC 3339).
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -30,6 +39,8 @@ export interface ContractServiceAccount {
   tokenCreator?: boolean;
   /** Covered by the lifetime-extension org policy (lifetime up to 43200 s). */
   extendedLifetime?: boolean;
+  /** Federated principals (what `federation.verify` returns) that may mint its tokens (roles/iam.workloadIdentityUser). */
+  impersonators?: string[];
   /** What this account may do, by resource (`projects/<id>`, `projects/-/serviceAccounts/<email>`): testIamPermissions answers from it. */
   holds?: Record<string, string[]>;
 }
@@ -55,8 +66,17 @@ export interface RecordedRequest {
   lifetime?: { seconds: string | number; nanos?: number };
 }
 
+export interface ContractFederation {
+  /** The pool provider's audience (`//iam.googleapis.com/projects/<n>/locations/global/workloadIdentityPools/<pool>/providers/<p>`). */
+  audience: string;
+  /** The provider's check of a subject token: its principal, or undefined when the token is not trusted. */
+  verify(subjectToken: string): Promise<string | undefined>;
+}
+
 export interface GcpIamContractServerOptions {
   serviceAccounts?: ContractServiceAccount[];
+  /** Serve STS token exchange and REST impersonation for this workload identity pool provider. */
+  federation?: ContractFederation;
   /** Clock for expireTime and liveness (tests). */
   now?: () => Date;
 }
@@ -73,6 +93,11 @@ function protoDir(): string {
 export class GcpIamContractServer {
   readonly requests: RecordedRequest[] = [];
   readonly restRequests: RecordedRestRequest[] = [];
+  /** Federated tokens the STS issued: principal per token. */
+  private readonly federated = new Map<string, { principal: string; expiresAt: Date }>();
+  /** Token exchanges the STS answered (audience and whether the subject token was trusted; never the token). */
+  readonly exchanges: Array<{ audience: string; principal?: string }> = [];
+  private readonly federation: ContractFederation | undefined;
   private readonly accounts = new Map<string, ContractServiceAccount>();
   private readonly tokens = new Map<string, MintedToken>();
   private readonly faults: Fault[] = [];
@@ -84,6 +109,7 @@ export class GcpIamContractServer {
 
   constructor(options: GcpIamContractServerOptions = {}) {
     this.now = options.now ?? (() => new Date());
+    this.federation = options.federation;
     for (const sa of options.serviceAccounts ?? []) this.addServiceAccount(sa);
   }
 
@@ -132,8 +158,13 @@ export class GcpIamContractServer {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const out = this.rest(req.method ?? '', req.url ?? '', String(req.headers.authorization ?? ''), Buffer.concat(chunks).toString('utf8'));
-        res.writeHead(out.status, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(out.body));
+        const method = req.method ?? '';
+        const url = req.url ?? '';
+        const authorization = String(req.headers.authorization ?? '');
+        const text = Buffer.concat(chunks).toString('utf8');
+        void this.federationRest(method, url, authorization, text)
+          .then((fed) => fed ?? this.rest(method, url, authorization, text))
+          .then((out) => res.writeHead(out.status, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(out.body)));
       });
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -149,6 +180,59 @@ export class GcpIamContractServer {
     const h = this.http;
     this.http = undefined;
     if (h) await new Promise<void>((resolve) => h.close(() => resolve()));
+  }
+
+  /** STS and REST impersonation (workload identity federation); undefined for every other path. */
+  private async federationRest(method: string, url: string, authorization: string, text: string): Promise<{ status: number; body: unknown } | undefined> {
+    const fed = this.federation;
+    const path = decodeURIComponent(url.split('?')[0] ?? '');
+    if (!fed || method !== 'POST') return undefined;
+    if (path === '/v1/token') {
+      const oauthError = (error: string, description: string) => ({ status: 400, body: { error, error_description: description } });
+      const form = new URLSearchParams(text);
+      if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:token-exchange') return oauthError('unsupported_grant_type', 'grant_type must be urn:ietf:params:oauth:grant-type:token-exchange');
+      if (form.get('requested_token_type') !== 'urn:ietf:params:oauth:token-type:access_token') return oauthError('invalid_request', 'requested_token_type must be urn:ietf:params:oauth:token-type:access_token');
+      const type = form.get('subject_token_type') ?? '';
+      if (!['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token'].includes(type)) return oauthError('invalid_request', 'Invalid subject_token_type');
+      const audience = form.get('audience') ?? '';
+      if (audience !== fed.audience) {
+        this.exchanges.push({ audience });
+        return oauthError('invalid_target', 'The target service indicated by the "audience" parameters is invalid.');
+      }
+      const principal = await fed.verify(form.get('subject_token') ?? '').catch(() => undefined);
+      this.exchanges.push({ audience, ...(principal ? { principal } : {}) });
+      if (!principal) return oauthError('invalid_grant', 'The subject token could not be verified.');
+      const token = `ya29.fed-${randomBytes(24).toString('base64url')}`;
+      this.federated.set(token, { principal, expiresAt: new Date(this.now().getTime() + 3600_000) });
+      return { status: 200, body: { access_token: token, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer', expires_in: 3600 } };
+    }
+    const m = /^\/v1\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/.exec(path);
+    if (!m) return undefined;
+    const error = (code: number, status: string, message: string) => ({ status: code, body: { error: { code, message, status } } });
+    const bearer = /^Bearer (\S+)$/.exec(authorization)?.[1];
+    const caller = bearer === undefined ? undefined : this.federated.get(bearer);
+    if (!caller || caller.expiresAt.getTime() <= this.now().getTime()) {
+      return error(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+    }
+    const sa = this.accounts.get(m[1] as string);
+    if (!sa) return error(404, 'NOT_FOUND', 'Not found; service account does not exist');
+    if (!(sa.impersonators ?? []).includes(caller.principal)) {
+      return error(403, 'PERMISSION_DENIED', "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).");
+    }
+    let body: { scope?: unknown; lifetime?: unknown };
+    try {
+      body = JSON.parse(text || '{}') as typeof body;
+    } catch {
+      return error(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+    }
+    const scopes = Array.isArray(body.scope) ? body.scope.map(String) : [];
+    if (scopes.length === 0) return error(400, 'INVALID_ARGUMENT', 'at least one scope is required');
+    const seconds = typeof body.lifetime === 'string' && /^\d+s$/.test(body.lifetime) ? Number(body.lifetime.slice(0, -1)) : 3600;
+    if (seconds < 1 || seconds > 3600) return error(400, 'INVALID_ARGUMENT', 'lifetime must be between 1s and 3600s');
+    const expiresAt = new Date(Math.floor((this.now().getTime() + seconds * 1000) / 1000) * 1000);
+    const accessToken = `ya29.fake-${randomBytes(32).toString('base64url')}`;
+    this.tokens.set(accessToken, { serviceAccount: sa.email, scopes, delegates: [], expiresAt });
+    return { status: 200, body: { accessToken, expireTime: expiresAt.toISOString() } };
   }
 
   private rest(method: string, url: string, authorization: string, text: string): { status: number; body: unknown } {

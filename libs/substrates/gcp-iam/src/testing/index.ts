@@ -1,5 +1,6 @@
 export { GcpIamContractServer } from './gcp-iam-contract-server';
 export type {
+  ContractFederation,
   ContractServiceAccount,
   GcpIamContractServerOptions,
   MintedToken,
