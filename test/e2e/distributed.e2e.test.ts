@@ -6,7 +6,7 @@
 // States are observed the way a SIEM does: by consuming jit.elevations.v1; the agent also reads
 // them as a user would, with `jit status`, `jit audit` and `jit request --wait` against the issuer
 // (the process that serves /v1/elevations* in distributed mode), and the bypass alert's counter
-// is read from the issuer's /metrics.
+// is read from the issuer's /metrics (on its ops listener).
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,7 +51,7 @@ let kafka: KafkaHandle;
 let sandbox: Sandbox;
 let apps: Record<AppName, AppProcess>;
 /** How each app was started (port and environment), to restart it the same way. */
-let launch: Record<AppName, { port: number; env: Record<string, string> }>;
+let launch: Record<AppName, { port: number; opsPort: number; env: Record<string, string> }>;
 /** Output of app instances that were killed and replaced (kept for the leak check). */
 const pastOutput: Array<{ name: string; text: string }> = [];
 let observerBus: EventBus;
@@ -153,6 +153,8 @@ targets:
     'aws-sts': { region: AWS_REGION, endpoint: moto, credentials: AWS_ADMIN, roles: [stsRole.arn] },
   });
   const ports = { ingest: await freePort(), gate: await freePort(), issuer: await freePort(), revoker: await freePort() };
+  // each service has its own ops listener (/healthz, /readyz, /metrics), apart from its public port
+  const opsPorts = { ingest: await freePort(), gate: await freePort(), issuer: await freePort(), revoker: await freePort() };
   // Short Kafka session timeouts: a restarted consumer rejoins quickly on this small box.
   const kafkaEnv = { KAFKA_BROKERS: brokers, KAFKA_SESSION_TIMEOUT_MS: '10000' };
   // One signing key per service, as an operator sets them up (README "Event signatures"): each
@@ -168,21 +170,23 @@ targets:
     ),
   ) as Record<'gate' | 'issuer' | 'revoker', { file: string; x: string }>;
   launch = {
-    'webhook-ingest': { port: ports.ingest, env: { KAFKA_BROKERS: brokers, JIT_WEBHOOK_SECRET: webhookSecret, JIT_DATA_DIR: join(dataDir, 'ingest') } },
+    'webhook-ingest': { port: ports.ingest, opsPort: opsPorts.ingest, env: { KAFKA_BROKERS: brokers, JIT_WEBHOOK_SECRET: webhookSecret, JIT_DATA_DIR: join(dataDir, 'ingest') } },
     // The operator pins the seeded policy (the first policy is trusted by an explicit act).
-    'approval-gate': { port: ports.gate, env: { KAFKA_BROKERS: brokers, ...gitlab, JIT_POLICY_PIN: policyBlobSha(policy), JIT_SIGNING_KEY_FILE: keys.gate.file } },
+    'approval-gate': { port: ports.gate, opsPort: opsPorts.gate, env: { KAFKA_BROKERS: brokers, ...gitlab, JIT_POLICY_PIN: policyBlobSha(policy), JIT_SIGNING_KEY_FILE: keys.gate.file } },
     issuer: {
       port: ports.issuer,
+      opsPort: opsPorts.issuer,
       env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}`, JIT_SIGNING_KEY_FILE: keys.issuer.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_REVOKER_KEYS: keys.revoker.x },
     },
     // No orphan sweep: OpenBao and moto are shared with other suites; this one checks its own grants.
     revoker: {
       port: ports.revoker,
+      opsPort: opsPorts.revoker,
       env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500', JIT_SIGNING_KEY_FILE: keys.revoker.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_ISSUER_KEYS: keys.issuer.x },
     },
   };
   const names = Object.keys(launch) as AppName[];
-  const settled = await Promise.allSettled(names.map((n) => startApp(n, launch[n].port, launch[n].env)));
+  const settled = await Promise.allSettled(names.map((n) => startApp(n, launch[n], launch[n].env)));
   apps = {} as Record<AppName, AppProcess>;
   for (const s of settled) if (s.status === 'fulfilled') apps[s.value.name] = s.value;
   // Stops whichever instance of each app is current (tests restart some).
@@ -264,7 +268,7 @@ async function cliAudit(flags: string[]): Promise<Array<{ id: string; state: str
 
 /** A counter on the issuer's /metrics (NaN when it is not exported). */
 async function issuerCounter(name: string): Promise<number> {
-  const text = await (await fetch(`${apps.issuer.url}/metrics`)).text();
+  const text = await (await fetch(`${apps.issuer.opsUrl}/metrics`)).text();
   return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
 }
 
@@ -360,7 +364,7 @@ async function killAndRestart(name: AppName): Promise<void> {
   const old = apps[name];
   await old.stop('SIGKILL');
   pastOutput.push({ name: `${name} (killed)`, text: old.output() });
-  apps[name] = await startApp(name, launch[name].port, launch[name].env);
+  apps[name] = await startApp(name, launch[name], launch[name].env);
 }
 
 describe('distributed mode: four processes on Kafka', () => {
@@ -447,7 +451,7 @@ describe('distributed mode: four processes on Kafka', () => {
     const approved = await until(id, ['approved', 'granted', 'bypassed']);
     expect(approved.state, 'nothing may be granted while the only issuer is dead').toBe('approved');
     pastOutput.push({ name: 'issuer (killed)', text: issuerOutput });
-    apps.issuer = await startApp('issuer', launch.issuer.port, launch.issuer.env);
+    apps.issuer = await startApp('issuer', launch.issuer, launch.issuer.env);
     const granted = await until(id, ['granted', 'grant_failed', 'bypassed'], 90_000);
     expect(granted.state, JSON.stringify(summary(id))).toBe('granted');
     const { credential } = await fetchCredential(id);

@@ -39,6 +39,7 @@ describe('embedded mode (npm start)', () => {
     const config = parseConfig({
       JIT_DATA_DIR: dir,
       JIT_PORT: String(await freePort()),
+      JIT_OPS_PORT: '0',
       JIT_SANDBOX_PORT: String(await freePort()),
       JIT_SWEEP_INTERVAL_MS: '0',
     });
@@ -74,7 +75,9 @@ describe('embedded mode (npm start)', () => {
     const comments = notes.map((n) => n.body).join('\n');
     expect(comments).toMatch(/granted/);
     expect(comments).toMatch(/revoked/);
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    // metrics are on the ops listener only, never on the public port
+    expect((await fetch(`${url}/metrics`)).status).toBe(404);
+    const metrics = await (await fetch(`${jit.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/jit_merge_to_granted_seconds_count 1/);
     expect(metrics).toMatch(/jit_expiry_to_revoked_seconds_count 1/);
     await jit.close();
@@ -117,6 +120,7 @@ describe('embedded mode (npm start)', () => {
     const env = {
       JIT_DATA_DIR: dir,
       JIT_PORT: String(port),
+      JIT_OPS_PORT: '0',
       GITLAB_URL: sandbox.url,
       GITLAB_TOKEN: 'jit-bot-token-0001',
       JIT_ELEVATIONS_PROJECT: 'ops/elevations',

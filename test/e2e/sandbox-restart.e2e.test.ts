@@ -48,6 +48,7 @@ describe('npm start sandbox mode survives a restart', () => {
       const child = await startJitProcess({
         JIT_DATA_DIR: dir,
         JIT_PORT: String(await freePort()),
+        JIT_OPS_PORT: '0',
         JIT_SANDBOX_PORT: String(sandboxPort),
         JIT_SWEEP_INTERVAL_MS: '0',
       });

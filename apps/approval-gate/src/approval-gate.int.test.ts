@@ -263,7 +263,7 @@ describe('approval gate on a free project (GitLab enforces nothing)', () => {
     await commentWith(w, iid, 'jit refuses this policy version');
     const after = ((await (await fetch(`${w.gateUrl}/v1/catalog`)).json()) as { version: string; latestPolicyRejected?: unknown }).version;
     expect(after).toBe(before);
-    const ready = (await (await fetch(`${w.gateUrl}/readyz`)).json()) as { policy: { version: string } };
+    const ready = (await (await fetch(`${w.opsUrl}/readyz`)).json()) as { policy: { version: string } };
     expect(ready.policy.version).toBe(before);
   });
 

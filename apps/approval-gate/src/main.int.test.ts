@@ -1,5 +1,5 @@
 // The real process: main.ts parses env, resolves the elevations project on the (sandbox) GitLab,
-// loads the policy, serves catalog/health/metrics, consumes the bus, and stops on SIGTERM.
+// loads the policy, serves the catalog (health/metrics on its ops listener), consumes the bus, and stops on SIGTERM.
 // With JIT_TEST_KAFKA_BROKERS (set by `npm test`) it also runs on Kafka end to end.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -75,15 +75,20 @@ function start(env: Record<string, string>) {
   proc.stdout!.on('data', (c) => (out += String(c)));
   proc.stderr!.on('data', (c) => (err += String(c)));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  let opsUrl = '';
   const listening = new Promise<string>((resolve, reject) => {
     proc.stdout!.on('data', () => {
       const m = out.match(/"address":"(http:\/\/127\.0\.0\.1:\d+)"/);
-      if (m) resolve(m[1]!);
+      const ops = out.match(/"ops":"(http:\/\/127\.0\.0\.1:\d+)"/);
+      if (m && ops) {
+        opsUrl = ops[1]!;
+        resolve(m[1]!);
+      }
     });
     void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
   });
   listening.catch(() => undefined);
-  return { proc, listening, exited, output: () => out + err };
+  return { proc, listening, exited, output: () => out + err, opsUrl: () => opsUrl };
 }
 
 /** The gate's event-signing key file (the app refuses to start without one). */
@@ -96,6 +101,7 @@ const baseEnv = () => ({
   GITLAB_TOKEN: BOT_TOKEN,
   JIT_ELEVATIONS_PROJECT: 'sec/elevations',
   PORT: '0',
+  JIT_OPS_PORT: '0',
   // The operator pins the seeded policy (the first policy is trusted by an explicit act).
   JIT_POLICY_PIN: policyBlobSha(POLICY),
 });
@@ -114,15 +120,17 @@ describe('apps/approval-gate main', () => {
     dirs.push(busDir);
     const app = start({ ...baseEnv(), JIT_BUS_DIR: busDir });
     const base = await app.listening;
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${base}/readyz`);
+    expect((await fetch(`${app.opsUrl()}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${app.opsUrl()}/readyz`);
     expect(ready.status).toBe(200);
     const catalog = (await (await fetch(`${base}/v1/catalog`)).json()) as { entries: Array<Record<string, unknown>>; version: string };
     expect(catalog.version).toMatch(/^[0-9a-f]{40}$/);
     expect(catalog.entries).toEqual([
       expect.objectContaining({ target: 'orders-db', scope: 'write', tier: 'reversible-write', ttlMaxSeconds: 7200, requiredApprovals: 1, eligibleApprovers: ['carol'] }),
     ]);
-    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/process_cpu_user_seconds_total/);
+    expect(await (await fetch(`${app.opsUrl()}/metrics`)).text()).toMatch(/process_cpu_user_seconds_total/);
+    // the ops routes are not on the public port
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${base}${path}`)).status).toBe(404);
     expect(app.output()).not.toContain(BOT_TOKEN);
     app.proc.kill('SIGTERM');
     expect(await app.exited).toBe(0);
@@ -231,6 +239,7 @@ describe('apps/approval-gate main', () => {
           JIT_ELEVATIONS_PROJECT: `sec/quiet-${suffix}`,
           JIT_SIGNING_KEY_FILE: KEY_FILE,
           PORT: '0',
+          JIT_OPS_PORT: '0',
           JIT_POLICY_PIN: policyBlobSha(POLICY),
           KAFKA_BROKERS: brokers!,
           KAFKA_CLIENT_ID: `gate-rec-${suffix}`,

@@ -1,5 +1,5 @@
 // Entry point of approval-gate (distributed mode): parse config once, build the bus, serve the
-// catalog/health/metrics and consume jit.gitlab.v1. All behaviour lives in @jit/gate.
+// catalog (health/metrics on the ops listener) and consume jit.gitlab.v1. All behaviour lives in @jit/gate.
 import { createEmbeddedBus, createKafkaBus, type EventBus } from '@jit/bus';
 import { createEventSigner } from '@jit/contracts';
 import { runService } from '@jit/service';
@@ -19,7 +19,7 @@ await runService({
         : await createEmbeddedBus({ dir: config.bus.dir, logger });
     await bus.ensureTopics(GATE_TOPIC_SPECS);
     const facts = substrateFacts(logger, { gcpExtendedLifetime: config.gcpExtendedLifetime });
-    const app = await buildGateServer({
+    const { app, ops } = await buildGateServer({
       bus,
       signer: createEventSigner(config.signingKeyPem),
       trustedGateKeys: config.trustedGateKeys,
@@ -32,10 +32,11 @@ await runService({
       reconcileIntervalMs: config.reconcileIntervalMs,
       logger,
     });
+    const opsAddress = await ops.listen(config.ops);
     const address = await app.listen({ host: config.host, port: config.port });
     return {
       address,
-      info: { bus: bus.kind },
+      info: { ops: opsAddress, bus: bus.kind },
       async stop() {
         await app.close(); // stops the gate's subscriptions after the handler in flight
         await facts.close();

@@ -103,7 +103,7 @@ describe('policy trust on a GitLab Free project', () => {
     expect((await catalog(w)).version).toBe(ratified);
     const bypass = await policyEvent(w, EVENT_TYPES.policyBypassDetected, (d) => d['commitSha'] === pushed.id);
     expect(bypass).toMatchObject({ version: policyBlobSha(HOSTILE.replace('30d', '29d')), inForce: ratified });
-    const metrics = await (await fetch(`${w.gateUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${w.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/^jit_gate_policy_unratified 1$/m);
     await restoreMain(w);
   });
@@ -197,7 +197,7 @@ describe('policy trust: policy.yaml deleted from the default branch by a direct 
     expect((await catalog(w)).version).toBe(inForce);
     const bypass = await policyEvent(w, EVENT_TYPES.policyBypassDetected, (d) => d['inForce'] === inForce && !d['version']);
     expect((bypass['reasons'] as string[]).join(' ')).toMatch(/policy.yaml is missing from the default branch/);
-    expect(await (await fetch(`${w.gateUrl}/metrics`)).text()).toMatch(/^jit_gate_policy_unratified 1$/m);
+    expect(await (await fetch(`${w.opsUrl}/metrics`)).text()).toMatch(/^jit_gate_policy_unratified 1$/m);
   });
 });
 

@@ -27,6 +27,8 @@ export interface SandboxWorld {
   bus: EventBus;
   readonly gate: FastifyInstance;
   readonly gateUrl: string;
+  /** The gate's ops listener (/healthz, /readyz, /metrics). */
+  readonly opsUrl: string;
   /** Where the sandbox's project hook delivers (the ingest plugin), for forged or late deliveries. */
   ingestUrl: string;
   /** Stops the gate server and builds a new one on the same bus and GitLab (a process restart). */
@@ -111,8 +113,9 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
       policyPin: policyBlobSha(opts.policy),
       logger,
     });
-  let gate = await startGate();
+  let { app: gate, ops } = await startGate();
   let gateUrl = await gate.listen({ host: '127.0.0.1', port: 0 });
+  let opsUrl = await ops.listen({ host: '127.0.0.1', port: 0 });
   const clients = new Map<string, GitlabClient>();
   const as = (u: string) => {
     let c = clients.get(u);
@@ -135,7 +138,7 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
     }
   };
   const handled = async () => {
-    const text = await (await fetch(`${gateUrl}/metrics`)).text();
+    const text = await (await fetch(`${opsUrl}/metrics`)).text();
     let n = 0;
     for (const m of text.matchAll(/^jit_gate_webhooks_total\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
     return n;
@@ -157,11 +160,15 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
     get gateUrl() {
       return gateUrl;
     },
+    get opsUrl() {
+      return opsUrl;
+    },
     async restartGate() {
       await sandbox.idle();
       await gate.close();
-      gate = await startGate();
+      ({ app: gate, ops } = await startGate());
       gateUrl = await gate.listen({ host: '127.0.0.1', port: 0 });
+      opsUrl = await ops.listen({ host: '127.0.0.1', port: 0 });
     },
     signer,
     projectId,

@@ -1,5 +1,5 @@
 // Composes the approval-gate process: GitLab client, policy store, gate plugin (catalog + bus
-// consumer), health and metrics routes. main.ts supplies config and the bus; tests supply their own.
+// consumer), and health, readiness and metrics on the ops listener. main.ts supplies config and the bus; tests supply their own.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createSigningBus, type EventBus } from '@jit/bus';
 import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventVerifier, type EventSigner } from '@jit/contracts';
@@ -8,6 +8,7 @@ import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createRegistry, type Logger } from '@jit/observability';
 import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
 import { signingKeysPlugin } from '@jit/read-api';
+import { createOpsServer } from '@jit/service';
 
 /** Matches deploy/kafka/topics.yaml, so ensuring topics never fights the deployed definitions. */
 export const GATE_TOPIC_SPECS = [
@@ -37,7 +38,14 @@ export interface GateServerOptions {
   reconcileLookbackMs?: number;
 }
 
-export async function buildGateServer(opts: GateServerOptions): Promise<FastifyInstance> {
+export interface GateServer {
+  /** The public listener: GET /v1/catalog, GET /v1/keys. */
+  app: FastifyInstance;
+  /** /healthz, /readyz, /metrics: listen on the ops address; closed with `app`. */
+  ops: FastifyInstance;
+}
+
+export async function buildGateServer(opts: GateServerOptions): Promise<GateServer> {
   const { logger } = opts;
   const gitlab = createGitlabClient({ url: opts.gitlab.url, token: opts.gitlab.token, fetch: opts.gitlab.fetch, logger });
   // Resolve the project path to its id and the token to its user once, at boot.
@@ -60,22 +68,22 @@ export async function buildGateServer(opts: GateServerOptions): Promise<FastifyI
     ...(opts.reconcileIntervalMs !== undefined ? { reconcileIntervalMs: opts.reconcileIntervalMs } : {}),
     ...(opts.reconcileLookbackMs !== undefined ? { reconcileLookbackMs: opts.reconcileLookbackMs } : {}),
   });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  const readiness = () => {
     const policy = policyStore.status();
-    const ready = app.gate.isReady() && policyStore.peek() !== undefined;
-    return reply.code(ready ? 200 : 503).send({
-      status: ready ? 'ready' : 'not_ready',
-      bus: opts.bus.isReady(),
-      policy: {
-        ok: policy.ok,
-        version: policy.version,
-        error: policy.error?.code,
-        ...(policy.ratified ? { ratified: { how: policy.ratified.how, at: policy.ratified.ratifiedAt, by: policy.ratified.approvers, ...(policy.ratified.mrIid ? { mrIid: policy.ratified.mrIid } : {}) } } : {}),
-        ...(policy.unratified ? { unratified: policy.unratified.version } : {}),
+    return {
+      ready: app.gate.isReady() && policyStore.peek() !== undefined,
+      detail: {
+        bus: opts.bus.isReady(),
+        policy: {
+          ok: policy.ok,
+          version: policy.version,
+          error: policy.error?.code,
+          ...(policy.ratified ? { ratified: { how: policy.ratified.how, at: policy.ratified.ratifiedAt, by: policy.ratified.approvers, ...(policy.ratified.mrIid ? { mrIid: policy.ratified.mrIid } : {}) } } : {}),
+          ...(policy.unratified ? { unratified: policy.unratified.version } : {}),
+        },
       },
-    });
-  });
-  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
-  return app as unknown as FastifyInstance;
+    };
+  };
+  const ops = createOpsServer({ registry, logger, closeWith: app as unknown as FastifyInstance, readiness });
+  return { app: app as unknown as FastifyInstance, ops };
 }

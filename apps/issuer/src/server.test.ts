@@ -31,6 +31,7 @@ const logLines: string[] = [];
 
 const publish = (e: CloudEventJson) => bus.publish(TOPIC_ELEVATIONS, String((e.data as { elevationId: string }).elevationId), e);
 const get = async (url: string) => server.app.inject({ url });
+const ops = async (url: string) => server.ops.inject({ url });
 /** Polls until `check` holds (apps may not use @jit/testing's waitFor: module boundaries). */
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -39,7 +40,7 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15
     await delay(50);
   }
 }
-const bypasses = async () => Number(/^jit_bypasses_total (\d+)$/m.exec((await get('/metrics')).body)?.[1] ?? NaN);
+const bypasses = async () => Number(/^jit_bypasses_total (\d+)$/m.exec((await ops('/metrics')).body)?.[1] ?? NaN);
 
 beforeAll(async () => {
   sandbox = await startSandbox({
@@ -115,7 +116,7 @@ describe('issuer HTTP in distributed mode', () => {
   it('serves no credential a granted not signed by an issuer brought, and lists its own public key', async () => {
     expect((await get('/v1/elevations/gl-42-11')).json().state).toBe('pending');
     expect((await get('/v1/elevations/gl-42-11/credential')).statusCode).toBe(409);
-    expect(await server.app.inject({ url: '/metrics' }).then((r) => r.body)).toMatch(/jit_events_refused_total\{consumer="read-model",type="granted",reason="unsigned"\} 1/);
+    expect(await server.ops.inject({ url: '/metrics' }).then((r) => r.body)).toMatch(/jit_events_refused_total\{consumer="read-model",type="granted",reason="unsigned"\} 1/);
     const keys = (await get('/v1/keys')).json().keys;
     expect(keys).toEqual([{ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig', kid: issuerKey.signer.publicKey.kid, x: issuerKey.signer.publicKey.x, roles: ['issuer'] }]);
   });
@@ -132,7 +133,8 @@ describe('issuer HTTP in distributed mode', () => {
   });
 
   it('exposes the SLO counters of the read model, history included, and counts a live bypass', async () => {
-    const text = (await get('/metrics')).body;
+    const text = (await ops('/metrics')).body;
+    expect((await get('/metrics')).statusCode, 'metrics are on the ops listener only').toBe(404);
     expect(text).toMatch(/^jit_rejections_total 1$/m);
     expect(text).toMatch(/^jit_elevations\{state="granted"\} 1$/m);
     expect(await bypasses()).toBe(1);
@@ -150,7 +152,7 @@ describe('issuer HTTP in distributed mode', () => {
   });
 
   it('puts no secret in its answers or its log lines', async () => {
-    const answers = await Promise.all(['/metrics', '/docs/openapi.json', '/v1/elevations', '/readyz'].map(async (u) => (await get(u)).body));
+    const answers = await Promise.all([ops('/metrics'), get('/docs/openapi.json'), get('/v1/elevations'), ops('/readyz')].map(async (r) => (await r).body));
     const places = { answers: answers.join('\n'), logs: logLines.join('') };
     expect(places.logs).toMatch(/read model loaded/);
     for (const [where, text] of Object.entries(places)) for (const s of [BOT_TOKEN, VAULT_TOKEN]) expect(text.includes(s), `${s} in ${where}`).toBe(false);

@@ -1,7 +1,7 @@
 // Composes the issuer process: Kafka bus, substrate instances, policy store (the ratified version
 // an approval names, folded from the log), a ledger kept current from the log, the issuer consumer, and the HTTP routes: the
-// whole read API (/v1/elevations, /v1/elevations/:id, the sealed credential), health, metrics
-// (the SLO counters of the read model among them) and the OpenAPI document. main.ts supplies
+// whole read API (/v1/elevations, /v1/elevations/:id, the sealed credential) and the OpenAPI
+// document; health, readiness and metrics (the SLO counters of the read model among them) on the ops listener. main.ts supplies
 // config; tests inject the bus, fetch or extras.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -12,6 +12,7 @@ import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createGitlabApprovalCheck, createIssuer, type Issuer, type MrNotifier } from '@jit/issuer';
 import { createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
+import { createOpsServer } from '@jit/service';
 import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
 import { readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
 import type { Substrate, SubstrateRegistry } from '@jit/substrates';
@@ -36,6 +37,8 @@ export interface IssuerServerDeps {
 
 export interface IssuerServer {
   app: FastifyInstance;
+  /** /healthz, /readyz, /metrics: listen on config.ops; closed with `app`. */
+  ops: FastifyInstance;
   issuer: Issuer;
   substrates: SubstrateRegistry;
 }
@@ -116,17 +119,12 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     // routes them here); it already keeps the ledger for the credential route.
     await app.register(readApiPlugin, { ledger });
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['issuer'] }] });
-    app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-    app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-      const ready = bus.isReady();
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', bus: ready, substrates: substrates.names() });
-    });
-    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    const ops = createOpsServer({ registry, logger, closeWith: app, readiness: () => ({ ready: bus.isReady(), detail: { bus: bus.isReady(), substrates: substrates.names() } }) });
     app.addHook('onClose', async () => {
       // Stop consuming and finish the approval in flight first, then release clients.
       for (const c of cleanups) await c().catch((err: unknown) => logger.warn({ err: { name: (err as Error)?.name } }, 'error while closing'));
     });
-    return { app: app as unknown as FastifyInstance, issuer, substrates };
+    return { app: app as unknown as FastifyInstance, ops, issuer, substrates };
   } catch (err) {
     for (const c of cleanups) await c().catch(() => undefined);
     throw err;

@@ -2,7 +2,7 @@
 // setting stops start-up with a message naming it (never its value: some are secrets).
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { checkKafkaSecurity, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, parseEnv, readSigningKeySetting, signingEnv, signingFromEnv, type KafkaSecurity, type ServerConfig, type SigningConfig } from '@jit/service';
+import { checkKafkaSecurity, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, opsEnv, opsFromEnv, parseEnv, readSigningKeySetting, signingEnv, signingFromEnv, type KafkaSecurity, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -11,6 +11,7 @@ const envSchema = z
   .object({
     JIT_PORT: s.port(8080, { min: 1 }),
     JIT_HOST: s.host(),
+    ...opsEnv(),
     JIT_DATA_DIR: s.path().default('./.jit'),
     JIT_LOG_LEVEL: s.logLevel(),
     JIT_PUBLIC_URL: s.httpUrl('the http(s) URL users reach jit at').optional(),
@@ -87,6 +88,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
   return {
     port: e.JIT_PORT,
     host: e.JIT_HOST,
+    ops: opsFromEnv(e),
     dataDir,
     logLevel: e.JIT_LOG_LEVEL,
     publicUrl: e.JIT_PUBLIC_URL ?? `http://${e.JIT_HOST}:${e.JIT_PORT}`,

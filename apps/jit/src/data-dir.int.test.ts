@@ -28,6 +28,7 @@ async function build(dataDir: string, extra: Record<string, string> = {}): Promi
   const config = parseConfig({
     JIT_DATA_DIR: dataDir,
     JIT_PORT: String(await freePort()),
+    JIT_OPS_PORT: '0',
     JIT_SANDBOX_PORT: String(await freePort()),
     JIT_SWEEP_INTERVAL_MS: '0',
     ...extra,

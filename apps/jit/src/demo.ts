@@ -19,6 +19,7 @@ const config = parseConfig({
   KAFKA_BROKERS: undefined,
   JIT_DATA_DIR: dataDir,
   JIT_PORT: String(await freePort()),
+  JIT_OPS_PORT: '0',
   JIT_SANDBOX_PORT: String(await freePort()),
   JIT_SWEEP_INTERVAL_MS: '0',
 });

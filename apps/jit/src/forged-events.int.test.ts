@@ -29,14 +29,14 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60
   }
 }
 
-const metrics = async () => (await fetch(`${url}/metrics`)).text();
+const metrics = async () => (await fetch(`${jit.opsUrl}/metrics`)).text();
 const refused = async (reason: string) => Number(new RegExp(`^jit_events_refused_total\\{consumer="issuer",type="approved",reason="${reason}"\\} (\\d+)$`, 'm').exec(await metrics())?.[1] ?? 0);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'jit-forged-'));
   await chmod(dir, 0o755);
   const port = await freePort();
-  const config = parseConfig({ JIT_DATA_DIR: dir, JIT_PORT: String(port), JIT_SANDBOX_PORT: String(await freePort()), JIT_SWEEP_INTERVAL_MS: '0' });
+  const config = parseConfig({ JIT_DATA_DIR: dir, JIT_PORT: String(port), JIT_OPS_PORT: '0', JIT_SANDBOX_PORT: String(await freePort()), JIT_SWEEP_INTERVAL_MS: '0' });
   jit = await buildJit(config, { env: {}, logger: createLogger({ name: 'jit', level: 'info', destination: { write: (s: string) => void logs.push(s) } }) });
   url = `http://127.0.0.1:${port}`;
   await jit.listen();
@@ -93,7 +93,7 @@ describe('forged events on the embedded bus', () => {
     // jit publishes its key, and is still ready
     const keys = ((await (await fetch(`${url}/v1/keys`)).json()) as { keys: Array<{ roles: string[] }> }).keys;
     expect(keys).toEqual([expect.objectContaining({ roles: ['gate', 'issuer', 'revoker'] })]);
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${jit.opsUrl}/readyz`)).status).toBe(200);
   });
   it('a requested another producer wrote (asking for no approvals) is not taken by the gate: refused and counted', async () => {
     const project = jit.sandbox!.project(P);
@@ -103,6 +103,6 @@ describe('forged events on the embedded bus', () => {
     const forged = sampleEvent(EVENT_TYPES.requested, { elevationId: `gl-${project.id}-950`, projectId: project.id, mrIid: 950, requiredApprovals: 0 }, { time: new Date().toISOString() });
     await jit.bus.publish(TOPIC_ELEVATIONS, forged.data.elevationId, forged);
     await until(async () => (await gateRefused()) === before + 1, 'the gate to refuse the forged requested');
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${jit.opsUrl}/readyz`)).status).toBe(200);
   });
 });

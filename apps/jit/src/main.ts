@@ -22,7 +22,7 @@ const jit = await buildJit(config).catch((err: unknown) => {
   process.exit(1);
 });
 const url = await jit.listen();
-process.stdout.write(`listening on ${url}\n`);
+process.stdout.write(`listening on ${url} (health, readiness and metrics: ${jit.opsUrl})\n`);
 
 if (jit.sandbox) {
   const pid = jit.gitlab.projectId;

@@ -23,7 +23,7 @@ describe('policy trust in sandbox mode (npm start)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'jit-policy-trust-'));
     await chmod(dir, 0o755);
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const config = parseConfig({ JIT_DATA_DIR: dir, JIT_PORT: String(await freePort()), JIT_SANDBOX_PORT: String(await freePort()), JIT_SWEEP_INTERVAL_MS: '0' });
+    const config = parseConfig({ JIT_DATA_DIR: dir, JIT_PORT: String(await freePort()), JIT_OPS_PORT: '0', JIT_SANDBOX_PORT: String(await freePort()), JIT_SWEEP_INTERVAL_MS: '0' });
     const logs: string[] = [];
     const jit: JitProcess = await buildJit(config, { env: {}, logger: createLogger({ name: 'jit', level: 'info', destination: { write: (s: string) => void logs.push(s) } }) });
     cleanup.push(() => jit.close());

@@ -36,6 +36,7 @@ async function start(dataDir: string, seed: string, extra: Record<string, string
   const config = parseConfig({
     JIT_DATA_DIR: dataDir,
     JIT_PORT: String(port),
+    JIT_OPS_PORT: '0',
     JIT_SANDBOX_PORT: String(await freePort()),
     JIT_SANDBOX_SEED: seed,
     JIT_SWEEP_INTERVAL_MS: '0',

@@ -51,6 +51,7 @@ async function start(dir: string, extra: Record<string, string> = {}, logs?: str
   const config = parseConfig({
     JIT_DATA_DIR: dir,
     JIT_PORT: String(port),
+    JIT_OPS_PORT: '0',
     JIT_SANDBOX_PORT: String(await freePort()),
     JIT_SWEEP_INTERVAL_MS: '0',
     JIT_NO_DEMO_DB: '1',

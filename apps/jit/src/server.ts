@@ -1,5 +1,6 @@
 // Composes the all-in-one process: webhook-ingest, approval-gate, issuer and revoker on one
-// fastify server and one bus, plus the read API, the catalog, metrics and the OpenAPI document.
+// fastify server and one bus, plus the read API, the catalog and the OpenAPI document; health,
+// readiness and metrics on a separate ops listener.
 // In sandbox mode (no GITLAB_URL) it also runs the GitLab sandbox and a demo PostgreSQL.
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createPolicyStore } from '@jit/policy';
 import { readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { createRevoker, type Revoker } from '@jit/revoker';
+import { createOpsServer } from '@jit/service';
 import type { JitConfig } from './config';
 import { startDemoDatabase, type DemoDatabase } from './demo-database';
 import { DataDirUnusable } from './errors';
@@ -32,6 +34,10 @@ const CLOSE_STEP_MS = 10_000;
 
 export interface JitProcess {
   app: FastifyInstance;
+  /** /healthz, /readyz, /metrics on config.ops (listened by `listen()`, closed with `app`). */
+  ops: FastifyInstance;
+  /** Where the ops listener listens, once `listen()` has run. */
+  opsUrl: string | undefined;
   /** The bus without this process's signature (what another writer of the log would publish). */
   bus: EventBus;
   logger: Logger;
@@ -265,21 +271,24 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
 
     let projection: LedgerProjection | undefined;
 
-    app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-    app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-      const ready = bus.isReady() && policyStore.peek() !== undefined && app.gate.isReady();
-      return reply.code(ready ? 200 : 503).send({
-        status: ready ? 'ready' : 'not_ready',
-        bus: bus.isReady(),
-        policy: {
-          ok: policyStore.status().ok,
-          version: policyStore.status().version,
-          error: policyStore.status().error?.code,
-          ...(policyStore.status().unratified ? { unratified: policyStore.status().unratified!.version } : {}),
+    // health, readiness and metrics on their own listener (JIT_OPS_HOST:JIT_OPS_PORT), never on JIT_PORT
+    const ops = createOpsServer({
+      registry,
+      logger,
+      closeWith: app as unknown as FastifyInstance,
+      readiness: () => ({
+        ready: bus.isReady() && policyStore.peek() !== undefined && app.gate.isReady(),
+        detail: {
+          bus: bus.isReady(),
+          policy: {
+            ok: policyStore.status().ok,
+            version: policyStore.status().version,
+            error: policyStore.status().error?.code,
+            ...(policyStore.status().unratified ? { unratified: policyStore.status().unratified!.version } : {}),
+          },
         },
-      });
+      }),
     });
-    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 
     app.addHook('onReady', async () => {
       projection = await startLedgerProjection({
@@ -311,7 +320,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       }
     });
 
-    return {
+    const jit: JitProcess = {
       app: app as unknown as FastifyInstance,
       // the log itself: what is published here is not signed by this process
       bus: rawBus,
@@ -322,10 +331,14 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       gitlab: { url: gitlabUrl, project, projectId: proj.id },
       webhookSecret: webhookSecrets[0],
       async listen() {
+        jit.opsUrl = await ops.listen({ port: config.ops.port, host: config.ops.host });
         return app.listen({ port: config.port, host: config.host });
       },
+      ops,
+      opsUrl: undefined,
       close,
     };
+    return jit;
   } catch (err) {
     await close();
     throw err;

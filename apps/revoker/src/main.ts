@@ -9,8 +9,9 @@ await runService({
   parseConfig,
   inFlight: 'the revocations in flight',
   async start(config, logger) {
-    const { app } = await buildServer(config, { logger });
+    const { app, ops } = await buildServer(config, { logger });
+    const opsAddress = await ops.listen(config.ops);
     const address = await app.listen({ host: config.host, port: config.port });
-    return { address, info: { substrates: Object.keys(config.substrates) }, stop: () => app.close() };
+    return { address, info: { ops: opsAddress, substrates: Object.keys(config.substrates) }, stop: () => app.close() };
   },
 });

@@ -1,11 +1,12 @@
 // Composes the revoker process: Kafka bus, substrate instances, the revoker (durable schedule
 // rebuilt from the log, revoke at TTL/on request, reconciliation, orphan sweep), MR comments when
-// GitLab is configured, and health/metrics routes. main.ts supplies config; tests inject deps.
+// GitLab is configured, GET /v1/keys, and health/readiness/metrics on the ops listener. main.ts supplies config; tests inject deps.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createKafkaBus, createSigningBus, type EventBus } from '@jit/bus';
 import { TOPIC_ELEVATIONS, createEventSigner, producerTrust } from '@jit/contracts';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
+import { createOpsServer } from '@jit/service';
 import { signingKeysPlugin } from '@jit/read-api';
 import { createRevoker, type MrNotifier, type Revoker } from '@jit/revoker';
 import type { SubstrateRegistry } from '@jit/substrates';
@@ -25,6 +26,8 @@ export interface RevokerServerDeps {
 
 export interface RevokerServer {
   app: FastifyInstance;
+  /** /healthz, /readyz, /metrics: listen on config.ops; closed with `app`. */
+  ops: FastifyInstance;
   revoker: Revoker;
   substrates: SubstrateRegistry;
 }
@@ -67,16 +70,16 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
 
     const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['revoker'] }] });
-    app.get('/healthz', async () => ({ status: 'ok' }));
-    app.get('/readyz', async (_req, reply) => {
-      const ready = bus.isReady();
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', bus: ready, live: revoker.live().size, substrates: substrates.names() });
+    const ops = createOpsServer({
+      registry,
+      logger,
+      closeWith: app,
+      readiness: () => ({ ready: bus.isReady(), detail: { bus: bus.isReady(), live: revoker.live().size, substrates: substrates.names() } }),
     });
-    app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
     app.addHook('onClose', async () => {
       for (const c of cleanups) await c().catch((err: unknown) => logger.warn({ err: { name: (err as Error)?.name } }, 'error while closing'));
     });
-    return { app: app as unknown as FastifyInstance, revoker, substrates };
+    return { app: app as unknown as FastifyInstance, ops, revoker, substrates };
   } catch (err) {
     for (const c of cleanups) await c().catch(() => undefined);
     throw err;

@@ -27,18 +27,23 @@ function start(env: Record<string, string>) {
   });
   let out = '';
   let err = '';
+  let opsUrl = '';
   proc.stdout!.on('data', (c) => (out += String(c)));
   proc.stderr!.on('data', (c) => (err += String(c)));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const listening = new Promise<string>((resolve, reject) => {
     proc.stdout!.on('data', () => {
       const m = out.match(/"address":"(http:\/\/127\.0\.0\.1:\d+)"/);
-      if (m) resolve(m[1]!);
+      const ops = out.match(/"ops":"(http:\/\/127\.0\.0\.1:\d+)"/);
+      if (m && ops) {
+        opsUrl = ops[1]!;
+        resolve(m[1]!);
+      }
     });
     void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
   });
   listening.catch(() => undefined); // awaited only by tests that expect the process to listen
-  return { proc, listening, exited, output: () => out + err };
+  return { proc, listening, exited, output: () => out + err, opsUrl: () => opsUrl };
 }
 
 describe('apps/webhook-ingest', () => {
@@ -46,7 +51,7 @@ describe('apps/webhook-ingest', () => {
     const busDir = await mkdtemp(join(tmpdir(), 'wi-bus-'));
     const dataDir = await mkdtemp(join(tmpdir(), 'wi-data-'));
     dirs.push(busDir, dataDir);
-    const app = start({ JIT_BUS_DIR: busDir, JIT_DATA_DIR: dataDir, JIT_WEBHOOK_SECRET: 'app-secret-1,app-secret-2', PORT: '0' });
+    const app = start({ JIT_BUS_DIR: busDir, JIT_DATA_DIR: dataDir, JIT_WEBHOOK_SECRET: 'app-secret-1,app-secret-2', PORT: '0', JIT_OPS_PORT: '0' });
     child = app.proc;
     const base = await app.listening;
     const res = await fetch(`${base}/webhooks/gitlab`, {
@@ -55,8 +60,10 @@ describe('apps/webhook-ingest', () => {
       body: await MR(),
     });
     expect(res.status).toBe(202);
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/jit_webhook_deliveries_total\{outcome="accepted"\} 1/);
+    // health and metrics are on the ops listener only, not on the port GitLab reaches
+    expect((await fetch(`${app.opsUrl()}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${app.opsUrl()}/metrics`)).text()).toMatch(/jit_webhook_deliveries_total\{outcome="accepted"\} 1/);
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${base}${path}`)).status).toBe(404);
     app.proc.kill('SIGTERM');
     expect(await app.exited).toBe(0);
     expect(app.output()).not.toContain('app-secret-2');

@@ -1,11 +1,11 @@
-// Entry point of webhook-ingest (distributed mode): parse config, build the bus, serve the intake,
-// stop cleanly. All behaviour lives in @jit/ingest.
+// Entry point of webhook-ingest (distributed mode): parse config, build the bus, serve the intake
+// (and health, readiness and metrics on the ops listener), stop cleanly. All behaviour lives in @jit/ingest.
 import Fastify, { LogController } from 'fastify';
 import { createEmbeddedBus, createKafkaBus, type EventBus } from '@jit/bus';
 import { TOPIC_GITLAB } from '@jit/contracts';
 import { ingestPlugin } from '@jit/ingest';
 import { createRegistry } from '@jit/observability';
-import { runService } from '@jit/service';
+import { createOpsServer, runService } from '@jit/service';
 import { parseConfig } from './config';
 
 /** Matches deploy/kafka/topics.yaml, so ensuring the topic never fights the deployed definition. */
@@ -37,19 +37,25 @@ await runService({
       requestTimeout: 30_000,
       forceCloseConnections: 'idle',
     });
+    const registry = createRegistry({ defaultMetrics: true });
     await app.register(ingestPlugin, {
       bus,
       auth: config.auth,
       bodyLimit: config.bodyLimit,
       publishTimeoutMs: config.publishTimeoutMs,
       dedupe: config.dedupe,
-      registry: createRegistry({ defaultMetrics: true }),
+      registry,
+      // health, readiness and metrics live on the ops listener, never on the port GitLab reaches
+      healthRoutes: false,
+      metricsRoute: false,
       logger,
     });
+    const ops = createOpsServer({ registry, logger, closeWith: app, readiness: () => ({ ready: bus.isReady(), detail: { bus: bus.isReady() } }) });
+    const opsAddress = await ops.listen(config.ops);
     const address = await app.listen({ host: config.host, port: config.port });
     return {
       address,
-      info: { bus: bus.kind },
+      info: { ops: opsAddress, bus: bus.kind },
       async stop() {
         await app.close(); // stops accepting, answers in-flight requests, closes the dedupe log
         await bus.close(); // flushes the producer

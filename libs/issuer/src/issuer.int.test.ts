@@ -66,6 +66,7 @@ let recipient: string;
 const groupId = uniqueName('issuer-int');
 let issuer: Child;
 let issuerUrl: string;
+let issuerOpsUrl: string;
 let nextIid = 1;
 
 function spawnIssuer(entry: string): Child {
@@ -88,6 +89,7 @@ function spawnIssuer(entry: string): Child {
     JIT_TRUSTED_GATE_KEYS: gateKey.signer.publicKey.x,
     JIT_TRUSTED_REVOKER_KEYS: revokerKey.signer.publicKey.x,
     PORT: '0',
+    JIT_OPS_PORT: '0',
     LOG_LEVEL: 'debug',
   };
   const proc = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -112,7 +114,9 @@ function spawnIssuer(entry: string): Child {
 
 async function startIssuer(): Promise<void> {
   issuer = spawnIssuer(MAIN);
-  issuerUrl = (await issuer.waitOutput(/"address":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
+  const listening = await issuer.waitOutput(/"address":"(http:\/\/127\.0\.0\.1:\d+)","ops":"(http:\/\/127\.0\.0\.1:\d+)"/);
+  issuerUrl = listening[1]!;
+  issuerOpsUrl = listening[2]!;
 }
 
 async function sql<T extends pg.QueryResultRow = any>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
@@ -148,7 +152,7 @@ async function notes(iid: number): Promise<string[]> {
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${issuerUrl}/metrics`)).text();
+  const text = await (await fetch(`${issuerOpsUrl}/metrics`)).text();
   return text
     .split('\n')
     .filter((l) => l.startsWith(name))
@@ -228,7 +232,7 @@ describe('issuer on Kafka + PostgreSQL', () => {
     await waitFor(async () => (await notes(event.data.mrIid)).some((n) => n.includes('jit: granted')), { what: 'granted comment' });
     expect((await fetch(`${issuerUrl}/v1/elevations/gl-1-999999/credential`)).status).toBe(404);
     expect((await fetch(`${issuerUrl}/v1/elevations/not-an-id/credential`)).status).toBe(400);
-    expect((await fetch(`${issuerUrl}/readyz`)).status).toBe(200);
+    expect((await fetch(`${issuerOpsUrl}/readyz`)).status).toBe(200);
   });
 
   it('duplicate approved events (redelivered and re-sent) -> one role, one granted event', async () => {

@@ -72,6 +72,7 @@ async function startRevoker(): Promise<Child> {
     JIT_TRUSTED_GATE_KEYS: gateKey.signer.publicKey.x,
     JIT_TRUSTED_ISSUER_KEYS: issuerKey.signer.publicKey.x,
     PORT: '0',
+    JIT_OPS_PORT: '0',
     LOG_LEVEL: 'debug',
   };
   const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -79,8 +80,9 @@ async function startRevoker(): Promise<Child> {
   proc.stdout!.on('data', (c) => (out += String(c)));
   proc.stderr!.on('data', (c) => (out += String(c)));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  await waitFor(() => /"address":"http:\/\/127\.0\.0\.1:\d+"/.test(out) || proc.exitCode !== null, { timeoutMs: 60_000, what: 'revoker listening' });
-  const url = out.match(/"address":"(http:\/\/127\.0\.0\.1:\d+)"/)?.[1];
+  await waitFor(() => /"ops":"http:\/\/127\.0\.0\.1:\d+"/.test(out) || proc.exitCode !== null, { timeoutMs: 60_000, what: 'revoker listening' });
+  // health, readiness and metrics: the ops listener
+  const url = out.match(/"ops":"(http:\/\/127\.0\.0\.1:\d+)"/)?.[1];
   if (!url) throw new Error(`revoker exited (${proc.exitCode}):\n${out.slice(-3000)}`);
   const child = { proc, output: () => out, exited, url };
   children.push(child);

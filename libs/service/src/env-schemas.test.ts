@@ -186,8 +186,8 @@ describe('GitLab settings', () => {
 describe('groups', () => {
   it('server: PORT, HOST, LOG_LEVEL with the app default port', () => {
     const schema = z.object(serverEnv(8081));
-    expect(serverFromEnv(parseEnv(schema, {}))).toEqual({ port: 8081, host: '127.0.0.1', logLevel: 'info' });
-    expect(serverFromEnv(parseEnv(schema, { PORT: '0', HOST: '0.0.0.0', LOG_LEVEL: 'debug' }))).toEqual({ port: 0, host: '0.0.0.0', logLevel: 'debug' });
+    expect(serverFromEnv(parseEnv(schema, {}))).toEqual({ port: 8081, host: '127.0.0.1', logLevel: 'info', ops: { port: 9464, host: '127.0.0.1' } });
+    expect(serverFromEnv(parseEnv(schema, { PORT: '0', HOST: '0.0.0.0', LOG_LEVEL: 'debug' }))).toEqual({ port: 0, host: '0.0.0.0', logLevel: 'debug', ops: { port: 9464, host: '127.0.0.1' } });
   });
 
   it('kafka consumer: brokers required, ids defaulted, session timeout bounded', () => {

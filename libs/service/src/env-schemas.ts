@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { checkKafkaSecurity, kafkaSecurityEnv, kafkaSecurityFromEnv, type KafkaSecurity, type KafkaSecurityEnv } from './kafka-env';
 import { secretEnv } from './secret-file';
+import type { OpsConfig } from './ops-server';
 
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
@@ -110,9 +111,18 @@ export const envSchemas = {
   bodyLimitBytes: () => intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
 };
 
-/** PORT, HOST, LOG_LEVEL of a distributed app. */
+/** The ops listener (/healthz, /readyz, /metrics) of every process: JIT_OPS_PORT (9464), JIT_OPS_HOST (loopback). */
+export function opsEnv() {
+  return { JIT_OPS_PORT: envSchemas.port(9464), JIT_OPS_HOST: envSchemas.host('127.0.0.1') };
+}
+
+export function opsFromEnv(e: { JIT_OPS_PORT: number; JIT_OPS_HOST: string }): OpsConfig {
+  return { port: e.JIT_OPS_PORT, host: e.JIT_OPS_HOST };
+}
+
+/** PORT, HOST, LOG_LEVEL of a distributed app, and its ops listener. */
 export function serverEnv(defaultPort: number) {
-  return { PORT: envSchemas.port(defaultPort), HOST: envSchemas.host(), LOG_LEVEL: envSchemas.logLevel() };
+  return { PORT: envSchemas.port(defaultPort), HOST: envSchemas.host(), LOG_LEVEL: envSchemas.logLevel(), ...opsEnv() };
 }
 
 /** Where and how verbosely an app serves; every app config has these. */
@@ -120,10 +130,12 @@ export interface ServerConfig {
   port: number;
   host: string;
   logLevel: string;
+  /** The ops listener: health, readiness and metrics, never on the public port. */
+  ops: OpsConfig;
 }
 
-export function serverFromEnv(e: { PORT: number; HOST: string; LOG_LEVEL: string }): ServerConfig {
-  return { port: e.PORT, host: e.HOST, logLevel: e.LOG_LEVEL };
+export function serverFromEnv(e: { PORT: number; HOST: string; LOG_LEVEL: string; JIT_OPS_PORT: number; JIT_OPS_HOST: string }): ServerConfig {
+  return { port: e.PORT, host: e.HOST, logLevel: e.LOG_LEVEL, ops: opsFromEnv(e) };
 }
 
 /**

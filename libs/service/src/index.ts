@@ -9,6 +9,8 @@ export {
   isBrokerAddress,
   serverEnv,
   serverFromEnv,
+  opsEnv,
+  opsFromEnv,
   kafkaConsumerEnv,
   kafkaConsumerFromEnv,
   busEnv,
@@ -27,3 +29,5 @@ export { MAX_SECRET_FILE_BYTES, describeReadFailure, readSecretFile, secretEnv, 
 export type { SecretFileReader } from './secret-file';
 export { openSecret, secretSetting, staticSecret } from './secret-source';
 export type { OpenSecretOptions, SecretFeed, SecretLog, SecretSetting, SecretSource } from './secret-source';
+export { createOpsServer } from './ops-server';
+export type { OpsConfig, OpsServerOptions, Readiness } from './ops-server';
