@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startSandbox } from '@jit/gitlab-sandbox';
+import { issueCiIdToken, startSandbox } from '@jit/gitlab-sandbox';
 import { createGitlabClient } from '@jit/gitlab';
 import { freePort, getPostgres, uniqueName, waitFor } from '@jit/testing';
 import { parseConfig } from '../../apps/jit/src/config';
@@ -86,6 +86,84 @@ describe('embedded mode (npm start)', () => {
     const passwords = [...everything.matchAll(/jit_gl-[^\s"'@:]+:([^@\s"']+)@/g)].map((m) => m[1]);
     expect(passwords).toEqual([]);
     expect(everything).not.toMatch(/"password"\s*:/);
+  });
+
+  it("the README's GitLab CI job: request --wait and exec, every call to jit with a sandbox-minted CI ID token", async () => {
+    const dir = await dataDir();
+    const config = parseConfig({ JIT_DATA_DIR: dir, JIT_PORT: String(await freePort()), JIT_SANDBOX_PORT: String(await freePort()), JIT_SWEEP_INTERVAL_MS: '0' });
+    const jit = await buildJit(config, { env: {}, logger: createLogger({ name: 'jit', level: 'error' }) });
+    cleanup.push(() => jit.close());
+    const url = await jit.listen();
+    const sandbox = jit.sandbox!;
+    const project = jit.gitlab.project;
+    // The agent's pipeline runs on a branch of its own; GitLab hands the job its ID token (aud = jit's URL).
+    sandbox.pushCommit({ project, branch: 'agent-ci', author: 'deploy-agent', files: { 'ci/notes.txt': 'pipeline\n' } });
+    const idToken = await issueCiIdToken(sandbox, { user: 'deploy-agent', project, ref: 'agent-ci', aud: url, ttlSeconds: 3600 });
+    const alice = new JitApi(url, fetch, async () => ({ token: 'alice-token-0001', from: 'alice', kind: 'GitLab token' }));
+    const issuerKey = (await alice.keys()).keys.find((k) => k.roles?.includes('issuer'))?.x;
+    expect(issuerKey).toBeDefined();
+    // the job's variables, as in the README
+    const env = {
+      HOME: await dataDir(),
+      JIT_URL: url,
+      JIT_ID_TOKEN: idToken,
+      JIT_ISSUER_KEY: issuerKey!,
+      GITLAB_URL: sandbox.url,
+      GITLAB_TOKEN: 'deploy-agent-token', // for the one GitLab write (opening the MR); never sent to jit
+      JIT_ELEVATIONS_PROJECT: project,
+      JIT_IDENTITY: jit.sandboxIdentities['deploy-agent']!,
+    };
+    const sentToJit: Array<string | undefined> = [];
+    const fetchSpy = async (input: string, init?: RequestInit) => {
+      sentToJit.push(new Headers(init?.headers).get('authorization') ?? undefined);
+      return fetch(input, init);
+    };
+    const job = (argv: string[], run?: (cmd: string, args: string[], childEnv: Record<string, string>) => Promise<number>) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      return runCli(argv, { out: (l) => out.push(l), err: (l) => err.push(l), env, fetch: fetchSpy, ...(run ? { run } : {}) }).then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }));
+    };
+
+    // two humans approve and one merges once the gate has validated the MR the job opens
+    const humans = (async () => {
+      const gl = (token: string) => createGitlabClient({ url: sandbox.url, token });
+      let id = '';
+      await waitFor(
+        async () => {
+          const mr = sandbox.project(project).mergeRequests.at(-1);
+          if (!mr) return false;
+          id = `gl-${jit.gitlab.projectId}-${mr.iid}`;
+          return (await alice.elevation(id).catch(() => undefined))?.state === 'pending';
+        },
+        { timeoutMs: 60_000, what: 'the job\'s request to be pending' },
+      );
+      const iid = Number(id.split('-')[2]);
+      for (const t of ['alice-token-0001', 'bob-token-00001']) await gl(t).mergeRequests.approve(jit.gitlab.projectId, iid);
+      await gl('alice-token-0001').mergeRequests.merge(jit.gitlab.projectId, iid);
+    })();
+    const requested = await job(['--json', 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '5m', '--tier', 'reversible-write',
+      '--justification', 'backfill order totals after INC-4411 (pipeline 42)', '--wait', '--timeout', '3m']);
+    await humans;
+    expect(requested.code, requested.err).toBe(0);
+    const elevation = JSON.parse(requested.out) as { id: string; state: string };
+    expect(elevation.state).toBe('granted');
+
+    let wrote = false;
+    const exec = await job(['exec', elevation.id, '--', 'psql', '-c', 'UPDATE orders SET total = total + 1'], async (_cmd, _args, childEnv) => {
+      const client = new pg.Client({ connectionString: childEnv['DATABASE_URL'] });
+      await client.connect();
+      await client.query(`UPDATE orders SET total = total + 1 WHERE customer = 'acme'`);
+      await client.end();
+      wrote = true;
+      return 0;
+    });
+    expect(exec.code, exec.err).toBe(0);
+    expect(wrote).toBe(true);
+    // every call the job made to jit carried the ID token, and only it; nothing printed it
+    expect(sentToJit.length).toBeGreaterThan(2);
+    expect(new Set(sentToJit)).toEqual(new Set([`Bearer ${idToken}`]));
+    expect(requested.out + requested.err + exec.out + exec.err).not.toContain(idToken);
+    await jit.close();
   });
 
   it('survives a kill -9 after approval: the grant is issued once and revoked on time after restart', async () => {

@@ -116,7 +116,7 @@ describe('sandbox CLI', () => {
     try {
       let url = await proc.lines;
       const aud = 'http://127.0.0.1:8080';
-      const minted = await run(['id-token', '--url', url, '--user', 'agent', '--project', 'ops/jobs', '--aud', aud], { GITLAB_TOKEN: 'agent-cli-token-1' }).exit;
+      const minted = await run(['id-token', '--url', url, '--user', 'agent', '--project', 'ops/jobs', '--aud', aud, '--timeout', '3600'], { GITLAB_TOKEN: 'agent-cli-token-1' }).exit;
       expect(minted.stderr).toBe('');
       expect(minted.code).toBe(0);
       const token = minted.stdout.trim();
@@ -126,6 +126,7 @@ describe('sandbox CLI', () => {
       url = await proc.lines;
       const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${url}/oauth/discovery/keys`)), { audience: aud, algorithms: ['RS256'] });
       expect(payload).toMatchObject({ user_login: 'agent', project_path: 'ops/jobs', ref: 'main' });
+      expect(payload.exp! - payload.iat!).toBe(3600); // --timeout: the job's timeout
       const refused = await run(['id-token', '--url', url, '--user', 'agent', '--project', 'ops/jobs', '--aud', aud], { GITLAB_TOKEN: 'eve-cli-token-01' }).exit;
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('the sandbox refused: 403');

@@ -15,6 +15,12 @@ function portArg(value: string): number {
   return n;
 }
 
+function secondsArg(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 604800) throw new InvalidArgumentError('must be whole seconds, 1-604800');
+  return n;
+}
+
 const program = new Command()
   .name('sandbox')
   .description('A stand-in GitLab (REST v4 + webhooks) for tests and demos')
@@ -34,11 +40,12 @@ program
   .requiredOption('--aud <url>', 'the aud of the id_tokens entry (jit: its URL, JIT_OIDC_AUDIENCE)')
   .option('--ref <branch>', "the branch the pipeline runs for (default: the project's default branch)")
   .option('--environment <name>', "the job's environment")
+  .option('--timeout <seconds>', "the job's timeout: the token expires with it (GitLab's default 300)", secondsArg)
   .option('--url <url>', 'the sandbox (env GITLAB_URL; default http://127.0.0.1:8929)')
   .option('--token-file <file>', 'file holding the token to ask with: the user\'s own, or an admin\'s (env GITLAB_TOKEN)')
   .action(idToken);
 
-async function idToken(o: { user: string; project: string; aud: string; ref?: string; environment?: string; url?: string; tokenFile?: string }): Promise<void> {
+async function idToken(o: { user: string; project: string; aud: string; ref?: string; environment?: string; timeout?: number; url?: string; tokenFile?: string }): Promise<void> {
   const url = o.url ?? process.env.GITLAB_URL ?? 'http://127.0.0.1:8929';
   const token = o.tokenFile ? (await readFile(o.tokenFile, 'utf8')).trim() : process.env.GITLAB_TOKEN;
   if (!token) throw new Error('set GITLAB_TOKEN (or --token-file) to the token of --user, or of a sandbox admin');
@@ -47,7 +54,7 @@ async function idToken(o: { user: string; project: string; aud: string; ref?: st
     res = await fetch(new URL(CI_ID_TOKEN_ROUTE, url), {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'private-token': token },
-      body: JSON.stringify({ user: o.user, project: o.project, aud: o.aud, ref: o.ref, environment: o.environment }),
+      body: JSON.stringify({ user: o.user, project: o.project, aud: o.aud, ref: o.ref, environment: o.environment, ttl_seconds: o.timeout }),
     });
   } catch (err) {
     throw new Error(`cannot reach the sandbox at ${url} (${(err as Error).message}); is it running? set --url or GITLAB_URL`);

@@ -191,7 +191,8 @@ export function buildProgram(rawIo: CliIo): Command {
     });
     const id = `gl-${proj.id}-${mr.iid}`;
     if (!o.wait) {
-      print(`opened ${one(mr.webUrl ?? `!${mr.iid}`)} — elevation ${id}`, { elevationId: id, mrIid: mr.iid, webUrl: mr.webUrl });
+      // the branch: where a CI job of the requester can run (the default branch is usually protected)
+      print(`opened ${one(mr.webUrl ?? `!${mr.iid}`)} — elevation ${id} (branch ${one(branch)})`, { elevationId: id, mrIid: mr.iid, webUrl: mr.webUrl, branch });
       return;
     }
     if (!g().json) io.out(`opened ${one(mr.webUrl ?? `!${mr.iid}`)} — elevation ${id}; waiting…`);

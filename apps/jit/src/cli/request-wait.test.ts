@@ -224,14 +224,15 @@ describe('jit request', () => {
     const fixed = () => new Date('2026-11-26T09:00:00Z');
     const run = async () => {
       const err: string[] = [];
+      const out: string[] = [];
       const io: CliIo = {
-        out: () => undefined,
+        out: (s) => out.push(s),
         err: (s) => err.push(s),
         env: { HOME: '/nonexistent', GITLAB_URL: sandbox.url, GITLAB_TOKEN: AGENT_TOKEN, JIT_ELEVATIONS_PROJECT: PROJECT },
         now: fixed,
       };
       const argv = ['request', '--target', 'orders-db', '--scope', 'write', '--ttl', '30m', '--tier', 'reversible-write', '--justification', 'backfill order totals after INC-4411', '--recipient', FIXTURE_RECIPIENT];
-      return { code: await runCli(argv, io), err };
+      return { code: await runCli(argv, io), err, out };
     };
     const before = sandbox.project(PROJECT).mergeRequests.length;
     const a = await run();
@@ -240,5 +241,7 @@ describe('jit request', () => {
     const opened = sandbox.project(PROJECT).mergeRequests.slice(before);
     expect(opened).toHaveLength(2);
     expect(new Set(opened.map((m) => m.sourceBranch)).size).toBe(2);
+    // the branch is printed: where a CI job of the requester may run (and get its ID token)
+    expect(a.out.join('')).toContain(`(branch ${opened[0]!.sourceBranch})`);
   });
 });
