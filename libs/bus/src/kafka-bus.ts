@@ -19,7 +19,7 @@ import type {
 } from './event-bus';
 import { BusClosed, BusRejected, BusUnavailable, InvalidOptions, MalformedMessage } from './errors';
 import { DLQ_EXTENSIONS, StopSignal, deadLetterEvent, deliver, errorCode, errorFields } from './delivery';
-import { connectFailure, kafkaSasl, kafkaSsl, type KafkaSecurity } from './kafka-security';
+import { authorizationFailure, connectFailure, kafkaSasl, kafkaSsl, type KafkaSecurity } from './kafka-security';
 import { DEFAULT_MAX_EVENT_BYTES, checkKey, checkSubscribeOptions, checkTopic, encodeEvent, parseCloudEvent } from './validate';
 
 // kafkajs is CommonJS whose named exports Node's ESM loader cannot see; take them off the default export.
@@ -114,6 +114,17 @@ function isTransient(err: unknown): boolean {
     e = (e as { originalError?: unknown }).originalError ?? e.cause;
   }
   return false;
+}
+
+/**
+ * A broker call that failed: refused for want of an ACL is not going to get better by retrying
+ * (REJECTED, pointing at the ACL docs); anything else is UNAVAILABLE.
+ */
+function accessFailure(what: string, err: unknown): JitError {
+  const denied = authorizationFailure(err);
+  return denied
+    ? BusRejected(`${what}: ${denied}; grant this client's principal the ACLs in deploy/kafka/README.md`, { cause: err })
+    : BusUnavailable(`${what}: ${describe(err)}`, { cause: err });
 }
 
 export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus> {
@@ -263,6 +274,16 @@ class KafkaEventBus implements KafkaBus {
             await create();
             break;
           } catch (err) {
+            // A locked-down cluster pre-creates the topics (deploy/kafka) and grants no Create: fine when they exist.
+            if (authorizationFailure(err)) {
+              await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) }).catch((missing: unknown) => {
+                throw BusRejected(
+                  `this client may not create topics and ${specs.map((s) => s.topic).join(', ')} do not all exist (${describe(missing)}): create them beforehand (deploy/kafka/topics.yaml) or grant Create on them`,
+                  { cause: err },
+                );
+              });
+              break;
+            }
             if (attempt >= 20 || !hasKafkaType(err, 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
             await new Promise((r) => setTimeout(r, Math.min(1000, 100 * attempt)));
           }
@@ -308,7 +329,9 @@ class KafkaEventBus implements KafkaBus {
         this.setReady(false);
         throw BusUnavailable(`creating topics: ${describe(err)}`, { cause: err });
       }
-      throw BusRejected(`creating topics: ${describe(err)}`, { cause: err });
+      throw authorizationFailure(err)
+        ? accessFailure(`ensuring topics ${specs.map((s) => s.topic).join(', ')}`, err)
+        : BusRejected(`creating topics: ${describe(err)}`, { cause: err });
     }
   }
 
@@ -539,7 +562,7 @@ class KafkaEventBus implements KafkaBus {
     } catch (err) {
       await consumer.disconnect().catch(() => undefined);
       if (err instanceof JitError) throw err;
-      throw BusUnavailable(`subscribing ${groupId} to ${topic}: ${describe(err)}`, { cause: err });
+      throw accessFailure(`subscribing ${groupId} to ${topic}`, err);
     }
     let stopping: Promise<void> | undefined;
     const handle = {
@@ -577,7 +600,7 @@ class KafkaEventBus implements KafkaBus {
     } catch (err) {
       // A live group already has its position; anything else is a real failure.
       if (/no running instances/i.test(String((err as Error).message))) return;
-      throw BusUnavailable(`setting the start offsets of ${groupId}: ${describe(err)}`, { cause: err });
+      throw accessFailure(`setting the start offsets of ${groupId}`, err);
     }
   }
 
@@ -587,7 +610,7 @@ class KafkaEventBus implements KafkaBus {
       return meta.topics[0]?.partitions.length;
     } catch (err) {
       if (hasKafkaType(err, 'UNKNOWN_TOPIC_OR_PARTITION')) return undefined;
-      throw BusUnavailable(`reading metadata of ${topic}: ${describe(err)}`, { cause: err });
+      throw accessFailure(`reading metadata of ${topic}`, err);
     }
   }
 
@@ -647,7 +670,7 @@ class KafkaEventBus implements KafkaBus {
       watermarks = await this.withAdmin((admin) => admin.fetchTopicOffsets(topic));
     } catch (err) {
       if (hasKafkaType(err, 'UNKNOWN_TOPIC_OR_PARTITION')) return;
-      throw BusUnavailable(`reading offsets of ${topic}: ${describe(err)}`, { cause: err });
+      throw accessFailure(`reading offsets of ${topic}`, err);
     }
     const known = new Set(watermarks.map((w) => w.partition));
     for (const p of options.partitions ?? []) {

@@ -6,7 +6,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
 import type { KafkaSecurity } from '@jit/service';
 import { EXPIRED_CERT_CODES, UNTRUSTED_CERT_CODES, type JitError } from '@jit/errors';
-import { BusAuthFailed, BusTlsFailed, BusUnavailable } from './errors';
+import { BusAuthFailed, BusRejected, BusTlsFailed, BusUnavailable } from './errors';
 
 export type { KafkaSecurity };
 
@@ -88,6 +88,14 @@ export function connectFailure(err: unknown, brokers: string[], security: KafkaS
       { cause: err },
     );
   }
+  const denied = authorizationFailure(err);
+  if (denied) {
+    // the idempotent producer's InitProducerId needs Write on some topic (or IdempotentWrite on the cluster)
+    return BusRejected(
+      `the brokers at ${where} accepted the login but refused this client (${denied}); grant its principal the ACLs in deploy/kafka/README.md (every jit process needs Write on a jit topic for its idempotent producer)`,
+      { cause: err },
+    );
+  }
   const code = codes.find((c) => c.length > 0 && c !== 'ECONNREFUSED' && c !== 'ENOTFOUND') ?? '';
   const tls = security?.tls;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /does not match certificate's altnames/.test(text)) {
@@ -118,4 +126,19 @@ export function connectFailure(err: unknown, brokers: string[], security: KafkaS
   const brief = names.filter((n) => n.length > 0).slice(-1)[0] ?? 'unknown error';
   const hint = security?.sasl && !tls && /Closed connection/i.test(text) ? '; the listener may require TLS (KAFKA_TLS=true)' : '';
   return BusUnavailable(`cannot connect to ${where}: ${brief}${code ? ` ${code}` : ''}${hint}`, { cause: err });
+}
+
+const AUTHORIZATION_FAILURES = ['TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED'];
+
+/** The broker's "not authorised" error type in a kafkajs error chain (an ACL is missing), or undefined. */
+export function authorizationFailure(err: unknown): string | undefined {
+  for (const e of chain(err)) {
+    // createTopics fails with an aggregate of per-topic errors
+    const inner = (e as { errors?: unknown }).errors;
+    for (const x of [e, ...(Array.isArray(inner) ? inner : [])]) {
+      const type = field(x, 'type');
+      if (type && AUTHORIZATION_FAILURES.includes(type)) return type;
+    }
+  }
+  return undefined;
 }

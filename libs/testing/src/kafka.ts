@@ -65,6 +65,12 @@ export interface KafkaSecureOptions {
   scramUsers?: { name: string; password: string }[];
   /** Users the PLAIN mechanism accepts. */
   plainUsers?: { name: string; password: string }[];
+  /**
+   * Enforce ACLs (KRaft's StandardAuthorizer): SASL_SSL and SSL principals may do only what ACLs
+   * allow; the PLAINTEXT listener (and the controller) act as User:ANONYMOUS, a super user, so a
+   * test administers the cluster through `brokers`.
+   */
+  acls?: boolean;
 }
 
 /** Ports of the extra listeners. */
@@ -160,6 +166,13 @@ export function kafkaServerProperties(opts: {
       'ssl.truststore.location': s.pki.caFile,
       'listener.name.ssl.ssl.client.auth': 'required',
     });
+    if (s.acls) {
+      Object.assign(lines, {
+        'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+        'super.users': 'User:ANONYMOUS',
+        'allow.everyone.if.no.acl.found': false,
+      });
+    }
   }
   return `${Object.entries(lines)
     .map(([k, v]) => `${k}=${String(v)}`)
