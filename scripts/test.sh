@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): provisions the real services the suites need
 # (virtualenv with OpenBao + moto, Kafka jars), starts them on 127.0.0.1, runs lint,
-# typecheck, unit, integration and end-to-end suites, and stops what it started.
+# typecheck, unit, the Helm chart's checks, integration and end-to-end suites, and stops what it
+# started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_NO_CLOUD=true NX_DAEMON=false
@@ -31,6 +32,8 @@ npx nx run-many -t lint typecheck --parallel=2
 # test/, bench/ and scripts/ are not Nx projects: the root tsconfig typechecks them
 npx tsc -p tsconfig.json --noEmit
 npx nx run-many -t test --parallel=2
+# the Helm chart: lint, render + kubeconform, helm-unittest, generated README (tools cached in ~/.cache/jit)
+bash scripts/helm/test.sh
 
 bash scripts/services/start.sh all
 # shellcheck disable=SC1091

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The chart's CI (scripts/test.sh runs it): helm lint; helm template of the default values and of
+# each realistic values file (ci/*-values.yaml) validated with kubeconform against Kubernetes'
+# published schemas (and the CRDs' for ServiceMonitor, PrometheusRule, HTTPRoute), offline; the
+# helm-unittest suites (tests/); README.md up to date with values.yaml (helm-docs).
+# Tools come from scripts/helm/tools.sh (cached under ~/.cache/jit, keyed by their versions).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+started=$SECONDS
+tools="$(bash scripts/helm/tools.sh)"
+# shellcheck disable=SC1091
+. scripts/helm/versions.env
+export PATH="$tools/bin:$PATH"
+# helm keeps its caches and config out of $HOME and the clone
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+export HELM_CACHE_HOME="$scratch/cache" HELM_CONFIG_HOME="$scratch/config" HELM_DATA_HOME="$scratch/data"
+chart=deploy/helm/jit
+
+echo "== helm lint"
+helm lint --strict "$chart" >/dev/null
+for values in "$chart"/ci/*-values.yaml; do helm lint --strict "$chart" -f "$values" >/dev/null; done
+
+echo "== helm template + kubeconform (Kubernetes $KUBE_VERSIONS)"
+render() { helm template jit "$chart" --namespace jit ${1:+-f "$1"}; }
+for values in "" "$chart"/ci/*-values.yaml; do
+  name="${values:+$(basename "$values" -values.yaml)}"
+  out="$scratch/${name:-default}.yaml"
+  render "$values" >"$out"
+  for kube in $KUBE_VERSIONS; do
+    kubeconform -strict -summary -output text -kubernetes-version "$kube" \
+      -schema-location "$tools/schemas/{{ .NormalizedKubernetesVersion }}-local-strict/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
+      -schema-location "$tools/schemas/crds/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json" \
+      "$out" | sed "s|^|  ${name:-default} (k8s $kube): |"
+  done
+  # secrets travel only as references: no Secret is ever rendered
+  if grep -q '^kind: Secret$' "$out"; then echo "${name:-default}: renders a Secret" >&2; exit 1; fi
+done
+
+echo "== helm-unittest"
+helm-unittest --strict --color=false "$chart"
+
+echo "== README.md generated from values.yaml (helm-docs)"
+helm-docs --chart-search-root "$chart" --template-files README.md.gotmpl --dry-run >"$scratch/README.md"
+if ! diff -u "$chart/README.md" "$scratch/README.md"; then
+  echo "deploy/helm/jit/README.md is out of date: run scripts/helm/docs.sh" >&2
+  exit 1
+fi
+echo "chart checks passed in $((SECONDS - started)) s"
