@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools="$(bash scripts/helm/tools.sh)"
-"$tools/bin/helm-docs" --chart-search-root deploy/helm/jit --template-files README.md.gotmpl
+"$tools/bin/helm-docs" --log-level warning --chart-search-root deploy/helm/jit --template-files README.md.gotmpl

@@ -41,7 +41,7 @@ echo "== helm-unittest"
 helm-unittest --strict --color=false "$chart"
 
 echo "== README.md generated from values.yaml (helm-docs)"
-helm-docs --chart-search-root "$chart" --template-files README.md.gotmpl --dry-run >"$scratch/README.md"
+helm-docs --log-level warning --chart-search-root "$chart" --template-files README.md.gotmpl --dry-run >"$scratch/README.md"
 if ! diff -u "$chart/README.md" "$scratch/README.md"; then
   echo "deploy/helm/jit/README.md is out of date: run scripts/helm/docs.sh" >&2
   exit 1

@@ -95,6 +95,7 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- end }}
 {{- if and $v.kafka.sasl.mechanism (not $v.kafka.tls.enabled) (not $v.kafka.sasl.allowPlaintext) }}{{ fail "kafka.sasl without kafka.tls.enabled would send the SASL secret in clear; enable TLS (or kafka.sasl.allowPlaintext in a test cluster)" }}{{ end }}
 {{- if and $v.kafka.sasl.mechanism (ne $v.kafka.sasl.mechanism "oauthbearer") (not (and $v.kafka.sasl.username $v.kafka.sasl.password.existingSecret)) }}{{ fail "kafka.sasl needs kafka.sasl.username and kafka.sasl.password.existingSecret" }}{{ end }}
+{{- if and (eq $v.kafka.sasl.mechanism "oauthbearer") (not $v.kafka.sasl.oauthbearerToken.existingSecret) }}{{ fail "kafka.sasl.mechanism oauthbearer needs kafka.sasl.oauthbearerToken.existingSecret" }}{{ end }}
 {{- end }}
 
 {{/* JIT_TRUSTED_<ROLE>_KEYS of a consumer: the producers' public keys plus the extra ones. */}}
@@ -142,10 +143,12 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- end }}
 {{- with $v.kafka.sasl.mechanism }}
 - { name: KAFKA_SASL_MECHANISM, value: {{ . | quote }} }
+{{- if eq $v.kafka.sasl.mechanism "oauthbearer" }}
+- { name: KAFKA_SASL_OAUTHBEARER_TOKEN_FILE, value: {{ include "jit.secretPath" (list "kafka-oauthbearer-token" $v.kafka.sasl.oauthbearerToken.key) }} }
+{{- else }}
 {{- with $v.kafka.sasl.username }}
 - { name: KAFKA_SASL_USERNAME, value: {{ . | quote }} }
 {{- end }}
-{{- with $v.kafka.sasl.password.existingSecret }}
 - { name: KAFKA_SASL_PASSWORD_FILE, value: {{ include "jit.secretPath" (list "kafka-sasl-password" $v.kafka.sasl.password.key) }} }
 {{- end }}
 {{- if $v.kafka.sasl.allowPlaintext }}
@@ -213,7 +216,8 @@ the process as a file (`X_FILE`), never as an environment value or a ConfigMap e
 {{- if $v.kafka.brokers }}
 {{- if and $v.kafka.tls.enabled $v.kafka.tls.ca.existingSecret }}{{ $m = append $m (list "kafka-ca" $v.kafka.tls.ca.existingSecret (list $v.kafka.tls.ca.key)) }}{{ end }}
 {{- if and $v.kafka.tls.enabled $v.kafka.tls.clientCert.existingSecret }}{{ $m = append $m (list "kafka-client-cert" $v.kafka.tls.clientCert.existingSecret (list $v.kafka.tls.clientCert.certKey $v.kafka.tls.clientCert.keyKey)) }}{{ end }}
-{{- if and $v.kafka.sasl.mechanism $v.kafka.sasl.password.existingSecret }}{{ $m = append $m (list "kafka-sasl-password" $v.kafka.sasl.password.existingSecret (list $v.kafka.sasl.password.key)) }}{{ end }}
+{{- if eq $v.kafka.sasl.mechanism "oauthbearer" }}{{ $m = append $m (list "kafka-oauthbearer-token" $v.kafka.sasl.oauthbearerToken.existingSecret (list $v.kafka.sasl.oauthbearerToken.key)) }}
+{{- else if $v.kafka.sasl.mechanism }}{{ $m = append $m (list "kafka-sasl-password" $v.kafka.sasl.password.existingSecret (list $v.kafka.sasl.password.key)) }}{{ end }}
 {{- end }}
 {{- if and (ne $c.gitlab "no") $v.gitlab.url }}{{ $m = append $m (list "gitlab-token" $v.gitlab.token.existingSecret (list $v.gitlab.token.key)) }}{{ end }}
 {{- if $c.webhook }}
