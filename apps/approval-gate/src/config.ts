@@ -30,7 +30,8 @@ const EnvSchema = z
 
 export interface GateAppConfig extends ServerConfig {
   bus: BusConfig;
-  gitlab: { url: string; token: string };
+  /** `tokenFile`: GITLAB_TOKEN_FILE, re-read when rotated. */
+  gitlab: { url: string; token: string; tokenFile?: string };
   elevationsProject: string | number;
   botUsername?: string;
   policyRefreshMs: number;

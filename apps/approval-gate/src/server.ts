@@ -4,11 +4,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createSigningBus, type EventBus } from '@jit/bus';
 import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventVerifier, type EventSigner } from '@jit/contracts';
 import { gatePlugin } from '@jit/gate';
-import { createGitlabClient, type FetchFn } from '@jit/gitlab';
+import { createGitlabClient, type FetchFn, type GitlabClient } from '@jit/gitlab';
 import { createRegistry, type Logger } from '@jit/observability';
 import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
 import { signingKeysPlugin } from '@jit/read-api';
-import { createOpsServer } from '@jit/service';
+import { createOpsServer, openGitlabToken } from '@jit/service';
 
 /** Matches deploy/kafka/topics.yaml, so ensuring topics never fights the deployed definitions. */
 export const GATE_TOPIC_SPECS = [
@@ -22,7 +22,8 @@ export interface GateServerOptions {
   signer: EventSigner;
   /** Other gate replicas' public keys: gate events read from the bus count only when signed by `signer` or one of these. */
   trustedGateKeys?: readonly string[];
-  gitlab: { url: string; token: string; fetch?: FetchFn };
+  /** `tokenFile` (GITLAB_TOKEN_FILE) is re-read when rotated: the next GitLab call uses the new token. */
+  gitlab: { url: string; token: string; tokenFile?: string; fetch?: FetchFn };
   elevationsProject: string | number;
   botUsername?: string;
   substrates: SubstrateCatalog;
@@ -47,13 +48,26 @@ export interface GateServer {
 
 export async function buildGateServer(opts: GateServerOptions): Promise<GateServer> {
   const { logger } = opts;
-  const gitlab = createGitlabClient({ url: opts.gitlab.url, token: opts.gitlab.token, fetch: opts.gitlab.fetch, logger });
+  // GITLAB_TOKEN_FILE is re-read when rotated; every call asks for the token in force
+  const token = openGitlabToken(opts.gitlab, logger);
+  try {
+    const gitlab = createGitlabClient({ url: opts.gitlab.url, token: token.current, fetch: opts.gitlab.fetch, logger });
+    return await composeGate(opts, gitlab, () => token.close());
+  } catch (err) {
+    token.close();
+    throw err;
+  }
+}
+
+async function composeGate(opts: GateServerOptions, gitlab: GitlabClient, closeToken: () => void): Promise<GateServer> {
+  const { logger } = opts;
   // Resolve the project path to its id and the token to its user once, at boot.
   const project = await gitlab.projects.show(opts.elevationsProject);
   const botUsername = opts.botUsername ?? (await gitlab.users.current()).username;
   const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: opts.substrates, logger, ...(opts.policyPin ? { pin: opts.policyPin } : {}) });
   const registry = createRegistry({ defaultMetrics: true });
   const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
+  app.addHook('onClose', async () => closeToken());
   await app.register(signingKeysPlugin, { keys: [{ key: opts.signer.publicKey, roles: ['gate'] }] });
   await app.register(gatePlugin, {
     bus: createSigningBus(opts.bus, opts.signer, [TOPIC_ELEVATIONS]),

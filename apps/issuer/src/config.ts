@@ -21,7 +21,8 @@ const EnvSchema = z.object({
 
 export interface IssuerAppConfig extends ServerConfig {
   kafka: KafkaConsumerConfig;
-  gitlab: { url: string; token: string };
+  /** `tokenFile`: GITLAB_TOKEN_FILE, re-read when rotated. */
+  gitlab: { url: string; token: string; tokenFile?: string };
   elevationsProject: string | number;
   substrates: SubstrateInstances;
   publicUrl?: string;

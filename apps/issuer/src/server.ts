@@ -12,7 +12,7 @@ import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createGitlabApprovalCheck, createIssuer, type Issuer, type MrNotifier } from '@jit/issuer';
 import { createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
-import { createOpsServer } from '@jit/service';
+import { createOpsServer, openGitlabToken } from '@jit/service';
 import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
 import { readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
 import type { Substrate, SubstrateRegistry } from '@jit/substrates';
@@ -60,7 +60,10 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     const registry = createRegistry({ defaultMetrics: true });
     const substrates = createSubstrates(config.substrates, logger, deps.substrateExtras, registry);
     cleanups.unshift(() => substrates.closeAll());
-    const gitlab = createGitlabClient({ url: config.gitlab.url, token: config.gitlab.token, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
+    // GITLAB_TOKEN_FILE is re-read when rotated; every call asks for the token in force
+    const token = openGitlabToken(config.gitlab, logger);
+    cleanups.unshift(async () => token.close());
+    const gitlab = createGitlabClient({ url: config.gitlab.url, token: token.current, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
     const project = await gitlab.projects.show(config.elevationsProject);
     // Policies name substrate instances; validate scopes with the instance that will issue them.
     const catalog: SubstrateCatalog = Object.fromEntries(

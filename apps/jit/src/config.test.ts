@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from './config';
 
 const fail = (env: Record<string, string>) => {
@@ -12,6 +15,34 @@ const fail = (env: Record<string, string>) => {
 };
 
 describe('parseConfig', () => {
+  it('reads GitLab and webhook secrets from their _FILE forms, keeping the paths to watch', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jit-config-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const put = (name: string, text: string) => (writeFileSync(join(dir, name), text, { mode: 0o600 }), join(dir, name));
+    const c = parseConfig(
+      {
+        GITLAB_URL: 'https://gitlab.example.com',
+        GITLAB_TOKEN_FILE: put('token', 'glpat-0123456789abcdef\n'),
+        JIT_ELEVATIONS_PROJECT: 'ops/elevations',
+        JIT_WEBHOOK_SECRET_FILE: put('hook', 'file-secret-0123456789\n'),
+        JIT_WEBHOOK_SIGNING_SECRET_FILE: put('signing', 'whsec_c2lnbmluZy1rZXktMDEyMzQ1Njc4OQ=='),
+        JIT_WEBHOOK_SECRET_GRACE_MS: '30000',
+      },
+      '/srv',
+    );
+    expect(c.gitlab).toMatchObject({ token: 'glpat-0123456789abcdef', tokenFile: join(dir, 'token') });
+    expect(c.webhook).toMatchObject({
+      secrets: ['file-secret-0123456789'],
+      secretsFile: join(dir, 'hook'),
+      signingSecret: 'whsec_c2lnbmluZy1rZXktMDEyMzQ1Njc4OQ==',
+      signingSecretFile: join(dir, 'signing'),
+      graceMs: 30_000,
+    });
+    expect(parseConfig({}, '/srv').webhook.graceMs).toBe(600_000);
+    expect(fail({ JIT_WEBHOOK_SECRET: 'inline-secret-0123456789', JIT_WEBHOOK_SECRET_FILE: join(dir, 'hook') })).toContain('JIT_WEBHOOK_SECRET_FILE: set JIT_WEBHOOK_SECRET or JIT_WEBHOOK_SECRET_FILE, not both');
+    expect(fail({ JIT_WEBHOOK_SECRET_FILE: put('short', 'too-short') })).toContain("JIT_WEBHOOK_SECRET_FILE: the file's content each secret needs at least 16 characters");
+  });
+
   it('defaults to sandbox mode on 127.0.0.1:8080 with ./.jit and a postgres instance', () => {
     const c = parseConfig({}, '/srv');
     expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', dataDir: '/srv/.jit', gitlab: undefined, kafka: undefined, demoDatabase: true });

@@ -2,10 +2,13 @@
 // setting stops start-up with a message naming it (never its value: some are secrets).
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { checkKafkaSecurity, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, opsEnv, opsFromEnv, parseEnv, readSigningKeySetting, signingEnv, signingFromEnv, type KafkaSecurity, type ServerConfig, type SigningConfig } from '@jit/service';
+import { checkKafkaSecurity, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, opsEnv, opsFromEnv, parseEnv, readSigningKeySetting, secretEnv, signingEnv, signingFromEnv, type KafkaSecurity, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
+
+/** JIT_WEBHOOK_SECRET (or its file's content): comma-separated shared secrets of 16+ characters. */
+export const webhookSecrets = () => s.csv(z.string().min(16, 'each secret needs at least 16 characters'));
 
 const envSchema = z
   .object({
@@ -16,7 +19,7 @@ const envSchema = z
     JIT_LOG_LEVEL: s.logLevel(),
     JIT_PUBLIC_URL: s.httpUrl('the http(s) URL users reach jit at').optional(),
     GITLAB_URL: s.gitlabUrl().optional(),
-    GITLAB_TOKEN: s.gitlabToken().optional(),
+    ...secretEnv('GITLAB_TOKEN', s.gitlabToken().optional()),
     JIT_ELEVATIONS_PROJECT: s.projectRef().optional(),
     JIT_BOT_USERNAME: s.gitlabUsername().optional(),
     JIT_SANDBOX_PORT: s.port(8929, { min: 1 }),
@@ -24,8 +27,10 @@ const envSchema = z
     KAFKA_BROKERS: s.kafkaBrokersOptional(),
     KAFKA_CLIENT_ID: s.kafkaId('jit'),
     ...kafkaSecurityEnv(),
-    JIT_WEBHOOK_SECRET: s.csv(z.string().min(16, 'each secret needs at least 16 characters')),
-    JIT_WEBHOOK_SIGNING_SECRET: s.signingSecret().optional(),
+    ...secretEnv('JIT_WEBHOOK_SECRET', webhookSecrets()),
+    ...secretEnv('JIT_WEBHOOK_SIGNING_SECRET', s.signingSecret().optional()),
+    /** How long a rotated-out webhook secret (X_FILE re-read) is still accepted. */
+    JIT_WEBHOOK_SECRET_GRACE_MS: s.durationMs().default(600_000),
     JIT_WEBHOOK_BODY_LIMIT: s.bodyLimitBytes(),
     JIT_POLICY_REFRESH_MS: s.durationMs().default(60_000),
     /** Blob sha of the first policy.yaml the operator trusts (used only while the log has ratified nothing). */
@@ -51,22 +56,24 @@ const envSchema = z
         code: 'custom',
         path: ['GITLAB_URL'],
         message:
-          'GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT go together (set all three; for sandbox mode none, or JIT_ELEVATIONS_PROJECT alone to choose the sandbox project)',
+          'GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT go together (set all three, the token or GITLAB_TOKEN_FILE; for sandbox mode none, or JIT_ELEVATIONS_PROJECT alone to choose the sandbox project)',
       });
     }
     if (env.GITLAB_URL && env.JIT_WEBHOOK_SECRET.length === 0 && !env.JIT_WEBHOOK_SIGNING_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['JIT_WEBHOOK_SECRET'], message: 'with a real GitLab set JIT_WEBHOOK_SECRET and/or JIT_WEBHOOK_SIGNING_SECRET' });
+      ctx.addIssue({ code: 'custom', path: ['JIT_WEBHOOK_SECRET'], message: 'with a real GitLab set JIT_WEBHOOK_SECRET and/or JIT_WEBHOOK_SIGNING_SECRET (or their _FILE forms)' });
     }
   });
 
 export interface JitConfig extends ServerConfig {
   dataDir: string;
   publicUrl: string;
-  gitlab?: { url: string; token: string; project: string; botUsername?: string };
+  /** `tokenFile`: GITLAB_TOKEN_FILE, re-read when rotated. */
+  gitlab?: { url: string; token: string; tokenFile?: string; project: string; botUsername?: string };
   /** `project`: JIT_ELEVATIONS_PROJECT in sandbox mode (else the seed's elevations project, see sandbox-project.ts). */
   sandbox: { port: number; seedFile?: string; project?: string };
   kafka?: { brokers: string[]; clientId: string; security: KafkaSecurity };
-  webhook: { secrets: string[]; signingSecret?: string; bodyLimit: number };
+  /** `secretsFile`/`signingSecretFile`: the _FILE forms, re-read when rotated (the replaced value is accepted for `graceMs`). */
+  webhook: { secrets: string[]; secretsFile?: string; signingSecret?: string; signingSecretFile?: string; graceMs: number; bodyLimit: number };
   /** Substrate instances: name -> adapter config (JIT_SUBSTRATES JSON or JIT_SUBSTRATES_FILE). `postgres` is always present. */
   substrates: Record<string, Record<string, unknown>>;
   policyRefreshMs: number;
@@ -94,11 +101,18 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     publicUrl: e.JIT_PUBLIC_URL ?? `http://${e.JIT_HOST}:${e.JIT_PORT}`,
     gitlab:
       e.GITLAB_URL && e.GITLAB_TOKEN && e.JIT_ELEVATIONS_PROJECT
-        ? { url: e.GITLAB_URL, token: e.GITLAB_TOKEN, project: e.JIT_ELEVATIONS_PROJECT, botUsername: e.JIT_BOT_USERNAME }
+        ? { url: e.GITLAB_URL, token: e.GITLAB_TOKEN, ...(e.GITLAB_TOKEN_FILE ? { tokenFile: e.GITLAB_TOKEN_FILE } : {}), project: e.JIT_ELEVATIONS_PROJECT, botUsername: e.JIT_BOT_USERNAME }
         : undefined,
     sandbox: { port: e.JIT_SANDBOX_PORT, seedFile: e.JIT_SANDBOX_SEED, project: e.GITLAB_URL ? undefined : e.JIT_ELEVATIONS_PROJECT },
     kafka: e.KAFKA_BROKERS.length > 0 ? { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, security: kafkaSecurityFromEnv(e) } : undefined,
-    webhook: { secrets: e.JIT_WEBHOOK_SECRET, signingSecret: e.JIT_WEBHOOK_SIGNING_SECRET, bodyLimit: e.JIT_WEBHOOK_BODY_LIMIT },
+    webhook: {
+      secrets: e.JIT_WEBHOOK_SECRET,
+      ...(e.JIT_WEBHOOK_SECRET_FILE ? { secretsFile: e.JIT_WEBHOOK_SECRET_FILE } : {}),
+      signingSecret: e.JIT_WEBHOOK_SIGNING_SECRET,
+      ...(e.JIT_WEBHOOK_SIGNING_SECRET_FILE ? { signingSecretFile: e.JIT_WEBHOOK_SIGNING_SECRET_FILE } : {}),
+      graceMs: e.JIT_WEBHOOK_SECRET_GRACE_MS,
+      bodyLimit: e.JIT_WEBHOOK_BODY_LIMIT,
+    },
     substrates,
     policyRefreshMs: e.JIT_POLICY_REFRESH_MS,
     ...(e.JIT_POLICY_PIN ? { policyPin: e.JIT_POLICY_PIN.toLowerCase() } : {}),

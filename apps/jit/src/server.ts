@@ -19,8 +19,8 @@ import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createPolicyStore } from '@jit/policy';
 import { readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { createRevoker, type Revoker } from '@jit/revoker';
-import { createOpsServer } from '@jit/service';
-import type { JitConfig } from './config';
+import { createOpsServer, envSchemas, openGitlabToken, openSecret } from '@jit/service';
+import { webhookSecrets as webhookSecretsSchema, type JitConfig } from './config';
 import { startDemoDatabase, type DemoDatabase } from './demo-database';
 import { DataDirUnusable } from './errors';
 import { chooseSandboxProject } from './sandbox-project';
@@ -108,12 +108,15 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     let demoDatabase: DemoDatabase | undefined;
     let webhookSecrets = config.webhook.secrets;
     let gitlabUrl: string;
-    let gitlabToken: string;
+    let gitlabToken: string | (() => string);
     let project: string;
     let botUsername = config.gitlab?.botUsername;
     if (config.gitlab) {
       gitlabUrl = config.gitlab.url;
-      gitlabToken = config.gitlab.token;
+      // GITLAB_TOKEN_FILE is re-read when rotated; every call asks for the token in force
+      const token = openGitlabToken(config.gitlab, logger);
+      closers.push(async () => token.close());
+      gitlabToken = token.current;
       project = config.gitlab.project;
     } else {
       if (config.demoDatabase) {
@@ -217,9 +220,20 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     });
     app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+    // The _FILE forms are re-read when rotated: the new secret works at once, the replaced one for graceMs.
+    const tokens = openSecret({ setting: 'JIT_WEBHOOK_SECRET', value: webhookSecrets, ...(config.webhook.secretsFile ? { file: config.webhook.secretsFile } : {}), schema: webhookSecretsSchema(), logger });
+    const signing = openSecret({
+      setting: 'JIT_WEBHOOK_SIGNING_SECRET',
+      value: config.webhook.signingSecret,
+      ...(config.webhook.signingSecretFile ? { file: config.webhook.signingSecretFile } : {}),
+      schema: envSchemas.signingSecret().optional(),
+      logger,
+    });
+    closers.push(async () => (tokens.close(), signing.close()));
+    const signingList = { current: () => [signing.current()].filter((v): v is string => !!v), onChange: (l: (v: string[]) => void) => signing.onChange((v) => l(v ? [v] : [])) };
     await app.register(ingestPlugin, {
       bus,
-      auth: { tokens: webhookSecrets, signingSecrets: config.webhook.signingSecret ? [config.webhook.signingSecret] : [] },
+      auth: { tokens, signingSecrets: signingList, graceMs: config.webhook.graceMs },
       dedupe: { dir: join(config.dataDir, 'dedupe') },
       bodyLimit: config.webhook.bodyLimit,
       registry,

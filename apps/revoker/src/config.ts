@@ -1,7 +1,7 @@
 // revoker configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { checkKafkaSecurity, envSchemas as s, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
+import { checkKafkaSecurity, envSchemas as s, secretEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -11,7 +11,7 @@ const EnvSchema = z
     ...kafkaConsumerEnv('jit-revoker'),
     // GitLab is optional here: only used to comment on the MR.
     GITLAB_URL: s.gitlabUrl().optional(),
-    GITLAB_TOKEN: s.gitlabToken().optional(),
+    ...secretEnv('GITLAB_TOKEN', s.gitlabToken().optional()),
     JIT_ELEVATIONS_PROJECT: s.projectRef().optional(),
     JIT_SWEEP_INTERVAL_MS: s.durationMs().default(5 * 60_000),
     JIT_ORPHAN_GRACE_MS: s.durationMs().default(10 * 60_000),
@@ -25,13 +25,14 @@ const EnvSchema = z
   .superRefine((env, ctx) => {
     checkKafkaSecurity(env, ctx);
     if (!!env.GITLAB_URL !== !!env.GITLAB_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: [env.GITLAB_URL ? 'GITLAB_TOKEN' : 'GITLAB_URL'], message: 'set GITLAB_URL and GITLAB_TOKEN together (or neither: no MR comments)' });
+      ctx.addIssue({ code: 'custom', path: [env.GITLAB_URL ? 'GITLAB_TOKEN' : 'GITLAB_URL'], message: 'set GITLAB_URL and GITLAB_TOKEN together (the token or GITLAB_TOKEN_FILE; or neither: no MR comments)' });
     }
   });
 
 export interface RevokerAppConfig extends ServerConfig {
   kafka: KafkaConsumerConfig;
-  gitlab?: { url: string; token: string };
+  /** `tokenFile`: GITLAB_TOKEN_FILE, re-read when rotated. */
+  gitlab?: { url: string; token: string; tokenFile?: string };
   substrates: SubstrateInstances;
   sweepIntervalMs: number;
   orphanGraceMs: number;
@@ -47,7 +48,7 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
   const e = parseEnv(EnvSchema, env, { service: 'revoker', problems: [...subs.problems, ...key.problems] });
   return {
     kafka: kafkaConsumerFromEnv(e),
-    ...(e.GITLAB_URL && e.GITLAB_TOKEN ? { gitlab: { url: e.GITLAB_URL, token: e.GITLAB_TOKEN } } : {}),
+    ...(e.GITLAB_URL && e.GITLAB_TOKEN ? { gitlab: { url: e.GITLAB_URL, token: e.GITLAB_TOKEN, ...(e.GITLAB_TOKEN_FILE ? { tokenFile: e.GITLAB_TOKEN_FILE } : {}) } } : {}),
     substrates: subs.instances,
     sweepIntervalMs: e.JIT_SWEEP_INTERVAL_MS,
     orphanGraceMs: e.JIT_ORPHAN_GRACE_MS,

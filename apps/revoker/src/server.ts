@@ -6,7 +6,7 @@ import { createKafkaBus, createSigningBus, type EventBus } from '@jit/bus';
 import { TOPIC_ELEVATIONS, createEventSigner, producerTrust } from '@jit/contracts';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
-import { createOpsServer } from '@jit/service';
+import { createOpsServer, openGitlabToken } from '@jit/service';
 import { signingKeysPlugin } from '@jit/read-api';
 import { createRevoker, type MrNotifier, type Revoker } from '@jit/revoker';
 import type { SubstrateRegistry } from '@jit/substrates';
@@ -49,7 +49,10 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
     cleanups.unshift(() => substrates.closeAll());
     let notifier: MrNotifier | undefined;
     if (config.gitlab) {
-      const gitlab = createGitlabClient({ url: config.gitlab.url, token: config.gitlab.token, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
+      // GITLAB_TOKEN_FILE is re-read when rotated; every call asks for the token in force
+      const token = openGitlabToken(config.gitlab, logger);
+      cleanups.unshift(async () => token.close());
+      const gitlab = createGitlabClient({ url: config.gitlab.url, token: token.current, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
       notifier = { comment: async (projectId, iid, body) => void (await gitlab.notes.create(projectId, iid, body)) };
     }
     const revoker = createRevoker({

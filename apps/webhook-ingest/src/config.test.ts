@@ -18,7 +18,7 @@ describe('parseConfig', () => {
     const c = parseConfig(base);
     expect(c).toMatchObject({
       bus: { kind: 'kafka', brokers: ['k1:9092', 'k2:9093'], clientId: 'jit-webhook-ingest' },
-      auth: { tokens: ['tok-a', 'tok-b'], signingSecrets: [] },
+      auth: { tokens: { setting: 'JIT_WEBHOOK_SECRET', value: ['tok-a', 'tok-b'] }, signingSecrets: { setting: 'JIT_WEBHOOK_SIGNING_SECRET', value: [] }, graceMs: 600_000 },
       bodyLimit: 1048576,
       port: 8080,
       host: '127.0.0.1',

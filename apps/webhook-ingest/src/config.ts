@@ -1,15 +1,22 @@
 // webhook-ingest configuration: read from the environment once, here, and passed down as a plain
 // object. A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, parseEnv, serverEnv, serverFromEnv, type BusConfig, type ServerConfig } from '@jit/service';
+import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, parseEnv, secretEnv, secretSetting, serverEnv, serverFromEnv, type BusConfig, type SecretSetting, type ServerConfig } from '@jit/service';
 
 export { ConfigError } from '@jit/service';
+
+/** JIT_WEBHOOK_SECRET: comma-separated shared secrets (several while rotating by hand). */
+export const webhookSecrets = () => s.csv(z.string());
+/** JIT_WEBHOOK_SIGNING_SECRET: comma-separated `whsec_` signing tokens. */
+export const signingSecrets = () => s.csv(s.signingSecret());
 
 const EnvSchema = z
   .object({
     ...busEnv('jit-webhook-ingest'),
-    JIT_WEBHOOK_SECRET: s.csv(z.string()),
-    JIT_WEBHOOK_SIGNING_SECRET: s.csv(s.signingSecret()),
+    ...secretEnv('JIT_WEBHOOK_SECRET', webhookSecrets()),
+    ...secretEnv('JIT_WEBHOOK_SIGNING_SECRET', signingSecrets()),
+    /** How long a rotated-out webhook secret (X_FILE re-read) is still accepted. */
+    JIT_WEBHOOK_SECRET_GRACE_MS: s.durationMs().default(600_000),
     JIT_INGEST_BODY_LIMIT: s.bodyLimitBytes(),
     JIT_INGEST_PUBLISH_TIMEOUT_MS: s.durationMs(100, 9_000).default(3000),
     JIT_DATA_DIR: s.path().default('.jit/webhook-ingest'),
@@ -23,14 +30,15 @@ const EnvSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['JIT_WEBHOOK_SECRET'],
-        message: 'set JIT_WEBHOOK_SECRET and/or JIT_WEBHOOK_SIGNING_SECRET: an unauthenticated webhook endpoint is refused',
+        message: 'set JIT_WEBHOOK_SECRET and/or JIT_WEBHOOK_SIGNING_SECRET (or their _FILE forms): an unauthenticated webhook endpoint is refused',
       });
     }
   });
 
 export interface IngestAppConfig extends ServerConfig {
   bus: BusConfig;
-  auth: { tokens: string[]; signingSecrets: string[] };
+  /** The secrets as read at start, with the file each is re-read from (X_FILE); `graceMs` for the rotated-out ones. */
+  auth: { tokens: SecretSetting<string[]>; signingSecrets: SecretSetting<string[]>; graceMs: number };
   bodyLimit: number;
   publishTimeoutMs: number;
   dedupe: { dir: string; windowMs: number; maxIds: number };
@@ -41,7 +49,7 @@ export function parseConfig(env: Record<string, string | undefined>): IngestAppC
   const e = parseEnv(EnvSchema, env, { service: 'webhook-ingest' });
   return {
     bus: busFromEnv(e),
-    auth: { tokens: e.JIT_WEBHOOK_SECRET, signingSecrets: e.JIT_WEBHOOK_SIGNING_SECRET },
+    auth: { tokens: secretSetting(e, 'JIT_WEBHOOK_SECRET'), signingSecrets: secretSetting(e, 'JIT_WEBHOOK_SIGNING_SECRET'), graceMs: e.JIT_WEBHOOK_SECRET_GRACE_MS },
     bodyLimit: e.JIT_INGEST_BODY_LIMIT,
     publishTimeoutMs: e.JIT_INGEST_PUBLISH_TIMEOUT_MS,
     dedupe: { dir: e.JIT_DATA_DIR, windowMs: e.JIT_INGEST_DEDUPE_WINDOW_HOURS * 3600 * 1000, maxIds: e.JIT_INGEST_DEDUPE_MAX_IDS },

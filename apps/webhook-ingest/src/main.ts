@@ -5,8 +5,8 @@ import { createEmbeddedBus, createKafkaBus, type EventBus } from '@jit/bus';
 import { TOPIC_GITLAB } from '@jit/contracts';
 import { ingestPlugin } from '@jit/ingest';
 import { createRegistry } from '@jit/observability';
-import { createOpsServer, runService } from '@jit/service';
-import { parseConfig } from './config';
+import { createOpsServer, openSecret, runService } from '@jit/service';
+import { parseConfig, signingSecrets, webhookSecrets } from './config';
 
 /** Matches deploy/kafka/topics.yaml, so ensuring the topic never fights the deployed definition. */
 const GITLAB_TOPIC_SPEC = { topic: TOPIC_GITLAB, partitions: 12, retentionMs: 14 * 24 * 3600 * 1000 };
@@ -28,6 +28,9 @@ await runService({
       logger.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, `could not ensure topic ${TOPIC_GITLAB}; publishing anyway`);
     }
 
+    // X_FILE secrets are re-read when rotated; the plugin accepts the new one at once and the old one for graceMs.
+    const tokens = openSecret({ ...config.auth.tokens, schema: webhookSecrets(), logger });
+    const signing = openSecret({ ...config.auth.signingSecrets, schema: signingSecrets(), logger });
     const app = Fastify({
       loggerInstance: logger,
       // The intake logs one line per delivery itself; fastify's two per request would triple the volume.
@@ -40,7 +43,7 @@ await runService({
     const registry = createRegistry({ defaultMetrics: true });
     await app.register(ingestPlugin, {
       bus,
-      auth: config.auth,
+      auth: { tokens, signingSecrets: signing, graceMs: config.auth.graceMs },
       bodyLimit: config.bodyLimit,
       publishTimeoutMs: config.publishTimeoutMs,
       dedupe: config.dedupe,
@@ -59,6 +62,8 @@ await runService({
       async stop() {
         await app.close(); // stops accepting, answers in-flight requests, closes the dedupe log
         await bus.close(); // flushes the producer
+        tokens.close();
+        signing.close();
       },
     };
   },

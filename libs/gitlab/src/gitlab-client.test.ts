@@ -85,6 +85,17 @@ describe('createGitlabClient transport', () => {
     expect(seen[0]!.url).not.toContain(TOKEN);
   });
 
+  it('asks a token function at every request, so a rotated token is used by the next call', async () => {
+    const { fetch, seen } = scriptedFetch([{ status: 200, body: mrBody }, { status: 200, body: mrBody }]);
+    let token = TOKEN;
+    const c = createGitlabClient({ url: 'https://gitlab.test', token: () => token, fetch });
+    await c.mergeRequests.show(42, 7);
+    token = 'glpat-ROTATED-token-456789';
+    await c.mergeRequests.show(42, 7);
+    expect(seen.map((r) => r.headers.get('private-token'))).toEqual([TOKEN, 'glpat-ROTATED-token-456789']);
+    expect(() => createGitlabClient({ url: 'https://gitlab.test', token: () => '' })).toThrow(/token/);
+  });
+
   it('retries 503 and 429 with backoff, honouring Retry-After, then succeeds', async () => {
     const { c, waits, seen } = client([
       { status: 503, body: { message: 'down' } },

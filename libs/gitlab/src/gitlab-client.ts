@@ -30,8 +30,11 @@ import {
 export interface GitlabClientOptions {
   /** Base URL of the GitLab instance, e.g. https://gitlab.example.com (no /api/v4). */
   url: string;
-  /** Personal/project/group access token; sent as PRIVATE-TOKEN, never logged. */
-  token: string;
+  /**
+   * Personal/project/group access token; sent as PRIVATE-TOKEN, never logged. A function is asked
+   * at every request, so a rotated token (GITLAB_TOKEN_FILE) is used by the next call.
+   */
+  token: string | (() => string);
   /** Injected transport (tests pass a fake; default global fetch). */
   fetch?: FetchFn;
   retry?: RetryOptions;
@@ -138,7 +141,8 @@ async function premium<T>(endpoint: string, call: () => Promise<T>): Promise<T |
 
 export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
   if (!/^https?:\/\//.test(options.url ?? '')) throw GitlabConfigInvalid('url must start with http:// or https://');
-  if (!options.token) throw GitlabConfigInvalid('token is empty');
+  const { token } = options;
+  if (typeof token === 'function' ? !token() : !token) throw GitlabConfigInvalid('token is empty');
   const requesterFn = createRequester({
     fetch: options.fetch,
     retry: options.retry,
@@ -147,7 +151,8 @@ export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
     random: options.random,
     logger: options.logger,
   });
-  const cfg = { host: options.url.replace(/\/+$/, ''), token: options.token, requesterFn };
+  // gitbeaker resolves a function token per request (requester-utils getDynamicToken).
+  const cfg = { host: options.url.replace(/\/+$/, ''), token: typeof token === 'function' ? async () => token() : token, requesterFn };
   const api = {
     projects: new Projects(cfg),
     files: new RepositoryFiles(cfg),

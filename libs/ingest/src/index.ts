@@ -3,8 +3,8 @@ export { ingestPlugin, jsonNestingExceeds } from './ingest-plugin';
 export type { IngestPluginOptions } from './ingest-plugin';
 export { DedupeStore, DELIVERY_ID_RE } from './dedupe-store';
 export type { DedupeStoreOptions } from './dedupe-store';
-export { createDeliveryVerifier } from './verify-delivery';
-export type { AuthOptions, DeliveryVerifier, VerifyResult } from './verify-delivery';
+export { createDeliveryVerifier, DEFAULT_SECRET_GRACE_MS } from './verify-delivery';
+export type { AuthOptions, DeliveryVerifier, RotatingSecret, VerifyResult } from './verify-delivery';
 export { createIngestMetrics, DELIVERY_OUTCOMES } from './ingest-metrics';
 export type { DeliveryOutcome, IngestMetrics } from './ingest-metrics';
 export {

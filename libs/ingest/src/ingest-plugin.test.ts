@@ -196,6 +196,23 @@ describe('authentication', () => {
     expect(bus.published).toHaveLength(2);
   });
 
+  it('follows a live secret: the rotated token works at once, the replaced one for the grace window, a refused rotation changes nothing', async () => {
+    let listener: ((v: string[]) => void) | undefined;
+    const feed = { current: () => [OLD_TOKEN], onChange: (l: (v: string[]) => void) => ((listener = l), () => (listener = undefined)) };
+    app = await build({ auth: { tokens: feed, graceMs: 60_000 } });
+    expect((await deliver(MR, { 'x-gitlab-token': TOKEN })).statusCode).toBe(401);
+    listener!([TOKEN]);
+    expect((await deliver(MR, { 'x-gitlab-token': TOKEN })).statusCode).toBe(202);
+    expect((await deliver(MR, { 'x-gitlab-token': OLD_TOKEN })).statusCode).toBe(202);
+    listener!([]);
+    expect((await deliver(MR, { 'x-gitlab-token': TOKEN })).statusCode).toBe(202);
+    expect(log.text()).toContain('rotated webhook secret refused');
+    expect(log.text()).not.toContain(TOKEN);
+    expect(log.text()).not.toContain(OLD_TOKEN);
+    await app.close();
+    expect(listener).toBeUndefined();
+  });
+
   describe('Standard Webhooks signing', () => {
     beforeEach(async () => {
       app = await build({ auth: { signingSecrets: [SIGNING, OLD_SIGNING] } });

@@ -40,7 +40,7 @@ import {
   UnsupportedMediaType,
 } from './errors';
 import { DELIVERY_OUTCOMES, createIngestMetrics, type DeliveryOutcome } from './ingest-metrics';
-import { createDeliveryVerifier, type AuthOptions } from './verify-delivery';
+import { DEFAULT_SECRET_GRACE_MS, createDeliveryVerifier, type AuthOptions } from './verify-delivery';
 
 export interface IngestPluginOptions {
   bus: EventBus;
@@ -232,8 +232,26 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
     fastify.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   }
 
+  // Rotated secrets (X_FILE re-read) take effect at once; the replaced ones keep working for the grace window.
+  const unsubscribe: Array<() => void> = [];
+  for (const key of ['tokens', 'signingSecrets'] as const) {
+    const feed = options.auth?.[key];
+    if (!feed || Array.isArray(feed)) continue;
+    unsubscribe.push(
+      feed.onChange((values) => {
+        try {
+          verifier.rotate({ [key]: values });
+          log.info({ secret: key, graceMs: options.auth.graceMs ?? DEFAULT_SECRET_GRACE_MS }, 'webhook secret rotated; the previous one is accepted for the grace window');
+        } catch (err) {
+          log.warn({ secret: key, code: (err as { code?: string }).code }, `rotated webhook secret refused, the current one stays in force: ${(err as Error).message}`);
+        }
+      }),
+    );
+  }
+
   fastify.addHook('preClose', async () => {
     closing = true;
+    for (const u of unsubscribe) u();
   });
   fastify.addHook('onClose', async () => {
     // Drain: an in-flight publish still marks its id before the store closes.

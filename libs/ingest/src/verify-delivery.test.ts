@@ -68,3 +68,65 @@ describe('configuration', () => {
     }
   });
 });
+
+describe('rotation with a grace window', () => {
+  function feed(initial: string[]) {
+    let listener: ((v: string[]) => void) | undefined;
+    let value = initial;
+    return {
+      current: () => value,
+      onChange: (l: (v: string[]) => void) => ((listener = l), () => (listener = undefined)),
+      set: (v: string[]) => ((value = v), listener?.(v)),
+    };
+  }
+
+  it('accepts the new token at once and the replaced one only until the grace window ends', () => {
+    let now = 1_000;
+    const verifier = createDeliveryVerifier({ tokens: feed(['old-secret-token']), graceMs: 600_000, now: () => now });
+    expect(verifier.checkToken('old-secret-token').ok).toBe(true);
+    expect(verifier.checkToken('new-secret-token').ok).toBe(false);
+    verifier.rotate({ tokens: ['new-secret-token'] });
+    expect(verifier.checkToken('new-secret-token').ok).toBe(true);
+    now += 599_999;
+    expect(verifier.checkToken('old-secret-token').ok).toBe(true);
+    now += 1;
+    expect(verifier.checkToken('old-secret-token')).toEqual({ ok: false, reason: 'X-Gitlab-Token does not match' });
+    expect(verifier.checkToken('new-secret-token').ok).toBe(true);
+  });
+
+  it('keeps only the last replaced value: two quick rotations retire the first secret', () => {
+    const verifier = createDeliveryVerifier({ tokens: ['first-secret'], graceMs: 60_000, now: () => 0 });
+    verifier.rotate({ tokens: ['second-secret'] });
+    verifier.rotate({ tokens: ['third-secret'] });
+    expect(verifier.checkToken('first-secret').ok).toBe(false);
+    expect(verifier.checkToken('second-secret').ok).toBe(true);
+    expect(verifier.checkToken('third-secret').ok).toBe(true);
+  });
+
+  it('a grace of 0 retires the old value at once', () => {
+    const verifier = createDeliveryVerifier({ tokens: ['first-secret'], graceMs: 0, now: () => 5 });
+    verifier.rotate({ tokens: ['second-secret'] });
+    expect(verifier.checkToken('first-secret').ok).toBe(false);
+  });
+
+  it('rotates signing tokens the same way', () => {
+    vi.useFakeTimers({ now: (SPEC.timestamp + 1) * 1000 });
+    const verifier = createDeliveryVerifier({ signingSecrets: [SPEC.secret], graceMs: 1_000 });
+    const fresh = 'whsec_' + Buffer.from('a-brand-new-signing-key-01234567').toString('base64');
+    verifier.rotate({ signingSecrets: [fresh] });
+    const signedNew = { ...headers, 'webhook-signature': signatureFor(fresh, SPEC.id, SPEC.timestamp, SPEC.body) };
+    expect(verifier.checkSignature(Buffer.from(SPEC.body), signedNew)).toEqual({ ok: true });
+    expect(verifier.checkSignature(Buffer.from(SPEC.body), headers)).toEqual({ ok: true });
+    vi.setSystemTime((SPEC.timestamp + 2) * 1000 + 1);
+    expect(verifier.checkSignature(Buffer.from(SPEC.body), headers)).toEqual({ ok: false, reason: 'webhook-signature does not match' });
+    expect(verifier.checkSignature(Buffer.from(SPEC.body), signedNew)).toEqual({ ok: true });
+  });
+
+  it('refuses a rotation that would switch a check off or on, changing nothing', () => {
+    const verifier = createDeliveryVerifier({ tokens: ['kept-secret'] });
+    expect(() => verifier.rotate({ tokens: [] })).toThrow(/cannot remove every secret token/);
+    expect(() => verifier.rotate({ signingSecrets: ['whsec_' + Buffer.from('k').toString('base64')] })).toThrow(/restart to require signing/);
+    expect(() => verifier.rotate({ tokens: [''] })).toThrow(/is empty/);
+    expect(verifier.checkToken('kept-secret').ok).toBe(true);
+  });
+});

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { checkKafkaSecurity, kafkaSecurityEnv, kafkaSecurityFromEnv, type KafkaSecurity, type KafkaSecurityEnv } from './kafka-env';
 import { secretEnv } from './secret-file';
 import type { OpsConfig } from './ops-server';
+import { openSecret, type SecretLog, type SecretSource } from './secret-source';
 
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
@@ -221,6 +222,14 @@ export function gitlabFromEnv(e: { GITLAB_URL: string; GITLAB_TOKEN: string; GIT
     gitlab: { url: e.GITLAB_URL, token: e.GITLAB_TOKEN, ...(e.GITLAB_TOKEN_FILE ? { tokenFile: e.GITLAB_TOKEN_FILE } : {}) },
     elevationsProject: projectId(e.JIT_ELEVATIONS_PROJECT),
   };
+}
+
+/**
+ * The live GitLab token of a parsed `gitlab` config: GITLAB_TOKEN as it is, or GITLAB_TOKEN_FILE
+ * re-read when it is rotated. Pass `source.current` as createGitlabClient's token; close it on stop.
+ */
+export function openGitlabToken(gitlab: { token: string; tokenFile?: string | undefined }, logger?: SecretLog, options: { pollMs?: number } = {}): SecretSource<string> {
+  return openSecret({ setting: 'GITLAB_TOKEN', value: gitlab.token, ...(gitlab.tokenFile ? { file: gitlab.tokenFile } : {}), schema: envSchemas.gitlabToken(), ...(logger ? { logger } : {}), ...options });
 }
 
 /** A numeric project reference as the number GitLab's API takes; a path as it is. */

@@ -18,6 +18,7 @@ export {
   checkBusChoice,
   gitlabEnv,
   gitlabFromEnv,
+  openGitlabToken,
   projectId,
 } from './env-schemas';
 export type { BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { envRefLookup, resolveConnectionRefs } from './connection-refs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { envRefLookup, resolveConnectionRefs, secretRefLookup } from './connection-refs';
 
 describe('resolveConnectionRefs', () => {
   const env = envRefLookup({ DB_URL: 'postgres://admin:pw@db/app', VAULT_TOKEN: 's.tok' });
@@ -15,7 +19,6 @@ describe('resolveConnectionRefs', () => {
   it.each([
     [{ secretRef: 'env:UNSET' }, /env:UNSET, which is not set/],
     [{ secretRef: 'vault:DB_URL' }, /vault:DB_URL, which is not set/],
-    [{ secretRef: 'file:/etc/passwd' }, /must look like env:NAME/],
     [{ secretRef: 'DB_URL' }, /must look like env:NAME/],
     [{ secretRef: 42 }, /must look like env:NAME/],
     [{ secretRef: 'env:$(rm -rf /)' }, /must look like env:NAME/],
@@ -28,5 +31,56 @@ describe('resolveConnectionRefs', () => {
     }
     expect(err?.message).toMatch(message);
     expect(err?.message).not.toContain('pw@db');
+  });
+});
+
+describe('file: references', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jit-refs-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'admin-url');
+  writeFileSync(file, 'postgres://admin:first-pw@db/app\n', { mode: 0o600 });
+  const lookup = secretRefLookup({ DB_URL: 'postgres://admin:env-pw@db/app' });
+
+  it('reads the file at each resolution, so a rotated file is what the next one returns', () => {
+    expect(resolveConnectionRefs('t', { secretRef: `file:${file}`, tokenRef: 'env:DB_URL' }, lookup)).toEqual({ url: 'postgres://admin:first-pw@db/app', token: 'postgres://admin:env-pw@db/app' });
+    writeFileSync(file, 'postgres://admin:second-pw@db/app\n');
+    expect(resolveConnectionRefs('t', { secretRef: `file:${file}` }, lookup)).toEqual({ url: 'postgres://admin:second-pw@db/app' });
+  });
+
+  it.each([
+    ['file:relative/path', /must name an absolute path/],
+    ['file:./x', /must name an absolute path/],
+    ['file:', /must name an absolute path/],
+    ['file:/run/secrets/../../etc/shadow', /must name a normalised path/],
+    ['file:/run/secrets/./x', /must name a normalised path/],
+    ['file://run/secrets/x', /must name a normalised path/],
+    ['file:/run/secrets/', /must name a normalised path/],
+    ['file:/run/secrets/a b', /letters, digits/],
+    ['file:/run/secrets/$(id)', /letters, digits/],
+    ['file:/run/secrets/x\n', /letters, digits/],
+    ['file:/proc/self/environ', /not name a file under \/proc/],
+    ['file:/dev/zero', /not name a file under \/proc, \/sys or \/dev/],
+    ['file:/sys/kernel/notes', /not name a file under/],
+    [`file:${'/a'.repeat(600)}`, /at most 1024/],
+  ])('refuses %s with a clear message', (ref, message) => {
+    expect(() => resolveConnectionRefs('orders-db', { secretRef: ref }, lookup)).toThrow(message);
+  });
+
+  it('a missing, empty or non-regular file names the reference and the errno, never a value', () => {
+    writeFileSync(join(dir, 'empty'), '');
+    for (const [ref, message] of [
+      [`file:${join(dir, 'missing')}`, /cannot be read on this jit instance \(ENOENT\)/],
+      [`file:${dir}`, /cannot be read on this jit instance \(EISDIR\)/],
+      [`file:${join(dir, 'empty')}`, /which is empty/],
+    ] as const) {
+      let err: Error | undefined;
+      try {
+        resolveConnectionRefs('orders-db', { secretRef: ref }, lookup);
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err?.message).toMatch(message);
+      expect(err?.message).toContain('connection.secretRef names file:');
+    }
   });
 });

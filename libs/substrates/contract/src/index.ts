@@ -33,7 +33,7 @@ export {
   SubstrateUpstreamFailed,
   classifySubstrateError,
 } from './errors';
-export { connectionRefKeys, envRefLookup, resolveConnectionRefs } from './connection-refs';
+export { connectionRefKeys, envRefLookup, fileRefProblem, parseSecretRef, resolveConnectionRefs, secretRefLookup } from './connection-refs';
 export type { RefLookup } from './connection-refs';
 export { AUTH_EXPIRES_METRIC, reportAuthExpiry } from './auth-expiry';
 export type { AuthExpirySource } from './auth-expiry';

@@ -1,11 +1,11 @@
 // Substrate instances of a jit process, shared by every app that issues or revokes: from
 // JIT_SUBSTRATES (JSON) or JIT_SUBSTRATES_FILE: `{ "<kind>[:<name>]": { ...adapter config } }`.
-// `<key>Ref: env:NAME` values are resolved at boot; every instance is checked against its adapter's
+// `<key>Ref: env:NAME` and `<key>Ref: file:/abs/path` values are resolved at boot; every instance is checked against its adapter's
 // schema so a bad setting stops start-up naming the key, never a value.
 import { readFileSync } from 'node:fs';
 import type { Logger, Registry } from '@jit/observability';
 import { describeReadFailure } from '@jit/service';
-import { SubstrateRegistry, envRefLookup, resolveConnectionRefs, type SubstrateDefinition } from '@jit/substrates';
+import { SubstrateRegistry, resolveConnectionRefs, secretRefLookup, type SubstrateDefinition } from '@jit/substrates';
 import { awsStsSubstrate } from '@jit/substrate-aws-sts';
 import { gcpIamSubstrate } from '@jit/substrate-gcp-iam';
 import { postgresSubstrate } from '@jit/substrate-postgres';
@@ -36,7 +36,7 @@ export function parseSubstrateSettings(
   if (inline && file) return { instances: {}, problems: ['JIT_SUBSTRATES: set JIT_SUBSTRATES or JIT_SUBSTRATES_FILE, not both'] };
   if (!inline && !file) {
     if (options.optional) return { instances: {}, problems: [] };
-    return { instances: {}, problems: ['JIT_SUBSTRATES: set it to a JSON object of substrate instances (e.g. {"postgres":{"adminUrlRef":"env:PG_ADMIN_URL"}}) or JIT_SUBSTRATES_FILE to a file holding one'] };
+    return { instances: {}, problems: ['JIT_SUBSTRATES: set it to a JSON object of substrate instances (e.g. {"postgres":{"adminUrlRef":"env:PG_ADMIN_URL"}} or "file:/run/secrets/pg-admin-url") or JIT_SUBSTRATES_FILE to a file holding one'] };
   }
   const setting = inline ? 'JIT_SUBSTRATES' : 'JIT_SUBSTRATES_FILE';
   let text: string;
@@ -61,7 +61,7 @@ export function parseSubstrateSettings(
   if (entries.length === 0) problems.push(`${setting}: configure at least one substrate instance`);
   if (entries.length > MAX_INSTANCES) return { instances: {}, problems: [`${setting}: at most ${MAX_INSTANCES} instances`] };
   const kinds = new Map(SUBSTRATE_DEFINITIONS.map((d) => [d.kind, d]));
-  const lookup = envRefLookup(env);
+  const lookup = secretRefLookup(env);
   const instances: SubstrateInstances = {};
   for (const [name, value] of entries) {
     const shown = JSON.stringify(name.slice(0, 80));

@@ -1,7 +1,8 @@
 // The issuer's TargetResolver: the target and scope exactly as the ratified policy version the gate
 // approved against has them (read at the commit its ratification names: never whatever policy.yaml
 // the merge commit carries, which anyone who can push may have rewritten). Secret
-// references in `connection` are resolved from this process's environment (never logged).
+// references in `connection` are resolved from this process's environment or files (`file:` is read
+// at each issue, so a rotated secret is what the next issue uses; never logged).
 // Every policy version it loads is audited in the background (policy-audit.ts): the substrates'
 // safety checks run in a deployment, and an issue on a scope with a known backstop problem is
 // logged with its grant id — never blocked, never slowed.
@@ -9,7 +10,7 @@ import { isRetriable } from '@jit/errors';
 import type { ResolvedTarget, TargetResolver } from '@jit/issuer';
 import type { Logger } from '@jit/observability';
 import type { LoadedPolicy, PolicyStore } from '@jit/policy';
-import { envRefLookup, resolveConnectionRefs } from '@jit/substrates';
+import { resolveConnectionRefs, secretRefLookup } from '@jit/substrates';
 import type { Registry } from 'prom-client';
 import { createPolicyAudit, type PolicyAuditResult, type SubstrateLookup } from './policy-audit';
 import { linkedSubstrates } from './substrate-link';
@@ -58,7 +59,7 @@ export function createPolicyTargetResolver(options: PolicyTargetResolverOptions)
   const { policyStore, logger } = options;
   const attempts = options.attempts ?? 3;
   const baseMs = options.baseMs ?? 500;
-  const lookup = envRefLookup(options.env);
+  const lookup = secretRefLookup(options.env);
   const audit =
     options.audit === false
       ? undefined
