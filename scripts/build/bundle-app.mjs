@@ -89,16 +89,20 @@ const result = await build({
 // every import left in the bundle must be a Node builtin or a package the image installs
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const prod = new Set(Object.keys(pkg.dependencies ?? {}));
+// an optional dependency (absent from the image) may only be loaded on demand, with import()
+const optional = new Set(Object.keys(pkg.optionalDependencies ?? {}));
 const missing = new Set();
 for (const out of Object.values(result.metafile.outputs)) {
   for (const imp of out.imports) {
     if (!imp.external || imp.path.startsWith('node:') || imp.path.startsWith('.')) continue;
     const name = imp.path.startsWith('@') ? imp.path.split('/').slice(0, 2).join('/') : imp.path.split('/')[0];
-    if (!prod.has(name) && !builtinModules.includes(name)) missing.add(name);
+    if (prod.has(name) || builtinModules.includes(name)) continue;
+    if (optional.has(name) && imp.kind === 'dynamic-import') continue;
+    missing.add(imp.kind === 'dynamic-import' ? name : `${name} (a static import)`);
   }
 }
 if (missing.size) {
-  process.stderr.write(`${app}: the build imports packages that are not production dependencies: ${[...missing].join(', ')}\n`);
+  process.stderr.write(`${app}: the build imports packages the image does not install (not production dependencies): ${[...missing].join(', ')}\n`);
   process.exit(1);
 }
 writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
