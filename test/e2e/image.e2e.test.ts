@@ -147,15 +147,13 @@ describe('the jit image', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
       const ready = async (p: number) => (await fetch(`http://127.0.0.1:${p}/readyz`).catch(() => undefined))?.status === 200;
-      // TODO(ops-port): until JIT_OPS_PORT lands, /readyz is on the public port
-      await waitFor(async () => child.exitCode !== null || (await ready(opsPort)) || (await ready(port)), { timeoutMs: 120_000, what: `jit in the image to answer /readyz:\n${out.slice(-2000)}` });
+      await waitFor(async () => child.exitCode !== null || (await ready(opsPort)), { timeoutMs: 120_000, what: `jit in the image to answer /readyz:\n${out.slice(-2000)}` });
       expect(child.exitCode, out.slice(-3000)).toBeNull();
       process.stderr.write(`image: jit serve all ready in ${Date.now() - started} ms (buildah run included)\n`);
-      // the HEALTHCHECK command, run in the same container (TODO(ops-port): unconditional once it lands)
-      if (await ready(opsPort)) {
-        const health = spawn('buildah', [...buildah, 'run', '--isolation', 'chroot', '--env', `JIT_OPS_PORT=${opsPort}`, container, '--', ...config.Healthcheck!.Test.slice(1)]);
-        expect(await new Promise((resolve) => health.once('exit', resolve))).toBe(0);
-      }
+      expect((await fetch(`http://127.0.0.1:${port}/v1/catalog`)).status).not.toBe(404); // the public API too
+      // the HEALTHCHECK command, run in the same container
+      const health = spawn('buildah', [...buildah, 'run', '--isolation', 'chroot', '--env', `JIT_OPS_PORT=${opsPort}`, container, '--', ...config.Healthcheck!.Test.slice(1)]);
+      expect(await new Promise((resolve) => health.once('exit', resolve))).toBe(0);
       expect(existsSync(join(data, 'bus', 'LOCK')), 'the bus lives in the mounted JIT_DATA_DIR').toBe(true);
     } finally {
       // buildah run kills its process outright on SIGTERM; a container runtime signals the process itself

@@ -39,10 +39,10 @@ describe('npm start', () => {
     const dir = await mkdtemp(join(tmpdir(), 'jit-e2e-npm-start-'));
     await chmod(dir, 0o755); // the demo PostgreSQL (user postgres when run as root) must reach its data
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const [port, sandboxPort] = [await freePort(), await freePort()];
+    const [port, opsPort, sandboxPort] = [await freePort(), await freePort(), await freePort()];
     const npm = spawn('npm', ['start'], {
       cwd: REPO_ROOT,
-      env: { ...process.env, JIT_DATA_DIR: dir, JIT_PORT: String(port), JIT_SANDBOX_PORT: String(sandboxPort), JIT_SWEEP_INTERVAL_MS: '0' },
+      env: { ...process.env, JIT_DATA_DIR: dir, JIT_PORT: String(port), JIT_OPS_PORT: String(opsPort), JIT_SANDBOX_PORT: String(sandboxPort), JIT_SWEEP_INTERVAL_MS: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group, so a failed run can be cleared whole
     });
@@ -60,7 +60,7 @@ describe('npm start', () => {
 
     await waitFor(() => /listening on http/.test(out) || npm.exitCode !== null, { timeoutMs: 180_000, what: 'npm start to listen' });
     expect(npm.exitCode, out.slice(-3000)).toBeNull();
-    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status).toBe(200);
     const children = (await readFile(`/proc/${npm.pid}/task/${npm.pid}/children`, 'utf8')).trim().split(/\s+/).map(Number);
     const postmaster = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
     pids.push(...children, postmaster);
@@ -76,6 +76,7 @@ describe('npm start', () => {
     expect(alive(postmaster)).toBe(false);
     expect(existsSync(join(dir, 'bus', 'LOCK'))).toBe(false);
     expect(await listening(port)).toBe(false);
+    expect(await listening(opsPort)).toBe(false);
     expect(await listening(sandboxPort)).toBe(false);
     expect(out).not.toMatch(/shutdown took longer|error while stopping/);
   });
