@@ -93,9 +93,14 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- if not (and $v.gitlab.project $v.gitlab.token.existingSecret) }}{{ fail "gitlab.url needs gitlab.project and gitlab.token.existingSecret" }}{{ end }}
 {{- if not (or $v.webhook.secret.existingSecret $v.webhook.signingSecret.existingSecret) }}{{ fail "with a real GitLab set webhook.secret.existingSecret and/or webhook.signingSecret.existingSecret" }}{{ end }}
 {{- end }}
-{{- if and $v.kafka.sasl.mechanism (not $v.kafka.tls.enabled) (not $v.kafka.sasl.allowPlaintext) }}{{ fail "kafka.sasl without kafka.tls.enabled would send the SASL secret in clear; enable TLS (or kafka.sasl.allowPlaintext in a test cluster)" }}{{ end }}
-{{- if and $v.kafka.sasl.mechanism (ne $v.kafka.sasl.mechanism "oauthbearer") (not (and $v.kafka.sasl.username $v.kafka.sasl.password.existingSecret)) }}{{ fail "kafka.sasl needs kafka.sasl.username and kafka.sasl.password.existingSecret" }}{{ end }}
-{{- if and (eq $v.kafka.sasl.mechanism "oauthbearer") (not $v.kafka.sasl.oauthbearerToken.existingSecret) }}{{ fail "kafka.sasl.mechanism oauthbearer needs kafka.sasl.oauthbearerToken.existingSecret" }}{{ end }}
+{{- if and $v.kafka.brokers $v.kafka.sasl.mechanism (not $v.kafka.tls.enabled) (not $v.kafka.sasl.allowPlaintext) }}{{ fail "kafka.sasl without kafka.tls.enabled would send the SASL secret in clear; enable TLS (or kafka.sasl.allowPlaintext in a test cluster)" }}{{ end }}
+{{- if and $v.kafka.brokers $v.kafka.sasl.mechanism (ne $v.kafka.sasl.mechanism "oauthbearer") }}
+{{- range $c := include "jit.components" . | fromYamlArray }}
+{{- $user := include "jit.kafkaSaslUser" (list $ $c) | fromJson }}
+{{- if not (and $user.username $user.secret) }}{{ fail (printf "kafka.sasl needs a user for %s: kafka.sasl.username and kafka.sasl.password.existingSecret, or %s.kafkaSasl" $c.name $c.key) }}{{ end }}
+{{- end }}
+{{- end }}
+{{- if and $v.kafka.brokers (eq $v.kafka.sasl.mechanism "oauthbearer") (not $v.kafka.sasl.oauthbearerToken.existingSecret) }}{{ fail "kafka.sasl.mechanism oauthbearer needs kafka.sasl.oauthbearerToken.existingSecret" }}{{ end }}
 {{- end }}
 
 {{/* JIT_TRUSTED_<ROLE>_KEYS of a consumer: the producers' public keys plus the extra ones. */}}
@@ -146,10 +151,9 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- if eq $v.kafka.sasl.mechanism "oauthbearer" }}
 - { name: KAFKA_SASL_OAUTHBEARER_TOKEN_FILE, value: {{ include "jit.secretPath" (list "kafka-oauthbearer-token" $v.kafka.sasl.oauthbearerToken.key) }} }
 {{- else }}
-{{- with $v.kafka.sasl.username }}
-- { name: KAFKA_SASL_USERNAME, value: {{ . | quote }} }
-{{- end }}
-- { name: KAFKA_SASL_PASSWORD_FILE, value: {{ include "jit.secretPath" (list "kafka-sasl-password" $v.kafka.sasl.password.key) }} }
+{{- $user := include "jit.kafkaSaslUser" (list $root $c) | fromJson }}
+- { name: KAFKA_SASL_USERNAME, value: {{ $user.username | quote }} }
+- { name: KAFKA_SASL_PASSWORD_FILE, value: {{ include "jit.secretPath" (list "kafka-sasl-password" $user.key) }} }
 {{- end }}
 {{- if $v.kafka.sasl.allowPlaintext }}
 - { name: KAFKA_SASL_ALLOW_PLAINTEXT, value: "true" }
@@ -217,7 +221,7 @@ the process as a file (`X_FILE`), never as an environment value or a ConfigMap e
 {{- if and $v.kafka.tls.enabled $v.kafka.tls.ca.existingSecret }}{{ $m = append $m (list "kafka-ca" $v.kafka.tls.ca.existingSecret (list $v.kafka.tls.ca.key)) }}{{ end }}
 {{- if and $v.kafka.tls.enabled $v.kafka.tls.clientCert.existingSecret }}{{ $m = append $m (list "kafka-client-cert" $v.kafka.tls.clientCert.existingSecret (list $v.kafka.tls.clientCert.certKey $v.kafka.tls.clientCert.keyKey)) }}{{ end }}
 {{- if eq $v.kafka.sasl.mechanism "oauthbearer" }}{{ $m = append $m (list "kafka-oauthbearer-token" $v.kafka.sasl.oauthbearerToken.existingSecret (list $v.kafka.sasl.oauthbearerToken.key)) }}
-{{- else if $v.kafka.sasl.mechanism }}{{ $m = append $m (list "kafka-sasl-password" $v.kafka.sasl.password.existingSecret (list $v.kafka.sasl.password.key)) }}{{ end }}
+{{- else if $v.kafka.sasl.mechanism }}{{ $user := include "jit.kafkaSaslUser" (list $root $c) | fromJson }}{{ $m = append $m (list "kafka-sasl-password" $user.secret (list $user.key)) }}{{ end }}
 {{- end }}
 {{- if and (ne $c.gitlab "no") $v.gitlab.url }}{{ $m = append $m (list "gitlab-token" $v.gitlab.token.existingSecret (list $v.gitlab.token.key)) }}{{ end }}
 {{- if $c.webhook }}
@@ -306,4 +310,15 @@ the process as a file (`X_FILE`), never as an environment value or a ConfigMap e
 {{- $c := dict }}
 {{- range include "jit.components" $root | fromYamlArray }}{{ if or (eq .name $component) (eq .name "all-in-one") }}{{ $c = . }}{{ end }}{{ end }}
 {{- toJson (dict "name" (include "jit.componentName" (list $root $c)) "port" (index $root.Values $c.key).port) }}
+{{- end }}
+
+{{/* The SASL user (plain/scram) of a component: its own `kafkaSasl`, else the shared `kafka.sasl`. */}}
+{{- define "jit.kafkaSaslUser" -}}
+{{- $root := index . 0 }}{{- $c := index . 1 }}{{- $v := $root.Values }}
+{{- $own := dig "kafkaSasl" (dict) (index $v $c.key) }}
+{{- if dig "username" "" $own }}
+{{- toJson (dict "username" $own.username "secret" $own.password.existingSecret "key" $own.password.key) }}
+{{- else }}
+{{- toJson (dict "username" $v.kafka.sasl.username "secret" $v.kafka.sasl.password.existingSecret "key" $v.kafka.sasl.password.key) }}
+{{- end }}
 {{- end }}
