@@ -97,6 +97,14 @@ const policySchema = z.strictObject({
     .refine((r) => Object.keys(r).length > 0, 'must define at least one tier'),
   breakGlass: breakGlassS.optional(),
   agents: z.array(userS).max(1000).optional(),
+  /** Who may read every elevation through the API (groups and/or users). */
+  auditors: z
+    .strictObject({
+      groups: z.array(groupS).min(1, 'must list at least one group when given').max(100).optional(),
+      users: z.array(userS).min(1, 'must list at least one user when given').max(1000).optional(),
+    })
+    .refine((a) => a.groups || a.users, 'must name the groups or users who may read every elevation')
+    .optional(),
   recipients: recipientsS.optional(),
   policyApprovers: z
     .strictObject({
@@ -158,6 +166,8 @@ export interface Policy {
   breakGlass?: PolicyBreakGlass;
   /** Usernames that may request but never approve. */
   agents: string[];
+  /** Who may read every elevation through the API; empty lists = nobody. */
+  auditors: { groups: string[]; users: string[] };
   /**
    * GitLab username → the age public keys registered to that user. A request's recipient must be
    * one of its requester's keys; changed only by a ratified policy MR (or the operator's pin).
@@ -288,6 +298,7 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
       tierOrder,
       ...(breakGlass ? { breakGlass } : {}),
       agents,
+      auditors: { groups: raw.auditors?.groups ?? [], users: raw.auditors?.users ?? [] },
       recipients,
       policyApprovers: {
         groups: raw.policyApprovers.groups ?? [],

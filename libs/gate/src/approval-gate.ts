@@ -50,6 +50,7 @@ import { refusedEventsCounter, type Logger, type Registry } from '@jit/observabi
 import {
   breakGlassRequesterProblem,
   evaluateRequest,
+  approverSpecOf,
   isEligibleApprover,
   isRecipientOf,
   recipientOwners,
@@ -65,6 +66,7 @@ import {
 } from '@jit/policy';
 import { Counter, Histogram } from 'prom-client';
 import { ElevationBook, GATE_TYPES, type ElevationEntry, type RequestedRecord } from './elevation-book';
+import { createGroupResolver } from './group-resolver';
 import { GateMalformedEvent, GateNotStarted } from './errors';
 import { createPolicyRatifier } from './policy-ratifier';
 import { createReconciler, type ReconcileSummary } from './reconciler';
@@ -224,38 +226,7 @@ export function createGate(options: GateOptions): Gate {
     registers: options.registry ? [options.registry] : [],
   });
 
-  const botFlags = new Map<number, Promise<boolean>>();
-  const isBotUser = (id: number): Promise<boolean> => {
-    let p = botFlags.get(id);
-    if (!p) {
-      p = gitlab.users.show(id).then(
-        (u) => u.bot,
-        (err: unknown) => {
-          botFlags.delete(id); // a lookup failure is not remembered
-          throw err;
-        },
-      );
-      botFlags.set(id, p);
-    }
-    return p;
-  };
-  const resolveGroup: GroupResolver =
-    options.resolveGroup ??
-    (async (group) => {
-      try {
-        // GitLab's members API does not say who is a bot: ask the users API (cached), so bots
-        // never land in an approval rule or the catalog.
-        const members = await gitlab.groupMembers.all(group);
-        return Promise.all(members.map(async (u) => ({ username: u.username, bot: u.bot || (await isBotUser(u.id)) })));
-      } catch (err) {
-        // A group the bot cannot see yields no approvers: the request is then rejected with an explanation.
-        if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') {
-          log.error({ group }, 'approver group not found or not visible to the jit bot; grant the bot Reporter on it');
-          return [];
-        }
-        throw err;
-      }
-    });
+  const resolveGroup: GroupResolver = options.resolveGroup ?? createGroupResolver(gitlab, log);
 
   async function userById(id: number): Promise<GitlabUser | undefined> {
     const hit = userCache.get(id);
@@ -912,7 +883,7 @@ export function createGate(options: GateOptions): Gate {
    */
   async function currentlyEligible(r: RequestedRecord['data'], policy: PolicyModel): Promise<Set<string> | undefined> {
     if (r.eligibleApprovers.includes(ANY_HUMAN)) return undefined;
-    const spec = r.breakGlass ? policy.breakGlass?.approvers : policy.tiers.find((t) => t.name === r.tier)?.approvers;
+    const spec = approverSpecOf(policy, r);
     if (!spec) return new Set();
     if (spec.anyHuman) return undefined;
     const resolved = await resolveApprovers(spec, resolveGroup, { author: r.requester, agents: policy.agents, others: [botUsername] });

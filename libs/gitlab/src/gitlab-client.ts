@@ -50,7 +50,8 @@ function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
-function toUser(u: Json): GitlabUser {
+/** A GitLab REST user object as our GitlabUser (also used by the token-owner lookup). */
+export function toUser(u: Json): GitlabUser {
   if (!u || typeof u.id !== 'number' || typeof u.username !== 'string') {
     throw GitlabBadResponse('user lookup', 'missing id/username');
   }

@@ -4,6 +4,8 @@ export type { GitlabClientOptions } from './gitlab-client';
 export { createRequester, createRequestHandler, retryAfterMs, backoffMs } from './requester';
 export type { FetchFn, RetryOptions, RequesterOptions } from './requester';
 export { noteMarker, upsertMarkedNote } from './marked-note';
+export { createCallerLookup } from './token-owner';
+export type { CallerLookup, CallerLookupOptions, OidcDiscovery } from './token-owner';
 export {
   GitlabUnavailable,
   GitlabNotFound,

@@ -1,6 +1,6 @@
 // Who may approve: approver specs resolved to usernames through an injected group resolver, and
 // the per-approval eligibility decision (authors, agents and bots never count).
-import type { ApproverSpec, BreakGlassRule } from './model';
+import type { ApproverSpec, BreakGlassRule, PolicyModel } from './model';
 
 export interface ResolvedMember {
   username: string;
@@ -38,6 +38,11 @@ export async function resolveApprovers(
     }
   }
   return { anyHuman: spec.anyHuman, usernames: [...out.values()].sort() };
+}
+
+/** The approver rule an elevation is judged by: break-glass's, or its tier's (undefined: the policy has none). */
+export function approverSpecOf(policy: Pick<PolicyModel, 'tiers' | 'breakGlass'>, elevation: { tier?: string; breakGlass?: boolean }): ApproverSpec | undefined {
+  return elevation.breakGlass ? policy.breakGlass?.approvers : policy.tiers.find((t) => t.name === elevation.tier)?.approvers;
 }
 
 export type IneligibleReason = 'bot' | 'agent' | 'author' | 'committer' | 'not_eligible';

@@ -68,15 +68,16 @@ function approvers(v: unknown, path: PropertyKey[], c: Collector): ApproverSpec 
   };
 }
 
-function requesters(v: unknown, c: Collector): BreakGlassRule['requesters'] {
+/** A list of named humans (`groups` and/or `users`) at `path`: break-glass requesters, auditors. */
+function namedHumans(v: unknown, path: string[], c: Collector): { groups: string[]; users: string[] } {
   if (v === undefined || v === null) return { groups: [], users: [] };
   if (!isRec(v)) {
-    c.add(['breakGlass', 'requesters'], 'requesters must be a map with groups and/or users');
+    c.add(path, `${path[path.length - 1]} must be a map with groups and/or users`);
     return { groups: [], users: [] };
   }
   return {
-    groups: names(v['groups'], ['breakGlass', 'requesters', 'groups'], c, 'groups'),
-    users: names(v['users'], ['breakGlass', 'requesters', 'users'], c, 'users'),
+    groups: names(v['groups'], [...path, 'groups'], c, 'groups'),
+    users: names(v['users'], [...path, 'users'], c, 'users'),
   };
 }
 
@@ -125,13 +126,15 @@ export function compilePolicy(value: unknown, locate?: Locate): { policy?: Polic
         ttlMaxSeconds: seconds(bg['ttlMax'], ['breakGlass', 'ttlMax'], c) ?? 0,
         approvals: approvalsCount(bg['approvals'], ['breakGlass', 'approvals'], c),
         approvers: approvers(bg['approvers'], ['breakGlass', 'approvers'], c),
-        requesters: requesters(bg['requesters'], c),
+        requesters: namedHumans(bg['requesters'], ['breakGlass', 'requesters'], c),
         ...(review ? { reviewWithinSeconds: review } : {}),
         requireRollbackPlan: bg['requireRollbackPlan'] === true,
       };
     }
   }
   const agents = names(value['agents'], ['agents'], c, 'agents');
+  // who may read every elevation through the API (never who may approve anything)
+  const auditors = namedHumans(value['auditors'], ['auditors'], c);
   const recipients: Record<string, string[]> = {};
   if (value['recipients'] !== undefined && !isRec(value['recipients'])) {
     c.add(['recipients'], 'recipients must be a map of GitLab username to a list of age public keys (age1...)');
@@ -183,7 +186,7 @@ export function compilePolicy(value: unknown, locate?: Locate): { policy?: Polic
     }
   }
   if (c.problems.length > 0) return { problems: c.problems };
-  return { policy: { tiers, ...(breakGlass ? { breakGlass } : {}), agents, recipients, policyApprovers, targets }, problems: [] };
+  return { policy: { tiers, ...(breakGlass ? { breakGlass } : {}), agents, auditors, recipients, policyApprovers, targets }, problems: [] };
 }
 
 function fmt(s: number): string {

@@ -53,6 +53,8 @@ export interface PolicyModel {
   tiers: TierRule[];
   breakGlass?: BreakGlassRule;
   agents: string[];
+  /** Who may read every elevation and see the catalog's approver identities (groups and users); empty = nobody. */
+  auditors: { groups: string[]; users: string[] };
   /** GitLab username → registered age public keys; a request's recipient must be its requester's. */
   recipients: Record<string, string[]>;
   policyApprovers: ApproverSpec & { approvals: number };

@@ -30,6 +30,7 @@ export function policyOf(targets: Record<string, { substrate: string; scopes: Re
       { name: 'semi-destructive', rank: 1, ttlMaxSeconds: 3600, approvals: 2, approvers: { anyHuman: true, groups: [], users: [] }, requireRollbackPlan: true },
     ],
     agents: [],
+    auditors: { groups: [], users: [] },
     recipients: {},
     policyApprovers: { anyHuman: false, groups: ['security'], users: [], approvals: 2 },
     targets: Object.fromEntries(

@@ -1,0 +1,72 @@
+// Who may read which elevation through the API, under the policy in force (DESIGN.md §6):
+// the requester their own; an approver those they are eligible to approve (the gate's own rule:
+// approverSpecOf + resolveApprovers + isEligibleApprover, agents and bots never); an auditor
+// (policy `auditors:` groups and users) all of them. No policy in force: own elevations only.
+import { LRUCache } from 'lru-cache';
+import { approverSpecOf, isEligibleApprover, resolveApprovers, type GroupResolver, type ResolvedMember } from './approvers';
+import type { PolicyStore } from './policy-store';
+
+/** What access is decided on: the requester, and the rule its approvals are judged by. */
+export interface ElevationFacts {
+  requester?: string;
+  tier?: string;
+  breakGlass?: boolean;
+}
+
+/** One caller's view, resolved once per API call. */
+export interface ReaderView {
+  /** Named under the policy's `auditors:`: sees everything, approver identities included. */
+  auditor: boolean;
+  sees(elevation: ElevationFacts): boolean;
+}
+
+export interface ElevationAccess {
+  viewOf(caller: { username: string; bot: boolean }): Promise<ReaderView>;
+}
+
+export interface ElevationAccessOptions {
+  store: Pick<PolicyStore, 'peek'>;
+  resolveGroup: GroupResolver;
+  /** jit's own bot: never an approver (as in the gate). */
+  botUsername?: string;
+}
+
+const lc = (s: string | undefined) => s?.toLowerCase();
+
+export function createElevationAccess(options: ElevationAccessOptions): ElevationAccess {
+  return {
+    async viewOf(caller) {
+      const own = (e: ElevationFacts) => lc(e.requester) === lc(caller.username);
+      const lp = options.store.peek();
+      if (!lp) return { auditor: false, sees: own };
+      const { policy } = lp;
+      const others = options.botUsername ? [options.botUsername] : [];
+      const auditors = await resolveApprovers({ anyHuman: false, ...policy.auditors }, options.resolveGroup, { agents: [] });
+      if (auditors.usernames.some((u) => lc(u) === lc(caller.username))) return { auditor: true, sees: () => true };
+      // the rules an elevation can be judged by: each tier, and break-glass
+      const rules: ElevationFacts[] = [...policy.tiers.map((t) => ({ tier: t.name, breakGlass: false })), ...(policy.breakGlass ? [{ breakGlass: true }] : [])];
+      const eligible = new Set<string>();
+      for (const rule of rules) {
+        const spec = approverSpecOf(policy, rule)!;
+        const resolved = await resolveApprovers(spec, options.resolveGroup, { agents: policy.agents, others });
+        if (isEligibleApprover({ username: caller.username, bot: caller.bot }, spec, resolved, { agents: policy.agents, others }).eligible) {
+          eligible.add(rule.breakGlass ? '\0breakGlass' : rule.tier!);
+        }
+      }
+      return {
+        auditor: false,
+        // the requester never approves their own, but always sees it
+        sees: (e) => own(e) || eligible.has(e.breakGlass ? '\0breakGlass' : (e.tier ?? '\0none')),
+      };
+    },
+  };
+}
+
+/**
+ * A group resolver that remembers each group's members for `ttlMs` (lru-cache), so checking a
+ * caller's access on every API call does not ask GitLab every time. Failures are not remembered.
+ */
+export function cachedGroupResolver(inner: GroupResolver, opts: { ttlMs: number; max?: number }): GroupResolver {
+  const cache = new LRUCache<string, ResolvedMember[]>({ max: opts.max ?? 1000, ttl: Math.max(1, opts.ttlMs), fetchMethod: (group) => inner(group) });
+  return async (group) => (await cache.fetch(group)) ?? [];
+}
