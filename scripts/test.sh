@@ -42,4 +42,7 @@ npx nx run-many -t test:integration --parallel=1
 if [ -d test ] && find test -name '*.e2e.test.ts' -not -path '*/node_modules/*' | grep -q .; then
   npx vitest run --config vitest.e2e.config.ts --reporter=default --reporter=json --outputFile.json=tmp/vitest-results/e2e.json
 fi
+# the chaos suite, short (issue 17; test/chaos/README.md): distributed mode on a private broker
+# under random faults; exits 1 on any loss, duplicate, wrong grant or credential alive after expiry
+CHAOS_N="${CHAOS_N:-6}" CHAOS_FAULT_EVERY_MS="${CHAOS_FAULT_EVERY_MS:-10000}" CHAOS_TTL_S="${CHAOS_TTL_S:-20}" CHAOS_REVOKE_BOUND_MS="${CHAOS_REVOKE_BOUND_MS:-45000}" npx tsx test/chaos/run.ts
 echo "all suites passed"

@@ -8,17 +8,16 @@
 // (the process that serves /v1/elevations* in distributed mode), and the bypass alert's counter
 // is read from the issuer's /metrics (on its ops listener).
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
 import { IAMClient, GetRolePolicyCommand } from '@aws-sdk/client-iam';
 import { createKafkaBus, type CloudEventJson, type EventBus } from '@jit/bus';
 import { createEventSigner, generateSigningKeyPem } from '@jit/contracts';
 import { createGitlabClient } from '@jit/gitlab';
-import { startSandbox, type Sandbox, type SeedInput } from '@jit/gitlab-sandbox';
+import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { createLedger, type ElevationState, type Ledger } from '@jit/ledger';
 import { createLogger } from '@jit/observability';
 import { policyBlobSha } from '@jit/policy';
@@ -34,6 +33,7 @@ import {
   AWS_REGION,
   createOrdersDatabase,
   createStsRole,
+  demoSeed,
   dropDatabase,
   removeVaultDatabase,
   setupVaultDatabase,
@@ -41,7 +41,6 @@ import {
   type VaultDatabaseFixture,
 } from './distributed/fixtures';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const PROJECT = 'ops/elevations';
 const TOKENS = { agent: 'deploy-agent-token', bot: 'review-bot-token', alice: 'alice-token-0001', bob: 'bob-token-00001', jit: 'jit-bot-token-0001' };
 const TTL = '15s';
@@ -213,16 +212,6 @@ async function tempDir(): Promise<string> {
   await chmod(dir, 0o755);
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** deploy/sandbox/demo-seed.yaml (people, groups, project settings) with this suite's policy. */
-async function demoSeed(policy: string): Promise<SeedInput> {
-  const seed = parseYaml(await readFile(join(ROOT, 'deploy/sandbox/demo-seed.yaml'), 'utf8')) as { projects: Array<Record<string, unknown>> };
-  const project = seed.projects.find((p) => p['path'] === PROJECT);
-  if (!project) throw new Error(`deploy/sandbox/demo-seed.yaml has no project ${PROJECT}`);
-  project['files'] = { 'policy.yaml': policy };
-  delete project['files_from'];
-  return seed as unknown as SeedInput;
 }
 
 /** The agent's `jit --json …`; throws with stderr on a non-zero exit. */

@@ -1,6 +1,10 @@
 // Real targets for the distributed suite: a fresh PostgreSQL database behind OpenBao's database
 // secrets engine (configured over Vault's HTTP API, as an operator would), and an IAM role on moto.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
+import { parse as parseYaml } from 'yaml';
+import type { SeedInput } from '@jit/gitlab-sandbox';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { POSTGRES_REVOCATION_STATEMENTS, carrierPolicyHcl, tokenRoleSettings } from '@jit/substrate-vault';
 import { uniqueName } from '@jit/testing';
@@ -138,4 +142,15 @@ export async function tryInsert(url: string): Promise<{ ok: true } | { ok: false
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** deploy/sandbox/demo-seed.yaml (people, groups, project settings) with `policy` as the project's policy.yaml. */
+export async function demoSeed(policy: string, project = 'ops/elevations'): Promise<SeedInput> {
+  const root = join(import.meta.dirname, '..', '..', '..');
+  const seed = parseYaml(await readFile(join(root, 'deploy/sandbox/demo-seed.yaml'), 'utf8')) as { projects: Array<Record<string, unknown>> };
+  const p = seed.projects.find((x) => x['path'] === project);
+  if (!p) throw new Error(`deploy/sandbox/demo-seed.yaml has no project ${project}`);
+  p['files'] = { 'policy.yaml': policy };
+  delete p['files_from'];
+  return seed as unknown as SeedInput;
 }
