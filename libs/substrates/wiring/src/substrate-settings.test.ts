@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSubstrateSettings } from './substrate-settings';
 
@@ -15,5 +16,21 @@ describe('substrate settings', () => {
     const { instances, problems } = parseSubstrateSettings({ JIT_SUBSTRATES: JSON.stringify(settings) });
     expect(instances).toEqual({});
     expect(problems).toEqual(['JIT_SUBSTRATES: instance "vault:prod": auth.secretIdFile cannot read the file (ENOENT): no such file; check the path and the volume mount']);
+  });
+});
+
+describe("the README's production substrate configuration", () => {
+  it('parses as documented (every instance valid, its credential files checked)', () => {
+    const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8');
+    const block = /`\/etc\/jit\/substrates\.json`:\n\n```json\n([\s\S]*?)\n```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const checked: string[] = [];
+    const { instances, problems } = parseSubstrateSettings(
+      { JIT_SUBSTRATES_FILE: '/etc/jit/substrates.json', ORDERS_DB_ADMIN_URL: 'postgres://jit_admin:pw@orders-db.internal:5432/orders' },
+      (path) => (path === '/etc/jit/substrates.json' ? block! : (checked.push(path), '')),
+    );
+    expect(problems).toEqual([]);
+    expect(Object.keys(instances)).toEqual(['vault:prod', 'aws-sts:prod', 'gcp-iam:prod', 'postgres:orders']);
+    expect(checked).toEqual(['/var/run/secrets/kubernetes.io/serviceaccount/token', '/etc/jit/gcp/wif.json', '/etc/jit/pg/ca.pem']);
   });
 });
