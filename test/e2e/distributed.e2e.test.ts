@@ -6,7 +6,10 @@
 // States are observed the way a SIEM does: by consuming jit.elevations.v1; the agent also reads
 // them as a user would, with `jit status`, `jit audit` and `jit request --wait` against the issuer
 // (the process that serves /v1/elevations* in distributed mode), and the bypass alert's counter
-// is read from the issuer's /metrics (on its ops listener).
+// is read from the issuer's /metrics (on its ops listener). The four services reach Kafka as a
+// production cluster asks: SASL_SSL with SCRAM-SHA-512, one user each, the password from a file,
+// the broker's CA from a file (certificates made at test time); the test's own clients use the
+// broker's plaintext listener.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +27,7 @@ import { policyBlobSha } from '@jit/policy';
 import { startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { probeOnMoto } from '@jit/substrate-aws-sts/testing';
 import { createVaultSubstrate, vaultConfigSchema } from '@jit/substrate-vault';
-import { freePort, getMoto, getPostgres, getVault, startKafka, uniqueName, waitFor, type KafkaHandle } from '@jit/testing';
+import { createTestPki, freePort, getMoto, getPostgres, getVault, startKafka, uniqueName, waitFor, type KafkaHandle, type TestPki } from '@jit/testing';
 import { GATE_TOPIC_SPECS } from '../../apps/approval-gate/src/server';
 import { runCli } from '../../apps/jit/src/cli/program';
 import { startApp, type AppName, type AppProcess } from './distributed/app-process';
@@ -70,10 +73,16 @@ let home: string;
 let identity: string;
 let vaultRootToken: string;
 let vaultAddr: string;
+/** SCRAM users of the four services (user name = the service's default client id) and their passwords. */
+const KAFKA_USERS = Object.fromEntries(
+  (['webhook-ingest', 'approval-gate', 'issuer', 'revoker'] as const).map((n) => [n, { name: `jit-${n}`, password: `kafka-${randomBytes(12).toString('hex')}` }]),
+) as Record<AppName, { name: string; password: string }>;
+let pki: TestPki;
 
 beforeAll(async () => {
   const started = Date.now();
-  const [k, vault, pgAdmin, moto] = await Promise.all([startKafka(), getVault(), getPostgres(), getMoto()]);
+  pki = await createTestPki();
+  const [k, vault, pgAdmin, moto] = await Promise.all([startKafka({ secure: { pki, scramUsers: Object.values(KAFKA_USERS) } }), getVault(), getPostgres(), getMoto()]);
   kafka = k;
   cleanup.push(() => kafka.dispose());
   motoEndpoint = moto;
@@ -144,7 +153,19 @@ targets:
   cleanup.push(() => projection.stop());
 
   const dataDir = await tempDir();
-  const brokers = kafka.brokers.join(',');
+  // each service: its own SCRAM user over SASL_SSL, the password in a file only it reads
+  const kafkaSecure = async (name: AppName): Promise<Record<string, string>> => {
+    const passwordFile = join(dataDir, `${name}-kafka-password`);
+    await writeFile(passwordFile, `${KAFKA_USERS[name].password}\n`, { mode: 0o600 });
+    return {
+      KAFKA_BROKERS: kafka.saslSslBrokers.join(','),
+      KAFKA_TLS: 'true',
+      KAFKA_TLS_CA_FILE: pki.caFile,
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: KAFKA_USERS[name].name,
+      KAFKA_SASL_PASSWORD_FILE: passwordFile,
+    };
+  };
   webhookSecret = randomBytes(24).toString('base64url');
   const gitlab = { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.jit, JIT_ELEVATIONS_PROJECT: PROJECT };
   const substrates = JSON.stringify({
@@ -155,7 +176,7 @@ targets:
   // each service has its own ops listener (/healthz, /readyz, /metrics), apart from its public port
   const opsPorts = { ingest: await freePort(), gate: await freePort(), issuer: await freePort(), revoker: await freePort() };
   // Short Kafka session timeouts: a restarted consumer rejoins quickly on this small box.
-  const kafkaEnv = { KAFKA_BROKERS: brokers, KAFKA_SESSION_TIMEOUT_MS: '10000' };
+  const kafkaEnv = { KAFKA_SESSION_TIMEOUT_MS: '10000' };
   // One signing key per service, as an operator sets them up (README "Event signatures"): each
   // consumer trusts the public keys of the producers it acts on.
   const keys = Object.fromEntries(
@@ -169,19 +190,19 @@ targets:
     ),
   ) as Record<'gate' | 'issuer' | 'revoker', { file: string; x: string }>;
   launch = {
-    'webhook-ingest': { port: ports.ingest, opsPort: opsPorts.ingest, env: { KAFKA_BROKERS: brokers, JIT_WEBHOOK_SECRET: webhookSecret, JIT_DATA_DIR: join(dataDir, 'ingest') } },
+    'webhook-ingest': { port: ports.ingest, opsPort: opsPorts.ingest, env: { ...(await kafkaSecure('webhook-ingest')), JIT_WEBHOOK_SECRET: webhookSecret, JIT_DATA_DIR: join(dataDir, 'ingest') } },
     // The operator pins the seeded policy (the first policy is trusted by an explicit act).
-    'approval-gate': { port: ports.gate, opsPort: opsPorts.gate, env: { KAFKA_BROKERS: brokers, ...gitlab, JIT_POLICY_PIN: policyBlobSha(policy), JIT_SIGNING_KEY_FILE: keys.gate.file } },
+    'approval-gate': { port: ports.gate, opsPort: opsPorts.gate, env: { ...(await kafkaSecure('approval-gate')), ...gitlab, JIT_POLICY_PIN: policyBlobSha(policy), JIT_SIGNING_KEY_FILE: keys.gate.file } },
     issuer: {
       port: ports.issuer,
       opsPort: opsPorts.issuer,
-      env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}`, JIT_SIGNING_KEY_FILE: keys.issuer.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_REVOKER_KEYS: keys.revoker.x },
+      env: { ...kafkaEnv, ...(await kafkaSecure('issuer')), ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}`, JIT_SIGNING_KEY_FILE: keys.issuer.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_REVOKER_KEYS: keys.revoker.x },
     },
     // No orphan sweep: OpenBao and moto are shared with other suites; this one checks its own grants.
     revoker: {
       port: ports.revoker,
       opsPort: opsPorts.revoker,
-      env: { ...kafkaEnv, ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500', JIT_SIGNING_KEY_FILE: keys.revoker.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_ISSUER_KEYS: keys.issuer.x },
+      env: { ...kafkaEnv, ...(await kafkaSecure('revoker')), ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500', JIT_SIGNING_KEY_FILE: keys.revoker.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_ISSUER_KEYS: keys.issuer.x },
     },
   };
   const names = Object.keys(launch) as AppName[];
@@ -585,7 +606,7 @@ describe('distributed mode: four processes on Kafka', () => {
     };
     for (const [where, text] of Object.entries(places)) {
       expect(text.length, `${where} is empty: nothing was checked`).toBeGreaterThan(0);
-      for (const s of [...issuedSecrets, vaultRootToken]) expect(text.includes(s), `a secret appears in ${where}`).toBe(false);
+      for (const s of [...issuedSecrets, vaultRootToken, ...Object.values(KAFKA_USERS).map((u) => u.password)]) expect(text.includes(s), `a secret appears in ${where}`).toBe(false);
     }
   });
 });

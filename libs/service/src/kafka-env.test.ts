@@ -109,6 +109,8 @@ describe('kafka security settings', () => {
     [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'oauthbearer' }, 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: is required with KAFKA_SASL_MECHANISM=oauthbearer'],
     [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: 'TOKEN', KAFKA_SASL_USERNAME: 'u' }, 'KAFKA_SASL_USERNAME: is not used with KAFKA_SASL_MECHANISM=oauthbearer'],
     [{ KAFKA_SASL_USERNAME: 'u' }, 'KAFKA_SASL_USERNAME: is a SASL setting, but KAFKA_SASL_MECHANISM is not set'],
+    [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: 'token' }, 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: must be an absolute path'],
+    [{ KAFKA_TLS: 'true', KAFKA_TLS_SERVERNAME: '*.example.com' }, 'KAFKA_TLS_SERVERNAME: must be the DNS name the brokers’ certificates carry'],
   ])('refuse %j naming the setting', (raw, expected) => {
     const paths: Record<string, string> = {
       CERT: f('client.pem'),

@@ -8,6 +8,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { envSchemas } from './env-schemas';
 import { describeReadFailure, readSecretFile, secretEnv } from './secret-file';
@@ -109,7 +110,11 @@ function privateKeyFile() {
 
 /** A file holding a secret: checked readable and non-empty at start; the value is its path (read again when used), never the text. */
 function secretFile() {
-  return checkedFile((text) => (text.length === 0 ? 'the file is empty; it must hold the secret' : undefined), readSecretFile)
+  return envSchemas
+    .path()
+    // read again later, whatever the working directory is then
+    .refine(isAbsolute, 'must be an absolute path (the file is read again at each authentication)')
+    .pipe(checkedFile((text) => (text.length === 0 ? 'the file is empty; it must hold the secret' : undefined), readSecretFile))
     .transform((f) => ({ path: f.path }))
     .optional();
 }
@@ -130,7 +135,7 @@ export function kafkaSecurityEnv() {
     KAFKA_TLS_SERVERNAME: z
       .string()
       .max(253)
-      .regex(/^[A-Za-z0-9*]([A-Za-z0-9.*-]*[A-Za-z0-9])?$/, 'must be the DNS name the brokers’ certificates carry')
+      .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'must be the DNS name the brokers’ certificates carry')
       .optional(),
     KAFKA_SASL_MECHANISM: mechanism,
     KAFKA_SASL_USERNAME: z.string().min(1, 'must not be empty').max(1024).optional(),
