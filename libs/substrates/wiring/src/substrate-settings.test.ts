@@ -25,10 +25,13 @@ describe("the README's production substrate configuration", () => {
     const block = /`\/etc\/jit\/substrates\.json`:\n\n```json\n([\s\S]*?)\n```/.exec(readme)?.[1];
     expect(block).toBeDefined();
     const checked: string[] = [];
+    const secrets: string[] = [];
     const { instances, problems } = parseSubstrateSettings(
-      { JIT_SUBSTRATES_FILE: '/etc/jit/substrates.json', ORDERS_DB_ADMIN_URL: 'postgres://jit_admin:pw@orders-db.internal:5432/orders' },
+      { JIT_SUBSTRATES_FILE: '/etc/jit/substrates.json' },
       (path) => (path === '/etc/jit/substrates.json' ? block! : (checked.push(path), '')),
+      { readSecret: (path) => (secrets.push(path), 'postgres://jit_admin:pw@orders-db.internal:5432/orders') },
     );
+    expect(secrets).toEqual(['/var/run/secrets/jit/orders-db-admin-url']);
     expect(problems).toEqual([]);
     expect(Object.keys(instances)).toEqual(['vault:prod', 'aws-sts:prod', 'gcp-iam:prod', 'postgres:orders']);
     expect(checked).toEqual(['/var/run/secrets/kubernetes.io/serviceaccount/token', '/etc/jit/gcp/wif.json', '/etc/jit/pg/ca.pem']);

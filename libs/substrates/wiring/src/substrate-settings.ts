@@ -28,7 +28,7 @@ const MAX_INSTANCES = 32;
 export function parseSubstrateSettings(
   env: Record<string, string | undefined>,
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
-  options: { optional?: boolean } = {},
+  options: { optional?: boolean; /** Reads `file:` references (default @jit/service's readSecretFile). */ readSecret?: (path: string) => string } = {},
 ): { instances: SubstrateInstances; problems: string[] } {
   const problems: string[] = [];
   const inline = env['JIT_SUBSTRATES'];
@@ -61,7 +61,7 @@ export function parseSubstrateSettings(
   if (entries.length === 0) problems.push(`${setting}: configure at least one substrate instance`);
   if (entries.length > MAX_INSTANCES) return { instances: {}, problems: [`${setting}: at most ${MAX_INSTANCES} instances`] };
   const kinds = new Map(SUBSTRATE_DEFINITIONS.map((d) => [d.kind, d]));
-  const lookup = secretRefLookup(env);
+  const lookup = options.readSecret ? secretRefLookup(env, options.readSecret) : secretRefLookup(env);
   const instances: SubstrateInstances = {};
   for (const [name, value] of entries) {
     const shown = JSON.stringify(name.slice(0, 80));
