@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The chart's CI (scripts/test.sh runs it): helm lint; helm template of the default values and of
 # each realistic values file (ci/*-values.yaml) validated with kubeconform against Kubernetes'
-# published schemas (and the CRDs' for ServiceMonitor, PrometheusRule, HTTPRoute), offline; the
+# published schemas (and the CRDs' for ServiceMonitor, PrometheusRule, HTTPRoute), offline; every
+# environment variable of the rendered containers a setting its app reads (check-env-names.ts); the
 # helm-unittest suites (tests/); README.md up to date with values.yaml (helm-docs).
 # Tools come from scripts/helm/tools.sh (cached under ~/.cache/jit, keyed by their versions).
 set -euo pipefail
@@ -36,6 +37,9 @@ for values in "" "$chart"/ci/*-values.yaml; do
   # secrets travel only as references: no Secret is ever rendered
   if grep -q '^kind: Secret$' "$out"; then echo "${name:-default}: renders a Secret" >&2; exit 1; fi
 done
+
+echo "== every setting the chart passes is one the process reads"
+node --import tsx scripts/helm/check-env-names.ts "$scratch"/*.yaml
 
 echo "== helm-unittest"
 helm-unittest --strict --color=false "$chart"

@@ -59,16 +59,17 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 (the apps' config.ts; test/workspace/helm-chart.test.ts checks the defaults against them).
   key: its values section; serve: `jit serve <serve>`; public: the Ingress routes to it;
   kafka: required|optional; gitlab: required|optional|no; webhook: reads the webhook secrets;
-  issues: issues or revokes on substrates; sign: the signing key it uses; data: JIT_DATA_DIR volume.
+  issues: issues or revokes on substrates; sign: the signing key it uses; data: JIT_DATA_DIR volume;
+  url: takes JIT_PUBLIC_URL (MR comments, the OpenAPI document).
 */}}
 {{- define "jit.components" -}}
 {{- if eq .Values.mode "distributed" }}
-- { name: webhook-ingest, key: webhookIngest, serve: webhook-ingest, public: true, kafka: required, gitlab: "no", webhook: true, issues: false, sign: "", data: emptyDir, consumes: false, pin: false }
-- { name: approval-gate, key: approvalGate, serve: approval-gate, public: true, kafka: required, gitlab: required, webhook: false, issues: false, sign: gate, data: "", consumes: true, pin: true }
-- { name: issuer, key: issuer, serve: issuer, public: true, kafka: required, gitlab: required, webhook: false, issues: true, sign: issuer, data: "", consumes: true, pin: false }
-- { name: revoker, key: revoker, serve: revoker, public: false, kafka: required, gitlab: optional, webhook: false, issues: true, sign: revoker, data: "", consumes: true, pin: false }
+- { name: webhook-ingest, key: webhookIngest, serve: webhook-ingest, public: true, kafka: required, gitlab: "no", webhook: true, issues: false, sign: "", data: emptyDir, consumes: false, pin: false, url: false }
+- { name: approval-gate, key: approvalGate, serve: approval-gate, public: true, kafka: required, gitlab: required, webhook: false, issues: false, sign: gate, data: "", consumes: true, pin: true, url: false }
+- { name: issuer, key: issuer, serve: issuer, public: true, kafka: required, gitlab: required, webhook: false, issues: true, sign: issuer, data: "", consumes: true, pin: false, url: true }
+- { name: revoker, key: revoker, serve: revoker, public: false, kafka: required, gitlab: optional, webhook: false, issues: true, sign: revoker, data: "", consumes: true, pin: false, url: false }
 {{- else }}
-- { name: all-in-one, key: embedded, serve: all, public: true, kafka: optional, gitlab: optional, webhook: true, issues: true, sign: issuer, data: pvc, consumes: true, pin: true }
+- { name: all-in-one, key: embedded, serve: all, public: true, kafka: optional, gitlab: optional, webhook: true, issues: true, sign: issuer, data: pvc, consumes: true, pin: true, url: true }
 {{- end }}
 {{- end }}
 
@@ -179,7 +180,7 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- if and $c.pin $v.policy.pin }}
 - { name: JIT_POLICY_PIN, value: {{ $v.policy.pin | quote }} }
 {{- end }}
-{{- if and $c.issues (or $v.publicUrl $v.ingress.host $v.httpRoute.hostnames) }}
+{{- if and $c.url (or $v.publicUrl $v.ingress.host $v.httpRoute.hostnames) }}
 - { name: JIT_PUBLIC_URL, value: {{ include "jit.publicUrl" $root | quote }} }
 {{- end }}
 {{- if and $c.issues $v.substrates }}
