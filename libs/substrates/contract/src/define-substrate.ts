@@ -12,6 +12,12 @@ export interface SubstrateDeps {
   name: string;
   /** The process's metrics registry, for adapters that report (e.g. `jit_substrate_auth_expires_seconds`). */
   metrics?: Registry;
+  /**
+   * Config values that came from a `file:` reference, by config key (`adminUrl`): each call returns
+   * the file's content now (the last readable one if it cannot be read), so an adapter that opens
+   * connections later can pick up a rotated credential.
+   */
+  live?: Readonly<Record<string, () => string>>;
 }
 
 export interface SubstrateDefinition<TConfig = unknown, TExtra extends object = object> {

@@ -124,6 +124,12 @@ interface Server {
   id: string;
   url: URL;
   pool?: PgPoolLike;
+  /** The admin URL now, when it comes from a file (`adminUrlRef: file:`): re-read before a pool is used. */
+  live?: () => string;
+  /** What `live` returned when the pool was made. */
+  liveText?: string;
+  /** The last rotated text refused (another server, not a URL), so it is logged once. */
+  refusedText?: string;
 }
 
 const ROLE_RE = /^jit_[A-Za-z0-9_-]{1,59}$/;
@@ -286,8 +292,40 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     if (typeof why === 'string') throw SubstrateInvalidConfig(name, `${key} ${why}`);
     addServer(raw, key);
   }
+  // adminUrlRef: file:... — a rotated admin credential is used by connections opened after the rotation.
+  const liveAdminUrl = deps.live?.['adminUrl'];
+  if (liveAdminUrl && config.adminUrl) {
+    const s = servers.get(serverIdOf(parseServerUrl(config.adminUrl) as URL))!;
+    s.live = liveAdminUrl;
+    s.liveText = config.adminUrl;
+  }
+  /** Pools replaced by a rotation, ending once their checked-out clients are released. */
+  const retiring = new Set<Promise<void>>();
+
+  /** Follows a rotated admin URL: the same server with a new credential gets a new pool; the old one drains. */
+  const followRotation = (s: Server): void => {
+    const text = s.live!();
+    if (text === s.liveText || text === s.refusedText) return;
+    const url = parseServerUrl(text);
+    if (typeof url === 'string' || serverIdOf(url) !== s.id) {
+      s.refusedText = text;
+      log.warn({ setting: 'adminUrl' }, `the rotated adminUrl ${typeof url === 'string' ? url : 'names another server'}; jit keeps the current one (revokes must reach the server grants were issued on)`);
+      return;
+    }
+    s.url = url;
+    s.liveText = text;
+    s.refusedText = undefined;
+    const old = s.pool;
+    s.pool = undefined;
+    if (old) {
+      const ending: Promise<void> = old.end().catch(() => undefined).finally(() => retiring.delete(ending));
+      retiring.add(ending);
+    }
+    log.info({ setting: 'adminUrl' }, 'admin connection credential rotated: new connections use it, open ones finish their work');
+  };
 
   const poolOf = (s: Server): PgPoolLike => {
+    if (s.live) followRotation(s);
     s.pool ??= poolFactory({
       connectionString: s.url.toString(),
       max: config.poolMax,
@@ -831,7 +869,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
   async function close(): Promise<void> {
     const pools = [...servers.values()].map((s) => s.pool).filter((p): p is PgPoolLike => !!p);
     for (const s of servers.values()) s.pool = undefined;
-    await Promise.allSettled(pools.map((p) => p.end()));
+    await Promise.allSettled([...pools.map((p) => p.end()), ...retiring]);
   }
 
   return {

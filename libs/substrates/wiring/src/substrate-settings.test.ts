@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { parseSubstrateSettings } from './substrate-settings';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@jit/observability';
+import { atomicSecretDir } from '@jit/service/testing';
+import { createSubstrates, parseSubstrateSettings } from './substrate-settings';
 
 describe('substrate settings', () => {
   it("shows an adapter's own message for a bad combination (a stable code), never a value", () => {
@@ -16,6 +20,29 @@ describe('substrate settings', () => {
     const { instances, problems } = parseSubstrateSettings({ JIT_SUBSTRATES: JSON.stringify(settings) });
     expect(instances).toEqual({});
     expect(problems).toEqual(['JIT_SUBSTRATES: instance "vault:prod": auth.secretIdFile cannot read the file (ENOENT): no such file; check the path and the volume mount']);
+  });
+
+  it('a file: reference is read at start and stays live: the adapter is handed a reader of the rotated file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jit-subs-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const vol = atomicSecretDir(join(dir, 'pg'), { url: 'postgres://jit:first-pw@db.internal:5432/orders\n' });
+    const { instances, problems } = parseSubstrateSettings({ JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrlRef: `file:${vol.path('url')}` } }) });
+    expect(problems).toEqual([]);
+    expect(instances.postgres).toEqual({ adminUrl: 'postgres://jit:first-pw@db.internal:5432/orders' });
+    const seen: string[] = [];
+    const fakePool = { query: async () => ({ rows: [] }), connect: async () => ({ query: async () => ({ rows: [] }), release: () => undefined }), end: async () => undefined };
+    const poolFactory = (c: { connectionString?: string }) => (seen.push(c.connectionString!), fakePool);
+    const registry = createSubstrates(instances, createLogger({ name: 't', level: 'silent' }), { postgres: { poolFactory } });
+    await registry.get('postgres').listIssued!();
+    vol.write({ url: 'postgres://jit:second-pw@db.internal:5432/orders' });
+    await registry.get('postgres').listIssued!();
+    expect(seen.map((u) => new URL(u).password)).toEqual(['first-pw', 'second-pw']);
+    await registry.closeAll();
+  });
+
+  it('refuses a relative or odd file: reference naming the key', () => {
+    const { problems } = parseSubstrateSettings({ JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrlRef: 'file:secrets/../pg' } }) });
+    expect(problems[0]).toMatch(/connection\.adminUrlRef must name an absolute path/);
   });
 });
 

@@ -1,11 +1,13 @@
 // Substrate instances of a jit process, shared by every app that issues or revokes: from
 // JIT_SUBSTRATES (JSON) or JIT_SUBSTRATES_FILE: `{ "<kind>[:<name>]": { ...adapter config } }`.
 // `<key>Ref: env:NAME` and `<key>Ref: file:/abs/path` values are resolved at boot; every instance is checked against its adapter's
-// schema so a bad setting stops start-up naming the key, never a value.
+// schema so a bad setting stops start-up naming the key, never a value. A value from a `file:`
+// reference stays live: createSubstrates hands the adapter a reader of the file (`deps.live`), so a
+// rotated credential (e.g. the PostgreSQL admin password) is used by the connections opened after it.
 import { readFileSync } from 'node:fs';
 import type { Logger, Registry } from '@jit/observability';
-import { describeReadFailure } from '@jit/service';
-import { SubstrateRegistry, resolveConnectionRefs, secretRefLookup, type SubstrateDefinition } from '@jit/substrates';
+import { describeReadFailure, readSecretFile } from '@jit/service';
+import { SubstrateRegistry, parseSecretRef, resolveConnectionRefs, secretRefLookup, type SubstrateDefinition } from '@jit/substrates';
 import { awsStsSubstrate } from '@jit/substrate-aws-sts';
 import { gcpIamSubstrate } from '@jit/substrate-gcp-iam';
 import { postgresSubstrate } from '@jit/substrate-postgres';
@@ -16,6 +18,38 @@ export const SUBSTRATE_DEFINITIONS: SubstrateDefinition<any, any>[] = [postgresS
 
 /** Instance name -> plain adapter config (references resolved, schema-checked). */
 export type SubstrateInstances = Record<string, Record<string, unknown>>;
+
+/** Config key -> file, for the values of a resolved instance config that came from `file:` references. */
+const fileRefsOf = new WeakMap<Record<string, unknown>, Record<string, string>>();
+
+function fileRefs(raw: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!(key.endsWith('Ref') && key.length > 3)) continue;
+    const ref = parseSecretRef(value);
+    if ('scheme' in ref && ref.scheme === 'file') out[key === 'secretRef' ? 'url' : key.slice(0, -3)] = ref.name;
+  }
+  return out;
+}
+
+/** Reads `file` at each call; when it cannot be read (mid-rotation, unmounted) the last value read, warned once. */
+function liveFileValue(file: string, initial: string, logger: Logger, setting: string): () => string {
+  let last = initial;
+  let failing = false;
+  return () => {
+    try {
+      const text = readSecretFile(file);
+      if (text.length > 0) {
+        last = text;
+        failing = false;
+      }
+    } catch (err) {
+      if (!failing) logger.warn({ setting, file, code: (err as { code?: string })?.code ?? 'unreadable' }, 'cannot re-read the secret file; keeping the last value');
+      failing = true;
+    }
+    return last;
+  };
+}
 
 const INSTANCE_RE = /^[a-z][a-z0-9-]{0,31}(:[a-z0-9][a-z0-9_-]{0,62})?$/;
 const MAX_BYTES = 64 * 1024;
@@ -106,6 +140,8 @@ export function parseSubstrateSettings(
       continue;
     }
     instances[name] = resolved;
+    const files = fileRefs(value as Record<string, unknown>);
+    if (Object.keys(files).length > 0) fileRefsOf.set(resolved, files);
   }
   return { instances, problems };
 }
@@ -117,7 +153,11 @@ export function parseSubstrateSettings(
 export function createSubstrates(instances: SubstrateInstances, logger: Logger, extras: Record<string, object> = {}, metrics?: Registry): SubstrateRegistry {
   const registry = new SubstrateRegistry({ logger, definitions: SUBSTRATE_DEFINITIONS, ...(metrics ? { metrics } : {}) });
   try {
-    for (const [name, cfg] of Object.entries(instances)) registry.configure(name, cfg, extras[name]);
+    for (const [name, cfg] of Object.entries(instances)) {
+      const files = fileRefsOf.get(cfg) ?? {};
+      const live = Object.fromEntries(Object.entries(files).map(([key, file]) => [key, liveFileValue(file, String(cfg[key]), logger.child({ substrate: name }), `${name}.${key}Ref`)]));
+      registry.configure(name, cfg, { ...(Object.keys(live).length > 0 ? { live } : {}), ...extras[name] });
+    }
   } catch (err) {
     void registry.closeAll();
     throw err;
