@@ -86,7 +86,7 @@ const ledger = createLedger();
 const faults: Fault[] = [];
 const lifecycles: Lifecycle[] = [];
 /** Every running instance, by slot (`issuer#1`, …). */
-const instances = new Map<string, { name: AppName; port: number; env: Record<string, string>; app?: AppProcess }>();
+const instances = new Map<string, { name: AppName; port: number; opsPort: number; env: Record<string, string>; app?: AppProcess }>();
 
 async function main(): Promise<number> {
   log(`seed ${SEED}, ${N} lifecycles, ${CONCURRENCY} at a time, a fault every ~${FAULT_EVERY_MS} ms, TTL ${TTL_S} s, bound ${BOUND_MS} ms`);
@@ -198,7 +198,7 @@ targets:
   }
   for (const [slot, name, e] of plan) {
     const port = await freePort();
-    instances.set(slot, { name, port, env: { ...e, ...(name === 'issuer' ? { JIT_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}), JIT_OPS_PORT: String(await freePort()) } });
+    instances.set(slot, { name, port, opsPort: await freePort(), env: { ...e, ...(name === 'issuer' ? { JIT_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}) } });
   }
   cleanup.push(async () => {
     for (const i of instances.values()) {
@@ -268,14 +268,14 @@ targets:
 
 async function launch(slot: string): Promise<void> {
   const i = instances.get(slot)!;
-  i.app = await startApp(i.name, i.port, i.env, 180_000);
+  i.app = await startApp(i.name, { port: i.port, opsPort: i.opsPort }, i.env, 180_000);
 }
 
 async function allReady(): Promise<void> {
   await waitFor(
     async () => {
       for (const i of instances.values()) {
-        const ok = await fetch(`${i.app!.url}/readyz`, { signal: AbortSignal.timeout(2000) })
+        const ok = await fetch(`${i.app!.opsUrl}/readyz`, { signal: AbortSignal.timeout(2000) })
           .then((r) => r.status === 200)
           .catch(() => false);
         if (!ok) return false;
