@@ -135,7 +135,12 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
     throw InvalidOptions('clientId must be 1-255 printable ASCII characters');
   }
   const bus = new KafkaEventBus(options);
-  await bus.connect();
+  try {
+    await bus.connect();
+  } catch (err) {
+    bus.closeSecrets?.();
+    throw err;
+  }
   return bus;
 }
 
@@ -160,6 +165,8 @@ class KafkaEventBus implements KafkaBus {
   private probe: NodeJS.Timeout | undefined;
   private readonly subscriptions = new Set<{ stop(): Promise<void> }>();
   private readonly metrics: BusMetrics;
+  /** Stops watching the secret files of `options.security` (rotation, permissions). */
+  readonly closeSecrets: (() => void) | undefined;
 
   constructor(private readonly options: KafkaBusOptions) {
     this.logger = options.logger ?? createLogger({ name: 'bus', level: 'warn' });
@@ -184,6 +191,7 @@ class KafkaEventBus implements KafkaBus {
     });
     this.producer = this.newProducer();
     this.admin = this.kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 } });
+    this.closeSecrets = options.security?.open?.(this.logger);
   }
 
   private newProducer(): Producer {
@@ -762,6 +770,7 @@ class KafkaEventBus implements KafkaBus {
       }
       await this.producer.disconnect().catch(() => undefined);
       if (this.adminConnected) await this.admin.disconnect().catch(() => undefined);
+      this.closeSecrets?.();
     })();
     return this.closing;
   }

@@ -160,3 +160,26 @@ describe('kafka security in the shared app settings', () => {
     expect(cfg).toMatchObject({ kind: 'kafka', security: { tls: {}, sasl: { mechanism: 'scram-sha-256', username: 'u' } } });
   });
 });
+
+describe('kafka secret files while the client runs', () => {
+  it('open() warns once about a world-readable password file, follows a rotation and stops on close', () => {
+    const file = f('open-password');
+    writeFileSync(file, 'first-password-value');
+    chmodSync(file, 0o644);
+    const sec = kafkaSecurityFromEnv(parseEnv(schema, { KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD_FILE: file }));
+    const lines: { level: string; obj: object; msg: string }[] = [];
+    const logger = { info: (obj: object, msg: string) => void lines.push({ level: 'info', obj, msg }), warn: (obj: object, msg: string) => void lines.push({ level: 'warn', obj, msg }) };
+    const close = sec.open!(logger);
+    try {
+      expect(lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual([expect.stringContaining('readable by every user')]);
+      expect(lines[0]!.obj).toMatchObject({ setting: 'KAFKA_SASL_PASSWORD_FILE' });
+      if (sec.sasl?.mechanism !== 'scram-sha-512') throw new Error('unreachable');
+      expect(sec.sasl.password()).toBe('first-password-value');
+      writeFileSync(file, 'second-password-value');
+      expect(sec.sasl.password()).toBe('second-password-value');
+      expect(JSON.stringify(lines)).not.toContain('password-value');
+    } finally {
+      close();
+    }
+  });
+});

@@ -12,6 +12,7 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { envSchemas } from './env-schemas';
 import { describeReadFailure, readSecretFile, secretEnv } from './secret-file';
+import { openSecret, type SecretLog, type SecretSource } from './secret-source';
 
 export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer'] as const;
 export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
@@ -44,6 +45,11 @@ export type KafkaSaslSettings =
 export interface KafkaSecurity {
   tls?: KafkaTlsSettings;
   sasl?: KafkaSaslSettings;
+  /**
+   * Called by the client once it has a logger: watches the secret files (a rotation is logged, a
+   * world-readable file warned about once). Returns what stops the watching; call it at close.
+   */
+  open?: (logger: SecretLog) => () => void;
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -218,6 +224,17 @@ function passwordReader(atStart: string, file: string | undefined): () => string
   };
 }
 
+/** The shared live source over a secret file: re-read on rotation (logged), world-readable warned once. */
+function watchSecretFile(setting: string, file: string, logger: SecretLog): SecretSource {
+  let value = '';
+  try {
+    value = readSecretFile(file);
+  } catch {
+    // checked at start; the source reports a file that went away
+  }
+  return openSecret({ setting, value, file, logger });
+}
+
 function certificateMatchesKey(certPem: string, keyPem: string): boolean {
   try {
     const key: KeyObject = createPrivateKey(keyPem);
@@ -242,8 +259,13 @@ export function kafkaSecurityFromEnv(e: KafkaSecurityEnv): KafkaSecurity {
   if (mech === 'oauthbearer' && e.KAFKA_SASL_OAUTHBEARER_TOKEN_FILE) {
     const { path } = e.KAFKA_SASL_OAUTHBEARER_TOKEN_FILE;
     security.sasl = { mechanism: mech, token: async () => (await readFile(path, 'utf8')).trim() };
+    // the token itself is read at each authentication; the watch only reports rotation and permissions
+    security.open = (logger) => watchSecretFile('KAFKA_SASL_OAUTHBEARER_TOKEN', path, logger).close;
   } else if (mech && mech !== 'oauthbearer' && e.KAFKA_SASL_USERNAME) {
-    security.sasl = { mechanism: mech, username: e.KAFKA_SASL_USERNAME, password: passwordReader(e.KAFKA_SASL_PASSWORD ?? '', e.KAFKA_SASL_PASSWORD_FILE) };
+    const file = e.KAFKA_SASL_PASSWORD_FILE;
+    security.sasl = { mechanism: mech, username: e.KAFKA_SASL_USERNAME, password: passwordReader(e.KAFKA_SASL_PASSWORD ?? '', file) };
+    // the password is read at each authentication; the watch reports rotation and permissions
+    if (file) security.open = (logger) => watchSecretFile('KAFKA_SASL_PASSWORD', file, logger).close;
   }
   return security;
 }
