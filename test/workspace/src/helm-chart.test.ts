@@ -146,3 +146,28 @@ describe('the chart’s realistic values files', () => {
     expect(readdirSync(join(chart, 'ci')).sort()).toEqual(['distributed-httproute-values.yaml', 'distributed-sasl-ssl-values.yaml', 'embedded-values.yaml']);
   });
 });
+
+describe('the image: the chart runs it as it is built (Containerfile, deploy/image/README.md)', () => {
+  const containerfile = read('Containerfile');
+  const helpers = readFileSync(join(chart, 'templates', '_helpers.tpl'), 'utf8');
+
+  it('as the image’s own non-root user', () => {
+    const [uid, gid] = (/^USER (\d+):(\d+)$/m.exec(containerfile) ?? []).slice(1).map(Number);
+    expect(uid).toBeGreaterThan(0);
+    expect(values['podSecurityContext']).toMatchObject({ runAsUser: uid, runAsGroup: gid, fsGroup: gid, runAsNonRoot: true });
+  });
+
+  it('with JIT_DATA_DIR where the image expects it', () => {
+    const imageDataDir = /JIT_DATA_DIR=(\S+)/.exec(containerfile)?.[1];
+    expect(imageDataDir).toBeDefined();
+    expect(helpers).toContain(`{ name: JIT_DATA_DIR, value: ${imageDataDir} }`);
+    expect(helpers).toContain(`{ name: data, mountPath: ${imageDataDir} }`);
+  });
+
+  it('passing `serve <mode>` to the jit CLI entrypoint, for modes jit serve knows', async () => {
+    expect(/^ENTRYPOINT \[.*"\/app\/dist\/apps\/jit\/jit\.js"\]$/m.test(containerfile)).toBe(true);
+    const { SERVE_MODES } = (await import(pathToFileURL(join(root, 'apps', 'jit', 'src', 'serve.ts')).href)) as { SERVE_MODES: readonly string[] };
+    const used = [...helpers.matchAll(/serve: ([a-z-]+),/g)].map((m) => m[1]);
+    expect(used.sort()).toEqual([...SERVE_MODES].sort());
+  });
+});
