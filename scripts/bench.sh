@@ -10,7 +10,9 @@ bash scripts/services/start.sh all
 set -a; . .cache/services/env; set +a
 export KAFKA_BROKERS="${KAFKA_BROKERS:-$JIT_TEST_KAFKA_BROKERS}"
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(bus ingest issue revoke)
+[ ${#names[@]} -gt 0 ] || names=(bus ingest issue revoke startup)
+# startup compares the build with the sources
+[[ " ${names[*]} " != *" startup "* ]] || npm run build --silent
 for name in "${names[@]}"; do
   for f in bench/"$name"/*.bench.ts; do
     [ -f "$f" ] || continue

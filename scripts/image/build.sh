@@ -161,9 +161,16 @@ if [ ! -f "$IMAGE_DIR/$ARCHIVE" ] || [ "${JIT_IMAGE_NO_CACHE:-}" = 1 ]; then
   log "image built in $(elapsed $t)"
 fi
 touch "$IMAGE_DIR"
-# keep the newest few cached images (the other stages are few and change rarely)
-find "$CACHE" -maxdepth 1 -type d -regextype posix-extended -regex '.*/image-[0-9a-f]{16}' -printf '%T@ %p\n' |
-  sort -rn | tail -n +"$((${JIT_IMAGE_KEEP:-3} + 1))" | cut -d' ' -f2- | xargs -r rm -rf
+touch "$BASE" "$NODE_DIR" "$DEPS"
+# keep the newest few of each stage (in use = touched above), so the cache does not grow without end
+prune() { # <regex of the directory name> <how many to keep>
+  find "$CACHE" -maxdepth 1 -type d -regextype posix-extended -regex ".*/$1" -printf '%T@ %p\n' |
+    sort -rn | tail -n +"$(($2 + 1))" | cut -d' ' -f2- | xargs -r rm -rf
+}
+prune 'image-[0-9a-f]{16}' "${JIT_IMAGE_KEEP:-3}"
+prune 'image-deps-[0-9a-f]{16}' 2
+prune 'image-base-[0-9a-f]{16}' 2
+prune 'image-node-.*' 2
 
 for f in "$ARCHIVE" "$SBOM"; do
   ln -f "$IMAGE_DIR/$f" "$OUT/$f" 2>/dev/null || cp "$IMAGE_DIR/$f" "$OUT/$f"
