@@ -150,7 +150,11 @@ describe('the jit image', () => {
       await waitFor(async () => child.exitCode !== null || (await ready(opsPort)), { timeoutMs: 120_000, what: `jit in the image to answer /readyz:\n${out.slice(-2000)}` });
       expect(child.exitCode, out.slice(-3000)).toBeNull();
       process.stderr.write(`image: jit serve all ready in ${Date.now() - started} ms (buildah run included)\n`);
-      expect((await fetch(`http://127.0.0.1:${port}/v1/catalog`)).status).not.toBe(404); // the public API too
+      // the public API too. The ops listener listens (and /readyz may answer 200) a moment before the
+      // public port does (apps/jit/src/server.ts listen(): ops first), so wait for it to accept.
+      const catalog = async () => (await fetch(`http://127.0.0.1:${port}/v1/catalog`).catch(() => undefined))?.status;
+      await waitFor(async () => (await catalog()) !== undefined, { timeoutMs: 30_000, what: 'the public port to accept' });
+      expect(await catalog()).not.toBe(404);
       // the HEALTHCHECK command, run in the same container
       const health = spawn('buildah', [...buildah, 'run', '--isolation', 'chroot', '--env', `JIT_OPS_PORT=${opsPort}`, container, '--', ...config.Healthcheck!.Test.slice(1)]);
       expect(await new Promise((resolve) => health.once('exit', resolve))).toBe(0);
