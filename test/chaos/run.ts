@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
-import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { createKafkaBus, type CloudEventJson, type EventBus } from '@jit/bus';
 import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventSigner, generateSigningKeyPem } from '@jit/contracts';
 import { createGitlabClient } from '@jit/gitlab';
@@ -45,6 +45,8 @@ const BOUND_MS = Number(env.CHAOS_REVOKE_BOUND_MS ?? 60_000);
 const STEP_MS = Number(env.CHAOS_STEP_TIMEOUT_MS ?? 240_000);
 const SESSION_TIMEOUT_MS = 10_000;
 const SEED = Number(env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+/** Mean pause between a user's steps (open, approve, merge): lifecycles spread over the faults. */
+const THINK_MS = Number(env.CHAOS_THINK_MS ?? 8_000);
 
 /** mulberry32: a seeded PRNG, so a run's choices can be replayed with CHAOS_SEED. */
 function prng(seed: number): () => number {
@@ -89,7 +91,7 @@ const lifecycles: Lifecycle[] = [];
 const instances = new Map<string, { name: AppName; port: number; opsPort: number; env: Record<string, string>; app?: AppProcess }>();
 
 async function main(): Promise<number> {
-  log(`seed ${SEED}, ${N} lifecycles, ${CONCURRENCY} at a time, a fault every ~${FAULT_EVERY_MS} ms, TTL ${TTL_S} s, bound ${BOUND_MS} ms`);
+  log(`seed ${SEED}, ${N} lifecycles, ${CONCURRENCY} at a time, ~${THINK_MS} ms between a user's steps, a fault every ~${FAULT_EVERY_MS} ms, TTL ${TTL_S} s, bound ${BOUND_MS} ms`);
   const started = Date.now();
   const [kafka, vault, pgAdmin, moto] = await Promise.all([startKafka(), getVault(), getPostgres(), getMoto()]);
   cleanup.push(() => kafka.dispose());
@@ -357,12 +359,19 @@ async function drive(l: Lifecycle, projectId: number, gitlabUrl: string, recipie
   const id = l.id;
   const state = () => ledger.get(id)?.state ?? '';
   await waitFor(() => ['pending', 'rejected'].includes(state()), { timeoutMs: STEP_MS, intervalMs: 250, what: `${id} validated` });
+  await delay(rnd() * 2 * THINK_MS); // reading the jit comment
   const approvers = l.adversary === 'bot-approval-only' ? [TOKENS.bot] : l.adversary === 'one-of-two' && tier !== 'cosmetic' ? [TOKENS.alice] : tier === 'cosmetic' && l.adversary ? [TOKENS.bot] : tier === 'cosmetic' ? [TOKENS.carol] : [TOKENS.alice, TOKENS.bob];
   for (const t of approvers) await as(t).mergeRequests.approve(projectId, mr.iid);
   const humans = approvers.filter((t) => t !== TOKENS.bot).length;
+  await delay(rnd() * 2 * THINK_MS); // before merging
   if (state() === 'pending' && humans > 0) {
     // as a careful approver would: merge once jit shows the approvals (a late webhook is no reason to wait forever)
     await waitFor(() => (ledger.get(id)?.approvals.filter((a) => a.counted).length ?? 0) >= humans, { timeoutMs: 60_000, intervalMs: 250, what: `${id} approvals` }).catch(() => undefined);
+  }
+  if (l.adversary && state() === 'pending') {
+    // GitLab enforces jit's approval rule; the adversary (a maintainer) deletes it, and merges.
+    const rules = await rest<Array<{ id: number; name: string }>>(gitlabUrl, `/projects/${projectId}/merge_requests/${mr.iid}/approval_rules`);
+    for (const r of rules.filter((x) => x.name.startsWith('jit:'))) await rest(gitlabUrl, `/projects/${projectId}/merge_requests/${mr.iid}/approval_rules/${r.id}`, 'DELETE');
   }
   await as(TOKENS.alice).mergeRequests.merge(projectId, mr.iid);
   l.merged = true;
@@ -400,7 +409,13 @@ async function report(ctx: {
   const vaultLive = new Set((await vault.listIssued()).map((h) => h.grantId));
   await vault.close?.();
   const iam = new IAMClient({ region: AWS_REGION, endpoint: ctx.moto, credentials: { ...AWS_ADMIN } });
+  const denies: string[] = [];
   try {
+    const names = (await iam.send(new ListRolePoliciesCommand({ RoleName: ctx.stsRole.name }))).PolicyNames ?? [];
+    for (const name of names) {
+      const doc = await iam.send(new GetRolePolicyCommand({ RoleName: ctx.stsRole.name, PolicyName: name }));
+      denies.push(decodeURIComponent(doc.PolicyDocument ?? ''));
+    }
     for (const l of lifecycles) {
       for (const e of of(l.id ?? '', 'granted')) {
         const d = e.data as { grantId: string; expiresAt: string; substrate: string };
@@ -411,8 +426,8 @@ async function report(ctx: {
         } else if (d.substrate === 'vault') {
           if (vaultLive.has(d.grantId)) alive.push(`${l.id} (vault credential live)`);
         } else if (d.substrate === 'aws-sts') {
-          const deny = await iam.send(new GetRolePolicyCommand({ RoleName: ctx.stsRole.name, PolicyName: `jit-revoke-${d.grantId}` })).catch(() => undefined);
-          if (!deny) alive.push(`${l.id} (no session deny on the STS role)`);
+          // the deny is the grant's own policy (jit-revoke-<grant>) or folded into a shard (jit-denies-<hash>)
+          if (!denies.some((doc) => doc.includes(`jit-${d.grantId}"`))) alive.push(`${l.id} (no session deny on the STS role)`);
         }
       }
     }
@@ -459,6 +474,13 @@ async function tempDir(): Promise<string> {
   await chmod(dir, 0o755);
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** The GitLab REST API as alice (a maintainer), for what the client facade does not offer. */
+async function rest<T>(gitlabUrl: string, path: string, method = 'GET'): Promise<T> {
+  const res = await fetch(`${gitlabUrl}/api/v4${path}`, { method, headers: { 'PRIVATE-TOKEN': TOKENS.alice } });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`);
+  return (res.status === 204 ? undefined : await res.json()) as T;
 }
 
 async function cli(home: string, argv: string[]): Promise<Record<string, unknown>> {
