@@ -41,7 +41,8 @@ async function appConfig(component: string, env: Record<string, string>): Promis
 }
 
 describe('ports: values.yaml carries each app’s own defaults', () => {
-  it.for(APPS)('$component listens on the ports values.yaml gives it ($section, opsPort)', async ({ component, section, env }) => {
+  // the first import of an app's config compiles its whole dependency graph: seconds on a busy machine
+  it.for(APPS)('$component listens on the ports values.yaml gives it ($section, opsPort)', { timeout: 90_000 }, async ({ component, section, env }) => {
     const dir = mkdtempSync(join(tmpdir(), 'jit-chart-'));
     const keyFile = join(dir, 'signing-key.pem');
     writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
@@ -164,7 +165,7 @@ describe('the image: the chart runs it as it is built (Containerfile, deploy/ima
     expect(helpers).toContain(`{ name: data, mountPath: ${imageDataDir} }`);
   });
 
-  it('passing `serve <mode>` to the jit CLI entrypoint, for modes jit serve knows', async () => {
+  it('passing `serve <mode>` to the jit CLI entrypoint, for modes jit serve knows', { timeout: 90_000 }, async () => {
     expect(/^ENTRYPOINT \[.*"\/app\/dist\/apps\/jit\/jit\.js"\]$/m.test(containerfile)).toBe(true);
     const { SERVE_MODES } = (await import(pathToFileURL(join(root, 'apps', 'jit', 'src', 'serve.ts')).href)) as { SERVE_MODES: readonly string[] };
     const used = [...helpers.matchAll(/serve: ([a-z-]+),/g)].map((m) => m[1]);
