@@ -92,6 +92,33 @@ describe('approval gate on a premium project', () => {
     expect(review?.assignees?.map((a) => a.username).sort()).toEqual(['carol']);
   });
 
+  it('break-glass: a decoy issue the requester opened with the review title and labels does not replace the review', async () => {
+    const iid = await w.openRequest('olga', { [req()]: request({ breakGlass: true, ttl: '1h' }) });
+    await evt(w, iid, EVENT_TYPES.requested);
+    // The elevation id is known once the MR is open: the requester files (and closes) an issue shaped
+    // like the gate's own post-incident review, hoping the gate takes it for one it created.
+    const decoy = await w.as('olga').issues.create(w.projectId, {
+      title: `Post-incident review: break-glass gl-${w.projectId}-${iid} (nothing to see)`,
+      description: 'reviewed, all fine',
+      labels: ['jit', 'break-glass', 'post-incident-review'],
+    });
+    await fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}/issues/${decoy.iid}?state_event=close`, { method: 'PUT', headers: { 'private-token': 'olga-token-0123456789' } });
+    await w.as('maint').mergeRequests.merge(w.projectId, iid);
+    await evt(w, iid, EVENT_TYPES.approved);
+    await commentWith(w, iid, 'Verified at merge');
+    const res = await fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}/issues?per_page=100`, { headers: { 'private-token': 'jit-bot-token-0123456789' } });
+    const issues = (await res.json()) as Array<{ iid: number; title: string; state: string; author: { username: string }; assignees?: Array<{ username: string }> }>;
+    const reviews = issues.filter((i) => i.title.includes(`gl-${w.projectId}-${iid} `) && i.author.username === 'jit-bot');
+    expect(reviews).toHaveLength(1);
+    expect(reviews[0]).toMatchObject({ state: 'opened' });
+    expect(reviews[0]!.assignees?.map((a) => a.username).sort()).toEqual(['carol']);
+    // and the MR comment links the gate's issue, not the decoy
+    const notes = await w.as('jit-bot').notes.all(w.projectId, iid);
+    const verdict = notes.find((n) => n.body.includes('Verified at merge'))!;
+    expect(verdict.body).toContain(`/issues/${reviews[0]!.iid}`);
+    expect(verdict.body).not.toContain(`/issues/${decoy.iid})`);
+  });
+
   it('approvals then a push changing the TTL: GitLab resets them and the gate re-validates', async () => {
     const path = req();
     const iid = await w.openRequest('dev', { [path]: request({}) });

@@ -1068,10 +1068,13 @@ export function createGate(options: GateOptions): Gate {
   /**
    * The post-incident review issue of an approved break-glass merge, created once: a redelivered
    * merge finds the issue an earlier attempt created (by its labels and title) instead of opening another.
+   * Only an issue jit itself opened counts: anyone who can file issues in the project knows the
+   * elevation id once the MR is open, and a decoy of theirs (closed, unassigned) must not stand in
+   * for the review the on-call owe.
    */
   async function ensureReviewIssue(ev: MrRef, elevation: string, approved: NonNullable<ElevationEntry['approved']>, req: RequestedRecord['data'], mergedBy: string | undefined): Promise<string> {
     const prefix = reviewTitlePrefix(elevation);
-    const existing = (await gitlab.issues.all(ev.projectId, { labels: REVIEW_LABELS })).find((i) => i.title?.startsWith(prefix));
+    const existing = (await gitlab.issues.all(ev.projectId, { labels: REVIEW_LABELS })).find((i) => i.authorUsername === botUsername && i.title?.startsWith(prefix));
     if (existing) return existing.webUrl ?? `issue #${existing.iid}`;
     const onCall = req.eligibleApprovers.filter((u) => u !== ANY_HUMAN);
     const issue = await gitlab.issues.create(ev.projectId, {

@@ -412,7 +412,7 @@ export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
             maxPages: Math.max(1, o.maxPages ?? 5),
           } as any),
         );
-        return list.map((i) => ({ id: i.id, iid: i.iid, title: str(i.title), webUrl: typeof i.web_url === 'string' ? i.web_url : undefined }));
+        return list.map((i) => ({ id: i.id, iid: i.iid, title: str(i.title), authorUsername: str(i.author?.username), webUrl: typeof i.web_url === 'string' ? i.web_url : undefined }));
       },
     },
     branches: {

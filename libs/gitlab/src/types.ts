@@ -158,6 +158,8 @@ export interface Issue {
   iid: number;
   /** Present on listed issues (and on the fake's created ones). */
   title?: string;
+  /** Who opened it; present on listed issues. */
+  authorUsername?: string;
   webUrl?: string;
 }
 

@@ -57,7 +57,7 @@ export interface FakeProject {
   commits: Map<string, Files>;
   settings: ApprovalSettings;
   mrs: Map<number, FakeMergeRequest>;
-  issues: Array<{ id: number; iid: number; title: string; description?: string; assigneeIds?: number[]; labels?: string[] }>;
+  issues: Array<{ id: number; iid: number; title: string; description?: string; assigneeIds?: number[]; labels?: string[]; author?: string }>;
   statuses: FakeCommitStatus[];
 }
 
@@ -523,7 +523,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
           async create(id, input) {
             gate('create.issue');
             const p = project(id);
-            const issue = { id: nextId++, iid: p.issues.length + 1, ...input };
+            const issue = { id: nextId++, iid: p.issues.length + 1, ...input, author: actorName };
             p.issues.push(issue);
             return { id: issue.id, iid: issue.iid };
           },
@@ -532,7 +532,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
             return project(id)
               .issues.filter((i) => o.labels.every((l) => (i.labels ?? []).includes(l)))
               .reverse()
-              .map((i) => ({ id: i.id, iid: i.iid, title: i.title }));
+              .map((i) => ({ id: i.id, iid: i.iid, title: i.title, ...(i.author ? { authorUsername: i.author } : {}) }));
           },
         },
         branches: {
