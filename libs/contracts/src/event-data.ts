@@ -225,6 +225,26 @@ const shapes = {
     elevationId: elevationIdS.optional(),
     leftovers: leftoversS.optional(),
   },
+  credentialFetched: {
+    elevationId: elevationIdS,
+    grantId: grantIdS,
+    /** GitLab username of the caller (GET /user, or the CI ID token's user_login). */
+    by: usernameS,
+    /** How the caller authenticated: their GitLab token, or a GitLab CI ID token. */
+    via: z.enum(['gitlab-token', 'ci-id-token']),
+    at: timeS,
+    /** For a CI ID token: the job that fetched it (claims of the token; never the token). */
+    ci: z
+      .object({
+        projectPath: textS(255).min(1),
+        projectId: textS(32).optional(),
+        ref: textS(255).optional(),
+        refType: textS(16).optional(),
+        pipelineId: textS(32).optional(),
+        jobId: textS(32).optional(),
+      })
+      .optional(),
+  },
   policyRatified: {
     projectId: positiveIntS,
     /** Blob sha of policy.yaml: the version events and the catalog name. */
@@ -308,6 +328,7 @@ function buildAll(strict: boolean) {
     revokeFailed: build('revokeFailed', strict),
     expired: build('expired', strict),
     orphanRevoked: build('orphanRevoked', strict),
+    credentialFetched: build('credentialFetched', strict),
     policyRatified: build('policyRatified', strict),
     policyRefused: build('policyRefused', strict),
     policyBypassDetected: build('policyBypassDetected', strict),
@@ -334,6 +355,7 @@ export type ElevationRevokedData = z.infer<typeof eventDataSchemas.revoked>;
 export type RevokeFailedData = z.infer<typeof eventDataSchemas.revokeFailed>;
 export type ElevationExpiredData = z.infer<typeof eventDataSchemas.expired>;
 export type OrphanRevokedData = z.infer<typeof eventDataSchemas.orphanRevoked>;
+export type CredentialFetchedData = z.infer<typeof eventDataSchemas.credentialFetched>;
 export type PolicyRatifiedData = z.infer<typeof eventDataSchemas.policyRatified>;
 export type PolicyRefusedData = z.infer<typeof eventDataSchemas.policyRefused>;
 export type PolicyBypassDetectedData = z.infer<typeof eventDataSchemas.policyBypassDetected>;
@@ -355,6 +377,7 @@ export interface EventDataByType {
   [EVENT_TYPES.revokeFailed]: RevokeFailedData;
   [EVENT_TYPES.expired]: ElevationExpiredData;
   [EVENT_TYPES.orphanRevoked]: OrphanRevokedData;
+  [EVENT_TYPES.credentialFetched]: CredentialFetchedData;
   [EVENT_TYPES.policyRatified]: PolicyRatifiedData;
   [EVENT_TYPES.policyRefused]: PolicyRefusedData;
   [EVENT_TYPES.policyBypassDetected]: PolicyBypassDetectedData;

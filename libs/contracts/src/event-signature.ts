@@ -197,6 +197,8 @@ export const SIGNED_BY: Readonly<Record<string, ProducerRole>> = Object.freeze({
   [EVENT_TYPES.granted]: 'issuer',
   [EVENT_TYPES.grantStarted]: 'issuer',
   [EVENT_TYPES.grantFailed]: 'issuer',
+  // the process that serves credentials (the issuer's read API) records each fetch
+  [EVENT_TYPES.credentialFetched]: 'issuer',
   [EVENT_TYPES.revoked]: 'revoker',
   [EVENT_TYPES.expired]: 'revoker',
 });

@@ -36,6 +36,7 @@ export type {
   ElevationRequestedData,
   ElevationRejectedData,
   ElevationWithdrawnData,
+  CredentialFetchedData,
   ApprovalRecordedData,
   ElevationApprovedData,
   BypassDetectedData,

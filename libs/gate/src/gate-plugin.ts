@@ -3,7 +3,7 @@
 // ready and stops it on close. `app.gate` exposes the running gate.
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { catalogPlugin } from '@jit/policy';
+import { catalogPlugin, type ElevationAccess } from '@jit/policy';
 import { createGate, type Gate, type GateOptions } from './approval-gate';
 
 declare module 'fastify' {
@@ -15,14 +15,16 @@ declare module 'fastify' {
 export type GatePluginOptions = GateOptions & {
   /** Serve GET /v1/catalog (default true). */
   catalog?: boolean;
+  /** Who sees approver identities in the catalog (auditors); without it, everyone does. */
+  catalogAccess?: Pick<ElevationAccess, 'viewOf'>;
 };
 
 const plugin: FastifyPluginAsync<GatePluginOptions> = async (app, opts) => {
-  const { catalog, ...gateOptions } = opts;
+  const { catalog, catalogAccess, ...gateOptions } = opts;
   const gate = createGate(gateOptions);
   app.decorate('gate', gate);
   if (catalog !== false) {
-    await app.register(catalogPlugin, { store: opts.policyStore, resolveGroup: gate.resolveGroup });
+    await app.register(catalogPlugin, { store: opts.policyStore, resolveGroup: gate.resolveGroup, ...(catalogAccess ? { access: catalogAccess } : {}) });
   }
   app.addHook('onReady', async () => {
     await gate.start();

@@ -2,7 +2,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { buildCatalog, type Catalog } from './catalog';
+import type { Caller } from '@jit/identity-contract';
 import type { GroupResolver } from './approvers';
+import type { ElevationAccess } from './elevation-access';
 import type { PolicyStore } from './policy-store';
 
 /** How the version in force came into force (GET /v1/catalog `ratified`). */
@@ -33,12 +35,29 @@ export interface CatalogPluginOptions {
   resolveGroup: GroupResolver;
   /** How long a built catalog is reused for the same policy version, ms. Default 30 s. */
   cacheMs?: number;
+  /**
+   * With it, only an auditor sees who the approvers are: anyone else gets approver groups only
+   * (no users, no resolved eligible approvers, no ratifying approvers), so the catalog does not
+   * publish who is in a private GitLab group. Without it (tests of the catalog alone): everything.
+   */
+  access?: Pick<ElevationAccess, 'viewOf'>;
+}
+
+/** The catalog as a caller who is not an auditor sees it: approver identities reduced to group names. */
+export function catalogForReader(full: CatalogResponse): CatalogResponse {
+  const { ratified, ...rest } = full;
+  return {
+    ...rest,
+    entries: full.entries.map(({ eligibleApprovers: _e, ...entry }) => ({ ...entry, approvers: { anyHuman: entry.approvers.anyHuman, groups: [...entry.approvers.groups], users: [] } }) as unknown as CatalogResponse['entries'][number]),
+    ...(full.breakGlass ? { breakGlass: (({ eligibleApprovers: _e, requesters: _r, ...bg }) => bg)(full.breakGlass) as unknown as NonNullable<CatalogResponse['breakGlass']> } : {}),
+    ...(ratified ? { ratified: (({ by: _b, mergedBy: _m, ...r }) => ({ ...r, by: [] }))(ratified) } : {}),
+  };
 }
 
 const plugin: FastifyPluginAsync<CatalogPluginOptions> = async (app, opts) => {
   const cacheMs = opts.cacheMs ?? 30_000;
   let cached: { version: string; at: number; catalog: Catalog } | undefined;
-  app.get('/v1/catalog', async (_req, reply): Promise<CatalogResponse | undefined> => {
+  app.get('/v1/catalog', async (req, reply): Promise<CatalogResponse | undefined> => {
     const lp = opts.store.peek();
     if (!lp) {
       const st = opts.store.status();
@@ -54,7 +73,10 @@ const plugin: FastifyPluginAsync<CatalogPluginOptions> = async (app, opts) => {
     }
     const st = opts.store.status();
     const r = st.version === lp.version ? st.ratified : undefined;
-    return {
+    const caller = (req as { caller?: Caller }).caller;
+    const redact = opts.access && caller ? !(await opts.access.viewOf({ username: caller.username, bot: caller.bot })).auditor : false;
+    const shape = redact ? catalogForReader : (c: CatalogResponse) => c;
+    return shape({
       ...cached.catalog,
       // The version in force is the last ratified one: say when, how and by whom.
       ...(r
@@ -82,7 +104,7 @@ const plugin: FastifyPluginAsync<CatalogPluginOptions> = async (app, opts) => {
               problems: st.problems,
             },
           }),
-    };
+    });
   });
 };
 

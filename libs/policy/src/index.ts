@@ -9,7 +9,7 @@ export type { ElevationAccess, ElevationAccessOptions, ElevationFacts, ReaderVie
 export type { GroupResolver, ResolvedMember, ExcludeRules, IneligibleReason, ApproverFacts } from './approvers';
 export { buildCatalog } from './catalog';
 export type { Catalog, CatalogEntry } from './catalog';
-export { catalogPlugin } from './catalog-plugin';
+export { catalogPlugin, catalogForReader } from './catalog-plugin';
 export type { CatalogPluginOptions, CatalogRatification, CatalogResponse } from './catalog-plugin';
 export { createPolicyStore, contractsPolicyParser } from './policy-store';
 export type { PolicyStore, PolicyStoreOptions, LoadedPolicy, PolicyStatus, PolicyParser, PolicyParseResult } from './policy-store';

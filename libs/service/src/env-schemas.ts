@@ -121,6 +121,29 @@ export function opsFromEnv(e: { JIT_OPS_PORT: number; JIT_OPS_HOST: string }): O
   return { port: e.JIT_OPS_PORT, host: e.JIT_OPS_HOST };
 }
 
+/**
+ * API authentication of a process that serves an API: JIT_AUTH_CACHE_TTL_MS (how long GitLab's
+ * answer about a caller's token is reused; 0 = never) and JIT_OIDC_AUDIENCE (the `aud` of the CI ID
+ * tokens accepted; default the process's JIT_PUBLIC_URL; neither = CI ID tokens refused).
+ */
+export function authEnv() {
+  return {
+    JIT_AUTH_CACHE_TTL_MS: envSchemas.durationMs(0, 3600_000).default(60_000),
+    JIT_OIDC_AUDIENCE: z.string().min(1).max(2048).regex(/^\S+$/, 'must be one audience value with no spaces (jit\'s URL, as jobs set it in id_tokens: aud)').optional(),
+  };
+}
+
+export interface AuthConfig {
+  cacheTtlMs: number;
+  /** Undefined: CI ID tokens are refused. */
+  audience?: string;
+}
+
+export function authFromEnv(e: { JIT_AUTH_CACHE_TTL_MS: number; JIT_OIDC_AUDIENCE?: string | undefined }, publicUrl?: string): AuthConfig {
+  const audience = e.JIT_OIDC_AUDIENCE ?? publicUrl;
+  return { cacheTtlMs: e.JIT_AUTH_CACHE_TTL_MS, ...(audience ? { audience } : {}) };
+}
+
 /** PORT, HOST, LOG_LEVEL of a distributed app, and its ops listener. */
 export function serverEnv(defaultPort: number) {
   return { PORT: envSchemas.port(defaultPort), HOST: envSchemas.host(), LOG_LEVEL: envSchemas.logLevel(), ...opsEnv() };

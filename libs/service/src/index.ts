@@ -10,6 +10,8 @@ export {
   serverEnv,
   serverFromEnv,
   opsEnv,
+  authEnv,
+  authFromEnv,
   opsFromEnv,
   kafkaConsumerEnv,
   kafkaConsumerFromEnv,
@@ -21,7 +23,7 @@ export {
   openGitlabToken,
   projectId,
 } from './env-schemas';
-export type { BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
+export type { AuthConfig, BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
 export { KAFKA_SASL_MECHANISMS, checkKafkaSecurity, kafkaSecurityEnv, kafkaSecurityFromEnv } from './kafka-env';
 export type { KafkaSaslMechanism, KafkaSaslSettings, KafkaSecurity, KafkaSecurityEnv, KafkaTlsSettings } from './kafka-env';
 export { publicKeysSetting, readSigningKeyFile, readSigningKeySetting, signingEnv, signingFromEnv, signingKeyFileSetting } from './signing-env';

@@ -15,6 +15,7 @@ import type {
   GrantFailedData,
   GrantStartedData,
   OrphanRevokedData,
+  CredentialFetchedData,
   PolicyBypassDetectedData,
   PolicyRatifiedData,
   PolicyRefusedData,
@@ -193,6 +194,14 @@ export const sampleData: { [K in ElevationEventType]: () => EventDataByType[K] }
     substrate: 'postgres',
     handle: { ...handle, ref: { ...handle.ref } },
     elevationId: FIXTURE_ELEVATION,
+  }),
+  [EVENT_TYPES.credentialFetched]: (): CredentialFetchedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    grantId: FIXTURE_GRANT,
+    by: 'carol',
+    via: 'ci-id-token',
+    at: T0,
+    ci: { projectPath: 'apps/agent', projectId: '7', ref: 'main', refType: 'branch', pipelineId: '100', jobId: '200' },
   }),
   [EVENT_TYPES.policyRatified]: (): PolicyRatifiedData => ({
     projectId: 42,
