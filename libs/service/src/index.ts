@@ -28,7 +28,7 @@ export { KAFKA_SASL_MECHANISMS, checkKafkaSecurity, kafkaSecurityEnv, kafkaSecur
 export type { KafkaSaslMechanism, KafkaSaslSettings, KafkaSecurity, KafkaSecurityEnv, KafkaTlsSettings } from './kafka-env';
 export { publicKeysSetting, readSigningKeyFile, readSigningKeySetting, signingEnv, signingFromEnv, signingKeyFileSetting } from './signing-env';
 export type { SigningConfig, SigningRequirements } from './signing-env';
-export { MAX_SECRET_FILE_BYTES, describeReadFailure, readSecretFile, secretEnv, secretFileRegistry } from './secret-file';
+export { KERNEL_TREES, MAX_SECRET_FILE_BYTES, describeReadFailure, readSecretFile, secretEnv, secretFileRegistry } from './secret-file';
 export type { SecretFileReader } from './secret-file';
 export { openSecret, secretSetting, staticSecret } from './secret-source';
 export type { OpenSecretOptions, SecretFeed, SecretLog, SecretSetting, SecretSource } from './secret-source';

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ConfigError } from './config-error';
 import { envSchemas as s } from './env-schemas';
 import { parseEnv } from './parse-env';
-import { MAX_SECRET_FILE_BYTES, secretEnv } from './secret-file';
+import { MAX_SECRET_FILE_BYTES, readSecretFile, secretEnv } from './secret-file';
 import { rmSync } from 'node:fs';
 
 const dir = mkdtempSync(join(tmpdir(), 'jit-secret-file-'));
@@ -65,6 +65,19 @@ describe('secretEnv: X or X_FILE', () => {
     expect(problems({ GITLAB_TOKEN_FILE: join(dir, 'adir') })).toContain('GITLAB_TOKEN_FILE: cannot read the file (EISDIR)');
     expect(problems({ GITLAB_TOKEN_FILE: file('huge', 'x'.repeat(MAX_SECRET_FILE_BYTES + 1)) })).toContain('GITLAB_TOKEN_FILE: cannot read the file (EFBIG)');
     expect(problems({ GITLAB_TOKEN_FILE: 'secrets/token' })).toContain('GITLAB_TOKEN_FILE: must be an absolute path');
+  });
+
+  it('a symlink is followed (kubelet ..data), but never into /proc, /sys or /dev', () => {
+    mkdirSync(join(dir, 'mounted'), { recursive: true });
+    const real = file('mounted/token', `${TOKEN}\n`);
+    symlinkSync(real, join(dir, 'token-link'));
+    expect(readSecretFile(join(dir, 'token-link'))).toBe(TOKEN);
+    // /proc/self/environ holds every secret of this process; its file stats as empty and regular
+    symlinkSync('/proc/self/environ', join(dir, 'environ-link'));
+    expect(() => readSecretFile(join(dir, 'environ-link'))).toThrow(expect.objectContaining({ code: 'ENOTSECRET' }));
+    expect(problems({ GITLAB_TOKEN_FILE: join(dir, 'environ-link') })).toContain('GITLAB_TOKEN_FILE: cannot read the file (ENOTSECRET)');
+    symlinkSync('/dev/zero', join(dir, 'zero-link'));
+    expect(() => readSecretFile(join(dir, 'zero-link'))).toThrow(expect.objectContaining({ code: 'ENOTSECRET' }));
   });
 
   it('a bad content is reported against X_FILE, without the content', () => {

@@ -3,7 +3,7 @@
 // reads `X_FILE` before the schema runs, so the file's content is checked by X's own schema and a
 // missing or unreadable file stops start-up naming X_FILE (never the content). The app then opens a
 // live source over it (secret-source.ts) that re-reads the file when it is rotated.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 
@@ -12,6 +12,12 @@ export const secretFileRegistry = z.registry<{ secretOf: string }>();
 
 /** Largest secret file read (a token, a password, a URL): anything bigger is a wrong path. */
 export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
+/**
+ * The kernel's trees: never a secret of ours; their files stat as empty regular files (so pass the
+ * size bound) and some block or never end.
+ */
+export const KERNEL_TREES: readonly string[] = ['/proc/', '/sys/', '/dev/'];
 
 /** Reads a secret file's text; throws an Error with a `code` (never the content). */
 export type SecretFileReader = (path: string) => string;
@@ -36,13 +42,18 @@ export function secretText(raw: string): string {
 
 /**
  * Reads a secret file: a regular file (after symlinks) of at most MAX_SECRET_FILE_BYTES, returned
- * without its trailing newline. Throws an Error whose `code` says why (ENOENT, EACCES, EISDIR, EFBIG).
+ * without its trailing newline. Throws an Error whose `code` says why (ENOENT, EACCES, EISDIR,
+ * EFBIG, ENOTSECRET). Symlinks are followed (kubelet's ..data swap), but never into the kernel's
+ * trees: a name outside them proves nothing, a link anywhere (Debian's /etc/mtab -> ../proc/self/mounts,
+ * or one planted next to a mounted secret) reaches /proc/self/environ as easily.
  */
 export function readSecretFile(path: string): string {
-  const st = statSync(path);
+  const real = realpathSync(path);
+  if (KERNEL_TREES.some((tree) => real.startsWith(tree))) throw Object.assign(new Error('a link into /proc, /sys or /dev'), { code: 'ENOTSECRET' });
+  const st = statSync(real);
   if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: st.isDirectory() ? 'EISDIR' : 'ENOTREG' });
   if (st.size > MAX_SECRET_FILE_BYTES) throw Object.assign(new Error('file too large'), { code: 'EFBIG' });
-  return secretText(readFileSync(path, 'utf8'));
+  return secretText(readFileSync(real, 'utf8'));
 }
 
 /** What a failed read is reported as: the error code and what to check. Never the content. */
@@ -57,7 +68,9 @@ export function describeReadFailure(err: unknown): string {
           ? `larger than ${MAX_SECRET_FILE_BYTES} bytes; point it at the secret's own file`
           : code === 'EISDIR' || code === 'ENOTREG'
             ? 'not a regular file; point it at the file holding the secret'
-            : 'check the path and permissions';
+            : code === 'ENOTSECRET'
+              ? 'it leads (through a symlink) into /proc, /sys or /dev, which hold no secret of jit; point it at the secret\'s own file'
+              : 'check the path and permissions';
   return `cannot read the file (${code}): ${hint}`;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
@@ -64,6 +64,24 @@ describe('file: references', () => {
     [`file:${'/a'.repeat(600)}`, /at most 1024/],
   ])('refuses %s with a clear message', (ref, message) => {
     expect(() => resolveConnectionRefs('orders-db', { secretRef: ref }, lookup)).toThrow(message);
+  });
+
+  it('a symlink into /proc, /sys or /dev is refused as the path itself would be (the tree check is on the file read, not the name)', () => {
+    // Debian's /etc/mtab -> ../proc/self/mounts is one such link in every image; any link will do.
+    for (const [link, into] of [
+      ['to-environ', '/proc/self/environ'],
+      ['to-status', '/proc/self/status'],
+      ['to-sys', '/sys/kernel/notes'],
+    ] as const) {
+      symlinkSync(into, join(dir, link));
+      let err: Error | undefined;
+      try {
+        resolveConnectionRefs('orders-db', { secretRef: `file:${join(dir, link)}` }, lookup);
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err?.message, link).toMatch(/cannot be read on this jit instance \(ENOTSECRET\)/);
+    }
   });
 
   it('a missing, empty or non-regular file names the reference and the errno, never a value', () => {

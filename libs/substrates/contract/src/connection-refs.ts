@@ -5,7 +5,7 @@
 //   secretRef  -> url      (the target's admin connection URL / address)
 //   <key>Ref   -> <key>    (e.g. tokenRef -> token)
 import { posix } from 'node:path';
-import { readSecretFile, type SecretFileReader } from '@jit/service';
+import { KERNEL_TREES, readSecretFile, type SecretFileReader } from '@jit/service';
 import { SubstrateInvalidConfig } from './errors';
 
 export type RefLookup = (scheme: string, name: string) => string | undefined;
@@ -13,8 +13,6 @@ export type RefLookup = (scheme: string, name: string) => string | undefined;
 const ENV_RE = /^([a-z]+):([A-Za-z_][A-Za-z0-9_]{0,127})$/;
 /** What a file reference's path may hold: no spaces, quotes, control characters or shell syntax. */
 const FILE_PATH_RE = /^\/[A-Za-z0-9._@+=,:/-]{1,1023}$/;
-/** Kernel and device trees: never a secret of ours, and reading some of them blocks or never ends. */
-const NOT_SECRET_TREES = ['/proc/', '/sys/', '/dev/'];
 
 /** Keys of `connection` that are secret references. */
 export function connectionRefKeys(connection: Record<string, unknown>): string[] {
@@ -32,7 +30,7 @@ export function fileRefProblem(path: string): string | undefined {
   if (posix.normalize(path) !== path || path.endsWith('/') || path.split('/').some((seg) => seg === '.' || seg === '..')) {
     return 'must name a normalised path (no . or .. segments, no // and no trailing /)';
   }
-  if (NOT_SECRET_TREES.some((tree) => path.startsWith(tree))) return 'must not name a file under /proc, /sys or /dev';
+  if (KERNEL_TREES.some((tree) => path.startsWith(tree))) return 'must not name a file under /proc, /sys or /dev';
   return undefined;
 }
 
