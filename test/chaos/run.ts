@@ -459,6 +459,11 @@ async function report(ctx: {
   log(`recovery after a fault (ms, every service ready): n=${rec.length} p50 ${rec[Math.floor(rec.length / 2)] ?? NaN} max ${rec.at(-1) ?? NaN}`);
   for (const f of faults) log(`  ${new Date(f.at).toISOString()} ${f.kind} ${f.target}: lasted ${(f.endedAt ?? f.at) - f.at} ms, recovered in ${f.recoveredMs ?? '?'} ms`);
   for (const l of notDriven) log(`  not driven: ${l.n} ${l.kind}${l.adversary ? ` (${l.adversary})` : ''}: ${l.error ?? 'unknown'}`);
+  for (const l of lost) log(`  lost ${l.id} ${l.kind}: ${ledger.get(l.id!)?.state ?? '?'}${ledger.get(l.id!)?.bypassReasons ? ` — ${ledger.get(l.id!)!.bypassReasons!.join('; ').slice(0, 600)}` : ''}${ledger.get(l.id!)?.grantError ? ` — ${JSON.stringify(ledger.get(l.id!)!.grantError).slice(0, 300)}` : ''}`);
+  for (const l of [...duplicates, ...doubleGrants]) {
+    const gs = of(l.id!, 'granted').map((e) => ({ id: e.id, source: e.source, time: e.time, ...(e.data as { grantId: string; substrate: string }) }));
+    log(`  duplicate ${l.id} ${l.kind}: ${gs.map((g) => `${g.substrate} ${g.grantId} by ${g.source} at ${g.time} (event ${g.id})`).join(' | ')}`);
+  }
   const failed = lost.length + duplicates.length + doubleGrants.length + wrong.length + alive.length;
   // A lifecycle this run could not even drive to a merge proves nothing either way; too many is a failed run.
   const undriven = notDriven.length > Math.max(1, Math.floor(lifecycles.length / 10));
