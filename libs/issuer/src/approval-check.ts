@@ -41,6 +41,9 @@ export function createGitlabApprovalCheck(options: GitlabApprovalCheckOptions): 
       if (mr.mergeCommitSha !== data.mergeSha && mr.squashCommitSha !== data.mergeSha) problems.push(`MR !${data.mrIid} was not merged at ${data.mergeSha}`);
       if (mr.targetBranch !== project.defaultBranch) problems.push(`MR !${data.mrIid} targets ${mr.targetBranch}, not the default branch`);
       if (mr.author.username.toLowerCase() !== data.requester.toLowerCase()) problems.push(`the requester is ${mr.author.username}, not ${data.requester}`);
+      // GitLab's own record of the MR already refutes the approval: final, whatever the commit it names
+      // (a sha GitLab never had answers 404 Commit Not Found, which alone would be retried)
+      if (problems.length > 0) throw ApprovalMismatch(data.elevationId, problems.join('; '));
       const file = await gitlab.files.show(data.projectId, data.requestPath, data.mergeSha).catch((err: unknown) => {
         if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') return undefined;
         throw err;
