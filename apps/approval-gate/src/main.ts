@@ -32,8 +32,9 @@ await runService({
       reconcileIntervalMs: config.reconcileIntervalMs,
       logger,
     });
-    const opsAddress = await ops.listen(config.ops);
     const address = await app.listen({ host: config.host, port: config.port });
+    // the ops listener (readiness) opens only once the public port accepts connections
+    const opsAddress = await ops.listen(config.ops);
     return {
       address,
       info: { ops: opsAddress, bus: bus.kind },

@@ -345,8 +345,10 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       gitlab: { url: gitlabUrl, project, projectId: proj.id },
       webhookSecret: webhookSecrets[0],
       async listen() {
+        // readiness (the ops listener) opens only once the public port accepts connections
+        const url = await app.listen({ port: config.port, host: config.host });
         jit.opsUrl = await ops.listen({ port: config.ops.port, host: config.ops.host });
-        return app.listen({ port: config.port, host: config.host });
+        return url;
       },
       ops,
       opsUrl: undefined,

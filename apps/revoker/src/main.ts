@@ -10,8 +10,9 @@ await runService({
   inFlight: 'the revocations in flight',
   async start(config, logger) {
     const { app, ops } = await buildServer(config, { logger });
-    const opsAddress = await ops.listen(config.ops);
     const address = await app.listen({ host: config.host, port: config.port });
+    // the ops listener (readiness) opens only once the public port accepts connections
+    const opsAddress = await ops.listen(config.ops);
     return { address, info: { ops: opsAddress, substrates: Object.keys(config.substrates) }, stop: () => app.close() };
   },
 });

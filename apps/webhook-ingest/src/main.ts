@@ -54,8 +54,9 @@ await runService({
       logger,
     });
     const ops = createOpsServer({ registry, logger, closeWith: app, readiness: () => ({ ready: bus.isReady(), detail: { bus: bus.isReady() } }) });
-    const opsAddress = await ops.listen(config.ops);
     const address = await app.listen({ host: config.host, port: config.port });
+    // the ops listener (readiness) opens only once the public port accepts connections
+    const opsAddress = await ops.listen(config.ops);
     return {
       address,
       info: { ops: opsAddress, bus: bus.kind },
