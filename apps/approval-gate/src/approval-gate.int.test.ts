@@ -52,7 +52,11 @@ describe('approval gate on a premium project', () => {
     const iid = await w.openRequest('dev', { [req()]: request({ scope, riskTier: tier, rollbackPlan }) });
     const requested = await evt(w, iid, EVENT_TYPES.requested);
     expect(requested.data).toMatchObject({ tier, requester: 'dev', requiredApprovals: approvers.length });
-    const rules = await w.as('jit-bot').approvalRules.all(w.projectId, iid);
+    // the decision is on the log before GitLab's rule is written: wait for the rule as a user would see it
+    const rules = await w.waitFor('the jit: rule on the MR', async () => {
+      const all = await w.as('jit-bot').approvalRules.all(w.projectId, iid);
+      return all.length > 0 && all;
+    });
     expect(rules).toEqual([expect.objectContaining({ name: `jit:${tier}`, approvalsRequired: approvers.length })]);
     // Not yet approved: GitLab (premium) refuses the merge.
     await expect(w.as('maint').mergeRequests.merge(w.projectId, iid)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_REJECTED' });
@@ -85,9 +89,12 @@ describe('approval gate on a premium project', () => {
     await w.as('maint').mergeRequests.merge(w.projectId, iid);
     const approved = await evt(w, iid, EVENT_TYPES.approved);
     expect(approved.severity).toBe('high');
-    const res = await fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}/issues`, { headers: { 'private-token': 'jit-bot-token-0123456789' } });
-    const issues = (await res.json()) as Array<{ title: string; assignees?: Array<{ username: string }> }>;
-    const review = issues.find((i) => i.title.includes(`gl-${w.projectId}-${iid}`));
+    // the approval is on the log before the review issue is opened: wait for the issue as the on-call see it
+    const review = await w.waitFor('the post-incident review issue', async () => {
+      const res = await fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}/issues`, { headers: { 'private-token': 'jit-bot-token-0123456789' } });
+      const issues = (await res.json()) as Array<{ title: string; assignees?: Array<{ username: string }> }>;
+      return issues.find((i) => i.title.includes(`gl-${w.projectId}-${iid}`));
+    });
     expect(review?.title).toMatch(/Post-incident review/);
     expect(review?.assignees?.map((a) => a.username).sort()).toEqual(['carol']);
   });
@@ -321,6 +328,9 @@ describe('approval gate after webhooks were lost (the project hook gone, as if j
     await evt(w, early, EVENT_TYPES.requested);
     const early2 = await w.openRequest('dev', { [req()]: request({}) });
     await evt(w, early2, EVENT_TYPES.requested);
+    // the decision is on the log before the rule and the comment are written: wait for the last of them
+    await commentWith(w, early, 'reversible-write');
+    await commentWith(w, early2, 'reversible-write');
     await w.sandbox.idle();
     const api = (path: string, init: RequestInit = {}) =>
       fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}${path}`, { ...init, headers: { 'private-token': 'maint-token-0123456789', ...(init.headers ?? {}) } });

@@ -158,11 +158,17 @@ describe('issue 11 on a premium project (GitLab enforces jit\'s rule; someone re
   });
   const rulesUrl = (iid: number) => `${w.sandbox.apiUrl}/projects/${w.projectId}/merge_requests/${iid}/approval_rules`;
   const asMallory = { 'private-token': tokenOf('mallory'), 'content-type': 'application/json' };
+  // the decision is on the log before GitLab's rule is written: wait for the rule as mallory sees it
+  const rulesOnceWritten = (iid: number) =>
+    w.waitFor('the jit: rule on the MR', async () => {
+      const rules = (await (await fetch(rulesUrl(iid), { headers: asMallory })).json()) as Array<{ id: number; name: string }>;
+      return rules.length > 0 && rules;
+    });
 
   it('a developer deletes the jit: rule: reconciliation restores it and says so on the MR; GitLab refuses the merge again', async () => {
     const iid = await w.openRequest('dev', { [req()]: request({}) });
     await w.event(iid, EVENT_TYPES.requested);
-    const [rule] = (await (await fetch(rulesUrl(iid), { headers: asMallory })).json()) as Array<{ id: number; name: string }>;
+    const [rule] = await rulesOnceWritten(iid);
     expect(rule?.name).toBe('jit:reversible-write');
     expect((await fetch(`${rulesUrl(iid)}/${rule!.id}`, { method: 'DELETE', headers: asMallory })).status).toBe(204);
     await (w.gate as unknown as { gate: { reconcile(): Promise<unknown> } }).gate.reconcile();
@@ -175,7 +181,7 @@ describe('issue 11 on a premium project (GitLab enforces jit\'s rule; someone re
   it('a developer edits the jit: rule to require nothing: the next approval event restores it and says so on the MR', async () => {
     const iid = await w.openRequest('dev', { [req()]: request({}) });
     await w.event(iid, EVENT_TYPES.requested);
-    const [rule] = (await (await fetch(rulesUrl(iid), { headers: asMallory })).json()) as Array<{ id: number }>;
+    const [rule] = await rulesOnceWritten(iid);
     const edited = await fetch(`${rulesUrl(iid)}/${rule!.id}`, { method: 'PUT', headers: asMallory, body: JSON.stringify({ approvals_required: 0 }) });
     expect(edited.status).toBe(200);
     await w.as('mallory').mergeRequests.approve(w.projectId, iid);

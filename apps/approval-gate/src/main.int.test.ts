@@ -253,7 +253,14 @@ describe('apps/approval-gate main', () => {
       }
       expect(found!.data).toMatchObject({ requester: 'dev', tier: 'reversible-write', eligibleApprovers: ['carol'] });
       const bot = createGitlabClient({ url: quiet.url, token: BOT_TOKEN });
-      expect(await bot.approvalRules.all(project.id, mr.iid)).toEqual([expect.objectContaining({ name: 'jit:reversible-write', approvalsRequired: 1 })]);
+      // the decision is on the log before GitLab's rule is written: wait for the rule
+      const ruleDeadline = Date.now() + 30_000;
+      let rules = await bot.approvalRules.all(project.id, mr.iid);
+      while (rules.length === 0 && Date.now() < ruleDeadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        rules = await bot.approvalRules.all(project.id, mr.iid);
+      }
+      expect(rules).toEqual([expect.objectContaining({ name: 'jit:reversible-write', approvalsRequired: 1 })]);
       const waitUntil = Date.now() + 30_000;
       let comment: string | undefined;
       while (!comment && Date.now() < waitUntil) {
