@@ -47,6 +47,15 @@ const SESSION_TIMEOUT_MS = 10_000;
 const SEED = Number(env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Mean pause between a user's steps (open, approve, merge): lifecycles spread over the faults. */
 const THINK_MS = Number(env.CHAOS_THINK_MS ?? 8_000);
+const FAULT_KINDS = ['kill9', 'kill9', 'kill9-pair', 'broker-term', 'broker-kill', 'pause', 'substrate-down'] as const;
+type FaultKind = (typeof FAULT_KINDS)[number];
+/** Which faults to inject (comma list; default all). */
+const FAULTS: readonly FaultKind[] = env.CHAOS_FAULTS
+  ? FAULT_KINDS.filter((k) => env.CHAOS_FAULTS!.split(',').map((s) => s.trim()).includes(k))
+  : FAULT_KINDS;
+/** Slots (`webhook-ingest`, `issuer#1`, …) no fault ever stops (comma list; default none). */
+const SPARE = new Set((env.CHAOS_SPARE ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+if (FAULTS.length === 0) throw new Error(`CHAOS_FAULTS names none of ${[...new Set(FAULT_KINDS)].join(', ')}`);
 
 /** mulberry32: a seeded PRNG, so a run's choices can be replayed with CHAOS_SEED. */
 function prng(seed: number): () => number {
@@ -91,7 +100,7 @@ const lifecycles: Lifecycle[] = [];
 const instances = new Map<string, { name: AppName; port: number; opsPort: number; env: Record<string, string>; app?: AppProcess }>();
 
 async function main(): Promise<number> {
-  log(`seed ${SEED}, ${N} lifecycles, ${CONCURRENCY} at a time, ~${THINK_MS} ms between a user's steps, a fault every ~${FAULT_EVERY_MS} ms, TTL ${TTL_S} s, bound ${BOUND_MS} ms`);
+  log(`seed ${SEED}, ${N} lifecycles, ${CONCURRENCY} at a time, ~${THINK_MS} ms between a user's steps, a fault every ~${FAULT_EVERY_MS} ms, TTL ${TTL_S} s, bound ${BOUND_MS} ms, faults ${[...new Set(FAULTS)].join('/')}${SPARE.size ? `, sparing ${[...SPARE].join(', ')}` : ''}`);
   const started = Date.now();
   const [kafka, vault, pgAdmin, moto] = await Promise.all([startKafka(), getVault(), getPostgres(), getMoto()]);
   cleanup.push(() => kafka.dispose());
@@ -289,11 +298,11 @@ async function allReady(): Promise<void> {
 }
 
 async function inject(kafka: KafkaHandle, proxy: TcpProxy): Promise<void> {
-  const kind = pick(['kill9', 'kill9', 'kill9-pair', 'broker-term', 'broker-kill', 'pause', 'substrate-down'] as const);
+  const kind = pick(FAULTS);
   const f: Fault = { kind, target: '', at: Date.now() };
   faults.push(f);
   if (kind === 'kill9') {
-    const slot = pick([...instances.keys()]);
+    const slot = pick([...instances.keys()].filter((k) => !SPARE.has(k)));
     f.target = slot;
     await instances.get(slot)!.app!.stop('SIGKILL');
     await delay(500 + rnd() * 2000);
@@ -312,7 +321,7 @@ async function inject(kafka: KafkaHandle, proxy: TcpProxy): Promise<void> {
     await delay(1000 + rnd() * 4000);
     await kafka.start();
   } else if (kind === 'pause') {
-    const slot = pick([...instances.keys()]);
+    const slot = pick([...instances.keys()].filter((k) => !SPARE.has(k)));
     f.target = slot;
     const pid = instances.get(slot)!.app!.pid;
     process.kill(pid, 'SIGSTOP');
