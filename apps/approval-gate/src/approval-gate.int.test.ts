@@ -55,7 +55,7 @@ describe('approval gate on a premium project', () => {
     // the decision is on the log before GitLab's rule is written: wait for the rule as a user would see it
     const rules = await w.waitFor('the jit: rule on the MR', async () => {
       const all = await w.as('jit-bot').approvalRules.all(w.projectId, iid);
-      return all.length > 0 && all;
+      return Array.isArray(all) && all.length > 0 && all;
     });
     expect(rules).toEqual([expect.objectContaining({ name: `jit:${tier}`, approvalsRequired: approvers.length })]);
     // Not yet approved: GitLab (premium) refuses the merge.

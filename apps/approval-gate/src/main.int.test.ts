@@ -256,7 +256,7 @@ describe('apps/approval-gate main', () => {
       // the decision is on the log before GitLab's rule is written: wait for the rule
       const ruleDeadline = Date.now() + 30_000;
       let rules = await bot.approvalRules.all(project.id, mr.iid);
-      while (rules.length === 0 && Date.now() < ruleDeadline) {
+      while (Array.isArray(rules) && rules.length === 0 && Date.now() < ruleDeadline) {
         await new Promise((r) => setTimeout(r, 100));
         rules = await bot.approvalRules.all(project.id, mr.iid);
       }
