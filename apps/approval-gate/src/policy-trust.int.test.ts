@@ -61,6 +61,9 @@ async function ratifyPolicy(w: SandboxWorld, author: string, text: string): Prom
   await w.as('sue').mergeRequests.approve(w.projectId, iid);
   await w.as('maint').mergeRequests.merge(w.projectId, iid);
   await policyEvent(w, EVENT_TYPES.policyRatified, (d) => d['mrIid'] === iid);
+  // the gate folds policy.ratified from the log into the version in force after it is emitted: wait
+  // until the catalog (what users read) shows it
+  await w.waitFor('the ratified version in the catalog', async () => (await catalog(w)).version === policyBlobSha(text));
   return iid;
 }
 
