@@ -63,14 +63,17 @@ export class JitApi {
   private async get<T>(path: string, what?: string): Promise<T> {
     const caller = this.auth ? await (this.caller ??= this.auth()) : undefined;
     // A hostile or broken server may echo the token back: it is cut out of anything quoted.
-    const quote = (v: unknown, max: number) => displayText(caller ? String(v).split(caller.token).join('[REDACTED]') : String(v), max);
+    // Credentials in JIT_URL (`http://user:pw@host`) are never shown either: not in the URL, not in an error quoting it.
+    const userinfo = urlUserinfo(this.baseUrl);
+    const cut = (v: string) => (userinfo ? v.split(userinfo).join('') : v);
+    const quote = (v: unknown, max: number) => displayText(cut(caller ? String(v).split(caller.token).join('[REDACTED]') : String(v)), max);
     let res: Response;
     try {
       res = await this.fetchFn(new URL(path, this.baseUrl).toString(), {
         headers: { accept: 'application/json', ...(caller ? { authorization: `Bearer ${caller.token}` } : {}) },
       });
     } catch (err) {
-      throw new CliError(`cannot reach jit at ${this.baseUrl} (${quote((err as Error).message, 300)}); is it running? set --url or JIT_URL`);
+      throw new CliError(`cannot reach jit at ${cut(this.baseUrl)} (${quote((err as Error).message, 300)}); is it running? set --url or JIT_URL`);
     }
     const text = await res.text();
     let body: unknown;
@@ -118,5 +121,16 @@ export class JitApi {
   /** The public keys the server signs with (JWK Set). */
   keys(): Promise<{ keys: Array<{ kid?: string; x?: string; roles?: string[] }> }> {
     return this.get('/v1/keys');
+  }
+}
+
+/** The `user:password@` part of a URL as it is written in it, or undefined when it has none. */
+function urlUserinfo(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return undefined;
+    return `${u.username}${u.password ? `:${u.password}` : ''}@`;
+  } catch {
+    return undefined;
   }
 }

@@ -83,6 +83,17 @@ describe('jit CLI: bad flags give one clear line and a non-zero exit', () => {
     expect(h.err).toEqual([expect.stringMatching(/^jit: cannot reach jit at http:\/\/127\.0\.0\.1:9/)]);
   });
 
+  it('credentials written into the jit URL are never printed', async () => {
+    const h = harness();
+    h.io.fetch = async (url) => {
+      throw new Error(`connect ECONNREFUSED while fetching ${String(url)}`);
+    };
+    const code = await runCli(['--url', 'http://ops:s3cret-pw@127.0.0.1:9', 'status', 'gl-1-2'], h.io);
+    expect(code).toBe(1);
+    expect(h.err).toEqual([expect.stringMatching(/^jit: cannot reach jit at http:\/\/127\.0\.0\.1:9/)]);
+    expect(h.err.join('\n')).not.toMatch(/s3cret-pw|ops:/);
+  });
+
   it('an API error is passed through with its code', async () => {
     const h = harness({ '/v1/elevations/gl-1-2': { status: 404, body: { code: 'JIT_ERR_API_NOT_FOUND', message: 'no elevation gl-1-2' } } });
     expect(await runCli(['status', 'gl-1-2'], h.io)).toBe(1);
