@@ -35,3 +35,5 @@ export {
   MalformedMessage,
   StorageFailed,
 } from './errors';
+export { followTopic, isAtOrAfter } from './follow-topic';
+export type { FollowTopicOptions, TopicFollower } from './follow-topic';
