@@ -27,7 +27,12 @@ export async function startJitProcess(env: Record<string, string>, timeoutMs = 1
   let out = '';
   child.stdout!.on('data', (d) => (out += String(d)));
   child.stderr!.on('data', (d) => (out += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      if (code !== 0) out += `\n[the jit process ended: exit code ${code}, signal ${signal}]\n`;
+      resolve(code);
+    }),
+  );
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`jit did not start within ${timeoutMs} ms:\n${out.slice(-3000)}`)), timeoutMs);
     const onData = () => {

@@ -21,6 +21,23 @@ const jit = await buildJit(config).catch((err: unknown) => {
   process.stderr.write(`jit: start-up failed: ${message}${typeof e.code === 'string' ? ` (${e.code})` : ''}\n`);
   process.exit(1);
 });
+// The terminal's signal may come at any moment from here on — also the instant "listening on" is
+// out, which a supervisor or a test takes as the cue to stop it: the handlers are in place before
+// the port opens, so a signal never meets Node's default (die at once, bus lock and sandbox
+// state left behind).
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    jit.logger.info({ signal }, 'stopping');
+    jit
+      .close()
+      .then(() => process.exit(0))
+      .catch(() => process.exit(1));
+  });
+}
+
 const url = await jit.listen();
 process.stdout.write(`listening on ${url} (health, readiness and metrics: ${jit.opsUrl})\n`);
 
@@ -52,17 +69,4 @@ if (jit.sandbox) {
       .filter((l, i, a) => l !== '' || a[i - 1] !== '')
       .join('\n') + '\n',
   );
-}
-
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    jit.logger.info({ signal }, 'stopping');
-    jit
-      .close()
-      .then(() => process.exit(0))
-      .catch(() => process.exit(1));
-  });
 }
