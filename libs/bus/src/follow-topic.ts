@@ -56,16 +56,16 @@ export async function followTopic(bus: EventBus, options: FollowTopicOptions): P
   let settle!: { resolve: () => void; reject: (err: unknown) => void };
   const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   done.catch(() => undefined);
-  let subscription: Subscription | undefined;
+  const held: { subscription?: Subscription } = {};
   let failure: unknown;
   const stop = async (): Promise<void> => {
     if (stopped) return done.catch(() => undefined);
     stopped = true;
-    await subscription?.stop();
+    await held.subscription?.stop();
     if (failure !== undefined) settle.reject(failure);
     else settle.resolve();
   };
-  subscription = await bus.subscribe({
+  const subscription = await bus.subscribe({
     topic,
     groupId: `${options.groupPrefix ?? 'jit-follow'}-${randomBytes(6).toString('hex')}`,
     startFrom: 'earliest',
@@ -83,6 +83,7 @@ export async function followTopic(bus: EventBus, options: FollowTopicOptions): P
       }
     },
   });
+  held.subscription = subscription;
   if (stopped) await subscription.stop();
   return { done, stop };
 }
