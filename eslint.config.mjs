@@ -63,7 +63,7 @@ export default [
             { sourceTag: 'scope:testing', bannedExternalImports: bannedExcept('pg') },
             // the all-in-one app's demo writes to its demo database as a user would
             { sourceTag: 'scope:jit', bannedExternalImports: bannedExcept('pg') },
-            ...['shared', 'policy', 'ledger', 'substrates', 'webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'read-api', 'identity', 'workspace'].map((s) => ({
+            ...['shared', 'policy', 'ledger', 'substrates', 'webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'notify', 'read-api', 'identity', 'workspace'].map((s) => ({
               sourceTag: `scope:${s}`,
               bannedExternalImports: bannedExcept(),
             })),

@@ -1,6 +1,8 @@
 export {
   TOPIC_ELEVATIONS,
   TOPIC_GITLAB,
+  TOPIC_NOTIFY_DEAD_LETTERS,
+  TOPIC_SINK_DEAD_LETTERS,
   DEAD_LETTER_SUFFIX,
   EVENT_TYPES,
   GITLAB_WEBHOOK_EVENT_TYPE,
@@ -86,8 +88,11 @@ export {
   MIN_JUSTIFICATION_CHARS,
 } from './elevation-request';
 export type { ElevationRequest, ParseRequestResult } from './elevation-request';
-export { parsePolicy, POLICY_MAX_TTL_SECONDS } from './policy';
+export { parsePolicy, POLICY_MAX_TTL_SECONDS, NOTIFY_CHANNEL_KINDS, NOTIFY_EVENT_NAMES } from './policy';
 export type {
+  NotifyChannelKind,
+  NotifyRoute,
+  PolicyNotifications,
   Policy,
   PolicyTier,
   PolicyBreakGlass,

@@ -8,6 +8,7 @@ import { findSecretLike } from './cloud-event';
 import { MAX_TTL_SECONDS } from './event-data';
 import { tryParseDuration } from './duration';
 import { formatPath, type Problem } from './problem';
+import { EVENT_TYPES } from './topics';
 import { POLICY_YAML_LIMITS, loadYaml, type LoadedYaml, type YamlLimits } from './yaml-load';
 import { zodProblems } from './zod-problems';
 
@@ -91,6 +92,38 @@ const targetS = z.strictObject({
     .refine((r) => Object.keys(r).length > 0, 'must define at least one scope'),
 });
 
+/**
+ * Event names a notification route may name: the event type without `dev.jit.` and `.v1`
+ * (`elevation.requested`, `elevation.bypass.detected`, `policy.bypass.detected`, …).
+ */
+export const NOTIFY_EVENT_NAMES: readonly string[] = Object.values(EVENT_TYPES).map((t) => t.replace(/^dev\.jit\./, '').replace(/\.v1$/, ''));
+/** Kinds of notification channel: Slack incoming webhook, Teams workflow webhook, generic JSON webhook. */
+export const NOTIFY_CHANNEL_KINDS = ['slack', 'teams', 'webhook'] as const;
+export type NotifyChannelKind = (typeof NOTIFY_CHANNEL_KINDS)[number];
+
+// Channels are names only: each webhook URL is a secret the notifier gets as a setting
+// (JIT_NOTIFY_CHANNELS), never written here (policy.yaml is in git).
+const notificationsS = z.strictObject({
+  channels: z.record(
+    z.string().regex(NAME_RE, 'channel names are letters, digits, . _ - (max 63)'),
+    z.strictObject({
+      kind: z.enum(NOTIFY_CHANNEL_KINDS, { error: 'must be slack, teams or webhook' }),
+      description: z.string().max(500).optional(),
+    }),
+  ),
+  routes: z
+    .array(
+      z.strictObject({
+        events: z.array(z.string().refine((e) => NOTIFY_EVENT_NAMES.includes(e), { error: 'must be an event name such as elevation.requested or elevation.bypass.detected' })).min(1).max(50),
+        tiers: z.array(z.string().regex(TIER_NAME_RE, 'must be a tier name')).min(1).max(50).optional(),
+        targets: z.array(z.string().regex(NAME_RE, 'must be a target name')).min(1).max(500).optional(),
+        breakGlass: z.boolean().optional(),
+        to: z.array(z.string().regex(NAME_RE, 'must be a channel name')).min(1).max(20),
+      }),
+    )
+    .max(200),
+});
+
 const policySchema = z.strictObject({
   tiers: z
     .record(z.string().regex(TIER_NAME_RE, 'tier names start with a letter; letters, digits, . _ - (max 63)'), tierS)
@@ -114,6 +147,8 @@ const policySchema = z.strictObject({
     })
     .refine((p) => p.groups || p.users, 'must name groups or users who approve policy changes'),
   targets: z.record(z.string().regex(NAME_RE, 'target names are letters, digits, . _ - (max 63)'), targetS),
+  /** Who hears about what (routes by event, tier, target, break-glass) and the channels' kinds. */
+  notifications: notificationsS.optional(),
 });
 
 export interface PolicyApprovers {
@@ -158,6 +193,24 @@ export interface PolicyTarget {
   scopes: Record<string, PolicyScope>;
 }
 
+export interface NotifyRoute {
+  /** Event names (NOTIFY_EVENT_NAMES); the route matches any of them. */
+  events: string[];
+  /** When given: only elevations of one of these (effective) tiers. */
+  tiers?: string[];
+  /** When given: only elevations of one of these targets. */
+  targets?: string[];
+  /** When given: only break-glass (true) or only ordinary (false) elevations. */
+  breakGlass?: boolean;
+  /** Channel names. */
+  to: string[];
+}
+
+export interface PolicyNotifications {
+  channels: Record<string, { kind: NotifyChannelKind; description?: string }>;
+  routes: NotifyRoute[];
+}
+
 export interface Policy {
   /** Tiers by name; `rank` orders them. */
   tiers: Record<string, PolicyTier>;
@@ -175,6 +228,8 @@ export interface Policy {
   recipients: Record<string, string[]>;
   policyApprovers: { groups: string[]; users: string[]; approvals: number };
   targets: Record<string, PolicyTarget>;
+  /** Absent: nobody is notified. */
+  notifications?: PolicyNotifications;
 }
 
 /** `locate(path)`: line/column of any field, for problems found later (e.g. substrate scope checks). */
@@ -288,6 +343,18 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
       requireRollbackPlan: b.requireRollbackPlan ?? false,
     };
   }
+  const notifications = raw.notifications as PolicyNotifications | undefined;
+  notifications?.routes.forEach((r, i) => {
+    r.to.forEach((ch, j) => {
+      if (!notifications.channels[ch]) at(['notifications', 'routes', i, 'to', j], `channel ${ch} is not defined under notifications.channels`);
+    });
+    r.tiers?.forEach((t, j) => {
+      if (!tiers[t]) at(['notifications', 'routes', i, 'tiers', j], `tier ${t} is not defined under tiers (defined: ${tierOrder.join(', ')})`);
+    });
+    r.targets?.forEach((t, j) => {
+      if (!targets[t]) at(['notifications', 'routes', i, 'targets', j], `target ${t} is not defined under targets`);
+    });
+  });
   if (problems.length > 0) return { ok: false, problems, value, locate };
   return {
     ok: true,
@@ -306,6 +373,7 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
         approvals: raw.policyApprovers.approvals,
       },
       targets,
+      ...(notifications ? { notifications } : {}),
     },
   };
 }

@@ -4,6 +4,10 @@
 export const TOPIC_ELEVATIONS = 'jit.elevations.v1';
 /** Raw, verified GitLab webhooks. Key = `<project_id>!<mr_iid>`. */
 export const TOPIC_GITLAB = 'jit.gitlab.v1';
+/** Notifications the notifier gave up on (per channel, after its retries). Key = elevation id. Unlimited retention. */
+export const TOPIC_NOTIFY_DEAD_LETTERS = 'jit.notifications.dlq.v1';
+/** Events the HTTP sink gave up on (after its retries). Key = elevation id. Unlimited retention. */
+export const TOPIC_SINK_DEAD_LETTERS = 'jit.sink.dlq.v1';
 /** Suffix appended to a topic to name its dead-letter topic. */
 export const DEAD_LETTER_SUFFIX = '.dlq';
 

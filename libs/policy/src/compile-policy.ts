@@ -1,7 +1,7 @@
 // compilePolicy + validatePolicy: turns the parsed policy.yaml into the PolicyModel and checks its
 // semantics — scopes against their substrate, TTL ceilings against what the substrate can honour,
 // sane approvers and agents. Every problem carries its field path (and line, when a locator is given).
-import { isAgeRecipient, tryParseDuration } from '@jit/contracts';
+import { isAgeRecipient, tryParseDuration, type PolicyNotifications } from '@jit/contracts';
 import type {
   ApproverSpec,
   BreakGlassRule,
@@ -186,7 +186,9 @@ export function compilePolicy(value: unknown, locate?: Locate): { policy?: Polic
     }
   }
   if (c.problems.length > 0) return { problems: c.problems };
-  return { policy: { tiers, ...(breakGlass ? { breakGlass } : {}), agents, auditors, recipients, policyApprovers, targets }, problems: [] };
+  // checked by parsePolicy (channels, routes, cross-references); carried as parsed
+  const notifications = isRec(value['notifications']) ? (value['notifications'] as unknown as PolicyNotifications) : undefined;
+  return { policy: { tiers, ...(breakGlass ? { breakGlass } : {}), agents, auditors, recipients, policyApprovers, targets, ...(notifications ? { notifications } : {}) }, problems: [] };
 }
 
 function fmt(s: number): string {

@@ -1,5 +1,6 @@
 // The compiled policy: tiers ranked by declaration order, TTLs in seconds, approver specs with
 // defaults filled in. Built from what `parsePolicy` (@jit/contracts) returns.
+import type { PolicyNotifications } from '@jit/contracts';
 
 export interface PolicyProblem {
   path: string;
@@ -59,6 +60,8 @@ export interface PolicyModel {
   recipients: Record<string, string[]>;
   policyApprovers: ApproverSpec & { approvals: number };
   targets: Record<string, TargetRule>;
+  /** Who hears about what (parsed by @jit/contracts' parsePolicy); absent = nobody is notified. */
+  notifications?: PolicyNotifications;
 }
 
 export function tierByName(policy: PolicyModel, name: string): TierRule | undefined {
