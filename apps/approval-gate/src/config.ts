@@ -37,7 +37,11 @@ export interface GateAppConfig extends ServerConfig {
   policyRefreshMs: number;
   /** JIT_POLICY_PIN: the first policy's blob sha (lower-case). */
   policyPin?: string;
-  gcpExtendedLifetime: boolean;
+  /**
+   * Per substrate kind, the config keys the policy checks depend on (staticSubstrateCatalog): the
+   * gate runs no substrate instance. JIT_GCP_EXTENDED_LIFETIME sets gcp-iam's allowExtendedLifetime.
+   */
+  substrateSettings: Record<string, Record<string, unknown>>;
   reconcileIntervalMs: number;
   /** PEM of the gate's Ed25519 event-signing key (never logged). */
   signingKeyPem: string;
@@ -55,7 +59,7 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
     ...(e.JIT_BOT_USERNAME ? { botUsername: e.JIT_BOT_USERNAME } : {}),
     policyRefreshMs: e.JIT_POLICY_REFRESH_MS,
     ...(e.JIT_POLICY_PIN ? { policyPin: e.JIT_POLICY_PIN.toLowerCase() } : {}),
-    gcpExtendedLifetime: e.JIT_GCP_EXTENDED_LIFETIME,
+    substrateSettings: e.JIT_GCP_EXTENDED_LIFETIME ? { 'gcp-iam': { allowExtendedLifetime: true } } : {},
     reconcileIntervalMs: e.JIT_RECONCILE_INTERVAL_MS,
     signingKeyPem: key.pem!,
     trustedGateKeys: e.JIT_TRUSTED_GATE_KEYS,

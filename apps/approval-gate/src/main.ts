@@ -5,7 +5,7 @@ import { createEventSigner } from '@jit/contracts';
 import { runService } from '@jit/service';
 import { parseConfig } from './config';
 import { GATE_TOPIC_SPECS, buildGateServer } from './server';
-import { substrateFacts } from './substrate-facts';
+import { staticSubstrateCatalog } from '@jit/substrate-wiring';
 
 await runService({
   name: 'approval-gate',
@@ -18,7 +18,6 @@ await runService({
         ? await createKafkaBus({ brokers: config.bus.brokers, clientId: config.bus.clientId, security: config.bus.security, logger })
         : await createEmbeddedBus({ dir: config.bus.dir, logger });
     await bus.ensureTopics(GATE_TOPIC_SPECS);
-    const facts = substrateFacts(logger, { gcpExtendedLifetime: config.gcpExtendedLifetime });
     const { app, ops } = await buildGateServer({
       bus,
       signer: createEventSigner(config.signingKeyPem),
@@ -26,7 +25,8 @@ await runService({
       gitlab: config.gitlab,
       elevationsProject: config.elevationsProject,
       ...(config.botUsername ? { botUsername: config.botUsername } : {}),
-      substrates: facts.catalog,
+      // every adapter kind's static facts: the gate opens no substrate connection
+      substrates: staticSubstrateCatalog(config.substrateSettings),
       policyRefreshMs: config.policyRefreshMs,
       ...(config.policyPin ? { policyPin: config.policyPin } : {}),
       reconcileIntervalMs: config.reconcileIntervalMs,
@@ -40,7 +40,6 @@ await runService({
       info: { ops: opsAddress, bus: bus.kind },
       async stop() {
         await app.close(); // stops the gate's subscriptions after the handler in flight
-        await facts.close();
         await bus.close();
       },
     };

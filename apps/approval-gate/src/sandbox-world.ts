@@ -13,7 +13,7 @@ import { ingestPlugin } from '@jit/ingest';
 import { createLogger } from '@jit/observability';
 import { policyBlobSha } from '@jit/policy';
 import { buildGateServer, GATE_TOPIC_SPECS } from './server';
-import { substrateFacts } from './substrate-facts';
+import { staticSubstrateCatalog } from '@jit/substrate-wiring';
 
 export const HOOK_TOKEN = 'hook-secret-token-for-tests';
 export const PROJECT_PATH = 'sec/elevations';
@@ -99,7 +99,6 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
       ],
     },
   });
-  const facts = substrateFacts(logger);
   // The operator pins the seeded policy: the first policy is trusted by an explicit act.
   const signer = createEventSigner(generateSigningKeyPem());
   const startGate = () =>
@@ -108,7 +107,7 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
       signer,
       gitlab: { url: sandbox.url, token: tokenOf(BOT) },
       elevationsProject: PROJECT_PATH,
-      substrates: facts.catalog,
+      substrates: staticSubstrateCatalog(),
       policyRefreshMs: 0,
       policyPin: policyBlobSha(opts.policy),
       logger,
@@ -234,7 +233,6 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
       await gate.close();
       await sandbox.close();
       await ingest.close();
-      await facts.close();
       await bus.close();
       await rm(dir, { recursive: true, force: true });
     },

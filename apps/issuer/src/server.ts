@@ -13,12 +13,11 @@ import { createGitlabApprovalCheck, createIssuer, type Issuer, type MrNotifier }
 import { createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createOpsServer, openGitlabToken } from '@jit/service';
-import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
+import { createPolicyStore } from '@jit/policy';
 import { readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
 import type { Substrate, SubstrateRegistry } from '@jit/substrates';
 import type { IssuerAppConfig } from './config';
-import { createSubstrates } from '@jit/substrate-wiring';
-import { createPolicyTargetResolver } from '@jit/substrate-wiring';
+import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '@jit/substrate-wiring';
 
 export const ISSUER_TOPIC_SPECS = [{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }];
 
@@ -66,10 +65,7 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     const gitlab = createGitlabClient({ url: config.gitlab.url, token: token.current, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
     const project = await gitlab.projects.show(config.elevationsProject);
     // Policies name substrate instances; validate scopes with the instance that will issue them.
-    const catalog: SubstrateCatalog = Object.fromEntries(
-      substrates.list().map((s) => [s.name, { validateScope: (scope: unknown, conn?: unknown) => s.validateScope(scope, conn), ...(s.maxTtlSeconds ? { maxTtlSeconds: s.maxTtlSeconds } : {}) }]),
-    );
-    const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: catalog, logger });
+    const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: substrateCatalog(substrates), logger });
     // also audits each policy version's substrate safety checks: jit_substrate_findings on /metrics
     const targets = createPolicyTargetResolver({ policyStore, env: deps.env ?? process.env, logger, registry });
     const notifier: MrNotifier = { comment: async (projectId, iid, body) => void (await gitlab.notes.create(projectId, iid, body)) };

@@ -76,7 +76,7 @@ describe('revoker parseConfig', () => {
   it('rejects bad JSON, unknown kinds, bad instance names and bad adapter settings without echoing values', () => {
     expect(problems({ ...base, JIT_SUBSTRATES: '{"postgres": {"adminUrl": "postgres://u:leaky-pw@h/db",' })).toMatch(/JIT_SUBSTRATES: not valid JSON/);
     expect(problems({ ...base, JIT_SUBSTRATES: '[1,2]' })).toMatch(/must be a JSON object/);
-    expect(problems({ ...base, JIT_SUBSTRATES: '{"mongo":{}}' })).toMatch(/unknown substrate kind "mongo"; known: postgres, vault, aws-sts, gcp-iam/);
+    expect(problems({ ...base, JIT_SUBSTRATES: '{"mongo":{}}' })).toMatch(/unknown substrate kind "mongo"; known: aws-sts, gcp-iam, postgres, vault/);
     expect(problems({ ...base, JIT_SUBSTRATES: '{"Vault:Prod":{}}' })).toMatch(/must be <kind> or <kind>:<name>/);
     const bad = problems({ ...base, JIT_SUBSTRATES: JSON.stringify({ 'vault:prod': { addr: 'http://v', token: 'leaky-token-1234', bogus: 'leaky-value-5678' } }) });
     expect(bad).toMatch(/instance "vault:prod": invalid/);

@@ -272,6 +272,18 @@ function isNoSuchEntity(err: unknown): boolean {
   return n === 'NoSuchEntity' || n === 'NoSuchEntityException';
 }
 
+/** The scope grammar, plus: a role outside the instance's `roles` (when it lists any) is a problem. */
+function awsStsScopeCheck(configuredRoles: ReadonlySet<string>, name: string): (scope: unknown, connection?: unknown) => Problem[] {
+  return (scope, connection) => {
+    const problems = validateAwsStsScope(scope, connection);
+    if (problems.length === 0 && configuredRoles.size > 0) {
+      const arn = (scope as AwsStsScope).roleArn;
+      if (!configuredRoles.has(arn)) problems.push({ path: 'roleArn', message: `role is not in the roles configured for substrate ${name}` });
+    }
+    return problems;
+  };
+}
+
 /** Own handle `ref`, validated: everything revoke needs, nothing secret. */
 const handleRefSchema = z.object({
   roleArn: z.string().refine((s) => parseRoleArn(s) !== undefined),
@@ -585,14 +597,7 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
     maxTtlSeconds: config.maxTtlSeconds,
     canRevokeEarly: true,
 
-    validateScope(scope: unknown, connection?: unknown): Problem[] {
-      const problems = validateAwsStsScope(scope, connection);
-      if (problems.length === 0 && configuredRoles.size > 0) {
-        const arn = (scope as AwsStsScope).roleArn;
-        if (!configuredRoles.has(arn)) problems.push({ path: 'roleArn', message: `role is not in the roles configured for substrate ${name}` });
-      }
-      return problems;
-    },
+    validateScope: awsStsScopeCheck(configuredRoles, name),
 
     async issue(req: IssueRequest): Promise<Issued> {
       if (typeof req?.grantId !== 'string' || req.grantId.length === 0 || req.grantId.length > 256) {
@@ -897,5 +902,6 @@ export function quotaFindings(u: RoleQuotaUsage): Finding[] {
 export const awsStsSubstrate = defineSubstrate<AwsStsConfig, AwsStsExtra>({
   kind: AWS_STS_KIND,
   configSchema: awsStsConfigSchema as unknown as z.ZodType<AwsStsConfig>,
+  facts: (c) => ({ validateScope: awsStsScopeCheck(new Set(c.roles ?? []), AWS_STS_KIND), maxTtlSeconds: c.maxTtlSeconds ?? STS_MAX_DURATION_SECONDS }),
   create: createAwsStsSubstrate,
 });

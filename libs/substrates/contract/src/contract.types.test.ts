@@ -12,6 +12,11 @@ describe('contract types', () => {
     const def = defineSubstrate<{ url: string; poolMax: number }, { poolFactory: () => number }>({
       kind: 'typed',
       configSchema: z.object({ url: z.string(), poolMax: z.number().default(4) }),
+      facts(config) {
+        // the static facts see only what a validating process knows of the config
+        expectTypeOf(config).toEqualTypeOf<Partial<{ url: string; poolMax: number }>>();
+        return { validateScope: () => [] };
+      },
       create(config, deps) {
         expectTypeOf(config).toEqualTypeOf<{ url: string; poolMax: number }>();
         expectTypeOf(deps.logger).toEqualTypeOf<Logger>();

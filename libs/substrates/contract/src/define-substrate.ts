@@ -2,7 +2,18 @@
 // plugin or a backstage module); apps configure named instances of it in a SubstrateRegistry.
 import type { Logger, Registry } from '@jit/observability';
 import type { z } from 'zod';
-import type { Substrate } from './substrate';
+import type { Problem, Substrate } from './substrate';
+
+/**
+ * What validating a policy needs from an adapter kind, known without an instance (no connection,
+ * no credential): the distributed gate validates every policy with these alone.
+ */
+export interface SubstrateFacts {
+  /** The same allow-list the instance's `validateScope` applies. Synchronous, never throws. */
+  validateScope(scope: unknown, connection?: unknown): Problem[];
+  /** The longest TTL the backend honours with this config (absent: no limit of its own). */
+  maxTtlSeconds?: number;
+}
 
 /** What the registry hands every adapter's `create`. */
 export interface SubstrateDeps {
@@ -29,6 +40,11 @@ export interface SubstrateDefinition<TConfig = unknown, TExtra extends object = 
    * checks at start-up that each can be read, so a missing mount stops it naming the setting.
    */
   readonly credentialFiles?: (config: TConfig) => Array<{ setting: string; path: string }>;
+  /**
+   * The static facts for a config (the instance's, or only the keys a validating process knows,
+   * `{}` for the kind's defaults). Pure: never opens a client.
+   */
+  facts(config: Partial<TConfig>): SubstrateFacts;
   /** Builds one instance. `extra` carries adapter-specific injections (client factories for tests). */
   create(config: TConfig, deps: SubstrateDeps & Partial<TExtra>): Substrate;
 }

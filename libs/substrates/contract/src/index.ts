@@ -10,7 +10,7 @@ export type {
   VerifyResult,
 } from './substrate';
 export { defineSubstrate } from './define-substrate';
-export type { SubstrateDefinition, SubstrateDeps } from './define-substrate';
+export type { SubstrateDefinition, SubstrateDeps, SubstrateFacts } from './define-substrate';
 export { SubstrateRegistry } from './substrate-registry';
 export type { SubstrateRegistryOptions } from './substrate-registry';
 export { credentialEnv, defineCredentialShape } from './credential-shape';

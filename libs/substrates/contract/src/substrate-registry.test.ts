@@ -21,6 +21,7 @@ const closed: string[] = [];
 const fake = defineSubstrate<{ url: string; failClose?: boolean }, { marker: string }>({
   kind: 'fake',
   configSchema: z.object({ url: z.string().url(), failClose: z.boolean().optional() }).strict(),
+  facts: () => ({ validateScope: () => [] }),
   create(config, deps): Substrate {
     return {
       kind: 'fake',

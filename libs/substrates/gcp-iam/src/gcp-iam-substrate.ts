@@ -186,13 +186,18 @@ const handleRefSchema = z.object({
   expireTime: z.string().refine((s) => !Number.isNaN(Date.parse(s))),
 });
 
+
+/** A token's longest lifetime: 1 h, or 12 h where the organisation allows extended lifetimes. */
+function gcpMaxTtlSeconds(config: Partial<Pick<GcpIamConfig, 'allowExtendedLifetime'>>): number {
+  return config.allowExtendedLifetime ? GCP_EXTENDED_MAX_TTL_SECONDS : GCP_DEFAULT_MAX_TTL_SECONDS;
+}
 export function createGcpIamSubstrate(config: GcpIamConfig, deps: SubstrateDeps & Partial<GcpIamExtra>): GcpIamSubstrate {
   const name = deps.name;
   const log = deps.logger;
   const now = deps.now ?? (() => new Date());
   const ledger = deps.ledger ?? new InMemoryIssuedLedger();
   const client = (deps.client ?? defaultClient)(config);
-  const maxTtlSeconds = config.allowExtendedLifetime ? GCP_EXTENDED_MAX_TTL_SECONDS : GCP_DEFAULT_MAX_TTL_SECONDS;
+  const maxTtlSeconds = gcpMaxTtlSeconds(config);
   const permissionsApi = deps.permissions ?? fetchIamPermissionsApi({ iam: config.iamUrl, resourcemanager: config.resourceManagerUrl, timeoutMs: config.timeoutMs });
 
   /**
@@ -396,5 +401,6 @@ export const gcpIamSubstrate = defineSubstrate<GcpIamConfig, GcpIamExtra>({
   kind: GCP_IAM_KIND,
   configSchema: gcpIamConfigSchema as unknown as z.ZodType<GcpIamConfig>,
   credentialFiles: (c) => (c.keyFilename ? [{ setting: 'keyFilename', path: c.keyFilename }] : []),
+  facts: (c) => ({ validateScope: validateGcpIamScope, maxTtlSeconds: gcpMaxTtlSeconds(c) }),
   create: createGcpIamSubstrate,
 });

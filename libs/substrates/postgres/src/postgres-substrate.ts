@@ -893,5 +893,6 @@ export const postgresSubstrate = defineSubstrate<PostgresConfig, PostgresDeps>({
   kind: POSTGRES_KIND,
   configSchema: postgresConfigSchema,
   credentialFiles: (c) => tlsFiles(c.tls),
+  facts: (c) => ({ validateScope: (scope) => grantsOf(scope).problems, ...(c.maxTtlSeconds ? { maxTtlSeconds: c.maxTtlSeconds } : {}) }),
   create: createPostgresSubstrate,
 });

@@ -779,5 +779,6 @@ export const vaultSubstrate = defineSubstrate<VaultConfig, VaultDeps>({
   kind: VAULT_KIND,
   configSchema: vaultConfigSchema,
   credentialFiles: (c) => (!c.auth ? [] : c.auth.method === 'approle' ? [{ setting: 'auth.secretIdFile', path: c.auth.secretIdFile }] : [{ setting: 'auth.jwtFile', path: c.auth.jwtFile }]),
+  facts: (c) => ({ validateScope: scopeProblems, ...(c.maxTtlSeconds ? { maxTtlSeconds: c.maxTtlSeconds } : {}) }),
   create: createVaultSubstrate,
 });

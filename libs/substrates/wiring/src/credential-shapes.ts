@@ -1,12 +1,10 @@
 // Every adapter's credential shape, by kind, for `jit exec` (its own entry point so the CLI loads
-// no SDK: each adapter's shape module is SDK-free). A test keeps it in step with SUBSTRATE_DEFINITIONS.
+// no SDK: each adapter's shape module is SDK-free). Generated from the same Nx tags as
+// SUBSTRATE_DEFINITIONS; a test keeps the two in step.
 import type { CredentialShape } from '@jit/substrates';
-import { AWS_STS_CREDENTIAL } from '@jit/substrate-aws-sts/credential';
-import { GCP_IAM_CREDENTIAL } from '@jit/substrate-gcp-iam/credential';
-import { POSTGRES_CREDENTIAL } from '@jit/substrate-postgres/credential';
-import { VAULT_CREDENTIAL } from '@jit/substrate-vault/credential';
+import { ADAPTER_CREDENTIALS } from './credential-shapes.generated';
 
-export const CREDENTIAL_SHAPES: readonly CredentialShape[] = [POSTGRES_CREDENTIAL, VAULT_CREDENTIAL, AWS_STS_CREDENTIAL, GCP_IAM_CREDENTIAL];
+export const CREDENTIAL_SHAPES: readonly CredentialShape[] = ADAPTER_CREDENTIALS;
 
 /** The shape for a substrate instance name (`vault:prod` -> vault's), or undefined for an unknown kind. */
 export function credentialShapeFor(substrate: string): CredentialShape | undefined {

@@ -8,13 +8,11 @@ import { readFileSync } from 'node:fs';
 import type { Logger, Registry } from '@jit/observability';
 import { describeReadFailure, readSecretFile } from '@jit/service';
 import { SubstrateRegistry, parseSecretRef, resolveConnectionRefs, secretRefLookup, type SubstrateDefinition } from '@jit/substrates';
-import { awsStsSubstrate } from '@jit/substrate-aws-sts';
-import { gcpIamSubstrate } from '@jit/substrate-gcp-iam';
-import { postgresSubstrate } from '@jit/substrate-postgres';
-import { vaultSubstrate } from '@jit/substrate-vault';
+import { ADAPTERS } from './adapters.generated';
 import { linkSubstrates } from './substrate-link';
 
-export const SUBSTRATE_DEFINITIONS: SubstrateDefinition<any, any>[] = [postgresSubstrate, vaultSubstrate, awsStsSubstrate, gcpIamSubstrate];
+/** Every adapter kind: the projects tagged type:adapter under libs/substrates/ (a generated list). */
+export const SUBSTRATE_DEFINITIONS: SubstrateDefinition<any, any>[] = [...ADAPTERS];
 
 /** Instance name -> plain adapter config (references resolved, schema-checked). */
 export type SubstrateInstances = Record<string, Record<string, unknown>>;

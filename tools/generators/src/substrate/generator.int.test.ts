@@ -16,6 +16,7 @@ describe('nx g ./tools/generators:substrate', () => {
     expect(stdout).toContain('CREATE libs/substrates/zz-cli-check/project.json');
     expect(stdout).toContain('CREATE libs/substrates/zz-cli-check/src/zz-cli-check-substrate.int.test.ts');
     expect(stdout).toContain('UPDATE tsconfig.base.json');
-    expect(stdout).toContain('UPDATE eslint.config.mjs');
+    expect(stdout).toContain('UPDATE libs/substrates/wiring/src/adapters.generated.ts');
+    expect(stdout).toContain('UPDATE libs/substrates/wiring/src/credential-shapes.generated.ts');
   }, 150_000);
 });

@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import type { Tree } from '@nx/devkit';
 import ts from 'typescript';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { addLintBoundary, substrateGenerator } from './generator';
+import { ADAPTER_LIST_FILE, CREDENTIAL_LIST_FILE, writeAdapterLists } from './adapter-list';
+import { substrateGenerator } from './generator';
 
 const REPO = resolve(__dirname, '../../../..');
 
@@ -15,24 +16,37 @@ describe('substrate generator', () => {
     tree = createTreeWithEmptyWorkspace();
     // the real root files, so the generator is tested against their actual shape
     tree.write('tsconfig.base.json', readFileSync(join(REPO, 'tsconfig.base.json'), 'utf-8'));
-    tree.write('eslint.config.mjs', readFileSync(join(REPO, 'eslint.config.mjs'), 'utf-8'));
+    // the real substrate projects, so the adapter lists are generated from their actual tags
+    for (const dir of readdirSync(join(REPO, 'libs/substrates'))) {
+      const file = `libs/substrates/${dir}/project.json`;
+      if (existsSync(join(REPO, file))) tree.write(file, readFileSync(join(REPO, file), 'utf-8'));
+    }
   });
 
-  it('scaffolds the lib with tags, alias, lint boundary, registration and a contract-suite test', async () => {
+  it('the committed adapter lists are what the Nx tags give (run `npx nx g ./tools/generators:substrate-list` if not)', () => {
+    expect(writeAdapterLists(tree)).toEqual(['aws-sts', 'gcp-iam', 'postgres', 'vault']);
+    expect(tree.read(ADAPTER_LIST_FILE, 'utf-8')).toBe(readFileSync(join(REPO, ADAPTER_LIST_FILE), 'utf-8'));
+    expect(tree.read(CREDENTIAL_LIST_FILE, 'utf-8')).toBe(readFileSync(join(REPO, CREDENTIAL_LIST_FILE), 'utf-8'));
+  });
+
+  it('scaffolds the lib with tags, alias, registration with static facts, a contract-suite test, and lists it among the adapters', async () => {
     await substrateGenerator(tree, { name: 'mongo-db' });
     const root = 'libs/substrates/mongo-db';
     const project = JSON.parse(tree.read(`${root}/project.json`, 'utf-8') as string);
-    expect(project).toMatchObject({ name: 'substrate-mongo-db', sourceRoot: `${root}/src`, tags: ['type:adapter', 'scope:substrate-mongo-db'] });
+    expect(project).toMatchObject({ name: 'substrate-mongo-db', sourceRoot: `${root}/src`, tags: ['type:adapter', 'scope:substrate-mongo-db'], metadata: { sdk: [] } });
     expect(Object.keys(project.targets)).toEqual(['build', 'typecheck', 'lint', 'test', 'test:integration']);
     const paths = JSON.parse(tree.read('tsconfig.base.json', 'utf-8') as string).compilerOptions.paths;
     expect(paths['@jit/substrate-mongo-db']).toEqual([`${root}/src/index.ts`]);
     expect(paths['@jit/substrate-mongo-db/credential']).toEqual([`${root}/src/credential.ts`]);
     expect(paths['@jit/substrates']).toEqual(['libs/substrates/contract/src/index.ts']); // others untouched
-    const eslint = tree.read('eslint.config.mjs', 'utf-8') as string;
-    expect(eslint).toContain("{ sourceTag: 'scope:substrate-mongo-db', bannedExternalImports: bannedExcept() },");
+    // the composition lib's generated lists now import it (eslint.config.mjs finds its tag by itself)
+    expect(tree.read(ADAPTER_LIST_FILE, 'utf-8')).toContain("import { mongoDbSubstrate } from '@jit/substrate-mongo-db';\n");
+    expect(tree.read(ADAPTER_LIST_FILE, 'utf-8')).toMatch(/gcpIamSubstrate,\n {2}mongoDbSubstrate,\n {2}postgresSubstrate,/);
+    expect(tree.read(CREDENTIAL_LIST_FILE, 'utf-8')).toContain("import { MONGO_DB_CREDENTIAL } from '@jit/substrate-mongo-db/credential';\n");
     const adapter = tree.read(`${root}/src/mongo-db-substrate.ts`, 'utf-8') as string;
     expect(adapter).toContain("export const MONGO_DB_KIND = 'mongo-db';");
     expect(adapter).toContain('export const mongoDbSubstrate = defineSubstrate<MongoDbConfig, MongoDbDeps>({');
+    expect(adapter).toContain('facts: () => ({ validateScope: validateMongoDbScope }),');
     expect(tree.read(`${root}/src/mongo-db-substrate.int.test.ts`, 'utf-8')).toContain('runSubstrateContractSuite({');
     expect(tree.exists(`${root}/README.md`)).toBe(true);
     expect(tree.read(`${root}/src/credential.ts`, 'utf-8')).toContain("export const MONGO_DB_CREDENTIAL = defineCredentialShape('mongo-db', {");
@@ -81,13 +95,5 @@ describe('substrate generator', () => {
     }
     tree.write('libs/substrates/vault/project.json', '{}');
     await expect(substrateGenerator(tree, { name: 'vault' })).rejects.toThrow(/already exists/);
-  });
-
-  it('adds the lint boundary once, and says so when the config has no substrate lines', () => {
-    const text = "x\n    { sourceTag: 'scope:substrate-a', bannedExternalImports: bannedExcept('aws') },\ny";
-    const once = addLintBoundary(text, 'b') as string;
-    expect(once.split('\n')).toEqual(['x', "    { sourceTag: 'scope:substrate-a', bannedExternalImports: bannedExcept('aws') },", "    { sourceTag: 'scope:substrate-b', bannedExternalImports: bannedExcept() },", 'y']);
-    expect(addLintBoundary(once, 'b')).toBe(once);
-    expect(addLintBoundary('export default [];', 'b')).toBeUndefined();
   });
 });

@@ -1,8 +1,9 @@
 // `nx g ./tools/generators:substrate --name=<kind>`: scaffolds libs/substrates/<kind> with the
-// registration skeleton, a contract-suite integration test, Nx tags, the tsconfig path alias and
-// the lint boundary that bans every cloud SDK until the author allows the one it needs.
+// registration skeleton, a contract-suite integration test, Nx tags and the tsconfig path alias,
+// and regenerates the adapter lists: the new kind is in every jit process with no other edit.
 import { join } from 'node:path';
 import { generateFiles, logger, names, updateJson, type Tree } from '@nx/devkit';
+import { writeAdapterLists } from './adapter-list';
 
 export interface SubstrateGeneratorSchema {
   name: string;
@@ -10,21 +11,6 @@ export interface SubstrateGeneratorSchema {
 
 const KIND = /^[a-z][a-z0-9-]{1,30}$/;
 const RESERVED = new Set(['contract', 'testing', 'substrates']);
-
-/** Adds `scope:substrate-<kind>` after the last substrate boundary line of eslint.config.mjs. */
-export function addLintBoundary(text: string, kind: string): string | undefined {
-  const tag = `scope:substrate-${kind}`;
-  if (text.includes(`'${tag}'`)) return text;
-  const lines = text.split('\n');
-  let last = -1;
-  lines.forEach((l, i) => {
-    if (/sourceTag: 'scope:substrate-[a-z0-9-]+'/.test(l)) last = i;
-  });
-  if (last < 0) return undefined;
-  const indent = /^\s*/.exec(lines[last] as string)?.[0] ?? '';
-  lines.splice(last + 1, 0, `${indent}{ sourceTag: '${tag}', bannedExternalImports: bannedExcept() },`);
-  return lines.join('\n');
-}
 
 export async function substrateGenerator(tree: Tree, options: SubstrateGeneratorSchema): Promise<void> {
   const kind = String(options.name ?? '').trim();
@@ -51,11 +37,9 @@ export async function substrateGenerator(tree: Tree, options: SubstrateGenerator
     return json;
   });
 
-  if (tree.exists('eslint.config.mjs')) {
-    const updated = addLintBoundary(tree.read('eslint.config.mjs', 'utf-8') ?? '', kind);
-    if (updated === undefined) logger.warn(`eslint.config.mjs has no substrate boundary lines; add one for scope:substrate-${kind} by hand`);
-    else tree.write('eslint.config.mjs', updated);
-  }
+  // The composition lib's adapter lists come from the Nx tags; eslint.config.mjs finds the lib's
+  // boundary (and the SDK it owns, project.json metadata.sdk) the same way.
+  writeAdapterLists(tree);
   // No formatFiles: the repo has no formatter installed; the templates are already formatted.
   logger.info(`Scaffolded ${root} (${alias}). Next: docs/adding-a-substrate.md.`);
 }

@@ -8,6 +8,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JitError } from '@jit/errors';
 import type { CredentialShape } from '../credential-shape';
+import type { SubstrateFacts } from '../define-substrate';
 import type { Finding, IssueRequest, Issued, RevocationHandle, Substrate } from '../substrate';
 
 export interface ContractHarness {
@@ -18,6 +19,11 @@ export interface ContractHarness {
   probe(secret: Record<string, string>): Promise<boolean>;
   /** What the holder of a credential will try, as an attacker would, on the real server. */
   attacks?: GranteeAttacks;
+  /**
+   * The definition's static facts for the same config (`definition.facts(config)`): what the
+   * distributed gate validates policies with must say what the instance says.
+   */
+  facts?: SubstrateFacts;
   teardown?(): Promise<void>;
 }
 
@@ -166,6 +172,11 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
           expect(p.message.length).toBeGreaterThan(0);
           expect(p.message.length).toBeLessThan(2000);
         }
+        if (h.facts) expect(h.facts.validateScope(bad, req.connection), 'the static facts refuse it too').toEqual(problems);
+      }
+      if (h.facts) {
+        expect(h.facts.validateScope(req.scope, req.connection), 'the static facts accept the harness scope').toEqual([]);
+        expect(h.facts.maxTtlSeconds, 'the static facts name the instance TTL ceiling').toBe(h.substrate.maxTtlSeconds);
       }
     });
 
