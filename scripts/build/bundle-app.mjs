@@ -21,6 +21,7 @@ const APPS = {
   'approval-gate': { main: 'apps/approval-gate/src/main.ts' },
   issuer: { main: 'apps/issuer/src/main.ts' },
   revoker: { main: 'apps/revoker/src/main.ts' },
+  notifier: { main: 'apps/notifier/src/main.ts' },
 };
 
 const app = process.argv[2];

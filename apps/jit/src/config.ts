@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { checkKafkaSecurity, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, opsEnv, opsFromEnv, parseEnv, readSigningKeySetting, secretEnv, signingEnv, signingFromEnv, type KafkaSecurity, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings } from '@jit/substrate-wiring';
+import { checkNotifyBudget, notifyEnv, notifyFromEnv, type NotifyConfig } from '@jit/notify';
 
 export { ConfigError } from '@jit/service';
 
@@ -46,9 +47,13 @@ const envSchema = z
     // this process's key (default: generated once into JIT_DATA_DIR/signing-key.pem) and any other
     // producers' keys it trusts besides its own (e.g. other replicas on the same Kafka)
     ...signingEnv({ keyFile: false }),
+    // the notifier runs when JIT_NOTIFY_CHANNELS (or its file) names the channels' webhook URLs
+    ...notifyEnv(),
   })
   .superRefine((env, ctx) => {
     checkKafkaSecurity(env, ctx, env.KAFKA_BROKERS.length > 0);
+    // the Kafka bus's default session timeout: a delivery must fit well inside it
+    checkNotifyBudget(env, env.KAFKA_BROKERS.length > 0 ? 30_000 : undefined, ctx);
     // JIT_ELEVATIONS_PROJECT alone (no GITLAB_URL/GITLAB_TOKEN) chooses the sandbox's project
     const gitlab = [env.GITLAB_URL, env.GITLAB_TOKEN];
     if ((gitlab.some(Boolean) && !gitlab.every(Boolean)) || (env.GITLAB_URL && env.GITLAB_TOKEN && !env.JIT_ELEVATIONS_PROJECT)) {
@@ -84,6 +89,8 @@ export interface JitConfig extends ServerConfig {
   demoDatabase: boolean;
   /** Event/credential signing: the key (when JIT_SIGNING_KEY_FILE is set) and extra trusted keys. */
   signing: SigningConfig;
+  /** The notifier: channel URLs (none = the notifier does not run) and retries. */
+  notify: NotifyConfig;
 }
 
 export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd(), readFile?: (path: string) => string): JitConfig {
@@ -120,5 +127,6 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     sweepIntervalMs: e.JIT_SWEEP_INTERVAL_MS,
     demoDatabase: !e.GITLAB_URL && !e.JIT_NO_DEMO_DB,
     signing: signingFromEnv(e, key.pem),
+    notify: notifyFromEnv(e),
   };
 }

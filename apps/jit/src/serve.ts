@@ -3,7 +3,7 @@
 // in the build dist/apps/<app>/main.js next to dist/apps/jit/jit.js, from source
 // apps/<app>/src/main.ts. The module starts the service and owns its signals, as `node main.js` would.
 
-export const SERVE_MODES = ['all', 'webhook-ingest', 'approval-gate', 'issuer', 'revoker'] as const;
+export const SERVE_MODES = ['all', 'webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'notifier'] as const;
 export type ServeMode = (typeof SERVE_MODES)[number];
 
 /** The entry module of a mode, relative to the module that asks (this file, or the bundle it is in). */

@@ -1,4 +1,5 @@
-// Composes the all-in-one process: webhook-ingest, approval-gate, issuer and revoker on one
+// Composes the all-in-one process: webhook-ingest, approval-gate, issuer, revoker (and the
+// notifier, when channels are configured) on one
 // fastify server and one bus, plus the read API, the catalog and the OpenAPI document; health,
 // readiness and metrics on a separate ops listener.
 // In sandbox mode (no GITLAB_URL) it also runs the GitLab sandbox and a demo PostgreSQL.
@@ -15,6 +16,7 @@ import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
 import { createGitlabApprovalCheck, createIssuer, type Issuer } from '@jit/issuer';
 import { createLedger } from '@jit/ledger';
+import { createNotifier, notifyChannelsSchema, type Notifier } from '@jit/notify';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createPolicyStore } from '@jit/policy';
 import { readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
@@ -280,6 +282,24 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       registry,
       sweepIntervalMs: config.sweepIntervalMs,
     });
+    // the notifier, when JIT_NOTIFY_CHANNELS (or its file) names webhook URLs: its own consumer group,
+    // routed by the policy in force (which the gate keeps fresh), never in the pipeline's way
+    let chat: Notifier | undefined;
+    if (config.notify.channels.file || Object.keys(config.notify.channels.value).length > 0) {
+      const urls = openSecret({ setting: 'JIT_NOTIFY_CHANNELS', value: config.notify.channels.value, ...(config.notify.channels.file ? { file: config.notify.channels.file } : {}), schema: notifyChannelsSchema(), logger });
+      closers.push(async () => urls.close());
+      chat = createNotifier({
+        bus,
+        groupId: 'jit-notifier',
+        notifications: () => policyStore.peek()?.policy.notifications,
+        channels: urls,
+        retry: config.notify.retry,
+        logger: logger.child({ component: 'notifier' }),
+        registry,
+        trust,
+        publicUrl: config.publicUrl,
+      });
+    }
     await app.register(readApiPlugin, { ledger });
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] }] });
 
@@ -316,8 +336,10 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       });
       await issuer.start();
       await revoker.start();
+      await chat?.start();
     });
     app.addHook('onClose', async () => {
+      await chat?.stop();
       await revoker.stop();
       await issuer.stop();
       await projection?.stop();

@@ -15,3 +15,5 @@ export { markdownEscape, slackEscape, truncate } from './escape';
 export { postJson } from './post-json';
 export type { FetchLike, PostOptions, RetrySettings } from './post-json';
 export { ChannelUnconfigured, DeliveryFailed, DeliveryRefused } from './errors';
+export { notifyEnv, notifyFromEnv, notifyChannelsSchema, checkNotifyBudget, worstDeliveryMs } from './notify-env';
+export type { NotifyConfig } from './notify-env';

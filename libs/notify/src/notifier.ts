@@ -17,10 +17,10 @@
 import { LRUCache } from 'lru-cache';
 import type { Registry } from 'prom-client';
 import type { BusMessage, CloudEventJson, EventBus, Subscription } from '@jit/bus';
-import { TOPIC_ELEVATIONS, TOPIC_NOTIFY_DEAD_LETTERS, type NotifyChannelKind, type PolicyNotifications } from '@jit/contracts';
+import { TOPIC_ELEVATIONS, TOPIC_NOTIFY_DEAD_LETTERS, checkProducer, describeRefusal, type NotifyChannelKind, type PolicyNotifications, type ProducerTrust } from '@jit/contracts';
 import { JitError } from '@jit/errors';
 import { createLedger, type Ledger } from '@jit/ledger';
-import type { Logger } from '@jit/observability';
+import { refusedEventsCounter, type Logger } from '@jit/observability';
 import { ChannelUnconfigured } from './errors';
 import { ageSeconds, deliveryMetrics } from './metrics';
 import { buildNotice, notifyEventName, type Notice } from './notice';
@@ -55,6 +55,12 @@ export interface NotifierOptions {
   afterReplay?: () => Promise<void>;
   /** Called when a policy event is handled (e.g. refresh the policy in force). */
   onPolicyEvent?: (event: CloudEventJson) => Promise<void>;
+  /**
+   * The producers' keys: an event a trusted producer must sign (approved, granted, revoked, policy
+   * events…) that none signed is neither announced nor folded (a forged grant or ratification
+   * notifies nobody). Counted in jit_events_refused_total{consumer="notifier"}.
+   */
+  trust?: ProducerTrust;
   /** (event, channel) pairs remembered as delivered within this process. Default 10000. */
   dedupeSize?: number;
 }
@@ -76,6 +82,18 @@ export function createNotifier(o: NotifierOptions): Notifier {
   const stopping = new AbortController();
   const setting = o.channelsSetting ?? 'JIT_NOTIFY_CHANNELS';
   let sub: Subscription | undefined;
+  const refused = refusedEventsCounter(o.registry);
+  let refusals = 0;
+  /** False (and counted, logged) for an event no trusted producer signed. */
+  const trusted = (event: CloudEventJson): boolean => {
+    if (!o.trust) return true;
+    const check = checkProducer(o.trust, event);
+    if (check.ok) return true;
+    const r = describeRefusal(check, event);
+    refused.inc({ consumer: 'notifier', ...r.labels });
+    if (refusals++ < 100) o.logger.warn(r.fields, r.message);
+    return false;
+  };
 
   async function deadLetter(event: CloudEventJson, key: string, channel: string, err: JitError, attempts: number): Promise<void> {
     const { jitdlqchannel: _c, jitdlqcode: _k, jitdlqattempts: _a, jitdlqgroup: _g, ...original } = event;
@@ -122,6 +140,7 @@ export function createNotifier(o: NotifierOptions): Notifier {
 
   async function handle(message: BusMessage): Promise<void> {
     const event = message.event;
+    if (!trusted(event)) return;
     o.onEvent?.(event);
     const name = notifyEventName(event.type);
     if (name.startsWith('policy.')) await o.onPolicyEvent?.(event);
@@ -142,6 +161,7 @@ export function createNotifier(o: NotifierOptions): Notifier {
       await o.bus.ensureTopics([{ topic: TOPIC_NOTIFY_DEAD_LETTERS, retentionMs: -1 }]);
       // what the log already says about each elevation (a grant's notice names its request's justification)
       await o.bus.replay(TOPIC_ELEVATIONS, (m) => {
+        if (o.trust && !checkProducer(o.trust, m.event).ok) return;
         o.onEvent?.(m.event);
         ledger.apply(m.event);
       });
