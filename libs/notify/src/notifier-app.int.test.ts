@@ -15,7 +15,7 @@ import { EVENT_TYPES, TOPIC_ELEVATIONS, createElevationEvent } from '@jit/contra
 import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { createGitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
-import { HOSTILE_JUSTIFICATIONS, startReceiver, validateSlackMessage, validateTeamsMessage, type Receiver } from '@jit/notify/testing';
+import { HOSTILE_JUSTIFICATIONS, startReceiver, validateSlackMessage, validateTeamsMessage, type Receiver } from './testing';
 import { createLogger } from '@jit/observability';
 import { getKafka, waitFor } from '@jit/testing';
 
