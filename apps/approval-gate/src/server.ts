@@ -2,6 +2,7 @@
 // consumer), and health, readiness and metrics on the ops listener. main.ts supplies config and the bus; tests supply their own.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createSigningBus, type EventBus } from '@jit/bus';
+import { createChainHeads } from '@jit/ledger';
 import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventVerifier, type EventSigner } from '@jit/contracts';
 import { gatePlugin } from '@jit/gate';
 import { createGitlabClient, type FetchFn, type GitlabClient } from '@jit/gitlab';
@@ -70,7 +71,7 @@ async function composeGate(opts: GateServerOptions, gitlab: GitlabClient, closeT
   app.addHook('onClose', async () => closeToken());
   await app.register(signingKeysPlugin, { keys: [{ key: opts.signer.publicKey, roles: ['gate'] }] });
   await app.register(gatePlugin, {
-    bus: createSigningBus(opts.bus, opts.signer, [TOPIC_ELEVATIONS]),
+    bus: createSigningBus(opts.bus, opts.signer, [TOPIC_ELEVATIONS], createChainHeads()),
     gateKeys: createEventVerifier([opts.signer.publicKey, ...(opts.trustedGateKeys ?? [])]),
     gitlab,
     policyStore,

@@ -10,7 +10,7 @@ import { createKafkaBus, createSigningBus, type EventBus } from '@jit/bus';
 import { TOPIC_ELEVATIONS, createEventSigner, producerTrust } from '@jit/contracts';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createGitlabApprovalCheck, createIssuer, type Issuer, type MrNotifier } from '@jit/issuer';
-import { createLedger } from '@jit/ledger';
+import { createChainHeads, createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createOpsServer, openGitlabToken } from '@jit/service';
 import { createPolicyStore } from '@jit/policy';
@@ -51,7 +51,7 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
   if (ownBus) cleanups.push(() => rawBus.close());
   // granted and grant.failed leave signed; the sealed credential is signed too (the CLI checks it)
   const signer = createEventSigner(config.signing.privateKeyPem);
-  const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS]);
+  const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS], createChainHeads());
   // approvals from a gate, grants from an issuer (this one, or replicas sharing or listing keys), ends from a revoker
   const trust = producerTrust(config.signing.trusted, { key: signer.publicKey, roles: ['issuer'] });
   try {

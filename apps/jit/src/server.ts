@@ -15,7 +15,7 @@ import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
 import { createGitlabApprovalCheck, createIssuer, type Issuer } from '@jit/issuer';
-import { createLedger } from '@jit/ledger';
+import { createChainHeads, createLedger } from '@jit/ledger';
 import { createNotifier, notifyChannelsSchema, type Notifier } from '@jit/notify';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createPolicyStore } from '@jit/policy';
@@ -98,7 +98,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       ? await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security, logger })
       : await createEmbeddedBus({ dir: join(config.dataDir, 'bus'), logger });
     closers.push(() => rawBus.close());
-    const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS]);
+    const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS], createChainHeads());
     await bus.ensureTopics([
       { topic: TOPIC_ELEVATIONS, partitions: config.kafka ? 12 : 1, retentionMs: -1 },
       { topic: TOPIC_GITLAB, partitions: config.kafka ? 12 : 1, retentionMs: 14 * 24 * 3600 * 1000 },

@@ -3,6 +3,7 @@
 // GitLab is configured, GET /v1/keys, and health/readiness/metrics on the ops listener. main.ts supplies config; tests inject deps.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createKafkaBus, createSigningBus, type EventBus } from '@jit/bus';
+import { createChainHeads } from '@jit/ledger';
 import { TOPIC_ELEVATIONS, createEventSigner, producerTrust } from '@jit/contracts';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
@@ -41,7 +42,7 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
   if (ownBus) cleanups.push(() => rawBus.close());
   // everything the revoker publishes (revoked, expired, revoke.failed, orphan.revoked) leaves signed
   const signer = createEventSigner(config.signing.privateKeyPem);
-  const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS]);
+  const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS], createChainHeads());
   try {
     await bus.ensureTopics(REVOKER_TOPIC_SPECS);
     const registry = createRegistry({ defaultMetrics: true });

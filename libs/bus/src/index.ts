@@ -17,7 +17,7 @@ export { DLQ_EXTENSIONS } from './delivery';
 export { DEFAULT_MAX_EVENT_BYTES, MAX_KEY_BYTES } from './validate';
 export { JsonText, prepareEvent } from './prepared-event';
 export { createSigningBus } from './signing-bus';
-export type { PublishSigner } from './signing-bus';
+export type { PublishChain, PublishSigner } from './signing-bus';
 export {
   BusAuthFailed,
   BusClosed,

@@ -141,4 +141,6 @@ export {
   verifyBytes,
   verifyCredentialSignature,
 } from './event-signature';
+export { CHAIN_ATTRIBUTE, chainKeyOf, eventDigest, isEventDigest, linkEvent, verifyEventLog } from './event-chain';
+export type { ChainProblem, ChainProblemKind, ChainReport, VerifyLogOptions } from './event-chain';
 export type { CredentialSignature, CredentialStatementInput, EventSigner, EventVerifier, ProducerCheck, ProducerRole, ProducerTrust, PublicSigningKey, SignatureCheck } from './event-signature';

@@ -2,7 +2,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { renderSchemas } from './json-schemas';
+import { ENVELOPE_SCHEMA_FILE, renderSchemas } from './json-schemas';
+import { CHAIN_ATTRIBUTE, eventDigest, linkEvent } from './event-chain';
+import { createTestSigningKey } from './testing';
 import { schemaFileStem } from './event-data';
 import { EVENT_TYPES, type ElevationEventType } from './topics';
 import { sampleData, sampleEvent } from './testing';
@@ -20,7 +22,7 @@ describe('published JSON Schemas', () => {
 
   it('cover every event type with its id and required fields', () => {
     const rendered = renderSchemas();
-    expect(Object.keys(rendered)).toHaveLength(Object.keys(EVENT_TYPES).length);
+    expect(Object.keys(rendered)).toHaveLength(Object.keys(EVENT_TYPES).length + 1);
     const granted = JSON.parse(rendered['elevation.granted.v1.json'] ?? '{}');
     expect(granted.$id).toBe('https://schemas.jit.dev/events/elevation.granted.v1.json');
     expect(granted.required).toEqual(expect.arrayContaining(['elevationId', 'grantId', 'handle', 'sealedCredential']));
@@ -58,5 +60,16 @@ describe('published JSON Schemas in a standard validator (what a SIEM runs)', ()
   it('tolerates fields added later within v1 (additional properties allowed)', () => {
     const validate = validatorFor(EVENT_TYPES.granted);
     expect(validate?.({ ...sampleData[EVENT_TYPES.granted](), addedLater: true })).toBe(true);
+  });
+
+  it('the envelope schema accepts a signed, chained event and refuses a malformed link', () => {
+    const validate = validators.get(ENVELOPE_SCHEMA_FILE)!;
+    const { signer } = createTestSigningKey();
+    const first = signer.sign(sampleEvent(EVENT_TYPES.requested));
+    const second = JSON.parse(JSON.stringify(signer.sign(linkEvent(sampleEvent(EVENT_TYPES.approved), eventDigest(first)))));
+    expect(validate(JSON.parse(JSON.stringify(first))), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate(second), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...second, [CHAIN_ATTRIBUTE]: 'sha1:abc' })).toBe(false);
+    expect(validate({ ...second, jitsig: undefined })).toBe(false);
   });
 });

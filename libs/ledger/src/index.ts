@@ -12,3 +12,5 @@ export type {
   LiveGrant,
   OrphanRecord,
 } from './ledger';
+export { createChainHeads } from './chain-heads';
+export type { ChainHeads } from './chain-heads';
