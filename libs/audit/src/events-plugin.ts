@@ -1,0 +1,118 @@
+// GET /v1/events: the elevations log as JSON lines (CloudEvents structured mode, exactly as
+// published, so signatures and chain links verify; or OCSF), from the start or a point in time,
+// optionally following it. Auditors only (policy `auditors:`): the stream holds every elevation.
+// This is how `jit events` and `jit audit verify` read the all-in-one, whose embedded bus no other
+// process may open.
+import fp from 'fastify-plugin';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { followTopic, type EventBus, type TopicFollower } from '@jit/bus';
+import { TOPIC_ELEVATIONS, chainKeyOf } from '@jit/contracts';
+import { JitError } from '@jit/errors';
+import type { Caller } from '@jit/identity-contract';
+import { EventsBadQuery, EventsBusy, EventsNotAuditor, EventsUnauthenticated } from './errors';
+import { jsonLine } from './json-lines';
+import { createOcsfMapper } from './ocsf-mapper';
+
+export interface EventsRouteOptions {
+  bus: EventBus;
+  /** Who may read the stream: an auditor under the policy in force. */
+  access: { viewOf(caller: { username: string; bot: boolean }): Promise<{ auditor: boolean }> };
+  /** Streams open at once (followers hold a subscription each). Default 16. */
+  maxStreams?: number;
+}
+
+interface EventsQuery {
+  since?: string;
+  follow?: boolean;
+  format?: 'cloudevents' | 'ocsf';
+  elevation?: string;
+}
+
+function sendError(reply: FastifyReply, err: JitError): FastifyReply {
+  return reply.code(err.statusCode).send({ code: err.code, message: err.message });
+}
+
+const plugin: FastifyPluginAsync<EventsRouteOptions> = async (app, options) => {
+  const maxStreams = options.maxStreams ?? 16;
+  const open = new Set<TopicFollower>();
+  app.addHook('onClose', async () => {
+    await Promise.all([...open].map((f) => f.stop()));
+  });
+
+  app.get<{ Querystring: EventsQuery }>(
+    '/v1/events',
+    {
+      schema: {
+        summary: 'The elevations log as JSON lines (auditors): CloudEvents as published, or OCSF; from a time or the start; following',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            since: { type: 'string', maxLength: 64 },
+            follow: { type: 'boolean' },
+            format: { type: 'string', enum: ['cloudevents', 'ocsf'] },
+            elevation: { type: 'string', pattern: '^gl-[0-9]{1,18}-[0-9]{1,18}$' },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const caller = (req as { caller?: Caller }).caller;
+      if (!caller) return sendError(reply, EventsUnauthenticated());
+      if (!(await options.access.viewOf({ username: caller.username, bot: caller.bot })).auditor) return sendError(reply, EventsNotAuditor(caller.username.slice(0, 255)));
+      const since = req.query.since !== undefined ? new Date(req.query.since) : undefined;
+      if (since && Number.isNaN(since.getTime())) return sendError(reply, EventsBadQuery('since must be an ISO date/time, e.g. 2026-11-01T10:00:00Z'));
+      if (open.size >= maxStreams) return sendError(reply, EventsBusy(maxStreams));
+      const ocsf = req.query.format === 'ocsf' ? createOcsfMapper() : undefined;
+      const only = req.query.elevation;
+
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      let gone = false;
+      const write = async (line: string) => {
+        if (gone || out.destroyed) throw new Error('the client went away');
+        if (!out.write(line))
+          await new Promise<void>((resolve) => {
+            out.once('drain', resolve).once('close', resolve);
+            if (out.destroyed) resolve();
+          });
+      };
+      // the mapper folds every event (a revoked names no requester); only what is asked for is written
+      const follower = await followTopic(options.bus, {
+        topic: TOPIC_ELEVATIONS,
+        follow: req.query.follow === true,
+        groupPrefix: 'jit-events-api',
+        onEvent: async (m) => {
+          const mapped = ocsf?.map(m.event);
+          if (only !== undefined && chainKeyOf(m.event) !== only) return;
+          if (since && !isAtOrAfter(m.event.time, since)) return;
+          await write(jsonLine(ocsf ? (mapped ?? m.event) : m.event));
+        },
+      });
+      open.add(follower);
+      const stop = () => {
+        gone = true;
+        void follower.stop();
+      };
+      req.raw.once('close', stop);
+      out.once('close', stop);
+      try {
+        await follower.done;
+      } catch (err) {
+        if (!gone) req.log.warn({ err: (err as Error).message }, 'event stream stopped');
+      } finally {
+        open.delete(follower);
+        req.raw.off('close', stop);
+        if (!out.writableEnded) out.end();
+      }
+    },
+  );
+};
+
+function isAtOrAfter(time: unknown, since: Date): boolean {
+  const t = typeof time === 'string' ? Date.parse(time) : Number.NaN;
+  return Number.isNaN(t) || t >= since.getTime();
+}
+
+export const eventsPlugin = fp(plugin, { name: 'jit-events', fastify: '5.x' });
