@@ -17,6 +17,7 @@ import { runCli } from '../../apps/jit/src/cli/program';
 import { createLogger } from '@jit/observability';
 import { policyBlobSha } from '@jit/policy';
 import { parse as parseYaml } from 'yaml';
+import { checkAuditTrail } from './audit-trail';
 import { startJitProcess, type JitChild } from './jit-process';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -80,7 +81,10 @@ describe('embedded mode (npm start)', () => {
     const metrics = await (await fetch(`${jit.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/jit_merge_to_granted_seconds_count 1/);
     expect(metrics).toMatch(/jit_expiry_to_revoked_seconds_count 1/);
+    const keysJson = await (await fetch(`${url}/v1/keys`, { headers: { authorization: 'Bearer alice-token-0001' } })).text();
     await jit.close();
+    // the README's SIEM section on this run's log: export, verify, tampering caught, OCSF valid
+    await checkAuditTrail(join(dir, 'bus'), keysJson, await dataDir());
     const eventsOnDisk = await readAllFiles(join(dir, 'bus'));
     const everything = [logLines.join(''), comments, eventsOnDisk, metrics, said.join('\n')].join('\n');
     const passwords = [...everything.matchAll(/jit_gl-[^\s"'@:]+:([^@\s"']+)@/g)].map((m) => m[1]);

@@ -13,6 +13,7 @@ import { generateAgeIdentity, openCredential } from '@jit/issuer';
 import { SERVE_MODES, type ServeMode } from '../serve';
 import { JitApi, JitApiError, type FetchFn } from './api-client';
 import { callerToken, type CallerToken, type TokenFlags } from './caller-token';
+import { registerAuditCommands } from './audit-commands';
 import { CliError } from './cli-error';
 import { envForCredential } from './credential-env';
 import { verifyCredentialOrigin } from './issuer-pin';
@@ -29,6 +30,8 @@ export interface CliIo {
   run?: (cmd: string, args: string[], env: Record<string, string>) => Promise<number>;
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
+  /** Stops a following command (`jit events --follow`) as SIGINT/SIGTERM do. */
+  signal?: AbortSignal;
   /** Starts a service in this process for `jit serve`; resolves once it listens. */
   serve?: (mode: ServeMode) => Promise<void>;
 }
@@ -307,9 +310,9 @@ export function buildProgram(rawIo: CliIo): Command {
     print(`revocation requested for ${id}`, { elevationId: id, requested: true });
   });
 
-  program
+  const audit = program
     .command('audit')
-    .description('elevations with their outcome, filtered')
+    .description('elevations with their outcome, filtered; `jit audit verify` checks the signed event log')
     .option('--state <state>', 'pending|rejected|withdrawn|bypassed|approved|granted|grant_failed|revoked|expired')
     .option('--target <name>')
     .option('--requester <username>')
@@ -322,6 +325,7 @@ export function buildProgram(rawIo: CliIo): Command {
       else if (o.format === 'csv') io.out(toCsv(elevations, AUDIT_COLUMNS));
       else io.out(toTable(elevations, AUDIT_COLUMNS));
     });
+  registerAuditCommands(program, audit, { out: io.out, err: io.err, env, ...(io.fetch ? { fetch: io.fetch } : {}), ...(io.signal ? { signal: io.signal } : {}), global: g, auth });
 
   program
     .command('serve')
