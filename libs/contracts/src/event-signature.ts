@@ -46,17 +46,27 @@ export interface EventVerifier {
 
 /** RFC 8785 canonical JSON of a JSON value (plain objects, arrays, strings, finite numbers, booleans, null). */
 export function canonicalJson(value: unknown): string {
+  // plain loops and string concatenation: every event read is hashed (ADR 0010), a hot path
   if (value === null || typeof value !== 'object') {
     const s = JSON.stringify(value);
     if (s === undefined) throw new TypeError('not a JSON value');
     return s;
   }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.keys(value)
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + (value[i] === undefined ? 'null' : canonicalJson(value[i]));
+    return `${out}]`;
+  }
+  const keys = Object.keys(value).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 /** RFC 7638 thumbprint of an Ed25519 JWK: sha256 over its required members in order, base64url. */
