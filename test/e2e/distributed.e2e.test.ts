@@ -63,6 +63,7 @@ const ledger: Ledger = createLedger();
 const events: CloudEventJson[] = [];
 /** Secrets issued during the suite: none may appear anywhere but in the sealed credential. */
 const issuedSecrets: string[] = [];
+let verifiedOut = '';
 /** MRs opened by the suite (their comments are checked for leaks). */
 const mrIids: number[] = [];
 let webhookSecret: string;
@@ -587,6 +588,32 @@ describe('distributed mode: four processes on Kafka', () => {
     expect((await cliAudit(['--state', 'bypassed'])).map((e) => e.id)).toEqual([id]);
     const forged = await fetch(`${apps.issuer.url}/v1/elevations/gl-1-999`);
     expect(forged.status).toBe(404);
+  });
+
+  it('a SIEM forwarder with its own SCRAM user over SASL_SSL: jit events --kafka exports the log, jit audit verify finds it intact across the three producers, OCSF too', async () => {
+    const keyFiles: string[] = [];
+    for (const name of ['approval-gate', 'issuer', 'revoker'] as const) {
+      const res = await fetch(`http://127.0.0.1:${launch[name].port}/v1/keys`, { headers: { authorization: `Bearer ${TOKENS.alice}` } });
+      expect(res.status).toBe(200);
+      keyFiles.push(join(home, `${name}-keys.json`));
+      await writeFile(keyFiles.at(-1)!, await res.text());
+    }
+    const kafkaEnv = Object.fromEntries(Object.entries(launch.revoker.env).filter(([k]) => k.startsWith('KAFKA_')));
+    expect(kafkaEnv['KAFKA_SASL_MECHANISM']).toBe('scram-sha-512');
+    const exported = await cliRun(['events', '--kafka'], kafkaEnv);
+    expect(exported.err).toBe('');
+    expect(exported.code).toBe(0);
+    const lines = exported.out.split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThanOrEqual(events.length);
+    const file = join(home, 'export.jsonl');
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const verified = await runCli(['audit', 'verify', file, ...keyFiles.flatMap((f) => ['--keys', f])], { out: (l) => void (verifiedOut += l), err: (l) => void (verifiedOut += l), env: {} });
+    expect(verifiedOut).toMatch(/^intact: /);
+    expect(verified).toBe(0);
+    const ocsf = await cliRun(['events', '--kafka', '--format', 'ocsf'], kafkaEnv);
+    expect(ocsf.code).toBe(0);
+    expect(ocsf.out.split('\n').filter(Boolean).map((l) => JSON.parse(l).class_uid)).toEqual(expect.arrayContaining([3005, 2004]));
+    for (const text of [exported.out, exported.err, ocsf.out, verifiedOut]) for (const u of Object.values(KAFKA_USERS)) expect(text.includes(u.password)).toBe(false);
   });
 
   it('no issued secret in any log line of the four processes, any event on the topic or any MR comment', async () => {

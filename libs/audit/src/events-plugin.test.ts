@@ -41,7 +41,7 @@ describe('GET /v1/events', () => {
     expect((await fetch(`${url}/v1/events`)).status).toBe(401);
     const r = await fetch(`${url}/v1/events`, { headers: { 'x-test-user': 'carol' } });
     expect(r.status).toBe(403);
-    expect((await r.json()).code).toBe('JIT_ERR_AUDIT_NOT_AUDITOR');
+    expect(((await r.json()) as { code: string }).code).toBe('JIT_ERR_AUDIT_NOT_AUDITOR');
     expect((await fetch(`${url}/v1/events?since=yesterday`, { headers: { 'x-test-user': 'auditor' } })).status).toBe(400);
     expect((await fetch(`${url}/v1/events?format=xml`, { headers: { 'x-test-user': 'auditor' } })).status).toBe(400);
   });

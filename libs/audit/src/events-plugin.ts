@@ -3,6 +3,7 @@
 // optionally following it. Auditors only (policy `auditors:`): the stream holds every elevation.
 // This is how `jit events` and `jit audit verify` read the all-in-one, whose embedded bus no other
 // process may open.
+import type {} from '@fastify/swagger'; // schema.summary for the OpenAPI document
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { followTopic, type EventBus, type TopicFollower } from '@jit/bus';
