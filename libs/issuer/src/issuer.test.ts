@@ -290,6 +290,20 @@ describe('issuer', () => {
     await issuer.stop();
   });
 
+  it("refuses an approval signed by a key it trusts for another role (its own issuer key, a revoker's): only a gate key approves", async () => {
+    const revokerKey = createTestSigningKey();
+    const issuer = await w.start({ trust: { ...trust.trust, revoker: createEventVerifier([revokerKey.signer.publicKey]) } });
+    await approve({ elevationId: 'gl-42-4', grantId: `gl-42-4-${'a'.repeat(40)}` }, 'by-issuer-key', issuerKey.signer);
+    await approve({ elevationId: 'gl-42-5', grantId: `gl-42-5-${'a'.repeat(40)}` }, 'by-revoker-key', revokerKey.signer);
+    await approve(); // the gate's, after them, is served
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.granted).length === 1, { what: 'granted' });
+    expect(ofType(await w.events(), EVENT_TYPES.granted).map((e) => (e.data as { elevationId: string }).elevationId)).toEqual(['gl-42-7']);
+    expect(w.substrate.calls.filter((c) => c.startsWith('issue:'))).toHaveLength(1);
+    const metrics = await w.registry.getSingleMetricAsString('jit_events_refused_total');
+    expect(metrics).toContain('jit_events_refused_total{consumer="issuer",type="approved",reason="untrusted_key"} 2');
+    await issuer.stop();
+  });
+
   it('issues nothing when GitLab contradicts the approval, and says why in grant.failed', async () => {
     const issuer = bare({ approvalCheck: { check: async (d) => void (await Promise.reject(ApprovalMismatch(d.elevationId, 'the recipient is not the request file’s'))) } });
     await issuer.start();
