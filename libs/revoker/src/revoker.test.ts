@@ -289,6 +289,33 @@ describe('revoker', () => {
     expect(await ofType(b, EVENT_TYPES.orphanRevoked)).toHaveLength(0);
   });
 
+  it('a sweep reads the log again only for a credential its own fold cannot explain', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const beingIssued = { elevationId: 'gl-7-31', grantId: `gl-7-31-${SHA}` };
+    await b.publish(TOPIC_ELEVATIONS, beingIssued.elevationId, gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { ...beingIssued, ttlSeconds: 600 }, { time: new Date() })));
+    await s.issue({ ...beingIssued, requester: 'carol', target: 'orders-db', scopeName: 'write', scope: { access: 'write' }, connection: {}, ttlSeconds: 600 });
+    const granted = await grant(b, s, 32, Date.now() + 3600_000);
+    const signing = createSigningBus(b, revokerKey.signer, [TOPIC_ELEVATIONS]);
+    let replays = 0;
+    const replay = signing.replay.bind(signing);
+    signing.replay = (...args) => {
+      replays++;
+      return replay(...args);
+    };
+    const r = await start(b, s, { bus: signing });
+    await r.confirmed();
+    // the rebuild read the log once; the initial sweep and this one explain both credentials from the fold
+    expect(await r.sweep()).toEqual({ orphans: 0 });
+    expect(replays).toBe(1);
+    // a credential no event explains is judged on the whole log, read again, and revoked
+    const orphan = await s.issue({ grantId: `gl-7-33-${SHA}`, elevationId: 'gl-7-33', requester: 'carol', target: 'orders-db', scopeName: 'write', scope: { access: 'write' }, connection: {}, ttlSeconds: 600 });
+    expect(await r.sweep()).toEqual({ orphans: 1 });
+    expect(replays).toBe(2);
+    expect(s.works(orphan.secret)).toBe(false);
+    expect(s.works(granted.secret)).toBe(true);
+  });
+
   it('runs the housekeeping of each substrate on every sweep, and survives it failing', async () => {
     const b = bus();
     const s = createMemorySubstrate();
@@ -355,6 +382,36 @@ describe('revoker', () => {
     expect(s.works(g.secret)).toBe(false);
     const [revoked] = await ofType(b, EVENT_TYPES.revoked);
     expect((revoked!.data as { latenessMs: number }).latenessMs).toBeLessThan(5000);
+  });
+
+  it('a restart folds the log before checking every signature, yet no forgery in it drops, postpones or causes a revocation', async () => {
+    const b = bus();
+    const s = createMemorySubstrate();
+    const hour = Date.now() + 3600_000;
+    // while no revoker runs, the log gets real grants and forgeries aimed at them
+    const a = await grant(b, s, 21, hour);
+    const e = await grant(b, s, 24, hour);
+    const past = new Date(Date.now() - 1000).toISOString();
+    // an overdue granted for a, naming e's credential, by a key the revoker does not trust
+    await b.publish(TOPIC_ELEVATIONS, a.elevationId, strangerKey.signer.sign({ ...a.event, id: 'forged-a', data: { ...a.event.data, handle: { ...e.event.data.handle, grantId: a.grantId, expiresAt: past }, issuedAt: past, expiresAt: past } }));
+    const bId = { elevationId: 'gl-7-22', grantId: `gl-7-22-${SHA}` };
+    await b.publish(TOPIC_ELEVATIONS, bId.elevationId, strangerKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { ...bId, ttlSeconds: 1 }, { time: new Date() })));
+    const bGrant = await grant(b, s, 22, hour);
+    const c = await grant(b, s, 23, Date.now() + 1500);
+    await b.publish(TOPIC_ELEVATIONS, c.elevationId, sampleEvent(EVENT_TYPES.revoked, { elevationId: c.elevationId, grantId: c.grantId })); // unsigned end
+    // a grant nobody issued, overdue, naming e's credential
+    const dId = { elevationId: 'gl-7-25', grantId: `gl-7-25-${SHA}` };
+    await b.publish(TOPIC_ELEVATIONS, dId.elevationId, strangerKey.signer.sign(sampleEvent(EVENT_TYPES.granted, { ...dId, handle: { ...e.event.data.handle, grantId: dId.grantId, expiresAt: past }, substrate: s.name, issuedAt: past, expiresAt: past })));
+
+    const r = await start(b, s);
+    // the forged end did not take c off the schedule: revoked at its expiry
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 2, { what: 'c revoked' });
+    expect((await ofType(b, EVENT_TYPES.revoked))[1]!.data).toMatchObject({ grantId: c.grantId, cause: 'ttl' });
+    // once confirmed: a and b due at their real expiries, the forged grant gone
+    await waitFor(() => r.live().get(a.grantId)?.dueAt === hour && r.live().get(bGrant.grantId)?.dueAt === hour && !r.live().has(dId.grantId), { what: 'schedule confirmed' });
+    expect(r.live().get(a.grantId)?.cause).toBe('ttl');
+    expect(s.calls.filter((x) => x.startsWith('revoke:'))).toEqual([`revoke:${c.grantId}`]);
+    for (const live of [a, bGrant, e]) expect(s.works(live.secret)).toBe(true);
   });
 
   it('a grant issued again after it ended (a stale issuer replica, a replayed signed approval) is revoked at once; a redelivery of the first granted is not', async () => {

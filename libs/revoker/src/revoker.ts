@@ -105,6 +105,8 @@ export interface Revoker {
   live(): ReadonlyMap<string, LiveGrant>;
   /** Runs reconciliation and the orphan sweep now. */
   sweep(): Promise<{ orphans: number }>;
+  /** Resolves once every signature the last rebuild left unchecked is checked (its provisional grants confirmed). */
+  confirmed(): Promise<void>;
 }
 
 interface GrantFacts {
@@ -120,7 +122,31 @@ interface GrantFacts {
   failed: boolean;
   /** Ids of the `granted` events seen for the grant: a new one after the grant ended is a re-issue. */
   grantedIds?: Set<string>;
+  /**
+   * Set while the grant's state rests on events a rebuild folded before checking their signatures
+   * (see `confirm`): its events since the last signature-checked end, in log order.
+   */
+  unconfirmed?: FoldedEvent[];
+  /** How many `granted` events the unconfirmed state folded (more than one: refold exactly). */
+  unconfirmedGranted?: number;
+  /** `done` and `grantedIds` as of the last signature-checked end, where a refold starts. */
+  confirmedBase?: { done: boolean; grantedIds: string[] };
 }
+
+/** An event as folded (as received: parsed again for a refold, which is rare), with its signature verdict once checked. */
+interface FoldedEvent {
+  partition: number;
+  raw: unknown;
+  trusted?: boolean;
+}
+
+/** How apply came by an event: live from the subscription, from a rebuild's replay, or refolded after its signature was checked. */
+type FoldMode = 'received' | 'replay' | 'checked';
+
+/** Ends of grants are checked at once in a replay: a forged one must never take a grant off the schedule. */
+const ENDS: ReadonlySet<string> = new Set([EVENT_TYPES.revoked, EVENT_TYPES.expired]);
+/** Grants confirmed per turn of the event loop after a rebuild. */
+const CONFIRM_BATCH = 256;
 
 export function createRevoker(options: RevokerOptions): Revoker {
   const { bus, substrates, logger, notifier } = options;
@@ -135,8 +161,12 @@ export function createRevoker(options: RevokerOptions): Revoker {
 
   /** Everything known per grant id from the log (this replica's partitions). */
   const facts = new Map<string, GrantFacts>();
-  /** Revocation requests that arrived before their grant, by elevation id. */
-  const pendingRequests = new Map<string, number>();
+  /** Revocation requests that arrived before their grant, by elevation id (with the event, for a refold). */
+  const pendingRequests = new Map<string, { at: number; folded: FoldedEvent }>();
+  /** The last offset per partition the last rebuild's replay folded: the subscription skips up to it. */
+  const replayedTo = new Map<number, bigint>();
+  /** Bumped by every rebuild: a background confirmation of an older one stops. */
+  let generation = 0;
   const live = new Map<string, LiveGrant>();
   const queue = new DueQueue();
   let owned: Set<number> | undefined;
@@ -148,6 +178,8 @@ export function createRevoker(options: RevokerOptions): Revoker {
   let rebuilding = false;
   let running = 0;
   let ready: Promise<void> = Promise.resolve();
+  /** The background confirmation of the last rebuild (stop waits for it). */
+  let confirming: Promise<void> = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
 
   const registers = options.registry ? [options.registry] : [];
@@ -214,58 +246,149 @@ export function createRevoker(options: RevokerOptions): Revoker {
     return false;
   }
 
-  /** Folds one event into the schedule. Idempotent; safe for replays and redeliveries. */
-  function apply(event: AnyElevationEvent, partition: number, raw: unknown, received = false): void {
-    if (!trusted(raw, received)) return;
+  /**
+   * Folds one event into the schedule. Idempotent; safe for replays and redeliveries.
+   *
+   * A live event's signature is checked before it is folded. A rebuild's replay checks at once only
+   * the ends of grants (`revoked`, `expired`: they take a grant off the schedule); the others are
+   * folded provisionally, recorded on their grant, and checked by `confirm` - in the background right
+   * after the rebuild, and always before the grant is acted on. A provisional fold can only make a
+   * grant due sooner (an unchecked `granted` never moves its expiry later, an unchecked approval
+   * only lowers the TTL cap, an unchecked request only brings it forward), so a forged event can
+   * neither drop nor postpone a revocation; and nothing is revoked before its grant is confirmed, so
+   * none can make the revoker revoke.
+   */
+  function apply(event: AnyElevationEvent, partition: number, raw: unknown, mode: FoldMode): void {
+    const provisional = mode === 'replay' && !ENDS.has(event.type);
+    if (!provisional && mode !== 'checked' && !trusted(raw, mode === 'received')) return;
+    const folded: FoldedEvent = { partition, raw, ...(provisional ? {} : { trusted: true }) };
     const t = event.type;
     if (t === EVENT_TYPES.approved) {
       const d = event.data as { elevationId: string; grantId: string; ttlSeconds: number };
       const f = factsFor(d.grantId, d.elevationId, partition);
+      record(f, folded, provisional);
       f.approvedAt ??= Date.parse(event.time);
       f.ttlSeconds = Math.min(f.ttlSeconds ?? d.ttlSeconds, d.ttlSeconds);
     } else if (t === EVENT_TYPES.granted) {
       const d = event.data as { elevationId: string; grantId: string; handle: RevocationHandleData; expiresAt: string; issuedAt: string };
       const f = factsFor(d.grantId, d.elevationId, partition);
+      record(f, folded, provisional);
       const seen = (f.grantedIds ??= new Set());
       const fresh = !seen.has(event.id);
       seen.add(event.id);
+      if (f.unconfirmed && fresh) f.unconfirmedGranted = (f.unconfirmedGranted ?? 0) + 1;
+      const wasLive = !f.done && f.expiresAt !== undefined;
       if (f.done) {
         if (!fresh) return; // the first granted delivered again: already ended
         // Issued again after the grant ended (an issuer replica whose ledger missed the end, a signed
         // approval replayed onto another partition): the credential out there now goes at once.
-        logger.warn({ elevationId: d.elevationId, grantId: d.grantId }, 'a grant was issued again after it ended; revoking it now');
+        if (!provisional) logger.warn({ elevationId: d.elevationId, grantId: d.grantId }, 'a grant was issued again after it ended; revoking it now');
         f.done = false;
         f.revokeRequestedAt ??= now();
       }
       f.handle = d.handle;
       // Never later than issue time + the approved TTL, whatever expiry the event names.
       const cap = f.ttlSeconds !== undefined ? Date.parse(d.issuedAt) + f.ttlSeconds * 1000 : Infinity;
-      f.expiresAt = Math.min(Date.parse(d.expiresAt), cap);
+      const expiresAt = Math.min(Date.parse(d.expiresAt), cap);
+      // unchecked, a second granted may be the forgery: keep the sooner expiry until confirm refolds
+      f.expiresAt = f.unconfirmed && wasLive ? Math.min(f.expiresAt!, expiresAt) : expiresAt;
       const requested = pendingRequests.get(d.elevationId);
       if (requested !== undefined) {
-        f.revokeRequestedAt ??= requested;
+        f.revokeRequestedAt ??= requested.at;
+        if (!requested.folded.trusted) record(f, requested.folded, true);
         pendingRequests.delete(d.elevationId);
       }
       schedule(d.grantId, f);
     } else if (t === EVENT_TYPES.grantFailed) {
       const d = event.data as { elevationId: string; grantId: string };
-      factsFor(d.grantId, d.elevationId, partition).failed = true;
+      const f = factsFor(d.grantId, d.elevationId, partition);
+      record(f, folded, provisional);
+      f.failed = true;
     } else if (t === EVENT_TYPES.revokeRequested) {
       const d = event.data as { elevationId: string; grantId?: string };
       const at = Date.parse(event.time);
       const grantId = d.grantId ?? [...facts.entries()].find(([, f]) => f.elevationId === d.elevationId && f.handle && !f.done)?.[0];
       if (!grantId) {
-        pendingRequests.set(d.elevationId, at);
+        pendingRequests.set(d.elevationId, { at, folded });
         return;
       }
       const f = factsFor(grantId, d.elevationId, partition);
+      record(f, folded, provisional);
       f.revokeRequestedAt ??= at;
       schedule(grantId, f);
     } else if (t === EVENT_TYPES.revoked || t === EVENT_TYPES.expired) {
       const d = event.data as { elevationId: string; grantId: string };
-      factsFor(d.grantId, d.elevationId, partition).done = true;
+      const f = factsFor(d.grantId, d.elevationId, partition);
+      f.done = true;
+      // a checked end: what was folded before it no longer matters; a refold starts from here
+      if (f.unconfirmed && mode !== 'checked') {
+        f.unconfirmed = [];
+        f.unconfirmedGranted = 0;
+        f.confirmedBase = { done: true, grantedIds: [...(f.grantedIds ?? [])] };
+      }
       live.delete(d.grantId);
       queue.delete(d.grantId);
+    }
+  }
+
+  /** Keeps a grant's events while its state is provisional (a refold needs them all, in order). */
+  function record(f: GrantFacts, folded: FoldedEvent, provisional: boolean): void {
+    if (provisional && !f.unconfirmed) {
+      f.unconfirmed = [];
+      f.unconfirmedGranted = 0;
+      f.confirmedBase = { done: f.done, grantedIds: [...(f.grantedIds ?? [])] };
+    }
+    f.unconfirmed?.push(folded);
+  }
+
+  /**
+   * Checks the signatures of what a rebuild folded provisionally for `grantId`. When every one holds
+   * (and at most one `granted` was folded), the state stands; otherwise the grant is folded again
+   * from its trusted events alone, which reschedules or drops it. Synchronous: nothing acts between.
+   */
+  function confirm(grantId: string): void {
+    const f = facts.get(grantId);
+    const events = f?.unconfirmed;
+    if (!f || !events) return;
+    let exact = (f.unconfirmedGranted ?? 0) <= 1;
+    for (const e of events) {
+      e.trusted ??= trusted(e.raw, false);
+      if (!e.trusted) exact = false;
+    }
+    delete f.unconfirmed;
+    delete f.unconfirmedGranted;
+    const base = f.confirmedBase;
+    delete f.confirmedBase;
+    if (exact) return;
+    const before = live.get(grantId);
+    facts.delete(grantId);
+    live.delete(grantId);
+    queue.delete(grantId);
+    const fresh = factsFor(grantId, f.elevationId, f.partition);
+    fresh.done = base?.done ?? false;
+    if (base?.grantedIds.length) fresh.grantedIds = new Set(base.grantedIds);
+    for (const e of events) {
+      const parsed = e.trusted ? parseElevationEvent(e.raw) : undefined;
+      if (parsed?.ok) apply(parsed.event, e.partition, e.raw, 'checked');
+    }
+    schedule(grantId, fresh);
+    // still overdue as the rebuild found it: still reconciliation
+    const after = live.get(grantId);
+    if (after && before?.cause === 'reconciliation' && after.cause === 'ttl' && after.dueAt <= before.dueAt) after.cause = 'reconciliation';
+  }
+
+  /** Confirms every provisional grant of the rebuild `gen`, a batch per turn of the event loop. */
+  async function confirmAll(gen: number): Promise<void> {
+    const ids = [...facts.entries()].filter(([, f]) => f.unconfirmed).map(([id]) => id);
+    for (let i = 0; i < ids.length; i += CONFIRM_BATCH) {
+      if (stopped || gen !== generation) return;
+      for (const id of ids.slice(i, i + CONFIRM_BATCH)) confirm(id);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    // requests that never met their grant stay pending; check them too, so none waits on a forgery
+    for (const [elevationId, p] of pendingRequests) {
+      p.folded.trusted ??= trusted(p.folded.raw, false);
+      if (!p.folded.trusted) pendingRequests.delete(elevationId);
     }
   }
 
@@ -315,8 +438,10 @@ export function createRevoker(options: RevokerOptions): Revoker {
     while (running < concurrency) {
       const [next] = queue.popDue(now(), 1);
       if (!next) break;
+      // nothing is revoked on a state a rebuild has not confirmed: a refold may drop or move it
+      confirm(next.grantId);
       const g = live.get(next.grantId);
-      if (!g) continue;
+      if (!g || g.dueAt > now()) continue;
       running++;
       const job = revokeOne(g).finally(() => {
         running--;
@@ -443,7 +568,10 @@ export function createRevoker(options: RevokerOptions): Revoker {
 
   function finish(g: LiveGrant, outcome: 'revoked' | 'expired', substrate: string): void {
     const f = facts.get(g.grantId);
-    if (f) f.done = true;
+    if (f) {
+      f.done = true;
+      delete f.unconfirmed;
+    }
     live.delete(g.grantId);
     queue.delete(g.grantId);
     revocations.inc({ outcome, substrate });
@@ -460,8 +588,10 @@ export function createRevoker(options: RevokerOptions): Revoker {
 
   async function rebuildOnce(partitions?: number[]): Promise<void> {
     owned = partitions ? new Set(partitions) : undefined;
+    const gen = ++generation;
     facts.clear();
     pendingRequests.clear();
+    replayedTo.clear();
     live.clear();
     queue.clear();
     if (timer) clearTimeout(timer);
@@ -471,8 +601,9 @@ export function createRevoker(options: RevokerOptions): Revoker {
       await bus.replay(
         TOPIC_ELEVATIONS,
         (m) => {
+          replayedTo.set(m.partition, BigInt(m.offset));
           const parsed = parseElevationEvent(m.event);
-          if (parsed.ok) apply(parsed.event, m.partition, m.event);
+          if (parsed.ok) apply(parsed.event, m.partition, m.event, 'replay');
         },
         partitions ? { partitions } : undefined,
       );
@@ -484,16 +615,21 @@ export function createRevoker(options: RevokerOptions): Revoker {
     for (const g of live.values()) if (g.dueAt < t && g.cause === 'ttl') g.cause = 'reconciliation';
     logger.info({ live: live.size, partitions: partitions ?? 'all' }, 'schedule rebuilt from the log');
     arm();
+    // the signatures the replay left unchecked, soon (a grant due first is confirmed when it fires)
+    confirming = confirmAll(gen).catch((err: unknown) => logger.error({ err: summary(err) }, 'could not confirm the rebuilt schedule; grants are confirmed when due'));
   }
 
   async function onMessage(message: BusMessage): Promise<void> {
     await ready;
+    // the rebuild's replay folded this one already (a new group starts at the beginning of the log)
+    const upTo = replayedTo.get(message.partition);
+    if (upTo !== undefined && BigInt(message.offset) <= upTo) return;
     const parsed = parseElevationEvent(message.event);
     if (!parsed.ok) {
       logger.warn({ offset: message.offset, error: parsed.error.message }, 'skipping an invalid event');
       return;
     }
-    apply(parsed.event, message.partition, message.event, true);
+    apply(parsed.event, message.partition, message.event, 'received');
   }
 
   /** Sweeps never overlap: a sweep asked for while one runs starts after it. */
@@ -508,8 +644,8 @@ export function createRevoker(options: RevokerOptions): Revoker {
   }
 
   /** Whole-log view of every grant, for judging orphans (not just this replica's partitions). */
-  async function grantsInLog(): Promise<Map<string, { approvedAt?: number; granted: boolean; done: boolean; failed: boolean }>> {
-    const all = new Map<string, { approvedAt?: number; granted: boolean; done: boolean; failed: boolean }>();
+  async function grantsInLog(): Promise<Map<string, LogView>> {
+    const all = new Map<string, LogView>();
     await bus.replay(TOPIC_ELEVATIONS, (m) => {
       const parsed = parseElevationEvent(m.event);
       if (!parsed.ok || !trusted(m.event, false)) return;
@@ -523,6 +659,21 @@ export function createRevoker(options: RevokerOptions): Revoker {
       all.set(d.grantId, e);
     });
     return all;
+  }
+
+  type LogView = { approvedAt?: number; granted: boolean; done: boolean; failed: boolean };
+
+  /** Live (the owner revokes it on time) or being issued: not an orphan. */
+  function spared(known: LogView | undefined): boolean {
+    if (known?.granted && !known.done) return true;
+    return !!known?.approvedAt && !known.granted && !known.failed && now() - known.approvedAt < orphanGraceMs;
+  }
+
+  /** What this replica's fold knows of a grant, in grantsInLog's terms (confirmed first). */
+  function foldedView(grantId: string): LogView | undefined {
+    const f = facts.get(grantId);
+    if (!f || f.unconfirmed) return undefined;
+    return { ...(f.approvedAt !== undefined ? { approvedAt: f.approvedAt } : {}), granted: f.handle !== undefined, done: f.done, failed: f.failed };
   }
 
   async function sweepOnce(): Promise<{ orphans: number }> {
@@ -546,16 +697,17 @@ export function createRevoker(options: RevokerOptions): Revoker {
       }
     }
     // Grants this replica schedules are live by definition; the log is read only for the others.
-    const unknown = listed.some(({ handles }) => handles.some((h) => !live.has(h.grantId)));
-    if (!unknown) return { orphans: 0 };
+    for (const { handles } of listed) for (const h of handles) confirm(h.grantId);
+    // The schedule's own fold spares what it can (granted and not ended, or being issued); only a
+    // credential it cannot explain is judged on the whole log, read now (the fold may lag behind it).
+    const suspects = listed.some(({ handles }) => handles.some((h) => !live.has(h.grantId) && !spared(foldedView(h.grantId))));
+    if (!suspects) return { orphans: 0 };
     const all = await grantsInLog();
     let orphans = 0;
     for (const { substrate, handles } of listed) {
       for (const handle of handles) {
         if (live.has(handle.grantId)) continue;
-        const known = all.get(handle.grantId);
-        if (known?.granted && !known.done) continue; // live: the owner revokes it on time
-        if (known?.approvedAt && !known.granted && !known.failed && now() - known.approvedAt < orphanGraceMs) continue; // being issued
+        if (spared(all.get(handle.grantId))) continue;
         try {
           const leftovers = leftoversOf(await substrate.revoke(handle));
           const elevationId = /^(gl-\d+-\d+)-/.exec(handle.grantId)?.[1];
@@ -586,6 +738,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
   return {
     live: () => live,
     sweep,
+    confirmed: () => confirming,
     async start() {
       stopped = false;
       let resolveReady!: () => void;
@@ -628,7 +781,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
       if (timer) clearTimeout(timer);
       if (sweepTimer) clearInterval(sweepTimer);
       await subscription?.stop();
-      await Promise.allSettled([...inFlight, sweepChain]);
+      await Promise.allSettled([...inFlight, sweepChain, confirming]);
     },
   };
 }
