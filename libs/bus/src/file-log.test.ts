@@ -1,6 +1,8 @@
 // Property: whatever happens to the tail of a partition file, reopening keeps exactly the records
-// before the first damaged byte, byte for byte, and the log accepts appends afterwards.
-import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+// before the first damaged byte, byte for byte, and the log accepts appends afterwards; and every
+// batch is written synchronised.
+import { constants as fsConstants } from 'node:fs';
+import { mkdtemp, readFile, readdir, readlink, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -101,5 +103,27 @@ describe('FilePartitionLog recovery', () => {
       ),
       { numRuns: 10 },
     );
+  });
+});
+
+describe('FilePartitionLog durability', () => {
+  // An append resolves (and so the intake answers 202) only once its batch is on disk. There is no
+  // fdatasync call to count: the partition file is opened O_DSYNC, so the batch's one write returns
+  // only when its data is durable. Removing the flag (without an fdatasync) must fail here.
+  it.runIf(process.platform === 'linux')('writes every batch synchronised: the partition file is open with O_DSYNC', async () => {
+    await withFile(async (path) => {
+      const log = await FilePartitionLog.open(path, 'always', stats(), logger);
+      try {
+        await log.append(Buffer.from('{"x":1}'));
+        const fds = await readdir('/proc/self/fd');
+        const targets = await Promise.all(fds.map(async (fd) => [fd, await readlink(`/proc/self/fd/${fd}`).catch(() => '')] as const));
+        const fd = targets.find(([, target]) => target === path)?.[0];
+        expect(fd).toBeDefined();
+        const flags = /^flags:\s+([0-7]+)$/m.exec(await readFile(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+        expect(Number.parseInt(flags!, 8) & fsConstants.O_DSYNC).toBe(fsConstants.O_DSYNC);
+      } finally {
+        await log.close();
+      }
+    });
   });
 });

@@ -1,5 +1,5 @@
 // The embedded bus's on-disk storage: one append-only file per partition, records framed as
-// [u32 length][u32 crc32][payload], group-committed (one write + one fdatasync per batch),
+// [u32 length][u32 crc32][payload], group-committed (one synchronised write per batch: O_DSYNC),
 // torn or corrupt tails cut off on open (and kept aside), offsets saved atomically, and a
 // pid lock file so only one process opens a directory.
 import { constants as fsConstants } from 'node:fs';
@@ -20,7 +20,7 @@ const MAX_IOVECS = 1024;
 export type FsyncPolicy = 'always' | { batchMs: number };
 
 export interface FileStoreStats {
-  /** fdatasync calls on partition logs (one per group-committed batch). */
+  /** Synchronised writes on partition logs (one per group-committed batch). */
   fsyncs: number;
   /** Records appended. */
   appends: number;
@@ -77,7 +77,9 @@ export class FilePartitionLog implements PartitionLog {
   ) {}
 
   static async open(path: string, fsync: FsyncPolicy, stats: FileStoreStats, logger: Logger): Promise<FilePartitionLog> {
-    const fh = await open(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600);
+    // O_DSYNC: a write returns once its data (and the size change) is on disk, as write + fdatasync
+    // would, in one system call and one thread-pool round trip instead of two per batch.
+    const fh = await open(path, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_DSYNC, 0o600);
     const log = new FilePartitionLog(path, fh, fsync, stats);
     try {
       await log.recover(logger);
@@ -180,27 +182,22 @@ export class FilePartitionLog implements PartitionLog {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    const chunks = batch.flatMap((p) => p.chunks);
     const total = batch.reduce((n, p) => n + p.length, 0);
+    let chunks = batch.flatMap((p) => p.chunks);
+    // One synchronised write per batch: a batch of more buffers than one pwritev takes is copied into one.
+    if (chunks.length > MAX_IOVECS) chunks = [Buffer.concat(chunks, total)];
     try {
-      let written = 0;
-      for (let i = 0; i < chunks.length && written < total; i += MAX_IOVECS) {
-        const group = chunks.slice(i, i + MAX_IOVECS);
-        const size = group.reduce((n, c) => n + c.length, 0);
-        const { bytesWritten } = await this.fh.writev(group, this.size + written);
-        written += bytesWritten;
-        if (bytesWritten < size) {
-          // A short vectored write (rare: disk nearly full, signals): finish this group contiguously.
-          const rest = Buffer.concat(group, size).subarray(bytesWritten);
-          for (let off = 0; off < rest.length; ) {
-            const r = await this.fh.write(rest, off, rest.length - off, this.size + written);
-            if (r.bytesWritten === 0) throw StorageFailed('write made no progress');
-            off += r.bytesWritten;
-            written += r.bytesWritten;
-          }
+      const { bytesWritten } = await this.fh.writev(chunks, this.size);
+      if (bytesWritten < total) {
+        // A short vectored write (rare: disk nearly full, signals): finish it contiguously. Every
+        // write is synchronised (O_DSYNC), so the batch is durable once the last one returns.
+        const rest = Buffer.concat(chunks, total).subarray(bytesWritten);
+        for (let off = 0; off < rest.length; ) {
+          const r = await this.fh.write(rest, off, rest.length - off, this.size + bytesWritten + off);
+          if (r.bytesWritten === 0) throw StorageFailed('write made no progress');
+          off += r.bytesWritten;
         }
       }
-      await this.fh.datasync();
       this.stats.fsyncs++;
       this.stats.lastWriteOk = true;
     } catch (err) {
