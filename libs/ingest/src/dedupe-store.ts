@@ -2,6 +2,7 @@
 // is acknowledged instead of published twice — across restarts too. Durable form: an append-only
 // file of `<epoch-ms> <id>` lines under the data dir, compacted (rewritten with the live ids, then
 // renamed over) on open and whenever the dead lines outnumber the live ones.
+import { writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DedupeStoreFailed, InvalidConfig } from './errors';
@@ -158,7 +159,10 @@ export class DedupeStore {
     const lines = this.pending;
     this.pending = [];
     if (!this.file) throw DedupeStoreFailed('store is closed');
-    await this.file.write(lines.join(''));
+    // Written synchronously: a few hundred bytes into the page cache cost less than the thread-pool
+    // round trip of an asynchronous write (one per batch of accepted deliveries). Not fsynced, as before.
+    const bytes = Buffer.from(lines.join(''), 'utf8');
+    for (let off = 0; off < bytes.length; ) off += writeSync(this.file.fd, bytes, off);
     this.linesInFile += lines.length;
     if (this.linesInFile > 2 * this.seen.size + 1000) await this.rewrite();
   }
