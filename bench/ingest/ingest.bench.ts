@@ -23,6 +23,18 @@ const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 /** A directory: each server child runs under `node --cpu-prof` and leaves its profile there. */
 const CPU_PROF_DIR = process.env['BENCH_CPU_PROF'];
+/**
+ * Paired rounds of bare and embedded (order alternating), BENCH_DURATION_S each, on servers started
+ * once: on a box shared with other work the load moves within seconds, so a ratio of two adjacent
+ * slices, taken many times, says more than one ratio of two 10 s runs a minute apart. Default 1.
+ */
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 1);
+/**
+ * Warm-up, in requests (not seconds): the JIT tiers code up by how often it ran, so a fixed 2 s warmed
+ * the bare route (~10 k requests) far more than the intake (~1 k on a loaded box) and measured its JIT
+ * compiles. Each server takes this many requests before it is measured. Default 10 000.
+ */
+const WARMUP_REQUESTS = Number(process.env['BENCH_WARMUP_REQUESTS'] ?? 10_000);
 
 type Kind = 'bare' | 'embedded' | 'kafka';
 
@@ -107,11 +119,12 @@ async function stopServer(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-function load(port: number, opts: { connections: number; durationS: number; overallRate?: number }) {
+function load(port: number, opts: { connections: number; durationS: number; overallRate?: number; amount?: number }) {
   return autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: opts.connections,
     duration: opts.durationS,
+    ...(opts.amount ? { amount: opts.amount } : {}),
     ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
     requests: [
       {
@@ -143,29 +156,82 @@ interface Row {
   errors: number;
 }
 
-async function measure(scenario: string, kind: Kind, env: Record<string, string>, opts: { connections: number; overallRate?: number }): Promise<Row> {
+type Opts = { connections: number; overallRate?: number };
+
+/** Warm-up (JIT, connections, producer metadata): WARMUP_REQUESTS requests (at a fixed rate: 2 s). */
+function warmUp(port: number, opts: Opts) {
+  if (opts.overallRate) return load(port, { ...opts, durationS: 2 });
+  return load(port, { ...opts, durationS: 60, amount: WARMUP_REQUESTS });
+}
+
+/** One measured slice of load on a warm server. */
+async function slice(scenario: string, port: number, child: ChildProcess, opts: Opts): Promise<Row> {
+  child.send('mark');
+  const r = await load(port, { ...opts, durationS: DURATION_S });
+  const srv = await serverFigures(child);
+  const per = (us: number) => Math.round(us / Math.max(1, r.requests.total));
+  return {
+    scenario,
+    reqPerSec: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    srvP50: Math.round(srv.serverP50 * 100) / 100,
+    srvP99: Math.round(srv.serverP99 * 100) / 100,
+    cpuUsPerReq: per(srv.cpuUs),
+    sysUsPerReq: per(srv.sysUs),
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+async function measure(scenario: string, kind: Kind, env: Record<string, string>, opts: Opts): Promise<Row> {
   const { port, child } = await startServer(kind, env);
   try {
-    await load(port, { ...opts, durationS: 2 }); // warm-up: JIT, connections, producer metadata
-    child.send('mark');
-    const r = await load(port, { ...opts, durationS: DURATION_S });
-    const srv = await serverFigures(child);
-    const per = (us: number) => Math.round(us / Math.max(1, r.requests.total));
-    return {
-      scenario,
-      reqPerSec: Math.round(r.requests.average),
-      p50: r.latency.p50,
-      p99: r.latency.p99,
-      srvP50: Math.round(srv.serverP50 * 100) / 100,
-      srvP99: Math.round(srv.serverP99 * 100) / 100,
-      cpuUsPerReq: per(srv.cpuUs),
-      sysUsPerReq: per(srv.sysUs),
-      non2xx: r.non2xx,
-      errors: r.errors + r.timeouts,
-    };
+    await warmUp(port, opts);
+    return await slice(scenario, port, child, opts);
   } finally {
     await stopServer(child);
   }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** BENCH_ROUNDS > 1: bare and embedded servers both up, measured in adjacent slices, order alternating. */
+async function pairedRounds(): Promise<void> {
+  const opts = { connections: CONNECTIONS };
+  const servers = { bare: await startServer('bare', {}), embedded: await startServer('embedded', {}) };
+  const rows: { bare: Row; embedded: Row; load: number }[] = [];
+  try {
+    for (const s of Object.values(servers)) await warmUp(s.port, opts);
+    for (let i = 0; i < ROUNDS; i++) {
+      const order = i % 2 === 0 ? (['bare', 'embedded'] as const) : (['embedded', 'bare'] as const);
+      const got: Partial<Record<'bare' | 'embedded', Row>> = {};
+      for (const k of order) got[k] = await slice(SCENARIOS[k].title, servers[k].port, servers[k].child, opts);
+      rows.push({ bare: got.bare!, embedded: got.embedded!, load: loadavg()[0]! });
+    }
+  } finally {
+    for (const s of Object.values(servers)) await stopServer(s.child);
+  }
+  console.table(
+    rows.map((r, i) => ({
+      round: i + 1,
+      load1: r.load.toFixed(1),
+      bareReqPerSec: r.bare.reqPerSec,
+      embeddedReqPerSec: r.embedded.reqPerSec,
+      ratio: Number((r.embedded.reqPerSec / r.bare.reqPerSec).toFixed(2)),
+      bareCpuUs: r.bare.cpuUsPerReq,
+      embeddedCpuUs: r.embedded.cpuUsPerReq,
+      embeddedSrvP99: r.embedded.srvP99,
+      failed: r.bare.non2xx + r.bare.errors + r.embedded.non2xx + r.embedded.errors,
+    })),
+  );
+  const ratios = rows.map((r) => r.embedded.reqPerSec / r.bare.reqPerSec);
+  const m = median(ratios);
+  console.log(`ingest+embedded / bare over ${ROUNDS} paired rounds of ${DURATION_S} s: median ${m.toFixed(2)}x req/s (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)}; goal >= 0.5x): ${m >= 0.5 ? 'met' : 'NOT met'}`);
+  console.log(`median req/s: bare ${median(rows.map((r) => r.bare.reqPerSec))}, ingest+embedded ${median(rows.map((r) => r.embedded.reqPerSec))}; median CPU per request: bare ${median(rows.map((r) => r.bare.cpuUsPerReq))} µs, ingest+embedded ${median(rows.map((r) => r.embedded.cpuUsPerReq))} µs`);
 }
 
 /** CPU per publish of an event of the intake's size on the embedded bus alone: the floor under scenario 2. */
@@ -196,6 +262,13 @@ const SCENARIOS = {
 type ScenarioName = keyof typeof SCENARIOS;
 
 async function main(): Promise<void> {
+  if (ROUNDS > 1) {
+    const startLoad = loadavg();
+    await pairedRounds();
+    const fmt = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
+    console.log(`load average at start: ${fmt(startLoad)}; at the end: ${fmt(loadavg())} on ${availableParallelism()} cores`);
+    return;
+  }
   // BENCH_SCENARIOS=bare,embedded runs a subset (e.g. to profile one); default all, in this order.
   const names = (process.env['BENCH_SCENARIOS'] ?? Object.keys(SCENARIOS).join(',')).split(',') as ScenarioName[];
   for (const n of names) if (!(n in SCENARIOS)) throw new Error(`unknown scenario ${n}; one of ${Object.keys(SCENARIOS).join(', ')}`);
