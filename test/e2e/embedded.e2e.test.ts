@@ -81,6 +81,8 @@ describe('embedded mode (npm start)', () => {
     const metrics = await (await fetch(`${jit.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/jit_merge_to_granted_seconds_count 1/);
     expect(metrics).toMatch(/jit_expiry_to_revoked_seconds_count 1/);
+    // the event stream holds every elevation: never served to a caller without a token
+    expect((await fetch(`${url}/v1/events`)).status).toBe(401);
     const keysJson = await (await fetch(`${url}/v1/keys`, { headers: { authorization: 'Bearer alice-token-0001' } })).text();
     await jit.close();
     // the README's SIEM section on this run's log: export, verify, tampering caught, OCSF valid

@@ -10,7 +10,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { createEmbeddedBus, createKafkaBus, createSigningBus, type EventBus } from '@jit/bus';
 import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventSigner, generateSigningKeyPem, producerTrust, type EventSigner } from '@jit/contracts';
-import { gatePlugin } from '@jit/gate';
+import { eventsPlugin } from '@jit/audit';
+import { createGroupResolver, gatePlugin } from '@jit/gate';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
@@ -18,7 +19,7 @@ import { createGitlabApprovalCheck, createIssuer, type Issuer } from '@jit/issue
 import { createChainHeads, createLedger } from '@jit/ledger';
 import { createNotifier, notifyChannelsSchema, type Notifier } from '@jit/notify';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
-import { createPolicyStore } from '@jit/policy';
+import { cachedGroupResolver, createElevationAccess, createPolicyStore } from '@jit/policy';
 import { readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { createRevoker, type Revoker } from '@jit/revoker';
 import { createOpsServer, envSchemas, openGitlabToken, openSecret } from '@jit/service';
@@ -301,6 +302,10 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       });
     }
     await app.register(readApiPlugin, { ledger });
+    // GET /v1/events (jit events, jit audit verify): the whole log, for the policy's auditors only; the
+    // caller is the auth plugin's (without one every call is 401)
+    const auditAccess = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: 60_000 }), botUsername });
+    await app.register(eventsPlugin, { bus, access: auditAccess });
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] }] });
 
     let projection: LedgerProjection | undefined;
