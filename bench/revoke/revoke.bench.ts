@@ -18,6 +18,7 @@ const SIGNER = createEventSigner(generateSigningKeyPem());
 const TRUST = producerTrust({}, { key: SIGNER.publicKey, roles: ['gate', 'issuer', 'revoker'] });
 import { createLogger } from '@jit/observability';
 import { createRevoker } from '@jit/revoker';
+import { createChainHeads } from '@jit/ledger';
 import type { RevocationHandle, Substrate } from '@jit/substrates';
 import { createMemorySubstrate } from '@jit/substrates/testing';
 import { createPostgresSubstrate, postgresConfigSchema } from '@jit/substrate-postgres';
@@ -41,7 +42,8 @@ async function freshBus(): Promise<EventBus> {
   // batched fsync only to load the log quickly; the revoker's own publishes are what is measured
   const bus = await createEmbeddedBus({ dir, fsync: { batchMs: 5 }, logger, defaultPartitions: 12 });
   await bus.ensureTopics([{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }]);
-  return createSigningBus(bus, SIGNER, [TOPIC_ELEVATIONS]);
+  // as apps/revoker composes it: signed and chained (ADR 0010), so the rebuild pays for hashing each event
+  return createSigningBus(bus, SIGNER, [TOPIC_ELEVATIONS], createChainHeads());
 }
 
 function grantedEvent(handle: RevocationHandle, expiresAt: string, substrate: string) {
@@ -153,7 +155,7 @@ async function rebuild(n: number): Promise<{ events: number; loadS: number; star
   const loadS = (performance.now() - t0) / 1000;
   await bus.close();
   // A fresh process view: reopen the log, as a restarted revoker would.
-  const reopened = createSigningBus(await createEmbeddedBus({ dir: dirs[dirs.length - 1]!, logger }), SIGNER, [TOPIC_ELEVATIONS]);
+  const reopened = createSigningBus(await createEmbeddedBus({ dir: dirs[dirs.length - 1]!, logger }), SIGNER, [TOPIC_ELEVATIONS], createChainHeads());
   const substrate = createMemorySubstrate();
   // The first replay the revoker runs is the schedule rebuild; time it on its own.
   let rebuiltAt: number | undefined;
