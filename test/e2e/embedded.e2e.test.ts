@@ -216,7 +216,7 @@ describe('embedded mode (npm start)', () => {
     };
     let jit: JitChild = await startJitProcess(env);
     cleanup.push(() => jit.stop('SIGKILL'));
-    const api = () => new JitApi(jit.url);
+    const api = () => new JitApi(jit.url, fetch, async () => ({ token: 'carol-token-0001', from: 'carol', kind: 'GitLab token' }));
 
     const io = (extra: Record<string, string>) => ({ out: () => undefined, err: () => undefined, env: { HOME: home, JIT_URL: jit.url, ...extra } });
     const out: string[] = [];

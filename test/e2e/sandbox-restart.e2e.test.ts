@@ -54,7 +54,7 @@ describe('npm start sandbox mode survives a restart', () => {
       });
       return { child, gitlabUrl: `http://127.0.0.1:${sandboxPort}` };
     };
-    const api = () => new JitApi(run!.child.url);
+    const api = () => new JitApi(run!.child.url, fetch, async () => ({ token: 'alice-token-0001', from: 'alice', kind: 'GitLab token' }));
     const gitlab = (token: string) => createGitlabClient({ url: run!.gitlabUrl, token });
     const io = (extra: Record<string, string> = {}) => ({
       out: () => undefined,

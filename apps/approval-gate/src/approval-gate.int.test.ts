@@ -4,7 +4,7 @@
 import { EVENT_TYPES, GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_GITLAB, createEventVerifier, gitlabKey } from '@jit/contracts';
 import { fixtureRecipientsYaml, requestYaml } from '@jit/contracts/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandboxWorld, type SandboxWorld } from './sandbox-world';
+import { startSandboxWorld, tokenOf, type SandboxWorld } from './sandbox-world';
 
 const POLICY = `tiers:
   cosmetic:         { ttlMax: 4h,  approvals: 1, approvers: { anyHuman: true } }
@@ -289,13 +289,13 @@ describe('approval gate on a free project (GitLab enforces nothing)', () => {
   });
 
   it('a policy change merged without the policyApprovers is refused; the catalog keeps the old version', async () => {
-    const before = ((await (await fetch(`${w.gateUrl}/v1/catalog`)).json()) as { version: string }).version;
+    const before = ((await (await fetch(`${w.gateUrl}/v1/catalog`, { headers: { authorization: `Bearer ${tokenOf('dev')}` } })).json()) as { version: string }).version;
     const iid = await w.openRequest('dev', { 'policy.yaml': POLICY.replace('users: [alice, bob]', 'users: [alice, dev]') }, { update: ['policy.yaml'] });
     await commentWith(w, iid, 'policy change');
     await w.as('sam').mergeRequests.approve(w.projectId, iid);
     await w.as('maint').mergeRequests.merge(w.projectId, iid);
     await commentWith(w, iid, 'jit refuses this policy version');
-    const after = ((await (await fetch(`${w.gateUrl}/v1/catalog`)).json()) as { version: string; latestPolicyRejected?: unknown }).version;
+    const after = ((await (await fetch(`${w.gateUrl}/v1/catalog`, { headers: { authorization: `Bearer ${tokenOf('dev')}` } })).json()) as { version: string; latestPolicyRejected?: unknown }).version;
     expect(after).toBe(before);
     const ready = (await (await fetch(`${w.opsUrl}/readyz`)).json()) as { policy: { version: string } };
     expect(ready.policy.version).toBe(before);

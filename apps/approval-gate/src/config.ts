@@ -1,7 +1,7 @@
 // approval-gate configuration: read from the environment once, here, and passed down as a plain
 // object. A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { busEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, publicKeysSetting, readSigningKeySetting, serverEnv, serverFromEnv, signingKeyFileSetting, type BusConfig, type ServerConfig } from '@jit/service';
+import { authEnv, authFromEnv, busEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, publicKeysSetting, readSigningKeySetting, serverEnv, serverFromEnv, signingKeyFileSetting, type AuthConfig, type BusConfig, type ServerConfig } from '@jit/service';
 
 export { ConfigError } from '@jit/service';
 
@@ -25,10 +25,13 @@ const EnvSchema = z
     /** Other gate replicas' public keys (when they sign with keys of their own): their requests and approvals count here too. */
     JIT_TRUSTED_GATE_KEYS: publicKeysSetting('the public keys (GET /v1/keys) of the other approval-gate replicas, comma-separated'),
     ...serverEnv(8082),
+    ...authEnv(),
   })
   .superRefine(checkBusChoice);
 
 export interface GateAppConfig extends ServerConfig {
+  /** API authentication of GET /v1/catalog and /v1/keys (CI ID tokens only with JIT_OIDC_AUDIENCE). */
+  auth: AuthConfig;
   bus: BusConfig;
   /** `tokenFile`: GITLAB_TOKEN_FILE, re-read when rotated. */
   gitlab: { url: string; token: string; tokenFile?: string };
@@ -64,5 +67,6 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
     signingKeyPem: key.pem!,
     trustedGateKeys: e.JIT_TRUSTED_GATE_KEYS,
     ...serverFromEnv(e),
+    auth: authFromEnv(e),
   };
 }

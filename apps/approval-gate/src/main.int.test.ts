@@ -123,7 +123,7 @@ describe('apps/approval-gate main', () => {
     expect((await fetch(`${app.opsUrl()}/healthz`)).status).toBe(200);
     const ready = await fetch(`${app.opsUrl()}/readyz`);
     expect(ready.status).toBe(200);
-    const catalog = (await (await fetch(`${base}/v1/catalog`)).json()) as { entries: Array<Record<string, unknown>>; version: string };
+    const catalog = (await (await fetch(`${base}/v1/catalog`, { headers: { authorization: `Bearer ${DEV_TOKEN}` } })).json()) as { entries: Array<Record<string, unknown>>; version: string };
     expect(catalog.version).toMatch(/^[0-9a-f]{40}$/);
     expect(catalog.entries).toEqual([
       expect.objectContaining({ target: 'orders-db', scope: 'write', tier: 'reversible-write', ttlMaxSeconds: 7200, requiredApprovals: 1, eligibleApprovers: ['carol'] }),

@@ -30,6 +30,7 @@ await runService({
       policyRefreshMs: config.policyRefreshMs,
       ...(config.policyPin ? { policyPin: config.policyPin } : {}),
       reconcileIntervalMs: config.reconcileIntervalMs,
+      auth: config.auth,
       logger,
     });
     const address = await app.listen({ host: config.host, port: config.port });

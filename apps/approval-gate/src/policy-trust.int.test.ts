@@ -6,7 +6,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { FIXTURE_RECIPIENT, fixtureRecipientsYaml } from '@jit/contracts/testing';
 import { policyBlobSha } from '@jit/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_PATH, startSandboxWorld, type SandboxWorld } from './sandbox-world';
+import { PROJECT_PATH, startSandboxWorld, tokenOf, type SandboxWorld } from './sandbox-world';
 
 const POLICY = `tiers:
   cosmetic:         { ttlMax: 4h,  approvals: 1, approvers: { anyHuman: true } }
@@ -33,7 +33,7 @@ interface CatalogBody {
 }
 
 async function catalog(w: SandboxWorld): Promise<CatalogBody> {
-  return (await (await fetch(`${w.gateUrl}/v1/catalog`)).json()) as CatalogBody;
+  return (await (await fetch(`${w.gateUrl}/v1/catalog`, { headers: { authorization: `Bearer ${tokenOf('dev')}` } })).json()) as CatalogBody;
 }
 
 function request(spec: Record<string, string | boolean>): string {

@@ -4,12 +4,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createSigningBus, type EventBus } from '@jit/bus';
 import { createChainHeads } from '@jit/ledger';
 import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventVerifier, type EventSigner } from '@jit/contracts';
-import { gatePlugin } from '@jit/gate';
+import { createGroupResolver, gatePlugin } from '@jit/gate';
+import { authPlugin, createCallerResolver } from '@jit/identity';
 import { createGitlabClient, type FetchFn, type GitlabClient } from '@jit/gitlab';
 import { createRegistry, type Logger } from '@jit/observability';
-import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
+import { cachedGroupResolver, createElevationAccess, createPolicyStore, type SubstrateCatalog } from '@jit/policy';
 import { signingKeysPlugin } from '@jit/read-api';
-import { createOpsServer, openGitlabToken } from '@jit/service';
+import { createOpsServer, type AuthConfig, openGitlabToken } from '@jit/service';
 
 /** Matches deploy/kafka/topics.yaml, so ensuring topics never fights the deployed definitions. */
 export const GATE_TOPIC_SPECS = [
@@ -32,6 +33,8 @@ export interface GateServerOptions {
   /** Blob sha of the first policy the operator trusts (JIT_POLICY_PIN); used only while the log ratified nothing. */
   policyPin?: string;
   logger: Logger;
+  /** API authentication (JIT_AUTH_CACHE_TTL_MS, JIT_OIDC_AUDIENCE). Default: 60 s cache, no CI ID tokens. */
+  auth?: AuthConfig;
   /** Consumer group; default jit-approval-gate. */
   groupId?: string;
   /** Reconciliation with GitLab (missed webhooks): every this many ms after the run at start; default 5 min, 0 = at start only. */
@@ -68,6 +71,12 @@ async function composeGate(opts: GateServerOptions, gitlab: GitlabClient, closeT
   const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: opts.substrates, logger, ...(opts.policyPin ? { pin: opts.policyPin } : {}) });
   const registry = createRegistry({ defaultMetrics: true });
   const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
+  // GET /v1/catalog and /v1/keys need a caller: a GitLab token of theirs or a GitLab CI ID token
+  await app.register(authPlugin, {
+    resolver: createCallerResolver({ gitlabUrl: opts.gitlab.url, ...(opts.auth?.audience ? { audience: opts.auth.audience } : {}), cacheTtlMs: opts.auth?.cacheTtlMs ?? 60_000, ...(opts.gitlab.fetch ? { fetch: opts.gitlab.fetch } : {}), logger }),
+    registry,
+  });
+  const catalogAccess = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: 60_000 }), botUsername });
   app.addHook('onClose', async () => closeToken());
   await app.register(signingKeysPlugin, { keys: [{ key: opts.signer.publicKey, roles: ['gate'] }] });
   await app.register(gatePlugin, {
@@ -78,6 +87,7 @@ async function composeGate(opts: GateServerOptions, gitlab: GitlabClient, closeT
     logger,
     botUsername,
     registry,
+    catalogAccess,
     ...(opts.groupId ? { groupId: opts.groupId } : {}),
     ...(opts.policyRefreshMs !== undefined ? { policyRefreshMs: opts.policyRefreshMs } : {}),
     ...(opts.reconcileIntervalMs !== undefined ? { reconcileIntervalMs: opts.reconcileIntervalMs } : {}),

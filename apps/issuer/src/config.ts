@@ -1,7 +1,7 @@
 // issuer configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { checkKafkaSecurity, envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
+import { authEnv, authFromEnv, checkKafkaSecurity, envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type AuthConfig, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -17,6 +17,7 @@ const EnvSchema = z.object({
   // signs granted events and sealed credentials; acts only on gate-signed approvals; trusts revocations by a revoker
   ...signingEnv({ keyFile: true, gate: true, revoker: true }),
   ...serverEnv(8081),
+  ...authEnv(),
 }).superRefine((env, ctx) => checkKafkaSecurity(env, ctx));
 
 export interface IssuerAppConfig extends ServerConfig {
@@ -26,6 +27,8 @@ export interface IssuerAppConfig extends ServerConfig {
   elevationsProject: string | number;
   substrates: SubstrateInstances;
   publicUrl?: string;
+  /** API authentication (GitLab-token cache, CI ID token audience: JIT_OIDC_AUDIENCE or JIT_PUBLIC_URL). */
+  auth: AuthConfig;
   retry: { attempts: number; baseMs: number; maxMs: number };
   signing: SigningConfig & { privateKeyPem: string };
 }
@@ -43,5 +46,6 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
     retry: { attempts: e.JIT_ISSUE_ATTEMPTS, baseMs: e.JIT_ISSUE_RETRY_BASE_MS, maxMs: e.JIT_ISSUE_RETRY_MAX_MS },
     signing: { ...signingFromEnv(e, key.pem), privateKeyPem: key.pem! },
     ...serverFromEnv(e),
+    auth: authFromEnv(e, e.JIT_PUBLIC_URL),
   };
 }

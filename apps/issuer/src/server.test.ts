@@ -30,7 +30,9 @@ let server: IssuerServer;
 const logLines: string[] = [];
 
 const publish = (e: CloudEventJson) => bus.publish(TOPIC_ELEVATIONS, String((e.data as { elevationId: string }).elevationId), e);
-const get = async (url: string) => server.app.inject({ url });
+const CAROL_TOKEN = 'carol-token-0123456789';
+/** As carol, the fixtures' requester (the read API answers from the caller's view). */
+const get = async (url: string) => server.app.inject({ url, headers: { authorization: `Bearer ${CAROL_TOKEN}` } });
 const ops = async (url: string) => server.ops.inject({ url });
 /** Polls until `check` holds (apps may not use @jit/testing's waitFor: module boundaries). */
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
@@ -46,7 +48,10 @@ beforeAll(async () => {
   sandbox = await startSandbox({
     port: 0,
     seed: {
-      users: [{ username: 'jit-bot', token: BOT_TOKEN, bot: true }],
+      users: [
+        { username: 'jit-bot', token: BOT_TOKEN, bot: true },
+        { username: 'carol', token: CAROL_TOKEN },
+      ],
       projects: [{ path: 'ops/elevations', files: { 'policy.yaml': 'tiers: {}\n' }, members: [{ username: 'jit-bot', access_level: 40 }] }],
     },
   });

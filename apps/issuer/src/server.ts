@@ -13,8 +13,10 @@ import { createGitlabApprovalCheck, createIssuer, type Issuer, type MrNotifier }
 import { createChainHeads, createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createOpsServer, openGitlabToken } from '@jit/service';
-import { createPolicyStore } from '@jit/policy';
-import { readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
+import { cachedGroupResolver, createElevationAccess, createPolicyStore } from '@jit/policy';
+import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
+import { createGroupResolver } from '@jit/gate';
+import { authPlugin, createCallerResolver } from '@jit/identity';
 import type { Substrate, SubstrateRegistry } from '@jit/substrates';
 import type { IssuerAppConfig } from './config';
 import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '@jit/substrate-wiring';
@@ -107,6 +109,13 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     cleanups.unshift(() => issuer.stop());
 
     const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
+    // every route needs a caller: a GitLab token of theirs or a GitLab CI ID token
+    await app.register(authPlugin, {
+      resolver: createCallerResolver({ gitlabUrl: config.gitlab.url, ...(config.auth.audience ? { audience: config.auth.audience } : {}), cacheTtlMs: config.auth.cacheTtlMs, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger }),
+      registry,
+    });
+    const botUsername = (await gitlab.users.current()).username;
+    const access = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: 60_000 }), botUsername });
     await app.register(swagger, {
       openapi: {
         info: { title: 'jit issuer', version: '1', description: 'Read API of a distributed jit deployment: elevations, their timelines and sealed credentials' },
@@ -116,7 +125,12 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     // In distributed mode the issuer is the process that serves /v1/elevations* (an ingress
     // routes them here); it already keeps the ledger for the credential route.
-    await app.register(readApiPlugin, { ledger });
+    await app.register(readApiPlugin, {
+      ledger,
+      access,
+      // each credential served is on the log first, signed with the issuer key
+      recordFetch: async (e, caller) => void (await bus.publish(TOPIC_ELEVATIONS, e.id, credentialFetchedEvent(e, caller, '/jit/issuer/read-api'))),
+    });
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['issuer'] }] });
     const ops = createOpsServer({ registry, logger, closeWith: app, readiness: () => ({ ready: bus.isReady(), detail: { bus: bus.isReady(), substrates: substrates.names() } }) });
     app.addHook('onClose', async () => {

@@ -2,7 +2,7 @@
 // setting stops start-up with a message naming it (never its value: some are secrets).
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { checkKafkaSecurity, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, opsEnv, opsFromEnv, parseEnv, readSigningKeySetting, secretEnv, signingEnv, signingFromEnv, type KafkaSecurity, type ServerConfig, type SigningConfig } from '@jit/service';
+import { checkKafkaSecurity, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, opsEnv, opsFromEnv, authEnv, authFromEnv, parseEnv, readSigningKeySetting, secretEnv, signingEnv, signingFromEnv, type KafkaSecurity, type AuthConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings } from '@jit/substrate-wiring';
 import { checkNotifyBudget, notifyEnv, notifyFromEnv, type NotifyConfig } from '@jit/notify';
 
@@ -16,6 +16,7 @@ const envSchema = z
     JIT_PORT: s.port(8080, { min: 1 }),
     JIT_HOST: s.host(),
     ...opsEnv(),
+    ...authEnv(),
     JIT_DATA_DIR: s.path().default('./.jit'),
     JIT_LOG_LEVEL: s.logLevel(),
     JIT_PUBLIC_URL: s.httpUrl('the http(s) URL users reach jit at').optional(),
@@ -70,6 +71,8 @@ const envSchema = z
   });
 
 export interface JitConfig extends ServerConfig {
+  /** API authentication: GitLab-token cache TTL and the CI ID token audience (default publicUrl). */
+  auth: AuthConfig;
   dataDir: string;
   publicUrl: string;
   /** `tokenFile`: GITLAB_TOKEN_FILE, re-read when rotated. */
@@ -103,6 +106,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     port: e.JIT_PORT,
     host: e.JIT_HOST,
     ops: opsFromEnv(e),
+    auth: authFromEnv(e),
     dataDir,
     logLevel: e.JIT_LOG_LEVEL,
     publicUrl: e.JIT_PUBLIC_URL ?? `http://${e.JIT_HOST}:${e.JIT_PORT}`,

@@ -83,7 +83,7 @@ describe('forged events on the embedded bus', () => {
     await jit.bus.publish(TOPIC_ELEVATIONS, stranger.data.elevationId, stranger);
     await until(async () => (await refused('unsigned')) === before.unsigned + 1 && (await refused('untrusted_key')) === before.stranger + 1, 'both approvals refused');
     for (const e of [unsigned, stranger]) {
-      const res = await fetch(`${url}/v1/elevations/${e.data.elevationId}/credential`);
+      const res = await fetch(`${url}/v1/elevations/${e.data.elevationId}/credential`, { headers: { authorization: 'Bearer alice-token-0001' } });
       expect(res.status, e.data.elevationId).not.toBe(200);
     }
     expect(await metrics()).not.toMatch(/^jit_grants_total\{outcome="granted"[^}]*\} [1-9]/m); // nothing issued
@@ -91,7 +91,7 @@ describe('forged events on the embedded bus', () => {
     expect(warned.length).toBeGreaterThanOrEqual(2);
     expect(warned.join('')).not.toContain(mallory.recipient); // ids only, none of the forged data
     // jit publishes its key, and is still ready
-    const keys = ((await (await fetch(`${url}/v1/keys`)).json()) as { keys: Array<{ roles: string[] }> }).keys;
+    const keys = ((await (await fetch(`${url}/v1/keys`, { headers: { authorization: 'Bearer alice-token-0001' } })).json()) as { keys: Array<{ roles: string[] }> }).keys;
     expect(keys).toEqual([expect.objectContaining({ roles: ['gate', 'issuer', 'revoker'] })]);
     expect((await fetch(`${jit.opsUrl}/readyz`)).status).toBe(200);
   });

@@ -30,14 +30,14 @@ describe('policy trust in sandbox mode (npm start)', () => {
     const url = await jit.listen();
     // Sandbox mode pins the seed's policy by itself, and says so.
     expect(logs.join('')).toMatch(/the seed policy.yaml is pinned as the first trusted policy/);
-    const seeded = (await (await fetch(`${url}/v1/catalog`)).json()) as { version: string; ratified?: { how: string } };
+    const seeded = (await (await fetch(`${url}/v1/catalog`, { headers: { authorization: 'Bearer alice-token-0001' } })).json()) as { version: string; ratified?: { how: string } };
     expect(seeded.ratified?.how).toBe('pin');
 
     // A maintainer pushes a broken policy.yaml straight to main.
     const alice = createGitlabClient({ url: jit.sandbox!.url, token: 'alice-token-0001' });
     await alice.commits.create(jit.gitlab.projectId, 'main', 'oops', [{ action: 'update', filePath: 'policy.yaml', content: 'tiers: [this is not a policy\n' }]);
     await (jit.app as unknown as { gate: { refreshPolicy(): Promise<unknown> } }).gate.refreshPolicy();
-    const after = (await (await fetch(`${url}/v1/catalog`)).json()) as { version: string; latestPolicyRejected?: { code?: string } };
+    const after = (await (await fetch(`${url}/v1/catalog`, { headers: { authorization: 'Bearer alice-token-0001' } })).json()) as { version: string; latestPolicyRejected?: { code?: string } };
     expect(after.version).toBe(seeded.version);
     expect(after.latestPolicyRejected?.code).toBe('JIT_ERR_POLICY_UNRATIFIED');
 

@@ -64,10 +64,10 @@ describe('the sandbox elevations project', () => {
     // the policy is read from that project: the catalog answers from it
     const url = await jit.listen();
     const deadline = Date.now() + 60_000;
-    let res = await fetch(`${url}/v1/catalog`);
+    let res = await fetch(`${url}/v1/catalog`, { headers: { authorization: 'Bearer alice-token-0001' } });
     while (res.status === 503 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
-      res = await fetch(`${url}/v1/catalog`);
+      res = await fetch(`${url}/v1/catalog`, { headers: { authorization: 'Bearer alice-token-0001' } });
     }
     expect(res.status).toBe(200);
     expect(((await res.json()) as { entries: Array<{ target: string }> }).entries.map((e) => e.target)).toContain('demo-db');

@@ -20,7 +20,8 @@ import { createChainHeads, createLedger } from '@jit/ledger';
 import { createNotifier, notifyChannelsSchema, type Notifier } from '@jit/notify';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { cachedGroupResolver, createElevationAccess, createPolicyStore } from '@jit/policy';
-import { readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
+import { authPlugin, createCallerResolver } from '@jit/identity';
+import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { createRevoker, type Revoker } from '@jit/revoker';
 import { createOpsServer, envSchemas, openGitlabToken, openSecret } from '@jit/service';
 import { webhookSecrets as webhookSecretsSchema, type JitConfig } from './config';
@@ -213,8 +214,13 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     }
     const policyStore = createPolicyStore({ gitlab, projectId: proj.id, substrates: substrateCatalog(substrates), logger, ...(policyPin ? { pin: policyPin } : {}) });
 
-    // --- one registry, one server
+    // --- one registry, one server; every route but the webhook needs a caller (a GitLab token or a CI ID token)
     const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle', bodyLimit: config.webhook.bodyLimit + 1024 });
+    await app.register(authPlugin, {
+      resolver: createCallerResolver({ gitlabUrl, audience: config.auth.audience ?? config.publicUrl, cacheTtlMs: config.auth.cacheTtlMs, logger }),
+      registry,
+    });
+    const access = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: 60_000 }), botUsername });
     await app.register(swagger, {
       openapi: {
         info: { title: 'jit', version: '1', description: 'GitOps just-in-time privilege elevation: webhook intake, catalog and read API' },
@@ -251,6 +257,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       logger,
       botUsername,
       registry,
+      catalogAccess: access,
       // the gate folds what only a gate emits only when a gate key signed it (a forged requested
       // on the log could otherwise ask for no approvals)
       gateKeys: trust.gate,
@@ -301,11 +308,15 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
         publicUrl: config.publicUrl,
       });
     }
-    await app.register(readApiPlugin, { ledger });
+    await app.register(readApiPlugin, {
+      ledger,
+      access,
+      // each credential served is on the log first, signed by this process (its issuer key)
+      recordFetch: async (e, caller) => void (await bus.publish(TOPIC_ELEVATIONS, e.id, credentialFetchedEvent(e, caller, '/jit/read-api'))),
+    });
     // GET /v1/events (jit events, jit audit verify): the whole log, for the policy's auditors only; the
-    // caller is the auth plugin's (without one every call is 401)
-    const auditAccess = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: 60_000 }), botUsername });
-    await app.register(eventsPlugin, { bus, access: auditAccess });
+    // caller is the auth plugin's
+    await app.register(eventsPlugin, { bus, access });
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] }] });
 
     let projection: LedgerProjection | undefined;

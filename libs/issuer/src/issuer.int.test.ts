@@ -218,7 +218,7 @@ describe('issuer on Kafka + PostgreSQL', () => {
     const granted = of(EVENT_TYPES.granted, gid)[0]!;
     expect(granted.data).toMatchObject({ elevationId: event.data.elevationId, substrate: 'postgres', handle: { kind: 'postgres' } });
 
-    const res = await fetch(`${issuerUrl}/v1/elevations/${event.data.elevationId}/credential`);
+    const res = await fetch(`${issuerUrl}/v1/elevations/${event.data.elevationId}/credential`, { headers: { authorization: `Bearer ${CAROL_TOKEN}` } });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { sealedCredential: string; grantId: string };
     expect(body.grantId).toBe(gid);
@@ -230,8 +230,8 @@ describe('issuer on Kafka + PostgreSQL', () => {
     await expect(sql(secret.url!, 'CREATE TABLE public.nope (x int)')).rejects.toMatchObject({ code: '42501' });
 
     await waitFor(async () => (await notes(event.data.mrIid)).some((n) => n.includes('jit: granted')), { what: 'granted comment' });
-    expect((await fetch(`${issuerUrl}/v1/elevations/gl-1-999999/credential`)).status).toBe(404);
-    expect((await fetch(`${issuerUrl}/v1/elevations/not-an-id/credential`)).status).toBe(400);
+    expect((await fetch(`${issuerUrl}/v1/elevations/gl-1-999999/credential`, { headers: { authorization: `Bearer ${CAROL_TOKEN}` } })).status).toBe(404);
+    expect((await fetch(`${issuerUrl}/v1/elevations/not-an-id/credential`, { headers: { authorization: `Bearer ${CAROL_TOKEN}` } })).status).toBe(400);
     expect((await fetch(`${issuerOpsUrl}/readyz`)).status).toBe(200);
   });
 
@@ -265,7 +265,7 @@ describe('issuer on Kafka + PostgreSQL', () => {
       const tries = issuer.output().split('\n').filter((l) => l.includes(gid) && l.includes('substrate issue failed'));
       expect(tries).toHaveLength(3);
       await waitFor(async () => (await notes(event.data.mrIid)).some((n) => n.includes('jit: grant failed')), { what: 'failure comment' });
-      expect((await fetch(`${issuerUrl}/v1/elevations/${event.data.elevationId}/credential`)).status).toBe(409);
+      expect((await fetch(`${issuerUrl}/v1/elevations/${event.data.elevationId}/credential`, { headers: { authorization: `Bearer ${CAROL_TOKEN}` } })).status).toBe(409);
     } finally {
       await pgFlaky.start();
     }
@@ -311,7 +311,7 @@ describe('issuer on Kafka + PostgreSQL', () => {
     expect(of(EVENT_TYPES.grantFailed, data.grantId)).toHaveLength(0); // a forger cannot make a real approval look handled either
     expect(await jitRoles(ordersUrl)).toEqual(rolesBefore);
     expect(issuer.output()).toMatch(/refused an elevation\.approved not signed by a trusted gate key \(unsigned\)/);
-    expect((await fetch(`${issuerUrl}/v1/elevations/${data.elevationId}/credential`)).status).not.toBe(200);
+    expect((await fetch(`${issuerUrl}/v1/elevations/${data.elevationId}/credential`, { headers: { authorization: `Bearer ${CAROL_TOKEN}` } })).status).not.toBe(200);
     // the real approval of the same MR, signed by the gate, is still served
     await publish(await approved('orders-db', { from: data, idKey: 'the-gate-s-own' }));
     await waitFor(() => of(EVENT_TYPES.granted, data.grantId).length === 1, { timeoutMs: 60_000, what: 'granted' });
@@ -332,7 +332,7 @@ describe('issuer on Kafka + PostgreSQL', () => {
   });
 
   it('signs what it publishes and what it seals, with the key GET /v1/keys lists', async () => {
-    const keys = ((await (await fetch(`${issuerUrl}/v1/keys`)).json()) as { keys: Array<{ x: string; roles: string[] }> }).keys;
+    const keys = ((await (await fetch(`${issuerUrl}/v1/keys`, { headers: { authorization: `Bearer ${CAROL_TOKEN}` } })).json()) as { keys: Array<{ x: string; roles: string[] }> }).keys;
     expect(keys).toEqual([expect.objectContaining({ x: issuerKey.signer.publicKey.x, roles: ['issuer'] })]);
     const raw = rawEvents.map((t) => JSON.parse(t) as { type: string }).filter((e) => e.type === EVENT_TYPES.granted);
     expect(raw.length).toBeGreaterThan(0);

@@ -17,3 +17,8 @@ export const CredentialEnded = defineError<[string, string]>(
   { statusCode: 410 },
 );
 export const BadQuery = defineError<[string]>('JIT_ERR_API_BAD_QUERY', 'bad query: %s', { statusCode: 400 });
+export const CredentialUnrecorded = defineError<[string]>(
+  'JIT_ERR_API_FETCH_UNRECORDED',
+  'the fetch of the credential of elevation %s could not be recorded on the event log, so it is not served; try again shortly',
+  { statusCode: 503, retriable: true },
+);

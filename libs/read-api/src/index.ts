@@ -4,6 +4,7 @@ export { startLedgerProjection } from './projection';
 export type { LedgerProjection, LedgerProjectionOptions } from './projection';
 export { createElevationMetrics, eventTypeLabel, ELEVATION_METRIC_NAMES } from './elevation-metrics';
 export type { ElevationMetrics } from './elevation-metrics';
-export { BadQuery, CredentialEnded, CredentialNotGranted, ElevationNotFound } from './errors';
+export { BadQuery, CredentialEnded, CredentialNotGranted, CredentialUnrecorded, ElevationNotFound } from './errors';
+export { credentialFetchedEvent } from './credential-fetched';
 export { signingKeysPlugin } from './signing-keys-plugin';
 export type { SigningKeysOptions, SigningRole } from './signing-keys-plugin';

@@ -4,12 +4,15 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { FIXTURE_ELEVATION, FIXTURE_SEALED, sampleEvent } from '@jit/contracts/testing';
 import { createLedger } from '@jit/ledger';
 import { readApiPlugin } from './read-api-plugin';
+import { auditorReader } from './testing';
 
 async function app(events: Parameters<ReturnType<typeof createLedger>['apply']>[0][]) {
   const ledger = createLedger();
   for (const e of events) ledger.apply(e);
   const f = Fastify();
-  await f.register(readApiPlugin, { ledger });
+  const reader = auditorReader();
+  reader.actAs(f);
+  await f.register(readApiPlugin, { ledger, ...reader });
   return f;
 }
 

@@ -1,14 +1,27 @@
 // The read API over the ledger: GET /v1/elevations (filters), /v1/elevations/:id (state and
 // timeline), /v1/elevations/:id/credential (the sealed blob only, while the grant is live).
+// Every route runs behind the auth plugin (request.caller) and answers from the caller's view: a
+// requester sees their own elevations and alone fetches their credential, an approver what they
+// may approve, an auditor everything. What the caller may not see is a 404 with the very body of
+// an unknown id, so ids cannot be probed. Each credential served is recorded on the log first.
 import type {} from '@fastify/swagger'; // schema.summary for the OpenAPI document
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { JitError } from '@jit/errors';
+import { callerOf, sameUser, type Caller } from '@jit/identity-contract';
 import { ELEVATION_STATES, type ElevationState, type Ledger } from '@jit/ledger';
-import { BadQuery, CredentialEnded, CredentialNotGranted, ElevationNotFound } from './errors';
+import type { ElevationAccess } from '@jit/policy';
+import { BadQuery, CredentialEnded, CredentialNotGranted, CredentialUnrecorded, ElevationNotFound } from './errors';
 
 export interface ReadApiOptions {
   ledger: Ledger;
+  /** Who may see which elevation (the policy in force). */
+  access: ElevationAccess;
+  /**
+   * Records a credential fetch (elevation.credential.fetched on the log) before the credential is
+   * served; a failure answers 503 and serves nothing, so no fetch goes unrecorded.
+   */
+  recordFetch: (elevation: ElevationState, caller: Caller) => Promise<void>;
   /** Serve /v1/elevations and /v1/elevations/:id (default true). */
   elevations?: boolean;
   /** Serve /v1/elevations/:id/credential (default true). */
@@ -60,7 +73,8 @@ function sendError(reply: FastifyReply, err: JitError): FastifyReply {
 }
 
 const plugin: FastifyPluginAsync<ReadApiOptions> = async (app, options) => {
-  const { ledger } = options;
+  const { ledger, access } = options;
+  const viewOf = (caller: Caller) => access.viewOf({ username: caller.username, bot: caller.bot });
 
   if (options.elevations !== false) {
     app.get<{ Querystring: { state?: string; target?: string; requester?: string; since?: string; until?: string; limit?: number } }>(
@@ -89,13 +103,15 @@ const plugin: FastifyPluginAsync<ReadApiOptions> = async (app, options) => {
       async (req, reply) => {
         const q = req.query;
         if (q.since && q.until && Date.parse(q.since) > Date.parse(q.until)) return sendError(reply, BadQuery('since is after until'));
-        const list = ledger.list({
+        const reader = await viewOf(callerOf(req));
+        const all = ledger.list({
           state: q.state as ElevationState['state'] | undefined,
           target: q.target,
           requester: q.requester,
           since: q.since,
           until: q.until,
         });
+        const list = reader.auditor ? all : all.filter((e) => reader.sees(e));
         return { elevations: list.slice(-(q.limit ?? 1000)).map(view) };
       },
     );
@@ -124,7 +140,8 @@ const plugin: FastifyPluginAsync<ReadApiOptions> = async (app, options) => {
       },
       async (req, reply) => {
         const e = ledger.get(req.params.id);
-        if (!e) return sendError(reply, ElevationNotFound(req.params.id));
+        // one answer for "no such id" and "not yours to see"
+        if (!e || !(await viewOf(callerOf(req))).sees(e)) return sendError(reply, ElevationNotFound(req.params.id));
         return view(e);
       },
     );
@@ -156,14 +173,23 @@ const plugin: FastifyPluginAsync<ReadApiOptions> = async (app, options) => {
             404: errorBody,
             409: errorBody,
             410: errorBody,
+            503: errorBody,
           },
         },
       },
       async (req, reply) => {
+        const caller = callerOf(req);
         const e = ledger.get(req.params.id);
-        if (!e) return sendError(reply, ElevationNotFound(req.params.id));
+        // the sealed credential is the requester's alone (it is sealed to their key); anyone else: as if there were none
+        if (!e || !sameUser(e.requester, caller.username)) return sendError(reply, ElevationNotFound(req.params.id));
         if (e.state === 'revoked' || e.state === 'expired') return sendError(reply, CredentialEnded(e.id, e.state));
         if (e.state !== 'granted' || !e.sealedCredential) return sendError(reply, CredentialNotGranted(e.id, e.state));
+        try {
+          await options.recordFetch(e, caller);
+        } catch (err) {
+          req.log.warn({ elevationId: e.id, err: { code: (err as { code?: string }).code, name: (err as Error)?.name } }, 'credential fetch could not be recorded; not served');
+          return sendError(reply.header('retry-after', '5'), CredentialUnrecorded(e.id));
+        }
         return {
           elevationId: e.id,
           grantId: e.grantId,

@@ -8,6 +8,7 @@ import { FIXTURE_MERGE_SHA, FIXTURE_RECIPIENT, sampleData, sampleEvent } from '@
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { createLedger, type Ledger } from '@jit/ledger';
 import { readApiPlugin } from '@jit/read-api';
+import { auditorReader } from '@jit/read-api/testing';
 import type { FetchFn } from './api-client';
 import { runCli, type CliIo } from './program';
 
@@ -37,7 +38,9 @@ afterAll(async () => {
 /** The read API over a ledger the test feeds, reached through the CLI's fetch. */
 async function readApi(ledger: Ledger): Promise<{ app: FastifyInstance; fetch: FetchFn; polls: string[] }> {
   const app = Fastify();
-  await app.register(readApiPlugin, { ledger });
+  const reader = auditorReader();
+  reader.actAs(app);
+  await app.register(readApiPlugin, { ledger, ...reader });
   const polls: string[] = [];
   const fetch: FetchFn = async (url) => {
     const u = new URL(url);

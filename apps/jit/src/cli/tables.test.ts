@@ -10,6 +10,7 @@ import { createLedger } from '@jit/ledger';
 import { catalogPlugin, createPolicyStore, policyBlobSha } from '@jit/policy';
 import { EXAMPLE_POLICY_YAML, fakeSubstrates } from '@jit/policy/testing';
 import { readApiPlugin } from '@jit/read-api';
+import { auditorReader } from '@jit/read-api/testing';
 import { runCli } from './program';
 import { AUDIT_COLUMNS, CATALOG_COLUMNS } from './tables';
 
@@ -27,8 +28,10 @@ beforeAll(async () => {
   ledger.apply(sampleEvent(EVENT_TYPES.requested, { elevationId: 'gl-42-8' }));
   ledger.apply(sampleEvent(EVENT_TYPES.rejected, { elevationId: 'gl-42-8' }));
   app = Fastify();
+  const reader = auditorReader();
+  reader.actAs(app);
   await app.register(catalogPlugin, { store, resolveGroup: async () => [{ username: 'carol' }, { username: 'dave' }] });
-  await app.register(readApiPlugin, { ledger });
+  await app.register(readApiPlugin, { ledger, ...reader });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 afterAll(() => app?.close());
