@@ -8,6 +8,7 @@ import { TOPIC_ELEVATIONS, createEventSigner, producerTrust } from '@jit/contrac
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createOpsServer, openGitlabToken } from '@jit/service';
+import { authPlugin, createCallerResolver } from '@jit/identity';
 import { signingKeysPlugin } from '@jit/read-api';
 import { createRevoker, type MrNotifier, type Revoker } from '@jit/revoker';
 import type { SubstrateRegistry } from '@jit/substrates';
@@ -73,6 +74,11 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
     cleanups.unshift(() => revoker.stop());
 
     const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
+    // its one public route, GET /v1/keys, needs a caller like every API route (with GitLab
+    // configured; without it the revoker can check no token and serves only its public key)
+    if (config.gitlab) {
+      await app.register(authPlugin, { resolver: createCallerResolver({ gitlabUrl: config.gitlab.url, cacheTtlMs: 60_000, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger }), registry });
+    }
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['revoker'] }] });
     const ops = createOpsServer({
       registry,
