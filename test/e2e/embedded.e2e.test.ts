@@ -77,7 +77,8 @@ describe('embedded mode (npm start)', () => {
     expect(comments).toMatch(/granted/);
     expect(comments).toMatch(/revoked/);
     // metrics are on the ops listener only, never on the public port
-    expect((await fetch(`${url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer alice-token-0001' } })).status).toBe(404);
     const metrics = await (await fetch(`${jit.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/jit_merge_to_granted_seconds_count 1/);
     expect(metrics).toMatch(/jit_expiry_to_revoked_seconds_count 1/);
