@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createGitlabClient } from '@jit/gitlab';
 import { issueCiIdToken, type Sandbox } from '@jit/gitlab-sandbox';
-import { JitApi, type ElevationSummary } from '../cli/api-client';
+import { JitApi, JitApiError, type ElevationSummary } from '../cli/api-client';
 import { runCli } from '../cli/program';
 import { timelineLine } from '../cli/render';
 
@@ -26,7 +26,7 @@ export interface DemoOptions {
   /** TTL of the elevation (short, so the demo sees the revocation). */
   ttl?: string;
   say?: (line: string) => void;
-  tokens?: { agent: string; bot: string; approvers: [string, string] };
+  tokens?: { agent: string; bot: string; approvers: [string, string]; outsider: string };
   /**
    * A GitLab CI ID token for a job of the agent on `ref` of the elevations project, aud = jit's URL
    * (sandbox mode: `issueCiIdToken(jit.sandbox, …)`). The agent authenticates to jit with it, as
@@ -67,7 +67,7 @@ async function tryWrite(url: string): Promise<{ ok: true } | { ok: false; error:
 
 export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
   const say = opts.say ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const tokens = opts.tokens ?? { agent: 'deploy-agent-token', bot: 'review-bot-token', approvers: ['alice-token-0001', 'bob-token-00001'] };
+  const tokens = opts.tokens ?? { agent: 'deploy-agent-token', bot: 'review-bot-token', approvers: ['alice-token-0001', 'bob-token-00001'], outsider: 'dave-token-00001' };
   const ttl = opts.ttl ?? '20s';
   const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
   // The narrator reads jit as alice, an approver of the demo policy (jit shows her what she may approve).
@@ -133,6 +133,13 @@ export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
     }
     const mine = await cli(['status', id], agentAuth);
     check(mine.id === id, `the agent follows its request with jit status, authenticated by ${opts.agentIdToken ? 'its CI ID token' : 'its GitLab token'}: ${String(mine.state)}`);
+    const refusedAs = async (token: string) =>
+      new JitApi(opts.jitUrl, fetch, async () => ({ token, from: 'the demo', kind: 'GitLab token' })).elevation(id).then(
+        () => 200,
+        (err: unknown) => (err instanceof JitApiError ? err.status : 0),
+      );
+    const [forged, outsider] = [await refusedAs('not-a-token-anyone-issued'), await refusedAs(tokens.outsider)];
+    check(forged === 401 && outsider === 404, `jit refuses a token GitLab does not know (${forged}) and hides the elevation from dave, who may not see it (${outsider})`);
 
     step(3, 'A review bot approves: GitLab records it, jit does not count it.');
     await as(tokens.bot).mergeRequests.approve(projectId, mrIid);
