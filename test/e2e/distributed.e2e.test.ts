@@ -103,6 +103,7 @@ beforeAll(async () => {
   reversible-write: { ttlMax: 2h, approvals: 2, approvers: { groups: [platform] } }
 breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, requesters: { groups: [oncall] }, reviewWithin: 24h }
 agents: [deploy-agent]
+auditors: { groups: [security] }
 recipients:
   deploy-agent: [${String(key.recipient)}]
 policyApprovers: { groups: [security], approvals: 2 }
@@ -268,11 +269,11 @@ async function cliStatus(id: string, states: string[]): Promise<Record<string, u
   return last;
 }
 
-/** `jit audit --json …` against the issuer. */
-async function cliAudit(flags: string[]): Promise<Array<{ id: string; state: string }>> {
+/** `jit audit --json …` against the issuer, as `token`'s owner (default alice: security, an auditor). */
+async function cliAudit(flags: string[], token: string = TOKENS.alice): Promise<Array<{ id: string; state: string }>> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(['--json', 'audit', '--url', apps.issuer.url, ...flags], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir(), GITLAB_TOKEN: TOKENS.alice } });
+  const code = await runCli(['--json', 'audit', '--url', apps.issuer.url, ...flags], { out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: home ?? tmpdir(), GITLAB_TOKEN: token } });
   if (code !== 0) throw new Error(`jit audit exited ${code}: ${err.join(' ')}`);
   return JSON.parse(out.join('\n')) as Array<{ id: string; state: string }>;
 }
@@ -412,9 +413,12 @@ describe('distributed mode: four processes on Kafka', () => {
     const timeline = (status.timeline as Array<{ type: string }>).map((t) => t.type);
     for (const t of ['requested', 'approval.recorded', 'approved', 'granted', 'revoked']) expect(timeline).toContain(`dev.jit.elevation.${t}.v1`);
     expect(JSON.stringify(status)).not.toContain('BEGIN AGE');
-    const audit = await cliAudit(['--state', 'revoked', '--target', 'orders-vault', '--requester', 'deploy-agent', '--since', new Date(Date.now() - 3600_000).toISOString()]);
+    // carol (platform: an eligible approver of the tier, not an auditor) sees it; dave (no role) does not
+    const audit = await cliAudit(['--state', 'revoked', '--target', 'orders-vault', '--requester', 'deploy-agent', '--since', new Date(Date.now() - 3600_000).toISOString()], 'carol-token-0001');
     expect(audit.map((e) => e.id)).toContain(id);
     expect(audit.every((e) => e.state === 'revoked')).toBe(true);
+    expect(await cliAudit(['--requester', 'deploy-agent'], 'dave-token-00001')).toEqual([]);
+    expect((await fetch(`${apps.issuer.url}/v1/elevations/${id}`, { headers: { authorization: 'Bearer dave-token-00001' } })).status).toBe(404);
     expect(await cliAudit(['--state', 'revoked', '--target', 'no-such-target'])).toEqual([]);
 
     process.stdout.write(`distributed e2e: ${figures(id)}\n`);
@@ -586,7 +590,9 @@ describe('distributed mode: four processes on Kafka', () => {
     });
     expect((await cliStatus(id, ['bypassed'])).state).toBe('bypassed');
     expect((await cliAudit(['--state', 'bypassed'])).map((e) => e.id)).toEqual([id]);
-    const forged = await fetch(`${apps.issuer.url}/v1/elevations/gl-1-999`);
+    // an id nobody requested: a stranger is refused before anything is looked up, a caller finds nothing
+    expect((await fetch(`${apps.issuer.url}/v1/elevations/gl-1-999`)).status).toBe(401);
+    const forged = await fetch(`${apps.issuer.url}/v1/elevations/gl-1-999`, { headers: { authorization: `Bearer ${TOKENS.alice}` } });
     expect(forged.status).toBe(404);
   });
 

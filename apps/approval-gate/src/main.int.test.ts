@@ -23,6 +23,7 @@ const DEV_TOKEN = 'dev-token-0123456789';
 const POLICY = `tiers:
   reversible-write: { ttlMax: 2h, approvals: 1, approvers: { users: [carol] } }
 agents: [deploy-agent]
+auditors: { users: [dev] }
 ${fixtureRecipientsYaml()}policyApprovers: { users: [carol, dave], approvals: 2 }
 targets:
   orders-db:
@@ -128,9 +129,18 @@ describe('apps/approval-gate main', () => {
     expect(catalog.entries).toEqual([
       expect.objectContaining({ target: 'orders-db', scope: 'write', tier: 'reversible-write', ttlMaxSeconds: 7200, requiredApprovals: 1, eligibleApprovers: ['carol'] }),
     ]);
+    // dev is an auditor; dave is not: the same catalog without who the approvers are
+    const asDave = await fetch(`${base}/v1/catalog`, { headers: { authorization: 'Bearer dave-token-0123456789' } });
+    const daves = (await asDave.json()) as { entries: Array<Record<string, unknown>> };
+    expect(daves.entries).toEqual([expect.objectContaining({ target: 'orders-db', scope: 'write', approvers: { anyHuman: false, groups: [], users: [] } })]);
+    expect(daves.entries[0]).not.toHaveProperty('eligibleApprovers');
+    expect((await fetch(`${base}/v1/catalog`)).status).toBe(401);
     expect(await (await fetch(`${app.opsUrl()}/metrics`)).text()).toMatch(/process_cpu_user_seconds_total/);
-    // the ops routes are not on the public port
-    for (const path of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${base}${path}`)).status).toBe(404);
+    // the ops routes are not on the public port: a stranger is refused, a caller finds nothing
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      expect((await fetch(`${base}${path}`)).status).toBe(401);
+      expect((await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${DEV_TOKEN}` } })).status).toBe(404);
+    }
     expect(app.output()).not.toContain(BOT_TOKEN);
     app.proc.kill('SIGTERM');
     expect(await app.exited).toBe(0);

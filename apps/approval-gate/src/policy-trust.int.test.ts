@@ -13,6 +13,7 @@ const POLICY = `tiers:
   reversible-write: { ttlMax: 2h,  approvals: 1, approvers: { groups: [platform] } }
 breakGlass: { ttlMax: 1h, approvals: 0, approvers: { groups: [oncall] }, reviewWithin: 24h }
 agents: [deploy-agent]
+auditors: { groups: [security] }
 ${fixtureRecipientsYaml()}policyApprovers: { groups: [security], approvals: 2 }
 targets:
   orders-db:
@@ -32,8 +33,9 @@ interface CatalogBody {
   latestPolicyRejected?: { version?: string; code?: string };
 }
 
+/** The catalog as sam (security, an auditor) sees it: who ratified the version in force is named. */
 async function catalog(w: SandboxWorld): Promise<CatalogBody> {
-  return (await (await fetch(`${w.gateUrl}/v1/catalog`, { headers: { authorization: `Bearer ${tokenOf('dev')}` } })).json()) as CatalogBody;
+  return (await (await fetch(`${w.gateUrl}/v1/catalog`, { headers: { authorization: `Bearer ${tokenOf('sam')}` } })).json()) as CatalogBody;
 }
 
 function request(spec: Record<string, string | boolean>): string {

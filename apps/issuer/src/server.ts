@@ -13,7 +13,7 @@ import { createGitlabApprovalCheck, createIssuer, type Issuer, type MrNotifier }
 import { createChainHeads, createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createOpsServer, openGitlabToken } from '@jit/service';
-import { cachedGroupResolver, createElevationAccess, createPolicyStore } from '@jit/policy';
+import { cachedGroupResolver, createElevationAccess, createPolicyStore, ratifiedOnLog } from '@jit/policy';
 import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
 import { createGroupResolver } from '@jit/gate';
 import { authPlugin, createCallerResolver } from '@jit/identity';
@@ -115,7 +115,8 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
       registry,
     });
     const botUsername = (await gitlab.users.current()).username;
-    const access = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: 60_000 }), botUsername });
+    // who sees what follows the policy the log ratified last (the issuer never reads the default branch)
+    const access = createElevationAccess({ store: ratifiedOnLog(policyStore), resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: 60_000 }), botUsername });
     await app.register(swagger, {
       openapi: {
         info: { title: 'jit issuer', version: '1', description: 'Read API of a distributed jit deployment: elevations, their timelines and sealed credentials' },

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '@jit/contracts';
 import { compilePolicy } from './compile-policy';
-import { cachedGroupResolver, createElevationAccess } from './elevation-access';
+import { cachedGroupResolver, createElevationAccess, ratifiedOnLog } from './elevation-access';
 import type { LoadedPolicy } from './policy-store';
 import { EXAMPLE_POLICY_YAML } from './testing';
 
@@ -58,6 +58,20 @@ describe('elevation access', () => {
     const none = createElevationAccess({ store: { peek: () => undefined }, resolveGroup: async () => [] });
     const v = await none.viewOf({ username: 'aud', bot: false });
     expect([v.auditor, v.sees(write), v.sees({ requester: 'aud' })]).toEqual([false, false, true]);
+  });
+
+  it('ratifiedOnLog: the version the log ratified last decides (a process that never refreshes a store, the issuer)', async () => {
+    let last: { version: string } | undefined;
+    const asked: string[] = [];
+    const onLog = ratifiedOnLog({
+      trust: { current: () => last } as never,
+      atVersion: async (v) => (asked.push(v), { policy, version: v } as unknown as LoadedPolicy),
+    });
+    const reader = createElevationAccess({ store: onLog, resolveGroup: async (g) => groups[g] ?? [] });
+    expect((await reader.viewOf({ username: 'aud', bot: false })).auditor).toBe(false);
+    last = { version: 'v2' };
+    expect((await reader.viewOf({ username: 'aud', bot: false })).auditor).toBe(true);
+    expect(asked).toEqual(['v2']);
   });
 
   it('parsePolicy and compilePolicy read auditors: alike; an empty auditors: is refused', () => {

@@ -4,7 +4,7 @@
 // (policy `auditors:` groups and users) all of them. No policy in force: own elevations only.
 import { LRUCache } from 'lru-cache';
 import { approverSpecOf, isEligibleApprover, resolveApprovers, type GroupResolver, type ResolvedMember } from './approvers';
-import type { PolicyStore } from './policy-store';
+import type { LoadedPolicy, PolicyStore } from './policy-store';
 
 /** What access is decided on: the requester, and the rule its approvals are judged by. */
 export interface ElevationFacts {
@@ -25,7 +25,11 @@ export interface ElevationAccess {
 }
 
 export interface ElevationAccessOptions {
-  store: Pick<PolicyStore, 'peek'>;
+  /**
+   * The policy in force: a store the gate refreshes (gate, all-in-one), or `ratifiedOnLog(store)`
+   * where nothing refreshes one (the issuer).
+   */
+  store: { peek(): LoadedPolicy | undefined | Promise<LoadedPolicy | undefined> };
   resolveGroup: GroupResolver;
   /** jit's own bot: never an approver (as in the gate). */
   botUsername?: string;
@@ -37,7 +41,7 @@ export function createElevationAccess(options: ElevationAccessOptions): Elevatio
   return {
     async viewOf(caller) {
       const own = (e: ElevationFacts) => lc(e.requester) === lc(caller.username);
-      const lp = options.store.peek();
+      const lp = await options.store.peek();
       if (!lp) return { auditor: false, sees: own };
       const { policy } = lp;
       const others = options.botUsername ? [options.botUsername] : [];
@@ -58,6 +62,20 @@ export function createElevationAccess(options: ElevationAccessOptions): Elevatio
         // the requester never approves their own, but always sees it
         sees: (e) => own(e) || eligible.has(e.breakGlass ? '\0breakGlass' : (e.tier ?? '\0none')),
       };
+    },
+  };
+}
+
+/**
+ * The version the log ratified last, read at its ratified commit (cached by version in the store):
+ * the policy in force for a process that folds the log but never refreshes its store from the
+ * default branch (the issuer). Nothing ratified yet: undefined (callers see their own only).
+ */
+export function ratifiedOnLog(store: Pick<PolicyStore, 'trust' | 'atVersion'>): ElevationAccessOptions['store'] {
+  return {
+    async peek() {
+      const r = store.trust.current();
+      return r ? store.atVersion(r.version) : undefined;
     },
   };
 }
