@@ -61,15 +61,15 @@ describe('elevation access', () => {
   });
 
   it('ratifiedOnLog: the version the log ratified last decides (a process that never refreshes a store, the issuer)', async () => {
-    let last: { version: string } | undefined;
+    const log: { last?: { version: string } } = {};
     const asked: string[] = [];
     const onLog = ratifiedOnLog({
-      trust: { current: () => last } as never,
+      trust: { current: () => log.last } as never,
       atVersion: async (v) => (asked.push(v), { policy, version: v } as unknown as LoadedPolicy),
     });
     const reader = createElevationAccess({ store: onLog, resolveGroup: async (g) => groups[g] ?? [] });
     expect((await reader.viewOf({ username: 'aud', bot: false })).auditor).toBe(false);
-    last = { version: 'v2' };
+    log.last = { version: 'v2' };
     expect((await reader.viewOf({ username: 'aud', bot: false })).auditor).toBe(true);
     expect(asked).toEqual(['v2']);
   });
