@@ -8,6 +8,34 @@ import { describe, expect, it } from 'vitest';
 import { BOT, PROJECT, createFakeWorld, requestYaml } from './fixtures/fake-world';
 import { POLICY_YAML } from './fixtures/policy';
 
+/** A Push Hook as webhook-ingest publishes it: `who` moved `branch` from `before` to `after`. */
+function pushHook(
+  w: Awaited<ReturnType<typeof createFakeWorld>>,
+  id: string,
+  p: { branch: string; before: string; after: string; who: string; commits: Array<{ id: string; authorName: string; authorEmail: string }> },
+) {
+  const actorId = [...w.gl.users.values()].find((u) => u.username === p.who)!.id;
+  return {
+    specversion: '1.0' as const,
+    id,
+    source: '/jit/webhook-ingest',
+    type: GITLAB_PUSH_EVENT_TYPE,
+    data: {
+      kind: 'push',
+      projectId: PROJECT,
+      projectPath: w.gl.projects.get(PROJECT)!.path,
+      branch: p.branch,
+      before: p.before,
+      after: p.after,
+      actor: { id: actorId, username: p.who, name: p.who },
+      commits: p.commits,
+      totalCommits: p.commits.length,
+      delivery: { id, receivedAt: new Date().toISOString() },
+      payload: {},
+    },
+  };
+}
+
 const REQ = 'elevations/backfill.yaml';
 
 async function dataOf(w: Awaited<ReturnType<typeof createFakeWorld>>, type: string) {
@@ -131,11 +159,43 @@ describe('approval gate: approvals that never count', () => {
     expect(recs.at(-1)).toMatchObject({ approver: 'carol', counted: false, reason: 'committer' });
   });
 
-  it('a commit whose Push Hook never reached jit has an unknown pusher: the tier still needs that many approvals from provable non-pushers', async () => {
+  it('a Push Hook that never reached jit: GitLab\'s push events still name the pusher, so an approval by someone else counts', async () => {
     const w = await createFakeWorld({ tier: 'free' });
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });
     const m = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
     w.gl.push(PROJECT, m.sourceBranch, { [REQ]: requestYaml({ ttl: '1h' }) }, 'mallory'); // its Push Hook is lost
+    await w.deliver(w.hook(iid, 'merge_request', 'update', 'dev'));
+    await w.approve(iid, 'carol');
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.bypassDetected)).toEqual([]);
+    expect((await dataOf(w, EVENT_TYPES.approved))[0]).toMatchObject({ approvers: ['carol'] });
+  });
+
+  it('a Push Hook that never reached jit: the pusher\'s own approval never counts (GitLab\'s push events name her)', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    const m = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
+    // carol pushes under dev's author line; her Push Hook is lost; dev then pushes a copy of her
+    // commit to another branch (its hook arrives), so no MR commit is left without a known push.
+    w.gl.push(PROJECT, m.sourceBranch, { [REQ]: requestYaml({ ttl: '1h' }) }, 'carol');
+    const c = w.gl.projects.get(PROJECT)!.mrs.get(iid)!.commits.at(-1)!;
+    Object.assign(c, { authorName: 'dev', authorEmail: 'dev@example.com', committerName: 'dev', committerEmail: 'dev@example.com' });
+    await w.deliver(w.hook(iid, 'merge_request', 'update', 'dev'));
+    await w.deliver(pushHook(w, 'copy-push-1', { branch: 'copy', before: '0'.repeat(40), after: c.id, who: 'dev', commits: [] }));
+    await w.approve(iid, 'carol');
+    expect((await dataOf(w, EVENT_TYPES.approvalRecorded)).at(-1)).toMatchObject({ approver: 'carol', counted: false, reason: 'committer' });
+    await w.merge(iid);
+    expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);
+    expect((await dataOf(w, EVENT_TYPES.bypassDetected))[0]!.reasons.join(' ')).toMatch(/0 of 1 required .*carol: committer/);
+  });
+
+  it('a commit no push accounts for (neither a Push Hook nor GitLab\'s events) has an unknown pusher: the tier still needs that many approvals from provable non-pushers', async () => {
+    const w = await createFakeWorld({ tier: 'free' });
+    const iid = await w.open('dev', { [REQ]: requestYaml({}) });
+    const p = w.gl.projects.get(PROJECT)!;
+    const m = p.mrs.get(iid)!;
+    w.gl.push(PROJECT, m.sourceBranch, { [REQ]: requestYaml({ ttl: '1h' }) }, 'mallory'); // its Push Hook is lost
+    p.pushEvents.pop(); // and GitLab's event is older than what it keeps (or the token cannot see it)
     await w.deliver(w.hook(iid, 'merge_request', 'update', 'dev'));
     await w.approve(iid, 'carol');
     await w.merge(iid);
@@ -162,25 +222,15 @@ describe('approval gate: approvals that never count', () => {
     const main = w.gl.projects.get(PROJECT)!.branches.get('main')!.sha;
     // GitLab's Push Hook for the merge (carol merges): ref main, the MR's commits among its commits;
     // it can reach the gate before the merge webhook does.
-    await w.deliver({
-      specversion: '1.0',
-      id: 'merge-push-1',
-      source: '/jit/webhook-ingest',
-      type: GITLAB_PUSH_EVENT_TYPE,
-      data: {
-        kind: 'push',
-        projectId: PROJECT,
-        projectPath: w.gl.projects.get(PROJECT)!.path,
+    await w.deliver(
+      pushHook(w, 'merge-push-1', {
         branch: 'main',
         before: main,
         after: 'f'.repeat(40),
-        actor: { id: [...w.gl.users.values()].find((u) => u.username === 'carol')!.id, username: 'carol', name: 'carol' },
+        who: 'carol',
         commits: [{ id: head, authorName: 'dev', authorEmail: 'dev@example.com' }, { id: 'f'.repeat(40), authorName: 'carol', authorEmail: 'carol@example.com' }],
-        totalCommits: 2,
-        delivery: { id: 'merge-push-1', receivedAt: new Date().toISOString() },
-        payload: {},
-      },
-    });
+      }),
+    );
     await w.merge(iid, 'carol');
     expect(await dataOf(w, EVENT_TYPES.bypassDetected)).toEqual([]);
     expect((await dataOf(w, EVENT_TYPES.approved))[0]).toMatchObject({ approvers: ['carol'] });

@@ -43,6 +43,7 @@ import {
   upsertMarkedNote,
   type GitlabClient,
   type GitlabUser,
+  type MergeRequest,
   type MergeRequestApprovals,
   type MergeRequestCommit,
 } from '@jit/gitlab';
@@ -65,7 +66,7 @@ import {
   type PolicyStore,
 } from '@jit/policy';
 import { Counter, Histogram } from 'prom-client';
-import { ElevationBook, GATE_TYPES, type ElevationEntry, type RequestedRecord } from './elevation-book';
+import { ElevationBook, GATE_TYPES, type ElevationEntry, type PushRecord, type RequestedRecord } from './elevation-book';
 import { createGroupResolver } from './group-resolver';
 import { GateMalformedEvent, GateNotStarted } from './errors';
 import { createPolicyRatifier } from './policy-ratifier';
@@ -728,9 +729,28 @@ export function createGate(options: GateOptions): Gate {
 
   // ---- approvals ----
   /**
-   * Who pushed to an MR, from the log's pushRecorded events (GitLab's Push Hook `user_username`),
-   * never from a commit's author line alone: anyone who pushed to its source branch or pushed one of
-   * its commits. An MR commit no recorded push accounts for has an unknown pusher.
+   * The project's pushes as GitLab itself recorded them (its events API: the authenticated pusher,
+   * the branch, from and to which commit), since the day before the MR or its oldest commit: a Push
+   * Hook lost while webhook-ingest was away must not make a pusher unknown. Bulk pushes (no ref) and
+   * tags name no branch; a push older than the window leaves its commits unknown (fail closed).
+   */
+  const ZERO_SHA = '0'.repeat(40);
+  async function gitlabPushes(projectId: number, mr: MergeRequest, commits: MergeRequestCommit[]): Promise<PushRecord[]> {
+    const times = [mr.createdAt, ...commits.map((c) => c.createdAt)].map((t) => (t ? Date.parse(t) : NaN)).filter((t) => Number.isFinite(t));
+    const earliest = times.length > 0 ? Math.min(...times) : Date.now();
+    const after = new Date(Math.min(earliest, Date.now()) - 86_400_000).toISOString().slice(0, 10);
+    const out: PushRecord[] = [];
+    for (const e of await gitlab.events.pushes(projectId, { after })) {
+      if (e.refType !== 'branch' || !e.ref || !e.commitTo) continue;
+      out.push({ projectId, branch: e.ref, pusher: e.authorUsername, before: e.commitFrom ?? ZERO_SHA, after: e.commitTo, commits: [] });
+    }
+    return out;
+  }
+
+  /**
+   * Who pushed to an MR, from GitLab's push events and the log's pushRecorded events (GitLab's Push
+   * Hook `user_username`), never from a commit's author line alone: anyone who pushed to its source
+   * branch or pushed one of its commits. An MR commit no known push accounts for has an unknown pusher.
    */
   interface PushFacts {
     /** Lower-case usernames. */
@@ -744,7 +764,7 @@ export function createGate(options: GateOptions): Gate {
     const order = commits.map((c) => c.id);
     const pushers = new Set<string>();
     const covered = new Set<string>();
-    for (const p of book.pushes(ref.projectId)) {
+    for (const p of [...book.pushes(ref.projectId), ...(await gitlabPushes(ref.projectId, mr, commits))]) {
       // A push to the target branch never changes the MR; the merge itself is one (its commits are
       // the MR's), and counting it made the merger a pusher of the MR.
       if (p.branch === mr.targetBranch) continue;
@@ -872,7 +892,11 @@ export function createGate(options: GateOptions): Gate {
     if (policy.agents.some((a) => a.toLowerCase() === merger.username.toLowerCase())) return `${need}; ${merger.username} who merged it is an agent`;
     if (merger.username.toLowerCase() === requester.toLowerCase()) return `${need}; the requester ${requester} merged it`;
     // A merger who pushed to the MR wrote (part of) what was merged: one person decided it alone.
-    if (pushedOrAuthored(await pushFacts(ev), merger)) return `${need} who did not change it; ${merger.username} who merged it also pushed to it`;
+    const facts = await pushFacts(ev);
+    if (pushedOrAuthored(facts, merger)) return `${need} who did not change it; ${merger.username} who merged it also pushed to it`;
+    // A commit neither a Push Hook nor GitLab's push events account for could be the merger's.
+    if (facts.unknown.length > 0)
+      return `${need} who did not change it; ${facts.unknown.length} commit(s) have no known pusher (${facts.unknown.slice(0, 5).map((c) => c.slice(0, 12)).join(', ')}), so ${merger.username} who merged it may have pushed to it`;
     return undefined;
   }
 

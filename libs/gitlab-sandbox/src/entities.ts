@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { structuredPatch } from 'diff';
 import type { Commit } from './git';
-import type { ApprovalRule, CommitStatus, Group, Hook, Issue, Label, MergeRequest, Note, Project, User } from './model';
+import type { ApprovalRule, CommitStatus, Group, Hook, Issue, Label, MergeRequest, Note, Project, PushEvent, User } from './model';
 import type { SandboxState } from './state';
 
 type Json = Record<string, unknown>;
@@ -481,6 +481,36 @@ export function noteEntity(s: SandboxState, p: Project, n: Note): Json {
     imported_from: 'none',
     noteable_iid: n.noteableIid,
     commands_changes: {},
+  };
+}
+
+/** GitLab's API::Entities::Event for a push: `push_data` is API::Entities::PushEventPayload. */
+export function pushEventEntity(s: SandboxState, p: Project, e: PushEvent): Json {
+  const author = s.userById(e.authorId) as User;
+  return {
+    id: e.id,
+    project_id: p.id,
+    action_name: e.action === 'created' ? 'pushed new' : e.action === 'removed' ? 'deleted' : 'pushed to',
+    target_id: null,
+    target_iid: null,
+    target_type: null,
+    author_id: author.id,
+    target_title: null,
+    created_at: iso(e.createdAt),
+    author: userBasic(s, author),
+    imported: false,
+    imported_from: 'none',
+    push_data: {
+      commit_count: e.commitCount,
+      action: e.action,
+      ref_type: 'branch',
+      commit_from: e.commitFrom,
+      commit_to: e.commitTo,
+      ref: e.ref,
+      commit_title: e.commitTitle,
+      ref_count: null,
+    },
+    author_username: author.username,
   };
 }
 

@@ -163,6 +163,26 @@ export interface CommitStatus {
   coverage: number | null;
 }
 
+/**
+ * A push as GitLab records it in the project's events (`Event` with a `PushEventPayload`, shown by
+ * `GET /projects/:id/events?action=pushed`): kept whether or not any webhook was delivered.
+ */
+export interface PushEvent {
+  /** Unique within the project (GitLab's event ids are global; a client only compares them). */
+  id: number;
+  /** The authenticated user who pushed (never a commit's author line). */
+  authorId: number;
+  action: 'pushed' | 'created' | 'removed';
+  ref: string;
+  /** null for a new branch. */
+  commitFrom: string | null;
+  /** null for a removed branch. */
+  commitTo: string | null;
+  commitCount: number;
+  commitTitle: string | null;
+  createdAt: Date;
+}
+
 export interface Delivery {
   id: string;
   /** Numeric id of the log entry, as GitLab's webhook events API names it (`hook_event_id`). */
@@ -223,6 +243,8 @@ export interface Project {
   mergeRequests: MergeRequest[];
   issues: Issue[];
   statuses: CommitStatus[];
+  /** Every push to the project, oldest first (GitLab's push events). */
+  pushEvents: PushEvent[];
   nextMrIid: number;
   nextIssueIid: number;
   createdAt: Date;

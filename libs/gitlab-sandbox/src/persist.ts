@@ -16,6 +16,7 @@ import type {
   ApprovalRule,
   ApprovalSettings,
   CommitStatus,
+  PushEvent,
   Group,
   Hook,
   Issue,
@@ -179,6 +180,18 @@ const statusSchema = z.strictObject({
   coverage: z.number().nullable(),
 }) satisfies z.ZodType<CommitStatus, any>;
 
+const pushEventSchema = z.strictObject({
+  id,
+  authorId: id,
+  action: z.enum(['pushed', 'created', 'removed']),
+  ref: name,
+  commitFrom: sha.nullable(),
+  commitTo: sha.nullable(),
+  commitCount: z.number().int().min(0),
+  commitTitle: text.nullable(),
+  createdAt: date,
+}) satisfies z.ZodType<PushEvent, any>;
+
 const hookSchema = z.strictObject({
   id,
   projectId: id,
@@ -210,6 +223,8 @@ const projectSchema = z.strictObject({
   mergeRequests: z.array(mrSchema),
   issues: z.array(issueSchema),
   statuses: z.array(statusSchema),
+  // absent from state files written before pushes were kept as events: none recorded
+  pushEvents: z.array(pushEventSchema).default([]),
   nextMrIid: id,
   nextIssueIid: id,
   createdAt: date,
@@ -341,6 +356,10 @@ function integrityProblem(doc: Parsed, commitIds: Set<string>): string | undefin
     }
     for (const s of p.statuses) {
       const bad = userRef(s.authorId, `status ${s.id}`);
+      if (bad) return bad;
+    }
+    for (const e of p.pushEvents) {
+      const bad = userRef(e.authorId, `push event ${e.id}`);
       if (bad) return bad;
     }
     const iids = new Set<number>();

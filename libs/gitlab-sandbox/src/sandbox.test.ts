@@ -227,6 +227,49 @@ describe('repository', () => {
   });
 });
 
+describe('project events (pushes)', () => {
+  it("lists every push as GitLab's Event with push_data, whoever's name the commit carries, webhooks or not; filters as GitLab's", async () => {
+    await openMr(); // dave: a new branch, then a commit onto it
+    const sha = sandbox.pushCommit({
+      project: P,
+      branch: 'req-1',
+      author: 'alice',
+      message: 'tweak\n\nbody',
+      identity: { authorName: 'dave', authorEmail: 'dave@example.com' },
+      files: { 'elevations/orders.yaml': 'spec: {x: 1}\n' },
+    });
+    const api = client('alice-token-0001');
+    const events = (await api.Events.all({ projectId: P, action: 'pushed' })) as Array<Record<string, any>>;
+    expect(events.map((e) => [e.action_name, e.author_username, e.push_data.ref])).toEqual([
+      ['pushed to', 'alice', 'req-1'],
+      ['pushed to', 'dave', 'req-1'],
+      ['pushed new', 'dave', 'req-1'],
+    ]);
+    const newest = events[0]!;
+    expect(newest).toMatchObject({
+      project_id: sandbox.project(P).id,
+      target_id: null,
+      target_type: null,
+      author_id: sandbox.user('alice').id,
+      author: { username: 'alice', state: 'active' },
+      push_data: { commit_count: 1, action: 'pushed', ref_type: 'branch', commit_to: sha, ref: 'req-1', commit_title: 'tweak' },
+    });
+    expect(newest.push_data.commit_from).toBe(events[1]!.push_data.commit_to);
+    expect(events[2]!.push_data).toMatchObject({ action: 'created', commit_from: null });
+    expect(Number.isNaN(Date.parse(newest.created_at))).toBe(false);
+    // only pushes are kept: any other action or a target type lists nothing; `after` is exclusive by day
+    expect(await api.Events.all({ projectId: P, action: 'commented' })).toEqual([]);
+    expect(await api.Events.all({ projectId: P, targetType: 'merge_request' })).toEqual([]);
+    const today = new Date().toISOString().slice(0, 10);
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    expect(await api.Events.all({ projectId: P, action: 'pushed', after: today })).toEqual([]);
+    expect(await api.Events.all({ projectId: P, action: 'pushed', after: yesterday })).toHaveLength(3);
+    expect(((await api.Events.all({ projectId: P, sort: 'asc' })) as Array<Record<string, any>>)[0]!.action_name).toBe('pushed new');
+    expect((await failure(api.Events.all({ projectId: P, after: 'soon' }))).status).toBe(400);
+    expect((await failure(api.Events.all({ projectId: P, action: 'frobbed' as 'pushed' }))).status).toBe(400);
+  });
+});
+
 describe('merge requests', () => {
   it('creates, shows, lists with filters, edits, closes and reopens', async () => {
     const { iid, sha } = await openMr();

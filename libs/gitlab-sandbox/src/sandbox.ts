@@ -13,7 +13,7 @@ import { accountRoutes } from './routes/accounts';
 import { mergeRequestRoutes } from './routes/merge-requests';
 import { oidcRoutes } from './routes/oidc';
 import { projectSettingsRoutes } from './routes/project-settings';
-import { repositoryRoutes } from './routes/repository';
+import { projectEventRoutes, repositoryRoutes } from './routes/repository';
 import { parseSeed, validateSeed, type Seed, type SeedHook, type SeedInput } from './seed';
 import { SandboxState, type SandboxEvent } from './state';
 import { WebhookDispatcher } from './webhooks';
@@ -242,6 +242,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const ctx = { state, webhooks: dispatcher };
   accountRoutes(app, ctx, version);
   repositoryRoutes(app, ctx);
+  projectEventRoutes(app, ctx);
   mergeRequestRoutes(app, ctx);
   projectSettingsRoutes(app, ctx);
   oidcRoutes(app, ctx);

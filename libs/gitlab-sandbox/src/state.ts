@@ -267,6 +267,7 @@ export class SandboxState {
       mergeRequests: [],
       issues: [],
       statuses: [],
+      pushEvents: [],
       nextMrIid: 1,
       nextIssueIid: 1,
       createdAt: this.now(),
@@ -495,6 +496,18 @@ export class SandboxState {
   }
 
   private emitPush(project: Project, actor: User, branch: string, before: string, after: string, newestFirst: Commit[]): void {
+    // GitLab records every push as a project event (EventCreateService#push), webhooks or not.
+    project.pushEvents.push({
+      id: project.pushEvents.length + 1,
+      authorId: actor.id,
+      action: before === ZERO_SHA ? 'created' : after === ZERO_SHA ? 'removed' : 'pushed',
+      ref: branch,
+      commitFrom: before === ZERO_SHA ? null : before,
+      commitTo: after === ZERO_SHA ? null : after,
+      commitCount: newestFirst.length,
+      commitTitle: newestFirst[0] ? (newestFirst[0].message.split('\n')[0] ?? '').slice(0, 70) : null,
+      createdAt: this.now(),
+    });
     const commits = newestFirst.slice(0, PUSH_HOOK_COMMITS).reverse();
     this.opts.emit({ kind: 'push', project, actor, branch, before, after, commits, totalCommits: newestFirst.length });
   }

@@ -38,6 +38,20 @@ afterAll(async () => {
 const client = (u: string) => createGitlabClient({ url: sandbox.url, token: tok(u), retry: { maxAttempts: 3, baseDelayMs: 5 } });
 
 describe('createGitlabClient against the GitLab sandbox', () => {
+  it("reads a project's pushes from GitLab's events API: the authenticated pusher, not the commit's author line", async () => {
+    await client('dev').branches.create('sec/free', 'events-1', 'main');
+    const { id } = await client('dev').commits.create('sec/free', 'events-1', 'one', [{ action: 'create', filePath: 'a.txt', content: 'a' }]);
+    const second = sandbox.pushCommit({ project: 'sec/free', branch: 'events-1', author: 'carol', identity: { authorName: 'dev', authorEmail: 'dev@example.com' }, files: { 'a.txt': 'b' } });
+    const pid = (await client('jit-bot').projects.show('sec/free')).id;
+    const pushes = await client('jit-bot').events.pushes(pid, { after: new Date(Date.now() - 86_400_000).toISOString().slice(0, 10) });
+    expect(pushes.filter((p) => p.ref === 'events-1').map((p) => [p.authorUsername, p.action, p.commitFrom, p.commitTo])).toEqual([
+      ['carol', 'pushed', id, second],
+      ['dev', 'pushed', expect.stringMatching(/^[0-9a-f]{40}$/), id],
+      ['dev', 'created', null, expect.stringMatching(/^[0-9a-f]{40}$/)],
+    ]);
+    expect(await client('jit-bot').events.pushes(pid, { after: new Date(Date.now() + 86_400_000).toISOString().slice(0, 10) })).toEqual([]);
+  });
+
   it('drives a request MR end to end: branch, commit, MR, rule, approval, status, note, merge, issue', async () => {
     const bot = client('jit-bot');
     const dev = client('dev');

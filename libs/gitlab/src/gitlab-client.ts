@@ -3,6 +3,7 @@
 import {
   Branches,
   Commits,
+  Events,
   GroupMembers,
   Issues,
   MergeRequestApprovals,
@@ -25,6 +26,7 @@ import {
   type GitlabUser,
   type MergeRequest,
   type Note,
+  type PushEvent,
 } from './types';
 
 export interface GitlabClientOptions {
@@ -114,6 +116,31 @@ function toSettings(s: Json): ApprovalSettings {
   };
 }
 
+function shaOrNull(v: unknown): string | null {
+  return typeof v === 'string' && /^[0-9a-f]{40,64}$/.test(v) ? v : null;
+}
+
+/** A project event with `push_data` as our PushEvent; undefined for any other event. */
+function toPushEvent(e: Json): PushEvent | undefined {
+  const d: Json | undefined = e?.push_data;
+  if (!d || typeof d !== 'object') return undefined;
+  const authorId = typeof e.author_id === 'number' ? e.author_id : e.author?.id;
+  const authorUsername = str(e.author_username) || str(e.author?.username);
+  if (typeof e.id !== 'number' || typeof authorId !== 'number' || !authorUsername) throw GitlabBadResponse('project push events', 'an event without id or author');
+  return {
+    id: e.id,
+    authorId,
+    authorUsername,
+    action: str(d.action),
+    refType: str(d.ref_type),
+    ref: typeof d.ref === 'string' && d.ref ? d.ref : null,
+    commitFrom: shaOrNull(d.commit_from),
+    commitTo: shaOrNull(d.commit_to),
+    commitCount: typeof d.commit_count === 'number' ? d.commit_count : 0,
+    createdAt: str(e.created_at),
+  };
+}
+
 function toNote(n: Json): Note {
   return {
     id: n.id,
@@ -165,6 +192,7 @@ export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
     groupMembers: new GroupMembers(cfg),
     issues: new Issues(cfg),
     branches: new Branches(cfg),
+    events: new Events(cfg),
   };
   const j = (v: unknown) => v as any;
 
@@ -424,6 +452,20 @@ export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
       async create(projectId, branch, message, actions) {
         const c: Json = j(await api.commits.create(projectId, branch, message, actions as any));
         return { id: str(c.id) };
+      },
+    },
+    events: {
+      async pushes(projectId, o = {}) {
+        const list: unknown = await api.events.all({
+          projectId,
+          action: 'pushed',
+          ...(o.after ? { after: o.after } : {}),
+          sort: 'desc',
+          perPage: 100,
+          maxPages: Math.max(1, o.maxPages ?? 20),
+        });
+        if (!Array.isArray(list)) throw GitlabBadResponse(`push events of project ${projectId}`, 'not an array');
+        return list.map((e) => toPushEvent(e as Json)).filter((e): e is PushEvent => e !== undefined);
       },
     },
   };

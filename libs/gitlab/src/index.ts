@@ -26,6 +26,7 @@ export type {
   MergeRequestDiff,
   MergeRequestCommit,
   MergeRequestVersion,
+  PushEvent,
   RepositoryFile,
   Approval,
   MergeRequestApprovals,

@@ -76,6 +76,29 @@ export interface MergeRequestCommit {
 }
 
 /**
+ * A push as GitLab's project events API records it (`GET /projects/:id/events?action=pushed`,
+ * `push_data`): who pushed (the authenticated user, not a commit's author line), to which ref, from
+ * which commit to which. GitLab keeps it whether or not any webhook was delivered.
+ */
+export interface PushEvent {
+  id: number;
+  authorId: number;
+  authorUsername: string;
+  /** `pushed` (to an existing ref), `created` (a new ref) or `removed`. */
+  action: string;
+  /** `branch` or `tag`. */
+  refType: string;
+  /** The branch or tag name; null for a bulk push of many refs at once. */
+  ref: string | null;
+  /** null for a new ref (or a bulk push). */
+  commitFrom: string | null;
+  /** null for a removed ref (or a bulk push). */
+  commitTo: string | null;
+  commitCount: number;
+  createdAt: string;
+}
+
+/**
  * One diff version of an MR: GitLab records one each time the source branch's head changes, dated
  * by GitLab's own clock (a commit's `createdAt` is whatever the pusher's git wrote).
  */
@@ -257,5 +280,12 @@ export interface GitlabClient {
   };
   commits: {
     create(projectId: number | string, branch: string, message: string, actions: CommitAction[]): Promise<{ id: string }>;
+  };
+  events: {
+    /**
+     * A project's push events, newest first, created after `after` (a day, YYYY-MM-DD, exclusive as
+     * GitLab's filter is), up to `maxPages` pages of 100 (a full last page may mean more exist).
+     */
+    pushes(projectId: number | string, options?: { after?: string; maxPages?: number }): Promise<PushEvent[]>;
   };
 }

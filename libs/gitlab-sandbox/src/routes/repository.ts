@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Commit } from '../git';
-import { branchEntity, commitEntity, fileDiffs, statusEntity } from '../entities';
+import { branchEntity, commitEntity, fileDiffs, pushEventEntity, statusEntity } from '../entities';
 import { badRequest, notFound, paramError } from '../http-error';
 import type { CommitStatus, FileAction, Project } from '../model';
 import { ACCESS, normalizePath } from '../state';
@@ -280,6 +280,43 @@ export function repositoryRoutes(app: FastifyInstance, ctx: RouteContext): void 
       rows = [...latest.values()];
     }
     return paginate(req, reply, rows).map((s) => statusEntity(state, s));
+  });
+}
+
+const EVENT_ACTIONS = ['created', 'updated', 'closed', 'reopened', 'pushed', 'commented', 'merged', 'joined', 'left', 'destroyed', 'expired', 'approved'];
+const EVENT_TARGET_TYPES = ['issue', 'milestone', 'merge_request', 'note', 'project', 'snippet', 'user', 'wiki', 'design'];
+
+/**
+ * GET /projects/:id/events (GitLab's "List a project's visible events"). The sandbox records pushes
+ * only, so any other `action`, and any `target_type` (a push has none), lists nothing. `after` and
+ * `before` are days (YYYY-MM-DD) and exclusive: after the end of `after`, before the start of `before`.
+ */
+export function projectEventRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { state } = ctx;
+  const day = (p: Record<string, unknown>, name: string): Date | undefined => {
+    const v = str(p, name, { max: 32 });
+    if (v === undefined) return undefined;
+    const d = /^\d{4}-\d{2}-\d{2}$/.test(v) ? new Date(`${v}T00:00:00.000Z`) : new Date(NaN);
+    if (Number.isNaN(d.getTime())) throw paramError(`${name} is invalid`);
+    return d;
+  };
+  app.get<{ Params: { id: string } }>('/api/v4/projects/:id/events', async (req, reply) => {
+    const user = optUser(ctx, req);
+    const project = state.findProject(req.params.id, user);
+    const p = params(req);
+    const action = str(p, 'action', { max: 32 });
+    if (action !== undefined && !EVENT_ACTIONS.includes(action)) throw paramError('action does not have a valid value');
+    const targetType = str(p, 'target_type', { max: 32 });
+    if (targetType !== undefined && !EVENT_TARGET_TYPES.includes(targetType.toLowerCase())) throw paramError('target_type does not have a valid value');
+    const sort = str(p, 'sort') ?? 'desc';
+    if (sort !== 'asc' && sort !== 'desc') throw paramError('sort does not have a valid value');
+    const after = day(p, 'after');
+    const before = day(p, 'before');
+    let rows = action !== undefined && action !== 'pushed' ? [] : targetType !== undefined ? [] : [...project.pushEvents];
+    if (after) rows = rows.filter((e) => e.createdAt.getTime() >= after.getTime() + 86_400_000);
+    if (before) rows = rows.filter((e) => e.createdAt.getTime() < before.getTime());
+    rows.sort((a, b) => (sort === 'asc' ? a.id - b.id : b.id - a.id));
+    return paginate(req, reply, rows).map((e) => pushEventEntity(state, project, e));
   });
 }
 

@@ -12,6 +12,7 @@ import {
   type MergeRequest,
   type MergeRequestCommit,
   type Note,
+  type PushEvent,
 } from '../types';
 
 type Files = Map<string, Uint8Array>;
@@ -59,6 +60,8 @@ export interface FakeProject {
   mrs: Map<number, FakeMergeRequest>;
   issues: Array<{ id: number; iid: number; title: string; description?: string; assigneeIds?: number[]; labels?: string[]; author?: string }>;
   statuses: FakeCommitStatus[];
+  /** Every push, oldest first, as GitLab's project events API records it (whatever webhooks did). */
+  pushEvents: PushEvent[];
 }
 
 export interface FakeGitlab {
@@ -190,6 +193,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
         mrs: new Map(),
         issues: [],
         statuses: [],
+        pushEvents: [],
       };
       projects.set(p.id, p);
       return p;
@@ -203,8 +207,24 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
         else next.set(path, new TextEncoder().encode(content));
       }
       const head = sha(current.sha, JSON.stringify(files), String(commitCounter++));
+      const existed = p.branches.has(branch);
       p.branches.set(branch, { sha: head, files: next });
       p.commits.set(head, new Map(next));
+      const pusher = author ? userByName(author) : [...p.mrs.values()].filter((m) => m.sourceBranch === branch).map((m) => users.get(m.authorId)).at(-1);
+      if (pusher) {
+        p.pushEvents.push({
+          id: nextId++,
+          authorId: pusher.id,
+          authorUsername: pusher.username,
+          action: existed ? 'pushed' : 'created',
+          refType: 'branch',
+          ref: branch,
+          commitFrom: existed ? current.sha : null,
+          commitTo: head,
+          commitCount: 1,
+          createdAt: now(),
+        });
+      }
       for (const m of p.mrs.values()) {
         if (m.sourceBranch !== branch || m.state !== 'opened') continue;
         const who = author ? userByName(author) : users.get(m.authorId)!;
@@ -542,6 +562,16 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
             const from = p.branches.get(ref);
             if (!from) throw GitlabNotFound(`branch ${ref}`, { details: { status: 404 } });
             p.branches.set(name, { sha: from.sha, files: new Map(from.files) });
+          },
+        },
+        events: {
+          async pushes(id, o = {}) {
+            gate('all.events');
+            const after = o.after ? Date.parse(`${o.after}T23:59:59.999Z`) : -Infinity;
+            return project(id)
+              .pushEvents.filter((e) => Date.parse(e.createdAt) > after)
+              .map((e) => ({ ...e }))
+              .reverse();
           },
         },
         commits: {
