@@ -189,6 +189,20 @@ describe('apps/approval-gate main', () => {
       await app.exited;
     }
   });
+  it.skipIf(!brokers)("on Kafka, a gate restarted right after a kill -9 starts: it waits for its consumer group (the killed member holds it for its session), never exits on fastify's 10 s onReady timeout", async () => {
+    const env = { ...baseEnv(), KAFKA_BROKERS: brokers!, KAFKA_CLIENT_ID: `gate-restart-${process.pid}-${Date.now()}` };
+    const first = start(env);
+    await first.listening;
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    const second = start(env);
+    const outcome = await Promise.race([second.listening.then(() => 'listening'), second.exited.then((code) => `exited ${code}`)]);
+    expect(outcome, second.output().slice(-3000)).toBe('listening');
+    expect((await fetch(`${second.opsUrl()}/readyz`)).status).toBe(200);
+    expect(second.output()).not.toContain('FST_ERR_HOOK_TIMEOUT');
+    second.proc.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
   it.skipIf(!brokers)('on Kafka, reconciles at start: an MR opened with no webhook at all becomes elevation.requested', async () => {
     const suffix = `${process.pid}-${Date.now()}`;
     // Project ids of this sandbox start past other suites' (their sandboxes also count from 1 on the

@@ -70,7 +70,11 @@ async function composeGate(opts: GateServerOptions, gitlab: GitlabClient, closeT
   const botUsername = opts.botUsername ?? (await gitlab.users.current()).username;
   const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: opts.substrates, logger, ...(opts.policyPin ? { pin: opts.policyPin } : {}) });
   const registry = createRegistry({ defaultMetrics: true });
-  const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
+  // The gate starts in fastify's onReady (rebuild from the log, then join jit.gitlab.v1's consumer
+  // group). Restarted right after a kill -9, the join waits until the killed member's Kafka session
+  // expires (30 s), past fastify's default 10 s: no timeout here, start is bounded by the gate's own
+  // retry budgets (startRetryMs per step) and by the supervisor's startup probe.
+  const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle', pluginTimeout: 0 });
   // GET /v1/catalog and /v1/keys need a caller: a GitLab token of theirs or a GitLab CI ID token
   await app.register(authPlugin, {
     resolver: createCallerResolver({ gitlabUrl: opts.gitlab.url, ...(opts.auth?.audience ? { audience: opts.auth.audience } : {}), cacheTtlMs: opts.auth?.cacheTtlMs ?? 60_000, ...(opts.gitlab.fetch ? { fetch: opts.gitlab.fetch } : {}), logger }),
