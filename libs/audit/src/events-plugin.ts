@@ -17,7 +17,7 @@ import { createOcsfMapper } from './ocsf-mapper';
 export interface EventsRouteOptions {
   bus: EventBus;
   /** Who may read the stream: an auditor under the policy in force. */
-  access: { viewOf(caller: { username: string; bot: boolean }): Promise<{ auditor: boolean }> };
+  access: { viewOf(caller: { username: string; bot: boolean; via?: Caller['via'] }): Promise<{ auditor: boolean }> };
   /** Streams open at once (followers hold a subscription each). Default 16. */
   maxStreams?: number;
 }
@@ -60,7 +60,7 @@ const plugin: FastifyPluginAsync<EventsRouteOptions> = async (app, options) => {
     async (req, reply) => {
       const caller = (req as { caller?: Caller }).caller;
       if (!caller) return sendError(reply, EventsUnauthenticated());
-      if (!(await options.access.viewOf({ username: caller.username, bot: caller.bot })).auditor) return sendError(reply, EventsNotAuditor(caller.username.slice(0, 255)));
+      if (!(await options.access.viewOf({ username: caller.username, bot: caller.bot, via: caller.via })).auditor) return sendError(reply, EventsNotAuditor(caller.username.slice(0, 255)));
       const since = req.query.since !== undefined ? new Date(req.query.since) : undefined;
       if (since && Number.isNaN(since.getTime())) return sendError(reply, EventsBadQuery('since must be an ISO date/time, e.g. 2026-11-01T10:00:00Z'));
       if (open.size >= maxStreams) return sendError(reply, EventsBusy(maxStreams));

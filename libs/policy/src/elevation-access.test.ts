@@ -54,6 +54,16 @@ describe('elevation access', () => {
     expect((await as('stranger')).sees(write)).toBe(false);
   });
 
+  it("a CI ID token is its user's own view only: an auditor's or approver's job (any project's pipeline they ran) sees no one else's", async () => {
+    for (const u of ['aud', 'ivy', 'carol', 'olga']) {
+      const personal = await access.viewOf({ username: u, bot: false, via: 'gitlab-token' });
+      expect(personal.sees(u === 'olga' ? glass : write), u).toBe(true);
+      const job = await access.viewOf({ username: u, bot: false, via: 'ci-id-token' });
+      expect([job.auditor, job.sees(write), job.sees(ddl), job.sees(glass)], u).toEqual([false, false, false, false]);
+      expect(job.sees({ ...write, requester: u }), u).toBe(true);
+    }
+  });
+
   it('no policy in force: own elevations only', async () => {
     const none = createElevationAccess({ store: { peek: () => undefined }, resolveGroup: async () => [] });
     const v = await none.viewOf({ username: 'aud', bot: false });

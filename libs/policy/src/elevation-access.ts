@@ -2,6 +2,9 @@
 // the requester their own; an approver those they are eligible to approve (the gate's own rule:
 // approverSpecOf + resolveApprovers + isEligibleApprover, agents and bots never); an auditor
 // (policy `auditors:` groups and users) all of them. No policy in force: own elevations only.
+// A CI ID token is its user's own view only, never an approver's or an auditor's: it proves that a
+// job runs for that user, not that the user wrote the job — any project's pipeline (a fork's MR, a
+// scheduled or retried job, code on an unprotected branch) gets one in the name of whoever ran it.
 import { LRUCache } from 'lru-cache';
 import { approverSpecOf, isEligibleApprover, resolveApprovers, type GroupResolver, type ResolvedMember } from './approvers';
 import type { LoadedPolicy, PolicyStore } from './policy-store';
@@ -20,8 +23,16 @@ export interface ReaderView {
   sees(elevation: ElevationFacts): boolean;
 }
 
+/** The caller as access is decided on: who, whether a bot, and how the call proved it. */
+export interface AccessCaller {
+  username: string;
+  bot: boolean;
+  /** How the caller authenticated; `ci-id-token` reads its own elevations only. */
+  via?: 'gitlab-token' | 'ci-id-token';
+}
+
 export interface ElevationAccess {
-  viewOf(caller: { username: string; bot: boolean }): Promise<ReaderView>;
+  viewOf(caller: AccessCaller): Promise<ReaderView>;
 }
 
 export interface ElevationAccessOptions {
@@ -41,6 +52,9 @@ export function createElevationAccess(options: ElevationAccessOptions): Elevatio
   return {
     async viewOf(caller) {
       const own = (e: ElevationFacts) => lc(e.requester) === lc(caller.username);
+      // anything but a personal GitLab token (a CI job's ID token, a kind a later version adds) is
+      // the caller's own view: the job's code may be anyone's
+      if (caller.via !== undefined && caller.via !== 'gitlab-token') return { auditor: false, sees: own };
       const lp = await options.store.peek();
       if (!lp) return { auditor: false, sees: own };
       const { policy } = lp;

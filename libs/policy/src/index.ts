@@ -5,7 +5,7 @@ export { evaluateRequest } from './evaluate-request';
 export type { RequestSpec, EvaluateContext, AccessPlan, Evaluation } from './evaluate-request';
 export { approverSpecOf, resolveApprovers, isEligibleApprover, breakGlassRequesterProblem } from './approvers';
 export { createElevationAccess, cachedGroupResolver, ratifiedOnLog } from './elevation-access';
-export type { ElevationAccess, ElevationAccessOptions, ElevationFacts, ReaderView } from './elevation-access';
+export type { AccessCaller, ElevationAccess, ElevationAccessOptions, ElevationFacts, ReaderView } from './elevation-access';
 export type { GroupResolver, ResolvedMember, ExcludeRules, IneligibleReason, ApproverFacts } from './approvers';
 export { buildCatalog } from './catalog';
 export type { Catalog, CatalogEntry } from './catalog';
