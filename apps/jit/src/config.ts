@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { checkKafkaSecurity, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, opsEnv, opsFromEnv, authEnv, authFromEnv, parseEnv, readSigningKeySetting, secretEnv, signingEnv, signingFromEnv, type KafkaSecurity, type AuthConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings } from '@jit/substrate-wiring';
-import { checkNotifyBudget, notifyEnv, notifyFromEnv, type NotifyConfig } from '@jit/notify';
+import { checkNotifyBudget, checkSink, notifyEnv, notifyFromEnv, sinkEnv, sinkFromEnv, type NotifyConfig, type SinkConfig } from '@jit/notify';
 
 export { ConfigError } from '@jit/service';
 
@@ -50,11 +50,14 @@ const envSchema = z
     ...signingEnv({ keyFile: false }),
     // the notifier runs when JIT_NOTIFY_CHANNELS (or its file) names the channels' webhook URLs
     ...notifyEnv(),
+    // the HTTP sink runs when JIT_SINK_URL is set: every event, in signed CloudEvents batches
+    ...sinkEnv(),
   })
   .superRefine((env, ctx) => {
     checkKafkaSecurity(env, ctx, env.KAFKA_BROKERS.length > 0);
     // the Kafka bus's default session timeout: a delivery must fit well inside it
     checkNotifyBudget(env, env.KAFKA_BROKERS.length > 0 ? 30_000 : undefined, ctx);
+    checkSink(env, env.KAFKA_BROKERS.length > 0 ? 30_000 : undefined, ctx);
     // JIT_ELEVATIONS_PROJECT alone (no GITLAB_URL/GITLAB_TOKEN) chooses the sandbox's project
     const gitlab = [env.GITLAB_URL, env.GITLAB_TOKEN];
     if ((gitlab.some(Boolean) && !gitlab.every(Boolean)) || (env.GITLAB_URL && env.GITLAB_TOKEN && !env.JIT_ELEVATIONS_PROJECT)) {
@@ -94,6 +97,8 @@ export interface JitConfig extends ServerConfig {
   signing: SigningConfig;
   /** The notifier: channel URLs (none = the notifier does not run) and retries. */
   notify: NotifyConfig;
+  /** The HTTP sink, when JIT_SINK_URL is set. */
+  sink?: SinkConfig;
 }
 
 export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd(), readFile?: (path: string) => string): JitConfig {
@@ -132,5 +137,6 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     demoDatabase: !e.GITLAB_URL && !e.JIT_NO_DEMO_DB,
     signing: signingFromEnv(e, key.pem),
     notify: notifyFromEnv(e),
+    ...(sinkFromEnv(e) ? { sink: sinkFromEnv(e)! } : {}),
   };
 }

@@ -17,7 +17,7 @@ import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
 import { createGitlabApprovalCheck, createIssuer, type Issuer } from '@jit/issuer';
 import { createChainHeads, createLedger } from '@jit/ledger';
-import { createNotifier, notifyChannelsSchema, type Notifier } from '@jit/notify';
+import { createNotifier, notifyChannelsSchema, openHttpSink, type HttpSink, type Notifier } from '@jit/notify';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { cachedGroupResolver, createElevationAccess, createPolicyStore } from '@jit/policy';
 import { authPlugin, createCallerResolver } from '@jit/identity';
@@ -308,6 +308,13 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
         publicUrl: config.publicUrl,
       });
     }
+    // the HTTP sink, when JIT_SINK_URL is set: every event to the SIEM, signed, in batches
+    let sink: HttpSink | undefined;
+    if (config.sink) {
+      const opened = openHttpSink(config.sink, { bus, logger: logger.child({ component: 'sink' }), registry });
+      closers.push(async () => opened.close());
+      sink = opened.sink;
+    }
     await app.register(readApiPlugin, {
       ledger,
       access,
@@ -353,8 +360,10 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       await issuer.start();
       await revoker.start();
       await chat?.start();
+      await sink?.start();
     });
     app.addHook('onClose', async () => {
+      await sink?.stop();
       await chat?.stop();
       await revoker.stop();
       await issuer.stop();

@@ -48,4 +48,15 @@ describe('notifier parseConfig', () => {
     expect(problems({ ...base, JIT_NOTIFY_MAX_ATTEMPTS: '20', JIT_NOTIFY_TIMEOUT_MS: '10000' })).toMatch(/JIT_NOTIFY_MAX_ATTEMPTS: attempts × JIT_NOTIFY_TIMEOUT_MS/);
     expect(problems({ ...base, JIT_TRUSTED_GATE_KEYS: undefined })).toMatch(/JIT_TRUSTED_GATE_KEYS/);
   });
+
+  it('runs the HTTP sink only with a URL and a signing secret', () => {
+    expect(parseConfig(base).sink).toBeUndefined();
+    const secret = `whsec_${Buffer.from('a sink secret of enough bytes').toString('base64')}`;
+    const c = parseConfig({ ...base, JIT_SINK_URL: 'https://siem.example.com/jit?token=leaky-secret-part', JIT_SINK_SECRET: secret });
+    expect(c.sink).toMatchObject({ groupId: 'jit-sink', maxEvents: 100, lingerMs: 200, url: { setting: 'JIT_SINK_URL' }, secret: { setting: 'JIT_SINK_SECRET', value: secret } });
+    const missing = problems({ ...base, JIT_SINK_URL: 'https://siem.example.com/jit?token=leaky-secret-part' });
+    expect(missing).toMatch(/JIT_SINK_SECRET: required with JIT_SINK_URL/);
+    expect(problems({ ...base, JIT_SINK_URL: 'https://siem.example.com', JIT_SINK_SECRET: 'leaky-secret-part' })).toMatch(/JIT_SINK_SECRET: must be whsec_/);
+    expect(missing).not.toContain('leaky-secret-part');
+  });
 });

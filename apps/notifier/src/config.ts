@@ -18,7 +18,7 @@ import {
   type SigningConfig,
 } from '@jit/service';
 import type { OpsConfig } from '@jit/service';
-import { checkNotifyBudget, notifyEnv, notifyFromEnv, type NotifyConfig } from '@jit/notify';
+import { checkNotifyBudget, checkSink, notifyEnv, notifyFromEnv, sinkEnv, sinkFromEnv, type NotifyConfig, type SinkConfig } from '@jit/notify';
 
 export { ConfigError } from '@jit/service';
 
@@ -28,6 +28,8 @@ const EnvSchema = z
     // the policy in force (its notifications) is read from GitLab at the commit the log ratified
     ...gitlabEnv(),
     ...notifyEnv(),
+    // the optional HTTP sink: every event, in signed CloudEvents batches, to a SIEM
+    ...sinkEnv(),
     JIT_PUBLIC_URL: s.httpUrl('the http(s) URL users reach jit at').optional(),
     JIT_POLICY_REFRESH_MS: s.durationMs(1_000).default(60_000),
     // what a gate, an issuer and a revoker must sign is announced only when they did
@@ -38,6 +40,7 @@ const EnvSchema = z
   .superRefine((env, ctx) => {
     checkKafkaSecurity(env, ctx);
     checkNotifyBudget(env, env.KAFKA_SESSION_TIMEOUT_MS, ctx);
+    checkSink(env, env.KAFKA_SESSION_TIMEOUT_MS, ctx);
   });
 
 export interface NotifierAppConfig {
@@ -45,6 +48,8 @@ export interface NotifierAppConfig {
   gitlab: { url: string; token: string; tokenFile?: string };
   elevationsProject: string | number;
   notify: NotifyConfig;
+  /** The HTTP sink, when JIT_SINK_URL is set. */
+  sink?: SinkConfig;
   publicUrl?: string;
   policyRefreshMs: number;
   signing: SigningConfig;
@@ -59,6 +64,7 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
     kafka: kafkaConsumerFromEnv(e),
     ...gitlabFromEnv(e),
     notify: notifyFromEnv(e),
+    ...(sinkFromEnv(e) ? { sink: sinkFromEnv(e)! } : {}),
     ...(e.JIT_PUBLIC_URL ? { publicUrl: e.JIT_PUBLIC_URL } : {}),
     policyRefreshMs: e.JIT_POLICY_REFRESH_MS,
     signing: signingFromEnv(e, undefined),

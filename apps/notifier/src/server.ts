@@ -1,14 +1,14 @@
 // Composes the notifier process (distributed mode): Kafka bus, the policy in force (folded from the
 // log's policy events, read from GitLab at the ratified commit, refreshed on each policy event and
 // every JIT_POLICY_REFRESH_MS), the webhook URLs (JIT_NOTIFY_CHANNELS[_FILE], re-read when rotated)
-// and the notifier; health, readiness and metrics on the ops listener. main.ts supplies config;
+// and the notifier; the HTTP sink when JIT_SINK_URL is set; health, readiness and metrics on the ops listener. main.ts supplies config;
 // tests inject deps.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createKafkaBus, type EventBus } from '@jit/bus';
 import { producerTrust } from '@jit/contracts';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
-import { createNotifier, notifyChannelsSchema, type FetchLike, type Notifier } from '@jit/notify';
+import { createNotifier, notifyChannelsSchema, openHttpSink, type FetchLike, type HttpSink, type Notifier } from '@jit/notify';
 import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
 import { createOpsServer, openGitlabToken, openSecret } from '@jit/service';
 import type { NotifierAppConfig } from './config';
@@ -29,6 +29,7 @@ export interface NotifierServer {
   /** /healthz, /readyz, /metrics: listen on config.ops; closed with `app`. */
   ops: FastifyInstance;
   notifier: Notifier;
+  sink?: HttpSink;
 }
 
 /**
@@ -74,6 +75,14 @@ export async function buildServer(config: NotifierAppConfig, deps: NotifierServe
     });
     await notifier.start();
     cleanups.unshift(() => notifier.stop());
+    let sink: HttpSink | undefined;
+    if (config.sink) {
+      const opened = openHttpSink(config.sink, { bus, logger, registry, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+      cleanups.unshift(async () => opened.close());
+      sink = opened.sink;
+      await sink.start();
+      cleanups.unshift(() => sink!.stop());
+    }
     const timer = setInterval(() => void refresh().catch(() => undefined), config.policyRefreshMs);
     timer.unref();
     cleanups.unshift(async () => clearInterval(timer));
@@ -84,14 +93,14 @@ export async function buildServer(config: NotifierAppConfig, deps: NotifierServe
       logger,
       closeWith: app,
       readiness: () => ({
-        ready: bus.isReady() && notifier.isRunning(),
-        detail: { bus: bus.isReady(), policy: policyStore.status().version ?? null, channels: Object.keys(urls.current()).length },
+        ready: bus.isReady() && notifier.isRunning() && (!sink || sink.isRunning()),
+        detail: { bus: bus.isReady(), policy: policyStore.status().version ?? null, channels: Object.keys(urls.current()).length, sink: sink ? sink.isRunning() : 'off' },
       }),
     });
     app.addHook('onClose', async () => {
       for (const c of cleanups) await c().catch((err: unknown) => logger.warn({ err: { name: (err as Error)?.name } }, 'error while closing'));
     });
-    return { app: app as unknown as FastifyInstance, ops, notifier };
+    return { app: app as unknown as FastifyInstance, ops, notifier, ...(sink ? { sink } : {}) };
   } catch (err) {
     for (const c of cleanups) await c().catch(() => undefined);
     throw err;

@@ -25,7 +25,8 @@ export interface PostOptions {
   url: string;
   body: string;
   contentType: string;
-  headers?: Record<string, string>;
+  /** Extra headers; a function is called at each attempt (a signature over that attempt's timestamp). */
+  headers?: Record<string, string> | (() => Record<string, string>);
   retry: RetrySettings;
   fetch?: FetchLike;
   /** Raised on stop: a backoff or an attempt in flight ends at once (the caller redelivers later). */
@@ -51,7 +52,7 @@ export async function postJson(o: PostOptions): Promise<number> {
     try {
       const res = await doFetch(o.url, {
         method: 'POST',
-        headers: { 'content-type': o.contentType, ...(o.headers ?? {}) },
+        headers: { 'content-type': o.contentType, ...(typeof o.headers === 'function' ? o.headers() : (o.headers ?? {})) },
         body: o.body,
         signal,
         redirect: 'manual',
