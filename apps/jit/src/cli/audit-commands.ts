@@ -2,7 +2,8 @@
 // the start; following) and `jit audit verify` (signatures and the per-elevation hash chain of an
 // export or of the live log). Both read the jit API's GET /v1/events (auditors), or Kafka directly
 // with the forwarder's own KAFKA_* settings (`--kafka`).
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
@@ -104,6 +105,8 @@ const quiet = () => createLogger({ name: 'jit-events', level: 'warn', destinatio
 
 /** The log of a stopped all-in-one (its JIT_DATA_DIR/bus). */
 async function* fromBusDir(dir: string, o: EventSourceOptions, signal: { stop?: () => Promise<void> }): AsyncGenerator<JsonLine> {
+  // opening an embedded bus creates its directory: a mistyped path must not read as an empty, intact log
+  if (!existsSync(join(dir, 'topics', TOPIC_ELEVATIONS))) throw new CliError(`${dir} holds no jit event log (no ${TOPIC_ELEVATIONS} in it): pass the all-in-one's JIT_DATA_DIR/bus`);
   let bus: EventBus;
   try {
     bus = await createEmbeddedBus({ dir, logger: quiet() });
@@ -298,6 +301,7 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
         } else events.push(l.value);
       }
       const report = verifyEventLog(events, { trust, ...(o.elevation ? { key: o.elevation } : {}) });
+      if (report.events === 0) throw new CliError(`no events to verify${o.elevation ? ` for ${o.elevation}` : ''}: nothing was checked (wrong file, or elevation id?)`);
       const where = file !== undefined ? (i: number) => `line ${lines[i]}` : (i: number) => `event ${i + 1}`;
       const problems = report.problems.map((p) => ({ ...p, line: lines[p.index], message: unreadable.get(p.index) ?? p.message }));
       if (ctx.global().json) ctx.out(JSON.stringify({ ok: report.ok, events: report.events, elevations: report.keys, forks: report.forks, problems }, null, 2));

@@ -63,6 +63,18 @@ describe('jit events / jit audit verify through the API', () => {
     expect(gap.out.join('\n')).toMatch(/NOT INTACT: line 2: missing_event/);
   });
 
+  it('a path with no log, or nothing to verify, is an error rather than an intact log', async () => {
+    const missing = await cli(['audit', 'verify', '--bus-dir', join(dir, 'no-such-dir'), '--keys', `${url}/v1/keys`], 'auditor-token-0001');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/holds no jit event log/);
+    await writeFile(join(dir, 'empty.jsonl'), '');
+    const empty = await cli(['audit', 'verify', join(dir, 'empty.jsonl'), '--keys', `${url}/v1/keys`], 'auditor-token-0001');
+    expect(empty.code).toBe(1);
+    expect(empty.err).toMatch(/nothing was checked/);
+    const other = await cli(['audit', 'verify', '--elevation', 'gl-1-1', '--keys', `${url}/v1/keys`], 'auditor-token-0001');
+    expect(other.code).toBe(1);
+  });
+
   it('someone who is not an auditor is refused (403) and told why; the token is never printed', async () => {
     const r = await cli(['events'], 'carol-token-00001');
     expect(r.code).toBe(1);
