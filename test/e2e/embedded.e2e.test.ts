@@ -82,8 +82,16 @@ describe('embedded mode (npm start)', () => {
     const metrics = await (await fetch(`${jit.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/jit_merge_to_granted_seconds_count 1/);
     expect(metrics).toMatch(/jit_expiry_to_revoked_seconds_count 1/);
-    // the event stream holds every elevation: never served to a caller without a token
+    // the event stream holds every elevation: never served to a caller without a token, nor to anyone
+    // the policy does not name under `auditors:` (the demo policy names none; the API path as an
+    // auditor is covered by apps/jit/src/cli/events-api.test.ts)
     expect((await fetch(`${url}/v1/events`)).status).toBe(401);
+    for (const token of ['alice-token-0001', 'deploy-agent-token']) {
+      const lines: string[] = [];
+      const code = await runCli(['events'], { out: (l) => lines.push(l), err: (l) => lines.push(l), env: { JIT_URL: url, GITLAB_TOKEN: token } });
+      expect(code).toBe(1);
+      expect(lines.join('\n')).toMatch(/403.*JIT_ERR_AUDIT_NOT_AUDITOR/);
+    }
     const keysJson = await (await fetch(`${url}/v1/keys`, { headers: { authorization: 'Bearer alice-token-0001' } })).text();
     await jit.close();
     // the README's SIEM section on this run's log: export, verify, tampering caught, OCSF valid
