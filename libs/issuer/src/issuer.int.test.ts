@@ -9,17 +9,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaBus, type EventBus, type Subscription } from '@jit/bus';
-import { EVENT_TYPES, TOPIC_ELEVATIONS, createEventVerifier, parseElevationEvent, policyKey, type AnyElevationEvent } from '@jit/contracts';
+import { BusUnavailable, createKafkaBus, createSigningBus, type EventBus, type Subscription } from '@jit/bus';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, createEventVerifier, parseElevationEvent, policyKey, producerTrust, type AnyElevationEvent } from '@jit/contracts';
 import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
+import { createLedger } from '@jit/ledger';
 import { createLogger } from '@jit/observability';
 import { createPolicyStore } from '@jit/policy';
+import { createMemorySubstrate } from '@jit/substrates/testing';
 import { startKafka, startPostgres, uniqueName, waitFor, type KafkaHandle, type PostgresHandle } from '@jit/testing';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the suite logs in with the issued credential as its user would
 import pg from 'pg';
 import { mergedRequest, policyYaml } from './fixtures/merged-request';
+import { createIssuer } from './issuer';
 import { generateAgeIdentity, openCredential } from './seal';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -355,6 +358,67 @@ describe('issuer on Kafka + PostgreSQL', () => {
     for (const secret of secrets) {
       expect(secret.length).toBeGreaterThan(8);
       for (const [where, text] of Object.entries(haystacks)) expect(text.includes(secret), `${where} leaks a secret`).toBe(false);
+    }
+  });
+});
+
+describe('issuer on Kafka: a `granted` whose ack was lost (issue 17: a broker kill -9 between the write and its ack)', () => {
+  beforeAll(async () => {
+    // only this suite's in-process issuer handles approvals from here on
+    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGTERM');
+    await Promise.all(children.map((c) => c.exited));
+  });
+
+  it('is announced again with the same event id, never issued twice: one credential, one `granted` for every consumer', async () => {
+    const kafkaBus = await createKafkaBus({ brokers: kafka.brokers, clientId: uniqueName('issuer-lost-ack'), logger: createLogger({ name: 'lost-ack', level: 'fatal' }) });
+    // The record reaches Kafka; the acknowledgement of the first `granted` never comes back.
+    let acksLost = 0;
+    const lossy: EventBus = {
+      kind: kafkaBus.kind,
+      ensureTopics: (t) => kafkaBus.ensureTopics(t),
+      subscribe: (o) => kafkaBus.subscribe(o),
+      replay: (t, h, o) => kafkaBus.replay(t, h, o),
+      isReady: () => kafkaBus.isReady(),
+      close: () => kafkaBus.close(),
+      async publish(topic, key, event) {
+        await kafkaBus.publish(topic, key, event);
+        if (event.type === EVENT_TYPES.granted && acksLost++ === 0) throw BusUnavailable('no acknowledgement from the broker (test: the record was written)');
+      },
+    };
+    const substrate = createMemorySubstrate();
+    const issuer = createIssuer({
+      bus: createSigningBus(lossy, issuerKey.signer, [TOPIC_ELEVATIONS]),
+      trust: producerTrust({ gate: [gateKey.signer.publicKey] }, { key: issuerKey.signer.publicKey, roles: ['issuer'] }),
+      signer: issuerKey.signer,
+      approvalCheck: { check: async () => undefined },
+      substrates: { get: () => substrate },
+      targets: { resolve: async () => ({ substrate: 'memory', scope: { access: 'write' }, connection: {}, recipients: { carol: [recipient] } }) },
+      ledger: createLedger(),
+      logger: createLogger({ name: 'lost-ack', level: 'fatal' }),
+      groupId: uniqueName('issuer-lost-ack'),
+      retry: { attempts: 2, baseMs: 10, maxMs: 20 },
+    });
+    await issuer.start();
+    try {
+      const elevationId = `gl-${projectId}-${9000 + Math.floor(Math.random() * 999)}`;
+      const grantId = `${elevationId}-${'c'.repeat(40)}`;
+      const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId, grantId, recipient }));
+      await observer.publish(TOPIC_ELEVATIONS, elevationId, approved);
+      const ofGrant = () => events.filter((e) => e.type === EVENT_TYPES.granted && (e.data as { grantId: string }).grantId === grantId);
+      await waitFor(() => ofGrant().length >= 2, { timeoutMs: 60_000, what: 'the granted event and its copy (the lost ack, then the retry)' });
+      const granted = ofGrant();
+      expect(acksLost).toBeGreaterThanOrEqual(2);
+      expect(substrate.calls.filter((c) => c === `issue:${grantId}`)).toEqual([`issue:${grantId}`]);
+      // both records are the same event: every consumer (the ledger, the revoker, a SIEM) keeps one
+      expect(new Set(granted.map((e) => e.id)).size).toBe(1);
+      const ledger = createLedger();
+      for (const e of granted) ledger.apply(e);
+      expect(ledger.get(elevationId)?.state).toBe('granted');
+      const secret = await openCredential((granted[0]!.data as { sealedCredential: string }).sealedCredential, identity);
+      expect(substrate.works(secret as Record<string, string>)).toBe(true);
+    } finally {
+      await issuer.stop();
+      await kafkaBus.close();
     }
   });
 });

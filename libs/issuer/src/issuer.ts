@@ -111,6 +111,13 @@ export function createIssuer(options: IssuerOptions): Issuer {
   const maxMs = options.retry?.maxMs ?? 30_000;
   const now = options.now ?? (() => new Date());
   const inFlight = new Map<string, Promise<void>>();
+  /**
+   * `granted` events built here whose publish failed with a bus error (a broker restart can lose the
+   * ack of a record it did write, or write one the producer gave up on), by grant id. The redelivery
+   * announces that same event again - same id, so every consumer drops the copy - instead of
+   * issuing a second credential.
+   */
+  const unconfirmed = new Map<string, AnyElevationEvent>();
   let subscription: Subscription | undefined;
   let stopping = false;
 
@@ -196,15 +203,40 @@ export function createIssuer(options: IssuerOptions): Issuer {
     );
   }
 
+  /** After `granted` is on the log: metrics, the log line and the MR comment. */
+  async function announced(data: ElevationApprovedData, granted: AnyElevationEvent, approvedAt: string, log: Logger): Promise<void> {
+    const { substrate, expiresAt } = granted.data as { substrate: string; expiresAt: string };
+    grants.inc({ outcome: 'granted', substrate });
+    mergeToGranted.observe(Math.max(0, (Date.parse(granted.time) - Date.parse(approvedAt)) / 1000));
+    log.info({ substrate, expiresAt }, 'granted');
+    const where = options.credentialUrl ? ` Fetch it with \`jit credential ${data.elevationId}\` (${options.credentialUrl(data.elevationId)}).` : '';
+    await notify(
+      data,
+      `**jit: granted** — ${data.scope} on ${data.target} for @${data.requester} until **${expiresAt}**. ` +
+        `The credential is sealed to the request's recipient key.${where} It is revoked automatically at expiry; ` +
+        'comment `/jit revoke` to end it sooner.',
+    );
+  }
+
   async function onApproved(data: ElevationApprovedData, approvedAt: string): Promise<void> {
     if (alreadyDone(data)) {
+      unconfirmed.delete(data.grantId);
       grants.inc({ outcome: 'duplicate', substrate: '' });
       logger.info({ elevationId: data.elevationId, grantId: data.grantId }, 'approval already handled; nothing issued');
       return;
     }
     const log = logger.child({ elevationId: data.elevationId, grantId: data.grantId });
+    const again = unconfirmed.get(data.grantId);
+    if (again) {
+      log.info('announcing again a grant whose publish had an unknown outcome; nothing is issued twice');
+      await publish(again); // a bus error: still unconfirmed, the bus redelivers `approved`
+      unconfirmed.delete(data.grantId);
+      await announced(data, again, approvedAt, log);
+      return;
+    }
     let substrateName = '';
     let unpublished: { substrate: Substrate; issued: Issued } | undefined;
+    let announcing: AnyElevationEvent | undefined;
     try {
       await checkWithRetry(data);
       const target = await targets.resolve({ target: data.target, scope: data.scope, policyVersion: data.policyVersion, mergeSha: data.mergeSha, grantId: data.grantId, elevationId: data.elevationId });
@@ -240,20 +272,16 @@ export function createIssuer(options: IssuerOptions): Issuer {
       );
       // A publish failure throws: the bus redelivers `approved`, and the retry finds its own
       // credential by grant id (adapters are idempotent by name), so nothing leaks twice.
+      announcing = granted;
       await publish(granted);
+      announcing = undefined;
       unpublished = undefined;
-      grants.inc({ outcome: 'granted', substrate: substrate.name });
-      mergeToGranted.observe(Math.max(0, (Date.parse(granted.time) - Date.parse(approvedAt)) / 1000));
-      log.info({ substrate: substrate.name, expiresAt: issued.expiresAt }, 'granted');
-      const where = options.credentialUrl ? ` Fetch it with \`jit credential ${data.elevationId}\` (${options.credentialUrl(data.elevationId)}).` : '';
-      await notify(
-        data,
-        `**jit: granted** — ${data.scope} on ${data.target} for @${data.requester} until **${issued.expiresAt}**. ` +
-          `The credential is sealed to the request's recipient key.${where} It is revoked automatically at expiry; ` +
-          'comment `/jit revoke` to end it sooner.',
-      );
+      await announced(data, granted, approvedAt, log);
     } catch (err) {
-      if (isBusError(err)) throw err;
+      if (isBusError(err)) {
+        if (announcing) unconfirmed.set(data.grantId, announcing);
+        throw err;
+      }
       if (unpublished) {
         // Issued but never deliverable: end it now rather than leave it to the orphan sweep.
         await unpublished.substrate.revoke(unpublished.issued.handle).catch((revokeErr: unknown) =>
