@@ -96,8 +96,11 @@ const events: CloudEventJson[] = [];
 const ledger = createLedger();
 const faults: Fault[] = [];
 const lifecycles: Lifecycle[] = [];
-/** Every running instance, by slot (`issuer#1`, …). */
-const instances = new Map<string, { name: AppName; port: number; opsPort: number; env: Record<string, string>; app?: AppProcess }>();
+/** Every running instance, by slot (`issuer#1`, …); `stopping` while a fault (or the end) stops it on purpose. */
+const instances = new Map<string, { name: AppName; port: number; opsPort: number; env: Record<string, string>; app?: AppProcess; stopping?: boolean }>();
+/** Restarts the supervisor made: a start that failed, or a process that exited on its own. */
+const restarts: Array<{ slot: string; at: number; why: string }> = [];
+let finishing = false;
 
 async function main(): Promise<number> {
   log(`seed ${SEED}, ${N} lifecycles, ${CONCURRENCY} at a time, ~${THINK_MS} ms between a user's steps, a fault every ~${FAULT_EVERY_MS} ms, TTL ${TTL_S} s, bound ${BOUND_MS} ms, faults ${[...new Set(FAULTS)].join('/')}${SPARE.size ? `, sparing ${[...SPARE].join(', ')}` : ''}`);
@@ -212,6 +215,7 @@ targets:
     instances.set(slot, { name, port, opsPort: await freePort(), env: { ...e, ...(name === 'issuer' ? { JIT_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}) } });
   }
   cleanup.push(async () => {
+    finishing = true;
     for (const i of instances.values()) {
       await Promise.race([i.app?.stop('SIGCONT').then(() => undefined), delay(0)]);
       await Promise.race([i.app?.stop('SIGTERM'), delay(30_000)]);
@@ -277,9 +281,42 @@ targets:
 
 // ------------------------------------------------------------------ the services
 
+/**
+ * Starts a slot as a supervisor (Kubernetes) would: a start that fails (the process exits before it
+ * is ready) is retried with a growing back-off, and a process that later exits on its own (not
+ * stopped by a fault) is started again.
+ */
 async function launch(slot: string): Promise<void> {
   const i = instances.get(slot)!;
-  i.app = await startApp(i.name, { port: i.port, opsPort: i.opsPort }, i.env, 180_000);
+  i.stopping = false;
+  const deadline = Date.now() + 300_000;
+  for (let backoff = 1_000; ; backoff = Math.min(backoff * 2, 10_000)) {
+    try {
+      i.app = await startApp(i.name, { port: i.port, opsPort: i.opsPort }, i.env, 180_000);
+      break;
+    } catch (err) {
+      if (Date.now() + backoff > deadline) throw err;
+      const why = (err as Error).message.split('\n')[0]!.slice(0, 200);
+      restarts.push({ slot, at: Date.now(), why: `failed start: ${why}` });
+      log(`supervisor: ${slot} failed to start (${why}); restarting in ${backoff} ms`);
+      await delay(backoff);
+    }
+  }
+  const app = i.app;
+  void app.exited.then(async (code) => {
+    if (i.stopping || finishing || i.app !== app) return;
+    restarts.push({ slot, at: Date.now(), why: `exited ${code}` });
+    log(`supervisor: ${slot} exited ${code} on its own; restarting it`);
+    await delay(1_000);
+    if (!i.stopping && !finishing && i.app === app) await launch(slot).catch((err: unknown) => log(`supervisor: ${slot} could not be restarted: ${(err as Error).message.slice(0, 300)}`));
+  });
+}
+
+/** SIGKILL on purpose (a fault): the supervisor leaves it down until the fault restarts it. */
+async function kill9(slot: string): Promise<void> {
+  const i = instances.get(slot)!;
+  i.stopping = true;
+  await i.app!.stop('SIGKILL');
 }
 
 async function allReady(): Promise<void> {
@@ -304,14 +341,14 @@ async function inject(kafka: KafkaHandle, proxy: TcpProxy): Promise<void> {
   if (kind === 'kill9') {
     const slot = pick([...instances.keys()].filter((k) => !SPARE.has(k)));
     f.target = slot;
-    await instances.get(slot)!.app!.stop('SIGKILL');
+    await kill9(slot);
     await delay(500 + rnd() * 2000);
     await launch(slot);
   } else if (kind === 'kill9-pair') {
     const name = pick(['issuer', 'revoker'] as const);
     f.target = `${name}#1+${name}#2`;
     const slots = [`${name}#1`, `${name}#2`];
-    await Promise.all(slots.map((s) => instances.get(s)!.app!.stop('SIGKILL')));
+    await Promise.all(slots.map((s) => kill9(s)));
     await delay(500 + rnd() * 2000);
     await Promise.all(slots.map((s) => launch(s)));
   } else if (kind === 'broker-term' || kind === 'broker-kill') {
@@ -466,6 +503,7 @@ async function report(ctx: {
   log(`revocation lateness (ms): n=${lateness.length} p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} max ${lateness.at(-1) ?? NaN}`);
   log(`dead-lettered: ${Object.entries(dlq).map(([t, n]) => `${t} ${n}`).join(', ')}`);
   log(`recovery after a fault (ms, every service ready): n=${rec.length} p50 ${rec[Math.floor(rec.length / 2)] ?? NaN} max ${rec.at(-1) ?? NaN}`);
+  log(`supervisor restarts (failed starts, exits on their own): ${restarts.length}${restarts.length ? ` — ${restarts.map((r) => `${r.slot} ${r.why.slice(0, 80)}`).join('; ')}` : ''}`);
   for (const f of faults) log(`  ${new Date(f.at).toISOString()} ${f.kind} ${f.target}: lasted ${(f.endedAt ?? f.at) - f.at} ms, recovered in ${f.recoveredMs ?? '?'} ms`);
   for (const l of notDriven) log(`  not driven: ${l.n} ${l.kind}${l.adversary ? ` (${l.adversary})` : ''}: ${l.error ?? 'unknown'}`);
   for (const l of lost) log(`  lost ${l.id} ${l.kind}: ${ledger.get(l.id!)?.state ?? '?'}${ledger.get(l.id!)?.bypassReasons ? ` — ${ledger.get(l.id!)!.bypassReasons!.join('; ').slice(0, 600)}` : ''}${ledger.get(l.id!)?.grantError ? ` — ${JSON.stringify(ledger.get(l.id!)!.grantError).slice(0, 300)}` : ''}`);

@@ -19,6 +19,8 @@ export interface AppProcess {
   output(): string;
   /** Signals the process and waits for it to exit; resolves its exit code (null when signalled). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the exit code (null when signalled) once the process has exited, for whatever reason. */
+  readonly exited: Promise<number | null>;
 }
 
 export async function startApp(name: AppName, at: { port: number; opsPort: number }, env: Record<string, string>, timeoutMs = 120_000): Promise<AppProcess> {
@@ -47,6 +49,7 @@ export async function startApp(name: AppName, at: { port: number; opsPort: numbe
     opsUrl,
     pid: child.pid ?? -1,
     output: () => out,
+    exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (exitCode !== undefined) return exitCode;
       child.kill(signal);
