@@ -14,7 +14,7 @@ import { EVENT_TYPES, TOPIC_ELEVATIONS, createEventVerifier, parseElevationEvent
 import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
-import { createLedger } from '@jit/ledger';
+import { createChainHeads, createLedger } from '@jit/ledger';
 import { createLogger } from '@jit/observability';
 import { createPolicyStore } from '@jit/policy';
 import { createMemorySubstrate } from '@jit/substrates/testing';
@@ -387,7 +387,7 @@ describe('issuer on Kafka: a `granted` whose ack was lost (issue 17: a broker ki
     };
     const substrate = createMemorySubstrate();
     const issuer = createIssuer({
-      bus: createSigningBus(lossy, issuerKey.signer, [TOPIC_ELEVATIONS]),
+      bus: createSigningBus(lossy, issuerKey.signer, [TOPIC_ELEVATIONS], createChainHeads()), // chained, as apps/issuer composes it
       trust: producerTrust({ gate: [gateKey.signer.publicKey] }, { key: issuerKey.signer.publicKey, roles: ['issuer'] }),
       signer: issuerKey.signer,
       approvalCheck: { check: async () => undefined },
