@@ -750,7 +750,8 @@ export function createGate(options: GateOptions): Gate {
   /**
    * Who pushed to an MR, from GitLab's push events and the log's pushRecorded events (GitLab's Push
    * Hook `user_username`), never from a commit's author line alone: anyone who pushed to its source
-   * branch or pushed one of its commits. An MR commit no known push accounts for has an unknown pusher.
+   * branch or pushed one of its commits. An MR commit no known push to the source branch accounts
+   * for has an unknown pusher.
    */
   interface PushFacts {
     /** Lower-case usernames. */
@@ -771,6 +772,11 @@ export function createGate(options: GateOptions): Gate {
       const onBranch = p.branch === mr.sourceBranch;
       if (!onBranch && !order.includes(p.after) && !p.commits.some((c) => order.includes(c))) continue;
       pushers.add(p.pusher.toLowerCase());
+      // Only a push to the source branch accounts for how a commit got onto the MR. A push of the
+      // same commit elsewhere (a backup branch) makes its pusher one of the MR's, but the push that
+      // put it here may be one jit never heard of (GitLab sends no Push Hook for a push of more than
+      // 3 branches and its events API records that as a bulk push without a ref).
+      if (!onBranch) continue;
       for (const c of [...p.commits, p.after]) covered.add(c);
       // GitLab lists at most 20 commits per push: the MR commits between its before and after are its too.
       const i = order.indexOf(p.after);
