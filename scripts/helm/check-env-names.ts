@@ -12,7 +12,7 @@ const root = join(import.meta.dirname, '..', '..');
 /** Read by the cloud SDKs, not by jit's code (AWS web identity, Google credentials). */
 const SDK_SETTINGS = /^(AWS|GOOGLE)_[A-Z0-9_]+$/;
 /** `jit serve <service>` → the app whose config it runs. */
-const APP_OF: Record<string, string> = { all: 'jit', 'webhook-ingest': 'webhook-ingest', 'approval-gate': 'approval-gate', issuer: 'issuer', revoker: 'revoker' };
+const APP_OF: Record<string, string> = { all: 'jit', 'webhook-ingest': 'webhook-ingest', 'approval-gate': 'approval-gate', issuer: 'issuer', revoker: 'revoker', notifier: 'notifier' };
 
 function sourceFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {

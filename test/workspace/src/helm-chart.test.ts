@@ -23,6 +23,8 @@ const APPS = [
   { component: 'approval-gate', section: 'approvalGate', env: {} },
   { component: 'issuer', section: 'issuer', env: {} },
   { component: 'revoker', section: 'revoker', env: {} },
+  // no public port: values.yaml has no `notifier.port` and its config none
+  { component: 'notifier', section: 'notifier', env: {} },
   { component: 'jit', section: 'embedded', env: {} },
 ] as const;
 
@@ -71,7 +73,7 @@ describe('shutdown: Kubernetes waits longer than the slowest drain', () => {
     const runService = read('libs', 'service', 'src', 'run-service.ts');
     const fallback = /def\.stopTimeoutMs \?\? ([\d_]+)/.exec(runService)?.[1];
     expect(fallback, 'runService’s default stop timeout').toBeDefined();
-    const drains = ['webhook-ingest', 'approval-gate', 'issuer', 'revoker'].map((app) => {
+    const drains = ['webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'notifier'].map((app) => {
       const main = read('apps', app, 'src', 'main.ts');
       expect(main).toContain('runService(');
       return Number((/stopTimeoutMs: ([\d_]+)/.exec(main)?.[1] ?? fallback!).replaceAll('_', '')) / 1000;

@@ -60,16 +60,22 @@ The processes of the chosen mode and what each needs. Ports and settings are the
   key: its values section; serve: `jit serve <serve>`; public: the Ingress routes to it;
   kafka: required|optional; gitlab: required|optional|no; webhook: reads the webhook secrets;
   issues: issues or revokes on substrates; sign: the signing key it uses; data: JIT_DATA_DIR volume;
-  url: takes JIT_PUBLIC_URL (MR comments, the OpenAPI document).
+  url: takes JIT_PUBLIC_URL (MR comments, the OpenAPI document, links in notifications);
+  notify: posts notifications (JIT_NOTIFY_CHANNELS_FILE, egress to the receivers) when
+  `notifier.enabled`. A component without `port` in its values section (the notifier) serves
+  only the ops port: no public Service, no PORT/HOST.
 */}}
 {{- define "jit.components" -}}
 {{- if eq .Values.mode "distributed" }}
-- { name: webhook-ingest, key: webhookIngest, serve: webhook-ingest, public: true, kafka: required, gitlab: "no", webhook: true, issues: false, sign: "", data: emptyDir, consumes: false, pin: false, url: false }
-- { name: approval-gate, key: approvalGate, serve: approval-gate, public: true, kafka: required, gitlab: required, webhook: false, issues: false, sign: gate, data: "", consumes: true, pin: true, url: false }
-- { name: issuer, key: issuer, serve: issuer, public: true, kafka: required, gitlab: required, webhook: false, issues: true, sign: issuer, data: "", consumes: true, pin: false, url: true }
-- { name: revoker, key: revoker, serve: revoker, public: false, kafka: required, gitlab: optional, webhook: false, issues: true, sign: revoker, data: "", consumes: true, pin: false, url: false }
+- { name: webhook-ingest, key: webhookIngest, serve: webhook-ingest, public: true, kafka: required, gitlab: "no", webhook: true, issues: false, sign: "", data: emptyDir, consumes: false, pin: false, url: false, notify: false }
+- { name: approval-gate, key: approvalGate, serve: approval-gate, public: true, kafka: required, gitlab: required, webhook: false, issues: false, sign: gate, data: "", consumes: true, pin: true, url: false, notify: false }
+- { name: issuer, key: issuer, serve: issuer, public: true, kafka: required, gitlab: required, webhook: false, issues: true, sign: issuer, data: "", consumes: true, pin: false, url: true, notify: false }
+- { name: revoker, key: revoker, serve: revoker, public: false, kafka: required, gitlab: optional, webhook: false, issues: true, sign: revoker, data: "", consumes: true, pin: false, url: false, notify: false }
+{{- if .Values.notifier.enabled }}
+- { name: notifier, key: notifier, serve: notifier, public: false, kafka: required, gitlab: required, webhook: false, issues: false, sign: "", data: "", consumes: true, pin: false, url: true, notify: true }
+{{- end }}
 {{- else }}
-- { name: all-in-one, key: embedded, serve: all, public: true, kafka: optional, gitlab: optional, webhook: true, issues: true, sign: issuer, data: pvc, consumes: true, pin: true, url: true }
+- { name: all-in-one, key: embedded, serve: all, public: true, kafka: optional, gitlab: optional, webhook: true, issues: true, sign: issuer, data: pvc, consumes: true, pin: true, url: true, notify: true }
 {{- end }}
 {{- end }}
 
@@ -90,6 +96,7 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- if not (and $s.existingSecret $s.publicKey) }}{{ fail (printf "signing.%s.existingSecret and signing.%s.publicKey are required in distributed mode (ADR 0004)" $role $role) }}{{ end }}
 {{- end }}
 {{- end }}
+{{- if and $v.notifier.enabled (not $v.notifier.channels.existingSecret) }}{{ fail "notifier.enabled needs notifier.channels.existingSecret (the Secret holding JIT_NOTIFY_CHANNELS: channel name to webhook URL)" }}{{ end }}
 {{- if $v.gitlab.url }}
 {{- if not (and $v.gitlab.project $v.gitlab.token.existingSecret) }}{{ fail "gitlab.url needs gitlab.project and gitlab.token.existingSecret" }}{{ end }}
 {{- if not (or $v.webhook.secret.existingSecret $v.webhook.signingSecret.existingSecret) }}{{ fail "with a real GitLab set webhook.secret.existingSecret and/or webhook.signingSecret.existingSecret" }}{{ end }}
@@ -123,8 +130,10 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 - { name: JIT_LOG_LEVEL, value: {{ $v.logLevel | quote }} }
 - { name: JIT_DATA_DIR, value: /var/lib/jit }
 {{- else }}
+{{- if hasKey $cv "port" }}
 - { name: HOST, value: {{ $v.listenHost | quote }} }
 - { name: PORT, value: {{ $cv.port | quote }} }
+{{- end }}
 - { name: LOG_LEVEL, value: {{ $v.logLevel | quote }} }
 {{- if eq $c.data "emptyDir" }}
 - { name: JIT_DATA_DIR, value: /var/lib/jit }
@@ -186,6 +195,9 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- if and $c.issues $v.substrates }}
 - { name: JIT_SUBSTRATES_FILE, value: /etc/jit/substrates.json }
 {{- end }}
+{{- if and $c.notify $v.notifier.enabled $v.notifier.channels.existingSecret }}
+- { name: JIT_NOTIFY_CHANNELS_FILE, value: {{ include "jit.secretPath" (list "notify-channels" $v.notifier.channels.key) }} }
+{{- end }}
 {{- if $c.sign }}
 {{- $s := index $v.signing $c.sign }}
 {{- if $s.existingSecret }}
@@ -229,6 +241,7 @@ the process as a file (`X_FILE`), never as an environment value or a ConfigMap e
 {{- with $v.webhook.secret.existingSecret }}{{ $m = append $m (list "webhook-secret" . (list $v.webhook.secret.key)) }}{{ end }}
 {{- with $v.webhook.signingSecret.existingSecret }}{{ $m = append $m (list "webhook-signing-secret" . (list $v.webhook.signingSecret.key)) }}{{ end }}
 {{- end }}
+{{- if and $c.notify $v.notifier.enabled $v.notifier.channels.existingSecret }}{{ $m = append $m (list "notify-channels" $v.notifier.channels.existingSecret (list $v.notifier.channels.key)) }}{{ end }}
 {{- if $c.sign }}{{ $s := index $v.signing $c.sign }}{{ with $s.existingSecret }}{{ $m = append $m (list "signing-key" . (list $s.key)) }}{{ end }}{{ end }}
 {{- toJson $m }}
 {{- end }}
