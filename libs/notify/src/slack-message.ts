@@ -28,7 +28,9 @@ export function slackMessage(n: Notice): SlackMessage {
     });
   }
   if (n.justification) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Why*\n${slackText(n.justification, SLACK_LIMITS.sectionText - 8)}` } });
+    // plain_text: mrkdwn has no escape for `*`, `_`, `~` or backticks, so a requester's text in a
+    // mrkdwn object renders as jit's own bold, strike-through or code ("*APPROVED by security*")
+    blocks.push({ type: 'section', text: { type: 'plain_text', text: `Why: ${slackText(n.justification, SLACK_LIMITS.sectionText - 8)}`, emoji: false } });
   }
   if (n.details.length > 0) {
     const lines = n.details.slice(0, 20).map((d) => `• ${slackText(d, 500)}`);
