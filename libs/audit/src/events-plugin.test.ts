@@ -90,4 +90,30 @@ describe('GET /v1/events', () => {
     expect(again.map((r) => r.status)).toEqual([200, 200]);
     await Promise.all(again.map((r) => r.text()));
   });
+  it('a follower taken off the auditors gets no event published after that: the stream ends (hostile review 2)', async () => {
+    const bus = createMemoryBus();
+    const signing = await lifecycle(bus);
+    const auditors = new Set(['eve']);
+    const app = Fastify({ forceCloseConnections: true });
+    app.addHook('onRequest', async (req) => {
+      (req as { caller?: unknown }).caller = { username: 'eve', bot: false, via: 'gitlab-token' };
+    });
+    await app.register(eventsPlugin, { bus, access: { viewOf: async (c) => ({ auditor: auditors.has(c.username) }) }, recheckMs: 0 });
+    apps.push(app);
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const reader = (await fetch(`${url}/v1/events?follow=true`)).body!.getReader();
+    let text = '';
+    const next = async (): Promise<boolean> => {
+      const { value, done } = await reader.read();
+      if (done) return false;
+      text += new TextDecoder().decode(value);
+      return true;
+    };
+    while (text.split('\n').filter(Boolean).length < 3) expect(await next()).toBe(true);
+    // eve leaves the auditors (a ratified policy change, or she left the group); she keeps the socket
+    auditors.delete('eve');
+    await signing.publish(TOPIC_ELEVATIONS, 'gl-42-7', sampleEvent(EVENT_TYPES.revoked));
+    while (await next());
+    expect(lines(text).map((e) => e.type)).not.toContain(EVENT_TYPES.revoked);
+  });
 });

@@ -20,6 +20,12 @@ export interface EventsRouteOptions {
   access: { viewOf(caller: { username: string; bot: boolean; via?: Caller['via'] }): Promise<{ auditor: boolean }> };
   /** Streams open at once (followers hold a subscription each). Default 16. */
   maxStreams?: number;
+  /**
+   * How often a stream asks again whether its caller is still an auditor, ms (before the next event
+   * is written; 0: before every event). Someone taken off `auditors:` (or out of its group, seen
+   * once the group cache expires) gets no further event: the stream ends. Default 5000.
+   */
+  recheckMs?: number;
 }
 
 interface EventsQuery {
@@ -35,6 +41,7 @@ function sendError(reply: FastifyReply, err: JitError): FastifyReply {
 
 const plugin: FastifyPluginAsync<EventsRouteOptions> = async (app, options) => {
   const maxStreams = options.maxStreams ?? 16;
+  const recheckMs = options.recheckMs ?? 5000;
   const open = new Set<TopicFollower>();
   app.addHook('onClose', async () => {
     await Promise.all([...open].map((f) => f.stop()));
@@ -60,7 +67,9 @@ const plugin: FastifyPluginAsync<EventsRouteOptions> = async (app, options) => {
     async (req, reply) => {
       const caller = (req as { caller?: Caller }).caller;
       if (!caller) return sendError(reply, EventsUnauthenticated());
-      if (!(await options.access.viewOf({ username: caller.username, bot: caller.bot, via: caller.via })).auditor) return sendError(reply, EventsNotAuditor(caller.username.slice(0, 255)));
+      const isAuditor = async () => (await options.access.viewOf({ username: caller.username, bot: caller.bot, via: caller.via })).auditor;
+      if (!(await isAuditor())) return sendError(reply, EventsNotAuditor(caller.username.slice(0, 255)));
+      let checkedAt = Date.now();
       const since = req.query.since !== undefined ? new Date(req.query.since) : undefined;
       if (since && Number.isNaN(since.getTime())) return sendError(reply, EventsBadQuery('since must be an ISO date/time, e.g. 2026-11-01T10:00:00Z'));
       if (open.size >= maxStreams) return sendError(reply, EventsBusy(maxStreams));
@@ -85,6 +94,13 @@ const plugin: FastifyPluginAsync<EventsRouteOptions> = async (app, options) => {
         follow: req.query.follow === true,
         groupPrefix: 'jit-events-api',
         onEvent: async (m) => {
+          if (Date.now() - checkedAt >= recheckMs) {
+            if (!(await isAuditor().catch(() => false))) {
+              req.log.info({ caller: caller.username.slice(0, 255) }, 'event stream ended: the caller is no longer an auditor');
+              throw new Error('the caller is no longer an auditor');
+            }
+            checkedAt = Date.now();
+          }
           const mapped = ocsf?.map(m.event);
           if (only !== undefined && chainKeyOf(m.event) !== only) return;
           if (since && !isAtOrAfter(m.event.time, since)) return;
