@@ -61,7 +61,8 @@ The processes of the chosen mode and what each needs. Ports and settings are the
   kafka: required|optional; gitlab: required|optional|no; webhook: reads the webhook secrets;
   issues: issues or revokes on substrates; sign: the signing key it uses; data: JIT_DATA_DIR volume;
   url: takes JIT_PUBLIC_URL (MR comments, the OpenAPI document, links in notifications);
-  notify: posts notifications (JIT_NOTIFY_CHANNELS_FILE, egress to the receivers) when
+  notify: posts notifications and runs the HTTP sink (JIT_NOTIFY_CHANNELS_FILE, JIT_SINK_*_FILE,
+  egress to the receivers) when
   `notifier.enabled`. A component without `port` in its values section (the notifier) serves
   only the ops port: no public Service, no PORT/HOST.
 */}}
@@ -96,7 +97,8 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- if not (and $s.existingSecret $s.publicKey) }}{{ fail (printf "signing.%s.existingSecret and signing.%s.publicKey are required in distributed mode (ADR 0004)" $role $role) }}{{ end }}
 {{- end }}
 {{- end }}
-{{- if and $v.notifier.enabled (not $v.notifier.channels.existingSecret) }}{{ fail "notifier.enabled needs notifier.channels.existingSecret (the Secret holding JIT_NOTIFY_CHANNELS: channel name to webhook URL)" }}{{ end }}
+{{- if and $v.notifier.enabled (not (or $v.notifier.channels.existingSecret $v.notifier.sink.url.existingSecret)) }}{{ fail "notifier.enabled needs notifier.channels.existingSecret (the Secret holding JIT_NOTIFY_CHANNELS: channel name to webhook URL) and/or notifier.sink.url.existingSecret" }}{{ end }}
+{{- if and $v.notifier.sink.url.existingSecret (not $v.notifier.sink.secret.existingSecret) }}{{ fail "notifier.sink.url needs notifier.sink.secret.existingSecret (every batch is signed, JIT_SINK_SECRET)" }}{{ end }}
 {{- if $v.gitlab.url }}
 {{- if not (and $v.gitlab.project $v.gitlab.token.existingSecret) }}{{ fail "gitlab.url needs gitlab.project and gitlab.token.existingSecret" }}{{ end }}
 {{- if not (or $v.webhook.secret.existingSecret $v.webhook.signingSecret.existingSecret) }}{{ fail "with a real GitLab set webhook.secret.existingSecret and/or webhook.signingSecret.existingSecret" }}{{ end }}
@@ -198,6 +200,10 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- if and $c.notify $v.notifier.enabled $v.notifier.channels.existingSecret }}
 - { name: JIT_NOTIFY_CHANNELS_FILE, value: {{ include "jit.secretPath" (list "notify-channels" $v.notifier.channels.key) }} }
 {{- end }}
+{{- if and $c.notify $v.notifier.enabled $v.notifier.sink.url.existingSecret }}
+- { name: JIT_SINK_URL_FILE, value: {{ include "jit.secretPath" (list "sink-url" $v.notifier.sink.url.key) }} }
+- { name: JIT_SINK_SECRET_FILE, value: {{ include "jit.secretPath" (list "sink-secret" $v.notifier.sink.secret.key) }} }
+{{- end }}
 {{- if $c.sign }}
 {{- $s := index $v.signing $c.sign }}
 {{- if $s.existingSecret }}
@@ -242,6 +248,7 @@ the process as a file (`X_FILE`), never as an environment value or a ConfigMap e
 {{- with $v.webhook.signingSecret.existingSecret }}{{ $m = append $m (list "webhook-signing-secret" . (list $v.webhook.signingSecret.key)) }}{{ end }}
 {{- end }}
 {{- if and $c.notify $v.notifier.enabled $v.notifier.channels.existingSecret }}{{ $m = append $m (list "notify-channels" $v.notifier.channels.existingSecret (list $v.notifier.channels.key)) }}{{ end }}
+{{- if and $c.notify $v.notifier.enabled $v.notifier.sink.url.existingSecret }}{{ $m = append $m (list "sink-url" $v.notifier.sink.url.existingSecret (list $v.notifier.sink.url.key)) }}{{ $m = append $m (list "sink-secret" $v.notifier.sink.secret.existingSecret (list $v.notifier.sink.secret.key)) }}{{ end }}
 {{- if $c.sign }}{{ $s := index $v.signing $c.sign }}{{ with $s.existingSecret }}{{ $m = append $m (list "signing-key" . (list $s.key)) }}{{ end }}{{ end }}
 {{- toJson $m }}
 {{- end }}
