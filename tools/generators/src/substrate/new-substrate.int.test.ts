@@ -27,8 +27,11 @@ export const zzThrowawayConfigSchema = z.object({ maxTtlSeconds: z.number().int(
 export type ZzThrowawayConfig = z.output<typeof zzThrowawayConfigSchema>;
 export type ZzThrowawayDeps = object;
 
+// the same judgement as the in-memory backend's own validateScope: the contract suite holds the
+// static facts to the instance's answer for every hostile scope
 export function validateZzThrowawayScope(scope: unknown): Problem[] {
-  const access = (scope as { access?: unknown } | null)?.access;
+  if (!scope || typeof scope !== 'object' || Array.isArray(scope)) return [{ path: 'scope', message: 'must be an object' }];
+  const access = (scope as { access?: unknown }).access;
   return access === 'read' || access === 'write' ? [] : [{ path: 'scope.access', message: 'must be "read" or "write"' }];
 }
 
