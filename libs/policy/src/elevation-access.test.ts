@@ -64,6 +64,25 @@ describe('elevation access', () => {
     }
   });
 
+  it("a caller's view is reused for viewTtlMs under one policy version; a new version is a new view at once", async () => {
+    let calls = 0;
+    let current = { policy, version: 'v1' } as unknown as LoadedPolicy;
+    const counting = createElevationAccess({ store: { peek: () => current }, resolveGroup: async (g) => (calls++, groups[g] ?? []), viewTtlMs: 60_000 });
+    const first = await counting.viewOf({ username: 'carol', bot: false });
+    const asked = calls;
+    expect(asked).toBeGreaterThan(0);
+    expect(await counting.viewOf({ username: 'CAROL', bot: false })).toBe(first);
+    expect(calls).toBe(asked);
+    current = { policy, version: 'v2' } as unknown as LoadedPolicy;
+    expect(await counting.viewOf({ username: 'carol', bot: false })).not.toBe(first);
+    expect(calls).toBe(2 * asked);
+    const uncached = createElevationAccess({ store: { peek: () => current }, resolveGroup: async (g) => (calls++, groups[g] ?? []), viewTtlMs: 0 });
+    calls = 0;
+    await uncached.viewOf({ username: 'carol', bot: false });
+    await uncached.viewOf({ username: 'carol', bot: false });
+    expect(calls).toBe(2 * asked);
+  });
+
   it('no policy in force: own elevations only', async () => {
     const none = createElevationAccess({ store: { peek: () => undefined }, resolveGroup: async () => [] });
     const v = await none.viewOf({ username: 'aud', bot: false });

@@ -44,11 +44,20 @@ export interface ElevationAccessOptions {
   resolveGroup: GroupResolver;
   /** jit's own bot: never an approver (as in the gate). */
   botUsername?: string;
+  /**
+   * How long one caller's view under one policy version is reused, ms (0: worked out on every
+   * call). A new policy version is a new view at once; a group's membership is as fresh as
+   * `resolveGroup` makes it, plus this. Default 5000: an authenticated read then costs about what
+   * an anonymous one did (bench/auth).
+   */
+  viewTtlMs?: number;
 }
 
 const lc = (s: string | undefined) => s?.toLowerCase();
 
 export function createElevationAccess(options: ElevationAccessOptions): ElevationAccess {
+  const viewTtlMs = options.viewTtlMs ?? 5000;
+  const views = viewTtlMs > 0 ? new LRUCache<string, ReaderView>({ max: 10_000, ttl: viewTtlMs }) : undefined;
   return {
     async viewOf(caller) {
       const own = (e: ElevationFacts) => lc(e.requester) === lc(caller.username);
@@ -57,27 +66,36 @@ export function createElevationAccess(options: ElevationAccessOptions): Elevatio
       if (caller.via !== undefined && caller.via !== 'gitlab-token') return { auditor: false, sees: own };
       const lp = await options.store.peek();
       if (!lp) return { auditor: false, sees: own };
-      const { policy } = lp;
-      const others = options.botUsername ? [options.botUsername] : [];
-      const auditors = await resolveApprovers({ anyHuman: false, ...policy.auditors }, options.resolveGroup, { agents: [] });
-      if (auditors.usernames.some((u) => lc(u) === lc(caller.username))) return { auditor: true, sees: () => true };
-      // the rules an elevation can be judged by: each tier, and break-glass
-      const rules: ElevationFacts[] = [...policy.tiers.map((t) => ({ tier: t.name, breakGlass: false })), ...(policy.breakGlass ? [{ breakGlass: true }] : [])];
-      const eligible = new Set<string>();
-      for (const rule of rules) {
-        const spec = approverSpecOf(policy, rule)!;
-        const resolved = await resolveApprovers(spec, options.resolveGroup, { agents: policy.agents, others });
-        if (isEligibleApprover({ username: caller.username, bot: caller.bot }, spec, resolved, { agents: policy.agents, others }).eligible) {
-          eligible.add(rule.breakGlass ? '\0breakGlass' : rule.tier!);
-        }
-      }
-      return {
-        auditor: false,
-        // the requester never approves their own, but always sees it
-        sees: (e) => own(e) || eligible.has(e.breakGlass ? '\0breakGlass' : (e.tier ?? '\0none')),
-      };
+      const key = `${lp.version}\0${lc(caller.username)}\0${caller.bot}`;
+      const cached = views?.get(key);
+      if (cached) return cached;
+      const view = await viewUnder(lp, caller, own);
+      views?.set(key, view);
+      return view;
     },
   };
+
+  async function viewUnder(lp: LoadedPolicy, caller: AccessCaller, own: (e: ElevationFacts) => boolean): Promise<ReaderView> {
+    const { policy } = lp;
+    const others = options.botUsername ? [options.botUsername] : [];
+    const auditors = await resolveApprovers({ anyHuman: false, ...policy.auditors }, options.resolveGroup, { agents: [] });
+    if (auditors.usernames.some((u) => lc(u) === lc(caller.username))) return { auditor: true, sees: () => true };
+    // the rules an elevation can be judged by: each tier, and break-glass
+    const rules: ElevationFacts[] = [...policy.tiers.map((t) => ({ tier: t.name, breakGlass: false })), ...(policy.breakGlass ? [{ breakGlass: true }] : [])];
+    const eligible = new Set<string>();
+    for (const rule of rules) {
+      const spec = approverSpecOf(policy, rule)!;
+      const resolved = await resolveApprovers(spec, options.resolveGroup, { agents: policy.agents, others });
+      if (isEligibleApprover({ username: caller.username, bot: caller.bot }, spec, resolved, { agents: policy.agents, others }).eligible) {
+        eligible.add(rule.breakGlass ? '\0breakGlass' : rule.tier!);
+      }
+    }
+    return {
+      auditor: false,
+      // the requester never approves their own, but always sees it
+      sees: (e) => own(e) || eligible.has(e.breakGlass ? '\0breakGlass' : (e.tier ?? '\0none')),
+    };
+  }
 }
 
 /**
