@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestSigningKey } from '@jit/contracts/testing';
 
-import { ConfigError, parseConfig } from './config';
+import { configProblems } from '@jit/service/testing';
+import { parseConfig } from './config';
 
 const KEY = createTestSigningKey();
 const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'jit-config-test-')), 'signing-key.pem');
@@ -25,15 +26,7 @@ const base = {
   JIT_TRUSTED_REVOKER_KEYS: OTHER_KEY,
 };
 
-function problems(env: Record<string, string | undefined>, readFile?: (p: string) => string): string {
-  try {
-    parseConfig(env, readFile);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (env: Record<string, string | undefined>, readFile?: (p: string) => string): string => configProblems(() => parseConfig(env, readFile));
 
 describe('issuer parseConfig', () => {
   it('parses defaults and resolves substrate references at boot', () => {

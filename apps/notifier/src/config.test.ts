@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTestSigningKey } from '@jit/contracts/testing';
-import { ConfigError, parseConfig } from './config';
+import { configProblems } from '@jit/service/testing';
+import { parseConfig } from './config';
 
 const KEY = createTestSigningKey().signer.publicKey.x;
 const SLACK = 'https://hooks.slack.com/services/T000/B000/leaky-secret-part';
@@ -15,15 +16,7 @@ const base = {
   JIT_TRUSTED_REVOKER_KEYS: KEY,
 };
 
-function problems(env: Record<string, string | undefined>, readFile?: (p: string) => string): string {
-  try {
-    parseConfig(env, readFile);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (env: Record<string, string | undefined>, readFile?: (p: string) => string): string => configProblems(() => parseConfig(env, readFile));
 
 describe('notifier parseConfig', () => {
   it('parses defaults, the channels and their file', () => {
