@@ -72,7 +72,7 @@ async function build(kind: Kind): Promise<FastifyInstance> {
     await app.register(authPlugin, { resolver });
     app.get<{ Params: { id: string } }>('/v1/elevations/:id', async (req, reply) => {
       const caller = (req as { caller?: Caller }).caller!;
-      const view = await access.viewOf({ username: caller.username, bot: caller.bot, via: caller.via });
+      const view = await access.viewOf(caller);
       return req.params.id === ELEVATION.id && view.sees(ELEVATION) ? ELEVATION : reply.code(404).send({ code: 'NOT_FOUND' });
     });
   }

@@ -17,7 +17,7 @@ import { createOcsfMapper } from './ocsf-mapper';
 export interface EventsRouteOptions {
   bus: EventBus;
   /** Who may read the stream: an auditor under the policy in force. */
-  access: { viewOf(caller: { username: string; bot: boolean; via?: Caller['via'] }): Promise<{ auditor: boolean }> };
+  access: { viewOf(caller: Pick<Caller, 'username' | 'bot' | 'via'>): Promise<{ auditor: boolean }> };
   /** Streams open at once (followers hold a subscription each). Default 16. */
   maxStreams?: number;
   /**
@@ -67,7 +67,7 @@ const plugin: FastifyPluginAsync<EventsRouteOptions> = async (app, options) => {
     async (req, reply) => {
       const caller = (req as { caller?: Caller }).caller;
       if (!caller) return sendError(reply, EventsUnauthenticated());
-      const isAuditor = async () => (await options.access.viewOf({ username: caller.username, bot: caller.bot, via: caller.via })).auditor;
+      const isAuditor = async () => (await options.access.viewOf(caller)).auditor;
       if (!(await isAuditor())) return sendError(reply, EventsNotAuditor(caller.username.slice(0, 255)));
       let checkedAt = Date.now();
       const since = req.query.since !== undefined ? new Date(req.query.since) : undefined;

@@ -74,7 +74,7 @@ const plugin: FastifyPluginAsync<CatalogPluginOptions> = async (app, opts) => {
     const st = opts.store.status();
     const r = st.version === lp.version ? st.ratified : undefined;
     const caller = (req as { caller?: Caller }).caller;
-    const redact = opts.access && caller ? !(await opts.access.viewOf({ username: caller.username, bot: caller.bot, via: caller.via })).auditor : false;
+    const redact = opts.access && caller ? !(await opts.access.viewOf(caller)).auditor : false;
     const shape = redact ? catalogForReader : (c: CatalogResponse) => c;
     return shape({
       ...cached.catalog,

@@ -74,7 +74,7 @@ function sendError(reply: FastifyReply, err: JitError): FastifyReply {
 
 const plugin: FastifyPluginAsync<ReadApiOptions> = async (app, options) => {
   const { ledger, access } = options;
-  const viewOf = (caller: Caller) => access.viewOf({ username: caller.username, bot: caller.bot, via: caller.via });
+  const viewOf = (caller: Caller) => access.viewOf(caller);
 
   if (options.elevations !== false) {
     app.get<{ Querystring: { state?: string; target?: string; requester?: string; since?: string; until?: string; limit?: number } }>(
