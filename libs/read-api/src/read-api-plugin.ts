@@ -139,9 +139,11 @@ const plugin: FastifyPluginAsync<ReadApiOptions> = async (app, options) => {
         },
       },
       async (req, reply) => {
+        // one answer for "no such id" and "not yours to see", reached the same way: the caller's view
+        // is worked out whether or not the id exists (else the time taken tells them apart)
+        const reader = await viewOf(callerOf(req));
         const e = ledger.get(req.params.id);
-        // one answer for "no such id" and "not yours to see"
-        if (!e || !(await viewOf(callerOf(req))).sees(e)) return sendError(reply, ElevationNotFound(req.params.id));
+        if (!e || !reader.sees(e)) return sendError(reply, ElevationNotFound(req.params.id));
         return view(e);
       },
     );
