@@ -26,6 +26,35 @@ const bannedExcept = (...owned) =>
     .filter(([k]) => !owned.includes(k))
     .flatMap(([, v]) => v);
 
+// what each kind of project may depend on, and which SDK each scope may import
+const DEP_CONSTRAINTS = [
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:composition', 'type:feature', 'type:data-access', 'type:adapter', 'type:contract', 'type:util', 'type:simulator'] },
+  // composition: assembles adapters from configuration for apps (only apps may use it)
+  { sourceTag: 'type:composition', onlyDependOnLibsWithTags: ['type:feature', 'type:data-access', 'type:adapter', 'type:contract', 'type:util', 'type:testing'] },
+  { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:data-access', 'type:contract', 'type:util', 'type:testing', 'type:simulator'] },
+  { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: ['type:data-access', 'type:contract', 'type:util', 'type:testing', 'type:simulator'] },
+  { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contract', 'type:util', 'type:testing'] },
+  { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:contract', 'type:util'] },
+  { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
+  { sourceTag: 'type:simulator', onlyDependOnLibsWithTags: ['type:contract', 'type:util'] },
+  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:data-access', 'type:adapter', 'type:contract', 'type:util', 'type:simulator'] },
+  // which SDK each scope may import
+  { sourceTag: 'scope:bus', bannedExternalImports: bannedExcept('kafka') },
+  { sourceTag: 'scope:gitlab', bannedExternalImports: bannedExcept('gitlab') },
+  // the sandbox's own tests drive it through gitbeaker, as a user's client would
+  { sourceTag: 'scope:gitlab-sandbox', bannedExternalImports: bannedExcept('gitlab') },
+  ...ADAPTERS.map((a) => ({ sourceTag: a.scope, bannedExternalImports: bannedExcept(a.kind) })),
+  { sourceTag: 'scope:substrate-wiring', bannedExternalImports: bannedExcept() },
+  // the harness starts PostgreSQL and probes it; Kafka/cloud clients stay in their libs
+  { sourceTag: 'scope:testing', bannedExternalImports: bannedExcept('postgres') },
+  // the all-in-one app's demo writes to its demo database as a user would
+  { sourceTag: 'scope:jit', bannedExternalImports: bannedExcept('postgres') },
+  ...['shared', 'policy', 'ledger', 'substrates', 'webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'notify', 'read-api', 'identity', 'workspace'].map((s) => ({
+    sourceTag: `scope:${s}`,
+    bannedExternalImports: bannedExcept(),
+  })),
+];
+
 export default [
   { ignores: ['**/node_modules/**', '**/dist/**', 'tmp/**', '.jit/**', '.nx/**', '**/*.d.ts', '.venv/**'] },
   ...nx.configs['flat/base'],
@@ -46,34 +75,21 @@ export default [
         {
           enforceBuildableLibDependency: false,
           allow: [],
-          depConstraints: [
-            // what each kind of project may depend on
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:composition', 'type:feature', 'type:data-access', 'type:adapter', 'type:contract', 'type:util', 'type:simulator'] },
-            // composition: assembles adapters from configuration for apps (only apps may use it)
-            { sourceTag: 'type:composition', onlyDependOnLibsWithTags: ['type:feature', 'type:data-access', 'type:adapter', 'type:contract', 'type:util', 'type:testing'] },
-            { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:data-access', 'type:contract', 'type:util', 'type:testing', 'type:simulator'] },
-            { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: ['type:data-access', 'type:contract', 'type:util', 'type:testing', 'type:simulator'] },
-            { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contract', 'type:util', 'type:testing'] },
-            { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:contract', 'type:util'] },
-            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
-            { sourceTag: 'type:simulator', onlyDependOnLibsWithTags: ['type:contract', 'type:util'] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:data-access', 'type:adapter', 'type:contract', 'type:util', 'type:simulator'] },
-            // which SDK each scope may import
-            { sourceTag: 'scope:bus', bannedExternalImports: bannedExcept('kafka') },
-            { sourceTag: 'scope:gitlab', bannedExternalImports: bannedExcept('gitlab') },
-            // the sandbox's own tests drive it through gitbeaker, as a user's client would
-            { sourceTag: 'scope:gitlab-sandbox', bannedExternalImports: bannedExcept('gitlab') },
-            ...ADAPTERS.map((a) => ({ sourceTag: a.scope, bannedExternalImports: bannedExcept(a.kind) })),
-            { sourceTag: 'scope:substrate-wiring', bannedExternalImports: bannedExcept() },
-            // the harness starts PostgreSQL and probes it; Kafka/cloud clients stay in their libs
-            { sourceTag: 'scope:testing', bannedExternalImports: bannedExcept('postgres') },
-            // the all-in-one app's demo writes to its demo database as a user would
-            { sourceTag: 'scope:jit', bannedExternalImports: bannedExcept('postgres') },
-            ...['shared', 'policy', 'ledger', 'substrates', 'webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'notify', 'read-api', 'identity', 'workspace'].map((s) => ({
-              sourceTag: `scope:${s}`,
-              bannedExternalImports: bannedExcept(),
-            })),
-          ],
+          depConstraints: DEP_CONSTRAINTS,
+        },
+      ],
+    },
+  },
+  {
+    // an app's tests may use the shared test harness (waitFor, freePort, servers); its code may not
+    files: ['apps/**/*.test.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: DEP_CONSTRAINTS.map((c) => (c.sourceTag === 'type:app' ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'] } : c)),
         },
       ],
     },
