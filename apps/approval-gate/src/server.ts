@@ -76,11 +76,13 @@ async function composeGate(opts: GateServerOptions, gitlab: GitlabClient, closeT
   // retry budgets (startRetryMs per step) and by the supervisor's startup probe.
   const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle', pluginTimeout: 0 });
   // GET /v1/catalog and /v1/keys need a caller: a GitLab token of theirs or a GitLab CI ID token
+  // GitLab's answers about tokens and group members are reused as long as JIT_AUTH_CACHE_TTL_MS says
+  const authTtl = opts.auth?.cacheTtlMs ?? 60_000;
   await app.register(authPlugin, {
-    resolver: createCallerResolver({ gitlabUrl: opts.gitlab.url, ...(opts.auth?.audience ? { audience: opts.auth.audience } : {}), cacheTtlMs: opts.auth?.cacheTtlMs ?? 60_000, ...(opts.gitlab.fetch ? { fetch: opts.gitlab.fetch } : {}), logger }),
+    resolver: createCallerResolver({ gitlabUrl: opts.gitlab.url, ...(opts.auth?.audience ? { audience: opts.auth.audience } : {}), cacheTtlMs: authTtl, ...(opts.gitlab.fetch ? { fetch: opts.gitlab.fetch } : {}), logger }),
     registry,
   });
-  const catalogAccess = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: 60_000 }), botUsername });
+  const catalogAccess = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: authTtl }), viewTtlMs: Math.min(5000, authTtl), botUsername });
   app.addHook('onClose', async () => closeToken());
   await app.register(signingKeysPlugin, { keys: [{ key: opts.signer.publicKey, roles: ['gate'] }] });
   await app.register(gatePlugin, {

@@ -116,7 +116,7 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     });
     const botUsername = (await gitlab.users.current()).username;
     // who sees what follows the policy the log ratified last (the issuer never reads the default branch)
-    const access = createElevationAccess({ store: ratifiedOnLog(policyStore), resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: 60_000 }), botUsername });
+    const access = createElevationAccess({ store: ratifiedOnLog(policyStore), resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: config.auth.cacheTtlMs }), viewTtlMs: Math.min(5000, config.auth.cacheTtlMs), botUsername });
     await app.register(swagger, {
       openapi: {
         info: { title: 'jit issuer', version: '1', description: 'Read API of a distributed jit deployment: elevations, their timelines and sealed credentials' },

@@ -105,7 +105,7 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
     const dir = await mkdtemp(join(tmpdir(), 'jit-api-roles-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const port = await freePort();
-    const config = parseConfig({ JIT_DATA_DIR: dir, JIT_PORT: String(port), JIT_OPS_PORT: '0', JIT_SANDBOX_PORT: String(await freePort()), JIT_SWEEP_INTERVAL_MS: '0' });
+    const config = parseConfig({ JIT_DATA_DIR: dir, JIT_PORT: String(port), JIT_OPS_PORT: '0', JIT_SANDBOX_PORT: String(await freePort()), JIT_SWEEP_INTERVAL_MS: '0', JIT_AUTH_CACHE_TTL_MS: '1000' });
     jit = await buildJit(config, { env: {}, logger: createLogger({ name: 'jit', level: 'debug', destination: { write: (s: string) => void output.push(s) } }) });
     cleanup.push(() => jit.close());
     url = await jit.listen();
@@ -248,7 +248,8 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
         expect(c.ratified?.by).toEqual([]);
         expect(c.ratified?.mergedBy).toBeUndefined();
         expect(c.entries.every((e) => e.eligibleApprovers === undefined && e.approvers.users.length === 0)).toBe(true);
-        // no approver named anywhere (recipientUsers, who holds a registered key, is not about approving)
+        // of who holds a registered key, at most the caller; no approver named anywhere else
+        expect((c as { recipientUsers: string[] }).recipientUsers.length).toBeLessThanOrEqual(1);
         const rest = JSON.stringify({ ...c, recipientUsers: undefined });
         for (const who of ['alice', 'bob', 'carol']) expect(rest).not.toContain(`"${who}"`);
       }
@@ -307,6 +308,12 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
     expect(fetched.length).toBeGreaterThanOrEqual(2);
     expect(JSON.stringify(fetched)).toMatch(/ci-id-token/);
     expect(JSON.stringify(fetched)).toMatch(/gitlab-token/);
+  });
+
+  it('a member removed from the auditors group loses the auditor view within JIT_AUTH_CACHE_TTL_MS (1 s here), not a fixed minute', async () => {
+    expect((await call('GET', '/v1/events', 'auditor')).status).toBe(200);
+    jit.sandbox!.removeGroupMember('security', 'bob');
+    await waitFor(async () => (await call('GET', '/v1/events', 'auditor')).status === 403, { timeoutMs: 15_000, what: "bob's auditor view to end" });
   });
 
   it('no token of any kind appears in the run’s output', async () => {

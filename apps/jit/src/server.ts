@@ -220,7 +220,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       resolver: createCallerResolver({ gitlabUrl, audience: config.auth.audience ?? config.publicUrl, cacheTtlMs: config.auth.cacheTtlMs, logger }),
       registry,
     });
-    const access = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: 60_000 }), botUsername });
+    const access = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: config.auth.cacheTtlMs }), viewTtlMs: Math.min(5000, config.auth.cacheTtlMs), botUsername });
     await app.register(swagger, {
       openapi: {
         info: { title: 'jit', version: '1', description: 'GitOps just-in-time privilege elevation: webhook intake, catalog and read API' },

@@ -1,7 +1,7 @@
 // revoker configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { checkKafkaSecurity, envSchemas as s, secretEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
+import { authEnv, authFromEnv, checkKafkaSecurity, envSchemas as s, secretEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type AuthConfig, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -20,6 +20,8 @@ const EnvSchema = z
     JIT_REVOKE_RETRY_MAX_MS: s.durationMs(1, 3600_000).default(5 * 60_000),
     // signs revoked/expired; schedules only issuer-signed grants, capped by gate-signed TTLs
     ...signingEnv({ keyFile: true, gate: true, issuer: true }),
+    // GET /v1/keys authenticates its callers like every API route (with GitLab configured)
+    ...authEnv(),
     ...serverEnv(8083),
   })
   .superRefine((env, ctx) => {
@@ -39,6 +41,8 @@ export interface RevokerAppConfig extends ServerConfig {
   concurrency: number;
   retry: { baseMs: number; maxMs: number };
   signing: SigningConfig & { privateKeyPem: string };
+  /** API authentication of GET /v1/keys: JIT_AUTH_CACHE_TTL_MS, JIT_OIDC_AUDIENCE. */
+  auth: AuthConfig;
 }
 
 /** Parses the environment; throws ConfigError naming every bad setting (values are never echoed). */
@@ -55,6 +59,7 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
     concurrency: e.JIT_REVOKE_CONCURRENCY,
     retry: { baseMs: e.JIT_REVOKE_RETRY_BASE_MS, maxMs: e.JIT_REVOKE_RETRY_MAX_MS },
     signing: { ...signingFromEnv(e, key.pem), privateKeyPem: key.pem! },
+    auth: authFromEnv(e),
     ...serverFromEnv(e),
   };
 }

@@ -77,7 +77,7 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
     // its one public route, GET /v1/keys, needs a caller like every API route (with GitLab
     // configured; without it the revoker can check no token and serves only its public key)
     if (config.gitlab) {
-      await app.register(authPlugin, { resolver: createCallerResolver({ gitlabUrl: config.gitlab.url, cacheTtlMs: 60_000, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger }), registry });
+      await app.register(authPlugin, { resolver: createCallerResolver({ gitlabUrl: config.gitlab.url, ...(config.auth.audience ? { audience: config.auth.audience } : {}), cacheTtlMs: config.auth.cacheTtlMs, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger }), registry });
     }
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['revoker'] }] });
     const ops = createOpsServer({

@@ -43,11 +43,16 @@ export interface CatalogPluginOptions {
   access?: Pick<ElevationAccess, 'viewOf'>;
 }
 
-/** The catalog as a caller who is not an auditor sees it: approver identities reduced to group names. */
-export function catalogForReader(full: CatalogResponse): CatalogResponse {
+/**
+ * The catalog as a caller who is not an auditor sees it: approver identities reduced to group
+ * names, and of the users with a registered recipient key only the caller (`self`) if listed.
+ */
+export function catalogForReader(full: CatalogResponse, self?: string): CatalogResponse {
   const { ratified, ...rest } = full;
+  const me = self?.toLowerCase();
   return {
     ...rest,
+    recipientUsers: full.recipientUsers.filter((u) => me !== undefined && u.toLowerCase() === me),
     entries: full.entries.map(({ eligibleApprovers: _e, ...entry }) => ({ ...entry, approvers: { anyHuman: entry.approvers.anyHuman, groups: [...entry.approvers.groups], users: [] } }) as unknown as CatalogResponse['entries'][number]),
     ...(full.breakGlass ? { breakGlass: (({ eligibleApprovers: _e, requesters: _r, ...bg }) => bg)(full.breakGlass) as unknown as NonNullable<CatalogResponse['breakGlass']> } : {}),
     ...(ratified ? { ratified: (({ by: _b, mergedBy: _m, ...r }) => ({ ...r, by: [] }))(ratified) } : {}),
@@ -75,7 +80,7 @@ const plugin: FastifyPluginAsync<CatalogPluginOptions> = async (app, opts) => {
     const r = st.version === lp.version ? st.ratified : undefined;
     const caller = (req as { caller?: Caller }).caller;
     const redact = opts.access && caller ? !(await opts.access.viewOf(caller)).auditor : false;
-    const shape = redact ? catalogForReader : (c: CatalogResponse) => c;
+    const shape = redact ? (c: CatalogResponse) => catalogForReader(c, caller?.username) : (c: CatalogResponse) => c;
     return shape({
       ...cached.catalog,
       // The version in force is the last ratified one: say when, how and by whom.

@@ -192,6 +192,20 @@ describe('catalogPlugin', () => {
     expect(body.entries.find((e: { scope: string }) => e.scope === 'write').eligibleApprovers).toEqual(['carol']);
     await app.close();
   });
+
+  it('names, to a caller who is not an auditor, no user with a registered key but the caller', async () => {
+    const { store } = setup();
+    await store.refresh();
+    const app = Fastify();
+    app.addHook('onRequest', async (req) => void ((req as { caller?: unknown }).caller = { username: String(req.headers['x-user']), bot: false, via: 'gitlab-token' }));
+    const access = { viewOf: async (c: { username: string }) => ({ auditor: c.username === 'auditor', sees: () => true }) };
+    await app.register(catalogPlugin, { store, resolveGroup: async () => [], access });
+    const as = async (user: string) => (await app.inject({ method: 'GET', url: '/v1/catalog', headers: { 'x-user': user } })).json().recipientUsers;
+    expect(await as('auditor')).toEqual(['alice', 'ci-bot', 'deploy-agent', 'dev', 'maint', 'migration-bot', 'olga']);
+    expect(await as('Dev')).toEqual(['dev']);
+    expect(await as('mallory')).toEqual([]);
+    await app.close();
+  });
 });
 
 describe('contractsPolicyParser (parsePolicy from @jit/contracts)', () => {
