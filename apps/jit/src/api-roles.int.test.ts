@@ -238,7 +238,7 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
     it('GET /v1/catalog → 200; approver identities only for the auditor by GitLab token', async () => {
       const a = await call('GET', '/v1/catalog', caller);
       expect(a.status).toBe(200);
-      const c = a.json as { entries: Array<{ approvers: { groups: string[]; users: string[] }; eligibleApprovers?: unknown }>; ratified?: { by: string[]; mergedBy?: string } };
+      const c = a.json as { entries: Array<{ approvers: { groups: string[]; users: string[] }; eligibleApprovers?: unknown }>; ratified?: { by: string[]; mergedBy?: string }; recipientUsers: string[] };
       const write = c.entries.find((e) => e.approvers.groups.includes('platform'));
       expect(write).toBeDefined();
       if (caller === 'auditor') {
@@ -249,7 +249,7 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
         expect(c.ratified?.mergedBy).toBeUndefined();
         expect(c.entries.every((e) => e.eligibleApprovers === undefined && e.approvers.users.length === 0)).toBe(true);
         // of who holds a registered key, at most the caller; no approver named anywhere else
-        expect((c as { recipientUsers: string[] }).recipientUsers.length).toBeLessThanOrEqual(1);
+        expect(c.recipientUsers.length).toBeLessThanOrEqual(1);
         const rest = JSON.stringify({ ...c, recipientUsers: undefined });
         for (const who of ['alice', 'bob', 'carol']) expect(rest).not.toContain(`"${who}"`);
       }
