@@ -3,7 +3,7 @@
 import { JitError } from '@jit/errors';
 import type { Logger } from '@jit/observability';
 import type { BusMessage, CloudEventJson, MessageHandler } from './event-bus';
-import { HandlerFailed } from './errors';
+import { BusPartitionLost, HandlerFailed } from './errors';
 
 export const MAX_BACKOFF_MS = 10_000;
 
@@ -96,7 +96,8 @@ export interface DeliverOptions {
 
 /**
  * Runs the handler until it succeeds, the attempts are spent (→ dead), the error says a retry
- * cannot help (non-retriable JitError → dead at once), or the consumer stops (→ aborted, not committed).
+ * cannot help (non-retriable JitError → dead at once), or the consumer stops or lost the message's
+ * partition (→ aborted, not committed).
  */
 export async function deliver(
   base: Omit<BusMessage, 'attempt'>,
@@ -110,6 +111,11 @@ export async function deliver(
       return { kind: 'done' };
     } catch (err) {
       const where = { topic: base.topic, partition: base.partition, offset: base.offset, attempt };
+      // Another member holds the partition now and handles the message: neither retry nor dead-letter it.
+      if (errorCode(err) === BusPartitionLost.code) {
+        opts.logger.warn({ ...where, ...errorFields(err) }, 'partition lost while handling; the member that holds it now handles the message');
+        return { kind: 'aborted' };
+      }
       const final = attempt >= opts.maxAttempts || (err instanceof JitError && !err.retriable);
       if (final) {
         opts.logger.warn({ ...where, ...errorFields(err) }, 'handler failed for good; dead-lettering the message');

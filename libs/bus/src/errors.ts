@@ -7,6 +7,17 @@ export const BusUnavailable = defineError<[string]>(
   'the event bus is unavailable (%s); the event was not acknowledged, publish it again once the bus is back',
   { retriable: true, statusCode: 503 },
 );
+/**
+ * The consumer may no longer hold the partition of the message it is handling (Kafka: its session
+ * expired while it was paused or busy, or the group rebalanced since the delivery began): another
+ * member handles the message now. The handler must not make its side effect visible; the bus
+ * neither commits nor dead-letters the message.
+ */
+export const BusPartitionLost = defineError<[string, number]>(
+  'JIT_ERR_BUS_PARTITION_LOST',
+  'this consumer may no longer hold partition %s/%s (its group session expired or the group rebalanced while the message was handled); the member that holds it now handles the message',
+  { retriable: true, statusCode: 503 },
+);
 export const BusClosed = defineError(
   'JIT_ERR_BUS_CLOSED',
   'the event bus was closed; create a new bus instance to publish or subscribe',

@@ -24,6 +24,15 @@ export interface BusMessage {
   event: CloudEventJson;
   /** 1 on first delivery to this handler, counting retries within this process. */
   attempt: number;
+  /**
+   * Resolves while this consumer still holds the message's partition; rejects with
+   * JIT_ERR_BUS_PARTITION_LOST when another member may have it (Kafka: the group session expired
+   * while this process was paused or busy, or the group rebalanced since the delivery began). A
+   * handler calls it right before a side effect that must happen once per event (the issuer: before
+   * it issues and before it announces). Buses on which a partition cannot move while its handler
+   * runs (embedded: one process holds the log) leave it out.
+   */
+  assertOwned?: () => Promise<void>;
 }
 
 export type MessageHandler = (message: BusMessage) => Promise<void>;

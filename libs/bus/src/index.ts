@@ -21,6 +21,7 @@ export type { PublishChain, PublishSigner } from './signing-bus';
 export {
   BusAuthFailed,
   BusClosed,
+  BusPartitionLost,
   BusRejected,
   BusTlsFailed,
   BusUnavailable,

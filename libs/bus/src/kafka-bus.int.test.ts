@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@jit/observability';
-import { freePort, startKafka, type KafkaHandle } from '@jit/testing';
+import { freePort, startKafka, waitFor, type KafkaHandle } from '@jit/testing';
 import type { BusMessage } from './event-bus';
 import { createKafkaBus } from './kafka-bus';
 import { runBusContractSuite, testEvent } from './testing/contract-suite';
@@ -197,5 +197,47 @@ describe('kafka bus specifics', () => {
     await expect(createKafkaBus({ brokers: ['127.0.0.1:1'], clientId: 'bad\nid' })).rejects.toMatchObject({
       code: 'JIT_ERR_BUS_INVALID_OPTIONS',
     });
+  });
+
+  it('a handler busy for longer than the session keeps its partition: the message is not handed to another member meanwhile (issue 17)', async () => {
+    const k = await broker();
+    const topic = id('slow');
+    const groupId = id('slow-group');
+    const SESSION_MS = 6_000; // the broker's group.min.session.timeout.ms
+    const buses = await Promise.all([1, 2].map((n) => createKafkaBus({ brokers: k.brokers, clientId: id(`slow-${n}`), logger, sessionTimeoutMs: SESSION_MS })));
+    const deliveries: { member: number; event: string }[] = [];
+    const assigned = new Map<number, number[]>();
+    const subs = [];
+    try {
+      await buses[0]!.ensureTopics([{ topic, partitions: 1 }]);
+      for (const [i, bus] of buses.entries()) {
+        subs.push(
+          await bus.subscribe({
+            topic,
+            groupId,
+            onAssignment: (partitions) => void assigned.set(i, partitions),
+            handler: async (m) => {
+              deliveries.push({ member: i, event: m.event.id });
+              // an issuer retrying through a substrate outage: well past the session timeout
+              if (m.event.id.startsWith('slow-')) await new Promise((r) => setTimeout(r, SESSION_MS * 2.5));
+            },
+          }),
+        );
+      }
+      await waitFor(() => assigned.size === 2 && [...assigned.values()].flat().length === 1, { timeoutMs: 60_000, what: 'both members in the group, one holding the partition' });
+      const slow = testEvent(id('slow'));
+      await buses[0]!.publish(topic, 'k', slow);
+      await waitFor(() => deliveries.length > 0, { timeoutMs: 30_000, what: 'the slow message delivered' });
+      // the next message of the partition comes after the slow one, to whoever holds the partition by then
+      const next = testEvent(id('next'));
+      await buses[0]!.publish(topic, 'k', next);
+      const handedOver = () => deliveries.filter((d) => d.event === slow.id).length > 1;
+      await waitFor(() => deliveries.some((d) => d.event === next.id) || handedOver(), { timeoutMs: 90_000, what: 'the next message handled (or the slow one handed to the other member)' });
+      expect(deliveries.filter((d) => d.event === slow.id)).toHaveLength(1);
+      expect(new Set(deliveries.map((d) => d.member)).size).toBe(1);
+    } finally {
+      await Promise.all(subs.map((s) => s.stop()));
+      await Promise.all(buses.map((b) => b.close()));
+    }
   });
 });

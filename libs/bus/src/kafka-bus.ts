@@ -17,7 +17,7 @@ import type {
   Subscription,
   TopicSpec,
 } from './event-bus';
-import { BusClosed, BusRejected, BusUnavailable, InvalidOptions, MalformedMessage } from './errors';
+import { BusClosed, BusPartitionLost, BusRejected, BusUnavailable, InvalidOptions, MalformedMessage } from './errors';
 import { DLQ_EXTENSIONS, StopSignal, deadLetterEvent, deliver, errorCode, errorFields } from './delivery';
 import { authorizationFailure, connectFailure, kafkaSasl, kafkaSsl, type KafkaSecurity } from './kafka-security';
 import { DEFAULT_MAX_EVENT_BYTES, checkKey, checkSubscribeOptions, checkTopic, encodeEvent, parseCloudEvent } from './validate';
@@ -68,6 +68,17 @@ interface Outgoing {
 
 const CONTENT_TYPE = 'application/cloudevents+json; charset=UTF-8';
 const READY_PROBE_MS = 2_000;
+const HEARTBEAT_INTERVAL_MS = 3_000;
+/**
+ * assertOwned accepts a coordinator's answer to one of this member's heartbeats at most this old as
+ * proof of membership. kafkajs sends a heartbeat only when the last successful one is older than
+ * HEARTBEAT_INTERVAL_MS, so a fresh answer is always at hand while the member is in the group.
+ */
+const MEMBERSHIP_PROOF_MS = HEARTBEAT_INTERVAL_MS + 500;
+/** While a handler runs, the member heartbeats this often (kafkajs sends one per HEARTBEAT_INTERVAL_MS). */
+const HANDLER_HEARTBEAT_MS = 1_000;
+/** Heartbeat answers saying this member is no longer in the group's current generation. */
+const NOT_A_MEMBER = ['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID'];
 
 /** Routes kafkajs logs to pino; drops the one warning we cause on purpose (bounded producer retries). */
 function kafkaLogCreator(logger: Logger) {
@@ -472,12 +483,20 @@ class KafkaEventBus implements KafkaBus {
     const consumer = this.kafka.consumer({
       groupId,
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: 3_000,
+      heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
+    // Proof of membership for assertOwned: how often this member (re)joined the group (every join
+    // revokes what it held), and when the coordinator last answered one of its heartbeats as a
+    // member of the group (OK; REBALANCE_IN_PROGRESS still means a member, until it rejoins).
+    let joins = 0;
+    let memberSeenAt = 0;
+    consumer.on(consumer.events.HEARTBEAT, () => (memberSeenAt = Date.now()));
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      joins++;
+      memberSeenAt = Date.now();
       const assigned = [...(e.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
       Promise.resolve()
         .then(() => opts.onAssignment?.(assigned))
@@ -502,6 +521,26 @@ class KafkaEventBus implements KafkaBus {
             }
           };
           const partition = batch.partition;
+          const joinedAs = joins;
+          const beat = async (): Promise<void> => {
+            try {
+              await heartbeat();
+            } catch (err) {
+              if (!hasKafkaType(err, 'REBALANCE_IN_PROGRESS')) throw err;
+              memberSeenAt = Date.now();
+            }
+          };
+          // A handler's last check before a side effect that must happen once (see BusMessage.assertOwned).
+          const assertOwned = async (): Promise<void> => {
+            if (joins !== joinedAs || signal.stopped || !isRunning()) throw BusPartitionLost(topic, partition);
+            try {
+              await beat();
+            } catch (err) {
+              if (NOT_A_MEMBER.some((type) => hasKafkaType(err, type))) throw BusPartitionLost(topic, partition, { cause: err });
+              throw BusUnavailable(`confirming that ${groupId} still holds ${topic}/${partition}: ${describe(err)}`, { cause: err });
+            }
+            if (joins !== joinedAs || isStale() || Date.now() - memberSeenAt > MEMBERSHIP_PROOF_MS) throw BusPartitionLost(topic, partition);
+          };
           // Offsets are committed only for handled (or dead-lettered) messages: at the end of the
           // batch, every commitIntervalMs inside a long one, and on the way out of a stop/rebalance.
           let handled: string | undefined;
@@ -539,13 +578,22 @@ class KafkaEventBus implements KafkaBus {
                 if (ok) this.metrics.delivered(topic, groupId, 'malformed');
               } else {
                 const base = { topic, partition, offset: message.offset, key, event: parsed.event };
-                const outcome = await deliver(base, opts.handler, {
-                  maxAttempts: opts.maxAttempts,
-                  retryBackoffMs: opts.retryBackoffMs,
-                  signal,
-                  logger: this.logger,
-                  sleep,
-                });
+                // A handler may take longer than the session (an issuer retrying through a substrate
+                // outage): the member keeps heartbeating meanwhile, or the group would hand the
+                // partition to another member while this one is still at work.
+                const keepAlive = setInterval(() => void beat().catch(() => undefined), HANDLER_HEARTBEAT_MS);
+                let outcome: Awaited<ReturnType<typeof deliver>>;
+                try {
+                  outcome = await deliver({ ...base, assertOwned }, opts.handler, {
+                    maxAttempts: opts.maxAttempts,
+                    retryBackoffMs: opts.retryBackoffMs,
+                    signal,
+                    logger: this.logger,
+                    sleep,
+                  });
+                } finally {
+                  clearInterval(keepAlive);
+                }
                 this.metrics.delivered(topic, groupId, outcome.kind);
                 if (outcome.kind === 'aborted') return;
                 ok =

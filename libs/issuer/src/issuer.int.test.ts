@@ -1,8 +1,8 @@
 // The issuer on real servers: apps/issuer as a child process on a private Kafka broker, the
 // postgres adapter on embedded PostgreSQL, policy.yaml read at the merge commit from the GitLab
 // sandbox. Approved -> granted with a sealed credential that logs in and writes what the scope
-// grants; duplicates; a crash between issue and publish; a substrate outage; and no issued
-// password anywhere in logs, events or MR comments.
+// grants; duplicates; a crash between issue and publish; a substrate outage; a replica paused past
+// its session between issue and publish; and no issued password anywhere in logs, events or MR comments.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ import { generateAgeIdentity, openCredential } from './seal';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = join(ROOT, 'apps/issuer/src/main.ts');
 const CRASH = join(ROOT, 'apps/issuer/src/testing/crash-after-issue.ts');
+const HOLD = join(ROOT, 'apps/issuer/src/testing/hold-after-issue.ts');
 const BOT_TOKEN = 'glpat-issuer-bot-token-0001';
 const CAROL_TOKEN = 'glpat-carol-token-000001';
 const PROJECT = 'ops/elevations';
@@ -115,6 +116,12 @@ function spawnIssuer(entry: string): Child {
   return child;
 }
 
+/** Stops every issuer process the suite started (gracefully). */
+async function stopChildren(): Promise<void> {
+  for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGTERM');
+  await Promise.all(children.map((c) => c.exited));
+}
+
 async function startIssuer(): Promise<void> {
   issuer = spawnIssuer(MAIN);
   const listening = await issuer.waitOutput(/"address":"(http:\/\/127\.0\.0\.1:\d+)","ops":"(http:\/\/127\.0\.0\.1:\d+)"/);
@@ -147,6 +154,18 @@ async function approved(target: string, overrides: { idKey?: string; ttl?: { ttl
 }
 
 const publish = (event: AnyElevationEvent) => observer.publish(TOPIC_ELEVATIONS, (event.data as { elevationId: string }).elevationId, event);
+
+/** A test entry (CRASH, HOLD) started as the only issuer, with an approval it has issued (and holds). */
+async function issuedBy(entry: string) {
+  const child = spawnIssuer(entry);
+  await child.waitOutput(/JIT_TEST_LISTENING/);
+  const event = await approved('orders-db');
+  const gid = event.data.grantId;
+  const rolesBefore = await jitRoles(ordersUrl);
+  await publish(event);
+  await child.waitOutput(new RegExp(`JIT_TEST_ISSUED ${gid}`));
+  return { child, gid, rolesBefore };
+}
 const of = (type: string, grantId: string) => events.filter((e) => e.type === type && (e.data as { grantId?: string }).grantId === grantId);
 
 async function notes(iid: number): Promise<string[]> {
@@ -278,13 +297,7 @@ describe('issuer on Kafka + PostgreSQL', () => {
   it('killed between issue and publish -> after restart exactly one role, granted once, and its credential works', async () => {
     issuer.proc.kill('SIGTERM');
     expect(await issuer.exited).toBe(0); // graceful stop
-    const crashing = spawnIssuer(CRASH);
-    await crashing.waitOutput(/JIT_TEST_LISTENING/);
-    const event = await approved('orders-db');
-    const gid = event.data.grantId;
-    const rolesBefore = await jitRoles(ordersUrl);
-    await publish(event);
-    await crashing.waitOutput(new RegExp(`JIT_TEST_ISSUED ${gid}`));
+    const { child: crashing, gid, rolesBefore } = await issuedBy(CRASH);
     crashing.proc.kill('SIGKILL');
     await crashing.exited;
     const rolesAfterCrash = await jitRoles(ordersUrl);
@@ -363,11 +376,8 @@ describe('issuer on Kafka + PostgreSQL', () => {
 });
 
 describe('issuer on Kafka: a `granted` whose ack was lost (issue 17: a broker kill -9 between the write and its ack)', () => {
-  beforeAll(async () => {
-    // only this suite's in-process issuer handles approvals from here on
-    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGTERM');
-    await Promise.all(children.map((c) => c.exited));
-  });
+  // only this suite's in-process issuer handles approvals from here on
+  beforeAll(stopChildren);
 
   it('is announced again with the same event id, never issued twice: one credential, one `granted` for every consumer', async () => {
     const kafkaBus = await createKafkaBus({ brokers: kafka.brokers, clientId: uniqueName('issuer-lost-ack'), logger: createLogger({ name: 'lost-ack', level: 'fatal' }) });
@@ -420,5 +430,33 @@ describe('issuer on Kafka: a `granted` whose ack was lost (issue 17: a broker ki
       await issuer.stop();
       await kafkaBus.close();
     }
+  });
+});
+
+describe('issuer on Kafka: a replica paused past its Kafka session between issue and `granted` (issue 17)', () => {
+  beforeAll(stopChildren);
+
+  it('leaves the grant to the replica that took its partition over: one `granted`, one role, and the credential it names is the one that works', async () => {
+    const { child: held, gid, rolesBefore } = await issuedBy(HOLD);
+    // SIGSTOP, as a stalled VM or a debugger would: no heartbeat, so its session (6 s) expires and a
+    // second replica of the group gets the partition, the approval, and issues the grant itself.
+    held.proc.kill('SIGSTOP');
+    try {
+      await startIssuer();
+      await waitFor(() => of(EVENT_TYPES.granted, gid).length === 1, { timeoutMs: 90_000, what: 'granted by the replica that took over' });
+    } finally {
+      held.proc.kill('SIGUSR2'); // delivered on SIGCONT: the paused replica goes on from its issued credential
+      held.proc.kill('SIGCONT');
+    }
+    const gaveUp = /another replica holds this approval now/;
+    await waitFor(() => gaveUp.test(held.output()) || of(EVENT_TYPES.granted, gid).length > 1, { timeoutMs: 60_000, what: 'the resumed replica giving the grant up (or announcing it too)' });
+    expect(of(EVENT_TYPES.granted, gid)).toHaveLength(1);
+    expect(held.output()).toMatch(gaveUp);
+    // Both replicas issued the grant, on the same role: the later password replaced the earlier one,
+    // so the only credential that logs in is the one the log announced.
+    expect(await jitRoles(ordersUrl)).toHaveLength(rolesBefore.length + 1);
+    const granted = of(EVENT_TYPES.granted, gid)[0]!.data as { sealedCredential: string };
+    const secret = await openCredential(granted.sealedCredential, identity);
+    expect(await sql(secret.url!, 'SELECT count(*)::int AS n FROM public.orders')).toEqual([{ n: expect.any(Number) }]);
   });
 });

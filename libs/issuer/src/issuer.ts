@@ -14,7 +14,7 @@ import {
   type EventSigner,
   type ProducerTrust,
 } from '@jit/contracts';
-import type { BusMessage, EventBus, Subscription } from '@jit/bus';
+import { BusPartitionLost, type BusMessage, type EventBus, type Subscription } from '@jit/bus';
 import { JitError, isRetriable, retryRetriable } from '@jit/errors';
 import { refusedEventsCounter, type Logger } from '@jit/observability';
 import type { Issued, Substrate } from '@jit/substrates';
@@ -162,8 +162,10 @@ export function createIssuer(options: IssuerOptions): Issuer {
     }
   }
 
-  async function issueWithRetry(substrate: Substrate, data: ElevationApprovedData, target: ResolvedTarget): Promise<{ issued: Issued; attempt: number }> {
+  async function issueWithRetry(substrate: Substrate, data: ElevationApprovedData, target: ResolvedTarget, owned: Owned): Promise<{ issued: Issued; attempt: number }> {
     for (let attempt = 1; ; attempt++) {
+      // Not while another replica may hold the approval now (it issues the grant itself).
+      await owned();
       const started = performance.now();
       try {
         const issued = await substrate.issue({
@@ -195,9 +197,10 @@ export function createIssuer(options: IssuerOptions): Issuer {
    * restarts and replicas: the log records the attempt before the substrate is called, and an
    * attempt with no outcome means a credential may exist that was never delivered.
    */
-  async function recordStart(substrate: Substrate, data: ElevationApprovedData): Promise<void> {
+  async function recordStart(substrate: Substrate, data: ElevationApprovedData, owned: Owned): Promise<void> {
     const view = ledger.get(data.elevationId);
     if (view?.grantId === data.grantId && view.grantStartedAt) throw IssueInterrupted(data.grantId, substrate.name, view.grantStartedAt);
+    await owned();
     await publish(
       createElevationEvent(EVENT_TYPES.grantStarted, { elevationId: data.elevationId, grantId: data.grantId, substrate: substrate.name }, { source, idKey: data.grantId }),
     );
@@ -218,7 +221,15 @@ export function createIssuer(options: IssuerOptions): Issuer {
     );
   }
 
-  async function onApproved(data: ElevationApprovedData, approvedAt: string): Promise<void> {
+  /**
+   * `owned` (the bus's assertOwned) rejects with JIT_ERR_BUS_PARTITION_LOST once another replica may
+   * hold this approval's partition (this one was paused or busy past its Kafka session): that
+   * replica issues the grant and announces it, so this one neither issues nor announces from then
+   * on. A credential this one issued before it noticed is superseded by the new owner's issue of the
+   * same grant (adapters name what they create after the grant: same role with a new password, same
+   * STS session name, earlier Vault credentials of the grant revoked), so one stays usable.
+   */
+  async function onApproved(data: ElevationApprovedData, approvedAt: string, owned: Owned = stillOwned): Promise<void> {
     if (alreadyDone(data)) {
       unconfirmed.delete(data.grantId);
       grants.inc({ outcome: 'duplicate', substrate: '' });
@@ -246,8 +257,8 @@ export function createIssuer(options: IssuerOptions): Issuer {
       if (!own.includes(data.recipient)) throw RecipientNotRegistered(data.requester, data.policyVersion);
       substrateName = target.substrate;
       const substrate = substrates.get(target.substrate);
-      if (!substrate.canRevokeEarly) await recordStart(substrate, data);
-      const { issued } = await issueWithRetry(substrate, data, target);
+      if (!substrate.canRevokeEarly) await recordStart(substrate, data, owned);
+      const { issued } = await issueWithRetry(substrate, data, target, owned);
       unpublished = { substrate, issued };
       const sealedCredential = await (options.seal ?? sealCredential)(issued.secret, data.recipient);
       const credentialSignature = signCredential(options.signer, { elevationId: data.elevationId, grantId: data.grantId, expiresAt: issued.expiresAt, sealedCredential });
@@ -270,6 +281,9 @@ export function createIssuer(options: IssuerOptions): Issuer {
         // a second replica) replaces the credential, and its `granted` must not be dropped as a copy.
         { source, idKey: `${data.grantId}:${credentialSignature.signature}`, severity: data.breakGlass ? 'high' : 'info' },
       );
+      // The last check before the grant becomes visible: a replica that lost the partition while it
+      // issued (paused, or slow past its session) leaves the announcement to the one that has it.
+      await owned();
       // A publish failure throws: the bus redelivers `approved`, and the retry finds its own
       // credential by grant id (adapters are idempotent by name), so nothing leaks twice.
       announcing = granted;
@@ -280,6 +294,8 @@ export function createIssuer(options: IssuerOptions): Issuer {
     } catch (err) {
       if (isBusError(err)) {
         if (announcing) unconfirmed.set(data.grantId, announcing);
+        // Not revoked here: its handle names what the new owner's credential shares (the role, the session name).
+        if (BusPartitionLost.is(err)) log.warn({ issued: !!unpublished }, 'another replica holds this approval now; it issues and announces the grant, this one does not');
         throw err;
       }
       if (unpublished) {
@@ -289,6 +305,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
         );
       }
       const error = toEventError(err, substrateName);
+      await owned();
       const failed = createElevationEvent(
         EVENT_TYPES.grantFailed,
         {
@@ -329,7 +346,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
   }
 
   /** Handles one event as received: only from the producer its type calls for (approvals: a gate). */
-  async function handle(event: AnyElevationEvent, raw: unknown = event, offset?: string): Promise<void> {
+  async function handle(event: AnyElevationEvent, raw: unknown = event, offset?: string, owned?: Owned): Promise<void> {
     if (!trusted(raw, offset)) return;
     ledger.apply(event);
     if (event.type !== EVENT_TYPES.approved) return;
@@ -337,7 +354,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
     // Serialise per grant id within this process; the ledger covers redeliveries afterwards.
     const running = inFlight.get(data.grantId);
     if (running) return running;
-    const job = onApproved(data, event.time).finally(() => inFlight.delete(data.grantId));
+    const job = onApproved(data, event.time, owned).finally(() => inFlight.delete(data.grantId));
     inFlight.set(data.grantId, job);
     return job;
   }
@@ -348,7 +365,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
       logger.warn({ offset: message.offset, error: parsed.error.message }, 'skipping an invalid event');
       return;
     }
-    await handle(parsed.event, message.event, message.offset);
+    await handle(parsed.event, message.event, message.offset, message.assertOwned);
   }
 
   return {
@@ -375,6 +392,10 @@ export function createIssuer(options: IssuerOptions): Issuer {
     },
   };
 }
+
+/** Resolves while this replica still holds the approval's partition (BusMessage.assertOwned). */
+type Owned = () => Promise<void>;
+const stillOwned: Owned = async () => undefined;
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
