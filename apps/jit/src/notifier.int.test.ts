@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_TYPES } from '@jit/contracts';
-import { sampleEvent } from '@jit/contracts/testing';
+import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { startReceiver, validateSlackMessage, type Receiver } from '@jit/notify/testing';
 import { createLogger } from '@jit/observability';
 import { parseConfig } from './config';
@@ -21,6 +21,8 @@ let siem: Receiver;
 const SINK_SECRET = `whsec_${Buffer.from('all-in-one sink secret 0123456789').toString('base64')}`;
 let dir: string;
 const logs: string[] = [];
+// another gate's key, trusted by this all-in-one (JIT_TRUSTED_GATE_KEYS): what a distributed gate signs with
+const gate = createTestSigningKey();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'jit-notify-aio-'));
@@ -46,6 +48,7 @@ beforeAll(async () => {
     JIT_NOTIFY_CHANNELS: JSON.stringify({ security: slack.urlFor('services/T0/B0/aio-secret-path') }),
     JIT_SINK_URL: siem.urlFor('siem/ingest'),
     JIT_SINK_SECRET: SINK_SECRET,
+    JIT_TRUSTED_GATE_KEYS: gate.signer.publicKey.x,
   });
   jit = await buildJit(config, { env: {}, logger: createLogger({ name: 'jit', level: 'info', destination: { write: (s: string) => void logs.push(s) } }) });
   await jit.listen();
@@ -61,10 +64,14 @@ afterAll(async () => {
 describe('the all-in-one notifier', () => {
   it('posts a bypass to the channel the policy names, in Block Kit, never logs the URL, and the sink sends it to the SIEM signed', async () => {
     const projectId = jit.gitlab.projectId;
-    const bypass = sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: `gl-${projectId}-7001`, projectId, mrIid: 7001, reasons: ['merged with 0 of 2 approvals'] }, { time: new Date().toISOString() });
+    // an unsigned bypass (anyone who can write the log) first, then the gate-signed one, same elevation
+    const forged = sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: `gl-${projectId}-7001`, projectId, mrIid: 7001, reasons: ['forged alarm'] }, { time: new Date().toISOString() });
+    const bypass = gate.signer.sign(sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: `gl-${projectId}-7001`, projectId, mrIid: 7001, reasons: ['merged with 0 of 2 approvals'] }, { time: new Date().toISOString() }));
+    await jit.bus.publish('jit.elevations.v1', forged.data.elevationId, forged as never);
     await jit.bus.publish('jit.elevations.v1', bypass.data.elevationId, bypass as never);
     const [msg] = await slack.waitFor(1, 60_000);
     expect(msg!.problems).toEqual([]);
+    expect(JSON.stringify(msg!.body)).not.toContain('forged alarm');
     expect(JSON.stringify(msg!.body)).toContain(`gl-${projectId}-7001`);
     expect(logs.join('')).not.toContain('aio-secret-path');
     expect(await (await fetch(`${jit.opsUrl}/metrics`)).text()).toMatch(/jit_notify_deliveries_total\{consumer="notifier",channel="security",outcome="delivered"\} 1/);

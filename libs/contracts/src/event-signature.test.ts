@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { EVENT_TYPES } from './topics';
 import { sampleEvent } from './testing';
 import {
+  PRODUCED_BY,
   canonicalJson,
+  checkProducer,
+  producerTrust,
   createEventSigner,
   createEventVerifier,
   generateSigningKeyPem,
@@ -57,5 +60,22 @@ describe('event signatures', () => {
     expect(verifyCredentialSignature(gate.publicKey, { ...input, expiresAt: '2027-01-01T00:00:00.000Z' }, sig)).toBe(false);
     expect(verifyCredentialSignature(other.publicKey, input, signCredential(other, input))).toBe(true);
     expect(verifyCredentialSignature(gate.publicKey, input, signCredential(other, input))).toBe(false);
+  });
+});
+
+describe('PRODUCED_BY (what a consumer that announces events checks)', () => {
+  const trust = producerTrust({ gate: [gate.publicKey] });
+  it('names a producer for every type on the topic, and refuses an unsigned request the default list lets through', () => {
+    expect(Object.keys(PRODUCED_BY).sort()).toEqual(Object.values(EVENT_TYPES).sort());
+    const forged = sampleEvent(EVENT_TYPES.requested);
+    expect(checkProducer(trust, forged)).toEqual({ ok: true });
+    expect(checkProducer(trust, forged, PRODUCED_BY)).toEqual({ ok: false, role: 'gate', reason: 'unsigned' });
+    expect(checkProducer(trust, other.sign(sampleEvent(EVENT_TYPES.bypassDetected)), PRODUCED_BY)).toMatchObject({ ok: false, reason: 'untrusted_key' });
+    expect(checkProducer(trust, gate.sign(sampleEvent(EVENT_TYPES.bypassDetected)), PRODUCED_BY)).toEqual({ ok: true });
+  });
+
+  it('never throws on a type named like an Object.prototype member', () => {
+    expect(checkProducer(trust, { type: 'toString' })).toEqual({ ok: true });
+    expect(checkProducer(trust, { type: 'constructor' }, PRODUCED_BY)).toEqual({ ok: true });
   });
 });

@@ -8,7 +8,7 @@
 // canonical form, which for the JSON values events hold is sorted keys + JSON.stringify (RFC 8785 §3.2).
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { InvalidSigningKey } from './errors';
-import { EVENT_TYPES } from './topics';
+import { EVENT_TYPES, type ElevationEventType } from './topics';
 
 /** Extension attribute: the signing key's id (RFC 7638 JWK thumbprint, base64url). */
 export const KEY_ID_ATTRIBUTE = 'jitkeyid';
@@ -213,15 +213,46 @@ export const SIGNED_BY: Readonly<Record<string, ProducerRole>> = Object.freeze({
   [EVENT_TYPES.expired]: 'revoker',
 });
 
+/**
+ * The producer of every type on jit.elevations.v1 (each publishes through its signing bus). A
+ * consumer that repeats events to people (the notifier) checks all of them, not only SIGNED_BY's:
+ * a forged `requested` or `bypass.detected` changes no state, but announced it sends approvers to
+ * a link of the forger's choosing or raises a false alarm. A new type must name its producer here.
+ */
+export const PRODUCED_BY: Readonly<Record<ElevationEventType, ProducerRole>> = Object.freeze({
+  [EVENT_TYPES.requested]: 'gate',
+  [EVENT_TYPES.rejected]: 'gate',
+  [EVENT_TYPES.withdrawn]: 'gate',
+  [EVENT_TYPES.approvalRecorded]: 'gate',
+  [EVENT_TYPES.approved]: 'gate',
+  [EVENT_TYPES.bypassDetected]: 'gate',
+  [EVENT_TYPES.revokeRequested]: 'gate',
+  [EVENT_TYPES.pushRecorded]: 'gate',
+  [EVENT_TYPES.policyRatified]: 'gate',
+  [EVENT_TYPES.policyRefused]: 'gate',
+  [EVENT_TYPES.policyBypassDetected]: 'gate',
+  [EVENT_TYPES.grantStarted]: 'issuer',
+  [EVENT_TYPES.granted]: 'issuer',
+  [EVENT_TYPES.grantFailed]: 'issuer',
+  [EVENT_TYPES.credentialFetched]: 'issuer',
+  [EVENT_TYPES.revoked]: 'revoker',
+  [EVENT_TYPES.revokeFailed]: 'revoker',
+  [EVENT_TYPES.expired]: 'revoker',
+  [EVENT_TYPES.orphanRevoked]: 'revoker',
+});
+
 /** The keys a consumer trusts, per producer role. */
 export type ProducerTrust = Readonly<Record<ProducerRole, EventVerifier>>;
 
 export type ProducerCheck = { ok: true } | { ok: false; role: ProducerRole; reason: Exclude<SignatureCheck, { ok: true }>['reason'] };
 
-/** Whether `raw` (an event as received) comes from a producer `trust` accepts for its type. Never throws. */
-export function checkProducer(trust: ProducerTrust, raw: unknown): ProducerCheck {
+/**
+ * Whether `raw` (an event as received) comes from a producer `trust` accepts for its type. `roles`:
+ * the types checked (default SIGNED_BY; PRODUCED_BY checks every type). Never throws.
+ */
+export function checkProducer(trust: ProducerTrust, raw: unknown, roles: Readonly<Record<string, ProducerRole>> = SIGNED_BY): ProducerCheck {
   const type = raw && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
-  const role = typeof type === 'string' ? SIGNED_BY[type] : undefined;
+  const role = typeof type === 'string' && Object.hasOwn(roles, type) ? roles[type] : undefined;
   if (!role) return { ok: true };
   const verdict = trust[role].verify(raw);
   return verdict.ok ? { ok: true } : { ok: false, role, reason: verdict.reason };

@@ -127,6 +127,7 @@ export {
   KEY_ID_ATTRIBUTE,
   SIGNATURE_ATTRIBUTE,
   SIGNED_BY,
+  PRODUCED_BY,
   canonicalJson,
   checkProducer,
   describeRefusal,

@@ -1,8 +1,8 @@
 // apps/notifier as a child process on Kafka (the harness's broker) with a GitLab sandbox holding
 // the elevations project: the policy in force comes from a gate-signed ratification on the log
 // and routes to local Slack and Teams receivers whose URLs come from JIT_NOTIFY_CHANNELS_FILE.
-// Checks: the payloads pass their platforms' formats, a forged (unsigned) grant is refused and
-// counted, no URL reaches the output, /readyz on the ops listener, SIGTERM stops it cleanly.
+// Checks: the payloads pass their platforms' formats, forged (unsigned or untrusted) requests,
+// bypasses and grants are refused and counted, no URL reaches the output, /readyz on the ops listener, SIGTERM stops it cleanly.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -125,10 +125,14 @@ describe('apps/notifier', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready', policy: expect.any(String), channels: 2 });
     const id = (n: number) => `gl-${projectId}-${800_000 + n}`;
-    const requested = sampleEvent(EVENT_TYPES.requested, { elevationId: id(1), projectId, mrIid: 800_001, target: TARGET, tier: 'destructive', breakGlass: true, justification: HOSTILE_JUSTIFICATIONS['mentions']!, mrUrl: `${sandbox.url}/${PROJECT}/-/merge_requests/800001` });
+    // forgeries first (same key, same partition: handled before the real events): an unsigned
+    // request with the forger's link, a bypass signed by a key no one trusts, an unsigned grant
+    const forgedRequest = sampleEvent(EVENT_TYPES.requested, { elevationId: id(1), projectId, mrIid: 800_001, target: TARGET, tier: 'destructive', breakGlass: false, mrUrl: 'https://forged.example.com/login' });
+    const forgedBypass = createTestSigningKey().signer.sign(sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: id(1), projectId, mrIid: 800_001, reasons: ['forged alarm'] }));
+    const requested = gate.signer.sign(sampleEvent(EVENT_TYPES.requested, { elevationId: id(1), projectId, mrIid: 800_001, target: TARGET, tier: 'destructive', breakGlass: true, justification: HOSTILE_JUSTIFICATIONS['mentions']!, mrUrl: `${sandbox.url}/${PROJECT}/-/merge_requests/800001` }));
     const forged = sampleEvent(EVENT_TYPES.granted, { elevationId: id(1), grantId: `${id(1)}-${'b'.repeat(40)}`, target: TARGET });
-    const bypass = sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: id(1), projectId, mrIid: 800_001, reasons: ['merged without approvals'] });
-    for (const e of [requested, forged, bypass]) await bus.publish(TOPIC_ELEVATIONS, id(1), e as never);
+    const bypass = gate.signer.sign(sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: id(1), projectId, mrIid: 800_001, reasons: ['merged without approvals'] }));
+    for (const e of [forgedRequest, forgedBypass, requested, forged, bypass]) await bus.publish(TOPIC_ELEVATIONS, id(1), e as never);
 
     const [card] = await teams.waitFor(1, 60_000);
     expect(card!.problems).toEqual([]);
@@ -136,9 +140,14 @@ describe('apps/notifier', () => {
     const [msg] = await slack.waitFor(1, 60_000);
     expect(msg!.problems).toEqual([]);
     expect(JSON.stringify(msg!.body)).toContain('BYPASS');
+    expect(JSON.stringify([card!.body, msg!.body])).not.toMatch(/forged\.example|forged alarm/);
     // the forged grant (no issuer signature) was refused, not announced: slack got the bypass only
     await waitFor(async () => /jit_events_refused_total\{consumer="notifier",type="granted"/.test(await (await fetch(`${child.ops}/metrics`)).text()), { timeoutMs: 30_000, what: 'the refusal counted' });
+    const metrics = await (await fetch(`${child.ops}/metrics`)).text();
+    expect(metrics).toMatch(/jit_events_refused_total\{consumer="notifier",type="requested",reason="unsigned"\} 1/);
+    expect(metrics).toMatch(/jit_events_refused_total\{consumer="notifier",type="bypass.detected",reason="untrusted_key"\} 1/);
     expect(slack.requests).toHaveLength(1);
+    expect(teams.requests).toHaveLength(1);
     for (const u of Object.values(urls)) expect(child.output()).not.toContain(new URL(u).pathname);
 
     child.proc.kill('SIGTERM');

@@ -9,14 +9,18 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedBus, createKafkaBus, type BusMessage, type EventBus } from '@jit/bus';
-import { EVENT_TYPES, TOPIC_ELEVATIONS, TOPIC_NOTIFY_DEAD_LETTERS, type PolicyNotifications } from '@jit/contracts';
-import { sampleEvent } from '@jit/contracts/testing';
+import { EVENT_TYPES, PRODUCED_BY, TOPIC_ELEVATIONS, TOPIC_NOTIFY_DEAD_LETTERS, producerTrust, type ElevationEventType, type PolicyNotifications } from '@jit/contracts';
+import { createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { createLogger, createRegistry } from '@jit/observability';
 import { getKafka, waitFor } from '@jit/testing';
 import { HOSTILE_JUSTIFICATIONS, startReceiver, validateSlackMessage, validateTeamsMessage, type Receiver } from './testing';
 import { createNotifier, type Notifier } from './notifier';
 
 const RETRY = { maxAttempts: 3, baseMs: 20, maxMs: 100, timeoutMs: 2_000 };
+// each event is signed by its type's producer, as the services' signing buses do
+const producers = { gate: createTestSigningKey(), issuer: createTestSigningKey(), revoker: createTestSigningKey() };
+const trust = producerTrust({ gate: [producers.gate.signer.publicKey], issuer: [producers.issuer.signer.publicKey], revoker: [producers.revoker.signer.publicKey] });
+const signed = <E extends { type: string }>(e: E): E => producers[PRODUCED_BY[e.type as ElevationEventType]].signer.sign(e as never) as unknown as E;
 
 function scenario(kind: 'embedded' | 'kafka', openBus: () => Promise<{ bus: EventBus; close: () => Promise<void> }>) {
   describe(`notifier on the ${kind} bus`, () => {
@@ -58,7 +62,7 @@ function scenario(kind: 'embedded' | 'kafka', openBus: () => Promise<{ bus: Even
       const registry = createRegistry();
       const groupId = `notifier-int-${run}`;
       const start = async (): Promise<Notifier> => {
-        const n = createNotifier({ bus, notifications: () => notifications, channels: { current: () => urls }, groupId, retry: RETRY, logger, registry, publicUrl: 'https://jit.example.com' });
+        const n = createNotifier({ bus, notifications: () => notifications, channels: { current: () => urls }, groupId, retry: RETRY, logger, registry, trust, publicUrl: 'https://jit.example.com' });
         await n.start();
         return n;
       };
@@ -67,7 +71,14 @@ function scenario(kind: 'embedded' | 'kafka', openBus: () => Promise<{ bus: Even
       let notifier = await start();
       try {
         const ev = (iid: number) => `gl-${projectId}-${iid}`;
-        const publish = (e: { id: string; data: { elevationId?: string } }) => bus.publish(TOPIC_ELEVATIONS, e.data.elevationId!, e as never);
+        const publish = (e: { id: string; type: string; data: { elevationId?: string } }) => bus.publish(TOPIC_ELEVATIONS, e.data.elevationId!, signed(e) as never);
+        // 0: forgeries on the bus, before the real events of the same elevation (same partition, so
+        // handled first): an unsigned destructive request (would reach approvers + audit) and a
+        // bypass signed by a key no one trusts (would reach security). Neither is announced.
+        const forgedRequest = sampleEvent(EVENT_TYPES.requested, { elevationId: ev(1), mrIid: 1, projectId, target, tier: 'destructive', breakGlass: false, mrUrl: 'https://forged.example.com/login' });
+        const forgedBypass = createTestSigningKey().signer.sign(sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: ev(1), projectId, mrIid: 1, reasons: ['forged alarm'] }) as never);
+        await bus.publish(TOPIC_ELEVATIONS, ev(1), forgedRequest as never);
+        await bus.publish(TOPIC_ELEVATIONS, ev(1), forgedBypass as never);
         // 1: a destructive request with a hostile justification → approvers (Teams) + audit (webhook)
         const req1 = sampleEvent(EVENT_TYPES.requested, { elevationId: ev(1), mrIid: 1, projectId, target, tier: 'destructive', breakGlass: false, justification: HOSTILE_JUSTIFICATIONS['mentions']!, mrUrl: `https://gitlab.example.com/ops/elevations/-/merge_requests/1` });
         // 2: a reversible-write request → nobody (tier filter)
@@ -125,6 +136,9 @@ function scenario(kind: 'embedded' | 'kafka', openBus: () => Promise<{ bus: Even
         expect(metrics).toMatch(/jit_notify_failures_total\{consumer="notifier",channel="approvers",code="JIT_ERR_NOTIFY_DELIVERY_FAILED"\} 2/);
         expect(metrics).toMatch(/jit_notify_deliveries_total\{consumer="notifier",channel="broken",outcome="dead"\} 1/);
         expect(metrics).toMatch(/jit_notify_lag_seconds\{consumer="notifier"\}/);
+        expect(metrics).toMatch(/jit_events_refused_total\{consumer="notifier",type="requested",reason="unsigned"\} 1/);
+        expect(metrics).toMatch(/jit_events_refused_total\{consumer="notifier",type="bypass.detected",reason="untrusted_key"\} 1/);
+        expect(JSON.stringify([...slack.requests, ...teams.requests, ...hook.requests].map((r) => r.body))).not.toMatch(/forged\.example|forged alarm/);
       } finally {
         await notifier.stop();
         await dlqSub.stop();

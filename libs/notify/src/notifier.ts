@@ -17,7 +17,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Registry } from 'prom-client';
 import type { BusMessage, CloudEventJson, EventBus, Subscription } from '@jit/bus';
-import { TOPIC_ELEVATIONS, TOPIC_NOTIFY_DEAD_LETTERS, checkProducer, describeRefusal, type NotifyChannelKind, type PolicyNotifications, type ProducerTrust } from '@jit/contracts';
+import { PRODUCED_BY, TOPIC_ELEVATIONS, TOPIC_NOTIFY_DEAD_LETTERS, checkProducer, describeRefusal, type NotifyChannelKind, type PolicyNotifications, type ProducerTrust } from '@jit/contracts';
 import { JitError } from '@jit/errors';
 import { createLedger, type Ledger } from '@jit/ledger';
 import { refusedEventsCounter, type Logger } from '@jit/observability';
@@ -56,11 +56,12 @@ export interface NotifierOptions {
   /** Called when a policy event is handled (e.g. refresh the policy in force). */
   onPolicyEvent?: (event: CloudEventJson) => Promise<void>;
   /**
-   * The producers' keys: an event a trusted producer must sign (approved, granted, revoked, policy
-   * events…) that none signed is neither announced nor folded (a forged grant or ratification
-   * notifies nobody). Counted in jit_events_refused_total{consumer="notifier"}.
+   * The producers' keys. Every event must be signed by its type's producer (PRODUCED_BY: a request,
+   * a bypass, an approval by a gate; a grant by an issuer; a revocation by a revoker), or it is
+   * neither announced nor folded: a forged request would send approvers to the forger's link, a
+   * forged bypass raise a false alarm. Counted in jit_events_refused_total{consumer="notifier"}.
    */
-  trust?: ProducerTrust;
+  trust: ProducerTrust;
   /** (event, channel) pairs remembered as delivered within this process. Default 10000. */
   dedupeSize?: number;
 }
@@ -86,8 +87,7 @@ export function createNotifier(o: NotifierOptions): Notifier {
   let refusals = 0;
   /** False (and counted, logged) for an event no trusted producer signed. */
   const trusted = (event: CloudEventJson): boolean => {
-    if (!o.trust) return true;
-    const check = checkProducer(o.trust, event);
+    const check = checkProducer(o.trust, event, PRODUCED_BY);
     if (check.ok) return true;
     const r = describeRefusal(check, event);
     refused.inc({ consumer: 'notifier', ...r.labels });
@@ -161,7 +161,7 @@ export function createNotifier(o: NotifierOptions): Notifier {
       await o.bus.ensureTopics([{ topic: TOPIC_NOTIFY_DEAD_LETTERS, retentionMs: -1 }]);
       // what the log already says about each elevation (a grant's notice names its request's justification)
       await o.bus.replay(TOPIC_ELEVATIONS, (m) => {
-        if (o.trust && !checkProducer(o.trust, m.event).ok) return;
+        if (!checkProducer(o.trust, m.event, PRODUCED_BY).ok) return;
         o.onEvent?.(m.event);
         ledger.apply(m.event);
       });
