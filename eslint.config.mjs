@@ -49,7 +49,7 @@ const DEP_CONSTRAINTS = [
   { sourceTag: 'scope:testing', bannedExternalImports: bannedExcept('postgres') },
   // the all-in-one app's demo writes to its demo database as a user would
   { sourceTag: 'scope:jit', bannedExternalImports: bannedExcept('postgres') },
-  ...['shared', 'policy', 'ledger', 'substrates', 'webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'notify', 'read-api', 'identity', 'workspace'].map((s) => ({
+  ...['shared', 'policy', 'ledger', 'substrates', 'webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'notify', 'read-api', 'identity', 'dashboard', 'workspace'].map((s) => ({
     sourceTag: `scope:${s}`,
     bannedExternalImports: bannedExcept(),
   })),

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DASHBOARD_ROUTES } from '@jit/dashboard';
 import { createGitlabClient } from '@jit/gitlab';
 import { issueCiIdToken } from '@jit/gitlab-sandbox';
 import { createLogger } from '@jit/observability';
@@ -176,15 +177,29 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
     const stack: string[] = [];
     const routes: string[] = [];
     for (const line of jit.app.printRoutes({ commonPrefix: false }).split('\n')) {
-      const m = /^(.*?)(\/\S*)(?: \(([^)]+)\))?$/.exec(line);
+      // a segment need not start with a slash (`/ui` › `/` › `auth/login`)
+      const m = /^([│├└─ ]*)(\S+)(?: \(([^)]+)\))?$/.exec(line);
       if (!m) continue;
       const depth = Math.floor(m[1]!.length / 4);
       stack.length = depth;
       stack[depth] = m[2]!;
       for (const method of (m[3] ?? '').split(', ').filter((v) => v && v !== 'HEAD')) routes.push(`${method} ${stack.join('')}`);
     }
+    // the dashboard's pages (/ui) authenticate by their session cookie and read through these same
+    // routes with the user's token: dashboard.int.test.ts covers them
+    expect(DASHBOARD_ROUTES.every((r) => r.url === '/ui' || r.url.startsWith('/ui/'))).toBe(true);
     expect(routes.sort()).toEqual(
-      ['GET /docs/openapi.json', 'GET /v1/catalog', 'GET /v1/elevations', 'GET /v1/elevations/:id', 'GET /v1/elevations/:id/credential', 'GET /v1/events', 'GET /v1/keys', 'POST /webhooks/gitlab'].sort(),
+      [
+        'GET /docs/openapi.json',
+        'GET /v1/catalog',
+        'GET /v1/elevations',
+        'GET /v1/elevations/:id',
+        'GET /v1/elevations/:id/credential',
+        'GET /v1/events',
+        'GET /v1/keys',
+        'POST /webhooks/gitlab',
+        ...DASHBOARD_ROUTES.map((r) => `${r.method} ${r.url}`),
+      ].sort(),
     );
   });
 

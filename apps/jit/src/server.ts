@@ -12,7 +12,8 @@ import { createEmbeddedBus, createKafkaBus, createSigningBus, type EventBus } fr
 import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventSigner, generateSigningKeyPem, producerTrust, type EventSigner } from '@jit/contracts';
 import { eventsPlugin } from '@jit/audit';
 import { createGroupResolver, gatePlugin } from '@jit/gate';
-import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
+import { createCallerLookup, createGitlabClient, createOAuthClient, type GitlabClient } from '@jit/gitlab';
+import { DASHBOARD_ROUTES, dashboardPlugin } from '@jit/dashboard';
 import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
 import { createGitlabApprovalCheck, createIssuer, type Issuer } from '@jit/issuer';
@@ -20,7 +21,7 @@ import { createChainHeads, createLedger } from '@jit/ledger';
 import { createNotifier, notifyChannelsSchema, openHttpSink, type HttpSink, type Notifier } from '@jit/notify';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { cachedGroupResolver, createElevationAccess, createPolicyStore } from '@jit/policy';
-import { authPlugin, createCallerResolver } from '@jit/identity';
+import { WEBHOOK_ROUTE, authPlugin, createCallerResolver } from '@jit/identity';
 import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { createRevoker, type Revoker } from '@jit/revoker';
 import { createOpsServer, envSchemas, openGitlabToken, openSecret } from '@jit/service';
@@ -215,8 +216,16 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     const policyStore = createPolicyStore({ gitlab, projectId: proj.id, substrates: substrateCatalog(substrates), logger, ...(policyPin ? { pin: policyPin } : {}) });
 
     // --- one registry, one server; every route but the webhook needs a caller (a GitLab token or a CI ID token)
+    // the dashboard's OAuth application: configured, or (sandbox mode) registered in the sandbox now
+    const uiApp = config.ui.clientId
+      ? { id: config.ui.clientId, secret: config.ui.clientSecret }
+      : sandbox
+        ? (({ uid, secret }) => ({ id: uid, secret }))(sandbox.addOAuthApplication({ name: 'jit dashboard', redirectUri: `${config.publicUrl}/ui/auth/callback`, scopes: ['read_user'] }))
+        : undefined;
     const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle', bodyLimit: config.webhook.bodyLimit + 1024 });
     await app.register(authPlugin, {
+      // the dashboard's pages authenticate by their session cookie and call the API with the user's token
+      publicRoutes: uiApp ? [WEBHOOK_ROUTE, ...DASHBOARD_ROUTES] : [WEBHOOK_ROUTE],
       resolver: createCallerResolver({ gitlabUrl, audience: config.auth.audience ?? config.publicUrl, cacheTtlMs: config.auth.cacheTtlMs, logger }),
       registry,
     });
@@ -324,6 +333,13 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     // GET /v1/events (jit events, jit audit verify): the whole log, for the policy's auditors only; the
     // caller is the auth plugin's
     await app.register(eventsPlugin, { bus, access });
+    if (uiApp)
+      await app.register(dashboardPlugin, {
+        oauth: createOAuthClient({ url: gitlabUrl, clientId: uiApp.id, clientSecret: () => uiApp.secret, redirectUri: `${config.publicUrl}/ui/auth/callback`, scopes: ['read_user'], logger }),
+        tokenOwner: createCallerLookup({ url: gitlabUrl, logger }).tokenOwner,
+        publicUrl: config.publicUrl,
+        sessionTtlMs: config.ui.sessionTtlMs,
+      });
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] }] });
 
     let projection: LedgerProjection | undefined;

@@ -138,6 +138,11 @@ const NOT_VALIDATED: Record<string, string> = {
   'GET /api/v4/projects/:id/repository/commits/:sha/statuses': 'commit status schemas are not vendored',
   'GET /.well-known/openid-configuration': 'not REST v4: doorkeeper-openid_connect\'s discovery document, checked key by key in ci-id-token.test.ts',
   'GET /oauth/discovery/keys': 'not REST v4: GitLab\'s JwksController, checked in ci-id-token.test.ts',
+  'GET /oauth/authorize': 'not REST v4: GitLab\'s sign-in and authorize pages (HTML), checked in oauth.test.ts',
+  'POST /oauth/authorize': 'not REST v4: the authorize form\'s redirect back to the client, checked in oauth.test.ts',
+  'POST /oauth/token': 'not REST v4: doorkeeper\'s token answer (RFC 6749 §5.1/5.2), checked field by field in oauth.test.ts',
+  'POST /oauth/revoke': 'not REST v4: RFC 7009, answers {}',
+  'POST /api/v4/applications': 'the applications schema is not vendored (admin-only; the secret is shown once); fields checked in oauth.test.ts',
 };
 
 const P = encodeURIComponent('ops/elevations');

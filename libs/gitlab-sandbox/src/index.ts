@@ -19,3 +19,5 @@ export {
   SandboxStateUnwritable,
 } from './errors';
 export type { Delivery, Tier, ApprovalSettings } from './model';
+export { OAUTH_CODE_TTL_SECONDS, OAUTH_TOKEN_TTL_SECONDS } from './oauth';
+export type { OAuthApplication } from './oauth';

@@ -11,6 +11,8 @@ import type { ApprovalSettings, Delivery, FileAction, Hook, Project, Tier, User 
 import { createStateSaver, loadStateFile, snapshotState, type StateSaver } from './persist';
 import { accountRoutes } from './routes/accounts';
 import { mergeRequestRoutes } from './routes/merge-requests';
+import { OAuthProvider, type OAuthApplication } from './oauth';
+import { oauthRoutes } from './routes/oauth';
 import { oidcRoutes } from './routes/oidc';
 import { projectSettingsRoutes } from './routes/project-settings';
 import { projectEventRoutes, repositoryRoutes } from './routes/repository';
@@ -108,6 +110,8 @@ export interface Sandbox {
   replaceHooks(projectPath: string, match: (hook: Hook) => boolean, hook: Partial<SeedHook> & { url: string }): { id: number };
   /** Present when started with `persist`. */
   readonly persistence?: SandboxPersistence;
+  /** What an admin's "Add new application" does (an OAuth 2 client; in memory, like its tokens). */
+  addOAuthApplication(input: { name: string; redirectUri: string | string[]; scopes: string[]; confidential?: boolean }): OAuthApplication;
 }
 
 function toSeed(seed: SandboxOptions['seed']): Seed {
@@ -239,13 +243,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: '404 Not Found' }));
 
-  const ctx = { state, webhooks: dispatcher };
+  const oauth = new OAuthProvider(now);
+  const ctx = { state, webhooks: dispatcher, oauth };
   accountRoutes(app, ctx, version);
   repositoryRoutes(app, ctx);
   projectEventRoutes(app, ctx);
   mergeRequestRoutes(app, ctx);
   projectSettingsRoutes(app, ctx);
   oidcRoutes(app, ctx);
+  oauthRoutes(app, ctx);
 
   const address = await app.listen({ host, port: options.port ?? 0 });
   const port = Number(new URL(address).port);
@@ -371,6 +377,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       };
       return { id: keep.id };
     },
+    addOAuthApplication: (input) => oauth.addApplication(input),
     project,
     user,
   };

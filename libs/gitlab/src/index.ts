@@ -5,6 +5,8 @@ export { createRequester, createRequestHandler, retryAfterMs, backoffMs } from '
 export type { FetchFn, RetryOptions, RequesterOptions } from './requester';
 export { noteMarker, upsertMarkedNote } from './marked-note';
 export { createCallerLookup } from './token-owner';
+export { createOAuthClient, createPkce } from './oauth-client';
+export type { OAuthClient, OAuthClientOptions, OAuthTokens } from './oauth-client';
 export type { CallerLookup, CallerLookupOptions, OidcDiscovery } from './token-owner';
 export {
   GitlabUnavailable,

@@ -4,12 +4,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { paramError, unauthorized } from '../http-error';
 import type { Delivery, User } from '../model';
+import type { OAuthProvider } from '../oauth';
 import type { SandboxState } from '../state';
 
 export interface RouteContext {
   state: SandboxState;
   /** The webhook delivery log, for GitLab's webhook events API. */
   webhooks: { deliveries(hookId?: number): Delivery[]; resend(deliveryId: string): Delivery | undefined };
+  /** OAuth applications, codes and access tokens (an OAuth token is a user's token too). */
+  oauth: OAuthProvider;
 }
 
 export type Params = Record<string, unknown>;
@@ -40,7 +43,8 @@ export function optUser(ctx: RouteContext, req: FastifyRequest): User | undefine
   else if (typeof auth === 'string' && /^Bearer\s+\S+$/i.test(auth)) token = auth.replace(/^Bearer\s+/i, '');
   else if (typeof query === 'string' && query) token = query;
   if (token === undefined) return undefined;
-  const user = ctx.state.userByToken(token);
+  const oauthUser = ctx.oauth.userIdOf(token);
+  const user = oauthUser !== undefined ? ctx.state.userById(oauthUser) : ctx.state.userByToken(token);
   // A token that is present but wrong is a 401 even on endpoints anonymous users may read.
   if (!user || user.state !== 'active') throw unauthorized();
   return user;

@@ -1,0 +1,211 @@
+// The web dashboard under /ui: sign-in with GitLab (OAuth 2 authorization code + PKCE), a
+// server-side session holding the user's GitLab token, and server-rendered pages that read
+// everything through the read API with that token, so each user sees exactly what the API's role
+// table lets them see (requester: own, approver: eligible, auditor: all). The browser gets HTML,
+// one stylesheet and one script from 'self' under a strict CSP, and an HttpOnly, SameSite=Lax
+// cookie holding a random session id; never a token. See docs/adr/0011-dashboard.md.
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { parseCookie, stringifySetCookie } from 'cookie';
+import { JitError } from '@jit/errors';
+import { createPkce, type OAuthClient } from '@jit/gitlab';
+import { loadAssets } from './assets';
+import { CsrfRefused, ReadApiUnavailable, SignInRefused, SignInUnavailable } from './errors';
+import { html } from './html';
+import { layout, type Viewer } from './pages/layout';
+import type { Elevation } from './pages/types';
+import { waitingPage } from './pages/waiting-page';
+import { DASHBOARD_HOME, safeReturnTo } from './return-to';
+import { createSessionStore, sameToken, type Session, type SessionStore } from './sessions';
+
+export interface DashboardOptions {
+  /** GitLab as the OAuth provider (redirect URI `${publicUrl}/ui/auth/callback`). */
+  oauth: OAuthClient;
+  /** Who a fresh OAuth token belongs to (GET /user). */
+  tokenOwner: (token: string) => Promise<{ username: string }>;
+  /** The URL users reach jit at: its origin is the only one a form may come from; https makes cookies Secure. */
+  publicUrl: string;
+  /** Longest a session lasts (default 8 h; never longer than GitLab's token). */
+  sessionTtlMs?: number;
+  sessions?: SessionStore;
+}
+
+/** Routes the dashboard authenticates itself (by its session cookie): the API's auth plugin lets them through. */
+export const DASHBOARD_ROUTES: ReadonlyArray<{ method: string; url: string }> = [
+  'GET /ui',
+  'GET /ui/',
+  'GET /ui/*',
+  'GET /ui/assets/:name',
+  'GET /ui/sign-in',
+  'GET /ui/auth/login',
+  'GET /ui/auth/callback',
+  'POST /ui/auth/logout',
+  'GET /ui/waiting',
+].map((r) => ({ method: r.split(' ')[0]!, url: r.split(' ')[1]! }));
+
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** The session ended under the page (token revoked or expired at GitLab): sign in again. */
+class SessionEnded extends Error {}
+
+export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app, opts) => {
+  const secure = new URL(opts.publicUrl).protocol === 'https:';
+  const origin = new URL(opts.publicUrl).origin;
+  // __Host-: only ever set over https by this host for path / (no Domain), so no sibling can plant it
+  const SESSION = secure ? '__Host-jit_session' : 'jit_session';
+  const SIGN_IN = secure ? '__Host-jit_signin' : 'jit_signin';
+  const sessions = opts.sessions ?? createSessionStore();
+  const ttlMs = opts.sessionTtlMs ?? 8 * 3600_000;
+  const assets = loadAssets();
+
+  const cookies = (req: FastifyRequest): Record<string, string | undefined> => parseCookie(req.headers.cookie ?? '');
+  const setCookie = (reply: FastifyReply, name: string, value: string, maxAgeSeconds: number) =>
+    reply.header('set-cookie', [
+      ...[reply.getHeader('set-cookie') ?? []].flat().map(String),
+      stringifySetCookie({ name, value, httpOnly: true, secure, sameSite: 'lax', path: '/', maxAge: maxAgeSeconds }),
+    ]);
+  const sessionOf = (req: FastifyRequest): Session | undefined => sessions.get(cookies(req)[SESSION]);
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    reply.header('x-content-type-options', 'nosniff');
+    // no Referer leaves the dashboard (an MR link); same-origin keeps Origin on its own form posts
+    reply.header('referrer-policy', 'same-origin');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+    if (!req.url.startsWith('/ui/assets/')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  const sendPage = (reply: FastifyReply, status: number, page: string) => reply.code(status).type('text/html; charset=utf-8').send(page);
+  const problemPage = (reply: FastifyReply, err: JitError, viewer?: Viewer) =>
+    sendPage(reply, err.statusCode, layout({ title: 'Something went wrong', ...(viewer ? { viewer } : {}) }, html`<p class="notice error" role="alert">${err.message} <span class="muted">(${err.code})</span></p><p><a href="/ui/sign-in">Sign in</a></p>`));
+  const toSignIn = (req: FastifyRequest, reply: FastifyReply) => reply.redirect(`/ui/sign-in?return=${encodeURIComponent(safeReturnTo(req.url))}`, 303);
+
+  /** GET on the read API as the session's user (the API's auth and role table decide). */
+  const readApi = async <T>(session: Session, path: string): Promise<{ status: number; body: T }> => {
+    const res = await app.inject({ method: 'GET', url: path, headers: { authorization: `Bearer ${session.token}` } });
+    if (res.statusCode === 401) throw new SessionEnded();
+    if (res.statusCode >= 500) throw ReadApiUnavailable(`HTTP ${res.statusCode}`);
+    return { status: res.statusCode, body: res.json() as T };
+  };
+  const list = async (session: Session, query: Record<string, string | undefined>) => {
+    const qs = new URLSearchParams(Object.entries(query).filter((kv): kv is [string, string] => !!kv[1])).toString();
+    const res = await readApi<{ elevations?: Elevation[]; message?: string; code?: string }>(session, `/v1/elevations${qs ? `?${qs}` : ''}`);
+    return res;
+  };
+  const detail = async (session: Session, id: string) => {
+    const res = await readApi<Elevation>(session, `/v1/elevations/${encodeURIComponent(id)}`);
+    return res.status === 200 ? res.body : undefined;
+  };
+
+  /** A page for signed-in users only: no session, a browser redirect to sign-in; its data comes from the read API. */
+  const page =
+    (render: (ctx: { req: FastifyRequest; session: Session; viewer: Viewer; reply: FastifyReply }) => Promise<FastifyReply | string>) =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      const session = sessionOf(req);
+      if (!session) return toSignIn(req, reply);
+      const viewer = { username: session.username, csrf: session.csrf };
+      try {
+        const out = await render({ req, session, viewer, reply });
+        return typeof out === 'string' ? sendPage(reply, 200, out) : out;
+      } catch (err) {
+        if (err instanceof SessionEnded) {
+          sessions.destroy(session.id);
+          setCookie(reply, SESSION, '', 0);
+          return toSignIn(req, reply);
+        }
+        if (err instanceof JitError) return problemPage(reply, err, viewer);
+        throw err;
+      }
+    };
+
+  app.get('/ui', async (_req, reply) => reply.redirect(DASHBOARD_HOME, 302));
+  app.get('/ui/', async (_req, reply) => reply.redirect(DASHBOARD_HOME, 302));
+  app.get('/ui/*', async (req, reply) => {
+    const session = sessionOf(req);
+    if (!session) return toSignIn(req, reply);
+    return sendPage(reply, 404, layout({ title: 'Not found', viewer: { username: session.username, csrf: session.csrf } }, html`<p>There is no such page. <a href="${DASHBOARD_HOME}">Back to the dashboard</a>.</p>`));
+  });
+  app.get<{ Params: { name: string } }>('/ui/assets/:name', async (req, reply) => {
+    const asset = assets[req.params.name];
+    if (!asset) return reply.code(404).type('text/plain').send('not found');
+    if (req.headers['if-none-match'] === asset.etag) return reply.code(304).send();
+    return reply.type(asset.type).header('etag', asset.etag).header('cache-control', 'public, max-age=300').send(asset.body);
+  });
+
+  app.get<{ Querystring: { return?: string } }>('/ui/sign-in', async (req, reply) => {
+    if (sessionOf(req)) return reply.redirect(safeReturnTo(req.query.return), 303);
+    const returnTo = safeReturnTo(req.query.return);
+    return sendPage(
+      reply,
+      200,
+      layout(
+        { title: 'Sign in' },
+        html`<p>jit's dashboard shows elevations as the read API lets you see them: your own requests, those you may approve, or everything if the policy names you an auditor.</p>
+<p><a class="button" href="/ui/auth/login?return=${encodeURIComponent(returnTo)}">Sign in with GitLab</a></p>`,
+      ),
+    );
+  });
+
+  app.get<{ Querystring: { return?: string } }>('/ui/auth/login', async (req, reply) => {
+    const pkce = createPkce();
+    const flow = sessions.startSignIn({ codeVerifier: pkce.verifier, returnTo: safeReturnTo(req.query.return) });
+    setCookie(reply, SIGN_IN, flow.id, 600);
+    return reply.redirect(opts.oauth.authorizeUrl({ state: flow.state, codeChallenge: pkce.challenge }), 302);
+  });
+
+  app.get<{ Querystring: { code?: string; state?: string; error?: string } }>('/ui/auth/callback', async (req, reply) => {
+    const jar = cookies(req);
+    // the sign-in this browser started, once: a callback from another browser, a replayed one or
+    // one with another state (login CSRF) finds nothing to finish
+    const flow = sessions.takeSignIn(jar[SIGN_IN]);
+    setCookie(reply, SIGN_IN, '', 0);
+    if (!flow || !sameToken(req.query.state, flow.state)) return problemPage(reply, SignInRefused('this sign-in was not started by this browser, or it was already used'));
+    if (req.query.error || !req.query.code) return problemPage(reply, SignInRefused(`GitLab did not grant access (${String(req.query.error ?? 'no code').slice(0, 64).replace(/[^\w.-]/g, '')})`));
+    let token: string;
+    let expiresIn: number | undefined;
+    let username: string;
+    try {
+      const t = await opts.oauth.exchangeCode({ code: req.query.code, codeVerifier: flow.codeVerifier });
+      token = t.accessToken;
+      expiresIn = t.expiresIn;
+      username = (await opts.tokenOwner(token)).username;
+    } catch (err) {
+      const e = err as JitError;
+      req.log.info({ code: e.code }, 'dashboard sign-in failed');
+      return problemPage(reply, e.retriable ? SignInUnavailable(e.code ?? 'no answer') : SignInRefused('GitLab refused the authorization code (expired, already used, or not issued to this sign-in)'));
+    }
+    // a new session id at every sign-in, whatever the browser held before (session fixation)
+    sessions.destroy(jar[SESSION]);
+    const session = sessions.create({ token, username, ttlMs: Math.min(ttlMs, expiresIn !== undefined ? expiresIn * 1000 : ttlMs) });
+    setCookie(reply, SESSION, session.id, Math.floor((session.expiresAt - Date.now()) / 1000));
+    req.log.info({ username }, 'dashboard sign-in');
+    return reply.redirect(flow.returnTo, 303);
+  });
+
+  app.post<{ Body: { csrf?: string } | undefined }>('/ui/auth/logout', async (req, reply) => {
+    const session = sessionOf(req);
+    const from = req.headers.origin;
+    if (!session || (from !== undefined && from !== origin) || !sameToken(req.body?.csrf, session.csrf)) return problemPage(reply, CsrfRefused());
+    sessions.destroy(session.id);
+    setCookie(reply, SESSION, '', 0);
+    await opts.oauth.revoke(session.token);
+    return reply.redirect('/ui/sign-in?signed-out=1', 303);
+  });
+
+  app.get(
+    '/ui/waiting',
+    page(async ({ session, viewer }) => {
+      const res = await list(session, { state: 'pending' });
+      const ids = (res.body.elevations ?? []).map((e) => e.id).slice(-200);
+      const pending = (await Promise.all(ids.map((id) => detail(session, id)))).filter((e): e is Elevation => !!e);
+      return layout({ title: 'Waiting for me', current: '/ui/waiting', viewer, refreshSeconds: 15 }, waitingPage({ username: session.username, pending, now: Date.now() }));
+    }),
+  );
+};
+
+
