@@ -80,16 +80,41 @@ const SECRET_PATTERNS: readonly SecretPattern[] = [
 /** Every kind the detector knows (for docs and tests). */
 export const SECRET_KINDS: readonly SecretKind[] = [...new Set(SECRET_PATTERNS.map((p) => p.kind))];
 
+/** The global form of each pattern with `accept` (later matches are tried too); used synchronously from lastIndex 0. */
+const GLOBAL = new Map(SECRET_PATTERNS.filter((p) => p.accept).map((p) => [p, new RegExp(p.re.source, `${p.re.flags}g`)]));
+
 /** The first match of one pattern in `s`, honouring `accept` (later matches are tried too). */
 function matchIndex(p: SecretPattern, s: string): number {
-  if (!p.markers.some((m) => s.includes(m))) return -1;
-  if (!p.accept) return p.re.exec(s)?.index ?? -1;
-  const global = new RegExp(p.re.source, `${p.re.flags}g`);
+  // plain loops: this runs for every string of every event read (a revoker rebuild: millions)
+  let marked = false;
+  for (const m of p.markers) {
+    if (s.includes(m)) {
+      marked = true;
+      break;
+    }
+  }
+  if (!marked) return -1;
+  const global = GLOBAL.get(p);
+  if (!global || !p.accept) return p.re.exec(s)?.index ?? -1;
+  global.lastIndex = 0;
   for (let m = global.exec(s); m; m = global.exec(s)) {
     if (p.accept(m[0])) return m.index;
     if (m[0].length === 0) global.lastIndex++;
   }
   return -1;
+}
+
+/** Any marker of any pattern, as one regex: a string without one can match only the patterns with no marker. */
+const ANY_MARKER = new RegExp(
+  [...new Set(SECRET_PATTERNS.flatMap((p) => p.markers).filter((m) => m !== ''))].map((m) => m.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'),
+);
+const UNMARKED = SECRET_PATTERNS.filter((p) => p.markers.includes(''));
+
+/** Whether any pattern matches `s` (the answer for nearly every string: no), without collecting. */
+function anySecretLike(s: string): boolean {
+  const patterns = ANY_MARKER.test(s) ? SECRET_PATTERNS : UNMARKED;
+  for (const p of patterns) if (matchIndex(p, s) >= 0) return true;
+  return false;
 }
 
 /** Secret-like matches in one string: the first of each kind, earliest first. */
@@ -110,34 +135,69 @@ function keySegment(key: string): string {
   return key.length > MAX_KEY_IN_PATH ? `${key.slice(0, MAX_KEY_IN_PATH)}…` : key;
 }
 
+/** A value the walk has yet to visit; its path is spelled out only for a finding. */
+interface Frame {
+  v: unknown;
+  parent: Frame | undefined;
+  /** Key in the parent object, or index in the parent array. */
+  seg: string | number;
+}
+
+/** The field path of `f` (`spec.justification`, `items[2].url`), from the walk's base path. */
+function pathOf(f: Frame, basePath: string): string {
+  const frames: Frame[] = [];
+  for (let cur: Frame | undefined = f; cur?.parent; cur = cur.parent) frames.push(cur);
+  let path = basePath;
+  for (let i = frames.length - 1; i >= 0; i--) {
+    const seg = (frames[i] as Frame).seg;
+    if (typeof seg === 'number') path = `${path}[${seg}]`;
+    else path = path ? `${path}.${keySegment(seg)}` : keySegment(seg);
+  }
+  return path;
+}
+
 /**
  * Walk `value` depth-first in document order (iteratively: no depth limit, cycles visited once),
  * calling `visit` with every finding; stop when it returns false. Object keys are scanned before
  * their values. `sealedCredential` at the top level is exempt (age ciphertext of the credential).
+ * Paths are built only for findings: the walk runs on every event a consumer parses.
  */
 function walk(value: unknown, basePath: string, visit: (f: SecretLikeFinding) => boolean): void {
   const seen = new WeakSet<object>();
-  const stack: { v: unknown; path: string; top: boolean }[] = [{ v: value, path: basePath, top: true }];
+  const root: Frame = { v: value, parent: undefined, seg: '' };
+  const stack: Frame[] = [root];
   while (stack.length > 0) {
-    const { v, path, top } = stack.pop() as { v: unknown; path: string; top: boolean };
+    const f = stack.pop() as Frame;
+    const v = f.v;
     if (typeof v === 'string') {
+      if (!anySecretLike(v)) continue;
+      const path = pathOf(f, basePath);
       for (const { kind, index } of scanSecretLike(v)) if (!visit({ kind, path: path || '(root)', index })) return;
       continue;
     }
     if (!v || typeof v !== 'object' || seen.has(v)) continue;
     seen.add(v);
-    const children: { v: unknown; path: string; top: boolean }[] = [];
+    const first = stack.length;
     if (Array.isArray(v)) {
-      v.forEach((item, i) => children.push({ v: item, path: `${path}[${i}]`, top: false }));
+      for (let i = 0; i < v.length; i++) stack.push({ v: v[i], parent: f, seg: i });
     } else {
-      for (const [k, child] of Object.entries(v)) {
-        if (top && k === 'sealedCredential') continue;
-        const childPath = path ? `${path}.${keySegment(k)}` : keySegment(k);
-        for (const { kind, index } of scanSecretLike(k)) if (!visit({ kind, path: childPath, index })) return;
-        children.push({ v: child, path: childPath, top: false });
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) {
+        if (f === root && k === 'sealedCredential') continue;
+        const child: Frame = { v: o[k], parent: f, seg: k };
+        if (anySecretLike(k)) {
+          const childPath = pathOf(child, basePath);
+          for (const { kind, index } of scanSecretLike(k)) if (!visit({ kind, path: childPath, index })) return;
+        }
+        stack.push(child);
       }
     }
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as (typeof children)[number]);
+    // children were pushed in document order; the first must be popped first
+    for (let i = first, j = stack.length - 1; i < j; i++, j--) {
+      const t = stack[i] as Frame;
+      stack[i] = stack[j] as Frame;
+      stack[j] = t;
+    }
   }
 }
 
