@@ -4,7 +4,11 @@
 // to that event's digest. The head is the event latest in log order this process knows of: an event
 // read back at a lower offset than the head (a slower subscription of the same process) never moves
 // it back; the process's own event, whose offset it learns only when it reads it back, stays the
-// head until then unless an event that links to it arrives. One string per key.
+// head until then unless an event that links to it arrives. An event read is hashed only when the
+// process is about to publish on its key (ADR 0010, Cost): a replay of the whole log (the revoker's
+// rebuild) then hashes nothing, and a key is hashed once however many of its events were read. Until
+// then its head is the event itself (read-only: no reader alters what the bus delivered); after, one
+// string per key.
 import { CHAIN_ATTRIBUTE, TOPIC_ELEVATIONS, chainKeyOf, eventDigest, linkEvent, type CloudEventJson } from '@jit/contracts';
 
 /** What the signing bus needs (structurally @jit/bus's PublishChain). */
@@ -20,7 +24,10 @@ export interface ChainHeads {
 }
 
 interface Head {
-  digest: string;
+  /** Worked out from `event` when first needed. */
+  digest?: string;
+  /** The event read, until its digest is needed. */
+  event?: CloudEventJson | undefined;
   partition?: number;
   /** Absent for this process's own event until it is read back. */
   offset?: number;
@@ -28,11 +35,19 @@ interface Head {
 
 export function createChainHeads(topic: string = TOPIC_ELEVATIONS): ChainHeads {
   const heads = new Map<string, Head>();
+  const digestOf = (key: string): string | undefined => {
+    const cur = heads.get(key);
+    if (cur && cur.digest === undefined && cur.event) {
+      cur.digest = eventDigest(cur.event);
+      cur.event = undefined;
+    }
+    return cur?.digest;
+  };
   return {
-    head: (key) => heads.get(key)?.digest,
+    head: digestOf,
     link(t, event) {
       if (t !== topic) return event;
-      return linkEvent(event, heads.get(chainKeyOf(event))?.digest);
+      return linkEvent(event, digestOf(chainKeyOf(event)));
     },
     appended(t, event) {
       if (t !== topic) return;
@@ -43,13 +58,17 @@ export function createChainHeads(topic: string = TOPIC_ELEVATIONS): ChainHeads {
       const key = chainKeyOf(m.event);
       const offset = Number(m.offset);
       const cur = heads.get(key);
-      // a slower reader of this process re-reading what is known: no digest to compute (rebuilds stay cheap)
+      // a slower reader of this process re-reading what is known: nothing to do
       if (cur?.offset !== undefined && m.partition === cur.partition && offset <= cur.offset) return;
-      const digest = eventDigest(m.event);
-      const at: Head = { digest, partition: m.partition, offset };
-      // our own event not read back yet: only itself (now with its offset) or an event linking to it replaces it
-      if (cur && cur.offset === undefined && digest !== cur.digest && m.event[CHAIN_ATTRIBUTE] !== cur.digest) return;
-      heads.set(key, at);
+      if (cur && cur.offset === undefined) {
+        // our own event not read back yet (its digest is known): only itself (now with its offset) or
+        // an event linking to it replaces it; hashing here is rare (right after this process published)
+        const digest = eventDigest(m.event);
+        if (digest !== cur.digest && m.event[CHAIN_ATTRIBUTE] !== cur.digest) return;
+        heads.set(key, { digest, partition: m.partition, offset });
+        return;
+      }
+      heads.set(key, { event: m.event, partition: m.partition, offset });
     },
   };
 }
