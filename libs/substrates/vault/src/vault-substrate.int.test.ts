@@ -275,6 +275,18 @@ describe('vault substrate on a real OpenBao', () => {
     expect((await s.verifyRevoked(handle)).verified).toBe(true);
   });
 
+  it('revoking a grant ends every credential of it: a later issue of the same grant that no `granted` named (an issuer replica that lost its partition mid-issue) is revoked too', async () => {
+    const grantId = contractGrantId();
+    const announced = await s.issue(request(grantId, { mode: 'token', policies: [f.readPolicy] }, 300));
+    // the replica that lost its partition issues the grant again: the announced token is replaced
+    const unannounced = await s.issue(request(grantId, { mode: 'token', policies: [f.readPolicy] }, 300));
+    expect(await tokenWorks(f, announced.secret.token as string)).toBe(false);
+    expect(await tokenWorks(f, unannounced.secret.token as string)).toBe(true);
+    await s.revoke(announced.handle); // what the revoker knows of the grant
+    expect(await tokenWorks(f, unannounced.secret.token as string)).toBe(false);
+    expect((await s.listIssued()).some((h) => h.grantId === grantId)).toBe(false);
+  });
+
   it("refuses a forged handle naming a token that is not this grant's (e.g. the admin's own)", async () => {
     const self = await admin.tokenLookupSelf();
     const forged = { kind: 'vault', instance: s.name, grantId: contractGrantId(), ref: { mode: 'token', accessor: self.data.accessor }, expiresAt: '' };

@@ -632,6 +632,14 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     // Vault may expire the token between the lookup and this call: "gone" then is success too.
     const token = 'gone' in info ? 'gone' : await revokeAccessor(accessor);
     await unindex(grantKey(handle.grantId), accessor);
+    // The grant ends with every credential of it, as a postgres role or an STS session name would: a
+    // later issue of the same grant than the one `handle` names (an issuer replica that lost its
+    // partition while it issued, and announced nothing) replaced this one and is out there too.
+    for (const other of await scan(handle.grantId)) {
+      await revokeAccessor(other.accessor);
+      await unindex(grantKey(handle.grantId), other.accessor);
+      log.warn({ grantId: handle.grantId, accessor: other.accessor }, 'revoked another credential of the same grant, which no handle named');
+    }
     log.info(
       { grantId: handle.grantId, accessor, leaseId, alreadyGone: token === 'gone' },
       token === 'gone' ? 'vault credential was already gone (expired or revoked): counted as revoked' : 'vault credential revoked',
