@@ -30,6 +30,12 @@ describe('parseConfig', () => {
     expect(parseConfig({ ...base, JIT_ELEVATIONS_PROJECT: '42' }).elevationsProject).toBe(42);
   });
 
+  it('takes KAFKA_SESSION_TIMEOUT_MS like the other consumers (default 30 s, at least the broker minimum 6 s)', () => {
+    expect(parseConfig(base).bus).toMatchObject({ kind: 'kafka', sessionTimeoutMs: 30_000 });
+    expect(parseConfig({ ...base, KAFKA_SESSION_TIMEOUT_MS: '10000' }).bus).toMatchObject({ kind: 'kafka', sessionTimeoutMs: 10_000 });
+    expect(() => parseConfig({ ...base, KAFKA_SESSION_TIMEOUT_MS: '5999' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS/);
+  });
+
   it('names every bad key and never echoes a value', () => {
     try {
       parseConfig({ GITLAB_TOKEN: 'short', GITLAB_URL: 'ftp://x', PORT: '99999', JIT_ELEVATIONS_PROJECT: '../etc' });

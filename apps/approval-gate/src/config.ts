@@ -1,13 +1,13 @@
 // approval-gate configuration: read from the environment once, here, and passed down as a plain
 // object. A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { authEnv, authFromEnv, busEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, publicKeysSetting, readSigningKeySetting, serverEnv, serverFromEnv, signingKeyFileSetting, type AuthConfig, type BusConfig, type ServerConfig } from '@jit/service';
+import { authEnv, authFromEnv, busConsumerEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, publicKeysSetting, readSigningKeySetting, serverEnv, serverFromEnv, signingKeyFileSetting, type AuthConfig, type BusConfig, type ServerConfig } from '@jit/service';
 
 export { ConfigError } from '@jit/service';
 
 const EnvSchema = z
   .object({
-    ...busEnv('jit-approval-gate'),
+    ...busConsumerEnv('jit-approval-gate'),
     ...gitlabEnv(),
     JIT_BOT_USERNAME: s.gitlabUsername().optional(),
     JIT_POLICY_REFRESH_MS: s.durationMs().default(60_000),

@@ -15,7 +15,7 @@ await runService({
   async start(config, logger) {
     const bus: EventBus =
       config.bus.kind === 'kafka'
-        ? await createKafkaBus({ brokers: config.bus.brokers, clientId: config.bus.clientId, security: config.bus.security, logger })
+        ? await createKafkaBus({ brokers: config.bus.brokers, clientId: config.bus.clientId, sessionTimeoutMs: config.bus.sessionTimeoutMs, security: config.bus.security, logger })
         : await createEmbeddedBus({ dir: config.bus.dir, logger });
     await bus.ensureTopics(GATE_TOPIC_SPECS);
     const { app, ops } = await buildGateServer({

@@ -65,6 +65,11 @@ describe('parseConfig', () => {
     expect(c.gitlab).toMatchObject({ url: 'https://gitlab.example.com', project: 'ops/elevations' });
     expect(c.webhook.secrets).toEqual(['first-secret-0123456789', 'second-secret-0123456789']);
     expect(c.kafka?.brokers).toEqual(['k1:9092', 'k2:9092']);
+    expect(c.kafka?.sessionTimeoutMs).toBe(30_000); // the default, as in every app on Kafka
+    expect(parseConfig({ KAFKA_BROKERS: 'k1:9092', KAFKA_SESSION_TIMEOUT_MS: '10000' }, '/srv').kafka?.sessionTimeoutMs).toBe(10_000);
+    // the notifier's worst delivery (when it runs) must fit in the session the operator set, not in the default
+    expect(parseConfig({ KAFKA_BROKERS: 'k1:9092', KAFKA_SESSION_TIMEOUT_MS: '6000' }, '/srv').kafka?.sessionTimeoutMs).toBe(6000);
+    expect(() => parseConfig({ KAFKA_BROKERS: 'k1:9092', KAFKA_SESSION_TIMEOUT_MS: '6000', JIT_NOTIFY_CHANNELS: JSON.stringify({ security: 'https://hooks.slack.com/services/T0/B0/x' }) }, '/srv')).toThrow(/80% of KAFKA_SESSION_TIMEOUT_MS \(6000 ms\)/);
     expect(Object.keys(c.substrates)).toEqual(['postgres', 'vault:prod']);
     expect(c.demoDatabase).toBe(false);
   });

@@ -28,6 +28,7 @@ const envSchema = z
     JIT_SANDBOX_SEED: s.path().optional(),
     KAFKA_BROKERS: s.kafkaBrokersOptional(),
     KAFKA_CLIENT_ID: s.kafkaId('jit'),
+    KAFKA_SESSION_TIMEOUT_MS: s.kafkaSessionTimeoutMs(),
     ...kafkaSecurityEnv(),
     ...secretEnv('JIT_WEBHOOK_SECRET', webhookSecrets()),
     ...secretEnv('JIT_WEBHOOK_SIGNING_SECRET', s.signingSecret().optional()),
@@ -59,9 +60,9 @@ const envSchema = z
   })
   .superRefine((env, ctx) => {
     checkKafkaSecurity(env, ctx, env.KAFKA_BROKERS.length > 0);
-    // the Kafka bus's default session timeout: a delivery must fit well inside it
-    checkNotifyBudget(env, env.KAFKA_BROKERS.length > 0 ? 30_000 : undefined, ctx);
-    checkSink(env, env.KAFKA_BROKERS.length > 0 ? 30_000 : undefined, ctx);
+    // on Kafka, a delivery must fit well inside the consumer's session
+    if (env.JIT_NOTIFY_CHANNELS || env.JIT_NOTIFY_CHANNELS_FILE) checkNotifyBudget(env, env.KAFKA_BROKERS.length > 0 ? env.KAFKA_SESSION_TIMEOUT_MS : undefined, ctx);
+    checkSink(env, env.KAFKA_BROKERS.length > 0 ? env.KAFKA_SESSION_TIMEOUT_MS : undefined, ctx);
     // JIT_ELEVATIONS_PROJECT alone (no GITLAB_URL/GITLAB_TOKEN) chooses the sandbox's project
     const gitlab = [env.GITLAB_URL, env.GITLAB_TOKEN];
     if ((gitlab.some(Boolean) && !gitlab.every(Boolean)) || (env.GITLAB_URL && env.GITLAB_TOKEN && !env.JIT_ELEVATIONS_PROJECT)) {
@@ -89,7 +90,7 @@ export interface JitConfig extends ServerConfig {
   gitlab?: { url: string; token: string; tokenFile?: string; project: string; botUsername?: string };
   /** `project`: JIT_ELEVATIONS_PROJECT in sandbox mode (else the seed's elevations project, see sandbox-project.ts). */
   sandbox: { port: number; seedFile?: string; project?: string };
-  kafka?: { brokers: string[]; clientId: string; security: KafkaSecurity };
+  kafka?: { brokers: string[]; clientId: string; sessionTimeoutMs: number; security: KafkaSecurity };
   /** `secretsFile`/`signingSecretFile`: the _FILE forms, re-read when rotated (the replaced value is accepted for `graceMs`). */
   webhook: { secrets: string[]; secretsFile?: string; signingSecret?: string; signingSecretFile?: string; graceMs: number; bodyLimit: number };
   /** Substrate instances: name -> adapter config (JIT_SUBSTRATES JSON or JIT_SUBSTRATES_FILE). `postgres` is always present. */
@@ -129,7 +130,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
         ? { url: e.GITLAB_URL, token: e.GITLAB_TOKEN, ...(e.GITLAB_TOKEN_FILE ? { tokenFile: e.GITLAB_TOKEN_FILE } : {}), project: e.JIT_ELEVATIONS_PROJECT, botUsername: e.JIT_BOT_USERNAME }
         : undefined,
     sandbox: { port: e.JIT_SANDBOX_PORT, seedFile: e.JIT_SANDBOX_SEED, project: e.GITLAB_URL ? undefined : e.JIT_ELEVATIONS_PROJECT },
-    kafka: e.KAFKA_BROKERS.length > 0 ? { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, security: kafkaSecurityFromEnv(e) } : undefined,
+    kafka: e.KAFKA_BROKERS.length > 0 ? { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS, security: kafkaSecurityFromEnv(e) } : undefined,
     webhook: {
       secrets: e.JIT_WEBHOOK_SECRET,
       ...(e.JIT_WEBHOOK_SECRET_FILE ? { secretsFile: e.JIT_WEBHOOK_SECRET_FILE } : {}),

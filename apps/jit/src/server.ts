@@ -98,7 +98,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
 
     // --- the bus
     const rawBus: EventBus = config.kafka
-      ? await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security, logger })
+      ? await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, security: config.kafka.security, logger })
       : await createEmbeddedBus({ dir: join(config.dataDir, 'bus'), logger });
     closers.push(() => rawBus.close());
     const bus = createSigningBus(rawBus, signer, [TOPIC_ELEVATIONS], createChainHeads());
@@ -222,7 +222,11 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       : sandbox
         ? (({ uid, secret }) => ({ id: uid, secret }))(sandbox.addOAuthApplication({ name: 'jit dashboard', redirectUri: `${config.publicUrl}/ui/auth/callback`, scopes: ['read_user'] }))
         : undefined;
-    const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle', bodyLimit: config.webhook.bodyLimit + 1024 });
+    // Its services start in onReady. On Kafka, restarted right after a kill -9, joining a consumer
+    // group waits until the killed member's session expires (KAFKA_SESSION_TIMEOUT_MS, 30 s by
+    // default), past fastify's default 10 s: no timeout there (as the approval-gate), start is bounded
+    // by each service's own retry budget (startRetryMs) and the supervisor's startup probe.
+    const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle', bodyLimit: config.webhook.bodyLimit + 1024, ...(config.kafka ? { pluginTimeout: 0 } : {}) });
     await app.register(authPlugin, {
       // the dashboard's pages authenticate by their session cookie and call the API with the user's token
       publicRoutes: uiApp ? [WEBHOOK_ROUTE, ...DASHBOARD_ROUTES] : [WEBHOOK_ROUTE],

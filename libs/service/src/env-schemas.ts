@@ -206,13 +206,22 @@ export function busEnv(defaultClientId: string) {
   };
 }
 
+/** busEnv for an app that consumes as a member of a Kafka consumer group: KAFKA_SESSION_TIMEOUT_MS too (unused on an embedded bus). */
+export function busConsumerEnv(defaultClientId: string) {
+  return { ...busEnv(defaultClientId), KAFKA_SESSION_TIMEOUT_MS: envSchemas.kafkaSessionTimeoutMs() };
+}
+
 type BusEnv = {
   KAFKA_BROKERS: string[];
   KAFKA_CLIENT_ID: string;
   JIT_BUS_DIR?: string | undefined;
+  /** Only in busConsumerEnv. */
+  KAFKA_SESSION_TIMEOUT_MS?: number | undefined;
 } & KafkaSecurityEnv;
 
-export type BusConfig = { kind: 'kafka'; brokers: string[]; clientId: string; security: KafkaSecurity } | { kind: 'embedded'; dir: string };
+export type BusConfig =
+  | { kind: 'kafka'; brokers: string[]; clientId: string; security: KafkaSecurity; /** From busConsumerEnv. */ sessionTimeoutMs?: number }
+  | { kind: 'embedded'; dir: string };
 
 /** For `.superRefine`: refuses neither and both of KAFKA_BROKERS and JIT_BUS_DIR, and inconsistent Kafka security. */
 export function checkBusChoice(env: BusEnv, ctx: z.RefinementCtx): void {
@@ -227,7 +236,13 @@ export function checkBusChoice(env: BusEnv, ctx: z.RefinementCtx): void {
 
 export function busFromEnv(e: BusEnv): BusConfig {
   return e.KAFKA_BROKERS.length > 0
-    ? { kind: 'kafka', brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, security: kafkaSecurityFromEnv(e) }
+    ? {
+        kind: 'kafka',
+        brokers: e.KAFKA_BROKERS,
+        clientId: e.KAFKA_CLIENT_ID,
+        security: kafkaSecurityFromEnv(e),
+        ...(e.KAFKA_SESSION_TIMEOUT_MS !== undefined ? { sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS } : {}),
+      }
     : { kind: 'embedded', dir: e.JIT_BUS_DIR! };
 }
 

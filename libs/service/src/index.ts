@@ -16,6 +16,7 @@ export {
   kafkaConsumerEnv,
   kafkaConsumerFromEnv,
   busEnv,
+  busConsumerEnv,
   busFromEnv,
   checkBusChoice,
   gitlabEnv,
