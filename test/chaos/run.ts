@@ -47,6 +47,8 @@ const SESSION_TIMEOUT_MS = 10_000;
 const SEED = Number(env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Mean pause between a user's steps (open, approve, merge): lifecycles spread over the faults. */
 const THINK_MS = Number(env.CHAOS_THINK_MS ?? 8_000);
+/** No lifecycle starts later than this after set-up (a long run fitted to a time budget); default: no limit. */
+const DRIVE_FOR_MS = Number(env.CHAOS_DRIVE_FOR_MS ?? Infinity);
 const FAULT_KINDS = ['kill9', 'kill9', 'kill9-pair', 'broker-term', 'broker-kill', 'pause', 'substrate-down'] as const;
 type FaultKind = (typeof FAULT_KINDS)[number];
 /** Which faults to inject (comma list; default all). */
@@ -247,9 +249,11 @@ targets:
     }
   })();
   const queue = [...lifecycles];
+  const drivingSince = Date.now();
+  const next = (): Lifecycle | undefined => (Date.now() - drivingSince < DRIVE_FOR_MS ? queue.shift() : undefined);
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      for (let l = queue.shift(); l; l = queue.shift()) {
+      for (let l = next(); l; l = next()) {
         await drive(l, projectId, sandbox.url, String(key.recipient)).catch((err: unknown) => {
           l.error = (err as Error).message;
           log(`lifecycle ${l.n} ${l.id ?? ''} ${l.kind}: not driven to the end: ${l.error.slice(0, 300)}`);
@@ -259,7 +263,12 @@ targets:
   );
   driving = false;
   await chaos;
-  log(`lifecycles driven; ${faults.length} faults injected; waiting for every grant to end`);
+  if (queue.length > 0) {
+    // the time budget ran out: the report covers the lifecycles that were started
+    log(`CHAOS_DRIVE_FOR_MS (${DRIVE_FOR_MS} ms) reached: ${N - queue.length} of ${N} lifecycles started`);
+    lifecycles.splice(lifecycles.length - queue.length);
+  }
+  log(`lifecycles driven in ${Date.now() - drivingSince} ms; ${faults.length} faults injected; waiting for every grant to end`);
 
   // --- every valid merged request granted, then revoked (or its bound passed)
   const valid = lifecycles.filter((l) => !l.adversary && l.merged && l.id);
