@@ -4,7 +4,7 @@
 import { EVENT_TYPES, GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_GITLAB, createEventVerifier, gitlabKey } from '@jit/contracts';
 import { fixtureRecipientsYaml, requestYaml } from '@jit/contracts/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandboxWorld, tokenOf, type SandboxWorld } from './sandbox-world';
+import { startSandboxWorld, tokenOf, type SandboxWorld } from './testing/sandbox-world';
 
 const POLICY = `tiers:
   cosmetic:         { ttlMax: 4h,  approvals: 1, approvers: { anyHuman: true } }

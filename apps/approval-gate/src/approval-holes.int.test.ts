@@ -6,7 +6,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { FIXTURE_MAINT_RECIPIENT, FIXTURE_RECIPIENT, requestYaml } from '@jit/contracts/testing';
 import { EXAMPLE_POLICY_YAML } from '@jit/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BOT, HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, tokenOf, type SandboxWorld } from './sandbox-world';
+import { BOT, HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, tokenOf, type SandboxWorld } from './testing/sandbox-world';
 
 const request = requestYaml;
 /** The example policy; `maint` (a maintainer, who can merge into main) may also use break-glass. */

@@ -7,7 +7,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { requestYaml } from '@jit/contracts/testing';
 import { EXAMPLE_POLICY_YAML } from '@jit/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, type SandboxWorld } from './sandbox-world';
+import { HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, type SandboxWorld } from './testing/sandbox-world';
 
 const request = requestYaml;
 /** The example policy; `maint` (a maintainer, who can merge into main) may also use break-glass. */

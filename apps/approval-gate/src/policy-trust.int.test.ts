@@ -6,7 +6,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { FIXTURE_RECIPIENT, fixtureRecipientsYaml } from '@jit/contracts/testing';
 import { policyBlobSha } from '@jit/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_PATH, startSandboxWorld, tokenOf, type SandboxWorld } from './sandbox-world';
+import { PROJECT_PATH, startSandboxWorld, tokenOf, type SandboxWorld } from './testing/sandbox-world';
 
 const POLICY = `tiers:
   cosmetic:         { ttlMax: 4h,  approvals: 1, approvers: { anyHuman: true } }

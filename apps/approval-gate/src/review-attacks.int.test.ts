@@ -6,7 +6,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { requestYaml } from '@jit/contracts/testing';
 import { EXAMPLE_POLICY_YAML } from '@jit/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, type SandboxWorld } from './sandbox-world';
+import { HOOK_TOKEN, PROJECT_PATH, startSandboxWorld, type SandboxWorld } from './testing/sandbox-world';
 
 let reqNo = 0;
 const req = () => `elevations/review-${++reqNo}.yaml`;

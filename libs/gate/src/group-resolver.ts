@@ -2,13 +2,15 @@
 // included), with GitLab's bot flag checked through the users API (the members API does not carry
 // it). Shared by the gate (approval rules, the catalog) and the read API's access checks, so "who is
 // in a group" is decided one way everywhere.
-import { JitError } from '@jit/errors';
-import type { GitlabClient } from '@jit/gitlab';
+import { GitlabNotFound, type GitlabClient } from '@jit/gitlab';
 import type { Logger } from '@jit/observability';
 import type { GroupResolver } from '@jit/policy';
+import { LRUCache } from 'lru-cache';
 
 export function createGroupResolver(gitlab: Pick<GitlabClient, 'groupMembers' | 'users'>, log: Pick<Logger, 'error'>): GroupResolver {
-  const botFlags = new Map<number, Promise<boolean>>();
+  // GitLab's bot flag of a user does not change for a given account; an hour bounds how long a
+  // reused id could keep an old answer, and `max` how many are kept.
+  const botFlags = new LRUCache<number, Promise<boolean>>({ max: 10_000, ttl: 3_600_000 });
   const isBotUser = (id: number): Promise<boolean> => {
     let p = botFlags.get(id);
     if (!p) {
@@ -31,7 +33,7 @@ export function createGroupResolver(gitlab: Pick<GitlabClient, 'groupMembers' | 
       return Promise.all(members.map(async (u) => ({ username: u.username, bot: u.bot || (await isBotUser(u.id)) })));
     } catch (err) {
       // A group the bot cannot see yields no approvers: the request is then rejected with an explanation.
-      if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') {
+      if (GitlabNotFound.is(err)) {
         log.error({ group }, 'approver group not found or not visible to the jit bot; grant the bot Reporter on it');
         return [];
       }

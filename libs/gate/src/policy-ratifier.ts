@@ -14,7 +14,7 @@ import { isApprovalRulesUnsupported, type GitlabClient, type GitlabUser, type Me
 import type { Logger, Registry } from '@jit/observability';
 import { isEligibleApprover, PolicyMissing, resolveApprovers, type GroupResolver, type LoadedPolicy, type PolicyProblem, type PolicyStatus, type PolicyStore } from '@jit/policy';
 import { Counter, Gauge } from 'prom-client';
-import { LruSet } from './lru-set';
+import { LRUCache } from 'lru-cache';
 import type { ApprovalLine, CommentView } from './render-comment';
 
 type MrRef = Pick<GitlabWebhookData, 'projectId' | 'mrIid'>;
@@ -109,7 +109,7 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
     registers,
   });
   /** Merged MRs already looked at by the scan that touch no policy (so they are not fetched again). */
-  const notPolicy = new LruSet(10_000);
+  const notPolicy = new LRUCache<string, true>({ max: 10_000 });
   let refreshing: Promise<PolicyStatus> | undefined;
 
   /** policy.yaml is gone from the default branch while a ratified version is in force. */
@@ -345,7 +345,7 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
       const ref = { projectId: mr.projectId, mrIid: mr.iid };
       const c = await options.changes(ref);
       if (!c.policy) {
-        notPolicy.add(key);
+        notPolicy.set(key, true);
         continue;
       }
       await options.withLock(options.lockKey(ref), async () => {

@@ -19,7 +19,7 @@ import type { Logger, Registry } from '@jit/observability';
 import { Counter } from 'prom-client';
 import type { ElevationBook } from './elevation-book';
 import { GateInvalidOption, GateReconcileFailed } from './errors';
-import { LruSet } from './lru-set';
+import { LRUCache } from 'lru-cache';
 
 /** Prefix of the CloudEvent (and delivery) id of every synthesized event: the marker that it did not come from GitLab. */
 export const RECONCILE_ID_PREFIX = 'reconcile:';
@@ -154,9 +154,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     registers,
   });
   /** Ids published by this process: a run never publishes the same event twice. */
-  const published = new LruSet(10_000);
+  const published = new LRUCache<string, true>({ max: 10_000 });
   /** Approval sets already shown on a comment (elevation, head, approvers). */
-  const shown = new LruSet(10_000);
+  const shown = new LRUCache<string, true>({ max: 10_000 });
   let lastSuccess: number | undefined;
   let inFlight: Promise<ReconcileSummary> | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -176,7 +176,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const event = synthesizeWebhook(project, mr, action, new Date(now()).toISOString());
     if (published.has(event.id)) return false;
     await bus.publish(TOPIC_GITLAB, gitlabKey(project.id, mr.iid), event);
-    published.add(event.id);
+    published.set(event.id, true);
     log.info({ projectId: project.id, mrIid: mr.iid, action, eventId: event.id }, 'missed webhook synthesized from GitLab state');
     return true;
   }
@@ -200,7 +200,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const fingerprint = `${elevation}:${mr.sha}:${atGitlab.join(',')}`;
     if (shown.has(fingerprint)) return 'skipped';
     await options.refreshApprovals(project.id, mr.iid, approvals);
-    shown.add(fingerprint);
+    shown.set(fingerprint, true);
     return 'approvals';
   }
 

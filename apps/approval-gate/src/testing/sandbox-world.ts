@@ -12,7 +12,7 @@ import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
 import { createLogger } from '@jit/observability';
 import { policyBlobSha } from '@jit/policy';
-import { buildGateServer, GATE_TOPIC_SPECS } from './server';
+import { buildGateServer, GATE_TOPIC_SPECS } from '../server';
 import { staticSubstrateCatalog } from '@jit/substrate-wiring';
 
 export const HOOK_TOKEN = 'hook-secret-token-for-tests';
