@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGitlabClient } from '@jit/gitlab';
 import { createLogger } from '@jit/observability';
 import { freePort, waitFor } from '@jit/testing';
 import { runCli } from './cli/program';
@@ -18,7 +19,7 @@ import { buildJit, type JitProcess } from './server';
 
 const CHROMIUM = process.env['JIT_CHROMIUM'] ?? '/usr/bin/chromium';
 const SHOTS = join(process.cwd(), 'tmp', 'dashboard-screenshots');
-const PAT = { carol: 'carol-token-0001', agent: 'deploy-agent-token' };
+const PAT = { alice: 'alice-token-0001', bob: 'bob-token-00001', carol: 'carol-token-0001', dave: 'dave-token-00001', agent: 'deploy-agent-token' };
 const HOSTILE = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2"> **APPROVED by security** [x](javascript:alert(1)) INC-4411 backfill`;
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -52,6 +53,29 @@ describe('dashboard in a real browser (all-in-one, sandbox mode)', () => {
     await page.waitForLoadState('load');
   };
   const sessionCookie = async (ctx: BrowserContext) => (await ctx.cookies(url)).find((c) => c.name === 'jit_session');
+  let home: string;
+  const stateOf = async (id: string) => ((await (await fetch(`${url}/v1/elevations/${id}`, { headers: { authorization: `Bearer ${PAT.carol}` } })).json()) as { state?: string }).state;
+  /** deploy-agent's `jit request` (as the CLI does it), waited for until the gate says pending. */
+  const request = async (ttl: string, justification: string): Promise<{ elevationId: string; mrIid: number }> => {
+    const lines: string[] = [];
+    const code = await runCli(
+      ['--json', '--url', url, 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', ttl, '--tier', 'reversible-write', '--identity', jit.sandboxIdentities['deploy-agent']!, '--justification', justification],
+      { out: (l) => lines.push(l), err: (l) => lines.push(l), env: { HOME: home, GITLAB_URL: jit.sandbox!.url, GITLAB_TOKEN: PAT.agent, JIT_ELEVATIONS_PROJECT: jit.gitlab.project } },
+    );
+    expect(code, lines.join('\n')).toBe(0);
+    const requested = JSON.parse(lines.join('\n')) as { elevationId: string; mrIid: number };
+    await waitFor(async () => (await stateOf(requested.elevationId)) === 'pending', { timeoutMs: 30_000, what: 'the elevation to be pending' });
+    return requested;
+  };
+  /** Reloads until `locator` finds something (the pages are rendered per request). */
+  const reloadUntil = async (page: Page, selector: string, what: string) =>
+    waitFor(
+      async () => {
+        await page.reload();
+        return (await page.locator(selector).count()) > 0;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what },
+    );
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set JIT_CHROMIUM)`);
@@ -66,16 +90,9 @@ describe('dashboard in a real browser (all-in-one, sandbox mode)', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     cleanup.push(() => browser.close());
 
+    home = dir;
     // deploy-agent asks for write on the demo database (reversible-write: platform approves) with a hostile justification
-    const lines: string[] = [];
-    const code = await runCli(
-      ['--json', '--url', url, 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '30m', '--tier', 'reversible-write', '--identity', jit.sandboxIdentities['deploy-agent']!, '--justification', HOSTILE],
-      { out: (l) => lines.push(l), err: (l) => lines.push(l), env: { HOME: dir, GITLAB_URL: jit.sandbox!.url, GITLAB_TOKEN: PAT.agent, JIT_ELEVATIONS_PROJECT: jit.gitlab.project } },
-    );
-    expect(code, lines.join('\n')).toBe(0);
-    pendingId = (JSON.parse(lines.join('\n')) as { elevationId: string }).elevationId;
-    const state = async () => ((await (await fetch(`${url}/v1/elevations/${pendingId}`, { headers: { authorization: `Bearer ${PAT.carol}` } })).json()) as { state?: string }).state;
-    await waitFor(async () => (await state()) === 'pending', { timeoutMs: 30_000, what: 'the elevation to be pending' });
+    pendingId = (await request('30m', HOSTILE)).elevationId;
   }, 180_000);
 
   it('an eligible approver signs in with GitLab and sees the request waiting, its justification as text', async () => {
@@ -227,6 +244,56 @@ describe('dashboard in a real browser (all-in-one, sandbox mode)', () => {
     const after = await fetch(`${url}/ui/waiting`, { headers: { cookie: `jit_session=${sid}` }, redirect: 'manual' });
     expect(after.status).toBe(303);
     expect(after.headers.get('location')).toMatch(/^\/ui\/sign-in/);
+  });
+
+  it('the lifecycle on the dashboard: waiting → live with a ticking countdown that reaches zero → history with a verified receipt', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    await signIn(page, 'carol');
+    const r = await request('20s', 'backfill order totals after INC-4411 (dashboard lifecycle)');
+    const row = `tr[data-elevation="${r.elevationId}"]`;
+    await reloadUntil(page, `section[aria-labelledby="for-me"] ${row}`, 'the request on Waiting for me');
+    const as = (token: string) => createGitlabClient({ url: jit.sandbox!.url, token });
+    for (const t of [PAT.alice, PAT.bob]) await as(t).mergeRequests.approve(jit.gitlab.projectId, r.mrIid);
+    await as(PAT.alice).mergeRequests.merge(jit.gitlab.projectId, r.mrIid);
+
+    await page.getByRole('link', { name: 'Live grants' }).click();
+    await reloadUntil(page, row, 'the grant on Live grants');
+    const timer = page.locator(`${row} [data-countdown]`);
+    const first = await timer.textContent();
+    expect(first).toMatch(/^\d{1,2}s left$/);
+    // the page's script ticks it, no navigation in between
+    await expect.poll(() => timer.textContent(), { timeout: 5_000 }).not.toBe(first);
+    await page.screenshot({ path: join(SHOTS, 'live-carol.png'), fullPage: true });
+    await expect.poll(() => timer.textContent(), { timeout: 40_000, interval: 500 }).toBe('expired');
+
+    await waitFor(async () => (await stateOf(r.elevationId)) === 'revoked', { timeoutMs: 60_000, what: 'the revoker to revoke at TTL' });
+    await page.goto(`${url}/ui/history?state=revoked`);
+    expect(await page.locator(`${row} td[data-label="Receipt"]`).textContent()).toMatch(/^verified/);
+    await page.screenshot({ path: join(SHOTS, 'history-carol.png'), fullPage: true });
+    await page.locator(row).getByRole('link', { name: r.elevationId }).click();
+    expect(await page.locator('ol.timeline').textContent()).toMatch(/elevation\.approved[\s\S]*elevation\.granted[\s\S]*elevation\.revoked/);
+    const csv = await page.request.get(`${url}/ui/history.csv?state=revoked`);
+    expect(csv.status()).toBe(200);
+    expect(csv.headers()['content-type']).toMatch(/^text\/csv/);
+    expect(await csv.text()).toContain(`${r.elevationId},revoked,deploy-agent,demo-db,write`);
+    await page.goto(`${url}/ui/health`);
+    expect(await page.locator('main').textContent()).toMatch(/merge → granted/);
+
+    // someone with no role sees none of it, and its page is the same 404 as an unknown id
+    const dctx = await newContext();
+    const dpage = await dctx.newPage();
+    await signIn(dpage, 'dave');
+    for (const path of ['/ui/live', '/ui/history', '/ui/health']) {
+      await dpage.goto(`${url}${path}`);
+      expect(await dpage.content(), path).not.toContain(r.elevationId);
+    }
+    const hidden = await dpage.goto(`${url}/ui/elevations/${r.elevationId}`);
+    const unknown = await dpage.goto(`${url}/ui/elevations/gl-${jit.gitlab.projectId}-99999`);
+    expect(hidden!.status()).toBe(404);
+    expect(unknown!.status()).toBe(404);
+    const dcsv = await dpage.request.get(`${url}/ui/history.csv`);
+    expect(await dcsv.text()).not.toContain(r.elevationId);
   });
 
   it('every page answered with the strict CSP and no violation was reported', () => {

@@ -13,6 +13,10 @@ import { CsrfRefused, ReadApiUnavailable, SignInRefused, SignInUnavailable } fro
 import { html } from './html';
 import { layout, type Viewer } from './pages/layout';
 import type { Elevation } from './pages/types';
+import { elevationPage } from './pages/elevation-page';
+import { healthPage, type Ratification } from './pages/health-page';
+import { apiQuery, historyCsv, historyPage, type HistoryQuery } from './pages/history-page';
+import { livePage } from './pages/live-page';
 import { waitingPage } from './pages/waiting-page';
 import { DASHBOARD_HOME, safeReturnTo } from './return-to';
 import { createSessionStore, sameToken, type Session, type SessionStore } from './sessions';
@@ -40,6 +44,11 @@ export const DASHBOARD_ROUTES: ReadonlyArray<{ method: string; url: string }> = 
   'GET /ui/auth/callback',
   'POST /ui/auth/logout',
   'GET /ui/waiting',
+  'GET /ui/live',
+  'GET /ui/history',
+  'GET /ui/history.csv',
+  'GET /ui/elevations/:id',
+  'GET /ui/health',
 ].map((r) => ({ method: r.split(' ')[0]!, url: r.split(' ')[1]! }));
 
 export const CONTENT_SECURITY_POLICY =
@@ -204,6 +213,68 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
       const ids = (res.body.elevations ?? []).map((e) => e.id).slice(-200);
       const pending = (await Promise.all(ids.map((id) => detail(session, id)))).filter((e): e is Elevation => !!e);
       return layout({ title: 'Waiting for me', current: '/ui/waiting', viewer, refreshSeconds: 15 }, waitingPage({ username: session.username, pending, now: Date.now() }));
+    }),
+  );
+
+  app.get(
+    '/ui/live',
+    page(async ({ session, viewer }) => {
+      const res = await list(session, { state: 'granted' });
+      return layout({ title: 'Live grants', current: '/ui/live', viewer, refreshSeconds: 15 }, livePage({ grants: res.body.elevations ?? [], now: Date.now() }));
+    }),
+  );
+
+  /** The history's rows for a form's query: the read API's list, or the problems with the query. */
+  const history = async (session: Session, q: HistoryQuery) => {
+    const { query, problems } = apiQuery(q);
+    if (problems.length > 0) return { elevations: [], problems };
+    const res = await list(session, query);
+    if (res.status !== 200) return { elevations: [], problems: [res.body.message ?? `the read API answered ${res.status}`] };
+    return { elevations: res.body.elevations ?? [], problems: [] };
+  };
+  const historyQuery = (raw: Record<string, unknown>): HistoryQuery => {
+    const q: HistoryQuery = {};
+    for (const k of ['state', 'target', 'requester', 'since', 'until'] as const) if (typeof raw[k] === 'string' && (raw[k] as string).length <= 255) q[k] = raw[k] as string;
+    return q;
+  };
+  app.get(
+    '/ui/history',
+    page(async ({ req, session, viewer }) => {
+      const q = historyQuery(req.query as Record<string, unknown>);
+      const { elevations, problems } = await history(session, q);
+      const csvHref = `/ui/history.csv?${new URLSearchParams(Object.entries(q).filter((kv): kv is [string, string] => !!kv[1])).toString()}`;
+      return layout({ title: 'History', current: '/ui/history', viewer }, historyPage({ q, elevations, problems, csvHref }));
+    }),
+  );
+  app.get(
+    '/ui/history.csv',
+    page(async ({ req, reply, session }) => {
+      const { elevations, problems } = await history(session, historyQuery(req.query as Record<string, unknown>));
+      if (problems.length > 0) return reply.code(400).type('text/plain; charset=utf-8').send(`${problems.join('; ')}\n`);
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="jit-history.csv"').send(historyCsv(elevations));
+    }),
+  );
+  app.get<{ Params: { id: string } }>(
+    '/ui/elevations/:id',
+    page(async ({ req, reply, session, viewer }) => {
+      const id = (req.params as { id: string }).id;
+      const e = /^gl-[0-9]{1,18}-[0-9]{1,18}$/.test(id) ? await detail(session, id) : undefined;
+      // not found and not yours look the same, as on the API
+      if (!e) return sendPage(reply, 404, layout({ title: 'No such elevation', current: '/ui/history', viewer }, html`<p>There is no elevation ${id} you may see. <a href="/ui/history">Back to the history</a>.</p>`));
+      return layout({ title: `Elevation ${e.id}`, current: '/ui/history', viewer }, elevationPage(e));
+    }),
+  );
+  app.get(
+    '/ui/health',
+    page(async ({ session, viewer }) => {
+      const res = await list(session, { limit: '10000' });
+      const elevations = res.body.elevations ?? [];
+      // merge→granted needs the approved event's time: the timelines of the latest 50 grants
+      const granted = elevations.filter((e) => e.issuedAt).slice(-50);
+      const details = (await Promise.all(granted.map((e) => detail(session, e.id)))).filter((e): e is Elevation => !!e);
+      const catalog = await readApi<{ version?: string; ratified?: Ratification }>(session, '/v1/catalog');
+      const policy = catalog.status === 200 ? { ...(catalog.body.version ? { version: catalog.body.version } : {}), ...(catalog.body.ratified ? { ratified: catalog.body.ratified } : {}) } : undefined;
+      return layout({ title: 'Health', current: '/ui/health', viewer }, healthPage({ elevations, details, ...(policy ? { policy } : {}), now: Date.now() }));
     }),
   );
 };

@@ -9,7 +9,8 @@
     var m = Math.floor((s % 3600) / 60);
     var r = s % 60;
     var pad = function (n) { return (n < 10 ? '0' : '') + n; };
-    return (h > 0 ? h + 'h ' + pad(m) + 'm ' : m + 'm ') + pad(r) + 's left';
+    // the same text the server renders first (libs/dashboard/src/pages/live-page.ts, countdownText)
+    return (h > 0 ? h + 'h ' + pad(m) + 'm ' : m > 0 ? m + 'm ' : '') + (h > 0 || m > 0 ? pad(r) : r) + 's left';
   }
   function tick() {
     var now = Date.now();
