@@ -10,7 +10,7 @@ import { createGitlabClient, type FetchFn, type GitlabClient } from '@jit/gitlab
 import { createRegistry, type Logger } from '@jit/observability';
 import { cachedGroupResolver, createElevationAccess, createPolicyStore, type SubstrateCatalog } from '@jit/policy';
 import { signingKeysPlugin } from '@jit/read-api';
-import { createOpsServer, type AuthConfig, openGitlabToken } from '@jit/service';
+import { allowedCiProjects, createOpsServer, type AuthConfig, openGitlabToken } from '@jit/service';
 
 /** Matches deploy/kafka/topics.yaml, so ensuring topics never fights the deployed definitions. */
 export const GATE_TOPIC_SPECS = [
@@ -79,7 +79,15 @@ async function composeGate(opts: GateServerOptions, gitlab: GitlabClient, closeT
   // GitLab's answers about tokens and group members are reused as long as JIT_AUTH_CACHE_TTL_MS says
   const authTtl = opts.auth?.cacheTtlMs ?? 60_000;
   await app.register(authPlugin, {
-    resolver: createCallerResolver({ gitlabUrl: opts.gitlab.url, ...(opts.auth?.audience ? { audience: opts.auth.audience } : {}), cacheTtlMs: authTtl, ...(opts.gitlab.fetch ? { fetch: opts.gitlab.fetch } : {}), logger }),
+    resolver: createCallerResolver({
+      gitlabUrl: opts.gitlab.url,
+      ...(opts.auth?.audience ? { audience: opts.auth.audience } : {}),
+      allowedProjects: allowedCiProjects(opts.auth, project.pathWithNamespace),
+      userById: (id) => gitlab.users.show(id),
+      cacheTtlMs: authTtl,
+      ...(opts.gitlab.fetch ? { fetch: opts.gitlab.fetch } : {}),
+      logger,
+    }),
     registry,
   });
   const catalogAccess = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: authTtl }), viewTtlMs: Math.min(5000, authTtl), botUsername });

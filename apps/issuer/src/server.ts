@@ -12,7 +12,7 @@ import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createGitlabApprovalCheck, createIssuer, type Issuer, type MrNotifier } from '@jit/issuer';
 import { createChainHeads, createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
-import { createOpsServer, openGitlabToken } from '@jit/service';
+import { allowedCiProjects, createOpsServer, openGitlabToken } from '@jit/service';
 import { cachedGroupResolver, createElevationAccess, createPolicyStore, ratifiedOnLog } from '@jit/policy';
 import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
 import { createGroupResolver } from '@jit/gate';
@@ -111,7 +111,15 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
     // every route needs a caller: a GitLab token of theirs or a GitLab CI ID token
     await app.register(authPlugin, {
-      resolver: createCallerResolver({ gitlabUrl: config.gitlab.url, ...(config.auth.audience ? { audience: config.auth.audience } : {}), cacheTtlMs: config.auth.cacheTtlMs, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger }),
+      resolver: createCallerResolver({
+        gitlabUrl: config.gitlab.url,
+        ...(config.auth.audience ? { audience: config.auth.audience } : {}),
+        allowedProjects: allowedCiProjects(config.auth, project.pathWithNamespace),
+        userById: (id) => gitlab.users.show(id),
+        cacheTtlMs: config.auth.cacheTtlMs,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+        logger,
+      }),
       registry,
     });
     const botUsername = (await gitlab.users.current()).username;

@@ -331,6 +331,15 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
     await waitFor(async () => (await call('GET', '/v1/events', 'auditor')).status === 403, { timeoutMs: 15_000, what: "bob's auditor view to end" });
   });
 
+  it('a CI ID token of a user blocked in GitLab meanwhile is refused within JIT_AUTH_CACHE_TTL_MS, though it has not expired', async () => {
+    expect((await call('GET', '/v1/elevations', 'requester (CI ID token)')).status).toBe(200);
+    jit.sandbox!.user('deploy-agent').state = 'blocked';
+    await waitFor(async () => (await call('GET', '/v1/elevations', 'requester (CI ID token)')).status === 401, { timeoutMs: 15_000, what: "the blocked user's ID token to be refused" });
+    const a = await call('GET', `/v1/elevations/${id}/credential`, 'requester (CI ID token)');
+    expect([a.status, (a.json as { code?: string }).code]).toEqual([401, 'JIT_ERR_AUTH_ID_TOKEN_INVALID']);
+    expect((a.json as { message: string }).message).toMatch(/its user is blocked/);
+  });
+
   it('no token of any kind appears in the run’s output', async () => {
     const everything = output.join('');
     // the log was captured while the table ran: the refusals are in it (by code, never by token)

@@ -24,7 +24,7 @@ import { cachedGroupResolver, createElevationAccess, createPolicyStore } from '@
 import { WEBHOOK_ROUTE, authPlugin, createCallerResolver } from '@jit/identity';
 import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { createRevoker, type Revoker } from '@jit/revoker';
-import { createOpsServer, envSchemas, openGitlabToken, openSecret } from '@jit/service';
+import { allowedCiProjects, createOpsServer, envSchemas, openGitlabToken, openSecret } from '@jit/service';
 import { webhookSecrets as webhookSecretsSchema, type JitConfig } from './config';
 import { startDemoDatabase, type DemoDatabase } from './demo-database';
 import { DataDirUnusable } from './errors';
@@ -230,7 +230,14 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     await app.register(authPlugin, {
       // the dashboard's pages authenticate by their session cookie and call the API with the user's token
       publicRoutes: uiApp ? [WEBHOOK_ROUTE, ...DASHBOARD_ROUTES] : [WEBHOOK_ROUTE],
-      resolver: createCallerResolver({ gitlabUrl, audience: config.auth.audience ?? config.publicUrl, cacheTtlMs: config.auth.cacheTtlMs, logger }),
+      resolver: createCallerResolver({
+        gitlabUrl,
+        audience: config.auth.audience ?? config.publicUrl,
+        allowedProjects: allowedCiProjects(config.auth, proj.pathWithNamespace),
+        userById: (id) => gitlab.users.show(id),
+        cacheTtlMs: config.auth.cacheTtlMs,
+        logger,
+      }),
       registry,
     });
     const access = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: config.auth.cacheTtlMs }), viewTtlMs: Math.min(5000, config.auth.cacheTtlMs), botUsername });

@@ -7,7 +7,7 @@ import { createChainHeads } from '@jit/ledger';
 import { TOPIC_ELEVATIONS, createEventSigner, producerTrust } from '@jit/contracts';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
-import { createOpsServer, openGitlabToken } from '@jit/service';
+import { allowedCiProjects, createOpsServer, openGitlabToken } from '@jit/service';
 import { authPlugin, createCallerResolver } from '@jit/identity';
 import { signingKeysPlugin } from '@jit/read-api';
 import { createRevoker, type MrNotifier, type Revoker } from '@jit/revoker';
@@ -50,12 +50,14 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
     const substrates = createSubstrates(config.substrates, logger, deps.substrateExtras, registry);
     cleanups.unshift(() => substrates.closeAll());
     let notifier: MrNotifier | undefined;
+    let gitlab: ReturnType<typeof createGitlabClient> | undefined;
     if (config.gitlab) {
       // GITLAB_TOKEN_FILE is re-read when rotated; every call asks for the token in force
       const token = openGitlabToken(config.gitlab, logger);
       cleanups.unshift(async () => token.close());
-      const gitlab = createGitlabClient({ url: config.gitlab.url, token: token.current, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
-      notifier = { comment: async (projectId, iid, body) => void (await gitlab.notes.create(projectId, iid, body)) };
+      const client = createGitlabClient({ url: config.gitlab.url, token: token.current, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
+      gitlab = client;
+      notifier = { comment: async (projectId, iid, body) => void (await client.notes.create(projectId, iid, body)) };
     }
     const revoker = createRevoker({
       bus,
@@ -76,8 +78,11 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
     const app = Fastify({ loggerInstance: logger, forceCloseConnections: 'idle' });
     // its one public route, GET /v1/keys, needs a caller like every API route (with GitLab
     // configured; without it the revoker can check no token and serves only its public key)
-    if (config.gitlab) {
-      await app.register(authPlugin, { resolver: createCallerResolver({ gitlabUrl: config.gitlab.url, ...(config.auth.audience ? { audience: config.auth.audience } : {}), cacheTtlMs: config.auth.cacheTtlMs, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger }), registry });
+    if (config.gitlab && gitlab) {
+      const client = gitlab;
+      // the revoker knows no elevations project: CI ID tokens only from JIT_OIDC_ALLOWED_PROJECTS
+      const idTokens = config.auth.audience ? { audience: config.auth.audience, allowedProjects: allowedCiProjects(config.auth, undefined), userById: (id: number) => client.users.show(id) } : {};
+      await app.register(authPlugin, { resolver: createCallerResolver({ gitlabUrl: config.gitlab.url, ...idTokens, cacheTtlMs: config.auth.cacheTtlMs, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger }), registry });
     }
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['revoker'] }] });
     const ops = createOpsServer({

@@ -2,6 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
+  allowedCiProjects,
+  authEnv,
+  authFromEnv,
   busEnv,
   busFromEnv,
   checkBusChoice,
@@ -213,5 +216,23 @@ describe('groups', () => {
     expect(parseEnv(schema, { L: 'whsec_YWJj, whsec_ZGVm' }).L).toEqual(['whsec_YWJj', 'whsec_ZGVm']);
     expect(problem(schema, { L: 'whsec_YWJj,,whsec_ZGVm' })).toMatch(/L: has an empty item \(item 2\)/);
     expect(problem(schema, { L: 'whsec_YWJj,not-a-whsec-token' })).toBe('invalid configuration:\n  L: must be whsec_<base64>');
+  });
+});
+
+describe('JIT_OIDC_ALLOWED_PROJECTS', () => {
+  const schema = z.object(authEnv());
+  const parse = (v: string | undefined) => authFromEnv(parseEnv(schema, { JIT_OIDC_ALLOWED_PROJECTS: v }));
+
+  it('reads project globs, each optionally @ a branch or tag glob; unset means the elevations project alone', () => {
+    expect(parse('ops/deploy@main, apps/**, team/*@release/*').allowedProjects).toEqual([{ project: 'ops/deploy', ref: 'main' }, { project: 'apps/**' }, { project: 'team/*', ref: 'release/*' }]);
+    expect(allowedCiProjects(parse(undefined), 'ops/elevations')).toEqual([{ project: 'ops/elevations' }]);
+    expect(allowedCiProjects(parse(''), '42')).toEqual([]);
+    expect(allowedCiProjects(parse('apps/*'), 'ops/elevations')).toEqual([{ project: 'apps/*' }]);
+  });
+
+  it.each(['*', 'ops', 'ops/{a,b}', '!ops/x', 'ops/x@', 'ops/x@main@dev', 'ops/x y', 'ops/x,,apps/y'])('refuses %j with a message naming the setting and the shape', (v) => {
+    const m = problem(schema, { JIT_OIDC_ALLOWED_PROJECTS: v });
+    expect(m).toMatch(/JIT_OIDC_ALLOWED_PROJECTS/);
+    expect(m).toMatch(/project path or glob|empty item/);
   });
 });

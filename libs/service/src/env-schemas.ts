@@ -62,6 +62,27 @@ function csv<T extends z.ZodType<unknown, string>>(item: T) {
   return z.string().optional().transform(splitList).pipe(z.array(item));
 }
 
+// `<project path glob>[@<ref glob>]`: GitLab path characters plus the glob's * ? (no braces,
+// classes or negation: what matches must be obvious from reading the setting)
+const CI_PROJECT_RULE = /^([A-Za-z0-9_.*?-]+(?:\/[A-Za-z0-9_.*?-]+)+)(?:@([A-Za-z0-9_.*?/+-]{1,255}))?$/;
+
+/** One entry of JIT_OIDC_ALLOWED_PROJECTS: whose CI ID tokens are accepted. */
+export interface CiProjectRule {
+  /** Glob over the token's `project_path` (`*` within a path segment, `**` across; case-insensitive). */
+  project: string;
+  /** Glob over the token's `ref` (the branch or tag); absent = any ref. */
+  ref?: string;
+}
+
+const ciProjectItem = z.string().transform((v, ctx): CiProjectRule => {
+  const m = CI_PROJECT_RULE.exec(v);
+  if (!m || v.length > 512) {
+    ctx.addIssue({ code: 'custom', message: 'each entry must be a project path or glob, optionally with @<branch or tag glob>: group/project, group/*, group/**, group/deploy@main' });
+    return z.NEVER;
+  }
+  return { project: m[1]!, ...(m[2] ? { ref: m[2] } : {}) };
+});
+
 const brokerItem = z.string().refine(isBrokerAddress, 'each broker must be host:port (a hostname or IPv4 address and a port 1-65535)');
 const BROKERS_HINT = 'comma-separated host:port of the Kafka brokers';
 
@@ -106,6 +127,8 @@ export const envSchemas = {
   projectRef: () =>
     text('the elevations project id or path, e.g. group/elevations').regex(PROJECT_REF, 'must be a project id or path like group/elevations'),
   gitlabUsername: () => z.string().regex(GITLAB_USERNAME, 'must be a GitLab username'),
+  /** Comma-separated CiProjectRule entries (JIT_OIDC_ALLOWED_PROJECTS); unset or blank = an empty list. */
+  ciProjects: () => csv(ciProjectItem),
   /** A Standard Webhooks signing secret. */
   signingSecret: () => z.string().regex(WHSEC, 'must be whsec_<base64>'),
   /** Largest accepted request body, in bytes. */
@@ -130,6 +153,8 @@ export function authEnv() {
   return {
     JIT_AUTH_CACHE_TTL_MS: envSchemas.durationMs(0, 3600_000).default(60_000),
     JIT_OIDC_AUDIENCE: z.string().min(1).max(2048).regex(/^\S+$/, 'must be one audience value with no spaces (jit\'s URL, as jobs set it in id_tokens: aud)').optional(),
+    // unset: the elevations project's own pipelines only (the app knows its path once GitLab answered)
+    JIT_OIDC_ALLOWED_PROJECTS: envSchemas.ciProjects(),
   };
 }
 
@@ -137,11 +162,22 @@ export interface AuthConfig {
   cacheTtlMs: number;
   /** Undefined: CI ID tokens are refused. */
   audience?: string;
+  /**
+   * JIT_OIDC_ALLOWED_PROJECTS: the projects (and refs) whose CI ID tokens are accepted. Empty
+   * (unset): the elevations project only (allowedCiProjects).
+   */
+  allowedProjects: CiProjectRule[];
 }
 
-export function authFromEnv(e: { JIT_AUTH_CACHE_TTL_MS: number; JIT_OIDC_AUDIENCE?: string | undefined }, publicUrl?: string): AuthConfig {
+export function authFromEnv(e: { JIT_AUTH_CACHE_TTL_MS: number; JIT_OIDC_AUDIENCE?: string | undefined; JIT_OIDC_ALLOWED_PROJECTS: CiProjectRule[] }, publicUrl?: string): AuthConfig {
   const audience = e.JIT_OIDC_AUDIENCE ?? publicUrl;
-  return { cacheTtlMs: e.JIT_AUTH_CACHE_TTL_MS, ...(audience ? { audience } : {}) };
+  return { cacheTtlMs: e.JIT_AUTH_CACHE_TTL_MS, ...(audience ? { audience } : {}), allowedProjects: e.JIT_OIDC_ALLOWED_PROJECTS };
+}
+
+/** The projects whose CI ID tokens are accepted: the setting, or by default the elevations project alone. */
+export function allowedCiProjects(auth: Pick<AuthConfig, 'allowedProjects'> | undefined, elevationsProjectPath: string | undefined): CiProjectRule[] {
+  if (auth && auth.allowedProjects.length > 0) return auth.allowedProjects;
+  return (elevationsProjectPath && !/^\d+$/.test(elevationsProjectPath) ? [{ project: elevationsProjectPath }] : []);
 }
 
 /** PORT, HOST, LOG_LEVEL of a distributed app, and its ops listener. */

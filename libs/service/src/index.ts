@@ -12,6 +12,7 @@ export {
   opsEnv,
   authEnv,
   authFromEnv,
+  allowedCiProjects,
   opsFromEnv,
   kafkaConsumerEnv,
   kafkaConsumerFromEnv,
@@ -24,7 +25,7 @@ export {
   openGitlabToken,
   projectId,
 } from './env-schemas';
-export type { AuthConfig, BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
+export type { AuthConfig, CiProjectRule, BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
 export { KAFKA_SASL_MECHANISMS, checkKafkaSecurity, kafkaSecurityEnv, kafkaSecurityFromEnv } from './kafka-env';
 export type { KafkaSaslMechanism, KafkaSaslSettings, KafkaSecurity, KafkaSecurityEnv, KafkaTlsSettings } from './kafka-env';
 export { publicKeysSetting, readSigningKeyFile, readSigningKeySetting, signingEnv, signingFromEnv, signingKeyFileSetting } from './signing-env';

@@ -32,6 +32,11 @@ export const AuthIdTokenInvalid = defineError<[string]>(
   'the CI ID token is not valid: %s; use a fresh token from the job\'s id_tokens: with aud set to this jit\'s audience',
   { statusCode: 401 },
 );
+export const AuthIdTokenProjectRefused = defineError<[string]>(
+  'JIT_ERR_AUTH_ID_TOKEN_PROJECT',
+  'CI ID tokens of project %s (or of this ref) are not accepted here; an operator allows projects with JIT_OIDC_ALLOWED_PROJECTS (default: the elevations project only), or send a GitLab token',
+  { statusCode: 401 },
+);
 export const AuthIdTokensDisabled = defineError(
   'JIT_ERR_AUTH_ID_TOKENS_DISABLED',
   'this jit accepts no CI ID tokens (no audience configured: JIT_OIDC_AUDIENCE); send a GitLab token instead',

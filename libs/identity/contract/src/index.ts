@@ -6,6 +6,7 @@ export type { Caller, CallerResolver, CallerTokenKind, CiJobClaims } from './cal
 export {
   AuthHeaderTooLarge,
   AuthIdTokenInvalid,
+  AuthIdTokenProjectRefused,
   AuthIdTokensDisabled,
   AuthMalformed,
   AuthMissing,

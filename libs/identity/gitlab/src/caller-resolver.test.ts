@@ -4,14 +4,31 @@ import { createHmac } from 'node:crypto';
 import { base64url } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { JitError } from '@jit/errors';
+import { GitlabNotFound, GitlabUnavailable } from '@jit/gitlab';
 import { createCallerResolver } from './caller-resolver';
 import { bearerToken, isJwtShaped } from './bearer';
 import { createFakeGitlabIdentity, type FakeGitlabIdentity } from './testing';
 
 const ALICE = 'glpat-alice-0123456789abcdef';
 let gl: FakeGitlabIdentity;
-const resolver = (o: { ttl?: number; audience?: string | null } = {}) =>
-  createCallerResolver({ gitlabUrl: gl.url, audience: o.audience === null ? undefined : (o.audience ?? gl.audience), cacheTtlMs: o.ttl ?? 60_000, fetch: gl.fetch });
+/** GitLab's users by id, as GET /users/:id (jit's own token) answers; the fake ID tokens name user 5. */
+let users: Map<number, { username: string; state?: string }>;
+let userLookups = 0;
+const resolver = (o: { ttl?: number; audience?: string | null; allowedProjects?: Array<{ project: string; ref?: string }> } = {}) =>
+  createCallerResolver({
+    gitlabUrl: gl.url,
+    audience: o.audience === null ? undefined : (o.audience ?? gl.audience),
+    allowedProjects: o.allowedProjects ?? [{ project: 'apps/*' }],
+    userById: async (id) => {
+      userLookups += 1;
+      if (gl.mode !== 'up') throw GitlabUnavailable('GET /users/:id', 'down');
+      const u = users.get(id);
+      if (!u) throw GitlabNotFound('user');
+      return u;
+    },
+    cacheTtlMs: o.ttl ?? 60_000,
+    fetch: gl.fetch,
+  });
 
 /** The JitError `resolve(header)` throws; fails the test if it resolves. */
 async function refusal(header: string | undefined, r = resolver()): Promise<JitError> {
@@ -33,6 +50,8 @@ const forge = (header: object, payload: object, signature = '') =>
 
 beforeEach(async () => {
   gl = await createFakeGitlabIdentity();
+  users = new Map([[5, { username: 'deploy-agent', state: 'active' }]]);
+  userLookups = 0;
   gl.tokens.set(ALICE, { id: 3, username: 'alice' });
 });
 
@@ -168,6 +187,63 @@ describe('GitLab CI ID tokens', () => {
     expect((await refusal(`Bearer ${token}`, r)).code).toBe('JIT_ERR_AUTH_UNAVAILABLE');
     gl.mode = 'up';
     expect((await r.resolve(`Bearer ${token}`)).username).toBe('deploy-agent');
+  });
+
+  it.each([
+    ['another project on the instance', { project_path: 'someone/fork-of-agent' }, [{ project: 'apps/*' }]],
+    ['a nested project a single * does not reach', { project_path: 'apps/team/agent' }, [{ project: 'apps/*' }]],
+    ['an allowed project on a ref the rule does not name', { ref: 'feature/x' }, [{ project: 'apps/agent', ref: 'main' }]],
+    ['any project when the list is empty', {}, []],
+  ])('a job of %s: refused with 401 naming JIT_OIDC_ALLOWED_PROJECTS, before GitLab is asked about the user', async (_what, claims, allowedProjects) => {
+    const e = await refusal(`Bearer ${await gl.idToken(claims)}`, resolver({ allowedProjects }));
+    expect([e.code, e.statusCode]).toEqual(['JIT_ERR_AUTH_ID_TOKEN_PROJECT', 401]);
+    expect(e.message).toMatch(/JIT_OIDC_ALLOWED_PROJECTS/);
+    expect(userLookups).toBe(0);
+  });
+
+  it('allowed projects are globs over project_path (case-insensitive, ** across groups) and optionally the ref', async () => {
+    const ok = async (claims: Record<string, unknown>, allowedProjects: Array<{ project: string; ref?: string }>) => (await resolver({ allowedProjects }).resolve(`Bearer ${await gl.idToken(claims)}`)).username;
+    expect(await ok({ project_path: 'Apps/Agent' }, [{ project: 'apps/agent' }])).toBe('deploy-agent');
+    expect(await ok({ project_path: 'apps/team/agent' }, [{ project: 'apps/**' }])).toBe('deploy-agent');
+    expect(await ok({ ref: 'release/1.2' }, [{ project: 'other/*' }, { project: 'apps/agent', ref: 'release/*' }])).toBe('deploy-agent');
+  });
+
+  it.each([
+    ['blocked', 'blocked'],
+    ['deactivated', 'deactivated'],
+    ['banned', 'banned'],
+  ])('a %s user’s still-unexpired token is refused with 401', async (_what, state) => {
+    users.set(5, { username: 'deploy-agent', state });
+    const e = await refusal(`Bearer ${await gl.idToken()}`);
+    expect([e.code, e.statusCode]).toEqual(['JIT_ERR_AUTH_ID_TOKEN_INVALID', 401]);
+    expect(e.message).toContain(`its user is ${state}`);
+  });
+
+  it('a user blocked after the first call is refused once JIT_AUTH_CACHE_TTL_MS has passed (0: at once); GitLab is asked by user id', async () => {
+    const token = await gl.idToken();
+    const cached = resolver();
+    const uncached = resolver({ ttl: 0 });
+    await cached.resolve(`Bearer ${token}`);
+    await cached.resolve(`Bearer ${token}`);
+    expect(userLookups).toBe(1);
+    await uncached.resolve(`Bearer ${token}`);
+    users.set(5, { username: 'deploy-agent', state: 'blocked' });
+    expect((await refusal(`Bearer ${token}`, uncached)).message).toMatch(/blocked/);
+  });
+
+  it('a deleted user, a user renamed since (another holds the name now), a token without user_id: refused; GitLab down: 503', async () => {
+    users.set(5, { username: 'deploy-agent-old' });
+    expect((await refusal(`Bearer ${await gl.idToken()}`)).message).toMatch(/no longer the name/);
+    users.delete(5);
+    expect((await refusal(`Bearer ${await gl.idToken()}`)).message).toMatch(/no longer exists/);
+    expect((await refusal(`Bearer ${await gl.idToken({ user_id: undefined })}`)).message).toMatch(/no user_id/);
+    users.set(5, { username: 'deploy-agent' });
+    const token = await gl.idToken();
+    const r = resolver();
+    await r.resolve(`Bearer ${token}`); // the keys are fetched; then GitLab goes down
+    gl.mode = 503;
+    const e = await refusal(`Bearer ${await gl.idToken({ user_id: '6' })}`, r);
+    expect([e.code, e.retriable]).toEqual(['JIT_ERR_AUTH_UNAVAILABLE', true]);
   });
 
   it('without an audience configured, ID tokens are refused and GitLab tokens still work', async () => {

@@ -5,12 +5,21 @@ import { AuthIdTokensDisabled, type CallerResolver } from '@jit/identity-contrac
 import type { Logger } from '@jit/observability';
 import { MAX_AUTHORIZATION_BYTES, bearerToken, isJwtShaped } from './bearer';
 import { createCiIdTokenVerifier } from './ci-id-token-verifier';
+import { createCiJobCheck, type GitlabUserStatus } from './ci-job-checks';
+import type { CiProjectRule } from '@jit/service';
 import { createGitlabTokenResolver, type GitlabTokenResolver } from './gitlab-token-resolver';
 
 export interface CallerResolverOptions {
   gitlabUrl: string;
   /** `aud` of the CI ID tokens accepted; undefined = CI ID tokens are refused. */
   audience?: string;
+  /** Whose CI ID tokens are accepted (JIT_OIDC_ALLOWED_PROJECTS, or allowedCiProjects' default); empty = none. */
+  allowedProjects?: readonly CiProjectRule[];
+  /**
+   * GET /users/:id with jit's own GitLab token (the GitLab client's `users.show`): a CI ID token's
+   * user must still be active. Without it, CI ID tokens are refused.
+   */
+  userById?: (id: number) => Promise<GitlabUserStatus>;
   /** JIT_AUTH_CACHE_TTL_MS: how long GitLab's answer about a token is reused. */
   cacheTtlMs: number;
   cacheMax?: number;
@@ -41,12 +50,18 @@ export function createCallerResolver(options: CallerResolverOptions): GitlabCall
         ...(fetchFn ? { fetch: (url: string, init: RequestInit) => fetchFn(new Request(url, init)) } : {}),
       })
     : undefined;
+  const userById = options.userById;
+  const jobCheck = userById
+    ? createCiJobCheck({ allowedProjects: options.allowedProjects ?? [], userById, cacheTtlMs: options.cacheTtlMs, ...(options.cacheMax ? { cacheMax: options.cacheMax } : {}) })
+    : undefined;
   return {
     async resolve(header) {
       const token = bearerToken(header, options.maxHeaderBytes ?? MAX_AUTHORIZATION_BYTES);
       if (isJwtShaped(token)) {
-        if (!idToken) throw AuthIdTokensDisabled();
-        return idToken(token);
+        if (!idToken || !jobCheck) throw AuthIdTokensDisabled();
+        const caller = await idToken(token);
+        await jobCheck(caller);
+        return caller;
       }
       return gitlabToken(token);
     },

@@ -8,5 +8,7 @@ export type { CallerResolverOptions, GitlabCallerResolver } from './caller-resol
 export { bearerToken, isJwtShaped, MAX_AUTHORIZATION_BYTES } from './bearer';
 export { createCiIdTokenVerifier, ID_TOKEN_ALGORITHMS } from './ci-id-token-verifier';
 export type { CiIdTokenVerifier, CiIdTokenVerifierOptions } from './ci-id-token-verifier';
+export { ciProjectAllowed, createCiJobCheck } from './ci-job-checks';
+export type { CiJobCheck, CiJobCheckOptions, GitlabUserStatus } from './ci-job-checks';
 export { createGitlabTokenResolver, tokenDigest } from './gitlab-token-resolver';
 export type { GitlabTokenResolver, GitlabTokenResolverOptions } from './gitlab-token-resolver';
