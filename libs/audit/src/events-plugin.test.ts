@@ -30,7 +30,9 @@ describe('GET /v1/events', () => {
   async function lifecycle(bus: EventBus) {
     const signing = createSigningBus(bus, signer, [TOPIC_ELEVATIONS], createChainHeads());
     for (const type of [EVENT_TYPES.requested, EVENT_TYPES.approved, EVENT_TYPES.granted] as const) {
-      await signing.publish(TOPIC_ELEVATIONS, 'gl-42-7', { ...sampleEvent(type), time: type === EVENT_TYPES.requested ? '2026-01-01T00:00:00.000Z' : '2026-01-02T00:00:00.000Z' });
+      // granted on the 2nd, until half an hour later
+      const data = type === EVENT_TYPES.granted ? { expiresAt: '2026-01-02T00:30:00.000Z' } : {};
+      await signing.publish(TOPIC_ELEVATIONS, 'gl-42-7', { ...sampleEvent(type, data as never), time: type === EVENT_TYPES.requested ? '2026-01-01T00:00:00.000Z' : '2026-01-02T00:00:00.000Z' });
     }
     return signing;
   }
@@ -57,7 +59,9 @@ describe('GET /v1/events', () => {
     expect(all.map((e) => e.type)).toEqual([EVENT_TYPES.requested, EVENT_TYPES.approved, EVENT_TYPES.granted]);
     expect(verifyEventLog(all, { trust })).toMatchObject({ ok: true, events: 3 });
     const later = lines(await (await fetch(`${url}/v1/events?since=2026-01-01T12:00:00Z`, h)).text());
-    expect(later.map((e) => e.type)).toEqual([EVENT_TYPES.approved, EVENT_TYPES.granted]);
+    // from a point in time: the elevation's last earlier event first (the anchor), so the export verifies
+    expect(later.map((e) => e.type)).toEqual([EVENT_TYPES.requested, EVENT_TYPES.approved, EVENT_TYPES.granted]);
+    expect(verifyEventLog(later, { trust, since: new Date('2026-01-01T12:00:00Z') })).toMatchObject({ ok: true, anchors: 1 });
     const ocsf = lines(await (await fetch(`${url}/v1/events?format=ocsf&since=2026-01-01T12:00:00Z`, h)).text());
     // the requester comes from the request, read before `since`
     expect(ocsf[1]).toMatchObject({ class_uid: 3005, activity_id: 1, user: { name: 'carol' } });

@@ -13,6 +13,7 @@ import type { Caller } from '@jit/identity-contract';
 import { EventsBadQuery, EventsBusy, EventsNotAuditor, EventsUnauthenticated } from './errors';
 import { jsonLine } from './json-lines';
 import { createOcsfMapper } from './ocsf-mapper';
+import { createSinceWindow, isAtOrAfter } from './since-window';
 
 export interface EventsRouteOptions {
   bus: EventBus;
@@ -75,6 +76,8 @@ const plugin: FastifyPluginAsync<EventsRouteOptions> = async (app, options) => {
       if (open.size >= maxStreams) return sendError(reply, EventsBusy(maxStreams));
       const ocsf = req.query.format === 'ocsf' ? createOcsfMapper() : undefined;
       const only = req.query.elevation;
+      // CloudEvents from a point in time: each elevation's anchor first, so the export verifies (ADR 0010)
+      const window = since && !ocsf ? createSinceWindow(since) : undefined;
 
       reply.hijack();
       const out = reply.raw;
@@ -103,6 +106,10 @@ const plugin: FastifyPluginAsync<EventsRouteOptions> = async (app, options) => {
           }
           const mapped = ocsf?.map(m.event);
           if (only !== undefined && chainKeyOf(m.event) !== only) return;
+          if (window) {
+            for (const e of window(m.event as Record<string, unknown>)) await write(jsonLine(e));
+            return;
+          }
           if (since && !isAtOrAfter(m.event.time, since)) return;
           await write(jsonLine(ocsf ? (mapped ?? m.event) : m.event));
         },
@@ -126,10 +133,5 @@ const plugin: FastifyPluginAsync<EventsRouteOptions> = async (app, options) => {
     },
   );
 };
-
-function isAtOrAfter(time: unknown, since: Date): boolean {
-  const t = typeof time === 'string' ? Date.parse(time) : Number.NaN;
-  return Number.isNaN(t) || t >= since.getTime();
-}
 
 export const eventsPlugin = fp(plugin, { name: 'jit-events', fastify: '5.x' });

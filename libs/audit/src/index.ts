@@ -5,5 +5,7 @@ export type { OcsfEvent, OcsfMapper, OcsfMapperOptions } from './ocsf-mapper';
 export { eventsPlugin } from './events-plugin';
 export type { EventsRouteOptions } from './events-plugin';
 export { MAX_LINE_BYTES, jsonLine, readJsonLines } from './json-lines';
+export { createSinceWindow, isAtOrAfter } from './since-window';
+export type { SinceWindow } from './since-window';
 export type { JsonLine } from './json-lines';
 export { EventsBadQuery, EventsBusy, EventsNotAuditor, EventsUnauthenticated, LineNotJson, LineTooLong } from './errors';

@@ -11,7 +11,7 @@ const stranger = createEventSigner(generateSigningKeyPem());
 const trust = producerTrust({ gate: [gate.publicKey], issuer: [issuer.publicKey], revoker: [revoker.publicKey] });
 
 /** One elevation's life, each event linked to the one before and signed by its producer. */
-function lifecycle(elevationId = 'gl-42-7'): Record<string, unknown>[] {
+function lifecycle(elevationId = 'gl-42-7', times?: string[]): Record<string, unknown>[] {
   const steps: [ElevationEventType, EventSigner][] = [
     [EVENT_TYPES.requested, gate],
     [EVENT_TYPES.approved, gate],
@@ -23,7 +23,7 @@ function lifecycle(elevationId = 'gl-42-7'): Record<string, unknown>[] {
     const prev = out.length ? eventDigest(out[out.length - 1]!) : undefined;
     const base = sampleData[type]() as { elevationId: string; grantId?: string };
     const ids = { elevationId, ...(base.grantId ? { grantId: base.grantId.replace(base.elevationId, elevationId) } : {}) };
-    const e = sampleEvent(type, ids as never, { id: `${type}-${elevationId}` });
+    const e = sampleEvent(type, ids as never, { id: `${type}-${elevationId}`, ...(times ? { time: times[out.length]! } : {}) });
     out.push(signer.sign(linkEvent(e as unknown as Record<string, unknown>, prev)));
   }
   return out;
@@ -89,5 +89,40 @@ describe('per-elevation hash chain', () => {
     const b = lifecycle('gl-1-3');
     expect(verifyEventLog([a[0], b[1], a[1]], { trust, key: 'gl-42-7' })).toMatchObject({ ok: true, events: 2, keys: 1 });
     expect(verifyEventLog([a[0], b[1], a[1]], { trust, key: 'gl-1-3' }).problems.map((p) => p.kind)).toEqual(['missing_event']);
+  });
+});
+
+describe('what no later link can show (ADR 0010 §6)', () => {
+  // the sample grant runs until 00:30; another elevation's event at 02:00 shows the log reaches past it
+  const later = (id: string) => lifecycle(id, ['2026-01-01T02:00:00.000Z', '2026-01-01T02:01:00.000Z', '2026-01-01T02:02:00.000Z', '2026-01-01T02:03:00.000Z']);
+
+  it('a grant whose revoked was removed (the chain’s tail) is reported once its expiry plus 15 minutes is behind the log', () => {
+    const a = lifecycle();
+    const b = later('gl-1-3');
+    expect(verifyEventLog([a[0], a[1], a[2], a[3], ...b], { trust })).toMatchObject({ ok: true });
+    const r = verifyEventLog([a[0], a[1], a[2], ...b], { trust });
+    expect(r.problems.map((p) => [p.kind, p.index, p.key])).toEqual([['unended', 2, 'gl-42-7']]);
+    expect(r.problems[0]!.message).toMatch(/granted until 2026-01-01T00:30:00\.000Z.*no revoked or expired/);
+    // the live log: as of now; an export that ends before expiry + grace: not (yet) a finding
+    expect(kinds([a[0], a[1], a[2]])).toEqual([]);
+    expect(verifyEventLog([a[0], a[1], a[2]], { trust, asOf: new Date('2026-01-01T00:50:00Z') }).problems.map((p) => p.kind)).toEqual(['unended']);
+    expect(verifyEventLog([a[0], a[1], a[2]], { trust, asOf: new Date('2026-01-01T00:40:00Z') }).ok).toBe(true);
+  });
+
+  it('an export from a point in time (--since) verifies from each elevation’s anchor; a removed event inside it still does not', () => {
+    const times = ['2026-01-01T00:00:00.000Z', '2026-01-01T00:01:00.000Z', '2026-01-01T00:02:00.000Z', '2026-01-01T00:40:00.000Z'];
+    const a = lifecycle('gl-42-7', times);
+    const since = new Date('2026-01-01T00:01:30Z');
+    // the export: the last event before `since` (the anchor), then the window
+    const exported = [a[1], a[2], a[3]];
+    expect(kinds(exported)).toEqual([['missing_event', 0]]); // without --since: the anchor's own link is outside
+    expect(verifyEventLog(exported, { trust, since })).toMatchObject({ ok: true, anchors: 1 });
+    // removed: the first event of the window (the anchor's successor) — the next link breaks
+    expect(verifyEventLog([a[1], a[3]], { trust, since }).problems.map((p) => [p.kind, p.index])).toEqual([['missing_event', 1]]);
+    // removed: the anchor and the first of the window — the window's next event is no anchor (dated after since)
+    expect(verifyEventLog([a[3]], { trust, since }).problems.map((p) => [p.kind, p.index])).toEqual([['missing_event', 0]]);
+    // an anchor is still checked for its signature
+    const forged = stranger.sign({ ...a[1]! });
+    expect(verifyEventLog([forged, a[2], a[3]], { trust, since }).problems.map((p) => p.kind)).toEqual(['untrusted_key', 'missing_event']);
   });
 });

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, createEventVerifier, SIGNED_BY, type ProducerTrust, type SignatureCheck } from './event-signature';
 import { eventKey } from './cloud-event';
+import { EVENT_TYPES } from './topics';
 
 /** Extension attribute: the digest of the previous event of the same elevation (absent on its first). */
 export const CHAIN_ATTRIBUTE = 'jitprev';
@@ -51,7 +52,8 @@ export type ChainProblemKind =
   | 'wrong_producer'
   | 'missing_event'
   | 'reordered'
-  | 'unchained';
+  | 'unchained'
+  | 'unended';
 
 export interface ChainProblem {
   kind: ChainProblemKind;
@@ -72,6 +74,8 @@ export interface ChainReport {
   keys: number;
   /** Links that skip over events of their key (concurrent producers): not a problem. */
   forks: number;
+  /** Keys whose first event in the log is before `since`: an export's anchor, its own link not checked. */
+  anchors: number;
   /** Every problem, in log order; the first is what was broken first. */
   problems: ChainProblem[];
 }
@@ -83,7 +87,29 @@ export interface VerifyLogOptions {
   key?: string;
   /** Keep at most this many problems (default 100); the report says when there were more. */
   maxProblems?: number;
+  /**
+   * The log is an export from this time on (`jit events --since`), which starts each key with its
+   * last event before it (an anchor). A key's first event dated before `since` is that anchor: its
+   * signature is checked, its link (to an event outside the export) is not. Every later event must
+   * link as always, so an event removed from the window still breaks the next link; a key's first
+   * event dated at or after `since` is no anchor and its missing predecessor is reported.
+   */
+  since?: Date;
+  /**
+   * For `unended`: when the log is known to reach (the live log: now). Default: the latest event
+   * time in the log. A grant whose expiry plus `unendedGraceMs` is before this and that has no
+   * `revoked` or `expired` after it is reported: its end was removed (the tail of a chain, which no
+   * later link can show) or never came.
+   */
+  asOf?: Date;
+  /** Default UNENDED_GRACE_MS. */
+  unendedGraceMs?: number;
 }
+
+/** How long after its expiry a grant may still lack its `revoked`/`expired` before verify reports it: 15 minutes. */
+export const UNENDED_GRACE_MS = 15 * 60_000;
+
+const timeOf = (e: Record<string, unknown>): number => (typeof e['time'] === 'string' ? Date.parse(e['time']) : Number.NaN);
 
 const short = (v: unknown, max = 128): string | undefined => (typeof v === 'string' ? v.slice(0, max) : undefined);
 
@@ -117,7 +143,11 @@ export function verifyEventLog(events: readonly unknown[], options: VerifyLogOpt
   // pass 2: signatures and links, in order
   const problems: ChainProblem[] = [];
   const lastOfKey = new Map<string, string>();
+  /** Granted and not ended yet, per key: where, and until when. */
+  const live = new Map<string, { index: number; eventId?: string; expiresAt: number }>();
+  let latest = Number.NEGATIVE_INFINITY;
   let forks = 0;
+  let anchors = 0;
   let read = 0;
   const keys = new Set<string>();
   events.forEach((raw, i) => {
@@ -140,7 +170,15 @@ export function verifyEventLog(events: readonly unknown[], options: VerifyLogOpt
     }
     const prev = e[CHAIN_ATTRIBUTE];
     const before = lastOfKey.get(key);
-    if (prev === undefined) {
+    const time = timeOf(e);
+    if (!Number.isNaN(time)) latest = Math.max(latest, time);
+    if (e['type'] === EVENT_TYPES.granted) {
+      const expiresAt = Date.parse(String((e['data'] as { expiresAt?: unknown } | undefined)?.expiresAt));
+      if (!Number.isNaN(expiresAt)) live.set(key, { index: i, ...(typeof e['id'] === 'string' ? { eventId: e['id'] } : {}), expiresAt });
+    } else if (e['type'] === EVENT_TYPES.revoked || e['type'] === EVENT_TYPES.expired) live.delete(key);
+    if (before === undefined && options.since && !Number.isNaN(time) && time < options.since.getTime()) {
+      anchors += 1; // the export's anchor: what it links to is before the export
+    } else if (prev === undefined) {
       if (before !== undefined) add('unchained', `has no ${CHAIN_ATTRIBUTE} link but is not the first event of ${short(key)}`);
     } else if (!isEventDigest(prev)) {
       add('malformed', `has a ${CHAIN_ATTRIBUTE} that is not a sha256 digest`);
@@ -152,6 +190,20 @@ export function verifyEventLog(events: readonly unknown[], options: VerifyLogOpt
     }
     lastOfKey.set(key, digest);
   });
+  const asOf = options.asOf?.getTime() ?? latest;
+  const grace = options.unendedGraceMs ?? UNENDED_GRACE_MS;
+  for (const [key, g] of live) {
+    if (g.expiresAt + grace >= asOf) continue;
+    problems.push({
+      kind: 'unended',
+      index: g.index,
+      ...(g.eventId ? { eventId: short(g.eventId) } : {}),
+      type: EVENT_TYPES.granted,
+      key: short(key, 256),
+      message: `was granted until ${new Date(g.expiresAt).toISOString()}, but the log has no revoked or expired after it ${Math.round(grace / 60_000)} min past that (as of ${new Date(asOf).toISOString()}): its end was removed, or the revocation never happened`,
+    });
+  }
+  problems.sort((a, b) => a.index - b.index);
   const kept = problems.slice(0, max);
-  return { ok: problems.length === 0, events: read, keys: keys.size, forks, problems: kept };
+  return { ok: problems.length === 0, events: read, keys: keys.size, forks, anchors, problems: kept };
 }

@@ -142,6 +142,6 @@ export {
   verifyBytes,
   verifyCredentialSignature,
 } from './event-signature';
-export { CHAIN_ATTRIBUTE, chainKeyOf, eventDigest, isEventDigest, linkEvent, verifyEventLog } from './event-chain';
+export { CHAIN_ATTRIBUTE, UNENDED_GRACE_MS, chainKeyOf, eventDigest, isEventDigest, linkEvent, verifyEventLog } from './event-chain';
 export type { ChainProblem, ChainProblemKind, ChainReport, VerifyLogOptions } from './event-chain';
 export type { CredentialSignature, CredentialStatementInput, EventSigner, EventVerifier, ProducerCheck, ProducerRole, ProducerTrust, PublicSigningKey, SignatureCheck } from './event-signature';

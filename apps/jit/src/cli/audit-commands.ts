@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
-import { createOcsfMapper, jsonLine, readJsonLines, type JsonLine } from '@jit/audit';
+import { createOcsfMapper, createSinceWindow, isAtOrAfter, jsonLine, readJsonLines, type JsonLine } from '@jit/audit';
 import { DirectoryLocked, createEmbeddedBus, createKafkaBus, followTopic, type EventBus } from '@jit/bus';
 import { JitError } from '@jit/errors';
 import { TOPIC_ELEVATIONS, chainKeyOf, displayText, parsePublicKey, producerTrust, verifyEventLog, type ProducerRole, type PublicSigningKey } from '@jit/contracts';
@@ -43,10 +43,6 @@ function elevationArg(value: string): string {
   if (!ID_RE.test(value)) throw new InvalidArgumentError('must be an elevation id like gl-42-7');
   return value;
 }
-const atOrAfter = (time: unknown, since: Date) => {
-  const t = typeof time === 'string' ? Date.parse(time) : Number.NaN;
-  return Number.isNaN(t) || t >= since.getTime();
-};
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 interface EventSourceOptions {
@@ -234,7 +230,7 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
   program
     .command('events')
     .description('stream the elevations log as JSON lines (CloudEvents as published, or OCSF), for a SIEM forwarder; needs the auditor role (or --kafka)')
-    .option('--since <iso>', 'only events at or after this time (default: from the start)', isoArg)
+    .option('--since <iso>', "only events at or after this time (default: from the start); CloudEvents come with each elevation's last earlier event first, so the export verifies (jit audit verify --since)", isoArg)
     .option('--follow', 'keep streaming new events (like tail -f)', false)
     .addOption(new Option('--format <format>', 'event format').choices(['cloudevents', 'ocsf']).default('cloudevents'))
     .option('--elevation <id>', "only this elevation's events", elevationArg)
@@ -244,6 +240,7 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
       const stopper: { stop?: () => Promise<void> } = {};
       const ocsf = (o.kafka || o.busDir !== undefined) && o.format === 'ocsf' ? createOcsfMapper() : undefined;
       const since = o.since ? new Date(o.since) : undefined;
+      const window = since && !ocsf ? createSinceWindow(since) : undefined;
       const onSignal = () => void stopper.stop?.();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       ctx.signal?.addEventListener('abort', onSignal, { once: true });
@@ -261,7 +258,11 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
             // read directly, the filters are applied here (the API applies them itself); OCSF folds everything first
             const mapped = ocsf?.map(l.value);
             if (o.elevation && chainKeyOf(l.value) !== o.elevation) continue;
-            if (since && !atOrAfter(l.value['time'], since)) continue;
+            if (window) {
+              for (const e of window(l.value)) ctx.out(jsonLine(e).trimEnd());
+              continue;
+            }
+            if (since && !isAtOrAfter(l.value['time'], since)) continue;
             ctx.out(jsonLine(ocsf ? (mapped ?? l.value) : l.value).trimEnd());
           } else ctx.out(jsonLine(l.value).trimEnd());
         }
@@ -280,7 +281,11 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
     .option('--keys <file-or-url>', 'trusted public keys: a JWK Set as GET /v1/keys answers (repeatable; default JIT_TRUSTED_*_KEYS, else the server\'s)', collect, [])
     .option('--kafka', 'read the live log from Kafka (KAFKA_* settings) instead of the jit API', false)
     .option('--bus-dir <dir>', 'read the embedded log of a stopped all-in-one (its JIT_DATA_DIR/bus)')
-    .action(async (file: string | undefined, o: { elevation?: string; keys: string[]; kafka?: boolean; busDir?: string }) => {
+    .option('--since <iso>', "the export starts at this time (jit events --since): each elevation's first event before it is the anchor the export starts from; for the live log, verify from this time on", isoArg)
+    .option('--as-of <iso>', 'when the log is known to be complete, for grants that never ended (default: the live log now, a file its latest event)', isoArg)
+    .action(async (file: string | undefined, o: { elevation?: string; keys: string[]; kafka?: boolean; busDir?: string; since?: string; asOf?: string }) => {
+      // `jit audit` has a --since of its own (its list's filter): commander gives it the flag first
+      o.since ??= (audit.opts() as { since?: string }).since;
       const trust = await trustFrom(ctx, o.keys, file === undefined && !o.kafka && o.busDir === undefined);
       const events: unknown[] = [];
       const lines: number[] = [];
@@ -292,19 +297,28 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
             ? fromBusDir(o.busDir, {}, {})
             : o.kafka
               ? fromKafka(ctx, {}, {})
-              : fromApi(ctx, { ...(o.elevation ? { elevation: o.elevation } : {}) });
+              : fromApi(ctx, { ...(o.elevation ? { elevation: o.elevation } : {}), ...(o.since ? { since: o.since } : {}) });
+      const since = o.since ? new Date(o.since) : undefined;
+      // the API applies --since itself (anchors included); a log read whole is windowed here the same way
+      const window = since && file === undefined && (o.kafka || o.busDir !== undefined) ? createSinceWindow(since) : undefined;
       for await (const l of source) {
-        lines.push(l.line);
         if ('error' in l) {
+          lines.push(l.line);
           unreadable.set(events.length, l.error.message);
           events.push(undefined);
-        } else events.push(l.value);
+        } else
+          for (const e of window ? window(l.value) : [l.value]) {
+            lines.push(l.line);
+            events.push(e);
+          }
       }
-      const report = verifyEventLog(events, { trust, ...(o.elevation ? { key: o.elevation } : {}) });
+      // what has ended must have ended by now: the live log is complete up to now, a file up to its latest event
+      const asOf = o.asOf ? new Date(o.asOf) : file === undefined ? new Date() : undefined;
+      const report = verifyEventLog(events, { trust, ...(o.elevation ? { key: o.elevation } : {}), ...(since ? { since } : {}), ...(asOf ? { asOf } : {}) });
       if (report.events === 0) throw new CliError(`no events to verify${o.elevation ? ` for ${o.elevation}` : ''}: nothing was checked (wrong file, or elevation id?)`);
       const where = file !== undefined ? (i: number) => `line ${lines[i]}` : (i: number) => `event ${i + 1}`;
       const problems = report.problems.map((p) => ({ ...p, line: lines[p.index], message: unreadable.get(p.index) ?? p.message }));
-      if (ctx.global().json) ctx.out(JSON.stringify({ ok: report.ok, events: report.events, elevations: report.keys, forks: report.forks, problems }, null, 2));
+      if (ctx.global().json) ctx.out(JSON.stringify({ ok: report.ok, events: report.events, elevations: report.keys, forks: report.forks, anchors: report.anchors, problems }, null, 2));
       else if (report.ok) ctx.out(`intact: ${report.events} events of ${report.keys} elevation(s) and policy stream(s), every signature trusted and every link in place${report.forks ? ` (${report.forks} concurrent append(s))` : ''}`);
       else {
         const first = problems[0]!;
@@ -313,6 +327,7 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
         );
         for (const p of problems.slice(1, 20)) ctx.out(`  then ${where(p.index)}: ${p.kind}: ${p.message}`);
         if (problems.length > 20) ctx.out(`  … ${problems.length - 20} more`);
+        if (!since && file !== undefined && problems.some((p) => p.kind === 'missing_event')) ctx.out('  (an export made with jit events --since starts each elevation after its history began: verify it with the same --since)');
       }
       if (!report.ok) throw new CliError('the log is not intact', EXIT_NOT_INTACT);
     });
