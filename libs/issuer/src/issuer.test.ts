@@ -192,6 +192,32 @@ describe('issuer', () => {
     expect(w.comments.join('\n')).toMatch(/grant failed.*never finished/);
   });
 
+  it('a `granted` whose last ownership check could not reach the broker is announced on the redelivery, never issued again (an STS grant cannot be issued again after its first expiry)', async () => {
+    // What a Kafka bus answers while the broker restarts: the member's heartbeat cannot be sent.
+    const answers: Array<'ok' | 'broker away'> = ['ok', 'broker away'];
+    const checks: string[] = [];
+    const assertOwned = async (): Promise<void> => {
+      const answer = answers.shift() ?? 'ok';
+      checks.push(answer);
+      if (answer === 'broker away') throw BusUnavailable('confirming the group membership: KafkaJSConnectionError');
+    };
+    const owning = new Proxy(w.bus, {
+      get: (bus, prop) =>
+        prop === 'subscribe'
+          ? (o: Parameters<EventBus['subscribe']>[0]) => bus.subscribe({ ...o, handler: (m) => o.handler({ ...m, assertOwned }) })
+          : typeof Reflect.get(bus, prop) === 'function'
+            ? Reflect.get(bus, prop).bind(bus)
+            : Reflect.get(bus, prop),
+    });
+    const issuer = await w.start({ bus: owning });
+    await approve();
+    await waitFor(async () => ofType(await w.events(), EVENT_TYPES.granted).length === 1, { what: 'granted' });
+    await issuer.stop();
+    expect(checks.slice(0, 3)).toEqual(['ok', 'broker away', 'ok']); // before the issue, before the publish, on the redelivery
+    expect(w.substrate.calls.filter((c) => c.startsWith('issue:')), 'issues of the grant').toHaveLength(1);
+    expect(ofType(await w.events(), EVENT_TYPES.granted)).toHaveLength(1);
+  });
+
   it('a substrate that can revoke early gets no grant.started event (its adapter finds its own earlier work)', async () => {
     const issuer = await w.start();
     await approve();

@@ -240,6 +240,10 @@ export function createIssuer(options: IssuerOptions): Issuer {
     const again = unconfirmed.get(data.grantId);
     if (again) {
       log.info('announcing again a grant whose publish had an unknown outcome; nothing is issued twice');
+      await owned().catch((err: unknown) => {
+        if (BusPartitionLost.is(err)) unconfirmed.delete(data.grantId);
+        throw err;
+      });
       await publish(again); // a bus error: still unconfirmed, the bus redelivers `approved`
       unconfirmed.delete(data.grantId);
       await announced(data, again, approvedAt, log);
@@ -281,19 +285,21 @@ export function createIssuer(options: IssuerOptions): Issuer {
         // a second replica) replaces the credential, and its `granted` must not be dropped as a copy.
         { source, idKey: `${data.grantId}:${credentialSignature.signature}`, severity: data.breakGlass ? 'high' : 'info' },
       );
+      // A bus error from here on (the check below could not reach the broker, or the publish failed)
+      // keeps this `granted`: the redelivery announces it, never a second issue (whose expiry would
+      // be the first one's: an STS grant cannot be issued again after it).
+      announcing = granted;
       // The last check before the grant becomes visible: a replica that lost the partition while it
       // issued (paused, or slow past its session) leaves the announcement to the one that has it.
       await owned();
-      // A publish failure throws: the bus redelivers `approved`, and the retry finds its own
-      // credential by grant id (adapters are idempotent by name), so nothing leaks twice.
-      announcing = granted;
       await publish(granted);
       announcing = undefined;
       unpublished = undefined;
       await announced(data, granted, approvedAt, log);
     } catch (err) {
       if (isBusError(err)) {
-        if (announcing) unconfirmed.set(data.grantId, announcing);
+        // A replica that lost the partition keeps nothing: the new owner's issue replaces its credential.
+        if (announcing && !BusPartitionLost.is(err)) unconfirmed.set(data.grantId, announcing);
         // Not revoked here: its handle names what the new owner's credential shares (the role, the session name).
         if (BusPartitionLost.is(err)) log.warn({ issued: !!unpublished }, 'another replica holds this approval now; it issues and announces the grant, this one does not');
         throw err;
