@@ -44,5 +44,5 @@ if [ -d test ] && find test -name '*.e2e.test.ts' -not -path '*/node_modules/*' 
 fi
 # the chaos suite, short (issue 17; test/chaos/README.md): distributed mode on a private broker
 # under random faults; exits 1 on any loss, duplicate, wrong grant or credential alive after expiry
-CHAOS_FAULTS="${CHAOS_FAULTS:-kill9,kill9-pair,broker-term}" CHAOS_SPARE="${CHAOS_SPARE:-}" CHAOS_N="${CHAOS_N:-6}" CHAOS_FAULT_EVERY_MS="${CHAOS_FAULT_EVERY_MS:-10000}" CHAOS_TTL_S="${CHAOS_TTL_S:-20}" CHAOS_REVOKE_BOUND_MS="${CHAOS_REVOKE_BOUND_MS:-45000}" npx tsx test/chaos/run.ts
+CHAOS_FAULTS="${CHAOS_FAULTS:-kill9,kill9-pair,broker-term,broker-kill,pause,substrate-down}" CHAOS_SPARE="${CHAOS_SPARE:-}" CHAOS_N="${CHAOS_N:-6}" CHAOS_FAULT_EVERY_MS="${CHAOS_FAULT_EVERY_MS:-10000}" CHAOS_TTL_S="${CHAOS_TTL_S:-20}" CHAOS_REVOKE_BOUND_MS="${CHAOS_REVOKE_BOUND_MS:-45000}" npx tsx test/chaos/run.ts
 echo "all suites passed"
