@@ -1,4 +1,5 @@
-export { createLedger, ELEVATION_STATES } from './ledger';
+export { createLedger } from './ledger';
+export { ELEVATION_STATES } from './types';
 export { InvalidFilter } from './errors';
 export type {
   Ledger,
@@ -11,6 +12,6 @@ export type {
   ListFilter,
   LiveGrant,
   OrphanRecord,
-} from './ledger';
+} from './types';
 export { createChainHeads } from './chain-heads';
 export type { ChainHeads } from './chain-heads';

@@ -3,7 +3,8 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { CloudEventJson as BusCloudEventJson } from '@jit/bus';
 import { EVENT_TYPES, type AnyElevationEvent, type ElevationEventType, type EventDataByType } from '@jit/contracts';
 import { FIXTURE_GRANT, sampleData, sampleEvent } from '@jit/contracts/testing';
-import { createLedger, type ElevationStateName, type Ledger } from './ledger';
+import { createLedger } from './ledger';
+import type { ElevationStateName, Ledger } from './types';
 
 const T = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
 let seq = 0;
