@@ -87,6 +87,17 @@ describe('issuer parseConfig', () => {
     for (const secret of [base.PG_ADMIN, base.VAULT_TOKEN, 'short']) expect(msg).not.toContain(secret);
   });
 
+  it('serves the dashboard only with a GitLab OAuth application and JIT_PUBLIC_URL; never echoes its secret', () => {
+    expect(parseConfig(base).ui).toEqual({ sessionTtlMs: 8 * 3600_000 });
+    const ui = parseConfig({ ...base, JIT_PUBLIC_URL: 'https://jit.example.com', JIT_UI_OAUTH_CLIENT_ID: 'a1b2c3', JIT_UI_OAUTH_CLIENT_SECRET: 'gloas-dashboard-secret', JIT_UI_SESSION_TTL_MS: '3600000' }).ui;
+    expect(ui).toEqual({ clientId: 'a1b2c3', clientSecret: 'gloas-dashboard-secret', sessionTtlMs: 3600_000 });
+    const msg = problems({ ...base, JIT_UI_OAUTH_CLIENT_SECRET: 'gloas-dashboard-secret' }) + problems({ ...base, JIT_UI_OAUTH_CLIENT_ID: 'a1b2c3' }) + problems({ ...base, JIT_UI_SESSION_TTL_MS: '5' });
+    expect(msg).toMatch(/JIT_UI_OAUTH_CLIENT_ID: JIT_UI_OAUTH_CLIENT_SECRET needs JIT_UI_OAUTH_CLIENT_ID/);
+    expect(msg).toMatch(/JIT_PUBLIC_URL: the dashboard \(JIT_UI_OAUTH_CLIENT_ID\) needs JIT_PUBLIC_URL/);
+    expect(msg).toMatch(/JIT_UI_SESSION_TTL_MS:/);
+    expect(msg).not.toContain('gloas-dashboard-secret');
+  });
+
   it('reads the signing key file once at start and needs the gate and revoker keys it trusts; never echoes a key', () => {
     const c = parseConfig(base);
     expect(c.signing).toEqual({ privateKeyPem: KEY.pem, trusted: { gate: [GATE_KEY], issuer: [], revoker: [OTHER_KEY] } });

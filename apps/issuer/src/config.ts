@@ -1,7 +1,7 @@
 // issuer configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { authEnv, authFromEnv, checkKafkaSecurity, envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type AuthConfig, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
+import { authEnv, authFromEnv, checkDashboard, checkKafkaSecurity, dashboardEnv, dashboardFromEnv, envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type AuthConfig, type DashboardConfig, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -18,7 +18,14 @@ const EnvSchema = z.object({
   ...signingEnv({ keyFile: true, gate: true, revoker: true }),
   ...serverEnv(8081),
   ...authEnv(),
-}).superRefine((env, ctx) => checkKafkaSecurity(env, ctx));
+  // the dashboard (/ui) beside the read API, when a GitLab OAuth application is named (needs JIT_PUBLIC_URL)
+  ...dashboardEnv(),
+}).superRefine((env, ctx) => {
+  checkKafkaSecurity(env, ctx);
+  checkDashboard(env, ctx);
+  if (env.JIT_UI_OAUTH_CLIENT_ID && !env.JIT_PUBLIC_URL)
+    ctx.addIssue({ code: 'custom', path: ['JIT_PUBLIC_URL'], message: 'the dashboard (JIT_UI_OAUTH_CLIENT_ID) needs JIT_PUBLIC_URL: its sign-in returns to <JIT_PUBLIC_URL>/ui/auth/callback' });
+});
 
 export interface IssuerAppConfig extends ServerConfig {
   kafka: KafkaConsumerConfig;
@@ -30,6 +37,8 @@ export interface IssuerAppConfig extends ServerConfig {
   /** API authentication (GitLab-token cache, CI ID token audience: JIT_OIDC_AUDIENCE or JIT_PUBLIC_URL). */
   auth: AuthConfig;
   retry: { attempts: number; baseMs: number; maxMs: number };
+  /** The dashboard under /ui (served when `clientId` is set). */
+  ui: DashboardConfig;
   signing: SigningConfig & { privateKeyPem: string };
 }
 
@@ -47,5 +56,6 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
     signing: { ...signingFromEnv(e, key.pem), privateKeyPem: key.pem! },
     ...serverFromEnv(e),
     auth: authFromEnv(e, e.JIT_PUBLIC_URL),
+    ui: dashboardFromEnv(e),
   };
 }

@@ -27,6 +27,8 @@ writeFileSync(KEY_FILE, issuerKey.pem, { mode: 0o600 });
 let sandbox: Sandbox;
 let bus: EventBus;
 let server: IssuerServer;
+let oauthApp: { uid: string; secret: string };
+const dashboardAnswers: string[] = [];
 const logLines: string[] = [];
 
 const publish = (e: CloudEventJson) => bus.publish(TOPIC_ELEVATIONS, String((e.data as { elevationId: string }).elevationId), e);
@@ -72,7 +74,11 @@ beforeAll(async () => {
     sampleEvent(EVENT_TYPES.granted, { elevationId: 'gl-42-11', grantId: `gl-42-11-${'c'.repeat(40)}` }),
   ])
     await publish(e);
+  // the dashboard's OAuth application, as an admin registers it in GitLab
+  oauthApp = sandbox.addOAuthApplication({ name: 'jit dashboard', redirectUri: 'https://jit.example.com/ui/auth/callback', scopes: ['read_user'] });
   const config = parseConfig({
+    JIT_UI_OAUTH_CLIENT_ID: oauthApp.uid,
+    JIT_UI_OAUTH_CLIENT_SECRET: oauthApp.secret,
     KAFKA_BROKERS: '127.0.0.1:9',
     GITLAB_URL: sandbox.url,
     GITLAB_TOKEN: BOT_TOKEN,
@@ -156,10 +162,35 @@ describe('issuer HTTP in distributed mode', () => {
     expect(doc.paths['/v1/elevations'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['state', 'target', 'requester', 'since', 'until']));
   });
 
+  it('serves the dashboard beside the read API: GitLab sign-in, a Secure __Host- session cookie, pages as the signed-in user', async () => {
+    expect((await server.app.inject({ url: '/ui/live' })).headers.location).toBe('/ui/sign-in?return=%2Fui%2Flive');
+    const login = await server.app.inject({ url: '/ui/auth/login?return=/ui/live' });
+    const authorize = new URL(String(login.headers.location));
+    expect(`${authorize.origin}${authorize.pathname}`).toBe(`${sandbox.url}/oauth/authorize`);
+    expect(authorize.searchParams.get('redirect_uri')).toBe('https://jit.example.com/ui/auth/callback');
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    const signInCookie = String(login.headers['set-cookie']).split(';')[0]!;
+    expect(String(login.headers['set-cookie'])).toMatch(/^__Host-jit_signin=[^;]+; Max-Age=600; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    // carol allows it on the sandbox's authorize page; GitLab sends the browser back with a code
+    const form = new URLSearchParams(authorize.searchParams);
+    form.set('username', 'carol');
+    const back = new URL(String((await fetch(`${sandbox.url}/oauth/authorize`, { method: 'POST', body: form, redirect: 'manual' })).headers.get('location')));
+    const callback = await server.app.inject({ url: `/ui/auth/callback${back.search}`, headers: { cookie: signInCookie } });
+    expect(callback.statusCode).toBe(303);
+    expect(callback.headers.location).toBe('/ui/live');
+    const session = [callback.headers['set-cookie']].flat().map(String).find((c) => c.startsWith('__Host-jit_session='))!;
+    expect(session).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    const live = await server.app.inject({ url: '/ui/live', headers: { cookie: session.split(';')[0]! } });
+    expect(live.statusCode).toBe(200);
+    expect(live.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(live.body).toContain(`data-elevation="${FIXTURE_ELEVATION}"`);
+    dashboardAnswers.push(login.body, callback.body, live.body, JSON.stringify(callback.headers));
+  });
+
   it('puts no secret in its answers or its log lines', async () => {
     const answers = await Promise.all([ops('/metrics'), get('/docs/openapi.json'), get('/v1/elevations'), ops('/readyz')].map(async (r) => (await r).body));
-    const places = { answers: answers.join('\n'), logs: logLines.join('') };
+    const places = { answers: [...answers, ...dashboardAnswers].join('\n'), logs: logLines.join('') };
     expect(places.logs).toMatch(/read model loaded/);
-    for (const [where, text] of Object.entries(places)) for (const s of [BOT_TOKEN, VAULT_TOKEN]) expect(text.includes(s), `${s} in ${where}`).toBe(false);
+    for (const [where, text] of Object.entries(places)) for (const s of [BOT_TOKEN, VAULT_TOKEN, oauthApp.secret]) expect(text.includes(s), `${s} in ${where}`).toBe(false);
   });
 });

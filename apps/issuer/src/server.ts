@@ -17,6 +17,7 @@ import { cachedGroupResolver, createElevationAccess, createPolicyStore, ratified
 import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
 import { createGroupResolver } from '@jit/gate';
 import { authPlugin, createCallerResolver } from '@jit/identity';
+import { DASHBOARD_ROUTES, dashboardOptions, dashboardPlugin } from '@jit/dashboard';
 import type { Substrate, SubstrateRegistry } from '@jit/substrates';
 import type { IssuerAppConfig } from './config';
 import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '@jit/substrate-wiring';
@@ -121,6 +122,8 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
         logger,
       }),
       registry,
+      // the dashboard's pages authenticate by their session cookie and read this API with the user's token
+      ...(config.ui.clientId && config.publicUrl ? { publicRoutes: DASHBOARD_ROUTES } : {}),
     });
     const botUsername = (await gitlab.users.current()).username;
     // who sees what follows the policy the log ratified last (the issuer never reads the default branch)
@@ -140,6 +143,11 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
       // each credential served is on the log first, signed with the issuer key
       recordFetch: async (e, caller) => void (await bus.publish(TOPIC_ELEVATIONS, e.id, credentialFetchedEvent(e, caller, '/jit/issuer/read-api'))),
     });
+    if (config.ui.clientId && config.publicUrl)
+      await app.register(
+        dashboardPlugin,
+        dashboardOptions({ gitlabUrl: config.gitlab.url, clientId: config.ui.clientId, ...(config.ui.clientSecret ? { clientSecret: config.ui.clientSecret } : {}), publicUrl: config.publicUrl, sessionTtlMs: config.ui.sessionTtlMs, logger }),
+      );
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['issuer'] }] });
     const ops = createOpsServer({ registry, logger, closeWith: app, readiness: () => ({ ready: bus.isReady(), detail: { bus: bus.isReady(), substrates: substrates.names() } }) });
     app.addHook('onClose', async () => {

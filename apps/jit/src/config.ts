@@ -2,7 +2,7 @@
 // setting stops start-up with a message naming it (never its value: some are secrets).
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { checkKafkaSecurity, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, opsEnv, opsFromEnv, authEnv, authFromEnv, parseEnv, readSigningKeySetting, secretEnv, signingEnv, signingFromEnv, type KafkaSecurity, type AuthConfig, type ServerConfig, type SigningConfig } from '@jit/service';
+import { checkDashboard, checkKafkaSecurity, dashboardEnv, dashboardFromEnv, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, opsEnv, opsFromEnv, authEnv, authFromEnv, parseEnv, readSigningKeySetting, secretEnv, signingEnv, signingFromEnv, type KafkaSecurity, type AuthConfig, type DashboardConfig, type ServerConfig, type SigningConfig } from '@jit/service';
 import { parseSubstrateSettings } from '@jit/substrate-wiring';
 import { checkNotifyBudget, checkSink, notifyEnv, notifyFromEnv, sinkEnv, sinkFromEnv, type NotifyConfig, type SinkConfig } from '@jit/notify';
 
@@ -47,9 +47,7 @@ const envSchema = z
     JIT_SWEEP_INTERVAL_MS: s.durationMs().default(5 * 60_000),
     JIT_NO_DEMO_DB: s.flag(false),
     // the dashboard (/ui): a GitLab OAuth application's id and secret (sandbox mode registers its own)
-    JIT_UI_OAUTH_CLIENT_ID: z.string().trim().regex(/^[A-Za-z0-9_-]{1,255}$/, "must be the GitLab application's id").optional(),
-    ...secretEnv('JIT_UI_OAUTH_CLIENT_SECRET', z.string().min(1).max(1024).optional()),
-    JIT_UI_SESSION_TTL_MS: s.durationMs().default(8 * 3600_000),
+    ...dashboardEnv(),
     // this process's key (default: generated once into JIT_DATA_DIR/signing-key.pem) and any other
     // producers' keys it trusts besides its own (e.g. other replicas on the same Kafka)
     ...signingEnv({ keyFile: false }),
@@ -73,9 +71,7 @@ const envSchema = z
           'GITLAB_URL, GITLAB_TOKEN and JIT_ELEVATIONS_PROJECT go together (set all three, the token or GITLAB_TOKEN_FILE; for sandbox mode none, or JIT_ELEVATIONS_PROJECT alone to choose the sandbox project)',
       });
     }
-    if (env.JIT_UI_OAUTH_CLIENT_SECRET && !env.JIT_UI_OAUTH_CLIENT_ID) {
-      ctx.addIssue({ code: 'custom', path: ['JIT_UI_OAUTH_CLIENT_ID'], message: 'JIT_UI_OAUTH_CLIENT_SECRET needs JIT_UI_OAUTH_CLIENT_ID (the GitLab application it belongs to)' });
-    }
+    checkDashboard(env, ctx);
     if (env.GITLAB_URL && env.JIT_WEBHOOK_SECRET.length === 0 && !env.JIT_WEBHOOK_SIGNING_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['JIT_WEBHOOK_SECRET'], message: 'with a real GitLab set JIT_WEBHOOK_SECRET and/or JIT_WEBHOOK_SIGNING_SECRET (or their _FILE forms)' });
     }
@@ -108,7 +104,7 @@ export interface JitConfig extends ServerConfig {
   /** The HTTP sink, when JIT_SINK_URL is set. */
   sink?: SinkConfig;
   /** The dashboard's GitLab OAuth application (none: sandbox mode registers one, a real GitLab serves no /ui). */
-  ui: { clientId?: string; clientSecret?: string; sessionTtlMs: number };
+  ui: DashboardConfig;
 }
 
 export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd(), readFile?: (path: string) => string): JitConfig {
@@ -148,10 +144,6 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     signing: signingFromEnv(e, key.pem),
     notify: notifyFromEnv(e),
     ...(sinkFromEnv(e) ? { sink: sinkFromEnv(e)! } : {}),
-    ui: {
-      ...(e.JIT_UI_OAUTH_CLIENT_ID ? { clientId: e.JIT_UI_OAUTH_CLIENT_ID } : {}),
-      ...(e.JIT_UI_OAUTH_CLIENT_SECRET ? { clientSecret: e.JIT_UI_OAUTH_CLIENT_SECRET } : {}),
-      sessionTtlMs: e.JIT_UI_SESSION_TTL_MS,
-    },
+    ui: dashboardFromEnv(e),
   };
 }

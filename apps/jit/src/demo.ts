@@ -28,6 +28,7 @@ const jit = await buildJit(config, { logger: createLogger({ name: 'jit', level: 
 let code = 0;
 try {
   const url = await jit.listen();
+  process.stdout.write(`watch it on the dashboard while it runs: ${url}/ui (sign in as carol)\n`);
   await runDemoLifecycle({
     jitUrl: url,
     gitlabUrl: jit.sandbox!.url,
@@ -44,4 +45,5 @@ try {
   await jit.close();
   await rm(dataDir, { recursive: true, force: true });
 }
+if (code === 0) process.stdout.write('\nthe same lifecycle on a jit that stays up: npm start, then open http://127.0.0.1:8080/ui and sign in as carol\n');
 process.exit(code);

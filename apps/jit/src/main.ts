@@ -49,6 +49,8 @@ if (jit.sandbox) {
       `sandbox mode: a stand-in GitLab runs at ${jit.sandbox.url} (project ${jit.gitlab.project}, id ${pid})`,
       jit.demoDatabase ? `demo target: PostgreSQL on 127.0.0.1:${jit.demoDatabase.port}, database "demo" (read-only default role jit_demo_readonly)` : '',
       '',
+      `dashboard: ${url}/ui — sign in with GitLab as alice, bob or carol (approvers) or dave (the sandbox asks only for a username)`,
+      '',
       'try this (another terminal):',
       `  export JIT_URL=${url} GITLAB_URL=${jit.sandbox.url} JIT_ELEVATIONS_PROJECT=${jit.gitlab.project}`,
       '  # every call to jit carries a token; here alice\'s GitLab token (she approves for platform):',

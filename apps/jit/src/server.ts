@@ -12,8 +12,8 @@ import { createEmbeddedBus, createKafkaBus, createSigningBus, type EventBus } fr
 import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventSigner, generateSigningKeyPem, producerTrust, type EventSigner } from '@jit/contracts';
 import { eventsPlugin } from '@jit/audit';
 import { createGroupResolver, gatePlugin } from '@jit/gate';
-import { createCallerLookup, createGitlabClient, createOAuthClient, type GitlabClient } from '@jit/gitlab';
-import { DASHBOARD_ROUTES, dashboardPlugin } from '@jit/dashboard';
+import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
+import { DASHBOARD_ROUTES, DASHBOARD_SCOPE, dashboardOptions, dashboardPlugin } from '@jit/dashboard';
 import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
 import { createGitlabApprovalCheck, createIssuer, type Issuer } from '@jit/issuer';
@@ -220,7 +220,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     const uiApp = config.ui.clientId
       ? { id: config.ui.clientId, secret: config.ui.clientSecret }
       : sandbox
-        ? (({ uid, secret }) => ({ id: uid, secret }))(sandbox.addOAuthApplication({ name: 'jit dashboard', redirectUri: `${config.publicUrl}/ui/auth/callback`, scopes: ['read_user'] }))
+        ? (({ uid, secret }) => ({ id: uid, secret }))(sandbox.addOAuthApplication({ name: 'jit dashboard', redirectUri: `${config.publicUrl.replace(/\/+$/, '')}/ui/auth/callback`, scopes: [DASHBOARD_SCOPE] }))
         : undefined;
     // Its services start in onReady. On Kafka, restarted right after a kill -9, joining a consumer
     // group waits until the killed member's session expires (KAFKA_SESSION_TIMEOUT_MS, 30 s by
@@ -345,12 +345,10 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     // caller is the auth plugin's
     await app.register(eventsPlugin, { bus, access });
     if (uiApp)
-      await app.register(dashboardPlugin, {
-        oauth: createOAuthClient({ url: gitlabUrl, clientId: uiApp.id, clientSecret: () => uiApp.secret, redirectUri: `${config.publicUrl}/ui/auth/callback`, scopes: ['read_user'], logger }),
-        tokenOwner: createCallerLookup({ url: gitlabUrl, logger }).tokenOwner,
-        publicUrl: config.publicUrl,
-        sessionTtlMs: config.ui.sessionTtlMs,
-      });
+      await app.register(
+        dashboardPlugin,
+        dashboardOptions({ gitlabUrl, clientId: uiApp.id, ...(uiApp.secret ? { clientSecret: uiApp.secret } : {}), publicUrl: config.publicUrl, sessionTtlMs: config.ui.sessionTtlMs, logger }),
+      );
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] }] });
 
     let projection: LedgerProjection | undefined;

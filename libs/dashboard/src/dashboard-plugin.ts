@@ -5,9 +5,11 @@
 // one stylesheet and one script from 'self' under a strict CSP, and an HttpOnly, SameSite=Lax
 // cookie holding a random session id; never a token. See docs/adr/0011-dashboard.md.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type {} from '@fastify/swagger'; // schema.hide
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { JitError } from '@jit/errors';
-import { createPkce, type OAuthClient } from '@jit/gitlab';
+import { createCallerLookup, createOAuthClient, createPkce, type OAuthClient } from '@jit/gitlab';
+import type { Logger } from '@jit/observability';
 import { loadAssets } from './assets';
 import { CsrfRefused, ReadApiUnavailable, SignInRefused, SignInUnavailable } from './errors';
 import { html } from './html';
@@ -32,6 +34,20 @@ export interface DashboardOptions {
   sessionTtlMs?: number;
   sessions?: SessionStore;
 }
+
+/** The plugin's options for a GitLab OAuth application (redirect URI `<publicUrl>/ui/auth/callback`, scope read_user). */
+export function dashboardOptions(p: { gitlabUrl: string; clientId: string; clientSecret?: string; publicUrl: string; sessionTtlMs: number; logger?: Logger }): DashboardOptions {
+  const publicUrl = p.publicUrl.replace(/\/+$/, '');
+  return {
+    oauth: createOAuthClient({ url: p.gitlabUrl, clientId: p.clientId, clientSecret: () => p.clientSecret, redirectUri: `${publicUrl}/ui/auth/callback`, scopes: [DASHBOARD_SCOPE], ...(p.logger ? { logger: p.logger } : {}) }),
+    tokenOwner: createCallerLookup({ url: p.gitlabUrl, ...(p.logger ? { logger: p.logger } : {}) }).tokenOwner,
+    publicUrl,
+    sessionTtlMs: p.sessionTtlMs,
+  };
+}
+
+/** All the dashboard asks of GitLab: who the user is; the read API does the rest with that token. */
+export const DASHBOARD_SCOPE = 'read_user';
 
 /** Routes the dashboard authenticates itself (by its session cookie): the API's auth plugin lets them through. */
 export const DASHBOARD_ROUTES: ReadonlyArray<{ method: string; url: string }> = [
@@ -75,6 +91,10 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
     ]);
   const sessionOf = (req: FastifyRequest): Session | undefined => sessions.get(cookies(req)[SESSION]);
 
+  // pages, not API: kept out of the OpenAPI document
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, hide: true };
+  });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });

@@ -180,6 +180,39 @@ export function allowedCiProjects(auth: Pick<AuthConfig, 'allowedProjects'> | un
   return (elevationsProjectPath && !/^\d+$/.test(elevationsProjectPath) ? [{ project: elevationsProjectPath }] : []);
 }
 
+/**
+ * The web dashboard (/ui, served by the all-in-one and by the issuer): the GitLab OAuth
+ * application's id and secret, and how long a session lasts.
+ */
+export function dashboardEnv() {
+  return {
+    JIT_UI_OAUTH_CLIENT_ID: z.string().trim().regex(/^[A-Za-z0-9_-]{1,255}$/, "must be the GitLab application's id").optional(),
+    ...secretEnv('JIT_UI_OAUTH_CLIENT_SECRET', z.string().min(1).max(1024).optional()),
+    JIT_UI_SESSION_TTL_MS: envSchemas.durationMs(60_000, 7 * 24 * 3600_000).default(8 * 3600_000),
+  };
+}
+
+/** Undefined client id: no OAuth application configured (sandbox mode registers its own; elsewhere no /ui). */
+export interface DashboardConfig {
+  clientId?: string;
+  clientSecret?: string;
+  sessionTtlMs: number;
+}
+
+export function dashboardFromEnv(e: { JIT_UI_OAUTH_CLIENT_ID?: string | undefined; JIT_UI_OAUTH_CLIENT_SECRET?: string | undefined; JIT_UI_SESSION_TTL_MS: number }): DashboardConfig {
+  return {
+    ...(e.JIT_UI_OAUTH_CLIENT_ID ? { clientId: e.JIT_UI_OAUTH_CLIENT_ID } : {}),
+    ...(e.JIT_UI_OAUTH_CLIENT_SECRET ? { clientSecret: e.JIT_UI_OAUTH_CLIENT_SECRET } : {}),
+    sessionTtlMs: e.JIT_UI_SESSION_TTL_MS,
+  };
+}
+
+/** A secret with no application to belong to is a mistake worth stopping for. */
+export function checkDashboard(env: { JIT_UI_OAUTH_CLIENT_ID?: string | undefined; JIT_UI_OAUTH_CLIENT_SECRET?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (env.JIT_UI_OAUTH_CLIENT_SECRET && !env.JIT_UI_OAUTH_CLIENT_ID)
+    ctx.addIssue({ code: 'custom', path: ['JIT_UI_OAUTH_CLIENT_ID'], message: 'JIT_UI_OAUTH_CLIENT_SECRET needs JIT_UI_OAUTH_CLIENT_ID (the GitLab application it belongs to)' });
+}
+
 /** PORT, HOST, LOG_LEVEL of a distributed app, and its ops listener. */
 export function serverEnv(defaultPort: number) {
   return { PORT: envSchemas.port(defaultPort), HOST: envSchemas.host(), LOG_LEVEL: envSchemas.logLevel(), ...opsEnv() };

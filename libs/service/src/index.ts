@@ -13,6 +13,9 @@ export {
   authEnv,
   authFromEnv,
   allowedCiProjects,
+  dashboardEnv,
+  dashboardFromEnv,
+  checkDashboard,
   opsFromEnv,
   kafkaConsumerEnv,
   kafkaConsumerFromEnv,
@@ -25,7 +28,7 @@ export {
   openGitlabToken,
   projectId,
 } from './env-schemas';
-export type { AuthConfig, CiProjectRule, BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
+export type { AuthConfig, CiProjectRule, DashboardConfig, BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
 export { KAFKA_SASL_MECHANISMS, checkKafkaSecurity, kafkaSecurityEnv, kafkaSecurityFromEnv } from './kafka-env';
 export type { KafkaSaslMechanism, KafkaSaslSettings, KafkaSecurity, KafkaSecurityEnv, KafkaTlsSettings } from './kafka-env';
 export { publicKeysSetting, readSigningKeyFile, readSigningKeySetting, signingEnv, signingFromEnv, signingKeyFileSetting } from './signing-env';

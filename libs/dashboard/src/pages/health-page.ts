@@ -40,7 +40,7 @@ export function healthPage(p: { elevations: Elevation[]; details: Elevation[]; p
   const r = p.policy?.ratified;
   return html`<p class="muted">From the elevations you may see (an auditor sees all).</p>
 <h2>Policy in force</h2>
-<p>${p.policy?.version ? html`<code>${p.policy.version}</code>` : 'none yet'}${
+<p>${p.policy?.version ? html`<code>${p.policy.version}</code>` : p.policy ? 'none yet' : 'not known to this process (in distributed mode the approval gate serves GET /v1/catalog)'}${
     r ? html` — ${r.how === 'pin' ? 'pinned by the operator' : html`ratified by a policy MR${r.mrIid !== undefined ? html` (!${r.mrIid})` : ''}${r.by.length > 0 ? html`, approved by ${r.by.join(', ')}` : ''}${r.mergedBy ? html`, merged by ${r.mergedBy}` : ''}`} at ${time(r.at)}` : ''
   }</p>
 <h2>Latency</h2>
