@@ -143,6 +143,10 @@ interface FoldedEvent {
 /** How apply came by an event: live from the subscription, from a rebuild's replay, or refolded after its signature was checked. */
 type FoldMode = 'received' | 'replay' | 'checked';
 
+/** The types the schedule folds: a replay does not parse the others (requests, approvals recorded, fetches...). */
+const FOLDED: ReadonlySet<string> = new Set([EVENT_TYPES.approved, EVENT_TYPES.granted, EVENT_TYPES.grantFailed, EVENT_TYPES.revokeRequested, EVENT_TYPES.revoked, EVENT_TYPES.expired]);
+/** What a sweep's whole-log view reads. */
+const VIEWED: ReadonlySet<string> = new Set([EVENT_TYPES.approved, EVENT_TYPES.granted, EVENT_TYPES.grantFailed, EVENT_TYPES.revoked, EVENT_TYPES.expired]);
 /** Ends of grants are checked at once in a replay: a forged one must never take a grant off the schedule. */
 const ENDS: ReadonlySet<string> = new Set([EVENT_TYPES.revoked, EVENT_TYPES.expired]);
 /** Grants confirmed per turn of the event loop after a rebuild. */
@@ -164,7 +168,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
   /** Revocation requests that arrived before their grant, by elevation id (with the event, for a refold). */
   const pendingRequests = new Map<string, { at: number; folded: FoldedEvent }>();
   /** The last offset per partition the last rebuild's replay folded: the subscription skips up to it. */
-  const replayedTo = new Map<number, bigint>();
+  const replayedTo = new Map<number, string>();
   /** Bumped by every rebuild: a background confirmation of an older one stops. */
   let generation = 0;
   const live = new Map<string, LiveGrant>();
@@ -601,7 +605,9 @@ export function createRevoker(options: RevokerOptions): Revoker {
       await bus.replay(
         TOPIC_ELEVATIONS,
         (m) => {
-          replayedTo.set(m.partition, BigInt(m.offset));
+          replayedTo.set(m.partition, m.offset);
+          // an event of another type changes nothing a replay folds (provisional, unchecked): skip its parse
+          if (!FOLDED.has(m.event.type)) return;
           const parsed = parseElevationEvent(m.event);
           if (parsed.ok) apply(parsed.event, m.partition, m.event, 'replay');
         },
@@ -623,7 +629,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
     await ready;
     // the rebuild's replay folded this one already (a new group starts at the beginning of the log)
     const upTo = replayedTo.get(message.partition);
-    if (upTo !== undefined && BigInt(message.offset) <= upTo) return;
+    if (upTo !== undefined && BigInt(message.offset) <= BigInt(upTo)) return;
     const parsed = parseElevationEvent(message.event);
     if (!parsed.ok) {
       logger.warn({ offset: message.offset, error: parsed.error.message }, 'skipping an invalid event');
@@ -647,6 +653,7 @@ export function createRevoker(options: RevokerOptions): Revoker {
   async function grantsInLog(): Promise<Map<string, LogView>> {
     const all = new Map<string, LogView>();
     await bus.replay(TOPIC_ELEVATIONS, (m) => {
+      if (!VIEWED.has(m.event.type)) return;
       const parsed = parseElevationEvent(m.event);
       if (!parsed.ok || !trusted(m.event, false)) return;
       const d = parsed.event.data as { grantId?: string };
