@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
-import { TOPIC_ELEVATIONS, TOPIC_GITLAB } from '@jit/contracts';
+import { TOPIC_ELEVATIONS, TOPIC_GITLAB, TOPIC_NOTIFY_DEAD_LETTERS, TOPIC_SINK_DEAD_LETTERS } from '@jit/contracts';
 import { createLogger } from '@jit/observability';
 import { REPO_ROOT, createTestPki, startKafka, type KafkaHandle } from '@jit/testing';
 import type { BusMessage, EventBus, TopicSpec } from './event-bus';
@@ -192,6 +192,25 @@ describe('deploy/kafka/acls.yaml on a broker that enforces ACLs', () => {
       await vi.waitFor(async () => expect(await groups()).not.toContain(readGroup), { timeout: 30_000, interval: 200 });
     }
     await sub.stop();
+  });
+
+  it('notifier (and its HTTP sink, same process): replays, reads in both its groups, parks dead letters; cannot write the system of record', async () => {
+    const bus = await busAs('notifier');
+    await bus.ensureTopics([{ topic: TOPIC_NOTIFY_DEAD_LETTERS, retentionMs: -1 }, { topic: TOPIC_SINK_DEAD_LETTERS, retentionMs: -1 }]);
+    await bus.replay(TOPIC_ELEVATIONS, () => undefined);
+    const notified: BusMessage[] = [];
+    const sunk: BusMessage[] = [];
+    const n = await joined(bus, TOPIC_ELEVATIONS, 'jit-notifier', notified, { startFrom: 'latest' });
+    const s = await joined(bus, TOPIC_ELEVATIONS, 'jit-sink', sunk, { startFrom: 'latest' });
+    const event = testEvent(randomUUID());
+    await (await busAs('revoker')).publish(TOPIC_ELEVATIONS, 'gl-1-4', event);
+    await waitDelivered(notified, event.id);
+    await waitDelivered(sunk, event.id);
+    await bus.publish(TOPIC_NOTIFY_DEAD_LETTERS, 'gl-1-4', event);
+    await bus.publish(TOPIC_SINK_DEAD_LETTERS, 'gl-1-4', event);
+    await expect(bus.publish(TOPIC_ELEVATIONS, 'gl-1-4', testEvent(randomUUID()))).rejects.toMatchObject({ code: 'JIT_ERR_BUS_REJECTED' });
+    await n.stop();
+    await s.stop();
   });
 
   it('a principal without a grant is refused, pointing at the ACL docs (the ACLs are really enforced)', async () => {

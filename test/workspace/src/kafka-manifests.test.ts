@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { DEAD_LETTER_SUFFIX, TOPIC_ELEVATIONS, TOPIC_GITLAB } from '@jit/contracts';
+import { DEAD_LETTER_SUFFIX, TOPIC_ELEVATIONS, TOPIC_GITLAB, TOPIC_NOTIFY_DEAD_LETTERS, TOPIC_SINK_DEAD_LETTERS } from '@jit/contracts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..', '..');
 const dir = join(root, 'deploy', 'kafka');
 const read = (rel: string) => readFileSync(join(dir, rel), 'utf8');
-const CODE_TOPICS = [TOPIC_ELEVATIONS, TOPIC_GITLAB, TOPIC_ELEVATIONS + DEAD_LETTER_SUFFIX, TOPIC_GITLAB + DEAD_LETTER_SUFFIX].sort();
+const CODE_TOPICS = [TOPIC_ELEVATIONS, TOPIC_GITLAB, TOPIC_ELEVATIONS + DEAD_LETTER_SUFFIX, TOPIC_GITLAB + DEAD_LETTER_SUFFIX, TOPIC_NOTIFY_DEAD_LETTERS, TOPIC_SINK_DEAD_LETTERS].sort();
 
 type Topic = { name: string; partitions: number; replicationFactor: number; config?: Record<string, string> };
 type Principal = { user: string; acls: { type: string; name?: string; operations: string[] }[] };
@@ -66,6 +66,17 @@ describe('deploy/kafka', () => {
     expect(topics().find((t) => t.name === TOPIC_ELEVATIONS)?.config?.['retention.ms']).toBe('-1');
     const aclTopics = new Set(Object.values(principals()).flatMap((p) => p.acls.filter((a) => a.type === 'topic').map((a) => a.name)));
     for (const t of aclTopics) expect(CODE_TOPICS).toContain(t);
+  });
+
+  it('every process that uses Kafka has a principal; the notifier and its HTTP sink may write their dead letters, read the log, never write it', () => {
+    expect(Object.keys(principals())).toEqual(expect.arrayContaining(['webhook-ingest', 'approval-gate', 'issuer', 'revoker', 'notifier', 'all-in-one']));
+    const n = principals()['notifier']!.acls;
+    const on = (type: string, name: string) => n.filter((a) => a.type === type && a.name === name).flatMap((a) => a.operations);
+    for (const dlq of [TOPIC_NOTIFY_DEAD_LETTERS, TOPIC_SINK_DEAD_LETTERS]) expect(on('topic', dlq)).toContain('Write');
+    expect(on('topic', TOPIC_ELEVATIONS)).toContain('Read');
+    expect(on('topic', TOPIC_ELEVATIONS)).not.toContain('Write');
+    // the default group ids (apps/notifier: KAFKA_GROUP_ID, JIT_SINK_GROUP_ID)
+    for (const g of ['jit-notifier', 'jit-sink']) expect(on('group', g)).toContain('Read');
   });
 
   it('no principal is granted Create, AlterConfigs, Alter, All or anything on the cluster (topics are pre-created)', () => {
