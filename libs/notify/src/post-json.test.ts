@@ -1,7 +1,7 @@
 // postJson honours a receiver's Retry-After (through cockatiel's backoff): the next attempt comes no
 // sooner than asked (seconds or an HTTP date), and no later than retryAfterMaxMs.
 import { describe, expect, it } from 'vitest';
-import { postJson, retryAfterMs, type FetchLike } from './post-json';
+import { postJson, retryAfterMs, type FetchLike, type RetrySettings } from './post-json';
 
 /** A receiver answering each status in turn (with its Retry-After), recording when each attempt came. */
 function receiver(answers: Array<[number, string?]>) {
@@ -13,7 +13,7 @@ function receiver(answers: Array<[number, string?]>) {
   };
   return { fetch, at };
 }
-const RETRY = { maxAttempts: 3, baseMs: 10, maxMs: 20, timeoutMs: 2_000 };
+const RETRY: RetrySettings = { maxAttempts: 3, baseMs: 10, maxMs: 20, timeoutMs: 2_000 };
 const post = (fetch: FetchLike, retry = RETRY) => postJson({ name: 'test', url: 'http://127.0.0.1:9/hook', body: '{}', contentType: 'application/json', retry, fetch });
 
 describe('Retry-After', () => {
