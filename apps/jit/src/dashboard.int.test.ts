@@ -12,6 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGitlabClient } from '@jit/gitlab';
 import { createLogger } from '@jit/observability';
+import { policyBlobSha } from '@jit/policy';
 import { freePort, waitFor } from '@jit/testing';
 import { runCli } from './cli/program';
 import { parseConfig } from './config';
@@ -294,6 +295,40 @@ describe('dashboard in a real browser (all-in-one, sandbox mode)', () => {
     expect(unknown!.status()).toBe(404);
     const dcsv = await dpage.request.get(`${url}/ui/history.csv`);
     expect(await dcsv.text()).not.toContain(r.elevationId);
+  });
+
+  it('an auditor the ratified policy names sees every elevation, and Health shows who ratified that policy', async () => {
+    const sandbox = jit.sandbox!;
+    const projectId = jit.gitlab.projectId;
+    const as = (token: string) => createGitlabClient({ url: sandbox.url, token });
+    // erin: in security (the auditors group), not in platform: she may approve nothing here
+    sandbox.addUser({ username: 'erin', name: 'Erin Auditor', token: 'erin-token-00001' });
+    sandbox.addGroupMember('security', 'erin');
+    const seeded = new TextDecoder().decode((await as(PAT.carol).files.show(projectId, 'policy.yaml', 'main')).content);
+    const withAuditors = `${seeded.trimEnd()}\nauditors: { groups: [security] }\n`;
+    await as(PAT.carol).branches.create(projectId, 'name-auditors', 'main');
+    await as(PAT.carol).commits.create(projectId, 'name-auditors', 'name the security group as auditors', [{ action: 'update', filePath: 'policy.yaml', content: withAuditors }]);
+    const mr = (await as(PAT.carol).mergeRequests.create(projectId, { sourceBranch: 'name-auditors', targetBranch: 'main', title: 'policy: auditors' })).iid;
+    await waitFor(async () => (await as(PAT.alice).notes.all(projectId, mr)).some((n) => n.body.includes('policy change')), { timeoutMs: 30_000, what: "the gate's policy-change comment" });
+    for (const t of [PAT.alice, PAT.bob]) await as(t).mergeRequests.approve(projectId, mr);
+    await as(PAT.alice).mergeRequests.merge(projectId, mr);
+    const version = async () => ((await (await fetch(`${url}/v1/catalog`, { headers: { authorization: `Bearer ${PAT.carol}` } })).json()) as { version?: string }).version;
+    await waitFor(async () => (await version()) === policyBlobSha(withAuditors), { timeoutMs: 30_000, what: 'the policy with auditors in force' });
+
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    await signIn(page, 'erin', `${url}/ui/history`);
+    expect(new URL(page.url()).pathname).toBe('/ui/history');
+    const all = ((await (await fetch(`${url}/v1/elevations`, { headers: { authorization: `Bearer ${PAT.bob}` } })).json()) as { elevations: Array<{ id: string }> }).elevations.map((e) => e.id);
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    for (const id of all) expect(await page.locator(`tr[data-elevation="${id}"]`).count(), id).toBe(1);
+    await page.goto(`${url}/ui/waiting`);
+    expect(await page.locator(`section[aria-labelledby="others"] tr[data-elevation="${pendingId}"]`).count()).toBe(1);
+    await page.goto(`${url}/ui/health`);
+    const health = (await page.locator('main').textContent()) ?? '';
+    expect(health).toContain(policyBlobSha(withAuditors));
+    expect(health).toMatch(/ratified by a policy MR \(!\d+\), approved by (alice, bob|bob, alice), merged by alice/);
+    await page.screenshot({ path: join(SHOTS, 'health-erin.png'), fullPage: true });
   });
 
   it('every page answered with the strict CSP and no violation was reported', () => {
