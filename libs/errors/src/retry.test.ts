@@ -45,4 +45,48 @@ describe('retryRetriable', () => {
     ).rejects.toThrow('busy');
     expect(calls).toBe(2);
   });
+
+  it('treats an error outside the catalogue as final (ADR 0012): a plain Error or a string is not retried', async () => {
+    for (const thrown of [new Error('ECONNRESET'), 'boom']) {
+      let calls = 0;
+      await expect(
+        retryRetriable(
+          async () => {
+            calls++;
+            throw thrown;
+          },
+          { baseMs: 1 },
+        ),
+      ).rejects.toBe(thrown);
+      expect(calls).toBe(1);
+    }
+  });
+
+  it('stops after maxAttempts, the first included, and waits base, 2 x base, ... capped at maxMs', async () => {
+    let calls = 0;
+    const waits: number[] = [];
+    await expect(
+      retryRetriable(
+        async () => {
+          calls++;
+          throw Busy();
+        },
+        { maxAttempts: 4, baseMs: 2, maxMs: 5, timeoutMs: Infinity, onRetry: (_e, _a, w) => waits.push(w) },
+      ),
+    ).rejects.toThrow('busy');
+    expect(calls).toBe(4);
+    expect(waits).toEqual([2, 4, 5]);
+  });
+
+  it('decides by the caller\'s rule when it names one', async () => {
+    let calls = 0;
+    const out = await retryRetriable(
+      async () => {
+        if (++calls < 2) throw Bad();
+        return 'ok';
+      },
+      { baseMs: 1, retriable: () => true },
+    );
+    expect(out).toBe('ok');
+  });
 });

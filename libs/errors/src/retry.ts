@@ -1,29 +1,47 @@
-// Retry an operation while it fails with a retriable error (the catalogue's `retriable` flag),
-// with capped exponential backoff, for at most `timeoutMs`. Non-retriable errors fail at once.
+// The one retry of the codebase: an operation tried again while it fails with an error worth
+// another attempt — by default the catalogue's `retriable` flag, so an unknown error (no flag) is
+// final (ADR 0012) — with capped exponential backoff (cockatiel), until an attempt limit or a time
+// budget is reached. Non-retriable errors fail at once.
+import { ExponentialBackoff, handleWhen, noJitterGenerator, retry } from 'cockatiel';
 import { isRetriable } from './jit-error';
 
 export interface RetryOptions {
-  /** Give up (rethrow the last error) after this long. Default 60 s. */
+  /** Give up (rethrow the last error) when the next wait would end past this budget. Default 60 s; Infinity: never. */
   timeoutMs?: number;
+  /** Give up after this many attempts in all, the first included. Default: no limit (the budget decides). */
+  maxAttempts?: number;
+  /** First wait, doubled at each retry. Default 250 ms. */
   baseMs?: number;
+  /** Longest wait. Default 5 s. */
   maxMs?: number;
+  /** Which errors another attempt may cure. Default: the catalogue's flag (isRetriable). */
+  retriable?: (err: unknown) => boolean;
   /** Stop early (e.g. the service is shutting down). */
   cancelled?: () => boolean;
+  /** Stop early: no retry once it is aborted. */
+  signal?: AbortSignal;
   onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
 }
 
 export async function retryRetriable<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const base = options.baseMs ?? 250;
   const max = options.maxMs ?? 5_000;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const wait = Math.min(max, base * 2 ** (attempt - 1));
-      if (!isRetriable(err) || options.cancelled?.() || Date.now() + wait > deadline) throw err;
-      options.onRetry?.(err, attempt, wait);
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const worthRetrying = options.retriable ?? isRetriable;
+  let failures = 0;
+  const policy = retry(
+    handleWhen((err) => {
+      failures++;
+      const wait = Math.min(max, base * 2 ** (failures - 1));
+      return worthRetrying(err) && !options.cancelled?.() && Date.now() + wait <= deadline;
+    }),
+    {
+      // cockatiel counts retries, not attempts
+      maxAttempts: (options.maxAttempts ?? Infinity) - 1,
+      backoff: new ExponentialBackoff({ initialDelay: base, maxDelay: max, generator: noJitterGenerator }),
+    },
+  );
+  const onRetry = options.onRetry;
+  if (onRetry) policy.onRetry((r) => 'error' in r && onRetry(r.error, r.attempt, r.delay));
+  return policy.execute(() => fn(), options.signal);
 }

@@ -26,7 +26,7 @@ import {
   type EventVerifier,
 } from '@jit/contracts';
 import type { BusMessage, CloudEventJson, EventBus, Subscription } from '@jit/bus';
-import { JitError, isRetriable } from '@jit/errors';
+import { JitError, retryRetriable } from '@jit/errors';
 import type { GitlabClient } from '@jit/gitlab';
 import { refusedEventsCounter, type Logger, type Registry } from '@jit/observability';
 import type { GroupResolver, PolicyStatus, PolicyStore } from '@jit/policy';
@@ -274,18 +274,14 @@ export function createGate(options: GateOptions): Gate {
     metrics.duration.observe({ outcome }, (performance.now() - started) / 1000);
   }
 
-  async function retrying<T>(what: string, fn: () => Promise<T>, budgetMs = options.startRetryMs ?? 60_000): Promise<T> {
-    const deadline = Date.now() + budgetMs;
-    for (let wait = 200; ; wait = Math.min(wait * 2, 5_000)) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!isRetriable(err) || Date.now() + wait > deadline) throw err;
-        log.warn({ what, waitMs: wait, code: err instanceof JitError ? err.code : undefined }, 'bus not ready; retrying');
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
-  }
+  /** Retriable bus errors at boot (a topic just created, leaders not elected yet) waited out, within startRetryMs. */
+  const retrying = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    retryRetriable(fn, {
+      timeoutMs: options.startRetryMs ?? 60_000,
+      baseMs: 200,
+      maxMs: 5_000,
+      onRetry: (err, _attempt, waitMs) => log.warn({ what, waitMs, code: err instanceof JitError ? err.code : undefined }, 'bus not ready; retrying'),
+    });
 
   return {
     ledger: book,

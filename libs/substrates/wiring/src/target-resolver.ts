@@ -6,7 +6,7 @@
 // Every policy version it loads is audited in the background (policy-audit.ts): the substrates'
 // safety checks run in a deployment, and an issue on a scope with a known backstop problem is
 // logged with its grant id — never blocked, never slowed.
-import { isRetriable } from '@jit/errors';
+import { retryRetriable } from '@jit/errors';
 import type { ResolvedTarget, TargetResolver } from '@jit/issuer';
 import type { Logger } from '@jit/observability';
 import type { LoadedPolicy, PolicyStore } from '@jit/policy';
@@ -71,16 +71,7 @@ export function createPolicyTargetResolver(options: PolicyTargetResolverOptions)
           ...(options.audit?.repeatEveryMs !== undefined ? { repeatEveryMs: options.audit.repeatEveryMs } : {}),
         });
 
-  const atVersion = async (version: string) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await policyStore.atVersion(version);
-      } catch (err) {
-        if (!isRetriable(err) || attempt >= attempts) throw err;
-        await new Promise((r) => setTimeout(r, baseMs * 2 ** (attempt - 1)));
-      }
-    }
-  };
+  const atVersion = (version: string) => retryRetriable(() => policyStore.atVersion(version), { maxAttempts: attempts, baseMs, maxMs: Infinity, timeoutMs: Infinity });
 
   /** Backstop problems an earlier audit of this version found for this scope: logged, never blocking. */
   const warnKnown = (input: ResolveInput, version: string, substrate: string): void => {
