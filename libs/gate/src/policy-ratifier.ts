@@ -10,7 +10,7 @@ import {
   type GitlabWebhookData,
 } from '@jit/contracts';
 import { JitError } from '@jit/errors';
-import { isApprovalRulesUnsupported, type GitlabClient, type GitlabUser, type MergeRequest, type MergeRequestVersion } from '@jit/gitlab';
+import { GitlabNotFound, isApprovalRulesUnsupported, type GitlabClient, type GitlabUser, type MergeRequest, type MergeRequestVersion } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';
 import { isEligibleApprover, PolicyMissing, resolveApprovers, type GroupResolver, type LoadedPolicy, type PolicyProblem, type PolicyStatus, type PolicyStore } from '@jit/policy';
 import { Counter, Gauge } from 'prom-client';
@@ -144,7 +144,7 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
     try {
       return await gitlab.files.show(policyStore.projectId, policyStore.path, ref);
     } catch (err) {
-      if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') return undefined;
+      if (GitlabNotFound.is(err)) return undefined;
       throw err;
     }
   }

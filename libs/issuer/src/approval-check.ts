@@ -2,9 +2,9 @@
 // against what GitLab says now, as far as that is cheap (one MR, one file, one policy read). A
 // signed approval from the gate passes; one a producer made up with its own recipient, a longer TTL
 // or another requester does not, even if it got hold of a gate key.
-import { JitError, isRetriable } from '@jit/errors';
+import { isRetriable } from '@jit/errors';
 import { contentHash, elevationId, grantId, parseElevationRequest, type ElevationApprovedData } from '@jit/contracts';
-import type { GitlabClient } from '@jit/gitlab';
+import { GitlabNotFound, type GitlabClient } from '@jit/gitlab';
 import { tierByName, type PolicyModel } from '@jit/policy';
 import { ApprovalMismatch } from './errors';
 
@@ -45,7 +45,7 @@ export function createGitlabApprovalCheck(options: GitlabApprovalCheckOptions): 
       // (a sha GitLab never had answers 404 Commit Not Found, which alone would be retried)
       if (problems.length > 0) throw ApprovalMismatch(data.elevationId, problems.join('; '));
       const file = await gitlab.files.show(data.projectId, data.requestPath, data.mergeSha).catch((err: unknown) => {
-        if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') return undefined;
+        if (GitlabNotFound.is(err)) return undefined;
         throw err;
       });
       if (!file) problems.push(`${data.requestPath} does not exist at ${data.mergeSha}`);

@@ -5,7 +5,7 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { JitError } from '@jit/errors';
-import type { GitlabUser } from '@jit/gitlab';
+import { GitlabForbidden, type GitlabUser } from '@jit/gitlab';
 import { AuthTokenRefused, AuthUnavailable, type Caller } from '@jit/identity-contract';
 
 export interface GitlabTokenResolverOptions {
@@ -64,7 +64,7 @@ export function createGitlabTokenResolver(options: GitlabTokenResolverOptions): 
 
 /** GitLab's answer about a token as our catalogue: 401/403 refused, anything else unavailable (never anonymous). */
 function fromGitlab(err: unknown): JitError {
-  if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_FORBIDDEN') {
+  if (GitlabForbidden.is(err)) {
     const status = Number(err.details?.['status']);
     return AuthTokenRefused(status === 403 ? 'GitLab answered 403: the token lacks the read_user or api scope, or its user is blocked' : 'GitLab answered 401: unknown, expired or revoked token');
   }
