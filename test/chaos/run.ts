@@ -473,7 +473,7 @@ async function report(ctx: {
     }
     for (const l of lifecycles) {
       for (const e of of(l.id ?? '', 'granted')) {
-        const d = e.data as { grantId: string; expiresAt: string; substrate: string };
+        const d = e.data as { grantId: string; expiresAt: string; issuedAt: string; substrate: string };
         if (Date.now() < Date.parse(d.expiresAt) + BOUND_MS) continue;
         if (d.substrate === 'postgres') {
           const r = await pgc.query('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [`jit_${d.grantId}`]);
@@ -481,6 +481,11 @@ async function report(ctx: {
         } else if (d.substrate === 'vault') {
           if (vaultLive.has(d.grantId)) alive.push(`${l.id} (vault credential live)`);
         } else if (d.substrate === 'aws-sts') {
+          // An STS session lives at least 900 s (AssumeRole's minimum DurationSeconds, taken before
+          // issuedAt); once that has passed it is dead on its own and the adapter drops its deny when
+          // it compacts the role's policies: no deny needed (runs longer than 15 min saw this).
+          const natural = Date.parse(d.issuedAt) + Math.max(Date.parse(d.expiresAt) - Date.parse(d.issuedAt), 900_000);
+          if (Date.now() > natural) continue;
           // the deny is the grant's own policy (jit-revoke-<grant>) or folded into a shard (jit-denies-<hash>)
           if (!denies.some((doc) => doc.includes(`jit-${d.grantId}"`))) alive.push(`${l.id} (no session deny on the STS role)`);
         }
