@@ -160,7 +160,8 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
     return sendPage(reply, 404, layout({ title: 'Not found', viewer: { username: session.username, csrf: session.csrf } }, html`<p>There is no such page. <a href="${DASHBOARD_HOME}">Back to the dashboard</a>.</p>`));
   });
   app.get<{ Params: { name: string } }>('/ui/assets/:name', async (req, reply) => {
-    const asset = assets[req.params.name];
+    // own keys only: `__proto__` or `constructor` is no asset
+    const asset = Object.hasOwn(assets, req.params.name) ? assets[req.params.name] : undefined;
     if (!asset) return reply.code(404).type('text/plain').send('not found');
     if (req.headers['if-none-match'] === asset.etag) return reply.code(304).send();
     return reply.type(asset.type).header('etag', asset.etag).header('cache-control', 'public, max-age=300').send(asset.body);
