@@ -70,13 +70,13 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- if eq .Values.mode "distributed" }}
 - { name: webhook-ingest, key: webhookIngest, serve: webhook-ingest, public: true, kafka: required, gitlab: "no", webhook: true, issues: false, sign: "", data: emptyDir, consumes: false, pin: false, url: false, notify: false }
 - { name: approval-gate, key: approvalGate, serve: approval-gate, public: true, kafka: required, gitlab: required, webhook: false, issues: false, sign: gate, data: "", consumes: true, pin: true, url: false, notify: false }
-- { name: issuer, key: issuer, serve: issuer, public: true, kafka: required, gitlab: required, webhook: false, issues: true, sign: issuer, data: "", consumes: true, pin: false, url: true, notify: false }
+- { name: issuer, key: issuer, serve: issuer, public: true, kafka: required, gitlab: required, webhook: false, issues: true, sign: issuer, data: "", consumes: true, pin: false, url: true, notify: false, ui: true }
 - { name: revoker, key: revoker, serve: revoker, public: false, kafka: required, gitlab: optional, webhook: false, issues: true, sign: revoker, data: "", consumes: true, pin: false, url: false, notify: false }
 {{- if .Values.notifier.enabled }}
 - { name: notifier, key: notifier, serve: notifier, public: false, kafka: required, gitlab: required, webhook: false, issues: false, sign: "", data: "", consumes: true, pin: false, url: true, notify: true }
 {{- end }}
 {{- else }}
-- { name: all-in-one, key: embedded, serve: all, public: true, kafka: optional, gitlab: optional, webhook: true, issues: true, sign: issuer, data: pvc, consumes: true, pin: true, url: true, notify: true }
+- { name: all-in-one, key: embedded, serve: all, public: true, kafka: optional, gitlab: optional, webhook: true, issues: true, sign: issuer, data: pvc, consumes: true, pin: true, url: true, notify: true, ui: true }
 {{- end }}
 {{- end }}
 
@@ -99,6 +99,10 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- end }}
 {{- if and $v.notifier.enabled (not (or $v.notifier.channels.existingSecret $v.notifier.sink.url.existingSecret)) }}{{ fail "notifier.enabled needs notifier.channels.existingSecret (the Secret holding JIT_NOTIFY_CHANNELS: channel name to webhook URL) and/or notifier.sink.url.existingSecret" }}{{ end }}
 {{- if and $v.notifier.sink.url.existingSecret (not $v.notifier.sink.secret.existingSecret) }}{{ fail "notifier.sink.url needs notifier.sink.secret.existingSecret (every batch is signed, JIT_SINK_SECRET)" }}{{ end }}
+{{- if $v.dashboard.enabled }}
+{{- if not $v.dashboard.oauth.clientId }}{{ fail "dashboard.enabled needs dashboard.oauth.clientId (the GitLab application whose redirect URI is <publicUrl>/ui/auth/callback)" }}{{ end }}
+{{- if not (or $v.publicUrl $v.ingress.host $v.httpRoute.hostnames) }}{{ fail "dashboard.enabled needs publicUrl (or an ingress.host / httpRoute.hostnames): GitLab sends users back to <publicUrl>/ui/auth/callback" }}{{ end }}
+{{- end }}
 {{- if $v.gitlab.url }}
 {{- if not (and $v.gitlab.project $v.gitlab.token.existingSecret) }}{{ fail "gitlab.url needs gitlab.project and gitlab.token.existingSecret" }}{{ end }}
 {{- if not (or $v.webhook.secret.existingSecret $v.webhook.signingSecret.existingSecret) }}{{ fail "with a real GitLab set webhook.secret.existingSecret and/or webhook.signingSecret.existingSecret" }}{{ end }}
@@ -194,6 +198,13 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- if and $c.url (or $v.publicUrl $v.ingress.host $v.httpRoute.hostnames) }}
 - { name: JIT_PUBLIC_URL, value: {{ include "jit.publicUrl" $root | quote }} }
 {{- end }}
+{{- if and $c.ui $v.dashboard.enabled }}
+- { name: JIT_UI_OAUTH_CLIENT_ID, value: {{ $v.dashboard.oauth.clientId | quote }} }
+- { name: JIT_UI_SESSION_TTL_MS, value: {{ $v.dashboard.sessionTtlMs | int64 | toString | quote }} }
+{{- with $v.dashboard.oauth.secret.existingSecret }}
+- { name: JIT_UI_OAUTH_CLIENT_SECRET_FILE, value: {{ include "jit.secretPath" (list "ui-oauth-secret" $v.dashboard.oauth.secret.key) }} }
+{{- end }}
+{{- end }}
 {{- if and $c.issues $v.substrates }}
 - { name: JIT_SUBSTRATES_FILE, value: /etc/jit/substrates.json }
 {{- end }}
@@ -249,6 +260,7 @@ the process as a file (`X_FILE`), never as an environment value or a ConfigMap e
 {{- end }}
 {{- if and $c.notify $v.notifier.enabled $v.notifier.channels.existingSecret }}{{ $m = append $m (list "notify-channels" $v.notifier.channels.existingSecret (list $v.notifier.channels.key)) }}{{ end }}
 {{- if and $c.notify $v.notifier.enabled $v.notifier.sink.url.existingSecret }}{{ $m = append $m (list "sink-url" $v.notifier.sink.url.existingSecret (list $v.notifier.sink.url.key)) }}{{ $m = append $m (list "sink-secret" $v.notifier.sink.secret.existingSecret (list $v.notifier.sink.secret.key)) }}{{ end }}
+{{- if and $c.ui $v.dashboard.enabled $v.dashboard.oauth.secret.existingSecret }}{{ $m = append $m (list "ui-oauth-secret" $v.dashboard.oauth.secret.existingSecret (list $v.dashboard.oauth.secret.key)) }}{{ end }}
 {{- if $c.sign }}{{ $s := index $v.signing $c.sign }}{{ with $s.existingSecret }}{{ $m = append $m (list "signing-key" . (list $s.key)) }}{{ end }}{{ end }}
 {{- toJson $m }}
 {{- end }}
