@@ -29,5 +29,12 @@ export const VaultAuthConflict = defineError<[string]>(
   { retriable: false, statusCode: 500 },
 );
 
+/** The grant was revoked on this instance; a late issue of it (an issuer replica that lost its partition) is refused. */
+export const VaultGrantRevoked = defineError<[string, string]>(
+  'JIT_ERR_VAULT_GRANT_REVOKED',
+  'grant %s was already revoked on vault %s, so it is not issued again; open a new elevation request',
+  { retriable: false, statusCode: 409 },
+);
+
 /** Every code this lib defines (the docs test checks each is in docs/errors.md). */
-export const VAULT_ERRORS = [VaultNotFound, VaultLoginFailed, VaultAuthFileUnreadable, VaultAuthConflict] as const;
+export const VAULT_ERRORS = [VaultNotFound, VaultLoginFailed, VaultAuthFileUnreadable, VaultAuthConflict, VaultGrantRevoked] as const;

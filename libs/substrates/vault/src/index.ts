@@ -19,7 +19,7 @@ export type {
   VaultScope,
   VaultSubstrate,
 } from './vault-substrate';
-export { VAULT_ERRORS, VaultAuthConflict, VaultAuthFileUnreadable, VaultLoginFailed, VaultNotFound } from './errors';
+export { VAULT_ERRORS, VaultAuthConflict, VaultAuthFileUnreadable, VaultGrantRevoked, VaultLoginFailed, VaultNotFound } from './errors';
 export { KUBERNETES_TOKEN_FILE, createVaultAuth, vaultAuthSchema } from './vault-auth';
 export type { VaultAuth, VaultAuthConfig, VaultAuthEvent, VaultAuthOptions } from './vault-auth';
 export { VAULT_CREDENTIAL } from './credential';

@@ -287,6 +287,23 @@ describe('vault substrate on a real OpenBao', () => {
     expect((await s.listIssued()).some((h) => h.grantId === grantId)).toBe(false);
   });
 
+  it('a late issue of a grant already revoked (an issuer replica that lost its partition and wakes after the revoke) is refused and leaves no token', async () => {
+    const grantId = contractGrantId();
+    const announced = await s.issue(request(grantId, { mode: 'token', policies: [f.readPolicy] }, 300));
+    await s.revoke(announced.handle); // the revoker, at TTL or on request
+    // the paused replica resumes: its ownership check passed before the pause, so it issues now
+    const late = await s.issue(request(grantId, { mode: 'token', policies: [f.readPolicy] }, 300)).then(
+      async (issued) => `issued a token that ${(await tokenWorks(f, issued.secret['token'] as string)) ? 'works' : 'does not work'} until ${issued.expiresAt}`,
+      (err: Error & { code?: string }) => err.code,
+    );
+    expect(late).toBe('JIT_ERR_VAULT_GRANT_REVOKED');
+    expect((await s.listIssued()).some((h) => h.grantId === grantId)).toBe(false);
+    // another grant is not affected by the marker
+    const other = await s.issue(request(contractGrantId(), { mode: 'token', policies: [f.readPolicy] }, 300));
+    expect(await tokenWorks(f, other.secret['token'] as string)).toBe(true);
+    await s.revoke(other.handle);
+  });
+
   it("refuses a forged handle naming a token that is not this grant's (e.g. the admin's own)", async () => {
     const self = await admin.tokenLookupSelf();
     const forged = { kind: 'vault', instance: s.name, grantId: contractGrantId(), ref: { mode: 'token', accessor: self.data.accessor }, expiresAt: '' };

@@ -82,9 +82,23 @@ describe('vault substrate (unit, fake client)', () => {
       const err = await make(f.client).issue(req({ mode: 'token', policies: ['p'] })).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', retriable: false, message: expect.stringContaining('orphan=true') });
       expect(f.calls.filter((c) => c.path === 'auth/token/revoke-accessor').map((c) => c.data)).toEqual([{ accessor: 'child-acc' }]);
-      expect(f.calls.some((c) => c.path.startsWith('secret/data/'))).toBe(false);
+      expect(f.calls.some((c) => c.op === 'write' && c.path.startsWith('secret/data/'))).toBe(false); // never indexed
       expect(String(err)).not.toContain('s.CHILD');
     }
+  });
+
+  it('a grant revoked while its issue runs (the revoke wrote its marker after the first check) loses what the issue created', async () => {
+    let markerReads = 0;
+    const f = fakeClient((c) => {
+      if (c.op === 'list') return { data: { keys: [] } };
+      if (c.op === 'read' && c.path.includes('/revoked~/')) return ++markerReads === 1 ? {} : { data: { data: { grant: 'gl-1-2-abc' } } };
+      if (c.path === 'auth/token/create/jit-role') return { auth: { client_token: 's.LATE', accessor: 'late-acc', lease_duration: 900, orphan: true } };
+      return {};
+    });
+    const err = await make(f.client).issue(req({ mode: 'token', policies: ['p'] })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'JIT_ERR_VAULT_GRANT_REVOKED', retriable: false });
+    expect(f.calls.filter((c) => c.path === 'auth/token/revoke-accessor').map((c) => c.data)).toEqual([{ accessor: 'late-acc' }]);
+    expect(String(err)).not.toContain('s.LATE');
   });
 
   it('listIssued reads only its own index: one list per grant folder, a lookup per accessor; a forged entry is ignored and a gone one dropped', async () => {

@@ -32,7 +32,7 @@ import {
   type SubstrateDeps,
   type VerifyResult,
 } from '@jit/substrates';
-import { VaultAuthConflict, VaultNotFound } from './errors';
+import { VaultAuthConflict, VaultGrantRevoked, VaultNotFound } from './errors';
 import { createVaultAuth, vaultAuthSchema, type VaultAuthEvent } from './vault-auth';
 import { reachIntoJit } from './policy-reach';
 import { revocationGaps } from './revocation-statements';
@@ -362,6 +362,10 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
   const deployment = config.deployment ?? config.tokenRole;
   const index = `${config.indexMount}/metadata/${vaultIndexPath(config, name)}`;
   const indexEntry = (grantId: string, accessor: string) => `${config.indexMount}/data/${vaultIndexPath(config, name)}/${grantKey(grantId)}/${accessor}`;
+  // A revoked grant's marker, in a folder of the index whose name ("revoked~") no scan walks (the
+  // index's names are [A-Za-z0-9._-]): an issue of a grant revoked here is refused, so a replica that
+  // lost its partition mid-issue and wakes after the revoke creates nothing that outlives the grant.
+  const revokedEntry = (grantId: string) => `${config.indexMount}/data/${vaultIndexPath(config, name)}/revoked~/${grantKey(grantId)}`;
   const fail = (op: string, err: unknown): JitError =>
     err instanceof JitError
       ? err
@@ -448,6 +452,17 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     } catch (err) {
       if (isGoneAnswer('revoke accessor', err)) return 'gone';
       throw fail('revoke accessor', err);
+    }
+  };
+
+  /** Whether a revoke of this grant has begun on this instance (its marker is written first). */
+  const wasRevoked = async (grantId: string): Promise<boolean> => {
+    try {
+      const r = await client.read(revokedEntry(grantId));
+      return r?.data?.data?.grant === grantId;
+    } catch (err) {
+      if (isVaultError(err, 404)) return false;
+      throw fail('read revoked marker', err);
     }
   };
 
@@ -540,16 +555,28 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     const scope = req.scope as unknown as VaultScope;
     const started = now().getTime();
 
+    if (await wasRevoked(req.grantId)) throw VaultGrantRevoked(req.grantId, name);
     // A retry finds its own work: whatever this grant got before is revoked, so one stays live.
     for (const old of await scan(req.grantId)) {
       await revokeAccessor(old.accessor);
       log.info({ grantId: req.grantId, accessor: old.accessor }, 'revoked an earlier credential of the same grant');
     }
+    // Checked again once the credential exists and is indexed: the revoke writes its marker before
+    // it scans the index, so either that scan finds this credential or this check finds the marker.
+    const refuseIfRevoked = async (accessor: string, leaseId?: string): Promise<void> => {
+      if (!(await wasRevoked(req.grantId))) return;
+      if (leaseId) await client.write('sys/leases/revoke', { lease_id: leaseId }).catch(() => undefined);
+      await revokeAccessor(accessor).catch(() => undefined);
+      await unindex(grantKey(req.grantId), accessor);
+      log.warn({ grantId: req.grantId, accessor }, 'the grant was revoked while this issue ran; what it created is revoked');
+      throw VaultGrantRevoked(req.grantId, name);
+    };
 
     if (scope.mode === 'token') {
       const reach = await reachOf(scope.policies);
       if (reach.length > 0) throw SubstrateInvalidScope(name, `${reach.join('; ')}; narrow the policy`);
       const t = await createToken('token create', tokenBody(req, { jit_mode: 'token' }, scope.policies));
+      await refuseIfRevoked(t.accessor);
       const seconds = Math.min(req.ttlSeconds, t.leaseDuration || req.ttlSeconds);
       const expiresAt = new Date(started + seconds * 1000).toISOString();
       log.info({ grantId: req.grantId, accessor: t.accessor, expiresAt }, 'vault token issued');
@@ -577,6 +604,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
       await revokeAccessor(carrierAccessor).catch(() => undefined);
       throw fail('read database creds', new Error('no username/password/lease in the answer'));
     }
+    await refuseIfRevoked(carrierAccessor, leaseId);
     const seconds = Math.min(req.ttlSeconds, Number(creds.lease_duration) || req.ttlSeconds, carrier.leaseDuration || req.ttlSeconds);
     const expiresAt = new Date(started + seconds * 1000).toISOString();
     const secret: Record<string, string> = { username, password };
@@ -614,6 +642,12 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     // Never revoke a token this grant did not get (a forged handle naming the admin's accessor).
     if (info === undefined || (!('gone' in info) && info.grantId !== handle.grantId)) {
       throw SubstrateInvalidHandle(name, 'the accessor does not belong to this grant on this instance');
+    }
+    // First, so no issue of this grant that starts (or finishes) from now on leaves a credential behind.
+    try {
+      await client.write(revokedEntry(handle.grantId), { data: { grant: handle.grantId, revokedAt: now().toISOString() } });
+    } catch (err) {
+      throw fail('write revoked marker', err);
     }
     if (leaseId) {
       try {
