@@ -94,7 +94,9 @@ function scenario(kind: 'embedded' | 'kafka', openBus: () => Promise<{ bus: Even
         const t = await teams.waitFor(4);
         expect(t.map((r) => r.status).sort()).toEqual([200, 200, 500, 503]);
         for (const r of t) expect(r.problems).toEqual([]);
-        expect(t.filter((r) => JSON.stringify(r.body).includes('merge_requests/1'))).toHaveLength(3);
+        // the two failures may fall on either request (their elevations are on different partitions),
+        // and each request is delivered once
+        expect(t.filter((r) => r.status === 200 && JSON.stringify(r.body).includes('merge_requests/1'))).toHaveLength(1);
         const h = await hook.waitFor(2);
         expect(h.map((r) => (r.body as { elevationId: string }).elevationId).sort()).toEqual([ev(1), ev(3)]);
         // security hears of the break-glass grant and the bypass, not of the request itself

@@ -20,6 +20,12 @@ export interface Receiver {
   /** A URL with a secret-looking path, as Slack and Teams webhook URLs are. */
   urlFor(path: string): string;
   requests: ReceivedRequest[];
+  /**
+   * Requests to a path no `urlFor` gave out, once it gave out one: not counted as deliveries. Test
+   * files run side by side, and a port another suite's closed receiver had is reused by the OS, so a
+   * retry from that suite can land here.
+   */
+  strays: ReceivedRequest[];
   /** Resolves once `count` requests have arrived (rejects after timeoutMs). */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedRequest[]>;
   /** Status codes to answer with, in order; then `defaultStatus`. */
@@ -30,6 +36,8 @@ export interface Receiver {
 
 export async function startReceiver(validate: (body: unknown) => string[] = () => []): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
+  const strays: ReceivedRequest[] = [];
+  const paths = new Set<string>();
   const script: number[] = [];
   const waiters = new Set<() => void>();
   const server: Server = createServer((req, res) => {
@@ -45,8 +53,14 @@ export async function startReceiver(validate: (body: unknown) => string[] = () =
       } catch {
         problems = ['the body is not JSON'];
       }
+      const path = req.url ?? '';
+      if (paths.size > 0 && !paths.has(path)) {
+        strays.push({ path, headers: req.headers, raw, body, problems, status: 404 });
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('no');
+        return;
+      }
       const status = script.shift() ?? receiver.defaultStatus;
-      requests.push({ path: req.url ?? '', headers: req.headers, raw, body, problems, status });
+      requests.push({ path, headers: req.headers, raw, body, problems, status });
       res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'no');
       for (const w of waiters) w();
     });
@@ -55,8 +69,13 @@ export async function startReceiver(validate: (body: unknown) => string[] = () =
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const receiver: Receiver = {
     url,
-    urlFor: (path) => `${url}/${path.replace(/^\/+/, '')}`,
+    urlFor: (path) => {
+      const p = `/${path.replace(/^\/+/, '')}`;
+      paths.add(p);
+      return `${url}${p}`;
+    },
     requests,
+    strays,
     defaultStatus: 200,
     respond: (...statuses) => void script.push(...statuses),
     waitFor(count, timeoutMs = 30_000) {
