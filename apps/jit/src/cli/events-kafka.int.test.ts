@@ -35,7 +35,10 @@ let dir: string;
 
 const eventOf = (type: ElevationEventType) => {
   const base = sampleData[type]() as { elevationId: string; grantId?: string };
-  return sampleEvent(type, { elevationId, ...(base.grantId ? { grantId: base.grantId.replace(base.elevationId, elevationId) } : {}) } as never);
+  // a grant still live (the sample's expiry is in the past, and `audit verify` of the live topic
+  // reports a grant past its expiry with no end as unended)
+  const live = type === EVENT_TYPES.granted ? { expiresAt: new Date(Date.now() + 3_600_000).toISOString() } : {};
+  return sampleEvent(type, { elevationId, ...live, ...(base.grantId ? { grantId: base.grantId.replace(base.elevationId, elevationId) } : {}) } as never);
 };
 
 async function cli(argv: string[], env: Record<string, string>, signal?: AbortSignal, onLine?: (l: string) => void) {
