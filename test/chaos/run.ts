@@ -315,7 +315,10 @@ async function launch(slot: string): Promise<void> {
   void app.exited.then(async (code) => {
     if (i.stopping || finishing || i.app !== app) return;
     restarts.push({ slot, at: Date.now(), why: `exited ${code}` });
-    log(`supervisor: ${slot} exited ${code} on its own; restarting it`);
+    // what it said last (pino lines at warn and above, else its last lines): why it exited
+    const lines = app.output().trimEnd().split('\n');
+    const loud = lines.filter((l) => /"level":(4|5|6)\d/.test(l) || !l.startsWith('{'));
+    log(`supervisor: ${slot} exited ${code} on its own; restarting it. Its last words:\n  ${(loud.length ? loud : lines).slice(-6).join('\n  ').slice(0, 4000)}`);
     await delay(1_000);
     if (!i.stopping && !finishing && i.app === app) await launch(slot).catch((err: unknown) => log(`supervisor: ${slot} could not be restarted: ${(err as Error).message.slice(0, 300)}`));
   });
