@@ -34,8 +34,11 @@ for values in "" "$chart"/ci/*-values.yaml; do
       -schema-location "$tools/schemas/crds/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json" \
       "$out" | sed "s|^|  ${name:-default} (k8s $kube): |"
   done
-  # secrets travel only as references: no Secret is ever rendered
-  if grep -q '^kind: Secret$' "$out"; then echo "${name:-default}: renders a Secret" >&2; exit 1; fi
+  # secrets travel only as references: the one Secret ever rendered is the dashboard's session key,
+  # random bytes the chart generates (no value of values.yaml goes into it)
+  for secret in $(awk '/^---/{k=0} /^kind: Secret$/{k=1} k && /^  name: /{print $2; k=0}' "$out"); do
+    case "$secret" in *-ui-session-key) ;; *) echo "${name:-default}: renders the Secret $secret" >&2; exit 1 ;; esac
+  done
 done
 
 echo "== every setting the chart passes is one the process reads"

@@ -89,13 +89,24 @@ describe('issuer parseConfig', () => {
 
   it('serves the dashboard only with a GitLab OAuth application and JIT_PUBLIC_URL; never echoes its secret', () => {
     expect(parseConfig(base).ui).toEqual({ sessionTtlMs: 8 * 3600_000 });
-    const ui = parseConfig({ ...base, JIT_PUBLIC_URL: 'https://jit.example.com', JIT_UI_OAUTH_CLIENT_ID: 'a1b2c3', JIT_UI_OAUTH_CLIENT_SECRET: 'gloas-dashboard-secret', JIT_UI_SESSION_TTL_MS: '3600000' }).ui;
-    expect(ui).toEqual({ clientId: 'a1b2c3', clientSecret: 'gloas-dashboard-secret', sessionTtlMs: 3600_000 });
-    const msg = problems({ ...base, JIT_UI_OAUTH_CLIENT_SECRET: 'gloas-dashboard-secret' }) + problems({ ...base, JIT_UI_OAUTH_CLIENT_ID: 'a1b2c3' }) + problems({ ...base, JIT_UI_SESSION_TTL_MS: '5' });
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const previous = Buffer.alloc(32, 9).toString('base64url');
+    const ui = parseConfig({ ...base, JIT_PUBLIC_URL: 'https://jit.example.com', JIT_UI_OAUTH_CLIENT_ID: 'a1b2c3', JIT_UI_OAUTH_CLIENT_SECRET: 'gloas-dashboard-secret', JIT_UI_SESSION_TTL_MS: '3600000', JIT_UI_SESSION_KEY: `${key}, ${previous}` }).ui;
+    // the keys as base64url, the sealing one first
+    expect(ui).toEqual({ clientId: 'a1b2c3', clientSecret: 'gloas-dashboard-secret', sessionTtlMs: 3600_000, sessionKeys: { setting: 'JIT_UI_SESSION_KEY', value: [Buffer.alloc(32, 7).toString('base64url'), previous] } });
+    const msg =
+      problems({ ...base, JIT_UI_OAUTH_CLIENT_SECRET: 'gloas-dashboard-secret' }) +
+      problems({ ...base, JIT_UI_OAUTH_CLIENT_ID: 'a1b2c3' }) +
+      problems({ ...base, JIT_UI_SESSION_TTL_MS: '5' }) +
+      problems({ ...base, JIT_UI_SESSION_KEY: 'short-secret-key-value' }) +
+      problems({ ...base, JIT_UI_SESSION_KEY: `${key},` });
     expect(msg).toMatch(/JIT_UI_OAUTH_CLIENT_ID: JIT_UI_OAUTH_CLIENT_SECRET needs JIT_UI_OAUTH_CLIENT_ID/);
     expect(msg).toMatch(/JIT_PUBLIC_URL: the dashboard \(JIT_UI_OAUTH_CLIENT_ID\) needs JIT_PUBLIC_URL/);
+    // replicas must share one key: a process never makes up its own
+    expect(msg).toMatch(/JIT_UI_SESSION_KEY_FILE: the dashboard \(JIT_UI_OAUTH_CLIENT_ID\) needs JIT_UI_SESSION_KEY_FILE/);
+    expect(msg).toMatch(/JIT_UI_SESSION_KEY: must be comma-separated keys, each 32 random bytes/);
     expect(msg).toMatch(/JIT_UI_SESSION_TTL_MS:/);
-    expect(msg).not.toContain('gloas-dashboard-secret');
+    for (const secret of ['gloas-dashboard-secret', 'short-secret-key-value', key]) expect(msg).not.toContain(secret);
   });
 
   it('reads the signing key file once at start and needs the gate and revoker keys it trusts; never echoes a key', () => {

@@ -25,6 +25,9 @@ const EnvSchema = z.object({
   checkDashboard(env, ctx);
   if (env.JIT_UI_OAUTH_CLIENT_ID && !env.JIT_PUBLIC_URL)
     ctx.addIssue({ code: 'custom', path: ['JIT_PUBLIC_URL'], message: 'the dashboard (JIT_UI_OAUTH_CLIENT_ID) needs JIT_PUBLIC_URL: its sign-in returns to <JIT_PUBLIC_URL>/ui/auth/callback' });
+  // replicas open each other's sessions only with one key; a key per process would sign users out at every hop
+  if (env.JIT_UI_OAUTH_CLIENT_ID && !env.JIT_UI_SESSION_KEY)
+    ctx.addIssue({ code: 'custom', path: ['JIT_UI_SESSION_KEY_FILE'], message: 'the dashboard (JIT_UI_OAUTH_CLIENT_ID) needs JIT_UI_SESSION_KEY_FILE: the key every issuer replica seals and opens sessions with (openssl rand -base64 32)' });
 });
 
 export interface IssuerAppConfig extends ServerConfig {

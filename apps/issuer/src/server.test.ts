@@ -1,6 +1,7 @@
 // The issuer process in distributed mode serves the whole read API (list, one elevation with its
 // timeline, the sealed credential), the SLO counters of the read model on /metrics and an OpenAPI
 // document listing the routes — on an in-memory bus and the GitLab sandbox (no real servers).
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_TYPES, TOPIC_ELEVATIONS, type CloudEventJson } from '@jit/contracts';
@@ -9,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryBus } from '@jit/bus/testing';
+import { createSessionSealer } from '@jit/dashboard';
 import type { EventBus } from '@jit/bus';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { createLogger } from '@jit/observability';
@@ -23,12 +25,22 @@ const gateKey = createTestSigningKey();
 const revokerKey = createTestSigningKey();
 const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'jit-issuer-server-')), 'signing-key.pem');
 writeFileSync(KEY_FILE, issuerKey.pem, { mode: 0o600 });
+// the dashboard's session key as the chart mounts it, with the previous key after a comma (rotation)
+const SESSION_KEY = randomBytes(32).toString('base64');
+const PREVIOUS_SESSION_KEY = randomBytes(32).toString('base64');
+const SESSION_KEY_FILE = join(mkdtempSync(join(tmpdir(), 'jit-issuer-ui-')), 'session-key');
+writeFileSync(SESSION_KEY_FILE, `${SESSION_KEY},${PREVIOUS_SESSION_KEY}\n`, { mode: 0o600 });
 
 let sandbox: Sandbox;
 let bus: EventBus;
 let server: IssuerServer;
+/** Another replica with the same session key, and one with a key of its own. */
+let replica: IssuerServer;
+let stranger: IssuerServer;
 let oauthApp: { uid: string; secret: string };
 const dashboardAnswers: string[] = [];
+/** Sealed session cookies handed out: never in a log line. */
+const sessionCookies: string[] = [];
 const logLines: string[] = [];
 
 const publish = (e: CloudEventJson) => bus.publish(TOPIC_ELEVATIONS, String((e.data as { elevationId: string }).elevationId), e);
@@ -76,8 +88,9 @@ beforeAll(async () => {
     await publish(e);
   // the dashboard's OAuth application, as an admin registers it in GitLab
   oauthApp = sandbox.addOAuthApplication({ name: 'jit dashboard', redirectUri: 'https://jit.example.com/ui/auth/callback', scopes: ['read_user'] });
-  const config = parseConfig({
+  const env = {
     JIT_UI_OAUTH_CLIENT_ID: oauthApp.uid,
+    JIT_UI_SESSION_KEY_FILE: SESSION_KEY_FILE,
     JIT_UI_OAUTH_CLIENT_SECRET: oauthApp.secret,
     KAFKA_BROKERS: '127.0.0.1:9',
     GITLAB_URL: sandbox.url,
@@ -89,17 +102,23 @@ beforeAll(async () => {
     JIT_SIGNING_KEY_FILE: KEY_FILE,
     JIT_TRUSTED_GATE_KEYS: gateKey.signer.publicKey.x,
     JIT_TRUSTED_REVOKER_KEYS: revokerKey.signer.publicKey.x,
-  });
+  };
+  const config = parseConfig(env);
   const destination = new Writable({
     write(chunk, _enc, cb) {
       logLines.push(String(chunk));
       cb();
     },
   });
-  server = await buildServer(config, { bus, logger: createLogger({ name: 'issuer-test', destination }) });
+  const logger = createLogger({ name: 'issuer-test', destination });
+  server = await buildServer(config, { bus, logger });
+  replica = await buildServer(parseConfig(env), { bus, logger });
+  stranger = await buildServer(parseConfig({ ...env, JIT_UI_SESSION_KEY_FILE: undefined, JIT_UI_SESSION_KEY: randomBytes(32).toString('base64url') }), { bus, logger });
 });
 
 afterAll(async () => {
+  await stranger?.app.close();
+  await replica?.app.close();
   await server?.app.close();
   await bus?.close();
   await sandbox?.close();
@@ -187,10 +206,58 @@ describe('issuer HTTP in distributed mode', () => {
     dashboardAnswers.push(login.body, callback.body, live.body, JSON.stringify(callback.headers));
   });
 
+  it('replicas sharing the session key serve each other’s sign-ins and sessions; another key, an altered cookie or a signed-out one is refused', async () => {
+    const cookieOf = (r: { headers: Record<string, unknown> }, name: string) => [r.headers['set-cookie']].flat().map(String).find((c) => c.startsWith(`${name}=`))?.split(';')[0];
+    /** Carol's sign-in started on `from` and finished on `to` (the load balancer's choice); her session cookie. */
+    const signIn = async (from: IssuerServer, to: IssuerServer) => {
+      const login = await from.app.inject({ url: '/ui/auth/login?return=/ui/history' });
+      const form = new URLSearchParams(new URL(String(login.headers.location)).searchParams);
+      form.set('username', 'carol');
+      const back = new URL(String((await fetch(`${sandbox.url}/oauth/authorize`, { method: 'POST', body: form, redirect: 'manual' })).headers.get('location')));
+      const callback = await to.app.inject({ url: `/ui/auth/callback${back.search}`, headers: { cookie: cookieOf(login, '__Host-jit_signin')! } });
+      expect(callback.headers.location).toBe('/ui/history');
+      dashboardAnswers.push(callback.body, JSON.stringify(callback.headers));
+      const cookie = cookieOf(callback, '__Host-jit_session')!;
+      sessionCookies.push(cookie.slice(cookie.indexOf('=') + 1));
+      return cookie;
+    };
+    const session = await signIn(server, replica);
+    for (const app of [server.app, replica.app]) {
+      const page = await app.inject({ url: '/ui/history', headers: { cookie: session } });
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toContain(`data-elevation="${FIXTURE_ELEVATION}"`);
+    }
+    // a replica with another key, and a cookie with one character changed: sign in again
+    expect((await stranger.app.inject({ url: '/ui/history', headers: { cookie: session } })).headers.location).toBe('/ui/sign-in?return=%2Fui%2Fhistory');
+    const at = session.length - 30;
+    const altered = `${session.slice(0, at)}${session[at] === 'A' ? 'B' : 'A'}${session.slice(at + 1)}`;
+    expect((await server.app.inject({ url: '/ui/history', headers: { cookie: altered } })).statusCode).toBe(303);
+    // a session sealed with the previous key (the second in the file) still opens
+    const previous = createSessionSealer({ keys: () => [Buffer.from(PREVIOUS_SESSION_KEY, 'base64').toString('base64url')] });
+    const sealedBefore = await previous.create({ token: CAROL_TOKEN, username: 'carol', ttlMs: 600_000 });
+    expect((await replica.app.inject({ url: '/ui/live', headers: { cookie: `__Host-jit_session=${sealedBefore.cookie}` } })).statusCode).toBe(200);
+
+    // sign-out on one replica revokes the token at GitLab: the cookie replayed there is refused at
+    // once, and on a replica whose auth cache does not hold the token, by GitLab
+    const second = await signIn(replica, replica);
+    const page = await replica.app.inject({ url: '/ui/live', headers: { cookie: second } });
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const out = await replica.app.inject({ method: 'POST', url: '/ui/auth/logout', headers: { cookie: second, origin: 'https://jit.example.com', 'content-type': 'application/x-www-form-urlencoded' }, payload: `csrf=${csrf}` });
+    expect(out.headers.location).toBe('/ui/sign-in?signed-out=1');
+    for (const app of [replica.app, server.app]) {
+      const replay = await app.inject({ url: '/ui/live', headers: { cookie: second } });
+      expect(replay.statusCode).toBe(303);
+      expect(replay.headers.location).toBe('/ui/sign-in?return=%2Fui%2Flive');
+    }
+    dashboardAnswers.push(page.body);
+  });
+
   it('puts no secret in its answers or its log lines', async () => {
     const answers = await Promise.all([ops('/metrics'), get('/docs/openapi.json'), get('/v1/elevations'), ops('/readyz')].map(async (r) => (await r).body));
     const places = { answers: [...answers, ...dashboardAnswers].join('\n'), logs: logLines.join('') };
     expect(places.logs).toMatch(/read model loaded/);
-    for (const [where, text] of Object.entries(places)) for (const s of [BOT_TOKEN, VAULT_TOKEN, oauthApp.secret]) expect(text.includes(s), `${s} in ${where}`).toBe(false);
+    for (const [where, text] of Object.entries(places)) for (const s of [BOT_TOKEN, VAULT_TOKEN, oauthApp.secret, SESSION_KEY, PREVIOUS_SESSION_KEY]) expect(text.includes(s), `${s} in ${where}`).toBe(false);
+    expect(sessionCookies.length).toBeGreaterThan(0);
+    for (const c of sessionCookies) expect(places.logs.includes(c.slice(0, 40)), 'a session cookie in the log').toBe(false);
   });
 });

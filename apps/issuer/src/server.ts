@@ -12,7 +12,7 @@ import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createGitlabApprovalCheck, createIssuer, type Issuer, type MrNotifier } from '@jit/issuer';
 import { createChainHeads, createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
-import { allowedCiProjects, createOpsServer, openGitlabToken } from '@jit/service';
+import { allowedCiProjects, createOpsServer, openGitlabToken, openSecret, sessionKeysSchema } from '@jit/service';
 import { cachedGroupResolver, createElevationAccess, createPolicyStore, ratifiedOnLog } from '@jit/policy';
 import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
 import { createGroupResolver } from '@jit/gate';
@@ -143,11 +143,15 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
       // each credential served is on the log first, signed with the issuer key
       recordFetch: async (e, caller) => void (await bus.publish(TOPIC_ELEVATIONS, e.id, credentialFetchedEvent(e, caller, '/jit/issuer/read-api'))),
     });
-    if (config.ui.clientId && config.publicUrl)
+    if (config.ui.clientId && config.publicUrl && config.ui.sessionKeys) {
+      // re-read when the file is rotated: a new first key seals new sessions, the others still open
+      const sessionKeys = openSecret({ ...config.ui.sessionKeys, schema: sessionKeysSchema(), logger });
+      cleanups.unshift(async () => sessionKeys.close());
       await app.register(
         dashboardPlugin,
-        dashboardOptions({ gitlabUrl: config.gitlab.url, clientId: config.ui.clientId, ...(config.ui.clientSecret ? { clientSecret: config.ui.clientSecret } : {}), publicUrl: config.publicUrl, sessionTtlMs: config.ui.sessionTtlMs, logger }),
+        dashboardOptions({ gitlabUrl: config.gitlab.url, clientId: config.ui.clientId, ...(config.ui.clientSecret ? { clientSecret: config.ui.clientSecret } : {}), publicUrl: config.publicUrl, sessionTtlMs: config.ui.sessionTtlMs, sessionKeys: () => sessionKeys.current(), logger }),
       );
+    }
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['issuer'] }] });
     const ops = createOpsServer({ registry, logger, closeWith: app, readiness: () => ({ ready: bus.isReady(), detail: { bus: bus.isReady(), substrates: substrates.names() } }) });
     app.addHook('onClose', async () => {

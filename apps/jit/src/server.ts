@@ -13,7 +13,7 @@ import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventSigner, generateSigningKeyPe
 import { eventsPlugin } from '@jit/audit';
 import { createGroupResolver, gatePlugin } from '@jit/gate';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
-import { DASHBOARD_ROUTES, DASHBOARD_SCOPE, dashboardOptions, dashboardPlugin } from '@jit/dashboard';
+import { DASHBOARD_ROUTES, DASHBOARD_SCOPE, dashboardOptions, dashboardPlugin, ephemeralSessionKey } from '@jit/dashboard';
 import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
 import { createGitlabApprovalCheck, createIssuer, type Issuer } from '@jit/issuer';
@@ -24,7 +24,7 @@ import { cachedGroupResolver, createElevationAccess, createPolicyStore } from '@
 import { WEBHOOK_ROUTE, authPlugin, createCallerResolver } from '@jit/identity';
 import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { createRevoker, type Revoker } from '@jit/revoker';
-import { allowedCiProjects, createOpsServer, envSchemas, openGitlabToken, openSecret } from '@jit/service';
+import { allowedCiProjects, createOpsServer, envSchemas, openGitlabToken, openSecret, sessionKeysSchema, staticSecret } from '@jit/service';
 import { webhookSecrets as webhookSecretsSchema, type JitConfig } from './config';
 import { startDemoDatabase, type DemoDatabase } from './demo-database';
 import { DataDirUnusable } from './errors';
@@ -344,11 +344,16 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     // GET /v1/events (jit events, jit audit verify): the whole log, for the policy's auditors only; the
     // caller is the auth plugin's
     await app.register(eventsPlugin, { bus, access });
-    if (uiApp)
+    if (uiApp) {
+      // the configured keys (re-read when rotated), or one of this process's own: one process opens
+      // its own sessions, and a restart signs users out
+      const sessionKeys = config.ui.sessionKeys ? openSecret({ ...config.ui.sessionKeys, schema: sessionKeysSchema(), logger }) : staticSecret('JIT_UI_SESSION_KEY', [ephemeralSessionKey()]);
+      closers.push(async () => sessionKeys.close());
       await app.register(
         dashboardPlugin,
-        dashboardOptions({ gitlabUrl, clientId: uiApp.id, ...(uiApp.secret ? { clientSecret: uiApp.secret } : {}), publicUrl: config.publicUrl, sessionTtlMs: config.ui.sessionTtlMs, logger }),
+        dashboardOptions({ gitlabUrl, clientId: uiApp.id, ...(uiApp.secret ? { clientSecret: uiApp.secret } : {}), publicUrl: config.publicUrl, sessionTtlMs: config.ui.sessionTtlMs, sessionKeys: () => sessionKeys.current(), logger }),
       );
+    }
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] }] });
 
     let projection: LedgerProjection | undefined;

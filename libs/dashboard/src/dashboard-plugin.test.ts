@@ -2,13 +2,15 @@
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_SECURITY_POLICY, dashboardPlugin } from './dashboard-plugin';
+import { ephemeralSessionKey } from './sessions';
 
 const app = Fastify();
 beforeAll(async () => {
   await app.register(dashboardPlugin, {
-    oauth: { authorizeUrl: () => 'http://127.0.0.1:9/oauth/authorize', exchangeCode: async () => Promise.reject(new Error('not here')), revoke: async () => undefined },
+    oauth: { authorizeUrl: () => 'http://127.0.0.1:9/oauth/authorize', exchangeCode: async () => Promise.reject(new Error('not here')), refresh: async () => Promise.reject(new Error('not here')), revoke: async () => undefined },
     tokenOwner: async () => Promise.reject(new Error('not here')),
     publicUrl: 'http://127.0.0.1:8080',
+    sessionKeys: () => [ephemeralSessionKey()],
   });
 });
 afterAll(() => app.close());

@@ -1,14 +1,15 @@
 // The web dashboard under /ui: sign-in with GitLab (OAuth 2 authorization code + PKCE), a
-// server-side session holding the user's GitLab token, and server-rendered pages that read
-// everything through the read API with that token, so each user sees exactly what the API's role
-// table lets them see (requester: own, approver: eligible, auditor: all). The browser gets HTML,
-// one stylesheet and one script from 'self' under a strict CSP, and an HttpOnly, SameSite=Lax
-// cookie holding a random session id; never a token. See docs/adr/0011-dashboard.md.
+// session sealed into the browser's cookie (the user's GitLab token encrypted with a key every
+// replica holds), and server-rendered pages that read everything through the read API with that
+// token, so each user sees exactly what the API's role table lets them see (requester: own,
+// approver: eligible, auditor: all). The browser gets HTML, one stylesheet and one script from
+// 'self' under a strict CSP, and an HttpOnly, SameSite=Lax cookie it cannot read or alter.
+// See docs/adr/0011-dashboard-server-rendered.md.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/swagger'; // schema.hide
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { JitError } from '@jit/errors';
-import { createCallerLookup, createOAuthClient, createPkce, type OAuthClient } from '@jit/gitlab';
+import { createCallerLookup, createOAuthClient, createPkce, type OAuthClient, type OAuthTokens } from '@jit/gitlab';
 import type { Logger } from '@jit/observability';
 import { loadAssets } from './assets';
 import { CsrfRefused, ReadApiUnavailable, SignInRefused, SignInUnavailable } from './errors';
@@ -21,7 +22,7 @@ import { apiQuery, historyCsv, historyPage, type HistoryQuery } from './pages/hi
 import { livePage } from './pages/live-page';
 import { waitingPage } from './pages/waiting-page';
 import { DASHBOARD_HOME, safeReturnTo } from './return-to';
-import { createSessionStore, sameToken, type Session, type SessionStore } from './sessions';
+import { createSessionSealer, sameToken, type Session, type SessionSealer } from './sessions';
 
 export interface DashboardOptions {
   /** GitLab as the OAuth provider (redirect URI `${publicUrl}/ui/auth/callback`). */
@@ -30,19 +31,25 @@ export interface DashboardOptions {
   tokenOwner: (token: string) => Promise<{ username: string }>;
   /** The URL users reach jit at: its origin is the only one a form may come from; https makes cookies Secure. */
   publicUrl: string;
-  /** Longest a session lasts (default 8 h; never longer than GitLab's token). */
+  /** Longest a session lasts (default 8 h). */
   sessionTtlMs?: number;
-  sessions?: SessionStore;
+  /**
+   * The keys sessions are sealed with (32 bytes each, base64url; JIT_UI_SESSION_KEY): the first
+   * seals, all open. Every replica needs the same. Read at each use, so a rotated file takes effect.
+   */
+  sessionKeys: () => readonly string[];
+  sessions?: SessionSealer;
 }
 
 /** The plugin's options for a GitLab OAuth application (redirect URI `<publicUrl>/ui/auth/callback`, scope read_user). */
-export function dashboardOptions(p: { gitlabUrl: string; clientId: string; clientSecret?: string; publicUrl: string; sessionTtlMs: number; logger?: Logger }): DashboardOptions {
+export function dashboardOptions(p: { gitlabUrl: string; clientId: string; clientSecret?: string; publicUrl: string; sessionTtlMs: number; sessionKeys: () => readonly string[]; logger?: Logger }): DashboardOptions {
   const publicUrl = p.publicUrl.replace(/\/+$/, '');
   return {
     oauth: createOAuthClient({ url: p.gitlabUrl, clientId: p.clientId, clientSecret: () => p.clientSecret, redirectUri: `${publicUrl}/ui/auth/callback`, scopes: [DASHBOARD_SCOPE], ...(p.logger ? { logger: p.logger } : {}) }),
     tokenOwner: createCallerLookup({ url: p.gitlabUrl, ...(p.logger ? { logger: p.logger } : {}) }).tokenOwner,
     publicUrl,
     sessionTtlMs: p.sessionTtlMs,
+    sessionKeys: p.sessionKeys,
   };
 }
 
@@ -73,13 +80,20 @@ export const CONTENT_SECURITY_POLICY =
 /** The session ended under the page (token revoked or expired at GitLab): sign in again. */
 class SessionEnded extends Error {}
 
+/** What a session keeps of GitLab's token answer. */
+const sessionTokens = (t: OAuthTokens) => ({
+  token: t.accessToken,
+  ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}),
+  ...(t.expiresIn !== undefined ? { tokenExpiresAt: Date.now() + t.expiresIn * 1000 } : {}),
+});
+
 export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app, opts) => {
   const secure = new URL(opts.publicUrl).protocol === 'https:';
   const origin = new URL(opts.publicUrl).origin;
   // __Host-: only ever set over https by this host for path / (no Domain), so no sibling can plant it
   const SESSION = secure ? '__Host-jit_session' : 'jit_session';
   const SIGN_IN = secure ? '__Host-jit_signin' : 'jit_signin';
-  const sessions = opts.sessions ?? createSessionStore();
+  const sessions = opts.sessions ?? createSessionSealer({ keys: opts.sessionKeys });
   const ttlMs = opts.sessionTtlMs ?? 8 * 3600_000;
   const assets = loadAssets();
 
@@ -89,7 +103,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
       ...[reply.getHeader('set-cookie') ?? []].flat().map(String),
       stringifySetCookie({ name, value, httpOnly: true, secure, sameSite: 'lax', path: '/', maxAge: maxAgeSeconds }),
     ]);
-  const sessionOf = (req: FastifyRequest): Session | undefined => sessions.get(cookies(req)[SESSION]);
+  const sessionOf = (req: FastifyRequest): Promise<Session | undefined> => sessions.get(cookies(req)[SESSION]);
 
   // pages, not API: kept out of the OpenAPI document
   app.addHook('onRoute', (route) => {
@@ -135,7 +149,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   const page =
     (render: (ctx: { req: FastifyRequest; session: Session; viewer: Viewer; reply: FastifyReply }) => Promise<FastifyReply | string>) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
-      const session = sessionOf(req);
+      const session = await sessionOf(req);
       if (!session) return toSignIn(req, reply);
       const viewer = { username: session.username, csrf: session.csrf };
       try {
@@ -143,7 +157,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
         return typeof out === 'string' ? sendPage(reply, 200, out) : out;
       } catch (err) {
         if (err instanceof SessionEnded) {
-          sessions.destroy(session.id);
+          sessions.destroy(session);
           setCookie(reply, SESSION, '', 0);
           return toSignIn(req, reply);
         }
@@ -155,7 +169,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   app.get('/ui', async (_req, reply) => reply.redirect(DASHBOARD_HOME, 302));
   app.get('/ui/', async (_req, reply) => reply.redirect(DASHBOARD_HOME, 302));
   app.get('/ui/*', async (req, reply) => {
-    const session = sessionOf(req);
+    const session = await sessionOf(req);
     if (!session) return toSignIn(req, reply);
     return sendPage(reply, 404, layout({ title: 'Not found', viewer: { username: session.username, csrf: session.csrf } }, html`<p>There is no such page. <a href="${DASHBOARD_HOME}">Back to the dashboard</a>.</p>`));
   });
@@ -168,7 +182,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   });
 
   app.get<{ Querystring: { return?: string } }>('/ui/sign-in', async (req, reply) => {
-    if (sessionOf(req)) return reply.redirect(safeReturnTo(req.query.return), 303);
+    if (await sessionOf(req)) return reply.redirect(safeReturnTo(req.query.return), 303);
     const returnTo = safeReturnTo(req.query.return);
     return sendPage(
       reply,
@@ -183,45 +197,41 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
 
   app.get<{ Querystring: { return?: string } }>('/ui/auth/login', async (req, reply) => {
     const pkce = createPkce();
-    const flow = sessions.startSignIn({ codeVerifier: pkce.verifier, returnTo: safeReturnTo(req.query.return) });
-    setCookie(reply, SIGN_IN, flow.id, 600);
+    const flow = await sessions.startSignIn({ codeVerifier: pkce.verifier, returnTo: safeReturnTo(req.query.return) });
+    setCookie(reply, SIGN_IN, flow.cookie, 600);
     return reply.redirect(opts.oauth.authorizeUrl({ state: flow.state, codeChallenge: pkce.challenge }), 302);
   });
 
   app.get<{ Querystring: { code?: string; state?: string; error?: string } }>('/ui/auth/callback', async (req, reply) => {
     const jar = cookies(req);
-    // the sign-in this browser started, once: a callback from another browser, a replayed one or
-    // one with another state (login CSRF) finds nothing to finish
-    const flow = sessions.takeSignIn(jar[SIGN_IN]);
+    // the sign-in this browser started, once (its cookie is cleared now): a callback from another
+    // browser, a replayed one or one with another state (login CSRF) finds nothing to finish
+    const flow = await sessions.openSignIn(jar[SIGN_IN]);
     setCookie(reply, SIGN_IN, '', 0);
     if (!flow || !sameToken(req.query.state, flow.state)) return problemPage(reply, SignInRefused('this sign-in was not started by this browser, or it was already used'));
     if (req.query.error || !req.query.code) return problemPage(reply, SignInRefused(`GitLab did not grant access (${String(req.query.error ?? 'no code').slice(0, 64).replace(/[^\w.-]/g, '')})`));
-    let token: string;
-    let expiresIn: number | undefined;
+    let tokens: OAuthTokens;
     let username: string;
     try {
-      const t = await opts.oauth.exchangeCode({ code: req.query.code, codeVerifier: flow.codeVerifier });
-      token = t.accessToken;
-      expiresIn = t.expiresIn;
-      username = (await opts.tokenOwner(token)).username;
+      tokens = await opts.oauth.exchangeCode({ code: req.query.code, codeVerifier: flow.codeVerifier });
+      username = (await opts.tokenOwner(tokens.accessToken)).username;
     } catch (err) {
       const e = err as JitError;
       req.log.info({ code: e.code }, 'dashboard sign-in failed');
       return problemPage(reply, e.retriable ? SignInUnavailable(e.code ?? 'no answer') : SignInRefused('GitLab refused the authorization code (expired, already used, or not issued to this sign-in)'));
     }
-    // a new session id at every sign-in, whatever the browser held before (session fixation)
-    sessions.destroy(jar[SESSION]);
-    const session = sessions.create({ token, username, ttlMs: Math.min(ttlMs, expiresIn !== undefined ? expiresIn * 1000 : ttlMs) });
-    setCookie(reply, SESSION, session.id, Math.floor((session.expiresAt - Date.now()) / 1000));
+    // a new session at every sign-in, whatever the browser held before (session fixation)
+    const { session, cookie } = await sessions.create({ ...sessionTokens(tokens), username, ttlMs: tokens.refreshToken || tokens.expiresIn === undefined ? ttlMs : Math.min(ttlMs, tokens.expiresIn * 1000) });
+    setCookie(reply, SESSION, cookie, Math.floor((session.expiresAt - Date.now()) / 1000));
     req.log.info({ username }, 'dashboard sign-in');
     return reply.redirect(flow.returnTo, 303);
   });
 
   app.post<{ Body: { csrf?: string } | undefined }>('/ui/auth/logout', async (req, reply) => {
-    const session = sessionOf(req);
+    const session = await sessionOf(req);
     const from = req.headers.origin;
     if (!session || (from !== undefined && from !== origin) || !sameToken(req.body?.csrf, session.csrf)) return problemPage(reply, CsrfRefused());
-    sessions.destroy(session.id);
+    sessions.destroy(session);
     setCookie(reply, SESSION, '', 0);
     await opts.oauth.revoke(session.token);
     return reply.redirect('/ui/sign-in?signed-out=1', 303);

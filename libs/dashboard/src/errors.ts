@@ -21,3 +21,8 @@ export const ReadApiUnavailable = defineError<[string]>(
   'the read API did not answer (%s); try again shortly',
   { statusCode: 503, retriable: true },
 );
+export const SessionTooLarge = defineError<[number]>(
+  'JIT_ERR_UI_SESSION_TOO_LARGE',
+  'the session would not fit in a browser cookie (%d bytes sealed); GitLab answered with unusually large tokens or username — check GITLAB_URL points at GitLab',
+  { statusCode: 502 },
+);

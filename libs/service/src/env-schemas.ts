@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { checkKafkaSecurity, kafkaSecurityEnv, kafkaSecurityFromEnv, type KafkaSecurity, type KafkaSecurityEnv } from './kafka-env';
 import { secretEnv } from './secret-file';
 import type { OpsConfig } from './ops-server';
-import { openSecret, type SecretLog, type SecretSource } from './secret-source';
+import { openSecret, type SecretLog, type SecretSetting, type SecretSource } from './secret-source';
 
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
@@ -180,15 +180,32 @@ export function allowedCiProjects(auth: Pick<AuthConfig, 'allowedProjects'> | un
   return (elevationsProjectPath && !/^\d+$/.test(elevationsProjectPath) ? [{ project: elevationsProjectPath }] : []);
 }
 
+const SESSION_KEY_MESSAGE = 'must be comma-separated keys, each 32 random bytes in base64 or base64url (openssl rand -base64 32); the first seals new sessions, every one opens them';
+
+/** JIT_UI_SESSION_KEY: comma-separated keys (first seals, all open), as base64url. */
+export const sessionKeysSchema = () =>
+  z
+    .string()
+    .max(4096, SESSION_KEY_MESSAGE)
+    .transform((text, ctx) => {
+      const keys = text.split(',').map((k) => k.trim());
+      if (keys.length > 16 || keys.some((k) => !/^[A-Za-z0-9+/_-]{43}=?$/.test(k))) {
+        ctx.addIssue({ code: 'custom', message: SESSION_KEY_MESSAGE });
+        return z.NEVER;
+      }
+      return keys.map((k) => Buffer.from(k, 'base64url').toString('base64url'));
+    });
+
 /**
  * The web dashboard (/ui, served by the all-in-one and by the issuer): the GitLab OAuth
- * application's id and secret, and how long a session lasts.
+ * application's id and secret, how long a session lasts, and the keys sessions are sealed with.
  */
 export function dashboardEnv() {
   return {
     JIT_UI_OAUTH_CLIENT_ID: z.string().trim().regex(/^[A-Za-z0-9_-]{1,255}$/, "must be the GitLab application's id").optional(),
     ...secretEnv('JIT_UI_OAUTH_CLIENT_SECRET', z.string().min(1).max(1024).optional()),
     JIT_UI_SESSION_TTL_MS: envSchemas.durationMs(60_000, 7 * 24 * 3600_000).default(8 * 3600_000),
+    ...secretEnv('JIT_UI_SESSION_KEY', sessionKeysSchema().optional()),
   };
 }
 
@@ -197,13 +214,23 @@ export interface DashboardConfig {
   clientId?: string;
   clientSecret?: string;
   sessionTtlMs: number;
+  /** JIT_UI_SESSION_KEY(_FILE): the keys sessions are sealed with (first seals); undefined = none configured. */
+  sessionKeys?: SecretSetting<string[]>;
 }
 
-export function dashboardFromEnv(e: { JIT_UI_OAUTH_CLIENT_ID?: string | undefined; JIT_UI_OAUTH_CLIENT_SECRET?: string | undefined; JIT_UI_SESSION_TTL_MS: number }): DashboardConfig {
+export function dashboardFromEnv(e: {
+  JIT_UI_OAUTH_CLIENT_ID?: string | undefined;
+  JIT_UI_OAUTH_CLIENT_SECRET?: string | undefined;
+  JIT_UI_SESSION_TTL_MS: number;
+  JIT_UI_SESSION_KEY?: string[] | undefined;
+  JIT_UI_SESSION_KEY_FILE?: string | undefined;
+}): DashboardConfig {
+  const keys = e.JIT_UI_SESSION_KEY;
   return {
     ...(e.JIT_UI_OAUTH_CLIENT_ID ? { clientId: e.JIT_UI_OAUTH_CLIENT_ID } : {}),
     ...(e.JIT_UI_OAUTH_CLIENT_SECRET ? { clientSecret: e.JIT_UI_OAUTH_CLIENT_SECRET } : {}),
     sessionTtlMs: e.JIT_UI_SESSION_TTL_MS,
+    ...(keys ? { sessionKeys: { setting: 'JIT_UI_SESSION_KEY', value: keys, ...(e.JIT_UI_SESSION_KEY_FILE ? { file: e.JIT_UI_SESSION_KEY_FILE } : {}) } } : {}),
   };
 }
 

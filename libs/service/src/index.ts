@@ -15,6 +15,7 @@ export {
   allowedCiProjects,
   dashboardEnv,
   dashboardFromEnv,
+  sessionKeysSchema,
   checkDashboard,
   opsFromEnv,
   kafkaConsumerEnv,

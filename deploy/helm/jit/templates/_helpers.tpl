@@ -204,6 +204,7 @@ The processes of the chosen mode and what each needs. Ports and settings are the
 {{- with $v.dashboard.oauth.secret.existingSecret }}
 - { name: JIT_UI_OAUTH_CLIENT_SECRET_FILE, value: {{ include "jit.secretPath" (list "ui-oauth-secret" $v.dashboard.oauth.secret.key) }} }
 {{- end }}
+- { name: JIT_UI_SESSION_KEY_FILE, value: {{ include "jit.secretPath" (list "ui-session-key" $v.dashboard.session.key.key) }} }
 {{- end }}
 {{- if and $c.issues $v.substrates }}
 - { name: JIT_SUBSTRATES_FILE, value: /etc/jit/substrates.json }
@@ -261,6 +262,7 @@ the process as a file (`X_FILE`), never as an environment value or a ConfigMap e
 {{- if and $c.notify $v.notifier.enabled $v.notifier.channels.existingSecret }}{{ $m = append $m (list "notify-channels" $v.notifier.channels.existingSecret (list $v.notifier.channels.key)) }}{{ end }}
 {{- if and $c.notify $v.notifier.enabled $v.notifier.sink.url.existingSecret }}{{ $m = append $m (list "sink-url" $v.notifier.sink.url.existingSecret (list $v.notifier.sink.url.key)) }}{{ $m = append $m (list "sink-secret" $v.notifier.sink.secret.existingSecret (list $v.notifier.sink.secret.key)) }}{{ end }}
 {{- if and $c.ui $v.dashboard.enabled $v.dashboard.oauth.secret.existingSecret }}{{ $m = append $m (list "ui-oauth-secret" $v.dashboard.oauth.secret.existingSecret (list $v.dashboard.oauth.secret.key)) }}{{ end }}
+{{- if and $c.ui $v.dashboard.enabled }}{{ $m = append $m (list "ui-session-key" (include "jit.uiSessionKeySecret" $root) (list $v.dashboard.session.key.key)) }}{{ end }}
 {{- if $c.sign }}{{ $s := index $v.signing $c.sign }}{{ with $s.existingSecret }}{{ $m = append $m (list "signing-key" . (list $s.key)) }}{{ end }}{{ end }}
 {{- toJson $m }}
 {{- end }}
@@ -354,4 +356,9 @@ the process as a file (`X_FILE`), never as an environment value or a ConfigMap e
 {{- else }}
 {{- toJson (dict "username" $v.kafka.sasl.username "secret" $v.kafka.sasl.password.existingSecret "key" $v.kafka.sasl.password.key) }}
 {{- end }}
+{{- end }}
+
+{{/* The Secret holding the dashboard's session keys: the operator's, or the one the chart generates. */}}
+{{- define "jit.uiSessionKeySecret" -}}
+{{- default (printf "%s-ui-session-key" (include "jit.fullname" .)) .Values.dashboard.session.key.existingSecret }}
 {{- end }}
