@@ -5,7 +5,9 @@
 // approver: eligible, auditor: all). The browser gets HTML, one stylesheet and one script from
 // 'self' under a strict CSP, and an HttpOnly, SameSite=Lax cookie it cannot read or alter.
 // See docs/adr/0011-dashboard-server-rendered.md.
+import { hash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type {} from '@fastify/swagger'; // schema.hide
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { JitError } from '@jit/errors';
@@ -39,6 +41,8 @@ export interface DashboardOptions {
    */
   sessionKeys: () => readonly string[];
   sessions?: SessionSealer;
+  /** The clock (tests). */
+  now?: () => number;
 }
 
 /** The plugin's options for a GitLab OAuth application (redirect URI `<publicUrl>/ui/auth/callback`, scope read_user). */
@@ -81,11 +85,14 @@ export const CONTENT_SECURITY_POLICY =
 class SessionEnded extends Error {}
 
 /** What a session keeps of GitLab's token answer. */
-const sessionTokens = (t: OAuthTokens) => ({
+const sessionTokens = (t: OAuthTokens, now: number) => ({
   token: t.accessToken,
   ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}),
-  ...(t.expiresIn !== undefined ? { tokenExpiresAt: Date.now() + t.expiresIn * 1000 } : {}),
+  ...(t.expiresIn !== undefined ? { tokenExpiresAt: now + t.expiresIn * 1000 } : {}),
 });
+
+/** An access token this close to its expiry is refreshed before a page uses it. */
+const REFRESH_BEFORE_MS = 60_000;
 
 export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app, opts) => {
   const secure = new URL(opts.publicUrl).protocol === 'https:';
@@ -93,7 +100,11 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   // __Host-: only ever set over https by this host for path / (no Domain), so no sibling can plant it
   const SESSION = secure ? '__Host-jit_session' : 'jit_session';
   const SIGN_IN = secure ? '__Host-jit_signin' : 'jit_signin';
-  const sessions = opts.sessions ?? createSessionSealer({ keys: opts.sessionKeys });
+  const now = opts.now ?? Date.now;
+  const sessions = opts.sessions ?? createSessionSealer({ keys: opts.sessionKeys, now });
+  // refreshes under way or just done, by the refresh token's digest: a page's parallel requests
+  // carry the same cookie and must not spend its single-use refresh token twice
+  const refreshing = new LRUCache<string, Promise<Session>>({ max: 10_000, ttl: 30_000 });
   const ttlMs = opts.sessionTtlMs ?? 8 * 3600_000;
   const assets = loadAssets();
 
@@ -104,6 +115,36 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
       stringifySetCookie({ name, value, httpOnly: true, secure, sameSite: 'lax', path: '/', maxAge: maxAgeSeconds }),
     ]);
   const sessionOf = (req: FastifyRequest): Promise<Session | undefined> => sessions.get(cookies(req)[SESSION]);
+  const sessionCookie = (reply: FastifyReply, s: Session, cookie: string) => setCookie(reply, SESSION, cookie, Math.floor((s.expiresAt - now()) / 1000));
+
+  /**
+   * The session with an access token that is good for a while: one about to expire (GitLab's live
+   * 2 h) is refreshed at GitLab with the session's refresh token, and the new pair goes back into
+   * the cookie. Refused (revoked at sign-out, spent, no refresh token): the session has ended.
+   */
+  const withLiveToken = async (session: Session, reply: FastifyReply): Promise<Session> => {
+    if (session.tokenExpiresAt === undefined || session.tokenExpiresAt - now() > REFRESH_BEFORE_MS) return session;
+    const refreshToken = session.refreshToken;
+    if (!refreshToken) throw new SessionEnded();
+    const key = hash('sha256', refreshToken, 'hex');
+    let refreshed = refreshing.get(key);
+    if (!refreshed) {
+      refreshed = opts.oauth.refresh(refreshToken).then((t) => ({ ...session, ...sessionTokens(t, now()) }));
+      refreshing.set(key, refreshed);
+      refreshed.catch(() => refreshing.delete(key));
+    }
+    let next: Session;
+    try {
+      next = await refreshed;
+    } catch (err) {
+      const e = err as JitError;
+      app.log.info({ code: e.code }, 'dashboard session token refresh failed');
+      if (e.retriable) throw SignInUnavailable(e.code ?? 'no answer');
+      throw new SessionEnded();
+    }
+    sessionCookie(reply, next, await sessions.reseal(next));
+    return next;
+  };
 
   // pages, not API: kept out of the OpenAPI document
   app.addHook('onRoute', (route) => {
@@ -149,10 +190,12 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   const page =
     (render: (ctx: { req: FastifyRequest; session: Session; viewer: Viewer; reply: FastifyReply }) => Promise<FastifyReply | string>) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
-      const session = await sessionOf(req);
-      if (!session) return toSignIn(req, reply);
-      const viewer = { username: session.username, csrf: session.csrf };
+      const opened = await sessionOf(req);
+      if (!opened) return toSignIn(req, reply);
+      const viewer = { username: opened.username, csrf: opened.csrf };
+      let session = opened;
       try {
+        session = await withLiveToken(opened, reply);
         const out = await render({ req, session, viewer, reply });
         return typeof out === 'string' ? sendPage(reply, 200, out) : out;
       } catch (err) {
@@ -221,8 +264,9 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
       return problemPage(reply, e.retriable ? SignInUnavailable(e.code ?? 'no answer') : SignInRefused('GitLab refused the authorization code (expired, already used, or not issued to this sign-in)'));
     }
     // a new session at every sign-in, whatever the browser held before (session fixation)
-    const { session, cookie } = await sessions.create({ ...sessionTokens(tokens), username, ttlMs: tokens.refreshToken || tokens.expiresIn === undefined ? ttlMs : Math.min(ttlMs, tokens.expiresIn * 1000) });
-    setCookie(reply, SESSION, cookie, Math.floor((session.expiresAt - Date.now()) / 1000));
+    // a refresh token keeps the session for its whole TTL; without one it ends with the access token
+    const { session, cookie } = await sessions.create({ ...sessionTokens(tokens, now()), username, ttlMs: tokens.refreshToken || tokens.expiresIn === undefined ? ttlMs : Math.min(ttlMs, tokens.expiresIn * 1000) });
+    sessionCookie(reply, session, cookie);
     req.log.info({ username }, 'dashboard sign-in');
     return reply.redirect(flow.returnTo, 303);
   });

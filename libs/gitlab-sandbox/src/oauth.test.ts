@@ -53,7 +53,7 @@ describe('sandbox OAuth 2 provider (authorization code + PKCE)', () => {
     const res = await exchange(code);
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toEqual({ access_token: expect.stringMatching(/^[0-9a-f]{64}$/), token_type: 'Bearer', expires_in: 7200, scope: 'read_user', created_at: Math.floor(now.getTime() / 1000) });
+    expect(body).toEqual({ access_token: expect.stringMatching(/^[0-9a-f]{64}$/), token_type: 'Bearer', expires_in: 7200, refresh_token: expect.stringMatching(/^[0-9a-f]{64}$/), scope: 'read_user', created_at: Math.floor(now.getTime() / 1000) });
     const me = await fetch(`${sandbox.url}/api/v4/user`, { headers: { authorization: `Bearer ${String(body['access_token'])}` } });
     expect(((await me.json()) as { username: string }).username).toBe('alice');
     // expired after GitLab's two hours
@@ -77,6 +77,32 @@ describe('sandbox OAuth 2 provider (authorization code + PKCE)', () => {
     now = new Date(now.getTime() + 600_000);
     await expectGrantError(await exchange(late));
     await expectGrantError(await token({ grant_type: 'password', username: 'alice', password: 'x' }), 'unsupported_grant_type');
+  });
+
+  it('a refresh token answers a new pair after the access token expired, once; the old pair is revoked', async () => {
+    const first = (await (await exchange((await authorize('alice')).searchParams.get('code')!)).json()) as { access_token: string; refresh_token: string };
+    const me = (t: string) => fetch(`${sandbox.url}/api/v4/user`, { headers: { authorization: `Bearer ${t}` } });
+    const refresh = (rt: string, over: Record<string, string> = {}) =>
+      token({ grant_type: 'refresh_token', client_id: app.uid, client_secret: app.secret, refresh_token: rt, redirect_uri: REDIRECT, code_verifier: verifier, ...over });
+    now = new Date(now.getTime() + 7200_000);
+    expect((await me(first.access_token)).status).toBe(401);
+    // another client, or a wrong secret: refused, the refresh token not spent
+    const other = sandbox.addOAuthApplication({ name: 'other', redirectUri: REDIRECT, scopes: ['read_user'] });
+    expect(((await (await refresh(first.refresh_token, { client_id: other.uid, client_secret: other.secret })).json()) as { error: string }).error).toBe('invalid_grant');
+    expect((await refresh(first.refresh_token, { client_secret: 'wrong' })).status).toBe(401);
+    const res = await refresh(first.refresh_token);
+    expect(res.status).toBe(200);
+    const second = (await res.json()) as Record<string, unknown>;
+    expect(second).toEqual({ access_token: expect.stringMatching(/^[0-9a-f]{64}$/), token_type: 'Bearer', expires_in: 7200, refresh_token: expect.stringMatching(/^[0-9a-f]{64}$/), scope: 'read_user', created_at: Math.floor(now.getTime() / 1000) });
+    expect(second['refresh_token']).not.toBe(first.refresh_token);
+    expect(((await (await me(String(second['access_token']))).json()) as { username: string }).username).toBe('alice');
+    // single use
+    const again = await refresh(first.refresh_token);
+    expect(again.status).toBe(400);
+    expect(((await again.json()) as { error: string }).error).toBe('invalid_grant');
+    // revoking the access token revokes its refresh token too (sign-out)
+    await fetch(`${sandbox.url}/oauth/revoke`, { method: 'POST', body: new URLSearchParams({ token: String(second['access_token']), client_id: app.uid, client_secret: app.secret }) });
+    expect((await refresh(String(second['refresh_token']))).status).toBe(400);
   });
 
   it('never redirects to an unregistered URI or for an unknown client; bots and unknown users cannot sign in', async () => {

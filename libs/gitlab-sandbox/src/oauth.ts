@@ -1,7 +1,9 @@
 // GitLab as an OAuth 2 provider (doorkeeper as GitLab configures it): registered applications,
-// authorization codes (single use, 10 minutes, bound to client, redirect URI and PKCE challenge)
-// and access tokens (2 hours, as GitLab issues them). Kept in memory only: an OAuth token is a
-// short-lived session credential, and a restarted sandbox simply asks its users to sign in again.
+// authorization codes (single use, 10 minutes, bound to client, redirect URI and PKCE challenge),
+// access tokens (2 hours, as GitLab issues them) and their refresh tokens (no expiry, single use:
+// a refresh revokes the old pair and answers a new one, as doorkeeper does for GitLab; revoking
+// either token of a pair revokes both). Kept in memory only: an OAuth token is a short-lived
+// session credential, and a restarted sandbox simply asks its users to sign in again.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export interface OAuthApplication {
@@ -30,6 +32,16 @@ interface AccessToken {
   appUid: string;
   scopes: string[];
   expiresAt: number;
+  refreshToken: string;
+}
+
+/** GitLab's token answer (RFC 6749 §5.1). */
+export interface IssuedTokens {
+  token: string;
+  refreshToken: string;
+  scopes: string[];
+  expiresIn: number;
+  createdAt: number;
 }
 
 /** doorkeeper's `authorization_code_expires_in` default. */
@@ -63,6 +75,8 @@ export class OAuthProvider {
   private readonly apps = new Map<string, OAuthApplication>();
   private readonly grants = new Map<string, Grant>();
   private readonly tokens = new Map<string, AccessToken>();
+  /** refresh token → its access token */
+  private readonly refreshTokens = new Map<string, string>();
   private nextId = 1;
 
   constructor(private readonly now: () => Date) {}
@@ -93,14 +107,8 @@ export class OAuthProvider {
   }
 
   /** grant_type=authorization_code: the code is spent whether or not the exchange succeeds. */
-  exchangeCode(p: { code: string; clientId: string; clientSecret?: string; redirectUri: string; codeVerifier?: string }): {
-    token: string;
-    scopes: string[];
-    expiresIn: number;
-    createdAt: number;
-  } {
-    const app = this.apps.get(p.clientId);
-    if (!app || (app.confidential && (!p.clientSecret || !sameSecret(p.clientSecret, app.secret)))) throw new OAuthError(401, 'invalid_client', INVALID_CLIENT);
+  exchangeCode(p: { code: string; clientId: string; clientSecret?: string; redirectUri: string; codeVerifier?: string }): IssuedTokens {
+    const app = this.client(p.clientId, p.clientSecret);
     const grant = this.grants.get(p.code);
     this.grants.delete(p.code);
     if (!grant || grant.app.uid !== app.uid || grant.redirectUri !== p.redirectUri || grant.expiresAt <= this.now().getTime()) throw new OAuthError(400, 'invalid_grant', INVALID_GRANT);
@@ -109,26 +117,53 @@ export class OAuthProvider {
       const derived = grant.challenge.method === 'S256' ? createHash('sha256').update(p.codeVerifier).digest('base64url') : p.codeVerifier;
       if (!sameSecret(derived, grant.challenge.value)) throw new OAuthError(400, 'invalid_grant', INVALID_GRANT);
     }
+    return this.issue(grant.userId, app.uid, grant.scopes);
+  }
+
+  /**
+   * grant_type=refresh_token: the pair the refresh token belongs to is revoked (its access token
+   * too, expired or not) and a new pair answered. A spent, revoked or unknown refresh token, or
+   * one of another client, is invalid_grant.
+   */
+  refresh(p: { refreshToken: string; clientId: string; clientSecret?: string }): IssuedTokens {
+    const app = this.client(p.clientId, p.clientSecret);
+    const access = this.refreshTokens.get(p.refreshToken);
+    const t = access !== undefined ? this.tokens.get(access) : undefined;
+    if (!t || t.appUid !== app.uid) throw new OAuthError(400, 'invalid_grant', INVALID_GRANT);
+    this.tokens.delete(access!);
+    this.refreshTokens.delete(p.refreshToken);
+    return this.issue(t.userId, app.uid, t.scopes);
+  }
+
+  private client(clientId: string, clientSecret: string | undefined): OAuthApplication {
+    const app = this.apps.get(clientId);
+    if (!app || (app.confidential && (!clientSecret || !sameSecret(clientSecret, app.secret)))) throw new OAuthError(401, 'invalid_client', INVALID_CLIENT);
+    return app;
+  }
+
+  private issue(userId: number, appUid: string, scopes: string[]): IssuedTokens {
     const token = randomBytes(32).toString('hex');
+    const refreshToken = randomBytes(32).toString('hex');
     const createdAt = Math.floor(this.now().getTime() / 1000);
-    this.tokens.set(token, { userId: grant.userId, appUid: app.uid, scopes: grant.scopes, expiresAt: (createdAt + OAUTH_TOKEN_TTL_SECONDS) * 1000 });
-    return { token, scopes: grant.scopes, expiresIn: OAUTH_TOKEN_TTL_SECONDS, createdAt };
+    this.tokens.set(token, { userId, appUid, scopes, expiresAt: (createdAt + OAUTH_TOKEN_TTL_SECONDS) * 1000, refreshToken });
+    this.refreshTokens.set(refreshToken, token);
+    return { token, refreshToken, scopes, expiresIn: OAUTH_TOKEN_TTL_SECONDS, createdAt };
   }
 
   /** The user an unexpired OAuth access token belongs to. */
   userIdOf(token: string): number | undefined {
     const t = this.tokens.get(token);
-    if (!t) return undefined;
-    if (t.expiresAt <= this.now().getTime()) {
-      this.tokens.delete(token);
-      return undefined;
-    }
+    // an expired access token stays on record: its refresh token still answers a new pair
+    if (!t || t.expiresAt <= this.now().getTime()) return undefined;
     return t.userId;
   }
 
-  /** POST /oauth/revoke: always "done" (RFC 7009 §2.2), the token gone when it was the client's. */
+  /** POST /oauth/revoke: always "done" (RFC 7009 §2.2); an access or refresh token of the client's revokes its whole pair. */
   revoke(token: string, clientId: string): void {
-    const t = this.tokens.get(token);
-    if (t && t.appUid === clientId) this.tokens.delete(token);
+    const access = this.tokens.has(token) ? token : this.refreshTokens.get(token);
+    const t = access !== undefined ? this.tokens.get(access) : undefined;
+    if (!t || t.appUid !== clientId) return;
+    this.tokens.delete(access!);
+    this.refreshTokens.delete(t.refreshToken);
   }
 }

@@ -1,12 +1,13 @@
 // GitLab's OAuth 2 provider endpoints (docs.gitlab.com/api/oauth2): the authorization code flow
-// with PKCE (`GET/POST /oauth/authorize`, `POST /oauth/token`), token revocation (`/oauth/revoke`)
+// with PKCE (`GET/POST /oauth/authorize`, `POST /oauth/token` with `grant_type` authorization_code
+// or refresh_token), token revocation (`/oauth/revoke`)
 // and the admin applications API (`POST /api/v4/applications`). Where GitLab shows its sign-in and
 // "Authorize" pages, the sandbox shows one form that asks which user signs in (the sandbox has no
 // passwords: it is a stand-in bound to loopback). Invalid client or redirect URI: an error page,
 // never a redirect (doorkeeper); other errors go back to the client's redirect URI.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { forbidden } from '../http-error';
-import { OAuthError, type OAuthApplication } from '../oauth';
+import { OAuthError, type IssuedTokens, type OAuthApplication } from '../oauth';
 import { bool, needUser, params, str, type Params, type RouteContext } from './context';
 
 function escapeHtml(s: string): string {
@@ -135,17 +136,23 @@ export function oauthRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const p = params(r);
     try {
       const grantType = str(p, 'grant_type');
-      if (grantType !== 'authorization_code') throw new OAuthError(400, 'unsupported_grant_type', 'The authorization grant type is not supported by the authorization server.');
       const client = clientOf(r, p);
-      const verifier = str(p, 'code_verifier', { max: 128 });
-      const t = oauth.exchangeCode({
-        code: str(p, 'code', { max: 255 }) ?? '',
-        clientId: client.id,
-        ...(client.secret !== undefined ? { clientSecret: client.secret } : {}),
-        redirectUri: str(p, 'redirect_uri', { max: 2048 }) ?? '',
-        ...(verifier !== undefined ? { codeVerifier: verifier } : {}),
-      });
-      return { access_token: t.token, token_type: 'Bearer', expires_in: t.expiresIn, scope: t.scopes.join(' '), created_at: t.createdAt };
+      const secret = client.secret !== undefined ? { clientSecret: client.secret } : {};
+      let t: IssuedTokens;
+      if (grantType === 'authorization_code') {
+        const verifier = str(p, 'code_verifier', { max: 128 });
+        t = oauth.exchangeCode({
+          code: str(p, 'code', { max: 255 }) ?? '',
+          clientId: client.id,
+          ...secret,
+          redirectUri: str(p, 'redirect_uri', { max: 2048 }) ?? '',
+          ...(verifier !== undefined ? { codeVerifier: verifier } : {}),
+        });
+      } else if (grantType === 'refresh_token') {
+        // doorkeeper reads neither redirect_uri nor code_verifier on a refresh (GitLab's docs send them)
+        t = oauth.refresh({ refreshToken: str(p, 'refresh_token', { max: 255 }) ?? '', clientId: client.id, ...secret });
+      } else throw new OAuthError(400, 'unsupported_grant_type', 'The authorization grant type is not supported by the authorization server.');
+      return { access_token: t.token, token_type: 'Bearer', expires_in: t.expiresIn, refresh_token: t.refreshToken, scope: t.scopes.join(' '), created_at: t.createdAt };
     } catch (err) {
       if (err instanceof OAuthError) return reply.code(err.statusCode).send({ error: err.error, error_description: err.description });
       throw err;
