@@ -261,8 +261,9 @@ describe('embedded mode (npm start)', () => {
     expect(revoked.latenessMs as number).toBeLessThan(15_000);
     // pg_roles is cluster-wide and the test server is shared: look for this grant's role only
     expect(revoked.grantId).toMatch(/^gl-\d+-\d+-[0-9a-f]{40}$/);
-    const roles = await db.query(`SELECT rolname FROM pg_roles WHERE rolname = $1`, [`jit_${revoked.grantId as string}`]);
-    expect(roles.rows).toEqual([]);
+    // the revoked grant's role is kept as its tombstone, which cannot log in (ADR 0013)
+    const roles = await db.query(`SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`, [`jit_${revoked.grantId as string}`]);
+    expect(roles.rows).toEqual([{ rolcanlogin: false }]);
   });
 });
 

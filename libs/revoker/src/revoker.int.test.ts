@@ -99,7 +99,8 @@ async function sql<T extends pg.QueryResultRow = any>(url: string, text: string)
   }
 }
 
-const roleExists = async (role: string) => (await sql(dbUrl, `SELECT 1 FROM pg_roles WHERE rolname = '${role.replace(/'/g, "''")}'`)).length === 1;
+// a revoked grant's role is kept as its tombstone (NOLOGIN): "live" is a role that can still log in
+const roleLogsIn = async (role: string) => (await sql(dbUrl, `SELECT 1 FROM pg_roles WHERE rolname = '${role.replace(/'/g, "''")}' AND rolcanlogin`)).length === 1;
 
 const publish = (event: AnyElevationEvent) => observer.publish(TOPIC_ELEVATIONS, (event.data as { elevationId: string }).elevationId, event);
 const of = (type: string, grantId: string) => events.filter((e) => e.type === type && (e.data as { grantId?: string }).grantId === grantId);
@@ -193,7 +194,7 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     await expect(session.query('SELECT 1')).rejects.toThrow();
     await session.end().catch(() => undefined);
     await expect(sql(g.issued.secret.url!, 'SELECT 1')).rejects.toMatchObject({ code: expect.stringMatching(/^28/) });
-    expect(await roleExists(g.issued.handle.ref.role as string)).toBe(false);
+    expect(await roleLogsIn(g.issued.handle.ref.role as string)).toBe(false);
   });
 
   it('explicit revoke via elevation.revoke.requested ends a long grant now', async () => {
@@ -225,9 +226,9 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     const issued = await issuers.get('postgres').issue({ grantId, elevationId, requester: 'carol', target: 't', scopeName: 'w', scope: { grant: 'SELECT ON ALL TABLES IN SCHEMA public' }, connection: {}, ttlSeconds: 3600 });
     secrets.push(issued.secret.password!);
     const role = issued.handle.ref.role as string;
-    expect(await roleExists(role)).toBe(true);
+    expect(await roleLogsIn(role)).toBe(true);
     await waitFor(() => of(EVENT_TYPES.orphanRevoked, grantId).length === 1, { timeoutMs: 30_000, what: 'orphan revoked' });
-    expect(await roleExists(role)).toBe(false);
+    expect(await roleLogsIn(role)).toBe(false);
     expect(of(EVENT_TYPES.orphanRevoked, grantId)[0]!.data).toMatchObject({ substrate: 'postgres', elevationId });
   });
 
@@ -274,7 +275,7 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     const revoked = of(EVENT_TYPES.revoked, g.grantId)[0]!.data as { revokedAt: string; verified: boolean };
     expect(revoked.verified).toBe(true);
     expect(Date.parse(revoked.revokedAt) - Date.parse(g.issued.expiresAt)).toBeLessThan(5000);
-    expect(await roleExists(g.issued.handle.ref.role as string)).toBe(false);
+    expect(await roleLogsIn(g.issued.handle.ref.role as string)).toBe(false);
   });
 
   it('kill -9 with live grants, some expiring while it is down: after restart all revoked once, lateness reported', async () => {
@@ -289,7 +290,7 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     await revoker.exited;
     // Both short grants expire while nothing is running.
     await waitFor(() => Date.now() > Date.parse(during.issued.expiresAt) + 500, { timeoutMs: 10_000, what: 'expiry while down' });
-    expect(await roleExists(soon.issued.handle.ref.role as string)).toBe(true);
+    expect(await roleLogsIn(soon.issued.handle.ref.role as string)).toBe(true);
     const restartAt = Date.now();
     revoker = await startRevoker();
     await waitFor(() => revokedOnce(soon.grantId) && revokedOnce(during.grantId), { timeoutMs: 60_000, what: 'overdue grants revoked' });
@@ -307,7 +308,7 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
       // the same tables meet PostgreSQL's XX000 (tuple concurrently updated), which the postgres
       // adapter retries quietly, inside the revoke.
       expect(of(EVENT_TYPES.revokeFailed, g.grantId)).toEqual([]);
-      expect(await roleExists(g.issued.handle.ref.role as string)).toBe(false);
+      expect(await roleLogsIn(g.issued.handle.ref.role as string)).toBe(false);
     }
     expect(await (await fetch(`${revoker.url}/metrics`)).text()).toMatch(/jit_expiry_to_revoked_seconds_count \d+/);
     revoker.proc.kill('SIGTERM');
@@ -359,7 +360,7 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
       // no replica revoked into an error, and none failed: the XX000 race of concurrent catalog
       // updates (privilege-strip or drop step) is retried quietly inside the postgres adapter
       expect(of(EVENT_TYPES.revokeFailed, g.grantId)).toEqual([]);
-      expect(await roleExists(g.issued.handle.ref.role as string)).toBe(false);
+      expect(await roleLogsIn(g.issued.handle.ref.role as string)).toBe(false);
     }
     a.proc.kill('SIGTERM');
     expect(await a.exited).toBe(0);

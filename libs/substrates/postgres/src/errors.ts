@@ -33,5 +33,16 @@ export const PostgresTlsConflict = defineError<[string, string]>(
   { retriable: false, statusCode: 500 },
 );
 
+/**
+ * The grant was revoked on this server (its role is kept NOLOGIN as the grant's tombstone, or a
+ * revoke of it is under way): a late issue of it — an issuer replica that lost its partition and
+ * woke after the revoke — is refused, and nothing that logs in is created or kept.
+ */
+export const PostgresGrantRevoked = defineError<[string, string, string]>(
+  'JIT_ERR_POSTGRES_GRANT_REVOKED',
+  'postgres %s: grant %s was already revoked on %s, so it is not issued again; open a new elevation request',
+  { retriable: false, statusCode: 409 },
+);
+
 /** Every code this lib defines (the docs test checks each is in docs/errors.md). */
-export const POSTGRES_ERRORS = [PostgresTlsUntrusted, PostgresTlsHostname, PostgresTlsUnavailable, PostgresTlsFile, PostgresTlsConflict] as const;
+export const POSTGRES_ERRORS = [PostgresTlsUntrusted, PostgresTlsHostname, PostgresTlsUnavailable, PostgresTlsFile, PostgresTlsConflict, PostgresGrantRevoked] as const;

@@ -19,6 +19,6 @@ export { MAX_GRANT_LENGTH, parseGrant, renderGrant } from './grant-grammar';
 export type { GrantParse, ObjectKind, ParsedGrant, QualifiedName } from './grant-grammar';
 export { scramVerifier } from './scram-verifier';
 export { POSTGRES_CREDENTIAL } from './credential';
-export { POSTGRES_ERRORS, PostgresTlsConflict, PostgresTlsFile, PostgresTlsHostname, PostgresTlsUnavailable, PostgresTlsUntrusted } from './errors';
+export { POSTGRES_ERRORS, PostgresGrantRevoked, PostgresTlsConflict, PostgresTlsFile, PostgresTlsHostname, PostgresTlsUnavailable, PostgresTlsUntrusted } from './errors';
 export { postgresTlsSchema } from './postgres-tls';
 export type { PostgresTls } from './postgres-tls';

@@ -9,7 +9,7 @@ import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/test
 import { freePort, uniqueName, waitFor } from '@jit/testing';
 import { POSTGRES_CREDENTIAL } from './credential';
 import { freshDatabase, withClient } from './pg-test-helpers';
-import { createPostgresSubstrate, postgresConfigSchema, postgresSubstrate } from './postgres-substrate';
+import { createPostgresSubstrate, postgresConfigSchema, postgresSubstrate, type PgPoolFactory } from './postgres-substrate';
 import { postgresGranteeAttacks } from './testing/grantee-attacks';
 
 const logger = createLogger({ name: 'pg-int', level: 'warn' });
@@ -28,6 +28,14 @@ async function canWrite(secret: Record<string, string>): Promise<boolean> {
     if (code.startsWith('28') || code === '42501') return false;
     throw err;
   }
+}
+
+/** The grant's role as jit's admin sees it: can it log in, and is it marked as the revoked grant's tombstone? */
+async function roleState(adminUrl: string, grantId: string): Promise<{ rolcanlogin: boolean; revoked: boolean } | undefined> {
+  const { rows } = await withClient(adminUrl, (c) =>
+    c.query("SELECT rolcanlogin, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [`jit_${grantId}`]),
+  );
+  return rows[0] ? { rolcanlogin: rows[0].rolcanlogin as boolean, revoked: typeof JSON.parse(String(rows[0].comment)).revokedAt === 'string' } : undefined;
 }
 
 const request = (grantId: string, over: Partial<IssueRequest> = {}): IssueRequest => ({
@@ -118,6 +126,76 @@ describe('postgres substrate on a real server', () => {
     await expect(session.query('SELECT 1')).rejects.toThrow();
     expect(await s.verifyRevoked(handle)).toMatchObject({ verified: true });
     await session.end().catch(() => undefined);
+  });
+
+  it('a late issue of a grant already revoked (an issuer replica that lost its partition, paused between assertOwned and issue) is refused and leaves no role that logs in', async () => {
+    const grantId = contractGrantId();
+    const announced = await s.issue(request(grantId));
+    await s.revoke(announced.handle); // the revoker, at TTL: NOLOGIN, sessions ended, the role kept as the grant's tombstone
+    // the paused replica resumes: its assertOwned passed before the pause, so it issues now
+    const late = await s.issue(request(grantId)).then(
+      async (issued) => `issued a role that ${(await canWrite(issued.secret)) ? 'works' : 'does not work'} until ${issued.expiresAt}`,
+      (err: Error & { code?: string; retriable?: boolean }) => `${err.code} retriable=${err.retriable}`,
+    );
+    expect(late).toBe('JIT_ERR_POSTGRES_GRANT_REVOKED retriable=false');
+    expect(await canWrite(announced.secret)).toBe(false);
+    expect(await roleState(adminUrl, grantId)).toEqual({ rolcanlogin: false, revoked: true });
+    expect((await s.listIssued()).some((h) => h.grantId === grantId)).toBe(false); // the tombstone is no orphan
+    expect(await s.verifyRevoked(announced.handle)).toMatchObject({ verified: true });
+    await s.revoke(announced.handle); // a second revoke is a no-op
+    expect(await roleState(adminUrl, grantId)).toEqual({ rolcanlogin: false, revoked: true });
+    // another grant is not affected
+    const other = await s.issue(request(contractGrantId()));
+    expect(await canWrite(other.secret)).toBe(true);
+    await s.revoke(other.handle);
+  });
+
+  it('a revoke that finds no role (the issue had not run yet) leaves a tombstone, so the issue that comes later is refused', async () => {
+    const grantId = contractGrantId();
+    const handle = { kind: 'postgres', grantId, ref: { role: `jit_${grantId}`, server: `${new URL(adminUrl).host}${new URL(adminUrl).pathname}` }, expiresAt: new Date(Date.now() + 600_000).toISOString() };
+    expect(await s.revoke(handle)).toEqual({ leftovers: [] });
+    expect(await roleState(adminUrl, grantId)).toEqual({ rolcanlogin: false, revoked: true });
+    await expect(s.issue(request(grantId))).rejects.toMatchObject({ code: 'JIT_ERR_POSTGRES_GRANT_REVOKED', retriable: false });
+    expect(await roleState(adminUrl, grantId)).toEqual({ rolcanlogin: false, revoked: true });
+  });
+
+  it('a revoke that lands while an issue runs (after its role is committed, before the issue returns) leaves no role that logs in', async () => {
+    const grantId = contractGrantId();
+    const role = `jit_${grantId}`;
+    const server = `${new URL(adminUrl).host}${new URL(adminUrl).pathname}`;
+    const racing = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl }), { logger, name: 'postgres' });
+    let revoked = false;
+    // the issuing replica's pool: just after its transaction commits, another replica's revoke runs
+    const poolFactory: PgPoolFactory = (config) => {
+      const pool = new pg.Pool(config);
+      return {
+        query: (text: string, values?: unknown[]) => pool.query(text, values),
+        connect: async () => {
+          const client = await pool.connect();
+          return {
+            query: async (text: string, values?: unknown[]) => {
+              const out = await client.query(text, values);
+              if (text === 'COMMIT' && !revoked) {
+                revoked = true;
+                await racing.revoke({ kind: 'postgres', grantId, ref: { role, server }, expiresAt: '' });
+              }
+              return out;
+            },
+            release: (err?: Error | boolean) => client.release(err),
+          };
+        },
+        end: () => pool.end(),
+      };
+    };
+    const issuing = createPostgresSubstrate(postgresConfigSchema.parse({ adminUrl }), { logger, name: 'postgres', poolFactory });
+    try {
+      await expect(issuing.issue(request(grantId))).rejects.toMatchObject({ code: 'JIT_ERR_POSTGRES_GRANT_REVOKED', retriable: false });
+      expect(revoked).toBe(true);
+      expect(await roleState(adminUrl, grantId)).toEqual({ rolcanlogin: false, revoked: true });
+    } finally {
+      await issuing.close();
+      await racing.close();
+    }
   });
 
   it('VALID UNTIL is a backstop: a credential stops logging in at its expiry even if never revoked', async () => {

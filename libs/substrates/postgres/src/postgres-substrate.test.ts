@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
 import type { IssueRequest } from '@jit/substrates';
-import { createPostgresSubstrate, postgresConfigSchema, roleNameFor, type PgPoolLike } from './postgres-substrate';
+import { createPostgresSubstrate, isTransientConflict, postgresConfigSchema, roleNameFor, type PgPoolLike } from './postgres-substrate';
 
 type Responder = (text: string, values?: unknown[]) => { rows: any[] } | Error | undefined;
 
@@ -78,7 +78,8 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(sql).toContain(`GRANT USAGE ON SCHEMA "app" TO "${role}"`);
     expect(sql).toContain(`GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA "app" TO "${role}"`);
     expect(f.log[0]).toBe('BEGIN');
-    expect(f.log.at(-1)).toBe('COMMIT');
+    expect(f.log.at(-2)).toBe('COMMIT');
+    expect(f.log.at(-1)).toMatch(/rolcanlogin\) AS "canLogin"$/); // a revoke meanwhile? (checked once the role is committed)
     // the password never goes to the server or the log in clear
     expect(sql).not.toContain(out.secret.password);
     expect(lines.join('')).not.toContain(out.secret.password);
@@ -111,12 +112,29 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(f.log.some((t) => t.startsWith('CREATE ROLE'))).toBe(false);
   });
 
-  it('refuses to revive a role whose revoke has begun (NOLOGIN): a late issue retry must not undo a revoke', async () => {
-    const f = fakePool((t) =>
-      t.startsWith('SELECT pg_catalog.shobj_description') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x' }), rolcanlogin: false }] } : undefined,
-    );
-    await expect(make(f).s.issue(req())).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', message: expect.stringMatching(/being revoked/) });
+  it.each([
+    ['whose revoke has begun (NOLOGIN)', { jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x' }],
+    ["that is the revoked grant's tombstone", { jit: 1, grantId: 'gl-7-3-abc123', expiresAt: 'x', revokedAt: '2029-12-31T23:00:00.000Z' }],
+  ])('refuses to revive a role %s: a late issue must not undo a revoke', async (_n, meta) => {
+    const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.shobj_description') ? { rows: [{ comment: JSON.stringify(meta), rolcanlogin: false }] } : undefined));
+    await expect(make(f).s.issue(req())).rejects.toMatchObject({ code: 'JIT_ERR_POSTGRES_GRANT_REVOKED', retriable: false, message: expect.stringContaining('gl-7-3-abc123') });
     expect(f.log.some((t) => /^(ALTER|CREATE) ROLE/.test(t))).toBe(false);
+  });
+
+  it('a grant revoked while its issue runs (its role NOLOGIN once the issue has committed) is refused, the password not handed out', async () => {
+    const f = fakePool((t) => (t.includes('AS "canLogin"') ? { rows: [{ canLogin: false }] } : undefined));
+    const { s, lines } = make(f);
+    const err = await s.issue(req()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'JIT_ERR_POSTGRES_GRANT_REVOKED', retriable: false });
+    expect(f.log.indexOf('COMMIT')).toBeLessThan(f.log.findIndex((t) => t.includes('AS "canLogin"')));
+    expect(lines.join('')).toContain('revoked while this issue ran');
+  });
+
+  it('two of jit\'s transactions creating one role name at once is a transient conflict (the loser runs again and finds the role)', () => {
+    expect(isTransientConflict(Object.assign(new Error('duplicate key value violates unique constraint "pg_authid_rolname_index"'), { code: '23505', constraint: 'pg_authid_rolname_index' }))).toBe(true);
+    expect(isTransientConflict(Object.assign(new Error('role "jit_g" already exists'), { code: '42710' }))).toBe(true);
+    expect(isTransientConflict(Object.assign(new Error('duplicate key value violates unique constraint "orders_pkey"'), { code: '23505', constraint: 'orders_pkey' }))).toBe(false);
+    expect(isTransientConflict(Object.assign(new Error('trigger "t" for relation "x" already exists'), { code: '42710' }))).toBe(false);
   });
 
   it("refuses to take over a role with jit's name that jit did not create", async () => {
@@ -194,7 +212,7 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(f.log).toEqual([]);
   });
 
-  it('revoke: NOLOGIN committed first, then sessions terminated, then leftovers, REASSIGN to the leftover owner, DROP OWNED and DROP ROLE', async () => {
+  it("revoke: NOLOGIN committed first, then sessions terminated, then leftovers, REASSIGN to the leftover owner, DROP OWNED and the role kept as the grant's tombstone", async () => {
     let sessions = 2;
     const meta = { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }), admin_super: true }] };
     const f = fakePool((t) => {
@@ -225,16 +243,18 @@ describe('postgres substrate (unit, fake pool)', () => {
       'RELEASE SAVEPOINT jit_owner',
       'REASSIGN OWNED BY "jit_gl-1" TO "jitleftovers"',
       'DROP OWNED BY "jit_gl-1"',
-      'DROP ROLE IF EXISTS "jit_gl-1"',
+      `ALTER ROLE "jit_gl-1" WITH NOLOGIN PASSWORD NULL VALID UNTIL 'epoch' CONNECTION LIMIT 0`,
+      `COMMENT ON ROLE "jit_gl-1" IS '{"jit":1,"grantId":"gl-1","expiresAt":"x","revokedAt":"2030-01-01T00:00:00.000Z"}'`,
       'COMMIT',
     ]);
+    expect(f.log.some((t) => t.startsWith('DROP ROLE'))).toBe(false);
     expect(f.log.join('\n')).not.toMatch(/TO CURRENT_USER/); // a superuser admin needs no membership, and never receives objects
   });
 
   it.each([
     ['XX000 tuple concurrently updated (a concurrent REVOKE on the same table)', 'XX000', 'tuple concurrently updated', 'DROP OWNED'],
-    ['XX000 tuple concurrently deleted', 'XX000', 'tuple concurrently deleted', 'ALTER ROLE'],
-    ['40P01 deadlock detected', '40P01', 'deadlock detected', 'DROP ROLE'],
+    ['XX000 tuple concurrently deleted', 'XX000', 'tuple concurrently deleted', 'ALTER ROLE "jit_gl-1" WITH NOLOGIN PASSWORD'],
+    ['40P01 deadlock detected', '40P01', 'deadlock detected', 'COMMENT ON ROLE "jit_gl-1"'],
     ['40001 serialization failure', '40001', 'could not serialize access due to concurrent update', 'REASSIGN OWNED'],
   ])('revoke meeting a transient conflict (%s) runs that transaction again, quietly: done, nothing logged above debug', async (_n, code, message, at) => {
     const meta = { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }), admin_super: true }] };
@@ -253,7 +273,7 @@ describe('postgres substrate (unit, fake pool)', () => {
     await s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' });
     expect(conflicts).toBe(0);
     expect(f.log.filter((t) => t.startsWith(at))).toHaveLength(3);
-    expect(f.log.filter((t) => t === 'DROP ROLE IF EXISTS "jit_gl-1"')).toHaveLength(at === 'DROP ROLE' ? 3 : 1);
+    expect(f.log.filter((t) => t.startsWith('COMMENT ON ROLE "jit_gl-1"'))).toHaveLength(at.startsWith('COMMENT ON ROLE') ? 3 : 1);
     const levels = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
     expect(levels.filter((l) => l.level >= 40)).toEqual([]);
     expect(levels.filter((l) => l.msg.includes('transaction retried'))).toHaveLength(2);
@@ -265,11 +285,18 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(f.log.filter((t) => t.startsWith('GRANT INSERT'))).toHaveLength(7);
   });
 
-  it('revoke of a role that is already gone succeeds without dropping anything', async () => {
+  it("revoke of a role that is not there succeeds, leaving the grant's tombstone (a late issue is then refused); of a tombstone, changes nothing", async () => {
     const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n') ? { rows: [{ n: 0 }] } : undefined));
     const { s } = make(f);
-    await s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' });
-    expect(f.log.some((t) => t.startsWith('DROP') || t.startsWith('ALTER'))).toBe(false);
+    expect(await s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '2030-01-01T00:10:00.000Z' })).toEqual({ leftovers: [] });
+    expect(f.log.filter((t) => /^(DROP|ALTER|CREATE|COMMENT)/.test(t))).toEqual([
+      `CREATE ROLE "jit_gl-1" WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT NOLOGIN PASSWORD NULL VALID UNTIL 'epoch' CONNECTION LIMIT 0`,
+      `COMMENT ON ROLE "jit_gl-1" IS '{"jit":1,"grantId":"gl-1","expiresAt":"2030-01-01T00:10:00.000Z","revokedAt":"2030-01-01T00:00:00.000Z"}'`,
+    ]);
+    const tomb = { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x', revokedAt: '2029-01-01T00:00:00.000Z' }), rolcanlogin: false }] };
+    const g = fakePool((t) => (t.startsWith('SELECT pg_catalog.shobj_description') ? tomb : t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n') ? { rows: [{ n: 0 }] } : undefined));
+    expect(await make(g).s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' })).toEqual({ leftovers: [] });
+    expect(g.log.some((t) => /^(DROP|ALTER|CREATE|COMMENT|REASSIGN)/.test(t))).toBe(false);
   });
 
   it('revoke reports a retriable failure when sessions will not go away', async () => {
@@ -281,7 +308,7 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(f.log.some((t) => t.startsWith('DROP ROLE'))).toBe(false);
   });
 
-  it('listIssued returns only roles whose comment marks them as jit’s for the grant in their name', async () => {
+  it('listIssued returns only roles whose comment marks them as jit’s for the grant in their name, not the tombstones of revoked grants', async () => {
     const c = (grantId: string) => JSON.stringify({ jit: 1, grantId, expiresAt: '2030-01-01T00:00:00.000Z' });
     const f = fakePool((t) =>
       t.includes('FROM pg_catalog.pg_roles WHERE rolname LIKE')
@@ -292,6 +319,7 @@ describe('postgres substrate (unit, fake pool)', () => {
               { rolname: 'jit_g4', comment: 'not json' },
               { rolname: 'jit_g5', comment: null },
               { rolname: roleNameFor('x'.repeat(100)), comment: c('x'.repeat(100)) },
+              { rolname: 'jit_g6', comment: JSON.stringify({ jit: 1, grantId: 'g6', expiresAt: '2030-01-01T00:00:00.000Z', revokedAt: '2029-12-31T00:00:00.000Z' }) }, // a tombstone
             ],
           }
         : undefined,

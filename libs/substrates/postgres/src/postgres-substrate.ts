@@ -1,6 +1,7 @@
 // PostgreSQL substrate: a login role `jit_<grant>` per grant with the scope's GRANTs, found again
 // by name and by its role comment; revoke = NOLOGIN, terminate its sessions, neutralise what it
-// left behind, REASSIGN OWNED to a powerless owner, DROP OWNED, DROP ROLE. Every admin session runs
+// left behind, REASSIGN OWNED to a powerless owner, DROP OWNED, and keep the role as the grant's
+// tombstone (NOLOGIN, no password, revokedAt in its comment) so a late issue is refused (ADR 0013). Every admin session runs
 // with search_path pg_catalog,pg_temp and every function and relation is written schema-qualified,
 // so nothing a grantee creates (e.g. a better-matching public.hashtextextended) runs as jit's admin.
 import { randomBytes } from 'node:crypto';
@@ -36,7 +37,7 @@ import type { JitError } from '@jit/errors';
 import { isSystemSchema, parseGrant, renderGrant, schemasOf, type ParsedGrant } from './grant-grammar';
 import { LeftoverOwnerUnsafe, capLeftovers, ensureLeftoverOwner, grantToAdmin, neutraliseOwned, otherDatabasesOf, stripPrivileges } from './revoke-leftovers';
 import { scramVerifier } from './scram-verifier';
-import { PostgresTlsConflict } from './errors';
+import { PostgresGrantRevoked, PostgresTlsConflict } from './errors';
 import { classifyTls, pgSslOptions, postgresTlsSchema, tlsFiles, urlTlsParams } from './postgres-tls';
 
 export const POSTGRES_KIND = 'postgres';
@@ -118,6 +119,9 @@ interface RoleMeta {
   elevationId?: string;
   requester?: string;
   expiresAt: string;
+  /** Set when the revoke is complete: the role is then the grant's tombstone (NOLOGIN, no password,
+   * holds and owns nothing), kept so that a late issue of the grant is refused rather than re-creating it. */
+  revokedAt?: string;
 }
 
 interface Server {
@@ -177,6 +181,10 @@ export const CONFLICT_RETRIES = 6;
 export function isTransientConflict(err: unknown): boolean {
   const code = sqlstate(err);
   if (code === '40001' || code === '40P01') return true;
+  // Two of jit's transactions creating the same role name at once (an issue and a revoke's tombstone,
+  // when the advisory lock was not had): the loser runs again and then finds the winner's role.
+  if (code === '23505' && (err as { constraint?: unknown }).constraint === 'pg_authid_rolname_index') return true;
+  if (code === '42710' && /^role .* already exists$/.test(err instanceof Error ? err.message : '')) return true;
   return code === 'XX000' && /tuple concurrently (updated|deleted)/i.test(err instanceof Error ? err.message : '');
 }
 
@@ -517,8 +525,9 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       const auth = `PASSWORD ${lit(scramVerifier(password))} VALID UNTIL ${lit(expiresAt)} CONNECTION LIMIT ${limit}`;
       if (existing.exists) {
         if (existing.meta?.grantId !== req.grantId) throw SubstrateRejected(name, `role ${role} exists and was not created by jit for this grant; not touching it`);
-        // NOLOGIN on our role means a revoke has begun (issue never commits one): a late retry must not revive it.
-        if (!existing.canLogin) throw SubstrateRejected(name, `grant ${req.grantId} is being revoked; not issuing it again`);
+        // NOLOGIN on our role means a revoke has begun or is done (the role is then the grant's
+        // tombstone; issue never commits NOLOGIN): a late issue must not revive the grant.
+        if (!existing.canLogin || existing.meta.revokedAt) throw PostgresGrantRevoked(name, req.grantId, server.id);
         // A retry of the same grant: same role, fresh password, so only one credential stays usable.
         // No LOGIN here: the role has it unless a revoke took it, and then it must stay without.
         await c.query(`ALTER ROLE ${qr} WITH ${auth}`);
@@ -531,6 +540,14 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       for (const g of grants) await c.query(renderGrant(g, role));
       return existing.exists;
     });
+    // Checked again once the role is committed: a revoke makes the role NOLOGIN (or creates its
+    // tombstone) before anything else, and the role name is unique, so either that revoke found this
+    // role (and ends it) or this check finds it NOLOGIN. Without jit's lock (someone else held it)
+    // the two can interleave; the role then cannot log in, and the revoke under way finishes it.
+    if (await revokedMeanwhile(server, role)) {
+      log.warn({ grantId: req.grantId, role, server: server.id }, 'the grant was revoked while this issue ran; its role cannot log in and is not handed out');
+      throw PostgresGrantRevoked(name, req.grantId, server.id);
+    }
     log.info({ grantId: req.grantId, role, server: server.id, expiresAt, reused }, 'postgres role issued');
 
     const host = config.loginHost ?? server.url.hostname;
@@ -555,6 +572,17 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     };
   }
 
+  /** Whether the role lost LOGIN (a revoke's first step, or its tombstone) or is gone. One row always. */
+  const revokedMeanwhile = async (s: Server, role: string): Promise<boolean> => {
+    let rows: any[];
+    try {
+      ({ rows } = await poolOf(s).query('SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1 AND rolcanlogin) AS "canLogin"', [role]));
+    } catch (err) {
+      throw classifyPg(name, 'issue (check for a revoke)', err, s.id);
+    }
+    return rows[0]?.canLogin === false;
+  };
+
   const sessionCount = async (s: Server, role: string): Promise<number> => {
     const { rows } = await poolOf(s).query('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n FROM pg_catalog.pg_stat_activity WHERE usename = $1', [role]);
     return Number(rows[0]?.n ?? 0);
@@ -563,12 +591,27 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
   async function revoke(handle: RevocationHandle): Promise<RevokeReport> {
     const { role, server } = checkHandle(handle);
     const qr = pg.escapeIdentifier(role);
-    // 1. No new logins, committed before anything else so a session cannot sneak in.
+    const lit = pg.escapeLiteral;
+    // The role is not dropped but kept as the grant's tombstone: NOLOGIN, no password, holding and
+    // owning nothing, its comment saying when it was revoked. Only a role with CREATEROLE (and ADMIN
+    // OPTION on it) may change a role's LOGIN or comment, so the grantee can neither undo nor forge
+    // it, and a late issue of the grant finds it and is refused (JIT_ERR_POSTGRES_GRANT_REVOKED).
+    const TOMBSTONE = `NOLOGIN PASSWORD NULL VALID UNTIL 'epoch' CONNECTION LIMIT 0`;
+    const tombstoneMeta = (meta: RoleMeta | undefined): string =>
+      lit(JSON.stringify({ ...(meta ?? { jit: 1, grantId: handle.grantId, expiresAt: String(handle.expiresAt ?? '') }), revokedAt: now().toISOString() }));
+    // 1. No new logins, committed before anything else so a session cannot sneak in. A role that is
+    //    not there (never created, or its issue not yet committed) gets its tombstone now, so an
+    //    issue that comes later, or commits later, cannot leave a role that logs in.
     const present = await inTransaction(server, 'revoke (nologin)', async (c) => {
       await lockAsJit(c, role);
       const existing = await roleComment(c, role);
-      if (!existing.exists) return false;
+      if (!existing.exists) {
+        await c.query(`CREATE ROLE ${qr} WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT ${TOMBSTONE}`);
+        await c.query(`COMMENT ON ROLE ${qr} IS ${tombstoneMeta(undefined)}`);
+        return false;
+      }
       if (existing.meta?.grantId !== handle.grantId) throw SubstrateInvalidHandle(name, `role ${role} is not marked as this grant's; not dropping it`);
+      if (existing.meta.revokedAt) return false; // its tombstone: revoked before
       await c.query(`ALTER ROLE ${qr} WITH NOLOGIN`);
       // A non-superuser admin may signal, reassign and drop only what it has the privileges of.
       if (!existing.adminIsSuperuser) await grantToAdmin(c, role);
@@ -616,14 +659,20 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       const elsewhere = await otherDatabasesOf(c, role);
       return { found, elsewhere };
     };
-    const dropRole = async (c: PgQueryable): Promise<string[]> => {
+    /** Once it holds nothing in any database: the tombstone (no password, NOLOGIN, revokedAt in its comment). */
+    const buryRole = async (c: PgQueryable): Promise<string[]> => {
       const elsewhere = await otherDatabasesOf(c, role);
-      if (elsewhere.length === 0) await c.query(`DROP ROLE IF EXISTS ${qr}`);
-      return elsewhere;
+      if (elsewhere.length > 0) return elsewhere;
+      const existing = await roleComment(c, role);
+      if (existing.exists && !existing.meta?.revokedAt) {
+        await c.query(`ALTER ROLE ${qr} WITH ${TOMBSTONE}`);
+        await c.query(`COMMENT ON ROLE ${qr} IS ${tombstoneMeta(existing.meta)}`);
+      }
+      return [];
     };
     const here = await inTransaction(server, 'revoke (drop)', async (c) => {
       const out = await clear(c);
-      if (out.elsewhere.length === 0) await dropRole(c);
+      if (out.elsewhere.length === 0) await buryRole(c);
       return out;
     });
     const all = [...here.found];
@@ -639,9 +688,9 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
           await other.pool?.end().catch(() => undefined);
         }
       }
-      const left = await inTransaction(server, 'revoke (drop role)', async (c) => {
+      const left = await inTransaction(server, 'revoke (tombstone)', async (c) => {
         await lockAsJit(c, role);
-        return dropRole(c);
+        return buryRole(c);
       });
       if (left.length > 0) throw SubstrateUpstreamFailed(name, `revoke: ${role} still owns objects or privileges in database(s) ${left.join(', ')}`);
     }
@@ -659,6 +708,8 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     try {
       ({ rows } = await poolOf(server).query(
         `SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_roles WHERE rolname = $1)::pg_catalog.int4 AS roles,
+                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_roles WHERE rolname = $1 AND NOT rolcanlogin)::pg_catalog.int4 AS nologin,
+                (SELECT pg_catalog.shobj_description(oid, 'pg_authid') FROM pg_catalog.pg_roles WHERE rolname = $1) AS comment,
                 (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity WHERE usename = $1)::pg_catalog.int4 AS sessions`,
         [role],
       ));
@@ -667,8 +718,10 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     }
     const roles = Number(rows[0]?.roles ?? 0);
     const sessions = Number(rows[0]?.sessions ?? 0);
-    if (roles === 0 && sessions === 0) return { verified: true, detail: `role ${role} does not exist and has no sessions` };
-    return { verified: false, detail: `role ${role}: ${roles ? 'still exists' : 'gone'}, ${sessions} open session(s)` };
+    const tombstone = roles === 1 && Number(rows[0]?.nologin ?? 0) === 1 && parseMeta(rows[0]?.comment)?.revokedAt !== undefined;
+    if (sessions === 0 && roles === 0) return { verified: true, detail: `role ${role} does not exist and has no sessions` };
+    if (sessions === 0 && tombstone) return { verified: true, detail: `role ${role} is the revoked grant's tombstone (NOLOGIN) and has no sessions` };
+    return { verified: false, detail: `role ${role}: ${roles ? (tombstone ? 'tombstone' : 'still exists') : 'gone'}, ${sessions} open session(s)` };
   }
 
   async function listIssued(): Promise<RevocationHandle[]> {
@@ -685,6 +738,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       for (const r of rows) {
         const meta = parseMeta(r.comment);
         if (!meta || roleNameFor(meta.grantId) !== r.rolname) continue;
+        if (meta.revokedAt) continue; // a revoked grant's tombstone: nothing left to revoke
         out.push({
           kind: POSTGRES_KIND,
           ...(name !== POSTGRES_KIND ? { instance: name } : {}),
