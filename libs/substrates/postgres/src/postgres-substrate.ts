@@ -48,6 +48,9 @@ export interface PgQueryable {
 }
 export interface PgPoolClientLike extends PgQueryable {
   release(err?: Error | boolean): void;
+  /** pg's client is an EventEmitter: 'error' when its connection dies while it is checked out. */
+  on?(event: 'error', listener: (err: Error) => void): unknown;
+  off?(event: 'error', listener: (err: Error) => void): unknown;
 }
 export interface PgPoolLike extends PgQueryable {
   connect(): Promise<PgPoolClientLike>;
@@ -407,6 +410,18 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     }
   }
 
+  /**
+   * Listens for the death of a checked-out connection. pg emits 'error' on a checked-out client whose
+   * connection ends between two statements (server restart, a proxy cutting it), and an 'error' with no
+   * listener ends the process (the chaos run's revoker died so). Heard, it fails the next statement
+   * instead, which the caller classifies and retries. Returns the unsubscribe.
+   */
+  const heldClient = (client: PgPoolClientLike, op: string): (() => void) => {
+    const onError = (err: Error) => log.warn({ op, code: sqlstate(err) }, 'postgres connection lost during an operation; it fails and is retried');
+    client.on?.('error', onError);
+    return () => void client.off?.('error', onError);
+  };
+
   /** One transaction; a failure inside it is thrown as PostgreSQL raised it (inTransaction classifies). */
   async function attempt<T>(s: Server, op: string, fn: (c: PgQueryable) => Promise<T>): Promise<T> {
     let client: PgPoolClientLike;
@@ -415,14 +430,17 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     } catch (err) {
       throw classifyPg(name, `${op} (connect)`, err, s.id);
     }
+    const unhold = heldClient(client, op);
     try {
       await client.query('BEGIN');
       const out = await fn(client);
       await client.query('COMMIT');
+      unhold();
       client.release();
       return out;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      unhold();
       client.release(err instanceof Error ? err : true);
       throw err;
     }
@@ -771,6 +789,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       } catch (err) {
         throw classifyPg(name, 'check default credential (connect)', err, where);
       }
+      const unhold = heldClient(client, 'check default credential');
       try {
         // READ WRITE explicitly: a default_transaction_read_only setting can be switched off by the
         // user, so it is not what makes a credential read-only; privileges are.
@@ -820,12 +839,14 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
           await attempt(`insert into ${t.nspname}.${t.relname}`, `INSERT INTO ${rel} DEFAULT VALUES`);
         }
         await client.query('ROLLBACK');
+        unhold();
         client.release();
         if (!findings.some((f) => f.severity === 'error')) {
           findings.push({ severity: 'info', message: `${where}: default credential ${a.user} was refused every write tried (${schemas.length} schemas, ${tables.length} tables)` });
         }
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
+        unhold();
         client.release(true);
         throw classifyPg(name, 'check default credential', err);
       }
