@@ -225,12 +225,14 @@ describe('JIT_OIDC_ALLOWED_PROJECTS', () => {
 
   it('reads project globs, each optionally @ a branch or tag glob; unset means the elevations project alone', () => {
     expect(parse('ops/deploy@main, apps/**, team/*@release/*').allowedProjects).toEqual([{ project: 'ops/deploy', ref: 'main' }, { project: 'apps/**' }, { project: 'team/*', ref: 'release/*' }]);
+    // a ref glob needs a protected ref unless the rule waives it
+    expect(parse('team/app@review/*:unprotected').allowedProjects).toEqual([{ project: 'team/app', ref: 'review/*', refUnprotected: true }]);
     expect(allowedCiProjects(parse(undefined), 'ops/elevations')).toEqual([{ project: 'ops/elevations' }]);
     expect(allowedCiProjects(parse(''), '42')).toEqual([]);
     expect(allowedCiProjects(parse('apps/*'), 'ops/elevations')).toEqual([{ project: 'apps/*' }]);
   });
 
-  it.each(['*', 'ops', 'ops/{a,b}', '!ops/x', 'ops/x@', 'ops/x@main@dev', 'ops/x y', 'ops/x,,apps/y'])('refuses %j with a message naming the setting and the shape', (v) => {
+  it.each(['*', 'ops', 'ops/{a,b}', '!ops/x', 'ops/x@', 'ops/x@main@dev', 'ops/x y', 'ops/x,,apps/y', 'ops/x:unprotected', 'ops/x@main:protected', 'ops/x@main:unprotected:unprotected'])('refuses %j with a message naming the setting and the shape', (v) => {
     const m = problem(schema, { JIT_OIDC_ALLOWED_PROJECTS: v });
     expect(m).toMatch(/JIT_OIDC_ALLOWED_PROJECTS/);
     expect(m).toMatch(/project path or glob|empty item/);

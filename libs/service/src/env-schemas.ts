@@ -62,9 +62,10 @@ function csv<T extends z.ZodType<unknown, string>>(item: T) {
   return z.string().optional().transform(splitList).pipe(z.array(item));
 }
 
-// `<project path glob>[@<ref glob>]`: GitLab path characters plus the glob's * ? (no braces,
-// classes or negation: what matches must be obvious from reading the setting)
-const CI_PROJECT_RULE = /^([A-Za-z0-9_.*?-]+(?:\/[A-Za-z0-9_.*?-]+)+)(?:@([A-Za-z0-9_.*?/+-]{1,255}))?$/;
+// `<project path glob>[@<ref glob>[:unprotected]]`: GitLab path characters plus the glob's * ?
+// (no braces, classes or negation: what matches must be obvious from reading the setting); `:`
+// cannot be part of a git ref name, so the suffix is never a ref
+const CI_PROJECT_RULE = /^([A-Za-z0-9_.*?-]+(?:\/[A-Za-z0-9_.*?-]+)+)(?:@([A-Za-z0-9_.*?/+-]{1,255})(:unprotected)?)?$/;
 
 /** One entry of JIT_OIDC_ALLOWED_PROJECTS: whose CI ID tokens are accepted. */
 export interface CiProjectRule {
@@ -72,15 +73,23 @@ export interface CiProjectRule {
   project: string;
   /** Glob over the token's `ref` (the branch or tag); absent = any ref. */
   ref?: string;
+  /**
+   * With a ref glob, the ref must be protected (the token's `ref_protected` is "true"): anyone who
+   * may push can name an unprotected branch to match a glob. `:unprotected` after the glob waives it.
+   */
+  refUnprotected?: true;
 }
 
 const ciProjectItem = z.string().transform((v, ctx): CiProjectRule => {
   const m = CI_PROJECT_RULE.exec(v);
   if (!m || v.length > 512) {
-    ctx.addIssue({ code: 'custom', message: 'each entry must be a project path or glob, optionally with @<branch or tag glob>: group/project, group/*, group/**, group/deploy@main' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'each entry must be a project path or glob, optionally with @<protected branch or tag glob>[:unprotected]: group/project, group/*, group/**, group/deploy@main, group/app@review/*:unprotected',
+    });
     return z.NEVER;
   }
-  return { project: m[1]!, ...(m[2] ? { ref: m[2] } : {}) };
+  return { project: m[1]!, ...(m[2] ? { ref: m[2] } : {}), ...(m[3] ? { refUnprotected: true as const } : {}) };
 });
 
 const brokerItem = z.string().refine(isBrokerAddress, 'each broker must be host:port (a hostname or IPv4 address and a port 1-65535)');

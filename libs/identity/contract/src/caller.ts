@@ -14,6 +14,8 @@ export interface CiJobClaims {
   /** `ref` and `ref_type` (branch or tag) the pipeline ran for. */
   ref?: string;
   refType?: string;
+  /** `ref_protected`: the branch or tag is protected in GitLab (only maintainers may push it). */
+  refProtected?: boolean;
   pipelineId?: string;
   jobId?: string;
   namespacePath?: string;

@@ -140,7 +140,7 @@ describe('GitLab CI ID tokens', () => {
       userId: 5,
       bot: false,
       via: 'ci-id-token',
-      ci: { projectPath: 'apps/agent', projectId: '42', ref: 'main', refType: 'branch', pipelineId: '1001', jobId: '2002', namespacePath: 'apps' },
+      ci: { projectPath: 'apps/agent', projectId: '42', ref: 'main', refType: 'branch', refProtected: true, pipelineId: '1001', jobId: '2002', namespacePath: 'apps' },
     });
     // the keys were fetched from GitLab; the token itself went nowhere
     expect(gl.calls).toEqual(['/.well-known/openid-configuration', '/oauth/discovery/keys']);
@@ -193,6 +193,8 @@ describe('GitLab CI ID tokens', () => {
     ['another project on the instance', { project_path: 'someone/fork-of-agent' }, [{ project: 'apps/*' }]],
     ['a nested project a single * does not reach', { project_path: 'apps/team/agent' }, [{ project: 'apps/*' }]],
     ['an allowed project on a ref the rule does not name', { ref: 'feature/x' }, [{ project: 'apps/agent', ref: 'main' }]],
+    ['an unprotected branch named to match a ref glob', { ref: 'release/evil', ref_protected: 'false' }, [{ project: 'apps/agent', ref: 'release/*' }]],
+    ['a ref glob and no ref_protected claim at all', { ref: 'release/1', ref_protected: undefined }, [{ project: 'apps/agent', ref: 'release/*' }]],
     ['any project when the list is empty', {}, []],
   ])('a job of %s: refused with 401 naming JIT_OIDC_ALLOWED_PROJECTS, before GitLab is asked about the user', async (_what, claims, allowedProjects) => {
     const e = await refusal(`Bearer ${await gl.idToken(claims)}`, resolver({ allowedProjects }));

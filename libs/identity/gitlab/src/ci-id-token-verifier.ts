@@ -91,6 +91,8 @@ function callerFromClaims(p: JWTPayload): Caller {
       ...(opt('project_id') ? { projectId: opt('project_id') } : {}),
       ...(opt('ref') ? { ref: opt('ref') } : {}),
       ...(opt('ref_type') ? { refType: opt('ref_type') } : {}),
+      // GitLab sends the string "true" or "false"; anything else is not a protected ref
+      ...(opt('ref_protected') !== undefined ? { refProtected: p['ref_protected'] === 'true' } : {}),
       ...(opt('pipeline_id') ? { pipelineId: opt('pipeline_id') } : {}),
       ...(opt('job_id') ? { jobId: opt('job_id') } : {}),
       ...(opt('namespace_path') ? { namespacePath: opt('namespace_path') } : {}),

@@ -1,7 +1,9 @@
 // What a verified CI ID token must also satisfy before its job is let in:
 // - its project (and ref) is one JIT_OIDC_ALLOWED_PROJECTS names: GitLab issues an ID token for
 //   jit's audience to any job of any project on the instance (a fork, a personal sandbox, an
-//   unprotected branch), so the audience alone says nothing about whose code runs;
+//   unprotected branch), so the audience alone says nothing about whose code runs. A rule with a
+//   ref glob also needs the ref protected (`ref_protected: "true"`), unless it says `:unprotected`:
+//   whoever may push to the project can name a branch to match a glob, not protect it;
 // - its user is still active in GitLab: an ID token stays valid until it expires (the job's
 //   timeout, up to days), so a user blocked meanwhile would keep it. GitLab is asked for the
 //   token's `user_id` (GET /users/:id, with jit's own token), the answer cached for
@@ -16,9 +18,11 @@ import type { CiProjectRule } from '@jit/service';
 const PROJECT_GLOB: MinimatchOptions = { nocase: true, nobrace: true, noext: true, nonegate: true, nocomment: true, dot: true };
 const REF_GLOB: MinimatchOptions = { ...PROJECT_GLOB, nocase: false };
 
-/** Whether a job of `projectPath` on `ref` is one the rules allow. */
-export function ciProjectAllowed(rules: readonly CiProjectRule[], projectPath: string, ref: string | undefined): boolean {
-  return rules.some((r) => minimatch(projectPath, r.project, PROJECT_GLOB) && (r.ref === undefined || (ref !== undefined && minimatch(ref, r.ref, REF_GLOB))));
+/** Whether a job of `projectPath` on `ref` (protected or not) is one the rules allow. */
+export function ciProjectAllowed(rules: readonly CiProjectRule[], projectPath: string, ref: string | undefined, refProtected?: boolean): boolean {
+  return rules.some(
+    (r) => minimatch(projectPath, r.project, PROJECT_GLOB) && (r.ref === undefined || (ref !== undefined && minimatch(ref, r.ref, REF_GLOB) && (refProtected === true || r.refUnprotected === true))),
+  );
 }
 
 /** A GitLab user as `GET /users/:id` describes them (the fields checked). */
@@ -58,7 +62,7 @@ export function createCiJobCheck(options: CiJobCheckOptions): CiJobCheck {
   };
   return async (caller) => {
     const ci = caller.ci;
-    if (!ci || !ciProjectAllowed(options.allowedProjects, ci.projectPath, ci.ref)) throw AuthIdTokenProjectRefused(ci?.projectPath ?? '(none)');
+    if (!ci || !ciProjectAllowed(options.allowedProjects, ci.projectPath, ci.ref, ci.refProtected)) throw AuthIdTokenProjectRefused(ci?.projectPath ?? '(none)');
     if (caller.userId === undefined) throw AuthIdTokenInvalid('it names no user_id');
     const user = await userStatus(caller.userId);
     if (!user) throw AuthIdTokenInvalid('its user no longer exists in GitLab');
