@@ -2,7 +2,8 @@
 // is appended after (like `tail -f`), through any EventBus. For readers that are not a service's
 // consumer group: `jit events`, the read API's event stream, a notifier or a sink that starts from a
 // point. Following uses a private ephemeral group (its offsets deleted when it stops), so a reader
-// never takes partitions from, nor commits for, a service's group.
+// never takes partitions from, nor commits for, a service's group. followLog (below) is how a
+// service builds its read model of a topic.
 import { randomBytes } from 'node:crypto';
 import type { BusMessage, EventBus, Subscription } from './event-bus';
 
@@ -86,4 +87,56 @@ export async function followTopic(bus: EventBus, options: FollowTopicOptions): P
   held.subscription = subscription;
   if (stopped) await subscription.stop();
   return { done, stop };
+}
+
+// followLog: how a process builds a read model of a topic (ADR 0013) — follow from the latest
+// offsets, replay the topic from its start, then hand over what arrived meanwhile, then live. Every
+// event published before the call is replayed; every event published after the follow was pinned
+// arrives live; an event published in between may come twice (replayed and live), so `onEvent` must
+// be idempotent by event id (the ledger is). Live events wait until the replay and the events held
+// meanwhile are handed over: a read model sees history first, in log order per partition.
+
+export interface FollowLogOptions {
+  topic: string;
+  /**
+   * The follow's consumer group: unique per process (every replica keeps its own read model). It is
+   * ephemeral: its offsets go when the follower stops (a process killed with -9 leaves it until
+   * Kafka expires it after `offsets.retention.minutes`).
+   */
+  groupId: string;
+  /** Called once per event read: `live` is false for the replay, true from the hand-over on. */
+  onEvent(message: BusMessage, live: boolean): void | Promise<void>;
+}
+
+export interface LogFollower {
+  /** Stops following (the in-flight event finishes first). */
+  stop(): Promise<void>;
+}
+
+/** Resolves once the replay and what arrived during it are handed over; rejects (follow stopped) when the replay fails. */
+export async function followLog(bus: EventBus, options: FollowLogOptions): Promise<LogFollower> {
+  const { topic, onEvent } = options;
+  let live = false;
+  const held: BusMessage[] = [];
+  const subscription: Subscription = await bus.subscribe({
+    topic,
+    groupId: options.groupId,
+    startFrom: 'latest',
+    ephemeral: true,
+    handler: async (m) => {
+      if (live) await onEvent(m, true);
+      else held.push(m);
+    },
+  });
+  try {
+    await bus.replay(topic, (m) => onEvent(m, false));
+    // Events held meanwhile, in arrival order; more may arrive while one is handed over, and the
+    // loop takes them too. No await between the last check and `live`: nothing can slip past.
+    while (held.length > 0) await onEvent(held.shift()!, true);
+    live = true;
+  } catch (err) {
+    await subscription.stop().catch(() => undefined);
+    throw err;
+  }
+  return { stop: () => subscription.stop() };
 }

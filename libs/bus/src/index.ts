@@ -36,5 +36,5 @@ export {
   MalformedMessage,
   StorageFailed,
 } from './errors';
-export { followTopic, isAtOrAfter } from './follow-topic';
-export type { FollowTopicOptions, TopicFollower } from './follow-topic';
+export { followLog, followTopic, isAtOrAfter } from './follow-topic';
+export type { FollowLogOptions, FollowTopicOptions, LogFollower, TopicFollower } from './follow-topic';

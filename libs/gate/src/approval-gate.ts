@@ -25,7 +25,7 @@ import {
   elevationId as toElevationId,
   type EventVerifier,
 } from '@jit/contracts';
-import type { BusMessage, CloudEventJson, EventBus, Subscription } from '@jit/bus';
+import { followLog, type BusMessage, type CloudEventJson, type EventBus, type LogFollower } from '@jit/bus';
 import { JitError, retryRetriable } from '@jit/errors';
 import type { GitlabClient } from '@jit/gitlab';
 import { refusedEventsCounter, type Logger, type Registry } from '@jit/observability';
@@ -183,7 +183,7 @@ export function createGate(options: GateOptions): Gate {
     return policyStore.current();
   };
   let ready = false;
-  let subs: Subscription[] = [];
+  let subs: LogFollower[] = [];
   let timer: NodeJS.Timeout | undefined;
 
   const core: Omit<GateContext, 'ratifier'> = {
@@ -294,12 +294,10 @@ export function createGate(options: GateOptions): Gate {
     },
     refreshPolicy: () => ratifier.refresh(),
     async start() {
-      // Rebuild the read model from the system of record before taking any webhook. Follow first,
-      // then replay: an event published between the two is then in one of them (the book drops the
-      // copy by id). Followed events wait until the replay is done, so the book sees history first.
-      // Retriable bus errors at boot (a topic just created, leaders not elected yet) are waited out.
-      let replayed = false;
-      const early: CloudEventJson[] = [];
+      // Rebuild the read model from the system of record before taking any webhook (followLog:
+      // follow from the latest offsets, replay, hand over what arrived meanwhile; the book drops a
+      // copy by id). Retriable bus errors at boot (a topic just created, leaders not elected yet)
+      // are waited out.
       let refusals = 0;
       const fold = (event: CloudEventJson) => {
         const verdict = options.gateKeys && GATE_EMITTED.has(event.type) ? options.gateKeys.verify(event) : undefined;
@@ -314,23 +312,16 @@ export function createGate(options: GateOptions): Gate {
       };
       if (options.followElevations !== false) {
         subs.push(
-          await retrying('following jit.elevations.v1', () => bus.subscribe({
+          await retrying('following jit.elevations.v1', () => followLog(bus, {
             topic: TOPIC_ELEVATIONS,
+            // the book is rebuilt at every start; its (ephemeral) group goes with the process
             groupId: `${options.groupId ?? GATE_GROUP_ID}-ledger-${process.pid}-${Date.now().toString(36)}`,
-            startFrom: 'latest',
-            ephemeral: true, // the book is rebuilt at every start; its group goes with the process
-            handler: async (m) => {
-              if (replayed) fold(m.event);
-              else early.push(m.event);
-            },
+            onEvent: (m) => fold(m.event),
           })),
         );
+      } else {
+        await retrying('rebuilding state from jit.elevations.v1', () => bus.replay(TOPIC_ELEVATIONS, (m) => fold(m.event)));
       }
-      await retrying('rebuilding state from jit.elevations.v1', () =>
-        bus.replay(TOPIC_ELEVATIONS, (m) => fold(m.event)),
-      );
-      replayed = true;
-      for (const event of early.splice(0)) fold(event);
       // The policy in force is the last ratified on the log (or the operator's pin on an empty log).
       await ratifier.refresh().catch((err: unknown) => log.error({ err: String(err) }, 'policy refresh failed'));
       ready = true;

@@ -1,7 +1,7 @@
-// Keeps a ledger current from jit.elevations.v1: replay from the beginning, then follow live.
+// Keeps a ledger current from jit.elevations.v1 (followLog: replay from the beginning, then follow live).
 // With a registry it also keeps the elevation outcome counters (elevation-metrics.ts).
 import { TOPIC_ELEVATIONS, checkProducer, describeRefusal, type ProducerTrust } from '@jit/contracts';
-import type { CloudEventJson, EventBus, Subscription } from '@jit/bus';
+import { followLog, type CloudEventJson, type EventBus } from '@jit/bus';
 import type { Ledger } from '@jit/ledger';
 import { refusedEventsCounter, type Logger, type Registry } from '@jit/observability';
 import { createElevationMetrics } from './elevation-metrics';
@@ -65,22 +65,9 @@ export async function startLedgerProjection(options: LedgerProjectionOptions): P
     metrics?.count(event);
     options.onEvent?.(event, live);
   };
-  // Follow first, then replay: the group is pinned at the end before the replay reads up to its
-  // own (later) end, so an event published in between arrives twice (the ledger drops the copy)
-  // rather than never.
-  const sub: Subscription = await bus.subscribe({
-    topic: TOPIC_ELEVATIONS,
-    groupId: options.groupId,
-    startFrom: 'latest',
-    ephemeral: true, // a private read model: rebuilt from the log at every start, its group goes with it
-    handler: async (m) => apply(m.event, true),
-  });
-  try {
-    await bus.replay(TOPIC_ELEVATIONS, (m) => apply(m.event, false));
-  } catch (err) {
-    await sub.stop().catch(() => undefined);
-    throw err;
-  }
+  // followLog: pinned at the end before the replay reads up to its own (later) end, so an event
+  // published in between arrives twice (the ledger drops the copy) rather than never.
+  const follower = await followLog(bus, { topic: TOPIC_ELEVATIONS, groupId: options.groupId, onEvent: (m, live) => apply(m.event, live) });
   logger.info({ elevations: ledger.stats().elevations }, 'read model loaded');
-  return { stop: () => sub.stop() };
+  return { stop: () => follower.stop() };
 }
