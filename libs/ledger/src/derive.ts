@@ -1,7 +1,20 @@
 // Derived state: the read model of one elevation (ElevationState) from its record, by precedence —
 // a later lifecycle phase always wins — and the comparison apply() uses to say what changed.
+import type { ApprovalRecordedData } from '@jit/contracts';
 import { later, type ElevationRecord, type Stamped } from './fold';
-import type { ElevationState, ElevationStateName } from './types';
+import type { ApprovalEntry, ElevationState, ElevationStateName } from './types';
+
+/** An approval action as the read model shows it. */
+export function approvalEntry(d: ApprovalRecordedData): ApprovalEntry {
+  return {
+    approver: d.approver,
+    action: d.action,
+    counted: d.counted,
+    ...(d.reason ? { reason: d.reason } : {}),
+    ...(d.headSha ? { headSha: d.headSha } : {}),
+    at: d.at,
+  };
+}
 
 const ELEVATION_ID_RE = /^gl-([0-9]+)-([0-9]+)$/;
 
@@ -32,14 +45,7 @@ export function derive(r: ElevationRecord): ElevationState {
   const rv = r.revoked?.data;
   const approvals = [...r.approvals.values()]
     .sort((a, b) => Date.parse(a.data.at) - Date.parse(b.data.at) || (a.data.approver < b.data.approver ? -1 : 1))
-    .map(({ data: d }) => ({
-      approver: d.approver,
-      action: d.action,
-      counted: d.counted,
-      ...(d.reason ? { reason: d.reason } : {}),
-      ...(d.headSha ? { headSha: d.headSha } : {}),
-      at: d.at,
-    }));
+    .map(({ data }) => approvalEntry(data));
   const s: ElevationState = {
     id: r.id,
     state: deriveState(r),

@@ -29,6 +29,10 @@ export interface ElevationRecord {
   rejected?: Stamped<ElevationRejectedData>;
   withdrawn?: Stamped<ElevationWithdrawnData>;
   approvals: Map<string, Stamped<ApprovalRecordedData>>;
+  /** Every approval recorded, in log order: what "since the last validated change" is judged on. */
+  approvalLog: Stamped<ApprovalRecordedData>[];
+  /** The last `requested` or `rejected` in log order: the current version of the request. */
+  version?: { kind: 'requested'; event: Stamped<ElevationRequestedData> } | { kind: 'rejected'; event: Stamped<ElevationRejectedData> };
   approved?: Stamped<ElevationApprovedData>;
   bypass?: Stamped<BypassDetectedData>;
   granted?: Stamped<ElevationGrantedData>;
@@ -62,7 +66,7 @@ function keepEarliest<D>(cur: Stamped<D> | undefined, cand: Stamped<D>): Stamped
 }
 
 export function newRecord(id: string, time: string): ElevationRecord {
-  return { id, approvals: new Map(), timeline: [], createdAt: time, updatedAt: time };
+  return { id, approvals: new Map(), approvalLog: [], timeline: [], createdAt: time, updatedAt: time };
 }
 
 export function elevationOf(ev: AnyElevationEvent): string | undefined {
@@ -78,18 +82,25 @@ export function foldEvent(r: ElevationRecord, ev: AnyElevationEvent, seq: number
   const stamped = <D>(data: D): Stamped<D> => ({ data, id: ev.id, time: ev.time, seq });
   let duplicate = false;
   switch (ev.type) {
-    case EVENT_TYPES.requested:
-      r.requested = keepLatest(r.requested, stamped(ev.data));
+    case EVENT_TYPES.requested: {
+      const cand = stamped(ev.data);
+      r.requested = keepLatest(r.requested, cand);
+      r.version = { kind: 'requested', event: cand };
       break;
-    case EVENT_TYPES.rejected:
-      r.rejected = keepLatest(r.rejected, stamped(ev.data));
+    }
+    case EVENT_TYPES.rejected: {
+      const cand = stamped(ev.data);
+      r.rejected = keepLatest(r.rejected, cand);
+      r.version = { kind: 'rejected', event: cand };
       break;
+    }
     case EVENT_TYPES.withdrawn:
       r.withdrawn = keepLatest(r.withdrawn, stamped(ev.data));
       break;
     case EVENT_TYPES.approvalRecorded: {
       const cur = r.approvals.get(ev.data.approver);
       const cand = stamped(ev.data);
+      r.approvalLog.push(cand);
       // Latest action by the approver's own clock (`at`), then by event order.
       const newer =
         !cur ||

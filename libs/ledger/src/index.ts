@@ -12,6 +12,10 @@ export type {
   ListFilter,
   LiveGrant,
   OrphanRecord,
+  RecordedApproval,
+  RequestVersion,
+  PushRecord,
+  GrantOnTarget,
 } from './types';
 export { createChainHeads } from './chain-heads';
 export type { ChainHeads } from './chain-heads';

@@ -6,6 +6,7 @@ import { EVENT_TYPES, parseElevationEvent, type AnyElevationEvent, type CloudEve
 import { derive, sameView } from './derive';
 import { InvalidFilter } from './errors';
 import { elevationOf, foldEvent, newRecord, type ElevationRecord } from './fold';
+import { approvalsSinceLastChange, currentRejection, currentRequest, lastApproval } from './request-versions';
 import { addTimeline, summarize } from './timeline';
 import {
   ELEVATION_STATES,
@@ -17,6 +18,8 @@ import {
   type LiveGrant,
   type OrphanRecord,
   type ElevationStateName,
+  type GrantOnTarget,
+  type PushRecord,
 } from './types';
 
 export function createLedger(options: LedgerOptions = {}): Ledger {
@@ -25,6 +28,9 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
   const grantIndex = new Map<string, string>();
   const seenIds = new Set<string>();
   const orphanList: OrphanRecord[] = [];
+  const pushLog = new Map<number, PushRecord[]>();
+  /** Newest event time (ms) per type. */
+  const newest = new Map<string, number>();
   /** Events applied so far (duplicates included): the tie-breaker of `later`. */
   let applied = 0;
 
@@ -47,7 +53,17 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
       return { changed: false, duplicate: true, elevationId, state: r ? view(r).state : undefined };
     }
     seenIds.add(ev.id);
+    const at = Date.parse(ev.time);
+    if (at > (newest.get(ev.type) ?? -Infinity)) newest.set(ev.type, at);
 
+    if (ev.type === EVENT_TYPES.pushRecorded) {
+      // Pushes belong to branches, not elevations: kept per project (who pushed never approves).
+      const d = ev.data;
+      const list = pushLog.get(d.projectId) ?? [];
+      list.push({ projectId: d.projectId, branch: d.branch, pusher: d.pusher, before: d.before, after: d.after, commits: [...d.commits] });
+      pushLog.set(d.projectId, list);
+      return { changed: true, duplicate: false };
+    }
     if (ev.type === EVENT_TYPES.orphanRevoked) {
       const d = ev.data;
       orphanList.push({
@@ -129,6 +145,17 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
     return out.sort((a, b) => Date.parse(a.expiresAt) - Date.parse(b.expiresAt) || (a.grantId < b.grantId ? -1 : 1));
   }
 
+  function liveOnTarget(target: string, now = Date.now()): GrantOnTarget[] {
+    const out: GrantOnTarget[] = [];
+    for (const r of records.values()) {
+      const v = view(r);
+      if ((v.state !== 'approved' && v.state !== 'granted') || v.target !== target) continue;
+      if (v.state === 'granted' && v.expiresAt && Date.parse(v.expiresAt) <= now) continue;
+      out.push({ elevationId: v.id, grantId: v.grantId ?? '', ...(v.scope ? { scope: v.scope } : {}), ...(v.state === 'granted' && v.expiresAt ? { expiresAt: v.expiresAt } : {}) });
+    }
+    return out;
+  }
+
   function stats() {
     const byState = Object.fromEntries(ELEVATION_STATES.map((s) => [s, 0])) as Record<ElevationStateName, number>;
     for (const r of records.values()) byState[view(r).state]++;
@@ -150,6 +177,28 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
       return r ? structuredClone(view(r)) : undefined;
     },
     orphans: () => structuredClone(orphanList),
+    isDecided: (id) => {
+      const r = records.get(id);
+      return !!r && !!(r.approved || r.bypass || r.granted || r.grantFailed || r.revoked || r.expired);
+    },
+    verdict: (id) => {
+      const r = records.get(id);
+      return r ? { ...(r.approved ? { approved: r.approved.data } : {}), ...(r.bypass ? { bypass: r.bypass.data } : {}) } : undefined;
+    },
+    request: (id) => currentRequest(records.get(id)),
+    rejection: (id) => currentRejection(records.get(id)),
+    approvalsSinceLastChange: (id) => approvalsSinceLastChange(records.get(id)),
+    lastApproval: (id, approver, o) => lastApproval(records.get(id), approver, o?.ever === true),
+    liveOnTarget,
+    pushes: (projectId) => pushLog.get(projectId) ?? [],
+    newestAt: (types) => {
+      let max: number | undefined;
+      for (const t of types) {
+        const at = newest.get(t);
+        if (at !== undefined && (max === undefined || at > max)) max = at;
+      }
+      return max === undefined ? undefined : new Date(max).toISOString();
+    },
     stats,
   };
 }

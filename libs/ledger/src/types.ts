@@ -3,8 +3,11 @@
 import type {
   AnyElevationEvent,
   ApprovalRecordedData,
+  BypassDetectedData,
+  ElevationApprovedData,
   CloudEventJson,
   ElevationRejectedData,
+  ElevationRequestedData,
   ElevationRevokedData,
   EventError,
   OrphanRevokedData,
@@ -33,6 +36,37 @@ export interface ApprovalEntry {
   reason?: ApprovalRecordedData['reason'];
   headSha?: string;
   at: string;
+}
+
+/** One recorded approval action, with its position in the log (`seq`: the order the ledger applied events in). */
+export interface RecordedApproval extends ApprovalEntry {
+  seq: number;
+}
+
+/** A validated version of a request (an `elevation.requested`) with its position in the log. */
+export interface RequestVersion {
+  data: ElevationRequestedData;
+  eventId: string;
+  at: string;
+  seq: number;
+}
+
+/** One branch push to the elevations repo (`elevation.push.recorded`): who moved which branch to which commit. */
+export interface PushRecord {
+  projectId: number;
+  branch: string;
+  pusher: string;
+  before: string;
+  after: string;
+  commits: string[];
+}
+
+/** An elevation approved or granted on a target and not ended (nor past its expiry). */
+export interface GrantOnTarget {
+  elevationId: string;
+  grantId: string;
+  scope?: string;
+  expiresAt?: string;
 }
 
 export interface TimelineEntry {
@@ -167,6 +201,24 @@ export interface Ledger {
   byGrant(grantId: string): ElevationState | undefined;
   /** Orphans revoked by the sweep (credentials found without a `granted` event). */
   orphans(): OrphanRecord[];
+  /** Whether the elevation reached a merge verdict (approved, bypassed) or a later phase. */
+  isDecided(elevationId: string): boolean;
+  /** The merge verdicts recorded (`approved`, `bypass.detected`), as published. */
+  verdict(elevationId: string): { approved?: ElevationApprovedData; bypass?: BypassDetectedData } | undefined;
+  /** The current version of the request (the last `requested` or `rejected` in log order) when it is a validated request. */
+  request(elevationId: string): RequestVersion | undefined;
+  /** The current version when it is a rejection. */
+  rejection(elevationId: string): { headSha?: string; problems: { path: string; message: string; line?: number }[]; seq: number } | undefined;
+  /** Each approver's (lower-case) last recorded action after the current validated request, in log order. */
+  approvalsSinceLastChange(elevationId: string): Map<string, RecordedApproval>;
+  /** An approver's last recorded action after the current version, or (`ever`) at all. */
+  lastApproval(elevationId: string, approver: string, options?: { ever?: boolean }): RecordedApproval | undefined;
+  /** Elevations approved or granted on `target`, not ended, not past their expiry at `now`. */
+  liveOnTarget(target: string, now?: number): GrantOnTarget[];
+  /** Every recorded push to a branch of the project, in log order. */
+  pushes(projectId: number): readonly PushRecord[];
+  /** Time (ISO) of the newest event of one of `types` applied; undefined when none was. */
+  newestAt(types: ReadonlySet<string>): string | undefined;
   /** Numbers for metrics and health. */
   stats(): { elevations: number; events: number; byState: Record<ElevationStateName, number> };
 }
