@@ -1,7 +1,7 @@
 import { EVENT_TYPES, GITLAB_PUSH_EVENT_TYPE, TOPIC_ELEVATIONS, createEventVerifier } from '@jit/contracts';
 import { FIXTURE_OTHER_RECIPIENT, createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { waitFor } from '@jit/testing';
-import { ElevationBook } from './elevation-book';
+import { createLedger } from '@jit/ledger';
 import type { EventBus } from '@jit/bus';
 import { JitError } from '@jit/errors';
 import { describe, expect, it } from 'vitest';
@@ -302,12 +302,13 @@ describe('approval gate: approvals that never count', () => {
       replay: async (...args: Parameters<EventBus['replay']>) => {
         await w.bus.replay(...args);
         if (args[0] === TOPIC_ELEVATIONS) {
-          await w.bus.publish(TOPIC_ELEVATIONS, elevationId, sampleEvent(EVENT_TYPES.withdrawn, { elevationId }));
+          // now, after the request (a sample's fixed time would be before it, and the ledger orders a request's phases by time)
+          await w.bus.publish(TOPIC_ELEVATIONS, elevationId, { ...sampleEvent(EVENT_TYPES.withdrawn, { elevationId }), time: new Date().toISOString() });
         }
       },
     });
     const gate = await w.restart({ bus: racing, followElevations: true });
-    await expect.poll(() => gate.ledger.get(elevationId)?.status).toBe('withdrawn');
+    await expect.poll(() => gate.ledger.get(elevationId)?.state).toBe('withdrawn');
   });
 
   it('a fresh approval after the push counts', async () => {
@@ -409,7 +410,7 @@ describe('approval gate: merge verification', () => {
 describe('approval gate: events on the bus it did not sign', () => {
   it('a requested another producer wrote (no approvals required) changes nothing: a merge without approvals is a bypass', async () => {
     const signer = createTestSigningKey().signer;
-    const book = new ElevationBook();
+    const book = createLedger();
     const w = await createFakeWorld({ tier: 'free', gate: { followElevations: true, ledger: book, gateKeys: createEventVerifier([signer.publicKey]) } });
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });
     const elevationId = `gl-${PROJECT}-${iid}`;

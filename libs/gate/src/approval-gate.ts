@@ -8,7 +8,7 @@
 // Order of side effects: the event that records a decision (requested, rejected, approval.recorded,
 // approved, bypass.detected) is emitted before any GitLab write that follows from it (approval rule,
 // status, comment, review issue). GitLab then only ever shows what the log already holds, and a crash
-// between the two is repaired by the redelivery, which skips the emit (the book knows it) and applies
+// between the two is repaired by the redelivery, which skips the emit (the ledger knows it) and applies
 // the GitLab side effects again, each idempotent against GitLab's answer to a repeat. The reverse order
 // lost decisions: a green status set before `requested` was emitted let an approved MR merge while the
 // gate was down, and with no validated request on record it was reported as a bypass.
@@ -27,16 +27,16 @@ import {
 } from '@jit/contracts';
 import { followLog, type BusMessage, type CloudEventJson, type EventBus, type LogFollower } from '@jit/bus';
 import { JitError, retryRetriable } from '@jit/errors';
+import { createLedger, type Ledger } from '@jit/ledger';
 import type { GitlabClient } from '@jit/gitlab';
 import { refusedEventsCounter, type Logger, type Registry } from '@jit/observability';
 import type { GroupResolver, PolicyStatus, PolicyStore } from '@jit/policy';
 import { LRUCache } from 'lru-cache';
 import { pushedOrAuthored, pushFacts } from './approval-judgement';
 import { writeComment } from './comment-view';
-import { ElevationBook, GATE_TYPES } from './elevation-book';
 import { setStatus } from './enforcement';
 import { GateMalformedEvent, GateNotStarted } from './errors';
-import { GATE_GROUP_ID, createEmit, createGateMetrics, createKeyedLock, type GateContext, type MrEvent } from './gate-context';
+import { GATE_GROUP_ID, GATE_TYPES, createEmit, createGateMetrics, createKeyedLock, type GateContext, type MrEvent } from './gate-context';
 import { createGitlabDirectory } from './gitlab-directory';
 import { createGroupResolver } from './group-resolver';
 import { onApproval, recheckRule, refreshApprovals } from './handlers/on-approval';
@@ -69,12 +69,12 @@ export interface GateOptions {
   bus: EventBus;
   gitlab: GitlabClient;
   policyStore: PolicyStore;
-  /** The gate's read model; default a fresh ElevationBook rebuilt from jit.elevations.v1 at start. */
-  ledger?: ElevationBook;
+  /** The gate's read model; default a fresh ledger rebuilt from jit.elevations.v1 at start. */
+  ledger?: Ledger;
   /**
    * The gate keys (its own, and other replicas'): an event of a type only a gate emits (a validated
    * request, an approval, a push record, a policy verdict, …) read from jit.elevations.v1 is taken
-   * into the book and the policy fold only when one of them signed it. Without it every event is
+   * into the ledger and the policy fold only when one of them signed it. Without it every event is
    * taken, and anyone able to write to the bus could, say, lower the approvals a request needs.
    */
   gateKeys?: EventVerifier;
@@ -101,7 +101,7 @@ export interface GateOptions {
    * webhook-ingest was down) at start and then every this many ms. Default 5 min; 0 = at start only.
    */
   reconcileIntervalMs?: number;
-  /** Oldest merge reconciliation looks at when the book knows nothing newer. Default 7 days. */
+  /** Oldest merge reconciliation looks at when the ledger knows nothing newer. Default 7 days. */
   reconcileLookbackMs?: number;
   /** Pages of 100 MRs listed per state and run. Default 20. */
   reconcileMaxPages?: number;
@@ -119,7 +119,7 @@ export interface Gate {
   reconcile(): Promise<ReconcileSummary>;
   /** Re-reads the policy now (what the policyRefreshMs timer does): the ratified version in force, an unratified default branch reported. */
   refreshPolicy(): Promise<PolicyStatus>;
-  readonly ledger: ElevationBook;
+  readonly ledger: Ledger;
   readonly resolveGroup: GroupResolver;
 }
 
@@ -170,7 +170,7 @@ export function createGate(options: GateOptions): Gate {
   const { bus, gitlab, policyStore, logger, botUsername } = options;
   const log = logger.child({ component: 'approval-gate' });
   const refused = refusedEventsCounter(options.registry);
-  const book = options.ledger ?? new ElevationBook();
+  const ledger = options.ledger ?? createLedger();
   const source = options.source ?? '/jit/approval-gate';
   const requestDir = (options.requestDir ?? 'elevations/').replace(/\/?$/, '/');
   const processed = new LRUCache<string, true>({ max: 10_000 });
@@ -190,7 +190,7 @@ export function createGate(options: GateOptions): Gate {
     bus,
     gitlab,
     policyStore,
-    book,
+    ledger,
     log,
     botUsername,
     resolveGroup,
@@ -201,7 +201,7 @@ export function createGate(options: GateOptions): Gate {
     maxRequestBytes: options.maxRequestBytes ?? REQUEST_YAML_LIMITS.maxBytes,
     parseRequest: options.parseRequest ?? contractsRequestParser,
     freeProjects: new Set<number>(),
-    emit: createEmit({ bus, book, policyStore, metrics, log, source }),
+    emit: createEmit({ bus, ledger, policyStore, metrics, log, source }),
     withLock,
     policyNow,
   };
@@ -230,7 +230,7 @@ export function createGate(options: GateOptions): Gate {
   const reconciler = createReconciler({
     bus,
     gitlab,
-    book,
+    ledger,
     projectId: policyStore.projectId,
     logger,
     ...(options.registry ? { registry: options.registry } : {}),
@@ -284,7 +284,7 @@ export function createGate(options: GateOptions): Gate {
     });
 
   return {
-    ledger: book,
+    ledger,
     resolveGroup,
     handle,
     isReady: () => ready && bus.isReady(),
@@ -295,7 +295,7 @@ export function createGate(options: GateOptions): Gate {
     refreshPolicy: () => ratifier.refresh(),
     async start() {
       // Rebuild the read model from the system of record before taking any webhook (followLog:
-      // follow from the latest offsets, replay, hand over what arrived meanwhile; the book drops a
+      // follow from the latest offsets, replay, hand over what arrived meanwhile; the ledger drops a
       // copy by id). Retriable bus errors at boot (a topic just created, leaders not elected yet)
       // are waited out.
       let refusals = 0;
@@ -307,14 +307,14 @@ export function createGate(options: GateOptions): Gate {
           if (refusals++ < 100) log.warn(refusal.fields, refusal.message);
           return;
         }
-        book.apply(event);
+        ledger.apply(event);
         policyStore.apply(event);
       };
       if (options.followElevations !== false) {
         subs.push(
           await retrying('following jit.elevations.v1', () => followLog(bus, {
             topic: TOPIC_ELEVATIONS,
-            // the book is rebuilt at every start; its (ephemeral) group goes with the process
+            // the ledger is rebuilt at every start; its (ephemeral) group goes with the process
             groupId: `${options.groupId ?? GATE_GROUP_ID}-ledger-${process.pid}-${Date.now().toString(36)}`,
             onEvent: (m) => fold(m.event),
           })),

@@ -4,11 +4,11 @@
 // approvals judged as at merge, and break-glass's second human.
 import type { GitlabUser, MergeRequest, MergeRequestApprovals, MergeRequestCommit } from '@jit/gitlab';
 import { approverSpecOf, isEligibleApprover, isRecipientOf, resolveApprovers, type PolicyModel } from '@jit/policy';
-import type { PushRecord, RequestedRecord } from './elevation-book';
+import type { PushRecord, RequestVersion } from '@jit/ledger';
 import { ANY_HUMAN, type GateContext, type MrRef } from './gate-context';
 import type { ApprovalLine } from './render-comment';
 
-type Ctx = Pick<GateContext, 'gitlab' | 'book' | 'botUsername' | 'directory' | 'resolveGroup'>;
+type Ctx = Pick<GateContext, 'gitlab' | 'ledger' | 'botUsername' | 'directory' | 'resolveGroup'>;
 
 export type ApprovalReason = 'bot' | 'agent' | 'author' | 'committer' | 'not_eligible' | 'unknown_user' | 'recipient_owner';
 
@@ -46,12 +46,12 @@ export interface PushFacts {
   unknown: string[];
 }
 
-export async function pushFacts(ctx: Pick<GateContext, 'gitlab' | 'book'>, ref: MrRef): Promise<PushFacts> {
+export async function pushFacts(ctx: Pick<GateContext, 'gitlab' | 'ledger'>, ref: MrRef): Promise<PushFacts> {
   const [mr, commits] = await Promise.all([ctx.gitlab.mergeRequests.show(ref.projectId, ref.mrIid), ctx.gitlab.mergeRequests.commits(ref.projectId, ref.mrIid)]);
   const order = commits.map((c) => c.id);
   const pushers = new Set<string>();
   const covered = new Set<string>();
-  for (const p of [...ctx.book.pushes(ref.projectId), ...(await gitlabPushes(ctx, ref.projectId, mr, commits))]) {
+  for (const p of [...ctx.ledger.pushes(ref.projectId), ...(await gitlabPushes(ctx, ref.projectId, mr, commits))]) {
     // A push to the target branch never changes the MR; the merge itself is one (its commits are
     // the MR's), and counting it made the merger a pusher of the MR.
     if (p.branch === mr.targetBranch) continue;
@@ -89,7 +89,7 @@ export function pushedOrAuthored(facts: PushFacts, user: GitlabUser): boolean {
 export async function judgeApprover(
   ctx: Ctx,
   ref: MrRef,
-  req: RequestedRecord['data'],
+  req: RequestVersion['data'],
   user: GitlabUser | undefined,
   policy: PolicyModel,
   facts?: PushFacts,
@@ -117,7 +117,7 @@ export async function judgeApprover(
  * usernames resolved when it was validated; an approver removed from the group since, or a
  * username that changed hands since, must not count on that snapshot alone.
  */
-async function currentlyEligible(ctx: Pick<GateContext, 'resolveGroup' | 'botUsername'>, r: RequestedRecord['data'], policy: PolicyModel): Promise<Set<string> | undefined> {
+async function currentlyEligible(ctx: Pick<GateContext, 'resolveGroup' | 'botUsername'>, r: RequestVersion['data'], policy: PolicyModel): Promise<Set<string> | undefined> {
   if (r.eligibleApprovers.includes(ANY_HUMAN)) return undefined;
   const spec = approverSpecOf(policy, r);
   if (!spec) return new Set();
@@ -134,15 +134,16 @@ export async function verifyApprovals(
   ctx: Ctx,
   ref: MrRef,
   elevation: string,
-  req: RequestedRecord,
+  req: RequestVersion,
   policy: PolicyModel,
   given?: MergeRequestApprovals,
 ): Promise<{ lines: ApprovalLine[]; counted: string[]; unknownPushers: string[] }> {
-  const { book } = ctx;
+  const { ledger } = ctx;
   const approvals = given ?? (await ctx.gitlab.mergeRequests.approvals(ref.projectId, ref.mrIid));
   const facts = await pushFacts(ctx, ref);
   const eligibleNow = await currentlyEligible(ctx, req.data, policy);
-  const ledgerCounted = book.countedSinceLastChange(elevation);
+  const ledgerCounted = new Set<string>();
+  for (const [name, a] of ledger.approvalsSinceLastChange(elevation)) if (a.action === 'approved' && a.counted) ledgerCounted.add(name);
   const seen = new Set<string>();
   const lines: ApprovalLine[] = [];
   const counted: string[] = [];
@@ -158,7 +159,7 @@ export async function verifyApprovals(
       // late or forged approval webhook is not GitLab's word), and our ledger (an approval we last
       // saw before the current version is stale whatever GitLab's clock says). Without a ledger
       // record (webhook lost), GitLab's approved_at alone decides.
-      const recorded = book.lastApprovalEver(elevation, a.username);
+      const recorded = ledger.lastApproval(elevation, a.username, { ever: true });
       const staleByLedger = recorded !== undefined && recorded.action === 'approved' && !ledgerCounted.has(key) && recorded.seq < req.seq;
       const freshByGitlab = a.approvedAt !== undefined && Date.parse(a.approvedAt) >= Date.parse(req.at);
       if (staleByLedger || !freshByGitlab) v = { counted: false, reason: 'stale' };

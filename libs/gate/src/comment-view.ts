@@ -1,9 +1,9 @@
-// The gate's one comment on an MR, as the book sees the elevation now: the access plan rebuilt from
+// The gate's one comment on an MR, as the ledger sees the elevation now: the access plan rebuilt from
 // the validated request, the approvals given since its last change, overlapping live grants, or the
 // problems of a rejected version. renderComment turns the view into the note's text.
 import { upsertMarkedNote } from '@jit/gitlab';
 import { recipientOwners, type AccessPlan, type PolicyModel } from '@jit/policy';
-import type { RequestedRecord } from './elevation-book';
+import type { RequestVersion } from '@jit/ledger';
 import { ANY_HUMAN, type GateContext, type MrRef } from './gate-context';
 import { GATE_MARKER, renderComment, type ApprovalLine, type CommentView } from './render-comment';
 
@@ -18,7 +18,7 @@ export async function writeComment(ctx: Pick<GateContext, 'gitlab' | 'botUsernam
   await upsertMarkedNote(ctx.gitlab, ref.projectId, ref.mrIid, GATE_MARKER, renderComment(view), ctx.botUsername);
 }
 
-function rebuildPlan(r: RequestedRecord['data'], policy: PolicyModel): AccessPlan {
+function rebuildPlan(r: RequestVersion['data'], policy: PolicyModel): AccessPlan {
   const target = policy.targets[r.target];
   const tier = policy.tiers.find((t) => t.name === r.tier);
   const bg = r.breakGlass ? policy.breakGlass : undefined;
@@ -41,25 +41,18 @@ function rebuildPlan(r: RequestedRecord['data'], policy: PolicyModel): AccessPla
 }
 
 /** Each approver's last word since the validated version, the ones still approving. */
-function approvalLines(ctx: Pick<GateContext, 'book'>, elevation: string): ApprovalLine[] {
-  const e = ctx.book.get(elevation);
-  if (!e) return [];
-  const since = e.requested?.seq ?? 0;
-  const last = new Map<string, ApprovalLine & { action: string }>();
-  for (const a of e.approvals) {
-    if (a.seq <= since) continue;
-    last.set(a.approver.toLowerCase(), { approver: a.approver, counted: a.counted, reason: a.reason, action: a.action });
-  }
-  return [...last.values()].filter((a) => a.action === 'approved').map(({ action: _a, ...rest }) => rest);
+function approvalLines(ctx: Pick<GateContext, 'ledger'>, elevation: string): ApprovalLine[] {
+  const last = ctx.ledger.approvalsSinceLastChange(elevation);
+  return [...last.values()].filter((a) => a.action === 'approved').map((a) => ({ approver: a.approver, counted: a.counted, reason: a.reason }));
 }
 
-export async function baseView(ctx: Pick<GateContext, 'book' | 'policyNow' | 'freeProjects'>, ref: MrRef, elevation: string): Promise<CommentView> {
-  const e = ctx.book.get(elevation);
-  const r = e?.requested?.data;
+export async function baseView(ctx: Pick<GateContext, 'ledger' | 'policyNow' | 'freeProjects'>, ref: MrRef, elevation: string): Promise<CommentView> {
+  const r = ctx.ledger.request(elevation)?.data;
   if (!r) {
+    const rejected = ctx.ledger.rejection(elevation);
     return {
       elevationId: elevation,
-      ...(e?.rejected ? { problems: e.rejected.problems, headSha: e.rejected.headSha } : {}),
+      ...(rejected ? { problems: rejected.problems, headSha: rejected.headSha } : {}),
     };
   }
   const policy = (await ctx.policyNow()).policy;
@@ -73,7 +66,7 @@ export async function baseView(ctx: Pick<GateContext, 'book' | 'policyNow' | 'fr
     recipientOwners: recipientOwners(policy, r.recipient),
     eligibleApprovers: r.eligibleApprovers.filter((u) => u !== ANY_HUMAN),
     anyHuman,
-    overlapping: ctx.book.liveOnTarget(r.target).filter((o) => o.elevationId !== elevation),
+    overlapping: ctx.ledger.liveOnTarget(r.target).filter((o) => o.elevationId !== elevation),
     approvals: approvalLines(ctx, elevation),
     free: ctx.freeProjects.has(ref.projectId),
   };

@@ -4,7 +4,7 @@
 // GitLab's answer to a repeat (a redelivery, two replicas racing).
 import { GitlabForbidden, GitlabRejected, isApprovalRulesUnsupported } from '@jit/gitlab';
 import { ANY_HUMAN, STATUS_NAME, type GateContext, type MrRef } from './gate-context';
-import type { RequestedRecord } from './elevation-book';
+import type { RequestVersion } from '@jit/ledger';
 
 type Ctx = Pick<GateContext, 'gitlab' | 'log' | 'metrics' | 'directory'>;
 
@@ -34,7 +34,7 @@ export async function setStatus(ctx: Pick<GateContext, 'gitlab' | 'log'>, ref: P
   }
 }
 
-export function ruleName(r: Pick<RequestedRecord['data'], 'breakGlass' | 'tier'>): string {
+export function ruleName(r: Pick<RequestVersion['data'], 'breakGlass' | 'tier'>): string {
   return `jit:${r.breakGlass ? 'break-glass' : r.tier}`;
 }
 
@@ -95,7 +95,7 @@ export async function ensureJitRule(ctx: Ctx, ref: MrRef, wanted: WantedRule, kn
 }
 
 /** The rule as the current request wants it, checked again (approval webhooks, reconciliation). */
-export async function checkJitRule(ctx: Ctx, ref: MrRef, req: RequestedRecord['data']): Promise<string[]> {
+export async function checkJitRule(ctx: Ctx, ref: MrRef, req: RequestVersion['data']): Promise<string[]> {
   const anyHuman = req.eligibleApprovers.includes(ANY_HUMAN);
   const wanted = {
     name: ruleName(req),

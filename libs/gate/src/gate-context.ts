@@ -2,6 +2,7 @@
 // primitives all handlers use — emit (log first, then the read models), the per-MR lock, and the
 // policy in force. Built once by createGate; handlers and helpers take the fields they need.
 import {
+  EVENT_TYPES,
   TOPIC_ELEVATIONS,
   createElevationEvent,
   eventKey,
@@ -14,7 +15,7 @@ import type { GitlabClient } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';
 import type { GroupResolver, LoadedPolicy, PolicyStore } from '@jit/policy';
 import { Counter, Histogram } from 'prom-client';
-import type { ElevationBook } from './elevation-book';
+import type { Ledger } from '@jit/ledger';
 import type { GitlabDirectory } from './gitlab-directory';
 import type { RepoLayout } from './mr-changes';
 import type { PolicyRatifier } from './policy-ratifier';
@@ -29,7 +30,17 @@ export const ANY_HUMAN = '*';
 export type MrEvent = GitlabWebhookData;
 export type MrRef = Pick<MrEvent, 'projectId' | 'mrIid'>;
 
-/** Publishes an elevation event, then applies it to the book and the policy fold. */
+/** Types only the gate emits, in answer to a webhook: their newest time says when the gate last heard from GitLab. */
+export const GATE_TYPES: ReadonlySet<string> = new Set([
+  EVENT_TYPES.requested,
+  EVENT_TYPES.rejected,
+  EVENT_TYPES.withdrawn,
+  EVENT_TYPES.approvalRecorded,
+  EVENT_TYPES.approved,
+  EVENT_TYPES.bypassDetected,
+]);
+
+/** Publishes an elevation event, then applies it to the ledger and the policy fold. */
 export type Emit = <T extends ElevationEventType>(type: T, data: EventDataByType[T], idKey: string, severity?: 'info' | 'high') => Promise<void>;
 
 export interface GateMetrics {
@@ -43,7 +54,7 @@ export interface GateContext {
   readonly bus: EventBus;
   readonly gitlab: GitlabClient;
   readonly policyStore: PolicyStore;
-  readonly book: ElevationBook;
+  readonly ledger: Ledger;
   readonly log: Logger;
   /** Username of the token jit acts as; its notes are ours and it never counts as an approver. */
   readonly botUsername: string;
@@ -95,12 +106,12 @@ export function createGateMetrics(registry: Registry | undefined): GateMetrics {
   };
 }
 
-export function createEmit(ctx: Pick<GateContext, 'bus' | 'book' | 'policyStore' | 'metrics' | 'log' | 'source'>): Emit {
+export function createEmit(ctx: Pick<GateContext, 'bus' | 'ledger' | 'policyStore' | 'metrics' | 'log' | 'source'>): Emit {
   return async (type, data, idKey, severity) => {
     const event = createElevationEvent(type, data, { source: ctx.source, idKey, ...(severity ? { severity } : {}) });
     const key = eventKey(event);
     await ctx.bus.publish(TOPIC_ELEVATIONS, key, event as never);
-    ctx.book.apply(event as never);
+    ctx.ledger.apply(event);
     ctx.policyStore.apply(event);
     ctx.metrics.emitted.inc({ type: type.replace(/^dev\.jit\.|\.v1$/g, '') });
     ctx.log.info({ type, elevationId: key, eventId: event.id }, 'elevation event emitted');

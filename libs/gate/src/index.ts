@@ -1,9 +1,7 @@
 // libs/gate: the approval gate (bus consumer + GitLab driver + merge-time verification).
 export { createGate, contractsRequestParser, GATE_GROUP_ID, STATUS_NAME, ANY_HUMAN } from './approval-gate';
 export type { Gate, GateOptions, RequestParser, RequestParseResult } from './approval-gate';
-export { ElevationBook } from './elevation-book';
 export { createGroupResolver } from './group-resolver';
-export type { ElevationEntry, ElevationStatus, RequestedRecord, ApprovalRecord } from './elevation-book';
 export { renderComment, GATE_MARKER } from './render-comment';
 export type { CommentView, ApprovalLine } from './render-comment';
 export { GateMalformedEvent, GateNotStarted, GateReconcileFailed, GateInvalidOption } from './errors';

@@ -7,6 +7,7 @@ import { GitlabNotFound, GitlabUnavailable, type GitlabClient, type MergeRequest
 import { createLogger, createRegistry } from '@jit/observability';
 import { describe, expect, it, vi } from 'vitest';
 import { PROJECT, createFakeWorld, requestYaml, type FakeWorld } from './fixtures/fake-world';
+import { GATE_TYPES } from './gate-context';
 import { RECONCILE_OVERLAP_MS, RECONCILE_SOURCE, synthesizeWebhook } from './reconciler';
 
 const REQ = 'elevations/backfill.yaml';
@@ -92,7 +93,7 @@ describe('reconciliation: an MR opened or changed while no webhook arrived', () 
     w.gl.projects.get(PROJECT)!.mrs.get(iid)!.state = 'opened';
     await w.restart(ON);
     await vi.waitFor(async () => expect(await w.types()).toEqual(['requested', 'withdrawn', 'requested']), WAIT);
-    expect(w.gate.ledger.get(`gl-${PROJECT}-${iid}`)!.status).toBe('requested');
+    expect(w.gate.ledger.get(`gl-${PROJECT}-${iid}`)!.state).toBe('pending');
   });
 
   it('closed while down: withdrawn (by whoever closed it), once; a rejected one too; an unknown one is left alone', async () => {
@@ -359,7 +360,7 @@ describe('reconciliation: idempotency and failures', () => {
     expect(Math.abs(sinceOf() - (t0 - RECONCILE_OVERLAP_MS))).toBeLessThan(5_000);
     // A restart with gate events in the book: the newest one, minus the overlap.
     await w.open('dev', { [REQ]: requestYaml({}) });
-    const newest = Date.parse(w.gate.ledger.newestGateEventAt()!);
+    const newest = Date.parse(w.gate.ledger.newestAt(GATE_TYPES)!);
     await w.restart({ gitlab, reconcileLookbackMs: lookback });
     await w.gate.reconcile();
     expect(sinceOf()).toBe(newest - RECONCILE_OVERLAP_MS);

@@ -1,6 +1,6 @@
 // Reconciliation with GitLab: GitLab does not retry a webhook that failed because jit was down, so
 // at start and then periodically the gate lists the elevations project's open MRs and its recently
-// merged and closed ones and, for each one the book has not seen at its current head (open), that
+// merged and closed ones and, for each one the ledger has not seen at its current head (open), that
 // has no merge verdict (merged) or that is still pending (closed), publishes on jit.gitlab.v1 the
 // normalized event webhook-ingest would have published. Deterministic ids make repeated runs and late real webhooks harmless; the gate then
 // handles the event exactly as a webhook (the merge path re-verifies everything from GitLab's API).
@@ -17,7 +17,8 @@ import { JitError, isRetriable } from '@jit/errors';
 import type { GitlabClient, MergeRequest, MergeRequestApprovals, Project } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';
 import { Counter } from 'prom-client';
-import type { ElevationBook } from './elevation-book';
+import type { Ledger } from '@jit/ledger';
+import { GATE_TYPES } from './gate-context';
 import { GateInvalidOption, GateReconcileFailed } from './errors';
 import { LRUCache } from 'lru-cache';
 
@@ -36,7 +37,7 @@ export interface ReconcileSummary {
   opened: number;
   /** Merged MRs for which a merge event was published. */
   merged: number;
-  /** Closed MRs (still pending in the book) for which a close event was published. */
+  /** Closed MRs (still pending in the ledger) for which a close event was published. */
   closed: number;
   /** Open MRs whose comment was refreshed with approvals given while no webhook arrived. */
   approvals: number;
@@ -53,14 +54,14 @@ export interface ReconcileSummary {
 export interface ReconcilerOptions {
   bus: EventBus;
   gitlab: GitlabClient;
-  book: ElevationBook;
+  ledger: Ledger;
   /** The elevations project (id or path), as the policy store knows it. */
   projectId: number | string;
   logger: Logger;
   registry?: Registry;
   /** Default 5 min; 0 = only the run at start. */
   intervalMs?: number;
-  /** Oldest merge looked at, whatever the book says. Default 7 days. */
+  /** Oldest merge looked at, whatever the ledger says. Default 7 days. */
   lookbackMs?: number;
   /** Pages of 100 MRs listed per state. Default 20. */
   maxPages?: number;
@@ -131,7 +132,7 @@ function errFields(err: unknown): { code?: string; message: string } {
 }
 
 export function createReconciler(options: ReconcilerOptions): Reconciler {
-  const { bus, gitlab, book } = options;
+  const { bus, gitlab, ledger } = options;
   const log = options.logger.child({ component: 'gate-reconciler' });
   const now = options.now ?? Date.now;
   const intervalMs = options.intervalMs ?? 5 * 60_000;
@@ -166,7 +167,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const floor = startedAt - lookbackMs;
     // After a successful run, its start; at process start, the newest event the gate emitted in
     // answer to GitLab — both minus an overlap for clock skew.
-    const known = lastSuccess ?? (book.newestGateEventAt() ? Date.parse(book.newestGateEventAt()!) : undefined);
+    const newest = ledger.newestAt(GATE_TYPES);
+    const known = lastSuccess ?? (newest ? Date.parse(newest) : undefined);
     // A gate that never answered GitLab (a new install, an empty log) judges only the last
     // overlap's merges: it must not grant old merged requests nor flag the repo's history as bypasses.
     return Math.max(floor, (known ?? startedAt) - RECONCILE_OVERLAP_MS);
@@ -185,17 +187,17 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 
   async function onOpen(project: Project, mr: MergeRequest): Promise<Outcome> {
     const elevation = toElevationId(project.id, mr.iid);
-    const e = book.get(elevation);
-    if (book.isDecided(elevation)) return 'skipped';
-    const known = e?.requested?.data.headSha ?? e?.rejected?.headSha;
-    const action: ReconcileAction | undefined = !e ? 'open' : e.status === 'withdrawn' ? 'reopen' : known !== mr.sha ? 'update' : undefined;
+    const e = ledger.get(elevation);
+    if (ledger.isDecided(elevation)) return 'skipped';
+    const known = ledger.request(elevation)?.data.headSha ?? ledger.rejection(elevation)?.headSha;
+    const action: ReconcileAction | undefined = !e ? 'open' : e.state === 'withdrawn' ? 'reopen' : known !== mr.sha ? 'update' : undefined;
     if (action) return (await publishOnce(project, mr, action)) ? 'opened' : 'skipped';
-    if (e?.status !== 'requested') return 'skipped';
+    if (e?.state !== 'pending') return 'skipped';
     // No webhook tells of a deleted or edited approval rule: look at it on every run.
     await options.checkRule?.(project.id, mr.iid);
     const approvals = await gitlab.mergeRequests.approvals(project.id, mr.iid);
     const atGitlab = [...new Set(approvals.approvedBy.map((a) => a.username.toLowerCase()))].sort();
-    const recorded = [...book.approvedSinceLastChange(elevation)].sort();
+    const recorded = [...ledger.approvalsSinceLastChange(elevation)].filter(([, a]) => a.action === 'approved').map(([name]) => name).sort();
     if (atGitlab.join(',') === recorded.join(',')) return 'skipped';
     const fingerprint = `${elevation}:${mr.sha}:${atGitlab.join(',')}`;
     if (shown.has(fingerprint)) return 'skipped';
@@ -206,18 +208,18 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 
   async function onMerged(project: Project, mr: MergeRequest): Promise<Outcome> {
     const elevation = toElevationId(project.id, mr.iid);
-    if (book.isDecided(elevation)) return 'skipped';
+    if (ledger.isDecided(elevation)) return 'skipped';
     // A policy change merged while no webhook arrived is judged like any merge, from GitLab's API
     // state, against the policy in force (the last ratified: a missed merge never put its own
     // version in force). One the log already judged (ratified, refused, bypass) is left alone.
-    if (!book.get(elevation) && options.policyJudged(mr.iid)) return 'skipped';
+    if (!ledger.get(elevation) && options.policyJudged(mr.iid)) return 'skipped';
     return (await publishOnce(project, mr, 'merge')) ? 'merged' : 'skipped';
   }
 
   async function onClosed(project: Project, mr: MergeRequest): Promise<Outcome> {
-    // Only what the book still holds as pending: a closed MR must not stay a live request.
-    const e = book.get(toElevationId(project.id, mr.iid));
-    if (!e || book.isDecided(e.elevationId) || e.status === 'withdrawn') return 'skipped';
+    // Only what the ledger still holds as pending: a closed MR must not stay a live request.
+    const e = ledger.get(toElevationId(project.id, mr.iid));
+    if (!e || ledger.isDecided(e.id) || e.state === 'withdrawn') return 'skipped';
     return (await publishOnce(project, mr, 'close')) ? 'closed' : 'skipped';
   }
 

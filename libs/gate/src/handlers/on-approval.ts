@@ -5,29 +5,28 @@ import { EVENT_TYPES, elevationId as toElevationId } from '@jit/contracts';
 import { GitlabNotFound, type MergeRequestApprovals } from '@jit/gitlab';
 import { judgeApprover, verifyApprovals, type ApprovalReason } from '../approval-judgement';
 import { baseView, writeComment } from '../comment-view';
-import type { RequestedRecord } from '../elevation-book';
+import type { RequestVersion } from '@jit/ledger';
 import { checkJitRule } from '../enforcement';
 import type { GateContext, MrEvent, MrRef } from '../gate-context';
 import { sha256 } from '../request-evaluation';
 import { onOpenOrUpdate } from './on-open-update';
 
 export async function onApproval(ctx: GateContext, ev: MrEvent, action: 'approved' | 'unapproved', sourceId: string): Promise<void> {
-  const { book, log } = ctx;
+  const { ledger, log } = ctx;
   const elevation = toElevationId(ev.projectId, ev.mrIid);
-  if (!book.get(elevation)) await onOpenOrUpdate(ctx, ev, sourceId); // approval arrived before we saw the MR
-  const entry = book.get(elevation);
-  if (book.isDecided(elevation)) {
+  if (!ledger.get(elevation)) await onOpenOrUpdate(ctx, ev, sourceId); // approval arrived before we saw the MR
+  if (ledger.isDecided(elevation)) {
     log.info({ elevationId: elevation }, 'approval after the merge verdict; ignored');
     return;
   }
-  const req = entry?.requested?.data;
+  const req = ledger.request(elevation)?.data;
   if (!req) {
     log.info({ elevationId: elevation, approver: ev.actor.username }, 'approval on a rejected or unknown request; not recorded');
     return;
   }
   const username = ev.actor.username;
   const headSha = ev.headSha ?? undefined;
-  const last = book.lastApproval(elevation, username);
+  const last = ledger.lastApproval(elevation, username);
   if (last && last.action === action && (last.headSha ?? '') === (headSha ?? '')) {
     // Recorded already (a redelivery, or a crash after the emit): only the GitLab side is redone.
     log.info({ elevationId: elevation, approver: username }, 'approval already recorded');
@@ -36,7 +35,7 @@ export async function onApproval(ctx: GateContext, ev: MrEvent, action: 'approve
   await writeComment(ctx, ev, { ...(await baseView(ctx, ev, elevation)), ...(drift.length > 0 ? { settingsDrift: drift } : {}) });
 }
 
-async function recordApproval(ctx: GateContext, ev: MrEvent, elevation: string, req: RequestedRecord['data'], action: 'approved' | 'unapproved', sourceId: string): Promise<void> {
+async function recordApproval(ctx: GateContext, ev: MrEvent, elevation: string, req: RequestVersion['data'], action: 'approved' | 'unapproved', sourceId: string): Promise<void> {
   const username = ev.actor.username;
   const headSha = ev.headSha ?? undefined;
   const policy = (await ctx.policyNow()).policy;
@@ -78,9 +77,8 @@ export async function refreshApprovals(ctx: GateContext, projectId: number, iid:
   const ref: MrRef = { projectId, mrIid: iid };
   const elevation = toElevationId(projectId, iid);
   await ctx.withLock(elevation, async () => {
-    const e = ctx.book.get(elevation);
-    const req = e?.requested;
-    if (!req || e.status !== 'requested') return;
+    const req = ctx.ledger.request(elevation);
+    if (!req || ctx.ledger.get(elevation)?.state !== 'pending') return;
     const policy = (await ctx.policyNow()).policy;
     const { lines } = await verifyApprovals(ctx, ref, elevation, req, policy, approvals);
     await writeComment(ctx, ref, { ...(await baseView(ctx, ref, elevation)), approvals: lines });
@@ -91,10 +89,10 @@ export async function refreshApprovals(ctx: GateContext, projectId: number, iid:
 export async function recheckRule(ctx: GateContext, projectId: number, iid: number): Promise<void> {
   const elevation = toElevationId(projectId, iid);
   await ctx.withLock(elevation, async () => {
-    const e = ctx.book.get(elevation);
-    if (!e?.requested || e.status !== 'requested') return;
+    const req = ctx.ledger.request(elevation);
+    if (!req || ctx.ledger.get(elevation)?.state !== 'pending') return;
     const ref = { projectId, mrIid: iid };
-    const drift = await checkJitRule(ctx, ref, e.requested.data);
-    if (drift.length > 0) await writeComment(ctx, ref, { ...(await baseView(ctx, ref, e.elevationId)), settingsDrift: drift });
+    const drift = await checkJitRule(ctx, ref, req.data);
+    if (drift.length > 0) await writeComment(ctx, ref, { ...(await baseView(ctx, ref, elevation)), settingsDrift: drift });
   });
 }

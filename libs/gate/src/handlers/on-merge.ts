@@ -1,4 +1,4 @@
-// MR merged: verified on the gate's own, from GitLab's API state and the book, never from the
+// MR merged: verified on the gate's own, from GitLab's API state and the ledger, never from the
 // webhook — default branch, the request at the merge commit is the validated content, the policy
 // version still in force, enough eligible human approvals after the last change, break-glass's
 // second human — then elevation.approved or elevation.bypass.detected, then the GitLab side: the
@@ -7,16 +7,17 @@ import { EVENT_TYPES, elevationId as toElevationId, grantId as toGrantId } from 
 import { GitlabNotFound } from '@jit/gitlab';
 import { breakGlassMergerProblem, verifyApprovals } from '../approval-judgement';
 import { baseView, durationText, writeComment } from '../comment-view';
-import type { ElevationEntry, RequestedRecord } from '../elevation-book';
+import type { RequestVersion } from '@jit/ledger';
+import type { ElevationApprovedData } from '@jit/contracts';
 import { ANY_HUMAN, type GateContext, type MrEvent, type MrRef } from '../gate-context';
 import { isPolicyOnly, mrChanges, nonPolicyPaths, structureProblems } from '../mr-changes';
 import { GATE_MARKER, VERDICT_HEADINGS, type ApprovalLine, type CommentView } from '../render-comment';
 import { sha256 } from '../request-evaluation';
 
 export async function onMerge(ctx: GateContext, ev: MrEvent, sourceId: string): Promise<void> {
-  const { gitlab, book, log } = ctx;
+  const { gitlab, ledger, log } = ctx;
   const elevation = toElevationId(ev.projectId, ev.mrIid);
-  if (book.isDecided(elevation)) {
+  if (ledger.isDecided(elevation)) {
     // Recorded already: what may be missing is what followed it (a crash after the emit).
     log.info({ elevationId: elevation, source: sourceId }, 'merge already verified; completing its GitLab side effects');
     await announceVerdict(ctx, ev, elevation);
@@ -36,15 +37,14 @@ export async function onMerge(ctx: GateContext, ev: MrEvent, sourceId: string): 
   if (c.policy) await ctx.ratifier.onMixedMerge(ev, mr, nonPolicyPaths(c));
   const mergeSha = mr.mergeCommitSha ?? mr.squashCommitSha ?? undefined;
   const project = await gitlab.projects.show(ev.projectId);
-  const entry = book.get(elevation);
-  const req = entry?.requested;
+  const req = ledger.request(elevation);
   const reasons: string[] = [];
   const lines: ApprovalLine[] = [];
   const counted: string[] = [];
   if (mr.targetBranch !== project.defaultBranch) {
     reasons.push(`merged into ${mr.targetBranch}, not the default branch ${project.defaultBranch}`);
   }
-  if (!req) reasons.push(entry?.rejected ? 'the request was rejected at its last version; it was merged anyway' : 'no validated request on record for this MR');
+  if (!req) reasons.push(ledger.rejection(elevation) ? 'the request was rejected at its last version; it was merged anyway' : 'no validated request on record for this MR');
   if (!mergeSha) reasons.push('GitLab reports no merge commit for this MR');
   if (req && structureProblems(c, ctx.layout).length > 0) reasons.push('the merged MR no longer changes exactly one request file');
   if (req && mergeSha) {
@@ -141,8 +141,8 @@ async function ensureReviewIssue(
   ctx: GateContext,
   ref: MrRef,
   elevation: string,
-  approved: NonNullable<ElevationEntry['approved']>,
-  req: RequestedRecord['data'],
+  approved: ElevationApprovedData,
+  req: RequestVersion['data'],
   mergedBy: string | undefined,
 ): Promise<string> {
   const prefix = reviewTitlePrefix(elevation);
@@ -167,12 +167,12 @@ async function ensureReviewIssue(
  * What follows a merge verdict on the log, in GitLab: the break-glass review issue and the verdict
  * on the MR comment. `fresh` is the merge that has just emitted the verdict; without it (a
  * redelivered merge) the comment is written only if it does not show the verdict yet, so a replay
- * never rewrites the lines judged at merge with the book's shorter view.
+ * never rewrites the lines judged at merge with the ledger's shorter view.
  */
 async function announceVerdict(ctx: GateContext, ref: MrRef, elevation: string, fresh?: { mergedBy: string | undefined; lines: ApprovalLine[] }): Promise<void> {
   const { gitlab } = ctx;
-  const e = ctx.book.get(elevation);
-  const req = e?.requested?.data;
+  const e = ctx.ledger.verdict(elevation);
+  const req = ctx.ledger.request(elevation)?.data;
   let verdict: CommentView['verdict'];
   if (e?.approved && req) {
     const reviewIssue = req.breakGlass

@@ -10,9 +10,9 @@ import { isPolicyOnly, mrChanges, structureProblems } from '../mr-changes';
 import { judgeRequest, sha256, shownProblems } from '../request-evaluation';
 
 export async function onOpenOrUpdate(ctx: GateContext, ev: MrEvent, sourceId: string): Promise<void> {
-  const { gitlab, book, log } = ctx;
+  const { gitlab, ledger, log } = ctx;
   const elevation = toElevationId(ev.projectId, ev.mrIid);
-  if (book.isDecided(elevation)) {
+  if (ledger.isDecided(elevation)) {
     log.info({ elevationId: elevation }, 'MR already decided at merge; update ignored');
     return;
   }
@@ -68,23 +68,24 @@ export async function onOpenOrUpdate(ctx: GateContext, ev: MrEvent, sourceId: st
 
   const contentHash = sha256(bytes);
   const eligibleApprovers = plan.approvers.anyHuman ? [ANY_HUMAN, ...eligible] : eligible;
-  const prev = book.get(elevation);
-  const prevReq = prev?.requested?.data;
+  const prevState = ledger.get(elevation)?.state;
+  const prevPending = prevState === 'pending';
+  const prevReq = ledger.request(elevation)?.data;
   const wanted = {
     name: ruleName(plan),
     approvalsRequired: plan.requiredApprovals,
     userIds: plan.approvers.anyHuman ? [] : await ctx.directory.userIds(eligible),
   };
   // Drift only if jit had already set this very rule (same name, count and approvers) for the MR:
-  // judged on the book as it was before this request is recorded.
+  // judged on the ledger as it was before this request is recorded.
   const known =
     prevReq !== undefined &&
-    prev?.status === 'requested' &&
+    prevPending &&
     ruleName(prevReq) === wanted.name &&
     prevReq.requiredApprovals === wanted.approvalsRequired &&
     prevReq.eligibleApprovers.join(',') === eligibleApprovers.join(',');
   const unchanged =
-    prev?.status === 'requested' &&
+    prevPending &&
     prevReq?.contentHash === contentHash &&
     prevReq.policyVersion === policyLoaded.version &&
     prevReq.requiredApprovals === plan.requiredApprovals &&
@@ -116,7 +117,7 @@ export async function onOpenOrUpdate(ctx: GateContext, ev: MrEvent, sourceId: st
         eligibleApprovers,
       },
       // A reopened MR is requested again even at the same version: its earlier `requested` is spent.
-      `${elevation}:requested:${mr.sha}:${contentHash}:${policyLoaded.version}${prev?.status === 'withdrawn' ? `:reopened:${sourceId}` : ''}`,
+      `${elevation}:requested:${mr.sha}:${contentHash}:${policyLoaded.version}${prevState === 'withdrawn' ? `:reopened:${sourceId}` : ''}`,
     );
   }
   // GitLab side: one approval rule, hardened settings, the status, the comment.
@@ -139,9 +140,9 @@ export async function onOpenOrUpdate(ctx: GateContext, ev: MrEvent, sourceId: st
 /** elevation.rejected (once per head and problem list), then the failed status and the comment listing every problem. */
 async function reject(ctx: GateContext, ev: MrEvent, elevation: string, headSha: string, requester: string, problems: PolicyProblem[], sourceId: string): Promise<void> {
   const list = shownProblems(problems);
-  const prev = ctx.book.get(elevation);
+  const prev = ctx.ledger.get(elevation);
   const fingerprint = sha256(new TextEncoder().encode(JSON.stringify(list)));
-  const same = prev?.status === 'rejected' && prev.rejected?.headSha === headSha;
+  const same = prev?.state === 'rejected' && ctx.ledger.rejection(elevation)?.headSha === headSha;
   if (!same) {
     await ctx.emit(
       EVENT_TYPES.rejected,

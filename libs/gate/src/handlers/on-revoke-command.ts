@@ -15,16 +15,16 @@ export async function onRevokeCommand(ctx: GateContext, ev: MrEvent): Promise<vo
   const m = REVOKE_RE.exec(note.body);
   if (!m) return;
   const elevation = toElevationId(ev.projectId, ev.mrIid);
-  const e = ctx.book.get(elevation);
+  const e = ctx.ledger.get(elevation);
   const marker = noteMarker(`revoke:${note.id}`);
   const reply = (text: string) => upsertMarkedNote(gitlab, ev.projectId, ev.mrIid, marker, text, botUsername);
-  const req = e?.requested?.data;
-  if (!e || !req || !(e.status === 'approved' || e.status === 'granted' || e.status === 'revoke_requested')) {
+  const req = ctx.ledger.request(elevation)?.data;
+  if (!e || !req || !(e.state === 'approved' || e.state === 'granted')) {
     await reply(`@${ev.actor.username} \`/jit revoke\`: nothing to revoke — this MR has no live grant.`);
     return;
   }
   if (e.revokeRequested) {
-    await reply(`\`/jit revoke\`: revocation of \`${e.grant?.grantId ?? e.approved?.grantId}\` is already requested.`);
+    await reply(`\`/jit revoke\`: revocation of \`${e.grantId}\` is already requested.`);
     return;
   }
   const user = await ctx.directory.userById(ev.actor.id);
@@ -44,7 +44,7 @@ export async function onRevokeCommand(ctx: GateContext, ev: MrEvent): Promise<vo
     await reply(`@${ev.actor.username} \`/jit revoke\` refused: only the requester or an eligible approver may revoke this grant.`);
     return;
   }
-  const grant = e.grant?.grantId ?? e.approved?.grantId;
+  const grant = e.grantId;
   const reason = m[1]?.trim().slice(0, 500) || 'requested via /jit revoke';
   await ctx.emit(
     EVENT_TYPES.revokeRequested,
