@@ -89,7 +89,7 @@ export async function followTopic(bus: EventBus, options: FollowTopicOptions): P
   return { done, stop };
 }
 
-// followLog: how a process builds a read model of a topic (ADR 0013) — follow from the latest
+// followLog: how a process builds a read model of a topic (ADR 0014) — follow from the latest
 // offsets, replay the topic from its start, then hand over what arrived meanwhile, then live. Every
 // event published before the call is replayed; every event published after the follow was pinned
 // arrives live; an event published in between may come twice (replayed and live), so `onEvent` must

@@ -1,7 +1,7 @@
 // The versions of a request and the approvals given to each: what the gate judges at merge. The
 // current version is the last `requested` or `rejected` in log order, and "since the last
 // validated change" is by log order too, never by event time: a replica's skewed clock must not
-// make an approval given to an older version count for the new one (ADR 0013).
+// make an approval given to an older version count for the new one (ADR 0014).
 import { approvalEntry } from './derive';
 import type { ElevationRecord } from './fold';
 import type { RecordedApproval, RequestVersion } from './types';

@@ -1,5 +1,5 @@
 // The schedule fold: the revoker's own fold of jit.elevations.v1 into the grants this replica
-// must revoke and when (ADR 0013 says why it is not the ledger's). Facts per grant id (the approved
+// must revoke and when (ADR 0014 says why it is not the ledger's). Facts per grant id (the approved
 // TTL that caps expiry, the handle, ends, requests), the live grants and their due queue, and the
 // provisional fold of a rebuild: a replay checks only the signatures of ends at once, the rest is
 // confirmed afterwards and always before a grant is acted on (ADR 0010 / bench/README.md).
