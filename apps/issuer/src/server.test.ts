@@ -204,6 +204,15 @@ describe('issuer HTTP in distributed mode', () => {
     expect(live.headers['content-security-policy']).toContain("script-src 'self'");
     expect(live.body).toContain(`data-elevation="${FIXTURE_ELEVATION}"`);
     dashboardAnswers.push(login.body, callback.body, live.body, JSON.stringify(callback.headers));
+    // Health: the gate serves the catalog; the issuer says what its own fold of the log knows (nothing ratified here)
+    const health = await server.app.inject({ url: '/ui/health', headers: { cookie: session.split(';')[0]! } });
+    expect(health.statusCode).toBe(200);
+    expect(health.body).toMatch(/<h2>Policy in force<\/h2>\s*<p>none yet<\/p>/);
+    // no session, no token: the browser's icon request and its CSP reports are not refused by the API's auth
+    expect((await server.app.inject({ url: '/favicon.ico' })).statusCode).toBe(204);
+    const report = await server.app.inject({ method: 'POST', url: '/ui/csp-report', headers: { 'content-type': 'application/csp-report' }, payload: JSON.stringify({ 'csp-report': { 'document-uri': 'https://jit.example.com/ui/live', 'effective-directive': 'script-src-elem', 'blocked-uri': 'inline' } }) });
+    expect(report.statusCode).toBe(204);
+    expect(logLines.join('')).toContain('CSP violation reported by a browser');
   });
 
   it('replicas sharing the session key serve each other’s sign-ins and sessions; another key, an altered cookie or a signed-out one is refused', async () => {

@@ -147,10 +147,14 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
       // re-read when the file is rotated: a new first key seals new sessions, the others still open
       const sessionKeys = openSecret({ ...config.ui.sessionKeys, schema: sessionKeysSchema(), logger });
       cleanups.unshift(async () => sessionKeys.close());
-      await app.register(
-        dashboardPlugin,
-        dashboardOptions({ gitlabUrl: config.gitlab.url, clientId: config.ui.clientId, ...(config.ui.clientSecret ? { clientSecret: config.ui.clientSecret } : {}), publicUrl: config.publicUrl, sessionTtlMs: config.ui.sessionTtlMs, sessionKeys: () => sessionKeys.current(), logger }),
-      );
+      await app.register(dashboardPlugin, {
+        ...dashboardOptions({ gitlabUrl: config.gitlab.url, clientId: config.ui.clientId, ...(config.ui.clientSecret ? { clientSecret: config.ui.clientSecret } : {}), publicUrl: config.publicUrl, sessionTtlMs: config.ui.sessionTtlMs, sessionKeys: () => sessionKeys.current(), logger }),
+        // the gate serves /v1/catalog; Health shows the version the log ratified last, as this process folds it
+        policyInForce: async () => {
+          const r = policyStore.trust.current();
+          return r ? { version: r.version, how: r.how, at: r.ratifiedAt, ...(r.mrIid !== undefined ? { mrIid: r.mrIid } : {}) } : undefined;
+        },
+      });
     }
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['issuer'] }] });
     const ops = createOpsServer({ registry, logger, closeWith: app, readiness: () => ({ ready: bus.isReady(), detail: { bus: bus.isReady(), substrates: substrates.names() } }) });

@@ -155,6 +155,8 @@ describe('dashboard in a real browser (all-in-one, sandbox mode)', () => {
     expect(ran).toBeUndefined();
     await expect.poll(() => violations.length).toBeGreaterThan(before);
     violations.length = before;
+    // Chromium posts the violation to the page's report endpoint, which logs it (no session needed, no cookie logged)
+    await expect.poll(() => logLines.some((l) => l.includes('CSP violation reported by a browser') && l.includes('script-src')), { timeout: 10_000 }).toBe(true);
   });
 
   it('sign-in refuses to return anywhere but the dashboard (open redirect through the return path)', async () => {

@@ -14,6 +14,7 @@ import { JitError } from '@jit/errors';
 import { createCallerLookup, createOAuthClient, createPkce, type OAuthClient, type OAuthTokens } from '@jit/gitlab';
 import type { Logger } from '@jit/observability';
 import { loadAssets } from './assets';
+import { CSP_REPORT_PATH, cspReportRoute } from './csp-reports';
 import { CsrfRefused, ReadApiUnavailable, SignInRefused, SignInUnavailable } from './errors';
 import { html } from './html';
 import { layout, type Viewer } from './pages/layout';
@@ -43,6 +44,12 @@ export interface DashboardOptions {
   sessions?: SessionSealer;
   /** The clock (tests). */
   now?: () => number;
+  /**
+   * The policy in force as this process knows it, for a process that serves no /v1/catalog (the
+   * issuer: the version the log ratified last). Who approved and merged it is left out: the
+   * catalog shows that to auditors only, and the dashboard does not know who is one.
+   */
+  policyInForce?: () => Promise<{ version: string; how: 'merge' | 'pin'; at: string; mrIid?: number } | undefined>;
 }
 
 /** The plugin's options for a GitLab OAuth application (redirect URI `<publicUrl>/ui/auth/callback`, scope read_user). */
@@ -76,10 +83,13 @@ export const DASHBOARD_ROUTES: ReadonlyArray<{ method: string; url: string }> = 
   'GET /ui/history.csv',
   'GET /ui/elevations/:id',
   'GET /ui/health',
+  // browsers ask for it on every page, without credentials: no answer needs a session
+  'GET /favicon.ico',
+  // CSP violation reports: posted by the browser without credentials
+  `POST ${CSP_REPORT_PATH}`,
 ].map((r) => ({ method: r.split(' ')[0]!, url: r.split(' ')[1]! }));
 
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const CONTENT_SECURITY_POLICY = `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; report-uri ${CSP_REPORT_PATH}`;
 
 /** The session ended under the page (token revoked or expired at GitLab): sign in again. */
 class SessionEnded extends Error {}
@@ -160,7 +170,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
     reply.header('referrer-policy', 'same-origin');
     reply.header('x-frame-options', 'DENY');
     reply.header('cross-origin-opener-policy', 'same-origin');
-    if (!req.url.startsWith('/ui/assets/')) reply.header('cache-control', 'no-store');
+    if (!req.url.startsWith('/ui/assets/') && req.url !== '/favicon.ico') reply.header('cache-control', 'no-store');
     return payload;
   });
 
@@ -209,6 +219,9 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
       }
     };
 
+  // no icon: an empty answer the browser caches, rather than a 401 on every page
+  app.get('/favicon.ico', async (_req, reply) => reply.code(204).header('cache-control', 'public, max-age=86400').send());
+  cspReportRoute(app, { now });
   app.get('/ui', async (_req, reply) => reply.redirect(DASHBOARD_HOME, 302));
   app.get('/ui/', async (_req, reply) => reply.redirect(DASHBOARD_HOME, 302));
   app.get('/ui/*', async (req, reply) => {
@@ -348,7 +361,15 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
       const granted = elevations.filter((e) => e.issuedAt).slice(-50);
       const details = (await Promise.all(granted.map((e) => detail(session, e.id)))).filter((e): e is Elevation => !!e);
       const catalog = await readApi<{ version?: string; ratified?: Ratification }>(session, '/v1/catalog');
-      const policy = catalog.status === 200 ? { ...(catalog.body.version ? { version: catalog.body.version } : {}), ...(catalog.body.ratified ? { ratified: catalog.body.ratified } : {}) } : undefined;
+      const own = catalog.status === 404 && opts.policyInForce ? await opts.policyInForce() : undefined;
+      const policy =
+        catalog.status === 200
+          ? { ...(catalog.body.version ? { version: catalog.body.version } : {}), ...(catalog.body.ratified ? { ratified: catalog.body.ratified } : {}) }
+          : catalog.status === 404 && opts.policyInForce
+            ? own
+              ? { version: own.version, ratified: { ...own, by: [] } }
+              : {}
+            : undefined;
       return layout({ title: 'Health', current: '/ui/health', viewer }, healthPage({ elevations, details, ...(policy ? { policy } : {}), now: Date.now() }));
     }),
   );
