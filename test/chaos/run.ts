@@ -450,7 +450,12 @@ async function report(ctx: {
   const of = (id: string, type: string) => events.filter((e) => e.type === `dev.jit.elevation.${type}.v1` && (e.subject === id || (e.data as { elevationId?: string }).elevationId === id));
   const valid = lifecycles.filter((l) => !l.adversary && l.merged && l.id);
   const adversarial = lifecycles.filter((l) => l.adversary && l.merged && l.id);
-  const lost = valid.filter((l) => of(l.id!, 'granted').length === 0);
+  // Refused because no issue came before the grant's notAfter (approval + TTL: jit was down or cut off
+  // past the whole TTL): by design a credential never outlives its grant, so these are not lost.
+  const expiredBeforeIssue = valid.filter(
+    (l) => of(l.id!, 'granted').length === 0 && of(l.id!, 'grant.failed').some((e) => (e.data as { error?: { code?: string } }).error?.code === 'JIT_ERR_SUBSTRATE_GRANT_EXPIRED'),
+  );
+  const lost = valid.filter((l) => of(l.id!, 'granted').length === 0 && !expiredBeforeIssue.includes(l));
   const duplicates = lifecycles.filter((l) => l.id && new Set(of(l.id, 'granted').map((e) => (e.data as { grantId: string }).grantId)).size < of(l.id, 'granted').length);
   const doubleGrants = lifecycles.filter((l) => l.id && new Set(of(l.id, 'granted').map((e) => (e.data as { grantId: string }).grantId)).size > 1);
   const wrong = adversarial.filter((l) => of(l.id!, 'granted').length > 0 || of(l.id!, 'approved').length > 0);
@@ -514,6 +519,7 @@ async function report(ctx: {
   log(`seed ${SEED}; lifecycles ${lifecycles.length} (valid merged ${valid.length}, adversarial merged ${adversarial.length}, not driven to merge ${notDriven.length})`);
   log(`faults ${faults.length}: ${Object.entries(byKind).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
   log(`lost (approved, never granted): ${lost.length}${lost.length ? ` — ${lost.map((l) => `${l.id} ${ledger.get(l.id!)?.state ?? '?'}`).join(', ')}` : ''}`);
+  log(`refused past the grant's notAfter (no issue within the TTL; not lost): ${expiredBeforeIssue.length}${expiredBeforeIssue.length ? ` — ${expiredBeforeIssue.map((l) => l.id).join(', ')}` : ''}`);
   log(`duplicates (granted twice / two grants): ${duplicates.length + doubleGrants.length}${duplicates.length + doubleGrants.length ? ` — ${[...duplicates, ...doubleGrants].map((l) => l.id).join(', ')}` : ''}`);
   log(`wrongly granted (adversarial merges): ${wrong.length}${wrong.length ? ` — ${wrong.map((l) => `${l.id} ${l.adversary}`).join(', ')}` : ''}`);
   log(`credentials working after expiry + ${BOUND_MS} ms: ${alive.length}${alive.length ? ` — ${alive.join(', ')}` : ''}`);

@@ -229,8 +229,10 @@ describe('embedded mode (npm start)', () => {
 
     const io = (extra: Record<string, string>) => ({ out: () => undefined, err: () => undefined, env: { HOME: home, JIT_URL: jit.url, ...extra } });
     const out: string[] = [];
+    // 60 s: the restarted jit must issue before the grant's notAfter (approval + TTL; one back after
+    // it refuses the grant, JIT_ERR_SUBSTRATE_GRANT_EXPIRED), and a restart took 37 s under load
     const code = await runCli(
-      ['--json', 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '25s', '--tier', 'reversible-write', '--justification', 'restart drill for the e2e suite', '--identity', identities['carol']!],
+      ['--json', 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '60s', '--tier', 'reversible-write', '--justification', 'restart drill for the e2e suite', '--identity', identities['carol']!],
       { ...io({ GITLAB_URL: sandbox.url, GITLAB_TOKEN: 'carol-token-0001', JIT_ELEVATIONS_PROJECT: 'ops/elevations' }), out: (s) => out.push(s) },
     );
     expect(code).toBe(0);

@@ -83,7 +83,7 @@ describe('issuer restart on a substrate that cannot revoke early (gcp-iam)', () 
       get: (bus, prop) => (prop === 'publish' ? publish : typeof Reflect.get(bus, prop) === 'function' ? Reflect.get(bus, prop).bind(bus) : Reflect.get(bus, prop)),
     });
     const first = await startIssuer(crashing);
-    const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { recipient, target: 'gcs', scope: 'write', ttlSeconds: 600 } as never));
+    const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { recipient, target: 'gcs', scope: 'write', ttlSeconds: 600 } as never, { time: new Date().toISOString() })); // approved now: the grant's notAfter is its time + TTL
     await firstBus.publish(TOPIC_ELEVATIONS, approved.subject!, approved);
     await waitFor(() => server.requests.length === 1, { what: 'the first token' });
     const stopping = first.issuer.stop();

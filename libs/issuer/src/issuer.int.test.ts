@@ -412,7 +412,7 @@ describe('issuer on Kafka: a `granted` whose ack was lost (issue 17: a broker ki
     try {
       const elevationId = `gl-${projectId}-${9000 + Math.floor(Math.random() * 999)}`;
       const grantId = `${elevationId}-${'c'.repeat(40)}`;
-      const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId, grantId, recipient }));
+      const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId, grantId, recipient }, { time: new Date().toISOString() }));
       await observer.publish(TOPIC_ELEVATIONS, elevationId, approved);
       const ofGrant = () => events.filter((e) => e.type === EVENT_TYPES.granted && (e.data as { grantId: string }).grantId === grantId);
       await waitFor(() => ofGrant().length >= 2, { timeoutMs: 60_000, what: 'the granted event and its copy (the lost ack, then the retry)' });

@@ -122,7 +122,8 @@ beforeEach(async () => {
 });
 
 async function approve(overrides: Record<string, unknown> = {}, id?: string, signer: { sign<E extends object>(e: E): E } | null = gateKey.signer) {
-  const unsigned = sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient, ...overrides } as never, id ? { id } : {});
+  // approved now: the grant's notAfter (approval time + TTL) bounds what is issued
+  const unsigned = sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient, ...overrides } as never, { time: new Date().toISOString(), ...(id ? { id } : {}) });
   const event = signer ? signer.sign(unsigned) : unsigned;
   await w.bus.publish(TOPIC_ELEVATIONS, event.subject!, event);
   return event;
@@ -299,7 +300,7 @@ describe('issuer', () => {
     const refusedBefore = w.logs.length;
     await approve({ elevationId: 'gl-42-1', grantId: `gl-42-1-${'a'.repeat(40)}`, ttlSeconds: 30 * 24 * 3600 }, 'forged-unsigned', null);
     await approve({ elevationId: 'gl-42-2', grantId: `gl-42-2-${'a'.repeat(40)}` }, 'forged-stranger', strangerKey.signer);
-    const signed = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId: 'gl-42-3', grantId: `gl-42-3-${'a'.repeat(40)}`, recipient: w.recipient }));
+    const signed = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId: 'gl-42-3', grantId: `gl-42-3-${'a'.repeat(40)}`, recipient: w.recipient }, { time: new Date().toISOString() }));
     await w.bus.publish(TOPIC_ELEVATIONS, 'gl-42-3', { ...signed, data: { ...signed.data, ttlSeconds: 30 * 24 * 3600 } });
     await approve(); // a genuine one after them is still served
     await waitFor(async () => ofType(await w.events(), EVENT_TYPES.granted).length === 1, { what: 'granted' });
@@ -340,12 +341,23 @@ describe('issuer', () => {
     await issuer.stop();
   });
 
+  it("passes the grant's absolute expiry (the approval's time + the approved TTL) as notAfter, on every attempt, so a late issue never outlives the grant", async () => {
+    const seen: Array<{ ttlSeconds: number; notAfter?: string }> = [];
+    const recording: MemorySubstrate = { ...w.substrate, issue: async (req) => (seen.push({ ttlSeconds: req.ttlSeconds, notAfter: req.notAfter }), w.substrate.issue(req)) };
+    w.substrate.failNext('issue'); // a retry carries the same notAfter, not a later one
+    const approvedAt = new Date(Date.now() - 60_000).toISOString();
+    const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient, ttlSeconds: 600 }, { time: approvedAt }));
+    await bare({ substrates: { get: () => recording }, retry: { attempts: 3, baseMs: 1, maxMs: 5 } }).handle(approved);
+    const notAfter = new Date(Date.parse(approvedAt) + 600_000).toISOString();
+    expect(seen).toEqual([{ ttlSeconds: 600, notAfter }, { ttlSeconds: 600, notAfter }]);
+  });
+
   it('a second issuer of the same approval replaces the credential, and the read model serves the new one, not the dead one', async () => {
     // Like PostgreSQL (ALTER ROLE … PASSWORD on a role that exists), a second issue of a grant
     // rotates its secret: the first credential stops working.
     const rotating: MemorySubstrate = { ...w.substrate, issue: async (req) => ((w.substrate.live as Map<string, unknown>).delete(req.grantId), w.substrate.issue(req)) };
     const make = () => bare({ substrates: { get: () => rotating } });
-    const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient }));
+    const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient }, { time: new Date().toISOString() }));
     await make().handle(approved);
     await make().handle(approved); // its ledger has not seen the first `granted` yet
     const granted = ofType(await w.events(), EVENT_TYPES.granted);

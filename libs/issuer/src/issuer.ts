@@ -162,7 +162,12 @@ export function createIssuer(options: IssuerOptions): Issuer {
     }
   }
 
-  async function issueWithRetry(substrate: Substrate, data: ElevationApprovedData, target: ResolvedTarget, owned: Owned): Promise<{ issued: Issued; attempt: number }> {
+  async function issueWithRetry(substrate: Substrate, data: ElevationApprovedData, approvedAt: string, target: ResolvedTarget, owned: Owned): Promise<{ issued: Issued; attempt: number }> {
+    // The grant's absolute expiry: the approval's time + the approved TTL. Every adapter bounds the
+    // credential by it, so an issue that comes late (this replica paused after its ownership check,
+    // a retry after an outage) never outlives the grant, and one past it creates nothing.
+    const approved = Date.parse(approvedAt);
+    const notAfter = Number.isFinite(approved) ? new Date(approved + data.ttlSeconds * 1000).toISOString() : undefined;
     for (let attempt = 1; ; attempt++) {
       // Not while another replica may hold the approval now (it issues the grant itself).
       await owned();
@@ -177,6 +182,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
           scope: target.scope,
           connection: target.connection,
           ttlSeconds: data.ttlSeconds,
+          ...(notAfter ? { notAfter } : {}),
         });
         issueDuration.observe({ substrate: substrate.name }, (performance.now() - started) / 1000);
         return { issued, attempt };
@@ -262,7 +268,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
       substrateName = target.substrate;
       const substrate = substrates.get(target.substrate);
       if (!substrate.canRevokeEarly) await recordStart(substrate, data, owned);
-      const { issued } = await issueWithRetry(substrate, data, target, owned);
+      const { issued } = await issueWithRetry(substrate, data, approvedAt, target, owned);
       unpublished = { substrate, issued };
       const sealedCredential = await (options.seal ?? sealCredential)(issued.secret, data.recipient);
       const credentialSignature = signCredential(options.signer, { elevationId: data.elevationId, grantId: data.grantId, expiresAt: issued.expiresAt, sealedCredential });

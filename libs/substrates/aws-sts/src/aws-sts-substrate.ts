@@ -35,6 +35,7 @@ import {
   SubstrateUpstreamFailed,
   classifySubstrateError,
   defineSubstrate,
+  grantWindow,
   reportAuthExpiry,
   type IssueRequest,
   type Issued,
@@ -618,8 +619,11 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       const roleMax = role.Role?.MaxSessionDuration ?? 3600;
       const base = sessionBaseName(req.grantId);
       const t = now();
+      // The grant's notAfter bounds the session: its expiry (when the revoker denies it) is never later,
+      // and DurationSeconds only as long as STS allows (900 s at least; the deny covers the rest).
+      const window = grantWindow(name, req, t);
 
-      let duration = Math.max(req.ttlSeconds, STS_MIN_DURATION_SECONDS);
+      let duration = Math.max(window.seconds, STS_MIN_DURATION_SECONDS);
       if (duration > roleMax) throw SubstrateTtlTooLong(name, req.ttlSeconds, roleMax);
 
       let tags = await readTags(roleName);
@@ -628,13 +632,13 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
       if (previous?.state === 'revoked' || isRevoked(docs, base)) throw AwsStsGrantRevoked(req.grantId, roleName);
 
       let attempt = 1;
-      let expiresAt = new Date(t.getTime() + req.ttlSeconds * 1000);
+      let expiresAt = window.expiresAt;
       if (previous) {
         // A retry of a grant already (maybe) issued: end the earlier sessions, keep the original expiry.
         if (previous.expiresAt.getTime() <= t.getTime()) throw AwsStsGrantExpired(req.grantId, previous.expiresAt.toISOString());
         attempt = previous.attempt + 1;
         if (attempt > MAX_ATTEMPTS) throw AwsStsTooManyAttempts(req.grantId, previous.attempt);
-        expiresAt = previous.expiresAt;
+        if (previous.expiresAt.getTime() < expiresAt.getTime()) expiresAt = previous.expiresAt;
         duration = Math.max(Math.ceil((expiresAt.getTime() - t.getTime()) / 1000), STS_MIN_DURATION_SECONDS);
       }
       const natural = new Date(Math.max(previous?.sessionExpiresAt.getTime() ?? 0, t.getTime() + duration * 1000 + margin));

@@ -75,6 +75,13 @@ export const SubstrateFailed = defineError<[string, string]>(
   { retriable: false, statusCode: 500 },
 );
 
+/** The grant's absolute expiry (`notAfter`) has passed, or is less than a second away: nothing is created. */
+export const SubstrateGrantExpired = defineError<[string, string, string]>(
+  'JIT_ERR_SUBSTRATE_GRANT_EXPIRED',
+  'substrate %s: grant %s expires at %s, so it is not issued now (a credential would outlive the grant); nothing was created; open a new elevation request',
+  { retriable: false, statusCode: 409 },
+);
+
 /** Every code this lib defines (the docs test checks each is in docs/errors.md). */
 export const SUBSTRATE_ERRORS = [
   SubstrateUnreachable,
@@ -89,6 +96,7 @@ export const SUBSTRATE_ERRORS = [
   SubstrateUnknownInstance,
   SubstrateDuplicate,
   SubstrateFailed,
+  SubstrateGrantExpired,
 ] as const;
 
 const NETWORK_CODES = new Set([

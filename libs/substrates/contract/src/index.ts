@@ -16,12 +16,15 @@ export type { SubstrateRegistryOptions } from './substrate-registry';
 export { credentialEnv, defineCredentialShape } from './credential-shape';
 export type { CredentialEnvResult, CredentialShape } from './credential-shape';
 export { nameAfterGrant } from './name-after-grant';
+export { grantWindow } from './grant-window';
+export type { GrantWindow } from './grant-window';
 export type { NameAfterGrantOptions } from './name-after-grant';
 export {
   SUBSTRATE_ERRORS,
   SubstrateDenied,
   SubstrateDuplicate,
   SubstrateFailed,
+  SubstrateGrantExpired,
   SubstrateInvalidConfig,
   SubstrateInvalidHandle,
   SubstrateInvalidScope,

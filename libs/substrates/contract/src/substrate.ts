@@ -26,6 +26,12 @@ export interface IssueRequest {
   /** The target's connection settings from policy.yaml, secret references resolved by the app. */
   connection: Record<string, unknown>;
   ttlSeconds: number;
+  /**
+   * The grant's absolute expiry (ISO 8601; the issuer passes the approval's time + the approved TTL).
+   * Every adapter bounds its credential by it (`grantWindow`): a late issue never outlives the grant,
+   * and a request at or past it is refused (JIT_ERR_SUBSTRATE_GRANT_EXPIRED) without creating anything.
+   */
+  notAfter?: string;
 }
 
 /** Secret-free data needed to revoke (and to find) an issued credential. Serialisable JSON. */

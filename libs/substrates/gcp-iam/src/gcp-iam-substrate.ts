@@ -16,6 +16,7 @@ import {
   SubstrateUpstreamFailed,
   classifySubstrateError,
   defineSubstrate,
+  grantWindow,
   type Finding,
   type IssueRequest,
   type Issued,
@@ -302,6 +303,9 @@ export function createGcpIamSubstrate(config: GcpIamConfig, deps: SubstrateDeps 
       const problems = validateGcpIamScope(req.scope);
       if (problems.length > 0) throw SubstrateInvalidScope(name, problems.map((p) => `${p.path || '(scope)'}: ${p.message}`).join('; '));
       const scope = gcpIamScopeSchema.parse(req.scope);
+      // The token's lifetime never reaches past the grant's expiry: a token cannot be revoked, so one
+      // minted late (a replica that lost its partition) dies with the grant, and none after it.
+      const window = grantWindow(name, req, now());
 
       prune();
       const existing = ledger.get(req.grantId);
@@ -313,7 +317,7 @@ export function createGcpIamSubstrate(config: GcpIamConfig, deps: SubstrateDeps 
         grantId: req.grantId,
         serviceAccount: scope.serviceAccount,
         scopes: scope.scopes,
-        expiresAt: new Date(now().getTime() + req.ttlSeconds * 1000),
+        expiresAt: window.expiresAt,
         state: 'pending',
       };
       ledger.put(pending);
@@ -324,7 +328,7 @@ export function createGcpIamSubstrate(config: GcpIamConfig, deps: SubstrateDeps 
             name: serviceAccountResource(scope.serviceAccount),
             scope: scope.scopes,
             delegates: (scope.delegates ?? []).map(serviceAccountResource),
-            lifetime: { seconds: req.ttlSeconds },
+            lifetime: { seconds: window.seconds },
           },
           // gax would retry UNAVAILABLE for up to 10 min; the issuer owns retries, so: one attempt.
           { timeout: config.timeoutMs, retry: null },

@@ -21,6 +21,7 @@ import {
   SubstrateUpstreamFailed,
   classifySubstrateError,
   defineSubstrate,
+  grantWindow,
   nameAfterGrant,
   type Finding,
   type IssueRequest,
@@ -524,10 +525,11 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     if (typeof req.grantId !== 'string' || req.grantId.length === 0 || req.grantId.length > 200) throw SubstrateRejected(name, 'grantId must be 1-200 characters');
     if (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds <= 0) throw SubstrateRejected(name, 'ttlSeconds must be a positive integer');
     if (config.maxTtlSeconds && req.ttlSeconds > config.maxTtlSeconds) throw SubstrateTtlTooLong(name, req.ttlSeconds, config.maxTtlSeconds);
+    // VALID UNTIL never later than the grant's own expiry: a late issue does not outlive the grant
+    const expiresAt = grantWindow(name, req, now()).expiresAt.toISOString();
     const server = serverForRequest(req.connection);
     const role = roleNameFor(req.grantId);
     const password = randomBytes(24).toString('base64url');
-    const expiresAt = new Date(now().getTime() + req.ttlSeconds * 1000).toISOString();
     const meta: RoleMeta = { jit: 1, grantId: req.grantId, elevationId: req.elevationId, requester: req.requester, expiresAt };
     const qr = pg.escapeIdentifier(role);
     const lit = pg.escapeLiteral;

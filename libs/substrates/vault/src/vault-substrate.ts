@@ -23,6 +23,7 @@ import {
   SubstrateUpstreamFailed,
   classifySubstrateError,
   defineSubstrate,
+  grantWindow,
   type Finding,
   type IssueRequest,
   type Issued,
@@ -495,10 +496,11 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     return out;
   };
 
-  const tokenBody = (req: IssueRequest, meta: Record<string, string>, policies: string[]) => ({
+  /** `seconds`: the TTL cut at the grant's notAfter (grantWindow), so the token never outlives the grant. */
+  const tokenBody = (req: IssueRequest, meta: Record<string, string>, policies: string[], seconds: number) => ({
     policies,
-    ttl: `${req.ttlSeconds}s`,
-    explicit_max_ttl: `${req.ttlSeconds}s`,
+    ttl: `${seconds}s`,
+    explicit_max_ttl: `${seconds}s`,
     renewable: false,
     no_default_policy: true,
     display_name: `jit-${req.grantId}`.slice(0, 100),
@@ -554,6 +556,10 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     if (config.maxTtlSeconds && req.ttlSeconds > config.maxTtlSeconds) throw SubstrateTtlTooLong(name, req.ttlSeconds, config.maxTtlSeconds);
     const scope = req.scope as unknown as VaultScope;
     const started = now().getTime();
+    // Every token (and a database lease, which dies with its carrier) ends by the grant's notAfter:
+    // one created late — or created and never indexed before a crash, which no revoke or sweep can
+    // find — is dead by the time the grant is.
+    const window = grantWindow(name, req, new Date(started));
 
     if (await wasRevoked(req.grantId)) throw VaultGrantRevoked(req.grantId, name);
     // A retry finds its own work: whatever this grant got before is revoked, so one stays live.
@@ -575,9 +581,9 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     if (scope.mode === 'token') {
       const reach = await reachOf(scope.policies);
       if (reach.length > 0) throw SubstrateInvalidScope(name, `${reach.join('; ')}; narrow the policy`);
-      const t = await createToken('token create', tokenBody(req, { jit_mode: 'token' }, scope.policies));
+      const t = await createToken('token create', tokenBody(req, { jit_mode: 'token' }, scope.policies, window.seconds));
       await refuseIfRevoked(t.accessor);
-      const seconds = Math.min(req.ttlSeconds, t.leaseDuration || req.ttlSeconds);
+      const seconds = Math.min(window.seconds, t.leaseDuration || window.seconds);
       const expiresAt = new Date(started + seconds * 1000).toISOString();
       log.info({ grantId: req.grantId, accessor: t.accessor, expiresAt }, 'vault token issued');
       return {
@@ -587,7 +593,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
       };
     }
 
-    const carrier = await createToken('carrier token create', tokenBody(req, { jit_mode: 'database', jit_role: scope.role }, config.carrierPolicies));
+    const carrier = await createToken('carrier token create', tokenBody(req, { jit_mode: 'database', jit_role: scope.role }, config.carrierPolicies, window.seconds));
     const carrierToken = carrier.token;
     const carrierAccessor = carrier.accessor;
     let creds: any;
@@ -605,7 +611,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
       throw fail('read database creds', new Error('no username/password/lease in the answer'));
     }
     await refuseIfRevoked(carrierAccessor, leaseId);
-    const seconds = Math.min(req.ttlSeconds, Number(creds.lease_duration) || req.ttlSeconds, carrier.leaseDuration || req.ttlSeconds);
+    const seconds = Math.min(window.seconds, Number(creds.lease_duration) || window.seconds, carrier.leaseDuration || window.seconds);
     const expiresAt = new Date(started + seconds * 1000).toISOString();
     const secret: Record<string, string> = { username, password };
     if (scope.loginUrl) {

@@ -46,8 +46,8 @@ const failed = (m: Map<string, string> | undefined, prefix: string): boolean =>
 describe('runSubstrateContractSuite has teeth', () => {
   it('fails each broken adapter on its defect and passes the control', async () => {
     const r = await runFixtures();
-    expect([...(r.get('control: memory double')?.values() ?? [])]).toEqual(Array(14).fill('passed'));
-    expect([...(r.get('control: memory double with checks')?.values() ?? [])]).toEqual(Array(14).fill('passed'));
+    expect([...(r.get('control: memory double')?.values() ?? [])]).toEqual(Array(16).fill('passed'));
+    expect([...(r.get('control: memory double with checks')?.values() ?? [])]).toEqual(Array(16).fill('passed'));
     expect(failed(r.get('broken: checkTtl throws on a hostile scope'), 'the safety checks')).toBe(true);
     expect(failed(r.get('broken: a finding quotes the secret'), 'no secret appears')).toBe(true);
     expect(failed(r.get('broken: a finding quotes the secret'), 'the safety checks')).toBe(false);

@@ -2,6 +2,7 @@
 // full contract (idempotent by grant id, revoke twice, listIssued) and can be told to fail.
 import { randomBytes } from 'node:crypto';
 import { SubstrateInvalidHandle, SubstrateInvalidScope, SubstrateUnreachable } from '../errors';
+import { grantWindow } from '../grant-window';
 import type { IssueRequest, Issued, Problem, RevocationHandle, Substrate, VerifyResult } from '../substrate';
 
 export interface MemorySubstrateOptions {
@@ -56,7 +57,8 @@ export function createMemorySubstrate(options: MemorySubstrateOptions = {}): Mem
     canRevokeEarly: options.canRevokeEarly ?? true,
     calls,
     live,
-    works: (secret) => [...live.values()].some((x) => x.secret.token === secret.token),
+    // a credential stops working at its expiry, as on a real backend
+    works: (secret) => [...live.values()].some((x) => x.secret.token === secret.token && Date.parse(x.expiresAt) > Date.now()),
     failNext(op, err, count = 1) {
       const queue = failures.get(op) ?? [];
       for (let i = 0; i < count; i++) queue.push(err ?? SubstrateUnreachable(name, `${op}: injected failure`));
@@ -70,7 +72,7 @@ export function createMemorySubstrate(options: MemorySubstrateOptions = {}): Mem
       if (problems.length) throw SubstrateInvalidScope(name, problems.map((p) => `${p.path} ${p.message}`).join('; '));
       const existing = live.get(req.grantId);
       if (existing) return existing;
-      const expiresAt = new Date(Date.now() + req.ttlSeconds * 1000).toISOString();
+      const expiresAt = grantWindow(name, req, new Date()).expiresAt.toISOString();
       const credentialId = `mem-${req.grantId}`;
       const out: Issued = {
         secret: { token: `memtok-${randomBytes(16).toString('hex')}` },

@@ -59,6 +59,8 @@ export type ContractCase =
   | 'verifyRevoked'
   | 'listIssued'
   | 'idempotentIssue'
+  | 'notAfter'
+  | 'pastNotAfter'
   | 'badHandle'
   | 'validateScope'
   | 'checks'
@@ -133,8 +135,9 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
       return { req, out };
     };
 
-    const waitUntil = async (cond: () => Promise<boolean>, what: string): Promise<void> => {
-      const deadline = Date.now() + settleMs;
+    /** `from`: when the settling starts (default now), e.g. a credential's notAfter. */
+    const waitUntil = async (cond: () => Promise<boolean>, what: string, from = Date.now()): Promise<void> => {
+      const deadline = Math.max(from, Date.now()) + settleMs;
       for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
         if (await cond()) return;
         if (Date.now() > deadline) throw new Error(`timed out after ${settleMs} ms waiting for ${what}`);
@@ -261,6 +264,30 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
       if (h.substrate.listIssued) expect(await listed(grantId)).toHaveLength(1);
       await h.substrate.revoke((second ?? first.out).handle);
       await waitUntil(async () => !(await h.probe(first.out.secret)) && !(second && (await h.probe(second.secret))), 'every credential of the grant to stop working');
+    });
+
+    caseIt('notAfter', "a credential is bounded by the grant's notAfter: 3 s ahead with a TTL of 5 min, it stops working at notAfter, unrevoked", async () => {
+      const notAfter = Date.now() + 3_000;
+      const req = { ...h.makeRequest(contractGrantId()), ttlSeconds: 300, notAfter: new Date(notAfter).toISOString() };
+      const out = await h.substrate.issue(req);
+      issued.push(out);
+      expect(Date.parse(out.expiresAt), 'the announced expiry is not after notAfter').toBeLessThanOrEqual(notAfter);
+      expect(out.handle.expiresAt).toBe(out.expiresAt);
+      expect(await h.probe(out.secret), 'it works before notAfter').toBe(true);
+      await waitUntil(async () => !(await h.probe(out.secret)), 'the credential to stop working at notAfter (never revoked)', notAfter);
+      expect(Date.now(), 'it stopped at notAfter, not before').toBeGreaterThanOrEqual(notAfter - 1_000);
+    });
+
+    caseIt('pastNotAfter', 'an issue at or past the grant\'s notAfter is refused (not retriable) and creates nothing', async () => {
+      const grantId = contractGrantId();
+      const req = { ...h.makeRequest(grantId), notAfter: new Date(Date.now() - 1_000).toISOString() };
+      const err = await h.substrate.issue(req).then(
+        (out) => (issued.push(out), undefined),
+        (e: unknown) => e,
+      );
+      errors.push(err);
+      expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_GRANT_EXPIRED', retriable: false });
+      if (h.substrate.listIssued) expect(await listed(grantId)).toEqual([]);
     });
 
     caseIt('badHandle', 'revoke refuses a handle it cannot identify, with a non-retriable catalogue error', async () => {
