@@ -110,13 +110,22 @@ export function createSessionSealer(options: SessionSealerOptions): SessionSeale
     if (!cookie || cookie.length > MAX_COOKIE_BYTES) return undefined;
     try {
       const { byId } = keyring();
-      const { payload } = await jwtDecrypt(cookie, (header) => byId.get(String(header.kid)) ?? new Uint8Array(32), {
+      const { payload } = await jwtDecrypt(
+        cookie,
+        (header) => {
+          // a kid that names no key of the ring is refused: never a fallback key (a constant key opens forgeries)
+          const key = typeof header.kid === 'string' ? byId.get(header.kid) : undefined;
+          if (!key) throw new Error('unknown session key');
+          return key;
+        },
+        {
         keyManagementAlgorithms: ['dir'],
         contentEncryptionAlgorithms: ['A256GCM'],
         audience: purpose,
         currentDate: new Date(now()),
         requiredClaims: ['exp'],
-      });
+        },
+      );
       return payload;
     } catch {
       // not ours, altered, another key, another purpose or expired: no session, whatever the cause
