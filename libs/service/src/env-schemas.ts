@@ -71,7 +71,7 @@ const CI_PROJECT_RULE = /^([A-Za-z0-9_.*?-]+(?:\/[A-Za-z0-9_.*?-]+)+)(?:@([A-Za-
 export interface CiProjectRule {
   /** Glob over the token's `project_path` (`*` within a path segment, `**` across; case-insensitive). */
   project: string;
-  /** Glob over the token's `ref` (the branch or tag); absent = any ref. */
+  /** Glob over the token's `ref`: a branch name, or a full ref (`refs/tags/v*`, `refs/heads/main`) to name tags; absent = any ref. */
   ref?: string;
   /**
    * With a ref glob, the ref must be protected (the token's `ref_protected` is "true"): anyone who
@@ -85,7 +85,7 @@ const ciProjectItem = z.string().transform((v, ctx): CiProjectRule => {
   if (!m || v.length > 512) {
     ctx.addIssue({
       code: 'custom',
-      message: 'each entry must be a project path or glob, optionally with @<protected branch or tag glob>[:unprotected]: group/project, group/*, group/**, group/deploy@main, group/app@review/*:unprotected',
+      message: 'each entry must be a project path or glob, optionally with @<protected branch glob, or refs/tags/<tag glob>>[:unprotected]: group/project, group/*, group/**, group/deploy@main, group/deploy@refs/tags/v*, group/app@review/*:unprotected',
     });
     return z.NEVER;
   }

@@ -3,7 +3,8 @@
 //   jit's audience to any job of any project on the instance (a fork, a personal sandbox, an
 //   unprotected branch), so the audience alone says nothing about whose code runs. A rule with a
 //   ref glob also needs the ref protected (`ref_protected: "true"`), unless it says `:unprotected`:
-//   whoever may push to the project can name a branch to match a glob, not protect it;
+//   whoever may push to the project can name a branch to match a glob, not protect it. A ref glob
+//   names branches; `refs/tags/<glob>` (or `refs/heads/<glob>`) names tags by their full ref;
 // - its user is still active in GitLab: an ID token stays valid until it expires (the job's
 //   timeout, up to days), so a user blocked meanwhile would keep it. GitLab is asked for the
 //   token's `user_id` (GET /users/:id, with jit's own token), the answer cached for
@@ -18,11 +19,25 @@ import type { CiProjectRule } from '@jit/service';
 const PROJECT_GLOB: MinimatchOptions = { nocase: true, nobrace: true, noext: true, nonegate: true, nocomment: true, dot: true };
 const REF_GLOB: MinimatchOptions = { ...PROJECT_GLOB, nocase: false };
 
-/** Whether a job of `projectPath` on `ref` (protected or not) is one the rules allow. */
-export function ciProjectAllowed(rules: readonly CiProjectRule[], projectPath: string, ref: string | undefined, refProtected?: boolean): boolean {
-  return rules.some(
-    (r) => minimatch(projectPath, r.project, PROJECT_GLOB) && (r.ref === undefined || (ref !== undefined && minimatch(ref, r.ref, REF_GLOB) && (refProtected === true || r.refUnprotected === true))),
-  );
+/**
+ * The ref a rule's glob is matched against: a glob that starts with `refs/` is matched against the
+ * full ref (`refs/heads/<branch>` or `refs/tags/<tag>`, GitLab's `ref_path`); any other glob names
+ * branches only, so a tag named like a protected branch (a tag can point at any commit) does not pass
+ * as that branch. A token that does not say which kind its ref is matches no ref glob.
+ */
+function refSubject(glob: string, ref: string, refType: string | undefined): string | undefined {
+  if (glob.startsWith('refs/')) return refType === 'branch' ? `refs/heads/${ref}` : refType === 'tag' ? `refs/tags/${ref}` : undefined;
+  return refType === 'branch' ? ref : undefined;
+}
+
+/** Whether a job of `projectPath` on `ref` (a branch or tag, protected or not) is one the rules allow. */
+export function ciProjectAllowed(rules: readonly CiProjectRule[], projectPath: string, ref: string | undefined, refProtected?: boolean, refType?: string): boolean {
+  return rules.some((r) => {
+    if (!minimatch(projectPath, r.project, PROJECT_GLOB)) return false;
+    if (r.ref === undefined) return true;
+    const subject = ref === undefined ? undefined : refSubject(r.ref, ref, refType);
+    return subject !== undefined && minimatch(subject, r.ref, REF_GLOB) && (refProtected === true || r.refUnprotected === true);
+  });
 }
 
 /** A GitLab user as `GET /users/:id` describes them (the fields checked). */
@@ -62,7 +77,7 @@ export function createCiJobCheck(options: CiJobCheckOptions): CiJobCheck {
   };
   return async (caller) => {
     const ci = caller.ci;
-    if (!ci || !ciProjectAllowed(options.allowedProjects, ci.projectPath, ci.ref, ci.refProtected)) throw AuthIdTokenProjectRefused(ci?.projectPath ?? '(none)');
+    if (!ci || !ciProjectAllowed(options.allowedProjects, ci.projectPath, ci.ref, ci.refProtected, ci.refType)) throw AuthIdTokenProjectRefused(ci?.projectPath ?? '(none)');
     if (caller.userId === undefined) throw AuthIdTokenInvalid('it names no user_id');
     const user = await userStatus(caller.userId);
     if (!user) throw AuthIdTokenInvalid('its user no longer exists in GitLab');
