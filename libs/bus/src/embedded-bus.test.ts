@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, createRegistry } from '@jit/observability';
 import type { BusMessage, CloudEventJson } from './event-bus';
 import { createEmbeddedBus } from './embedded-bus';
-import { frameRecord } from './file-log';
-import { encodeRecord } from './log-bus';
+import { frameRecord } from './file-partition-log';
+import { encodeRecord } from './log-store';
 import { runBusContractSuite, testEvent } from './testing/contract-suite';
 
 const silent = createLogger({ name: 'bus-test', level: 'silent' });

@@ -3,7 +3,8 @@ import { createLogger, type Logger, type Registry } from '@jit/observability';
 import { createBusMetrics } from './metrics';
 import { InvalidOptions } from './errors';
 import type { EventBus } from './event-bus';
-import { FileLogStore, type FileStoreStats, type FsyncPolicy } from './file-log';
+import { FileLogStore } from './file-log';
+import type { FileStoreStats, FsyncPolicy } from './file-partition-log';
 import { LogBus } from './log-bus';
 import { DEFAULT_MAX_EVENT_BYTES } from './validate';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
-import { FilePartitionLog, type FileStoreStats } from './file-log';
+import { FilePartitionLog, type FileStoreStats } from './file-partition-log';
 
 const logger = createLogger({ name: 'bus-test', level: 'silent' });
 const stats = (): FileStoreStats => ({ fsyncs: 0, appends: 0, lastWriteOk: true });

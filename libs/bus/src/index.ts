@@ -12,7 +12,7 @@ export { createEmbeddedBus } from './embedded-bus';
 export { createKafkaBus } from './kafka-bus';
 export type { KafkaBus, KafkaBusOptions } from './kafka-bus';
 export type { EmbeddedBus, EmbeddedBusOptions } from './embedded-bus';
-export type { FsyncPolicy, FileStoreStats } from './file-log';
+export type { FsyncPolicy, FileStoreStats } from './file-partition-log';
 export { DLQ_EXTENSIONS } from './delivery';
 export { DEFAULT_MAX_EVENT_BYTES, MAX_KEY_BYTES } from './validate';
 export { JsonText, prepareEvent } from './prepared-event';

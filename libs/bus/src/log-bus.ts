@@ -1,7 +1,6 @@
 // The in-process bus engine behind the embedded bus (file log) and the memory double:
 // keyed partitions, consumer groups with committed offsets, per-partition workers that
 // commit after the handler succeeds, retries, dead-lettering, replay and rebalancing.
-import { crc32 } from 'node:zlib';
 import type { Logger } from '@jit/observability';
 import type {
   BusMessage,
@@ -21,37 +20,11 @@ import {
   checkTopic,
   encodeEvent,
   encodeEventChunks,
-  parseCloudEvent,
 } from './validate';
 import { DEAD_LETTER_SUFFIX } from '@jit/contracts';
+import { LogOffsets } from './log-offsets';
+import { decodeRecord, partitionFor, recordChunks, type LogStore, type PartitionLog, type TopicLog } from './log-store';
 import type { BusMetrics } from './metrics';
-
-/** One partition: an append-only sequence of payloads numbered from 0. */
-export interface PartitionLog {
-  /** The next offset = number of durable records. */
-  readonly end: number;
-  /** Resolves with the record's offset once it is durable. The payload may come in chunks (stored concatenated). */
-  append(payload: Buffer | readonly Buffer[]): Promise<number>;
-  read(from: number, max: number): Promise<Buffer[]>;
-}
-
-export interface TopicLog {
-  readonly partitions: readonly PartitionLog[];
-  readonly retentionMs: number;
-}
-
-/** group id → topic → next offset per partition. */
-export type OffsetsDoc = Record<string, Record<string, number[]>>;
-
-export interface LogStore {
-  topic(name: string): TopicLog | undefined;
-  createTopic(name: string, partitions: number, retentionMs: number): Promise<TopicLog>;
-  loadOffsets(): Promise<OffsetsDoc>;
-  saveOffsets(doc: OffsetsDoc): Promise<void>;
-  /** False once a write failed in a way that needs an operator. */
-  healthy(): boolean;
-  close(): Promise<void>;
-}
 
 export interface LogBusOptions {
   store: LogStore;
@@ -65,34 +38,6 @@ export interface LogBusOptions {
 }
 
 const READ_BATCH = 256;
-const OFFSETS_SAVE_DELAY_MS = 20;
-
-/** Record payload: u32 key length, key bytes, CloudEvent JSON bytes — as chunks, the event's bytes not copied. */
-export function recordChunks(key: string, event: Buffer | readonly Buffer[]): Buffer[] {
-  const keyLength = Buffer.byteLength(key, 'utf8');
-  const head = Buffer.allocUnsafe(4 + keyLength);
-  head.writeUInt32BE(keyLength, 0);
-  head.write(key, 4, 'utf8');
-  return Buffer.isBuffer(event) ? [head, event] : [head, ...event];
-}
-
-/** The record payload as one buffer. */
-export function encodeRecord(key: string, eventBytes: Buffer): Buffer {
-  return Buffer.concat(recordChunks(key, eventBytes));
-}
-
-export function decodeRecord(payload: Buffer): { key: string; event: CloudEventJson } | { problem: string } {
-  if (payload.length < 4) return { problem: 'record shorter than its header' };
-  const keyLength = payload.readUInt32BE(0);
-  if (4 + keyLength > payload.length) return { problem: 'key length beyond the record' };
-  const key = payload.toString('utf8', 4, 4 + keyLength);
-  const parsed = parseCloudEvent(payload.toString('utf8', 4 + keyLength));
-  return 'problem' in parsed ? parsed : { key, event: parsed.event };
-}
-
-export function partitionFor(key: string, partitions: number): number {
-  return crc32(key) % partitions;
-}
 
 class Member {
   partitions: number[] = [];
@@ -118,21 +63,16 @@ export class LogBus implements EventBus {
   private readonly groups = new Map<string, Group>();
   private readonly appendWaiters = new Map<string, Set<() => void>>();
   private readonly creating = new Map<string, Promise<TopicLog>>();
-  /** Maps, not objects: a group or topic named `__proto__` must stay data. */
-  private offsets = new Map<string, Map<string, number[]>>();
-  private offsetsTimer: NodeJS.Timeout | undefined;
-  private offsetsSaving: Promise<void> = Promise.resolve();
+  private readonly offsets: LogOffsets;
   private readonly inflightPublishes = new Set<Promise<unknown>>();
 
-  constructor(private readonly opts: LogBusOptions) {}
+  constructor(private readonly opts: LogBusOptions) {
+    this.offsets = new LogOffsets(opts.store, opts.logger);
+  }
 
   /** Loads committed offsets; call once before use. */
   async init(): Promise<this> {
-    const doc = await this.opts.store.loadOffsets();
-    for (const [groupId, byTopic] of Object.entries(doc)) {
-      if (!byTopic || typeof byTopic !== 'object') continue;
-      this.offsets.set(groupId, new Map(Object.entries(byTopic).filter(([, v]) => Array.isArray(v))));
-    }
+    await this.offsets.load();
     return this;
   }
 
@@ -215,7 +155,7 @@ export class LogBus implements EventBus {
     const id = `${resolved.groupId}\u0000${resolved.topic}`;
     let group = this.groups.get(id);
     if (!group) {
-      group = new Group(resolved.groupId, resolved.topic, this.initialOffsets(resolved, log));
+      group = new Group(resolved.groupId, resolved.topic, this.offsets.initial(resolved, log));
       this.groups.set(id, group);
     }
     const member = new Member(resolved);
@@ -230,32 +170,15 @@ export class LogBus implements EventBus {
     };
   }
 
-  private initialOffsets(options: ResolvedSubscribeOptions, log: TopicLog): number[] {
-    let byTopic = this.offsets.get(options.groupId);
-    if (!byTopic) this.offsets.set(options.groupId, (byTopic = new Map()));
-    const saved = byTopic.get(options.topic);
-    const committed = log.partitions.map((p, i) => {
-      const s = saved?.[i];
-      return typeof s === 'number' && Number.isInteger(s) && s >= 0 ? Math.min(s, p.end) : options.startFrom === 'latest' ? p.end : 0;
-    });
-    byTopic.set(options.topic, committed);
-    if (!saved) this.scheduleOffsetsSave();
-    return committed;
-  }
-
   private async leave(group: Group, member: Member, id: string): Promise<void> {
     const at = group.members.indexOf(member);
     if (at >= 0) group.members.splice(at, 1);
     await this.rebalance(group);
     if (group.members.length === 0 && this.groups.get(id) === group) {
       this.groups.delete(id);
-      if (member.options.ephemeral) {
-        const byTopic = this.offsets.get(group.groupId);
-        byTopic?.delete(group.topic);
-        if (byTopic?.size === 0) this.offsets.delete(group.groupId);
-      }
+      if (member.options.ephemeral) this.offsets.drop(group.groupId, group.topic);
     }
-    await this.flushOffsets();
+    await this.offsets.flush();
   }
 
   /** Eager rebalance: stop every worker (in-flight handlers finish), reassign, notify, restart. */
@@ -379,40 +302,7 @@ export class LogBus implements EventBus {
 
   private commit(group: Group, partition: number, next: number): void {
     group.committed[partition] = next;
-    let byTopic = this.offsets.get(group.groupId);
-    if (!byTopic) this.offsets.set(group.groupId, (byTopic = new Map()));
-    byTopic.set(group.topic, group.committed);
-    this.scheduleOffsetsSave();
-  }
-
-  private scheduleOffsetsSave(): void {
-    if (this.offsetsTimer) return;
-    this.offsetsTimer = setTimeout(() => {
-      this.offsetsTimer = undefined;
-      void this.saveOffsets();
-    }, OFFSETS_SAVE_DELAY_MS);
-  }
-
-  private saveOffsets(): Promise<void> {
-    // Object.fromEntries defines own properties, so even `__proto__` is saved as a plain key.
-    const snapshot: OffsetsDoc = Object.fromEntries(
-      [...this.offsets].map(([g, byTopic]) => [g, Object.fromEntries([...byTopic].map(([t, o]) => [t, [...o]]))]),
-    );
-    this.offsetsSaving = this.offsetsSaving
-      .then(() => this.opts.store.saveOffsets(snapshot))
-      .catch((err) => {
-        // Losing a commit only means redelivery (at-least-once); keep going.
-        this.opts.logger.error(errorFields(err), 'could not save consumer offsets');
-      });
-    return this.offsetsSaving;
-  }
-
-  private async flushOffsets(): Promise<void> {
-    if (this.offsetsTimer) {
-      clearTimeout(this.offsetsTimer);
-      this.offsetsTimer = undefined;
-    }
-    await this.saveOffsets();
+    this.offsets.commit(group.groupId, group.topic, group.committed);
   }
 
   async replay(
@@ -459,7 +349,7 @@ export class LogBus implements EventBus {
         this.groups.delete(id);
       }
       await Promise.allSettled([...this.inflightPublishes]);
-      await this.flushOffsets();
+      await this.offsets.flush();
       await this.opts.store.close();
       await this.opts.onClosed?.();
     })();

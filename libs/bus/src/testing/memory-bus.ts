@@ -2,7 +2,8 @@
 // (groups, commit after success, retries, dead-letter, replay), no disk, for unit tests of other libs.
 import { createLogger, type Logger } from '@jit/observability';
 import type { EventBus } from '../event-bus';
-import { LogBus, type LogStore, type OffsetsDoc, type PartitionLog, type TopicLog } from '../log-bus';
+import { LogBus } from '../log-bus';
+import type { LogStore, OffsetsDoc, PartitionLog, TopicLog } from '../log-store';
 import { DEFAULT_MAX_EVENT_BYTES } from '../validate';
 
 class MemoryPartition implements PartitionLog {
