@@ -13,7 +13,8 @@ import { startReceiver, validateSlackMessage, type Receiver } from '@jit/notify/
 import { createLogger } from '@jit/observability';
 import { parseConfig } from './config';
 import { freePort } from './demo-database';
-import { buildJit, DEMO_SEED_FILE, type JitProcess } from './server';
+import { DEMO_SEED_FILE } from './sandbox-gitlab';
+import { buildJit, type JitProcess } from './server';
 
 let jit: JitProcess;
 let slack: Receiver;

@@ -5,7 +5,7 @@ import { parsePolicy } from '@jit/contracts';
 import { loadSeedFile } from '@jit/gitlab-sandbox';
 import { openCredential, sealCredential } from '@jit/issuer';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEMO_SEED_FILE } from './server';
+import { DEMO_SEED_FILE } from './sandbox-gitlab';
 import { provisionSandboxIdentities, sandboxIdentities } from './sandbox-identities';
 
 const dirs: string[] = [];

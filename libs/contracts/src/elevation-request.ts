@@ -2,7 +2,7 @@
 // only; whether target, scope, tier and TTL are allowed is libs/policy's job.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ageRecipientSchema } from './event-data';
+import { ageRecipientSchema } from './event-fields';
 import { tryParseDuration } from './duration';
 import type { Problem } from './problem';
 import { REQUEST_YAML_LIMITS, loadYaml, type LoadedYaml, type YamlLimits } from './yaml-load';

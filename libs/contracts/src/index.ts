@@ -17,14 +17,17 @@ export type { ElevationEventType } from './topics';
 export {
   MAX_TTL_SECONDS,
   ageRecipientSchema,
-  EVENT_NAME_BY_TYPE,
-  SCHEMA_ID_BASE,
-  eventDataSchemas,
-  eventDataSchemasStrict,
   eventErrorSchema,
   eventProblemSchema,
   leftoverObjectSchema,
   revocationHandleSchema,
+} from './event-fields';
+export type { EventError, LeftoverObjectData, RevocationHandleData } from './event-fields';
+export {
+  EVENT_NAME_BY_TYPE,
+  SCHEMA_ID_BASE,
+  eventDataSchemas,
+  eventDataSchemasStrict,
   schemaFileStem,
   schemaId,
   isPolicyEventType,
@@ -32,9 +35,6 @@ export {
 export type {
   EventName,
   EventDataByType,
-  EventError,
-  LeftoverObjectData,
-  RevocationHandleData,
   ElevationRequestedData,
   ElevationRejectedData,
   ElevationWithdrawnData,
@@ -88,9 +88,10 @@ export {
   MIN_JUSTIFICATION_CHARS,
 } from './elevation-request';
 export type { ElevationRequest, ParseRequestResult } from './elevation-request';
-export { parsePolicy, POLICY_MAX_TTL_SECONDS, NOTIFY_CHANNEL_KINDS, NOTIFY_EVENT_NAMES } from './policy';
+export { parsePolicy, POLICY_MAX_TTL_SECONDS } from './policy';
+export { NOTIFY_CHANNEL_KINDS, NOTIFY_EVENT_NAMES } from './policy-schema';
+export type { NotifyChannelKind } from './policy-schema';
 export type {
-  NotifyChannelKind,
   NotifyRoute,
   PolicyNotifications,
   Policy,

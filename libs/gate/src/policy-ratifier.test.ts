@@ -6,7 +6,7 @@ import { EVENT_TYPES } from '@jit/contracts';
 import { createRegistry } from '@jit/observability';
 import { policyBlobSha } from '@jit/policy';
 import { describe, expect, it } from 'vitest';
-import { headArrival } from './policy-ratifier';
+import { headArrival } from './policy-approvals';
 import { PROJECT, createFakeWorld, requestYaml, type FakeWorld } from './fixtures/fake-world';
 import { POLICY_YAML } from './fixtures/policy';
 

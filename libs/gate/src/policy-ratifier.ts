@@ -10,12 +10,13 @@ import {
   type GitlabWebhookData,
 } from '@jit/contracts';
 import { JitError } from '@jit/errors';
-import { GitlabNotFound, isApprovalRulesUnsupported, type GitlabClient, type GitlabUser, type MergeRequest, type MergeRequestVersion } from '@jit/gitlab';
+import { GitlabNotFound, isApprovalRulesUnsupported, type GitlabClient, type GitlabUser, type MergeRequest } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';
-import { isEligibleApprover, PolicyMissing, resolveApprovers, type GroupResolver, type LoadedPolicy, type PolicyProblem, type PolicyStatus, type PolicyStore } from '@jit/policy';
-import { Counter, Gauge } from 'prom-client';
+import { PolicyMissing, resolveApprovers, type GroupResolver, type LoadedPolicy, type PolicyProblem, type PolicyStatus, type PolicyStore } from '@jit/policy';
 import { LRUCache } from 'lru-cache';
-import type { ApprovalLine, CommentView } from './render-comment';
+import { countPolicyApprovals } from './policy-approvals';
+import { createRatifierMetrics } from './policy-ratifier-metrics';
+import type { CommentView } from './render-comment';
 
 type MrRef = Pick<GitlabWebhookData, 'projectId' | 'mrIid'>;
 
@@ -65,49 +66,10 @@ export interface PolicyRatifier {
   judged(iid: number): boolean;
 }
 
-const lc = (s: string) => s.toLowerCase();
-
-/**
- * When `head` last became the MR's head, by GitLab's clock: the oldest of the newest run of diff
- * versions at that head (a version GitLab recomputes for the same head changes nothing the
- * approvers saw; a head pushed, replaced and pushed back counts from its return). Undefined when
- * the newest version is not at `head`.
- */
-export function headArrival(versions: readonly MergeRequestVersion[], head: string): number | undefined {
-  const newestFirst = [...versions].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id - a.id);
-  let since: number | undefined;
-  for (const v of newestFirst) {
-    if (v.headCommitSha !== head) break;
-    since = Date.parse(v.createdAt);
-  }
-  return since === undefined || Number.isNaN(since) ? undefined : since;
-}
-
 export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRatifier {
   const { gitlab, policyStore, botUsername, emit } = options;
   const log = options.logger.child({ component: 'policy-ratifier' });
-  const registers = options.registry ? [options.registry] : [];
-  const refused = new Counter({
-    name: 'jit_gate_policy_changes_refused_total',
-    help: 'Policy-change MRs merged without passing verification (policyApprovers approvals, content, validity): version refused',
-    registers,
-  });
-  const bypasses = new Counter({
-    name: 'jit_gate_policy_bypasses_total',
-    help: 'policy.yaml changes on the default branch outside a policy-change MR (direct push, mixed MR, force-push) reported by this gate',
-    labelNames: ['how'],
-    registers,
-  });
-  const unratified = new Gauge({
-    name: 'jit_gate_policy_unratified',
-    help: '1 while policy.yaml on the default branch is a version that is not in force (never ratified) or is missing; the last ratified policy is used meanwhile',
-    registers,
-  });
-  const noPolicy = new Gauge({
-    name: 'jit_gate_policy_missing',
-    help: '1 while no policy is in force (nothing ratified and nothing pinned, or the ratified version cannot be read): no request is judged',
-    registers,
-  });
+  const { refused, bypasses, unratified, noPolicy } = createRatifierMetrics(options.registry);
   /** Merged MRs already looked at by the scan that touch no policy (so they are not fetched again). */
   const notPolicy = new LRUCache<string, true>({ max: 10_000 });
   let refreshing: Promise<PolicyStatus> | undefined;
@@ -227,44 +189,19 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
         reasons.push(`the merged ${policyStore.path} is invalid: ${err.message.slice(0, 1000)}`);
       }
     }
-    // Approvals: GitLab's own approved_at must follow the arrival of the head that was merged, by
-    // GitLab's clock (its diff versions). A commit's dates are what the pusher's git wrote: a push
-    // backdated to before the approvals must not make them look fresh.
-    const headSince = headArrival(await gitlab.mergeRequests.versions(ev.projectId, ev.mrIid), mr.sha);
-    if (headSince === undefined) reasons.push(`GitLab records no diff version for the MR's head ${mr.sha}, so no approval can be shown to follow it`);
-    const commits = await gitlab.mergeRequests.commits(ev.projectId, ev.mrIid);
-    const lastChange =
-      headSince === undefined
-        ? undefined
-        : commits.reduce<number>((m, c) => {
-            const t = c.createdAt ? Date.parse(c.createdAt) : NaN;
-            return Number.isNaN(t) ? m : Math.max(m, t);
-          }, headSince);
-    const approvals = await gitlab.mergeRequests.approvals(ev.projectId, ev.mrIid);
-    const counted: string[] = [];
-    const lines: ApprovalLine[] = [];
-    for (const a of approvals.approvedBy) {
-      if (lines.some((l) => lc(l.approver) === lc(a.username))) continue;
-      const user = await options.userById(a.userId);
-      let v: { eligible: true } | { eligible: false; reason: string } = user
-        ? isEligibleApprover({ username: user.username, bot: user.bot || user.username === botUsername }, spec, resolved, {
-            author: mr.author.username,
-            agents: before.policy.agents,
-          })
-        : { eligible: false, reason: 'unknown_user' };
-      if (v.eligible && user && (await options.isCommitter(ev, user))) v = { eligible: false, reason: 'committer' };
-      if (v.eligible && (lastChange === undefined || a.approvedAt === undefined || Date.parse(a.approvedAt) < lastChange)) {
-        v = { eligible: false, reason: 'stale' };
-      }
-      lines.push({ approver: a.username, counted: v.eligible, ...(v.eligible ? {} : { reason: v.reason }) });
-      if (v.eligible) counted.push(user?.username ?? a.username);
-    }
-    if (counted.length < required) {
-      reasons.push(
-        `merged with ${counted.length} of ${required} required policyApprover approval(s) given after the last change` +
-          (lines.some((l) => !l.counted) ? ` (not counted: ${lines.filter((l) => !l.counted).map((l) => `${l.approver}: ${l.reason}`).join(', ')})` : ''),
-      );
-    }
+    const { counted, lines, reasons: approvalReasons } = await countPolicyApprovals({
+      gitlab,
+      ref: ev,
+      mr,
+      spec,
+      resolved,
+      required,
+      agents: before.policy.agents,
+      botUsername,
+      userById: options.userById,
+      isCommitter: options.isCommitter,
+    });
+    reasons.push(...approvalReasons);
     const idBase = `policy:${ev.projectId}:${ev.mrIid}:${mergeSha ?? mr.sha}`;
     if (reasons.length === 0 && atMerge && mergeSha) {
       await emit(

@@ -2,7 +2,7 @@
 // (doc/user/project/integrations/webhook_events.md; copies in fixtures/).
 import { createHash } from 'node:crypto';
 import type { Commit } from './git';
-import { avatarUrl } from './entities';
+import { avatarUrl } from './entities/accounts';
 import type { Issue, Label, MergeRequest, Note, Project, User } from './model';
 import { hookTime, type SandboxEvent, type SandboxState } from './state';
 

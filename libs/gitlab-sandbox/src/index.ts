@@ -4,7 +4,8 @@ export type { Sandbox, SandboxOptions, SandboxPersistence, PushInput } from './s
 export { issueCiIdToken, CI_ID_TOKEN_DEFAULT_TTL_SECONDS } from './ci-id-token';
 export type { CiIdTokenInput } from './ci-id-token';
 export { CI_ID_TOKEN_ROUTE, discoveryDocument } from './routes/oidc';
-export { snapshotState, restoreState, readStateFile, writeStateFile, loadStateFile, createStateSaver, STATE_FORMAT_VERSION } from './persist';
+export { snapshotState, restoreState, readStateFile, writeStateFile, loadStateFile, createStateSaver } from './persist';
+export { STATE_FORMAT_VERSION } from './persist-format';
 export type { StateSaver, StateSaverOptions } from './persist';
 export { parseSeed, validateSeed, loadSeedFile, seedSchema, DEMO_SEED_PATH } from './seed';
 export type { Seed, SeedInput } from './seed';

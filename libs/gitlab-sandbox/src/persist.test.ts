@@ -11,9 +11,9 @@ import {
   readStateFile,
   restoreState,
   snapshotState,
-  STATE_FORMAT_VERSION,
   writeStateFile,
 } from './persist';
+import { STATE_FORMAT_VERSION } from './persist-format';
 import { startSandbox, type Sandbox } from './sandbox';
 import { DEMO_SEED, startHookReceiver, type HookReceiver } from './testing';
 

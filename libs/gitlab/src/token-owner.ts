@@ -3,7 +3,7 @@
 // authenticate API callers: short timeouts and one retry, because a caller is waiting, and GitLab
 // failures keep their catalogue codes (401/403 refused, 5xx/network unavailable) so the caller of
 // this module can answer 401 or 503 — the token itself is in no error, log line or URL.
-import { toUser } from './gitlab-client';
+import { toUser } from './gitlab-mappers';
 import { GitlabBadResponse } from './errors';
 import { createRequestHandler, type FetchFn, type RetryOptions } from './requester';
 import type { Logger } from '@jit/observability';

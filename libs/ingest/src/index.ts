@@ -1,6 +1,7 @@
 // Public API of @jit/ingest: the GitLab webhook intake plugin and its parts (verifier, dedupe store, metrics, errors).
-export { ingestPlugin, jsonNestingExceeds } from './ingest-plugin';
-export type { IngestPluginOptions } from './ingest-plugin';
+export { ingestPlugin } from './ingest-plugin';
+export { jsonNestingExceeds } from './json-nesting';
+export type { IngestPluginOptions } from './ingest-options';
 export { DedupeStore, DELIVERY_ID_RE } from './dedupe-store';
 export type { DedupeStoreOptions } from './dedupe-store';
 export { createDeliveryVerifier, DEFAULT_SECRET_GRACE_MS } from './verify-delivery';

@@ -9,7 +9,8 @@ import { createKafkaBus, type BusMessage, type EventBus } from '@jit/bus';
 import { GITLAB_WEBHOOK_EVENT_TYPE, GitlabWebhookDataSchema } from '@jit/contracts';
 import { createLogger } from '@jit/observability';
 import { getKafka, startKafka, uniqueName, waitFor, type KafkaHandle } from '@jit/testing';
-import { ingestPlugin, type IngestPluginOptions } from './ingest-plugin';
+import type { IngestPluginOptions } from './ingest-options';
+import { ingestPlugin } from './ingest-plugin';
 import { fixture } from './test-support';
 
 const TOKEN = 'int-test-token-0042';

@@ -11,7 +11,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GITLAB_PUSH_EVENT_TYPE, GITLAB_WEBHOOK_EVENT_TYPE, GitlabPushDataSchema, GitlabWebhookDataSchema, TOPIC_GITLAB } from '@jit/contracts';
 import { createLogger, createRegistry } from '@jit/observability';
 import { DedupeStore } from './dedupe-store';
-import { ingestPlugin, jsonNestingExceeds, type IngestPluginOptions } from './ingest-plugin';
+import type { IngestPluginOptions } from './ingest-options';
+import { ingestPlugin } from './ingest-plugin';
+import { jsonNestingExceeds } from './json-nesting';
 import { FakeBus, captureStream, fixture, signedHeaders, signingToken } from './test-support';
 
 const TOKEN = 'gl-hook-token-0123456789';

@@ -7,7 +7,7 @@
 // which GitLab retries — and a 503'd delivery is never marked seen, so its retry is accepted.
 import { createHash } from 'node:crypto';
 import fp from 'fastify-plugin';
-import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure';
+import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 // Route docs (summary, tags, hide) for hosts that serve OpenAPI; types only, nothing loaded.
 import type {} from '@fastify/swagger';
@@ -24,10 +24,11 @@ import {
   type GitlabPushData,
   type GitlabWebhookData,
 } from '@jit/contracts';
-import { JsonText, prepareEvent, type CloudEventJson, type EventBus } from '@jit/bus';
+import { JsonText, prepareEvent, type CloudEventJson } from '@jit/bus';
 import { JitError } from '@jit/errors';
 import { Registry } from '@jit/observability';
-import { DELIVERY_ID_RE, DedupeStore, type DedupeStoreOptions } from './dedupe-store';
+import { DELIVERY_ID_RE, DedupeStore } from './dedupe-store';
+import { DELIVERY_STATE, errorSummary, headerOf, optionalId, outcomeOfStatus, type DeliveryState } from './delivery-state';
 import {
   BadRequest,
   InvalidConfig,
@@ -40,101 +41,16 @@ import {
   UnsupportedMediaType,
 } from './errors';
 import { DELIVERY_OUTCOMES, createIngestMetrics, type DeliveryOutcome } from './ingest-metrics';
-import { DEFAULT_SECRET_GRACE_MS, createDeliveryVerifier, type AuthOptions } from './verify-delivery';
-
-export interface IngestPluginOptions {
-  bus: EventBus;
-  auth: AuthOptions;
-  /** An open store, or options to open one (the plugin then closes it). Default: memory only. */
-  dedupe?: DedupeStore | DedupeStoreOptions;
-  /** Largest accepted body in bytes. Default 1 MiB. */
-  bodyLimit?: number;
-  /** Longest wait for the bus to acknowledge before answering 503. Default 5000 ms (GitLab gives up at 10 s). */
-  publishTimeoutMs?: number;
-  /** Default TOPIC_GITLAB. */
-  topic?: string;
-  /** CloudEvent `source`. Default `/jit/webhook-ingest`. */
-  source?: string;
-  /** Default `/webhooks/gitlab`. */
-  path?: string;
-  /** Where metrics are registered; default a fresh registry (served on /metrics when metricsRoute). */
-  registry?: Registry;
-  /** Serve GET /healthz and GET /readyz. Default true. */
-  healthRoutes?: boolean;
-  /** Serve GET /metrics from `registry`. Default true; the all-in-one app serves its own. */
-  metricsRoute?: boolean;
-  /** Load shedding on the webhook route (503 + Retry-After); false when the host app sheds itself. */
-  underPressure?: false | FastifyUnderPressureOptions;
-  /** Retry-After seconds on 503. Default 5. */
-  retryAfterSeconds?: number;
-  /** Delivery log lines go here; default the fastify logger. */
-  logger?: Logger;
-  /** Deepest JSON nesting accepted (hostile bodies). Default 64. */
-  maxJsonDepth?: number;
-}
-
-interface DeliveryState {
-  outcome?: DeliveryOutcome;
-  deliveryId?: string;
-  event?: string;
-  action?: string | null;
-  projectId?: number;
-  mrIid?: number;
-  reason?: string;
-}
+import type { IngestPluginOptions } from './ingest-options';
+import { DEFAULT_SECRET_GRACE_MS, createDeliveryVerifier } from './verify-delivery';
+import { jsonNestingExceeds } from './json-nesting';
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
-
-/** Request decorator holding the delivery's state from onRequest to onResponse. */
-const DELIVERY_STATE = 'jitWebhookDelivery';
-declare module 'fastify' {
-  interface FastifyRequest {
-    [DELIVERY_STATE]: DeliveryState | null;
-  }
-}
 
 /** One publish of one delivery id, until the bus settles it. */
 interface Attempt {
   done: Promise<void>;
   settled: boolean;
-}
-
-/**
- * True when the JSON text opens more than `max` nested arrays/objects. Scanned without parsing, jumping
- * over string contents with indexOf (strings are most of a payload's bytes), so it costs little.
- */
-export function jsonNestingExceeds(raw: Buffer, max: number): boolean {
-  // Fast path: fewer than `max` opening brackets in all (strings included) cannot nest deeper.
-  let openers = 0;
-  for (const bracket of [0x7b, 0x5b]) {
-    for (let i = raw.indexOf(bracket); i !== -1 && openers <= max; i = raw.indexOf(bracket, i + 1)) openers++;
-  }
-  if (openers <= max) return false;
-  let depth = 0;
-  const n = raw.length;
-  for (let i = 0; i < n; i++) {
-    const c = raw[i];
-    if (c === 0x22) {
-      // find the closing quote: one preceded by an even number of backslashes
-      let j = i;
-      for (;;) {
-        j = raw.indexOf(0x22, j + 1);
-        if (j < 0) return false; // unterminated string: JSON.parse rejects it
-        let backslashes = 0;
-        while (raw[j - 1 - backslashes] === 0x5c) backslashes++;
-        if (backslashes % 2 === 0) break;
-      }
-      i = j;
-    } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
-}
-
-function headerOf(request: FastifyRequest, name: string): string | undefined {
-  const v = request.headers[name];
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
 async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): Promise<void> {
@@ -441,26 +357,6 @@ async function ingest(fastify: FastifyInstance, options: IngestPluginOptions): P
       return answer(reply, st, 'accepted', 202, { accepted: true, id });
     });
   });
-}
-
-/** `{ [name]: value }` when value is a well-formed id; junk in informational headers is dropped, not carried. */
-function optionalId(name: string, value: string | undefined): Record<string, string> {
-  return value !== undefined && DELIVERY_ID_RE.test(value) ? { [name]: value } : {};
-}
-
-function errorSummary(err: unknown): Record<string, unknown> {
-  if (err instanceof JitError) return { code: err.code, message: err.message, retriable: err.retriable };
-  if (err instanceof Error) return { name: err.name, message: err.message };
-  return { message: String(err) };
-}
-
-function outcomeOfStatus(status: number): DeliveryOutcome {
-  if (status === 401) return 'unauthorized';
-  if (status === 413) return 'too_large';
-  if (status === 415) return 'unsupported_media_type';
-  if (status >= 500) return 'unavailable';
-  if (status >= 400) return 'malformed';
-  return status === 202 ? 'accepted' : 'ignored';
 }
 
 /** The GitLab webhook intake. Register with `app.register(ingestPlugin, options)`. */

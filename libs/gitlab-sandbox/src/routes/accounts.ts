@@ -1,7 +1,7 @@
 // Users, groups (direct and inherited members), projects and project members.
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { groupEntity, memberEntity, projectEntity, userBasic, userFull } from '../entities';
+import { groupEntity, memberEntity, projectEntity, userBasic, userFull } from '../entities/accounts';
 import { badRequest, conflict, forbidden, notFound, paramError } from '../http-error';
 import type { Group, User } from '../model';
 import { ACCESS } from '../state';

@@ -1,7 +1,10 @@
 // Merge requests: create/show/list/edit/close/reopen, diffs and changes, merge, approvals
 // (approve/unapprove/approvals/approval_state), MR approval rules and MR notes.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { approvalStateEntity, approvalsEntity, commitEntity, mrDiffs, mrEntity, mrVersions, noteEntity, ruleEntity } from '../entities';
+import { approvalStateEntity, approvalsEntity, ruleEntity } from '../entities/approvals';
+import { noteEntity } from '../entities/discussions';
+import { mrDiffs, mrEntity, mrVersions } from '../entities/merge-requests';
+import { commitEntity } from '../entities/repository';
 import { HttpError, notFound } from '../http-error';
 import type { MergeRequest, Project, User } from '../model';
 import { ConflictMr } from '../state';

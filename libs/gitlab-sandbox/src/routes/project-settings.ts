@@ -1,6 +1,8 @@
 // Project approval settings and rules (Premium), labels, issues and their notes, project hooks.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { hookEntity, issueEntity, labelEntity, noteEntity, projectApprovalsEntity, ruleEntity } from '../entities';
+import { projectApprovalsEntity, ruleEntity } from '../entities/approvals';
+import { issueEntity, noteEntity } from '../entities/discussions';
+import { hookEntity, labelEntity } from '../entities/repository';
 import { badRequest, notFound, paramError } from '../http-error';
 import type { ApprovalSettings } from '../model';
 import { isSigningToken } from '../seed';

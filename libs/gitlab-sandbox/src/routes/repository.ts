@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Commit } from '../git';
-import { branchEntity, commitEntity, fileDiffs, pushEventEntity, statusEntity } from '../entities';
+import { branchEntity, commitEntity, fileDiffs, pushEventEntity, statusEntity } from '../entities/repository';
 import { badRequest, notFound, paramError } from '../http-error';
 import type { CommitStatus, FileAction, Project } from '../model';
 import { ACCESS, normalizePath } from '../state';
