@@ -1,6 +1,6 @@
 // The sandbox's behaviour: who may see and do what, the repository (commits, branches,
 // three-way merges), merge requests, approvals and their rules, discussions, and which actions
-// raise which webhook. HTTP shapes live in entities.ts and routes/*; the rules live in state/,
+// raise which webhook. HTTP shapes live in entities/ and routes/*; the rules live in state/,
 // one layer per file (README.md says which file owns what); this file loads the seed.
 import type { Group, User } from './model';
 import { memberName, type Seed } from './seed';

@@ -20,8 +20,8 @@ const ELSEWHERE: Record<string, { source: string; lib: string; app: string }> = 
   jit_merge_to_granted_seconds: { source: 'libs/issuer/src/issuer.ts', lib: '@jit/issuer', app: 'apps/issuer/src/server.ts' },
   jit_webhook_deliveries_total: { source: 'libs/ingest/src/ingest-metrics.ts', lib: '@jit/ingest', app: 'apps/webhook-ingest/src/main.ts' },
   jit_substrate_findings: { source: 'libs/substrates/wiring/src/policy-audit.ts', lib: '@jit/substrate-wiring', app: 'apps/issuer/src/server.ts' },
-  jit_gate_policy_unratified: { source: 'libs/gate/src/policy-ratifier.ts', lib: '@jit/gate', app: 'apps/approval-gate/src/server.ts' },
-  jit_gate_policy_missing: { source: 'libs/gate/src/policy-ratifier.ts', lib: '@jit/gate', app: 'apps/approval-gate/src/server.ts' },
+  jit_gate_policy_unratified: { source: 'libs/gate/src/policy-ratifier-metrics.ts', lib: '@jit/gate', app: 'apps/approval-gate/src/server.ts' },
+  jit_gate_policy_missing: { source: 'libs/gate/src/policy-ratifier-metrics.ts', lib: '@jit/gate', app: 'apps/approval-gate/src/server.ts' },
   // one counter shared by the consumers of a process (issuer, revoker, read model)
   jit_events_refused_total: { source: 'libs/observability/src/metrics.ts', lib: '@jit/issuer', app: 'apps/issuer/src/server.ts' },
 };
