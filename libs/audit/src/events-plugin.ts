@@ -7,7 +7,7 @@ import type {} from '@fastify/swagger'; // schema.summary for the OpenAPI docume
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { followTopic, type EventBus, type TopicFollower } from '@jit/bus';
-import { TOPIC_ELEVATIONS, chainKeyOf } from '@jit/contracts';
+import { ELEVATION_ID_PATTERN, TOPIC_ELEVATIONS, chainKeyOf } from '@jit/contracts';
 import { JitError } from '@jit/errors';
 import type { Caller } from '@jit/identity-contract';
 import { EventsBadQuery, EventsBusy, EventsNotAuditor, EventsUnauthenticated } from './errors';
@@ -60,7 +60,7 @@ const plugin: FastifyPluginAsync<EventsRouteOptions> = async (app, options) => {
             since: { type: 'string', maxLength: 64 },
             follow: { type: 'boolean' },
             format: { type: 'string', enum: ['cloudevents', 'ocsf'] },
-            elevation: { type: 'string', pattern: '^gl-[0-9]{1,18}-[0-9]{1,18}$' },
+            elevation: { type: 'string', pattern: ELEVATION_ID_PATTERN },
           },
         },
       },

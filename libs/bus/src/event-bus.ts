@@ -1,19 +1,9 @@
 // The EventBus contract: keyed CloudEvents, consumer groups, at-least-once, order per key.
 // Implementations: kafka (kafkajs) and embedded (durable append-only log on disk).
+import type { CloudEventJson } from '@jit/contracts';
 
-/** A CloudEvents 1.0 structured-mode JSON document. */
-export interface CloudEventJson {
-  specversion: '1.0';
-  id: string;
-  source: string;
-  type: string;
-  time?: string;
-  subject?: string;
-  datacontenttype?: string;
-  dataschema?: string;
-  data?: unknown;
-  [extension: string]: unknown;
-}
+/** A CloudEvents 1.0 structured-mode JSON document (defined once, in @jit/contracts). */
+export type { CloudEventJson };
 
 export interface BusMessage {
   topic: string;

@@ -17,7 +17,7 @@ import { findSecretLike } from './secret-like';
 import type { ElevationEventType } from './topics';
 import { EVENT_TYPES, policyKey, pushKey } from './topics';
 
-/** A CloudEvents 1.0 structured-mode JSON document (same shape as @jit/bus CloudEventJson). */
+/** A CloudEvents 1.0 structured-mode JSON document (the one definition; @jit/bus re-exports it). */
 export interface CloudEventJson {
   specversion: '1.0';
   id: string;

@@ -3,11 +3,11 @@
 // problems. event-data.ts builds each event's data schema from them.
 import { z } from 'zod';
 import { AGE_RECIPIENT_RE, isAgeRecipient } from './age-recipient';
+import { ELEVATION_ID_RE } from './topics';
 
 /** Longest TTL any elevation may carry: 30 days. */
 export const MAX_TTL_SECONDS = 30 * 24 * 3600;
 
-export const ELEVATION_ID_RE = /^gl-[0-9]+-[0-9]+$/;
 const GRANT_ID_RE = /^gl-[0-9]+-[0-9]+-[A-Za-z0-9]{1,64}$/;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const SHA_RE = /^[0-9a-f]{7,64}$/;

@@ -3,6 +3,7 @@
 // `Merge Request Hook` / `Note Hook` payloads; a `Push Hook` becomes a GitlabPushEvent. Only the fields the gate needs are read; the
 // original payload travels alongside, untouched.
 import { z } from 'zod';
+import type { Problem } from './problem';
 
 /** `X-Gitlab-Event` header values the ingest publishes; every other event is acknowledged and ignored. */
 export const GITLAB_EVENT_HEADERS = {
@@ -105,11 +106,8 @@ export const GitlabPushDataSchema = GitlabPushEventSchema.extend({
 });
 export type GitlabPushData = z.infer<typeof GitlabPushDataSchema>;
 
-export interface GitlabWebhookProblem {
-  /** Dotted path into GitLab's payload, e.g. `object_attributes.iid`. */
-  path: string;
-  message: string;
-}
+/** What is wrong in GitLab's payload: the `Problem` shape, its path dotted into the payload (e.g. `object_attributes.iid`). */
+export type GitlabWebhookProblem = Pick<Problem, 'path' | 'message'>;
 
 export type GitlabWebhookParseResult =
   | { status: 'ok'; event: GitlabWebhookEvent }

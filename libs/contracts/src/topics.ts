@@ -54,6 +54,18 @@ export function elevationId(projectId: number, mrIid: number): string {
   return `gl-${projectId}-${mrIid}`;
 }
 
+/** What an elevation id looks like (the one pattern; `parseElevationId` reads its numbers). */
+export const ELEVATION_ID_RE = /^gl-[0-9]+-[0-9]+$/;
+/** The same, bounded for request parameters (a JSON Schema `pattern` of a route): at most 18 digits each. */
+export const ELEVATION_ID_PATTERN = '^gl-[0-9]{1,18}-[0-9]{1,18}$';
+
+/** The project id and MR iid an elevation id names; undefined when `id` is not one. */
+export function parseElevationId(id: string): { projectId: number; mrIid: number } | undefined {
+  if (!ELEVATION_ID_RE.test(id)) return undefined;
+  const [, projectId, mrIid] = id.split('-');
+  return { projectId: Number(projectId), mrIid: Number(mrIid) };
+}
+
 /** Grant id: elevation id + merge commit sha. */
 export function grantId(elevation: string, mergeSha: string): string {
   return `${elevation}-${mergeSha}`;

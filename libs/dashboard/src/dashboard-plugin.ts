@@ -10,6 +10,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type {} from '@fastify/swagger'; // schema.hide
 import { parseCookie, stringifySetCookie } from 'cookie';
+import { ELEVATION_ID_PATTERN } from '@jit/contracts';
 import { JitError } from '@jit/errors';
 import { createCallerLookup, createOAuthClient, createPkce, type OAuthClient, type OAuthTokens } from '@jit/gitlab';
 import type { Logger } from '@jit/observability';
@@ -26,6 +27,9 @@ import { livePage } from './pages/live-page';
 import { waitingPage } from './pages/waiting-page';
 import { DASHBOARD_HOME, safeReturnTo } from './return-to';
 import { createSessionSealer, sameToken, type Session, type SessionSealer } from './sessions';
+
+/** An elevation id in a page path (the route parameter's bound). */
+const ELEVATION_ID_PARAM = new RegExp(ELEVATION_ID_PATTERN);
 
 export interface DashboardOptions {
   /** GitLab as the OAuth provider (redirect URI `${publicUrl}/ui/auth/callback`). */
@@ -346,7 +350,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
     '/ui/elevations/:id',
     page(async ({ req, reply, session, viewer }) => {
       const id = (req.params as { id: string }).id;
-      const e = /^gl-[0-9]{1,18}-[0-9]{1,18}$/.test(id) ? await detail(session, id) : undefined;
+      const e = ELEVATION_ID_PARAM.test(id) ? await detail(session, id) : undefined;
       // not found and not yours look the same, as on the API
       if (!e) return sendPage(reply, 404, layout({ title: 'No such elevation', current: '/ui/history', viewer }, html`<p>There is no elevation ${id} you may see. <a href="/ui/history">Back to the history</a>.</p>`));
       return layout({ title: `Elevation ${e.id}`, current: '/ui/history', viewer }, elevationPage(e));

@@ -1,18 +1,15 @@
 // The gate's one comment on an MR, as the ledger sees the elevation now: the access plan rebuilt from
 // the validated request, the approvals given since its last change, overlapping live grants, or the
 // problems of a rejected version. renderComment turns the view into the note's text.
+import { formatDuration } from '@jit/contracts';
 import { upsertMarkedNote } from '@jit/gitlab';
 import { recipientOwners, type AccessPlan, type PolicyModel } from '@jit/policy';
 import type { RequestVersion } from '@jit/ledger';
 import { ANY_HUMAN, type GateContext, type MrRef } from './gate-context';
 import { GATE_MARKER, renderComment, type ApprovalLine, type CommentView } from './render-comment';
 
-/** A TTL as GitLab shows it in the status and the review issue: `2h`, `30m`, `45s`. */
-export function durationText(s: number): string {
-  if (s % 3600 === 0) return `${s / 3600}h`;
-  if (s % 60 === 0) return `${s / 60}m`;
-  return `${s}s`;
-}
+/** A TTL as GitLab shows it in the status and the review issue (`2h`, `1h30m`): the one duration format, @jit/contracts'. */
+export const durationText = formatDuration;
 
 export async function writeComment(ctx: Pick<GateContext, 'gitlab' | 'botUsername'>, ref: MrRef, view: CommentView): Promise<void> {
   await upsertMarkedNote(ctx.gitlab, ref.projectId, ref.mrIid, GATE_MARKER, renderComment(view), ctx.botUsername);

@@ -45,11 +45,3 @@ export function slackText(text: string, max: number): string {
 export function teamsText(text: string, max: number): string {
   return truncate(markdownEscape(text), max);
 }
-
-/** `30m`, `2h`, `1h30m`, `45s`. */
-export function humanDuration(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  return [h ? `${h}h` : '', m ? `${m}m` : '', s || (!h && !m) ? `${s}s` : ''].join('');
-}

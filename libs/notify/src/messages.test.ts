@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { EVENT_TYPES } from '@jit/contracts';
 import { sampleEvent } from '@jit/contracts/testing';
 import { HOSTILE_JUSTIFICATIONS, TEAMS_MAX_MESSAGE_BYTES, validateSlackMessage, validateTeamsMessage } from './testing';
-import { humanDuration, markdownEscape, slackEscape, truncate } from './escape';
+import { markdownEscape, slackEscape, truncate } from './escape';
 import { buildNotice } from './notice';
 import { SLACK_LIMITS, slackMessage } from './slack-message';
 import { teamsMessage } from './teams-message';
@@ -82,7 +82,6 @@ describe('notification formats', () => {
     expect(truncate('a\\\\\\*', 4)).toBe('a\\\\…');
     expect(truncate('abc\u{1F600}', 4)).toBe('abc…');
     expect(truncate('ab\u{1F600}c', 4)).toBe('ab…');
-    expect(humanDuration(5400)).toBe('1h30m');
   });
 
   it('the checks have teeth: a wrong block, an over-long header or a bad card are reported', () => {

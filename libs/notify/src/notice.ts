@@ -3,9 +3,8 @@
 // fields chosen here ever leave: never the event's data wholesale (a granted event carries the
 // sealed credential, a handle names substrate objects).
 import type { CloudEventJson } from '@jit/bus';
-import { EVENT_NAME_BY_TYPE } from '@jit/contracts';
+import { EVENT_NAME_BY_TYPE, formatDuration } from '@jit/contracts';
 import type { ElevationState } from '@jit/ledger';
-import { humanDuration } from './escape';
 
 export interface Notice {
   event: { id: string; type: string; name: string; time?: string };
@@ -43,7 +42,8 @@ export function buildNotice(event: CloudEventJson, state: ElevationState | undef
   const target = str(data['target']) ?? state?.target;
   const scope = str(data['scope']) ?? state?.scope;
   const tier = str(data['tier']) ?? state?.tier;
-  const ttl = typeof data['ttlSeconds'] === 'number' ? data['ttlSeconds'] : state?.ttlSeconds;
+  const rawTtl = data['ttlSeconds'];
+  const ttl = typeof rawTtl === 'number' && Number.isSafeInteger(rawTtl) && rawTtl > 0 ? rawTtl : state?.ttlSeconds;
   const breakGlass = data['breakGlass'] === true || state?.breakGlass === true;
   const what = target ? `${target}${scope ? `/${scope}` : ''}` : undefined;
   const mr = str(data['mrUrl']) ?? state?.mrUrl;
@@ -53,14 +53,14 @@ export function buildNotice(event: CloudEventJson, state: ElevationState | undef
   add('Requester', who);
   add('Target', what);
   add('Tier', tier ? `${tier}${breakGlass ? ' (BREAK-GLASS)' : ''}` : breakGlass ? 'BREAK-GLASS' : undefined);
-  add('For', ttl ? humanDuration(ttl) : undefined);
+  add('For', ttl ? formatDuration(ttl) : undefined);
   const details: string[] = [];
   let severity: Notice['severity'] = breakGlass ? 'warning' : 'info';
   let title: string;
   const subject = `${what ?? id ?? 'an elevation'}`;
   switch (name) {
     case 'elevation.requested':
-      title = `${who ?? 'someone'} requests ${breakGlass ? 'BREAK-GLASS ' : ''}${subject}${ttl ? ` for ${humanDuration(ttl)}` : ''}`;
+      title = `${who ?? 'someone'} requests ${breakGlass ? 'BREAK-GLASS ' : ''}${subject}${ttl ? ` for ${formatDuration(ttl)}` : ''}`;
       add('Approvals needed', typeof data['requiredApprovals'] === 'number' ? `${data['requiredApprovals']} (approve in GitLab)` : undefined);
       break;
     case 'elevation.approved':

@@ -1,13 +1,9 @@
 // The compiled policy: tiers ranked by declaration order, TTLs in seconds, approver specs with
 // defaults filled in. Built from what `parsePolicy` (@jit/contracts) returns.
-import type { PolicyNotifications } from '@jit/contracts';
+import type { PolicyNotifications, Problem } from '@jit/contracts';
 
-export interface PolicyProblem {
-  path: string;
-  message: string;
-  line?: number;
-  column?: number;
-}
+/** A problem in a policy or request file: @jit/contracts' one `Problem` shape (path, message, line/column). */
+export type PolicyProblem = Problem;
 
 export interface ApproverSpec {
   /** Any human (not the author, not an agent, not a bot). */

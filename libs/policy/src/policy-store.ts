@@ -4,7 +4,7 @@
 // ratification names. The default branch is read too, but only to report a version nobody ratified
 // (a direct push, a mixed or unapproved merge, a force-push): that version is never adopted.
 import { POLICY_YAML_LIMITS, loadYaml, parsePolicy } from '@jit/contracts';
-import type { GitlabClient, RepositoryFile } from '@jit/gitlab';
+import { GitlabCommitNotFound, GitlabNotFound, type GitlabClient, type RepositoryFile } from '@jit/gitlab';
 import type { Logger } from '@jit/observability';
 import { JitError } from '@jit/errors';
 import { compilePolicy, validatePolicy, type Locate } from './compile-policy';
@@ -129,11 +129,11 @@ export function createPolicyStore(options: PolicyStoreOptions): PolicyStore {
     } catch (err) {
       if (!(err instanceof JitError)) throw err;
       const isCommit = /^[0-9a-f]{40,64}$/.test(ref);
-      if (err.code === 'JIT_ERR_GITLAB_NOT_FOUND') {
+      if (GitlabNotFound.is(err)) {
         throw (isCommit ? PolicyMissingAtCommit : PolicyMissing)(ref, String(options.projectId), { cause: err });
       }
       // A branch with no commit at all (an empty repository): there is nothing to retry for.
-      if (err.code === 'JIT_ERR_GITLAB_COMMIT_NOT_FOUND' && !isCommit) throw PolicyMissing(ref, String(options.projectId), { cause: err });
+      if (GitlabCommitNotFound.is(err) && !isCommit) throw PolicyMissing(ref, String(options.projectId), { cause: err });
       throw err;
     }
   }

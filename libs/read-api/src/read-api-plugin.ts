@@ -7,6 +7,7 @@
 import type {} from '@fastify/swagger'; // schema.summary for the OpenAPI document
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { ELEVATION_ID_PATTERN } from '@jit/contracts';
 import { JitError } from '@jit/errors';
 import { callerOf, sameUser, type Caller } from '@jit/identity-contract';
 import { ELEVATION_STATES, type ElevationState, type Ledger } from '@jit/ledger';
@@ -31,7 +32,7 @@ export interface ReadApiOptions {
 const idParam = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', pattern: '^gl-[0-9]{1,18}-[0-9]{1,18}$' } },
+  properties: { id: { type: 'string', pattern: ELEVATION_ID_PATTERN } },
 } as const;
 
 const errorBody = {

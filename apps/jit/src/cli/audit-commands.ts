@@ -9,8 +9,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
 import { createOcsfMapper, createSinceWindow, isAtOrAfter, jsonLine, readJsonLines, type JsonLine } from '@jit/audit';
 import { DirectoryLocked, createEmbeddedBus, createKafkaBus, followTopic, type EventBus } from '@jit/bus';
-import { JitError } from '@jit/errors';
 import { TOPIC_ELEVATIONS, chainKeyOf, displayText, parsePublicKey, producerTrust, verifyEventLog, type ProducerRole, type PublicSigningKey } from '@jit/contracts';
+import { elevationIdArg } from './args';
 import { createLogger } from '@jit/observability';
 import { checkKafkaSecurity, envSchemas, kafkaSecurityEnv, kafkaSecurityFromEnv, parseEnv } from '@jit/service';
 import { EXIT_RETRY, type FetchFn } from './api-client';
@@ -32,16 +32,11 @@ export interface AuditCommandContext {
   auth(): Promise<CallerToken>;
 }
 
-const ID_RE = /^gl-\d+-\d+$/;
 const ROLES: readonly ProducerRole[] = ['gate', 'issuer', 'revoker'];
 
 function isoArg(value: string): string {
   if (Number.isNaN(Date.parse(value))) throw new InvalidArgumentError('must be an ISO date/time, e.g. 2026-11-01 or 2026-11-01T10:00:00Z');
   return new Date(value).toISOString();
-}
-function elevationArg(value: string): string {
-  if (!ID_RE.test(value)) throw new InvalidArgumentError('must be an elevation id like gl-42-7');
-  return value;
 }
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -107,7 +102,7 @@ async function* fromBusDir(dir: string, o: EventSourceOptions, signal: { stop?: 
   try {
     bus = await createEmbeddedBus({ dir, logger: quiet() });
   } catch (err) {
-    if (err instanceof JitError && err.code === DirectoryLocked.code)
+    if (DirectoryLocked.is(err))
       throw new CliError(`${dir} is in use by a running jit: read its events through the API instead (jit events --url <jit's URL>)`);
     throw new CliError(`cannot open the event log in ${dir}: ${displayText((err as Error).message, 300)}`);
   }
@@ -233,7 +228,7 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
     .option('--since <iso>', "only events at or after this time (default: from the start); CloudEvents come with each elevation's last earlier event first, so the export verifies (jit audit verify --since)", isoArg)
     .option('--follow', 'keep streaming new events (like tail -f)', false)
     .addOption(new Option('--format <format>', 'event format').choices(['cloudevents', 'ocsf']).default('cloudevents'))
-    .option('--elevation <id>', "only this elevation's events", elevationArg)
+    .option('--elevation <id>', "only this elevation's events", elevationIdArg)
     .option('--kafka', 'read jit.elevations.v1 from Kafka directly (KAFKA_BROKERS and the KAFKA_TLS_*/KAFKA_SASL_* settings) instead of the jit API', false)
     .option('--bus-dir <dir>', "read the embedded log of a stopped all-in-one (its JIT_DATA_DIR/bus) instead of the jit API")
     .action(async (o: EventSourceOptions & { busDir?: string }) => {
@@ -277,7 +272,7 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
     .command('verify')
     .description("check signatures and each elevation's hash chain in an export (JSON lines) or the live log; exit 0 intact, 2 not intact")
     .argument('[file]', 'JSON lines export (`jit events > file`), or - for stdin; default: the live log through the jit API')
-    .option('--elevation <id>', 'only this elevation', elevationArg)
+    .option('--elevation <id>', 'only this elevation', elevationIdArg)
     .option('--keys <file-or-url>', 'trusted public keys: a JWK Set as GET /v1/keys answers (repeatable; default JIT_TRUSTED_*_KEYS, else the server\'s)', collect, [])
     .option('--kafka', 'read the live log from Kafka (KAFKA_* settings) instead of the jit API', false)
     .option('--bus-dir <dir>', 'read the embedded log of a stopped all-in-one (its JIT_DATA_DIR/bus)')

@@ -5,7 +5,7 @@
 // jit you used before (or a forged `granted` on the bus) cannot hand you a credential of its choice.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parsePublicKey, verifyCredentialSignature, type PublicSigningKey } from '@jit/contracts';
+import { ELEVATION_ID_RE, parsePublicKey, verifyCredentialSignature, type PublicSigningKey } from '@jit/contracts';
 import type { JitApi, SealedCredentialBody } from './api-client';
 import { CliError } from './cli-error';
 
@@ -40,7 +40,7 @@ export async function verifyCredentialOrigin(credential: SealedCredentialBody, o
   // The signature binds the blob to the elevation it names; a server answering for one elevation with
   // another's (genuinely signed, sealed to the same person) would hand out the wrong credential.
   if (credential.elevationId !== options.elevationId) {
-    throw new CliError(`the credential served for ${options.elevationId} is signed for ${/^gl-\d+-\d+$/.test(String(credential.elevationId)) ? credential.elevationId : 'another elevation'}, not for ${options.elevationId}; refusing it (is ${options.url} the jit you meant?)`);
+    throw new CliError(`the credential served for ${options.elevationId} is signed for ${ELEVATION_ID_RE.test(String(credential.elevationId)) ? credential.elevationId : 'another elevation'}, not for ${options.elevationId}; refusing it (is ${options.url} the jit you meant?)`);
   }
   const statement = { elevationId: credential.elevationId, grantId: credential.grantId, expiresAt: credential.expiresAt, sealedCredential: credential.sealedCredential };
   if (options.issuerKey) {

@@ -7,7 +7,8 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
-import { displayJson, displayText, parseDuration, parseElevationRequest, terminalText } from '@jit/contracts';
+import { displayJson, displayText, elevationId, parseDuration, parseElevationId, parseElevationRequest, terminalText } from '@jit/contracts';
+import { elevationIdArg } from './args';
 import { createGitlabClient, type GitlabClient } from '@jit/gitlab';
 import { generateAgeIdentity, openCredential } from '@jit/issuer';
 import { SERVE_MODES, type ServeMode } from '../serve';
@@ -37,12 +38,6 @@ export interface CliIo {
 }
 
 const FINAL_STATES = new Set(['granted', 'rejected', 'withdrawn', 'bypassed', 'grant_failed', 'revoked', 'expired']);
-const ID_RE = /^gl-\d+-\d+$/;
-
-function elevationIdArg(value: string): string {
-  if (!ID_RE.test(value)) throw new InvalidArgumentError('must be an elevation id like gl-42-7');
-  return value;
-}
 
 function durationArg(value: string): string {
   try {
@@ -192,7 +187,7 @@ export function buildProgram(rawIo: CliIo): Command {
       title: `Elevation: ${o.scope} on ${o.target} for ${o.ttl}`,
       description: `${o.justification}\n\nRequested with \`jit request\`.`,
     });
-    const id = `gl-${proj.id}-${mr.iid}`;
+    const id = elevationId(proj.id, mr.iid);
     if (!o.wait) {
       // the branch: where a CI job of the requester can run (the default branch is usually protected)
       print(`opened ${one(mr.webUrl ?? `!${mr.iid}`)} — elevation ${id} (branch ${one(branch)})`, { elevationId: id, mrIid: mr.iid, webUrl: mr.webUrl, branch });
@@ -305,8 +300,8 @@ export function buildProgram(rawIo: CliIo): Command {
       .option('--reason <text>', 'why', 'no longer needed'),
   ).action(async (id: string, o) => {
     const { client } = gitlabFrom(o);
-    const [, projectId, iid] = /^gl-(\d+)-(\d+)$/.exec(id)!;
-    await client.notes.create(Number(projectId), Number(iid), `/jit revoke ${String(o.reason).replace(/[\r\n]+/g, ' ')}`);
+    const { projectId, mrIid } = parseElevationId(id)!;
+    await client.notes.create(projectId, mrIid, `/jit revoke ${String(o.reason).replace(/[\r\n]+/g, ' ')}`);
     print(`revocation requested for ${id}`, { elevationId: id, requested: true });
   });
 

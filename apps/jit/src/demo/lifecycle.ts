@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { ELEVATION_ID_RE, parseElevationId } from '@jit/contracts';
 import { createGitlabClient } from '@jit/gitlab';
 import { issueCiIdToken, type Sandbox } from '@jit/gitlab-sandbox';
 import { JitApi, JitApiError, type ElevationSummary } from '../cli/api-client';
@@ -116,11 +117,11 @@ export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
     );
     const id = String(req.elevationId);
     const mrIid = Number(req.mrIid);
-    check(/^gl-\d+-\d+$/.test(id), `MR !${mrIid} opened, elevation ${id}`);
+    check(ELEVATION_ID_RE.test(id), `MR !${mrIid} opened, elevation ${id}`);
     const pending = await stateIs(id, 'pending', 'rejected');
     check(pending.state === 'pending', `the gate validated it against policy.yaml: ${pending.state} (needs 2 approvals from platform)`);
 
-    const projectId = Number(/^gl-(\d+)-/.exec(id)![1]);
+    const projectId = parseElevationId(id)!.projectId;
     const as = (token: string) => createGitlabClient({ url: opts.gitlabUrl, token });
     // From here on the agent talks to jit as a CI job would: with the job's ID token, no GitLab token.
     let agentAuth: Record<string, string> = { GITLAB_TOKEN: tokens.agent };

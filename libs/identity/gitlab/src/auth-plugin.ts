@@ -46,7 +46,7 @@ const plugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
       const e = err instanceof JitError ? err : AuthUnavailable('the caller could not be checked', { cause: err });
       counter?.inc({ outcome: e.retriable ? 'unavailable' : 'refused', via: 'none' });
       if (e.statusCode === 401) {
-        reply.header('www-authenticate', e.code === AuthMissing.code ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="invalid_token"`);
+        reply.header('www-authenticate', AuthMissing.is(e) ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="invalid_token"`);
       }
       if (e.retriable) reply.header('retry-after', '5');
       // the code says why; the token and the header are never logged

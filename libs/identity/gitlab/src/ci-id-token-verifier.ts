@@ -53,7 +53,7 @@ export function createCiIdTokenVerifier(options: CiIdTokenVerifierOptions): CiId
     try {
       getKey = await keySet();
     } catch (err) {
-      throw err instanceof JitError && err.code === AuthUnavailable.code ? err : AuthUnavailable('GitLab\'s OpenID configuration could not be read', { cause: err });
+      throw AuthUnavailable.is(err) ? err : AuthUnavailable('GitLab\'s OpenID configuration could not be read', { cause: err });
     }
     let payload: JWTPayload;
     try {

@@ -11,7 +11,7 @@
 //   JIT_AUTH_CACHE_TTL_MS, so a blocked, banned or deactivated user is refused at most that long after.
 import { LRUCache } from 'lru-cache';
 import { minimatch, type MinimatchOptions } from 'minimatch';
-import { JitError } from '@jit/errors';
+import { GitlabNotFound } from '@jit/gitlab';
 import { AuthIdTokenInvalid, AuthIdTokenProjectRefused, AuthUnavailable, sameUser, type Caller } from '@jit/identity-contract';
 import type { CiProjectRule } from '@jit/service';
 
@@ -62,7 +62,7 @@ export function createCiJobCheck(options: CiJobCheckOptions): CiJobCheck {
       return await options.userById(id);
     } catch (err) {
       // a deleted user, or one GitLab hides from jit: no job of theirs is let in
-      if (err instanceof JitError && err.code === 'JIT_ERR_GITLAB_NOT_FOUND') return null;
+      if (GitlabNotFound.is(err)) return null;
       throw AuthUnavailable('GitLab could not say whether the ID token\'s user is still active', { cause: err });
     }
   };
