@@ -190,9 +190,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const e = ledger.get(elevation);
     if (ledger.isDecided(elevation)) return 'skipped';
     const known = ledger.request(elevation)?.data.headSha ?? ledger.rejection(elevation)?.headSha;
-    const action: ReconcileAction | undefined = !e ? 'open' : e.state === 'withdrawn' ? 'reopen' : known !== mr.sha ? 'update' : undefined;
+    const action: ReconcileAction | undefined = !e ? 'open' : ledger.phase(elevation) === 'withdrawn' ? 'reopen' : known !== mr.sha ? 'update' : undefined;
     if (action) return (await publishOnce(project, mr, action)) ? 'opened' : 'skipped';
-    if (e?.state !== 'pending') return 'skipped';
+    if (ledger.phase(elevation) !== 'pending') return 'skipped';
     // No webhook tells of a deleted or edited approval rule: look at it on every run.
     await options.checkRule?.(project.id, mr.iid);
     const approvals = await gitlab.mergeRequests.approvals(project.id, mr.iid);
@@ -219,7 +219,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   async function onClosed(project: Project, mr: MergeRequest): Promise<Outcome> {
     // Only what the ledger still holds as pending: a closed MR must not stay a live request.
     const e = ledger.get(toElevationId(project.id, mr.iid));
-    if (!e || ledger.isDecided(e.id) || e.state === 'withdrawn') return 'skipped';
+    if (!e || ledger.isDecided(e.id) || ledger.phase(e.id) === 'withdrawn') return 'skipped';
     return (await publishOnce(project, mr, 'close')) ? 'closed' : 'skipped';
   }
 

@@ -31,6 +31,8 @@ export interface ElevationRecord {
   approvals: Map<string, Stamped<ApprovalRecordedData>>;
   /** Every approval recorded, in log order: what "since the last validated change" is judged on. */
   approvalLog: Stamped<ApprovalRecordedData>[];
+  /** The last `requested`, `rejected` or `withdrawn` in log order: the phase before a merge verdict. */
+  phase?: 'pending' | 'rejected' | 'withdrawn';
   /** The last `requested` or `rejected` in log order: the current version of the request. */
   version?: { kind: 'requested'; event: Stamped<ElevationRequestedData> } | { kind: 'rejected'; event: Stamped<ElevationRejectedData> };
   approved?: Stamped<ElevationApprovedData>;
@@ -86,16 +88,19 @@ export function foldEvent(r: ElevationRecord, ev: AnyElevationEvent, seq: number
       const cand = stamped(ev.data);
       r.requested = keepLatest(r.requested, cand);
       r.version = { kind: 'requested', event: cand };
+      r.phase = 'pending';
       break;
     }
     case EVENT_TYPES.rejected: {
       const cand = stamped(ev.data);
       r.rejected = keepLatest(r.rejected, cand);
       r.version = { kind: 'rejected', event: cand };
+      r.phase = 'rejected';
       break;
     }
     case EVENT_TYPES.withdrawn:
       r.withdrawn = keepLatest(r.withdrawn, stamped(ev.data));
+      r.phase = 'withdrawn';
       break;
     case EVENT_TYPES.approvalRecorded: {
       const cur = r.approvals.get(ev.data.approver);

@@ -181,6 +181,10 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
       const r = records.get(id);
       return !!r && !!(r.approved || r.bypass || r.granted || r.grantFailed || r.revoked || r.expired);
     },
+    phase: (id) => {
+      const r = records.get(id);
+      return !r || r.approved || r.bypass || r.granted || r.grantFailed || r.revoked || r.expired ? undefined : r.phase;
+    },
     verdict: (id) => {
       const r = records.get(id);
       return r ? { ...(r.approved ? { approved: r.approved.data } : {}), ...(r.bypass ? { bypass: r.bypass.data } : {}) } : undefined;

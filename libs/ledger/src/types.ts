@@ -203,6 +203,13 @@ export interface Ledger {
   orphans(): OrphanRecord[];
   /** Whether the elevation reached a merge verdict (approved, bypassed) or a later phase. */
   isDecided(elevationId: string): boolean;
+  /**
+   * Before a merge verdict: the last of `requested` / `rejected` / `withdrawn` in log order (`pending`,
+   * `rejected`, `withdrawn`); undefined when none is known or the elevation is decided. What the gate
+   * judges on: those events come from gate replicas whose clocks may differ, so their times may
+   * disagree with the order they were written in (`get().state` orders them by time, for readers).
+   */
+  phase(elevationId: string): 'pending' | 'rejected' | 'withdrawn' | undefined;
   /** The merge verdicts recorded (`approved`, `bypass.detected`), as published. */
   verdict(elevationId: string): { approved?: ElevationApprovedData; bypass?: BypassDetectedData } | undefined;
   /** The current version of the request (the last `requested` or `rejected` in log order) when it is a validated request. */

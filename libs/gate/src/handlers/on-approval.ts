@@ -78,7 +78,7 @@ export async function refreshApprovals(ctx: GateContext, projectId: number, iid:
   const elevation = toElevationId(projectId, iid);
   await ctx.withLock(elevation, async () => {
     const req = ctx.ledger.request(elevation);
-    if (!req || ctx.ledger.get(elevation)?.state !== 'pending') return;
+    if (!req || ctx.ledger.phase(elevation) !== 'pending') return;
     const policy = (await ctx.policyNow()).policy;
     const { lines } = await verifyApprovals(ctx, ref, elevation, req, policy, approvals);
     await writeComment(ctx, ref, { ...(await baseView(ctx, ref, elevation)), approvals: lines });
@@ -90,7 +90,7 @@ export async function recheckRule(ctx: GateContext, projectId: number, iid: numb
   const elevation = toElevationId(projectId, iid);
   await ctx.withLock(elevation, async () => {
     const req = ctx.ledger.request(elevation);
-    if (!req || ctx.ledger.get(elevation)?.state !== 'pending') return;
+    if (!req || ctx.ledger.phase(elevation) !== 'pending') return;
     const ref = { projectId, mrIid: iid };
     const drift = await checkJitRule(ctx, ref, req.data);
     if (drift.length > 0) await writeComment(ctx, ref, { ...(await baseView(ctx, ref, elevation)), settingsDrift: drift });

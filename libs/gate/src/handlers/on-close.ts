@@ -6,7 +6,7 @@ import type { GateContext, MrEvent } from '../gate-context';
 export async function onClose(ctx: GateContext, ev: MrEvent, sourceId: string): Promise<void> {
   const elevation = toElevationId(ev.projectId, ev.mrIid);
   const e = ctx.ledger.get(elevation);
-  if (!e || ctx.ledger.isDecided(elevation) || e.state === 'withdrawn') return;
+  if (!e || ctx.ledger.isDecided(elevation) || ctx.ledger.phase(elevation) === 'withdrawn') return;
   await ctx.emit(
     EVENT_TYPES.withdrawn,
     { elevationId: elevation, projectId: ev.projectId, mrIid: ev.mrIid, by: ev.actor.username, reason: 'merge request closed without merge' },

@@ -68,7 +68,8 @@ export async function onOpenOrUpdate(ctx: GateContext, ev: MrEvent, sourceId: st
 
   const contentHash = sha256(bytes);
   const eligibleApprovers = plan.approvers.anyHuman ? [ANY_HUMAN, ...eligible] : eligible;
-  const prevState = ledger.get(elevation)?.state;
+  // the phase by log order (ledger.phase): gate replicas' clocks may disagree with it
+  const prevState = ledger.phase(elevation);
   const prevPending = prevState === 'pending';
   const prevReq = ledger.request(elevation)?.data;
   const wanted = {
@@ -140,9 +141,8 @@ export async function onOpenOrUpdate(ctx: GateContext, ev: MrEvent, sourceId: st
 /** elevation.rejected (once per head and problem list), then the failed status and the comment listing every problem. */
 async function reject(ctx: GateContext, ev: MrEvent, elevation: string, headSha: string, requester: string, problems: PolicyProblem[], sourceId: string): Promise<void> {
   const list = shownProblems(problems);
-  const prev = ctx.ledger.get(elevation);
   const fingerprint = sha256(new TextEncoder().encode(JSON.stringify(list)));
-  const same = prev?.state === 'rejected' && ctx.ledger.rejection(elevation)?.headSha === headSha;
+  const same = ctx.ledger.phase(elevation) === 'rejected' && ctx.ledger.rejection(elevation)?.headSha === headSha;
   if (!same) {
     await ctx.emit(
       EVENT_TYPES.rejected,
