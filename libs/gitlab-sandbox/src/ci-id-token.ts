@@ -102,7 +102,7 @@ const ACCESS_NAMES: Record<number, string> = { 10: 'guest', 15: 'planner', 20: '
 function resolve(state: SandboxState, input: CiIdTokenInput): { user: User; project: Project; ref: string; sha: string } {
   const user = state.userByUsername(input.user);
   if (!user) throw SandboxNotFound(`user "${input.user}"`);
-  if (user.state !== 'active') throw SandboxBadArgument(`user "${user.username}" is blocked; GitLab runs no job for a blocked user`);
+  if (user.state !== 'active') throw SandboxBadArgument(`user "${user.username}" is ${user.state}; GitLab runs no job for a user who is not active`);
   const project = state.projectByPath(input.project) ?? (/^\d+$/.test(input.project) ? state.projects.find((p) => p.id === Number(input.project)) : undefined);
   if (!project) throw SandboxNotFound(`project "${input.project}"`);
   const ref = input.ref ?? project.defaultBranch;

@@ -11,7 +11,8 @@ export interface User {
   email: string;
   bot: boolean;
   admin: boolean;
-  state: 'active' | 'blocked';
+  /** GitLab's `state` of a user: `deactivated` (an admin's, or dormant) is refused like `blocked` everywhere. */
+  state: 'active' | 'blocked' | 'deactivated';
   tokens: Set<string>;
   createdAt: Date;
 }

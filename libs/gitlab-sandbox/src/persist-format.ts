@@ -44,7 +44,7 @@ const userSchema = z.strictObject({
   email: name,
   bot: z.boolean(),
   admin: z.boolean(),
-  state: z.enum(['active', 'blocked']),
+  state: z.enum(['active', 'blocked', 'deactivated']),
   tokens: z.array(z.string().min(1).max(1024)).transform((t) => new Set(t)),
   createdAt: date,
 }) satisfies z.ZodType<User, any>;

@@ -34,7 +34,7 @@ const userSchema = z.strictObject({
   tokens: z.array(z.string().min(8).max(255)).optional(),
   bot: z.boolean().default(false),
   admin: z.boolean().default(false),
-  state: z.enum(['active', 'blocked']).default('active'),
+  state: z.enum(['active', 'blocked', 'deactivated']).default('active'),
 });
 
 const groupSchema = z.strictObject({

@@ -83,7 +83,7 @@ export class AccessState {
 
   // ---------------------------------------------------------------- users & groups
 
-  addUser(input: { username: string; name?: string; email?: string; bot?: boolean; admin?: boolean; state?: 'active' | 'blocked'; tokens?: string[] }): User {
+  addUser(input: { username: string; name?: string; email?: string; bot?: boolean; admin?: boolean; state?: User['state']; tokens?: string[] }): User {
     if (this.userByUsername(input.username)) throw badRequest(`username ${input.username} is taken`);
     const user: User = {
       id: this.nextId.user++,
