@@ -1,6 +1,7 @@
 // Helpers the postgres integration tests share: a fresh database on the shared test server,
 // short-lived clients, login URLs for roles the tests create. Not exported from the lib.
 import pg from 'pg';
+import type { IssueRequest } from '@jit/substrates';
 import { getPostgres, uniqueName } from '@jit/testing';
 
 export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -12,6 +13,18 @@ export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T
     await c.end().catch(() => undefined);
   }
 }
+
+/** An issue of `grantId` for a read scope (SELECT on public's tables), 10 minutes. */
+export const readRequest = (grantId: string): IssueRequest => ({
+  grantId,
+  elevationId: 'gl-1-1',
+  requester: 'alice',
+  target: 'db',
+  scopeName: 'read',
+  scope: { grant: 'SELECT ON ALL TABLES IN SCHEMA public' },
+  connection: {},
+  ttlSeconds: 600,
+});
 
 /** A fresh database with `public.orders` and `app.ledger`; returns its (superuser) admin URL. */
 export async function freshDatabase(owner?: string): Promise<string> {

@@ -6,23 +6,11 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
-import type { IssueRequest } from '@jit/substrates';
 import { contractGrantId } from '@jit/substrates/testing';
-import { freshDatabase, withClient } from './pg-test-helpers';
+import { freshDatabase, readRequest as request, withClient } from './pg-test-helpers';
 import { createPostgresSubstrate, postgresConfigSchema, type PgPoolClientLike } from './postgres-substrate';
 
 const logger = createLogger({ name: 'pg-connection-loss', level: 'silent' });
-
-const request = (grantId: string): IssueRequest => ({
-  grantId,
-  elevationId: 'gl-1-1',
-  requester: 'alice',
-  target: 'db',
-  scopeName: 'read',
-  scope: { grant: 'SELECT ON ALL TABLES IN SCHEMA public' },
-  connection: {},
-  ttlSeconds: 600,
-});
 
 describe('postgres adapter: a checked-out connection lost between two statements', () => {
   it('fails the operation (retriable) instead of crashing the process, and the next operation works', async () => {

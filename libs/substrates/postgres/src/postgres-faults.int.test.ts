@@ -4,23 +4,12 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
-import type { IssueRequest } from '@jit/substrates';
 import { contractGrantId } from '@jit/substrates/testing';
 import { startPostgres, type PostgresHandle } from '@jit/testing';
+import { readRequest as request } from './pg-test-helpers';
 import { createPostgresSubstrate, postgresConfigSchema, type PostgresSubstrate } from './postgres-substrate';
 
 const logger = createLogger({ name: 'pg-faults', level: 'silent' });
-
-const request = (grantId: string): IssueRequest => ({
-  grantId,
-  elevationId: 'gl-1-1',
-  requester: 'alice',
-  target: 'db',
-  scopeName: 'read',
-  scope: { grant: 'SELECT ON ALL TABLES IN SCHEMA public' },
-  connection: {},
-  ttlSeconds: 600,
-});
 
 describe('postgres substrate on a private server', () => {
   let server: PostgresHandle;
