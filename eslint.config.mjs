@@ -13,7 +13,11 @@ const ADAPTERS = readdirSync(new URL('./libs/substrates/', import.meta.url), { w
   .filter((d) => d.isDirectory() && existsSync(new URL(`./libs/substrates/${d.name}/project.json`, import.meta.url)))
   .map((d) => JSON.parse(readFileSync(new URL(`./libs/substrates/${d.name}/project.json`, import.meta.url), 'utf8')))
   .filter((p) => p.tags?.includes('type:adapter'))
-  .map((p) => ({ scope: p.tags.find((t) => t.startsWith('scope:substrate-')), kind: p.tags.find((t) => t.startsWith('scope:substrate-')).slice('scope:substrate-'.length), sdk: p.metadata?.sdk ?? [] }));
+  .map((p) => ({
+    scope: p.tags.find((t) => t.startsWith('scope:substrate-')),
+    kind: p.tags.find((t) => t.startsWith('scope:substrate-')).slice('scope:substrate-'.length),
+    sdk: p.metadata?.sdk ?? [],
+  }));
 
 const ALL_SDKS = {
   kafka: ['kafkajs'],
@@ -66,10 +70,7 @@ export default [
       // noUncheckedIndexedAccess makes x! the honest way to say "checked above"
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': [
-        'error',
-        { selector: 'ExportAllDeclaration', message: 'Name what a module exports (no `export *`).' },
-      ],
+      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'Name what a module exports (no `export *`).' }],
       '@nx/enforce-module-boundaries': [
         'error',
         {

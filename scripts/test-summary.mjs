@@ -24,13 +24,22 @@ if (existsSync(dir)) {
         const where = relative(process.cwd(), file.name ?? '');
         const failedTests = (file.assertionResults ?? []).filter((a) => a.status === 'failed');
         for (const a of failedTests) {
-          const first = String((a.failureMessages ?? [])[0] ?? '').split('\n').slice(0, 3).join(' | ');
+          const first = String((a.failureMessages ?? [])[0] ?? '')
+            .split('\n')
+            .slice(0, 3)
+            .join(' | ');
           failures.push(`FAILED ${where} › ${a.fullName}\n    ${first.slice(0, 400)}`);
         }
         // a file that failed to load or crashed in a hook has no failed assertion to name
         if (file.status === 'failed' && failedTests.length === 0) {
           failed += 1; // counted, so the closing line never says "0 failed" for a failed run
-          failures.push(`FAILED ${where} (suite error)\n    ${String(file.message ?? '').split('\n').slice(0, 3).join(' | ').slice(0, 400)}`);
+          failures.push(
+            `FAILED ${where} (suite error)\n    ${String(file.message ?? '')
+              .split('\n')
+              .slice(0, 3)
+              .join(' | ')
+              .slice(0, 400)}`,
+          );
         }
       }
     } catch {

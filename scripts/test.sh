@@ -29,6 +29,8 @@ cleanup() {
 trap cleanup EXIT
 
 npx nx run-many -t lint typecheck --parallel=2
+# one format for the code (prettier; .prettierrc.json): `npm run format` rewrites, this only checks
+npm run --silent format:check
 # test/, bench/ and scripts/ are not Nx projects: the root tsconfig typechecks them
 npx tsc -p tsconfig.json --noEmit
 npx nx run-many -t test --parallel=2

@@ -167,13 +167,13 @@ rows.push(await withKafka());
 
 console.log(
   `\nEventBus benchmark — ${LATENCY_EVENTS} sequential events for latency, ${THROUGHPUT_EVENTS} with ${IN_FLIGHT} in flight for throughput,` +
-    ` ${PARTITIONS} partitions, ${KEYS} keys; ${availableParallelism()} CPUs, load avg ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
+    ` ${PARTITIONS} partitions, ${KEYS} keys; ${availableParallelism()} CPUs, load avg ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
 );
 console.log('| implementation | publish ack p50 / p99 (ms) | publish→handler p50 / p99 (ms) | publish (events/s) | end-to-end (events/s) |');
 console.log('|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(
-    `| ${r.impl} | ${fmt(r.ackP50)} / ${fmt(r.ackP99)} | ${fmt(r.e2eP50)} / ${fmt(r.e2eP99)} | ${fmt(r.publishPerS, 0)} | ${fmt(r.e2ePerS, 0)} |`,
-  );
+  console.log(`| ${r.impl} | ${fmt(r.ackP50)} / ${fmt(r.ackP99)} | ${fmt(r.e2eP50)} / ${fmt(r.e2eP99)} | ${fmt(r.publishPerS, 0)} | ${fmt(r.e2ePerS, 0)} |`);
 }
 process.exit(0);

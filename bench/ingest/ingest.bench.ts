@@ -230,8 +230,12 @@ async function pairedRounds(): Promise<void> {
   );
   const ratios = rows.map((r) => r.embedded.reqPerSec / r.bare.reqPerSec);
   const m = median(ratios);
-  console.log(`ingest+embedded / bare over ${ROUNDS} paired rounds of ${DURATION_S} s: median ${m.toFixed(2)}x req/s (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)}; goal >= 0.5x): ${m >= 0.5 ? 'met' : 'NOT met'}`);
-  console.log(`median req/s: bare ${median(rows.map((r) => r.bare.reqPerSec))}, ingest+embedded ${median(rows.map((r) => r.embedded.reqPerSec))}; median CPU per request: bare ${median(rows.map((r) => r.bare.cpuUsPerReq))} µs, ingest+embedded ${median(rows.map((r) => r.embedded.cpuUsPerReq))} µs`);
+  console.log(
+    `ingest+embedded / bare over ${ROUNDS} paired rounds of ${DURATION_S} s: median ${m.toFixed(2)}x req/s (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)}; goal >= 0.5x): ${m >= 0.5 ? 'met' : 'NOT met'}`,
+  );
+  console.log(
+    `median req/s: bare ${median(rows.map((r) => r.bare.reqPerSec))}, ingest+embedded ${median(rows.map((r) => r.embedded.reqPerSec))}; median CPU per request: bare ${median(rows.map((r) => r.bare.cpuUsPerReq))} µs, ingest+embedded ${median(rows.map((r) => r.embedded.cpuUsPerReq))} µs`,
+  );
 }
 
 /** CPU per publish of an event of the intake's size on the embedded bus alone: the floor under scenario 2. */
@@ -240,7 +244,14 @@ async function busPublishCpuUs(): Promise<number> {
   const bus = await createEmbeddedBus({ dir, logger: createLogger({ name: 'bench', level: 'silent' }) });
   try {
     const payload = JSON.parse(PAYLOAD) as unknown;
-    const event = () => ({ specversion: '1.0' as const, id: randomUUID(), source: '/bench', type: 'dev.jit.gitlab.webhook.v1', datacontenttype: 'application/json', data: { kind: 'merge_request', payload } });
+    const event = () => ({
+      specversion: '1.0' as const,
+      id: randomUUID(),
+      source: '/bench',
+      type: 'dev.jit.gitlab.webhook.v1',
+      datacontenttype: 'application/json',
+      data: { kind: 'merge_request', payload },
+    });
     const batch = () => Promise.all(Array.from({ length: 50 }, () => bus.publish('bench.bus', '1!1', event())));
     for (let i = 0; i < 20; i++) await batch();
     const before = process.cpuUsage();

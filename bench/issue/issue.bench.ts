@@ -38,7 +38,11 @@ interface Case {
 }
 
 async function main(): Promise<void> {
-  console.log(`issue bench — node ${process.version}, ${availableParallelism()} cpus, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${N} issues per substrate and mode`);
+  console.log(
+    `issue bench — node ${process.version}, ${availableParallelism()} cpus, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, ${N} issues per substrate and mode`,
+  );
   const [pgServer, bao, motoEndpoint] = await Promise.all([startPostgres(), startOpenBao(), getMoto()]);
   const gcp = new GcpIamContractServer({ serviceAccounts: [{ email: 'bench-writer@bench.iam.gserviceaccount.com' }] });
   await gcp.start();
@@ -58,7 +62,10 @@ async function main(): Promise<void> {
       new CreateRoleCommand({
         RoleName: uniqueName('bench-role'),
         MaxSessionDuration: 3600,
-        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'] }] }),
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'] }],
+        }),
       }),
     );
     iam.destroy();
@@ -163,7 +170,11 @@ async function main(): Promise<void> {
       console.table(rows.slice(-1));
     }
     console.table(rows);
-    console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `load after: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
     await registry.closeAll();
     await gcp.stop();

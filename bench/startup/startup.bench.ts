@@ -55,7 +55,9 @@ for (const role of ['gate', 'issuer', 'revoker'] as const) {
   keys[role] = { file, x: createEventSigner(pem).publicKey.x };
 }
 const gitlab = { GITLAB_URL: sandbox.url, GITLAB_TOKEN: 'jit-bot-token-0001', JIT_ELEVATIONS_PROJECT: PROJECT };
-const substrates = JSON.stringify({ 'aws-sts': { region: 'us-east-1', endpoint: moto, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, roles: ['arn:aws:iam::123456789012:role/jit-bench'] } });
+const substrates = JSON.stringify({
+  'aws-sts': { region: 'us-east-1', endpoint: moto, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, roles: ['arn:aws:iam::123456789012:role/jit-bench'] },
+});
 const kafka = { KAFKA_BROKERS: brokers };
 
 function envFor(mode: Mode, run: number): Record<string, string> {
@@ -70,7 +72,15 @@ function envFor(mode: Mode, run: number): Record<string, string> {
     case 'issuer':
       return { ...kafka, ...gitlab, JIT_SUBSTRATES: substrates, JIT_SIGNING_KEY_FILE: keys.issuer.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_REVOKER_KEYS: keys.revoker.x };
     case 'revoker':
-      return { ...kafka, ...gitlab, JIT_SUBSTRATES: substrates, JIT_SWEEP_INTERVAL_MS: '0', JIT_SIGNING_KEY_FILE: keys.revoker.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_ISSUER_KEYS: keys.issuer.x };
+      return {
+        ...kafka,
+        ...gitlab,
+        JIT_SUBSTRATES: substrates,
+        JIT_SWEEP_INTERVAL_MS: '0',
+        JIT_SIGNING_KEY_FILE: keys.revoker.file,
+        JIT_TRUSTED_GATE_KEYS: keys.gate.x,
+        JIT_TRUSTED_ISSUER_KEYS: keys.issuer.x,
+      };
   }
 }
 
@@ -118,7 +128,11 @@ async function measure(mode: Mode, from: 'source' | 'build', run: number): Promi
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rows: string[] = [];
-process.stdout.write(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${RUNS} runs each, medians\n`);
+process.stdout.write(
+  `load average at start: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}; ${RUNS} runs each, medians\n`,
+);
 for (const mode of MODES) {
   const results: Record<'source' | 'build', Array<{ ms: number; rssMiB: number }>> = { source: [], build: [] };
   for (let run = 0; run < RUNS; run++) {
@@ -130,6 +144,10 @@ for (const mode of MODES) {
   rows.push(row);
   process.stdout.write(`${row}\n`);
 }
-process.stdout.write(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n| mode | ready, source (ms) | ready, build (ms) | RSS, source (MiB) | RSS, build (MiB) |\n|---|---|---|---|---|\n${rows.join('\n')}\n`);
+process.stdout.write(
+  `load average at end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}\n\n| mode | ready, source (ms) | ready, build (ms) | RSS, source (MiB) | RSS, build (MiB) |\n|---|---|---|---|---|\n${rows.join('\n')}\n`,
+);
 await sandbox.close();
 await rm(dir, { recursive: true, force: true });

@@ -111,4 +111,3 @@ const sizes = Object.entries(result.metafile.outputs)
   .filter(([f]) => f.endsWith('.js'))
   .map(([f, o]) => `${relative(ROOT, f)} ${(o.bytes / 1024).toFixed(0)} KiB`);
 process.stdout.write(`${sizes.join('\n')}\n`);
-

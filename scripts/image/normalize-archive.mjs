@@ -24,7 +24,20 @@ try {
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: `${id}.json`, RepoTags: entry.RepoTags, Layers: entry.Layers }]));
   const files = ['manifest.json', `${id}.json`, ...entry.Layers];
   const tmp = `${archive}.tmp`;
-  execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--format=posix', '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime', '-cf', tmp, '-C', dir, ...files]);
+  execFileSync('tar', [
+    '--sort=name',
+    '--mtime=@0',
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '--format=posix',
+    '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+    '-cf',
+    tmp,
+    '-C',
+    dir,
+    ...files,
+  ]);
   renameSync(tmp, archive);
   process.stdout.write(`sha256:${id}\n`);
 } finally {

@@ -53,10 +53,20 @@ const FAULT_KINDS = ['kill9', 'kill9', 'kill9-pair', 'broker-term', 'broker-kill
 type FaultKind = (typeof FAULT_KINDS)[number];
 /** Which faults to inject (comma list; default all). */
 const FAULTS: readonly FaultKind[] = env.CHAOS_FAULTS
-  ? FAULT_KINDS.filter((k) => env.CHAOS_FAULTS!.split(',').map((s) => s.trim()).includes(k))
+  ? FAULT_KINDS.filter((k) =>
+      env
+        .CHAOS_FAULTS!.split(',')
+        .map((s) => s.trim())
+        .includes(k),
+    )
   : FAULT_KINDS;
 /** Slots (`webhook-ingest`, `issuer#1`, …) no fault ever stops (comma list; default none). */
-const SPARE = new Set((env.CHAOS_SPARE ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const SPARE = new Set(
+  (env.CHAOS_SPARE ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 if (FAULTS.length === 0) throw new Error(`CHAOS_FAULTS names none of ${[...new Set(FAULT_KINDS)].join(', ')}`);
 
 /** mulberry32: a seeded PRNG, so a run's choices can be replayed with CHAOS_SEED. */
@@ -105,7 +115,9 @@ const restarts: Array<{ slot: string; at: number; why: string }> = [];
 let finishing = false;
 
 async function main(): Promise<number> {
-  log(`seed ${SEED}, ${N} lifecycles, ${CONCURRENCY} at a time, ~${THINK_MS} ms between a user's steps, a fault every ~${FAULT_EVERY_MS} ms, TTL ${TTL_S} s, bound ${BOUND_MS} ms, faults ${[...new Set(FAULTS)].join('/')}${SPARE.size ? `, sparing ${[...SPARE].join(', ')}` : ''}`);
+  log(
+    `seed ${SEED}, ${N} lifecycles, ${CONCURRENCY} at a time, ~${THINK_MS} ms between a user's steps, a fault every ~${FAULT_EVERY_MS} ms, TTL ${TTL_S} s, bound ${BOUND_MS} ms, faults ${[...new Set(FAULTS)].join('/')}${SPARE.size ? `, sparing ${[...SPARE].join(', ')}` : ''}`,
+  );
   const started = Date.now();
   const [kafka, vault, pgAdmin, moto] = await Promise.all([startKafka(), getVault(), getPostgres(), getMoto()]);
   cleanup.push(() => kafka.dispose());
@@ -204,12 +216,33 @@ targets:
     plan.push([
       `issuer#${i}`,
       'issuer',
-      { ...kafkaEnv, ...gitlab, ...targets, JIT_SUBSTRATES: substrates, JIT_SIGNING_KEY_FILE: keys.issuer.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_REVOKER_KEYS: keys.revoker.x, JIT_ISSUE_ATTEMPTS: '20', JIT_ISSUE_RETRY_MAX_MS: '5000' },
+      {
+        ...kafkaEnv,
+        ...gitlab,
+        ...targets,
+        JIT_SUBSTRATES: substrates,
+        JIT_SIGNING_KEY_FILE: keys.issuer.file,
+        JIT_TRUSTED_GATE_KEYS: keys.gate.x,
+        JIT_TRUSTED_REVOKER_KEYS: keys.revoker.x,
+        JIT_ISSUE_ATTEMPTS: '20',
+        JIT_ISSUE_RETRY_MAX_MS: '5000',
+      },
     ]);
     plan.push([
       `revoker#${i}`,
       'revoker',
-      { ...kafkaEnv, ...gitlab, ...targets, JIT_SUBSTRATES: substrates, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500', JIT_REVOKE_RETRY_MAX_MS: '5000', JIT_SIGNING_KEY_FILE: keys.revoker.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_ISSUER_KEYS: keys.issuer.x },
+      {
+        ...kafkaEnv,
+        ...gitlab,
+        ...targets,
+        JIT_SUBSTRATES: substrates,
+        JIT_SWEEP_INTERVAL_MS: '0',
+        JIT_REVOKE_RETRY_BASE_MS: '500',
+        JIT_REVOKE_RETRY_MAX_MS: '5000',
+        JIT_SIGNING_KEY_FILE: keys.revoker.file,
+        JIT_TRUSTED_GATE_KEYS: keys.gate.x,
+        JIT_TRUSTED_ISSUER_KEYS: keys.issuer.x,
+      },
     ]);
   }
   for (const [slot, name, e] of plan) {
@@ -395,7 +428,13 @@ async function drive(l: Lifecycle, projectId: number, gitlabUrl: string, recipie
   const agent = as(TOKENS.agent);
   const branch = `chaos-${SEED}-${l.n}`;
   const [target, scope, tier] =
-    l.kind === 'pg-read' ? ['orders-pg', 'read', 'cosmetic'] : l.kind === 'pg-write' ? ['orders-pg', 'write', 'reversible-write'] : l.kind === 'vault' ? ['orders-vault', 'write', 'reversible-write'] : ['orders-aws', 'write', 'reversible-write'];
+    l.kind === 'pg-read'
+      ? ['orders-pg', 'read', 'cosmetic']
+      : l.kind === 'pg-write'
+        ? ['orders-pg', 'write', 'reversible-write']
+        : l.kind === 'vault'
+          ? ['orders-vault', 'write', 'reversible-write']
+          : ['orders-aws', 'write', 'reversible-write'];
   const ttl = l.adversary === 'over-ceiling' ? (tier === 'cosmetic' ? '5h' : '3h') : `${TTL_S}s`;
   const body = [
     'apiVersion: jit/v1',
@@ -418,7 +457,16 @@ async function drive(l: Lifecycle, projectId: number, gitlabUrl: string, recipie
   const state = () => ledger.get(id)?.state ?? '';
   await waitFor(() => ['pending', 'rejected'].includes(state()), { timeoutMs: STEP_MS, intervalMs: 250, what: `${id} validated` });
   await delay(rnd() * 2 * THINK_MS); // reading the jit comment
-  const approvers = l.adversary === 'bot-approval-only' ? [TOKENS.bot] : l.adversary === 'one-of-two' && tier !== 'cosmetic' ? [TOKENS.alice] : tier === 'cosmetic' && l.adversary ? [TOKENS.bot] : tier === 'cosmetic' ? [TOKENS.carol] : [TOKENS.alice, TOKENS.bob];
+  const approvers =
+    l.adversary === 'bot-approval-only'
+      ? [TOKENS.bot]
+      : l.adversary === 'one-of-two' && tier !== 'cosmetic'
+        ? [TOKENS.alice]
+        : tier === 'cosmetic' && l.adversary
+          ? [TOKENS.bot]
+          : tier === 'cosmetic'
+            ? [TOKENS.carol]
+            : [TOKENS.alice, TOKENS.bob];
   for (const t of approvers) await as(t).mergeRequests.approve(projectId, mr.iid);
   const humans = approvers.filter((t) => t !== TOKENS.bot).length;
   await delay(rnd() * 2 * THINK_MS); // before merging
@@ -465,10 +513,13 @@ async function report(ctx: {
   const alive: string[] = [];
   const pgc = new pg.Client({ connectionString: ctx.dbUrl });
   await pgc.connect();
-  const vault = createVaultSubstrate(vaultConfigSchema.parse({ addr: ctx.vault.addr, token: ctx.vault.token, tokenRole: ctx.vaultDb.tokenRole, databaseMount: ctx.vaultDb.mount, carrierPolicies: [ctx.vaultDb.carrierPolicy] }), {
-    name: 'vault',
-    logger: createLogger({ name: 'chaos-vault-scan', level: 'silent' }),
-  });
+  const vault = createVaultSubstrate(
+    vaultConfigSchema.parse({ addr: ctx.vault.addr, token: ctx.vault.token, tokenRole: ctx.vaultDb.tokenRole, databaseMount: ctx.vaultDb.mount, carrierPolicies: [ctx.vaultDb.carrierPolicy] }),
+    {
+      name: 'vault',
+      logger: createLogger({ name: 'chaos-vault-scan', level: 'silent' }),
+    },
+  );
   const vaultLive = new Set((await vault.listIssued()).map((h) => h.grantId));
   await vault.close?.();
   const iam = new IAMClient({ region: AWS_REGION, endpoint: ctx.moto, credentials: { ...AWS_ADMIN } });
@@ -504,7 +555,10 @@ async function report(ctx: {
     await pgc.end();
   }
 
-  const lateness = valid.map((l) => ledger.get(l.id!)?.latenessMs).filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
+  const lateness = valid
+    .map((l) => ledger.get(l.id!)?.latenessMs)
+    .filter((x): x is number => typeof x === 'number')
+    .sort((a, b) => a - b);
   const q = (p: number) => (lateness.length ? lateness[Math.min(lateness.length - 1, Math.floor(p * lateness.length))]! : NaN);
   const dlq: Record<string, number> = {};
   for (const topic of [`${TOPIC_GITLAB}.dlq`, `${TOPIC_ELEVATIONS}.dlq`]) {
@@ -513,23 +567,41 @@ async function report(ctx: {
     dlq[topic] = n;
   }
   const byKind = faults.reduce<Record<string, number>>((m, f) => ((m[f.kind] = (m[f.kind] ?? 0) + 1), m), {});
-  const rec = faults.map((f) => f.recoveredMs).filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
+  const rec = faults
+    .map((f) => f.recoveredMs)
+    .filter((x): x is number => typeof x === 'number')
+    .sort((a, b) => a - b);
 
   log('---------------------------------------------------------------- result');
   log(`seed ${SEED}; lifecycles ${lifecycles.length} (valid merged ${valid.length}, adversarial merged ${adversarial.length}, not driven to merge ${notDriven.length})`);
-  log(`faults ${faults.length}: ${Object.entries(byKind).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+  log(
+    `faults ${faults.length}: ${
+      Object.entries(byKind)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }`,
+  );
   log(`lost (approved, never granted): ${lost.length}${lost.length ? ` — ${lost.map((l) => `${l.id} ${ledger.get(l.id!)?.state ?? '?'}`).join(', ')}` : ''}`);
   log(`refused past the grant's notAfter (no issue within the TTL; not lost): ${expiredBeforeIssue.length}${expiredBeforeIssue.length ? ` — ${expiredBeforeIssue.map((l) => l.id).join(', ')}` : ''}`);
-  log(`duplicates (granted twice / two grants): ${duplicates.length + doubleGrants.length}${duplicates.length + doubleGrants.length ? ` — ${[...duplicates, ...doubleGrants].map((l) => l.id).join(', ')}` : ''}`);
+  log(
+    `duplicates (granted twice / two grants): ${duplicates.length + doubleGrants.length}${duplicates.length + doubleGrants.length ? ` — ${[...duplicates, ...doubleGrants].map((l) => l.id).join(', ')}` : ''}`,
+  );
   log(`wrongly granted (adversarial merges): ${wrong.length}${wrong.length ? ` — ${wrong.map((l) => `${l.id} ${l.adversary}`).join(', ')}` : ''}`);
   log(`credentials working after expiry + ${BOUND_MS} ms: ${alive.length}${alive.length ? ` — ${alive.join(', ')}` : ''}`);
   log(`revocation lateness (ms): n=${lateness.length} p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} max ${lateness.at(-1) ?? NaN}`);
-  log(`dead-lettered: ${Object.entries(dlq).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+  log(
+    `dead-lettered: ${Object.entries(dlq)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ')}`,
+  );
   log(`recovery after a fault (ms, every service ready): n=${rec.length} p50 ${rec[Math.floor(rec.length / 2)] ?? NaN} max ${rec.at(-1) ?? NaN}`);
   log(`supervisor restarts (failed starts, exits on their own): ${restarts.length}${restarts.length ? ` — ${restarts.map((r) => `${r.slot} ${r.why.slice(0, 80)}`).join('; ')}` : ''}`);
   for (const f of faults) log(`  ${new Date(f.at).toISOString()} ${f.kind} ${f.target}: lasted ${(f.endedAt ?? f.at) - f.at} ms, recovered in ${f.recoveredMs ?? '?'} ms`);
   for (const l of notDriven) log(`  not driven: ${l.n} ${l.kind}${l.adversary ? ` (${l.adversary})` : ''}: ${l.error ?? 'unknown'}`);
-  for (const l of lost) log(`  lost ${l.id} ${l.kind}: ${ledger.get(l.id!)?.state ?? '?'}${ledger.get(l.id!)?.bypassReasons ? ` — ${ledger.get(l.id!)!.bypassReasons!.join('; ').slice(0, 600)}` : ''}${ledger.get(l.id!)?.grantError ? ` — ${JSON.stringify(ledger.get(l.id!)!.grantError).slice(0, 300)}` : ''}`);
+  for (const l of lost)
+    log(
+      `  lost ${l.id} ${l.kind}: ${ledger.get(l.id!)?.state ?? '?'}${ledger.get(l.id!)?.bypassReasons ? ` — ${ledger.get(l.id!)!.bypassReasons!.join('; ').slice(0, 600)}` : ''}${ledger.get(l.id!)?.grantError ? ` — ${JSON.stringify(ledger.get(l.id!)!.grantError).slice(0, 300)}` : ''}`,
+    );
   for (const l of [...duplicates, ...doubleGrants]) {
     const gs = of(l.id!, 'granted').map((e) => ({ id: e.id, source: e.source, time: e.time, ...(e.data as { grantId: string; substrate: string }) }));
     log(`  duplicate ${l.id} ${l.kind}: ${gs.map((g) => `${g.substrate} ${g.grantId} by ${g.source} at ${g.time} (event ${g.id})`).join(' | ')}`);

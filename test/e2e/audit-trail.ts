@@ -89,7 +89,10 @@ export async function checkAuditTrail(busDir: string, keysJson: string, workDir:
     [2004, ajv.compile(schemas.classSchema('detection_finding'))],
     [0, ajv.compile(schemas.classSchema('base_event'))],
   ]);
-  const mapped = ocsf.out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const mapped = ocsf.out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(mapped).toHaveLength(lines.length);
   for (const m of mapped) {
     const validate = byClass.get(m['class_uid'] as number)!;

@@ -194,17 +194,42 @@ targets:
   launch = {
     'webhook-ingest': { port: ports.ingest, opsPort: opsPorts.ingest, env: { ...(await kafkaSecure('webhook-ingest')), JIT_WEBHOOK_SECRET: webhookSecret, JIT_DATA_DIR: join(dataDir, 'ingest') } },
     // The operator pins the seeded policy (the first policy is trusted by an explicit act).
-    'approval-gate': { port: ports.gate, opsPort: opsPorts.gate, env: { ...(await kafkaSecure('approval-gate')), ...gitlab, JIT_POLICY_PIN: policyBlobSha(policy), JIT_SIGNING_KEY_FILE: keys.gate.file } },
+    'approval-gate': {
+      port: ports.gate,
+      opsPort: opsPorts.gate,
+      env: { ...(await kafkaSecure('approval-gate')), ...gitlab, JIT_POLICY_PIN: policyBlobSha(policy), JIT_SIGNING_KEY_FILE: keys.gate.file },
+    },
     issuer: {
       port: ports.issuer,
       opsPort: opsPorts.issuer,
-      env: { ...kafkaEnv, ...(await kafkaSecure('issuer')), ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}`, JIT_SIGNING_KEY_FILE: keys.issuer.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_REVOKER_KEYS: keys.revoker.x },
+      env: {
+        ...kafkaEnv,
+        ...(await kafkaSecure('issuer')),
+        ...gitlab,
+        JIT_SUBSTRATES: substrates,
+        E2E_VAULT_TOKEN: vault.token,
+        JIT_PUBLIC_URL: `http://127.0.0.1:${ports.issuer}`,
+        JIT_SIGNING_KEY_FILE: keys.issuer.file,
+        JIT_TRUSTED_GATE_KEYS: keys.gate.x,
+        JIT_TRUSTED_REVOKER_KEYS: keys.revoker.x,
+      },
     },
     // No orphan sweep: OpenBao and moto are shared with other suites; this one checks its own grants.
     revoker: {
       port: ports.revoker,
       opsPort: opsPorts.revoker,
-      env: { ...kafkaEnv, ...(await kafkaSecure('revoker')), ...gitlab, JIT_SUBSTRATES: substrates, E2E_VAULT_TOKEN: vault.token, JIT_SWEEP_INTERVAL_MS: '0', JIT_REVOKE_RETRY_BASE_MS: '500', JIT_SIGNING_KEY_FILE: keys.revoker.file, JIT_TRUSTED_GATE_KEYS: keys.gate.x, JIT_TRUSTED_ISSUER_KEYS: keys.issuer.x },
+      env: {
+        ...kafkaEnv,
+        ...(await kafkaSecure('revoker')),
+        ...gitlab,
+        JIT_SUBSTRATES: substrates,
+        E2E_VAULT_TOKEN: vault.token,
+        JIT_SWEEP_INTERVAL_MS: '0',
+        JIT_REVOKE_RETRY_BASE_MS: '500',
+        JIT_SIGNING_KEY_FILE: keys.revoker.file,
+        JIT_TRUSTED_GATE_KEYS: keys.gate.x,
+        JIT_TRUSTED_ISSUER_KEYS: keys.issuer.x,
+      },
     },
   };
   const names = Object.keys(launch) as AppName[];
@@ -339,7 +364,12 @@ async function requestApproveMerge(target: string, beforeMerge?: () => Promise<v
   await as(TOKENS.alice).mergeRequests.approve(projectId, mrIid);
   await as(TOKENS.bob).mergeRequests.approve(projectId, mrIid);
   await waitFor(() => (state(id)?.approvals.filter((a) => a.counted).length ?? 0) >= 2, { timeoutMs: 60_000, what: 'two counted approvals' });
-  expect(state(id)!.approvals.filter((a) => a.counted).map((a) => a.approver).sort()).toEqual(['alice', 'bob']);
+  expect(
+    state(id)!
+      .approvals.filter((a) => a.counted)
+      .map((a) => a.approver)
+      .sort(),
+  ).toEqual(['alice', 'bob']);
 
   await beforeMerge?.();
   await as(TOKENS.alice).mergeRequests.merge(projectId, mrIid);
@@ -353,10 +383,13 @@ async function fetchCredential(id: string): Promise<{ credential: Record<string,
 
 /** Credentials of this grant Vault still holds, as the adapter's own orphan scan sees them. */
 async function liveVaultGrants(grantId: string): Promise<string[]> {
-  const vault = createVaultSubstrate(vaultConfigSchema.parse({ addr: vaultAddr, token: vaultRootToken, tokenRole: vaultDb.tokenRole, databaseMount: vaultDb.mount, carrierPolicies: [vaultDb.carrierPolicy] }), {
-    name: 'vault',
-    logger: createLogger({ name: 'e2e-vault-scan', level: 'silent' }),
-  });
+  const vault = createVaultSubstrate(
+    vaultConfigSchema.parse({ addr: vaultAddr, token: vaultRootToken, tokenRole: vaultDb.tokenRole, databaseMount: vaultDb.mount, carrierPolicies: [vaultDb.carrierPolicy] }),
+    {
+      name: 'vault',
+      logger: createLogger({ name: 'e2e-vault-scan', level: 'silent' }),
+    },
+  );
   try {
     return (await vault.listIssued()).filter((h) => h.grantId === grantId).map((h) => String(h.ref.accessor));
   } finally {
@@ -517,7 +550,7 @@ describe('distributed mode: four processes on Kafka', () => {
     expect
       .soft(
         agentRefused,
-        'the gate refused the requesting agent\'s own `jit revoke`: libs/gate/src/approval-gate.ts onNote refuses every bot user (`user.bot`) before it ' +
+        "the gate refused the requesting agent's own `jit revoke`: libs/gate/src/approval-gate.ts onNote refuses every bot user (`user.bot`) before it " +
           'looks at isRequester, but agents are bot users and are the requesters (libs/gate/README.md: "by the requester or an eligible approver")',
       )
       .toBeUndefined();
@@ -558,7 +591,26 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(bypassesBefore, 'the issuer exports jit_bypasses_total (deploy/prometheus/jit-alerts.yaml)').toBeGreaterThanOrEqual(0);
     // `jit request --wait` follows the MR through the issuer's read API until jit rejects it (exit 2)
     const waited = await cliRun(
-      ['request', '--target', 'orders-vault', '--scope', 'write', '--ttl', '3h', '--tier', 'reversible-write', '--identity', identity, '--justification', 'distributed e2e: over the 2h ceiling of reversible-write', '--wait', '--timeout', '2m', '--url', apps.issuer.url],
+      [
+        'request',
+        '--target',
+        'orders-vault',
+        '--scope',
+        'write',
+        '--ttl',
+        '3h',
+        '--tier',
+        'reversible-write',
+        '--identity',
+        identity,
+        '--justification',
+        'distributed e2e: over the 2h ceiling of reversible-write',
+        '--wait',
+        '--timeout',
+        '2m',
+        '--url',
+        apps.issuer.url,
+      ],
       { GITLAB_URL: sandbox.url, GITLAB_TOKEN: TOKENS.agent, JIT_ELEVATIONS_PROJECT: PROJECT },
     );
     expect(waited.err).toMatch(/ended rejected/);
@@ -572,10 +624,12 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(rejected.state).toBe('rejected');
     expect(JSON.stringify(rejected.problems)).toMatch(/ttl/i);
     const projectId = Number(/^gl-(\d+)-/.exec(id)![1]);
-    const merged = await createGitlabClient({ url: sandbox.url, token: TOKENS.alice }).mergeRequests.merge(projectId, Number(req.mrIid)).then(
-      () => 'merged',
-      (err: Error) => `refused: ${err.message}`,
-    );
+    const merged = await createGitlabClient({ url: sandbox.url, token: TOKENS.alice })
+      .mergeRequests.merge(projectId, Number(req.mrIid))
+      .then(
+        () => 'merged',
+        (err: Error) => `refused: ${err.message}`,
+      );
     // The sandbox (like GitLab Free, or a maintainer overriding) lets it merge; jit must not grant.
     expect(merged).toBe('merged');
     const after = await until(id, ['bypassed', 'approved', 'granted']);
@@ -618,7 +672,12 @@ describe('distributed mode: four processes on Kafka', () => {
     expect(verified).toBe(0);
     const ocsf = await cliRun(['events', '--kafka', '--format', 'ocsf'], kafkaEnv);
     expect(ocsf.code).toBe(0);
-    expect(ocsf.out.split('\n').filter(Boolean).map((l) => JSON.parse(l).class_uid)).toEqual(expect.arrayContaining([3005, 2004]));
+    expect(
+      ocsf.out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).class_uid),
+    ).toEqual(expect.arrayContaining([3005, 2004]));
     for (const text of [exported.out, exported.err, ocsf.out, verifiedOut]) for (const u of Object.values(KAFKA_USERS)) expect(text.includes(u.password)).toBe(false);
   });
 

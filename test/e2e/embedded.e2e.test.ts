@@ -64,9 +64,7 @@ describe('embedded mode (npm start)', () => {
     });
     expect(result.final.state).toBe('revoked');
     const types = result.timeline.map((t) => t.type.replace(/^dev\.jit\.|\.v1$/g, ''));
-    expect(types).toEqual(
-      expect.arrayContaining(['elevation.requested', 'elevation.approval.recorded', 'elevation.approved', 'elevation.granted', 'elevation.revoked']),
-    );
+    expect(types).toEqual(expect.arrayContaining(['elevation.requested', 'elevation.approval.recorded', 'elevation.approved', 'elevation.granted', 'elevation.revoked']));
     expect(types.filter((t) => t === 'elevation.granted')).toHaveLength(1);
     expect(said.join('\n')).toMatch(/demo complete/);
     expect(said.join('\n')).toMatch(/authenticated by its CI ID token/);
@@ -150,14 +148,29 @@ describe('embedded mode (npm start)', () => {
           id = `gl-${jit.gitlab.projectId}-${mr.iid}`;
           return (await alice.elevation(id).catch(() => undefined))?.state === 'pending';
         },
-        { timeoutMs: 60_000, what: 'the job\'s request to be pending' },
+        { timeoutMs: 60_000, what: "the job's request to be pending" },
       );
       const iid = Number(id.split('-')[2]);
       for (const t of ['alice-token-0001', 'bob-token-00001']) await gl(t).mergeRequests.approve(jit.gitlab.projectId, iid);
       await gl('alice-token-0001').mergeRequests.merge(jit.gitlab.projectId, iid);
     })();
-    const requested = await job(['--json', 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '5m', '--tier', 'reversible-write',
-      '--justification', 'backfill order totals after INC-4411 (pipeline 42)', '--wait', '--timeout', '3m']);
+    const requested = await job([
+      '--json',
+      'request',
+      '--target',
+      'demo-db',
+      '--scope',
+      'write',
+      '--ttl',
+      '5m',
+      '--tier',
+      'reversible-write',
+      '--justification',
+      'backfill order totals after INC-4411 (pipeline 42)',
+      '--wait',
+      '--timeout',
+      '3m',
+    ]);
     await humans;
     expect(requested.code, requested.err).toBe(0);
     const elevation = JSON.parse(requested.out) as { id: string; state: string };
@@ -232,28 +245,71 @@ describe('embedded mode (npm start)', () => {
     // 60 s: the restarted jit must issue before the grant's notAfter (approval + TTL; one back after
     // it refuses the grant, JIT_ERR_SUBSTRATE_GRANT_EXPIRED), and a restart took 37 s under load
     const code = await runCli(
-      ['--json', 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '60s', '--tier', 'reversible-write', '--justification', 'restart drill for the e2e suite', '--identity', identities['carol']!],
+      [
+        '--json',
+        'request',
+        '--target',
+        'demo-db',
+        '--scope',
+        'write',
+        '--ttl',
+        '60s',
+        '--tier',
+        'reversible-write',
+        '--justification',
+        'restart drill for the e2e suite',
+        '--identity',
+        identities['carol']!,
+      ],
       { ...io({ GITLAB_URL: sandbox.url, GITLAB_TOKEN: 'carol-token-0001', JIT_ELEVATIONS_PROJECT: 'ops/elevations' }), out: (s) => out.push(s) },
     );
     expect(code).toBe(0);
     const { elevationId: id, mrIid } = JSON.parse(out.join('')) as { elevationId: string; mrIid: number };
-    await waitFor(async () => (await api().elevation(id).catch(() => undefined))?.state === 'pending', { timeoutMs: 60_000, what: 'pending' });
+    await waitFor(
+      async () =>
+        (
+          await api()
+            .elevation(id)
+            .catch(() => undefined)
+        )?.state === 'pending',
+      { timeoutMs: 60_000, what: 'pending' },
+    );
     const projectId = sandbox.project('ops/elevations').id;
     for (const t of ['alice-token-0001', 'bob-token-00001']) await createGitlabClient({ url: sandbox.url, token: t }).mergeRequests.approve(projectId, mrIid);
     await createGitlabClient({ url: sandbox.url, token: 'alice-token-0001' }).mergeRequests.merge(projectId, mrIid);
-    await waitFor(async () => ['approved', 'granted'].includes((await api().elevation(id).catch(() => undefined))?.state ?? ''), {
-      timeoutMs: 60_000,
-      intervalMs: 20,
-      what: 'approved',
-    });
+    await waitFor(
+      async () =>
+        ['approved', 'granted'].includes(
+          (
+            await api()
+              .elevation(id)
+              .catch(() => undefined)
+          )?.state ?? '',
+        ),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 20,
+        what: 'approved',
+      },
+    );
     await jit.stop('SIGKILL');
 
     jit = await startJitProcess(env);
     const revoked = await (async () => {
-      await waitFor(async () => ['revoked', 'grant_failed'].includes((await api().elevation(id).catch(() => undefined))?.state ?? ''), {
-        timeoutMs: 120_000,
-        what: 'revoked after restart',
-      });
+      await waitFor(
+        async () =>
+          ['revoked', 'grant_failed'].includes(
+            (
+              await api()
+                .elevation(id)
+                .catch(() => undefined)
+            )?.state ?? '',
+          ),
+        {
+          timeoutMs: 120_000,
+          what: 'revoked after restart',
+        },
+      );
       return api().elevation(id);
     })();
     expect(revoked.state, JSON.stringify({ grantError: revoked.grantError, log: jit.output().slice(-4000) })).toBe('revoked');

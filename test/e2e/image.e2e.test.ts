@@ -47,7 +47,12 @@ const running = new Set<ReturnType<typeof spawn>>();
 
 beforeAll(async () => {
   const { stderr } = await run('bash', ['scripts/image/build.sh'], { cwd: REPO_ROOT, maxBuffer: 64 << 20, timeout: 30 * 60_000 });
-  process.stderr.write(stderr.split('\n').filter((l) => l.startsWith('image:')).join('\n') + '\n');
+  process.stderr.write(
+    stderr
+      .split('\n')
+      .filter((l) => l.startsWith('image:'))
+      .join('\n') + '\n',
+  );
   image = JSON.parse(await readFile(join(REPO_ROOT, 'dist', 'image', 'image.json'), 'utf8')) as ImageInfo;
   // a private buildah storage, in memory where there is some: importing the image into vfs copies it
   work = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'jit-image-e2e-'));
@@ -98,8 +103,7 @@ describe('the jit image', () => {
   });
 
   it('holds no shell, no package manager and no development dependency', async () => {
-    for (const tool of ['bin/sh', 'usr/bin/sh', 'usr/bin/bash', 'usr/bin/dash', 'usr/bin/dpkg', 'usr/bin/apt', 'usr/bin/env', 'usr/bin/curl'])
-      expect(existsSync(join(rootfs, tool)), tool).toBe(false);
+    for (const tool of ['bin/sh', 'usr/bin/sh', 'usr/bin/bash', 'usr/bin/dash', 'usr/bin/dpkg', 'usr/bin/apt', 'usr/bin/env', 'usr/bin/curl']) expect(existsSync(join(rootfs, tool)), tool).toBe(false);
     expect(await readdir(join(rootfs, 'usr', 'local', 'bin'))).toEqual(['node']);
     const modules = await readdir(join(rootfs, 'app', 'node_modules'));
     expect(modules).toContain('fastify');

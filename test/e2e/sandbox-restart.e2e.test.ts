@@ -61,9 +61,13 @@ describe('npm start sandbox mode survives a restart', () => {
       err: () => undefined,
       env: { HOME: home, JIT_URL: run!.child.url, GITLAB_URL: run!.gitlabUrl, JIT_ELEVATIONS_PROJECT: P, ...extra },
     });
-    const stateOf = async (id: string) => (await api().elevation(id).catch(() => undefined))?.state ?? '';
-    const waitState = (id: string, states: string[], what: string) =>
-      waitFor(async () => states.includes(await stateOf(id)), { timeoutMs: 120_000, what: `${id} ${what}` });
+    const stateOf = async (id: string) =>
+      (
+        await api()
+          .elevation(id)
+          .catch(() => undefined)
+      )?.state ?? '';
+    const waitState = (id: string, states: string[], what: string) => waitFor(async () => states.includes(await stateOf(id)), { timeoutMs: 120_000, what: `${id} ${what}` });
     /** GET the sandbox's REST API as alice. */
     const rest = async <T>(path: string): Promise<T> => {
       const res = await fetch(`${run!.gitlabUrl}/api/v4${path}`, { headers: { 'PRIVATE-TOKEN': 'alice-token-0001' } });
@@ -84,19 +88,33 @@ describe('npm start sandbox mode survives a restart', () => {
     const requestAndGrant = async (): Promise<{ id: string; mrIid: number }> => {
       const out: string[] = [];
       const code = await runCli(
-        ['--json', 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '30m', '--tier', 'reversible-write', '--justification', 'restart drill for the sandbox-restart e2e',
+        [
+          '--json',
+          'request',
+          '--target',
+          'demo-db',
+          '--scope',
+          'write',
+          '--ttl',
+          '30m',
+          '--tier',
+          'reversible-write',
+          '--justification',
+          'restart drill for the sandbox-restart e2e',
           // sandbox mode generated carol's identity; its key is registered to her in the seed policy
-          '--identity', join(dir, 'identities', 'carol.txt')],
+          '--identity',
+          join(dir, 'identities', 'carol.txt'),
+        ],
         { ...io({ GITLAB_TOKEN: 'carol-token-0001' }), out: (s) => out.push(s) },
       );
       expect(code).toBe(0);
       const { elevationId: id, mrIid } = JSON.parse(out.join('')) as { elevationId: string; mrIid: number };
       await waitState(id, ['pending'], 'validated');
       // validated: the gate commented on the MR as jit-bot and emitted elevation.requested
-      await waitFor(
-        async () => (await rest<Array<{ author: { username: string } }>>(`${mrPath(mrIid)}/notes`)).some((n) => n.author.username === 'jit-bot'),
-        { timeoutMs: 60_000, what: `jit-bot's comment on !${mrIid}` },
-      );
+      await waitFor(async () => (await rest<Array<{ author: { username: string } }>>(`${mrPath(mrIid)}/notes`)).some((n) => n.author.username === 'jit-bot'), {
+        timeoutMs: 60_000,
+        what: `jit-bot's comment on !${mrIid}`,
+      });
       expect((await api().elevation(id)).timeline!.map((t) => t.type)).toContain('dev.jit.elevation.requested.v1');
       const projectId = (await rest<{ id: number }>(`/projects/${encodeURIComponent(P)}`)).id;
       for (const t of ['alice-token-0001', 'bob-token-00001']) await gitlab(t).mergeRequests.approve(projectId, mrIid);

@@ -38,11 +38,7 @@ describe('the all-in-one stops cleanly whatever order the terminal signal reache
       if (child && alive(child.pid)) process.kill(-child.pid, 'SIGKILL');
     });
     const start = async () => {
-      child = await startJitProcess(
-        { JIT_DATA_DIR: dir, JIT_PORT: String(await freePort()), JIT_SANDBOX_PORT: String(await freePort()), JIT_SWEEP_INTERVAL_MS: '0' },
-        120_000,
-        { detached: true },
-      );
+      child = await startJitProcess({ JIT_DATA_DIR: dir, JIT_PORT: String(await freePort()), JIT_SANDBOX_PORT: String(await freePort()), JIT_SWEEP_INTERVAL_MS: '0' }, 120_000, { detached: true });
       expect(child.output()).not.toMatch(/taking over a stale embedded bus lock/);
       const pg = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
       expect(alive(pg)).toBe(true);

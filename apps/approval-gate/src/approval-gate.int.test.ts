@@ -248,9 +248,7 @@ describe('approval gate on a free project (GitLab enforces nothing)', () => {
     expect(JSON.stringify((rej.data as { problems: unknown }).problems)).toMatch(why);
     await commentWith(w, iid, 'Rejected');
     const mr = await w.as('dev').mergeRequests.show(w.projectId, iid);
-    const statuses = await (
-      await fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}/repository/commits/${mr.sha}/statuses`, { headers: { 'private-token': 'dev-token-0123456789' } })
-    ).json();
+    const statuses = await (await fetch(`${w.sandbox.apiUrl}/projects/${w.projectId}/repository/commits/${mr.sha}/statuses`, { headers: { 'private-token': 'dev-token-0123456789' } })).json();
     expect(statuses).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'jit/policy', status: 'failed' })]));
     await w.as('carol').mergeRequests.approve(w.projectId, iid);
     await mergedWithoutGrant(iid, /rejected/);
@@ -282,9 +280,7 @@ describe('approval gate on a free project (GitLab enforces nothing)', () => {
     const revoke = await evt(w, iid, EVENT_TYPES.revokeRequested);
     expect(revoke.data).toMatchObject({ requestedBy: 'dev', reason: 'backfill finished early', grantId: (approved.data as { grantId: string }).grantId });
     const notes = await w.as('jit-bot').notes.all(w.projectId, iid);
-    await w.waitFor('refusal reply to mallory', async () =>
-      (await w.as('jit-bot').notes.all(w.projectId, iid)).some((n) => n.body.includes('@mallory') && n.body.includes('refused')),
-    );
+    await w.waitFor('refusal reply to mallory', async () => (await w.as('jit-bot').notes.all(w.projectId, iid)).some((n) => n.body.includes('@mallory') && n.body.includes('refused')));
     expect(notes.length).toBeGreaterThan(0);
   });
 
@@ -342,7 +338,10 @@ describe('approval gate after webhooks were lost (the project hook gone, as if j
     const missed = await w.openRequest('dev', { [req()]: request({}) });
     await w.as('carol').mergeRequests.approve(w.projectId, early);
     const merged = await w.as('maint').mergeRequests.merge(w.projectId, early);
-    const refused = await w.as('maint').mergeRequests.merge(w.projectId, early2).catch((e: unknown) => e);
+    const refused = await w
+      .as('maint')
+      .mergeRequests.merge(w.projectId, early2)
+      .catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: 'JIT_ERR_GITLAB_REJECTED' }); // premium: GitLab enforces the rule
     await w.sandbox.idle();
     expect(await w.handled()).toBe(handledBefore);

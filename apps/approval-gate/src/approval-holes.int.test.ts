@@ -75,7 +75,7 @@ describe('issue 11 on a free project (GitLab enforces nothing; the gate is all t
     expect(await w.types(iid)).not.toContain('approved');
   });
 
-  it('a human who pushed a commit to the MR (under someone else\'s author line) never counts as an approver', async () => {
+  it("a human who pushed a commit to the MR (under someone else's author line) never counts as an approver", async () => {
     const path = req();
     const iid = await w.openRequest('deploy-agent', { [path]: request({ scope: 'ddl', riskTier: 'semi-destructive', rollbackPlan: 'drop the new index' }) });
     await w.event(iid, EVENT_TYPES.requested);
@@ -91,7 +91,9 @@ describe('issue 11 on a free project (GitLab enforces nothing; the gate is all t
     });
     await w.event(iid, EVENT_TYPES.requested, 2);
     await w.waitFor("erin's push on the log", async () =>
-      (await w.events()).some((e) => e.type === EVENT_TYPES.pushRecorded && (e.data as { pusher: string; branch: string }).pusher === 'erin' && (e.data as { branch: string }).branch === mr.sourceBranch),
+      (await w.events()).some(
+        (e) => e.type === EVENT_TYPES.pushRecorded && (e.data as { pusher: string; branch: string }).pusher === 'erin' && (e.data as { branch: string }).branch === mr.sourceBranch,
+      ),
     );
     await w.as('erin').mergeRequests.approve(w.projectId, iid);
     await w.as('frank').mergeRequests.approve(w.projectId, iid);
@@ -129,10 +131,12 @@ describe('issue 11 §4: the beneficiary of a credential is bound to the requeste
   it('a requester with no key registered is rejected, pointed to a policy MR', async () => {
     const iid = await w.openRequest('erin', { [req()]: request({}) });
     const rejected = await w.event(iid, EVENT_TYPES.rejected);
-    expect(JSON.stringify((rejected.data as { problems: unknown }).problems)).toMatch(/no age key is registered to erin under recipients: in policy\.yaml; register your public key .* through a policy MR/);
+    expect(JSON.stringify((rejected.data as { problems: unknown }).problems)).toMatch(
+      /no age key is registered to erin under recipients: in policy\.yaml; register your public key .* through a policy MR/,
+    );
   });
 
-  it('a key listed under two users: the access plan names both owners, and the other owner\'s approval never counts', async () => {
+  it("a key listed under two users: the access plan names both owners, and the other owner's approval never counts", async () => {
     const iid = await w.openRequest('dev', { [req()]: request({}) });
     const requested = await w.event(iid, EVENT_TYPES.requested);
     // carol (platform) could open the credential: she is not offered as an approver...
@@ -148,7 +152,7 @@ describe('issue 11 §4: the beneficiary of a credential is bound to the requeste
   });
 });
 
-describe('issue 11 on a premium project (GitLab enforces jit\'s rule; someone removes it)', () => {
+describe("issue 11 on a premium project (GitLab enforces jit's rule; someone removes it)", () => {
   let w: SandboxWorld;
   beforeAll(async () => {
     w = await startSandboxWorld({ tier: 'premium', policy: POLICY });
@@ -191,4 +195,3 @@ describe('issue 11 on a premium project (GitLab enforces jit\'s rule; someone re
     await expect(w.as('maint').mergeRequests.merge(w.projectId, iid)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_REJECTED' });
   });
 });
-

@@ -1,7 +1,25 @@
 // approval-gate configuration: read from the environment once, here, and passed down as a plain
 // object. A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { authEnv, authFromEnv, busConsumerEnv, busFromEnv, checkBusChoice, envSchemas as s, gitlabEnv, gitlabFromEnv, parseEnv, publicKeysSetting, readSigningKeySetting, serverEnv, serverFromEnv, signingKeyFileSetting, type AuthConfig, type BusConfig, type ServerConfig } from '@jit/service';
+import {
+  authEnv,
+  authFromEnv,
+  busConsumerEnv,
+  busFromEnv,
+  checkBusChoice,
+  envSchemas as s,
+  gitlabEnv,
+  gitlabFromEnv,
+  parseEnv,
+  publicKeysSetting,
+  readSigningKeySetting,
+  serverEnv,
+  serverFromEnv,
+  signingKeyFileSetting,
+  type AuthConfig,
+  type BusConfig,
+  type ServerConfig,
+} from '@jit/service';
 
 export { ConfigError } from '@jit/service';
 

@@ -77,9 +77,7 @@ describe('issue 17: a Push Hook lost while webhook-ingest was away (free project
     // dev pushes carol's commit to a new branch: its Push Hook arrives, so no MR commit is without a known push.
     const head = await lastPushOf(iid);
     await w.as('dev').branches.create(w.projectId, `copy-${iid}`, head);
-    await w.waitFor("dev's copy on the log", async () =>
-      (await w.events()).some((e) => e.type === EVENT_TYPES.pushRecorded && (e.data as { branch: string }).branch === `copy-${iid}`),
-    );
+    await w.waitFor("dev's copy on the log", async () => (await w.events()).some((e) => e.type === EVENT_TYPES.pushRecorded && (e.data as { branch: string }).branch === `copy-${iid}`));
     await w.as('carol').mergeRequests.approve(w.projectId, iid);
     const recorded = await w.event(iid, EVENT_TYPES.approvalRecorded);
     expect(recorded.data).toMatchObject({ approver: 'carol', counted: false, reason: 'committer' });
@@ -87,7 +85,7 @@ describe('issue 17: a Push Hook lost while webhook-ingest was away (free project
     expect(await w.types(iid)).not.toContain('approved');
   });
 
-  it('webhook-ingest down through the push and the merge, found by the reconciler: a break-glass merger who pushed is caught from GitLab\'s push events', async () => {
+  it("webhook-ingest down through the push and the merge, found by the reconciler: a break-glass merger who pushed is caught from GitLab's push events", async () => {
     const path = req();
     const iid = await w.openRequest('olga', { [path]: request({ breakGlass: true, ttl: '1h' }) });
     await w.event(iid, EVENT_TYPES.requested);

@@ -166,10 +166,26 @@ describe('apps/approval-gate main', () => {
         source: '/jit/webhook-ingest',
         type: GITLAB_WEBHOOK_EVENT_TYPE,
         data: {
-          kind: 'merge_request', action: 'open', projectId: project.id, projectPath: 'sec/elevations', mrIid: mr.iid, mrId: mr.id, mrTitle: 'kafka',
-          mrState: 'opened', sourceBranch: mr.sourceBranch, targetBranch: 'main', headSha: mr.sha, mergeCommitSha: null, authorId: mr.author.id,
-          authorUsername: 'dev', actor: { id: mr.author.id, username: 'dev', name: 'dev' }, labels: [], mrCreatedAt: now, mrUpdatedAt: now,
-          delivery: { id: `it-${suffix}`, receivedAt: now }, payload: {},
+          kind: 'merge_request',
+          action: 'open',
+          projectId: project.id,
+          projectPath: 'sec/elevations',
+          mrIid: mr.iid,
+          mrId: mr.id,
+          mrTitle: 'kafka',
+          mrState: 'opened',
+          sourceBranch: mr.sourceBranch,
+          targetBranch: 'main',
+          headSha: mr.sha,
+          mergeCommitSha: null,
+          authorId: mr.author.id,
+          authorUsername: 'dev',
+          actor: { id: mr.author.id, username: 'dev', name: 'dev' },
+          labels: [],
+          mrCreatedAt: now,
+          mrUpdatedAt: now,
+          delivery: { id: `it-${suffix}`, receivedAt: now },
+          payload: {},
         },
       };
       await bus.publish(TOPIC_GITLAB, gitlabKey(project.id, mr.iid), event);
@@ -189,20 +205,23 @@ describe('apps/approval-gate main', () => {
       await app.exited;
     }
   });
-  it.skipIf(!brokers)("on Kafka, a gate restarted right after a kill -9 starts: it waits for its consumer group (the killed member holds it for its session), never exits on fastify's 10 s onReady timeout", async () => {
-    const env = { ...baseEnv(), KAFKA_BROKERS: brokers!, KAFKA_CLIENT_ID: `gate-restart-${process.pid}-${Date.now()}` };
-    const first = start(env);
-    await first.listening;
-    first.proc.kill('SIGKILL');
-    await first.exited;
-    const second = start(env);
-    const outcome = await Promise.race([second.listening.then(() => 'listening'), second.exited.then((code) => `exited ${code}`)]);
-    expect(outcome, second.output().slice(-3000)).toBe('listening');
-    expect((await fetch(`${second.opsUrl()}/readyz`)).status).toBe(200);
-    expect(second.output()).not.toContain('FST_ERR_HOOK_TIMEOUT');
-    second.proc.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
-  });
+  it.skipIf(!brokers)(
+    "on Kafka, a gate restarted right after a kill -9 starts: it waits for its consumer group (the killed member holds it for its session), never exits on fastify's 10 s onReady timeout",
+    async () => {
+      const env = { ...baseEnv(), KAFKA_BROKERS: brokers!, KAFKA_CLIENT_ID: `gate-restart-${process.pid}-${Date.now()}` };
+      const first = start(env);
+      await first.listening;
+      first.proc.kill('SIGKILL');
+      await first.exited;
+      const second = start(env);
+      const outcome = await Promise.race([second.listening.then(() => 'listening'), second.exited.then((code) => `exited ${code}`)]);
+      expect(outcome, second.output().slice(-3000)).toBe('listening');
+      expect((await fetch(`${second.opsUrl()}/readyz`)).status).toBe(200);
+      expect(second.output()).not.toContain('FST_ERR_HOOK_TIMEOUT');
+      second.proc.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    },
+  );
   it.skipIf(!brokers)('on Kafka, reconciles at start: an MR opened with no webhook at all becomes elevation.requested', async () => {
     const suffix = `${process.pid}-${Date.now()}`;
     // Project ids of this sandbox start past other suites' (their sandboxes also count from 1 on the
@@ -292,7 +311,10 @@ describe('apps/approval-gate main', () => {
         if (!comment) await new Promise((r) => setTimeout(r, 100));
       }
       expect(comment).toContain('reversible-write');
-      const summary = app.output().split('\n').find((l) => l.includes('"msg":"reconciled"'));
+      const summary = app
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"msg":"reconciled"'));
       expect(summary && JSON.parse(summary)).toMatchObject({ opened: 1, merged: 0, complete: true });
       expect(app.output()).not.toContain(BOT_TOKEN);
     } finally {

@@ -24,7 +24,10 @@ targets:
       write:      { tier: reversible-write, grant: "INSERT, UPDATE ON ALL TABLES IN SCHEMA public" }
 `;
 /** The reproduction's policy: break-glass for 30 days, the attacker her own policy approver. */
-const HOSTILE = POLICY.replace('breakGlass: { ttlMax: 1h,', 'breakGlass: { ttlMax: 30d,').replace('policyApprovers: { groups: [security], approvals: 2 }', 'policyApprovers: { users: [maint], approvals: 1 }');
+const HOSTILE = POLICY.replace('breakGlass: { ttlMax: 1h,', 'breakGlass: { ttlMax: 30d,').replace(
+  'policyApprovers: { groups: [security], approvals: 2 }',
+  'policyApprovers: { users: [maint], approvals: 1 }',
+);
 
 interface CatalogBody {
   version: string;

@@ -34,7 +34,7 @@ describe('hostile review of the gate on a free project', () => {
     }
   });
 
-  it('an approver who also merges still counts, even when the merge\'s own push to the default branch reaches jit first', async () => {
+  it("an approver who also merges still counts, even when the merge's own push to the default branch reaches jit first", async () => {
     const iid = await w.openRequest('dev', { [req()]: requestYaml({ scope: 'read-stats', riskTier: 'cosmetic' }) });
     await w.event(iid, EVENT_TYPES.requested);
     await w.as('maint').mergeRequests.approve(w.projectId, iid);

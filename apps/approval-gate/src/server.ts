@@ -90,7 +90,12 @@ async function composeGate(opts: GateServerOptions, gitlab: GitlabClient, closeT
     }),
     registry,
   });
-  const catalogAccess = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: authTtl }), viewTtlMs: Math.min(5000, authTtl), botUsername });
+  const catalogAccess = createElevationAccess({
+    store: policyStore,
+    resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: authTtl }),
+    viewTtlMs: Math.min(5000, authTtl),
+    botUsername,
+  });
   app.addHook('onClose', async () => closeToken());
   await app.register(signingKeysPlugin, { keys: [{ key: opts.signer.publicKey, roles: ['gate'] }] });
   await app.register(gatePlugin, {
@@ -117,7 +122,9 @@ async function composeGate(opts: GateServerOptions, gitlab: GitlabClient, closeT
           ok: policy.ok,
           version: policy.version,
           error: policy.error?.code,
-          ...(policy.ratified ? { ratified: { how: policy.ratified.how, at: policy.ratified.ratifiedAt, by: policy.ratified.approvers, ...(policy.ratified.mrIid ? { mrIid: policy.ratified.mrIid } : {}) } } : {}),
+          ...(policy.ratified
+            ? { ratified: { how: policy.ratified.how, at: policy.ratified.ratifiedAt, by: policy.ratified.approvers, ...(policy.ratified.mrIid ? { mrIid: policy.ratified.mrIid } : {}) } }
+            : {}),
           ...(policy.unratified ? { unratified: policy.unratified.version } : {}),
         },
       },

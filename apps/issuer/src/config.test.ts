@@ -72,9 +72,11 @@ describe('issuer parseConfig', () => {
     expect(unset).toMatch(/adminUrlRef names env:PG_ADMIN, which is not set/);
     expect(problems({ ...base, JIT_SUBSTRATES_FILE: '/x' })).toMatch(/not both/);
     expect(problems({ ...base, JIT_SUBSTRATES: 'x'.repeat(70_000) })).toMatch(/larger than/);
-    expect(problems({ ...base, JIT_SUBSTRATES: undefined, JIT_SUBSTRATES_FILE: '/nope' }, () => {
-      throw Object.assign(new Error('ENOENT /nope'), { code: 'ENOENT' });
-    })).toMatch(/JIT_SUBSTRATES_FILE: cannot read the file \(ENOENT\)/);
+    expect(
+      problems({ ...base, JIT_SUBSTRATES: undefined, JIT_SUBSTRATES_FILE: '/nope' }, () => {
+        throw Object.assign(new Error('ENOENT /nope'), { code: 'ENOENT' });
+      }),
+    ).toMatch(/JIT_SUBSTRATES_FILE: cannot read the file \(ENOENT\)/);
   });
 
   it('names bad values of plain settings and never echoes secrets', () => {
@@ -91,9 +93,21 @@ describe('issuer parseConfig', () => {
     expect(parseConfig(base).ui).toEqual({ sessionTtlMs: 8 * 3600_000 });
     const key = Buffer.alloc(32, 7).toString('base64');
     const previous = Buffer.alloc(32, 9).toString('base64url');
-    const ui = parseConfig({ ...base, JIT_PUBLIC_URL: 'https://jit.example.com', JIT_UI_OAUTH_CLIENT_ID: 'a1b2c3', JIT_UI_OAUTH_CLIENT_SECRET: 'gloas-dashboard-secret', JIT_UI_SESSION_TTL_MS: '3600000', JIT_UI_SESSION_KEY: `${key}, ${previous}` }).ui;
+    const ui = parseConfig({
+      ...base,
+      JIT_PUBLIC_URL: 'https://jit.example.com',
+      JIT_UI_OAUTH_CLIENT_ID: 'a1b2c3',
+      JIT_UI_OAUTH_CLIENT_SECRET: 'gloas-dashboard-secret',
+      JIT_UI_SESSION_TTL_MS: '3600000',
+      JIT_UI_SESSION_KEY: `${key}, ${previous}`,
+    }).ui;
     // the keys as base64url, the sealing one first
-    expect(ui).toEqual({ clientId: 'a1b2c3', clientSecret: 'gloas-dashboard-secret', sessionTtlMs: 3600_000, sessionKeys: { setting: 'JIT_UI_SESSION_KEY', value: [Buffer.alloc(32, 7).toString('base64url'), previous] } });
+    expect(ui).toEqual({
+      clientId: 'a1b2c3',
+      clientSecret: 'gloas-dashboard-secret',
+      sessionTtlMs: 3600_000,
+      sessionKeys: { setting: 'JIT_UI_SESSION_KEY', value: [Buffer.alloc(32, 7).toString('base64url'), previous] },
+    });
     const msg =
       problems({ ...base, JIT_UI_OAUTH_CLIENT_SECRET: 'gloas-dashboard-secret' }) +
       problems({ ...base, JIT_UI_OAUTH_CLIENT_ID: 'a1b2c3' }) +
@@ -123,4 +137,3 @@ describe('issuer parseConfig', () => {
     expect(badTrust).not.toContain('leaky');
   });
 });
-

@@ -1,34 +1,63 @@
 // issuer configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { authEnv, authFromEnv, checkDashboard, checkKafkaSecurity, dashboardEnv, dashboardFromEnv, envSchemas as s, gitlabEnv, gitlabFromEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type AuthConfig, type DashboardConfig, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
+import {
+  authEnv,
+  authFromEnv,
+  checkDashboard,
+  checkKafkaSecurity,
+  dashboardEnv,
+  dashboardFromEnv,
+  envSchemas as s,
+  gitlabEnv,
+  gitlabFromEnv,
+  kafkaConsumerEnv,
+  kafkaConsumerFromEnv,
+  parseEnv,
+  readSigningKeySetting,
+  serverEnv,
+  serverFromEnv,
+  signingEnv,
+  signingFromEnv,
+  type AuthConfig,
+  type DashboardConfig,
+  type KafkaConsumerConfig,
+  type ServerConfig,
+  type SigningConfig,
+} from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
 
-const EnvSchema = z.object({
-  ...kafkaConsumerEnv('jit-issuer'),
-  // the issuer reads policy.yaml of the elevations project at the merge commit
-  ...gitlabEnv(),
-  JIT_PUBLIC_URL: s.httpUrl('the http(s) URL users reach jit at').optional(),
-  JIT_ISSUE_ATTEMPTS: s.intFrom(1, 20).default(5),
-  JIT_ISSUE_RETRY_BASE_MS: s.durationMs(1, 60_000).default(500),
-  JIT_ISSUE_RETRY_MAX_MS: s.durationMs(1, 600_000).default(30_000),
-  // signs granted events and sealed credentials; acts only on gate-signed approvals; trusts revocations by a revoker
-  ...signingEnv({ keyFile: true, gate: true, revoker: true }),
-  ...serverEnv(8081),
-  ...authEnv(),
-  // the dashboard (/ui) beside the read API, when a GitLab OAuth application is named (needs JIT_PUBLIC_URL)
-  ...dashboardEnv(),
-}).superRefine((env, ctx) => {
-  checkKafkaSecurity(env, ctx);
-  checkDashboard(env, ctx);
-  if (env.JIT_UI_OAUTH_CLIENT_ID && !env.JIT_PUBLIC_URL)
-    ctx.addIssue({ code: 'custom', path: ['JIT_PUBLIC_URL'], message: 'the dashboard (JIT_UI_OAUTH_CLIENT_ID) needs JIT_PUBLIC_URL: its sign-in returns to <JIT_PUBLIC_URL>/ui/auth/callback' });
-  // replicas open each other's sessions only with one key; a key per process would sign users out at every hop
-  if (env.JIT_UI_OAUTH_CLIENT_ID && !env.JIT_UI_SESSION_KEY)
-    ctx.addIssue({ code: 'custom', path: ['JIT_UI_SESSION_KEY_FILE'], message: 'the dashboard (JIT_UI_OAUTH_CLIENT_ID) needs JIT_UI_SESSION_KEY_FILE: the key every issuer replica seals and opens sessions with (openssl rand -base64 32)' });
-});
+const EnvSchema = z
+  .object({
+    ...kafkaConsumerEnv('jit-issuer'),
+    // the issuer reads policy.yaml of the elevations project at the merge commit
+    ...gitlabEnv(),
+    JIT_PUBLIC_URL: s.httpUrl('the http(s) URL users reach jit at').optional(),
+    JIT_ISSUE_ATTEMPTS: s.intFrom(1, 20).default(5),
+    JIT_ISSUE_RETRY_BASE_MS: s.durationMs(1, 60_000).default(500),
+    JIT_ISSUE_RETRY_MAX_MS: s.durationMs(1, 600_000).default(30_000),
+    // signs granted events and sealed credentials; acts only on gate-signed approvals; trusts revocations by a revoker
+    ...signingEnv({ keyFile: true, gate: true, revoker: true }),
+    ...serverEnv(8081),
+    ...authEnv(),
+    // the dashboard (/ui) beside the read API, when a GitLab OAuth application is named (needs JIT_PUBLIC_URL)
+    ...dashboardEnv(),
+  })
+  .superRefine((env, ctx) => {
+    checkKafkaSecurity(env, ctx);
+    checkDashboard(env, ctx);
+    if (env.JIT_UI_OAUTH_CLIENT_ID && !env.JIT_PUBLIC_URL)
+      ctx.addIssue({ code: 'custom', path: ['JIT_PUBLIC_URL'], message: 'the dashboard (JIT_UI_OAUTH_CLIENT_ID) needs JIT_PUBLIC_URL: its sign-in returns to <JIT_PUBLIC_URL>/ui/auth/callback' });
+    // replicas open each other's sessions only with one key; a key per process would sign users out at every hop
+    if (env.JIT_UI_OAUTH_CLIENT_ID && !env.JIT_UI_SESSION_KEY)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JIT_UI_SESSION_KEY_FILE'],
+        message: 'the dashboard (JIT_UI_OAUTH_CLIENT_ID) needs JIT_UI_SESSION_KEY_FILE: the key every issuer replica seals and opens sessions with (openssl rand -base64 32)',
+      });
+  });
 
 export interface IssuerAppConfig extends ServerConfig {
   kafka: KafkaConsumerConfig;

@@ -128,7 +128,12 @@ describe('issuer HTTP in distributed mode', () => {
   it('lists elevations with the filters jit audit uses', async () => {
     const all = await get('/v1/elevations');
     expect(all.statusCode).toBe(200);
-    expect(all.json().elevations.map((e: { id: string }) => e.id).sort()).toEqual(['gl-42-11', FIXTURE_ELEVATION, 'gl-42-8', 'gl-42-9']);
+    expect(
+      all
+        .json()
+        .elevations.map((e: { id: string }) => e.id)
+        .sort(),
+    ).toEqual(['gl-42-11', FIXTURE_ELEVATION, 'gl-42-8', 'gl-42-9']);
     expect((await get('/v1/elevations?state=bypassed')).json().elevations.map((e: { id: string }) => e.id)).toEqual(['gl-42-9']);
     expect((await get('/v1/elevations?state=granted&since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z')).json().elevations).toHaveLength(1);
     expect(all.body).not.toContain('BEGIN AGE');
@@ -197,7 +202,10 @@ describe('issuer HTTP in distributed mode', () => {
     const callback = await server.app.inject({ url: `/ui/auth/callback${back.search}`, headers: { cookie: signInCookie } });
     expect(callback.statusCode).toBe(303);
     expect(callback.headers.location).toBe('/ui/live');
-    const session = [callback.headers['set-cookie']].flat().map(String).find((c) => c.startsWith('__Host-jit_session='))!;
+    const session = [callback.headers['set-cookie']]
+      .flat()
+      .map(String)
+      .find((c) => c.startsWith('__Host-jit_session='))!;
     expect(session).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
     const live = await server.app.inject({ url: '/ui/live', headers: { cookie: session.split(';')[0]! } });
     expect(live.statusCode).toBe(200);
@@ -210,13 +218,23 @@ describe('issuer HTTP in distributed mode', () => {
     expect(health.body).toMatch(/<h2>Policy in force<\/h2>\s*<p>none yet<\/p>/);
     // no session, no token: the browser's icon request and its CSP reports are not refused by the API's auth
     expect((await server.app.inject({ url: '/favicon.ico' })).statusCode).toBe(204);
-    const report = await server.app.inject({ method: 'POST', url: '/ui/csp-report', headers: { 'content-type': 'application/csp-report' }, payload: JSON.stringify({ 'csp-report': { 'document-uri': 'https://jit.example.com/ui/live', 'effective-directive': 'script-src-elem', 'blocked-uri': 'inline' } }) });
+    const report = await server.app.inject({
+      method: 'POST',
+      url: '/ui/csp-report',
+      headers: { 'content-type': 'application/csp-report' },
+      payload: JSON.stringify({ 'csp-report': { 'document-uri': 'https://jit.example.com/ui/live', 'effective-directive': 'script-src-elem', 'blocked-uri': 'inline' } }),
+    });
     expect(report.statusCode).toBe(204);
     expect(logLines.join('')).toContain('CSP violation reported by a browser');
   });
 
   it('replicas sharing the session key serve each other’s sign-ins and sessions; another key, an altered cookie or a signed-out one is refused', async () => {
-    const cookieOf = (r: { headers: Record<string, unknown> }, name: string) => [r.headers['set-cookie']].flat().map(String).find((c) => c.startsWith(`${name}=`))?.split(';')[0];
+    const cookieOf = (r: { headers: Record<string, unknown> }, name: string) =>
+      [r.headers['set-cookie']]
+        .flat()
+        .map(String)
+        .find((c) => c.startsWith(`${name}=`))
+        ?.split(';')[0];
     /** Carol's sign-in started on `from` and finished on `to` (the load balancer's choice); her session cookie. */
     const signIn = async (from: IssuerServer, to: IssuerServer) => {
       const login = await from.app.inject({ url: '/ui/auth/login?return=/ui/history' });
@@ -251,7 +269,12 @@ describe('issuer HTTP in distributed mode', () => {
     const second = await signIn(replica, replica);
     const page = await replica.app.inject({ url: '/ui/live', headers: { cookie: second } });
     const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
-    const out = await replica.app.inject({ method: 'POST', url: '/ui/auth/logout', headers: { cookie: second, origin: 'https://jit.example.com', 'content-type': 'application/x-www-form-urlencoded' }, payload: `csrf=${csrf}` });
+    const out = await replica.app.inject({
+      method: 'POST',
+      url: '/ui/auth/logout',
+      headers: { cookie: second, origin: 'https://jit.example.com', 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `csrf=${csrf}`,
+    });
     expect(out.headers.location).toBe('/ui/sign-in?signed-out=1');
     for (const app of [replica.app, server.app]) {
       const replay = await app.inject({ url: '/ui/live', headers: { cookie: second } });
@@ -265,7 +288,8 @@ describe('issuer HTTP in distributed mode', () => {
     const answers = await Promise.all([ops('/metrics'), get('/docs/openapi.json'), get('/v1/elevations'), ops('/readyz')].map(async (r) => (await r).body));
     const places = { answers: [...answers, ...dashboardAnswers].join('\n'), logs: logLines.join('') };
     expect(places.logs).toMatch(/read model loaded/);
-    for (const [where, text] of Object.entries(places)) for (const s of [BOT_TOKEN, VAULT_TOKEN, oauthApp.secret, SESSION_KEY, PREVIOUS_SESSION_KEY]) expect(text.includes(s), `${s} in ${where}`).toBe(false);
+    for (const [where, text] of Object.entries(places))
+      for (const s of [BOT_TOKEN, VAULT_TOKEN, oauthApp.secret, SESSION_KEY, PREVIOUS_SESSION_KEY]) expect(text.includes(s), `${s} in ${where}`).toBe(false);
     expect(sessionCookies.length).toBeGreaterThan(0);
     for (const c of sessionCookies) expect(places.logs.includes(c.slice(0, 40)), 'a session cookie in the log').toBe(false);
   });

@@ -49,7 +49,8 @@ export interface IssuerServer {
 export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDeps = {}): Promise<IssuerServer> {
   const logger = deps.logger ?? createLogger({ name: 'issuer', level: config.logLevel });
   const ownBus = !deps.bus;
-  const rawBus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, security: config.kafka.security, logger }));
+  const rawBus =
+    deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, security: config.kafka.security, logger }));
   const cleanups: Array<() => Promise<unknown>> = [];
   if (ownBus) cleanups.push(() => rawBus.close());
   // granted and grant.failed leave signed; the sealed credential is signed too (the CLI checks it)
@@ -127,7 +128,12 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     });
     const botUsername = (await gitlab.users.current()).username;
     // who sees what follows the policy the log ratified last (the issuer never reads the default branch)
-    const access = createElevationAccess({ store: ratifiedOnLog(policyStore), resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: config.auth.cacheTtlMs }), viewTtlMs: Math.min(5000, config.auth.cacheTtlMs), botUsername });
+    const access = createElevationAccess({
+      store: ratifiedOnLog(policyStore),
+      resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: config.auth.cacheTtlMs }),
+      viewTtlMs: Math.min(5000, config.auth.cacheTtlMs),
+      botUsername,
+    });
     await app.register(swagger, {
       openapi: {
         info: { title: 'jit issuer', version: '1', description: 'Read API of a distributed jit deployment: elevations, their timelines and sealed credentials' },
@@ -148,7 +154,15 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
       const sessionKeys = openSecret({ ...config.ui.sessionKeys, schema: sessionKeysSchema(), logger });
       cleanups.unshift(async () => sessionKeys.close());
       await app.register(dashboardPlugin, {
-        ...dashboardOptions({ gitlabUrl: config.gitlab.url, clientId: config.ui.clientId, ...(config.ui.clientSecret ? { clientSecret: config.ui.clientSecret } : {}), publicUrl: config.publicUrl, sessionTtlMs: config.ui.sessionTtlMs, sessionKeys: () => sessionKeys.current(), logger }),
+        ...dashboardOptions({
+          gitlabUrl: config.gitlab.url,
+          clientId: config.ui.clientId,
+          ...(config.ui.clientSecret ? { clientSecret: config.ui.clientSecret } : {}),
+          publicUrl: config.publicUrl,
+          sessionTtlMs: config.ui.sessionTtlMs,
+          sessionKeys: () => sessionKeys.current(),
+          logger,
+        }),
         // the gate serves /v1/catalog; Health shows the version the log ratified last, as this process folds it
         policyInForce: async () => {
           const r = policyStore.trust.current();

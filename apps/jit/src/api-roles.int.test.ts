@@ -92,10 +92,11 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
   beforeAll(async () => {
     // the whole run's output: jit's log (debug, the most it says) and anything written to stdout/stderr
     const original = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
-    const tee = (write: typeof original.out) => ((chunk: string | Uint8Array, ...rest: never[]) => {
-      output.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return write(chunk, ...rest);
-    }) as typeof process.stdout.write;
+    const tee = (write: typeof original.out) =>
+      ((chunk: string | Uint8Array, ...rest: never[]) => {
+        output.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+        return write(chunk, ...rest);
+      }) as typeof process.stdout.write;
     process.stdout.write = tee(original.out);
     process.stderr.write = tee(original.err);
     cleanup.push(async () => {
@@ -133,8 +134,24 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
     // 2. deploy-agent requests write on the demo database (reversible-write: two of platform), as `jit request` does
     const lines: string[] = [];
     const code = await runCli(
-      ['--json', '--url', url, 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', '30m', '--tier', 'reversible-write', '--identity', jit.sandboxIdentities['deploy-agent']!,
-        '--justification', 'backfill order totals after INC-4411 (role table)'],
+      [
+        '--json',
+        '--url',
+        url,
+        'request',
+        '--target',
+        'demo-db',
+        '--scope',
+        'write',
+        '--ttl',
+        '30m',
+        '--tier',
+        'reversible-write',
+        '--identity',
+        jit.sandboxIdentities['deploy-agent']!,
+        '--justification',
+        'backfill order totals after INC-4411 (role table)',
+      ],
       { out: (l) => lines.push(l), err: (l) => lines.push(l), env: { HOME: dir, GITLAB_URL: sandbox.url, GITLAB_TOKEN: PAT.agent, JIT_ELEVATIONS_PROJECT: jit.gitlab.project } },
     );
     expect(code, lines.join('\n')).toBe(0);
@@ -253,7 +270,11 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
     it('GET /v1/catalog → 200; approver identities only for the auditor by GitLab token', async () => {
       const a = await call('GET', '/v1/catalog', caller);
       expect(a.status).toBe(200);
-      const c = a.json as { entries: Array<{ approvers: { groups: string[]; users: string[] }; eligibleApprovers?: unknown }>; ratified?: { by: string[]; mergedBy?: string }; recipientUsers: string[] };
+      const c = a.json as {
+        entries: Array<{ approvers: { groups: string[]; users: string[] }; eligibleApprovers?: unknown }>;
+        ratified?: { by: string[]; mergedBy?: string };
+        recipientUsers: string[];
+      };
       const write = c.entries.find((e) => e.approvers.groups.includes('platform'));
       expect(write).toBeDefined();
       if (caller === 'auditor') {
@@ -274,7 +295,10 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
       const a = await call('GET', '/v1/events', caller);
       if (caller === 'auditor') {
         expect(a.status).toBe(200);
-        const events = a.text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; subject?: string });
+        const events = a.text
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { type: string; subject?: string });
         expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['dev.jit.elevation.requested.v1', 'dev.jit.elevation.granted.v1']));
         expect(a.text).toContain(id);
       } else {
@@ -344,7 +368,13 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
     const everything = output.join('');
     // the log was captured while the table ran: the refusals are in it (by code, never by token)
     expect(everything).toMatch(/api caller refused/);
-    const secrets = [...Object.values(PAT), 'glpat-this-token-gitlab-never-issued', ...[...jit.sandbox!.state.userByUsername('jit-bot')!.tokens], ...idTokens, ...idTokens.map((t) => t.split('.')[2]!)];
+    const secrets = [
+      ...Object.values(PAT),
+      'glpat-this-token-gitlab-never-issued',
+      ...[...jit.sandbox!.state.userByUsername('jit-bot')!.tokens],
+      ...idTokens,
+      ...idTokens.map((t) => t.split('.')[2]!),
+    ];
     for (const s of secrets) expect(everything.includes(s), `a token (${s.slice(0, 6)}…) in the output`).toBe(false);
     expect(everything).not.toMatch(/Bearer (?!realm=)\S/);
     expect(everything).not.toMatch(/authorization/i);

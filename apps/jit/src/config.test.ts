@@ -39,7 +39,9 @@ describe('parseConfig', () => {
       graceMs: 30_000,
     });
     expect(parseConfig({}, '/srv').webhook.graceMs).toBe(600_000);
-    expect(fail({ JIT_WEBHOOK_SECRET: 'inline-secret-0123456789', JIT_WEBHOOK_SECRET_FILE: join(dir, 'hook') })).toContain('JIT_WEBHOOK_SECRET_FILE: set JIT_WEBHOOK_SECRET or JIT_WEBHOOK_SECRET_FILE, not both');
+    expect(fail({ JIT_WEBHOOK_SECRET: 'inline-secret-0123456789', JIT_WEBHOOK_SECRET_FILE: join(dir, 'hook') })).toContain(
+      'JIT_WEBHOOK_SECRET_FILE: set JIT_WEBHOOK_SECRET or JIT_WEBHOOK_SECRET_FILE, not both',
+    );
     expect(fail({ JIT_WEBHOOK_SECRET_FILE: put('short', 'too-short') })).toContain("JIT_WEBHOOK_SECRET_FILE: the file's content each secret needs at least 16 characters");
   });
 
@@ -69,7 +71,9 @@ describe('parseConfig', () => {
     expect(parseConfig({ KAFKA_BROKERS: 'k1:9092', KAFKA_SESSION_TIMEOUT_MS: '10000' }, '/srv').kafka?.sessionTimeoutMs).toBe(10_000);
     // the notifier's worst delivery (when it runs) must fit in the session the operator set, not in the default
     expect(parseConfig({ KAFKA_BROKERS: 'k1:9092', KAFKA_SESSION_TIMEOUT_MS: '6000' }, '/srv').kafka?.sessionTimeoutMs).toBe(6000);
-    expect(() => parseConfig({ KAFKA_BROKERS: 'k1:9092', KAFKA_SESSION_TIMEOUT_MS: '6000', JIT_NOTIFY_CHANNELS: JSON.stringify({ security: 'https://hooks.slack.com/services/T0/B0/x' }) }, '/srv')).toThrow(/80% of KAFKA_SESSION_TIMEOUT_MS \(6000 ms\)/);
+    expect(() =>
+      parseConfig({ KAFKA_BROKERS: 'k1:9092', KAFKA_SESSION_TIMEOUT_MS: '6000', JIT_NOTIFY_CHANNELS: JSON.stringify({ security: 'https://hooks.slack.com/services/T0/B0/x' }) }, '/srv'),
+    ).toThrow(/80% of KAFKA_SESSION_TIMEOUT_MS \(6000 ms\)/);
     expect(Object.keys(c.substrates)).toEqual(['postgres', 'vault:prod']);
     expect(c.demoDatabase).toBe(false);
   });

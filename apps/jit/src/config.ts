@@ -2,7 +2,29 @@
 // setting stops start-up with a message naming it (never its value: some are secrets).
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { checkDashboard, checkKafkaSecurity, dashboardEnv, dashboardFromEnv, envSchemas as s, kafkaSecurityEnv, kafkaSecurityFromEnv, opsEnv, opsFromEnv, authEnv, authFromEnv, parseEnv, readSigningKeySetting, secretEnv, signingEnv, signingFromEnv, type KafkaSecurity, type AuthConfig, type DashboardConfig, type ServerConfig, type SigningConfig } from '@jit/service';
+import {
+  checkDashboard,
+  checkKafkaSecurity,
+  dashboardEnv,
+  dashboardFromEnv,
+  envSchemas as s,
+  kafkaSecurityEnv,
+  kafkaSecurityFromEnv,
+  opsEnv,
+  opsFromEnv,
+  authEnv,
+  authFromEnv,
+  parseEnv,
+  readSigningKeySetting,
+  secretEnv,
+  signingEnv,
+  signingFromEnv,
+  type KafkaSecurity,
+  type AuthConfig,
+  type DashboardConfig,
+  type ServerConfig,
+  type SigningConfig,
+} from '@jit/service';
 import { parseSubstrateSettings } from '@jit/substrate-wiring';
 import { checkNotifyBudget, checkSink, notifyEnv, notifyFromEnv, sinkEnv, sinkFromEnv, type NotifyConfig, type SinkConfig } from '@jit/notify';
 

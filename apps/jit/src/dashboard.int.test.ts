@@ -60,7 +60,24 @@ describe('dashboard in a real browser (all-in-one, sandbox mode)', () => {
   const request = async (ttl: string, justification: string): Promise<{ elevationId: string; mrIid: number }> => {
     const lines: string[] = [];
     const code = await runCli(
-      ['--json', '--url', url, 'request', '--target', 'demo-db', '--scope', 'write', '--ttl', ttl, '--tier', 'reversible-write', '--identity', jit.sandboxIdentities['deploy-agent']!, '--justification', justification],
+      [
+        '--json',
+        '--url',
+        url,
+        'request',
+        '--target',
+        'demo-db',
+        '--scope',
+        'write',
+        '--ttl',
+        ttl,
+        '--tier',
+        'reversible-write',
+        '--identity',
+        jit.sandboxIdentities['deploy-agent']!,
+        '--justification',
+        justification,
+      ],
       { out: (l) => lines.push(l), err: (l) => lines.push(l), env: { HOME: home, GITLAB_URL: jit.sandbox!.url, GITLAB_TOKEN: PAT.agent, JIT_ELEVATIONS_PROJECT: jit.gitlab.project } },
     );
     expect(code, lines.join('\n')).toBe(0);
@@ -235,9 +252,19 @@ describe('dashboard in a real browser (all-in-one, sandbox mode)', () => {
     await signIn(page, 'carol');
     const sid = (await sessionCookie(ctx))!.value;
     // a cross-site form post carries the Lax cookie on no POST; even with the cookie and no token: refused
-    const forged = await fetch(`${url}/ui/auth/logout`, { method: 'POST', headers: { cookie: `jit_session=${sid}`, 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: 'csrf=x', redirect: 'manual' });
+    const forged = await fetch(`${url}/ui/auth/logout`, {
+      method: 'POST',
+      headers: { cookie: `jit_session=${sid}`, 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: 'csrf=x',
+      redirect: 'manual',
+    });
     expect(forged.status).toBe(403);
-    const noToken = await fetch(`${url}/ui/auth/logout`, { method: 'POST', headers: { cookie: `jit_session=${sid}`, 'content-type': 'application/x-www-form-urlencoded' }, body: '', redirect: 'manual' });
+    const noToken = await fetch(`${url}/ui/auth/logout`, {
+      method: 'POST',
+      headers: { cookie: `jit_session=${sid}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+      redirect: 'manual',
+    });
     expect(noToken.status).toBe(403);
     await page.reload();
     expect(new URL(page.url()).pathname).toBe('/ui/waiting');

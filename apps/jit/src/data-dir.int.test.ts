@@ -65,14 +65,18 @@ describe('the data dir', () => {
     });
   });
 
-  it.runIf(userInfo().uid === 0)('as root, refuses a data dir the demo database cannot reach, naming the directory in the way', async () => {
-    const outer = await privateDir(); // 0700, not jit's: it is left as it is
-    const dataDir = join(outer, 'jit');
-    await mkdir(dataDir);
-    await expect(build(dataDir)).rejects.toMatchObject({
-      code: 'JIT_ERR_JIT_DATA_DIR',
-      message: expect.stringContaining(`cannot reach ${outer} (mode 0700)`),
-    });
-    expect((await stat(outer)).mode & 0o777).toBe(0o700);
-  }, 60_000);
+  it.runIf(userInfo().uid === 0)(
+    'as root, refuses a data dir the demo database cannot reach, naming the directory in the way',
+    async () => {
+      const outer = await privateDir(); // 0700, not jit's: it is left as it is
+      const dataDir = join(outer, 'jit');
+      await mkdir(dataDir);
+      await expect(build(dataDir)).rejects.toMatchObject({
+        code: 'JIT_ERR_JIT_DATA_DIR',
+        message: expect.stringContaining(`cannot reach ${outer} (mode 0700)`),
+      });
+      expect((await stat(outer)).mode & 0o777).toBe(0o700);
+    },
+    60_000,
+  );
 });

@@ -137,8 +137,7 @@ export async function letPostgresReach(dir: string, dataDir: string, log: (line:
   }
 }
 
-const url = (user: string, pw: string, port: number, db: string) =>
-  `postgres://${encodeURIComponent(user)}:${encodeURIComponent(pw)}@127.0.0.1:${port}/${db}`;
+const url = (user: string, pw: string, port: number, db: string) => `postgres://${encodeURIComponent(user)}:${encodeURIComponent(pw)}@127.0.0.1:${port}/${db}`;
 
 /** Starts (initialising on first use) the demo database in `dir`, a directory inside jit's `dataDir`. */
 export async function startDemoDatabase(dir: string, jitDataDir: string, log: (line: string) => void): Promise<DemoDatabase> {

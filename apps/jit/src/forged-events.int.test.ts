@@ -97,8 +97,7 @@ describe('forged events on the embedded bus', () => {
   });
   it('a requested another producer wrote (asking for no approvals) is not taken by the gate: refused and counted', async () => {
     const project = jit.sandbox!.project(P);
-    const gateRefused = async () =>
-      Number(/^jit_events_refused_total\{consumer="gate",type="requested",reason="unsigned"\} (\d+)$/m.exec(await metrics())?.[1] ?? 0);
+    const gateRefused = async () => Number(/^jit_events_refused_total\{consumer="gate",type="requested",reason="unsigned"\} (\d+)$/m.exec(await metrics())?.[1] ?? 0);
     const before = await gateRefused();
     const forged = sampleEvent(EVENT_TYPES.requested, { elevationId: `gl-${project.id}-950`, projectId: project.id, mrIid: 950, requiredApprovals: 0 }, { time: new Date().toISOString() });
     await jit.bus.publish(TOPIC_ELEVATIONS, forged.data.elevationId, forged);

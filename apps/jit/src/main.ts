@@ -53,7 +53,7 @@ if (jit.sandbox) {
       '',
       'try this (another terminal):',
       `  export JIT_URL=${url} GITLAB_URL=${jit.sandbox.url} JIT_ELEVATIONS_PROJECT=${jit.gitlab.project}`,
-      '  # every call to jit carries a token; here alice\'s GitLab token (she approves for platform):',
+      "  # every call to jit carries a token; here alice's GitLab token (she approves for platform):",
       '  GITLAB_TOKEN=alice-token-0001 npm run jit -- catalog',
       '  # the seed policy registers an age key per user; sandbox mode generated their identities:',
       ...Object.entries(jit.sandboxIdentities).map(([user, file]) => `  #   ${user}: ${file}`),

@@ -67,7 +67,9 @@ describe('the all-in-one notifier', () => {
     const projectId = jit.gitlab.projectId;
     // an unsigned bypass (anyone who can write the log) first, then the gate-signed one, same elevation
     const forged = sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: `gl-${projectId}-7001`, projectId, mrIid: 7001, reasons: ['forged alarm'] }, { time: new Date().toISOString() });
-    const bypass = gate.signer.sign(sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: `gl-${projectId}-7001`, projectId, mrIid: 7001, reasons: ['merged with 0 of 2 approvals'] }, { time: new Date().toISOString() }));
+    const bypass = gate.signer.sign(
+      sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: `gl-${projectId}-7001`, projectId, mrIid: 7001, reasons: ['merged with 0 of 2 approvals'] }, { time: new Date().toISOString() }),
+    );
     await jit.bus.publish('jit.elevations.v1', forged.data.elevationId, forged as never);
     await jit.bus.publish('jit.elevations.v1', bypass.data.elevationId, bypass as never);
     const [msg] = await slack.waitFor(1, 60_000);

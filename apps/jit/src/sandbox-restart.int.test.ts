@@ -146,7 +146,12 @@ describe('sandbox mode survives a restart', () => {
     const dir = await dataDir();
     const seedPath = join(dir, 'seed.yaml');
     const demo = await readFile(new URL('../../../deploy/sandbox/demo-seed.yaml', import.meta.url), 'utf8');
-    await writeFile(seedPath, demo.replace('users:\n', 'users:\n  - { username: zoe, token: zoe-token-00001 }\n').replaceAll('files_from: demo-repo', `files_from: ${join(import.meta.dirname, '../../../deploy/sandbox/demo-repo')}`));
+    await writeFile(
+      seedPath,
+      demo
+        .replace('users:\n', 'users:\n  - { username: zoe, token: zoe-token-00001 }\n')
+        .replaceAll('files_from: demo-repo', `files_from: ${join(import.meta.dirname, '../../../deploy/sandbox/demo-repo')}`),
+    );
     const first = await start(dir, { JIT_SANDBOX_SEED: seedPath });
     expect(first.sandbox!.state.userByUsername('zoe')).toBeDefined();
     await stop(first);

@@ -159,7 +159,9 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     const uiApp = config.ui.clientId
       ? { id: config.ui.clientId, secret: config.ui.clientSecret }
       : sandbox
-        ? (({ uid, secret }) => ({ id: uid, secret }))(sandbox.addOAuthApplication({ name: 'jit dashboard', redirectUri: `${config.publicUrl.replace(/\/+$/, '')}/ui/auth/callback`, scopes: [DASHBOARD_SCOPE] }))
+        ? (({ uid, secret }) => ({ id: uid, secret }))(
+            sandbox.addOAuthApplication({ name: 'jit dashboard', redirectUri: `${config.publicUrl.replace(/\/+$/, '')}/ui/auth/callback`, scopes: [DASHBOARD_SCOPE] }),
+          )
         : undefined;
     // Its services start in onReady. On Kafka, restarted right after a kill -9, joining a consumer
     // group waits until the killed member's session expires (KAFKA_SESSION_TIMEOUT_MS, 30 s by
@@ -179,7 +181,12 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       }),
       registry,
     });
-    const access = createElevationAccess({ store: policyStore, resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: config.auth.cacheTtlMs }), viewTtlMs: Math.min(5000, config.auth.cacheTtlMs), botUsername });
+    const access = createElevationAccess({
+      store: policyStore,
+      resolveGroup: cachedGroupResolver(createGroupResolver(gitlab, logger), { ttlMs: config.auth.cacheTtlMs }),
+      viewTtlMs: Math.min(5000, config.auth.cacheTtlMs),
+      botUsername,
+    });
     await app.register(swagger, {
       openapi: {
         info: { title: 'jit', version: '1', description: 'GitOps just-in-time privilege elevation: webhook intake, catalog and read API' },
@@ -189,7 +196,13 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
     // The _FILE forms are re-read when rotated: the new secret works at once, the replaced one for graceMs.
-    const tokens = openSecret({ setting: 'JIT_WEBHOOK_SECRET', value: webhookSecrets, ...(config.webhook.secretsFile ? { file: config.webhook.secretsFile } : {}), schema: webhookSecretsSchema(), logger });
+    const tokens = openSecret({
+      setting: 'JIT_WEBHOOK_SECRET',
+      value: webhookSecrets,
+      ...(config.webhook.secretsFile ? { file: config.webhook.secretsFile } : {}),
+      schema: webhookSecretsSchema(),
+      logger,
+    });
     const signing = openSecret({
       setting: 'JIT_WEBHOOK_SIGNING_SECRET',
       value: config.webhook.signingSecret,
@@ -253,7 +266,13 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
     // routed by the policy in force (which the gate keeps fresh), never in the pipeline's way
     let chat: Notifier | undefined;
     if (config.notify.channels.file || Object.keys(config.notify.channels.value).length > 0) {
-      const urls = openSecret({ setting: 'JIT_NOTIFY_CHANNELS', value: config.notify.channels.value, ...(config.notify.channels.file ? { file: config.notify.channels.file } : {}), schema: notifyChannelsSchema(), logger });
+      const urls = openSecret({
+        setting: 'JIT_NOTIFY_CHANNELS',
+        value: config.notify.channels.value,
+        ...(config.notify.channels.file ? { file: config.notify.channels.file } : {}),
+        schema: notifyChannelsSchema(),
+        logger,
+      });
       closers.push(async () => urls.close());
       chat = createNotifier({
         bus,
@@ -290,7 +309,15 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       closers.push(async () => sessionKeys.close());
       await app.register(
         dashboardPlugin,
-        dashboardOptions({ gitlabUrl, clientId: uiApp.id, ...(uiApp.secret ? { clientSecret: uiApp.secret } : {}), publicUrl: config.publicUrl, sessionTtlMs: config.ui.sessionTtlMs, sessionKeys: () => sessionKeys.current(), logger }),
+        dashboardOptions({
+          gitlabUrl,
+          clientId: uiApp.id,
+          ...(uiApp.secret ? { clientSecret: uiApp.secret } : {}),
+          publicUrl: config.publicUrl,
+          sessionTtlMs: config.ui.sessionTtlMs,
+          sessionKeys: () => sessionKeys.current(),
+          logger,
+        }),
       );
     }
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['gate', 'issuer', 'revoker'] }] });

@@ -41,7 +41,8 @@ const ANY_SUBSTRATE: SubstrateCatalog = new Proxy({}, { get: () => ({ validateSc
 export async function buildServer(config: NotifierAppConfig, deps: NotifierServerDeps = {}): Promise<NotifierServer> {
   const logger = deps.logger ?? createLogger({ name: 'notifier', level: config.logLevel as 'info' });
   const ownBus = !deps.bus;
-  const bus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, security: config.kafka.security, logger }));
+  const bus =
+    deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, security: config.kafka.security, logger }));
   const cleanups: Array<() => Promise<unknown>> = [];
   if (ownBus) cleanups.push(() => bus.close());
   try {
@@ -55,7 +56,13 @@ export async function buildServer(config: NotifierAppConfig, deps: NotifierServe
       const status = await policyStore.refresh();
       if (status.error) logger.warn({ code: status.error.code }, 'no policy in force yet: nobody is notified until one is ratified');
     };
-    const urls = openSecret({ setting: 'JIT_NOTIFY_CHANNELS', value: config.notify.channels.value, ...(config.notify.channels.file ? { file: config.notify.channels.file } : {}), schema: notifyChannelsSchema(), logger });
+    const urls = openSecret({
+      setting: 'JIT_NOTIFY_CHANNELS',
+      value: config.notify.channels.value,
+      ...(config.notify.channels.file ? { file: config.notify.channels.file } : {}),
+      schema: notifyChannelsSchema(),
+      logger,
+    });
     cleanups.unshift(async () => urls.close());
     const notifier = createNotifier({
       bus,

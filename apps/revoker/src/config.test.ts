@@ -78,9 +78,11 @@ describe('revoker parseConfig', () => {
     expect(unset).toMatch(/adminUrlRef names env:PG_ADMIN, which is not set/);
     expect(problems({ ...base, JIT_SUBSTRATES_FILE: '/x' })).toMatch(/not both/);
     expect(problems({ ...base, JIT_SUBSTRATES: 'x'.repeat(70_000) })).toMatch(/larger than/);
-    expect(problems({ ...base, JIT_SUBSTRATES: undefined, JIT_SUBSTRATES_FILE: '/nope' }, () => {
-      throw Object.assign(new Error('ENOENT /nope'), { code: 'ENOENT' });
-    })).toMatch(/JIT_SUBSTRATES_FILE: cannot read the file \(ENOENT\)/);
+    expect(
+      problems({ ...base, JIT_SUBSTRATES: undefined, JIT_SUBSTRATES_FILE: '/nope' }, () => {
+        throw Object.assign(new Error('ENOENT /nope'), { code: 'ENOENT' });
+      }),
+    ).toMatch(/JIT_SUBSTRATES_FILE: cannot read the file \(ENOENT\)/);
   });
 
   it('names bad values of plain settings and never echoes secrets', () => {

@@ -1,7 +1,25 @@
 // revoker configuration: read from the environment once, here, and passed down as a plain object.
 // A bad setting stops the process with a message naming it (never echoing a secret).
 import { z } from 'zod';
-import { authEnv, authFromEnv, checkKafkaSecurity, envSchemas as s, secretEnv, kafkaConsumerEnv, kafkaConsumerFromEnv, parseEnv, readSigningKeySetting, serverEnv, serverFromEnv, signingEnv, signingFromEnv, type AuthConfig, type KafkaConsumerConfig, type ServerConfig, type SigningConfig } from '@jit/service';
+import {
+  authEnv,
+  authFromEnv,
+  checkKafkaSecurity,
+  envSchemas as s,
+  secretEnv,
+  kafkaConsumerEnv,
+  kafkaConsumerFromEnv,
+  parseEnv,
+  readSigningKeySetting,
+  serverEnv,
+  serverFromEnv,
+  signingEnv,
+  signingFromEnv,
+  type AuthConfig,
+  type KafkaConsumerConfig,
+  type ServerConfig,
+  type SigningConfig,
+} from '@jit/service';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -27,7 +45,11 @@ const EnvSchema = z
   .superRefine((env, ctx) => {
     checkKafkaSecurity(env, ctx);
     if (!!env.GITLAB_URL !== !!env.GITLAB_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: [env.GITLAB_URL ? 'GITLAB_TOKEN' : 'GITLAB_URL'], message: 'set GITLAB_URL and GITLAB_TOKEN together (the token or GITLAB_TOKEN_FILE; or neither: no MR comments)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.GITLAB_URL ? 'GITLAB_TOKEN' : 'GITLAB_URL'],
+        message: 'set GITLAB_URL and GITLAB_TOKEN together (the token or GITLAB_TOKEN_FILE; or neither: no MR comments)',
+      });
     }
   });
 

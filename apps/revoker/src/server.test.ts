@@ -24,7 +24,15 @@ let bus: EventBus;
 let server: RevokerServer;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ port: 0, seed: { users: [{ username: 'jit-bot', token: BOT_TOKEN, bot: true }, { username: 'carol', token: CAROL_TOKEN }] } });
+  sandbox = await startSandbox({
+    port: 0,
+    seed: {
+      users: [
+        { username: 'jit-bot', token: BOT_TOKEN, bot: true },
+        { username: 'carol', token: CAROL_TOKEN },
+      ],
+    },
+  });
   bus = createMemoryBus();
   const config = parseConfig({
     KAFKA_BROKERS: '127.0.0.1:9',

@@ -38,7 +38,8 @@ export interface RevokerServer {
 export async function buildServer(config: RevokerAppConfig, deps: RevokerServerDeps = {}): Promise<RevokerServer> {
   const logger = deps.logger ?? createLogger({ name: 'revoker', level: config.logLevel });
   const ownBus = !deps.bus;
-  const rawBus = deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, security: config.kafka.security, logger }));
+  const rawBus =
+    deps.bus ?? (await createKafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, sessionTimeoutMs: config.kafka.sessionTimeoutMs, security: config.kafka.security, logger }));
   const cleanups: Array<() => Promise<unknown>> = [];
   if (ownBus) cleanups.push(() => rawBus.close());
   // everything the revoker publishes (revoked, expired, revoke.failed, orphan.revoked) leaves signed
@@ -82,7 +83,10 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
       const client = gitlab;
       // the revoker knows no elevations project: CI ID tokens only from JIT_OIDC_ALLOWED_PROJECTS
       const idTokens = config.auth.audience ? { audience: config.auth.audience, allowedProjects: allowedCiProjects(config.auth, undefined), userById: (id: number) => client.users.show(id) } : {};
-      await app.register(authPlugin, { resolver: createCallerResolver({ gitlabUrl: config.gitlab.url, ...idTokens, cacheTtlMs: config.auth.cacheTtlMs, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger }), registry });
+      await app.register(authPlugin, {
+        resolver: createCallerResolver({ gitlabUrl: config.gitlab.url, ...idTokens, cacheTtlMs: config.auth.cacheTtlMs, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger }),
+        registry,
+      });
     }
     await app.register(signingKeysPlugin, { keys: [{ key: signer.publicKey, roles: ['revoker'] }] });
     const ops = createOpsServer({

@@ -132,7 +132,10 @@ describe('apps/webhook-ingest: secrets from files, rotated under load', () => {
 
     const refused = [...statuses].filter(([, s]) => s !== 202);
     expect(refused, 'every delivery accepted').toEqual([]);
-    expect(retried.every(([, s]) => s === 202), 'deliveries signed with the old secrets within the grace window').toBe(true);
+    expect(
+      retried.every(([, s]) => s === 202),
+      'deliveries signed with the old secrets within the grace window',
+    ).toBe(true);
 
     // After the grace window only the new secrets open the door.
     await waitFor(async () => (await post(delivery(first, body))) === 401, { what: 'the old secrets to expire', timeoutMs: GRACE_MS + 10_000 });
@@ -149,7 +152,10 @@ describe('apps/webhook-ingest: secrets from files, rotated under load', () => {
     await bus.replay(TOPIC_GITLAB, (m) => void onBus.add(m.event.id));
     await bus.close();
     const acceptedIds = [...statuses].filter(([, s]) => s === 202).map(([id]) => id);
-    expect(acceptedIds.filter((id) => !onBus.has(id)), 'accepted deliveries missing from the bus').toEqual([]);
+    expect(
+      acceptedIds.filter((id) => !onBus.has(id)),
+      'accepted deliveries missing from the bus',
+    ).toEqual([]);
     expect(onBus.size).toBeGreaterThanOrEqual(acceptedIds.length + 1);
   });
 

@@ -6,7 +6,7 @@ export const EventsUnauthenticated = defineError<[]>('JIT_ERR_AUDIT_UNAUTHENTICA
 });
 export const EventsNotAuditor = defineError<[string]>(
   'JIT_ERR_AUDIT_NOT_AUDITOR',
-  '%s is not an auditor: the event stream holds every elevation, so only users or groups under the policy\'s `auditors:` may read it',
+  "%s is not an auditor: the event stream holds every elevation, so only users or groups under the policy's `auditors:` may read it",
   { statusCode: 403 },
 );
 export const EventsBadQuery = defineError<[string]>('JIT_ERR_AUDIT_BAD_QUERY', 'bad query: %s', { statusCode: 400 });

@@ -36,7 +36,12 @@ describe('GET /v1/events', () => {
     }
     return signing;
   }
-  const lines = (text: string) => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const lines = (text: string) =>
+    text
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
 
   it('auditors only: no caller 401, a non-auditor 403', async () => {
     const url = await serve(createMemoryBus());
@@ -86,7 +91,11 @@ describe('GET /v1/events', () => {
     await until(3);
     await signing.publish(TOPIC_ELEVATIONS, 'gl-42-7', sampleEvent(EVENT_TYPES.revoked));
     await until(4);
-    expect(lines(text).map((e) => e.type).pop()).toBe(EVENT_TYPES.revoked);
+    expect(
+      lines(text)
+        .map((e) => e.type)
+        .pop(),
+    ).toBe(EVENT_TYPES.revoked);
     expect(verifyEventLog(lines(text), { trust }).ok).toBe(true);
     controller.abort();
     // two slots: after the abort, two more streams can open

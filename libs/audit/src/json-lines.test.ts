@@ -3,9 +3,13 @@ import { jsonLine, readJsonLines } from './json-lines';
 
 async function all(chunks: (string | Buffer)[], maxLineBytes?: number) {
   const out = [];
-  for await (const l of readJsonLines((async function* () {
-    yield* chunks;
-  })(), maxLineBytes ? { maxLineBytes } : {})) out.push('value' in l ? { line: l.line, id: l.value['id'] } : { line: l.line, code: l.error.code });
+  for await (const l of readJsonLines(
+    (async function* () {
+      yield* chunks;
+    })(),
+    maxLineBytes ? { maxLineBytes } : {},
+  ))
+    out.push('value' in l ? { line: l.line, id: l.value['id'] } : { line: l.line, code: l.error.code });
   return out;
 }
 

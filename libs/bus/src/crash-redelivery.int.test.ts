@@ -18,11 +18,11 @@ const ROOT = resolve(import.meta.dirname, '../../..');
 const logger = createLogger({ name: 'bus-test', level: 'silent' });
 
 async function crashMidHandler(kind: 'kafka' | 'embedded', where: string, topic: string, groupId: string): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, 'fixtures/consume-hang.ts'), kind, where, topic, groupId],
-    { cwd: ROOT, env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.base.json') }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/consume-hang.ts'), kind, where, topic, groupId], {
+    cwd: ROOT,
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.base.json') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<void>((res) => child.on('exit', () => res()));
   let got: string | undefined;
   createInterface({ input: child.stdout! }).on('line', (line) => {

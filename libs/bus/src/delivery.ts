@@ -7,10 +7,7 @@ import { BusPartitionLost, HandlerFailed } from './errors';
 
 export const MAX_BACKOFF_MS = 10_000;
 
-export type DeliveryOutcome =
-  | { kind: 'done' }
-  | { kind: 'dead'; code: string; attempts: number }
-  | { kind: 'aborted' };
+export type DeliveryOutcome = { kind: 'done' } | { kind: 'dead'; code: string; attempts: number } | { kind: 'aborted' };
 
 /** A stop flag whose sleeps end early when it is raised. */
 export class StopSignal {
@@ -99,11 +96,7 @@ export interface DeliverOptions {
  * cannot help (non-retriable JitError → dead at once), or the consumer stops or lost the message's
  * partition (→ aborted, not committed).
  */
-export async function deliver(
-  base: Omit<BusMessage, 'attempt'>,
-  handler: MessageHandler,
-  opts: DeliverOptions,
-): Promise<DeliveryOutcome> {
+export async function deliver(base: Omit<BusMessage, 'attempt'>, handler: MessageHandler, opts: DeliverOptions): Promise<DeliveryOutcome> {
   const sleep = opts.sleep ?? ((ms: number) => opts.signal.sleep(ms));
   for (let attempt = 1; ; attempt++) {
     try {
@@ -138,10 +131,7 @@ export const DLQ_EXTENSIONS = {
   attempts: 'jitdlqattempts',
 } as const;
 
-export function deadLetterEvent(
-  event: CloudEventJson,
-  info: { topic: string; partition: number; offset: string; code: string; attempts: number },
-): CloudEventJson {
+export function deadLetterEvent(event: CloudEventJson, info: { topic: string; partition: number; offset: string; code: string; attempts: number }): CloudEventJson {
   return {
     ...event,
     [DLQ_EXTENSIONS.topic]: info.topic,

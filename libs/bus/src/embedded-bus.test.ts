@@ -196,9 +196,7 @@ describe('embedded bus storage', () => {
     await bus.subscribe({ topic: '__proto__', groupId: '__proto__', handler: async (m) => void first.push(m.event.id) });
     await vi.waitFor(() => expect(first).toEqual(['e0']));
     await bus.close();
-    expect(JSON.parse(await readFile(join(dir, 'offsets.json'), 'utf8'))).toEqual(
-      JSON.parse('{"__proto__":{"__proto__":[1]}}'),
-    );
+    expect(JSON.parse(await readFile(join(dir, 'offsets.json'), 'utf8'))).toEqual(JSON.parse('{"__proto__":{"__proto__":[1]}}'));
     bus = await createEmbeddedBus({ dir, logger: silent });
     await bus.publish('__proto__', 'k', testEvent('e1'));
     const second: string[] = [];

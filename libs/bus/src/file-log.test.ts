@@ -45,9 +45,7 @@ describe('FilePartitionLog recovery', () => {
           const reopened = await FilePartitionLog.open(path, 'always', stats(), logger);
           const kept = await readAll(reopened);
           const complete = ends.filter((e) => e <= cut).length;
-          expect(kept.map((b) => Buffer.from(b).toString('hex'))).toEqual(
-            records.slice(0, complete).map((r) => Buffer.from(r).toString('hex')),
-          );
+          expect(kept.map((b) => Buffer.from(b).toString('hex'))).toEqual(records.slice(0, complete).map((r) => Buffer.from(r).toString('hex')));
           await reopened.append(Buffer.from('after'));
           expect((await reopened.read(complete, 1))[0]?.toString()).toBe('after');
           await reopened.close();

@@ -190,7 +190,7 @@ export class FilePartitionLog implements PartitionLog {
         // A short vectored write (rare: disk nearly full, signals): finish it contiguously. Every
         // write is synchronised (O_DSYNC), so the batch is durable once the last one returns.
         const rest = Buffer.concat(chunks, total).subarray(bytesWritten);
-        for (let off = 0; off < rest.length; ) {
+        for (let off = 0; off < rest.length;) {
           const r = await this.fh.write(rest, off, rest.length - off, this.size + bytesWritten + off);
           if (r.bytesWritten === 0) throw StorageFailed('write made no progress');
           off += r.bytesWritten;

@@ -34,10 +34,14 @@ describe('followTopic on the embedded bus', () => {
     await bus.publish('t', 'b', at('2', '2026-01-02T00:00:00Z'));
     await bus.publish('t', 'a', { ...testEvent('3'), time: 'not a time' });
     const all: string[] = [];
-    await (await followTopic(bus, { topic: 't', onEvent: (m) => void all.push(m.event.id) })).done;
+    await (
+      await followTopic(bus, { topic: 't', onEvent: (m) => void all.push(m.event.id) })
+    ).done;
     expect(all.sort()).toEqual(['1', '2', '3']);
     const later: string[] = [];
-    await (await followTopic(bus, { topic: 't', since: new Date('2026-01-01T12:00:00Z'), onEvent: (m) => void later.push(m.event.id) })).done;
+    await (
+      await followTopic(bus, { topic: 't', since: new Date('2026-01-01T12:00:00Z'), onEvent: (m) => void later.push(m.event.id) })
+    ).done;
     // an event whose time cannot be read is passed on, never dropped
     expect(later.sort()).toEqual(['2', '3']);
   });

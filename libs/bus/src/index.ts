@@ -1,13 +1,4 @@
-export type {
-  BusMessage,
-  CloudEventJson,
-  EventBus,
-  MessageHandler,
-  ReplayOptions,
-  SubscribeOptions,
-  Subscription,
-  TopicSpec,
-} from './event-bus';
+export type { BusMessage, CloudEventJson, EventBus, MessageHandler, ReplayOptions, SubscribeOptions, Subscription, TopicSpec } from './event-bus';
 export { createEmbeddedBus } from './embedded-bus';
 export { createKafkaBus } from './kafka-bus';
 export type { KafkaBus, KafkaBusOptions } from './kafka-bus';

@@ -124,9 +124,7 @@ export class KafkaAdmin {
         this.readiness.set(false);
         throw BusUnavailable(`creating topics: ${describe(err)}`, { cause: err });
       }
-      throw authorizationFailure(err)
-        ? accessFailure(`ensuring topics ${specs.map((s) => s.topic).join(', ')}`, err)
-        : BusRejected(`creating topics: ${describe(err)}`, { cause: err });
+      throw authorizationFailure(err) ? accessFailure(`ensuring topics ${specs.map((s) => s.topic).join(', ')}`, err) : BusRejected(`creating topics: ${describe(err)}`, { cause: err });
     }
   }
 

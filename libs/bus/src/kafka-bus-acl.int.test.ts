@@ -71,24 +71,26 @@ beforeAll(async () => {
             topic: t.name,
             numPartitions: t.partitions,
             // one broker: replication 1 and min.insync.replicas 1 instead of the file's 3 and 2
-            configEntries: Object.entries(t.config ?? {}).filter(([k]) => k !== 'min.insync.replicas').map(([name, value]) => ({ name, value: String(value) })),
+            configEntries: Object.entries(t.config ?? {})
+              .filter(([k]) => k !== 'min.insync.replicas')
+              .map(([name, value]) => ({ name, value: String(value) })),
           })),
         }),
       { timeout: 60_000, interval: 500 },
     );
     const acl = Object.values(principals).flatMap((p) =>
-        p.acls.flatMap((a) =>
-          a.operations.map((op) => ({
-            resourceType: RESOURCE[a.type],
-            resourceName: a.type === 'cluster' ? 'kafka-cluster' : a.name!,
-            resourcePatternType: a.patternType === 'prefix' ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL,
-            principal: `User:${p.user}`,
-            host: '*',
-            operation: OPERATION[op]!,
-            permissionType: AclPermissionTypes.ALLOW,
-          })),
-        ),
-      );
+      p.acls.flatMap((a) =>
+        a.operations.map((op) => ({
+          resourceType: RESOURCE[a.type],
+          resourceName: a.type === 'cluster' ? 'kafka-cluster' : a.name!,
+          resourcePatternType: a.patternType === 'prefix' ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL,
+          principal: `User:${p.user}`,
+          host: '*',
+          operation: OPERATION[op]!,
+          permissionType: AclPermissionTypes.ALLOW,
+        })),
+      ),
+    );
     await admin.createAcls({ acl });
     // KRaft applies ACLs through the metadata log: wait until the broker's authorizer has them all
     const any = { resourceType: AclResourceTypes.ANY, resourcePatternType: ResourcePatternTypes.ANY, operation: AclOperationTypes.ANY, permissionType: AclPermissionTypes.ANY };
@@ -196,7 +198,10 @@ describe('deploy/kafka/acls.yaml on a broker that enforces ACLs', () => {
 
   it('notifier (and its HTTP sink, same process): replays, reads in both its groups, parks dead letters; cannot write the system of record', async () => {
     const bus = await busAs('notifier');
-    await bus.ensureTopics([{ topic: TOPIC_NOTIFY_DEAD_LETTERS, retentionMs: -1 }, { topic: TOPIC_SINK_DEAD_LETTERS, retentionMs: -1 }]);
+    await bus.ensureTopics([
+      { topic: TOPIC_NOTIFY_DEAD_LETTERS, retentionMs: -1 },
+      { topic: TOPIC_SINK_DEAD_LETTERS, retentionMs: -1 },
+    ]);
     await bus.replay(TOPIC_ELEVATIONS, () => undefined);
     const notified: BusMessage[] = [];
     const sunk: BusMessage[] = [];

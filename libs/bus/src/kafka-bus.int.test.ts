@@ -36,7 +36,10 @@ describe('kafka bus specifics', () => {
     const watcher = raw.consumer({ groupId: id('watch') });
     try {
       const topic = id('foreign');
-      await bus.ensureTopics([{ topic, partitions: 1 }, { topic: `${topic}.dlq`, partitions: 1 }]);
+      await bus.ensureTopics([
+        { topic, partitions: 1 },
+        { topic: `${topic}.dlq`, partitions: 1 },
+      ]);
       await producer.connect();
       await producer.send({
         topic,
@@ -139,7 +142,11 @@ describe('kafka bus specifics', () => {
       await bus.publish(topic, 'k', testEvent(id('e')));
       const [durable, stopped, closed] = [id('durable'), id('stopped'), id('closed')];
       const subs = [];
-      for (const [groupId, ephemeral] of [[durable, false], [stopped, true], [closed, true]] as const) {
+      for (const [groupId, ephemeral] of [
+        [durable, false],
+        [stopped, true],
+        [closed, true],
+      ] as const) {
         let got = 0;
         subs.push(await bus.subscribe({ topic, groupId, ephemeral, handler: async () => void got++ }));
         await vi.waitFor(() => expect(got).toBe(1), { timeout: 60_000, interval: 100 });
@@ -172,10 +179,7 @@ describe('kafka bus specifics', () => {
           { topic: fine, numPartitions: 1 },
         ],
       });
-      const [refused, accepted] = await Promise.allSettled([
-        bus.publish(small, 'k', testEvent(id('big'), 'x'.repeat(5000))),
-        bus.publish(fine, 'k', testEvent(id('ok'), 'x'.repeat(5000))),
-      ]);
+      const [refused, accepted] = await Promise.allSettled([bus.publish(small, 'k', testEvent(id('big'), 'x'.repeat(5000))), bus.publish(fine, 'k', testEvent(id('ok'), 'x'.repeat(5000)))]);
       expect(refused).toMatchObject({ status: 'rejected', reason: { code: 'JIT_ERR_BUS_REJECTED', retriable: false } });
       expect(accepted.status).toBe('fulfilled');
       expect(bus.isReady()).toBe(true);

@@ -113,11 +113,7 @@ class KafkaEventBus implements KafkaBus {
     return subscribeKafka(this.consumerParts, options);
   }
 
-  async replay(
-    topic: string,
-    handler: (message: BusMessage) => void | Promise<void>,
-    options: ReplayOptions = {},
-  ): Promise<void> {
+  async replay(topic: string, handler: (message: BusMessage) => void | Promise<void>, options: ReplayOptions = {}): Promise<void> {
     this.assertOpen();
     await replayKafka({ kafka: this.kafka, clientId: this.options.clientId, logger: this.logger, admin: this.admin }, topic, handler, options);
   }

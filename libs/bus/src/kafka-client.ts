@@ -146,7 +146,5 @@ export function isTransient(err: unknown): boolean {
  */
 export function accessFailure(what: string, err: unknown): JitError {
   const denied = authorizationFailure(err);
-  return denied
-    ? BusRejected(`${what}: ${denied}; grant this client's principal the ACLs in deploy/kafka/README.md`, { cause: err })
-    : BusUnavailable(`${what}: ${describe(err)}`, { cause: err });
+  return denied ? BusRejected(`${what}: ${denied}; grant this client's principal the ACLs in deploy/kafka/README.md`, { cause: err }) : BusUnavailable(`${what}: ${describe(err)}`, { cause: err });
 }

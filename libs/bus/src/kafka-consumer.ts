@@ -137,17 +137,8 @@ export async function subscribeKafka(parts: KafkaConsumerParts, options: Subscri
             const parsed = message.value ? parseCloudEvent(message.value.toString('utf8')) : { problem: 'no value' };
             let ok: boolean;
             if ('problem' in parsed) {
-              parts.logger.error(
-                { topic, partition, offset: message.offset, problem: parsed.problem },
-                MalformedMessage(parsed.problem).message,
-              );
-              ok = await parts.deadLetters.raw(
-                topic,
-                key,
-                message.value ?? Buffer.alloc(0),
-                { code: MalformedMessage.code, attempts: 0, partition, offset: message.offset },
-                signal,
-              );
+              parts.logger.error({ topic, partition, offset: message.offset, problem: parsed.problem }, MalformedMessage(parsed.problem).message);
+              ok = await parts.deadLetters.raw(topic, key, message.value ?? Buffer.alloc(0), { code: MalformedMessage.code, attempts: 0, partition, offset: message.offset }, signal);
               if (ok) parts.metrics.delivered(topic, groupId, 'malformed');
             } else {
               const base = { topic, partition, offset: message.offset, key, event: parsed.event };
@@ -169,13 +160,7 @@ export async function subscribeKafka(parts: KafkaConsumerParts, options: Subscri
               }
               parts.metrics.delivered(topic, groupId, outcome.kind);
               if (outcome.kind === 'aborted') return;
-              ok =
-                outcome.kind === 'done' ||
-                (await parts.deadLetters.event(
-                  deadLetterEvent(parsed.event, { ...base, code: outcome.code, attempts: outcome.attempts }),
-                  key,
-                  signal,
-                ));
+              ok = outcome.kind === 'done' || (await parts.deadLetters.event(deadLetterEvent(parsed.event, { ...base, code: outcome.code, attempts: outcome.attempts }), key, signal));
             }
             if (!ok) return;
             resolveOffset(message.offset);
@@ -202,9 +187,7 @@ export async function subscribeKafka(parts: KafkaConsumerParts, options: Subscri
         await consumer.disconnect().catch((err: unknown) => parts.logger.warn({ groupId, error: describe(err) }, 'consumer disconnect failed'));
         if (opts.ephemeral) {
           // the member has left, so the group is empty and can go (it would linger until offsets expire)
-          await parts.admin.deleteGroup(groupId).catch((err: unknown) =>
-            parts.logger.warn({ groupId, error: describe(err) }, 'could not delete the ephemeral consumer group'),
-          );
+          await parts.admin.deleteGroup(groupId).catch((err: unknown) => parts.logger.warn({ groupId, error: describe(err) }, 'could not delete the ephemeral consumer group'));
         }
         parts.subscriptions.delete(handle);
       })()),

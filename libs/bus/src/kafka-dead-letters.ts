@@ -30,13 +30,7 @@ export class KafkaDeadLetters {
   }
 
   /** A record that is not a CloudEvent goes to the DLQ byte for byte, described by headers. */
-  raw(
-    topic: string,
-    key: string,
-    value: Buffer,
-    info: { code: string; attempts: number; partition: number; offset: string },
-    signal: StopSignal,
-  ): Promise<boolean> {
+  raw(topic: string, key: string, value: Buffer, info: { code: string; attempts: number; partition: number; offset: string }, signal: StopSignal): Promise<boolean> {
     const headers: IHeaders = {
       'jit-dlq-code': info.code,
       'jit-dlq-attempts': String(info.attempts),

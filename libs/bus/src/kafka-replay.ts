@@ -18,12 +18,7 @@ export interface KafkaReplayParts {
   admin: KafkaAdmin;
 }
 
-export async function replayKafka(
-  parts: KafkaReplayParts,
-  topic: string,
-  handler: (message: BusMessage) => void | Promise<void>,
-  options: ReplayOptions = {},
-): Promise<void> {
+export async function replayKafka(parts: KafkaReplayParts, topic: string, handler: (message: BusMessage) => void | Promise<void>, options: ReplayOptions = {}): Promise<void> {
   checkTopic(topic);
   let watermarks: { partition: number; high: string; low: string }[];
   try {

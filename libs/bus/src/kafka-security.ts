@@ -44,7 +44,7 @@ const EXPIRED = EXPIRED_CERT_CODES;
 /** The chain kafkajs builds (retries exhausted → originalError; connection error → cause), outermost first. */
 function chain(err: unknown): unknown[] {
   const out: unknown[] = [];
-  for (let e: unknown = err; e && typeof e === 'object' && out.length < 6; ) {
+  for (let e: unknown = err; e && typeof e === 'object' && out.length < 6;) {
     out.push(e);
     e = (e as { originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
   }
@@ -100,25 +100,18 @@ export function connectFailure(err: unknown, brokers: string[], security: KafkaS
   const tls = security?.tls;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /does not match certificate's altnames/.test(text)) {
     const name = tls?.servername ? `KAFKA_TLS_SERVERNAME (${tls.servername})` : 'the broker address';
-    return BusTlsFailed(
-      `the certificate of the broker at ${where} is not issued for ${name}; connect by a name on the certificate or set KAFKA_TLS_SERVERNAME to one`,
-      { cause: err },
-    );
+    return BusTlsFailed(`the certificate of the broker at ${where} is not issued for ${name}; connect by a name on the certificate or set KAFKA_TLS_SERVERNAME to one`, { cause: err });
   }
   if (UNTRUSTED.has(code) || /self[- ]signed certificate|unable to (verify|get local issuer)/i.test(text)) {
-    return BusTlsFailed(
-      `the certificate of the broker at ${where} is not signed by a CA this client trusts (${code || 'untrusted'}); set KAFKA_TLS_CA_FILE to the CA bundle that signed it`,
-      { cause: err },
-    );
+    return BusTlsFailed(`the certificate of the broker at ${where} is not signed by a CA this client trusts (${code || 'untrusted'}); set KAFKA_TLS_CA_FILE to the CA bundle that signed it`, {
+      cause: err,
+    });
   }
   if (EXPIRED.has(code)) {
     return BusTlsFailed(`the certificate of the broker at ${where} is expired or not yet valid (${code}); renew it, or check this machine's clock`, { cause: err });
   }
   if (tls && /alert (bad certificate|certificate required|unknown ca|certificate unknown)|ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_BAD_CERTIFICATE/i.test(`${text} ${codes.join(' ')}`)) {
-    return BusTlsFailed(
-      `the broker at ${where} refused this client's certificate; set KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE to a certificate signed by a CA the broker trusts`,
-      { cause: err },
-    );
+    return BusTlsFailed(`the broker at ${where} refused this client's certificate; set KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE to a certificate signed by a CA the broker trusts`, { cause: err });
   }
   if (tls && /before secure TLS connection was established|wrong version number|packet length too long/i.test(text)) {
     return BusTlsFailed(`the listener at ${where} does not speak TLS; use its TLS port, or unset KAFKA_TLS for a plaintext listener`, { cause: err });

@@ -2,25 +2,10 @@
 // keyed partitions, consumer groups with committed offsets, per-partition workers that
 // commit after the handler succeeds, retries, dead-lettering, replay and rebalancing.
 import type { Logger } from '@jit/observability';
-import type {
-  BusMessage,
-  CloudEventJson,
-  EventBus,
-  ReplayOptions,
-  SubscribeOptions,
-  Subscription,
-  TopicSpec,
-} from './event-bus';
+import type { BusMessage, CloudEventJson, EventBus, ReplayOptions, SubscribeOptions, Subscription, TopicSpec } from './event-bus';
 import { BusClosed, InvalidOptions, MalformedMessage } from './errors';
 import { StopSignal, deadLetterEvent, deliver, errorCode, errorFields } from './delivery';
-import {
-  type ResolvedSubscribeOptions,
-  checkKey,
-  checkSubscribeOptions,
-  checkTopic,
-  encodeEvent,
-  encodeEventChunks,
-} from './validate';
+import { type ResolvedSubscribeOptions, checkKey, checkSubscribeOptions, checkTopic, encodeEvent, encodeEventChunks } from './validate';
 import { DEAD_LETTER_SUFFIX } from '@jit/contracts';
 import { LogOffsets } from './log-offsets';
 import { decodeRecord, partitionFor, recordChunks, type LogStore, type PartitionLog, type TopicLog } from './log-store';
@@ -96,10 +81,7 @@ export class LogBus implements EventBus {
       const existing = this.opts.store.topic(spec.topic);
       if (existing) {
         if (existing.partitions.length !== partitions) {
-          this.opts.logger.warn(
-            { topic: spec.topic, have: existing.partitions.length, asked: partitions },
-            'topic exists with another partition count; keeping it (as Kafka would)',
-          );
+          this.opts.logger.warn({ topic: spec.topic, have: existing.partitions.length, asked: partitions }, 'topic exists with another partition count; keeping it (as Kafka would)');
         }
         continue;
       }
@@ -265,13 +247,7 @@ export class LogBus implements EventBus {
             });
             this.opts.metrics?.delivered(topic, group.groupId, outcome.kind);
             if (outcome.kind === 'aborted') return;
-            ok =
-              outcome.kind === 'done' ||
-              (await this.deadLetter(
-                deadLetterEvent(decoded.event, { ...base, code: outcome.code, attempts: outcome.attempts }),
-                decoded.key,
-                signal,
-              ));
+            ok = outcome.kind === 'done' || (await this.deadLetter(deadLetterEvent(decoded.event, { ...base, code: outcome.code, attempts: outcome.attempts }), decoded.key, signal));
           }
           if (!ok) return;
           this.commit(group, partition, offset + 1);
@@ -305,11 +281,7 @@ export class LogBus implements EventBus {
     this.offsets.commit(group.groupId, group.topic, group.committed);
   }
 
-  async replay(
-    topic: string,
-    handler: (message: BusMessage) => void | Promise<void>,
-    options: ReplayOptions = {},
-  ): Promise<void> {
+  async replay(topic: string, handler: (message: BusMessage) => void | Promise<void>, options: ReplayOptions = {}): Promise<void> {
     this.assertOpen();
     checkTopic(topic);
     const log = this.opts.store.topic(topic);
@@ -324,7 +296,7 @@ export class LogBus implements EventBus {
     const ends = partitions.map((p) => log.partitions[p]!.end);
     for (const [i, p] of partitions.entries()) {
       const part = log.partitions[p]!;
-      for (let from = 0; from < ends[i]!; ) {
+      for (let from = 0; from < ends[i]!;) {
         const batch = await part.read(from, Math.min(READ_BATCH, ends[i]! - from));
         if (batch.length === 0) break;
         for (const payload of batch) {

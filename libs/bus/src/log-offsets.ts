@@ -67,9 +67,7 @@ export class LogOffsets {
 
   private save(): Promise<void> {
     // Object.fromEntries defines own properties, so even `__proto__` is saved as a plain key.
-    const snapshot: OffsetsDoc = Object.fromEntries(
-      [...this.offsets].map(([g, byTopic]) => [g, Object.fromEntries([...byTopic].map(([t, o]) => [t, [...o]]))]),
-    );
+    const snapshot: OffsetsDoc = Object.fromEntries([...this.offsets].map(([g, byTopic]) => [g, Object.fromEntries([...byTopic].map(([t, o]) => [t, [...o]]))]));
     this.offsetsSaving = this.offsetsSaving
       .then(() => this.store.saveOffsets(snapshot))
       .catch((err) => {

@@ -22,12 +22,12 @@ export function createBusMetrics(registry: Registry | undefined, kind: 'kafka' |
   if (!registry) return NOOP;
   const published = counter(registry, 'jit_bus_published_total', 'Events acknowledged by the bus.', ['bus', 'topic']);
   const failed = counter(registry, 'jit_bus_publish_failures_total', 'Publishes that were not acknowledged.', ['bus', 'topic', 'code']);
-  const delivered = counter(
-    registry,
-    'jit_bus_deliveries_total',
-    'Messages taken through a handler: done, dead (dead-lettered), aborted (stopped mid-retry), malformed.',
-    ['bus', 'topic', 'group', 'outcome'],
-  );
+  const delivered = counter(registry, 'jit_bus_deliveries_total', 'Messages taken through a handler: done, dead (dead-lettered), aborted (stopped mid-retry), malformed.', [
+    'bus',
+    'topic',
+    'group',
+    'outcome',
+  ]);
   return {
     published: (topic, count = 1) => published.inc({ bus: kind, topic }, count),
     publishFailed: (topic, code) => failed.inc({ bus: kind, topic, code }),

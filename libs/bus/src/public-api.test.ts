@@ -1,14 +1,6 @@
 // Type tests for the public contract: what other libs compile against.
 import { describe, expectTypeOf, it } from 'vitest';
-import {
-  createEmbeddedBus,
-  createKafkaBus,
-  type BusMessage,
-  type EmbeddedBus,
-  type EventBus,
-  type KafkaBus,
-  type SubscribeOptions,
-} from './index';
+import { createEmbeddedBus, createKafkaBus, type BusMessage, type EmbeddedBus, type EventBus, type KafkaBus, type SubscribeOptions } from './index';
 import { createMemoryBus, openMemoryBus, runBusContractSuite } from './testing/index';
 
 describe('public API types', () => {

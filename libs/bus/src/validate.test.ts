@@ -46,10 +46,13 @@ describe('encodeEvent', () => {
     Object.defineProperty(hidden, 'id', { value: 'e-1', enumerable: false });
     expect(actual(hidden, 1024)).toEqual({ code: 'JIT_ERR_BUS_INVALID_EVENT', message: 'id must be a non-empty string' });
     let reads = 0;
-    const getter = { ...ok, get type() {
-      reads++;
-      return reads === 1 ? '' : 't'; // serialised empty, reads fine afterwards
-    } };
+    const getter = {
+      ...ok,
+      get type() {
+        reads++;
+        return reads === 1 ? '' : 't'; // serialised empty, reads fine afterwards
+      },
+    };
     expect(actual(getter, 1024)).toEqual({ code: 'JIT_ERR_BUS_INVALID_EVENT', message: 'type must be a non-empty string' });
     const lying = new Proxy({ ...ok }, { get: (t, k) => (k === 'source' ? '' : Reflect.get(t, k)) });
     expect(actual(lying, 1024)).toEqual({ code: 'JIT_ERR_BUS_INVALID_EVENT', message: 'source must be a non-empty string' });
@@ -82,10 +85,7 @@ describe('encodeEvent', () => {
       fc.constant({ toJSON: () => '1.0' }),
       fc.constant({ toJSON: () => '' }),
     );
-    const shape = fc.record(
-      { specversion: attr, id: attr, source: attr, type: attr, data: fc.jsonValue({ maxDepth: 2 }) },
-      { requiredKeys: [] },
-    );
+    const shape = fc.record({ specversion: attr, id: attr, source: attr, type: attr, data: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: [] });
     const wrapping = fc.constantFrom('plain', 'null-proto', 'class', 'toJSON', 'getter', 'non-enumerable', 'proxy', 'array');
     fc.assert(
       fc.property(shape, wrapping, fc.constantFrom('specversion', 'id', 'source', 'type'), fc.integer({ min: 40, max: 400 }), (fields, how, name, max) => {

@@ -1,14 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { EVENT_TYPES, type ElevationEventType } from './topics';
-import {
-  createElevationEvent,
-  deterministicEventId,
-  eventKey,
-  parseElevationEvent,
-  type AnyElevationEvent,
-  type CloudEventJson,
-  type ElevationEvent,
-} from './cloud-event';
+import { createElevationEvent, deterministicEventId, eventKey, parseElevationEvent, type AnyElevationEvent, type CloudEventJson, type ElevationEvent } from './cloud-event';
 import type { ElevationGrantedData, ElevationRequestedData } from './event-data';
 import { FIXTURE_GRANT, sampleData, sampleEvent } from './testing';
 
@@ -102,9 +94,7 @@ describe('createElevationEvent', () => {
   });
 
   it('refuses a plaintext credential in sealedCredential', () => {
-    expect(() => sampleEvent(EVENT_TYPES.granted, { sealedCredential: '{"password":"hunter2"}' })).toThrow(
-      /age ciphertext/,
-    );
+    expect(() => sampleEvent(EVENT_TYPES.granted, { sealedCredential: '{"password":"hunter2"}' })).toThrow(/age ciphertext/);
   });
 
   it.each([
@@ -130,15 +120,11 @@ describe('createElevationEvent', () => {
   });
 
   it('rejects an unknown event type', () => {
-    expect(() => createElevationEvent('dev.jit.nope.v1' as ElevationEventType, {} as never, { source: '/t' })).toThrow(
-      /unknown event type/,
-    );
+    expect(() => createElevationEvent('dev.jit.nope.v1' as ElevationEventType, {} as never, { source: '/t' })).toThrow(/unknown event type/);
   });
 
   it('rejects a bad envelope attribute via the cloudevents SDK', () => {
-    expect(() => sampleEvent(EVENT_TYPES.expired, {}, { time: 'yesterday' })).toThrow(
-      /JIT|invalid|time/i,
-    );
+    expect(() => sampleEvent(EVENT_TYPES.expired, {}, { time: 'yesterday' })).toThrow(/JIT|invalid|time/i);
   });
 });
 

@@ -4,14 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
 import { z } from 'zod';
 import type { JitError } from '@jit/errors';
-import {
-  EVENT_NAME_BY_TYPE,
-  isPolicyEventType,
-  eventDataSchemas,
-  eventDataSchemasStrict,
-  schemaId,
-  type EventDataByType,
-} from './event-data';
+import { EVENT_NAME_BY_TYPE, isPolicyEventType, eventDataSchemas, eventDataSchemasStrict, schemaId, type EventDataByType } from './event-data';
 import { InvalidEvent, SecretInEvent, UnknownEventType } from './errors';
 import { findSecretLike } from './secret-like';
 import type { ElevationEventType } from './topics';
@@ -69,12 +62,7 @@ export interface CreateEventOptions {
 export { findSecretLike } from './secret-like';
 
 const MAX_EVENT_JSON_BYTES = 1024 * 1024;
-const HIGH_SEVERITY_TYPES: ReadonlySet<string> = new Set([
-  EVENT_TYPES.bypassDetected,
-  EVENT_TYPES.orphanRevoked,
-  EVENT_TYPES.policyRefused,
-  EVENT_TYPES.policyBypassDetected,
-]);
+const HIGH_SEVERITY_TYPES: ReadonlySet<string> = new Set([EVENT_TYPES.bypassDetected, EVENT_TYPES.orphanRevoked, EVENT_TYPES.policyRefused, EVENT_TYPES.policyBypassDetected]);
 
 /** CloudEvent subject of an event: its elevation id, else its grant id, else (policy events) policyKey. */
 function subjectOf(type: string, d: { elevationId?: string; grantId?: string; projectId?: number; branch?: string }): string | undefined {
@@ -98,11 +86,7 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[], prefix: string): 
  * Build an elevation event. Validates the data strictly against the type's schema and refuses
  * anything shaped like a secret. Throws JitError (JIT_ERR_CONTRACTS_*) — a producer bug, not retriable.
  */
-export function createElevationEvent<T extends ElevationEventType>(
-  type: T,
-  data: EventDataByType[T],
-  options: CreateEventOptions,
-): ElevationEvent<T> {
+export function createElevationEvent<T extends ElevationEventType>(type: T, data: EventDataByType[T], options: CreateEventOptions): ElevationEvent<T> {
   const name = EVENT_NAME_BY_TYPE[type];
   if (!name) throw UnknownEventType(String(type));
   const parsed = eventDataSchemasStrict[name].safeParse(data);
@@ -114,8 +98,7 @@ export function createElevationEvent<T extends ElevationEventType>(
   if (secretAt) throw SecretInEvent(type, `data.${secretAt}`, { details: { path: `data.${secretAt}` } });
 
   const d = parsed.data as { elevationId?: string; grantId?: string; breakGlass?: boolean };
-  const severity: Severity =
-    d.breakGlass === true || HIGH_SEVERITY_TYPES.has(type) ? 'high' : (options.severity ?? 'info');
+  const severity: Severity = d.breakGlass === true || HIGH_SEVERITY_TYPES.has(type) ? 'high' : (options.severity ?? 'info');
   const id = options.id ?? (options.idKey !== undefined ? deterministicEventId(type, options.idKey) : randomUUID());
   const time = options.time instanceof Date ? options.time.toISOString() : (options.time ?? new Date().toISOString());
   const subject = subjectOf(type, parsed.data as { projectId?: number });
@@ -143,7 +126,6 @@ export function createElevationEvent<T extends ElevationEventType>(
   // The SDK normalises `time`; keep the producer's exact string so deterministic events are byte-stable.
   return { ...json, time, data: parsed.data } as unknown as ElevationEvent<T>;
 }
-
 
 /** Kafka key of an elevation event: the elevation id (orphan events without one: the grant id). */
 export function eventKey(event: Pick<CloudEventJson, 'subject'> & { elevationid?: unknown }): string {
@@ -184,10 +166,7 @@ export function parseElevationEvent(input: unknown): ParseEventResult {
     }
   }
   const env = envelopeSchema.safeParse(json);
-  const type =
-    json && typeof json === 'object' && typeof (json as { type?: unknown }).type === 'string'
-      ? (json as { type: string }).type
-      : '(unknown)';
+  const type = json && typeof json === 'object' && typeof (json as { type?: unknown }).type === 'string' ? (json as { type: string }).type : '(unknown)';
   if (!env.success) return fail(type, issuesToProblems(env.error.issues, ''));
   const name = EVENT_NAME_BY_TYPE[env.data.type];
   if (!name) {

@@ -3,7 +3,32 @@ import { describe, expect, it } from 'vitest';
 import { displayJson, displayText, terminalText } from './display-text';
 
 /** Characters an attacker reaches for: line breaks, escapes, bidi and zero-width controls, C1, lone surrogates. */
-const HOSTILE = ['\r', '\n', '\r\n', '\u2028', '\u2029', '\u0085', '\v', '\f', '\u001b[2J', '\u001b]8;;http://evil\u0007', '\u009b31m', '\u007f', '\u0000', '\b', '\u202e', '\u2066', '\u2069', '\u200b', '\u200f', '\ufeff', '\u061c', '\ud800', '\udfff', '\udb40\udc01'];
+const HOSTILE = [
+  '\r',
+  '\n',
+  '\r\n',
+  '\u2028',
+  '\u2029',
+  '\u0085',
+  '\v',
+  '\f',
+  '\u001b[2J',
+  '\u001b]8;;http://evil\u0007',
+  '\u009b31m',
+  '\u007f',
+  '\u0000',
+  '\b',
+  '\u202e',
+  '\u2066',
+  '\u2069',
+  '\u200b',
+  '\u200f',
+  '\ufeff',
+  '\u061c',
+  '\ud800',
+  '\udfff',
+  '\udb40\udc01',
+];
 const hostile = fc.array(fc.oneof(fc.constantFrom(...HOSTILE), fc.string({ unit: 'grapheme', maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 6 })), { maxLength: 20 }).map((a) => a.join(''));
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;
 
@@ -34,15 +59,18 @@ describe('displayText', () => {
 });
 
 describe('terminalText', () => {
-  it('keeps LF and tab, turns CR into LF, removes escape sequences\' introducers and bidi controls', () => {
+  it("keeps LF and tab, turns CR into LF, removes escape sequences' introducers and bidi controls", () => {
     expect(terminalText('a\tb\nc\rd\r\ne\u2028f')).toBe('a\tb\nc\nd\ne\nf');
     expect(terminalText('\u001b]52;c;cHduZWQ=\u0007 \u009b2J \u202eok')).toBe(']52;c;cHduZWQ= 2J ok');
   });
 
   it('never lets a control other than LF and tab through', () => {
-    fc.assert(fc.property(hostile, (s) => {
-          expect(terminalText(s)).not.toMatch(/(?![\n\t])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
-        }), { numRuns: 500 });
+    fc.assert(
+      fc.property(hostile, (s) => {
+        expect(terminalText(s)).not.toMatch(/(?![\n\t])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -40,7 +40,9 @@ export function displayText(text: unknown, max = 500): string {
  * value from elsewhere goes through displayText first so it cannot add lines.
  */
 export function terminalText(text: string): string {
-  return wellFormed(text).replace(/\r\n?|[\v\f\u0085\u2028\u2029]/g, '\n').replace(CONTROLS_BUT_NEWLINE_AND_TAB, '');
+  return wellFormed(text)
+    .replace(/\r\n?|[\v\f\u0085\u2028\u2029]/g, '\n')
+    .replace(CONTROLS_BUT_NEWLINE_AND_TAB, '');
 }
 
 /**
@@ -49,9 +51,7 @@ export function terminalText(text: string): string {
  */
 export function displayJson(value: unknown, space?: number): string {
   const text = JSON.stringify(value, null, space) ?? 'null';
-  return wellFormed(text).replace(/(?![\n ])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) =>
-    Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
-  );
+  return wellFormed(text).replace(/(?![\n ])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
 }
 
 /**

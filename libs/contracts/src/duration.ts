@@ -25,8 +25,7 @@ export function tryParseDuration(input: unknown): DurationResult {
     };
   }
   const [, d, h, min, s] = m;
-  const seconds =
-    Number(d ?? 0) * UNIT_SECONDS.d + Number(h ?? 0) * UNIT_SECONDS.h + Number(min ?? 0) * UNIT_SECONDS.m + Number(s ?? 0);
+  const seconds = Number(d ?? 0) * UNIT_SECONDS.d + Number(h ?? 0) * UNIT_SECONDS.h + Number(min ?? 0) * UNIT_SECONDS.m + Number(s ?? 0);
   if (seconds <= 0) return { ok: false, message: `${shown} is zero; a duration must be positive` };
   if (seconds > MAX_DURATION_SECONDS) return { ok: false, message: `${shown} is longer than the 30d maximum` };
   return { ok: true, seconds };

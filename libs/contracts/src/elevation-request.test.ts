@@ -69,9 +69,7 @@ spec:
 `;
     const problems = problemsOf(text);
     const byPath = Object.fromEntries(problems.map((p) => [p.path, p]));
-    expect(Object.keys(byPath).sort()).toEqual(
-      ['apiVersion', 'spec.breakGlass', 'spec.color', 'spec.justification', 'spec.recipient', 'spec.scope', 'spec.ttl'].sort(),
-    );
+    expect(Object.keys(byPath).sort()).toEqual(['apiVersion', 'spec.breakGlass', 'spec.color', 'spec.justification', 'spec.recipient', 'spec.scope', 'spec.ttl'].sort());
     expect(byPath['apiVersion']).toMatchObject({ line: 1, column: 13, message: 'must be jit/v1' });
     expect(byPath['spec.scope']).toMatchObject({ line: 5, column: 10, message: 'must be a string' });
     expect(byPath['spec.ttl']).toMatchObject({ line: 6 });
@@ -112,10 +110,7 @@ spec:
   });
 
   it('survives a billion-laughs alias bomb', () => {
-    const bomb = [
-      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-      ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(',')}]`),
-    ].join('\n');
+    const bomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]', ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(',')}]`)].join('\n');
     const problems = problemsOf(bomb);
     expect(problems[0]?.message).toMatch(/alias/);
   });

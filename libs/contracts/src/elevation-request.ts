@@ -59,8 +59,7 @@ export interface ElevationRequest {
 
 /** `locate(path)`: line/column of any field, for problems found later (e.g. by policy checks). */
 export type ParseRequestResult =
-  | { ok: true; request: ElevationRequest; problems: []; locate: LoadedYaml['locate'] }
-  | { ok: false; problems: Problem[]; value?: unknown; locate?: LoadedYaml['locate'] };
+  { ok: true; request: ElevationRequest; problems: []; locate: LoadedYaml['locate'] } | { ok: false; problems: Problem[]; value?: unknown; locate?: LoadedYaml['locate'] };
 
 /** Parse a request file. Every problem at once, each with field path and line/column. Never throws. */
 export function parseElevationRequest(text: string, limits: YamlLimits = REQUEST_YAML_LIMITS): ParseRequestResult {

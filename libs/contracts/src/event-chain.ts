@@ -44,16 +44,7 @@ export function linkEvent<E extends object>(event: E, previous: string | undefin
   return linked as E;
 }
 
-export type ChainProblemKind =
-  | 'malformed'
-  | 'unsigned'
-  | 'untrusted_key'
-  | 'bad_signature'
-  | 'wrong_producer'
-  | 'missing_event'
-  | 'reordered'
-  | 'unchained'
-  | 'unended';
+export type ChainProblemKind = 'malformed' | 'unsigned' | 'untrusted_key' | 'bad_signature' | 'wrong_producer' | 'missing_event' | 'reordered' | 'unchained' | 'unended';
 
 export interface ChainProblem {
   kind: ChainProblemKind;

@@ -28,7 +28,10 @@ const shapes = {
     elevationId: elevationIdS,
     projectId: positiveIntS,
     mrIid: positiveIntS,
-    mrUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+    mrUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional(),
     requester: usernameS,
     target: nameS,
     scope: nameS,
@@ -340,9 +343,7 @@ export function isPolicyEventType(type: string): boolean {
 }
 
 /** `dev.jit.elevation.requested.v1` -> `requested`. */
-export const EVENT_NAME_BY_TYPE: Readonly<Record<string, EventName>> = Object.freeze(
-  Object.fromEntries(Object.entries(EVENT_TYPES).map(([name, type]) => [type, name as EventName])),
-);
+export const EVENT_NAME_BY_TYPE: Readonly<Record<string, EventName>> = Object.freeze(Object.fromEntries(Object.entries(EVENT_TYPES).map(([name, type]) => [type, name as EventName])));
 
 /** Published schema file stem: `dev.jit.elevation.requested.v1` -> `elevation.requested`. */
 export function schemaFileStem(type: string): string {

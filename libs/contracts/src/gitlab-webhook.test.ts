@@ -156,7 +156,7 @@ describe('parseGitlabWebhook', () => {
     expect(parseGitlabWebhook(undefined, mrHook()).status).toBe('ignored');
   });
 
-  it('a Push Hook says who pushed (user_username, GitLab\'s word) and which commits, with the author line each claims', () => {
+  it("a Push Hook says who pushed (user_username, GitLab's word) and which commits, with the author line each claims", () => {
     expect(parseGitlabWebhook('Push Hook', pushHook())).toEqual({
       status: 'push',
       event: {
@@ -197,9 +197,7 @@ describe('parseGitlabWebhook', () => {
   });
 
   it('does not let hostile keys leak into the normalized event', () => {
-    const body = JSON.parse(
-      JSON.stringify(mrHook()).replace('"object_kind"', '"__proto__":{"polluted":true},"constructor":{"x":1},"object_kind"'),
-    );
+    const body = JSON.parse(JSON.stringify(mrHook()).replace('"object_kind"', '"__proto__":{"polluted":true},"constructor":{"x":1},"object_kind"'));
     const result = parseGitlabWebhook('Merge Request Hook', body);
     expect(result.status).toBe('ok');
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();

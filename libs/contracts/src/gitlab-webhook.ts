@@ -110,10 +110,7 @@ export type GitlabPushData = z.infer<typeof GitlabPushDataSchema>;
 export type GitlabWebhookProblem = Pick<Problem, 'path' | 'message'>;
 
 export type GitlabWebhookParseResult =
-  | { status: 'ok'; event: GitlabWebhookEvent }
-  | { status: 'push'; event: GitlabPushEvent }
-  | { status: 'ignored'; reason: string }
-  | { status: 'invalid'; problems: GitlabWebhookProblem[] };
+  { status: 'ok'; event: GitlabWebhookEvent } | { status: 'push'; event: GitlabPushEvent } | { status: 'ignored'; reason: string } | { status: 'invalid'; problems: GitlabWebhookProblem[] };
 
 // --- GitLab's payload, only the parts we read (unknown keys are dropped, never merged) ---
 

@@ -18,9 +18,7 @@ const mangled = (text: string) =>
       }),
       { minLength: 1, maxLength: 6 },
     )
-    .map((edits) =>
-      edits.reduce((t, e) => t.slice(0, e.at) + e.insert + t.slice(e.at + e.drop), text),
-    );
+    .map((edits) => edits.reduce((t, e) => t.slice(0, e.at) + e.insert + t.slice(e.at + e.drop), text));
 
 function wellFormed(r: { ok: boolean; problems: { path: string; message: string }[] }): boolean {
   if (r.ok) return r.problems.length === 0;
@@ -29,15 +27,24 @@ function wellFormed(r: { ok: boolean; problems: { path: string; message: string 
 
 describe('parsers never throw', () => {
   it('parseElevationRequest on arbitrary text', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 500 }), (t) => wellFormed(parseElevationRequest(t))), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 500 }), (t) => wellFormed(parseElevationRequest(t))),
+      { numRuns: 300 },
+    );
   });
 
   it('parseElevationRequest on mangled valid requests', () => {
-    fc.assert(fc.property(mangled(SAMPLE_REQUEST_YAML), (t) => wellFormed(parseElevationRequest(t))), { numRuns: 300 });
+    fc.assert(
+      fc.property(mangled(SAMPLE_REQUEST_YAML), (t) => wellFormed(parseElevationRequest(t))),
+      { numRuns: 300 },
+    );
   });
 
   it('parsePolicy on mangled valid policies', () => {
-    fc.assert(fc.property(mangled(SAMPLE_POLICY_YAML), (t) => wellFormed(parsePolicy(t))), { numRuns: 200 });
+    fc.assert(
+      fc.property(mangled(SAMPLE_POLICY_YAML), (t) => wellFormed(parsePolicy(t))),
+      { numRuns: 200 },
+    );
   });
 
   it('parseElevationEvent on arbitrary JSON values and mangled events', () => {

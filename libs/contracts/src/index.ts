@@ -17,24 +17,9 @@ export {
   pushKey,
 } from './topics';
 export type { ElevationEventType } from './topics';
-export {
-  MAX_TTL_SECONDS,
-  ageRecipientSchema,
-  eventErrorSchema,
-  eventProblemSchema,
-  leftoverObjectSchema,
-  revocationHandleSchema,
-} from './event-fields';
+export { MAX_TTL_SECONDS, ageRecipientSchema, eventErrorSchema, eventProblemSchema, leftoverObjectSchema, revocationHandleSchema } from './event-fields';
 export type { EventError, LeftoverObjectData, RevocationHandleData } from './event-fields';
-export {
-  EVENT_NAME_BY_TYPE,
-  SCHEMA_ID_BASE,
-  eventDataSchemas,
-  eventDataSchemasStrict,
-  schemaFileStem,
-  schemaId,
-  isPolicyEventType,
-} from './event-data';
+export { EVENT_NAME_BY_TYPE, SCHEMA_ID_BASE, eventDataSchemas, eventDataSchemasStrict, schemaFileStem, schemaId, isPolicyEventType } from './event-data';
 export type {
   EventName,
   EventDataByType,
@@ -58,23 +43,11 @@ export type {
   PolicyBypassDetectedData,
   PushRecordedData,
 } from './event-data';
-export {
-  createElevationEvent,
-  parseElevationEvent,
-  deterministicEventId,
-  eventKey,
-} from './cloud-event';
+export { createElevationEvent, parseElevationEvent, deterministicEventId, eventKey } from './cloud-event';
 export { displayJson, displayText, markdownCode, markdownText, terminalText } from './display-text';
 export { detectAllSecretLike, detectSecretLike, findSecretLike, scanSecretLike, SECRET_KINDS } from './secret-like';
 export type { SecretKind, SecretLikeFinding } from './secret-like';
-export type {
-  CloudEventJson,
-  Severity,
-  ElevationEvent,
-  AnyElevationEvent,
-  CreateEventOptions,
-  ParseEventResult,
-} from './cloud-event';
+export type { CloudEventJson, Severity, ElevationEvent, AnyElevationEvent, CreateEventOptions, ParseEventResult } from './cloud-event';
 export { AGE_RECIPIENT_RE, isAgeRecipient } from './age-recipient';
 export { InvalidEvent, UnknownEventType, SecretInEvent, InvalidDuration, InvalidSigningKey } from './errors';
 export { parseDuration, tryParseDuration, formatDuration, MAX_DURATION_SECONDS } from './duration';
@@ -83,28 +56,12 @@ export { formatPath } from './problem';
 export type { Problem, ParseResult } from './problem';
 export { loadYaml, REQUEST_YAML_LIMITS, POLICY_YAML_LIMITS } from './yaml-load';
 export type { YamlLimits, LoadedYaml, LoadYamlResult } from './yaml-load';
-export {
-  parseElevationRequest,
-  contentHash,
-  REQUEST_API_VERSION,
-  REQUEST_KIND,
-  MIN_JUSTIFICATION_CHARS,
-} from './elevation-request';
+export { parseElevationRequest, contentHash, REQUEST_API_VERSION, REQUEST_KIND, MIN_JUSTIFICATION_CHARS } from './elevation-request';
 export type { ElevationRequest, ParseRequestResult } from './elevation-request';
 export { parsePolicy, POLICY_MAX_TTL_SECONDS } from './policy';
 export { NOTIFY_CHANNEL_KINDS, NOTIFY_EVENT_NAMES } from './policy-schema';
 export type { NotifyChannelKind } from './policy-schema';
-export type {
-  NotifyRoute,
-  PolicyNotifications,
-  Policy,
-  PolicyTier,
-  PolicyBreakGlass,
-  PolicyApprovers,
-  PolicyScope,
-  PolicyTarget,
-  ParsePolicyResult,
-} from './policy';
+export type { NotifyRoute, PolicyNotifications, Policy, PolicyTier, PolicyBreakGlass, PolicyApprovers, PolicyScope, PolicyTarget, ParsePolicyResult } from './policy';
 
 // --- GitLab webhook (normalized), owned by webhook-ingest (issue 3) ---
 export {
@@ -117,16 +74,7 @@ export {
   GitlabPushDataSchema,
   parseGitlabWebhook,
 } from './gitlab-webhook';
-export type {
-  GitlabActor,
-  GitlabNote,
-  GitlabWebhookEvent,
-  GitlabWebhookData,
-  GitlabWebhookProblem,
-  GitlabWebhookParseResult,
-  GitlabPushEvent,
-  GitlabPushData,
-} from './gitlab-webhook';
+export type { GitlabActor, GitlabNote, GitlabWebhookEvent, GitlabWebhookData, GitlabWebhookProblem, GitlabWebhookParseResult, GitlabPushEvent, GitlabPushData } from './gitlab-webhook';
 export {
   KEY_ID_ATTRIBUTE,
   SIGNATURE_ATTRIBUTE,

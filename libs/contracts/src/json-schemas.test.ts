@@ -31,9 +31,7 @@ describe('published JSON Schemas', () => {
 
 describe('published JSON Schemas in a standard validator (what a SIEM runs)', () => {
   const ajv = new Ajv2020({ strict: true, allErrors: true, validateFormats: false });
-  const validators = new Map(
-    Object.entries(renderSchemas()).map(([file, text]) => [file, ajv.compile(JSON.parse(text))]),
-  );
+  const validators = new Map(Object.entries(renderSchemas()).map(([file, text]) => [file, ajv.compile(JSON.parse(text))]));
   const validatorFor = (type: string) => validators.get(`${schemaFileStem(type)}.v1.json`);
 
   it.each(Object.values(EVENT_TYPES) as ElevationEventType[])('accepts the data of a valid %s event', (type) => {
@@ -46,13 +44,7 @@ describe('published JSON Schemas in a standard validator (what a SIEM runs)', ()
     const validate = validatorFor(EVENT_TYPES.requested);
     const good = sampleData[EVENT_TYPES.requested]();
     const { recipient: _r, ...missing } = good;
-    for (const bad of [
-      missing,
-      { ...good, ttlSeconds: '1800' },
-      { ...good, elevationId: 'gh-1-2' },
-      { ...good, contentHash: 'xyz' },
-      { ...good, projectId: 0 },
-    ]) {
+    for (const bad of [missing, { ...good, ttlSeconds: '1800' }, { ...good, elevationId: 'gh-1-2' }, { ...good, contentHash: 'xyz' }, { ...good, projectId: 0 }]) {
       expect(validate?.(bad)).toBe(false);
     }
   });

@@ -29,7 +29,11 @@ export function envelopeSchema(): Record<string, unknown> {
       severity: { enum: ['info', 'high'], description: 'Extension: high for break-glass, bypass and orphan events.' },
       elevationid: { type: 'string', maxLength: 256, description: 'Extension: the elevation id.' },
       [KEY_ID_ATTRIBUTE]: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: "Extension: the producer's Ed25519 key id (RFC 7638 thumbprint, base64url)." },
-      [SIGNATURE_ATTRIBUTE]: { type: 'string', pattern: '^[A-Za-z0-9_-]{86}$', description: `Extension: Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the event without ${SIGNATURE_ATTRIBUTE}.` },
+      [SIGNATURE_ATTRIBUTE]: {
+        type: 'string',
+        pattern: '^[A-Za-z0-9_-]{86}$',
+        description: `Extension: Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the event without ${SIGNATURE_ATTRIBUTE}.`,
+      },
       [CHAIN_ATTRIBUTE]: {
         type: 'string',
         pattern: '^sha256:[A-Za-z0-9_-]{43}$',

@@ -81,9 +81,7 @@ const targetS = z.strictObject({
   substrate: z.string().regex(SUBSTRATE_RE, 'must be a substrate kind or kind:instance, e.g. postgres or vault:prod'),
   description: z.string().max(2000).optional(),
   connection: z.record(z.string(), z.unknown()).optional(),
-  scopes: z
-    .record(z.string().regex(NAME_RE, 'scope names are letters, digits, . _ - (max 63)'), scopeS)
-    .refine((r) => Object.keys(r).length > 0, 'must define at least one scope'),
+  scopes: z.record(z.string().regex(NAME_RE, 'scope names are letters, digits, . _ - (max 63)'), scopeS).refine((r) => Object.keys(r).length > 0, 'must define at least one scope'),
 });
 
 /**
@@ -108,7 +106,10 @@ const notificationsS = z.strictObject({
   routes: z
     .array(
       z.strictObject({
-        events: z.array(z.string().refine((e) => NOTIFY_EVENT_NAMES.includes(e), { error: 'must be an event name such as elevation.requested or elevation.bypass.detected' })).min(1).max(50),
+        events: z
+          .array(z.string().refine((e) => NOTIFY_EVENT_NAMES.includes(e), { error: 'must be an event name such as elevation.requested or elevation.bypass.detected' }))
+          .min(1)
+          .max(50),
         tiers: z.array(z.string().regex(TIER_NAME_RE, 'must be a tier name')).min(1).max(50).optional(),
         targets: z.array(z.string().regex(NAME_RE, 'must be a target name')).min(1).max(500).optional(),
         breakGlass: z.boolean().optional(),
@@ -119,9 +120,7 @@ const notificationsS = z.strictObject({
 });
 
 export const policySchema = z.strictObject({
-  tiers: z
-    .record(z.string().regex(TIER_NAME_RE, 'tier names start with a letter; letters, digits, . _ - (max 63)'), tierS)
-    .refine((r) => Object.keys(r).length > 0, 'must define at least one tier'),
+  tiers: z.record(z.string().regex(TIER_NAME_RE, 'tier names start with a letter; letters, digits, . _ - (max 63)'), tierS).refine((r) => Object.keys(r).length > 0, 'must define at least one tier'),
   breakGlass: breakGlassS.optional(),
   agents: z.array(userS).max(1000).optional(),
   /** Who may read every elevation through the API (groups and/or users). */

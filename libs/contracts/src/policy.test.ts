@@ -40,10 +40,7 @@ describe('parsePolicy', () => {
   });
 
   it('keeps the rank from the file order, not alphabetical order', () => {
-    const text = SAMPLE_POLICY_YAML.replace(
-      /tiers:\n(.*\n)(.*\n)(.*\n)(.*\n)/,
-      (_m, a: string, b: string, c: string, d: string) => `tiers:\n${d}${c}${b}${a}`,
-    );
+    const text = SAMPLE_POLICY_YAML.replace(/tiers:\n(.*\n)(.*\n)(.*\n)(.*\n)/, (_m, a: string, b: string, c: string, d: string) => `tiers:\n${d}${c}${b}${a}`);
     const r = parsePolicy(text);
     expect(r.ok && r.policy.tierOrder).toEqual(['destructive', 'semi-destructive', 'reversible-write', 'cosmetic']);
   });
@@ -91,10 +88,7 @@ colour: red
   });
 
   it('reports undefined scope tiers alongside structural problems', () => {
-    const text = SAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 4 hours').replace(
-      'ddl:    { tier: semi-destructive',
-      'ddl:    { tier: nuclear',
-    );
+    const text = SAMPLE_POLICY_YAML.replace('ttlMax: 4h', 'ttlMax: 4 hours').replace('ddl:    { tier: semi-destructive', 'ddl:    { tier: nuclear');
     const paths = problemsOf(text).map((p) => p.path);
     expect(paths).toEqual(['tiers.cosmetic.ttlMax', 'targets.orders-db.scopes.ddl.tier']);
   });
@@ -150,10 +144,7 @@ colour: red
   });
 
   it('survives an alias bomb, deep nesting, duplicate keys and __proto__', () => {
-    const bomb = [
-      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-      ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
-    ].join('\n');
+    const bomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]', ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)].join('\n');
     expect(problemsOf(bomb)[0]?.message).toMatch(/alias/);
     expect(problemsOf(`tiers: ${'['.repeat(100_000)}${']'.repeat(100_000)}`)[0]?.message).toMatch(/nested deeper/);
     expect(problemsOf(`${SAMPLE_POLICY_YAML}agents: []\n`)[0]?.message).toMatch(/duplicate key/);

@@ -93,9 +93,7 @@ export interface Policy {
 }
 
 /** `locate(path)`: line/column of any field, for problems found later (e.g. substrate scope checks). */
-export type ParsePolicyResult =
-  | { ok: true; policy: Policy; problems: []; locate: LoadedYaml['locate'] }
-  | { ok: false; problems: Problem[]; value?: unknown; locate?: LoadedYaml['locate'] };
+export type ParsePolicyResult = { ok: true; policy: Policy; problems: []; locate: LoadedYaml['locate'] } | { ok: false; problems: Problem[]; value?: unknown; locate?: LoadedYaml['locate'] };
 
 const seconds = (s: string): number => {
   const r = tryParseDuration(s);
@@ -122,8 +120,7 @@ export function parsePolicy(text: string, limits: YamlLimits = POLICY_YAML_LIMIT
   }
   const raw = parsed.data;
   const problems: Problem[] = [];
-  const at = (path: PropertyKey[], message: string) =>
-    problems.push({ path: formatPath(path), message, ...loaded.loaded.locate(path) });
+  const at = (path: PropertyKey[], message: string) => problems.push({ path: formatPath(path), message, ...loaded.loaded.locate(path) });
 
   const tierOrder = Object.keys(raw.tiers);
   const tiers: Record<string, PolicyTier> = {};

@@ -5,15 +5,7 @@ import * as contracts from './index';
 import { parseElevationEvent } from './cloud-event';
 import { sampleEvent } from './testing';
 import { EVENT_TYPES } from './topics';
-import {
-  SECRET_KINDS,
-  detectAllSecretLike,
-  detectSecretLike,
-  findSecretLike,
-  scanSecretLike,
-  type SecretKind,
-  type SecretLikeFinding,
-} from './secret-like';
+import { SECRET_KINDS, detectAllSecretLike, detectSecretLike, findSecretLike, scanSecretLike, type SecretKind, type SecretLikeFinding } from './secret-like';
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 /** Random text of `n` characters from `alphabet` (fresh per test run: no hard-coded secrets). */

@@ -105,9 +105,7 @@ function matchIndex(p: SecretPattern, s: string): number {
 }
 
 /** Any marker of any pattern, as one regex: a string without one can match only the patterns with no marker. */
-const ANY_MARKER = new RegExp(
-  [...new Set(SECRET_PATTERNS.flatMap((p) => p.markers).filter((m) => m !== ''))].map((m) => m.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'),
-);
+const ANY_MARKER = new RegExp([...new Set(SECRET_PATTERNS.flatMap((p) => p.markers).filter((m) => m !== ''))].map((m) => m.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
 const UNMARKED = SECRET_PATTERNS.filter((p) => p.markers.includes(''));
 
 /** Whether any pattern matches `s` (the answer for nearly every string: no), without collecting. */

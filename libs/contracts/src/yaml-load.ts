@@ -51,9 +51,7 @@ export function loadYaml(text: string, limits: YamlLimits): LoadYamlResult {
   if (typeof text !== 'string') return fail([{ path: '(document)', message: 'expected YAML text (a string)' }]);
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > limits.maxBytes) {
-    return fail([
-      { path: '(document)', message: `file is ${bytes} bytes; the limit is ${limits.maxBytes} bytes — split or shorten it` },
-    ]);
+    return fail([{ path: '(document)', message: `file is ${bytes} bytes; the limit is ${limits.maxBytes} bytes — split or shorten it` }]);
   }
   // Flow collections (`[[[[…`) are nested by the composer recursively: refuse deep ones before composing.
   if (flowDepthExceeds(text, limits.maxDepth)) {
@@ -177,9 +175,7 @@ export function loadYaml(text: string, limits: YamlLimits): LoadYamlResult {
     return fail([
       {
         path: '(document)',
-        message: /alias/i.test(msg)
-          ? `too many alias expansions (limit ${limits.maxAliasCount}); write the values out`
-          : `cannot convert YAML: ${msg}`,
+        message: /alias/i.test(msg) ? `too many alias expansions (limit ${limits.maxAliasCount}); write the values out` : `cannot convert YAML: ${msg}`,
       },
     ]);
   }

@@ -14,7 +14,12 @@ const COOKIE = 'jit_session=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0.secret-cooki
 beforeAll(async () => {
   app = Fastify({ logger: { level: 'info', stream: { write: (l: string) => void log.push(l) } } });
   await app.register(dashboardPlugin, {
-    oauth: { authorizeUrl: () => 'http://127.0.0.1:9/oauth/authorize', exchangeCode: async () => Promise.reject(new Error('no')), refresh: async () => Promise.reject(new Error('no')), revoke: async () => undefined },
+    oauth: {
+      authorizeUrl: () => 'http://127.0.0.1:9/oauth/authorize',
+      exchangeCode: async () => Promise.reject(new Error('no')),
+      refresh: async () => Promise.reject(new Error('no')),
+      revoke: async () => undefined,
+    },
     tokenOwner: async () => Promise.reject(new Error('no')),
     publicUrl: 'http://127.0.0.1:8080',
     sessionKeys: () => [ephemeralSessionKey()],
@@ -33,7 +38,8 @@ const legacy = (over: Record<string, string> = {}) => ({
     ...over,
   },
 });
-const post = (body: unknown, type = 'application/csp-report') => app.inject({ method: 'POST', url: '/ui/csp-report', headers: { 'content-type': type, cookie: COOKIE }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+const post = (body: unknown, type = 'application/csp-report') =>
+  app.inject({ method: 'POST', url: '/ui/csp-report', headers: { 'content-type': type, cookie: COOKIE }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
 const reported = () => log.filter((l) => l.includes('CSP violation reported')).map((l) => (JSON.parse(l) as { csp: Record<string, string> }).csp);
 
 describe('answers without a session', () => {
@@ -54,7 +60,18 @@ describe('answers without a session', () => {
   it('logs a report (legacy and Reporting API) with the directive, blocked origin+path and page path only', async () => {
     expect((await post(legacy())).statusCode).toBe(204);
     expect(
-      (await post([{ type: 'csp-violation', url: 'http://127.0.0.1:8080/ui/live?x=1', body: { documentURL: 'http://127.0.0.1:8080/ui/live?token=abc', effectiveDirective: 'img-src', blockedURL: 'https://evil.example/pixel.gif?c=stolen#f', disposition: 'enforce' } }], 'application/reports+json')).statusCode,
+      (
+        await post(
+          [
+            {
+              type: 'csp-violation',
+              url: 'http://127.0.0.1:8080/ui/live?x=1',
+              body: { documentURL: 'http://127.0.0.1:8080/ui/live?token=abc', effectiveDirective: 'img-src', blockedURL: 'https://evil.example/pixel.gif?c=stolen#f', disposition: 'enforce' },
+            },
+          ],
+          'application/reports+json',
+        )
+      ).statusCode,
     ).toBe(204);
     expect(reported()).toEqual([
       { directive: 'script-src-elem', blocked: 'inline', page: '/ui/history', disposition: 'enforce' },

@@ -36,7 +36,9 @@ function violations(body: unknown): Violation[] {
   const one = (r: Record<string, unknown>, legacy: boolean): Violation => {
     const page = where(r[legacy ? 'document-uri' : 'documentURL']);
     return {
-      ...(word(r[legacy ? 'effective-directive' : 'effectiveDirective'] ?? r['violated-directive']) ? { directive: word(r[legacy ? 'effective-directive' : 'effectiveDirective'] ?? r['violated-directive']) } : {}),
+      ...(word(r[legacy ? 'effective-directive' : 'effectiveDirective'] ?? r['violated-directive'])
+        ? { directive: word(r[legacy ? 'effective-directive' : 'effectiveDirective'] ?? r['violated-directive']) }
+        : {}),
       ...(where(r[legacy ? 'blocked-uri' : 'blockedURL']) ? { blocked: where(r[legacy ? 'blocked-uri' : 'blockedURL']) } : {}),
       ...(page ? { page: page.startsWith('http') ? new URL(page).pathname : page } : {}),
       ...(word(r['disposition']) ? { disposition: word(r['disposition']) } : {}),

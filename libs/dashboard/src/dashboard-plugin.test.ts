@@ -7,7 +7,12 @@ import { ephemeralSessionKey } from './sessions';
 const app = Fastify();
 beforeAll(async () => {
   await app.register(dashboardPlugin, {
-    oauth: { authorizeUrl: () => 'http://127.0.0.1:9/oauth/authorize', exchangeCode: async () => Promise.reject(new Error('not here')), refresh: async () => Promise.reject(new Error('not here')), revoke: async () => undefined },
+    oauth: {
+      authorizeUrl: () => 'http://127.0.0.1:9/oauth/authorize',
+      exchangeCode: async () => Promise.reject(new Error('not here')),
+      refresh: async () => Promise.reject(new Error('not here')),
+      revoke: async () => undefined,
+    },
     tokenOwner: async () => Promise.reject(new Error('not here')),
     publicUrl: 'http://127.0.0.1:8080',
     sessionKeys: () => [ephemeralSessionKey()],

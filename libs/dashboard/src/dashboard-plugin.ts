@@ -57,10 +57,25 @@ export interface DashboardOptions {
 }
 
 /** The plugin's options for a GitLab OAuth application (redirect URI `<publicUrl>/ui/auth/callback`, scope read_user). */
-export function dashboardOptions(p: { gitlabUrl: string; clientId: string; clientSecret?: string; publicUrl: string; sessionTtlMs: number; sessionKeys: () => readonly string[]; logger?: Logger }): DashboardOptions {
+export function dashboardOptions(p: {
+  gitlabUrl: string;
+  clientId: string;
+  clientSecret?: string;
+  publicUrl: string;
+  sessionTtlMs: number;
+  sessionKeys: () => readonly string[];
+  logger?: Logger;
+}): DashboardOptions {
   const publicUrl = p.publicUrl.replace(/\/+$/, '');
   return {
-    oauth: createOAuthClient({ url: p.gitlabUrl, clientId: p.clientId, clientSecret: () => p.clientSecret, redirectUri: `${publicUrl}/ui/auth/callback`, scopes: [DASHBOARD_SCOPE], ...(p.logger ? { logger: p.logger } : {}) }),
+    oauth: createOAuthClient({
+      url: p.gitlabUrl,
+      clientId: p.clientId,
+      clientSecret: () => p.clientSecret,
+      redirectUri: `${publicUrl}/ui/auth/callback`,
+      scopes: [DASHBOARD_SCOPE],
+      ...(p.logger ? { logger: p.logger } : {}),
+    }),
     tokenOwner: createCallerLookup({ url: p.gitlabUrl, ...(p.logger ? { logger: p.logger } : {}) }).tokenOwner,
     publicUrl,
     sessionTtlMs: p.sessionTtlMs,
@@ -180,7 +195,14 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
 
   const sendPage = (reply: FastifyReply, status: number, page: string) => reply.code(status).type('text/html; charset=utf-8').send(page);
   const problemPage = (reply: FastifyReply, err: JitError, viewer?: Viewer) =>
-    sendPage(reply, err.statusCode, layout({ title: 'Something went wrong', ...(viewer ? { viewer } : {}) }, html`<p class="notice error" role="alert">${err.message} <span class="muted">(${err.code})</span></p><p><a href="/ui/sign-in">Sign in</a></p>`));
+    sendPage(
+      reply,
+      err.statusCode,
+      layout(
+        { title: 'Something went wrong', ...(viewer ? { viewer } : {}) },
+        html`<p class="notice error" role="alert">${err.message} <span class="muted">(${err.code})</span></p><p><a href="/ui/sign-in">Sign in</a></p>`,
+      ),
+    );
   const toSignIn = (req: FastifyRequest, reply: FastifyReply) => reply.redirect(`/ui/sign-in?return=${encodeURIComponent(safeReturnTo(req.url))}`, 303);
 
   /** GET on the read API as the session's user (the API's auth and role table decide). */
@@ -202,8 +224,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
 
   /** A page for signed-in users only: no session, a browser redirect to sign-in; its data comes from the read API. */
   const page =
-    (render: (ctx: { req: FastifyRequest; session: Session; viewer: Viewer; reply: FastifyReply }) => Promise<FastifyReply | string>) =>
-    async (req: FastifyRequest, reply: FastifyReply) => {
+    (render: (ctx: { req: FastifyRequest; session: Session; viewer: Viewer; reply: FastifyReply }) => Promise<FastifyReply | string>) => async (req: FastifyRequest, reply: FastifyReply) => {
       const opened = await sessionOf(req);
       if (!opened) return toSignIn(req, reply);
       const viewer = { username: opened.username, csrf: opened.csrf };
@@ -231,7 +252,11 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   app.get('/ui/*', async (req, reply) => {
     const session = await sessionOf(req);
     if (!session) return toSignIn(req, reply);
-    return sendPage(reply, 404, layout({ title: 'Not found', viewer: { username: session.username, csrf: session.csrf } }, html`<p>There is no such page. <a href="${DASHBOARD_HOME}">Back to the dashboard</a>.</p>`));
+    return sendPage(
+      reply,
+      404,
+      layout({ title: 'Not found', viewer: { username: session.username, csrf: session.csrf } }, html`<p>There is no such page. <a href="${DASHBOARD_HOME}">Back to the dashboard</a>.</p>`),
+    );
   });
   app.get<{ Params: { name: string } }>('/ui/assets/:name', async (req, reply) => {
     // own keys only: `__proto__` or `constructor` is no asset
@@ -269,7 +294,15 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
     const flow = await sessions.openSignIn(jar[SIGN_IN]);
     setCookie(reply, SIGN_IN, '', 0);
     if (!flow || !sameToken(req.query.state, flow.state)) return problemPage(reply, SignInRefused('this sign-in was not started by this browser, or it was already used'));
-    if (req.query.error || !req.query.code) return problemPage(reply, SignInRefused(`GitLab did not grant access (${String(req.query.error ?? 'no code').slice(0, 64).replace(/[^\w.-]/g, '')})`));
+    if (req.query.error || !req.query.code)
+      return problemPage(
+        reply,
+        SignInRefused(
+          `GitLab did not grant access (${String(req.query.error ?? 'no code')
+            .slice(0, 64)
+            .replace(/[^\w.-]/g, '')})`,
+        ),
+      );
     let tokens: OAuthTokens;
     let username: string;
     try {
@@ -282,7 +315,11 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
     }
     // a new session at every sign-in, whatever the browser held before (session fixation)
     // a refresh token keeps the session for its whole TTL; without one it ends with the access token
-    const { session, cookie } = await sessions.create({ ...sessionTokens(tokens, now()), username, ttlMs: tokens.refreshToken || tokens.expiresIn === undefined ? ttlMs : Math.min(ttlMs, tokens.expiresIn * 1000) });
+    const { session, cookie } = await sessions.create({
+      ...sessionTokens(tokens, now()),
+      username,
+      ttlMs: tokens.refreshToken || tokens.expiresIn === undefined ? ttlMs : Math.min(ttlMs, tokens.expiresIn * 1000),
+    });
     sessionCookie(reply, session, cookie);
     req.log.info({ username }, 'dashboard sign-in');
     return reply.redirect(flow.returnTo, 303);
@@ -342,7 +379,11 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
     '/ui/history.csv',
     page(async ({ req, reply, session }) => {
       const { elevations, problems } = await history(session, historyQuery(req.query as Record<string, unknown>));
-      if (problems.length > 0) return reply.code(400).type('text/plain; charset=utf-8').send(`${problems.join('; ')}\n`);
+      if (problems.length > 0)
+        return reply
+          .code(400)
+          .type('text/plain; charset=utf-8')
+          .send(`${problems.join('; ')}\n`);
       return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="jit-history.csv"').send(historyCsv(elevations));
     }),
   );
@@ -352,7 +393,12 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
       const id = (req.params as { id: string }).id;
       const e = ELEVATION_ID_PARAM.test(id) ? await detail(session, id) : undefined;
       // not found and not yours look the same, as on the API
-      if (!e) return sendPage(reply, 404, layout({ title: 'No such elevation', current: '/ui/history', viewer }, html`<p>There is no elevation ${id} you may see. <a href="/ui/history">Back to the history</a>.</p>`));
+      if (!e)
+        return sendPage(
+          reply,
+          404,
+          layout({ title: 'No such elevation', current: '/ui/history', viewer }, html`<p>There is no elevation ${id} you may see. <a href="/ui/history">Back to the history</a>.</p>`),
+        );
       return layout({ title: `Elevation ${e.id}`, current: '/ui/history', viewer }, elevationPage(e));
     }),
   );
@@ -378,5 +424,3 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
     }),
   );
 };
-
-

@@ -49,7 +49,12 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
-const cookieOf = (r: { headers: Record<string, unknown> }, name: string) => [r.headers['set-cookie']].flat().map(String).find((c) => c.startsWith(`${name}=`) && !c.startsWith(`${name}=;`))?.split(';')[0];
+const cookieOf = (r: { headers: Record<string, unknown> }, name: string) =>
+  [r.headers['set-cookie']]
+    .flat()
+    .map(String)
+    .find((c) => c.startsWith(`${name}=`) && !c.startsWith(`${name}=;`))
+    ?.split(';')[0];
 
 async function signIn(username: string): Promise<string> {
   const login = await app.inject({ url: '/ui/auth/login?return=/ui/live' });

@@ -8,12 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createSessionSealer } from './sessions';
 
 const forge = (aud: string, claims: Record<string, unknown>) =>
-  new EncryptJWT(claims)
-    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: 'not-a-key-of-ours' })
-    .setAudience(aud)
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .encrypt(new Uint8Array(32));
+  new EncryptJWT(claims).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: 'not-a-key-of-ours' }).setAudience(aud).setIssuedAt().setExpirationTime('1h').encrypt(new Uint8Array(32));
 
 describe('a cookie sealed without the session key', () => {
   it('a session forged with an unknown kid and the all-zero key does not open', async () => {
@@ -22,7 +17,7 @@ describe('a cookie sealed without the session key', () => {
     expect(await sealer.get(cookie)).toBeUndefined();
   });
 
-  it('a sign-in forged so (state, PKCE verifier and return path of the forger\'s choosing) does not open', async () => {
+  it("a sign-in forged so (state, PKCE verifier and return path of the forger's choosing) does not open", async () => {
     const sealer = createSessionSealer({ keys: () => [randomBytes(32).toString('base64url')] });
     const cookie = await forge('jit-ui-sign-in', { jti: 'forged', st: 'known-state', cv: 'known-verifier', rt: '/ui/history' });
     expect(await sealer.openSignIn(cookie)).toBeUndefined();

@@ -21,7 +21,10 @@ describe('sealed dashboard sessions', () => {
     expect(await b.get(cookie)).toEqual(session);
     expect(session).toMatchObject({ token: TOKEN, refreshToken: REFRESH, username: 'carol' });
     // encrypted, not merely signed: neither token nor name is readable in any part of it
-    const readable = cookie.split('.').map((part) => Buffer.from(part, 'base64url').toString('latin1')).join(' ');
+    const readable = cookie
+      .split('.')
+      .map((part) => Buffer.from(part, 'base64url').toString('latin1'))
+      .join(' ');
     for (const s of [TOKEN, REFRESH, 'carol', session.csrf]) expect(readable).not.toContain(s);
   });
 

@@ -119,11 +119,11 @@ export function createSessionSealer(options: SessionSealerOptions): SessionSeale
           return key;
         },
         {
-        keyManagementAlgorithms: ['dir'],
-        contentEncryptionAlgorithms: ['A256GCM'],
-        audience: purpose,
-        currentDate: new Date(now()),
-        requiredClaims: ['exp'],
+          keyManagementAlgorithms: ['dir'],
+          contentEncryptionAlgorithms: ['A256GCM'],
+          audience: purpose,
+          currentDate: new Date(now()),
+          requiredClaims: ['exp'],
         },
       );
       return payload;
@@ -135,7 +135,19 @@ export function createSessionSealer(options: SessionSealerOptions): SessionSeale
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
   const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
   const sealSession = (s: Session) =>
-    seal(SESSION, { jti: s.id, sub: s.username, tok: s.token, csrf: s.csrf, ...(s.refreshToken ? { rt: s.refreshToken } : {}), ...(s.tokenExpiresAt !== undefined ? { tex: s.tokenExpiresAt } : {}), sex: s.expiresAt }, s.expiresAt);
+    seal(
+      SESSION,
+      {
+        jti: s.id,
+        sub: s.username,
+        tok: s.token,
+        csrf: s.csrf,
+        ...(s.refreshToken ? { rt: s.refreshToken } : {}),
+        ...(s.tokenExpiresAt !== undefined ? { tex: s.tokenExpiresAt } : {}),
+        sex: s.expiresAt,
+      },
+      s.expiresAt,
+    );
 
   return {
     async startSignIn(p) {
@@ -150,7 +162,15 @@ export function createSessionSealer(options: SessionSealerOptions): SessionSeale
       return state && codeVerifier && returnTo ? { state, codeVerifier, returnTo } : undefined;
     },
     async create({ token, refreshToken, tokenExpiresAt, username, ttlMs }) {
-      const session: Session = { id: newId(), token, ...(refreshToken ? { refreshToken } : {}), ...(tokenExpiresAt !== undefined ? { tokenExpiresAt } : {}), username, csrf: newId(), expiresAt: now() + ttlMs };
+      const session: Session = {
+        id: newId(),
+        token,
+        ...(refreshToken ? { refreshToken } : {}),
+        ...(tokenExpiresAt !== undefined ? { tokenExpiresAt } : {}),
+        username,
+        csrf: newId(),
+        expiresAt: now() + ttlMs,
+      };
       return { session, cookie: await sealSession(session) };
     },
     reseal: sealSession,

@@ -8,7 +8,9 @@
     var h = Math.floor(s / 3600);
     var m = Math.floor((s % 3600) / 60);
     var r = s % 60;
-    var pad = function (n) { return (n < 10 ? '0' : '') + n; };
+    var pad = function (n) {
+      return (n < 10 ? '0' : '') + n;
+    };
     // the same text the server renders first (libs/dashboard/src/pages/live-page.ts, countdownText)
     return (h > 0 ? h + 'h ' + pad(m) + 'm ' : m > 0 ? m + 'm ' : '') + (h > 0 || m > 0 ? pad(r) : r) + 's left';
   }
@@ -27,6 +29,9 @@
     setInterval(tick, 1000);
     var main = document.querySelector('[data-refresh-seconds]');
     var every = main ? Number(main.getAttribute('data-refresh-seconds')) : 0;
-    if (every > 0) setTimeout(function () { location.reload(); }, every * 1000);
+    if (every > 0)
+      setTimeout(function () {
+        location.reload();
+      }, every * 1000);
   });
 })();

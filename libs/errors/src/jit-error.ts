@@ -53,19 +53,14 @@ export interface ErrorFactory<A extends unknown[]> extends ErrorDefinition {
  * Define one catalogue entry. `message` may use %s placeholders filled in order.
  * Codes must match JIT_ERR_<AREA>_<WHAT> and be documented in docs/errors.md.
  */
-export function defineError<A extends unknown[] = []>(
-  code: string,
-  message: string,
-  opts: { retriable?: boolean; statusCode?: number } = {},
-): ErrorFactory<A> {
+export function defineError<A extends unknown[] = []>(code: string, message: string, opts: { retriable?: boolean; statusCode?: number } = {}): ErrorFactory<A> {
   if (!/^JIT_ERR_[A-Z0-9]+_[A-Z0-9_]+$/.test(code)) throw new Error(`bad error code ${code}`);
   const retriable = opts.retriable ?? false;
   const statusCode = opts.statusCode ?? 500;
   const factory = ((...args: unknown[]) => {
     const last = args[args.length - 1];
     const placeholders = (message.match(/%s/g) ?? []).length;
-    const options =
-      args.length > placeholders && last && typeof last === 'object' ? (args.pop() as JitErrorOptions) : {};
+    const options = args.length > placeholders && last && typeof last === 'object' ? (args.pop() as JitErrorOptions) : {};
     let i = 0;
     const text = message.replace(/%s/g, () => String(args[i++]));
     return new JitError(code, text, { retriable, statusCode, ...options });

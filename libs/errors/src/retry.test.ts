@@ -78,7 +78,7 @@ describe('retryRetriable', () => {
     expect(waits).toEqual([2, 4, 5]);
   });
 
-  it('decides by the caller\'s rule when it names one', async () => {
+  it("decides by the caller's rule when it names one", async () => {
     let calls = 0;
     const out = await retryRetriable(
       async () => {

@@ -159,7 +159,7 @@ describe('approval gate: approvals that never count', () => {
     expect(recs.at(-1)).toMatchObject({ approver: 'carol', counted: false, reason: 'committer' });
   });
 
-  it('a Push Hook that never reached jit: GitLab\'s push events still name the pusher, so an approval by someone else counts', async () => {
+  it("a Push Hook that never reached jit: GitLab's push events still name the pusher, so an approval by someone else counts", async () => {
     const w = await createFakeWorld({ tier: 'free' });
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });
     const m = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
@@ -171,7 +171,7 @@ describe('approval gate: approvals that never count', () => {
     expect((await dataOf(w, EVENT_TYPES.approved))[0]).toMatchObject({ approvers: ['carol'] });
   });
 
-  it('a Push Hook that never reached jit: the pusher\'s own approval never counts (GitLab\'s push events name her)', async () => {
+  it("a Push Hook that never reached jit: the pusher's own approval never counts (GitLab's push events name her)", async () => {
     const w = await createFakeWorld({ tier: 'free' });
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });
     const m = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
@@ -189,7 +189,7 @@ describe('approval gate: approvals that never count', () => {
     expect((await dataOf(w, EVENT_TYPES.bypassDetected))[0]!.reasons.join(' ')).toMatch(/0 of 1 required .*carol: committer/);
   });
 
-  it('a commit no push accounts for (neither a Push Hook nor GitLab\'s events) has an unknown pusher: the tier still needs that many approvals from provable non-pushers', async () => {
+  it("a commit no push accounts for (neither a Push Hook nor GitLab's events) has an unknown pusher: the tier still needs that many approvals from provable non-pushers", async () => {
     const w = await createFakeWorld({ tier: 'free' });
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });
     const p = w.gl.projects.get(PROJECT)!;
@@ -228,7 +228,10 @@ describe('approval gate: approvals that never count', () => {
         before: main,
         after: 'f'.repeat(40),
         who: 'carol',
-        commits: [{ id: head, authorName: 'dev', authorEmail: 'dev@example.com' }, { id: 'f'.repeat(40), authorName: 'carol', authorEmail: 'carol@example.com' }],
+        commits: [
+          { id: head, authorName: 'dev', authorEmail: 'dev@example.com' },
+          { id: 'f'.repeat(40), authorName: 'carol', authorEmail: 'carol@example.com' },
+        ],
       }),
     );
     await w.merge(iid, 'carol');
@@ -249,7 +252,7 @@ describe('approval gate: approvals that never count', () => {
     expect(w.comment(iid)).toContain('given before the last change');
   });
 
-  it('an approval recorded before the last change stays stale even if GitLab\'s clock runs ahead', async () => {
+  it("an approval recorded before the last change stays stale even if GitLab's clock runs ahead", async () => {
     const w = await createFakeWorld({ tier: 'free' });
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });
     w.gl.approve(PROJECT, iid, 'carol', new Date(Date.now() + 3600_000));
@@ -498,7 +501,10 @@ describe('approval gate: lifecycle, idempotency and failures', () => {
     const revokes = await dataOf(w, EVENT_TYPES.revokeRequested);
     expect(revokes).toHaveLength(1);
     expect(revokes[0]).toMatchObject({ requestedBy: 'dev', reason: 'done with the backfill' });
-    const notes = w.gl.projects.get(PROJECT)!.mrs.get(iid)!.notes.filter((n) => n.authorUsername === BOT);
+    const notes = w.gl.projects
+      .get(PROJECT)!
+      .mrs.get(iid)!
+      .notes.filter((n) => n.authorUsername === BOT);
     expect(notes.some((n) => n.body.includes('refused'))).toBe(true);
   });
 

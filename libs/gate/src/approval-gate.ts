@@ -312,12 +312,14 @@ export function createGate(options: GateOptions): Gate {
       };
       if (options.followElevations !== false) {
         subs.push(
-          await retrying('following jit.elevations.v1', () => followLog(bus, {
-            topic: TOPIC_ELEVATIONS,
-            // the ledger is rebuilt at every start; its (ephemeral) group goes with the process
-            groupId: `${options.groupId ?? GATE_GROUP_ID}-ledger-${process.pid}-${Date.now().toString(36)}`,
-            onEvent: (m) => fold(m.event),
-          })),
+          await retrying('following jit.elevations.v1', () =>
+            followLog(bus, {
+              topic: TOPIC_ELEVATIONS,
+              // the ledger is rebuilt at every start; its (ephemeral) group goes with the process
+              groupId: `${options.groupId ?? GATE_GROUP_ID}-ledger-${process.pid}-${Date.now().toString(36)}`,
+              onEvent: (m) => fold(m.event),
+            }),
+          ),
         );
       } else {
         await retrying('rebuilding state from jit.elevations.v1', () => bus.replay(TOPIC_ELEVATIONS, (m) => fold(m.event)));
@@ -326,11 +328,13 @@ export function createGate(options: GateOptions): Gate {
       await ratifier.refresh().catch((err: unknown) => log.error({ err: String(err) }, 'policy refresh failed'));
       ready = true;
       subs.push(
-        await retrying('subscribing to jit.gitlab.v1', () => bus.subscribe({
-          topic: TOPIC_GITLAB,
-          groupId: options.groupId ?? GATE_GROUP_ID,
-          handler: handle,
-        })),
+        await retrying('subscribing to jit.gitlab.v1', () =>
+          bus.subscribe({
+            topic: TOPIC_GITLAB,
+            groupId: options.groupId ?? GATE_GROUP_ID,
+            handler: handle,
+          }),
+        ),
       );
       const every = options.policyRefreshMs ?? 60_000;
       if (every > 0) {

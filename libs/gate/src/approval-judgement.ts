@@ -79,9 +79,7 @@ export function pushedOrAuthored(facts: PushFacts, user: GitlabUser): boolean {
   const names = [user.username, user.name].filter((n): n is string => !!n).map((n) => n.toLowerCase());
   return facts.commits.some(
     (c) =>
-      (email && (c.authorEmail.toLowerCase() === email || c.committerEmail.toLowerCase() === email)) ||
-      names.includes(c.authorName.toLowerCase()) ||
-      names.includes(c.committerName.toLowerCase()),
+      (email && (c.authorEmail.toLowerCase() === email || c.committerEmail.toLowerCase() === email)) || names.includes(c.authorName.toLowerCase()) || names.includes(c.committerName.toLowerCase()),
   );
 }
 
@@ -183,6 +181,9 @@ export async function breakGlassMergerProblem(ctx: Ctx, ref: MrRef, mergedBy: { 
   if (pushedOrAuthored(facts, merger)) return `${need} who did not change it; ${merger.username} who merged it also pushed to it`;
   // A commit neither a Push Hook nor GitLab's push events account for could be the merger's.
   if (facts.unknown.length > 0)
-    return `${need} who did not change it; ${facts.unknown.length} commit(s) have no known pusher (${facts.unknown.slice(0, 5).map((c) => c.slice(0, 12)).join(', ')}), so ${merger.username} who merged it may have pushed to it`;
+    return `${need} who did not change it; ${facts.unknown.length} commit(s) have no known pusher (${facts.unknown
+      .slice(0, 5)
+      .map((c) => c.slice(0, 12))
+      .join(', ')}), so ${merger.username} who merged it may have pushed to it`;
   return undefined;
 }

@@ -55,10 +55,17 @@ function refusingRepeatedStatus(w: FakeWorld): GitlabClient {
     ...base,
     commitStatuses: {
       async create(projectId, sha, input) {
-        const last = w.gl.projects.get(Number(projectId))!.statuses.filter((s) => s.sha === sha && s.name === input.name).at(-1);
+        const last = w.gl.projects
+          .get(Number(projectId))!
+          .statuses.filter((s) => s.sha === sha && s.name === input.name)
+          .at(-1);
         if (last?.state === input.state) {
           const via = input.state === 'success' ? 'succeed' : 'drop';
-          throw GitlabRejected(`POST /api/v4/projects/${projectId}/statuses/${sha}`, 400, `Cannot transition status via :${via} from :${input.state} (Reason(s): Status cannot transition via "${via}")`);
+          throw GitlabRejected(
+            `POST /api/v4/projects/${projectId}/statuses/${sha}`,
+            400,
+            `Cannot transition status via :${via} from :${input.state} (Reason(s): Status cannot transition via "${via}")`,
+          );
         }
         return base.commitStatuses.create(projectId, sha, input);
       },
@@ -82,7 +89,12 @@ describe('gate: a replayed open', () => {
     const mr = w.gl.projects.get(PROJECT)!.mrs.get(iid)!;
     expect(mr.rules).toHaveLength(1);
     expect(w.comment(iid)).toContain('who may approve | `carol`, `dave`');
-    expect(w.gl.projects.get(PROJECT)!.statuses.filter((s) => s.name === 'jit/policy').map((s) => s.state)).toEqual(['success']);
+    expect(
+      w.gl.projects
+        .get(PROJECT)!
+        .statuses.filter((s) => s.name === 'jit/policy')
+        .map((s) => s.state),
+    ).toEqual(['success']);
   });
 
   it('a rejected request replayed: GitLab refuses the repeated failed status; still one rejection, no error', async () => {
@@ -116,7 +128,12 @@ describe('gate: a replayed open', () => {
     const iid = await w.open('dev', { [REQ]: requestYaml({}) });
     expect(raced).toBe(true);
     expect(await w.types()).toEqual(['requested']);
-    expect(w.gl.projects.get(PROJECT)!.mrs.get(iid)!.rules.map((r) => r.name)).toEqual(['jit:reversible-write']);
+    expect(
+      w.gl.projects
+        .get(PROJECT)!
+        .mrs.get(iid)!
+        .rules.map((r) => r.name),
+    ).toEqual(['jit:reversible-write']);
   });
 });
 

@@ -68,15 +68,17 @@ export async function ensureJitRule(ctx: Ctx, ref: MrRef, wanted: WantedRule, kn
     );
   }
   try {
-    const res = ours ? await gitlab.approvalRules.edit(ref.projectId, ref.mrIid, ours.id, wanted) : await gitlab.approvalRules.create(ref.projectId, ref.mrIid, wanted).catch(async (err: unknown) => {
-      // Created meanwhile (another replica, a redelivery racing this one): GitLab refuses a second
-      // rule of that name (or a second any-approver rule). Take the one that is there and set it.
-      if (!ruleExists(err)) throw err;
-      const again = await gitlab.approvalRules.all(ref.projectId, ref.mrIid);
-      const theirs = isApprovalRulesUnsupported(again) ? undefined : again.find((r) => r.name.startsWith('jit:') || r.name === wanted.name);
-      if (!theirs) throw err;
-      return gitlab.approvalRules.edit(ref.projectId, ref.mrIid, theirs.id, wanted);
-    });
+    const res = ours
+      ? await gitlab.approvalRules.edit(ref.projectId, ref.mrIid, ours.id, wanted)
+      : await gitlab.approvalRules.create(ref.projectId, ref.mrIid, wanted).catch(async (err: unknown) => {
+          // Created meanwhile (another replica, a redelivery racing this one): GitLab refuses a second
+          // rule of that name (or a second any-approver rule). Take the one that is there and set it.
+          if (!ruleExists(err)) throw err;
+          const again = await gitlab.approvalRules.all(ref.projectId, ref.mrIid);
+          const theirs = isApprovalRulesUnsupported(again) ? undefined : again.find((r) => r.name.startsWith('jit:') || r.name === wanted.name);
+          if (!theirs) throw err;
+          return gitlab.approvalRules.edit(ref.projectId, ref.mrIid, theirs.id, wanted);
+        });
     if (isApprovalRulesUnsupported(res)) return { free: true, drift: [] };
   } catch (err) {
     if (!GitlabForbidden.is(err)) throw err;

@@ -7,11 +7,10 @@ export const GateMalformedEvent = defineError<[string, string]>(
   { statusCode: 422 },
 );
 
-export const GateNotStarted = defineError<[string]>(
-  'JIT_ERR_GATE_NOT_STARTED',
-  'the approval gate cannot %s before start() has rebuilt its state from jit.elevations.v1',
-  { retriable: true, statusCode: 503 },
-);
+export const GateNotStarted = defineError<[string]>('JIT_ERR_GATE_NOT_STARTED', 'the approval gate cannot %s before start() has rebuilt its state from jit.elevations.v1', {
+  retriable: true,
+  statusCode: 503,
+});
 
 export const GateReconcileFailed = defineError<[string]>(
   'JIT_ERR_GATE_RECONCILE_FAILED',
@@ -19,8 +18,4 @@ export const GateReconcileFailed = defineError<[string]>(
   { retriable: true, statusCode: 503 },
 );
 
-export const GateInvalidOption = defineError<[string]>(
-  'JIT_ERR_GATE_INVALID_OPTION',
-  'approval gate option %s; fix the value the app passes (see libs/gate/README.md)',
-  { statusCode: 500 },
-);
+export const GateInvalidOption = defineError<[string]>('JIT_ERR_GATE_INVALID_OPTION', 'approval gate option %s; fix the value the app passes (see libs/gate/README.md)', { statusCode: 500 });

@@ -1,15 +1,7 @@
 // What every part of the gate shares: its clients, its read model, its metrics, and the three
 // primitives all handlers use — emit (log first, then the read models), the per-MR lock, and the
 // policy in force. Built once by createGate; handlers and helpers take the fields they need.
-import {
-  EVENT_TYPES,
-  TOPIC_ELEVATIONS,
-  createElevationEvent,
-  eventKey,
-  type ElevationEventType,
-  type EventDataByType,
-  type GitlabWebhookData,
-} from '@jit/contracts';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, createElevationEvent, eventKey, type ElevationEventType, type EventDataByType, type GitlabWebhookData } from '@jit/contracts';
 import type { EventBus } from '@jit/bus';
 import type { GitlabClient } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';

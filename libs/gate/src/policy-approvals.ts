@@ -77,7 +77,12 @@ export async function countPolicyApprovals(input: PolicyApprovalsInput): Promise
   if (counted.length < required) {
     reasons.push(
       `merged with ${counted.length} of ${required} required policyApprover approval(s) given after the last change` +
-        (lines.some((l) => !l.counted) ? ` (not counted: ${lines.filter((l) => !l.counted).map((l) => `${l.approver}: ${l.reason}`).join(', ')})` : ''),
+        (lines.some((l) => !l.counted)
+          ? ` (not counted: ${lines
+              .filter((l) => !l.counted)
+              .map((l) => `${l.approver}: ${l.reason}`)
+              .join(', ')})`
+          : ''),
     );
   }
   return { counted, lines, reasons };

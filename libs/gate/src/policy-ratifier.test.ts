@@ -11,7 +11,10 @@ import { PROJECT, createFakeWorld, requestYaml, type FakeWorld } from './fixture
 import { POLICY_YAML } from './fixtures/policy';
 
 /** What an attacker wants in force: a 30-day break-glass she alone approves. */
-const HOSTILE = POLICY_YAML.replace('breakGlass: { ttlMax: 1h,', 'breakGlass: { ttlMax: 30d,').replace('policyApprovers: { groups: [security], approvals: 2 }', 'policyApprovers: { users: [mallory], approvals: 1 }');
+const HOSTILE = POLICY_YAML.replace('breakGlass: { ttlMax: 1h,', 'breakGlass: { ttlMax: 30d,').replace(
+  'policyApprovers: { groups: [security], approvals: 2 }',
+  'policyApprovers: { users: [mallory], approvals: 1 }',
+);
 const TIGHTER = POLICY_YAML.replace('cosmetic:         { ttlMax: 4h,', 'cosmetic:         { ttlMax: 3h,');
 
 function openSilently(w: FakeWorld, author: string, files: Record<string, string>, branch: string): number {
@@ -215,7 +218,7 @@ describe('policy trust: what comes into force', () => {
   });
 });
 
-describe('headArrival: when the merged head arrived, by GitLab\'s diff versions', () => {
+describe("headArrival: when the merged head arrived, by GitLab's diff versions", () => {
   const v = (id: number, headCommitSha: string, createdAt: string) => ({ id, headCommitSha, createdAt });
   it('is the oldest of the newest run at that head (a recomputed version changes nothing; a head pushed back counts from its return)', () => {
     expect(headArrival([v(3, 'a', '2030-01-01T03:00:00Z'), v(2, 'b', '2030-01-01T02:00:00Z'), v(1, 'a', '2030-01-01T01:00:00Z')], 'a')).toBe(Date.parse('2030-01-01T03:00:00Z'));

@@ -3,12 +3,7 @@
 // policy.ratified or policy.refused; a mixed MR, a direct push or a force-push that changes
 // policy.yaml on the default branch is recorded as policy.bypass.detected. The policy store puts
 // only ratified versions in force, so what is on the default branch never decides anything alone.
-import {
-  EVENT_TYPES,
-  type ElevationEventType,
-  type EventDataByType,
-  type GitlabWebhookData,
-} from '@jit/contracts';
+import { EVENT_TYPES, type ElevationEventType, type EventDataByType, type GitlabWebhookData } from '@jit/contracts';
 import { JitError } from '@jit/errors';
 import { GitlabNotFound, isApprovalRulesUnsupported, type GitlabClient, type GitlabUser, type MergeRequest } from '@jit/gitlab';
 import type { Logger, Registry } from '@jit/observability';
@@ -189,7 +184,11 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
         reasons.push(`the merged ${policyStore.path} is invalid: ${err.message.slice(0, 1000)}`);
       }
     }
-    const { counted, lines, reasons: approvalReasons } = await countPolicyApprovals({
+    const {
+      counted,
+      lines,
+      reasons: approvalReasons,
+    } = await countPolicyApprovals({
       gitlab,
       ref: ev,
       mr,
@@ -222,7 +221,13 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
       );
       const st = await reload();
       log.info({ mrIid: ev.mrIid, version: atMerge.blobId, approvers: counted }, 'policy change ratified; now in force');
-      await options.comment(ev, view({ approvals: lines, revokeNote: `Ratified: approved by ${counted.join(', ')}; version ${atMerge.blobId.slice(0, 12)} is in force${st.version === atMerge.blobId ? '' : ' once readable'}.` }));
+      await options.comment(
+        ev,
+        view({
+          approvals: lines,
+          revokeNote: `Ratified: approved by ${counted.join(', ')}; version ${atMerge.blobId.slice(0, 12)} is in force${st.version === atMerge.blobId ? '' : ' once readable'}.`,
+        }),
+      );
       return;
     }
     await emit(
@@ -335,7 +340,10 @@ export function createPolicyRatifier(options: PolicyRatifierOptions): PolicyRati
           `policy:${policyStore.projectId}:bypass:${still.version}:${still.lastCommitId}`,
         );
         bypasses.inc({ how: 'push' });
-        log.error({ version: still.version, commit: still.lastCommitId, inForce: st.version }, 'policy.yaml on the default branch changed outside a policy-change MR: never adopted, reported as a policy bypass');
+        log.error(
+          { version: still.version, commit: still.lastCommitId, inForce: st.version },
+          'policy.yaml on the default branch changed outside a policy-change MR: never adopted, reported as a policy bypass',
+        );
       }
     }
     if (absent(st) && st.version && !absenceReported.has(st.version)) {

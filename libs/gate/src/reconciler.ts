@@ -5,13 +5,7 @@
 // normalized event webhook-ingest would have published. Deterministic ids make repeated runs and late real webhooks harmless; the gate then
 // handles the event exactly as a webhook (the merge path re-verifies everything from GitLab's API).
 import { CloudEvent } from 'cloudevents';
-import {
-  GITLAB_WEBHOOK_EVENT_TYPE,
-  TOPIC_GITLAB,
-  elevationId as toElevationId,
-  gitlabKey,
-  type GitlabWebhookData,
-} from '@jit/contracts';
+import { GITLAB_WEBHOOK_EVENT_TYPE, TOPIC_GITLAB, elevationId as toElevationId, gitlabKey, type GitlabWebhookData } from '@jit/contracts';
 import type { CloudEventJson, EventBus } from '@jit/bus';
 import { JitError, isRetriable } from '@jit/errors';
 import type { GitlabClient, MergeRequest, MergeRequestApprovals, Project } from '@jit/gitlab';
@@ -197,7 +191,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     await options.checkRule?.(project.id, mr.iid);
     const approvals = await gitlab.mergeRequests.approvals(project.id, mr.iid);
     const atGitlab = [...new Set(approvals.approvedBy.map((a) => a.username.toLowerCase()))].sort();
-    const recorded = [...ledger.approvalsSinceLastChange(elevation)].filter(([, a]) => a.action === 'approved').map(([name]) => name).sort();
+    const recorded = [...ledger.approvalsSinceLastChange(elevation)]
+      .filter(([, a]) => a.action === 'approved')
+      .map(([name]) => name)
+      .sort();
     if (atGitlab.join(',') === recorded.join(',')) return 'skipped';
     const fingerprint = `${elevation}:${mr.sha}:${atGitlab.join(',')}`;
     if (shown.has(fingerprint)) return 'skipped';
@@ -233,7 +230,11 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       const open = await gitlab.mergeRequests.all(project.id, { ...list, state: 'opened' });
       const merged = await gitlab.mergeRequests.all(project.id, { ...list, state: 'merged', updatedAfter: summary.since });
       const closed = await gitlab.mergeRequests.all(project.id, { ...list, state: 'closed', updatedAfter: summary.since });
-      for (const [name, rows] of [['opened', open], ['merged', merged], ['closed', closed]] as const) {
+      for (const [name, rows] of [
+        ['opened', open],
+        ['merged', merged],
+        ['closed', closed],
+      ] as const) {
         if (rows.length >= PER_PAGE * maxPages) {
           summary.complete = false;
           log.warn({ state: name, listed: rows.length }, 'more MRs than the reconciliation lists: the oldest were not looked at — raise reconcileMaxPages');

@@ -25,7 +25,11 @@ const FORGERIES = [
 ];
 const hostile = fc.oneof(
   fc.constantFrom(...FORGERIES),
-  fc.array(fc.oneof(fc.constantFrom('\r', '\n', '\u2028', '\u2029', '\u0085', '|', '`', '```', '#', '**', '\u001b[', '\u202e', '<', '&', '\\', '- ', '/', '1.'), fc.string({ maxLength: 5 })), { maxLength: 25 }).map((a) => a.join('')),
+  fc
+    .array(fc.oneof(fc.constantFrom('\r', '\n', '\u2028', '\u2029', '\u0085', '|', '`', '```', '#', '**', '\u001b[', '\u202e', '<', '&', '\\', '- ', '/', '1.'), fc.string({ maxLength: 5 })), {
+      maxLength: 25,
+    })
+    .map((a) => a.join('')),
 );
 
 function view(text: string): CommentView {
@@ -90,10 +94,16 @@ describe('renderComment with hostile text', () => {
   it('a policy-change comment holds too', () => {
     fc.assert(
       fc.property(hostile, (text) => {
-        const v: CommentView = { elevationId: 'gl-1-2', policyChange: { approvals: 2, approvers: [`sec${text}`], problems: [{ path: `tiers.${text}`, message: `m ${text}`, line: 1 }] }, revokeNote: `note ${text}` };
+        const v: CommentView = {
+          elevationId: 'gl-1-2',
+          policyChange: { approvals: 2, approvers: [`sec${text}`], problems: [{ path: `tiers.${text}`, message: `m ${text}`, line: 1 }] },
+          revokeNote: `note ${text}`,
+        };
         const body = renderComment(v);
         expect(body).not.toMatch(UNSAFE);
-        expect(body.split(LINES).length).toBe(renderComment({ ...v, policyChange: { ...v.policyChange!, approvers: ['x'], problems: [{ path: 'x', message: 'x', line: 1 }] }, revokeNote: 'x' }).split(LINES).length);
+        expect(body.split(LINES).length).toBe(
+          renderComment({ ...v, policyChange: { ...v.policyChange!, approvers: ['x'], problems: [{ path: 'x', message: 'x', line: 1 }] }, revokeNote: 'x' }).split(LINES).length,
+        );
       }),
       { numRuns: 200 },
     );

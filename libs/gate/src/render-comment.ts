@@ -114,10 +114,16 @@ export function renderComment(v: CommentView): string {
     if (p.breakGlass && p.reviewWithinSeconds) out.push(`| post-incident review | within ${dur(p.reviewWithinSeconds)} of approval |`);
     if (v.policyVersion) out.push(`| policy version | ${code(v.policyVersion.slice(0, 12))} |`);
     if (v.overlapping && v.overlapping.length > 0) {
-      out.push('', `**Live grants on ${code(p.target)}**: ${v.overlapping.map((o) => `${code(o.elevationId)}${o.scope ? ` (${md(o.scope)})` : ''}${o.expiresAt ? ` until ${md(o.expiresAt)}` : ''}`).join(', ')}`);
+      out.push(
+        '',
+        `**Live grants on ${code(p.target)}**: ${v.overlapping.map((o) => `${code(o.elevationId)}${o.scope ? ` (${md(o.scope)})` : ''}${o.expiresAt ? ` until ${md(o.expiresAt)}` : ''}`).join(', ')}`,
+      );
     }
     if (v.free) {
-      out.push('', '> This project has no GitLab approval rules (GitLab Free): GitLab will not block the merge. jit verifies the approvals itself at merge; a merge without them issues nothing and is reported as a bypass.');
+      out.push(
+        '',
+        '> This project has no GitLab approval rules (GitLab Free): GitLab will not block the merge. jit verifies the approvals itself at merge; a merge without them issues nothing and is reported as a bypass.',
+      );
     }
     if (v.settingsDrift && v.settingsDrift.length > 0) {
       out.push('', `> GitLab's approval setup had drifted: ${v.settingsDrift.map((d) => md(d)).join('; ')}.`);
@@ -135,7 +141,10 @@ export function renderComment(v: CommentView): string {
     }
   }
   if (v.verdict?.kind === 'approved') {
-    out.push('', `${VERDICT_HEADINGS.approved}: approved by ${v.verdict.approvers.map((u) => `${code(u)}`).join(', ') || '(break-glass, no approvals required)'}. Grant ${code(v.verdict.grantId)} will be issued.`);
+    out.push(
+      '',
+      `${VERDICT_HEADINGS.approved}: approved by ${v.verdict.approvers.map((u) => `${code(u)}`).join(', ') || '(break-glass, no approvals required)'}. Grant ${code(v.verdict.grantId)} will be issued.`,
+    );
     if (v.verdict.reviewIssue) out.push(`Post-incident review: ${md(v.verdict.reviewIssue)}`);
   } else if (v.verdict?.kind === 'bypass') {
     out.push('', `${VERDICT_HEADINGS.bypass} This was reported as a bypass:`);

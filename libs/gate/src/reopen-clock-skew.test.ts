@@ -34,8 +34,8 @@ async function closeReopenMerge(skewMs: number) {
   return { w, iid };
 }
 
-describe('close and reopen judged by log order, not by the replicas\' clocks', () => {
-  it('control (one clock): the reopen spends the earlier request, carol\'s approval before the close does not count', async () => {
+describe("close and reopen judged by log order, not by the replicas' clocks", () => {
+  it("control (one clock): the reopen spends the earlier request, carol's approval before the close does not count", async () => {
     const { w } = await closeReopenMerge(0);
     expect(await w.types()).toEqual(['requested', 'approval.recorded', 'withdrawn', 'requested', 'bypass.detected']);
     expect(await dataOf(w, EVENT_TYPES.approved)).toEqual([]);

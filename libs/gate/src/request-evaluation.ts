@@ -19,9 +19,7 @@ import {
   type PolicyProblem,
 } from '@jit/policy';
 
-export type RequestParseResult =
-  | { ok: true; value: unknown; locate?: Locate }
-  | { ok: false; problems: PolicyProblem[]; value?: unknown; locate?: Locate };
+export type RequestParseResult = { ok: true; value: unknown; locate?: Locate } | { ok: false; problems: PolicyProblem[]; value?: unknown; locate?: Locate };
 export type RequestParser = (text: string) => RequestParseResult;
 
 /** Default request parser: parseElevationRequest (contracts) + the raw document for semantic checks and lines. */
@@ -87,12 +85,7 @@ export async function judgeRequest(deps: RequestJudgeDeps, bytes: Uint8Array, au
     }
     if (plan?.breakGlass && policy.breakGlass) {
       // Break-glass is for the humans on call the policy names, never an agent or a bot.
-      const why = await breakGlassRequesterProblem(
-        policy.breakGlass,
-        { username: author, bot: (await deps.requesterIsBot()) || author === deps.botUsername },
-        policy.agents,
-        deps.resolveGroup,
-      );
+      const why = await breakGlassRequesterProblem(policy.breakGlass, { username: author, bot: (await deps.requesterIsBot()) || author === deps.botUsername }, policy.agents, deps.resolveGroup);
       if (why) {
         problems.push({ path: 'spec.breakGlass', message: why });
         plan = undefined;
@@ -140,6 +133,8 @@ export function shownProblems(problems: PolicyProblem[]): PolicyProblem[] {
   const list = problems.length > 0 ? problems.slice(0, 100) : [{ path: '(document)', message: 'the request could not be validated' }];
   return list.map((p) =>
     // Messages may quote what was written; never repeat anything shaped like a secret.
-    findSecretLike({ m: p.message, p: p.path }) ? { path: findSecretLike({ p: p.path }) ? '(document)' : p.path, message: 'a value here looks like a secret; it is not repeated — remove it from the request and rotate it' } : p,
+    findSecretLike({ m: p.message, p: p.path })
+      ? { path: findSecretLike({ p: p.path }) ? '(document)' : p.path, message: 'a value here looks like a secret; it is not repeated — remove it from the request and rotate it' }
+      : p,
   );
 }

@@ -30,7 +30,7 @@ describe('admin API', () => {
     expect(() => sandbox.pushCommit({ project: P, branch: 'main', author: 'dave', files: { x: 'x' } })).toThrow(/JIT_ERR_SANDBOX_BAD_ARGUMENT|403/);
   });
 
-  it('a push keeps the dates its git wrote; the MR diff versions date each head by GitLab\'s clock, newest first', async () => {
+  it("a push keeps the dates its git wrote; the MR diff versions date each head by GitLab's clock, newest first", async () => {
     sandbox.pushCommit({ project: P, branch: 'req', author: 'dave', files: { 'elevations/v.yaml': 'v1\n' } });
     const dave = new Gitlab({ host: sandbox.url, token: 'dave-token-0001' });
     const mr = await dave.MergeRequests.create(P, 'req', 'main', 'v');

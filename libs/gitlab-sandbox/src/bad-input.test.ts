@@ -158,7 +158,11 @@ describe('hostile requests', () => {
   it('stores binary content and reports it as binary in diffs', async () => {
     const res = await api(`/projects/${EP}/repository/commits`, {
       method: 'POST',
-      body: JSON.stringify({ branch: 'req', commit_message: 'bin', actions: [{ action: 'create', file_path: 'blob.bin', content: Buffer.from([0, 1, 2, 255]).toString('base64'), encoding: 'base64' }] }),
+      body: JSON.stringify({
+        branch: 'req',
+        commit_message: 'bin',
+        actions: [{ action: 'create', file_path: 'blob.bin', content: Buffer.from([0, 1, 2, 255]).toString('base64'), encoding: 'base64' }],
+      }),
     });
     expect(res.status).toBe(201);
     const raw = await api(`/projects/${EP}/repository/files/blob.bin?ref=req`);

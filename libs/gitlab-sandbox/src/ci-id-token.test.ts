@@ -37,11 +37,38 @@ async function verify(issuerUrl: string, token: string, audience = AUD): Promise
 // GitLab's documented claims (doc/ci/secrets/id_token_authentication.md) and what jwt.rb / jwt_v2.rb
 // write besides them (user_access_level, the job_* project claims).
 const ALWAYS = [
-  'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti',
-  'namespace_id', 'namespace_path', 'project_id', 'project_path', 'user_id', 'user_login', 'user_email', 'user_access_level',
-  'job_namespace_id', 'job_namespace_path', 'job_project_id', 'job_project_path',
-  'pipeline_id', 'pipeline_source', 'job_id', 'ref', 'ref_type', 'ref_path', 'ref_protected',
-  'runner_id', 'runner_environment', 'sha', 'ci_config_ref_uri', 'ci_config_sha', 'project_visibility',
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'namespace_id',
+  'namespace_path',
+  'project_id',
+  'project_path',
+  'user_id',
+  'user_login',
+  'user_email',
+  'user_access_level',
+  'job_namespace_id',
+  'job_namespace_path',
+  'job_project_id',
+  'job_project_path',
+  'pipeline_id',
+  'pipeline_source',
+  'job_id',
+  'ref',
+  'ref_type',
+  'ref_path',
+  'ref_protected',
+  'runner_id',
+  'runner_environment',
+  'sha',
+  'ci_config_ref_uri',
+  'ci_config_sha',
+  'project_visibility',
 ];
 const ENVIRONMENT = ['environment', 'environment_protected', 'deployment_tier', 'environment_action'];
 
@@ -63,9 +90,23 @@ describe('OpenID Connect discovery and keys', () => {
     });
     expect(Object.keys(doc).sort()).toEqual(
       [
-        'issuer', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'userinfo_endpoint', 'jwks_uri',
-        'scopes_supported', 'response_types_supported', 'response_modes_supported', 'grant_types_supported', 'token_endpoint_auth_methods_supported',
-        'subject_types_supported', 'id_token_signing_alg_values_supported', 'claim_types_supported', 'claims_supported', 'code_challenge_methods_supported',
+        'issuer',
+        'authorization_endpoint',
+        'token_endpoint',
+        'revocation_endpoint',
+        'introspection_endpoint',
+        'userinfo_endpoint',
+        'jwks_uri',
+        'scopes_supported',
+        'response_types_supported',
+        'response_modes_supported',
+        'grant_types_supported',
+        'token_endpoint_auth_methods_supported',
+        'subject_types_supported',
+        'id_token_signing_alg_values_supported',
+        'claim_types_supported',
+        'claims_supported',
+        'code_challenge_methods_supported',
       ].sort(),
     );
     expect(doc['scopes_supported']).toEqual(expect.arrayContaining(['api', 'read_user', 'read_api', 'read_repository', 'write_repository', 'sudo', 'openid', 'profile', 'email']));
@@ -93,7 +134,7 @@ describe('OpenID Connect discovery and keys', () => {
 });
 
 describe('CI ID tokens', () => {
-  it('verify with jose against discovery + JWKS and carry GitLab CI\'s claims', async () => {
+  it("verify with jose against discovery + JWKS and carry GitLab CI's claims", async () => {
     const s = await start();
     s.pushCommit({ project: P, branch: 'agent-work', author: 'dave', files: { 'notes.txt': 'x\n' } });
     const token = await issueCiIdToken(s, { user: 'deploy-agent', project: P, aud: AUD, ref: 'agent-work' });
@@ -139,12 +180,17 @@ describe('CI ID tokens', () => {
 
   it('adds the environment claims for a job with an environment; the job timeout sets exp', async () => {
     const s = await start();
-    const claims = await verify(
-      s.url,
-      await issueCiIdToken(s, { user: 'alice', project: P, aud: [AUD, 'https://other.example.com'], environment: { name: 'production' }, ttlSeconds: 3600 }),
-    );
+    const claims = await verify(s.url, await issueCiIdToken(s, { user: 'alice', project: P, aud: [AUD, 'https://other.example.com'], environment: { name: 'production' }, ttlSeconds: 3600 }));
     expect(Object.keys(claims).sort()).toEqual([...ALWAYS, ...ENVIRONMENT].sort());
-    expect(claims).toMatchObject({ environment: 'production', environment_protected: 'false', deployment_tier: 'production', environment_action: 'start', ref: 'main', ref_protected: 'true', user_access_level: 'maintainer' });
+    expect(claims).toMatchObject({
+      environment: 'production',
+      environment_protected: 'false',
+      deployment_tier: 'production',
+      environment_action: 'start',
+      ref: 'main',
+      ref_protected: 'true',
+      user_access_level: 'maintainer',
+    });
     expect(claims.aud).toEqual([AUD, 'https://other.example.com']);
     expect(claims.exp).toBe(claims.iat! + 3600);
   });

@@ -109,8 +109,7 @@ function resolve(state: SandboxState, input: CiIdTokenInput): { user: User; proj
   const sha = state.branchHead(project, ref);
   if (!sha) throw SandboxNotFound(`branch "${ref}" in project "${project.pathWithNamespace}"`);
   // GitLab: running a pipeline needs Developer; on a protected branch, the right to push or merge to it.
-  const allowed =
-    state.accessLevel(user, project) >= ACCESS.developer && (!state.protectedBranch(project, ref) || state.canPush(user, project, ref) || state.canMergeInto(user, project, ref));
+  const allowed = state.accessLevel(user, project) >= ACCESS.developer && (!state.protectedBranch(project, ref) || state.canPush(user, project, ref) || state.canMergeInto(user, project, ref));
   if (!allowed) throw SandboxBadArgument(`user "${user.username}" may not run a pipeline for "${ref}" in "${project.pathWithNamespace}"`);
   return { user, project, ref, sha };
 }

@@ -9,7 +9,10 @@ import { describe, expect, it } from 'vitest';
 
 const CLI = new URL('./cli.ts', import.meta.url).pathname;
 
-function run(args: string[], env: Record<string, string> = {}): { lines: Promise<string>; exit: Promise<{ code: number | null; stderr: string; stdout: string }>; kill: (signal?: NodeJS.Signals) => void } {
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): { lines: Promise<string>; exit: Promise<{ code: number | null; stderr: string; stdout: string }>; kill: (signal?: NodeJS.Signals) => void } {
   // node --import tsx (not the tsx wrapper, which forks): the pid signalled is the sandbox's own,
   // so a SIGKILL really kills it.
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GITLAB_TOKEN: '', GITLAB_URL: '', ...env } });
@@ -51,10 +54,7 @@ describe('sandbox CLI', () => {
   it('with --state, a change answered before a kill -9 is there after the restart: every answered note, the MR created last', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sbx-cli-'));
     const seed = join(dir, 'seed.yaml');
-    writeFileSync(
-      seed,
-      'users: [{ username: alice, token: alice-cli-token }]\nprojects: [{ path: ops/elevations, members: [{ username: alice, access_level: 40 }], files: { README.md: hi } }]\n',
-    );
+    writeFileSync(seed, 'users: [{ username: alice, token: alice-cli-token }]\nprojects: [{ path: ops/elevations, members: [{ username: alice, access_level: 40 }], files: { README.md: hi } }]\n');
     const state = join(dir, 'state.json');
     const P = encodeURIComponent('ops/elevations');
     const call = (url: string, path: string, init: RequestInit = {}) =>

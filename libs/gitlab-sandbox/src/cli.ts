@@ -42,7 +42,7 @@ program
   .option('--environment <name>', "the job's environment")
   .option('--timeout <seconds>', "the job's timeout: the token expires with it (GitLab's default 300)", secondsArg)
   .option('--url <url>', 'the sandbox (env GITLAB_URL; default http://127.0.0.1:8929)')
-  .option('--token-file <file>', 'file holding the token to ask with: the user\'s own, or an admin\'s (env GITLAB_TOKEN)')
+  .option('--token-file <file>', "file holding the token to ask with: the user's own, or an admin's (env GITLAB_TOKEN)")
   .action(idToken);
 
 async function idToken(o: { user: string; project: string; aud: string; ref?: string; environment?: string; timeout?: number; url?: string; tokenFile?: string }): Promise<void> {

@@ -124,8 +124,7 @@ const NOT_VALIDATED: Record<string, string> = {
   'GET /api/v4/projects/:id/approvals': 'the project approval settings schema is not vendored',
   'POST /api/v4/projects/:id/approvals': 'the project approval settings schema is not vendored',
   'GET /api/v4/projects/:id/hooks/:hookId/events': 'the delivery log has no schema',
-  'GET /api/v4/projects/:id/events':
-    "GitLab's fixtures hold no events schema (its events API specs check fields); API::Entities::Event + PushEventPayload's fields are checked in sandbox.test.ts",
+  'GET /api/v4/projects/:id/events': "GitLab's fixtures hold no events schema (its events API specs check fields); API::Entities::Event + PushEventPayload's fields are checked in sandbox.test.ts",
   'POST /api/v4/projects/:id/hooks/:hookId/events/:eventId/resend': 'answers {}',
   'DELETE /api/v4/projects/:id/hooks/:hookId': '204, no body',
   'DELETE /api/v4/projects/:id/repository/branches/:branch': '204, no body',
@@ -136,11 +135,11 @@ const NOT_VALIDATED: Record<string, string> = {
   'GET /api/v4/projects/:id/repository/files/*': 'no schema for repository files',
   'POST /api/v4/projects/:id/statuses/:sha': 'commit status schemas are not vendored',
   'GET /api/v4/projects/:id/repository/commits/:sha/statuses': 'commit status schemas are not vendored',
-  'GET /.well-known/openid-configuration': 'not REST v4: doorkeeper-openid_connect\'s discovery document, checked key by key in ci-id-token.test.ts',
-  'GET /oauth/discovery/keys': 'not REST v4: GitLab\'s JwksController, checked in ci-id-token.test.ts',
-  'GET /oauth/authorize': 'not REST v4: GitLab\'s sign-in and authorize pages (HTML), checked in oauth.test.ts',
-  'POST /oauth/authorize': 'not REST v4: the authorize form\'s redirect back to the client, checked in oauth.test.ts',
-  'POST /oauth/token': 'not REST v4: doorkeeper\'s token answer (RFC 6749 §5.1/5.2), checked field by field in oauth.test.ts',
+  'GET /.well-known/openid-configuration': "not REST v4: doorkeeper-openid_connect's discovery document, checked key by key in ci-id-token.test.ts",
+  'GET /oauth/discovery/keys': "not REST v4: GitLab's JwksController, checked in ci-id-token.test.ts",
+  'GET /oauth/authorize': "not REST v4: GitLab's sign-in and authorize pages (HTML), checked in oauth.test.ts",
+  'POST /oauth/authorize': "not REST v4: the authorize form's redirect back to the client, checked in oauth.test.ts",
+  'POST /oauth/token': "not REST v4: doorkeeper's token answer (RFC 6749 §5.1/5.2), checked field by field in oauth.test.ts",
   'POST /oauth/revoke': 'not REST v4: RFC 7009, answers {}',
   'POST /api/v4/applications': 'the applications schema is not vendored (admin-only; the secret is shown once); fields checked in oauth.test.ts',
 };
@@ -221,7 +220,9 @@ beforeAll(async () => {
   await call('PUT /api/v4/projects/:id/merge_requests/:iid/notes/:noteId', `${mrPath}/notes/${note.id}`, NOTE, { body: { body: 'looks fine (R-17)' } });
   await call('GET /api/v4/projects/:id/merge_requests/:iid/notes/:noteId', `${mrPath}/notes/${note.id}`, NOTE);
   await call('GET /api/v4/projects/:id/merge_requests/:iid/notes', `${mrPath}/notes`, NOTE);
-  const rule = await call('POST /api/v4/projects/:id/merge_requests/:iid/approval_rules', `${mrPath}/approval_rules`, MR_RULE, { body: { name: 'jit:reversible-write', approvals_required: 1, usernames: ['alice'] } });
+  const rule = await call('POST /api/v4/projects/:id/merge_requests/:iid/approval_rules', `${mrPath}/approval_rules`, MR_RULE, {
+    body: { name: 'jit:reversible-write', approvals_required: 1, usernames: ['alice'] },
+  });
   await call('PUT /api/v4/projects/:id/merge_requests/:iid/approval_rules/:ruleId', `${mrPath}/approval_rules/${rule.id}`, MR_RULE, { body: { approvals_required: 1, user_ids: [alice.id, bob.id] } });
   await call('GET /api/v4/projects/:id/merge_requests/:iid/approval_rules', `${mrPath}/approval_rules`, MR_RULE);
   await call('POST /api/v4/projects/:id/approval_rules', `/projects/${P}/approval_rules`, PROJECT_RULE, { body: { name: 'security', approvals_required: 1, user_ids: [alice.id] } });

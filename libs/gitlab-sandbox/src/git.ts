@@ -85,13 +85,7 @@ export class ObjectStore {
     return hashObject('tree', Buffer.concat(parts));
   }
 
-  writeCommit(input: {
-    files: Map<string, string>;
-    parents: string[];
-    author: Signature;
-    committer?: Signature;
-    message: string;
-  }): Commit {
+  writeCommit(input: { files: Map<string, string>; parents: string[]; author: Signature; committer?: Signature; message: string }): Commit {
     const tree = this.writeTree(input.files);
     const committer = input.committer ?? input.author;
     const lines = [`tree ${tree}`, ...input.parents.map((p) => `parent ${p}`)];

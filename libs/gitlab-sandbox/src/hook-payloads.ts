@@ -144,7 +144,11 @@ function serialiseChanges(s: SandboxState, p: Project, changes: Record<string, {
   for (const [k, v] of Object.entries(changes)) {
     if (k === 'labels') out[k] = { previous: hookLabels(s, p, v.previous as string[]), current: hookLabels(s, p, v.current as string[]) };
     else if (k === 'assignees' || k === 'reviewers') {
-      const users = (ids: unknown) => (ids as number[]).map((id) => s.userById(id)).filter((u): u is User => !!u).map(hookUserShort);
+      const users = (ids: unknown) =>
+        (ids as number[])
+          .map((id) => s.userById(id))
+          .filter((u): u is User => !!u)
+          .map(hookUserShort);
       out[k] = { previous: users(v.previous), current: users(v.current) };
     } else if (k === 'targetBranch') out['target_branch'] = v;
     else out[k] = v;
@@ -156,7 +160,11 @@ export function mergeRequestPayload(s: SandboxState, ev: Extract<SandboxEvent, {
   const { project: p, mr } = ev;
   const attrs: Json = { ...mrAttributes(s, p, mr), action: ev.action };
   if (ev.oldrev !== undefined) attrs['oldrev'] = ev.oldrev;
-  const users = (ids: number[]) => ids.map((id) => s.userById(id)).filter((u): u is User => !!u).map(hookUserShort);
+  const users = (ids: number[]) =>
+    ids
+      .map((id) => s.userById(id))
+      .filter((u): u is User => !!u)
+      .map(hookUserShort);
   const out: Json = {
     object_kind: 'merge_request',
     event_type: 'merge_request',

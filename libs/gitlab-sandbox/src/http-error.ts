@@ -13,8 +13,7 @@ export class HttpError extends Error {
 
 export const unauthorized = (): HttpError => new HttpError(401, { message: '401 Unauthorized' });
 export const forbidden = (): HttpError => new HttpError(403, { message: '403 Forbidden' });
-export const notFound = (what?: string): HttpError =>
-  new HttpError(404, { message: what ? `404 ${what} Not Found` : '404 Not Found' });
+export const notFound = (what?: string): HttpError => new HttpError(404, { message: what ? `404 ${what} Not Found` : '404 Not Found' });
 export const notAllowed = (): HttpError => new HttpError(405, { message: '405 Method Not Allowed' });
 export const conflict = (message: string): HttpError => new HttpError(409, { message });
 export const badRequest = (message: string): HttpError => new HttpError(400, { message });

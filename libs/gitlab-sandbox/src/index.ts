@@ -9,16 +9,7 @@ export { STATE_FORMAT_VERSION } from './persist-format';
 export type { StateSaver, StateSaverOptions } from './persist';
 export { parseSeed, validateSeed, loadSeedFile, seedSchema, DEMO_SEED_PATH } from './seed';
 export type { Seed, SeedInput } from './seed';
-export {
-  SandboxSeedInvalid,
-  SandboxSeedUnknownRef,
-  SandboxNotFound,
-  SandboxBadArgument,
-  SandboxStateCorrupt,
-  SandboxStateVersion,
-  SandboxStateTooLarge,
-  SandboxStateUnwritable,
-} from './errors';
+export { SandboxSeedInvalid, SandboxSeedUnknownRef, SandboxNotFound, SandboxBadArgument, SandboxStateCorrupt, SandboxStateVersion, SandboxStateTooLarge, SandboxStateUnwritable } from './errors';
 export type { Delivery, Tier, ApprovalSettings } from './model';
 export { OAUTH_CODE_TTL_SECONDS, OAUTH_TOKEN_TTL_SECONDS } from './oauth';
 export type { OAuthApplication } from './oauth';

@@ -53,7 +53,14 @@ describe('sandbox OAuth 2 provider (authorization code + PKCE)', () => {
     const res = await exchange(code);
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toEqual({ access_token: expect.stringMatching(/^[0-9a-f]{64}$/), token_type: 'Bearer', expires_in: 7200, refresh_token: expect.stringMatching(/^[0-9a-f]{64}$/), scope: 'read_user', created_at: Math.floor(now.getTime() / 1000) });
+    expect(body).toEqual({
+      access_token: expect.stringMatching(/^[0-9a-f]{64}$/),
+      token_type: 'Bearer',
+      expires_in: 7200,
+      refresh_token: expect.stringMatching(/^[0-9a-f]{64}$/),
+      scope: 'read_user',
+      created_at: Math.floor(now.getTime() / 1000),
+    });
     const me = await fetch(`${sandbox.url}/api/v4/user`, { headers: { authorization: `Bearer ${String(body['access_token'])}` } });
     expect(((await me.json()) as { username: string }).username).toBe('alice');
     // expired after GitLab's two hours
@@ -93,7 +100,14 @@ describe('sandbox OAuth 2 provider (authorization code + PKCE)', () => {
     const res = await refresh(first.refresh_token);
     expect(res.status).toBe(200);
     const second = (await res.json()) as Record<string, unknown>;
-    expect(second).toEqual({ access_token: expect.stringMatching(/^[0-9a-f]{64}$/), token_type: 'Bearer', expires_in: 7200, refresh_token: expect.stringMatching(/^[0-9a-f]{64}$/), scope: 'read_user', created_at: Math.floor(now.getTime() / 1000) });
+    expect(second).toEqual({
+      access_token: expect.stringMatching(/^[0-9a-f]{64}$/),
+      token_type: 'Bearer',
+      expires_in: 7200,
+      refresh_token: expect.stringMatching(/^[0-9a-f]{64}$/),
+      scope: 'read_user',
+      created_at: Math.floor(now.getTime() / 1000),
+    });
     expect(second['refresh_token']).not.toBe(first.refresh_token);
     expect(((await (await me(String(second['access_token']))).json()) as { username: string }).username).toBe('alice');
     // single use
@@ -130,8 +144,18 @@ describe('sandbox OAuth 2 provider (authorization code + PKCE)', () => {
       body: new URLSearchParams({ name: 'x', redirect_uri: 'https://x.example/cb', scopes: 'read_user' }),
     });
     expect(created.status).toBe(201);
-    expect(await created.json()).toMatchObject({ application_name: 'x', callback_url: 'https://x.example/cb', confidential: true, application_id: expect.any(String), secret: expect.stringMatching(/^gloas-/) });
-    const refused = await fetch(`${sandbox.url}/api/v4/applications`, { method: 'POST', headers: { 'private-token': 'alice-token-0001' }, body: new URLSearchParams({ name: 'x', redirect_uri: 'https://x.example/cb', scopes: 'read_user' }) });
+    expect(await created.json()).toMatchObject({
+      application_name: 'x',
+      callback_url: 'https://x.example/cb',
+      confidential: true,
+      application_id: expect.any(String),
+      secret: expect.stringMatching(/^gloas-/),
+    });
+    const refused = await fetch(`${sandbox.url}/api/v4/applications`, {
+      method: 'POST',
+      headers: { 'private-token': 'alice-token-0001' },
+      body: new URLSearchParams({ name: 'x', redirect_uri: 'https://x.example/cb', scopes: 'read_user' }),
+    });
     expect(refused.status).toBe(403);
   });
 });

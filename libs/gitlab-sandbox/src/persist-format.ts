@@ -4,23 +4,7 @@
 import { z } from 'zod';
 import type { CiSigning } from './ci-id-token';
 import type { Commit } from './git';
-import type {
-  Approval,
-  ApprovalRule,
-  ApprovalSettings,
-  CommitStatus,
-  PushEvent,
-  Group,
-  Hook,
-  Issue,
-  Label,
-  MergeRequest,
-  MrVersion,
-  Note,
-  Project,
-  ProtectedBranch,
-  User,
-} from './model';
+import type { Approval, ApprovalRule, ApprovalSettings, CommitStatus, PushEvent, Group, Hook, Issue, Label, MergeRequest, MrVersion, Note, Project, ProtectedBranch, User } from './model';
 import type { SandboxState } from './state';
 
 export const STATE_FORMAT = 'jit-gitlab-sandbox-state';
@@ -28,14 +12,17 @@ export const STATE_FORMAT_VERSION = 1;
 
 // ------------------------------------------------------------------ the file format (version 1)
 
-const id = z.number().int().min(1).max(2 ** 31 - 1);
+const id = z
+  .number()
+  .int()
+  .min(1)
+  .max(2 ** 31 - 1);
 const level = z.number().int().min(0).max(100);
 const sha = z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-hex-digit sha');
 const text = z.string().max(16 * 1024 * 1024);
 const name = z.string().max(1024);
 const date = z.iso.datetime().transform((s) => new Date(s));
-const pairs = <K extends z.ZodType, V extends z.ZodType>(k: K, v: V) =>
-  z.array(z.tuple([k, v])).transform((entries) => new Map(entries as Array<[z.output<K>, z.output<V>]>));
+const pairs = <K extends z.ZodType, V extends z.ZodType>(k: K, v: V) => z.array(z.tuple([k, v])).transform((entries) => new Map(entries as Array<[z.output<K>, z.output<V>]>));
 
 const userSchema = z.strictObject({
   id,
@@ -229,7 +216,10 @@ const commitSchema = z.strictObject({
   files: pairs(z.string().min(1).max(4096), sha),
 }) satisfies z.ZodType<Commit, any>;
 
-const b64url = z.string().regex(/^[A-Za-z0-9_-]+$/).max(2048);
+const b64url = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]+$/)
+  .max(2048);
 // Absent from state files written before the sandbox issued CI ID tokens: startSandbox then creates a key.
 const ciSchema = z.strictObject({
   key: z.strictObject({ kty: z.literal('RSA'), kid: b64url, n: b64url, e: b64url, d: b64url, p: b64url, q: b64url, dp: b64url, dq: b64url, qi: b64url }),

@@ -6,13 +6,7 @@ import { join } from 'node:path';
 import { Gitlab } from '@gitbeaker/rest';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JitError } from '@jit/errors';
-import {
-  createStateSaver,
-  readStateFile,
-  restoreState,
-  snapshotState,
-  writeStateFile,
-} from './persist';
+import { createStateSaver, readStateFile, restoreState, snapshotState, writeStateFile } from './persist';
 import { STATE_FORMAT_VERSION } from './persist-format';
 import { startSandbox, type Sandbox } from './sandbox';
 import { DEMO_SEED, startHookReceiver, type HookReceiver } from './testing';
@@ -170,7 +164,9 @@ describe('hostile and broken state files', () => {
   beforeEach(async () => {
     const a = await start();
     await client(a, 'dave-token-0001').Branches.create(P, 'req-1', 'main');
-    await client(a, 'dave-token-0001').MergeRequests.create(P, 'req-1', 'main', 'x').catch(() => undefined);
+    await client(a, 'dave-token-0001')
+      .MergeRequests.create(P, 'req-1', 'main', 'x')
+      .catch(() => undefined);
     await a.close();
     open.length = 0;
     valid = await readFile(file, 'utf8');
@@ -200,12 +196,36 @@ describe('hostile and broken state files', () => {
   });
 
   it('wrong types, missing fields and unknown fields are refused with the field path', async () => {
-    await refused(edit((d) => (d.users[0].id = 'one')), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /users\.0\.id/);
-    await refused(edit((d) => delete d.projects[0].nextMrIid), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /projects\.0\.nextMrIid/);
-    await refused(edit((d) => (d.projects[0].mergeRequests[0].state = 'exploded')), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /mergeRequests\.0\.state/);
-    await refused(edit((d) => (d.projects[0].branches = { main: 'x' })), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /projects\.0\.branches/);
-    await refused(edit((d) => (d.users[0].isAdmin = true)), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /users\.0/);
-    await refused(edit((d) => (d.counters.mr = 0)), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /counters\.mr/);
+    await refused(
+      edit((d) => (d.users[0].id = 'one')),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /users\.0\.id/,
+    );
+    await refused(
+      edit((d) => delete d.projects[0].nextMrIid),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /projects\.0\.nextMrIid/,
+    );
+    await refused(
+      edit((d) => (d.projects[0].mergeRequests[0].state = 'exploded')),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /mergeRequests\.0\.state/,
+    );
+    await refused(
+      edit((d) => (d.projects[0].branches = { main: 'x' })),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /projects\.0\.branches/,
+    );
+    await refused(
+      edit((d) => (d.users[0].isAdmin = true)),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /users\.0/,
+    );
+    await refused(
+      edit((d) => (d.counters.mr = 0)),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /counters\.mr/,
+    );
     await refused('[]', 'JIT_ERR_SANDBOX_STATE_CORRUPT', /not a sandbox state file/);
     await refused('{"format":"something-else","version":1}', 'JIT_ERR_SANDBOX_STATE_CORRUPT', /not a sandbox state file/);
     await refused(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /not UTF-8/);
@@ -216,24 +236,64 @@ describe('hostile and broken state files', () => {
     expect(hostile).not.toBe(valid);
     await refused(hostile, 'JIT_ERR_SANDBOX_STATE_CORRUPT');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    await refused(edit((d) => (d.counters = JSON.parse('{"__proto__":{"x":1}}'))), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /counters/);
+    await refused(
+      edit((d) => (d.counters = JSON.parse('{"__proto__":{"x":1}}'))),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /counters/,
+    );
     expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 
   it('cross-references that do not hold are refused (unknown user, missing commit, forged blob, counters behind ids)', async () => {
-    await refused(edit((d) => (d.projects[0].mergeRequests[0].authorId = 999)), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /unknown user 999/);
-    await refused(edit((d) => (d.projects[0].mergeRequests[0].headSha = 'f'.repeat(40))), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /missing commit/);
-    await refused(edit((d) => (d.objects.blobs[0][1] = Buffer.from('forged').toString('base64'))), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /does not match its content/);
-    await refused(edit((d) => (d.objects.commits[0].message = 'rewritten history')), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /does not match its content/);
-    await refused(edit((d) => (d.projects[0].nextMrIid = 1)), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /nextMrIid/);
-    await refused(edit((d) => (d.counters.user = 2)), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /counter user/);
-    await refused(edit((d) => d.users[1].tokens.push(d.users[0].tokens[0])), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /belongs to another user/);
+    await refused(
+      edit((d) => (d.projects[0].mergeRequests[0].authorId = 999)),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /unknown user 999/,
+    );
+    await refused(
+      edit((d) => (d.projects[0].mergeRequests[0].headSha = 'f'.repeat(40))),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /missing commit/,
+    );
+    await refused(
+      edit((d) => (d.objects.blobs[0][1] = Buffer.from('forged').toString('base64'))),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /does not match its content/,
+    );
+    await refused(
+      edit((d) => (d.objects.commits[0].message = 'rewritten history')),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /does not match its content/,
+    );
+    await refused(
+      edit((d) => (d.projects[0].nextMrIid = 1)),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /nextMrIid/,
+    );
+    await refused(
+      edit((d) => (d.counters.user = 2)),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /counter user/,
+    );
+    await refused(
+      edit((d) => d.users[1].tokens.push(d.users[0].tokens[0])),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /belongs to another user/,
+    );
   });
 
   it('an unknown or newer format version is its own error; a non-integer version is corruption', async () => {
-    const err = await refused(edit((d) => (d.version = STATE_FORMAT_VERSION + 1)), 'JIT_ERR_SANDBOX_STATE_VERSION', /format version 2/);
+    const err = await refused(
+      edit((d) => (d.version = STATE_FORMAT_VERSION + 1)),
+      'JIT_ERR_SANDBOX_STATE_VERSION',
+      /format version 2/,
+    );
     expect(err.message).toMatch(/Run the jit version that wrote it/);
-    await refused(edit((d) => (d.version = '1')), 'JIT_ERR_SANDBOX_STATE_CORRUPT', /version/);
+    await refused(
+      edit((d) => (d.version = '1')),
+      'JIT_ERR_SANDBOX_STATE_CORRUPT',
+      /version/,
+    );
   });
 
   it('a 50 MB file is refused by the size limit before it is parsed', async () => {

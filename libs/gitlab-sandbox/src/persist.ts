@@ -8,14 +8,7 @@ import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '@jit/observability';
 import { SandboxStateCorrupt, SandboxStateTooLarge, SandboxStateUnwritable, SandboxStateVersion } from './errors';
-import {
-  STATE_FORMAT,
-  STATE_FORMAT_VERSION,
-  countersOf,
-  describeIssues,
-  fileSchema,
-  integrityProblem,
-} from './persist-format';
+import { STATE_FORMAT, STATE_FORMAT_VERSION, countersOf, describeIssues, fileSchema, integrityProblem } from './persist-format';
 import { validateSeed } from './seed';
 import { SandboxState, type StateOptions } from './state';
 
@@ -78,8 +71,7 @@ export function restoreState(textIn: string, opts: StateOptions, file = '(state)
 
   // The object store re-hashes everything it is given: a blob or commit whose id does not match
   // its content is corruption, caught here rather than as a wrong diff later.
-  for (const [blobId, b64] of doc.objects.blobs)
-    if (state.store.putBlob(Buffer.from(b64, 'base64')) !== blobId) throw SandboxStateCorrupt(file, `blob ${blobId} does not match its content`);
+  for (const [blobId, b64] of doc.objects.blobs) if (state.store.putBlob(Buffer.from(b64, 'base64')) !== blobId) throw SandboxStateCorrupt(file, `blob ${blobId} does not match its content`);
   const commitIds = new Set(doc.objects.commits.map((c) => c.id));
   for (const c of doc.objects.commits) {
     for (const blobId of c.files.values()) if (!state.store.blob(blobId)) throw SandboxStateCorrupt(file, `commit ${c.id} names a missing blob`);
@@ -162,7 +154,11 @@ export async function writeStateFile(file: string, content: string, maxBytes = D
   // The rename is durable only once the directory entry is: fsync the directory (best effort,
   // some filesystems refuse fsync on a directory).
   const d = await open(dir, 'r').catch(() => undefined);
-  if (d) await d.sync().catch(() => undefined).finally(() => d.close());
+  if (d)
+    await d
+      .sync()
+      .catch(() => undefined)
+      .finally(() => d.close());
 }
 
 /** Load the sandbox state from `file`, or undefined when the file does not exist. */

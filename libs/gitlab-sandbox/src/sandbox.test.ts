@@ -328,9 +328,7 @@ describe('merge requests', () => {
     const { iid } = await openMr();
     const api = client('dave-token-0001');
     const diffs = await api.MergeRequests.allDiffs(P, iid);
-    expect(diffs).toEqual([
-      expect.objectContaining({ new_path: 'elevations/orders.yaml', new_file: true, deleted_file: false, diff: '@@ -0,0 +1 @@\n+spec: {}\n' }),
-    ]);
+    expect(diffs).toEqual([expect.objectContaining({ new_path: 'elevations/orders.yaml', new_file: true, deleted_file: false, diff: '@@ -0,0 +1 @@\n+spec: {}\n' })]);
     const changes = await api.MergeRequests.showChanges(P, iid);
     expect(changes.changes).toHaveLength(1);
   });

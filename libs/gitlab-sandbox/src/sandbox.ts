@@ -178,14 +178,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const hooks = ev.project.hooks.filter((h) => h.events[HOOK_FLAG[ev.kind]]);
     if (hooks.length === 0) return;
     // Built once per event, so every hook of the project gets the same body.
-    const payload =
-      ev.kind === 'merge_request'
-        ? mergeRequestPayload(state, ev)
-        : ev.kind === 'note'
-          ? notePayload(state, ev)
-          : ev.kind === 'push'
-            ? pushPayload(state, ev)
-            : issuePayload(state, ev);
+    const payload = ev.kind === 'merge_request' ? mergeRequestPayload(state, ev) : ev.kind === 'note' ? notePayload(state, ev) : ev.kind === 'push' ? pushPayload(state, ev) : issuePayload(state, ev);
     const header = HOOK_HEADER[ev.kind];
     const scope = requestScope.getStore();
     for (const hook of hooks) {
@@ -357,9 +350,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       }
       const startBranch = state.branchHead(p, input.branch) ? undefined : (input.startBranch ?? p.defaultBranch);
       const time = input.committedAt ? Math.floor(input.committedAt.getTime() / 1000) : undefined;
-      return wrap(() =>
-        state.commit(p, u, { branch: input.branch, startBranch, message: input.message ?? 'Update files', actions: actions as FileAction[], ...input.identity }, time),
-      ).id;
+      return wrap(() => state.commit(p, u, { branch: input.branch, startBranch, message: input.message ?? 'Update files', actions: actions as FileAction[], ...input.identity }, time)).id;
     },
     replaceHooks(projectPath, match, hook) {
       const p = project(projectPath);

@@ -71,7 +71,16 @@ describe('seed', () => {
 
   it('refuses hostile input: traversal paths, alias bombs, oversize, and never echoes tokens', () => {
     expect(seedError('projects: [{ path: ops/x, files: { "../etc/passwd": x } }]').message).toContain('not a clean relative path');
-    const bomb = ['a: &a [x,x,x,x,x,x,x,x,x,x]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`)].join('\n');
+    const bomb = [
+      'a: &a [x,x,x,x,x,x,x,x,x,x]',
+      ...Array.from(
+        { length: 8 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+            .fill(`*${String.fromCharCode(97 + i)}`)
+            .join(',')}]`,
+      ),
+    ].join('\n');
     expect(seedError(bomb).code).toBe('JIT_ERR_SANDBOX_SEED_INVALID');
     expect(seedError(`users: []\n# ${'x'.repeat(5 * 1024 * 1024)}`).message).toContain('larger than');
     const dup = seedError('users: [{ username: a, token: same-token-123 }, { username: b, token: same-token-123 }]');

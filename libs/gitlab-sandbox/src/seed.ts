@@ -14,17 +14,12 @@ export const DEMO_SEED_PATH = fileURLToPath(new URL('../seeds/demo.yaml', import
 
 const username = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/, 'must be a GitLab username');
 const pathSegment = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
-const fullPath = z
-  .string()
-  .refine((p) => p.split('/').every((s) => pathSegment.test(s)), 'must be a slash-separated path of [A-Za-z0-9_.-] segments');
+const fullPath = z.string().refine((p) => p.split('/').every((s) => pathSegment.test(s)), 'must be a slash-separated path of [A-Za-z0-9_.-] segments');
 
 /** GitLab access levels: guest 10, reporter 20, developer 30, maintainer 40, owner 50. */
 const accessLevel = z.union([z.literal(10), z.literal(20), z.literal(30), z.literal(40), z.literal(50)]);
 
-const member = z.union([
-  username,
-  z.strictObject({ username, access_level: accessLevel.default(30) }),
-]);
+const member = z.union([username, z.strictObject({ username, access_level: accessLevel.default(30) })]);
 
 const userSchema = z.strictObject({
   username,
@@ -150,11 +145,9 @@ export function validateSeed(input: unknown): Seed {
   for (const [i, g] of seed.groups.entries()) {
     if (groups.has(g.path)) throw SandboxSeedInvalid(`groups.${i}: duplicate group path "${g.path}"`);
     const parent = g.path.includes('/') ? g.path.slice(0, g.path.lastIndexOf('/')) : undefined;
-    if (parent !== undefined && !groups.has(parent))
-      throw SandboxSeedUnknownRef(`groups.${i} "${g.path}" needs its parent group "${parent}" declared before it`);
+    if (parent !== undefined && !groups.has(parent)) throw SandboxSeedUnknownRef(`groups.${i} "${g.path}" needs its parent group "${parent}" declared before it`);
     groups.add(g.path);
-    for (const m of g.members)
-      if (!users.has(memberName(m))) throw SandboxSeedUnknownRef(`groups.${i} "${g.path}" member "${memberName(m)}" is not a user`);
+    for (const m of g.members) if (!users.has(memberName(m))) throw SandboxSeedUnknownRef(`groups.${i} "${g.path}" member "${memberName(m)}" is not a user`);
   }
   const projects = new Set<string>();
   const marked = seed.projects.filter((p) => p.elevations).map((p) => p.path);
@@ -162,25 +155,20 @@ export function validateSeed(input: unknown): Seed {
   for (const [i, p] of seed.projects.entries()) {
     if (projects.has(p.path)) throw SandboxSeedInvalid(`projects.${i}: duplicate project path "${p.path}"`);
     projects.add(p.path);
-    for (const m of p.members)
-      if (!users.has(memberName(m))) throw SandboxSeedUnknownRef(`projects.${i} "${p.path}" member "${memberName(m)}" is not a user`);
+    for (const m of p.members) if (!users.has(memberName(m))) throw SandboxSeedUnknownRef(`projects.${i} "${p.path}" member "${memberName(m)}" is not a user`);
     for (const r of p.approval_rules) {
-      for (const u of r.users)
-        if (!users.has(u)) throw SandboxSeedUnknownRef(`projects.${i} approval rule "${r.name}" user "${u}" is not a user`);
-      for (const g of r.groups)
-        if (!groups.has(g)) throw SandboxSeedUnknownRef(`projects.${i} approval rule "${r.name}" group "${g}" is not a group`);
+      for (const u of r.users) if (!users.has(u)) throw SandboxSeedUnknownRef(`projects.${i} approval rule "${r.name}" user "${u}" is not a user`);
+      for (const g of r.groups) if (!groups.has(g)) throw SandboxSeedUnknownRef(`projects.${i} approval rule "${r.name}" group "${g}" is not a group`);
     }
     for (const f of Object.keys(p.files))
-      if (f.startsWith('/') || f.split('/').some((s) => s === '' || s === '.' || s === '..'))
-        throw SandboxSeedInvalid(`projects.${i}.files: "${f}" is not a clean relative path`);
+      if (f.startsWith('/') || f.split('/').some((s) => s === '' || s === '.' || s === '..')) throw SandboxSeedInvalid(`projects.${i}.files: "${f}" is not a clean relative path`);
   }
   return seed;
 }
 
 /** Parse and validate seed YAML text. */
 export function parseSeed(text: string): Seed {
-  if (Buffer.byteLength(text, 'utf8') > MAX_SEED_BYTES)
-    throw SandboxSeedInvalid(`it is larger than ${MAX_SEED_BYTES} bytes`);
+  if (Buffer.byteLength(text, 'utf8') > MAX_SEED_BYTES) throw SandboxSeedInvalid(`it is larger than ${MAX_SEED_BYTES} bytes`);
   let doc: unknown;
   try {
     doc = parseYaml(text, { maxAliasCount: 100 });
@@ -188,8 +176,7 @@ export function parseSeed(text: string): Seed {
     const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
     throw SandboxSeedInvalid(`it is not valid YAML${where} (${(err as Error).message.split('\n')[0]})`, { cause: err });
   }
-  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc)))
-    throw SandboxSeedInvalid('the document must be a mapping with users, groups and projects');
+  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) throw SandboxSeedInvalid('the document must be a mapping with users, groups and projects');
   return validateSeed(doc);
 }
 

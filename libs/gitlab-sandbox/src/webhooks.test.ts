@@ -59,7 +59,13 @@ function shapeProblems(expected: unknown, actual: unknown, rules: ShapeRules, pa
   if (path === 'changes') {
     // A map of attribute -> {previous, current}; labels changes carry label objects.
     for (const [k, v] of Object.entries(a)) {
-      if (typeOf(v) !== 'object' || Object.keys(v as object).sort().join() !== 'current,previous') problems.push(`${at(k)}: not {previous, current}`);
+      if (
+        typeOf(v) !== 'object' ||
+        Object.keys(v as object)
+          .sort()
+          .join() !== 'current,previous'
+      )
+        problems.push(`${at(k)}: not {previous, current}`);
       if (k === 'labels') problems.push(...shapeProblems(e['labels'], v, rules, at(k)));
     }
     return problems;
@@ -67,8 +73,7 @@ function shapeProblems(expected: unknown, actual: unknown, rules: ShapeRules, pa
   for (const k of Object.keys(e)) {
     if (!(k in a)) {
       if (!rules.optional?.has(at(k))) problems.push(`${at(k)}: missing`);
-    }
-    else problems.push(...shapeProblems(e[k], a[k], rules, at(k)));
+    } else problems.push(...shapeProblems(e[k], a[k], rules, at(k)));
   }
   for (const k of Object.keys(a)) if (!(k in e) && !rules.extras.has(at(k))) problems.push(`${at(k)}: not in the documented example`);
   return problems;
@@ -96,9 +101,7 @@ const MR_RULES: ShapeRules = {
     'changes.labels.current[].description',
   ]),
   // GitLab's MergeRequestBuilder sends these too (the documented example leaves them out)
-  extras: new Set(
-    ['oldrev', ...MR_BUILDER_EXTRAS].map((k) => `object_attributes.${k}`),
-  ),
+  extras: new Set(['oldrev', ...MR_BUILDER_EXTRAS].map((k) => `object_attributes.${k}`)),
   // Gitlab::DataBuilder::Issuable adds assignees (and reviewers) only when there are any.
   optional: new Set(['assignees', 'reviewers']),
 };
@@ -185,9 +188,7 @@ describe('payload fidelity against the documented examples', () => {
     await alice.MergeRequests.merge(P, iid);
     await sandbox.idle();
     const bodies = receiver.received.map((r) => r.json);
-    expect(bodies.map((b) => b.object_attributes.action)).toEqual([
-      'open', 'update', 'update', 'approval', 'approved', 'unapproved', 'unapproval', 'close', 'reopen', 'approval', 'approved', 'merge',
-    ]);
+    expect(bodies.map((b) => b.object_attributes.action)).toEqual(['open', 'update', 'update', 'approval', 'approved', 'unapproved', 'unapproval', 'close', 'reopen', 'approval', 'approved', 'merge']);
     for (const body of bodies) expect({ action: body.object_attributes.action, problems: shapeProblems(MR_HOOK, body, MR_RULES) }).toEqual({ action: body.object_attributes.action, problems: [] });
     // The checks above must see non-empty arrays and a filled `changes`, or they check nothing.
     const edit = bodies[1];
@@ -348,7 +349,7 @@ describe('delivery', () => {
     expect(() => sandbox.resend('no-such-delivery')).toThrow(/JIT_ERR_SANDBOX_NOT_FOUND|no delivery/);
   });
 
-  it('serves the delivery log and resend through GitLab\'s webhook events API', async () => {
+  it("serves the delivery log and resend through GitLab's webhook events API", async () => {
     const { id: hookId } = sandbox.addHook(P, { url: receiver.url, token: 'events-api-token' });
     await openMr();
     await sandbox.idle();

@@ -83,9 +83,7 @@ export class WebhookDispatcher {
   }
 
   deliveries(hookId?: number): Delivery[] {
-    return this.log
-      .filter((d) => hookId === undefined || d.hookId === hookId)
-      .map((d) => ({ ...d, requestHeaders: { ...d.requestHeaders }, responseHeaders: { ...d.responseHeaders } }));
+    return this.log.filter((d) => hookId === undefined || d.hookId === hookId).map((d) => ({ ...d, requestHeaders: { ...d.requestHeaders }, responseHeaders: { ...d.responseHeaders } }));
   }
 
   /** Resolves once every queued delivery (including ones queued while waiting) has finished. */

@@ -7,11 +7,9 @@ export const GitlabUnavailable = defineError<[string, string]>(
   { retriable: true, statusCode: 503 },
 );
 
-export const GitlabNotFound = defineError<[string]>(
-  'JIT_ERR_GITLAB_NOT_FOUND',
-  'GitLab answered 404 for %s: the project, merge request, file or user does not exist or the token cannot see it',
-  { statusCode: 404 },
-);
+export const GitlabNotFound = defineError<[string]>('JIT_ERR_GITLAB_NOT_FOUND', 'GitLab answered 404 for %s: the project, merge request, file or user does not exist or the token cannot see it', {
+  statusCode: 404,
+});
 
 export const GitlabCommitNotFound = defineError<[string]>(
   'JIT_ERR_GITLAB_COMMIT_NOT_FOUND',
@@ -31,14 +29,8 @@ export const GitlabRejected = defineError<[string, number, string]>(
   { statusCode: 502 },
 );
 
-export const GitlabBadResponse = defineError<[string, string]>(
-  'JIT_ERR_GITLAB_BAD_RESPONSE',
-  'GitLab answered %s with an unexpected body (%s); check that GITLAB_URL points at a GitLab REST v4 API',
-  { statusCode: 502 },
-);
+export const GitlabBadResponse = defineError<[string, string]>('JIT_ERR_GITLAB_BAD_RESPONSE', 'GitLab answered %s with an unexpected body (%s); check that GITLAB_URL points at a GitLab REST v4 API', {
+  statusCode: 502,
+});
 
-export const GitlabConfigInvalid = defineError<[string]>(
-  'JIT_ERR_GITLAB_CONFIG_INVALID',
-  'GitLab client configuration is invalid: %s',
-  { statusCode: 500 },
-);
+export const GitlabConfigInvalid = defineError<[string]>('JIT_ERR_GITLAB_CONFIG_INVALID', 'GitLab client configuration is invalid: %s', { statusCode: 500 });

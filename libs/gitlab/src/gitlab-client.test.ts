@@ -86,7 +86,10 @@ describe('createGitlabClient transport', () => {
   });
 
   it('asks a token function at every request, so a rotated token is used by the next call', async () => {
-    const { fetch, seen } = scriptedFetch([{ status: 200, body: mrBody }, { status: 200, body: mrBody }]);
+    const { fetch, seen } = scriptedFetch([
+      { status: 200, body: mrBody },
+      { status: 200, body: mrBody },
+    ]);
     let token = TOKEN;
     const c = createGitlabClient({ url: 'https://gitlab.test', token: () => token, fetch });
     await c.mergeRequests.show(42, 7);
@@ -163,8 +166,7 @@ describe('createGitlabClient transport', () => {
     const big = createGitlabClient({
       url: 'https://gitlab.test',
       token: TOKEN,
-      fetch: async () =>
-        new Response('x'.repeat(17 * 1024 * 1024), { status: 200, headers: { 'content-type': 'text/plain' } }),
+      fetch: async () => new Response('x'.repeat(17 * 1024 * 1024), { status: 200, headers: { 'content-type': 'text/plain' } }),
     });
     await expect(big.mergeRequests.show(1, 1)).rejects.toMatchObject({ code: 'JIT_ERR_GITLAB_BAD_RESPONSE' });
   });
@@ -256,8 +258,22 @@ describe('createGitlabClient resources', () => {
       link: `<https://gitlab.test/api/v4/projects/42/merge_requests?state=merged&updated_after=2026-01-01T00%3A00%3A00.000Z&page=${page}&per_page=2>; rel="next"`,
     });
     const { c, seen } = client([
-      { status: 200, body: [{ ...mrBody, iid: 1, updated_at: '2026-01-02T00:00:00Z', created_at: '2026-01-01T00:00:00Z', closed_by: { id: 8, username: 'erin' } }, { ...mrBody, iid: 2 }], headers: next(2) },
-      { status: 200, body: [{ ...mrBody, iid: 3 }, { ...mrBody, iid: 4 }], headers: next(3) },
+      {
+        status: 200,
+        body: [
+          { ...mrBody, iid: 1, updated_at: '2026-01-02T00:00:00Z', created_at: '2026-01-01T00:00:00Z', closed_by: { id: 8, username: 'erin' } },
+          { ...mrBody, iid: 2 },
+        ],
+        headers: next(2),
+      },
+      {
+        status: 200,
+        body: [
+          { ...mrBody, iid: 3 },
+          { ...mrBody, iid: 4 },
+        ],
+        headers: next(3),
+      },
       { status: 200, body: [{ ...mrBody, iid: 5 }] },
     ]);
     const list = await c.mergeRequests.all(42, { state: 'merged', updatedAfter: '2026-01-01T00:00:00.000Z', orderBy: 'updated_at', sort: 'desc', perPage: 2, maxPages: 2 });

@@ -1,18 +1,6 @@
 // createGitlabClient: the facade over @gitbeaker/rest (the only place it is imported). Answers are
 // mapped to the small camelCase shapes in ./types; transport, retries and errors live in ./requester.
-import {
-  Branches,
-  Commits,
-  Events,
-  GroupMembers,
-  Issues,
-  MergeRequestApprovals,
-  MergeRequestNotes,
-  MergeRequests,
-  Projects,
-  RepositoryFiles,
-  Users,
-} from '@gitbeaker/rest';
+import { Branches, Commits, Events, GroupMembers, Issues, MergeRequestApprovals, MergeRequestNotes, MergeRequests, Projects, RepositoryFiles, Users } from '@gitbeaker/rest';
 import type { Logger } from '@jit/observability';
 import { GitlabBadResponse, GitlabConfigInvalid } from './errors';
 import { premium, str, toMergeRequest, toNote, toPushEvent, toRule, toSettings, toUser, type Json } from './gitlab-mappers';
@@ -81,8 +69,7 @@ export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
       async show(projectId, path, ref) {
         const f: Json = j(await api.files.show(projectId, path, ref));
         if (typeof f.content !== 'string') throw GitlabBadResponse(`file ${path}`, 'missing content');
-        const content =
-          f.encoding === 'base64' ? new Uint8Array(Buffer.from(f.content, 'base64')) : new TextEncoder().encode(f.content);
+        const content = f.encoding === 'base64' ? new Uint8Array(Buffer.from(f.content, 'base64')) : new TextEncoder().encode(f.content);
         return {
           path: str(f.file_path) || path,
           ref: str(f.ref) || ref,
@@ -232,12 +219,8 @@ export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
             j(
               await api.approvals.editConfiguration(projectId, {
                 ...(s.resetApprovalsOnPush !== undefined ? { resetApprovalsOnPush: s.resetApprovalsOnPush } : {}),
-                ...(s.mergeRequestsAuthorApproval !== undefined
-                  ? { mergeRequestsAuthorApproval: s.mergeRequestsAuthorApproval }
-                  : {}),
-                ...(s.mergeRequestsDisableCommittersApproval !== undefined
-                  ? { mergeRequestsDisableCommittersApproval: s.mergeRequestsDisableCommittersApproval }
-                  : {}),
+                ...(s.mergeRequestsAuthorApproval !== undefined ? { mergeRequestsAuthorApproval: s.mergeRequestsAuthorApproval } : {}),
+                ...(s.mergeRequestsDisableCommittersApproval !== undefined ? { mergeRequestsDisableCommittersApproval: s.mergeRequestsDisableCommittersApproval } : {}),
               }),
             ),
           ),

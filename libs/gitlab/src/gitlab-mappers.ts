@@ -2,15 +2,7 @@
 // relies on a field; and Premium-only endpoints answering 403/404 on Free as a typed value.
 import { JitError } from '@jit/errors';
 import { GitlabBadResponse } from './errors';
-import {
-  ApprovalRulesUnsupported,
-  type ApprovalRule,
-  type ApprovalSettings,
-  type GitlabUser,
-  type MergeRequest,
-  type Note,
-  type PushEvent,
-} from './types';
+import { ApprovalRulesUnsupported, type ApprovalRule, type ApprovalSettings, type GitlabUser, type MergeRequest, type Note, type PushEvent } from './types';
 
 export type Json = Record<string, any>;
 

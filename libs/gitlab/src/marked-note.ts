@@ -20,9 +20,7 @@ export async function upsertMarkedNote(
 ): Promise<{ note: Note; action: 'created' | 'edited' | 'unchanged' }> {
   const full = `${marker}\n${body}`;
   const notes = await client.notes.all(projectId, iid);
-  const mine = notes.find(
-    (n) => !n.system && n.body.startsWith(marker) && (botUsername === undefined || n.authorUsername === botUsername),
-  );
+  const mine = notes.find((n) => !n.system && n.body.startsWith(marker) && (botUsername === undefined || n.authorUsername === botUsername));
   if (!mine) return { note: await client.notes.create(projectId, iid, full), action: 'created' };
   if (mine.body === full) return { note: mine, action: 'unchanged' };
   return { note: await client.notes.edit(projectId, iid, mine.id, full), action: 'edited' };

@@ -92,7 +92,12 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
       );
     },
     async refresh(refreshToken) {
-      return tokens(await once('oauth/token', form({ grant_type: 'refresh_token', client_id: options.clientId, client_secret: options.clientSecret?.(), refresh_token: refreshToken, redirect_uri: options.redirectUri })));
+      return tokens(
+        await once(
+          'oauth/token',
+          form({ grant_type: 'refresh_token', client_id: options.clientId, client_secret: options.clientSecret?.(), refresh_token: refreshToken, redirect_uri: options.redirectUri }),
+        ),
+      );
     },
     async revoke(token) {
       await once('oauth/revoke', form({ token, client_id: options.clientId, client_secret: options.clientSecret?.() })).catch((err: { code?: string }) =>

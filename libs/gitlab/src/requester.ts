@@ -1,13 +1,7 @@
 // The transport gitbeaker calls through: an injected fetch, bounded retries with exponential
 // backoff + jitter honouring Retry-After, and GitLab failures mapped onto our error catalogue.
 // The token travels only in a request header; no error or log line ever carries headers.
-import {
-  createRequesterFn,
-  type FormattedResponse,
-  type RequestHandlerFn,
-  type ResourceOptions,
-  type RequesterType,
-} from '@gitbeaker/requester-utils';
+import { createRequesterFn, type FormattedResponse, type RequestHandlerFn, type ResourceOptions, type RequesterType } from '@gitbeaker/requester-utils';
 import type { Logger } from '@jit/observability';
 import { GitlabBadResponse, GitlabCommitNotFound, GitlabForbidden, GitlabNotFound, GitlabRejected, GitlabUnavailable } from './errors';
 

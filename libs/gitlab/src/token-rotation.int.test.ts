@@ -24,7 +24,10 @@ beforeAll(async () => {
   sandbox = await startSandbox({
     port: 0,
     seed: {
-      users: [{ username: 'jit-bot', token: OLD, bot: true }, { username: 'dev', token: 'dev-tok-0123456789' }],
+      users: [
+        { username: 'jit-bot', token: OLD, bot: true },
+        { username: 'dev', token: 'dev-tok-0123456789' },
+      ],
       projects: [{ path: 'ops/elevations', members: [{ username: 'jit-bot', access_level: 40 }, 'dev'] }],
     },
   });

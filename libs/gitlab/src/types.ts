@@ -225,10 +225,7 @@ export interface GitlabClient {
     commits(projectId: number | string, iid: number): Promise<MergeRequestCommit[]>;
     /** The MR's diff versions, newest first. */
     versions(projectId: number | string, iid: number): Promise<MergeRequestVersion[]>;
-    create(
-      projectId: number | string,
-      input: { sourceBranch: string; targetBranch: string; title: string; description?: string },
-    ): Promise<MergeRequest>;
+    create(projectId: number | string, input: { sourceBranch: string; targetBranch: string; title: string; description?: string }): Promise<MergeRequest>;
     merge(projectId: number | string, iid: number, options?: { sha?: string }): Promise<MergeRequest>;
     approvals(projectId: number | string, iid: number): Promise<MergeRequestApprovals>;
     approvalState(projectId: number | string, iid: number): Promise<ApprovalState | ApprovalRulesUnsupported>;
@@ -238,12 +235,7 @@ export interface GitlabClient {
   approvalRules: {
     all(projectId: number | string, iid: number): Promise<ApprovalRule[] | ApprovalRulesUnsupported>;
     create(projectId: number | string, iid: number, input: ApprovalRuleInput): Promise<ApprovalRule | ApprovalRulesUnsupported>;
-    edit(
-      projectId: number | string,
-      iid: number,
-      ruleId: number,
-      input: ApprovalRuleInput,
-    ): Promise<ApprovalRule | ApprovalRulesUnsupported>;
+    edit(projectId: number | string, iid: number, ruleId: number, input: ApprovalRuleInput): Promise<ApprovalRule | ApprovalRulesUnsupported>;
   };
   approvalSettings: {
     show(projectId: number | string): Promise<ApprovalSettings | ApprovalRulesUnsupported>;
@@ -268,10 +260,7 @@ export interface GitlabClient {
     all(group: number | string): Promise<GitlabUser[]>;
   };
   issues: {
-    create(
-      projectId: number | string,
-      input: { title: string; description?: string; assigneeIds?: number[]; labels?: string[] },
-    ): Promise<Issue>;
+    create(projectId: number | string, input: { title: string; description?: string; assigneeIds?: number[]; labels?: string[] }): Promise<Issue>;
     /** A project's issues (open and closed) carrying every one of `labels`, newest first, up to `maxPages` pages of 100. */
     all(projectId: number | string, options: { labels: string[]; maxPages?: number }): Promise<Issue[]>;
   };

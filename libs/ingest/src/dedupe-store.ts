@@ -162,7 +162,7 @@ export class DedupeStore {
     // Written synchronously: a few hundred bytes into the page cache cost less than the thread-pool
     // round trip of an asynchronous write (one per batch of accepted deliveries). Not fsynced, as before.
     const bytes = Buffer.from(lines.join(''), 'utf8');
-    for (let off = 0; off < bytes.length; ) off += writeSync(this.file.fd, bytes, off);
+    for (let off = 0; off < bytes.length;) off += writeSync(this.file.fd, bytes, off);
     this.linesInFile += lines.length;
     if (this.linesInFile > 2 * this.seen.size + 1000) await this.rewrite();
   }

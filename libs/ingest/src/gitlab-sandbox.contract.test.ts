@@ -27,7 +27,17 @@ beforeEach(async () => {
         { username: 'alice', name: 'Alice Approver', token: 'alice-token-0001' },
         { username: 'dave', name: 'Dave Developer', token: 'dave-token-0001' },
       ],
-      projects: [{ path: P, default_branch: 'main', files: { 'README.md': '# elevations\n' }, members: [{ username: 'alice', access_level: 40 }, { username: 'dave', access_level: 30 }] }],
+      projects: [
+        {
+          path: P,
+          default_branch: 'main',
+          files: { 'README.md': '# elevations\n' },
+          members: [
+            { username: 'alice', access_level: 40 },
+            { username: 'dave', access_level: 30 },
+          ],
+        },
+      ],
     },
   });
   app = Fastify({ logger: false });

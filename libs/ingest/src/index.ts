@@ -8,15 +8,4 @@ export { createDeliveryVerifier, DEFAULT_SECRET_GRACE_MS } from './verify-delive
 export type { AuthOptions, DeliveryVerifier, RotatingSecret, VerifyResult } from './verify-delivery';
 export { createIngestMetrics, DELIVERY_OUTCOMES } from './ingest-metrics';
 export type { DeliveryOutcome, IngestMetrics } from './ingest-metrics';
-export {
-  Unauthorized,
-  MalformedJson,
-  InvalidPayload,
-  MissingHeader,
-  BadRequest,
-  TooLarge,
-  UnsupportedMediaType,
-  Unavailable,
-  InvalidConfig,
-  DedupeStoreFailed,
-} from './errors';
+export { Unauthorized, MalformedJson, InvalidPayload, MissingHeader, BadRequest, TooLarge, UnsupportedMediaType, Unavailable, InvalidConfig, DedupeStoreFailed } from './errors';

@@ -1,16 +1,7 @@
 // prom-client metrics of the webhook intake: one counter by outcome and one latency histogram.
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-export const DELIVERY_OUTCOMES = [
-  'accepted',
-  'duplicate',
-  'ignored',
-  'unauthorized',
-  'malformed',
-  'too_large',
-  'unsupported_media_type',
-  'unavailable',
-] as const;
+export const DELIVERY_OUTCOMES = ['accepted', 'duplicate', 'ignored', 'unauthorized', 'malformed', 'too_large', 'unsupported_media_type', 'unavailable'] as const;
 export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 
 export interface IngestMetrics {

@@ -30,11 +30,7 @@ afterAll(async () => {
   await bus.close();
 });
 
-const headerValue = fc.oneof(
-  fc.constant(undefined),
-  fc.string({ maxLength: 40 }),
-  fc.constantFrom('', ' ', 'v1,', 'v1,AAAA', 'whsec_', '\t', '0', '-1', '99999999999999999999', 'application/json'),
-);
+const headerValue = fc.oneof(fc.constant(undefined), fc.string({ maxLength: 40 }), fc.constantFrom('', ' ', 'v1,', 'v1,AAAA', 'whsec_', '\t', '0', '-1', '99999999999999999999', 'application/json'));
 const body = fc.oneof(
   fc.constantFrom(MR, NOTE, '{}', '[]', 'null', '', '{"object_kind":"merge_request"}', '['.repeat(200)),
   fc.string({ maxLength: 300 }),
@@ -51,10 +47,7 @@ describe('ingest under arbitrary input', () => {
         fc.record({
           body: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(MR, NOTE) }, { weight: 4, arbitrary: body }),
           event: fc.oneof({ weight: 4, arbitrary: fc.constantFrom('Merge Request Hook', 'Note Hook', 'Push Hook') }, { weight: 1, arbitrary: headerValue }),
-          contentType: fc.oneof(
-            { weight: 4, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain') },
-            { weight: 1, arbitrary: headerValue },
-          ),
+          contentType: fc.oneof({ weight: 4, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain') }, { weight: 1, arbitrary: headerValue }),
           token: fc.oneof({ weight: 3, arbitrary: fc.constant(TOKEN) }, { weight: 1, arbitrary: headerValue }),
           // sign correctly, sign another body, or send junk signature headers
           signing: fc.constantFrom('valid', 'valid', 'valid', 'other-body', 'stale', 'junk', 'none'),

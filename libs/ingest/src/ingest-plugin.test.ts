@@ -285,7 +285,11 @@ describe('authentication', () => {
     await expect(bare.register(ingestPlugin, { bus, auth: {} }).ready()).rejects.toThrow(/JIT_ERR_INGEST_CONFIG|at least one/);
     const bad = Fastify();
     await expect(bad.register(ingestPlugin, { bus, auth: { signingSecrets: ['hunter2'] } }).ready()).rejects.toThrow(/whsec_/);
-    await expect(Fastify().register(ingestPlugin, { bus, auth: { signingSecrets: ['hunter2'] } }).ready()).rejects.not.toThrow(/hunter2/);
+    await expect(
+      Fastify()
+        .register(ingestPlugin, { bus, auth: { signingSecrets: ['hunter2'] } })
+        .ready(),
+    ).rejects.not.toThrow(/hunter2/);
   });
 });
 
@@ -350,8 +354,7 @@ describe('bad input', () => {
   });
 
   it('measures nesting like the parsed value does (property)', () => {
-    const depthOf = (v: unknown): number =>
-      v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v as object).map(depthOf)) : 0;
+    const depthOf = (v: unknown): number => (v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v as object).map(depthOf)) : 0);
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 0, max: 8 }), (value, max) => {
         const text = JSON.stringify(value);
@@ -435,8 +438,7 @@ describe('out-of-order deliveries', () => {
 
   it('publishes every delivery in arrival order under the MR key, whatever the lifecycle order', async () => {
     const mr = JSON.parse(MR);
-    const as = (action: string, state: string, updatedAt: string) =>
-      JSON.stringify({ ...mr, object_attributes: { ...mr.object_attributes, action, state, updated_at: updatedAt } });
+    const as = (action: string, state: string, updatedAt: string) => JSON.stringify({ ...mr, object_attributes: { ...mr.object_attributes, action, state, updated_at: updatedAt } });
     const note = JSON.parse(NOTE_MR);
     note.project = mr.project;
     note.merge_request.iid = 1;
@@ -610,7 +612,16 @@ describe('observability', () => {
     expect(lines[0]!['level']).toBe(20);
     expect(lines[1]).toMatchObject({ outcome: 'unauthorized', level: 30 });
     const all = log.text();
-    for (const secret of [TOKEN, SIGNING, SIGNING.slice(6), signed['webhook-signature'], signed['webhook-signature'].slice(3), bad['webhook-signature'], 'wrong-token-value-777', 'Zm9yZ2VkLXNpZ25hdHVyZQ==']) {
+    for (const secret of [
+      TOKEN,
+      SIGNING,
+      SIGNING.slice(6),
+      signed['webhook-signature'],
+      signed['webhook-signature'].slice(3),
+      bad['webhook-signature'],
+      'wrong-token-value-777',
+      'Zm9yZ2VkLXNpZ25hdHVyZQ==',
+    ]) {
       expect(all).not.toContain(secret);
     }
   });

@@ -29,17 +29,7 @@ import { JitError } from '@jit/errors';
 import { Registry } from '@jit/observability';
 import { DELIVERY_ID_RE, DedupeStore } from './dedupe-store';
 import { DELIVERY_STATE, errorSummary, headerOf, optionalId, outcomeOfStatus, type DeliveryState } from './delivery-state';
-import {
-  BadRequest,
-  InvalidConfig,
-  InvalidPayload,
-  MalformedJson,
-  MissingHeader,
-  TooLarge,
-  Unauthorized,
-  Unavailable,
-  UnsupportedMediaType,
-} from './errors';
+import { BadRequest, InvalidConfig, InvalidPayload, MalformedJson, MissingHeader, TooLarge, Unauthorized, Unavailable, UnsupportedMediaType } from './errors';
 import { DELIVERY_OUTCOMES, createIngestMetrics, type DeliveryOutcome } from './ingest-metrics';
 import type { IngestPluginOptions } from './ingest-options';
 import { DEFAULT_SECRET_GRACE_MS, createDeliveryVerifier } from './verify-delivery';

@@ -28,7 +28,16 @@ beforeAll(async () => {
         { username: 'jit-bot', token: 'glpat-check-bot-000001', bot: true },
         { username: 'carol', token: 'glpat-check-carol-0001' },
       ],
-      projects: [{ path: PROJECT, files: { 'policy.yaml': POLICY }, members: [{ username: 'jit-bot', access_level: 40 }, { username: 'carol', access_level: 30 }] }],
+      projects: [
+        {
+          path: PROJECT,
+          files: { 'policy.yaml': POLICY },
+          members: [
+            { username: 'jit-bot', access_level: 40 },
+            { username: 'carol', access_level: 30 },
+          ],
+        },
+      ],
     },
   });
   bot = createGitlabClient({ url: sandbox.url, token: 'glpat-check-bot-000001' });
@@ -44,7 +53,20 @@ afterAll(() => sandbox?.close());
 
 const merged = (over: { ttl?: string; ttlSeconds?: number } = {}) =>
   mergedRequest(
-    { sandbox, merger: bot, project: PROJECT, author: 'carol', target: 'orders-db', scope: 'write', tier: 'reversible-write', ttl: over.ttl ?? '30m', ttlSeconds: over.ttlSeconds ?? 1800, recipient: FIXTURE_RECIPIENT, policyVersion, branch: `req-${++n}` },
+    {
+      sandbox,
+      merger: bot,
+      project: PROJECT,
+      author: 'carol',
+      target: 'orders-db',
+      scope: 'write',
+      tier: 'reversible-write',
+      ttl: over.ttl ?? '30m',
+      ttlSeconds: over.ttlSeconds ?? 1800,
+      recipient: FIXTURE_RECIPIENT,
+      policyVersion,
+      branch: `req-${++n}`,
+    },
     carol,
   );
 
@@ -63,7 +85,10 @@ describe('the issuer re-checks an approval with GitLab', () => {
     ['the elevation id of another MR', (d) => ({ ...d, elevationId: `gl-${d.projectId}-9999`, grantId: `gl-${d.projectId}-9999-${d.mergeSha}` }), /elevation id gl-\d+-9999 is not that of MR !\d+/],
     ['a grant id of another merge', (d) => ({ ...d, grantId: `${d.elevationId}-${'c'.repeat(40)}` }), /grant id .* is not that of the merge at/],
   ])('refuses an approval with %s', async (_what, change, why) => {
-    const err = await check.check(change(await merged())).then(() => undefined, (e: unknown) => e);
+    const err = await check.check(change(await merged())).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'JIT_ERR_ISSUER_APPROVAL_MISMATCH', retriable: false });
     expect((err as Error).message).toMatch(why);
   });
@@ -71,7 +96,10 @@ describe('the issuer re-checks an approval with GitLab', () => {
   it('refuses an approval of one merged MR naming the request file another MR merged (still in the tree at its merge)', async () => {
     const earlier = await merged();
     const later = await merged();
-    const err = await check.check({ ...later, requestPath: earlier.requestPath, contentHash: earlier.contentHash }).then(() => undefined, (e: unknown) => e);
+    const err = await check.check({ ...later, requestPath: earlier.requestPath, contentHash: earlier.contentHash }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'JIT_ERR_ISSUER_APPROVAL_MISMATCH' });
     expect((err as Error).message).toMatch(new RegExp(`MR !${later.mrIid} does not change ${earlier.requestPath}`));
   });
@@ -80,7 +108,9 @@ describe('the issuer re-checks an approval with GitLab', () => {
     sandbox.pushCommit({ project: PROJECT, branch: 'open-1', author: 'carol', startBranch: 'main', files: { 'elevations/open-1.yaml': 'x: 1\n' } });
     const open = await carol.mergeRequests.create(sandbox.project(PROJECT).id, { sourceBranch: 'open-1', targetBranch: 'main', title: 'open' });
     const data = await merged();
-    await expect(check.check({ ...data, mrIid: open.iid, elevationId: `gl-${data.projectId}-${open.iid}`, grantId: `gl-${data.projectId}-${open.iid}-${data.mergeSha}` })).rejects.toThrow(/is opened, not merged/);
+    await expect(check.check({ ...data, mrIid: open.iid, elevationId: `gl-${data.projectId}-${open.iid}`, grantId: `gl-${data.projectId}-${open.iid}-${data.mergeSha}` })).rejects.toThrow(
+      /is opened, not merged/,
+    );
     await expect(check.check(await merged({ ttl: '3h', ttlSeconds: 3 * 3600 }))).rejects.toThrow(/above the policy's ceiling of 7200s/);
   });
 });

@@ -51,7 +51,14 @@ async function startIssuer(bus: EventBus): Promise<{ issuer: Issuer; gcp: GcpIam
     signer: issuerKey.signer,
     approvalCheck: { check: async () => undefined },
     substrates: { get: () => gcp },
-    targets: { resolve: async () => ({ substrate: 'gcp-iam', scope: { serviceAccount: SA, scopes: ['https://www.googleapis.com/auth/devstorage.read_write'] }, connection: {}, recipients: { carol: registered } }) },
+    targets: {
+      resolve: async () => ({
+        substrate: 'gcp-iam',
+        scope: { serviceAccount: SA, scopes: ['https://www.googleapis.com/auth/devstorage.read_write'] },
+        connection: {},
+        recipients: { carol: registered },
+      }),
+    },
     ledger: createLedger(),
     logger,
     retry: { attempts: 2, baseMs: 10, maxMs: 20 },

@@ -195,7 +195,16 @@ beforeAll(async () => {
         { username: 'carol', token: CAROL_TOKEN },
       ],
       groups: [{ path: 'ops', members: [{ username: 'carol', access_level: 30 }] }],
-      projects: [{ path: PROJECT, files: { 'policy.yaml': policyYaml(TARGETS, { carol: [recipient] }) }, members: [{ username: 'jit-bot', access_level: 40 }, { username: 'carol', access_level: 30 }] }],
+      projects: [
+        {
+          path: PROJECT,
+          files: { 'policy.yaml': policyYaml(TARGETS, { carol: [recipient] }) },
+          members: [
+            { username: 'jit-bot', access_level: 40 },
+            { username: 'carol', access_level: 30 },
+          ],
+        },
+      ],
     },
   });
   projectId = sandbox.project(PROJECT).id;
@@ -247,7 +256,10 @@ describe('issuer on Kafka + PostgreSQL', () => {
     const secret = await openCredential(body.sealedCredential, identity);
     await sql(secret.url!, 'INSERT INTO public.orders VALUES (2, 20)');
     await sql(secret.url!, 'UPDATE public.orders SET total = 11 WHERE id = 1');
-    expect(await sql(secret.url!, 'SELECT id, total FROM public.orders ORDER BY id')).toEqual([{ id: 1, total: 11 }, { id: 2, total: 20 }]);
+    expect(await sql(secret.url!, 'SELECT id, total FROM public.orders ORDER BY id')).toEqual([
+      { id: 1, total: 11 },
+      { id: 2, total: 20 },
+    ]);
     await expect(sql(secret.url!, 'DELETE FROM public.orders')).rejects.toMatchObject({ code: '42501' });
     await expect(sql(secret.url!, 'CREATE TABLE public.nope (x int)')).rejects.toMatchObject({ code: '42501' });
 
@@ -284,7 +296,10 @@ describe('issuer on Kafka + PostgreSQL', () => {
       expect(failed.error.retriable).toBe(true);
       expect(failed.error.code).toMatch(/^JIT_ERR_/);
       expect(of(EVENT_TYPES.granted, gid)).toHaveLength(0);
-      const tries = issuer.output().split('\n').filter((l) => l.includes(gid) && l.includes('substrate issue failed'));
+      const tries = issuer
+        .output()
+        .split('\n')
+        .filter((l) => l.includes(gid) && l.includes('substrate issue failed'));
       expect(tries).toHaveLength(3);
       await waitFor(async () => (await notes(event.data.mrIid)).some((n) => n.includes('jit: grant failed')), { what: 'failure comment' });
       expect((await fetch(`${issuerUrl}/v1/elevations/${event.data.elevationId}/credential`, { headers: { authorization: `Bearer ${CAROL_TOKEN}` } })).status).toBe(409);

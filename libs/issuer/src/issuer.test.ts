@@ -77,7 +77,14 @@ async function world(substrateOptions: MemorySubstrateOptions = {}): Promise<Wor
       const { bus: given, ...rest } = overrides as Partial<IssuerOptions>;
       const issuer = createIssuer({
         bus: createSigningBus(given ?? bus, issuerKey.signer, [TOPIC_ELEVATIONS]),
-        substrates: { get: (n) => (n === 'memory' ? substrate : (() => { throw new Error(`no ${n}`); })()) },
+        substrates: {
+          get: (n) =>
+            n === 'memory'
+              ? substrate
+              : (() => {
+                  throw new Error(`no ${n}`);
+                })(),
+        },
         targets: resolver,
         ledger: createLedger(),
         logger: createLogger({ name: 'issuer-test', level: 'debug', destination }),
@@ -142,7 +149,12 @@ describe('issuer', () => {
     expect(w.comments.join('\n')).toMatch(/granted.*until/);
     // the issuer signed what it sealed: grant, expiry and these exact bytes
     const sig = (granted!.data as { credentialSignature?: { kid: string; signature: string } }).credentialSignature!;
-    const statement = { elevationId: (granted!.data as { elevationId: string }).elevationId, grantId: (granted!.data as { grantId: string }).grantId, expiresAt: data.expiresAt, sealedCredential: data.sealedCredential };
+    const statement = {
+      elevationId: (granted!.data as { elevationId: string }).elevationId,
+      grantId: (granted!.data as { grantId: string }).grantId,
+      expiresAt: data.expiresAt,
+      sealedCredential: data.sealedCredential,
+    };
     expect(verifyCredentialSignature(issuerKey.signer.publicKey, statement, sig)).toBe(true);
 
     const everything = [...w.logs, ...w.comments, JSON.stringify(await w.events())].join('\n');
@@ -186,7 +198,10 @@ describe('issuer', () => {
     const second = await w.start(); // replays the log: approved, grant.started, no granted
     await waitFor(async () => (await w.events()).some((e) => e.type === EVENT_TYPES.grantFailed || e.type === EVENT_TYPES.granted), { what: 'an outcome' });
     await second.stop();
-    expect(w.substrate.calls.filter((c) => c.startsWith('issue:')), 'issues of the grant').toHaveLength(1);
+    expect(
+      w.substrate.calls.filter((c) => c.startsWith('issue:')),
+      'issues of the grant',
+    ).toHaveLength(1);
     expect(ofType(await w.events(), EVENT_TYPES.granted)).toHaveLength(0);
     expect(ofType(await w.events(), EVENT_TYPES.grantStarted)).toHaveLength(1);
     expect(ofType(await w.events(), EVENT_TYPES.grantFailed)[0]!.data).toMatchObject({ error: { code: 'JIT_ERR_ISSUER_ISSUE_INTERRUPTED', retriable: false } });
@@ -215,7 +230,10 @@ describe('issuer', () => {
     await waitFor(async () => ofType(await w.events(), EVENT_TYPES.granted).length === 1, { what: 'granted' });
     await issuer.stop();
     expect(checks.slice(0, 3)).toEqual(['ok', 'broker away', 'ok']); // before the issue, before the publish, on the redelivery
-    expect(w.substrate.calls.filter((c) => c.startsWith('issue:')), 'issues of the grant').toHaveLength(1);
+    expect(
+      w.substrate.calls.filter((c) => c.startsWith('issue:')),
+      'issues of the grant',
+    ).toHaveLength(1);
     expect(ofType(await w.events(), EVENT_TYPES.granted)).toHaveLength(1);
   });
 
@@ -349,7 +367,10 @@ describe('issuer', () => {
     const approved = gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient, ttlSeconds: 600 }, { time: approvedAt }));
     await bare({ substrates: { get: () => recording }, retry: { attempts: 3, baseMs: 1, maxMs: 5 } }).handle(approved);
     const notAfter = new Date(Date.parse(approvedAt) + 600_000).toISOString();
-    expect(seen).toEqual([{ ttlSeconds: 600, notAfter }, { ttlSeconds: 600, notAfter }]);
+    expect(seen).toEqual([
+      { ttlSeconds: 600, notAfter },
+      { ttlSeconds: 600, notAfter },
+    ]);
   });
 
   it('a second issuer of the same approval replaces the credential, and the read model serves the new one, not the dead one', async () => {

@@ -188,10 +188,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
         return { issued, attempt };
       } catch (err) {
         const retriable = isRetriable(err);
-        logger.warn(
-          { elevationId: data.elevationId, grantId: data.grantId, attempt, retriable, err: errorSummary(err) },
-          'substrate issue failed',
-        );
+        logger.warn({ elevationId: data.elevationId, grantId: data.grantId, attempt, retriable, err: errorSummary(err) }, 'substrate issue failed');
         if (!retriable || attempt >= attempts || stopping) throw Object.assign(asJitError(err, substrate.name), { attempts: attempt });
         await delay(Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
       }
@@ -207,9 +204,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
     const view = ledger.get(data.elevationId);
     if (view?.grantId === data.grantId && view.grantStartedAt) throw IssueInterrupted(data.grantId, substrate.name, view.grantStartedAt);
     await owned();
-    await publish(
-      createElevationEvent(EVENT_TYPES.grantStarted, { elevationId: data.elevationId, grantId: data.grantId, substrate: substrate.name }, { source, idKey: data.grantId }),
-    );
+    await publish(createElevationEvent(EVENT_TYPES.grantStarted, { elevationId: data.elevationId, grantId: data.grantId, substrate: substrate.name }, { source, idKey: data.grantId }));
   }
 
   /** After `granted` is on the log: metrics, the log line and the MR comment. */
@@ -260,7 +255,14 @@ export function createIssuer(options: IssuerOptions): Issuer {
     let announcing: AnyElevationEvent | undefined;
     try {
       await checkWithRetry(data);
-      const target = await targets.resolve({ target: data.target, scope: data.scope, policyVersion: data.policyVersion, mergeSha: data.mergeSha, grantId: data.grantId, elevationId: data.elevationId });
+      const target = await targets.resolve({
+        target: data.target,
+        scope: data.scope,
+        policyVersion: data.policyVersion,
+        mergeSha: data.mergeSha,
+        grantId: data.grantId,
+        elevationId: data.elevationId,
+      });
       if (!target) throw TargetUnresolved(data.target, data.scope, data.policyVersion);
       // Only the requester may open what is sealed: the ratified version must register the key to them.
       const own = Object.entries(target.recipients).find(([u]) => u.toLowerCase() === data.requester.toLowerCase())?.[1] ?? [];
@@ -312,9 +314,9 @@ export function createIssuer(options: IssuerOptions): Issuer {
       }
       if (unpublished) {
         // Issued but never deliverable: end it now rather than leave it to the orphan sweep.
-        await unpublished.substrate.revoke(unpublished.issued.handle).catch((revokeErr: unknown) =>
-          log.error({ err: errorSummary(revokeErr) }, 'could not revoke an undeliverable credential; the orphan sweep will'),
-        );
+        await unpublished.substrate
+          .revoke(unpublished.issued.handle)
+          .catch((revokeErr: unknown) => log.error({ err: errorSummary(revokeErr) }, 'could not revoke an undeliverable credential; the orphan sweep will'));
       }
       const error = toEventError(err, substrateName);
       await owned();

@@ -7,8 +7,7 @@ import { createChainHeads } from './chain-heads';
 
 const key = createTestSigningKey().signer;
 const trust = producerTrust({}, { key: key.publicKey, roles: ['gate', 'issuer', 'revoker'] });
-const ev = (id: string, type: typeof EVENT_TYPES.requested | typeof EVENT_TYPES.credentialFetched = EVENT_TYPES.requested) =>
-  ({ ...sampleEvent(type), id }) as unknown as CloudEventJson;
+const ev = (id: string, type: typeof EVENT_TYPES.requested | typeof EVENT_TYPES.credentialFetched = EVENT_TYPES.requested) => ({ ...sampleEvent(type), id }) as unknown as CloudEventJson;
 const readAll = async (bus: ReturnType<typeof createMemoryBus>) => {
   const out: CloudEventJson[] = [];
   await bus.replay(TOPIC_ELEVATIONS, (m) => void out.push(m.event));

@@ -43,9 +43,7 @@ export function derive(r: ElevationRecord): ElevationState {
   const apr = r.approved?.data;
   const gr = r.granted?.data;
   const rv = r.revoked?.data;
-  const approvals = [...r.approvals.values()]
-    .sort((a, b) => Date.parse(a.data.at) - Date.parse(b.data.at) || (a.data.approver < b.data.approver ? -1 : 1))
-    .map(({ data }) => approvalEntry(data));
+  const approvals = [...r.approvals.values()].sort((a, b) => Date.parse(a.data.at) - Date.parse(b.data.at) || (a.data.approver < b.data.approver ? -1 : 1)).map(({ data }) => approvalEntry(data));
   const s: ElevationState = {
     id: r.id,
     state: deriveState(r),
@@ -71,10 +69,8 @@ export function derive(r: ElevationRecord): ElevationState {
     eligibleApprovers: req?.eligibleApprovers,
     approvals,
     approvers: apr?.approvers,
-    problems:
-      r.rejected && later(r.rejected, r.requested) && later(r.rejected, r.withdrawn) ? r.rejected.data.problems : undefined,
-    withdrawnReason:
-      r.withdrawn && later(r.withdrawn, r.requested) && later(r.withdrawn, r.rejected) ? r.withdrawn.data.reason : undefined,
+    problems: r.rejected && later(r.rejected, r.requested) && later(r.rejected, r.withdrawn) ? r.rejected.data.problems : undefined,
+    withdrawnReason: r.withdrawn && later(r.withdrawn, r.requested) && later(r.withdrawn, r.rejected) ? r.withdrawn.data.reason : undefined,
     bypassReasons: r.bypass?.data.reasons,
     mergeSha: apr?.mergeSha ?? r.bypass?.data.mergeSha,
     grantId: apr?.grantId ?? gr?.grantId ?? r.grantFailed?.data.grantId ?? rv?.grantId,
@@ -86,9 +82,7 @@ export function derive(r: ElevationRecord): ElevationState {
     expiresAt: gr?.expiresAt ?? rv?.handle.expiresAt,
     grantStartedAt: r.grantStarted && r.grantStarted.data.grantId === (apr?.grantId ?? r.grantStarted.data.grantId) ? r.grantStarted.time : undefined,
     grantError: r.grantFailed ? { ...r.grantFailed.data.error, attempts: r.grantFailed.data.attempts } : undefined,
-    revokeRequested: r.revokeRequested
-      ? { by: r.revokeRequested.data.requestedBy, reason: r.revokeRequested.data.reason, at: r.revokeRequested.time }
-      : undefined,
+    revokeRequested: r.revokeRequested ? { by: r.revokeRequested.data.requestedBy, reason: r.revokeRequested.data.reason, at: r.revokeRequested.time } : undefined,
     revokeFailures: r.revokeFailed?.data.attempt ?? 0,
     lastRevokeError: r.revokeFailed?.data.error,
     nextRevokeAttemptAt: rv ? undefined : r.revokeFailed?.data.nextAttemptAt,

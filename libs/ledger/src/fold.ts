@@ -107,10 +107,7 @@ export function foldEvent(r: ElevationRecord, ev: AnyElevationEvent, seq: number
       const cand = stamped(ev.data);
       r.approvalLog.push(cand);
       // Latest action by the approver's own clock (`at`), then by event order.
-      const newer =
-        !cur ||
-        Date.parse(cand.data.at) > Date.parse(cur.data.at) ||
-        (Date.parse(cand.data.at) === Date.parse(cur.data.at) && later(cand, cur));
+      const newer = !cur || Date.parse(cand.data.at) > Date.parse(cur.data.at) || (Date.parse(cand.data.at) === Date.parse(cur.data.at) && later(cand, cur));
       if (newer) r.approvals.set(ev.data.approver, cand);
       break;
     }

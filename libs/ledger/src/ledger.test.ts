@@ -32,11 +32,29 @@ const reach: Record<ElevationStateName, Name[]> = {
 // The transition table (README.md): state after an event that arrives later in time.
 // Columns in this order:
 const cols: Name[] = [
-  'requested', 'rejected', 'withdrawn', 'approvalRecorded', 'approved', 'bypassDetected', 'granted',
-  'grantFailed', 'revokeRequested', 'revoked', 'revokeFailed', 'expired', 'orphanRevoked',
+  'requested',
+  'rejected',
+  'withdrawn',
+  'approvalRecorded',
+  'approved',
+  'bypassDetected',
+  'granted',
+  'grantFailed',
+  'revokeRequested',
+  'revoked',
+  'revokeFailed',
+  'expired',
+  'orphanRevoked',
 ];
-const P = 'pending', R = 'rejected', W = 'withdrawn', A = 'approved', B = 'bypassed', G = 'granted',
-  F = 'grant_failed', V = 'revoked', X = 'expired';
+const P = 'pending',
+  R = 'rejected',
+  W = 'withdrawn',
+  A = 'approved',
+  B = 'bypassed',
+  G = 'granted',
+  F = 'grant_failed',
+  V = 'revoked',
+  X = 'expired';
 // prettier-ignore
 const table: Record<ElevationStateName, ElevationStateName[]> = {
   //             req rej wdr apr-rec appr byp grant gfail rreq revoked rfail expired orphan
@@ -128,7 +146,10 @@ describe('idempotency', () => {
   it('serves the latest granted of a grant whatever the arrival order (the earlier credential was replaced)', () => {
     const a = ev(E.granted, 20, { handle: { ...sampleData[E.granted]().handle, ref: { role: 'first' } } });
     const b = ev(E.granted, 25, { handle: { ...sampleData[E.granted]().handle, ref: { role: 'second' } } });
-    for (const order of [[a, b], [b, a]]) {
+    for (const order of [
+      [a, b],
+      [b, a],
+    ]) {
       const l = createLedger();
       order.forEach((e) => l.apply(e));
       expect(l.get('gl-42-7')?.handle?.ref).toEqual({ role: 'second' });
@@ -234,17 +255,13 @@ describe('order independence', () => {
     events.forEach((e) => reference.apply(e));
     const expected = reference.get('gl-42-7');
     fc.assert(
-      fc.property(
-        fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
-        fc.array(fc.nat(events.length - 1), { maxLength: 5 }),
-        (shuffled, dupIdx) => {
-          const l = createLedger();
-          const withDups: AnyElevationEvent[] = [...shuffled];
-          for (const i of dupIdx) withDups.splice(i, 0, events[i] as AnyElevationEvent);
-          withDups.forEach((e) => l.apply(e));
-          expect(l.get('gl-42-7')).toEqual(expected);
-        },
-      ),
+      fc.property(fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }), fc.array(fc.nat(events.length - 1), { maxLength: 5 }), (shuffled, dupIdx) => {
+        const l = createLedger();
+        const withDups: AnyElevationEvent[] = [...shuffled];
+        for (const i of dupIdx) withDups.splice(i, 0, events[i] as AnyElevationEvent);
+        withDups.forEach((e) => l.apply(e));
+        expect(l.get('gl-42-7')).toEqual(expected);
+      }),
       { numRuns: 300 },
     );
   });

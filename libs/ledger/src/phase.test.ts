@@ -8,8 +8,7 @@ import { createLedger } from './ledger';
 
 const T = (second: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString();
 let n = 0;
-const ev = <K extends ElevationEventType>(type: K, s: number, overrides: Partial<EventDataByType[K]> = {}) =>
-  sampleEvent(type, overrides, { time: T(s), id: `p${String(++n).padStart(6, '0')}` });
+const ev = <K extends ElevationEventType>(type: K, s: number, overrides: Partial<EventDataByType[K]> = {}) => sampleEvent(type, overrides, { time: T(s), id: `p${String(++n).padStart(6, '0')}` });
 
 describe('ledger.phase', () => {
   it('is the last of requested / rejected / withdrawn in log order, whatever their times say', () => {

@@ -16,17 +16,7 @@ import type {
 import type { JitError } from '@jit/errors';
 
 /** Lifecycle states (contract). */
-export const ELEVATION_STATES = [
-  'pending',
-  'rejected',
-  'withdrawn',
-  'bypassed',
-  'approved',
-  'granted',
-  'grant_failed',
-  'revoked',
-  'expired',
-] as const;
+export const ELEVATION_STATES = ['pending', 'rejected', 'withdrawn', 'bypassed', 'approved', 'granted', 'grant_failed', 'revoked', 'expired'] as const;
 export type ElevationStateName = (typeof ELEVATION_STATES)[number];
 
 export interface ApprovalEntry {

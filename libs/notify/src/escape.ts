@@ -11,7 +11,11 @@ const BROADCAST = /@(?=(?:channel|here|everyone)\b)/gi;
 
 /** Slack mrkdwn: plain text that renders as typed, notifies nobody and links nowhere. */
 export function slackEscape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(BROADCAST, '@' + WORD_JOINER);
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(BROADCAST, '@' + WORD_JOINER);
 }
 
 const MARKDOWN_SPECIALS = /[\\`*_{}[\]()#+\-.!|>~<]/g;

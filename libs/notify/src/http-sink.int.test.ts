@@ -35,17 +35,34 @@ function scenario(kind: 'embedded' | 'kafka', openBus: () => Promise<{ bus: Even
     const logLines: string[] = [];
     const logger = createLogger({ name: 'sink-int', level: 'debug', destination: new Writable({ write: (c, _e, cb) => (logLines.push(String(c)), cb()) }) });
     const registry = createRegistry();
-    const sink = createHttpSink({ bus, groupId: `sink-int-${run}`, url: { current: () => url }, secret: { current: () => SECRET }, maxEvents: 4, lingerMs: 100, retry: { maxAttempts: 3, baseMs: 20, maxMs: 100, timeoutMs: 2_000 }, logger, registry, startFrom: 'latest' });
+    const sink = createHttpSink({
+      bus,
+      groupId: `sink-int-${run}`,
+      url: { current: () => url },
+      secret: { current: () => SECRET },
+      maxEvents: 4,
+      lingerMs: 100,
+      retry: { maxAttempts: 3, baseMs: 20, maxMs: 100, timeoutMs: 2_000 },
+      logger,
+      registry,
+      startFrom: 'latest',
+    });
     const dead: BusMessage[] = [];
     const dlq = await bus.subscribe({ topic: TOPIC_SINK_DEAD_LETTERS, groupId: `sink-dlq-${run}`, startFrom: 'latest', handler: async (m) => void dead.push(m) });
     await sink.start();
     try {
       const projectId = 100_000 + Math.floor(Math.random() * 800_000);
-      const events = Array.from({ length: 9 }, (_, i) => sampleEvent(EVENT_TYPES.requested, { elevationId: `gl-${projectId}-${1 + (i % 3)}`, projectId, mrIid: 1 + (i % 3) }, { time: new Date().toISOString() }));
+      const events = Array.from({ length: 9 }, (_, i) =>
+        sampleEvent(EVENT_TYPES.requested, { elevationId: `gl-${projectId}-${1 + (i % 3)}`, projectId, mrIid: 1 + (i % 3) }, { time: new Date().toISOString() }),
+      );
       receiver.respond(503); // the first batch fails once, then is accepted
       for (const e of events) await bus.publish(TOPIC_ELEVATIONS, e.data.elevationId, e);
       const mine = new Set(events.map((e) => e.id));
-      const accepted = () => receiver.requests.filter((r) => r.status === 200).flatMap((r) => (r.body as Array<{ id: string }>).map((e) => e.id)).filter((id) => mine.has(id));
+      const accepted = () =>
+        receiver.requests
+          .filter((r) => r.status === 200)
+          .flatMap((r) => (r.body as Array<{ id: string }>).map((e) => e.id))
+          .filter((id) => mine.has(id));
       await waitFor(() => new Set(accepted()).size === events.length, { timeoutMs: 60_000, what: 'every event accepted' });
       for (const r of receiver.requests) {
         expect(r.problems).toEqual([]);

@@ -66,7 +66,10 @@ export function createHttpSink(o: HttpSinkOptions): HttpSink {
   async function send(batch: BusMessage[]): Promise<void> {
     const body = JSON.stringify(batch.map((m) => m.event));
     // the same batch re-sent (a retry) keeps its id, so a receiver can drop the copy
-    const msgId = `msg_${createHash('sha256').update(batch.map((m) => m.event.id).join('\n')).digest('base64url').slice(0, 32)}`;
+    const msgId = `msg_${createHash('sha256')
+      .update(batch.map((m) => m.event.id).join('\n'))
+      .digest('base64url')
+      .slice(0, 32)}`;
     let attempts = 0;
     try {
       attempts = await postJson({

@@ -33,7 +33,12 @@ describe('notification formats', () => {
   it('say who, what, for how long, why, with the MR and jit links', () => {
     const n = notice('backfill order totals after INC-4411');
     expect(n.title).toBe('carol requests BREAK-GLASS orders-db/write for 30m');
-    expect(n.fields).toEqual(expect.arrayContaining([{ label: 'Requester', value: 'carol' }, { label: 'For', value: '30m' }]));
+    expect(n.fields).toEqual(
+      expect.arrayContaining([
+        { label: 'Requester', value: 'carol' },
+        { label: 'For', value: '30m' },
+      ]),
+    );
     expect(n.links).toEqual({ mr: MR, jit: `https://jit.example.com/v1/elevations/${n.elevationId}` });
     const slack = JSON.stringify(slackMessage(n));
     expect(slack).toContain(`<${MR}|Open the merge request>`);

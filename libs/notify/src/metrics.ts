@@ -18,9 +18,27 @@ export interface DeliveryMetrics {
 
 export function deliveryMetrics(registry: Registry | undefined): DeliveryMetrics {
   return {
-    deliveries: single(registry, 'jit_notify_deliveries_total', (registers) => new Counter({ name: 'jit_notify_deliveries_total', help: 'Messages the notifier (consumer=notifier) or the HTTP sink (consumer=sink) delivered, dead-lettered or skipped as already delivered', labelNames: ['consumer', 'channel', 'outcome'], registers })),
-    failures: single(registry, 'jit_notify_failures_total', (registers) => new Counter({ name: 'jit_notify_failures_total', help: 'Failed delivery attempts by error code (each retry counts)', labelNames: ['consumer', 'channel', 'code'], registers })),
-    lag: single(registry, 'jit_notify_lag_seconds', (registers) => new Gauge({ name: 'jit_notify_lag_seconds', help: 'Age of the last event the consumer finished with (its time to now), seconds', labelNames: ['consumer'], registers })),
+    deliveries: single(
+      registry,
+      'jit_notify_deliveries_total',
+      (registers) =>
+        new Counter({
+          name: 'jit_notify_deliveries_total',
+          help: 'Messages the notifier (consumer=notifier) or the HTTP sink (consumer=sink) delivered, dead-lettered or skipped as already delivered',
+          labelNames: ['consumer', 'channel', 'outcome'],
+          registers,
+        }),
+    ),
+    failures: single(
+      registry,
+      'jit_notify_failures_total',
+      (registers) => new Counter({ name: 'jit_notify_failures_total', help: 'Failed delivery attempts by error code (each retry counts)', labelNames: ['consumer', 'channel', 'code'], registers }),
+    ),
+    lag: single(
+      registry,
+      'jit_notify_lag_seconds',
+      (registers) => new Gauge({ name: 'jit_notify_lag_seconds', help: 'Age of the last event the consumer finished with (its time to now), seconds', labelNames: ['consumer'], registers }),
+    ),
   };
 }
 

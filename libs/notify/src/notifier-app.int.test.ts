@@ -69,7 +69,17 @@ beforeAll(async () => {
   // the gate ratified this version (a merge, so earlier suites' ratifications of this project id yield)
   const ratified = createElevationEvent(
     EVENT_TYPES.policyRatified,
-    { projectId, version: file.blobId, path: 'policy.yaml', commitSha: file.commitId, how: 'merge', mrIid: 90_000 + Math.floor(Math.random() * 9_000), approvers: ['sec1', 'sec2'], mergedBy: 'sec1', ratifiedAt: new Date().toISOString() },
+    {
+      projectId,
+      version: file.blobId,
+      path: 'policy.yaml',
+      commitSha: file.commitId,
+      how: 'merge',
+      mrIid: 90_000 + Math.floor(Math.random() * 9_000),
+      approvers: ['sec1', 'sec2'],
+      mergedBy: 'sec1',
+      ratifiedAt: new Date().toISOString(),
+    },
     { source: '/jit/test-gate', time: new Date().toISOString() },
   );
   await bus.publish(TOPIC_ELEVATIONS, `policy-${projectId}`, gate.signer.sign(ratified));
@@ -127,9 +137,28 @@ describe('apps/notifier', () => {
     const id = (n: number) => `gl-${projectId}-${800_000 + n}`;
     // forgeries first (same key, same partition: handled before the real events): an unsigned
     // request with the forger's link, a bypass signed by a key no one trusts, an unsigned grant
-    const forgedRequest = sampleEvent(EVENT_TYPES.requested, { elevationId: id(1), projectId, mrIid: 800_001, target: TARGET, tier: 'destructive', breakGlass: false, mrUrl: 'https://forged.example.com/login' });
+    const forgedRequest = sampleEvent(EVENT_TYPES.requested, {
+      elevationId: id(1),
+      projectId,
+      mrIid: 800_001,
+      target: TARGET,
+      tier: 'destructive',
+      breakGlass: false,
+      mrUrl: 'https://forged.example.com/login',
+    });
     const forgedBypass = createTestSigningKey().signer.sign(sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: id(1), projectId, mrIid: 800_001, reasons: ['forged alarm'] }));
-    const requested = gate.signer.sign(sampleEvent(EVENT_TYPES.requested, { elevationId: id(1), projectId, mrIid: 800_001, target: TARGET, tier: 'destructive', breakGlass: true, justification: HOSTILE_JUSTIFICATIONS['mentions']!, mrUrl: `${sandbox.url}/${PROJECT}/-/merge_requests/800001` }));
+    const requested = gate.signer.sign(
+      sampleEvent(EVENT_TYPES.requested, {
+        elevationId: id(1),
+        projectId,
+        mrIid: 800_001,
+        target: TARGET,
+        tier: 'destructive',
+        breakGlass: true,
+        justification: HOSTILE_JUSTIFICATIONS['mentions']!,
+        mrUrl: `${sandbox.url}/${PROJECT}/-/merge_requests/800001`,
+      }),
+    );
     const forged = sampleEvent(EVENT_TYPES.granted, { elevationId: id(1), grantId: `${id(1)}-${'b'.repeat(40)}`, target: TARGET });
     const bypass = gate.signer.sign(sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: id(1), projectId, mrIid: 800_001, reasons: ['merged without approvals'] }));
     for (const e of [forgedRequest, forgedBypass, requested, forged, bypass]) await bus.publish(TOPIC_ELEVATIONS, id(1), e as never);
@@ -142,7 +171,10 @@ describe('apps/notifier', () => {
     expect(JSON.stringify(msg!.body)).toContain('BYPASS');
     expect(JSON.stringify([card!.body, msg!.body])).not.toMatch(/forged\.example|forged alarm/);
     // the forged grant (no issuer signature) was refused, not announced: slack got the bypass only
-    await waitFor(async () => /jit_events_refused_total\{consumer="notifier",type="granted"/.test(await (await fetch(`${child.ops}/metrics`)).text()), { timeoutMs: 30_000, what: 'the refusal counted' });
+    await waitFor(async () => /jit_events_refused_total\{consumer="notifier",type="granted"/.test(await (await fetch(`${child.ops}/metrics`)).text()), {
+      timeoutMs: 30_000,
+      what: 'the refusal counted',
+    });
     const metrics = await (await fetch(`${child.ops}/metrics`)).text();
     expect(metrics).toMatch(/jit_events_refused_total\{consumer="notifier",type="requested",reason="unsigned"\} 1/);
     expect(metrics).toMatch(/jit_events_refused_total\{consumer="notifier",type="bypass.detected",reason="untrusted_key"\} 1/);

@@ -75,12 +75,29 @@ function scenario(kind: 'embedded' | 'kafka', openBus: () => Promise<{ bus: Even
         // 0: forgeries on the bus, before the real events of the same elevation (same partition, so
         // handled first): an unsigned destructive request (would reach approvers + audit) and a
         // bypass signed by a key no one trusts (would reach security). Neither is announced.
-        const forgedRequest = sampleEvent(EVENT_TYPES.requested, { elevationId: ev(1), mrIid: 1, projectId, target, tier: 'destructive', breakGlass: false, mrUrl: 'https://forged.example.com/login' });
+        const forgedRequest = sampleEvent(EVENT_TYPES.requested, {
+          elevationId: ev(1),
+          mrIid: 1,
+          projectId,
+          target,
+          tier: 'destructive',
+          breakGlass: false,
+          mrUrl: 'https://forged.example.com/login',
+        });
         const forgedBypass = createTestSigningKey().signer.sign(sampleEvent(EVENT_TYPES.bypassDetected, { elevationId: ev(1), projectId, mrIid: 1, reasons: ['forged alarm'] }) as never);
         await bus.publish(TOPIC_ELEVATIONS, ev(1), forgedRequest as never);
         await bus.publish(TOPIC_ELEVATIONS, ev(1), forgedBypass as never);
         // 1: a destructive request with a hostile justification → approvers (Teams) + audit (webhook)
-        const req1 = sampleEvent(EVENT_TYPES.requested, { elevationId: ev(1), mrIid: 1, projectId, target, tier: 'destructive', breakGlass: false, justification: HOSTILE_JUSTIFICATIONS['mentions']!, mrUrl: `https://gitlab.example.com/ops/elevations/-/merge_requests/1` });
+        const req1 = sampleEvent(EVENT_TYPES.requested, {
+          elevationId: ev(1),
+          mrIid: 1,
+          projectId,
+          target,
+          tier: 'destructive',
+          breakGlass: false,
+          justification: HOSTILE_JUSTIFICATIONS['mentions']!,
+          mrUrl: `https://gitlab.example.com/ops/elevations/-/merge_requests/1`,
+        });
         // 2: a reversible-write request → nobody (tier filter)
         const req2 = sampleEvent(EVENT_TYPES.requested, { elevationId: ev(2), mrIid: 2, projectId, target, tier: 'reversible-write', breakGlass: false });
         // 3: a break-glass destructive request (approvers + audit) then its grant → security; a bypass of 2 → security
@@ -113,7 +130,10 @@ function scenario(kind: 'embedded' | 'kafka', openBus: () => Promise<{ bus: Even
         const revoked3 = sampleEvent(EVENT_TYPES.revoked, { elevationId: ev(3), grantId: granted3.data.grantId });
         await publish(revoked3);
         await waitFor(() => deadLetters.filter((d) => d.event.id === revoked3.id).length === 2, { timeoutMs: 60_000, what: 'two dead letters' });
-        const dl = deadLetters.filter((d) => d.event.id === revoked3.id).map((d) => [d.event['jitdlqchannel'], d.event['jitdlqcode']]).sort();
+        const dl = deadLetters
+          .filter((d) => d.event.id === revoked3.id)
+          .map((d) => [d.event['jitdlqchannel'], d.event['jitdlqcode']])
+          .sort();
         expect(dl).toEqual([
           ['broken', 'JIT_ERR_NOTIFY_DELIVERY_REFUSED'],
           ['nowhere', 'JIT_ERR_NOTIFY_CHANNEL_UNCONFIGURED'],

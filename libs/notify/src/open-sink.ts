@@ -9,8 +9,25 @@ import type { SinkConfig } from './notify-env';
 import type { FetchLike } from './post-json';
 
 export function openHttpSink(c: SinkConfig, deps: { bus: EventBus; logger: Logger; registry?: Registry; fetch?: FetchLike }): { sink: HttpSink; close(): void } {
-  const url = openSecret({ setting: 'JIT_SINK_URL', value: c.url.value, ...(c.url.file ? { file: c.url.file } : {}), schema: envSchemas.httpUrl('the http(s) URL the SIEM receives batches at'), logger: deps.logger });
+  const url = openSecret({
+    setting: 'JIT_SINK_URL',
+    value: c.url.value,
+    ...(c.url.file ? { file: c.url.file } : {}),
+    schema: envSchemas.httpUrl('the http(s) URL the SIEM receives batches at'),
+    logger: deps.logger,
+  });
   const secret = openSecret({ setting: 'JIT_SINK_SECRET', value: c.secret.value, ...(c.secret.file ? { file: c.secret.file } : {}), schema: envSchemas.signingSecret(), logger: deps.logger });
-  const sink = createHttpSink({ bus: deps.bus, groupId: c.groupId, url, secret, maxEvents: c.maxEvents, lingerMs: c.lingerMs, retry: c.retry, logger: deps.logger, ...(deps.registry ? { registry: deps.registry } : {}), ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+  const sink = createHttpSink({
+    bus: deps.bus,
+    groupId: c.groupId,
+    url,
+    secret,
+    maxEvents: c.maxEvents,
+    lingerMs: c.lingerMs,
+    retry: c.retry,
+    logger: deps.logger,
+    ...(deps.registry ? { registry: deps.registry } : {}),
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  });
   return { sink, close: () => (url.close(), secret.close()) };
 }

@@ -68,10 +68,13 @@ export async function postJson(o: PostOptions): Promise<number> {
   /** What the last answer's Retry-After asked for. */
   let asked: number | undefined;
   const policy = wrap(
-    retry(handleWhen((err) => !o.signal?.aborted && isRetriable(err)), {
-      maxAttempts: Math.max(0, o.retry.maxAttempts - 1),
-      backoff: atLeast(new ExponentialBackoff({ initialDelay: o.retry.baseMs, maxDelay: o.retry.maxMs }), () => asked, o.retry.retryAfterMaxMs ?? 60_000),
-    }),
+    retry(
+      handleWhen((err) => !o.signal?.aborted && isRetriable(err)),
+      {
+        maxAttempts: Math.max(0, o.retry.maxAttempts - 1),
+        backoff: atLeast(new ExponentialBackoff({ initialDelay: o.retry.baseMs, maxDelay: o.retry.maxMs }), () => asked, o.retry.retryAfterMaxMs ?? 60_000),
+      },
+    ),
     // cooperative: the attempt's fetch is aborted through its signal and fails as DeliveryFailed
     timeout(o.retry.timeoutMs, TimeoutStrategy.Cooperative),
   );

@@ -16,9 +16,7 @@ export interface TeamsMessage {
 const COLOR: Record<Notice['severity'], string> = { info: 'Default', warning: 'Warning', critical: 'Attention' };
 
 export function teamsMessage(n: Notice): TeamsMessage {
-  const body: Array<Record<string, unknown>> = [
-    { type: 'TextBlock', text: teamsText(n.title, TEAMS_LIMITS.title), weight: 'Bolder', size: 'Medium', wrap: true, color: COLOR[n.severity] },
-  ];
+  const body: Array<Record<string, unknown>> = [{ type: 'TextBlock', text: teamsText(n.title, TEAMS_LIMITS.title), weight: 'Bolder', size: 'Medium', wrap: true, color: COLOR[n.severity] }];
   if (n.fields.length > 0) {
     body.push({ type: 'FactSet', facts: n.fields.slice(0, TEAMS_LIMITS.facts).map((f) => ({ title: f.label, value: teamsText(f.value, TEAMS_LIMITS.factValue) })) });
   }

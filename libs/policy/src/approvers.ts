@@ -23,11 +23,7 @@ const lc = (s: string) => s.toLowerCase();
  * Resolves a spec to the usernames that may approve. `anyHuman` yields `{ anyHuman: true }` and the
  * listed users/groups (if any) for display; eligibility then comes from `isEligibleApprover`.
  */
-export async function resolveApprovers(
-  spec: ApproverSpec,
-  resolveGroup: GroupResolver,
-  exclude: ExcludeRules,
-): Promise<{ anyHuman: boolean; usernames: string[] }> {
+export async function resolveApprovers(spec: ApproverSpec, resolveGroup: GroupResolver, exclude: ExcludeRules): Promise<{ anyHuman: boolean; usernames: string[] }> {
   const never = new Set([...(exclude.author ? [exclude.author] : []), ...exclude.agents, ...(exclude.others ?? [])].map(lc));
   const out = new Map<string, string>();
   for (const u of spec.users) if (!never.has(lc(u))) out.set(lc(u), u);

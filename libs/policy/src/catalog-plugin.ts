@@ -53,7 +53,10 @@ export function catalogForReader(full: CatalogResponse, self?: string): CatalogR
   return {
     ...rest,
     recipientUsers: full.recipientUsers.filter((u) => me !== undefined && u.toLowerCase() === me),
-    entries: full.entries.map(({ eligibleApprovers: _e, ...entry }) => ({ ...entry, approvers: { anyHuman: entry.approvers.anyHuman, groups: [...entry.approvers.groups], users: [] } }) as unknown as CatalogResponse['entries'][number]),
+    entries: full.entries.map(
+      ({ eligibleApprovers: _e, ...entry }) =>
+        ({ ...entry, approvers: { anyHuman: entry.approvers.anyHuman, groups: [...entry.approvers.groups], users: [] } }) as unknown as CatalogResponse['entries'][number],
+    ),
     ...(full.breakGlass ? { breakGlass: (({ eligibleApprovers: _e, requesters: _r, ...bg }) => bg)(full.breakGlass) as unknown as NonNullable<CatalogResponse['breakGlass']> } : {}),
     ...(ratified ? { ratified: (({ by: _b, mergedBy: _m, ...r }) => ({ ...r, by: [] }))(ratified) } : {}),
   };

@@ -2,16 +2,7 @@
 // semantics — scopes against their substrate, TTL ceilings against what the substrate can honour,
 // sane approvers and agents. Every problem carries its field path (and line, when a locator is given).
 import { isAgeRecipient, tryParseDuration, type PolicyNotifications } from '@jit/contracts';
-import type {
-  ApproverSpec,
-  BreakGlassRule,
-  PolicyModel,
-  PolicyProblem,
-  ScopeRule,
-  SubstrateCatalog,
-  TargetRule,
-  TierRule,
-} from './model';
+import type { ApproverSpec, BreakGlassRule, PolicyModel, PolicyProblem, ScopeRule, SubstrateCatalog, TargetRule, TierRule } from './model';
 
 export type Locate = (path: readonly PropertyKey[]) => { line: number; column: number } | undefined;
 
@@ -214,10 +205,7 @@ export function validatePolicy(policy: PolicyModel, substrates: SubstrateCatalog
       }
     });
     if (!spec.anyHuman && spec.groups.length === 0 && spec.users.length > 0 && spec.users.length < approvals) {
-      c.add(
-        [...path, 'approvals'],
-        `requires ${approvals} approvals but only ${spec.users.length} user(s) are eligible; list more approvers or lower approvals`,
-      );
+      c.add([...path, 'approvals'], `requires ${approvals} approvals but only ${spec.users.length} user(s) are eligible; list more approvers or lower approvals`);
     }
   };
   for (const t of policy.tiers) checkApprovers(t.approvers, t.approvals, ['tiers', t.name], false);
@@ -238,10 +226,7 @@ export function validatePolicy(policy: PolicyModel, substrates: SubstrateCatalog
     // A named instance (`vault:prod`) falls back to its kind's facts when only kinds are registered.
     const facts = substrates[target.substrate] ?? substrates[target.substrate.split(':')[0] ?? ''];
     if (!facts) {
-      c.add(
-        [...p, 'substrate'],
-        `unknown substrate ${target.substrate}; this deployment runs: ${Object.keys(substrates).sort().join(', ') || 'none'}`,
-      );
+      c.add([...p, 'substrate'], `unknown substrate ${target.substrate}; this deployment runs: ${Object.keys(substrates).sort().join(', ') || 'none'}`);
       continue;
     }
     for (const scope of Object.values(target.scopes)) {
@@ -275,10 +260,7 @@ export function validatePolicy(policy: PolicyModel, substrates: SubstrateCatalog
           }
         }
         if (policy.breakGlass && policy.breakGlass.ttlMaxSeconds > max) {
-          c.add(
-            ['breakGlass', 'ttlMax'],
-            `ttlMax ${fmt(policy.breakGlass.ttlMaxSeconds)} exceeds what substrate ${target.substrate} can honour (${fmt(max)}) for ${target.name}/${scope.name}`,
-          );
+          c.add(['breakGlass', 'ttlMax'], `ttlMax ${fmt(policy.breakGlass.ttlMaxSeconds)} exceeds what substrate ${target.substrate} can honour (${fmt(max)}) for ${target.name}/${scope.name}`);
         }
       }
     }

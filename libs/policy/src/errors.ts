@@ -7,17 +7,13 @@ export const PolicyNotLoaded = defineError<[string]>(
   { retriable: true, statusCode: 503 },
 );
 
-export const PolicyInvalid = defineError<[string, string]>(
-  'JIT_ERR_POLICY_INVALID',
-  'policy.yaml at %s is invalid: %s — fix it with a policy-change MR; the last valid policy stays in force',
-  { statusCode: 422 },
-);
+export const PolicyInvalid = defineError<[string, string]>('JIT_ERR_POLICY_INVALID', 'policy.yaml at %s is invalid: %s — fix it with a policy-change MR; the last valid policy stays in force', {
+  statusCode: 422,
+});
 
-export const PolicyMissing = defineError<[string, string]>(
-  'JIT_ERR_POLICY_MISSING',
-  'policy.yaml was not found at %s in project %s; commit one to the default branch of the elevations repo',
-  { statusCode: 404 },
-);
+export const PolicyMissing = defineError<[string, string]>('JIT_ERR_POLICY_MISSING', 'policy.yaml was not found at %s in project %s; commit one to the default branch of the elevations repo', {
+  statusCode: 404,
+});
 
 export const PolicyMissingAtCommit = defineError<[string, string]>(
   'JIT_ERR_POLICY_MISSING_AT_COMMIT',
@@ -31,11 +27,7 @@ export const PolicyUnratified = defineError<[string, string]>(
   { statusCode: 409 },
 );
 
-export const PolicyNotTrusted = defineError<[string]>(
-  'JIT_ERR_POLICY_NOT_TRUSTED',
-  'no policy is in force: %s',
-  { retriable: true, statusCode: 503 },
-);
+export const PolicyNotTrusted = defineError<[string]>('JIT_ERR_POLICY_NOT_TRUSTED', 'no policy is in force: %s', { retriable: true, statusCode: 503 });
 
 export const PolicyVersionUnknown = defineError<[string]>(
   'JIT_ERR_POLICY_VERSION_UNKNOWN',

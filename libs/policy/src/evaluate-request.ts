@@ -76,10 +76,7 @@ export function evaluateRequest(policy: PolicyModel, request: { spec?: RequestSp
   const scope = target && scopeName !== undefined && Object.hasOwn(target.scopes, scopeName) ? target.scopes[scopeName] : undefined;
   if (scopeName === undefined) add('scope', 'scope is required');
   else if (target && !scope) {
-    add(
-      'scope',
-      `unknown scope ${JSON.stringify(scopeName)} for target ${target.name}; allowed: ${Object.keys(target.scopes).sort().join(', ')} — ${POLICY_CHANGE_HINT}`,
-    );
+    add('scope', `unknown scope ${JSON.stringify(scopeName)} for target ${target.name}; allowed: ${Object.keys(target.scopes).sort().join(', ')} — ${POLICY_CHANGE_HINT}`);
   }
 
   // Tier: declared must exist and be at least the scope's tier; effective = the higher.
@@ -91,10 +88,7 @@ export function evaluateRequest(policy: PolicyModel, request: { spec?: RequestSp
   let effective: TierRule | undefined = declared;
   if (declared && scopeTier) {
     if (declared.rank < scopeTier.rank) {
-      add(
-        'riskTier',
-        `riskTier ${declared.name} is under-declared: ${target?.name}/${scope?.name} is ${scopeTier.name}; declare ${scopeTier.name} or higher`,
-      );
+      add('riskTier', `riskTier ${declared.name} is under-declared: ${target?.name}/${scope?.name} is ${scopeTier.name}; declare ${scopeTier.name} or higher`);
     }
     effective = declared.rank >= scopeTier.rank ? declared : scopeTier;
   }
@@ -113,10 +107,7 @@ export function evaluateRequest(policy: PolicyModel, request: { spec?: RequestSp
     else {
       ttlSeconds = parsed.seconds;
       if (ceiling !== undefined && ttlSeconds > ceiling) {
-        add(
-          'ttl',
-          `ttl ${human(ttlSeconds)} exceeds the ${bg ? 'breakGlass' : `${effective?.name} tier`} ceiling of ${human(ceiling)}; ask for ${human(ceiling)} or less`,
-        );
+        add('ttl', `ttl ${human(ttlSeconds)} exceeds the ${bg ? 'breakGlass' : `${effective?.name} tier`} ceiling of ${human(ceiling)}; ask for ${human(ceiling)} or less`);
       }
     }
   }

@@ -17,14 +17,4 @@ export { PolicyNotLoaded, PolicyInvalid, PolicyMissing, PolicyMissingAtCommit, P
 export { createPolicyTrust, policyBlobSha } from './policy-trust';
 export type { PolicyTrust, RatifiedPolicy, PolicyMergeVerdict } from './policy-trust';
 export { tierByName, recipientOwners, isRecipientOf, registeredKeys } from './model';
-export type {
-  PolicyModel,
-  PolicyProblem,
-  ApproverSpec,
-  TierRule,
-  BreakGlassRule,
-  ScopeRule,
-  TargetRule,
-  SubstrateFacts,
-  SubstrateCatalog,
-} from './model';
+export type { PolicyModel, PolicyProblem, ApproverSpec, TierRule, BreakGlassRule, ScopeRule, TargetRule, SubstrateFacts, SubstrateCatalog } from './model';

@@ -74,7 +74,9 @@ export type SubstrateCatalog = Record<string, SubstrateFacts>;
 
 /** Usernames the policy registers `recipient` to (normally one; a key listed twice gives more). */
 export function recipientOwners(policy: Pick<PolicyModel, 'recipients'>, recipient: string): string[] {
-  return Object.entries(policy.recipients ?? {}).filter(([, keys]) => keys.includes(recipient)).map(([user]) => user);
+  return Object.entries(policy.recipients ?? {})
+    .filter(([, keys]) => keys.includes(recipient))
+    .map(([user]) => user);
 }
 
 /** The age keys the policy registers to `username` (GitLab usernames compare case-insensitively). */

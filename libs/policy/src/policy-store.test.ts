@@ -127,7 +127,11 @@ describe('createPolicyStore', () => {
     expect(st.error?.code).toBe('JIT_ERR_POLICY_MISSING');
   });
 
-  const failure = (p: Promise<unknown>) => p.then(() => expect.fail('expected a failure'), (e: unknown) => e as JitError);
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => expect.fail('expected a failure'),
+      (e: unknown) => e as JitError,
+    );
 
   it('a 404 at a commit says what is missing: the file at a commit GitLab has is final, a commit GitLab lacks is retried and never reported as a missing policy', async () => {
     const { fake, store } = setup();

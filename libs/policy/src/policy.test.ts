@@ -88,10 +88,9 @@ describe('compilePolicy + validatePolicy', () => {
 
   it('rejects agents listed as approvers, zero-approval tiers, and too few listed users', () => {
     const p = model(
-      EXAMPLE_POLICY_YAML.replace('users: [alice, bob]', 'users: [alice, migration-bot]').replace(
-        'cosmetic:         { ttlMax: 4h,  approvals: 1',
-        'cosmetic:         { ttlMax: 4h,  approvals: 0',
-      ).replace('approvals: 2, approvers: { users', 'approvals: 3, approvers: { users'),
+      EXAMPLE_POLICY_YAML.replace('users: [alice, bob]', 'users: [alice, migration-bot]')
+        .replace('cosmetic:         { ttlMax: 4h,  approvals: 1', 'cosmetic:         { ttlMax: 4h,  approvals: 0')
+        .replace('approvals: 2, approvers: { users', 'approvals: 3, approvers: { users'),
     );
     const problems = validatePolicy(p, fakeSubstrates());
     const paths = problems.map((x) => x.path);
@@ -101,16 +100,11 @@ describe('compilePolicy + validatePolicy', () => {
   });
 
   it('reports structural problems with their path and the locator line', () => {
-    const { policy, problems } = compilePolicy(
-      { tiers: { a: { ttlMax: 'forever', approvals: -1, approvers: 'x' } }, targets: 'nope' },
-      (path) => ({ line: path.length + 1, column: 1 }),
-    );
+    const { policy, problems } = compilePolicy({ tiers: { a: { ttlMax: 'forever', approvals: -1, approvers: 'x' } }, targets: 'nope' }, (path) => ({ line: path.length + 1, column: 1 }));
     expect(policy).toBeUndefined();
     const byPath = Object.fromEntries(problems.map((p) => [p.path, p]));
     expect(byPath['tiers.a.ttlMax']).toMatchObject({ line: 4 });
-    expect(Object.keys(byPath)).toEqual(
-      expect.arrayContaining(['tiers.a.approvals', 'tiers.a.approvers', 'policyApprovers', 'targets']),
-    );
+    expect(Object.keys(byPath)).toEqual(expect.arrayContaining(['tiers.a.approvals', 'tiers.a.approvers', 'policyApprovers', 'targets']));
   });
 
   it('rejects a non-map document', () => {
@@ -160,9 +154,7 @@ describe('evaluateRequest', () => {
 
   it('requires a TTL and enforces the tier ceiling', () => {
     const { ttl: _ttl, ...noTtl } = base;
-    expect(evaluateRequest(p, noTtl, { author: 'dev' }).problems).toEqual([
-      expect.objectContaining({ path: 'spec.ttl', message: expect.stringMatching(/required/) }),
-    ]);
+    expect(evaluateRequest(p, noTtl, { author: 'dev' }).problems).toEqual([expect.objectContaining({ path: 'spec.ttl', message: expect.stringMatching(/required/) })]);
     const over = evaluateRequest(p, { ...base, ttl: '3h' }, { author: 'dev' });
     expect(over.problems).toEqual([expect.objectContaining({ path: 'spec.ttl', message: expect.stringMatching(/3h exceeds .*2h/) })]);
     expect(evaluateRequest(p, { ...base, ttl: '2h' }, { author: 'dev' }).problems).toEqual([]);
@@ -213,8 +205,7 @@ describe('approvers', () => {
     const tier = p.tiers.find((t) => t.name === 'destructive')!;
     const resolved = { usernames: ['alice', 'bob'] };
     const ex = { author: 'bob', agents: p.agents };
-    const check = (username: string, bot = false, committer = false) =>
-      isEligibleApprover({ username, bot, committer }, tier.approvers, resolved, ex);
+    const check = (username: string, bot = false, committer = false) => isEligibleApprover({ username, bot, committer }, tier.approvers, resolved, ex);
     expect(check('alice')).toEqual({ eligible: true });
     expect(check('bob')).toEqual({ eligible: false, reason: 'author' });
     expect(check('alice', true)).toEqual({ eligible: false, reason: 'bot' });

@@ -13,9 +13,7 @@ const logger = createLogger({ name: 'read-api-test', level: 'silent' });
 async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
   if (!metric) throw new Error(`${name} is not registered`);
-  const entry = (metric.values as Array<{ value: number; labels: Record<string, unknown> }>).find((v) =>
-    Object.entries(labels).every(([k, l]) => v.labels[k] === l),
-  );
+  const entry = (metric.values as Array<{ value: number; labels: Record<string, unknown> }>).find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
   if (!entry) throw new Error(`${name}${JSON.stringify(labels)} has no value`);
   return entry.value;
 }
@@ -27,8 +25,7 @@ async function setup() {
   return bus;
 }
 
-const publish = (bus: Awaited<ReturnType<typeof setup>>, event: ReturnType<typeof sampleEvent>) =>
-  bus.publish(TOPIC_ELEVATIONS, (event.data as { elevationId: string }).elevationId, event);
+const publish = (bus: Awaited<ReturnType<typeof setup>>, event: ReturnType<typeof sampleEvent>) => bus.publish(TOPIC_ELEVATIONS, (event.data as { elevationId: string }).elevationId, event);
 
 describe('ledger projection with SLO counters', () => {
   it('counts history replayed at start and live events once each, by type; duplicates and invalid events are not counted', async () => {

@@ -22,7 +22,12 @@ describe('read API', () => {
     const one = await f.inject({ url: `/v1/elevations/${FIXTURE_ELEVATION}` });
     expect(one.statusCode).toBe(200);
     expect(one.json().state).toBe('granted');
-    expect(one.json().timeline.map((t: { type: string }) => t.type).sort()).toEqual([EVENT_TYPES.approved, EVENT_TYPES.granted, EVENT_TYPES.requested]);
+    expect(
+      one
+        .json()
+        .timeline.map((t: { type: string }) => t.type)
+        .sort(),
+    ).toEqual([EVENT_TYPES.approved, EVENT_TYPES.granted, EVENT_TYPES.requested]);
     expect(one.body).not.toContain('BEGIN AGE');
 
     const cred = await f.inject({ url: `/v1/elevations/${FIXTURE_ELEVATION}/credential` });

@@ -27,28 +27,27 @@ describe('DueQueue', () => {
 
   it('matches a sorted reference for any sequence of operations', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.constantFrom('set', 'delete'), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 1000 }))),
-        fc.integer({ min: 0, max: 1000 }),
-        (ops, now) => {
-          const q = new DueQueue();
-          const ref = new Map<string, number>();
-          for (const [op, id, due] of ops) {
-            const key = `g${id}`;
-            if (op === 'set') {
-              q.set(key, due);
-              ref.set(key, due);
-            } else {
-              q.delete(key);
-              ref.delete(key);
-            }
+      fc.property(fc.array(fc.tuple(fc.constantFrom('set', 'delete'), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 1000 }))), fc.integer({ min: 0, max: 1000 }), (ops, now) => {
+        const q = new DueQueue();
+        const ref = new Map<string, number>();
+        for (const [op, id, due] of ops) {
+          const key = `g${id}`;
+          if (op === 'set') {
+            q.set(key, due);
+            ref.set(key, due);
+          } else {
+            q.delete(key);
+            ref.delete(key);
           }
-          const expected = [...ref.entries()].filter(([, d]) => d <= now).map(([, d]) => d).sort((a, b) => a - b);
-          const got = q.popDue(now).map((e) => e.dueAt);
-          expect(got).toEqual(expected);
-          expect(q.size).toBe([...ref.values()].filter((d) => d > now).length);
-        },
-      ),
+        }
+        const expected = [...ref.entries()]
+          .filter(([, d]) => d <= now)
+          .map(([, d]) => d)
+          .sort((a, b) => a - b);
+        const got = q.popDue(now).map((e) => e.dueAt);
+        expect(got).toEqual(expected);
+        expect(q.size).toBe([...ref.values()].filter((d) => d > now).length);
+      }),
     );
   });
 });

@@ -19,7 +19,9 @@ export function leftoversOf(report: unknown): LeftoverObjectData[] {
 /** The MR comment's list of leftovers; names are the grantee's, so they are rendered inert (code spans, no control characters). */
 export function leftoversMarkdown(leftovers: LeftoverObjectData[]): string {
   if (leftovers.length === 0) return '';
-  const lines = leftovers.slice(0, MAX_LEFTOVER_LINES).map((l) => `- ${markdownText(l.action, 40)} ${markdownText(l.kind, 80)} ${markdownCode(l.name)}${l.note ? ` — ${markdownText(l.note, 200)}` : ''}`);
+  const lines = leftovers
+    .slice(0, MAX_LEFTOVER_LINES)
+    .map((l) => `- ${markdownText(l.action, 40)} ${markdownText(l.kind, 80)} ${markdownCode(l.name)}${l.note ? ` — ${markdownText(l.note, 200)}` : ''}`);
   if (leftovers.length > MAX_LEFTOVER_LINES) lines.push(`- and ${leftovers.length - MAX_LEFTOVER_LINES} more (see the elevation.revoked event)`);
   return `\n\nThe credential left objects that could act with other roles' rights:\n${lines.join('\n')}`;
 }

@@ -75,9 +75,7 @@ export function createOrphanSweep(options: OrphanSweepOptions): OrphanSweep {
     const listed: Array<{ substrate: Substrate; handles: RevocationHandle[] }> = [];
     for (const substrate of substrates.list()) {
       if (substrate.maintain) {
-        await substrate.maintain(new Date(now())).catch((err: unknown) =>
-          logger.warn({ substrate: substrate.name, err: summary(err) }, 'substrate housekeeping failed; next sweep retries'),
-        );
+        await substrate.maintain(new Date(now())).catch((err: unknown) => logger.warn({ substrate: substrate.name, err: summary(err) }, 'substrate housekeeping failed; next sweep retries'));
       }
       if (!substrate.listIssued || !substrate.canRevokeEarly) continue;
       try {

@@ -61,7 +61,10 @@ async function startRevoker(): Promise<Child> {
     KAFKA_BROKERS: kafka.brokers.join(','),
     KAFKA_GROUP_ID: groupId,
     KAFKA_SESSION_TIMEOUT_MS: '6000',
-    JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrlRef: 'env:PG_ADMIN_URL', connectTimeoutMs: 1500 }, 'vault:test': { addr: bao.addr, tokenRef: 'env:BAO_TOKEN', tokenRole: 'jit', requestTimeoutMs: 1500 } }),
+    JIT_SUBSTRATES: JSON.stringify({
+      postgres: { adminUrlRef: 'env:PG_ADMIN_URL', connectTimeoutMs: 1500 },
+      'vault:test': { addr: bao.addr, tokenRef: 'env:BAO_TOKEN', tokenRole: 'jit', requestTimeoutMs: 1500 },
+    }),
     PG_ADMIN_URL: dbUrl,
     BAO_TOKEN: bao.token,
     JIT_SWEEP_INTERVAL_MS: '1000',
@@ -122,13 +125,14 @@ async function grant(substrate: Substrate, ttlSeconds: number, scope: Record<str
   const issued = await substrate.issue({ grantId, elevationId, requester: 'carol', target: 't', scopeName: 'write', scope, connection: {}, ttlSeconds });
   // user names and accessors are identifiers, logged on purpose; these are the secrets
   for (const key of ['password', 'url', 'token']) if (issued.secret[key]) secrets.push(issued.secret[key]);
-  const granted = issuerKey.signer.sign(sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, substrate: substrate.name, handle: issued.handle as never, expiresAt: issued.expiresAt, issuedAt: new Date().toISOString() }, time()));
+  const granted = issuerKey.signer.sign(
+    sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, substrate: substrate.name, handle: issued.handle as never, expiresAt: issued.expiresAt, issuedAt: new Date().toISOString() }, time()),
+  );
   await publish(granted);
   return { elevationId, grantId, issued, granted };
 }
 
-const pgGrant = (ttlSeconds: number, opts?: { elevationId?: string; sha?: string }) =>
-  grant(issuers.get('postgres'), ttlSeconds, { grant: 'SELECT, INSERT ON ALL TABLES IN SCHEMA public' }, opts);
+const pgGrant = (ttlSeconds: number, opts?: { elevationId?: string; sha?: string }) => grant(issuers.get('postgres'), ttlSeconds, { grant: 'SELECT, INSERT ON ALL TABLES IN SCHEMA public' }, opts);
 
 async function live(child: Child): Promise<number> {
   return ((await (await fetch(`${child.url}/readyz`)).json()) as { live: number }).live;
@@ -223,7 +227,9 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
   it('orphan: a role the adapter created with no granted event is found and dropped', async () => {
     const elevationId = `gl-${PROJECT_ID}-${nextIid++}`;
     const grantId = grantIdOf(elevationId, SHA);
-    const issued = await issuers.get('postgres').issue({ grantId, elevationId, requester: 'carol', target: 't', scopeName: 'w', scope: { grant: 'SELECT ON ALL TABLES IN SCHEMA public' }, connection: {}, ttlSeconds: 3600 });
+    const issued = await issuers
+      .get('postgres')
+      .issue({ grantId, elevationId, requester: 'carol', target: 't', scopeName: 'w', scope: { grant: 'SELECT ON ALL TABLES IN SCHEMA public' }, connection: {}, ttlSeconds: 3600 });
     secrets.push(issued.secret.password!);
     const role = issued.handle.ref.role as string;
     expect(await roleLogsIn(role)).toBe(true);
@@ -261,10 +267,15 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     const g = await pgGrant(15);
     await waitFor(async () => (await live(revoker)) >= 1, { what: 'grant scheduled' });
     const far = new Date(Date.now() + 30 * 24 * 3600 * 1000).toISOString();
-    const forged = sampleEvent(EVENT_TYPES.granted, { ...(g.granted.data as object), expiresAt: far, handle: { ...(g.granted.data as { handle: object }).handle, expiresAt: far } as never }, { time: new Date().toISOString(), idKey: `${g.grantId}:forged` });
+    const forged = sampleEvent(
+      EVENT_TYPES.granted,
+      { ...(g.granted.data as object), expiresAt: far, handle: { ...(g.granted.data as { handle: object }).handle, expiresAt: far } as never },
+      { time: new Date().toISOString(), idKey: `${g.grantId}:forged` },
+    );
     await publish(forged);
     await publish(strangerKey.signer.sign({ ...forged, id: 'forged-by-a-stranger' }));
-    const refused = async () => (await (await fetch(`${revoker.url}/metrics`)).text()).match(/^jit_events_refused_total\{consumer="revoker",type="granted",reason="(unsigned|untrusted_key)"\} 1$/gm)?.length ?? 0;
+    const refused = async () =>
+      (await (await fetch(`${revoker.url}/metrics`)).text()).match(/^jit_events_refused_total\{consumer="revoker",type="granted",reason="(unsigned|untrusted_key)"\} 1$/gm)?.length ?? 0;
     await waitFor(async () => (await refused()) === 2, { timeoutMs: 30_000, what: 'both forgeries refused' });
     expect(revoker.output()).toMatch(/refused an elevation\.granted not signed by a trusted issuer key \(unsigned\)/);
     // a restart rebuilds the schedule from the whole log, the forgeries included

@@ -15,7 +15,9 @@ const gateKey = createTestSigningKey();
 const issuerKey = createTestSigningKey();
 const strangerKey = createTestSigningKey();
 const revokerKey = createTestSigningKey();
-const trust = { trust: { gate: createEventVerifier([gateKey.signer.publicKey]), issuer: createEventVerifier([issuerKey.signer.publicKey]), revoker: createEventVerifier([revokerKey.signer.publicKey]) } };
+const trust = {
+  trust: { gate: createEventVerifier([gateKey.signer.publicKey]), issuer: createEventVerifier([issuerKey.signer.publicKey]), revoker: createEventVerifier([revokerKey.signer.publicKey]) },
+};
 const bus = () => createMemoryBus();
 type Bus = ReturnType<typeof bus>;
 
@@ -46,7 +48,9 @@ async function grant(b: Bus, s: MemorySubstrate, n: number, expiresAt: number) {
   const grantId = `${elevationId}-${SHA}`;
   const issued = await s.issue({ grantId, elevationId, requester: 'carol', target: 'orders-db', scopeName: 'write', scope: { access: 'write' }, connection: {}, ttlSeconds: 3600 });
   const handle = { ...issued.handle, expiresAt: new Date(expiresAt).toISOString() };
-  const event = issuerKey.signer.sign(sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, handle, substrate: s.name, issuedAt: new Date().toISOString(), expiresAt: new Date(expiresAt).toISOString() }));
+  const event = issuerKey.signer.sign(
+    sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, handle, substrate: s.name, issuedAt: new Date().toISOString(), expiresAt: new Date(expiresAt).toISOString() }),
+  );
   await b.publish(TOPIC_ELEVATIONS, elevationId, event);
   return { elevationId, grantId, secret: issued.secret, event };
 }
@@ -309,7 +313,16 @@ describe('revoker', () => {
     expect(await r.sweep()).toEqual({ orphans: 0 });
     expect(replays).toBe(1);
     // a credential no event explains is judged on the whole log, read again, and revoked
-    const orphan = await s.issue({ grantId: `gl-7-33-${SHA}`, elevationId: 'gl-7-33', requester: 'carol', target: 'orders-db', scopeName: 'write', scope: { access: 'write' }, connection: {}, ttlSeconds: 600 });
+    const orphan = await s.issue({
+      grantId: `gl-7-33-${SHA}`,
+      elevationId: 'gl-7-33',
+      requester: 'carol',
+      target: 'orders-db',
+      scopeName: 'write',
+      scope: { access: 'write' },
+      connection: {},
+      ttlSeconds: 600,
+    });
     expect(await r.sweep()).toEqual({ orphans: 1 });
     expect(replays).toBe(2);
     expect(s.works(orphan.secret)).toBe(false);
@@ -393,7 +406,11 @@ describe('revoker', () => {
     const e = await grant(b, s, 24, hour);
     const past = new Date(Date.now() - 1000).toISOString();
     // an overdue granted for a, naming e's credential, by a key the revoker does not trust
-    await b.publish(TOPIC_ELEVATIONS, a.elevationId, strangerKey.signer.sign({ ...a.event, id: 'forged-a', data: { ...a.event.data, handle: { ...e.event.data.handle, grantId: a.grantId, expiresAt: past }, issuedAt: past, expiresAt: past } }));
+    await b.publish(
+      TOPIC_ELEVATIONS,
+      a.elevationId,
+      strangerKey.signer.sign({ ...a.event, id: 'forged-a', data: { ...a.event.data, handle: { ...e.event.data.handle, grantId: a.grantId, expiresAt: past }, issuedAt: past, expiresAt: past } }),
+    );
     const bId = { elevationId: 'gl-7-22', grantId: `gl-7-22-${SHA}` };
     await b.publish(TOPIC_ELEVATIONS, bId.elevationId, strangerKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { ...bId, ttlSeconds: 1 }, { time: new Date() })));
     const bGrant = await grant(b, s, 22, hour);
@@ -401,7 +418,13 @@ describe('revoker', () => {
     await b.publish(TOPIC_ELEVATIONS, c.elevationId, sampleEvent(EVENT_TYPES.revoked, { elevationId: c.elevationId, grantId: c.grantId })); // unsigned end
     // a grant nobody issued, overdue, naming e's credential
     const dId = { elevationId: 'gl-7-25', grantId: `gl-7-25-${SHA}` };
-    await b.publish(TOPIC_ELEVATIONS, dId.elevationId, strangerKey.signer.sign(sampleEvent(EVENT_TYPES.granted, { ...dId, handle: { ...e.event.data.handle, grantId: dId.grantId, expiresAt: past }, substrate: s.name, issuedAt: past, expiresAt: past })));
+    await b.publish(
+      TOPIC_ELEVATIONS,
+      dId.elevationId,
+      strangerKey.signer.sign(
+        sampleEvent(EVENT_TYPES.granted, { ...dId, handle: { ...e.event.data.handle, grantId: dId.grantId, expiresAt: past }, substrate: s.name, issuedAt: past, expiresAt: past }),
+      ),
+    );
 
     const r = await start(b, s);
     // the forged end did not take c off the schedule: revoked at its expiry
@@ -442,7 +465,13 @@ describe('revoker', () => {
     const issued = await s.issue({ grantId, elevationId, requester: 'carol', target: 'orders-db', scopeName: 'write', scope: { access: 'write' }, connection: {}, ttlSeconds: 1 });
     const issuedAt = Date.now();
     const far = new Date(issuedAt + 30 * 24 * 3600 * 1000).toISOString();
-    await b.publish(TOPIC_ELEVATIONS, elevationId, issuerKey.signer.sign(sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, handle: { ...issued.handle, expiresAt: far }, substrate: s.name, issuedAt: new Date(issuedAt).toISOString(), expiresAt: far })));
+    await b.publish(
+      TOPIC_ELEVATIONS,
+      elevationId,
+      issuerKey.signer.sign(
+        sampleEvent(EVENT_TYPES.granted, { elevationId, grantId, handle: { ...issued.handle, expiresAt: far }, substrate: s.name, issuedAt: new Date(issuedAt).toISOString(), expiresAt: far }),
+      ),
+    );
     await waitFor(() => r.live().has(grantId), { what: 'scheduled' });
     expect(r.live().get(grantId)!.dueAt).toBe(issuedAt + 1000);
     await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked at the approved TTL' });
@@ -460,7 +489,15 @@ describe('revoker heartbeat (jit_revoker_last_sweep_timestamp_seconds, alert Jit
     const registry = createRegistry();
     let t = 1_800_000_000_000;
     let listFails = false;
-    const substrates = { ...lookup(s), list: () => (listFails ? (() => { throw new Error('registry unavailable'); })() : [s]) };
+    const substrates = {
+      ...lookup(s),
+      list: () =>
+        listFails
+          ? (() => {
+              throw new Error('registry unavailable');
+            })()
+          : [s],
+    };
     const r = await start(b, s, { registry, now: () => t, substrates });
     await waitFor(async () => (await heartbeat(registry)) === t / 1000, { what: 'the first sweep at start to report' });
     t += 60_000;

@@ -154,7 +154,9 @@ export function createRevoker(options: RevokerOptions): Revoker {
     logger.info({ live: fold.live.size, partitions: partitions ?? 'all' }, 'schedule rebuilt from the log');
     arm();
     // the signatures the replay left unchecked, soon (a grant due first is confirmed when it fires)
-    confirming = fold.confirmAll(() => !stopped && gen === generation).catch((err: unknown) => logger.error({ err: summary(err) }, 'could not confirm the rebuilt schedule; grants are confirmed when due'));
+    confirming = fold
+      .confirmAll(() => !stopped && gen === generation)
+      .catch((err: unknown) => logger.error({ err: summary(err) }, 'could not confirm the rebuilt schedule; grants are confirmed when due'));
   }
 
   async function onMessage(message: BusMessage): Promise<void> {
@@ -179,22 +181,26 @@ export function createRevoker(options: RevokerOptions): Revoker {
       let resolveReady!: () => void;
       ready = new Promise((r) => (resolveReady = r));
       let first = true;
-      subscription = await retryRetriable(() => bus.subscribe({
-        topic: TOPIC_ELEVATIONS,
-        groupId,
-        handler: onMessage,
-        onAssignment: async (partitions) => {
-          const rebuilt = rebuild(bus.kind === 'kafka' ? partitions : undefined);
-          if (first) {
-            first = false;
-            await rebuilt;
-            resolveReady();
-          } else {
-            ready = rebuilt;
-            await rebuilt;
-          }
-        },
-      }), { timeoutMs: options.startRetryMs ?? 60_000, cancelled: () => stopped });
+      subscription = await retryRetriable(
+        () =>
+          bus.subscribe({
+            topic: TOPIC_ELEVATIONS,
+            groupId,
+            handler: onMessage,
+            onAssignment: async (partitions) => {
+              const rebuilt = rebuild(bus.kind === 'kafka' ? partitions : undefined);
+              if (first) {
+                first = false;
+                await rebuilt;
+                resolveReady();
+              } else {
+                ready = rebuilt;
+                await rebuilt;
+              }
+            },
+          }),
+        { timeoutMs: options.startRetryMs ?? 60_000, cancelled: () => stopped },
+      );
       // Implementations that do not report assignment (or reported it before we listened).
       if (first) {
         first = false;

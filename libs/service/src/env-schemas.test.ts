@@ -83,9 +83,7 @@ describe('kafka brokers', () => {
   });
 
   it('names every bad broker once (one line for the key)', () => {
-    expect(problem(required, { KAFKA_BROKERS: 'a,b:1,c' })).toBe(
-      'invalid configuration:\n  KAFKA_BROKERS: each broker must be host:port (a hostname or IPv4 address and a port 1-65535)',
-    );
+    expect(problem(required, { KAFKA_BROKERS: 'a,b:1,c' })).toBe('invalid configuration:\n  KAFKA_BROKERS: each broker must be host:port (a hostname or IPv4 address and a port 1-65535)');
   });
 
   it('accepts only what kafkajs can split into a host and a port in range', () => {
@@ -232,9 +230,12 @@ describe('JIT_OIDC_ALLOWED_PROJECTS', () => {
     expect(allowedCiProjects(parse('apps/*'), 'ops/elevations')).toEqual([{ project: 'apps/*' }]);
   });
 
-  it.each(['*', 'ops', 'ops/{a,b}', '!ops/x', 'ops/x@', 'ops/x@main@dev', 'ops/x y', 'ops/x,,apps/y', 'ops/x:unprotected', 'ops/x@main:protected', 'ops/x@main:unprotected:unprotected'])('refuses %j with a message naming the setting and the shape', (v) => {
-    const m = problem(schema, { JIT_OIDC_ALLOWED_PROJECTS: v });
-    expect(m).toMatch(/JIT_OIDC_ALLOWED_PROJECTS/);
-    expect(m).toMatch(/project path or glob|empty item/);
-  });
+  it.each(['*', 'ops', 'ops/{a,b}', '!ops/x', 'ops/x@', 'ops/x@main@dev', 'ops/x y', 'ops/x,,apps/y', 'ops/x:unprotected', 'ops/x@main:protected', 'ops/x@main:unprotected:unprotected'])(
+    'refuses %j with a message naming the setting and the shape',
+    (v) => {
+      const m = problem(schema, { JIT_OIDC_ALLOWED_PROJECTS: v });
+      expect(m).toMatch(/JIT_OIDC_ALLOWED_PROJECTS/);
+      expect(m).toMatch(/project path or glob|empty item/);
+    },
+  );
 });

@@ -85,7 +85,8 @@ const ciProjectItem = z.string().transform((v, ctx): CiProjectRule => {
   if (!m || v.length > 512) {
     ctx.addIssue({
       code: 'custom',
-      message: 'each entry must be a project path or glob, optionally with @<protected branch glob, or refs/tags/<tag glob>>[:unprotected]: group/project, group/*, group/**, group/deploy@main, group/deploy@refs/tags/v*, group/app@review/*:unprotected',
+      message:
+        'each entry must be a project path or glob, optionally with @<protected branch glob, or refs/tags/<tag glob>>[:unprotected]: group/project, group/*, group/**, group/deploy@main, group/deploy@refs/tags/v*, group/app@review/*:unprotected',
     });
     return z.NEVER;
   }
@@ -119,7 +120,10 @@ export const envSchemas = {
   /** A directory or file path. */
   path: () => z.string().min(1, 'must be a path'),
   /** Required, at least one broker. Use `kafkaBrokersOptional` where an embedded bus is the alternative. */
-  kafkaBrokers: () => text(BROKERS_HINT).transform(splitList).pipe(z.array(brokerItem).min(1, `is required: ${BROKERS_HINT}`)),
+  kafkaBrokers: () =>
+    text(BROKERS_HINT)
+      .transform(splitList)
+      .pipe(z.array(brokerItem).min(1, `is required: ${BROKERS_HINT}`)),
   /** Unset or blank = no Kafka (an empty list). */
   kafkaBrokersOptional: () => csv(brokerItem),
   /** A Kafka client id or consumer group id. */
@@ -133,8 +137,7 @@ export const envSchemas = {
   gitlabUrl: () => envSchemas.httpUrl('the http(s) base URL of GitLab, e.g. https://gitlab.example.com'),
   gitlabToken: () => text('a GitLab access token with api scope').min(8, 'must be a GitLab access token with api scope'),
   /** A GitLab project id or full path, kept as text. */
-  projectRef: () =>
-    text('the elevations project id or path, e.g. group/elevations').regex(PROJECT_REF, 'must be a project id or path like group/elevations'),
+  projectRef: () => text('the elevations project id or path, e.g. group/elevations').regex(PROJECT_REF, 'must be a project id or path like group/elevations'),
   gitlabUsername: () => z.string().regex(GITLAB_USERNAME, 'must be a GitLab username'),
   /** Comma-separated CiProjectRule entries (JIT_OIDC_ALLOWED_PROJECTS); unset or blank = an empty list. */
   ciProjects: () => csv(ciProjectItem),
@@ -161,7 +164,7 @@ export function opsFromEnv(e: { JIT_OPS_PORT: number; JIT_OPS_HOST: string }): O
 export function authEnv() {
   return {
     JIT_AUTH_CACHE_TTL_MS: envSchemas.durationMs(0, 3600_000).default(60_000),
-    JIT_OIDC_AUDIENCE: z.string().min(1).max(2048).regex(/^\S+$/, 'must be one audience value with no spaces (jit\'s URL, as jobs set it in id_tokens: aud)').optional(),
+    JIT_OIDC_AUDIENCE: z.string().min(1).max(2048).regex(/^\S+$/, "must be one audience value with no spaces (jit's URL, as jobs set it in id_tokens: aud)").optional(),
     // unset: the elevations project's own pipelines only (the app knows its path once GitLab answered)
     JIT_OIDC_ALLOWED_PROJECTS: envSchemas.ciProjects(),
   };
@@ -186,7 +189,7 @@ export function authFromEnv(e: { JIT_AUTH_CACHE_TTL_MS: number; JIT_OIDC_AUDIENC
 /** The projects whose CI ID tokens are accepted: the setting, or by default the elevations project alone. */
 export function allowedCiProjects(auth: Pick<AuthConfig, 'allowedProjects'> | undefined, elevationsProjectPath: string | undefined): CiProjectRule[] {
   if (auth && auth.allowedProjects.length > 0) return auth.allowedProjects;
-  return (elevationsProjectPath && !/^\d+$/.test(elevationsProjectPath) ? [{ project: elevationsProjectPath }] : []);
+  return elevationsProjectPath && !/^\d+$/.test(elevationsProjectPath) ? [{ project: elevationsProjectPath }] : [];
 }
 
 const SESSION_KEY_MESSAGE = 'must be comma-separated keys, each 32 random bytes in base64 or base64url (openssl rand -base64 32); the first seals new sessions, every one opens them';
@@ -211,7 +214,11 @@ export const sessionKeysSchema = () =>
  */
 export function dashboardEnv() {
   return {
-    JIT_UI_OAUTH_CLIENT_ID: z.string().trim().regex(/^[A-Za-z0-9_-]{1,255}$/, "must be the GitLab application's id").optional(),
+    JIT_UI_OAUTH_CLIENT_ID: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_-]{1,255}$/, "must be the GitLab application's id")
+      .optional(),
     ...secretEnv('JIT_UI_OAUTH_CLIENT_SECRET', z.string().min(1).max(1024).optional()),
     JIT_UI_SESSION_TTL_MS: envSchemas.durationMs(60_000, 7 * 24 * 3600_000).default(8 * 3600_000),
     ...secretEnv('JIT_UI_SESSION_KEY', sessionKeysSchema().optional()),
@@ -289,9 +296,7 @@ export interface KafkaConsumerConfig {
   security: KafkaSecurity;
 }
 
-export function kafkaConsumerFromEnv(
-  e: { KAFKA_BROKERS: string[]; KAFKA_CLIENT_ID: string; KAFKA_GROUP_ID: string; KAFKA_SESSION_TIMEOUT_MS: number } & KafkaSecurityEnv,
-): KafkaConsumerConfig {
+export function kafkaConsumerFromEnv(e: { KAFKA_BROKERS: string[]; KAFKA_CLIENT_ID: string; KAFKA_GROUP_ID: string; KAFKA_SESSION_TIMEOUT_MS: number } & KafkaSecurityEnv): KafkaConsumerConfig {
   return {
     brokers: e.KAFKA_BROKERS,
     clientId: e.KAFKA_CLIENT_ID,
@@ -324,9 +329,7 @@ type BusEnv = {
   KAFKA_SESSION_TIMEOUT_MS?: number | undefined;
 } & KafkaSecurityEnv;
 
-export type BusConfig =
-  | { kind: 'kafka'; brokers: string[]; clientId: string; security: KafkaSecurity; /** From busConsumerEnv. */ sessionTimeoutMs?: number }
-  | { kind: 'embedded'; dir: string };
+export type BusConfig = { kind: 'kafka'; brokers: string[]; clientId: string; security: KafkaSecurity; /** From busConsumerEnv. */ sessionTimeoutMs?: number } | { kind: 'embedded'; dir: string };
 
 /** For `.superRefine`: refuses neither and both of KAFKA_BROKERS and JIT_BUS_DIR, and inconsistent Kafka security. */
 export function checkBusChoice(env: BusEnv, ctx: z.RefinementCtx): void {
@@ -372,7 +375,14 @@ export function gitlabFromEnv(e: { GITLAB_URL: string; GITLAB_TOKEN: string; GIT
  * re-read when it is rotated. Pass `source.current` as createGitlabClient's token; close it on stop.
  */
 export function openGitlabToken(gitlab: { token: string; tokenFile?: string | undefined }, logger?: SecretLog, options: { pollMs?: number } = {}): SecretSource<string> {
-  return openSecret({ setting: 'GITLAB_TOKEN', value: gitlab.token, ...(gitlab.tokenFile ? { file: gitlab.tokenFile } : {}), schema: envSchemas.gitlabToken(), ...(logger ? { logger } : {}), ...options });
+  return openSecret({
+    setting: 'GITLAB_TOKEN',
+    value: gitlab.token,
+    ...(gitlab.tokenFile ? { file: gitlab.tokenFile } : {}),
+    schema: envSchemas.gitlabToken(),
+    ...(logger ? { logger } : {}),
+    ...options,
+  });
 }
 
 /** A numeric project reference as the number GitLab's API takes; a path as it is. */

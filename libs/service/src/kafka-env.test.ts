@@ -72,9 +72,7 @@ describe('kafka security settings', () => {
   });
 
   it('take the password inline, and OAUTHBEARER with a token file read per authentication', async () => {
-    const inline = kafkaSecurityFromEnv(
-      parseEnv(schema, { KAFKA_TLS: '1', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: PASSWORD }),
-    );
+    const inline = kafkaSecurityFromEnv(parseEnv(schema, { KAFKA_TLS: '1', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: PASSWORD }));
     expect(inline.sasl?.mechanism === 'plain' && inline.sasl.password()).toBe(PASSWORD);
     expect(inline.tls).toEqual({});
     const oauth = kafkaSecurityFromEnv(parseEnv(schema, { KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: f('token') }));
@@ -103,11 +101,17 @@ describe('kafka security settings', () => {
     [{ KAFKA_TLS: 'true', KAFKA_TLS_CERT_FILE: 'CERT', KAFKA_TLS_KEY_FILE: 'ENCRYPTED' }, 'KAFKA_TLS_KEY_FILE: holds an encrypted key'],
     [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'plain' }, 'KAFKA_SASL_USERNAME: is required with KAFKA_SASL_MECHANISM=plain'],
     [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' }, 'KAFKA_SASL_PASSWORD_FILE: is required with KAFKA_SASL_MECHANISM=plain'],
-    [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: PASSWORD, KAFKA_SASL_PASSWORD_FILE: 'PASSWORD' }, 'KAFKA_SASL_PASSWORD_FILE: set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both'],
+    [
+      { KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: PASSWORD, KAFKA_SASL_PASSWORD_FILE: 'PASSWORD' },
+      'KAFKA_SASL_PASSWORD_FILE: set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both',
+    ],
     [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD_FILE: 'MISSING' }, 'KAFKA_SASL_PASSWORD_FILE: cannot read the file (ENOENT)'],
     [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD_FILE: 'EMPTY' }, 'must not be empty'],
     [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'oauthbearer' }, 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: is required with KAFKA_SASL_MECHANISM=oauthbearer'],
-    [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: 'TOKEN', KAFKA_SASL_USERNAME: 'u' }, 'KAFKA_SASL_USERNAME: is not used with KAFKA_SASL_MECHANISM=oauthbearer'],
+    [
+      { KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: 'TOKEN', KAFKA_SASL_USERNAME: 'u' },
+      'KAFKA_SASL_USERNAME: is not used with KAFKA_SASL_MECHANISM=oauthbearer',
+    ],
     [{ KAFKA_SASL_USERNAME: 'u' }, 'KAFKA_SASL_USERNAME: is a SASL setting, but KAFKA_SASL_MECHANISM is not set'],
     [{ KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: 'token' }, 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: must be an absolute path'],
     [{ KAFKA_TLS: 'true', KAFKA_TLS_SERVERNAME: '*.example.com' }, 'KAFKA_TLS_SERVERNAME: must be the DNS name the brokers’ certificates carry'],

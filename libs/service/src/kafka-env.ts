@@ -54,7 +54,6 @@ export interface KafkaSecurity {
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-
 /**
  * A file read at start with `read` and checked with `check` (a problem, or undefined when fine).
  * The value is `{ path, text }`; callers keep only what they need.
@@ -105,9 +104,7 @@ function privateKeyFile() {
     } catch (err) {
       // Node asks for a passphrase it was not given (the code depends on the OpenSSL build); the PEM label says it plainly
       const encrypted = /-----BEGIN (ENCRYPTED PRIVATE KEY|RSA PRIVATE KEY-----\s+Proc-Type: 4,ENCRYPTED)/.test(text) || (err as { code?: unknown }).code === 'ERR_MISSING_PASSPHRASE';
-      return encrypted
-        ? 'holds an encrypted key; give jit the key unencrypted (e.g. from a Kubernetes secret mount)'
-        : 'must be a PEM private key file (-----BEGIN PRIVATE KEY-----)';
+      return encrypted ? 'holds an encrypted key; give jit the key unencrypted (e.g. from a Kubernetes secret mount)' : 'must be a PEM private key file (-----BEGIN PRIVATE KEY-----)';
     }
   })
     .transform((f) => f.text)
@@ -116,13 +113,15 @@ function privateKeyFile() {
 
 /** A file holding a secret: checked readable and non-empty at start; the value is its path (read again when used), never the text. */
 function secretFile() {
-  return envSchemas
-    .path()
-    // read again later, whatever the working directory is then
-    .refine(isAbsolute, 'must be an absolute path (the file is read again at each authentication)')
-    .pipe(checkedFile((text) => (text.length === 0 ? 'the file is empty; it must hold the secret' : undefined), readSecretFile))
-    .transform((f) => ({ path: f.path }))
-    .optional();
+  return (
+    envSchemas
+      .path()
+      // read again later, whatever the working directory is then
+      .refine(isAbsolute, 'must be an absolute path (the file is read again at each authentication)')
+      .pipe(checkedFile((text) => (text.length === 0 ? 'the file is empty; it must hold the secret' : undefined), readSecretFile))
+      .transform((f) => ({ path: f.path }))
+      .optional()
+  );
 }
 
 const mechanism = z
@@ -186,10 +185,7 @@ export function checkKafkaSecurity(env: KafkaSecurityEnv, ctx: z.RefinementCtx, 
     return;
   }
   if (!env.KAFKA_TLS && !env.KAFKA_SASL_ALLOW_PLAINTEXT) {
-    issue(
-      'KAFKA_SASL_MECHANISM',
-      'SASL without TLS sends credentials (or a token) over plaintext: set KAFKA_TLS=true, or KAFKA_SASL_ALLOW_PLAINTEXT=true on a network you trust',
-    );
+    issue('KAFKA_SASL_MECHANISM', 'SASL without TLS sends credentials (or a token) over plaintext: set KAFKA_TLS=true, or KAFKA_SASL_ALLOW_PLAINTEXT=true on a network you trust');
   }
   if (mech === 'oauthbearer') {
     if (!env.KAFKA_SASL_OAUTHBEARER_TOKEN_FILE) issue('KAFKA_SASL_OAUTHBEARER_TOKEN_FILE', 'is required with KAFKA_SASL_MECHANISM=oauthbearer: the file holding the bearer token');

@@ -116,13 +116,13 @@ describe('parseEnv', () => {
       const err = thrown(() => parseEnv(schema, { ...good, GITLAB_URL: `https://${'a'.repeat(1_000_000)}`, KAFKA_BROKERS: 'k:1,'.repeat(3000) }));
       expect(performance.now() - started).toBeLessThan(5000); // a quadratic pattern would take minutes on 1 MB
       expect(err.problems).toEqual(['KAFKA_BROKERS: is 12000 characters long; at most 4096 are accepted', 'GITLAB_URL: is 1000008 characters long; at most 4096 are accepted']);
-      expect(thrown(() => parseEnv(schema, { ...good, GITLAB_TOKEN: 'x'.repeat(101) }, { maxValueLength: 100 })).problems).toEqual([
-        'GITLAB_TOKEN: is 101 characters long; at most 100 are accepted',
-      ]);
+      expect(thrown(() => parseEnv(schema, { ...good, GITLAB_TOKEN: 'x'.repeat(101) }, { maxValueLength: 100 })).problems).toEqual(['GITLAB_TOKEN: is 101 characters long; at most 100 are accepted']);
     });
 
     it('reads only own entries: a __proto__ key cannot inject settings or pollute prototypes', () => {
-      const env = JSON.parse('{"__proto__": {"PORT": "1", "KAFKA_BROKERS": "evil:1"}, "GITLAB_URL": "https://gitlab.example.com", "GITLAB_TOKEN": "glpat-0123456789", "JIT_ELEVATIONS_PROJECT": "ops/elevations"}') as Env;
+      const env = JSON.parse(
+        '{"__proto__": {"PORT": "1", "KAFKA_BROKERS": "evil:1"}, "GITLAB_URL": "https://gitlab.example.com", "GITLAB_TOKEN": "glpat-0123456789", "JIT_ELEVATIONS_PROJECT": "ops/elevations"}',
+      ) as Env;
       expect(Object.prototype.hasOwnProperty.call(env, '__proto__')).toBe(true);
       expect(thrown(() => parseEnv(schema, env)).problems).toEqual(['KAFKA_BROKERS: is required: comma-separated host:port of the Kafka brokers']);
       expect(parseEnv(schema, { ...env, KAFKA_BROKERS: 'k:1' }).PORT).toBe(8080);

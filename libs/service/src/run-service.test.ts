@@ -56,9 +56,7 @@ describe('runService', () => {
       p.proc,
     );
     expect(p.exits).toEqual([2]);
-    expect(p.stderr).toEqual([
-      'invalid issuer configuration:\n  PORT: must be a whole number from 0 to 65535\n  LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent\n',
-    ]);
+    expect(p.stderr).toEqual(['invalid issuer configuration:\n  PORT: must be a whole number from 0 to 65535\n  LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent\n']);
   });
 
   it('formats a bare ZodError from parseConfig the same way (exit 2)', async () => {
@@ -79,7 +77,16 @@ describe('runService', () => {
     const p = fakeProcess();
     const bug = new TypeError('cannot read properties of undefined');
     await expect(
-      runService({ name: 't', parseConfig: () => { throw bug; }, start: async () => ({ address: 'x', stop: async () => undefined }) }, p.proc),
+      runService(
+        {
+          name: 't',
+          parseConfig: () => {
+            throw bug;
+          },
+          start: async () => ({ address: 'x', stop: async () => undefined }),
+        },
+        p.proc,
+      ),
     ).rejects.toBe(bug);
     expect(p.exits).toEqual([]);
   });
@@ -131,10 +138,7 @@ describe('runService', () => {
 
   it('exits 1 when a graceful stop outlives its deadline', async () => {
     const p = fakeProcess();
-    await runService(
-      { name: 't', parseConfig: () => ({ logLevel: 'silent' }), stopTimeoutMs: 20, start: async () => ({ address: 'a', stop: () => new Promise(() => undefined) }) },
-      p.proc,
-    );
+    await runService({ name: 't', parseConfig: () => ({ logLevel: 'silent' }), stopTimeoutMs: 20, start: async () => ({ address: 'a', stop: () => new Promise(() => undefined) }) }, p.proc);
     p.signal('SIGTERM');
     await new Promise((r) => setTimeout(r, 60));
     expect(p.exits).toEqual([1]);

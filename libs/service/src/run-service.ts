@@ -33,10 +33,7 @@ export interface ProcessLike {
   stderr: { write(text: string): unknown };
 }
 
-export async function runService<C extends { logLevel: string }>(
-  def: ServiceDefinition<C>,
-  proc: ProcessLike = process,
-): Promise<void> {
+export async function runService<C extends { logLevel: string }>(def: ServiceDefinition<C>, proc: ProcessLike = process): Promise<void> {
   let config: C;
   try {
     config = def.parseConfig(proc.env);

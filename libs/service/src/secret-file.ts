@@ -69,7 +69,7 @@ export function describeReadFailure(err: unknown): string {
           : code === 'EISDIR' || code === 'ENOTREG'
             ? 'not a regular file; point it at the file holding the secret'
             : code === 'ENOTSECRET'
-              ? 'it leads (through a symlink) into /proc, /sys or /dev, which hold no secret of jit; point it at the secret\'s own file'
+              ? "it leads (through a symlink) into /proc, /sys or /dev, which hold no secret of jit; point it at the secret's own file"
               : 'check the path and permissions';
   return `cannot read the file (${code}): ${hint}`;
 }

@@ -96,9 +96,6 @@ export function readSigningKeySetting(env: Record<string, string | undefined>, r
   return 'pem' in r ? { pem: r.pem, problems: [] } : { problems: [r.problem] };
 }
 
-export function signingFromEnv(
-  e: { JIT_TRUSTED_GATE_KEYS: string[]; JIT_TRUSTED_ISSUER_KEYS: string[]; JIT_TRUSTED_REVOKER_KEYS: string[] },
-  pem: string | undefined,
-): SigningConfig {
+export function signingFromEnv(e: { JIT_TRUSTED_GATE_KEYS: string[]; JIT_TRUSTED_ISSUER_KEYS: string[]; JIT_TRUSTED_REVOKER_KEYS: string[] }, pem: string | undefined): SigningConfig {
   return { ...(pem ? { privateKeyPem: pem } : {}), trusted: { gate: e.JIT_TRUSTED_GATE_KEYS, issuer: e.JIT_TRUSTED_ISSUER_KEYS, revoker: e.JIT_TRUSTED_REVOKER_KEYS } };
 }

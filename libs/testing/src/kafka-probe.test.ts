@@ -2,14 +2,7 @@
 // loopback that answers correctly, slowly, wrongly or with hostile sizes.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  decodeApiVersions,
-  decodeMetadata,
-  encodeMetadataBody,
-  encodeRequest,
-  pickMetadataVersion,
-  probeKafka,
-} from './kafka-probe';
+import { decodeApiVersions, decodeMetadata, encodeMetadataBody, encodeRequest, pickMetadataVersion, probeKafka } from './kafka-probe';
 
 function apiVersionsBody(ranges: [number, number, number][], errorCode = 0): Buffer {
   const b = Buffer.alloc(2 + 4 + ranges.length * 6);
@@ -43,11 +36,7 @@ function int16(n: number): Buffer {
 }
 
 /** Metadata v4 response body; each topic has `partitions` partitions with one replica on node 1. */
-function metadataBody(
-  brokers: { id: number; host: string; port: number }[],
-  clusterId: string | null,
-  topics: { name: string; partitions: number }[] = [],
-): Buffer {
+function metadataBody(brokers: { id: number; host: string; port: number }[], clusterId: string | null, topics: { name: string; partitions: number }[] = []): Buffer {
   return Buffer.concat([
     int32(0),
     int32(brokers.length),
@@ -81,7 +70,12 @@ describe('Kafka probe codec', () => {
   });
 
   it('decodes ApiVersions and picks a Metadata version both sides speak', () => {
-    const ranges = decodeApiVersions(apiVersionsBody([[3, 0, 12], [18, 0, 4]]));
+    const ranges = decodeApiVersions(
+      apiVersionsBody([
+        [3, 0, 12],
+        [18, 0, 4],
+      ]),
+    );
     expect(ranges).toEqual([
       { apiKey: 3, min: 0, max: 12 },
       { apiKey: 18, min: 0, max: 4 },
@@ -143,7 +137,16 @@ describe('probeKafka against a fake broker', () => {
     (socket, req) => {
       const apiKey = req.readInt16BE(4);
       const correlationId = req.readInt32BE(8);
-      if (apiKey === 18) socket.write(frame(correlationId, apiVersionsBody([[3, 0, 12], [18, 0, 4]])));
+      if (apiKey === 18)
+        socket.write(
+          frame(
+            correlationId,
+            apiVersionsBody([
+              [3, 0, 12],
+              [18, 0, 4],
+            ]),
+          ),
+        );
       else if (apiKey === 3) {
         expect(req.readInt16BE(6)).toBe(4);
         socket.write(frame(correlationId, metadataBody(brokers, 'cluster-1')));

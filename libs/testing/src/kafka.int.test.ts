@@ -15,7 +15,16 @@ const run = promisify(execFile);
 async function topics(brokers: string[], ...args: string[]): Promise<string> {
   const { stdout } = await run(
     'java',
-    [...KAFKA_JVM_OPTS, ...(existsSync(KAFKA_CDS_ARCHIVE) ? [`-XX:SharedArchiveFile=${KAFKA_CDS_ARCHIVE}`] : []), '-cp', `${KAFKA_JARS_DIR}/*`, 'org.apache.kafka.tools.TopicCommand', '--bootstrap-server', brokers.join(','), ...args],
+    [
+      ...KAFKA_JVM_OPTS,
+      ...(existsSync(KAFKA_CDS_ARCHIVE) ? [`-XX:SharedArchiveFile=${KAFKA_CDS_ARCHIVE}`] : []),
+      '-cp',
+      `${KAFKA_JARS_DIR}/*`,
+      'org.apache.kafka.tools.TopicCommand',
+      '--bootstrap-server',
+      brokers.join(','),
+      ...args,
+    ],
     { timeout: 60_000 },
   );
   return stdout;

@@ -3,7 +3,12 @@ import { kafkaJvmOptsFromEnv, kafkaServerProperties, randomClusterId } from './k
 import type { TestPki } from './test-pki';
 
 function parse(text: string): Record<string, string> {
-  return Object.fromEntries(text.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 describe('kafkaServerProperties', () => {
@@ -43,7 +48,11 @@ describe('kafkaServerProperties with secure listeners', () => {
     expect(props['sasl.enabled.mechanisms']).toBe('SCRAM-SHA-512,SCRAM-SHA-256,PLAIN,OAUTHBEARER');
   });
 
-  it.each([{ name: 'a b', password: 'x' }, { name: 'a', password: 'x";evil="' }, { name: 'a', password: 'a,b]' }])('refuses a test user that would break the syntax: %j', (u) => {
+  it.each([
+    { name: 'a b', password: 'x' },
+    { name: 'a', password: 'x";evil="' },
+    { name: 'a', password: 'a,b]' },
+  ])('refuses a test user that would break the syntax: %j', (u) => {
     expect(() => secure([u])).toThrow(expect.objectContaining({ code: 'JIT_ERR_TESTING_BAD_ARGUMENT' }));
   });
 });
@@ -63,10 +72,7 @@ describe('kafkaJvmOptsFromEnv', () => {
     expect(kafkaJvmOptsFromEnv({ JIT_KAFKA_JVM_OPTS: ' -Xmx1g  -XX:TieredStopAtLevel=4 ' })).toEqual(['-Xmx1g', '-XX:TieredStopAtLevel=4']);
   });
 
-  it.each(['-Xmx1g; rm -rf /', 'kafka.Kafka', '-Dx=$(id)', '-Xmx1g `id`', `-D${'a'.repeat(2000)}`])(
-    'rejects %j',
-    (v) => {
-      expect(() => kafkaJvmOptsFromEnv({ JIT_KAFKA_JVM_OPTS: v })).toThrow(expect.objectContaining({ code: 'JIT_ERR_TESTING_BAD_ENV' }));
-    },
-  );
+  it.each(['-Xmx1g; rm -rf /', 'kafka.Kafka', '-Dx=$(id)', '-Xmx1g `id`', `-D${'a'.repeat(2000)}`])('rejects %j', (v) => {
+    expect(() => kafkaJvmOptsFromEnv({ JIT_KAFKA_JVM_OPTS: v })).toThrow(expect.objectContaining({ code: 'JIT_ERR_TESTING_BAD_ENV' }));
+  });
 });

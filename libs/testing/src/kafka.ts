@@ -92,14 +92,7 @@ function checkTestUser(u: { name: string; password: string }): { name: string; p
 }
 
 /** Lean JVM for 2 cores: one GC thread, C1 only (starts ~40% faster; tests are not throughput). */
-export const KAFKA_JVM_OPTS = [
-  '-Xms128m',
-  '-Xmx512m',
-  '-XX:+UseSerialGC',
-  '-XX:TieredStopAtLevel=1',
-  '-XX:+ExitOnOutOfMemoryError',
-  '-Djava.awt.headless=true',
-];
+export const KAFKA_JVM_OPTS = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true'];
 
 /**
  * JIT_KAFKA_JVM_OPTS: extra JVM options appended after the lean defaults (the JVM takes the last
@@ -117,12 +110,7 @@ export function kafkaJvmOptsFromEnv(env: NodeJS.ProcessEnv): string[] {
 }
 
 /** The broker's server.properties for a single node on loopback. */
-export function kafkaServerProperties(opts: {
-  port: number;
-  controllerPort: number;
-  dataDir: string;
-  secure?: KafkaSecureOptions & SecurePorts;
-}): string {
+export function kafkaServerProperties(opts: { port: number; controllerPort: number; dataDir: string; secure?: KafkaSecureOptions & SecurePorts }): string {
   const s = opts.secure;
   const client = [`PLAINTEXT://127.0.0.1:${opts.port}`, ...(s ? [`SASL_SSL://127.0.0.1:${s.saslSsl}`, `SSL://127.0.0.1:${s.ssl}`] : [])];
   const lines: Record<string, string | number | boolean> = {
@@ -213,10 +201,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
   const extra = [...kafkaJvmOptsFromEnv(process.env), ...(opts.jvmArgs ?? [])];
   // setup.sh's class-data archive of a broker run: halves JVM start-up on a busy 2-core box.
   // A stale archive (other jars or JDK) is ignored by the JVM (-Xshare:auto), never fatal.
-  const cds =
-    existsSync(KAFKA_CDS_ARCHIVE) && !extra.some((a) => a.startsWith('-XX:ArchiveClassesAtExit'))
-      ? [`-XX:SharedArchiveFile=${KAFKA_CDS_ARCHIVE}`]
-      : [];
+  const cds = existsSync(KAFKA_CDS_ARCHIVE) && !extra.some((a) => a.startsWith('-XX:ArchiveClassesAtExit')) ? [`-XX:SharedArchiveFile=${KAFKA_CDS_ARCHIVE}`] : [];
   const jvm = [...KAFKA_JVM_OPTS, ...cds, ...extra, `-Dlog4j2.configurationFile=${log4jFile}`, '-cp', classpath];
   const timeoutMs = opts.timeoutMs ?? 90_000;
 
@@ -249,9 +234,9 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaHan
       writeFileSync(propsFile, kafkaServerProperties({ port, controllerPort, dataDir, secure }));
       rmSync(dataDir, { recursive: true, force: true });
       // SCRAM credentials live in the cluster metadata: on KRaft they are bootstrapped at format (KIP-900)
-      const scram = (opts.secure?.scramUsers ?? []).map(checkTestUser).flatMap((u) =>
-        ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.name},password=${u.password}]`]),
-      );
+      const scram = (opts.secure?.scramUsers ?? [])
+        .map(checkTestUser)
+        .flatMap((u) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.name},password=${u.password}]`]));
       await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', propsFile, ...scram], {
         maxBuffer: 16 << 20,
       }).catch((err: unknown) => {

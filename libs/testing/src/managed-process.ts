@@ -35,12 +35,7 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
   const fd = openSync(opts.logFile, 'a');
   let child: ChildProcess;
   const [command, args] =
-    opts.outputFilter === undefined
-      ? [opts.command, opts.args]
-      : [
-          'bash',
-          ['-c', 'f=$1; shift; exec "$@" > >(exec sed -u -E "$f") 2>&1', 'filter', opts.outputFilter, opts.command, ...opts.args],
-        ];
+    opts.outputFilter === undefined ? [opts.command, opts.args] : ['bash', ['-c', 'f=$1; shift; exec "$@" > >(exec sed -u -E "$f") 2>&1', 'filter', opts.outputFilter, opts.command, ...opts.args]];
   try {
     child = spawn(command, args, {
       cwd: opts.cwd,

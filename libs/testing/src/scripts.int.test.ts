@@ -23,8 +23,7 @@ function alive(pid: number): boolean {
 describe('start.sh / stop.sh', () => {
   const dir = mkdtempSync(join(tmpdir(), 'jit-scripts-'));
   const env = { ...process.env, JIT_SERVICES_DIR: dir };
-  const script = (name: string, ...args: string[]) =>
-    run('bash', [join(REPO_ROOT, 'scripts', 'services', name), ...args], { env, cwd: tmpdir(), timeout: 180_000 });
+  const script = (name: string, ...args: string[]) => run('bash', [join(REPO_ROOT, 'scripts', 'services', name), ...args], { env, cwd: tmpdir(), timeout: 180_000 });
 
   afterAll(async () => {
     await script('stop.sh').catch(() => undefined);

@@ -4,12 +4,7 @@ import { TestingErrors } from './errors';
 import { spawnManaged, tailFile, type ManagedProcess, type SpawnOptions } from './managed-process';
 import { waitFor } from './wait-for';
 
-export async function spawnUntilReady(
-  service: string,
-  spawnOpts: SpawnOptions,
-  ready: () => Promise<boolean>,
-  timeoutMs: number,
-): Promise<ManagedProcess> {
+export async function spawnUntilReady(service: string, spawnOpts: SpawnOptions, ready: () => Promise<boolean>, timeoutMs: number): Promise<ManagedProcess> {
   const proc = spawnManaged(spawnOpts);
   let exitedWith: string | undefined;
   void proc.exited.then((how) => (exitedWith = how));
@@ -27,11 +22,7 @@ export async function spawnUntilReady(
   }
   if (exitedWith !== undefined) {
     await proc.stop();
-    throw TestingErrors.startFailed(
-      service,
-      `the process exited (${exitedWith}); last output:\n${tailFile(spawnOpts.logFile)}\n`,
-      spawnOpts.logFile,
-    );
+    throw TestingErrors.startFailed(service, `the process exited (${exitedWith}); last output:\n${tailFile(spawnOpts.logFile)}\n`, spawnOpts.logFile);
   }
   return proc;
 }

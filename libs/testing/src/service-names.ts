@@ -15,4 +15,3 @@ export function parseServiceNames(args: string[]): ServiceName[] {
   }
   return [...out];
 }
-

@@ -10,9 +10,7 @@ describe('JIT_TEST_* parsing', () => {
       token: 'root-x',
     });
     expect(parseAwsEnv({ JIT_TEST_AWS_ENDPOINT: 'http://127.0.0.1:5000' })).toBe('http://127.0.0.1:5000');
-    expect(parsePgEnv({ JIT_TEST_PG_URL: 'postgres://u:p@127.0.0.1:5432/postgres' })).toBe(
-      'postgres://u:p@127.0.0.1:5432/postgres',
-    );
+    expect(parsePgEnv({ JIT_TEST_PG_URL: 'postgres://u:p@127.0.0.1:5432/postgres' })).toBe('postgres://u:p@127.0.0.1:5432/postgres');
   });
 
   it('treats unset or blank as "start one here"', () => {
@@ -31,9 +29,7 @@ describe('JIT_TEST_* parsing', () => {
     ['an empty entry', '127.0.0.1:9092,'],
     ['shell metacharacters', '127.0.0.1:9092;rm -rf /'],
   ])('rejects Kafka brokers with %s', (_l, v) => {
-    expect(() => parseKafkaEnv({ JIT_TEST_KAFKA_BROKERS: v })).toThrow(
-      expect.objectContaining({ code: 'JIT_ERR_TESTING_BAD_ENV', message: expect.stringContaining('JIT_TEST_KAFKA_BROKERS') }),
-    );
+    expect(() => parseKafkaEnv({ JIT_TEST_KAFKA_BROKERS: v })).toThrow(expect.objectContaining({ code: 'JIT_ERR_TESTING_BAD_ENV', message: expect.stringContaining('JIT_TEST_KAFKA_BROKERS') }));
   });
 
   it('rejects oversized values', () => {

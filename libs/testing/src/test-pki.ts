@@ -48,7 +48,21 @@ export async function createTestPki(dir = mkdtempSync(join(tmpdir(), 'jit-pki-')
   ]);
   const signed = ['-CA', f('ca.pem'), '-CAkey', f('ca.key')];
   await Promise.all([
-    openssl(['req', '-x509', ...EC, ...signed, '-keyout', f('server.key'), '-out', f('server.pem'), '-subj', '/CN=jit-test-broker', '-addext', 'subjectAltName=IP:127.0.0.1', ...leaf('serverAuth,clientAuth')]),
+    openssl([
+      'req',
+      '-x509',
+      ...EC,
+      ...signed,
+      '-keyout',
+      f('server.key'),
+      '-out',
+      f('server.pem'),
+      '-subj',
+      '/CN=jit-test-broker',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      ...leaf('serverAuth,clientAuth'),
+    ]),
     openssl(['req', '-x509', ...EC, ...signed, '-keyout', f('client.key'), '-out', f('client.pem'), '-subj', '/CN=jit-test-client', ...leaf('clientAuth')]),
   ]);
   writeFileSync(f('server-keystore.pem'), readFileSync(f('server.key'), 'utf8') + readFileSync(f('server.pem'), 'utf8'));

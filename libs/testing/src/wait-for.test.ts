@@ -42,12 +42,7 @@ describe('waitFor', () => {
     expect(err).toMatchObject({ code: 'JIT_ERR_TESTING_TIMEOUT' });
   });
 
-  it.each([
-    [{ timeoutMs: -1 }],
-    [{ timeoutMs: Number.NaN }],
-    [{ intervalMs: 0 }],
-    [{ intervalMs: Number.POSITIVE_INFINITY }],
-  ])('rejects bad options %j', async (opts) => {
+  it.each([[{ timeoutMs: -1 }], [{ timeoutMs: Number.NaN }], [{ intervalMs: 0 }], [{ intervalMs: Number.POSITIVE_INFINITY }]])('rejects bad options %j', async (opts) => {
     await expect(waitFor(() => true, opts)).rejects.toMatchObject({ code: 'JIT_ERR_TESTING_BAD_ARGUMENT' });
   });
 });

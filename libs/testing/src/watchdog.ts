@@ -17,8 +17,7 @@ export function watchDirectory(dir: string, pidFile: string, signal: NodeJS.Sign
   const script = [
     'cat >/dev/null',
     'pid=$(head -n 1 "$1" 2>/dev/null | tr -dc 0-9)',
-    'if [ -n "$pid" ]; then kill -s "$2" "$pid" 2>/dev/null; i=0; ' +
-      'while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 150 ]; do sleep 0.2; i=$((i+1)); done; fi',
+    'if [ -n "$pid" ]; then kill -s "$2" "$pid" 2>/dev/null; i=0; ' + 'while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 150 ]; do sleep 0.2; i=$((i+1)); done; fi',
     'rm -rf -- "$0"',
   ].join('; ');
   const dog = spawn('sh', ['-c', script, dir, pidFile, signal.replace(/^SIG/, '')], {

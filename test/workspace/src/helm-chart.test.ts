@@ -94,12 +94,14 @@ describe('routes: the Ingress and HTTPRoute carry the README’s path-to-process
     .split('\n')
     .filter((l) => /^\s*\| `(GET|POST) \//.test(l))
     .map((l) => {
-      const [paths, process] = l.split('|').slice(1, 3).map((c) => c.trim());
+      const [paths, process] = l
+        .split('|')
+        .slice(1, 3)
+        .map((c) => c.trim());
       return { paths: [...paths!.matchAll(/`(?:GET|POST) ([^`]+)`/g)].map((m) => m[1]!), process: process! };
     });
 
-  const routeOf = (path: string) =>
-    routes.find((r) => (r.pathType === 'Exact' ? path === r.path : path === r.path || path.startsWith(`${r.path}/`)));
+  const routeOf = (path: string) => routes.find((r) => (r.pathType === 'Exact' ? path === r.path : path === r.path || path.startsWith(`${r.path}/`)));
 
   it('the README table has rows', () => expect(rows.length).toBeGreaterThanOrEqual(4));
   it('every README path is routed to its process', () => {
@@ -107,7 +109,11 @@ describe('routes: the Ingress and HTTPRoute carry the README’s path-to-process
   });
   it('every route stands for a row of the README', () => {
     const documented = rows.flatMap((r) => r.paths);
-    for (const r of routes) expect(documented.some((p) => routeOf(p) === r), r.path).toBe(true);
+    for (const r of routes)
+      expect(
+        documented.some((p) => routeOf(p) === r),
+        r.path,
+      ).toBe(true);
   });
   it('no route exposes the ops endpoints', () => {
     for (const p of ['/healthz', '/readyz', '/metrics']) expect(routeOf(p)).toBeUndefined();

@@ -56,13 +56,19 @@ describe('deploy/kafka', () => {
   });
 
   it('the KafkaUsers are one per principal of acls.yaml, SCRAM-SHA-512 with simple authorization', () => {
-    const users = parseAllDocuments(read('strimzi/kafka-users.yaml')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec: { authentication: { type: string }; authorization: { type: string; acls: unknown[] } } });
+    const users = parseAllDocuments(read('strimzi/kafka-users.yaml')).map(
+      (d) => d.toJS() as { kind: string; metadata: { name: string }; spec: { authentication: { type: string }; authorization: { type: string; acls: unknown[] } } },
+    );
     expect(users.map((u) => u.metadata.name)).toEqual(Object.values(principals()).map((p) => p.user));
     for (const u of users) expect(u).toMatchObject({ kind: 'KafkaUser', spec: { authentication: { type: 'scram-sha-512' }, authorization: { type: 'simple' } } });
   });
 
   it('topics.yaml and acls.yaml name exactly the topics the code uses, the system of record without retention limit', () => {
-    expect(topics().map((t) => t.name).sort()).toEqual(CODE_TOPICS);
+    expect(
+      topics()
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(CODE_TOPICS);
     expect(topics().find((t) => t.name === TOPIC_ELEVATIONS)?.config?.['retention.ms']).toBe('-1');
     const aclTopics = new Set(Object.values(principals()).flatMap((p) => p.acls.filter((a) => a.type === 'topic').map((a) => a.name)));
     for (const t of aclTopics) expect(CODE_TOPICS).toContain(t);

@@ -180,9 +180,7 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
       await waitFor(`${n} webhooks handled by the gate`, async () => (await handled()) >= n);
     },
     async types(iid) {
-      return (await events())
-        .filter((e) => (e.data as { elevationId?: string }).elevationId === `gl-${projectId}-${iid}`)
-        .map((e) => e.type.replace(/^dev\.jit\.elevation\.|\.v1$/g, ''));
+      return (await events()).filter((e) => (e.data as { elevationId?: string }).elevationId === `gl-${projectId}-${iid}`).map((e) => e.type.replace(/^dev\.jit\.elevation\.|\.v1$/g, ''));
     },
     async openRequest(author, files, o = {}) {
       const c = as(author);
@@ -200,7 +198,12 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
     async push(iid, author, files) {
       const c = as(author);
       const mr = await c.mergeRequests.show(projectId, iid);
-      await c.commits.create(projectId, mr.sourceBranch, 'update request', Object.entries(files).map(([filePath, content]) => ({ action: 'update', filePath, content })));
+      await c.commits.create(
+        projectId,
+        mr.sourceBranch,
+        'update request',
+        Object.entries(files).map(([filePath, content]) => ({ action: 'update', filePath, content })),
+      );
     },
     async comment(iid) {
       const notes = await as(BOT).notes.all(projectId, iid);
@@ -213,8 +216,9 @@ export async function startSandboxWorld(opts: { tier: 'premium' | 'free'; policy
       });
     },
     event(iid, type, nth = 1) {
-      return waitFor(`${type} #${nth} for MR ${iid}`, async () =>
-        (await events()).filter((e) => e.type === type && (e.data as { elevationId?: string }).elevationId === `gl-${projectId}-${iid}`)[nth - 1],
+      return waitFor(
+        `${type} #${nth} for MR ${iid}`,
+        async () => (await events()).filter((e) => e.type === type && (e.data as { elevationId?: string }).elevationId === `gl-${projectId}-${iid}`)[nth - 1],
       );
     },
     verdict(iid) {

@@ -87,10 +87,10 @@ export class JitApi {
       const code = typeof b.code === 'string' ? quote(b.code, 80) : undefined;
       // the server's words, as one line of plain text (a hostile server could send escapes or forge lines)
       const said = `${b.message !== undefined ? quote(b.message, 500) : `jit answered ${res.status}`}${code ? ` (${code})` : ''}`;
-      if (res.status === 401 && caller)
-        throw new JitApiError(`jit refused the ${caller.kind} from ${caller.from} (401): ${refusalHint(caller.kind)} [${said}]`, 401, code);
+      if (res.status === 401 && caller) throw new JitApiError(`jit refused the ${caller.kind} from ${caller.from} (401): ${refusalHint(caller.kind)} [${said}]`, 401, code);
       if (res.status === 403) throw new JitApiError(`jit refused the request (403): ${said}`, 403, code);
-      if (res.status === 404 && what) throw new JitApiError(`${what} not found, or not visible to you (jit shows an elevation only to its requester, its eligible approvers and auditors) [${said}]`, 404, code);
+      if (res.status === 404 && what)
+        throw new JitApiError(`${what} not found, or not visible to you (jit shows an elevation only to its requester, its eligible approvers and auditors) [${said}]`, 404, code);
       if (res.status === 503 && code === 'JIT_ERR_AUTH_UNAVAILABLE')
         throw new JitApiError(`jit cannot reach GitLab to check your token right now (503); retry in a moment [${said}]`, 503, code, EXIT_RETRY);
       if (res.status === 503) throw new JitApiError(`${said}; jit is unavailable (503), retry in a moment`, 503, code, EXIT_RETRY);

@@ -79,9 +79,7 @@ async function* fromApi(ctx: AuditCommandContext, o: EventSourceOptions): AsyncG
 
 /** The topic read from Kafka with this process's own KAFKA_* settings, as parsed lines (line = position). */
 async function* fromKafka(ctx: AuditCommandContext, o: EventSourceOptions, signal: { stop?: () => Promise<void> }): AsyncGenerator<JsonLine> {
-  const schema = z
-    .object({ KAFKA_BROKERS: envSchemas.kafkaBrokers(), KAFKA_CLIENT_ID: envSchemas.kafkaId('jit-events'), ...kafkaSecurityEnv() })
-    .superRefine((e, c) => checkKafkaSecurity(e, c));
+  const schema = z.object({ KAFKA_BROKERS: envSchemas.kafkaBrokers(), KAFKA_CLIENT_ID: envSchemas.kafkaId('jit-events'), ...kafkaSecurityEnv() }).superRefine((e, c) => checkKafkaSecurity(e, c));
   let e: z.output<typeof schema>;
   try {
     e = parseEnv(schema, ctx.env, { service: 'jit events --kafka' });
@@ -102,8 +100,7 @@ async function* fromBusDir(dir: string, o: EventSourceOptions, signal: { stop?: 
   try {
     bus = await createEmbeddedBus({ dir, logger: quiet() });
   } catch (err) {
-    if (DirectoryLocked.is(err))
-      throw new CliError(`${dir} is in use by a running jit: read its events through the API instead (jit events --url <jit's URL>)`);
+    if (DirectoryLocked.is(err)) throw new CliError(`${dir} is in use by a running jit: read its events through the API instead (jit events --url <jit's URL>)`);
     throw new CliError(`cannot open the event log in ${dir}: ${displayText((err as Error).message, 300)}`);
   }
   yield* fromBus(bus, o, signal);
@@ -214,7 +211,8 @@ async function trustFrom(ctx: AuditCommandContext, keySources: string[], allowSe
     }
   }
   if (ROLES.every((r) => configured[r].length === 0)) {
-    if (!allowServer) throw new CliError('no trusted keys: pass --keys <file or URL of a JWK Set> (GET /v1/keys of each jit process), or set JIT_TRUSTED_GATE_KEYS, JIT_TRUSTED_ISSUER_KEYS, JIT_TRUSTED_REVOKER_KEYS');
+    if (!allowServer)
+      throw new CliError('no trusted keys: pass --keys <file or URL of a JWK Set> (GET /v1/keys of each jit process), or set JIT_TRUSTED_GATE_KEYS, JIT_TRUSTED_ISSUER_KEYS, JIT_TRUSTED_REVOKER_KEYS');
     ctx.err('jit: trusting the keys the server lists now (GET /v1/keys); for a check independent of it, pin them with --keys');
     addSet(await fetchKeys(new URL('/v1/keys', ctx.global().url).toString()), '/v1/keys');
   }
@@ -225,12 +223,16 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
   program
     .command('events')
     .description('stream the elevations log as JSON lines (CloudEvents as published, or OCSF), for a SIEM forwarder; needs the auditor role (or --kafka)')
-    .option('--since <iso>', "only events at or after this time (default: from the start); CloudEvents come with each elevation's last earlier event first, so the export verifies (jit audit verify --since)", isoArg)
+    .option(
+      '--since <iso>',
+      "only events at or after this time (default: from the start); CloudEvents come with each elevation's last earlier event first, so the export verifies (jit audit verify --since)",
+      isoArg,
+    )
     .option('--follow', 'keep streaming new events (like tail -f)', false)
     .addOption(new Option('--format <format>', 'event format').choices(['cloudevents', 'ocsf']).default('cloudevents'))
     .option('--elevation <id>', "only this elevation's events", elevationIdArg)
     .option('--kafka', 'read jit.elevations.v1 from Kafka directly (KAFKA_BROKERS and the KAFKA_TLS_*/KAFKA_SASL_* settings) instead of the jit API', false)
-    .option('--bus-dir <dir>', "read the embedded log of a stopped all-in-one (its JIT_DATA_DIR/bus) instead of the jit API")
+    .option('--bus-dir <dir>', 'read the embedded log of a stopped all-in-one (its JIT_DATA_DIR/bus) instead of the jit API')
     .action(async (o: EventSourceOptions & { busDir?: string }) => {
       const stopper: { stop?: () => Promise<void> } = {};
       const ocsf = (o.kafka || o.busDir !== undefined) && o.format === 'ocsf' ? createOcsfMapper() : undefined;
@@ -273,10 +275,14 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
     .description("check signatures and each elevation's hash chain in an export (JSON lines) or the live log; exit 0 intact, 2 not intact")
     .argument('[file]', 'JSON lines export (`jit events > file`), or - for stdin; default: the live log through the jit API')
     .option('--elevation <id>', 'only this elevation', elevationIdArg)
-    .option('--keys <file-or-url>', 'trusted public keys: a JWK Set as GET /v1/keys answers (repeatable; default JIT_TRUSTED_*_KEYS, else the server\'s)', collect, [])
+    .option('--keys <file-or-url>', "trusted public keys: a JWK Set as GET /v1/keys answers (repeatable; default JIT_TRUSTED_*_KEYS, else the server's)", collect, [])
     .option('--kafka', 'read the live log from Kafka (KAFKA_* settings) instead of the jit API', false)
     .option('--bus-dir <dir>', 'read the embedded log of a stopped all-in-one (its JIT_DATA_DIR/bus)')
-    .option('--since <iso>', "the export starts at this time (jit events --since): each elevation's first event before it is the anchor the export starts from; for the live log, verify from this time on", isoArg)
+    .option(
+      '--since <iso>',
+      "the export starts at this time (jit events --since): each elevation's first event before it is the anchor the export starts from; for the live log, verify from this time on",
+      isoArg,
+    )
     .option('--as-of <iso>', 'when the log is known to be complete, for grants that never ended (default: the live log now, a file its latest event)', isoArg)
     .action(async (file: string | undefined, o: { elevation?: string; keys: string[]; kafka?: boolean; busDir?: string; since?: string; asOf?: string }) => {
       // `jit audit` has a --since of its own (its list's filter): commander gives it the flag first
@@ -314,7 +320,10 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
       const where = file !== undefined ? (i: number) => `line ${lines[i]}` : (i: number) => `event ${i + 1}`;
       const problems = report.problems.map((p) => ({ ...p, line: lines[p.index], message: unreadable.get(p.index) ?? p.message }));
       if (ctx.global().json) ctx.out(JSON.stringify({ ok: report.ok, events: report.events, elevations: report.keys, forks: report.forks, anchors: report.anchors, problems }, null, 2));
-      else if (report.ok) ctx.out(`intact: ${report.events} events of ${report.keys} elevation(s) and policy stream(s), every signature trusted and every link in place${report.forks ? ` (${report.forks} concurrent append(s))` : ''}`);
+      else if (report.ok)
+        ctx.out(
+          `intact: ${report.events} events of ${report.keys} elevation(s) and policy stream(s), every signature trusted and every link in place${report.forks ? ` (${report.forks} concurrent append(s))` : ''}`,
+        );
       else {
         const first = problems[0]!;
         ctx.out(
@@ -322,7 +331,8 @@ export function registerAuditCommands(program: Command, audit: Command, ctx: Aud
         );
         for (const p of problems.slice(1, 20)) ctx.out(`  then ${where(p.index)}: ${p.kind}: ${p.message}`);
         if (problems.length > 20) ctx.out(`  … ${problems.length - 20} more`);
-        if (!since && file !== undefined && problems.some((p) => p.kind === 'missing_event')) ctx.out('  (an export made with jit events --since starts each elevation after its history began: verify it with the same --since)');
+        if (!since && file !== undefined && problems.some((p) => p.kind === 'missing_event'))
+          ctx.out('  (an export made with jit events --since starts each elevation after its history began: verify it with the same --since)');
       }
       if (!report.ok) throw new CliError('the log is not intact', EXIT_NOT_INTACT);
     });

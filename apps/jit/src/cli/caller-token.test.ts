@@ -62,7 +62,7 @@ async function jit(argv: string[], env: Record<string, string> = {}) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-describe('jit CLI: the caller\'s token on every call', () => {
+describe("jit CLI: the caller's token on every call", () => {
   it.each([
     ['catalog', ['catalog']],
     ['status', ['status', 'gl-1-2']],
@@ -126,7 +126,9 @@ describe('jit CLI: when jit says no', () => {
   it('401 for a CI ID token points at id_tokens: and the audience', async () => {
     const r = await jit(['catalog'], { JIT_ID_TOKEN: EXPIRED_ID });
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^jit: jit refused the CI ID token from JIT_ID_TOKEN \(401\): .*id_tokens: JIT_ID_TOKEN: aud: <jit URL>.*\[the CI ID token is not valid: expired \(JIT_ERR_AUTH_ID_TOKEN_INVALID\)\]$/);
+    expect(r.err).toMatch(
+      /^jit: jit refused the CI ID token from JIT_ID_TOKEN \(401\): .*id_tokens: JIT_ID_TOKEN: aud: <jit URL>.*\[the CI ID token is not valid: expired \(JIT_ERR_AUTH_ID_TOKEN_INVALID\)\]$/,
+    );
   });
 
   it('404: not found or not visible, never "forbidden" (jit does not confirm it exists)', async () => {

@@ -22,8 +22,7 @@ export interface TokenFlags {
 /** A bearer token: printable ASCII without spaces, as GitLab tokens and JWTs are; bounded. */
 const TOKEN_RE = /^[\x21-\x7e]{1,16384}$/;
 
-export const MISSING_TOKEN =
-  'no token to authenticate to jit: set GITLAB_TOKEN to your GitLab token (in GitLab CI, JIT_ID_TOKEN from `id_tokens:` with aud = jit\'s URL), or pass --token-file <file>';
+export const MISSING_TOKEN = "no token to authenticate to jit: set GITLAB_TOKEN to your GitLab token (in GitLab CI, JIT_ID_TOKEN from `id_tokens:` with aud = jit's URL), or pass --token-file <file>";
 
 async function fromFile(file: string, from: string, kind: TokenKind): Promise<CallerToken> {
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
@@ -55,8 +54,7 @@ export async function callerToken(flags: TokenFlags, env: Record<string, string 
 
 /** What a refused token most likely means, by kind. */
 export function refusalHint(kind: TokenKind): string {
-  if (kind === 'CI ID token')
-    return "a CI ID token must be unexpired and issued by the GitLab jit trusts, with aud = jit's URL (.gitlab-ci.yml: id_tokens: JIT_ID_TOKEN: aud: <jit URL>)";
+  if (kind === 'CI ID token') return "a CI ID token must be unexpired and issued by the GitLab jit trusts, with aud = jit's URL (.gitlab-ci.yml: id_tokens: JIT_ID_TOKEN: aud: <jit URL>)";
   if (kind === 'GitLab token') return 'the GitLab token is unknown, expired or revoked, or belongs to a blocked user; create a new one (scope read_user or api)';
   return 'the token is unknown, expired or revoked, or (a CI ID token) not meant for this jit';
 }

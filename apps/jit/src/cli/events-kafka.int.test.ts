@@ -91,7 +91,7 @@ describe('jit events --kafka', () => {
     expect((await running).code).toBe(0);
   }, 180_000);
 
-  it('Kafka settings are checked like a service\'s: SASL over plaintext is refused, the password never printed', async () => {
+  it("Kafka settings are checked like a service's: SASL over plaintext is refused, the password never printed", async () => {
     const r = await cli(['events', '--kafka'], { KAFKA_BROKERS: brokers.join(','), KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'hunter2-very-secret' });
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/KAFKA_/);

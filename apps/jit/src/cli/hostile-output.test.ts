@@ -11,7 +11,17 @@ import { createTestSigningKey } from '@jit/contracts/testing';
 import { sealCredential } from '@jit/issuer';
 import { runCli } from './program';
 
-const EVIL = ['\u001b[2J\u001b[H', '\u001b]8;;http://evil\u0007link\u001b]8;;\u0007', '\u009b31m', '\r  2026-01-01T00:00:00Z  granted  forged', '\n  forged line', '\u2028forged', '\u202e\u2066', '\u0007\u0008\u007f', '\ud800'];
+const EVIL = [
+  '\u001b[2J\u001b[H',
+  '\u001b]8;;http://evil\u0007link\u001b]8;;\u0007',
+  '\u009b31m',
+  '\r  2026-01-01T00:00:00Z  granted  forged',
+  '\n  forged line',
+  '\u2028forged',
+  '\u202e\u2066',
+  '\u0007\u0008\u007f',
+  '\ud800',
+];
 const evil = fc.array(fc.oneof(fc.constantFrom(...EVIL), fc.string({ maxLength: 4 })), { minLength: 1, maxLength: 8 }).map((a) => a.join(''));
 /** What a terminal would act on or render deceptively: any control but LF, any format or separator character. */
 const UNSAFE = /(?![\n])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|[\ud800-\udbff](?![\udc00-\udfff])/u;

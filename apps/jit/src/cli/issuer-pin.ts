@@ -40,7 +40,9 @@ export async function verifyCredentialOrigin(credential: SealedCredentialBody, o
   // The signature binds the blob to the elevation it names; a server answering for one elevation with
   // another's (genuinely signed, sealed to the same person) would hand out the wrong credential.
   if (credential.elevationId !== options.elevationId) {
-    throw new CliError(`the credential served for ${options.elevationId} is signed for ${ELEVATION_ID_RE.test(String(credential.elevationId)) ? credential.elevationId : 'another elevation'}, not for ${options.elevationId}; refusing it (is ${options.url} the jit you meant?)`);
+    throw new CliError(
+      `the credential served for ${options.elevationId} is signed for ${ELEVATION_ID_RE.test(String(credential.elevationId)) ? credential.elevationId : 'another elevation'}, not for ${options.elevationId}; refusing it (is ${options.url} the jit you meant?)`,
+    );
   }
   const statement = { elevationId: credential.elevationId, grantId: credential.grantId, expiresAt: credential.expiresAt, sealedCredential: credential.sealedCredential };
   if (options.issuerKey) {
@@ -51,7 +53,9 @@ export async function verifyCredentialOrigin(credential: SealedCredentialBody, o
       throw new CliError('JIT_ISSUER_KEY is not an issuer public key (the 43-character x of GET /v1/keys)');
     }
     if (!verifyCredentialSignature(key, statement, sig)) {
-      throw new CliError(`the credential of ${id} is not signed by the issuer key in JIT_ISSUER_KEY (${key.kid}); refusing it. Someone may be impersonating jit at ${options.url}, or the issuer's key changed: ask your operator for the current key.`);
+      throw new CliError(
+        `the credential of ${id} is not signed by the issuer key in JIT_ISSUER_KEY (${key.kid}); refusing it. Someone may be impersonating jit at ${options.url}, or the issuer's key changed: ask your operator for the current key.`,
+      );
     }
     return;
   }

@@ -31,7 +31,9 @@ function harness(routes: Record<string, { status?: number; body: unknown }> = {}
 
 const issuerKey = createTestSigningKey();
 const otherKey = createTestSigningKey();
-const jwks = (...keys: Array<ReturnType<typeof createTestSigningKey>>) => ({ body: { keys: keys.map((k) => ({ kty: 'OKP', crv: 'Ed25519', kid: k.signer.publicKey.kid, x: k.signer.publicKey.x, roles: ['issuer'] })) } });
+const jwks = (...keys: Array<ReturnType<typeof createTestSigningKey>>) => ({
+  body: { keys: keys.map((k) => ({ kty: 'OKP', crv: 'Ed25519', kid: k.signer.publicKey.kid, x: k.signer.publicKey.x, roles: ['issuer'] })) },
+});
 /** A credential route answer as the issuer serves it: the sealed blob and the issuer's signature of it. */
 function signedBody(sealed: string, opts: { elevationId?: string; substrate?: string; expiresAt?: string; key?: ReturnType<typeof createTestSigningKey> } = {}) {
   const elevationId = opts.elevationId ?? 'gl-3-4';
@@ -195,7 +197,7 @@ describe('jit exec: only the keys the substrate defines reach the child', () => 
     expect(notText.err).toMatch(/not text \(port\)/);
   });
 
-  it('each substrate\'s own keys map to the variables its tools read', async () => {
+  it("each substrate's own keys map to the variables its tools read", async () => {
     const aws = await setup('aws-sts', { AWS_ACCESS_KEY_ID: 'ASIAOK', AWS_SECRET_ACCESS_KEY: 'sk', AWS_SESSION_TOKEN: 'st', AWS_REGION: 'eu-west-1' });
     expect(aws.runs).toEqual([{ AWS_ACCESS_KEY_ID: 'ASIAOK', AWS_SECRET_ACCESS_KEY: 'sk', AWS_SESSION_TOKEN: 'st', AWS_REGION: 'eu-west-1' }]);
     const vault = await setup('vault:prod', { token: 'hvs.x', accessor: 'acc' });
@@ -228,7 +230,10 @@ describe('jit credential and exec check where a credential came from', () => {
 
     // the same URL now answers with a credential another key signed (and lists that key as its issuer's)
     const impostor = harness({ '/v1/elevations/gl-3-4/credential': signedBody(sealed, { key: otherKey }), '/v1/keys': jwks(otherKey) }, { HOME: dir });
-    for (const argv of [['credential', 'gl-3-4'], ['exec', 'gl-3-4', '--', 'psql']]) {
+    for (const argv of [
+      ['credential', 'gl-3-4'],
+      ['exec', 'gl-3-4', '--', 'psql'],
+    ]) {
       let ran = false;
       impostor.io.run = async () => ((ran = true), 0);
       expect(await runCli([argv[0]!, '--identity', identity, ...argv.slice(1)], impostor.io)).toBe(1);
@@ -245,7 +250,7 @@ describe('jit credential and exec check where a credential came from', () => {
     expect(await runCli(['credential', 'gl-3-4', '--identity', identity], t.io)).toBe(1);
   });
 
-  it('refuses a credential the issuer genuinely signed for another elevation (a server answering for gl-3-4 with gl-9-9\'s)', async () => {
+  it("refuses a credential the issuer genuinely signed for another elevation (a server answering for gl-3-4 with gl-9-9's)", async () => {
     const { identity, sealed } = await world();
     for (const env of [{}, { JIT_ISSUER_KEY: issuerKey.signer.publicKey.x }] as Array<Record<string, string>>) {
       const h = harness({ '/v1/elevations/gl-3-4/credential': signedBody(sealed, { elevationId: 'gl-9-9' }), '/v1/keys': jwks(issuerKey) }, { HOME: dir, ...env });

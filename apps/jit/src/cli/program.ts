@@ -68,7 +68,7 @@ export function buildProgram(rawIo: CliIo): Command {
     .option('--json', 'machine-readable output (for agents)', false)
     .option('--url <url>', 'jit API base URL (env JIT_URL; default http://127.0.0.1:8080)')
     .option('--token <token>', 'your GitLab token for jit (env GITLAB_TOKEN; visible to other local users in the process list: prefer the env or --token-file)')
-    .option('--id-token <jwt>', 'a GitLab CI ID token whose aud is jit\'s URL (env JIT_ID_TOKEN)')
+    .option('--id-token <jwt>', "a GitLab CI ID token whose aud is jit's URL (env JIT_ID_TOKEN)")
     .option('--token-file <file>', 'read the token (GitLab or CI ID token) from a file (env GITLAB_TOKEN_FILE, JIT_ID_TOKEN_FILE)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
@@ -94,11 +94,7 @@ export function buildProgram(rawIo: CliIo): Command {
       gitlabToken: flags.gitlabToken ?? env.GITLAB_TOKEN,
       project: flags.project ?? env.JIT_ELEVATIONS_PROJECT,
     };
-    const missing = [
-      !o.gitlabUrl && '--gitlab-url/GITLAB_URL',
-      !o.gitlabToken && '--gitlab-token/GITLAB_TOKEN',
-      !o.project && '--project/JIT_ELEVATIONS_PROJECT',
-    ].filter(Boolean);
+    const missing = [!o.gitlabUrl && '--gitlab-url/GITLAB_URL', !o.gitlabToken && '--gitlab-token/GITLAB_TOKEN', !o.project && '--project/JIT_ELEVATIONS_PROJECT'].filter(Boolean);
     if (missing.length) throw new CliError(`missing ${missing.join(', ')}`);
     const client = (io.gitlab ?? ((url, token) => createGitlabClient({ url, token })))(o.gitlabUrl!, o.gitlabToken!);
     return { client, project: o.project! };
@@ -178,9 +174,7 @@ export function buildProgram(rawIo: CliIo): Command {
     const slug = `${o.target}-${o.scope}-${stamp}-${randomBytes(3).toString('hex')}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
     const branch = `elevation/${slug}`;
     await client.branches.create(proj.id, branch, proj.defaultBranch);
-    await client.commits.create(proj.id, branch, `Request ${o.scope} on ${o.target} for ${o.ttl}`, [
-      { action: 'create', filePath: `elevations/${slug}.yaml`, content: text },
-    ]);
+    await client.commits.create(proj.id, branch, `Request ${o.scope} on ${o.target} for ${o.ttl}`, [{ action: 'create', filePath: `elevations/${slug}.yaml`, content: text }]);
     const mr = await client.mergeRequests.create(proj.id, {
       sourceBranch: branch,
       targetBranch: proj.defaultBranch,

@@ -98,7 +98,23 @@ async function requestAndWait(steps: ElevationEventType[][], extra: string[] = [
     },
     now: clock?.now ?? freshNow(),
   };
-  const argv = ['request', '--target', 'orders-db', '--scope', 'write', '--ttl', '30m', '--tier', 'reversible-write', '--justification', 'backfill order totals after INC-4411', '--recipient', FIXTURE_RECIPIENT, '--wait', ...extra];
+  const argv = [
+    'request',
+    '--target',
+    'orders-db',
+    '--scope',
+    'write',
+    '--ttl',
+    '30m',
+    '--tier',
+    'reversible-write',
+    '--justification',
+    'backfill order totals after INC-4411',
+    '--recipient',
+    FIXTURE_RECIPIENT,
+    '--wait',
+    ...extra,
+  ];
   const code = await runCli(argv, io);
   await api.app.close();
   return { code, out, err, polls: api.polls, id: () => id };
@@ -133,7 +149,23 @@ describe('jit request --wait', () => {
       const err: string[] = [];
       let id = '';
       const code = await runCli(
-        ['--json', 'request', '--target', 'orders-db', '--scope', 'write', '--ttl', '30m', '--tier', 'reversible-write', '--justification', 'backfill order totals after INC-4411', '--recipient', FIXTURE_RECIPIENT, '--wait'],
+        [
+          '--json',
+          'request',
+          '--target',
+          'orders-db',
+          '--scope',
+          'write',
+          '--ttl',
+          '30m',
+          '--tier',
+          'reversible-write',
+          '--justification',
+          'backfill order totals after INC-4411',
+          '--recipient',
+          FIXTURE_RECIPIENT,
+          '--wait',
+        ],
         {
           out: (s) => out.push(s),
           err: (s) => err.push(s),
@@ -168,7 +200,22 @@ describe('jit request --wait', () => {
     const out: string[] = [];
     const err: string[] = [];
     const code = await runCli(
-      ['request', '--target', 'orders-db', '--scope', 'write', '--ttl', '30m', '--tier', 'reversible-write', '--justification', 'backfill order totals after INC-4411', '--recipient', FIXTURE_RECIPIENT, '--wait'],
+      [
+        'request',
+        '--target',
+        'orders-db',
+        '--scope',
+        'write',
+        '--ttl',
+        '30m',
+        '--tier',
+        'reversible-write',
+        '--justification',
+        'backfill order totals after INC-4411',
+        '--recipient',
+        FIXTURE_RECIPIENT,
+        '--wait',
+      ],
       {
         out: (s) => out.push(s),
         err: (s) => err.push(s),
@@ -192,7 +239,12 @@ describe('jit catalog', () => {
       { target: 'orders-db', scope: 'ddl', substrate: 'postgres', tier: 'semi-destructive', ttlMaxSeconds: 3600, requiredApprovals: 2 },
     ],
   };
-  const io = (fetch: FetchFn, out: string[], err: string[]): CliIo => ({ out: (s) => out.push(s), err: (s) => err.push(s), env: { HOME: '/nonexistent', JIT_URL: 'http://gate.example:8082', JIT_ID_TOKEN: 'ci-id-token-of-the-test' }, fetch });
+  const io = (fetch: FetchFn, out: string[], err: string[]): CliIo => ({
+    out: (s) => out.push(s),
+    err: (s) => err.push(s),
+    env: { HOME: '/nonexistent', JIT_URL: 'http://gate.example:8082', JIT_ID_TOKEN: 'ci-id-token-of-the-test' },
+    fetch,
+  });
 
   it('prints every allowed shape as a table, or the catalog itself with --json, from JIT_URL', async () => {
     const urls: string[] = [];
@@ -214,10 +266,20 @@ describe('jit catalog', () => {
 
   it('an answer that is not JSON, or an error, is one line and exit 1', async () => {
     const err: string[] = [];
-    expect(await runCli(['catalog'], io(async () => new Response('<html>bad gateway</html>', { status: 502 }), [], err))).toBe(1);
+    expect(
+      await runCli(
+        ['catalog'],
+        io(async () => new Response('<html>bad gateway</html>', { status: 502 }), [], err),
+      ),
+    ).toBe(1);
     expect(err).toEqual(['jit: jit answered 502 with a body that is not JSON']);
     const err2: string[] = [];
-    expect(await runCli(['catalog'], io(async () => new Response(JSON.stringify({ code: 'JIT_ERR_GATE_POLICY_UNAVAILABLE', message: 'no valid policy loaded' }), { status: 503 }), [], err2))).toBe(75);
+    expect(
+      await runCli(
+        ['catalog'],
+        io(async () => new Response(JSON.stringify({ code: 'JIT_ERR_GATE_POLICY_UNAVAILABLE', message: 'no valid policy loaded' }), { status: 503 }), [], err2),
+      ),
+    ).toBe(75);
     expect(err2).toEqual(['jit: no valid policy loaded (JIT_ERR_GATE_POLICY_UNAVAILABLE); jit is unavailable (503), retry in a moment']);
   });
 });
@@ -234,7 +296,21 @@ describe('jit request', () => {
         env: { HOME: '/nonexistent', GITLAB_URL: sandbox.url, GITLAB_TOKEN: AGENT_TOKEN, JIT_ELEVATIONS_PROJECT: PROJECT },
         now: fixed,
       };
-      const argv = ['request', '--target', 'orders-db', '--scope', 'write', '--ttl', '30m', '--tier', 'reversible-write', '--justification', 'backfill order totals after INC-4411', '--recipient', FIXTURE_RECIPIENT];
+      const argv = [
+        'request',
+        '--target',
+        'orders-db',
+        '--scope',
+        'write',
+        '--ttl',
+        '30m',
+        '--tier',
+        'reversible-write',
+        '--justification',
+        'backfill order totals after INC-4411',
+        '--recipient',
+        FIXTURE_RECIPIENT,
+      ];
       return { code: await runCli(argv, io), err, out };
     };
     const before = sandbox.project(PROJECT).mergeRequests.length;

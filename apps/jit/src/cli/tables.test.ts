@@ -57,7 +57,10 @@ describe('CLI tables against the real API', () => {
   it('jit catalog: every column of every row filled from GET /v1/catalog', async () => {
     const lines = await cli('catalog');
     const blank = lines.indexOf('');
-    const rows = parseTable(lines.slice(0, blank), CATALOG_COLUMNS.map((c) => c.header));
+    const rows = parseTable(
+      lines.slice(0, blank),
+      CATALOG_COLUMNS.map((c) => c.header),
+    );
     // under the table: the policy in force and how it came into force
     expect(lines.slice(blank + 1)).toEqual([expect.stringMatching(/^policy [0-9a-f]{12} in force: pinned by the operator \(JIT_POLICY_PIN\), at \d{4}-/)]);
     expect(rows.length).toBeGreaterThan(1);
@@ -74,7 +77,11 @@ describe('CLI tables against the real API', () => {
     const csv = csvLines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [headers[i]!, v])));
     for (const rows of [table, csv]) {
       expect(rows).toHaveLength(2);
-      for (const col of headers) expect(rows.some((r) => r[col] !== ''), `column ${col} is empty in every row`).toBe(true);
+      for (const col of headers)
+        expect(
+          rows.some((r) => r[col] !== ''),
+          `column ${col} is empty in every row`,
+        ).toBe(true);
       const granted = rows.find((r) => r.id === FIXTURE_ELEVATION)!;
       for (const col of headers) expect(granted[col], `${col} of the granted elevation`).not.toBe('');
       expect(granted.state).toBe('granted');

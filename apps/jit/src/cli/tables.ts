@@ -21,7 +21,8 @@ export function catalogPolicyLines(c: Partial<CatalogResponse>): string[] {
   const out: string[] = [];
   const r = c.ratified;
   if (r) {
-    const how = r.how === 'pin' ? 'pinned by the operator (JIT_POLICY_PIN)' : `ratified by MR !${r.mrIid ?? '?'}, approved by ${r.by.join(', ') || '(nobody)'}${r.mergedBy ? `, merged by ${r.mergedBy}` : ''}`;
+    const how =
+      r.how === 'pin' ? 'pinned by the operator (JIT_POLICY_PIN)' : `ratified by MR !${r.mrIid ?? '?'}, approved by ${r.by.join(', ') || '(nobody)'}${r.mergedBy ? `, merged by ${r.mergedBy}` : ''}`;
     out.push(displayText(`policy ${String(r.version).slice(0, 12)} in force: ${how}, at ${r.at}`));
   } else if (c.version) out.push(displayText(`policy ${String(c.version).slice(0, 12)} in force`));
   const rej = c.latestPolicyRejected;

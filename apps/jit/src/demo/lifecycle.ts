@@ -111,8 +111,7 @@ export async function runDemoLifecycle(opts: DemoOptions): Promise<DemoResult> {
     say(`   agent recipient: ${recipient.slice(0, 16)}… (registered to deploy-agent under recipients: in policy.yaml)`);
     const gitlabEnv = { GITLAB_URL: opts.gitlabUrl, GITLAB_TOKEN: tokens.agent, JIT_ELEVATIONS_PROJECT: opts.project };
     const req = await cli(
-      ['request', '--target', 'demo-db', '--scope', 'write', '--ttl', ttl, '--tier', 'reversible-write', '--identity', identity,
-        '--justification', 'backfill order totals after INC-4411 (demo)'],
+      ['request', '--target', 'demo-db', '--scope', 'write', '--ttl', ttl, '--tier', 'reversible-write', '--identity', identity, '--justification', 'backfill order totals after INC-4411 (demo)'],
       gitlabEnv,
     );
     const id = String(req.elevationId);

@@ -127,7 +127,10 @@ export function loadOcsfSchemas(): OcsfSchemaSet {
     classSchema(name) {
       const chain = classChain(name);
       const own = chain[chain.length - 1]!;
-      const categoryName = chain.map((d) => d.category).filter(Boolean).pop();
+      const categoryName = chain
+        .map((d) => d.category)
+        .filter(Boolean)
+        .pop();
       const categoryUid = categoryName && categories[categoryName] ? categories[categoryName]!.uid : 0;
       const classUid = own.uid !== undefined ? categoryUid * 1000 + own.uid : 0;
       const attrs = mergedAttributes(chain);

@@ -48,9 +48,7 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
       );
 
     /** Subscribes and resolves once the member has received its first assignment. */
-    async function join(
-      options: SubscribeOptions,
-    ): Promise<{ sub: Subscription; assigned: () => number[] | undefined }> {
+    async function join(options: SubscribeOptions): Promise<{ sub: Subscription; assigned: () => number[] | undefined }> {
       let assigned: number[] | undefined;
       const sub = await bus.subscribe({
         ...options,
@@ -78,11 +76,7 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
     it('delivers a published event unchanged, with its key, partition and offset', async () => {
       const topic = unique('roundtrip');
       await bus.ensureTopics([{ topic, partitions: 3, retentionMs: -1 }]);
-      const sent = [
-        testEvent(unique('e'), { text: 'zażółć 🚀', nested: { list: [1, 2, 3] } }),
-        testEvent(unique('e')),
-        testEvent(unique('e')),
-      ];
+      const sent = [testEvent(unique('e'), { text: 'zażółć 🚀', nested: { list: [1, 2, 3] } }), testEvent(unique('e')), testEvent(unique('e'))];
       for (const [i, e] of sent.entries()) await bus.publish(topic, `key-${i}`, e);
       const got: BusMessage[] = [];
       await join({ topic, groupId: unique('g'), handler: async (m) => void got.push(m) });
@@ -273,7 +267,10 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
     it('dead-letters a message after maxAttempts (or at once for a non-retriable error) and moves on', async () => {
       const topic = unique('dlq');
       const groupId = unique('g');
-      await bus.ensureTopics([{ topic, partitions: 1 }, { topic: `${topic}.dlq`, partitions: 1 }]);
+      await bus.ensureTopics([
+        { topic, partitions: 1 },
+        { topic: `${topic}.dlq`, partitions: 1 },
+      ]);
       const attempts: number[] = [];
       const good: string[] = [];
       const handler = async (m: BusMessage): Promise<void> => {
@@ -383,16 +380,7 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
       expect(await code(bus.publish(topic, '', ok))).toBe('JIT_ERR_BUS_INVALID_KEY/false');
       expect(await code(bus.publish(topic, 42 as unknown as string, ok))).toBe('JIT_ERR_BUS_INVALID_KEY/false');
       expect(await code(bus.publish(topic, 'k'.repeat(2000), ok))).toBe('JIT_ERR_BUS_INVALID_KEY/false');
-      const bad: unknown[] = [
-        null,
-        'not an object',
-        [ok],
-        { ...ok, specversion: '0.3' },
-        { ...ok, id: '' },
-        { ...ok, type: 7 },
-        { ...ok, data: 10n },
-        { ...ok, toJSON: () => ({ hello: 'world' }) },
-      ];
+      const bad: unknown[] = [null, 'not an object', [ok], { ...ok, specversion: '0.3' }, { ...ok, id: '' }, { ...ok, type: 7 }, { ...ok, data: 10n }, { ...ok, toJSON: () => ({ hello: 'world' }) }];
       const circular: Record<string, unknown> = { ...ok };
       circular['self'] = circular;
       bad.push(circular);
@@ -403,18 +391,12 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
       expect(await code(bus.publish(topic, 'k', huge))).toBe('JIT_ERR_BUS_EVENT_TOO_LARGE/false');
       const noop = async (): Promise<void> => undefined;
       expect(await code(bus.subscribe({ topic, groupId: '', handler: noop }))).toBe('JIT_ERR_BUS_INVALID_OPTIONS/false');
-      expect(await code(bus.subscribe({ topic, groupId: 'g', handler: noop, maxAttempts: 0 }))).toBe(
-        'JIT_ERR_BUS_INVALID_OPTIONS/false',
-      );
-      expect(await code(bus.subscribe({ topic, groupId: 'g', handler: 'nope' as never }))).toBe(
-        'JIT_ERR_BUS_INVALID_OPTIONS/false',
-      );
+      expect(await code(bus.subscribe({ topic, groupId: 'g', handler: noop, maxAttempts: 0 }))).toBe('JIT_ERR_BUS_INVALID_OPTIONS/false');
+      expect(await code(bus.subscribe({ topic, groupId: 'g', handler: 'nope' as never }))).toBe('JIT_ERR_BUS_INVALID_OPTIONS/false');
       expect(await code(bus.replay(topic, noop, { partitions: [99] }))).toBe('JIT_ERR_BUS_INVALID_OPTIONS/false');
 
       // A prototype-pollution attempt is stored and delivered as plain data.
-      const hostile = JSON.parse(
-        `{"specversion":"1.0","id":"${unique('h')}","source":"x","type":"t","data":{"__proto__":{"polluted":true}}}`,
-      ) as CloudEventJson;
+      const hostile = JSON.parse(`{"specversion":"1.0","id":"${unique('h')}","source":"x","type":"t","data":{"__proto__":{"polluted":true}}}`) as CloudEventJson;
       await bus.publish(topic, 'k', ok);
       await bus.publish(topic, 'k', hostile);
       const stored: BusMessage[] = [];
@@ -449,7 +431,12 @@ export function runBusContractSuite(name: string, factory: () => Promise<BusCont
       await Promise.all([sub.stop(), sub.stop()]);
       await sub.stop();
       const { sub: open } = await join({ topic, groupId: unique('g'), handler: async () => undefined });
-      await Promise.allSettled(subs.splice(0).filter((s) => s !== open).map((s) => s.stop()));
+      await Promise.allSettled(
+        subs
+          .splice(0)
+          .filter((s) => s !== open)
+          .map((s) => s.stop()),
+      );
       await bus.close(); // stops `open` too
       await open.stop();
       expect(bus.isReady()).toBe(false);

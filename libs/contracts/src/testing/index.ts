@@ -241,11 +241,7 @@ export const sampleData: { [K in ElevationEventType]: () => EventDataByType[K] }
 };
 
 /** A valid event of `type` with sample data merged with `overrides`. */
-export function sampleEvent<T extends ElevationEventType>(
-  type: T,
-  overrides: Partial<EventDataByType[T]> = {},
-  options: Partial<CreateEventOptions> = {},
-): ElevationEvent<T> {
+export function sampleEvent<T extends ElevationEventType>(type: T, overrides: Partial<EventDataByType[T]> = {}, options: Partial<CreateEventOptions> = {}): ElevationEvent<T> {
   const data = { ...sampleData[type](), ...overrides } as EventDataByType[T];
   return createElevationEvent(type, data, { source: '/jit/test', time: T0, ...options });
 }

@@ -41,7 +41,9 @@ export function healthPage(p: { elevations: Elevation[]; details: Elevation[]; p
   return html`<p class="muted">From the elevations you may see (an auditor sees all).</p>
 <h2>Policy in force</h2>
 <p>${p.policy?.version ? html`<code>${p.policy.version}</code>` : p.policy ? 'none yet' : 'not known to this process (in distributed mode the approval gate serves GET /v1/catalog)'}${
-    r ? html` — ${r.how === 'pin' ? 'pinned by the operator' : html`ratified by a policy MR${r.mrIid !== undefined ? html` (!${r.mrIid})` : ''}${r.by.length > 0 ? html`, approved by ${r.by.join(', ')}` : ''}${r.mergedBy ? html`, merged by ${r.mergedBy}` : ''}`} at ${time(r.at)}` : ''
+    r
+      ? html` — ${r.how === 'pin' ? 'pinned by the operator' : html`ratified by a policy MR${r.mrIid !== undefined ? html` (!${r.mrIid})` : ''}${r.by.length > 0 ? html`, approved by ${r.by.join(', ')}` : ''}${r.mergedBy ? html`, merged by ${r.mergedBy}` : ''}`} at ${time(r.at)}`
+      : ''
   }</p>
 <h2>Latency</h2>
 <table><thead><tr><th scope="col">Measure</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">max</th><th scope="col">samples</th></tr></thead><tbody>

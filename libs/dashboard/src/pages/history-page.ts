@@ -47,14 +47,32 @@ ${
     ? html`<p class="empty">No elevation matches.</p>`
     : html`<table><caption class="muted">${rows.length} elevation(s), newest first</caption><thead><tr><th scope="col">Elevation</th><th scope="col">State</th><th scope="col">Requester</th><th scope="col">Target / scope</th><th scope="col">Tier</th><th scope="col">Requested</th><th scope="col">Granted</th><th scope="col">Revoked</th><th scope="col">Receipt</th></tr></thead><tbody>
 ${rows.map(
-  (e) => html`<tr data-elevation="${e.id}"><td data-label="Elevation">${elevationLink(e.id)}${e.breakGlass ? html` <span class="chip break-glass">break-glass</span>` : ''}</td><td data-label="State">${stateChip(e.state)}</td><td data-label="Requester">${e.requester ?? '—'}</td>
+  (
+    e,
+  ) => html`<tr data-elevation="${e.id}"><td data-label="Elevation">${elevationLink(e.id)}${e.breakGlass ? html` <span class="chip break-glass">break-glass</span>` : ''}</td><td data-label="State">${stateChip(e.state)}</td><td data-label="Requester">${e.requester ?? '—'}</td>
 <td data-label="Target / scope">${e.target ?? '—'} / ${e.scope ?? '—'}</td><td data-label="Tier">${e.tier ?? '—'}</td><td data-label="Requested">${time(e.createdAt)}</td><td data-label="Granted">${time(e.issuedAt)}</td><td data-label="Revoked">${time(e.revokedAt)}</td>
 <td data-label="Receipt">${e.revokedAt ? (e.revokeVerified ? html`verified${e.latenessMs !== undefined ? html`, ${Math.round(e.latenessMs / 1000)} s after expiry` : ''}` : html`<strong class="expired">not verified</strong>`) : '—'}</td></tr>`,
 )}</tbody></table>`
 }`;
 }
 
-const CSV_COLUMNS = ['id', 'state', 'requester', 'target', 'scope', 'tier', 'ttlSeconds', 'breakGlass', 'createdAt', 'issuedAt', 'expiresAt', 'revokedAt', 'revokeVerified', 'latenessMs', 'mrUrl'] as const;
+const CSV_COLUMNS = [
+  'id',
+  'state',
+  'requester',
+  'target',
+  'scope',
+  'tier',
+  'ttlSeconds',
+  'breakGlass',
+  'createdAt',
+  'issuedAt',
+  'expiresAt',
+  'revokedAt',
+  'revokeVerified',
+  'latenessMs',
+  'mrUrl',
+] as const;
 
 /** One CSV cell (RFC 4180); a value a spreadsheet would run as a formula is prefixed with ' (CSV injection). */
 function cell(v: unknown): string {

@@ -29,10 +29,15 @@ export function livePage(p: { grants: Elevation[]; now: number }): Html {
   }
   return html`<p class="muted">Countdowns run live; the page refreshes every 15 seconds.</p>
 ${[...byTarget].map(
-  ([target, grants]) => html`<section aria-labelledby="t-${target}" data-target="${target}"><h2 id="t-${target}">${target}${grants.length > 1 ? html` <span class="chip pending">${grants.length} overlapping grants</span>` : ''}</h2>
+  ([
+    target,
+    grants,
+  ]) => html`<section aria-labelledby="t-${target}" data-target="${target}"><h2 id="t-${target}">${target}${grants.length > 1 ? html` <span class="chip pending">${grants.length} overlapping grants</span>` : ''}</h2>
 <table><thead><tr><th scope="col">Holder</th><th scope="col">Scope</th><th scope="col">Tier</th><th scope="col">Since</th><th scope="col">Until</th><th scope="col">Left</th><th scope="col">Elevation</th></tr></thead><tbody>
 ${grants.map(
-  (g) => html`<tr data-elevation="${g.id}"><td data-label="Holder">${g.requester ?? '—'}${g.breakGlass ? html` <span class="chip break-glass">break-glass</span>` : ''}</td><td data-label="Scope">${g.scope ?? '—'}</td><td data-label="Tier">${g.tier ?? '—'}</td>
+  (
+    g,
+  ) => html`<tr data-elevation="${g.id}"><td data-label="Holder">${g.requester ?? '—'}${g.breakGlass ? html` <span class="chip break-glass">break-glass</span>` : ''}</td><td data-label="Scope">${g.scope ?? '—'}</td><td data-label="Tier">${g.tier ?? '—'}</td>
 <td data-label="Since">${time(g.issuedAt)}</td><td data-label="Until">${time(g.expiresAt)}</td><td data-label="Left">${countdown(g.expiresAt, p.now)}</td><td data-label="Elevation">${elevationLink(g.id)}</td></tr>`,
 )}</tbody></table></section>`,
 )}`;

@@ -19,12 +19,27 @@ describe('live countdown', () => {
 
 describe('history', () => {
   it('takes datetime-local fields as UTC and refuses what is not a date or a state', () => {
-    expect(apiQuery({ since: '2026-12-07T19:00', state: 'granted', target: ' orders-db ' }).query).toEqual({ since: '2026-12-07T19:00:00.000Z', state: 'granted', target: 'orders-db', requester: undefined, until: undefined });
+    expect(apiQuery({ since: '2026-12-07T19:00', state: 'granted', target: ' orders-db ' }).query).toEqual({
+      since: '2026-12-07T19:00:00.000Z',
+      state: 'granted',
+      target: 'orders-db',
+      requester: undefined,
+      until: undefined,
+    });
     expect(apiQuery({ since: 'yesterday', state: 'owned' }).problems).toEqual(['unknown state', 'since must be a date and time']);
   });
 
   it('exports CSV a spreadsheet reads as text: quotes, line breaks and formulas are defused', () => {
-    const e = { id: 'gl-1-2', state: 'revoked', requester: '=HYPERLINK("https://evil.example")', target: 'a,b', scope: 'line\nbreak', approvals: [], timeline: [], breakGlass: false } as unknown as Elevation;
+    const e = {
+      id: 'gl-1-2',
+      state: 'revoked',
+      requester: '=HYPERLINK("https://evil.example")',
+      target: 'a,b',
+      scope: 'line\nbreak',
+      approvals: [],
+      timeline: [],
+      breakGlass: false,
+    } as unknown as Elevation;
     const [header, row] = historyCsv([e]).split('\r\n');
     expect(header).toBe('id,state,requester,target,scope,tier,ttlSeconds,breakGlass,createdAt,issuedAt,expiresAt,revokedAt,revokeVerified,latenessMs,mrUrl');
     expect(row).toBe(`gl-1-2,revoked,"'=HYPERLINK(""https://evil.example"")","a,b","line\nbreak",,,false,,,,,,,`);

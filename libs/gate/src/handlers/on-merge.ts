@@ -79,9 +79,19 @@ export async function onMerge(ctx: GateContext, ev: MrEvent, sourceId: string): 
     if (counted.length - unknown < req.data.requiredApprovals) {
       reasons.push(
         `${counted.length} of ${req.data.requiredApprovals} required eligible human approval(s) verified at merge` +
-          (lines.some((l) => !l.counted) ? ` (not counted: ${lines.filter((l) => !l.counted).map((l) => `${l.approver}: ${l.reason}`).join(', ')})` : '') +
+          (lines.some((l) => !l.counted)
+            ? ` (not counted: ${lines
+                .filter((l) => !l.counted)
+                .map((l) => `${l.approver}: ${l.reason}`)
+                .join(', ')})`
+            : '') +
           (unknown > 0
-            ? `; ${unknown} commit(s) have no recorded pusher (${verified.unknownPushers.slice(0, 5).map((c) => c.slice(0, 12)).join(', ')}: their Push Hook never reached jit — is "Push events" on for jit's webhook?) and each could be one of the approvers, so only ${Math.max(0, counted.length - unknown)} provably did not push`
+            ? `; ${unknown} commit(s) have no recorded pusher (${verified.unknownPushers
+                .slice(0, 5)
+                .map((c) => c.slice(0, 12))
+                .join(
+                  ', ',
+                )}: their Push Hook never reached jit — is "Push events" on for jit's webhook?) and each could be one of the approvers, so only ${Math.max(0, counted.length - unknown)} provably did not push`
             : ''),
       );
     }
@@ -137,14 +147,7 @@ const reviewTitlePrefix = (elevation: string) => `Post-incident review: break-gl
  * elevation id once the MR is open, and a decoy of theirs (closed, unassigned) must not stand in
  * for the review the on-call owe.
  */
-async function ensureReviewIssue(
-  ctx: GateContext,
-  ref: MrRef,
-  elevation: string,
-  approved: ElevationApprovedData,
-  req: RequestVersion['data'],
-  mergedBy: string | undefined,
-): Promise<string> {
+async function ensureReviewIssue(ctx: GateContext, ref: MrRef, elevation: string, approved: ElevationApprovedData, req: RequestVersion['data'], mergedBy: string | undefined): Promise<string> {
   const prefix = reviewTitlePrefix(elevation);
   const existing = (await ctx.gitlab.issues.all(ref.projectId, { labels: REVIEW_LABELS })).find((i) => i.authorUsername === ctx.botUsername && i.title?.startsWith(prefix));
   if (existing) return existing.webUrl ?? `issue #${existing.iid}`;

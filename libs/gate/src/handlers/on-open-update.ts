@@ -34,9 +34,7 @@ export async function onOpenOrUpdate(ctx: GateContext, ev: MrEvent, sourceId: st
     const file = await gitlab.files.show(ev.projectId, requestPath, mr.sha);
     bytes = file.content;
     if (file.size > ctx.maxRequestBytes || bytes.byteLength > ctx.maxRequestBytes) {
-      problems = [
-        { path: '(document)', message: `request file is ${Math.max(file.size, bytes.byteLength)} bytes; the limit is ${ctx.maxRequestBytes} bytes — a request is a few lines of YAML` },
-      ];
+      problems = [{ path: '(document)', message: `request file is ${Math.max(file.size, bytes.byteLength)} bytes; the limit is ${ctx.maxRequestBytes} bytes — a request is a few lines of YAML` }];
     }
   }
   const policyLoaded = await ctx.policyNow();

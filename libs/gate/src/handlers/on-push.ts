@@ -18,7 +18,10 @@ export async function onPush(ctx: GateContext, push: GitlabPushData, sourceId: s
       pusherId: push.actor.id,
       before: push.before,
       after: push.after,
-      commits: push.commits.map((c) => c.id).filter((c) => sha.test(c)).slice(0, 100),
+      commits: push.commits
+        .map((c) => c.id)
+        .filter((c) => sha.test(c))
+        .slice(0, 100),
       totalCommits: push.totalCommits,
       at: push.delivery.receivedAt,
     },

@@ -72,7 +72,11 @@ export function groupEntity(s: SandboxState, g: Group): Json {
     name: g.name,
     path: g.path,
     full_path: g.fullPath,
-    full_name: s.groupAncestry(g).reverse().map((x) => x.name).join(' / '),
+    full_name: s
+      .groupAncestry(g)
+      .reverse()
+      .map((x) => x.name)
+      .join(' / '),
     description: '',
     visibility: 'private',
     web_url: `${s.instanceUrl}/groups/${g.fullPath}`,
@@ -93,7 +97,11 @@ export function projectEntity(s: SandboxState, p: Project): Json {
     id: p.id,
     description: p.description,
     name: p.name,
-    name_with_namespace: `${s.groupAncestry(ns).reverse().map((x) => x.name).join(' / ')} / ${p.name}`,
+    name_with_namespace: `${s
+      .groupAncestry(ns)
+      .reverse()
+      .map((x) => x.name)
+      .join(' / ')} / ${p.name}`,
     path: p.path,
     path_with_namespace: p.pathWithNamespace,
     created_at: iso(p.createdAt),

@@ -67,9 +67,7 @@ export function approvalsEntity(s: SandboxState, p: Project, mr: MergeRequest, v
 export function approvalStateEntity(s: SandboxState, p: Project, mr: MergeRequest): Json {
   return {
     approval_rules_overwritten: mr.rulesOverwritten,
-    rules: s.ruleStates(p, mr).map((st) =>
-      ({ ...ruleEntity(s, p, st.rule, 'mr'), approved_by: st.approvedBy.map((u) => userBasic(s, u)), approved: st.approved }),
-    ),
+    rules: s.ruleStates(p, mr).map((st) => ({ ...ruleEntity(s, p, st.rule, 'mr'), approved_by: st.approvedBy.map((u) => userBasic(s, u)), approved: st.approved })),
   };
 }
 

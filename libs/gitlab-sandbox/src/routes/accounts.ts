@@ -50,7 +50,7 @@ export function accountRoutes(app: FastifyInstance, ctx: RouteContext, version: 
     if (!admin.admin) throw forbidden();
     const p = params(req);
     const username = str(p, 'username', { required: true, max: 255 }) as string;
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(username)) throw badRequest('Username can contain only letters, digits, \'_\', \'-\' and \'.\'');
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(username)) throw badRequest("Username can contain only letters, digits, '_', '-' and '.'");
     if (state.userByUsername(username)) throw conflict('Username has already been taken');
     const email = str(p, 'email', { required: true, max: 255 }) as string;
     if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw badRequest('Email is invalid');
@@ -115,7 +115,6 @@ export function accountRoutes(app: FastifyInstance, ctx: RouteContext, version: 
     return userFull(state, user, viewer?.id === user.id || !!viewer?.admin);
   });
 
-
   app.get<{ Params: { id: string } }>('/api/v4/groups/:id', async (req) => {
     const viewer = needUser(ctx, req);
     return groupEntity(state, findGroup(req.params.id, viewer));
@@ -124,7 +123,11 @@ export function accountRoutes(app: FastifyInstance, ctx: RouteContext, version: 
   app.get<{ Params: { id: string } }>('/api/v4/groups/:id/subgroups', async (req, reply) => {
     const viewer = needUser(ctx, req);
     const g = findGroup(req.params.id, viewer);
-    return paginate(req, reply, state.groups.filter((x) => x.parentId === g.id)).map((x) => groupEntity(state, x));
+    return paginate(
+      req,
+      reply,
+      state.groups.filter((x) => x.parentId === g.id),
+    ).map((x) => groupEntity(state, x));
   });
 
   app.get<{ Params: { id: string } }>('/api/v4/groups/:id/members', async (req, reply) => {

@@ -106,9 +106,7 @@ export function projectSettingsRoutes(app: FastifyInstance, ctx: RouteContext): 
     const p = params(req);
     const st = str(p, 'state') ?? 'all';
     const labels = strArray(p, 'labels');
-    const rows = [...project.issues]
-      .filter((i) => (st === 'all' || i.state === st) && (!labels || labels.every((l) => i.labels.includes(l))))
-      .sort((a, b) => b.id - a.id);
+    const rows = [...project.issues].filter((i) => (st === 'all' || i.state === st) && (!labels || labels.every((l) => i.labels.includes(l)))).sort((a, b) => b.id - a.id);
     return paginate(req, reply, rows).map((i) => issueEntity(state, project, i));
   });
 
@@ -158,7 +156,11 @@ export function projectSettingsRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   app.get<{ Params: { id: string; iid: string } }>('/api/v4/projects/:id/issues/:iid/notes', async (req, reply) => {
     const { project, issue } = issueTarget(req, false);
-    return paginate(req, reply, [...issue.notes].sort((a, b) => b.id - a.id)).map((n) => noteEntity(state, project, n));
+    return paginate(
+      req,
+      reply,
+      [...issue.notes].sort((a, b) => b.id - a.id),
+    ).map((n) => noteEntity(state, project, n));
   });
 
   app.post<{ Params: { id: string; iid: string } }>('/api/v4/projects/:id/issues/:iid/notes', async (req, reply) => {

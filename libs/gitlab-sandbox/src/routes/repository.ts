@@ -232,9 +232,7 @@ export function repositoryRoutes(app: FastifyInstance, ctx: RouteContext): void 
     // still pending or running; a finished one is retried: a new status is created and the list shows
     // the newest. Updating an open one goes through CommitStatus's state machine, and an event it
     // does not allow (pending again, running again) is a 400 naming the event and the state.
-    const existing = project.statuses.findLast(
-      (s) => s.sha === commit.id && s.name === name && s.ref === ref && s.authorId === user.id && (s.status === 'pending' || s.status === 'running'),
-    );
+    const existing = project.statuses.findLast((s) => s.sha === commit.id && s.name === name && s.ref === ref && s.authorId === user.id && (s.status === 'pending' || s.status === 'running'));
     if (existing) {
       const refusal = transitionRefusal(existing.status, status as CommitStatus['status']);
       if (refusal) throw badRequest(refusal);

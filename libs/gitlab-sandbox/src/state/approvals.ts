@@ -19,10 +19,8 @@ type RuleInput = { name: string; approvalsRequired: number; userIds: number[]; g
 function validateRuleInput(input: { name: string; approvalsRequired: number }): void {
   if (!input.name) throw paramError('name is missing');
   if (input.name.length > 255) throw badRequest('{:name=>["is too long (maximum is 255 characters)"]}');
-  if (input.approvalsRequired === undefined || input.approvalsRequired === null || Number.isNaN(input.approvalsRequired))
-    throw paramError('approvals_required is missing');
-  if (!Number.isInteger(input.approvalsRequired) || input.approvalsRequired < 0 || input.approvalsRequired > 1000)
-    throw paramError('approvals_required does not have a valid value');
+  if (input.approvalsRequired === undefined || input.approvalsRequired === null || Number.isNaN(input.approvalsRequired)) throw paramError('approvals_required is missing');
+  if (!Number.isInteger(input.approvalsRequired) || input.approvalsRequired < 0 || input.approvalsRequired > 1000) throw paramError('approvals_required does not have a valid value');
 }
 
 export class ApprovalState extends MergeRequestState {
@@ -211,9 +209,7 @@ export class ApprovalState extends MergeRequestState {
     const base = this.store.mergeBase(mr.headSha, targetHead);
     const files = this.mergeTrees(base ? this.store.commit(base) : undefined, this.store.commit(targetHead) as Commit, this.store.commit(mr.headSha) as Commit);
     if (!files) throw unprocessable('Branch cannot be merged');
-    const message =
-      input.mergeCommitMessage ??
-      `Merge branch '${mr.sourceBranch}' into '${mr.targetBranch}'\n\n${mr.title}\n\nSee merge request ${project.pathWithNamespace}!${mr.iid}`;
+    const message = input.mergeCommitMessage ?? `Merge branch '${mr.sourceBranch}' into '${mr.targetBranch}'\n\n${mr.title}\n\nSee merge request ${project.pathWithNamespace}!${mr.iid}`;
     const commit = this.store.writeCommit({ files, parents: [targetHead, mr.headSha], author: this.signatureOf(user), message });
     const now = this.now();
     const changes = { state_id: { previous: 1, current: 3 }, updated_at: { previous: hookTime(mr.updatedAt), current: hookTime(now) } };

@@ -15,7 +15,10 @@ export class ConflictMr extends Error {
 
 /** Timestamps as GitLab writes them in hook `changes`: "2017-09-15 16:52:00 UTC". */
 export function hookTime(d: Date): string {
-  return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+  return d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' UTC');
 }
 
 export class MergeRequestState extends RepositoryState {
@@ -42,7 +45,7 @@ export class MergeRequestState extends RepositoryState {
     const head = project.branches.get(input.sourceBranch);
     if (!head) throw badRequest('Invalid source branch'); // GitLab: 400 with a validation message
     if (!project.branches.has(input.targetBranch)) throw badRequest('Invalid target branch');
-    if (input.sourceBranch === input.targetBranch) throw unprocessable(['You can\'t use same project/branch for source and target']);
+    if (input.sourceBranch === input.targetBranch) throw unprocessable(["You can't use same project/branch for source and target"]);
     const dup = project.mergeRequests.find((m) => m.state === 'opened' && m.sourceBranch === input.sourceBranch && m.targetBranch === input.targetBranch);
     if (dup) throw new ConflictMr(dup.iid);
     const now = this.now();
@@ -95,7 +98,18 @@ export class MergeRequestState extends RepositoryState {
     project: Project,
     mr: MergeRequest,
     user: User,
-    input: { title?: string; description?: string; targetBranch?: string; stateEvent?: string; labels?: string[]; addLabels?: string[]; removeLabels?: string[]; assigneeIds?: number[]; reviewerIds?: number[]; removeSourceBranch?: boolean },
+    input: {
+      title?: string;
+      description?: string;
+      targetBranch?: string;
+      stateEvent?: string;
+      labels?: string[];
+      addLabels?: string[];
+      removeLabels?: string[];
+      assigneeIds?: number[];
+      reviewerIds?: number[];
+      removeSourceBranch?: boolean;
+    },
   ): MergeRequest {
     if (mr.authorId !== user.id) this.requireAccess(user, project, ACCESS.developer);
     else this.requireAccess(user, project, ACCESS.guest);
@@ -108,7 +122,7 @@ export class MergeRequestState extends RepositoryState {
     };
     const wasDraft = this.isDraft(mr);
     if (input.title !== undefined) {
-      if (!input.title) throw badRequest('title can\'t be blank');
+      if (!input.title) throw badRequest("title can't be blank");
       if (input.title.length > 255) throw badRequest('title is too long (maximum is 255 characters)');
       set('title', 'title', input.title);
     }

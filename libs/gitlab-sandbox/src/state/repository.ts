@@ -186,8 +186,7 @@ export class RepositoryState extends AccessState {
   createBranch(project: Project, user: User, branch: string, ref: string): Commit {
     if (!branch) throw paramError('branch is missing');
     if (!ref) throw paramError('ref is missing');
-    if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.includes('..') || branch.startsWith('/') || branch.endsWith('/') || branch.endsWith('.lock'))
-      throw badRequest('Branch name is invalid');
+    if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.includes('..') || branch.startsWith('/') || branch.endsWith('/') || branch.endsWith('.lock')) throw badRequest('Branch name is invalid');
     if (!this.canPush(user, project, branch)) throw forbidden();
     if (project.branches.has(branch)) throw badRequest('Branch already exists');
     const commit = this.resolveRef(project, ref);

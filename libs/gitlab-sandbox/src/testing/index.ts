@@ -106,7 +106,13 @@ export const DEMO_SEED: SeedInput = {
   ],
   groups: [
     { path: 'platform', members: ['alice', 'bob'] },
-    { path: 'ops', members: [{ username: 'dave', access_level: 30 }, { username: 'deploy-agent', access_level: 30 }] },
+    {
+      path: 'ops',
+      members: [
+        { username: 'dave', access_level: 30 },
+        { username: 'deploy-agent', access_level: 30 },
+      ],
+    },
   ],
   projects: [
     {
@@ -114,7 +120,10 @@ export const DEMO_SEED: SeedInput = {
       default_branch: 'main',
       tier: 'premium',
       files: { 'policy.yaml': 'tiers: {}\n', 'README.md': '# elevations\n' },
-      members: [{ username: 'alice', access_level: 40 }, { username: 'bob', access_level: 40 }],
+      members: [
+        { username: 'alice', access_level: 40 },
+        { username: 'bob', access_level: 40 },
+      ],
       approval_rules: [{ name: 'platform', approvals_required: 1, groups: ['platform'] }],
     },
   ],

@@ -75,10 +75,7 @@ export interface FakeGitlab {
   addProject(opts: { id: number; tier?: 'premium' | 'free'; defaultBranch?: string; files?: Record<string, string> }): FakeProject;
   /** Commits files onto a branch (created from the default branch if missing); returns the new sha. */
   push(projectId: number, branch: string, files: Record<string, string | null>, author?: string): string;
-  openMergeRequest(
-    projectId: number,
-    opts: { sourceBranch: string; targetBranch?: string; author: string; title?: string },
-  ): FakeMergeRequest;
+  openMergeRequest(projectId: number, opts: { sourceBranch: string; targetBranch?: string; author: string; title?: string }): FakeMergeRequest;
   approve(projectId: number, iid: number, username: string, at?: Date): void;
   unapprove(projectId: number, iid: number, username: string): void;
   /** Merges regardless of approvals (what GitLab Free, or an admin, would let happen). */
@@ -154,8 +151,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
       throw GitlabRejected(name, status, 'injected failure', { details: { status } });
     }
   };
-  const premiumOnly = <T>(p: FakeProject, endpoint: string, fn: () => T): T | ApprovalRulesUnsupported =>
-    p.tier === 'free' ? new ApprovalRulesUnsupported(403, endpoint) : fn();
+  const premiumOnly = <T>(p: FakeProject, endpoint: string, fn: () => T): T | ApprovalRulesUnsupported => (p.tier === 'free' ? new ApprovalRulesUnsupported(403, endpoint) : fn());
 
   const fake: FakeGitlab = {
     users,
@@ -210,7 +206,12 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
       const existed = p.branches.has(branch);
       p.branches.set(branch, { sha: head, files: next });
       p.commits.set(head, new Map(next));
-      const pusher = author ? userByName(author) : [...p.mrs.values()].filter((m) => m.sourceBranch === branch).map((m) => users.get(m.authorId)).at(-1);
+      const pusher = author
+        ? userByName(author)
+        : [...p.mrs.values()]
+            .filter((m) => m.sourceBranch === branch)
+            .map((m) => users.get(m.authorId))
+            .at(-1);
       if (pusher) {
         p.pushEvents.push({
           id: nextId++,

@@ -45,8 +45,7 @@ async function refusal(header: string | undefined, r = resolver()): Promise<JitE
   throw new Error(`expected ${header?.slice(0, 40)} to be refused`);
 }
 
-const forge = (header: object, payload: object, signature = '') =>
-  `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.${signature}`;
+const forge = (header: object, payload: object, signature = '') => `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.${signature}`;
 
 beforeEach(async () => {
   gl = await createFakeGitlabIdentity();
@@ -167,7 +166,7 @@ describe('GitLab CI ID tokens', () => {
     expect([e.code, e.message]).toEqual(['JIT_ERR_AUTH_ID_TOKEN_INVALID', expect.stringMatching(/algorithm/)]);
   });
 
-  it('an HS256 token using GitLab\'s public key as the HMAC secret is refused', async () => {
+  it("an HS256 token using GitLab's public key as the HMAC secret is refused", async () => {
     const now = Math.floor(Date.now() / 1000);
     const unsigned = forge({ alg: 'HS256', typ: 'JWT', kid: 'gitlab-key-1' }, { iss: gl.url, aud: gl.audience, user_login: 'alice', project_path: 'a/b', iat: now, exp: now + 300 }).slice(0, -1);
     const secret = JSON.stringify(gl.publicJwk);
@@ -180,7 +179,7 @@ describe('GitLab CI ID tokens', () => {
     expect(gl.calls).not.toContain('/api/v4/user');
   });
 
-  it('GitLab\'s keys unreachable: 503, retriable; discovery is tried again on the next token', async () => {
+  it("GitLab's keys unreachable: 503, retriable; discovery is tried again on the next token", async () => {
     gl.mode = 'down';
     const token = await gl.idToken();
     const r = resolver();
@@ -204,7 +203,8 @@ describe('GitLab CI ID tokens', () => {
   });
 
   it('allowed projects are globs over project_path (case-insensitive, ** across groups) and optionally the ref', async () => {
-    const ok = async (claims: Record<string, unknown>, allowedProjects: Array<{ project: string; ref?: string }>) => (await resolver({ allowedProjects }).resolve(`Bearer ${await gl.idToken(claims)}`)).username;
+    const ok = async (claims: Record<string, unknown>, allowedProjects: Array<{ project: string; ref?: string }>) =>
+      (await resolver({ allowedProjects }).resolve(`Bearer ${await gl.idToken(claims)}`)).username;
     expect(await ok({ project_path: 'Apps/Agent' }, [{ project: 'apps/agent' }])).toBe('deploy-agent');
     expect(await ok({ project_path: 'apps/team/agent' }, [{ project: 'apps/**' }])).toBe('deploy-agent');
     expect(await ok({ ref: 'release/1.2' }, [{ project: 'other/*' }, { project: 'apps/agent', ref: 'release/*' }])).toBe('deploy-agent');

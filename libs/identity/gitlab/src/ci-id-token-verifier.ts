@@ -53,7 +53,7 @@ export function createCiIdTokenVerifier(options: CiIdTokenVerifierOptions): CiId
     try {
       getKey = await keySet();
     } catch (err) {
-      throw AuthUnavailable.is(err) ? err : AuthUnavailable('GitLab\'s OpenID configuration could not be read', { cause: err });
+      throw AuthUnavailable.is(err) ? err : AuthUnavailable("GitLab's OpenID configuration could not be read", { cause: err });
     }
     let payload: JWTPayload;
     try {
@@ -120,7 +120,7 @@ function fromJose(err: unknown): JitError {
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
       return AuthIdTokenInvalid(`its algorithm is not ${ID_TOKEN_ALGORITHMS.join(' or ')}`);
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
-      return AuthIdTokenInvalid('its signature does not verify with GitLab\'s keys');
+      return AuthIdTokenInvalid("its signature does not verify with GitLab's keys");
     case 'ERR_JWKS_NO_MATCHING_KEY':
     case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
       return AuthIdTokenInvalid('it is signed by a key this GitLab does not publish');
@@ -131,6 +131,6 @@ function fromJose(err: unknown): JitError {
       return AuthIdTokenInvalid('it is not a well-formed signed JWT');
     default:
       // ERR_JWKS_TIMEOUT, a non-200 or unreadable JWKS, a network error: the keys are not to be had now
-      return AuthUnavailable('GitLab\'s signing keys could not be fetched', { cause: err });
+      return AuthUnavailable("GitLab's signing keys could not be fetched", { cause: err });
   }
 }

@@ -63,7 +63,7 @@ export function createCiJobCheck(options: CiJobCheckOptions): CiJobCheck {
     } catch (err) {
       // a deleted user, or one GitLab hides from jit: no job of theirs is let in
       if (GitlabNotFound.is(err)) return null;
-      throw AuthUnavailable('GitLab could not say whether the ID token\'s user is still active', { cause: err });
+      throw AuthUnavailable("GitLab could not say whether the ID token's user is still active", { cause: err });
     }
   };
   const cache =

@@ -16,12 +16,18 @@ let sandbox: Sandbox;
 beforeAll(async () => {
   sandbox = await startSandbox({
     seed: {
-      users: [{ username: 'dev', token: 'dev-token-000001' }, { username: 'lead', token: 'lead-token-00001' }],
+      users: [
+        { username: 'dev', token: 'dev-token-000001' },
+        { username: 'lead', token: 'lead-token-00001' },
+      ],
       projects: [
         {
           path: 'apps/deploy',
           files: { 'README.md': 'deploy\n' },
-          members: [{ username: 'dev', access_level: 30 }, { username: 'lead', access_level: 40 }],
+          members: [
+            { username: 'dev', access_level: 30 },
+            { username: 'lead', access_level: 40 },
+          ],
           protected_branches: ['main', 'release-1'],
         },
       ],
@@ -35,7 +41,13 @@ afterAll(() => sandbox?.close());
 
 const rules = (setting: string): CiProjectRule[] => envSchemas.ciProjects().parse(setting);
 const resolver = (setting: string) => {
-  return createCallerResolver({ gitlabUrl: sandbox.url, audience: AUD, allowedProjects: rules(setting), userById: async (id) => ({ username: sandbox.state.users.find((u) => u.id === id)!.username, state: 'active' }), cacheTtlMs: 0 });
+  return createCallerResolver({
+    gitlabUrl: sandbox.url,
+    audience: AUD,
+    allowedProjects: rules(setting),
+    userById: async (id) => ({ username: sandbox.state.users.find((u) => u.id === id)!.username, state: 'active' }),
+    cacheTtlMs: 0,
+  });
 };
 const token = (user: string, ref: string) => issueCiIdToken(sandbox, { user, project: 'apps/deploy', ref, aud: AUD });
 const verdict = async (setting: string, user: string, ref: string) =>

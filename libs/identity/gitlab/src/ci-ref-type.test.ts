@@ -9,7 +9,13 @@ import { createCiJobCheck } from './ci-job-checks';
 
 const checkOf = (rules: string) => createCiJobCheck({ allowedProjects: envSchemas.ciProjects().parse(rules), userById: async () => ({ username: 'dev', state: 'active' }), cacheTtlMs: 0 });
 const check = checkOf('apps/deploy@main');
-const caller = (refType: string | undefined, ref = 'main') => ({ username: 'dev', userId: 7, bot: false, via: 'ci-id-token' as const, ci: { projectPath: 'apps/deploy', ref, ...(refType ? { refType } : {}), refProtected: true } });
+const caller = (refType: string | undefined, ref = 'main') => ({
+  username: 'dev',
+  userId: 7,
+  bot: false,
+  via: 'ci-id-token' as const,
+  ci: { projectPath: 'apps/deploy', ref, ...(refType ? { refType } : {}), refProtected: true },
+});
 
 describe('a ref glob names branches, not tags of the same name', () => {
   it('the protected branch main is let in (control)', async () => {

@@ -14,8 +14,21 @@ let sandbox: Sandbox;
 beforeAll(async () => {
   sandbox = await startSandbox({
     seed: {
-      users: [{ username: 'jit-bot', token: 'jit-bot-token-0001', bot: true }, { username: 'erin', token: 'erin-token-00001' }, { username: 'fred', token: 'fred-token-00001', state: 'deactivated' }],
-      projects: [{ path: 'apps/deploy', files: { 'README.md': 'x\n' }, members: [{ username: 'erin', access_level: 40 }, { username: 'jit-bot', access_level: 40 }] }],
+      users: [
+        { username: 'jit-bot', token: 'jit-bot-token-0001', bot: true },
+        { username: 'erin', token: 'erin-token-00001' },
+        { username: 'fred', token: 'fred-token-00001', state: 'deactivated' },
+      ],
+      projects: [
+        {
+          path: 'apps/deploy',
+          files: { 'README.md': 'x\n' },
+          members: [
+            { username: 'erin', access_level: 40 },
+            { username: 'jit-bot', access_level: 40 },
+          ],
+        },
+      ],
     },
   });
 });
@@ -25,7 +38,11 @@ const resolver = () => {
   const bot = createGitlabClient({ url: sandbox.url, token: 'jit-bot-token-0001' });
   return createCallerResolver({ gitlabUrl: sandbox.url, audience: AUD, allowedProjects: [{ project: 'apps/deploy' }], userById: (id) => bot.users.show(id), cacheTtlMs: 0 });
 };
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: JitError) => e.code);
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: JitError) => e.code,
+  );
 
 describe('a deactivated GitLab user', () => {
   it('is refused with their GitLab token, like a blocked one', async () => {

@@ -26,9 +26,7 @@ targets:
 /** Substrate facts: postgres accepts scopes with a `grant` string; gcp-iam caps TTL at 1 h. */
 export function fakeSubstrates(): SubstrateCatalog {
   const needs = (field: string) => (scope: unknown) =>
-    scope && typeof scope === 'object' && typeof (scope as Record<string, unknown>)[field] === 'string'
-      ? []
-      : [{ path: field, message: `${field} is required` }];
+    scope && typeof scope === 'object' && typeof (scope as Record<string, unknown>)[field] === 'string' ? [] : [{ path: field, message: `${field} is required` }];
   return {
     postgres: { validateScope: needs('grant') },
     vault: { validateScope: needs('policy') },

@@ -213,7 +213,8 @@ runSubstrateContractSuite({
     ...Object.fromEntries(
       (['beyondScope', 'outliveRevoke', 'blockRevoke', 'hijackAdmin'] as const).map((c) => [c, 'moto enforces no IAM or session policy; the policy documents are proven in unit tests']),
     ),
-    notAfter: "an STS session lasts at least 900 s, so it cannot end at a notAfter 5 s ahead on its own: its expiry is notAfter and the revoker's deny ends it then (see \"notAfter bounds the session\" above)",
+    notAfter:
+      'an STS session lasts at least 900 s, so it cannot end at a notAfter 5 s ahead on its own: its expiry is notAfter and the revoker\'s deny ends it then (see "notAfter bounds the session" above)',
   },
   async setup() {
     const role = await createRole();

@@ -41,7 +41,11 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
   });
   const advance = (seconds: number) => (clock = new Date(clock.getTime() + seconds * 1000));
   const assumeCalls = () => aws.calls.filter((c) => c.command === 'AssumeRoleCommand');
-  const rejection = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+  const rejection = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
 
   beforeEach(() => {
     clock = new Date('2026-03-01T10:00:00.000Z');
@@ -114,7 +118,13 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
   });
 
   it('sanitises any requester into a valid SourceIdentity unique to the grant', async () => {
-    for (const [requester, expected] of [['', '-'], ['a', 'a'], ['aws:admin', 'aws-admin'], ['x'.repeat(100), 'x'.repeat(46)], ['a@b', 'a-b']] as const) {
+    for (const [requester, expected] of [
+      ['', '-'],
+      ['a', 'a'],
+      ['aws:admin', 'aws-admin'],
+      ['x'.repeat(100), 'x'.repeat(46)],
+      ['a@b', 'a-b'],
+    ] as const) {
       const grantId = `gl-9-9-${expected.length}${requester.length}`;
       await sub.issue(req({ grantId, requester }));
       const got = assumeCalls().at(-1)?.input.SourceIdentity as string;
@@ -393,7 +403,18 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
 
     it("cannot mint IAM credentials or remove jit's deny and ledger from the role, even for a * scope", async () => {
       const out = await sub.issue(req({ scope: { roleArn, sessionPolicy: EVERYTHING } }));
-      for (const action of ['iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:TagRole', 'iam:UntagRole', 'iam:UpdateAssumeRolePolicy', 'iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:CreateUser', 'sts:TagSession', 'sts:SetSourceIdentity']) {
+      for (const action of [
+        'iam:PutRolePolicy',
+        'iam:DeleteRolePolicy',
+        'iam:TagRole',
+        'iam:UntagRole',
+        'iam:UpdateAssumeRolePolicy',
+        'iam:CreateAccessKey',
+        'iam:CreateLoginProfile',
+        'iam:CreateUser',
+        'sts:TagSession',
+        'sts:SetSourceIdentity',
+      ]) {
         expect(aws.callAs(out.secret, action, roleArn), action).toBe('denied');
       }
       expect(aws.callAs(out.secret, 's3:GetObject')).toBe('allowed');
@@ -425,7 +446,10 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
   });
 
   describe('IAM quotas (50 tags, 10,240 characters of inline policy per role)', () => {
-    const OWN_POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'Own', Effect: 'Allow', Action: 's3:*', Resource: Array.from({ length: 16 }, (_, i) => `arn:aws:s3:::team-bucket-${i}/*`) }] });
+    const OWN_POLICY = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'Own', Effect: 'Allow', Action: 's3:*', Resource: Array.from({ length: 16 }, (_, i) => `arn:aws:s3:::team-bucket-${i}/*`) }],
+    });
     const crowd = () => {
       const role = aws.role('orders-writer');
       for (let i = 0; i < 10; i++) role?.tags.set(`team${i}`, 'x');
@@ -545,7 +569,10 @@ describe('aws-sts substrate (fake STS/IAM)', () => {
       await configured.maintain!(clock);
       expect(lines.join('')).toContain('43 of 50 IAM tags');
       // inline policy room: the role's own policies plus what live grants' revokes will need
-      role?.policies.set('big', encodeURIComponent(JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: Array.from({ length: 400 }, (_, i) => `arn:aws:s3:::b-${i}/*`) }] })));
+      role?.policies.set(
+        'big',
+        encodeURIComponent(JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: Array.from({ length: 400 }, (_, i) => `arn:aws:s3:::b-${i}/*`) }] })),
+      );
       expect((await configured.checkSetup()).map((f) => f.message).join(' ')).toMatch(/characters of inline policy and the revoke of its 1 live grant/);
       aws.deleteRole('orders-writer');
       expect(await configured.checkSetup()).toEqual([{ severity: 'error', message: expect.stringContaining('does not exist') }]);

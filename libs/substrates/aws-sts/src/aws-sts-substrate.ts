@@ -3,11 +3,7 @@
 // by an inline Deny on the role for that session's aws:userid and SourceIdentity (STS sessions
 // cannot be revoked one by one), removed by cleanupExpiredDenies once the session has expired on
 // its own. An issue is refused while the role lacks IAM room for the revoke of every live grant.
-import {
-  AssumeRoleCommand,
-  STSClient,
-  type AssumeRoleCommandOutput,
-} from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, STSClient, type AssumeRoleCommandOutput } from '@aws-sdk/client-sts';
 import {
   DeleteRolePolicyCommand,
   GetRoleCommand,
@@ -48,29 +44,9 @@ import {
 } from '@jit/substrates';
 import { denyDocument, decodePolicyDocument, policySize, readDenyDocument, type DenyDocument, type DenyTarget } from './deny-policy';
 import { AwsStsGrantExpired, AwsStsGrantRevoked, AwsStsIamLimit, AwsStsNoCredentials, AwsStsRoleNotAllowed, AwsStsTooManyAttempts } from './errors';
-import {
-  DENY_POLICY_PREFIX,
-  LEDGER_TAG_PREFIX,
-  MAX_ATTEMPTS,
-  denyPolicyName,
-  isSessionBaseName,
-  ledgerTagKey,
-  sessionBaseName,
-  sessionName,
-  sourceIdentityFor,
-} from './grant-names';
+import { DENY_POLICY_PREFIX, LEDGER_TAG_PREFIX, MAX_ATTEMPTS, denyPolicyName, isSessionBaseName, ledgerTagKey, sessionBaseName, sessionName, sourceIdentityFor } from './grant-names';
 import { decodeLedger, encodeLedger, type LedgerEntry } from './ledger-tag';
-import {
-  SHARD_MAX_CHARS,
-  SHARD_POLICY_PREFIX,
-  covers,
-  entriesOfRevokeDocument,
-  entriesOfShard,
-  liveEntries,
-  shardDocument,
-  shardPolicyName,
-  type DenyEntry,
-} from './revoked-shard';
+import { SHARD_MAX_CHARS, SHARD_POLICY_PREFIX, covers, entriesOfRevokeDocument, entriesOfShard, liveEntries, shardDocument, shardPolicyName, type DenyEntry } from './revoked-shard';
 import { AWS_REGION_RE, parseRoleArn, scopePolicyDocument, sessionPolicyDocument, validateAwsStsScope, type AwsStsScope, awsStsScopeSchema } from './scope';
 import { escapeFindings } from './session-guard';
 
@@ -96,11 +72,12 @@ export const awsStsConfigSchema = z.strictObject({
    * identity (IRSA: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), EKS Pod Identity / ECS container
    * credentials, shared config, instance metadata - with short-lived, refreshed credentials.
    */
-  credentials: z
-    .strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().optional() })
-    .optional(),
+  credentials: z.strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().optional() }).optional(),
   /** Role ARNs this instance may assume and sweeps (listIssued, cleanupExpiredDenies). Empty = any role, sweep only roles seen. */
-  roles: z.array(z.string().refine((s) => parseRoleArn(s) !== undefined, 'an IAM role ARN')).max(1000).default([]),
+  roles: z
+    .array(z.string().refine((s) => parseRoleArn(s) !== undefined, 'an IAM role ARN'))
+    .max(1000)
+    .default([]),
   maxTtlSeconds: z.number().int().min(STS_MIN_DURATION_SECONDS).max(STS_MAX_DURATION_SECONDS).default(STS_MAX_DURATION_SECONDS),
   /** Set SourceIdentity = `<requester>@<grant tag>` (the role's trust policy must allow sts:SetSourceIdentity). */
   sourceIdentity: z.boolean().default(true),
@@ -233,7 +210,16 @@ const REJECTED = new Set([
   'InvalidParameterValue',
   'RegionDisabledException',
 ]);
-const UPSTREAM = new Set(['Throttling', 'ThrottlingException', 'ServiceFailure', 'ServiceFailureException', 'ServiceUnavailable', 'RequestLimitExceeded', 'ConcurrentModification', 'ConcurrentModificationException']);
+const UPSTREAM = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ServiceFailure',
+  'ServiceFailureException',
+  'ServiceUnavailable',
+  'RequestLimitExceeded',
+  'ConcurrentModification',
+  'ConcurrentModificationException',
+]);
 
 function errName(err: unknown): string | undefined {
   const n = (err as { name?: unknown })?.name;
@@ -244,10 +230,11 @@ function codeOf(err: unknown, depth = 0): string | undefined {
   if (!err || typeof err !== 'object' || depth > 4) return undefined;
   const e = err as { code?: unknown; errors?: unknown; cause?: unknown };
   if (typeof e.code === 'string') return e.code;
-  if (Array.isArray(e.errors)) for (const x of e.errors) {
-    const c = codeOf(x, depth + 1);
-    if (c) return c;
-  }
+  if (Array.isArray(e.errors))
+    for (const x of e.errors) {
+      const c = codeOf(x, depth + 1);
+      if (c) return c;
+    }
   return codeOf(e.cause, depth + 1);
 }
 
@@ -369,7 +356,13 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
    * Quota use of a role: what is on it, and what the revoke denies of its live, unrevoked grants
    * (ledger `st=issued`, session not expired) still need — `extra` adds the grant being issued.
    */
-  function usageOf(roleName: string, tags: { ledger: Map<string, LedgerEntry>; count: number }, docs: Map<string, unknown>, t: number, extra?: { grantId: string; base: string; attempt: number; until: Date }): RoleQuotaUsage {
+  function usageOf(
+    roleName: string,
+    tags: { ledger: Map<string, LedgerEntry>; count: number },
+    docs: Map<string, unknown>,
+    t: number,
+    extra?: { grantId: string; base: string; attempt: number; until: Date },
+  ): RoleQuotaUsage {
     let inlineChars = 0;
     for (const doc of docs.values()) inlineChars += doc === undefined ? 0 : policySize(doc);
     let reservedChars = 0;
@@ -581,9 +574,7 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
     // Tag compaction, when the role runs short of tags: a revoked grant's deny (own or folded) says
     // all its ledger entry would (a late issue is refused on the deny), so the entry can go early.
     const short = tags.count >= QUOTA_WARN_RATIO * ROLE_TAG_LIMIT;
-    const expired = [...ledger]
-      .filter(([b, e]) => e.sessionExpiresAt.getTime() <= t || (short && e.state === 'revoked' && isRevoked(docs, b)))
-      .map(([b]) => ledgerTagKey(b));
+    const expired = [...ledger].filter(([b, e]) => e.sessionExpiresAt.getTime() <= t || (short && e.state === 'revoked' && isRevoked(docs, b))).map(([b]) => ledgerTagKey(b));
     for (let i = 0; i < expired.length; i += 50) {
       const keys = expired.slice(i, i + 50);
       await call('untag role', clients.iam, new UntagRoleCommand({ RoleName: roleName, TagKeys: keys }), roleName);
@@ -890,7 +881,10 @@ export function createAwsStsSubstrate(config: AwsStsConfig, deps: SubstrateDeps 
 export function quotaFindings(u: RoleQuotaUsage): Finding[] {
   const out: Finding[] = [];
   if (u.tags >= QUOTA_WARN_RATIO * u.tagLimit) {
-    out.push({ severity: 'warning', message: `role ${u.roleName} carries ${u.tags} of ${u.tagLimit} IAM tags (jit keeps one per grant until its sessions expire); new grants on it will be refused at ${u.tagLimit}` });
+    out.push({
+      severity: 'warning',
+      message: `role ${u.roleName} carries ${u.tags} of ${u.tagLimit} IAM tags (jit keeps one per grant until its sessions expire); new grants on it will be refused at ${u.tagLimit}`,
+    });
   }
   const chars = u.inlineChars + u.reservedChars;
   if (chars >= QUOTA_WARN_RATIO * u.inlineLimit) {

@@ -52,10 +52,7 @@ export const SOURCE_IDENTITY_SID = 'JitSourceIdentity';
 export function denyDocument(kind: DenyKind, target: DenyTarget, until: Date): DenyDocument {
   const attempts = Math.max(1, target.attempts);
   const earlier = Array.from({ length: attempts }, (_, i) => i + 1);
-  const userIds =
-    kind === 'revoke'
-      ? [`*:${target.base}`, ...(attempts > 1 || !target.sourceIdentity ? [`*:${target.base}.*`] : [])]
-      : earlier.map((n) => `*:${sessionName(target.base, n)}`);
+  const userIds = kind === 'revoke' ? [`*:${target.base}`, ...(attempts > 1 || !target.sourceIdentity ? [`*:${target.base}.*`] : [])] : earlier.map((n) => `*:${sessionName(target.base, n)}`);
   const statements: DenyStatement[] = [
     { Sid: `${SID_PREFIX[kind]}${Math.ceil(until.getTime() / 1000)}`, Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringLike: { 'aws:userid': userIds } } },
   ];
@@ -94,7 +91,10 @@ export function readDenyDocument(doc: unknown): { kind: DenyKind; until: Date } 
 
 /** IAM's wildcard match as a RegExp: `*` any run, `?` one character (`i`: case-insensitive, as for actions). */
 export function globToRegExp(glob: string, flags = ''): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, flags);
 }
 

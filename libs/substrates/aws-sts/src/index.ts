@@ -12,15 +12,7 @@ export {
   quotaFindings,
 } from './aws-sts-substrate';
 export type { AdapterIdentity, AwsClients, AwsSender, AwsStsConfig, AwsStsExtra, AwsStsSubstrate, CleanupResult, RoleQuotaUsage } from './aws-sts-substrate';
-export {
-  awsStsScopeSchema,
-  parseRoleArn,
-  scopePolicyDocument,
-  sessionPolicyDocument,
-  validateAwsStsConnection,
-  validateAwsStsScope,
-  SESSION_POLICY_MAX_CHARS,
-} from './scope';
+export { awsStsScopeSchema, parseRoleArn, scopePolicyDocument, sessionPolicyDocument, validateAwsStsConnection, validateAwsStsScope, SESSION_POLICY_MAX_CHARS } from './scope';
 export type { AwsStsScope, ParsedRoleArn, PolicyDocument } from './scope';
 export { OUTLIVES_TTL, SESSION_GUARD_ACTIONS, SESSION_GUARD_SID, actionMatches, escapeFindings, guardedSessionPolicy, sessionGuardStatement } from './session-guard';
 export type { SessionGuardStatement } from './session-guard';

@@ -7,8 +7,7 @@ import { guardedSessionPolicy } from './session-guard';
 /** STS limit on the plaintext session policy (JSON without whitespace). */
 export const SESSION_POLICY_MAX_CHARS = 2048;
 
-const ROLE_ARN_RE =
-  /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):iam::(\d{12}):role\/((?:[\x21-\x2e\x30-\x7e]+\/){0,20})([\w+=,.@-]{1,64})$/;
+const ROLE_ARN_RE = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):iam::(\d{12}):role\/((?:[\x21-\x2e\x30-\x7e]+\/){0,20})([\w+=,.@-]{1,64})$/;
 
 export interface ParsedRoleArn {
   partition: string;
@@ -40,18 +39,12 @@ const resource = z
   .regex(/^(\*|arn:[\x21-\x7e]+)$/, 'must be `*` or an ARN');
 const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1).max(100)]);
 
-const conditionValue = z.union([
-  z.string().max(1024),
-  z.boolean(),
-  z.number(),
-  z.array(z.union([z.string().max(1024), z.boolean(), z.number()])).max(100),
-]);
+const conditionValue = z.union([z.string().max(1024), z.boolean(), z.number(), z.array(z.union([z.string().max(1024), z.boolean(), z.number()])).max(100)]);
 const CONDITION_KEY_RE = /^[A-Za-z0-9:/_.${}*-]{1,128}$/;
-const condition = z
-  .record(
-    z.string().regex(/^[A-Za-z]{1,64}(:[A-Za-z]{1,64})?$/, 'condition operators are words like StringEquals or ForAnyValue:StringLike'),
-    z.record(z.string().regex(CONDITION_KEY_RE, 'not a condition key'), conditionValue),
-  );
+const condition = z.record(
+  z.string().regex(/^[A-Za-z]{1,64}(:[A-Za-z]{1,64})?$/, 'condition operators are words like StringEquals or ForAnyValue:StringLike'),
+  z.record(z.string().regex(CONDITION_KEY_RE, 'not a condition key'), conditionValue),
+);
 
 const statement = z
   .strictObject({
@@ -68,10 +61,8 @@ const statement = z
     Condition: condition.optional(),
   })
   .superRefine((s, ctx) => {
-    if ((s.Action === undefined) === (s.NotAction === undefined))
-      ctx.addIssue({ code: 'custom', message: 'a statement needs exactly one of Action or NotAction', path: ['Action'] });
-    if ((s.Resource === undefined) === (s.NotResource === undefined))
-      ctx.addIssue({ code: 'custom', message: 'a statement needs exactly one of Resource or NotResource', path: ['Resource'] });
+    if ((s.Action === undefined) === (s.NotAction === undefined)) ctx.addIssue({ code: 'custom', message: 'a statement needs exactly one of Action or NotAction', path: ['Action'] });
+    if ((s.Resource === undefined) === (s.NotResource === undefined)) ctx.addIssue({ code: 'custom', message: 'a statement needs exactly one of Resource or NotResource', path: ['Resource'] });
   });
 
 const policyDocument = z.strictObject({

@@ -9,11 +9,46 @@ const MUST_DENY = [
   // role chaining, every variant, and the session attributes that would let a chained session hide
   ...['AssumeRole', 'AssumeRoleWithSAML', 'AssumeRoleWithWebIdentity', 'AssumeRoot', 'TagSession', 'SetSourceIdentity', 'SetContext', 'GetFederationToken', 'GetSessionToken'].map((a) => `sts:${a}`),
   // new long-lived credentials
-  ...['CreateAccessKey', 'UpdateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile', 'CreateServiceSpecificCredential', 'ResetServiceSpecificCredential', 'UploadSSHPublicKey', 'UploadSigningCertificate', 'CreateUser', 'EnableMFADevice'].map((a) => `iam:${a}`),
+  ...[
+    'CreateAccessKey',
+    'UpdateAccessKey',
+    'CreateLoginProfile',
+    'UpdateLoginProfile',
+    'CreateServiceSpecificCredential',
+    'ResetServiceSpecificCredential',
+    'UploadSSHPublicKey',
+    'UploadSigningCertificate',
+    'CreateUser',
+    'EnableMFADevice',
+  ].map((a) => `iam:${a}`),
   // jit's own deny and ledger on the role, and the role itself
-  ...['PutRolePolicy', 'DeleteRolePolicy', 'TagRole', 'UntagRole', 'UpdateAssumeRolePolicy', 'UpdateRole', 'DeleteRolePermissionsBoundary', 'PutRolePermissionsBoundary', 'AttachRolePolicy', 'DetachRolePolicy'].map((a) => `iam:${a}`),
+  ...[
+    'PutRolePolicy',
+    'DeleteRolePolicy',
+    'TagRole',
+    'UntagRole',
+    'UpdateAssumeRolePolicy',
+    'UpdateRole',
+    'DeleteRolePermissionsBoundary',
+    'PutRolePermissionsBoundary',
+    'AttachRolePolicy',
+    'DetachRolePolicy',
+  ].map((a) => `iam:${a}`),
   // any other principal's trust or permissions (a standing identity the grantee also holds)
-  ...['CreateRole', 'AttachUserPolicy', 'PutUserPolicy', 'AddUserToGroup', 'PutGroupPolicy', 'AttachGroupPolicy', 'CreatePolicyVersion', 'SetDefaultPolicyVersion', 'CreateOpenIDConnectProvider', 'AddClientIDToOpenIDConnectProvider', 'CreateSAMLProvider', 'UpdateSAMLProvider'].map((a) => `iam:${a}`),
+  ...[
+    'CreateRole',
+    'AttachUserPolicy',
+    'PutUserPolicy',
+    'AddUserToGroup',
+    'PutGroupPolicy',
+    'AttachGroupPolicy',
+    'CreatePolicyVersion',
+    'SetDefaultPolicyVersion',
+    'CreateOpenIDConnectProvider',
+    'AddClientIDToOpenIDConnectProvider',
+    'CreateSAMLProvider',
+    'UpdateSAMLProvider',
+  ].map((a) => `iam:${a}`),
   'sso:CreateAccountAssignment',
   'identitystore:CreateUser',
   'rolesanywhere:CreateTrustAnchor',
@@ -37,8 +72,14 @@ const SCOPES: Record<string, unknown> = {
   'everything (*)': { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
   'sts:* and iam:*': { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['sts:*', 'iam:*'], Resource: '*' }] },
   'NotAction s3': { Version: '2012-10-17', Statement: [{ Effect: 'Allow', NotAction: 's3:*', Resource: '*' }] },
-  'NotResource': { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', NotResource: 'arn:aws:s3:::x' }] },
-  'a scope Deny of nothing useful': { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }, { Effect: 'Deny', NotAction: '*', Resource: '*' }] },
+  NotResource: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', NotResource: 'arn:aws:s3:::x' }] },
+  'a scope Deny of nothing useful': {
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: '*', Resource: '*' },
+      { Effect: 'Deny', NotAction: '*', Resource: '*' },
+    ],
+  },
   'shorthand sts:AssumeRole': { actions: ['sts:AssumeRole', 'iam:CreateAccessKey', 's3:GetObject'] },
 };
 
@@ -97,7 +138,10 @@ describe('escapeFindings (policy audit)', () => {
       [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }],
     ]) {
       const found = escapeFindings(doc(s), 'scope x');
-      expect(found.filter((f) => f.severity === 'warning'), JSON.stringify(s)).toHaveLength(1);
+      expect(
+        found.filter((f) => f.severity === 'warning'),
+        JSON.stringify(s),
+      ).toHaveLength(1);
       expect(found[0]?.message.length).toBeLessThan(400);
     }
   });

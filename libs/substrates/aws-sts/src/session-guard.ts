@@ -140,11 +140,7 @@ const list = (x: string | string[] | undefined): string[] => (x === undefined ? 
 
 /** Whether some Allow statement of the scope's own policy allows `action` (resources and conditions ignored). */
 function scopeAllows(stmts: Stmt[], action: string): boolean {
-  return stmts.some(
-    (s) =>
-      s.Effect === 'Allow' &&
-      (s.NotAction !== undefined ? !list(s.NotAction).some((p) => actionMatches(p, action)) : list(s.Action).some((p) => actionMatches(p, action))),
-  );
+  return stmts.some((s) => s.Effect === 'Allow' && (s.NotAction !== undefined ? !list(s.NotAction).some((p) => actionMatches(p, action)) : list(s.Action).some((p) => actionMatches(p, action))));
 }
 
 /**
@@ -159,7 +155,12 @@ export function escapeFindings(policy: PolicyDocument, where: string): Finding[]
   if (risky.length > 0) {
     out.push({
       severity: 'warning',
-      message: `${where} allows ${risky.slice(0, 4).map(([a]) => a).join(', ')}${risky.length > 4 ? ` and ${risky.length - 4} more` : ''}: ${risky[0]?.[1]}${risky.length > 1 ? ' (and similar)' : ''}; such access outlives the TTL and jit's revoke. Narrow the scope's Action list (and avoid * and NotAction)`,
+      message: `${where} allows ${risky
+        .slice(0, 4)
+        .map(([a]) => a)
+        .join(
+          ', ',
+        )}${risky.length > 4 ? ` and ${risky.length - 4} more` : ''}: ${risky[0]?.[1]}${risky.length > 1 ? ' (and similar)' : ''}; such access outlives the TTL and jit's revoke. Narrow the scope's Action list (and avoid * and NotAction)`,
     });
   }
   const broad = stmts.some((s) => s.Effect === 'Allow' && (s.NotAction !== undefined || list(s.Action).some((a) => a === '*' || a.endsWith(':*'))));

@@ -50,11 +50,7 @@ export function parseSecretRef(value: unknown): { scheme: string; name: string }
  * Returns a copy of `connection` with every reference replaced by its value. Unknown schemes,
  * unset variables and unreadable files are errors that name the reference, never a value.
  */
-export function resolveConnectionRefs(
-  target: string,
-  connection: Record<string, unknown>,
-  lookup: RefLookup,
-): Record<string, unknown> {
+export function resolveConnectionRefs(target: string, connection: Record<string, unknown>, lookup: RefLookup): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(connection)) {
     if (!(key.endsWith('Ref') && key.length > 3)) {

@@ -5,14 +5,7 @@ import { credentialEnv, defineCredentialShape } from './credential-shape';
 const shape = defineCredentialShape('demo', { token: ['DEMO_TOKEN'], accessor: [] });
 
 describe('defineCredentialShape', () => {
-  it.each([
-    ['PATH'],
-    ['NODE_OPTIONS'],
-    ['LD_PRELOAD'],
-    ['DYLD_INSERT_LIBRARIES'],
-    ['PGSSLROOTCERT'],
-    ['lower'],
-  ])('no shape may set %s', (env) => {
+  it.each([['PATH'], ['NODE_OPTIONS'], ['LD_PRELOAD'], ['DYLD_INSERT_LIBRARIES'], ['PGSSLROOTCERT'], ['lower']])('no shape may set %s', (env) => {
     expect(() => defineCredentialShape('demo', { token: [env] })).toThrow(/may not set/);
   });
 

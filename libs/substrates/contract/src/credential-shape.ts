@@ -14,7 +14,8 @@ const KIND_RE = /^[a-z][a-z0-9-]{0,31}$/;
 const KEY_RE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const ENV_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
 /** Variables that change how a program runs rather than what it connects as; no shape may set one. */
-const NEVER_SET = /^(PATH|HOME|SHELL|IFS|ENV|BASH_ENV|NODE_OPTIONS|NODE_PATH|PYTHON\w*|PERL\w*|RUBY\w*|JAVA_TOOL_OPTIONS|LD_\w+|DYLD_\w+|GIT_\w+|SSH_\w+|PAGER|EDITOR|VISUAL|PSQLRC|PGSERVICEFILE|PGPASSFILE|PGSSL\w*|PGOPTIONS)$/;
+const NEVER_SET =
+  /^(PATH|HOME|SHELL|IFS|ENV|BASH_ENV|NODE_OPTIONS|NODE_PATH|PYTHON\w*|PERL\w*|RUBY\w*|JAVA_TOOL_OPTIONS|LD_\w+|DYLD_\w+|GIT_\w+|SSH_\w+|PAGER|EDITOR|VISUAL|PSQLRC|PGSERVICEFILE|PGPASSFILE|PGSSL\w*|PGOPTIONS)$/;
 
 export function defineCredentialShape(kind: string, keys: Record<string, readonly string[]>): CredentialShape {
   if (!KIND_RE.test(kind)) throw new Error(`defineCredentialShape: kind "${kind}" must match ${KIND_RE}`);

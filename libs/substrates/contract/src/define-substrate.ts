@@ -51,9 +51,7 @@ export interface SubstrateDefinition<TConfig = unknown, TExtra extends object = 
 
 const KIND_RE = /^[a-z][a-z0-9-]{0,31}$/;
 
-export function defineSubstrate<TConfig, TExtra extends object = object>(
-  def: SubstrateDefinition<TConfig, TExtra>,
-): SubstrateDefinition<TConfig, TExtra> {
+export function defineSubstrate<TConfig, TExtra extends object = object>(def: SubstrateDefinition<TConfig, TExtra>): SubstrateDefinition<TConfig, TExtra> {
   if (!KIND_RE.test(def.kind)) throw new Error(`defineSubstrate: kind "${def.kind}" must match ${KIND_RE}`);
   return Object.freeze({ ...def });
 }

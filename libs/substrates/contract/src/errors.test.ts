@@ -19,9 +19,7 @@ describe('substrate error catalogue', () => {
     for (const status of [500, 502, 503, 429]) {
       expect(classifySubstrateError('vault', 'write', Object.assign(new Error('x'), { response: { statusCode: status } })).retriable).toBe(true);
     }
-    expect(classifySubstrateError('sts', 'assume', Object.assign(new Error('x'), { $metadata: { httpStatusCode: 503 } })).code).toBe(
-      'JIT_ERR_SUBSTRATE_UPSTREAM',
-    );
+    expect(classifySubstrateError('sts', 'assume', Object.assign(new Error('x'), { $metadata: { httpStatusCode: 503 } })).code).toBe('JIT_ERR_SUBSTRATE_UPSTREAM');
   });
 
   it('classifies permission and validation failures as not retriable', () => {
@@ -41,9 +39,7 @@ describe('substrate error catalogue', () => {
     const own = SubstrateDenied('pg', 'create role');
     expect(classifySubstrateError('pg', 'z', own)).toBe(own);
     const pgErr = Object.assign(new Error('permission denied'), { code: '42501' });
-    const mapped = classifySubstrateError('pg', 'grant', pgErr, (e) =>
-      (e as { code?: string }).code === '42501' ? SubstrateDenied('pg', 'grant', { cause: e }) : undefined,
-    );
+    const mapped = classifySubstrateError('pg', 'grant', pgErr, (e) => ((e as { code?: string }).code === '42501' ? SubstrateDenied('pg', 'grant', { cause: e }) : undefined));
     expect(mapped.code).toBe('JIT_ERR_SUBSTRATE_DENIED');
   });
 

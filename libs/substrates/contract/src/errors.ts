@@ -9,11 +9,10 @@ export const SubstrateUnreachable = defineError<[string, string]>(
   { retriable: true, statusCode: 503 },
 );
 
-export const SubstrateUpstreamFailed = defineError<[string, string]>(
-  'JIT_ERR_SUBSTRATE_UPSTREAM',
-  'substrate %s answered with a server-side error (%s); the call will be retried',
-  { retriable: true, statusCode: 502 },
-);
+export const SubstrateUpstreamFailed = defineError<[string, string]>('JIT_ERR_SUBSTRATE_UPSTREAM', 'substrate %s answered with a server-side error (%s); the call will be retried', {
+  retriable: true,
+  statusCode: 502,
+});
 
 export const SubstrateDenied = defineError<[string, string]>(
   'JIT_ERR_SUBSTRATE_DENIED',
@@ -21,11 +20,10 @@ export const SubstrateDenied = defineError<[string, string]>(
   { retriable: false, statusCode: 502 },
 );
 
-export const SubstrateRejected = defineError<[string, string]>(
-  'JIT_ERR_SUBSTRATE_REJECTED',
-  'substrate %s rejected the request (%s); fix the scope or target configuration in policy.yaml',
-  { retriable: false, statusCode: 422 },
-);
+export const SubstrateRejected = defineError<[string, string]>('JIT_ERR_SUBSTRATE_REJECTED', 'substrate %s rejected the request (%s); fix the scope or target configuration in policy.yaml', {
+  retriable: false,
+  statusCode: 422,
+});
 
 export const SubstrateInvalidScope = defineError<[string, string]>(
   'JIT_ERR_SUBSTRATE_INVALID_SCOPE',
@@ -63,17 +61,15 @@ export const SubstrateUnknownInstance = defineError<[string, string]>(
   { retriable: false, statusCode: 500 },
 );
 
-export const SubstrateDuplicate = defineError<[string, string]>(
-  'JIT_ERR_SUBSTRATE_DUPLICATE',
-  '%s %s is registered twice; each kind and each instance name must be unique',
-  { retriable: false, statusCode: 500 },
-);
+export const SubstrateDuplicate = defineError<[string, string]>('JIT_ERR_SUBSTRATE_DUPLICATE', '%s %s is registered twice; each kind and each instance name must be unique', {
+  retriable: false,
+  statusCode: 500,
+});
 
-export const SubstrateFailed = defineError<[string, string]>(
-  'JIT_ERR_SUBSTRATE_FAILED',
-  'substrate %s failed: %s; see the cause in the service log and the adapter README',
-  { retriable: false, statusCode: 500 },
-);
+export const SubstrateFailed = defineError<[string, string]>('JIT_ERR_SUBSTRATE_FAILED', 'substrate %s failed: %s; see the cause in the service log and the adapter README', {
+  retriable: false,
+  statusCode: 500,
+});
 
 /** The grant's absolute expiry (`notAfter`) has passed, or is less than a second away: nothing is created. */
 export const SubstrateGrantExpired = defineError<[string, string, string]>(
@@ -99,18 +95,7 @@ export const SUBSTRATE_ERRORS = [
   SubstrateGrantExpired,
 ] as const;
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'EPIPE',
-  'ECONNABORTED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-]);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
 
 function propOf(err: unknown, key: string): unknown {
   return err && typeof err === 'object' && key in err ? (err as Record<string, unknown>)[key] : undefined;
@@ -135,10 +120,11 @@ function networkCodeOf(err: unknown, depth = 0): string | undefined {
   const code = propOf(err, 'code');
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
   const errors = propOf(err, 'errors');
-  if (Array.isArray(errors)) for (const e of errors) {
-    const c = networkCodeOf(e, depth + 1);
-    if (c) return c;
-  }
+  if (Array.isArray(errors))
+    for (const e of errors) {
+      const c = networkCodeOf(e, depth + 1);
+      if (c) return c;
+    }
   return networkCodeOf(propOf(err, 'cause'), depth + 1);
 }
 
@@ -149,12 +135,7 @@ function networkCodeOf(err: unknown, depth = 0): string | undefined {
  * `classify` lets an adapter decide first (e.g. pg SQLSTATE 42501 = denied); return undefined
  * to fall through to the generic network/HTTP rules.
  */
-export function classifySubstrateError(
-  substrate: string,
-  operation: string,
-  err: unknown,
-  classify?: (err: unknown) => JitError | undefined,
-): JitError {
+export function classifySubstrateError(substrate: string, operation: string, err: unknown, classify?: (err: unknown) => JitError | undefined): JitError {
   if (err instanceof JitError) return err;
   const own = classify?.(err);
   if (own) return own;
@@ -168,7 +149,6 @@ export function classifySubstrateError(
     if (status >= 400) return SubstrateRejected(substrate, what, { cause: err });
   }
   const name = propOf(err, 'name');
-  if (name === 'TimeoutError' || name === 'AbortError')
-    return SubstrateUnreachable(substrate, `${operation}: ${String(name)}`, { cause: err });
+  if (name === 'TimeoutError' || name === 'AbortError') return SubstrateUnreachable(substrate, `${operation}: ${String(name)}`, { cause: err });
   return SubstrateFailed(substrate, `${operation}: unexpected error`, { cause: err });
 }

@@ -1,14 +1,4 @@
-export type {
-  Finding,
-  IssueRequest,
-  Issued,
-  LeftoverObject,
-  Problem,
-  RevocationHandle,
-  RevokeReport,
-  Substrate,
-  VerifyResult,
-} from './substrate';
+export type { Finding, IssueRequest, Issued, LeftoverObject, Problem, RevocationHandle, RevokeReport, Substrate, VerifyResult } from './substrate';
 export { defineSubstrate } from './define-substrate';
 export type { SubstrateDefinition, SubstrateDeps, SubstrateFacts } from './define-substrate';
 export { SubstrateRegistry } from './substrate-registry';

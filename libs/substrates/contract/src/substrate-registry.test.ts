@@ -57,9 +57,7 @@ describe('SubstrateRegistry', () => {
     expect(reg.get('fake:stage')).toBe(stage);
     expect(reg.names()).toEqual(['fake:prod', 'fake:stage']);
     expect(reg.forHandle({ kind: 'fake', instance: 'fake:prod', grantId: 'g', ref: {}, expiresAt: '' })).toBe(prod);
-    expect(() => reg.forHandle({ kind: 'other', instance: 'fake:prod', grantId: 'g', ref: {}, expiresAt: '' })).toThrow(
-      expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE' }),
-    );
+    expect(() => reg.forHandle({ kind: 'other', instance: 'fake:prod', grantId: 'g', ref: {}, expiresAt: '' })).toThrow(expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_INVALID_HANDLE' }));
   });
 
   it('passes adapter-specific injections through to create', async () => {
@@ -74,13 +72,9 @@ describe('SubstrateRegistry', () => {
     expect(() => reg.configure('nope:prod', {})).toThrow(expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_UNKNOWN_KIND' }));
     expect(() => reg.get('fake:none')).toThrow(expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_UNKNOWN_INSTANCE' }));
     reg.configure('fake:a', { url: 'https://a.example' });
-    expect(() => reg.configure('fake:a', { url: 'https://a.example' })).toThrow(
-      expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_DUPLICATE' }),
-    );
+    expect(() => reg.configure('fake:a', { url: 'https://a.example' })).toThrow(expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_DUPLICATE' }));
     for (const bad of ['', 'FAKE', 'fake:', 'fake:a:b', 'fake:x y', `fake:${'a'.repeat(70)}`, '../fake']) {
-      expect(() => reg.configure(bad, { url: 'https://a.example' }), bad).toThrow(
-        expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_INVALID_CONFIG' }),
-      );
+      expect(() => reg.configure(bad, { url: 'https://a.example' }), bad).toThrow(expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_INVALID_CONFIG' }));
     }
   });
 

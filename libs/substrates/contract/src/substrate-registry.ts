@@ -2,13 +2,7 @@
 // instance's config with its adapter's schema, hand out instances by name, close them all on stop.
 import type { Logger, Registry } from '@jit/observability';
 import type { SubstrateDefinition } from './define-substrate';
-import {
-  SubstrateDuplicate,
-  SubstrateInvalidConfig,
-  SubstrateInvalidHandle,
-  SubstrateUnknownInstance,
-  SubstrateUnknownKind,
-} from './errors';
+import { SubstrateDuplicate, SubstrateInvalidConfig, SubstrateInvalidHandle, SubstrateUnknownInstance, SubstrateUnknownKind } from './errors';
 import type { RevocationHandle, Substrate } from './substrate';
 
 const INSTANCE_RE = /^[a-z][a-z0-9-]{0,31}(:[a-z0-9][a-z0-9_-]{0,62})?$/;

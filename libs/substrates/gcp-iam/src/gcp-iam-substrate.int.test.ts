@@ -157,7 +157,9 @@ describe('gcp-iam against gcp-iam-contract-server (a local fake of IAMCredential
     expect(minter).toEqual([
       {
         severity: 'error',
-        message: expect.stringMatching(/minter@jit-test\.iam\.gserviceaccount\.com holds iam\.serviceAccounts\.getAccessToken, iam\.serviceAccounts\.signJwt on project jit-test \(every service account in it\).*outlive the grant/),
+        message: expect.stringMatching(
+          /minter@jit-test\.iam\.gserviceaccount\.com holds iam\.serviceAccounts\.getAccessToken, iam\.serviceAccounts\.signJwt on project jit-test \(every service account in it\).*outlive the grant/,
+        ),
       },
     ]);
     const keymaker = await sub.checkTtl({ serviceAccount: KEYMAKER, scopes: ['https://www.googleapis.com/auth/iam'] }, 3600);
@@ -211,8 +213,7 @@ runSubstrateContractSuite({
   credential: GCP_IAM_CREDENTIAL,
   revokeSettleMs: 15_000,
   skip: {
-    revoke:
-      'GCP access tokens cannot be revoked before they expire (canRevokeEarly = false); see "revoke cannot end a GCP token early" above',
+    revoke: 'GCP access tokens cannot be revoked before they expire (canRevokeEarly = false); see "revoke cannot end a GCP token early" above',
     // what the grantee will try needs GCP's IAM; the local fake has none. Tokens that mint tokens
     // are flagged by the policy audit (docs: which scopes are safe).
     beyondScope: 'the local fake enforces no IAM permissions',

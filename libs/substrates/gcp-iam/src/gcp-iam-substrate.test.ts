@@ -34,7 +34,11 @@ describe('gcp-iam substrate (fake client, no sockets)', () => {
     ttlSeconds: 900,
     ...over,
   });
-  const rejection = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+  const rejection = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
 
   beforeEach(() => {
     clock = new Date('2026-03-01T10:00:00.000Z');

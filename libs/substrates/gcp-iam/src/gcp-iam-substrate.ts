@@ -50,33 +50,32 @@ const restBase = z
   }, 'must be https (http is accepted for loopback hosts only)')
   .transform((u) => u.replace(/\/+$/, ''));
 
-export const gcpIamConfigSchema = z
-  .strictObject({
-    /** The org allows tokens up to 12 h for these service accounts (org policy constraint above). */
-    allowExtendedLifetime: z.boolean().default(false),
-    /** Another gRPC endpoint (a private endpoint, or the local contract server in tests). */
-    endpoint: z
-      .strictObject({
-        host: z.string().min(1).max(253),
-        port: z.number().int().min(1).max(65_535),
-        /** Plain-text gRPC without credentials: loopback hosts only. */
-        insecure: z.boolean().default(false),
-      })
-      .refine((e) => !e.insecure || LOOPBACK.has(e.host), { message: 'insecure is allowed for loopback hosts only', path: ['insecure'] })
-      .optional(),
-    /**
-     * Credentials file of the adapter's own identity: a workload identity federation configuration
-     * (`type: external_account`, no key in it) or a service-account key. Default: Application Default
-     * Credentials (GOOGLE_APPLICATION_CREDENTIALS, GKE Workload Identity's metadata server, gcloud).
-     */
-    keyFilename: z.string().min(1).optional(),
-    projectId: z.string().min(1).max(64).optional(),
-    /** Base URLs of the IAM and Resource Manager REST APIs (the policy audit's testIamPermissions); http only on loopback. */
-    iamUrl: restBase.default('https://iam.googleapis.com'),
-    resourceManagerUrl: restBase.default('https://cloudresourcemanager.googleapis.com'),
-    /** Deadline of one generateAccessToken call; the service decides about retries. */
-    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
-  });
+export const gcpIamConfigSchema = z.strictObject({
+  /** The org allows tokens up to 12 h for these service accounts (org policy constraint above). */
+  allowExtendedLifetime: z.boolean().default(false),
+  /** Another gRPC endpoint (a private endpoint, or the local contract server in tests). */
+  endpoint: z
+    .strictObject({
+      host: z.string().min(1).max(253),
+      port: z.number().int().min(1).max(65_535),
+      /** Plain-text gRPC without credentials: loopback hosts only. */
+      insecure: z.boolean().default(false),
+    })
+    .refine((e) => !e.insecure || LOOPBACK.has(e.host), { message: 'insecure is allowed for loopback hosts only', path: ['insecure'] })
+    .optional(),
+  /**
+   * Credentials file of the adapter's own identity: a workload identity federation configuration
+   * (`type: external_account`, no key in it) or a service-account key. Default: Application Default
+   * Credentials (GOOGLE_APPLICATION_CREDENTIALS, GKE Workload Identity's metadata server, gcloud).
+   */
+  keyFilename: z.string().min(1).optional(),
+  projectId: z.string().min(1).max(64).optional(),
+  /** Base URLs of the IAM and Resource Manager REST APIs (the policy audit's testIamPermissions); http only on loopback. */
+  iamUrl: restBase.default('https://iam.googleapis.com'),
+  resourceManagerUrl: restBase.default('https://cloudresourcemanager.googleapis.com'),
+  /** Deadline of one generateAccessToken call; the service decides about retries. */
+  timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+});
 export type GcpIamConfig = z.infer<typeof gcpIamConfigSchema>;
 
 export interface GenerateAccessTokenRequest {
@@ -186,7 +185,6 @@ const handleRefSchema = z.object({
   serviceAccount: z.string().refine(isServiceAccountEmail),
   expireTime: z.string().refine((s) => !Number.isNaN(Date.parse(s))),
 });
-
 
 /** A token's longest lifetime: 1 h, or 12 h where the organisation allows extended lifetimes. */
 function gcpMaxTtlSeconds(config: Partial<Pick<GcpIamConfig, 'allowExtendedLifetime'>>): number {
@@ -358,14 +356,15 @@ export function createGcpIamSubstrate(config: GcpIamConfig, deps: SubstrateDeps 
       ledger.put({
         grantId: handle.grantId,
         serviceAccount: r?.serviceAccount ?? ref.serviceAccount,
-        scopes: r?.scopes ?? String(handle.ref.scopes ?? '').split(' ').filter(Boolean),
+        scopes:
+          r?.scopes ??
+          String(handle.ref.scopes ?? '')
+            .split(' ')
+            .filter(Boolean),
         expiresAt: new Date(Math.max(expiresAt.getTime(), r?.expiresAt.getTime() ?? 0)),
         state: 'revoked',
       });
-      log.info(
-        { grantId: handle.grantId, serviceAccount: ref.serviceAccount, expiresAt: ref.expireTime },
-        'gcp access tokens cannot be revoked early; recorded, it ends at its natural expiry',
-      );
+      log.info({ grantId: handle.grantId, serviceAccount: ref.serviceAccount, expiresAt: ref.expireTime }, 'gcp access tokens cannot be revoked early; recorded, it ends at its natural expiry');
     },
 
     async verifyRevoked(handle: RevocationHandle): Promise<VerifyResult> {

@@ -30,12 +30,25 @@ describe('validateGcpIamScope', () => {
     for (const [scope, path] of cases) {
       const problems = validateGcpIamScope(scope);
       expect(problems.length, JSON.stringify(scope)).toBeGreaterThan(0);
-      expect(problems.map((p) => p.path), JSON.stringify(scope)).toContain(path);
+      expect(
+        problems.map((p) => p.path),
+        JSON.stringify(scope),
+      ).toContain(path);
     }
   });
 
   it('turns hostile input into bounded problems and never throws', () => {
-    for (const h of [null, undefined, 7, 'x', [], JSON.parse('{"__proto__":{"serviceAccount":"x"}}'), { serviceAccount: 'a'.repeat(100_000), scopes: [SCOPE] }, { scopes: Array(10_000).fill(SCOPE) }, { [`k${'z'.repeat(50_000)}`]: 1 }]) {
+    for (const h of [
+      null,
+      undefined,
+      7,
+      'x',
+      [],
+      JSON.parse('{"__proto__":{"serviceAccount":"x"}}'),
+      { serviceAccount: 'a'.repeat(100_000), scopes: [SCOPE] },
+      { scopes: Array(10_000).fill(SCOPE) },
+      { [`k${'z'.repeat(50_000)}`]: 1 },
+    ]) {
       const problems = validateGcpIamScope(h);
       expect(problems.length).toBeGreaterThan(0);
       for (const p of problems) expect(p.message.length + p.path.length).toBeLessThan(700);

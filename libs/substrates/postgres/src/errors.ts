@@ -27,11 +27,7 @@ export const PostgresTlsFile = defineError<[string, string, string]>(
 );
 
 /** A settings problem at start-up: the configured URLs carry their own ssl parameters, or a client certificate without its key. */
-export const PostgresTlsConflict = defineError<[string, string]>(
-  'JIT_ERR_POSTGRES_TLS_CONFLICT',
-  'postgres %s: %s',
-  { retriable: false, statusCode: 500 },
-);
+export const PostgresTlsConflict = defineError<[string, string]>('JIT_ERR_POSTGRES_TLS_CONFLICT', 'postgres %s: %s', { retriable: false, statusCode: 500 });
 
 /**
  * The grant was revoked on this server (its role is kept NOLOGIN as the grant's tombstone, or a

@@ -13,16 +13,7 @@
 //   qname   := ident . ident           ident := [A-Za-z_][A-Za-z0-9_$]* | "quoted, no double quote"
 import pg from 'pg';
 
-export type ObjectKind =
-  | 'tables-in-schema'
-  | 'sequences-in-schema'
-  | 'functions-in-schema'
-  | 'routines-in-schema'
-  | 'procedures-in-schema'
-  | 'table'
-  | 'sequence'
-  | 'schema'
-  | 'database';
+export type ObjectKind = 'tables-in-schema' | 'sequences-in-schema' | 'functions-in-schema' | 'routines-in-schema' | 'procedures-in-schema' | 'table' | 'sequence' | 'schema' | 'database';
 
 export interface QualifiedName {
   /** Always set for tables and sequences (the grammar requires it); unset for schema/database names. */

@@ -29,8 +29,7 @@ const request = (scope: Record<string, unknown>, over: Partial<IssueRequest> = {
   };
 };
 
-const isSuperuser = (adminUrl: string, role: string) =>
-  withClient(adminUrl, async (c) => (await c.query('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [role])).rows[0]?.rolsuper === true);
+const isSuperuser = (adminUrl: string, role: string) => withClient(adminUrl, async (c) => (await c.query('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [role])).rows[0]?.rolsuper === true);
 
 describe('postgres: what the grantee will try (superuser admin)', () => {
   let adminUrl: string;
@@ -295,9 +294,7 @@ describe('postgres: what the grantee will try (superuser admin)', () => {
 
   it('a large object the grantee makes in another database of the cluster does not keep its role, grants or SECURITY DEFINER code alive', async () => {
     const { secret, handle } = await s.issue(request({ grant: ['CREATE ON SCHEMA app', 'INSERT ON public.orders'] }));
-    await withClient(secret.url as string, (c) =>
-      c.query(`CREATE FUNCTION app.write_as_grantee() RETURNS void LANGUAGE sql SECURITY DEFINER AS 'INSERT INTO public.orders (total) VALUES (66)'`),
-    );
+    await withClient(secret.url as string, (c) => c.query(`CREATE FUNCTION app.write_as_grantee() RETURNS void LANGUAGE sql SECURITY DEFINER AS 'INSERT INTO public.orders (total) VALUES (66)'`));
     // PUBLIC may CONNECT to a database by default, and anyone may create a large object in it
     const elsewhere = new URL(await freshDatabase()).pathname.slice(1);
     const lo = await withClient(loginUrl(secret.url as string, String(secret.user), String(secret.password), elsewhere), (c) => c.query('SELECT lo_create(0) AS oid'));

@@ -32,9 +32,7 @@ async function canWrite(secret: Record<string, string>): Promise<boolean> {
 
 /** The grant's role as jit's admin sees it: can it log in, and is it marked as the revoked grant's tombstone? */
 async function roleState(adminUrl: string, grantId: string): Promise<{ rolcanlogin: boolean; revoked: boolean } | undefined> {
-  const { rows } = await withClient(adminUrl, (c) =>
-    c.query("SELECT rolcanlogin, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [`jit_${grantId}`]),
-  );
+  const { rows } = await withClient(adminUrl, (c) => c.query("SELECT rolcanlogin, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [`jit_${grantId}`]));
   return rows[0] ? { rolcanlogin: rows[0].rolcanlogin as boolean, revoked: typeof JSON.parse(String(rows[0].comment)).revokedAt === 'string' } : undefined;
 }
 
@@ -152,7 +150,12 @@ describe('postgres substrate on a real server', () => {
 
   it('a revoke that finds no role (the issue had not run yet) leaves a tombstone, so the issue that comes later is refused', async () => {
     const grantId = contractGrantId();
-    const handle = { kind: 'postgres', grantId, ref: { role: `jit_${grantId}`, server: `${new URL(adminUrl).host}${new URL(adminUrl).pathname}` }, expiresAt: new Date(Date.now() + 600_000).toISOString() };
+    const handle = {
+      kind: 'postgres',
+      grantId,
+      ref: { role: `jit_${grantId}`, server: `${new URL(adminUrl).host}${new URL(adminUrl).pathname}` },
+      expiresAt: new Date(Date.now() + 600_000).toISOString(),
+    };
     expect(await s.revoke(handle)).toEqual({ leftovers: [] });
     expect(await roleState(adminUrl, grantId)).toEqual({ rolcanlogin: false, revoked: true });
     await expect(s.issue(request(grantId))).rejects.toMatchObject({ code: 'JIT_ERR_POSTGRES_GRANT_REVOKED', retriable: false });
@@ -211,9 +214,7 @@ describe('postgres substrate on a real server', () => {
     const table = uniqueName('made_by_jit');
     await withClient(secret.url as string, (c) => c.query(`CREATE TABLE app.${table} (x int)`));
     await s.revoke(handle);
-    const owner = await withClient(adminUrl, (c) =>
-      c.query(`SELECT tableowner FROM pg_tables WHERE schemaname = 'app' AND tablename = $1`, [table]),
-    );
+    const owner = await withClient(adminUrl, (c) => c.query(`SELECT tableowner FROM pg_tables WHERE schemaname = 'app' AND tablename = $1`, [table]));
     expect(owner.rows).toEqual([{ tableowner: 'jitleftovers' }]);
     expect((await s.verifyRevoked(handle)).verified).toBe(true);
   });
@@ -233,7 +234,7 @@ describe('postgres substrate on a real server', () => {
     expect(roles.rows).toEqual([{ rolcanlogin: true }]);
   });
 
-  it("refuses to take over or drop a jit_-named role it did not create", async () => {
+  it('refuses to take over or drop a jit_-named role it did not create', async () => {
     const grantId = contractGrantId();
     const role = `jit_${grantId}`;
     await withClient(adminUrl, (c) => c.query(`CREATE ROLE "${role}" LOGIN`));

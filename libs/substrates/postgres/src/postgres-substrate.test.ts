@@ -130,8 +130,10 @@ describe('postgres substrate (unit, fake pool)', () => {
     expect(lines.join('')).toContain('revoked while this issue ran');
   });
 
-  it('two of jit\'s transactions creating one role name at once is a transient conflict (the loser runs again and finds the role)', () => {
-    expect(isTransientConflict(Object.assign(new Error('duplicate key value violates unique constraint "pg_authid_rolname_index"'), { code: '23505', constraint: 'pg_authid_rolname_index' }))).toBe(true);
+  it("two of jit's transactions creating one role name at once is a transient conflict (the loser runs again and finds the role)", () => {
+    expect(isTransientConflict(Object.assign(new Error('duplicate key value violates unique constraint "pg_authid_rolname_index"'), { code: '23505', constraint: 'pg_authid_rolname_index' }))).toBe(
+      true,
+    );
     expect(isTransientConflict(Object.assign(new Error('role "jit_g" already exists'), { code: '42710' }))).toBe(true);
     expect(isTransientConflict(Object.assign(new Error('duplicate key value violates unique constraint "orders_pkey"'), { code: '23505', constraint: 'orders_pkey' }))).toBe(false);
     expect(isTransientConflict(Object.assign(new Error('trigger "t" for relation "x" already exists'), { code: '42710' }))).toBe(false);
@@ -300,11 +302,18 @@ describe('postgres substrate (unit, fake pool)', () => {
   });
 
   it('revoke reports a retriable failure when sessions will not go away', async () => {
-    const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n') ? { rows: [{ n: 1 }] } : t.startsWith('SELECT pg_catalog.shobj') ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }) }] } : undefined));
+    const f = fakePool((t) =>
+      t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n')
+        ? { rows: [{ n: 1 }] }
+        : t.startsWith('SELECT pg_catalog.shobj')
+          ? { rows: [{ comment: JSON.stringify({ jit: 1, grantId: 'gl-1', expiresAt: 'x' }) }] }
+          : undefined,
+    );
     const { s } = make(f, { sessionDrainTimeoutMs: 200 });
-    await expect(
-      s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' }),
-    ).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_UPSTREAM', retriable: true });
+    await expect(s.revoke({ kind: 'postgres', grantId: 'gl-1', ref: { role: 'jit_gl-1', server: 'db.internal:6543/orders' }, expiresAt: '' })).rejects.toMatchObject({
+      code: 'JIT_ERR_SUBSTRATE_UPSTREAM',
+      retriable: true,
+    });
     expect(f.log.some((t) => t.startsWith('DROP ROLE'))).toBe(false);
   });
 
@@ -419,14 +428,13 @@ describe('postgres substrate: any input', () => {
   });
 
   it('adminUrls lets a fresh instance revoke and list on every configured server', async () => {
-    const f = fakePool((t) => (t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n') ? { rows: [{ n: 0 }] } : t.includes('FROM pg_catalog.pg_roles WHERE rolname LIKE') ? { rows: [] } : undefined));
+    const f = fakePool((t) =>
+      t.startsWith('SELECT pg_catalog.count(*)::pg_catalog.int4 AS n') ? { rows: [{ n: 0 }] } : t.includes('FROM pg_catalog.pg_roles WHERE rolname LIKE') ? { rows: [] } : undefined,
+    );
     const { s } = make(f, { adminUrls: ['postgres://a:b@billing-db:5432/billing'] });
     await s.revoke({ kind: 'postgres', grantId: 'g', ref: { role: 'jit_g', server: 'billing-db:5432/billing' }, expiresAt: '' });
     await s.listIssued();
-    expect(f.configs.map((c) => (c as { connectionString: string }).connectionString).sort()).toEqual([
-      'postgres://a:b@billing-db:5432/billing',
-      ADMIN,
-    ]);
+    expect(f.configs.map((c) => (c as { connectionString: string }).connectionString).sort()).toEqual(['postgres://a:b@billing-db:5432/billing', ADMIN]);
     await expect(s.issue(req())).rejects.toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', message: expect.stringMatching(/several servers/) });
     expect(() => make(fakePool(), { adminUrls: ['mysql://x/y'] })).toThrow(expect.objectContaining({ code: 'JIT_ERR_SUBSTRATE_INVALID_CONFIG' }));
     expect(() => make(fakePool(), { adminUrl: 'postgres://u:hunter2@h' })).toThrow(/adminUrl names no database/);

@@ -321,7 +321,10 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     const url = parseServerUrl(text);
     if (typeof url === 'string' || serverIdOf(url) !== s.id) {
       s.refusedText = text;
-      log.warn({ setting: 'adminUrl' }, `the rotated adminUrl ${typeof url === 'string' ? url : 'names another server'}; jit keeps the current one (revokes must reach the server grants were issued on)`);
+      log.warn(
+        { setting: 'adminUrl' },
+        `the rotated adminUrl ${typeof url === 'string' ? url : 'names another server'}; jit keeps the current one (revokes must reach the server grants were issued on)`,
+      );
       return;
     }
     s.url = url;
@@ -330,7 +333,10 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     const old = s.pool;
     s.pool = undefined;
     if (old) {
-      const ending: Promise<void> = old.end().catch(() => undefined).finally(() => retiring.delete(ending));
+      const ending: Promise<void> = old
+        .end()
+        .catch(() => undefined)
+        .finally(() => retiring.delete(ending));
       retiring.add(ending);
     }
     log.info({ setting: 'adminUrl' }, 'admin connection credential rotated: new connections use it, open ones finish their work');
@@ -358,10 +364,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       // Revoke and the orphan sweep reach only configured servers: a grant elsewhere could never end.
       const known = servers.get(serverIdOf(url));
       if (!known) {
-        throw SubstrateRejected(
-          name,
-          `target connection.url names ${serverIdOf(url)}, which is not among this instance's adminUrl/adminUrls; jit could not revoke there, so it does not issue there`,
-        );
+        throw SubstrateRejected(name, `target connection.url names ${serverIdOf(url)}, which is not among this instance's adminUrl/adminUrls; jit could not revoke there, so it does not issue there`);
       }
       return known;
     }
@@ -489,9 +492,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       [role],
     );
     const adminIsSuperuser = rows[0]?.admin_super === true;
-    return rows.length === 0
-      ? { exists: false, adminIsSuperuser }
-      : { exists: true, canLogin: rows[0]?.rolcanlogin !== false, meta: parseMeta(rows[0]?.comment), adminIsSuperuser };
+    return rows.length === 0 ? { exists: false, adminIsSuperuser } : { exists: true, canLogin: rows[0]?.rolcanlogin !== false, meta: parseMeta(rows[0]?.comment), adminIsSuperuser };
   };
 
   /** Each named table/sequence as the server resolves it: it must exist, be of that kind and live outside the system schemas. */
@@ -641,10 +642,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     const deadline = Date.now() + config.sessionDrainTimeoutMs;
     try {
       for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
-        await poolOf(server).query(
-          'SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = $1 AND pid <> pg_catalog.pg_backend_pid()',
-          [role],
-        );
+        await poolOf(server).query('SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = $1 AND pid <> pg_catalog.pg_backend_pid()', [role]);
         if ((await sessionCount(server, role)) === 0) break;
         if (Date.now() > deadline) throw SubstrateUpstreamFailed(name, `revoke: sessions of ${role} still open after ${config.sessionDrainTimeoutMs} ms`);
         await new Promise((r) => setTimeout(r, delay));
@@ -749,9 +747,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     for (const s of servers.values()) {
       let rows: any[];
       try {
-        ({ rows } = await poolOf(s).query(
-          "SELECT rolname, pg_catalog.shobj_description(oid, 'pg_authid') AS comment FROM pg_catalog.pg_roles WHERE rolname LIKE 'jit\\_%' ORDER BY rolname",
-        ));
+        ({ rows } = await poolOf(s).query("SELECT rolname, pg_catalog.shobj_description(oid, 'pg_authid') AS comment FROM pg_catalog.pg_roles WHERE rolname LIKE 'jit\\_%' ORDER BY rolname"));
       } catch (err) {
         throw classifyPg(name, 'list roles', err, s.id);
       }
@@ -803,9 +799,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
         for (const k of ['rolsuper', 'rolcreaterole', 'rolcreatedb', 'rolbypassrls', 'rolreplication']) {
           if (a[k] === true) findings.push({ severity: 'error', message: `${where}: default role ${a.user} has ${k.slice(3).toUpperCase()}` });
         }
-        const { rows: schemas } = await client.query(
-          "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY nspname LIMIT 200",
-        );
+        const { rows: schemas } = await client.query("SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY nspname LIMIT 200");
         const { rows: tables } = await client.query(
           `SELECT n.nspname, c.relname,
                   pg_catalog.has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE') OR pg_catalog.has_any_column_privilege(c.oid, 'INSERT,UPDATE') AS writable
@@ -932,7 +926,8 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
         });
       }
     }
-    if (findings.length === 0) findings.push({ severity: 'info', message: `${where}: jit's admin role ${user} is not a superuser, has a reserved connection slot and no schema on its search_path others can create in` });
+    if (findings.length === 0)
+      findings.push({ severity: 'info', message: `${where}: jit's admin role ${user} is not a superuser, has a reserved connection slot and no schema on its search_path others can create in` });
     return findings;
   }
 

@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { postgresConfigSchema, postgresSubstrate } from './postgres-substrate';
 import { classifyTls, pgSslOptions } from './postgres-tls';
 
-const messages = (r: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } }) =>
-  (r.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`);
+const messages = (r: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } }) => (r.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`);
 
 describe('postgres tls settings', () => {
   it('refuses URL TLS parameters next to tls (pg would let the URL win), naming the key, never the URL', () => {
@@ -16,7 +15,9 @@ describe('postgres tls settings', () => {
   });
 
   it('wants certFile and keyFile together, absolute paths, and defaults to verify-full', () => {
-    expect(messages(postgresConfigSchema.safeParse({ adminUrl: 'postgres://a@db/x', tls: { certFile: '/c.pem' } }))).toEqual(['tls.keyFile: JIT_ERR_POSTGRES_TLS_CONFLICT: set certFile and keyFile together']);
+    expect(messages(postgresConfigSchema.safeParse({ adminUrl: 'postgres://a@db/x', tls: { certFile: '/c.pem' } }))).toEqual([
+      'tls.keyFile: JIT_ERR_POSTGRES_TLS_CONFLICT: set certFile and keyFile together',
+    ]);
     expect(postgresConfigSchema.safeParse({ adminUrl: 'postgres://a@db/x', tls: { caFile: 'ca.pem' } }).success).toBe(false);
     expect(postgresConfigSchema.parse({ adminUrl: 'postgres://a@db/x', tls: {} }).tls).toEqual({ mode: 'verify-full' });
   });

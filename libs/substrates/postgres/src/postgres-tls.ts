@@ -8,7 +8,11 @@ import { z } from 'zod';
 import { EXPIRED_CERT_CODES, HOSTNAME_CERT_CODE, UNTRUSTED_CERT_CODES, type JitError } from '@jit/errors';
 import { PostgresTlsConflict, PostgresTlsFile, PostgresTlsHostname, PostgresTlsUnavailable, PostgresTlsUntrusted } from './errors';
 
-const filePath = z.string().min(1).max(1024).refine((p) => p.startsWith('/'), 'must be an absolute path');
+const filePath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((p) => p.startsWith('/'), 'must be an absolute path');
 
 export const postgresTlsSchema = z
   .strictObject({
@@ -74,7 +78,6 @@ export function pgSslOptions(tls: PostgresTls): ConnectionOptions {
   if (tls.keyFile) Object.defineProperty(options, 'key', { enumerable: true, configurable: true, get: () => read('tls.keyFile', tls.keyFile!) });
   return options;
 }
-
 
 /**
  * A TLS failure of a connection, as a catalogue error naming the server (host:port/db) and what to

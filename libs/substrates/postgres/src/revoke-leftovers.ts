@@ -69,9 +69,7 @@ export async function ensureLeftoverOwner(c: SqlRunner, owner: string, adminIsSu
     await c.query('SAVEPOINT jit_owner');
     try {
       await c.query(`CREATE ROLE ${pg.escapeIdentifier(owner)} WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT`);
-      await c.query(
-        `COMMENT ON ROLE ${pg.escapeIdentifier(owner)} IS ${pg.escapeLiteral('jit: owns what revoked grants left behind; must stay NOLOGIN, without attributes or memberships')}`,
-      );
+      await c.query(`COMMENT ON ROLE ${pg.escapeIdentifier(owner)} IS ${pg.escapeLiteral('jit: owns what revoked grants left behind; must stay NOLOGIN, without attributes or memberships')}`);
       await c.query('RELEASE SAVEPOINT jit_owner');
     } catch (err) {
       await c.query('ROLLBACK TO SAVEPOINT jit_owner');

@@ -16,25 +16,22 @@ export const VaultLoginFailed = defineError<[string, string, string, string]>(
 );
 
 /** A credential file of jit's own login (secret id, service-account token) cannot be read or is empty. */
-export const VaultAuthFileUnreadable = defineError<[string, string, string, string]>(
-  'JIT_ERR_VAULT_AUTH_FILE',
-  'vault %s: %s (%s): %s; jit reads it again at its next login',
-  { retriable: true, statusCode: 503 },
-);
+export const VaultAuthFileUnreadable = defineError<[string, string, string, string]>('JIT_ERR_VAULT_AUTH_FILE', 'vault %s: %s (%s): %s; jit reads it again at its next login', {
+  retriable: true,
+  statusCode: 503,
+});
 
 /** The instance sets both a static token and a login method, or neither (a settings problem at start-up). */
-export const VaultAuthConflict = defineError<[string]>(
-  'JIT_ERR_VAULT_AUTH_CONFLICT',
-  'vault %s: set either token (tokenRef) or auth (approle, jwt or kubernetes), exactly one of them',
-  { retriable: false, statusCode: 500 },
-);
+export const VaultAuthConflict = defineError<[string]>('JIT_ERR_VAULT_AUTH_CONFLICT', 'vault %s: set either token (tokenRef) or auth (approle, jwt or kubernetes), exactly one of them', {
+  retriable: false,
+  statusCode: 500,
+});
 
 /** The grant was revoked on this instance; a late issue of it (an issuer replica that lost its partition) is refused. */
-export const VaultGrantRevoked = defineError<[string, string]>(
-  'JIT_ERR_VAULT_GRANT_REVOKED',
-  'grant %s was already revoked on vault %s, so it is not issued again; open a new elevation request',
-  { retriable: false, statusCode: 409 },
-);
+export const VaultGrantRevoked = defineError<[string, string]>('JIT_ERR_VAULT_GRANT_REVOKED', 'grant %s was already revoked on vault %s, so it is not issued again; open a new elevation request', {
+  retriable: false,
+  statusCode: 409,
+});
 
 /** Every code this lib defines (the docs test checks each is in docs/errors.md). */
 export const VAULT_ERRORS = [VaultNotFound, VaultLoginFailed, VaultAuthFileUnreadable, VaultAuthConflict, VaultGrantRevoked] as const;

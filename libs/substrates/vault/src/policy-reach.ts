@@ -79,10 +79,7 @@ export function reachIntoJit(policy: string, jit: JitPaths): PolicyReach[] {
       ],
       'create a login (a user, role, certificate or auth method) that carries policies beyond the grant and outlasts it',
     ],
-    [
-      ['data', 'metadata', 'delete', 'destroy', 'undelete'].map((k) => `${jit.indexMount}/${k}/${index}`),
-      "edit jit's index of issued tokens (the orphan sweep would miss the grant's token)",
-    ],
+    [['data', 'metadata', 'delete', 'destroy', 'undelete'].map((k) => `${jit.indexMount}/${k}/${index}`), "edit jit's index of issued tokens (the orphan sweep would miss the grant's token)"],
   ];
   const out: PolicyReach[] = [];
   for (const r of policyRules(policy)) {

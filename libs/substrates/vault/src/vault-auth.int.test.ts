@@ -147,14 +147,17 @@ describe('vault auth: AppRole (real OpenBao)', () => {
       const logins = events.filter((e): e is Extract<VaultAuthEvent, { type: 'login' }> => e.type === 'login');
       expect(new Set(logins.map((l) => l.accessor)).size).toBe(logins.length);
       // the replaced token is revoked, not left to expire
-      await waitFor(async () => {
-        try {
-          await f.root.write('auth/token/lookup-accessor', { accessor: logins[0]!.accessor });
-          return false;
-        } catch {
-          return true;
-        }
-      }, { what: 'the replaced login token to be revoked', timeoutMs: 10_000 });
+      await waitFor(
+        async () => {
+          try {
+            await f.root.write('auth/token/lookup-accessor', { accessor: logins[0]!.accessor });
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        { what: 'the replaced login token to be revoked', timeoutMs: 10_000 },
+      );
       await lifecycle(substrate);
       expect(count(events, 'login-failed')).toBe(0);
     } finally {

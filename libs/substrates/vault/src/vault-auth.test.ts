@@ -7,7 +7,9 @@ import { vaultConfigSchema } from './vault-substrate';
 const logger = createLogger({ name: 'vault-auth-unit', level: 'silent' });
 const vaultError = (status: number, errors: string[]) => Object.assign(new Error(`Status ${status}`), { response: { statusCode: status, body: { errors } } });
 const fail = (op: string, err: unknown) =>
-  new JitError('JIT_ERR_SUBSTRATE_REJECTED', `${op} failed`, { cause: new Error(`vault HTTP 400: ${(err as { response?: { body?: { errors?: string[] } } }).response?.body?.errors?.join('; ') ?? ''}`) });
+  new JitError('JIT_ERR_SUBSTRATE_REJECTED', `${op} failed`, {
+    cause: new Error(`vault HTTP 400: ${(err as { response?: { body?: { errors?: string[] } } }).response?.body?.errors?.join('; ') ?? ''}`),
+  });
 
 function client(answer: (path: string, data?: unknown) => unknown): VaultAuthClient {
   const run = async (path: string, data?: unknown) => {

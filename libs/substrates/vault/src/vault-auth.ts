@@ -16,7 +16,11 @@ import { VaultAuthFileUnreadable, VaultLoginFailed } from './errors';
 
 const MOUNT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(\/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}){0,3}$/;
 const ROLE = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/;
-const filePath = z.string().min(1).max(1024).refine((p) => p.startsWith('/'), 'must be an absolute path');
+const filePath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((p) => p.startsWith('/'), 'must be an absolute path');
 
 /** Kubernetes projects the pod's service-account token here by default. */
 export const KUBERNETES_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';

@@ -136,7 +136,7 @@ describe('vault revoke on a real OpenBao: already gone is success', () => {
     expect(r.status === 200 ? r.body.warnings : isGoneAnswer('revoke accessor', { response: { statusCode: r.status, body: r.body } })).toBeTruthy();
   });
 
-  it('a token that expires between the adapter\'s ownership lookup and its revoke-accessor call', async () => {
+  it("a token that expires between the adapter's ownership lookup and its revoke-accessor call", async () => {
     const seen: string[] = [];
     const s = substrate({}, (real) => ({
       read: (p, o) => real.read(p, o),
@@ -163,7 +163,7 @@ describe('vault revoke on a real OpenBao: already gone is success', () => {
     expect(await s.verifyRevoked(handle)).toMatchObject({ verified: true });
   });
 
-  it('a database lease revoked behind jit\'s back: revoke succeeds, the carrier goes too, verifyRevoked says unusable', async () => {
+  it("a database lease revoked behind jit's back: revoke succeeds, the carrier goes too, verifyRevoked says unusable", async () => {
     const s = substrate();
     const { handle } = await s.issue(request({ mode: 'database', role: f.role }, 600));
     const leaseId = String(handle.ref.leaseId);
@@ -203,7 +203,9 @@ describe('vault revoke on a real OpenBao: real failures stay failures', () => {
     expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', retriable: false });
     expect(await tokenListed(String(handle.ref.accessor))).toBe(true);
     expect(JSON.stringify(err) + String(err) + String((err as Error).cause)).not.toContain(String(secret.token));
-    await substrate().revoke(handle).catch(() => undefined);
+    await substrate()
+      .revoke(handle)
+      .catch(() => undefined);
   });
 
   it('an admin token that may look up but not revoke (403) is a non-retriable denial; the token stays live', async () => {

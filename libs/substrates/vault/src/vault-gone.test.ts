@@ -114,7 +114,12 @@ describe('vault revoke: already gone is success (unit, fake client)', () => {
     });
     await make(f.client).revoke(dbHandle);
     // the grant's revoked marker goes first, so a late issue of it is refused from then on
-    expect(f.calls.filter((c) => c.op === 'write').map((c) => c.path)).toEqual(['auth/token/lookup-accessor', 'secret/data/jit/jit-role/vault/revoked~/gl-1', 'sys/leases/revoke', 'auth/token/revoke-accessor']);
+    expect(f.calls.filter((c) => c.op === 'write').map((c) => c.path)).toEqual([
+      'auth/token/lookup-accessor',
+      'secret/data/jit/jit-role/vault/revoked~/gl-1',
+      'sys/leases/revoke',
+      'auth/token/revoke-accessor',
+    ]);
 
     const g = fakeClient((c) => (c.path === 'auth/token/lookup-accessor' ? vaultError(400, ['invalid accessor']) : c.path === 'sys/leases/revoke' ? undefined : {}));
     await make(g.client).revoke(dbHandle);
@@ -128,7 +133,16 @@ describe('vault revoke: already gone is success (unit, fake client)', () => {
       if (c.path === 'auth/token/create/jit-role') return { auth: { client_token: 's.new', accessor: 'new', lease_duration: 900, orphan: true } };
       return {};
     });
-    const out = await make(f.client).issue({ grantId: 'gl-1', elevationId: 'gl-1', requester: 'a', target: 't', scopeName: 's', scope: { mode: 'token', policies: ['p'] }, connection: {}, ttlSeconds: 60 });
+    const out = await make(f.client).issue({
+      grantId: 'gl-1',
+      elevationId: 'gl-1',
+      requester: 'a',
+      target: 't',
+      scopeName: 's',
+      scope: { mode: 'token', policies: ['p'] },
+      connection: {},
+      ttlSeconds: 60,
+    });
     expect(out.handle.ref.accessor).toBe('new');
   });
 });
@@ -152,7 +166,9 @@ describe('vault revoke: real failures stay failures (unit, fake client)', () => 
   ];
   it.each(table)('%s', async (_label, failingPath, answer, code, retriable) => {
     const f = fakeClient((c) => (c.path === failingPath ? answer : c.path === 'auth/token/lookup-accessor' ? mine : {}));
-    const err = await make(f.client).revoke(dbHandle).catch((e: unknown) => e);
+    const err = await make(f.client)
+      .revoke(dbHandle)
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code, retriable });
     // a failed lookup or lease revoke never goes on to revoke the carrier (the grant stays findable)
     if (failingPath !== 'auth/token/revoke-accessor') expect(writesTo(f.calls, 'auth/token/revoke-accessor')).toBe(0);

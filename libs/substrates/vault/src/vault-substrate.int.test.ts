@@ -60,10 +60,7 @@ function setupVault(): Promise<Fixture> {
     });
     await admin.write(`${mount}/roles/${role}`, {
       db_name: 'orders',
-      creation_statements: [
-        `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
-        `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO "{{name}}"`,
-      ],
+      creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`, `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO "{{name}}"`],
       revocation_statements: [...POSTGRES_REVOCATION_STATEMENTS],
       default_ttl: '1h',
       max_ttl: '24h',
@@ -491,9 +488,7 @@ describe('vault: issued tokens do not inherit jit’s identity (jit logged in th
     const { login } = await appRoleLogin(f, admin, instance, f.tokenRole);
     const jit = await login();
     const viaAppRole = createVaultSubstrate(vaultConfigSchema.parse(configFor(f, { token: jit.token })), { logger, name: instance });
-    expect(await viaAppRole.checkSetup()).toEqual([
-      { severity: 'warning', message: expect.stringMatching(new RegExp(`identity entity ${jit.entityId}.*must stay orphan=true \\(it is\\)`)) },
-    ]);
+    expect(await viaAppRole.checkSetup()).toEqual([{ severity: 'warning', message: expect.stringMatching(new RegExp(`identity entity ${jit.entityId}.*must stay orphan=true \\(it is\\)`)) }]);
     const viaRoot = createVaultSubstrate(vaultConfigSchema.parse(configFor(f)), { logger, name: instance });
     expect((await viaRoot.checkSetup()).map((x) => x.severity)).toEqual(['info']);
 

@@ -79,7 +79,9 @@ describe('vault substrate (unit, fake client)', () => {
         if (c.path === 'auth/token/create/jit-role') return { auth: { client_token: 's.CHILD', accessor: 'child-acc', lease_duration: 900, ...auth } };
         return {};
       });
-      const err = await make(f.client).issue(req({ mode: 'token', policies: ['p'] })).catch((e: unknown) => e);
+      const err = await make(f.client)
+        .issue(req({ mode: 'token', policies: ['p'] }))
+        .catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_REJECTED', retriable: false, message: expect.stringContaining('orphan=true') });
       expect(f.calls.filter((c) => c.path === 'auth/token/revoke-accessor').map((c) => c.data)).toEqual([{ accessor: 'child-acc' }]);
       expect(f.calls.some((c) => c.op === 'write' && c.path.startsWith('secret/data/'))).toBe(false); // never indexed
@@ -95,7 +97,9 @@ describe('vault substrate (unit, fake client)', () => {
       if (c.path === 'auth/token/create/jit-role') return { auth: { client_token: 's.LATE', accessor: 'late-acc', lease_duration: 900, orphan: true } };
       return {};
     });
-    const err = await make(f.client).issue(req({ mode: 'token', policies: ['p'] })).catch((e: unknown) => e);
+    const err = await make(f.client)
+      .issue(req({ mode: 'token', policies: ['p'] }))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'JIT_ERR_VAULT_GRANT_REVOKED', retriable: false });
     expect(f.calls.filter((c) => c.path === 'auth/token/revoke-accessor').map((c) => c.data)).toEqual([{ accessor: 'late-acc' }]);
     expect(String(err)).not.toContain('s.LATE');
@@ -154,7 +158,9 @@ describe('vault substrate (unit, fake client)', () => {
       if (c.path === 'database/creds/orders') return vaultError(403, ['permission denied']);
       return {};
     });
-    const err = await make(f.client).issue(req({ mode: 'database', role: 'orders' })).catch((e: unknown) => e);
+    const err = await make(f.client)
+      .issue(req({ mode: 'database', role: 'orders' }))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_DENIED', retriable: false });
     expect(f.calls.find((c) => c.path === 'database/creds/orders')?.headers).toEqual({ 'X-Vault-Token': 's.CARRIER' });
     expect(f.calls.at(-1)).toMatchObject({ path: 'auth/token/revoke-accessor', data: { accessor: 'carrier-acc' } });
@@ -170,7 +176,9 @@ describe('vault substrate (unit, fake client)', () => {
       },
     });
     const f = fakeClient(() => axiosLike);
-    const err = (await make(f.client).issue(req({ mode: 'token', policies: ['p'] })).catch((e: unknown) => e)) as Error;
+    const err = (await make(f.client)
+      .issue(req({ mode: 'token', policies: ['p'] }))
+      .catch((e: unknown) => e)) as Error;
     expect(err).toMatchObject({ code: 'JIT_ERR_SUBSTRATE_UNREACHABLE', retriable: true });
     for (const t of [JSON.stringify(err), String(err), err.stack, JSON.stringify(err.cause), String(err.cause), JSON.stringify(Object.entries(err.cause as object))]) {
       expect(t).not.toContain('adm1n-T0KEN');

@@ -109,8 +109,7 @@ export interface VaultDeps {
 }
 
 export type VaultScope =
-  | { mode: 'token'; policies: string[] }
-  | { mode: 'database'; role: string; /** Where users connect, without credentials; the secret's `url` is built from it. */ loginUrl?: string };
+  { mode: 'token'; policies: string[] } | { mode: 'database'; role: string; /** Where users connect, without credentials; the secret's `url` is built from it. */ loginUrl?: string };
 
 /**
  * A vault instance. `checkTtl` (the contract's backstop check) reports a database role whose
@@ -210,8 +209,7 @@ function vaultMessages(err: unknown): string[] {
   return Array.isArray(errors) ? errors.map((m) => String(m).trim()) : [];
 }
 
-const isVaultError = (err: unknown, status: number, text?: RegExp): boolean =>
-  statusOf(err) === status && (!text || vaultMessages(err).some((m) => text.test(m)));
+const isVaultError = (err: unknown, status: number, text?: RegExp): boolean => statusOf(err) === status && (!text || vaultMessages(err).some((m) => text.test(m)));
 
 /** The calls whose "no such thing" answers mean the credential is already gone. */
 export type VaultGoneOperation = 'lookup accessor' | 'revoke accessor' | 'revoke lease' | 'lookup lease';
@@ -236,10 +234,7 @@ export function isGoneAnswer(op: VaultGoneOperation, err: unknown): boolean {
   const messages = vaultMessages(err);
   switch (op) {
     case 'lookup accessor':
-      return (
-        (status === 400 && messages.some((m) => /\binvalid accessor\b/.test(m))) ||
-        (status === 403 && messages.length > 0 && messages.every((m) => m === 'bad token'))
-      );
+      return (status === 400 && messages.some((m) => /\binvalid accessor\b/.test(m))) || (status === 403 && messages.length > 0 && messages.every((m) => m === 'bad token'));
     case 'revoke accessor':
       return status === 400 && messages.some((m) => /\b(?:token not found|invalid accessor)\b/.test(m));
     case 'revoke lease':
@@ -368,9 +363,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
   // lost its partition mid-issue and wakes after the revoke creates nothing that outlives the grant.
   const revokedEntry = (grantId: string) => `${config.indexMount}/data/${vaultIndexPath(config, name)}/revoked~/${grantKey(grantId)}`;
   const fail = (op: string, err: unknown): JitError =>
-    err instanceof JitError
-      ? err
-      : classifySubstrateError(name, op, scrub(err), (e) => (statusOf(e) === 404 ? VaultNotFound(name, op, { cause: e }) : undefined));
+    err instanceof JitError ? err : classifySubstrateError(name, op, scrub(err), (e) => (statusOf(e) === 404 ? VaultNotFound(name, op, { cause: e }) : undefined));
 
   const call = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -521,7 +514,7 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
       await revokeAccessor(accessor).catch(() => undefined);
       throw SubstrateRejected(
         name,
-        `token role ${config.tokenRole} created a token that is ${auth.orphan !== true ? 'a child of jit\'s own token' : 'tied to an entity'}, so it would inherit jit's identity; it was revoked. Set orphan=true on auth/token/roles/${config.tokenRole}`,
+        `token role ${config.tokenRole} created a token that is ${auth.orphan !== true ? "a child of jit's own token" : 'tied to an entity'}, so it would inherit jit's identity; it was revoked. Set orphan=true on auth/token/roles/${config.tokenRole}`,
       );
     }
     try {
@@ -754,9 +747,15 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
     const globs = Array.isArray(role.allowed_policies_glob) ? role.allowed_policies_glob : [];
     const allowed = Array.isArray(role.allowed_policies) ? role.allowed_policies : [];
     if (allowed.length === 0 && globs.length === 0) {
-      findings.push({ severity: 'warning', message: `${name}: token role ${config.tokenRole} sets no allowed_policies: its tokens may carry any policy of jit's admin token; list the scopes' policies there` });
+      findings.push({
+        severity: 'warning',
+        message: `${name}: token role ${config.tokenRole} sets no allowed_policies: its tokens may carry any policy of jit's admin token; list the scopes' policies there`,
+      });
     } else if (globs.length > 0) {
-      findings.push({ severity: 'warning', message: `${name}: token role ${config.tokenRole} allows policy globs (${globs.map(String).join(', ').slice(0, 200)}); prefer exact names in allowed_policies` });
+      findings.push({
+        severity: 'warning',
+        message: `${name}: token role ${config.tokenRole} allows policy globs (${globs.map(String).join(', ').slice(0, 200)}); prefer exact names in allowed_policies`,
+      });
     }
     if (findings.length === 0) findings.push({ severity: 'info', message: `${name}: token role ${config.tokenRole} issues orphans; jit's admin token has no entity` });
     return findings;

@@ -109,15 +109,20 @@ describe('policy audit on OpenBao: a database role max_ttl against the tier ceil
       const findings = resolver.lastAudit()!.findings;
       const problems = findings.filter((f) => f.severity !== 'info');
       expect(problems).toEqual([
-        expect.objectContaining({ substrate: 'vault:int', target: 'orders-vault', scope: 'long', check: 'ttl', severity: 'warning', message: expect.stringContaining(`database role ${longRole} has max_ttl 86400s above the tier ceiling 3600s`) }),
+        expect.objectContaining({
+          substrate: 'vault:int',
+          target: 'orders-vault',
+          scope: 'long',
+          check: 'ttl',
+          severity: 'warning',
+          message: expect.stringContaining(`database role ${longRole} has max_ttl 86400s above the tier ceiling 3600s`),
+        }),
       ]);
       expect(findings.filter((f) => f.scope === 'short').map((f) => f.severity)).toEqual(['info']);
       const warned = lines.filter((l) => l.level === 40 && l.check === 'ttl');
       expect(warned).toHaveLength(1);
       expect(warned[0]).toMatchObject({ substrate: 'vault:int', target: 'orders-vault', scope: 'long', policyVersion: 'v1' });
-      expect(await metricValues(registry)).toEqual(
-        expect.arrayContaining([{ substrate: 'vault:int', target: 'orders-vault', check: 'ttl', severity: 'warning', value: 1 }]),
-      );
+      expect(await metricValues(registry)).toEqual(expect.arrayContaining([{ substrate: 'vault:int', target: 'orders-vault', check: 'ttl', severity: 'warning', value: 1 }]));
 
       // the next issue on the long role is warned about at issue time, with its grant id
       await resolver.resolve(input);

@@ -18,7 +18,9 @@ function vaultLike(maxTtl: Record<string, number>, calls: Array<{ scope: unknown
       calls.push({ scope, ceiling });
       const role = (scope as { role: string }).role;
       const ttl = maxTtl[role] ?? 0;
-      return ttl > ceiling ? [{ severity: 'warning', message: `vault:prod: database role ${role} has max_ttl ${ttl}s above the tier ceiling ${ceiling}s` }] : [{ severity: 'info', message: `role ${role} within` }];
+      return ttl > ceiling
+        ? [{ severity: 'warning', message: `vault:prod: database role ${role} has max_ttl ${ttl}s above the tier ceiling ${ceiling}s` }]
+        : [{ severity: 'info', message: `role ${role} within` }];
     },
   });
 }
@@ -68,7 +70,15 @@ describe('policy audit', () => {
     ]);
     const w = warnings();
     expect(w).toHaveLength(2);
-    expect(w[0]).toMatchObject({ substrate: 'vault:prod', target: 'orders-vault', scope: 'long', check: 'ttl', severity: 'warning', policyVersion: 'v1', msg: expect.stringContaining('max_ttl 86400s above the tier ceiling 3600s') });
+    expect(w[0]).toMatchObject({
+      substrate: 'vault:prod',
+      target: 'orders-vault',
+      scope: 'long',
+      check: 'ttl',
+      severity: 'warning',
+      policyVersion: 'v1',
+      msg: expect.stringContaining('max_ttl 86400s above the tier ceiling 3600s'),
+    });
     expect(w[1]).toMatchObject({ substrate: 'postgres', target: '*', check: 'default-read-only', severity: 'error' });
     expect(await gauge()).toEqual(
       expect.arrayContaining([
@@ -82,7 +92,7 @@ describe('policy audit', () => {
     expect(await gauge()).toHaveLength(6);
   });
 
-  it('runs checkSetup once per instance a target uses (e.g. jit\'s Vault token has an entity) and reports it instance-wide', async () => {
+  it("runs checkSetup once per instance a target uses (e.g. jit's Vault token has an entity) and reports it instance-wide", async () => {
     let setupCalls = 0;
     const vault = {
       ...vaultLike({ short: 1800, long: 3600 }),
@@ -304,7 +314,11 @@ describe('policy audit', () => {
       const { audit, gauge } = setup([s], { repeatEveryMs: 60_000 });
       audit.schedule(loadedOf(POLICY, 'v1'));
       await audit.idle();
-      const ttl = () => audit.lastAudit()!.findings.filter((f) => f.check === 'ttl').map((f) => f.severity);
+      const ttl = () =>
+        audit
+          .lastAudit()!
+          .findings.filter((f) => f.check === 'ttl')
+          .map((f) => f.severity);
       expect(ttl()).toEqual([]);
 
       maxTtl = 86_400; // someone raised the role's max_ttl; the policy did not change

@@ -12,7 +12,10 @@ const SA = 'orders@p.iam.gserviceaccount.com';
 const SCOPES: Record<string, { good: unknown; bad: unknown[] }> = {
   postgres: { good: { grant: 'INSERT, UPDATE ON ALL TABLES IN SCHEMA app' }, bad: [{ grant: 'ALL PRIVILEGES ON DATABASE postgres; ALTER ROLE x SUPERUSER' }, null, 'x'] },
   vault: { good: { mode: 'token', policies: ['orders-write'] }, bad: [{ mode: 'token', policies: ['root'] }, { mode: 'sudo' }, []] },
-  'aws-sts': { good: { roleArn: ARN, sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:PutObject'], Resource: 'arn:aws:s3:::orders/*' }] } }, bad: [{ roleArn: 'arn:aws:iam::123456789012:user/admin' }, {}, 42] },
+  'aws-sts': {
+    good: { roleArn: ARN, sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:PutObject'], Resource: 'arn:aws:s3:::orders/*' }] } },
+    bad: [{ roleArn: 'arn:aws:iam::123456789012:user/admin' }, {}, 42],
+  },
   'gcp-iam': { good: { serviceAccount: SA, scopes: ['https://www.googleapis.com/auth/cloud-platform'] }, bad: [{ serviceAccount: 'not-an-email' }, {}, 'x'] },
 };
 /** Enough config to build an instance of each kind (never connected: nothing here is called). */

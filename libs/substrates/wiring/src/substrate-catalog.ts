@@ -21,9 +21,6 @@ export function substrateCatalog(registry: Pick<SubstrateRegistry, 'list'>): Sub
  * per kind, the config keys the facts depend on that this process knows (default: the kind's
  * defaults).
  */
-export function staticSubstrateCatalog(
-  settings: Record<string, Record<string, unknown>> = {},
-  definitions: readonly SubstrateDefinition<any, any>[] = SUBSTRATE_DEFINITIONS,
-): SubstrateCatalog {
+export function staticSubstrateCatalog(settings: Record<string, Record<string, unknown>> = {}, definitions: readonly SubstrateDefinition<any, any>[] = SUBSTRATE_DEFINITIONS): SubstrateCatalog {
   return Object.fromEntries(definitions.map((d) => [d.kind, entry(d.facts(settings[d.kind] ?? {}))]));
 }

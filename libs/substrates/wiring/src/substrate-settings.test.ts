@@ -53,11 +53,9 @@ describe("the README's production substrate configuration", () => {
     expect(block).toBeDefined();
     const checked: string[] = [];
     const secrets: string[] = [];
-    const { instances, problems } = parseSubstrateSettings(
-      { JIT_SUBSTRATES_FILE: '/etc/jit/substrates.json' },
-      (path) => (path === '/etc/jit/substrates.json' ? block! : (checked.push(path), '')),
-      { readSecret: (path) => (secrets.push(path), 'postgres://jit_admin:pw@orders-db.internal:5432/orders') },
-    );
+    const { instances, problems } = parseSubstrateSettings({ JIT_SUBSTRATES_FILE: '/etc/jit/substrates.json' }, (path) => (path === '/etc/jit/substrates.json' ? block! : (checked.push(path), '')), {
+      readSecret: (path) => (secrets.push(path), 'postgres://jit_admin:pw@orders-db.internal:5432/orders'),
+    });
     expect(secrets).toEqual(['/var/run/secrets/jit/orders-db-admin-url']);
     expect(problems).toEqual([]);
     expect(Object.keys(instances)).toEqual(['vault:prod', 'aws-sts:prod', 'gcp-iam:prod', 'postgres:orders']);

@@ -68,7 +68,12 @@ export function parseSubstrateSettings(
   if (inline && file) return { instances: {}, problems: ['JIT_SUBSTRATES: set JIT_SUBSTRATES or JIT_SUBSTRATES_FILE, not both'] };
   if (!inline && !file) {
     if (options.optional) return { instances: {}, problems: [] };
-    return { instances: {}, problems: ['JIT_SUBSTRATES: set it to a JSON object of substrate instances (e.g. {"postgres":{"adminUrlRef":"env:PG_ADMIN_URL"}} or "file:/run/secrets/pg-admin-url") or JIT_SUBSTRATES_FILE to a file holding one'] };
+    return {
+      instances: {},
+      problems: [
+        'JIT_SUBSTRATES: set it to a JSON object of substrate instances (e.g. {"postgres":{"adminUrlRef":"env:PG_ADMIN_URL"}} or "file:/run/secrets/pg-admin-url") or JIT_SUBSTRATES_FILE to a file holding one',
+      ],
+    };
   }
   const setting = inline ? 'JIT_SUBSTRATES' : 'JIT_SUBSTRATES_FILE';
   let text: string;

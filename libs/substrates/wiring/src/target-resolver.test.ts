@@ -126,7 +126,11 @@ describe('policy target resolver: the background substrate audit', () => {
     await resolver.auditIdle();
     expect(started).toBe(2); // rw and ro, once each
     expect(resolver.lastAudit()).toMatchObject({ policyVersion: 'v1', checks: 2 });
-    expect(warnings().filter((w) => w.check === 'ttl').map((w) => w.scope)).toEqual(['rw', 'ro']);
+    expect(
+      warnings()
+        .filter((w) => w.check === 'ttl')
+        .map((w) => w.scope),
+    ).toEqual(['rw', 'ro']);
     const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === FINDINGS_METRIC);
     expect(metric?.values.find((v) => v.labels.severity === 'warning')).toMatchObject({ value: 2, labels: { substrate: 'vault:prod', target: 'orders-vault', check: 'ttl' } });
   });
@@ -134,7 +138,9 @@ describe('policy target resolver: the background substrate audit', () => {
   it('at issue time, a scope whose role max_ttl is known to exceed the ceiling is logged with the grant id; the issue is not blocked', async () => {
     const vault = withChecks('vault:prod', {
       checkTtl: async (scope) =>
-        (scope as { role: string }).role === 'orders_rw' ? [{ severity: 'warning', message: 'database role orders_rw has max_ttl 86400s above the tier ceiling 3600s' }] : [{ severity: 'info', message: 'within' }],
+        (scope as { role: string }).role === 'orders_rw'
+          ? [{ severity: 'warning', message: 'database role orders_rw has max_ttl 86400s above the tier ceiling 3600s' }]
+          : [{ severity: 'info', message: 'within' }],
     });
     const { logger, lines } = capture();
     const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger, substrates: { list: () => [vault] } });
@@ -144,7 +150,16 @@ describe('policy target resolver: the background substrate audit', () => {
     expect(atIssue()).toEqual([]);
     expect(await resolver.resolve(vaultInput)).toBeDefined();
     expect(atIssue()).toEqual([
-      expect.objectContaining({ level: 40, grantId: vaultInput.grantId, elevationId: 'gl-7-3', target: 'orders-vault', scope: 'rw', substrate: 'vault:prod', policyVersion: 'v1', msg: expect.stringContaining('max_ttl 86400s') }),
+      expect.objectContaining({
+        level: 40,
+        grantId: vaultInput.grantId,
+        elevationId: 'gl-7-3',
+        target: 'orders-vault',
+        scope: 'rw',
+        substrate: 'vault:prod',
+        policyVersion: 'v1',
+        msg: expect.stringContaining('max_ttl 86400s'),
+      }),
     ]);
     expect(await resolver.resolve({ ...vaultInput, scope: 'ro' })).toBeDefined();
     expect(atIssue()).toHaveLength(1);
@@ -167,7 +182,7 @@ describe('policy target resolver: the background substrate audit', () => {
     expect(resolver.lastAudit()).toMatchObject({ policyVersion: 'v2', findings: [expect.objectContaining({ severity: 'error' }), expect.objectContaining({ severity: 'error' })] });
   });
 
-  it('finds the instances createSubstrates built with the same logger (the apps pass nothing more) and runs the vault adapter\'s own checkTtl', async () => {
+  it("finds the instances createSubstrates built with the same logger (the apps pass nothing more) and runs the vault adapter's own checkTtl", async () => {
     const { logger, warnings } = capture();
     const reads: string[] = [];
     const fakeVault = {
@@ -183,8 +198,12 @@ describe('policy target resolver: the background substrate audit', () => {
       list: async () => ({ data: { keys: [] } }),
       delete: async () => ({}),
     };
-    const substrates = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 'hvs.admin-token-never-logged', tokenRole: 'jit' } }, logger, { 'vault:prod': { clientFactory: () => fakeVault } });
-    const other = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 't', tokenRole: 'jit' } }, capture().logger, { 'vault:prod': { clientFactory: () => ({ ...fakeVault, read: async () => ({ data: { max_ttl: 1 } }) }) } });
+    const substrates = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 'hvs.admin-token-never-logged', tokenRole: 'jit' } }, logger, {
+      'vault:prod': { clientFactory: () => fakeVault },
+    });
+    const other = createSubstrates({ 'vault:prod': { addr: 'http://127.0.0.1:1', token: 't', tokenRole: 'jit' } }, capture().logger, {
+      'vault:prod': { clientFactory: () => ({ ...fakeVault, read: async () => ({ data: { max_ttl: 1 } }) }) },
+    });
     try {
       const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger });
       await resolver.resolve(vaultInput);
@@ -220,7 +239,13 @@ describe('policy target resolver: the background substrate audit', () => {
   it('audit: false switches it off', async () => {
     let calls = 0;
     const vault = withChecks('vault:prod', { checkTtl: async () => (calls++, []) });
-    const resolver = createPolicyTargetResolver({ policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') }, env: {}, logger: capture().logger, substrates: { list: () => [vault] }, audit: false });
+    const resolver = createPolicyTargetResolver({
+      policyStore: { atVersion: async () => loadedOf(vaultPolicy, 'v1') },
+      env: {},
+      logger: capture().logger,
+      substrates: { list: () => [vault] },
+      audit: false,
+    });
     await resolver.resolve(vaultInput);
     await resolver.auditIdle();
     expect(calls).toBe(0);

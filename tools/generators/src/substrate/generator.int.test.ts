@@ -9,11 +9,11 @@ const REPO = resolve(__dirname, '../../../..');
 describe('nx g ./tools/generators:substrate', () => {
   it('loads through the Nx CLI and plans the scaffold', async () => {
     // CI=true turns Nx's colours on (CREATE/UPDATE are coloured words): compare the text a user reads
-    const { stdout: raw } = await promisify(execFile)(
-      'npx',
-      ['nx', 'g', './tools/generators:substrate', '--name=zz-cli-check', '--dry-run', '--no-interactive'],
-      { cwd: REPO, env: { ...process.env, NX_NO_CLOUD: 'true', NX_DAEMON: 'false' }, timeout: 120_000 },
-    );
+    const { stdout: raw } = await promisify(execFile)('npx', ['nx', 'g', './tools/generators:substrate', '--name=zz-cli-check', '--dry-run', '--no-interactive'], {
+      cwd: REPO,
+      env: { ...process.env, NX_NO_CLOUD: 'true', NX_DAEMON: 'false' },
+      timeout: 120_000,
+    });
     const stdout = stripVTControlCharacters(raw);
     expect(stdout).toContain('CREATE libs/substrates/zz-cli-check/project.json');
     expect(stdout).toContain('CREATE libs/substrates/zz-cli-check/src/zz-cli-check-substrate.int.test.ts');

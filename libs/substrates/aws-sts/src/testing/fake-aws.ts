@@ -91,7 +91,10 @@ export class FakeAws {
     if (s.expiresAt <= this.clock().getTime()) return false;
     const role = this.roles.get(s.roleName);
     if (!role) return false;
-    return !deniesSession([...role.policies.values()].map((p) => decodePolicyDocument(p)), s);
+    return !deniesSession(
+      [...role.policies.values()].map((p) => decodePolicyDocument(p)),
+      s,
+    );
   }
 
   /**

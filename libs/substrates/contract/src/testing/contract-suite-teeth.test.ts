@@ -19,11 +19,10 @@ async function runFixtures(): Promise<Map<string, Map<string, string>>> {
   const dir = mkdtempSync(join(tmpdir(), 'jit-suite-teeth-'));
   const out = join(dir, 'report.json');
   try {
-    await promisify(execFile)(
-      'npx',
-      ['vitest', 'run', '--config', 'libs/substrates/contract/src/testing/fixtures/vitest.fixtures.config.ts', '--reporter=json', `--outputFile=${out}`],
-      { cwd: REPO, timeout: 120_000 },
-    ).catch((err: unknown) => {
+    await promisify(execFile)('npx', ['vitest', 'run', '--config', 'libs/substrates/contract/src/testing/fixtures/vitest.fixtures.config.ts', '--reporter=json', `--outputFile=${out}`], {
+      cwd: REPO,
+      timeout: 120_000,
+    }).catch((err: unknown) => {
       // failures are the point; a missing report is not
       if ((err as { code?: number }).code !== 1) throw err;
     });
@@ -69,7 +68,10 @@ describe('runSubstrateContractSuite has teeth', () => {
     ];
     for (const [suite, title] of grantee) {
       expect(failed(r.get(suite), title), suite).toBe(true);
-      expect([...(r.get(suite)?.entries() ?? [])].filter(([t, st]) => st === 'failed' && t !== title), suite).toEqual([]);
+      expect(
+        [...(r.get(suite)?.entries() ?? [])].filter(([t, st]) => st === 'failed' && t !== title),
+        suite,
+      ).toEqual([]);
       expect(failed(r.get('broken: grantee attacks not addressed'), title), `unaddressed: ${title}`).toBe(true);
     }
     expect(failed(r.get('broken: validateScope accepts everything'), 'validateScope accepts')).toBe(true);

@@ -145,8 +145,7 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
       }
     };
 
-    const listed = async (grantId: string): Promise<RevocationHandle[]> =>
-      ((await h.substrate.listIssued?.()) ?? []).filter((x) => x.grantId === grantId);
+    const listed = async (grantId: string): Promise<RevocationHandle[]> => ((await h.substrate.listIssued?.()) ?? []).filter((x) => x.grantId === grantId);
 
     const caseIt = (c: ContractCase, title: string, fn: () => Promise<void>): void => {
       if (skip[c]) it.skip(`${title} (skipped: ${skip[c]})`, fn);
@@ -200,7 +199,7 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
       const secrets = secretValues(out.secret);
       expect(secrets.length, 'the secret has at least one secret-looking value to guard').toBeGreaterThan(0);
       if (options.credential) {
-        expect(options.credential.kind, 'the credential shape is this adapter\'s').toBe(h.substrate.kind);
+        expect(options.credential.kind, "the credential shape is this adapter's").toBe(h.substrate.kind);
         const undeclared = Object.keys(out.secret).filter((k) => !Object.hasOwn(options.credential!.keys, k));
         expect(undeclared, 'secret keys missing from the credential shape (jit exec would refuse the credential)').toEqual([]);
       }
@@ -278,7 +277,7 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
       await waitUntil(async () => !(await h.probe(out.secret)), 'the credential to stop working at notAfter (never revoked)', notAfter);
     });
 
-    caseIt('pastNotAfter', 'an issue at or past the grant\'s notAfter is refused (not retriable) and creates nothing', async () => {
+    caseIt('pastNotAfter', "an issue at or past the grant's notAfter is refused (not retriable) and creates nothing", async () => {
       const grantId = contractGrantId();
       const req = { ...h.makeRequest(grantId), notAfter: new Date(Date.now() - 1_000).toISOString() };
       const err = await h.substrate.issue(req).then(
@@ -325,7 +324,10 @@ export function runSubstrateContractSuite(options: ContractSuiteOptions): void {
         wellFormed(await h.substrate.checkTtl(scope, req.ttlSeconds), 'checkTtl(harness scope)');
         for (const bad of [null, undefined, 42, 'x', [], { mode: 'x'.repeat(100_000) }]) {
           const got = wellFormed(await h.substrate.checkTtl(bad, 3600), `checkTtl(${JSON.stringify(bad)?.slice(0, 40)})`);
-          expect(got.some((f) => f.severity === 'error'), `checkTtl(${JSON.stringify(bad)?.slice(0, 40)}) reports an error`).toBe(true);
+          expect(
+            got.some((f) => f.severity === 'error'),
+            `checkTtl(${JSON.stringify(bad)?.slice(0, 40)}) reports an error`,
+          ).toBe(true);
         }
       }
       if (h.substrate.checkDefaultIsReadOnly) wellFormed(await h.substrate.checkDefaultIsReadOnly(), 'checkDefaultIsReadOnly()');

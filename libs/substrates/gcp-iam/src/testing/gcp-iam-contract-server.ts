@@ -150,9 +150,7 @@ export class GcpIamContractServer {
       SignBlob: unimplemented,
       SignJwt: unimplemented,
     });
-    this.boundPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
-    );
+    this.boundPort = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
     this.server = server;
     const http = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -190,8 +188,10 @@ export class GcpIamContractServer {
     if (path === '/v1/token') {
       const oauthError = (error: string, description: string) => ({ status: 400, body: { error, error_description: description } });
       const form = new URLSearchParams(text);
-      if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:token-exchange') return oauthError('unsupported_grant_type', 'grant_type must be urn:ietf:params:oauth:grant-type:token-exchange');
-      if (form.get('requested_token_type') !== 'urn:ietf:params:oauth:token-type:access_token') return oauthError('invalid_request', 'requested_token_type must be urn:ietf:params:oauth:token-type:access_token');
+      if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:token-exchange')
+        return oauthError('unsupported_grant_type', 'grant_type must be urn:ietf:params:oauth:grant-type:token-exchange');
+      if (form.get('requested_token_type') !== 'urn:ietf:params:oauth:token-type:access_token')
+        return oauthError('invalid_request', 'requested_token_type must be urn:ietf:params:oauth:token-type:access_token');
       const type = form.get('subject_token_type') ?? '';
       if (!['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token'].includes(type)) return oauthError('invalid_request', 'Invalid subject_token_type');
       const audience = form.get('audience') ?? '';
@@ -292,7 +292,12 @@ export class GcpIamContractServer {
 
   private generateAccessToken(call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>): void {
     const req = call.request as { name?: string; scope?: string[]; delegates?: string[]; lifetime?: { seconds?: string | number; nanos?: number } | null };
-    this.requests.push({ name: String(req.name ?? ''), scope: [...(req.scope ?? [])], delegates: [...(req.delegates ?? [])], ...(req.lifetime ? { lifetime: { seconds: req.lifetime.seconds ?? 0, nanos: req.lifetime.nanos ?? 0 } } : {}) });
+    this.requests.push({
+      name: String(req.name ?? ''),
+      scope: [...(req.scope ?? [])],
+      delegates: [...(req.delegates ?? [])],
+      ...(req.lifetime ? { lifetime: { seconds: req.lifetime.seconds ?? 0, nanos: req.lifetime.nanos ?? 0 } } : {}),
+    });
     const fault = this.faults.shift();
     if (fault) {
       if ('hang' in fault) return; // never answers: the client's deadline fires

@@ -140,9 +140,7 @@ export function postgresGranteeAttacks(adminUrl: string, scope: AttackScope): Po
         // gives the function to a privileged owner — with that owner's rights after revoke.
         const fn = `attack_definer_${rand()}`;
         await withClient(url, (c) =>
-          c.query(
-            `CREATE FUNCTION public.${ident(fn)}(name text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$ BEGIN EXECUTE format('CREATE TABLE public.%I (x int)', name); END $$`,
-          ),
+          c.query(`CREATE FUNCTION public.${ident(fn)}(name text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$ BEGIN EXECUTE format('CREATE TABLE public.%I (x int)', name); END $$`),
         );
         functions.push(`public.${ident(fn)}(text)`);
         const other = await bystander();
@@ -185,8 +183,7 @@ export function postgresGranteeAttacks(adminUrl: string, scope: AttackScope): Po
       // Functions named like those jit's admin session calls unqualified, with argument types that
       // match its literals better than pg_catalog's: if the admin resolves one, it runs as the admin.
       const backdoor = `attack_backdoor_${rand()}`;
-      const body = (tail: string) =>
-        `LANGUAGE plpgsql AS $$ BEGIN BEGIN EXECUTE 'CREATE ROLE ${backdoor} LOGIN SUPERUSER'; EXCEPTION WHEN others THEN NULL; END; ${tail}; END $$`;
+      const body = (tail: string) => `LANGUAGE plpgsql AS $$ BEGIN BEGIN EXECUTE 'CREATE ROLE ${backdoor} LOGIN SUPERUSER'; EXCEPTION WHEN others THEN NULL; END; ${tail}; END $$`;
       const plants: Array<[string, string]> = [
         ['public.hashtextextended(text, integer)', `CREATE FUNCTION public.hashtextextended(t text, s integer) RETURNS bigint ${body('RETURN pg_catalog.hashtextextended(t, s)')}`],
         ['public.shobj_description(oid, text)', `CREATE FUNCTION public.shobj_description(o oid, c text) RETURNS text ${body('RETURN pg_catalog.shobj_description(o, c::name)')}`],

@@ -48,4 +48,3 @@ export function policyOf(targets: Record<string, { substrate: string; scopes: Re
 }
 
 export const loadedOf = (policy: PolicyModel, version: string): LoadedPolicy => ({ policy, version, commitId: 'c'.repeat(40), loadedAt: '2026-01-01T00:00:00Z' });
-
