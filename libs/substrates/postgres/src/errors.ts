@@ -40,5 +40,17 @@ export const PostgresGrantRevoked = defineError<[string, string, string]>(
   { retriable: false, statusCode: 409 },
 );
 
+/**
+ * The server refused the admin login while the admin URL comes from a file (`adminUrlRef: file:`). A
+ * secret manager rotates the role's password first and the mounted file after it (kubelet syncs a
+ * secret volume up to a minute or two later), so a refusal in that gap is retried: the next
+ * connection reads the file again. A password that stays wrong ends the caller's retry budget.
+ */
+export const PostgresCredentialRefused = defineError<[string, string]>(
+  'JIT_ERR_POSTGRES_CREDENTIAL_REFUSED',
+  "postgres %s: the server refused the admin credential at login (%s); it is read from a file, which may be mid-rotation, so the call is retried with the file's next content — if this persists, put the role's current password in the file",
+  { retriable: true, statusCode: 503 },
+);
+
 /** Every code this lib defines (the docs test checks each is in docs/errors.md). */
-export const POSTGRES_ERRORS = [PostgresTlsUntrusted, PostgresTlsHostname, PostgresTlsUnavailable, PostgresTlsFile, PostgresTlsConflict, PostgresGrantRevoked] as const;
+export const POSTGRES_ERRORS = [PostgresTlsUntrusted, PostgresTlsHostname, PostgresTlsUnavailable, PostgresTlsFile, PostgresTlsConflict, PostgresGrantRevoked, PostgresCredentialRefused] as const;

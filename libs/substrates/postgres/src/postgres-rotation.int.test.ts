@@ -34,14 +34,15 @@ const request = (grantId: string): IssueRequest => ({
   ttlSeconds: 600,
 });
 
-/** What the issuer and revoker do with a failure: retry it when it is retriable. */
+/** What the issuer and revoker do with a failure: retry it, with a bounded wait, when it is retriable. */
 async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
+  const until = Date.now() + 30_000;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (!isRetriable(err) || attempt >= 5) throw err;
-      await new Promise((r) => setTimeout(r, 50 * attempt));
+      if (!isRetriable(err) || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(50 * attempt, 250)));
     }
   }
 }
@@ -93,18 +94,30 @@ describe('postgres: the admin password rotated under load (adminUrlRef: file:)',
       }
     };
     const workers = Array.from({ length: 4 }, worker);
-    await waitFor(() => done.length >= 10, { what: '10 grants before the rotation', timeoutMs: 60_000 });
-
-    // The secret manager's rotation: the role's password, then the mounted secret.
     const rotatedAt = new Date();
-    await withClient(await getPostgres(), (c) => c.query(`ALTER ROLE ${admin} PASSWORD '${PW2}'`));
-    vol.write({ 'admin-url': loginUrl(base, admin, PW2) });
-    const atRotation = done.length;
-    await waitFor(() => done.length >= atRotation + 10, { what: '10 grants after the rotation', timeoutMs: 60_000 });
-    stop = true;
-    await Promise.all(workers);
+    try {
+      await waitFor(() => done.length >= 10, { what: '10 grants before the rotation', timeoutMs: 60_000 });
 
-    expect(failed).toEqual([]);
+      // The secret manager's rotation: the role's password, then — a kubelet sync later — the mounted
+      // secret. jit's open sessions are cut in between, so connections are opened in that gap and refused.
+      await withClient(await getPostgres(), async (c) => {
+        await c.query(`ALTER ROLE ${admin} PASSWORD '${PW2}'`);
+        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [admin]);
+      });
+      // The gap is over once a login was refused: jit said it retries, or (without that) a call failed.
+      await waitFor(() => failed.length > 0 || lines.join('').includes('refused the admin credential'), {
+        what: 'a login refused in the rotation gap',
+        timeoutMs: 30_000,
+      });
+      vol.write({ 'admin-url': loginUrl(base, admin, PW2) });
+      const atRotation = done.length;
+      await waitFor(() => done.length >= atRotation + 10 || failed.length > 0, { what: '10 grants after the rotation', timeoutMs: 60_000 });
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+    }
+
+    expect(failed.map((e) => (e instanceof Error ? e.message : String(e)))).toEqual([]);
     expect(lines.join('')).toContain('admin connection credential rotated');
     // jit's admin sessions now are ones opened after the rotation, and the old password is refused.
     const sessions = await withClient(await getPostgres(), (c) => c.query('SELECT backend_start FROM pg_stat_activity WHERE usename = $1', [admin]));

@@ -38,7 +38,7 @@ import type { JitError } from '@jit/errors';
 import { isSystemSchema, parseGrant, renderGrant, schemasOf, type ParsedGrant } from './grant-grammar';
 import { LeftoverOwnerUnsafe, capLeftovers, ensureLeftoverOwner, grantToAdmin, neutraliseOwned, otherDatabasesOf, stripPrivileges } from './revoke-leftovers';
 import { scramVerifier } from './scram-verifier';
-import { PostgresGrantRevoked, PostgresTlsConflict } from './errors';
+import { PostgresCredentialRefused, PostgresGrantRevoked, PostgresTlsConflict } from './errors';
 import { classifyTls, pgSslOptions, postgresTlsSchema, tlsFiles, urlTlsParams } from './postgres-tls';
 
 export const POSTGRES_KIND = 'postgres';
@@ -311,6 +311,19 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     s.live = liveAdminUrl;
     s.liveText = config.adminUrl;
   }
+  /**
+   * classifyPg for a call on `s`. A login the server refuses while the admin URL comes from a file is a
+   * rotation's gap (the server changed first, the mounted file not yet): retriable, and the next
+   * connection reads the file again (JIT_ERR_POSTGRES_CREDENTIAL_REFUSED).
+   */
+  const classifyOn = (s: Server, op: string, err: unknown): JitError => {
+    const code = sqlstate(err);
+    if (s.live && (code === '28P01' || code === '28000')) {
+      log.warn({ op, sqlstate: code }, 'the server refused the admin credential read from the file; retried (a rotation in progress is picked up when the file changes)');
+      return PostgresCredentialRefused(name, `${op}: SQLSTATE ${code}`, { cause: err });
+    }
+    return classifyPg(name, op, err, s.id);
+  };
   /** Pools replaced by a rotation, ending once their checked-out clients are released. */
   const retiring = new Set<Promise<void>>();
 
@@ -432,7 +445,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     try {
       client = await poolOf(s).connect();
     } catch (err) {
-      throw classifyPg(name, `${op} (connect)`, err, s.id);
+      throw classifyOn(s, `${op} (connect)`, err);
     }
     const unhold = heldClient(client, op);
     try {
@@ -599,7 +612,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
     try {
       ({ rows } = await poolOf(s).query('SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1 AND rolcanlogin) AS "canLogin"', [role]));
     } catch (err) {
-      throw classifyPg(name, 'issue (check for a revoke)', err, s.id);
+      throw classifyOn(s, 'issue (check for a revoke)', err);
     }
     return rows[0]?.canLogin === false;
   };
@@ -648,7 +661,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
         await new Promise((r) => setTimeout(r, delay));
       }
     } catch (err) {
-      throw classifyPg(name, 'revoke (terminate sessions)', err, server.id);
+      throw classifyOn(server, 'revoke (terminate sessions)', err);
     }
     if (!present) return { leftovers: [] };
     // 3. Its privileges here, in a short transaction no reader's lock can stall (revoke-leftovers.ts).
@@ -732,7 +745,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
         [role],
       ));
     } catch (err) {
-      throw classifyPg(name, 'verify', err, server.id);
+      throw classifyOn(server, 'verify', err);
     }
     const roles = Number(rows[0]?.roles ?? 0);
     const sessions = Number(rows[0]?.sessions ?? 0);
@@ -749,7 +762,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       try {
         ({ rows } = await poolOf(s).query("SELECT rolname, pg_catalog.shobj_description(oid, 'pg_authid') AS comment FROM pg_catalog.pg_roles WHERE rolname LIKE 'jit\\_%' ORDER BY rolname"));
       } catch (err) {
-        throw classifyPg(name, 'list roles', err, s.id);
+        throw classifyOn(s, 'list roles', err);
       }
       for (const r of rows) {
         const meta = parseMeta(r.comment);
@@ -868,7 +881,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
            FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`,
       ));
     } catch (err) {
-      throw classifyPg(name, 'check admin', err, s.id);
+      throw classifyOn(s, 'check admin', err);
     }
     const user = String(attrs?.user ?? '?');
     if (attrs?.rolsuper === true) {
@@ -892,7 +905,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
       const { rows } = await plain.query('SELECT pg_catalog.current_schemas(false)::pg_catalog.text[] AS path');
       path = Array.isArray(rows[0]?.path) ? (rows[0].path as string[]) : [];
     } catch (err) {
-      throw classifyPg(name, 'check admin search_path', err, s.id);
+      throw classifyOn(s, 'check admin search_path', err);
     } finally {
       await plain.end().catch(() => undefined);
     }
@@ -912,7 +925,7 @@ export function createPostgresSubstrate(config: PostgresConfig, deps: SubstrateD
           [path],
         ));
       } catch (err) {
-        throw classifyPg(name, 'check admin search_path', err, s.id);
+        throw classifyOn(s, 'check admin search_path', err);
       }
       for (const r of rows) {
         const creators = (r.creators as string[]).slice(0, 5);
