@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { serverEnv } from './env-schemas';
 import { parseEnv } from './parse-env';
@@ -12,16 +12,24 @@ function fakeProcess(env: Record<string, string> = {}) {
   const exits: number[] = [];
   const stderr: string[] = [];
   const handlers = new Map<string, () => void>();
+  let exited!: (code: number) => void;
+  // Resolves with the first exit code: a stop is awaited as an event, never a sleep.
+  const firstExit = new Promise<number>((resolve) => (exited = resolve));
   const proc: ProcessLike = {
     env,
-    exit: (code) => void exits.push(code),
+    exit: (code) => {
+      exits.push(code);
+      exited(code);
+    },
     on: (signal, listener) => handlers.set(signal, listener),
     stderr: { write: (t) => stderr.push(t) },
   };
-  return { proc, exits, stderr, signal: (s: string) => handlers.get(s)?.() };
+  return { proc, exits, stderr, firstExit, signal: (s: string) => handlers.get(s)?.() };
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 10));
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('runService', () => {
   it('exits 2 with the config message on a bad setting, before starting anything', async () => {
@@ -113,7 +121,7 @@ describe('runService', () => {
     await runService({ name: 't', parseConfig: () => ({ logLevel: 'silent' }), start: async () => ({ address: 'a', stop: async () => void stops++ }) }, p.proc);
     p.signal('SIGTERM');
     p.signal('SIGINT');
-    await settle();
+    expect(await p.firstExit).toBe(0);
     expect(stops).toBe(1);
     expect(p.exits).toEqual([0]);
 
@@ -132,15 +140,18 @@ describe('runService', () => {
       q.proc,
     );
     q.signal('SIGINT');
-    await settle();
+    expect(await q.firstExit).toBe(1);
     expect(q.exits).toEqual([1]);
   });
 
   it('exits 1 when a graceful stop outlives its deadline', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const p = fakeProcess();
     await runService({ name: 't', parseConfig: () => ({ logLevel: 'silent' }), stopTimeoutMs: 20, start: async () => ({ address: 'a', stop: () => new Promise(() => undefined) }) }, p.proc);
     p.signal('SIGTERM');
-    await new Promise((r) => setTimeout(r, 60));
+    await vi.advanceTimersByTimeAsync(19);
+    expect(p.exits).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
     expect(p.exits).toEqual([1]);
   });
 });
