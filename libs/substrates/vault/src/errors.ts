@@ -33,5 +33,17 @@ export const VaultGrantRevoked = defineError<[string, string]>('JIT_ERR_VAULT_GR
   statusCode: 409,
 });
 
+/**
+ * Vault refused jit's static token, which is read from a file (`tokenRef: file:`), and the file still
+ * holds it. A secret manager may revoke the old token before the mounted file shows the new one
+ * (kubelet syncs a secret volume a minute or two later), so the call is retried and the next one
+ * reads the file again. A token that stays refused ends the caller's retry budget.
+ */
+export const VaultCredentialRefused = defineError<[string]>(
+  'JIT_ERR_VAULT_CREDENTIAL_REFUSED',
+  "vault %s no longer accepts jit's token read from its file (tokenRef: file:); the file may be mid-rotation, so the call is retried with the file's next content — if this persists, put a valid token in the file",
+  { retriable: true, statusCode: 503 },
+);
+
 /** Every code this lib defines (the docs test checks each is in docs/errors.md). */
-export const VAULT_ERRORS = [VaultNotFound, VaultLoginFailed, VaultAuthFileUnreadable, VaultAuthConflict, VaultGrantRevoked] as const;
+export const VAULT_ERRORS = [VaultNotFound, VaultLoginFailed, VaultAuthFileUnreadable, VaultAuthConflict, VaultGrantRevoked, VaultCredentialRefused] as const;

@@ -12,7 +12,7 @@ import type { Logger, Registry } from '@jit/observability';
 import { JitError } from '@jit/errors';
 import { describeReadFailure, readSecretFile } from '@jit/service';
 import { reportAuthExpiry } from '@jit/substrates';
-import { VaultAuthFileUnreadable, VaultLoginFailed } from './errors';
+import { VaultAuthFileUnreadable, VaultCredentialRefused, VaultLoginFailed } from './errors';
 
 const MOUNT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(\/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}){0,3}$/;
 const ROLE = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/;
@@ -68,8 +68,11 @@ export interface VaultAuthClient {
 export interface VaultAuthOptions {
   /** Instance name (`vault:prod`): the gauge's label and every message's subject. */
   name: string;
-  /** The static token, or how to log in. */
-  auth: { method: 'token'; token: string } | VaultAuthConfig;
+  /**
+   * The static token, or how to log in. `live`: the token comes from a file (`tokenRef: file:`) and
+   * this reads it now, so a rotated token is used by the next call.
+   */
+  auth: { method: 'token'; token: string; live?: () => string } | VaultAuthConfig;
   /** A client sending no token (login) and one per token (renew, lookup, revoke). */
   loginClient: VaultAuthClient;
   clientFor: (token: string) => VaultAuthClient;
@@ -92,7 +95,9 @@ export interface VaultAuth {
   token(): Promise<string>;
   /**
    * Called when Vault refused `token` (403): if Vault no longer knows it (revoked, expired early), a
-   * login method gets a new one and true is returned so the caller may retry once.
+   * login method gets a new one and true is returned so the caller may retry once. A static token
+   * read from a file: the file's new token (true), or — the file not rotated yet — a retriable
+   * JIT_ERR_VAULT_CREDENTIAL_REFUSED is thrown.
    */
   refused(token: string): Promise<boolean>;
   /** When the current token expires (ms since epoch; Infinity = never; undefined = none yet). */
@@ -210,6 +215,7 @@ export function createVaultAuth(options: VaultAuthOptions): VaultAuth {
   };
 
   const renew = async (s: Session): Promise<void> => {
+    if (session !== s) return; // replaced (a rotated static token): its own renewal is planned
     let r: any;
     try {
       r = await options.clientFor(s.token).write('auth/token/renew-self', {});
@@ -257,21 +263,55 @@ export function createVaultAuth(options: VaultAuthOptions): VaultAuth {
   };
 
   // A static token: learn its TTL once (background) so it is renewed and reported; a login method: log in now.
-  let started: Promise<unknown>;
-  if (auth.method === 'token') {
-    session = { token: auth.token, expiresAt: Infinity, renewable: false, ttl: 0 };
-    const s0 = session;
-    started = options
-      .clientFor(auth.token)
+  /** A static token becomes the one in force: learned once in the background (its TTL), so it is renewed and reported. */
+  const adopt = (token: string): Promise<unknown> => {
+    const s0: Session = { token, expiresAt: Infinity, renewable: false, ttl: 0 };
+    session = s0;
+    return options
+      .clientFor(token)
       .read('auth/token/lookup-self')
       .then((r) => {
         const d = r?.data ?? {};
         const ttl = seconds(d.ttl);
         if (session !== s0 || !ttl) return;
-        session = { token: auth.token, expiresAt: now() + ttl * 1000, renewable: d.renewable === true, ttl: seconds(d.creation_ttl) || ttl };
+        session = { token, expiresAt: now() + ttl * 1000, renewable: d.renewable === true, ttl: seconds(d.creation_ttl) || ttl };
         plan(session);
       })
       .catch((err) => log.warn({ err: fail('lookup self', err).message }, "could not look up jit's vault token; its expiry is not reported"));
+  };
+
+  /** The static token now: from its file when it has one (a rotated token is adopted), else the configured one. */
+  const staticToken = (): string => {
+    if (auth.method !== 'token') throw new Error('unreachable: not a static token');
+    const token = auth.live?.().trim() || auth.token;
+    if (session?.token !== token && !closed) {
+      if (session) log.info({}, "jit's vault token was rotated in its file; the new one is used from now on");
+      void adopt(token);
+    }
+    return token;
+  };
+
+  /**
+   * Vault refused a static token read from a file. A secret manager may revoke the old token before
+   * the mounted file shows the new one (kubelet syncs a secret volume a minute or two later): the
+   * file is read again, and while it still holds the refused token the call is retriable.
+   */
+  const staticRefused = async (token: string): Promise<boolean> => {
+    if (staticToken() !== token) return true;
+    try {
+      await options.clientFor(token).read('auth/token/lookup-self');
+      return false; // the token is fine: the call itself is denied
+    } catch (err) {
+      if ((err as { response?: { statusCode?: number } })?.response?.statusCode !== 403) return false;
+    }
+    if (staticToken() !== token) return true; // rotated meanwhile
+    log.warn({}, "vault refused jit's token read from its file; retried (a rotation in progress is picked up when the file changes)");
+    throw VaultCredentialRefused(name);
+  };
+
+  let started: Promise<unknown>;
+  if (auth.method === 'token') {
+    started = adopt(auth.live?.().trim() || auth.token);
   } else {
     started = relogin();
   }
@@ -282,12 +322,13 @@ export function createVaultAuth(options: VaultAuthOptions): VaultAuth {
   return {
     async token() {
       const s = session;
+      if (auth.method === 'token') return staticToken();
       if (s && s.expiresAt > now() + 1000) return s.token;
-      if (auth.method === 'token') return auth.token;
       return (await loginOnce()).token;
     },
     async refused(token) {
-      if (auth.method === 'token' || closed) return false;
+      if (closed) return false;
+      if (auth.method === 'token') return auth.live ? staticRefused(token) : false;
       if (session && session.token !== token) return true; // already replaced
       try {
         await options.clientFor(token).read('auth/token/lookup-self');

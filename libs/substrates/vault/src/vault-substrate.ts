@@ -322,7 +322,8 @@ export function createVaultSubstrate(config: VaultConfig, deps: SubstrateDeps & 
   };
   const auth = createVaultAuth({
     name,
-    auth: config.auth ?? { method: 'token', token: config.token! },
+    // A token from `tokenRef: file:` stays live (deps.live): a rotated one is used by the next call.
+    auth: config.auth ?? { method: 'token', token: config.token!, ...(deps.live?.['token'] ? { live: deps.live['token'] } : {}) },
     loginClient: factory(clientOptions('')),
     clientFor,
     renewFraction: config.renewFraction,
