@@ -14,7 +14,8 @@ import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/test
 import { freePort, getMoto, uniqueName } from '@jit/testing';
 import type { IssueRequest } from '@jit/substrates';
 import { AWS_STS_CREDENTIAL } from './credential';
-import { awsStsConfigSchema, createAwsStsSubstrate, type AwsStsSubstrate } from './aws-sts-substrate';
+import { createAwsStsSubstrate } from './aws-sts-substrate';
+import { awsStsConfigSchema, type AwsStsSubstrate } from './config';
 import { decodePolicyDocument, denyDocument } from './deny-policy';
 import { grantTag } from './grant-names';
 import { SESSION_GUARD_SID } from './session-guard';

@@ -15,7 +15,9 @@ import { createLogger, createRegistry } from '@jit/observability';
 import type { IssueRequest } from '@jit/substrates';
 import { contractGrantId } from '@jit/substrates/testing';
 import { getMoto, uniqueName } from '@jit/testing';
-import { adapterIdentity, awsStsConfigSchema, createAwsStsSubstrate } from './aws-sts-substrate';
+import { adapterIdentity } from './adapter-identity';
+import { createAwsStsSubstrate } from './aws-sts-substrate';
+import { awsStsConfigSchema } from './config';
 import { probeOnMoto } from './testing';
 
 const REGION = 'us-east-1';

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { Substrate, SubstrateDefinition } from '@jit/substrates';
-import { awsStsSubstrate, type AwsStsConfig, type AwsStsExtra } from './aws-sts-substrate';
+import { awsStsSubstrate } from './aws-sts-substrate';
+import type { AwsStsConfig, AwsStsExtra } from './config';
 import { AWS_STS_ERRORS } from './errors';
 
 describe('aws-sts public surface', () => {

@@ -1,17 +1,9 @@
-export {
-  AWS_STS_KIND,
-  QUOTA_WARN_RATIO,
-  ROLE_INLINE_POLICY_LIMIT,
-  ROLE_TAG_LIMIT,
-  STS_MAX_DURATION_SECONDS,
-  STS_MIN_DURATION_SECONDS,
-  adapterIdentity,
-  awsStsConfigSchema,
-  awsStsSubstrate,
-  createAwsStsSubstrate,
-  quotaFindings,
-} from './aws-sts-substrate';
-export type { AdapterIdentity, AwsClients, AwsSender, AwsStsConfig, AwsStsExtra, AwsStsSubstrate, CleanupResult, RoleQuotaUsage } from './aws-sts-substrate';
+export { AWS_STS_KIND, QUOTA_WARN_RATIO, ROLE_INLINE_POLICY_LIMIT, ROLE_TAG_LIMIT, STS_MAX_DURATION_SECONDS, STS_MIN_DURATION_SECONDS, awsStsConfigSchema } from './config';
+export type { AwsClients, AwsSender, AwsStsConfig, AwsStsExtra, AwsStsSubstrate, CleanupResult, RoleQuotaUsage } from './config';
+export { adapterIdentity } from './adapter-identity';
+export type { AdapterIdentity } from './adapter-identity';
+export { awsStsSubstrate, createAwsStsSubstrate } from './aws-sts-substrate';
+export { quotaFindings } from './quota-audit';
 export { awsStsScopeSchema, parseRoleArn, scopePolicyDocument, sessionPolicyDocument, validateAwsStsConnection, validateAwsStsScope, SESSION_POLICY_MAX_CHARS } from './scope';
 export type { AwsStsScope, ParsedRoleArn, PolicyDocument } from './scope';
 export { OUTLIVES_TTL, SESSION_GUARD_ACTIONS, SESSION_GUARD_SID, actionMatches, escapeFindings, guardedSessionPolicy, sessionGuardStatement } from './session-guard';

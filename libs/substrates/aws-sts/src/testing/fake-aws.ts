@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { deniesSession, decodePolicyDocument, globToRegExp } from '../deny-policy';
 import { actionMatches } from '../session-guard';
-import type { AwsClients, AwsSender } from '../aws-sts-substrate';
+import type { AwsClients, AwsSender } from '../config';
 
 interface FakeRole {
   name: string;

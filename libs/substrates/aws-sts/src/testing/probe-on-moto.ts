@@ -4,7 +4,7 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { deniesUserId, decodePolicyDocument } from '../deny-policy';
-import type { AwsSender } from '../aws-sts-substrate';
+import type { AwsSender } from '../config';
 
 export interface MotoProbeOptions {
   endpoint: string;
