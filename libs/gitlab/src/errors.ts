@@ -23,6 +23,18 @@ export const GitlabForbidden = defineError<[string, number]>(
   { statusCode: 502 },
 );
 
+/**
+ * GitLab answered 401 to a token read from a file (GITLAB_TOKEN_FILE). GitLab's token rotation revokes
+ * the old token at once and the mounted secret shows the new one later (kubelet syncs a secret volume
+ * a minute or two after the secret manager), so the call is retried; the next one carries the file's
+ * current token. A token that stays refused ends the caller's retry budget.
+ */
+export const GitlabCredentialRefused = defineError<[string]>(
+  'JIT_ERR_GITLAB_CREDENTIAL_REFUSED',
+  "GitLab refused %s (HTTP 401) with the token read from its file (GITLAB_TOKEN_FILE); the file may be mid-rotation, so the call is retried with the file's next content — if this persists, put a valid token in the file",
+  { retriable: true, statusCode: 503 },
+);
+
 export const GitlabRejected = defineError<[string, number, string]>(
   'JIT_ERR_GITLAB_REJECTED',
   'GitLab rejected %s (HTTP %s: %s); the request is invalid for the current state and will not succeed on retry',

@@ -35,6 +35,7 @@ export function createGitlabClient(options: GitlabClientOptions): GitlabClient {
     sleep: options.sleep,
     random: options.random,
     logger: options.logger,
+    liveToken: typeof token === 'function',
   });
   // gitbeaker resolves a function token per request (requester-utils getDynamicToken).
   const cfg = { host: options.url.replace(/\/+$/, ''), token: typeof token === 'function' ? async () => token() : token, requesterFn };

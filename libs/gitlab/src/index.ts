@@ -8,7 +8,7 @@ export { createCallerLookup } from './token-owner';
 export { createOAuthClient, createPkce } from './oauth-client';
 export type { OAuthClient, OAuthClientOptions, OAuthTokens } from './oauth-client';
 export type { CallerLookup, CallerLookupOptions, OidcDiscovery } from './token-owner';
-export { GitlabUnavailable, GitlabNotFound, GitlabCommitNotFound, GitlabForbidden, GitlabRejected, GitlabBadResponse, GitlabConfigInvalid } from './errors';
+export { GitlabUnavailable, GitlabNotFound, GitlabCommitNotFound, GitlabCredentialRefused, GitlabForbidden, GitlabRejected, GitlabBadResponse, GitlabConfigInvalid } from './errors';
 export { ApprovalRulesUnsupported, isApprovalRulesUnsupported } from './types';
 export type {
   GitlabClient,

@@ -3,7 +3,7 @@
 // The token travels only in a request header; no error or log line ever carries headers.
 import { createRequesterFn, type FormattedResponse, type RequestHandlerFn, type ResourceOptions, type RequesterType } from '@gitbeaker/requester-utils';
 import type { Logger } from '@jit/observability';
-import { GitlabBadResponse, GitlabCommitNotFound, GitlabForbidden, GitlabNotFound, GitlabRejected, GitlabUnavailable } from './errors';
+import { GitlabBadResponse, GitlabCommitNotFound, GitlabCredentialRefused, GitlabForbidden, GitlabNotFound, GitlabRejected, GitlabUnavailable } from './errors';
 
 export type FetchFn = (input: Request) => Promise<Response>;
 
@@ -26,6 +26,11 @@ export interface RequesterOptions {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   logger?: Logger;
+  /**
+   * The token is read from a file at every request (GITLAB_TOKEN_FILE): a 401 then is a rotation's gap
+   * (GitLab revoked the old token, the file not synced yet) and retriable, JIT_ERR_GITLAB_CREDENTIAL_REFUSED.
+   */
+  liveToken?: boolean;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -158,6 +163,10 @@ export function createRequestHandler(options: RequesterOptions = {}): RequestHan
       // not there (yet) is no proof that a file is absent from it, so it is its own, retriable, error.
       if (status === 404 && description === '404 Commit Not Found') throw GitlabCommitNotFound(what, { details });
       if (status === 404) throw GitlabNotFound(what, { details });
+      if (status === 401 && options.liveToken) {
+        log?.warn({ endpoint: url.pathname, method, status }, 'GitLab refused the token read from its file; retried (a rotation in progress is picked up when the file changes)');
+        throw GitlabCredentialRefused(what, { details: { ...details, description } });
+      }
       if (status === 401 || status === 403) throw GitlabForbidden(what, status, { details: { ...details, description } });
       throw GitlabRejected(what, status, description || 'no detail', { details });
     }

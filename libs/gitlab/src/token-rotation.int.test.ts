@@ -2,12 +2,15 @@
 // (GITLAB_TOKEN_FILE, a kubelet-style secret volume) through openGitlabToken, as every app opens it.
 // With calls in flight from several workers, a new token is created for the bot, the volume is
 // rotated, and once jit has read it the old token is revoked: no call fails, the calls after the
-// revocation can only have used the new token, and no token reaches the log.
+// revocation can only have used the new token, and no token reaches the log. And GitLab's own
+// rotation order (the old token revoked at once, the volume synced later): a call in that gap is
+// refused retriably, and the first call after the sync succeeds.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JitError } from '@jit/errors';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { createLogger } from '@jit/observability';
 import { openGitlabToken } from '@jit/service';
@@ -17,6 +20,8 @@ import { createGitlabClient } from './gitlab-client';
 
 const OLD = 'glpat-first-token-0123456789';
 const NEW = 'glpat-second-token-987654321';
+const GAP_OLD = 'glpat-gap-old-token-0123456789';
+const GAP_NEW = 'glpat-gap-new-token-9876543210';
 let sandbox: Sandbox;
 const dir = mkdtempSync(join(tmpdir(), 'gl-rotation-'));
 
@@ -26,9 +31,10 @@ beforeAll(async () => {
     seed: {
       users: [
         { username: 'jit-bot', token: OLD, bot: true },
+        { username: 'jit-bot-2', token: GAP_OLD, bot: true },
         { username: 'dev', token: 'dev-tok-0123456789' },
       ],
-      projects: [{ path: 'ops/elevations', members: [{ username: 'jit-bot', access_level: 40 }, 'dev'] }],
+      projects: [{ path: 'ops/elevations', members: [{ username: 'jit-bot', access_level: 40 }, { username: 'jit-bot-2', access_level: 40 }, 'dev'] }],
     },
   });
 });
@@ -98,5 +104,44 @@ describe('GITLAB_TOKEN_FILE rotated under load', () => {
     expect(log).toContain('GITLAB_TOKEN rotated');
     expect(log).not.toContain(OLD);
     expect(log).not.toContain(NEW);
+  });
+});
+
+describe('GITLAB_TOKEN_FILE in the gap of a rotation (GitLab revoked the old token, the volume not synced yet)', () => {
+  it('a call in the gap is refused retriably; the first call after the sync succeeds with the new token', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ name: 'gl-rotation-gap', level: 'debug', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
+    const vol = atomicSecretDir(join(dir, 'gitlab-gap'), { token: `${GAP_OLD}\n` });
+    const token = openGitlabToken({ token: GAP_OLD, tokenFile: vol.path('token') }, logger);
+    try {
+      const gitlab = createGitlabClient({ url: sandbox.url, token: token.current, logger, retry: { maxAttempts: 1 } });
+      const project = await gitlab.projects.show('ops/elevations');
+
+      // GitLab's rotate: a new token, the old one revoked at once; the mounted secret still holds the old one.
+      const bot = sandbox.state.users.find((u) => u.username === 'jit-bot-2')!;
+      bot.tokens.add(GAP_NEW);
+      bot.tokens.delete(GAP_OLD);
+      const inGap = await gitlab.projects.show(project.id).then(
+        () => undefined,
+        (e: unknown) => e as JitError,
+      );
+      expect(inGap).toMatchObject({ code: 'JIT_ERR_GITLAB_CREDENTIAL_REFUSED', retriable: true });
+      expect(lines.join('')).toContain('GitLab refused the token read from its file; retried');
+
+      const rotated = new Promise<string>((resolve) => token.onChange(resolve));
+      vol.write({ token: GAP_NEW });
+      expect(await rotated).toBe(GAP_NEW);
+      expect((await gitlab.projects.show(project.id)).id).toBe(project.id);
+      // A fixed token refused the same way stays final.
+      await expect(createGitlabClient({ url: sandbox.url, token: GAP_OLD, retry: { maxAttempts: 1 } }).projects.show(project.id)).rejects.toMatchObject({
+        code: 'JIT_ERR_GITLAB_FORBIDDEN',
+        retriable: false,
+      });
+      const seen = JSON.stringify({ lines, m: inGap?.message, d: inGap?.details });
+      expect(seen).not.toContain(GAP_OLD);
+      expect(seen).not.toContain(GAP_NEW);
+    } finally {
+      token.close();
+    }
   });
 });
