@@ -1,6 +1,7 @@
 // The real process: main.ts parses env, resolves the elevations project on the (sandbox) GitLab,
 // loads the policy, serves the catalog (health/metrics on its ops listener), consumes the bus, and stops on SIGTERM.
-// With JIT_TEST_KAFKA_BROKERS (set by `npm test`) it also runs on Kafka end to end.
+// It also runs on Kafka end to end: the shared broker `npm test` starts, or one the harness starts
+// for this file when it runs alone (never skipped).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { createGitlabClient } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { createLogger } from '@jit/observability';
 import { policyBlobSha } from '@jit/policy';
+import { getKafka } from '@jit/testing';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = join(ROOT, 'apps/approval-gate/src/main.ts');
@@ -35,8 +37,11 @@ targets:
 let child: ChildProcess | undefined;
 const dirs: string[] = [];
 let sandbox: Sandbox;
+/** Comma-separated, as KAFKA_BROKERS takes them. */
+let brokers: string;
 
 beforeAll(async () => {
+  brokers = (await getKafka()).join(',');
   sandbox = await startSandbox({
     port: 0,
     seed: {
@@ -146,10 +151,9 @@ describe('apps/approval-gate main', () => {
     expect(await app.exited).toBe(0);
   });
 
-  const brokers = process.env['JIT_TEST_KAFKA_BROKERS'];
-  it.skipIf(!brokers)('runs on Kafka: a webhook event on jit.gitlab.v1 becomes elevation.requested on jit.elevations.v1', async () => {
+  it('runs on Kafka: a webhook event on jit.gitlab.v1 becomes elevation.requested on jit.elevations.v1', async () => {
     const suffix = `${process.pid}-${Date.now()}`;
-    const app = start({ ...baseEnv(), KAFKA_BROKERS: brokers!, KAFKA_CLIENT_ID: `gate-it-${suffix}` });
+    const app = start({ ...baseEnv(), KAFKA_BROKERS: brokers, KAFKA_CLIENT_ID: `gate-it-${suffix}` });
     await app.listening;
     const dev = createGitlabClient({ url: sandbox.url, token: DEV_TOKEN });
     const project = await dev.projects.show('sec/elevations');
@@ -157,7 +161,7 @@ describe('apps/approval-gate main', () => {
     const body = `apiVersion: jit/v1\nkind: ElevationRequest\nspec:\n  target: orders-db\n  scope: write\n  ttl: 30m\n  riskTier: reversible-write\n  justification: "kafka end-to-end check for the approval gate"\n  recipient: ${FIXTURE_RECIPIENT}\n`;
     await dev.commits.create(project.id, `k-${suffix}`, 'req', [{ action: 'create', filePath: `elevations/k-${suffix}.yaml`, content: body }]);
     const mr = await dev.mergeRequests.create(project.id, { sourceBranch: `k-${suffix}`, targetBranch: 'main', title: 'kafka' });
-    const bus = await createKafkaBus({ brokers: brokers!.split(','), clientId: `gate-it-client-${suffix}`, logger: createLogger({ name: 't', level: 'silent' }) });
+    const bus = await createKafkaBus({ brokers: brokers.split(','), clientId: `gate-it-client-${suffix}`, logger: createLogger({ name: 't', level: 'silent' }) });
     try {
       const now = new Date().toISOString();
       const event: CloudEventJson = {
@@ -205,24 +209,21 @@ describe('apps/approval-gate main', () => {
       await app.exited;
     }
   });
-  it.skipIf(!brokers)(
-    "on Kafka, a gate restarted right after a kill -9 starts: it waits for its consumer group (the killed member holds it for its session), never exits on fastify's 10 s onReady timeout",
-    async () => {
-      const env = { ...baseEnv(), KAFKA_BROKERS: brokers!, KAFKA_CLIENT_ID: `gate-restart-${process.pid}-${Date.now()}` };
-      const first = start(env);
-      await first.listening;
-      first.proc.kill('SIGKILL');
-      await first.exited;
-      const second = start(env);
-      const outcome = await Promise.race([second.listening.then(() => 'listening'), second.exited.then((code) => `exited ${code}`)]);
-      expect(outcome, second.output().slice(-3000)).toBe('listening');
-      expect((await fetch(`${second.opsUrl()}/readyz`)).status).toBe(200);
-      expect(second.output()).not.toContain('FST_ERR_HOOK_TIMEOUT');
-      second.proc.kill('SIGTERM');
-      expect(await second.exited).toBe(0);
-    },
-  );
-  it.skipIf(!brokers)('on Kafka, reconciles at start: an MR opened with no webhook at all becomes elevation.requested', async () => {
+  it("on Kafka, a gate restarted right after a kill -9 starts: it waits for its consumer group (the killed member holds it for its session), never exits on fastify's 10 s onReady timeout", async () => {
+    const env = { ...baseEnv(), KAFKA_BROKERS: brokers, KAFKA_CLIENT_ID: `gate-restart-${process.pid}-${Date.now()}` };
+    const first = start(env);
+    await first.listening;
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    const second = start(env);
+    const outcome = await Promise.race([second.listening.then(() => 'listening'), second.exited.then((code) => `exited ${code}`)]);
+    expect(outcome, second.output().slice(-3000)).toBe('listening');
+    expect((await fetch(`${second.opsUrl()}/readyz`)).status).toBe(200);
+    expect(second.output()).not.toContain('FST_ERR_HOOK_TIMEOUT');
+    second.proc.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+  it('on Kafka, reconciles at start: an MR opened with no webhook at all becomes elevation.requested', async () => {
     const suffix = `${process.pid}-${Date.now()}`;
     // Project ids of this sandbox start past other suites' (their sandboxes also count from 1 on the
     // same topics): the elevation id must be this test's own.
@@ -246,7 +247,7 @@ describe('apps/approval-gate main', () => {
         ],
       },
     });
-    const bus = await createKafkaBus({ brokers: brokers!.split(','), clientId: `gate-rec-client-${suffix}`, logger: createLogger({ name: 't', level: 'silent' }) });
+    const bus = await createKafkaBus({ brokers: brokers.split(','), clientId: `gate-rec-client-${suffix}`, logger: createLogger({ name: 't', level: 'silent' }) });
     let app: ReturnType<typeof start> | undefined;
     try {
       // The MR exists before the gate starts, and the sandbox has no webhook configured at all.
@@ -284,7 +285,7 @@ describe('apps/approval-gate main', () => {
           PORT: '0',
           JIT_OPS_PORT: '0',
           JIT_POLICY_PIN: policyBlobSha(POLICY),
-          KAFKA_BROKERS: brokers!,
+          KAFKA_BROKERS: brokers,
           KAFKA_CLIENT_ID: `gate-rec-${suffix}`,
         });
         await app.listening;

@@ -10,24 +10,11 @@ import { EVENT_TYPES, TOPIC_ELEVATIONS, type ElevationEventType } from '@jit/con
 import { createTestSigningKey, sampleData, sampleEvent } from '@jit/contracts/testing';
 import { createChainHeads } from '@jit/ledger';
 import { createLogger } from '@jit/observability';
+import { getKafka, waitFor } from '@jit/testing';
 import { runCli } from './program';
 
 const { signer } = createTestSigningKey();
 
-/** The shared broker `npm test` starts (apps may not use @jit/testing: module boundaries). */
-function kafkaBrokers(): string[] {
-  const brokers = process.env['JIT_TEST_KAFKA_BROKERS'];
-  if (!brokers) throw new Error('JIT_TEST_KAFKA_BROKERS is not set: run through `npm test`, or source .cache/services/env after scripts/services/start.sh');
-  return brokers.split(',');
-}
-
-async function waitFor(check: () => Promise<boolean>, o: { timeoutMs: number; what: string }): Promise<void> {
-  const deadline = Date.now() + o.timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${o.what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 const elevationId = `gl-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
 let brokers: string[];
 let bus: EventBus;
@@ -49,7 +36,8 @@ async function cli(argv: string[], env: Record<string, string>, signal?: AbortSi
 }
 
 beforeAll(async () => {
-  brokers = kafkaBrokers();
+  // the shared broker `npm test` starts, or one the harness starts for this file alone
+  brokers = await getKafka();
   dir = await mkdtemp(join(tmpdir(), 'jit-events-kafka-'));
   await writeFile(join(dir, 'keys.json'), JSON.stringify({ keys: [{ x: signer.publicKey.x, roles: ['gate', 'issuer', 'revoker'] }] }));
   const raw = await createKafkaBus({ brokers, clientId: 'events-kafka-test', logger: createLogger({ name: 't', level: 'silent' }) });
