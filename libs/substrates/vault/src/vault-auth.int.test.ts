@@ -191,7 +191,7 @@ describe('vault auth: AppRole (real OpenBao)', () => {
     const substrate = make(instance, { method: 'approle', mount, roleId, secretIdFile: file }, events);
     try {
       const err = await rejection(substrate.issue(request('gl-9-1-badsecret')));
-      expect(err).toMatchObject({ code: 'JIT_ERR_VAULT_LOGIN_FAILED', retriable: false });
+      expect(err).toMatchObject({ code: 'JIT_ERR_VAULT_LOGIN_FAILED', retriable: true });
       expect(err.message).toContain(`auth/${mount}`);
       expect(JSON.stringify(err)).not.toContain(wrong);
       expect(JSON.stringify(err)).not.toContain(secretId);
@@ -273,7 +273,7 @@ describe('vault auth: JWT / Kubernetes service-account token (real OpenBao, key 
     const substrate = make(instance, { method: 'jwt', mount, role: 'jit-issuer', jwtFile: secretFile('forged-token', forged) }, events);
     try {
       const err = await rejection(substrate.issue(request('gl-9-3-forged')));
-      expect(err).toMatchObject({ code: 'JIT_ERR_VAULT_LOGIN_FAILED', retriable: false });
+      expect(err).toMatchObject({ code: 'JIT_ERR_VAULT_LOGIN_FAILED', retriable: true });
       const [, payload, signature] = forged.split('.');
       expect(JSON.stringify({ message: err.message, cause: String(err.cause) })).not.toContain(payload!);
       expect(err.message).not.toContain(signature!);

@@ -148,13 +148,20 @@ export function createVaultAuth(options: VaultAuthOptions): VaultAuth {
     return text;
   };
 
-  /** The error of a failed login: Vault's own answer (the secret cut out if it was echoed), never the request. */
+  /**
+   * The error of a failed login: Vault's own answer (the secret cut out if it was echoed), never the
+   * request. A credential Vault refused is retriable too: it is read from its file at every login, and
+   * a secret manager may destroy the old secret id before the mounted file shows the new one.
+   */
   const loginError = (err: unknown, secret: string): JitError => {
     const classified = fail('login', err);
     const answer = classified.cause instanceof Error ? classified.cause.message : classified.code;
     const detail = secret.length >= 4 ? answer.split(secret).join('[redacted]') : answer;
     const mount = auth.method === 'token' ? 'token' : auth.mount;
-    return VaultLoginFailed(name, auth.method, mount, detail, { retriable: classified.retriable });
+    const status = (err as { response?: { statusCode?: unknown } } | null)?.response?.statusCode;
+    const refused = status === 400 || status === 401 || status === 403;
+    if (refused) log.warn({ method: auth.method, mount, status }, 'vault refused the login credential read from its file; retried (a rotation in progress is picked up when the file changes)');
+    return VaultLoginFailed(name, auth.method, mount, detail, { retriable: classified.retriable || refused });
   };
 
   const login = async (): Promise<Session> => {

@@ -2,19 +2,21 @@
 // a kubelet-style secret volume): the secret manager revokes the old token before the mounted file
 // shows the new one. A call in that gap is refused retriably (JIT_ERR_VAULT_CREDENTIAL_REFUSED, warned),
 // never as final as a denial; once the file holds the new token the next call uses it; no token
-// reaches a log line or an error.
+// reaches a log line or an error. The same for AppRole: the secret id destroyed on the server before
+// the mounted file shows the new one, with a login needed in that gap (jit's token revoked).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import vaultFactory from 'node-vault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VaultAuthEvent } from './vault-auth';
 import type { JitError } from '@jit/errors';
 import { createLogger } from '@jit/observability';
 import { readSecretFile } from '@jit/service';
 import { atomicSecretDir } from '@jit/service/testing';
 import type { IssueRequest } from '@jit/substrates';
-import { getVault, uniqueName } from '@jit/testing';
+import { getVault, uniqueName, waitFor } from '@jit/testing';
 import { adminPolicyHcl, createVaultSubstrate, tokenRoleSettings, vaultConfigSchema, type VaultSubstrate } from './vault-substrate';
 
 const lines: string[] = [];
@@ -30,7 +32,7 @@ const rejection = (p: Promise<unknown>): Promise<JitError> =>
     (e: unknown) => e as JitError,
   );
 
-describe('vault: jit’s static token rotated in its file (tokenRef: file:), the server first', () => {
+describe('vault: jit’s own credential rotated in its file (tokenRef: file:, AppRole secretIdFile), the server first', () => {
   const instance = 'vault:rotation';
   let addr: string;
   let root: ReturnType<typeof vaultFactory>;
@@ -110,5 +112,43 @@ describe('vault: jit’s static token rotated in its file (tokenRef: file:), the
 
     const seen = JSON.stringify({ lines, issueInGap: { m: issueInGap.message, c: String(issueInGap.cause) }, revokeInGap: { m: revokeInGap.message, c: String(revokeInGap.cause) } });
     for (const secret of [first, second]) expect(seen).not.toContain(secret);
+  }, 60_000);
+
+  it('an AppRole login refused in the gap (secret id destroyed, file not synced) is retriable; the file’s new secret id logs in', async () => {
+    const mount = uniqueName('rot-approle').replace(/_/g, '-');
+    await root.write(`sys/auth/${mount}`, { type: 'approle' });
+    await root.write(`auth/${mount}/role/jit`, { token_policies: [adminPolicy], token_ttl: '1h', token_max_ttl: '2h', secret_id_num_uses: 0 });
+    const roleId = (await root.read(`auth/${mount}/role/jit/role-id`)).data.role_id;
+    const first = (await root.write(`auth/${mount}/role/jit/secret-id`, {})).data.secret_id;
+    const vol = atomicSecretDir(join(dir, 'approle'), { 'secret-id': first });
+    const events: VaultAuthEvent[] = [];
+    const approle = createVaultSubstrate(vaultConfigSchema.parse({ addr, tokenRole, auth: { method: 'approle', mount, roleId, secretIdFile: vol.path('secret-id') } }), {
+      logger,
+      name: instance,
+      onAuthEvent: (e) => events.push(e),
+    });
+    try {
+      const before = await approle.issue(request(grant(4)));
+      const login = events.find((e): e is Extract<VaultAuthEvent, { type: 'login' }> => e.type === 'login')!;
+      // The rotation, server first: a new secret id, the old one destroyed; and jit's token ends, so it must log in.
+      const second = (await root.write(`auth/${mount}/role/jit/secret-id`, {})).data.secret_id;
+      await root.write(`auth/${mount}/role/jit/secret-id/destroy`, { secret_id: first });
+      await root.write('auth/token/revoke-accessor', { accessor: login.accessor });
+
+      const inGap = await rejection(approle.issue(request(grant(5))));
+      expect(inGap).toMatchObject({ code: 'JIT_ERR_VAULT_LOGIN_FAILED', retriable: true });
+      expect(lines.join('')).toContain('vault refused the login credential read from its file; retried');
+
+      vol.write({ 'secret-id': second });
+      const after = await approle.issue(request(grant(6)));
+      expect(await tokenWorks(after.secret.token!)).toBe(true);
+      await approle.revoke(before.handle);
+      await approle.revoke(after.handle);
+      await waitFor(() => events.filter((e) => e.type === 'login').length >= 2, { what: 'a login with the new secret id' });
+      const seen = JSON.stringify({ lines, m: inGap.message, c: String(inGap.cause) });
+      for (const secret of [first, second]) expect(seen).not.toContain(secret);
+    } finally {
+      await approle.close();
+    }
   }, 60_000);
 });
