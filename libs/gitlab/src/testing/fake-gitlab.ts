@@ -38,7 +38,10 @@ export interface FakeMergeRequest {
   rules: ApprovalRule[];
   notes: Note[];
   mergeCommitSha: string | null;
+  /** Every commit on the source branch since it left the target, oldest first (GitLab lists them newest first). */
   commits: MergeRequestCommit[];
+  /** One diff version per head of the source branch since the MR was opened, oldest first. */
+  versions: Array<{ id: number; headCommitSha: string; createdAt: string }>;
   /** Target branch files when the MR was opened: what diffs compare against once merged. */
   baseFiles: Map<string, Uint8Array>;
   /** ISO times, from the fake's clock; `updatedAt` moves on push, merge and close, as GitLab's does. */
@@ -55,6 +58,8 @@ export interface FakeProject {
   defaultBranch: string;
   tier: 'premium' | 'free';
   branches: Map<string, { sha: string; files: Files }>;
+  /** The commits pushed to each branch since it was created from another, oldest first. */
+  branchCommits: Map<string, MergeRequestCommit[]>;
   commits: Map<string, Files>;
   settings: ApprovalSettings;
   mrs: Map<number, FakeMergeRequest>;
@@ -72,7 +77,8 @@ export interface FakeGitlab {
   calls: string[];
   addUser(username: string, opts?: { bot?: boolean; email?: string }): GitlabUser;
   addGroup(name: string, usernames: string[]): void;
-  addProject(opts: { id: number; tier?: 'premium' | 'free'; defaultBranch?: string; files?: Record<string, string> }): FakeProject;
+  /** `path` defaults to `group/elevations-<id>`; the project is found by either, as GitLab finds it. */
+  addProject(opts: { id: number; path?: string; tier?: 'premium' | 'free'; defaultBranch?: string; files?: Record<string, string> }): FakeProject;
   /** Commits files onto a branch (created from the default branch if missing); returns the new sha. */
   push(projectId: number, branch: string, files: Record<string, string | null>, author?: string): string;
   openMergeRequest(projectId: number, opts: { sourceBranch: string; targetBranch?: string; author: string; title?: string }): FakeMergeRequest;
@@ -108,7 +114,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
     return u;
   };
   const project = (id: number | string): FakeProject => {
-    const p = projects.get(Number(id));
+    const p = typeof id === 'number' || /^\d+$/.test(id) ? projects.get(Number(id)) : [...projects.values()].find((x) => x.path === id);
     if (!p) throw GitlabNotFound(`project ${id}`, { details: { status: 404 } });
     return p;
   };
@@ -141,6 +147,14 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
       mergedBy: m.mergedById !== null && users.get(m.mergedById) ? { id: m.mergedById, username: users.get(m.mergedById)!.username } : null,
     };
   };
+  const commitBy = (who: GitlabUser, id: string): MergeRequestCommit => ({
+    id,
+    authorName: who.username,
+    authorEmail: who.email ?? `${who.username}@example.com`,
+    committerName: who.username,
+    committerEmail: who.email ?? `${who.username}@example.com`,
+    createdAt: now(),
+  });
   const gate = (name: string) => {
     calls.push(name);
     if (failures.count > 0) {
@@ -175,10 +189,11 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
       const head = sha('root', String(opts.id), String(commitCounter++));
       const p: FakeProject = {
         id: opts.id,
-        path: `group/elevations-${opts.id}`,
+        path: opts.path ?? `group/elevations-${opts.id}`,
         defaultBranch: opts.defaultBranch ?? 'main',
         tier: opts.tier ?? 'premium',
         branches: new Map([[opts.defaultBranch ?? 'main', { sha: head, files }]]),
+        branchCommits: new Map(),
         commits: new Map([[head, new Map(files)]]),
         settings: {
           resetApprovalsOnPush: false,
@@ -226,17 +241,12 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
           createdAt: now(),
         });
       }
+      const commit = pusher ? commitBy(pusher, head) : undefined;
+      if (commit) p.branchCommits.set(branch, [...(existed ? (p.branchCommits.get(branch) ?? []) : []), commit]);
       for (const m of p.mrs.values()) {
         if (m.sourceBranch !== branch || m.state !== 'opened') continue;
-        const who = author ? userByName(author) : users.get(m.authorId)!;
-        m.commits.push({
-          id: head,
-          authorName: who.username,
-          authorEmail: who.email ?? `${who.username}@example.com`,
-          committerName: who.username,
-          committerEmail: who.email ?? `${who.username}@example.com`,
-          createdAt: now(),
-        });
+        m.commits.push(commit ?? commitBy(users.get(m.authorId)!, head));
+        m.versions.push({ id: nextId++, headCommitSha: head, createdAt: now() });
         if (p.settings.resetApprovalsOnPush && p.tier === 'premium') m.approvals = [];
         m.updatedAt = now();
       }
@@ -266,18 +276,8 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
         closedById: null,
         mergedById: null,
         baseFiles: new Map(p.branches.get(opts.targetBranch ?? p.defaultBranch)?.files ?? []),
-        commits: head
-          ? [
-              {
-                id: head.sha,
-                authorName: author.username,
-                authorEmail: author.email ?? `${author.username}@example.com`,
-                committerName: author.username,
-                committerEmail: author.email ?? `${author.username}@example.com`,
-                createdAt: now(),
-              },
-            ]
-          : [],
+        commits: head ? (p.branchCommits.get(opts.sourceBranch)?.map((c) => ({ ...c })) ?? [commitBy(author, head.sha)]) : [],
+        versions: head ? [{ id: nextId++, headCommitSha: head.sha, createdAt: now() }] : [],
       };
       p.mrs.set(iid, m);
       return m;
@@ -385,13 +385,13 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
           },
           async commits(id, iid) {
             gate('all.commits');
-            return [...mr(id, iid).commits];
+            return [...mr(id, iid).commits].reverse();
           },
           async versions(id, iid) {
             gate('all.versions');
-            // One version per pushed head, dated by the fake's clock when it was pushed.
+            // One version per head since the MR was opened, dated by the fake's clock, newest first.
             return mr(id, iid)
-              .commits.map((c, i) => ({ id: i + 1, headCommitSha: c.id, createdAt: c.createdAt ?? '' }))
+              .versions.map((v) => ({ ...v }))
               .reverse();
           },
           async create(id, input) {
@@ -407,6 +407,8 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
           },
           async merge(id, iid) {
             gate('merge.mergeRequest');
+            // GitLab answers 405 to merging an MR that is not open
+            if (mr(id, iid).state !== 'opened') throw GitlabRejected('merge.mergeRequest', 405, '405 Method Not Allowed', { details: { status: 405 } });
             fake.merge(Number(id), iid, actorName);
             return toMr(mr(id, iid));
           },
@@ -503,7 +505,7 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
           },
           async create(id, iid, body) {
             gate('create.note');
-            const note: Note = { id: nextId++, body, authorUsername: actor().username, system: false };
+            const note: Note = { id: nextId++, body, authorUsername: actor().username, system: false, createdAt: now() };
             mr(id, iid).notes.push(note);
             return { ...note };
           },
@@ -563,6 +565,21 @@ export function createFakeGitlab(options: { botUsername?: string; now?: () => Da
             const from = p.branches.get(ref);
             if (!from) throw GitlabNotFound(`branch ${ref}`, { details: { status: 404 } });
             p.branches.set(name, { sha: from.sha, files: new Map(from.files) });
+            p.branchCommits.set(name, []);
+            // GitLab records a new branch as a push event of its creator
+            const who = actor();
+            p.pushEvents.push({
+              id: nextId++,
+              authorId: who.id,
+              authorUsername: who.username,
+              action: 'created',
+              refType: 'branch',
+              ref: name,
+              commitFrom: null,
+              commitTo: from.sha,
+              commitCount: 0,
+              createdAt: now(),
+            });
           },
         },
         events: {
