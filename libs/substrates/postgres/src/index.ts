@@ -1,5 +1,7 @@
-export { POSTGRES_KIND, createPostgresSubstrate, postgresConfigSchema, postgresSubstrate, roleNameFor } from './postgres-substrate';
-export type { PgPoolClientLike, PgPoolFactory, PgPoolLike, PgQueryable, PostgresConfig, PostgresDeps, PostgresScope, PostgresSubstrate } from './postgres-substrate';
+export { createPostgresSubstrate, postgresSubstrate } from './postgres-substrate';
+export { POSTGRES_KIND, postgresConfigSchema } from './postgres-config';
+export type { PgPoolClientLike, PgPoolFactory, PgPoolLike, PgQueryable, PostgresConfig, PostgresDeps, PostgresScope, PostgresSubstrate } from './postgres-config';
+export { roleNameFor } from './grant-role';
 export { MAX_GRANT_LENGTH, parseGrant, renderGrant } from './grant-grammar';
 export type { GrantParse, ObjectKind, ParsedGrant, QualifiedName } from './grant-grammar';
 export { scramVerifier } from './scram-verifier';

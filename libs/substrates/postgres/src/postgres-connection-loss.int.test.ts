@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
 import { contractGrantId } from '@jit/substrates/testing';
 import { freshDatabase, readRequest as request, withClient } from './pg-test-helpers';
-import { createPostgresSubstrate, postgresConfigSchema, type PgPoolClientLike } from './postgres-substrate';
+import { createPostgresSubstrate } from './postgres-substrate';
+import { postgresConfigSchema, type PgPoolClientLike } from './postgres-config';
 
 const logger = createLogger({ name: 'pg-connection-loss', level: 'silent' });
 

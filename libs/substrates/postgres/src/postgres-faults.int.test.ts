@@ -7,7 +7,8 @@ import { createLogger } from '@jit/observability';
 import { contractGrantId } from '@jit/substrates/testing';
 import { startPostgres, type PostgresHandle } from '@jit/testing';
 import { readRequest as request } from './pg-test-helpers';
-import { createPostgresSubstrate, postgresConfigSchema, type PostgresSubstrate } from './postgres-substrate';
+import { createPostgresSubstrate } from './postgres-substrate';
+import { postgresConfigSchema, type PostgresSubstrate } from './postgres-config';
 
 const logger = createLogger({ name: 'pg-faults', level: 'silent' });
 

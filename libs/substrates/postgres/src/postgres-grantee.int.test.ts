@@ -9,7 +9,9 @@ import type { IssueRequest } from '@jit/substrates';
 import { contractGrantId } from '@jit/substrates/testing';
 import { getPostgres, uniqueName } from '@jit/testing';
 import { freshDatabase, loginUrl, withClient } from './pg-test-helpers';
-import { createPostgresSubstrate, postgresConfigSchema, roleNameFor, type PostgresSubstrate } from './postgres-substrate';
+import { createPostgresSubstrate } from './postgres-substrate';
+import { postgresConfigSchema, type PostgresSubstrate } from './postgres-config';
+import { roleNameFor } from './grant-role';
 
 const logger = createLogger({ name: 'pg-grantee', level: 'silent' });
 const PW = 'Pw-grantee-test-1';

@@ -16,7 +16,8 @@ import type { IssueRequest } from '@jit/substrates';
 import { contractGrantId } from '@jit/substrates/testing';
 import { getPostgres, uniqueName, waitFor } from '@jit/testing';
 import { freshDatabase, loginUrl, withClient } from './pg-test-helpers';
-import { createPostgresSubstrate, postgresConfigSchema, type PostgresSubstrate } from './postgres-substrate';
+import { createPostgresSubstrate } from './postgres-substrate';
+import { postgresConfigSchema, type PostgresSubstrate } from './postgres-config';
 
 const lines: string[] = [];
 const logger = createLogger({ name: 'pg-rotation', level: 'debug', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });

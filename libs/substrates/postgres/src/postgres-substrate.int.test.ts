@@ -9,7 +9,8 @@ import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/test
 import { freePort, uniqueName, waitFor } from '@jit/testing';
 import { POSTGRES_CREDENTIAL } from './credential';
 import { freshDatabase, withClient } from './pg-test-helpers';
-import { createPostgresSubstrate, postgresConfigSchema, postgresSubstrate, type PgPoolFactory } from './postgres-substrate';
+import { createPostgresSubstrate, postgresSubstrate } from './postgres-substrate';
+import { postgresConfigSchema, type PgPoolFactory } from './postgres-config';
 import { postgresGranteeAttacks } from './testing/grantee-attacks';
 
 const logger = createLogger({ name: 'pg-int', level: 'warn' });

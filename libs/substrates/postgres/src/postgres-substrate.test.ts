@@ -2,7 +2,10 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
 import type { IssueRequest } from '@jit/substrates';
-import { createPostgresSubstrate, isTransientConflict, postgresConfigSchema, roleNameFor, type PgPoolLike } from './postgres-substrate';
+import { createPostgresSubstrate } from './postgres-substrate';
+import { postgresConfigSchema, type PgPoolLike } from './postgres-config';
+import { roleNameFor } from './grant-role';
+import { isTransientConflict } from './pg-errors';
 
 type Responder = (text: string, values?: unknown[]) => { rows: any[] } | Error | undefined;
 

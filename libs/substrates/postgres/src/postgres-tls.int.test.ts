@@ -10,7 +10,8 @@ import { createLogger } from '@jit/observability';
 import type { IssueRequest } from '@jit/substrates';
 import { contractGrantId } from '@jit/substrates/testing';
 import { createTestPki, getPostgres, startPostgres, uniqueName, type PostgresHandle, type TestPki } from '@jit/testing';
-import { createPostgresSubstrate, postgresConfigSchema, type PostgresSubstrate } from './postgres-substrate';
+import { createPostgresSubstrate } from './postgres-substrate';
+import { postgresConfigSchema, type PostgresSubstrate } from './postgres-config';
 
 const logger = createLogger({ name: 'pg-tls-int', level: 'silent' });
 let pki: TestPki;

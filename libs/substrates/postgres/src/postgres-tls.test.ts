@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { postgresConfigSchema, postgresSubstrate } from './postgres-substrate';
+import { postgresSubstrate } from './postgres-substrate';
+import { postgresConfigSchema } from './postgres-config';
 import { classifyTls, pgSslOptions } from './postgres-tls';
 
 const messages = (r: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } }) => (r.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`);
