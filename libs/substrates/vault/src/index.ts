@@ -1,5 +1,8 @@
-export { VAULT_KIND, adminPolicyHcl, carrierPolicyHcl, createVaultSubstrate, isGoneAnswer, tokenRoleSettings, vaultConfigSchema, vaultIndexPath, vaultSubstrate } from './vault-substrate';
-export type { VaultClientFactory, VaultClientLike, VaultClientOptions, VaultConfig, VaultDeps, VaultGoneOperation, VaultScope, VaultSubstrate } from './vault-substrate';
+export { createVaultSubstrate, vaultSubstrate } from './vault-substrate';
+export { VAULT_KIND, adminPolicyHcl, carrierPolicyHcl, tokenRoleSettings, vaultConfigSchema, vaultIndexPath } from './vault-config';
+export { isGoneAnswer } from './vault-answers';
+export type { VaultClientFactory, VaultClientLike, VaultClientOptions, VaultConfig, VaultDeps, VaultScope, VaultSubstrate } from './vault-config';
+export type { VaultGoneOperation } from './vault-answers';
 export { VAULT_ERRORS, VaultAuthConflict, VaultAuthFileUnreadable, VaultCredentialRefused, VaultGrantRevoked, VaultLoginFailed, VaultNotFound } from './errors';
 export { KUBERNETES_TOKEN_FILE, createVaultAuth, vaultAuthSchema } from './vault-auth';
 export type { VaultAuth, VaultAuthConfig, VaultAuthEvent, VaultAuthOptions } from './vault-auth';

@@ -15,7 +15,8 @@ import type { JitError } from '@jit/errors';
 import type { IssueRequest } from '@jit/substrates';
 import { getVault, uniqueName, waitFor } from '@jit/testing';
 import type { VaultAuthEvent } from './vault-auth';
-import { adminPolicyHcl, createVaultSubstrate, tokenRoleSettings, vaultConfigSchema, type VaultSubstrate } from './vault-substrate';
+import { createVaultSubstrate } from './vault-substrate';
+import { adminPolicyHcl, tokenRoleSettings, vaultConfigSchema, type VaultSubstrate } from './vault-config';
 
 const dir = mkdtempSync(join(tmpdir(), 'jit-vault-auth-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

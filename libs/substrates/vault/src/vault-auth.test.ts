@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, createRegistry } from '@jit/observability';
 import { JitError } from '@jit/errors';
 import { createVaultAuth, type VaultAuthClient, type VaultAuthEvent } from './vault-auth';
-import { vaultConfigSchema } from './vault-substrate';
+import { vaultConfigSchema } from './vault-config';
 
 const logger = createLogger({ name: 'vault-auth-unit', level: 'silent' });
 const vaultError = (status: number, errors: string[]) => Object.assign(new Error(`Status ${status}`), { response: { statusCode: status, body: { errors } } });

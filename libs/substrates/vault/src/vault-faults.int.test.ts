@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
 import { contractGrantId } from '@jit/substrates/testing';
 import { getVault, startPostgres, uniqueName, type PostgresHandle } from '@jit/testing';
-import { carrierPolicyHcl, createVaultSubstrate, tokenRoleSettings, vaultConfigSchema, type VaultSubstrate } from './vault-substrate';
+import { createVaultSubstrate } from './vault-substrate';
+import { carrierPolicyHcl, tokenRoleSettings, vaultConfigSchema, type VaultSubstrate } from './vault-config';
 
 const logger = createLogger({ name: 'vault-faults', level: 'silent' });
 

@@ -11,7 +11,9 @@ import { createLogger } from '@jit/observability';
 import type { IssueRequest } from '@jit/substrates';
 import { contractGrantId } from '@jit/substrates/testing';
 import { getPostgres, getVault, uniqueName, waitFor } from '@jit/testing';
-import { carrierPolicyHcl, createVaultSubstrate, isGoneAnswer, tokenRoleSettings, vaultConfigSchema, type VaultClientLike, type VaultSubstrate } from './vault-substrate';
+import { createVaultSubstrate } from './vault-substrate';
+import { carrierPolicyHcl, tokenRoleSettings, vaultConfigSchema, type VaultClientLike, type VaultSubstrate } from './vault-config';
+import { isGoneAnswer } from './vault-answers';
 
 const logger = createLogger({ name: 'vault-gone-int', level: 'silent' });
 

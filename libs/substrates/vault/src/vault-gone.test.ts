@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
 import { VAULT_ERRORS } from './errors';
-import { createVaultSubstrate, isGoneAnswer, vaultConfigSchema, type VaultClientLike, type VaultGoneOperation } from './vault-substrate';
+import { createVaultSubstrate } from './vault-substrate';
+import { vaultConfigSchema, type VaultClientLike } from './vault-config';
+import { isGoneAnswer, type VaultGoneOperation } from './vault-answers';
 
 type Call = { op: 'read' | 'write' | 'list' | 'delete'; path: string; data?: any };
 

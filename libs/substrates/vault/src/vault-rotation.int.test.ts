@@ -17,7 +17,8 @@ import { readSecretFile } from '@jit/service';
 import { atomicSecretDir } from '@jit/service/testing';
 import type { IssueRequest } from '@jit/substrates';
 import { getVault, uniqueName, waitFor } from '@jit/testing';
-import { adminPolicyHcl, createVaultSubstrate, tokenRoleSettings, vaultConfigSchema, type VaultSubstrate } from './vault-substrate';
+import { createVaultSubstrate } from './vault-substrate';
+import { adminPolicyHcl, tokenRoleSettings, vaultConfigSchema, type VaultSubstrate } from './vault-config';
 
 const lines: string[] = [];
 const logger = createLogger({ name: 'vault-rotation', level: 'debug', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });

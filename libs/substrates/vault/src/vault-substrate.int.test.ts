@@ -13,7 +13,8 @@ import { contractGrantId, runSubstrateContractSuite, type Foothold, type Grantee
 import { freePort, getPostgres, getVault, uniqueName, waitFor } from '@jit/testing';
 import { VAULT_CREDENTIAL } from './credential';
 import { POSTGRES_REVOCATION_STATEMENTS } from './revocation-statements';
-import { adminPolicyHcl, carrierPolicyHcl, createVaultSubstrate, tokenRoleSettings, vaultConfigSchema, vaultSubstrate, type VaultSubstrate } from './vault-substrate';
+import { createVaultSubstrate, vaultSubstrate } from './vault-substrate';
+import { adminPolicyHcl, carrierPolicyHcl, tokenRoleSettings, vaultConfigSchema, type VaultSubstrate } from './vault-config';
 
 const logger = createLogger({ name: 'vault-int', level: 'warn' });
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
 import type { IssueRequest } from '@jit/substrates';
-import { createVaultSubstrate, vaultConfigSchema, type VaultClientLike } from './vault-substrate';
+import { createVaultSubstrate } from './vault-substrate';
+import { vaultConfigSchema, type VaultClientLike } from './vault-config';
 
 type Call = { op: 'read' | 'write' | 'list' | 'delete'; path: string; data?: any; headers?: Record<string, string> };
 
