@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { Substrate, SubstrateDefinition } from '@jit/substrates';
-import { gcpIamSubstrate, type GcpIamConfig, type GcpIamExtra } from './gcp-iam-substrate';
+import { gcpIamSubstrate } from './gcp-iam-substrate';
+import { type GcpIamConfig, type GcpIamExtra } from './gcp-iam-config';
 import { GCP_IAM_ERRORS } from './errors';
 
 describe('gcp-iam public surface', () => {

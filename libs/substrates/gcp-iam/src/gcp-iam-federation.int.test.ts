@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, jwtVerify, createLocalJWKSet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adapterAuth } from './gcp-iam-substrate';
+import { adapterAuth } from './gcp-grpc';
 import { GcpIamContractServer } from './testing';
 
 const AUDIENCE = '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/jit/providers/k8s';

@@ -9,7 +9,8 @@ import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/test
 import { waitFor } from '@jit/testing';
 import type { IssueRequest } from '@jit/substrates';
 import { GCP_IAM_CREDENTIAL } from './credential';
-import { createGcpIamSubstrate, gcpIamConfigSchema, type GcpIamSubstrate } from './gcp-iam-substrate';
+import { createGcpIamSubstrate } from './gcp-iam-substrate';
+import { gcpIamConfigSchema, type GcpIamSubstrate } from './gcp-iam-config';
 import { GcpIamContractServer } from './testing';
 
 const SA = 'orders-writer@jit-test.iam.gserviceaccount.com';

@@ -3,7 +3,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { JitError } from '@jit/errors';
 import { createLogger } from '@jit/observability';
 import { SubstrateRegistry, type IssueRequest, type RevocationHandle } from '@jit/substrates';
-import { createGcpIamSubstrate, gcpIamConfigSchema, gcpIamSubstrate, type GcpIamSubstrate } from './gcp-iam-substrate';
+import { createGcpIamSubstrate, gcpIamSubstrate } from './gcp-iam-substrate';
+import { gcpIamConfigSchema, type GcpIamSubstrate } from './gcp-iam-config';
 import { FakeIamCredentials } from './testing/fake-iam-credentials';
 
 const SA = 'orders-writer@jit-test.iam.gserviceaccount.com';

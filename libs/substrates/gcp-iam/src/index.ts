@@ -1,5 +1,7 @@
-export { GCP_DEFAULT_MAX_TTL_SECONDS, GCP_EXTENDED_MAX_TTL_SECONDS, GCP_IAM_KIND, adapterAuth, createGcpIamSubstrate, gcpIamConfigSchema, gcpIamSubstrate } from './gcp-iam-substrate';
-export type { GcpIamConfig, GcpIamExtra, GcpIamSubstrate, GenerateAccessTokenRequest, GenerateAccessTokenResponse, IamCredentialsApi } from './gcp-iam-substrate';
+export { createGcpIamSubstrate, gcpIamSubstrate } from './gcp-iam-substrate';
+export { GCP_DEFAULT_MAX_TTL_SECONDS, GCP_EXTENDED_MAX_TTL_SECONDS, GCP_IAM_KIND, gcpIamConfigSchema } from './gcp-iam-config';
+export { adapterAuth } from './gcp-grpc';
+export type { GcpIamConfig, GcpIamExtra, GcpIamSubstrate, GenerateAccessTokenRequest, GenerateAccessTokenResponse, IamCredentialsApi } from './gcp-iam-config';
 export { gcpIamScopeSchema, isServiceAccountEmail, serviceAccountResource, validateGcpIamScope } from './scope';
 export type { GcpIamScope } from './scope';
 export { MINTING_PERMISSIONS, MINTING_SCOPES } from './minting-audit';

@@ -2,7 +2,7 @@
 // token and expireTime, or fails the next call with an error shaped like a gax/gRPC error.
 import { randomBytes } from 'node:crypto';
 import type { CallOptions } from 'google-gax';
-import type { GenerateAccessTokenRequest, GenerateAccessTokenResponse, IamCredentialsApi } from '../gcp-iam-substrate';
+import type { GenerateAccessTokenRequest, GenerateAccessTokenResponse, IamCredentialsApi } from '../gcp-iam-config';
 
 export class FakeIamCredentials implements IamCredentialsApi {
   readonly calls: Array<{ request: GenerateAccessTokenRequest; options?: CallOptions }> = [];
