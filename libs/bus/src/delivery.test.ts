@@ -1,15 +1,43 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@jit/observability';
-import { InvalidEvent, StorageFailed } from './errors';
-import { StopSignal, backoffMs, deliver } from './delivery';
+import { BusPartitionLost, InvalidEvent, StorageFailed } from './errors';
+import { StopSignal, deliver, sendDeadLetter } from './delivery';
 
 const logger = createLogger({ name: 'bus-test', level: 'silent' });
 const base = { topic: 't', partition: 0, offset: '7', key: 'k', event: { specversion: '1.0' as const, id: 'e', source: 's', type: 't' } };
 
 describe('deliver', () => {
-  it('backs off exponentially from retryBackoffMs, capped at 10 s', () => {
-    expect([1, 2, 3, 4].map((a) => backoffMs(200, a))).toEqual([200, 400, 800, 1600]);
-    expect(backoffMs(200, 20)).toBe(10_000);
+  it("backs off exponentially from retryBackoffMs, capped at 10 s, waiting through the consumer's sleep", async () => {
+    const waits: number[] = [];
+    const outcome = await deliver(base, () => Promise.reject(StorageFailed('disk hiccup')), {
+      maxAttempts: 20,
+      retryBackoffMs: 200,
+      signal: new StopSignal(),
+      logger,
+      sleep: async (ms) => void waits.push(ms),
+    });
+    expect(outcome).toEqual({ kind: 'dead', code: 'JIT_ERR_BUS_STORAGE_FAILED', attempts: 20 });
+    expect(waits.slice(0, 4)).toEqual([200, 400, 800, 1600]);
+    expect(waits).toHaveLength(19);
+    expect(waits.at(-1)).toBe(10_000);
+  });
+
+  it('neither retries nor dead-letters a message whose partition was lost, and lets a failing sleep (heartbeat) through', async () => {
+    let calls = 0;
+    const lost = await deliver(
+      base,
+      async () => {
+        calls++;
+        throw BusPartitionLost('t', 0);
+      },
+      { maxAttempts: 5, retryBackoffMs: 1, signal: new StopSignal(), logger },
+    );
+    expect(lost).toEqual({ kind: 'aborted' });
+    expect(calls).toBe(1);
+    const rebalance = new Error('The group is rebalancing');
+    await expect(
+      deliver(base, () => Promise.reject(StorageFailed('disk hiccup')), { maxAttempts: 5, retryBackoffMs: 1, signal: new StopSignal(), logger, sleep: () => Promise.reject(rebalance) }),
+    ).rejects.toBe(rebalance);
   });
 
   it('retries a retriable failure until it succeeds, counting attempts', async () => {
@@ -50,6 +78,29 @@ describe('deliver', () => {
     setTimeout(() => signal.raise(), 20);
     expect(await pending).toEqual({ kind: 'aborted' });
     expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+});
+
+describe('sendDeadLetter', () => {
+  it('retries any failure until the copy is written, and gives up (false) only when the consumer stops', async () => {
+    let sends = 0;
+    const written = await sendDeadLetter(
+      async () => {
+        if (++sends < 2) throw new Error('broker away');
+      },
+      { topic: 't.dlq', signal: new StopSignal(), logger },
+    );
+    expect([written, sends]).toEqual([true, 2]);
+    const signal = new StopSignal();
+    let tries = 0;
+    const stopped = await sendDeadLetter(
+      async () => {
+        if (++tries === 2) signal.raise();
+        throw new TypeError('not a JitError');
+      },
+      { topic: 't.dlq', signal, logger },
+    );
+    expect([stopped, tries]).toEqual([false, 2]);
   });
 });
 

@@ -1,6 +1,7 @@
-// One message through a handler: attempts with capped exponential backoff, a stop that
-// interrupts waiting (never a running handler), and the dead-letter copy of the event.
-import { JitError } from '@jit/errors';
+// One message through a handler: attempts with capped exponential backoff (the one retry helper,
+// waiting through the consumer's own sleep), a stop that interrupts waiting (never a running
+// handler), and the dead-letter copy of the event.
+import { JitError, retryRetriable } from '@jit/errors';
 import type { Logger } from '@jit/observability';
 import type { BusMessage, CloudEventJson, MessageHandler } from './event-bus';
 import { BusPartitionLost, HandlerFailed } from './errors';
@@ -78,10 +79,6 @@ export function errorFields(err: unknown): Record<string, unknown> {
   return { code: errorCode(err), errorName: err instanceof Error ? err.name : typeof err };
 }
 
-export function backoffMs(base: number, attempt: number): number {
-  return Math.min(base * 2 ** (attempt - 1), MAX_BACKOFF_MS);
-}
-
 export interface DeliverOptions {
   maxAttempts: number;
   retryBackoffMs: number;
@@ -97,28 +94,71 @@ export interface DeliverOptions {
  * partition (→ aborted, not committed).
  */
 export async function deliver(base: Omit<BusMessage, 'attempt'>, handler: MessageHandler, opts: DeliverOptions): Promise<DeliveryOutcome> {
+  let attempt = 0;
+  const where = () => ({ topic: base.topic, partition: base.partition, offset: base.offset, attempt });
+  // Another member holds the partition now and handles the message: neither retry nor dead-letter it.
+  const lost = (err: unknown) => errorCode(err) === BusPartitionLost.code;
+  // A handler's failure outside the catalogue is retried here, unlike ADR 0012's default: the
+  // attempts are few and bounded, and what is left goes to the dead-letter topic, not away.
+  const final = (err: unknown) => lost(err) || attempt >= opts.maxAttempts || (err instanceof JitError && !err.retriable);
   const sleep = opts.sleep ?? ((ms: number) => opts.signal.sleep(ms));
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await handler({ ...base, attempt });
-      return { kind: 'done' };
-    } catch (err) {
-      const where = { topic: base.topic, partition: base.partition, offset: base.offset, attempt };
-      // Another member holds the partition now and handles the message: neither retry nor dead-letter it.
-      if (errorCode(err) === BusPartitionLost.code) {
-        opts.logger.warn({ ...where, ...errorFields(err) }, 'partition lost while handling; the member that holds it now handles the message');
-        return { kind: 'aborted' };
-      }
-      const final = attempt >= opts.maxAttempts || (err instanceof JitError && !err.retriable);
-      if (final) {
-        opts.logger.warn({ ...where, ...errorFields(err) }, 'handler failed for good; dead-lettering the message');
-        return { kind: 'dead', code: errorCode(err), attempts: attempt };
-      }
-      if (opts.signal.stopped) return { kind: 'aborted' };
-      opts.logger.warn({ ...where, ...errorFields(err) }, 'handler failed; retrying');
-      await sleep(backoffMs(opts.retryBackoffMs, attempt));
-      if (opts.signal.stopped) return { kind: 'aborted' };
+  // A failing wait (the Kafka member's heartbeat) is not the handler's failure: it leaves deliver as it is.
+  let sleepFailure: { err: unknown } | undefined;
+  try {
+    await retryRetriable(
+      async () => {
+        attempt++;
+        await handler({ ...base, attempt });
+      },
+      {
+        retriable: (err) => !final(err),
+        cancelled: () => opts.signal.stopped,
+        sleep: (ms) =>
+          sleep(ms).catch((err: unknown) => {
+            sleepFailure = { err };
+            throw err;
+          }),
+        baseMs: opts.retryBackoffMs,
+        maxMs: MAX_BACKOFF_MS,
+        timeoutMs: Infinity,
+        onRetry: (err) => opts.logger.warn({ ...where(), ...errorFields(err) }, 'handler failed; retrying'),
+      },
+    );
+    return { kind: 'done' };
+  } catch (err) {
+    if (sleepFailure) throw sleepFailure.err;
+    if (lost(err)) {
+      opts.logger.warn({ ...where(), ...errorFields(err) }, 'partition lost while handling; the member that holds it now handles the message');
+      return { kind: 'aborted' };
     }
+    if (!final(err)) return { kind: 'aborted' };
+    opts.logger.warn({ ...where(), ...errorFields(err) }, 'handler failed for good; dead-lettering the message');
+    return { kind: 'dead', code: errorCode(err), attempts: attempt };
+  }
+}
+
+/**
+ * Writes a dead-lettered copy: retried on any error with capped backoff (200 ms doubling to 5 s) until
+ * it is written — a dead letter must never be lost (ADR 0012) — or the consumer stops (false).
+ */
+export async function sendDeadLetter(send: () => Promise<unknown>, o: { topic: string; signal: StopSignal; logger: Logger; closed?: () => boolean }): Promise<boolean> {
+  let attempt = 0;
+  try {
+    await retryRetriable(
+      async () => {
+        attempt++;
+        try {
+          await send();
+        } catch (err) {
+          o.logger.error({ topic: o.topic, attempt, ...errorFields(err) }, 'could not dead-letter a message; retrying');
+          throw err;
+        }
+      },
+      { retriable: () => true, cancelled: () => o.signal.stopped || o.closed?.() === true, sleep: (ms) => o.signal.sleep(ms), baseMs: 200, maxMs: 5_000, timeoutMs: Infinity },
+    );
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -5,7 +5,7 @@ import type { IHeaders } from 'kafkajs';
 import { DEAD_LETTER_SUFFIX } from '@jit/contracts';
 import type { Logger } from '@jit/observability';
 import type { CloudEventJson } from './event-bus';
-import { DLQ_EXTENSIONS, errorFields, type StopSignal } from './delivery';
+import { DLQ_EXTENSIONS, sendDeadLetter, type StopSignal } from './delivery';
 import type { KafkaProducer } from './kafka-producer';
 import { encodeEvent } from './validate';
 
@@ -41,17 +41,7 @@ export class KafkaDeadLetters {
     return this.send(topic + DEAD_LETTER_SUFFIX, key || 'malformed', value, headers, signal);
   }
 
-  private async send(dlq: string, key: string, value: Buffer, headers: IHeaders, signal: StopSignal): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.producer.enqueue(dlq, key, value, headers);
-        return true;
-      } catch (err) {
-        this.logger.error({ topic: dlq, attempt, ...errorFields(err) }, 'could not dead-letter a message; retrying');
-        if (signal.stopped) return false;
-        await signal.sleep(Math.min(100 * 2 ** attempt, 5_000));
-        if (signal.stopped) return false;
-      }
-    }
+  private send(dlq: string, key: string, value: Buffer, headers: IHeaders, signal: StopSignal): Promise<boolean> {
+    return sendDeadLetter(() => this.producer.enqueue(dlq, key, value, headers), { topic: dlq, signal, logger: this.logger });
   }
 }

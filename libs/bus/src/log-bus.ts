@@ -4,7 +4,7 @@
 import type { Logger } from '@jit/observability';
 import type { BusMessage, CloudEventJson, EventBus, ReplayOptions, SubscribeOptions, Subscription, TopicSpec } from './event-bus';
 import { BusClosed, InvalidOptions, MalformedMessage } from './errors';
-import { StopSignal, deadLetterEvent, deliver, errorCode, errorFields } from './delivery';
+import { StopSignal, deadLetterEvent, deliver, errorCode, errorFields, sendDeadLetter } from './delivery';
 import { type ResolvedSubscribeOptions, checkKey, checkSubscribeOptions, checkTopic, encodeEvent, encodeEventChunks } from './validate';
 import { DEAD_LETTER_SUFFIX } from '@jit/contracts';
 import { LogOffsets } from './log-offsets';
@@ -262,18 +262,8 @@ export class LogBus implements EventBus {
   /** Publishes to `<topic>.dlq`, retrying while the bus is down; false when stopped first. */
   private async deadLetter(event: CloudEventJson, key: string, signal: StopSignal): Promise<boolean> {
     const topic = String(event['jitdlqtopic']) + DEAD_LETTER_SUFFIX;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // A dead-lettered copy carries a few extension attributes more than the original.
-        await this.append(topic, key, encodeEvent(event, this.opts.maxEventBytes + 4096));
-        return true;
-      } catch (err) {
-        this.opts.logger.error({ topic, attempt, ...errorFields(err) }, 'could not dead-letter a message; retrying');
-        if (signal.stopped || this.closed) return false;
-        await signal.sleep(Math.min(100 * 2 ** attempt, 5000));
-        if (signal.stopped) return false;
-      }
-    }
+    // A dead-lettered copy carries a few extension attributes more than the original.
+    return sendDeadLetter(() => this.append(topic, key, encodeEvent(event, this.opts.maxEventBytes + 4096)), { topic, signal, logger: this.opts.logger, closed: () => this.closed });
   }
 
   private commit(group: Group, partition: number, next: number): void {

@@ -89,4 +89,42 @@ describe('retryRetriable', () => {
     );
     expect(out).toBe('ok');
   });
+
+  it('waits through an injected sleep the same waits (a long one no timer holds), and a stop during it ends with the last error, no further attempt', async () => {
+    const slept: number[] = [];
+    const reported: number[] = [];
+    let calls = 0;
+    const out = await retryRetriable(
+      async () => {
+        if (++calls < 4) throw Busy();
+        return 'ok';
+      },
+      { baseMs: 60_000, maxMs: 100_000, timeoutMs: Infinity, sleep: async (ms) => void slept.push(ms), onRetry: (_e, _a, w) => reported.push(w) },
+    );
+    expect(out).toBe('ok');
+    expect(slept).toEqual([60_000, 100_000, 100_000]);
+    expect(reported).toEqual(slept);
+
+    let stopped = false;
+    let attempts = 0;
+    const last = Busy();
+    await expect(
+      retryRetriable(
+        async () => {
+          attempts++;
+          throw attempts === 2 ? last : Busy();
+        },
+        { baseMs: 1, timeoutMs: Infinity, cancelled: () => stopped, sleep: async () => void (stopped = attempts === 2) },
+      ),
+    ).rejects.toBe(last);
+    expect(attempts).toBe(2);
+  });
+
+  it('ends at once with the error an injected sleep throws (not an attempt that failed)', async () => {
+    const gone = new Error('rebalance in progress');
+    let calls = 0;
+    const failing = () => (calls++, Promise.reject(Busy()));
+    await expect(retryRetriable(failing, { baseMs: 1, retriable: () => true, sleep: () => Promise.reject(gone) })).rejects.toBe(gone);
+    expect(calls).toBe(1);
+  });
 });
