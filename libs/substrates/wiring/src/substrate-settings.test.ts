@@ -40,6 +40,27 @@ describe('substrate settings', () => {
     await registry.closeAll();
   });
 
+  it("a vault token from a file: reference is live too: the calls after the file's rotation carry the new token", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jit-subs-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const vol = atomicSecretDir(join(dir, 'vault'), { token: 'hvs.first-token\n' });
+    const { instances, problems } = parseSubstrateSettings({ JIT_SUBSTRATES: JSON.stringify({ vault: { addr: 'http://127.0.0.1:8200', tokenRef: `file:${vol.path('token')}`, tokenRole: 'jit' } }) });
+    expect(problems).toEqual([]);
+    const listedWith: string[] = [];
+    const clientFactory = (o: { token: string }) => ({
+      read: async () => ({ data: {} }),
+      write: async () => ({}),
+      delete: async () => ({}),
+      list: async () => (listedWith.push(o.token), { data: { keys: [] } }),
+    });
+    const registry = createSubstrates(instances, createLogger({ name: 't', level: 'silent' }), { vault: { clientFactory } });
+    await registry.get('vault').listIssued!();
+    vol.write({ token: 'hvs.second-token' });
+    await registry.get('vault').listIssued!();
+    expect(listedWith).toEqual(['hvs.first-token', 'hvs.second-token']);
+    await registry.closeAll();
+  });
+
   it('refuses a relative or odd file: reference naming the key', () => {
     const { problems } = parseSubstrateSettings({ JIT_SUBSTRATES: JSON.stringify({ postgres: { adminUrlRef: 'file:secrets/../pg' } }) });
     expect(problems[0]).toMatch(/connection\.adminUrlRef must name an absolute path/);
