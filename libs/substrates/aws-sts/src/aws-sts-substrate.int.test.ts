@@ -7,7 +7,7 @@
 // in the unit tests of the documents (session-guard.test.ts, aws-sts-substrate.test.ts); here moto
 // proves that STS and IAM accept those documents as jit sends them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, GetRolePolicyCommand, IAMClient, ListAttachedRolePoliciesCommand, ListPoliciesCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createLogger } from '@jit/observability';
 import { contractGrantId, runSubstrateContractSuite } from '@jit/substrates/testing';
@@ -162,6 +162,30 @@ describe('aws-sts on moto', () => {
     }
     await sub.close();
   });
+
+  it('300 grants issued and revoked on ONE role within one 15-minute window all succeed; their sessions are denied through inline and jit-created managed policies (before: refused after ~65, the role inline quota full)', async () => {
+    const role = await createRole();
+    let clock = new Date();
+    const sub = substrate([role.arn], () => clock);
+    const issued: Array<Awaited<ReturnType<AwsStsSubstrate['issue']>>> = [];
+    for (let i = 0; i < 300; i++) {
+      const out = await sub.issue(request(role.arn, contractGrantId(), 30));
+      clock = new Date(clock.getTime() + 2_500); // 300 grants in 12.5 minutes of the adapter's clock: every deny must stay
+      await sub.revoke(out.handle);
+      issued.push(out);
+    }
+    const attached = (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role.name }))).AttachedPolicies ?? [];
+    expect(attached.filter((p) => p.PolicyArn?.includes(`:policy/jit/${role.name}/`)).length).toBeGreaterThan(1);
+    // moto enforces no IAM: "denied" = moto knows the session and a deny on the role (inline or attached) matches its aws:userid
+    for (const out of issued.filter((_, i) => i % 10 === 0 || i >= 290)) expect(await probeOnMoto({ endpoint, region: REGION, iam }, out.secret)).toBe(false);
+    for (const out of issued.slice(-20)) expect(await sub.verifyRevoked(out.handle)).toMatchObject({ verified: true });
+    // after the sessions' natural expiry every jit policy goes, the managed ones deleted too
+    clock = new Date(clock.getTime() + (900 + 300 + 300 + 1) * 1000);
+    await sub.maintain!(clock);
+    expect((await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role.name }))).AttachedPolicies ?? []).toEqual([]);
+    expect((await iam.send(new ListPoliciesCommand({ Scope: 'Local', PathPrefix: `/jit/${role.name}/` }))).Policies ?? []).toEqual([]);
+    await sub.close();
+  }, 480_000);
 
   it('cleanupExpiredDenies leaves the deny while the session can live and removes it after its natural expiry', async () => {
     const role = await createRole();

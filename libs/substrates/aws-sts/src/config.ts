@@ -16,6 +16,8 @@ export const ROLE_INLINE_POLICY_LIMIT = 10_240;
 export const QUOTA_WARN_RATIO = 0.8;
 /** Kept free on top of the reserved revoke denies: a retry adds a pattern, concurrent issues race. */
 export const RESERVE_SLACK_CHARS = 512;
+/** Of each managed shard's 6,144 characters, this much is not counted as room (statements around the entries, a shard not quite full). */
+export const MANAGED_SHARD_SLACK_CHARS = 1_024;
 
 export const awsStsConfigSchema = z.strictObject({
   region: z.string().regex(AWS_REGION_RE, 'an AWS region such as eu-west-1'),
@@ -37,6 +39,12 @@ export const awsStsConfigSchema = z.strictObject({
   sourceIdentity: z.boolean().default(true),
   /** Kept on top of a session's expiry before its deny policy may go (clock skew). */
   expiryMarginSeconds: z.number().int().min(0).max(3600).default(300),
+  /**
+   * IAM's quota of managed policies attached per role in this account (default 10, up to 20 on
+   * request). jit fills the slots the role's own policies leave free (keeping one for swaps) with
+   * compacted deny policies it creates; 0 = inline policies only (no iam:CreatePolicy needed).
+   */
+  attachedPoliciesPerRole: z.number().int().min(0).max(20).default(10),
 });
 export type AwsStsConfig = z.infer<typeof awsStsConfigSchema>;
 
@@ -73,9 +81,18 @@ export interface RoleQuotaUsage {
   tagLimit: number;
   /** Characters of every inline policy on the role (jit's denies and the role's own). */
   inlineChars: number;
-  /** Characters the revoke denies of the live, unrevoked grants still need. */
+  /** Characters of jit's managed deny shards attached to the role. */
+  managedChars: number;
+  /** Characters the revoke denies of the live, unrevoked grants still need (folded into shards). */
   reservedChars: number;
+  /** Inline room kept free on top (a revoke's own policy first, a shard written beside what it replaces). */
+  headroomChars: number;
   inlineLimit: number;
+  /** Room jit counts in managed shards: free attachment slots (one kept for swaps) times 6,144 less slack. */
+  managedLimit: number;
+  /** Managed policies attached to the role (its own and jit's), and the configured quota. */
+  attachedPolicies: number;
+  attachedLimit: number;
   liveGrants: number;
 }
 

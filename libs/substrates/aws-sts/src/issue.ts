@@ -4,7 +4,7 @@
 import { AssumeRoleCommand, type AssumeRoleCommandOutput } from '@aws-sdk/client-sts';
 import { GetRoleCommand, type GetRoleCommandOutput } from '@aws-sdk/client-iam';
 import { SubstrateInvalidScope, SubstrateRejected, SubstrateTtlTooLong, grantWindow, type IssueRequest, type Issued } from '@jit/substrates';
-import { RESERVE_SLACK_CHARS, ROLE_INLINE_POLICY_LIMIT, ROLE_TAG_LIMIT, STS_MIN_DURATION_SECONDS } from './config';
+import { ROLE_TAG_LIMIT, STS_MIN_DURATION_SECONDS } from './config';
 import { denyDocument } from './deny-policy';
 import { AwsStsGrantExpired, AwsStsGrantRevoked, AwsStsIamLimit, AwsStsRoleNotAllowed, AwsStsTooManyAttempts } from './errors';
 import { toHandle } from './grant-handle';
@@ -40,7 +40,7 @@ export async function issueGrant(env: AwsStsEnv, req: IssueRequest): Promise<Iss
   if (duration > roleMax) throw SubstrateTtlTooLong(name, req.ttlSeconds, roleMax);
 
   let tags = await iam.readTags(roleName);
-  let docs = await iam.readInlinePolicies(roleName);
+  let docs = await iam.readDocs(roleName);
   const previous = tags.ledger.get(base);
   if (previous?.state === 'revoked' || iam.isRevoked(docs, base)) throw AwsStsGrantRevoked(req.grantId, roleName);
 
@@ -61,20 +61,21 @@ export async function issueGrant(env: AwsStsEnv, req: IssueRequest): Promise<Iss
   const fits = () => {
     const u = iam.usageOf(roleName, tags, docs, t.getTime(), { grantId: req.grantId, base, attempt, until: natural });
     const tagsOk = tags.ledger.has(base) || u.tags < ROLE_TAG_LIMIT;
-    return { u, tagsOk, charsOk: u.inlineChars + u.reservedChars + RESERVE_SLACK_CHARS <= ROLE_INLINE_POLICY_LIMIT };
+    return { u, tagsOk, charsOk: u.inlineChars + u.managedChars + u.reservedChars + u.headroomChars <= u.inlineLimit + u.managedLimit };
   };
   let room = fits();
   if (!room.tagsOk || !room.charsOk) {
-    await env.cleanupRole(roleName, t.getTime());
+    await env.cleanupRole(roleName, t.getTime(), true);
     tags = await iam.readTags(roleName);
-    docs = await iam.readInlinePolicies(roleName);
+    docs = await iam.readDocs(roleName);
     room = fits();
   }
   if (!room.tagsOk) throw AwsStsIamLimit(roleName, `${room.u.tags} of ${ROLE_TAG_LIMIT} tags in use, none left for this grant's ledger entry`);
   if (!room.charsOk) {
+    const u = room.u;
     throw AwsStsIamLimit(
       roleName,
-      `inline policies use ${room.u.inlineChars} of ${ROLE_INLINE_POLICY_LIMIT} characters and the revoke of ${room.u.liveGrants} live grant(s) needs ${room.u.reservedChars} more`,
+      `jit's deny policies use ${u.inlineChars} of ${u.inlineLimit} inline and ${u.managedChars} of ${u.managedLimit} managed characters (${u.attachedPolicies} of ${u.attachedLimit} managed policies attached), and the revoke of ${u.liveGrants} live grant(s) needs ${u.reservedChars} more plus ${u.headroomChars} kept free`,
     );
   }
   if (previous) await iam.putDeny(roleName, base, denyDocument('supersede', iam.denyTarget(req.grantId, base, previous.attempt), previous.sessionExpiresAt));

@@ -18,11 +18,11 @@ export function quotaFindings(u: RoleQuotaUsage): Finding[] {
       message: `role ${u.roleName} carries ${u.tags} of ${u.tagLimit} IAM tags (jit keeps one per grant until its sessions expire); new grants on it will be refused at ${u.tagLimit}`,
     });
   }
-  const chars = u.inlineChars + u.reservedChars;
-  if (chars >= QUOTA_WARN_RATIO * u.inlineLimit) {
+  const chars = u.inlineChars + u.managedChars + u.reservedChars + u.headroomChars;
+  if (chars >= QUOTA_WARN_RATIO * (u.inlineLimit + u.managedLimit)) {
     out.push({
       severity: 'warning',
-      message: `role ${u.roleName} uses ${u.inlineChars} of ${u.inlineLimit} characters of inline policy and the revoke of its ${u.liveGrants} live grant(s) reserves ${u.reservedChars} more; new grants on it will be refused when no room is left to revoke them`,
+      message: `role ${u.roleName} uses ${u.inlineChars} of ${u.inlineLimit} characters of inline policy and ${u.managedChars} of ${u.managedLimit} in jit's managed deny policies (${u.attachedPolicies} of ${u.attachedLimit} attached), and the revoke of its ${u.liveGrants} live grant(s) reserves ${u.reservedChars} more; new grants on it will be refused when no room is left to revoke them`,
     });
   }
   return out;

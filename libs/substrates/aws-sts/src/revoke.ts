@@ -8,7 +8,7 @@ import { denyDocument, readDenyDocument } from './deny-policy';
 import { AwsStsIamLimit } from './errors';
 import { checkHandle, revokeAttempts } from './grant-handle';
 import type { LedgerEntry } from './ledger-tag';
-import { SHARD_POLICY_PREFIX, covers, entriesOfRevokeDocument, entriesOfShard, type DenyEntry } from './revoked-shard';
+import { covers, entriesOfRevokeDocument } from './revoked-shard';
 import type { AwsStsEnv } from './role-iam';
 
 export async function revokeGrant(env: AwsStsEnv, handle: RevocationHandle): Promise<void> {
@@ -36,7 +36,7 @@ export async function revokeGrant(env: AwsStsEnv, handle: RevocationHandle): Pro
       // Issue keeps room for this revoke; should it be gone anyway (a repeat revoke, policies added
       // by hand), expired denies are removed and the others compacted, then it is tried once more.
       if (!(err instanceof JitError) || err.code !== AwsStsIamLimit.code) throw err;
-      await env.cleanupRole(ref.roleName, env.now().getTime());
+      await env.cleanupRole(ref.roleName, env.now().getTime(), true);
       await iam.putDeny(ref.roleName, ref.sessionName, doc);
     }
   }
@@ -77,9 +77,8 @@ export async function verifyGrantRevoked(env: AwsStsEnv, handle: RevocationHandl
   if (doc === undefined) {
     // folded into a compacted shard?
     const want = entriesOfRevokeDocument(denyDocument('revoke', target, new Date(natural)));
-    const held: DenyEntry[] = [];
-    for (const [policy, d] of await iam.readInlinePolicies(ref.roleName)) if (policy.startsWith(SHARD_POLICY_PREFIX)) held.push(...(entriesOfShard(d) ?? []));
-    if (covers(held, want)) return { verified: true, detail: 'the deny entries are present in a compacted jit deny policy on the role (IAM evaluation itself is not probed)' };
+    if (covers(iam.shardEntries(await iam.readDocs(ref.roleName)), want))
+      return { verified: true, detail: 'the deny entries are present in a compacted jit deny policy on the role (IAM evaluation itself is not probed)' };
   }
   if (info?.kind !== 'revoke') return { verified: false, detail: 'no revoke deny policy on the role' };
   const expected = denyDocument('revoke', target, info.until);

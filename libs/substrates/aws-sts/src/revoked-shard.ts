@@ -111,6 +111,11 @@ export function shardDocument(entries: DenyEntry[]): ShardDocument {
   return { Version: '2012-10-17', Statement: statements };
 }
 
+/** Whether `doc` is what a shard named `name` was written with (names are content hashes: a hit needs no new read). */
+export function isShardNamed(name: string, doc: unknown): boolean {
+  return name.slice(-16) === shardPolicyName(doc as ShardDocument).slice(-16);
+}
+
 export function shardPolicyName(doc: ShardDocument): string {
   return `${SHARD_POLICY_PREFIX}${createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 16)}`;
 }

@@ -2,7 +2,7 @@
 // (listIssued, from the ledger tags), housekeeping of expired denies and tags, and quota use.
 import { GetRoleCommand, type GetRoleCommandOutput } from '@aws-sdk/client-iam';
 import { SubstrateRejected, type RevocationHandle } from '@jit/substrates';
-import { isNoSuchEntity } from './aws-error';
+import { isGone, isNoSuchEntity } from './aws-error';
 import type { CleanupResult, RoleQuotaUsage } from './config';
 import { toHandle } from './grant-handle';
 import { isSessionBaseName, sessionName } from './grant-names';
@@ -45,6 +45,14 @@ export async function cleanupExpired(env: AwsStsEnv, at?: Date): Promise<Cleanup
   for (const roleArn of env.seenRoles) {
     const { roleName } = parseRoleArn(roleArn) as { roleName: string };
     const one = await env.cleanupRole(roleName, t);
+    // managed shards a crash left unattached (between create and attach, or detach and delete) deny nothing: delete them
+    if (env.iam.managedState.enabled && !env.iam.managedState.denied) {
+      const orphans = await env.iam.managed.sweepOrphans(roleName, t).catch((err: unknown) => {
+        if (isGone(err)) return 0;
+        throw err;
+      });
+      if (orphans > 0) env.log.info({ role: roleName, orphans }, 'unattached jit deny policies deleted');
+    }
     result.removedDenies.push(...one.removedDenies);
     result.removedLedgerEntries += one.removedLedgerEntries;
     result.compactedDenies += one.compactedDenies;
@@ -56,5 +64,5 @@ export async function cleanupExpired(env: AwsStsEnv, at?: Date): Promise<Cleanup
 export async function roleQuotaUsage(env: AwsStsEnv, roleArn: string): Promise<RoleQuotaUsage> {
   const parsed = parseRoleArn(roleArn);
   if (!parsed) throw SubstrateRejected(env.name, 'quotaUsage needs an IAM role ARN');
-  return env.iam.usageOf(parsed.roleName, await env.iam.readTags(parsed.roleName), await env.iam.readInlinePolicies(parsed.roleName), env.now().getTime());
+  return env.iam.usageOf(parsed.roleName, await env.iam.readTags(parsed.roleName), await env.iam.readDocs(parsed.roleName), env.now().getTime());
 }

@@ -1,6 +1,6 @@
 // An in-memory stand-in for the STS and IAM APIs the aws-sts adapter calls, for unit tests (no
 // sockets). It keeps IAM's documented limits that the adapter must survive (50 tags per role,
-// 10,240 characters of inline policy per role), answers with SDK-shaped errors, URL-encodes
+// 10,240 characters of inline policy per role, 6,144 per managed policy, 10 attached per role), answers with SDK-shaped errors, URL-encodes
 // policy documents like IAM, and can fail the next call of a command on demand. It also plays the
 // grantee: `callAs` evaluates a session's session policy (explicit Deny, then Allow) and the role's
 // deny policies for one action, and `chain` assumes a role from an issued session as AWS would
@@ -17,6 +17,15 @@ interface FakeRole {
   maxSessionDuration: number;
   tags: Map<string, string>;
   policies: Map<string, string>;
+  /** ARNs of the managed policies attached. */
+  attached: Set<string>;
+}
+interface FakeManagedPolicy {
+  name: string;
+  path: string;
+  arn: string;
+  document: string;
+  created: number;
 }
 interface FakeSession {
   roleName: string;
@@ -44,6 +53,8 @@ export class FakeAws {
   readonly calls: FakeCall[] = [];
   private readonly roles = new Map<string, FakeRole>();
   private readonly sessions = new Map<string, FakeSession>();
+  /** Customer-managed policies by ARN. */
+  readonly managed = new Map<string, FakeManagedPolicy>();
   private readonly failures: Array<{ command: string; error: unknown; when?: (input: Record<string, any>) => boolean }> = [];
 
   private readonly pauses: Array<{ command: string; when: (input: Record<string, any>) => boolean; reached: () => void; gate: Promise<void> }> = [];
@@ -67,7 +78,7 @@ export class FakeAws {
   createRole(name: string, opts: { maxSessionDuration?: number } = {}): string {
     const id = `AROA${createHash('sha256').update(name).digest('hex').slice(0, 17).toUpperCase()}`;
     const arn = `arn:aws:iam::${ACCOUNT}:role/${name}`;
-    this.roles.set(name, { name, arn, id, maxSessionDuration: opts.maxSessionDuration ?? 3600, tags: new Map(), policies: new Map() });
+    this.roles.set(name, { name, arn, id, maxSessionDuration: opts.maxSessionDuration ?? 3600, tags: new Map(), policies: new Map(), attached: new Set() });
     return arn;
   }
 
@@ -91,10 +102,14 @@ export class FakeAws {
     if (s.expiresAt <= this.clock().getTime()) return false;
     const role = this.roles.get(s.roleName);
     if (!role) return false;
-    return !deniesSession(
-      [...role.policies.values()].map((p) => decodePolicyDocument(p)),
-      s,
-    );
+    return !deniesSession(this.roleDocuments(role.name), s);
+  }
+
+  /** Every permission policy of the role as AWS would evaluate it: inline and attached managed ones. */
+  roleDocuments(roleName: string): unknown[] {
+    const role = this.roles.get(roleName);
+    if (!role) return [];
+    return [...[...role.policies.values()].map((p) => decodePolicyDocument(p)), ...[...role.attached].map((a) => decodePolicyDocument(this.managed.get(a)?.document))];
   }
 
   /**
@@ -156,6 +171,16 @@ export class FakeAws {
     const r = this.roles.get(String(name));
     if (!r) throw awsError('NoSuchEntityException', 404, `Role ${String(name)} not found`);
     return r;
+  }
+
+  private mustManaged(arn: unknown): FakeManagedPolicy {
+    const m = this.managed.get(String(arn));
+    if (!m) throw awsError('NoSuchEntityException', 404, `Policy ${String(arn)} does not exist or is not attachable.`);
+    return m;
+  }
+
+  private attachments(arn: string): number {
+    return [...this.roles.values()].filter((r) => r.attached.has(arn)).length;
   }
 
   private async handle(command: object): Promise<unknown> {
@@ -221,6 +246,53 @@ export class FakeAws {
       case 'ListRolePoliciesCommand': {
         const r = this.mustRole(input.RoleName);
         return { PolicyNames: [...r.policies.keys()], IsTruncated: false };
+      }
+      case 'CreatePolicyCommand': {
+        const name = String(input.PolicyName);
+        const path = String(input.Path ?? '/');
+        const document = String(input.PolicyDocument);
+        if ([...this.managed.values()].some((m) => m.name === name)) throw awsError('EntityAlreadyExistsException', 409, `A policy called ${name} already exists.`);
+        if (decodePolicyDocument(document) === undefined) throw awsError('MalformedPolicyDocumentException', 400, 'not JSON');
+        if (document.replace(/\s/g, '').length > 6_144) throw awsError('LimitExceededException', 409, 'Cannot exceed quota for PolicySize: 6144');
+        const arn = `arn:aws:iam::${ACCOUNT}:policy${path}${name}`;
+        this.managed.set(arn, { name, path, arn, document, created: this.clock().getTime() });
+        return { Policy: { PolicyName: name, Arn: arn, Path: path, DefaultVersionId: 'v1', AttachmentCount: 0 } };
+      }
+      case 'GetPolicyCommand': {
+        const m = this.mustManaged(input.PolicyArn);
+        return { Policy: { PolicyName: m.name, Arn: m.arn, Path: m.path, DefaultVersionId: 'v1', AttachmentCount: this.attachments(m.arn) } };
+      }
+      case 'GetPolicyVersionCommand': {
+        const m = this.mustManaged(input.PolicyArn);
+        if (input.VersionId !== 'v1') throw awsError('NoSuchEntityException', 404, 'no such version');
+        return { PolicyVersion: { Document: encodeURIComponent(m.document), VersionId: 'v1', IsDefaultVersion: true } };
+      }
+      case 'AttachRolePolicyCommand': {
+        const r = this.mustRole(input.RoleName);
+        this.mustManaged(input.PolicyArn);
+        if (!r.attached.has(String(input.PolicyArn)) && r.attached.size >= 10) throw awsError('LimitExceededException', 409, 'Cannot exceed quota for PoliciesPerRole: 10');
+        r.attached.add(String(input.PolicyArn));
+        return {};
+      }
+      case 'DetachRolePolicyCommand': {
+        const r = this.mustRole(input.RoleName);
+        if (!r.attached.delete(String(input.PolicyArn))) throw awsError('NoSuchEntityException', 404, 'Policy is not attached to role');
+        return {};
+      }
+      case 'DeletePolicyCommand': {
+        const m = this.mustManaged(input.PolicyArn);
+        if (this.attachments(m.arn) > 0) throw awsError('DeleteConflictException', 409, 'Cannot delete a policy attached to entities.');
+        this.managed.delete(m.arn);
+        return {};
+      }
+      case 'ListAttachedRolePoliciesCommand': {
+        const r = this.mustRole(input.RoleName);
+        return { AttachedPolicies: [...r.attached].map((a) => ({ PolicyArn: a, PolicyName: this.managed.get(a)?.name })), IsTruncated: false };
+      }
+      case 'ListPoliciesCommand': {
+        const prefix = String(input.PathPrefix ?? '/');
+        const list = [...this.managed.values()].filter((m) => m.path.startsWith(prefix));
+        return { Policies: list.map((m) => ({ PolicyName: m.name, Arn: m.arn, Path: m.path, AttachmentCount: this.attachments(m.arn), CreateDate: new Date(m.created) })), IsTruncated: false };
       }
       case 'AssumeRoleCommand': {
         const name = /:role\/(?:.*\/)?([^/]+)$/.exec(String(input.RoleArn))?.[1];

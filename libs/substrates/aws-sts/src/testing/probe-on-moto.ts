@@ -1,8 +1,8 @@
 // "Does this credential still work?" on moto. moto does not enforce IAM, so the answer is built
 // from two facts: moto knows the keys as a live assumed-role session (GetCallerIdentity), and the
-// role's inline policies hold no explicit Deny for that session's aws:userid (what AWS would apply).
+// role's inline and attached managed policies hold no explicit Deny for that session's aws:userid (what AWS would apply).
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
+import { GetPolicyCommand, GetPolicyVersionCommand, GetRolePolicyCommand, ListAttachedRolePoliciesCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { deniesUserId, decodePolicyDocument } from '../deny-policy';
 import type { AwsSender } from '../config';
 
@@ -41,6 +41,13 @@ export async function probeOnMoto(opts: MotoProbeOptions, secret: Record<string,
   for (const PolicyName of names) {
     const p = (await opts.iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName }))) as { PolicyDocument?: string };
     docs.push(decodePolicyDocument(p.PolicyDocument));
+  }
+  // and the managed policies attached to it (jit's overflow deny shards among them)
+  const attached = ((await opts.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }))) as { AttachedPolicies?: Array<{ PolicyArn?: string }> }).AttachedPolicies ?? [];
+  for (const { PolicyArn } of attached) {
+    const p = (await opts.iam.send(new GetPolicyCommand({ PolicyArn }))) as { Policy?: { DefaultVersionId?: string } };
+    const v = (await opts.iam.send(new GetPolicyVersionCommand({ PolicyArn, VersionId: p.Policy?.DefaultVersionId }))) as { PolicyVersion?: { Document?: string } };
+    docs.push(decodePolicyDocument(v.PolicyVersion?.Document));
   }
   return !deniesUserId(docs, userId);
 }
