@@ -8,6 +8,7 @@
 // At the end it prints lost / duplicates / wrongly granted / credentials alive after expiry + bound,
 // revocation lateness, dead-lettered events and recovery times, and exits 1 on any loss,
 // duplicate, wrong grant or live credential. Settings: see test/chaos/README.md.
+import { Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -165,7 +166,14 @@ targets:
   const sandbox = await startSandbox({ seed: await demoSeed(policy) });
   cleanup.push(() => sandbox.close());
 
-  const observer = await createKafkaBus({ brokers: kafka.brokers, clientId: 'chaos-observer', logger: createLogger({ name: 'chaos-observer', level: 'silent' }) });
+  // The observer's consumer crashes are printed (one that stops reading would stall every lifecycle);
+  // kafkajs's connection errors during a broker restart are not.
+  const observerLog = createLogger({
+    name: 'chaos-observer',
+    level: 'error',
+    destination: new Writable({ write: (c, _e, cb) => (/consumer (crashed|stopped)/.test(String(c)) && process.stderr.write(`chaos: observer: ${String(c)}`), cb()) }),
+  });
+  const observer = await createKafkaBus({ brokers: kafka.brokers, clientId: 'chaos-observer', logger: observerLog });
   cleanup.push(() => observer.close());
   await observer.ensureTopics([...GATE_TOPIC_SPECS, ...GATE_TOPIC_SPECS.map((t) => ({ topic: `${t.topic}.dlq`, partitions: 3, retentionMs: -1 }))]);
   for (const topic of GATE_TOPIC_SPECS.map((t) => t.topic)) {
@@ -177,7 +185,7 @@ targets:
       projection = await startLedgerProjection({
         bus: observer,
         ledger,
-        logger: createLogger({ name: 'chaos-observer', level: 'silent' }),
+        logger: observerLog,
         groupId: uniqueName('chaos-observer'),
         onEvent: (e) => void events.push(e),
       });

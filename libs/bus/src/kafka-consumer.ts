@@ -10,6 +10,7 @@ import { BusPartitionLost, BusUnavailable, MalformedMessage } from './errors';
 import { StopSignal, deadLetterEvent, deliver, errorFields } from './delivery';
 import type { KafkaAdmin } from './kafka-admin';
 import { accessFailure, describe, hasKafkaType, type Kafka, type KafkaBusOptions } from './kafka-client';
+import type { Consumer } from 'kafkajs';
 import type { KafkaDeadLetters } from './kafka-dead-letters';
 import type { BusMetrics } from './metrics';
 import { checkSubscribeOptions, parseCloudEvent } from './validate';
@@ -23,6 +24,9 @@ const HEARTBEAT_INTERVAL_MS = 3_000;
 const MEMBERSHIP_PROOF_MS = HEARTBEAT_INTERVAL_MS + 500;
 /** While a handler runs, the member heartbeats this often (kafkajs sends one per HEARTBEAT_INTERVAL_MS). */
 const HANDLER_HEARTBEAT_MS = 1_000;
+/** The first wait before jit starts again a consumer kafkajs left stopped; it doubles up to RESTART_MAX_MS. */
+const RESTART_FIRST_MS = 1_000;
+const RESTART_MAX_MS = 30_000;
 /** Heartbeat answers saying this member is no longer in the group's current generation. */
 const NOT_A_MEMBER = ['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID'];
 
@@ -53,35 +57,67 @@ export async function subscribeKafka(parts: KafkaConsumerParts, options: Subscri
 
   const commitIntervalMs = parts.options.commitIntervalMs ?? 200;
   const signal = new StopSignal();
-  const consumer = parts.kafka.consumer({
-    groupId,
-    sessionTimeout: parts.options.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: HEARTBEAT_INTERVAL_MS,
-    maxWaitTimeInMs: 500,
-    allowAutoTopicCreation: false,
-    retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
-  });
+  const newConsumer = () =>
+    parts.kafka.consumer({
+      groupId,
+      sessionTimeout: parts.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: HEARTBEAT_INTERVAL_MS,
+      maxWaitTimeInMs: 500,
+      allowAutoTopicCreation: false,
+      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+  let consumer = newConsumer();
   // Proof of membership for assertOwned: how often this member (re)joined the group (every join
   // revokes what it held), and when the coordinator last answered one of its heartbeats as a
   // member of the group (OK; REBALANCE_IN_PROGRESS still means a member, until it rejoins).
   let joins = 0;
   let memberSeenAt = 0;
-  consumer.on(consumer.events.HEARTBEAT, () => (memberSeenAt = Date.now()));
-  consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    joins++;
-    memberSeenAt = Date.now();
-    const assigned = [...(e.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
-    Promise.resolve()
-      .then(() => opts.onAssignment?.(assigned))
-      .catch((err: unknown) => parts.logger.warn({ groupId, topic, ...errorFields(err) }, 'onAssignment threw'));
-  });
-  consumer.on(consumer.events.CRASH, (e) => {
-    parts.logger.error({ groupId, topic, error: describe(e.payload.error), restart: e.payload.restart }, 'consumer crashed');
-  });
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: opts.startFrom === 'earliest' });
-    await consumer.run({
+  // kafkajs restarts a consumer that crashed on a retriable error, and leaves one that crashed on
+  // any other (an authorization refused while an operator fixes an ACL, a protocol error after a
+  // broker's unclean restart) stopped for good: the process would look healthy and read nothing
+  // (the chaos run's read model stopped so after a run of broker restarts). jit starts such a
+  // consumer again itself, after a growing wait, until the subscription is stopped.
+  let restarts = 0;
+  let restarting: Promise<void> | undefined;
+  const restartAfter = (error: unknown): void => {
+    if (signal.stopped) return;
+    const waitMs = Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * 2 ** Math.min(restarts++, 8));
+    parts.logger.error({ groupId, topic, error: describe(error), restartInMs: waitMs }, 'consumer stopped on an error kafkajs does not restart from; starting it again');
+    restarting = (async () => {
+      await signal.sleep(waitMs);
+      if (signal.stopped) return;
+      const next = newConsumer();
+      consumer = next;
+      try {
+        await begin(next);
+      } catch (err) {
+        await next.disconnect().catch(() => undefined);
+        restartAfter(err);
+      }
+    })();
+  };
+  const watch = (c: Consumer): void => {
+    c.on(c.events.HEARTBEAT, () => (memberSeenAt = Date.now()));
+    c.on(c.events.GROUP_JOIN, (e) => {
+      restarts = 0;
+      joins++;
+      memberSeenAt = Date.now();
+      const assigned = [...(e.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
+      Promise.resolve()
+        .then(() => opts.onAssignment?.(assigned))
+        .catch((err: unknown) => parts.logger.warn({ groupId, topic, ...errorFields(err) }, 'onAssignment threw'));
+    });
+    c.on(c.events.CRASH, (e) => {
+      parts.logger.error({ groupId, topic, error: describe(e.payload.error), restart: e.payload.restart }, 'consumer crashed');
+      // the crashed consumer has disconnected itself; only the one in use is started again
+      if (!e.payload.restart && c === consumer) restartAfter(e.payload.error);
+    });
+  };
+  const begin = async (c: Consumer): Promise<void> => {
+    watch(c);
+    await c.connect();
+    await c.subscribe({ topics: [topic], fromBeginning: opts.startFrom === 'earliest' });
+    await c.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: parts.options.partitionsConsumedConcurrently ?? 4,
@@ -124,7 +160,7 @@ export async function subscribeKafka(parts: KafkaConsumerParts, options: Subscri
           handled = undefined;
           lastCommit = Date.now();
           try {
-            await consumer.commitOffsets([{ topic, partition, offset }]);
+            await c.commitOffsets([{ topic, partition, offset }]);
           } catch (err) {
             // Handled but not committed: whoever owns the partition next sees it again (at-least-once).
             parts.logger.warn({ groupId, topic, partition, offset, error: describe(err) }, 'offset commit failed');
@@ -173,6 +209,9 @@ export async function subscribeKafka(parts: KafkaConsumerParts, options: Subscri
         }
       },
     });
+  };
+  try {
+    await begin(consumer);
   } catch (err) {
     await consumer.disconnect().catch(() => undefined);
     if (err instanceof JitError) throw err;
@@ -183,6 +222,7 @@ export async function subscribeKafka(parts: KafkaConsumerParts, options: Subscri
     stop: () =>
       (stopping ??= (async () => {
         signal.raise();
+        await restarting;
         // disconnect = stop (waits for the in-flight batch, which commits what it handled) + leave group
         await consumer.disconnect().catch((err: unknown) => parts.logger.warn({ groupId, error: describe(err) }, 'consumer disconnect failed'));
         if (opts.ephemeral) {
