@@ -185,7 +185,7 @@ describe('aws-sts on moto', () => {
     expect((await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role.name }))).AttachedPolicies ?? []).toEqual([]);
     expect((await iam.send(new ListPoliciesCommand({ Scope: 'Local', PathPrefix: `/jit/${role.name}/` }))).Policies ?? []).toEqual([]);
     await sub.close();
-  }, 480_000);
+  }, 900_000);
 
   it('cleanupExpiredDenies leaves the deny while the session can live and removes it after its natural expiry', async () => {
     const role = await createRole();

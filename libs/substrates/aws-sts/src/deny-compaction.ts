@@ -165,9 +165,7 @@ export function denyCompaction(ctx: AwsStsContext, iam: RoleIam): { cleanupRole(
   /** Create and attach a managed shard; an identity not allowed to is remembered (inline only from then on). */
   async function writeManaged(roleName: string, doc: ReturnType<typeof shardDocument>) {
     try {
-      const written = await iam.managed.write(roleName, doc);
-      iam.managedState.proven = true;
-      return written;
+      return await iam.managed.write(roleName, doc);
     } catch (err) {
       if (err instanceof JitError && err.code === SubstrateDenied.code) {
         iam.managedState.denied = true;

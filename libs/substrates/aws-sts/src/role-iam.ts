@@ -82,8 +82,12 @@ export interface RoleIam {
   readDocs(roleName: string): Promise<RoleDocs>;
   managed: ManagedShardStore;
   /** Managed shards work here: not denied to this identity, and on (attachedPoliciesPerRole > 0). */
-  managedState: { enabled: boolean; denied: boolean; proven: boolean };
-  /** Free attachment slots jit may fill with shards (one is kept for the swap), 0 while managed shards are not proven to work. */
+  managedState: { enabled: boolean; denied: boolean };
+  /**
+   * Free attachment slots jit may fill with shards (one is kept for the swap); 0 until a jit shard is
+   * attached to this role — proof that this identity may create and attach them here (permissions
+   * can be scoped per role), so no issue counts on room a revoke could not use.
+   */
   usableSlots(docs: RoleDocs): number;
   /** Every entry of every compacted shard (inline and managed). */
   shardEntries(docs: RoleDocs): DenyEntry[];
@@ -175,14 +179,12 @@ export function roleIam(ctx: AwsStsContext): RoleIam {
   const denyTarget = (grantId: string, base: string, attempts: number): DenyTarget => ({ grantId, base, attempts, sourceIdentity: ctx.config.sourceIdentity });
 
   const managed = managedShardStore(ctx.name, clients.iam, call);
-  const managedState = { enabled: ctx.config.attachedPoliciesPerRole > 0, denied: false, proven: false };
+  const managedState = { enabled: ctx.config.attachedPoliciesPerRole > 0, denied: false };
 
   async function readDocs(roleName: string): Promise<RoleDocs> {
     const inline = await readInlinePolicies(roleName);
     if (!managedState.enabled) return { inline, managed: { attached: 0, shards: new Map() } };
-    const m = await managed.read(roleName);
-    if (m.shards.size > 0) managedState.proven = true;
-    return { inline, managed: m };
+    return { inline, managed: await managed.read(roleName) };
   }
 
   function shardEntries(docs: RoleDocs): DenyEntry[] {
@@ -204,7 +206,7 @@ export function roleIam(ctx: AwsStsContext): RoleIam {
   }
 
   function usableSlots(docs: RoleDocs): number {
-    if (!managedState.enabled || managedState.denied || !managedState.proven) return 0;
+    if (!managedState.enabled || managedState.denied || docs.managed.shards.size === 0) return 0;
     const own = docs.managed.attached - docs.managed.shards.size;
     return Math.max(0, ctx.config.attachedPoliciesPerRole - own - 1);
   }
