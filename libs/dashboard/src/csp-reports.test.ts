@@ -3,7 +3,8 @@
 // never a query string, a header or a cookie; bodies bounded, reports per minute bounded.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTENT_SECURITY_POLICY, dashboardPlugin } from './dashboard-plugin';
+import { dashboardPlugin } from './dashboard-plugin';
+import { CONTENT_SECURITY_POLICY } from './dashboard-routes';
 import { ephemeralSessionKey } from './sessions';
 
 let app: FastifyInstance;

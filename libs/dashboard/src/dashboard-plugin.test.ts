@@ -1,7 +1,8 @@
 // The plugin alone (no GitLab reached): assets, the pages' answer without a session, the headers.
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTENT_SECURITY_POLICY, dashboardPlugin } from './dashboard-plugin';
+import { dashboardPlugin } from './dashboard-plugin';
+import { CONTENT_SECURITY_POLICY } from './dashboard-routes';
 import { ephemeralSessionKey } from './sessions';
 
 const app = Fastify();

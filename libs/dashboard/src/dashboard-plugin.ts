@@ -12,10 +12,11 @@ import type {} from '@fastify/swagger'; // schema.hide
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { ELEVATION_ID_PATTERN } from '@jit/contracts';
 import { JitError } from '@jit/errors';
-import { createCallerLookup, createOAuthClient, createPkce, type OAuthClient, type OAuthTokens } from '@jit/gitlab';
-import type { Logger } from '@jit/observability';
+import { createPkce, type OAuthTokens } from '@jit/gitlab';
 import { loadAssets } from './assets';
-import { CSP_REPORT_PATH, cspReportRoute } from './csp-reports';
+import { cspReportRoute } from './csp-reports';
+import type { DashboardOptions } from './dashboard-options';
+import { CONTENT_SECURITY_POLICY } from './dashboard-routes';
 import { CsrfRefused, ReadApiUnavailable, SignInRefused, SignInUnavailable } from './errors';
 import { html } from './html';
 import { layout, type Viewer } from './pages/layout';
@@ -26,89 +27,10 @@ import { apiQuery, historyCsv, historyPage, type HistoryQuery } from './pages/hi
 import { livePage } from './pages/live-page';
 import { waitingPage } from './pages/waiting-page';
 import { DASHBOARD_HOME, safeReturnTo } from './return-to';
-import { createSessionSealer, sameToken, type Session, type SessionSealer } from './sessions';
+import { createSessionSealer, sameToken, type Session } from './sessions';
 
 /** An elevation id in a page path (the route parameter's bound). */
 const ELEVATION_ID_PARAM = new RegExp(ELEVATION_ID_PATTERN);
-
-export interface DashboardOptions {
-  /** GitLab as the OAuth provider (redirect URI `${publicUrl}/ui/auth/callback`). */
-  oauth: OAuthClient;
-  /** Who a fresh OAuth token belongs to (GET /user). */
-  tokenOwner: (token: string) => Promise<{ username: string }>;
-  /** The URL users reach jit at: its origin is the only one a form may come from; https makes cookies Secure. */
-  publicUrl: string;
-  /** Longest a session lasts (default 8 h). */
-  sessionTtlMs?: number;
-  /**
-   * The keys sessions are sealed with (32 bytes each, base64url; JIT_UI_SESSION_KEY): the first
-   * seals, all open. Every replica needs the same. Read at each use, so a rotated file takes effect.
-   */
-  sessionKeys: () => readonly string[];
-  sessions?: SessionSealer;
-  /** The clock (tests). */
-  now?: () => number;
-  /**
-   * The policy in force as this process knows it, for a process that serves no /v1/catalog (the
-   * issuer: the version the log ratified last). Who approved and merged it is left out: the
-   * catalog shows that to auditors only, and the dashboard does not know who is one.
-   */
-  policyInForce?: () => Promise<{ version: string; how: 'merge' | 'pin'; at: string; mrIid?: number } | undefined>;
-}
-
-/** The plugin's options for a GitLab OAuth application (redirect URI `<publicUrl>/ui/auth/callback`, scope read_user). */
-export function dashboardOptions(p: {
-  gitlabUrl: string;
-  clientId: string;
-  clientSecret?: string;
-  publicUrl: string;
-  sessionTtlMs: number;
-  sessionKeys: () => readonly string[];
-  logger?: Logger;
-}): DashboardOptions {
-  const publicUrl = p.publicUrl.replace(/\/+$/, '');
-  return {
-    oauth: createOAuthClient({
-      url: p.gitlabUrl,
-      clientId: p.clientId,
-      clientSecret: () => p.clientSecret,
-      redirectUri: `${publicUrl}/ui/auth/callback`,
-      scopes: [DASHBOARD_SCOPE],
-      ...(p.logger ? { logger: p.logger } : {}),
-    }),
-    tokenOwner: createCallerLookup({ url: p.gitlabUrl, ...(p.logger ? { logger: p.logger } : {}) }).tokenOwner,
-    publicUrl,
-    sessionTtlMs: p.sessionTtlMs,
-    sessionKeys: p.sessionKeys,
-  };
-}
-
-/** All the dashboard asks of GitLab: who the user is; the read API does the rest with that token. */
-export const DASHBOARD_SCOPE = 'read_user';
-
-/** Routes the dashboard authenticates itself (by its session cookie): the API's auth plugin lets them through. */
-export const DASHBOARD_ROUTES: ReadonlyArray<{ method: string; url: string }> = [
-  'GET /ui',
-  'GET /ui/',
-  'GET /ui/*',
-  'GET /ui/assets/:name',
-  'GET /ui/sign-in',
-  'GET /ui/auth/login',
-  'GET /ui/auth/callback',
-  'POST /ui/auth/logout',
-  'GET /ui/waiting',
-  'GET /ui/live',
-  'GET /ui/history',
-  'GET /ui/history.csv',
-  'GET /ui/elevations/:id',
-  'GET /ui/health',
-  // browsers ask for it on every page, without credentials: no answer needs a session
-  'GET /favicon.ico',
-  // CSP violation reports: posted by the browser without credentials
-  `POST ${CSP_REPORT_PATH}`,
-].map((r) => ({ method: r.split(' ')[0]!, url: r.split(' ')[1]! }));
-
-export const CONTENT_SECURITY_POLICY = `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; report-uri ${CSP_REPORT_PATH}`;
 
 /** The session ended under the page (token revoked or expired at GitLab): sign in again. */
 class SessionEnded extends Error {}

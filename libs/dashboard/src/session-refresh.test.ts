@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallerLookup } from '@jit/gitlab';
 import { startSandbox, type Sandbox } from '@jit/gitlab-sandbox';
 import { DEMO_SEED } from '@jit/gitlab-sandbox/testing';
-import { dashboardOptions, dashboardPlugin } from './dashboard-plugin';
+import { dashboardOptions } from './dashboard-options';
+import { dashboardPlugin } from './dashboard-plugin';
 
 const PUBLIC = 'http://127.0.0.1:8080';
 let clock = Date.parse('2030-01-02T03:04:05Z');
