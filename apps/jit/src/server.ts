@@ -17,7 +17,6 @@ import type { Sandbox } from '@jit/gitlab-sandbox';
 import { ingestPlugin } from '@jit/ingest';
 import { createGitlabApprovalCheck, createIssuer, type Issuer } from '@jit/issuer';
 import { createChainHeads, createLedger } from '@jit/ledger';
-import { createNotifier, notifyChannelsSchema, openHttpSink, type HttpSink, type Notifier } from '@jit/notify';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { cachedGroupResolver, createElevationAccess, createPolicyStore } from '@jit/policy';
 import { WEBHOOK_ROUTE, authPlugin, createCallerResolver } from '@jit/identity';
@@ -25,13 +24,12 @@ import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerPr
 import { createRevoker, type Revoker } from '@jit/revoker';
 import { allowedCiProjects, createOpsServer, envSchemas, openGitlabToken, openSecret, sessionKeysSchema, staticSecret } from '@jit/service';
 import { webhookSecrets as webhookSecretsSchema, type JitConfig } from './config';
+import { createClosers } from './closers';
 import { dirHasEntries, loadOrCreateSigner, prepareDataDir } from './data-dir';
+import { openChatNotifier, openSink } from './optional-consumers';
 import type { DemoDatabase } from './demo-database';
 import { startSandboxGitlab } from './sandbox-gitlab';
 import { createPolicyTargetResolver, createSubstrates, substrateCatalog } from '@jit/substrate-wiring';
-
-/** How long one part of the process may take to stop before the next one is stopped anyway. */
-const CLOSE_STEP_MS = 10_000;
 
 export interface JitProcess {
   app: FastifyInstance;
@@ -67,24 +65,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
   // file means the sandbox would be re-seeded under elevations that still name its old MRs.
   const earlierBusLog = dirHasEntries(join(config.dataDir, 'bus'));
   prepareDataDir(config.dataDir);
-  const closers: Array<() => Promise<unknown>> = [];
-  /** Run after everything else (the bus included): what no other part needs while it stops. */
-  const lastClosers: Array<() => Promise<unknown>> = [];
-  // One part that does not stop must not keep the others (the bus and its lock above all) from
-  // stopping: each gets a bound, then the next one goes.
-  const bounded = async (c: () => Promise<unknown>): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((r) => {
-      timer = setTimeout(() => r('late'), CLOSE_STEP_MS);
-      timer.unref();
-    });
-    const outcome = await Promise.race([c().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping')), late]);
-    clearTimeout(timer);
-    if (outcome === 'late') logger.warn({ boundMs: CLOSE_STEP_MS }, 'a part did not stop in time; going on with the others');
-  };
-  const close = async () => {
-    for (const c of [...closers.reverse(), ...lastClosers]) await bounded(c);
-  };
+  const { closers, lastClosers, close } = createClosers(logger);
 
   try {
     // --- the signing key: every event this process publishes is signed; it trusts its own key in
@@ -262,37 +243,8 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       registry,
       sweepIntervalMs: config.sweepIntervalMs,
     });
-    // the notifier, when JIT_NOTIFY_CHANNELS (or its file) names webhook URLs: its own consumer group,
-    // routed by the policy in force (which the gate keeps fresh), never in the pipeline's way
-    let chat: Notifier | undefined;
-    if (config.notify.channels.file || Object.keys(config.notify.channels.value).length > 0) {
-      const urls = openSecret({
-        setting: 'JIT_NOTIFY_CHANNELS',
-        value: config.notify.channels.value,
-        ...(config.notify.channels.file ? { file: config.notify.channels.file } : {}),
-        schema: notifyChannelsSchema(),
-        logger,
-      });
-      closers.push(async () => urls.close());
-      chat = createNotifier({
-        bus,
-        groupId: 'jit-notifier',
-        notifications: () => policyStore.peek()?.policy.notifications,
-        channels: urls,
-        retry: config.notify.retry,
-        logger: logger.child({ component: 'notifier' }),
-        registry,
-        trust,
-        publicUrl: config.publicUrl,
-      });
-    }
-    // the HTTP sink, when JIT_SINK_URL is set: every event to the SIEM, signed, in batches
-    let sink: HttpSink | undefined;
-    if (config.sink) {
-      const opened = openHttpSink(config.sink, { bus, logger: logger.child({ component: 'sink' }), registry });
-      closers.push(async () => opened.close());
-      sink = opened.sink;
-    }
+    const chat = openChatNotifier(config, { bus, policyStore, trust, registry, logger, closers });
+    const sink = openSink(config, { bus, registry, logger, closers });
     await app.register(readApiPlugin, {
       ledger,
       access,
