@@ -46,6 +46,8 @@ const USER_ACCESS_STEPS: Record<string, Step> = {
   [EVENT_TYPES.orphanRevoked]: { activity: REVOKE, name: 'Revoke Privileges' },
 };
 const BYPASS_TYPES: ReadonlySet<string> = new Set([EVENT_TYPES.bypassDetected, EVENT_TYPES.policyBypassDetected]);
+/** Detections a human must follow up besides the bypasses: one grant issued more than once. */
+const DETECTION_TYPES: ReadonlySet<string> = new Set([...BYPASS_TYPES, EVENT_TYPES.grantDuplicated]);
 
 const str = (v: unknown, max = 1024): string | undefined => (typeof v === 'string' && v.length > 0 ? v.slice(0, max) : undefined);
 const shortType = (type: string) => type.replace(/^dev\.jit\./, '').replace(/\.v\d+$/, '');
@@ -83,7 +85,7 @@ export function createOcsfMapper(options: OcsfMapperOptions = {}): OcsfMapper {
       const key = chainKeyOf(event);
       const ctx = remember(key, data);
       const parsedTime = typeof event['time'] === 'string' ? Date.parse(event['time']) : Number.NaN;
-      const high = event['severity'] === 'high' || BYPASS_TYPES.has(type);
+      const high = event['severity'] === 'high' || DETECTION_TYPES.has(type);
       const elevationId = str(data['elevationId'], 256);
       const common = {
         time: Number.isNaN(parsedTime) ? 0 : parsedTime,
@@ -116,8 +118,13 @@ export function createOcsfMapper(options: OcsfMapperOptions = {}): OcsfMapper {
         mr_url: str(data['mrUrl'], 2048),
       });
 
-      if (BYPASS_TYPES.has(type)) {
-        const reasons = Array.isArray(data['reasons']) ? data['reasons'].filter((r): r is string => typeof r === 'string') : [];
+      if (DETECTION_TYPES.has(type)) {
+        const duplicate = type === EVENT_TYPES.grantDuplicated;
+        const reasons = duplicate
+          ? [`issued ${Number(data['issues']) || 2} times; ${Array.isArray(data['handles']) ? data['handles'].length : 0} distinct credential(s), each revoked`]
+          : Array.isArray(data['reasons'])
+            ? data['reasons'].filter((r): r is string => typeof r === 'string')
+            : [];
         return compact({
           ...DETECTION,
           activity_id: 1,
@@ -126,8 +133,13 @@ export function createOcsfMapper(options: OcsfMapperOptions = {}): OcsfMapper {
           type_name: `${DETECTION.class_name}: Create`,
           ...common,
           is_alert: true,
-          message: type === EVENT_TYPES.bypassDetected ? 'merged without verified approvals' : 'policy changed without a verified ratification',
-          finding_info: compact({ uid: str(event['id'], 256) ?? key, title: shortType(type), desc: reasons.join('; ').slice(0, 4000) || undefined, types: ['jit bypass'] }),
+          message: duplicate ? 'one grant was issued more than once' : type === EVENT_TYPES.bypassDetected ? 'merged without verified approvals' : 'policy changed without a verified ratification',
+          finding_info: compact({
+            uid: str(event['id'], 256) ?? key,
+            title: shortType(type),
+            desc: reasons.join('; ').slice(0, 4000) || undefined,
+            types: [duplicate ? 'jit duplicate issue' : 'jit bypass'],
+          }),
           resources,
           unmapped,
         });

@@ -62,7 +62,13 @@ export interface CreateEventOptions {
 export { findSecretLike } from './secret-like';
 
 const MAX_EVENT_JSON_BYTES = 1024 * 1024;
-const HIGH_SEVERITY_TYPES: ReadonlySet<string> = new Set([EVENT_TYPES.bypassDetected, EVENT_TYPES.orphanRevoked, EVENT_TYPES.policyRefused, EVENT_TYPES.policyBypassDetected]);
+const HIGH_SEVERITY_TYPES: ReadonlySet<string> = new Set([
+  EVENT_TYPES.bypassDetected,
+  EVENT_TYPES.orphanRevoked,
+  EVENT_TYPES.grantDuplicated,
+  EVENT_TYPES.policyRefused,
+  EVENT_TYPES.policyBypassDetected,
+]);
 
 /** CloudEvent subject of an event: its elevation id, else its grant id, else (policy events) policyKey. */
 function subjectOf(type: string, d: { elevationId?: string; grantId?: string; projectId?: number; branch?: string }): string | undefined {

@@ -178,6 +178,18 @@ const shapes = {
     elevationId: elevationIdS.optional(),
     leftovers: leftoversS.optional(),
   },
+  grantDuplicated: {
+    elevationId: elevationIdS,
+    grantId: grantIdS,
+    /** Substrate instance of the newest issue. */
+    substrate: z.string().min(1).max(128),
+    /** Distinct `granted` events of the grant on the log so far (2 or more). */
+    issues: z.number().int().min(2).max(10_000),
+    /** Every distinct revocation handle they carried: the revoker revokes and verifies each. */
+    handles: z.array(revocationHandleSchema).min(1).max(100),
+    /** The grant had already ended when the newest `granted` came: it is revoked at once. */
+    afterEnd: z.boolean(),
+  },
   credentialFetched: {
     elevationId: elevationIdS,
     grantId: grantIdS,
@@ -281,6 +293,7 @@ function buildAll(strict: boolean) {
     revokeFailed: build('revokeFailed', strict),
     expired: build('expired', strict),
     orphanRevoked: build('orphanRevoked', strict),
+    grantDuplicated: build('grantDuplicated', strict),
     credentialFetched: build('credentialFetched', strict),
     policyRatified: build('policyRatified', strict),
     policyRefused: build('policyRefused', strict),
@@ -308,6 +321,7 @@ export type ElevationRevokedData = z.infer<typeof eventDataSchemas.revoked>;
 export type RevokeFailedData = z.infer<typeof eventDataSchemas.revokeFailed>;
 export type ElevationExpiredData = z.infer<typeof eventDataSchemas.expired>;
 export type OrphanRevokedData = z.infer<typeof eventDataSchemas.orphanRevoked>;
+export type GrantDuplicatedData = z.infer<typeof eventDataSchemas.grantDuplicated>;
 export type CredentialFetchedData = z.infer<typeof eventDataSchemas.credentialFetched>;
 export type PolicyRatifiedData = z.infer<typeof eventDataSchemas.policyRatified>;
 export type PolicyRefusedData = z.infer<typeof eventDataSchemas.policyRefused>;
@@ -330,6 +344,7 @@ export interface EventDataByType {
   [EVENT_TYPES.revokeFailed]: RevokeFailedData;
   [EVENT_TYPES.expired]: ElevationExpiredData;
   [EVENT_TYPES.orphanRevoked]: OrphanRevokedData;
+  [EVENT_TYPES.grantDuplicated]: GrantDuplicatedData;
   [EVENT_TYPES.credentialFetched]: CredentialFetchedData;
   [EVENT_TYPES.policyRatified]: PolicyRatifiedData;
   [EVENT_TYPES.policyRefused]: PolicyRefusedData;

@@ -211,6 +211,8 @@ export const SIGNED_BY: Readonly<Record<string, ProducerRole>> = Object.freeze({
   [EVENT_TYPES.credentialFetched]: 'issuer',
   [EVENT_TYPES.revoked]: 'revoker',
   [EVENT_TYPES.expired]: 'revoker',
+  // the revoker reads it back so a rebuild does not report a duplicate issue twice; a forged one must not silence one
+  [EVENT_TYPES.grantDuplicated]: 'revoker',
 });
 
 /**
@@ -239,6 +241,7 @@ export const PRODUCED_BY: Readonly<Record<ElevationEventType, ProducerRole>> = O
   [EVENT_TYPES.revokeFailed]: 'revoker',
   [EVENT_TYPES.expired]: 'revoker',
   [EVENT_TYPES.orphanRevoked]: 'revoker',
+  [EVENT_TYPES.grantDuplicated]: 'revoker',
 });
 
 /** The keys a consumer trusts, per producer role. */

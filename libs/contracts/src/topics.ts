@@ -26,6 +26,8 @@ export const EVENT_TYPES = {
   revokeFailed: 'dev.jit.elevation.revoke.failed.v1',
   expired: 'dev.jit.elevation.expired.v1',
   orphanRevoked: 'dev.jit.elevation.orphan.revoked.v1',
+  /** One grant was issued more than once (two `granted` events, e.g. two issuer replicas): every credential is revoked. */
+  grantDuplicated: 'dev.jit.elevation.grant.duplicated.v1',
   /** Someone fetched a sealed credential through the API (who, when, how authenticated; never the token). */
   credentialFetched: 'dev.jit.elevation.credential.fetched.v1',
   /** A policy version came into force: a verified policy merge (or the operator's pin of the first policy). */

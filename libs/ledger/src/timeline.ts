@@ -47,6 +47,8 @@ export function summarize(ev: AnyElevationEvent): string {
       return `expired at ${ev.data.expiredAt}${ev.data.note ? ` (${ev.data.note})` : ''}`;
     case EVENT_TYPES.orphanRevoked:
       return `orphan credential revoked on ${ev.data.substrate}`;
+    case EVENT_TYPES.grantDuplicated:
+      return `GRANT ISSUED ${ev.data.issues} TIMES on ${ev.data.substrate}: ${ev.data.handles.length} credential(s), each revoked${ev.data.afterEnd ? ' (the last one after the grant had ended: at once)' : ''}`;
     case EVENT_TYPES.credentialFetched:
       return `credential fetched by ${ev.data.by} (${ev.data.via}${ev.data.ci ? ` in ${ev.data.ci.projectPath}${ev.data.ci.ref ? `@${ev.data.ci.ref}` : ''}${ev.data.ci.jobId ? ` job ${ev.data.ci.jobId}` : ''}` : ''})`;
     // Policy events name no elevation, so no timeline shows them; named here for exhaustiveness.

@@ -1,17 +1,19 @@
 // Revoking one grant: on the substrate that issued it (or, for one that cannot revoke early, an
 // honest "not before its expiry" and then `expired`), verified where the substrate can probe, then
 // announced (`revoked`) and commented on the MR; a failure is retried with capped exponential
-// backoff, never given up (ADR 0012), each attempt announced as `revoke.failed`.
+// backoff, never given up (ADR 0012), each attempt announced as `revoke.failed`. A grant issued more
+// than once has several handles: each is revoked and verified before the grant counts as revoked.
 import { EVENT_TYPES, createElevationEvent } from '@jit/contracts';
 import { JitError } from '@jit/errors';
 import type { Logger } from '@jit/observability';
-import type { RevocationHandle } from '@jit/substrates';
+import type { RevocationHandle, Substrate } from '@jit/substrates';
 import type { DueQueue } from './due-queue';
 import { CannotRevokeEarly, RevokeFailed } from './errors';
 import { leftoversMarkdown, leftoversOf } from './leftovers';
 import { summary, toEventError, type Notify, type Publish } from './outputs';
 import type { RevokerMetrics } from './revoker-metrics';
 import type { LiveGrant, SubstrateLookup } from './revoker-types';
+import { handleKey } from './schedule-fold';
 
 /** A retriable revocation failure is logged as an error (someone should look) from this attempt on. */
 const ESCALATE_AFTER_ATTEMPTS = 3;
@@ -36,6 +38,36 @@ export interface RevokeOneOptions {
 export function createRevokeOne(options: RevokeOneOptions): (g: LiveGrant) => Promise<void> {
   const { substrates, logger, source, now, baseMs, maxMs, publish, notify, queue, finish } = options;
   const { revocations, lateness } = options.metrics;
+  const pending = (g: LiveGrant, done: ReadonlySet<string>) => (g.handles.length ? g.handles : [g.handle]).filter((h) => !done.has(handleKey(h)));
+  /**
+   * Revokes and verifies every handle of the grant, the newest last (what a retry meets again is
+   * idempotent: gone = success). A handle that arrives while this runs (a duplicate issue announced
+   * meanwhile) is revoked too before the grant is announced revoked.
+   */
+  async function revokeEvery(g: LiveGrant, first: Substrate): Promise<{ leftovers: ReturnType<typeof leftoversOf>; verified: boolean; verifyDetail?: string }> {
+    const done = new Set<string>();
+    const leftovers: ReturnType<typeof leftoversOf> = [];
+    const details: string[] = [];
+    let verified = true;
+    for (let next = pending(g, done); next.length > 0; next = pending(g, done)) {
+      for (const handle of next) {
+        const substrate = handle === g.handle ? first : substrates.forHandle(handle as RevocationHandle);
+        leftovers.push(...leftoversOf(await substrate.revoke(handle as RevocationHandle)));
+        if (substrate.verifyRevoked) {
+          const v = await substrate.verifyRevoked(handle as RevocationHandle);
+          verified &&= v.verified;
+          if (v.detail) details.push(v.detail);
+        } else {
+          verified = false;
+          details.push(`${substrate.kind} offers no probe`);
+        }
+        done.add(handleKey(handle));
+      }
+    }
+    const many = done.size > 1 ? `${done.size} credentials of this grant: ` : '';
+    return { leftovers: leftovers.slice(0, 200), verified, ...(details.length ? { verifyDetail: `${many}${details.join('; ')}` } : {}) };
+  }
+
   return async function revokeOne(g: LiveGrant): Promise<void> {
     const log = logger.child({ elevationId: g.elevationId, grantId: g.grantId });
     let substrateName = g.handle.instance ?? g.handle.kind;
@@ -70,16 +102,7 @@ export function createRevokeOne(options: RevokeOneOptions): (g: LiveGrant) => Pr
         await notify(g.elevationId, `**jit: expired** — the credential reached its natural expiry at ${new Date(g.expiresAt).toISOString()}.`);
         return;
       }
-      const leftovers = leftoversOf(await substrate.revoke(g.handle as RevocationHandle));
-      let verified = false;
-      let verifyDetail: string | undefined;
-      if (substrate.verifyRevoked) {
-        const v = await substrate.verifyRevoked(g.handle as RevocationHandle);
-        verified = v.verified;
-        verifyDetail = v.detail;
-      } else {
-        verifyDetail = `${substrate.kind} offers no probe`;
-      }
+      const { leftovers, verified, verifyDetail } = await revokeEvery(g, substrate);
       const revokedAt = now();
       const latenessMs = Math.round(revokedAt - g.dueAt);
       await publish(

@@ -47,7 +47,10 @@ export interface RevokerOptions {
 export interface LiveGrant {
   elevationId: string;
   grantId: string;
+  /** The newest handle (named by the `revoked` event). */
   handle: RevocationHandleData;
+  /** Every distinct handle the grant was issued with (more than one: a duplicate issue); each is revoked and verified. */
+  handles: RevocationHandleData[];
   expiresAt: number;
   partition: number;
   /** When revocation is due and why. */

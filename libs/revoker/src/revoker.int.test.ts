@@ -1,7 +1,8 @@
 // The revoker on real servers: apps/revoker as a child process on a private Kafka broker, grants
 // issued by the real postgres adapter (embedded PostgreSQL) and vault adapter (a private OpenBao).
 // TTL and requested revocation (open sessions end too), kill -9 with grants expiring while it is
-// down, a substrate outage at expiry, orphans, and duplicate granted events.
+// down, a substrate outage at expiry, orphans, duplicate granted events, and one grant issued twice
+// with different handles (two OpenBao instances), across a kill -9.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,6 +65,7 @@ async function startRevoker(): Promise<Child> {
     JIT_SUBSTRATES: JSON.stringify({
       postgres: { adminUrlRef: 'env:PG_ADMIN_URL', connectTimeoutMs: 1500 },
       'vault:test': { addr: bao.addr, tokenRef: 'env:BAO_TOKEN', tokenRole: 'jit', requestTimeoutMs: 1500 },
+      'vault:other': { addr: bao.addr, tokenRef: 'env:BAO_TOKEN', tokenRole: 'jit', requestTimeoutMs: 1500 },
     }),
     PG_ADMIN_URL: dbUrl,
     BAO_TOKEN: bao.token,
@@ -157,6 +159,7 @@ beforeAll(async () => {
   issuers = new SubstrateRegistry({ logger: quiet, definitions: [postgresSubstrate, vaultSubstrate] });
   issuers.configure('postgres', { adminUrl: dbUrl });
   issuers.configure('vault:test', { addr: bao.addr, token: bao.token, tokenRole: 'jit', requestTimeoutMs: 1500 });
+  issuers.configure('vault:other', { addr: bao.addr, token: bao.token, tokenRole: 'jit', requestTimeoutMs: 1500 });
   observer = await createKafkaBus({ brokers: kafka.brokers, clientId: 'revoker-int-observer', logger: quiet });
   await observer.ensureTopics([{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }]);
   observed = await observer.subscribe({
@@ -222,6 +225,47 @@ describe('revoker on Kafka + PostgreSQL + OpenBao', () => {
     await waitFor(() => revokedOnce(later.grantId), { timeoutMs: 30_000, what: 'later grant revoked' });
     expect(of(EVENT_TYPES.revoked, g.grantId)).toHaveLength(1);
     expect(of(EVENT_TYPES.revokeFailed, g.grantId)).toHaveLength(0);
+  });
+
+  it('one grant issued twice with different handles (two OpenBao instances): both tokens refused after the TTL, across a kill -9; reported once', async () => {
+    const elevationId = `gl-${PROJECT_ID}-${nextIid++}`;
+    const grantId = grantIdOf(elevationId, SHA);
+    const ttlSeconds = 12;
+    const approvedAt = new Date().toISOString();
+    await publish(gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { elevationId, grantId, projectId: PROJECT_ID, mrIid: Number(elevationId.split('-')[2]), ttlSeconds }, { time: approvedAt })));
+    // two issuer replicas both issued the grant (each on the instance its policy read named): the
+    // tokens outlive the approved TTL by far, so only the revoker ends them on time
+    const tokens: string[] = [];
+    for (const instance of ['vault:test', 'vault:other']) {
+      const issued = await issuers
+        .get(instance)
+        .issue({ grantId, elevationId, requester: 'carol', target: 't', scopeName: 'read', scope: { mode: 'token', policies: ['jit-test-read'] }, connection: {}, ttlSeconds: 600 });
+      secrets.push(issued.secret.token!);
+      tokens.push(issued.secret.token!);
+      await publish(
+        issuerKey.signer.sign(
+          sampleEvent(
+            EVENT_TYPES.granted,
+            { elevationId, grantId, substrate: instance, handle: issued.handle as never, expiresAt: issued.expiresAt, issuedAt: approvedAt },
+            { time: new Date().toISOString() },
+          ),
+        ),
+      );
+    }
+    const works = async (token: string) => (await fetch(`${bao.addr}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': token } })).status === 200;
+    expect(await Promise.all(tokens.map(works))).toEqual([true, true]);
+    await waitFor(() => of(EVENT_TYPES.grantDuplicated, grantId).length === 1, { timeoutMs: 30_000, what: 'the duplicate reported' });
+    expect(of(EVENT_TYPES.grantDuplicated, grantId)[0]).toMatchObject({ severity: 'high', data: { issues: 2, afterEnd: false, handles: [{ instance: 'vault:test' }, { instance: 'vault:other' }] } });
+    // the schedule is rebuilt from the log by the next process
+    revoker.proc.kill('SIGKILL');
+    await revoker.exited;
+    revoker = await startRevoker();
+    await waitFor(() => revokedOnce(grantId), { timeoutMs: 60_000, what: 'revoked at the approved TTL' });
+    expect(of(EVENT_TYPES.revoked, grantId)[0]!.data).toMatchObject({ verified: true });
+    expect(Date.parse((of(EVENT_TYPES.revoked, grantId)[0]!.data as { revokedAt: string }).revokedAt)).toBeLessThan(Date.parse(approvedAt) + (ttlSeconds + 30) * 1000);
+    expect(await Promise.all(tokens.map(works))).toEqual([false, false]);
+    expect(of(EVENT_TYPES.grantDuplicated, grantId)).toHaveLength(1);
+    expect(of(EVENT_TYPES.revokeFailed, grantId)).toEqual([]);
   });
 
   it('orphan: a role the adapter created with no granted event is found and dropped', async () => {

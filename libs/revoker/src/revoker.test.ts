@@ -455,6 +455,96 @@ describe('revoker', () => {
     expect(s.calls.filter((c) => c.startsWith('revoke:'))).toHaveLength(2);
   });
 
+  describe('one grant issued twice with different handles (two issuer replicas)', () => {
+    /** Two issuer replicas both issued grant `n`: one credential on each of two substrate instances, two `granted` events. */
+    async function issuedTwice(b: Bus, n: number, expiresAt: number) {
+      const [one, two] = [createMemorySubstrate({ name: 'memory:one' }), createMemorySubstrate({ name: 'memory:two' })];
+      const first = await grant(b, one, n, expiresAt);
+      const second = await grant(b, two, n, expiresAt);
+      expect(second.grantId).toBe(first.grantId);
+      expect(second.event.data.handle).not.toEqual(first.event.data.handle);
+      return { one, two, first, second, substrates: lookup(one, two) };
+    }
+    const duplicated = async (b: Bus) => (await ofType(b, EVENT_TYPES.grantDuplicated)).map((e) => e.data as { grantId: string; issues: number; handles: unknown[]; afterEnd: boolean });
+
+    it('revokes and verifies both credentials at TTL, and reports the duplicate once (grant.duplicated, severity high)', async () => {
+      const b = bus();
+      const subs = { one: createMemorySubstrate({ name: 'memory:one' }), two: createMemorySubstrate({ name: 'memory:two' }) };
+      const r = await start(b, subs.one, { substrates: lookup(subs.one, subs.two) });
+      const first = await grant(b, subs.one, 40, Date.now() + 300);
+      const second = await grant(b, subs.two, 40, Date.now() + 300);
+      expect([subs.one.works(first.secret), subs.two.works(second.secret)]).toEqual([true, true]);
+      await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked' });
+      expect([subs.one.works(first.secret), subs.two.works(second.secret)]).toEqual([false, false]);
+      expect(subs.one.live.size + subs.two.live.size).toBe(0);
+      expect((await ofType(b, EVENT_TYPES.revoked))[0]!.data).toMatchObject({ grantId: first.grantId, verified: true, cause: 'ttl', handle: second.event.data.handle });
+      const reports = await ofType(b, EVENT_TYPES.grantDuplicated);
+      expect(reports).toHaveLength(1);
+      expect(reports[0]).toMatchObject({ severity: 'high', data: { grantId: first.grantId, issues: 2, afterEnd: false, handles: [first.event.data.handle, second.event.data.handle] } });
+      expect(r.live().size).toBe(0);
+    });
+
+    it('on request: both credentials end at once', async () => {
+      const b = bus();
+      const t = await issuedTwice(b, 41, Date.now() + 3600_000);
+      await start(b, t.one, { substrates: t.substrates });
+      await b.publish(TOPIC_ELEVATIONS, t.first.elevationId, sampleEvent(EVENT_TYPES.revokeRequested, { elevationId: t.first.elevationId, grantId: t.first.grantId }));
+      await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked' });
+      expect((await ofType(b, EVENT_TYPES.revoked))[0]!.data).toMatchObject({ cause: 'requested', verified: true });
+      expect([t.one.works(t.first.secret), t.two.works(t.second.secret)]).toEqual([false, false]);
+    });
+
+    it('after a crash the rebuilt schedule keeps both handles; a restart does not report the duplicate again', async () => {
+      const b = bus();
+      const t = await issuedTwice(b, 42, Date.now() + 1500);
+      const before = await start(b, t.one, { substrates: t.substrates });
+      await waitFor(async () => (await duplicated(b)).length === 1, { what: 'the duplicate reported' });
+      await before.stop();
+      running.splice(running.indexOf(before), 1);
+      const after = await start(b, t.one, { substrates: t.substrates });
+      expect(after.live().get(t.first.grantId)?.handles).toHaveLength(2);
+      await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked by the restarted revoker' });
+      await after.confirmed();
+      expect([t.one.works(t.first.secret), t.two.works(t.second.secret)]).toEqual([false, false]);
+      expect(await duplicated(b)).toEqual([expect.objectContaining({ grantId: t.first.grantId, issues: 2 })]);
+    });
+
+    it('an overdue duplicate found by the rebuild (issued while the revoker was down) is revoked on both substrates and reported', async () => {
+      const b = bus();
+      const t = await issuedTwice(b, 43, Date.now() - 1000);
+      await start(b, t.one, { substrates: t.substrates });
+      await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked by reconciliation' });
+      expect((await ofType(b, EVENT_TYPES.revoked))[0]!.data).toMatchObject({ cause: 'reconciliation', verified: true });
+      expect(t.one.live.size + t.two.live.size).toBe(0);
+      await waitFor(async () => (await duplicated(b)).length === 1, { what: 'the duplicate reported' });
+    });
+
+    it('a duplicate issued after the grant was revoked is revoked at once and reported as after the end', async () => {
+      const b = bus();
+      const [one, two] = [createMemorySubstrate({ name: 'memory:one' }), createMemorySubstrate({ name: 'memory:two' })];
+      await start(b, one, { substrates: lookup(one, two) });
+      const first = await grant(b, one, 44, Date.now() + 3600_000);
+      await b.publish(TOPIC_ELEVATIONS, first.elevationId, sampleEvent(EVENT_TYPES.revokeRequested, { elevationId: first.elevationId, grantId: first.grantId }));
+      await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 1, { what: 'revoked' });
+      const late = await grant(b, two, 44, Date.now() + 3600_000);
+      expect(two.works(late.secret)).toBe(true);
+      await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length === 2, { what: 'the late duplicate revoked' });
+      expect(two.works(late.secret)).toBe(false);
+      await waitFor(async () => (await duplicated(b)).length === 1, { what: 'the duplicate reported' });
+      expect((await duplicated(b))[0]).toMatchObject({ issues: 2, afterEnd: true, handles: [late.event.data.handle] });
+    });
+
+    it('a forged grant.duplicated (not signed by a revoker key) does not silence the report', async () => {
+      const b = bus();
+      const t = await issuedTwice(b, 45, Date.now() + 3600_000);
+      const forged = sampleEvent(EVENT_TYPES.grantDuplicated, { elevationId: t.first.elevationId, grantId: t.first.grantId, issues: 99, handles: [t.first.event.data.handle] });
+      await b.publish(TOPIC_ELEVATIONS, t.first.elevationId, strangerKey.signer.sign(forged));
+      const r = await start(b, t.one, { substrates: t.substrates });
+      await r.confirmed();
+      await waitFor(async () => (await duplicated(b)).filter((d) => d.issues === 2).length === 1, { what: 'the real report' });
+    });
+  });
+
   it('caps a granted expiry at its issue time plus the TTL the gate approved', async () => {
     const b = bus();
     const s = createMemorySubstrate();

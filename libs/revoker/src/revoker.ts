@@ -3,7 +3,7 @@
 // and sweeps orphans (credentials a substrate lists that no live grant explains). This file
 // composes the parts (see README.md) and owns the lifecycle: the rebuild on every assignment, the
 // subscription, the due timer, start and stop.
-import { TOPIC_ELEVATIONS, checkProducer, describeRefusal, parseElevationEvent } from '@jit/contracts';
+import { EVENT_TYPES, TOPIC_ELEVATIONS, checkProducer, createElevationEvent, describeRefusal, parseElevationEvent } from '@jit/contracts';
 import type { BusMessage, Subscription } from '@jit/bus';
 import { retryRetriable } from '@jit/errors';
 import { createOrphanSweep } from './orphan-sweep';
@@ -11,7 +11,7 @@ import { createNotify, createPublish, summary } from './outputs';
 import { createRevokeOne } from './revoke-one';
 import { createRevokerMetrics } from './revoker-metrics';
 import type { Revoker, RevokerOptions } from './revoker-types';
-import { FOLDED, createScheduleFold } from './schedule-fold';
+import { FOLDED, createScheduleFold, type DuplicateReport } from './schedule-fold';
 
 export type { LiveGrant, MrNotifier, Revoker, RevokerOptions, SubstrateLookup } from './revoker-types';
 
@@ -51,9 +51,32 @@ export function createRevoker(options: RevokerOptions): Revoker {
     return false;
   }
 
-  const fold = createScheduleFold({ trusted, logger, now, onScheduled: () => arm() });
+  const fold = createScheduleFold({
+    trusted,
+    logger,
+    now,
+    onScheduled: () => arm(),
+    onDuplicate: (r) => void reportDuplicate(r).catch((err: unknown) => logger.error({ grantId: r.grantId, err: summary(err) }, 'could not report a duplicate issue')),
+  });
   const metrics = createRevokerMetrics(options.registry, fold.live);
   const publish = createPublish(bus);
+
+  /** `grant.duplicated` for a SIEM: one grant issued more than once. Every handle is revoked whether or not this lands. */
+  async function reportDuplicate(r: DuplicateReport): Promise<void> {
+    const substrate = r.handles.at(-1)?.instance ?? r.handles.at(-1)?.kind ?? 'unknown';
+    logger.error(
+      { elevationId: r.elevationId, grantId: r.grantId, issues: r.issues, handles: r.handles.length, afterEnd: r.afterEnd },
+      'a grant was issued more than once; every credential is revoked',
+    );
+    const event = createElevationEvent(
+      EVENT_TYPES.grantDuplicated,
+      { elevationId: r.elevationId, grantId: r.grantId, substrate, issues: r.issues, handles: r.handles.slice(-100), afterEnd: r.afterEnd },
+      { source, idKey: `${r.grantId}:duplicated:${r.issues}` },
+    );
+    await retryRetriable(() => publish(event), { timeoutMs: options.startRetryMs ?? 60_000, cancelled: () => stopped }).catch((err: unknown) =>
+      logger.error({ grantId: r.grantId, err: summary(err) }, 'could not publish grant.duplicated; the next rebuild reports it'),
+    );
+  }
   const revokeOne = createRevokeOne({
     substrates,
     logger,

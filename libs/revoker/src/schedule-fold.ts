@@ -2,7 +2,9 @@
 // must revoke and when (ADR 0014 says why it is not the ledger's). Facts per grant id (the approved
 // TTL that caps expiry, the handle, ends, requests), the live grants and their due queue, and the
 // provisional fold of a rebuild: a replay checks only the signatures of ends at once, the rest is
-// confirmed afterwards and always before a grant is acted on (ADR 0010 / bench/README.md).
+// confirmed afterwards and always before a grant is acted on (ADR 0010 / bench/README.md). A grant
+// issued more than once (two `granted` with different handles: two issuer replicas) keeps every
+// handle, so each credential is revoked, and the duplicate is reported once (`grant.duplicated`).
 import { EVENT_TYPES, parseElevationEvent, type AnyElevationEvent, type RevocationHandleData } from '@jit/contracts';
 import type { Logger } from '@jit/observability';
 import { DueQueue } from './due-queue';
@@ -11,7 +13,12 @@ import type { LiveGrant } from './revoker-types';
 export interface GrantFacts {
   elevationId: string;
   partition: number;
+  /** The newest handle (what the `revoked` event names). */
   handle?: RevocationHandleData;
+  /** Every distinct handle the grant's `granted` events carried since it last ended, by handleKey, oldest first. */
+  handles?: Map<string, RevocationHandleData>;
+  /** The newest `granted` came after the grant had ended. */
+  issuedAfterEnd?: boolean;
   expiresAt?: number;
   revokeRequestedAt?: number;
   done: boolean;
@@ -43,9 +50,22 @@ interface FoldedEvent {
 export type FoldMode = 'received' | 'replay' | 'checked';
 
 /** The types the schedule folds: a replay does not parse the others (requests, approvals recorded, fetches...). */
-export const FOLDED: ReadonlySet<string> = new Set([EVENT_TYPES.approved, EVENT_TYPES.granted, EVENT_TYPES.grantFailed, EVENT_TYPES.revokeRequested, EVENT_TYPES.revoked, EVENT_TYPES.expired]);
+export const FOLDED: ReadonlySet<string> = new Set([
+  EVENT_TYPES.approved,
+  EVENT_TYPES.granted,
+  EVENT_TYPES.grantFailed,
+  EVENT_TYPES.revokeRequested,
+  EVENT_TYPES.revoked,
+  EVENT_TYPES.expired,
+  EVENT_TYPES.grantDuplicated,
+]);
 /** Ends of grants are checked at once in a replay: a forged one must never take a grant off the schedule. */
 const ENDS: ReadonlySet<string> = new Set([EVENT_TYPES.revoked, EVENT_TYPES.expired]);
+/**
+ * Checked at once in a replay too: a `grant.duplicated` says a duplicate was reported already (a
+ * rebuild does not report it again); a forged one must not silence a report. Rare, so cheap.
+ */
+const CHECKED_AT_ONCE: ReadonlySet<string> = new Set([...ENDS, EVENT_TYPES.grantDuplicated]);
 /** Grants confirmed per turn of the event loop after a rebuild. */
 const CONFIRM_BATCH = 256;
 
@@ -59,6 +79,28 @@ export interface ScheduleFoldOptions {
   now: () => number;
   /** A grant was (re)scheduled: the caller re-arms its timer. */
   onScheduled(): void;
+  /**
+   * A grant this replica owns has more `granted` events (signature-checked) than any report on the
+   * log says: the caller publishes `grant.duplicated`. Called once per new count per rebuild.
+   */
+  onDuplicate(report: DuplicateReport): void;
+}
+
+/** What `grant.duplicated` says (GrantDuplicatedData). */
+export interface DuplicateReport {
+  elevationId: string;
+  grantId: string;
+  issues: number;
+  handles: RevocationHandleData[];
+  afterEnd: boolean;
+}
+
+/** Two handles name the same credential when kind, instance and ref agree (a re-issue of a postgres role keeps its handle). */
+export function handleKey(h: RevocationHandleData): string {
+  const ref = Object.keys(h.ref)
+    .sort()
+    .map((k) => [k, h.ref[k]]);
+  return JSON.stringify([h.kind, h.instance ?? null, ref]);
 }
 
 export interface ScheduleFold {
@@ -78,11 +120,13 @@ export interface ScheduleFold {
 }
 
 export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
-  const { trusted, logger, now, onScheduled } = options;
+  const { trusted, logger, now, onScheduled, onDuplicate } = options;
   /** Everything known per grant id from the log (this replica's partitions). */
   const facts = new Map<string, GrantFacts>();
   /** Revocation requests that arrived before their grant, by elevation id (with the event, for a refold). */
   const pendingRequests = new Map<string, { at: number; folded: FoldedEvent }>();
+  /** The highest `issues` a signature-checked `grant.duplicated` (or this replica) reported, by grant id. */
+  const reported = new Map<string, number>();
   const live = new Map<string, LiveGrant>();
   const queue = new DueQueue();
   let owned: Set<number> | undefined;
@@ -109,7 +153,7 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
    * none can make the revoker revoke.
    */
   function apply(event: AnyElevationEvent, partition: number, raw: unknown, mode: FoldMode): void {
-    const provisional = mode === 'replay' && !ENDS.has(event.type);
+    const provisional = mode === 'replay' && !CHECKED_AT_ONCE.has(event.type);
     if (!provisional && mode !== 'checked' && !trusted(raw, mode === 'received')) return;
     const folded: FoldedEvent = { partition, raw, ...(provisional ? {} : { trusted: true }) };
     const t = event.type;
@@ -135,8 +179,15 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
         if (!provisional) logger.warn({ elevationId: d.elevationId, grantId: d.grantId }, 'a grant was issued again after it ended; revoking it now');
         f.done = false;
         f.revokeRequestedAt ??= now();
+        f.issuedAfterEnd = true;
+      } else if (fresh) {
+        f.issuedAfterEnd = false;
       }
       f.handle = d.handle;
+      // every credential out there is revoked, not only the newest (two replicas issued one grant)
+      const handles = (f.handles ??= new Map());
+      handles.delete(handleKey(d.handle)); // the newest last
+      handles.set(handleKey(d.handle), d.handle);
       // Never later than issue time + the approved TTL, whatever expiry the event names.
       const cap = f.ttlSeconds !== undefined ? Date.parse(d.issuedAt) + f.ttlSeconds * 1000 : Infinity;
       const expiresAt = Math.min(Date.parse(d.expiresAt), cap);
@@ -149,6 +200,7 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
         pendingRequests.delete(d.elevationId);
       }
       schedule(d.grantId, f);
+      if (!provisional) report(d.grantId, f);
     } else if (t === EVENT_TYPES.grantFailed) {
       const d = event.data as { elevationId: string; grantId: string };
       const f = factsFor(d.grantId, d.elevationId, partition);
@@ -166,10 +218,14 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
       record(f, folded, provisional);
       f.revokeRequestedAt ??= at;
       schedule(grantId, f);
+    } else if (t === EVENT_TYPES.grantDuplicated) {
+      const d = event.data as { grantId: string; issues: number };
+      reported.set(d.grantId, Math.max(reported.get(d.grantId) ?? 0, d.issues));
     } else if (t === EVENT_TYPES.revoked || t === EVENT_TYPES.expired) {
       const d = event.data as { elevationId: string; grantId: string };
       const f = factsFor(d.grantId, d.elevationId, partition);
       f.done = true;
+      delete f.handles; // all revoked by then: a later issue brings its own
       // a checked end: what was folded before it no longer matters; a refold starts from here
       if (f.unconfirmed && mode !== 'checked') {
         f.unconfirmed = [];
@@ -179,6 +235,15 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
       live.delete(d.grantId);
       queue.delete(d.grantId);
     }
+  }
+
+  /** Reports a grant whose signature-checked `granted` events outnumber what the log already reports. */
+  function report(grantId: string, f: GrantFacts): void {
+    const issues = f.grantedIds?.size ?? 0;
+    if (issues < 2 || f.unconfirmed || (reported.get(grantId) ?? 0) >= issues) return;
+    if (owned && !owned.has(f.partition)) return;
+    reported.set(grantId, issues);
+    onDuplicate({ elevationId: f.elevationId, grantId, issues, handles: [...(f.handles?.values() ?? (f.handle ? [f.handle] : []))], afterEnd: f.issuedAfterEnd ?? false });
   }
 
   /** Keeps a grant's events while its state is provisional (a refold needs them all, in order). */
@@ -209,13 +274,14 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
     delete f.unconfirmedGranted;
     const base = f.confirmedBase;
     delete f.confirmedBase;
-    if (exact) return;
+    if (exact) return report(grantId, f);
     const before = live.get(grantId);
     facts.delete(grantId);
     live.delete(grantId);
     queue.delete(grantId);
     const fresh = factsFor(grantId, f.elevationId, f.partition);
     fresh.done = base?.done ?? false;
+    // a provisional state starts from nothing or from a checked end, which had no live handles
     if (base?.grantedIds.length) fresh.grantedIds = new Set(base.grantedIds);
     for (const e of events) {
       const parsed = e.trusted ? parseElevationEvent(e.raw) : undefined;
@@ -251,6 +317,7 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
     const cause: LiveGrant['cause'] = requested && f.revokeRequestedAt! < f.expiresAt ? 'requested' : 'ttl';
     if (existing) {
       existing.handle = f.handle; // a re-issue of the grant: revoke what is out there now
+      existing.handles = liveHandles(f);
       if (existing.attempt > 0 || existing.dueAt <= dueAt) return; // already due sooner or retrying
       existing.dueAt = dueAt;
       existing.cause = cause;
@@ -259,6 +326,7 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
         elevationId: f.elevationId,
         grantId,
         handle: f.handle,
+        handles: liveHandles(f),
         expiresAt: f.expiresAt,
         partition: f.partition,
         dueAt,
@@ -270,6 +338,10 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
     onScheduled();
   }
 
+  function liveHandles(f: GrantFacts): RevocationHandleData[] {
+    return f.handles?.size ? [...f.handles.values()] : f.handle ? [f.handle] : [];
+  }
+
   return {
     live,
     queue,
@@ -277,6 +349,7 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
       owned = partitions ? new Set(partitions) : undefined;
       facts.clear();
       pendingRequests.clear();
+      reported.clear();
       live.clear();
       queue.clear();
     },
@@ -288,6 +361,7 @@ export function createScheduleFold(options: ScheduleFoldOptions): ScheduleFold {
       if (f) {
         f.done = true;
         delete f.unconfirmed;
+        delete f.handles;
       }
       live.delete(grantId);
       queue.delete(grantId);

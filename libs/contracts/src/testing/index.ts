@@ -15,6 +15,7 @@ import type {
   GrantFailedData,
   GrantStartedData,
   OrphanRevokedData,
+  GrantDuplicatedData,
   CredentialFetchedData,
   PolicyBypassDetectedData,
   PolicyRatifiedData,
@@ -194,6 +195,14 @@ export const sampleData: { [K in ElevationEventType]: () => EventDataByType[K] }
     substrate: 'postgres',
     handle: { ...handle, ref: { ...handle.ref } },
     elevationId: FIXTURE_ELEVATION,
+  }),
+  [EVENT_TYPES.grantDuplicated]: (): GrantDuplicatedData => ({
+    elevationId: FIXTURE_ELEVATION,
+    grantId: FIXTURE_GRANT,
+    substrate: 'postgres',
+    issues: 2,
+    handles: [{ ...handle, ref: { ...handle.ref } }],
+    afterEnd: false,
   }),
   [EVENT_TYPES.credentialFetched]: (): CredentialFetchedData => ({
     elevationId: FIXTURE_ELEVATION,
