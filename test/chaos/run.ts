@@ -232,7 +232,8 @@ targets:
         JIT_SIGNING_KEY_FILE: keys.issuer.file,
         JIT_TRUSTED_GATE_KEYS: keys.gate.x,
         JIT_TRUSTED_REVOKER_KEYS: keys.revoker.x,
-        JIT_ISSUE_ATTEMPTS: '20',
+        // retried through a substrate outage until the grant's whole window is gone (the adapters issue nothing past it)
+        JIT_ISSUE_RETRY_TTL_PERCENT: '100',
         JIT_ISSUE_RETRY_MAX_MS: '5000',
       },
     ]);

@@ -37,7 +37,7 @@ describe('issuer parseConfig', () => {
       elevationsProject: 'ops/elevations',
       port: 8081,
       host: '127.0.0.1',
-      retry: { attempts: 5, baseMs: 500, maxMs: 30_000 },
+      retry: { ttlPercent: 50, budgetMs: 600_000, baseMs: 500, maxMs: 30_000 },
     });
     expect(c.substrates).toEqual({
       postgres: { adminUrl: base.PG_ADMIN },
@@ -87,6 +87,19 @@ describe('issuer parseConfig', () => {
     expect(msg).toMatch(/GITLAB_URL:/);
     expect(msg).toMatch(/JIT_ISSUE_ATTEMPTS:/);
     for (const secret of [base.PG_ADMIN, base.VAULT_TOKEN, 'short']) expect(msg).not.toContain(secret);
+  });
+
+  it('reads the retry budget by time once (a share of the TTL, a maximum), with an attempt cap only when set', () => {
+    expect(parseConfig({ ...base, JIT_ISSUE_RETRY_TTL_PERCENT: '100', JIT_ISSUE_RETRY_BUDGET_MS: '120000', JIT_ISSUE_ATTEMPTS: '40' }).retry).toEqual({
+      ttlPercent: 100,
+      budgetMs: 120_000,
+      attempts: 40,
+      baseMs: 500,
+      maxMs: 30_000,
+    });
+    const msg = problems({ ...base, JIT_ISSUE_RETRY_TTL_PERCENT: '0', JIT_ISSUE_RETRY_BUDGET_MS: '10' });
+    expect(msg).toMatch(/JIT_ISSUE_RETRY_TTL_PERCENT: must be a whole number from 1 to 100/);
+    expect(msg).toMatch(/JIT_ISSUE_RETRY_BUDGET_MS:/);
   });
 
   it('serves the dashboard only with a GitLab OAuth application and JIT_PUBLIC_URL; never echoes its secret', () => {

@@ -25,6 +25,7 @@ import {
   type ServerConfig,
   type SigningConfig,
 } from '@jit/service';
+import type { IssueRetryOptions } from '@jit/issuer';
 import { parseSubstrateSettings, type SubstrateInstances } from '@jit/substrate-wiring';
 
 export { ConfigError } from '@jit/service';
@@ -35,7 +36,11 @@ const EnvSchema = z
     // the issuer reads policy.yaml of the elevations project at the merge commit
     ...gitlabEnv(),
     JIT_PUBLIC_URL: s.httpUrl('the http(s) URL users reach jit at').optional(),
-    JIT_ISSUE_ATTEMPTS: s.intFrom(1, 20).default(5),
+    // retriable failures of an issue are retried until a share of the grant's TTL (from the
+    // approval) has passed, at most the budget; an attempt cap is the operator's option only
+    JIT_ISSUE_RETRY_TTL_PERCENT: s.intFrom(1, 100).default(50),
+    JIT_ISSUE_RETRY_BUDGET_MS: s.durationMs(1000).default(600_000),
+    JIT_ISSUE_ATTEMPTS: s.intFrom(1, 10_000).optional(),
     JIT_ISSUE_RETRY_BASE_MS: s.durationMs(1, 60_000).default(500),
     JIT_ISSUE_RETRY_MAX_MS: s.durationMs(1, 600_000).default(30_000),
     // signs granted events and sealed credentials; acts only on gate-signed approvals; trusts revocations by a revoker
@@ -68,7 +73,8 @@ export interface IssuerAppConfig extends ServerConfig {
   publicUrl?: string;
   /** API authentication (GitLab-token cache, CI ID token audience: JIT_OIDC_AUDIENCE or JIT_PUBLIC_URL). */
   auth: AuthConfig;
-  retry: { attempts: number; baseMs: number; maxMs: number };
+  /** The issue's retry budget (libs/issuer issue-retry.ts). */
+  retry: IssueRetryOptions;
   /** The dashboard under /ui (served when `clientId` is set). */
   ui: DashboardConfig;
   signing: SigningConfig & { privateKeyPem: string };
@@ -84,7 +90,13 @@ export function parseConfig(env: Record<string, string | undefined>, readFile?: 
     ...gitlabFromEnv(e),
     substrates: subs.instances,
     ...(e.JIT_PUBLIC_URL ? { publicUrl: e.JIT_PUBLIC_URL } : {}),
-    retry: { attempts: e.JIT_ISSUE_ATTEMPTS, baseMs: e.JIT_ISSUE_RETRY_BASE_MS, maxMs: e.JIT_ISSUE_RETRY_MAX_MS },
+    retry: {
+      ttlPercent: e.JIT_ISSUE_RETRY_TTL_PERCENT,
+      budgetMs: e.JIT_ISSUE_RETRY_BUDGET_MS,
+      ...(e.JIT_ISSUE_ATTEMPTS ? { attempts: e.JIT_ISSUE_ATTEMPTS } : {}),
+      baseMs: e.JIT_ISSUE_RETRY_BASE_MS,
+      maxMs: e.JIT_ISSUE_RETRY_MAX_MS,
+    },
     signing: { ...signingFromEnv(e, key.pem), privateKeyPem: key.pem! },
     ...serverFromEnv(e),
     auth: authFromEnv(e, e.JIT_PUBLIC_URL),

@@ -14,6 +14,11 @@ export const IssueInterrupted = defineError<[string, string, string]>(
   'an earlier issue of grant %s on %s started at %s and never finished (an issuer stopped mid-way); its credentials cannot be revoked early, so a second one is not issued for this approval. Any credential of the first attempt was never delivered and ends at its natural expiry; open a new request',
   { retriable: false },
 );
+export const RetryBudgetSpent = defineError<[string, string, string, string, string]>(
+  'JIT_ERR_ISSUER_RETRY_BUDGET_SPENT',
+  '%s kept failing with errors worth retrying for %s (%s attempts; last: %s) and the retry budget (%s) is spent; nothing was issued — check the substrate or GitLab, then open a new request',
+  { retriable: false },
+);
 export const CredentialNotFound = defineError<[string]>('JIT_ERR_ISSUER_CREDENTIAL_NOT_FOUND', 'no credential for elevation %s: it is unknown or was never granted', { statusCode: 404 });
 export const CredentialGone = defineError<[string, string]>('JIT_ERR_ISSUER_CREDENTIAL_GONE', 'the credential of elevation %s is %s and no longer served', { statusCode: 410 });
 export const ApprovalMismatch = defineError<[string, string]>(

@@ -284,7 +284,7 @@ describe('issuer on Kafka + PostgreSQL', () => {
     expect(await jitRoles(ordersUrl)).toHaveLength(rolesBefore + 1);
   });
 
-  it('substrate down -> retried, then grant.failed (retriable) with nothing issued', async () => {
+  it('substrate down -> retried, then grant.failed (the retry budget spent, the last error named) with nothing issued', async () => {
     await pgFlaky.stop();
     try {
       const event = await approved('flaky-db');
@@ -293,13 +293,14 @@ describe('issuer on Kafka + PostgreSQL', () => {
       await waitFor(() => of(EVENT_TYPES.grantFailed, gid).length === 1, { timeoutMs: 60_000, what: 'grant.failed' });
       const failed = of(EVENT_TYPES.grantFailed, gid)[0]!.data as { attempts: number; error: { code: string; retriable: boolean; message: string } };
       expect(failed.attempts).toBe(3);
-      expect(failed.error.retriable).toBe(true);
-      expect(failed.error.code).toMatch(/^JIT_ERR_/);
+      // the operator's attempt cap (JIT_ISSUE_ATTEMPTS) came first: the budget is spent, the last error named
+      expect(failed.error).toMatchObject({ code: 'JIT_ERR_ISSUER_RETRY_BUDGET_SPENT', retriable: false });
+      expect(failed.error.message).toMatch(/\(3 attempts; last: JIT_ERR_[A-Z_]+: /);
       expect(of(EVENT_TYPES.granted, gid)).toHaveLength(0);
       const tries = issuer
         .output()
         .split('\n')
-        .filter((l) => l.includes(gid) && l.includes('substrate issue failed'));
+        .filter((l) => l.includes(gid) && /substrate \S+ issue failed/.test(l));
       expect(tries).toHaveLength(3);
       await waitFor(async () => (await notes(event.data.mrIid)).some((n) => n.includes('jit: grant failed')), { what: 'failure comment' });
       expect((await fetch(`${issuerUrl}/v1/elevations/${event.data.elevationId}/credential`, { headers: { authorization: `Bearer ${CAROL_TOKEN}` } })).status).toBe(409);

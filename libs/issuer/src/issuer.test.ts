@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EVENT_TYPES, TOPIC_ELEVATIONS, parseElevationEvent, type AnyElevationEvent } from '@jit/contracts';
 import { FIXTURE_OTHER_RECIPIENT, FIXTURE_RECIPIENT, createTestSigningKey, sampleEvent } from '@jit/contracts/testing';
 import { createEventVerifier, verifyCredentialSignature } from '@jit/contracts';
@@ -7,7 +7,7 @@ import { BusUnavailable, createSigningBus, type EventBus } from '@jit/bus';
 import { createMemoryBus } from '@jit/bus/testing';
 import { createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Registry } from '@jit/observability';
-import { SubstrateInvalidScope } from '@jit/substrates';
+import { SubstrateInvalidScope, SubstrateUnreachable } from '@jit/substrates';
 import { createMemorySubstrate, type MemorySubstrate, type MemorySubstrateOptions } from '@jit/substrates/testing';
 import { waitFor } from '@jit/testing';
 import { ApprovalMismatch, SealFailed } from './errors';
@@ -254,16 +254,87 @@ describe('issuer', () => {
     await issuer.stop();
   });
 
-  it('gives up after the retry cap with grant.failed and a comment', async () => {
+  it("gives up at an operator's attempt cap (JIT_ISSUE_ATTEMPTS) with grant.failed naming the last error, and a comment", async () => {
     w.substrate.failNext('issue', undefined, 10);
     const issuer = await w.start();
     await approve();
     await waitFor(async () => ofType(await w.events(), EVENT_TYPES.grantFailed).length === 1, { what: 'grant.failed' });
     const [failed] = ofType(await w.events(), EVENT_TYPES.grantFailed);
-    expect(failed!.data).toMatchObject({ attempts: 3, error: { code: 'JIT_ERR_SUBSTRATE_UNREACHABLE', retriable: true } });
+    expect(failed!.data).toMatchObject({ attempts: 3, error: { code: 'JIT_ERR_ISSUER_RETRY_BUDGET_SPENT', retriable: false } });
+    expect((failed!.data as { error: { message: string } }).error.message).toMatch(
+      /substrate memory issue kept failing .*\(3 attempts; last: JIT_ERR_SUBSTRATE_UNREACHABLE: .*\) and the retry budget \(3 attempts\) is spent/,
+    );
     expect(w.comments.join('\n')).toMatch(/grant failed/);
     expect(ofType(await w.events(), EVENT_TYPES.granted)).toHaveLength(0);
     await issuer.stop();
+  });
+
+  describe('retry budget by time (a share of the TTL from the approval, at most budgetMs), not by attempts', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    /** Handles `approved` under fake timers, a simulated second at a time, until it settles. */
+    async function handleFaked(issuer: Issuer, approved: AnyElevationEvent): Promise<number> {
+      let settled = false;
+      const job = issuer.handle(approved).finally(() => (settled = true));
+      for (let s = 0; s < 4 * 3600 && !settled; s++) {
+        await vi.advanceTimersByTimeAsync(1000);
+        await new Promise((r) => setImmediate(r)); // real I/O (sealing) between simulated seconds
+      }
+      await job;
+      return Date.now() - Date.parse(approved.time);
+    }
+
+    /** The substrate fails (retriable, unreachable) until `upAt`, then issues. */
+    function downUntil(upAt: number): () => number {
+      const issue = w.substrate.issue.bind(w.substrate);
+      let tries = 0;
+      w.substrate.issue = async (req) => {
+        tries++;
+        if (Date.now() < upAt) throw SubstrateUnreachable('memory', 'connection refused');
+        return issue(req);
+      };
+      return () => tries;
+    }
+
+    const signedApproval = (over: Record<string, unknown>) => gateKey.signer.sign(sampleEvent(EVENT_TYPES.approved, { recipient: w.recipient, ...over } as never, { time: new Date().toISOString() }));
+
+    it('a 30-minute grant outlasts a one-minute substrate outage however many attempts it takes, then is granted', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const tries = downUntil(Date.now() + 60_000);
+      const approved = signedApproval({ ttlSeconds: 1800 });
+      const took = await handleFaked(bare({ retry: { baseMs: 500, maxMs: 5000 } }), approved);
+      expect(ofType(await w.events(), EVENT_TYPES.granted)).toHaveLength(1);
+      expect(ofType(await w.events(), EVENT_TYPES.grantFailed)).toHaveLength(0);
+      expect(tries()).toBeGreaterThan(10); // the old count (5, or the chaos run's 20 quick ones) gave up inside the outage
+      expect(took).toBeGreaterThanOrEqual(60_000);
+      expect(took).toBeLessThan(70_000);
+    });
+
+    it('a 2-minute grant gives up once half its window is gone: grant.failed says the budget is spent and names the last error', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      downUntil(Infinity);
+      const approved = signedApproval({ ttlSeconds: 120 });
+      const took = await handleFaked(bare({ retry: { baseMs: 500, maxMs: 5000 } }), approved);
+      expect(took).toBeLessThanOrEqual(60_000);
+      expect(took).toBeGreaterThan(50_000);
+      const [failed] = ofType(await w.events(), EVENT_TYPES.grantFailed);
+      expect(failed!.data).toMatchObject({ error: { code: 'JIT_ERR_ISSUER_RETRY_BUDGET_SPENT', retriable: false } });
+      expect((failed!.data as { attempts: number }).attempts).toBeGreaterThan(10);
+      expect((failed!.data as { error: { message: string } }).error.message).toMatch(/last: JIT_ERR_SUBSTRATE_UNREACHABLE: .*connection refused.*budget \(until /);
+      expect(ofType(await w.events(), EVENT_TYPES.granted)).toHaveLength(0);
+    });
+
+    it('a long grant retries no longer than budgetMs (JIT_ISSUE_RETRY_BUDGET_MS)', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      downUntil(Infinity);
+      const approved = signedApproval({ ttlSeconds: 4 * 3600 });
+      const took = await handleFaked(bare({ retry: { baseMs: 500, maxMs: 5000, budgetMs: 90_000 } }), approved);
+      expect(took).toBeLessThanOrEqual(90_000);
+      expect(took).toBeGreaterThan(80_000);
+      expect(ofType(await w.events(), EVENT_TYPES.grantFailed)[0]!.data).toMatchObject({ error: { code: 'JIT_ERR_ISSUER_RETRY_BUDGET_SPENT' } });
+    });
   });
 
   it('fails at once on a non-retriable error', async () => {

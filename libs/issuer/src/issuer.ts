@@ -1,5 +1,6 @@
 // The issuer: consumes `elevation.approved`, issues on the target's substrate, seals the
-// credential to the requester and publishes `elevation.granted` — once per grant id.
+// credential to the requester and publishes `elevation.granted` — once per grant id. This file
+// owns the flow of one approval and the lifecycle (see README.md for the other files).
 import {
   EVENT_TYPES,
   TOPIC_ELEVATIONS,
@@ -10,95 +11,19 @@ import {
   signCredential,
   type AnyElevationEvent,
   type ElevationApprovedData,
-  type EventError,
-  type EventSigner,
-  type ProducerTrust,
 } from '@jit/contracts';
-import { BusPartitionLost, type BusMessage, type EventBus, type Subscription } from '@jit/bus';
-import { JitError, isRetriable, retryRetriable } from '@jit/errors';
+import { BusPartitionLost, type BusMessage, type Subscription } from '@jit/bus';
+import { retryRetriable } from '@jit/errors';
 import { refusedEventsCounter, type Logger } from '@jit/observability';
 import type { Issued, Substrate } from '@jit/substrates';
-import { Counter, Histogram, type Registry } from 'prom-client';
-import type { ApprovalCheck } from './approval-check';
-import { IssueInterrupted, RecipientNotRegistered, SubstrateFailed, TargetUnresolved } from './errors';
+import { asJitError, errorSummary, isBusError, toEventError } from './error-fields';
+import { IssueInterrupted, RecipientNotRegistered, TargetUnresolved } from './errors';
+import { issueDeadline, retryUntil } from './issue-retry';
+import { createIssuerMetrics } from './issuer-metrics';
+import type { Issuer, IssuerOptions, ResolvedTarget } from './issuer-types';
 import { sealCredential } from './seal';
 
-/** What the issuer needs to know about a target at a policy version (resolved by the app). */
-export interface ResolvedTarget {
-  /** Substrate instance name (`postgres`, `vault:prod`). */
-  substrate: string;
-  scope: Record<string, unknown>;
-  /** Connection settings with secret references resolved. Never logged. */
-  connection: Record<string, unknown>;
-  /** The `recipients:` of that policy version: GitLab username → registered age public keys. */
-  recipients: Record<string, string[]>;
-}
-
-export interface TargetResolver {
-  /**
-   * The target/scope as of the policy the gate validated (`policyVersion`, in the elevations repo
-   * at `mergeSha`); undefined when it does not exist there.
-   */
-  resolve(input: { target: string; scope: string; policyVersion: string; mergeSha: string; grantId?: string; elevationId?: string }): Promise<ResolvedTarget | undefined>;
-}
-
-/** The state of one elevation as far as the issuer cares (structurally the ledger's view). */
-export interface ElevationView {
-  state: string;
-  grantId?: string;
-  /** Set once `elevation.grant.started` is in the log (issue on a substrate that cannot revoke early). */
-  grantStartedAt?: string;
-}
-
-export interface LedgerView {
-  apply(event: AnyElevationEvent): unknown;
-  get(elevationId: string): ElevationView | undefined;
-}
-
-export interface MrNotifier {
-  /** Posts a comment on the MR. Best effort: a failure is logged, never fatal. */
-  comment(projectId: number, mrIid: number, markdown: string): Promise<void>;
-}
-
-export interface IssuerOptions {
-  bus: EventBus;
-  /**
-   * The keys this issuer trusts per producer: an `elevation.approved` not signed by a gate key is
-   * refused (logged, counted in jit_events_refused_total) whatever it says, and a `granted`,
-   * `grant.failed`, `revoked` or `expired` not signed by an issuer or revoker key is not taken into
-   * account (a forged one must not make a real approval look handled).
-   */
-  trust: ProducerTrust;
-  /** This issuer's key: signs each sealed credential (grant id, expiry, digest) for the CLI to check. */
-  signer: EventSigner;
-  /** What the issuer checks with GitLab before it issues (MR merged at the sha, file content, TTL, recipient). */
-  approvalCheck: ApprovalCheck;
-  substrates: { get(name: string): Substrate };
-  targets: TargetResolver;
-  ledger: LedgerView;
-  logger: Logger;
-  notifier?: MrNotifier;
-  registry?: Registry;
-  /** Where users fetch the sealed credential; used in the MR comment. */
-  credentialUrl?: (elevationId: string) => string;
-  groupId?: string;
-  source?: string;
-  retry?: { attempts?: number; baseMs?: number; maxMs?: number };
-  now?: () => Date;
-  /** Skip replaying the topic at start (the caller already folded it into `ledger`). */
-  skipReplay?: boolean;
-  /** How long start() waits out retriable bus errors (a fresh cluster). Default 60 s. */
-  startRetryMs?: number;
-  /** Sealing function (default: age X25519 via sealCredential). */
-  seal?: (secret: Record<string, string>, recipient: string) => Promise<string>;
-}
-
-export interface Issuer {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  /** Handles one elevation event as received (exposed for composition and tests); approvals are verified like consumed ones. */
-  handle(event: AnyElevationEvent): Promise<void>;
-}
+export type { ElevationView, Issuer, IssuerOptions, LedgerView, MrNotifier, ResolvedTarget, TargetResolver } from './issuer-types';
 
 const TERMINAL_FOR_GRANT = new Set(['granted', 'grant_failed', 'revoked', 'expired']);
 
@@ -106,9 +31,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
   const { bus, substrates, targets, ledger, logger, notifier } = options;
   const source = options.source ?? '/jit/issuer';
   const groupId = options.groupId ?? 'jit-issuer';
-  const attempts = options.retry?.attempts ?? 5;
-  const baseMs = options.retry?.baseMs ?? 500;
-  const maxMs = options.retry?.maxMs ?? 30_000;
+  const retry = options.retry ?? {};
   const now = options.now ?? (() => new Date());
   const inFlight = new Map<string, Promise<void>>();
   /**
@@ -121,27 +44,8 @@ export function createIssuer(options: IssuerOptions): Issuer {
   let subscription: Subscription | undefined;
   let stopping = false;
 
-  const registers = options.registry ? [options.registry] : [];
   const refused = refusedEventsCounter(options.registry);
-  const grants = new Counter({
-    name: 'jit_grants_total',
-    help: 'Grants by outcome (granted, failed, duplicate).',
-    labelNames: ['outcome', 'substrate'],
-    registers,
-  });
-  const mergeToGranted = new Histogram({
-    name: 'jit_merge_to_granted_seconds',
-    help: 'Time from the approved event (merge verified) to the granted event.',
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
-    registers,
-  });
-  const issueDuration = new Histogram({
-    name: 'jit_issue_duration_seconds',
-    help: 'Duration of substrate.issue calls.',
-    labelNames: ['substrate'],
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
-    registers,
-  });
+  const { grants, mergeToGranted, issueDuration } = createIssuerMetrics(options.registry);
 
   const alreadyDone = (data: ElevationApprovedData): boolean => {
     const view = ledger.get(data.elevationId);
@@ -162,13 +66,17 @@ export function createIssuer(options: IssuerOptions): Issuer {
     }
   }
 
-  async function issueWithRetry(substrate: Substrate, data: ElevationApprovedData, approvedAt: string, target: ResolvedTarget, owned: Owned): Promise<{ issued: Issued; attempt: number }> {
+  /** Retries what another attempt may cure until the approval's retry deadline (issue-retry.ts); never the bus's errors. */
+  const untilDeadline = <T>(fn: (attempt: number) => Promise<T>, what: string, deadline: number, log: Logger) =>
+    retryUntil(fn, { ...retry, deadline, what, logger: log, stopping: () => stopping, final: isBusError });
+
+  async function issueWithRetry(substrate: Substrate, data: ElevationApprovedData, approvedAt: string, target: ResolvedTarget, owned: Owned, deadline: number, log: Logger): Promise<Issued> {
     // The grant's absolute expiry: the approval's time + the approved TTL. Every adapter bounds the
     // credential by it, so an issue that comes late (this replica paused after its ownership check,
     // a retry after an outage) never outlives the grant, and one past it creates nothing.
     const approved = Date.parse(approvedAt);
     const notAfter = Number.isFinite(approved) ? new Date(approved + data.ttlSeconds * 1000).toISOString() : undefined;
-    for (let attempt = 1; ; attempt++) {
+    const attempt = async (): Promise<Issued> => {
       // Not while another replica may hold the approval now (it issues the grant itself).
       await owned();
       const started = performance.now();
@@ -185,14 +93,12 @@ export function createIssuer(options: IssuerOptions): Issuer {
           ...(notAfter ? { notAfter } : {}),
         });
         issueDuration.observe({ substrate: substrate.name }, (performance.now() - started) / 1000);
-        return { issued, attempt };
+        return issued;
       } catch (err) {
-        const retriable = isRetriable(err);
-        logger.warn({ elevationId: data.elevationId, grantId: data.grantId, attempt, retriable, err: errorSummary(err) }, 'substrate issue failed');
-        if (!retriable || attempt >= attempts || stopping) throw Object.assign(asJitError(err, substrate.name), { attempts: attempt });
-        await delay(Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
+        throw asJitError(err, substrate.name);
       }
-    }
+    };
+    return untilDeadline(attempt, `substrate ${substrate.name} issue`, deadline, log);
   }
 
   /**
@@ -253,8 +159,10 @@ export function createIssuer(options: IssuerOptions): Issuer {
     let substrateName = '';
     let unpublished: { substrate: Substrate; issued: Issued } | undefined;
     let announcing: AnyElevationEvent | undefined;
+    // one budget for the whole issue: GitLab's check and the substrate's issue share it
+    const deadline = issueDeadline(approvedAt, data.ttlSeconds, retry);
     try {
-      await checkWithRetry(data);
+      await untilDeadline(() => options.approvalCheck.check(data), 'the GitLab approval check', deadline, log);
       const target = await targets.resolve({
         target: data.target,
         scope: data.scope,
@@ -270,7 +178,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
       substrateName = target.substrate;
       const substrate = substrates.get(target.substrate);
       if (!substrate.canRevokeEarly) await recordStart(substrate, data, owned);
-      const { issued } = await issueWithRetry(substrate, data, approvedAt, target, owned);
+      const issued = await issueWithRetry(substrate, data, approvedAt, target, owned, deadline, log);
       unpublished = { substrate, issued };
       const sealedCredential = await (options.seal ?? sealCredential)(issued.secret, data.recipient);
       const credentialSignature = signCredential(options.signer, { elevationId: data.elevationId, grantId: data.grantId, expiresAt: issued.expiresAt, sealedCredential });
@@ -337,18 +245,6 @@ export function createIssuer(options: IssuerOptions): Issuer {
     }
   }
 
-  async function checkWithRetry(data: ElevationApprovedData): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await options.approvalCheck.check(data);
-      } catch (err) {
-        if (!isRetriable(err) || attempt >= attempts || stopping) throw err;
-        logger.warn({ elevationId: data.elevationId, attempt, err: errorSummary(err) }, 'could not check the approval with GitLab; retrying');
-        await delay(Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
-      }
-    }
-  }
-
   /** Whether the producer its type calls for signed `raw` (the event as received); refusals are logged and counted. */
   function trusted(raw: unknown, offset?: string): boolean {
     const check = checkProducer(options.trust, raw);
@@ -410,27 +306,3 @@ export function createIssuer(options: IssuerOptions): Issuer {
 /** Resolves while this replica still holds the approval's partition (BusMessage.assertOwned). */
 type Owned = () => Promise<void>;
 const stillOwned: Owned = async () => undefined;
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function isBusError(err: unknown): boolean {
-  return err instanceof JitError && err.code.startsWith('JIT_ERR_BUS_');
-}
-
-function asJitError(err: unknown, substrate: string): JitError {
-  if (err instanceof JitError) return err;
-  return SubstrateFailed(substrate, err instanceof Error ? err.name : 'unknown error', { retriable: isRetriable(err), cause: err });
-}
-
-/** Secret-free error data for events: only our own catalogue messages are passed through. */
-function toEventError(err: unknown, substrate: string): EventError {
-  const e = err instanceof JitError ? err : asJitError(err, substrate || 'unknown');
-  return { code: e.code, message: e.message.slice(0, 2000), retriable: e.retriable };
-}
-
-function errorSummary(err: unknown): Record<string, unknown> {
-  if (err instanceof JitError) return { code: err.code, message: err.message, retriable: err.retriable };
-  return { name: err instanceof Error ? err.name : typeof err };
-}
