@@ -136,6 +136,37 @@ async function grant(substrate: Substrate, ttlSeconds: number, scope: Record<str
 
 const pgGrant = (ttlSeconds: number, opts?: { elevationId?: string; sha?: string }) => grant(issuers.get('postgres'), ttlSeconds, { grant: 'SELECT, INSERT ON ALL TABLES IN SCHEMA public' }, opts);
 
+/**
+ * Subscribes the suite's observer and proves it sees the topic: a probe published now must come
+ * back. On a loaded machine a fresh broker can hand the group an assignment before the new topic's
+ * metadata is there (no partitions; kafkajs looks again only minutes later), and every test then
+ * waits on events the observer never gets: such a group is replaced by a fresh one.
+ */
+async function observe(): Promise<void> {
+  for (let round = 1; ; round++) {
+    events.length = 0; // a fresh group reads the topic from its start again
+    observed = await observer.subscribe({
+      topic: TOPIC_ELEVATIONS,
+      groupId: uniqueName('revoker-int-observer'),
+      startFrom: 'earliest',
+      handler: async (m) => {
+        const parsed = parseElevationEvent(m.event);
+        if (parsed.ok) events.push(parsed.event);
+      },
+    });
+    const mrIid = 900_000 + round;
+    const probe = sampleEvent(EVENT_TYPES.withdrawn, { elevationId: `gl-${PROJECT_ID}-${mrIid}`, projectId: PROJECT_ID, mrIid }, { time: new Date().toISOString() });
+    await publish(probe);
+    try {
+      await waitFor(() => events.some((e) => e.id === probe.id), { timeoutMs: 20_000, what: 'the observer sees the topic' });
+      return;
+    } catch (err) {
+      await observed.stop();
+      if (round === 3) throw err;
+    }
+  }
+}
+
 async function live(child: Child): Promise<number> {
   return ((await (await fetch(`${child.url}/readyz`)).json()) as { live: number }).live;
 }
@@ -162,15 +193,7 @@ beforeAll(async () => {
   issuers.configure('vault:other', { addr: bao.addr, token: bao.token, tokenRole: 'jit', requestTimeoutMs: 1500 });
   observer = await createKafkaBus({ brokers: kafka.brokers, clientId: 'revoker-int-observer', logger: quiet });
   await observer.ensureTopics([{ topic: TOPIC_ELEVATIONS, partitions: 12, retentionMs: -1 }]);
-  observed = await observer.subscribe({
-    topic: TOPIC_ELEVATIONS,
-    groupId: uniqueName('revoker-int-observer'),
-    startFrom: 'earliest',
-    handler: async (m) => {
-      const parsed = parseElevationEvent(m.event);
-      if (parsed.ok) events.push(parsed.event);
-    },
-  });
+  await observe();
   revoker = await startRevoker();
 }, 240_000);
 
