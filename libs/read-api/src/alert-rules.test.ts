@@ -17,7 +17,7 @@ const ELSEWHERE: Record<string, { source: string; lib: string; app: string }> = 
   jit_revocations_failing: { source: 'libs/revoker/src/revoker-metrics.ts', lib: '@jit/revoker', app: 'apps/revoker/src/server.ts' },
   jit_expiry_to_revoked_seconds: { source: 'libs/revoker/src/revoker-metrics.ts', lib: '@jit/revoker', app: 'apps/revoker/src/server.ts' },
   jit_revoker_last_sweep_timestamp_seconds: { source: 'libs/revoker/src/revoker-metrics.ts', lib: '@jit/revoker', app: 'apps/revoker/src/server.ts' },
-  jit_merge_to_granted_seconds: { source: 'libs/issuer/src/issuer.ts', lib: '@jit/issuer', app: 'apps/issuer/src/server.ts' },
+  jit_merge_to_granted_seconds: { source: 'libs/issuer/src/issuer-metrics.ts', lib: '@jit/issuer', app: 'apps/issuer/src/server.ts' },
   jit_webhook_deliveries_total: { source: 'libs/ingest/src/ingest-metrics.ts', lib: '@jit/ingest', app: 'apps/webhook-ingest/src/main.ts' },
   jit_substrate_findings: { source: 'libs/substrates/wiring/src/policy-audit.ts', lib: '@jit/substrate-wiring', app: 'apps/issuer/src/server.ts' },
   jit_gate_policy_unratified: { source: 'libs/gate/src/policy-ratifier-metrics.ts', lib: '@jit/gate', app: 'apps/approval-gate/src/server.ts' },
