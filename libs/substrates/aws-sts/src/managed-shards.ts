@@ -21,11 +21,12 @@ import {
 } from '@aws-sdk/client-iam';
 import { LRUCache } from 'lru-cache';
 import type { JitError } from '@jit/errors';
-import { SubstrateUpstreamFailed } from '@jit/substrates';
+import type { Logger } from '@jit/observability';
+import { SubstrateDenied, SubstrateUpstreamFailed } from '@jit/substrates';
 import { errName, isNoSuchEntity } from './aws-error';
 import type { AwsSender } from './config';
 import { decodePolicyDocument } from './deny-policy';
-import { isShardNamed, shardPolicyName, type ShardDocument } from './revoked-shard';
+import { entriesOfShard, isShardNamed, shardPolicyName, type ShardDocument } from './revoked-shard';
 
 /** IAM's size limit of one managed policy (characters, whitespace not counted). */
 export const MANAGED_POLICY_MAX_CHARS = 6_144;
@@ -46,6 +47,13 @@ export interface ManagedPolicies {
 export const managedPath = (roleName: string): string => `/jit/${roleName}/`;
 /** `jit-denies-<role>-<16 hex of the content hash>`: unique per account, as IAM requires of managed policy names. */
 export const managedShardName = (roleName: string, doc: ShardDocument): string => `jit-denies-${roleName}-${shardPolicyName(doc).slice(-16)}`;
+/**
+ * A policy jit attaches or keeps attached must be one it wrote: named after its content, and
+ * nothing but jit's deny statements. The name is computable by anyone (grant ids and expiries are
+ * public), so a principal allowed only iam:CreatePolicy could make it first with an Allow in it, and
+ * anyone allowed iam:CreatePolicyVersion could change one; jit would then be the one attaching it.
+ */
+export const isOwnShard = (name: string, doc: unknown): boolean => doc !== undefined && entriesOfShard(doc) !== undefined && isShardNamed(name, doc);
 const isJitShard = (roleName: string, name: string | undefined, arn: string | undefined): boolean =>
   typeof name === 'string' && typeof arn === 'string' && arn.includes(`:policy${managedPath(roleName)}`) && /^jit-denies-.+-[0-9a-f]{16}$/.test(name);
 
@@ -60,7 +68,7 @@ export interface ManagedShardStore {
   sweepOrphans(roleName: string, t: number): Promise<number>;
 }
 
-export function managedShardStore(substrateName: string, iam: AwsSender, call: Call): ManagedShardStore {
+export function managedShardStore(substrateName: string, iam: AwsSender, call: Call, log: Logger): ManagedShardStore {
   // jit never changes a shard and names it after its content: one read per shard and process
   const known = new LRUCache<string, { doc: object }>({ max: 500 });
   async function readDoc(arn: string, roleName: string): Promise<unknown> {
@@ -82,6 +90,11 @@ export function managedShardStore(substrateName: string, iam: AwsSender, call: C
     throw err;
   };
 
+  async function removeShard(roleName: string, arn: string): Promise<void> {
+    await call('detach role policy', iam, new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: arn }), roleName).catch(ignore([]));
+    await call('delete policy', iam, new DeletePolicyCommand({ PolicyArn: arn }), roleName).catch(ignore(['DeleteConflict', 'DeleteConflictException']));
+  }
+
   return {
     async read(roleName) {
       const out: ManagedPolicies = { attached: 0, shards: new Map() };
@@ -92,8 +105,20 @@ export function managedShardStore(substrateName: string, iam: AwsSender, call: C
           out.attached++;
           if (!isJitShard(roleName, p.PolicyName, p.PolicyArn)) continue;
           const doc = known.get(p.PolicyArn as string)?.doc ?? (await readDoc(p.PolicyArn as string, roleName));
-          if (doc && isShardNamed(p.PolicyName as string, doc)) known.set(p.PolicyArn as string, { doc });
-          if (doc !== undefined) out.shards.set(p.PolicyArn as string, { arn: p.PolicyArn as string, name: p.PolicyName as string, doc });
+          if (doc === undefined) continue;
+          if (!isOwnShard(p.PolicyName as string, doc)) {
+            // Not what jit wrote (a new default version, or a squatted name attached before this
+            // check existed): it may allow anything on the role. It is taken off, loudly.
+            log.error(
+              { role: roleName, policy: p.PolicyArn },
+              "a policy under jit's path on this role is not a deny shard jit wrote (changed or squatted): detaching and deleting it; find out who has iam:CreatePolicy/iam:CreatePolicyVersion on it",
+            );
+            await removeShard(roleName, p.PolicyArn as string);
+            out.attached--;
+            continue;
+          }
+          known.set(p.PolicyArn as string, { doc: doc as object });
+          out.shards.set(p.PolicyArn as string, { arn: p.PolicyArn as string, name: p.PolicyName as string, doc });
         }
         marker = page.IsTruncated ? page.Marker : undefined;
       } while (marker);
@@ -103,6 +128,7 @@ export function managedShardStore(substrateName: string, iam: AwsSender, call: C
     async write(roleName, doc) {
       const name = managedShardName(roleName, doc);
       let arn: string | undefined;
+      let created = false;
       try {
         const out = await call<CreatePolicyCommandOutput>(
           'create policy',
@@ -111,19 +137,26 @@ export function managedShardStore(substrateName: string, iam: AwsSender, call: C
           roleName,
         );
         arn = out.Policy?.Arn;
+        created = arn !== undefined;
       } catch (err) {
         // Same name, same content: another replica (or this one before a crash) created it.
         if (errName((err as { cause?: unknown }).cause) !== 'EntityAlreadyExists' && errName((err as { cause?: unknown }).cause) !== 'EntityAlreadyExistsException') throw err;
       }
       arn ??= await findArn(roleName, name);
+      if (!created) {
+        // Someone made this name first: attached only if it holds exactly what jit would have written.
+        const existing = await readDoc(arn, roleName);
+        if (existing === undefined) throw upstream(`create policy: ${name} exists but cannot be read yet`);
+        if (!isOwnShard(name, existing) || JSON.stringify(existing) !== JSON.stringify(doc)) {
+          log.error({ role: roleName, policy: arn }, "a policy named as jit's next deny shard exists and is not jit's: not attached; delete it and find out who created it");
+          throw SubstrateDenied(substrateName, `create policy: ${name} exists under jit's path and is not the deny jit wrote, so jit does not attach it`);
+        }
+      }
       await call('attach role policy', iam, new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: arn }), roleName);
       return { arn, name, doc, heldDoc: await readDoc(arn, roleName) };
     },
 
-    async remove(roleName, arn) {
-      await call('detach role policy', iam, new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: arn }), roleName).catch(ignore([]));
-      await call('delete policy', iam, new DeletePolicyCommand({ PolicyArn: arn }), roleName).catch(ignore(['DeleteConflict', 'DeleteConflictException']));
-    },
+    remove: removeShard,
 
     async sweepOrphans(roleName, t) {
       let removed = 0;

@@ -178,7 +178,7 @@ export function roleIam(ctx: AwsStsContext): RoleIam {
 
   const denyTarget = (grantId: string, base: string, attempts: number): DenyTarget => ({ grantId, base, attempts, sourceIdentity: ctx.config.sourceIdentity });
 
-  const managed = managedShardStore(ctx.name, clients.iam, call);
+  const managed = managedShardStore(ctx.name, clients.iam, call, log);
   const managedState = { enabled: ctx.config.attachedPoliciesPerRole > 0, denied: false };
 
   async function readDocs(roleName: string): Promise<RoleDocs> {
