@@ -10,7 +10,7 @@ import { createGitlabClient, type FetchFn, type GitlabClient } from '@jit/gitlab
 import { createRegistry, type Logger } from '@jit/observability';
 import { cachedGroupResolver, createElevationAccess, createPolicyStore, type SubstrateCatalog } from '@jit/policy';
 import { signingKeysPlugin } from '@jit/read-api';
-import { allowedCiProjects, createOpsServer, type AuthConfig, openGitlabToken } from '@jit/service';
+import { allowedCiProjects, createOpsServer, type AuthConfig, gitlabClientToken, openGitlabToken } from '@jit/service';
 
 /** Matches deploy/kafka/topics.yaml, so ensuring topics never fights the deployed definitions. */
 export const GATE_TOPIC_SPECS = [
@@ -55,7 +55,7 @@ export async function buildGateServer(opts: GateServerOptions): Promise<GateServ
   // GITLAB_TOKEN_FILE is re-read when rotated; every call asks for the token in force
   const token = openGitlabToken(opts.gitlab, logger);
   try {
-    const gitlab = createGitlabClient({ url: opts.gitlab.url, token: token.current, fetch: opts.gitlab.fetch, logger });
+    const gitlab = createGitlabClient({ url: opts.gitlab.url, token: gitlabClientToken(token), fetch: opts.gitlab.fetch, logger });
     return await composeGate(opts, gitlab, () => token.close());
   } catch (err) {
     token.close();

@@ -12,7 +12,7 @@ import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createGitlabApprovalCheck, createIssuer, type Issuer, type MrNotifier } from '@jit/issuer';
 import { createChainHeads, createLedger } from '@jit/ledger';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
-import { allowedCiProjects, createOpsServer, openGitlabToken, openSecret, sessionKeysSchema } from '@jit/service';
+import { allowedCiProjects, createOpsServer, gitlabClientToken, openGitlabToken, openSecret, sessionKeysSchema } from '@jit/service';
 import { cachedGroupResolver, createElevationAccess, createPolicyStore, ratifiedOnLog } from '@jit/policy';
 import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection } from '@jit/read-api';
 import { createGroupResolver } from '@jit/gate';
@@ -66,7 +66,7 @@ export async function buildServer(config: IssuerAppConfig, deps: IssuerServerDep
     // GITLAB_TOKEN_FILE is re-read when rotated; every call asks for the token in force
     const token = openGitlabToken(config.gitlab, logger);
     cleanups.unshift(async () => token.close());
-    const gitlab = createGitlabClient({ url: config.gitlab.url, token: token.current, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
+    const gitlab = createGitlabClient({ url: config.gitlab.url, token: gitlabClientToken(token), ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
     const project = await gitlab.projects.show(config.elevationsProject);
     // Policies name substrate instances; validate scopes with the instance that will issue them.
     const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: substrateCatalog(substrates), logger });

@@ -22,7 +22,7 @@ import { cachedGroupResolver, createElevationAccess, createPolicyStore } from '@
 import { WEBHOOK_ROUTE, authPlugin, createCallerResolver } from '@jit/identity';
 import { credentialFetchedEvent, readApiPlugin, signingKeysPlugin, startLedgerProjection, type LedgerProjection } from '@jit/read-api';
 import { createRevoker, type Revoker } from '@jit/revoker';
-import { allowedCiProjects, createOpsServer, envSchemas, openGitlabToken, openSecret, sessionKeysSchema, staticSecret } from '@jit/service';
+import { allowedCiProjects, createOpsServer, envSchemas, gitlabClientToken, openGitlabToken, openSecret, sessionKeysSchema, staticSecret } from '@jit/service';
 import { webhookSecrets as webhookSecretsSchema, type JitConfig } from './config';
 import { createClosers } from './closers';
 import { dirHasEntries, loadOrCreateSigner, prepareDataDir } from './data-dir';
@@ -98,7 +98,7 @@ export async function buildJit(config: JitConfig, options: BuildOptions = {}): P
       // GITLAB_TOKEN_FILE is re-read when rotated; every call asks for the token in force
       const token = openGitlabToken(config.gitlab, logger);
       closers.push(async () => token.close());
-      gitlabToken = token.current;
+      gitlabToken = gitlabClientToken(token);
       project = config.gitlab.project;
     } else {
       ({ sandbox, identities, demoDatabase, webhookSecrets, gitlabUrl, gitlabToken, project, botUsername } = await startSandboxGitlab(config, {

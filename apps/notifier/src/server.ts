@@ -10,7 +10,7 @@ import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
 import { createNotifier, notifyChannelsSchema, openHttpSink, type FetchLike, type HttpSink, type Notifier } from '@jit/notify';
 import { createPolicyStore, type SubstrateCatalog } from '@jit/policy';
-import { createOpsServer, openGitlabToken, openSecret } from '@jit/service';
+import { createOpsServer, gitlabClientToken, openGitlabToken, openSecret } from '@jit/service';
 import type { NotifierAppConfig } from './config';
 
 export interface NotifierServerDeps {
@@ -49,7 +49,7 @@ export async function buildServer(config: NotifierAppConfig, deps: NotifierServe
     const registry = createRegistry({ defaultMetrics: true });
     const token = openGitlabToken(config.gitlab, logger);
     cleanups.unshift(async () => token.close());
-    const gitlab = createGitlabClient({ url: config.gitlab.url, token: token.current, ...(deps.gitlabFetch ? { fetch: deps.gitlabFetch } : {}), logger });
+    const gitlab = createGitlabClient({ url: config.gitlab.url, token: gitlabClientToken(token), ...(deps.gitlabFetch ? { fetch: deps.gitlabFetch } : {}), logger });
     const project = await gitlab.projects.show(config.elevationsProject);
     const policyStore = createPolicyStore({ gitlab, projectId: project.id, substrates: ANY_SUBSTRATE, logger });
     const refresh = async () => {

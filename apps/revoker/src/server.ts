@@ -7,7 +7,7 @@ import { createChainHeads } from '@jit/ledger';
 import { TOPIC_ELEVATIONS, createEventSigner, producerTrust } from '@jit/contracts';
 import { createGitlabClient, type FetchFn } from '@jit/gitlab';
 import { createLogger, createRegistry, type Logger } from '@jit/observability';
-import { allowedCiProjects, createOpsServer, openGitlabToken } from '@jit/service';
+import { allowedCiProjects, createOpsServer, gitlabClientToken, openGitlabToken } from '@jit/service';
 import { authPlugin, createCallerResolver } from '@jit/identity';
 import { signingKeysPlugin } from '@jit/read-api';
 import { createRevoker, type MrNotifier, type Revoker } from '@jit/revoker';
@@ -56,7 +56,7 @@ export async function buildServer(config: RevokerAppConfig, deps: RevokerServerD
       // GITLAB_TOKEN_FILE is re-read when rotated; every call asks for the token in force
       const token = openGitlabToken(config.gitlab, logger);
       cleanups.unshift(async () => token.close());
-      const client = createGitlabClient({ url: config.gitlab.url, token: token.current, ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
+      const client = createGitlabClient({ url: config.gitlab.url, token: gitlabClientToken(token), ...(deps.fetch ? { fetch: deps.fetch } : {}), logger });
       gitlab = client;
       notifier = { comment: async (projectId, iid, body) => void (await client.notes.create(projectId, iid, body)) };
     }

@@ -1,6 +1,6 @@
 // The timeline: every applied event of an elevation as one line a person reads, in (time, id)
 // order whatever the order of arrival, the oldest dropped beyond the ledger's limit.
-import { EVENT_TYPES, type AnyElevationEvent } from '@jit/contracts';
+import { EVENT_TYPES, formatDuration, type AnyElevationEvent } from '@jit/contracts';
 import type { ElevationRecord } from './fold';
 import type { TimelineEntry } from './types';
 
@@ -17,7 +17,7 @@ export function summarize(ev: AnyElevationEvent): string {
   switch (ev.type) {
     case EVENT_TYPES.requested: {
       const d = ev.data;
-      return `${d.requester} requested ${d.target}/${d.scope} (${d.tier}) for ${d.ttlSeconds}s${d.breakGlass ? ' [break-glass]' : ''}`;
+      return `${d.requester} requested ${d.target}/${d.scope} (${d.tier}) for ${formatDuration(d.ttlSeconds)}${d.breakGlass ? ' [break-glass]' : ''}`;
     }
     case EVENT_TYPES.rejected:
       return `rejected: ${ev.data.problems.length} problem(s), first: ${ev.data.problems[0]?.path} ${ev.data.problems[0]?.message}`;

@@ -372,7 +372,7 @@ export function gitlabFromEnv(e: { GITLAB_URL: string; GITLAB_TOKEN: string; GIT
 
 /**
  * The live GitLab token of a parsed `gitlab` config: GITLAB_TOKEN as it is, or GITLAB_TOKEN_FILE
- * re-read when it is rotated. Pass `source.current` as createGitlabClient's token; close it on stop.
+ * re-read when it is rotated. Pass `gitlabClientToken(source)` as createGitlabClient's token; close it on stop.
  */
 export function openGitlabToken(gitlab: { token: string; tokenFile?: string | undefined }, logger?: SecretLog, options: { pollMs?: number } = {}): SecretSource<string> {
   return openSecret({
@@ -383,6 +383,15 @@ export function openGitlabToken(gitlab: { token: string; tokenFile?: string | un
     ...(logger ? { logger } : {}),
     ...options,
   });
+}
+
+/**
+ * createGitlabClient's token for a source: a function (asked at every request, a 401 retried as a
+ * rotation's gap) only when the token comes from GITLAB_TOKEN_FILE; a fixed GITLAB_TOKEN is the
+ * string, so GitLab refusing it is final (JIT_ERR_GITLAB_FORBIDDEN), not retried as a rotation.
+ */
+export function gitlabClientToken(source: SecretSource<string>): string | (() => string) {
+  return source.file ? source.current : source.current();
 }
 
 /** A numeric project reference as the number GitLab's API takes; a path as it is. */

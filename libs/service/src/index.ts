@@ -27,6 +27,7 @@ export {
   gitlabEnv,
   gitlabFromEnv,
   openGitlabToken,
+  gitlabClientToken,
   projectId,
 } from './env-schemas';
 export type { AuthConfig, CiProjectRule, DashboardConfig, BusConfig, KafkaConsumerConfig, ServerConfig } from './env-schemas';
