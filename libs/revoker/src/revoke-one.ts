@@ -6,7 +6,7 @@
 import { EVENT_TYPES, createElevationEvent } from '@jit/contracts';
 import { JitError } from '@jit/errors';
 import type { Logger } from '@jit/observability';
-import type { RevocationHandle, Substrate } from '@jit/substrates';
+import type { RevocationHandle } from '@jit/substrates';
 import type { DueQueue } from './due-queue';
 import { CannotRevokeEarly, RevokeFailed } from './errors';
 import { leftoversMarkdown, leftoversOf } from './leftovers';
@@ -44,14 +44,14 @@ export function createRevokeOne(options: RevokeOneOptions): (g: LiveGrant) => Pr
    * idempotent: gone = success). A handle that arrives while this runs (a duplicate issue announced
    * meanwhile) is revoked too before the grant is announced revoked.
    */
-  async function revokeEvery(g: LiveGrant, first: Substrate): Promise<{ leftovers: ReturnType<typeof leftoversOf>; verified: boolean; verifyDetail?: string }> {
-    const done = new Set<string>();
+  async function revokeEvery(g: LiveGrant, done = new Set<string>()): Promise<{ leftovers: ReturnType<typeof leftoversOf>; verified: boolean; verifyDetail?: string; done: Set<string> }> {
     const leftovers: ReturnType<typeof leftoversOf> = [];
     const details: string[] = [];
     let verified = true;
     for (let next = pending(g, done); next.length > 0; next = pending(g, done)) {
       for (const handle of next) {
-        const substrate = handle === g.handle ? first : substrates.forHandle(handle as RevocationHandle);
+        // each handle on the substrate that issued it (g.handle may have moved on to a later issue)
+        const substrate = substrates.forHandle(handle as RevocationHandle);
         leftovers.push(...leftoversOf(await substrate.revoke(handle as RevocationHandle)));
         if (substrate.verifyRevoked) {
           const v = await substrate.verifyRevoked(handle as RevocationHandle);
@@ -65,7 +65,7 @@ export function createRevokeOne(options: RevokeOneOptions): (g: LiveGrant) => Pr
       }
     }
     const many = done.size > 1 ? `${done.size} credentials of this grant: ` : '';
-    return { leftovers: leftovers.slice(0, 200), verified, ...(details.length ? { verifyDetail: `${many}${details.join('; ')}` } : {}) };
+    return { leftovers: leftovers.slice(0, 200), verified, done, ...(details.length ? { verifyDetail: `${many}${details.join('; ')}` } : {}) };
   }
 
   return async function revokeOne(g: LiveGrant): Promise<void> {
@@ -102,7 +102,7 @@ export function createRevokeOne(options: RevokeOneOptions): (g: LiveGrant) => Pr
         await notify(g.elevationId, `**jit: expired** — the credential reached its natural expiry at ${new Date(g.expiresAt).toISOString()}.`);
         return;
       }
-      const { leftovers, verified, verifyDetail } = await revokeEvery(g, substrate);
+      const { leftovers, verified, verifyDetail, done } = await revokeEvery(g);
       const revokedAt = now();
       const latenessMs = Math.round(revokedAt - g.dueAt);
       await publish(
@@ -122,6 +122,12 @@ export function createRevokeOne(options: RevokeOneOptions): (g: LiveGrant) => Pr
           { source, idKey: g.grantId },
         ),
       );
+      // A duplicate issue folded while `revoked` was being published added a handle: it is revoked
+      // too before the grant leaves the schedule (finish forgets every handle of the grant).
+      while (pending(g, done).length > 0) {
+        log.warn({ handles: pending(g, done).length }, 'another credential of this grant was announced while its revocation was published; revoking it too');
+        await revokeEvery(g, done);
+      }
       lateness.observe(Math.max(0, latenessMs) / 1000);
       finish(g, 'revoked', substrate.name);
       log.info({ verified, latenessMs, cause: g.cause }, 'revoked');
