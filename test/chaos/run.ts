@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
-import { GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
+import { GetPolicyCommand, GetPolicyVersionCommand, GetRolePolicyCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { createKafkaBus, type CloudEventJson, type EventBus } from '@jit/bus';
 import { TOPIC_ELEVATIONS, TOPIC_GITLAB, createEventSigner, generateSigningKeyPem } from '@jit/contracts';
 import { createGitlabClient } from '@jit/gitlab';
@@ -539,6 +539,13 @@ async function report(ctx: {
       const doc = await iam.send(new GetRolePolicyCommand({ RoleName: ctx.stsRole.name, PolicyName: name }));
       denies.push(decodeURIComponent(doc.PolicyDocument ?? ''));
     }
+    // and the deny shards jit keeps in managed policies it attached to the role (ADR 0015)
+    for (const p of (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: ctx.stsRole.name }))).AttachedPolicies ?? []) {
+      if (!p.PolicyArn?.includes(':policy/jit/')) continue;
+      const policy = await iam.send(new GetPolicyCommand({ PolicyArn: p.PolicyArn }));
+      const version = await iam.send(new GetPolicyVersionCommand({ PolicyArn: p.PolicyArn, VersionId: policy.Policy?.DefaultVersionId }));
+      denies.push(decodeURIComponent(version.PolicyVersion?.Document ?? ''));
+    }
     for (const l of lifecycles) {
       for (const e of of(l.id ?? '', 'granted')) {
         const d = e.data as { grantId: string; expiresAt: string; issuedAt: string; substrate: string };
@@ -554,7 +561,7 @@ async function report(ctx: {
           // it compacts the role's policies: no deny needed (runs longer than 15 min saw this).
           const natural = Date.parse(d.issuedAt) + Math.max(Date.parse(d.expiresAt) - Date.parse(d.issuedAt), 900_000);
           if (Date.now() > natural) continue;
-          // the deny is the grant's own policy (jit-revoke-<grant>) or folded into a shard (jit-denies-<hash>)
+          // the deny is the grant's own policy (jit-revoke-<grant>) or folded into a shard, inline or managed
           if (!denies.some((doc) => doc.includes(`jit-${d.grantId}"`))) alive.push(`${l.id} (no session deny on the STS role)`);
         }
       }
