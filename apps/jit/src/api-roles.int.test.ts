@@ -126,10 +126,10 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
     await as(PAT.carol).branches.create(projectId, 'name-auditors', 'main');
     await as(PAT.carol).commits.create(projectId, 'name-auditors', 'name the security group as auditors', [{ action: 'update', filePath: 'policy.yaml', content: withAuditors }]);
     const policyMr = (await as(PAT.carol).mergeRequests.create(projectId, { sourceBranch: 'name-auditors', targetBranch: 'main', title: 'policy: auditors' })).iid;
-    await waitFor(() => gateSaid(policyMr, 'policy change'), { timeoutMs: 30_000, what: "the gate's policy-change comment" });
+    await waitFor(() => gateSaid(policyMr, 'policy change'), { timeoutMs: 90_000, what: "the gate's policy-change comment" });
     for (const t of [PAT.alice, PAT.bob]) await as(t).mergeRequests.approve(projectId, policyMr);
     await as(PAT.alice).mergeRequests.merge(projectId, policyMr);
-    await waitFor(async () => (await catalogVersion()) === policyBlobSha(withAuditors), { timeoutMs: 30_000, what: 'the policy with auditors to be in force' });
+    await waitFor(async () => (await catalogVersion()) === policyBlobSha(withAuditors), { timeoutMs: 90_000, what: 'the policy with auditors to be in force' });
 
     // 2. deploy-agent requests write on the demo database (reversible-write: two of platform), as `jit request` does
     const lines: string[] = [];
@@ -159,7 +159,7 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
     id = requested.elevationId;
     unknownId = `gl-${projectId}-${requested.mrIid + 1000}`;
     const state = async () => ((await call('GET', `/v1/elevations/${id}`, 'eligible approver')).json as { state?: string }).state;
-    await waitFor(async () => (await state()) === 'pending', { timeoutMs: 30_000, what: 'the elevation to be pending' });
+    await waitFor(async () => (await state()) === 'pending', { timeoutMs: 90_000, what: 'the elevation to be pending' });
     for (const t of [PAT.alice, PAT.bob]) await as(t).mergeRequests.approve(projectId, requested.mrIid);
     await as(PAT.alice).mergeRequests.merge(projectId, requested.mrIid);
     await waitFor(async () => (await state()) === 'granted', { timeoutMs: 60_000, what: 'the elevation to be granted' });
@@ -187,7 +187,7 @@ describe('API role table (all-in-one, sandbox mode, real GitLab and CI ID tokens
       'ID token, other audience': `Bearer ${otherAud}`,
     } satisfies Partial<Record<Caller, string | undefined>>);
     await waitFor(() => Date.now() / 1000 > expiredAt + 6, { timeoutMs: 20_000, what: 'the short-lived ID token to expire' });
-  }, 180_000);
+  }, 420_000);
 
   it('the table covers every route the public port serves', () => {
     // printRoutes draws a tree (4 columns a level): each line is a path segment under the one above
