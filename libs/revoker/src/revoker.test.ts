@@ -600,3 +600,41 @@ describe('revoker heartbeat (jit_revoker_last_sweep_timestamp_seconds, alert Jit
     expect(await heartbeat(registry)).toBe(before / 1000);
   });
 });
+
+// Hostile review 5: a grant issued twice — the second `granted` (another issuer replica)
+// arrives while the revoker is publishing `revoked` for the first handle. revokeEvery has already
+// drained its pending handles; schedule() adds the new handle to the live grant; then finish()
+// deletes the grant's handles and marks it done. The second credential is never revoked (only the
+// orphan sweep, minutes later, if the substrate can list) while `revoked` says "verified". And
+// the new handle was revoked on the first handle's substrate. Now each handle is revoked on its own
+// substrate, and handles that arrive during the publish are revoked before the grant is finished.
+describe('a duplicate granted arriving while revoked is being published', () => {
+  it('the second credential is revoked too', async () => {
+    const b = createMemoryBus();
+    const [one, two] = [createMemorySubstrate({ name: 'memory:one' }), createMemorySubstrate({ name: 'memory:two' })];
+    let second: Awaited<ReturnType<typeof grant>> | undefined;
+    // the revoker's bus: its `revoked` publish is slow (a broker under load); the other replica's
+    // `granted` for the same grant lands meanwhile
+    const slow = new Proxy(b, {
+      get(target, prop, recv) {
+        if (prop !== 'publish') return Reflect.get(target, prop, recv);
+        return async (topic: string, key: string, event: { type?: string }) => {
+          if (event.type === EVENT_TYPES.revoked && !second) {
+            second = await grant(b, two, 50, Date.now() + 3600_000);
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          return target.publish(topic, key, event as never);
+        };
+      },
+    }) as Bus;
+    await start(slow, one, { substrates: lookup(one, two) });
+    const first = await grant(b, one, 50, Date.now() + 3600_000);
+    await b.publish(TOPIC_ELEVATIONS, first.elevationId, sampleEvent(EVENT_TYPES.revokeRequested, { elevationId: first.elevationId, grantId: first.grantId }));
+    await waitFor(async () => (await ofType(b, EVENT_TYPES.revoked)).length >= 1, { what: 'revoked' });
+    expect(second).toBeDefined();
+    expect(one.works(first.secret)).toBe(false);
+    // the duplicate credential must not keep working after the grant was announced revoked
+    await waitFor(async () => !two.works(second!.secret), { what: 'the second credential revoked', timeoutMs: 5_000 }).catch(() => undefined);
+    expect(two.works(second!.secret)).toBe(false);
+  });
+});
